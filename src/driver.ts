@@ -1,0 +1,211 @@
+/**
+ * The seam between the {@link Connection} facade and a hypervisor driver.
+ *
+ * A driver is a folder under `src/drivers/` that exports one
+ * {@link DriverFactory}. Its connection object implements
+ * {@link DriverConnection}: the required methods every hypervisor has, and
+ * optional ones (`?`) for what only some support. `Connection` turns a missing
+ * optional method into a `NO_SUPPORT` error, validates arguments, types the
+ * results and owns the event iterator, so drivers stay thin and contain
+ * nothing a second driver would need to repeat.
+ *
+ * @module
+ */
+import type { Capabilities } from './conf/capabilities.js';
+import type { ConnectUri } from './uri.js';
+
+/** Options every call that can wait accepts. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/** Identity of a domain as drivers pass it around (libvirt's `virDomainPtr`). */
+export interface DomainRef {
+  readonly name: string;
+  /** Lower-case canonical UUID, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`. */
+  readonly uuid: string;
+  /** Positive id while running, -1 when inactive (as libvirt reports it). */
+  readonly id: number;
+}
+
+/** libvirt's domain states (`virDomainState`), by name. */
+export type DomainStateName =
+  | 'nostate'
+  | 'running'
+  | 'blocked'
+  | 'paused'
+  | 'shutdown'
+  | 'shutoff'
+  | 'crashed'
+  | 'pmsuspended';
+
+export interface DomainState {
+  readonly state: DomainStateName;
+  /**
+   * Why the domain is in that state, spelled as libvirt's reason enums
+   * without prefix and lower-case: `booted`, `user`, `destroyed`, `crashed`,
+   * `migrated`, `from snapshot`, `unknown`, ...
+   */
+  readonly reason: string;
+}
+
+export interface DomainInfo {
+  readonly state: DomainStateName;
+  /** Maximum memory in KiB. */
+  readonly maxMem: number;
+  /** Current memory in KiB. */
+  readonly memory: number;
+  readonly nrVirtCpu: number;
+  /** CPU time used, in nanoseconds. */
+  readonly cpuTime: bigint;
+}
+
+export interface NodeInfo {
+  /** CPU architecture, e.g. `x86_64` or `i686`. */
+  readonly model: string;
+  /** Memory in KiB. */
+  readonly memory: number;
+  readonly cpus: number;
+  /** MHz. */
+  readonly mhz: number;
+  readonly nodes: number;
+  readonly sockets: number;
+  readonly cores: number;
+  readonly threads: number;
+}
+
+export interface ListDomainsFilter {
+  /** Only running (true) or only inactive (false) domains. */
+  active?: boolean;
+  /** Only persistent (true) or only transient (false) domains. */
+  persistent?: boolean;
+  /** Only domains in one of these states. */
+  state?: DomainStateName | readonly DomainStateName[];
+  autostart?: boolean;
+}
+
+export type DomainLookup = { name: string } | { uuid: string } | { id: number };
+
+/** A lifecycle event, as libvirt's `VIR_DOMAIN_EVENT_*` with its detail. */
+export interface DomainLifecycleEvent {
+  readonly type: 'lifecycle';
+  readonly domain: DomainRef;
+  /** `defined`, `undefined`, `started`, `suspended`, `resumed`, `stopped`, `shutdown`, `pmsuspended`, `crashed`. */
+  readonly event: DomainEventName;
+  /** Detail name as libvirt's detail enums, lower-case without prefix (`booted`, `destroyed`, `added`, ...). */
+  readonly detail: string;
+  /** Milliseconds since the epoch, when the driver saw it. */
+  readonly timestamp: number;
+}
+
+export type DomainEventName =
+  | 'defined'
+  | 'undefined'
+  | 'started'
+  | 'suspended'
+  | 'resumed'
+  | 'stopped'
+  | 'shutdown'
+  | 'pmsuspended'
+  | 'crashed';
+
+export type DomainEvent = DomainLifecycleEvent;
+
+export type DomainEventListener = (event: DomainEvent) => void;
+
+export interface GetXmlOptions extends CallOptions {
+  /** The persistent (next boot) definition rather than the live one. */
+  inactive?: boolean;
+  /** Include security-sensitive data such as passwords. */
+  secure?: boolean;
+  /** Include the expanded CPU features (`VIR_DOMAIN_XML_UPDATE_CPU`). */
+  updateCpu?: boolean;
+}
+
+export interface DomainCapabilitiesQuery extends CallOptions {
+  emulator?: string;
+  arch?: string;
+  machine?: string;
+  virttype?: string;
+}
+
+export interface BaselineOptions extends CallOptions {
+  expandFeatures?: boolean;
+  migratable?: boolean;
+}
+
+/** The result of a CPU comparison, as libvirt's `virCPUCompareResult`. */
+export type CpuCompareResult = 'incompatible' | 'identical' | 'superset';
+
+/** An open connection to one hypervisor driver. */
+export interface DriverConnection {
+  /** Hypervisor type as libvirt's `virConnectGetType` gives it (`TEST`, `QEMU`). */
+  readonly type: string;
+
+  close(): Promise<void>;
+
+  getCapabilities(opts?: CallOptions): Promise<Capabilities>;
+  getHostname?(opts?: CallOptions): Promise<string>;
+  /** Hypervisor version as libvirt encodes it: major * 1,000,000 + minor * 1,000 + release. */
+  getVersion?(opts?: CallOptions): Promise<number>;
+  getNodeInfo?(opts?: CallOptions): Promise<NodeInfo>;
+  /** Domain capabilities XML. */
+  getDomainCapabilities?(query: DomainCapabilitiesQuery): Promise<string>;
+
+  listDomains(filter: ListDomainsFilter, opts?: CallOptions): Promise<DomainRef[]>;
+  lookupDomain(key: DomainLookup, opts?: CallOptions): Promise<DomainRef>;
+  defineDomain?(xml: string, opts?: CallOptions): Promise<DomainRef>;
+  createDomain?(xml: string, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef>;
+
+  domainStart?(dom: DomainRef, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef>;
+  domainSuspend?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  domainResume?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  domainShutdown?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  domainReboot?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  domainReset?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  domainDestroy?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  domainUndefine?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  domainGetState?(dom: DomainRef, opts?: CallOptions): Promise<DomainState>;
+  domainGetInfo?(dom: DomainRef, opts?: CallOptions): Promise<DomainInfo>;
+  domainGetXml?(dom: DomainRef, opts?: GetXmlOptions): Promise<string>;
+  domainSetMemory?(dom: DomainRef, kib: number, opts?: CallOptions & { config?: boolean; live?: boolean }): Promise<void>;
+  domainSetVcpus?(dom: DomainRef, count: number, opts?: CallOptions & { config?: boolean; live?: boolean }): Promise<void>;
+  domainGetAutostart?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
+  domainSetAutostart?(dom: DomainRef, autostart: boolean, opts?: CallOptions): Promise<void>;
+  domainRename?(dom: DomainRef, newName: string, opts?: CallOptions): Promise<DomainRef>;
+  domainManagedSave?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  domainHasManagedSave?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
+  domainIsPersistent?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
+
+  /** Compares a guest CPU (XML) with the host CPU. */
+  compareCpu?(cpuXml: string, opts?: CallOptions): Promise<CpuCompareResult>;
+  /** Baseline CPU XML of several host CPUs (XML). */
+  baselineCpu?(cpuXmls: readonly string[], opts?: BaselineOptions): Promise<string>;
+
+  /**
+   * Registers a listener for domain events; returns the function that
+   * removes it. The driver calls listeners synchronously and in order;
+   * buffering for slow consumers is the facade's job.
+   */
+  subscribe?(listener: DomainEventListener): () => void;
+}
+
+export interface DriverOpenOptions extends CallOptions {
+  readonly uri: ConnectUri;
+  /** Open read-only (`VIR_CONNECT_RO`). */
+  readonly readonly: boolean;
+  /** Driver-specific options given to `connect()`, passed through untouched. */
+  readonly driverOptions: Readonly<Record<string, unknown>>;
+}
+
+/** What a driver folder exports: a name and a way to open connections. */
+export interface DriverFactory {
+  /** Short name used in errors and the registry (`test`, `qemu`, `remote`). */
+  readonly name: string;
+  /**
+   * Whether this driver serves the URI. Local drivers decline URIs with a
+   * transport or host so the remote driver gets them.
+   */
+  accepts(uri: ConnectUri): boolean;
+  open(options: DriverOpenOptions): Promise<DriverConnection>;
+}
