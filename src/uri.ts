@@ -50,6 +50,7 @@ export function parseUri(input: string): ConnectUri {
   if (typeof input !== 'string' || input.length === 0) {
     throw new VirError('INVALID_ARG', 'connect', 'connection URI must be a non-empty string');
   }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
   if (input.length > 8192 || /[\s\x00-\x1f\x7f]/.test(input)) {
     throw new VirError('NO_CONNECT', 'connect', `invalid connection URI '${printable(input)}'`);
   }
@@ -60,7 +61,11 @@ export function parseUri(input: string): ConnectUri {
   const driver = scheme[1]!.toLowerCase();
   const transportRaw = scheme[2]?.toLowerCase();
   if (transportRaw !== undefined && !(URI_TRANSPORTS as readonly string[]).includes(transportRaw)) {
-    throw new VirError('NO_CONNECT', 'connect', `unknown transport '${transportRaw}' in URI '${printable(input)}'`);
+    throw new VirError(
+      'NO_CONNECT',
+      'connect',
+      `unknown transport '${transportRaw}' in URI '${printable(input)}'`,
+    );
   }
   const transport = transportRaw as UriTransport | undefined;
   let rest = input.slice(scheme[0].length);
@@ -92,11 +97,13 @@ export function parseUri(input: string): ConnectUri {
     let portText: string | undefined;
     if (hostPort.startsWith('[')) {
       const close = hostPort.indexOf(']');
-      if (close < 0) throw new VirError('NO_CONNECT', 'connect', `unterminated IPv6 host in URI '${printable(input)}'`);
+      if (close < 0)
+        throw new VirError('NO_CONNECT', 'connect', `unterminated IPv6 host in URI '${printable(input)}'`);
       host = hostPort.slice(1, close);
       const after = hostPort.slice(close + 1);
       if (after.startsWith(':')) portText = after.slice(1);
-      else if (after !== '') throw new VirError('NO_CONNECT', 'connect', `bad host in URI '${printable(input)}'`);
+      else if (after !== '')
+        throw new VirError('NO_CONNECT', 'connect', `bad host in URI '${printable(input)}'`);
     } else {
       const colon = hostPort.lastIndexOf(':');
       if (colon >= 0) {
@@ -107,7 +114,11 @@ export function parseUri(input: string): ConnectUri {
     }
     if (portText !== undefined && portText !== '') {
       if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
-        throw new VirError('NO_CONNECT', 'connect', `bad port '${printable(portText)}' in URI '${printable(input)}'`);
+        throw new VirError(
+          'NO_CONNECT',
+          'connect',
+          `bad port '${printable(portText)}' in URI '${printable(input)}'`,
+        );
       }
       port = Number(portText);
     }
@@ -140,5 +151,6 @@ function decode(text: string, uri: string): string {
 
 function printable(text: string): string {
   const cut = text.length > 200 ? `${text.slice(0, 200)}...` : text;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we escape
   return cut.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
