@@ -62,7 +62,7 @@ describe('serializeXml', () => {
           name,
           fc.uniqueArray(fc.constantFrom('p', 'q', 'r'), { maxLength: 3 }),
           fc.string({ maxLength: 5 }),
-          depth === 0 ? fc.constant([]) : fc.array(tree(depth - 1), { maxLength: 3 }),
+          depth === 0 ? fc.constant<XmlElement[]>([]) : fc.array(tree(depth - 1), { maxLength: 3 }),
         )
         .map(([n, attrNames, v, kids]) =>
           element(
