@@ -245,7 +245,7 @@ export class TestConnection implements DriverConnection, ControlledHost {
           `refusing to undefine '${d.name}' while it has a managed save image`,
         );
       }
-      d.autostart = false;
+      // libvirt's test driver keeps the autostart flag of a domain that lives on as transient.
       if (d.id >= 0) {
         // A running domain carries on as a transient one and vanishes when it stops.
         d.persistent = false;
