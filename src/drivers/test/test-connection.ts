@@ -51,6 +51,8 @@ export interface TestDomain {
   config: DomainConfig;
   /** The running definition and what has changed in it since boot; undefined when inactive. */
   live: LiveState | undefined;
+  /** The last document getXML formatted, reused while nothing it shows has changed. */
+  xmlCache?: { def: DomainConfig; key: string; xml: string };
 }
 
 interface LiveState {
@@ -258,58 +260,45 @@ export class TestConnection implements DriverConnection, ControlledHost {
   }
 
   domainGetState(dom: DomainRef, opts: CallOptions = {}): Promise<DomainState> {
-    return this.#domainJob('domainGetState', dom, opts, (d) => ({ state: d.state, reason: d.reason }), false);
+    return this.#domainJob('domainGetState', dom, opts, (d) => ({ state: d.state, reason: d.reason }));
   }
 
   domainGetInfo(dom: DomainRef, opts: CallOptions = {}): Promise<DomainInfo> {
-    return this.#domainJob(
-      'domainGetInfo',
-      dom,
-      opts,
-      (d) => {
-        const live = d.live;
-        return {
-          state: d.state,
-          maxMem: live ? live.maxMemKiB : d.config.maxMemKiB,
-          memory: live ? live.memoryKiB : d.config.memoryKiB,
-          nrVirtCpu: live ? live.vcpus : d.config.vcpus,
-          cpuTime: live ? process.hrtime.bigint() - live.bootedAt : 0n,
-        };
-      },
-      false,
-    );
+    return this.#domainJob('domainGetInfo', dom, opts, (d) => {
+      const live = d.live;
+      return {
+        state: d.state,
+        maxMem: live ? live.maxMemKiB : d.config.maxMemKiB,
+        memory: live ? live.memoryKiB : d.config.memoryKiB,
+        nrVirtCpu: live ? live.vcpus : d.config.vcpus,
+        cpuTime: live ? process.hrtime.bigint() - live.bootedAt : 0n,
+      };
+    });
   }
 
   domainGetXml(dom: DomainRef, opts: GetXmlOptions = {}): Promise<string> {
-    return this.#domainJob(
-      'domainGetXml',
-      dom,
-      opts,
-      (d) => {
-        const secure = { secure: opts.secure === true };
-        const live = d.live;
-        if (!live || opts.inactive) {
-          const c = d.config;
-          return formatDomainXml(
-            c,
-            { id: -1, memoryKiB: c.memoryKiB, maxMemKiB: c.maxMemKiB, vcpus: c.vcpus, maxVcpus: c.maxVcpus },
-            secure,
-          );
-        }
-        return formatDomainXml(
-          live.def,
-          {
-            id: d.id,
-            memoryKiB: live.memoryKiB,
-            maxMemKiB: live.maxMemKiB,
-            vcpus: live.vcpus,
-            maxVcpus: live.def.maxVcpus,
-          },
-          secure,
-        );
-      },
-      false,
-    );
+    return this.#domainJob('domainGetXml', dom, opts, (d) => {
+      const secure = opts.secure === true;
+      const live = d.live;
+      const c = d.config;
+      const def = live && !opts.inactive ? live.def : c;
+      const facts =
+        live && !opts.inactive
+          ? {
+              id: d.id,
+              memoryKiB: live.memoryKiB,
+              maxMemKiB: live.maxMemKiB,
+              vcpus: live.vcpus,
+              maxVcpus: def.maxVcpus,
+            }
+          : { id: -1, memoryKiB: c.memoryKiB, maxMemKiB: c.maxMemKiB, vcpus: c.vcpus, maxVcpus: c.maxVcpus };
+      const key = `${secure}|${facts.id}|${facts.memoryKiB}|${facts.maxMemKiB}|${facts.vcpus}`;
+      const cached = d.xmlCache;
+      if (cached && cached.def === def && cached.key === key) return cached.xml;
+      const xml = formatDomainXml(def, facts, { secure });
+      d.xmlCache = { def, key, xml };
+      return xml;
+    });
   }
 
   /** Without `config`/`live`, changes the running guest only, like `virDomainSetMemory`. */
@@ -353,7 +342,7 @@ export class TestConnection implements DriverConnection, ControlledHost {
   }
 
   domainGetAutostart(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
-    return this.#domainJob('domainGetAutostart', dom, opts, (d) => d.autostart, false);
+    return this.#domainJob('domainGetAutostart', dom, opts, (d) => d.autostart);
   }
 
   domainSetAutostart(dom: DomainRef, autostart: boolean, opts: CallOptions = {}): Promise<void> {
@@ -393,11 +382,11 @@ export class TestConnection implements DriverConnection, ControlledHost {
   }
 
   domainHasManagedSave(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
-    return this.#domainJob('domainHasManagedSave', dom, opts, (d) => d.managedSave, false);
+    return this.#domainJob('domainHasManagedSave', dom, opts, (d) => d.managedSave);
   }
 
   domainIsPersistent(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
-    return this.#domainJob('domainIsPersistent', dom, opts, (d) => d.persistent, false);
+    return this.#domainJob('domainIsPersistent', dom, opts, (d) => d.persistent);
   }
 
   subscribe(listener: DomainEventListener): () => void {
@@ -457,14 +446,14 @@ export class TestConnection implements DriverConnection, ControlledHost {
     dom: DomainRef,
     opts: CallOptions,
     fn: (d: TestDomain) => T,
-    exclusive = true,
   ): Promise<T> {
     const signal = opts.signal;
     this.#checkOpen();
     throwIfAborted(signal, 'test');
     const control = this.#control;
-    // Queries need no lock unless a job is running or a fault may delay them.
-    if (!exclusive && !control && !this.#locks.busy(dom.uuid)) return fn(this.#find({ uuid: dom.uuid }));
+    // Without injected faults every body is synchronous, so a call on an idle
+    // domain cannot interleave with another one and needs no lock.
+    if (!control && !this.#locks.busy(dom.uuid)) return fn(this.#find({ uuid: dom.uuid }));
     const release = await this.#locks.acquire(dom.uuid, signal);
     try {
       if (control) await control._apply({ method, domain: dom }, signal);
