@@ -252,8 +252,9 @@ export interface FormatOptions {
 
 /**
  * The definition as XML: the caller's document with the id, name, UUID,
- * memory and vCPU facts set to the current values (in libvirt's element
- * order when an element has to be added), secrets removed unless `secure`.
+ * memory and vCPU facts set to the current values, the defaults libvirt's
+ * parser adds for omitted top-level elements (in libvirt's element order),
+ * and secrets removed unless `secure`. Device-level defaults are not added.
  */
 export function formatDomainXml(cfg: DomainConfig, live: LiveFacts, options: FormatOptions): string {
   const root = shallowCopy(cfg.source);
@@ -272,16 +273,131 @@ export function formatDomainXml(cfg: DomainConfig, live: LiveFacts, options: For
     (c) => !(c.type === 'element' && [...testPrefixes].some((p) => c.name.startsWith(p))),
   );
 
-  setText(root, 'name', cfg.name, []);
-  setText(root, 'uuid', cfg.uuid, ['name']);
-  const mem = setText(root, 'memory', String(live.maxMemKiB), ['description', 'title', 'uuid', 'name']);
-  setAttr(mem, 'unit', 'KiB');
-  const cur = setText(root, 'currentMemory', String(live.memoryKiB), ['memory']);
-  setAttr(cur, 'unit', 'KiB');
-  const vcpu = setText(root, 'vcpu', String(live.maxVcpus), ['currentMemory']);
+  setText(root, 'name', cfg.name);
+  setText(root, 'uuid', cfg.uuid);
+  setAttr(setText(root, 'memory', String(live.maxMemKiB)), 'unit', 'KiB');
+  setAttr(setText(root, 'currentMemory', String(live.memoryKiB)), 'unit', 'KiB');
+  const vcpu = setText(root, 'vcpu', String(live.maxVcpus));
+  if (getAttr(vcpu, 'placement') === undefined) vcpu.attrs.unshift({ name: 'placement', value: 'static' });
   setAttr(vcpu, 'current', live.vcpus === live.maxVcpus ? undefined : String(live.vcpus));
+  addDefaults(root, cfg);
   if (!options.secure) stripSecrets(root);
   return serializeXml(root);
+}
+
+/**
+ * Top-level elements of `<domain>` in the order libvirt writes them; an
+ * element this driver adds goes after the last present one that comes
+ * before it.
+ */
+const DOMAIN_ORDER = [
+  'name',
+  'uuid',
+  'genid',
+  'title',
+  'description',
+  'metadata',
+  'maxMemory',
+  'memory',
+  'currentMemory',
+  'blkiotune',
+  'memtune',
+  'memoryBacking',
+  'vcpu',
+  'vcpus',
+  'iothreads',
+  'iothreadids',
+  'cputune',
+  'numatune',
+  'resource',
+  'sysinfo',
+  'bootloader',
+  'bootloader_args',
+  'os',
+  'idmap',
+  'features',
+  'cpu',
+  'clock',
+  'on_poweroff',
+  'on_reboot',
+  'on_crash',
+  'on_lockfailure',
+  'pm',
+  'perf',
+  'devices',
+];
+
+/** `<os>` children libvirt writes before `<boot>`. */
+const BEFORE_BOOT: ReadonlySet<string> = new Set([
+  'type',
+  'firmware',
+  'loader',
+  'nvram',
+  'kernel',
+  'initrd',
+  'cmdline',
+  'dtb',
+  'acpi',
+]);
+
+/** What libvirt's parser fills in for an omitted element, so `getXML` shows the same document. */
+function addDefaults(root: XmlElement, cfg: DomainConfig): void {
+  const os = firstChild(root, 'os');
+  if (os) {
+    const i = os.children.findIndex((c) => c.type === 'element' && c.name === 'type');
+    const type = os.children[i];
+    if (type?.type === 'element' && getAttr(type, 'arch') === undefined) {
+      // the fake host has one guest architecture for every OS type
+      os.children[i] = { ...type, attrs: [{ name: 'arch', value: 'i686' }, ...type.attrs] };
+    }
+    if (cfg.osType === 'hvm' && !firstChild(os, 'boot')) {
+      let at = i + 1;
+      os.children.forEach((c, k) => {
+        if (c.type === 'element' && BEFORE_BOOT.has(c.name)) at = Math.max(at, k + 1);
+      });
+      os.children.splice(at, 0, element('boot', [{ name: 'dev', value: 'hd' }]));
+    }
+  }
+  if (!firstChild(root, 'clock')) insertOrdered(root, element('clock', [{ name: 'offset', value: 'utc' }]));
+  insertOrdered(root, element('on_poweroff', [], [text(cfg.onPoweroff)]), true);
+  insertOrdered(root, element('on_reboot', [], [text(cfg.onReboot)]), true);
+  insertOrdered(root, element('on_crash', [], [text(cfg.onCrash)]), true);
+  const devices = firstChild(root, 'devices');
+  // libvirt writes an empty <devices> open and closed on two lines, not self-closed
+  if (!devices) insertOrdered(root, element('devices', [], [text('\n  ')]));
+  else if (devices.children.length === 0) devices.children = [text('\n  ')];
+  sortTopLevel(root);
+}
+
+/**
+ * Puts the top-level elements libvirt knows into its order, as its
+ * formatter does; anything else (extension elements, comments) moves with
+ * the known element it follows.
+ */
+function sortTopLevel(root: XmlElement): void {
+  const chunks: { rank: number; nodes: XmlNode[] }[] = [{ rank: -1, nodes: [] }];
+  for (const c of root.children) {
+    const rank = c.type === 'element' ? DOMAIN_ORDER.indexOf(c.name) : -1;
+    if (rank >= 0) chunks.push({ rank, nodes: [c] });
+    else chunks[chunks.length - 1]?.nodes.push(c);
+  }
+  const [lead, ...rest] = chunks;
+  rest.sort((a, b) => a.rank - b.rank);
+  root.children = [...(lead?.nodes ?? []), ...rest.flatMap((c) => c.nodes)];
+}
+
+/** Inserts `el` at its place in libvirt's order (unless `onlyIfMissing` and one exists). */
+function insertOrdered(root: XmlElement, el: XmlElement, onlyIfMissing = false): void {
+  if (onlyIfMissing && firstChild(root, el.name)) return;
+  const rank = DOMAIN_ORDER.indexOf(el.name);
+  let at = 0;
+  for (let i = 0; i < root.children.length; i++) {
+    const c = root.children[i];
+    if (c?.type !== 'element') continue;
+    const r = DOMAIN_ORDER.indexOf(c.name);
+    if (r >= 0 && r < rank) at = i + 1;
+  }
+  root.children.splice(at, 0, el);
 }
 
 function parseDomainXml(xml: string): XmlElement {
@@ -384,20 +500,12 @@ function shallowCopy(el: XmlElement): XmlElement {
   };
 }
 
-/**
- * Sets the text of child `name`, adding the element after the last of
- * `after` that exists (or first) when missing. Returns the element.
- */
-function setText(root: XmlElement, name: string, value: string, after: readonly string[]): XmlElement {
+/** Sets the text of child `name`, adding the element at its place in libvirt's order when missing. */
+function setText(root: XmlElement, name: string, value: string): XmlElement {
   let el = firstChild(root, name);
   if (!el) {
     el = element(name);
-    let at = 0;
-    for (let i = 0; i < root.children.length; i++) {
-      const c = root.children[i];
-      if (c?.type === 'element' && after.includes(c.name)) at = i + 1;
-    }
-    root.children.splice(at, 0, el);
+    insertOrdered(root, el);
   }
   el.children = [text(value)];
   return el;

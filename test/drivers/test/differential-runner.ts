@@ -119,6 +119,8 @@ export async function runVirtkit(steps: readonly Step[]): Promise<StepResult[]> 
         return void (await d.managedSave());
       case 'hasManagedSave':
         return d.hasManagedSave();
+      case 'xml':
+        return d.getXML(step.inactive ? { inactive: true } : {});
       case 'state': {
         const s = await d.getState();
         return [s.state, s.reason];

@@ -29,10 +29,12 @@ export type Step =
   | { op: 'setMemory'; dom: string; kib: number; config?: boolean }
   | { op: 'setVcpus'; dom: string; count: number; config?: boolean }
   | { op: 'setAutostart'; dom: string; value: boolean }
-  | { op: 'rename'; dom: string; to: string };
+  | { op: 'rename'; dom: string; to: string }
+  | { op: 'xml'; dom: string; inactive?: boolean };
 
 const UUID_A = '5b3a0cbe-55a4-4cc4-8a34-0d4a3f1e1a01';
 const UUID_T = '5b3a0cbe-55a4-4cc4-8a34-0d4a3f1e1a02';
+const uuid = (n: number) => `5b3a0cbe-55a4-4cc4-8a34-0d4a3f1e1a${String(n).padStart(2, '0')}`;
 const UUID_TEST = '6695eb01-f6a4-8304-79aa-97f2502e193f';
 
 function dom(
@@ -79,6 +81,8 @@ export const STEPS: readonly Step[] = [
   { op: 'setVcpus', dom: 'test', count: 1 },
   { op: 'setVcpus', dom: 'test', count: 3 },
   { op: 'setVcpus', dom: 'test', count: 99 },
+  { op: 'xml', dom: 'test' },
+  { op: 'xml', dom: 'test', inactive: true },
   { op: 'suspend', dom: 'test' },
   { op: 'managedSave', dom: 'test' },
   { op: 'hasManagedSave', dom: 'test' },
@@ -88,12 +92,15 @@ export const STEPS: readonly Step[] = [
   { op: 'define', xml: dom('a', { uuid: UUID_A }) },
   { op: 'define', xml: dom('a') },
   { op: 'define', xml: dom('b', { uuid: UUID_A }) },
+  { op: 'xml', dom: 'a' },
   { op: 'define', xml: dom('a', { uuid: UUID_A, mib: 128 }) },
   { op: 'setMemory', dom: 'a', kib: 32768, config: true },
   { op: 'setVcpus', dom: 'a', count: 1, config: true },
   { op: 'setVcpus', dom: 'a', count: 4, config: true },
   { op: 'start', dom: 'a' },
+  { op: 'xml', dom: 'a' },
   { op: 'define', xml: dom('a', { uuid: UUID_A, mib: 256 }) },
+  { op: 'xml', dom: 'a', inactive: true },
   { op: 'destroy', dom: 'a' },
   { op: 'rename', dom: 'a', to: 'c' },
   { op: 'rename', dom: 'c', to: 'test' },
@@ -134,7 +141,29 @@ export const STEPS: readonly Step[] = [
   { op: 'define', xml: dom('x').replace('>64<', '>-5<') },
   { op: 'define', xml: dom('x', { extra: '<on_crash>bogus</on_crash>' }) },
   { op: 'define', xml: dom('x', { vcpu: '<vcpu>abc</vcpu>' }) },
-  { op: 'define', xml: dom('x', { vcpu: "<vcpu current='1'>4</vcpu>" }) },
+  { op: 'define', xml: dom('x', { uuid: uuid(3), vcpu: "<vcpu current='1'>4</vcpu>" }) },
+  { op: 'xml', dom: 'x' },
+  {
+    op: 'define',
+    xml: dom('k', { uuid: uuid(4), extra: '<on_crash>preserve</on_crash><clock offset="localtime"/>' }),
+  },
+  { op: 'xml', dom: 'k' },
+  {
+    op: 'define',
+    xml: dom('v', {
+      uuid: uuid(5),
+      vcpu: "<vcpu placement='static' cpuset='0-1' current='1'>2</vcpu>",
+    }).replace(
+      '<os><type>hvm</type></os>',
+      "<os><type machine='pc'>hvm</type><kernel>/boot/vmlinuz</kernel><cmdline>console=ttyS0</cmdline></os><features><acpi/></features><devices><disk type='file' device='disk'><source file='/img'/><target dev='vda' bus='virtio'/></disk></devices>",
+    ),
+  },
+  { op: 'xml', dom: 'v' },
+  {
+    op: 'define',
+    xml: `<domain type='test'><name>w</name><uuid>${uuid(6)}</uuid><memory>1</memory><os><type>xen</type></os><title>T</title></domain>`,
+  },
+  { op: 'xml', dom: 'w' },
   { op: 'list', filter: 'inactive' },
   { op: 'list', filter: 'active' },
 ];

@@ -148,6 +148,8 @@ def run(step):
     elif op == 'rename':
         d.rename(step['to'], 0)
         handles[step['to']] = d
+    elif op == 'xml':
+        return d.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if step.get('inactive') else 0)
     elif op == 'state':
         s, r = d.state()
         return [STATES[s], REASONS[STATES[s]][r]]
