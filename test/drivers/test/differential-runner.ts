@@ -34,8 +34,13 @@ export interface StepResult {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** True when `/usr/bin/python3 -c 'import libvirt'` works. */
+/**
+ * True when `/usr/bin/python3 -c 'import libvirt'` works. Setting
+ * `VIRTKIT_NO_PYTHON_LIBVIRT=1` pretends it does not, to exercise the
+ * recorded answers.
+ */
 export function hasPythonLibvirt(): boolean {
+  if (process.env.VIRTKIT_NO_PYTHON_LIBVIRT === '1') return false;
   return spawnSync('/usr/bin/python3', ['-c', 'import libvirt'], { stdio: 'ignore' }).status === 0;
 }
 
