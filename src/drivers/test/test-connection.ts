@@ -153,34 +153,44 @@ export class TestConnection implements DriverConnection, ControlledHost {
   }
 
   defineDomain(xml: string, opts: CallOptions = {}): Promise<DomainRef> {
-    return this.#hostJob('defineDomain', opts, () => {
-      const cfg = this.#parse(xml);
-      const existing = this.#claim(cfg);
-      if (existing) {
-        const wasPersistent = existing.persistent;
-        existing.persistent = true;
-        existing.config = cfg;
-        this.#emit(existing, 'defined', wasPersistent ? 'updated' : 'added');
-        return ref(existing);
-      }
-      const d = this.#insert(cfg, true);
-      this.#emit(d, 'defined', 'added');
-      return ref(d);
-    });
+    return this.#hostJob(
+      'defineDomain',
+      opts,
+      () => {
+        const cfg = this.#parse(xml);
+        const existing = this.#claim(cfg);
+        if (existing) {
+          const wasPersistent = existing.persistent;
+          existing.persistent = true;
+          existing.config = cfg;
+          this.#emit(existing, 'defined', wasPersistent ? 'updated' : 'added');
+          return ref(existing);
+        }
+        const d = this.#insert(cfg, true);
+        this.#emit(d, 'defined', 'added');
+        return ref(d);
+      },
+      xml,
+    );
   }
 
   createDomain(xml: string, opts: CallOptions & { paused?: boolean } = {}): Promise<DomainRef> {
-    return this.#hostJob('createDomain', opts, () => {
-      const cfg = this.#parse(xml);
-      const existing = this.#claim(cfg);
-      if (existing && existing.id >= 0) {
-        throw new VirError('OPERATION_INVALID', 'test', `domain '${existing.name}' is already active`);
-      }
-      // An inactive persistent domain of the same name and UUID boots this definition once.
-      const d = existing ?? this.#insert(cfg, false);
-      this.#boot(d, cfg, opts.paused === true);
-      return ref(d);
-    });
+    return this.#hostJob(
+      'createDomain',
+      opts,
+      () => {
+        const cfg = this.#parse(xml);
+        const existing = this.#claim(cfg);
+        if (existing && existing.id >= 0) {
+          throw new VirError('OPERATION_INVALID', 'test', `domain '${existing.name}' is already active`);
+        }
+        // An inactive persistent domain of the same name and UUID boots this definition once.
+        const d = existing ?? this.#insert(cfg, false);
+        this.#boot(d, cfg, opts.paused === true);
+        return ref(d);
+      },
+      xml,
+    );
   }
 
   domainStart(dom: DomainRef, opts: CallOptions & { paused?: boolean } = {}): Promise<DomainRef> {
@@ -431,11 +441,11 @@ export class TestConnection implements DriverConnection, ControlledHost {
    * domain's job lock when the call is about a domain, then its body in one
    * synchronous step so nothing else can see a half-done change.
    */
-  async #hostJob<T>(method: TestMethod, opts: CallOptions, fn: () => T): Promise<T> {
+  async #hostJob<T>(method: TestMethod, opts: CallOptions, fn: () => T, xml?: string): Promise<T> {
     this.#checkOpen();
     throwIfAborted(opts.signal, 'test');
     if (this.#control) {
-      await this.#control._apply({ method }, opts.signal);
+      await this.#control._apply(xml === undefined ? { method } : { method, xml }, opts.signal);
       this.#checkOpen();
     }
     return fn();

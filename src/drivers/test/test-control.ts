@@ -31,6 +31,8 @@ export interface TestCall {
   readonly method: TestMethod;
   /** The domain the call is about, when it is a domain call. */
   readonly domain?: DomainRef;
+  /** The XML given to `defineDomain` or `createDomain`. */
+  readonly xml?: string;
 }
 
 /** Which calls a fault applies to. */

@@ -59,6 +59,23 @@ describe('fault injection', () => {
     await conn.close();
   });
 
+  it('matches define and create calls on their XML', async () => {
+    const { control, conn } = await open();
+    control.fail(
+      ['defineDomain', 'createDomain'],
+      { code: 'XML_ERROR', message: 'no web servers today' },
+      {
+        times: Number.POSITIVE_INFINITY,
+        when: (call) => call.xml?.includes('<name>web</name>') === true,
+      },
+    );
+    await expect(conn.defineDomain(xml('web'))).rejects.toMatchObject({ code: 'XML_ERROR' });
+    await expect(conn.createDomain(xml('web'))).rejects.toMatchObject({ code: 'XML_ERROR' });
+    expect((await conn.defineDomain(xml('db'))).name).toBe('db');
+    await expect(conn.lookupDomain('web')).rejects.toMatchObject({ code: 'NO_DOMAIN' });
+    await conn.close();
+  });
+
   it('adds latency that an AbortSignal cuts short, leaving the domain untouched', async () => {
     const { control, conn } = await open();
     const d = await conn.defineDomain(xml('a'));
