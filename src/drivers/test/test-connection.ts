@@ -28,10 +28,12 @@ import type {
   GetXmlOptions,
   ListDomainsFilter,
   NodeInfo,
+  SnapshotInfo,
 } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { type DomainConfig, formatDomainXml, parseDomainConfig } from './domain-config.js';
 import { JobLocks } from './job-lock.js';
+import { descendants, formatSnapshotXml, parseSnapshotXml, type TestSnapshot } from './snapshots.js';
 import type { ControlledHost, TestControl, TestMethod } from './test-control.js';
 
 /** The most vCPUs the fake hypervisor gives one guest (libvirt's test driver says 32). */
@@ -51,6 +53,9 @@ export interface TestDomain {
   config: DomainConfig;
   /** The running definition and what has changed in it since boot; undefined when inactive. */
   live: LiveState | undefined;
+  /** Snapshots by name, oldest first; created on the first snapshot. */
+  snapshots?: Map<string, TestSnapshot>;
+  currentSnapshot?: string | undefined;
   /** The last document getXML formatted, reused while nothing it shows has changed. */
   xmlCache?: { def: DomainConfig; key: string; xml: string };
 }
@@ -248,13 +253,21 @@ export class TestConnection implements DriverConnection, ControlledHost {
     });
   }
 
-  domainUndefine(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
+  domainUndefine(dom: DomainRef, opts: CallOptions & { snapshots?: boolean } = {}): Promise<void> {
     return this.#domainJob('domainUndefine', dom, opts, (d) => {
       if (d.managedSave) {
         throw new VirError(
           'OPERATION_INVALID',
           'test',
           `refusing to undefine '${d.name}' while it has a managed save image`,
+        );
+      }
+      const snapshots = d.snapshots?.size ?? 0;
+      if (snapshots > 0 && d.id < 0 && !opts.snapshots) {
+        throw new VirError(
+          'OPERATION_INVALID',
+          'test',
+          `cannot delete inactive domain with ${snapshots} snapshots`,
         );
       }
       // libvirt's test driver keeps the autostart flag of a domain that lives on as transient.
@@ -397,6 +410,113 @@ export class TestConnection implements DriverConnection, ControlledHost {
 
   domainIsPersistent(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
     return this.#domainJob('domainIsPersistent', dom, opts, (d) => d.persistent);
+  }
+
+  // --- snapshots -----------------------------------------------------------------
+
+  domainSnapshotCreate(dom: DomainRef, xml: string, opts: CallOptions = {}): Promise<string> {
+    return this.#domainJob('domainSnapshotCreate', dom, opts, (d) => {
+      const req = parseSnapshotXml(xml);
+      const creationTime = Math.floor(Date.now() / 1000);
+      // libvirt names an unnamed snapshot after its creation time
+      const name = req.name ?? String(creationTime);
+      const snaps = (d.snapshots ??= new Map());
+      if (snaps.has(name))
+        throw new VirError('OPERATION_FAILED', 'test', `domain moment ${name} already exists`);
+      const live = d.live;
+      const def = live ? { ...live.def, memoryKiB: live.memoryKiB, vcpus: live.vcpus } : d.config;
+      snaps.set(name, {
+        name,
+        description: req.description,
+        state: live ? d.state : 'shutoff',
+        parent: d.currentSnapshot,
+        creationTime,
+        def,
+      });
+      d.currentSnapshot = name;
+      return name;
+    });
+  }
+
+  domainSnapshotList(dom: DomainRef, opts: CallOptions = {}): Promise<SnapshotInfo[]> {
+    return this.#domainJob('domainSnapshotList', dom, opts, (d) =>
+      [...(d.snapshots?.values() ?? [])].map((s) => ({
+        name: s.name,
+        state: s.state,
+        creationTime: s.creationTime,
+        current: s.name === d.currentSnapshot,
+        ...(s.description !== undefined ? { description: s.description } : {}),
+        ...(s.parent !== undefined ? { parent: s.parent } : {}),
+      })),
+    );
+  }
+
+  domainSnapshotGetXml(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<string> {
+    return this.#domainJob('domainSnapshotGetXml', dom, opts, (d) => {
+      const snap = snapshot(d, name);
+      const c = snap.def;
+      const domainXml = formatDomainXml(
+        c,
+        { id: -1, memoryKiB: c.memoryKiB, maxMemKiB: c.maxMemKiB, vcpus: c.vcpus, maxVcpus: c.maxVcpus },
+        { secure: false },
+      );
+      return formatSnapshotXml(snap, domainXml);
+    });
+  }
+
+  /**
+   * Goes back to a snapshot as libvirt's test driver does: a running guest
+   * is stopped first (`stopped/from_snapshot`), a snapshot of a running or
+   * paused guest boots again with a new id (`started/from_snapshot`, then
+   * `suspended/from_snapshot` when paused), and the definition becomes the
+   * snapshot's.
+   */
+  domainSnapshotRevert(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<DomainRef> {
+    return this.#domainJob('domainSnapshotRevert', dom, opts, (d) => {
+      const snap = snapshot(d, name);
+      if (d.persistent) d.config = snap.def;
+      d.currentSnapshot = snap.name;
+      const wasActive = d.id >= 0;
+      if (wasActive) {
+        this.#byId.delete(d.id);
+        d.id = -1;
+        d.live = undefined;
+        this.#setState(d, 'shutoff', 'from_snapshot');
+        this.#emit(d, 'stopped', 'from_snapshot');
+      }
+      if (snap.state === 'shutoff' || snap.state === 'nostate') {
+        if (wasActive && !d.persistent) this.#remove(d);
+        return ref(d);
+      }
+      d.id = this.#nextId++;
+      this.#byId.set(d.id, d);
+      d.live = liveFrom(snap.def);
+      this.#setState(d, 'running', 'from_snapshot');
+      this.#emit(d, 'started', 'from_snapshot');
+      if (snap.state === 'paused') {
+        this.#setState(d, 'paused', 'from_snapshot');
+        this.#emit(d, 'suspended', 'from_snapshot');
+      }
+      return ref(d);
+    });
+  }
+
+  domainSnapshotDelete(
+    dom: DomainRef,
+    name: string,
+    opts: CallOptions & { children?: boolean } = {},
+  ): Promise<void> {
+    return this.#domainJob('domainSnapshotDelete', dom, opts, (d) => {
+      const snap = snapshot(d, name);
+      const snaps = d.snapshots ?? new Map<string, TestSnapshot>();
+      const doomed = opts.children ? descendants(snaps, name) : new Set([name]);
+      for (const s of snaps.values()) {
+        // children of a deleted snapshot move up to its parent
+        if (s.parent === name && !doomed.has(s.name)) s.parent = snap.parent;
+      }
+      for (const n of doomed) snaps.delete(n);
+      if (d.currentSnapshot !== undefined && doomed.has(d.currentSnapshot)) d.currentSnapshot = undefined;
+    });
   }
 
   subscribe(listener: DomainEventListener): () => void {
@@ -639,6 +759,14 @@ export class TestConnection implements DriverConnection, ControlledHost {
 
 function ref(d: TestDomain): DomainRef {
   return { name: d.name, uuid: d.uuid, id: d.id };
+}
+
+function snapshot(d: TestDomain, name: string): TestSnapshot {
+  const snap = d.snapshots?.get(name);
+  if (!snap) {
+    throw new VirError('NO_DOMAIN_SNAPSHOT', 'test', `no domain snapshot with matching name '${name}'`);
+  }
+  return snap;
 }
 
 function liveFrom(def: DomainConfig): LiveState {

@@ -119,7 +119,17 @@ export async function runVirtkit(steps: readonly Step[]): Promise<StepResult[]> 
       case 'destroy':
         return void (await d.destroy());
       case 'undefine':
-        return void (await d.undefine());
+        return void (await d.undefine(step.snapshots ? { snapshots: true } : {}));
+      case 'snapCreate':
+        return d.createSnapshot(step.xml);
+      case 'snapRevert':
+        return void (await d.revertToSnapshot(step.name));
+      case 'snapDelete':
+        return void (await d.deleteSnapshot(step.name, step.children ? { children: true } : {}));
+      case 'snapList':
+        return (await d.listSnapshots())
+          .map((x) => ({ name: x.name, parent: x.parent ?? null, current: x.current }))
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       case 'managedSave':
         return void (await d.managedSave());
       case 'hasManagedSave':

@@ -20,12 +20,16 @@ export type Step =
         | 'reboot'
         | 'reset'
         | 'destroy'
-        | 'undefine'
         | 'managedSave'
         | 'hasManagedSave'
-        | 'state';
+        | 'state'
+        | 'snapList';
       dom: string;
     }
+  | { op: 'undefine'; dom: string; snapshots?: boolean }
+  | { op: 'snapCreate'; dom: string; xml: string }
+  | { op: 'snapRevert'; dom: string; name: string }
+  | { op: 'snapDelete'; dom: string; name: string; children?: boolean }
   | { op: 'setMemory'; dom: string; kib: number; config?: boolean }
   | { op: 'setVcpus'; dom: string; count: number; config?: boolean }
   | { op: 'setAutostart'; dom: string; value: boolean }
@@ -164,6 +168,43 @@ export const STEPS: readonly Step[] = [
     xml: `<domain type='test'><name>w</name><uuid>${uuid(6)}</uuid><memory>1</memory><os><type>xen</type></os><title>T</title></domain>`,
   },
   { op: 'xml', dom: 'w' },
+  // snapshots
+  { op: 'snapCreate', dom: 'test', xml: '<domainsnapshot><name>s1</name></domainsnapshot>' },
+  { op: 'suspend', dom: 'test' },
+  {
+    op: 'snapCreate',
+    dom: 'test',
+    xml: '<domainsnapshot><name>s2</name><description>paused</description></domainsnapshot>',
+  },
+  { op: 'snapCreate', dom: 'test', xml: '<domainsnapshot><name>s2</name></domainsnapshot>' },
+  { op: 'destroy', dom: 'test' },
+  { op: 'snapCreate', dom: 'test', xml: '<domainsnapshot><name>s3</name></domainsnapshot>' },
+  { op: 'snapList', dom: 'test' },
+  { op: 'snapRevert', dom: 'test', name: 's1' },
+  { op: 'snapRevert', dom: 'test', name: 's2' },
+  { op: 'resume', dom: 'test' },
+  { op: 'snapRevert', dom: 'test', name: 's3' },
+  { op: 'snapRevert', dom: 'test', name: 's3' },
+  { op: 'snapRevert', dom: 'test', name: 'nope' },
+  { op: 'snapList', dom: 'test' },
+  { op: 'undefine', dom: 'test' },
+  { op: 'snapDelete', dom: 'test', name: 's2' },
+  { op: 'snapList', dom: 'test' },
+  { op: 'snapDelete', dom: 'test', name: 's2' },
+  { op: 'snapRevert', dom: 'test', name: 's1' },
+  { op: 'snapDelete', dom: 'test', name: 's1', children: true },
+  { op: 'snapList', dom: 'test' },
+  { op: 'snapCreate', dom: 'test', xml: '<nope/>' },
+  { op: 'snapCreate', dom: 'test', xml: '<domainsnapshot' },
+  {
+    op: 'snapCreate',
+    dom: 'k',
+    xml: '<domainsnapshot><description>d</description><name>k1</name></domainsnapshot>',
+  },
+  { op: 'setMemory', dom: 'k', kib: 1024, config: true },
+  { op: 'snapRevert', dom: 'k', name: 'k1' },
+  { op: 'undefine', dom: 'k' },
+  { op: 'undefine', dom: 'k', snapshots: true },
   { op: 'list', filter: 'inactive' },
   { op: 'list', filter: 'active' },
 ];

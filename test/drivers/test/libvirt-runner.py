@@ -128,7 +128,26 @@ def run(step):
     elif op == 'destroy':
         d.destroy()
     elif op == 'undefine':
-        d.undefine()
+        if step.get('snapshots'):
+            d.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        else:
+            d.undefine()
+    elif op == 'snapCreate':
+        return d.snapshotCreateXML(step['xml'], 0).getName()
+    elif op == 'snapRevert':
+        d.revertToSnapshot(d.snapshotLookupByName(step['name'], 0), 0)
+    elif op == 'snapDelete':
+        flags = libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN if step.get('children') else 0
+        d.snapshotLookupByName(step['name'], 0).delete(flags)
+    elif op == 'snapList':
+        out = []
+        for s in d.listAllSnapshots():
+            try:
+                parent = s.getParent().getName()
+            except libvirt.libvirtError:
+                parent = None
+            out.append({'name': s.getName(), 'parent': parent, 'current': bool(s.isCurrent())})
+        return sorted(out, key=lambda x: x['name'])
     elif op == 'managedSave':
         d.managedSave(0)
     elif op == 'hasManagedSave':
