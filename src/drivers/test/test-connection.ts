@@ -420,7 +420,8 @@ export class TestConnection implements DriverConnection, ControlledHost {
       const creationTime = Math.floor(Date.now() / 1000);
       // libvirt names an unnamed snapshot after its creation time
       const name = req.name ?? String(creationTime);
-      const snaps = (d.snapshots ??= new Map());
+      const snaps = d.snapshots ?? new Map<string, TestSnapshot>();
+      d.snapshots = snaps;
       if (snaps.has(name))
         throw new VirError('OPERATION_FAILED', 'test', `domain moment ${name} already exists`);
       const live = d.live;
