@@ -47,6 +47,13 @@ export interface TestDomain {
   state: DomainStateName;
   reason: string;
   persistent: boolean;
+  /**
+   * Whether a next-boot definition exists (libvirt's `newDef`): true once
+   * the domain is persistent, kept when a running domain is undefined. It
+   * decides two details libvirt shows: redefining reports `updated` rather
+   * than `added`, and a stop event carries id -1 rather than the old id.
+   */
+  nextBootDef: boolean;
   autostart: boolean;
   managedSave: boolean;
   /** The next-boot definition (for a transient domain, the one it was created from). */
@@ -165,10 +172,11 @@ export class TestConnection implements DriverConnection, ControlledHost {
         const cfg = this.#parse(xml);
         const existing = this.#claim(cfg);
         if (existing) {
-          const wasPersistent = existing.persistent;
+          const hadDef = existing.nextBootDef;
           existing.persistent = true;
+          existing.nextBootDef = true;
           existing.config = cfg;
-          this.#emit(existing, 'defined', wasPersistent ? 'updated' : 'added');
+          this.#emit(existing, 'defined', hadDef ? 'updated' : 'added');
           return ref(existing);
         }
         const d = this.#insert(cfg, true);
@@ -241,8 +249,8 @@ export class TestConnection implements DriverConnection, ControlledHost {
 
   domainReset(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
     return this.#domainJob('domainReset', dom, opts, (d) => {
+      // a reset leaves state and reason as they were, paused included (libvirt's test driver)
       this.#needActive(d);
-      this.#setState(d, 'running', 'booted');
     });
   }
 
@@ -475,23 +483,38 @@ export class TestConnection implements DriverConnection, ControlledHost {
   domainSnapshotRevert(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<DomainRef> {
     return this.#domainJob('domainSnapshotRevert', dom, opts, (d) => {
       const snap = snapshot(d, name);
+      const toInactive = snap.state === 'shutoff' || snap.state === 'nostate';
+      if (toInactive && !d.persistent) {
+        throw new VirError(
+          'OPERATION_INVALID',
+          'test',
+          `transient domain '${d.name}' cannot revert to inactive snapshot '${snap.name}'`,
+        );
+      }
       if (d.persistent) d.config = snap.def;
       d.currentSnapshot = snap.name;
+      // The snapshot's definition brings back the name it had then (a rename is undone).
+      // libvirt does so even when another domain took that name meanwhile, leaving two
+      // domains with one name; we keep the current name in that case.
+      if (snap.def.name !== d.name && !this.#byName.has(snap.def.name)) {
+        this.#byName.delete(d.name);
+        d.name = snap.def.name;
+        this.#byName.set(d.name, d);
+      } else if (snap.def.name !== d.name && d.persistent) {
+        d.config = { ...snap.def, name: d.name };
+      }
       const wasActive = d.id >= 0;
-      if (wasActive) {
-        this.#byId.delete(d.id);
-        d.id = -1;
-        d.live = undefined;
-        this.#setState(d, 'shutoff', 'from_snapshot');
-        this.#emit(d, 'stopped', 'from_snapshot');
-      }
-      if (snap.state === 'shutoff' || snap.state === 'nostate') {
-        if (wasActive && !d.persistent) this.#remove(d);
-        return ref(d);
-      }
+      const hadNextBootDef = d.nextBootDef;
+      if (wasActive) this.#emit(d, 'stopped', 'from_snapshot', this.#halt(d, 'from_snapshot'));
+      if (toInactive) return ref(d);
+      // Whether a transient domain has a next-boot definition after a revert flips, as in
+      // libvirt's test driver: stopping one without it leaves the domain looking active, so
+      // the snapshot's definition is installed as the next-boot one; with it, it is consumed.
+      d.nextBootDef = d.persistent || (wasActive && !hadNextBootDef);
       d.id = this.#nextId++;
       this.#byId.set(d.id, d);
-      d.live = liveFrom(snap.def);
+      d.live = liveFrom(d.name === snap.def.name ? snap.def : { ...snap.def, name: d.name });
+      d.managedSave = false;
       this.#setState(d, 'running', 'from_snapshot');
       this.#emit(d, 'started', 'from_snapshot');
       if (snap.state === 'paused') {
@@ -639,6 +662,7 @@ export class TestConnection implements DriverConnection, ControlledHost {
       state: 'shutoff',
       reason: 'unknown',
       persistent,
+      nextBootDef: persistent,
       autostart: false,
       managedSave: false,
       config: cfg,
@@ -685,21 +709,29 @@ export class TestConnection implements DriverConnection, ControlledHost {
   }
 
   #stop(d: TestDomain, reason: string, detail: string): void {
+    const eventId = this.#halt(d, reason);
+    if (!d.persistent) this.#remove(d);
+    this.#emit(d, 'stopped', detail, eventId);
+  }
+
+  /**
+   * Takes a domain down to shutoff; returns the id its stop event carries:
+   * -1, except for a domain that never had a next-boot definition, whose
+   * event keeps the id it ran with (as libvirt's test driver reports it).
+   */
+  #halt(d: TestDomain, reason: string): number {
+    const eventId = d.nextBootDef ? -1 : d.id;
     this.#byId.delete(d.id);
     d.id = -1;
     d.live = undefined;
     this.#setState(d, 'shutoff', reason);
-    if (!d.persistent) this.#remove(d);
-    this.#emit(d, 'stopped', detail);
+    return eventId;
   }
 
   /** The guest stops and its hypervisor boots it again (an `on_*` of `restart`). */
   #reboot(d: TestDomain, stopDetail: string): void {
     const def = d.persistent ? d.config : (d.live?.def ?? d.config);
-    this.#byId.delete(d.id);
-    d.id = -1;
-    this.#setState(d, 'shutoff', stopDetail);
-    this.#emit(d, 'stopped', stopDetail);
+    this.#emit(d, 'stopped', stopDetail, this.#halt(d, stopDetail));
     this.#boot(d, def, false);
   }
 
@@ -745,9 +777,10 @@ export class TestConnection implements DriverConnection, ControlledHost {
     throw new VirError('NO_DOMAIN', 'test', `no domain with matching ${what}`);
   }
 
-  #emit(d: TestDomain, event: DomainEventName, detail: string): void {
+  #emit(d: TestDomain, event: DomainEventName, detail: string, id = d.id): void {
     if (this.#listeners.size === 0) return;
-    const ev: DomainEvent = { type: 'lifecycle', domain: ref(d), event, detail, timestamp: Date.now() };
+    const domain = { name: d.name, uuid: d.uuid, id };
+    const ev: DomainEvent = { type: 'lifecycle', domain, event, detail, timestamp: Date.now() };
     for (const l of this.#listeners) {
       try {
         l(ev);

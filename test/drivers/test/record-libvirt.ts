@@ -15,6 +15,6 @@ const version = (await import('node:child_process'))
 const results = runLibvirt(STEPS);
 writeFileSync(
   fixture('test-driver', 'libvirt-differential.json'),
-  `${JSON.stringify({ libvirtVersion: Number(version), steps: STEPS.length, results }, null, 1)}\n`,
+  `${JSON.stringify({ libvirtVersion: Number(version), steps: STEPS.length, results }, null, 2)}\n`,
 );
 console.log(`recorded ${results.length} steps from libvirt ${version}`);
