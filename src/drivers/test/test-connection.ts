@@ -505,6 +505,7 @@ export class TestConnection implements DriverConnection, ControlledHost {
       }
       const wasActive = d.id >= 0;
       const hadNextBootDef = d.nextBootDef;
+      const oldLive = d.live;
       if (wasActive) this.#emit(d, 'stopped', 'from_snapshot', this.#halt(d, 'from_snapshot'));
       if (toInactive) return ref(d);
       // Whether a transient domain has a next-boot definition after a revert flips, as in
@@ -514,6 +515,12 @@ export class TestConnection implements DriverConnection, ControlledHost {
       d.id = this.#nextId++;
       this.#byId.set(d.id, d);
       d.live = liveFrom(d.name === snap.def.name ? snap.def : { ...snap.def, name: d.name });
+      if (!d.persistent && oldLive && !hadNextBootDef) {
+        // libvirt's quirk, kept for fidelity: a transient domain that never had a next-boot
+        // definition boots on with its old running one; the snapshot's becomes the next-boot one.
+        d.live = { ...oldLive, bootedAt: d.live.bootedAt };
+        d.config = snap.def;
+      }
       d.managedSave = false;
       this.#setState(d, 'running', 'from_snapshot');
       this.#emit(d, 'started', 'from_snapshot');

@@ -53,6 +53,8 @@ export function randomSteps(seed: number, length: number): Step[] {
       'snapCreate',
       'snapRevert',
       'snapDelete',
+      'xml',
+      'hasManagedSave',
     ] as const);
     switch (kind) {
       case 'define':
@@ -80,6 +82,9 @@ export function randomSteps(seed: number, length: number): Step[] {
         break;
       case 'snapDelete':
         steps.push({ op: 'snapDelete', dom, name: pick(['s1', 's2']), children: r() < 0.3 });
+        break;
+      case 'xml':
+        steps.push({ op: 'xml', dom, inactive: r() < 0.5 });
         break;
       case 'undefine':
         steps.push({ op: 'undefine', dom, snapshots: r() < 0.5 });
