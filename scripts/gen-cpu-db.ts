@@ -155,8 +155,9 @@ for (const file of includes) {
           steppingMask(getAttr(s, 'stepping')),
         ]),
         features: [...(parent?.features ?? [])],
-        removed: [...(parent?.removed ?? [])],
-        added: [...(parent?.added ?? [])],
+        // An ancestor lends its vendor, signatures and features, not its removal history.
+        removed: [],
+        added: [],
       };
       if (m.signatures.length === 0 && parent)
         m.signatures = parent.signatures.map((s) => [...s] as typeof s);
@@ -166,7 +167,12 @@ for (const file of includes) {
           m.removed.push(n);
           continue;
         }
-        if (getAttr(f, 'added') === 'yes') m.added.push(n);
+        // Features added to a model after its release are listed for the hypervisor
+        // driver; they are not part of the model's data (decoding lists them explicitly).
+        if (getAttr(f, 'added') === 'yes') {
+          m.added.push(n);
+          continue;
+        }
         if (!m.features.includes(n)) m.features.push(n);
       }
       m.features.sort((a, b) => a - b);

@@ -14,6 +14,7 @@ import {
   decodeCpuData,
   expandCpuFeatures,
   formatSignature,
+  type HypervisorModel,
   hasFeature,
   hostModelFromQemuExpansion,
   migratableHostCpu,
@@ -96,16 +97,23 @@ function qmpObjects(text: string): unknown[] {
 
 interface QemuJson {
   expansion: QemuCpuModelInfo;
-  models: string[] | null;
+  models: HypervisorModel[] | null;
 }
 
 function qemuJson(text: string): QemuJson {
   let expansion: QemuCpuModelInfo | undefined;
-  let models: string[] | null = null;
+  let models: HypervisorModel[] | null = null;
   for (const o of qmpObjects(text)) {
     const ret = (o as { return?: unknown }).return;
-    if (Array.isArray(ret)) models = ret.map((m) => String((m as { name: unknown }).name));
-    else if (ret && typeof ret === 'object' && 'model' in ret && !expansion) {
+    if (Array.isArray(ret)) {
+      models = ret.map((m) => {
+        const def = m as { name: unknown; 'unavailable-features'?: unknown };
+        const blockers = Array.isArray(def['unavailable-features'])
+          ? def['unavailable-features'].map(String)
+          : [];
+        return { name: String(def.name), blockers };
+      });
+    } else if (ret && typeof ret === 'object' && 'model' in ret && !expansion) {
       expansion = (ret as { model: QemuCpuModelInfo }).model;
     }
   }
@@ -218,6 +226,8 @@ async function runCase(
       const expected = CpuDef.fromXML(read(c.expected));
       let cpu = CpuDef.fromXML(read(`${base}-guest.xml`));
       if (expected.model?.name && cpu.model?.name !== expected.model.name) {
+        // cputest lets the CPU fall back to the model QEMU reported.
+        if (cpu.model) cpu.model.fallback = 'allow';
         cpu = translateCpu(cpu, [expected.model.name]);
       }
       const live = updateCpuLive(cpu, read(`${base}-enabled.xml`), read(`${base}-disabled.xml`));

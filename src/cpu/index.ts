@@ -24,6 +24,7 @@ export {
   type DecodeCpuOptions,
   decodeCpuData,
   expandCpuFeatures,
+  type HypervisorModel,
   hasFeature,
   hostModelFromQemuExpansion,
   migratableHostCpu,

@@ -27,12 +27,14 @@ import {
   decodeX86,
   expandX86,
   featuresWithPolicy,
+  type HypervisorModel,
   isHostCpu,
   lookupFeatureIndex,
   lookupModel,
   migratableCopy,
   setFeaturePolicy,
   translateX86,
+  updateLiveX86,
   updateX86,
   type X86Data,
 } from './x86.js';
@@ -41,7 +43,7 @@ import { x86Database } from './x86-db.js';
 export type CpuInput = CpuDef | string;
 export type CpuDataInput = CpuData | string;
 
-export type { BaselineOptions, CompareOutcome, CpuSignatureValue };
+export type { BaselineOptions, CompareOutcome, CpuSignatureValue, HypervisorModel };
 
 function toCpu(input: CpuInput): CpuDef {
   return typeof input === 'string' ? CpuDef.fromXML(input) : input;
@@ -121,7 +123,7 @@ export function migratableHostCpu(host: CpuInput): CpuDef {
  * supported models) when its own model is not among them; throws
  * `CONFIG_UNSUPPORTED` when its fallback is `forbid`.
  */
-export function translateCpu(cpu: CpuInput, models: readonly string[] | null): CpuDef {
+export function translateCpu(cpu: CpuInput, models: readonly (string | HypervisorModel)[] | null): CpuDef {
   return translateX86(toCpu(cpu), models);
 }
 
@@ -142,7 +144,7 @@ export interface DecodeCpuOptions {
   /** `host` (default): a host CPU as in capabilities; `guest`: a custom guest CPU, match exact. */
   kind?: 'host' | 'guest';
   /** Models the hypervisor supports (guest decoding); all when omitted. */
-  models?: readonly string[] | null;
+  models?: readonly (string | HypervisorModel)[] | null;
   /** Leave out features that cannot migrate. */
   migratable?: boolean;
 }
@@ -214,7 +216,7 @@ export function x86DataFromQemuExpansion(model: QemuCpuModelInfo): X86Data {
  */
 export function hostModelFromQemuExpansion(
   model: QemuCpuModelInfo,
-  models?: readonly string[] | null,
+  models?: readonly (string | HypervisorModel)[] | null,
 ): CpuDef {
   return x86DataToCpuDef(x86DataFromQemuExpansion(model), { kind: 'guest', models: models ?? null });
 }
@@ -235,26 +237,9 @@ export function qemuExpansionSignature(model: QemuCpuModelInfo): CpuSignatureVal
  */
 export function updateCpuLive(cpu: CpuInput, enabled: CpuDataInput, disabled: CpuDataInput): CpuDef {
   const db = x86Database();
-  const out = copyCpu(toCpu(cpu));
   const on = x86DataFromRegisters(registersOf(toData(enabled)), db).features;
   const off = x86DataFromRegisters(registersOf(toData(disabled)), db).features;
-  const current = featuresWithPolicy(out, 'all', db);
-  const missing: string[] = [];
-  for (const f of db.features) {
-    if (on.has(f.index) && !current.has(f.index)) setFeaturePolicy(out, f.name, 'require');
-    if (off.has(f.index) && current.has(f.index)) {
-      if (out.check === 'full') missing.push(f.name);
-      else setFeaturePolicy(out, f.name, 'disable');
-    }
-  }
-  if (missing.length > 0) {
-    throw new VirError(
-      'CPU_INCOMPATIBLE',
-      'cpu',
-      `guest CPU doesn't match specification: missing features: ${missing.join(',')}`,
-    );
-  }
-  return out;
+  return updateLiveX86(toCpu(cpu), on, off, db);
 }
 
 export interface CpuModelInfo {

@@ -165,25 +165,35 @@ export function compareX86(host: CpuDef, cpu: CpuDef, db = x86Database()): Compa
   return { result: 'SUPERSET', features: db.names(extra) };
 }
 
+/** A model the hypervisor supports, with the features that keep it from being usable. */
+export interface HypervisorModel {
+  name: string;
+  /** libvirt feature names (QEMU spellings are accepted too). */
+  blockers?: readonly string[];
+}
+
 export interface DecodeOptions {
   /** `host`: a physical CPU (the model may not lack anything); `guest`: a guest CPU. */
   kind: 'host' | 'guest';
   /** Models the hypervisor supports; undefined or null = all of them. */
-  models?: readonly string[] | null | undefined;
-  /** The model to pick when it is allowed (fallback decides what happens if not). */
-  preferred?: string | undefined;
+  models?: readonly (string | HypervisorModel)[] | null | undefined;
+  /** Models to prefer: one name is picked whenever allowed; several only win ties on disabled features. */
+  preferred?: readonly string[] | undefined;
   fallback?: 'allow' | 'forbid' | undefined;
   /** Drop features that cannot be migrated. */
   migratable?: boolean | undefined;
 }
 
+export interface DecodedFeature {
+  index: number;
+  policy: 'require' | 'disable';
+}
+
 export interface Decoded {
   model: X86Model;
   vendor: X86Vendor | undefined;
-  /** Features beyond the model, in database order. */
-  required: FeatureSet;
-  /** Model features the data lacks, in database order. */
-  disabled: FeatureSet;
+  /** Features beyond the model (require) then model features the data lacks (disable), database order. */
+  features: DecodedFeature[];
 }
 
 export function signatureMatches(model: X86Model, sig: CpuSignatureValue | undefined): boolean {
@@ -200,20 +210,63 @@ export function signatureMatches(model: X86Model, sig: CpuSignatureValue | undef
   return false;
 }
 
+// Haswell and early Broadwell parts whose TSX microcode disables it: hle/rtm are not trusted.
+function dropBrokenTsx(data: X86Data, db: X86Database): FeatureSet {
+  const sig = data.signature;
+  if (data.vendor?.name !== 'Intel' || !sig || sig.family !== 6) return data.features;
+  const broken =
+    (sig.model === 63 && sig.stepping < 4) || sig.model === 60 || sig.model === 69 || sig.model === 70;
+  if (!broken) return data.features;
+  const out = data.features.clone();
+  for (const name of ['hle', 'rtm']) {
+    const f = db.feature(name);
+    if (f) out.delete(f.index);
+  }
+  return out;
+}
+
+/** Score of a candidate: extra features count 1 each, disabled ones 2, 3, 4, ... (growing penalty). */
+function score(features: DecodedFeature[]): { total: number; disabled: number } {
+  let enabled = 0;
+  let disabled = 0;
+  let penalty = 2;
+  for (const f of features) {
+    if (f.policy === 'disable') {
+      disabled += penalty;
+      penalty++;
+    } else {
+      enabled++;
+    }
+  }
+  return { total: enabled + disabled, disabled };
+}
+
 /**
- * Finds the model that describes `data` with the fewest extra features,
- * preferring models whose signature matches the CPU's, newest first on ties.
+ * Finds the model that describes `data` best: a model whose signature
+ * matches the CPU's wins, then the shortest feature list (disabled
+ * features cost more and more), newest model first on ties.
  */
 export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Database()): Decoded {
-  const allowed = options.models ? new Set(options.models) : undefined;
+  let allowed: Map<string, HypervisorModel> | undefined;
+  if (options.models) {
+    allowed = new Map();
+    for (const m of options.models) {
+      const hm = typeof m === 'string' ? { name: m } : m;
+      allowed.set(hm.name, hm);
+    }
+  }
+  const preferred = options.preferred && options.preferred.length > 0 ? options.preferred : undefined;
+  const single = preferred?.length === 1 ? preferred[0] : undefined;
+  const features = dropBrokenTsx(data, db);
   let best: Decoded | undefined;
-  let bestCount = 0;
+  let bestScore = { total: 0, disabled: 0 };
   let bestSig = false;
   for (let i = db.models.length - 1; i >= 0; i--) {
     const model = db.models[i];
     if (!model) continue;
-    if (allowed && !allowed.has(model.name)) {
-      if (options.preferred === model.name && options.fallback !== 'allow') {
+    const hvModel = allowed?.get(model.name);
+    if (allowed && !hvModel) {
+      if (single === model.name && options.fallback === 'forbid') {
         throw new VirError(
           'CONFIG_UNSUPPORTED',
           'cpu',
@@ -227,24 +280,42 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
     }
     if (data.vendor && model.vendor && data.vendor.name !== model.vendor) continue;
     if (options.kind === 'host' ? !model.decodeHost : !model.decodeGuest) continue;
-    const required = data.features.clone().subtract(model.features);
-    const disabled = model.features.clone().subtract(data.features);
+
+    const required = features.clone().subtract(model.features);
+    const disabled = model.features.clone().subtract(features);
+    for (const b of hvModel?.blockers ?? []) {
+      const f = db.featureAnyName(b);
+      if (f && !required.has(f.index)) disabled.add(f.index);
+    }
     if (options.kind === 'host' && !disabled.isEmpty()) continue;
-    const candidate: Decoded = { model, vendor: data.vendor, required, disabled };
-    if (options.preferred === model.name) {
+    const list: DecodedFeature[] = [];
+    for (const f of required) list.push({ index: f, policy: 'require' });
+    for (const f of disabled) list.push({ index: f, policy: 'disable' });
+    if (options.kind === 'guest') {
+      for (const r of model.removed) {
+        if (!required.has(r) && !disabled.has(r)) list.push({ index: r, policy: 'disable' });
+      }
+    }
+    const candidate: Decoded = { model, vendor: data.vendor, features: list };
+    const isPreferred = preferred?.includes(model.name) ?? false;
+    if (isPreferred && single !== undefined) {
       best = candidate;
       break;
     }
-    const count = required.size + disabled.size;
+    const sc = options.kind === 'host' ? { total: list.length, disabled: 0 } : score(list);
     const sig = signatureMatches(model, data.signature);
-    let take = false;
+    let take: boolean;
     if (!best) take = true;
-    else if (bestSig && !sig) take = false;
-    else if (!bestSig && sig) take = true;
-    else if (bestCount > count) take = true;
+    else if (data.signature && bestSig && !sig) take = false;
+    else if (data.signature && !bestSig && sig) take = true;
+    else
+      take =
+        sc.total < bestScore.total ||
+        (sc.total === bestScore.total && sc.disabled < bestScore.disabled) ||
+        (isPreferred && sc.disabled < bestScore.disabled);
     if (take) {
       best = candidate;
-      bestCount = count;
+      bestScore = sc;
       bestSig = sig;
     }
   }
@@ -252,7 +323,7 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
     throw new VirError('CONFIG_UNSUPPORTED', 'cpu', 'cannot find a suitable CPU model for the given data');
   }
   if (options.migratable) {
-    for (const i of best.required) if (!db.features[i]?.migratable) best.required.delete(i);
+    best.features = best.features.filter((f) => db.features[f.index]?.migratable !== false);
   }
   return best;
 }
@@ -264,9 +335,9 @@ export function decodedToCpu(
   db = x86Database(),
   extra: { fallback?: 'allow' | 'forbid'; match?: 'minimum' | 'exact' | 'strict'; vendor?: boolean } = {},
 ): CpuDef {
-  const features: CpuFeature[] = [];
-  for (const i of d.required) features.push(feat(db, i, kind === 'host' ? undefined : 'require'));
-  if (kind === 'guest') for (const i of d.disabled) features.push(feat(db, i, 'disable'));
+  const features: CpuFeature[] = d.features.map((f) =>
+    feat(db, f.index, kind === 'host' ? undefined : f.policy),
+  );
   const cpu = new CpuDefClass({});
   if (kind === 'guest') {
     cpu.mode = 'custom';
@@ -313,44 +384,70 @@ export function migratableCopy(cpu: CpuDef, db = x86Database()): CpuDef {
   return out;
 }
 
+/** Lists the model's removed features as `disable` unless the CPU already mentions them. */
+export function disableRemovedFeatures(cpu: CpuDef, model: X86Model, db = x86Database()): void {
+  for (const i of model.removed) {
+    const name = db.features[i]?.name;
+    if (name && !(cpu.features ?? []).some((f) => f.name === name)) {
+      cpu.features = [...(cpu.features ?? []), { policy: 'disable', name }];
+    }
+  }
+}
+
 /**
  * libvirt's update: `optional` features resolved against the host, and a
  * `host-model` (or `match='minimum'`) CPU replaced by the host's model and
- * features, the guest's own feature policies applied on top.
+ * features, the guest's own feature policies applied on top; features the
+ * guest model lost in newer releases are listed as disabled.
  * `host-passthrough` and `maximum` CPUs are left alone.
  */
 export function updateX86(guest: CpuDef, host: CpuDef | undefined, db = x86Database()): CpuDef {
   const out = copyCpu(guest);
-  if (guest.mode === 'host-passthrough' || guest.mode === 'maximum') return out;
   const mode = guest.mode ?? 'custom';
-  const hasOptional = (guest.features ?? []).some((f) => f.policy === 'optional');
-  const relative = mode === 'host-model' || guest.match === 'minimum' || hasOptional;
-  if (!relative) return out;
-  if (!host?.model?.name) {
-    throw new VirError('CPU_INCOMPATIBLE', 'cpu', 'unknown host CPU model');
-  }
-  const hostSet = featuresWithPolicy(host, 'all', db);
-  for (const f of out.features ?? []) {
-    if (f.policy === 'optional') {
-      f.policy = hostSet.has(lookupFeatureIndex(db, f.name)) ? 'require' : 'disable';
+  if (mode === 'host-passthrough' || mode === 'maximum') return out;
+  if (mode === 'custom' && !guest.model?.name) return out;
+  const relative =
+    mode === 'host-model' ||
+    guest.match === 'minimum' ||
+    (guest.features ?? []).some((f) => f.policy === 'optional');
+  let result = out;
+  if (relative) {
+    if (!host?.model?.name) {
+      throw new VirError('CONFIG_UNSUPPORTED', 'cpu', 'unknown host CPU model');
+    }
+    const hostSet = featuresWithPolicy(host, 'all', db);
+    for (const f of out.features ?? []) {
+      if (f.policy === 'optional') {
+        f.policy = hostSet.has(lookupFeatureIndex(db, f.name)) ? 'require' : 'disable';
+      }
+    }
+    if (mode === 'host-model' || guest.match === 'minimum') {
+      const updated = copyCpu(out);
+      updated.mode = 'custom';
+      updated.match = 'exact';
+      updated.model = { ...(out.model ?? {}), name: host.model.name };
+      if (!out.model?.vendorId && host.model.vendorId) updated.model.vendorId = host.model.vendorId;
+      // A custom CPU keeps its own vendor (none means any); host-model takes the host's.
+      if (mode !== 'custom') {
+        if (host.vendor) updated.vendor = host.vendor;
+        else delete updated.vendor;
+      }
+      delete updated.features;
+      for (const f of host.features ?? []) setFeaturePolicy(updated, f.name, 'require');
+      for (const f of out.features ?? []) setFeaturePolicy(updated, f.name, f.policy ?? 'require');
+      result = updated;
     }
   }
-  if (mode !== 'host-model' && guest.match !== 'minimum') return out;
+  if (result.model?.name) disableRemovedFeatures(result, lookupModel(db, result.model.name), db);
+  return normaliseGuest(result);
+}
 
-  const updated = new CpuDefClass({});
-  updated.mode = 'custom';
-  updated.match = 'exact';
-  if (out.check) updated.check = out.check;
-  if (out.migratable !== undefined) updated.migratable = out.migratable;
-  updated.model = { fallback: out.model?.fallback ?? 'allow', name: host.model.name };
-  if (out.model?.vendorId) updated.model.vendorId = out.model.vendorId;
-  if (mode === 'host-model' && host.vendor) updated.vendor = host.vendor;
-  for (const key of ['topology', 'cache', 'maxPhysAddr', 'numa'] as const) {
-    if (out[key] !== undefined) (updated as unknown as Record<string, unknown>)[key] = out[key];
-  }
-  for (const f of host.features ?? []) setFeaturePolicy(updated, f.name, 'require');
-  for (const f of out.features ?? []) setFeaturePolicy(updated, f.name, f.policy ?? 'require');
-  return updated;
+/** Guest CPUs as libvirt formats them: mode and (for custom models) fallback made explicit. */
+export function normaliseGuest(cpu: CpuDef): CpuDef {
+  if (isHostCpu(cpu)) return cpu;
+  cpu.mode ??= 'custom';
+  if (cpu.mode === 'custom' && cpu.model?.name) cpu.model.fallback ??= 'allow';
+  return cpu;
 }
 
 /**
@@ -359,13 +456,15 @@ export function updateX86(guest: CpuDef, host: CpuDef | undefined, db = x86Datab
  */
 export function translateX86(
   cpu: CpuDef,
-  models: readonly string[] | null | undefined,
+  models: readonly (string | HypervisorModel)[] | null | undefined,
   db = x86Database(),
 ): CpuDef {
   const out = copyCpu(cpu);
-  if ((cpu.mode ?? 'custom') !== 'custom' || !cpu.model?.name || !models) return out;
-  if (models.includes(cpu.model.name)) return out;
-  if (cpu.model.fallback === 'forbid') {
+  const mode = cpu.mode ?? 'custom';
+  if (mode !== 'custom' || !cpu.model?.name || !models) return normaliseGuest(out);
+  if (models.some((m) => (typeof m === 'string' ? m : m.name) === cpu.model?.name))
+    return normaliseGuest(out);
+  if ((cpu.model.fallback ?? 'allow') !== 'allow') {
     throw new VirError(
       'CONFIG_UNSUPPORTED',
       'cpu',
@@ -375,18 +474,21 @@ export function translateX86(
       },
     );
   }
+  const model = lookupModel(db, cpu.model.name);
   const data: X86Data = { features: featuresWithPolicy(cpu, 'all', db) };
-  if (cpu.vendor) data.vendor = lookupVendor(db, cpu.vendor);
-  const d = decodeX86(data, { kind: 'guest', models }, db);
-  const translated = decodedToCpu(d, 'guest', db);
-  for (const f of cpu.features ?? []) {
-    const p = f.policy ?? 'require';
-    if (p !== 'require') setFeaturePolicy(translated, f.name, p);
+  if (model.vendor) data.vendor = lookupVendor(db, model.vendor);
+  const sig = model.signatures[0];
+  if (sig) {
+    const stepping = sig.steppings === 0 ? 0 : 31 - Math.clz32(sig.steppings & -sig.steppings);
+    data.signature = { family: sig.family, model: sig.model, stepping };
   }
+  const d = decodeX86(data, { kind: 'guest', models, fallback: cpu.model.fallback ?? 'allow' }, db);
+  const translated = decodedToCpu(d, 'guest', db);
+  for (const f of cpu.features ?? []) setFeaturePolicy(translated, f.name, f.policy ?? 'require');
   out.model = { ...out.model, name: d.model.name };
   if (translated.features) out.features = translated.features;
   else delete out.features;
-  return out;
+  return normaliseGuest(out);
 }
 
 export interface BaselineOptions {
@@ -395,7 +497,7 @@ export interface BaselineOptions {
   /** Leave out features that cannot be migrated. */
   migratable?: boolean;
   /** Models to choose from; all when omitted. */
-  models?: readonly string[] | null;
+  models?: readonly (string | HypervisorModel)[] | null;
 }
 
 /** The most capable guest CPU every one of `cpus` can run. */
@@ -406,67 +508,128 @@ export function baselineX86(
 ): CpuDef {
   const first = cpus[0];
   if (!first) throw new VirError('INVALID_ARG', 'cpu', 'baseline needs at least one CPU', { field: 'cpus' });
+  let outputVendor = true;
   let vendor: X86Vendor | undefined;
-  let allVendors = true;
-  let sameModel: string | undefined = first.model?.name;
-  let base: FeatureSet | undefined;
+  if (first.vendor) vendor = lookupVendor(db, first.vendor);
+  else outputVendor = false;
+  const names: string[] = [];
+  const base = featuresWithPolicy(first, 'all', db);
+  if (first.model?.name) names.push(first.model.name);
   for (const [i, cpu] of cpus.entries()) {
-    if (!cpu.model?.name) {
-      throw new VirError('INVALID_ARG', 'cpu', `CPU ${i + 1} of the baseline has no model`, {
-        field: `cpu[${i + 1}]`,
-      });
+    if (i === 0) continue;
+    if (cpu.model?.name && !names.includes(cpu.model.name)) names.push(cpu.model.name);
+    const set = featuresWithPolicy(cpu, 'all', db);
+    const modelVendor = cpu.model?.name ? lookupModel(db, cpu.model.name).vendor : undefined;
+    if (cpu.vendor && modelVendor && cpu.vendor !== modelVendor) {
+      throw new VirError(
+        'CPU_INCOMPATIBLE',
+        'cpu',
+        `CPU vendor ${modelVendor} of model ${cpu.model?.name} differs from vendor ${cpu.vendor}`,
+        { field: `cpu[${i + 1}]/vendor` },
+      );
     }
-    const set = featuresWithPolicy(cpu, 'require', db);
-    if (cpu.vendor) {
-      const v = lookupVendor(db, cpu.vendor);
-      if (vendor && vendor !== v) {
-        throw new VirError(
-          'CPU_INCOMPATIBLE',
-          'cpu',
-          `CPU vendors do not match: ${vendor.name} and ${v.name}`,
-          {
-            field: `cpu[${i + 1}]/vendor`,
-          },
-        );
+    let vn = cpu.vendor;
+    if (!vn) {
+      outputVendor = false;
+      vn = modelVendor;
+    }
+    if (vn) {
+      if (!vendor) vendor = lookupVendor(db, vn);
+      else if (vendor.name !== vn) {
+        throw new VirError('CPU_INCOMPATIBLE', 'cpu', `CPU vendors do not match: ${vendor.name} and ${vn}`, {
+          field: `cpu[${i + 1}]/vendor`,
+        });
       }
-      vendor = v;
-    } else {
-      allVendors = false;
     }
-    if (cpu.model.name !== sameModel) sameModel = undefined;
-    base = base ? base.intersect(set) : set;
+    base.intersect(set);
   }
-  if (!base || base.isEmpty()) throw new VirError('CPU_INCOMPATIBLE', 'cpu', 'CPUs are incompatible');
+  if (base.isEmpty()) throw new VirError('CPU_INCOMPATIBLE', 'cpu', 'CPUs are incompatible');
   const d = decodeX86(
     { vendor, features: base },
     {
       kind: 'guest',
       models: options.models,
-      preferred: sameModel,
+      preferred: names,
       fallback: 'allow',
       migratable: options.migratable,
     },
     db,
   );
   const cpu = decodedToCpu(d, 'guest', db, {
-    fallback: sameModel !== undefined && d.model.name === sameModel ? 'forbid' : 'allow',
-    vendor: allVendors,
+    fallback: names.length === 1 && d.model.name === names[0] ? 'forbid' : 'allow',
+    vendor: outputVendor,
   });
   return options.expandFeatures ? expandX86(cpu, db) : cpu;
 }
 
-/** Lists every feature of the model explicitly (libvirt's expand features). */
+/**
+ * Lists every feature of the model explicitly (libvirt's expand features):
+ * the model's features first, then the CPU's own required/disabled ones.
+ */
 export function expandX86(cpu: CpuDef, db = x86Database()): CpuDef {
   const out = copyCpu(cpu);
   if (!out.model?.name) return out;
   const model = lookupModel(db, out.model.name);
   const host = isHostCpu(out);
-  const listed = new Set((out.features ?? []).map((f) => f.name));
-  const features = out.features ?? [];
+  const expanded = new CpuDefClass({});
   for (const i of model.features) {
-    const name = db.features[i]?.name;
-    if (name && !listed.has(name)) features.push(host ? { name } : { policy: 'require', name });
+    const name = db.features[i]?.name ?? `#${i}`;
+    setFeaturePolicy(expanded, name, host ? undefined : 'require');
   }
-  if (features.length > 0) out.features = features;
+  for (const f of cpu.features ?? []) {
+    if (!host && f.policy !== 'require' && f.policy !== 'disable' && f.policy !== undefined) continue;
+    setFeaturePolicy(expanded, f.name, host ? undefined : (f.policy ?? 'require'));
+  }
+  if (!host) disableRemovedFeatures(expanded, model, db);
+  if (expanded.features?.length) out.features = expanded.features;
+  else delete out.features;
+  return out;
+}
+
+/**
+ * Adjusts a running guest's CPU to what the hypervisor actually enabled
+ * and disabled: features it added become `require`, features it could not
+ * give become `disable`. With `check='full'` any difference is an error.
+ */
+export function updateLiveX86(
+  cpu: CpuDef,
+  enabled: FeatureSet,
+  disabled: FeatureSet,
+  db = x86Database(),
+): CpuDef {
+  const out = copyCpu(cpu);
+  const passthrough = out.mode === 'host-passthrough' || out.mode === 'maximum';
+  const current = featuresWithPolicy(out, 'all', db);
+  const modelDisabled = passthrough ? featuresWithPolicy(out, 'disable', db) : undefined;
+  const added: string[] = [];
+  const removed: string[] = [];
+  const full = out.check === 'full';
+  for (const f of db.features) {
+    let expected: 'require' | 'disable' | undefined;
+    if (current.has(f.index)) expected = 'require';
+    else if (!passthrough || modelDisabled?.has(f.index)) expected = 'disable';
+    if (expected === 'disable' && enabled.has(f.index)) {
+      if (full) added.push(f.name);
+      else setFeaturePolicy(out, f.name, 'require');
+    }
+    if (disabled.has(f.index) || (expected === 'require' && !enabled.has(f.index))) {
+      if (full) removed.push(f.name);
+      else setFeaturePolicy(out, f.name, 'disable');
+    }
+  }
+  if (out.model?.name) disableRemovedFeatures(out, lookupModel(db, out.model.name), db);
+  if (added.length > 0 || removed.length > 0) {
+    const parts = [];
+    if (added.length > 0) parts.push(`extra features: ${added.join(',')}`);
+    if (removed.length > 0) parts.push(`missing features: ${removed.join(',')}`);
+    throw new VirError(
+      'CPU_INCOMPATIBLE',
+      'cpu',
+      `guest CPU doesn't match specification: ${parts.join(', ')}`,
+    );
+  }
+  if (full && !disabled.isEmpty()) {
+    throw new VirError('CPU_INCOMPATIBLE', 'cpu', "guest CPU doesn't match specification");
+  }
   return out;
 }
