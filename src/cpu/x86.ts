@@ -291,6 +291,8 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
     const list: DecodedFeature[] = [];
     for (const f of required) list.push({ index: f, policy: 'require' });
     for (const f of disabled) list.push({ index: f, policy: 'disable' });
+    // Scored before the model's removed features are listed: they say nothing about the fit.
+    const sc = options.kind === 'host' ? { total: list.length, disabled: 0 } : score(list);
     if (options.kind === 'guest') {
       for (const r of model.removed) {
         if (!required.has(r) && !disabled.has(r)) list.push({ index: r, policy: 'disable' });
@@ -302,7 +304,6 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
       best = candidate;
       break;
     }
-    const sc = options.kind === 'host' ? { total: list.length, disabled: 0 } : score(list);
     const sig = signatureMatches(model, data.signature);
     let take: boolean;
     if (!best) take = true;
