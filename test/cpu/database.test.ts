@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cpuModel, cpuModels, FeatureSet, x86Database } from '../../src/cpu/index.js';
-import { REPO_ROOT } from '../shared-data.js';
-import { HAS_SHARED, SHARED_DIR, SHARED_NOTE } from '../shared-data.js';
+import { HAS_SHARED, REPO_ROOT, SHARED_DIR, SHARED_NOTE } from '../shared-data.js';
 
 describe('x86 CPU database', () => {
   const db = x86Database();
@@ -89,7 +88,9 @@ describe('x86 CPU database', () => {
           ],
           { stdio: 'ignore' },
         );
-        expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'src/cpu/data/x86-map.ts'), 'utf8'));
+        expect(readFileSync(out, 'utf8')).toBe(
+          readFileSync(join(REPO_ROOT, 'src/cpu/data/x86-map.ts'), 'utf8'),
+        );
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
