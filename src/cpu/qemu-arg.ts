@@ -109,8 +109,6 @@ export function qemuCpuArg(input: ResolvedCpu | CpuDef, options: QemuCpuArgOptio
     const feature = db.feature(f.name);
     if (!feature)
       throw new VirError('INVALID_ARG', 'cpu', `unknown CPU feature '${f.name}'`, { field: 'feature' });
-    // A feature with no CPUID/MSR bits (e.g. `pconfig`) is libvirt bookkeeping QEMU may not know.
-    if (feature.masks.length === 0) continue;
     const name = qemuFeatureName(feature, db);
     switch (f.policy ?? 'require') {
       case 'force':

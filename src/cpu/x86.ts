@@ -294,7 +294,7 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
     // Scored before the model's removed features are listed: they say nothing about the fit.
     const sc = options.kind === 'host' ? { total: list.length, disabled: 0 } : score(list);
     if (options.kind === 'guest') {
-      for (const r of model.removed) {
+      for (const r of model.removedList) {
         if (!required.has(r) && !disabled.has(r)) list.push({ index: r, policy: 'disable' });
       }
     }
@@ -387,7 +387,7 @@ export function migratableCopy(cpu: CpuDef, db = x86Database()): CpuDef {
 
 /** Lists the model's removed features as `disable` unless the CPU already mentions them. */
 export function disableRemovedFeatures(cpu: CpuDef, model: X86Model, db = x86Database()): void {
-  for (const i of model.removed) {
+  for (const i of model.removedList) {
     const name = db.features[i]?.name;
     if (name && !(cpu.features ?? []).some((f) => f.name === name)) {
       cpu.features = [...(cpu.features ?? []), { policy: 'disable', name }];
