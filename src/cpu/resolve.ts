@@ -189,7 +189,7 @@ export function resolveGuestCpu(guest: CpuDef, host: CpuDef, options: ResolveOpt
   }
   if (options.migration) {
     for (const r of features) {
-      if (r.enabled && !r.migratable) {
+      if (r.enabled && !r.migratable && !violations.some((v) => v.feature === r.name)) {
         violations.push({ feature: r.name, policy: 'require', problem: 'enabled but blocks migration' });
       }
     }
