@@ -168,8 +168,16 @@ export interface DriverConnection {
   domainGetState?(dom: DomainRef, opts?: CallOptions): Promise<DomainState>;
   domainGetInfo?(dom: DomainRef, opts?: CallOptions): Promise<DomainInfo>;
   domainGetXml?(dom: DomainRef, opts?: GetXmlOptions): Promise<string>;
-  domainSetMemory?(dom: DomainRef, kib: number, opts?: CallOptions & { config?: boolean; live?: boolean }): Promise<void>;
-  domainSetVcpus?(dom: DomainRef, count: number, opts?: CallOptions & { config?: boolean; live?: boolean }): Promise<void>;
+  domainSetMemory?(
+    dom: DomainRef,
+    kib: number,
+    opts?: CallOptions & { config?: boolean; live?: boolean },
+  ): Promise<void>;
+  domainSetVcpus?(
+    dom: DomainRef,
+    count: number,
+    opts?: CallOptions & { config?: boolean; live?: boolean },
+  ): Promise<void>;
   domainGetAutostart?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
   domainSetAutostart?(dom: DomainRef, autostart: boolean, opts?: CallOptions): Promise<void>;
   domainRename?(dom: DomainRef, newName: string, opts?: CallOptions): Promise<DomainRef>;

@@ -138,7 +138,12 @@ export class VirError extends Error {
 
   /** A plain object for logs and JSON APIs (`JSON.stringify(err)` uses it). */
   toJSON(): Record<string, unknown> {
-    const out: Record<string, unknown> = { name: this.name, code: this.code, domain: this.domain, message: this.message };
+    const out: Record<string, unknown> = {
+      name: this.name,
+      code: this.code,
+      domain: this.domain,
+      message: this.message,
+    };
     if (this.line !== undefined) out.line = this.line;
     if (this.column !== undefined) out.column = this.column;
     if (this.field !== undefined) out.field = this.field;
@@ -164,9 +169,14 @@ export function toVirError(
 ): VirError {
   if (err instanceof VirError) return err;
   if (isAbortError(err)) {
-    return new VirError('OPERATION_ABORTED', domain, context ? `${context}: operation aborted` : 'operation aborted', {
-      cause: err,
-    });
+    return new VirError(
+      'OPERATION_ABORTED',
+      domain,
+      context ? `${context}: operation aborted` : 'operation aborted',
+      {
+        cause: err,
+      },
+    );
   }
   const detail = err instanceof Error ? err.message : String(err);
   return new VirError(code, domain, context ? `${context}: ${detail}` : detail, { cause: err });

@@ -60,7 +60,11 @@ export function parseUri(input: string): ConnectUri {
   const driver = scheme[1]!.toLowerCase();
   const transportRaw = scheme[2]?.toLowerCase();
   if (transportRaw !== undefined && !(URI_TRANSPORTS as readonly string[]).includes(transportRaw)) {
-    throw new VirError('NO_CONNECT', 'connect', `unknown transport '${transportRaw}' in URI '${printable(input)}'`);
+    throw new VirError(
+      'NO_CONNECT',
+      'connect',
+      `unknown transport '${transportRaw}' in URI '${printable(input)}'`,
+    );
   }
   const transport = transportRaw as UriTransport | undefined;
   let rest = input.slice(scheme[0].length);
@@ -92,11 +96,13 @@ export function parseUri(input: string): ConnectUri {
     let portText: string | undefined;
     if (hostPort.startsWith('[')) {
       const close = hostPort.indexOf(']');
-      if (close < 0) throw new VirError('NO_CONNECT', 'connect', `unterminated IPv6 host in URI '${printable(input)}'`);
+      if (close < 0)
+        throw new VirError('NO_CONNECT', 'connect', `unterminated IPv6 host in URI '${printable(input)}'`);
       host = hostPort.slice(1, close);
       const after = hostPort.slice(close + 1);
       if (after.startsWith(':')) portText = after.slice(1);
-      else if (after !== '') throw new VirError('NO_CONNECT', 'connect', `bad host in URI '${printable(input)}'`);
+      else if (after !== '')
+        throw new VirError('NO_CONNECT', 'connect', `bad host in URI '${printable(input)}'`);
     } else {
       const colon = hostPort.lastIndexOf(':');
       if (colon >= 0) {
@@ -107,7 +113,11 @@ export function parseUri(input: string): ConnectUri {
     }
     if (portText !== undefined && portText !== '') {
       if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
-        throw new VirError('NO_CONNECT', 'connect', `bad port '${printable(portText)}' in URI '${printable(input)}'`);
+        throw new VirError(
+          'NO_CONNECT',
+          'connect',
+          `bad port '${printable(portText)}' in URI '${printable(input)}'`,
+        );
       }
       port = Number(portText);
     }
