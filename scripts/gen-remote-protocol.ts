@@ -614,7 +614,10 @@ class Emitter {
       if (local.has(name)) continue;
       const sym = this.#named(name);
       let set = byModule.get(sym.module);
-      if (!set) byModule.set(sym.module, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        byModule.set(sym.module, set);
+      }
       const ty = pascal(name);
       set.add(`type ${ty}`);
       set.add(`enc${ty}`);
@@ -733,7 +736,7 @@ class Emitter {
    */
   #procedures(module: string, defs: Definition[], uses: Set<string>, imports: Set<string>): string[] {
     const procEnum = defs.find((d) => d.kind === 'enum' && d.name.endsWith('_procedure'));
-    if (!procEnum || procEnum.kind !== 'enum') return [];
+    if (procEnum?.kind !== 'enum') return [];
     const prefix = procEnum.name.replace(/_procedure$/, '');
     const upper = prefix.toUpperCase();
     const program = `${upper}_PROGRAM`;
