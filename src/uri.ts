@@ -50,6 +50,7 @@ export function parseUri(input: string): ConnectUri {
   if (typeof input !== 'string' || input.length === 0) {
     throw new VirError('INVALID_ARG', 'connect', 'connection URI must be a non-empty string');
   }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
   if (input.length > 8192 || /[\s\x00-\x1f\x7f]/.test(input)) {
     throw new VirError('NO_CONNECT', 'connect', `invalid connection URI '${printable(input)}'`);
   }
@@ -150,5 +151,6 @@ function decode(text: string, uri: string): string {
 
 function printable(text: string): string {
   const cut = text.length > 200 ? `${text.slice(0, 200)}...` : text;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we escape
   return cut.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

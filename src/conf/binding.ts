@@ -1,0 +1,512 @@
+/**
+ * Declarative XML binding: one table per element family says which XML
+ * names map to which typed fields, and both parsing and formatting read that
+ * one table (the role struct tags play in libvirt-go-xml).
+ *
+ * - Field order in the table is libvirt's output order.
+ * - Optional values are absent from parsed objects rather than `undefined`,
+ *   and absent values are omitted from the output.
+ * - What the table does not declare (attributes, elements, comments, other
+ *   namespaces) is kept on the parsed object under a hidden key and written
+ *   back after the known sibling it followed, so an edit never loses it.
+ * - Bad values raise `XML_DETAIL` naming the field path and its line.
+ *
+ * @module
+ */
+import { VirError } from '../errors.js';
+import type { XmlAttr, XmlElement, XmlNode } from '../xml/tree.js';
+
+// ---------------------------------------------------------------------------
+// Value codecs
+
+/** Converts between an attribute/text string and a typed value. */
+export interface Codec<T> {
+  /** Throws a plain message string (wrapped by the caller with the field path) on bad input. */
+  parse(raw: string): T;
+  format(value: T): string;
+}
+
+class CodecError {
+  constructor(readonly message: string) {}
+}
+
+function fail(message: string): never {
+  throw new CodecError(message);
+}
+
+export const str: Codec<string> = { parse: (s) => s, format: (s) => s };
+
+/** Text with surrounding whitespace trimmed on read (libvirt trims most text values). */
+export const trimmed: Codec<string> = { parse: (s) => s.trim(), format: (s) => s };
+
+interface IntOptions {
+  min?: number;
+  max?: number;
+  /** Accept `0x` hexadecimal input. Default true. */
+  hex?: boolean;
+}
+
+/** Integers (decimal, or `0x` hex on input), checked against a range. */
+export function int(options: IntOptions = {}): Codec<number> {
+  const min = options.min ?? Number.MIN_SAFE_INTEGER;
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  const hex = options.hex !== false;
+  return {
+    parse(raw) {
+      const s = raw.trim();
+      let n: number;
+      if (hex && /^0x[0-9a-f]+$/i.test(s)) n = Number.parseInt(s.slice(2), 16);
+      else if (/^[+-]?\d+$/.test(s)) n = Number(s);
+      else fail(`'${clip(raw)}' is not an integer`);
+      if (!Number.isSafeInteger(n)) fail(`'${clip(raw)}' is out of range`);
+      if (n < min || n > max) fail(`${n} is out of range [${min}, ${max}]`);
+      return n;
+    },
+    format: (n) => String(n),
+  };
+}
+
+/** Unsigned integers up to 2^53 - 1. */
+export const uint: Codec<number> = int({ min: 0 });
+/** Unsigned 32-bit integers. */
+export const uint32: Codec<number> = int({ min: 0, max: 0xffffffff });
+
+/** Unsigned integers written as fixed-width hex (`0x001f`), read as hex or decimal. */
+export function hexUint(width: number, max = Number.MAX_SAFE_INTEGER): Codec<number> {
+  const inner = int({ min: 0, max });
+  return { parse: inner.parse, format: (n) => `0x${n.toString(16).padStart(width, '0')}` };
+}
+
+/** Unsigned 64-bit values as bigint (memory sizes in bytes, counters). */
+export const uint64: Codec<bigint> = {
+  parse(raw) {
+    const s = raw.trim();
+    if (!/^(\d+|0x[0-9a-f]+)$/i.test(s)) fail(`'${clip(raw)}' is not an unsigned integer`);
+    const n = BigInt(s);
+    if (n > 0xffffffffffffffffn) fail(`'${clip(raw)}' is out of range`);
+    return n;
+  },
+  format: (n) => n.toString(),
+};
+
+/** `yes`/`no` as a boolean. */
+export const yesNo: Codec<boolean> = boolCodec('yes', 'no');
+/** `on`/`off` as a boolean. */
+export const onOff: Codec<boolean> = boolCodec('on', 'off');
+
+function boolCodec(t: string, f: string): Codec<boolean> {
+  return {
+    parse(raw) {
+      if (raw === t) return true;
+      if (raw === f) return false;
+      fail(`'${clip(raw)}' is not '${t}' or '${f}'`);
+    },
+    format: (b) => (b ? t : f),
+  };
+}
+
+/** One of a fixed set of strings. */
+export function enumOf<const V extends string>(values: readonly V[]): Codec<V> {
+  const set = new Set<string>(values);
+  return {
+    parse(raw) {
+      if (set.has(raw)) return raw as V;
+      fail(`unknown value '${clip(raw)}' (expected ${values.map((v) => `'${v}'`).join(', ')})`);
+    },
+    format: (v) => v,
+  };
+}
+
+/** A codec with an extra check on the parsed value. */
+export function refine<T>(codec: Codec<T>, check: (value: T) => string | undefined): Codec<T> {
+  return {
+    parse(raw) {
+      const v = codec.parse(raw);
+      const problem = check(v);
+      if (problem) fail(problem);
+      return v;
+    },
+    format: codec.format,
+  };
+}
+
+function clip(s: string): string {
+  return s.length > 64 ? `${s.slice(0, 64)}...` : s;
+}
+
+// ---------------------------------------------------------------------------
+// Fields
+
+/** Where a value sits while reading: its path for messages, and the element for its line. */
+export interface ReadContext {
+  readonly path: string;
+  readonly el: XmlElement;
+}
+
+/**
+ * One typed field of an element. Built-in fields cover attributes, text and
+ * children; a custom field (an attribute-discriminated union, say) just
+ * implements this interface.
+ */
+export interface Field<T> {
+  /** Attribute names this field reads. */
+  readonly attrNames: readonly string[];
+  /** Child element names this field reads. */
+  readonly childNames: readonly string[];
+  /** Whether this field reads the element's own text. */
+  readonly ownsText: boolean;
+  read(el: XmlElement, ctx: ReadContext): T | undefined;
+  writeAttrs?(value: T, out: XmlAttr[]): void;
+  writeChildren?(value: T, out: XmlNode[]): void;
+}
+
+export function detailError(ctx: ReadContext, field: string, message: string): VirError {
+  const path = field === '' ? ctx.path : `${ctx.path}/${field}`;
+  const details: { field: string; line?: number; column?: number } = { field: path };
+  if (ctx.el.line !== undefined) details.line = ctx.el.line;
+  if (ctx.el.column !== undefined) details.column = ctx.el.column;
+  const at = ctx.el.line !== undefined ? ` (line ${ctx.el.line})` : '';
+  return new VirError('XML_DETAIL', 'conf', `invalid value for ${path}${at}: ${message}`, details);
+}
+
+function decode<T>(codec: Codec<T>, raw: string, ctx: ReadContext, field: string): T {
+  try {
+    return codec.parse(raw);
+  } catch (err) {
+    if (err instanceof CodecError) throw detailError(ctx, field, err.message);
+    throw err;
+  }
+}
+
+/** An attribute of the element itself. */
+export function attr<T>(name: string, codec: Codec<T>): Field<T> {
+  return {
+    attrNames: [name],
+    childNames: [],
+    ownsText: false,
+    read(el, ctx) {
+      for (const a of el.attrs) if (a.name === name) return decode(codec, a.value, ctx, `@${name}`);
+      return undefined;
+    },
+    writeAttrs(value, out) {
+      out.push({ name, value: codec.format(value) });
+    },
+  };
+}
+
+/** The text content of the element itself. */
+export function text<T>(codec: Codec<T>): Field<T> {
+  return {
+    attrNames: [],
+    childNames: [],
+    ownsText: true,
+    read(el, ctx) {
+      let raw: string | undefined;
+      for (const c of el.children) if (c.type === 'text' || c.type === 'cdata') raw = (raw ?? '') + c.value;
+      return raw === undefined ? undefined : decode(codec, raw, ctx, 'text()');
+    },
+    writeChildren(value, out) {
+      out.push({ type: 'text', value: codec.format(value) });
+    },
+  };
+}
+
+/** A child element holding just text: `<vendor>Intel</vendor>`. */
+export function childText<T>(name: string, codec: Codec<T>): Field<T> {
+  return {
+    attrNames: [],
+    childNames: [name],
+    ownsText: false,
+    read(el, ctx) {
+      const c = findChild(el, name);
+      if (!c) return undefined;
+      let raw = '';
+      for (const k of c.children) if (k.type === 'text' || k.type === 'cdata') raw += k.value;
+      return decode(codec, raw, { path: `${ctx.path}/${name}`, el: c }, '');
+    },
+    writeChildren(value, out) {
+      out.push({
+        type: 'element',
+        name,
+        attrs: [],
+        children: [{ type: 'text', value: codec.format(value) }],
+      });
+    },
+  };
+}
+
+/** One attribute of a child element that has nothing else: `<microcode version='240'/>`. */
+export function childAttr<T>(name: string, attrName: string, codec: Codec<T>): Field<T> {
+  return {
+    attrNames: [],
+    childNames: [name],
+    ownsText: false,
+    read(el, ctx) {
+      const c = findChild(el, name);
+      const raw = c?.attrs.find((a) => a.name === attrName)?.value;
+      if (raw === undefined || !c) return undefined;
+      return decode(codec, raw, { path: `${ctx.path}/${name}`, el: c }, `@${attrName}`);
+    },
+    writeChildren(value, out) {
+      out.push({
+        type: 'element',
+        name,
+        attrs: [{ name: attrName, value: codec.format(value) }],
+        children: [],
+      });
+    },
+  };
+}
+
+/** Presence of an empty child element: `<pae/>` -> true. */
+export function flag(name: string): Field<boolean> {
+  return {
+    attrNames: [],
+    childNames: [name],
+    ownsText: false,
+    read: (el) => (findChild(el, name) ? true : undefined),
+    writeChildren(value, out) {
+      if (value) out.push({ type: 'element', name, attrs: [], children: [] });
+    },
+  };
+}
+
+/** A single child element mapped by another table. */
+export function child<T>(mapper: ElementMapper<T>): Field<T> {
+  return {
+    attrNames: [],
+    childNames: [mapper.name],
+    ownsText: false,
+    read(el, ctx) {
+      const c = findChild(el, mapper.name);
+      return c ? mapper.read(c, `${ctx.path}/${mapper.name}`) : undefined;
+    },
+    writeChildren(value, out) {
+      out.push(mapper.write(value));
+    },
+  };
+}
+
+/** Repeated child elements mapped by another table; absent when there are none. */
+export function children<T>(mapper: ElementMapper<T>, opts: { min?: number } = {}): Field<T[]> {
+  return {
+    attrNames: [],
+    childNames: [mapper.name],
+    ownsText: false,
+    read(el, ctx) {
+      const out: T[] = [];
+      for (const c of el.children) {
+        if (c.type === 'element' && c.name === mapper.name) {
+          out.push(mapper.read(c, `${ctx.path}/${mapper.name}[${out.length + 1}]`));
+        }
+      }
+      if (opts.min !== undefined && out.length < opts.min) {
+        throw detailError(ctx, mapper.name, `at least ${opts.min} <${mapper.name}> element(s) required`);
+      }
+      return out.length > 0 ? out : undefined;
+    },
+    writeChildren(value, out) {
+      for (const v of value) out.push(mapper.write(v));
+    },
+  };
+}
+
+/** A child element kept verbatim (for `<metadata>` and other opaque content). */
+export function rawChild(name: string): Field<XmlElement> {
+  return {
+    attrNames: [],
+    childNames: [name],
+    ownsText: false,
+    read: (el) => findChild(el, name),
+    writeChildren(value, out) {
+      out.push(value);
+    },
+  };
+}
+
+function findChild(el: XmlElement, name: string): XmlElement | undefined {
+  for (const c of el.children) if (c.type === 'element' && c.name === name) return c;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Element mappers
+
+/** Content of an element the table does not declare, kept for the way back. */
+export interface UnknownContent {
+  attrs: XmlAttr[];
+  /** Each node with the name of the known child element it followed (null: first). */
+  nodes: Array<{ after: string | null; node: XmlNode }>;
+}
+
+const UNKNOWN = Symbol.for('virtkit.unknownXml');
+
+/** Unknown XML kept on a parsed object, if any. */
+export function unknownContent(value: object): UnknownContent | undefined {
+  return (value as { [UNKNOWN]?: UnknownContent })[UNKNOWN];
+}
+
+/** Attaches (or replaces) kept unknown XML on an object. */
+export function setUnknownContent(value: object, content: UnknownContent | undefined): void {
+  if (content === undefined || (content.attrs.length === 0 && content.nodes.length === 0)) {
+    delete (value as { [UNKNOWN]?: UnknownContent })[UNKNOWN];
+    return;
+  }
+  Object.defineProperty(value, UNKNOWN, {
+    value: content,
+    enumerable: false,
+    configurable: true,
+    writable: true,
+  });
+}
+
+/** Copies parsed fields, and any kept unknown XML, onto a model instance. */
+export function assignParsed<T extends object>(target: T, parsed: object): T {
+  Object.assign(target, parsed);
+  setUnknownContent(target, unknownContent(parsed));
+  return target;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the spec table holds fields of every value type
+type AnyField = Field<any>;
+type FieldValue<F> = F extends Field<infer T> ? T : never;
+type RequiredKeys<S> = { [K in keyof S]: S[K] extends { readonly required: true } ? K : never }[keyof S];
+
+/**
+ * The object type a spec table reads into: fields marked `req()` are
+ * required, all others optional.
+ */
+export type Infer<S extends Record<string, AnyField>> = {
+  -readonly [K in keyof S as K extends RequiredKeys<S> ? K : never]: FieldValue<S[K]>;
+} & {
+  -readonly [K in keyof S as K extends RequiredKeys<S> ? never : K]?: FieldValue<S[K]>;
+};
+
+/** Marks a field as always present in the typed object (and in the XML). */
+export function req<T>(field: Field<T>): Field<T> & { readonly required: true } {
+  return Object.assign(Object.create(null) as object, field, { required: true as const });
+}
+
+export interface ElementMapper<T> {
+  /** Element name, exactly as libvirt spells it. */
+  readonly name: string;
+  read(el: XmlElement, path?: string): T;
+  write(value: T): XmlElement;
+}
+
+export interface MapperOptions<T> {
+  /** Keep undeclared XML on parsed objects and write it back. Default true. */
+  keepUnknown?: boolean;
+  /** Checks across fields after reading; return a problem to raise `XML_DETAIL`. */
+  check?(value: T, ctx: ReadContext): void;
+}
+
+/** Builds the mapper for one element from its spec table. */
+export function elementMapper<S extends Record<string, AnyField>>(
+  name: string,
+  spec: S,
+  options: MapperOptions<Infer<S>> = {},
+): ElementMapper<Infer<S>> & { readonly spec: S } {
+  const entries = Object.entries(spec) as Array<[string, AnyField]>;
+  const knownAttrs = new Set<string>();
+  const knownChildren = new Set<string>();
+  let readsText = false;
+  for (const [key, f] of entries) {
+    for (const a of f.attrNames) claim(knownAttrs, a, key);
+    for (const c of f.childNames) claim(knownChildren, c, key);
+    if (f.ownsText) readsText = true;
+  }
+  function claim(set: Set<string>, xmlName: string, key: string): void {
+    // A name claimed twice would make parse and format disagree: a bug in the table.
+    if (set.has(xmlName)) throw new Error(`binding for <${name}>: '${xmlName}' claimed twice (field ${key})`);
+    set.add(xmlName);
+  }
+  const keepUnknown = options.keepUnknown !== false;
+
+  return {
+    name,
+    spec,
+    read(el, path = `/${name}`) {
+      const ctx: ReadContext = { path, el };
+      const out: Record<string, unknown> = {};
+      for (const [key, f] of entries) {
+        const v = f.read(el, ctx);
+        if (v !== undefined) out[key] = v;
+        else if ((f as { required?: boolean }).required) {
+          const what = f.attrNames[0] ? `@${f.attrNames[0]}` : (f.childNames[0] ?? 'text()');
+          throw detailError(
+            ctx,
+            what,
+            f.attrNames[0] ? 'missing required attribute' : 'missing required content',
+          );
+        }
+      }
+      if (keepUnknown) {
+        const unknown: UnknownContent = { attrs: [], nodes: [] };
+        for (const a of el.attrs)
+          if (!knownAttrs.has(a.name)) unknown.attrs.push({ name: a.name, value: a.value });
+        let after: string | null = null;
+        for (const c of el.children) {
+          if (c.type === 'element') {
+            if (knownChildren.has(c.name)) {
+              after = c.name;
+              continue;
+            }
+            unknown.nodes.push({ after, node: c });
+          } else if (c.type === 'text' || c.type === 'cdata') {
+            if (!readsText && c.value.trim() !== '') unknown.nodes.push({ after, node: c });
+          } else {
+            unknown.nodes.push({ after, node: c });
+          }
+        }
+        setUnknownContent(out, unknown);
+      }
+      const value = out as Infer<S>;
+      options.check?.(value, ctx);
+      return value;
+    },
+    write(value) {
+      const v = value as Record<string, unknown>;
+      const attrs: XmlAttr[] = [];
+      const kids: XmlNode[] = [];
+      for (const [key, f] of entries) {
+        const fv = v[key];
+        if (fv === undefined) continue;
+        f.writeAttrs?.(fv, attrs);
+        f.writeChildren?.(fv, kids);
+      }
+      const unknown = unknownContent(value as object);
+      if (unknown) {
+        for (const a of unknown.attrs) if (!attrs.some((x) => x.name === a.name)) attrs.push(a);
+        if (unknown.nodes.length > 0)
+          return { type: 'element', name, attrs, children: mergeUnknown(kids, unknown.nodes) };
+      }
+      return { type: 'element', name, attrs, children: kids };
+    },
+  };
+}
+
+/** Puts each kept node right after the last known element it followed. */
+function mergeUnknown(known: XmlNode[], nodes: UnknownContent['nodes']): XmlNode[] {
+  const out: XmlNode[] = [];
+  const pending = [...nodes];
+  const lead = pending.filter((n) => n.after === null).map((n) => n.node);
+  out.push(...lead);
+  const placed = new Set(lead);
+  for (let i = 0; i < known.length; i++) {
+    const k = known[i]!;
+    out.push(k);
+    if (k.type !== 'element') continue;
+    const next = known[i + 1];
+    // Only after the last of a run of same-named siblings.
+    if (next?.type === 'element' && next.name === k.name) continue;
+    for (const n of pending) {
+      if (n.after === k.name && !placed.has(n.node)) {
+        out.push(n.node);
+        placed.add(n.node);
+      }
+    }
+  }
+  for (const n of pending) if (!placed.has(n.node)) out.push(n.node);
+  return out;
+}

@@ -1,0 +1,406 @@
+/**
+ * `<capabilities>`: what a host and its hypervisor can run
+ * (`virConnectGetCapabilities`).
+ *
+ * A remote client decides everything from this document, so every part
+ * libvirt writes has a typed field: the host (CPU, power management, IOMMU,
+ * migration, NUMA topology, cache and memory bandwidth, security models) and
+ * one guest per OS type and architecture (emulator, machines, domain types,
+ * features).
+ *
+ * @module
+ */
+import { VirError } from '../errors.js';
+import { parseXml } from '../xml/parse.js';
+import { serializeXml } from '../xml/serialize.js';
+import type { XmlElement, XmlNode } from '../xml/tree.js';
+import {
+  assignParsed,
+  attr,
+  child,
+  children,
+  childText,
+  detailError,
+  elementMapper,
+  enumOf,
+  type Field,
+  flag,
+  type Infer,
+  int,
+  onOff,
+  req,
+  str,
+  text,
+  trimmed,
+  uint,
+  uint64,
+  yesNo,
+} from './binding.js';
+import { cpuSpec } from './cpu.js';
+
+const nonNegative = int({ min: 0, max: 0xffffffff });
+
+// --- host / cpu --------------------------------------------------------------
+
+/** `<features>` inside the host CPU: empty flag elements such as `<pae/>`, `<vmx/>`. */
+const hostCpuFlagsField: Field<string[]> = {
+  attrNames: [],
+  childNames: ['features'],
+  ownsText: false,
+  read(el) {
+    const f = el.children.find((c): c is XmlElement => c.type === 'element' && c.name === 'features');
+    if (!f) return undefined;
+    return f.children.filter((c): c is XmlElement => c.type === 'element').map((c) => c.name);
+  },
+  writeChildren(value, out) {
+    out.push({
+      type: 'element',
+      name: 'features',
+      attrs: [],
+      children: value.map((name): XmlNode => ({ type: 'element', name, attrs: [], children: [] })),
+    });
+  },
+};
+
+const capsPagesMapper = elementMapper('pages', {
+  unit: attr('unit', str),
+  size: req(attr('size', uint)),
+});
+export type CapsPages = Infer<typeof capsPagesMapper.spec>;
+
+const { arch: cpuArch, ...cpuRest } = cpuSpec;
+
+export const capsHostCpuMapper = elementMapper('cpu', {
+  ...pick(cpuRest, ['mode', 'match', 'check', 'migratable', 'deprecatedFeatures']),
+  arch: cpuArch,
+  flags: hostCpuFlagsField,
+  ...pick(cpuRest, [
+    'model',
+    'vendor',
+    'microcode',
+    'signature',
+    'counter',
+    'topology',
+    'cache',
+    'maxPhysAddr',
+    'features',
+    'numa',
+  ]),
+  pages: children(capsPagesMapper),
+});
+export type CapsHostCpu = Infer<typeof capsHostCpuMapper.spec>;
+
+function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const k of keys) out[k] = obj[k];
+  return out;
+}
+
+// --- host / power management, iommu, migration --------------------------------
+
+export const capsPowerManagementMapper = elementMapper('power_management', {
+  suspendMem: flag('suspend_mem'),
+  suspendDisk: flag('suspend_disk'),
+  suspendHybrid: flag('suspend_hybrid'),
+});
+export type CapsPowerManagement = Infer<typeof capsPowerManagementMapper.spec>;
+
+const uriTransportMapper = elementMapper('uri_transport', { name: req(text(trimmed)) });
+const uriTransportsMapper = elementMapper('uri_transports', { transports: children(uriTransportMapper) });
+
+export const capsMigrationMapper = elementMapper('migration_features', {
+  live: flag('live'),
+  uriTransports: child(uriTransportsMapper),
+});
+export type CapsMigrationFeatures = Infer<typeof capsMigrationMapper.spec>;
+
+// --- host / NUMA topology ----------------------------------------------------
+
+const cellMemoryMapper = elementMapper('memory', {
+  unit: attr('unit', str),
+  value: req(text(uint64)),
+});
+
+const cellPagesMapper = elementMapper('pages', {
+  unit: attr('unit', str),
+  size: req(attr('size', uint)),
+  count: req(text(uint64)),
+});
+
+const distanceSiblingMapper = elementMapper('sibling', {
+  id: req(attr('id', nonNegative)),
+  value: req(attr('value', nonNegative)),
+});
+const cellDistancesMapper = elementMapper('distances', { siblings: children(distanceSiblingMapper) });
+
+const cellCpuMapper = elementMapper('cpu', {
+  id: req(attr('id', nonNegative)),
+  socketId: attr('socket_id', nonNegative),
+  dieId: attr('die_id', nonNegative),
+  clusterId: attr('cluster_id', nonNegative),
+  coreId: attr('core_id', nonNegative),
+  siblings: attr('siblings', str),
+});
+
+const cellCpusMapper = elementMapper(
+  'cpus',
+  {
+    num: req(attr('num', nonNegative)),
+    cpus: children(cellCpuMapper),
+  },
+  {
+    check(v, ctx) {
+      if ((v.cpus?.length ?? 0) !== v.num) {
+        throw detailError(ctx, '@num', `says ${v.num} but ${v.cpus?.length ?? 0} <cpu> elements follow`);
+      }
+    },
+  },
+);
+
+export const capsNumaCellMapper = elementMapper('cell', {
+  id: req(attr('id', nonNegative)),
+  memory: child(cellMemoryMapper),
+  pages: children(cellPagesMapper),
+  distances: child(cellDistancesMapper),
+  cpus: child(cellCpusMapper),
+});
+export type CapsNumaCell = Infer<typeof capsNumaCellMapper.spec>;
+
+const cellsMapper = elementMapper(
+  'cells',
+  {
+    num: req(attr('num', nonNegative)),
+    cells: children(capsNumaCellMapper),
+  },
+  {
+    check(v, ctx) {
+      if ((v.cells?.length ?? 0) !== v.num) {
+        throw detailError(ctx, '@num', `says ${v.num} but ${v.cells?.length ?? 0} <cell> elements follow`);
+      }
+    },
+  },
+);
+
+export const capsTopologyMapper = elementMapper('topology', { cells: child(cellsMapper) });
+export type CapsTopology = Infer<typeof capsTopologyMapper.spec>;
+
+// --- host / cache and memory bandwidth ----------------------------------------
+
+const cacheControlMapper = elementMapper('control', {
+  granularity: attr('granularity', uint),
+  min: attr('min', uint),
+  unit: attr('unit', str),
+  type: attr('type', enumOf(['both', 'code', 'data'] as const)),
+  maxAllocs: attr('maxAllocs', uint),
+});
+
+const cacheBankMapper = elementMapper('bank', {
+  id: req(attr('id', nonNegative)),
+  level: req(attr('level', nonNegative)),
+  type: req(attr('type', enumOf(['both', 'code', 'data'] as const))),
+  size: req(attr('size', uint)),
+  unit: attr('unit', str),
+  cpus: req(attr('cpus', str)),
+  controls: children(cacheControlMapper),
+});
+
+const monitorFeatureMapper = elementMapper('feature', { name: req(attr('name', str)) });
+
+const cacheMonitorMapper = elementMapper('monitor', {
+  level: attr('level', nonNegative),
+  reuseThreshold: attr('reuseThreshold', uint),
+  maxMonitors: req(attr('maxMonitors', uint)),
+  features: children(monitorFeatureMapper),
+});
+
+export const capsCacheMapper = elementMapper('cache', {
+  banks: children(cacheBankMapper),
+  monitor: child(cacheMonitorMapper),
+});
+export type CapsCache = Infer<typeof capsCacheMapper.spec>;
+
+const bandwidthControlMapper = elementMapper('control', {
+  granularity: attr('granularity', uint),
+  min: attr('min', uint),
+  maxAllocs: attr('maxAllocs', uint),
+});
+
+const bandwidthNodeMapper = elementMapper('node', {
+  id: req(attr('id', nonNegative)),
+  cpus: req(attr('cpus', str)),
+  controls: children(bandwidthControlMapper),
+});
+
+export const capsMemoryBandwidthMapper = elementMapper('memory_bandwidth', {
+  nodes: children(bandwidthNodeMapper),
+  monitor: child(cacheMonitorMapper),
+});
+export type CapsMemoryBandwidth = Infer<typeof capsMemoryBandwidthMapper.spec>;
+
+// --- host / security models ---------------------------------------------------
+
+const baseLabelMapper = elementMapper('baselabel', {
+  type: req(attr('type', str)),
+  label: req(text(str)),
+});
+
+export const capsSecModelMapper = elementMapper('secmodel', {
+  model: req(childText('model', trimmed)),
+  doi: req(childText('doi', str)),
+  baseLabels: children(baseLabelMapper),
+});
+export type CapsSecModel = Infer<typeof capsSecModelMapper.spec>;
+
+export const capsHostMapper = elementMapper('host', {
+  uuid: childText('uuid', trimmed),
+  cpu: req(child(capsHostCpuMapper)),
+  powerManagement: child(capsPowerManagementMapper),
+  iommu: childIommu(),
+  migration: child(capsMigrationMapper),
+  topology: child(capsTopologyMapper),
+  cache: child(capsCacheMapper),
+  memoryBandwidth: child(capsMemoryBandwidthMapper),
+  secModels: children(capsSecModelMapper),
+});
+export type CapsHost = Infer<typeof capsHostMapper.spec>;
+
+function childIommu(): Field<boolean> {
+  const m = elementMapper('iommu', { support: req(attr('support', yesNo)) });
+  const f = child(m);
+  return {
+    attrNames: [],
+    childNames: ['iommu'],
+    ownsText: false,
+    read: (el, ctx) => f.read(el, ctx)?.support,
+    writeChildren: (value, out) => f.writeChildren?.({ support: value }, out),
+  };
+}
+
+// --- guests ---------------------------------------------------------------------
+
+export const capsMachineMapper = elementMapper('machine', {
+  maxCpus: attr('maxCpus', uint),
+  canonical: attr('canonical', str),
+  deprecated: attr('deprecated', yesNo),
+  name: req(text(trimmed)),
+});
+export type CapsMachine = Infer<typeof capsMachineMapper.spec>;
+
+export const capsGuestDomainMapper = elementMapper('domain', {
+  type: req(attr('type', str)),
+  emulator: childText('emulator', trimmed),
+  machines: children(capsMachineMapper),
+});
+export type CapsGuestDomain = Infer<typeof capsGuestDomainMapper.spec>;
+
+export const capsGuestArchMapper = elementMapper('arch', {
+  name: req(attr('name', str)),
+  wordsize: childText('wordsize', int({ min: 1, max: 128 })),
+  emulator: childText('emulator', trimmed),
+  loader: childText('loader', trimmed),
+  machines: children(capsMachineMapper),
+  domains: children(capsGuestDomainMapper),
+});
+export type CapsGuestArch = Infer<typeof capsGuestArchMapper.spec>;
+
+/** A guest feature: `<acpi default='on' toggle='yes'/>` or a bare `<pae/>`. */
+export interface CapsGuestFeature {
+  name: string;
+  default?: boolean;
+  toggle?: boolean;
+}
+
+const guestFeatureAttrs = elementMapper('feature', {
+  default: attr('default', onOff),
+  toggle: attr('toggle', yesNo),
+});
+
+const guestFeaturesField: Field<CapsGuestFeature[]> = {
+  attrNames: [],
+  childNames: ['features'],
+  ownsText: false,
+  read(el, ctx) {
+    const f = el.children.find((c): c is XmlElement => c.type === 'element' && c.name === 'features');
+    if (!f) return undefined;
+    const out: CapsGuestFeature[] = [];
+    for (const c of f.children) {
+      if (c.type !== 'element') continue;
+      const a = guestFeatureAttrs.read(c, `${ctx.path}/features/${c.name}`);
+      out.push({ name: c.name, ...a });
+    }
+    return out;
+  },
+  writeChildren(value, out) {
+    out.push({
+      type: 'element',
+      name: 'features',
+      attrs: [],
+      children: value.map(({ name, ...a }) => ({ ...guestFeatureAttrs.write(a), name })),
+    });
+  },
+};
+
+export const capsGuestMapper = elementMapper('guest', {
+  osType: req(childText('os_type', trimmed)),
+  arch: req(child(capsGuestArchMapper)),
+  features: guestFeaturesField,
+});
+export type CapsGuest = Infer<typeof capsGuestMapper.spec>;
+
+export const capabilitiesMapper = elementMapper('capabilities', {
+  host: req(child(capsHostMapper)),
+  guests: children(capsGuestMapper),
+});
+export type CapabilitiesData = Infer<typeof capabilitiesMapper.spec>;
+
+export interface Capabilities extends CapabilitiesData {}
+
+/** Host and guest capabilities (`<capabilities>`). */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
+export class Capabilities {
+  constructor(data: CapabilitiesData) {
+    Object.assign(this, data);
+  }
+
+  /** Parses capabilities XML. Throws `XML_ERROR` / `XML_DETAIL` with the line at fault. */
+  static fromXML(xml: string): Capabilities {
+    const el = parseXml(xml);
+    if (el.name !== 'capabilities') {
+      throw new VirError(
+        'XML_ERROR',
+        'capabilities',
+        `expected root element <capabilities>, found <${el.name}>`,
+        {
+          ...(el.line !== undefined ? { line: el.line } : {}),
+          field: '/',
+        },
+      );
+    }
+    return assignParsed(new Capabilities({ host: { cpu: {} } }), capabilitiesMapper.read(el));
+  }
+
+  /** Every guest of the given OS type and/or architecture. */
+  findGuests(query: { osType?: string; arch?: string; domainType?: string } = {}): CapsGuest[] {
+    return (this.guests ?? []).filter(
+      (g) =>
+        (query.osType === undefined || g.osType === query.osType) &&
+        (query.arch === undefined || g.arch.name === query.arch) &&
+        (query.domainType === undefined || (g.arch.domains ?? []).some((d) => d.type === query.domainType)),
+    );
+  }
+
+  toElement(): XmlElement {
+    return capabilitiesMapper.write(this);
+  }
+
+  /**
+   * libvirt's layout: like every document, plus a blank line around each
+   * top-level section, so our output matches `virsh capabilities` byte for byte.
+   */
+  toXML(): string {
+    const body = serializeXml(this.toElement());
+    return body
+      .replace(/\n {2}<(host|guest)>/g, '\n\n  <$1>')
+      .replace(/\n<\/capabilities>\n$/, '\n\n</capabilities>\n');
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * `<cpudata>`: raw CPUID leaves and MSRs as libvirt records them (the CPU
+ * test data, and what a host's CPU looks like before it is decoded into a
+ * model and features).
+ *
+ * @module
+ */
+import { VirError } from '../errors.js';
+import { parseXml } from '../xml/parse.js';
+import { serializeXml } from '../xml/serialize.js';
+import type { XmlElement } from '../xml/tree.js';
+import { assignParsed, attr, children, elementMapper, hexUint, type Infer, req, str } from './binding.js';
+
+const u32 = hexUint(8, 0xffffffff);
+
+export const cpuidLeafMapper = elementMapper('cpuid', {
+  eaxIn: req(attr('eax_in', u32)),
+  ecxIn: req(attr('ecx_in', u32)),
+  eax: req(attr('eax', u32)),
+  ebx: req(attr('ebx', u32)),
+  ecx: req(attr('ecx', u32)),
+  edx: req(attr('edx', u32)),
+});
+export type CpuidLeaf = Infer<typeof cpuidLeafMapper.spec>;
+
+export const msrMapper = elementMapper('msr', {
+  index: req(attr('index', u32)),
+  edx: req(attr('edx', u32)),
+  eax: req(attr('eax', u32)),
+});
+export type CpuMsr = Infer<typeof msrMapper.spec>;
+
+export const cpuDataMapper = elementMapper('cpudata', {
+  arch: req(attr('arch', str)),
+  cpuid: children(cpuidLeafMapper),
+  msrs: children(msrMapper),
+});
+export type CpuDataData = Infer<typeof cpuDataMapper.spec>;
+
+export interface CpuData extends CpuDataData {}
+
+/** Raw CPU data (`<cpudata arch='x86'>` with `<cpuid>` leaves and `<msr>` registers). */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
+export class CpuData {
+  constructor(data: CpuDataData) {
+    Object.assign(this, data);
+  }
+
+  static fromXML(xml: string): CpuData {
+    return CpuData.fromElement(parseXml(xml));
+  }
+
+  static fromElement(el: XmlElement): CpuData {
+    if (el.name !== 'cpudata') {
+      throw new VirError('XML_ERROR', 'conf', `expected root element <cpudata>, found <${el.name}>`, {
+        ...(el.line !== undefined ? { line: el.line } : {}),
+        field: '/',
+      });
+    }
+    return assignParsed(new CpuData({ arch: '' }), cpuDataMapper.read(el));
+  }
+
+  toElement(): XmlElement {
+    return cpuDataMapper.write(this);
+  }
+
+  toXML(): string {
+    return serializeXml(this.toElement());
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * `<cpu>`: libvirt's CPU definition, in both of its styles.
+ *
+ * The host style (in capabilities, `virsh capabilities`, cputest host files)
+ * has `<arch>`, a bare `<model>` and features without policy. The guest
+ * style (in domain XML) has `mode`/`match`/`check`, a model with `fallback`
+ * and features with a `policy`. One type covers both, as in libvirt; which
+ * fields are meaningful depends on {@link CpuDef.isHostStyle}.
+ *
+ * @module
+ */
+import { VirError } from '../errors.js';
+import { parseXml } from '../xml/parse.js';
+import { serializeXml } from '../xml/serialize.js';
+import type { XmlElement } from '../xml/tree.js';
+import {
+  assignParsed,
+  attr,
+  child,
+  childAttr,
+  children,
+  childText,
+  elementMapper,
+  enumOf,
+  type Infer,
+  int,
+  onOff,
+  req,
+  str,
+  text,
+  trimmed,
+  uint,
+  uint64,
+  yesNo,
+} from './binding.js';
+import { toKiB } from './units.js';
+
+export const CPU_MODES = ['custom', 'host-model', 'host-passthrough', 'maximum'] as const;
+export type CpuMode = (typeof CPU_MODES)[number];
+
+export const CPU_MATCHES = ['minimum', 'exact', 'strict'] as const;
+export type CpuMatch = (typeof CPU_MATCHES)[number];
+
+export const CPU_CHECKS = ['none', 'partial', 'full'] as const;
+export type CpuCheck = (typeof CPU_CHECKS)[number];
+
+export const CPU_FEATURE_POLICIES = ['force', 'require', 'optional', 'disable', 'forbid'] as const;
+export type CpuFeaturePolicy = (typeof CPU_FEATURE_POLICIES)[number];
+
+export const CPU_FALLBACKS = ['allow', 'forbid'] as const;
+export type CpuFallback = (typeof CPU_FALLBACKS)[number];
+
+const nonNegative = int({ min: 0, max: 0xffffffff });
+const positive = int({ min: 1, max: 0xffffffff });
+
+export const cpuModelMapper = elementMapper('model', {
+  fallback: attr('fallback', enumOf(CPU_FALLBACKS)),
+  vendorId: attr('vendor_id', str),
+  name: text(trimmed),
+});
+export type CpuModel = Infer<typeof cpuModelMapper.spec>;
+
+export const cpuSignatureMapper = elementMapper('signature', {
+  family: req(attr('family', nonNegative)),
+  model: req(attr('model', nonNegative)),
+  stepping: attr('stepping', nonNegative),
+});
+export type CpuSignature = Infer<typeof cpuSignatureMapper.spec>;
+
+export const cpuCounterMapper = elementMapper('counter', {
+  name: req(attr('name', str)),
+  frequency: attr('frequency', uint64),
+  scaling: attr('scaling', yesNo),
+});
+export type CpuCounter = Infer<typeof cpuCounterMapper.spec>;
+
+export const cpuTopologyMapper = elementMapper('topology', {
+  sockets: req(attr('sockets', positive)),
+  dies: attr('dies', positive),
+  clusters: attr('clusters', positive),
+  cores: req(attr('cores', positive)),
+  threads: req(attr('threads', positive)),
+});
+export type CpuTopology = Infer<typeof cpuTopologyMapper.spec>;
+
+export const cpuCacheMapper = elementMapper('cache', {
+  level: attr('level', int({ min: 1, max: 3 })),
+  mode: req(attr('mode', enumOf(['emulate', 'passthrough', 'disable'] as const))),
+});
+export type CpuCache = Infer<typeof cpuCacheMapper.spec>;
+
+export const cpuMaxPhysAddrMapper = elementMapper('maxphysaddr', {
+  mode: req(attr('mode', enumOf(['emulate', 'passthrough'] as const))),
+  bits: attr('bits', int({ min: 0, max: 255 })),
+  limit: attr('limit', int({ min: 0, max: 255 })),
+});
+export type CpuMaxPhysAddr = Infer<typeof cpuMaxPhysAddrMapper.spec>;
+
+export const cpuFeatureMapper = elementMapper('feature', {
+  policy: attr('policy', enumOf(CPU_FEATURE_POLICIES)),
+  name: req(attr('name', str)),
+});
+export type CpuFeature = Infer<typeof cpuFeatureMapper.spec>;
+
+const siblingMapper = elementMapper('sibling', {
+  id: req(attr('id', nonNegative)),
+  value: req(attr('value', int({ min: 10, max: 255 }))),
+});
+
+const distancesMapper = elementMapper('distances', {
+  siblings: children(siblingMapper),
+});
+
+const cacheSizeMapper = elementMapper('size', { value: req(attr('value', uint)), unit: attr('unit', str) });
+const cacheLineMapper = elementMapper('line', { value: req(attr('value', uint)), unit: attr('unit', str) });
+const numaCacheMapper = elementMapper('cache', {
+  level: req(attr('level', positive)),
+  associativity: attr('associativity', enumOf(['none', 'direct', 'full'] as const)),
+  policy: attr('policy', enumOf(['none', 'writeback', 'writethrough'] as const)),
+  size: child(cacheSizeMapper),
+  line: child(cacheLineMapper),
+});
+
+/** Memory of a NUMA cell, normalised to KiB on read as libvirt does. */
+const kibSize = {
+  parse(raw: string): bigint {
+    return uint64.parse(raw);
+  },
+  format: (v: bigint) => v.toString(),
+};
+
+const numaCellRawMapper = elementMapper('cell', {
+  id: attr('id', nonNegative),
+  cpus: attr('cpus', str),
+  memory: req(attr('memory', kibSize)),
+  unit: attr('unit', str),
+  memAccess: attr('memAccess', enumOf(['shared', 'private'] as const)),
+  discard: attr('discard', yesNo),
+  distances: child(distancesMapper),
+  caches: children(numaCacheMapper),
+});
+
+/** `<cell>` with its memory converted to KiB (and written back with `unit='KiB'`). */
+export const cpuNumaCellMapper = {
+  name: 'cell',
+  read(el: XmlElement, path?: string) {
+    const cell = numaCellRawMapper.read(el, path);
+    try {
+      cell.memory = toKiB(cell.memory, cell.unit ?? 'KiB');
+    } catch (err) {
+      throw new VirError(
+        'XML_DETAIL',
+        'conf',
+        `invalid memory of NUMA cell ${path ?? ''}: ${(err as Error).message}`,
+        {
+          field: `${path ?? '/cell'}/@memory`,
+          ...(el.line !== undefined ? { line: el.line } : {}),
+        },
+      );
+    }
+    cell.unit = 'KiB';
+    return cell;
+  },
+  write: numaCellRawMapper.write,
+};
+export type CpuNumaCell = Infer<typeof numaCellRawMapper.spec>;
+
+export const cpuNumaMapper = elementMapper('numa', {
+  cells: children(cpuNumaCellMapper, { min: 1 }),
+});
+export type CpuNuma = Infer<typeof cpuNumaMapper.spec>;
+
+/**
+ * The `<cpu>` fields in libvirt's output order. Exported so that the
+ * capabilities host CPU can extend the same table.
+ */
+export const cpuSpec = {
+  mode: attr('mode', enumOf(CPU_MODES)),
+  match: attr('match', enumOf(CPU_MATCHES)),
+  check: attr('check', enumOf(CPU_CHECKS)),
+  migratable: attr('migratable', onOff),
+  deprecatedFeatures: attr('deprecated_features', onOff),
+  arch: childText('arch', trimmed),
+  model: child(cpuModelMapper),
+  vendor: childText('vendor', trimmed),
+  microcode: childAttr('microcode', 'version', uint),
+  signature: child(cpuSignatureMapper),
+  counter: child(cpuCounterMapper),
+  topology: child(cpuTopologyMapper),
+  cache: child(cpuCacheMapper),
+  maxPhysAddr: child(cpuMaxPhysAddrMapper),
+  features: children(cpuFeatureMapper),
+  numa: child(cpuNumaMapper),
+};
+
+export const cpuMapper = elementMapper('cpu', cpuSpec, {
+  check(cpu, ctx) {
+    const seen = new Set<string>();
+    for (const f of cpu.features ?? []) {
+      if (seen.has(f.name)) {
+        throw new VirError('XML_DETAIL', 'conf', `CPU feature '${f.name}' specified more than once`, {
+          field: `${ctx.path}/feature[@name='${f.name}']`,
+          ...(ctx.el.line !== undefined ? { line: ctx.el.line } : {}),
+        });
+      }
+      seen.add(f.name);
+    }
+  },
+});
+
+export type CpuDefData = Infer<typeof cpuSpec>;
+
+export interface CpuDef extends CpuDefData {}
+
+/** A CPU definition (`<cpu>`), host or guest style. */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
+export class CpuDef {
+  constructor(data: CpuDefData = {}) {
+    Object.assign(this, data);
+  }
+
+  /** Parses `<cpu>` XML. Throws `XML_ERROR` / `XML_DETAIL` with the line at fault. */
+  static fromXML(xml: string): CpuDef {
+    return CpuDef.fromElement(parseXml(xml));
+  }
+
+  /** Reads an already parsed `<cpu>` element. */
+  static fromElement(el: XmlElement, path = '/cpu'): CpuDef {
+    if (el.name !== 'cpu') {
+      throw new VirError('XML_ERROR', 'conf', `expected root element <cpu>, found <${el.name}>`, {
+        ...(el.line !== undefined ? { line: el.line } : {}),
+        field: '/',
+      });
+    }
+    const data = cpuMapper.read(el, path);
+    const def = new CpuDef();
+    assignParsed(def, data);
+    return def;
+  }
+
+  /**
+   * Host style: describes a physical CPU (no `mode`/`match`, features
+   * without policy), as in capabilities. Guest style otherwise.
+   */
+  get isHostStyle(): boolean {
+    return (
+      this.mode === undefined && this.match === undefined && (this.features ?? []).every((f) => !f.policy)
+    );
+  }
+
+  toElement(): XmlElement {
+    return cpuMapper.write(this);
+  }
+
+  toXML(): string {
+    return serializeXml(this.toElement());
+  }
+}

@@ -1,0 +1,368 @@
+/**
+ * The typed facade users hold: {@link connect} opens a driver by URI and
+ * wraps it in a {@link Connection}.
+ *
+ * The facade owns what every driver would otherwise repeat: argument checks,
+ * turning a missing optional driver method into `NO_SUPPORT`, turning
+ * anything a driver throws into a `VirError`, rejecting calls still pending
+ * when the connection closes, and the buffered event stream.
+ *
+ * @module
+ */
+import type { Capabilities } from './conf/capabilities.js';
+import { Domain } from './domain.js';
+import type {
+  BaselineOptions,
+  CallOptions,
+  CpuCompareResult,
+  DomainCapabilitiesQuery,
+  DomainEvent,
+  DomainLookup,
+  DomainRef,
+  DriverConnection,
+  ListDomainsFilter,
+  NodeInfo,
+} from './driver.js';
+import { findDriver } from './drivers/registry.js';
+import { throwIfAborted, toVirError, VirError } from './errors.js';
+import { EventStream, type EventStreamOptions } from './event-stream.js';
+import { type ConnectUri, parseUri } from './uri.js';
+
+export interface ConnectOptions extends CallOptions {
+  /** Open read-only: calls that change state fail with `OPERATION_DENIED`. */
+  readonly?: boolean;
+  /** Driver-specific options (state directories, timeouts, ...), passed through. */
+  driverOptions?: Readonly<Record<string, unknown>>;
+}
+
+/** Anything with a `toXML()` (a `DomainDef`, say) or an XML string. */
+export type XmlSource = string | { toXML(): string };
+
+const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/**
+ * Opens a connection. The default URI is `test:///default`, an in-memory
+ * hypervisor that needs nothing installed.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect('test:///default');
+ * const caps = await conn.getCapabilities();
+ * console.log(caps.host.cpu.arch);
+ * await conn.close();
+ * ```
+ */
+export async function connect(uri = 'test:///default', options: ConnectOptions = {}): Promise<Connection> {
+  const parsed = parseUri(uri);
+  throwIfAborted(options.signal, 'connect');
+  const factory = findDriver(parsed);
+  if (!factory) {
+    throw new VirError('NO_CONNECT', 'connect', `no connection driver available for ${uri}`);
+  }
+  let driver: DriverConnection;
+  try {
+    driver = await factory.open({
+      uri: parsed,
+      readonly: options.readonly === true,
+      driverOptions: options.driverOptions ?? {},
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (err) {
+    throw toVirError(err, 'NO_CONNECT', 'connect', `cannot open ${uri}`);
+  }
+  return new Connection(parsed, driver, options.readonly === true);
+}
+
+export class Connection {
+  readonly #driver: DriverConnection;
+  readonly #closing = new AbortController();
+  readonly #streams = new Set<EventStream>();
+  #closed = false;
+  /** The URI this connection was opened with, parsed. */
+  readonly uri: ConnectUri;
+  /** Whether it was opened read-only. */
+  readonly readonly: boolean;
+
+  /** @internal use {@link connect} */
+  constructor(uri: ConnectUri, driver: DriverConnection, readonly: boolean) {
+    this.uri = uri;
+    this.#driver = driver;
+    this.readonly = readonly;
+  }
+
+  /** Hypervisor type, as libvirt's `virConnectGetType` (`TEST`, `QEMU`). */
+  get type(): string {
+    return this.#driver.type;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Host and guest capabilities. */
+  getCapabilities(opts: CallOptions = {}): Promise<Capabilities> {
+    return this.#call('getCapabilities', opts, (signal) => this.#driver.getCapabilities({ signal }));
+  }
+
+  /** Domain capabilities XML for an emulator/arch/machine/virttype. */
+  getDomainCapabilities(query: DomainCapabilitiesQuery = {}): Promise<string> {
+    const d = this.#driver;
+    return this.#call('getDomainCapabilities', query, (signal) =>
+      need(d, 'getDomainCapabilities').call(d, { ...query, signal }),
+    );
+  }
+
+  getHostname(opts: CallOptions = {}): Promise<string> {
+    const d = this.#driver;
+    return this.#call('getHostname', opts, (signal) => need(d, 'getHostname').call(d, { signal }));
+  }
+
+  /** Hypervisor version: major * 1,000,000 + minor * 1,000 + release. */
+  getVersion(opts: CallOptions = {}): Promise<number> {
+    const d = this.#driver;
+    return this.#call('getVersion', opts, (signal) => need(d, 'getVersion').call(d, { signal }));
+  }
+
+  getNodeInfo(opts: CallOptions = {}): Promise<NodeInfo> {
+    const d = this.#driver;
+    return this.#call('getNodeInfo', opts, (signal) => need(d, 'getNodeInfo').call(d, { signal }));
+  }
+
+  /** Domains matching the filter (all of them by default). */
+  async listDomains(filter: ListDomainsFilter = {}, opts: CallOptions = {}): Promise<Domain[]> {
+    const refs = await this.#call('listDomains', opts, (signal) =>
+      this.#driver.listDomains(filter, { signal }),
+    );
+    return refs.map((r) => this.#domain(r));
+  }
+
+  /**
+   * Finds a domain by name or UUID (a string), id (a number), or an explicit
+   * `{ name }`, `{ uuid }` or `{ id }`. Throws `NO_DOMAIN` when none matches.
+   */
+  async lookupDomain(key: string | number | DomainLookup, opts: CallOptions = {}): Promise<Domain> {
+    const lookup = toLookup(key);
+    const ref = await this.#call('lookupDomain', opts, async (signal) => {
+      if ('name' in lookup && UUID_RE.test(lookup.name)) {
+        // A string that looks like a UUID is tried as one first, then as a name (as virsh does).
+        try {
+          return await this.#driver.lookupDomain({ uuid: canonicalUuid(lookup.name) }, { signal });
+        } catch (err) {
+          if (!(err instanceof VirError && err.code === 'NO_DOMAIN')) throw err;
+        }
+      }
+      return this.#driver.lookupDomain(lookup, { signal });
+    });
+    return this.#domain(ref);
+  }
+
+  /** Defines (or redefines) a persistent domain from XML or a `DomainDef`. */
+  async defineDomain(def: XmlSource, opts: CallOptions = {}): Promise<Domain> {
+    const xml = toXml(def);
+    this.#writable('defineDomain');
+    const d = this.#driver;
+    const ref = await this.#call('defineDomain', opts, (signal) =>
+      need(d, 'defineDomain').call(d, xml, { signal }),
+    );
+    return this.#domain(ref);
+  }
+
+  /** Creates and starts a transient domain. */
+  async createDomain(def: XmlSource, opts: CallOptions & { paused?: boolean } = {}): Promise<Domain> {
+    const xml = toXml(def);
+    this.#writable('createDomain');
+    const d = this.#driver;
+    const ref = await this.#call('createDomain', opts, (signal) =>
+      need(d, 'createDomain').call(d, xml, { signal, ...(opts.paused ? { paused: true } : {}) }),
+    );
+    return this.#domain(ref);
+  }
+
+  /** Compares a guest CPU definition with this host's CPU. */
+  compareCpu(cpu: XmlSource, opts: CallOptions = {}): Promise<CpuCompareResult> {
+    const xml = toXml(cpu);
+    const d = this.#driver;
+    return this.#call('compareCpu', opts, (signal) => need(d, 'compareCpu').call(d, xml, { signal }));
+  }
+
+  /** The most capable CPU every one of the given host CPUs can provide. */
+  baselineCpu(cpus: readonly XmlSource[], opts: BaselineOptions = {}): Promise<string> {
+    if (!Array.isArray(cpus) || cpus.length === 0) {
+      return Promise.reject(new VirError('INVALID_ARG', 'cpu', 'baselineCpu needs at least one CPU'));
+    }
+    const xmls = cpus.map(toXml);
+    const d = this.#driver;
+    return this.#call('baselineCpu', opts, (signal) =>
+      need(d, 'baselineCpu').call(d, xmls, { ...opts, signal }),
+    );
+  }
+
+  /**
+   * Domain events as an async iterator. Events are buffered per iterator
+   * (1024 by default); when a consumer falls that far behind, the oldest
+   * events are dropped and counted in `stream.dropped`, so a slow consumer
+   * never blocks the driver. The iterator ends when `signal` aborts, when
+   * `return()` is called (a `break` in `for await`) or when the connection
+   * closes.
+   */
+  events(options: EventStreamOptions = {}): EventStream {
+    this.#open('events');
+    const subscribe = this.#driver.subscribe?.bind(this.#driver);
+    if (!subscribe)
+      throw new VirError('NO_SUPPORT', 'connect', `${this.type} driver does not deliver events`);
+    const stream = new EventStream(
+      options,
+      (listener) => subscribe(listener),
+      () => this.#streams.delete(stream),
+    );
+    this.#streams.add(stream);
+    return stream;
+  }
+
+  /**
+   * Closes the connection: pending calls reject with `INVALID_CONN`, event
+   * iterators end, and the driver releases its resources. Closing twice is
+   * harmless.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing.abort(
+      new VirError('INVALID_CONN', 'connect', 'connection closed while the call was pending'),
+    );
+    for (const s of [...this.#streams]) s.end();
+    try {
+      await this.#driver.close();
+    } catch (err) {
+      throw toVirError(err, 'INTERNAL_ERROR', 'connect', 'error while closing the connection');
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // --- domain operations, used by Domain --------------------------------------
+
+  /** @internal */
+  _domainCall<T>(
+    method: keyof DriverConnection & `domain${string}`,
+    dom: DomainRef,
+    opts: CallOptions,
+    run: (driver: DriverConnection, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    if (!(method in this.#driver) || typeof this.#driver[method] !== 'function') {
+      return Promise.reject(
+        new VirError(
+          'NO_SUPPORT',
+          'connect',
+          `${this.type} driver does not support ${method.slice(6)} (${dom.name})`,
+        ),
+      );
+    }
+    return this.#call(method, opts, (signal) => run(this.#driver, signal));
+  }
+
+  /** @internal */
+  _writable(what: string): void {
+    this.#writable(what);
+  }
+
+  /** @internal */
+  _domain(ref: DomainRef): Domain {
+    return this.#domain(ref);
+  }
+
+  #domain(ref: DomainRef): Domain {
+    return new Domain(this, ref);
+  }
+
+  #open(what: string): void {
+    if (this.#closed) throw new VirError('INVALID_CONN', 'connect', `cannot ${what}: connection is closed`);
+  }
+
+  #writable(what: string): void {
+    this.#open(what);
+    if (this.readonly)
+      throw new VirError('OPERATION_DENIED', 'connect', `${what} is not allowed on a read-only connection`);
+  }
+
+  /**
+   * Runs one driver call: refuses on a closed connection, gives the driver
+   * a signal that fires on the caller's abort or on close, and makes sure
+   * the caller sees a VirError and is never left waiting on a closed
+   * connection even if the driver ignores its signal.
+   */
+  async #call<T>(what: string, opts: CallOptions, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    this.#open(what);
+    throwIfAborted(opts.signal, 'connect');
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.#closing.signal]) : this.#closing.signal;
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(abortReason(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([run(signal), aborted]);
+    } catch (err) {
+      throw toVirError(err, 'INTERNAL_ERROR', 'connect', what);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+      // The race's loser must not surface as an unhandled rejection.
+      aborted.catch(() => {});
+    }
+  }
+}
+
+function abortReason(signal: AbortSignal): VirError {
+  const r: unknown = signal.reason;
+  if (r instanceof VirError) return r;
+  return new VirError('OPERATION_ABORTED', 'connect', 'operation aborted', { cause: r });
+}
+
+function need<K extends keyof DriverConnection>(
+  driver: DriverConnection,
+  method: K,
+): NonNullable<DriverConnection[K]> {
+  const fn = driver[method];
+  if (typeof fn !== 'function') {
+    throw new VirError('NO_SUPPORT', 'connect', `${driver.type} driver does not support ${String(method)}`);
+  }
+  return fn as NonNullable<DriverConnection[K]>;
+}
+
+function toXml(src: XmlSource): string {
+  if (typeof src === 'string') return src;
+  if (src && typeof (src as { toXML?: unknown }).toXML === 'function') return src.toXML();
+  throw new VirError('INVALID_ARG', 'connect', 'expected an XML string or an object with toXML()');
+}
+
+function toLookup(key: string | number | DomainLookup): DomainLookup {
+  if (typeof key === 'number') {
+    if (!Number.isInteger(key) || key < 0)
+      throw new VirError('INVALID_ARG', 'connect', `invalid domain id ${key}`);
+    return { id: key };
+  }
+  if (typeof key === 'string') {
+    if (key === '') throw new VirError('INVALID_ARG', 'connect', 'empty domain name');
+    return { name: key };
+  }
+  if (key && typeof key === 'object' && ('name' in key || 'uuid' in key || 'id' in key)) {
+    if ('uuid' in key) {
+      if (typeof key.uuid !== 'string' || !UUID_RE.test(key.uuid)) {
+        throw new VirError('INVALID_ARG', 'connect', `invalid UUID '${String(key.uuid)}'`);
+      }
+      return { uuid: canonicalUuid(key.uuid) };
+    }
+    return key;
+  }
+  throw new VirError('INVALID_ARG', 'connect', 'lookupDomain needs a name, UUID or id');
+}
+
+/** Lower-case, dashed form of a UUID given with or without dashes. */
+export function canonicalUuid(uuid: string): string {
+  const hex = uuid.replace(/-/g, '').toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export type { DomainEvent };

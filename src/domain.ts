@@ -1,0 +1,175 @@
+/**
+ * A handle on one domain of a {@link Connection} (libvirt's `virDomainPtr`).
+ *
+ * The handle holds the domain's identity; every method asks the driver, so
+ * two handles on the same domain always agree. Methods a driver does not
+ * implement fail with `NO_SUPPORT`.
+ *
+ * @module
+ */
+import type { Connection } from './connection.js';
+import type { CallOptions, DomainInfo, DomainRef, DomainState, GetXmlOptions } from './driver.js';
+import { VirError } from './errors.js';
+
+type WriteOptions = CallOptions & { config?: boolean; live?: boolean };
+
+export class Domain {
+  readonly #conn: Connection;
+  #ref: DomainRef;
+
+  /** @internal handles come from `Connection` */
+  constructor(conn: Connection, ref: DomainRef) {
+    this.#conn = conn;
+    this.#ref = ref;
+  }
+
+  get name(): string {
+    return this.#ref.name;
+  }
+
+  get uuid(): string {
+    return this.#ref.uuid;
+  }
+
+  /** Id while running, -1 when inactive, as of the last call that returned it. */
+  get id(): number {
+    return this.#ref.id;
+  }
+
+  get connection(): Connection {
+    return this.#conn;
+  }
+
+  /** Starts an inactive persistent domain (`virDomainCreate`). */
+  async start(opts: CallOptions & { paused?: boolean } = {}): Promise<void> {
+    this.#conn._writable('start');
+    this.#ref = await this.#conn._domainCall('domainStart', this.#ref, opts, (d, signal) =>
+      d.domainStart!(this.#ref, { signal, ...(opts.paused ? { paused: true } : {}) }),
+    );
+  }
+
+  suspend(opts: CallOptions = {}): Promise<void> {
+    return this.#write('domainSuspend', opts, (d, signal) => d.domainSuspend!(this.#ref, { signal }));
+  }
+
+  resume(opts: CallOptions = {}): Promise<void> {
+    return this.#write('domainResume', opts, (d, signal) => d.domainResume!(this.#ref, { signal }));
+  }
+
+  /** Asks the guest to shut down (ACPI power button on real hypervisors). */
+  shutdown(opts: CallOptions = {}): Promise<void> {
+    return this.#write('domainShutdown', opts, (d, signal) => d.domainShutdown!(this.#ref, { signal }));
+  }
+
+  reboot(opts: CallOptions = {}): Promise<void> {
+    return this.#write('domainReboot', opts, (d, signal) => d.domainReboot!(this.#ref, { signal }));
+  }
+
+  reset(opts: CallOptions = {}): Promise<void> {
+    return this.#write('domainReset', opts, (d, signal) => d.domainReset!(this.#ref, { signal }));
+  }
+
+  /** Stops the domain at once, like pulling the plug. */
+  async destroy(opts: CallOptions = {}): Promise<void> {
+    await this.#write('domainDestroy', opts, (d, signal) => d.domainDestroy!(this.#ref, { signal }));
+    this.#ref = { ...this.#ref, id: -1 };
+  }
+
+  /** Removes the persistent definition; a running domain becomes transient. */
+  undefine(opts: CallOptions = {}): Promise<void> {
+    return this.#write('domainUndefine', opts, (d, signal) => d.domainUndefine!(this.#ref, { signal }));
+  }
+
+  getState(opts: CallOptions = {}): Promise<DomainState> {
+    return this.#conn._domainCall('domainGetState', this.#ref, opts, (d, signal) =>
+      d.domainGetState!(this.#ref, { signal }),
+    );
+  }
+
+  getInfo(opts: CallOptions = {}): Promise<DomainInfo> {
+    return this.#conn._domainCall('domainGetInfo', this.#ref, opts, (d, signal) =>
+      d.domainGetInfo!(this.#ref, { signal }),
+    );
+  }
+
+  /** The domain XML: live by default, the next-boot definition with `inactive`. */
+  getXML(opts: GetXmlOptions = {}): Promise<string> {
+    return this.#conn._domainCall('domainGetXml', this.#ref, opts, (d, signal) =>
+      d.domainGetXml!(this.#ref, { ...opts, signal }),
+    );
+  }
+
+  /** Sets the current memory in KiB. */
+  setMemory(kib: number, opts: WriteOptions = {}): Promise<void> {
+    if (!Number.isSafeInteger(kib) || kib <= 0) {
+      return Promise.reject(new VirError('INVALID_ARG', 'domain', `invalid memory size ${kib} KiB`));
+    }
+    return this.#write('domainSetMemory', opts, (d, signal) =>
+      d.domainSetMemory!(this.#ref, kib, { ...opts, signal }),
+    );
+  }
+
+  setVcpus(count: number, opts: WriteOptions = {}): Promise<void> {
+    if (!Number.isSafeInteger(count) || count <= 0) {
+      return Promise.reject(new VirError('INVALID_ARG', 'domain', `invalid vCPU count ${count}`));
+    }
+    return this.#write('domainSetVcpus', opts, (d, signal) =>
+      d.domainSetVcpus!(this.#ref, count, { ...opts, signal }),
+    );
+  }
+
+  getAutostart(opts: CallOptions = {}): Promise<boolean> {
+    return this.#conn._domainCall('domainGetAutostart', this.#ref, opts, (d, signal) =>
+      d.domainGetAutostart!(this.#ref, { signal }),
+    );
+  }
+
+  setAutostart(autostart: boolean, opts: CallOptions = {}): Promise<void> {
+    return this.#write('domainSetAutostart', opts, (d, signal) =>
+      d.domainSetAutostart!(this.#ref, autostart, { signal }),
+    );
+  }
+
+  async rename(newName: string, opts: CallOptions = {}): Promise<void> {
+    if (typeof newName !== 'string' || newName === '') {
+      throw new VirError('INVALID_ARG', 'domain', 'new domain name must be a non-empty string');
+    }
+    this.#conn._writable('rename');
+    this.#ref = await this.#conn._domainCall('domainRename', this.#ref, opts, (d, signal) =>
+      d.domainRename!(this.#ref, newName, { signal }),
+    );
+  }
+
+  managedSave(opts: CallOptions = {}): Promise<void> {
+    return this.#write('domainManagedSave', opts, (d, signal) => d.domainManagedSave!(this.#ref, { signal }));
+  }
+
+  hasManagedSave(opts: CallOptions = {}): Promise<boolean> {
+    return this.#conn._domainCall('domainHasManagedSave', this.#ref, opts, (d, signal) =>
+      d.domainHasManagedSave!(this.#ref, { signal }),
+    );
+  }
+
+  isPersistent(opts: CallOptions = {}): Promise<boolean> {
+    return this.#conn._domainCall('domainIsPersistent', this.#ref, opts, (d, signal) =>
+      d.domainIsPersistent!(this.#ref, { signal }),
+    );
+  }
+
+  toJSON(): { name: string; uuid: string; id: number } {
+    return { name: this.name, uuid: this.uuid, id: this.id };
+  }
+
+  #write<T>(
+    method: Parameters<Connection['_domainCall']>[0],
+    opts: CallOptions,
+    run: Parameters<Connection['_domainCall']>[3],
+  ): Promise<T> {
+    try {
+      this.#conn._writable(method.slice(6).toLowerCase());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#conn._domainCall(method, this.#ref, opts, run) as Promise<T>;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * virtkit: libvirt's management model for Node.
+ *
+ * @module
+ */
+export * from './conf/index.js';
+export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource } from './connection.js';
+export { Domain } from './domain.js';
+export type * from './driver.js';
+export { registerDriver, unregisterDriver } from './drivers/registry.js';
+export * from './errors.js';
+export { EventStream, type EventStreamOptions } from './event-stream.js';
+export { type ConnectUri, isRemoteUri, parseUri, type UriTransport, uriParam } from './uri.js';
+export {
+  parseXml,
+  type SchemaKind,
+  serializeXml,
+  type ValidationResult,
+  validate,
+  xmlDiff,
+  xmlEqual,
+} from './xml/index.js';

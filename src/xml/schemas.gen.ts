@@ -1,0 +1,1 @@
+export const SCHEMA_FILES = {} as const;

@@ -1,0 +1,122 @@
+/**
+ * The lightweight XML tree every model and mapper works on.
+ *
+ * We keep our own small tree instead of handing out DOM nodes: it is plain
+ * data (cheap to clone, easy to compare, the same in Node and browsers), it
+ * keeps attribute order and source positions, and it holds exactly what a
+ * libvirt document can contain once DOCTYPEs are refused.
+ *
+ * @module
+ */
+
+export interface XmlAttr {
+  /** Qualified name as written, e.g. `policy` or `xmlns:foo`. */
+  name: string;
+  value: string;
+}
+
+export interface XmlElement {
+  readonly type: 'element';
+  /** Qualified name as written, e.g. `domain` or `qemu:commandline`. */
+  name: string;
+  attrs: XmlAttr[];
+  children: XmlNode[];
+  /** 1-based source line of the start tag, when parsed from text. */
+  line?: number;
+  /** 1-based source column of the start tag, when parsed from text. */
+  column?: number;
+}
+
+export interface XmlText {
+  readonly type: 'text';
+  value: string;
+}
+
+export interface XmlCData {
+  readonly type: 'cdata';
+  value: string;
+}
+
+export interface XmlComment {
+  readonly type: 'comment';
+  value: string;
+}
+
+export interface XmlProcessingInstruction {
+  readonly type: 'pi';
+  target: string;
+  value: string;
+}
+
+export type XmlNode = XmlElement | XmlText | XmlCData | XmlComment | XmlProcessingInstruction;
+
+export function element(name: string, attrs: XmlAttr[] = [], children: XmlNode[] = []): XmlElement {
+  return { type: 'element', name, attrs, children };
+}
+
+export function text(value: string): XmlText {
+  return { type: 'text', value };
+}
+
+export function isElement(node: XmlNode | undefined): node is XmlElement {
+  return node !== undefined && node.type === 'element';
+}
+
+/** Value of attribute `name`, or undefined. */
+export function getAttr(el: XmlElement, name: string): string | undefined {
+  for (const a of el.attrs) if (a.name === name) return a.value;
+  return undefined;
+}
+
+/** Sets (or, with `undefined`, removes) an attribute, keeping its position when it exists. */
+export function setAttr(el: XmlElement, name: string, value: string | undefined): void {
+  const i = el.attrs.findIndex((a) => a.name === name);
+  if (value === undefined) {
+    if (i >= 0) el.attrs.splice(i, 1);
+  } else if (i >= 0) {
+    el.attrs[i]!.value = value;
+  } else {
+    el.attrs.push({ name, value });
+  }
+}
+
+/** Element children, optionally only those called `name`. */
+export function childElements(el: XmlElement, name?: string): XmlElement[] {
+  const out: XmlElement[] = [];
+  for (const c of el.children)
+    if (c.type === 'element' && (name === undefined || c.name === name)) out.push(c);
+  return out;
+}
+
+/** First element child called `name`. */
+export function firstChild(el: XmlElement, name: string): XmlElement | undefined {
+  for (const c of el.children) if (c.type === 'element' && c.name === name) return c;
+  return undefined;
+}
+
+/** Concatenated text and CDATA content of an element (not of its descendants). */
+export function textContent(el: XmlElement): string {
+  let out = '';
+  for (const c of el.children) if (c.type === 'text' || c.type === 'cdata') out += c.value;
+  return out;
+}
+
+/** Deep copy of a node. */
+export function cloneNode<T extends XmlNode>(node: T): T {
+  if (node.type !== 'element') return { ...node };
+  const el: XmlElement = {
+    type: 'element',
+    name: node.name,
+    attrs: node.attrs.map((a) => ({ name: a.name, value: a.value })),
+    children: node.children.map((c) => cloneNode(c)),
+  };
+  if (node.line !== undefined) el.line = node.line;
+  if (node.column !== undefined) el.column = node.column;
+  return el as T;
+}
+
+/** Local part of a qualified name (`qemu:commandline` -> `commandline`). */
+export function localName(name: string): string {
+  const i = name.indexOf(':');
+  return i < 0 ? name : name.slice(i + 1);
+}
