@@ -11,11 +11,14 @@ import { serializeXml } from '../xml/serialize.js';
 import type { XmlElement } from '../xml/tree.js';
 import { assignParsed, attr, children, elementMapper, hexUint, type Infer, req, str } from './binding.js';
 
+// libvirt's widths: registers as 8 hex digits, the sub-leaf as 2, an MSR index unpadded.
 const u32 = hexUint(8, 0xffffffff);
+const subleaf = hexUint(2, 0xffffffff);
+const msrIndex = hexUint(1, 0xffffffff);
 
 export const cpuidLeafMapper = elementMapper('cpuid', {
   eaxIn: req(attr('eax_in', u32)),
-  ecxIn: req(attr('ecx_in', u32)),
+  ecxIn: req(attr('ecx_in', subleaf)),
   eax: req(attr('eax', u32)),
   ebx: req(attr('ebx', u32)),
   ecx: req(attr('ecx', u32)),
@@ -24,7 +27,7 @@ export const cpuidLeafMapper = elementMapper('cpuid', {
 export type CpuidLeaf = Infer<typeof cpuidLeafMapper.spec>;
 
 export const msrMapper = elementMapper('msr', {
-  index: req(attr('index', u32)),
+  index: req(attr('index', msrIndex)),
   edx: req(attr('edx', u32)),
   eax: req(attr('eax', u32)),
 });

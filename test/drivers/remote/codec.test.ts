@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PacketFramer } from '../../../src/drivers/remote/framer.js';
@@ -15,6 +16,7 @@ import {
   LIBVIRT_ERROR_NAMES,
   virErrorFromRemote,
 } from '../../../src/drivers/remote/libvirt-errors.js';
+import { PYTHON_LIBVIRT } from './libvirtd.js';
 import { decodePacket, encodePacket, MAX_PACKET, MessageType } from '../../../src/drivers/remote/packet.js';
 import { XdrReader } from '../../../src/drivers/remote/xdr-reader.js';
 import { XdrWriter } from '../../../src/drivers/remote/xdr-writer.js';
@@ -253,5 +255,30 @@ describe('libvirt error translation', () => {
     );
     expect(err.code).toBe('NO_SUPPORT');
     expect(err.message).toContain('DOMAIN_SOMETHING_NEW');
+  });
+});
+
+describe.skipIf(!PYTHON_LIBVIRT)("libvirt's error numbers agree with python3-libvirt's constants", () => {
+  it('every VIR_ERR_* / VIR_WAR_* number has the name we give it', () => {
+    const pairs = JSON.parse(
+      execFileSync(
+        PYTHON_LIBVIRT!,
+        [
+          '-c',
+          'import libvirt, json; print(json.dumps({k: getattr(libvirt, k) for k in dir(libvirt) if k.startswith(("VIR_ERR_", "VIR_WAR_")) and isinstance(getattr(libvirt, k), int)}))',
+        ],
+        { encoding: 'utf8' },
+      ),
+    ) as Record<string, number>;
+    let checked = 0;
+    for (const [name, value] of Object.entries(pairs)) {
+      // VIR_ERR_NONE/WARNING/ERROR are virErrorLevel, not error numbers
+      if (['VIR_ERR_NONE', 'VIR_ERR_WARNING', 'VIR_ERR_ERROR'].includes(name) || value > 110) continue;
+      const ours = LIBVIRT_ERROR_NAMES[value];
+      if (name.startsWith('VIR_WAR_')) expect(ours).toBe(`${name.slice(8)}_WARNING`);
+      else expect(ours, name).toBe(name.slice(8));
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(100);
   });
 });

@@ -1,0 +1,6 @@
+/**
+ * `virtkit/cpu`: the CPU model database and feature-policy engine.
+ *
+ * @module
+ */
+export {};
