@@ -16,11 +16,11 @@ import {
   LIBVIRT_ERROR_NAMES,
   virErrorFromRemote,
 } from '../../../src/drivers/remote/libvirt-errors.js';
-import { PYTHON_LIBVIRT } from './libvirtd.js';
 import { decodePacket, encodePacket, MAX_PACKET, MessageType } from '../../../src/drivers/remote/packet.js';
 import { XdrReader } from '../../../src/drivers/remote/xdr-reader.js';
 import { XdrWriter } from '../../../src/drivers/remote/xdr-writer.js';
 import { VirError } from '../../../src/errors.js';
+import { PYTHON_LIBVIRT } from './libvirtd.js';
 
 function bytes(f: (w: XdrWriter) => void): number[] {
   const w = new XdrWriter(4);
