@@ -248,4 +248,19 @@ describe('RPC client against a scripted peer', () => {
     expect(err.code).toBe('AUTH_FAILED');
     expect(err.message).toMatch(/requires SASL authentication/);
   });
+
+  it('reports polkit-only daemons (a non-root client) as AUTH_FAILED without waiting for the open', async () => {
+    handler = (h, s) => {
+      // AUTH_LIST -> [POLKIT]; the open and feature probes stay unanswered, as if pending
+      if (h.proc === remoteProcedures.AUTH_LIST.procedure) {
+        s.write(reply(h, (wr) => wr.array([2], 20, (x, v: number) => x.int(v))));
+      }
+    };
+    const err = (await RemoteConnection.open(parseUri(`test+unix:///default?socket=${path}`), {
+      readonly: false,
+    }).catch((e: unknown) => e)) as VirError;
+    expect(err).toBeInstanceOf(VirError);
+    expect(err.code).toBe('AUTH_FAILED');
+    expect(err.message).toMatch(/requires polkit authentication/);
+  });
 });

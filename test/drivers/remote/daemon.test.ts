@@ -7,9 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import type { DomainEvent } from '../../../src/driver.js';
-import { registerDriver, unregisterDriver } from '../../../src/drivers/registry.js';
 import { remoteProcedures } from '../../../src/drivers/remote/gen/remote-protocol.js';
-import { remoteDriver } from '../../../src/drivers/remote/index.js';
 import { procedure } from '../../../src/drivers/remote/procedure.js';
 import { RemoteConnection } from '../../../src/drivers/remote/remote-connection.js';
 import { RpcClient } from '../../../src/drivers/remote/rpc-client.js';
@@ -27,12 +25,10 @@ let daemon: Daemon;
 
 beforeAll(async () => {
   if (!LIBVIRTD) return;
-  registerDriver(remoteDriver);
   daemon = await startLibvirtd();
 });
 
 afterAll(async () => {
-  unregisterDriver(remoteDriver);
   await daemon?.stop();
 });
 
@@ -387,4 +383,39 @@ describe.skipIf(!LIBVIRTD)('remote driver faults against a real libvirtd', () =>
       await ro.close();
     }
   });
+});
+
+describe.skipIf(!LIBVIRTD)('remote driver authentication against a real libvirtd', () => {
+  it('reports a SASL socket as AUTH_FAILED naming SASL, leaving no socket open', async () => {
+    const sasl = await startLibvirtd({ authUnixRw: 'sasl' });
+    const pipes = () => process.getActiveResourcesInfo().filter((r) => r === 'PipeWrap').length;
+    try {
+      const before = pipes();
+      const err = (await connect(sasl.unixUri).catch((e: unknown) => e)) as VirError;
+      expect(err).toBeInstanceOf(VirError);
+      expect(err.code).toBe('AUTH_FAILED');
+      expect(err.message).toMatch(/requires SASL authentication/);
+      expect(pipes()).toBe(before);
+    } finally {
+      await sasl.stop();
+    }
+  });
+
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  it.skipIf(!root)(
+    'opens a polkit socket as root, which the daemon lets through, every time despite the pipelined open',
+    async () => {
+      const polkit = await startLibvirtd({ authUnixRw: 'polkit' });
+      try {
+        // the open overtakes the auth list on some of these (seen one time in four)
+        for (let i = 0; i < 30; i++) {
+          const conn = await connect(polkit.unixUri);
+          expect(conn.type).toBe('TEST');
+          await conn.close();
+        }
+      } finally {
+        await polkit.stop();
+      }
+    },
+  );
 });

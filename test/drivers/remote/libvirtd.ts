@@ -58,7 +58,12 @@ function readLog(path: string): string {
   }
 }
 
-export async function startLibvirtd(): Promise<Daemon> {
+export interface DaemonOptions {
+  /** `auth_unix_rw` of the daemon's config: `none` (default), `polkit` or `sasl`. */
+  readonly authUnixRw?: 'none' | 'polkit' | 'sasl';
+}
+
+export async function startLibvirtd(options: DaemonOptions = {}): Promise<Daemon> {
   if (!LIBVIRTD) throw new Error('libvirtd is not installed');
   const dir = mkdtempSync(join(tmpdir(), 'virtkit-libvirtd-'));
   const sockDir = join(dir, 'sock');
@@ -70,7 +75,7 @@ export async function startLibvirtd(): Promise<Daemon> {
       `unix_sock_dir = "${sockDir}"`,
       'unix_sock_rw_perms = "0777"',
       'unix_sock_ro_perms = "0777"',
-      'auth_unix_rw = "none"',
+      `auth_unix_rw = "${options.authUnixRw ?? 'none'}"`,
       'auth_unix_ro = "none"',
       'listen_tcp = 1',
       'listen_tls = 0',
