@@ -69,9 +69,13 @@ export class RpcClient {
     this.peer = peer;
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     stream.on('error', (err: Error) => {
-      this.#shutdown(
-        new VirError('RPC', 'rpc', `connection to ${peer} failed: ${err.message}`, { cause: err }),
-      );
+      // a daemon that dies with our calls unread resets the connection rather than closing it
+      const code = (err as NodeJS.ErrnoException).code;
+      const what =
+        code === 'ECONNRESET' || code === 'EPIPE'
+          ? `closed by the server (${code})`
+          : `failed: ${err.message}`;
+      this.#shutdown(new VirError('RPC', 'rpc', `connection to ${peer} ${what}`, { cause: err }));
     });
     stream.on('close', () => {
       this.#shutdown(new VirError('RPC', 'rpc', `connection to ${peer} closed by the server`));

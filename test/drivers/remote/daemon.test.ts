@@ -82,6 +82,11 @@ describe.skipIf(!LIBVIRTD).each(transports)('remote driver over %s to a real lib
     expect(byUuid.name).toBe('test');
     expect(byUuid.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(await byName.getState()).toEqual({ state: 'running', reason: expect.any(String) });
+    // libvirt's test driver starts its one domain with id 1
+    expect(byName.id).toBe(1);
+    const byId = await conn.lookupDomain(1);
+    expect([byId.name, byId.uuid]).toEqual(['test', byName.uuid]);
+    await expect(conn.lookupDomain(4242)).rejects.toMatchObject({ code: 'NO_DOMAIN' });
   });
 
   it('reports a missing domain as NO_DOMAIN with libvirt numbers', async () => {
@@ -418,4 +423,57 @@ describe.skipIf(!LIBVIRTD)('remote driver authentication against a real libvirtd
       }
     },
   );
+});
+
+describe.skipIf(!LIBVIRTD)('remote driver with a daemon that hangs or dies', () => {
+  const pipes = () => process.getActiveResourcesInfo().filter((r) => r === 'PipeWrap').length;
+
+  it('declares a stopped (SIGSTOP) daemon dead by keepalive and rejects every pending call', async () => {
+    const d = await startLibvirtd();
+    try {
+      const before = pipes();
+      const conn = await connect(d.unixUri, {
+        driverOptions: { keepaliveInterval: 0.1, keepaliveCount: 2 },
+      });
+      expect(pipes()).toBe(before + 1);
+      process.kill(d.pid, 'SIGSTOP');
+      const calls = [conn.getHostname(), conn.listDomains(), conn.getCapabilities()];
+      for (const call of calls) {
+        const err = (await call.catch((e: unknown) => e)) as VirError;
+        expect(err).toBeInstanceOf(VirError);
+        expect(err.code).toBe('RPC');
+        expect(err.message).toMatch(/no keepalive response after 2 pings/);
+      }
+      await conn.close();
+      expect(pipes()).toBe(before);
+    } finally {
+      process.kill(d.pid, 'SIGCONT');
+      await d.stop();
+    }
+  });
+
+  it('rejects calls pending when the daemon is killed, naming the socket', async () => {
+    const d = await startLibvirtd();
+    try {
+      const before = pipes();
+      const conn = await connect(d.unixUri);
+      process.kill(d.pid, 'SIGSTOP');
+      const calls = Array.from({ length: 5 }, () => conn.getHostname());
+      await new Promise((r) => setTimeout(r, 20));
+      process.kill(d.pid, 'SIGKILL');
+      for (const call of calls) {
+        const err = (await call.catch((e: unknown) => e)) as VirError;
+        expect(err).toBeInstanceOf(VirError);
+        expect(err.code).toBe('RPC');
+        expect(err.message).toContain(`closed by the server`);
+        expect(err.message).toContain(d.socket);
+      }
+      // later calls fail at once rather than hang
+      await expect(conn.getHostname()).rejects.toMatchObject({ code: 'RPC' });
+      await conn.close();
+      expect(pipes()).toBe(before);
+    } finally {
+      await d.stop();
+    }
+  });
 });
