@@ -92,16 +92,20 @@ export class QmpClient {
     });
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.#onData(chunk));
-    socket.on('error', (err) =>
-      this.#shutdown(new QmpError('closed', `QMP connection failed: ${err.message}`, { cause: err })),
-    );
+    // 'close' always follows 'error'; the reason is settled there, with the error as its cause.
+    let socketError: Error | undefined;
+    socket.on('error', (err) => {
+      socketError = err;
+    });
     socket.on('close', () => {
       const midReply = this.#bufferedBytes > 0;
+      const what = midReply
+        ? 'QMP connection closed in the middle of a reply'
+        : 'QMP connection closed by QEMU';
       this.#shutdown(
-        new QmpError(
-          'closed',
-          midReply ? 'QMP connection closed in the middle of a reply' : 'QMP connection closed by QEMU',
-        ),
+        new QmpError('closed', socketError ? `${what} (${socketError.message})` : what, {
+          cause: socketError,
+        }),
       );
     });
   }
