@@ -56,6 +56,10 @@ export interface ProbeData {
   kvm?: { enabled: boolean; present: boolean };
   commands?: string[];
   events?: string[];
+  /** `-display` back-ends compiled in (from the QMP schema). */
+  displayTypes?: string[];
+  /** `-netdev` back-ends compiled in (from the QMP schema). */
+  netdevTypes?: string[];
   qomTypes?: string[];
   /** `device-list-properties` / `qom-list-properties` answers: type name -> property names. */
   typeProps?: Record<string, string[]>;

@@ -41,6 +41,19 @@ export function recordAnswer(
         if (!isRecord(e) || typeof e.name !== 'string') continue;
         if (e['meta-type'] === 'command') commands.push(e.name);
         else if (e['meta-type'] === 'event') events.push(e.name);
+        else if (e['meta-type'] === 'enum') {
+          // Enum type names are anonymised in the introspection; the value sets identify them.
+          const values = enumValues(e);
+          if (
+            values.includes('default') &&
+            values.includes('none') &&
+            DISPLAY_HINTS.some((d) => values.includes(d))
+          ) {
+            data.displayTypes = values;
+          } else if (values.includes('user') && values.includes('tap') && values.includes('socket')) {
+            data.netdevTypes = values;
+          }
+        }
       }
       data.commands = commands;
       data.events = events;
@@ -101,6 +114,14 @@ export function recordAnswer(
     default:
       break;
   }
+}
+
+const DISPLAY_HINTS = ['gtk', 'sdl', 'egl-headless', 'curses', 'dbus', 'spice-app', 'cocoa'];
+
+/** Values of an introspected enum: `values` (older QEMU) or `members[].name`. */
+function enumValues(e: Record<string, unknown>): string[] {
+  const fromMembers = names(e.members, 'name');
+  return fromMembers.length > 0 ? fromMembers : strings(e.values);
 }
 
 function array(v: unknown): unknown[] {

@@ -79,6 +79,10 @@ export interface QemuCaps {
   kvm: { present: boolean; enabled: boolean };
   commands: string[];
   events: string[];
+  /** `-display` back-ends compiled in. */
+  displayTypes: string[];
+  /** `-netdev` back-ends compiled in. */
+  netdevTypes: string[];
   qomTypes: string[];
   /** Properties of the device and object types we asked about. */
   typeProps: Record<string, string[]>;
@@ -152,6 +156,8 @@ export function buildQemuCaps(data: ProbeData): QemuCaps {
     kvm: { present: data.kvm?.present === true, enabled: data.kvm?.enabled === true },
     commands: data.commands ?? [],
     events: data.events ?? [],
+    displayTypes: data.displayTypes ?? [],
+    netdevTypes: data.netdevTypes ?? [],
     qomTypes: data.qomTypes ?? [],
     typeProps: data.typeProps ?? {},
     tpm: { models: data.tpmModels ?? [], types: data.tpmTypes ?? [] },
