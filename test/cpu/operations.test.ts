@@ -302,3 +302,21 @@ describe('CPUID data', () => {
     expect(cpu.features?.find((f) => f.name === 'pni')?.policy).toBe('require');
   });
 });
+
+describe('encodeCpu', () => {
+  it('round-trips through CPUID data: same vendor and features', async () => {
+    const { encodeCpu, dataHasFeature } = await import('../../src/cpu/index.js');
+    const host = CpuDef.fromXML(HOST);
+    host.signature = { family: 6, model: 23, stepping: 10 };
+    const data = encodeCpu(host);
+    // GenuineIntel in leaf 0: ebx 'Genu', edx 'ineI', ecx 'ntel'.
+    expect(data.cpuid?.[0]).toMatchObject({ eaxIn: 0, ebx: 0x756e6547, edx: 0x49656e69, ecx: 0x6c65746e });
+    expect(cpuSignature(data)).toEqual({ family: 6, model: 23, stepping: 10 });
+    expect(dataHasFeature(data, 'vmx')).toBe(true);
+    expect(dataHasFeature(data, 'svm')).toBe(false);
+    const decoded = decodeCpuData(data);
+    expect(decoded.vendor).toBe('Intel');
+    expect(compareCpu(decoded, host).result).toBe('IDENTICAL');
+    expect(code(() => dataHasFeature(data, 'bogus'))).toBe('INVALID_ARG');
+  });
+});
