@@ -109,12 +109,6 @@ export function featuresWithPolicy(
   return set;
 }
 
-/** Validates every model and feature name of a CPU (unknown names are errors). */
-export function checkNames(cpu: CpuDef, db = x86Database()): void {
-  if (cpu.model?.name) lookupModel(db, cpu.model.name);
-  for (const f of cpu.features ?? []) lookupFeatureIndex(db, f.name);
-}
-
 /**
  * libvirt's CPU comparison: can `host` run `cpu`, and does it offer more?
  * Unknown model or feature names throw (libvirt's ERROR result).
