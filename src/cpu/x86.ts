@@ -123,7 +123,8 @@ export function compareX86(host: CpuDef, cpu: CpuDef, db = x86Database()): Compa
       reason: `host CPU vendor does not match required CPU vendor ${cpu.vendor}`,
     };
   }
-  const hostSet = featuresWithPolicy(host, 'require', db);
+  // Everything the host ends up with (a guest-style "host" has its disabled features removed).
+  const hostSet = featuresWithPolicy(host, 'all', db);
   const force = featuresWithPolicy(cpu, 'force', db);
   const require = featuresWithPolicy(cpu, 'require', db);
   const optional = featuresWithPolicy(cpu, 'optional', db);
