@@ -4,6 +4,9 @@
  * python3-libvirt on the same daemon as the reference where installed.
  */
 import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import type { DomainEvent } from '../../../src/driver.js';
@@ -15,7 +18,7 @@ import { decVoid } from '../../../src/drivers/remote/xdr-reader.js';
 import { encVoid } from '../../../src/drivers/remote/xdr-writer.js';
 import { VirError } from '../../../src/errors.js';
 import { parseUri } from '../../../src/uri.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
+import { type Daemon, LIBVIRTD, OPENSSL, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
 
 if (!LIBVIRTD)
   console.warn('skipping remote driver daemon tests: libvirtd is not installed (Debian: libvirt-daemon)');
@@ -475,5 +478,74 @@ describe.skipIf(!LIBVIRTD)('remote driver with a daemon that hangs or dies', () 
     } finally {
       await d.stop();
     }
+  });
+});
+
+describe.skipIf(!LIBVIRTD || !OPENSSL)('remote driver over TLS to a real libvirtd', () => {
+  let tlsDaemon: Daemon;
+  beforeAll(async () => {
+    tlsDaemon = await startLibvirtd({ tls: true });
+  });
+  afterAll(async () => {
+    await tlsDaemon?.stop();
+  });
+
+  it('opens test+tls with libvirt-style credentials from ?pkipath=', async () => {
+    const conn = await connect(tlsDaemon.tlsUri!);
+    try {
+      expect(conn.type).toBe('TEST');
+      expect((await conn.listDomains()).map((d) => d.name)).toContain('test');
+      expect(await (await conn.lookupDomain('test')).getState()).toMatchObject({ state: 'running' });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('multiplexes concurrent calls over TLS (each packet its own record)', async () => {
+    const conn = await connect(tlsDaemon.tlsUri!);
+    try {
+      const doms = await Promise.all(Array.from({ length: 100 }, () => conn.lookupDomain('test')));
+      expect(new Set(doms.map((d) => d.uuid)).size).toBe(1);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('reports a daemon that refuses our client certificate as AUTH_FAILED', async () => {
+    const strict = await startLibvirtd({ tls: true, tlsAllowedDn: ['CN=someone else'] });
+    try {
+      const err = (await connect(strict.tlsUri!).catch((e: unknown) => e)) as VirError;
+      expect(err).toBeInstanceOf(VirError);
+      expect(err.code).toBe('AUTH_FAILED');
+      expect(err.message).toMatch(/did not accept our client certificate/);
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it('refuses a server whose certificate the CA does not vouch for, as NO_CONNECT', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'virtkit-pki-'));
+    try {
+      for (const f of ['clientcert.pem', 'clientkey.pem'])
+        copyFileSync(join(tlsDaemon.pkiDir!, f), join(other, f));
+      // a CA file holding a certificate that signed nothing the server has
+      copyFileSync(join(tlsDaemon.pkiDir!, 'clientcert.pem'), join(other, 'cacert.pem'));
+      const uri = tlsDaemon.tlsUri!.replace(/pkipath=.*$/, `pkipath=${other}`);
+      const err = (await connect(uri).catch((e: unknown) => e)) as VirError;
+      expect(err).toBeInstanceOf(VirError);
+      expect(err.code).toBe('NO_CONNECT');
+      expect(err.message).toMatch(/tls 127\.0\.0\.1:\d+/);
+      expect(err.message).toMatch(/certificate/i);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('reports missing credentials as NO_CONNECT naming the file', async () => {
+    const uri = tlsDaemon.tlsUri!.replace(/pkipath=.*$/, `pkipath=${tlsDaemon.dir}/nowhere`);
+    await expect(connect(uri)).rejects.toMatchObject({
+      code: 'NO_CONNECT',
+      message: expect.stringContaining('nowhere/cacert.pem'),
+    });
   });
 });
