@@ -34,6 +34,8 @@ export interface Daemon {
   readonly socket: string;
   readonly port: number;
   readonly pid: number;
+  /** The daemon's log file (errors, keepalive debug). */
+  readonly log: string;
   /** `test+unix:///default?socket=...` */
   readonly unixUri: string;
   readonly tcpUri: string;
@@ -244,6 +246,7 @@ export async function startLibvirtd(options: DaemonOptions = {}): Promise<Daemon
     socket,
     port,
     pid,
+    log,
     unixUri: `test+unix:///default?socket=${socket}`,
     tcpUri: `test+tcp://127.0.0.1:${port}/default`,
     tlsUri: pki ? `test+tls://127.0.0.1:${tlsPort}/default?pkipath=${pki.client}` : undefined,
