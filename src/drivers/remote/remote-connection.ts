@@ -102,6 +102,7 @@ export class RemoteConnection implements DriverConnection {
   /** Calls wait behind an event registration so no event of theirs is missed. */
   #barrier: Promise<unknown> | null = null;
   #unlistenMessages: (() => void) | null = null;
+  #closing = false;
 
   private constructor(client: RpcClient, transport: Transport) {
     this.#client = client;
@@ -200,7 +201,24 @@ export class RemoteConnection implements DriverConnection {
     return this.#client.call(proc, args, opts?.signal);
   }
 
+  /**
+   * Calls `listener` once if the connection ends without {@link close}: the
+   * daemon went away, a keepalive timeout, a broken packet. Returns the
+   * function that removes it. (The facade can end its event iterators here.)
+   */
+  onClose(listener: (reason: VirError) => void): () => void {
+    let closing = false;
+    const off = this.#client.onClose((reason) => {
+      if (!closing && !this.#closing) listener(reason);
+    });
+    return () => {
+      closing = true;
+      off();
+    };
+  }
+
   async close(): Promise<void> {
+    this.#closing = true;
     if (!this.#client.closed) {
       try {
         if (this.#registration) await this.#unregister();

@@ -363,6 +363,15 @@ describe.skipIf(!LIBVIRTD)('remote driver faults against a real libvirtd', () =>
     }
   });
 
+  it('does not report a close the caller asked for as the connection ending', async () => {
+    const conn = await RemoteConnection.open(parseUri(daemon.unixUri), { readonly: false });
+    const ended: VirError[] = [];
+    conn.onClose((reason) => ended.push(reason));
+    await conn.close();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ended).toEqual([]);
+  });
+
   it('keeps an idle connection alive with keepalive pings the daemon answers', async () => {
     const conn = await RemoteConnection.open(parseUri(daemon.unixUri), {
       readonly: false,
@@ -461,6 +470,9 @@ describe.skipIf(!LIBVIRTD)('remote driver with a daemon that hangs or dies', () 
     try {
       const before = pipes();
       const conn = await connect(d.unixUri);
+      const driver = await RemoteConnection.open(parseUri(d.unixUri), { readonly: false });
+      const ended: VirError[] = [];
+      driver.onClose((reason) => ended.push(reason));
       process.kill(d.pid, 'SIGSTOP');
       const calls = Array.from({ length: 5 }, () => conn.getHostname());
       await new Promise((r) => setTimeout(r, 20));
@@ -474,6 +486,11 @@ describe.skipIf(!LIBVIRTD)('remote driver with a daemon that hangs or dies', () 
       }
       // later calls fail at once rather than hang
       await expect(conn.getHostname()).rejects.toMatchObject({ code: 'RPC' });
+      // the driver tells whoever listens that it is gone, once
+      for (let i = 0; i < 100 && ended.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(ended.map((e) => e.code)).toEqual(['RPC']);
+      await driver.close();
+      expect(ended).toHaveLength(1);
       await conn.close();
       expect(pipes()).toBe(before);
     } finally {

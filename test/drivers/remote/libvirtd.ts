@@ -226,7 +226,18 @@ export async function startLibvirtd(options: DaemonOptions = {}): Promise<Daemon
   const child = spawn(cmd, argv, { env, stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   const socket = join(sockDir, 'libvirt-sock');
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // a test process that dies without stop() must not leave its daemon behind
+  const killOnExit = () => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', killOnExit);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      process.off('exit', killOnExit);
+      resolve();
+    }),
+  );
   try {
     await waitFor(() => existsSync(socket), child, log, 20_000);
     // the TLS listener comes up after the unix socket
