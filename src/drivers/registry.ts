@@ -6,10 +6,11 @@
  */
 import type { DriverFactory } from '../driver.js';
 import type { ConnectUri } from '../uri.js';
+import { qemuDriver } from './qemu/index.js';
 import { testDriver } from './test/index.js';
 
 const registered: DriverFactory[] = [];
-const builtin: readonly DriverFactory[] = [testDriver];
+const builtin: readonly DriverFactory[] = [testDriver, qemuDriver];
 
 /** Adds a driver; it is consulted before the built-in ones. */
 export function registerDriver(factory: DriverFactory): void {
