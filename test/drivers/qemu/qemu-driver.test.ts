@@ -1,13 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DomainCapabilities } from '../../../src/conf/domaincaps.js';
 import { connect } from '../../../src/connection.js';
 import { resolveQemuPaths } from '../../../src/drivers/qemu/paths.js';
 import { kvmUsable } from '../../../src/drivers/qemu/probe.js';
 import { validate } from '../../../src/xml/validate.js';
-import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
+import { childPids, HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
+
+const childrenBefore = new Set(childPids());
+afterAll(() => {
+  // every QEMU (and fake QEMU) a test started has been reaped
+  expect(childPids().filter((p) => !childrenBefore.has(p))).toEqual([]);
+});
 
 let dir: ReturnType<typeof tempDir>;
 beforeEach(() => {
