@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { hostname } from 'node:os';
+import { cpus, hostname, totalmem } from 'node:os';
 import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
 import type {
   CallOptions,
@@ -18,6 +18,7 @@ import type {
   DomainRef,
   DriverConnection,
   ListDomainsFilter,
+  NodeInfo,
 } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { buildCapabilities } from './capabilities-builder.js';
@@ -132,6 +133,27 @@ export class QemuConnection implements DriverConnection {
     this.#checkOpen();
     const caps = await this.#capsFor(opts.signal ? { signal: opts.signal } : {});
     return caps.versionNumber;
+  }
+
+  async getNodeInfo(opts: CallOptions = {}): Promise<NodeInfo> {
+    this.#checkOpen();
+    throwIfAborted(opts.signal, 'qemu');
+    this.#host ??= readHostInfo();
+    const host = await this.#host;
+    const list = cpus();
+    const topo = host.cpu.topology;
+    const nodes = Math.max(1, host.topology?.cells?.num ?? 1);
+    return {
+      model: hostArch(),
+      memory: Math.floor(totalmem() / 1024),
+      cpus: list.length,
+      mhz: list[0]?.speed ?? 0,
+      nodes,
+      // libvirt reports sockets per NUMA node
+      sockets: Math.max(1, Math.floor((topo?.sockets ?? 1) / nodes)),
+      cores: topo?.cores ?? list.length,
+      threads: topo?.threads ?? 1,
+    };
   }
 
   async getHostname(): Promise<string> {

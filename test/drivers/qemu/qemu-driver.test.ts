@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DomainCapabilities } from '../../../src/conf/domaincaps.js';
@@ -72,6 +72,12 @@ describe.skipIf(!HAS_QEMU)(`qemu:/// driver capabilities${QEMU_NOTE}`, () => {
       // the probe went to the cache directory we gave, not the user's
       expect(readdirSync(join(dir.path, 'cache')).filter((f) => f.endsWith('.json'))).toHaveLength(1);
       expect(await conn.getVersion()).toBeGreaterThan(2_000_000);
+      const info = await conn.getNodeInfo();
+      expect(info.model).toBe('x86_64');
+      expect(info.cpus).toBe(Number(execFileSync('nproc', ['--all'], { encoding: 'utf8' }).trim()));
+      expect(info.nodes * info.sockets * info.cores * info.threads).toBe(info.cpus);
+      const memKiB = Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]);
+      expect(info.memory).toBe(memKiB);
     } finally {
       await conn.close();
     }
