@@ -11,7 +11,9 @@ import {
   baselineCpu,
   compareCpu,
   cpuSignature,
+  dataHasFeature,
   decodeCpuData,
+  encodeCpu,
   expandCpuFeatures,
   formatSignature,
   type HypervisorModel,
@@ -208,14 +210,20 @@ async function runCase(
     }
     case 'hasfeature': {
       const host = cpuFile(c.host ?? '');
+      // Both on the CPU definition and on the CPUID data it encodes to, as cputest does.
       let got: string;
+      let gotData: string;
       try {
         got = hasFeature(host, c.feature ?? '') ? 'YES' : 'NO';
+        gotData = dataHasFeature(encodeCpu(host), c.feature ?? '') ? 'YES' : 'NO';
       } catch (err) {
         if (c.expected === 'FAIL') return undefined;
         throw err;
       }
-      return got === c.expected ? undefined : `expected ${c.expected}, got ${got}`;
+      if (got !== c.expected) return `expected ${c.expected}, got ${got}`;
+      return gotData === c.expected
+        ? undefined
+        : `expected ${c.expected} on the encoded data, got ${gotData}`;
     }
     case 'cpuid-host': {
       const data = CpuData.fromXML(read(`cases/x86_64-cpuid-${c.host}.xml`));

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CpuData } from '../conf/cpu-data.js';
+import { type CpuData, CpuData as CpuDataClass } from '../conf/cpu-data.js';
 import { VirError } from '../errors.js';
 import type { CpuSignatureValue, X86Data } from './x86.js';
 import { registerKey, type X86Database, x86Database } from './x86-db.js';
@@ -110,4 +110,73 @@ export function x86DataFromRegisters(regs: RegisterValues, db: X86Database = x86
 /** Decodes `<cpudata>` into vendor, signature and feature set. */
 export function x86DataFromCpuData(data: CpuData, db: X86Database = x86Database()): X86Data {
   return x86DataFromRegisters(registersOf(data), db);
+}
+
+const REGISTERS = ['eax', 'ebx', 'ecx', 'edx'] as const;
+
+function vendorRegisters(id: string): [ebx: number, edx: number, ecx: number] {
+  const word = (s: string) => {
+    let v = 0;
+    for (let i = 0; i < 4; i++) v |= (s.charCodeAt(i) & 0xff) << (8 * i);
+    return v >>> 0;
+  };
+  return [word(id.slice(0, 4)), word(id.slice(4, 8)), word(id.slice(8, 12))];
+}
+
+/**
+ * Raw CPUID/MSR data for a feature set (plus vendor and signature): what a
+ * CPU with exactly these features would report. The inverse of
+ * {@link x86DataFromRegisters} for known features.
+ */
+export function x86DataToCpuData(data: X86Data, db: X86Database = x86Database()): CpuData {
+  const cpuid = new Map<string, { eaxIn: number; ecxIn: number; regs: [number, number, number, number] }>();
+  const msrs = new Map<number, { edx: number; eax: number }>();
+  const leaf = (eaxIn: number, ecxIn: number) => {
+    const key = `${eaxIn}:${ecxIn}`;
+    let l = cpuid.get(key);
+    if (!l) {
+      l = { eaxIn, ecxIn, regs: [0, 0, 0, 0] };
+      cpuid.set(key, l);
+    }
+    return l;
+  };
+  if (data.vendor) {
+    const [ebx, edx, ecx] = vendorRegisters(data.vendor.id);
+    const l = leaf(0, 0);
+    l.regs[1] = ebx;
+    l.regs[2] = ecx;
+    l.regs[3] = edx;
+  }
+  if (data.signature) leaf(1, 0).regs[0] = signatureToEax(data.signature);
+  for (const i of data.features) {
+    for (const m of db.features[i]?.masks ?? []) {
+      const parts = m.key.split(':');
+      if (parts[0] === 'cpuid') {
+        const l = leaf(Number(parts[1]), Number(parts[2]));
+        const r = REGISTERS.indexOf(parts[3] as (typeof REGISTERS)[number]);
+        l.regs[r] = ((l.regs[r] ?? 0) | m.mask) >>> 0;
+      } else {
+        const index = Number(parts[1]);
+        const msr = msrs.get(index) ?? { edx: 0, eax: 0 };
+        if (parts[2] === 'edx') msr.edx = (msr.edx | m.mask) >>> 0;
+        else msr.eax = (msr.eax | m.mask) >>> 0;
+        msrs.set(index, msr);
+      }
+    }
+  }
+  const leaves = [...cpuid.values()].sort((a, b) => a.eaxIn - b.eaxIn || a.ecxIn - b.ecxIn);
+  return new CpuDataClass({
+    arch: 'x86',
+    cpuid: leaves.map((l) => ({
+      eaxIn: l.eaxIn,
+      ecxIn: l.ecxIn,
+      eax: l.regs[0],
+      ebx: l.regs[1],
+      ecx: l.regs[2],
+      edx: l.regs[3],
+    })),
+    msrs: [...msrs.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([index, v]) => ({ index, edx: v.edx, eax: v.eax })),
+  });
 }

@@ -94,13 +94,16 @@ export class FeatureSet {
 
   get size(): number {
     let n = 0;
-    for (let w of this.words) {
-      // Population count by clearing the lowest set bit.
-      while (w !== 0) {
-        w &= w - 1;
-        n++;
-      }
-    }
+    for (const w of this.words) n += popcount(w);
+    return n;
+  }
+
+  /** |this \ other|, without allocating. */
+  countMinus(other: FeatureSet): number {
+    const a = this.words;
+    const b = other.words;
+    let n = 0;
+    for (let i = 0; i < a.length; i++) n += popcount((a[i] ?? 0) & ~(b[i] ?? 0));
     return n;
   }
 
@@ -116,4 +119,12 @@ export class FeatureSet {
       }
     }
   }
+}
+
+function popcount(v: number): number {
+  let x = v >>> 0;
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
 }

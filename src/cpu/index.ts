@@ -22,7 +22,9 @@ export {
   cpuModels,
   cpuSignature,
   type DecodeCpuOptions,
+  dataHasFeature,
   decodeCpuData,
+  encodeCpu,
   expandCpuFeatures,
   type HypervisorModel,
   hasFeature,
@@ -35,5 +37,14 @@ export {
   updateCpuLive,
   x86DataFromQemuExpansion,
 } from './operations.js';
+export { type QemuCpuArgOptions, qemuCpuArg, qemuFeatureName } from './qemu-arg.js';
+export {
+  type CpuViolation,
+  type FeatureSource,
+  type ResolvedCpu,
+  type ResolvedFeature,
+  type ResolveOptions,
+  resolveGuestCpu,
+} from './resolve.js';
 export type { CompareResult } from './x86.js';
 export { type X86Database, type X86Feature, type X86Model, type X86Vendor, x86Database } from './x86-db.js';

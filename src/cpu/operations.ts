@@ -15,6 +15,7 @@ import {
   signatureFromEax,
   x86DataFromCpuData,
   x86DataFromRegisters,
+  x86DataToCpuData,
 } from './cpuid.js';
 import {
   type BaselineOptions,
@@ -30,6 +31,7 @@ import {
   isHostCpu,
   lookupFeatureIndex,
   lookupModel,
+  lookupVendor,
   migratableCopy,
   translateX86,
   updateLiveX86,
@@ -163,6 +165,33 @@ function x86DataToCpuDef(data: X86Data, options: DecodeCpuOptions): CpuDef {
 /** Decodes raw CPUID/MSR data into a host CPU (or a guest CPU with `kind: 'guest'`). */
 export function decodeCpuData(data: CpuDataInput, options: DecodeCpuOptions = {}): CpuDef {
   return x86DataToCpuDef(x86DataFromCpuData(toData(data)), options);
+}
+
+/**
+ * Encodes a CPU into the raw CPUID/MSR data it would report: the features
+ * it ends up with (model + force + require − disable − forbid), its vendor
+ * string and, for a host CPU with a signature, leaf 1's family/model/stepping.
+ */
+export function encodeCpu(cpu: CpuInput): CpuData {
+  const c = toCpu(cpu);
+  checkArch(c);
+  const db = x86Database();
+  const data: X86Data = { features: featuresWithPolicy(c, 'all', db) };
+  if (c.vendor) data.vendor = lookupVendor(db, c.vendor);
+  if (c.signature)
+    data.signature = {
+      family: c.signature.family,
+      model: c.signature.model,
+      stepping: c.signature.stepping ?? 0,
+    };
+  return x86DataToCpuData(data, db);
+}
+
+/** Whether raw CPUID data has every bit of `feature`; unknown names throw `INVALID_ARG`. */
+export function dataHasFeature(data: CpuDataInput, feature: string): boolean {
+  const db = x86Database();
+  const i = lookupFeatureIndex(db, feature);
+  return x86DataFromCpuData(toData(data), db).features.has(i);
 }
 
 /** Family/model/stepping from raw CPUID data; `INVALID_ARG` when leaf 1 is missing. */

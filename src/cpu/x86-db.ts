@@ -46,6 +46,8 @@ export interface X86Model {
   features: FeatureSet;
   /** Features the model used to have (kept for migration compatibility). */
   removed: FeatureSet;
+  /** The same, in the order the map lists them (the order libvirt adds them in). */
+  removedList: readonly number[];
   /** Features added to the model after its first release. */
   added: FeatureSet;
 }
@@ -114,6 +116,7 @@ function build(): X86Database {
     signatures: sigs.map(([family, model, steppings]) => ({ family, model, steppings })),
     features: FeatureSet.of(size, feats),
     removed: FeatureSet.of(size, removed),
+    removedList: removed,
     added: FeatureSet.of(size, added),
   }));
   const modelByName = new Map(models.map((m) => [m.name, m]));

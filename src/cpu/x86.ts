@@ -225,22 +225,6 @@ function dropBrokenTsx(data: X86Data, db: X86Database): FeatureSet {
   return out;
 }
 
-/** Score of a candidate: extra features count 1 each, disabled ones 2, 3, 4, ... (growing penalty). */
-function score(features: DecodedFeature[]): { total: number; disabled: number } {
-  let enabled = 0;
-  let disabled = 0;
-  let penalty = 2;
-  for (const f of features) {
-    if (f.policy === 'disable') {
-      disabled += penalty;
-      penalty++;
-    } else {
-      enabled++;
-    }
-  }
-  return { total: enabled + disabled, disabled };
-}
-
 /**
  * Finds the model that describes `data` best: a model whose signature
  * matches the CPU's wins, then the shortest feature list (disabled
@@ -258,7 +242,8 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
   const preferred = options.preferred && options.preferred.length > 0 ? options.preferred : undefined;
   const single = preferred?.length === 1 ? preferred[0] : undefined;
   const features = dropBrokenTsx(data, db);
-  let best: Decoded | undefined;
+  let best: X86Model | undefined;
+  let bestBlockers: number[] = [];
   let bestScore = { total: 0, disabled: 0 };
   let bestSig = false;
   for (let i = db.models.length - 1; i >= 0; i--) {
@@ -281,27 +266,19 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
     if (data.vendor && model.vendor && data.vendor.name !== model.vendor) continue;
     if (options.kind === 'host' ? !model.decodeHost : !model.decodeGuest) continue;
 
-    const required = features.clone().subtract(model.features);
-    const disabled = model.features.clone().subtract(features);
-    for (const b of hvModel?.blockers ?? []) {
-      const f = db.featureAnyName(b);
-      if (f && !required.has(f.index)) disabled.add(f.index);
-    }
-    if (options.kind === 'host' && !disabled.isEmpty()) continue;
-    const list: DecodedFeature[] = [];
-    for (const f of required) list.push({ index: f, policy: 'require' });
-    for (const f of disabled) list.push({ index: f, policy: 'disable' });
-    // Scored before the model's removed features are listed: they say nothing about the fit.
-    const sc = options.kind === 'host' ? { total: list.length, disabled: 0 } : score(list);
-    if (options.kind === 'guest') {
-      for (const r of model.removed) {
-        if (!required.has(r) && !disabled.has(r)) list.push({ index: r, policy: 'disable' });
-      }
-    }
-    const candidate: Decoded = { model, vendor: data.vendor, features: list };
+    // Score from counts first; the feature list is only built for the winner.
+    const blockers = blockersOutside(hvModel, features, model, db);
+    const nRequired = features.countMinus(model.features);
+    const nDisabled = model.features.countMinus(features) + blockers.length;
+    if (options.kind === 'host' && nDisabled > 0) continue;
+    const sc =
+      options.kind === 'host'
+        ? { total: nRequired, disabled: 0 }
+        : { total: nRequired + penalty(nDisabled), disabled: penalty(nDisabled) };
     const isPreferred = preferred?.includes(model.name) ?? false;
     if (isPreferred && single !== undefined) {
-      best = candidate;
+      best = model;
+      bestBlockers = blockers;
       break;
     }
     const sig = signatureMatches(model, data.signature);
@@ -315,7 +292,8 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
         (sc.total === bestScore.total && sc.disabled < bestScore.disabled) ||
         (isPreferred && sc.disabled < bestScore.disabled);
     if (take) {
-      best = candidate;
+      best = model;
+      bestBlockers = blockers;
       bestScore = sc;
       bestSig = sig;
     }
@@ -323,10 +301,47 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
   if (!best) {
     throw new VirError('CONFIG_UNSUPPORTED', 'cpu', 'cannot find a suitable CPU model for the given data');
   }
-  if (options.migratable) {
-    best.features = best.features.filter((f) => db.features[f.index]?.migratable !== false);
+  const required = features.clone().subtract(best.features);
+  const disabled = best.features.clone().subtract(features);
+  for (const b of bestBlockers) disabled.add(b);
+  const list: DecodedFeature[] = [];
+  for (const f of required) list.push({ index: f, policy: 'require' });
+  for (const f of disabled) list.push({ index: f, policy: 'disable' });
+  // Listed after scoring: a model's removed features say nothing about the fit.
+  if (options.kind === 'guest') {
+    for (const r of best.removedList) {
+      if (!required.has(r) && !disabled.has(r)) list.push({ index: r, policy: 'disable' });
+    }
   }
-  return best;
+  const out: Decoded = { model: best, vendor: data.vendor, features: list };
+  if (options.migratable) {
+    out.features = out.features.filter((f) => db.features[f.index]?.migratable !== false);
+  }
+  return out;
+}
+
+/** Blockers of the hypervisor's model that are neither extra features of the data nor already model gaps. */
+function blockersOutside(
+  hvModel: HypervisorModel | undefined,
+  features: FeatureSet,
+  model: X86Model,
+  db: X86Database,
+): number[] {
+  if (!hvModel?.blockers?.length) return [];
+  const out: number[] = [];
+  for (const b of hvModel.blockers) {
+    const f = db.featureAnyName(b);
+    if (!f) continue;
+    const isRequired = features.has(f.index) && !model.features.has(f.index);
+    const isDisabled = model.features.has(f.index) && !features.has(f.index);
+    if (!isRequired && !isDisabled && !out.includes(f.index)) out.push(f.index);
+  }
+  return out;
+}
+
+/** Disabled features cost 2, 3, 4, ... each: the sum for `n` of them. */
+function penalty(n: number): number {
+  return 2 * n + (n * (n - 1)) / 2;
 }
 
 /** Builds the CPU definition of a decoded model (host style or a guest `custom` CPU). */
@@ -372,7 +387,15 @@ export function setFeaturePolicy(cpu: CpuDef, name: string, policy: CpuFeaturePo
 
 /** A deep copy of a CPU definition. */
 export function copyCpu(cpu: CpuDef): CpuDef {
-  return CpuDefClass.fromElement(cpu.toElement());
+  // Spread keeps kept-unknown XML (a symbol property) with each object.
+  const out = new CpuDefClass({ ...cpu });
+  if (cpu.model) out.model = { ...cpu.model };
+  if (cpu.features) out.features = cpu.features.map((f) => ({ ...f }));
+  if (cpu.topology) out.topology = { ...cpu.topology };
+  if (cpu.signature) out.signature = { ...cpu.signature };
+  if (cpu.cache) out.cache = { ...cpu.cache };
+  if (cpu.maxPhysAddr) out.maxPhysAddr = { ...cpu.maxPhysAddr };
+  return out;
 }
 
 /** Drops the features that cannot be migrated (libvirt's migratable copy of a host CPU). */
@@ -387,7 +410,7 @@ export function migratableCopy(cpu: CpuDef, db = x86Database()): CpuDef {
 
 /** Lists the model's removed features as `disable` unless the CPU already mentions them. */
 export function disableRemovedFeatures(cpu: CpuDef, model: X86Model, db = x86Database()): void {
-  for (const i of model.removed) {
+  for (const i of model.removedList) {
     const name = db.features[i]?.name;
     if (name && !(cpu.features ?? []).some((f) => f.name === name)) {
       cpu.features = [...(cpu.features ?? []), { policy: 'disable', name }];
