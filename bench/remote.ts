@@ -49,75 +49,95 @@ print(json.dumps((time.perf_counter_ns() - t0) / 1000 / (per * ${threads})))
   return r.status === 0 ? Number(r.stdout.trim()) : undefined;
 }
 
+/** Median of a few numbers (undefined ones dropped). */
+function median(xs: readonly (number | undefined)[]): number | undefined {
+  const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  return v.length === 0 ? undefined : v[Math.floor(v.length / 2)];
+}
+
+/** Rounds of virtkit then the peer, alternated, so load from elsewhere on the machine hits both alike. */
+const ROUNDS = 3;
+
 export async function run(): Promise<BenchRow[]> {
   if (!LIBVIRTD) return [{ name: 'remote (libvirtd not installed)', virtkitUs: 0, note: 'skipped' }];
   const daemon = await startLibvirtd();
   const uri = daemon.unixUri;
   const peer = 'python3-libvirt';
-  const py = (setup: string, body: string, n = 2000) =>
-    pythonMedianUs(`c = libvirt.open(${JSON.stringify(uri)})\n${setup}`, body, n);
   const rows: BenchRow[] = [];
   const conn = await RemoteConnection.open(parseUri(uri), { readonly: false });
+  const paired = async (
+    name: string,
+    ours: () => Promise<number>,
+    theirs: (() => number | undefined) | undefined,
+    peerName = peer,
+  ) => {
+    const vk: number[] = [];
+    const py: (number | undefined)[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      vk.push(await ours());
+      if (theirs) py.push(theirs());
+    }
+    rows.push(row(name, median(vk)!, theirs ? { name: peerName, us: median(py) } : undefined));
+  };
+  const py =
+    (setup: string, body: string, n = 2000) =>
+    () =>
+      pythonMedianUs(`c = libvirt.open(${JSON.stringify(uri)})\n${setup}`, body, n);
   try {
-    rows.push(
-      row('getCapabilities (XML)', await measure(() => conn.getCapabilitiesXml()), {
-        name: peer,
-        us: py('', 'c.getCapabilities()'),
-      }),
+    await paired(
+      'getCapabilities (XML)',
+      () => measure(() => conn.getCapabilitiesXml()),
+      py('', 'c.getCapabilities()'),
     );
-    rows.push(row('getCapabilities (typed Capabilities)', await measure(() => conn.getCapabilities())));
-    rows.push(
-      row('listAllDomains', await measure(() => conn.listDomains({})), {
-        name: peer,
-        us: py('', 'c.listAllDomains(0)'),
-      }),
+    await paired(
+      'getCapabilities (typed Capabilities)',
+      () => measure(() => conn.getCapabilities()),
+      undefined,
     );
-    rows.push(
-      row(
-        'lookupByName + info',
-        await measure(async () => conn.domainGetInfo(await conn.lookupDomain({ name: 'test' }))),
-        { name: peer, us: py('', "c.lookupByName('test').info()") },
-      ),
+    await paired('listAllDomains', () => measure(() => conn.listDomains({})), py('', 'c.listAllDomains(0)'));
+    await paired(
+      'lookupByName + info',
+      () => measure(async () => conn.domainGetInfo(await conn.lookupDomain({ name: 'test' }))),
+      py('', "c.lookupByName('test').info()"),
     );
     let n = 0;
-    rows.push(
-      row(
-        'defineXML + undefine',
-        await measure(async () => {
+    await paired(
+      'defineXML + undefine',
+      () =>
+        measure(async () => {
           const d = await conn.defineDomain(DOMAIN(`bench-vk-${n++}`));
           await conn.domainUndefine(d);
         }),
-        {
-          name: peer,
-          us: py(
-            'import itertools\nn = itertools.count()',
-            `d = c.defineXML(${JSON.stringify(DOMAIN('bench-py-NAME'))}.replace('NAME', str(next(n))))\nd.undefine()`,
-          ),
-        },
+      py(
+        'import itertools\nn = itertools.count()',
+        `d = c.defineXML(${JSON.stringify(DOMAIN('bench-py-NAME'))}.replace('NAME', str(next(n))))\nd.undefine()`,
       ),
     );
-    rows.push(
-      row(
-        'open + close',
-        await measure(
+    await paired(
+      'open + close',
+      () =>
+        measure(
           async () => {
             const c = await RemoteConnection.open(parseUri(uri), { readonly: false });
             await c.close();
           },
           { iterations: 100, warmup: 10 },
         ),
-        { name: peer, us: pythonMedianUs('', `libvirt.open(${JSON.stringify(uri)}).close()`, 300) },
-      ),
+      () => pythonMedianUs('', `libvirt.open(${JSON.stringify(uri)}).close()`, 300),
     );
     const total = 20_000;
-    rows.push(
-      row(
-        'lookupByName + info, 16 in flight (µs per call)',
-        await throughputUs(16, total, async () =>
-          conn.domainGetInfo(await conn.lookupDomain({ name: 'test' })),
-        ),
-        { name: `${peer} (16 threads)`, us: pythonThroughputUs(uri, 16, total) },
-      ),
+    const lookupInfo = async () => conn.domainGetInfo(await conn.lookupDomain({ name: 'test' }));
+    await paired(
+      'lookupByName + info, 16 in flight (µs per op)',
+      () => throughputUs(16, total, lookupInfo),
+      () => pythonThroughputUs(uri, 16, total),
+      `${peer} (16 threads)`,
+    );
+    await paired(
+      'lookupByName + info, 16 in flight vs peer one at a time',
+      () => throughputUs(16, total, lookupInfo),
+      () => pythonThroughputUs(uri, 1, total / 4),
+      `${peer} (1 thread)`,
     );
   } finally {
     await conn.close();

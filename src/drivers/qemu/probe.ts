@@ -7,8 +7,10 @@
  *
  * @module
  */
+
+import { setMaxListeners } from 'node:events';
 import { constants } from 'node:fs';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toVirError, VirError } from '../../errors.js';
@@ -69,6 +71,25 @@ export async function kvmUsable(): Promise<boolean> {
 }
 
 export async function probeQemu(binary: string, options: ProbeOptions = {}): Promise<QemuCaps> {
+  // Every pipelined command listens for abort: give them a signal of our own
+  // rather than piling listeners onto the caller's.
+  const outer = options.signal;
+  if (outer) {
+    const local = new AbortController();
+    setMaxListeners(0, local.signal);
+    const relay = () => local.abort(outer.reason);
+    if (outer.aborted) relay();
+    else outer.addEventListener('abort', relay, { once: true });
+    try {
+      return await probeLinked(binary, { ...options, signal: local.signal });
+    } finally {
+      outer.removeEventListener('abort', relay);
+    }
+  }
+  return probeLinked(binary, options);
+}
+
+async function probeLinked(binary: string, options: ProbeOptions): Promise<QemuCaps> {
   const useKvm = options.kvm ?? (await kvmUsable());
   const data: ProbeData = { emulator: binary, accel: {} };
   const accels: QemuAccel[] = useKvm ? ['kvm', 'tcg'] : ['tcg'];
@@ -103,7 +124,14 @@ async function probeOne(
   data: ProbeData,
   options: ProbeOptions,
 ): Promise<AccelProbeData> {
-  const dir = await mkdtemp(join(options.runDir ?? tmpdir(), 'virtkit-probe-'));
+  const runDir = options.runDir ?? tmpdir();
+  let dir: string;
+  try {
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    dir = await mkdtemp(join(runDir, 'virtkit-probe-'));
+  } catch (err) {
+    throw toVirError(err, 'WRITE_FAILED', 'qemu', `cannot create a probe directory in ${runDir}`);
+  }
   let proc: MonitorProcess | undefined;
   try {
     const startOpts: Parameters<typeof startMonitorProcess>[0] = {

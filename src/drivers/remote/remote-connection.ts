@@ -39,8 +39,6 @@ const Feature = { PROGRAM_KEEPALIVE: 10, REMOTE_EVENT_CALLBACK: 14 } as const;
 /** `remote_auth_type`. */
 const Auth = { NONE: 0, SASL: 1, POLKIT: 2 } as const;
 const VIR_CONNECT_RO = 1;
-/** `VIR_ERR_RPC`: what the daemon answers a call sent before authentication completed. */
-const VIR_ERR_RPC = 39;
 const VIR_DOMAIN_EVENT_ID_LIFECYCLE = 0;
 const AFFECT_LIVE = 1;
 const AFFECT_CONFIG = 2;
@@ -104,6 +102,7 @@ export class RemoteConnection implements DriverConnection {
   /** Calls wait behind an event registration so no event of theirs is missed. */
   #barrier: Promise<unknown> | null = null;
   #unlistenMessages: (() => void) | null = null;
+  #closing = false;
 
   private constructor(client: RpcClient, transport: Transport) {
     this.#client = client;
@@ -146,24 +145,11 @@ export class RemoteConnection implements DriverConnection {
 
   async #handshake(uri: ConnectUri, readonly: boolean, opts: RemoteOpenOptions): Promise<void> {
     const signal = opts.signal;
-    const openArgs = { name: daemonUri(uri), flags: readonly ? VIR_CONNECT_RO : 0 };
-    const features = () =>
-      Promise.all([
-        this.#supports(Feature.PROGRAM_KEEPALIVE, signal),
-        this.#supports(Feature.REMOTE_EVENT_CALLBACK, signal),
-      ]);
-    // Optimistic: the auth list, the feature probes and the open leave together, one
-    // round trip where libvirt's client takes four. The daemon runs a client's calls
-    // on several workers at once, so with polkit the open can overtake the auth list
-    // that, for root, is what authenticates the client; then it is refused with
-    // "authentication required" (VIR_ERR_RPC) and sent again, now in order.
-    const authList = this.#client.call(P.AUTH_LIST, undefined, signal);
-    let feat = features();
-    let opened = this.#client.call(P.CONNECT_OPEN, openArgs, signal);
-    // whichever of these is abandoned below must not end as an unhandled rejection
-    feat.catch(() => {});
-    opened.catch(() => {});
-    const types = (await authList).types;
+    // The auth list goes alone: for root on a polkit socket it is what authenticates
+    // the client, and the daemon runs one client's calls on several workers at once,
+    // so an open sent with it could overtake it and be refused (and logged as an
+    // error on the daemon). Calls that need the open wait for it for the same reason.
+    const types = (await this.#client.call(P.AUTH_LIST, undefined, signal)).types;
     if (types.length > 0 && !types.includes(Auth.NONE)) {
       const names = types.map((t) => (t === Auth.SASL ? 'SASL' : t === Auth.POLKIT ? 'polkit' : `type ${t}`));
       throw new VirError(
@@ -173,19 +159,25 @@ export class RemoteConnection implements DriverConnection {
           'which virtkit does not support yet; configure auth "none" for this socket or use ssh',
       );
     }
-    const [featOk, openOk] = await Promise.all([
-      feat.then(ok, notAuthenticated),
-      opened.then(ok, notAuthenticated),
+    // the daemon answers the keepalive probe before the open; the others need it
+    const [keepalive] = await allOf([
+      this.#supports(Feature.PROGRAM_KEEPALIVE, signal),
+      this.#client.call(
+        P.CONNECT_OPEN,
+        { name: daemonUri(uri), flags: readonly ? VIR_CONNECT_RO : 0 },
+        signal,
+      ),
     ]);
-    if (!featOk) feat = features();
-    if (!openOk) opened = this.#client.call(P.CONNECT_OPEN, openArgs, signal);
-    const [[keepalive, callbacks]] = await Promise.all([feat, opened]);
-    this.#eventCallbacks = callbacks;
     const interval = opts.keepaliveInterval ?? 5;
     if (keepalive && interval > 0) {
       this.#client.startKeepalive({ interval, count: opts.keepaliveCount ?? 5 });
     }
-    this.#type = (await this.#client.call(P.CONNECT_GET_TYPE, undefined, signal)).type;
+    const [callbacks, type] = await allOf([
+      this.#supports(Feature.REMOTE_EVENT_CALLBACK, signal),
+      this.#client.call(P.CONNECT_GET_TYPE, undefined, signal),
+    ]);
+    this.#eventCallbacks = callbacks;
+    this.#type = type.type;
   }
 
   async #supports(feature: number, signal?: AbortSignal): Promise<boolean> {
@@ -209,7 +201,24 @@ export class RemoteConnection implements DriverConnection {
     return this.#client.call(proc, args, opts?.signal);
   }
 
+  /**
+   * Calls `listener` once if the connection ends without {@link close}: the
+   * daemon went away, a keepalive timeout, a broken packet. Returns the
+   * function that removes it. (The facade can end its event iterators here.)
+   */
+  onClose(listener: (reason: VirError) => void): () => void {
+    let closing = false;
+    const off = this.#client.onClose((reason) => {
+      if (!closing && !this.#closing) listener(reason);
+    });
+    return () => {
+      closing = true;
+      off();
+    };
+  }
+
   async close(): Promise<void> {
+    this.#closing = true;
     if (!this.#client.closed) {
       try {
         if (this.#registration) await this.#unregister();
@@ -550,16 +559,12 @@ export class RemoteConnection implements DriverConnection {
   }
 }
 
-const ok = () => true;
-
-/**
- * For a call that overtook authentication: false (send it again) when the
- * daemon refused it with VIR_ERR_RPC, its "authentication required"; any
- * other failure is the call's own and is rethrown.
- */
-function notAuthenticated(err: unknown): false {
-  if (err instanceof VirError && err.libvirtCode === VIR_ERR_RPC) return false;
-  throw err;
+/** Promise.all that leaves no rejection unhandled when it fails early on another. */
+function allOf<T extends readonly unknown[]>(
+  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  for (const p of promises) p.catch(() => {});
+  return Promise.all(promises) as Promise<T>;
 }
 
 function compareResult(n: number): CpuCompareResult {

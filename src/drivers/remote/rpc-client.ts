@@ -68,6 +68,8 @@ export class RpcClient {
     this.#stream = stream;
     this.peer = peer;
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // a transport may hand the stream over paused (TLS, after its confirmation byte)
+    stream.resume();
     stream.on('error', (err: Error) => {
       // a daemon that dies with our calls unread resets the connection rather than closing it
       const code = (err as NodeJS.ErrnoException).code;

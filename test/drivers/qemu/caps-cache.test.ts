@@ -1,10 +1,16 @@
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QemuCapsCache, writeAtomically } from '../../../src/drivers/qemu/caps-cache.js';
 import { QEMU_CAPS_FORMAT } from '../../../src/drivers/qemu/qemu-caps.js';
 import { writeQemuWrapper } from './fake-qemu.js';
-import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
+import { childPids, HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
+
+const childrenBefore = new Set(childPids());
+afterAll(() => {
+  // every QEMU (and fake QEMU) a test started has been reaped
+  expect(childPids().filter((p) => !childrenBefore.has(p))).toEqual([]);
+});
 
 let dir: ReturnType<typeof tempDir>;
 beforeEach(() => {

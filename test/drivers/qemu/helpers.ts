@@ -3,7 +3,7 @@
  * a real QEMU is installed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,4 +75,18 @@ export function standardScript(
     if (cmd.execute === 'qmp_capabilities') socket.write(`${JSON.stringify({ return: {}, id: cmd.id })}\r\n`);
     else rest(cmd, socket);
   };
+}
+
+/** Pids of this process's live children (every thread's `children` list in /proc). */
+export function childPids(): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of readdirSync(`/proc/${process.pid}/task`)) {
+      const text = readFileSync(`/proc/${process.pid}/task/${t}/children`, 'utf8').trim();
+      if (text) out.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {
+    // not Linux: nothing to check
+  }
+  return out;
 }

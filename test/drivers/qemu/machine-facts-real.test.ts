@@ -1,7 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startMonitorProcess } from '../../../src/drivers/qemu/qemu-monitor-process.js';
 import { machineFacts } from '../../../src/machine/index.js';
-import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
+import { childPids, HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
+
+const childrenBefore = new Set(childPids());
+afterAll(() => {
+  // every QEMU (and fake QEMU) a test started has been reaped
+  expect(childPids().filter((p) => !childrenBefore.has(p))).toEqual([]);
+});
 
 let dir: ReturnType<typeof tempDir>;
 beforeEach(() => {

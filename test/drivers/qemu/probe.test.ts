@@ -1,13 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kvmUsable, probeQemu } from '../../../src/drivers/qemu/probe.js';
 import { buildQemuCaps, defaultMachine, findMachine } from '../../../src/drivers/qemu/qemu-caps.js';
 import { parseTranscript, probeDataFromTranscript } from '../../../src/drivers/qemu/transcript.js';
 import { HAS_SHARED, SHARED_DIR, SHARED_NOTE } from '../../shared-data.js';
 import { writeFakeQemu } from './fake-qemu.js';
-import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
+import { childPids, HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
+
+const childrenBefore = new Set(childPids());
+afterAll(() => {
+  // every QEMU (and fake QEMU) a test started has been reaped
+  expect(childPids().filter((p) => !childrenBefore.has(p))).toEqual([]);
+});
 
 let dir: ReturnType<typeof tempDir>;
 beforeEach(() => {

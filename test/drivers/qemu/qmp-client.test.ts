@@ -1,7 +1,21 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startMonitorProcess } from '../../../src/drivers/qemu/qemu-monitor-process.js';
 import { QmpClient, QmpError } from '../../../src/drivers/qemu/qmp/index.js';
-import { fakeQmpServer, HAS_QEMU, QEMU_BINARY, QEMU_NOTE, standardScript, tempDir } from './helpers.js';
+import {
+  childPids,
+  fakeQmpServer,
+  HAS_QEMU,
+  QEMU_BINARY,
+  QEMU_NOTE,
+  standardScript,
+  tempDir,
+} from './helpers.js';
+
+const childrenBefore = new Set(childPids());
+afterAll(() => {
+  // every QEMU (and fake QEMU) a test started has been reaped
+  expect(childPids().filter((p) => !childrenBefore.has(p))).toEqual([]);
+});
 
 let dir: ReturnType<typeof tempDir>;
 const cleanups: Array<() => Promise<void> | void> = [];
