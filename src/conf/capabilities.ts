@@ -279,8 +279,8 @@ function childIommu(): Field<boolean> {
 // --- guests ---------------------------------------------------------------------
 
 export const capsMachineMapper = elementMapper('machine', {
-  maxCpus: attr('maxCpus', uint),
   canonical: attr('canonical', str),
+  maxCpus: attr('maxCpus', uint),
   deprecated: attr('deprecated', yesNo),
   name: req(text(trimmed)),
 });

@@ -13,6 +13,7 @@
 import { VirError } from '../errors.js';
 import { type ParseXmlOptions, parseXml } from './parse.js';
 import { SCHEMA_FILES } from './schemas.gen.js';
+import type { XmlElement } from './tree.js';
 
 /** The document kinds we have schemas for, by root schema file. */
 export const SCHEMA_KINDS = {
@@ -99,8 +100,9 @@ export async function validate(
   if (!Object.hasOwn(SCHEMA_KINDS, kind)) {
     throw new VirError('INVALID_ARG', 'schema', `unknown schema kind '${String(kind)}'`);
   }
+  let root: XmlElement;
   try {
-    parseXml(xml, options);
+    root = parseXml(xml, options);
   } catch (err) {
     if (err instanceof VirError)
       return { valid: false, errors: [{ line: err.line ?? 0, message: err.message }] };
@@ -127,7 +129,7 @@ export async function validate(
     return { valid: true, errors: [] };
   } catch (err) {
     if (err instanceof lib.XmlValidateError || err instanceof lib.XmlError)
-      return { valid: false, errors: details(err) };
+      return { valid: false, errors: locate(details(err), root) };
     throw new VirError('INTERNAL_ERROR', 'schema', `validation failed: ${describe(err)}`, { cause: err });
   } finally {
     doc.dispose();
@@ -162,6 +164,59 @@ function details(err: unknown): ValidationIssue[] {
     });
   }
   return [{ line: 0, message: describe(err) }];
+}
+
+/**
+ * Gives a line to the issues libxml2 reports without one.
+ *
+ * Inside an `<interleave>` libxml2 drops the inner error (say, a bad
+ * attribute value) and reports only "Extra element topology in interleave"
+ * with no line, followed by "Element cpu failed to validate content" at the
+ * enclosing element. The issues come innermost first, so walking them from
+ * the outermost one down, each nameless-line element is looked up among the
+ * descendants of the element located before it, in our own parse tree
+ * (which knows every start tag's line).
+ */
+function locate(issues: ValidationIssue[], root: XmlElement): ValidationIssue[] {
+  let context: XmlElement | undefined;
+  for (let i = issues.length - 1; i >= 0; i--) {
+    const issue = issues[i] as ValidationIssue;
+    const name = /^(?:Extra element|Element|Expecting element|Did not expect element) (\S+?)[,:]? /.exec(
+      issue.message,
+    )?.[1];
+    if (!name) continue;
+    if (issue.line > 0) {
+      context =
+        findElement(root, (el) => el.name === name && el.line === issue.line) ??
+        findElement(root, (el) => el.name === name) ??
+        context;
+      continue;
+    }
+    const scope = context ?? root;
+    // "Element feature failed to validate attributes" right after "Extra element
+    // feature" is the same element, one level of detail further in.
+    const found =
+      scope !== root && scope.name === name
+        ? scope
+        : findElement(scope, (el) => el !== scope && el.name === name);
+    if (found?.line !== undefined) {
+      issue.line = found.line;
+      issue.path ??= name;
+      context = found;
+    }
+  }
+  return issues;
+}
+
+/** Breadth-first, so that a direct child wins over a deeper namesake. */
+function findElement(root: XmlElement, match: (el: XmlElement) => boolean): XmlElement | undefined {
+  const queue: XmlElement[] = [root];
+  for (let i = 0; i < queue.length; i++) {
+    const el = queue[i] as XmlElement;
+    if (match(el)) return el;
+    for (const c of el.children) if (c.type === 'element') queue.push(c);
+  }
+  return undefined;
 }
 
 function describe(err: unknown): string {

@@ -38,6 +38,21 @@ describe('Capabilities', () => {
     expect(Capabilities.fromXML(virshCaps).toXML()).toBe(virshCaps);
   });
 
+  it("formats the capabilities libvirt's QEMU driver printed on a real host byte for byte", () => {
+    // virsh ends its output with an extra blank line; libvirt's document ends at </capabilities>
+    const qemuCaps = `${readFileSync(fixture('capabilities/qemu-session-x86_64.xml'), 'utf8').trimEnd()}\n`;
+    const caps = Capabilities.fromXML(qemuCaps);
+    expect(caps.host.cpu.maxPhysAddr).toEqual({ mode: 'emulate', bits: 48 });
+    expect(caps.host.cache?.banks?.[0]).toMatchObject({
+      level: 3,
+      type: 'both',
+      size: 32,
+      unit: 'MiB',
+      cpus: '0-1',
+    });
+    expect(caps.toXML()).toBe(qemuCaps);
+  });
+
   it('is what our test:///default driver reports', async () => {
     const conn = await connect('test:///default');
     expect((await conn.getCapabilities()).toXML()).toBe(virshCaps);

@@ -14,8 +14,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Capabilities } from '../../conf/capabilities.js';
+import { CpuDef } from '../../conf/cpu.js';
+import { baselineCpu, compareCpu } from '../../cpu/index.js';
 import type {
+  BaselineOptions,
   CallOptions,
+  CpuCompareResult,
   DomainEvent,
   DomainEventListener,
   DomainEventName,
@@ -128,6 +132,23 @@ export class TestConnection implements DriverConnection, ControlledHost {
 
   getCapabilities(opts: CallOptions = {}): Promise<Capabilities> {
     return this.#hostJob('getCapabilities', opts, () => this.#caps);
+  }
+
+  /** Against the host CPU of the capabilities; a host CPU without a model is incompatible, as in libvirt. */
+  compareCpu(cpuXml: string, opts: CallOptions = {}): Promise<CpuCompareResult> {
+    return this.#hostJob('compareCpu', opts, () => {
+      const host = new CpuDef(this.#caps.host.cpu ?? {});
+      return compareCpu(host, cpuXml).result.toLowerCase() as CpuCompareResult;
+    });
+  }
+
+  baselineCpu(cpuXmls: readonly string[], opts: BaselineOptions = {}): Promise<string> {
+    return this.#hostJob('baselineCpu', opts, () =>
+      baselineCpu(cpuXmls, {
+        ...(opts.expandFeatures !== undefined ? { expandFeatures: opts.expandFeatures } : {}),
+        ...(opts.migratable !== undefined ? { migratable: opts.migratable } : {}),
+      }).toXML(),
+    );
   }
 
   getHostname(opts: CallOptions = {}): Promise<string> {
