@@ -9,6 +9,14 @@
  * - `driverOptions.control`: a {@link TestControl} that injects failures,
  *   latency and guest crashes.
  *
+ * Where it knowingly differs from libvirt 9.0's test driver:
+ * - `createDomain`/`start` with `paused` work (libvirt refuses the flag);
+ * - `cpuTime` counts from boot and is 0 when inactive (libvirt reports the
+ *   wall clock); the host name is `localhost`, not the machine's;
+ * - `getXML` keeps elements libvirt would drop and adds libvirt's top-level
+ *   defaults only, not per-device ones (graphics ports, video models);
+ * - reverting to a snapshot never gives two domains one name.
+ *
  * @module
  */
 
