@@ -31,8 +31,9 @@ export const VIRT_TYPE: 'kvm' | 'qemu' = process.env.VIRTKIT_TEST_ACCEL === 'kvm
 /**
  * Real-mode boot sectors, assembled by hand (16-bit x86):
  * - poweroff: write SLP_EN with S5 to the ACPI PM1a control port (0x604).
- * - acpi: enable the power button event (PM1a_EN, 0x602), poll its status
- *   bit (PM1a_STS, 0x600), then power off as above: a guest that honours
+ * - acpi: enable the power button event (PM1a_EN, 0x602), write 'R' to a
+ *   debug console at port 0x780 (0x402 is SeaBIOS's, 0x510 fw_cfg's) to say it listens, poll the button status bit
+ *   (PM1a_STS, 0x600), then power off as above: a guest that honours
  *   system_powerdown.
  * - panic: write 1 to the pvpanic port (0x505).
  * - reboot: pulse the reset line through the keyboard controller (0xFE to 0x64).
@@ -41,8 +42,8 @@ export const VIRT_TYPE: 'kvm' | 'qemu' = process.env.VIRTKIT_TEST_ACCEL === 'kvm
 const PROGRAMS = {
   poweroff: [0xfa, 0xba, 0x04, 0x06, 0xb8, 0x00, 0x20, 0xef, 0xf4, 0xeb, 0xfd],
   acpi: [
-    0xfa, 0xba, 0x02, 0x06, 0xb8, 0x00, 0x01, 0xef, 0xba, 0x00, 0x06, 0xed, 0xa9, 0x00, 0x01, 0x74, 0xf7,
-    0xba, 0x04, 0x06, 0xb8, 0x00, 0x20, 0xef, 0xf4, 0xeb, 0xfd,
+    0xfa, 0xba, 0x02, 0x06, 0xb8, 0x00, 0x01, 0xef, 0xba, 0x80, 0x07, 0xb0, 0x52, 0xee, 0xba, 0x00, 0x06,
+    0xed, 0xa9, 0x00, 0x01, 0x74, 0xf7, 0xba, 0x04, 0x06, 0xb8, 0x00, 0x20, 0xef, 0xf4, 0xeb, 0xfd,
   ],
   panic: [0xfa, 0xba, 0x05, 0x05, 0xb0, 0x01, 0xee, 0xf4, 0xeb, 0xfd],
   reboot: [0xfa, 0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd],
@@ -66,6 +67,31 @@ function esc(v: string): string {
 
 export function bootDiskArgs(imagePath: string): string[] {
   return ['-drive', `file=${esc(imagePath)},format=raw,if=ide`];
+}
+
+/** Boot-sector disk plus a debug console file the `acpi` program writes 'R' to when it listens. */
+export function acpiGuestArgs(
+  dir: string,
+  imagePath: string,
+): { args: string[]; ready(count?: number): Promise<void> } {
+  const consoleFile = join(dir, `${imagePath.split('/').pop()}.con`);
+  writeFileSync(consoleFile, '');
+  return {
+    args: [
+      ...bootDiskArgs(writeBootImage(imagePath, 'acpi')),
+      '-chardev',
+      `file,id=dbgcon,path=${esc(consoleFile)}`,
+      '-device',
+      'isa-debugcon,iobase=0x780,chardev=dbgcon',
+    ],
+    async ready(count = 1) {
+      const deadline = Date.now() + 10_000;
+      while (readFileSync(consoleFile, 'utf8').split('R').length - 1 < count) {
+        if (Date.now() > deadline) throw new Error('guest never listened for the power button');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  };
 }
 
 export interface TestRoots {

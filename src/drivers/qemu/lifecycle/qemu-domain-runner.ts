@@ -567,6 +567,8 @@ export class QemuDomainRunner {
   }
 
   #onShutdownEvent(data: Record<string, unknown>, announce = true): void {
+    // Our own SIGTERM after a guest power-off makes QEMU say SHUTDOWN again.
+    if (this.#gotShutdown && announce) return;
     this.#gotShutdown = true;
     const detail = data.guest === true ? 'guest' : data.guest === false ? 'host' : 'finished';
     this.#setState('shutdown', 'user');
