@@ -2,6 +2,7 @@
  * The runner against real QEMU: tiny diskless (or boot-sector) guests in a
  * temporary state/log root, one at a time.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -409,5 +410,75 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     expect(again.getState()).toEqual({ state: 'shutoff', reason: 'crashed' });
     expect(existsSync(r.statusPath)).toBe(false);
     await expect(QemuDomainRunner.reattach(r.name, options())).rejects.toMatchObject({ code: 'NO_DOMAIN' });
+  });
+});
+
+describe.skipIf(!HAS_QEMU)(`re-attach from another Node process${QEMU_NOTE}`, () => {
+  /** Starts a guest from a child Node process; resolves with QEMU's pid once the guest runs. */
+  function startInChild(spec: QemuGuestSpec, mode: 'exit' | 'wait') {
+    const script = join(import.meta.dirname, 'start-guest-child.ts');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        script,
+        JSON.stringify({ stateRoot: roots.stateRoot, logRoot: roots.logRoot, spec }),
+        mode,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise<void>((res) => child.once('exit', () => res()));
+    const started = new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (s: string) => {
+        out += s;
+        const line = out.split('\n')[0];
+        if (out.includes('\n') && line) resolve((JSON.parse(line) as { pid: number }).pid);
+      });
+      void exited.then(() => reject(new Error(`child exited before starting the guest: ${out}`)));
+    });
+    return { child, started, exited };
+  }
+
+  it('finds a guest started by a process that exited, and follows it to power-off', async () => {
+    const guest = acpiGuest('acpi-child.img');
+    const spec = testSpec({ extraArgs: guest.args });
+    const { started, exited } = startInChild(spec, 'exit');
+    const pid = await started;
+    await exited;
+    await guest.ready();
+    const r = await QemuDomainRunner.reattach(spec.name, options());
+    runners.push(r);
+    const log = new EventLog();
+    r.subscribe(log.listener);
+    expect(r.pid).toBe(pid);
+    expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
+    expect(r.getInfo().cpuTime).toBeGreaterThan(0n);
+    // QEMU is not our child: its end is seen through the monitor and /proc.
+    await r.shutdown({ timeoutMs: 10_000 });
+    expect(log.lifecycle).toEqual(['shutdown/guest', 'stopped/shutdown']);
+    expect(r.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
+  });
+
+  it('finds a guest whose Node process was killed with SIGKILL, and destroys it', async () => {
+    const spec = testSpec();
+    const { child, started, exited } = startInChild(spec, 'wait');
+    const pid = await started;
+    child.kill('SIGKILL');
+    await exited;
+    // The old process held the only monitor connection; it is gone with it.
+    const r = await QemuDomainRunner.reattach(spec.name, options());
+    runners.push(r);
+    const log = new EventLog();
+    r.subscribe(log.listener);
+    expect(r.pid).toBe(pid);
+    expect(r.getState().state).toBe('running');
+    await r.destroy();
+    expect(log.lifecycle).toEqual(['stopped/destroyed']);
+    expect(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '').toBe(
+      false,
+    );
   });
 });

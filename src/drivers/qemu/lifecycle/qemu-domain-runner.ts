@@ -271,6 +271,11 @@ export class QemuDomainRunner {
       mkdirSync(join(this.#options.logRoot, 'qemu'), { recursive: true, mode: 0o700 });
       rmSync(runDir, { recursive: true, force: true });
       mkdirSync(runDir, { mode: 0o700 });
+      // A process killed mid-write leaves its temporary status file behind.
+      const tmpPrefix = `.${spec.name}.xml.`;
+      for (const f of readdirSync(qemuDir)) {
+        if (f.startsWith(tmpPrefix) && f.endsWith('.tmp')) rmSync(join(qemuDir, f), { force: true });
+      }
     } catch (err) {
       throw toVirError(err, 'SYSTEM_ERROR', 'qemu', 'cannot create the domain directories');
     }
