@@ -130,6 +130,39 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     expect(existsSync(join(roots.path, 'lo,g', 'qemu', `${name}.log`))).toBe(true);
   });
 
+  it('delivers events through an async iterator that ends with its signal', async () => {
+    const { r } = runner(testSpec());
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const e of r.events({ signal: ac.signal })) {
+        if (e.type === 'lifecycle') seen.push(`${e.event}/${e.detail}`);
+        if (seen.length === 3) ac.abort();
+      }
+    })();
+    await r.start();
+    await r.suspend();
+    await r.destroy();
+    await reading;
+    expect(seen).toEqual(['started/booted', 'suspended/paused', 'stopped/destroyed']);
+  });
+
+  it('keeps the live XML in the status file and honours an aborted signal before starting', async () => {
+    const { r } = runner(testSpec({ cpu: 'qemu64,+ssse3', currentMemoryKiB: 12288 }));
+    await expect(r.start({ signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'OPERATION_ABORTED',
+    });
+    expect(r.pid).toBeUndefined();
+    await r.start();
+    const status = parseXml(readFileSync(r.statusPath, 'utf8'));
+    const domain = firstChild(status, 'domain');
+    expect(domain && getAttr(domain, 'id')).toBe(String(r.ref.id));
+    const xml = r.getXml();
+    expect(xml).toContain("<currentMemory unit='KiB'>12288</currentMemory>");
+    expect(xml).toContain("<feature policy='require' name='ssse3'/>");
+    expect(QemuDomainRunner.listStatus(roots)).toContain(r.name);
+  });
+
   it('suspends and resumes with libvirt reasons and events', async () => {
     const { r, log } = runner(testSpec());
     await r.start();

@@ -325,8 +325,8 @@ export class QemuDomainRunner {
         resolve();
       });
     });
-    // A guest outlives a Node process that has nothing else to do.
-    child.unref();
+    // The child stays referenced while we watch it, or Node could exit between
+    // QEMU's death and our reaping it; detach() lets go.
     const pid = child.pid ?? -1;
     this.#proc = { pid, pidStart: readProcStat(pid)?.startTicks ?? '0', child, gone };
     this.#id = (this.#options.allocateId ?? defaultAllocateId)();
@@ -517,6 +517,7 @@ export class QemuDomainRunner {
     this.#stopPolling?.();
     this.#stopPolling = undefined;
     this.#onMonitorClosed = undefined;
+    this.#proc?.child?.unref();
     this.#proc = undefined;
     this.#id = -1;
     this.#state = { state: 'shutoff', reason: 'unknown' };
