@@ -388,6 +388,21 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     expect(readFileSync(r.logPath, 'utf8')).toMatch(/unsupported machine type|no-such-machine/);
   });
 
+  it('refuses a CPU model the host cannot give in full, naming the missing features', async () => {
+    const { r } = runner(testSpec({ cpu: 'Skylake-Server' }));
+    const err = await r.start().catch((e: unknown) => e);
+    if (r.spec.virtType === 'qemu') {
+      expect(isVirError(err, 'CPU_INCOMPATIBLE')).toBe(true);
+      expect((err as Error).message).toMatch(/features: .*\bpcid\b/);
+      expect(r.getState()).toEqual({ state: 'shutoff', reason: 'failed' });
+      expect(existsSync(r.statusPath)).toBe(false);
+    }
+    // Without enforce QEMU drops what it cannot do and starts.
+    const lax = runner(testSpec({ cpu: 'Skylake-Server', cpuEnforce: false }));
+    await lax.r.start();
+    expect(lax.r.getState().state).toBe('running');
+  });
+
   it('refuses a second start while starting, and destroy cancels a start', async () => {
     const { r, log } = runner(testSpec());
     const first = r.start();

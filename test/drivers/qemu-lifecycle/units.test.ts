@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildSpecCommandLine,
+  cpuArg,
   JobLock,
   qemuOptValue,
   validateGuestSpec,
@@ -32,6 +33,14 @@ describe('QEMU option escaping', () => {
     expect(argv).toContain('-S');
     expect(argv).toContain('-no-shutdown');
     expect(argv).not.toContain('-no-reboot');
+  });
+
+  it('adds enforce to named CPU models only', () => {
+    expect(cpuArg('Haswell,+vmx', true)).toBe('Haswell,+vmx,enforce');
+    expect(cpuArg('Haswell,enforce', true)).toBe('Haswell,enforce');
+    expect(cpuArg('host', true)).toBe('host');
+    expect(cpuArg('max', true)).toBe('max');
+    expect(cpuArg('Haswell', false)).toBe('Haswell');
   });
 
   it('adds -no-reboot only when a guest reboot must end the guest', () => {

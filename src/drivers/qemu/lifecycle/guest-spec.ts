@@ -30,6 +30,12 @@ export interface QemuGuestSpec {
   readonly machine: string;
   /** QEMU's `-cpu` value: `host`, `max`, or a model with its features (`Haswell,+vmx,-hle`). */
   readonly cpu?: string;
+  /**
+   * Make QEMU refuse to start when it cannot give a named CPU model every
+   * requested feature (`-cpu ...,enforce`), as libvirt's `check='full'`.
+   * Default true; `host` and `max` are never checked.
+   */
+  readonly cpuEnforce?: boolean;
   /** Absolute path of the QEMU binary. */
   readonly emulator: string;
   readonly onPoweroff?: LifecycleAction;

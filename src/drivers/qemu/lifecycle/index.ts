@@ -8,6 +8,7 @@ export { type LifecycleAction, type QemuGuestSpec, validateGuestSpec } from './g
 export { JobLock } from './job-lock.js';
 export {
   buildSpecCommandLine,
+  cpuArg,
   type QemuCommandLine,
   type QemuRunPaths,
   qemuOptValue,

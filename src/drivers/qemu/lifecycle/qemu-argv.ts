@@ -45,10 +45,20 @@ export function buildSpecCommandLine(spec: QemuGuestSpec, paths: QemuRunPaths): 
     '-smp',
     String(spec.vcpus),
   ];
-  if (spec.cpu !== undefined) argv.push('-cpu', spec.cpu);
+  if (spec.cpu !== undefined) argv.push('-cpu', cpuArg(spec.cpu, spec.cpuEnforce !== false));
   if (spec.memballoon !== false) argv.push('-device', 'virtio-balloon-pci,id=balloon0');
   argv.push(...(spec.extraArgs ?? []));
   return { argv };
+}
+
+/**
+ * The `-cpu` value. It is a QEMU option string by design (`Model,+f,-g`), so
+ * it is passed through; a named model gets `enforce` so that missing
+ * features stop QEMU instead of being silently dropped.
+ */
+export function cpuArg(cpu: string, enforce: boolean): string {
+  if (!enforce || cpu === 'host' || cpu === 'max' || cpu.split(',').includes('enforce')) return cpu;
+  return `${cpu},enforce`;
 }
 
 /**

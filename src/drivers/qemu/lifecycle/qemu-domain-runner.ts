@@ -354,6 +354,15 @@ export class QemuDomainRunner {
       }
       this.#attachMonitor(qmp);
       this.#writeStatus();
+      // QEMU accepted -smp; make sure it created the vCPUs the guest expects.
+      const cpus = await qmp.execute<unknown[]>('query-cpus-fast', undefined, { signal });
+      if (Array.isArray(cpus) && cpus.length !== spec.vcpus) {
+        throw new VirError(
+          'INTERNAL_ERROR',
+          'qemu',
+          `QEMU created ${cpus.length} vCPUs, the guest needs ${spec.vcpus}`,
+        );
+      }
       if (spec.memballoon !== false && this.#balloonKiB < spec.memoryKiB) {
         await qmp.execute('balloon', { value: this.#balloonKiB * 1024 }, { signal });
       }
@@ -392,6 +401,15 @@ export class QemuDomainRunner {
           {
             cause: err,
           },
+        );
+      }
+      const missing = missingCpuFeatures(readLogTail(this.logPath, 8192));
+      if (missing.length > 0) {
+        throw new VirError(
+          'CPU_INCOMPATIBLE',
+          'qemu',
+          `starting '${this.name}': the host cannot give CPU '${spec.cpu}' these features: ${missing.join(', ')}`,
+          { field: 'cpu', cause: err },
         );
       }
       throw toVirError(err, 'OPERATION_FAILED', 'qemu', `starting '${this.name}'`);
@@ -928,6 +946,16 @@ function logTail(path: string): string {
     .slice(-5)
     .join('\n');
   return tail ? `: ${tail}` : '';
+}
+
+/** Feature names from QEMU's "doesn't support requested feature" warnings of the last start. */
+function missingCpuFeatures(log: string): string[] {
+  const lastStart = log.lastIndexOf(': starting up\n');
+  const text = lastStart >= 0 ? log.slice(lastStart) : log;
+  const names = [...text.matchAll(/support requested feature: \S+?\.([A-Za-z0-9_.-]+) \[bit/g)].map(
+    (m) => m[1] ?? '',
+  );
+  return [...new Set(names.filter((n) => n !== ''))];
 }
 
 /** Waits for `p`; 'timeout' after `ms` (0 = never), 'aborted' when the signal fires. */
