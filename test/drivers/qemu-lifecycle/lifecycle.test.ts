@@ -199,6 +199,15 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     expect(existsSync(r.statusPath)).toBe(false);
   });
 
+  it('QEMU stopped with SIGTERM by someone else: shutdown/host then stopped/shutdown', async () => {
+    const { r, log } = runner(testSpec());
+    await r.start();
+    process.kill(r.pid as number, 'SIGTERM');
+    await log.wait('stopped/shutdown');
+    expect(log.lifecycle).toEqual(['started/booted', 'shutdown/host', 'stopped/shutdown']);
+    expect(r.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
+  });
+
   it('a guest power-off with on_poweroff=destroy ends the guest: shutdown/guest then stopped/shutdown', async () => {
     const { r, log } = runner(testSpec({ extraArgs: boot('poweroff') }));
     await r.start();
@@ -386,6 +395,14 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     // QEMU's own complaint, from its stderr in our log, is in the message.
     expect((err as Error).message).toMatch(/no-such-machine/);
     expect(readFileSync(r.logPath, 'utf8')).toMatch(/unsupported machine type|no-such-machine/);
+  });
+
+  it("reports a guest that needs more memory than the host has with QEMU's reason", async () => {
+    const { r } = runner(testSpec({ memoryKiB: 100 * 1024 ** 3 }));
+    const err = await r.start().catch((e: unknown) => e);
+    expect(isVirError(err, 'OPERATION_FAILED')).toBe(true);
+    expect((err as Error).message).toMatch(/cannot set up guest memory/);
+    expect(existsSync(r.statusPath)).toBe(false);
   });
 
   it('refuses a CPU model the host cannot give in full, naming the missing features', async () => {

@@ -393,16 +393,6 @@ export class QemuDomainRunner {
           cause: err,
         });
       }
-      if (err instanceof VirError && (err.code === 'OPERATION_ABORTED' || err.code === 'OPERATION_TIMEOUT')) {
-        throw new VirError(
-          err.code,
-          'qemu',
-          `starting '${this.name}': ${err.message}${logTail(this.logPath)}`,
-          {
-            cause: err,
-          },
-        );
-      }
       const missing = missingCpuFeatures(readLogTail(this.logPath, 8192));
       if (missing.length > 0) {
         throw new VirError(
@@ -412,7 +402,12 @@ export class QemuDomainRunner {
           { field: 'cpu', cause: err },
         );
       }
-      throw toVirError(err, 'OPERATION_FAILED', 'qemu', `starting '${this.name}'`);
+      const wrapped = toVirError(err, 'OPERATION_FAILED', 'qemu');
+      // QEMU's own words (its stderr, in the log) say why better than a closed monitor does.
+      const tail = wrapped.message.includes('before its monitor was ready') ? '' : logTail(this.logPath);
+      throw new VirError(wrapped.code, 'qemu', `starting '${this.name}': ${wrapped.message}${tail}`, {
+        cause: err,
+      });
     }
   }
 
@@ -942,7 +937,7 @@ function callOpts(signal: AbortSignal | undefined): { signal?: AbortSignal } {
 function logTail(path: string): string {
   const tail = readLogTail(path, 1024)
     .split('\n')
-    .filter((l) => l.trim() !== '' && !/^\d{4}-\d\d-\d\dT.*: starting up$/.test(l))
+    .filter((l) => l.trim() !== '' && !/^\d{4}-\d\d-\d\dT[\d:.]+Z: (starting up|start failed: )/.test(l))
     .slice(-5)
     .join('\n');
   return tail ? `: ${tail}` : '';
