@@ -21,7 +21,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
   DomainEventName,
@@ -36,7 +36,7 @@ import { appendDomainLog, openDomainLog, readLogTail } from './domain-log.js';
 import { type QemuGuestSpec, validateGuestSpec } from './guest-spec.js';
 import { JobLock } from './job-lock.js';
 import { specToDomainXml } from './live-xml.js';
-import { isProcessAlive, readProcStat, signalProcess } from './proc-info.js';
+import { isProcessAlive, readProcExe, readProcStat, signalProcess } from './proc-info.js';
 import { buildSpecCommandLine, type QemuCommandLine, type QemuRunPaths } from './qemu-argv.js';
 import { EventHub, type RunnerEvent, type RunnerEventListener } from './runner-events.js';
 import { type DomainStatus, readStatus, writeStatus } from './status-file.js';
@@ -98,8 +98,6 @@ interface Watched {
   readonly gone: Promise<void>;
 }
 
-type OwnTransition = 'stop' | 'cont' | undefined;
-
 export class QemuDomainRunner {
   readonly #options: RunnerOptions;
   readonly #lock = new JobLock();
@@ -113,10 +111,10 @@ export class QemuDomainRunner {
   #gotShutdown = false;
   #fakeReboot = false;
   #panicked = false;
+  #shutdownSeen = false;
   #destroying = false;
   #starting = false;
   #stopReason: 'crashed' | undefined;
-  #own: OwnTransition;
   #startAbort: AbortController | undefined;
   #goneWaiters: Array<() => void> = [];
   #shutdownWaiters: Array<() => void> = [];
@@ -292,6 +290,7 @@ export class QemuDomainRunner {
     this.#starting = true;
     this.#destroying = false;
     this.#gotShutdown = false;
+    this.#shutdownSeen = false;
     this.#fakeReboot = false;
     this.#panicked = false;
     this.#stopReason = undefined;
@@ -368,12 +367,7 @@ export class QemuDomainRunner {
       }
       throwIfAborted(signal, 'qemu');
       if (!options.paused) {
-        this.#own = 'cont';
-        try {
-          await qmp.execute('cont', undefined, { signal });
-        } finally {
-          this.#own = undefined;
-        }
+        await qmp.execute('cont', undefined, { signal });
       }
       this.#starting = false;
       this.#startAbort = undefined;
@@ -443,7 +437,13 @@ export class QemuDomainRunner {
 
   async #reattach(status: DomainStatus, signal: AbortSignal | undefined): Promise<void> {
     const stat = readProcStat(status.pid);
-    const alive = stat !== undefined && stat.state !== 'Z' && stat.startTicks === status.pidStart;
+    // Same pid, same start time and still running the emulator: our QEMU, not a re-used pid.
+    const exe = readProcExe(status.pid)?.replace(/ \(deleted\)$/, '');
+    const alive =
+      stat !== undefined &&
+      stat.state !== 'Z' &&
+      stat.startTicks === status.pidStart &&
+      (exe === undefined || exe === realpathOr(status.spec.emulator));
     this.#id = status.id;
     if (!alive) {
       appendDomainLog(this.logPath, `found dead after a restart (pid ${status.pid}); cleaning up`);
@@ -553,26 +553,48 @@ export class QemuDomainRunner {
 
   #onQmpEvent(ev: QmpEvent): void {
     this.#events.emit({ type: 'monitor', domain: this.ref, event: ev, timestamp: Date.now() });
-    if (this.#destroying || this.#starting) return;
+    switch (ev.event) {
+      case 'RESET':
+        this.#events.emit({ type: 'reboot', domain: this.ref, timestamp: Date.now() });
+        return;
+      case 'SHUTDOWN':
+        // Known at once, so that an exit racing the handler below still counts as a shutdown.
+        this.#shutdownSeen = true;
+        break;
+      case 'STOP':
+      case 'RESUME':
+      case 'GUEST_PANICKED':
+        break;
+      default:
+        return;
+    }
+    // State changes wait for the job in progress (libvirt, too, handles these
+    // events as jobs): a command's effect and the events QEMU sent around its
+    // reply are then applied in order, and a job never sees its state change
+    // under it. Events caused by our own stop/cont find the state already set.
+    void this.#lock
+      .run(`event ${ev.event}`, async () => this.#applyEvent(ev))
+      .catch((err: unknown) =>
+        appendDomainLog(this.logPath, `handling ${ev.event}: ${(err as Error).message}`),
+      );
+  }
+
+  #applyEvent(ev: QmpEvent): void {
+    if (!this.#proc || !this.#qmp || this.#destroying || this.#starting) return;
     switch (ev.event) {
       case 'STOP':
-        // Our own stop, the pause after a power-off (-no-shutdown) and the one
-        // after a panic are reported by their own handlers.
-        if (this.#own === 'stop' || this.#gotShutdown || this.#panicked) return;
+        // The pause after a power-off (-no-shutdown) and after a panic are reported by their own handlers.
+        if (this.#gotShutdown || this.#panicked) return;
         if (this.#state.state === 'running') {
           this.#setState('paused', 'unknown');
           this.#lifecycle('suspended', 'paused');
         }
         return;
       case 'RESUME':
-        if (this.#own === 'cont') return;
         if (this.#state.state === 'paused') {
           this.#setState('running', 'unpaused');
           this.#lifecycle('resumed', 'unpaused');
         }
-        return;
-      case 'RESET':
-        this.#events.emit({ type: 'reboot', domain: this.ref, timestamp: Date.now() });
         return;
       case 'SHUTDOWN':
         this.#onShutdownEvent(ev.data);
@@ -629,13 +651,9 @@ export class QemuDomainRunner {
   async #restartGuest(reason: 'booted' | 'crashed'): Promise<void> {
     const qmp = this.#requireMonitor();
     await qmp.execute('system_reset');
-    this.#own = 'cont';
-    try {
-      await qmp.execute('cont');
-    } finally {
-      this.#own = undefined;
-    }
+    await qmp.execute('cont');
     this.#gotShutdown = false;
+    this.#shutdownSeen = false;
     this.#fakeReboot = false;
     this.#panicked = false;
     this.#setState('running', reason);
@@ -649,7 +667,7 @@ export class QemuDomainRunner {
       ? (['destroyed', 'destroyed'] as const)
       : this.#stopReason === 'crashed'
         ? (['crashed', 'crashed'] as const)
-        : this.#gotShutdown
+        : this.#gotShutdown || this.#shutdownSeen
           ? (['shutdown', 'shutdown'] as const)
           : (['crashed', 'failed'] as const);
     const qmp = this.#qmp;
@@ -684,12 +702,7 @@ export class QemuDomainRunner {
       async () => {
         const qmp = this.#requireMonitor();
         if (this.#state.state === 'paused') return;
-        this.#own = 'stop';
-        try {
-          await qmp.execute('stop', undefined, callOpts(options.signal));
-        } finally {
-          this.#own = undefined;
-        }
+        await qmp.execute('stop', undefined, callOpts(options.signal));
         this.#setState('paused', 'user');
         this.#lifecycle('suspended', 'paused');
       },
@@ -712,12 +725,7 @@ export class QemuDomainRunner {
             `domain '${this.name}' is ${s} and cannot be resumed`,
           );
         }
-        this.#own = 'cont';
-        try {
-          await qmp.execute('cont', undefined, callOpts(options.signal));
-        } finally {
-          this.#own = undefined;
-        }
+        await qmp.execute('cont', undefined, callOpts(options.signal));
         this.#panicked = false;
         this.#setState('running', 'unpaused');
         this.#lifecycle('resumed', 'unpaused');
@@ -923,6 +931,14 @@ export class QemuDomainRunner {
 
   #lifecycle(event: DomainEventName, detail: string): void {
     this.#events.emit({ type: 'lifecycle', domain: this.ref, event, detail, timestamp: Date.now() });
+  }
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
   }
 }
 
