@@ -43,8 +43,12 @@ afterEach(async () => {
 });
 
 afterAll(() => {
-  // No QEMU of ours may outlive the suite.
+  // No QEMU of ours (running or zombie) may outlive the suite, nor a monitor socket.
   expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+  const sockets = readdirSync(roots.path, { recursive: true, encoding: 'utf8' }).filter((f) =>
+    f.endsWith('monitor.sock'),
+  );
+  expect(sockets).toEqual([]);
   roots.remove();
 });
 
