@@ -179,6 +179,20 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     expect(readFileSync(r.statusPath, 'utf8')).toContain("reason='unpaused'");
   });
 
+  it('runs a q35 guest with two vCPUs through start, suspend, resume and destroy', async () => {
+    const { r, log } = runner(testSpec({ machine: 'q35', vcpus: 2 }));
+    await r.start();
+    await r.suspend();
+    await r.resume();
+    await r.destroy();
+    expect(log.lifecycle).toEqual([
+      'started/booted',
+      'suspended/paused',
+      'resumed/unpaused',
+      'stopped/destroyed',
+    ]);
+  });
+
   it('destroys: stopped/destroyed, files removed, process reaped', async () => {
     const { r, log } = runner(testSpec());
     await r.start();
