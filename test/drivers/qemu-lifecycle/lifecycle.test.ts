@@ -414,7 +414,9 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     expect((err as Error).message).toMatch(/no-such-machine/);
     expect(readFileSync(r.logPath, 'utf8')).toMatch(/unsupported machine type|no-such-machine/);
 
-    const missingDisk = runner(testSpec({ extraArgs: bootDiskArgs(join(roots.path, 'no,such', 'disk.img')) }));
+    const missingDisk = runner(
+      testSpec({ extraArgs: bootDiskArgs(join(roots.path, 'no,such', 'disk.img')) }),
+    );
     const diskErr = await missingDisk.r.start().catch((e: unknown) => e);
     expect(isVirError(diskErr, 'OPERATION_FAILED')).toBe(true);
     expect((diskErr as Error).message).toContain(join(roots.path, 'no,such', 'disk.img'));
