@@ -286,9 +286,22 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     expect(r.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
   });
 
+  it('a guest suspending to RAM is pmsuspended; pmWakeup() brings it back', async () => {
+    const { r, log } = runner(testSpec({ extraArgs: boot('s3') }));
+    await r.start();
+    await log.wait('pmsuspended/memory');
+    expect(r.getState()).toEqual({ state: 'pmsuspended', reason: 'unknown' });
+    await expect(r.resume()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
+    await r.pmWakeup();
+    await log.wait('started/wakeup');
+    expect(log.lifecycle.slice(0, 3)).toEqual(['started/booted', 'pmsuspended/memory', 'started/wakeup']);
+    await r.destroy({ graceMs: 0 });
+  });
+
   it('reset() emits a reboot event and keeps the guest running', async () => {
     const { r, log } = runner(testSpec());
     await r.start();
+    await expect(r.pmWakeup()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
     await r.reset();
     await log.wait('reboot');
     expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });

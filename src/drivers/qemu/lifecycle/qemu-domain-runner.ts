@@ -564,6 +564,9 @@ export class QemuDomainRunner {
       case 'STOP':
       case 'RESUME':
       case 'GUEST_PANICKED':
+      case 'SUSPEND':
+      case 'SUSPEND_DISK':
+      case 'WAKEUP':
         break;
       default:
         return;
@@ -601,6 +604,18 @@ export class QemuDomainRunner {
         return;
       case 'GUEST_PANICKED':
         this.#onPanicEvent();
+        return;
+      case 'SUSPEND':
+      case 'SUSPEND_DISK':
+        // The guest entered S3 (or S4, after which QEMU exits on its own).
+        this.#setState('pmsuspended', 'unknown');
+        this.#lifecycle('pmsuspended', ev.event === 'SUSPEND' ? 'memory' : 'disk');
+        return;
+      case 'WAKEUP':
+        if (this.#state.state === 'pmsuspended') {
+          this.#setState('running', 'wakeup');
+          this.#lifecycle('started', 'wakeup');
+        }
         return;
       default:
         return;
@@ -790,6 +805,25 @@ export class QemuDomainRunner {
           this.#fakeReboot = false;
           throw err;
         }
+      },
+      options.signal,
+    );
+  }
+
+  /** Wakes a guest that suspended itself to RAM (S3), as libvirt's `virDomainPMWakeup`. */
+  async pmWakeup(options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#job(
+      'pm-wakeup',
+      async () => {
+        const qmp = this.#requireMonitor();
+        if (this.#state.state !== 'pmsuspended') {
+          throw new VirError(
+            'OPERATION_INVALID',
+            'qemu',
+            `domain '${this.name}' is not suspended by the guest`,
+          );
+        }
+        await qmp.execute('system_wakeup', undefined, callOpts(options.signal));
       },
       options.signal,
     );
