@@ -250,16 +250,31 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     expect(await dom.getState()).toEqual({ state: 'running', reason: 'booted' });
   });
 
+  it('a definition with a device the command line cannot carry yet is refused at start, not booted without it', async () => {
+    const conn = await open();
+    const xml = domainXml('vk-disk').replace(
+      '<devices>',
+      "<devices><disk type='file' device='disk'><source file='/nonexistent.img'/><target dev='hda' bus='ide'/></disk>",
+    );
+    const dom = await conn.defineDomain(xml);
+    await expectCode(dom.start(), 'CONFIG_UNSUPPORTED');
+    expect(await dom.getState()).toMatchObject({ state: 'shutoff' });
+    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+    await dom.undefine();
+  });
+
   it('a new connection re-attaches a guest that kept running after close', async () => {
     const first = await open();
+    const transientId = (await first.createDomain(domainXml('vk-transient-kept'))).id;
     const dom = await first.defineDomain(domainXml('vk-reattach'));
     await dom.start();
     await dom.suspend();
     const id = dom.id;
     const pid = qemuPid('vk-reattach');
     await first.close();
-    // closing detached: the guest still runs
-    expect(qemuProcessesMentioning(roots.path)).toEqual([pid]);
+    // closing detached: the guests still run
+    expect(qemuProcessesMentioning(roots.path)).toContain(pid);
+    expect(qemuProcessesMentioning(roots.path)).toHaveLength(2);
 
     const second = await open();
     const ev = record(second);
