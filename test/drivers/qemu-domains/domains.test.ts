@@ -204,9 +204,12 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     await expectCode(dom.start(), 'OPERATION_INVALID');
     await expectCode(conn.createDomain(domainXml('vk-codes', dom.uuid)), 'OPERATION_INVALID');
     await expectCode(dom.setMemory(64 * 1024), 'INVALID_ARG');
-    await dom.suspend(); // already paused: nothing to do, as libvirt
+    // libvirt's QEMU driver: suspending a paused guest is a no-op, resuming a running one
+    // is refused, and the power button is pressed for a running guest only
+    await dom.suspend();
+    await expectCode(dom.shutdown(), 'OPERATION_INVALID');
     await dom.resume();
-    await dom.resume(); // already running: nothing to do
+    await expectCode(dom.resume(), 'OPERATION_INVALID');
     await dom.destroy();
 
     // autostart is a link beside the definitions; transient domains have none

@@ -299,15 +299,20 @@ export class QemuDomains {
 
   async resume(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
     const runner = await this.#active(dom, opts);
-    if (runner.getState().state === 'pmsuspended') {
-      throw new VirError('OPERATION_INVALID', 'qemu', 'domain is pmsuspended');
-    }
+    const state = runner.getState().state;
+    if (state === 'pmsuspended') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is pmsuspended');
+    // Unlike suspend on a paused guest, libvirt refuses to resume a running one.
+    if (state === 'running') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is already running');
     await runner.resume(signalOpt(opts));
   }
 
   /** Presses the ACPI power button and returns, as `virDomainShutdown` does. */
   async shutdown(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
     const runner = await this.#active(dom, opts);
+    // libvirt presses the button only for a running guest: a paused one could not react.
+    if (runner.getState().state !== 'running') {
+      throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
+    }
     await runner.shutdown({ ...signalOpt(opts), wait: false });
   }
 
