@@ -264,6 +264,20 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     expect(await dom.getState()).toMatchObject({ state: 'shutoff' });
     expect(qemuProcessesMentioning(roots.path)).toEqual([]);
     await dom.undefine();
+
+    // QEMU refusing the definition: its own words in the error, nothing left running
+    const bad = await conn.defineDomain(
+      domainXml('vk-bad-machine').replace("machine='pc'", "machine='no-such-machine'"),
+    );
+    const err = await bad.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isVirError(err, 'OPERATION_FAILED'), String(err)).toBe(true);
+    expect(String((err as Error).message)).toContain('no-such-machine');
+    expect(await bad.getState()).toEqual({ state: 'shutoff', reason: 'failed' });
+    expect(bad.id).toBe(-1);
+    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
   });
 
   it('a new connection re-attaches a guest that kept running after close', async () => {
@@ -296,5 +310,11 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
       `vk-reattach:resumed/unpaused/${id}`,
       'vk-reattach:stopped/destroyed/-1',
     ]);
+    // a transient guest comes back transient, and is gone once destroyed
+    const transient = await second.lookupDomain('vk-transient-kept');
+    expect(transient.id).toBe(transientId);
+    expect(await transient.isPersistent()).toBe(false);
+    await transient.destroy();
+    await expectCode(second.lookupDomain('vk-transient-kept'), 'NO_DOMAIN');
   });
 });
