@@ -139,6 +139,15 @@ export async function run(): Promise<BenchRow[]> {
       () => pythonThroughputUs(uri, 1, total / 4),
       `${peer} (1 thread)`,
     );
+    // how throughput scales with calls in flight on one connection (the daemon's side bounds it)
+    const dom = await conn.lookupDomain({ name: 'test' });
+    for (const inflight of [1, 4, 64]) {
+      await paired(
+        `domainGetInfo, ${inflight} in flight (µs per call)`,
+        () => throughputUs(inflight, 10_000, () => conn.domainGetInfo(dom)),
+        undefined,
+      );
+    }
   } finally {
     await conn.close();
     await daemon.stop();

@@ -103,6 +103,7 @@ export class RemoteConnection implements DriverConnection {
   #barrier: Promise<unknown> | null = null;
   #unlistenMessages: (() => void) | null = null;
   #closing = false;
+  #closed: Promise<void> | null = null;
 
   private constructor(client: RpcClient, transport: Transport) {
     this.#client = client;
@@ -217,7 +218,13 @@ export class RemoteConnection implements DriverConnection {
     };
   }
 
-  async close(): Promise<void> {
+  /** Says goodbye to the daemon and closes the transport; closing twice is harmless. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
     this.#closing = true;
     if (!this.#client.closed) {
       try {
