@@ -345,6 +345,21 @@ describe.skipIf(!LIBVIRTD)('remote driver faults against a real libvirtd', () =>
     }
   });
 
+  it('refuses an argument over the protocol limit before sending it, and stays usable', async () => {
+    const conn = await connect(daemon.unixUri);
+    try {
+      // REMOTE_STRING_MAX is 4 MiB
+      const huge = domainXml(`big${'x'.repeat(5 * 1024 * 1024)}`);
+      const err = (await conn.defineDomain(huge).catch((e: unknown) => e)) as VirError;
+      expect(err).toBeInstanceOf(VirError);
+      expect(err.code).toBe('INVALID_ARG');
+      expect(err.message).toMatch(/4194304/);
+      expect((await conn.lookupDomain('test')).name).toBe('test');
+    } finally {
+      await conn.close();
+    }
+  });
+
   it('aborts a call with its AbortSignal and keeps the connection usable', async () => {
     const conn = await connect(daemon.unixUri);
     try {
@@ -460,6 +475,25 @@ describe.skipIf(!LIBVIRTD)('remote driver with a daemon that hangs or dies', () 
         expect(err.message).toMatch(/no keepalive response after 2 pings/);
       }
       await conn.close();
+      expect(pipes()).toBe(before);
+    } finally {
+      process.kill(d.pid, 'SIGCONT');
+      await d.stop();
+    }
+  });
+
+  it('gives up opening a hung daemon when the signal fires, leaving no socket', async () => {
+    const d = await startLibvirtd();
+    try {
+      const before = pipes();
+      process.kill(d.pid, 'SIGSTOP');
+      // the kernel still accepts the connection; the handshake is what hangs
+      const err = (await connect(d.unixUri, { signal: AbortSignal.timeout(200) }).catch(
+        (e: unknown) => e,
+      )) as VirError;
+      expect(err).toBeInstanceOf(VirError);
+      expect(err.code).toBe('OPERATION_TIMEOUT');
+      expect(err.message).toMatch(/AUTH_LIST: timed out/);
       expect(pipes()).toBe(before);
     } finally {
       process.kill(d.pid, 'SIGCONT');
