@@ -46,5 +46,5 @@ export {
   type ResolveOptions,
   resolveGuestCpu,
 } from './resolve.js';
-export type { CompareResult } from './x86.js';
+export type { CompareResult, X86Data } from './x86.js';
 export { type X86Database, type X86Feature, type X86Model, type X86Vendor, x86Database } from './x86-db.js';

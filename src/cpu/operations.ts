@@ -30,7 +30,6 @@ import {
   type HypervisorModel,
   isHostCpu,
   lookupFeatureIndex,
-  lookupModel,
   lookupVendor,
   migratableCopy,
   translateX86,
@@ -294,7 +293,6 @@ export function cpuModel(name: string): CpuModelInfo | undefined {
   const db = x86Database();
   const m = db.model(name);
   if (!m) return undefined;
-  lookupModel(db, name);
   return {
     name: m.name,
     vendor: m.vendor,

@@ -187,6 +187,23 @@ export function resolveGuestCpu(guest: CpuDef, host: CpuDef, options: ResolveOpt
   for (const f of realised.features ?? []) {
     if (f.policy === 'optional') f.policy = byName.get(f.name)?.enabled ? 'require' : 'disable';
   }
+  // A hypervisor model with blockers cannot give those features: unless the guest turns
+  // them off, starting it would fail (QEMU's `unavailable-features`).
+  const hv = options.models?.find((m) => typeof m !== 'string' && m.name === model.name);
+  if (hv && typeof hv !== 'string') {
+    const byName = new Map(features.map((r) => [r.name, r]));
+    for (const b of hv.blockers ?? []) {
+      const f = db.featureAnyName(b);
+      const r = f ? byName.get(f.name) : undefined;
+      if (r?.enabled && !violations.some((v) => v.feature === r.name)) {
+        violations.push({
+          feature: r.name,
+          policy: 'require',
+          problem: `the hypervisor cannot provide it with model ${model.name}`,
+        });
+      }
+    }
+  }
   if (options.migration) {
     for (const r of features) {
       if (r.enabled && !r.migratable && !violations.some((v) => v.feature === r.name)) {

@@ -109,12 +109,6 @@ export function featuresWithPolicy(
   return set;
 }
 
-/** Validates every model and feature name of a CPU (unknown names are errors). */
-export function checkNames(cpu: CpuDef, db = x86Database()): void {
-  if (cpu.model?.name) lookupModel(db, cpu.model.name);
-  for (const f of cpu.features ?? []) lookupFeatureIndex(db, f.name);
-}
-
 /**
  * libvirt's CPU comparison: can `host` run `cpu`, and does it offer more?
  * Unknown model or feature names throw (libvirt's ERROR result).
@@ -129,7 +123,8 @@ export function compareX86(host: CpuDef, cpu: CpuDef, db = x86Database()): Compa
       reason: `host CPU vendor does not match required CPU vendor ${cpu.vendor}`,
     };
   }
-  const hostSet = featuresWithPolicy(host, 'require', db);
+  // Everything the host ends up with (a guest-style "host" has its disabled features removed).
+  const hostSet = featuresWithPolicy(host, 'all', db);
   const force = featuresWithPolicy(cpu, 'force', db);
   const require = featuresWithPolicy(cpu, 'require', db);
   const optional = featuresWithPolicy(cpu, 'optional', db);

@@ -89,6 +89,18 @@ describe('resolveGuestCpu', () => {
     expect(pt.features.find((f) => f.name === 'ht')?.enabled).toBe(true);
   });
 
+  it('reports hypervisor blockers of the model unless the guest disables them', () => {
+    const models = [{ name: 'Penryn', blockers: ['sse4.1', 'ssse3'] }];
+    const cpu = guest(
+      `<cpu match='exact'><model>Penryn</model><feature policy='disable' name='ssse3'/></cpu>`,
+    );
+    const r = resolveGuestCpu(cpu, HOST, { models, allowViolations: true });
+    expect(r.violations).toEqual([
+      { feature: 'sse4.1', policy: 'require', problem: 'the hypervisor cannot provide it with model Penryn' },
+    ]);
+    expect(() => resolveGuestCpu(cpu, HOST, { models })).toThrow(/sse4\.1/);
+  });
+
   it('translates to the hypervisor models and rejects bad input', () => {
     const r = resolveGuestCpu(guest(`<cpu match='exact'><model>Penryn</model></cpu>`), HOST, {
       models: ['core2duo', 'qemu64'],
