@@ -88,6 +88,10 @@ export class Connection {
     this.uri = uri;
     this.#driver = driver;
     this.readonly = readonly;
+    // a connection that ends by itself (a remote daemon gone) ends its event iterators
+    driver.onClose?.(() => {
+      for (const s of [...this.#streams]) s.end();
+    });
   }
 
   /** Hypervisor type, as libvirt's `virConnectGetType` (`TEST`, `QEMU`). */

@@ -12,6 +12,7 @@
  * @module
  */
 import type { Capabilities } from './conf/capabilities.js';
+import type { VirError } from './errors.js';
 import type { ConnectUri } from './uri.js';
 
 /** Options every call that can wait accepts. */
@@ -196,6 +197,12 @@ export interface DriverConnection {
    * buffering for slow consumers is the facade's job.
    */
   subscribe?(listener: DomainEventListener): () => void;
+
+  /**
+   * Calls `listener` once if the connection ends without `close()` (a
+   * remote daemon that died); returns the function that removes it.
+   */
+  onClose?(listener: (reason: VirError) => void): () => void;
 }
 
 export interface DriverOpenOptions extends CallOptions {

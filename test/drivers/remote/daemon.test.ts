@@ -506,6 +506,12 @@ describe.skipIf(!LIBVIRTD)('remote driver with a daemon that hangs or dies', () 
     try {
       const before = pipes();
       const conn = await connect(d.unixUri);
+      const iterated = (async () => {
+        for await (const _ of conn.events()) {
+          // nothing happens on this daemon
+        }
+        return 'ended';
+      })();
       const driver = await RemoteConnection.open(parseUri(d.unixUri), { readonly: false });
       const ended: VirError[] = [];
       driver.onClose((reason) => ended.push(reason));
@@ -522,6 +528,8 @@ describe.skipIf(!LIBVIRTD)('remote driver with a daemon that hangs or dies', () 
       }
       // later calls fail at once rather than hang
       await expect(conn.getHostname()).rejects.toMatchObject({ code: 'RPC' });
+      // an event iterator does not wait forever on a dead daemon
+      expect(await iterated).toBe('ended');
       // the driver tells whoever listens that it is gone, once
       for (let i = 0; i < 100 && ended.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
       expect(ended.map((e) => e.code)).toEqual(['RPC']);
