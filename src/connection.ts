@@ -202,6 +202,35 @@ export class Connection {
   }
 
   /**
+   * Compares a guest CPU with what the hypervisor can give a guest, for an
+   * emulator/arch/machine/virttype chosen as in domain capabilities.
+   */
+  compareHypervisorCpu(cpu: XmlSource, query: DomainCapabilitiesQuery = {}): Promise<CpuCompareResult> {
+    const xml = toXml(cpu);
+    const d = this.#driver;
+    return this.#call('compareHypervisorCpu', query, (signal) =>
+      need(d, 'compareHypervisorCpu').call(d, xml, { ...query, signal }),
+    );
+  }
+
+  /** The most capable CPU the hypervisor can give a guest on every one of the given hosts. */
+  baselineHypervisorCpu(
+    cpus: readonly XmlSource[],
+    query: DomainCapabilitiesQuery & BaselineOptions = {},
+  ): Promise<string> {
+    if (!Array.isArray(cpus) || cpus.length === 0) {
+      return Promise.reject(
+        new VirError('INVALID_ARG', 'cpu', 'baselineHypervisorCpu needs at least one CPU'),
+      );
+    }
+    const xmls = cpus.map(toXml);
+    const d = this.#driver;
+    return this.#call('baselineHypervisorCpu', query, (signal) =>
+      need(d, 'baselineHypervisorCpu').call(d, xmls, { ...query, signal }),
+    );
+  }
+
+  /**
    * Domain events as an async iterator. Events are buffered per iterator
    * (1024 by default); when a consumer falls that far behind, the oldest
    * events are dropped and counted in `stream.dropped`, so a slow consumer

@@ -190,6 +190,13 @@ export interface DriverConnection {
   compareCpu?(cpuXml: string, opts?: CallOptions): Promise<CpuCompareResult>;
   /** Baseline CPU XML of several host CPUs (XML). */
   baselineCpu?(cpuXmls: readonly string[], opts?: BaselineOptions): Promise<string>;
+  /** Compares a guest CPU (XML) with what the hypervisor can give a guest (`virConnectCompareHypervisorCPU`). */
+  compareHypervisorCpu?(cpuXml: string, query: DomainCapabilitiesQuery): Promise<CpuCompareResult>;
+  /** Baseline CPU XML of several CPUs, for the hypervisor (`virConnectBaselineHypervisorCPU`). */
+  baselineHypervisorCpu?(
+    cpuXmls: readonly string[],
+    query: DomainCapabilitiesQuery & BaselineOptions,
+  ): Promise<string>;
 
   /**
    * Registers a listener for domain events; returns the function that
