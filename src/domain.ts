@@ -8,7 +8,14 @@
  * @module
  */
 import type { Connection } from './connection.js';
-import type { CallOptions, DomainInfo, DomainRef, DomainState, GetXmlOptions } from './driver.js';
+import type {
+  CallOptions,
+  DomainInfo,
+  DomainRef,
+  DomainState,
+  GetXmlOptions,
+  SnapshotInfo,
+} from './driver.js';
 import { VirError } from './errors.js';
 
 type WriteOptions = CallOptions & { config?: boolean; live?: boolean };
@@ -75,9 +82,15 @@ export class Domain {
     this.#ref = { ...this.#ref, id: -1 };
   }
 
-  /** Removes the persistent definition; a running domain becomes transient. */
-  undefine(opts: CallOptions = {}): Promise<void> {
-    return this.#write('domainUndefine', opts, (d, signal) => d.domainUndefine!(this.#ref, { signal }));
+  /**
+   * Removes the persistent definition; a running domain becomes transient.
+   * An inactive domain with snapshots needs `snapshots: true` (their
+   * metadata goes too), as in libvirt.
+   */
+  undefine(opts: CallOptions & { snapshots?: boolean } = {}): Promise<void> {
+    return this.#write('domainUndefine', opts, (d, signal) =>
+      d.domainUndefine!(this.#ref, { signal, ...(opts.snapshots ? { snapshots: true } : {}) }),
+    );
   }
 
   getState(opts: CallOptions = {}): Promise<DomainState> {
@@ -153,6 +166,45 @@ export class Domain {
   isPersistent(opts: CallOptions = {}): Promise<boolean> {
     return this.#conn._domainCall('domainIsPersistent', this.#ref, opts, (d, signal) =>
       d.domainIsPersistent!(this.#ref, { signal }),
+    );
+  }
+
+  /**
+   * Takes a snapshot (`virDomainSnapshotCreateXML`); `xml` is a
+   * `<domainsnapshot>` document (name, description), by default an empty one
+   * so the driver names it. Returns the snapshot's name.
+   */
+  createSnapshot(xml = '<domainsnapshot/>', opts: CallOptions = {}): Promise<string> {
+    return this.#write('domainSnapshotCreate', opts, (d, signal) =>
+      d.domainSnapshotCreate!(this.#ref, xml, { signal }),
+    );
+  }
+
+  /** The domain's snapshots, oldest first, with which one is current. */
+  listSnapshots(opts: CallOptions = {}): Promise<SnapshotInfo[]> {
+    return this.#conn._domainCall('domainSnapshotList', this.#ref, opts, (d, signal) =>
+      d.domainSnapshotList!(this.#ref, { signal }),
+    );
+  }
+
+  getSnapshotXML(name: string, opts: CallOptions = {}): Promise<string> {
+    return this.#conn._domainCall('domainSnapshotGetXml', this.#ref, opts, (d, signal) =>
+      d.domainSnapshotGetXml!(this.#ref, name, { signal }),
+    );
+  }
+
+  /** Goes back to the snapshot's definition and run state. */
+  async revertToSnapshot(name: string, opts: CallOptions = {}): Promise<void> {
+    this.#conn._writable('revertToSnapshot');
+    this.#ref = await this.#conn._domainCall('domainSnapshotRevert', this.#ref, opts, (d, signal) =>
+      d.domainSnapshotRevert!(this.#ref, name, { signal }),
+    );
+  }
+
+  /** Deletes a snapshot; with `children`, the ones below it too. */
+  deleteSnapshot(name: string, opts: CallOptions & { children?: boolean } = {}): Promise<void> {
+    return this.#write('domainSnapshotDelete', opts, (d, signal) =>
+      d.domainSnapshotDelete!(this.#ref, name, { signal, ...(opts.children ? { children: true } : {}) }),
     );
   }
 

@@ -123,6 +123,20 @@ export interface GetXmlOptions extends CallOptions {
   updateCpu?: boolean;
 }
 
+/** A domain snapshot as listed (libvirt's `virDomainSnapshotPtr` facts). */
+export interface SnapshotInfo {
+  readonly name: string;
+  readonly description?: string;
+  /** The domain's state when the snapshot was taken. */
+  readonly state: DomainStateName;
+  /** The snapshot this one was taken after (the domain's current one then). */
+  readonly parent?: string;
+  /** Seconds since the epoch. */
+  readonly creationTime: number;
+  /** Whether it is the domain's current snapshot. */
+  readonly current: boolean;
+}
+
 export interface DomainCapabilitiesQuery extends CallOptions {
   emulator?: string;
   arch?: string;
@@ -165,7 +179,8 @@ export interface DriverConnection {
   domainReboot?(dom: DomainRef, opts?: CallOptions): Promise<void>;
   domainReset?(dom: DomainRef, opts?: CallOptions): Promise<void>;
   domainDestroy?(dom: DomainRef, opts?: CallOptions): Promise<void>;
-  domainUndefine?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  /** `snapshots`: also drop snapshot metadata (`VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA`). */
+  domainUndefine?(dom: DomainRef, opts?: CallOptions & { snapshots?: boolean }): Promise<void>;
   domainGetState?(dom: DomainRef, opts?: CallOptions): Promise<DomainState>;
   domainGetInfo?(dom: DomainRef, opts?: CallOptions): Promise<DomainInfo>;
   domainGetXml?(dom: DomainRef, opts?: GetXmlOptions): Promise<string>;
@@ -185,6 +200,20 @@ export interface DriverConnection {
   domainManagedSave?(dom: DomainRef, opts?: CallOptions): Promise<void>;
   domainHasManagedSave?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
   domainIsPersistent?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
+
+  /** Takes a snapshot from `<domainsnapshot>` XML; returns its name. */
+  domainSnapshotCreate?(dom: DomainRef, xml: string, opts?: CallOptions): Promise<string>;
+  /** The domain's snapshots, oldest first. */
+  domainSnapshotList?(dom: DomainRef, opts?: CallOptions): Promise<SnapshotInfo[]>;
+  domainSnapshotGetXml?(dom: DomainRef, name: string, opts?: CallOptions): Promise<string>;
+  /** Goes back to a snapshot; returns the domain's identity afterwards (its id may change). */
+  domainSnapshotRevert?(dom: DomainRef, name: string, opts?: CallOptions): Promise<DomainRef>;
+  /** `children`: delete the snapshots below it too (else they move up to its parent). */
+  domainSnapshotDelete?(
+    dom: DomainRef,
+    name: string,
+    opts?: CallOptions & { children?: boolean },
+  ): Promise<void>;
 
   /** Compares a guest CPU (XML) with the host CPU. */
   compareCpu?(cpuXml: string, opts?: CallOptions): Promise<CpuCompareResult>;

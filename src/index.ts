@@ -8,6 +8,15 @@ export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource
 export { Domain } from './domain.js';
 export type * from './driver.js';
 export { registerDriver, unregisterDriver } from './drivers/registry.js';
+export {
+  type Fault,
+  type FaultError,
+  type FaultMatch,
+  type MethodSelector,
+  type TestCall,
+  TestControl,
+  type TestMethod,
+} from './drivers/test/index.js';
 export * from './errors.js';
 export { EventStream, type EventStreamOptions } from './event-stream.js';
 export { type ConnectUri, isRemoteUri, parseUri, type UriTransport, uriParam } from './uri.js';

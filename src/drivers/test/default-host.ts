@@ -71,6 +71,19 @@ export function defaultCapabilities(): Capabilities {
   });
 }
 
+/**
+ * The host of a config-file connection: libvirt reports the same host CPU
+ * and guests, but no NUMA cells (the file's `<cpu><nodes>` only reaches
+ * `nodeinfo`).
+ */
+export function configCapabilities(): Capabilities {
+  const caps = defaultCapabilities();
+  return new Capabilities({
+    ...caps,
+    host: { ...caps.host, topology: { cells: { num: 0, cells: [] } } },
+  });
+}
+
 /** The domain every `test:///default` connection starts with, running. */
 export const DEFAULT_DOMAIN_XML = `<domain type='test'>
   <name>test</name>

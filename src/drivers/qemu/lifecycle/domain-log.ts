@@ -1,0 +1,67 @@
+/**
+ * The per-domain log, `<logRoot>/qemu/<name>.log`: a line when we start
+ * QEMU (with its command line), everything QEMU writes to stdout/stderr
+ * (it gets the file descriptor itself, so nothing is lost if our process
+ * dies), and a line when the guest stops.
+ *
+ * @module
+ */
+import { appendFileSync, closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { toVirError } from '../../../errors.js';
+
+/** Opens the log for appending and writes the start line; returns the fd to give QEMU. */
+export function openDomainLog(
+  path: string,
+  emulator: string,
+  argv: readonly string[],
+  env: Readonly<Record<string, string>>,
+): number {
+  try {
+    const fd = openSync(path, 'a', 0o600);
+    const envText = Object.entries(env)
+      .map(([k, v]) => `${k}=${shellQuote(v)}`)
+      .join(' ');
+    appendFileSync(
+      fd,
+      `${stamp()}: starting up\n${envText} ${[emulator, ...argv].map(shellQuote).join(' ')}\n`,
+    );
+    return fd;
+  } catch (err) {
+    throw toVirError(err, 'WRITE_FAILED', 'qemu', `cannot open log file ${path}`);
+  }
+}
+
+/** Appends one line; a log we cannot write must not fail a lifecycle call. */
+export function appendDomainLog(path: string, line: string): void {
+  try {
+    appendFileSync(path, `${stamp()}: ${line}\n`);
+  } catch {
+    // best effort
+  }
+}
+
+/** The last `max` bytes of the log, for error messages. */
+export function readLogTail(path: string, max = 2048): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, max);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    return buf.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function stamp(): string {
+  return new Date().toISOString();
+}
+
+/** Quotes for a human reading the log; the command itself never goes through a shell. */
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
+}

@@ -1,0 +1,116 @@
+/**
+ * The live status of a running guest, kept in `<stateRoot>/qemu/<name>.xml`
+ * so a restarted Node process can find its guests again.
+ *
+ * The file is ours (libvirt keeps a similar `<domstatus>` document): it
+ * records the process identity (pid plus its start time and executable, so
+ * a re-used pid is never mistaken for our QEMU), the monitor socket, the
+ * state and reason, the runner's pending lifecycle facts, the spec the guest
+ * was started from, and the live domain XML.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import type { DomainStateName } from '../../../driver.js';
+import { VirError } from '../../../errors.js';
+import {
+  childElements,
+  element,
+  firstChild,
+  getAttr,
+  parseXml,
+  serializeXml,
+  text,
+  textContent,
+} from '../../../xml/index.js';
+import { writeFileAtomic } from './atomic-file.js';
+import type { QemuGuestSpec } from './guest-spec.js';
+
+export interface DomainStatus {
+  readonly state: DomainStateName;
+  readonly reason: string;
+  readonly id: number;
+  readonly pid: number;
+  /** `/proc/<pid>/stat` start time, to recognise the process. */
+  readonly pidStart: string;
+  readonly monitorPath: string;
+  /** The guest sent SHUTDOWN and is waiting for us to act on it. */
+  readonly gotShutdown: boolean;
+  /** A reboot() asked for a reset at the next power-off. */
+  readonly fakeReboot: boolean;
+  readonly balloonKiB: number;
+  readonly spec: QemuGuestSpec;
+  /** Live domain XML. */
+  readonly domainXml: string;
+}
+
+export function formatStatus(status: DomainStatus): string {
+  const { domainXml, ...specRest } = status.spec;
+  void domainXml;
+  const root = element('domstatus', [
+    { name: 'state', value: status.state },
+    { name: 'reason', value: status.reason },
+    { name: 'id', value: String(status.id) },
+    { name: 'pid', value: String(status.pid) },
+    { name: 'pidStart', value: status.pidStart },
+    { name: 'gotShutdown', value: status.gotShutdown ? 'yes' : 'no' },
+    { name: 'fakeReboot', value: status.fakeReboot ? 'yes' : 'no' },
+    { name: 'balloonKiB', value: String(status.balloonKiB) },
+  ]);
+  root.children.push(
+    element('monitor', [
+      { name: 'path', value: status.monitorPath },
+      { name: 'type', value: 'unix' },
+    ]),
+    element('spec', [{ name: 'format', value: 'json' }], [text(JSON.stringify(specRest))]),
+    parseXml(status.domainXml),
+  );
+  return serializeXml(root);
+}
+
+export function writeStatus(path: string, status: DomainStatus): void {
+  writeFileAtomic(path, formatStatus(status));
+}
+
+/** Reads a status file; a missing file is `NO_DOMAIN`, a damaged one `INTERNAL_ERROR`. */
+export function readStatus(path: string): DomainStatus {
+  let xml: string;
+  try {
+    xml = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new VirError('NO_DOMAIN', 'qemu', `no status file ${path}: the domain is not running`, {
+      cause: err,
+    });
+  }
+  try {
+    const root = parseXml(xml);
+    const attr = (name: string): string => {
+      const v = getAttr(root, name);
+      if (v === undefined) throw new Error(`missing attribute ${name}`);
+      return v;
+    };
+    const monitor = firstChild(root, 'monitor');
+    const specEl = firstChild(root, 'spec');
+    const domainEl = childElements(root, 'domain')[0];
+    if (!monitor || !specEl || !domainEl) throw new Error('missing monitor, spec or domain element');
+    const domainXml = serializeXml(domainEl);
+    const spec = { ...(JSON.parse(textContent(specEl)) as QemuGuestSpec), domainXml };
+    return {
+      state: attr('state') as DomainStateName,
+      reason: attr('reason'),
+      id: Number(attr('id')),
+      pid: Number(attr('pid')),
+      pidStart: attr('pidStart'),
+      monitorPath: getAttr(monitor, 'path') ?? '',
+      gotShutdown: attr('gotShutdown') === 'yes',
+      fakeReboot: attr('fakeReboot') === 'yes',
+      balloonKiB: Number(attr('balloonKiB')),
+      spec,
+      domainXml,
+    };
+  } catch (err) {
+    throw new VirError('INTERNAL_ERROR', 'qemu', `damaged status file ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}

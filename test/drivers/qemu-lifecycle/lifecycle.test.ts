@@ -1,0 +1,588 @@
+/**
+ * The runner against real QEMU: tiny diskless (or boot-sector) guests in a
+ * temporary state/log root, one at a time.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  QemuDomainRunner,
+  type QemuGuestSpec,
+  type RunnerOptions,
+} from '../../../src/drivers/qemu/lifecycle/index.js';
+import { QmpClient } from '../../../src/drivers/qemu/qmp/index.js';
+import { isVirError } from '../../../src/errors.js';
+import { firstChild, getAttr, parseXml } from '../../../src/xml/index.js';
+import {
+  acpiGuestArgs,
+  type BootProgram,
+  bootDiskArgs,
+  EventLog,
+  HAS_QEMU,
+  QEMU_NOTE,
+  qemuProcessesMentioning,
+  type TestRoots,
+  tempRoots,
+  testSpec,
+  writeBootImage,
+} from './helpers.js';
+
+let roots: TestRoots;
+const runners: QemuDomainRunner[] = [];
+
+beforeAll(() => {
+  roots = tempRoots();
+});
+
+afterEach(async () => {
+  for (const r of runners.splice(0)) {
+    if (r.isActive) await r.destroy({ graceMs: 0 }).catch(() => {});
+    await r.detach();
+  }
+});
+
+afterAll(() => {
+  // No QEMU of ours (running or zombie) may outlive the suite, nor a monitor socket.
+  expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+  const sockets = readdirSync(roots.path, { recursive: true, encoding: 'utf8' }).filter((f) =>
+    f.endsWith('monitor.sock'),
+  );
+  expect(sockets).toEqual([]);
+  roots.remove();
+});
+
+function options(extra: Partial<RunnerOptions> = {}): RunnerOptions {
+  return { stateRoot: roots.stateRoot, logRoot: roots.logRoot, startTimeoutMs: 10_000, ...extra };
+}
+
+function boot(program: BootProgram, file = `${program}.img`): string[] {
+  mkdirSync(join(roots.path, 'img'), { recursive: true });
+  return bootDiskArgs(writeBootImage(join(roots.path, 'img', file), program));
+}
+
+function acpiGuest(file = 'acpi.img') {
+  mkdirSync(join(roots.path, 'img'), { recursive: true });
+  return acpiGuestArgs(join(roots.path, 'img'), join(roots.path, 'img', file));
+}
+
+function runner(spec: QemuGuestSpec, extra: Partial<RunnerOptions> = {}) {
+  const r = new QemuDomainRunner(spec, options(extra));
+  const log = new EventLog();
+  r.subscribe(log.listener);
+  runners.push(r);
+  return { r, log };
+}
+
+/** Asks the guest's QEMU directly, on a second connection we open ourselves after detaching. */
+async function askQemu<T>(r: QemuDomainRunner, command: string): Promise<T> {
+  const status = parseXml(readFileSync(r.statusPath, 'utf8'));
+  const monitor = firstChild(status, 'monitor');
+  const path = monitor && getAttr(monitor, 'path');
+  if (!path) throw new Error('no monitor path in status');
+  await r.detach();
+  const qmp = await QmpClient.connect(path);
+  try {
+    return await qmp.execute<T>(command);
+  } finally {
+    await qmp.close();
+  }
+}
+
+describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => {
+  it('starts paused, resumes, and reports running/booted with a started event', async () => {
+    const { r, log } = runner(testSpec());
+    await r.start();
+    expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
+    expect(log.lifecycle).toEqual(['started/booted']);
+    expect(r.ref.id).toBeGreaterThan(0);
+    const argv = readFileSync(`/proc/${r.pid}/cmdline`, 'utf8').split('\0');
+    expect(argv).toContain('-S');
+    const status = readFileSync(r.statusPath, 'utf8');
+    expect(status).toContain(`pid='${r.pid}'`);
+    expect(status).toContain("state='running'");
+    expect(readFileSync(r.logPath, 'utf8')).toMatch(/starting up\n.*qemu-system-x86_64 .*-S/);
+    const info = r.getInfo();
+    expect(info).toMatchObject({ state: 'running', maxMem: 16384, memory: 16384, nrVirtCpu: 1 });
+    expect(typeof info.cpuTime).toBe('bigint');
+  });
+
+  it('gets names and paths with commas, quotes, equals signs and newlines to QEMU intact', async () => {
+    const name = `we,ird "na=me" 'x'`;
+    const weirdRoot = join(roots.path, 'st,a\nte "q"');
+    const disk = boot('poweroff', 'po,wer\n"off".img');
+    const { r, log } = runner(testSpec({ name, extraArgs: disk }), {
+      stateRoot: weirdRoot,
+      logRoot: join(roots.path, 'lo,g'),
+    });
+    await r.start({ paused: true });
+    expect(existsSync(join(weirdRoot, 'qemu', `${name}.xml`))).toBe(true);
+    // QEMU reports the name it parsed from our escaped -name option.
+    const reply = await askQemu<{ name: string }>(r, 'query-name');
+    expect(reply.name).toBe(name);
+    // Re-attach, and let the guest run its boot sector from the disk with the odd path: it powers off.
+    const again = await QemuDomainRunner.reattach(
+      name,
+      options({ stateRoot: weirdRoot, logRoot: join(roots.path, 'lo,g') }),
+    );
+    runners.push(again);
+    again.subscribe(log.listener);
+    expect(again.getState()).toEqual({ state: 'paused', reason: 'user' });
+    await again.resume();
+    await log.wait('stopped/shutdown');
+    expect(again.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
+    expect(existsSync(join(roots.path, 'lo,g', 'qemu', `${name}.log`))).toBe(true);
+  });
+
+  it('delivers events through an async iterator that ends with its signal', async () => {
+    const { r } = runner(testSpec());
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const e of r.events({ signal: ac.signal })) {
+        if (e.type === 'lifecycle') seen.push(`${e.event}/${e.detail}`);
+        if (seen.length === 3) ac.abort();
+      }
+    })();
+    await r.start();
+    await r.suspend();
+    await r.destroy();
+    await reading;
+    expect(seen).toEqual(['started/booted', 'suspended/paused', 'stopped/destroyed']);
+  });
+
+  it('keeps the live XML in the status file and honours an aborted signal before starting', async () => {
+    const { r } = runner(testSpec({ cpu: 'qemu64,+ssse3', currentMemoryKiB: 12288 }));
+    await expect(r.start({ signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'OPERATION_ABORTED',
+    });
+    expect(r.pid).toBeUndefined();
+    await r.start();
+    const status = parseXml(readFileSync(r.statusPath, 'utf8'));
+    const domain = firstChild(status, 'domain');
+    expect(domain && getAttr(domain, 'id')).toBe(String(r.ref.id));
+    const xml = r.getXml();
+    expect(xml).toContain("<currentMemory unit='KiB'>12288</currentMemory>");
+    expect(xml).toContain("<feature policy='require' name='ssse3'/>");
+    expect(QemuDomainRunner.listStatus(roots)).toContain(r.name);
+  });
+
+  it('suspends and resumes with libvirt reasons and events', async () => {
+    const { r, log } = runner(testSpec());
+    await r.start();
+    await r.suspend();
+    expect(r.getState()).toEqual({ state: 'paused', reason: 'user' });
+    await r.suspend(); // already paused: nothing to do, as libvirt
+    await r.resume();
+    expect(r.getState()).toEqual({ state: 'running', reason: 'unpaused' });
+    expect(log.lifecycle).toEqual(['started/booted', 'suspended/paused', 'resumed/unpaused']);
+    expect(readFileSync(r.statusPath, 'utf8')).toContain("reason='unpaused'");
+  });
+
+  it('runs a q35 guest with two vCPUs through start, suspend, resume and destroy', async () => {
+    const { r, log } = runner(testSpec({ machine: 'q35', vcpus: 2 }));
+    await r.start();
+    await r.suspend();
+    await r.resume();
+    await r.destroy();
+    expect(log.lifecycle).toEqual([
+      'started/booted',
+      'suspended/paused',
+      'resumed/unpaused',
+      'stopped/destroyed',
+    ]);
+  });
+
+  it('destroys: stopped/destroyed, files removed, process reaped', async () => {
+    const { r, log } = runner(testSpec());
+    await r.start();
+    const pid = r.pid as number;
+    await r.destroy();
+    expect(r.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
+    expect(log.lifecycle).toEqual(['started/booted', 'stopped/destroyed']);
+    expect(existsSync(r.statusPath)).toBe(false);
+    expect(readdirSync(join(roots.stateRoot, 'qemu')).filter((f) => f.includes(r.spec.uuid))).toEqual([]);
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(readFileSync(r.logPath, 'utf8')).toContain('shutting down, reason=destroyed');
+    await expect(r.destroy()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
+    await expect(r.suspend()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
+  });
+
+  it('detects QEMU killed with SIGKILL: shutoff/crashed and a stopped/failed event', async () => {
+    const { r, log } = runner(testSpec());
+    await r.start();
+    process.kill(r.pid as number, 'SIGKILL');
+    await log.wait('stopped/failed');
+    expect(r.getState()).toEqual({ state: 'shutoff', reason: 'crashed' });
+    expect(existsSync(r.statusPath)).toBe(false);
+  });
+
+  it('QEMU stopped with SIGTERM by someone else: shutdown/host then stopped/shutdown', async () => {
+    const { r, log } = runner(testSpec());
+    await r.start();
+    process.kill(r.pid as number, 'SIGTERM');
+    await log.wait('stopped/shutdown');
+    expect(log.lifecycle).toEqual(['started/booted', 'shutdown/host', 'stopped/shutdown']);
+    expect(r.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
+  });
+
+  it('a guest power-off with on_poweroff=destroy ends the guest: shutdown/guest then stopped/shutdown', async () => {
+    const { r, log } = runner(testSpec({ extraArgs: boot('poweroff') }));
+    await r.start();
+    await log.wait('stopped/shutdown');
+    expect(log.lifecycle).toEqual(['started/booted', 'shutdown/guest', 'stopped/shutdown']);
+    expect(r.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
+  });
+
+  it('shutdown() presses the ACPI button and waits for the guest to power off', async () => {
+    const guest = acpiGuest('acpi-1.img');
+    const { r, log } = runner(testSpec({ extraArgs: guest.args }));
+    await r.start();
+    await guest.ready();
+    await r.shutdown({ timeoutMs: 10_000 });
+    expect(r.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
+    expect(log.lifecycle).toEqual(['started/booted', 'shutdown/guest', 'stopped/shutdown']);
+    expect(log.events.some((e) => e.type === 'monitor' && e.event.event === 'POWERDOWN')).toBe(true);
+  });
+
+  it('shutdown() of a guest that ignores the button times out, or destroys when asked', async () => {
+    const { r, log } = runner(testSpec());
+    await r.start();
+    const err = await r.shutdown({ timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(isVirError(err, 'OPERATION_TIMEOUT')).toBe(true);
+    expect(r.getState().state).toBe('running');
+    const ac = new AbortController();
+    const waiting = r.shutdown({ signal: ac.signal, timeoutMs: 60_000 });
+    setTimeout(() => ac.abort(), 50);
+    await expect(waiting).rejects.toMatchObject({ code: 'OPERATION_ABORTED' });
+    await r.shutdown({ timeoutMs: 300, onTimeout: 'destroy' });
+    expect(r.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
+    expect(log.lifecycle).toEqual(['started/booted', 'stopped/destroyed']);
+  });
+
+  it('on_poweroff=restart resets the guest instead of ending it', async () => {
+    const guest = acpiGuest('acpi-2.img');
+    const { r, log } = runner(testSpec({ extraArgs: guest.args, onPoweroff: 'restart' }));
+    await r.start();
+    await guest.ready();
+    await r.shutdown({ timeoutMs: 10_000 });
+    expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
+    expect(log.sequence).toEqual(['started/booted', 'shutdown/guest', 'reboot', 'resumed/unpaused']);
+    expect(r.isActive).toBe(true);
+  });
+
+  it('reboot() powers the guest off through ACPI and resets it, as libvirt does', async () => {
+    const guest = acpiGuest('acpi-3.img');
+    const { r, log } = runner(testSpec({ extraArgs: guest.args }));
+    await r.start();
+    await guest.ready();
+    await r.reboot();
+    await log.wait('resumed/unpaused');
+    expect(log.sequence).toEqual(['started/booted', 'shutdown/guest', 'reboot', 'resumed/unpaused']);
+    expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
+    // The reset guest runs its boot sector again and still answers the button.
+    await guest.ready(2);
+    await r.shutdown({ timeoutMs: 10_000 });
+    expect(r.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
+  });
+
+  it('a guest suspending to RAM is pmsuspended; pmWakeup() brings it back', async () => {
+    const { r, log } = runner(testSpec({ extraArgs: boot('s3') }));
+    await r.start();
+    await log.wait('pmsuspended/memory');
+    expect(r.getState()).toEqual({ state: 'pmsuspended', reason: 'unknown' });
+    await expect(r.resume()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
+    await r.pmWakeup();
+    await log.wait('started/wakeup');
+    expect(log.lifecycle.slice(0, 3)).toEqual(['started/booted', 'pmsuspended/memory', 'started/wakeup']);
+    await r.destroy({ graceMs: 0 });
+  });
+
+  it('reset() emits a reboot event and keeps the guest running', async () => {
+    const { r, log } = runner(testSpec());
+    await r.start();
+    await expect(r.pmWakeup()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
+    await r.reset();
+    await log.wait('reboot');
+    expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
+  });
+
+  it('a guest reboot with on_reboot=destroy ends the guest; with restart it keeps resetting', async () => {
+    const a = runner(testSpec({ extraArgs: boot('reboot'), onReboot: 'destroy' }));
+    await a.r.start();
+    await a.log.wait('stopped/shutdown');
+    expect(a.log.lifecycle).toEqual(['started/booted', 'shutdown/guest', 'stopped/shutdown']);
+
+    const b = runner(testSpec({ extraArgs: boot('reboot') }));
+    await b.r.start();
+    await b.log.wait('reboot');
+    expect(b.r.getState().state).toBe('running');
+    await b.r.destroy({ graceMs: 0 });
+  });
+
+  it('a guest panic: crashed/panicked, then on_crash decides (destroy, preserve)', async () => {
+    const panicArgs = [...boot('panic'), '-device', 'pvpanic'];
+    const a = runner(testSpec({ extraArgs: panicArgs }));
+    await a.r.start();
+    await a.log.wait('stopped/crashed');
+    expect(a.log.lifecycle).toEqual(['started/booted', 'crashed/panicked', 'stopped/crashed']);
+    expect(a.r.getState()).toEqual({ state: 'shutoff', reason: 'crashed' });
+
+    const b = runner(testSpec({ extraArgs: panicArgs, onCrash: 'preserve' }));
+    await b.r.start();
+    await b.log.wait('crashed/panicked');
+    expect(b.r.getState()).toEqual({ state: 'crashed', reason: 'panicked' });
+    expect(b.r.isActive).toBe(true);
+    await b.r.destroy();
+    expect(b.log.lifecycle).toEqual(['started/booted', 'crashed/panicked', 'stopped/destroyed']);
+  });
+
+  it('on_crash=restart resets a panicked guest and runs it again', async () => {
+    const { r, log } = runner(
+      testSpec({ extraArgs: [...boot('panic'), '-device', 'pvpanic'], onCrash: 'restart' }),
+    );
+    await r.start();
+    await log.wait('resumed/unpaused');
+    expect(log.sequence.slice(0, 4)).toEqual([
+      'started/booted',
+      'crashed/panicked',
+      'reboot',
+      'resumed/unpaused',
+    ]);
+    await r.destroy({ graceMs: 0 });
+  });
+
+  it('serialises racing calls: jobs never interleave and events follow call order', async () => {
+    const trace: string[] = [];
+    const { r, log } = runner(testSpec(), { onJob: (job, phase) => trace.push(`${phase} ${job}`) });
+    await r.start();
+    await Promise.all([r.suspend(), r.resume(), r.suspend(), r.resume(), r.setMemory(8192), r.suspend()]);
+    for (let i = 0; i < trace.length; i += 2) {
+      expect(trace[i]?.startsWith('begin ')).toBe(true);
+      expect(trace[i + 1]).toBe(`end ${trace[i]?.slice(6)}`);
+    }
+    expect(trace.filter((t) => t.startsWith('begin')).map((t) => t.slice(6))).toEqual([
+      'start',
+      'suspend',
+      'resume',
+      'suspend',
+      'resume',
+      'set-memory',
+      'suspend',
+    ]);
+    expect(log.lifecycle).toEqual([
+      'started/booted',
+      'suspended/paused',
+      'resumed/unpaused',
+      'suspended/paused',
+      'resumed/unpaused',
+      'suspended/paused',
+    ]);
+    expect(r.getState()).toEqual({ state: 'paused', reason: 'user' });
+  });
+
+  it('setMemory drives the balloon within 1..maximum and needs a balloon device', async () => {
+    const { r } = runner(testSpec({ currentMemoryKiB: 12288 }));
+    await r.start();
+    expect(r.getInfo().memory).toBe(12288);
+    await r.setMemory(8192);
+    expect(r.getInfo().memory).toBe(8192);
+    expect(readFileSync(r.statusPath, 'utf8')).toContain("balloonKiB='8192'");
+    await expect(r.setMemory(32768)).rejects.toMatchObject({ code: 'INVALID_ARG', field: 'currentMemory' });
+    const noBalloon = runner(testSpec({ memballoon: false }));
+    await noBalloon.r.start();
+    await expect(noBalloon.r.setMemory(8192)).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
+  });
+
+  it('rejects a pending call when QEMU dies mid-command, and destroys a hung QEMU', async () => {
+    const { r, log } = runner(testSpec());
+    await r.start();
+    const pid = r.pid as number;
+    process.kill(pid, 'SIGSTOP');
+    const pending = r.suspend();
+    const err = r.destroy({ graceMs: 200 });
+    await expect(pending).rejects.toSatisfy((e: unknown) => isVirError(e));
+    await err;
+    expect(r.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
+    expect(log.lifecycle).toEqual(['started/booted', 'stopped/destroyed']);
+  });
+
+  it('fails cleanly for an emulator that is not QEMU, a missing one, and a bad machine', async () => {
+    for (const [emulator, pattern] of [
+      ['/bin/false', /exited with status 1/],
+      [join(roots.path, 'no-such-qemu'), /could not be run/],
+    ] as const) {
+      const { r, log } = runner(testSpec({ emulator }));
+      const err = await r.start().catch((e: unknown) => e);
+      expect(isVirError(err, 'OPERATION_FAILED')).toBe(true);
+      expect((err as Error).message).toMatch(pattern);
+      expect(r.getState()).toEqual({ state: 'shutoff', reason: 'failed' });
+      expect(existsSync(r.statusPath)).toBe(false);
+      expect(log.lifecycle).toEqual([]);
+    }
+    const { r } = runner(testSpec({ machine: 'no-such-machine' }));
+    const err = await r.start().catch((e: unknown) => e);
+    expect(isVirError(err, 'OPERATION_FAILED')).toBe(true);
+    // QEMU's own complaint, from its stderr in our log, is in the message.
+    expect((err as Error).message).toMatch(/no-such-machine/);
+    expect(readFileSync(r.logPath, 'utf8')).toMatch(/unsupported machine type|no-such-machine/);
+
+    const missingDisk = runner(
+      testSpec({ extraArgs: bootDiskArgs(join(roots.path, 'no,such', 'disk.img')) }),
+    );
+    const diskErr = await missingDisk.r.start().catch((e: unknown) => e);
+    expect(isVirError(diskErr, 'OPERATION_FAILED')).toBe(true);
+    expect((diskErr as Error).message).toContain(join(roots.path, 'no,such', 'disk.img'));
+    expect((diskErr as Error).message).toMatch(/No such file or directory/);
+  });
+
+  it("reports a guest that needs more memory than the host has with QEMU's reason", async () => {
+    const { r } = runner(testSpec({ memoryKiB: 100 * 1024 ** 3 }));
+    const err = await r.start().catch((e: unknown) => e);
+    expect(isVirError(err, 'OPERATION_FAILED')).toBe(true);
+    expect((err as Error).message).toMatch(/cannot set up guest memory/);
+    expect(existsSync(r.statusPath)).toBe(false);
+  });
+
+  it('refuses a CPU model the host cannot give in full, naming the missing features', async () => {
+    const { r } = runner(testSpec({ cpu: 'Skylake-Server' }));
+    const err = await r.start().catch((e: unknown) => e);
+    if (r.spec.virtType === 'qemu') {
+      expect(isVirError(err, 'CPU_INCOMPATIBLE')).toBe(true);
+      expect((err as Error).message).toMatch(/features: .*\bpcid\b/);
+      expect(r.getState()).toEqual({ state: 'shutoff', reason: 'failed' });
+      expect(existsSync(r.statusPath)).toBe(false);
+    }
+    // Without enforce QEMU drops what it cannot do and starts.
+    const lax = runner(testSpec({ cpu: 'Skylake-Server', cpuEnforce: false }));
+    await lax.r.start();
+    expect(lax.r.getState().state).toBe('running');
+  });
+
+  it('refuses a second start while starting, and destroy cancels a start', async () => {
+    const { r, log } = runner(testSpec());
+    const first = r.start();
+    await expect(r.start()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
+    await first;
+    await r.destroy();
+
+    const b = runner(testSpec());
+    const starting = b.r.start();
+    await new Promise((res) => setTimeout(res, 5));
+    if (b.r.pid !== undefined && !b.r.isActive) {
+      await b.r.destroy();
+      await expect(starting).rejects.toMatchObject({ code: 'OPERATION_ABORTED' });
+      expect(b.r.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
+      expect(b.log.lifecycle).toEqual([]);
+    } else {
+      // The start won the race; the destroy is then an ordinary one.
+      await starting;
+      await b.r.destroy();
+    }
+    expect(existsSync(b.r.statusPath)).toBe(false);
+    expect(log.lifecycle).toEqual(['started/booted', 'stopped/destroyed']);
+  });
+
+  it('re-attaches after detach, carries on with events, and destroys', async () => {
+    const { r } = runner(testSpec());
+    await r.start();
+    await r.suspend();
+    const pid = r.pid;
+    await r.detach();
+    expect(QemuDomainRunner.listStatus(roots)).toContain(r.name);
+    const again = await QemuDomainRunner.reattach(r.name, options());
+    runners.push(again);
+    const log = new EventLog();
+    again.subscribe(log.listener);
+    expect(again.pid).toBe(pid);
+    expect(again.getState()).toEqual({ state: 'paused', reason: 'user' });
+    await again.resume();
+    process.kill(pid as number, 'SIGKILL');
+    await log.wait('stopped/failed');
+    expect(again.getState()).toEqual({ state: 'shutoff', reason: 'crashed' });
+  });
+
+  it('reports a guest that died while detached as shutoff/crashed and removes its stale files', async () => {
+    const { r } = runner(testSpec());
+    await r.start();
+    const pid = r.pid as number;
+    await r.detach();
+    process.kill(pid, 'SIGKILL');
+    while (existsSync(`/proc/${pid}/stat`) && !/\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')))
+      await new Promise((res) => setTimeout(res, 10));
+    const again = await QemuDomainRunner.reattach(r.name, options());
+    expect(again.getState()).toEqual({ state: 'shutoff', reason: 'crashed' });
+    expect(existsSync(r.statusPath)).toBe(false);
+    await expect(QemuDomainRunner.reattach(r.name, options())).rejects.toMatchObject({ code: 'NO_DOMAIN' });
+  });
+});
+
+describe.skipIf(!HAS_QEMU)(`re-attach from another Node process${QEMU_NOTE}`, () => {
+  /** Starts a guest from a child Node process; resolves with QEMU's pid once the guest runs. */
+  function startInChild(spec: QemuGuestSpec, mode: 'exit' | 'wait') {
+    const script = join(import.meta.dirname, 'start-guest-child.ts');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        script,
+        JSON.stringify({ stateRoot: roots.stateRoot, logRoot: roots.logRoot, spec }),
+        mode,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise<void>((res) => child.once('exit', () => res()));
+    const started = new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (s: string) => {
+        out += s;
+        const line = out.split('\n')[0];
+        if (out.includes('\n') && line) resolve((JSON.parse(line) as { pid: number }).pid);
+      });
+      void exited.then(() => reject(new Error(`child exited before starting the guest: ${out}`)));
+    });
+    return { child, started, exited };
+  }
+
+  it('finds a guest started by a process that exited, and follows it to power-off', async () => {
+    const guest = acpiGuest('acpi-child.img');
+    const spec = testSpec({ extraArgs: guest.args });
+    const { started, exited } = startInChild(spec, 'exit');
+    const pid = await started;
+    await exited;
+    await guest.ready();
+    const r = await QemuDomainRunner.reattach(spec.name, options());
+    runners.push(r);
+    const log = new EventLog();
+    r.subscribe(log.listener);
+    expect(r.pid).toBe(pid);
+    expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
+    expect(r.getInfo().cpuTime).toBeGreaterThan(0n);
+    // QEMU is not our child: its end is seen through the monitor and /proc.
+    await r.shutdown({ timeoutMs: 10_000 });
+    expect(log.lifecycle).toEqual(['shutdown/guest', 'stopped/shutdown']);
+    expect(r.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
+  });
+
+  it('finds a guest whose Node process was killed with SIGKILL, and destroys it', async () => {
+    const spec = testSpec();
+    const { child, started, exited } = startInChild(spec, 'wait');
+    const pid = await started;
+    child.kill('SIGKILL');
+    await exited;
+    // The old process held the only monitor connection; it is gone with it.
+    const r = await QemuDomainRunner.reattach(spec.name, options());
+    runners.push(r);
+    const log = new EventLog();
+    r.subscribe(log.listener);
+    expect(r.pid).toBe(pid);
+    expect(r.getState().state).toBe('running');
+    await r.destroy();
+    expect(log.lifecycle).toEqual(['stopped/destroyed']);
+    expect(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '').toBe(
+      false,
+    );
+  });
+});
