@@ -27,7 +27,7 @@ export function applyCpuDefaults(def: DomainDef, caps: QemuCaps, machine: QemuMa
     target.mode = 'custom';
     target.match ??= 'exact';
     target.check ??= 'none';
-    target.model = { ...target.model, fallback: 'forbid', name: cpuModelFromType(defaultType, arch) };
+    target.model = { ...target.model, fallback: 'forbid', name: cpuModelFromType(defaultType, caps.arch) };
     def.cpu = target;
   } else if (cpu) {
     if (mode === 'host-passthrough' || mode === 'maximum') {

@@ -105,6 +105,9 @@ export function applyDeviceDefaults(def: DomainDef, facts: MachineFacts): void {
 
   dev.memballoon ??= { model: 'virtio' };
 
+  const displays = (dev.graphics ?? []).filter((g) => g.type !== 'egl-headless' && g.type !== 'dbus');
+  if (displays.length > 0 && !dev.videos?.length && x86pc)
+    dev.videos = [{ model: { type: 'cirrus', vram: 16384, heads: 1, primary: true } }];
   for (const v of dev.videos ?? []) {
     if (v.model && v.model.type === 'default') v.model.type = 'vga';
   }

@@ -1,0 +1,289 @@
+/**
+ * `buildCommandLine(def, caps, paths)`: the QEMU process a domain
+ * definition stands for, as an environment and an argv array, options in
+ * the order libvirt writes them. Values from the definition are checked
+ * (no control characters) and comma-escaped where they land in a QEMU
+ * option list; devices, objects and block nodes are JSON when the probed
+ * QEMU takes JSON for them.
+ *
+ * The definition is expected to carry the QEMU driver's defaults already
+ * ({@link applyQemuDefaults}): machine, PCI addresses, controllers.
+ *
+ * @module
+ */
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { VirError } from '../../../errors.js';
+import { machineFacts } from '../../../machine/machine-types.js';
+import { accelOf, resolveMachine } from '../defaults/index.js';
+import type { QemuCaps } from '../qemu-caps.js';
+import { cpuArgument } from './cpu.js';
+import { buildDevices } from './devices.js';
+import { checkValue, jsonArg, optList, optValue } from './escape.js';
+import type { CommandLine, CommandLinePaths } from './types.js';
+
+export type { CommandLine, CommandLinePaths } from './types.js';
+
+/** Whether this QEMU takes `-object`/`-device`/`-blockdev` as JSON (6.2 and later do). */
+export function supportsJsonCli(caps: QemuCaps): boolean {
+  return caps.versionNumber >= 6_002_000;
+}
+
+export class ArgvBuilder {
+  readonly argv: string[] = [];
+  constructor(readonly json: boolean) {}
+  add(...args: string[]): void {
+    this.argv.push(...args);
+  }
+  /** `-device` / `-object` / `-blockdev` etc. from a property object. */
+  props(option: string, obj: Record<string, unknown>, field: string): void {
+    if (this.json) this.argv.push(option, jsonArg(obj, field));
+    else {
+      const items: string[] = [];
+      for (const [k, v] of Object.entries(obj)) {
+        if (v === undefined) continue;
+        const s = typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
+        items.push(k === 'driver' || k === 'qom-type' ? optValue(s, field) : `${k}=${optValue(s, field)}`);
+      }
+      this.argv.push(option, items.join(','));
+    }
+  }
+}
+
+export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandLinePaths): CommandLine {
+  const name = checkValue(def.name, '/domain/name');
+  const dir = checkValue(paths.domainDir, 'paths.domainDir');
+  const env: Record<string, string> = {
+    LC_ALL: 'C',
+    PATH: paths.env?.PATH ?? '/usr/bin:/bin',
+    HOME: dir,
+    USER: paths.env?.USER ?? 'root',
+    LOGNAME: paths.env?.LOGNAME ?? paths.env?.USER ?? 'root',
+    XDG_DATA_HOME: `${dir}/.local/share`,
+    XDG_CACHE_HOME: `${dir}/.cache`,
+    XDG_CONFIG_HOME: `${dir}/.config`,
+  };
+  const emulator = def.devices?.emulator ?? caps.emulator;
+  const b = new ArgvBuilder(supportsJsonCli(caps));
+  b.add(checkValue(emulator, '/domain/devices/emulator'));
+  b.add('-name', `guest=${optValue(name, '/domain/name')},debug-threads=on`);
+  b.add('-S');
+  if (paths.masterKeyPath !== undefined)
+    b.props(
+      '-object',
+      {
+        'qom-type': 'secret',
+        id: 'masterKey0',
+        format: 'raw',
+        file: checkValue(paths.masterKeyPath, 'paths.masterKeyPath'),
+      },
+      'paths.masterKeyPath',
+    );
+
+  const machine = def.os?.type.machine ?? resolveMachine(def, caps)?.name;
+  if (machine === undefined)
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'no machine type for this guest', {
+      field: '/domain/os/type/@machine',
+    });
+  const facts = machineFacts(machine);
+  const mt = resolveMachine(def, caps);
+  const numaCells = def.cpu?.numa?.cells ?? [];
+  const ramId = mt?.defaultRamId;
+  const machineOpts: Array<string | undefined> = [optValue(machine, '/domain/os/type/@machine')];
+  if (facts.family === 'q35' || facts.family === 'i440fx') machineOpts.push('usb=off');
+  const smm = def.features?.smm;
+  if (smm?.state !== undefined) machineOpts.push(`smm=${smm.state ? 'on' : 'off'}`);
+  machineOpts.push('dump-guest-core=off');
+  if (ramId && numaCells.length === 0) machineOpts.push(`memory-backend=${ramId}`);
+  const pflash = firmwareBlockdevs(def);
+  machineOpts.push(...pflash.machineOpts);
+  const hpet = def.clock?.timers?.find((t) => t.name === 'hpet');
+  if (hpet?.present === false) machineOpts.push('hpet=off');
+  if (facts.family === 'q35' || facts.family === 'i440fx' || facts.family === 'isapc')
+    machineOpts.push(`acpi=${def.features?.acpi ? 'on' : 'off'}`);
+  b.add('-machine', optList(machineOpts));
+  b.add('-accel', accelOf(def));
+  if (def.os?.loader && def.os.loader.type !== 'pflash' && def.os.loader.path !== undefined)
+    b.add('-bios', checkValue(def.os.loader.path, '/domain/os/loader'));
+  for (const [opt, obj] of pflash.blockdevs) b.props(opt, obj, '/domain/os/loader');
+
+  const cpuArg = cpuArgument(def);
+  if (cpuArg) b.add('-cpu', cpuArg);
+
+  buildMemory(b, def, ramId, numaCells.length > 0);
+  buildSmp(b, def);
+  buildNuma(b, def);
+  if (def.uuid) b.add('-uuid', def.uuid);
+
+  const graphics = def.devices?.graphics ?? [];
+  if (graphics.length === 0) b.add('-display', 'none');
+  b.add('-no-user-config', '-nodefaults');
+  if ('fd' in paths.monitor)
+    b.add('-chardev', `socket,id=charmonitor,fd=${paths.monitor.fd},server=on,wait=off`);
+  else
+    b.add(
+      '-chardev',
+      `socket,id=charmonitor,path=${optValue(paths.monitor.path, 'paths.monitor.path')},server=on,wait=off`,
+    );
+  b.add('-mon', 'chardev=charmonitor,id=monitor,mode=control');
+  buildClock(b, def);
+  b.add('-no-shutdown');
+  if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
+  buildBoot(b, def);
+  buildDevices(b, def, caps, facts, paths);
+  b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
+  b.add('-msg', 'timestamp=on');
+  return { env, argv: b.argv };
+}
+
+function buildMemory(b: ArgvBuilder, def: DomainDef, ramId: string | undefined, numa: boolean): void {
+  // QEMU sizes guest RAM in whole MiB on x86: round up as libvirt does.
+  const kib = alignUp(def.memory?.value ?? 0, 1024);
+  const dimms = (def.devices?.memories ?? []).length;
+  const max = def.maxMemory;
+  const initial = kib - alignUp(memoryDevicesKiB(def), 1024);
+  const m = [`size=${initial}k`];
+  if (max) {
+    if (max.slots !== undefined) m.push(`slots=${max.slots}`);
+    m.push(`maxmem=${max.value}k`);
+  }
+  void dimms;
+  b.add('-m', m.join(','));
+  if (ramId && !numa) {
+    const backing = def.memoryBacking;
+    const obj: Record<string, unknown> = {
+      'qom-type': 'memory-backend-ram',
+      id: ramId,
+      size: initial * 1024,
+    };
+    if (backing?.hugepages) {
+      obj['qom-type'] = 'memory-backend-file';
+      obj['mem-path'] = '/dev/hugepages2M/libvirt/qemu/-1-QEMUGuest1';
+    }
+    b.props('-object', obj, '/domain/memory');
+  }
+  b.add('-overcommit', `mem-lock=${def.memoryBacking?.locked ? 'on' : 'off'}`);
+}
+
+function alignUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+/** Total KiB of `<memory>` devices (DIMMs, virtio-mem), which `<memory>` includes. */
+export function memoryDevicesKiB(def: DomainDef): number {
+  let total = 0;
+  for (const m of def.devices?.memories ?? []) {
+    const size = m.target?.children.find((c) => c.type === 'element' && c.name === 'size');
+    if (size?.type !== 'element') continue;
+    const text = size.children
+      .map((c) => (c.type === 'text' ? c.value : ''))
+      .join('')
+      .trim();
+    const unit = size.attrs.find((a) => a.name === 'unit')?.value ?? 'KiB';
+    const factor: Record<string, number> = {
+      KiB: 1,
+      k: 1,
+      K: 1,
+      MiB: 1024,
+      M: 1024,
+      GiB: 1024 * 1024,
+      G: 1024 * 1024,
+    };
+    total += Number(text) * (factor[unit] ?? 1);
+  }
+  return total;
+}
+
+function buildSmp(b: ArgvBuilder, def: DomainDef): void {
+  const count = def.vcpu?.count ?? 1;
+  const current = def.vcpu?.current;
+  const topo = def.cpu?.topology;
+  const items = [String(current ?? count)];
+  if (current !== undefined && current !== count) items.push(`maxcpus=${count}`);
+  if (topo) {
+    items.push(`sockets=${topo.sockets}`);
+    items.push(`dies=${topo.dies ?? 1}`, `clusters=${topo.clusters ?? 1}`);
+    items.push(`cores=${topo.cores}`, `threads=${topo.threads}`);
+  } else items.push(`sockets=${count}`, 'cores=1', 'threads=1');
+  b.add('-smp', items.join(','));
+}
+
+function buildNuma(b: ArgvBuilder, def: DomainDef): void {
+  const cells = def.cpu?.numa?.cells ?? [];
+  for (const [i, cell] of cells.entries()) {
+    const id = cell.id ?? i;
+    b.props(
+      '-object',
+      { 'qom-type': 'memory-backend-ram', id: `ram-node${id}`, size: Number(cell.memory) * 1024 },
+      '/domain/cpu/numa',
+    );
+    const cpus = (cell.cpus ?? '')
+      .split(',')
+      .filter((s) => s !== '')
+      .map((s) => `cpus=${s}`);
+    b.add('-numa', optList(['node', `nodeid=${id}`, ...cpus, `memdev=ram-node${id}`]));
+  }
+}
+
+function buildClock(b: ArgvBuilder, def: DomainDef): void {
+  const clock = def.clock;
+  const base = clock?.offset === 'localtime' ? 'localtime' : 'utc';
+  const rtcOpts = [`base=${base}`];
+  const rtc = clock?.timers?.find((t) => t.name === 'rtc');
+  if (rtc?.tickpolicy === 'catchup') rtcOpts.push('driftfix=slew');
+  b.add('-rtc', rtcOpts.join(','));
+  const pit = clock?.timers?.find((t) => t.name === 'pit');
+  if (pit?.tickpolicy === 'delay') b.add('-global', 'kvm-pit.lost_tick_policy=delay');
+  else if (pit?.tickpolicy === 'discard') b.add('-global', 'kvm-pit.lost_tick_policy=discard');
+}
+
+function buildBoot(b: ArgvBuilder, def: DomainDef): void {
+  const items: string[] = [];
+  const menu = def.os?.bootmenu;
+  if (menu?.enable) {
+    items.push('menu=on');
+    if (menu.timeout !== undefined) items.push(`splash-time=${menu.timeout}`);
+  }
+  items.push('strict=on');
+  b.add('-boot', items.join(','));
+}
+
+interface FirmwareArgs {
+  machineOpts: string[];
+  blockdevs: Array<[string, Record<string, unknown>]>;
+  secure: boolean;
+}
+
+/** pflash firmware (loader and NVRAM) as block nodes named by the machine's pflash0/pflash1. */
+function firmwareBlockdevs(def: DomainDef): FirmwareArgs {
+  const out: FirmwareArgs = { machineOpts: [], blockdevs: [], secure: false };
+  const loader = def.os?.loader;
+  if (loader?.type !== 'pflash' || loader.path === undefined) return out;
+  const add = (n: number, file: string, format: string, readonly: boolean, field: string) => {
+    const storage = `libvirt-pflash${n}-storage`;
+    out.blockdevs.push([
+      '-blockdev',
+      {
+        driver: 'file',
+        filename: checkValue(file, field),
+        'node-name': storage,
+        'auto-read-only': true,
+        discard: 'unmap',
+      },
+    ]);
+    if (format === 'raw' && !readonly) {
+      out.machineOpts.push(`pflash${n}=${storage}`);
+      return;
+    }
+    const fmt = `libvirt-pflash${n}-format`;
+    out.blockdevs.push([
+      '-blockdev',
+      { 'node-name': fmt, 'read-only': readonly, driver: format, file: storage },
+    ]);
+    out.machineOpts.push(`pflash${n}=${fmt}`);
+  };
+  add(0, loader.path, loader.format ?? 'raw', loader.readonly !== false, '/domain/os/loader');
+  const nvram = def.os?.nvram;
+  if (nvram?.path !== undefined) add(1, nvram.path, nvram.format ?? 'raw', false, '/domain/os/nvram');
+  out.secure = loader.secure === true;
+  return out;
+}

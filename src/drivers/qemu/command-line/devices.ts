@@ -1,0 +1,614 @@
+/**
+ * The device part of the command line: controllers, disks (as `-blockdev`
+ * node pairs plus a frontend `-device`), NICs, character devices, input,
+ * audio, graphics, video, sound, watchdog and balloon, in libvirt's order.
+ *
+ * @module
+ */
+import { unknownContent } from '../../../conf/binding.js';
+import type { DeviceAddress } from '../../../conf/domain/address.js';
+import type { ChardevDef, ControllerDef, DiskDef } from '../../../conf/domain/devices/index.js';
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { diskNameIndex } from '../../../conf/domain/normalize.js';
+import { VirError } from '../../../errors.js';
+import type { MachineFacts } from '../../../machine/machine-types.js';
+import type { QemuCaps } from '../qemu-caps.js';
+import type { ArgvBuilder } from './build.js';
+import { checkValue, optValue } from './escape.js';
+import type { CommandLinePaths } from './types.js';
+
+type Props = Record<string, unknown>;
+
+/** An attribute of a child element the model keeps only as unknown XML. */
+function rawAttr(owner: object, child: string, name: string): string | undefined {
+  for (const n of unknownContent(owner)?.nodes ?? []) {
+    const el = n.node;
+    if (el.type === 'element' && el.name === child) return el.attrs.find((a) => a.name === name)?.value;
+  }
+  return undefined;
+}
+
+/** Bus name QEMU gives a PCI controller index. */
+function pciBusName(index: number, facts: MachineFacts): string {
+  if (index === 0) return facts.pciRoot === 'pcie-root' ? 'pcie.0' : 'pci.0';
+  return `pci.${index}`;
+}
+
+/** `bus`/`addr` (and multifunction) of a device with a PCI address. */
+function pciProps(a: DeviceAddress | undefined, facts: MachineFacts): Props {
+  if (a?.type !== 'pci') return {};
+  const out: Props = { bus: pciBusName(a.bus ?? 0, facts) };
+  if (a.multifunction !== undefined) out.multifunction = a.multifunction;
+  const fn = a.function ?? 0;
+  out.addr =
+    fn === 0 ? `0x${(a.slot ?? 0).toString(16)}` : `0x${(a.slot ?? 0).toString(16)}.0x${fn.toString(16)}`;
+  return out;
+}
+
+/** Which device each `<boot dev>` points at, as bootindex numbers. */
+function bootIndexes(def: DomainDef): Map<object, number> {
+  const out = new Map<object, number>();
+  const dev = def.devices ?? {};
+  let n = 0;
+  for (const b of def.os?.boot ?? []) {
+    let target: object | undefined;
+    if (b.dev === 'hd')
+      target = (dev.disks ?? []).find((d) => ['disk', 'lun'].includes(d.device ?? 'disk') && !out.has(d));
+    else if (b.dev === 'cdrom') target = (dev.disks ?? []).find((d) => d.device === 'cdrom');
+    else if (b.dev === 'fd') target = (dev.disks ?? []).find((d) => d.device === 'floppy');
+    else if (b.dev === 'network') target = (dev.interfaces ?? [])[0];
+    n++;
+    if (target && !out.has(target)) out.set(target, n);
+  }
+  for (const list of [dev.disks, dev.interfaces, dev.hostdevs] as Array<
+    Array<{ boot?: { order: number } }> | undefined
+  >)
+    for (const d of list ?? []) if (d.boot) out.set(d, d.boot.order);
+  return out;
+}
+
+export function buildDevices(
+  b: ArgvBuilder,
+  def: DomainDef,
+  caps: QemuCaps,
+  facts: MachineFacts,
+  paths: CommandLinePaths,
+): void {
+  void caps;
+  const dev = def.devices ?? {};
+  const boot = bootIndexes(def);
+  if (facts.family === 'q35' && (dev.watchdogs ?? []).some((w) => w.model === 'itco')) {
+    // the iTCO watchdog is part of the ICH9 LPC; reboot-on-timeout has to be allowed for it to act
+  }
+  buildControllers(b, dev.controllers ?? [], facts);
+  buildHubs(b, def);
+  buildDisks(b, def, facts, boot);
+  buildNets(b, def, facts, boot);
+  buildChardevs(b, def, facts);
+  buildInputs(b, def, facts);
+  const audioId = dev.audios?.[0]?.id;
+  for (const a of dev.audios ?? [])
+    b.props('-audiodev', { id: `audio${a.id ?? 1}`, driver: a.type }, '/domain/devices/audio');
+  buildGraphics(b, def, paths, audioId);
+  for (const g of dev.graphics ?? []) {
+    if (g.type === 'egl-headless') {
+      const gl = g as unknown as { gl?: { rendernode?: string } };
+      const node = gl.gl?.rendernode ?? rawAttr(g, 'gl', 'rendernode');
+      b.add(
+        '-display',
+        node
+          ? `egl-headless,rendernode=${optValue(node, '/domain/devices/graphics/gl/@rendernode')}`
+          : 'egl-headless',
+      );
+    } else if (g.type === 'dbus' && paths.dbusSocket !== undefined)
+      b.add('-display', `dbus,addr=unix:path=${optValue(paths.dbusSocket, 'paths.dbusSocket')}`);
+  }
+  buildVideos(b, def, facts);
+  for (const [i, s] of (dev.sounds ?? []).entries()) {
+    const driver =
+      { ac97: 'AC97', es1370: 'ES1370', ich6: 'intel-hda', ich9: 'ich9-intel-hda' }[s.model] ?? s.model;
+    b.props(
+      '-device',
+      {
+        driver,
+        id: `sound${i}`,
+        ...(audioId !== undefined ? { audiodev: `audio${audioId}` } : {}),
+        ...pciProps(s.address, facts),
+      },
+      `/domain/devices/sound[${i + 1}]`,
+    );
+  }
+  for (const w of dev.watchdogs ?? []) {
+    if (w.model === 'itco') b.add('-global', 'ICH9-LPC.noreboot=off');
+    else if (w.model === 'i6300esb')
+      b.props(
+        '-device',
+        { driver: 'i6300esb', id: 'watchdog0', ...pciProps(w.address, facts) },
+        '/domain/devices/watchdog',
+      );
+    b.add('-watchdog-action', w.action === 'dump' ? 'pause' : (w.action ?? 'reset'));
+  }
+  const mb = dev.memballoon;
+  if (mb && mb.model !== 'none') {
+    const p: Props = { driver: 'virtio-balloon-pci', id: 'balloon0', ...pciProps(mb.address, facts) };
+    if (mb.autodeflate !== undefined) p['deflate-on-oom'] = mb.autodeflate;
+    if (mb.freePageReporting !== undefined) p['free-page-reporting'] = mb.freePageReporting;
+    b.props('-device', p, '/domain/devices/memballoon');
+  }
+}
+
+function buildControllers(b: ArgvBuilder, ctrls: ControllerDef[], facts: MachineFacts): void {
+  // PCI controllers come first (buses must exist before what plugs into them), then the others.
+  const pci = ctrls.filter((c) => c.type === 'pci' && c.model !== 'pci-root' && c.model !== 'pcie-root');
+  for (const c of pci) {
+    const idx = c.index ?? 0;
+    const attr = (n: string) => c.target?.attrs.find((a) => a.name === n)?.value;
+    const p: Props = { driver: c.modelName?.name ?? c.model };
+    if (c.model === 'pci-bridge') p.chassis_nr = Number(attr('chassisNr') ?? idx);
+    if (c.model === 'pcie-root-port' || c.model === 'pcie-switch-downstream-port') {
+      p.port = Number(attr('port') ?? 0);
+      p.chassis = Number(attr('chassis') ?? idx);
+    }
+    p.id = `pci.${idx}`;
+    const hotplug = attr('hotplug');
+    if (hotplug !== undefined) p.hotplug = hotplug === 'on';
+    Object.assign(p, pciProps(c.address, facts));
+    b.props('-device', p, `/domain/devices/controller[@index=${idx}]`);
+  }
+  const order = ['usb', 'scsi', 'sata', 'virtio-serial', 'ide', 'ccid'];
+  for (const type of order)
+    for (const c of ctrls) {
+      if (c.type !== type) continue;
+      const p = controllerProps(c, facts);
+      if (p) b.props('-device', p, `/domain/devices/controller[@type='${c.type}']`);
+    }
+  for (const c of ctrls)
+    if (c.type === 'fdc') {
+      // the floppy controller gets its drives through -device floppy
+    }
+}
+
+const USB_DRIVERS: Record<string, string> = {
+  'piix3-uhci': 'piix3-usb-uhci',
+  'piix4-uhci': 'piix4-usb-uhci',
+  ehci: 'usb-ehci',
+  'ich9-ehci1': 'ich9-usb-ehci1',
+  'ich9-uhci1': 'ich9-usb-uhci1',
+  'ich9-uhci2': 'ich9-usb-uhci2',
+  'ich9-uhci3': 'ich9-usb-uhci3',
+  'nec-xhci': 'nec-usb-xhci',
+  'qemu-xhci': 'qemu-xhci',
+};
+
+function controllerProps(c: ControllerDef, facts: MachineFacts): Props | undefined {
+  const idx = c.index ?? 0;
+  const addr = pciProps(c.address, facts);
+  switch (c.type) {
+    case 'usb': {
+      if (c.model === 'none' || !c.model) return undefined;
+      const driver = USB_DRIVERS[c.model] ?? c.model;
+      const companion = /^ich9-uhci(\d)$/.exec(c.model);
+      const id = idx === 0 ? 'usb' : `usb${idx}`;
+      if (companion)
+        return { driver, masterbus: `${id}.0`, firstport: (Number(companion[1]) - 1) * 2, ...addr };
+      const p: Props = { driver, id };
+      if (c.ports !== undefined) p.p2 = c.ports;
+      return { ...p, ...addr };
+    }
+    case 'scsi': {
+      const driver =
+        {
+          'virtio-scsi': 'virtio-scsi-pci',
+          lsilogic: 'lsi',
+          lsisas1068: 'mptsas1068',
+          lsisas1078: 'megasas',
+        }[c.model ?? 'lsilogic'] ?? c.model;
+      return { driver, id: `scsi${idx}`, ...addr };
+    }
+    case 'sata':
+      if (facts.family === 'q35' && idx === 0) return undefined;
+      return { driver: 'ahci', id: `sata${idx}`, ...addr };
+    case 'virtio-serial': {
+      const p: Props = { driver: 'virtio-serial-pci', id: `virtio-serial${idx}` };
+      if (c.ports !== undefined) p.max_ports = c.ports;
+      if (c.vectors !== undefined) p.vectors = c.vectors;
+      return { ...p, ...addr };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function buildHubs(b: ArgvBuilder, def: DomainDef): void {
+  for (const [i, h] of (def.devices?.hubs ?? []).entries()) {
+    const a = h.address;
+    b.props(
+      '-device',
+      {
+        driver: 'usb-hub',
+        id: `hub${i}`,
+        ...(a?.type === 'usb' ? { bus: `usb.${a.bus ?? 0}`, port: a.port } : {}),
+      },
+      `/domain/devices/hub[${i + 1}]`,
+    );
+  }
+}
+
+function diskId(d: DiskDef): string {
+  const bus = d.target.bus ?? 'ide';
+  const a = d.address;
+  if (a?.type === 'drive') {
+    if (bus === 'scsi') return `scsi${a.controller ?? 0}-${a.bus ?? 0}-${a.target ?? 0}-${a.unit ?? 0}`;
+    return `${bus}${a.controller ?? 0}-${a.bus ?? 0}-${a.unit ?? 0}`;
+  }
+  return `${bus === 'virtio' ? 'virtio' : bus}-disk${diskNameIndex(d.target.dev) ?? 0}`;
+}
+
+function buildDisks(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot: Map<object, number>): void {
+  const disks = def.devices?.disks ?? [];
+  let node = disks.filter((d) => d.source !== undefined && hasMedia(d)).length;
+  const fdcBoot: Props = {};
+  for (const [i, d] of disks.entries()) {
+    const field = `/domain/devices/disk[${i + 1}]`;
+    let drive: string | undefined;
+    if (hasMedia(d)) {
+      drive = storageNodes(b, d, node--, field);
+    }
+    const bus = d.target.bus ?? 'ide';
+    const a = d.address;
+    const p: Props = {};
+    const idx = boot.get(d);
+    const ro = d.readonly === true || d.device === 'cdrom';
+    void ro;
+    if (bus === 'ide' || bus === 'sata') {
+      p.driver = d.device === 'cdrom' ? 'ide-cd' : 'ide-hd';
+      if (a?.type === 'drive') {
+        if (bus === 'ide') {
+          p.bus = `ide.${a.bus ?? 0}`;
+          p.unit = a.unit ?? 0;
+        } else p.bus = `sata${a.controller ?? 0}.${a.unit ?? 0}`;
+      }
+    } else if (bus === 'virtio') {
+      p.driver = 'virtio-blk-pci';
+      Object.assign(p, pciProps(a, facts));
+    } else if (bus === 'scsi') {
+      p.driver = d.device === 'lun' ? 'scsi-block' : d.device === 'cdrom' ? 'scsi-cd' : 'scsi-hd';
+      if (a?.type === 'drive') {
+        p.bus = `scsi${a.controller ?? 0}.0`;
+        p.channel = a.bus ?? 0;
+        p['scsi-id'] = a.target ?? 0;
+        p.lun = a.unit ?? 0;
+      }
+    } else if (bus === 'fdc') {
+      p.driver = 'floppy';
+      p.unit = a?.type === 'drive' ? (a.unit ?? 0) : 0;
+    } else if (bus === 'usb') {
+      p.driver = 'usb-storage';
+    } else {
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk bus '${bus}' is not supported`, {
+        field: `${field}/target/@bus`,
+      });
+    }
+    if (drive) p.drive = drive;
+    p.id = diskId(d);
+    if (d.serial !== undefined) p.serial = checkValue(d.serial, `${field}/serial`);
+    if (idx !== undefined) {
+      if (bus === 'fdc' && facts.family === 'q35')
+        fdcBoot[`bootindex${(p.unit as number) === 0 ? 'A' : 'B'}`] = idx;
+      else p.bootindex = idx;
+    }
+    if (bus === 'fdc' && facts.family === 'q35') continue;
+    const wc = writeCache(d);
+    if (wc !== undefined && bus !== 'fdc') p['write-cache'] = wc;
+    b.props('-device', p, field);
+  }
+  if (disks.some((d) => d.target.bus === 'fdc') && facts.family === 'q35') {
+    b.props('-device', { driver: 'isa-fdc', ...fdcBoot }, '/domain/devices/controller[@type=fdc]');
+    let n = 0;
+    for (const d of disks) {
+      if (d.target.bus !== 'fdc') continue;
+      void n++;
+    }
+  }
+}
+
+function hasMedia(d: DiskDef): boolean {
+  const s = d.source;
+  return s !== undefined && (s.file !== undefined || s.dev !== undefined);
+}
+
+/** Host page-cache use of a disk's nodes, from `<driver cache>`. */
+function cacheProps(d: DiskDef): Props {
+  const mode = d.driver?.cache;
+  if (mode === undefined || mode === 'default') return {};
+  const direct = mode === 'none' || mode === 'directsync';
+  const noFlush = mode === 'unsafe';
+  return { cache: { direct, 'no-flush': noFlush } };
+}
+
+/** Whether the guest sees a write cache (everything but writethrough/directsync). */
+function writeCache(d: DiskDef): string | undefined {
+  const mode = d.driver?.cache;
+  if (mode === undefined || mode === 'default') return undefined;
+  return mode === 'writethrough' || mode === 'directsync' ? 'off' : 'on';
+}
+
+/** `-blockdev` storage (and format, when not raw) nodes; returns the node the device uses. */
+function storageNodes(b: ArgvBuilder, d: DiskDef, n: number, field: string): string {
+  const storage = `libvirt-${n}-storage`;
+  const format = d.driver?.type ?? 'raw';
+  const readonly = d.readonly === true || d.device === 'cdrom';
+  const s: Props = {};
+  if (d.source?.file !== undefined) {
+    s.driver = 'file';
+    s.filename = checkValue(d.source.file, `${field}/source/@file`);
+  } else {
+    s.driver = d.device === 'cdrom' ? 'host_cdrom' : 'host_device';
+    s.filename = checkValue(d.source?.dev ?? '', `${field}/source/@dev`);
+  }
+  s['node-name'] = storage;
+  if (format === 'raw') {
+    s['read-only'] = readonly;
+    Object.assign(s, cacheProps(d));
+    b.props('-blockdev', s, field);
+    return storage;
+  }
+  s['auto-read-only'] = true;
+  s.discard = 'unmap';
+  Object.assign(s, cacheProps(d));
+  b.props('-blockdev', s, field);
+  const fmt = `libvirt-${n}-format`;
+  b.props(
+    '-blockdev',
+    { 'node-name': fmt, 'read-only': readonly, ...cacheProps(d), driver: format, file: storage },
+    field,
+  );
+  return fmt;
+}
+
+const NIC_DRIVERS: Record<string, string> = { virtio: 'virtio-net-pci', e1000: 'e1000', e1000e: 'e1000e' };
+
+function buildNets(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot: Map<object, number>): void {
+  for (const [i, n] of (def.devices?.interfaces ?? []).entries()) {
+    const field = `/domain/devices/interface[${i + 1}]`;
+    if (n.type === 'hostdev') continue;
+    const netdev: Props = { type: n.type };
+    if (n.type === 'user') netdev.type = 'user';
+    else if (n.type === 'server' || n.type === 'client' || n.type === 'mcast' || n.type === 'udp') {
+      netdev.type = 'socket';
+      const src = n.source;
+      const where = `${src?.address ?? ''}:${src?.port ?? ''}`;
+      netdev[n.type === 'server' ? 'listen' : n.type === 'client' ? 'connect' : n.type] = checkValue(
+        where,
+        `${field}/source`,
+      );
+    } else {
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `interface type '${n.type}' needs a host network setup virtkit does not do yet`,
+        {
+          field: `${field}/@type`,
+        },
+      );
+    }
+    netdev.id = `hostnet${i}`;
+    b.props('-netdev', netdev, field);
+    const model = n.model?.type ?? 'rtl8139';
+    const p: Props = {
+      driver: NIC_DRIVERS[model] ?? checkValue(model, `${field}/model/@type`),
+      netdev: `hostnet${i}`,
+      id: `net${i}`,
+      mac: n.mac?.address,
+    };
+    Object.assign(p, pciProps(n.address, facts));
+    const idx = boot.get(n);
+    if (idx !== undefined) p.bootindex = idx;
+    b.props('-device', p, field);
+  }
+}
+
+/** `-chardev` for a character backend; returns its id. */
+function chardev(b: ArgvBuilder, c: ChardevDef, id: string, field: string): void {
+  const src = c.sources?.[0];
+  const items = [c.type === 'dev' ? 'serial' : c.type, `id=${id}`];
+  switch (c.type) {
+    case 'pty':
+    case 'null':
+    case 'vc':
+    case 'stdio':
+      break;
+    case 'file':
+    case 'pipe':
+    case 'dev':
+      items.push(`path=${optValue(src?.path ?? '', `${field}/source/@path`)}`);
+      if (c.type === 'file' && src?.append !== undefined) items.push(`append=${src.append ? 'on' : 'off'}`);
+      break;
+    case 'unix':
+      items.push(`path=${optValue(src?.path ?? '', `${field}/source/@path`)}`);
+      if (src?.mode === 'bind') items.push('server=on', 'wait=off');
+      break;
+    case 'tcp':
+      items.push(
+        `host=${optValue(src?.host ?? '', `${field}/source/@host`)}`,
+        `port=${optValue(src?.service ?? '', `${field}/source/@service`)}`,
+      );
+      if (src?.mode === 'bind') items.push('server=on', 'wait=off');
+      if (c.protocol?.type === 'telnet') items.push('telnet=on');
+      break;
+    default:
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `character device type '${c.type}' is not supported`, {
+        field: `${field}/@type`,
+      });
+  }
+  if (c.log) {
+    items.push(`logfile=${optValue(c.log.file, `${field}/log/@file`)}`);
+    if (c.log.append !== undefined) items.push(`logappend=${c.log.append ? 'on' : 'off'}`);
+  }
+  b.add('-chardev', items.join(','));
+}
+
+function buildChardevs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
+  const dev = def.devices ?? {};
+  void facts;
+  for (const [i, s] of (dev.serials ?? []).entries()) {
+    const field = `/domain/devices/serial[${i + 1}]`;
+    chardev(b, s, `charserial${i}`, field);
+    const model = s.target?.model?.name ?? 'isa-serial';
+    b.props(
+      '-device',
+      { driver: model, chardev: `charserial${i}`, id: `serial${i}`, index: Number(s.target?.port ?? i) },
+      field,
+    );
+  }
+  for (const [i, p] of (dev.parallels ?? []).entries()) {
+    const field = `/domain/devices/parallel[${i + 1}]`;
+    if (p.type === 'dev') {
+      const path = p.sources?.[0]?.path ?? '';
+      b.add('-chardev', `parallel,id=charparallel${i},path=${optValue(path, `${field}/source/@path`)}`);
+    } else chardev(b, p, `charparallel${i}`, field);
+    b.props('-device', { driver: 'isa-parallel', chardev: `charparallel${i}`, id: `parallel${i}` }, field);
+  }
+  for (const [i, c] of (dev.channels ?? []).entries()) {
+    const field = `/domain/devices/channel[${i + 1}]`;
+    const id = `charchannel${i}`;
+    if (c.target?.type === 'guestfwd') {
+      chardev(b, c, id, field);
+      const addr = `${c.target.address ?? ''}:${c.target.port ?? ''}`;
+      b.props(
+        '-netdev',
+        {
+          type: 'user',
+          guestfwd: [{ str: `tcp:${checkValue(addr, `${field}/target`)}-chardev:${id}` }],
+          id: `channel${i}`,
+        },
+        field,
+      );
+      continue;
+    }
+    chardev(b, c, id, field);
+    const a = c.address?.type === 'virtio-serial' ? c.address : undefined;
+    const p: Props = {
+      driver: 'virtserialport',
+      bus: `virtio-serial${a?.controller ?? 0}.${a?.bus ?? 0}`,
+      nr: a?.port ?? 1,
+      chardev: id,
+      id: `channel${i}`,
+    };
+    if (c.target?.name !== undefined) p.name = checkValue(c.target.name, `${field}/target/@name`);
+    b.props('-device', p, field);
+  }
+  for (const [i, c] of (dev.consoles ?? []).entries()) {
+    if (c.target?.type === 'serial' || c.target?.type === undefined) continue;
+    const field = `/domain/devices/console[${i + 1}]`;
+    chardev(b, c, `charconsole${i}`, field);
+    if (c.target.type === 'virtio') {
+      const a = c.address?.type === 'virtio-serial' ? c.address : undefined;
+      b.props(
+        '-device',
+        {
+          driver: 'virtconsole',
+          bus: `virtio-serial${a?.controller ?? 0}.${a?.bus ?? 0}`,
+          nr: a?.port ?? 0,
+          chardev: `charconsole${i}`,
+          id: `console${i}`,
+        },
+        field,
+      );
+    }
+  }
+}
+
+function buildInputs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
+  for (const [i, inp] of (def.devices?.inputs ?? []).entries()) {
+    if (inp.bus === 'ps2') continue;
+    const field = `/domain/devices/input[${i + 1}]`;
+    let driver: string;
+    if (inp.bus === 'usb')
+      driver =
+        ({ mouse: 'usb-mouse', tablet: 'usb-tablet', keyboard: 'usb-kbd' } as Record<string, string>)[
+          inp.type
+        ] ?? inp.type;
+    else if (inp.bus === 'virtio') driver = `virtio-${inp.type === 'tablet' ? 'tablet' : inp.type}-pci`;
+    else continue;
+    const p: Props = { driver, id: `input${i}` };
+    const a = inp.address;
+    if (a?.type === 'usb') Object.assign(p, { bus: `usb.${a.bus ?? 0}`, port: a.port });
+    Object.assign(p, pciProps(a, facts));
+    b.props('-device', p, field);
+  }
+}
+
+function buildGraphics(
+  b: ArgvBuilder,
+  def: DomainDef,
+  paths: CommandLinePaths,
+  audioId: number | undefined,
+): void {
+  for (const [i, g] of (def.devices?.graphics ?? []).entries()) {
+    const field = `/domain/devices/graphics[${i + 1}]`;
+    const audio = audioId !== undefined ? `audiodev=audio${audioId}` : undefined;
+    if (g.type === 'vnc') {
+      const listen = g.listens?.[0];
+      let where: string;
+      if (listen?.type === 'socket') {
+        const sock = listen.socket ?? `${paths.domainDir}/vnc.sock`;
+        where = `vnc=unix:${optValue(sock, `${field}/listen/@socket`)}`;
+      } else {
+        const host = listen?.address ?? g.listen ?? '127.0.0.1';
+        const port = g.port !== undefined && g.port >= 5900 ? g.port - 5900 : 0;
+        where = `${optValue(host.includes(':') ? `[${host}]` : host, `${field}/listen/@address`)}:${port}`;
+      }
+      b.add('-vnc', [where, ...(audio ? [audio] : [])].join(','));
+    } else if (g.type === 'spice') {
+      const items = [`port=${g.port !== undefined && g.port > 0 ? g.port : 0}`];
+      items.push('seamless-migration=on');
+      b.add('-spice', items.join(','));
+    }
+  }
+}
+
+function buildVideos(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
+  for (const [i, v] of (def.devices?.videos ?? []).entries()) {
+    const m = v.model;
+    if (!m || m.type === 'none') continue;
+    const field = `/domain/devices/video[${i + 1}]`;
+    const primary = i === 0;
+    const p: Props = {};
+    switch (m.type) {
+      case 'cirrus':
+        p.driver = 'cirrus-vga';
+        p.id = `video${i}`;
+        break;
+      case 'vga':
+        p.driver = 'VGA';
+        p.id = `video${i}`;
+        if (m.vram !== undefined) p.vgamem_mb = Math.floor(m.vram / 1024);
+        break;
+      case 'qxl':
+        p.driver = primary ? 'qxl-vga' : 'qxl';
+        p.id = `video${i}`;
+        p.max_outputs = m.heads ?? 1;
+        p.ram_size = (m.ram ?? 65536) * 1024;
+        p.vram_size = (m.vram ?? 65536) * 1024;
+        p.vram64_size_mb = Math.floor((m.vram64 ?? 0) / 1024);
+        p.vgamem_mb = Math.floor((m.vgamem ?? 16384) / 1024);
+        break;
+      case 'bochs':
+        p.driver = 'bochs-display';
+        p.id = `video${i}`;
+        if (m.vram !== undefined) p.vgamem = m.vram * 1024;
+        break;
+      case 'virtio':
+        p.driver = primary ? 'virtio-vga' : 'virtio-gpu-pci';
+        p.id = `video${i}`;
+        p.max_outputs = m.heads ?? 1;
+        break;
+      default:
+        p.driver = checkValue(m.type, `${field}/model/@type`);
+        p.id = `video${i}`;
+    }
+    Object.assign(p, pciProps(v.address, facts));
+    b.props('-device', p, field);
+  }
+}
