@@ -39,11 +39,21 @@ export class ArgvBuilder {
     if (this.json) this.argv.push(option, jsonArg(obj, field));
     else {
       const items: string[] = [];
-      for (const [k, v] of Object.entries(obj)) {
-        if (v === undefined) continue;
-        const s = typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
-        items.push(k === 'driver' || k === 'qom-type' ? optValue(s, field) : `${k}=${optValue(s, field)}`);
-      }
+      const flat = (prefix: string, o: Record<string, unknown>) => {
+        for (const [k, v] of Object.entries(o)) {
+          if (v === undefined) continue;
+          if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+            flat(`${prefix}${k}.`, v as Record<string, unknown>);
+            continue;
+          }
+          const s = typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
+          // -device and -object take their type as the implied first key; -blockdev and others do not.
+          const implied = option === '-device' ? 'driver' : option === '-object' ? 'qom-type' : undefined;
+          const bare = prefix === '' && k === implied && items.length === 0;
+          items.push(bare ? optValue(s, field) : `${prefix}${k}=${optValue(s, field)}`);
+        }
+      };
+      flat('', obj);
       this.argv.push(option, items.join(','));
     }
   }

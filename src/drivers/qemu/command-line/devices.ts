@@ -135,6 +135,30 @@ export function buildDevices(
     if (mb.freePageReporting !== undefined) p['free-page-reporting'] = mb.freePageReporting;
     b.props('-device', p, '/domain/devices/memballoon');
   }
+  for (const [i, r] of (dev.rngs ?? []).entries()) {
+    const field = `/domain/devices/rng[${i + 1}]`;
+    const be = r.backend;
+    if (be.model !== 'random' && be.model !== 'builtin') {
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `rng backend '${be.model}' is not supported`, {
+        field: `${field}/backend/@model`,
+      });
+    }
+    const obj: Props =
+      be.model === 'random'
+        ? {
+            'qom-type': 'rng-random',
+            id: `objrng${i}`,
+            filename: checkValue(be.path ?? '/dev/urandom', `${field}/backend`),
+          }
+        : { 'qom-type': 'rng-builtin', id: `objrng${i}` };
+    b.props('-object', obj, field);
+    const p: Props = { driver: 'virtio-rng-pci', rng: `objrng${i}`, id: `rng${i}` };
+    if (r.rate) {
+      p['max-bytes'] = r.rate.bytes;
+      p.period = r.rate.period ?? 1000;
+    }
+    b.props('-device', { ...p, ...pciProps(r.address, facts) }, field);
+  }
 }
 
 function buildControllers(b: ArgvBuilder, ctrls: ControllerDef[], facts: MachineFacts): void {

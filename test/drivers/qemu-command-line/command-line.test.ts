@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { DomainDef } from '../../../src/conf/domain/domain-def.js';
+import { buildCommandLine, type CommandLinePaths } from '../../../src/drivers/qemu/command-line/index.js';
+import { applyQemuDefaults } from '../../../src/drivers/qemu/defaults/index.js';
+import { VirError } from '../../../src/errors.js';
+import { fixtureCaps, tinyDomainXml, xmlEscape } from './caps-fixture.js';
+
+const PATHS: CommandLinePaths = { domainDir: '/run/vk/dom', monitor: { path: '/run/vk/dom/monitor.sock' } };
+
+function build(xml: string, paths: CommandLinePaths = PATHS) {
+  const caps = fixtureCaps();
+  return buildCommandLine(applyQemuDefaults(DomainDef.fromXML(xml), caps), caps, paths);
+}
+
+/** The value following an option (first occurrence, or the n-th). */
+function optionValue(argv: string[], opt: string, nth = 0): string | undefined {
+  let seen = 0;
+  for (let i = 0; i < argv.length - 1; i++) if (argv[i] === opt && seen++ === nth) return argv[i + 1];
+  return undefined;
+}
+
+function expectDetail(fn: () => unknown, field: string): void {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(VirError);
+  expect((err as VirError).code).toBe('XML_DETAIL');
+  expect((err as VirError).field).toBe(field);
+}
+
+describe('buildCommandLine', () => {
+  it('gives an argv array, binary first, and a closed environment', () => {
+    const { env, argv } = build(tinyDomainXml());
+    expect(argv[0]).toBe('/usr/bin/qemu-system-x86_64');
+    expect(argv).toContain('-S');
+    expect(argv).toContain('-nodefaults');
+    expect(env).toEqual({
+      LC_ALL: 'C',
+      PATH: '/usr/bin:/bin',
+      HOME: '/run/vk/dom',
+      USER: 'root',
+      LOGNAME: 'root',
+      XDG_DATA_HOME: '/run/vk/dom/.local/share',
+      XDG_CACHE_HOME: '/run/vk/dom/.cache',
+      XDG_CONFIG_HOME: '/run/vk/dom/.config',
+    });
+  });
+
+  it('writes the libvirt-style core options (checked against libvirt 11.3 net-virtio.args)', () => {
+    const { argv } = build(tinyDomainXml());
+    expect(optionValue(argv, '-machine')).toBe(
+      'pc-i440fx-10.0,usb=off,dump-guest-core=off,memory-backend=pc.ram,acpi=off',
+    );
+    expect(optionValue(argv, '-accel')).toBe('tcg');
+    expect(optionValue(argv, '-cpu')).toBe('qemu64');
+    expect(optionValue(argv, '-m')).toBe('size=32768k');
+    expect(optionValue(argv, '-object')).toBe(
+      '{"qom-type":"memory-backend-ram","id":"pc.ram","size":33554432}',
+    );
+    expect(optionValue(argv, '-smp')).toBe('1,sockets=1,cores=1,threads=1');
+    expect(optionValue(argv, '-chardev')).toBe(
+      'socket,id=charmonitor,path=/run/vk/dom/monitor.sock,server=on,wait=off',
+    );
+    expect(optionValue(argv, '-device')).toBe(
+      '{"driver":"piix3-usb-uhci","id":"usb","bus":"pci.0","addr":"0x1.0x2"}',
+    );
+  });
+
+  it('passes the monitor as a descriptor when asked', () => {
+    const { argv } = build(tinyDomainXml(), { ...PATHS, monitor: { fd: 1729 } });
+    expect(optionValue(argv, '-chardev')).toBe('socket,id=charmonitor,fd=1729,server=on,wait=off');
+  });
+
+  it('doubles commas of a hostile name and keeps quotes and spaces as they are', () => {
+    const { argv } = build(tinyDomainXml({ name: `a,b c'd"e=f` }));
+    expect(optionValue(argv, '-name')).toBe(`guest=a,,b c'd"e=f,debug-threads=on`);
+  });
+
+  it('doubles commas in a monitor socket path and a domain dir', () => {
+    const { argv, env } = build(tinyDomainXml(), {
+      domainDir: '/tmp/x,y z',
+      monitor: { path: '/tmp/x,y z/m,on.sock' },
+    });
+    expect(optionValue(argv, '-chardev')).toBe(
+      'socket,id=charmonitor,path=/tmp/x,,y z/m,,on.sock,server=on,wait=off',
+    );
+    expect(env.HOME).toBe('/tmp/x,y z');
+  });
+
+  it('carries a hostile disk path and serial intact in JSON -blockdev/-device', () => {
+    const file = `/images/a,b "c" 'd'.qcow2`;
+    const { argv } = build(
+      tinyDomainXml({
+        devices: `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${xmlEscape(file)}'/>
+          <target dev='vda' bus='virtio'/><serial>s,1 "x"</serial></disk>`,
+      }),
+    );
+    const storage = JSON.parse(optionValue(argv, '-blockdev', 0) ?? '{}');
+    expect(storage).toEqual({
+      driver: 'file',
+      filename: file,
+      'node-name': 'libvirt-1-storage',
+      'auto-read-only': true,
+      discard: 'unmap',
+    });
+    const format = JSON.parse(optionValue(argv, '-blockdev', 1) ?? '{}');
+    expect(format).toEqual({
+      'node-name': 'libvirt-1-format',
+      'read-only': false,
+      driver: 'qcow2',
+      file: 'libvirt-1-storage',
+    });
+    const dev = argv
+      .map((a) => (a.startsWith('{"driver":"virtio-blk-pci"') ? JSON.parse(a) : undefined))
+      .find(Boolean);
+    expect(dev).toMatchObject({
+      drive: 'libvirt-1-format',
+      id: 'virtio-disk0',
+      serial: 's,1 "x"',
+      bootindex: 1,
+    });
+  });
+
+  it('refuses a newline in the name, naming the field', () => {
+    expectDetail(() => build(tinyDomainXml({ name: 'a\nb' })), '/domain/name');
+  });
+
+  it('refuses a newline in a disk path, naming the disk', () => {
+    expectDetail(
+      () =>
+        build(
+          tinyDomainXml({
+            devices: `<disk type='file' device='disk'><source file='/a&#10;b.img'/><target dev='vda' bus='virtio'/></disk>`,
+          }),
+        ),
+      '/domain/devices/disk[1]/source/@file',
+    );
+  });
+
+  it('refuses a control character in a chardev path, naming the serial port', () => {
+    expectDetail(
+      () =>
+        build(
+          tinyDomainXml({
+            devices: `<serial type='file'><source path='/tmp/a&#13;b'/><target port='0'/></serial>`,
+          }),
+        ),
+      '/domain/devices/serial[1]/source/@path',
+    );
+  });
+
+  it('refuses a newline in the domain dir', () => {
+    expectDetail(() => build(tinyDomainXml(), { ...PATHS, domainDir: '/tmp/a\nb' }), 'paths.domainDir');
+  });
+
+  it('uses key=value lists instead of JSON for a QEMU older than 6.2', () => {
+    const caps = fixtureCaps({ version: { major: 6, minor: 0, micro: 0 }, versionNumber: 6_000_000 });
+    const def = applyQemuDefaults(DomainDef.fromXML(tinyDomainXml({ name: 'x' })), caps);
+    const { argv } = buildCommandLine(def, caps, PATHS);
+    expect(optionValue(argv, '-object')).toBe('memory-backend-ram,id=pc.ram,size=33554432');
+    expect(optionValue(argv, '-device')).toBe('piix3-usb-uhci,id=usb,bus=pci.0,addr=0x1.0x2');
+  });
+
+  it('refuses an interface type that needs host networking it cannot set up', () => {
+    expect(() =>
+      build(tinyDomainXml({ devices: "<interface type='network'><source network='default'/></interface>" })),
+    ).toThrow(VirError);
+  });
+});
