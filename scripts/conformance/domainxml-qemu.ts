@@ -9,7 +9,8 @@
  * The caps are libvirt's "latest" QEMU 10.0.0, replayed from its probe
  * transcript. libvirt's harness fixes several things, which we pass the
  * same way: machine aliases are turned into plain machine names (so `pc`
- * stays `pc`), the domain id is -1 so the private dir is
+ * stays `pc`), VNC sockets under /var/lib/libvirt/qemu/domain-* count as generated, the DRM
+ * render node is /dev/dri/foo, the domain id is -1 so the private dir is
  * /var/lib/libvirt/qemu/domain--1-<name>, the monitor is fd 1729, PATH=/bin,
  * USER=test, new MACs are 52:54:00:00:00:00. XML comments are dropped on
  * parse, as libvirt does.
@@ -94,17 +95,23 @@ export function harnessPaths(name: string) {
     masterKeyPath: `${domainDir}/master-key.aes`,
     env: { PATH: '/bin', USER: 'test', LOGNAME: 'test' },
     dbusSocket: `/var/run/libvirt/qemu/dbus/-1-${name}-dbus.sock`,
+    // the render node libvirt's test harness reports for the host
+    renderNode: '/dev/dri/foo',
+    hugepageDirs: {
+      '2048': `/dev/hugepages2M/libvirt/qemu/-1-${name.slice(0, 20)}`,
+      '1048576': `/dev/hugepages1G/libvirt/qemu/-1-${name.slice(0, 20)}`,
+    },
   };
 }
 
 export function runCase(dir: string, c: QemuCase, caps: QemuCaps): string | undefined {
   const input = readFileSync(join(dir, c.input), 'utf8').replace(/<!--[\s\S]*?-->[ \t]*\n?/g, '');
   const def = DomainDef.fromXML(input, HARNESS);
-  applyQemuDefaults(def, caps);
+  applyQemuDefaults(def, caps, { libDir: '/var/lib/libvirt/qemu' });
   const problems: string[] = [];
   if (c.output) {
     const expected = readFileSync(join(dir, c.output), 'utf8');
-    const actual = def.toXML({ inactive: true });
+    const actual = def.toXML();
     if (actual !== expected) problems.push(`defaults: ${xmlDiff(expected, actual) ?? 'formatting differs'}`);
   }
   if (c.args) {

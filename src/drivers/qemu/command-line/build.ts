@@ -112,16 +112,16 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
     machineOpts.push(`acpi=${def.features?.acpi ? 'on' : 'off'}`);
   b.add('-machine', optList(machineOpts));
   b.add('-accel', accelOf(def));
-  if (def.os?.loader && def.os.loader.type !== 'pflash' && def.os.loader.path !== undefined)
-    b.add('-bios', checkValue(def.os.loader.path, '/domain/os/loader'));
   for (const [opt, obj] of pflash.blockdevs) b.props(opt, obj, '/domain/os/loader');
 
   const cpuArg = cpuArgument(def);
   if (cpuArg) b.add('-cpu', cpuArg);
+  if (def.os?.loader && def.os.loader.type !== 'pflash' && def.os.loader.path !== undefined)
+    b.add('-bios', checkValue(def.os.loader.path, '/domain/os/loader'));
 
-  buildMemory(b, def, ramId, numaCells.length > 0);
+  buildMemory(b, def, ramId, numaCells.length > 0, paths);
   buildSmp(b, def);
-  buildNuma(b, def);
+  buildNuma(b, def, paths);
   if (def.uuid) b.add('-uuid', def.uuid);
 
   const graphics = def.devices?.graphics ?? [];
@@ -145,62 +145,78 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   return { env, argv: b.argv };
 }
 
-function buildMemory(b: ArgvBuilder, def: DomainDef, ramId: string | undefined, numa: boolean): void {
-  // QEMU sizes guest RAM in whole MiB on x86: round up as libvirt does.
-  const kib = alignUp(def.memory?.value ?? 0, 1024);
-  const dimms = (def.devices?.memories ?? []).length;
-  const max = def.maxMemory;
-  const initial = kib - alignUp(memoryDevicesKiB(def), 1024);
+function buildMemory(
+  b: ArgvBuilder,
+  def: DomainDef,
+  ramId: string | undefined,
+  numa: boolean,
+  paths: CommandLinePaths,
+): void {
+  // The generic parse already made <memory> the initial memory (NUMA cells summed).
+  const initial = alignUp(def.memory?.value ?? 0, 1024);
   const m = [`size=${initial}k`];
+  const max = def.maxMemory;
   if (max) {
     if (max.slots !== undefined) m.push(`slots=${max.slots}`);
     m.push(`maxmem=${max.value}k`);
   }
-  void dimms;
   b.add('-m', m.join(','));
-  if (ramId && !numa) {
-    const backing = def.memoryBacking;
-    const obj: Record<string, unknown> = {
-      'qom-type': 'memory-backend-ram',
-      id: ramId,
-      size: initial * 1024,
-    };
-    if (backing?.hugepages) {
-      obj['qom-type'] = 'memory-backend-file';
-      obj['mem-path'] = '/dev/hugepages2M/libvirt/qemu/-1-QEMUGuest1';
-    }
-    b.props('-object', obj, '/domain/memory');
-  }
+  if (ramId && !numa) b.props('-object', memoryBackend(def, ramId, initial, paths), '/domain/memory');
   b.add('-overcommit', `mem-lock=${def.memoryBacking?.locked ? 'on' : 'off'}`);
+}
+
+/** The backend object of one RAM region: anonymous RAM, or a file on a hugetlbfs mount. */
+function memoryBackend(
+  def: DomainDef,
+  id: string,
+  kib: number,
+  paths: CommandLinePaths,
+  node?: number,
+): Record<string, unknown> {
+  const pages = def.memoryBacking?.hugepages;
+  if (!pages) return { 'qom-type': 'memory-backend-ram', id, size: kib * 1024 };
+  const page =
+    pages.pages?.find(
+      (p) => node !== undefined && p.nodeset !== undefined && parseIdList(p.nodeset).includes(node),
+    ) ?? pages.pages?.find((p) => p.nodeset === undefined);
+  const sizeKiB = page ? page.size * unitKiB(page.unit) : 2048;
+  const dir = paths.hugepageDirs?.[String(sizeKiB)];
+  if (dir === undefined)
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `no hugetlbfs mount for ${sizeKiB} KiB pages`, {
+      field: '/domain/memoryBacking/hugepages',
+    });
+  return {
+    'qom-type': 'memory-backend-file',
+    id,
+    'mem-path': checkValue(dir, 'paths.hugepageDirs'),
+    prealloc: true,
+    size: kib * 1024,
+  };
+}
+
+function unitKiB(unit: string | undefined): number {
+  const u = (unit ?? 'KiB').toLowerCase();
+  if (u === 'b' || u === 'bytes') return 1 / 1024;
+  if (u.startsWith('m')) return 1024;
+  if (u.startsWith('g')) return 1024 * 1024;
+  return 1;
+}
+
+/** `0-3,8` -> [0, 1, 2, 3, 8]. */
+function parseIdList(s: string): number[] {
+  const out: number[] = [];
+  for (const part of s.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) continue;
+    const lo = Number(m[1]);
+    const hi = m[2] !== undefined ? Number(m[2]) : lo;
+    for (let i = lo; i <= hi; i++) out.push(i);
+  }
+  return out;
 }
 
 function alignUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
-}
-
-/** Total KiB of `<memory>` devices (DIMMs, virtio-mem), which `<memory>` includes. */
-export function memoryDevicesKiB(def: DomainDef): number {
-  let total = 0;
-  for (const m of def.devices?.memories ?? []) {
-    const size = m.target?.children.find((c) => c.type === 'element' && c.name === 'size');
-    if (size?.type !== 'element') continue;
-    const text = size.children
-      .map((c) => (c.type === 'text' ? c.value : ''))
-      .join('')
-      .trim();
-    const unit = size.attrs.find((a) => a.name === 'unit')?.value ?? 'KiB';
-    const factor: Record<string, number> = {
-      KiB: 1,
-      k: 1,
-      K: 1,
-      MiB: 1024,
-      M: 1024,
-      GiB: 1024 * 1024,
-      G: 1024 * 1024,
-    };
-    total += Number(text) * (factor[unit] ?? 1);
-  }
-  return total;
 }
 
 function buildSmp(b: ArgvBuilder, def: DomainDef): void {
@@ -217,15 +233,12 @@ function buildSmp(b: ArgvBuilder, def: DomainDef): void {
   b.add('-smp', items.join(','));
 }
 
-function buildNuma(b: ArgvBuilder, def: DomainDef): void {
+function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): void {
   const cells = def.cpu?.numa?.cells ?? [];
   for (const [i, cell] of cells.entries()) {
     const id = cell.id ?? i;
-    b.props(
-      '-object',
-      { 'qom-type': 'memory-backend-ram', id: `ram-node${id}`, size: Number(cell.memory) * 1024 },
-      '/domain/cpu/numa',
-    );
+    const kib = alignUp(Number(cell.memory), 1024);
+    b.props('-object', memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
     const cpus = (cell.cpus ?? '')
       .split(',')
       .filter((s) => s !== '')

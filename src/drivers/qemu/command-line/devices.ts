@@ -93,7 +93,7 @@ export function buildDevices(
   for (const g of dev.graphics ?? []) {
     if (g.type === 'egl-headless') {
       const gl = g as unknown as { gl?: { rendernode?: string } };
-      const node = gl.gl?.rendernode ?? rawAttr(g, 'gl', 'rendernode');
+      const node = gl.gl?.rendernode ?? rawAttr(g, 'gl', 'rendernode') ?? paths.renderNode;
       b.add(
         '-display',
         node
@@ -419,12 +419,16 @@ function buildNets(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot: Ma
     netdev.id = `hostnet${i}`;
     b.props('-netdev', netdev, field);
     const model = n.model?.type ?? 'rtl8139';
-    const p: Props = {
-      driver: NIC_DRIVERS[model] ?? checkValue(model, `${field}/model/@type`),
+    const p: Props = { driver: NIC_DRIVERS[model] ?? checkValue(model, `${field}/model/@type`) };
+    const rss = rawAttr(n, 'driver', 'rss');
+    if (rss !== undefined && model.startsWith('virtio')) p.rss = rss === 'on';
+    const rssHash = rawAttr(n, 'driver', 'rss_hash_report');
+    if (rssHash !== undefined && model.startsWith('virtio')) p.hash = rssHash === 'on';
+    Object.assign(p, {
       netdev: `hostnet${i}`,
       id: `net${i}`,
       mac: n.mac?.address,
-    };
+    });
     Object.assign(p, pciProps(n.address, facts));
     const idx = boot.get(n);
     if (idx !== undefined) p.bootindex = idx;

@@ -14,6 +14,10 @@ export interface CommandLinePaths {
   masterKeyPath?: string;
   /** PATH, USER and LOGNAME for the QEMU process. Defaults: `/usr/bin:/bin`, the given user, or `root`. */
   env?: { PATH?: string; USER?: string; LOGNAME?: string };
+  /** Per page size in KiB (`'2048'`), this domain's directory on a hugetlbfs mount. */
+  hugepageDirs?: Record<string, string>;
+  /** DRM render node for `egl-headless` when the definition names none (`/dev/dri/renderD128`). */
+  renderNode?: string;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
   dbusSocket?: string;
 }

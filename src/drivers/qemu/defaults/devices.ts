@@ -14,6 +14,7 @@ import type {
   ControllerType,
   Devices,
   DiskDef,
+  GraphicsDef,
 } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
@@ -50,7 +51,35 @@ export function defaultUsbModel(facts: MachineFacts): string | undefined {
   return undefined;
 }
 
-export function applyDeviceDefaults(def: DomainDef, facts: MachineFacts): void {
+/** NIC models libvirt knows, by their canonical spelling (it matches them case-insensitively). */
+const NIC_MODELS = [
+  'virtio',
+  'virtio-transitional',
+  'virtio-non-transitional',
+  'e1000',
+  'e1000e',
+  'igb',
+  'rtl8139',
+  'ne2k_pci',
+  'pcnet',
+  'vmxnet3',
+  'netfront',
+  'usb-net',
+  'spapr-vlan',
+  'lan9118',
+  'smc91c111',
+];
+
+export interface DeviceDefaultsOptions {
+  /** libvirt's per-driver state dir (`/var/lib/libvirt/qemu`): VNC sockets under `domain-*` there were generated. */
+  libDir?: string;
+}
+
+export function applyDeviceDefaults(
+  def: DomainDef,
+  facts: MachineFacts,
+  options: DeviceDefaultsOptions = {},
+): void {
   def.devices ??= {};
   const dev = def.devices;
   const x86pc = facts.family === 'q35' || facts.family === 'i440fx';
@@ -74,6 +103,13 @@ export function applyDeviceDefaults(def: DomainDef, facts: MachineFacts): void {
   fillPciIndexGaps(ctrls, facts);
 
   for (const d of dev.disks ?? []) applyDiskDefaults(d);
+  for (const n of dev.interfaces ?? []) {
+    if (n.type === 'hostdev') continue;
+    if (!n.model && x86pc) n.model = { type: 'rtl8139' };
+    const known = n.model && NIC_MODELS.find((m) => m === n.model?.type.toLowerCase());
+    if (n.model && known) n.model.type = known;
+  }
+  for (const g of dev.graphics ?? []) applyGraphicsDefaults(g, options);
   applyChardevDefaults(def, facts);
   assignVirtioSerialPorts(dev);
 
@@ -105,11 +141,34 @@ export function applyDeviceDefaults(def: DomainDef, facts: MachineFacts): void {
 
   dev.memballoon ??= { model: 'virtio' };
 
-  const displays = (dev.graphics ?? []).filter((g) => g.type !== 'egl-headless' && g.type !== 'dbus');
+  const displays = (dev.graphics ?? []).filter((g) => g.type !== 'dbus');
   if (displays.length > 0 && !dev.videos?.length && x86pc)
     dev.videos = [{ model: { type: 'cirrus', vram: 16384, heads: 1, primary: true } }];
   for (const v of dev.videos ?? []) {
     if (v.model && v.model.type === 'default') v.model.type = 'vga';
+  }
+}
+
+function applyGraphicsDefaults(g: GraphicsDef, options: DeviceDefaultsOptions): void {
+  const first = g.listens?.[0];
+  if (g.type === 'vnc') {
+    if (g.socket === '') delete g.socket;
+    // A socket under another run's private dir was generated for that run: listen anew.
+    const generated =
+      options.libDir !== undefined &&
+      first?.type === 'socket' &&
+      first.socket?.startsWith(`${options.libDir}/domain-`);
+    if (generated) {
+      delete g.socket;
+      g.listens = [{ type: 'address' }];
+      g.autoport = true;
+      g.port = -1;
+    }
+  }
+  if (g.type === 'spice' && g.autoport === false && g.port === undefined && g.tlsPort === undefined) {
+    // No port to listen on at all: spice then has no network listener.
+    if (first?.type === 'address' && first.address === undefined) g.listens = [{ type: 'none' }];
+    delete g.autoport;
   }
 }
 

@@ -32,7 +32,7 @@ interface Want {
 }
 
 const NOT_PCI_SOUND = new Set(['sb16', 'pcspk', 'usb', 'ich6', 'ich9', 'ich7']);
-const NOT_PCI_NIC = new Set(['netfront', 'virtio-mmio']);
+const NOT_PCI_NIC = new Set(['virtio-mmio', 'usb-net', 'spapr-vlan', 'smc91c111', 'lan9118']);
 
 function wantsPci(d: Addressable): boolean {
   return d.address === undefined;
@@ -80,6 +80,8 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
     endpoint(c);
   }
   for (const d of dev.disks ?? []) if (d.target.bus === 'virtio') endpoint(d);
+  // A type='hostdev' NIC is a PCI host device, addressed with the other host devices.
+  for (const n of dev.interfaces ?? []) if (n.type === 'hostdev') endpoint(n);
   for (const h of dev.hostdevs ?? []) if (h.mode === 'subsystem' && h.type === 'pci') endpoint(h);
   if (dev.memballoon && dev.memballoon.model !== 'none' && dev.memballoon.model !== 'xen')
     endpoint(dev.memballoon);
