@@ -110,9 +110,10 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   if (hpet?.present === false) machineOpts.push('hpet=off');
   if (facts.family === 'q35' || facts.family === 'i440fx' || facts.family === 'isapc')
     machineOpts.push(`acpi=${def.features?.acpi ? 'on' : 'off'}`);
+  // Firmware block nodes must exist before the machine that maps them.
+  for (const [opt, obj] of pflash.blockdevs) b.props(opt, obj, '/domain/os/loader');
   b.add('-machine', optList(machineOpts));
   b.add('-accel', accelOf(def));
-  for (const [opt, obj] of pflash.blockdevs) b.props(opt, obj, '/domain/os/loader');
 
   const cpuArg = cpuArgument(def);
   if (cpuArg) b.add('-cpu', cpuArg);
@@ -293,10 +294,6 @@ function firmwareBlockdevs(def: DomainDef): FirmwareArgs {
         discard: 'unmap',
       },
     ]);
-    if (format === 'raw' && !readonly) {
-      out.machineOpts.push(`pflash${n}=${storage}`);
-      return;
-    }
     const fmt = `libvirt-pflash${n}-format`;
     out.blockdevs.push([
       '-blockdev',

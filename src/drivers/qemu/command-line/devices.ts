@@ -12,6 +12,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { diskNameIndex } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
+import type { XmlElement } from '../../../xml/tree.js';
 import type { QemuCaps } from '../qemu-caps.js';
 import type { ArgvBuilder } from './build.js';
 import { checkValue, optValue } from './escape.js';
@@ -128,6 +129,7 @@ export function buildDevices(
       );
     b.add('-watchdog-action', w.action === 'dump' ? 'pause' : (w.action ?? 'reset'));
   }
+  buildHostdevs(b, def, facts, boot);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
     const p: Props = { driver: 'virtio-balloon-pci', id: 'balloon0', ...pciProps(mb.address, facts) };
@@ -158,6 +160,57 @@ export function buildDevices(
       p.period = r.rate.period ?? 1000;
     }
     b.props('-device', { ...p, ...pciProps(r.address, facts) }, field);
+  }
+}
+
+/** `0000:03:07.1` from a PCI `<address>` element kept as XML. */
+function hostPciAddress(el: XmlElement | undefined): string | undefined {
+  if (!el) return undefined;
+  const n = (name: string, width: number) =>
+    Number.parseInt(el.attrs.find((a) => a.name === name)?.value ?? '0', 16)
+      .toString(16)
+      .padStart(width, '0');
+  return `${n('domain', 4)}:${n('bus', 2)}:${n('slot', 2)}.${n('function', 1)}`;
+}
+
+function buildHostdevs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot: Map<object, number>): void {
+  const dev = def.devices ?? {};
+  let n = 0;
+  const emit = (
+    owner: object,
+    source: XmlElement | undefined,
+    address: DeviceAddress | undefined,
+    field: string,
+  ) => {
+    const host = hostPciAddress(source);
+    if (!host)
+      throw new VirError('XML_DETAIL', 'qemu', 'PCI host device without a source address', { field });
+    const p: Props = { driver: 'vfio-pci', host, id: `hostdev${n++}` };
+    const idx = boot.get(owner);
+    if (idx !== undefined) p.bootindex = idx;
+    b.props('-device', { ...p, ...pciProps(address, facts) }, field);
+  };
+  for (const [i, iface] of (dev.interfaces ?? []).entries()) {
+    if (iface.type !== 'hostdev') continue;
+    const src = iface.source
+      ? unknownContent(iface.source)?.nodes.find(
+          (x) => x.node.type === 'element' && x.node.name === 'address',
+        )?.node
+      : undefined;
+    emit(
+      iface,
+      src?.type === 'element' ? src : undefined,
+      iface.address,
+      `/domain/devices/interface[${i + 1}]/source/address`,
+    );
+  }
+  for (const [i, h] of (dev.hostdevs ?? []).entries()) {
+    if (h.mode !== 'subsystem' || h.type !== 'pci') {
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `host device type '${h.type}' is not supported`, {
+        field: `/domain/devices/hostdev[${i + 1}]/@type`,
+      });
+    }
+    emit(h, h.source?.address, h.address, `/domain/devices/hostdev[${i + 1}]/source/address`);
   }
 }
 
@@ -272,11 +325,30 @@ function buildDisks(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot: M
   const disks = def.devices?.disks ?? [];
   let node = disks.filter((d) => d.source !== undefined && hasMedia(d)).length;
   const fdcBoot: Props = {};
+  if (facts.family === 'q35' && disks.some((d) => d.target.bus === 'fdc')) {
+    // q35 has no built-in floppy controller: it is an isa-fdc device, and the boot order sits on it.
+    for (const d of disks) {
+      const idx = boot.get(d);
+      const unit = d.address?.type === 'drive' ? (d.address.unit ?? 0) : 0;
+      if (d.target.bus === 'fdc' && idx !== undefined) fdcBoot[`bootindex${unit === 0 ? 'A' : 'B'}`] = idx;
+    }
+    b.props('-device', { driver: 'isa-fdc', ...fdcBoot }, '/domain/devices/controller[@type=fdc]');
+  }
   for (const [i, d] of disks.entries()) {
     const field = `/domain/devices/disk[${i + 1}]`;
     let drive: string | undefined;
     if (hasMedia(d)) {
       drive = storageNodes(b, d, node--, field);
+      if (d.driver?.copyOnRead === true) {
+        // Copy-on-read is a filter node stacked on the format node; the device reads through it.
+        const cor = `libvirt-CoR-${optValue(d.target.dev, `${field}/target/@dev`)}`;
+        b.props(
+          '-blockdev',
+          { driver: 'copy-on-read', 'node-name': cor, file: drive, discard: 'unmap' },
+          field,
+        );
+        drive = cor;
+      }
     }
     const bus = d.target.bus ?? 'ide';
     const a = d.address;
@@ -316,23 +388,10 @@ function buildDisks(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot: M
     if (drive) p.drive = drive;
     p.id = diskId(d);
     if (d.serial !== undefined) p.serial = checkValue(d.serial, `${field}/serial`);
-    if (idx !== undefined) {
-      if (bus === 'fdc' && facts.family === 'q35')
-        fdcBoot[`bootindex${(p.unit as number) === 0 ? 'A' : 'B'}`] = idx;
-      else p.bootindex = idx;
-    }
-    if (bus === 'fdc' && facts.family === 'q35') continue;
+    if (idx !== undefined && bus !== 'fdc') p.bootindex = idx;
     const wc = writeCache(d);
     if (wc !== undefined && bus !== 'fdc') p['write-cache'] = wc;
     b.props('-device', p, field);
-  }
-  if (disks.some((d) => d.target.bus === 'fdc') && facts.family === 'q35') {
-    b.props('-device', { driver: 'isa-fdc', ...fdcBoot }, '/domain/devices/controller[@type=fdc]');
-    let n = 0;
-    for (const d of disks) {
-      if (d.target.bus !== 'fdc') continue;
-      void n++;
-    }
   }
 }
 

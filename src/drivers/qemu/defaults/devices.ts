@@ -147,6 +147,20 @@ export function applyDeviceDefaults(
   for (const v of dev.videos ?? []) {
     if (v.model && v.model.type === 'default') v.model.type = 'vga';
   }
+  movePrimaryVideoFirst(dev);
+}
+
+/**
+ * The video marked primary goes first. The generic parse marks the first
+ * video primary, so a second one marked too is the one the user chose.
+ */
+function movePrimaryVideoFirst(dev: Devices): void {
+  const videos = dev.videos ?? [];
+  const chosen = videos.findIndex((v, i) => i > 0 && v.model?.primary === true);
+  if (chosen < 0) return;
+  const [primary] = videos.splice(chosen, 1);
+  for (const v of videos) if (v.model) delete v.model.primary;
+  if (primary) videos.unshift(primary);
 }
 
 function applyGraphicsDefaults(g: GraphicsDef, options: DeviceDefaultsOptions): void {

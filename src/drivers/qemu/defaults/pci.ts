@@ -246,7 +246,8 @@ function addRootPorts(def: DomainDef, all: Want[]): void {
   };
   let missing = Math.max(0, needs.length - free.length);
   const left = free.slice(needs.length);
-  if (!left.some(hotpluggable)) missing++;
+  // Once ports are being added anyway, one more is left empty so a device can be hotplugged later.
+  if (missing > 0 && !left.some(hotpluggable)) missing++;
   let next = Math.max(0, ...ctrls.filter((c) => c.type === 'pci').map((c) => c.index ?? 0)) + 1;
   for (let i = 0; i < missing; i++) {
     const c: ControllerDef = { type: 'pci', index: next++, model: 'pcie-root-port' };
