@@ -30,7 +30,6 @@ const HAVE = HAS_SHARED && existsSync(join(DIR, 'cases.json')) && existsSync(joi
 /** Cases whose features virtkit does not model yet (see the conformance report for each reason). */
 export const KNOWN_GAPS = new Set<string>([
   'qemu/cpu-Icelake-Server-pconfig',
-  'qemu/cpu-host-model-kvm',
   'qemu/disk-active-commit',
   'qemu/disk-mirror',
   'qemu/disk-network-tlsx509-nbd',
@@ -44,7 +43,6 @@ export const KNOWN_GAPS = new Set<string>([
   'qemu/pci-many',
   'qemu/pv-spinlock-disabled',
   'qemu/serial-file-log',
-  'qemu/usb-controller-ich9-autoassign',
 ]);
 
 const cases: Case[] = HAVE

@@ -115,7 +115,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   b.add('-machine', optList(machineOpts));
   b.add('-accel', accelOf(def));
 
-  const cpuArg = cpuArgument(def);
+  const cpuArg = cpuArgument(def, caps, accelOf(def));
   if (cpuArg) b.add('-cpu', cpuArg);
   if (def.os?.loader && def.os.loader.type !== 'pflash' && def.os.loader.path !== undefined)
     b.add('-bios', checkValue(def.os.loader.path, '/domain/os/loader'));

@@ -5,7 +5,10 @@
  * @module
  */
 import { unknownContent } from '../../../conf/binding.js';
+import type { CpuDef } from '../../../conf/cpu.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { hostModelFromQemuExpansion, x86Database } from '../../../cpu/index.js';
+import type { QemuAccel, QemuCaps } from '../qemu-caps.js';
 import { optValue } from './escape.js';
 
 /** Whether a sub-element the model keeps as unknown XML (`<stimer><direct state='on'/>`) is on. */
@@ -23,8 +26,30 @@ function qemuFeature(name: string): string {
   return name.replaceAll('_', '-');
 }
 
-export function cpuArgument(def: DomainDef): string | undefined {
-  const cpu = def.cpu;
+/**
+ * The CPU a `host-model` guest gets: QEMU's static expansion of the host
+ * CPU (probed with KVM) turned into a named model plus features, keeping
+ * only what survives migration.
+ */
+export function hostModelCpu(caps: QemuCaps, accel: QemuAccel): CpuDef | undefined {
+  const host = caps.accel[accel]?.hostCpu;
+  if (!host) return undefined;
+  // Models QEMU has, with what blocks each on this host, so the choice is one QEMU can run.
+  const models = (caps.accel[accel]?.cpuModels ?? []).map((m) => ({ name: m.name, blockers: m.blockers }));
+  const cpu = hostModelFromQemuExpansion(
+    { name: host.model, props: Object.fromEntries(host.props.map((p) => [p.name, p.value])) },
+    models,
+  );
+  const db = x86Database();
+  if (cpu.features)
+    cpu.features = cpu.features.filter(
+      (f) => f.policy === 'disable' || db.feature(f.name)?.migratable !== false,
+    );
+  return cpu;
+}
+
+export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): string | undefined {
+  const cpu = def.cpu?.mode === 'host-model' ? (hostModelCpu(caps, accel) ?? def.cpu) : def.cpu;
   const parts: string[] = [];
   const mode = cpu?.mode ?? 'custom';
   if (mode === 'host-passthrough') {
@@ -35,7 +60,7 @@ export function cpuArgument(def: DomainDef): string | undefined {
   } else if (cpu?.model?.name) {
     parts.push(optValue(cpu.model.name, '/domain/cpu/model'));
   } else if (mode === 'host-model') {
-    parts.push('host');
+    parts.push(accel === 'kvm' ? 'host' : 'max');
   }
   for (const f of cpu?.features ?? []) {
     const on = f.policy === undefined || f.policy === 'require' || f.policy === 'force';

@@ -17,6 +17,7 @@ import type { QemuCaps } from '../qemu-caps.js';
 import type { ArgvBuilder } from './build.js';
 import { checkValue, optValue } from './escape.js';
 import type { CommandLinePaths } from './types.js';
+import { UsbPorts } from './usb-ports.js';
 
 type Props = Record<string, unknown>;
 
@@ -82,11 +83,23 @@ export function buildDevices(
     // the iTCO watchdog is part of the ICH9 LPC; reboot-on-timeout has to be allowed for it to act
   }
   buildControllers(b, dev.controllers ?? [], facts);
-  buildHubs(b, def);
+  const usb = new UsbPorts(dev.controllers ?? []);
+  for (const d of [...(dev.hubs ?? []), ...(dev.inputs ?? [])])
+    if (d.address?.type === 'usb') usb.reserve(d.address.bus ?? 0, d.address.port ?? '');
+  const usbAddr = (a: DeviceAddress | undefined): Props => {
+    if (a?.type === 'usb') return { bus: `usb.${a.bus ?? 0}`, port: a.port };
+    const next = usb.take();
+    return next ? { bus: `usb.${next.bus}`, port: next.port } : {};
+  };
+  for (const [i, h] of (dev.hubs ?? []).entries()) {
+    const where = usbAddr(h.address);
+    if (typeof where.port === 'string') usb.addHub(Number(String(where.bus).slice(4)), where.port);
+    b.props('-device', { driver: 'usb-hub', id: `hub${i}`, ...where }, `/domain/devices/hub[${i + 1}]`);
+  }
   buildDisks(b, def, facts, boot);
   buildNets(b, def, facts, boot);
   buildChardevs(b, def, facts);
-  buildInputs(b, def, facts);
+  buildInputs(b, def, facts, usbAddr);
   const audioId = dev.audios?.[0]?.id;
   for (const a of dev.audios ?? [])
     b.props('-audiodev', { id: `audio${a.id ?? 1}`, driver: a.type }, '/domain/devices/audio');
@@ -293,21 +306,6 @@ function controllerProps(c: ControllerDef, facts: MachineFacts): Props | undefin
     }
     default:
       return undefined;
-  }
-}
-
-function buildHubs(b: ArgvBuilder, def: DomainDef): void {
-  for (const [i, h] of (def.devices?.hubs ?? []).entries()) {
-    const a = h.address;
-    b.props(
-      '-device',
-      {
-        driver: 'usb-hub',
-        id: `hub${i}`,
-        ...(a?.type === 'usb' ? { bus: `usb.${a.bus ?? 0}`, port: a.port } : {}),
-      },
-      `/domain/devices/hub[${i + 1}]`,
-    );
   }
 }
 
@@ -606,7 +604,12 @@ function buildChardevs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): voi
   }
 }
 
-function buildInputs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
+function buildInputs(
+  b: ArgvBuilder,
+  def: DomainDef,
+  facts: MachineFacts,
+  usbAddr: (a: DeviceAddress | undefined) => Props,
+): void {
   for (const [i, inp] of (def.devices?.inputs ?? []).entries()) {
     if (inp.bus === 'ps2') continue;
     const field = `/domain/devices/input[${i + 1}]`;
@@ -620,8 +623,8 @@ function buildInputs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void 
     else continue;
     const p: Props = { driver, id: `input${i}` };
     const a = inp.address;
-    if (a?.type === 'usb') Object.assign(p, { bus: `usb.${a.bus ?? 0}`, port: a.port });
-    Object.assign(p, pciProps(a, facts));
+    if (inp.bus === 'usb') Object.assign(p, usbAddr(a));
+    else Object.assign(p, pciProps(a, facts));
     b.props('-device', p, field);
   }
 }

@@ -35,6 +35,8 @@ export function applyCpuDefaults(def: DomainDef, caps: QemuCaps, machine: QemuMa
       if (mode === 'host-passthrough') cpu.migratable ??= true;
     } else if (mode === 'host-model') {
       cpu.check ??= 'partial';
+      // The model is chosen from the host at each start; a nameless <model> says nothing.
+      if (cpu.model && !cpu.model.name) delete cpu.model;
     } else if (mode === 'custom') {
       cpu.mode = 'custom';
       cpu.match ??= 'exact';
