@@ -175,7 +175,8 @@ function memoryBackend(
   node?: number,
 ): Record<string, unknown> {
   const pages = def.memoryBacking?.hugepages;
-  if (!pages) return { 'qom-type': 'memory-backend-ram', id, size: kib * 1024 };
+  const binding = hostBinding(def, paths, node);
+  if (!pages) return { 'qom-type': 'memory-backend-ram', id, size: kib * 1024, ...binding };
   const page =
     pages.pages?.find(
       (p) => node !== undefined && p.nodeset !== undefined && parseIdList(p.nodeset).includes(node),
@@ -192,7 +193,29 @@ function memoryBackend(
     'mem-path': checkValue(dir, 'paths.hugepageDirs'),
     prealloc: true,
     size: kib * 1024,
+    ...binding,
   };
+}
+
+const NUMA_POLICY: Record<string, string | undefined> = {
+  strict: 'bind',
+  interleave: 'interleave',
+  preferred: 'preferred',
+  restrictive: undefined,
+};
+
+/** `host-nodes`/`policy` of a RAM backend from `<numatune>` (per-cell `<memnode>` first). */
+function hostBinding(def: DomainDef, paths: CommandLinePaths, node?: number): Record<string, unknown> {
+  const tune = def.numatune;
+  const cell = node !== undefined ? tune?.memnodes?.find((m) => m.cellid === node) : undefined;
+  const mode = cell?.mode ?? tune?.memory?.mode ?? 'strict';
+  const nodeset =
+    cell?.nodeset ??
+    (tune?.memory?.placement === 'auto' ? paths.autoNodeset : tune?.memory?.nodeset) ??
+    undefined;
+  const policy = NUMA_POLICY[mode];
+  if (!tune || nodeset === undefined || policy === undefined) return {};
+  return { 'host-nodes': parseIdList(nodeset), policy };
 }
 
 function unitKiB(unit: string | undefined): number {
