@@ -152,6 +152,38 @@ describe('buildCommandLine', () => {
     );
   });
 
+  it('refuses a NUMA cpus list that would smuggle in another option', () => {
+    const xml = tinyDomainXml().replace(
+      '<vcpu>1</vcpu>',
+      "<vcpu>2</vcpu><cpu><numa><cell id='0' cpus='0,memdev=evil' memory='32768' unit='KiB'/></numa></cpu>",
+    );
+    expectDetail(() => build(xml), '/domain/cpu/numa/cell[1]/@cpus');
+  });
+
+  it('binds guest RAM to host nodes from <numatune>', () => {
+    const xml = tinyDomainXml().replace(
+      '<vcpu>1</vcpu>',
+      "<vcpu>1</vcpu><numatune><memory mode='strict' nodeset='0-1,3'/></numatune>",
+    );
+    const obj = JSON.parse(optionValue(build(xml).argv, '-object') ?? '{}');
+    expect(obj).toMatchObject({ id: 'pc.ram', 'host-nodes': [0, 1, 3], policy: 'bind' });
+  });
+
+  it('numbers USB ports hubs first, then the other USB devices', () => {
+    // libvirt 11.3's usb-controller-ich9-autoassign.args: hub0 port 1, hub1 port 2, mice 3, 4, 5
+    const { argv } = build(
+      tinyDomainXml({
+        devices: "<input type='mouse' bus='usb'/><hub type='usb'/><input type='tablet' bus='usb'/>",
+      }).replace("machine='pc'", "machine='q35'"),
+    );
+    const devs = argv.filter((a) => a.startsWith('{"driver":"usb-')).map((a) => JSON.parse(a));
+    expect(devs).toEqual([
+      { driver: 'usb-hub', id: 'hub0', bus: 'usb.0', port: '1' },
+      { driver: 'usb-mouse', id: 'input0', bus: 'usb.0', port: '2' },
+      { driver: 'usb-tablet', id: 'input1', bus: 'usb.0', port: '3' },
+    ]);
+  });
+
   it('refuses a newline in the domain dir', () => {
     expectDetail(() => build(tinyDomainXml(), { ...PATHS, domainDir: '/tmp/a\nb' }), 'paths.domainDir');
   });

@@ -263,10 +263,16 @@ function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): voi
     const id = cell.id ?? i;
     const kib = alignUp(Number(cell.memory), 1024);
     b.props('-object', memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
+    const field = `/domain/cpu/numa/cell[${i + 1}]/@cpus`;
+    // Each range becomes its own cpus= item; anything but digits and dashes would smuggle in options.
     const cpus = (cell.cpus ?? '')
       .split(',')
       .filter((s) => s !== '')
-      .map((s) => `cpus=${s}`);
+      .map((s) => {
+        if (!/^\d+(-\d+)?$/.test(s.trim()))
+          throw new VirError('XML_DETAIL', 'qemu', `'${checkValue(s, field)}' is not a CPU range`, { field });
+        return `cpus=${s.trim()}`;
+      });
     b.add('-numa', optList(['node', `nodeid=${id}`, ...cpus, `memdev=ram-node${id}`]));
   }
 }
