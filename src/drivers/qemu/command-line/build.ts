@@ -140,7 +140,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   b.add('-no-shutdown');
   if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
   buildBoot(b, def);
-  buildDevices(b, def, caps, facts, paths);
+  buildDevices(b, def, facts, paths);
   b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
   b.add('-msg', 'timestamp=on');
   return { env, argv: b.argv };

@@ -13,7 +13,6 @@ import { diskNameIndex } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
-import type { QemuCaps } from '../qemu-caps.js';
 import type { ArgvBuilder } from './build.js';
 import { checkValue, optValue } from './escape.js';
 import type { CommandLinePaths } from './types.js';
@@ -72,16 +71,11 @@ function bootIndexes(def: DomainDef): Map<object, number> {
 export function buildDevices(
   b: ArgvBuilder,
   def: DomainDef,
-  caps: QemuCaps,
   facts: MachineFacts,
   paths: CommandLinePaths,
 ): void {
-  void caps;
   const dev = def.devices ?? {};
   const boot = bootIndexes(def);
-  if (facts.family === 'q35' && (dev.watchdogs ?? []).some((w) => w.model === 'itco')) {
-    // the iTCO watchdog is part of the ICH9 LPC; reboot-on-timeout has to be allowed for it to act
-  }
   buildControllers(b, dev.controllers ?? [], facts);
   const usb = new UsbPorts(dev.controllers ?? []);
   for (const d of [...(dev.hubs ?? []), ...(dev.inputs ?? [])])
@@ -98,7 +92,7 @@ export function buildDevices(
   }
   buildDisks(b, def, facts, boot);
   buildNets(b, def, facts, boot);
-  buildChardevs(b, def, facts);
+  buildChardevs(b, def);
   buildInputs(b, def, facts, usbAddr);
   const audioId = dev.audios?.[0]?.id;
   for (const a of dev.audios ?? [])
@@ -133,6 +127,7 @@ export function buildDevices(
     );
   }
   for (const w of dev.watchdogs ?? []) {
+    // The iTCO watchdog is part of the ICH9 LPC, which by default must not reboot the guest.
     if (w.model === 'itco') b.add('-global', 'ICH9-LPC.noreboot=off');
     else if (w.model === 'i6300esb')
       b.props(
@@ -252,10 +247,6 @@ function buildControllers(b: ArgvBuilder, ctrls: ControllerDef[], facts: Machine
       const p = controllerProps(c, facts);
       if (p) b.props('-device', p, `/domain/devices/controller[@type='${c.type}']`);
     }
-  for (const c of ctrls)
-    if (c.type === 'fdc') {
-      // the floppy controller gets its drives through -device floppy
-    }
 }
 
 const USB_DRIVERS: Record<string, string> = {
@@ -352,8 +343,6 @@ function buildDisks(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot: M
     const a = d.address;
     const p: Props = {};
     const idx = boot.get(d);
-    const ro = d.readonly === true || d.device === 'cdrom';
-    void ro;
     if (bus === 'ide' || bus === 'sata') {
       p.driver = d.device === 'cdrom' ? 'ide-cd' : 'ide-hd';
       if (a?.type === 'drive') {
@@ -533,9 +522,8 @@ function chardev(b: ArgvBuilder, c: ChardevDef, id: string, field: string): void
   b.add('-chardev', items.join(','));
 }
 
-function buildChardevs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
+function buildChardevs(b: ArgvBuilder, def: DomainDef): void {
   const dev = def.devices ?? {};
-  void facts;
   for (const [i, s] of (dev.serials ?? []).entries()) {
     const field = `/domain/devices/serial[${i + 1}]`;
     chardev(b, s, `charserial${i}`, field);
