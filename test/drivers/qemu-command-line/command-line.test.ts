@@ -184,6 +184,38 @@ describe('buildCommandLine', () => {
     ]);
   });
 
+  it('writes a virtio-mem device as a non-reserving RAM backend plus virtio-mem-pci', () => {
+    // shape of libvirt 11.3's memory-hotplug-virtio-mem.args (first device)
+    const xml = tinyDomainXml({
+      devices: `<memory model='virtio-mem'><target><size unit='KiB'>1048576</size><node>0</node>
+        <block unit='KiB'>2048</block><requested unit='KiB'>524288</requested></target></memory>`,
+    }).replace(
+      '<vcpu>1</vcpu>',
+      "<maxMemory unit='KiB'>1099511627776</maxMemory><vcpu>1</vcpu><cpu><numa><cell id='0' cpus='0' memory='32768' unit='KiB'/></numa></cpu>",
+    );
+    const { argv } = build(xml);
+    expect(optionValue(argv, '-m')).toBe('size=32768k,maxmem=1099511627776k');
+    const objects = argv.filter((_, i) => argv[i - 1] === '-object').map((a) => JSON.parse(a));
+    expect(objects).toContainEqual({
+      'qom-type': 'memory-backend-ram',
+      id: 'memvirtiomem0',
+      reserve: false,
+      size: 1073741824,
+    });
+    const dev = argv
+      .map((a) => (a.startsWith('{"driver":"virtio-mem-pci"') ? JSON.parse(a) : undefined))
+      .find(Boolean);
+    expect(dev).toMatchObject({
+      driver: 'virtio-mem-pci',
+      node: 0,
+      'block-size': 2097152,
+      'requested-size': 536870912,
+      memdev: 'memvirtiomem0',
+      id: 'virtiomem0',
+      bus: 'pci.0',
+    });
+  });
+
   it('refuses a newline in the domain dir', () => {
     expectDetail(() => build(tinyDomainXml(), { ...PATHS, domainDir: '/tmp/a\nb' }), 'paths.domainDir');
   });

@@ -15,6 +15,7 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './build.js';
 import { checkValue, optValue } from './escape.js';
+import { buildMemoryDevices } from './memory-devices.js';
 import type { CommandLinePaths } from './types.js';
 import { UsbPorts } from './usb-ports.js';
 
@@ -90,6 +91,7 @@ export function buildDevices(
     if (typeof where.port === 'string') usb.addHub(Number(String(where.bus).slice(4)), where.port);
     b.props('-device', { driver: 'usb-hub', id: `hub${i}`, ...where }, `/domain/devices/hub[${i + 1}]`);
   }
+  buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));
   buildDisks(b, def, facts, boot);
   buildNets(b, def, facts, boot);
   buildChardevs(b, def);
