@@ -78,6 +78,10 @@ describe.skipIf(!HAS_QEMU || !HAS_QEMU_IMG)(`real QEMU accepts the command line$
   it('starts a tiny paused i440fx guest with a hostile name, qcow2 disk path, NIC and serial', async () => {
     const img = join(dir, `disk,1 "x".qcow2`);
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', img, '4M']);
+    const base = join(dir, 'base,1.raw');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'raw', base, '4M']);
+    const overlay = join(dir, 'over lay.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', overlay]);
     const name = `vk,a b'c"d=e`;
     const vm = await startPaused(`<domain type='qemu'>
   <name>${xmlEscape(name)}</name>
@@ -87,6 +91,9 @@ describe.skipIf(!HAS_QEMU || !HAS_QEMU_IMG)(`real QEMU accepts the command line$
   <devices>
     <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/><source file='${xmlEscape(img)}'/>
       <target dev='vda' bus='virtio'/><serial>s,1</serial></disk>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${xmlEscape(overlay)}'/>
+      <backingStore type='file'><format type='raw'/><source file='${xmlEscape(base)}'/><backingStore/></backingStore>
+      <target dev='vdb' bus='virtio'/></disk>
     <interface type='user'><model type='virtio'/></interface>
     <serial type='pty'/>
     <channel type='pty'><target type='virtio' name='org.example.a,b'/></channel>
@@ -98,8 +105,13 @@ describe.skipIf(!HAS_QEMU || !HAS_QEMU_IMG)(`real QEMU accepts the command line$
       const blocks = (await vm.qmp.execute('query-named-block-nodes')) as Array<{
         'node-name': string;
         file: string;
+        ro: boolean;
       }>;
-      expect(blocks.find((b) => b['node-name'] === 'libvirt-1-storage')?.file).toBe(img);
+      const node = (n: string) => blocks.find((b) => b['node-name'] === n);
+      // vda is numbered after vdb's chain (vdb top 1, its backing 2, vda 3), as libvirt does.
+      expect(node('libvirt-3-storage')?.file).toBe(img);
+      expect(node('libvirt-1-storage')?.file).toBe(overlay);
+      expect(node('libvirt-2-storage')).toMatchObject({ file: base, ro: true });
     } finally {
       await vm.stop();
     }

@@ -314,7 +314,15 @@ function diskId(d: DiskDef): string {
 
 function buildDisks(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot: Map<object, number>): void {
   const disks = def.devices?.disks ?? [];
-  let node = disks.filter((d) => d.source !== undefined && hasMedia(d)).length;
+  // Block node numbers: the last disk's image is 1, counting up towards the first disk, each
+  // disk's chain numbered from its top image down.
+  const first = new Map<DiskDef, number>();
+  let next = 1;
+  for (const d of [...disks].reverse()) {
+    if (!hasMedia(d)) continue;
+    first.set(d, next);
+    next += chainLength(d);
+  }
   const fdcBoot: Props = {};
   if (facts.family === 'q35' && disks.some((d) => d.target.bus === 'fdc')) {
     // q35 has no built-in floppy controller: it is an isa-fdc device, and the boot order sits on it.
@@ -329,7 +337,7 @@ function buildDisks(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot: M
     const field = `/domain/devices/disk[${i + 1}]`;
     let drive: string | undefined;
     if (hasMedia(d)) {
-      drive = storageNodes(b, d, node--, field);
+      drive = imageNodes(b, d, diskLayers(d, field), first.get(d) ?? 1, true);
       if (d.driver?.copyOnRead === true) {
         // Copy-on-read is a filter node stacked on the format node; the device reads through it.
         const cor = `libvirt-CoR-${optValue(d.target.dev, `${field}/target/@dev`)}`;
@@ -405,36 +413,98 @@ function writeCache(d: DiskDef): string | undefined {
   return mode === 'writethrough' || mode === 'directsync' ? 'off' : 'on';
 }
 
-/** `-blockdev` storage (and format, when not raw) nodes; returns the node the device uses. */
-function storageNodes(b: ArgvBuilder, d: DiskDef, n: number, field: string): string {
+/** One image of a disk's chain: the top from the disk itself, the rest from `<backingStore>`. */
+interface ImageLayer {
+  file?: string;
+  dev?: string;
+  format: string;
+  /** Where the path came from, for errors. */
+  field: string;
+  backing?: ImageLayer;
+  /** An explicit empty `<backingStore/>` below: the chain is known to end here. */
+  chainEnds?: boolean;
+}
+
+/** `<backingStore>` elements (kept as XML by the model) as image layers, top first. */
+function backingLayers(el: XmlElement | undefined, field: string): ImageLayer | undefined {
+  if (!el) return undefined;
+  const child = (e: XmlElement, name: string) =>
+    e.children.find((c): c is XmlElement => c.type === 'element' && c.name === name);
+  const source = child(el, 'source');
+  if (!source) return undefined; // an empty <backingStore/> ends the chain
+  const attr = (e: XmlElement | undefined, n: string) => e?.attrs.find((x) => x.name === n)?.value;
+  const layer: ImageLayer = {
+    format: attr(child(el, 'format'), 'type') ?? 'raw',
+    field: `${field}/backingStore`,
+  };
+  const file = attr(source, 'file');
+  const dev = attr(source, 'dev');
+  if (file !== undefined) layer.file = file;
+  else if (dev !== undefined) layer.dev = dev;
+  else
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'only file and block backing images are supported', {
+      field: `${field}/backingStore/source`,
+    });
+  const below = child(el, 'backingStore');
+  const deeper = backingLayers(below, `${field}/backingStore`);
+  if (deeper) layer.backing = deeper;
+  else if (below) layer.chainEnds = true;
+  return layer;
+}
+
+function diskLayers(d: DiskDef, field: string): ImageLayer {
+  const top: ImageLayer = { format: d.driver?.type ?? 'raw', field };
+  if (d.source?.file !== undefined) top.file = d.source.file;
+  else top.dev = d.source?.dev ?? '';
+  const backing = backingLayers(d.backingStore, field);
+  if (backing) top.backing = backing;
+  else if (d.backingStore) top.chainEnds = true;
+  return top;
+}
+
+/** How many block nodes numbers a disk's chain uses. */
+function chainLength(d: DiskDef): number {
+  let n = 0;
+  for (let l: ImageLayer | undefined = diskLayers(d, ''); l; l = l.backing) n++;
+  return n;
+}
+
+/** Whether a host path is an optical drive QEMU should open as such. */
+function isHostCdrom(path: string): boolean {
+  return /^\/dev\/(cdrom\d*|sr\d+)$/.test(path);
+}
+
+/**
+ * `-blockdev` nodes for one image and (first) everything below it: a
+ * protocol node, and a format node unless the image is raw. Backing images
+ * are always read-only. Returns the node name the layer above uses.
+ */
+function imageNodes(b: ArgvBuilder, d: DiskDef, layer: ImageLayer, n: number, top: boolean): string {
+  const backing = layer.backing ? imageNodes(b, d, layer.backing, n + 1, false) : undefined;
   const storage = `libvirt-${n}-storage`;
-  const format = d.driver?.type ?? 'raw';
-  const readonly = d.readonly === true || d.device === 'cdrom';
+  const readonly = !top || d.readonly === true || d.device === 'cdrom';
+  const cache = top ? cacheProps(d) : {};
   const s: Props = {};
-  if (d.source?.file !== undefined) {
+  if (layer.file !== undefined) {
     s.driver = 'file';
-    s.filename = checkValue(d.source.file, `${field}/source/@file`);
+    s.filename = checkValue(layer.file, `${layer.field}/source/@file`);
   } else {
-    s.driver = d.device === 'cdrom' ? 'host_cdrom' : 'host_device';
-    s.filename = checkValue(d.source?.dev ?? '', `${field}/source/@dev`);
+    const dev = checkValue(layer.dev ?? '', `${layer.field}/source/@dev`);
+    s.driver = d.device === 'cdrom' && top && isHostCdrom(dev) ? 'host_cdrom' : 'host_device';
+    s.filename = dev;
   }
   s['node-name'] = storage;
-  if (format === 'raw') {
+  if (layer.format === 'raw' && backing === undefined) {
     s['read-only'] = readonly;
-    Object.assign(s, cacheProps(d));
-    b.props('-blockdev', s, field);
+    b.props('-blockdev', { ...s, ...cache }, layer.field);
     return storage;
   }
-  s['auto-read-only'] = true;
-  s.discard = 'unmap';
-  Object.assign(s, cacheProps(d));
-  b.props('-blockdev', s, field);
+  b.props('-blockdev', { ...s, 'auto-read-only': true, discard: 'unmap', ...cache }, layer.field);
   const fmt = `libvirt-${n}-format`;
-  b.props(
-    '-blockdev',
-    { 'node-name': fmt, 'read-only': readonly, ...cacheProps(d), driver: format, file: storage },
-    field,
-  );
+  const f: Props = { 'node-name': fmt, 'read-only': readonly, ...cache, driver: layer.format, file: storage };
+  if (backing !== undefined) f.backing = backing;
+  else if (layer.chainEnds) f.backing = null;
+  b.props('-blockdev', f, layer.field);
   return fmt;
 }
 
