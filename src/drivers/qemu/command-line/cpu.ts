@@ -62,11 +62,31 @@ export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): s
   } else if (mode === 'host-model') {
     parts.push(accel === 'kvm' ? 'host' : 'max');
   }
+  // A user-chosen model from the CPU map: switching off what the model lacks is a no-op QEMU
+  // need not see, and features the map records as removed from QEMU's version of the model are
+  // switched off explicitly so the guest keeps the CPU libvirt's model describes.
+  const db = x86Database();
+  const known =
+    mode === 'custom' && def.cpu?.mode !== 'host-model' && cpu?.model?.name
+      ? db.model(cpu.model.name)
+      : undefined;
+  const mentioned = new Set<string>();
   for (const f of cpu?.features ?? []) {
+    mentioned.add(f.name);
     const on = f.policy === undefined || f.policy === 'require' || f.policy === 'force';
     const off = f.policy === 'disable' || f.policy === 'forbid';
+    if (off && known) {
+      const feat = db.featureAnyName(f.name);
+      if (feat && !known.features.has(feat.index) && !known.removed.has(feat.index)) continue;
+    }
     if (on || off)
       parts.push(`${optValue(qemuFeature(f.name), '/domain/cpu/feature/@name')}=${on ? 'on' : 'off'}`);
+  }
+  if (known && !known.removed.isEmpty()) {
+    const removed = db.features
+      .filter((f) => known.removed.has(f.index) && !mentioned.has(f.name))
+      .map((f) => f.name);
+    for (const name of removed.sort()) parts.push(`${qemuFeature(name)}=off`);
   }
   const cache = cpu?.cache;
   if (cache?.mode === 'passthrough') parts.push('host-cache-info=on', 'l3-cache=off');
