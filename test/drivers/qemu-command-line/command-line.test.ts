@@ -228,6 +228,22 @@ describe('buildCommandLine', () => {
     expect(optionValue(argv, '-device')).toBe('piix3-usb-uhci,id=usb,bus=pci.0,addr=0x1.0x2');
   });
 
+  it.each([
+    ["<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>", '/domain/devices/tpm[1]'],
+    ["<graphics type='sdl'/>", '/domain/devices/graphics[1]/@type'],
+    ["<watchdog model='ib700'/>", '/domain/devices/watchdog[1]/@model'],
+  ])('refuses a device it cannot start rather than dropping it: %s', (devices, field) => {
+    let err: unknown;
+    try {
+      build(tinyDomainXml({ devices }));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VirError);
+    expect((err as VirError).code).toBe('CONFIG_UNSUPPORTED');
+    expect((err as VirError).field).toBe(field);
+  });
+
   it('refuses an interface type that needs host networking it cannot set up', () => {
     expect(() =>
       build(tinyDomainXml({ devices: "<interface type='network'><source network='default'/></interface>" })),

@@ -76,6 +76,7 @@ export function buildDevices(
   paths: CommandLinePaths,
 ): void {
   const dev = def.devices ?? {};
+  refuseUnsupported(def);
   const boot = bootIndexes(def);
   buildControllers(b, dev.controllers ?? [], facts);
   const usb = new UsbPorts(dev.controllers ?? []);
@@ -249,6 +250,44 @@ function buildControllers(b: ArgvBuilder, ctrls: ControllerDef[], facts: Machine
       const p = controllerProps(c, facts);
       if (p) b.props('-device', p, `/domain/devices/controller[@type='${c.type}']`);
     }
+}
+
+/**
+ * Device kinds the builder does not turn into QEMU options yet. A guest
+ * asking for one is refused, naming it, rather than started without it.
+ */
+function refuseUnsupported(def: DomainDef): void {
+  const dev = def.devices ?? {};
+  const refuse = (field: string, what: string) => {
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `${what} is not supported by virtkit's QEMU driver yet`,
+      {
+        field,
+      },
+    );
+  };
+  const lists: Array<[string, unknown[] | undefined]> = [
+    ['filesystem', dev.filesystems],
+    ['smartcard', dev.smartcards],
+    ['redirdev', dev.redirdevs],
+    ['tpm', dev.tpms],
+    ['shmem', dev.shmems],
+    ['panic', dev.panics],
+  ];
+  for (const [name, list] of lists) if (list?.length) refuse(`/domain/devices/${name}[1]`, `<${name}>`);
+  if (dev.vsock) refuse('/domain/devices/vsock', '<vsock>');
+  if (dev.iommu) refuse('/domain/devices/iommu', '<iommu>');
+  for (const [i, g] of (dev.graphics ?? []).entries())
+    if (!['vnc', 'spice', 'egl-headless', 'dbus'].includes(g.type))
+      refuse(`/domain/devices/graphics[${i + 1}]/@type`, `graphics type '${g.type}'`);
+  for (const [i, inp] of (dev.inputs ?? []).entries())
+    if (inp.type === 'passthrough' || inp.type === 'evdev')
+      refuse(`/domain/devices/input[${i + 1}]/@type`, `input type '${inp.type}'`);
+  for (const [i, w] of (dev.watchdogs ?? []).entries())
+    if (w.model !== 'itco' && w.model !== 'i6300esb')
+      refuse(`/domain/devices/watchdog[${i + 1}]/@model`, `watchdog model '${w.model}'`);
 }
 
 const USB_DRIVERS: Record<string, string> = {
