@@ -9,3 +9,4 @@ export * from './capabilities.js';
 export * from './cpu.js';
 export * from './cpu-data.js';
 export * from './units.js';
+export * from './domain/index.js';

@@ -120,7 +120,7 @@ const uuidCodec = {
 };
 
 /** `8-4-4-4-12` lower-case form of a UUID given with or without dashes. */
-export function canonicalUuid(s: string): string {
+function canonicalUuid(s: string): string {
   const hex = s.replace(/-/g, '').toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
@@ -333,8 +333,9 @@ function makeInactive(root: XmlElement): void {
   const walk = (el: XmlElement) => {
     if (el.name === 'cachetune' || el.name === 'memorytune')
       el.attrs = el.attrs.filter((a) => a.name !== 'id');
+    // An automatically allocated port means nothing once the guest stops.
     if (el.name === 'graphics' && el.attrs.some((a) => a.name === 'autoport' && a.value === 'yes'))
-      el.attrs = el.attrs.filter((a) => a.name !== 'port' && a.name !== 'tlsPort');
+      for (const a of el.attrs) if (a.name === 'port' || a.name === 'tlsPort') a.value = '-1';
     for (const c of el.children as XmlNode[]) if (c.type === 'element') walk(c);
   };
   walk(root);

@@ -11,7 +11,6 @@ import {
   childAttr,
   elementMapper,
   enumOf,
-  flag,
   type Infer,
   onOff,
   req,
@@ -20,6 +19,7 @@ import {
   uint,
   uint32,
 } from '../binding.js';
+import { presence } from './presence.js';
 
 const stateOnly = (name: string) => child(elementMapper(name, { state: attr('state', onOff) }));
 
@@ -62,12 +62,12 @@ export type KvmFeatures = Infer<typeof kvmMapper.spec>;
 const tsegMapper = elementMapper('tseg', { unit: attr('unit', str), value: req(text(uint)) });
 
 export const featuresMapper = elementMapper('features', {
-  pae: flag('pae'),
-  acpi: flag('acpi'),
+  pae: presence('pae'),
+  acpi: presence('acpi'),
   apic: child(elementMapper('apic', { eoi: attr('eoi', onOff) })),
   hap: stateOnly('hap'),
-  viridian: flag('viridian'),
-  privnet: flag('privnet'),
+  viridian: presence('viridian'),
+  privnet: presence('privnet'),
   hyperv: child(hypervMapper),
   kvm: child(kvmMapper),
   pvspinlock: stateOnly('pvspinlock'),

@@ -243,6 +243,7 @@ function normalizeDevices(def: DomainDef, options: NormalizeOptions): void {
     applySources(b, normalizeSources(t, b.sources, `/domain/devices/rng[${i + 1}]/backend`, false));
     if (t === 'tcp') b.protocol ??= { type: 'raw' };
   }
+  if (def.os?.type.value === 'hvm') addConsoleCompat(dev);
   for (const [i, g] of (dev.graphics ?? []).entries())
     normalizeGraphics(g, `/domain/devices/graphics[${i + 1}]`);
   const firstVideo = dev.videos?.[0];
@@ -251,6 +252,57 @@ function normalizeDevices(def: DomainDef, options: NormalizeOptions): void {
     if (firstVideo.model) firstVideo.model.primary = true;
   }
   addImplicitControllers(def);
+}
+
+/**
+ * libvirt's console compatibility on x86-style guests: the first console
+ * of target type `serial` is the first serial port seen from the other
+ * side, so each implies the other and they share one backend.
+ */
+function addConsoleCompat(dev: NonNullable<DomainDef['devices']>): void {
+  for (const [i, s] of (dev.serials ?? []).entries()) {
+    s.target ??= {};
+    s.target.port ??= String(i);
+  }
+  const consoles = dev.consoles ?? [];
+  const serials = dev.serials ?? [];
+  const first = consoles[0];
+  if (!first) {
+    const serial = serials[0];
+    if (serial) {
+      dev.consoles = [{ ...backendOf(serial), target: { type: 'serial', port: serial.target?.port ?? '0' } }];
+    }
+    return;
+  }
+  const ttype = first.target?.type;
+  if (ttype !== undefined && ttype !== 'serial') return;
+  first.target ??= {};
+  first.target.type = 'serial';
+  first.target.port ??= '0';
+  const serial = serials[0];
+  if (serial) {
+    Object.assign(first, backendOf(serial));
+    if (!serial.sources) delete first.sources;
+    if (!serial.protocol) delete first.protocol;
+    if (!serial.log) delete first.log;
+  } else {
+    const { type, sources, protocol, log } = first;
+    const copy: ChardevDef = { type, target: { port: first.target.port } };
+    if (sources) copy.sources = structuredClone(sources);
+    if (protocol) copy.protocol = { ...protocol };
+    if (log) copy.log = { ...log };
+    dev.serials = [copy];
+  }
+}
+
+/** The backend half of a character device (type and sources), copied. */
+function backendOf(c: ChardevDef): Omit<ChardevDef, 'target' | 'address'> {
+  const out: Omit<ChardevDef, 'target' | 'address'> = { type: c.type };
+  if (c.tty !== undefined) out.tty = c.tty;
+  if (c.sources) out.sources = structuredClone(c.sources);
+  if (c.protocol) out.protocol = { ...c.protocol };
+  if (c.log) out.log = { ...c.log };
+  return out;
 }
 
 function applySources(o: { sources?: ChardevSource[] }, list: ChardevSource[] | undefined): void {

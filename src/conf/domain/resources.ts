@@ -15,7 +15,6 @@ import {
   childText,
   elementMapper,
   enumOf,
-  flag,
   type Infer,
   int,
   onOff,
@@ -29,6 +28,7 @@ import {
   yesNo,
 } from '../binding.js';
 import { isSizeUnit } from '../units.js';
+import { presence } from './presence.js';
 
 /** Every unit spelling libvirt accepts for sizes (case-insensitive). */
 export type SizeUnit = string;
@@ -64,8 +64,8 @@ const hugepageMapper = elementMapper('page', {
 
 export const memoryBackingMapper = elementMapper('memoryBacking', {
   hugepages: child(elementMapper('hugepages', { pages: children(hugepageMapper) })),
-  nosharepages: flag('nosharepages'),
-  locked: flag('locked'),
+  nosharepages: presence('nosharepages'),
+  locked: presence('locked'),
   source: child(elementMapper('source', { type: req(attr('type', enumOf(['file', 'anonymous', 'memfd']))) })),
   access: child(elementMapper('access', { mode: req(attr('mode', enumOf(['shared', 'private']))) })),
   allocation: child(
@@ -74,7 +74,7 @@ export const memoryBackingMapper = elementMapper('memoryBacking', {
       threads: attr('threads', uint32),
     }),
   ),
-  discard: flag('discard'),
+  discard: presence('discard'),
 });
 export type MemoryBacking = Infer<typeof memoryBackingMapper.spec>;
 

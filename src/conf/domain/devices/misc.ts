@@ -11,7 +11,6 @@ import {
   children,
   elementMapper,
   enumOf,
-  flag,
   type Infer,
   int,
   onOff,
@@ -25,6 +24,7 @@ import {
   yesNo,
 } from '../../binding.js';
 import { addressField } from '../address.js';
+import { presence } from '../presence.js';
 import { chardevSourceMapper } from './chardev.js';
 import { bootOrderMapper } from './disk.js';
 
@@ -77,7 +77,7 @@ export const filesystemMapper = elementMapper('filesystem', {
     }),
   ),
   target: child(elementMapper('target', { dir: req(attr('dir', str)) })),
-  readonly: flag('readonly'),
+  readonly: presence('readonly'),
   address: addressField(),
 });
 export type FilesystemDef = Infer<typeof filesystemMapper.spec>;
