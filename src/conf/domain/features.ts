@@ -61,10 +61,11 @@ export type KvmFeatures = Infer<typeof kvmMapper.spec>;
 
 const tsegMapper = elementMapper('tseg', { unit: attr('unit', str), value: req(text(uint)) });
 
+// Order is libvirt's output order for these features.
 export const featuresMapper = elementMapper('features', {
-  pae: presence('pae'),
   acpi: presence('acpi'),
   apic: child(elementMapper('apic', { eoi: attr('eoi', onOff) })),
+  pae: presence('pae'),
   hap: stateOnly('hap'),
   viridian: presence('viridian'),
   privnet: presence('privnet'),
@@ -76,7 +77,7 @@ export const featuresMapper = elementMapper('features', {
   gic: childAttr('gic', 'version', str),
   smm: child(elementMapper('smm', { state: attr('state', onOff), tseg: child(tsegMapper) })),
   ioapic: childAttr('ioapic', 'driver', enumOf(['kvm', 'qemu'])),
-  htm: stateOnly('htm'),
   vmcoreinfo: stateOnly('vmcoreinfo'),
+  htm: stateOnly('htm'),
 });
 export type Features = Infer<typeof featuresMapper.spec>;

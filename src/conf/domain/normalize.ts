@@ -85,10 +85,10 @@ function normalizeMemory(def: DomainDef): void {
     def.maxMemory.unit = 'KiB';
   }
   const cells = def.cpu?.numa?.cells;
-  if (cells && cells.length > 0) {
-    // With guest NUMA the cells define the memory size, as in libvirt.
-    const total = cells.reduce((s, c) => s + Number(c.memory), 0);
-    def.memory = { ...(def.memory ?? {}), unit: 'KiB', value: total };
+  if (!def.memory && cells && cells.length > 0) {
+    // Without <memory>, guest NUMA cells (plus memory modules) give the size.
+    const total = cells.reduce((s, c) => s + Number(c.memory), 0) + memoryDevicesKiB(def);
+    def.memory = { unit: 'KiB', value: total };
   }
   if (!def.memory) {
     throw new VirError('XML_DETAIL', 'conf', 'missing <memory> element', { field: '/domain/memory' });
@@ -103,6 +103,24 @@ function normalizeMemory(def: DomainDef): void {
   if (!def.currentMemory) def.currentMemory = { unit: 'KiB', value: def.memory.value };
   else if (def.currentMemory.value === 0 || def.currentMemory.value > def.memory.value)
     def.currentMemory.value = def.memory.value;
+}
+
+/** Total size of the memory modules (`<memory model=...>` devices), in KiB. */
+function memoryDevicesKiB(def: DomainDef): number {
+  let total = 0;
+  for (const [i, m] of (def.devices?.memories ?? []).entries()) {
+    const size = m.target?.children.find((c) => c.type === 'element' && c.name === 'size');
+    if (size?.type !== 'element') continue;
+    const text = size.children
+      .map((c) => (c.type === 'text' ? c.value : ''))
+      .join('')
+      .trim();
+    if (!/^\d+$/.test(text))
+      throw sizeError(`/domain/devices/memory[${i + 1}]/target/size`, new Error(`'${text}' is not a size`));
+    const unit = size.attrs.find((a) => a.name === 'unit')?.value;
+    total += kib(Number(text), unit, `/domain/devices/memory[${i + 1}]/target/size`);
+  }
+  return total;
 }
 
 function normalizeVcpus(def: DomainDef): void {
@@ -511,6 +529,12 @@ function normalizeGraphics(g: GraphicsDef, path: string): void {
       );
     }
   }
+  for (const [i, l] of listens.entries())
+    if (l.type === 'network' && l.network === undefined)
+      throw chardevError(
+        `${path}/listen[${i + 1}]`,
+        "a listen of type 'network' needs a 'network' attribute",
+      );
   if (listens.length === 0) listens.push({ type: 'address' });
   g.listens = listens;
   const lead = listens[0]!;
@@ -518,16 +542,24 @@ function normalizeGraphics(g: GraphicsDef, path: string): void {
   else if (lead.type === 'network' && lead.address !== undefined) g.listen = lead.address;
   else delete g.listen;
   if (g.type === 'vnc' && lead.type === 'socket') {
-    g.socket = lead.socket ?? '';
+    // A socket listen without a path gets one from the driver at start-up.
+    if (lead.socket !== undefined) g.socket = lead.socket;
+    else delete g.socket;
     delete g.port;
     delete g.autoport;
     return;
   }
   delete g.socket;
+  if (lead.type === 'none') {
+    delete g.port;
+    delete g.tlsPort;
+    delete g.autoport;
+    return;
+  }
+  if (g.type !== 'vnc') return;
   if (g.autoport === true || (g.autoport === undefined && (g.port === undefined || g.port === -1))) {
     g.autoport = true;
     g.port = -1;
-    if (g.type === 'spice' && g.tlsPort !== undefined) g.tlsPort = -1;
   } else if (g.autoport === undefined) {
     g.autoport = false;
   }

@@ -447,6 +447,11 @@ describe('bad input', () => {
     expect(catchVir(() => DomainDef.fromXML(xml)).code).toBe('CONFIG_UNSUPPORTED');
   });
 
+  it('refuses a network listen without its network', () => {
+    const xml = minimal("<graphics type='vnc'><listen type='network'/></graphics>");
+    expect(catchVir(() => DomainDef.fromXML(xml)).field).toBe('/domain/devices/graphics[1]/listen[1]');
+  });
+
   it('colliding cache allocations', () => {
     const tune =
       "<cputune><cachetune vcpus='0'><cache id='0' level='3' type='both' size='1' unit='MiB'/><cache id='0' level='3' type='code' size='1' unit='MiB'/></cachetune></cputune>";
@@ -479,6 +484,13 @@ describe.skipIf(!HAS_SHARED)(`libvirt's domainxml/generic cases${SHARED_NOTE}`, 
       expect(DomainDef.fromXML(input, HARNESS).toXML({ inactive: c.live === false })).toBe(expected);
     });
   }
+
+  it("libvirt's QEMU-driver outputs format back to themselves byte for byte", () => {
+    for (const c of cases.filter((x) => x.family === 'qemu' && x.output)) {
+      const xml = readFileSync(join(dir, c.output!), 'utf8');
+      expect(DomainDef.fromXML(xml, HARNESS).toXML({ inactive: true }), c.name).toBe(xml);
+    }
+  });
 
   it('our schema accepts every valid domain document in the data and refuses the structural errors', async () => {
     for (const c of cases) {
