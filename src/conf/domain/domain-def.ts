@@ -24,6 +24,7 @@ import {
   type Infer,
   int,
   rawChild,
+  refine,
   req,
   str,
   trimmed,
@@ -109,13 +110,11 @@ function cpuField(): Field<CpuDef> {
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
+const checkedUuid = refine(trimmed, (s) => (UUID_RE.test(s) ? undefined : `'${s}' is not a UUID`));
+
+// libvirt accepts dashes between any byte pairs; we take the two common spellings and write the canonical one.
 const uuidCodec = {
-  parse(raw: string): string {
-    const s = raw.trim();
-    // libvirt accepts the dashes anywhere between byte pairs; we take the two common spellings.
-    if (!UUID_RE.test(s)) throw new VirError('XML_DETAIL', 'conf', `'${s}' is not a UUID`, { field: 'uuid' });
-    return canonicalUuid(s);
-  },
+  parse: (raw: string): string => canonicalUuid(checkedUuid.parse(raw)),
   format: (s: string) => s,
 };
 
@@ -144,7 +143,10 @@ export const domainSpec = {
   id: attr('id', int({ min: -1, max: 0x7fffffff })),
   name: req(childText('name', str)),
   uuid: childText('uuid', uuidCodec),
-  genid: childText('genid', trimmed),
+  genid: childText('genid', {
+    parse: (raw: string) => (raw.trim() === '' ? '' : uuidCodec.parse(raw)),
+    format: (s: string) => s,
+  }),
   title: childText('title', str),
   description: childText('description', str),
   metadata: rawChild('metadata'),

@@ -50,6 +50,8 @@ export function randomUuid(): string {
 
 export function normalizeDomain(def: DomainDef, options: NormalizeOptions = {}): void {
   if (def.uuid === undefined) def.uuid = (options.generateUuid ?? randomUuid)();
+  // An empty <genid/> asks for a generated VM generation ID.
+  if (def.genid === '') def.genid = (options.generateUuid ?? randomUuid)();
   normalizeMemory(def);
   normalizeVcpus(def);
   normalizeOs(def, options);

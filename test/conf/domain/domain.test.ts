@@ -116,6 +116,12 @@ describe('libvirt normalisations', () => {
 `);
   });
 
+  it('writes a UUID given without dashes in canonical form, and fills an empty genid', () => {
+    const d = DomainDef.fromXML(minimal('', '<uuid>C7A5FDBDEDAF9455926AD65C16DB1809</uuid><genid/>'));
+    expect(d.uuid).toBe('c7a5fdbd-edaf-9455-926a-d65c16db1809');
+    expect(d.genid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  });
+
   it('generates a UUID when none is given', () => {
     expect(DomainDef.fromXML(minimal()).uuid).toMatch(
       /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
@@ -450,6 +456,12 @@ describe('bad input', () => {
   it('refuses a network listen without its network', () => {
     const xml = minimal("<graphics type='vnc'><listen type='network'/></graphics>");
     expect(catchVir(() => DomainDef.fromXML(xml)).field).toBe('/domain/devices/graphics[1]/listen[1]');
+  });
+
+  it('a title with a newline', () => {
+    expect(catchVir(() => DomainDef.fromXML(minimal('', '<title>a&#10;b</title>'))).field).toBe(
+      '/domain/title',
+    );
   });
 
   it('colliding cache allocations', () => {
