@@ -38,12 +38,14 @@ import { featuresMapper } from './features.js';
 import { type NormalizeOptions, normalizeDomain } from './normalize.js';
 import { osMapper } from './os.js';
 import {
+  blkiotuneMapper,
   cputuneMapper,
   currentMemoryMapper,
   iothreadIdsMapper,
   maxMemoryMapper,
   memoryBackingMapper,
   memoryMapper,
+  memtuneMapper,
   numatuneMapper,
   perfMapper,
   pmMapper,
@@ -153,8 +155,8 @@ export const domainSpec = {
   maxMemory: child(maxMemoryMapper),
   memory: child(memoryMapper),
   currentMemory: child(currentMemoryMapper),
-  blkiotune: rawChild('blkiotune'),
-  memtune: rawChild('memtune'),
+  blkiotune: child(blkiotuneMapper),
+  memtune: child(memtuneMapper),
   memoryBacking: child(memoryBackingMapper),
   vcpu: child(vcpuMapper),
   vcpus: child(vcpusMapper),

@@ -101,6 +101,16 @@ function normalizeMemory(def: DomainDef): void {
     def.currentMemory.value = kib(def.currentMemory.value, def.currentMemory.unit, '/domain/currentMemory');
     def.currentMemory.unit = 'KiB';
   }
+  const mt = def.memtune;
+  if (mt) {
+    for (const key of ['hardLimit', 'softLimit', 'swapHardLimit', 'minGuarantee'] as const) {
+      const l = mt[key];
+      // -1 (and libvirt's own "unlimited") stays as written.
+      if (!l || l.value < 0) continue;
+      l.value = kib(l.value, l.unit, `/domain/memtune/${key}`);
+      l.unit = 'KiB';
+    }
+  }
   // libvirt clamps a balloon target above the maximum (or zero) to the maximum.
   if (!def.currentMemory) def.currentMemory = { unit: 'KiB', value: def.memory.value };
   else if (def.currentMemory.value === 0 || def.currentMemory.value > def.memory.value)

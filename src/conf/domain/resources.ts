@@ -56,6 +56,23 @@ export const maxMemoryMapper = elementMapper('maxMemory', {
 });
 export type MaxMemory = Infer<typeof maxMemoryMapper.spec>;
 
+const limitMapper = (name: string) =>
+  child(elementMapper(name, { unit: attr('unit', sizeUnit), value: req(text(int({ min: -1 }))) }));
+
+/** `<memtune>` limits; normalised to KiB on parse like every libvirt size. */
+export const memtuneMapper = elementMapper('memtune', {
+  hardLimit: limitMapper('hard_limit'),
+  softLimit: limitMapper('soft_limit'),
+  swapHardLimit: limitMapper('swap_hard_limit'),
+  minGuarantee: limitMapper('min_guarantee'),
+});
+export type Memtune = Infer<typeof memtuneMapper.spec>;
+
+export const blkiotuneMapper = elementMapper('blkiotune', {
+  weight: childText('weight', int({ min: 100, max: 1000 })),
+});
+export type Blkiotune = Infer<typeof blkiotuneMapper.spec>;
+
 const hugepageMapper = elementMapper('page', {
   size: req(attr('size', uint)),
   unit: attr('unit', sizeUnit),
