@@ -8,7 +8,6 @@
 import {
   attr,
   child,
-  childAttr,
   elementMapper,
   enumOf,
   type Infer,
@@ -74,9 +73,9 @@ export const featuresMapper = elementMapper('features', {
   pvspinlock: stateOnly('pvspinlock'),
   pmu: stateOnly('pmu'),
   vmport: stateOnly('vmport'),
-  gic: childAttr('gic', 'version', str),
+  gic: child(elementMapper('gic', { version: attr('version', str) })),
   smm: child(elementMapper('smm', { state: attr('state', onOff), tseg: child(tsegMapper) })),
-  ioapic: childAttr('ioapic', 'driver', enumOf(['kvm', 'qemu'])),
+  ioapic: child(elementMapper('ioapic', { driver: attr('driver', enumOf(['kvm', 'qemu'])) })),
   vmcoreinfo: stateOnly('vmcoreinfo'),
   htm: stateOnly('htm'),
 });

@@ -9,6 +9,7 @@
  * @module
  */
 import { VirError } from '../../errors.js';
+import { setUnknownContent, unknownContent } from '../binding.js';
 import { toBytes, toKiB } from '../units.js';
 import type { DeviceAddress } from './address.js';
 import { formatIdSet, parseIdSet } from './cpuset.js';
@@ -311,7 +312,16 @@ function addConsoleCompat(dev: NonNullable<DomainDef['devices']>): void {
   first.target.port ??= '0';
   const serial = serials[0];
   if (serial) {
-    Object.assign(first, backendOf(serial));
+    const own = backendOf(first);
+    const shared = backendOf(serial);
+    // Already the same backend: keep the console's own objects (and any unknown XML on them).
+    if (JSON.stringify(own) === JSON.stringify(shared)) return;
+    const ownSources = first.sources;
+    Object.assign(first, shared);
+    for (const [i, src] of (first.sources ?? []).entries()) {
+      const kept = ownSources?.[i] && unknownContent(ownSources[i]);
+      if (kept && !unknownContent(src)) setUnknownContent(src, kept);
+    }
     if (!serial.sources) delete first.sources;
     if (!serial.protocol) delete first.protocol;
     if (!serial.log) delete first.log;
@@ -489,8 +499,9 @@ function normalizeSources(
       const s = list[0];
       if (!s?.path) {
         if (!unixPathOptional) throw chardevError(path, "missing source 'path' of a unix character device");
-        // libvirt generates the path later and writes no <source> until then.
-        return undefined;
+        // libvirt generates the path later and writes no <source> until then;
+        // we keep one that carries XML we do not know, as everywhere.
+        return s && unknownContent(s) ? [s] : undefined;
       }
       s.mode ??= 'connect';
       return [s];
@@ -520,6 +531,8 @@ function normalizeGraphics(g: GraphicsDef, path: string): void {
     } else if (first?.type === 'address' || first === undefined) {
       // The legacy socket attribute wins over an address listen.
       const replacement: GraphicsListen = { type: 'socket', socket: g.socket };
+      // Whatever unknown XML the replaced listen carried stays with its successor.
+      if (first) setUnknownContent(replacement, unknownContent(first));
       if (first) listens[0] = replacement;
       else listens.push(replacement);
     }
