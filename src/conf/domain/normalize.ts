@@ -274,6 +274,8 @@ function normalizeDevices(def: DomainDef, options: NormalizeOptions): void {
     applySources(b, normalizeSources(t, b.sources, `/domain/devices/rng[${i + 1}]/backend`, false));
     if (t === 'tcp') b.protocol ??= { type: 'raw' };
   }
+  for (const h of dev.hostdevs ?? [])
+    if (h.mode === 'subsystem' && (h.type === 'pci' || h.type === 'usb')) h.managed ??= false;
   if (def.os?.type.value === 'hvm') addConsoleCompat(dev);
   for (const [i, g] of (dev.graphics ?? []).entries())
     normalizeGraphics(g, `/domain/devices/graphics[${i + 1}]`);

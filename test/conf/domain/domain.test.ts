@@ -128,6 +128,15 @@ describe('kitchen-sink fixture (every device kind), checked against libvirt on t
     expect(serializeXml(ours)).toBe(serializeXml(libvirt));
   });
 
+  it('types host device sources by their kind', () => {
+    const xml = readFileSync(fixture('domain', 'kitchen-sink.xml'), 'utf8');
+    const [usb, pci] = DomainDef.fromXML(xml).devices?.hostdevs ?? [];
+    expect(usb?.source).toEqual({ vendor: { id: 0x1234 }, product: { id: 0xbeef } });
+    expect(pci?.source).toEqual({ address: { domain: 0, bus: 6, slot: 0x12, function: 5 } });
+    // libvirt writes managed='no' when it is not given (kitchen-sink.libvirt.xml).
+    expect(pci?.managed).toBe(false);
+  });
+
   it('is accepted by our schema', async () => {
     const xml = readFileSync(fixture('domain', 'kitchen-sink.xml'), 'utf8');
     expect((await validate(DomainDef.fromXML(xml).toXML(), 'domain')).errors).toEqual([]);
