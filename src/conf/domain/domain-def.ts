@@ -17,6 +17,7 @@ import {
   assignParsed,
   attr,
   child,
+  children,
   childText,
   elementMapper,
   enumOf,
@@ -50,6 +51,7 @@ import {
   perfMapper,
   pmMapper,
   resourceMapper,
+  sysinfoMapper,
   vcpuMapper,
   vcpusMapper,
 } from './resources.js';
@@ -166,7 +168,7 @@ export const domainSpec = {
   cputune: child(cputuneMapper),
   numatune: child(numatuneMapper),
   resource: child(resourceMapper),
-  sysinfo: rawChildren('sysinfo'),
+  sysinfo: children(sysinfoMapper),
   bootloader: childText('bootloader', str),
   bootloaderArgs: childText('bootloader_args', str),
   os: child(osMapper),
@@ -226,6 +228,8 @@ export interface FormatDomainOptions {
   inactive?: boolean;
   /** Write unknown XML kept from parsing. Default true. */
   preserveUnknown?: boolean;
+  /** Run the parse-time checks first, so an edit cannot produce a document libvirt refuses. Default true. */
+  check?: boolean;
 }
 
 export interface DomainDef extends DomainDefData {}
@@ -284,6 +288,7 @@ export class DomainDef {
   }
 
   toElement(options: FormatDomainOptions = {}): XmlElement {
+    if (options.check !== false) checkDomain(this);
     const source = options.preserveUnknown === false ? withoutUnknown(this) : this;
     const el = domainMapper.write(source);
     if (options.inactive) makeInactive(el);

@@ -259,3 +259,27 @@ export const pmMapper = elementMapper('pm', {
   suspendToDisk: child(elementMapper('suspend-to-disk', { enabled: attr('enabled', yesNo) })),
 });
 export type PowerManagement = Infer<typeof pmMapper.spec>;
+
+// <sysinfo> ---------------------------------------------------------------
+
+const sysinfoEntryMapper = elementMapper('entry', {
+  name: attr('name', str),
+  file: attr('file', str),
+  value: text(str),
+});
+export type SysinfoEntry = Infer<typeof sysinfoEntryMapper.spec>;
+
+const sysinfoSection = (name: string) =>
+  child(elementMapper(name, { entries: children(sysinfoEntryMapper) }));
+
+/** `<sysinfo>`: SMBIOS tables (`type='smbios'`) or firmware config blobs (`type='fwcfg'`). */
+export const sysinfoMapper = elementMapper('sysinfo', {
+  type: req(attr('type', enumOf(['smbios', 'fwcfg']))),
+  bios: sysinfoSection('bios'),
+  system: sysinfoSection('system'),
+  baseBoards: children(elementMapper('baseBoard', { entries: children(sysinfoEntryMapper) })),
+  chassis: sysinfoSection('chassis'),
+  oemStrings: sysinfoSection('oemStrings'),
+  entries: children(sysinfoEntryMapper),
+});
+export type Sysinfo = Infer<typeof sysinfoMapper.spec>;

@@ -128,6 +128,21 @@ describe('kitchen-sink fixture (every device kind), checked against libvirt on t
     expect(serializeXml(ours)).toBe(serializeXml(libvirt));
   });
 
+  it('types sysinfo entries', () => {
+    const xml = readFileSync(fixture('domain', 'kitchen-sink.xml'), 'utf8');
+    expect(DomainDef.fromXML(xml).sysinfo).toEqual([
+      {
+        type: 'smbios',
+        system: {
+          entries: [
+            { name: 'manufacturer', value: 'Example' },
+            { name: 'product', value: 'Virtual Rack' },
+          ],
+        },
+      },
+    ]);
+  });
+
   it('types host device sources by their kind', () => {
     const xml = readFileSync(fixture('domain', 'kitchen-sink.xml'), 'utf8');
     const [usb, pci] = DomainDef.fromXML(xml).devices?.hostdevs ?? [];
@@ -358,6 +373,13 @@ describe('builder', () => {
     expect(xml).toContain("<mac address='52:54:00:aa:bb:cc'/>");
     expect(xml).toContain("<source file='/srv/data.qcow2'/>");
     expect((await validate(xml, 'domain')).valid).toBe(true);
+  });
+
+  it('checks before it formats', () => {
+    const def = DomainDef.fromXML(webXml);
+    def.name = 'a/b';
+    expect(catchVir(() => def.toXML()).field).toBe('/domain/name');
+    expect(def.toXML({ check: false })).toContain('<name>a/b</name>');
   });
 
   it('refuses an edit that breaks a rule', () => {
