@@ -1,0 +1,227 @@
+/**
+ * The `<host>` part of the capabilities, read from this machine: CPU
+ * identity from /proc/cpuinfo, topology and NUMA cells from /sys, huge page
+ * sizes, IOMMU groups. Every source is optional: a missing file leaves its
+ * part out rather than failing the call (containers hide much of /sys).
+ *
+ * The CPU model and its feature list need the CPU engine (decoding CPUID
+ * against the model database); until it is plugged in, the host CPU carries
+ * its identity (arch, vendor, microcode, signature, topology, address size)
+ * but no model.
+ *
+ * @module
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { arch as nodeArch } from 'node:os';
+import type { CapsHost, CapsNumaCell } from '../../conf/capabilities.js';
+
+const ARCH_FROM_NODE: Record<string, string> = {
+  x64: 'x86_64',
+  ia32: 'i686',
+  arm64: 'aarch64',
+  arm: 'armv7l',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loongarch64',
+};
+
+/** libvirt's name for the architecture Node runs on. */
+export function hostArch(): string {
+  return ARCH_FROM_NODE[nodeArch()] ?? nodeArch();
+}
+
+const VENDORS: Record<string, string> = {
+  GenuineIntel: 'Intel',
+  AuthenticAMD: 'AMD',
+  HygonGenuine: 'Hygon',
+  CentaurHauls: 'VIA',
+  '  Shanghai  ': 'Zhaoxin',
+};
+
+async function read(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+async function list(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch {
+    return [];
+  }
+}
+
+/** `0-3,8,10-11` -> [0,1,2,3,8,10,11]. */
+export function parseCpuList(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.trim().split(',')) {
+    if (part === '') continue;
+    const [a, b] = part.split('-').map((x) => Number.parseInt(x, 10));
+    if (a === undefined || Number.isNaN(a)) continue;
+    const end = b === undefined || Number.isNaN(b) ? a : b;
+    for (let i = a; i <= end && i - a < 65536; i++) out.push(i);
+  }
+  return out;
+}
+
+/** The first processor block of /proc/cpuinfo as key -> value. */
+export function parseCpuinfo(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') {
+      if (out.size > 0) break;
+      continue;
+    }
+    const i = line.indexOf(':');
+    if (i < 0) continue;
+    out.set(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  return out;
+}
+
+export async function readHostInfo(): Promise<CapsHost> {
+  const arch = hostArch();
+  const host: CapsHost = { cpu: { arch } };
+  const uuid = await hostUuid();
+  if (uuid) host.uuid = uuid;
+
+  const cpuinfo = parseCpuinfo((await read('/proc/cpuinfo')) ?? '');
+  const vendor = cpuinfo.get('vendor_id');
+  if (vendor && VENDORS[vendor]) host.cpu.vendor = VENDORS[vendor];
+  const microcode = cpuinfo.get('microcode');
+  if (microcode && /^(0x)?[0-9a-f]+$/i.test(microcode)) host.cpu.microcode = Number.parseInt(microcode, 16);
+  const family = Number(cpuinfo.get('cpu family'));
+  const model = Number(cpuinfo.get('model'));
+  const stepping = Number(cpuinfo.get('stepping'));
+  if ([family, model, stepping].every((n) => Number.isInteger(n))) {
+    host.cpu.signature = { family, model, stepping };
+  }
+  const addr = /(\d+) bits physical/.exec(cpuinfo.get('address sizes') ?? '');
+  if (addr) host.cpu.maxPhysAddr = { mode: 'emulate', bits: Number(addr[1]) };
+
+  const cells = await numaCells();
+  const topo = await cpuTopology();
+  if (topo) host.cpu.topology = topo;
+  const pages = await hugePageSizes();
+  host.cpu.pages = [{ unit: 'KiB', size: 4 }, ...pages.map((size) => ({ unit: 'KiB', size }))];
+
+  host.powerManagement = {};
+  host.iommu = (await list('/sys/kernel/iommu_groups')).length > 0;
+  host.migration = {
+    live: true,
+    uriTransports: { transports: [{ name: 'tcp' }, { name: 'rdma' }] },
+  };
+  if (cells.length > 0) host.topology = { cells: { num: cells.length, cells } };
+  host.secModels = [{ model: 'none', doi: '0' }];
+  return host;
+}
+
+async function hostUuid(): Promise<string | undefined> {
+  const dmi = (await read('/sys/class/dmi/id/product_uuid'))?.trim().toLowerCase();
+  if (dmi && /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/.test(dmi)) return dmi;
+  const id = (await read('/etc/machine-id'))?.trim().toLowerCase();
+  if (id && /^[0-9a-f]{32}$/.test(id)) {
+    return `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20)}`;
+  }
+  return undefined;
+}
+
+async function cpuTopology(): Promise<CapsHost['cpu']['topology'] | undefined> {
+  const base = '/sys/devices/system/cpu';
+  const online = parseCpuList((await read(`${base}/online`)) ?? '');
+  if (online.length === 0) return undefined;
+  const packages = new Set<string>();
+  const dies = new Set<string>();
+  const cores = new Set<string>();
+  for (const id of online) {
+    const t = `${base}/cpu${id}/topology`;
+    const pkg = ((await read(`${t}/physical_package_id`)) ?? '0').trim();
+    const die = ((await read(`${t}/die_id`)) ?? '0').trim();
+    const core = ((await read(`${t}/core_id`)) ?? String(id)).trim();
+    packages.add(pkg);
+    dies.add(`${pkg}/${die}`);
+    cores.add(`${pkg}/${die}/${core}`);
+  }
+  const sockets = Math.max(1, packages.size);
+  const diesPerSocket = Math.max(1, Math.round(dies.size / sockets));
+  const coresPerDie = Math.max(1, Math.round(cores.size / (sockets * diesPerSocket)));
+  const threads = Math.max(1, Math.round(online.length / cores.size));
+  return { sockets, dies: diesPerSocket, cores: coresPerDie, threads };
+}
+
+async function hugePageSizes(): Promise<number[]> {
+  const sizes: number[] = [];
+  for (const d of await list('/sys/kernel/mm/hugepages')) {
+    const m = /^hugepages-(\d+)kB$/.exec(d);
+    if (m) sizes.push(Number(m[1]));
+  }
+  return sizes.sort((a, b) => a - b);
+}
+
+async function numaCells(): Promise<CapsNumaCell[]> {
+  const base = '/sys/devices/system/node';
+  const nodes = (await list(base))
+    .map((d) => /^node(\d+)$/.exec(d)?.[1])
+    .filter((x): x is string => x !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const cells: CapsNumaCell[] = [];
+  for (const id of nodes) {
+    const dir = `${base}/node${id}`;
+    const cell: CapsNumaCell = { id };
+    const meminfo = (await read(`${dir}/meminfo`)) ?? '';
+    const total = /MemTotal:\s+(\d+) kB/.exec(meminfo);
+    if (total) cell.memory = { unit: 'KiB', value: BigInt(total[1] as string) };
+    const pages: NonNullable<CapsNumaCell['pages']> = [];
+    if (total) pages.push({ unit: 'KiB', size: 4, count: BigInt(total[1] as string) / 4n });
+    for (const d of (await list(`${dir}/hugepages`)).sort()) {
+      const m = /^hugepages-(\d+)kB$/.exec(d);
+      if (!m) continue;
+      const count = (await read(`${dir}/hugepages/${d}/nr_hugepages`))?.trim() ?? '0';
+      pages.push({ unit: 'KiB', size: Number(m[1]), count: BigInt(/^\d+$/.test(count) ? count : '0') });
+    }
+    pages.sort((a, b) => a.size - b.size);
+    if (pages.length > 0) cell.pages = pages;
+    const distance = ((await read(`${dir}/distance`)) ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+    if (distance.length === nodes.length) {
+      cell.distances = { siblings: distance.map((value, i) => ({ id: nodes[i] as number, value })) };
+    }
+    const cpuIds = parseCpuList((await read(`${dir}/cpulist`)) ?? '');
+    const cpus = [];
+    for (const cpu of cpuIds) {
+      const t = `/sys/devices/system/cpu/cpu${cpu}/topology`;
+      const num = async (f: string) => {
+        const v = (await read(`${t}/${f}`))?.trim();
+        return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+      };
+      const entry: {
+        id: number;
+        socketId?: number;
+        dieId?: number;
+        clusterId?: number;
+        coreId?: number;
+        siblings?: string;
+      } = {
+        id: cpu,
+      };
+      const socketId = await num('physical_package_id');
+      const dieId = await num('die_id');
+      const clusterId = await num('cluster_id');
+      const coreId = await num('core_id');
+      const siblings = (await read(`${t}/thread_siblings_list`))?.trim();
+      if (socketId !== undefined) entry.socketId = socketId;
+      if (dieId !== undefined) entry.dieId = dieId;
+      if (clusterId !== undefined) entry.clusterId = clusterId;
+      if (coreId !== undefined) entry.coreId = coreId;
+      if (siblings) entry.siblings = siblings;
+      cpus.push(entry);
+    }
+    cell.cpus = { num: cpus.length, ...(cpus.length > 0 ? { cpus } : {}) };
+    cells.push(cell);
+  }
+  return cells;
+}

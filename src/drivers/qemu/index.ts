@@ -1,0 +1,50 @@
+/**
+ * The `qemu` driver: `qemu:///system` and `qemu:///session`, in-process.
+ *
+ * Driver options (`connect(uri, { driverOptions })`): `emulators` (binaries
+ * to offer), `kvm: false` (never use KVM), and the roots `cacheDir` (or
+ * `null` for memory only), `configDir`, `stateDir`, `runDir`, `logDir`; each
+ * root also has an environment variable (see paths.ts).
+ *
+ * @module
+ */
+import type { DriverFactory } from '../../driver.js';
+import { VirError } from '../../errors.js';
+import { isRemoteUri } from '../../uri.js';
+import { resolveQemuPaths } from './paths.js';
+import { QemuConnection, type QemuConnectionOptions } from './qemu-connection.js';
+
+export const qemuDriver: DriverFactory = {
+  name: 'qemu',
+  accepts: (uri) => uri.driver === 'qemu' && !isRemoteUri(uri),
+  async open({ uri, driverOptions }) {
+    if (uri.path !== '/system' && uri.path !== '/session') {
+      throw new VirError(
+        'NO_CONNECT',
+        'qemu',
+        `unexpected QEMU URI path '${uri.path}', try qemu:///system or qemu:///session`,
+      );
+    }
+    const mode = uri.path === '/system' ? 'system' : 'session';
+    const options: QemuConnectionOptions = { paths: resolveQemuPaths(mode, driverOptions) };
+    const emulators = driverOptions.emulators;
+    if (emulators !== undefined) {
+      if (!Array.isArray(emulators) || !emulators.every((e) => typeof e === 'string' && e.startsWith('/'))) {
+        throw new VirError(
+          'INVALID_ARG',
+          'qemu',
+          "driver option 'emulators' must be a list of absolute paths",
+          {
+            field: 'emulators',
+          },
+        );
+      }
+      options.emulators = emulators as string[];
+    }
+    if (driverOptions.kvm === false) options.kvm = false;
+    return new QemuConnection(options);
+  },
+};
+
+export { QmpClient, QmpError } from './qmp/index.js';
+export { QemuConnection };

@@ -1,0 +1,266 @@
+/**
+ * `QemuCaps`: what one QEMU binary can do, as plain JSON-safe data (it is
+ * cached on disk as is). Built from {@link ProbeData} by
+ * {@link buildQemuCaps}; the live probe and transcript replay both end here.
+ *
+ * @module
+ */
+import { VirError } from '../../errors.js';
+import type { AccelProbeData, ProbeData, QmpCpuModelExpansion } from './probe-data.js';
+
+/** Bumped whenever the shape or the derivation of QemuCaps changes: old cache files are then ignored. */
+export const QEMU_CAPS_FORMAT = 1;
+
+export type QemuAccel = 'kvm' | 'tcg';
+
+export interface QemuMachineType {
+  name: string;
+  /** Short name QEMU also accepts (`pc`, `q35`). */
+  alias?: string;
+  isDefault: boolean;
+  maxCpus: number;
+  hotplugCpus: boolean;
+  numaMemSupported: boolean;
+  deprecated: boolean;
+  /** QOM type of the default CPU (`qemu64-x86_64-cpu`). */
+  defaultCpuType?: string;
+  /** Id of the default RAM backend (`pc.ram`). */
+  defaultRamId?: string;
+  /** Whether the machine has ACPI (only QEMU >= 8.0 says). */
+  acpi?: boolean;
+}
+
+export interface QemuCpuModel {
+  name: string;
+  typename?: string;
+  /** Whether the model runs on this host with this accelerator; absent when QEMU did not say. */
+  usable?: boolean;
+  /** Features that make it unusable, in QEMU's spelling. */
+  blockers: string[];
+  deprecated: boolean;
+  /** The versioned model this name stands for (`Broadwell` -> `Broadwell-v1`). */
+  aliasOf?: string;
+  migrationSafe?: boolean;
+  static?: boolean;
+}
+
+export interface QemuHostCpuProp {
+  name: string;
+  type: 'boolean' | 'number' | 'string';
+  value: boolean | number | string;
+  /** For boolean features that are on: whether they survive migration. */
+  migratable?: boolean;
+}
+
+/** QEMU's static expansion of the CPU a guest gets with `host` (KVM) or `max` (TCG). */
+export interface QemuHostCpu {
+  /** The static base model the properties apply to (`base`). */
+  model: string;
+  /** True when QEMU told migratable and non-migratable features apart. */
+  migratability: boolean;
+  props: QemuHostCpuProp[];
+}
+
+export interface QemuAccelCaps {
+  machines: QemuMachineType[];
+  cpuModels: QemuCpuModel[];
+  hostCpu?: QemuHostCpu;
+}
+
+export interface QemuCaps {
+  format: number;
+  emulator: string;
+  /** libvirt's architecture name (`x86_64`, `i686`, `aarch64`, `ppc64`, ...). */
+  arch: string;
+  version: { major: number; minor: number; micro: number };
+  /** major * 1,000,000 + minor * 1,000 + micro, as libvirt encodes versions. */
+  versionNumber: number;
+  package: string;
+  kvm: { present: boolean; enabled: boolean };
+  commands: string[];
+  events: string[];
+  /** `-display` back-ends compiled in. */
+  displayTypes: string[];
+  /** `-netdev` back-ends compiled in. */
+  netdevTypes: string[];
+  qomTypes: string[];
+  /** Properties of the device and object types we asked about. */
+  typeProps: Record<string, string[]>;
+  tpm: { models: string[]; types: string[] };
+  commandLineOptions: Record<string, string[]>;
+  migrationCapabilities: string[];
+  sev: Record<string, unknown> | null;
+  sgx: Record<string, unknown> | null;
+  /** Hyper-V enlightenments KVM can give (libvirt's names), when probed. */
+  hypervFeatures?: string[];
+  accel: { kvm?: QemuAccelCaps; tcg?: QemuAccelCaps };
+}
+
+const ARCH_FROM_QEMU: Record<string, string> = {
+  i386: 'i686',
+  x86_64: 'x86_64',
+  aarch64: 'aarch64',
+  arm: 'armv7l',
+  ppc64: 'ppc64',
+  ppc: 'ppc',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  riscv32: 'riscv32',
+  mips: 'mips',
+  mips64: 'mips64',
+  loongarch64: 'loongarch64',
+};
+
+/** libvirt's architecture name for a QEMU target name. */
+export function archFromQemuTarget(target: string): string {
+  return ARCH_FROM_QEMU[target] ?? target;
+}
+
+/** Hyper-V features by libvirt's name; QEMU's property is `hv-` plus the name with `-` for `_`. */
+export const HYPERV_FEATURES = [
+  'relaxed',
+  'vapic',
+  'spinlocks',
+  'vpindex',
+  'runtime',
+  'synic',
+  'stimer',
+  'reset',
+  'vendor_id',
+  'frequencies',
+  'reenlightenment',
+  'tlbflush',
+  'ipi',
+  'evmcs',
+  'avic',
+  'emsr_bitmap',
+  'xmm_input',
+] as const;
+
+export function buildQemuCaps(data: ProbeData): QemuCaps {
+  if (!data.version || !data.target) {
+    throw new VirError(
+      'INTERNAL_ERROR',
+      'qemu',
+      `${data.emulator}: probe did not get the QEMU version and target architecture`,
+    );
+  }
+  const v = data.version.qemu;
+  const caps: QemuCaps = {
+    format: QEMU_CAPS_FORMAT,
+    emulator: data.emulator,
+    arch: archFromQemuTarget(data.target.arch),
+    version: { major: v.major, minor: v.minor, micro: v.micro },
+    versionNumber: v.major * 1_000_000 + v.minor * 1_000 + v.micro,
+    package: data.version.package ?? '',
+    kvm: { present: data.kvm?.present === true, enabled: data.kvm?.enabled === true },
+    commands: data.commands ?? [],
+    events: data.events ?? [],
+    displayTypes: data.displayTypes ?? [],
+    netdevTypes: data.netdevTypes ?? [],
+    qomTypes: data.qomTypes ?? [],
+    typeProps: data.typeProps ?? {},
+    tpm: { models: data.tpmModels ?? [], types: data.tpmTypes ?? [] },
+    commandLineOptions: data.commandLineOptions ?? {},
+    migrationCapabilities: data.migrationCapabilities ?? [],
+    sev: data.sev ?? null,
+    sgx: data.sgx ?? null,
+    accel: {},
+  };
+  if (data.accel.kvm) caps.accel.kvm = buildAccel(data.accel.kvm);
+  if (data.accel.tcg) caps.accel.tcg = buildAccel(data.accel.tcg);
+  const full = data.accel.kvm?.hostExpansionFull?.model.props;
+  if (full) caps.hypervFeatures = HYPERV_FEATURES.filter((f) => truthy(full[`hv-${f.replaceAll('_', '-')}`]));
+  return caps;
+}
+
+function truthy(v: unknown): boolean {
+  return v === true || (typeof v === 'number' && v !== 0) || (typeof v === 'string' && v !== '');
+}
+
+function buildAccel(a: AccelProbeData): QemuAccelCaps {
+  const machines: QemuMachineType[] = [];
+  for (const m of a.machines ?? []) {
+    if (m.name === 'none') continue; // the probe's own empty machine is not a guest machine
+    const mt: QemuMachineType = {
+      name: m.name,
+      isDefault: m['is-default'] === true,
+      maxCpus: m['cpu-max'] ?? 1,
+      hotplugCpus: m['hotpluggable-cpus'] === true,
+      numaMemSupported: m['numa-mem-supported'] === true,
+      deprecated: m.deprecated === true,
+    };
+    if (m.alias !== undefined) mt.alias = m.alias;
+    if (m['default-cpu-type'] !== undefined) mt.defaultCpuType = m['default-cpu-type'];
+    if (m['default-ram-id'] !== undefined) mt.defaultRamId = m['default-ram-id'];
+    if (m.acpi !== undefined) mt.acpi = m.acpi;
+    machines.push(mt);
+  }
+  // The default machine first, as libvirt lists it; the rest in QEMU's order.
+  machines.sort((x, y) => Number(y.isDefault) - Number(x.isDefault));
+  const cpuModels: QemuCpuModel[] = (a.cpuDefinitions ?? []).map((d) => {
+    const unavailable = d['unavailable-features'];
+    const model: QemuCpuModel = {
+      name: d.name,
+      blockers: unavailable ? [...unavailable] : [],
+      deprecated: d.deprecated === true,
+    };
+    if (d.typename !== undefined) model.typename = d.typename;
+    if (unavailable) model.usable = unavailable.length === 0;
+    if (d['alias-of'] !== undefined) model.aliasOf = d['alias-of'];
+    if (d['migration-safe'] !== undefined) model.migrationSafe = d['migration-safe'];
+    if (d.static !== undefined) model.static = d.static;
+    return model;
+  });
+  const out: QemuAccelCaps = { machines, cpuModels };
+  const hostCpu = buildHostCpu(a.hostExpansion, a.hostExpansionAll);
+  if (hostCpu) out.hostCpu = hostCpu;
+  return out;
+}
+
+/**
+ * Properties come from the migratable expansion; a boolean feature that is on
+ * there is migratable, one that is on only without migratability is not.
+ */
+function buildHostCpu(
+  migratable: QmpCpuModelExpansion | undefined,
+  all: QmpCpuModelExpansion | undefined,
+): QemuHostCpu | undefined {
+  const base = all ?? migratable;
+  if (!base) return undefined;
+  const migProps = migratable?.model.props ?? {};
+  const props: QemuHostCpuProp[] = [];
+  for (const [name, value] of Object.entries(base.model.props ?? {})) {
+    if (typeof value === 'boolean') {
+      const p: QemuHostCpuProp = { name, type: 'boolean', value };
+      if (value && migratable && all) p.migratable = migProps[name] === true;
+      props.push(p);
+    } else if (typeof value === 'number') props.push({ name, type: 'number', value });
+    else if (typeof value === 'string') props.push({ name, type: 'string', value });
+  }
+  return { model: base.model.name, migratability: migratable !== undefined && all !== undefined, props };
+}
+
+/** The accelerator-specific part of the caps, preferring `virttype`. */
+export function accelCaps(caps: QemuCaps, virttype: QemuAccel): QemuAccelCaps | undefined {
+  return caps.accel[virttype];
+}
+
+/** A machine by name or alias. */
+export function findMachine(caps: QemuCaps, virttype: QemuAccel, name: string): QemuMachineType | undefined {
+  return caps.accel[virttype]?.machines.find((m) => m.name === name || m.alias === name);
+}
+
+/** QEMU's default machine for the accelerator, if it has one. */
+export function defaultMachine(caps: QemuCaps, virttype: QemuAccel): QemuMachineType | undefined {
+  return caps.accel[virttype]?.machines.find((m) => m.isDefault);
+}
+
+/** Whether a QOM type (device, object, machine, CPU) exists in this binary. */
+export function hasType(caps: QemuCaps, type: string): boolean {
+  return caps.qomTypes.includes(type);
+}
+
+export function hasCommand(caps: QemuCaps, command: string): boolean {
+  return caps.commands.includes(command);
+}

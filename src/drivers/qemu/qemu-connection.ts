@@ -1,0 +1,240 @@
+/**
+ * A `qemu:///system` or `qemu:///session` connection, in-process (no
+ * daemon). Part 1: capabilities and domain capabilities from probed
+ * binaries; guests come with part 2.
+ *
+ * Probed capabilities live in a {@link QemuCapsCache} shared by every
+ * connection using the same cache directory, so a second connection (or a
+ * second call) costs a `stat()` of each binary, not a probe.
+ *
+ * @module
+ */
+import { cpus, hostname, totalmem } from 'node:os';
+import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
+import type {
+  CallOptions,
+  DomainCapabilitiesQuery,
+  DomainLookup,
+  DomainRef,
+  DriverConnection,
+  ListDomainsFilter,
+  NodeInfo,
+} from '../../driver.js';
+import { throwIfAborted, VirError } from '../../errors.js';
+import { buildCapabilities } from './capabilities-builder.js';
+import { QemuCapsCache } from './caps-cache.js';
+import { buildDomainCapabilities, type DomainCapsHostFacts } from './domain-caps-builder.js';
+import {
+  findEmulators,
+  firmwareDirs,
+  readFirmware,
+  tpmEmulatorVersions,
+  vfioAvailable,
+} from './host-facts.js';
+import { hostArch, readHostInfo } from './host-info.js';
+import type { QemuPaths } from './paths.js';
+import type { QemuCaps } from './qemu-caps.js';
+
+export interface QemuConnectionOptions {
+  paths: QemuPaths;
+  /** Binaries to offer; default every `qemu-system-*` found on PATH and the usual places. */
+  emulators?: readonly string[];
+  /** `false` never probes or offers KVM. Default: when /dev/kvm is usable. */
+  kvm?: boolean;
+  /** CPU engine hooks for domain capabilities (catalogue, host-model). */
+  cpu?: Pick<DomainCapsHostFacts, 'cpuCatalog' | 'hostModel'>;
+}
+
+const caches = new Map<string, QemuCapsCache>();
+
+function sharedCache(paths: QemuPaths, kvm: boolean | undefined): QemuCapsCache {
+  const key = `${paths.cacheDir ?? '(memory)'}\0${paths.runDir}\0${kvm ?? 'auto'}`;
+  let c = caches.get(key);
+  if (!c) {
+    const opts: ConstructorParameters<typeof QemuCapsCache>[0] = {
+      dir: paths.cacheDir,
+      probe: { runDir: paths.runDir },
+    };
+    if (kvm === false) opts.kvm = async () => false;
+    c = new QemuCapsCache(opts);
+    caches.set(key, c);
+  }
+  return c;
+}
+
+export class QemuConnection implements DriverConnection {
+  readonly type = 'QEMU';
+  readonly paths: QemuPaths;
+  readonly #options: QemuConnectionOptions;
+  readonly #cache: QemuCapsCache;
+  #emulators: Promise<readonly string[]> | undefined;
+  #host: Promise<CapsHost> | undefined;
+  #hostFacts: Promise<DomainCapsHostFacts> | undefined;
+  #capsMemo: { key: readonly QemuCaps[]; value: Capabilities } | undefined;
+  readonly #domCapsMemo = new Map<string, { caps: QemuCaps; xml: string }>();
+  #closed = false;
+
+  constructor(options: QemuConnectionOptions) {
+    this.#options = options;
+    this.paths = options.paths;
+    this.#cache = sharedCache(options.paths, options.kvm);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  /** The caps cache behind this connection (tests, benchmarks). */
+  get capsCache(): QemuCapsCache {
+    return this.#cache;
+  }
+
+  async getCapabilities(opts: CallOptions = {}): Promise<Capabilities> {
+    this.#checkOpen();
+    const all = await this.#allCaps(opts.signal);
+    this.#host ??= readHostInfo();
+    const host = await this.#host;
+    const memo = this.#capsMemo;
+    if (memo && memo.key.length === all.length && memo.key.every((c, i) => c === all[i])) return memo.value;
+    const value = buildCapabilities(host, all);
+    this.#capsMemo = { key: all, value };
+    return value;
+  }
+
+  async getDomainCapabilities(query: DomainCapabilitiesQuery = {}): Promise<string> {
+    this.#checkOpen();
+    const virttypeIn = query.virttype;
+    if (virttypeIn !== undefined && virttypeIn !== 'kvm' && virttypeIn !== 'qemu') {
+      throw new VirError(
+        'INVALID_ARG',
+        'qemu',
+        `unknown virttype '${virttypeIn}' (expected 'kvm' or 'qemu')`,
+        {
+          field: 'virttype',
+        },
+      );
+    }
+    const caps = await this.#capsFor(query);
+    const virttype = virttypeIn ?? (caps.accel.kvm ? 'kvm' : 'qemu');
+    const key = `${caps.emulator}\0${query.arch ?? ''}\0${query.machine ?? ''}\0${virttype}`;
+    const memo = this.#domCapsMemo.get(key);
+    if (memo && memo.caps === caps) return memo.xml;
+    this.#hostFacts ??= this.#readHostFacts();
+    const facts = await this.#hostFacts;
+    const request: { virttype: 'kvm' | 'qemu'; machine?: string; arch?: string } = { virttype };
+    if (query.machine !== undefined) request.machine = query.machine;
+    if (query.arch !== undefined) request.arch = query.arch;
+    const xml = buildDomainCapabilities(caps, request, facts).toXML();
+    this.#domCapsMemo.set(key, { caps, xml });
+    return xml;
+  }
+
+  async getVersion(opts: CallOptions = {}): Promise<number> {
+    this.#checkOpen();
+    const caps = await this.#capsFor(opts.signal ? { signal: opts.signal } : {});
+    return caps.versionNumber;
+  }
+
+  async getNodeInfo(opts: CallOptions = {}): Promise<NodeInfo> {
+    this.#checkOpen();
+    throwIfAborted(opts.signal, 'qemu');
+    this.#host ??= readHostInfo();
+    const host = await this.#host;
+    const list = cpus();
+    const topo = host.cpu.topology;
+    const nodes = Math.max(1, host.topology?.cells?.num ?? 1);
+    return {
+      model: hostArch(),
+      memory: Math.floor(totalmem() / 1024),
+      cpus: list.length,
+      mhz: list[0]?.speed ?? 0,
+      nodes,
+      // libvirt reports sockets per NUMA node
+      sockets: Math.max(1, Math.floor((topo?.sockets ?? 1) / nodes)),
+      cores: topo?.cores ?? list.length,
+      threads: topo?.threads ?? 1,
+    };
+  }
+
+  async getHostname(): Promise<string> {
+    return hostname();
+  }
+
+  async listDomains(_filter: ListDomainsFilter, opts: CallOptions = {}): Promise<DomainRef[]> {
+    this.#checkOpen();
+    throwIfAborted(opts.signal, 'qemu');
+    return [];
+  }
+
+  async lookupDomain(key: DomainLookup): Promise<DomainRef> {
+    this.#checkOpen();
+    const what = 'name' in key ? `name '${key.name}'` : 'uuid' in key ? `uuid '${key.uuid}'` : `id ${key.id}`;
+    throw new VirError('NO_DOMAIN', 'qemu', `no domain with matching ${what}`);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new VirError('INVALID_CONN', 'qemu', 'connection is closed');
+  }
+
+  #emulatorList(): Promise<readonly string[]> {
+    this.#emulators ??= this.#options.emulators ? Promise.resolve(this.#options.emulators) : findEmulators();
+    return this.#emulators;
+  }
+
+  /** Caps of every emulator; discovered binaries that fail to probe are left out, named ones fail the call. */
+  async #allCaps(signal: AbortSignal | undefined): Promise<QemuCaps[]> {
+    const binaries = await this.#emulatorList();
+    const named = this.#options.emulators !== undefined;
+    const results = await Promise.allSettled(
+      binaries.map((b) => this.#cache.get(b, signal ? { signal } : {})),
+    );
+    const out: QemuCaps[] = [];
+    let firstError: unknown;
+    for (const r of results) {
+      if (r.status === 'fulfilled') out.push(r.value.caps);
+      else if (named || (r.reason as { code?: unknown })?.code === 'OPERATION_ABORTED') throw r.reason;
+      else firstError ??= r.reason;
+    }
+    // One broken binary among several is skipped, as libvirt does; all of them failing is an error.
+    if (out.length === 0 && firstError !== undefined) throw firstError;
+    return out;
+  }
+
+  async #capsFor(query: DomainCapabilitiesQuery): Promise<QemuCaps> {
+    const opts = query.signal ? { signal: query.signal } : {};
+    if (query.emulator !== undefined) {
+      if (!query.emulator.startsWith('/')) {
+        throw new VirError(
+          'INVALID_ARG',
+          'qemu',
+          `emulator must be an absolute path, got '${query.emulator}'`,
+          {
+            field: 'emulator',
+          },
+        );
+      }
+      return (await this.#cache.get(query.emulator, opts)).caps;
+    }
+    const arch = query.arch ?? hostArch();
+    const all = await this.#allCaps(query.signal);
+    const found = all.find((c) => c.arch === arch);
+    if (!found) {
+      throw new VirError('NO_SUPPORT', 'qemu', `no QEMU binary found for architecture '${arch}'`, {
+        field: 'arch',
+      });
+    }
+    return found;
+  }
+
+  async #readHostFacts(): Promise<DomainCapsHostFacts> {
+    const [firmware, vfio, tpm] = await Promise.all([
+      readFirmware(firmwareDirs(this.paths.mode)),
+      vfioAvailable(),
+      tpmEmulatorVersions(),
+    ]);
+    const facts: DomainCapsHostFacts = { firmware, vfio, tpmEmulatorVersions: tpm };
+    if (this.#options.cpu?.cpuCatalog) facts.cpuCatalog = this.#options.cpu.cpuCatalog;
+    if (this.#options.cpu?.hostModel) facts.hostModel = this.#options.cpu.hostModel;
+    return facts;
+  }
+}

@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildDomainCapabilities,
+  type CpuModelCatalog,
+  type FirmwareImage,
+} from '../../../src/drivers/qemu/domain-caps-builder.js';
+import { parseFirmwareDescriptor } from '../../../src/drivers/qemu/host-facts.js';
+import { buildQemuCaps, type QemuCaps } from '../../../src/drivers/qemu/qemu-caps.js';
+import { validate } from '../../../src/xml/validate.js';
+
+/** A small QEMU as a probe would have seen it: KVM and TCG, two machines, three CPU models. */
+function sampleCaps(overrides: { qomTypes?: string[]; kvm?: boolean } = {}): QemuCaps {
+  const machines = [
+    { name: 'pc-i440fx-9.1', alias: 'pc', 'is-default': true, 'cpu-max': 255 },
+    { name: 'pc-q35-9.1', alias: 'q35', 'cpu-max': 4096 },
+    { name: 'none', 'cpu-max': 1 },
+  ];
+  const defs = (usable: boolean) => [
+    { name: 'max', typename: 'max-x86_64-cpu', 'unavailable-features': [] },
+    { name: 'qemu64', typename: 'qemu64-x86_64-cpu', 'unavailable-features': [], 'alias-of': 'qemu64-v1' },
+    {
+      name: 'Broadwell',
+      typename: 'Broadwell-x86_64-cpu',
+      'unavailable-features': usable ? [] : ['rtm', 'pclmulqdq', 'hle', 'rtm'],
+      deprecated: true,
+    },
+    { name: 'Mystery', typename: 'Mystery-x86_64-cpu' },
+  ];
+  return buildQemuCaps({
+    emulator: '/usr/bin/qemu-system-x86_64',
+    version: { qemu: { major: 9, minor: 1, micro: 0 } },
+    target: { arch: 'x86_64' },
+    kvm: { present: true, enabled: overrides.kvm !== false },
+    commands: ['query-vnc', 'blockdev-add'],
+    displayTypes: ['default', 'none', 'sdl'],
+    netdevTypes: ['user', 'tap', 'socket'],
+    qomTypes: overrides.qomTypes ?? [
+      'VGA',
+      'isa-fdc',
+      'ich9-ahci',
+      'virtio-blk-pci',
+      'vfio-pci',
+      'iothread',
+      'memory-backend-file',
+      'i8042',
+    ],
+    tpmModels: ['tpm-crb', 'tpm-tis'],
+    tpmTypes: ['emulator'],
+    accel: {
+      ...(overrides.kvm !== false ? { kvm: { machines, cpuDefinitions: defs(false) } } : {}),
+      tcg: { machines, cpuDefinitions: defs(true) },
+    },
+  });
+}
+
+const OVMF: FirmwareImage[] = [
+  {
+    path: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd',
+    interface: 'uefi',
+    type: 'pflash',
+    targets: [{ arch: 'x86_64', machines: ['pc-q35-*'] }],
+    features: ['secure-boot', 'requires-smm'],
+  },
+  {
+    path: '/usr/share/OVMF/OVMF_CODE_4M.fd',
+    interface: 'uefi',
+    type: 'pflash',
+    targets: [{ arch: 'x86_64', machines: ['pc-i440fx-*', 'pc-q35-*'] }],
+    features: [],
+  },
+];
+
+describe('domain capabilities builder', () => {
+  it('resolves the default machine and aliases, and takes vcpu max from the machine', () => {
+    const caps = sampleCaps();
+    const pc = buildDomainCapabilities(caps, { virttype: 'kvm' });
+    expect(pc.machine).toBe('pc-i440fx-9.1');
+    expect(pc.vcpuMax).toBe(255);
+    const q35 = buildDomainCapabilities(caps, { virttype: 'kvm', machine: 'q35' });
+    expect(q35.machine).toBe('pc-q35-9.1');
+    expect(q35.vcpuMax).toBe(4096);
+  });
+
+  it('offers secure-boot loaders only where the machine has SMM, and only firmware for that machine', () => {
+    const caps = sampleCaps();
+    const q35 = buildDomainCapabilities(caps, { virttype: 'kvm', machine: 'q35' }, { firmware: OVMF });
+    expect(q35.os?.enums?.[0]?.values).toEqual(['bios', 'efi']);
+    expect(q35.os?.loader?.values).toEqual(OVMF.map((f) => f.path));
+    expect(q35.os?.loader?.enums?.find((e) => e.name === 'secure')?.values).toEqual(['yes', 'no']);
+    const pc = buildDomainCapabilities(caps, { virttype: 'kvm', machine: 'pc' }, { firmware: OVMF });
+    expect(pc.os?.loader?.values).toEqual(['/usr/share/OVMF/OVMF_CODE_4M.fd']);
+    expect(pc.os?.loader?.enums?.find((e) => e.name === 'secure')?.values).toEqual(['no']);
+    const none = buildDomainCapabilities(caps, { virttype: 'kvm' });
+    expect(none.os?.enums?.[0]?.values).toEqual(['bios']);
+  });
+
+  it('lists devices by what the binary has', () => {
+    const caps = sampleCaps();
+    const dc = buildDomainCapabilities(caps, { virttype: 'qemu', machine: 'q35' }, { vfio: false });
+    expect(dc.deviceEnum('disk', 'bus')).toEqual(['fdc', 'virtio', 'sata']);
+    expect(dc.deviceEnum('disk', 'diskDevice')).toEqual(['disk', 'cdrom', 'floppy']);
+    expect(dc.deviceEnum('graphics', 'type')).toEqual(['sdl', 'vnc']);
+    expect(dc.deviceEnum('video', 'modelType')).toEqual(['vga', 'none']);
+    expect(dc.deviceEnum('hostdev', 'pciBackend')).toEqual(['default']);
+    expect(dc.deviceEnum('tpm', 'model')).toEqual(['tpm-tis', 'tpm-crb']);
+    expect(dc.deviceEnum('tpm', 'backendVersion')).toEqual([]);
+    expect(dc.devices?.rng?.supported).toBe(false);
+    expect(dc.devices?.redirdev?.supported).toBe(false);
+    expect(dc.iothreads).toBe(true);
+    const withVfio = buildDomainCapabilities(
+      caps,
+      { virttype: 'qemu', machine: 'q35' },
+      {
+        vfio: true,
+        tpmEmulatorVersions: ['2.0'],
+      },
+    );
+    expect(withVfio.deviceEnum('hostdev', 'pciBackend')).toEqual(['default', 'vfio']);
+    expect(withVfio.deviceEnum('tpm', 'backendVersion')).toEqual(['2.0']);
+    const bare = buildDomainCapabilities(sampleCaps({ qomTypes: [] }), { virttype: 'qemu' });
+    expect(bare.deviceEnum('disk', 'bus')).toEqual(['ide']);
+    expect(bare.iothreads).toBe(false);
+  });
+
+  it('CPU modes: passthrough only with KVM; custom models sorted, with usability, aliases and blockers', () => {
+    const caps = sampleCaps();
+    const kvm = buildDomainCapabilities(caps, { virttype: 'kvm' });
+    expect(kvm.cpuMode('host-passthrough')?.supported).toBe(true);
+    expect(kvm.cpuMode('maximum')?.supported).toBe(true);
+    expect(kvm.cpuMode('host-model')?.supported).toBe(false); // no CPU engine given
+    const models = kvm.cpuMode('custom')?.models ?? [];
+    expect(models.map((m) => m.name)).toEqual(['Broadwell', 'Mystery', 'qemu64']);
+    expect(models[0]).toEqual({
+      name: 'Broadwell',
+      usable: 'no',
+      deprecated: true,
+      blockers: ['hle', 'pclmulqdq', 'rtm'],
+    });
+    expect(models[1]?.usable).toBe('unknown'); // QEMU did not say
+    expect(models[2]).toEqual({ name: 'qemu64', usable: 'yes', canonical: 'qemu64-v1' });
+    const tcg = buildDomainCapabilities(caps, { virttype: 'qemu' });
+    expect(tcg.cpuMode('host-passthrough')?.supported).toBe(false);
+    expect(tcg.cpuMode('custom')?.models?.[0]?.usable).toBe('yes');
+  });
+
+  it('with a CPU catalogue: unknown models are left out, vendors given, feature names translated', () => {
+    const catalog: CpuModelCatalog = {
+      has: (m) => m !== 'Mystery',
+      vendor: (m) => (m === 'Broadwell' ? 'Intel' : undefined),
+      featureName: (f) => (f === 'pclmulqdq' ? 'pclmuldq' : f),
+    };
+    const dc = buildDomainCapabilities(sampleCaps(), { virttype: 'kvm' }, { cpuCatalog: catalog });
+    const models = dc.cpuMode('custom')?.models ?? [];
+    expect(models.map((m) => [m.name, m.vendor])).toEqual([
+      ['Broadwell', 'Intel'],
+      ['qemu64', 'unknown'],
+    ]);
+    expect(models[0]?.blockers).toEqual(['hle', 'pclmuldq', 'rtm']);
+  });
+
+  it('produces documents valid against our schema', async () => {
+    const xml = buildDomainCapabilities(
+      sampleCaps(),
+      { virttype: 'kvm', machine: 'q35' },
+      { firmware: OVMF },
+    ).toXML();
+    expect((await validate(xml, 'domaincaps')).errors).toEqual([]);
+  });
+
+  it('rejects what the binary cannot do', () => {
+    const caps = sampleCaps({ kvm: false });
+    expect(() => buildDomainCapabilities(caps, { virttype: 'kvm' })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_UNSUPPORTED', field: 'virttype' }),
+    );
+    expect(() => buildDomainCapabilities(caps, { virttype: 'qemu', machine: 'virt' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARG', field: 'machine' }),
+    );
+    expect(() => buildDomainCapabilities(caps, { virttype: 'qemu', arch: 'aarch64' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARG', field: 'arch' }),
+    );
+    // `none` is never a guest machine
+    expect(() => buildDomainCapabilities(caps, { virttype: 'qemu', machine: 'none' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARG' }),
+    );
+  });
+});
+
+describe('firmware descriptors', () => {
+  it('reads a pflash UEFI descriptor and ignores what is not one', () => {
+    const fw = parseFirmwareDescriptor(
+      JSON.stringify({
+        description: 'OVMF with SB',
+        'interface-types': ['uefi'],
+        mapping: {
+          device: 'flash',
+          executable: { filename: '/usr/share/OVMF/OVMF_CODE.secboot.fd', format: 'raw' },
+          'nvram-template': { filename: '/usr/share/OVMF/OVMF_VARS.fd', format: 'raw' },
+        },
+        targets: [{ architecture: 'x86_64', machines: ['pc-q35-*'] }],
+        features: ['acpi-s3', 'requires-smm', 'secure-boot'],
+      }),
+    );
+    expect(fw).toEqual({
+      path: '/usr/share/OVMF/OVMF_CODE.secboot.fd',
+      interface: 'uefi',
+      type: 'pflash',
+      targets: [{ arch: 'x86_64', machines: ['pc-q35-*'] }],
+      features: ['acpi-s3', 'requires-smm', 'secure-boot'],
+    });
+    expect(parseFirmwareDescriptor('{not json')).toBeUndefined();
+    expect(
+      parseFirmwareDescriptor('{"interface-types": ["uefi"], "mapping": {"device": "flash"}}'),
+    ).toBeUndefined();
+    expect(
+      parseFirmwareDescriptor(
+        '{"interface-types": ["bios"], "mapping": {"device": "memory", "filename": "/usr/share/seabios/bios.bin"}}',
+      )?.type,
+    ).toBe('rom');
+  });
+});
