@@ -219,6 +219,8 @@ function normalizeOs(def: DomainDef, options: NormalizeOptions): void {
     throw new VirError('XML_DETAIL', 'conf', 'missing <os> element', { field: '/domain/os' });
   }
   def.os.type.arch ??= options.defaultArch ?? 'x86_64';
+  if (def.os.loader?.path === '') delete def.os.loader.path;
+  if (def.os.nvram?.path === '') delete def.os.nvram.path;
   const deviceBoot =
     (def.devices?.disks ?? []).some((d) => d.boot) ||
     (def.devices?.interfaces ?? []).some((n) => n.boot) ||
@@ -269,6 +271,8 @@ function normalizeDevices(def: DomainDef, options: NormalizeOptions): void {
   }
   for (const [i, r] of (dev.rngs ?? []).entries()) {
     const b = r.backend;
+    // An empty path is no path (and would not survive a round trip as text).
+    if (b.path === '') delete b.path;
     if (b.model !== 'egd' || !b.type) continue;
     const t = b.type as ChardevDef['type'];
     applySources(b, normalizeSources(t, b.sources, `/domain/devices/rng[${i + 1}]/backend`, false));

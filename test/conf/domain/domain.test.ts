@@ -397,6 +397,58 @@ describe('builder', () => {
 });
 
 describe('bad input', () => {
+  it('mutated documents give a definition whose output round-trips, or a VirError; never anything else', () => {
+    const docs = [webXml, readFileSync(fixture('domain', 'kitchen-sink.xml'), 'utf8')];
+    const values = [
+      '',
+      '-1',
+      '0',
+      '99999999999999999999',
+      'abc',
+      '0x',
+      'yes',
+      '/',
+      '\n',
+      ' 5 ',
+      'tcp',
+      'unix',
+      'pci',
+    ];
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.nat()), { minLength: 1, maxLength: 4 }),
+        (pick, edits) => {
+          const root = parseXml(docs[pick % docs.length]!);
+          const els: XmlElement[] = [];
+          const walk = (e: XmlElement) => {
+            els.push(e);
+            for (const c of e.children) if (c.type === 'element') walk(c);
+          };
+          walk(root);
+          for (const [which, what, value] of edits) {
+            const e = els[which % els.length]!;
+            const v = values[value % values.length]!;
+            if (e.attrs.length > 0 && what % 2 === 0) e.attrs[what % e.attrs.length]!.value = v;
+            else if (e.children.length > 0 && e.children.every((c) => c.type === 'text'))
+              e.children = [{ type: 'text', value: v }];
+            else e.attrs.push({ name: ['type', 'mode', 'unit', 'port', 'index'][what % 5]!, value: v });
+          }
+          let def: DomainDef;
+          try {
+            def = DomainDef.fromXML(serializeXml(root));
+          } catch (err) {
+            expect(err).toBeInstanceOf(VirError);
+            return;
+          }
+          const out = def.toXML();
+          expect(DomainDef.fromXML(out).toXML()).toBe(out);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('malformed XML: XML_ERROR with its line', () => {
     const err = catchVir(() => DomainDef.fromXML("<domain type='kvm'>\n  <name>x</nam>\n</domain>"));
     expect(err.code).toBe('XML_ERROR');
