@@ -269,8 +269,12 @@ export class DomainDef {
     const def = new DomainDef({ name: data.name });
     assignParsed(def, data);
     if (options.preserveUnknown === false) stripUnknown(def);
-    normalizeDomain(def, options);
-    checkDomain(def);
+    try {
+      normalizeDomain(def, options);
+      checkDomain(def);
+    } catch (err) {
+      throw withLine(err, el);
+    }
     return def;
   }
 
@@ -303,6 +307,45 @@ export class DomainDef {
   toXML(options: FormatDomainOptions = {}): string {
     return serializeXml(this.toElement(options));
   }
+}
+
+/**
+ * Rules checked on the typed model know the field at fault but not its
+ * line; the parsed tree does, so look the field up there.
+ */
+function withLine(err: unknown, root: XmlElement): unknown {
+  if (!(err instanceof VirError) || err.line !== undefined || err.field === undefined) return err;
+  const at = elementAt(root, err.field);
+  if (at?.line === undefined) return err;
+  return new VirError(err.code, err.domain, `${err.message} (line ${at.line})`, {
+    field: err.field,
+    line: at.line,
+    ...(at.column !== undefined ? { column: at.column } : {}),
+    cause: err,
+  });
+}
+
+/** The deepest element a `/domain/devices/disk[3]/target/@dev` path reaches. */
+function elementAt(root: XmlElement, path: string): XmlElement | undefined {
+  const steps = path.split('/').filter((p) => p !== '');
+  if (steps[0] !== root.name) return undefined;
+  let cur = root;
+  for (const step of steps.slice(1)) {
+    const m = /^([^[@(]+)(?:\[(\d+)\])?$/.exec(step);
+    if (!m?.[1]) break;
+    const name = m[1];
+    const index = m[2] === undefined ? 1 : Number(m[2]);
+    let seen = 0;
+    let next: XmlElement | undefined;
+    for (const c of cur.children)
+      if (c.type === 'element' && c.name === name && ++seen === index) {
+        next = c;
+        break;
+      }
+    if (!next) break;
+    cur = next;
+  }
+  return cur;
 }
 
 function checkSingletons(el: XmlElement): void {

@@ -587,6 +587,15 @@ describe('bad input', () => {
     );
   });
 
+  it('rules checked on the model still name the line at fault', () => {
+    const xml = minimal(
+      "\n<channel type='tcp'>\n<source mode='bind' host='localhost'/>\n<target type='virtio' name='a'/></channel>",
+    );
+    const err = catchVir(() => DomainDef.fromXML(xml));
+    expect(err.field).toBe('/domain/devices/channel[1]');
+    expect(err.line).toBe(7);
+  });
+
   it('colliding cache allocations', () => {
     const tune =
       "<cputune><cachetune vcpus='0'><cache id='0' level='3' type='both' size='1' unit='MiB'/><cache id='0' level='3' type='code' size='1' unit='MiB'/></cachetune></cputune>";
@@ -612,7 +621,7 @@ describe.skipIf(!HAS_SHARED)(`libvirt's domainxml/generic cases${SHARED_NOTE}`, 
     it(c.name, () => {
       const input = readFileSync(join(dir, c.input), 'utf8');
       if (c.expect === 'parse-error') {
-        catchVir(() => DomainDef.fromXML(input, HARNESS));
+        expect(catchVir(() => DomainDef.fromXML(input, HARNESS)).line).toBeGreaterThan(0);
         return;
       }
       const expected = readFileSync(join(dir, c.output ?? c.input), 'utf8');
