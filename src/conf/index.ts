@@ -10,3 +10,4 @@ export * from './cpu.js';
 export * from './cpu-data.js';
 export * from './domaincaps.js';
 export * from './units.js';
+export * from './domain/index.js';
