@@ -34,13 +34,9 @@ export const KNOWN_GAPS = new Set<string>([
   'qemu/disk-network-tlsx509-nbd',
   'qemu/firmware-auto-efi-format-loader-qcow2-nvram-path',
   'qemu/firmware-auto-efi-no-secboot',
-  'qemu/graphics-vnc-remove-generated-socket',
   'qemu/memory-hotplug-dimm-addr',
   'qemu/memory-hotplug-virtio-mem',
   'qemu/net-bandwidth',
-  'qemu/pci-autoadd-idx',
-  'qemu/pci-many',
-  'qemu/pv-spinlock-disabled',
   'qemu/serial-file-log',
 ]);
 
