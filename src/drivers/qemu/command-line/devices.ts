@@ -175,13 +175,24 @@ export function buildDevices(
 }
 
 /** `0000:03:07.1` from a PCI `<address>` element kept as XML. */
-function hostPciAddress(el: XmlElement | undefined): string | undefined {
+/** A host PCI address as numbers (the typed `<hostdev>` source) or as raw XML (`<interface type='hostdev'>`). */
+interface HostPci {
+  domain?: number;
+  bus?: number;
+  slot?: number;
+  function?: number;
+}
+
+function hostPciFromXml(el: XmlElement | undefined): HostPci | undefined {
   if (!el) return undefined;
-  const n = (name: string, width: number) =>
-    Number.parseInt(el.attrs.find((a) => a.name === name)?.value ?? '0', 16)
-      .toString(16)
-      .padStart(width, '0');
-  return `${n('domain', 4)}:${n('bus', 2)}:${n('slot', 2)}.${n('function', 1)}`;
+  const n = (name: string) => Number.parseInt(el.attrs.find((a) => a.name === name)?.value ?? '0', 16);
+  return { domain: n('domain'), bus: n('bus'), slot: n('slot'), function: n('function') };
+}
+
+function hostPciAddress(a: HostPci | undefined): string | undefined {
+  if (!a) return undefined;
+  const hex = (v: number | undefined, width: number) => (v ?? 0).toString(16).padStart(width, '0');
+  return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${hex(a.function, 1)}`;
 }
 
 function buildHostdevs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot: Map<object, number>): void {
@@ -189,7 +200,7 @@ function buildHostdevs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot
   let n = 0;
   const emit = (
     owner: object,
-    source: XmlElement | undefined,
+    source: HostPci | undefined,
     address: DeviceAddress | undefined,
     field: string,
   ) => {
@@ -210,7 +221,7 @@ function buildHostdevs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot
       : undefined;
     emit(
       iface,
-      src?.type === 'element' ? src : undefined,
+      hostPciFromXml(src?.type === 'element' ? src : undefined),
       iface.address,
       `/domain/devices/interface[${i + 1}]/source/address`,
     );
@@ -221,7 +232,13 @@ function buildHostdevs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, boot
         field: `/domain/devices/hostdev[${i + 1}]/@type`,
       });
     }
-    emit(h, h.source?.address, h.address, `/domain/devices/hostdev[${i + 1}]/source/address`);
+    const addr = h.source?.address;
+    emit(
+      h,
+      addr && !('type' in addr) && !('device' in addr) ? addr : undefined,
+      h.address,
+      `/domain/devices/hostdev[${i + 1}]/source/address`,
+    );
   }
 }
 
