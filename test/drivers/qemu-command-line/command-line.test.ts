@@ -169,6 +169,18 @@ describe('buildCommandLine', () => {
     expect(obj).toMatchObject({ id: 'pc.ram', 'host-nodes': [0, 1, 3], policy: 'bind' });
   });
 
+  it('passes a PCI host device to vfio-pci by its host address, from <hostdev> and from <interface type=hostdev>', () => {
+    // QEMU's vfio-pci `host` property takes the address as DDDD:BB:SS.F
+    const source = "<source><address domain='0x0000' bus='0x06' slot='0x12' function='0x5'/></source>";
+    const { argv } = build(
+      tinyDomainXml({
+        devices: `<hostdev mode='subsystem' type='pci' managed='yes'>${source}</hostdev><interface type='hostdev' managed='yes'>${source.replace("'0x5'", "'0x6'")}</interface>`,
+      }),
+    );
+    const vfio = argv.filter((a) => a.includes('"vfio-pci"')).map((a) => JSON.parse(a) as { host: string });
+    expect(vfio.map((d) => d.host).sort()).toEqual(['0000:06:12.5', '0000:06:12.6']);
+  });
+
   it('numbers USB ports hubs first, then the other USB devices', () => {
     // libvirt 11.3's usb-controller-ich9-autoassign.args: hub0 port 1, hub1 port 2, mice 3, 4, 5
     const { argv } = build(
