@@ -49,6 +49,36 @@ print(json.dumps((time.perf_counter_ns() - t0) / 1000 / (per * ${threads})))
   return r.status === 0 ? Number(r.stdout.trim()) : undefined;
 }
 
+/** Client CPU time (user + system) per call with `inflight` calls outstanding: what the client itself costs. */
+async function clientCpuUs(inflight: number, total: number, call: () => Promise<unknown>): Promise<number> {
+  await throughputUs(inflight, Math.min(total, 1000), call);
+  const before = process.cpuUsage();
+  await throughputUs(inflight, total, call);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / total;
+}
+
+/** The same for python3-libvirt (its process CPU time, threads included). */
+function pythonClientCpuUs(uri: string, threads: number, total: number): number | undefined {
+  if (!hasPythonLibvirt()) return undefined;
+  const script = `
+import libvirt, threading, time, json
+c = libvirt.open(${JSON.stringify(uri)})
+d = c.lookupByName('test')
+def work(n):
+    for _ in range(n): d.info()
+for _ in range(500): d.info()
+per = ${Math.ceil(total / threads)}
+ts = [threading.Thread(target=work, args=(per,)) for _ in range(${threads})]
+t0 = time.process_time_ns()
+for t in ts: t.start()
+for t in ts: t.join()
+print(json.dumps((time.process_time_ns() - t0) / 1000 / (per * ${threads})))
+`;
+  const r = spawnSync('/usr/bin/python3', ['-c', script], { encoding: 'utf8', timeout: 120_000 });
+  return r.status === 0 ? Number(r.stdout.trim()) : undefined;
+}
+
 /** Median of a few numbers (undefined ones dropped). */
 function median(xs: readonly (number | undefined)[]): number | undefined {
   const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
@@ -139,6 +169,23 @@ export async function run(): Promise<BenchRow[]> {
       () => pythonThroughputUs(uri, 1, total / 4),
       `${peer} (1 thread)`,
     );
+    // how throughput scales with calls in flight on one connection (the daemon's side bounds it)
+    const dom = await conn.lookupDomain({ name: 'test' });
+    for (const inflight of [1, 16]) {
+      await paired(
+        `client CPU per domainGetInfo, ${inflight} in flight (µs)`,
+        () => clientCpuUs(inflight, 10_000, () => conn.domainGetInfo(dom)),
+        () => pythonClientCpuUs(uri, inflight, 10_000),
+        `${peer} (${inflight} thread${inflight > 1 ? 's' : ''})`,
+      );
+    }
+    for (const inflight of [1, 4, 64]) {
+      await paired(
+        `domainGetInfo, ${inflight} in flight (µs per call)`,
+        () => throughputUs(inflight, 10_000, () => conn.domainGetInfo(dom)),
+        undefined,
+      );
+    }
   } finally {
     await conn.close();
     await daemon.stop();

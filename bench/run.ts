@@ -9,7 +9,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchRow } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const MODULES = ['foundation', 'cpu', 'domain', 'test-driver', 'qemu', 'qemu-lifecycle', 'remote'];
+const MODULES = [
+  'foundation',
+  'cpu',
+  'domain',
+  'test-driver',
+  'qemu',
+  'qemu-lifecycle',
+  'qemu-command-line',
+  'remote',
+];
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);

@@ -88,6 +88,10 @@ export class Connection {
     this.uri = uri;
     this.#driver = driver;
     this.readonly = readonly;
+    // a connection that ends by itself (a remote daemon gone) ends its event iterators
+    driver.onClose?.(() => {
+      for (const s of [...this.#streams]) s.end();
+    });
   }
 
   /** Hypervisor type, as libvirt's `virConnectGetType` (`TEST`, `QEMU`). */
@@ -194,6 +198,35 @@ export class Connection {
     const d = this.#driver;
     return this.#call('baselineCpu', opts, (signal) =>
       need(d, 'baselineCpu').call(d, xmls, { ...opts, signal }),
+    );
+  }
+
+  /**
+   * Compares a guest CPU with what the hypervisor can give a guest, for an
+   * emulator/arch/machine/virttype chosen as in domain capabilities.
+   */
+  compareHypervisorCpu(cpu: XmlSource, query: DomainCapabilitiesQuery = {}): Promise<CpuCompareResult> {
+    const xml = toXml(cpu);
+    const d = this.#driver;
+    return this.#call('compareHypervisorCpu', query, (signal) =>
+      need(d, 'compareHypervisorCpu').call(d, xml, { ...query, signal }),
+    );
+  }
+
+  /** The most capable CPU the hypervisor can give a guest on every one of the given hosts. */
+  baselineHypervisorCpu(
+    cpus: readonly XmlSource[],
+    query: DomainCapabilitiesQuery & BaselineOptions = {},
+  ): Promise<string> {
+    if (!Array.isArray(cpus) || cpus.length === 0) {
+      return Promise.reject(
+        new VirError('INVALID_ARG', 'cpu', 'baselineHypervisorCpu needs at least one CPU'),
+      );
+    }
+    const xmls = cpus.map(toXml);
+    const d = this.#driver;
+    return this.#call('baselineHypervisorCpu', query, (signal) =>
+      need(d, 'baselineHypervisorCpu').call(d, xmls, { ...query, signal }),
     );
   }
 

@@ -12,6 +12,7 @@
  * @module
  */
 import type { Capabilities } from './conf/capabilities.js';
+import type { VirError } from './errors.js';
 import type { ConnectUri } from './uri.js';
 
 /** Options every call that can wait accepts. */
@@ -218,6 +219,13 @@ export interface DriverConnection {
   compareCpu?(cpuXml: string, opts?: CallOptions): Promise<CpuCompareResult>;
   /** Baseline CPU XML of several host CPUs (XML). */
   baselineCpu?(cpuXmls: readonly string[], opts?: BaselineOptions): Promise<string>;
+  /** Compares a guest CPU (XML) with what the hypervisor can give a guest (`virConnectCompareHypervisorCPU`). */
+  compareHypervisorCpu?(cpuXml: string, query: DomainCapabilitiesQuery): Promise<CpuCompareResult>;
+  /** Baseline CPU XML of several CPUs, for the hypervisor (`virConnectBaselineHypervisorCPU`). */
+  baselineHypervisorCpu?(
+    cpuXmls: readonly string[],
+    query: DomainCapabilitiesQuery & BaselineOptions,
+  ): Promise<string>;
 
   /**
    * Registers a listener for domain events; returns the function that
@@ -225,6 +233,12 @@ export interface DriverConnection {
    * buffering for slow consumers is the facade's job.
    */
   subscribe?(listener: DomainEventListener): () => void;
+
+  /**
+   * Calls `listener` once if the connection ends without `close()` (a
+   * remote daemon that died); returns the function that removes it.
+   */
+  onClose?(listener: (reason: VirError) => void): () => void;
 }
 
 export interface DriverOpenOptions extends CallOptions {

@@ -7,6 +7,14 @@ export * from './conf/index.js';
 export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource } from './connection.js';
 export { Domain } from './domain.js';
 export type * from './driver.js';
+export {
+  buildCommandLine,
+  type CommandLine,
+  type CommandLinePaths,
+} from './drivers/qemu/command-line/index.js';
+export { applyQemuDefaults, type QemuDefaultsOptions } from './drivers/qemu/defaults/index.js';
+export { type ProbeOptions, probeQemu } from './drivers/qemu/probe.js';
+export type { QemuCaps } from './drivers/qemu/qemu-caps.js';
 export { registerDriver, unregisterDriver } from './drivers/registry.js';
 export {
   type Fault,

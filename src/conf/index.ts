@@ -8,5 +8,6 @@ export * from './binding.js';
 export * from './capabilities.js';
 export * from './cpu.js';
 export * from './cpu-data.js';
+export * from './domain/index.js';
 export * from './domaincaps.js';
 export * from './units.js';

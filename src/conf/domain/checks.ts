@@ -22,6 +22,8 @@ export function checkDomain(def: DomainDef): void {
   if (def.name.length === 0) fail('/domain/name', 'domain name must not be empty');
   if (def.name.includes('/')) fail('/domain/name', `domain name '${def.name}' must not contain '/'`);
   if (/[\n\r]/.test(def.name)) fail('/domain/name', 'domain name must not contain newlines');
+  if (def.title !== undefined && /[\n\r]/.test(def.title))
+    fail('/domain/title', 'title must not contain newlines');
   if (def.memory && def.memory.value === 0) fail('/domain/memory', 'memory size must be greater than zero');
   const vcpu = def.vcpu;
   if (vcpu?.current !== undefined && vcpu.current > vcpu.count)

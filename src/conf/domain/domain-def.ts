@@ -17,6 +17,7 @@ import {
   assignParsed,
   attr,
   child,
+  children,
   childText,
   elementMapper,
   enumOf,
@@ -24,6 +25,7 @@ import {
   type Infer,
   int,
   rawChild,
+  refine,
   req,
   str,
   trimmed,
@@ -37,16 +39,19 @@ import { featuresMapper } from './features.js';
 import { type NormalizeOptions, normalizeDomain } from './normalize.js';
 import { osMapper } from './os.js';
 import {
+  blkiotuneMapper,
   cputuneMapper,
   currentMemoryMapper,
   iothreadIdsMapper,
   maxMemoryMapper,
   memoryBackingMapper,
   memoryMapper,
+  memtuneMapper,
   numatuneMapper,
   perfMapper,
   pmMapper,
   resourceMapper,
+  sysinfoMapper,
   vcpuMapper,
   vcpusMapper,
 } from './resources.js';
@@ -109,18 +114,16 @@ function cpuField(): Field<CpuDef> {
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
+const checkedUuid = refine(trimmed, (s) => (UUID_RE.test(s) ? undefined : `'${s}' is not a UUID`));
+
+// libvirt accepts dashes between any byte pairs; we take the two common spellings and write the canonical one.
 const uuidCodec = {
-  parse(raw: string): string {
-    const s = raw.trim();
-    // libvirt accepts the dashes anywhere between byte pairs; we take the two common spellings.
-    if (!UUID_RE.test(s)) throw new VirError('XML_DETAIL', 'conf', `'${s}' is not a UUID`, { field: 'uuid' });
-    return canonicalUuid(s);
-  },
+  parse: (raw: string): string => canonicalUuid(checkedUuid.parse(raw)),
   format: (s: string) => s,
 };
 
 /** `8-4-4-4-12` lower-case form of a UUID given with or without dashes. */
-export function canonicalUuid(s: string): string {
+function canonicalUuid(s: string): string {
   const hex = s.replace(/-/g, '').toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
@@ -144,15 +147,18 @@ export const domainSpec = {
   id: attr('id', int({ min: -1, max: 0x7fffffff })),
   name: req(childText('name', str)),
   uuid: childText('uuid', uuidCodec),
-  genid: childText('genid', trimmed),
+  genid: childText('genid', {
+    parse: (raw: string) => (raw.trim() === '' ? '' : uuidCodec.parse(raw)),
+    format: (s: string) => s,
+  }),
   title: childText('title', str),
   description: childText('description', str),
   metadata: rawChild('metadata'),
   maxMemory: child(maxMemoryMapper),
   memory: child(memoryMapper),
   currentMemory: child(currentMemoryMapper),
-  blkiotune: rawChild('blkiotune'),
-  memtune: rawChild('memtune'),
+  blkiotune: child(blkiotuneMapper),
+  memtune: child(memtuneMapper),
   memoryBacking: child(memoryBackingMapper),
   vcpu: child(vcpuMapper),
   vcpus: child(vcpusMapper),
@@ -162,7 +168,7 @@ export const domainSpec = {
   cputune: child(cputuneMapper),
   numatune: child(numatuneMapper),
   resource: child(resourceMapper),
-  sysinfo: rawChildren('sysinfo'),
+  sysinfo: children(sysinfoMapper),
   bootloader: childText('bootloader', str),
   bootloaderArgs: childText('bootloader_args', str),
   os: child(osMapper),
@@ -222,6 +228,8 @@ export interface FormatDomainOptions {
   inactive?: boolean;
   /** Write unknown XML kept from parsing. Default true. */
   preserveUnknown?: boolean;
+  /** Run the parse-time checks first, so an edit cannot produce a document libvirt refuses. Default true. */
+  check?: boolean;
 }
 
 export interface DomainDef extends DomainDefData {}
@@ -261,8 +269,12 @@ export class DomainDef {
     const def = new DomainDef({ name: data.name });
     assignParsed(def, data);
     if (options.preserveUnknown === false) stripUnknown(def);
-    normalizeDomain(def, options);
-    checkDomain(def);
+    try {
+      normalizeDomain(def, options);
+      checkDomain(def);
+    } catch (err) {
+      throw withLine(err, el);
+    }
     return def;
   }
 
@@ -280,6 +292,7 @@ export class DomainDef {
   }
 
   toElement(options: FormatDomainOptions = {}): XmlElement {
+    if (options.check !== false) checkDomain(this);
     const source = options.preserveUnknown === false ? withoutUnknown(this) : this;
     const el = domainMapper.write(source);
     if (options.inactive) makeInactive(el);
@@ -294,6 +307,45 @@ export class DomainDef {
   toXML(options: FormatDomainOptions = {}): string {
     return serializeXml(this.toElement(options));
   }
+}
+
+/**
+ * Rules checked on the typed model know the field at fault but not its
+ * line; the parsed tree does, so look the field up there.
+ */
+function withLine(err: unknown, root: XmlElement): unknown {
+  if (!(err instanceof VirError) || err.line !== undefined || err.field === undefined) return err;
+  const at = elementAt(root, err.field);
+  if (at?.line === undefined) return err;
+  return new VirError(err.code, err.domain, `${err.message} (line ${at.line})`, {
+    field: err.field,
+    line: at.line,
+    ...(at.column !== undefined ? { column: at.column } : {}),
+    cause: err,
+  });
+}
+
+/** The deepest element a `/domain/devices/disk[3]/target/@dev` path reaches. */
+function elementAt(root: XmlElement, path: string): XmlElement | undefined {
+  const steps = path.split('/').filter((p) => p !== '');
+  if (steps[0] !== root.name) return undefined;
+  let cur = root;
+  for (const step of steps.slice(1)) {
+    const m = /^([^[@(]+)(?:\[(\d+)\])?$/.exec(step);
+    if (!m?.[1]) break;
+    const name = m[1];
+    const index = m[2] === undefined ? 1 : Number(m[2]);
+    let seen = 0;
+    let next: XmlElement | undefined;
+    for (const c of cur.children)
+      if (c.type === 'element' && c.name === name && ++seen === index) {
+        next = c;
+        break;
+      }
+    if (!next) break;
+    cur = next;
+  }
+  return cur;
 }
 
 function checkSingletons(el: XmlElement): void {
@@ -333,8 +385,9 @@ function makeInactive(root: XmlElement): void {
   const walk = (el: XmlElement) => {
     if (el.name === 'cachetune' || el.name === 'memorytune')
       el.attrs = el.attrs.filter((a) => a.name !== 'id');
+    // An automatically allocated port means nothing once the guest stops.
     if (el.name === 'graphics' && el.attrs.some((a) => a.name === 'autoport' && a.value === 'yes'))
-      el.attrs = el.attrs.filter((a) => a.name !== 'port' && a.name !== 'tlsPort');
+      for (const a of el.attrs) if (a.name === 'port' || a.name === 'tlsPort') a.value = '-1';
     for (const c of el.children as XmlNode[]) if (c.type === 'element') walk(c);
   };
   walk(root);

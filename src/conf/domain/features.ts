@@ -8,10 +8,8 @@
 import {
   attr,
   child,
-  childAttr,
   elementMapper,
   enumOf,
-  flag,
   type Infer,
   onOff,
   req,
@@ -20,6 +18,7 @@ import {
   uint,
   uint32,
 } from '../binding.js';
+import { presence } from './presence.js';
 
 const stateOnly = (name: string) => child(elementMapper(name, { state: attr('state', onOff) }));
 
@@ -61,22 +60,23 @@ export type KvmFeatures = Infer<typeof kvmMapper.spec>;
 
 const tsegMapper = elementMapper('tseg', { unit: attr('unit', str), value: req(text(uint)) });
 
+// Order is libvirt's output order for these features.
 export const featuresMapper = elementMapper('features', {
-  pae: flag('pae'),
-  acpi: flag('acpi'),
+  acpi: presence('acpi'),
   apic: child(elementMapper('apic', { eoi: attr('eoi', onOff) })),
+  pae: presence('pae'),
   hap: stateOnly('hap'),
-  viridian: flag('viridian'),
-  privnet: flag('privnet'),
+  viridian: presence('viridian'),
+  privnet: presence('privnet'),
   hyperv: child(hypervMapper),
   kvm: child(kvmMapper),
   pvspinlock: stateOnly('pvspinlock'),
   pmu: stateOnly('pmu'),
   vmport: stateOnly('vmport'),
-  gic: childAttr('gic', 'version', str),
+  gic: child(elementMapper('gic', { version: attr('version', str) })),
   smm: child(elementMapper('smm', { state: attr('state', onOff), tseg: child(tsegMapper) })),
-  ioapic: childAttr('ioapic', 'driver', enumOf(['kvm', 'qemu'])),
-  htm: stateOnly('htm'),
+  ioapic: child(elementMapper('ioapic', { driver: attr('driver', enumOf(['kvm', 'qemu'])) })),
   vmcoreinfo: stateOnly('vmcoreinfo'),
+  htm: stateOnly('htm'),
 });
 export type Features = Infer<typeof featuresMapper.spec>;

@@ -9,6 +9,7 @@
  * @module
  */
 import { VirError } from '../../errors.js';
+import { setUnknownContent, unknownContent } from '../binding.js';
 import { toBytes, toKiB } from '../units.js';
 import type { DeviceAddress } from './address.js';
 import { formatIdSet, parseIdSet } from './cpuset.js';
@@ -50,6 +51,8 @@ export function randomUuid(): string {
 
 export function normalizeDomain(def: DomainDef, options: NormalizeOptions = {}): void {
   if (def.uuid === undefined) def.uuid = (options.generateUuid ?? randomUuid)();
+  // An empty <genid/> asks for a generated VM generation ID.
+  if (def.genid === '') def.genid = (options.generateUuid ?? randomUuid)();
   normalizeMemory(def);
   normalizeVcpus(def);
   normalizeOs(def, options);
@@ -85,10 +88,10 @@ function normalizeMemory(def: DomainDef): void {
     def.maxMemory.unit = 'KiB';
   }
   const cells = def.cpu?.numa?.cells;
-  if (cells && cells.length > 0) {
-    // With guest NUMA the cells define the memory size, as in libvirt.
-    const total = cells.reduce((s, c) => s + Number(c.memory), 0);
-    def.memory = { ...(def.memory ?? {}), unit: 'KiB', value: total };
+  if (!def.memory && cells && cells.length > 0) {
+    // Without <memory>, guest NUMA cells (plus memory modules) give the size.
+    const total = cells.reduce((s, c) => s + Number(c.memory), 0) + memoryDevicesKiB(def);
+    def.memory = { unit: 'KiB', value: total };
   }
   if (!def.memory) {
     throw new VirError('XML_DETAIL', 'conf', 'missing <memory> element', { field: '/domain/memory' });
@@ -99,10 +102,38 @@ function normalizeMemory(def: DomainDef): void {
     def.currentMemory.value = kib(def.currentMemory.value, def.currentMemory.unit, '/domain/currentMemory');
     def.currentMemory.unit = 'KiB';
   }
+  const mt = def.memtune;
+  if (mt) {
+    for (const key of ['hardLimit', 'softLimit', 'swapHardLimit', 'minGuarantee'] as const) {
+      const l = mt[key];
+      // -1 (and libvirt's own "unlimited") stays as written.
+      if (!l || l.value < 0) continue;
+      l.value = kib(l.value, l.unit, `/domain/memtune/${key}`);
+      l.unit = 'KiB';
+    }
+  }
   // libvirt clamps a balloon target above the maximum (or zero) to the maximum.
   if (!def.currentMemory) def.currentMemory = { unit: 'KiB', value: def.memory.value };
   else if (def.currentMemory.value === 0 || def.currentMemory.value > def.memory.value)
     def.currentMemory.value = def.memory.value;
+}
+
+/** Total size of the memory modules (`<memory model=...>` devices), in KiB. */
+function memoryDevicesKiB(def: DomainDef): number {
+  let total = 0;
+  for (const [i, m] of (def.devices?.memories ?? []).entries()) {
+    const size = m.target?.children.find((c) => c.type === 'element' && c.name === 'size');
+    if (size?.type !== 'element') continue;
+    const text = size.children
+      .map((c) => (c.type === 'text' ? c.value : ''))
+      .join('')
+      .trim();
+    if (!/^\d+$/.test(text))
+      throw sizeError(`/domain/devices/memory[${i + 1}]/target/size`, new Error(`'${text}' is not a size`));
+    const unit = size.attrs.find((a) => a.name === 'unit')?.value;
+    total += kib(Number(text), unit, `/domain/devices/memory[${i + 1}]/target/size`);
+  }
+  return total;
 }
 
 function normalizeVcpus(def: DomainDef): void {
@@ -188,6 +219,8 @@ function normalizeOs(def: DomainDef, options: NormalizeOptions): void {
     throw new VirError('XML_DETAIL', 'conf', 'missing <os> element', { field: '/domain/os' });
   }
   def.os.type.arch ??= options.defaultArch ?? 'x86_64';
+  if (def.os.loader?.path === '') delete def.os.loader.path;
+  if (def.os.nvram?.path === '') delete def.os.nvram.path;
   const deviceBoot =
     (def.devices?.disks ?? []).some((d) => d.boot) ||
     (def.devices?.interfaces ?? []).some((n) => n.boot) ||
@@ -238,11 +271,16 @@ function normalizeDevices(def: DomainDef, options: NormalizeOptions): void {
   }
   for (const [i, r] of (dev.rngs ?? []).entries()) {
     const b = r.backend;
+    // An empty path is no path (and would not survive a round trip as text).
+    if (b.path === '') delete b.path;
     if (b.model !== 'egd' || !b.type) continue;
     const t = b.type as ChardevDef['type'];
     applySources(b, normalizeSources(t, b.sources, `/domain/devices/rng[${i + 1}]/backend`, false));
     if (t === 'tcp') b.protocol ??= { type: 'raw' };
   }
+  for (const h of dev.hostdevs ?? [])
+    if (h.mode === 'subsystem' && (h.type === 'pci' || h.type === 'usb')) h.managed ??= false;
+  if (def.os?.type.value === 'hvm') addConsoleCompat(dev);
   for (const [i, g] of (dev.graphics ?? []).entries())
     normalizeGraphics(g, `/domain/devices/graphics[${i + 1}]`);
   const firstVideo = dev.videos?.[0];
@@ -251,6 +289,66 @@ function normalizeDevices(def: DomainDef, options: NormalizeOptions): void {
     if (firstVideo.model) firstVideo.model.primary = true;
   }
   addImplicitControllers(def);
+}
+
+/**
+ * libvirt's console compatibility on x86-style guests: the first console
+ * of target type `serial` is the first serial port seen from the other
+ * side, so each implies the other and they share one backend.
+ */
+function addConsoleCompat(dev: NonNullable<DomainDef['devices']>): void {
+  for (const [i, s] of (dev.serials ?? []).entries()) {
+    s.target ??= {};
+    s.target.port ??= String(i);
+  }
+  const consoles = dev.consoles ?? [];
+  const serials = dev.serials ?? [];
+  const first = consoles[0];
+  if (!first) {
+    const serial = serials[0];
+    if (serial) {
+      dev.consoles = [{ ...backendOf(serial), target: { type: 'serial', port: serial.target?.port ?? '0' } }];
+    }
+    return;
+  }
+  const ttype = first.target?.type;
+  if (ttype !== undefined && ttype !== 'serial') return;
+  first.target ??= {};
+  first.target.type = 'serial';
+  first.target.port ??= '0';
+  const serial = serials[0];
+  if (serial) {
+    const own = backendOf(first);
+    const shared = backendOf(serial);
+    // Already the same backend: keep the console's own objects (and any unknown XML on them).
+    if (JSON.stringify(own) === JSON.stringify(shared)) return;
+    const ownSources = first.sources;
+    Object.assign(first, shared);
+    for (const [i, src] of (first.sources ?? []).entries()) {
+      const kept = ownSources?.[i] && unknownContent(ownSources[i]);
+      if (kept && !unknownContent(src)) setUnknownContent(src, kept);
+    }
+    if (!serial.sources) delete first.sources;
+    if (!serial.protocol) delete first.protocol;
+    if (!serial.log) delete first.log;
+  } else {
+    const { type, sources, protocol, log } = first;
+    const copy: ChardevDef = { type, target: { port: first.target.port } };
+    if (sources) copy.sources = structuredClone(sources);
+    if (protocol) copy.protocol = { ...protocol };
+    if (log) copy.log = { ...log };
+    dev.serials = [copy];
+  }
+}
+
+/** The backend half of a character device (type and sources), copied. */
+function backendOf(c: ChardevDef): Omit<ChardevDef, 'target' | 'address'> {
+  const out: Omit<ChardevDef, 'target' | 'address'> = { type: c.type };
+  if (c.tty !== undefined) out.tty = c.tty;
+  if (c.sources) out.sources = structuredClone(c.sources);
+  if (c.protocol) out.protocol = { ...c.protocol };
+  if (c.log) out.log = { ...c.log };
+  return out;
 }
 
 function applySources(o: { sources?: ChardevSource[] }, list: ChardevSource[] | undefined): void {
@@ -407,8 +505,9 @@ function normalizeSources(
       const s = list[0];
       if (!s?.path) {
         if (!unixPathOptional) throw chardevError(path, "missing source 'path' of a unix character device");
-        // libvirt generates the path later and writes no <source> until then.
-        return undefined;
+        // libvirt generates the path later and writes no <source> until then;
+        // we keep one that carries XML we do not know, as everywhere.
+        return s && unknownContent(s) ? [s] : undefined;
       }
       s.mode ??= 'connect';
       return [s];
@@ -438,6 +537,8 @@ function normalizeGraphics(g: GraphicsDef, path: string): void {
     } else if (first?.type === 'address' || first === undefined) {
       // The legacy socket attribute wins over an address listen.
       const replacement: GraphicsListen = { type: 'socket', socket: g.socket };
+      // Whatever unknown XML the replaced listen carried stays with its successor.
+      if (first) setUnknownContent(replacement, unknownContent(first));
       if (first) listens[0] = replacement;
       else listens.push(replacement);
     }
@@ -459,6 +560,12 @@ function normalizeGraphics(g: GraphicsDef, path: string): void {
       );
     }
   }
+  for (const [i, l] of listens.entries())
+    if (l.type === 'network' && l.network === undefined)
+      throw chardevError(
+        `${path}/listen[${i + 1}]`,
+        "a listen of type 'network' needs a 'network' attribute",
+      );
   if (listens.length === 0) listens.push({ type: 'address' });
   g.listens = listens;
   const lead = listens[0]!;
@@ -466,16 +573,24 @@ function normalizeGraphics(g: GraphicsDef, path: string): void {
   else if (lead.type === 'network' && lead.address !== undefined) g.listen = lead.address;
   else delete g.listen;
   if (g.type === 'vnc' && lead.type === 'socket') {
-    g.socket = lead.socket ?? '';
+    // A socket listen without a path gets one from the driver at start-up.
+    if (lead.socket !== undefined) g.socket = lead.socket;
+    else delete g.socket;
     delete g.port;
     delete g.autoport;
     return;
   }
   delete g.socket;
+  if (lead.type === 'none') {
+    delete g.port;
+    delete g.tlsPort;
+    delete g.autoport;
+    return;
+  }
+  if (g.type !== 'vnc') return;
   if (g.autoport === true || (g.autoport === undefined && (g.port === undefined || g.port === -1))) {
     g.autoport = true;
     g.port = -1;
-    if (g.type === 'spice' && g.tlsPort !== undefined) g.tlsPort = -1;
   } else if (g.autoport === undefined) {
     g.autoport = false;
   }

@@ -15,7 +15,6 @@ import {
   childText,
   elementMapper,
   enumOf,
-  flag,
   type Infer,
   int,
   onOff,
@@ -29,6 +28,7 @@ import {
   yesNo,
 } from '../binding.js';
 import { isSizeUnit } from '../units.js';
+import { presence } from './presence.js';
 
 /** Every unit spelling libvirt accepts for sizes (case-insensitive). */
 export type SizeUnit = string;
@@ -56,6 +56,23 @@ export const maxMemoryMapper = elementMapper('maxMemory', {
 });
 export type MaxMemory = Infer<typeof maxMemoryMapper.spec>;
 
+const limitMapper = (name: string) =>
+  child(elementMapper(name, { unit: attr('unit', sizeUnit), value: req(text(int({ min: -1 }))) }));
+
+/** `<memtune>` limits; normalised to KiB on parse like every libvirt size. */
+export const memtuneMapper = elementMapper('memtune', {
+  hardLimit: limitMapper('hard_limit'),
+  softLimit: limitMapper('soft_limit'),
+  swapHardLimit: limitMapper('swap_hard_limit'),
+  minGuarantee: limitMapper('min_guarantee'),
+});
+export type Memtune = Infer<typeof memtuneMapper.spec>;
+
+export const blkiotuneMapper = elementMapper('blkiotune', {
+  weight: childText('weight', int({ min: 100, max: 1000 })),
+});
+export type Blkiotune = Infer<typeof blkiotuneMapper.spec>;
+
 const hugepageMapper = elementMapper('page', {
   size: req(attr('size', uint)),
   unit: attr('unit', sizeUnit),
@@ -64,8 +81,8 @@ const hugepageMapper = elementMapper('page', {
 
 export const memoryBackingMapper = elementMapper('memoryBacking', {
   hugepages: child(elementMapper('hugepages', { pages: children(hugepageMapper) })),
-  nosharepages: flag('nosharepages'),
-  locked: flag('locked'),
+  nosharepages: presence('nosharepages'),
+  locked: presence('locked'),
   source: child(elementMapper('source', { type: req(attr('type', enumOf(['file', 'anonymous', 'memfd']))) })),
   access: child(elementMapper('access', { mode: req(attr('mode', enumOf(['shared', 'private']))) })),
   allocation: child(
@@ -74,7 +91,7 @@ export const memoryBackingMapper = elementMapper('memoryBacking', {
       threads: attr('threads', uint32),
     }),
   ),
-  discard: flag('discard'),
+  discard: presence('discard'),
 });
 export type MemoryBacking = Infer<typeof memoryBackingMapper.spec>;
 
@@ -242,3 +259,27 @@ export const pmMapper = elementMapper('pm', {
   suspendToDisk: child(elementMapper('suspend-to-disk', { enabled: attr('enabled', yesNo) })),
 });
 export type PowerManagement = Infer<typeof pmMapper.spec>;
+
+// <sysinfo> ---------------------------------------------------------------
+
+const sysinfoEntryMapper = elementMapper('entry', {
+  name: attr('name', str),
+  file: attr('file', str),
+  value: text(str),
+});
+export type SysinfoEntry = Infer<typeof sysinfoEntryMapper.spec>;
+
+const sysinfoSection = (name: string) =>
+  child(elementMapper(name, { entries: children(sysinfoEntryMapper) }));
+
+/** `<sysinfo>`: SMBIOS tables (`type='smbios'`) or firmware config blobs (`type='fwcfg'`). */
+export const sysinfoMapper = elementMapper('sysinfo', {
+  type: req(attr('type', enumOf(['smbios', 'fwcfg']))),
+  bios: sysinfoSection('bios'),
+  system: sysinfoSection('system'),
+  baseBoards: children(elementMapper('baseBoard', { entries: children(sysinfoEntryMapper) })),
+  chassis: sysinfoSection('chassis'),
+  oemStrings: sysinfoSection('oemStrings'),
+  entries: children(sysinfoEntryMapper),
+});
+export type Sysinfo = Infer<typeof sysinfoMapper.spec>;

@@ -69,12 +69,17 @@ export function uuidFromBytes(bytes: Uint8Array): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** The daemon's own UUID bytes of the refs we made, so a call on them need not parse the string. */
+const uuidBytes = new WeakMap<DomainRef, Uint8Array>();
+
 function toRef(d: RemoteNonnullDomain): DomainRef {
-  return { name: d.name, uuid: uuidFromBytes(d.uuid), id: d.id };
+  const ref = { name: d.name, uuid: uuidFromBytes(d.uuid), id: d.id };
+  uuidBytes.set(ref, d.uuid);
+  return ref;
 }
 
 function toRemote(d: DomainRef): RemoteNonnullDomain {
-  return { name: d.name, uuid: uuidToBytes(d.uuid), id: d.id };
+  return { name: d.name, uuid: uuidBytes.get(d) ?? uuidToBytes(d.uuid), id: d.id };
 }
 
 /** Reads a fixed `char model[32]` (one XDR int per char) up to its NUL. */
@@ -103,6 +108,7 @@ export class RemoteConnection implements DriverConnection {
   #barrier: Promise<unknown> | null = null;
   #unlistenMessages: (() => void) | null = null;
   #closing = false;
+  #closed: Promise<void> | null = null;
 
   private constructor(client: RpcClient, transport: Transport) {
     this.#client = client;
@@ -217,7 +223,13 @@ export class RemoteConnection implements DriverConnection {
     };
   }
 
-  async close(): Promise<void> {
+  /** Says goodbye to the daemon and closes the transport; closing twice is harmless. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
     this.#closing = true;
     if (!this.#client.closed) {
       try {

@@ -345,6 +345,21 @@ describe.skipIf(!LIBVIRTD)('remote driver faults against a real libvirtd', () =>
     }
   });
 
+  it('refuses an argument over the protocol limit before sending it, and stays usable', async () => {
+    const conn = await connect(daemon.unixUri);
+    try {
+      // REMOTE_STRING_MAX is 4 MiB
+      const huge = domainXml(`big${'x'.repeat(5 * 1024 * 1024)}`);
+      const err = (await conn.defineDomain(huge).catch((e: unknown) => e)) as VirError;
+      expect(err).toBeInstanceOf(VirError);
+      expect(err.code).toBe('INVALID_ARG');
+      expect(err.message).toMatch(/4194304/);
+      expect((await conn.lookupDomain('test')).name).toBe('test');
+    } finally {
+      await conn.close();
+    }
+  });
+
   it('aborts a call with its AbortSignal and keeps the connection usable', async () => {
     const conn = await connect(daemon.unixUri);
     try {
@@ -367,6 +382,8 @@ describe.skipIf(!LIBVIRTD)('remote driver faults against a real libvirtd', () =>
     const conn = await RemoteConnection.open(parseUri(daemon.unixUri), { readonly: false });
     const ended: VirError[] = [];
     conn.onClose((reason) => ended.push(reason));
+    // twice at once, then again: all resolve, and only a close that was not asked for is reported
+    await Promise.all([conn.close(), conn.close()]);
     await conn.close();
     await new Promise((r) => setTimeout(r, 20));
     expect(ended).toEqual([]);
@@ -465,11 +482,36 @@ describe.skipIf(!LIBVIRTD)('remote driver with a daemon that hangs or dies', () 
     }
   });
 
+  it('gives up opening a hung daemon when the signal fires, leaving no socket', async () => {
+    const d = await startLibvirtd();
+    try {
+      const before = pipes();
+      process.kill(d.pid, 'SIGSTOP');
+      // the kernel still accepts the connection; the handshake is what hangs
+      const err = (await connect(d.unixUri, { signal: AbortSignal.timeout(200) }).catch(
+        (e: unknown) => e,
+      )) as VirError;
+      expect(err).toBeInstanceOf(VirError);
+      expect(err.code).toBe('OPERATION_TIMEOUT');
+      expect(err.message).toMatch(/AUTH_LIST: timed out/);
+      expect(pipes()).toBe(before);
+    } finally {
+      process.kill(d.pid, 'SIGCONT');
+      await d.stop();
+    }
+  });
+
   it('rejects calls pending when the daemon is killed, naming the socket', async () => {
     const d = await startLibvirtd();
     try {
       const before = pipes();
       const conn = await connect(d.unixUri);
+      const iterated = (async () => {
+        for await (const _ of conn.events()) {
+          // nothing happens on this daemon
+        }
+        return 'ended';
+      })();
       const driver = await RemoteConnection.open(parseUri(d.unixUri), { readonly: false });
       const ended: VirError[] = [];
       driver.onClose((reason) => ended.push(reason));
@@ -486,6 +528,8 @@ describe.skipIf(!LIBVIRTD)('remote driver with a daemon that hangs or dies', () 
       }
       // later calls fail at once rather than hang
       await expect(conn.getHostname()).rejects.toMatchObject({ code: 'RPC' });
+      // an event iterator does not wait forever on a dead daemon
+      expect(await iterated).toBe('ended');
       // the driver tells whoever listens that it is gone, once
       for (let i = 0; i < 100 && ended.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
       expect(ended.map((e) => e.code)).toEqual(['RPC']);

@@ -106,10 +106,11 @@ print(json.dumps({
     const names = ['incompatible', 'identical', 'superset'];
     expect(await conn.compareCpu(CPU)).toBe(names[ref.compare]);
     const hvQuery = { arch: 'x86_64', virttype: 'qemu' };
-    expect(await remote.compareHypervisorCpu(CPU, hvQuery)).toBe(names[ref.compareHv]);
-    expect(await remote.baselineHypervisorCpu([CPU, CPU2], hvQuery)).toBe(ref.baselineHv);
-    expect(await remote.baselineHypervisorCpu([CPU, CPU2], { ...hvQuery, expandFeatures: true })).toBe(
+    expect(await conn.compareHypervisorCpu(CPU, hvQuery)).toBe(names[ref.compareHv]);
+    expect(await conn.baselineHypervisorCpu([CPU, CPU2], hvQuery)).toBe(ref.baselineHv);
+    expect(await conn.baselineHypervisorCpu([CPU, CPU2], { ...hvQuery, expandFeatures: true })).toBe(
       ref.baselineHvExpand,
     );
+    await expect(conn.baselineHypervisorCpu([])).rejects.toMatchObject({ code: 'INVALID_ARG' });
   });
 });

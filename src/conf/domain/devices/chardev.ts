@@ -80,7 +80,8 @@ export const chardevTargetMapper = elementMapper('target', {
 });
 export type ChardevTarget = Infer<typeof chardevTargetMapper.spec>;
 
-function chardevSpec() {
+/** The fields every character device shares (serial, parallel, console, channel). */
+export function chardevSpec() {
   return {
     type: req(attr('type', enumOf(CHARDEV_TYPES))),
     tty: attr('tty', str),

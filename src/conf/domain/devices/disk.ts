@@ -12,7 +12,6 @@ import {
   childText,
   elementMapper,
   enumOf,
-  flag,
   type Infer,
   onOff,
   rawChild,
@@ -24,6 +23,7 @@ import {
   yesNo,
 } from '../../binding.js';
 import { addressField } from '../address.js';
+import { presence } from '../presence.js';
 
 export const DISK_TYPES = [
   'file',
@@ -132,9 +132,9 @@ export const diskMapper = elementMapper('disk', {
   target: req(child(diskTargetMapper)),
   iotune: child(iotuneMapper),
   boot: child(bootOrderMapper),
-  readonly: flag('readonly'),
-  shareable: flag('shareable'),
-  transient: flag('transient'),
+  readonly: presence('readonly'),
+  shareable: presence('shareable'),
+  transient: presence('transient'),
   serial: childText('serial', trimmed),
   wwn: childText('wwn', trimmed),
   vendor: childText('vendor', trimmed),

@@ -5,13 +5,17 @@
  *
  * @module
  */
+
+import type { XmlElement } from '../../../xml/tree.js';
 import {
   attr,
   child,
   children,
+  type ElementMapper,
   elementMapper,
   enumOf,
-  flag,
+  type Field,
+  hexUint,
   type Infer,
   int,
   onOff,
@@ -25,6 +29,7 @@ import {
   yesNo,
 } from '../../binding.js';
 import { addressField } from '../address.js';
+import { presence } from '../presence.js';
 import { chardevSourceMapper } from './chardev.js';
 import { bootOrderMapper } from './disk.js';
 
@@ -77,7 +82,7 @@ export const filesystemMapper = elementMapper('filesystem', {
     }),
   ),
   target: child(elementMapper('target', { dir: req(attr('dir', str)) })),
-  readonly: flag('readonly'),
+  readonly: presence('readonly'),
   address: addressField(),
 });
 export type FilesystemDef = Infer<typeof filesystemMapper.spec>;
@@ -160,19 +165,74 @@ export const audioMapper = elementMapper('audio', {
 });
 export type AudioDef = Infer<typeof audioMapper.spec>;
 
+/** A host PCI device: `<address domain='0x0000' bus='0x06' slot='0x12' function='0x5'/>`. */
+const hostPciAddressMapper = elementMapper('address', {
+  domain: attr('domain', hexUint(4, 0xffff)),
+  bus: attr('bus', hexUint(2, 0xff)),
+  slot: attr('slot', hexUint(2, 0x1f)),
+  function: attr('function', hexUint(1, 7)),
+});
+
+/** A host USB device by position: `<address bus='1' device='2'/>`. */
+const hostUsbAddressMapper = elementMapper('address', {
+  bus: req(attr('bus', uint32)),
+  device: req(attr('device', uint32)),
+});
+
+const hostdevSourceSpec = {
+  startupPolicy: attr('startupPolicy', enumOf(['mandatory', 'requisite', 'optional'])),
+  vendor: child(elementMapper('vendor', { id: req(attr('id', hexUint(4, 0xffff))) })),
+  product: child(elementMapper('product', { id: req(attr('id', hexUint(4, 0xffff))) })),
+};
+const hostdevPciSourceMapper = elementMapper('source', {
+  ...hostdevSourceSpec,
+  address: child(hostPciAddressMapper),
+});
+const hostdevUsbSourceMapper = elementMapper('source', {
+  ...hostdevSourceSpec,
+  address: child(hostUsbAddressMapper),
+});
+const hostdevOtherSourceMapper = elementMapper('source', {
+  ...hostdevSourceSpec,
+  address: rawChild('address'),
+});
+
+export type HostdevPciSource = Infer<typeof hostdevPciSourceMapper.spec>;
+export type HostdevUsbSource = Infer<typeof hostdevUsbSourceMapper.spec>;
+export type HostdevSource = HostdevPciSource | HostdevUsbSource | Infer<typeof hostdevOtherSourceMapper.spec>;
+
+/** `<source>` of a host device, whose address shape depends on the host device's `type`. */
+function hostdevSourceField(): Field<HostdevSource> {
+  const pick = (type: string | undefined): ElementMapper<HostdevSource> =>
+    (type === 'pci'
+      ? hostdevPciSourceMapper
+      : type === 'usb'
+        ? hostdevUsbSourceMapper
+        : hostdevOtherSourceMapper) as ElementMapper<HostdevSource>;
+  return {
+    attrNames: [],
+    childNames: ['source'],
+    ownsText: false,
+    read(el, ctx) {
+      const src = el.children.find((c): c is XmlElement => c.type === 'element' && c.name === 'source');
+      if (!src) return undefined;
+      return pick(el.attrs.find((a) => a.name === 'type')?.value).read(src, `${ctx.path}/source`);
+    },
+    writeChildren(value, out) {
+      // The shape to write follows the address held: USB has a device number, others are raw.
+      const a = value.address as Record<string, unknown> | undefined;
+      const type = a === undefined ? 'pci' : 'device' in a ? 'usb' : a.type === 'element' ? undefined : 'pci';
+      out.push(pick(type).write(value));
+    },
+  };
+}
+
 export const hostdevMapper = elementMapper('hostdev', {
   mode: req(attr('mode', enumOf(['subsystem', 'capabilities']))),
   type: req(attr('type', str)),
   managed: attr('managed', yesNo),
   model: attr('model', str),
-  source: child(
-    elementMapper('source', {
-      startupPolicy: attr('startupPolicy', str),
-      vendor: child(elementMapper('vendor', { id: req(attr('id', str)) })),
-      product: child(elementMapper('product', { id: req(attr('id', str)) })),
-      address: rawChild('address'),
-    }),
-  ),
+  source: hostdevSourceField(),
   driver: rawChild('driver'),
   boot: child(bootOrderMapper),
   rom: rawChild('rom'),
@@ -214,9 +274,20 @@ export const rngMapper = elementMapper('rng', {
 });
 export type RngDef = Infer<typeof rngMapper.spec>;
 
+const tpmBackendMapper = elementMapper('backend', {
+  type: req(attr('type', enumOf(['passthrough', 'emulator', 'external']))),
+  version: attr('version', enumOf(['1.2', '2.0'])),
+  persistentState: attr('persistent_state', yesNo),
+  debug: attr('debug', uint32),
+  device: child(elementMapper('device', { path: req(attr('path', str)) })),
+  source: child(elementMapper('source', { type: attr('type', str), path: attr('path', str) })),
+  encryption: child(elementMapper('encryption', { secret: req(attr('secret', str)) })),
+  activePcrBanks: rawChild('active_pcr_banks'),
+});
+
 export const tpmMapper = elementMapper('tpm', {
-  model: attr('model', str),
-  backend: rawChild('backend'),
+  model: attr('model', enumOf(['tpm-tis', 'tpm-crb', 'tpm-spapr', 'spapr-tpm-proxy'])),
+  backend: child(tpmBackendMapper),
   address: addressField(),
 });
 export type TpmDef = Infer<typeof tpmMapper.spec>;

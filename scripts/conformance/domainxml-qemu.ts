@@ -1,0 +1,164 @@
+/**
+ * Family `domainxml/qemu`: libvirt's qemuxmlconf cases (DO_TEST_CAPS_LATEST).
+ * A case passes when both hold:
+ * 1. the input, parsed and given the QEMU driver's define-time defaults,
+ *    formats (inactive) to exactly libvirt's expected output XML;
+ * 2. the command line we build for it equals libvirt's expected `.args`
+ *    (environment, binary, then every argument), compared token by token.
+ *
+ * The caps are libvirt's "latest" QEMU 10.0.0, replayed from its probe
+ * transcript. libvirt's harness fixes several things, which we pass the
+ * same way: machine aliases are turned into plain machine names (so `pc`
+ * stays `pc`), VNC sockets under /var/lib/libvirt/qemu/domain-* count as generated, the DRM
+ * render node is /dev/dri/foo, the domain id is -1 so the private dir is
+ * /var/lib/libvirt/qemu/domain--1-<name>, the monitor is fd 1729, PATH=/bin,
+ * USER=test, new MACs are 52:54:00:00:00:00. XML comments are dropped on
+ * parse, as libvirt does.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DomainDef } from '../../src/conf/domain/domain-def.js';
+import { buildCommandLine } from '../../src/drivers/qemu/command-line/index.js';
+import { applyQemuDefaults } from '../../src/drivers/qemu/defaults/index.js';
+import { buildQemuCaps, type QemuCaps } from '../../src/drivers/qemu/qemu-caps.js';
+import { probeDataFromTranscript } from '../../src/drivers/qemu/transcript.js';
+import { xmlDiff } from '../../src/xml/equal.js';
+import { attempt, type CaseResult } from './types.js';
+
+interface QemuCase {
+  name: string;
+  family: string;
+  expect: 'success' | 'parse-error';
+  input: string;
+  output?: string;
+  args?: string;
+  qemuCapsVersion?: string;
+}
+
+/** libvirt's test caps list each machine alias as a machine of its own name. */
+export function harnessCaps(caps: QemuCaps): QemuCaps {
+  const out = structuredClone(caps);
+  for (const accel of Object.values(out.accel)) {
+    if (!accel) continue;
+    const extra = [];
+    for (const m of accel.machines) {
+      if (m.alias === undefined) continue;
+      const { alias, ...rest } = m;
+      extra.push({ ...rest, name: alias });
+      delete m.alias;
+    }
+    accel.machines.push(...extra);
+  }
+  return out;
+}
+
+export function loadCaps(dataDir: string, version: string): QemuCaps {
+  const replies = join(dataDir, 'qemucaps', `caps_${version}_x86_64.replies`);
+  return buildQemuCaps(probeDataFromTranscript(readFileSync(replies, 'utf8'), '/usr/bin/qemu-system-x86_64'));
+}
+
+/** Splits libvirt's `.args` text (one item a line, ` \` continuations, shell quoting) into tokens. */
+export function parseArgsFile(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split(/ \\\n|\n/)) {
+    let i = 0;
+    while (i < line.length) {
+      if (line[i] === ' ') {
+        i++;
+        continue;
+      }
+      let tok = '';
+      while (i < line.length && line[i] !== ' ') {
+        if (line[i] === "'") {
+          const end = line.indexOf("'", i + 1);
+          tok += line.slice(i + 1, end);
+          i = end + 1;
+        } else if (line[i] === '\\' && i + 1 < line.length) {
+          tok += line[i + 1];
+          i += 2;
+        } else tok += line[i++];
+      }
+      out.push(tok);
+    }
+  }
+  return out;
+}
+
+export const HARNESS = { defaultArch: 'x86_64', generateMac: () => '52:54:00:00:00:00' } as const;
+
+export function harnessPaths(name: string) {
+  // libvirt names the private dir after the id and at most 20 characters of the name.
+  const domainDir = `/var/lib/libvirt/qemu/domain--1-${name.slice(0, 20)}`;
+  return {
+    domainDir,
+    monitor: { fd: 1729 },
+    masterKeyPath: `${domainDir}/master-key.aes`,
+    env: { PATH: '/bin', USER: 'test', LOGNAME: 'test' },
+    dbusSocket: `/var/run/libvirt/qemu/dbus/-1-${name}-dbus.sock`,
+    // the render node libvirt's test harness reports for the host
+    renderNode: '/dev/dri/foo',
+    // the nodeset the harness's numad stand-in advises for placement='auto'
+    autoNodeset: '0-3',
+    hugepageDirs: {
+      '2048': `/dev/hugepages2M/libvirt/qemu/-1-${name.slice(0, 20)}`,
+      '1048576': `/dev/hugepages1G/libvirt/qemu/-1-${name.slice(0, 20)}`,
+    },
+  };
+}
+
+export function runCase(dir: string, c: QemuCase, caps: QemuCaps): string | undefined {
+  const input = readFileSync(join(dir, c.input), 'utf8').replace(/<!--[\s\S]*?-->[ \t]*\n?/g, '');
+  const def = DomainDef.fromXML(input, HARNESS);
+  applyQemuDefaults(def, caps, { libDir: '/var/lib/libvirt/qemu' });
+  const problems: string[] = [];
+  if (c.output) {
+    const expected = readFileSync(join(dir, c.output), 'utf8');
+    const actual = def.toXML({ inactive: true });
+    if (actual !== expected) problems.push(`defaults: ${xmlDiff(expected, actual) ?? 'formatting differs'}`);
+  }
+  if (c.args) {
+    const expected = parseArgsFile(readFileSync(join(dir, c.args), 'utf8').trimEnd());
+    const { env, argv } = buildCommandLine(def, caps, harnessPaths(def.name));
+    const ours = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];
+    const n = Math.max(ours.length, expected.length);
+    for (let i = 0; i < n; i++) {
+      if (ours[i] !== expected[i]) {
+        problems.push(
+          `argv[${i}]: ours ${JSON.stringify(ours[i] ?? null)}, libvirt ${JSON.stringify(expected[i] ?? null)}`,
+        );
+        break;
+      }
+    }
+  }
+  return problems.length > 0 ? problems.join('; ') : undefined;
+}
+
+export async function run(dataDir: string): Promise<CaseResult[]> {
+  const dir = join(dataDir, 'domainxml');
+  const cases = (JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as QemuCase[]).filter(
+    (c) => c.family === 'qemu',
+  );
+  const capsByVersion = new Map<string, QemuCaps | Error>();
+  const out: CaseResult[] = [];
+  for (const c of cases) {
+    out.push(
+      await attempt(c.name, () => {
+        const version = c.qemuCapsVersion ?? '10.0.0';
+        let caps = capsByVersion.get(version);
+        if (caps === undefined) {
+          try {
+            caps = existsSync(join(dataDir, 'qemucaps'))
+              ? harnessCaps(loadCaps(dataDir, version))
+              : new Error('qemucaps transcript not present');
+          } catch (err) {
+            caps = err as Error;
+          }
+          capsByVersion.set(version, caps);
+        }
+        if (caps instanceof Error) return `no QEMU caps ${version}: ${caps.message}`;
+        return runCase(dir, c, caps);
+      }),
+    );
+  }
+  return out;
+}

@@ -1,0 +1,338 @@
+/**
+ * `buildCommandLine(def, caps, paths)`: the QEMU process a domain
+ * definition stands for, as an environment and an argv array, options in
+ * the order libvirt writes them. Values from the definition are checked
+ * (no control characters) and comma-escaped where they land in a QEMU
+ * option list; devices, objects and block nodes are JSON when the probed
+ * QEMU takes JSON for them.
+ *
+ * The definition is expected to carry the QEMU driver's defaults already
+ * ({@link applyQemuDefaults}): machine, PCI addresses, controllers.
+ *
+ * @module
+ */
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { VirError } from '../../../errors.js';
+import { machineFacts } from '../../../machine/machine-types.js';
+import { accelOf, resolveMachine } from '../defaults/index.js';
+import type { QemuCaps } from '../qemu-caps.js';
+import { cpuArgument } from './cpu.js';
+import { buildDevices } from './devices.js';
+import { checkValue, jsonArg, optList, optValue } from './escape.js';
+import type { CommandLine, CommandLinePaths } from './types.js';
+
+export type { CommandLine, CommandLinePaths } from './types.js';
+
+/** Whether this QEMU takes `-object`/`-device`/`-blockdev` as JSON (6.2 and later do). */
+export function supportsJsonCli(caps: QemuCaps): boolean {
+  return caps.versionNumber >= 6_002_000;
+}
+
+export class ArgvBuilder {
+  readonly argv: string[] = [];
+  constructor(readonly json: boolean) {}
+  add(...args: string[]): void {
+    this.argv.push(...args);
+  }
+  /** `-device` / `-object` / `-blockdev` etc. from a property object. */
+  props(option: string, obj: Record<string, unknown>, field: string): void {
+    if (this.json) this.argv.push(option, jsonArg(obj, field));
+    else {
+      const items: string[] = [];
+      const flat = (prefix: string, o: Record<string, unknown>) => {
+        for (const [k, v] of Object.entries(o)) {
+          if (v === undefined) continue;
+          if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+            flat(`${prefix}${k}.`, v as Record<string, unknown>);
+            continue;
+          }
+          const s = typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
+          // -device and -object take their type as the implied first key; -blockdev and others do not.
+          const implied = option === '-device' ? 'driver' : option === '-object' ? 'qom-type' : undefined;
+          const bare = prefix === '' && k === implied && items.length === 0;
+          items.push(bare ? optValue(s, field) : `${prefix}${k}=${optValue(s, field)}`);
+        }
+      };
+      flat('', obj);
+      this.argv.push(option, items.join(','));
+    }
+  }
+}
+
+export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandLinePaths): CommandLine {
+  const name = checkValue(def.name, '/domain/name');
+  const dir = checkValue(paths.domainDir, 'paths.domainDir');
+  const env: Record<string, string> = {
+    LC_ALL: 'C',
+    PATH: paths.env?.PATH ?? '/usr/bin:/bin',
+    HOME: dir,
+    USER: paths.env?.USER ?? 'root',
+    LOGNAME: paths.env?.LOGNAME ?? paths.env?.USER ?? 'root',
+    XDG_DATA_HOME: `${dir}/.local/share`,
+    XDG_CACHE_HOME: `${dir}/.cache`,
+    XDG_CONFIG_HOME: `${dir}/.config`,
+  };
+  const emulator = def.devices?.emulator ?? caps.emulator;
+  const b = new ArgvBuilder(supportsJsonCli(caps));
+  b.add(checkValue(emulator, '/domain/devices/emulator'));
+  b.add('-name', `guest=${optValue(name, '/domain/name')},debug-threads=on`);
+  b.add('-S');
+  if (paths.masterKeyPath !== undefined)
+    b.props(
+      '-object',
+      {
+        'qom-type': 'secret',
+        id: 'masterKey0',
+        format: 'raw',
+        file: checkValue(paths.masterKeyPath, 'paths.masterKeyPath'),
+      },
+      'paths.masterKeyPath',
+    );
+
+  const machine = def.os?.type.machine ?? resolveMachine(def, caps)?.name;
+  if (machine === undefined)
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'no machine type for this guest', {
+      field: '/domain/os/type/@machine',
+    });
+  const facts = machineFacts(machine);
+  const mt = resolveMachine(def, caps);
+  const numaCells = def.cpu?.numa?.cells ?? [];
+  const ramId = mt?.defaultRamId;
+  const machineOpts: Array<string | undefined> = [optValue(machine, '/domain/os/type/@machine')];
+  if (facts.family === 'q35' || facts.family === 'i440fx') machineOpts.push('usb=off');
+  const smm = def.features?.smm;
+  if (smm?.state !== undefined) machineOpts.push(`smm=${smm.state ? 'on' : 'off'}`);
+  machineOpts.push('dump-guest-core=off');
+  if (ramId && numaCells.length === 0) machineOpts.push(`memory-backend=${ramId}`);
+  const pflash = firmwareBlockdevs(def);
+  machineOpts.push(...pflash.machineOpts);
+  const hpet = def.clock?.timers?.find((t) => t.name === 'hpet');
+  if (hpet?.present === false) machineOpts.push('hpet=off');
+  if (facts.family === 'q35' || facts.family === 'i440fx' || facts.family === 'isapc')
+    machineOpts.push(`acpi=${def.features?.acpi ? 'on' : 'off'}`);
+  // Firmware block nodes must exist before the machine that maps them.
+  for (const [opt, obj] of pflash.blockdevs) b.props(opt, obj, '/domain/os/loader');
+  b.add('-machine', optList(machineOpts));
+  b.add('-accel', accelOf(def));
+
+  const cpuArg = cpuArgument(def, caps, accelOf(def));
+  if (cpuArg) b.add('-cpu', cpuArg);
+  if (def.os?.loader && def.os.loader.type !== 'pflash' && def.os.loader.path !== undefined)
+    b.add('-bios', checkValue(def.os.loader.path, '/domain/os/loader'));
+
+  buildMemory(b, def, ramId, numaCells.length > 0, paths);
+  buildSmp(b, def);
+  buildNuma(b, def, paths);
+  if (def.uuid) b.add('-uuid', def.uuid);
+
+  const graphics = def.devices?.graphics ?? [];
+  if (graphics.length === 0) b.add('-display', 'none');
+  b.add('-no-user-config', '-nodefaults');
+  if ('fd' in paths.monitor)
+    b.add('-chardev', `socket,id=charmonitor,fd=${paths.monitor.fd},server=on,wait=off`);
+  else
+    b.add(
+      '-chardev',
+      `socket,id=charmonitor,path=${optValue(paths.monitor.path, 'paths.monitor.path')},server=on,wait=off`,
+    );
+  b.add('-mon', 'chardev=charmonitor,id=monitor,mode=control');
+  buildClock(b, def);
+  b.add('-no-shutdown');
+  if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
+  buildBoot(b, def);
+  buildDevices(b, def, facts, paths);
+  b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
+  b.add('-msg', 'timestamp=on');
+  return { env, argv: b.argv };
+}
+
+function buildMemory(
+  b: ArgvBuilder,
+  def: DomainDef,
+  ramId: string | undefined,
+  numa: boolean,
+  paths: CommandLinePaths,
+): void {
+  // The generic parse already made <memory> the initial memory (NUMA cells summed).
+  const initial = alignUp(def.memory?.value ?? 0, 1024);
+  const m = [`size=${initial}k`];
+  const max = def.maxMemory;
+  if (max) {
+    if (max.slots !== undefined) m.push(`slots=${max.slots}`);
+    m.push(`maxmem=${max.value}k`);
+  }
+  b.add('-m', m.join(','));
+  if (ramId && !numa) b.props('-object', memoryBackend(def, ramId, initial, paths), '/domain/memory');
+  b.add('-overcommit', `mem-lock=${def.memoryBacking?.locked ? 'on' : 'off'}`);
+}
+
+/** The backend object of one RAM region: anonymous RAM, or a file on a hugetlbfs mount. */
+function memoryBackend(
+  def: DomainDef,
+  id: string,
+  kib: number,
+  paths: CommandLinePaths,
+  node?: number,
+): Record<string, unknown> {
+  const pages = def.memoryBacking?.hugepages;
+  const binding = hostBinding(def, paths, node);
+  if (!pages) return { 'qom-type': 'memory-backend-ram', id, size: kib * 1024, ...binding };
+  const page =
+    pages.pages?.find(
+      (p) => node !== undefined && p.nodeset !== undefined && parseIdList(p.nodeset).includes(node),
+    ) ?? pages.pages?.find((p) => p.nodeset === undefined);
+  const sizeKiB = page ? page.size * unitKiB(page.unit) : 2048;
+  const dir = paths.hugepageDirs?.[String(sizeKiB)];
+  if (dir === undefined)
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `no hugetlbfs mount for ${sizeKiB} KiB pages`, {
+      field: '/domain/memoryBacking/hugepages',
+    });
+  return {
+    'qom-type': 'memory-backend-file',
+    id,
+    'mem-path': checkValue(dir, 'paths.hugepageDirs'),
+    prealloc: true,
+    size: kib * 1024,
+    ...binding,
+  };
+}
+
+const NUMA_POLICY: Record<string, string | undefined> = {
+  strict: 'bind',
+  interleave: 'interleave',
+  preferred: 'preferred',
+  restrictive: undefined,
+};
+
+/** `host-nodes`/`policy` of a RAM backend from `<numatune>` (per-cell `<memnode>` first). */
+function hostBinding(def: DomainDef, paths: CommandLinePaths, node?: number): Record<string, unknown> {
+  const tune = def.numatune;
+  const cell = node !== undefined ? tune?.memnodes?.find((m) => m.cellid === node) : undefined;
+  const mode = cell?.mode ?? tune?.memory?.mode ?? 'strict';
+  const nodeset =
+    cell?.nodeset ??
+    (tune?.memory?.placement === 'auto' ? paths.autoNodeset : tune?.memory?.nodeset) ??
+    undefined;
+  const policy = NUMA_POLICY[mode];
+  if (!tune || nodeset === undefined || policy === undefined) return {};
+  return { 'host-nodes': parseIdList(nodeset), policy };
+}
+
+function unitKiB(unit: string | undefined): number {
+  const u = (unit ?? 'KiB').toLowerCase();
+  if (u === 'b' || u === 'bytes') return 1 / 1024;
+  if (u.startsWith('m')) return 1024;
+  if (u.startsWith('g')) return 1024 * 1024;
+  return 1;
+}
+
+/** `0-3,8` -> [0, 1, 2, 3, 8]. */
+function parseIdList(s: string): number[] {
+  const out: number[] = [];
+  for (const part of s.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) continue;
+    const lo = Number(m[1]);
+    const hi = m[2] !== undefined ? Number(m[2]) : lo;
+    for (let i = lo; i <= hi; i++) out.push(i);
+  }
+  return out;
+}
+
+function alignUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+function buildSmp(b: ArgvBuilder, def: DomainDef): void {
+  const count = def.vcpu?.count ?? 1;
+  const current = def.vcpu?.current;
+  const topo = def.cpu?.topology;
+  const items = [String(current ?? count)];
+  if (current !== undefined && current !== count) items.push(`maxcpus=${count}`);
+  if (topo) {
+    items.push(`sockets=${topo.sockets}`);
+    items.push(`dies=${topo.dies ?? 1}`, `clusters=${topo.clusters ?? 1}`);
+    items.push(`cores=${topo.cores}`, `threads=${topo.threads}`);
+  } else items.push(`sockets=${count}`, 'cores=1', 'threads=1');
+  b.add('-smp', items.join(','));
+}
+
+function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): void {
+  const cells = def.cpu?.numa?.cells ?? [];
+  for (const [i, cell] of cells.entries()) {
+    const id = cell.id ?? i;
+    const kib = alignUp(Number(cell.memory), 1024);
+    b.props('-object', memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
+    const field = `/domain/cpu/numa/cell[${i + 1}]/@cpus`;
+    // Each range becomes its own cpus= item; anything but digits and dashes would smuggle in options.
+    const cpus = (cell.cpus ?? '')
+      .split(',')
+      .filter((s) => s !== '')
+      .map((s) => {
+        if (!/^\d+(-\d+)?$/.test(s.trim()))
+          throw new VirError('XML_DETAIL', 'qemu', `'${checkValue(s, field)}' is not a CPU range`, { field });
+        return `cpus=${s.trim()}`;
+      });
+    b.add('-numa', optList(['node', `nodeid=${id}`, ...cpus, `memdev=ram-node${id}`]));
+  }
+}
+
+function buildClock(b: ArgvBuilder, def: DomainDef): void {
+  const clock = def.clock;
+  const base = clock?.offset === 'localtime' ? 'localtime' : 'utc';
+  const rtcOpts = [`base=${base}`];
+  const rtc = clock?.timers?.find((t) => t.name === 'rtc');
+  if (rtc?.tickpolicy === 'catchup') rtcOpts.push('driftfix=slew');
+  b.add('-rtc', rtcOpts.join(','));
+  const pit = clock?.timers?.find((t) => t.name === 'pit');
+  if (pit?.tickpolicy === 'delay') b.add('-global', 'kvm-pit.lost_tick_policy=delay');
+  else if (pit?.tickpolicy === 'discard') b.add('-global', 'kvm-pit.lost_tick_policy=discard');
+}
+
+function buildBoot(b: ArgvBuilder, def: DomainDef): void {
+  const items: string[] = [];
+  const menu = def.os?.bootmenu;
+  if (menu?.enable) {
+    items.push('menu=on');
+    if (menu.timeout !== undefined) items.push(`splash-time=${menu.timeout}`);
+  }
+  items.push('strict=on');
+  b.add('-boot', items.join(','));
+}
+
+interface FirmwareArgs {
+  machineOpts: string[];
+  blockdevs: Array<[string, Record<string, unknown>]>;
+  secure: boolean;
+}
+
+/** pflash firmware (loader and NVRAM) as block nodes named by the machine's pflash0/pflash1. */
+function firmwareBlockdevs(def: DomainDef): FirmwareArgs {
+  const out: FirmwareArgs = { machineOpts: [], blockdevs: [], secure: false };
+  const loader = def.os?.loader;
+  if (loader?.type !== 'pflash' || loader.path === undefined) return out;
+  const add = (n: number, file: string, format: string, readonly: boolean, field: string) => {
+    const storage = `libvirt-pflash${n}-storage`;
+    out.blockdevs.push([
+      '-blockdev',
+      {
+        driver: 'file',
+        filename: checkValue(file, field),
+        'node-name': storage,
+        'auto-read-only': true,
+        discard: 'unmap',
+      },
+    ]);
+    const fmt = `libvirt-pflash${n}-format`;
+    out.blockdevs.push([
+      '-blockdev',
+      { 'node-name': fmt, 'read-only': readonly, driver: format, file: storage },
+    ]);
+    out.machineOpts.push(`pflash${n}=${fmt}`);
+  };
+  add(0, loader.path, loader.format ?? 'raw', loader.readonly !== false, '/domain/os/loader');
+  const nvram = def.os?.nvram;
+  if (nvram?.path !== undefined) add(1, nvram.path, nvram.format ?? 'raw', false, '/domain/os/nvram');
+  out.secure = loader.secure === true;
+  return out;
+}

@@ -1,0 +1,8 @@
+/**
+ * QEMU command-line generation: {@link buildCommandLine}.
+ *
+ * @module
+ */
+export { ArgvBuilder, buildCommandLine, supportsJsonCli } from './build.js';
+export { checkValue, jsonArg, optList, optValue } from './escape.js';
+export type { CommandLine, CommandLinePaths } from './types.js';

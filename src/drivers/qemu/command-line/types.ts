@@ -1,0 +1,32 @@
+/**
+ * Inputs and output of the QEMU command-line builder.
+ *
+ * @module
+ */
+
+/** Where the per-domain files live and how the monitor is reached. */
+export interface CommandLinePaths {
+  /** The domain's private directory: HOME and XDG dirs of the QEMU process, master key, VNC socket. */
+  domainDir: string;
+  /** QMP monitor: a UNIX socket path QEMU listens on, or a descriptor the caller passes (`fd=N`). */
+  monitor: { path: string } | { fd: number };
+  /** Master key file for `-object secret`; omit to leave the master key out. */
+  masterKeyPath?: string;
+  /** PATH, USER and LOGNAME for the QEMU process. Defaults: `/usr/bin:/bin`, the given user, or `root`. */
+  env?: { PATH?: string; USER?: string; LOGNAME?: string };
+  /** Per page size in KiB (`'2048'`), this domain's directory on a hugetlbfs mount. */
+  hugepageDirs?: Record<string, string>;
+  /** Host NUMA nodes chosen for `placement='auto'` (numad's advice), e.g. `0-3`. */
+  autoNodeset?: string;
+  /** DRM render node for `egl-headless` when the definition names none (`/dev/dri/renderD128`). */
+  renderNode?: string;
+  /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
+  dbusSocket?: string;
+}
+
+export interface CommandLine {
+  /** The environment QEMU runs with (and only that: no inherited variables). */
+  env: Record<string, string>;
+  /** The binary, then one argument per element. Never a shell string. */
+  argv: string[];
+}

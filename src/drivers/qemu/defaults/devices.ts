@@ -1,0 +1,305 @@
+/**
+ * Devices the QEMU driver adds or completes at define time: the USB
+ * controller a machine comes with, the PCI root, SATA on q35, PS/2 input
+ * on PC machines, an audio backend, the balloon, q35's built-in iTCO
+ * watchdog, disk driver names and formats, controller models, chardev
+ * targets, virtio-serial ports.
+ *
+ * @module
+ */
+
+import type {
+  ChardevDef,
+  ControllerDef,
+  ControllerType,
+  Devices,
+  DiskDef,
+  GraphicsDef,
+} from '../../../conf/domain/devices/index.js';
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import type { MachineFacts } from '../../../machine/machine-types.js';
+import type { XmlElement } from '../../../xml/tree.js';
+
+/**
+ * Puts a controller after the last one of its type with a lower index (or
+ * at the end), which keeps libvirt's controller order when implicit ones
+ * are added.
+ */
+export function insertController(list: ControllerDef[], c: ControllerDef): void {
+  let at = -1;
+  for (let i = list.length - 1; i >= 0; i--) {
+    const cur = list[i]!;
+    if (cur.type !== c.type) continue;
+    if ((cur.index ?? 0) > (c.index ?? 0)) at = i;
+    else {
+      if (at < 0) at = i + 1;
+      break;
+    }
+  }
+  if (at < 0) list.push(c);
+  else list.splice(at, 0, c);
+}
+
+function hasController(dev: Devices, type: ControllerType, index: number): boolean {
+  return (dev.controllers ?? []).some((c) => c.type === type && (c.index ?? 0) === index);
+}
+
+/** libvirt's default USB controller model for the machine family. */
+export function defaultUsbModel(facts: MachineFacts): string | undefined {
+  if (facts.family === 'q35') return 'qemu-xhci';
+  if (facts.family === 'i440fx') return 'piix3-uhci';
+  return undefined;
+}
+
+/** NIC models libvirt knows, by their canonical spelling (it matches them case-insensitively). */
+const NIC_MODELS = [
+  'virtio',
+  'virtio-transitional',
+  'virtio-non-transitional',
+  'e1000',
+  'e1000e',
+  'igb',
+  'rtl8139',
+  'ne2k_pci',
+  'pcnet',
+  'vmxnet3',
+  'netfront',
+  'usb-net',
+  'spapr-vlan',
+  'lan9118',
+  'smc91c111',
+];
+
+export interface DeviceDefaultsOptions {
+  /** libvirt's per-driver state dir (`/var/lib/libvirt/qemu`): VNC sockets under `domain-*` there were generated. */
+  libDir?: string;
+}
+
+export function applyDeviceDefaults(
+  def: DomainDef,
+  facts: MachineFacts,
+  options: DeviceDefaultsOptions = {},
+): void {
+  def.devices ??= {};
+  const dev = def.devices;
+  const x86pc = facts.family === 'q35' || facts.family === 'i440fx';
+  dev.controllers ??= [];
+  const ctrls = dev.controllers;
+
+  // Implicit controllers, in the order libvirt adds them.
+  if (x86pc && !ctrls.some((c) => c.type === 'usb')) insertController(ctrls, { type: 'usb', index: 0 });
+  if (facts.family === 'q35' && !hasController(dev, 'sata', 0))
+    insertController(ctrls, { type: 'sata', index: 0 });
+  if (facts.pciRoot !== 'none' && !hasController(dev, 'pci', 0))
+    insertController(ctrls, { type: 'pci', index: 0, model: facts.pciRoot });
+  for (const c of ctrls) {
+    if (c.type === 'usb' && c.model === undefined) {
+      const m = defaultUsbModel(facts);
+      if (m) c.model = m;
+    }
+    if (c.type === 'pci' && c.index === 0 && c.model === undefined) c.model = facts.pciRoot;
+    if (c.type === 'scsi' && c.model === undefined) c.model = 'lsilogic';
+  }
+  fillPciIndexGaps(ctrls, facts);
+
+  for (const d of dev.disks ?? []) applyDiskDefaults(d);
+  for (const n of dev.interfaces ?? []) {
+    if (n.type === 'hostdev') continue;
+    if (!n.model && x86pc) n.model = { type: 'rtl8139' };
+    const known = n.model && NIC_MODELS.find((m) => m === n.model?.type.toLowerCase());
+    if (n.model && known) n.model.type = known;
+  }
+  for (const g of dev.graphics ?? []) applyGraphicsDefaults(g, options);
+  applyChardevDefaults(def, facts);
+  assignVirtioSerialPorts(dev);
+
+  if (x86pc) {
+    dev.inputs ??= [];
+    const inputs = dev.inputs;
+    const has = (type: string) => inputs.some((i) => i.type === type && i.bus === 'ps2');
+    if (!has('mouse')) inputs.push({ type: 'mouse', bus: 'ps2' });
+    if (!has('keyboard')) inputs.push({ type: 'keyboard', bus: 'ps2' });
+  }
+  for (const i of dev.inputs ?? []) {
+    if (i.bus === undefined) i.bus = x86pc && i.type !== 'tablet' ? 'ps2' : 'usb';
+  }
+
+  if (!dev.audios?.length) {
+    const graphics = dev.graphics ?? [];
+    const spice = graphics.some((g) => g.type === 'spice');
+    const onlyLocal =
+      graphics.length > 0 && graphics.every((g) => g.type === 'dbus' || g.type === 'egl-headless');
+    if (!onlyLocal) dev.audios = [{ id: 1, type: spice ? 'spice' : 'none' }];
+  }
+  for (const [i, a] of (dev.audios ?? []).entries()) a.id ??= i + 1;
+
+  if (facts.family === 'q35' && !(dev.watchdogs ?? []).some((w) => w.model === 'itco')) {
+    dev.watchdogs ??= [];
+    dev.watchdogs.push({ model: 'itco', action: 'reset' });
+  }
+  for (const w of dev.watchdogs ?? []) w.action ??= 'reset';
+
+  dev.memballoon ??= { model: 'virtio' };
+
+  const displays = (dev.graphics ?? []).filter((g) => g.type !== 'dbus');
+  if (displays.length > 0 && !dev.videos?.length && x86pc)
+    dev.videos = [{ model: { type: 'cirrus', vram: 16384, heads: 1, primary: true } }];
+  for (const v of dev.videos ?? []) {
+    if (v.model && v.model.type === 'default') v.model.type = 'vga';
+  }
+  movePrimaryVideoFirst(dev);
+}
+
+/**
+ * The video marked primary goes first. The generic parse marks the first
+ * video primary, so a second one marked too is the one the user chose.
+ */
+function movePrimaryVideoFirst(dev: Devices): void {
+  const videos = dev.videos ?? [];
+  const chosen = videos.findIndex((v, i) => i > 0 && v.model?.primary === true);
+  if (chosen < 0) return;
+  const [primary] = videos.splice(chosen, 1);
+  for (const v of videos) if (v.model) delete v.model.primary;
+  if (primary) videos.unshift(primary);
+}
+
+function applyGraphicsDefaults(g: GraphicsDef, options: DeviceDefaultsOptions): void {
+  const first = g.listens?.[0];
+  if (g.type === 'vnc') {
+    if (g.socket === '') delete g.socket;
+    // A socket under another run's private dir was generated for that run: listen anew.
+    const generated =
+      options.libDir !== undefined &&
+      first?.type === 'socket' &&
+      first.socket?.startsWith(`${options.libDir}/domain-`);
+    if (generated) {
+      delete g.socket;
+      g.listens = [{ type: 'address' }];
+      g.autoport = true;
+      g.port = -1;
+    }
+  }
+  if (g.type === 'spice' && g.autoport === false && g.port === undefined && g.tlsPort === undefined) {
+    // No port to listen on at all: spice then has no network listener.
+    if (first?.type === 'address' && first.address === undefined) g.listens = [{ type: 'none' }];
+    delete g.autoport;
+  }
+}
+
+function applyDiskDefaults(d: DiskDef): void {
+  const hasSource =
+    d.source !== undefined &&
+    (d.source.file !== undefined ||
+      d.source.dev !== undefined ||
+      d.source.dir !== undefined ||
+      d.source.protocol !== undefined ||
+      d.source.volume !== undefined);
+  if (d.driver?.cache === 'default') delete d.driver.cache;
+  if (hasSource || d.driver) {
+    d.driver ??= {};
+    d.driver.name ??= 'qemu';
+    if (d.driver.type === undefined && (hasSource || d.type === 'file')) d.driver.type = 'raw';
+    // libvirt writes name before type; rebuild so the key order is canonical for the mapper.
+    const { name, type, ...rest } = d.driver;
+    d.driver = { ...(name !== undefined ? { name } : {}), ...(type !== undefined ? { type } : {}), ...rest };
+  }
+}
+
+function element(name: string, attrs: Array<[string, string]>): XmlElement {
+  return { type: 'element', name, attrs: attrs.map(([n, value]) => ({ name: n, value })), children: [] };
+}
+
+/** Adds the pci-bridge controllers a guest's indexes skip (index 8 needs 1..7). */
+function fillPciIndexGaps(ctrls: ControllerDef[], facts: MachineFacts): void {
+  const pci = ctrls.filter((c) => c.type === 'pci');
+  const max = Math.max(-1, ...pci.map((c) => c.index ?? 0));
+  const bridge = facts.pciRoot === 'pcie-root' ? 'pcie-root-port' : 'pci-bridge';
+  for (let i = 1; i < max; i++)
+    if (!pci.some((c) => c.index === i)) insertController(ctrls, { type: 'pci', index: i, model: bridge });
+  for (const c of ctrls) if (c.type === 'pci') completePciController(c);
+}
+
+/** Model name and target of a PCI controller, as libvirt fills them. */
+export function completePciController(c: ControllerDef): void {
+  const model = c.model;
+  if (model === undefined || model === 'pci-root' || model === 'pcie-root') return;
+  const names: Record<string, string> = {
+    'pci-bridge': 'pci-bridge',
+    'dmi-to-pci-bridge': 'i82801b11-bridge',
+    'pcie-root-port': 'pcie-root-port',
+    'pcie-switch-upstream-port': 'x3130-upstream',
+    'pcie-switch-downstream-port': 'xio3130-downstream',
+    'pci-expander-bus': 'pxb',
+    'pcie-expander-bus': 'pxb-pcie',
+    'pcie-to-pci-bridge': 'pcie-pci-bridge',
+  };
+  const name = names[model];
+  if (name && !c.modelName) c.modelName = { name };
+  const index = c.index ?? 0;
+  const target = c.target ?? element('target', []);
+  const has = (a: string) => target.attrs.some((x) => x.name === a);
+  if (model === 'pci-bridge' && !has('chassisNr'))
+    target.attrs.push({ name: 'chassisNr', value: String(index) });
+  if (model === 'pcie-root-port' || model === 'pcie-switch-downstream-port') {
+    if (!has('chassis')) target.attrs.unshift({ name: 'chassis', value: String(index) });
+    // The port number is set once the controller has its address (see pci.ts).
+  }
+  if (target.attrs.length > 0 || target.children.length > 0) c.target = target;
+}
+
+function applyChardevDefaults(def: DomainDef, facts: MachineFacts): void {
+  const dev = def.devices!;
+  const isaSerial = facts.hasIsaBus;
+  const serials = dev.serials ?? [];
+  for (const [i, s] of serials.entries()) {
+    s.target ??= {};
+    if (s.target.type === undefined && isaSerial) s.target.type = 'isa-serial';
+    s.target.port ??= String(i);
+    if (s.target.type === 'isa-serial') s.target.model ??= { name: 'isa-serial' };
+  }
+  for (const [i, p] of (dev.parallels ?? []).entries()) {
+    p.target ??= {};
+    p.target.port ??= String(i);
+  }
+  // A console of type serial stands for the first serial port: libvirt
+  // creates that port when the guest has none, and mirrors it otherwise.
+  for (const [i, c] of (dev.consoles ?? []).entries()) {
+    c.target ??= {};
+    if (c.target.type === undefined) c.target.type = 'serial';
+    if (i === 0 && c.target.type === 'serial') {
+      if (serials.length === 0) {
+        const s: ChardevDef = structuredClone({ ...c });
+        s.target = { ...(isaSerial ? { type: 'isa-serial' } : {}), port: '0' };
+        if (isaSerial) s.target.model = { name: 'isa-serial' };
+        dev.serials = [s];
+      }
+      c.target.port ??= '0';
+    } else c.target.port ??= String(i);
+  }
+}
+
+function assignVirtioSerialPorts(dev: Devices): void {
+  const used = new Map<number, Set<number>>();
+  const list = [...(dev.channels ?? []), ...(dev.consoles ?? [])].filter((c) => c.target?.type === 'virtio');
+  for (const c of list)
+    if (c.address?.type === 'virtio-serial' && c.address.port !== undefined) {
+      const k = c.address.controller ?? 0;
+      if (!used.has(k)) used.set(k, new Set());
+      used.get(k)!.add(c.address.port);
+    }
+  for (const c of list) {
+    if (c.address && c.address.type !== 'virtio-serial') continue;
+    const a = c.address ?? { type: 'virtio-serial' as const };
+    a.controller ??= 0;
+    a.bus ??= 0;
+    if (a.port === undefined) {
+      const taken = used.get(a.controller) ?? new Set<number>();
+      let port = 1;
+      while (taken.has(port)) port++;
+      taken.add(port);
+      used.set(a.controller, taken);
+      a.port = port;
+    }
+    c.address = a;
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * PCI address assignment at define time. Devices without an address get
+ * one in libvirt's order (PCI controllers, filesystems, NICs, sound, other
+ * controllers, virtio disks, host devices, balloon, RNG, watchdog, video,
+ * shared memory, virtio input, PCI serial ports, memory devices), and on a
+ * PCIe machine each endpoint gets its own hot-pluggable root port, with one
+ * spare port left free for a later hotplug.
+ *
+ * @module
+ */
+import type { DeviceAddress, PciAddress } from '../../../conf/domain/address.js';
+import type { ControllerDef, Devices } from '../../../conf/domain/devices/index.js';
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import type { MachineFacts } from '../../../machine/machine-types.js';
+import {
+  integratedPciFunction,
+  machineReservedPci,
+  PciAddressBook,
+  type PciSlot,
+} from '../../../machine/pci-layout.js';
+import { completePciController, insertController } from './devices.js';
+
+interface Addressable {
+  address?: DeviceAddress;
+}
+
+type Placement = 'root-bus' | 'endpoint' | 'upstream' | 'downstream' | 'root-port';
+
+interface Want {
+  dev: Addressable;
+  placement: Placement;
+}
+
+const NOT_PCI_SOUND = new Set(['sb16', 'pcspk', 'usb', 'ich6', 'ich9', 'ich7']);
+const NOT_PCI_NIC = new Set(['virtio-mmio', 'usb-net', 'spapr-vlan', 'smc91c111', 'lan9118']);
+
+function wantsPci(d: Addressable): boolean {
+  return d.address === undefined;
+}
+
+function toPci(a: PciSlot, multifunction?: boolean): PciAddress {
+  const out: PciAddress = { type: 'pci', domain: 0, bus: a.bus, slot: a.slot, function: a.function };
+  if (multifunction) out.multifunction = true;
+  return out;
+}
+
+function pciOf(d: Addressable): PciAddress | undefined {
+  return d.address?.type === 'pci' ? d.address : undefined;
+}
+
+/** Every device of the definition that can sit on PCI, in libvirt's assignment order. */
+function orderedDevices(dev: Devices, pcie: boolean): Want[] {
+  const out: Want[] = [];
+  const endpoint = (d: Addressable) => out.push({ dev: d, placement: pcie ? 'endpoint' : 'root-bus' });
+  for (const c of dev.controllers ?? []) {
+    if (c.type !== 'pci' || c.model === 'pci-root' || c.model === 'pcie-root') continue;
+    const p: Placement =
+      c.model === 'pcie-root-port'
+        ? 'root-port'
+        : c.model === 'pcie-switch-upstream-port'
+          ? 'upstream'
+          : c.model === 'pcie-switch-downstream-port'
+            ? 'downstream'
+            : pcie && c.model === 'dmi-to-pci-bridge'
+              ? 'root-bus'
+              : pcie
+                ? 'endpoint'
+                : 'root-bus';
+    out.push({ dev: c, placement: p });
+  }
+  for (const f of dev.filesystems ?? []) endpoint(f);
+  for (const n of dev.interfaces ?? []) {
+    if (n.type === 'hostdev' || NOT_PCI_NIC.has(n.model?.type ?? '')) continue;
+    endpoint(n);
+  }
+  for (const s of dev.sounds ?? []) if (!NOT_PCI_SOUND.has(s.model)) endpoint(s);
+  for (const c of dev.controllers ?? []) {
+    if (c.type === 'pci' || c.type === 'fdc' || c.type === 'ccid' || c.type === 'isa') continue;
+    if (c.type === 'usb' && c.model === 'none') continue;
+    endpoint(c);
+  }
+  for (const d of dev.disks ?? []) if (d.target.bus === 'virtio') endpoint(d);
+  // A type='hostdev' NIC is a PCI host device, addressed with the other host devices.
+  for (const n of dev.interfaces ?? []) if (n.type === 'hostdev') endpoint(n);
+  for (const h of dev.hostdevs ?? []) if (h.mode === 'subsystem' && h.type === 'pci') endpoint(h);
+  if (dev.memballoon && dev.memballoon.model !== 'none' && dev.memballoon.model !== 'xen')
+    endpoint(dev.memballoon);
+  for (const r of dev.rngs ?? []) if (r.model.startsWith('virtio')) endpoint(r);
+  for (const w of dev.watchdogs ?? []) if (w.model === 'i6300esb') endpoint(w);
+  for (const v of dev.videos ?? []) if (v.model?.type !== 'none') endpoint(v);
+  for (const s of dev.shmems ?? []) endpoint(s);
+  for (const i of dev.inputs ?? []) if (i.bus === 'virtio') endpoint(i);
+  for (const s of dev.serials ?? []) if (s.target?.type === 'pci-serial') endpoint(s);
+  if (dev.vsock) endpoint(dev.vsock);
+  for (const m of dev.memories ?? []) if (m.model === 'virtio-mem' || m.model === 'virtio-pmem') endpoint(m);
+  return out;
+}
+
+export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
+  if (facts.pciRoot === 'none') return;
+  const dev = def.devices!;
+  dev.controllers ??= [];
+  const ctrls = dev.controllers;
+  const pcie = facts.pciRoot === 'pcie-root';
+  const book = new PciAddressBook();
+  for (const r of machineReservedPci(facts.family)) book.reserve(r);
+
+  const all = orderedDevices(dev, pcie);
+  for (const w of all) {
+    const a = pciOf(w.dev);
+    if (a) book.reserve({ bus: a.bus ?? 0, slot: a.slot ?? 0, function: a.function ?? 0 });
+  }
+
+  // Integrated functions first: IDE/USB of the PIIX3, SATA of the ICH9, the primary video.
+  const place = (d: Addressable | undefined, where: PciSlot | undefined) => {
+    if (!d || !where || !wantsPci(d)) return;
+    d.address = toPci(where);
+    book.reserve(where);
+  };
+  place(
+    ctrls.find((c) => c.type === 'ide' && c.index === 0),
+    integratedPciFunction(facts.family, 'ide0'),
+  );
+  place(
+    ctrls.find((c) => c.type === 'usb' && c.index === 0 && c.model === 'piix3-uhci'),
+    integratedPciFunction(facts.family, 'piix3-usb'),
+  );
+  place(
+    ctrls.find((c) => c.type === 'sata' && c.index === 0),
+    integratedPciFunction(facts.family, 'sata0'),
+  );
+  const primary = dev.videos?.[0];
+  if (primary && primary.model?.type !== 'none') {
+    const where = integratedPciFunction(facts.family, 'primary-video');
+    if (where && book.isFree(where)) place(primary, where);
+  }
+
+  if (pcie) addRootPorts(def, all);
+
+  // Root ports share slots of the root bus, eight functions to a slot.
+  const rootPorts: ControllerDef[] = [];
+  let portSlot: { slot: number; fn: number; first: ControllerDef } | undefined;
+  const pending = orderedDevices(dev, pcie);
+  const occupied = new Set<number>();
+  for (const w of pending) {
+    const a = pciOf(w.dev);
+    if (a && (a.bus ?? 0) !== 0) occupied.add(a.bus ?? 0);
+  }
+  const freePortBus = (kinds: string[]): number | undefined => {
+    for (const c of [...ctrls].sort((x, y) => (x.index ?? 0) - (y.index ?? 0))) {
+      if (c.type !== 'pci' || !kinds.includes(c.model ?? '')) continue;
+      const idx = c.index ?? 0;
+      if (!occupied.has(idx)) return idx;
+    }
+    return undefined;
+  };
+
+  for (const w of pending) {
+    if (!wantsPci(w.dev)) continue;
+    switch (w.placement) {
+      case 'root-port': {
+        if (!portSlot || portSlot.fn >= 7) {
+          const s = book.takeSlot(0, 1);
+          if (!s) continue;
+          portSlot = { slot: s.slot, fn: 0, first: w.dev as ControllerDef };
+          w.dev.address = toPci(s);
+        } else {
+          portSlot.fn++;
+          const a = { bus: 0, slot: portSlot.slot, function: portSlot.fn };
+          book.reserve(a);
+          w.dev.address = toPci(a);
+          const head = pciOf(portSlot.first);
+          if (head) head.multifunction = true;
+        }
+        rootPorts.push(w.dev as ControllerDef);
+        break;
+      }
+      case 'root-bus': {
+        const s = book.takeSlot(0, 1) ?? takeOnBridge(book, ctrls);
+        if (s) w.dev.address = toPci(s);
+        break;
+      }
+      case 'upstream':
+      case 'endpoint': {
+        const bus = freePortBus(['pcie-root-port', 'pcie-switch-downstream-port']);
+        if (bus === undefined) break;
+        occupied.add(bus);
+        const a = { bus, slot: 0, function: 0 };
+        book.reserve(a);
+        w.dev.address = toPci(a);
+        break;
+      }
+      case 'downstream': {
+        const up = ctrls.find((c) => c.type === 'pci' && c.model === 'pcie-switch-upstream-port');
+        if (!up) break;
+        const s = book.takeSlot(up.index ?? 0, 0);
+        if (s) w.dev.address = toPci(s);
+        break;
+      }
+    }
+  }
+  for (const c of ctrls) {
+    const a = pciOf(c);
+    if (!a || !c.target) continue;
+    if (c.model === 'pcie-root-port' || c.model === 'pcie-switch-downstream-port') {
+      const port = c.model === 'pcie-root-port' ? ((a.slot ?? 0) << 3) | (a.function ?? 0) : (a.slot ?? 0);
+      const attrs = c.target.attrs;
+      if (!attrs.some((x) => x.name === 'port')) {
+        const at = attrs.findIndex((x) => x.name === 'chassis');
+        attrs.splice(at + 1, 0, { name: 'port', value: `0x${port.toString(16)}` });
+      }
+    }
+  }
+}
+
+/** A slot on a pci-bridge once the root bus is full. */
+function takeOnBridge(book: PciAddressBook, ctrls: ControllerDef[]): PciSlot | undefined {
+  for (const c of ctrls) {
+    if (c.type !== 'pci' || c.model !== 'pci-bridge') continue;
+    const s = book.takeSlot(c.index ?? 0, 1);
+    if (s) return s;
+  }
+  return undefined;
+}
+
+/** Adds the pcie-root-ports the endpoints need, plus one spare for hotplug. */
+function addRootPorts(def: DomainDef, all: Want[]): void {
+  const ctrls = def.devices!.controllers!;
+  const needs = all.filter(
+    (w) => wantsPci(w.dev) && (w.placement === 'endpoint' || w.placement === 'upstream'),
+  );
+  const portIdx = ctrls
+    .filter(
+      (c) => c.type === 'pci' && (c.model === 'pcie-root-port' || c.model === 'pcie-switch-downstream-port'),
+    )
+    .map((c) => c.index ?? 0);
+  const occupied = new Set<number>();
+  for (const w of all) {
+    const a = pciOf(w.dev);
+    if (a && (a.bus ?? 0) !== 0) occupied.add(a.bus ?? 0);
+  }
+  const free = portIdx.filter((i) => !occupied.has(i));
+  const hotpluggable = (i: number) => {
+    const c = ctrls.find((x) => x.type === 'pci' && x.index === i);
+    return !c?.target?.attrs.some((a) => a.name === 'hotplug' && a.value === 'off');
+  };
+  let missing = Math.max(0, needs.length - free.length);
+  const left = free.slice(needs.length);
+  // Once ports are being added anyway, one more is left empty so a device can be hotplugged later.
+  if (missing > 0 && !left.some(hotpluggable)) missing++;
+  let next = Math.max(0, ...ctrls.filter((c) => c.type === 'pci').map((c) => c.index ?? 0)) + 1;
+  for (let i = 0; i < missing; i++) {
+    const c: ControllerDef = { type: 'pci', index: next++, model: 'pcie-root-port' };
+    completePciController(c);
+    insertController(ctrls, c);
+  }
+}
