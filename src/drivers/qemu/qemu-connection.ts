@@ -10,6 +10,7 @@
  * @module
  */
 import { cpus, hostname, totalmem } from 'node:os';
+import { dirname } from 'node:path';
 import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
 import type {
   CallOptions,
@@ -27,6 +28,8 @@ import type {
 import { throwIfAborted, VirError } from '../../errors.js';
 import { buildCapabilities } from './capabilities-builder.js';
 import { QemuCapsCache } from './caps-cache.js';
+import { buildCommandLine } from './command-line/index.js';
+import { applyQemuDefaults } from './defaults/index.js';
 import { buildDomainCapabilities, type DomainCapsHostFacts } from './domain-caps-builder.js';
 import { QemuDomains } from './domains/index.js';
 import {
@@ -90,6 +93,23 @@ export class QemuConnection implements DriverConnection {
       logRoot: options.paths.logDir,
       defaultEmulator: async (arch) =>
         (await this.#emulatorList()).find((e) => e.endsWith(`/qemu-system-${arch}`)),
+      applyDefaults: async (def, signal) => {
+        const emulator = def.devices?.emulator ?? '';
+        applyQemuDefaults(def, (await this.#cache.get(emulator, signal ? { signal } : {})).caps, {
+          libDir: options.paths.stateDir,
+        });
+      },
+      commandLine: async (def, signal) => {
+        const emulator = def.devices?.emulator ?? '';
+        const caps = (await this.#cache.get(emulator, signal ? { signal } : {})).caps;
+        return (run) => {
+          const cl = buildCommandLine(def, caps, {
+            domainDir: dirname(run.monitorSocket),
+            monitor: { path: run.monitorSocket },
+          });
+          return { argv: cl.argv.slice(1), env: cl.env };
+        };
+      },
       defaultMachine: async (emulator, arch, signal) =>
         (await this.getCapabilities(signal ? { signal } : {}))
           .findGuests({ arch })

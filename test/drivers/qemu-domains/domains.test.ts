@@ -133,6 +133,11 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     expect(parseXml(readFileSync(configFile, 'utf8')).name).toBe('domain');
     expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'unknown' });
     expect(await dom.isPersistent()).toBe(true);
+    // libvirt's define-time defaults: the machine alias is made canonical, a balloon is added
+    const stored = parseXml(await dom.getXML({ inactive: true }));
+    expect(await dom.getXML({ inactive: true })).toMatch(/machine='pc-i440fx-[0-9.]+'/);
+    expect(await dom.getXML({ inactive: true })).toContain("<memballoon model='virtio'>");
+    expect(stored.name).toBe('domain');
 
     await dom.start();
     expect(dom.id).toBeGreaterThan(0);
@@ -253,31 +258,30 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     expect(await dom.getState()).toEqual({ state: 'running', reason: 'booted' });
   });
 
-  it('a definition with a device the command line cannot carry yet is refused at start, not booted without it', async () => {
+  it('a start QEMU refuses fails with its words and leaves nothing running; an unknown machine is refused at define', async () => {
     const conn = await open();
     const xml = domainXml('vk-disk').replace(
       '<devices>',
-      "<devices><disk type='file' device='disk'><source file='/nonexistent.img'/><target dev='hda' bus='ide'/></disk>",
+      "<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/nonexistent-vk.img'/><target dev='hda' bus='ide'/></disk>",
     );
     const dom = await conn.defineDomain(xml);
-    await expectCode(dom.start(), 'CONFIG_UNSUPPORTED');
-    expect(await dom.getState()).toMatchObject({ state: 'shutoff' });
-    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
-    await dom.undefine();
-
-    // QEMU refusing the definition: its own words in the error, nothing left running
-    const bad = await conn.defineDomain(
-      domainXml('vk-bad-machine').replace("machine='pc'", "machine='no-such-machine'"),
-    );
-    const err = await bad.start().then(
+    const err = await dom.start().then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(isVirError(err, 'OPERATION_FAILED'), String(err)).toBe(true);
-    expect(String((err as Error).message)).toContain('no-such-machine');
-    expect(await bad.getState()).toEqual({ state: 'shutoff', reason: 'failed' });
-    expect(bad.id).toBe(-1);
+    expect(String((err as Error).message)).toContain('/nonexistent-vk.img');
+    expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'failed' });
+    expect(dom.id).toBe(-1);
     expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+    await dom.undefine();
+
+    // the define-time defaults check the machine against the probed binary, as libvirt does
+    await expectCode(
+      conn.defineDomain(domainXml('vk-bad-machine').replace("machine='pc'", "machine='no-such-machine'")),
+      'CONFIG_UNSUPPORTED',
+    );
+    await expectCode(conn.lookupDomain('vk-bad-machine'), 'NO_DOMAIN');
   });
 
   it('a new connection re-attaches a guest that kept running after close', async () => {

@@ -37,7 +37,12 @@ const UNSUPPORTED_DEVICES = [
  * Builds the spec for starting `def`. `liveXml` is kept in the status file
  * so a re-attached guest keeps its whole definition.
  */
-export function guestSpecFromDef(def: DomainDef, emulator: string, liveXml: string): QemuGuestSpec {
+export function guestSpecFromDef(
+  def: DomainDef,
+  emulator: string,
+  liveXml: string,
+  options: { checkDevices?: boolean } = {},
+): QemuGuestSpec {
   const unsupported = (field: string, message: string): never => {
     throw new VirError('CONFIG_UNSUPPORTED', 'qemu', message, { field });
   };
@@ -48,7 +53,7 @@ export function guestSpecFromDef(def: DomainDef, emulator: string, liveXml: stri
     );
   }
   const devices = def.devices ?? {};
-  for (const key of UNSUPPORTED_DEVICES) {
+  for (const key of options.checkDevices === false ? [] : UNSUPPORTED_DEVICES) {
     const list = devices[key] as readonly unknown[] | undefined;
     if (list && list.length > 0) {
       unsupported(
@@ -76,7 +81,8 @@ export function guestSpecFromDef(def: DomainDef, emulator: string, liveXml: stri
   };
   const cur = def.currentMemory?.value;
   if (cur !== undefined) spec.currentMemoryKiB = cur;
-  const cpu = cpuValue(def);
+  // With the full command line the CPU is its business; the runner's own needs a value.
+  const cpu = options.checkDevices === false ? undefined : cpuValue(def);
   if (cpu !== undefined) {
     spec.cpu = cpu.arg;
     spec.cpuEnforce = cpu.enforce;

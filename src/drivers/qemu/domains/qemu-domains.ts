@@ -27,7 +27,15 @@ import type {
   ListDomainsFilter,
 } from '../../../driver.js';
 import { throwIfAborted, VirError } from '../../../errors.js';
-import { JobLock, QemuDomainRunner, type RunnerEvent, type RunnerOptions } from '../lifecycle/index.js';
+import {
+  buildSpecCommandLine,
+  JobLock,
+  type QemuCommandLine,
+  QemuDomainRunner,
+  type QemuRunPaths,
+  type RunnerEvent,
+  type RunnerOptions,
+} from '../lifecycle/index.js';
 import { ConfigStore } from './config-store.js';
 import { guestSpecFromDef } from './guest-spec-from-def.js';
 
@@ -48,7 +56,19 @@ export interface QemuDomainsOptions {
   ) => Promise<string | undefined>;
   /** Milliseconds QEMU has to open its monitor. */
   readonly startTimeoutMs?: number;
+  /**
+   * The full command-line generator. Called before each start (it may probe
+   * the emulator); returns the builder the runner calls with its monitor
+   * socket. Without it the runner's minimal command line is used, and
+   * definitions with devices it cannot express are refused.
+   */
+  readonly commandLine?: (def: DomainDef, signal?: AbortSignal) => Promise<CommandLineBuilder>;
+  /** Define-time defaults (machine, controllers, balloon, ...), applied in place before a definition is stored. */
+  readonly applyDefaults?: (def: DomainDef, signal?: AbortSignal) => Promise<void>;
 }
+
+/** Builds QEMU's argv (without the binary) once the runner knows its monitor socket. */
+export type CommandLineBuilder = (paths: QemuRunPaths) => QemuCommandLine;
 
 interface Entry {
   name: string;
@@ -59,6 +79,8 @@ interface Entry {
   live: DomainDef | undefined;
   runner: QemuDomainRunner | undefined;
   unsubscribe: (() => void) | undefined;
+  /** The command line of the start in progress, when the full generator is in use. */
+  commandLine?: CommandLineBuilder | undefined;
 }
 
 type WriteFlags = CallOptions & { config?: boolean; live?: boolean };
@@ -385,8 +407,12 @@ export class QemuDomains {
     let maxId = 0;
     for (const name of QemuDomainRunner.listStatus(this.#runnerRoots())) {
       let runner: QemuDomainRunner;
+      let owner: Entry | undefined;
       try {
-        runner = await QemuDomainRunner.reattach(name, this.#runnerOptions());
+        runner = await QemuDomainRunner.reattach(
+          name,
+          this.#runnerOptions(() => owner),
+        );
       } catch {
         // Unreadable status, or a monitor another process holds: not ours to manage.
         continue;
@@ -410,6 +436,7 @@ export class QemuDomains {
         };
         this.#byUuid.set(e.uuid, e);
       }
+      owner = e;
       this.#adoptRunner(e, runner);
       if (alive) {
         maxId = Math.max(maxId, runner.ref.id);
@@ -499,6 +526,7 @@ export class QemuDomains {
       const machine = await this.#options.defaultMachine?.(emulator, arch, signal);
       if (machine) def.os.type.machine = machine;
     }
+    await this.#options.applyDefaults?.(def, signal);
     return def;
   }
 
@@ -547,11 +575,16 @@ export class QemuDomains {
   async #boot(e: Entry, def: DomainDef, opts: CallOptions & { paused?: boolean }): Promise<void> {
     const live = cloneDef(def);
     const emulator = live.devices?.emulator ?? '';
-    const spec = guestSpecFromDef(live, emulator, live.toXML());
+    const full = this.#options.commandLine;
+    const spec = guestSpecFromDef(live, emulator, live.toXML(), { checkDevices: full === undefined });
+    e.commandLine = full ? await full(live, opts.signal) : undefined;
     let runner = e.runner;
     if (runner) runner.setSpec(spec);
     else {
-      runner = new QemuDomainRunner(spec, this.#runnerOptions());
+      runner = new QemuDomainRunner(
+        spec,
+        this.#runnerOptions(() => e),
+      );
       this.#adoptRunner(e, runner);
     }
     e.live = live;
@@ -603,10 +636,27 @@ export class QemuDomains {
     return { stateRoot: this.#options.stateRoot, logRoot: this.#options.logRoot };
   }
 
-  #runnerOptions(): RunnerOptions {
+  /** Options for a runner; `entry` gives the domain whose command line the runner builds. */
+  #runnerOptions(entry: () => Entry | undefined = () => undefined): RunnerOptions {
     const key = this.#options.stateRoot;
+    const full: Pick<RunnerOptions, 'commandLine'> = this.#options.commandLine
+      ? {
+          commandLine: (spec, paths) => {
+            const build = entry()?.commandLine;
+            if (!build) return buildSpecCommandLine(spec, paths);
+            const cl = build(paths);
+            // The runner turns a guest reboot into a power-off with -no-reboot when on_reboot says destroy.
+            const argv =
+              spec.onReboot === 'destroy' && !cl.argv.includes('-no-reboot')
+                ? [...cl.argv, '-no-reboot']
+                : cl.argv;
+            return cl.env ? { argv, env: cl.env } : { argv };
+          },
+        }
+      : {};
     return {
       ...this.#runnerRoots(),
+      ...full,
       allocateId: () => {
         const id = nextIds.get(key) ?? 1;
         nextIds.set(key, id + 1);
