@@ -12,7 +12,7 @@
  *   their QEMU spellings): libvirt's CPU map in `cpu/map`, the facts our CPU
  *   database is built from; host-model is resolved against it.
  * - Host facts the data README says the harness mocks: firmware descriptors
- *   (two fake images, secure-boot capable), VFIO available, a TPM emulator
+ *   (a BIOS ROM and two fake UEFI flash images, secure-boot capable), VFIO available, a TPM emulator
  *   offering TPM 2.0, and a host CPU with 64 physical address bits. They are passed in as host facts, never compared away.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -43,6 +43,13 @@ interface DomainCapsCase {
 }
 
 const HARNESS_FIRMWARE: FirmwareImage[] = [
+  {
+    path: '/obviously/fake/bios.bin',
+    interface: 'bios',
+    type: 'rom',
+    targets: [{ arch: 'x86_64', machines: ['pc-i440fx-*', 'pc-q35-*'] }],
+    features: [],
+  },
   {
     path: '/obviously/fake/firmware1.fd',
     interface: 'uefi',
