@@ -1,15 +1,12 @@
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveHostModel } from '../../../src/drivers/qemu/host-model.js';
-import { probeQemu } from '../../../src/drivers/qemu/probe.js';
 import { buildQemuCaps, type QemuCaps } from '../../../src/drivers/qemu/qemu-caps.js';
 import { probeDataFromTranscript } from '../../../src/drivers/qemu/transcript.js';
 import { parseX86CpuMap, type X86CpuMap } from '../../../src/drivers/qemu/x86-cpu-map.js';
 import { HAS_SHARED, SHARED_DIR, SHARED_NOTE } from '../../shared-data.js';
-import { HAS_QEMU, QEMU_BINARY } from './helpers.js';
+import { hostModelLines } from './helpers.js';
 
 const FEATURES = ['fa', 'fb', 'pclmuldq', 'fd', 'fe', 'ff', 'hle', 'rtm'];
 
@@ -131,15 +128,6 @@ function sharedMap(): X86CpuMap {
   );
 }
 
-function hostModelLines(xml: string): string[] {
-  const start = xml.indexOf("<mode name='host-model'");
-  const section = xml.slice(start, xml.indexOf('</mode>', start));
-  return [
-    `model ${/<model fallback='forbid'>([^<]+)/.exec(section)?.[1]}`,
-    ...[...section.matchAll(/policy='(\w+)' name='([^']+)'/g)].map((m) => `${m[1]} ${m[2]}`),
-  ];
-}
-
 describe.skipIf(!HAS_SHARED)(`host-model on libvirt 11.3's data${SHARED_NOTE}`, () => {
   for (const version of ['9.0.0', '9.1.0', '10.0.0']) {
     for (const accel of ['kvm', 'tcg'] as const) {
@@ -157,70 +145,3 @@ describe.skipIf(!HAS_SHARED)(`host-model on libvirt 11.3's data${SHARED_NOTE}`, 
     }
   }
 });
-
-const LIBVIRT_MAP = '/usr/share/libvirt/cpu_map';
-const CAN_ASK_LIBVIRT =
-  HAS_QEMU &&
-  process.getuid?.() === 0 &&
-  existsSync(LIBVIRT_MAP) &&
-  spawnSync('sh', ['-c', 'command -v virsh && command -v setpriv && command -v libvirtd'], {
-    stdio: 'ignore',
-  }).status === 0;
-
-describe.skipIf(!CAN_ASK_LIBVIRT)(
-  `host-model against the installed libvirt (TCG, as nobody, with its own map)${CAN_ASK_LIBVIRT ? '' : ' (skipped: needs root, virsh, libvirtd, setpriv and QEMU)'}`,
-  () => {
-    it('matches `virsh domcapabilities --virttype qemu` with libvirt 9 counting', async () => {
-      const home = mkdtempSync(join(tmpdir(), 'vk-libvirt-'));
-      chmodSync(home, 0o777);
-      let xml = '';
-      try {
-        const r = spawnSync(
-          'setpriv',
-          [
-            '--reuid=65534',
-            '--regid=65534',
-            '--clear-groups',
-            'env',
-            `HOME=${home}`,
-            `XDG_RUNTIME_DIR=${join(home, 'run')}`,
-            'virsh',
-            '-c',
-            'qemu:///session',
-            'domcapabilities',
-            '--virttype',
-            'qemu',
-            '--arch',
-            'x86_64',
-            '--emulatorbin',
-            QEMU_BINARY,
-          ],
-          { encoding: 'utf8', timeout: 60_000, cwd: home },
-        );
-        xml = r.stdout;
-      } finally {
-        try {
-          const pid = Number(readFileSync(join(home, 'run/libvirt/libvirtd.pid'), 'utf8').trim());
-          if (pid > 1) process.kill(pid, 'SIGTERM');
-        } catch {}
-        rmSync(home, { recursive: true, force: true });
-      }
-      expect(xml).toContain('<domainCapabilities>');
-      const map = parseX86CpuMap(readFileSync(join(LIBVIRT_MAP, 'index.xml'), 'utf8'), (f) =>
-        existsSync(join(LIBVIRT_MAP, f)) ? readFileSync(join(LIBVIRT_MAP, f), 'utf8') : undefined,
-      );
-      const run = mkdtempSync(join(tmpdir(), 'vk-probe-'));
-      try {
-        const c = await probeQemu(QEMU_BINARY, { kvm: false, runDir: run });
-        const hm = resolveHostModel(c, 'tcg', map, { removalCost: 'flat' });
-        const ours = [
-          `model ${hm?.models?.[0]?.name}`,
-          ...(hm?.features ?? []).map((f) => `${f.policy} ${f.name}`),
-        ];
-        expect(ours).toEqual(hostModelLines(xml));
-      } finally {
-        rmSync(run, { recursive: true, force: true });
-      }
-    });
-  },
-);
