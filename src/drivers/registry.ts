@@ -7,10 +7,12 @@
 import type { DriverFactory } from '../driver.js';
 import type { ConnectUri } from '../uri.js';
 import { qemuDriver } from './qemu/index.js';
+import { remoteDriver } from './remote/index.js';
 import { testDriver } from './test/index.js';
 
 const registered: DriverFactory[] = [];
-const builtin: readonly DriverFactory[] = [testDriver, qemuDriver];
+// Local drivers refuse URIs with a transport or a host, which the remote driver takes.
+const builtin: readonly DriverFactory[] = [testDriver, qemuDriver, remoteDriver];
 
 /** Adds a driver; it is consulted before the built-in ones. */
 export function registerDriver(factory: DriverFactory): void {

@@ -40,7 +40,7 @@ describe('Capabilities', () => {
 
   it("formats the capabilities libvirt's QEMU driver printed on a real host byte for byte", () => {
     // virsh ends its output with an extra blank line; libvirt's document ends at </capabilities>
-    const qemuCaps = readFileSync(fixture('capabilities/qemu-session-x86_64.xml'), 'utf8').trimEnd() + '\n';
+    const qemuCaps = `${readFileSync(fixture('capabilities/qemu-session-x86_64.xml'), 'utf8').trimEnd()}\n`;
     const caps = Capabilities.fromXML(qemuCaps);
     expect(caps.host.cpu.maxPhysAddr).toEqual({ mode: 'emulate', bits: 48 });
     expect(caps.host.cache?.banks?.[0]).toMatchObject({

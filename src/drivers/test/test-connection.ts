@@ -5,7 +5,11 @@
  * @module
  */
 import type { Capabilities } from '../../conf/capabilities.js';
+import { CpuDef } from '../../conf/cpu.js';
+import { baselineCpu, compareCpu } from '../../cpu/index.js';
 import type {
+  BaselineOptions,
+  CpuCompareResult,
   DomainInfo,
   DomainLookup,
   DomainRef,
@@ -56,6 +60,19 @@ export class TestConnection implements DriverConnection {
 
   async getCapabilities(): Promise<Capabilities> {
     return this.#caps;
+  }
+
+  /** Against the host CPU of the capabilities; a host CPU without a model is incompatible, as in libvirt. */
+  async compareCpu(cpuXml: string): Promise<CpuCompareResult> {
+    const host = new CpuDef(this.#caps.host.cpu ?? {});
+    return compareCpu(host, cpuXml).result.toLowerCase() as CpuCompareResult;
+  }
+
+  async baselineCpu(cpuXmls: readonly string[], opts: BaselineOptions = {}): Promise<string> {
+    return baselineCpu(cpuXmls, {
+      ...(opts.expandFeatures !== undefined ? { expandFeatures: opts.expandFeatures } : {}),
+      ...(opts.migratable !== undefined ? { migratable: opts.migratable } : {}),
+    }).toXML();
   }
 
   async getHostname(): Promise<string> {

@@ -1,0 +1,144 @@
+/**
+ * `<disk>`: a block device given to the guest, with its backing source
+ * (file, block device, directory, network, storage volume, NVMe), driver,
+ * target bus and name, boot order and I/O tuning.
+ *
+ * @module
+ */
+import {
+  attr,
+  child,
+  children,
+  childText,
+  elementMapper,
+  enumOf,
+  flag,
+  type Infer,
+  onOff,
+  rawChild,
+  req,
+  str,
+  trimmed,
+  uint,
+  uint32,
+  yesNo,
+} from '../../binding.js';
+import { addressField } from '../address.js';
+
+export const DISK_TYPES = [
+  'file',
+  'block',
+  'dir',
+  'network',
+  'volume',
+  'nvme',
+  'vhostuser',
+  'vhostvdpa',
+] as const;
+export const DISK_DEVICES = ['disk', 'cdrom', 'floppy', 'lun'] as const;
+export const DISK_BUSES = [
+  'ide',
+  'fdc',
+  'scsi',
+  'virtio',
+  'xen',
+  'usb',
+  'uml',
+  'sata',
+  'sd',
+  'none',
+] as const;
+
+const diskHostMapper = elementMapper('host', {
+  name: attr('name', str),
+  port: attr('port', str),
+  transport: attr('transport', enumOf(['tcp', 'unix', 'rdma', 'fd'])),
+  socket: attr('socket', str),
+});
+
+export const diskSourceMapper = elementMapper('source', {
+  file: attr('file', str),
+  dev: attr('dev', str),
+  dir: attr('dir', str),
+  protocol: attr('protocol', str),
+  name: attr('name', str),
+  pool: attr('pool', str),
+  volume: attr('volume', str),
+  mode: attr('mode', str),
+  type: attr('type', str),
+  managed: attr('managed', yesNo),
+  namespace: attr('namespace', uint32),
+  index: attr('index', uint32),
+  startupPolicy: attr('startupPolicy', enumOf(['mandatory', 'requisite', 'optional'])),
+  hosts: children(diskHostMapper),
+  address: rawChild('address'),
+});
+export type DiskSource = Infer<typeof diskSourceMapper.spec>;
+
+export const diskDriverMapper = elementMapper('driver', {
+  name: attr('name', str),
+  type: attr('type', str),
+  cache: attr('cache', enumOf(['default', 'none', 'writethrough', 'writeback', 'directsync', 'unsafe'])),
+  errorPolicy: attr('error_policy', str),
+  rerrorPolicy: attr('rerror_policy', str),
+  io: attr('io', enumOf(['threads', 'native', 'io_uring'])),
+  ioeventfd: attr('ioeventfd', onOff),
+  eventIdx: attr('event_idx', onOff),
+  copyOnRead: attr('copy_on_read', onOff),
+  discard: attr('discard', enumOf(['unmap', 'ignore'])),
+  detectZeroes: attr('detect_zeroes', enumOf(['off', 'on', 'unmap'])),
+  iothread: attr('iothread', uint32),
+  queues: attr('queues', uint32),
+  queueSize: attr('queue_size', uint32),
+});
+export type DiskDriver = Infer<typeof diskDriverMapper.spec>;
+
+export const diskTargetMapper = elementMapper('target', {
+  dev: req(attr('dev', str)),
+  bus: attr('bus', enumOf(DISK_BUSES)),
+  tray: attr('tray', enumOf(['open', 'closed'])),
+  removable: attr('removable', onOff),
+  rotationRate: attr('rotation_rate', uint32),
+});
+export type DiskTarget = Infer<typeof diskTargetMapper.spec>;
+
+const iotuneMapper = elementMapper('iotune', {
+  totalBytesSec: childText('total_bytes_sec', uint),
+  readBytesSec: childText('read_bytes_sec', uint),
+  writeBytesSec: childText('write_bytes_sec', uint),
+  totalIopsSec: childText('total_iops_sec', uint),
+  readIopsSec: childText('read_iops_sec', uint),
+  writeIopsSec: childText('write_iops_sec', uint),
+  groupName: childText('group_name', trimmed),
+});
+export type DiskIotune = Infer<typeof iotuneMapper.spec>;
+
+export const bootOrderMapper = elementMapper('boot', {
+  order: req(attr('order', uint32)),
+  loadparm: attr('loadparm', str),
+});
+
+export const diskMapper = elementMapper('disk', {
+  type: attr('type', enumOf(DISK_TYPES)),
+  device: attr('device', enumOf(DISK_DEVICES)),
+  model: attr('model', str),
+  rawio: attr('rawio', yesNo),
+  sgio: attr('sgio', enumOf(['filtered', 'unfiltered'])),
+  snapshot: attr('snapshot', str),
+  driver: child(diskDriverMapper),
+  source: child(diskSourceMapper),
+  backingStore: rawChild('backingStore'),
+  backendDomain: child(elementMapper('backenddomain', { name: req(attr('name', str)) })),
+  target: req(child(diskTargetMapper)),
+  iotune: child(iotuneMapper),
+  boot: child(bootOrderMapper),
+  readonly: flag('readonly'),
+  shareable: flag('shareable'),
+  transient: flag('transient'),
+  serial: childText('serial', trimmed),
+  wwn: childText('wwn', trimmed),
+  vendor: childText('vendor', trimmed),
+  product: childText('product', trimmed),
+  address: addressField(),
+});
+export type DiskDef = Infer<typeof diskMapper.spec>;

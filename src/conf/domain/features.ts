@@ -1,0 +1,82 @@
+/**
+ * `<features>`: hypervisor features toggled for the guest. The common
+ * ones are typed; the rest (and any a newer libvirt adds) are kept as
+ * written.
+ *
+ * @module
+ */
+import {
+  attr,
+  child,
+  childAttr,
+  elementMapper,
+  enumOf,
+  flag,
+  type Infer,
+  onOff,
+  req,
+  str,
+  text,
+  uint,
+  uint32,
+} from '../binding.js';
+
+const stateOnly = (name: string) => child(elementMapper(name, { state: attr('state', onOff) }));
+
+const spinlocksMapper = elementMapper('spinlocks', {
+  state: req(attr('state', onOff)),
+  retries: attr('retries', uint32),
+});
+
+const hypervMapper = elementMapper('hyperv', {
+  mode: attr('mode', enumOf(['custom', 'passthrough'])),
+  relaxed: stateOnly('relaxed'),
+  vapic: stateOnly('vapic'),
+  spinlocks: child(spinlocksMapper),
+  vpindex: stateOnly('vpindex'),
+  runtime: stateOnly('runtime'),
+  synic: stateOnly('synic'),
+  stimer: stateOnly('stimer'),
+  reset: stateOnly('reset'),
+  vendorId: child(elementMapper('vendor_id', { state: attr('state', onOff), value: attr('value', str) })),
+  frequencies: stateOnly('frequencies'),
+  reenlightenment: stateOnly('reenlightenment'),
+  tlbflush: stateOnly('tlbflush'),
+  ipi: stateOnly('ipi'),
+  evmcs: stateOnly('evmcs'),
+  avic: stateOnly('avic'),
+  emsrBitmap: stateOnly('emsr_bitmap'),
+  xmmInput: stateOnly('xmm_input'),
+});
+export type HypervFeatures = Infer<typeof hypervMapper.spec>;
+
+const kvmMapper = elementMapper('kvm', {
+  hidden: stateOnly('hidden'),
+  hintDedicated: stateOnly('hint-dedicated'),
+  pollControl: stateOnly('poll-control'),
+  pvIpi: stateOnly('pv-ipi'),
+  dirtyRing: child(elementMapper('dirty-ring', { state: attr('state', onOff), size: attr('size', uint32) })),
+});
+export type KvmFeatures = Infer<typeof kvmMapper.spec>;
+
+const tsegMapper = elementMapper('tseg', { unit: attr('unit', str), value: req(text(uint)) });
+
+export const featuresMapper = elementMapper('features', {
+  pae: flag('pae'),
+  acpi: flag('acpi'),
+  apic: child(elementMapper('apic', { eoi: attr('eoi', onOff) })),
+  hap: stateOnly('hap'),
+  viridian: flag('viridian'),
+  privnet: flag('privnet'),
+  hyperv: child(hypervMapper),
+  kvm: child(kvmMapper),
+  pvspinlock: stateOnly('pvspinlock'),
+  pmu: stateOnly('pmu'),
+  vmport: stateOnly('vmport'),
+  gic: childAttr('gic', 'version', str),
+  smm: child(elementMapper('smm', { state: attr('state', onOff), tseg: child(tsegMapper) })),
+  ioapic: childAttr('ioapic', 'driver', enumOf(['kvm', 'qemu'])),
+  htm: stateOnly('htm'),
+  vmcoreinfo: stateOnly('vmcoreinfo'),
+});
+export type Features = Infer<typeof featuresMapper.spec>;

@@ -1,0 +1,14 @@
+/**
+ * The domain model: {@link DomainDef} and its parts.
+ *
+ * @module
+ */
+export * from './address.js';
+export * from './clock.js';
+export { formatIdSet, parseIdSet } from './cpuset.js';
+export * from './devices/index.js';
+export * from './domain-def.js';
+export * from './features.js';
+export { diskNameIndex, type NormalizeOptions, randomMac, randomUuid } from './normalize.js';
+export * from './os.js';
+export * from './resources.js';

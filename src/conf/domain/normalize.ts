@@ -1,0 +1,503 @@
+/**
+ * libvirt's parse-time normalisation of a domain, driver-independent part
+ * (what `virDomainDefParse` + the generic post-parse callbacks do): sizes
+ * to KiB, the defaults it writes out (current memory, arch, boot device,
+ * clock, lifecycle actions, vCPU placement), implicit controllers and
+ * drive addresses, character device and graphics listen rules, generated
+ * UUIDs and MACs.
+ *
+ * @module
+ */
+import { VirError } from '../../errors.js';
+import { toBytes, toKiB } from '../units.js';
+import type { DeviceAddress } from './address.js';
+import { formatIdSet, parseIdSet } from './cpuset.js';
+import type {
+  ChardevDef,
+  ChardevSource,
+  ControllerDef,
+  ControllerType,
+  DiskDef,
+  GraphicsDef,
+  GraphicsListen,
+} from './devices/index.js';
+import type { DomainDef } from './domain-def.js';
+import type { CacheAlloc, Cachetune, Memorytune } from './resources.js';
+
+export interface NormalizeOptions {
+  /** Guest architecture when `<os><type>` has none. Default `x86_64` (libvirt uses the host's). */
+  defaultArch?: string;
+  /** Source of new MAC addresses. Default: `52:54:00` plus three random bytes. */
+  generateMac?: () => string;
+  /** Source of new UUIDs. Default: `crypto.randomUUID()`. */
+  generateUuid?: () => string;
+}
+
+function randomBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  globalThis.crypto.getRandomValues(b);
+  return b;
+}
+
+export function randomMac(): string {
+  const b = randomBytes(3);
+  return `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+}
+
+export function randomUuid(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+export function normalizeDomain(def: DomainDef, options: NormalizeOptions = {}): void {
+  if (def.uuid === undefined) def.uuid = (options.generateUuid ?? randomUuid)();
+  normalizeMemory(def);
+  normalizeVcpus(def);
+  normalizeOs(def, options);
+  def.clock ??= { offset: 'utc' };
+  def.onPoweroff ??= 'destroy';
+  def.onReboot ??= 'restart';
+  def.onCrash ??= 'destroy';
+  normalizeDevices(def, options);
+}
+
+// ---------------------------------------------------------------------------
+
+function sizeError(field: string, err: unknown): VirError {
+  return new VirError('XML_DETAIL', 'conf', `invalid size in ${field}: ${(err as Error).message}`, {
+    field,
+    cause: err,
+  });
+}
+
+function kib(value: number, unit: string | undefined, field: string): number {
+  try {
+    const k = toKiB(BigInt(value), unit ?? 'KiB');
+    if (k > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error('too large');
+    return Number(k);
+  } catch (err) {
+    throw sizeError(field, err);
+  }
+}
+
+function normalizeMemory(def: DomainDef): void {
+  if (def.maxMemory) {
+    def.maxMemory.value = kib(def.maxMemory.value, def.maxMemory.unit, '/domain/maxMemory');
+    def.maxMemory.unit = 'KiB';
+  }
+  const cells = def.cpu?.numa?.cells;
+  if (cells && cells.length > 0) {
+    // With guest NUMA the cells define the memory size, as in libvirt.
+    const total = cells.reduce((s, c) => s + Number(c.memory), 0);
+    def.memory = { ...(def.memory ?? {}), unit: 'KiB', value: total };
+  }
+  if (!def.memory) {
+    throw new VirError('XML_DETAIL', 'conf', 'missing <memory> element', { field: '/domain/memory' });
+  }
+  def.memory.value = kib(def.memory.value, def.memory.unit, '/domain/memory');
+  def.memory.unit = 'KiB';
+  if (def.currentMemory) {
+    def.currentMemory.value = kib(def.currentMemory.value, def.currentMemory.unit, '/domain/currentMemory');
+    def.currentMemory.unit = 'KiB';
+  }
+  // libvirt clamps a balloon target above the maximum (or zero) to the maximum.
+  if (!def.currentMemory) def.currentMemory = { unit: 'KiB', value: def.memory.value };
+  else if (def.currentMemory.value === 0 || def.currentMemory.value > def.memory.value)
+    def.currentMemory.value = def.memory.value;
+}
+
+function normalizeVcpus(def: DomainDef): void {
+  def.vcpu ??= { count: 1 };
+  def.vcpu.placement ??= def.numatune?.memory?.placement === 'auto' ? 'auto' : 'static';
+  if (def.vcpu.current !== undefined && def.vcpu.current === def.vcpu.count) delete def.vcpu.current;
+  const count = def.vcpu.count;
+  const ct = def.cputune;
+  if (!ct) return;
+  if (ct.vcpuScheds) ct.vcpuScheds = splitScheds(ct.vcpuScheds, 'vcpus');
+  if (ct.iothreadScheds) ct.iothreadScheds = splitScheds(ct.iothreadScheds, 'iothreads');
+  if (ct.cachetunes) {
+    const kept: Cachetune[] = [];
+    for (const t of ct.cachetunes) {
+      const ids = parseIdSet(t.vcpus, '/domain/cputune/cachetune/@vcpus').filter((i) => i < count);
+      // libvirt ignores a tune whose vCPUs all lie beyond the vCPU count.
+      if (ids.length === 0) continue;
+      t.vcpus = formatIdSet(ids);
+      for (const c of t.caches ?? []) prettySize(c);
+      kept.push(t);
+    }
+    if (kept.length > 0) ct.cachetunes = kept;
+    else delete ct.cachetunes;
+  }
+  if (ct.memorytunes) {
+    const kept: Memorytune[] = [];
+    for (const t of ct.memorytunes) {
+      const ids = parseIdSet(t.vcpus, '/domain/cputune/memorytune/@vcpus').filter((i) => i < count);
+      if (ids.length === 0) continue;
+      t.vcpus = formatIdSet(ids);
+      kept.push(t);
+    }
+    if (kept.length > 0) ct.memorytunes = kept;
+    else delete ct.memorytunes;
+  }
+}
+
+/** One scheduler entry per ID, in ID order: how libvirt stores and writes them. */
+function splitScheds<K extends 'vcpus' | 'iothreads', T extends { [P in K]: string } & object>(
+  list: T[],
+  key: K,
+): T[] {
+  const byId = new Map<number, T>();
+  for (const s of list) {
+    for (const id of parseIdSet(s[key], `/domain/cputune/${key}`)) {
+      const copy = { ...s, [key]: String(id) } as T;
+      byId.set(id, copy);
+    }
+  }
+  return [...byId.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+}
+
+const PRETTY_UNITS: Array<[string, bigint]> = [
+  ['EiB', 1024n ** 6n],
+  ['PiB', 1024n ** 5n],
+  ['TiB', 1024n ** 4n],
+  ['GiB', 1024n ** 3n],
+  ['MiB', 1024n ** 2n],
+  ['KiB', 1024n],
+];
+
+/** Largest binary unit that divides the size exactly, as libvirt writes cache sizes. */
+function prettySize(c: CacheAlloc): void {
+  let bytes: bigint;
+  try {
+    bytes = toBytes(BigInt(c.size), c.unit ?? 'B');
+  } catch (err) {
+    throw sizeError('/domain/cputune/cachetune/cache/@size', err);
+  }
+  for (const [unit, scale] of PRETTY_UNITS) {
+    if (bytes >= scale && bytes % scale === 0n) {
+      c.size = Number(bytes / scale);
+      c.unit = unit;
+      return;
+    }
+  }
+  c.size = Number(bytes);
+  c.unit = 'B';
+}
+
+function normalizeOs(def: DomainDef, options: NormalizeOptions): void {
+  if (!def.os) {
+    throw new VirError('XML_DETAIL', 'conf', 'missing <os> element', { field: '/domain/os' });
+  }
+  def.os.type.arch ??= options.defaultArch ?? 'x86_64';
+  const deviceBoot =
+    (def.devices?.disks ?? []).some((d) => d.boot) ||
+    (def.devices?.interfaces ?? []).some((n) => n.boot) ||
+    (def.devices?.hostdevs ?? []).some((h) => h.boot) ||
+    (def.devices?.redirdevs ?? []).some((r) => r.boot);
+  if (def.os.type.value === 'hvm' && !def.os.boot && !deviceBoot && !def.os.kernel) {
+    def.os.boot = [{ dev: 'hd' }];
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Devices
+
+function normalizeDevices(def: DomainDef, options: NormalizeOptions): void {
+  def.devices ??= {};
+  const dev = def.devices;
+  for (const c of dev.controllers ?? [])
+    if (c.index === undefined) c.index = unusedIndex(dev.controllers ?? [], c.type);
+  for (const d of dev.disks ?? []) assignDriveAddress(d);
+  for (const n of dev.interfaces ?? []) {
+    if (!n.mac || n.mac.address === '00:00:00:00:00:00') {
+      const mac = (options.generateMac ?? randomMac)();
+      if (n.mac) n.mac.address = mac;
+      else n.mac = { address: mac };
+    }
+  }
+  const chardevs: Array<[string, ChardevDef[] | undefined]> = [
+    ['serial', dev.serials],
+    ['parallel', dev.parallels],
+    ['console', dev.consoles],
+    ['channel', dev.channels],
+  ];
+  for (const [kind, list] of chardevs)
+    for (const [i, c] of (list ?? []).entries()) {
+      const path = `/domain/devices/${kind}[${i + 1}]`;
+      const pathOk = kind === 'channel' && (c.target?.type === 'virtio' || c.target?.type === 'xen');
+      applySources(c, normalizeSources(c.type, c.sources, path, pathOk));
+      if (c.type === 'tcp') c.protocol ??= { type: 'raw' };
+    }
+  for (const [i, s] of (dev.smartcards ?? []).entries()) {
+    if (s.mode !== 'passthrough' || !s.type) continue;
+    applySources(s, normalizeSources(s.type, s.sources, `/domain/devices/smartcard[${i + 1}]`, false));
+    if (s.type === 'tcp') s.protocol ??= { type: 'raw' };
+  }
+  for (const [i, r] of (dev.redirdevs ?? []).entries()) {
+    applySources(r, normalizeSources(r.type, r.sources, `/domain/devices/redirdev[${i + 1}]`, false));
+    if (r.type === 'tcp') r.protocol ??= { type: 'raw' };
+  }
+  for (const [i, r] of (dev.rngs ?? []).entries()) {
+    const b = r.backend;
+    if (b.model !== 'egd' || !b.type) continue;
+    const t = b.type as ChardevDef['type'];
+    applySources(b, normalizeSources(t, b.sources, `/domain/devices/rng[${i + 1}]/backend`, false));
+    if (t === 'tcp') b.protocol ??= { type: 'raw' };
+  }
+  for (const [i, g] of (dev.graphics ?? []).entries())
+    normalizeGraphics(g, `/domain/devices/graphics[${i + 1}]`);
+  const firstVideo = dev.videos?.[0];
+  if (firstVideo) {
+    for (const v of dev.videos ?? []) if (v.model) normalizeVideoModel(v.model);
+    if (firstVideo.model) firstVideo.model.primary = true;
+  }
+  addImplicitControllers(def);
+}
+
+function applySources(o: { sources?: ChardevSource[] }, list: ChardevSource[] | undefined): void {
+  if (list) o.sources = list;
+  else delete o.sources;
+}
+
+function unusedIndex(controllers: ControllerDef[], type: ControllerType): number {
+  const used = new Set(
+    controllers.filter((c) => c.type === type && c.index !== undefined).map((c) => c.index),
+  );
+  let i = 0;
+  while (used.has(i)) i++;
+  return i;
+}
+
+/** `hda` -> 0, `sdb` -> 1, `vdaa` -> 26: libvirt's disk name index. */
+export function diskNameIndex(dev: string): number | undefined {
+  const m = /^(?:fd|hd|vd|sd|xvd|ubd)([a-z]+)\d*$/.exec(dev);
+  if (!m?.[1]) return undefined;
+  let idx = 0;
+  for (const ch of m[1]) idx = idx * 26 + (ch.charCodeAt(0) - 96);
+  return idx - 1;
+}
+
+function assignDriveAddress(d: DiskDef): void {
+  if (d.address) return;
+  const bus = d.target.bus;
+  const idx = diskNameIndex(d.target.dev);
+  if (idx === undefined) return;
+  let a: DeviceAddress | undefined;
+  if (bus === 'ide')
+    a = { type: 'drive', controller: idx >> 2, bus: (idx % 4) >> 1, target: 0, unit: idx % 2 };
+  else if (bus === 'fdc') a = { type: 'drive', controller: 0, bus: 0, target: 0, unit: idx };
+  else if (bus === 'scsi')
+    a = { type: 'drive', controller: Math.floor(idx / 7), bus: 0, target: 0, unit: idx % 7 };
+  else if (bus === 'sata')
+    a = { type: 'drive', controller: Math.floor(idx / 6), bus: 0, target: 0, unit: idx % 6 };
+  if (a) d.address = a;
+}
+
+function addImplicitControllers(def: DomainDef): void {
+  const dev = def.devices!;
+  const need: Array<[ControllerType, number]> = [];
+  for (const bus of ['fdc', 'scsi', 'ide', 'sata'] as const) {
+    let max = -1;
+    for (const d of dev.disks ?? [])
+      if (d.target.bus === bus && d.address?.type === 'drive') max = Math.max(max, d.address.controller ?? 0);
+    for (let i = 0; i <= max; i++) need.push([bus, i]);
+  }
+  for (const list of [dev.channels, dev.consoles])
+    for (const c of list ?? [])
+      if (c.target?.type === 'virtio')
+        need.push(['virtio-serial', c.address?.type === 'virtio-serial' ? (c.address.controller ?? 0) : 0]);
+  const slots = new Map<number, Set<number>>();
+  for (const s of dev.smartcards ?? []) {
+    if (s.address?.type !== 'ccid') continue;
+    const controller = s.address.controller ?? 0;
+    const used = slots.get(controller) ?? new Set<number>();
+    used.add(s.address.slot ?? 0);
+    slots.set(controller, used);
+  }
+  for (const s of dev.smartcards ?? []) {
+    if (!s.address) {
+      const used = slots.get(0) ?? new Set<number>();
+      let slot = 0;
+      while (used.has(slot)) slot++;
+      used.add(slot);
+      slots.set(0, used);
+      s.address = { type: 'ccid', controller: 0, slot };
+    }
+    if (s.address.type === 'ccid') need.push(['ccid', s.address.controller ?? 0]);
+  }
+  for (const [type, index] of need) {
+    dev.controllers ??= [];
+    const list = dev.controllers;
+    if (list.some((c) => c.type === type && c.index === index)) continue;
+    insertController(list, { type, index });
+  }
+}
+
+/** Inserts next to controllers of the same type, ordered by index, else at the end. */
+function insertController(list: ControllerDef[], c: ControllerDef): void {
+  let at = -1;
+  for (let i = 0; i < list.length; i++) {
+    const cur = list[i]!;
+    if (cur.type !== c.type) continue;
+    if ((cur.index ?? 0) > (c.index ?? 0)) {
+      at = i;
+      break;
+    }
+    at = i + 1;
+  }
+  if (at < 0) list.push(c);
+  else list.splice(at, 0, c);
+}
+
+function chardevError(path: string, message: string): VirError {
+  return new VirError('XML_DETAIL', 'conf', `${message} (${path})`, { field: path });
+}
+
+/**
+ * Applies libvirt's rules to a character backend's sources: default
+ * `mode='connect'`, one connect and at most one bind end for UDP, one
+ * source for the others, and the attributes each type requires.
+ */
+function normalizeSources(
+  type: ChardevDef['type'],
+  sources: ChardevSource[] | undefined,
+  path: string,
+  unixPathOptional: boolean,
+): ChardevSource[] | undefined {
+  const list = sources ?? [];
+  for (const s of list) {
+    if (s.reconnect) {
+      if (s.mode === 'bind') throw chardevError(path, "'reconnect' is only valid for connect mode sources");
+      if (s.reconnect.enabled && s.reconnect.timeout === undefined)
+        throw chardevError(path, "missing 'timeout' of an enabled 'reconnect'");
+    }
+  }
+  switch (type) {
+    case 'tcp': {
+      if (list.length > 1)
+        throw chardevError(path, 'only one source element is allowed for a tcp character device');
+      const s = list[0] ?? {};
+      if (!s.host) throw chardevError(path, "missing source 'host' of a tcp character device");
+      if (!s.service) throw chardevError(path, "missing source 'service' of a tcp character device");
+      s.mode ??= 'connect';
+      return [s];
+    }
+    case 'udp': {
+      let connect: ChardevSource | undefined;
+      let bind: ChardevSource | undefined;
+      for (const s of list) {
+        if (s.mode === 'bind') {
+          if (bind) throw chardevError(path, 'more than one bind source for a udp character device');
+          bind = s;
+        } else {
+          if (connect) throw chardevError(path, 'more than one connect source for a udp character device');
+          connect = s;
+          s.mode = 'connect';
+        }
+      }
+      if (!connect?.service)
+        throw chardevError(path, "missing connect source 'service' of a udp character device");
+      const out: ChardevSource[] = [];
+      if (bind && (bind.host !== undefined || bind.service !== undefined)) out.push(bind);
+      out.push(connect);
+      return out;
+    }
+    case 'unix': {
+      if (list.length > 1)
+        throw chardevError(path, 'only one source element is allowed for a unix character device');
+      const s = list[0];
+      if (!s?.path) {
+        if (!unixPathOptional) throw chardevError(path, "missing source 'path' of a unix character device");
+        // libvirt generates the path later and writes no <source> until then.
+        return undefined;
+      }
+      s.mode ??= 'connect';
+      return [s];
+    }
+    case 'file':
+    case 'dev':
+    case 'pipe': {
+      const s = list[0];
+      if (!s?.path) throw chardevError(path, `missing source 'path' of a ${type} character device`);
+      delete s.mode;
+      return [s];
+    }
+    default:
+      return list.length > 0 ? list : undefined;
+  }
+}
+
+function normalizeGraphics(g: GraphicsDef, path: string): void {
+  if (g.type !== 'vnc' && g.type !== 'spice' && g.type !== 'rdp') return;
+  const listens: GraphicsListen[] = g.listens ?? [];
+  const first = listens[0];
+  if (g.type === 'vnc' && g.socket !== undefined) {
+    if (first?.type === 'socket') {
+      if (first.socket !== undefined && first.socket !== g.socket)
+        throw chardevError(path, `graphics 'socket' attribute '${g.socket}' does not match its first listen`);
+      first.socket = g.socket;
+    } else if (first?.type === 'address' || first === undefined) {
+      // The legacy socket attribute wins over an address listen.
+      const replacement: GraphicsListen = { type: 'socket', socket: g.socket };
+      if (first) listens[0] = replacement;
+      else listens.push(replacement);
+    }
+  }
+  if (g.listen !== undefined) {
+    if (first?.type === 'address') {
+      if (first.address !== undefined && first.address !== g.listen)
+        throw chardevError(
+          path,
+          `graphics 'listen' attribute '${g.listen}' does not match its first listen address`,
+        );
+      first.address = g.listen;
+    } else if (first === undefined) {
+      listens.push({ type: 'address', address: g.listen });
+    } else if (first.type === 'network' && first.address !== undefined && first.address !== g.listen) {
+      throw chardevError(
+        path,
+        `graphics 'listen' attribute '${g.listen}' does not match its first listen address`,
+      );
+    }
+  }
+  if (listens.length === 0) listens.push({ type: 'address' });
+  g.listens = listens;
+  const lead = listens[0]!;
+  if (lead.type === 'address' && lead.address !== undefined) g.listen = lead.address;
+  else if (lead.type === 'network' && lead.address !== undefined) g.listen = lead.address;
+  else delete g.listen;
+  if (g.type === 'vnc' && lead.type === 'socket') {
+    g.socket = lead.socket ?? '';
+    delete g.port;
+    delete g.autoport;
+    return;
+  }
+  delete g.socket;
+  if (g.autoport === true || (g.autoport === undefined && (g.port === undefined || g.port === -1))) {
+    g.autoport = true;
+    g.port = -1;
+    if (g.type === 'spice' && g.tlsPort !== undefined) g.tlsPort = -1;
+  } else if (g.autoport === undefined) {
+    g.autoport = false;
+  }
+  if (g.port === 0) delete g.port;
+}
+
+const DEFAULT_VRAM: Record<string, number> = {
+  vga: 16384,
+  cirrus: 16384,
+  vmvga: 4096,
+  xen: 4096,
+  qxl: 65536,
+};
+
+function normalizeVideoModel(
+  m: NonNullable<NonNullable<DomainDef['devices']>['videos']>[number]['model'] & object,
+): void {
+  const vram = DEFAULT_VRAM[m.type];
+  if (vram !== undefined && m.vram === undefined) m.vram = vram;
+  if (m.type === 'qxl') {
+    m.ram ??= 65536;
+    m.vgamem ??= 16384;
+  }
+  if (m.type !== 'none') m.heads ??= 1;
+}

@@ -1,0 +1,90 @@
+/**
+ * `<os>`: what the guest boots and how (type with arch and machine,
+ * firmware auto-selection, loader and NVRAM, direct kernel boot, boot
+ * order and menu, SMBIOS and BIOS options).
+ *
+ * @module
+ */
+import {
+  attr,
+  child,
+  children,
+  childText,
+  elementMapper,
+  enumOf,
+  type Infer,
+  int,
+  req,
+  str,
+  text,
+  trimmed,
+  uint32,
+  yesNo,
+} from '../binding.js';
+
+export const OS_TYPES = ['hvm', 'linux', 'xen', 'xenpvh', 'exe', 'uml'] as const;
+export type OsType = (typeof OS_TYPES)[number];
+
+export const BOOT_DEVICES = ['fd', 'hd', 'cdrom', 'network'] as const;
+export type BootDevice = (typeof BOOT_DEVICES)[number];
+
+export const osTypeMapper = elementMapper('type', {
+  arch: attr('arch', str),
+  machine: attr('machine', str),
+  value: req(text(enumOf(OS_TYPES))),
+});
+export type OsTypeDef = Infer<typeof osTypeMapper.spec>;
+
+const firmwareFeatureMapper = elementMapper('feature', {
+  enabled: req(attr('enabled', yesNo)),
+  name: req(attr('name', str)),
+});
+
+export const osFirmwareMapper = elementMapper('firmware', {
+  features: children(firmwareFeatureMapper),
+});
+
+export const loaderMapper = elementMapper('loader', {
+  readonly: attr('readonly', yesNo),
+  secure: attr('secure', yesNo),
+  stateless: attr('stateless', yesNo),
+  type: attr('type', enumOf(['rom', 'pflash'])),
+  format: attr('format', str),
+  path: text(trimmed),
+});
+export type Loader = Infer<typeof loaderMapper.spec>;
+
+export const nvramMapper = elementMapper('nvram', {
+  template: attr('template', str),
+  templateFormat: attr('templateFormat', str),
+  type: attr('type', str),
+  format: attr('format', str),
+  path: text(trimmed),
+});
+export type Nvram = Infer<typeof nvramMapper.spec>;
+
+const bootMapper = elementMapper('boot', { dev: req(attr('dev', enumOf(BOOT_DEVICES))) });
+
+export const osMapper = elementMapper('os', {
+  firmware: attr('firmware', enumOf(['bios', 'efi'])),
+  type: req(child(osTypeMapper)),
+  firmwareInfo: child(osFirmwareMapper),
+  loader: child(loaderMapper),
+  nvram: child(nvramMapper),
+  kernel: childText('kernel', trimmed),
+  initrd: childText('initrd', trimmed),
+  cmdline: childText('cmdline', str),
+  dtb: childText('dtb', trimmed),
+  boot: children(bootMapper),
+  bootmenu: child(
+    elementMapper('bootmenu', { enable: req(attr('enable', yesNo)), timeout: attr('timeout', uint32) }),
+  ),
+  smbios: child(elementMapper('smbios', { mode: req(attr('mode', enumOf(['emulate', 'host', 'sysinfo']))) })),
+  bios: child(
+    elementMapper('bios', {
+      useserial: attr('useserial', yesNo),
+      rebootTimeout: attr('rebootTimeout', int({ min: -1, max: 65535 })),
+    }),
+  ),
+});
+export type OsDef = Infer<typeof osMapper.spec>;

@@ -1,0 +1,604 @@
+/**
+ * A {@link DriverConnection} to a libvirt daemon: every method is one (or a
+ * few) calls of libvirt's remote program, translated to and from the types
+ * the local drivers use.
+ */
+import { Capabilities } from '../../conf/capabilities.js';
+import type {
+  BaselineOptions,
+  CallOptions,
+  CpuCompareResult,
+  DomainCapabilitiesQuery,
+  DomainEventListener,
+  DomainInfo,
+  DomainLookup,
+  DomainRef,
+  DomainState,
+  DriverConnection,
+  GetXmlOptions,
+  ListDomainsFilter,
+  NodeInfo,
+} from '../../driver.js';
+import { VirError } from '../../errors.js';
+import { type ConnectUri, uriParam } from '../../uri.js';
+import { detailName, eventName, ListFlags, reasonName, stateName } from './domain-names.js';
+import {
+  decRemoteDomainEventCallbackLifecycleMsg,
+  decRemoteDomainEventLifecycleMsg,
+  type RemoteNonnullDomain,
+  remoteProcedures,
+} from './gen/remote-protocol.js';
+import type { Procedure } from './procedure.js';
+import { RpcClient, type ServerMessage } from './rpc-client.js';
+import { daemonUri, helperFailure, isTruthyParam, openTransport, type Transport } from './transport.js';
+
+const P = remoteProcedures;
+
+/** `virDrvFeature` numbers asked with CONNECT_SUPPORTS_FEATURE. */
+const Feature = { PROGRAM_KEEPALIVE: 10, REMOTE_EVENT_CALLBACK: 14 } as const;
+/** `remote_auth_type`. */
+const Auth = { NONE: 0, SASL: 1, POLKIT: 2 } as const;
+const VIR_CONNECT_RO = 1;
+const VIR_DOMAIN_EVENT_ID_LIFECYCLE = 0;
+const AFFECT_LIVE = 1;
+const AFFECT_CONFIG = 2;
+
+export interface RemoteOptions {
+  /** Seconds of silence before a keepalive ping; 0 disables keepalive (default 5, as libvirt). */
+  keepaliveInterval?: number;
+  /** Unanswered pings before the daemon is declared dead (default 5, as libvirt). */
+  keepaliveCount?: number;
+}
+
+export interface RemoteOpenOptions extends RemoteOptions {
+  readonly readonly: boolean;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export function uuidToBytes(uuid: string): Uint8Array {
+  const hex = uuid.replace(/-/g, '');
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new VirError('INVALID_ARG', 'remote', `invalid UUID '${uuid}'`);
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+export function uuidFromBytes(bytes: Uint8Array): string {
+  let hex = '';
+  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function toRef(d: RemoteNonnullDomain): DomainRef {
+  return { name: d.name, uuid: uuidFromBytes(d.uuid), id: d.id };
+}
+
+function toRemote(d: DomainRef): RemoteNonnullDomain {
+  return { name: d.name, uuid: uuidToBytes(d.uuid), id: d.id };
+}
+
+/** Reads a fixed `char model[32]` (one XDR int per char) up to its NUL. */
+function charArrayToString(chars: readonly number[]): string {
+  let s = '';
+  for (const c of chars) {
+    if (c === 0) break;
+    s += String.fromCharCode(c & 0xff);
+  }
+  return s;
+}
+
+function nonNegative(n: number | bigint): number {
+  return typeof n === 'bigint' ? Number(n) : n;
+}
+
+export class RemoteConnection implements DriverConnection {
+  readonly #client: RpcClient;
+  readonly #transport: Transport;
+  #type = '';
+  #eventCallbacks = false;
+  readonly #listeners = new Set<DomainEventListener>();
+  /** Callback id of our lifecycle registration, or a promise while registering. */
+  #registration: Promise<number | null> | null = null;
+  /** Calls wait behind an event registration so no event of theirs is missed. */
+  #barrier: Promise<unknown> | null = null;
+  #unlistenMessages: (() => void) | null = null;
+  #closing = false;
+
+  private constructor(client: RpcClient, transport: Transport) {
+    this.#client = client;
+    this.#transport = transport;
+  }
+
+  get type(): string {
+    return this.#type;
+  }
+
+  /** Describes the far end, e.g. `unix socket /run/libvirt/libvirt-sock`. */
+  get peer(): string {
+    return this.#client.peer;
+  }
+
+  /** Opens the transport, authenticates, opens the daemon-side driver and starts keepalive. */
+  static async open(uri: ConnectUri, opts: RemoteOpenOptions): Promise<RemoteConnection> {
+    const readonly = opts.readonly || isTruthyParam(uriParam(uri, 'readonly'));
+    const transport = await openTransport(uri, { readonly, signal: opts.signal });
+    const client = new RpcClient(transport.stream, transport.peer);
+    const conn = new RemoteConnection(client, transport);
+    try {
+      await conn.#handshake(uri, readonly, opts);
+    } catch (err) {
+      client.close('connection setup failed');
+      await transport.closed;
+      let error =
+        err instanceof VirError ? err : new VirError('NO_CONNECT', 'remote', String(err), { cause: err });
+      // a helper process (ssh) that died says why on stderr
+      if (error.code === 'RPC') error = helperFailure(transport.peer, transport.diagnostics(), error);
+      if (error.code === 'RPC') {
+        error = new VirError('NO_CONNECT', 'remote', `cannot open ${uri.uri}: ${error.message}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    return conn;
+  }
+
+  async #handshake(uri: ConnectUri, readonly: boolean, opts: RemoteOpenOptions): Promise<void> {
+    const signal = opts.signal;
+    // The auth list goes alone: for root on a polkit socket it is what authenticates
+    // the client, and the daemon runs one client's calls on several workers at once,
+    // so an open sent with it could overtake it and be refused (and logged as an
+    // error on the daemon). Calls that need the open wait for it for the same reason.
+    const types = (await this.#client.call(P.AUTH_LIST, undefined, signal)).types;
+    if (types.length > 0 && !types.includes(Auth.NONE)) {
+      const names = types.map((t) => (t === Auth.SASL ? 'SASL' : t === Auth.POLKIT ? 'polkit' : `type ${t}`));
+      throw new VirError(
+        'AUTH_FAILED',
+        'remote',
+        `the daemon at ${this.#client.peer} requires ${names.join(' or ')} authentication, ` +
+          'which virtkit does not support yet; configure auth "none" for this socket or use ssh',
+      );
+    }
+    // the daemon answers the keepalive probe before the open; the others need it
+    const [keepalive] = await allOf([
+      this.#supports(Feature.PROGRAM_KEEPALIVE, signal),
+      this.#client.call(
+        P.CONNECT_OPEN,
+        { name: daemonUri(uri), flags: readonly ? VIR_CONNECT_RO : 0 },
+        signal,
+      ),
+    ]);
+    const interval = opts.keepaliveInterval ?? 5;
+    if (keepalive && interval > 0) {
+      this.#client.startKeepalive({ interval, count: opts.keepaliveCount ?? 5 });
+    }
+    const [callbacks, type] = await allOf([
+      this.#supports(Feature.REMOTE_EVENT_CALLBACK, signal),
+      this.#client.call(P.CONNECT_GET_TYPE, undefined, signal),
+    ]);
+    this.#eventCallbacks = callbacks;
+    this.#type = type.type;
+  }
+
+  async #supports(feature: number, signal?: AbortSignal): Promise<boolean> {
+    try {
+      return (await this.#client.call(P.CONNECT_SUPPORTS_FEATURE, { feature }, signal)).supported !== 0;
+    } catch (err) {
+      if (err instanceof VirError && err.code !== 'RPC') return false;
+      throw err;
+    }
+  }
+
+  /** One remote call; waits behind a pending event registration. */
+  #call<A, R>(proc: Procedure<A, R, unknown>, args: A, opts?: CallOptions): Promise<R> {
+    if (this.#barrier) {
+      const barrier = this.#barrier;
+      return barrier.then(
+        () => this.#client.call(proc, args, opts?.signal),
+        () => this.#client.call(proc, args, opts?.signal),
+      );
+    }
+    return this.#client.call(proc, args, opts?.signal);
+  }
+
+  /**
+   * Calls `listener` once if the connection ends without {@link close}: the
+   * daemon went away, a keepalive timeout, a broken packet. Returns the
+   * function that removes it. (The facade can end its event iterators here.)
+   */
+  onClose(listener: (reason: VirError) => void): () => void {
+    let closing = false;
+    const off = this.#client.onClose((reason) => {
+      if (!closing && !this.#closing) listener(reason);
+    });
+    return () => {
+      closing = true;
+      off();
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    if (!this.#client.closed) {
+      try {
+        if (this.#registration) await this.#unregister();
+        await this.#client.call(P.CONNECT_CLOSE, undefined, AbortSignal.timeout(5000));
+      } catch {
+        // the daemon may already be gone: closing must still succeed
+      }
+      this.#client.close();
+    }
+    await this.#transport.closed;
+  }
+
+  // ---------------------------------------------------------------- host
+
+  /** The capabilities XML exactly as the daemon sent it. */
+  async getCapabilitiesXml(opts?: CallOptions): Promise<string> {
+    return (await this.#call(P.CONNECT_GET_CAPABILITIES, undefined, opts)).capabilities;
+  }
+
+  async getCapabilities(opts?: CallOptions): Promise<Capabilities> {
+    return Capabilities.fromXML(await this.getCapabilitiesXml(opts));
+  }
+
+  async getHostname(opts?: CallOptions): Promise<string> {
+    return (await this.#call(P.CONNECT_GET_HOSTNAME, undefined, opts)).hostname;
+  }
+
+  async getVersion(opts?: CallOptions): Promise<number> {
+    return Number((await this.#call(P.CONNECT_GET_VERSION, undefined, opts)).hv_ver);
+  }
+
+  /** Version of the daemon's libvirt, encoded like {@link getVersion}. */
+  async getLibVersion(opts?: CallOptions): Promise<number> {
+    return Number((await this.#call(P.CONNECT_GET_LIB_VERSION, undefined, opts)).lib_ver);
+  }
+
+  async getNodeInfo(opts?: CallOptions): Promise<NodeInfo> {
+    const r = await this.#call(P.NODE_GET_INFO, undefined, opts);
+    return {
+      model: charArrayToString(r.model),
+      memory: Number(r.memory),
+      cpus: r.cpus,
+      mhz: r.mhz,
+      nodes: r.nodes,
+      sockets: r.sockets,
+      cores: r.cores,
+      threads: r.threads,
+    };
+  }
+
+  async getDomainCapabilities(query: DomainCapabilitiesQuery): Promise<string> {
+    const r = await this.#call(
+      P.CONNECT_GET_DOMAIN_CAPABILITIES,
+      {
+        emulatorbin: query.emulator ?? null,
+        arch: query.arch ?? null,
+        machine: query.machine ?? null,
+        virttype: query.virttype ?? null,
+        flags: 0,
+      },
+      query,
+    );
+    return r.capabilities;
+  }
+
+  // ---------------------------------------------------------------- CPU
+
+  async compareCpu(cpuXml: string, opts?: CallOptions): Promise<CpuCompareResult> {
+    const r = await this.#call(P.CONNECT_COMPARE_CPU, { xml: cpuXml, flags: 0 }, opts);
+    return compareResult(r.result);
+  }
+
+  async baselineCpu(cpuXmls: readonly string[], opts: BaselineOptions = {}): Promise<string> {
+    const r = await this.#call(
+      P.CONNECT_BASELINE_CPU,
+      { xmlCPUs: [...cpuXmls], flags: baselineFlags(opts) },
+      opts,
+    );
+    return r.cpu;
+  }
+
+  /** `virConnectCompareHypervisorCPU`: compares with what the hypervisor can give a guest. */
+  async compareHypervisorCpu(cpuXml: string, query: DomainCapabilitiesQuery = {}): Promise<CpuCompareResult> {
+    const r = await this.#call(
+      P.CONNECT_COMPARE_HYPERVISOR_CPU,
+      { ...hypervisorTarget(query), xmlCPU: cpuXml, flags: 0 },
+      query,
+    );
+    return compareResult(r.result);
+  }
+
+  /** `virConnectBaselineHypervisorCPU`. */
+  async baselineHypervisorCpu(
+    cpuXmls: readonly string[],
+    query: DomainCapabilitiesQuery & BaselineOptions = {},
+  ): Promise<string> {
+    const r = await this.#call(
+      P.CONNECT_BASELINE_HYPERVISOR_CPU,
+      { ...hypervisorTarget(query), xmlCPUs: [...cpuXmls], flags: baselineFlags(query) },
+      query,
+    );
+    return r.cpu;
+  }
+
+  // ---------------------------------------------------------------- domains
+
+  async listDomains(filter: ListDomainsFilter, opts?: CallOptions): Promise<DomainRef[]> {
+    let flags = 0;
+    if (filter.active !== undefined) flags |= filter.active ? ListFlags.ACTIVE : ListFlags.INACTIVE;
+    if (filter.persistent !== undefined)
+      flags |= filter.persistent ? ListFlags.PERSISTENT : ListFlags.TRANSIENT;
+    if (filter.autostart !== undefined)
+      flags |= filter.autostart ? ListFlags.AUTOSTART : ListFlags.NO_AUTOSTART;
+    let exact: ReadonlySet<string> | undefined;
+    if (filter.state !== undefined) {
+      const states: readonly string[] = typeof filter.state === 'string' ? [filter.state] : filter.state;
+      for (const s of states) {
+        if (s === 'running') flags |= ListFlags.RUNNING;
+        else if (s === 'paused') flags |= ListFlags.PAUSED;
+        else if (s === 'shutoff') flags |= ListFlags.SHUTOFF;
+        else flags |= ListFlags.OTHER;
+      }
+      // "other" covers several states: those need an exact check afterwards
+      if (flags & ListFlags.OTHER) exact = new Set(states);
+      if (states.length === 0) return [];
+    }
+    const r = await this.#call(P.CONNECT_LIST_ALL_DOMAINS, { need_results: 1, flags }, opts);
+    const refs = r.domains.map(toRef);
+    if (!exact) return refs;
+    const states = await Promise.all(refs.map((d) => this.domainGetState(d, opts).catch(() => null)));
+    return refs.filter((_, i) => {
+      const s = states[i];
+      return s !== null && s !== undefined && exact.has(s.state);
+    });
+  }
+
+  async lookupDomain(key: DomainLookup, opts?: CallOptions): Promise<DomainRef> {
+    if ('name' in key)
+      return toRef((await this.#call(P.DOMAIN_LOOKUP_BY_NAME, { name: key.name }, opts)).dom);
+    if ('uuid' in key) {
+      return toRef((await this.#call(P.DOMAIN_LOOKUP_BY_UUID, { uuid: uuidToBytes(key.uuid) }, opts)).dom);
+    }
+    return toRef((await this.#call(P.DOMAIN_LOOKUP_BY_ID, { id: key.id }, opts)).dom);
+  }
+
+  async defineDomain(xml: string, opts?: CallOptions): Promise<DomainRef> {
+    return toRef((await this.#call(P.DOMAIN_DEFINE_XML_FLAGS, { xml, flags: 0 }, opts)).dom);
+  }
+
+  async createDomain(xml: string, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef> {
+    const flags = opts?.paused ? 1 : 0;
+    return toRef((await this.#call(P.DOMAIN_CREATE_XML, { xml_desc: xml, flags }, opts)).dom);
+  }
+
+  async domainStart(dom: DomainRef, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef> {
+    const flags = opts?.paused ? 1 : 0;
+    return toRef((await this.#call(P.DOMAIN_CREATE_WITH_FLAGS, { dom: toRemote(dom), flags }, opts)).dom);
+  }
+
+  async domainSuspend(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.DOMAIN_SUSPEND, { dom: toRemote(dom) }, opts);
+  }
+
+  async domainResume(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.DOMAIN_RESUME, { dom: toRemote(dom) }, opts);
+  }
+
+  async domainShutdown(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.DOMAIN_SHUTDOWN, { dom: toRemote(dom) }, opts);
+  }
+
+  async domainReboot(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.DOMAIN_REBOOT, { dom: toRemote(dom), flags: 0 }, opts);
+  }
+
+  async domainReset(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.DOMAIN_RESET, { dom: toRemote(dom), flags: 0 }, opts);
+  }
+
+  async domainDestroy(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.DOMAIN_DESTROY, { dom: toRemote(dom) }, opts);
+  }
+
+  async domainUndefine(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.DOMAIN_UNDEFINE_FLAGS, { dom: toRemote(dom), flags: 0 }, opts);
+  }
+
+  async domainGetState(dom: DomainRef, opts?: CallOptions): Promise<DomainState> {
+    const r = await this.#call(P.DOMAIN_GET_STATE, { dom: toRemote(dom), flags: 0 }, opts);
+    const state = stateName(r.state);
+    return { state, reason: reasonName(state, r.reason) };
+  }
+
+  async domainGetInfo(dom: DomainRef, opts?: CallOptions): Promise<DomainInfo> {
+    const r = await this.#call(P.DOMAIN_GET_INFO, { dom: toRemote(dom) }, opts);
+    return {
+      state: stateName(r.state),
+      maxMem: nonNegative(r.maxMem),
+      memory: nonNegative(r.memory),
+      nrVirtCpu: r.nrVirtCpu,
+      cpuTime: r.cpuTime,
+    };
+  }
+
+  async domainGetXml(dom: DomainRef, opts: GetXmlOptions = {}): Promise<string> {
+    // VIR_DOMAIN_XML_SECURE = 1, INACTIVE = 2, UPDATE_CPU = 4
+    const flags = (opts.secure ? 1 : 0) | (opts.inactive ? 2 : 0) | (opts.updateCpu ? 4 : 0);
+    return (await this.#call(P.DOMAIN_GET_XML_DESC, { dom: toRemote(dom), flags }, opts)).xml;
+  }
+
+  async domainSetMemory(
+    dom: DomainRef,
+    kib: number,
+    opts: CallOptions & { config?: boolean; live?: boolean } = {},
+  ): Promise<void> {
+    await this.#call(
+      P.DOMAIN_SET_MEMORY_FLAGS,
+      { dom: toRemote(dom), memory: BigInt(kib), flags: affectFlags(opts) },
+      opts,
+    );
+  }
+
+  async domainSetVcpus(
+    dom: DomainRef,
+    count: number,
+    opts: CallOptions & { config?: boolean; live?: boolean } = {},
+  ): Promise<void> {
+    await this.#call(
+      P.DOMAIN_SET_VCPUS_FLAGS,
+      { dom: toRemote(dom), nvcpus: count, flags: affectFlags(opts) },
+      opts,
+    );
+  }
+
+  async domainGetAutostart(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
+    return (await this.#call(P.DOMAIN_GET_AUTOSTART, { dom: toRemote(dom) }, opts)).autostart !== 0;
+  }
+
+  async domainSetAutostart(dom: DomainRef, autostart: boolean, opts?: CallOptions): Promise<void> {
+    await this.#call(P.DOMAIN_SET_AUTOSTART, { dom: toRemote(dom), autostart: autostart ? 1 : 0 }, opts);
+  }
+
+  async domainRename(dom: DomainRef, newName: string, opts?: CallOptions): Promise<DomainRef> {
+    await this.#call(P.DOMAIN_RENAME, { dom: toRemote(dom), new_name: newName, flags: 0 }, opts);
+    return this.lookupDomain({ uuid: dom.uuid }, opts);
+  }
+
+  async domainManagedSave(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.DOMAIN_MANAGED_SAVE, { dom: toRemote(dom), flags: 0 }, opts);
+  }
+
+  async domainHasManagedSave(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
+    return (
+      (await this.#call(P.DOMAIN_HAS_MANAGED_SAVE_IMAGE, { dom: toRemote(dom), flags: 0 }, opts)).result !== 0
+    );
+  }
+
+  async domainIsPersistent(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
+    return (await this.#call(P.DOMAIN_IS_PERSISTENT, { dom: toRemote(dom) }, opts)).persistent !== 0;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  subscribe(listener: DomainEventListener): () => void {
+    this.#listeners.add(listener);
+    if (!this.#registration && !this.#client.closed) this.#register();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0 && this.#registration && !this.#client.closed) {
+        void this.#unregister().catch(() => {});
+      }
+    };
+  }
+
+  #register(): void {
+    this.#unlistenMessages = this.#client.onMessage((msg) => this.#onMessage(msg));
+    const registration = (async (): Promise<number | null> => {
+      if (this.#eventCallbacks) {
+        const r = await this.#client.call(P.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, {
+          eventID: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+          dom: null,
+        });
+        return r.callbackID;
+      }
+      await this.#client.call(P.CONNECT_DOMAIN_EVENT_REGISTER_ANY, {
+        eventID: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+      });
+      return null;
+    })();
+    this.#registration = registration;
+    const barrier = registration.finally(() => {
+      if (this.#barrier === barrier) this.#barrier = null;
+    });
+    this.#barrier = barrier;
+    // a failed registration leaves the listeners without events; the facade sees it on close
+    registration.catch(() => {
+      if (this.#registration === registration) this.#registration = null;
+    });
+  }
+
+  async #unregister(): Promise<void> {
+    const registration = this.#registration;
+    this.#registration = null;
+    this.#unlistenMessages?.();
+    this.#unlistenMessages = null;
+    if (!registration) return;
+    const id = await registration.catch(() => undefined);
+    if (id === undefined || this.#client.closed) return;
+    if (id === null) {
+      await this.#client.call(P.CONNECT_DOMAIN_EVENT_DEREGISTER_ANY, {
+        eventID: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+      });
+    } else {
+      await this.#client.call(P.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, { callbackID: id });
+    }
+  }
+
+  #onMessage(msg: ServerMessage): void {
+    const proc = msg.header.proc;
+    let lifecycle: { dom: RemoteNonnullDomain; event: number; detail: number };
+    if (proc === P.DOMAIN_EVENT_CALLBACK_LIFECYCLE.procedure) {
+      lifecycle = decRemoteDomainEventCallbackLifecycleMsg(msg.body).msg;
+    } else if (proc === P.DOMAIN_EVENT_LIFECYCLE.procedure) {
+      lifecycle = decRemoteDomainEventLifecycleMsg(msg.body);
+    } else {
+      return;
+    }
+    const event = eventName(lifecycle.event);
+    if (!event) return;
+    const ev = {
+      type: 'lifecycle' as const,
+      domain: toRef(lifecycle.dom),
+      event,
+      detail: detailName(event, lifecycle.detail),
+      timestamp: Date.now(),
+    };
+    for (const l of this.#listeners) l(ev);
+  }
+}
+
+/** Promise.all that leaves no rejection unhandled when it fails early on another. */
+function allOf<T extends readonly unknown[]>(
+  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  for (const p of promises) p.catch(() => {});
+  return Promise.all(promises) as Promise<T>;
+}
+
+function compareResult(n: number): CpuCompareResult {
+  switch (n) {
+    case 0:
+      return 'incompatible';
+    case 1:
+      return 'identical';
+    case 2:
+      return 'superset';
+    default:
+      throw new VirError('INTERNAL_ERROR', 'remote', `unexpected CPU comparison result ${n}`);
+  }
+}
+
+function baselineFlags(opts: BaselineOptions): number {
+  // VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES = 1, MIGRATABLE = 2
+  return (opts.expandFeatures ? 1 : 0) | (opts.migratable ? 2 : 0);
+}
+
+function affectFlags(opts: { config?: boolean; live?: boolean }): number {
+  return (opts.live ? AFFECT_LIVE : 0) | (opts.config ? AFFECT_CONFIG : 0);
+}
+
+function hypervisorTarget(query: DomainCapabilitiesQuery): {
+  emulator: string | null;
+  arch: string | null;
+  machine: string | null;
+  virttype: string | null;
+} {
+  return {
+    emulator: query.emulator ?? null,
+    arch: query.arch ?? null,
+    machine: query.machine ?? null,
+    virttype: query.virttype ?? null,
+  };
+}
