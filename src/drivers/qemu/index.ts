@@ -5,8 +5,8 @@
  * to offer), `kvm: false` (never use KVM), and the roots `cacheDir` (or
  * `null` for memory only), `configDir`, `stateDir`, `runDir`, `logDir`; each
  * root also has an environment variable (see paths.ts). `cpuMapDir` (or
- * VIRTKIT_CPU_MAP_DIR) names an x86 CPU map in libvirt's format, which
- * enables CPU vendors and host-model in domain capabilities.
+ * VIRTKIT_CPU_MAP_DIR) names an x86 CPU map in libvirt's format to use
+ * instead of the CPU engine's database (vendors, host-model).
  *
  * @module
  */

@@ -37,7 +37,7 @@ import { hostArch, readHostInfo } from './host-info.js';
 import { resolveHostModel } from './host-model.js';
 import type { QemuPaths } from './paths.js';
 import type { QemuCaps } from './qemu-caps.js';
-import { catalogFromCpuMap, parseX86CpuMap, type X86CpuMap } from './x86-cpu-map.js';
+import { catalogFromCpuMap, cpuMapFromDatabase, parseX86CpuMap, type X86CpuMap } from './x86-cpu-map.js';
 
 export interface QemuConnectionOptions {
   paths: QemuPaths;
@@ -49,8 +49,8 @@ export interface QemuConnectionOptions {
   cpu?: Pick<DomainCapsHostFacts, 'cpuCatalog' | 'hostModel'>;
   /**
    * A directory holding an x86 CPU map in libvirt's format (`index.xml`
-   * plus the files it names), used for the model catalogue and host-model
-   * until the CPU engine provides them.
+   * plus the files it names) to use instead of the CPU engine's database
+   * for the model catalogue and host-model.
    */
   cpuMapDir?: string;
 }
@@ -243,14 +243,16 @@ export class QemuConnection implements DriverConnection {
       tpmEmulatorVersions(),
     ]);
     const facts: DomainCapsHostFacts = { firmware, vfio, tpmEmulatorVersions: tpm };
-    if (this.#options.cpuMapDir !== undefined) {
-      const map = await readCpuMap(this.#options.cpuMapDir);
-      this.#host ??= readHostInfo();
-      const bits = (await this.#host).cpu.maxPhysAddr?.bits;
-      facts.cpuCatalog = catalogFromCpuMap(map);
-      facts.hostModel = (caps, accel) =>
-        resolveHostModel(caps, accel, map, bits === undefined ? {} : { physAddrBits: bits });
-    }
+    // The CPU engine's database unless a map directory was named.
+    const map =
+      this.#options.cpuMapDir !== undefined
+        ? await readCpuMap(this.#options.cpuMapDir)
+        : cpuMapFromDatabase();
+    this.#host ??= readHostInfo();
+    const bits = (await this.#host).cpu.maxPhysAddr?.bits;
+    facts.cpuCatalog = catalogFromCpuMap(map);
+    facts.hostModel = (caps, accel) =>
+      resolveHostModel(caps, accel, map, bits === undefined ? {} : { physAddrBits: bits });
     if (this.#options.cpu?.cpuCatalog) facts.cpuCatalog = this.#options.cpu.cpuCatalog;
     if (this.#options.cpu?.hostModel) facts.hostModel = this.#options.cpu.hostModel;
     return facts;

@@ -2,11 +2,12 @@
  * The facts of an x86 CPU model map (libvirt's `cpu_map` format: an index
  * naming feature and model files): feature names in CPUID order with their
  * QEMU spellings, and each model's vendor, signatures, features and whether
- * it may describe a guest CPU. Until the CPU engine ships its database, the
- * map is read from files given by the caller (no I/O here).
+ * it may describe a guest CPU. It comes from the CPU engine's database
+ * ({@link cpuMapFromDatabase}) or from map files the caller reads (no I/O here).
  *
  * @module
  */
+import { type X86Database, x86Database } from '../../cpu/x86-db.js';
 import { VirError } from '../../errors.js';
 import { parseXml } from '../../xml/parse.js';
 import { childElements, getAttr, type XmlElement } from '../../xml/tree.js';
@@ -135,4 +136,23 @@ export function catalogFromCpuMap(map: X86CpuMap): CpuModelCatalog {
     vendor: (name) => models.get(name)?.vendor,
     featureName: (q) => map.qemuNames.get(q) ?? q,
   };
+}
+
+/** The CPU engine's shipped x86 database seen as a map (the default when no map directory is given). */
+export function cpuMapFromDatabase(db: X86Database = x86Database()): X86CpuMap {
+  const qemuNames = new Map<string, string>();
+  for (const f of db.features) for (const a of f.aliases) if (!qemuNames.has(a)) qemuNames.set(a, f.name);
+  const models = [...db.models]
+    .sort((a, b) => a.index - b.index)
+    .map(
+      (m): X86CpuMapModel => ({
+        name: m.name,
+        ...(m.vendor ? { vendor: m.vendor } : {}),
+        signatures: m.signatures.map((s) => ({ family: s.family, model: s.model })),
+        features: new Set(db.names(m.features)),
+        decodeGuest: m.decodeGuest,
+      }),
+    );
+  const features = [...db.features].sort((a, b) => a.index - b.index).map((f) => f.name);
+  return { features, qemuNames, models };
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveHostModel } from '../../../src/drivers/qemu/host-model.js';
 import { buildQemuCaps, type QemuCaps } from '../../../src/drivers/qemu/qemu-caps.js';
 import { probeDataFromTranscript } from '../../../src/drivers/qemu/transcript.js';
-import { parseX86CpuMap, type X86CpuMap } from '../../../src/drivers/qemu/x86-cpu-map.js';
+import { cpuMapFromDatabase, parseX86CpuMap, type X86CpuMap } from '../../../src/drivers/qemu/x86-cpu-map.js';
 import { HAS_SHARED, SHARED_DIR, SHARED_NOTE } from '../../shared-data.js';
 import { hostModelLines } from './helpers.js';
 
@@ -131,10 +131,13 @@ function sharedMap(): X86CpuMap {
 describe.skipIf(!HAS_SHARED)(`host-model on libvirt 11.3's data${SHARED_NOTE}`, () => {
   for (const version of ['9.0.0', '9.1.0', '10.0.0']) {
     for (const accel of ['kvm', 'tcg'] as const) {
-      it(`QEMU ${version} ${accel}`, () => {
+      it.each([
+        ['libvirt map', sharedMap],
+        ["CPU engine's database", () => cpuMapFromDatabase()],
+      ] as const)(`QEMU ${version} ${accel} with the %s`, (_label, map) => {
         const text = readFileSync(join(SHARED_DIR, `qemucaps/caps_${version}_x86_64.replies`), 'utf8');
         const c = buildQemuCaps(probeDataFromTranscript(text, '/usr/bin/qemu-system-x86_64'));
-        const hm = resolveHostModel(c, accel, sharedMap());
+        const hm = resolveHostModel(c, accel, map());
         const ours = [
           `model ${hm?.models?.[0]?.name}`,
           ...(hm?.features ?? []).map((f) => `${f.policy} ${f.name}`),
