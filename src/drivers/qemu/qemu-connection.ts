@@ -16,9 +16,13 @@ import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
 import type {
   CallOptions,
   DomainCapabilitiesQuery,
+  DomainEventListener,
+  DomainInfo,
   DomainLookup,
   DomainRef,
+  DomainState,
   DriverConnection,
+  GetXmlOptions,
   ListDomainsFilter,
   NodeInfo,
 } from '../../driver.js';
@@ -26,6 +30,7 @@ import { throwIfAborted, VirError } from '../../errors.js';
 import { buildCapabilities } from './capabilities-builder.js';
 import { QemuCapsCache } from './caps-cache.js';
 import { buildDomainCapabilities, type DomainCapsHostFacts } from './domain-caps-builder.js';
+import { QemuDomains } from './domains/index.js';
 import {
   findEmulators,
   firmwareDirs,
@@ -83,15 +88,29 @@ export class QemuConnection implements DriverConnection {
   #capsMemo: { key: readonly QemuCaps[]; value: Capabilities } | undefined;
   readonly #domCapsMemo = new Map<string, { caps: QemuCaps; xml: string }>();
   #closed = false;
+  readonly #domains: QemuDomains;
 
   constructor(options: QemuConnectionOptions) {
     this.#options = options;
     this.paths = options.paths;
     this.#cache = sharedCache(options.paths, options.kvm);
+    this.#domains = QemuDomains.acquire({
+      configRoot: options.paths.configDir,
+      stateRoot: options.paths.stateDir,
+      logRoot: options.paths.logDir,
+      defaultEmulator: async (arch) =>
+        (await this.#emulatorList()).find((e) => e.endsWith(`/qemu-system-${arch}`)),
+      defaultMachine: async (emulator, arch, signal) =>
+        (await this.getCapabilities(signal ? { signal } : {}))
+          .findGuests({ arch })
+          .find((g) => g.arch.emulator === emulator)?.arch.machines?.[0]?.name,
+    });
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
+    await this.#domains.release();
   }
 
   /** The caps cache behind this connection (tests, benchmarks). */
@@ -170,16 +189,66 @@ export class QemuConnection implements DriverConnection {
     return hostname();
   }
 
-  async listDomains(_filter: ListDomainsFilter, opts: CallOptions = {}): Promise<DomainRef[]> {
-    this.#checkOpen();
-    throwIfAborted(opts.signal, 'qemu');
-    return [];
+  // Domains: see domains/qemu-domains.ts.
+  listDomains(filter: ListDomainsFilter, opts: CallOptions = {}): Promise<DomainRef[]> {
+    return this.#domains.list(filter, opts);
   }
-
-  async lookupDomain(key: DomainLookup): Promise<DomainRef> {
-    this.#checkOpen();
-    const what = 'name' in key ? `name '${key.name}'` : 'uuid' in key ? `uuid '${key.uuid}'` : `id ${key.id}`;
-    throw new VirError('NO_DOMAIN', 'qemu', `no domain with matching ${what}`);
+  lookupDomain(key: DomainLookup, opts: CallOptions = {}): Promise<DomainRef> {
+    return this.#domains.lookup(key, opts);
+  }
+  defineDomain(xml: string, opts?: CallOptions): Promise<DomainRef> {
+    return this.#domains.define(xml, opts);
+  }
+  createDomain(xml: string, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef> {
+    return this.#domains.create(xml, opts);
+  }
+  domainStart(dom: DomainRef, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef> {
+    return this.#domains.start(dom, opts);
+  }
+  domainSuspend(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    return this.#domains.suspend(dom, opts);
+  }
+  domainResume(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    return this.#domains.resume(dom, opts);
+  }
+  domainShutdown(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    return this.#domains.shutdown(dom, opts);
+  }
+  domainReboot(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    return this.#domains.reboot(dom, opts);
+  }
+  domainReset(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    return this.#domains.reset(dom, opts);
+  }
+  domainDestroy(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    return this.#domains.destroy(dom, opts);
+  }
+  domainUndefine(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    return this.#domains.undefine(dom, opts);
+  }
+  domainGetState(dom: DomainRef, opts?: CallOptions): Promise<DomainState> {
+    return this.#domains.getState(dom, opts);
+  }
+  domainGetInfo(dom: DomainRef, opts?: CallOptions): Promise<DomainInfo> {
+    return this.#domains.getInfo(dom, opts);
+  }
+  domainGetXml(dom: DomainRef, opts?: GetXmlOptions): Promise<string> {
+    return this.#domains.getXml(dom, opts);
+  }
+  domainSetMemory(dom: DomainRef, kib: number, opts?: CallOptions & { config?: boolean; live?: boolean }) {
+    return this.#domains.setMemory(dom, kib, opts);
+  }
+  domainGetAutostart(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
+    return this.#domains.getAutostart(dom, opts);
+  }
+  domainSetAutostart(dom: DomainRef, autostart: boolean, opts?: CallOptions): Promise<void> {
+    return this.#domains.setAutostart(dom, autostart, opts);
+  }
+  domainIsPersistent(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
+    return this.#domains.isPersistent(dom, opts);
+  }
+  subscribe(listener: DomainEventListener): () => void {
+    return this.#domains.subscribe(listener);
   }
 
   #checkOpen(): void {
