@@ -8,22 +8,24 @@
  *   transcript beside it (`caps_<ver>_x86_64.replies`, the conversation that
  *   XML was made from) through our own probe builder, so the whole path from
  *   QMP answers to domain capabilities is exercised.
- * - CPU model catalogue (which models exist, vendors, feature spellings):
- *   libvirt's CPU map in `cpu/map`, the facts our CPU database is built from.
+ * - CPU model map (which models exist, vendors, signatures, features and
+ *   their QEMU spellings): libvirt's CPU map in `cpu/map`, the facts our CPU
+ *   database is built from; host-model is resolved against it.
  * - Host facts the data README says the harness mocks: firmware descriptors
- *   (two fake images, secure-boot capable), VFIO available, a TPM emulator
- *   offering TPM 2.0. They are passed in as host facts, never compared away.
+ *   (a BIOS ROM and two fake UEFI flash images, secure-boot capable), VFIO available, a TPM emulator
+ *   offering TPM 2.0, and a host CPU with 64 physical address bits. They are passed in as host facts, never compared away.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   buildDomainCapabilities,
-  type CpuModelCatalog,
   type DomainCapsHostFacts,
   type FirmwareImage,
 } from '../../src/drivers/qemu/domain-caps-builder.js';
+import { resolveHostModel } from '../../src/drivers/qemu/host-model.js';
 import { buildQemuCaps } from '../../src/drivers/qemu/qemu-caps.js';
 import { probeDataFromTranscript } from '../../src/drivers/qemu/transcript.js';
+import { catalogFromCpuMap, parseX86CpuMap, type X86CpuMap } from '../../src/drivers/qemu/x86-cpu-map.js';
 import { xmlDiff } from '../../src/xml/equal.js';
 import { parseXml } from '../../src/xml/parse.js';
 import { getAttr, type XmlElement } from '../../src/xml/tree.js';
@@ -41,6 +43,13 @@ interface DomainCapsCase {
 }
 
 const HARNESS_FIRMWARE: FirmwareImage[] = [
+  {
+    path: '/obviously/fake/bios.bin',
+    interface: 'bios',
+    type: 'rom',
+    targets: [{ arch: 'x86_64', machines: ['pc-i440fx-*', 'pc-q35-*'] }],
+    features: [],
+  },
   {
     path: '/obviously/fake/firmware1.fd',
     interface: 'uefi',
@@ -60,7 +69,7 @@ const HARNESS_FIRMWARE: FirmwareImage[] = [
 export async function run(dataDir: string): Promise<CaseResult[]> {
   const dir = join(dataDir, 'domaincaps');
   const cases = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as DomainCapsCase[];
-  const catalog = loadCatalog(join(dataDir, 'cpu/map'));
+  const map = loadCpuMap(join(dataDir, 'cpu/map'));
   const out: CaseResult[] = [];
   for (const c of cases) {
     out.push(
@@ -73,7 +82,11 @@ export async function run(dataDir: string): Promise<CaseResult[]> {
           vfio: true,
           tpmEmulatorVersions: ['2.0'],
         };
-        if (catalog) host.cpuCatalog = catalog;
+        if (map) {
+          host.cpuCatalog = catalogFromCpuMap(map);
+          // The harness's mocked host CPU has 64 physical address bits (passed through to KVM guests).
+          host.hostModel = (qc, accel) => resolveHostModel(qc, accel, map, { physAddrBits: 64 });
+        }
         const req: { virttype: 'kvm' | 'qemu'; arch: string; machine?: string } = {
           virttype: c.virtType,
           arch: c.arch,
@@ -123,55 +136,12 @@ function compareSections(ours: XmlElement, theirs: XmlElement): string[] {
   return problems;
 }
 
-/** Model names, vendors and QEMU feature spellings from libvirt's x86 CPU map. */
-function loadCatalog(mapDir: string): CpuModelCatalog | undefined {
-  if (!existsSync(mapDir)) return undefined;
-  const vendorOf = new Map<string, string | undefined>();
-  const parentOf = new Map<string, string>();
-  for (const f of readdirSync(mapDir)) {
-    if (!/^x86_.+\.xml$/.test(f) || f === 'x86_features.xml' || f === 'x86_vendors.xml') continue;
-    const root = parseXml(readFileSync(join(mapDir, f), 'utf8'));
-    for (const m of root.children) {
-      if (m.type !== 'element' || m.name !== 'model') continue;
-      const name = getAttr(m, 'name');
-      if (!name) continue;
-      let vendor: string | undefined;
-      for (const k of m.children) {
-        if (k.type !== 'element') continue;
-        if (k.name === 'vendor') vendor = getAttr(k, 'name');
-        if (k.name === 'model') {
-          const parent = getAttr(k, 'name');
-          if (parent) parentOf.set(name, parent);
-        }
-      }
-      vendorOf.set(name, vendor);
-    }
-  }
-  const qemuAlias = new Map<string, string>();
-  const featuresFile = join(mapDir, 'x86_features.xml');
-  if (existsSync(featuresFile)) {
-    const root = parseXml(readFileSync(featuresFile, 'utf8'));
-    for (const f of root.children) {
-      if (f.type !== 'element' || f.name !== 'feature') continue;
-      const name = getAttr(f, 'name');
-      if (!name) continue;
-      for (const k of f.children) {
-        if (k.type === 'element' && k.name === 'alias' && getAttr(k, 'source') === 'qemu') {
-          const alias = getAttr(k, 'name');
-          if (alias) qemuAlias.set(alias, name);
-        }
-      }
-    }
-  }
-  const vendor = (model: string, depth = 0): string | undefined => {
-    const v = vendorOf.get(model);
-    if (v !== undefined || depth > 8) return v;
-    const p = parentOf.get(model);
-    return p ? vendor(p, depth + 1) : undefined;
-  };
-  return {
-    has: (model) => vendorOf.has(model),
-    vendor: (model) => vendor(model),
-    featureName: (q) => qemuAlias.get(q) ?? q,
-  };
+/** libvirt's x86 CPU map (the facts our CPU database is built from). */
+function loadCpuMap(mapDir: string): X86CpuMap | undefined {
+  const index = join(mapDir, 'index.xml');
+  if (!existsSync(index)) return undefined;
+  return parseX86CpuMap(readFileSync(index, 'utf8'), (file) => {
+    const path = join(mapDir, file);
+    return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+  });
 }

@@ -21,6 +21,7 @@ import { machineFacts } from '../../machine/machine-types.js';
 import {
   defaultMachine,
   findMachine,
+  HYPERV_FEATURES,
   hasCommand,
   hasType,
   type QemuAccel,
@@ -274,8 +275,11 @@ export function buildDomainCapabilities(
   if (x86) features.ps2 = { supported: type('i8042') };
   features.sev = { supported: sevSupported };
   features.sgx = { supported: sgxSupported };
-  if (x86 && caps.hypervFeatures) {
-    features.hyperv = support(true, { features: [...caps.hypervFeatures] });
+  if (x86) {
+    // spinlocks and vendor_id are plain values QEMU always accepts; the
+    // others need the host's KVM, as the hv-passthrough expansion showed.
+    const hv = new Set<string>(['spinlocks', 'vendor_id', ...(caps.hypervFeatures ?? [])]);
+    features.hyperv = support(true, { features: HYPERV_FEATURES.filter((f) => hv.has(f)) });
   }
   const sectypes = pick([
     ['sev', sevSupported],
@@ -293,12 +297,18 @@ function buildOs(caps: QemuCaps, machine: QemuMachineType, firmware: readonly Fi
   );
   const efi = usable.filter((f) => f.interface === 'uefi');
   const secure = facts.supportsSmm && efi.some((f) => f.features.includes('secure-boot'));
+  // Firmware auto-selection can only pick what a descriptor describes.
+  const firmwareKinds = pick([
+    ['bios', usable.some((f) => f.interface === 'bios')],
+    ['efi', efi.length > 0],
+  ]);
   return {
     supported: true,
-    enums: [{ name: 'firmware', values: efi.length > 0 ? ['bios', 'efi'] : ['bios'] }],
+    enums: [{ name: 'firmware', values: firmwareKinds }],
     loader: {
       supported: true,
-      values: [...new Set(efi.map((f) => f.path))],
+      // Loader paths are the flash images a <loader> may name.
+      values: [...new Set(usable.filter((f) => f.type === 'pflash').map((f) => f.path))],
       enums: enums({
         type: ['rom', 'pflash'],
         readonly: ['yes', 'no'],

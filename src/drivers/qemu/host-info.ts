@@ -4,16 +4,17 @@
  * sizes, IOMMU groups. Every source is optional: a missing file leaves its
  * part out rather than failing the call (containers hide much of /sys).
  *
- * The CPU model and its feature list need the CPU engine (decoding CPUID
- * against the model database); until it is plugged in, the host CPU carries
- * its identity (arch, vendor, microcode, signature, topology, address size)
- * but no model.
+ * The CPU model and its features come from the CPU engine decoding the
+ * CPUID leaves read through /dev/cpu/0/cpuid (root and the `cpuid` kernel
+ * module); without that device the host CPU carries its identity (arch,
+ * vendor, microcode, signature, topology, address size) but no model.
  *
  * @module
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { arch as nodeArch } from 'node:os';
 import type { CapsHost, CapsNumaCell } from '../../conf/capabilities.js';
+import { decodeCpuData } from '../../cpu/index.js';
 
 const ARCH_FROM_NODE: Record<string, string> = {
   x64: 'x86_64',
@@ -102,6 +103,18 @@ export async function readHostInfo(): Promise<CapsHost> {
   }
   const addr = /(\d+) bits physical/.exec(cpuinfo.get('address sizes') ?? '');
   if (addr) host.cpu.maxPhysAddr = { mode: 'emulate', bits: Number(addr[1]) };
+
+  const cpuid = arch === 'x86_64' || arch === 'i686' ? await readCpuidLeaves() : undefined;
+  if (cpuid) {
+    try {
+      const decoded = decodeCpuData(cpuid);
+      if (decoded.model) host.cpu.model = decoded.model;
+      if (decoded.vendor) host.cpu.vendor = decoded.vendor;
+      if (decoded.features) host.cpu.features = decoded.features;
+    } catch {
+      // Data the engine cannot place leaves the identity-only description.
+    }
+  }
 
   const cells = await numaCells();
   const topo = await cpuTopology();
@@ -224,4 +237,51 @@ async function numaCells(): Promise<CapsNumaCell[]> {
     cells.push(cell);
   }
   return cells;
+}
+
+/**
+ * The CPUID leaves a CPU model decodes from, as `<cpudata>` XML: every basic
+ * and extended leaf with sub-leaf 0, plus the sub-leaves of 0x7, 0xd and 0x14
+ * that carry feature bits. Undefined when /dev/cpu/0/cpuid cannot be read.
+ */
+export async function readCpuidLeaves(device = '/dev/cpu/0/cpuid'): Promise<string | undefined> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(device, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const buf = Buffer.alloc(16);
+    const query = async (leaf: number, sub: number): Promise<number[]> => {
+      // The device reads a leaf at offset (sub-leaf << 32) | leaf.
+      const { bytesRead } = await fh.read(buf, 0, 16, Number((BigInt(sub) << 32n) | BigInt(leaf)));
+      if (bytesRead !== 16) throw new Error('short CPUID read');
+      return [buf.readUInt32LE(0), buf.readUInt32LE(4), buf.readUInt32LE(8), buf.readUInt32LE(12)];
+    };
+    const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+    const lines: string[] = [];
+    const add = async (leaf: number, sub: number) => {
+      const r = await query(leaf, sub);
+      if (r.some((x) => x !== 0)) {
+        lines.push(
+          `<cpuid eax_in='${hex(leaf)}' ecx_in='${hex(sub)}' eax='${hex(r[0] as number)}' ebx='${hex(r[1] as number)}' ecx='${hex(r[2] as number)}' edx='${hex(r[3] as number)}'/>`,
+        );
+      }
+      return r;
+    };
+    for (const base of [0, 0x80000000]) {
+      const max = (await query(base, 0))[0] as number;
+      for (let leaf = base; leaf <= max && leaf - base < 0x100; leaf++) {
+        const r = await add(leaf, 0);
+        const subs = leaf === 0x7 || leaf === 0x14 ? Math.min(r[0] as number, 16) : leaf === 0xd ? 1 : 0;
+        for (let sub = 1; sub <= subs; sub++) await add(leaf, sub);
+      }
+    }
+    return `<cpudata arch='x86'>\n${lines.join('\n')}\n</cpudata>\n`;
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close();
+  }
 }

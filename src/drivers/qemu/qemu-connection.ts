@@ -9,8 +9,9 @@
  *
  * @module
  */
+import { readdir, readFile } from 'node:fs/promises';
 import { cpus, hostname, totalmem } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
 import type {
   CallOptions,
@@ -40,8 +41,10 @@ import {
   vfioAvailable,
 } from './host-facts.js';
 import { hostArch, readHostInfo } from './host-info.js';
+import { resolveHostModel } from './host-model.js';
 import type { QemuPaths } from './paths.js';
 import type { QemuCaps } from './qemu-caps.js';
+import { catalogFromCpuMap, cpuMapFromDatabase, parseX86CpuMap, type X86CpuMap } from './x86-cpu-map.js';
 
 export interface QemuConnectionOptions {
   paths: QemuPaths;
@@ -51,6 +54,12 @@ export interface QemuConnectionOptions {
   kvm?: boolean;
   /** CPU engine hooks for domain capabilities (catalogue, host-model). */
   cpu?: Pick<DomainCapsHostFacts, 'cpuCatalog' | 'hostModel'>;
+  /**
+   * A directory holding an x86 CPU map in libvirt's format (`index.xml`
+   * plus the files it names) to use instead of the CPU engine's database
+   * for the model catalogue and host-model.
+   */
+  cpuMapDir?: string;
 }
 
 const caches = new Map<string, QemuCapsCache>();
@@ -322,8 +331,40 @@ export class QemuConnection implements DriverConnection {
       tpmEmulatorVersions(),
     ]);
     const facts: DomainCapsHostFacts = { firmware, vfio, tpmEmulatorVersions: tpm };
+    // The CPU engine's database unless a map directory was named.
+    const map =
+      this.#options.cpuMapDir !== undefined
+        ? await readCpuMap(this.#options.cpuMapDir)
+        : cpuMapFromDatabase();
+    this.#host ??= readHostInfo();
+    const bits = (await this.#host).cpu.maxPhysAddr?.bits;
+    facts.cpuCatalog = catalogFromCpuMap(map);
+    facts.hostModel = (caps, accel) =>
+      resolveHostModel(caps, accel, map, bits === undefined ? {} : { physAddrBits: bits });
     if (this.#options.cpu?.cpuCatalog) facts.cpuCatalog = this.#options.cpu.cpuCatalog;
     if (this.#options.cpu?.hostModel) facts.hostModel = this.#options.cpu.hostModel;
     return facts;
   }
+}
+
+async function readCpuMap(dir: string): Promise<X86CpuMap> {
+  const files = new Map<string, string>();
+  let index: string;
+  try {
+    index = await readFile(join(dir, 'index.xml'), 'utf8');
+    for (const f of await readdir(dir)) {
+      if (f.endsWith('.xml')) files.set(f, await readFile(join(dir, f), 'utf8'));
+    }
+  } catch (err) {
+    throw new VirError(
+      'OPEN_FAILED',
+      'qemu',
+      `cannot read the CPU map in ${dir}: ${(err as Error).message}`,
+      {
+        cause: err,
+        field: 'cpuMapDir',
+      },
+    );
+  }
+  return parseX86CpuMap(index, (f) => files.get(f));
 }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QemuCapsCache, writeAtomically } from '../../../src/drivers/qemu/caps-cache.js';
@@ -78,6 +78,26 @@ describe.skipIf(!HAS_QEMU)(`QEMU caps cache${QEMU_NOTE}`, () => {
     const third = new QemuCapsCache({ dir: cacheDir, kvm: noKvm });
     expect((await third.get(bin)).source).toBe('probe');
     expect(JSON.parse(readFileSync(file, 'utf8')).caps.format).toBe(QEMU_CAPS_FORMAT);
+  });
+
+  it('probes again after a kernel change, and when the binary is replaced (new inode)', async () => {
+    const bin = writeQemuWrapper(dir.path, QEMU_BINARY);
+    const cacheDir = join(dir.path, 'cache');
+    const cache = new QemuCapsCache({ dir: cacheDir, kvm: noKvm });
+    await cache.get(bin);
+    const file = cache.fileFor(bin) as string;
+    const entry = JSON.parse(readFileSync(file, 'utf8'));
+    entry.identity.kernel = 'some-other-kernel';
+    writeFileSync(file, JSON.stringify(entry));
+    expect((await new QemuCapsCache({ dir: cacheDir, kvm: noKvm }).get(bin)).source).toBe('probe');
+    expect((await new QemuCapsCache({ dir: cacheDir, kvm: noKvm }).get(bin)).source).toBe('disk');
+    // a package upgrade replaces the file: same path, new inode
+    const before = (await cache.identity(bin)).ino;
+    rmSync(bin);
+    writeQemuWrapper(dir.path, QEMU_BINARY);
+    const id = await cache.identity(bin);
+    if (id.ino !== before)
+      expect((await new QemuCapsCache({ dir: cacheDir, kvm: noKvm }).get(bin)).source).toBe('probe');
   });
 
   it('ignores a corrupt cache file and rewrites it', async () => {

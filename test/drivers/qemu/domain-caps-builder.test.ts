@@ -53,6 +53,14 @@ function sampleCaps(overrides: { qomTypes?: string[]; kvm?: boolean } = {}): Qem
   });
 }
 
+const SEABIOS: FirmwareImage = {
+  path: '/usr/share/seabios/bios-256k.bin',
+  interface: 'bios',
+  type: 'rom',
+  targets: [{ arch: 'x86_64', machines: ['pc-i440fx-*', 'pc-q35-*'] }],
+  features: [],
+};
+
 const OVMF: FirmwareImage[] = [
   {
     path: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd',
@@ -83,15 +91,24 @@ describe('domain capabilities builder', () => {
 
   it('offers secure-boot loaders only where the machine has SMM, and only firmware for that machine', () => {
     const caps = sampleCaps();
-    const q35 = buildDomainCapabilities(caps, { virttype: 'kvm', machine: 'q35' }, { firmware: OVMF });
+    const q35 = buildDomainCapabilities(
+      caps,
+      { virttype: 'kvm', machine: 'q35' },
+      { firmware: [SEABIOS, ...OVMF] },
+    );
     expect(q35.os?.enums?.[0]?.values).toEqual(['bios', 'efi']);
+    // the BIOS ROM is not a loader a domain names
+    expect(q35.os?.loader?.values).not.toContain(SEABIOS.path);
     expect(q35.os?.loader?.values).toEqual(OVMF.map((f) => f.path));
     expect(q35.os?.loader?.enums?.find((e) => e.name === 'secure')?.values).toEqual(['yes', 'no']);
     const pc = buildDomainCapabilities(caps, { virttype: 'kvm', machine: 'pc' }, { firmware: OVMF });
     expect(pc.os?.loader?.values).toEqual(['/usr/share/OVMF/OVMF_CODE_4M.fd']);
     expect(pc.os?.loader?.enums?.find((e) => e.name === 'secure')?.values).toEqual(['no']);
+    expect(pc.os?.enums?.[0]?.values).toEqual(['efi']);
+    // without descriptors firmware auto-selection has nothing to offer (libvirt 9 says the same on this host)
     const none = buildDomainCapabilities(caps, { virttype: 'kvm' });
-    expect(none.os?.enums?.[0]?.values).toEqual(['bios']);
+    expect(none.os?.enums?.[0]?.values).toEqual([]);
+    expect(none.os?.loader?.values).toEqual([]);
   });
 
   it('lists devices by what the binary has', () => {
@@ -156,6 +173,18 @@ describe('domain capabilities builder', () => {
       ['qemu64', 'unknown'],
     ]);
     expect(models[0]?.blockers).toEqual(['hle', 'pclmuldq', 'rtm']);
+  });
+
+  it('offers the Hyper-V values that need no KVM even without a KVM probe', () => {
+    const tcgOnly = buildDomainCapabilities(sampleCaps({ kvm: false }), { virttype: 'qemu' });
+    expect(tcgOnly.features?.hyperv?.enums?.[0]?.values).toEqual(['spinlocks', 'vendor_id']);
+    const withKvm = buildDomainCapabilities(
+      { ...sampleCaps(), hypervFeatures: ['relaxed', 'spinlocks'] },
+      {
+        virttype: 'kvm',
+      },
+    );
+    expect(withKvm.features?.hyperv?.enums?.[0]?.values).toEqual(['relaxed', 'spinlocks', 'vendor_id']);
   });
 
   it('produces documents valid against our schema', async () => {

@@ -90,3 +90,13 @@ export function childPids(): number[] {
   }
   return out;
 }
+
+/** The host-model section of a domain capabilities document as `model X` then `policy name` lines. */
+export function hostModelLines(xml: string): string[] {
+  const start = xml.indexOf("<mode name='host-model'");
+  const section = xml.slice(start, xml.indexOf('</mode>', start));
+  return [
+    `model ${/<model fallback='forbid'>([^<]+)/.exec(section)?.[1]}`,
+    ...[...section.matchAll(/policy='(\w+)' name='([^']+)'/g)].map((m) => `${m[1]} ${m[2]}`),
+  ];
+}

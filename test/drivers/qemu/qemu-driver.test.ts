@@ -133,6 +133,13 @@ describe.skipIf(!HAS_QEMU)(`qemu:/// driver capabilities${QEMU_NOTE}`, () => {
         if (new RegExp(`\\b${m}\\b`).test(cpuHelp)) expect(custom.has(m), m).toBe(true);
       }
       expect(custom.has('host')).toBe(false);
+      // the CPU engine's database names vendors and resolves host-model from QEMU's `max` expansion
+      const models = q35.cpuMode('custom')?.models ?? [];
+      expect(models.find((m) => m.name === 'EPYC')?.vendor).toBe('AMD');
+      expect(models.find((m) => m.name === 'qemu64')?.vendor).toBe('unknown');
+      const hostModel = q35.cpuMode('host-model');
+      expect(hostModel?.supported).toBe(true);
+      expect(custom.has(hostModel?.models?.[0]?.name ?? '?')).toBe(true);
       // an answer for the same query is the same document
       expect(await conn.getDomainCapabilities({ machine: 'q35', virttype: 'qemu', arch: 'x86_64' })).toBe(
         q35Xml,

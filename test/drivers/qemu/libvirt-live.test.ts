@@ -1,0 +1,150 @@
+/**
+ * Cross-checks with the libvirt installed on this machine: a private session
+ * daemon run as `nobody` (so nothing system-wide is touched, and without
+ * KVM), asked through virsh, stopped through its pid file afterwards.
+ * libvirt 9 (Debian 12) formats a few things older than the 11.3 data our
+ * conformance follows; only what both versions agree on is compared.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DomainCapabilities } from '../../../src/conf/domaincaps.js';
+import { buildDomainCapabilities } from '../../../src/drivers/qemu/domain-caps-builder.js';
+import { resolveHostModel } from '../../../src/drivers/qemu/host-model.js';
+import { probeQemu } from '../../../src/drivers/qemu/probe.js';
+import type { QemuCaps } from '../../../src/drivers/qemu/qemu-caps.js';
+import { parseX86CpuMap } from '../../../src/drivers/qemu/x86-cpu-map.js';
+import { xmlDiff } from '../../../src/xml/equal.js';
+import { parseXml } from '../../../src/xml/parse.js';
+import type { XmlElement } from '../../../src/xml/tree.js';
+import { HAS_QEMU, hostModelLines, QEMU_BINARY } from './helpers.js';
+
+const LIBVIRT_MAP = '/usr/share/libvirt/cpu_map';
+const CAN_ASK_LIBVIRT =
+  HAS_QEMU &&
+  process.getuid?.() === 0 &&
+  existsSync(LIBVIRT_MAP) &&
+  spawnSync('sh', ['-c', 'command -v virsh && command -v setpriv && command -v libvirtd'], {
+    stdio: 'ignore',
+  }).status === 0;
+
+function virshAsNobody(args: string[]): string {
+  const home = mkdtempSync(join(tmpdir(), 'vk-libvirt-'));
+  chmodSync(home, 0o777);
+  try {
+    const r = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        'env',
+        `HOME=${home}`,
+        `XDG_RUNTIME_DIR=${join(home, 'run')}`,
+        'virsh',
+        '-c',
+        'qemu:///session',
+        ...args,
+      ],
+      { encoding: 'utf8', timeout: 60_000, cwd: home },
+    );
+    return r.stdout;
+  } finally {
+    try {
+      const pid = Number(readFileSync(join(home, 'run/libvirt/libvirtd.pid'), 'utf8').trim());
+      if (pid > 1) process.kill(pid, 'SIGTERM');
+    } catch {}
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+describe.skipIf(!CAN_ASK_LIBVIRT)(
+  `domain capabilities against the installed libvirt (TCG)${CAN_ASK_LIBVIRT ? '' : ' (skipped: needs root, virsh, libvirtd, setpriv and QEMU)'}`,
+  () => {
+    let theirs = '';
+    let caps: QemuCaps;
+    beforeAll(async () => {
+      theirs = virshAsNobody([
+        'domcapabilities',
+        '--virttype',
+        'qemu',
+        '--arch',
+        'x86_64',
+        '--emulatorbin',
+        QEMU_BINARY,
+      ]);
+      const run = mkdtempSync(join(tmpdir(), 'vk-probe-'));
+      try {
+        caps = await probeQemu(QEMU_BINARY, { kvm: false, runDir: run });
+      } finally {
+        rmSync(run, { recursive: true, force: true });
+      }
+    }, 90_000);
+
+    it('host-model equals libvirt 9 with its counting of removed features', () => {
+      expect(theirs).toContain('<domainCapabilities>');
+      const map = parseX86CpuMap(readFileSync(join(LIBVIRT_MAP, 'index.xml'), 'utf8'), (f) =>
+        existsSync(join(LIBVIRT_MAP, f)) ? readFileSync(join(LIBVIRT_MAP, f), 'utf8') : undefined,
+      );
+      const hm = resolveHostModel(caps, 'tcg', map, { removalCost: 'flat' });
+      const ours = [
+        `model ${hm?.models?.[0]?.name}`,
+        ...(hm?.features ?? []).map((f) => `${f.policy} ${f.name}`),
+      ];
+      expect(ours).toEqual(hostModelLines(theirs));
+    });
+
+    it('the sections both libvirt versions format alike are equal', () => {
+      const ours = parseXml(buildDomainCapabilities(caps, { virttype: 'qemu' }).toXML());
+      const lv = parseXml(theirs);
+      const pickEl = (root: XmlElement, path: string[]): XmlElement | undefined => {
+        let el: XmlElement | undefined = root;
+        for (const name of path) {
+          el = el?.children.find((c): c is XmlElement => c.type === 'element' && c.name === name);
+        }
+        return el;
+      };
+      const stable = [
+        ['path'],
+        ['domain'],
+        ['machine'],
+        ['arch'],
+        ['vcpu'],
+        ['iothreads'],
+        ['os'],
+        ['memoryBacking'],
+        ['devices', 'disk'],
+        ['devices', 'video'],
+        ['devices', 'rng'],
+        ['devices', 'filesystem'],
+        ['devices', 'redirdev'],
+        ['devices', 'channel'],
+        ['features', 'gic'],
+        ['features', 'vmcoreinfo'],
+        ['features', 'genid'],
+        ['features', 'backingStoreInput'],
+        ['features', 'backup'],
+        ['features', 'sev'],
+        ['features', 'sgx'],
+        ['features', 'hyperv'],
+      ];
+      for (const path of stable) {
+        const a = pickEl(ours, path);
+        const b = pickEl(lv, path);
+        expect(a, path.join('/')).toBeDefined();
+        expect(b, path.join('/')).toBeDefined();
+        expect(xmlDiff(a as XmlElement, b as XmlElement), path.join('/')).toBeUndefined();
+      }
+      // and the custom CPU models: same names and usability (libvirt 9 kept QEMU's order and wrote no blockers)
+      const strip = (xml: string) =>
+        (DomainCapabilities.fromXML(xml).cpuMode('custom')?.models ?? [])
+          .map((m) => ({ name: m.name, usable: m.usable }))
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const catalogued = buildDomainCapabilities(caps, { virttype: 'qemu' });
+      const names = new Set(strip(theirs).map((m) => m.name));
+      expect(strip(catalogued.toXML()).filter((m) => names.has(m.name))).toEqual(strip(theirs));
+    });
+  },
+);
