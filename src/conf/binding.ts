@@ -206,7 +206,10 @@ export function text<T>(codec: Codec<T>): Field<T> {
       return raw === undefined ? undefined : decode(codec, raw, ctx, 'text()');
     },
     writeChildren(value, out) {
-      out.push({ type: 'text', value: codec.format(value) });
+      // No text node for an empty value: a parser reads `<x></x>` back as no text
+      // at all, so writing one would not survive the next round trip.
+      const formatted = codec.format(value);
+      if (formatted !== '') out.push({ type: 'text', value: formatted });
     },
   };
 }

@@ -103,6 +103,15 @@ describe('CpuDef', () => {
     }
   });
 
+  it('writes an empty model name as an empty element, so the output reads back to itself', () => {
+    // found by the DomainDef mutation property: '' formatted as <model></model> read back as absent
+    const cpu = CpuDef.fromXML("<cpu mode='custom'><model fallback='forbid'>qemu64</model></cpu>");
+    if (cpu.model) cpu.model.name = '';
+    const out = cpu.toXML();
+    expect(out).toContain("<model fallback='forbid'/>");
+    expect(CpuDef.fromXML(out).toXML()).toBe(out);
+  });
+
   it('handles a CPU with 10,000 features', () => {
     const xml = `<cpu><model>x</model>${Array.from({ length: 10_000 }, (_, i) => `<feature name='f${i}'/>`).join('')}</cpu>`;
     const cpu = CpuDef.fromXML(xml);
