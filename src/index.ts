@@ -15,6 +15,7 @@ export {
 export { applyQemuDefaults, type QemuDefaultsOptions } from './drivers/qemu/defaults/index.js';
 export { type ProbeOptions, probeQemu } from './drivers/qemu/probe.js';
 export type { QemuCaps } from './drivers/qemu/qemu-caps.js';
+export { QmpClient, QmpError } from './drivers/qemu/qmp/index.js';
 export { registerDriver, unregisterDriver } from './drivers/registry.js';
 export {
   type Fault,
