@@ -9,11 +9,13 @@
  *
  * @module
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { VirError } from '../../errors.js';
+import { optValue } from './command-line/escape.js';
 import { QmpClient } from './qmp/qmp-client.js';
 import { QmpError } from './qmp/qmp-error.js';
 
@@ -46,13 +48,22 @@ const STDERR_CAP = 64 * 1024;
 
 export async function startMonitorProcess(opts: MonitorProcessOptions): Promise<MonitorProcess> {
   const socketPath = join(opts.dir, 'qmp.sock');
+  // The directory is the caller's: a comma in it must not end QEMU's path option,
+  // and a newline cannot be passed at all (refused before anything starts).
+  const monitorOption = `socket,id=vkmon,path=${optValue(socketPath, 'runDir')}`;
   const server = createServer();
   await listen(server, socketPath);
   let child: ChildProcess;
   try {
     child = spawn(
       opts.binary,
-      [...opts.args, '-chardev', `socket,id=vkmon,path=${socketPath}`, '-mon', 'chardev=vkmon,mode=control'],
+      [
+        ...opts.args,
+        '-chardev',
+        monitorOption,
+        '-mon',
+        'chardev=vkmon,mode=control',
+      ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
         env: opts.env ?? {

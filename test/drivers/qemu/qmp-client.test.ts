@@ -1,6 +1,9 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startMonitorProcess } from '../../../src/drivers/qemu/qemu-monitor-process.js';
 import { QmpClient, QmpError } from '../../../src/drivers/qemu/qmp/index.js';
+import { VirError } from '../../../src/errors.js';
 import {
   childPids,
   fakeQmpServer,
@@ -291,6 +294,30 @@ describe.skipIf(!HAS_QEMU)(`QmpClient against real QEMU${QEMU_NOTE}`, () => {
     await expect(proc.qmp.execute('query-status')).rejects.toMatchObject({ reason: 'closed' });
     await proc.kill();
     expect(proc.child.exitCode !== null || proc.child.signalCode !== null).toBe(true);
+  });
+
+  it('starts QEMU from a run directory whose name has a comma in it', async () => {
+    const odd = join(dir.path, 'run,dir');
+    mkdirSync(odd);
+    const proc = await startMonitorProcess({
+      binary: QEMU_BINARY,
+      args: ['-machine', 'none', '-nodefaults', '-nographic', '-no-user-config', '-accel', 'tcg'],
+      dir: odd,
+    });
+    cleanups.push(() => proc.kill());
+    const version = await proc.qmp.execute<{ qemu: { major: number } }>('query-version');
+    expect(version.qemu.major).toBeGreaterThanOrEqual(2);
+    await proc.kill();
+  });
+
+  it('refuses a run directory with a newline before starting anything', async () => {
+    const err = await startMonitorProcess({
+      binary: QEMU_BINARY,
+      args: ['-machine', 'none'],
+      dir: join(dir.path, 'bad\ndir'),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VirError);
+    expect((err as VirError).field).toBe('runDir');
   });
 
   it('reports a process killed mid-session as a closed connection', async () => {
