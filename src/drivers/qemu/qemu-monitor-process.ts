@@ -57,13 +57,7 @@ export async function startMonitorProcess(opts: MonitorProcessOptions): Promise<
   try {
     child = spawn(
       opts.binary,
-      [
-        ...opts.args,
-        '-chardev',
-        monitorOption,
-        '-mon',
-        'chardev=vkmon,mode=control',
-      ],
+      [...opts.args, '-chardev', monitorOption, '-mon', 'chardev=vkmon,mode=control'],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
         env: opts.env ?? {
