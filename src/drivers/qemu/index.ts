@@ -28,6 +28,14 @@ export const qemuDriver: DriverFactory = {
       );
     }
     const mode = uri.path === '/system' ? 'system' : 'session';
+    if (mode === 'system' && !isRoot()) {
+      // as libvirt: the system instance manages guests and files of the whole host
+      throw new VirError(
+        'OPERATION_DENIED',
+        'qemu',
+        "qemu:///system manages the host's guests and needs root; use qemu:///session for your own guests",
+      );
+    }
     const options: QemuConnectionOptions = { paths: resolveQemuPaths(mode, driverOptions) };
     const emulators = driverOptions.emulators;
     if (emulators !== undefined) {
@@ -56,6 +64,10 @@ export const qemuDriver: DriverFactory = {
     return new QemuConnection(options);
   },
 };
+
+function isRoot(): boolean {
+  return typeof process.getuid !== 'function' || process.getuid() === 0;
+}
 
 export { QmpClient, QmpError } from './qmp/index.js';
 export { QemuConnection };

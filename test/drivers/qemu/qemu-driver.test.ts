@@ -10,6 +10,22 @@ import { validate } from '../../../src/xml/validate.js';
 import { childPids, HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
 
 const childrenBefore = new Set(childPids());
+const IS_ROOT = process.getuid?.() === 0;
+const REPO = join(import.meta.dirname, '../../..');
+/** Whether this checkout can be run as `nobody` (setpriv present, files world-readable). */
+const AS_NOBODY = (() => {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    execFileSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '-e', '0'],
+      { stdio: 'ignore', cwd: REPO, env: { ...process.env, HOME: '/tmp' } },
+    );
+    return true;
+  } catch {
+    return false;
+  }
+})();
 afterAll(() => {
   // every QEMU (and fake QEMU) a test started has been reaped
   expect(childPids().filter((p) => !childrenBefore.has(p))).toEqual([]);
@@ -83,22 +99,50 @@ describe.skipIf(!HAS_QEMU)(`qemu:/// driver capabilities${QEMU_NOTE}`, () => {
     }
   });
 
-  it('qemu:///system with moved roots answers a second connection from the disk cache', async () => {
-    const a = await connect('qemu:///system', {
-      driverOptions: { ...roots(), emulators: [QEMU_BINARY], kvm: false },
-    });
-    const capsA = await a.getCapabilities();
-    await a.close();
-    expect(capsA.guests?.[0]?.arch.domains?.map((d) => d.type)).toEqual(['qemu']);
-    const b = await connect('qemu:///system', {
-      driverOptions: { ...roots(), emulators: [QEMU_BINARY], kvm: false },
-    });
-    const capsB = await b.getCapabilities();
-    await b.close();
-    expect(capsB.toXML()).toBe(capsA.toXML());
-    expect(existsSync(join(dir.path, 'run'))).toBe(true);
-    expect(readdirSync(join(dir.path, 'run'))).toEqual([]); // probe sockets are gone
-  });
+  it.skipIf(!AS_NOBODY)(
+    `refuses qemu:///system to a user that is not root (run as nobody)${AS_NOBODY ? '' : ' (skipped: cannot run this checkout as nobody)'}`,
+    () => {
+      const script = `import('${join(REPO, 'src/index.ts')}').then((v) => v.connect('qemu:///system')).then(
+      () => console.log('opened'),
+      (e) => console.log(e.code + ' ' + e.domain),
+    );`;
+      const out = execFileSync(
+        'setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          process.execPath,
+          '--import',
+          'tsx',
+          '-e',
+          script,
+        ],
+        { encoding: 'utf8', cwd: REPO, env: { ...process.env, HOME: dir.path } },
+      );
+      expect(out.trim()).toBe('OPERATION_DENIED qemu');
+    },
+  );
+
+  it.skipIf(!IS_ROOT)(
+    'qemu:///system with moved roots answers a second connection from the disk cache',
+    async () => {
+      const a = await connect('qemu:///system', {
+        driverOptions: { ...roots(), emulators: [QEMU_BINARY], kvm: false },
+      });
+      const capsA = await a.getCapabilities();
+      await a.close();
+      expect(capsA.guests?.[0]?.arch.domains?.map((d) => d.type)).toEqual(['qemu']);
+      const b = await connect('qemu:///system', {
+        driverOptions: { ...roots(), emulators: [QEMU_BINARY], kvm: false },
+      });
+      const capsB = await b.getCapabilities();
+      await b.close();
+      expect(capsB.toXML()).toBe(capsA.toXML());
+      expect(existsSync(join(dir.path, 'run'))).toBe(true);
+      expect(readdirSync(join(dir.path, 'run'))).toEqual([]); // probe sockets are gone
+    },
+  );
 
   it('domain capabilities for the default machine, q35 and TCG', async () => {
     const conn = await connect('qemu:///session', {
