@@ -18,11 +18,13 @@ describe('unix socket of a URI', () => {
     expect(unixSocketPath(uri, true)).toBe('/tmp/x/sock');
   });
 
-  it.skipIf(process.getuid?.() === 0)("is the user's runtime directory for a session daemon", () => {
-    const runtime = process.env.XDG_RUNTIME_DIR;
-    if (!runtime) return;
-    expect(unixSocketPath(parseUri('qemu+unix:///session'), false)).toBe(`${runtime}/libvirt/libvirt-sock`);
-  });
+  it.skipIf(process.getuid?.() === 0 || !process.env.XDG_RUNTIME_DIR)(
+    "is the user's runtime directory for a session daemon (non-root with XDG_RUNTIME_DIR only)",
+    () => {
+      const runtime = process.env.XDG_RUNTIME_DIR;
+      expect(unixSocketPath(parseUri('qemu+unix:///session'), false)).toBe(`${runtime}/libvirt/libvirt-sock`);
+    },
+  );
 });
 
 describe('daemon-side URI', () => {
