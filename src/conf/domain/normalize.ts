@@ -119,7 +119,8 @@ function normalizeMemory(def: DomainDef): void {
 }
 
 /** Total size of the memory modules (`<memory model=...>` devices), in KiB. */
-function memoryDevicesKiB(def: DomainDef): number {
+/** Total `<target><size>` of the memory devices (DIMMs, virtio-mem, ...), in KiB. */
+export function memoryDevicesKiB(def: DomainDef): number {
   let total = 0;
   for (const [i, m] of (def.devices?.memories ?? []).entries()) {
     const size = m.target?.children.find((c) => c.type === 'element' && c.name === 'size');

@@ -228,6 +228,21 @@ describe('buildCommandLine', () => {
     });
   });
 
+  it("boots with the NUMA cells' memory when <memory> also counts hot-pluggable devices", () => {
+    // libvirt 11.3's memory-hotplug-virtio-mem: <memory> 8388608 KiB, one cell of 2095104 KiB,
+    // and its .args say -m size=2095104k
+    const xml = tinyDomainXml({
+      devices: `<memory model='virtio-mem'><target><size unit='KiB'>1048576</size><node>0</node>
+        <block unit='KiB'>2048</block><requested unit='KiB'>524288</requested></target></memory>`,
+    })
+      .replace("<memory unit='MiB'>32</memory>", "<memory unit='KiB'>8388608</memory>")
+      .replace(
+        '<vcpu>1</vcpu>',
+        "<maxMemory unit='KiB'>1099511627776</maxMemory><vcpu>1</vcpu><cpu><numa><cell id='0' cpus='0' memory='2095104' unit='KiB'/></numa></cpu>",
+      );
+    expect(optionValue(build(xml).argv, '-m')).toBe('size=2095104k,maxmem=1099511627776k');
+  });
+
   it('refuses a newline in the domain dir', () => {
     expectDetail(() => build(tinyDomainXml(), { ...PATHS, domainDir: '/tmp/a\nb' }), 'paths.domainDir');
   });

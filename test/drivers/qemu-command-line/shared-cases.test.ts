@@ -35,7 +35,6 @@ export const KNOWN_GAPS = new Set<string>([
   'qemu/firmware-auto-efi-format-loader-qcow2-nvram-path',
   'qemu/firmware-auto-efi-no-secboot',
   'qemu/memory-hotplug-dimm-addr',
-  'qemu/memory-hotplug-virtio-mem',
   'qemu/net-bandwidth',
   'qemu/serial-file-log',
 ]);

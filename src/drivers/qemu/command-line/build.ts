@@ -11,7 +11,9 @@
  *
  * @module
  */
+
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { memoryDevicesKiB } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
 import { machineFacts } from '../../../machine/machine-types.js';
 import { accelOf, resolveMachine } from '../defaults/index.js';
@@ -153,8 +155,14 @@ function buildMemory(
   numa: boolean,
   paths: CommandLinePaths,
 ): void {
-  // The generic parse already made <memory> the initial memory (NUMA cells summed).
-  const initial = alignUp(def.memory?.value ?? 0, 1024);
+  // -m size is the boot memory: the guest NUMA cells when there are any, else
+  // <memory> less what hot-pluggable memory devices bring (as libvirt computes it).
+  const cells = def.cpu?.numa?.cells ?? [];
+  const boot =
+    cells.length > 0
+      ? cells.reduce((sum, c) => sum + Number(c.memory), 0)
+      : (def.memory?.value ?? 0) - memoryDevicesKiB(def);
+  const initial = alignUp(boot, 1024);
   const m = [`size=${initial}k`];
   const max = def.maxMemory;
   if (max) {
