@@ -12,7 +12,7 @@
 import { VirError } from '../../errors.js';
 import { parseXml } from '../../xml/parse.js';
 import { serializeXml } from '../../xml/serialize.js';
-import type { XmlElement, XmlNode } from '../../xml/tree.js';
+import { cloneNode, type XmlElement, type XmlNode } from '../../xml/tree.js';
 import {
   assignParsed,
   attr,
@@ -294,8 +294,13 @@ export class DomainDef {
   toElement(options: FormatDomainOptions = {}): XmlElement {
     if (options.check !== false) checkDomain(this);
     const source = options.preserveUnknown === false ? withoutUnknown(this) : this;
-    const el = domainMapper.write(source);
-    if (options.inactive) makeInactive(el);
+    let el = domainMapper.write(source);
+    // The written tree shares the elements the model keeps verbatim (unknown XML,
+    // raw children): edit a copy, so formatting never changes the definition.
+    if (options.inactive) {
+      el = cloneNode(el);
+      makeInactive(el);
+    }
     // libvirt always writes <devices> with an end tag, even when it is empty.
     for (const c of el.children)
       if (c.type === 'element' && c.name === 'devices' && c.children.length === 0)
@@ -388,6 +393,10 @@ function makeInactive(root: XmlElement): void {
     // An automatically allocated port means nothing once the guest stops.
     if (el.name === 'graphics' && el.attrs.some((a) => a.name === 'autoport' && a.value === 'yes'))
       for (const a of el.attrs) if (a.name === 'port' || a.name === 'tlsPort') a.value = '-1';
+    // A block job's <mirror> and the indexes of a backing chain are runtime state.
+    if (el.name === 'disk')
+      el.children = (el.children as XmlNode[]).filter((c) => !(c.type === 'element' && c.name === 'mirror'));
+    if (el.name === 'backingStore') el.attrs = el.attrs.filter((a) => a.name !== 'index');
     for (const c of el.children as XmlNode[]) if (c.type === 'element') walk(c);
   };
   walk(root);

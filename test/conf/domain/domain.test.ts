@@ -110,6 +110,36 @@ describe('DomainDef parse (own fixture, checked against libvirt on test:///defau
   });
 });
 
+describe('inactive format', () => {
+  // libvirt 11.3's disk-mirror and disk-active-commit: the inactive output has no <mirror>
+  // and no backingStore index, the live one keeps both
+  const disk = `<disk type='file' device='disk'>
+      <source file='/tmp/top.qcow2'/>
+      <backingStore type='file' index='1'>
+        <format type='qcow2'/>
+        <source file='/tmp/base.qcow2'/>
+        <backingStore/>
+      </backingStore>
+      <mirror type='file' file='/tmp/copy.img' format='qcow2' job='copy'>
+        <format type='qcow2'/>
+        <source file='/tmp/copy.img'/>
+      </mirror>
+      <target dev='vda' bus='virtio'/>
+    </disk>`;
+
+  it('drops a block job mirror and backing-chain indexes (runtime state) without changing the definition', () => {
+    const def = DomainDef.fromXML(minimal(disk));
+    const inactive = parseXml(def.toXML({ inactive: true }));
+    const d = childElements(childElements(inactive, 'devices')[0]!, 'disk')[0]!;
+    expect(childElements(d, 'mirror')).toEqual([]);
+    expect(childElements(d, 'backingStore')[0]?.attrs.find((a) => a.name === 'index')).toBeUndefined();
+    const live = parseXml(def.toXML());
+    const l = childElements(childElements(live, 'devices')[0]!, 'disk')[0]!;
+    expect(childElements(l, 'mirror')).toHaveLength(1);
+    expect(childElements(l, 'backingStore')[0]?.attrs.find((a) => a.name === 'index')?.value).toBe('1');
+  });
+});
+
 describe('kitchen-sink fixture (every device kind), checked against libvirt on test:///default', () => {
   it("formats what libvirt formats, keeping the qemu: namespace libvirt's test driver drops", () => {
     const xml = readFileSync(fixture('domain', 'kitchen-sink.xml'), 'utf8');

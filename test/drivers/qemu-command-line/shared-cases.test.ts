@@ -29,8 +29,6 @@ const HAVE = HAS_SHARED && existsSync(join(DIR, 'cases.json')) && existsSync(joi
 
 /** Cases whose features virtkit does not model yet (see the conformance report for each reason). */
 export const KNOWN_GAPS = new Set<string>([
-  'qemu/disk-active-commit',
-  'qemu/disk-mirror',
   'qemu/disk-network-tlsx509-nbd',
   'qemu/firmware-auto-efi-format-loader-qcow2-nvram-path',
   'qemu/firmware-auto-efi-no-secboot',
