@@ -5,15 +5,12 @@
  * (python3-libvirt: defineXML + XMLDesc + undefine on test:///default)
  * for the whole parse + format cycle.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DomainDef } from '../src/conf/domain/domain-def.js';
-import { SCHEMA_FILES } from '../src/xml/schemas.gen.js';
 import { validate } from '../src/xml/validate.js';
-import { type BenchRow, hasCommand, measure, pythonMedianUs, row } from './harness.js';
+import { type BenchRow, measure, pythonMedianUs, row, xmllintUs } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -81,7 +78,7 @@ export async function run(): Promise<BenchRow[]> {
     rows.push(
       row(`domain validate (RelaxNG), ${label}`, await measure(() => validate(formatted, 'domain')), {
         name: 'xmllint --relaxng',
-        us: xmllintUs(formatted),
+        us: xmllintUs(formatted, 'domain.rng'),
       }),
     );
     const libvirt = pythonMedianUs(
@@ -106,34 +103,4 @@ export async function run(): Promise<BenchRow[]> {
     );
   }
   return rows;
-}
-
-/** Per-document xmllint time: (N files - 1 file) / (N - 1), so start-up cancels out. */
-function xmllintUs(xml: string): number | undefined {
-  if (!hasCommand('xmllint') || !('domain.rng' in SCHEMA_FILES)) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'virtkit-bench-'));
-  try {
-    for (const [name, text] of Object.entries(SCHEMA_FILES)) writeFileSync(join(dir, name), text as string);
-    const n = 300;
-    const files: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const f = join(dir, `doc${i}.xml`);
-      writeFileSync(f, xml);
-      files.push(f);
-    }
-    const time = (list: string[]) => {
-      const t0 = process.hrtime.bigint();
-      const r = spawnSync('xmllint', ['--noout', '--relaxng', join(dir, 'domain.rng'), ...list], {
-        stdio: 'ignore',
-      });
-      const t = Number(process.hrtime.bigint() - t0) / 1000;
-      return r.status === 0 ? t : undefined;
-    };
-    const one = time(files.slice(0, 1));
-    const all = time(files);
-    if (one === undefined || all === undefined) return undefined;
-    return (all - one) / (n - 1);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }

@@ -4,6 +4,10 @@
  * same process tree so the numbers are comparable.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SCHEMA_FILES } from '../src/xml/schemas.gen.js';
 
 export interface BenchRow {
   /** What was measured, e.g. `capabilities parse`. */
@@ -97,4 +101,38 @@ print(json.dumps(statistics.median(s)))
 
 export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * xmllint's time to validate one document against `schema` (one of ours),
+ * in µs. It validates many files in one process, so the per-document cost
+ * is (time for N files - time for 1 file) / (N - 1): process start-up and
+ * schema compilation cancel out. `undefined` without xmllint or the schema.
+ */
+export function xmllintUs(xml: string, schema: string, n = 300): number | undefined {
+  if (!hasCommand('xmllint') || !(schema in SCHEMA_FILES)) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'virtkit-bench-'));
+  try {
+    for (const [name, text] of Object.entries(SCHEMA_FILES)) writeFileSync(join(dir, name), text as string);
+    const files: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const f = join(dir, `doc${i}.xml`);
+      writeFileSync(f, xml);
+      files.push(f);
+    }
+    const time = (list: string[]) => {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync('xmllint', ['--noout', '--relaxng', join(dir, schema), ...list], {
+        stdio: 'ignore',
+      });
+      const t = Number(process.hrtime.bigint() - t0) / 1000;
+      return r.status === 0 ? t : undefined;
+    };
+    const one = time(files.slice(0, 1));
+    const all = time(files);
+    if (one === undefined || all === undefined) return undefined;
+    return (all - one) / (n - 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

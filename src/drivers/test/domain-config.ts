@@ -11,6 +11,11 @@
  *
  * @module
  */
+import {
+  LIFECYCLE_ACTIONS as DOMAIN_LIFECYCLE_ACTIONS,
+  type LifecycleAction,
+} from '../../conf/domain/clock.js';
+import { type DomainType, DOMAIN_TYPES as KNOWN_DOMAIN_TYPES } from '../../conf/domain/domain-def.js';
 import { toKiB } from '../../conf/units.js';
 import { VirError } from '../../errors.js';
 import { parseXml } from '../../xml/parse.js';
@@ -27,45 +32,11 @@ import {
   type XmlNode,
 } from '../../xml/tree.js';
 
-/** What `<on_poweroff>`, `<on_reboot>` and `<on_crash>` may ask for. */
-export type LifecycleAction =
-  | 'destroy'
-  | 'restart'
-  | 'preserve'
-  | 'rename-restart'
-  | 'coredump-destroy'
-  | 'coredump-restart';
-
-const LIFECYCLE_ACTIONS: ReadonlySet<string> = new Set<LifecycleAction>([
-  'destroy',
-  'restart',
-  'preserve',
-  'rename-restart',
-  'coredump-destroy',
-  'coredump-restart',
-]);
+/** What `<on_poweroff>`, `<on_reboot>` and `<on_crash>` may ask for (the domain model's list). */
+const LIFECYCLE_ACTIONS: ReadonlySet<string> = new Set<LifecycleAction>(DOMAIN_LIFECYCLE_ACTIONS);
 
 /** Hypervisor types libvirt's domain parser knows (the test driver accepts any of them). */
-const DOMAIN_TYPES: ReadonlySet<string> = new Set([
-  'none',
-  'qemu',
-  'kqemu',
-  'kvm',
-  'xen',
-  'lxc',
-  'uml',
-  'openvz',
-  'test',
-  'vmware',
-  'hyperv',
-  'vbox',
-  'phyp',
-  'parallels',
-  'bhyve',
-  'vz',
-  'ch',
-  'hvf',
-]);
+const DOMAIN_TYPES: ReadonlySet<string> = new Set<DomainType>(KNOWN_DOMAIN_TYPES);
 
 /** Namespace of libvirt's test-driver extensions inside `<domain>` of a node config file. */
 export const TEST_DRIVER_NS = 'http://libvirt.org/schemas/domain/test/1.0';
