@@ -1,10 +1,13 @@
 /**
  * Family `domainxml/qemu`: libvirt's qemuxmlconf cases (DO_TEST_CAPS_LATEST).
- * A case passes when both hold:
+ * A case passes when every check libvirt makes of it holds:
  * 1. the input, parsed and given the QEMU driver's define-time defaults,
  *    formats (inactive) to exactly libvirt's expected output XML;
- * 2. the command line we build for it equals libvirt's expected `.args`
- *    (environment, binary, then every argument), compared token by token.
+ * 2. that output, parsed the same way, formats to itself byte for byte;
+ * 3. the command line we build for it equals libvirt's expected `.args`
+ *    (environment, binary, then every argument), compared token by token;
+ * and, as libvirt's schema test does for the same files, our domain schema
+ * accepts both the input and the output.
  *
  * The caps are libvirt's "latest" QEMU 10.0.0, replayed from its probe
  * transcript. libvirt's harness fixes several things, which we pass the
@@ -23,6 +26,7 @@ import { applyQemuDefaults } from '../../src/drivers/qemu/defaults/index.js';
 import { buildQemuCaps, type QemuCaps } from '../../src/drivers/qemu/qemu-caps.js';
 import { probeDataFromTranscript } from '../../src/drivers/qemu/transcript.js';
 import { xmlDiff } from '../../src/xml/equal.js';
+import { validate } from '../../src/xml/validate.js';
 import { attempt, type CaseResult } from './types.js';
 
 interface QemuCase {
@@ -106,29 +110,58 @@ export function harnessPaths(name: string) {
   };
 }
 
-export function runCase(dir: string, c: QemuCase, caps: QemuCaps): string | undefined {
-  const input = readFileSync(join(dir, c.input), 'utf8').replace(/<!--[\s\S]*?-->[ \t]*\n?/g, '');
-  const def = DomainDef.fromXML(input, HARNESS);
+function parseWithDefaults(xml: string, caps: QemuCaps): DomainDef {
+  const def = DomainDef.fromXML(xml.replace(/<!--[\s\S]*?-->[ \t]*\n?/g, ''), HARNESS);
   applyQemuDefaults(def, caps, { libDir: '/var/lib/libvirt/qemu' });
+  return def;
+}
+
+async function schemaProblem(what: string, xml: string): Promise<string | undefined> {
+  const v = await validate(xml, 'domain');
+  if (v.valid) return undefined;
+  return `schema (${what}): ${v.errors.map((e) => `line ${e.line}: ${e.message}`).join('; ')}`;
+}
+
+/** Every check of one case; undefined when all hold, else what differs first in each. */
+export async function runCase(dir: string, c: QemuCase, caps: QemuCaps): Promise<string | undefined> {
+  if (c.expect !== 'success') return `unknown expect ${JSON.stringify(c.expect)} for a qemu case`;
+  if (!c.output || !c.args) return 'a qemu case needs both an output and an args file';
+  const input = readFileSync(join(dir, c.input), 'utf8');
+  const expected = readFileSync(join(dir, c.output), 'utf8');
   const problems: string[] = [];
-  if (c.output) {
-    const expected = readFileSync(join(dir, c.output), 'utf8');
-    const actual = def.toXML({ inactive: true });
-    if (actual !== expected) problems.push(`defaults: ${xmlDiff(expected, actual) ?? 'formatting differs'}`);
+  const def = parseWithDefaults(input, caps);
+  const actual = def.toXML({ inactive: true });
+  if (actual !== expected) problems.push(`defaults: ${xmlDiff(expected, actual) ?? 'formatting differs'}`);
+  try {
+    const again = parseWithDefaults(expected, caps).toXML({ inactive: true });
+    if (again !== expected)
+      problems.push(`output to itself: ${xmlDiff(expected, again) ?? 'formatting differs'}`);
+  } catch (err) {
+    problems.push(`output to itself: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (c.args) {
-    const expected = parseArgsFile(readFileSync(join(dir, c.args), 'utf8').trimEnd());
+  const wantArgv = parseArgsFile(readFileSync(join(dir, c.args), 'utf8').trimEnd());
+  try {
     const { env, argv } = buildCommandLine(def, caps, harnessPaths(def.name));
     const ours = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];
-    const n = Math.max(ours.length, expected.length);
+    const n = Math.max(ours.length, wantArgv.length);
     for (let i = 0; i < n; i++) {
-      if (ours[i] !== expected[i]) {
+      if (ours[i] !== wantArgv[i]) {
         problems.push(
-          `argv[${i}]: ours ${JSON.stringify(ours[i] ?? null)}, libvirt ${JSON.stringify(expected[i] ?? null)}`,
+          `argv[${i}]: ours ${JSON.stringify(ours[i] ?? null)}, libvirt ${JSON.stringify(wantArgv[i] ?? null)}`,
         );
         break;
       }
     }
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    problems.push(`argv: ${typeof e.code === 'string' ? `${e.code}: ` : ''}${String(e.message ?? err)}`);
+  }
+  for (const [what, xml] of [
+    ['input', input],
+    ['output', expected],
+  ] as const) {
+    const p = await schemaProblem(what, xml);
+    if (p) problems.push(p);
   }
   return problems.length > 0 ? problems.join('; ') : undefined;
 }
@@ -142,7 +175,7 @@ export async function run(dataDir: string): Promise<CaseResult[]> {
   const out: CaseResult[] = [];
   for (const c of cases) {
     out.push(
-      await attempt(c.name, () => {
+      await attempt(c.name, async () => {
         const version = c.qemuCapsVersion ?? '10.0.0';
         let caps = capsByVersion.get(version);
         if (caps === undefined) {
@@ -156,7 +189,7 @@ export async function run(dataDir: string): Promise<CaseResult[]> {
           capsByVersion.set(version, caps);
         }
         if (caps instanceof Error) return `no QEMU caps ${version}: ${caps.message}`;
-        return runCase(dir, c, caps);
+        return await runCase(dir, c, caps);
       }),
     );
   }
