@@ -7,7 +7,7 @@
 import { DomainDef } from '../src/conf/domain/domain-def.js';
 import { buildCommandLine } from '../src/drivers/qemu/command-line/index.js';
 import { applyQemuDefaults } from '../src/drivers/qemu/defaults/index.js';
-import type { QemuCaps, QemuMachineType } from '../src/drivers/qemu/qemu-caps.js';
+import type { QemuCaps, QemuMachineType } from '../src/drivers/qemu/probe/qemu-caps.js';
 import { type BenchRow, measure, pythonMedianUs, row } from './harness.js';
 
 const XML = `<domain type='qemu'>

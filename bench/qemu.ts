@@ -13,10 +13,10 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../src/connection.js';
-import { QemuCapsCache } from '../src/drivers/qemu/caps-cache.js';
-import { buildDomainCapabilities } from '../src/drivers/qemu/domain-caps-builder.js';
-import { findEmulators } from '../src/drivers/qemu/host-facts.js';
-import { kvmUsable, probeQemu } from '../src/drivers/qemu/probe.js';
+import { buildDomainCapabilities } from '../src/drivers/qemu/caps/domain-caps-builder.js';
+import { findEmulators } from '../src/drivers/qemu/caps/host-facts.js';
+import { QemuCapsCache } from '../src/drivers/qemu/probe/caps-cache.js';
+import { kvmUsable, probeQemu } from '../src/drivers/qemu/probe/probe.js';
 import { type BenchRow, hasCommand, hasPythonLibvirt, measure, row } from './harness.js';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';

@@ -13,8 +13,8 @@ export {
   type CommandLinePaths,
 } from './drivers/qemu/command-line/index.js';
 export { applyQemuDefaults, type QemuDefaultsOptions } from './drivers/qemu/defaults/index.js';
-export { type ProbeOptions, probeQemu } from './drivers/qemu/probe.js';
-export type { QemuCaps } from './drivers/qemu/qemu-caps.js';
+export { type ProbeOptions, probeQemu } from './drivers/qemu/probe/probe.js';
+export type { QemuCaps } from './drivers/qemu/probe/qemu-caps.js';
 export { QmpClient, QmpError } from './drivers/qemu/qmp/index.js';
 export { registerDriver, unregisterDriver } from './drivers/registry.js';
 export {

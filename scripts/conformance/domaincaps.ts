@@ -21,11 +21,15 @@ import {
   buildDomainCapabilities,
   type DomainCapsHostFacts,
   type FirmwareImage,
-} from '../../src/drivers/qemu/domain-caps-builder.js';
-import { resolveHostModel } from '../../src/drivers/qemu/host-model.js';
-import { buildQemuCaps } from '../../src/drivers/qemu/qemu-caps.js';
-import { probeDataFromTranscript } from '../../src/drivers/qemu/transcript.js';
-import { catalogFromCpuMap, parseX86CpuMap, type X86CpuMap } from '../../src/drivers/qemu/x86-cpu-map.js';
+} from '../../src/drivers/qemu/caps/domain-caps-builder.js';
+import { resolveHostModel } from '../../src/drivers/qemu/caps/host-model.js';
+import {
+  catalogFromCpuMap,
+  parseX86CpuMap,
+  type X86CpuMap,
+} from '../../src/drivers/qemu/caps/x86-cpu-map.js';
+import { buildQemuCaps } from '../../src/drivers/qemu/probe/qemu-caps.js';
+import { probeDataFromTranscript } from '../../src/drivers/qemu/probe/transcript.js';
 import { xmlDiff } from '../../src/xml/equal.js';
 import { parseXml } from '../../src/xml/parse.js';
 import { getAttr, type XmlElement } from '../../src/xml/tree.js';

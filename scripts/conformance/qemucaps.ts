@@ -9,8 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildQemuCaps, type QemuAccel, type QemuCaps } from '../../src/drivers/qemu/qemu-caps.js';
-import { probeDataFromTranscript } from '../../src/drivers/qemu/transcript.js';
+import { buildQemuCaps, type QemuAccel, type QemuCaps } from '../../src/drivers/qemu/probe/qemu-caps.js';
+import { probeDataFromTranscript } from '../../src/drivers/qemu/probe/transcript.js';
 import { parseXml } from '../../src/xml/parse.js';
 import { childElements, firstChild, getAttr, textContent, type XmlElement } from '../../src/xml/tree.js';
 import { attempt, type CaseResult } from './types.js';

@@ -27,24 +27,24 @@ import type {
   NodeInfo,
 } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
-import { buildCapabilities } from './capabilities-builder.js';
-import { QemuCapsCache } from './caps-cache.js';
-import { buildCommandLine } from './command-line/index.js';
-import { applyQemuDefaults } from './defaults/index.js';
-import { buildDomainCapabilities, type DomainCapsHostFacts } from './domain-caps-builder.js';
-import { QemuDomains } from './domains/index.js';
+import { buildCapabilities } from './caps/capabilities-builder.js';
+import { buildDomainCapabilities, type DomainCapsHostFacts } from './caps/domain-caps-builder.js';
 import {
   findEmulators,
   firmwareDirs,
   readFirmware,
   tpmEmulatorVersions,
   vfioAvailable,
-} from './host-facts.js';
-import { hostArch, readHostInfo } from './host-info.js';
-import { resolveHostModel } from './host-model.js';
+} from './caps/host-facts.js';
+import { hostArch, readHostInfo } from './caps/host-info.js';
+import { resolveHostModel } from './caps/host-model.js';
+import { catalogFromCpuMap, cpuMapFromDatabase, parseX86CpuMap, type X86CpuMap } from './caps/x86-cpu-map.js';
+import { buildCommandLine } from './command-line/index.js';
+import { applyQemuDefaults } from './defaults/index.js';
+import { QemuDomains } from './domains/index.js';
 import type { QemuPaths } from './paths.js';
-import type { QemuCaps } from './qemu-caps.js';
-import { catalogFromCpuMap, cpuMapFromDatabase, parseX86CpuMap, type X86CpuMap } from './x86-cpu-map.js';
+import { QemuCapsCache } from './probe/caps-cache.js';
+import type { QemuCaps } from './probe/qemu-caps.js';
 
 export interface QemuConnectionOptions {
   paths: QemuPaths;

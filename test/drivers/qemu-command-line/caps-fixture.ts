@@ -4,7 +4,7 @@
  * default CPU type, RAM backend id), enough to exercise defaults and the
  * command line without ../shared.
  */
-import type { QemuCaps, QemuMachineType } from '../../../src/drivers/qemu/qemu-caps.js';
+import type { QemuCaps, QemuMachineType } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 
 const machine = (name: string, alias: string | undefined, isDefault: boolean): QemuMachineType => ({
   name,

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QemuCapsCache, writeAtomically } from '../../../src/drivers/qemu/caps-cache.js';
-import { QEMU_CAPS_FORMAT } from '../../../src/drivers/qemu/qemu-caps.js';
+import { QemuCapsCache, writeAtomically } from '../../../src/drivers/qemu/probe/caps-cache.js';
+import { QEMU_CAPS_FORMAT } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 import { writeQemuWrapper } from './fake-qemu.js';
 import { childPids, HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
 

@@ -3,9 +3,9 @@ import {
   buildDomainCapabilities,
   type CpuModelCatalog,
   type FirmwareImage,
-} from '../../../src/drivers/qemu/domain-caps-builder.js';
-import { parseFirmwareDescriptor } from '../../../src/drivers/qemu/host-facts.js';
-import { buildQemuCaps, type QemuCaps } from '../../../src/drivers/qemu/qemu-caps.js';
+} from '../../../src/drivers/qemu/caps/domain-caps-builder.js';
+import { parseFirmwareDescriptor } from '../../../src/drivers/qemu/caps/host-facts.js';
+import { buildQemuCaps, type QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 import { validate } from '../../../src/xml/validate.js';
 
 /** A small QEMU as a probe would have seen it: KVM and TCG, two machines, three CPU models. */

@@ -6,7 +6,7 @@ import {
   parseCpuList,
   readCpuidLeaves,
   readHostInfo,
-} from '../../../src/drivers/qemu/host-info.js';
+} from '../../../src/drivers/qemu/caps/host-info.js';
 import { validate } from '../../../src/xml/validate.js';
 import { fixture } from '../../shared-data.js';
 

@@ -1,10 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveHostModel } from '../../../src/drivers/qemu/host-model.js';
-import { buildQemuCaps, type QemuCaps } from '../../../src/drivers/qemu/qemu-caps.js';
-import { probeDataFromTranscript } from '../../../src/drivers/qemu/transcript.js';
-import { cpuMapFromDatabase, parseX86CpuMap, type X86CpuMap } from '../../../src/drivers/qemu/x86-cpu-map.js';
+import { resolveHostModel } from '../../../src/drivers/qemu/caps/host-model.js';
+import {
+  cpuMapFromDatabase,
+  parseX86CpuMap,
+  type X86CpuMap,
+} from '../../../src/drivers/qemu/caps/x86-cpu-map.js';
+import { buildQemuCaps, type QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
+import { probeDataFromTranscript } from '../../../src/drivers/qemu/probe/transcript.js';
 import { HAS_SHARED, SHARED_DIR, SHARED_NOTE } from '../../shared-data.js';
 import { hostModelLines } from './helpers.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startMonitorProcess } from '../../../src/drivers/qemu/qemu-monitor-process.js';
+import { startMonitorProcess } from '../../../src/drivers/qemu/probe/qemu-monitor-process.js';
 import { machineFacts } from '../../../src/machine/index.js';
 import { childPids, HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
 

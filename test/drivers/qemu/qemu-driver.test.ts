@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DomainCapabilities } from '../../../src/conf/domaincaps.js';
 import { connect } from '../../../src/connection.js';
 import { resolveQemuPaths } from '../../../src/drivers/qemu/paths.js';
-import { kvmUsable } from '../../../src/drivers/qemu/probe.js';
+import { kvmUsable } from '../../../src/drivers/qemu/probe/probe.js';
 import { validate } from '../../../src/xml/validate.js';
 import { childPids, HAS_QEMU, QEMU_BINARY, QEMU_NOTE, tempDir } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startMonitorProcess } from '../../../src/drivers/qemu/qemu-monitor-process.js';
+import { startMonitorProcess } from '../../../src/drivers/qemu/probe/qemu-monitor-process.js';
 import { QmpClient, QmpError } from '../../../src/drivers/qemu/qmp/index.js';
 import { VirError } from '../../../src/errors.js';
 import {

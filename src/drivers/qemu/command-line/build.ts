@@ -17,7 +17,7 @@ import { memoryDevicesKiB } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
 import { machineFacts } from '../../../machine/machine-types.js';
 import { accelOf, resolveMachine } from '../defaults/index.js';
-import type { QemuCaps } from '../qemu-caps.js';
+import type { QemuCaps } from '../probe/qemu-caps.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, jsonArg, optList, optValue } from './escape.js';

@@ -8,7 +8,7 @@ import { unknownContent } from '../../../conf/binding.js';
 import type { CpuDef } from '../../../conf/cpu.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { hostModelFromQemuExpansion, x86Database } from '../../../cpu/index.js';
-import type { QemuAccel, QemuCaps } from '../qemu-caps.js';
+import type { QemuAccel, QemuCaps } from '../probe/qemu-caps.js';
 import { optValue } from './escape.js';
 
 /** Whether a sub-element the model keeps as unknown XML (`<stimer><direct state='on'/>`) is on. */

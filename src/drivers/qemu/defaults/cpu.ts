@@ -7,7 +7,7 @@
  */
 import { CpuDef } from '../../../conf/cpu.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
-import type { QemuCaps, QemuMachineType } from '../qemu-caps.js';
+import type { QemuCaps, QemuMachineType } from '../probe/qemu-caps.js';
 
 /** `qemu64-x86_64-cpu` -> `qemu64`: the CPU model name of a QOM CPU type. */
 export function cpuModelFromType(type: string, arch: string): string {

@@ -15,7 +15,7 @@ import {
   type QemuAccel,
   type QemuCaps,
   type QemuMachineType,
-} from '../qemu-caps.js';
+} from '../probe/qemu-caps.js';
 import { applyCpuDefaults } from './cpu.js';
 import { applyDeviceDefaults } from './devices.js';
 import { assignPciAddresses } from './pci.js';

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { VirError } from '../../errors.js';
+import { VirError } from '../../../errors.js';
 import type { AccelProbeData, ProbeData } from './probe-data.js';
 import { recordAnswer } from './probe-record.js';
 

@@ -13,8 +13,8 @@
  */
 import { open, readdir, readFile } from 'node:fs/promises';
 import { arch as nodeArch } from 'node:os';
-import type { CapsHost, CapsNumaCell } from '../../conf/capabilities.js';
-import { decodeCpuData } from '../../cpu/index.js';
+import type { CapsHost, CapsNumaCell } from '../../../conf/capabilities.js';
+import { decodeCpuData } from '../../../cpu/index.js';
 
 const ARCH_FROM_NODE: Record<string, string> = {
   x64: 'x86_64',

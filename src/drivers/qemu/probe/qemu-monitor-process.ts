@@ -14,10 +14,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { VirError } from '../../errors.js';
-import { optValue } from './command-line/escape.js';
-import { QmpClient } from './qmp/qmp-client.js';
-import { QmpError } from './qmp/qmp-error.js';
+import { VirError } from '../../../errors.js';
+import { optValue } from '../command-line/escape.js';
+import { QmpClient } from '../qmp/qmp-client.js';
+import { QmpError } from '../qmp/qmp-error.js';
 
 export interface MonitorProcessOptions {
   /** The QEMU binary. */

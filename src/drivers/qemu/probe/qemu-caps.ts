@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { VirError } from '../../errors.js';
+import { VirError } from '../../../errors.js';
 import type { AccelProbeData, ProbeData, QmpCpuModelExpansion } from './probe-data.js';
 
 /** Bumped whenever the shape or the derivation of QemuCaps changes: old cache files are then ignored. */

@@ -10,8 +10,8 @@ import { constants } from 'node:fs';
 import { access, readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import type { QemuMode } from '../paths.js';
 import type { FirmwareImage } from './domain-caps-builder.js';
-import type { QemuMode } from './paths.js';
 
 /** Directories searched for firmware descriptors, later ones overriding same-named files. */
 export function firmwareDirs(mode: QemuMode, env: NodeJS.ProcessEnv = process.env): string[] {

@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { toVirError, VirError } from '../../errors.js';
+import { toVirError, VirError } from '../../../errors.js';
 import { kvmUsable, type ProbeOptions, probeQemu } from './probe.js';
 import { QEMU_CAPS_FORMAT, type QemuCaps } from './qemu-caps.js';
 

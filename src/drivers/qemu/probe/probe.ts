@@ -13,12 +13,12 @@ import { constants } from 'node:fs';
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toVirError, VirError } from '../../errors.js';
+import { toVirError, VirError } from '../../../errors.js';
+import { QmpError } from '../qmp/qmp-error.js';
 import type { AccelProbeData, ProbeData } from './probe-data.js';
 import { recordAnswer } from './probe-record.js';
 import { buildQemuCaps, type QemuAccel, type QemuCaps } from './qemu-caps.js';
 import { type MonitorProcess, startMonitorProcess } from './qemu-monitor-process.js';
-import { QmpError } from './qmp/qmp-error.js';
 
 export interface ProbeOptions {
   signal?: AbortSignal;

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { Capabilities, type CapsGuest, type CapsHost, type CapsMachine } from '../../conf/capabilities.js';
-import type { QemuCaps } from './qemu-caps.js';
+import { Capabilities, type CapsGuest, type CapsHost, type CapsMachine } from '../../../conf/capabilities.js';
+import type { QemuCaps } from '../probe/qemu-caps.js';
 
 const WORDSIZE: Record<string, number> = {
   i686: 32,

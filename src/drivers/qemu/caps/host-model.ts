@@ -18,8 +18,8 @@
  *
  * @module
  */
-import type { DomainCapsCpuMode } from '../../conf/domaincaps.js';
-import type { QemuAccel, QemuCaps } from './qemu-caps.js';
+import type { DomainCapsCpuMode } from '../../../conf/domaincaps.js';
+import type { QemuAccel, QemuCaps } from '../probe/qemu-caps.js';
 import type { X86CpuMap, X86CpuMapModel } from './x86-cpu-map.js';
 
 const VENDOR_IDS: Record<string, string> = {

@@ -15,9 +15,9 @@ import {
   type DomainCapsCpuModel,
   type DomainCapsEnum,
   type DomainCapsSupport,
-} from '../../conf/domaincaps.js';
-import { VirError } from '../../errors.js';
-import { machineFacts } from '../../machine/machine-types.js';
+} from '../../../conf/domaincaps.js';
+import { VirError } from '../../../errors.js';
+import { machineFacts } from '../../../machine/machine-types.js';
 import {
   defaultMachine,
   findMachine,
@@ -27,7 +27,7 @@ import {
   type QemuAccel,
   type QemuCaps,
   type QemuMachineType,
-} from './qemu-caps.js';
+} from '../probe/qemu-caps.js';
 
 /** A firmware image a guest may boot, as a firmware descriptor describes it. */
 export interface FirmwareImage {

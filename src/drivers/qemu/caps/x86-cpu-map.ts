@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { type X86Database, x86Database } from '../../cpu/x86-db.js';
-import { VirError } from '../../errors.js';
-import { parseXml } from '../../xml/parse.js';
-import { childElements, getAttr, type XmlElement } from '../../xml/tree.js';
+import { type X86Database, x86Database } from '../../../cpu/x86-db.js';
+import { VirError } from '../../../errors.js';
+import { parseXml } from '../../../xml/parse.js';
+import { childElements, getAttr, type XmlElement } from '../../../xml/tree.js';
 import type { CpuModelCatalog } from './domain-caps-builder.js';
 
 export interface X86CpuMapModel {
