@@ -35,8 +35,8 @@ import type {
   SnapshotInfo,
 } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
+import { DomainJobs } from '../job-lock.js';
 import { type DomainConfig, formatDomainXml, parseDomainConfig } from './domain-config.js';
-import { JobLocks } from './job-lock.js';
 import { descendants, formatSnapshotXml, parseSnapshotXml, type TestSnapshot } from './snapshots.js';
 import type { ControlledHost, TestControl, TestMethod } from './test-control.js';
 
@@ -103,7 +103,7 @@ export class TestConnection implements DriverConnection, ControlledHost {
   readonly #byName = new Map<string, TestDomain>();
   readonly #byId = new Map<number, TestDomain>();
   readonly #listeners = new Set<DomainEventListener>();
-  readonly #locks = new JobLocks();
+  readonly #jobs = new DomainJobs('test');
   readonly #caps: Capabilities;
   readonly #nodeInfo: NodeInfo;
   readonly #control: TestControl | undefined;
@@ -635,16 +635,18 @@ export class TestConnection implements DriverConnection, ControlledHost {
     const control = this.#control;
     // Without injected faults every body is synchronous, so a call on an idle
     // domain cannot interleave with another one and needs no lock.
-    if (!control && !this.#locks.busy(dom.uuid)) return fn(this.#find({ uuid: dom.uuid }));
-    const release = await this.#locks.acquire(dom.uuid, signal);
-    try {
-      if (control) await control._apply({ method, domain: dom }, signal);
-      this.#checkOpen();
-      throwIfAborted(signal, 'test');
-      return fn(this.#find({ uuid: dom.uuid }));
-    } finally {
-      release();
-    }
+    if (!control && !this.#jobs.busy(dom.uuid)) return fn(this.#find({ uuid: dom.uuid }));
+    return this.#jobs.run(
+      dom.uuid,
+      method,
+      async () => {
+        if (control) await control._apply({ method, domain: dom }, signal);
+        this.#checkOpen();
+        throwIfAborted(signal, 'test');
+        return fn(this.#find({ uuid: dom.uuid }));
+      },
+      signal,
+    );
   }
 
   #checkOpen(): void {

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   buildSpecCommandLine,
   cpuArg,
-  JobLock,
   qemuOptValue,
   validateGuestSpec,
 } from '../../../src/drivers/qemu/lifecycle/index.js';
@@ -75,45 +74,5 @@ describe('guest spec validation', () => {
 
   it('accepts names with commas, quotes, spaces and equals signs', () => {
     expect(() => validateGuestSpec(testSpec({ name: `we,ird "name" = 'x'` }))).not.toThrow();
-  });
-});
-
-describe('JobLock', () => {
-  it('runs jobs one at a time in arrival order', async () => {
-    const lock = new JobLock();
-    const trace: string[] = [];
-    const job = (n: number, ms: number) =>
-      lock.run(`j${n}`, async () => {
-        trace.push(`begin ${n}`);
-        await new Promise((r) => setTimeout(r, ms));
-        trace.push(`end ${n}`);
-        return n;
-      });
-    const results = await Promise.all([job(1, 30), job(2, 1), job(3, 10)]);
-    expect(results).toEqual([1, 2, 3]);
-    expect(trace).toEqual(['begin 1', 'end 1', 'begin 2', 'end 2', 'begin 3', 'end 3']);
-  });
-
-  it('lets a waiter give up with OPERATION_ABORTED without breaking the queue', async () => {
-    const lock = new JobLock();
-    let release!: () => void;
-    const first = lock.run('first', () => new Promise<void>((r) => (release = r)));
-    const ac = new AbortController();
-    const second = lock.run('second', async () => 'ran', ac.signal);
-    const third = lock.run('third', async () => 'third ran');
-    await new Promise((r) => setTimeout(r, 0));
-    expect(lock.holder).toBe('first');
-    ac.abort();
-    await expect(second).rejects.toMatchObject({ code: 'OPERATION_ABORTED' });
-    await expect(second).rejects.toThrow(/first/);
-    release();
-    await first;
-    await expect(third).resolves.toBe('third ran');
-  });
-
-  it('releases the lock when a job throws', async () => {
-    const lock = new JobLock();
-    await expect(lock.run('bad', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    await expect(lock.run('next', async () => 1)).resolves.toBe(1);
   });
 });

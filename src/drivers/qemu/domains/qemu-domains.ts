@@ -27,9 +27,9 @@ import type {
   ListDomainsFilter,
 } from '../../../driver.js';
 import { throwIfAborted, VirError } from '../../../errors.js';
+import { DomainJobs } from '../../job-lock.js';
 import {
   buildSpecCommandLine,
-  JobLock,
   type QemuCommandLine,
   QemuDomainRunner,
   type QemuRunPaths,
@@ -85,6 +85,8 @@ interface Entry {
 
 type WriteFlags = CallOptions & { config?: boolean; live?: boolean };
 
+/** The job key of changes to the list of domains (define, undefine, create), which must not interleave. */
+const LIST = 'domain list';
 const shared = new Map<string, { domains: QemuDomains; users: number }>();
 /** Next domain id per state root, so ids keep increasing across re-opens, as a daemon's do. */
 const nextIds = new Map<string, number>();
@@ -95,7 +97,7 @@ export class QemuDomains {
   readonly #byUuid = new Map<string, Entry>();
   readonly #listeners = new Set<DomainEventListener>();
   /** Changes to the domain list (define, undefine, create, start) happen one at a time. */
-  readonly #listLock = new JobLock();
+  readonly #listJobs = new DomainJobs('qemu');
   readonly #ready: Promise<void>;
   #closed = false;
 
@@ -230,7 +232,8 @@ export class QemuDomains {
   async define(xml: string, opts: CallOptions = {}): Promise<DomainRef> {
     await this.#enter(opts);
     const def = await this.#prepare(xml, opts.signal);
-    return this.#listLock.run(
+    return this.#listJobs.run(
+      LIST,
       'define',
       async () => {
         this.#checkOpen();
@@ -253,7 +256,8 @@ export class QemuDomains {
   /** Removes the persistent definition; a running domain carries on as a transient one. */
   async undefine(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
     const e = await this.#find(dom, opts);
-    await this.#listLock.run(
+    await this.#listJobs.run(
+      LIST,
       'undefine',
       async () => {
         if (!e.config) throw new VirError('OPERATION_INVALID', 'qemu', 'cannot undefine transient domain');
@@ -270,7 +274,8 @@ export class QemuDomains {
   async create(xml: string, opts: CallOptions & { paused?: boolean } = {}): Promise<DomainRef> {
     await this.#enter(opts);
     const def = await this.#prepare(xml, opts.signal);
-    return this.#listLock.run(
+    return this.#listJobs.run(
+      LIST,
       'create',
       async () => {
         this.#checkOpen();
@@ -295,7 +300,8 @@ export class QemuDomains {
 
   async start(dom: DomainRef, opts: CallOptions & { paused?: boolean } = {}): Promise<DomainRef> {
     const e = await this.#find(dom, opts);
-    return this.#listLock.run(
+    return this.#listJobs.run(
+      LIST,
       'start',
       async () => {
         this.#checkOpen();

@@ -21,7 +21,6 @@
  * @module
  */
 export { type LifecycleAction, type QemuGuestSpec, validateGuestSpec } from './guest-spec.js';
-export { JobLock } from './job-lock.js';
 export {
   buildSpecCommandLine,
   cpuArg,

@@ -31,10 +31,10 @@ import type {
   DomainStateName,
 } from '../../../driver.js';
 import { throwIfAborted, toVirError, VirError } from '../../../errors.js';
+import { DomainJobs } from '../../job-lock.js';
 import { QmpClient, type QmpEvent } from '../qmp/index.js';
 import { appendDomainLog, openDomainLog, readLogTail } from './domain-log.js';
 import { type QemuGuestSpec, validateGuestSpec } from './guest-spec.js';
-import { JobLock } from './job-lock.js';
 import { specToDomainXml } from './live-xml.js';
 import { isProcessAlive, readProcExe, readProcStat, signalProcess } from './proc-info.js';
 import { buildSpecCommandLine, type QemuCommandLine, type QemuRunPaths } from './qemu-argv.js';
@@ -100,7 +100,7 @@ interface Watched {
 
 export class QemuDomainRunner {
   readonly #options: RunnerOptions;
-  readonly #lock = new JobLock();
+  readonly #jobs = new DomainJobs('qemu');
   readonly #events = new EventHub();
   #spec: QemuGuestSpec;
   #state: DomainState = { state: 'shutoff', reason: 'unknown' };
@@ -140,7 +140,8 @@ export class QemuDomainRunner {
   ): Promise<QemuDomainRunner> {
     const status = readStatus(statusPath(options, name));
     const runner = new QemuDomainRunner(status.spec, options);
-    await runner.#lock.run(
+    await runner.#jobs.run(
+      runner.name,
       'reattach',
       () => runner.#reattach(status, callOptions.signal),
       callOptions.signal,
@@ -575,8 +576,8 @@ export class QemuDomainRunner {
     // events as jobs): a command's effect and the events QEMU sent around its
     // reply are then applied in order, and a job never sees its state change
     // under it. Events caused by our own stop/cont find the state already set.
-    void this.#lock
-      .run(`event ${ev.event}`, async () => this.#applyEvent(ev))
+    void this.#jobs
+      .run(this.name, `event ${ev.event}`, async () => this.#applyEvent(ev))
       .catch((err: unknown) =>
         appendDomainLog(this.logPath, `handling ${ev.event}: ${(err as Error).message}`),
       );
@@ -852,7 +853,7 @@ export class QemuDomainRunner {
     if (this.#starting) {
       this.#startAbort?.abort(new VirError('OPERATION_ABORTED', 'qemu', 'start cancelled by destroy'));
       // The start job kills the process and cleans up; wait for it.
-      await this.#lock.run('destroy', async () => {}, options.signal);
+      await this.#jobs.run(this.name, 'destroy', async () => {}, options.signal);
       return;
     }
     await this.#terminate(options.graceMs ?? 5000, options.signal);
@@ -903,7 +904,8 @@ export class QemuDomainRunner {
   // ---------------------------------------------------------------- helpers
 
   async #job<T>(job: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return this.#lock.run(
+    return this.#jobs.run(
+      this.name,
       job,
       async () => {
         this.#options.onJob?.(job, 'begin');
