@@ -35,6 +35,8 @@ export interface QmpCpuDefinition {
 /** The `return` of `query-cpu-model-expansion`. */
 export interface QmpCpuModelExpansion {
   model: { name: string; props?: Record<string, unknown> };
+  /** Features QEMU will drop (QEMU >= 10.1). */
+  'deprecated-props'?: string[];
 }
 
 /** What we asked one accelerator's process. */
@@ -47,6 +49,8 @@ export interface AccelProbeData {
   hostExpansionAll?: QmpCpuModelExpansion;
   /** Full expansion of `host` with `hv-passthrough` (KVM only; tells the Hyper-V enlightenments). */
   hostExpansionFull?: QmpCpuModelExpansion;
+  /** `deprecated-props` of a plain full expansion, asked when the schema says QEMU reports them. */
+  deprecatedProps?: string[];
 }
 
 export interface ProbeData {
@@ -60,9 +64,13 @@ export interface ProbeData {
   displayTypes?: string[];
   /** `-netdev` back-ends compiled in (from the QMP schema). */
   netdevTypes?: string[];
+  /** The whole `query-qmp-schema` answer; libvirt's flags ask paths into it. */
+  qmpSchema?: unknown[];
   qomTypes?: string[];
   /** `device-list-properties` / `qom-list-properties` answers: type name -> property names. */
   typeProps?: Record<string, string[]>;
+  /** `default-value` of the device properties that report one: type name -> property -> value. */
+  typePropDefaults?: Record<string, Record<string, unknown>>;
   tpmModels?: string[];
   tpmTypes?: string[];
   /** `query-command-line-options`: option name -> parameter names. */
