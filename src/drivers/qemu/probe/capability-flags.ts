@@ -26,7 +26,7 @@ import {
   TPM_TYPE_FLAGS,
   type TypePropsRule,
 } from './capability-flag-rules.js';
-import type { AccelProbeData, ProbeData } from './probe-data.js';
+import type { AccelProbeData, ProbeData, QmpMachineInfo } from './probe-data.js';
 import { QapiSchema } from './qapi-schema.js';
 
 /** Architectures whose machines embed the `esp` SCSI controller (libvirt's `ncr53c90`). */
@@ -86,16 +86,8 @@ export function deriveCapabilityFlags(data: ProbeData, arch: string): QemuCapabi
   for (const rule of OBJECT_PROP_FLAGS) applyProps(rule, rule.type);
 
   // 4. Machine properties, on the QOM type of the machine an alias stands for.
-  const x86 = arch === 'x86_64' || arch === 'i686';
-  const machines = (primary?.machines ?? []).filter((m) => m.name !== 'none');
-  for (const rule of MACHINE_PROP_FLAGS) {
-    const canonical = machines.find((m) => m.alias === rule.type)?.name ?? rule.type;
-    const asked =
-      canonical === 'none' ||
-      (x86 && canonical === 'generic-pc') ||
-      machines.some((m) => m.name === canonical);
-    if (asked) applyProps(rule, `${canonical}-machine`);
-  }
+  for (const { rule, qomType } of machinePropQueries(primary?.machines ?? [], arch))
+    applyProps(rule, qomType);
 
   // 5. CPU definitions: `max` being a model of the main accelerator.
   if (flags.has('query-cpu-definitions') && primary?.cpuDefinitions?.some((d) => d.name === 'max')) {
@@ -129,6 +121,29 @@ export function deriveCapabilityFlags(data: ProbeData, arch: string): QemuCapabi
   if (ESP_ARCHS.has(arch)) flags.add('ncr53c90');
 
   return sortFlags(flags);
+}
+
+/**
+ * Which machine QOM types libvirt asks the properties of: each rule's
+ * machine under its canonical name (an alias resolves to the machine it
+ * stands for), when the binary has it; `none` always, and `generic-pc` on x86.
+ */
+export function machinePropQueries(
+  machines: readonly QmpMachineInfo[],
+  arch: string,
+): Array<{ rule: TypePropsRule; qomType: string }> {
+  const x86 = arch === 'x86_64' || arch === 'i686';
+  const guestMachines = machines.filter((m) => m.name !== 'none');
+  const out: Array<{ rule: TypePropsRule; qomType: string }> = [];
+  for (const rule of MACHINE_PROP_FLAGS) {
+    const canonical = guestMachines.find((m) => m.alias === rule.type)?.name ?? rule.type;
+    const asked =
+      canonical === 'none' ||
+      (x86 && canonical === 'generic-pc') ||
+      guestMachines.some((m) => m.name === canonical);
+    if (asked) out.push({ rule, qomType: `${canonical}-machine` });
+  }
+  return out;
 }
 
 /** Flags in libvirt's order; names we do not know are dropped. */

@@ -117,8 +117,9 @@ export function recordAnswer(
       const model = isRecord(args?.model) ? args.model : {};
       const props = isRecord(model.props) ? model.props : {};
       if (args?.type === 'full' && props['hv-passthrough'] === true) accel.hostExpansionFull = expansion;
-      else if (args?.type === 'full') accel.deprecatedProps = strings(ret['deprecated-props']);
-      else if (props.migratable === false) accel.hostExpansionAll = expansion;
+      else if (args?.type === 'full' && Array.isArray(ret['deprecated-props'])) {
+        accel.deprecatedProps = strings(ret['deprecated-props']);
+      } else if (props.migratable === false) accel.hostExpansionAll = expansion;
       else accel.hostExpansion = expansion;
       break;
     }

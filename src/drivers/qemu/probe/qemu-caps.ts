@@ -8,6 +8,7 @@
 import { VirError } from '../../../errors.js';
 import type { QemuCapabilityFlag } from './capability-flag-names.js';
 import { deriveCapabilityFlags, sevSupported, sgxSupported } from './capability-flags.js';
+import { PREFERRED_MACHINE } from './preferred-machines.js';
 import type { AccelProbeData, ProbeData, QmpCpuModelExpansion } from './probe-data.js';
 
 /** Bumped whenever the shape or the derivation of QemuCaps changes: old cache files are then ignored. */
@@ -223,47 +224,6 @@ export function buildQemuCaps(data: ProbeData): QemuCaps {
 function hypervOn(v: unknown): boolean {
   return v === true || (typeof v === 'number' && v > 0) || typeof v === 'string';
 }
-
-/**
- * The machine libvirt lists first for an architecture, whatever QEMU calls
- * its default: a QEMU that changes its default must not change what guests
- * get. When the binary lacks it, QEMU's default comes first instead.
- */
-const PREFERRED_MACHINE: Record<string, string> = {
-  alpha: 'clipper',
-  armv6l: 'integratorcp',
-  armv7l: 'virt',
-  armv7b: 'virt',
-  aarch64: 'virt',
-  cris: 'axis-dev88',
-  i686: 'pc',
-  lm32: 'lm32-evr',
-  loongarch64: 'virt',
-  m68k: 'mcf5208evb',
-  microblaze: 'petalogix-s3adsp1800',
-  microblazeel: 'petalogix-s3adsp1800',
-  mips: 'malta',
-  mipsel: 'malta',
-  mips64: 'malta',
-  mips64el: 'malta',
-  or32: 'or1k-sim',
-  ppc: 'g3beige',
-  ppcle: 'g3beige',
-  ppc64: 'pseries',
-  ppc64le: 'pseries',
-  ppcemb: 'bamboo',
-  riscv32: 'virt',
-  riscv64: 'virt',
-  s390x: 's390-ccw-virtio',
-  sh4: 'shix',
-  sh4eb: 'shix',
-  sparc: 'SS-5',
-  sparc64: 'sun4u',
-  unicore32: 'puv3',
-  x86_64: 'pc',
-  xtensa: 'sim',
-  xtensaeb: 'sim',
-};
 
 function buildAccel(a: AccelProbeData, preferred: string | undefined): QemuAccelCaps {
   const machines: QemuMachineType[] = [];
