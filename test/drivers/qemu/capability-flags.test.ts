@@ -260,6 +260,67 @@ describe('the <qemuCaps> cache document', () => {
   });
 });
 
+describe('host CPU and CPU model details', () => {
+  const session = (...exchanges: object[]) =>
+    [
+      { execute: 'qmp_capabilities', id: 'l-1' },
+      { return: {}, id: 'l-1' },
+      { execute: 'query-version', id: 'l-2' },
+      { return: { qemu: { major: 10, minor: 1, micro: 0 }, package: '' }, id: 'l-2' },
+      { execute: 'query-target', id: 'l-3' },
+      { return: { arch: 'x86_64' }, id: 'l-3' },
+      ...exchanges,
+    ]
+      .map((o) => JSON.stringify(o))
+      .join('\n\n');
+
+  it('blockers come out in QEMU’s spelling even when QEMU used libvirt’s', () => {
+    const text = session(
+      { execute: 'query-cpu-definitions', id: 'l-4' },
+      { return: [{ name: 'Westmere', 'unavailable-features': ['pclmuldq', 'ds_cpl', 'aes'] }], id: 'l-4' },
+    );
+    const caps = buildQemuCaps(probeDataFromTranscript(text, 'q'));
+    expect(caps.accel.tcg?.cpuModels[0]?.blockers).toEqual(['pclmulqdq', 'ds-cpl', 'aes']);
+  });
+
+  it('deprecated features of a plain full expansion are listed under the host CPU', () => {
+    const text = session(
+      {
+        execute: 'query-cpu-model-expansion',
+        arguments: { type: 'static', model: { name: 'max' } },
+        id: 'l-4',
+      },
+      { return: { model: { name: 'base', props: { pcid: true } } }, id: 'l-4' },
+      {
+        execute: 'query-cpu-model-expansion',
+        arguments: { type: 'full', model: { name: 'max' } },
+        id: 'l-5',
+      },
+      { return: { model: { name: 'max', props: {} }, 'deprecated-props': ['mpx'] }, id: 'l-5' },
+    );
+    const caps = buildQemuCaps(probeDataFromTranscript(text, 'q'));
+    expect(caps.accel.tcg?.hostCpu).toEqual({
+      model: 'base',
+      migratability: false, // no non-migratable expansion to compare with
+      props: [{ name: 'pcid', type: 'boolean', value: true }],
+      deprecatedProps: ['mpx'],
+    });
+    const xml = formatQemuCapsXml(caps, { qemuctime: 0, selfctime: 0, selfvers: 0, microcodeVersion: 0 });
+    expect(xml).toContain(
+      [
+        "  <hostCPU type='tcg' model='base' migratability='no'>",
+        "    <property name='pcid' type='boolean' value='true'/>",
+        '    <deprecatedFeatures>',
+        "      <property name='mpx'/>",
+        '    </deprecatedFeatures>',
+        '  </hostCPU>',
+      ].join('\n'),
+    );
+    // an empty package is not written
+    expect(xml).not.toContain('<package>');
+  });
+});
+
 describe.skipIf(!HAS_SHARED)(`libvirt's recorded probes${SHARED_NOTE}`, () => {
   it('QEMU 10.0.0 gives exactly libvirt’s flags, in its order', () => {
     const dir = join(SHARED_DIR, 'qemucaps');

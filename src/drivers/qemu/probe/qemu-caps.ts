@@ -8,6 +8,7 @@
 import { VirError } from '../../../errors.js';
 import type { QemuCapabilityFlag } from './capability-flag-names.js';
 import { deriveCapabilityFlags, sevSupported, sgxSupported } from './capability-flags.js';
+import { qemuFeatureSpelling } from './cpu-feature-spelling.js';
 import { PREFERRED_MACHINE } from './preferred-machines.js';
 import type { AccelProbeData, ProbeData, QmpCpuModelExpansion } from './probe-data.js';
 
@@ -208,8 +209,8 @@ export function buildQemuCaps(data: ProbeData): QemuCaps {
     accel: {},
   };
   const preferred = PREFERRED_MACHINE[arch];
-  if (data.accel.kvm) caps.accel.kvm = buildAccel(data.accel.kvm, preferred);
-  if (data.accel.tcg) caps.accel.tcg = buildAccel(data.accel.tcg, preferred);
+  if (data.accel.kvm) caps.accel.kvm = buildAccel(data.accel.kvm, arch, preferred);
+  if (data.accel.tcg) caps.accel.tcg = buildAccel(data.accel.tcg, arch, preferred);
   const sevCaps = buildSevCaps(data);
   if (sevCaps && (hasFlag(caps, 'sev-guest') || hasFlag(caps, 'sev-snp-guest'))) caps.sevCaps = sevCaps;
   const sgxCaps = buildSgxCaps(data);
@@ -225,7 +226,7 @@ function hypervOn(v: unknown): boolean {
   return v === true || (typeof v === 'number' && v > 0) || typeof v === 'string';
 }
 
-function buildAccel(a: AccelProbeData, preferred: string | undefined): QemuAccelCaps {
+function buildAccel(a: AccelProbeData, arch: string, preferred: string | undefined): QemuAccelCaps {
   const machines: QemuMachineType[] = [];
   for (const m of a.machines ?? []) {
     if (m.name === 'none') continue; // the probe's own empty machine is not a guest machine
@@ -254,7 +255,7 @@ function buildAccel(a: AccelProbeData, preferred: string | undefined): QemuAccel
     const unavailable = d['unavailable-features'];
     const model: QemuCpuModel = {
       name: d.name,
-      blockers: unavailable ? [...unavailable] : [],
+      blockers: unavailable ? unavailable.map((f) => qemuFeatureSpelling(arch, f)) : [],
       deprecated: d.deprecated === true,
     };
     if (d.typename !== undefined) model.typename = d.typename;
