@@ -321,6 +321,38 @@ describe('host CPU and CPU model details', () => {
   });
 });
 
+describe('GIC facts', () => {
+  it('an ARM binary lists its GIC versions after the accelerators', () => {
+    const text = [
+      { execute: 'qmp_capabilities', id: 'l-1' },
+      { return: {}, id: 'l-1' },
+      { execute: 'query-version', id: 'l-2' },
+      { return: { qemu: { major: 9, minor: 0, micro: 0 }, package: '' }, id: 'l-2' },
+      { execute: 'query-target', id: 'l-3' },
+      { return: { arch: 'aarch64' }, id: 'l-3' },
+      { execute: 'query-gic-capabilities', id: 'l-4' },
+      {
+        return: [
+          { version: 3, kernel: true, emulated: true },
+          { version: 2, kernel: false, emulated: true },
+        ],
+        id: 'l-4',
+      },
+    ]
+      .map((o) => JSON.stringify(o))
+      .join('\n\n');
+    const xml = formatQemuCapsXml(buildQemuCaps(probeDataFromTranscript(text, 'q')), {
+      qemuctime: 0,
+      selfctime: 0,
+      selfvers: 0,
+      microcodeVersion: 0,
+    });
+    expect(xml).toContain(
+      "  <arch>aarch64</arch>\n  <gic version='3' kernel='yes' emulated='yes'/>\n  <gic version='2' kernel='no' emulated='yes'/>\n</qemuCaps>\n",
+    );
+  });
+});
+
 describe.skipIf(!HAS_SHARED)(`libvirt's recorded probes${SHARED_NOTE}`, () => {
   it('QEMU 10.0.0 gives exactly libvirt’s flags, in its order', () => {
     const dir = join(SHARED_DIR, 'qemucaps');

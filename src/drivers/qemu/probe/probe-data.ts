@@ -76,6 +76,8 @@ export interface ProbeData {
   /** `query-command-line-options`: option name -> parameter names. */
   commandLineOptions?: Record<string, string[]>;
   migrationCapabilities?: string[];
+  /** `query-gic-capabilities` (ARM): each GIC version and how it can be provided. */
+  gic?: Array<{ version: number; kernel: boolean; emulated: boolean }>;
   sev?: Record<string, unknown> | null;
   sgx?: Record<string, unknown> | null;
   /** Per accelerator; `kvm` only when KVM was usable for the probe. */

@@ -99,6 +99,15 @@ export function recordAnswer(
     case 'query-migrate-capabilities':
       data.migrationCapabilities = names(ret, 'capability');
       break;
+    case 'query-gic-capabilities':
+      data.gic = array(ret)
+        .filter(isRecord)
+        .map((g) => ({
+          version: Number(g.version),
+          kernel: g.kernel === true,
+          emulated: g.emulated === true,
+        }));
+      break;
     case 'query-sev-capabilities':
       data.sev = isRecord(ret) ? ret : null;
       break;

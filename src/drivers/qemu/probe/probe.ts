@@ -141,6 +141,7 @@ async function probeOne(
         ['query-tpm-types', undefined],
         ['query-command-line-options', undefined],
         ['query-migrate-capabilities', undefined],
+        ['query-gic-capabilities', undefined],
         ['query-sev-capabilities', undefined],
         ['query-sgx-capabilities', undefined],
       );

@@ -60,6 +60,9 @@ export function formatQemuCapsXml(caps: QemuCaps, stamp: QemuCapsCacheStamp): st
     if (!a || (accel === 'kvm' && caps.flags !== undefined && !hasFlag(caps, 'kvm'))) continue;
     formatAccel(a, accel, line);
   }
+  for (const g of caps.gic ?? []) {
+    line(1, `<gic version='${int(g.version)}' kernel='${yesNo(g.kernel)}' emulated='${yesNo(g.emulated)}'/>`);
+  }
   if (caps.sevCaps) {
     const s = caps.sevCaps;
     line(1, '<sev>');

@@ -126,6 +126,8 @@ export interface QemuCaps {
   migrationCapabilities: string[];
   sev: Record<string, unknown> | null;
   sgx: Record<string, unknown> | null;
+  /** GIC versions of an ARM binary and whether KVM (`kernel`) or QEMU (`emulated`) provides them. */
+  gic?: Array<{ version: number; kernel: boolean; emulated: boolean }>;
   /** SEV facts when the host can run SEV guests. */
   sevCaps?: QemuSevCaps;
   /** SGX facts when the host can give SGX enclaves. */
@@ -211,6 +213,10 @@ export function buildQemuCaps(data: ProbeData): QemuCaps {
   const preferred = PREFERRED_MACHINE[arch];
   if (data.accel.kvm) caps.accel.kvm = buildAccel(data.accel.kvm, arch, preferred);
   if (data.accel.tcg) caps.accel.tcg = buildAccel(data.accel.tcg, arch, preferred);
+  // libvirt asks ARM binaries only; others answer nothing worth keeping.
+  if (data.gic && data.gic.length > 0 && ['aarch64', 'armv6l', 'armv7l'].includes(arch)) {
+    caps.gic = data.gic.map((g) => ({ ...g }));
+  }
   const sevCaps = buildSevCaps(data);
   if (sevCaps && (hasFlag(caps, 'sev-guest') || hasFlag(caps, 'sev-snp-guest'))) caps.sevCaps = sevCaps;
   const sgxCaps = buildSgxCaps(data);
