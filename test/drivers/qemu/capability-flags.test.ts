@@ -283,6 +283,27 @@ describe('host CPU and CPU model details', () => {
     expect(caps.accel.tcg?.cpuModels[0]?.blockers).toEqual(['pclmulqdq', 'ds-cpl', 'aes']);
   });
 
+  it('a full expansion without deprecated features leaves the host CPU alone', () => {
+    const text = session(
+      {
+        execute: 'query-cpu-model-expansion',
+        arguments: { type: 'static', model: { name: 'max' } },
+        id: 'l-4',
+      },
+      { return: { model: { name: 'base', props: { pcid: true } } }, id: 'l-4' },
+      {
+        execute: 'query-cpu-model-expansion',
+        arguments: { type: 'full', model: { name: 'max' } },
+        id: 'l-5',
+      },
+      { return: { model: { name: 'max', props: { pcid: true, 'pcid-alias': true } } }, id: 'l-5' },
+    );
+    const host = buildQemuCaps(probeDataFromTranscript(text, 'q')).accel.tcg?.hostCpu;
+    expect(host?.model).toBe('base');
+    expect(host?.props.map((p) => p.name)).toEqual(['pcid']);
+    expect(host?.deprecatedProps).toBeUndefined();
+  });
+
   it('deprecated features of a plain full expansion are listed under the host CPU', () => {
     const text = session(
       {
@@ -378,6 +399,9 @@ describe.skipIf(!HAS_QEMU)(`live probe flags${QEMU_NOTE}`, () => {
     }
     if (caps.arch === 'x86_64') expect(flags).toContain('x86-max-cpu');
     expect(flags.includes('kvm')).toBe((await kvmUsable()) && caps.accel.kvm !== undefined);
+    // the static expansion of `max` (base model plus properties), not one of the side full expansions
+    expect(caps.accel.tcg?.hostCpu?.model).toBe('base');
+    expect(caps.accel.tcg?.hostCpu?.migratability).toBe(true);
     expect(caps.accel.tcg?.hostCpu?.props.length ?? 0).toBeGreaterThan(0);
   });
 });

@@ -125,9 +125,11 @@ export function recordAnswer(
       const expansion = ret as unknown as QmpCpuModelExpansion;
       const model = isRecord(args?.model) ? args.model : {};
       const props = isRecord(model.props) ? model.props : {};
-      if (args?.type === 'full' && props['hv-passthrough'] === true) accel.hostExpansionFull = expansion;
-      else if (args?.type === 'full' && Array.isArray(ret['deprecated-props'])) {
-        accel.deprecatedProps = strings(ret['deprecated-props']);
+      if (args?.type === 'full') {
+        // Full expansions answer side questions: Hyper-V (with hv-passthrough) or deprecated features.
+        if (props['hv-passthrough'] === true) accel.hostExpansionFull = expansion;
+        else if (Array.isArray(ret['deprecated-props']))
+          accel.deprecatedProps = strings(ret['deprecated-props']);
       } else if (props.migratable === false) accel.hostExpansionAll = expansion;
       else accel.hostExpansion = expansion;
       break;
