@@ -35,6 +35,8 @@ export interface QmpCpuDefinition {
 /** The `return` of `query-cpu-model-expansion`. */
 export interface QmpCpuModelExpansion {
   model: { name: string; props?: Record<string, unknown> };
+  /** Features QEMU will drop (QEMU >= 10.1). */
+  'deprecated-props'?: string[];
 }
 
 /** What we asked one accelerator's process. */
@@ -47,6 +49,8 @@ export interface AccelProbeData {
   hostExpansionAll?: QmpCpuModelExpansion;
   /** Full expansion of `host` with `hv-passthrough` (KVM only; tells the Hyper-V enlightenments). */
   hostExpansionFull?: QmpCpuModelExpansion;
+  /** `deprecated-props` of a plain full expansion, asked when the schema says QEMU reports them. */
+  deprecatedProps?: string[];
 }
 
 export interface ProbeData {
@@ -60,14 +64,20 @@ export interface ProbeData {
   displayTypes?: string[];
   /** `-netdev` back-ends compiled in (from the QMP schema). */
   netdevTypes?: string[];
+  /** The whole `query-qmp-schema` answer; libvirt's flags ask paths into it. */
+  qmpSchema?: unknown[];
   qomTypes?: string[];
   /** `device-list-properties` / `qom-list-properties` answers: type name -> property names. */
   typeProps?: Record<string, string[]>;
+  /** `default-value` of the device properties that report one: type name -> property -> value. */
+  typePropDefaults?: Record<string, Record<string, unknown>>;
   tpmModels?: string[];
   tpmTypes?: string[];
   /** `query-command-line-options`: option name -> parameter names. */
   commandLineOptions?: Record<string, string[]>;
   migrationCapabilities?: string[];
+  /** `query-gic-capabilities` (ARM): each GIC version and how it can be provided. */
+  gic?: Array<{ version: number; kernel: boolean; emulated: boolean }>;
   sev?: Record<string, unknown> | null;
   sgx?: Record<string, unknown> | null;
   /** Per accelerator; `kvm` only when KVM was usable for the probe. */

@@ -57,6 +57,7 @@ export function recordAnswer(
       }
       data.commands = commands;
       data.events = events;
+      data.qmpSchema = array(ret);
       break;
     }
     case 'qom-list-types':
@@ -68,6 +69,15 @@ export function recordAnswer(
       if (typeof type === 'string') {
         data.typeProps ??= {};
         data.typeProps[type] = names(ret, 'name');
+        const defaults: Record<string, unknown> = {};
+        for (const p of array(ret)) {
+          if (isRecord(p) && typeof p.name === 'string' && 'default-value' in p)
+            defaults[p.name] = p['default-value'];
+        }
+        if (Object.keys(defaults).length > 0) {
+          data.typePropDefaults ??= {};
+          data.typePropDefaults[type] = defaults;
+        }
       }
       break;
     }
@@ -89,6 +99,15 @@ export function recordAnswer(
     case 'query-migrate-capabilities':
       data.migrationCapabilities = names(ret, 'capability');
       break;
+    case 'query-gic-capabilities':
+      data.gic = array(ret)
+        .filter(isRecord)
+        .map((g) => ({
+          version: Number(g.version),
+          kernel: g.kernel === true,
+          emulated: g.emulated === true,
+        }));
+      break;
     case 'query-sev-capabilities':
       data.sev = isRecord(ret) ? ret : null;
       break;
@@ -106,8 +125,12 @@ export function recordAnswer(
       const expansion = ret as unknown as QmpCpuModelExpansion;
       const model = isRecord(args?.model) ? args.model : {};
       const props = isRecord(model.props) ? model.props : {};
-      if (args?.type === 'full') accel.hostExpansionFull = expansion;
-      else if (props.migratable === false) accel.hostExpansionAll = expansion;
+      if (args?.type === 'full') {
+        // Full expansions answer side questions: Hyper-V (with hv-passthrough) or deprecated features.
+        if (props['hv-passthrough'] === true) accel.hostExpansionFull = expansion;
+        else if (Array.isArray(ret['deprecated-props']))
+          accel.deprecatedProps = strings(ret['deprecated-props']);
+      } else if (props.migratable === false) accel.hostExpansionAll = expansion;
       else accel.hostExpansion = expansion;
       break;
     }

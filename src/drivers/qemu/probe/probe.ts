@@ -15,9 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toVirError, VirError } from '../../../errors.js';
 import { QmpError } from '../qmp/qmp-error.js';
+import { DEVICE_PROP_FLAGS, OBJECT_PROP_FLAGS } from './capability-flag-rules.js';
+import { machinePropQueries } from './capability-flags.js';
 import type { AccelProbeData, ProbeData } from './probe-data.js';
 import { recordAnswer } from './probe-record.js';
-import { buildQemuCaps, type QemuAccel, type QemuCaps } from './qemu-caps.js';
+import { archFromQemuTarget, buildQemuCaps, type QemuAccel, type QemuCaps } from './qemu-caps.js';
 import { type MonitorProcess, startMonitorProcess } from './qemu-monitor-process.js';
 
 export interface ProbeOptions {
@@ -30,35 +32,14 @@ export interface ProbeOptions {
   timeoutMs?: number;
 }
 
-/** Device and object types whose properties the domain model cares about. */
-export const PROBED_DEVICE_TYPES = [
-  'virtio-blk-pci',
-  'virtio-net-pci',
-  'virtio-scsi-pci',
-  'vfio-pci',
-  'scsi-hd',
-  'ide-hd',
-  'usb-storage',
-  'usb-redir',
-  'usb-host',
-  'VGA',
-  'vmware-svga',
-  'qxl',
-  'virtio-gpu-pci',
-  'virtio-balloon-pci',
-  'intel-iommu',
-  'pcie-root-port',
-  'nvdimm',
-  'ICH9-LPC',
-  'PIIX4_PM',
-  'mch',
-  'kvm-pit',
-  'vhost-user-fs-device',
-  'virtio-mem-pci',
-  'virtio-iommu-pci',
-] as const;
+/**
+ * Device types whose properties libvirt asks about (and so do we), in its
+ * order: the flag table's types, each once.
+ */
+export const PROBED_DEVICE_TYPES: readonly string[] = [...new Set(DEVICE_PROP_FLAGS.map((r) => r.type))];
 
-const PROBED_OBJECT_TYPES = ['memory-backend-file', 'memory-backend-memfd'] as const;
+/** Object types whose properties libvirt asks about. */
+const PROBED_OBJECT_TYPES: readonly string[] = OBJECT_PROP_FLAGS.map((r) => r.type);
 
 /** Whether this process can open /dev/kvm for reading and writing. */
 export async function kvmUsable(): Promise<boolean> {
@@ -145,7 +126,7 @@ async function probeOne(
     proc = await startMonitorProcess(startOpts);
     const qmp = proc.qmp;
     const accelData: AccelProbeData = {};
-    const asks: Array<[string, Record<string, unknown> | undefined]> = [];
+    const asks: Ask[] = [];
     if (general) {
       asks.push(
         ['query-version', undefined],
@@ -160,6 +141,7 @@ async function probeOne(
         ['query-tpm-types', undefined],
         ['query-command-line-options', undefined],
         ['query-migrate-capabilities', undefined],
+        ['query-gic-capabilities', undefined],
         ['query-sev-capabilities', undefined],
         ['query-sgx-capabilities', undefined],
       );
@@ -178,28 +160,52 @@ async function probeOne(
         { type: 'full', model: { name: 'host', props: { migratable: false, 'hv-passthrough': true } } },
       ]);
     }
+    // A plain full expansion tells the deprecated features (QEMU >= 10.1 reports them; older ones just expand).
+    asks.push(['query-cpu-model-expansion', { type: 'full', model: { name: cpu } }]);
     const cmdOpts = options.signal ? { signal: options.signal } : {};
-    const answers = await Promise.all(
-      asks.map(([cmd, args]) =>
-        qmp.execute(cmd, args, cmdOpts).then(
-          (ret) => ({ ok: true as const, ret }),
-          (err: unknown) => {
-            // QEMU refusing a command means "not supported here"; anything else ends the probe.
-            if (err instanceof QmpError && err.reason === 'command') return { ok: false as const };
-            throw err;
-          },
-        ),
-      ),
-    );
-    asks.forEach(([cmd, args], i) => {
-      const a = answers[i];
-      if (a?.ok) recordAnswer(data, accelData, cmd, args, a.ret);
-      else if (cmd === 'query-sev-capabilities') data.sev = null;
-      else if (cmd === 'query-sgx-capabilities') data.sgx = null;
-    });
+    await askAll(qmp, asks, cmdOpts, data, accelData);
+    if (general) {
+      // Machine properties are asked of the machines the binary has, so they wait for query-machines.
+      const arch = archFromQemuTarget(data.target?.arch ?? '');
+      const machineAsks: Ask[] = machinePropQueries(accelData.machines ?? [], arch).map(({ qomType }) => [
+        'qom-list-properties',
+        { typename: qomType },
+      ]);
+      await askAll(qmp, machineAsks, cmdOpts, data, accelData);
+    }
     return accelData;
   } finally {
     await proc?.kill();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+type Ask = [command: string, args: Record<string, unknown> | undefined];
+
+/** Sends the commands pipelined and files each answer; a refused command means "not supported here". */
+async function askAll(
+  qmp: MonitorProcess['qmp'],
+  asks: readonly Ask[],
+  cmdOpts: { signal?: AbortSignal },
+  data: ProbeData,
+  accelData: AccelProbeData,
+): Promise<void> {
+  const answers = await Promise.all(
+    asks.map(([cmd, args]) =>
+      qmp.execute(cmd, args, cmdOpts).then(
+        (ret) => ({ ok: true as const, ret }),
+        (err: unknown) => {
+          // Anything but QEMU refusing the command ends the probe.
+          if (err instanceof QmpError && err.reason === 'command') return { ok: false as const };
+          throw err;
+        },
+      ),
+    ),
+  );
+  asks.forEach(([cmd, args], i) => {
+    const a = answers[i];
+    if (a?.ok) recordAnswer(data, accelData, cmd, args, a.ret);
+    else if (cmd === 'query-sev-capabilities') data.sev = null;
+    else if (cmd === 'query-sgx-capabilities') data.sgx = null;
+  });
 }

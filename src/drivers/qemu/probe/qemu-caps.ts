@@ -6,10 +6,14 @@
  * @module
  */
 import { VirError } from '../../../errors.js';
+import type { QemuCapabilityFlag } from './capability-flag-names.js';
+import { deriveCapabilityFlags, sevSupported, sgxSupported } from './capability-flags.js';
+import { qemuFeatureSpelling } from './cpu-feature-spelling.js';
+import { PREFERRED_MACHINE } from './preferred-machines.js';
 import type { AccelProbeData, ProbeData, QmpCpuModelExpansion } from './probe-data.js';
 
 /** Bumped whenever the shape or the derivation of QemuCaps changes: old cache files are then ignored. */
-export const QEMU_CAPS_FORMAT = 1;
+export const QEMU_CAPS_FORMAT = 2;
 
 export type QemuAccel = 'kvm' | 'tcg';
 
@@ -48,7 +52,10 @@ export interface QemuHostCpuProp {
   name: string;
   type: 'boolean' | 'number' | 'string';
   value: boolean | number | string;
-  /** For boolean features that are on: whether they survive migration. */
+  /**
+   * For boolean features that are on: whether they survive migration. A
+   * feature on only without migratability is listed on, not migratable.
+   */
   migratable?: boolean;
 }
 
@@ -58,7 +65,29 @@ export interface QemuHostCpu {
   model: string;
   /** True when QEMU told migratable and non-migratable features apart. */
   migratability: boolean;
+  /** In the order of QEMU's migratable expansion. */
   props: QemuHostCpuProp[];
+  /** Features QEMU reports as deprecated for this CPU (QEMU >= 10.1). */
+  deprecatedProps?: string[];
+}
+
+/** AMD SEV facts of the host, from `query-sev-capabilities`. */
+export interface QemuSevCaps {
+  cbitpos: number;
+  reducedPhysBits: number;
+  /** Platform Diffie-Hellman key, base64. */
+  pdh: string;
+  certChain: string;
+  cpu0Id?: string;
+}
+
+/** Intel SGX facts of the host, from `query-sgx-capabilities`; sizes in KiB. */
+export interface QemuSgxCaps {
+  flc: boolean;
+  sgx1: boolean;
+  sgx2: boolean;
+  sectionSize: number;
+  sections: Array<{ node: number; size: number }>;
 }
 
 export interface QemuAccelCaps {
@@ -70,6 +99,12 @@ export interface QemuAccelCaps {
 export interface QemuCaps {
   format: number;
   emulator: string;
+  /**
+   * libvirt's capability flags this binary has, in libvirt's order (what its
+   * cache lists as `<flag name=...>`). See {@link hasFlag}. Always set by
+   * {@link buildQemuCaps}; optional only so hand-made caps (tests) may omit it.
+   */
+  flags?: QemuCapabilityFlag[];
   /** libvirt's architecture name (`x86_64`, `i686`, `aarch64`, `ppc64`, ...). */
   arch: string;
   version: { major: number; minor: number; micro: number };
@@ -91,7 +126,13 @@ export interface QemuCaps {
   migrationCapabilities: string[];
   sev: Record<string, unknown> | null;
   sgx: Record<string, unknown> | null;
-  /** Hyper-V enlightenments KVM can give (libvirt's names), when probed. */
+  /** GIC versions of an ARM binary and whether KVM (`kernel`) or QEMU (`emulated`) provides them. */
+  gic?: Array<{ version: number; kernel: boolean; emulated: boolean }>;
+  /** SEV facts when the host can run SEV guests. */
+  sevCaps?: QemuSevCaps;
+  /** SGX facts when the host can give SGX enclaves. */
+  sgxCaps?: QemuSgxCaps;
+  /** Hyper enlightenments KVM can give (libvirt's names), when probed. */
   hypervFeatures?: string[];
   accel: { kvm?: QemuAccelCaps; tcg?: QemuAccelCaps };
 }
@@ -146,10 +187,12 @@ export function buildQemuCaps(data: ProbeData): QemuCaps {
     );
   }
   const v = data.version.qemu;
+  const arch = archFromQemuTarget(data.target.arch);
   const caps: QemuCaps = {
     format: QEMU_CAPS_FORMAT,
     emulator: data.emulator,
-    arch: archFromQemuTarget(data.target.arch),
+    flags: deriveCapabilityFlags(data, arch),
+    arch,
     version: { major: v.major, minor: v.minor, micro: v.micro },
     versionNumber: v.major * 1_000_000 + v.minor * 1_000 + v.micro,
     package: data.version.package ?? '',
@@ -167,18 +210,29 @@ export function buildQemuCaps(data: ProbeData): QemuCaps {
     sgx: data.sgx ?? null,
     accel: {},
   };
-  if (data.accel.kvm) caps.accel.kvm = buildAccel(data.accel.kvm);
-  if (data.accel.tcg) caps.accel.tcg = buildAccel(data.accel.tcg);
+  const preferred = PREFERRED_MACHINE[arch];
+  if (data.accel.kvm) caps.accel.kvm = buildAccel(data.accel.kvm, arch, preferred);
+  if (data.accel.tcg) caps.accel.tcg = buildAccel(data.accel.tcg, arch, preferred);
+  // libvirt asks ARM binaries only; others answer nothing worth keeping.
+  if (data.gic && data.gic.length > 0 && ['aarch64', 'armv6l', 'armv7l'].includes(arch)) {
+    caps.gic = data.gic.map((g) => ({ ...g }));
+  }
+  const sevCaps = buildSevCaps(data);
+  if (sevCaps && (hasFlag(caps, 'sev-guest') || hasFlag(caps, 'sev-snp-guest'))) caps.sevCaps = sevCaps;
+  const sgxCaps = buildSgxCaps(data);
+  if (sgxCaps && hasFlag(caps, 'sgx-epc')) caps.sgxCaps = sgxCaps;
   const full = data.accel.kvm?.hostExpansionFull?.model.props;
-  if (full) caps.hypervFeatures = HYPERV_FEATURES.filter((f) => truthy(full[`hv-${f.replaceAll('_', '-')}`]));
+  if (full)
+    caps.hypervFeatures = HYPERV_FEATURES.filter((f) => hypervOn(full[`hv-${f.replaceAll('_', '-')}`]));
   return caps;
 }
 
-function truthy(v: unknown): boolean {
-  return v === true || (typeof v === 'number' && v !== 0) || (typeof v === 'string' && v !== '');
+/** An enlightenment is on when its property is true, a positive number, or any string. */
+function hypervOn(v: unknown): boolean {
+  return v === true || (typeof v === 'number' && v > 0) || typeof v === 'string';
 }
 
-function buildAccel(a: AccelProbeData): QemuAccelCaps {
+function buildAccel(a: AccelProbeData, arch: string, preferred: string | undefined): QemuAccelCaps {
   const machines: QemuMachineType[] = [];
   for (const m of a.machines ?? []) {
     if (m.name === 'none') continue; // the probe's own empty machine is not a guest machine
@@ -196,13 +250,18 @@ function buildAccel(a: AccelProbeData): QemuAccelCaps {
     if (m.acpi !== undefined) mt.acpi = m.acpi;
     machines.push(mt);
   }
-  // The default machine first, as libvirt lists it; the rest in QEMU's order.
-  machines.sort((x, y) => Number(y.isDefault) - Number(x.isDefault));
+  // The preferred machine (the last one matching, as libvirt scans) moves to the front; the rest keep QEMU's order.
+  let first = -1;
+  machines.forEach((m, i) => {
+    if (preferred !== undefined && (m.name === preferred || m.alias === preferred)) first = i;
+  });
+  if (first < 0) first = machines.findLastIndex((m) => m.isDefault);
+  if (first > 0) machines.unshift(...machines.splice(first, 1));
   const cpuModels: QemuCpuModel[] = (a.cpuDefinitions ?? []).map((d) => {
     const unavailable = d['unavailable-features'];
     const model: QemuCpuModel = {
       name: d.name,
-      blockers: unavailable ? [...unavailable] : [],
+      blockers: unavailable ? unavailable.map((f) => qemuFeatureSpelling(arch, f)) : [],
       deprecated: d.deprecated === true,
     };
     if (d.typename !== undefined) model.typename = d.typename;
@@ -214,31 +273,70 @@ function buildAccel(a: AccelProbeData): QemuAccelCaps {
   });
   const out: QemuAccelCaps = { machines, cpuModels };
   const hostCpu = buildHostCpu(a.hostExpansion, a.hostExpansionAll);
-  if (hostCpu) out.hostCpu = hostCpu;
+  if (hostCpu) {
+    if (a.deprecatedProps && a.deprecatedProps.length > 0) hostCpu.deprecatedProps = [...a.deprecatedProps];
+    out.hostCpu = hostCpu;
+  }
   return out;
 }
 
 /**
- * Properties come from the migratable expansion; a boolean feature that is on
- * there is migratable, one that is on only without migratability is not.
+ * Properties come from the migratable expansion, in its order. Comparing
+ * with the expansion that ignores migratability tells, for each boolean
+ * feature, whether it is on and migratable, or on only when migration does
+ * not matter (then listed on, not migratable).
  */
 function buildHostCpu(
   migratable: QmpCpuModelExpansion | undefined,
   all: QmpCpuModelExpansion | undefined,
 ): QemuHostCpu | undefined {
-  const base = all ?? migratable;
-  if (!base) return undefined;
-  const migProps = migratable?.model.props ?? {};
+  if (!migratable) return undefined;
+  const allProps = all?.model.props ?? {};
   const props: QemuHostCpuProp[] = [];
-  for (const [name, value] of Object.entries(base.model.props ?? {})) {
+  for (const [name, value] of Object.entries(migratable.model.props ?? {})) {
     if (typeof value === 'boolean') {
       const p: QemuHostCpuProp = { name, type: 'boolean', value };
-      if (value && migratable && all) p.migratable = migProps[name] === true;
+      const other = allProps[name];
+      if (all && typeof other === 'boolean') {
+        if (value) p.migratable = true;
+        else if (other) {
+          p.value = true;
+          p.migratable = false;
+        }
+      }
       props.push(p);
     } else if (typeof value === 'number') props.push({ name, type: 'number', value });
     else if (typeof value === 'string') props.push({ name, type: 'string', value });
   }
-  return { model: base.model.name, migratability: migratable !== undefined && all !== undefined, props };
+  return { model: migratable.model.name, migratability: all !== undefined, props };
+}
+
+function buildSevCaps(data: ProbeData): QemuSevCaps | undefined {
+  if (!sevSupported(data) || !data.sev) return undefined;
+  const sev = data.sev;
+  const out: QemuSevCaps = {
+    cbitpos: Number(sev.cbitpos),
+    reducedPhysBits: Number(sev['reduced-phys-bits']),
+    pdh: typeof sev.pdh === 'string' ? sev.pdh : '',
+    certChain: typeof sev['cert-chain'] === 'string' ? sev['cert-chain'] : '',
+  };
+  if (typeof sev['cpu0-id'] === 'string') out.cpu0Id = sev['cpu0-id'];
+  return out;
+}
+
+/** QEMU reports bytes; libvirt keeps KiB (and sums the sections when QEMU dropped `section-size`). */
+function buildSgxCaps(data: ProbeData): QemuSgxCaps | undefined {
+  if (!sgxSupported(data) || !data.sgx) return undefined;
+  const sgx = data.sgx;
+  const sections = (Array.isArray(sgx.sections) ? sgx.sections : []).map((s) => {
+    const r = (typeof s === 'object' && s !== null ? s : {}) as Record<string, unknown>;
+    return { node: Number(r.node ?? 0), size: Math.floor(Number(r.size ?? 0) / 1024) };
+  });
+  const sectionSize =
+    typeof sgx['section-size'] === 'number'
+      ? Math.floor(sgx['section-size'] / 1024)
+      : sections.reduce((sum, s) => sum + s.size, 0);
+  return { flc: sgx.flc === true, sgx1: sgx.sgx1 === true, sgx2: sgx.sgx2 === true, sectionSize, sections };
 }
 
 /** The accelerator-specific part of the caps, preferring `virttype`. */
@@ -263,4 +361,9 @@ export function hasType(caps: QemuCaps, type: string): boolean {
 
 export function hasCommand(caps: QemuCaps, command: string): boolean {
   return caps.commands.includes(command);
+}
+
+/** Whether the binary has one of libvirt's capability flags. */
+export function hasFlag(caps: QemuCaps, flag: QemuCapabilityFlag): boolean {
+  return caps.flags?.includes(flag) === true;
 }
