@@ -13,8 +13,10 @@ export {
   type CommandLinePaths,
 } from './drivers/qemu/command-line/index.js';
 export { applyQemuDefaults, type QemuDefaultsOptions } from './drivers/qemu/defaults/index.js';
+export type { QemuCapabilityFlag } from './drivers/qemu/probe/capability-flag-names.js';
 export { type ProbeOptions, probeQemu } from './drivers/qemu/probe/probe.js';
-export type { QemuCaps } from './drivers/qemu/probe/qemu-caps.js';
+export { hasFlag, type QemuCaps } from './drivers/qemu/probe/qemu-caps.js';
+export { formatQemuCapsXml, type QemuCapsCacheStamp } from './drivers/qemu/probe/qemu-caps-xml.js';
 export { QmpClient, QmpError } from './drivers/qemu/qmp/index.js';
 export { registerDriver, unregisterDriver } from './drivers/registry.js';
 export {
