@@ -43,7 +43,7 @@ export async function readHostNuma(
   memory: NumaMemorySource,
   options: HostNumaOptions = {},
 ): Promise<CapsTopology> {
-  if (!(await fs.exists('node'))) return fakeTopology(fs, options);
+  if (!(await fs.exists('node'))) return singleCellTopology(fs, options);
   const online = await fs.required('node/online', fs.idSet);
   const cells: CapsNumaCell[] = [];
   for (const node of online) {
@@ -81,7 +81,11 @@ export async function cellCpu(fs: SysfsReader, id: number): Promise<CellCpu> {
   return { id, socketId, dieId, clusterId, coreId, siblings: formatIdSet(siblings) };
 }
 
-async function fakeTopology(fs: SysfsReader, options: HostNumaOptions): Promise<CapsTopology> {
+/** One cell 0 holding every online CPU: the topology of a host without NUMA. */
+export async function singleCellTopology(
+  fs: SysfsReader,
+  options: HostNumaOptions = {},
+): Promise<CapsTopology> {
   const ids = (await fs.idSet('cpu/online')) ?? (await fs.required('cpu/present', fs.idSet));
   const cpus: CellCpu[] = [];
   for (const id of ids) cpus.push(await cellCpu(fs, id));
