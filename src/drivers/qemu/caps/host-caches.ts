@@ -17,7 +17,7 @@
 import type { CapsCache, CapsMemoryBandwidth } from '../../../conf/capabilities.js';
 import { formatIdSet } from './cpu-set.js';
 import type { CacheControl, CacheType, ResctrlInfo, ResctrlMonitor } from './host-resctrl.js';
-import { badSysfsFile, type SysfsReader } from './sysfs-reader.js';
+import { badSysfsFile, mapInOrder, type SysfsReader } from './sysfs-reader.js';
 
 /** The lowest level worth reporting: lowering it is fine, raising it would hide caches. */
 const MIN_LEVEL = 2;
@@ -40,31 +40,46 @@ export interface HostCaches {
   memoryBandwidth?: CapsMemoryBandwidth;
 }
 
+/** A cache index as one CPU sees it, before banks shared by several CPUs are merged. */
+type SeenCache = Omit<Bank, 'controls'>;
+
+/** The usable caches of one CPU, in index order. */
+async function cpuCaches(fs: SysfsReader, cpu: number): Promise<SeenCache[]> {
+  const dir = `cpu/cpu${cpu}/cache`;
+  const out: SeenCache[] = [];
+  for (const index of (await fs.list(dir)) ?? []) {
+    if (!index.startsWith('index')) continue;
+    const at = `${dir}/${index}`;
+    const level = await fs.required(`${at}/level`, fs.uint);
+    if (level < MIN_LEVEL) continue;
+    const [id, kernelType, size, shared] = await Promise.all([
+      fs.uint(`${at}/id`),
+      fs.string(`${at}/type`),
+      fs.scaled(`${at}/size`),
+      fs.idSet(`${at}/shared_cpu_list`),
+    ]);
+    if (id === undefined || kernelType === undefined || size === undefined || shared === undefined) continue;
+    const type = KERNEL_TYPE[kernelType];
+    if (!type) throw badSysfsFile(fs.path(`${at}/type`), `Unknown cache type '${kernelType}'`);
+    out.push({ id, level, type, size, cpus: formatIdSet(shared) });
+  }
+  return out;
+}
+
 /** Banks, controls and monitors; `fs` is rooted at `/sys/devices/system`. */
 export async function readHostCaches(fs: SysfsReader, resctrl: ResctrlInfo): Promise<HostCaches> {
+  const online = await fs.required('cpu/online', fs.idSet);
   const banks: Bank[] = [];
-  for (const cpu of await fs.required('cpu/online', fs.idSet)) {
-    const dir = `cpu/cpu${cpu}/cache`;
-    for (const index of (await fs.list(dir)) ?? []) {
-      if (!index.startsWith('index')) continue;
-      const at = `${dir}/${index}`;
-      const level = await fs.required(`${at}/level`, fs.uint);
-      if (level < MIN_LEVEL) continue;
-      const id = await fs.uint(`${at}/id`);
-      const kernelType = await fs.string(`${at}/type`);
-      const size = await fs.scaled(`${at}/size`);
-      const shared = await fs.idSet(`${at}/shared_cpu_list`);
-      if (id === undefined || kernelType === undefined || size === undefined || shared === undefined)
-        continue;
-      const type = KERNEL_TYPE[kernelType];
-      if (!type) throw badSysfsFile(fs.path(`${at}/type`), `Unknown cache type '${kernelType}'`);
-      const cpus = formatIdSet(shared);
-      const seen = banks.some(
-        (b) => b.id === id && b.level === level && b.type === type && b.size === size && b.cpus === cpus,
-      );
-      if (seen) continue;
-      banks.push({ id, level, type, size, cpus, controls: resctrl.cacheControls(level, size) });
-    }
+  for (const seen of (await mapInOrder(online, (cpu) => cpuCaches(fs, cpu))).flat()) {
+    const known = banks.some(
+      (b) =>
+        b.id === seen.id &&
+        b.level === seen.level &&
+        b.type === seen.type &&
+        b.size === seen.size &&
+        b.cpus === seen.cpus,
+    );
+    if (!known) banks.push({ ...seen, controls: resctrl.cacheControls(seen.level, seen.size) });
   }
   // Stable: banks of one level and id keep the order they were found in.
   banks.sort((a, b) => a.level - b.level || a.id - b.id);

@@ -28,7 +28,7 @@ import type {
 import { VirError } from '../../../errors.js';
 import { formatIdSet } from './cpu-set.js';
 import type { NumaMemorySource } from './host-numa-memory.js';
-import { badSysfsFile, type SysfsReader } from './sysfs-reader.js';
+import { badSysfsFile, mapInOrder, type SysfsReader } from './sysfs-reader.js';
 
 type CellCpu = NonNullable<NonNullable<CapsNumaCell['cpus']>['cpus']>[number];
 
@@ -48,8 +48,7 @@ export async function readHostNuma(
   const cells: CapsNumaCell[] = [];
   for (const node of online) {
     const cpuIds = await fs.required(`node/node${node}/cpulist`, (rel) => fs.idSet(rel, true));
-    const cpus: CellCpu[] = [];
-    for (const id of cpuIds) cpus.push(await cellCpu(fs, id));
+    const cpus = await mapInOrder(cpuIds, (id) => cellCpu(fs, id));
     const cell: CapsNumaCell = { id: node };
     const bytes = await memory.nodeMemory(node);
     const kib = bytes === undefined ? 0n : bytes >> 10n;
@@ -73,12 +72,24 @@ export async function readHostNuma(
 export async function cellCpu(fs: SysfsReader, id: number): Promise<CellCpu> {
   const t = `cpu/cpu${id}/topology`;
   const orZero = (n: number | undefined) => (n === undefined || n < 0 ? 0 : n);
-  const socketId = orZero(await fs.int(`${t}/physical_package_id`));
-  const dieId = orZero(await fs.int(`${t}/die_id`));
-  const clusterId = orZero(await fs.int(`${t}/cluster_id`));
-  const coreId = orZero(await fs.uint(`${t}/core_id`));
+  const [socketId, dieId, clusterId, coreId] = await mapInOrder(
+    [
+      () => fs.int(`${t}/physical_package_id`),
+      () => fs.int(`${t}/die_id`),
+      () => fs.int(`${t}/cluster_id`),
+      () => fs.uint(`${t}/core_id`),
+    ],
+    async (read) => orZero(await read()),
+  );
   const siblings = (await fs.idSet(`${t}/thread_siblings_list`)) ?? [id];
-  return { id, socketId, dieId, clusterId, coreId, siblings: formatIdSet(siblings) };
+  return {
+    id,
+    socketId: socketId ?? 0,
+    dieId: dieId ?? 0,
+    clusterId: clusterId ?? 0,
+    coreId: coreId ?? 0,
+    siblings: formatIdSet(siblings),
+  };
 }
 
 /** One cell 0 holding every online CPU: the topology of a host without NUMA. */
@@ -87,8 +98,7 @@ export async function singleCellTopology(
   options: HostNumaOptions = {},
 ): Promise<CapsTopology> {
   const ids = (await fs.idSet('cpu/online')) ?? (await fs.required('cpu/present', fs.idSet));
-  const cpus: CellCpu[] = [];
-  for (const id of ids) cpus.push(await cellCpu(fs, id));
+  const cpus = await mapInOrder(ids, (id) => cellCpu(fs, id));
   const cell: CapsNumaCell = { id: 0 };
   if (options.totalMemoryKiB) cell.memory = { unit: 'KiB', value: options.totalMemoryKiB };
   cell.cpus = { num: cpus.length, ...(cpus.length > 0 ? { cpus } : {}) };

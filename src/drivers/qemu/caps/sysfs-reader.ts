@@ -159,3 +159,23 @@ function suffixScale(suffix: string): number | undefined {
   const base = rest === '' || rest === 'ib' ? 1024 : rest === 'b' ? 1000 : undefined;
   return base === undefined ? undefined : base ** (order + 1);
 }
+
+/** How many CPUs are read at once: enough to hide file latency, few enough to stay far from the fd limit. */
+const CONCURRENCY = 16;
+
+/**
+ * `fn` over every item, a few at a time, results in item order. When some
+ * fail, the error of the first failing item (in order) is thrown, so a
+ * broken tree always reports the same file.
+ */
+export async function mapInOrder<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += CONCURRENCY) {
+    const settled = await Promise.allSettled(items.slice(i, i + CONCURRENCY).map(fn));
+    for (const r of settled) {
+      if (r.status === 'rejected') throw r.reason;
+      out.push(r.value);
+    }
+  }
+  return out;
+}
