@@ -20,9 +20,7 @@ import {
   child,
   children,
   childText,
-  detailError,
   elementMapper,
-  enumOf,
   type Field,
   flag,
   type Infer,
@@ -33,12 +31,12 @@ import {
   text,
   trimmed,
   uint,
-  uint64,
   yesNo,
 } from './binding.js';
+import { capsCacheMapper, capsMemoryBandwidthMapper, capsTopologyMapper } from './capabilities-topology.js';
 import { cpuSpec } from './cpu.js';
 
-const nonNegative = int({ min: 0, max: 0xffffffff });
+export * from './capabilities-topology.js';
 
 // --- host / cpu --------------------------------------------------------------
 
@@ -113,129 +111,6 @@ export const capsMigrationMapper = elementMapper('migration_features', {
   uriTransports: child(uriTransportsMapper),
 });
 export type CapsMigrationFeatures = Infer<typeof capsMigrationMapper.spec>;
-
-// --- host / NUMA topology ----------------------------------------------------
-
-const cellMemoryMapper = elementMapper('memory', {
-  unit: attr('unit', str),
-  value: req(text(uint64)),
-});
-
-const cellPagesMapper = elementMapper('pages', {
-  unit: attr('unit', str),
-  size: req(attr('size', uint)),
-  count: req(text(uint64)),
-});
-
-const distanceSiblingMapper = elementMapper('sibling', {
-  id: req(attr('id', nonNegative)),
-  value: req(attr('value', nonNegative)),
-});
-const cellDistancesMapper = elementMapper('distances', { siblings: children(distanceSiblingMapper) });
-
-const cellCpuMapper = elementMapper('cpu', {
-  id: req(attr('id', nonNegative)),
-  socketId: attr('socket_id', nonNegative),
-  dieId: attr('die_id', nonNegative),
-  clusterId: attr('cluster_id', nonNegative),
-  coreId: attr('core_id', nonNegative),
-  siblings: attr('siblings', str),
-});
-
-const cellCpusMapper = elementMapper(
-  'cpus',
-  {
-    num: req(attr('num', nonNegative)),
-    cpus: children(cellCpuMapper),
-  },
-  {
-    check(v, ctx) {
-      if ((v.cpus?.length ?? 0) !== v.num) {
-        throw detailError(ctx, '@num', `says ${v.num} but ${v.cpus?.length ?? 0} <cpu> elements follow`);
-      }
-    },
-  },
-);
-
-export const capsNumaCellMapper = elementMapper('cell', {
-  id: req(attr('id', nonNegative)),
-  memory: child(cellMemoryMapper),
-  pages: children(cellPagesMapper),
-  distances: child(cellDistancesMapper),
-  cpus: child(cellCpusMapper),
-});
-export type CapsNumaCell = Infer<typeof capsNumaCellMapper.spec>;
-
-const cellsMapper = elementMapper(
-  'cells',
-  {
-    num: req(attr('num', nonNegative)),
-    cells: children(capsNumaCellMapper),
-  },
-  {
-    check(v, ctx) {
-      if ((v.cells?.length ?? 0) !== v.num) {
-        throw detailError(ctx, '@num', `says ${v.num} but ${v.cells?.length ?? 0} <cell> elements follow`);
-      }
-    },
-  },
-);
-
-export const capsTopologyMapper = elementMapper('topology', { cells: child(cellsMapper) });
-export type CapsTopology = Infer<typeof capsTopologyMapper.spec>;
-
-// --- host / cache and memory bandwidth ----------------------------------------
-
-const cacheControlMapper = elementMapper('control', {
-  granularity: attr('granularity', uint),
-  min: attr('min', uint),
-  unit: attr('unit', str),
-  type: attr('type', enumOf(['both', 'code', 'data'] as const)),
-  maxAllocs: attr('maxAllocs', uint),
-});
-
-const cacheBankMapper = elementMapper('bank', {
-  id: req(attr('id', nonNegative)),
-  level: req(attr('level', nonNegative)),
-  type: req(attr('type', enumOf(['both', 'code', 'data'] as const))),
-  size: req(attr('size', uint)),
-  unit: attr('unit', str),
-  cpus: req(attr('cpus', str)),
-  controls: children(cacheControlMapper),
-});
-
-const monitorFeatureMapper = elementMapper('feature', { name: req(attr('name', str)) });
-
-const cacheMonitorMapper = elementMapper('monitor', {
-  level: attr('level', nonNegative),
-  reuseThreshold: attr('reuseThreshold', uint),
-  maxMonitors: req(attr('maxMonitors', uint)),
-  features: children(monitorFeatureMapper),
-});
-
-export const capsCacheMapper = elementMapper('cache', {
-  banks: children(cacheBankMapper),
-  monitor: child(cacheMonitorMapper),
-});
-export type CapsCache = Infer<typeof capsCacheMapper.spec>;
-
-const bandwidthControlMapper = elementMapper('control', {
-  granularity: attr('granularity', uint),
-  min: attr('min', uint),
-  maxAllocs: attr('maxAllocs', uint),
-});
-
-const bandwidthNodeMapper = elementMapper('node', {
-  id: req(attr('id', nonNegative)),
-  cpus: req(attr('cpus', str)),
-  controls: children(bandwidthControlMapper),
-});
-
-export const capsMemoryBandwidthMapper = elementMapper('memory_bandwidth', {
-  nodes: children(bandwidthNodeMapper),
-  monitor: child(cacheMonitorMapper),
-});
-export type CapsMemoryBandwidth = Infer<typeof capsMemoryBandwidthMapper.spec>;
 
 // --- host / security models ---------------------------------------------------
 
@@ -399,8 +274,12 @@ export class Capabilities {
    */
   toXML(): string {
     const body = serializeXml(this.toElement());
-    return body
-      .replace(/\n {2}<(host|guest)>/g, '\n\n  <$1>')
-      .replace(/\n<\/capabilities>\n$/, '\n\n</capabilities>\n');
+    return (
+      body
+        .replace(/\n {2}<(host|guest)>/g, '\n\n  <$1>')
+        // libvirt opens and closes <migration_features> on two lines even when it holds nothing.
+        .replace(/\n( *)<migration_features\/>/, '\n$1<migration_features>\n$1</migration_features>')
+        .replace(/\n<\/capabilities>\n$/, '\n\n</capabilities>\n')
+    );
   }
 }

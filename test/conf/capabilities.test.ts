@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Capabilities } from '../../src/conf/capabilities.js';
 import { connect } from '../../src/connection.js';
 import { VirError } from '../../src/errors.js';
 import { xmlDiff } from '../../src/xml/equal.js';
+import { validate } from '../../src/xml/validate.js';
 import { fixture, HAS_SHARED, SHARED_DIR, SHARED_NOTE } from '../shared-data.js';
 
 const virshCaps = readFileSync(fixture('virsh/test-default-capabilities.xml'), 'utf8');
@@ -131,9 +132,81 @@ describe('Capabilities', () => {
   });
 });
 
+describe('Capabilities host resources', () => {
+  // Written by hand after libvirt's formatter: a memory-side cache sits between distances and CPUs,
+  // interconnects follow the cells, and an empty <migration_features> still opens and closes.
+  const doc = `<capabilities>
+
+  <host>
+    <cpu>
+      <arch>x86_64</arch>
+    </cpu>
+    <power_management/>
+    <iommu support='no'/>
+    <migration_features>
+    </migration_features>
+    <topology>
+      <cells num='1'>
+        <cell id='0'>
+          <memory unit='KiB'>1024</memory>
+          <cache level='1' associativity='full' policy='writeback'>
+            <size value='64' unit='KiB'/>
+            <line value='64' unit='B'/>
+          </cache>
+          <cpus num='0'/>
+        </cell>
+      </cells>
+      <interconnects>
+        <latency initiator='0' target='0' type='access' value='9'/>
+        <bandwidth initiator='0' target='0' cache='1' type='read' value='2048' unit='KiB'/>
+      </interconnects>
+    </topology>
+  </host>
+
+</capabilities>
+`;
+
+  it('reads memory-side caches and interconnects, and writes them back byte for byte', async () => {
+    const caps = Capabilities.fromXML(doc);
+    expect(caps.host.migration).toEqual({});
+    expect(caps.host.topology?.cells?.cells?.[0]?.caches).toEqual([
+      {
+        level: 1,
+        associativity: 'full',
+        policy: 'writeback',
+        size: { value: 64, unit: 'KiB' },
+        line: { value: 64, unit: 'B' },
+      },
+    ]);
+    expect(caps.host.topology?.interconnects).toEqual({
+      latencies: [{ initiator: 0, target: 0, type: 'access', value: 9 }],
+      bandwidths: [{ initiator: 0, target: 0, cache: 1, type: 'read', value: 2048, unit: 'KiB' }],
+    });
+    expect(caps.toXML()).toBe(doc);
+    expect((await validate(doc, 'capability')).errors).toEqual([]);
+  });
+
+  it('refuses an unknown cache associativity', () => {
+    expect(() => Capabilities.fromXML(doc.replace("associativity='full'", "associativity='some'"))).toThrow(
+      VirError,
+    );
+  });
+});
+
 describe.skipIf(!HAS_SHARED)(`Capabilities round trip of libvirt's data${SHARED_NOTE}`, () => {
   it('caps.x86_64.xml formats back byte for byte', () => {
     const xml = readFileSync(join(SHARED_DIR, 'capabilities/caps.x86_64.xml'), 'utf8');
     expect(Capabilities.fromXML(xml).toXML()).toBe(xml);
+  });
+
+  it('every host capabilities document of vircaps2xmltest formats back byte for byte and is valid', async () => {
+    const dir = join(SHARED_DIR, 'hostcaps');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.xml'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) {
+      const xml = readFileSync(join(dir, f), 'utf8');
+      expect(Capabilities.fromXML(xml).toXML(), f).toBe(xml);
+      expect((await validate(xml, 'capability')).errors, f).toEqual([]);
+    }
   });
 });

@@ -4,6 +4,11 @@
  * sizes, IOMMU groups. Every source is optional: a missing file leaves its
  * part out rather than failing the call (containers hide much of /sys).
  *
+ * The NUMA topology, cache banks and memory bandwidth come from
+ * host-sysfs.ts, libvirt's rules over /sys/devices/system and /sys/fs/resctrl.
+ * As libvirt does, a topology that cannot be read becomes one cell holding
+ * every CPU, and caches that cannot be read are left out.
+ *
  * The CPU model and its features come from the CPU engine decoding the
  * CPUID leaves read through /dev/cpu/0/cpuid (root and the `cpuid` kernel
  * module); without that device the host CPU carries its identity (arch,
@@ -12,9 +17,16 @@
  * @module
  */
 import { open, readdir, readFile } from 'node:fs/promises';
-import { arch as nodeArch } from 'node:os';
-import type { CapsHost, CapsNumaCell } from '../../../conf/capabilities.js';
+import { endianness, arch as nodeArch, totalmem } from 'node:os';
+import type { CapsHost } from '../../../conf/capabilities.js';
 import { decodeCpuData } from '../../../cpu/index.js';
+import { VirError } from '../../../errors.js';
+import { singleCellTopology } from './host-numa.js';
+import { hostCachesFromSysfs, hostTopologyFromSysfs } from './host-sysfs.js';
+import { SysfsReader } from './sysfs-reader.js';
+
+/** Where the host's sysfs trees are. */
+export const HOST_SYSFS = { system: '/sys/devices/system', resctrl: '/sys/fs/resctrl' } as const;
 
 const ARCH_FROM_NODE: Record<string, string> = {
   x64: 'x86_64',
@@ -116,11 +128,11 @@ export async function readHostInfo(): Promise<CapsHost> {
     }
   }
 
-  const cells = await numaCells();
   const topo = await cpuTopology();
   if (topo) host.cpu.topology = topo;
+  const pageSizeKiB = await systemPageSizeKiB();
   const pages = await hugePageSizes();
-  host.cpu.pages = [{ unit: 'KiB', size: 4 }, ...pages.map((size) => ({ unit: 'KiB', size }))];
+  host.cpu.pages = [{ unit: 'KiB', size: pageSizeKiB }, ...pages.map((size) => ({ unit: 'KiB', size }))];
 
   host.powerManagement = {};
   host.iommu = (await list('/sys/kernel/iommu_groups')).length > 0;
@@ -128,7 +140,11 @@ export async function readHostInfo(): Promise<CapsHost> {
     live: true,
     uriTransports: { transports: [{ name: 'tcp' }, { name: 'rdma' }] },
   };
-  if (cells.length > 0) host.topology = { cells: { num: cells.length, cells } };
+  const topology = await hostTopology(pageSizeKiB);
+  if (topology) host.topology = topology;
+  const caches = await warnOnly(() => hostCachesFromSysfs(HOST_SYSFS));
+  if (caches?.cache) host.cache = caches.cache;
+  if (caches?.memoryBandwidth) host.memoryBandwidth = caches.memoryBandwidth;
   host.secModels = [{ model: 'none', doi: '0' }];
   return host;
 }
@@ -175,68 +191,45 @@ async function hugePageSizes(): Promise<number[]> {
   return sizes.sort((a, b) => a - b);
 }
 
-async function numaCells(): Promise<CapsNumaCell[]> {
-  const base = '/sys/devices/system/node';
-  const nodes = (await list(base))
-    .map((d) => /^node(\d+)$/.exec(d)?.[1])
-    .filter((x): x is string => x !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
-  const cells: CapsNumaCell[] = [];
-  for (const id of nodes) {
-    const dir = `${base}/node${id}`;
-    const cell: CapsNumaCell = { id };
-    const meminfo = (await read(`${dir}/meminfo`)) ?? '';
-    const total = /MemTotal:\s+(\d+) kB/.exec(meminfo);
-    if (total) cell.memory = { unit: 'KiB', value: BigInt(total[1] as string) };
-    const pages: NonNullable<CapsNumaCell['pages']> = [];
-    if (total) pages.push({ unit: 'KiB', size: 4, count: BigInt(total[1] as string) / 4n });
-    for (const d of (await list(`${dir}/hugepages`)).sort()) {
-      const m = /^hugepages-(\d+)kB$/.exec(d);
-      if (!m) continue;
-      const count = (await read(`${dir}/hugepages/${d}/nr_hugepages`))?.trim() ?? '0';
-      pages.push({ unit: 'KiB', size: Number(m[1]), count: BigInt(/^\d+$/.test(count) ? count : '0') });
-    }
-    pages.sort((a, b) => a.size - b.size);
-    if (pages.length > 0) cell.pages = pages;
-    const distance = ((await read(`${dir}/distance`)) ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
-    if (distance.length === nodes.length) {
-      cell.distances = { siblings: distance.map((value, i) => ({ id: nodes[i] as number, value })) };
-    }
-    const cpuIds = parseCpuList((await read(`${dir}/cpulist`)) ?? '');
-    const cpus = [];
-    for (const cpu of cpuIds) {
-      const t = `/sys/devices/system/cpu/cpu${cpu}/topology`;
-      const num = async (f: string) => {
-        const v = (await read(`${t}/${f}`))?.trim();
-        return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
-      };
-      const entry: {
-        id: number;
-        socketId?: number;
-        dieId?: number;
-        clusterId?: number;
-        coreId?: number;
-        siblings?: string;
-      } = {
-        id: cpu,
-      };
-      const socketId = await num('physical_package_id');
-      const dieId = await num('die_id');
-      const clusterId = await num('cluster_id');
-      const coreId = await num('core_id');
-      const siblings = (await read(`${t}/thread_siblings_list`))?.trim();
-      if (socketId !== undefined) entry.socketId = socketId;
-      if (dieId !== undefined) entry.dieId = dieId;
-      if (clusterId !== undefined) entry.clusterId = clusterId;
-      if (coreId !== undefined) entry.coreId = coreId;
-      if (siblings) entry.siblings = siblings;
-      cpus.push(entry);
-    }
-    cell.cpus = { num: cpus.length, ...(cpus.length > 0 ? { cpus } : {}) };
-    cells.push(cell);
+/** The NUMA topology; a tree that cannot be read gives one cell holding every CPU, as libvirt does. */
+async function hostTopology(pageSizeKiB: number): Promise<CapsHost['topology']> {
+  const totalMemoryKiB = BigInt(Math.floor(totalmem() / 1024));
+  const topology = await warnOnly(() => hostTopologyFromSysfs(HOST_SYSFS, { pageSizeKiB, totalMemoryKiB }));
+  if (topology) return topology;
+  return warnOnly(() => singleCellTopology(new SysfsReader(HOST_SYSFS.system), { totalMemoryKiB }));
+}
+
+/** A part of the host description that may be missing: its `VirError` is dropped, like libvirt's warning. */
+async function warnOnly<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof VirError) return undefined;
+    throw err;
   }
-  return cells;
+}
+
+const AT_PAGESZ = 6n;
+
+/** The kernel's page size in KiB, from the process's auxiliary vector; 4 when it cannot be read. */
+export async function systemPageSizeKiB(auxv = '/proc/self/auxv'): Promise<number> {
+  try {
+    const buf = await readFile(auxv);
+    const word = (off: number) =>
+      endianness() === 'LE' ? buf.readBigUInt64LE(off) : buf.readBigUInt64BE(off);
+    // 64-bit (type, value) pairs in the host's byte order, ending with type 0.
+    for (let off = 0; off + 16 <= buf.length; off += 16) {
+      const type = word(off);
+      if (type === 0n) break;
+      if (type === AT_PAGESZ) {
+        const bytes = Number(word(off + 8));
+        return bytes >= 1024 && bytes % 1024 === 0 ? bytes / 1024 : 4;
+      }
+    }
+  } catch {
+    // not Linux, or /proc hidden
+  }
+  return 4;
 }
 
 /**
