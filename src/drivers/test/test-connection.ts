@@ -35,6 +35,18 @@ import type {
 import { throwIfAborted, VirError } from '../../errors.js';
 import { DomainJobs } from '../job-lock.js';
 import {
+  type ChangeFlags,
+  create,
+  define,
+  definitionOf,
+  info,
+  rename,
+  setMemory,
+  setVcpus,
+  undefine,
+  xmlOf,
+} from './domain-ops.js';
+import {
   createSnapshot,
   deleteSnapshot,
   listSnapshots,
@@ -42,20 +54,10 @@ import {
   snapshotXml,
 } from './snapshot-ops.js';
 import type { ControlledHost, TestControl, TestMethod } from './test-control.js';
-import {
-  detachedCopy,
-  edited,
-  formatDefinition,
-  maxMemKiB,
-  maxVcpus,
-  memoryKiB,
-  vcpus,
-} from './test-definition.js';
 import { parseTestDomain } from './test-domain-xml.js';
-import { type InitialDomain, type LiveState, ref, type TestDomain, TestHost } from './test-host.js';
+import { type InitialDomain, ref, type TestDomain, TestHost } from './test-host.js';
 
-/** The most vCPUs the fake hypervisor gives one guest (libvirt's test driver says 32). */
-export const TEST_MAX_VCPUS = 32;
+export { TEST_MAX_VCPUS } from './domain-ops.js';
 
 /** How a connection starts: its host facts and the domains already there. */
 export interface TestHostSetup {
@@ -64,8 +66,6 @@ export interface TestHostSetup {
   domains: readonly InitialDomain[];
   control?: TestControl;
 }
-
-type MemoryFlags = CallOptions & { config?: boolean; live?: boolean };
 
 export class TestConnection implements DriverConnection, ControlledHost {
   readonly type = 'TEST';
@@ -149,44 +149,14 @@ export class TestConnection implements DriverConnection, ControlledHost {
   }
 
   defineDomain(xml: string, opts: CallOptions = {}): Promise<DomainRef> {
-    return this.#hostJob(
-      'defineDomain',
-      opts,
-      () => {
-        const def = this.#parse(xml);
-        const host = this.#host;
-        const existing = host.claim(def);
-        if (existing) {
-          const hadDef = existing.nextBootDef;
-          existing.persistent = true;
-          existing.nextBootDef = true;
-          existing.config = def;
-          host.emit(existing, 'defined', hadDef ? 'updated' : 'added');
-          return ref(existing);
-        }
-        const d = host.insert(def, true);
-        host.emit(d, 'defined', 'added');
-        return ref(d);
-      },
-      xml,
-    );
+    return this.#hostJob('defineDomain', opts, () => define(this.#host, this.#parse(xml)), xml);
   }
 
   createDomain(xml: string, opts: CallOptions & { paused?: boolean } = {}): Promise<DomainRef> {
     return this.#hostJob(
       'createDomain',
       opts,
-      () => {
-        const def = this.#parse(xml);
-        const existing = this.#host.claim(def);
-        if (existing && existing.id >= 0) {
-          throw new VirError('OPERATION_INVALID', 'test', `domain '${existing.name}' is already active`);
-        }
-        // An inactive persistent domain of the same name and UUID boots this definition once.
-        const d = existing ?? this.#host.insert(def, false);
-        this.#host.boot(d, def, opts.paused === true);
-        return ref(d);
-      },
+      () => create(this.#host, this.#parse(xml), opts.paused === true),
       xml,
     );
   }
@@ -247,32 +217,9 @@ export class TestConnection implements DriverConnection, ControlledHost {
   }
 
   domainUndefine(dom: DomainRef, opts: CallOptions & { snapshots?: boolean } = {}): Promise<void> {
-    return this.#domainJob('domainUndefine', dom, opts, (d) => {
-      if (d.managedSave) {
-        throw new VirError(
-          'OPERATION_INVALID',
-          'test',
-          `refusing to undefine '${d.name}' while it has a managed save image`,
-        );
-      }
-      const snapshots = d.snapshots?.size ?? 0;
-      if (snapshots > 0 && d.id < 0 && !opts.snapshots) {
-        throw new VirError(
-          'OPERATION_INVALID',
-          'test',
-          `cannot delete inactive domain with ${snapshots} snapshots`,
-        );
-      }
-      // libvirt's test driver keeps the autostart flag of a domain that lives on as transient.
-      if (d.id >= 0) {
-        // A running domain carries on as a transient one and vanishes when it stops.
-        d.persistent = false;
-        this.#host.emit(d, 'undefined', 'removed');
-        return;
-      }
-      this.#host.remove(d);
-      this.#host.emit(d, 'undefined', 'removed');
-    });
+    return this.#domainJob('domainUndefine', dom, opts, (d) =>
+      undefine(this.#host, d, opts.snapshots === true),
+    );
   }
 
   domainGetState(dom: DomainRef, opts: CallOptions = {}): Promise<DomainState> {
@@ -280,33 +227,11 @@ export class TestConnection implements DriverConnection, ControlledHost {
   }
 
   domainGetInfo(dom: DomainRef, opts: CallOptions = {}): Promise<DomainInfo> {
-    return this.#domainJob('domainGetInfo', dom, opts, (d) => {
-      const live = d.live;
-      const def = live ? live.def : d.config;
-      return {
-        state: d.state,
-        maxMem: maxMemKiB(def),
-        memory: memoryKiB(def),
-        nrVirtCpu: vcpus(def),
-        cpuTime: live ? process.hrtime.bigint() - live.bootedAt : 0n,
-      };
-    });
+    return this.#domainJob('domainGetInfo', dom, opts, info);
   }
 
   domainGetXml(dom: DomainRef, opts: GetXmlOptions = {}): Promise<string> {
-    return this.#domainJob('domainGetXml', dom, opts, (d) => {
-      const secure = opts.secure === true;
-      const live = d.live && !opts.inactive ? d.live : undefined;
-      const def = live ? live.def : d.config;
-      const id = live ? d.id : -1;
-      const inactive = opts.inactive === true;
-      const key = `${secure}|${id}|${inactive}`;
-      const cached = d.xmlCache;
-      if (cached && cached.def === def && cached.key === key) return cached.xml;
-      const xml = formatDefinition(def, { id, inactive, secure });
-      d.xmlCache = { def, key, xml };
-      return xml;
-    });
+    return this.#domainJob('domainGetXml', dom, opts, (d) => xmlOf(d, opts));
   }
 
   /**
@@ -314,55 +239,17 @@ export class TestConnection implements DriverConnection, ControlledHost {
    * (changing it changes nothing here); secrets are kept only with `secure`.
    */
   domainGetDefinition(dom: DomainRef, opts: GetXmlOptions = {}): Promise<DomainDef> {
-    return this.#domainJob('domainGetDefinition', dom, opts, (d) => {
-      const live = d.live && !opts.inactive ? d.live : undefined;
-      const def = detachedCopy(live ? live.def : d.config);
-      if (live) def.id = d.id;
-      else delete def.id;
-      if (opts.secure !== true) for (const g of def.devices?.graphics ?? []) delete g.passwd;
-      return def;
-    });
+    return this.#domainJob('domainGetDefinition', dom, opts, (d) => definitionOf(d, opts));
   }
 
   /** Without `config`/`live`, changes the running guest only, like `virDomainSetMemory`. */
-  domainSetMemory(dom: DomainRef, kib: number, opts: MemoryFlags = {}): Promise<void> {
-    return this.#domainJob('domainSetMemory', dom, opts, (d) => {
-      const { live, config } = affect(d, opts);
-      if (live && kib > maxMemKiB(live.def)) {
-        throw new VirError('INVALID_ARG', 'test', 'cannot set memory higher than max memory');
-      }
-      if (config && kib > maxMemKiB(d.config)) {
-        throw new VirError('INVALID_ARG', 'test', 'cannot set memory higher than max memory');
-      }
-      if (live) live.def = edited(live.def, { memoryKiB: kib });
-      if (config) d.config = edited(d.config, { memoryKiB: kib });
-    });
+  domainSetMemory(dom: DomainRef, kib: number, opts: ChangeFlags = {}): Promise<void> {
+    return this.#domainJob('domainSetMemory', dom, opts, (d) => setMemory(d, kib, opts));
   }
 
   /** Without `config`/`live`, changes the running guest only, like `virDomainSetVcpus`. */
-  domainSetVcpus(dom: DomainRef, count: number, opts: MemoryFlags = {}): Promise<void> {
-    return this.#domainJob('domainSetVcpus', dom, opts, (d) => {
-      const { live, config } = affect(d, opts);
-      if (count > TEST_MAX_VCPUS) {
-        throw new VirError(
-          'INVALID_ARG',
-          'test',
-          `requested cpu amount exceeds maximum supported amount (${count} > ${TEST_MAX_VCPUS})`,
-        );
-      }
-      for (const def of [live?.def, config ? d.config : undefined]) {
-        const max = def && maxVcpus(def);
-        if (max !== undefined && count > max) {
-          throw new VirError(
-            'INVALID_ARG',
-            'test',
-            `requested cpu amount exceeds maximum (${count} > ${max})`,
-          );
-        }
-      }
-      if (live) live.def = edited(live.def, { vcpus: count });
-      if (config) d.config = edited(d.config, { vcpus: count });
-    });
+  domainSetVcpus(dom: DomainRef, count: number, opts: ChangeFlags = {}): Promise<void> {
+    return this.#domainJob('domainSetVcpus', dom, opts, (d) => setVcpus(d, count, opts));
   }
 
   domainGetAutostart(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
@@ -376,20 +263,7 @@ export class TestConnection implements DriverConnection, ControlledHost {
   }
 
   domainRename(dom: DomainRef, newName: string, opts: CallOptions = {}): Promise<DomainRef> {
-    return this.#domainJob('domainRename', dom, opts, (d) => {
-      if (d.id >= 0) throw new VirError('OPERATION_INVALID', 'test', 'cannot rename active domain');
-      if (newName.includes('/')) {
-        throw new VirError('XML_ERROR', 'test', `name ${newName} cannot contain '/'`);
-      }
-      if (this.#host.byName.has(newName)) {
-        throw new VirError('OPERATION_INVALID', 'test', `domain with name '${newName}' already exists`);
-      }
-      this.#host.emit(d, 'undefined', 'renamed');
-      this.#host.rename(d, newName);
-      d.config = edited(d.config, { name: newName });
-      this.#host.emit(d, 'defined', 'renamed');
-      return ref(d);
-    });
+    return this.#domainJob('domainRename', dom, opts, (d) => rename(this.#host, d, newName));
   }
 
   domainManagedSave(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
@@ -521,15 +395,4 @@ export class TestConnection implements DriverConnection, ControlledHost {
 
 function needActive(d: TestDomain): void {
   if (d.id < 0) throw new VirError('OPERATION_INVALID', 'test', 'domain is not running');
-}
-
-/** Which definitions a memory/vCPU change touches; the default is the running guest. */
-function affect(d: TestDomain, opts: MemoryFlags): { live: LiveState | undefined; config: boolean } {
-  const config = opts.config === true;
-  const wantLive = opts.live ?? !config;
-  if (wantLive && !d.live) throw new VirError('OPERATION_INVALID', 'test', 'domain is not running');
-  if (config && !d.persistent) {
-    throw new VirError('OPERATION_INVALID', 'test', 'cannot change persistent config of a transient domain');
-  }
-  return { live: wantLive ? d.live : undefined, config };
 }
