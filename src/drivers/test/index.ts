@@ -61,7 +61,7 @@ export const testDriver: DriverFactory = {
     }
     const withControl = control ? { control } : {};
     if (uri.path === '/default') {
-      const config = parseTestDomain(DEFAULT_DOMAIN_XML, { newUuid: randomUUID });
+      const config = defaultDomain();
       return new TestConnection({
         nodeInfo: DEFAULT_NODE_INFO,
         capabilities: defaultCapabilities(),
@@ -87,6 +87,18 @@ export const testDriver: DriverFactory = {
     );
   },
 };
+
+let defaultDef: DomainDef | undefined;
+
+/**
+ * The domain `test` of `test:///default`, parsed once: the driver never
+ * changes a definition in place (edits make copies), so every connection
+ * can start from the same object.
+ */
+function defaultDomain(): DomainDef {
+  defaultDef ??= parseTestDomain(DEFAULT_DOMAIN_XML, { newUuid: randomUUID });
+  return defaultDef;
+}
 
 function initialDomain(element: Parameters<typeof readTestExtras>[0], file: string): InitialDomain {
   let config: DomainDef;
