@@ -11,8 +11,8 @@
  */
 import { setUnknownContent, unknownContent } from '../../conf/binding.js';
 import type { LifecycleAction } from '../../conf/domain/clock.js';
-import { DomainDef } from '../../conf/domain/domain-def.js';
-import type { XmlElement } from '../../xml/tree.js';
+import type { DomainDef } from '../../conf/domain/domain-def.js';
+import { cloneNode, type XmlElement } from '../../xml/tree.js';
 
 /** `<memory>`, KiB. */
 export function maxMemKiB(def: DomainDef): number {
@@ -91,9 +91,28 @@ export function definitionElement(def: DomainDef, options: FormatOptions): XmlEl
   return viewOf(def, options).toElement({ inactive: options.inactive, check: false });
 }
 
-/** A deep, independent copy, for callers outside the driver. */
+/**
+ * A deep, independent copy, for callers outside the driver. Not a trip
+ * through XML: parsing again would apply the model's defaults on top of the
+ * test driver's (a qxl card's video memory, say) and change the document.
+ */
 export function detachedCopy(def: DomainDef): DomainDef {
-  return DomainDef.fromElement(def.toElement({ check: false }));
+  return deepCopy(def);
+}
+
+function deepCopy<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(deepCopy) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const out = Object.create(Object.getPrototypeOf(value) as object) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(value)) out[k] = deepCopy(v);
+  const unknown = unknownContent(value);
+  if (unknown) {
+    setUnknownContent(out, {
+      attrs: unknown.attrs.map((a) => ({ ...a })),
+      nodes: unknown.nodes.map((n) => ({ after: n.after, node: cloneNode(n.node) })),
+    });
+  }
+  return out as T;
 }
 
 /** `def` as it should be written: with the running id, without secrets unless asked. */

@@ -89,7 +89,22 @@ describe(`test driver device XML vs libvirt's (${LIVE ? 'live python3-libvirt' :
     }
   });
 
-  it('hands out the same definition typed, as a copy of the caller', async () => {
+  it('hands out the same definition typed, for every domain, live and next-boot', async () => {
+    const conn = await connect('test:///default');
+    for (const xml of DOMAINS) {
+      const d = await conn.defineDomain(xml);
+      expect((await d.getDefinition()).toXML(), d.name).toBe(await d.getXML());
+      await d.start();
+      expect((await d.getDefinition()).toXML(), d.name).toBe(await d.getXML());
+      const next = await d.getDefinition({ inactive: true });
+      expect(next.toXML({ inactive: true }), d.name).toBe(await d.getXML({ inactive: true }));
+      await d.destroy();
+      await d.undefine();
+    }
+    await conn.close();
+  });
+
+  it('hands out the definition as a copy of the caller', async () => {
     const conn = await connect('test:///default');
     const d = await conn.defineDomain(DOMAINS[0]!);
     const def = await d.getDefinition();
