@@ -296,6 +296,11 @@ export class Connection {
     return this.#call(method, opts, (signal) => run(this.#driver, signal));
   }
 
+  /** @internal whether the driver implements an optional call */
+  _supports(method: keyof DriverConnection): boolean {
+    return typeof this.#driver[method] === 'function';
+  }
+
   /** @internal */
   _writable(what: string): void {
     this.#writable(what);

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { DomainDef } from './conf/domain/domain-def.js';
 import type { Connection } from './connection.js';
 import type {
   CallOptions,
@@ -110,6 +111,22 @@ export class Domain {
     return this.#conn._domainCall('domainGetXml', this.#ref, opts, (d, signal) =>
       d.domainGetXml!(this.#ref, { ...opts, signal }),
     );
+  }
+
+  /**
+   * The domain definition, typed: live by default, the next-boot one with
+   * `inactive`, the same document `getXML` gives. The result is the
+   * caller's own copy; changing it changes nothing until it is defined
+   * again. Drivers that keep a `DomainDef` hand it out directly; for the
+   * others the XML is parsed (which may add the model's defaults).
+   */
+  async getDefinition(opts: GetXmlOptions = {}): Promise<DomainDef> {
+    if (this.#conn._supports('domainGetDefinition')) {
+      return this.#conn._domainCall('domainGetDefinition', this.#ref, opts, (d, signal) =>
+        d.domainGetDefinition!(this.#ref, { ...opts, signal }),
+      );
+    }
+    return DomainDef.fromXML(await this.getXML(opts));
   }
 
   /** Sets the current memory in KiB. */

@@ -12,6 +12,7 @@
  * @module
  */
 import type { Capabilities } from './conf/capabilities.js';
+import type { DomainDef } from './conf/domain/domain-def.js';
 import type { VirError } from './errors.js';
 import type { ConnectUri } from './uri.js';
 
@@ -184,6 +185,12 @@ export interface DriverConnection {
   domainGetState?(dom: DomainRef, opts?: CallOptions): Promise<DomainState>;
   domainGetInfo?(dom: DomainRef, opts?: CallOptions): Promise<DomainInfo>;
   domainGetXml?(dom: DomainRef, opts?: GetXmlOptions): Promise<string>;
+  /**
+   * The definition `domainGetXml` would format, typed. Optional: without it
+   * `Domain.getDefinition` parses the XML; a driver that holds a `DomainDef`
+   * hands out a copy of its own instead.
+   */
+  domainGetDefinition?(dom: DomainRef, opts?: GetXmlOptions): Promise<DomainDef>;
   domainSetMemory?(
     dom: DomainRef,
     kib: number,

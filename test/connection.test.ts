@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { connect } from '../src/connection.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DomainDef } from '../src/conf/domain/domain-def.js';
+import { Connection, connect } from '../src/connection.js';
+import type { DomainRef, DriverConnection } from '../src/driver.js';
 import { VirError } from '../src/errors.js';
+import { parseUri } from '../src/uri.js';
+import { type Daemon, LIBVIRTD, startLibvirtd } from './drivers/remote/libvirtd.js';
 
 const xml = (name: string) =>
   `<domain type='test'><name>${name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>`;
@@ -126,6 +130,76 @@ describe('Connection on test:///default', () => {
     await expect(t.setMemory(0)).rejects.toMatchObject({ code: 'INVALID_ARG' });
     await expect(t.setVcpus(1.5)).rejects.toMatchObject({ code: 'INVALID_ARG' });
     await expect(t.rename('')).rejects.toMatchObject({ code: 'INVALID_ARG' });
+    await conn.close();
+  });
+});
+
+describe('Domain.getDefinition: the definition typed, in every driver', () => {
+  it('gives the test driver its own DomainDef, the same document getXML gives', async () => {
+    const conn = await connect('test:///default');
+    const t = await conn.lookupDomain('test');
+    const live = await t.getDefinition();
+    expect(live).toBeInstanceOf(DomainDef);
+    expect(live.toXML()).toBe(await t.getXML());
+    expect(live.id).toBe(1);
+    const next = await t.getDefinition({ inactive: true });
+    expect(next.toXML({ inactive: true })).toBe(await t.getXML({ inactive: true }));
+    await conn.close();
+  });
+
+  it('round-trips an edited definition through defineDomain', async () => {
+    const conn = await connect('test:///default');
+    const d = await conn.defineDomain(xml('edit'));
+    const def = await d.getDefinition();
+    def.memory = { unit: 'KiB', value: 131072 };
+    def.currentMemory = { unit: 'KiB', value: 131072 };
+    // the copy is the caller's: nothing changed until it is defined again
+    expect((await d.getInfo()).maxMem).toBe(65536);
+    await conn.defineDomain(def);
+    expect((await d.getInfo()).maxMem).toBe(131072);
+    expect((await d.getDefinition()).toXML()).toBe(await d.getXML());
+    await conn.close();
+  });
+
+  it('parses the XML for a driver that keeps no DomainDef', async () => {
+    const ref: DomainRef = { name: 'x', uuid: '5b3a0cbe-55a4-4cc4-8a34-0d4a3f1e1d01', id: -1 };
+    const driver: DriverConnection = {
+      type: 'STUB',
+      close: async () => {},
+      getCapabilities: async () => {
+        throw new VirError('NO_SUPPORT', 'test', 'stub');
+      },
+      listDomains: async () => [ref],
+      lookupDomain: async () => ref,
+      domainGetXml: async () =>
+        `<domain type='kvm'><name>x</name><uuid>${ref.uuid}</uuid><memory>1024</memory><os><type arch='x86_64'>hvm</type></os></domain>`,
+    } as DriverConnection;
+    const conn = new Connection(parseUri('test:///default'), driver, false);
+    const def = await (await conn.lookupDomain('x')).getDefinition();
+    expect(def).toBeInstanceOf(DomainDef);
+    expect(def.uuid).toBe(ref.uuid);
+    expect(def.currentMemory?.value).toBe(1024);
+  });
+});
+
+describe.skipIf(!LIBVIRTD)('Domain.getDefinition over the remote driver (private libvirtd)', () => {
+  let daemon: Daemon | undefined;
+  beforeAll(async () => {
+    daemon = await startLibvirtd();
+  });
+  afterAll(async () => {
+    await daemon?.stop();
+  });
+
+  it("reads the daemon's XML into a DomainDef", async () => {
+    const conn = await connect(daemon!.unixUri);
+    const t = await conn.lookupDomain('test');
+    const xmlText = await t.getXML();
+    const def = await t.getDefinition();
+    expect(def).toBeInstanceOf(DomainDef);
+    expect(def.name).toBe('test');
+    // libvirt already wrote its defaults: the model formats the same document back
+    expect(def.toXML()).toBe(xmlText);
     await conn.close();
   });
 });

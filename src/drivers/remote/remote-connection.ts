@@ -4,6 +4,7 @@
  * the local drivers use.
  */
 import { Capabilities } from '../../conf/capabilities.js';
+import { DomainDef } from '../../conf/domain/domain-def.js';
 import type {
   BaselineOptions,
   CallOptions,
@@ -439,6 +440,14 @@ export class RemoteConnection implements DriverConnection {
     // VIR_DOMAIN_XML_SECURE = 1, INACTIVE = 2, UPDATE_CPU = 4
     const flags = (opts.secure ? 1 : 0) | (opts.inactive ? 2 : 0) | (opts.updateCpu ? 4 : 0);
     return (await this.#call(P.DOMAIN_GET_XML_DESC, { dom: toRemote(dom), flags }, opts)).xml;
+  }
+
+  /**
+   * The daemon's XML read into the model: it is already normalised by
+   * libvirt, so parsing adds nothing libvirt would not have written.
+   */
+  async domainGetDefinition(dom: DomainRef, opts: GetXmlOptions = {}): Promise<DomainDef> {
+    return DomainDef.fromXML(await this.domainGetXml(dom, opts));
   }
 
   async domainSetMemory(

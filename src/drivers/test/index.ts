@@ -13,14 +13,17 @@
  * - `createDomain`/`start` with `paused` work (libvirt refuses the flag);
  * - `cpuTime` counts from boot and is 0 when inactive (libvirt reports the
  *   wall clock); the host name is `localhost`, not the machine's;
- * - `getXML` keeps elements libvirt would drop and adds libvirt's top-level
- *   defaults only, not per-device ones (graphics ports, video models);
+ * - `getXML` keeps elements libvirt would drop; the definition is the typed
+ *   `DomainDef`, with libvirt's parse-time defaults and the test driver's
+ *   own (`test-defaults.ts`), but no PCI addresses are assigned (libvirt's
+ *   test driver assigns none either);
  * - reverting to a snapshot never gives two domains one name.
  *
  * @module
  */
 
 import { randomUUID } from 'node:crypto';
+import type { DomainDef } from '../../conf/domain/domain-def.js';
 import type { DomainStateName, DriverFactory } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { isRemoteUri } from '../../uri.js';
@@ -30,10 +33,11 @@ import {
   DEFAULT_NODE_INFO,
   defaultCapabilities,
 } from './default-host.js';
-import { type DomainConfig, parseDomainConfig, readTestExtras } from './domain-config.js';
 import { loadNodeConfig } from './node-config.js';
-import { type InitialDomain, TestConnection } from './test-connection.js';
+import { TestConnection } from './test-connection.js';
 import { TestControl } from './test-control.js';
+import { parseTestDomain, readTestExtras } from './test-domain-xml.js';
+import type { InitialDomain } from './test-host.js';
 
 /** `virDomainState` numbers, as `<test:runstate>` spells a state. */
 const RUNSTATES: readonly DomainStateName[] = [
@@ -57,7 +61,7 @@ export const testDriver: DriverFactory = {
     }
     const withControl = control ? { control } : {};
     if (uri.path === '/default') {
-      const config = parseDomainConfig(DEFAULT_DOMAIN_XML, { newUuid: randomUUID });
+      const config = defaultDomain();
       return new TestConnection({
         nodeInfo: DEFAULT_NODE_INFO,
         capabilities: defaultCapabilities(),
@@ -84,11 +88,23 @@ export const testDriver: DriverFactory = {
   },
 };
 
+let defaultDef: DomainDef | undefined;
+
+/**
+ * The domain `test` of `test:///default`, parsed once: the driver never
+ * changes a definition in place (edits make copies), so every connection
+ * can start from the same object.
+ */
+function defaultDomain(): DomainDef {
+  defaultDef ??= parseTestDomain(DEFAULT_DOMAIN_XML, { newUuid: randomUUID });
+  return defaultDef;
+}
+
 function initialDomain(element: Parameters<typeof readTestExtras>[0], file: string): InitialDomain {
-  let config: DomainConfig;
+  let config: DomainDef;
   let extras: ReturnType<typeof readTestExtras>;
   try {
-    config = parseDomainConfig(element, { newUuid: randomUUID });
+    config = parseTestDomain(element, { newUuid: randomUUID });
     extras = readTestExtras(element);
   } catch (err) {
     const v = err instanceof VirError ? err : undefined;

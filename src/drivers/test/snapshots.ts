@@ -7,12 +7,12 @@
  *
  * @module
  */
+import type { DomainDef } from '../../conf/domain/domain-def.js';
 import type { DomainStateName } from '../../driver.js';
 import { VirError } from '../../errors.js';
 import { parseXml } from '../../xml/parse.js';
 import { serializeXml } from '../../xml/serialize.js';
 import { element, firstChild, text, textContent, type XmlElement } from '../../xml/tree.js';
-import type { DomainConfig } from './domain-config.js';
 
 export interface TestSnapshot {
   readonly name: string;
@@ -23,7 +23,7 @@ export interface TestSnapshot {
   /** Seconds since the epoch. */
   readonly creationTime: number;
   /** The definition to go back to, with the memory and vCPU values of that moment. */
-  readonly def: DomainConfig;
+  readonly def: DomainDef;
 }
 
 /** The name and description a `<domainsnapshot>` asks for. */
@@ -50,8 +50,8 @@ export function parseSnapshotXml(xml: string): { name: string | undefined; descr
   return { name: name === '' ? undefined : name, description: descEl ? textContent(descEl) : undefined };
 }
 
-/** The snapshot as libvirt writes it, with the domain definition it holds (`domainXml`). */
-export function formatSnapshotXml(snap: TestSnapshot, domainXml: string): string {
+/** The snapshot as libvirt writes it, with the domain definition it holds (`domain`). */
+export function formatSnapshotXml(snap: TestSnapshot, domain: XmlElement): string {
   const root = element('domainsnapshot');
   const add = (name: string, value: string) => root.children.push(element(name, [], [text(value)]));
   add('name', snap.name);
@@ -62,7 +62,7 @@ export function formatSnapshotXml(snap: TestSnapshot, domainXml: string): string
   add('creationTime', String(snap.creationTime));
   const active = snap.state !== 'shutoff';
   root.children.push(element('memory', [{ name: 'snapshot', value: active ? 'internal' : 'no' }]));
-  root.children.push(parseXml(domainXml));
+  root.children.push(domain);
   return serializeXml(root);
 }
 

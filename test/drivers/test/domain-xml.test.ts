@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../../src/connection.js';
-import { parseDomainConfig } from '../../../src/drivers/test/domain-config.js';
+import { maxMemKiB, memoryKiB } from '../../../src/drivers/test/test-definition.js';
+import { parseTestDomain } from '../../../src/drivers/test/test-domain-xml.js';
 import { VirError } from '../../../src/errors.js';
 import { parseXml } from '../../../src/xml/parse.js';
 import { firstChild, getAttr, textContent } from '../../../src/xml/tree.js';
@@ -53,9 +54,11 @@ describe('test driver domain XML', () => {
 
   it('reads sizes in every libvirt unit, rounding bytes up to KiB as libvirt does', () => {
     const kib = (mem: string) =>
-      parseDomainConfig(`<domain type='test'><name>x</name>${mem}<os><type>hvm</type></os></domain>`, {
-        newUuid,
-      }).maxMemKiB;
+      maxMemKiB(
+        parseTestDomain(`<domain type='test'><name>x</name>${mem}<os><type>hvm</type></os></domain>`, {
+          newUuid,
+        }),
+      );
     // values checked against libvirt 9.0's test driver (virDomainGetInfo maxMem)
     expect(kib("<memory unit='b'>1000</memory>")).toBe(1);
     expect(kib("<memory unit='KB'>1000</memory>")).toBe(977);
@@ -65,15 +68,15 @@ describe('test driver domain XML', () => {
   });
 
   it('caps currentMemory at memory, as libvirt does', () => {
-    const cfg = parseDomainConfig(
+    const cfg = parseTestDomain(
       "<domain type='test'><name>x</name><memory>1024</memory><currentMemory>2048</currentMemory><os><type>hvm</type></os></domain>",
       { newUuid },
     );
-    expect(cfg.memoryKiB).toBe(1024);
+    expect(memoryKiB(cfg)).toBe(1024);
   });
 
   it('accepts UUIDs without dashes and in upper case, and writes them canonical', () => {
-    const cfg = parseDomainConfig(
+    const cfg = parseTestDomain(
       "<domain type='test'><name>x</name><uuid> 6695EB01F6A4830479AA97F2502E193E </uuid><memory>1</memory><os><type>hvm</type></os></domain>",
       { newUuid },
     );
@@ -111,7 +114,7 @@ describe('test driver domain XML', () => {
   ])('refuses %s with a VirError', (_what, xml, code) => {
     let err: unknown;
     try {
-      parseDomainConfig(xml, { newUuid });
+      parseTestDomain(xml, { newUuid });
     } catch (e) {
       err = e;
     }
@@ -121,7 +124,7 @@ describe('test driver domain XML', () => {
 
   it('gives the line of the element at fault', () => {
     try {
-      parseDomainConfig(
+      parseTestDomain(
         "<domain type='test'>\n  <name>x</name>\n  <memory>1</memory>\n  <uuid>nope</uuid>\n</domain>",
         {
           newUuid,
@@ -133,9 +136,9 @@ describe('test driver domain XML', () => {
     }
   });
 
-  it('keeps names with commas, quotes and newlines intact through getXML', async () => {
+  it('keeps names with commas, quotes and angle brackets intact through getXML', async () => {
     const conn = await connect('test:///default');
-    const name = 'a,b "c" <d>\nnext';
+    const name = 'a,b "c" <d> next';
     const esc = name.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
     const d = await conn.defineDomain(
       `<domain type='test'><name>${esc}</name><memory>1024</memory><os><type>hvm</type></os></domain>`,
@@ -143,6 +146,16 @@ describe('test driver domain XML', () => {
     expect(d.name).toBe(name);
     expect(textContent(firstChild(parseXml(await d.getXML()), 'name')!)).toBe(name);
     expect((await conn.lookupDomain({ name })).uuid).toBe(d.uuid);
+    await conn.close();
+  });
+
+  it('refuses a name with a newline on define, as libvirt 9.0 does (XML_DETAIL)', async () => {
+    const conn = await connect('test:///default');
+    await expect(
+      conn.defineDomain(
+        "<domain type='test'><name>a\nb</name><memory>1024</memory><os><type>hvm</type></os></domain>",
+      ),
+    ).rejects.toMatchObject({ code: 'XML_DETAIL', field: '/domain/name' });
     await conn.close();
   });
 });
