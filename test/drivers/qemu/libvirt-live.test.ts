@@ -3,7 +3,9 @@
  * daemon run as `nobody` (so nothing system-wide is touched, and without
  * KVM), asked through virsh, stopped through its pid file afterwards.
  * libvirt 9 (Debian 12) formats a few things older than the 11.3 data our
- * conformance follows; only what both versions agree on is compared.
+ * conformance follows; only what both versions agree on is compared. Its
+ * host-model differs by design: libvirt 9 scored candidate models another
+ * way and used an older CPU map, and our one resolver follows 11.3.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,14 +14,12 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DomainCapabilities } from '../../../src/conf/domaincaps.js';
 import { buildDomainCapabilities } from '../../../src/drivers/qemu/caps/domain-caps-builder.js';
-import { resolveHostModel } from '../../../src/drivers/qemu/caps/host-model.js';
-import { parseX86CpuMap } from '../../../src/drivers/qemu/caps/x86-cpu-map.js';
 import { probeQemu } from '../../../src/drivers/qemu/probe/probe.js';
 import type { QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 import { xmlDiff } from '../../../src/xml/equal.js';
 import { parseXml } from '../../../src/xml/parse.js';
 import type { XmlElement } from '../../../src/xml/tree.js';
-import { HAS_QEMU, hostModelLines, QEMU_BINARY } from './helpers.js';
+import { HAS_QEMU, QEMU_BINARY } from './helpers.js';
 
 const LIBVIRT_MAP = '/usr/share/libvirt/cpu_map';
 const CAN_ASK_LIBVIRT =
@@ -83,19 +83,6 @@ describe.skipIf(!CAN_ASK_LIBVIRT)(
       }
     }, 90_000);
 
-    it('host-model equals libvirt 9 with its counting of removed features', () => {
-      expect(theirs).toContain('<domainCapabilities>');
-      const map = parseX86CpuMap(readFileSync(join(LIBVIRT_MAP, 'index.xml'), 'utf8'), (f) =>
-        existsSync(join(LIBVIRT_MAP, f)) ? readFileSync(join(LIBVIRT_MAP, f), 'utf8') : undefined,
-      );
-      const hm = resolveHostModel(caps, 'tcg', map, { removalCost: 'flat' });
-      const ours = [
-        `model ${hm?.models?.[0]?.name}`,
-        ...(hm?.features ?? []).map((f) => `${f.policy} ${f.name}`),
-      ];
-      expect(ours).toEqual(hostModelLines(theirs));
-    });
-
     it('the sections both libvirt versions format alike are equal', () => {
       const ours = parseXml(buildDomainCapabilities(caps, { virttype: 'qemu' }).toXML());
       const lv = parseXml(theirs);
@@ -133,9 +120,9 @@ describe.skipIf(!CAN_ASK_LIBVIRT)(
       for (const path of stable) {
         const a = pickEl(ours, path);
         const b = pickEl(lv, path);
-        expect(a, path.join('/')).toBeDefined();
-        expect(b, path.join('/')).toBeDefined();
-        expect(xmlDiff(a as XmlElement, b as XmlElement), path.join('/')).toBeUndefined();
+        // Hyper-V is listed only when KVM showed it: absent on both sides without KVM.
+        expect(a === undefined, path.join('/')).toBe(b === undefined);
+        if (a && b) expect(xmlDiff(a, b), path.join('/')).toBeUndefined();
       }
       // and the custom CPU models: same names and usability (libvirt 9 kept QEMU's order and wrote no blockers)
       const strip = (xml: string) =>
