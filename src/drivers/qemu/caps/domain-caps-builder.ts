@@ -1,7 +1,9 @@
 /**
  * Builds `<domainCapabilities>` for one emulator/arch/machine/virttype from
- * probed {@link QemuCaps}, the machine-type table and facts about the host
- * (firmware images, VFIO, TPM emulator, CPU model catalogue).
+ * probed {@link QemuCaps}, the machine-type table, facts about the host
+ * (firmware images, VFIO, TPM emulator, physical address bits, SEV ids) and
+ * the shipped CPU database (which models exist, their vendors and canonical
+ * names, and the host-model CPU).
  *
  * Each value in an enum is offered only when the probe showed QEMU can do
  * it (a QOM type, a command, a command-line option, a schema enum value);
