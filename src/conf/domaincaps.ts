@@ -223,8 +223,55 @@ function supportTable<const N extends string>(names: readonly N[]): { [K in N]: 
 const devicesMapper = elementMapper('devices', supportTable(DOMAIN_CAPS_DEVICES));
 export type DomainCapsDevices = Infer<typeof devicesMapper.spec>;
 
-const featuresMapper = elementMapper('features', supportTable(DOMAIN_CAPS_FEATURES));
-/** Features by XML name. `sev`/`sgx` details (cbitpos, sections, ...) are kept as extra XML. */
+/** `<sev>`: AMD SEV's C-bit position, address bits lost, and how many (SEV-ES) guests the host can run. */
+const sevMapper = elementMapper('sev', {
+  supported: req(attr('supported', yesNo)),
+  cbitpos: childText('cbitpos', uint),
+  reducedPhysBits: childText('reducedPhysBits', uint),
+  maxGuests: childText('maxGuests', uint),
+  maxESGuests: childText('maxESGuests', uint),
+  cpu0Id: childText('cpu0Id', trimmed),
+});
+export type DomainCapsSev = Infer<typeof sevMapper.spec>;
+
+const sgxSectionMapper = elementMapper('section', {
+  node: req(attr('node', uint)),
+  size: req(attr('size', uint)),
+  unit: req(attr('unit', str)),
+});
+const sgxSizeMapper = elementMapper('section_size', {
+  unit: req(attr('unit', str)),
+  value: req(text(uint)),
+});
+
+/** `<sgx>`: Intel SGX launch control, versions and the EPC memory (sizes in KiB). */
+const sgxMapper = elementMapper('sgx', {
+  supported: req(attr('supported', yesNo)),
+  flc: childText('flc', yesNo),
+  sgx1: childText('sgx1', yesNo),
+  sgx2: childText('sgx2', yesNo),
+  sectionSize: child(sgxSizeMapper),
+  sections: child(elementMapper('sections', { sections: children(sgxSectionMapper) })),
+});
+export type DomainCapsSgx = Infer<typeof sgxMapper.spec>;
+
+const plain = supportTable(DOMAIN_CAPS_FEATURES);
+const featuresMapper = elementMapper('features', {
+  gic: plain.gic,
+  vmcoreinfo: plain.vmcoreinfo,
+  genid: plain.genid,
+  backingStoreInput: plain.backingStoreInput,
+  backup: plain.backup,
+  'async-teardown': plain['async-teardown'],
+  's390-pv': plain['s390-pv'],
+  ps2: plain.ps2,
+  tdx: plain.tdx,
+  sev: child(sevMapper),
+  sgx: child(sgxMapper),
+  hyperv: plain.hyperv,
+  launchSecurity: plain.launchSecurity,
+});
+/** Features by XML name, in libvirt's order. */
 export type DomainCapsFeatures = Infer<typeof featuresMapper.spec>;
 
 // --- the document -------------------------------------------------------------

@@ -8,6 +8,7 @@
  */
 export { formatSignature, signatureFromEax, signatureToEax } from './cpuid.js';
 export { FeatureSet } from './feature-set.js';
+export { type HostModelOptions, hostModelFromQemuExpansion } from './host-model.js';
 export {
   type BaselineOptions,
   baselineCpu,
@@ -28,7 +29,6 @@ export {
   expandCpuFeatures,
   type HypervisorModel,
   hasFeature,
-  hostModelFromQemuExpansion,
   migratableHostCpu,
   type QemuCpuModelInfo,
   qemuExpansionSignature,

@@ -235,18 +235,6 @@ export function x86DataFromQemuExpansion(model: QemuCpuModelInfo): X86Data {
   return out;
 }
 
-/**
- * The host-model guest CPU for KVM from QEMU's `query-cpu-model-expansion`
- * of model `host`, optionally limited to the models QEMU reports
- * (`query-cpu-definitions` names).
- */
-export function hostModelFromQemuExpansion(
-  model: QemuCpuModelInfo,
-  models?: readonly (string | HypervisorModel)[] | null,
-): CpuDef {
-  return x86DataToCpuDef(x86DataFromQemuExpansion(model), { kind: 'guest', models: models ?? null });
-}
-
 /** Signature from a QEMU CPU model expansion (`family`, `model`, `stepping` properties). */
 export function qemuExpansionSignature(model: QemuCpuModelInfo): CpuSignatureValue {
   const sig = x86DataFromQemuExpansion(model).signature;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { X86_FEATURES, X86_MODELS, X86_VENDORS } from './data/x86-map.js';
+import { X86_CANONICAL, X86_FEATURES, X86_MODELS, X86_VENDORS } from './data/x86-map.js';
 import { FeatureSet } from './feature-set.js';
 
 /** One register of CPUID (kind 0) or MSR (kind 1) data, identified by a string key. */
@@ -67,6 +67,8 @@ export interface X86Database {
   /** Feature by its libvirt name or an alias (QEMU spelling). */
   featureAnyName(name: string): X86Feature | undefined;
   model(name: string): X86Model | undefined;
+  /** The versioned name the map gives a model (`Broadwell` -> `Broadwell-v1`), if any. */
+  canonical(name: string): string | undefined;
   vendor(name: string): X86Vendor | undefined;
   vendorById(id: string): X86Vendor | undefined;
   /** An empty set sized for this database. */
@@ -120,6 +122,7 @@ function build(): X86Database {
     added: FeatureSet.of(size, added),
   }));
   const modelByName = new Map(models.map((m) => [m.name, m]));
+  const canonical = new Map(X86_CANONICAL);
   const vendors = X86_VENDORS.map(([name, id]) => ({ name, id }));
   const vendorByName = new Map(vendors.map((v) => [v.name, v]));
   const vendorById = new Map(vendors.map((v) => [v.id, v]));
@@ -131,6 +134,7 @@ function build(): X86Database {
     feature: (name) => byName.get(name),
     featureAnyName: (name) => byAnyName.get(name),
     model: (name) => modelByName.get(name),
+    canonical: (name) => canonical.get(name),
     vendor: (name) => vendorByName.get(name),
     vendorById: (id) => vendorById.get(id),
     emptySet: () => new FeatureSet(size),

@@ -269,7 +269,7 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
     const sc =
       options.kind === 'host'
         ? { total: nRequired, disabled: 0 }
-        : { total: nRequired + penalty(nDisabled), disabled: penalty(nDisabled) };
+        : guestScore(nRequired, nDisabled + removedOutside(model, features, blockers));
     const isPreferred = preferred?.includes(model.name) ?? false;
     if (isPreferred && single !== undefined) {
       best = model;
@@ -302,7 +302,7 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
   const list: DecodedFeature[] = [];
   for (const f of required) list.push({ index: f, policy: 'require' });
   for (const f of disabled) list.push({ index: f, policy: 'disable' });
-  // Listed after scoring: a model's removed features say nothing about the fit.
+  // The removed features close the list (they were counted in the score above).
   if (options.kind === 'guest') {
     for (const r of best.removedList) {
       if (!required.has(r) && !disabled.has(r)) list.push({ index: r, policy: 'disable' });
@@ -337,6 +337,33 @@ function blockersOutside(
 /** Disabled features cost 2, 3, 4, ... each: the sum for `n` of them. */
 function penalty(n: number): number {
   return 2 * n + (n * (n - 1)) / 2;
+}
+
+/**
+ * A guest candidate's score as libvirt computes it: the candidate lists its
+ * `required` features, then its `disabled` ones (model gaps, blockers and
+ * the model's removed features). libvirt walks that list with a bound that
+ * shrinks by one for each disabled feature it meets, so only the first half
+ * (rounded up) of the disabled features is charged a penalty; the others
+ * count as plain features. The choice of model depends on that detail, so
+ * it is reproduced here.
+ */
+function guestScore(required: number, disabled: number): { total: number; disabled: number } {
+  const charged = Math.ceil(disabled / 2);
+  const cost = penalty(charged);
+  return { total: required + disabled - charged + cost, disabled: cost };
+}
+
+/** The model's removed features not already listed as required, disabled or blocking (libvirt adds them as disabled). */
+function removedOutside(model: X86Model, features: FeatureSet, blockers: readonly number[]): number {
+  let n = 0;
+  for (const r of model.removedList) {
+    if (blockers.includes(r)) continue;
+    const isRequired = features.has(r) && !model.features.has(r);
+    const isDisabled = model.features.has(r) && !features.has(r);
+    if (!isRequired && !isDisabled) n++;
+  }
+  return n;
 }
 
 /** Builds the CPU definition of a decoded model (host style or a guest `custom` CPU). */

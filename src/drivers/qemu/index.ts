@@ -4,9 +4,8 @@
  * Driver options (`connect(uri, { driverOptions })`): `emulators` (binaries
  * to offer), `kvm: false` (never use KVM), and the roots `cacheDir` (or
  * `null` for memory only), `configDir`, `stateDir`, `runDir`, `logDir`; each
- * root also has an environment variable (see paths.ts). `cpuMapDir` (or
- * VIRTKIT_CPU_MAP_DIR) names an x86 CPU map in libvirt's format to use
- * instead of the CPU engine's database (vendors, host-model).
+ * root also has an environment variable (see paths.ts). CPU models and
+ * host-model come from the CPU engine's shipped database.
  *
  * @module
  */
@@ -52,15 +51,6 @@ export const qemuDriver: DriverFactory = {
       options.emulators = emulators as string[];
     }
     if (driverOptions.kvm === false) options.kvm = false;
-    const cpuMapDir = driverOptions.cpuMapDir ?? process.env.VIRTKIT_CPU_MAP_DIR;
-    if (cpuMapDir !== undefined && cpuMapDir !== '') {
-      if (typeof cpuMapDir !== 'string' || !cpuMapDir.startsWith('/')) {
-        throw new VirError('INVALID_ARG', 'qemu', "driver option 'cpuMapDir' must be an absolute path", {
-          field: 'cpuMapDir',
-        });
-      }
-      options.cpuMapDir = cpuMapDir;
-    }
     return new QemuConnection(options);
   },
 };

@@ -9,9 +9,8 @@
  *
  * @module
  */
-import { readdir, readFile } from 'node:fs/promises';
 import { cpus, hostname, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
 import type {
   CallOptions,
@@ -33,12 +32,11 @@ import {
   findEmulators,
   firmwareDirs,
   readFirmware,
+  readSevAsids,
   tpmEmulatorVersions,
   vfioAvailable,
 } from './caps/host-facts.js';
 import { hostArch, readHostInfo } from './caps/host-info.js';
-import { resolveHostModel } from './caps/host-model.js';
-import { catalogFromCpuMap, cpuMapFromDatabase, parseX86CpuMap, type X86CpuMap } from './caps/x86-cpu-map.js';
 import { buildCommandLine } from './command-line/index.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { QemuDomains } from './domains/index.js';
@@ -52,14 +50,6 @@ export interface QemuConnectionOptions {
   emulators?: readonly string[];
   /** `false` never probes or offers KVM. Default: when /dev/kvm is usable. */
   kvm?: boolean;
-  /** CPU engine hooks for domain capabilities (catalogue, host-model). */
-  cpu?: Pick<DomainCapsHostFacts, 'cpuCatalog' | 'hostModel'>;
-  /**
-   * A directory holding an x86 CPU map in libvirt's format (`index.xml`
-   * plus the files it names) to use instead of the CPU engine's database
-   * for the model catalogue and host-model.
-   */
-  cpuMapDir?: string;
 }
 
 const caches = new Map<string, QemuCapsCache>();
@@ -325,46 +315,18 @@ export class QemuConnection implements DriverConnection {
   }
 
   async #readHostFacts(): Promise<DomainCapsHostFacts> {
-    const [firmware, vfio, tpm] = await Promise.all([
+    this.#host ??= readHostInfo();
+    const [firmware, vfio, tpm, sevAsids, host] = await Promise.all([
       readFirmware(firmwareDirs(this.paths.mode)),
       vfioAvailable(),
       tpmEmulatorVersions(),
+      readSevAsids(),
+      this.#host,
     ]);
     const facts: DomainCapsHostFacts = { firmware, vfio, tpmEmulatorVersions: tpm };
-    // The CPU engine's database unless a map directory was named.
-    const map =
-      this.#options.cpuMapDir !== undefined
-        ? await readCpuMap(this.#options.cpuMapDir)
-        : cpuMapFromDatabase();
-    this.#host ??= readHostInfo();
-    const bits = (await this.#host).cpu.maxPhysAddr?.bits;
-    facts.cpuCatalog = catalogFromCpuMap(map);
-    facts.hostModel = (caps, accel) =>
-      resolveHostModel(caps, accel, map, bits === undefined ? {} : { physAddrBits: bits });
-    if (this.#options.cpu?.cpuCatalog) facts.cpuCatalog = this.#options.cpu.cpuCatalog;
-    if (this.#options.cpu?.hostModel) facts.hostModel = this.#options.cpu.hostModel;
+    const bits = host.cpu.maxPhysAddr?.bits;
+    if (bits !== undefined) facts.physAddrBits = bits;
+    if (sevAsids) facts.sevAsids = sevAsids;
     return facts;
   }
-}
-
-async function readCpuMap(dir: string): Promise<X86CpuMap> {
-  const files = new Map<string, string>();
-  let index: string;
-  try {
-    index = await readFile(join(dir, 'index.xml'), 'utf8');
-    for (const f of await readdir(dir)) {
-      if (f.endsWith('.xml')) files.set(f, await readFile(join(dir, f), 'utf8'));
-    }
-  } catch (err) {
-    throw new VirError(
-      'OPEN_FAILED',
-      'qemu',
-      `cannot read the CPU map in ${dir}: ${(err as Error).message}`,
-      {
-        cause: err,
-        field: 'cpuMapDir',
-      },
-    );
-  }
-  return parseX86CpuMap(index, (f) => files.get(f));
 }

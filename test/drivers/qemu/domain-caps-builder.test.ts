@@ -1,15 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildDomainCapabilities,
-  type CpuModelCatalog,
   type FirmwareImage,
 } from '../../../src/drivers/qemu/caps/domain-caps-builder.js';
 import { parseFirmwareDescriptor } from '../../../src/drivers/qemu/caps/host-facts.js';
+import type { CpuModelCatalog } from '../../../src/drivers/qemu/caps/host-model.js';
 import { buildQemuCaps, type QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 import { validate } from '../../../src/xml/validate.js';
 
 /** A small QEMU as a probe would have seen it: KVM and TCG, two machines, three CPU models. */
-function sampleCaps(overrides: { qomTypes?: string[]; kvm?: boolean } = {}): QemuCaps {
+function sampleCaps(
+  overrides: {
+    qomTypes?: string[];
+    kvm?: boolean;
+    probe?: Partial<Parameters<typeof buildQemuCaps>[0]>;
+  } = {},
+): QemuCaps {
   const machines = [
     { name: 'pc-i440fx-9.1', alias: 'pc', 'is-default': true, 'cpu-max': 255 },
     { name: 'pc-q35-9.1', alias: 'q35', 'cpu-max': 4096 },
@@ -46,6 +52,7 @@ function sampleCaps(overrides: { qomTypes?: string[]; kvm?: boolean } = {}): Qem
     ],
     tpmModels: ['tpm-crb', 'tpm-tis'],
     tpmTypes: ['emulator'],
+    ...overrides.probe,
     accel: {
       ...(overrides.kvm !== false ? { kvm: { machines, cpuDefinitions: defs(false) } } : {}),
       tcg: { machines, cpuDefinitions: defs(true) },
@@ -139,52 +146,106 @@ describe('domain capabilities builder', () => {
     expect(bare.iothreads).toBe(false);
   });
 
-  it('CPU modes: passthrough only with KVM; custom models sorted, with usability, aliases and blockers', () => {
+  it('CPU modes: passthrough only with KVM; custom models from the CPU database, with usability and blockers', () => {
     const caps = sampleCaps();
     const kvm = buildDomainCapabilities(caps, { virttype: 'kvm' });
     expect(kvm.cpuMode('host-passthrough')?.supported).toBe(true);
     expect(kvm.cpuMode('maximum')?.supported).toBe(true);
-    expect(kvm.cpuMode('host-model')?.supported).toBe(false); // no CPU engine given
+    expect(kvm.cpuMode('host-model')?.supported).toBe(false); // QEMU did not expand its host CPU
     const models = kvm.cpuMode('custom')?.models ?? [];
-    expect(models.map((m) => m.name)).toEqual(['Broadwell', 'Mystery', 'qemu64']);
+    // `max` and `Mystery` are not models of the database; vendor and canonical name come from it
+    expect(models.map((m) => m.name)).toEqual(['Broadwell', 'qemu64']);
     expect(models[0]).toEqual({
       name: 'Broadwell',
       usable: 'no',
       deprecated: true,
-      blockers: ['hle', 'pclmulqdq', 'rtm'],
+      vendor: 'Intel',
+      canonical: 'Broadwell-v1',
+      blockers: ['hle', 'pclmuldq', 'rtm'],
     });
-    expect(models[1]?.usable).toBe('unknown'); // QEMU did not say
-    expect(models[2]).toEqual({ name: 'qemu64', usable: 'yes', canonical: 'qemu64-v1' });
+    expect(models[1]).toEqual({ name: 'qemu64', usable: 'yes', vendor: 'unknown', canonical: 'qemu64-v1' });
     const tcg = buildDomainCapabilities(caps, { virttype: 'qemu' });
     expect(tcg.cpuMode('host-passthrough')?.supported).toBe(false);
     expect(tcg.cpuMode('custom')?.models?.[0]?.usable).toBe('yes');
   });
 
-  it('with a CPU catalogue: unknown models are left out, vendors given, feature names translated', () => {
+  it('with another CPU catalogue: its models, vendors, canonical names and feature spellings', () => {
     const catalog: CpuModelCatalog = {
-      has: (m) => m !== 'Mystery',
+      has: (m) => m !== 'qemu64',
       vendor: (m) => (m === 'Broadwell' ? 'Intel' : undefined),
-      featureName: (f) => (f === 'pclmulqdq' ? 'pclmuldq' : f),
+      canonical: () => undefined,
+      featureName: (f) => (f === 'rtm' ? 'rtm-renamed' : f),
     };
     const dc = buildDomainCapabilities(sampleCaps(), { virttype: 'kvm' }, { cpuCatalog: catalog });
     const models = dc.cpuMode('custom')?.models ?? [];
-    expect(models.map((m) => [m.name, m.vendor])).toEqual([
-      ['Broadwell', 'Intel'],
-      ['qemu64', 'unknown'],
+    expect(models.map((m) => [m.name, m.vendor, m.canonical])).toEqual([
+      ['Broadwell', 'Intel', undefined],
+      ['Mystery', 'unknown', undefined],
+      ['max', 'unknown', undefined],
     ]);
-    expect(models[0]?.blockers).toEqual(['hle', 'pclmuldq', 'rtm']);
+    expect(models[0]?.blockers).toEqual(['hle', 'pclmulqdq', 'rtm-renamed']);
   });
 
-  it('offers the Hyper-V values that need no KVM even without a KVM probe', () => {
+  it('Hyper-V: exactly what the KVM probe showed, no section without it', () => {
     const tcgOnly = buildDomainCapabilities(sampleCaps({ kvm: false }), { virttype: 'qemu' });
-    expect(tcgOnly.features?.hyperv?.enums?.[0]?.values).toEqual(['spinlocks', 'vendor_id']);
+    expect(tcgOnly.features?.hyperv).toBeUndefined();
     const withKvm = buildDomainCapabilities(
       { ...sampleCaps(), hypervFeatures: ['relaxed', 'spinlocks'] },
-      {
-        virttype: 'kvm',
-      },
+      { virttype: 'kvm' },
     );
-    expect(withKvm.features?.hyperv?.enums?.[0]?.values).toEqual(['relaxed', 'spinlocks', 'vendor_id']);
+    expect(withKvm.features?.hyperv?.enums?.[0]?.values).toEqual(['relaxed', 'spinlocks']);
+  });
+
+  it('PS/2 can be turned off only where the PC machine type has the i8042 property', () => {
+    const without = buildDomainCapabilities(sampleCaps(), { virttype: 'kvm' });
+    expect(without.features?.ps2).toEqual({ supported: false });
+    const caps = sampleCaps({ probe: { typeProps: { 'generic-pc-machine': ['i8042', 'smm'] } } });
+    expect(buildDomainCapabilities(caps, { virttype: 'kvm', machine: 'q35' }).features?.ps2).toEqual({
+      supported: true,
+    });
+  });
+
+  it('SEV and SGX details from QEMU and the host, SEV-SNP as a launch security type', () => {
+    const caps = sampleCaps({
+      qomTypes: ['sev-guest', 'sev-snp-guest', 'sgx-epc'],
+      probe: {
+        sev: { cbitpos: 47, 'reduced-phys-bits': 1, 'cpu0-id': 'abc' },
+        sgx: {
+          flc: true,
+          sgx1: true,
+          sgx2: false,
+          'section-size': 4194304,
+          sections: [{ node: 0, size: 4194304 }],
+        },
+      },
+    });
+    const dc = buildDomainCapabilities(caps, { virttype: 'kvm' }, { sevAsids: { max: 15, minSev: 5 } });
+    // SEV guests use ids 5..15, SEV-ES guests 1..4
+    expect(dc.features?.sev).toEqual({
+      supported: true,
+      cbitpos: 47,
+      reducedPhysBits: 1,
+      maxGuests: 11,
+      maxESGuests: 4,
+      cpu0Id: 'abc',
+    });
+    expect(dc.features?.sgx).toEqual({
+      supported: true,
+      flc: true,
+      sgx1: true,
+      sgx2: false,
+      sectionSize: { unit: 'KiB', value: 4096 },
+      sections: { sections: [{ node: 0, size: 4096, unit: 'KiB' }] },
+    });
+    expect(dc.features?.launchSecurity?.enums?.[0]?.values).toEqual(['sev', 'sev-snp']);
+    const xml = dc.toXML();
+    expect(xml).toContain(
+      "<sev supported='yes'>\n      <cbitpos>47</cbitpos>\n      <reducedPhysBits>1</reducedPhysBits>\n      <maxGuests>11</maxGuests>\n      <maxESGuests>4</maxESGuests>\n      <cpu0Id>abc</cpu0Id>\n    </sev>",
+    );
+    expect(xml).toContain("<section node='0' size='4096' unit='KiB'/>");
+    // without the host's ids the counts are 0, as libvirt reports them
+    const unknown = buildDomainCapabilities(caps, { virttype: 'kvm' });
+    expect(unknown.features?.sev).toMatchObject({ maxGuests: 0, maxESGuests: 0 });
   });
 
   it('produces documents valid against our schema', async () => {

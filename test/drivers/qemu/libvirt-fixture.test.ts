@@ -50,8 +50,11 @@ describe.skipIf(!SAME)(
         for (const [i, g] of (theirs.guests ?? []).entries()) {
           const mine = ours.guests?.[i];
           expect(mine, g.arch.name).toBeDefined();
+          // libvirt 9.0 predates <externalSnapshot/>, which 11.3 (our reference) lists for every guest.
+          const mine9 = { ...(mine as NonNullable<typeof mine>) };
+          if (mine9.features) mine9.features = mine9.features.filter((f) => f.name !== 'externalSnapshot');
           const diff = xmlDiff(
-            new Capabilities({ host: { cpu: {} }, guests: [mine as NonNullable<typeof mine>] }).toElement(),
+            new Capabilities({ host: { cpu: {} }, guests: [mine9] }).toElement(),
             new Capabilities({ host: { cpu: {} }, guests: [g] }).toElement(),
           );
           expect(diff, g.arch.name).toBeUndefined();

@@ -3,7 +3,10 @@
  * daemon run as `nobody` (so nothing system-wide is touched, and without
  * KVM), asked through virsh, stopped through its pid file afterwards.
  * libvirt 9 (Debian 12) formats a few things older than the 11.3 data our
- * conformance follows; only what both versions agree on is compared.
+ * conformance follows; only what both versions agree on is compared. Its
+ * host-model differs by design: libvirt 9 scored candidate models another
+ * way and used an older CPU map, and our one resolver follows 11.3; and
+ * libvirt 9 lists Hyper-V values without KVM, which 11.3 no longer does.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,14 +15,12 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DomainCapabilities } from '../../../src/conf/domaincaps.js';
 import { buildDomainCapabilities } from '../../../src/drivers/qemu/caps/domain-caps-builder.js';
-import { resolveHostModel } from '../../../src/drivers/qemu/caps/host-model.js';
-import { parseX86CpuMap } from '../../../src/drivers/qemu/caps/x86-cpu-map.js';
 import { probeQemu } from '../../../src/drivers/qemu/probe/probe.js';
 import type { QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 import { xmlDiff } from '../../../src/xml/equal.js';
 import { parseXml } from '../../../src/xml/parse.js';
 import type { XmlElement } from '../../../src/xml/tree.js';
-import { HAS_QEMU, hostModelLines, QEMU_BINARY } from './helpers.js';
+import { HAS_QEMU, QEMU_BINARY } from './helpers.js';
 
 const LIBVIRT_MAP = '/usr/share/libvirt/cpu_map';
 const CAN_ASK_LIBVIRT =
@@ -83,19 +84,6 @@ describe.skipIf(!CAN_ASK_LIBVIRT)(
       }
     }, 90_000);
 
-    it('host-model equals libvirt 9 with its counting of removed features', () => {
-      expect(theirs).toContain('<domainCapabilities>');
-      const map = parseX86CpuMap(readFileSync(join(LIBVIRT_MAP, 'index.xml'), 'utf8'), (f) =>
-        existsSync(join(LIBVIRT_MAP, f)) ? readFileSync(join(LIBVIRT_MAP, f), 'utf8') : undefined,
-      );
-      const hm = resolveHostModel(caps, 'tcg', map, { removalCost: 'flat' });
-      const ours = [
-        `model ${hm?.models?.[0]?.name}`,
-        ...(hm?.features ?? []).map((f) => `${f.policy} ${f.name}`),
-      ];
-      expect(ours).toEqual(hostModelLines(theirs));
-    });
-
     it('the sections both libvirt versions format alike are equal', () => {
       const ours = parseXml(buildDomainCapabilities(caps, { virttype: 'qemu' }).toXML());
       const lv = parseXml(theirs);
@@ -128,7 +116,6 @@ describe.skipIf(!CAN_ASK_LIBVIRT)(
         ['features', 'backup'],
         ['features', 'sev'],
         ['features', 'sgx'],
-        ['features', 'hyperv'],
       ];
       for (const path of stable) {
         const a = pickEl(ours, path);

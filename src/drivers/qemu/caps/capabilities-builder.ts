@@ -49,16 +49,17 @@ export function guestFromQemuCaps(caps: QemuCaps): CapsGuest {
   const x86 = caps.arch === 'x86_64' || caps.arch === 'i686';
   const features: NonNullable<CapsGuest['features']> = [];
   if (caps.arch === 'i686') features.push({ name: 'pae' }, { name: 'nonpae' });
-  if (x86) {
-    features.push(
-      { name: 'acpi', default: true, toggle: true },
-      { name: 'apic', default: true, toggle: false },
-    );
+  // ACPI can be switched off where the firmware offers it; the APIC only exists on x86.
+  if (x86 || caps.arch === 'aarch64' || caps.arch === 'loongarch64') {
+    features.push({ name: 'acpi', default: true, toggle: true });
   }
+  if (x86) features.push({ name: 'apic', default: true, toggle: false });
+  // In libvirt's order of guest features; every QEMU we drive can take external snapshots.
   features.push(
     { name: 'cpuselection' },
     { name: 'deviceboot' },
     { name: 'disksnapshot', default: true, toggle: false },
+    { name: 'externalSnapshot' },
   );
   guest.features = features;
   return guest;

@@ -1,7 +1,9 @@
 /**
  * Builds `<domainCapabilities>` for one emulator/arch/machine/virttype from
- * probed {@link QemuCaps}, the machine-type table and facts about the host
- * (firmware images, VFIO, TPM emulator, CPU model catalogue).
+ * probed {@link QemuCaps}, the machine-type table, facts about the host
+ * (firmware images, VFIO, TPM emulator, physical address bits, SEV ids) and
+ * the shipped CPU database (which models exist, their vendors and canonical
+ * names, and the host-model CPU).
  *
  * Each value in an enum is offered only when the probe showed QEMU can do
  * it (a QOM type, a command, a command-line option, a schema enum value);
@@ -13,21 +15,21 @@ import {
   DomainCapabilities,
   type DomainCapsCpuMode,
   type DomainCapsCpuModel,
-  type DomainCapsEnum,
-  type DomainCapsSupport,
 } from '../../../conf/domaincaps.js';
 import { VirError } from '../../../errors.js';
 import { machineFacts } from '../../../machine/machine-types.js';
 import {
   defaultMachine,
   findMachine,
-  HYPERV_FEATURES,
   hasCommand,
   hasType,
   type QemuAccel,
   type QemuCaps,
   type QemuMachineType,
 } from '../probe/qemu-caps.js';
+import { enums, enumsField, pick, support } from './domain-caps-enums.js';
+import { buildFeatures, type SevAsids } from './domain-caps-features.js';
+import { type CpuModelCatalog, hostModelMode, shippedCpuCatalog } from './host-model.js';
 
 /** A firmware image a guest may boot, as a firmware descriptor describes it. */
 export interface FirmwareImage {
@@ -42,25 +44,18 @@ export interface FirmwareImage {
   features: string[];
 }
 
-/** What a CPU model database knows about models and features, when one is available. */
-export interface CpuModelCatalog {
-  /** Whether the model is one guests may name (models the database lacks are not offered). */
-  has(model: string): boolean;
-  /** The model's vendor (`Intel`, `AMD`, ...), or undefined when it has none. */
-  vendor(model: string): string | undefined;
-  /** libvirt's name for a feature QEMU spells differently (`pclmulqdq` -> `pclmuldq`). */
-  featureName(qemuName: string): string;
-}
-
 export interface DomainCapsHostFacts {
   firmware?: readonly FirmwareImage[];
   /** Whether VFIO device assignment works on this host. */
   vfio?: boolean;
   /** TPM versions the TPM emulator (swtpm) offers; empty when it is not installed. */
   tpmEmulatorVersions?: readonly string[];
+  /** Physical address bits of the host CPU (KVM guests get them passed through). */
+  physAddrBits?: number;
+  /** The host CPU's SEV address-space ids: how many SEV and SEV-ES guests can run at once (0 when unknown). */
+  sevAsids?: SevAsids;
+  /** The CPU model catalogue; default the shipped CPU database. */
   cpuCatalog?: CpuModelCatalog;
-  /** Resolves the host-model CPU (the CPU engine's job); without it host-model is reported unsupported. */
-  hostModel?: (caps: QemuCaps, accel: QemuAccel) => Omit<DomainCapsCpuMode, 'name' | 'supported'> | undefined;
 }
 
 export interface DomainCapsRequest {
@@ -258,35 +253,7 @@ export function buildDomainCapabilities(
     }),
   };
 
-  const sevSupported = caps.sev !== null && type('sev-guest');
-  const sgxSupported = caps.sgx !== null && type('sgx-epc');
-  const runWith = caps.commandLineOptions['run-with'] ?? [];
-  const features: NonNullable<DomainCapabilities['features']> = {
-    gic: { supported: false },
-    vmcoreinfo: { supported: type('vmcoreinfo') },
-    genid: { supported: type('vmgenid') },
-    backingStoreInput: { supported: hasCommand(caps, 'blockdev-add') },
-    backup: {
-      supported: hasCommand(caps, 'blockdev-backup') && hasCommand(caps, 'block-dirty-bitmap-merge'),
-    },
-    'async-teardown': { supported: runWith.includes('async-teardown') },
-  };
-  if (caps.arch === 's390x') features['s390-pv'] = { supported: type('s390-pv-guest') };
-  if (x86) features.ps2 = { supported: type('i8042') };
-  features.sev = { supported: sevSupported };
-  features.sgx = { supported: sgxSupported };
-  if (x86) {
-    // spinlocks and vendor_id are plain values QEMU always accepts; the
-    // others need the host's KVM, as the hv-passthrough expansion showed.
-    const hv = new Set<string>(['spinlocks', 'vendor_id', ...(caps.hypervFeatures ?? [])]);
-    features.hyperv = support(true, { features: HYPERV_FEATURES.filter((f) => hv.has(f)) });
-  }
-  const sectypes = pick([
-    ['sev', sevSupported],
-    ['s390-pv', caps.arch === 's390x' && type('s390-pv-guest')],
-  ]);
-  features.launchSecurity = sectypes.length > 0 ? support(true, { sectype: sectypes }) : { supported: false };
-  dc.features = features;
+  dc.features = buildFeatures(caps, machine.name, host);
   return dc;
 }
 
@@ -337,27 +304,28 @@ function buildCpuModes(caps: QemuCaps, accel: QemuAccel, host: DomainCapsHostFac
       ? { name: 'maximum', supported: true, ...enumsField({ maximumMigratable: ['on', 'off'] }) }
       : { name: 'maximum', supported: false },
   );
-  const hostModel = host.hostModel?.(caps, accel);
+  const hostModel = hostModelMode(caps, accel, host.physAddrBits);
   modes.push(
     hostModel
       ? { name: 'host-model', supported: true, ...hostModel }
       : { name: 'host-model', supported: false },
   );
 
-  const catalog = host.cpuCatalog;
+  // Only models the CPU database knows may be named; vendor and canonical name come from it too.
+  const catalog = host.cpuCatalog ?? shippedCpuCatalog();
   const models: DomainCapsCpuModel[] = [];
   for (const m of accelCaps?.cpuModels ?? []) {
-    if (m.name === 'host' || m.name === 'max' || m.name === 'base') continue;
-    if (catalog && !catalog.has(m.name)) continue;
+    if (m.name === 'host' || !catalog.has(m.name)) continue;
     const model: DomainCapsCpuModel = {
       name: m.name,
       usable: m.usable === undefined ? 'unknown' : m.usable ? 'yes' : 'no',
     };
     if (m.deprecated) model.deprecated = true;
-    if (catalog) model.vendor = catalog.vendor(m.name) ?? 'unknown';
-    if (m.aliasOf) model.canonical = m.aliasOf;
+    model.vendor = catalog.vendor(m.name) ?? 'unknown';
+    const canonical = catalog.canonical(m.name);
+    if (canonical) model.canonical = canonical;
     if (m.usable === false && m.blockers.length > 0) {
-      const names = m.blockers.map((b) => (catalog ? catalog.featureName(b) : b));
+      const names = m.blockers.map((b) => catalog.featureName(b));
       model.blockers = [...new Set(names)].sort(ascii);
     }
     models.push(model);
@@ -371,22 +339,6 @@ function buildCpuModes(caps: QemuCaps, accel: QemuAccel, host: DomainCapsHostFac
 
 function ascii(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function pick(entries: Array<[string, boolean]>): string[] {
-  return entries.filter(([, ok]) => ok).map(([v]) => v);
-}
-
-function enums(map: Record<string, string[]>): DomainCapsEnum[] {
-  return Object.entries(map).map(([name, values]) => ({ name, values }));
-}
-
-function enumsField(map: Record<string, string[]>): { enums: DomainCapsEnum[] } {
-  return { enums: enums(map) };
-}
-
-function support(supported: boolean, map: Record<string, string[]>): DomainCapsSupport {
-  return supported ? { supported, enums: enums(map) } : { supported };
 }
 
 /** Firmware descriptors use shell-style globs (`pc-q35-*`). */

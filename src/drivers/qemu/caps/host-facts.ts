@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, readdir, readFile } from 'node:fs/promises';
+import { access, open, readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { QemuMode } from '../paths.js';
@@ -90,6 +90,33 @@ export async function vfioAvailable(): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * The SEV address-space ids of the host CPU, CPUID leaf 0x8000001F (ECX:
+ * the highest id, EDX: the lowest id for plain SEV guests), read through
+ * Linux's cpuid driver (`/dev/cpu/0/cpuid`, where the file offset is the
+ * leaf). Undefined when that device is missing or unreadable, or the CPU
+ * has no SEV ids.
+ */
+export async function readSevAsids(
+  dev = '/dev/cpu/0/cpuid',
+): Promise<{ max: number; minSev: number } | undefined> {
+  try {
+    const fh = await open(dev, 'r');
+    try {
+      const buf = Buffer.alloc(16);
+      const { bytesRead } = await fh.read(buf, 0, 16, 0x8000001f);
+      if (bytesRead < 16) return undefined;
+      const max = buf.readUInt32LE(8);
+      const minSev = buf.readUInt32LE(12);
+      return max > 0 && minSev > 0 ? { max, minSev } : undefined;
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return undefined;
   }
 }
 

@@ -7,7 +7,8 @@
 import { unknownContent } from '../../../conf/binding.js';
 import type { CpuDef } from '../../../conf/cpu.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
-import { hostModelFromQemuExpansion, x86Database } from '../../../cpu/index.js';
+import { x86Database } from '../../../cpu/index.js';
+import { qemuHostModelCpu } from '../caps/host-model.js';
 import type { QemuAccel, QemuCaps } from '../probe/qemu-caps.js';
 import { optValue } from './escape.js';
 
@@ -27,25 +28,11 @@ function qemuFeature(name: string): string {
 }
 
 /**
- * The CPU a `host-model` guest gets: QEMU's static expansion of the host
- * CPU (probed with KVM) turned into a named model plus features, keeping
- * only what survives migration.
+ * The CPU a `host-model` guest gets: the CPU engine's host-model of QEMU's
+ * expansion of the host CPU, keeping only what survives migration.
  */
 export function hostModelCpu(caps: QemuCaps, accel: QemuAccel): CpuDef | undefined {
-  const host = caps.accel[accel]?.hostCpu;
-  if (!host) return undefined;
-  // Models QEMU has, with what blocks each on this host, so the choice is one QEMU can run.
-  const models = (caps.accel[accel]?.cpuModels ?? []).map((m) => ({ name: m.name, blockers: m.blockers }));
-  const cpu = hostModelFromQemuExpansion(
-    { name: host.model, props: Object.fromEntries(host.props.map((p) => [p.name, p.value])) },
-    models,
-  );
-  const db = x86Database();
-  if (cpu.features)
-    cpu.features = cpu.features.filter(
-      (f) => f.policy === 'disable' || db.feature(f.name)?.migratable !== false,
-    );
-  return cpu;
+  return qemuHostModelCpu(caps, accel, { migratable: true });
 }
 
 export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): string | undefined {
