@@ -74,14 +74,32 @@ export const cpuCounterMapper = elementMapper('counter', {
 });
 export type CpuCounter = Infer<typeof cpuCounterMapper.spec>;
 
-export const cpuTopologyMapper = elementMapper('topology', {
+const cpuTopologyRawMapper = elementMapper('topology', {
   sockets: req(attr('sockets', positive)),
   dies: attr('dies', positive),
   clusters: attr('clusters', positive),
   cores: req(attr('cores', positive)),
   threads: req(attr('threads', positive)),
 });
-export type CpuTopology = Infer<typeof cpuTopologyMapper.spec>;
+export type CpuTopology = Infer<typeof cpuTopologyRawMapper.spec>;
+
+/**
+ * `<topology>`. `dies` and `clusters` are optional in the format and mean 1
+ * when left out; libvirt stores that 1 on parse and its formatter always
+ * writes all five counts, so a parsed topology carries them too and
+ * formats as libvirt's does.
+ */
+export const cpuTopologyMapper = {
+  name: 'topology',
+  spec: cpuTopologyRawMapper.spec,
+  read(el: XmlElement, path?: string): CpuTopology {
+    const t = cpuTopologyRawMapper.read(el, path);
+    t.dies ??= 1;
+    t.clusters ??= 1;
+    return t;
+  },
+  write: cpuTopologyRawMapper.write,
+};
 
 export const cpuCacheMapper = elementMapper('cache', {
   level: attr('level', int({ min: 1, max: 3 })),
