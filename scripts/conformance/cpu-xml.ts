@@ -18,7 +18,6 @@ import { CpuDef } from '../../src/conf/cpu.js';
 import { CpuData } from '../../src/conf/cpu-data.js';
 import { xmlDiff } from '../../src/xml/equal.js';
 import { parseXml } from '../../src/xml/parse.js';
-import { serializeXml } from '../../src/xml/serialize.js';
 import { childElements, type XmlElement } from '../../src/xml/tree.js';
 import { validate } from '../../src/xml/validate.js';
 import { attempt, type CaseResult, compareToFile } from './types.js';

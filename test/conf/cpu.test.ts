@@ -6,7 +6,6 @@ import { CpuData } from '../../src/conf/cpu-data.js';
 import { VirError } from '../../src/errors.js';
 import { xmlDiff } from '../../src/xml/equal.js';
 import { parseXml } from '../../src/xml/parse.js';
-import { serializeXml } from '../../src/xml/serialize.js';
 import { childElements } from '../../src/xml/tree.js';
 import { HAS_SHARED, SHARED_DIR, SHARED_NOTE } from '../shared-data.js';
 
