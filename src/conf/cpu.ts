@@ -86,8 +86,8 @@ export type CpuTopology = Infer<typeof cpuTopologyRawMapper.spec>;
 /**
  * `<topology>`. `dies` and `clusters` are optional in the format and mean 1
  * when left out; libvirt stores that 1 on parse and its formatter always
- * writes all five counts, so a parsed topology carries them too and
- * formats as libvirt's does.
+ * writes all five counts. So a parsed topology carries them, and one built
+ * in code without them is written with them, as libvirt writes it.
  */
 export const cpuTopologyMapper = {
   name: 'topology',
@@ -98,7 +98,17 @@ export const cpuTopologyMapper = {
     t.clusters ??= 1;
     return t;
   },
-  write: cpuTopologyRawMapper.write,
+  write(t: CpuTopology): XmlElement {
+    const el = cpuTopologyRawMapper.write(t);
+    // in libvirt's order: sockets, dies, clusters, cores, threads
+    let at = el.attrs.findIndex((a) => a.name === 'sockets') + 1;
+    for (const name of ['dies', 'clusters']) {
+      const i = el.attrs.findIndex((a) => a.name === name);
+      if (i < 0) el.attrs.splice(at, 0, { name, value: '1' });
+      at = el.attrs.findIndex((a) => a.name === name) + 1;
+    }
+    return el;
+  },
 };
 
 export const cpuCacheMapper = elementMapper('cache', {

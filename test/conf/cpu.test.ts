@@ -47,7 +47,7 @@ describe('CpuDef', () => {
       topology: { sockets: 1, cores: 2, threads: 1 },
     });
     expect(cpu.toXML()).toBe(
-      "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>Penryn</model>\n  <topology sockets='1' cores='2' threads='1'/>\n  <feature policy='require' name='sse4.2'/>\n</cpu>\n",
+      "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>Penryn</model>\n  <topology sockets='1' dies='1' clusters='1' cores='2' threads='1'/>\n  <feature policy='require' name='sse4.2'/>\n</cpu>\n",
     );
   });
 
@@ -164,5 +164,16 @@ describe('CPU topology defaults', () => {
     expect(() => CpuDef.fromXML("<cpu><topology sockets='1' dies='0' cores='1' threads='1'/></cpu>")).toThrow(
       /dies/,
     );
+  });
+});
+
+describe('CPU topology built in code', () => {
+  it('is written with dies and clusters, as libvirt always writes them', () => {
+    const cpu = new CpuDef({ topology: { sockets: 1, cores: 2, threads: 2 } });
+    expect(cpu.toXML()).toBe(
+      "<cpu>\n  <topology sockets='1' dies='1' clusters='1' cores='2' threads='2'/>\n</cpu>\n",
+    );
+    const dies = new CpuDef({ topology: { sockets: 1, dies: 2, cores: 2, threads: 1 } });
+    expect(dies.toXML()).toContain("<topology sockets='1' dies='2' clusters='1' cores='2' threads='1'/>");
   });
 });
