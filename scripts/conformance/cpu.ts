@@ -1,12 +1,16 @@
 /**
  * Family `cpu`: libvirt's x86 cputest cases (cpu/cases.json), each kind run
- * the way the conformance README describes, XML results compared
- * semantically (topology defaults filled in as libvirt's parser does).
+ * the way the conformance README describes and compared as cputest compares:
+ * formatted CPU XML and signatures byte for byte with libvirt's file, the
+ * live update semantically (model and feature policies), outcomes by name.
+ * A case that expects a failure passes only on the failure libvirt reports
+ * (see cpu-expect.ts). Every file a case reads must be one it lists in
+ * `files` and must exist; anything else fails the case as bad data.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CpuDef } from '../../src/conf/cpu.js';
 import { CpuData } from '../../src/conf/cpu-data.js';
+import { incompatible } from '../../src/cpu/errors.js';
 import {
   baselineCpu,
   compareCpu,
@@ -14,22 +18,35 @@ import {
   dataHasFeature,
   decodeCpuData,
   encodeCpu,
-  expandCpuFeatures,
   formatSignature,
-  type HypervisorModel,
   hasFeature,
   hostModelFromQemuExpansion,
   migratableHostCpu,
-  type QemuCpuModelInfo,
   qemuExpansionSignature,
   translateCpu,
   updateCpu,
   updateCpuLive,
 } from '../../src/cpu/index.js';
-import { xmlDiff } from '../../src/xml/equal.js';
 import { parseXml } from '../../src/xml/parse.js';
 import { childElements, type XmlElement } from '../../src/xml/tree.js';
-import { attempt, type CaseResult } from './types.js';
+import {
+  type CpuMapNames,
+  type ExpectedFailure,
+  expectedFailure,
+  failedAsExpected,
+  readCpuMapNames,
+  shouldHaveFailed,
+} from './cpu-expect.js';
+import { liveDifference, qemuJson } from './cpu-qmp.js';
+import {
+  attempt,
+  type CaseResult,
+  caseName,
+  compareToFile,
+  DataError,
+  readCaseList,
+  readDataFile,
+} from './types.js';
 
 interface CpuCase {
   kind: string;
@@ -45,237 +62,185 @@ interface CpuCase {
   note?: string;
 }
 
+/** What a case may read: only the files it lists, each of which must be there. */
+interface CaseFiles {
+  read(rel: string): string;
+  cpu(short: string): CpuDef;
+  xml(rel: string): XmlElement;
+  /** The map's names, for cases that expect a failure. */
+  map(): CpuMapNames;
+}
+
 export async function run(dataDir: string): Promise<CaseResult[]> {
   const dir = join(dataDir, 'cpu');
-  const cases = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as CpuCase[];
-  const read = (rel: string) => readFileSync(join(dir, rel), 'utf8');
-  const cpuFile = (short: string) => CpuDef.fromXML(read(`cases/x86_64-${short}.xml`));
+  let cases: Array<Record<string, unknown>>;
+  try {
+    cases = readCaseList(dir, 'cpu/cases.json');
+  } catch (err) {
+    return [{ name: 'cpu/cases.json', ok: false, reason: `bad data: ${(err as Error).message}` }];
+  }
+  let map: CpuMapNames | undefined;
   const out: CaseResult[] = [];
-  for (const c of cases) {
-    out.push(await attempt(c.name, () => runCase(c, read, cpuFile)));
+  for (const [i, entry] of cases.entries()) {
+    const name = caseName(entry, i, 'cpu/cases.json');
+    const c = entry as unknown as CpuCase;
+    const listed = new Set(Array.isArray(c.files) ? c.files : []);
+    const read = (rel: string) => {
+      if (!listed.has(rel)) throw new DataError(`${name} reads ${rel}, which its files do not list`);
+      return readDataFile(dir, rel, `cpu/${rel}`);
+    };
+    const files: CaseFiles = {
+      read,
+      cpu: (short) => CpuDef.fromXML(read(`cases/x86_64-${short}.xml`)),
+      xml: (rel) => parseXml(read(rel)),
+      map: () => {
+        map ??= readCpuMapNames(dir);
+        return map;
+      },
+    };
+    out.push(await attempt(name, () => runCase(c, files)));
   }
   return out;
 }
 
-/** libvirt's parser fills topology defaults (dies, clusters = 1) that its formatter then writes. */
-function normalise(el: XmlElement): XmlElement {
-  for (const t of childElements(el, 'topology')) {
-    const names = t.attrs.map((a) => a.name);
-    if (!names.includes('dies')) t.attrs.push({ name: 'dies', value: '1' });
-    if (!names.includes('clusters')) t.attrs.push({ name: 'clusters', value: '1' });
-  }
-  return el;
-}
-
+/** cputest compares the formatted CPU with the expected file byte for byte. */
 function sameCpu(actual: CpuDef, expectedXml: string): string | undefined {
-  const diff = xmlDiff(normalise(parseXml(actual.toXML())), normalise(parseXml(expectedXml)));
-  return diff ? `differs: ${diff}` : undefined;
+  const diff = compareToFile(actual.toXML(), expectedXml);
+  return diff ? `differs at ${diff}` : undefined;
 }
 
-function qmpObjects(text: string): unknown[] {
-  // A transcript of JSON values separated by blank lines (or simply concatenated).
-  const out: unknown[] = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (inString) {
-      if (ch === '\\') i++;
-      else if (ch === '"') inString = false;
-      continue;
-    }
-    if (ch === '"') inString = true;
-    else if (ch === '{') {
-      if (depth === 0) start = i;
-      depth++;
-    } else if (ch === '}') {
-      depth--;
-      if (depth === 0) out.push(JSON.parse(text.slice(start, i + 1)));
-    }
+function text(value: unknown, field: string, c: CpuCase): string {
+  if (typeof value !== 'string' || value === '') throw new DataError(`${c.name}: ${field} must be a name`);
+  return value;
+}
+
+/** Runs `body`, which must fail as `want`; it must not succeed. */
+function mustFail(want: ExpectedFailure, body: () => string): string | undefined {
+  let got: string;
+  try {
+    got = body();
+  } catch (err) {
+    return failedAsExpected(err, want);
   }
-  return out;
+  return shouldHaveFailed(want, got);
 }
 
-interface QemuJson {
-  expansion: QemuCpuModelInfo;
-  models: HypervisorModel[] | null;
-}
-
-function qemuJson(text: string): QemuJson {
-  let expansion: QemuCpuModelInfo | undefined;
-  let models: HypervisorModel[] | null = null;
-  for (const o of qmpObjects(text)) {
-    const ret = (o as { return?: unknown }).return;
-    if (Array.isArray(ret)) {
-      models = ret.map((m) => {
-        const def = m as { name: unknown; 'unavailable-features'?: unknown };
-        const blockers = Array.isArray(def['unavailable-features'])
-          ? def['unavailable-features'].map(String)
-          : [];
-        return { name: String(def.name), blockers };
-      });
-    } else if (ret && typeof ret === 'object' && 'model' in ret && !expansion) {
-      expansion = (ret as { model: QemuCpuModelInfo }).model;
-    }
-  }
-  if (!expansion) throw new Error('no query-cpu-model-expansion reply in the transcript');
-  return { expansion, models };
-}
-
-/**
- * cputest's live-update check: after expanding both CPUs, a feature the
- * expected CPU requires must be required, and nothing may be required (or
- * expected disabled) that the other side does not match; a feature absent
- * from a side counts as disabled there.
- */
-function liveDifference(actual: CpuDef, expected: CpuDef): string | undefined {
-  if (actual.model?.name !== expected.model?.name) {
-    return `model ${actual.model?.name ?? '-'} != ${expected.model?.name ?? '-'}`;
-  }
-  const policies = (cpu: CpuDef) => {
-    const m = new Map<string, string>();
-    for (const f of expandCpuFeatures(cpu).features ?? []) m.set(f.name, f.policy ?? 'require');
-    return m;
-  };
-  const act = policies(actual);
-  const exp = policies(expected);
-  const missing: string[] = [];
-  const extra: string[] = [];
-  for (const name of new Set([...act.keys(), ...exp.keys()])) {
-    const a = act.get(name);
-    const e = exp.get(name);
-    if (e === 'require' && a !== 'require') missing.push(name);
-    else if (a === 'require' && e !== 'require') extra.push(name);
-    else if (a === undefined && e === 'disable') extra.push(name);
-  }
-  if (missing.length === 0 && extra.length === 0) return undefined;
-  return `missing [${missing.sort().join(' ')}] extra [${extra.sort().join(' ')}]`;
-}
-
-async function runCase(
-  c: CpuCase,
-  read: (rel: string) => string,
-  cpuFile: (short: string) => CpuDef,
-): Promise<string | undefined> {
+async function runCase(c: CpuCase, f: CaseFiles): Promise<string | undefined> {
+  const failing = c.expected === 'ERROR' || c.expected === 'FAIL';
+  const want = failing ? expectedFailure(c, f.map(), f.xml) : undefined;
   switch (c.kind) {
     case 'compare': {
-      const host = cpuFile(c.host ?? '');
-      let got: string;
-      try {
-        got = compareCpu(host, cpuFile(String(c.cpu))).result;
-      } catch (err) {
-        if (c.expected === 'ERROR') return undefined;
-        throw err;
-      }
+      const host = f.cpu(text(c.host, 'host', c));
+      const cpu = () => f.cpu(text(c.cpu, 'cpu', c));
+      if (want) return mustFail(want, () => `compare gave ${compareCpu(host, cpu()).result}`);
+      const got = compareCpu(host, cpu()).result;
       return got === c.expected ? undefined : `expected ${c.expected}, got ${got}`;
     }
     case 'update': {
-      const host = migratableHostCpu(cpuFile(c.host ?? ''));
-      const updated = updateCpu(cpuFile(String(c.cpu)), host);
-      return sameCpu(updated, read(c.expected));
+      const host = migratableHostCpu(f.cpu(text(c.host, 'host', c)));
+      const updated = updateCpu(f.cpu(text(c.cpu, 'cpu', c)), host);
+      return sameCpu(updated, f.read(c.expected));
     }
     case 'baseline': {
-      const root = parseXml(read(`cases/x86_64-${String(c.cpu)}.xml`));
+      const root = f.xml(`cases/x86_64-${text(c.cpu, 'cpu', c)}.xml`);
       const cpus = childElements(root, 'cpu').map((el) => CpuDef.fromElement(el));
-      let result: CpuDef;
-      try {
-        result = baselineCpu(cpus, {
-          expandFeatures: c.flags.includes('expand-features'),
-          migratable: c.flags.includes('migratable'),
-        });
-      } catch (err) {
-        if (c.expected === 'ERROR') return undefined;
-        throw err;
-      }
-      if (c.expected === 'ERROR') return 'expected an error, baseline succeeded';
-      const problem = sameCpu(result, read(c.expected));
-      if (problem) return problem;
-      return everyInputFits(cpus, result);
+      if (cpus.length === 0) throw new DataError(`${c.name}: its <cpuTest> holds no <cpu>`);
+      const options = {
+        expandFeatures: c.flags.includes('expand-features'),
+        migratable: c.flags.includes('migratable'),
+      };
+      if (want) return mustFail(want, () => `baseline gave ${baselineCpu(cpus, options).model?.name}`);
+      const result = baselineCpu(cpus, options);
+      return sameCpu(result, f.read(c.expected)) ?? everyInputFits(cpus, result);
     }
     case 'guest': {
-      const host = cpuFile(c.host ?? '');
-      try {
-        const cpu = cpuFile(String(c.cpu));
-        const cmp = compareCpu(host, cpu).result;
-        if (cmp === 'INCOMPATIBLE') throw new Error('guest CPU is incompatible with the host');
-        const updated = updateCpu(cpu, host);
-        const result = translateCpu(updated, c.models ?? null);
-        if (c.expected === 'ERROR') return 'expected an error, got a guest CPU';
-        return sameCpu(result, read(c.expected));
-      } catch (err) {
-        if (c.expected === 'ERROR') return undefined;
-        throw err;
-      }
+      const host = f.cpu(text(c.host, 'host', c));
+      const cpu = f.cpu(text(c.cpu, 'cpu', c));
+      const guest = () => {
+        // cputest counts an INCOMPATIBLE compare as a failure of the case, like an error.
+        const cmp = compareCpu(host, cpu);
+        if (cmp.result === 'INCOMPATIBLE') throw incompatible(cmp.reason ?? 'the guest CPU is incompatible');
+        return translateCpu(updateCpu(cpu, host), c.models ?? null);
+      };
+      if (want) return mustFail(want, () => `got a guest CPU with model ${guest().model?.name}`);
+      return sameCpu(guest(), f.read(c.expected));
     }
     case 'hasfeature': {
-      const host = cpuFile(c.host ?? '');
+      const host = f.cpu(text(c.host, 'host', c));
+      const feature = text(c.feature, 'feature', c);
       // Both on the CPU definition and on the CPUID data it encodes to, as cputest does.
-      let got: string;
-      let gotData: string;
-      try {
-        got = hasFeature(host, c.feature ?? '') ? 'YES' : 'NO';
-        gotData = dataHasFeature(encodeCpu(host), c.feature ?? '') ? 'YES' : 'NO';
-      } catch (err) {
-        if (c.expected === 'FAIL') return undefined;
-        throw err;
+      if (want) {
+        const onDef = mustFail(want, () => `hasFeature said ${hasFeature(host, feature)}`);
+        if (onDef) return onDef;
+        const onData = mustFail(
+          want,
+          () => `the data check said ${dataHasFeature(encodeCpu(host), feature)}`,
+        );
+        return onData && `on the encoded data: ${onData}`;
       }
+      const got = hasFeature(host, feature) ? 'YES' : 'NO';
       if (got !== c.expected) return `expected ${c.expected}, got ${got}`;
+      const gotData = dataHasFeature(encodeCpu(host), feature) ? 'YES' : 'NO';
       return gotData === c.expected
         ? undefined
         : `expected ${c.expected} on the encoded data, got ${gotData}`;
     }
     case 'cpuid-host': {
-      const data = CpuData.fromXML(read(`cases/x86_64-cpuid-${c.host}.xml`));
-      return sameCpu(decodeCpuData(data), read(c.expected));
+      const data = CpuData.fromXML(f.read(`cases/x86_64-cpuid-${text(c.host, 'host', c)}.xml`));
+      return sameCpu(decodeCpuData(data), f.read(c.expected));
     }
     case 'cpuid-guest': {
-      const data = CpuData.fromXML(read(`cases/x86_64-cpuid-${c.host}.xml`));
-      const models =
-        c.json === 'models' || c.json === 'models-required'
-          ? qemuJson(read(`cases/x86_64-cpuid-${c.host}.json`)).models
-          : null;
-      return sameCpu(decodeCpuData(data, { kind: 'guest', models }), read(c.expected));
+      const host = text(c.host, 'host', c);
+      const data = CpuData.fromXML(f.read(`cases/x86_64-cpuid-${host}.xml`));
+      let models = null;
+      if (c.json === 'models' || c.json === 'models-required') {
+        models = qemuJson(f.read(`cases/x86_64-cpuid-${host}.json`)).models;
+        if (!models) throw new DataError(`${c.name}: its .json has no query-cpu-definitions reply`);
+      }
+      return sameCpu(decodeCpuData(data, { kind: 'guest', models }), f.read(c.expected));
     }
     case 'cpuid-signature': {
-      const data = CpuData.fromXML(read(`cases/x86_64-cpuid-${c.host}.xml`));
-      const got = formatSignature(cpuSignature(data));
-      return got === read(c.expected) ? undefined : `got ${JSON.stringify(got)}`;
+      const data = CpuData.fromXML(f.read(`cases/x86_64-cpuid-${text(c.host, 'host', c)}.xml`));
+      const diff = compareToFile(formatSignature(cpuSignature(data)), f.read(c.expected));
+      return diff ? `signature differs at ${diff}` : undefined;
     }
     case 'cpuid-json': {
-      const q = qemuJson(read(`cases/x86_64-cpuid-${c.host}.json`));
-      return sameCpu(hostModelFromQemuExpansion(q.expansion, q.models), read(c.expected));
+      const q = qemuJson(f.read(`cases/x86_64-cpuid-${text(c.host, 'host', c)}.json`));
+      return sameCpu(hostModelFromQemuExpansion(q.expansion, q.models), f.read(c.expected));
     }
     case 'cpuid-json-signature': {
-      const q = qemuJson(read(`cases/x86_64-cpuid-${c.host}.json`));
-      const got = formatSignature(qemuExpansionSignature(q.expansion));
-      return got === read(c.expected) ? undefined : `got ${JSON.stringify(got)}`;
+      const q = qemuJson(f.read(`cases/x86_64-cpuid-${text(c.host, 'host', c)}.json`));
+      const diff = compareToFile(formatSignature(qemuExpansionSignature(q.expansion)), f.read(c.expected));
+      return diff ? `signature differs at ${diff}` : undefined;
     }
-    case 'update-live': {
-      const base = `cases/x86_64-cpuid-${c.host}`;
-      const expected = CpuDef.fromXML(read(c.expected));
-      let cpu = CpuDef.fromXML(read(`${base}-guest.xml`));
-      if (expected.model?.name && cpu.model?.name !== expected.model.name) {
-        const q = qemuJson(read(`${base}.json`));
-        const hv = q.models?.find((m) => m.name === expected.model?.name) ?? { name: expected.model.name };
-        // cputest lets the CPU fall back to the model QEMU reported for the translation.
-        if (cpu.model) cpu.model.fallback = 'allow';
-        cpu = translateCpu(cpu, [hv]);
-        if (cpu.model) cpu.model.fallback = 'forbid';
-      }
-      const live = updateCpuLive(cpu, read(`${base}-enabled.xml`), read(`${base}-disabled.xml`));
-      return liveDifference(live, expected);
-    }
+    case 'update-live':
+      return updateLive(c, f);
     case 'cpuid-baseline': {
-      const cpus = (c.cpu as string[]).map((s) => cpuFile(s));
+      if (!Array.isArray(c.cpu) || c.cpu.length < 2) throw new DataError(`${c.name}: cpu must list two CPUs`);
+      const cpus = c.cpu.map((s) => f.cpu(text(s, 'cpu', c)));
       const result = baselineCpu(cpus, {});
-      const problem = sameCpu(result, read(c.expected));
-      if (problem) return problem;
-      return everyInputFits(cpus, result);
+      return sameCpu(result, f.read(c.expected)) ?? everyInputFits(cpus, result);
     }
     default:
-      return `unknown case kind ${c.kind}`;
+      throw new DataError(`${c.name}: unknown case kind ${JSON.stringify(c.kind)}`);
   }
+}
+
+/** cputest's live update: guest CPU + what QEMU enabled/disabled, compared semantically. */
+function updateLive(c: CpuCase, f: CaseFiles): string | undefined {
+  const base = `cases/x86_64-cpuid-${text(c.host, 'host', c)}`;
+  const expected = CpuDef.fromXML(f.read(c.expected));
+  let cpu = CpuDef.fromXML(f.read(`${base}-guest.xml`));
+  if (expected.model?.name && cpu.model?.name !== expected.model.name) {
+    const q = qemuJson(f.read(`${base}.json`));
+    const hv = q.models?.find((m) => m.name === expected.model?.name) ?? { name: expected.model.name };
+    // cputest lets the CPU fall back to the model QEMU reported for the translation.
+    if (cpu.model) cpu.model.fallback = 'allow';
+    cpu = translateCpu(cpu, [hv]);
+    if (cpu.model) cpu.model.fallback = 'forbid';
+  }
+  const live = updateCpuLive(cpu, f.read(`${base}-enabled.xml`), f.read(`${base}-disabled.xml`));
+  return liveDifference(live, expected);
 }
 
 function everyInputFits(cpus: CpuDef[], baseline: CpuDef): string | undefined {

@@ -27,7 +27,7 @@ import { buildQemuCaps, type QemuCaps } from '../../src/drivers/qemu/probe/qemu-
 import { probeDataFromTranscript } from '../../src/drivers/qemu/probe/transcript.js';
 import { xmlDiff } from '../../src/xml/equal.js';
 import { validate } from '../../src/xml/validate.js';
-import { attempt, type CaseResult } from './types.js';
+import { attempt, type CaseResult, readDataFile } from './types.js';
 
 interface QemuCase {
   name: string;
@@ -126,8 +126,8 @@ async function schemaProblem(what: string, xml: string): Promise<string | undefi
 export async function runCase(dir: string, c: QemuCase, caps: QemuCaps): Promise<string | undefined> {
   if (c.expect !== 'success') return `unknown expect ${JSON.stringify(c.expect)} for a qemu case`;
   if (!c.output || !c.args) return 'a qemu case needs both an output and an args file';
-  const input = readFileSync(join(dir, c.input), 'utf8');
-  const expected = readFileSync(join(dir, c.output), 'utf8');
+  const input = readDataFile(dir, c.input, `domainxml/${c.input}`);
+  const expected = readDataFile(dir, c.output, `domainxml/${c.output}`);
   const problems: string[] = [];
   const def = parseWithDefaults(input, caps);
   const actual = def.toXML({ inactive: true });
@@ -139,7 +139,7 @@ export async function runCase(dir: string, c: QemuCase, caps: QemuCaps): Promise
   } catch (err) {
     problems.push(`output to itself: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const wantArgv = parseArgsFile(readFileSync(join(dir, c.args), 'utf8').trimEnd());
+  const wantArgv = parseArgsFile(readDataFile(dir, c.args, `domainxml/${c.args}`).trimEnd());
   try {
     const { env, argv } = buildCommandLine(def, caps, harnessPaths(def.name));
     const ours = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];

@@ -74,14 +74,42 @@ export const cpuCounterMapper = elementMapper('counter', {
 });
 export type CpuCounter = Infer<typeof cpuCounterMapper.spec>;
 
-export const cpuTopologyMapper = elementMapper('topology', {
+const cpuTopologyRawMapper = elementMapper('topology', {
   sockets: req(attr('sockets', positive)),
   dies: attr('dies', positive),
   clusters: attr('clusters', positive),
   cores: req(attr('cores', positive)),
   threads: req(attr('threads', positive)),
 });
-export type CpuTopology = Infer<typeof cpuTopologyMapper.spec>;
+export type CpuTopology = Infer<typeof cpuTopologyRawMapper.spec>;
+
+/**
+ * `<topology>`. `dies` and `clusters` are optional in the format and mean 1
+ * when left out; libvirt stores that 1 on parse and its formatter always
+ * writes all five counts. So a parsed topology carries them, and one built
+ * in code without them is written with them, as libvirt writes it.
+ */
+export const cpuTopologyMapper = {
+  name: 'topology',
+  spec: cpuTopologyRawMapper.spec,
+  read(el: XmlElement, path?: string): CpuTopology {
+    const t = cpuTopologyRawMapper.read(el, path);
+    t.dies ??= 1;
+    t.clusters ??= 1;
+    return t;
+  },
+  write(t: CpuTopology): XmlElement {
+    const el = cpuTopologyRawMapper.write(t);
+    // in libvirt's order: sockets, dies, clusters, cores, threads
+    let at = el.attrs.findIndex((a) => a.name === 'sockets') + 1;
+    for (const name of ['dies', 'clusters']) {
+      const i = el.attrs.findIndex((a) => a.name === name);
+      if (i < 0) el.attrs.splice(at, 0, { name, value: '1' });
+      at = el.attrs.findIndex((a) => a.name === name) + 1;
+    }
+    return el;
+  },
+};
 
 export const cpuCacheMapper = elementMapper('cache', {
   level: attr('level', int({ min: 1, max: 3 })),

@@ -6,7 +6,14 @@
  *
  * @module
  */
+
 export { formatSignature, signatureFromEax, signatureToEax } from './cpuid.js';
+export {
+  CPU_ERROR_REASONS,
+  CpuError,
+  type CpuErrorReason,
+  isCpuError,
+} from './errors.js';
 export { FeatureSet } from './feature-set.js';
 export { type HostModelOptions, hostModelFromQemuExpansion } from './host-model.js';
 export {

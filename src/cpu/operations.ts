@@ -17,6 +17,7 @@ import {
   x86DataFromRegisters,
   x86DataToCpuData,
 } from './cpuid.js';
+import { CpuError, incompatible, noModel } from './errors.js';
 import {
   type BaselineOptions,
   baselineX86,
@@ -54,7 +55,8 @@ function toData(input: CpuDataInput): CpuData {
 
 function checkArch(cpu: CpuDef): void {
   if (cpu.arch && !/^(x86_64|i[3-6]86)$/.test(cpu.arch)) {
-    throw new VirError('NO_SUPPORT', 'cpu', `CPU architecture '${cpu.arch}' is not supported`, {
+    throw new CpuError('NO_SUPPORT', 'unsupported-arch', `CPU architecture '${cpu.arch}' is not supported`, {
+      subject: cpu.arch,
       field: 'arch',
     });
   }
@@ -74,21 +76,22 @@ export function compareCpu(host: CpuInput, cpu: CpuInput, options: CompareOption
   const h = toCpu(host);
   const c = toCpu(cpu);
   if (!h.model?.name) {
-    if (options.failIncompatible) throw new VirError('CPU_INCOMPATIBLE', 'cpu', 'unknown host CPU');
+    if (options.failIncompatible) throw incompatible('unknown host CPU');
     return { result: 'INCOMPATIBLE', reason: 'unknown host CPU' };
   }
   if (!isHostCpu(c) && (c.mode ?? 'custom') !== 'custom') {
-    throw new VirError('NO_SUPPORT', 'cpu', `cannot compare a CPU in mode '${c.mode}' without a hypervisor`, {
-      field: 'cpu/@mode',
-    });
+    throw new CpuError(
+      'NO_SUPPORT',
+      'unsupported-mode',
+      `cannot compare a CPU in mode '${c.mode}' without a hypervisor`,
+      { ...(c.mode === undefined ? {} : { subject: c.mode }), field: 'cpu/@mode' },
+    );
   }
-  if (!c.model?.name) {
-    throw new VirError('INVALID_ARG', 'cpu', 'no guest CPU model specified', { field: 'model' });
-  }
+  if (!c.model?.name) throw noModel();
   const out = compareX86(h, c);
   if (out.result === 'INCOMPATIBLE' && options.failIncompatible) {
     const feats = out.features?.length ? `: ${out.features.join(', ')}` : '';
-    throw new VirError('CPU_INCOMPATIBLE', 'cpu', `${out.reason ?? 'incompatible CPU'}${feats}`);
+    throw incompatible(`${out.reason ?? 'incompatible CPU'}${feats}`);
   }
   return out;
 }

@@ -14,6 +14,7 @@
  */
 import type { CpuDef } from '../conf/cpu.js';
 import { VirError } from '../errors.js';
+import { unknownFeature, unknownModel } from './errors.js';
 import type { ResolvedCpu } from './resolve.js';
 import { type X86Database, type X86Feature, x86Database } from './x86-db.js';
 
@@ -39,10 +40,7 @@ const QEMU_SPELLING: Record<string, string> = { pclmuldq: 'pclmulqdq' };
 /** QEMU's spelling of a libvirt feature name. */
 export function qemuFeatureName(feature: X86Feature | string, db: X86Database = x86Database()): string {
   const f = typeof feature === 'string' ? db.feature(feature) : feature;
-  if (!f)
-    throw new VirError('INVALID_ARG', 'cpu', `unknown CPU feature '${String(feature)}'`, {
-      field: 'feature',
-    });
+  if (!f) throw unknownFeature(String(feature));
   const special = QEMU_SPELLING[f.name];
   if (special) return special;
   const dashed = f.name.replace(/_/g, '-');
@@ -100,15 +98,13 @@ export function qemuCpuArg(input: ResolvedCpu | CpuDef, options: QemuCpuArgOptio
         },
       );
     }
-    if (!db.model(model))
-      throw new VirError('INVALID_ARG', 'cpu', `unknown CPU model '${model}'`, { field: 'model' });
+    if (!db.model(model)) throw unknownModel(model);
     parts.push(optionValue(model, 'model'));
     if (cpu.model?.vendorId) parts.push(`vendor=${optionValue(cpu.model.vendorId, 'model/@vendor_id')}`);
   }
   for (const f of cpu.features ?? []) {
     const feature = db.feature(f.name);
-    if (!feature)
-      throw new VirError('INVALID_ARG', 'cpu', `unknown CPU feature '${f.name}'`, { field: 'feature' });
+    if (!feature) throw unknownFeature(f.name);
     const name = qemuFeatureName(feature, db);
     switch (f.policy ?? 'require') {
       case 'force':

@@ -11,6 +11,16 @@
 import type { CpuDef, CpuFeature, CpuFeaturePolicy } from '../conf/cpu.js';
 import { CpuDef as CpuDefClass } from '../conf/cpu.js';
 import { VirError } from '../errors.js';
+import {
+  incompatible,
+  modelNotSupported,
+  noSuitableModel,
+  unknownFeature,
+  unknownHostModel,
+  unknownModel,
+  unknownVendor,
+  vendorMismatch,
+} from './errors.js';
 import type { FeatureSet } from './feature-set.js';
 import { type X86Database, type X86Model, type X86Vendor, x86Database } from './x86-db.js';
 
@@ -49,16 +59,6 @@ function policyOf(f: CpuFeature, host: boolean): CpuFeaturePolicy {
   return host ? 'require' : (f.policy ?? 'require');
 }
 
-export function unknownFeature(name: string): VirError {
-  return new VirError('INVALID_ARG', 'cpu', `unknown CPU feature '${name}'`, {
-    field: `feature[@name='${name}']`,
-  });
-}
-
-export function unknownModel(name: string): VirError {
-  return new VirError('INVALID_ARG', 'cpu', `unknown CPU model '${name}'`, { field: 'model' });
-}
-
 export function lookupModel(db: X86Database, name: string): X86Model {
   const m = db.model(name);
   if (!m) throw unknownModel(name);
@@ -73,7 +73,7 @@ export function lookupFeatureIndex(db: X86Database, name: string): number {
 
 export function lookupVendor(db: X86Database, name: string): X86Vendor {
   const v = db.vendor(name);
-  if (!v) throw new VirError('INVALID_ARG', 'cpu', `unknown CPU vendor '${name}'`, { field: 'vendor' });
+  if (!v) throw unknownVendor(name);
   return v;
 }
 
@@ -246,16 +246,7 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
     if (!model) continue;
     const hvModel = allowed?.get(model.name);
     if (allowed && !hvModel) {
-      if (single === model.name && options.fallback === 'forbid') {
-        throw new VirError(
-          'CONFIG_UNSUPPORTED',
-          'cpu',
-          `CPU model ${model.name} is not supported by hypervisor`,
-          {
-            field: 'model',
-          },
-        );
-      }
+      if (single === model.name && options.fallback === 'forbid') throw modelNotSupported(model.name);
       continue;
     }
     if (data.vendor && model.vendor && data.vendor.name !== model.vendor) continue;
@@ -294,7 +285,7 @@ export function decodeX86(data: X86Data, options: DecodeOptions, db = x86Databas
     }
   }
   if (!best) {
-    throw new VirError('CONFIG_UNSUPPORTED', 'cpu', 'cannot find a suitable CPU model for the given data');
+    throw noSuitableModel();
   }
   const required = features.clone().subtract(best.features);
   const disabled = best.features.clone().subtract(features);
@@ -459,7 +450,7 @@ export function updateX86(guest: CpuDef, host: CpuDef | undefined, db = x86Datab
   let result = out;
   if (relative) {
     if (!host?.model?.name) {
-      throw new VirError('CONFIG_UNSUPPORTED', 'cpu', 'unknown host CPU model');
+      throw unknownHostModel();
     }
     const hostSet = featuresWithPolicy(host, 'all', db);
     for (const f of out.features ?? []) {
@@ -510,16 +501,7 @@ export function translateX86(
   if (mode !== 'custom' || !cpu.model?.name || !models) return normaliseGuest(out);
   if (models.some((m) => (typeof m === 'string' ? m : m.name) === cpu.model?.name))
     return normaliseGuest(out);
-  if ((cpu.model.fallback ?? 'allow') !== 'allow') {
-    throw new VirError(
-      'CONFIG_UNSUPPORTED',
-      'cpu',
-      `CPU model ${cpu.model.name} is not supported by hypervisor`,
-      {
-        field: 'model',
-      },
-    );
-  }
+  if ((cpu.model.fallback ?? 'allow') !== 'allow') throw modelNotSupported(cpu.model.name);
   const model = lookupModel(db, cpu.model.name);
   const data: X86Data = { features: featuresWithPolicy(cpu, 'all', db) };
   if (model.vendor) data.vendor = lookupVendor(db, model.vendor);
@@ -567,11 +549,10 @@ export function baselineX86(
     const set = featuresWithPolicy(cpu, 'all', db);
     const modelVendor = cpu.model?.name ? lookupModel(db, cpu.model.name).vendor : undefined;
     if (cpu.vendor && modelVendor && cpu.vendor !== modelVendor) {
-      throw new VirError(
-        'CPU_INCOMPATIBLE',
-        'cpu',
+      throw vendorMismatch(
         `CPU vendor ${modelVendor} of model ${cpu.model?.name} differs from vendor ${cpu.vendor}`,
-        { field: `cpu[${i + 1}]/vendor` },
+        `cpu[${i + 1}]/vendor`,
+        cpu.vendor,
       );
     }
     let vn = cpu.vendor;
@@ -582,14 +563,16 @@ export function baselineX86(
     if (vn) {
       if (!vendor) vendor = lookupVendor(db, vn);
       else if (vendor.name !== vn) {
-        throw new VirError('CPU_INCOMPATIBLE', 'cpu', `CPU vendors do not match: ${vendor.name} and ${vn}`, {
-          field: `cpu[${i + 1}]/vendor`,
-        });
+        throw vendorMismatch(
+          `CPU vendors do not match: ${vendor.name} and ${vn}`,
+          `cpu[${i + 1}]/vendor`,
+          vn,
+        );
       }
     }
     base.intersect(set);
   }
-  if (base.isEmpty()) throw new VirError('CPU_INCOMPATIBLE', 'cpu', 'CPUs are incompatible');
+  if (base.isEmpty()) throw incompatible('CPUs are incompatible');
   const d = decodeX86(
     { vendor, features: base },
     {
@@ -668,14 +651,10 @@ export function updateLiveX86(
     const parts = [];
     if (added.length > 0) parts.push(`extra features: ${added.join(',')}`);
     if (removed.length > 0) parts.push(`missing features: ${removed.join(',')}`);
-    throw new VirError(
-      'CPU_INCOMPATIBLE',
-      'cpu',
-      `guest CPU doesn't match specification: ${parts.join(', ')}`,
-    );
+    throw incompatible(`guest CPU doesn't match specification: ${parts.join(', ')}`);
   }
   if (full && !disabled.isEmpty()) {
-    throw new VirError('CPU_INCOMPATIBLE', 'cpu', "guest CPU doesn't match specification");
+    throw incompatible("guest CPU doesn't match specification");
   }
   return out;
 }
