@@ -331,8 +331,14 @@ describe('lossless round trip', () => {
         find(out);
         expect(found).toHaveLength(1);
         expect(found[0]?.parent.name).toBe(host.name);
-        // Right after the known sibling it followed (or first, when it led).
-        if (before?.type === 'element') expect(found[0]?.prev).toBe(before.name);
+        // Right after the known sibling it followed (or first, when it led). A sibling libvirt's
+        // rules drop (an empty chardev <source>) is not there to follow: then only the parent
+        // is promised.
+        if (before?.type === 'element') {
+          const name = before.name;
+          const kept = found[0]!.parent.children.some((c) => c.type === 'element' && c.name === name);
+          if (kept) expect(found[0]?.prev).toBe(name);
+        }
       }),
       { numRuns: 300 },
     );
