@@ -21,6 +21,7 @@ import type { QemuCaps } from '../probe/qemu-caps.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, jsonArg, optList, optValue } from './escape.js';
+import { qemuPassthrough } from './qemu-namespace.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 
 export type { CommandLine, CommandLinePaths } from './types.js';
@@ -143,6 +144,9 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
   buildBoot(b, def);
   buildDevices(b, def, facts, paths);
+  const passthrough = qemuPassthrough(def);
+  b.add(...passthrough.args);
+  for (const [k, v] of passthrough.env) env[k] = v;
   b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
   b.add('-msg', 'timestamp=on');
   return { env, argv: b.argv };

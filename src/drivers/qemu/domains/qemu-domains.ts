@@ -29,15 +29,15 @@ import type {
 import { throwIfAborted, VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
 import {
-  buildSpecCommandLine,
-  type QemuCommandLine,
   QemuDomainRunner,
-  type QemuRunPaths,
+  type RunnerCommand,
   type RunnerEvent,
   type RunnerOptions,
+  type RunnerPaths,
+  runnerPaths,
 } from '../lifecycle/index.js';
 import { ConfigStore } from './config-store.js';
-import { guestSpecFromDef } from './guest-spec-from-def.js';
+import { runnerGuestFromDef } from './runner-guest-from-def.js';
 
 export interface QemuDomainsOptions {
   /** Definitions: `<configRoot>/qemu/<name>.xml`. */
@@ -57,18 +57,20 @@ export interface QemuDomainsOptions {
   /** Milliseconds QEMU has to open its monitor. */
   readonly startTimeoutMs?: number;
   /**
-   * The full command-line generator. Called before each start (it may probe
-   * the emulator); returns the builder the runner calls with its monitor
-   * socket. Without it the runner's minimal command line is used, and
-   * definitions with devices it cannot express are refused.
+   * QEMU's command line for a guest about to start, for the runner's files
+   * (`buildCommandLine` with the probed caps of the guest's emulator).
    */
-  readonly commandLine?: (def: DomainDef, signal?: AbortSignal) => Promise<CommandLineBuilder>;
+  readonly commandLine: CommandLineFor;
   /** Define-time defaults (machine, controllers, balloon, ...), applied in place before a definition is stored. */
   readonly applyDefaults?: (def: DomainDef, signal?: AbortSignal) => Promise<void>;
 }
 
-/** Builds QEMU's argv (without the binary) once the runner knows its monitor socket. */
-export type CommandLineBuilder = (paths: QemuRunPaths) => QemuCommandLine;
+/** Builds the command line (binary first) of `def` for the runner's per-guest files. */
+export type CommandLineFor = (
+  def: DomainDef,
+  paths: RunnerPaths,
+  signal?: AbortSignal,
+) => Promise<RunnerCommand>;
 
 interface Entry {
   name: string;
@@ -79,8 +81,6 @@ interface Entry {
   live: DomainDef | undefined;
   runner: QemuDomainRunner | undefined;
   unsubscribe: (() => void) | undefined;
-  /** The command line of the start in progress, when the full generator is in use. */
-  commandLine?: CommandLineBuilder | undefined;
 }
 
 type WriteFlags = CallOptions & { config?: boolean; live?: boolean };
@@ -413,19 +413,15 @@ export class QemuDomains {
     let maxId = 0;
     for (const name of QemuDomainRunner.listStatus(this.#runnerRoots())) {
       let runner: QemuDomainRunner;
-      let owner: Entry | undefined;
       try {
-        runner = await QemuDomainRunner.reattach(
-          name,
-          this.#runnerOptions(() => owner),
-        );
+        runner = await QemuDomainRunner.reattach(name, this.#runnerOptions());
       } catch {
         // Unreadable status, or a monitor another process holds: not ours to manage.
         continue;
       }
-      const spec = runner.spec;
-      let e = this.#byUuid.get(spec.uuid);
-      if (e && e.name !== spec.name) {
+      const guest = runner.guest;
+      let e = this.#byUuid.get(guest.uuid);
+      if (e && e.name !== guest.name) {
         await runner.detach();
         continue;
       }
@@ -433,8 +429,8 @@ export class QemuDomains {
       if (!e) {
         if (!alive) continue; // a transient guest that died while nobody watched
         e = {
-          name: spec.name,
-          uuid: spec.uuid,
+          name: guest.name,
+          uuid: guest.uuid,
           config: undefined,
           live: undefined,
           runner: undefined,
@@ -442,12 +438,11 @@ export class QemuDomains {
         };
         this.#byUuid.set(e.uuid, e);
       }
-      owner = e;
       this.#adoptRunner(e, runner);
       if (alive) {
         maxId = Math.max(maxId, runner.ref.id);
         try {
-          e.live = spec.domainXml ? DomainDef.fromXML(spec.domainXml) : e.config && cloneDef(e.config);
+          e.live = DomainDef.fromXML(guest.domainXml);
           if (e.live) delete e.live.id;
         } catch {
           e.live = e.config && cloneDef(e.config);
@@ -580,22 +575,21 @@ export class QemuDomains {
 
   async #boot(e: Entry, def: DomainDef, opts: CallOptions & { paused?: boolean }): Promise<void> {
     const live = cloneDef(def);
-    const emulator = live.devices?.emulator ?? '';
-    const full = this.#options.commandLine;
-    const spec = guestSpecFromDef(live, emulator, live.toXML(), { checkDevices: full === undefined });
-    e.commandLine = full ? await full(live, opts.signal) : undefined;
+    const guest = runnerGuestFromDef(live);
+    const command = await this.#options.commandLine(
+      live,
+      runnerPaths(this.#runnerRoots(), guest),
+      opts.signal,
+    );
     let runner = e.runner;
-    if (runner) runner.setSpec(spec);
+    if (runner) runner.setGuest(guest);
     else {
-      runner = new QemuDomainRunner(
-        spec,
-        this.#runnerOptions(() => e),
-      );
+      runner = new QemuDomainRunner(guest, this.#runnerOptions());
       this.#adoptRunner(e, runner);
     }
     e.live = live;
     try {
-      await runner.start({ ...signalOpt(opts), ...(opts.paused ? { paused: true } : {}) });
+      await runner.start({ command, ...signalOpt(opts), ...(opts.paused ? { paused: true } : {}) });
     } catch (err) {
       e.live = undefined;
       throw err;
@@ -642,27 +636,10 @@ export class QemuDomains {
     return { stateRoot: this.#options.stateRoot, logRoot: this.#options.logRoot };
   }
 
-  /** Options for a runner; `entry` gives the domain whose command line the runner builds. */
-  #runnerOptions(entry: () => Entry | undefined = () => undefined): RunnerOptions {
+  #runnerOptions(): RunnerOptions {
     const key = this.#options.stateRoot;
-    const full: Pick<RunnerOptions, 'commandLine'> = this.#options.commandLine
-      ? {
-          commandLine: (spec, paths) => {
-            const build = entry()?.commandLine;
-            if (!build) return buildSpecCommandLine(spec, paths);
-            const cl = build(paths);
-            // The runner turns a guest reboot into a power-off with -no-reboot when on_reboot says destroy.
-            const argv =
-              spec.onReboot === 'destroy' && !cl.argv.includes('-no-reboot')
-                ? [...cl.argv, '-no-reboot']
-                : cl.argv;
-            return cl.env ? { argv, env: cl.env } : { argv };
-          },
-        }
-      : {};
     return {
       ...this.#runnerRoots(),
-      ...full,
       allocateId: () => {
         const id = nextIds.get(key) ?? 1;
         nextIds.set(key, id + 1);

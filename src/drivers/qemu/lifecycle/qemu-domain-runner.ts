@@ -34,35 +34,26 @@ import { throwIfAborted, toVirError, VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
 import { QmpClient, type QmpEvent } from '../qmp/index.js';
 import { appendDomainLog, openDomainLog, readLogTail } from './domain-log.js';
-import { type QemuGuestSpec, validateGuestSpec } from './guest-spec.js';
-import { specToDomainXml } from './live-xml.js';
 import { isProcessAlive, readProcExe, readProcStat, signalProcess } from './proc-info.js';
-import { buildSpecCommandLine, type QemuCommandLine, type QemuRunPaths } from './qemu-argv.js';
+import {
+  checkRunnerCommand,
+  MAX_SOCKET_PATH,
+  type RunnerCommand,
+  type RunnerPaths,
+  type RunnerRoots,
+  runnerPaths,
+} from './runner-command.js';
 import { EventHub, type RunnerEvent, type RunnerEventListener } from './runner-events.js';
+import { type RunnerGuest, validateRunnerGuest } from './runner-guest.js';
 import { type DomainStatus, readStatus, writeStatus } from './status-file.js';
 
-/** Where a runner keeps its files. `qemu/` is appended to each root. */
-export interface RunnerRoots {
-  /** Status files and monitor sockets: `<stateRoot>/qemu/<name>.xml`, `<stateRoot>/qemu/domain-<uuid>/`. */
-  readonly stateRoot: string;
-  /** Logs: `<logRoot>/qemu/<name>.log`. */
-  readonly logRoot: string;
-}
-
 export interface RunnerOptions extends RunnerRoots {
-  /**
-   * Builds QEMU's argv for a spec. Default {@link buildSpecCommandLine}; the
-   * driver passes its own generator, which must include `runnerArgs()`.
-   */
-  readonly commandLine?: (spec: QemuGuestSpec, paths: QemuRunPaths) => QemuCommandLine;
   /** The domain id while running; default a process-wide counter. */
   readonly allocateId?: () => number;
   /** Milliseconds QEMU has to open its monitor. Default 10 s. */
   readonly startTimeoutMs?: number;
   /** Default QMP command timeout in milliseconds. Default 30 s. */
   readonly commandTimeoutMs?: number;
-  /** Environment for QEMU on top of a minimal one (PATH, HOME, LC_ALL=C). */
-  readonly env?: Readonly<Record<string, string>>;
   /** Called when a job takes and leaves the lock (diagnostics and tests). */
   readonly onJob?: (job: string, phase: 'begin' | 'end') => void;
 }
@@ -83,11 +74,16 @@ export interface DestroyOptions {
   graceMs?: number;
 }
 
-/** The monitor socket must fit a unix socket address (108 bytes with its NUL). */
-const MAX_SOCKET_PATH = 107;
-
 let nextDomainId = 1;
 const defaultAllocateId = () => nextDomainId++;
+
+export interface StartOptions {
+  /** QEMU's command line for this guest's {@link QemuDomainRunner.paths}, from `buildCommandLine`. */
+  readonly command: RunnerCommand;
+  readonly signal?: AbortSignal;
+  /** Leave the vCPUs paused once started. */
+  readonly paused?: boolean;
+}
 
 /** A process we watch: our child, or one found again after a restart. */
 interface Watched {
@@ -102,7 +98,9 @@ export class QemuDomainRunner {
   readonly #options: RunnerOptions;
   readonly #jobs = new DomainJobs('qemu');
   readonly #events = new EventHub();
-  #spec: QemuGuestSpec;
+  #guest: RunnerGuest;
+  /** The binary of the current (or last) run: the re-attach check compares /proc's exe with it. */
+  #emulator = '';
   #state: DomainState = { state: 'shutoff', reason: 'unknown' };
   #id = -1;
   #proc: Watched | undefined;
@@ -120,10 +118,10 @@ export class QemuDomainRunner {
   #shutdownWaiters: Array<() => void> = [];
   #stopPolling: (() => void) | undefined;
 
-  constructor(spec: QemuGuestSpec, options: RunnerOptions) {
-    this.#spec = spec;
+  constructor(guest: RunnerGuest, options: RunnerOptions) {
+    this.#guest = guest;
     this.#options = options;
-    this.#balloonKiB = spec.currentMemoryKiB ?? spec.memoryKiB;
+    this.#balloonKiB = guest.currentMemoryKiB ?? guest.memoryKiB;
   }
 
   /**
@@ -138,8 +136,8 @@ export class QemuDomainRunner {
     options: RunnerOptions,
     callOptions: { signal?: AbortSignal } = {},
   ): Promise<QemuDomainRunner> {
-    const status = readStatus(statusPath(options, name));
-    const runner = new QemuDomainRunner(status.spec, options);
+    const status = readStatus(runnerPaths(options, { name, uuid: '' }).statusFile);
+    const runner = new QemuDomainRunner(status.guest, options);
     await runner.#jobs.run(
       runner.name,
       'reattach',
@@ -162,16 +160,21 @@ export class QemuDomainRunner {
   }
 
   get name(): string {
-    return this.#spec.name;
+    return this.#guest.name;
   }
 
-  get spec(): QemuGuestSpec {
-    return this.#spec;
+  get guest(): RunnerGuest {
+    return this.#guest;
+  }
+
+  /** This guest's files: give `monitorSocket` and `runDir` to `buildCommandLine`. */
+  get paths(): RunnerPaths {
+    return runnerPaths(this.#options, this.#guest);
   }
 
   /** The domain as drivers pass it around; `id` is -1 while inactive. */
   get ref(): DomainRef {
-    return { name: this.#spec.name, uuid: this.#spec.uuid, id: this.#id };
+    return { name: this.#guest.name, uuid: this.#guest.uuid, id: this.#id };
   }
 
   /** QEMU's pid while active. */
@@ -185,23 +188,23 @@ export class QemuDomainRunner {
 
   /** Path of the live status file. */
   get statusPath(): string {
-    return statusPath(this.#options, this.#spec.name);
+    return this.paths.statusFile;
   }
 
   /** Path of the domain log. */
   get logPath(): string {
-    return join(this.#options.logRoot, 'qemu', `${this.#spec.name}.log`);
+    return this.paths.logFile;
   }
 
   /**
-   * Replaces the spec used by the next start (the persistent definition
-   * changed). Refused while the guest runs: the live spec belongs to QEMU.
+   * Replaces the guest of the next start (the definition changed). Refused
+   * while the guest runs: the live one belongs to QEMU.
    */
-  setSpec(spec: QemuGuestSpec): void {
+  setGuest(guest: RunnerGuest): void {
     if (this.#proc)
-      throw new VirError('OPERATION_INVALID', 'qemu', 'cannot change the spec of a running domain');
-    this.#spec = spec;
-    this.#balloonKiB = spec.currentMemoryKiB ?? spec.memoryKiB;
+      throw new VirError('OPERATION_INVALID', 'qemu', 'cannot change the guest of a running domain');
+    this.#guest = guest;
+    this.#balloonKiB = guest.currentMemoryKiB ?? guest.memoryKiB;
   }
 
   /** Registers a listener called synchronously for every event; returns the unsubscribe function. */
@@ -222,40 +225,43 @@ export class QemuDomainRunner {
     const stat = this.#proc ? readProcStat(this.#proc.pid) : undefined;
     return {
       state: this.#state.state,
-      maxMem: this.#spec.memoryKiB,
-      memory: this.#proc ? this.#balloonKiB : (this.#spec.currentMemoryKiB ?? this.#spec.memoryKiB),
-      nrVirtCpu: this.#spec.vcpus,
+      maxMem: this.#guest.memoryKiB,
+      memory: this.#proc ? this.#balloonKiB : (this.#guest.currentMemoryKiB ?? this.#guest.memoryKiB),
+      nrVirtCpu: this.#guest.vcpus,
       cpuTime: stat?.cpuTimeNs ?? 0n,
     };
   }
 
-  /** The live domain XML while running, else the XML of the spec. */
+  /** The domain XML the guest was (or will be) started from. */
   getXml(): string {
-    return this.#spec.domainXml ?? specToDomainXml(this.#spec, this.#id, this.#balloonKiB);
+    return this.#guest.domainXml;
   }
 
   // ---------------------------------------------------------------- start
 
   /**
-   * Starts QEMU paused, connects its monitor, sets the balloon, and resumes
-   * the CPUs unless `paused`. On any failure the process is killed and its
-   * files removed before the error (with the tail of QEMU's log) is thrown.
+   * Starts `command` (from `buildCommandLine`, for {@link paths}) paused,
+   * connects its monitor, applies the lifecycle actions, checks the vCPUs
+   * and CPU features, sets the balloon, and resumes the CPUs unless
+   * `paused`. On any failure the process is killed and its files removed
+   * before the error (with the tail of QEMU's log) is thrown.
    */
-  async start(options: { signal?: AbortSignal; paused?: boolean } = {}): Promise<void> {
+  async start(options: StartOptions): Promise<void> {
     if (this.#starting)
       throw new VirError('OPERATION_INVALID', 'qemu', `domain '${this.name}' is already starting`);
     await this.#job('start', () => this.#start(options), options.signal);
   }
 
-  async #start(options: { signal?: AbortSignal; paused?: boolean }): Promise<void> {
+  async #start(options: StartOptions): Promise<void> {
     if (this.#proc)
       throw new VirError('OPERATION_INVALID', 'qemu', `domain '${this.name}' is already running`);
-    validateGuestSpec(this.#spec);
+    validateRunnerGuest(this.#guest);
     throwIfAborted(options.signal, 'qemu');
-    const spec = this.#spec;
+    const guest = this.#guest;
+    const paths = this.paths;
     const qemuDir = join(this.#options.stateRoot, 'qemu');
-    const runDir = this.#runDir();
-    const socketPath = join(runDir, 'monitor.sock');
+    const runDir = paths.runDir;
+    const socketPath = paths.monitorSocket;
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
       throw new VirError(
         'INVALID_ARG',
@@ -264,6 +270,9 @@ export class QemuDomainRunner {
         { field: 'stateRoot' },
       );
     }
+    const { command } = options;
+    checkRunnerCommand(command, paths);
+    const emulator = command.argv[0] ?? '';
     this.#refuseIfOwnedElsewhere();
     try {
       mkdirSync(qemuDir, { recursive: true, mode: 0o700 });
@@ -271,22 +280,16 @@ export class QemuDomainRunner {
       rmSync(runDir, { recursive: true, force: true });
       mkdirSync(runDir, { mode: 0o700 });
       // A process killed mid-write leaves its temporary status file behind.
-      const tmpPrefix = `.${spec.name}.xml.`;
+      const tmpPrefix = `.${guest.name}.xml.`;
       for (const f of readdirSync(qemuDir)) {
         if (f.startsWith(tmpPrefix) && f.endsWith('.tmp')) rmSync(join(qemuDir, f), { force: true });
       }
     } catch (err) {
       throw toVirError(err, 'SYSTEM_ERROR', 'qemu', 'cannot create the domain directories');
     }
-    const command = (this.#options.commandLine ?? buildSpecCommandLine)(spec, { monitorSocket: socketPath });
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/',
-      LC_ALL: 'C',
-      ...this.#options.env,
-      ...command.env,
-    };
-    const logFd = openDomainLog(this.logPath, spec.emulator, command.argv, env);
+    const env = { ...command.env };
+    const logFd = openDomainLog(this.logPath, emulator, command.argv.slice(1), env);
+    this.#emulator = emulator;
 
     this.#starting = true;
     this.#destroying = false;
@@ -295,14 +298,14 @@ export class QemuDomainRunner {
     this.#fakeReboot = false;
     this.#panicked = false;
     this.#stopReason = undefined;
-    this.#balloonKiB = spec.currentMemoryKiB ?? spec.memoryKiB;
+    this.#balloonKiB = guest.currentMemoryKiB ?? guest.memoryKiB;
     const abort = new AbortController();
     this.#startAbort = abort;
     const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
 
     let child: ChildProcess;
     try {
-      child = spawn(spec.emulator, [...command.argv], {
+      child = spawn(emulator, command.argv.slice(1), {
         detached: true,
         stdio: ['ignore', logFd, logFd],
         env,
@@ -311,7 +314,7 @@ export class QemuDomainRunner {
       this.#starting = false;
       closeSync(logFd);
       rmSync(runDir, { recursive: true, force: true });
-      throw toVirError(err, 'OPERATION_FAILED', 'qemu', `cannot start ${spec.emulator}`);
+      throw toVirError(err, 'OPERATION_FAILED', 'qemu', `cannot start ${emulator}`);
     }
     closeSync(logFd);
     let exitInfo: string | undefined;
@@ -344,7 +347,7 @@ export class QemuDomainRunner {
           throw new VirError(
             'OPERATION_FAILED',
             'qemu',
-            `${spec.emulator} ${exitInfo ?? 'exited'} before its monitor was ready${logTail(this.logPath)}`,
+            `${emulator} ${exitInfo ?? 'exited'} before its monitor was ready${logTail(this.logPath)}`,
           );
         }),
       ]);
@@ -354,16 +357,20 @@ export class QemuDomainRunner {
       }
       this.#attachMonitor(qmp);
       this.#writeStatus();
+      // As libvirt does with a QEMU that has set-action (6.0 on): the command line always says
+      // -no-shutdown, and a guest reboot that must end the guest is turned into a power-off here.
+      if (guest.onReboot === 'destroy') await qmp.execute('set-action', { reboot: 'shutdown' }, { signal });
+      this.#checkCpuFeatures();
       // QEMU accepted -smp; make sure it created the vCPUs the guest expects.
       const cpus = await qmp.execute<unknown[]>('query-cpus-fast', undefined, { signal });
-      if (Array.isArray(cpus) && cpus.length !== spec.vcpus) {
+      if (Array.isArray(cpus) && cpus.length !== guest.vcpus) {
         throw new VirError(
           'INTERNAL_ERROR',
           'qemu',
-          `QEMU created ${cpus.length} vCPUs, the guest needs ${spec.vcpus}`,
+          `QEMU created ${cpus.length} vCPUs, the guest needs ${guest.vcpus}`,
         );
       }
-      if (spec.memballoon !== false && this.#balloonKiB < spec.memoryKiB) {
+      if (guest.memballoon && this.#balloonKiB < guest.memoryKiB) {
         await qmp.execute('balloon', { value: this.#balloonKiB * 1024 }, { signal });
       }
       throwIfAborted(signal, 'qemu');
@@ -388,15 +395,7 @@ export class QemuDomainRunner {
           cause: err,
         });
       }
-      const missing = missingCpuFeatures(readLogTail(this.logPath, 8192));
-      if (missing.length > 0) {
-        throw new VirError(
-          'CPU_INCOMPATIBLE',
-          'qemu',
-          `starting '${this.name}': the host cannot give CPU '${spec.cpu}' these features: ${missing.join(', ')}`,
-          { field: 'cpu', cause: err },
-        );
-      }
+      if (err instanceof VirError && err.code === 'CPU_INCOMPATIBLE') throw err;
       const wrapped = toVirError(err, 'OPERATION_FAILED', 'qemu');
       // QEMU's own words (its stderr, in the log) say why better than a closed monitor does.
       const tail = wrapped.message.includes('before its monitor was ready') ? '' : logTail(this.logPath);
@@ -404,6 +403,24 @@ export class QemuDomainRunner {
         cause: err,
       });
     }
+  }
+
+  /**
+   * QEMU warns about each requested CPU feature it cannot give while it
+   * creates the vCPUs, before its monitor answers; with a checked model any
+   * such warning fails the start, as libvirt's check of the guest CPU does.
+   */
+  #checkCpuFeatures(): void {
+    const check = this.#guest.cpuCheck;
+    if (!check) return;
+    const missing = missingCpuFeatures(readLogTail(this.logPath, 8192));
+    if (missing.length === 0) return;
+    throw new VirError(
+      'CPU_INCOMPATIBLE',
+      'qemu',
+      `starting '${this.name}': the host cannot give CPU '${check.model}' these features: ${missing.join(', ')}`,
+      { field: 'cpu' },
+    );
   }
 
   async #abandonStart(child: ChildProcess, gone: Promise<void>): Promise<void> {
@@ -444,8 +461,9 @@ export class QemuDomainRunner {
       stat !== undefined &&
       stat.state !== 'Z' &&
       stat.startTicks === status.pidStart &&
-      (exe === undefined || exe === realpathOr(status.spec.emulator));
+      (exe === undefined || exe === realpathOr(status.emulator));
     this.#id = status.id;
+    this.#emulator = status.emulator;
     if (!alive) {
       appendDomainLog(this.logPath, `found dead after a restart (pid ${status.pid}); cleaning up`);
       this.#clearRuntime();
@@ -634,7 +652,11 @@ export class QemuDomainRunner {
     if (data.guest === false) return;
     // With -no-reboot a guest reboot arrives as a shutdown whose reason is the reset.
     const isReboot = data.reason === 'guest-reset';
-    const action = this.#fakeReboot ? 'restart' : isReboot ? 'destroy' : (this.#spec.onPoweroff ?? 'destroy');
+    const action = this.#fakeReboot
+      ? 'restart'
+      : isReboot
+        ? 'destroy'
+        : (this.#guest.onPoweroff ?? 'destroy');
     if (action === 'restart') this.#background('fake-reboot', () => this.#restartGuest('booted'));
     else this.#background('shutdown-destroy', () => this.#terminate(5000));
   }
@@ -643,7 +665,7 @@ export class QemuDomainRunner {
     this.#panicked = true;
     this.#setState('crashed', 'panicked');
     this.#lifecycle('crashed', 'panicked');
-    const action = this.#spec.onCrash ?? 'destroy';
+    const action = this.#guest.onCrash ?? 'destroy';
     if (action === 'preserve') return;
     if (action === 'restart') {
       this.#background('crash-restart', () => this.#restartGuest('crashed'));
@@ -878,11 +900,11 @@ export class QemuDomainRunner {
    * the guest reaches the target only if it runs a balloon driver.
    */
   async setMemory(kib: number, options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (!Number.isSafeInteger(kib) || kib < 1 || kib > this.#spec.memoryKiB) {
+    if (!Number.isSafeInteger(kib) || kib < 1 || kib > this.#guest.memoryKiB) {
       throw new VirError(
         'INVALID_ARG',
         'qemu',
-        `memory ${kib} KiB is outside 1..${this.#spec.memoryKiB} KiB (the domain's maximum)`,
+        `memory ${kib} KiB is outside 1..${this.#guest.memoryKiB} KiB (the domain's maximum)`,
         { field: 'currentMemory' },
       );
     }
@@ -890,7 +912,7 @@ export class QemuDomainRunner {
       'set-memory',
       async () => {
         const qmp = this.#requireMonitor();
-        if (this.#spec.memballoon === false) {
+        if (!this.#guest.memballoon) {
           throw new VirError('OPERATION_INVALID', 'qemu', `domain '${this.name}' has no memory balloon`);
         }
         await qmp.execute('balloon', { value: kib * 1024 }, callOpts(options.signal));
@@ -929,12 +951,12 @@ export class QemuDomainRunner {
   #whenShutDown(): Promise<void> {
     return new Promise((resolve) => {
       this.#goneWaiters.push(resolve);
-      if (this.#spec.onPoweroff === 'restart') this.#shutdownWaiters.push(resolve);
+      if (this.#guest.onPoweroff === 'restart') this.#shutdownWaiters.push(resolve);
     });
   }
 
   #runDir(): string {
-    return join(this.#options.stateRoot, 'qemu', `domain-${this.#spec.uuid}`);
+    return this.paths.runDir;
   }
 
   #setState(state: DomainStateName, reason: string, persist = true): void {
@@ -952,12 +974,12 @@ export class QemuDomainRunner {
         id: this.#id,
         pid: proc.pid,
         pidStart: proc.pidStart,
-        monitorPath: join(this.#runDir(), 'monitor.sock'),
+        monitorPath: this.paths.monitorSocket,
+        emulator: this.#emulator,
         gotShutdown: this.#gotShutdown,
         fakeReboot: this.#fakeReboot,
         balloonKiB: this.#balloonKiB,
-        spec: this.#spec,
-        domainXml: this.getXml(),
+        guest: this.#guest,
       });
     } catch (err) {
       // Losing the status file costs re-attach, not the guest: log it, keep going.
@@ -976,10 +998,6 @@ function realpathOr(path: string): string {
   } catch {
     return path;
   }
-}
-
-function statusPath(roots: RunnerRoots, name: string): string {
-  return join(roots.stateRoot, 'qemu', `${name}.xml`);
 }
 
 function callOpts(signal: AbortSignal | undefined): { signal?: AbortSignal } {
