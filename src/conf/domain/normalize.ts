@@ -22,7 +22,7 @@ import type {
   GraphicsDef,
   GraphicsListen,
 } from './devices/index.js';
-import type { DomainDef } from './domain-def.js';
+import type { DomainDefData } from './domain-spec.js';
 import type { CacheAlloc, Cachetune, Memorytune } from './resources.js';
 
 export interface NormalizeOptions {
@@ -49,7 +49,7 @@ export function randomUuid(): string {
   return globalThis.crypto.randomUUID();
 }
 
-export function normalizeDomain(def: DomainDef, options: NormalizeOptions = {}): void {
+export function normalizeDomain(def: DomainDefData, options: NormalizeOptions = {}): void {
   if (def.uuid === undefined) def.uuid = (options.generateUuid ?? randomUuid)();
   // An empty <genid/> asks for a generated VM generation ID.
   if (def.genid === '') def.genid = (options.generateUuid ?? randomUuid)();
@@ -82,7 +82,7 @@ function kib(value: number, unit: string | undefined, field: string): number {
   }
 }
 
-function normalizeMemory(def: DomainDef): void {
+function normalizeMemory(def: DomainDefData): void {
   if (def.maxMemory) {
     def.maxMemory.value = kib(def.maxMemory.value, def.maxMemory.unit, '/domain/maxMemory');
     def.maxMemory.unit = 'KiB';
@@ -120,7 +120,7 @@ function normalizeMemory(def: DomainDef): void {
 
 /** Total size of the memory modules (`<memory model=...>` devices), in KiB. */
 /** Total `<target><size>` of the memory devices (DIMMs, virtio-mem, ...), in KiB. */
-export function memoryDevicesKiB(def: DomainDef): number {
+export function memoryDevicesKiB(def: DomainDefData): number {
   let total = 0;
   for (const [i, m] of (def.devices?.memories ?? []).entries()) {
     const size = m.target?.children.find((c) => c.type === 'element' && c.name === 'size');
@@ -137,7 +137,7 @@ export function memoryDevicesKiB(def: DomainDef): number {
   return total;
 }
 
-function normalizeVcpus(def: DomainDef): void {
+function normalizeVcpus(def: DomainDefData): void {
   def.vcpu ??= { count: 1 };
   def.vcpu.placement ??= def.numatune?.memory?.placement === 'auto' ? 'auto' : 'static';
   if (def.vcpu.current !== undefined && def.vcpu.current === def.vcpu.count) delete def.vcpu.current;
@@ -215,7 +215,7 @@ function prettySize(c: CacheAlloc): void {
   c.unit = 'B';
 }
 
-function normalizeOs(def: DomainDef, options: NormalizeOptions): void {
+function normalizeOs(def: DomainDefData, options: NormalizeOptions): void {
   if (!def.os) {
     throw new VirError('XML_DETAIL', 'conf', 'missing <os> element', { field: '/domain/os' });
   }
@@ -235,7 +235,7 @@ function normalizeOs(def: DomainDef, options: NormalizeOptions): void {
 // ---------------------------------------------------------------------------
 // Devices
 
-function normalizeDevices(def: DomainDef, options: NormalizeOptions): void {
+function normalizeDevices(def: DomainDefData, options: NormalizeOptions): void {
   def.devices ??= {};
   const dev = def.devices;
   for (const c of dev.controllers ?? [])
@@ -297,7 +297,7 @@ function normalizeDevices(def: DomainDef, options: NormalizeOptions): void {
  * of target type `serial` is the first serial port seen from the other
  * side, so each implies the other and they share one backend.
  */
-function addConsoleCompat(dev: NonNullable<DomainDef['devices']>): void {
+function addConsoleCompat(dev: NonNullable<DomainDefData['devices']>): void {
   for (const [i, s] of (dev.serials ?? []).entries()) {
     s.target ??= {};
     s.target.port ??= String(i);
@@ -391,7 +391,7 @@ function assignDriveAddress(d: DiskDef): void {
   if (a) d.address = a;
 }
 
-function addImplicitControllers(def: DomainDef): void {
+function addImplicitControllers(def: DomainDefData): void {
   const dev = def.devices!;
   const need: Array<[ControllerType, number]> = [];
   for (const bus of ['fdc', 'scsi', 'ide', 'sata'] as const) {
@@ -607,7 +607,7 @@ const DEFAULT_VRAM: Record<string, number> = {
 };
 
 function normalizeVideoModel(
-  m: NonNullable<NonNullable<DomainDef['devices']>['videos']>[number]['model'] & object,
+  m: NonNullable<NonNullable<DomainDefData['devices']>['videos']>[number]['model'] & object,
 ): void {
   const vram = DEFAULT_VRAM[m.type];
   if (vram !== undefined && m.vram === undefined) m.vram = vram;

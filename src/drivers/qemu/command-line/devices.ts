@@ -13,7 +13,7 @@ import { diskNameIndex } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
-import type { ArgvBuilder } from './build.js';
+import type { ArgvBuilder } from './argv-builder.js';
 import { checkValue, optValue } from './escape.js';
 import { buildMemoryDevices } from './memory-devices.js';
 import type { CommandLinePaths } from './types.js';
