@@ -60,8 +60,6 @@ const LARGE_FILES: Record<string, string> = {
   'src/drivers/qemu/qmp/qmp-client.ts': 'one QMP session: framing, greeting, commands, events, close',
   'src/drivers/remote/remote-connection.ts':
     'one method per remote procedure of DriverConnection, each a few lines',
-  'src/drivers/qemu/domains/qemu-domains.ts':
-    "the QEMU driver's domain calls with libvirt's rules and their job order; table, entries and parsing are split out",
 };
 
 /** The stages of the QEMU driver, each a folder with an `index.ts`. */

@@ -13,11 +13,12 @@
  *
  * The table of entries and its identity rules are `domain-table.ts`, one
  * entry's questions `domain-entry.ts`, parsing a definition for this driver
- * `prepare-definition.ts`; this class holds the calls and their job order.
+ * `prepare-definition.ts`, what an opening driver finds `load-domains.ts`;
+ * this class holds the calls and their job order.
  *
  * @module
  */
-import { DomainDef } from '../../../conf/domain/index.js';
+import type { DomainDef } from '../../../conf/domain/index.js';
 import type {
   CallOptions,
   DomainEventListener,
@@ -44,6 +45,7 @@ import {
   type WriteFlags,
 } from './domain-entry.js';
 import { DomainTable } from './domain-table.js';
+import { loadDomains } from './load-domains.js';
 import { prepareDefinition } from './prepare-definition.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { runnerGuestFromDef } from './runner-guest-from-def.js';
@@ -328,54 +330,9 @@ export class QemuDomains {
 
   /** Loads the definitions, then finds the guests left running by an earlier process or connection. */
   async #load(): Promise<void> {
-    for (const name of this.#store.list()) {
-      try {
-        const def = DomainDef.fromXML(this.#store.read(name));
-        if (def.name !== name || !def.uuid || this.#table.byUuid.has(def.uuid)) continue;
-        this.#table.insert(def, true);
-      } catch {
-        // A definition we cannot read is left on disk untouched, as libvirt skips it.
-      }
-    }
-    let maxId = 0;
-    for (const name of QemuDomainRunner.listStatus(this.#runnerRoots())) {
-      let runner: QemuDomainRunner;
-      try {
-        runner = await QemuDomainRunner.reattach(name, this.#runnerOptions());
-      } catch {
-        // Unreadable status, or a monitor another process holds: not ours to manage.
-        continue;
-      }
-      const guest = runner.guest;
-      let e = this.#table.byUuid.get(guest.uuid);
-      if (e && e.name !== guest.name) {
-        await runner.detach();
-        continue;
-      }
-      const alive = runner.isActive;
-      if (!e) {
-        if (!alive) continue; // a transient guest that died while nobody watched
-        e = {
-          name: guest.name,
-          uuid: guest.uuid,
-          config: undefined,
-          live: undefined,
-          runner: undefined,
-          unsubscribe: undefined,
-        };
-        this.#table.byUuid.set(e.uuid, e);
-      }
-      this.#adoptRunner(e, runner);
-      if (alive) {
-        maxId = Math.max(maxId, runner.ref.id);
-        try {
-          e.live = DomainDef.fromXML(guest.domainXml);
-          if (e.live) delete e.live.id;
-        } catch {
-          e.live = e.config && cloneDef(e.config);
-        }
-      }
-    }
+    const maxId = await loadDomains(this.#table, this.#runnerOptions(), (e, runner) =>
+      this.#adoptRunner(e, runner),
+    );
     const key = this.#options.stateRoot;
     nextIds.set(key, Math.max(nextIds.get(key) ?? 1, maxId + 1));
   }
@@ -408,11 +365,7 @@ export class QemuDomains {
   async #boot(e: Entry, def: DomainDef, opts: CallOptions & { paused?: boolean }): Promise<void> {
     const live = cloneDef(def);
     const guest = runnerGuestFromDef(live);
-    const command = await this.#options.commandLine(
-      live,
-      runnerPaths(this.#runnerRoots(), guest),
-      opts.signal,
-    );
+    const command = await this.#options.commandLine(live, runnerPaths(this.#options, guest), opts.signal);
     let runner = e.runner;
     if (runner) runner.setGuest(guest);
     else {
@@ -446,14 +399,11 @@ export class QemuDomains {
     this.#table.forward(ev);
   }
 
-  #runnerRoots(): { stateRoot: string; logRoot: string } {
-    return { stateRoot: this.#options.stateRoot, logRoot: this.#options.logRoot };
-  }
-
   #runnerOptions(): RunnerOptions {
     const key = this.#options.stateRoot;
     return {
-      ...this.#runnerRoots(),
+      stateRoot: this.#options.stateRoot,
+      logRoot: this.#options.logRoot,
       allocateId: () => {
         const id = nextIds.get(key) ?? 1;
         nextIds.set(key, id + 1);
