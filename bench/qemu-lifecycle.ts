@@ -9,11 +9,18 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DomainDef } from '../src/conf/domain/index.js';
+import { buildCommandLine } from '../src/drivers/qemu/command-line/index.js';
+import { runnerGuestFromDef } from '../src/drivers/qemu/domains/index.js';
 import {
   QemuDomainRunner,
-  type QemuGuestSpec,
+  type RunnerCommand,
+  type RunnerGuest,
   type RunnerOptions,
+  runnerPaths,
 } from '../src/drivers/qemu/lifecycle/index.js';
+import { QemuCapsCache } from '../src/drivers/qemu/probe/index.js';
+import type { QemuCaps } from '../src/drivers/qemu/probe/qemu-caps.js';
 import { type BenchRow, hasPythonLibvirt, row } from './harness.js';
 
 const QEMU = process.env.VIRTKIT_BENCH_QEMU ?? '/usr/bin/qemu-system-x86_64';
@@ -28,16 +35,28 @@ function nowUs(): number {
   return Number(process.hrtime.bigint()) / 1000;
 }
 
-function spec(n: number, virtType: 'kvm' | 'qemu'): QemuGuestSpec {
-  return {
-    name: `vk-bench-${n}`,
-    uuid: `b0000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`,
-    virtType,
-    memoryKiB: 16 * 1024,
-    vcpus: 1,
-    machine: 'pc',
-    emulator: QEMU,
-  };
+/** A diskless guest as the qemu driver starts it: definition, runner guest, `buildCommandLine`. */
+function spec(
+  n: number,
+  virtType: 'kvm' | 'qemu',
+  caps: QemuCaps,
+  options: RunnerOptions,
+): { guest: RunnerGuest; command: RunnerCommand } {
+  const def = DomainDef.fromXML(`<domain type='${virtType}'>
+  <name>vk-bench-${n}</name>
+  <uuid>b0000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}</uuid>
+  <memory unit='KiB'>16384</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><emulator>${QEMU}</emulator><memballoon model='virtio'/></devices>
+</domain>`);
+  const guest = runnerGuestFromDef(def);
+  const paths = runnerPaths(options, guest);
+  const command = buildCommandLine(def, caps, {
+    domainDir: paths.runDir,
+    monitor: { path: paths.monitorSocket },
+  });
+  return { guest, command };
 }
 
 function kvmUsable(): boolean {
@@ -53,21 +72,24 @@ export async function run(): Promise<BenchRow[]> {
   if (spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status !== 0) {
     return [{ name: 'qemu lifecycle', virtkitUs: 0, note: `${QEMU} not installed; skipped` }];
   }
+  let n = 0;
   const dir = mkdtempSync(join(tmpdir(), 'vk-bench-life-'));
   const options: RunnerOptions = { stateRoot: join(dir, 'run'), logRoot: join(dir, 'log') };
   const rows: BenchRow[] = [];
   const peer = libvirtPeer();
   try {
+    const caps = (await new QemuCapsCache({ dir: null, probe: { runDir: dir } }).get(QEMU)).caps;
+    const guest = (virtType: 'kvm' | 'qemu') => spec(++n, virtType, caps, options);
     const start: number[] = [];
     const destroy: number[] = [];
     const pauseResume: number[] = [];
     const crash: number[] = [];
     const reattach: number[] = [];
-    let n = 0;
     for (let i = 0; i < ITERATIONS + 2; i++) {
-      const r = new QemuDomainRunner(spec(++n, 'qemu'), options);
+      const g = guest('qemu');
+      const r = new QemuDomainRunner(g.guest, options);
       let t = nowUs();
-      await r.start();
+      await r.start({ command: g.command });
       const s = nowUs() - t;
       t = nowUs();
       await r.suspend();
@@ -89,8 +111,9 @@ export async function run(): Promise<BenchRow[]> {
       }
     }
     for (let i = 0; i < ITERATIONS; i++) {
-      const r = new QemuDomainRunner(spec(++n, 'qemu'), options);
-      await r.start();
+      const g = guest('qemu');
+      const r = new QemuDomainRunner(g.guest, options);
+      await r.start({ command: g.command });
       const stopped = new Promise<number>((resolve) => {
         r.subscribe((e) => {
           if (e.type === 'lifecycle' && e.event === 'stopped') resolve(nowUs());
@@ -116,9 +139,10 @@ export async function run(): Promise<BenchRow[]> {
     if (kvmUsable()) {
       const kvm: number[] = [];
       for (let i = 0; i < 7; i++) {
-        const r = new QemuDomainRunner(spec(++n, 'kvm'), options);
+        const g = guest('kvm');
+        const r = new QemuDomainRunner(g.guest, options);
         const t = nowUs();
-        await r.start();
+        await r.start({ command: g.command });
         kvm.push(nowUs() - t);
         await r.destroy();
         await r.detach();

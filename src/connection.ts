@@ -18,6 +18,7 @@ import type {
   DomainCapabilitiesQuery,
   DomainEvent,
   DomainLookup,
+  DomainOwner,
   DomainRef,
   DriverConnection,
   ListDomainsFilter,
@@ -73,7 +74,7 @@ export async function connect(uri = 'test:///default', options: ConnectOptions =
   return new Connection(parsed, driver, options.readonly === true);
 }
 
-export class Connection {
+export class Connection implements DomainOwner {
   readonly #driver: DriverConnection;
   readonly #closing = new AbortController();
   readonly #streams = new Set<EventStream>();
@@ -133,7 +134,7 @@ export class Connection {
   }
 
   /** Domains matching the filter (all of them by default). */
-  async listDomains(filter: ListDomainsFilter = {}, opts: CallOptions = {}): Promise<Domain[]> {
+  async listDomains(filter: ListDomainsFilter = {}, opts: CallOptions = {}): Promise<Domain<Connection>[]> {
     const refs = await this.#call('listDomains', opts, (signal) =>
       this.#driver.listDomains(filter, { signal }),
     );
@@ -144,7 +145,10 @@ export class Connection {
    * Finds a domain by name or UUID (a string), id (a number), or an explicit
    * `{ name }`, `{ uuid }` or `{ id }`. Throws `NO_DOMAIN` when none matches.
    */
-  async lookupDomain(key: string | number | DomainLookup, opts: CallOptions = {}): Promise<Domain> {
+  async lookupDomain(
+    key: string | number | DomainLookup,
+    opts: CallOptions = {},
+  ): Promise<Domain<Connection>> {
     const lookup = toLookup(key);
     const ref = await this.#call('lookupDomain', opts, async (signal) => {
       if ('name' in lookup && UUID_RE.test(lookup.name)) {
@@ -161,7 +165,7 @@ export class Connection {
   }
 
   /** Defines (or redefines) a persistent domain from XML or a `DomainDef`. */
-  async defineDomain(def: XmlSource, opts: CallOptions = {}): Promise<Domain> {
+  async defineDomain(def: XmlSource, opts: CallOptions = {}): Promise<Domain<Connection>> {
     const xml = toXml(def);
     this.#writable('defineDomain');
     const d = this.#driver;
@@ -172,7 +176,10 @@ export class Connection {
   }
 
   /** Creates and starts a transient domain. */
-  async createDomain(def: XmlSource, opts: CallOptions & { paused?: boolean } = {}): Promise<Domain> {
+  async createDomain(
+    def: XmlSource,
+    opts: CallOptions & { paused?: boolean } = {},
+  ): Promise<Domain<Connection>> {
     const xml = toXml(def);
     this.#writable('createDomain');
     const d = this.#driver;
@@ -307,11 +314,11 @@ export class Connection {
   }
 
   /** @internal */
-  _domain(ref: DomainRef): Domain {
+  _domain(ref: DomainRef): Domain<Connection> {
     return this.#domain(ref);
   }
 
-  #domain(ref: DomainRef): Domain {
+  #domain(ref: DomainRef): Domain<Connection> {
     return new Domain(this, ref);
   }
 

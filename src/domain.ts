@@ -8,10 +8,10 @@
  * @module
  */
 import { DomainDef } from './conf/domain/domain-def.js';
-import type { Connection } from './connection.js';
 import type {
   CallOptions,
   DomainInfo,
+  DomainOwner,
   DomainRef,
   DomainState,
   GetXmlOptions,
@@ -21,12 +21,16 @@ import { VirError } from './errors.js';
 
 type WriteOptions = CallOptions & { config?: boolean; live?: boolean };
 
-export class Domain {
-  readonly #conn: Connection;
+/**
+ * `C` is the connection type, so that `dom.connection` of a handle from a
+ * `Connection` is that `Connection`.
+ */
+export class Domain<C extends DomainOwner = DomainOwner> {
+  readonly #conn: C;
   #ref: DomainRef;
 
   /** @internal handles come from `Connection` */
-  constructor(conn: Connection, ref: DomainRef) {
+  constructor(conn: C, ref: DomainRef) {
     this.#conn = conn;
     this.#ref = ref;
   }
@@ -44,7 +48,7 @@ export class Domain {
     return this.#ref.id;
   }
 
-  get connection(): Connection {
+  get connection(): C {
     return this.#conn;
   }
 
@@ -230,9 +234,9 @@ export class Domain {
   }
 
   #write<T>(
-    method: Parameters<Connection['_domainCall']>[0],
+    method: Parameters<DomainOwner['_domainCall']>[0],
     opts: CallOptions,
-    run: Parameters<Connection['_domainCall']>[3],
+    run: Parameters<DomainOwner['_domainCall']>[3],
   ): Promise<T> {
     try {
       this.#conn._writable(method.slice(6).toLowerCase());

@@ -267,3 +267,22 @@ export interface DriverFactory {
   accepts(uri: ConnectUri): boolean;
   open(options: DriverOpenOptions): Promise<DriverConnection>;
 }
+
+/**
+ * What a `Domain` handle needs of the connection that made it; `Connection`
+ * implements it. Declared here, below both, so the two modules do not
+ * import each other.
+ *
+ * @internal
+ */
+export interface DomainOwner {
+  _domainCall<T>(
+    method: keyof DriverConnection & `domain${string}`,
+    dom: DomainRef,
+    opts: CallOptions,
+    run: (driver: DriverConnection, signal: AbortSignal) => Promise<T>,
+  ): Promise<T>;
+  _writable(what: string): void;
+  /** Whether the driver implements `method`. */
+  _supports(method: keyof DriverConnection): boolean;
+}

@@ -8,7 +8,7 @@
  */
 import { VirError } from '../../errors.js';
 import { parseIdSet } from './cpuset.js';
-import type { DomainDef } from './domain-def.js';
+import type { DomainDefData } from './domain-spec.js';
 
 function fail(
   field: string,
@@ -18,7 +18,7 @@ function fail(
   throw new VirError(code, 'conf', `${message} (${field})`, { field });
 }
 
-export function checkDomain(def: DomainDef): void {
+export function checkDomain(def: DomainDefData): void {
   if (def.name.length === 0) fail('/domain/name', 'domain name must not be empty');
   if (def.name.includes('/')) fail('/domain/name', `domain name '${def.name}' must not contain '/'`);
   if (/[\n\r]/.test(def.name)) fail('/domain/name', 'domain name must not contain newlines');
@@ -32,7 +32,7 @@ export function checkDomain(def: DomainDef): void {
   checkDevices(def);
 }
 
-function checkResctrl(def: DomainDef): void {
+function checkResctrl(def: DomainDefData): void {
   const ct = def.cputune;
   if (!ct) return;
   const tuneSets: Array<{ ids: Set<number>; kind: string }> = [];
@@ -92,7 +92,7 @@ function checkMonitors(
   }
 }
 
-function checkDevices(def: DomainDef): void {
+function checkDevices(def: DomainDefData): void {
   const dev = def.devices;
   if (!dev) return;
   const targets = new Set<string>();

@@ -10,7 +10,6 @@
  * @module
  */
 import { cpus, hostname, totalmem } from 'node:os';
-import { dirname } from 'node:path';
 import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
 import type {
   CallOptions,
@@ -98,16 +97,10 @@ export class QemuConnection implements DriverConnection {
           libDir: options.paths.stateDir,
         });
       },
-      commandLine: async (def, signal) => {
+      commandLine: async (def, run, signal) => {
         const emulator = def.devices?.emulator ?? '';
         const caps = (await this.#cache.get(emulator, signal ? { signal } : {})).caps;
-        return (run) => {
-          const cl = buildCommandLine(def, caps, {
-            domainDir: dirname(run.monitorSocket),
-            monitor: { path: run.monitorSocket },
-          });
-          return { argv: cl.argv.slice(1), env: cl.env };
-        };
+        return buildCommandLine(def, caps, { domainDir: run.runDir, monitor: { path: run.monitorSocket } });
       },
       defaultMachine: async (emulator, arch, signal) =>
         (await this.getCapabilities(signal ? { signal } : {}))

@@ -22,16 +22,26 @@ import type {
 } from '../../driver.js';
 import { VirError } from '../../errors.js';
 import { type ConnectUri, uriParam } from '../../uri.js';
-import { detailName, eventName, ListFlags, reasonName, stateName } from './domain-names.js';
-import {
-  decRemoteDomainEventCallbackLifecycleMsg,
-  decRemoteDomainEventLifecycleMsg,
-  type RemoteNonnullDomain,
-  remoteProcedures,
-} from './gen/remote-protocol.js';
+import { ListFlags, reasonName, stateName } from './domain-names.js';
+import { remoteProcedures } from './gen/remote-protocol.js';
 import type { Procedure } from './procedure.js';
-import { RpcClient, type ServerMessage } from './rpc-client.js';
+import { RemoteEvents } from './remote-events.js';
+import {
+  affectFlags,
+  allOf,
+  baselineFlags,
+  charArrayToString,
+  compareResult,
+  hypervisorTarget,
+  nonNegative,
+  toRef,
+  toRemote,
+  uuidToBytes,
+} from './remote-values.js';
+import { RpcClient } from './rpc-client.js';
 import { daemonUri, helperFailure, isTruthyParam, openTransport, type Transport } from './transport.js';
+
+export { uuidFromBytes, uuidToBytes } from './remote-values.js';
 
 const P = remoteProcedures;
 
@@ -40,9 +50,6 @@ const Feature = { PROGRAM_KEEPALIVE: 10, REMOTE_EVENT_CALLBACK: 14 } as const;
 /** `remote_auth_type`. */
 const Auth = { NONE: 0, SASL: 1, POLKIT: 2 } as const;
 const VIR_CONNECT_RO = 1;
-const VIR_DOMAIN_EVENT_ID_LIFECYCLE = 0;
-const AFFECT_LIVE = 1;
-const AFFECT_CONFIG = 2;
 
 export interface RemoteOptions {
   /** Seconds of silence before a keepalive ping; 0 disables keepalive (default 5, as libvirt). */
@@ -56,64 +63,19 @@ export interface RemoteOpenOptions extends RemoteOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-export function uuidToBytes(uuid: string): Uint8Array {
-  const hex = uuid.replace(/-/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new VirError('INVALID_ARG', 'remote', `invalid UUID '${uuid}'`);
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
-export function uuidFromBytes(bytes: Uint8Array): string {
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/** The daemon's own UUID bytes of the refs we made, so a call on them need not parse the string. */
-const uuidBytes = new WeakMap<DomainRef, Uint8Array>();
-
-function toRef(d: RemoteNonnullDomain): DomainRef {
-  const ref = { name: d.name, uuid: uuidFromBytes(d.uuid), id: d.id };
-  uuidBytes.set(ref, d.uuid);
-  return ref;
-}
-
-function toRemote(d: DomainRef): RemoteNonnullDomain {
-  return { name: d.name, uuid: uuidBytes.get(d) ?? uuidToBytes(d.uuid), id: d.id };
-}
-
-/** Reads a fixed `char model[32]` (one XDR int per char) up to its NUL. */
-function charArrayToString(chars: readonly number[]): string {
-  let s = '';
-  for (const c of chars) {
-    if (c === 0) break;
-    s += String.fromCharCode(c & 0xff);
-  }
-  return s;
-}
-
-function nonNegative(n: number | bigint): number {
-  return typeof n === 'bigint' ? Number(n) : n;
-}
-
 export class RemoteConnection implements DriverConnection {
   readonly #client: RpcClient;
   readonly #transport: Transport;
   #type = '';
-  #eventCallbacks = false;
-  readonly #listeners = new Set<DomainEventListener>();
-  /** Callback id of our lifecycle registration, or a promise while registering. */
-  #registration: Promise<number | null> | null = null;
-  /** Calls wait behind an event registration so no event of theirs is missed. */
-  #barrier: Promise<unknown> | null = null;
-  #unlistenMessages: (() => void) | null = null;
   #closing = false;
   #closed: Promise<void> | null = null;
+
+  readonly #events: RemoteEvents;
 
   private constructor(client: RpcClient, transport: Transport) {
     this.#client = client;
     this.#transport = transport;
+    this.#events = new RemoteEvents(client);
   }
 
   get type(): string {
@@ -183,7 +145,7 @@ export class RemoteConnection implements DriverConnection {
       this.#supports(Feature.REMOTE_EVENT_CALLBACK, signal),
       this.#client.call(P.CONNECT_GET_TYPE, undefined, signal),
     ]);
-    this.#eventCallbacks = callbacks;
+    this.#events.useCallbacks = callbacks;
     this.#type = type.type;
   }
 
@@ -198,8 +160,8 @@ export class RemoteConnection implements DriverConnection {
 
   /** One remote call; waits behind a pending event registration. */
   #call<A, R>(proc: Procedure<A, R, unknown>, args: A, opts?: CallOptions): Promise<R> {
-    if (this.#barrier) {
-      const barrier = this.#barrier;
+    const barrier = this.#events.barrier;
+    if (barrier) {
       return barrier.then(
         () => this.#client.call(proc, args, opts?.signal),
         () => this.#client.call(proc, args, opts?.signal),
@@ -234,7 +196,7 @@ export class RemoteConnection implements DriverConnection {
     this.#closing = true;
     if (!this.#client.closed) {
       try {
-        if (this.#registration) await this.#unregister();
+        await this.#events.unregister();
         await this.#client.call(P.CONNECT_CLOSE, undefined, AbortSignal.timeout(5000));
       } catch {
         // the daemon may already be gone: closing must still succeed
@@ -504,122 +466,6 @@ export class RemoteConnection implements DriverConnection {
   // ---------------------------------------------------------------- events
 
   subscribe(listener: DomainEventListener): () => void {
-    this.#listeners.add(listener);
-    if (!this.#registration && !this.#client.closed) this.#register();
-    return () => {
-      this.#listeners.delete(listener);
-      if (this.#listeners.size === 0 && this.#registration && !this.#client.closed) {
-        void this.#unregister().catch(() => {});
-      }
-    };
+    return this.#events.subscribe(listener);
   }
-
-  #register(): void {
-    this.#unlistenMessages = this.#client.onMessage((msg) => this.#onMessage(msg));
-    const registration = (async (): Promise<number | null> => {
-      if (this.#eventCallbacks) {
-        const r = await this.#client.call(P.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, {
-          eventID: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-          dom: null,
-        });
-        return r.callbackID;
-      }
-      await this.#client.call(P.CONNECT_DOMAIN_EVENT_REGISTER_ANY, {
-        eventID: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-      });
-      return null;
-    })();
-    this.#registration = registration;
-    const barrier = registration.finally(() => {
-      if (this.#barrier === barrier) this.#barrier = null;
-    });
-    this.#barrier = barrier;
-    // a failed registration leaves the listeners without events; the facade sees it on close
-    registration.catch(() => {
-      if (this.#registration === registration) this.#registration = null;
-    });
-  }
-
-  async #unregister(): Promise<void> {
-    const registration = this.#registration;
-    this.#registration = null;
-    this.#unlistenMessages?.();
-    this.#unlistenMessages = null;
-    if (!registration) return;
-    const id = await registration.catch(() => undefined);
-    if (id === undefined || this.#client.closed) return;
-    if (id === null) {
-      await this.#client.call(P.CONNECT_DOMAIN_EVENT_DEREGISTER_ANY, {
-        eventID: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-      });
-    } else {
-      await this.#client.call(P.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, { callbackID: id });
-    }
-  }
-
-  #onMessage(msg: ServerMessage): void {
-    const proc = msg.header.proc;
-    let lifecycle: { dom: RemoteNonnullDomain; event: number; detail: number };
-    if (proc === P.DOMAIN_EVENT_CALLBACK_LIFECYCLE.procedure) {
-      lifecycle = decRemoteDomainEventCallbackLifecycleMsg(msg.body).msg;
-    } else if (proc === P.DOMAIN_EVENT_LIFECYCLE.procedure) {
-      lifecycle = decRemoteDomainEventLifecycleMsg(msg.body);
-    } else {
-      return;
-    }
-    const event = eventName(lifecycle.event);
-    if (!event) return;
-    const ev = {
-      type: 'lifecycle' as const,
-      domain: toRef(lifecycle.dom),
-      event,
-      detail: detailName(event, lifecycle.detail),
-      timestamp: Date.now(),
-    };
-    for (const l of this.#listeners) l(ev);
-  }
-}
-
-/** Promise.all that leaves no rejection unhandled when it fails early on another. */
-function allOf<T extends readonly unknown[]>(
-  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
-): Promise<T> {
-  for (const p of promises) p.catch(() => {});
-  return Promise.all(promises) as Promise<T>;
-}
-
-function compareResult(n: number): CpuCompareResult {
-  switch (n) {
-    case 0:
-      return 'incompatible';
-    case 1:
-      return 'identical';
-    case 2:
-      return 'superset';
-    default:
-      throw new VirError('INTERNAL_ERROR', 'remote', `unexpected CPU comparison result ${n}`);
-  }
-}
-
-function baselineFlags(opts: BaselineOptions): number {
-  // VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES = 1, MIGRATABLE = 2
-  return (opts.expandFeatures ? 1 : 0) | (opts.migratable ? 2 : 0);
-}
-
-function affectFlags(opts: { config?: boolean; live?: boolean }): number {
-  return (opts.live ? AFFECT_LIVE : 0) | (opts.config ? AFFECT_CONFIG : 0);
-}
-
-function hypervisorTarget(query: DomainCapabilitiesQuery): {
-  emulator: string | null;
-  arch: string | null;
-  machine: string | null;
-  virttype: string | null;
-} {
-  return {
-    emulator: query.emulator ?? null,
-    arch: query.arch ?? null,
-    machine: query.machine ?? null,
-    virttype: query.virttype ?? null,
-  };
 }

@@ -7,7 +7,19 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { QemuGuestSpec, RunnerEvent } from '../../../src/drivers/qemu/lifecycle/index.js';
+import { DomainDef } from '../../../src/conf/domain/index.js';
+import { buildCommandLine } from '../../../src/drivers/qemu/command-line/index.js';
+import { runnerGuestFromDef } from '../../../src/drivers/qemu/domains/index.js';
+import {
+  type LifecycleAction,
+  type RunnerCommand,
+  type RunnerEvent,
+  type RunnerGuest,
+  type RunnerRoots,
+  runnerPaths,
+} from '../../../src/drivers/qemu/lifecycle/index.js';
+import { QemuCapsCache } from '../../../src/drivers/qemu/probe/index.js';
+import type { QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 
 export const QEMU_BINARY = process.env.VIRTKIT_TEST_QEMU ?? '/usr/bin/qemu-system-x86_64';
 
@@ -114,20 +126,116 @@ export function tempRoots(prefix = 'vk-life-'): TestRoots {
   };
 }
 
+/** What a test guest differs in; each maps to the domain XML element libvirt users would write. */
+export interface TestGuestOptions {
+  name?: string;
+  uuid?: string;
+  virtType?: 'kvm' | 'qemu';
+  memoryKiB?: number;
+  currentMemoryKiB?: number;
+  vcpus?: number;
+  machine?: string;
+  /** `host` (host-passthrough), `max` (maximum), or `Model,+f,-g` (custom, require/disable). */
+  cpu?: string;
+  /** `<cpu check>`; default libvirt's (partial), `none` switches the runner's feature check off. */
+  cpuCheck?: 'none' | 'partial' | 'full';
+  emulator?: string;
+  onPoweroff?: LifecycleAction;
+  onReboot?: LifecycleAction;
+  onCrash?: LifecycleAction;
+  /** A virtio balloon (default) or `<memballoon model='none'/>`. */
+  memballoon?: boolean;
+  /** More QEMU arguments, through libvirt's `<qemu:commandline>` pass-through. */
+  extraArgs?: readonly string[];
+}
+
+function xmlEscape(v: string): string {
+  // A raw newline in an attribute would be read back as a space (XML attribute normalisation).
+  return v
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll("'", '&apos;')
+    .replaceAll('\n', '&#10;');
+}
+
+function cpuXml(cpu: string | undefined, check: string | undefined): string {
+  if (cpu === undefined) return '';
+  if (cpu === 'host') return "<cpu mode='host-passthrough'/>";
+  if (cpu === 'max') return "<cpu mode='maximum'/>";
+  const [model = '', ...flags] = cpu.split(',');
+  const features = flags
+    .map(
+      (f) =>
+        `<feature policy='${f.startsWith('-') ? 'disable' : 'require'}' name='${xmlEscape(f.slice(1))}'/>`,
+    )
+    .join('');
+  const checkAttr = check ? ` check='${check}'` : '';
+  return `<cpu mode='custom' match='exact'${checkAttr}><model>${xmlEscape(model)}</model>${features}</cpu>`;
+}
+
 let counter = 0;
-export function testSpec(overrides: Partial<QemuGuestSpec> = {}): QemuGuestSpec {
+/** The domain XML of a small diskless test guest. */
+export function testDomainXml(o: TestGuestOptions = {}): string {
   counter++;
   const hex = (counter + process.pid * 1000).toString(16).padStart(12, '0').slice(-12);
-  return {
-    name: `vk-test-${counter}`,
-    uuid: `c0ffee00-0000-4000-8000-${hex}`,
-    virtType: VIRT_TYPE,
-    memoryKiB: 16 * 1024,
-    vcpus: 1,
-    machine: 'pc',
-    emulator: QEMU_BINARY,
-    ...overrides,
-  };
+  const name = o.name ?? `vk-test-${counter}`;
+  const uuid = o.uuid ?? `c0ffee00-0000-4000-8000-${hex}`;
+  const mem = o.memoryKiB ?? 16 * 1024;
+  const current =
+    o.currentMemoryKiB !== undefined ? `<currentMemory unit='KiB'>${o.currentMemoryKiB}</currentMemory>` : '';
+  const args = (o.extraArgs ?? []).map((a) => `<qemu:arg value='${xmlEscape(a)}'/>`).join('');
+  return `<domain type='${o.virtType ?? VIRT_TYPE}' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>${xmlEscape(name)}</name>
+  <uuid>${uuid}</uuid>
+  <memory unit='KiB'>${mem}</memory>${current}
+  <vcpu>${o.vcpus ?? 1}</vcpu>
+  <os><type arch='x86_64' machine='${xmlEscape(o.machine ?? 'pc')}'>hvm</type></os>
+  <features><acpi/></features>
+  ${cpuXml(o.cpu, o.cpuCheck)}
+  <on_poweroff>${o.onPoweroff ?? 'destroy'}</on_poweroff>
+  <on_reboot>${o.onReboot ?? 'restart'}</on_reboot>
+  <on_crash>${o.onCrash ?? 'destroy'}</on_crash>
+  <devices>
+    <emulator>${xmlEscape(o.emulator ?? QEMU_BINARY)}</emulator>
+    <memballoon model='${o.memballoon === false ? 'none' : 'virtio'}'/>
+  </devices>${args ? `\n  <qemu:commandline>${args}</qemu:commandline>` : ''}
+</domain>`;
+}
+
+let caps: Promise<QemuCaps> | undefined;
+/** The installed QEMU's caps, probed once per test file (the command line depends on its version). */
+export function testCaps(): Promise<QemuCaps> {
+  caps ??= (async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'vk-caps-'));
+    try {
+      return (
+        await new QemuCapsCache({ dir: null, probe: { runDir }, kvm: async () => false }).get(QEMU_BINARY)
+      ).caps;
+    } finally {
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  })();
+  return caps;
+}
+
+export interface TestGuest {
+  readonly guest: RunnerGuest;
+  readonly command: RunnerCommand;
+}
+
+/**
+ * A test guest the way the qemu driver starts one: domain XML, `DomainDef`,
+ * the runner's view of it, and `buildCommandLine` for the runner's files.
+ */
+export async function testGuest(roots: RunnerRoots, o: TestGuestOptions = {}): Promise<TestGuest> {
+  const def = DomainDef.fromXML(testDomainXml(o));
+  const guest = runnerGuestFromDef(def);
+  const paths = runnerPaths(roots, guest);
+  const command = buildCommandLine(def, await testCaps(), {
+    domainDir: paths.runDir,
+    monitor: { path: paths.monitorSocket },
+  });
+  return { guest, command };
 }
 
 /** Pids of live QEMU processes whose command line mentions `marker`. */

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   QemuDomainRunner,
-  type QemuGuestSpec,
+  type RunnerCommand,
+  type RunnerGuest,
   type RunnerOptions,
+  type StartOptions,
 } from '../../../src/drivers/qemu/lifecycle/index.js';
 import { QmpClient } from '../../../src/drivers/qemu/qmp/index.js';
 import { isVirError } from '../../../src/errors.js';
@@ -22,9 +24,11 @@ import {
   HAS_QEMU,
   QEMU_NOTE,
   qemuProcessesMentioning,
+  type TestGuestOptions,
   type TestRoots,
   tempRoots,
-  testSpec,
+  testGuest,
+  VIRT_TYPE,
   writeBootImage,
 } from './helpers.js';
 
@@ -66,8 +70,25 @@ function acpiGuest(file = 'acpi.img') {
   return acpiGuestArgs(join(roots.path, 'img'), join(roots.path, 'img', file));
 }
 
-function runner(spec: QemuGuestSpec, extra: Partial<RunnerOptions> = {}) {
-  const r = new QemuDomainRunner(spec, options(extra));
+/** A runner that starts with the command line `buildCommandLine` made for its guest. */
+class TestRunner extends QemuDomainRunner {
+  constructor(
+    guest: RunnerGuest,
+    opts: RunnerOptions,
+    readonly command: RunnerCommand,
+  ) {
+    super(guest, opts);
+  }
+
+  override start(opts: Omit<StartOptions, 'command'> & { command?: RunnerCommand } = {}): Promise<void> {
+    return super.start({ command: this.command, ...opts });
+  }
+}
+
+async function runner(o: TestGuestOptions = {}, extra: Partial<RunnerOptions> = {}) {
+  const opts = options(extra);
+  const { guest, command } = await testGuest(opts, o);
+  const r = new TestRunner(guest, opts, command);
   const log = new EventLog();
   r.subscribe(log.listener);
   runners.push(r);
@@ -91,7 +112,7 @@ async function askQemu<T>(r: QemuDomainRunner, command: string): Promise<T> {
 
 describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => {
   it('starts paused, resumes, and reports running/booted with a started event', async () => {
-    const { r, log } = runner(testSpec());
+    const { r, log } = await runner();
     await r.start();
     expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
     expect(log.lifecycle).toEqual(['started/booted']);
@@ -107,14 +128,22 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     expect(typeof info.cpuTime).toBe('bigint');
   });
 
-  it('gets names and paths with commas, quotes, equals signs and newlines to QEMU intact', async () => {
+  it('gets names and paths with commas, quotes, equals signs (and a disk path with a newline) to QEMU intact', async () => {
     const name = `we,ird "na=me" 'x'`;
-    const weirdRoot = join(roots.path, 'st,a\nte "q"');
-    const disk = boot('poweroff', 'po,wer\n"off".img');
-    const { r, log } = runner(testSpec({ name, extraArgs: disk }), {
-      stateRoot: weirdRoot,
-      logRoot: join(roots.path, 'lo,g'),
+    // buildCommandLine refuses control characters in the paths it writes, as libvirt does.
+    await expect(runner({ name }, { stateRoot: join(roots.path, 'st\nate') })).rejects.toMatchObject({
+      code: 'XML_DETAIL',
+      field: 'paths.domainDir',
     });
+    const weirdRoot = join(roots.path, 'st,a te "q"');
+    const disk = boot('poweroff', 'po,wer\n"off".img');
+    const { r, log } = await runner(
+      { name, extraArgs: disk },
+      {
+        stateRoot: weirdRoot,
+        logRoot: join(roots.path, 'lo,g'),
+      },
+    );
     await r.start({ paused: true });
     expect(existsSync(join(weirdRoot, 'qemu', `${name}.xml`))).toBe(true);
     // QEMU reports the name it parsed from our escaped -name option.
@@ -135,7 +164,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('delivers events through an async iterator that ends with its signal', async () => {
-    const { r } = runner(testSpec());
+    const { r } = await runner();
     const ac = new AbortController();
     const seen: string[] = [];
     const reading = (async () => {
@@ -152,7 +181,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('keeps the live XML in the status file and honours an aborted signal before starting', async () => {
-    const { r } = runner(testSpec({ cpu: 'qemu64,+ssse3', currentMemoryKiB: 12288 }));
+    const { r } = await runner({ cpu: 'qemu64,+ssse3', currentMemoryKiB: 12288 });
     await expect(r.start({ signal: AbortSignal.abort() })).rejects.toMatchObject({
       code: 'OPERATION_ABORTED',
     });
@@ -168,7 +197,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('suspends and resumes with libvirt reasons and events', async () => {
-    const { r, log } = runner(testSpec());
+    const { r, log } = await runner();
     await r.start();
     await r.suspend();
     expect(r.getState()).toEqual({ state: 'paused', reason: 'user' });
@@ -180,7 +209,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('runs a q35 guest with two vCPUs through start, suspend, resume and destroy', async () => {
-    const { r, log } = runner(testSpec({ machine: 'q35', vcpus: 2 }));
+    const { r, log } = await runner({ machine: 'q35', vcpus: 2 });
     await r.start();
     await r.suspend();
     await r.resume();
@@ -194,14 +223,14 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('destroys: stopped/destroyed, files removed, process reaped', async () => {
-    const { r, log } = runner(testSpec());
+    const { r, log } = await runner();
     await r.start();
     const pid = r.pid as number;
     await r.destroy();
     expect(r.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
     expect(log.lifecycle).toEqual(['started/booted', 'stopped/destroyed']);
     expect(existsSync(r.statusPath)).toBe(false);
-    expect(readdirSync(join(roots.stateRoot, 'qemu')).filter((f) => f.includes(r.spec.uuid))).toEqual([]);
+    expect(readdirSync(join(roots.stateRoot, 'qemu')).filter((f) => f.includes(r.guest.uuid))).toEqual([]);
     expect(existsSync(`/proc/${pid}`)).toBe(false);
     expect(readFileSync(r.logPath, 'utf8')).toContain('shutting down, reason=destroyed');
     await expect(r.destroy()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
@@ -209,7 +238,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('detects QEMU killed with SIGKILL: shutoff/crashed and a stopped/failed event', async () => {
-    const { r, log } = runner(testSpec());
+    const { r, log } = await runner();
     await r.start();
     process.kill(r.pid as number, 'SIGKILL');
     await log.wait('stopped/failed');
@@ -218,7 +247,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('QEMU stopped with SIGTERM by someone else: shutdown/host then stopped/shutdown', async () => {
-    const { r, log } = runner(testSpec());
+    const { r, log } = await runner();
     await r.start();
     process.kill(r.pid as number, 'SIGTERM');
     await log.wait('stopped/shutdown');
@@ -227,7 +256,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('a guest power-off with on_poweroff=destroy ends the guest: shutdown/guest then stopped/shutdown', async () => {
-    const { r, log } = runner(testSpec({ extraArgs: boot('poweroff') }));
+    const { r, log } = await runner({ extraArgs: boot('poweroff') });
     await r.start();
     await log.wait('stopped/shutdown');
     expect(log.lifecycle).toEqual(['started/booted', 'shutdown/guest', 'stopped/shutdown']);
@@ -236,7 +265,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
 
   it('shutdown() presses the ACPI button and waits for the guest to power off', async () => {
     const guest = acpiGuest('acpi-1.img');
-    const { r, log } = runner(testSpec({ extraArgs: guest.args }));
+    const { r, log } = await runner({ extraArgs: guest.args });
     await r.start();
     await guest.ready();
     await r.shutdown({ timeoutMs: 10_000 });
@@ -246,7 +275,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('shutdown() of a guest that ignores the button times out, or destroys when asked', async () => {
-    const { r, log } = runner(testSpec());
+    const { r, log } = await runner();
     await r.start();
     const err = await r.shutdown({ timeoutMs: 300 }).catch((e: unknown) => e);
     expect(isVirError(err, 'OPERATION_TIMEOUT')).toBe(true);
@@ -262,7 +291,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
 
   it('on_poweroff=restart resets the guest instead of ending it', async () => {
     const guest = acpiGuest('acpi-2.img');
-    const { r, log } = runner(testSpec({ extraArgs: guest.args, onPoweroff: 'restart' }));
+    const { r, log } = await runner({ extraArgs: guest.args, onPoweroff: 'restart' });
     await r.start();
     await guest.ready();
     await r.shutdown({ timeoutMs: 10_000 });
@@ -273,7 +302,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
 
   it('reboot() powers the guest off through ACPI and resets it, as libvirt does', async () => {
     const guest = acpiGuest('acpi-3.img');
-    const { r, log } = runner(testSpec({ extraArgs: guest.args }));
+    const { r, log } = await runner({ extraArgs: guest.args });
     await r.start();
     await guest.ready();
     await r.reboot();
@@ -287,7 +316,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('a guest suspending to RAM is pmsuspended; pmWakeup() brings it back', async () => {
-    const { r, log } = runner(testSpec({ extraArgs: boot('s3') }));
+    const { r, log } = await runner({ extraArgs: boot('s3') });
     await r.start();
     await log.wait('pmsuspended/memory');
     expect(r.getState()).toEqual({ state: 'pmsuspended', reason: 'unknown' });
@@ -299,7 +328,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('reset() emits a reboot event and keeps the guest running', async () => {
-    const { r, log } = runner(testSpec());
+    const { r, log } = await runner();
     await r.start();
     await expect(r.pmWakeup()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
     await r.reset();
@@ -308,12 +337,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('a guest reboot with on_reboot=destroy ends the guest; with restart it keeps resetting', async () => {
-    const a = runner(testSpec({ extraArgs: boot('reboot'), onReboot: 'destroy' }));
+    const a = await runner({ extraArgs: boot('reboot'), onReboot: 'destroy' });
     await a.r.start();
     await a.log.wait('stopped/shutdown');
     expect(a.log.lifecycle).toEqual(['started/booted', 'shutdown/guest', 'stopped/shutdown']);
 
-    const b = runner(testSpec({ extraArgs: boot('reboot') }));
+    const b = await runner({ extraArgs: boot('reboot') });
     await b.r.start();
     await b.log.wait('reboot');
     expect(b.r.getState().state).toBe('running');
@@ -322,13 +351,13 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
 
   it('a guest panic: crashed/panicked, then on_crash decides (destroy, preserve)', async () => {
     const panicArgs = [...boot('panic'), '-device', 'pvpanic'];
-    const a = runner(testSpec({ extraArgs: panicArgs }));
+    const a = await runner({ extraArgs: panicArgs });
     await a.r.start();
     await a.log.wait('stopped/crashed');
     expect(a.log.lifecycle).toEqual(['started/booted', 'crashed/panicked', 'stopped/crashed']);
     expect(a.r.getState()).toEqual({ state: 'shutoff', reason: 'crashed' });
 
-    const b = runner(testSpec({ extraArgs: panicArgs, onCrash: 'preserve' }));
+    const b = await runner({ extraArgs: panicArgs, onCrash: 'preserve' });
     await b.r.start();
     await b.log.wait('crashed/panicked');
     expect(b.r.getState()).toEqual({ state: 'crashed', reason: 'panicked' });
@@ -338,9 +367,10 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('on_crash=restart resets a panicked guest and runs it again', async () => {
-    const { r, log } = runner(
-      testSpec({ extraArgs: [...boot('panic'), '-device', 'pvpanic'], onCrash: 'restart' }),
-    );
+    const { r, log } = await runner({
+      extraArgs: [...boot('panic'), '-device', 'pvpanic'],
+      onCrash: 'restart',
+    });
     await r.start();
     await log.wait('resumed/unpaused');
     expect(log.sequence.slice(0, 4)).toEqual([
@@ -354,7 +384,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
 
   it('serialises racing calls: jobs never interleave and events follow call order', async () => {
     const trace: string[] = [];
-    const { r, log } = runner(testSpec(), { onJob: (job, phase) => trace.push(`${phase} ${job}`) });
+    const { r, log } = await runner({}, { onJob: (job, phase) => trace.push(`${phase} ${job}`) });
     await r.start();
     await Promise.all([r.suspend(), r.resume(), r.suspend(), r.resume(), r.setMemory(8192), r.suspend()]);
     for (let i = 0; i < trace.length; i += 2) {
@@ -382,20 +412,20 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('setMemory drives the balloon within 1..maximum and needs a balloon device', async () => {
-    const { r } = runner(testSpec({ currentMemoryKiB: 12288 }));
+    const { r } = await runner({ currentMemoryKiB: 12288 });
     await r.start();
     expect(r.getInfo().memory).toBe(12288);
     await r.setMemory(8192);
     expect(r.getInfo().memory).toBe(8192);
     expect(readFileSync(r.statusPath, 'utf8')).toContain("balloonKiB='8192'");
     await expect(r.setMemory(32768)).rejects.toMatchObject({ code: 'INVALID_ARG', field: 'currentMemory' });
-    const noBalloon = runner(testSpec({ memballoon: false }));
+    const noBalloon = await runner({ memballoon: false });
     await noBalloon.r.start();
     await expect(noBalloon.r.setMemory(8192)).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
   });
 
   it('rejects a pending call when QEMU dies mid-command, and destroys a hung QEMU', async () => {
-    const { r, log } = runner(testSpec());
+    const { r, log } = await runner();
     await r.start();
     const pid = r.pid as number;
     process.kill(pid, 'SIGSTOP');
@@ -412,7 +442,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
       ['/bin/false', /exited with status 1/],
       [join(roots.path, 'no-such-qemu'), /could not be run/],
     ] as const) {
-      const { r, log } = runner(testSpec({ emulator }));
+      const { r, log } = await runner({ emulator });
       const err = await r.start().catch((e: unknown) => e);
       expect(isVirError(err, 'OPERATION_FAILED')).toBe(true);
       expect((err as Error).message).toMatch(pattern);
@@ -420,16 +450,14 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
       expect(existsSync(r.statusPath)).toBe(false);
       expect(log.lifecycle).toEqual([]);
     }
-    const { r } = runner(testSpec({ machine: 'no-such-machine' }));
+    const { r } = await runner({ machine: 'no-such-machine' });
     const err = await r.start().catch((e: unknown) => e);
     expect(isVirError(err, 'OPERATION_FAILED')).toBe(true);
     // QEMU's own complaint, from its stderr in our log, is in the message.
     expect((err as Error).message).toMatch(/no-such-machine/);
     expect(readFileSync(r.logPath, 'utf8')).toMatch(/unsupported machine type|no-such-machine/);
 
-    const missingDisk = runner(
-      testSpec({ extraArgs: bootDiskArgs(join(roots.path, 'no,such', 'disk.img')) }),
-    );
+    const missingDisk = await runner({ extraArgs: bootDiskArgs(join(roots.path, 'no,such', 'disk.img')) });
     const diskErr = await missingDisk.r.start().catch((e: unknown) => e);
     expect(isVirError(diskErr, 'OPERATION_FAILED')).toBe(true);
     expect((diskErr as Error).message).toContain(join(roots.path, 'no,such', 'disk.img'));
@@ -437,7 +465,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it("reports a guest that needs more memory than the host has with QEMU's reason", async () => {
-    const { r } = runner(testSpec({ memoryKiB: 100 * 1024 ** 3 }));
+    const { r } = await runner({ memoryKiB: 100 * 1024 ** 3 });
     const err = await r.start().catch((e: unknown) => e);
     expect(isVirError(err, 'OPERATION_FAILED')).toBe(true);
     expect((err as Error).message).toMatch(/cannot set up guest memory/);
@@ -445,28 +473,28 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('refuses a CPU model the host cannot give in full, naming the missing features', async () => {
-    const { r } = runner(testSpec({ cpu: 'Skylake-Server' }));
+    const { r } = await runner({ cpu: 'Skylake-Server' });
     const err = await r.start().catch((e: unknown) => e);
-    if (r.spec.virtType === 'qemu') {
+    if (VIRT_TYPE === 'qemu') {
       expect(isVirError(err, 'CPU_INCOMPATIBLE')).toBe(true);
       expect((err as Error).message).toMatch(/features: .*\bpcid\b/);
       expect(r.getState()).toEqual({ state: 'shutoff', reason: 'failed' });
       expect(existsSync(r.statusPath)).toBe(false);
     }
     // Without enforce QEMU drops what it cannot do and starts.
-    const lax = runner(testSpec({ cpu: 'Skylake-Server', cpuEnforce: false }));
+    const lax = await runner({ cpu: 'Skylake-Server', cpuCheck: 'none' });
     await lax.r.start();
     expect(lax.r.getState().state).toBe('running');
   });
 
   it('refuses a second start while starting, and destroy cancels a start', async () => {
-    const { r, log } = runner(testSpec());
+    const { r, log } = await runner();
     const first = r.start();
     await expect(r.start()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
     await first;
     await r.destroy();
 
-    const b = runner(testSpec());
+    const b = await runner();
     const starting = b.r.start();
     await new Promise((res) => setTimeout(res, 5));
     if (b.r.pid !== undefined && !b.r.isActive) {
@@ -484,7 +512,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('re-attaches after detach, carries on with events, and destroys', async () => {
-    const { r } = runner(testSpec());
+    const { r } = await runner();
     await r.start();
     await r.suspend();
     const pid = r.pid;
@@ -503,7 +531,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
   });
 
   it('reports a guest that died while detached as shutoff/crashed and removes its stale files', async () => {
-    const { r } = runner(testSpec());
+    const { r } = await runner();
     await r.start();
     const pid = r.pid as number;
     await r.detach();
@@ -519,7 +547,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
 
 describe.skipIf(!HAS_QEMU)(`re-attach from another Node process${QEMU_NOTE}`, () => {
   /** Starts a guest from a child Node process; resolves with QEMU's pid once the guest runs. */
-  function startInChild(spec: QemuGuestSpec, mode: 'exit' | 'wait') {
+  function startInChild(spec: { guest: RunnerGuest; command: RunnerCommand }, mode: 'exit' | 'wait') {
     const script = join(import.meta.dirname, 'start-guest-child.ts');
     const child = spawn(
       process.execPath,
@@ -527,7 +555,7 @@ describe.skipIf(!HAS_QEMU)(`re-attach from another Node process${QEMU_NOTE}`, ()
         '--import',
         'tsx',
         script,
-        JSON.stringify({ stateRoot: roots.stateRoot, logRoot: roots.logRoot, spec }),
+        JSON.stringify({ stateRoot: roots.stateRoot, logRoot: roots.logRoot, ...spec }),
         mode,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
@@ -548,12 +576,12 @@ describe.skipIf(!HAS_QEMU)(`re-attach from another Node process${QEMU_NOTE}`, ()
 
   it('finds a guest started by a process that exited, and follows it to power-off', async () => {
     const guest = acpiGuest('acpi-child.img');
-    const spec = testSpec({ extraArgs: guest.args });
+    const spec = await testGuest(roots, { extraArgs: guest.args });
     const { started, exited } = startInChild(spec, 'exit');
     const pid = await started;
     await exited;
     await guest.ready();
-    const r = await QemuDomainRunner.reattach(spec.name, options());
+    const r = await QemuDomainRunner.reattach(spec.guest.name, options());
     runners.push(r);
     const log = new EventLog();
     r.subscribe(log.listener);
@@ -567,13 +595,13 @@ describe.skipIf(!HAS_QEMU)(`re-attach from another Node process${QEMU_NOTE}`, ()
   });
 
   it('finds a guest whose Node process was killed with SIGKILL, and destroys it', async () => {
-    const spec = testSpec();
+    const spec = await testGuest(roots);
     const { child, started, exited } = startInChild(spec, 'wait');
     const pid = await started;
     child.kill('SIGKILL');
     await exited;
     // The old process held the only monitor connection; it is gone with it.
-    const r = await QemuDomainRunner.reattach(spec.name, options());
+    const r = await QemuDomainRunner.reattach(spec.guest.name, options());
     runners.push(r);
     const log = new EventLog();
     r.subscribe(log.listener);

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { DomainDef } from '../../../src/conf/domain/index.js';
+import { runnerGuestFromDef } from '../../../src/drivers/qemu/domains/index.js';
 import {
-  buildSpecCommandLine,
-  cpuArg,
-  qemuOptValue,
-  validateGuestSpec,
+  checkRunnerCommand,
+  type RunnerGuest,
+  runnerPaths,
+  validateRunnerGuest,
 } from '../../../src/drivers/qemu/lifecycle/index.js';
 import { isVirError } from '../../../src/errors.js';
-import { testSpec } from './helpers.js';
+import { testDomainXml } from './helpers.js';
 
 function errorOf(fn: () => unknown): unknown {
   try {
@@ -17,38 +19,83 @@ function errorOf(fn: () => unknown): unknown {
   return undefined;
 }
 
-describe('QEMU option escaping', () => {
-  it('doubles commas and leaves everything else as is', () => {
-    expect(qemuOptValue('a,b')).toBe('a,,b');
-    expect(qemuOptValue(',,')).toBe(',,,,');
-    expect(qemuOptValue(`x=y "q" 'r'\nz`)).toBe(`x=y "q" 'r'\nz`);
+function guest(overrides: Partial<RunnerGuest> = {}): RunnerGuest {
+  return { ...runnerGuestFromDef(DomainDef.fromXML(testDomainXml())), ...overrides };
+}
+
+describe('the command line the runner needs', () => {
+  const paths = runnerPaths({ stateRoot: '/run/x,y', logRoot: '/log' }, guest());
+  // The options buildCommandLine writes, spelled out here so the test does not trust the code under test.
+  const needed = [
+    '/usr/bin/qemu-system-x86_64',
+    '-S',
+    '-chardev',
+    `socket,id=charmonitor,path=${paths.monitorSocket.split(',').join(',,')},server=on,wait=off`,
+    '-mon',
+    'chardev=charmonitor,id=monitor,mode=control',
+    '-no-shutdown',
+  ];
+
+  it('accepts one with -S, the monitor on its socket (commas doubled) and -no-shutdown', () => {
+    expect(paths.monitorSocket).toContain('/run/x,y/qemu/domain-');
+    expect(() => checkRunnerCommand({ argv: needed, env: {} }, paths)).not.toThrow();
   });
 
-  it('escapes the name and the monitor path, and keeps each value one argv entry', () => {
-    const spec = testSpec({ name: 'a,b=c "d"' });
-    const { argv } = buildSpecCommandLine(spec, { monitorSocket: '/tmp/x,y/monitor.sock' });
-    expect(argv[argv.indexOf('-name') + 1]).toBe('guest=a,,b=c "d",debug-threads=on');
-    expect(argv).toContain('socket,id=charmonitor,path=/tmp/x,,y/monitor.sock,server=on,wait=off');
-    expect(argv).toContain('-S');
-    expect(argv).toContain('-no-shutdown');
-    expect(argv).not.toContain('-no-reboot');
+  it.each([['-S'], ['-no-shutdown'], ['-mon']])('refuses one without %s', (option) => {
+    const i = needed.indexOf(option);
+    const argv = needed.filter((_, j) => j !== i && !(option === '-mon' && j === i + 1));
+    const err = errorOf(() => checkRunnerCommand({ argv, env: {} }, paths));
+    expect(isVirError(err, 'INTERNAL_ERROR')).toBe(true);
+    expect((err as Error).message).toContain(option);
   });
 
-  it('adds enforce to named CPU models only', () => {
-    expect(cpuArg('Haswell,+vmx', true)).toBe('Haswell,+vmx,enforce');
-    expect(cpuArg('Haswell,enforce', true)).toBe('Haswell,enforce');
-    expect(cpuArg('host', true)).toBe('host');
-    expect(cpuArg('max', true)).toBe('max');
-    expect(cpuArg('Haswell', false)).toBe('Haswell');
-  });
-
-  it('adds -no-reboot only when a guest reboot must end the guest', () => {
-    const { argv } = buildSpecCommandLine(testSpec({ onReboot: 'destroy' }), { monitorSocket: '/s' });
-    expect(argv).toContain('-no-reboot');
+  it('refuses a monitor on another socket and a relative binary', () => {
+    const other = needed.map((a) => a.replace('monitor.sock', 'other.sock'));
+    expect(
+      isVirError(
+        errorOf(() => checkRunnerCommand({ argv: other, env: {} }, paths)),
+        'INTERNAL_ERROR',
+      ),
+    ).toBe(true);
+    const relative = ['qemu-system-x86_64', ...needed.slice(1)];
+    expect(
+      isVirError(
+        errorOf(() => checkRunnerCommand({ argv: relative, env: {} }, paths)),
+        'INVALID_ARG',
+      ),
+    ).toBe(true);
   });
 });
 
-describe('guest spec validation', () => {
+describe('the runner guest', () => {
+  it('comes from the definition: sizes, actions, balloon, checked CPU model', () => {
+    const def = DomainDef.fromXML(
+      testDomainXml({
+        memoryKiB: 32768,
+        currentMemoryKiB: 16384,
+        vcpus: 2,
+        cpu: 'Haswell,+vmx',
+        onReboot: 'destroy',
+        memballoon: false,
+      }),
+    );
+    const g = runnerGuestFromDef(def);
+    expect(g).toMatchObject({
+      name: def.name,
+      uuid: def.uuid,
+      memoryKiB: 32768,
+      currentMemoryKiB: 16384,
+      vcpus: 2,
+      cpuCheck: { model: 'Haswell' },
+      onReboot: 'destroy',
+      memballoon: false,
+    });
+    expect(
+      runnerGuestFromDef(DomainDef.fromXML(testDomainXml({ cpu: 'Haswell', cpuCheck: 'none' }))).cpuCheck,
+    ).toBe(undefined);
+    expect(runnerGuestFromDef(DomainDef.fromXML(testDomainXml({ cpu: 'host' }))).cpuCheck).toBe(undefined);
+  });
+
   it.each([
     ['name', { name: '' }],
     ['name', { name: 'a/b' }],
@@ -58,21 +105,25 @@ describe('guest spec validation', () => {
     ['memory', { memoryKiB: 12.5 }],
     ['currentMemory', { currentMemoryKiB: 1 << 30 }],
     ['vcpu', { vcpus: 0 }],
-    ['devices/emulator', { emulator: 'qemu-system-x86_64' }],
-    ['cpu', { cpu: 'max\n-S' }],
   ])('rejects a bad %s with INVALID_ARG naming the field', (field, bad) => {
-    const err = errorOf(() => validateGuestSpec(testSpec(bad)));
+    const err = errorOf(() => validateRunnerGuest(guest(bad)));
     expect(isVirError(err, 'INVALID_ARG')).toBe(true);
     expect((err as { field?: string }).field).toBe(field);
   });
 
   it('refuses lifecycle actions the QEMU driver does not implement', () => {
-    const err = errorOf(() => validateGuestSpec(testSpec({ onPoweroff: 'preserve' })));
+    const err = errorOf(() => validateRunnerGuest(guest({ onPoweroff: 'preserve' })));
     expect(isVirError(err, 'CONFIG_UNSUPPORTED')).toBe(true);
     expect((err as { field?: string }).field).toBe('on_poweroff');
+    const fromDef = errorOf(() =>
+      runnerGuestFromDef(
+        DomainDef.fromXML(testDomainXml().replace('<on_crash>destroy', '<on_crash>coredump-destroy')),
+      ),
+    );
+    expect(isVirError(fromDef, 'CONFIG_UNSUPPORTED')).toBe(true);
   });
 
   it('accepts names with commas, quotes, spaces and equals signs', () => {
-    expect(() => validateGuestSpec(testSpec({ name: `we,ird "name" = 'x'` }))).not.toThrow();
+    expect(() => validateRunnerGuest(guest({ name: `we,ird "name" = 'x'` }))).not.toThrow();
   });
 });

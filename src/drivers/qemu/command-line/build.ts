@@ -18,48 +18,15 @@ import { VirError } from '../../../errors.js';
 import { machineFacts } from '../../../machine/machine-types.js';
 import { accelOf, resolveMachine } from '../defaults/index.js';
 import type { QemuCaps } from '../probe/qemu-caps.js';
+import { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
-import { checkValue, jsonArg, optList, optValue } from './escape.js';
+import { checkValue, optList, optValue } from './escape.js';
+import { qemuPassthrough } from './qemu-namespace.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 
+export { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
 export type { CommandLine, CommandLinePaths } from './types.js';
-
-/** Whether this QEMU takes `-object`/`-device`/`-blockdev` as JSON (6.2 and later do). */
-export function supportsJsonCli(caps: QemuCaps): boolean {
-  return caps.versionNumber >= 6_002_000;
-}
-
-export class ArgvBuilder {
-  readonly argv: string[] = [];
-  constructor(readonly json: boolean) {}
-  add(...args: string[]): void {
-    this.argv.push(...args);
-  }
-  /** `-device` / `-object` / `-blockdev` etc. from a property object. */
-  props(option: string, obj: Record<string, unknown>, field: string): void {
-    if (this.json) this.argv.push(option, jsonArg(obj, field));
-    else {
-      const items: string[] = [];
-      const flat = (prefix: string, o: Record<string, unknown>) => {
-        for (const [k, v] of Object.entries(o)) {
-          if (v === undefined) continue;
-          if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-            flat(`${prefix}${k}.`, v as Record<string, unknown>);
-            continue;
-          }
-          const s = typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
-          // -device and -object take their type as the implied first key; -blockdev and others do not.
-          const implied = option === '-device' ? 'driver' : option === '-object' ? 'qom-type' : undefined;
-          const bare = prefix === '' && k === implied && items.length === 0;
-          items.push(bare ? optValue(s, field) : `${prefix}${k}=${optValue(s, field)}`);
-        }
-      };
-      flat('', obj);
-      this.argv.push(option, items.join(','));
-    }
-  }
-}
 
 export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandLinePaths): CommandLine {
   const name = checkValue(def.name, '/domain/name');
@@ -143,6 +110,9 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
   buildBoot(b, def);
   buildDevices(b, def, facts, paths);
+  const passthrough = qemuPassthrough(def);
+  b.add(...passthrough.args);
+  for (const [k, v] of passthrough.env) env[k] = v;
   b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
   b.add('-msg', 'timestamp=on');
   return { env, argv: b.argv };

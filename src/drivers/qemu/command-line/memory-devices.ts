@@ -8,7 +8,7 @@
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { XmlElement } from '../../../xml/tree.js';
-import type { ArgvBuilder } from './build.js';
+import type { ArgvBuilder } from './argv-builder.js';
 import { checkValue } from './escape.js';
 import type { CommandLinePaths } from './types.js';
 

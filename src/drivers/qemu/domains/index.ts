@@ -4,5 +4,5 @@
  * @module
  */
 export { ConfigStore } from './config-store.js';
-export { guestSpecFromDef } from './guest-spec-from-def.js';
-export { QemuDomains, type QemuDomainsOptions } from './qemu-domains.js';
+export { type CommandLineFor, QemuDomains, type QemuDomainsOptions } from './qemu-domains.js';
+export { runnerGuestFromDef } from './runner-guest-from-def.js';

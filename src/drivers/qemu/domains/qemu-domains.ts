@@ -11,15 +11,18 @@
  * the first connection (re-attaching the guests found in the status files)
  * and detached from its guests, which keep running, when the last one closes.
  *
+ * The table of entries and its identity rules are `domain-table.ts`, one
+ * entry's questions `domain-entry.ts`, parsing a definition for this driver
+ * `prepare-definition.ts`, what an opening driver finds `load-domains.ts`;
+ * this class holds the calls and their job order.
+ *
  * @module
  */
-import { DomainDef } from '../../../conf/domain/index.js';
+import type { DomainDef } from '../../../conf/domain/index.js';
 import type {
   CallOptions,
   DomainEventListener,
-  DomainEventName,
   DomainInfo,
-  DomainLifecycleEvent,
   DomainLookup,
   DomainRef,
   DomainState,
@@ -28,62 +31,26 @@ import type {
 } from '../../../driver.js';
 import { throwIfAborted, VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
-import {
-  buildSpecCommandLine,
-  type QemuCommandLine,
-  QemuDomainRunner,
-  type QemuRunPaths,
-  type RunnerEvent,
-  type RunnerOptions,
-} from '../lifecycle/index.js';
+import { QemuDomainRunner, type RunnerEvent, type RunnerOptions, runnerPaths } from '../lifecycle/index.js';
 import { ConfigStore } from './config-store.js';
-import { guestSpecFromDef } from './guest-spec-from-def.js';
+import {
+  cloneDef,
+  type Entry,
+  entryInfo,
+  entryXml,
+  isActive,
+  refOf,
+  signalOpt,
+  stateOf,
+  type WriteFlags,
+} from './domain-entry.js';
+import { DomainTable } from './domain-table.js';
+import { loadDomains } from './load-domains.js';
+import { prepareDefinition } from './prepare-definition.js';
+import type { QemuDomainsOptions } from './qemu-domains-options.js';
+import { runnerGuestFromDef } from './runner-guest-from-def.js';
 
-export interface QemuDomainsOptions {
-  /** Definitions: `<configRoot>/qemu/<name>.xml`. */
-  readonly configRoot: string;
-  /** Status files and monitor sockets: `<stateRoot>/qemu/`. */
-  readonly stateRoot: string;
-  /** Logs: `<logRoot>/qemu/<name>.log`. */
-  readonly logRoot: string;
-  /** The QEMU binary for a guest architecture, when the definition names none. */
-  readonly defaultEmulator: (arch: string, signal?: AbortSignal) => Promise<string | undefined>;
-  /** The emulator's default machine, when the definition names none. */
-  readonly defaultMachine?: (
-    emulator: string,
-    arch: string,
-    signal?: AbortSignal,
-  ) => Promise<string | undefined>;
-  /** Milliseconds QEMU has to open its monitor. */
-  readonly startTimeoutMs?: number;
-  /**
-   * The full command-line generator. Called before each start (it may probe
-   * the emulator); returns the builder the runner calls with its monitor
-   * socket. Without it the runner's minimal command line is used, and
-   * definitions with devices it cannot express are refused.
-   */
-  readonly commandLine?: (def: DomainDef, signal?: AbortSignal) => Promise<CommandLineBuilder>;
-  /** Define-time defaults (machine, controllers, balloon, ...), applied in place before a definition is stored. */
-  readonly applyDefaults?: (def: DomainDef, signal?: AbortSignal) => Promise<void>;
-}
-
-/** Builds QEMU's argv (without the binary) once the runner knows its monitor socket. */
-export type CommandLineBuilder = (paths: QemuRunPaths) => QemuCommandLine;
-
-interface Entry {
-  name: string;
-  uuid: string;
-  /** The persistent (next boot) definition; undefined for a transient domain. */
-  config: DomainDef | undefined;
-  /** The definition the running guest was started from. */
-  live: DomainDef | undefined;
-  runner: QemuDomainRunner | undefined;
-  unsubscribe: (() => void) | undefined;
-  /** The command line of the start in progress, when the full generator is in use. */
-  commandLine?: CommandLineBuilder | undefined;
-}
-
-type WriteFlags = CallOptions & { config?: boolean; live?: boolean };
+export type { CommandLineFor, QemuDomainsOptions } from './qemu-domains-options.js';
 
 /** The job key of changes to the list of domains (define, undefine, create), which must not interleave. */
 const LIST = 'domain list';
@@ -94,8 +61,7 @@ const nextIds = new Map<string, number>();
 export class QemuDomains {
   readonly #options: QemuDomainsOptions;
   readonly #store: ConfigStore;
-  readonly #byUuid = new Map<string, Entry>();
-  readonly #listeners = new Set<DomainEventListener>();
+  readonly #table: DomainTable;
   /** Changes to the domain list (define, undefine, create, start) happen one at a time. */
   readonly #listJobs = new DomainJobs('qemu');
   readonly #ready: Promise<void>;
@@ -104,6 +70,7 @@ export class QemuDomains {
   private constructor(options: QemuDomainsOptions) {
     this.#options = options;
     this.#store = new ConfigStore(options.configRoot);
+    this.#table = new DomainTable(this.#store);
     this.#ready = this.#load();
   }
 
@@ -130,47 +97,28 @@ export class QemuDomains {
     shared.delete(key);
     this.#closed = true;
     await this.#ready;
-    for (const e of this.#byUuid.values()) {
+    for (const e of this.#table.byUuid.values()) {
       e.unsubscribe?.();
       await e.runner?.detach();
     }
-    this.#byUuid.clear();
-    this.#listeners.clear();
+    this.#table.byUuid.clear();
+    this.#table.listeners.clear();
   }
 
   subscribe(listener: DomainEventListener): () => void {
-    this.#listeners.add(listener);
-    return () => {
-      this.#listeners.delete(listener);
-    };
+    return this.#table.subscribe(listener);
   }
 
   // ---------------------------------------------------------------- queries
 
   async list(filter: ListDomainsFilter, opts: CallOptions = {}): Promise<DomainRef[]> {
     await this.#enter(opts);
-    const states = filter.state === undefined ? undefined : new Set<string>([filter.state].flat());
-    const out: DomainRef[] = [];
-    for (const e of this.#byUuid.values()) {
-      if (filter.active !== undefined && filter.active !== isActive(e)) continue;
-      if (filter.persistent !== undefined && filter.persistent !== (e.config !== undefined)) continue;
-      if (filter.autostart !== undefined && filter.autostart !== this.#autostart(e)) continue;
-      if (states && !states.has(stateOf(e).state)) continue;
-      out.push(refOf(e));
-    }
-    return out.sort((a, b) => a.name.localeCompare(b.name));
+    return this.#table.list(filter);
   }
 
   async lookup(key: DomainLookup, opts: CallOptions = {}): Promise<DomainRef> {
     await this.#enter(opts);
-    let found: Entry | undefined;
-    if ('uuid' in key) found = this.#byUuid.get(key.uuid);
-    else if ('name' in key) found = this.#byName(key.name);
-    else if (key.id >= 0)
-      found = [...this.#byUuid.values()].find((e) => isActive(e) && refOf(e).id === key.id);
-    if (found) return refOf(found);
-    const what = 'uuid' in key ? `uuid '${key.uuid}'` : 'name' in key ? `name '${key.name}'` : `id ${key.id}`;
-    throw new VirError('NO_DOMAIN', 'qemu', `no domain with matching ${what}`);
+    return this.#table.lookup(key);
   }
 
   async getState(dom: DomainRef, opts: CallOptions = {}): Promise<DomainState> {
@@ -178,31 +126,12 @@ export class QemuDomains {
   }
 
   async getInfo(dom: DomainRef, opts: CallOptions = {}): Promise<DomainInfo> {
-    const e = await this.#find(dom, opts);
-    if (e.runner && isActive(e)) return e.runner.getInfo();
-    const def = e.config ?? e.live;
-    const maxMem = def?.memory?.value ?? 0;
-    return {
-      state: stateOf(e).state,
-      maxMem,
-      memory: def?.currentMemory?.value ?? maxMem,
-      nrVirtCpu: def?.vcpu?.current ?? def?.vcpu?.count ?? 1,
-      cpuTime: 0n,
-    };
+    return entryInfo(await this.#find(dom, opts));
   }
 
   /** The live definition while running (with its id and balloon size), else the persistent one. */
   async getXml(dom: DomainRef, opts: GetXmlOptions = {}): Promise<string> {
-    const e = await this.#find(dom, opts);
-    if (e.runner && e.live && isActive(e) && !(opts.inactive && e.config)) {
-      const live = cloneDef(e.live);
-      live.id = e.runner.ref.id;
-      live.currentMemory = { unit: 'KiB', value: e.runner.getInfo().memory };
-      return live.toXML();
-    }
-    const def = e.config ?? e.live;
-    if (!def) throw new VirError('INTERNAL_ERROR', 'qemu', `domain '${e.name}' has no definition`);
-    return def.toXML({ inactive: true });
+    return entryXml(await this.#find(dom, opts), opts);
   }
 
   async isPersistent(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
@@ -210,7 +139,7 @@ export class QemuDomains {
   }
 
   async getAutostart(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
-    return this.#autostart(await this.#find(dom, opts));
+    return this.#table.autostart(await this.#find(dom, opts));
   }
 
   async setAutostart(dom: DomainRef, autostart: boolean, opts: CallOptions = {}): Promise<void> {
@@ -231,22 +160,22 @@ export class QemuDomains {
    */
   async define(xml: string, opts: CallOptions = {}): Promise<DomainRef> {
     await this.#enter(opts);
-    const def = await this.#prepare(xml, opts.signal);
+    const def = await prepareDefinition(xml, this.#options, opts.signal);
     return this.#listJobs.run(
       LIST,
       'define',
       async () => {
         this.#checkOpen();
-        const existing = this.#claim(def);
+        const existing = this.#table.claim(def);
         this.#store.write(def.name, def.toXML({ inactive: true }));
         if (existing) {
           const hadConfig = existing.config !== undefined;
           existing.config = def;
-          this.#emit(existing, 'defined', hadConfig ? 'updated' : 'added');
+          this.#table.emit(existing, 'defined', hadConfig ? 'updated' : 'added');
           return refOf(existing);
         }
-        const e = this.#insert(def, true);
-        this.#emit(e, 'defined', 'added');
+        const e = this.#table.insert(def, true);
+        this.#table.emit(e, 'defined', 'added');
         return refOf(e);
       },
       opts.signal,
@@ -263,8 +192,8 @@ export class QemuDomains {
         if (!e.config) throw new VirError('OPERATION_INVALID', 'qemu', 'cannot undefine transient domain');
         this.#store.remove(e.name);
         e.config = undefined;
-        if (!isActive(e)) this.#drop(e);
-        this.#emit(e, 'undefined', 'removed');
+        if (!isActive(e)) this.#table.drop(e);
+        this.#table.emit(e, 'undefined', 'removed');
       },
       opts.signal,
     );
@@ -273,21 +202,21 @@ export class QemuDomains {
   /** Starts a transient domain (or boots an inactive persistent one of the same identity once). */
   async create(xml: string, opts: CallOptions & { paused?: boolean } = {}): Promise<DomainRef> {
     await this.#enter(opts);
-    const def = await this.#prepare(xml, opts.signal);
+    const def = await prepareDefinition(xml, this.#options, opts.signal);
     return this.#listJobs.run(
       LIST,
       'create',
       async () => {
         this.#checkOpen();
-        const existing = this.#claim(def);
+        const existing = this.#table.claim(def);
         if (existing && isActive(existing)) {
           throw new VirError('OPERATION_INVALID', 'qemu', `domain '${existing.name}' is already active`);
         }
-        const e = existing ?? this.#insert(def, false);
+        const e = existing ?? this.#table.insert(def, false);
         try {
           await this.#boot(e, def, opts);
         } catch (err) {
-          if (!e.config) this.#drop(e);
+          if (!e.config) this.#table.drop(e);
           throw err;
         }
         return refOf(e);
@@ -401,59 +330,9 @@ export class QemuDomains {
 
   /** Loads the definitions, then finds the guests left running by an earlier process or connection. */
   async #load(): Promise<void> {
-    for (const name of this.#store.list()) {
-      try {
-        const def = DomainDef.fromXML(this.#store.read(name));
-        if (def.name !== name || !def.uuid || this.#byUuid.has(def.uuid)) continue;
-        this.#insert(def, true);
-      } catch {
-        // A definition we cannot read is left on disk untouched, as libvirt skips it.
-      }
-    }
-    let maxId = 0;
-    for (const name of QemuDomainRunner.listStatus(this.#runnerRoots())) {
-      let runner: QemuDomainRunner;
-      let owner: Entry | undefined;
-      try {
-        runner = await QemuDomainRunner.reattach(
-          name,
-          this.#runnerOptions(() => owner),
-        );
-      } catch {
-        // Unreadable status, or a monitor another process holds: not ours to manage.
-        continue;
-      }
-      const spec = runner.spec;
-      let e = this.#byUuid.get(spec.uuid);
-      if (e && e.name !== spec.name) {
-        await runner.detach();
-        continue;
-      }
-      const alive = runner.isActive;
-      if (!e) {
-        if (!alive) continue; // a transient guest that died while nobody watched
-        e = {
-          name: spec.name,
-          uuid: spec.uuid,
-          config: undefined,
-          live: undefined,
-          runner: undefined,
-          unsubscribe: undefined,
-        };
-        this.#byUuid.set(e.uuid, e);
-      }
-      owner = e;
-      this.#adoptRunner(e, runner);
-      if (alive) {
-        maxId = Math.max(maxId, runner.ref.id);
-        try {
-          e.live = spec.domainXml ? DomainDef.fromXML(spec.domainXml) : e.config && cloneDef(e.config);
-          if (e.live) delete e.live.id;
-        } catch {
-          e.live = e.config && cloneDef(e.config);
-        }
-      }
-    }
+    const maxId = await loadDomains(this.#table, this.#runnerOptions(), (e, runner) =>
+      this.#adoptRunner(e, runner),
+    );
     const key = this.#options.stateRoot;
     nextIds.set(key, Math.max(nextIds.get(key) ?? 1, maxId + 1));
   }
@@ -471,7 +350,7 @@ export class QemuDomains {
 
   async #find(dom: DomainRef, opts: CallOptions): Promise<Entry> {
     await this.#enter(opts);
-    const e = this.#byUuid.get(dom.uuid);
+    const e = this.#table.byUuid.get(dom.uuid);
     if (!e)
       throw new VirError('NO_DOMAIN', 'qemu', `no domain with matching uuid '${dom.uuid}' (${dom.name})`);
     return e;
@@ -483,119 +362,19 @@ export class QemuDomains {
     return e.runner;
   }
 
-  #byName(name: string): Entry | undefined {
-    for (const e of this.#byUuid.values()) if (e.name === name) return e;
-    return undefined;
-  }
-
-  /** Parses a definition and fills what the driver decides: emulator and default machine. */
-  async #prepare(xml: string, signal: AbortSignal | undefined): Promise<DomainDef> {
-    const def = DomainDef.fromXML(xml);
-    if (def.type !== 'kvm' && def.type !== 'qemu') {
-      throw new VirError(
-        'CONFIG_UNSUPPORTED',
-        'qemu',
-        `domain type '${def.type}' is not supported by the QEMU driver`,
-        {
-          field: '/domain/@type',
-        },
-      );
-    }
-    if (def.name.includes('/')) {
-      throw new VirError('XML_ERROR', 'qemu', `name ${def.name} cannot contain '/'`, {
-        field: '/domain/name',
-      });
-    }
-    if (/[\n\r\0]/.test(def.name) || def.name === '.' || def.name === '..') {
-      throw new VirError('XML_ERROR', 'qemu', 'domain name must not contain a newline or be . or ..', {
-        field: '/domain/name',
-      });
-    }
-    const arch = def.os?.type?.arch ?? 'x86_64';
-    def.devices ??= {};
-    if (!def.devices.emulator) {
-      const found = await this.#options.defaultEmulator(arch, signal);
-      if (!found) {
-        throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `no QEMU binary found for architecture '${arch}'`, {
-          field: '/domain/os/type/@arch',
-        });
-      }
-      def.devices.emulator = found;
-    }
-    const emulator = def.devices.emulator;
-    if (!emulator.startsWith('/')) {
-      throw new VirError('XML_DETAIL', 'qemu', 'emulator must be an absolute path', {
-        field: '/domain/devices/emulator',
-      });
-    }
-    if (def.os?.type && !def.os.type.machine) {
-      const machine = await this.#options.defaultMachine?.(emulator, arch, signal);
-      if (machine) def.os.type.machine = machine;
-    }
-    await this.#options.applyDefaults?.(def, signal);
-    return def;
-  }
-
-  /** The entry a definition replaces, after libvirt's identity checks. */
-  #claim(def: DomainDef): Entry | undefined {
-    const same = def.uuid ? this.#byUuid.get(def.uuid) : undefined;
-    if (same && same.name !== def.name) {
-      throw new VirError(
-        'OPERATION_FAILED',
-        'qemu',
-        `domain '${same.name}' is already defined with uuid ${same.uuid}`,
-      );
-    }
-    if (!same) {
-      const named = this.#byName(def.name);
-      if (named) {
-        throw new VirError(
-          'OPERATION_FAILED',
-          'qemu',
-          `domain '${named.name}' already exists with uuid ${named.uuid}`,
-        );
-      }
-    }
-    return same;
-  }
-
-  #insert(def: DomainDef, persistent: boolean): Entry {
-    const e: Entry = {
-      name: def.name,
-      uuid: def.uuid ?? '',
-      config: persistent ? def : undefined,
-      live: undefined,
-      runner: undefined,
-      unsubscribe: undefined,
-    };
-    this.#byUuid.set(e.uuid, e);
-    return e;
-  }
-
-  #drop(e: Entry): void {
-    e.unsubscribe?.();
-    e.unsubscribe = undefined;
-    if (this.#byUuid.get(e.uuid) === e) this.#byUuid.delete(e.uuid);
-  }
-
   async #boot(e: Entry, def: DomainDef, opts: CallOptions & { paused?: boolean }): Promise<void> {
     const live = cloneDef(def);
-    const emulator = live.devices?.emulator ?? '';
-    const full = this.#options.commandLine;
-    const spec = guestSpecFromDef(live, emulator, live.toXML(), { checkDevices: full === undefined });
-    e.commandLine = full ? await full(live, opts.signal) : undefined;
+    const guest = runnerGuestFromDef(live);
+    const command = await this.#options.commandLine(live, runnerPaths(this.#options, guest), opts.signal);
     let runner = e.runner;
-    if (runner) runner.setSpec(spec);
+    if (runner) runner.setGuest(guest);
     else {
-      runner = new QemuDomainRunner(
-        spec,
-        this.#runnerOptions(() => e),
-      );
+      runner = new QemuDomainRunner(guest, this.#runnerOptions());
       this.#adoptRunner(e, runner);
     }
     e.live = live;
     try {
-      await runner.start({ ...signalOpt(opts), ...(opts.paused ? { paused: true } : {}) });
+      await runner.start({ command, ...signalOpt(opts), ...(opts.paused ? { paused: true } : {}) });
     } catch (err) {
       e.live = undefined;
       throw err;
@@ -613,56 +392,18 @@ export class QemuDomains {
     if (ev.event === 'stopped') {
       e.live = undefined;
       // libvirt reports a stopped domain with id -1; a transient one is gone with it.
-      this.#forward({ ...ev, domain: { ...ev.domain, id: -1 } });
-      if (!e.config) this.#drop(e);
+      this.#table.forward({ ...ev, domain: { ...ev.domain, id: -1 } });
+      if (!e.config) this.#table.drop(e);
       return;
     }
-    this.#forward(ev);
+    this.#table.forward(ev);
   }
 
-  #emit(e: Entry, event: DomainEventName, detail: string): void {
-    this.#forward({ type: 'lifecycle', domain: refOf(e), event, detail, timestamp: Date.now() });
-  }
-
-  #forward(ev: DomainLifecycleEvent): void {
-    for (const l of [...this.#listeners]) {
-      try {
-        l(ev);
-      } catch {
-        // A listener's bug must not disturb the domain.
-      }
-    }
-  }
-
-  #autostart(e: Entry): boolean {
-    return e.config !== undefined && this.#store.isAutostart(e.name);
-  }
-
-  #runnerRoots(): { stateRoot: string; logRoot: string } {
-    return { stateRoot: this.#options.stateRoot, logRoot: this.#options.logRoot };
-  }
-
-  /** Options for a runner; `entry` gives the domain whose command line the runner builds. */
-  #runnerOptions(entry: () => Entry | undefined = () => undefined): RunnerOptions {
+  #runnerOptions(): RunnerOptions {
     const key = this.#options.stateRoot;
-    const full: Pick<RunnerOptions, 'commandLine'> = this.#options.commandLine
-      ? {
-          commandLine: (spec, paths) => {
-            const build = entry()?.commandLine;
-            if (!build) return buildSpecCommandLine(spec, paths);
-            const cl = build(paths);
-            // The runner turns a guest reboot into a power-off with -no-reboot when on_reboot says destroy.
-            const argv =
-              spec.onReboot === 'destroy' && !cl.argv.includes('-no-reboot')
-                ? [...cl.argv, '-no-reboot']
-                : cl.argv;
-            return cl.env ? { argv, env: cl.env } : { argv };
-          },
-        }
-      : {};
     return {
-      ...this.#runnerRoots(),
-      ...full,
+      stateRoot: this.#options.stateRoot,
+      logRoot: this.#options.logRoot,
       allocateId: () => {
         const id = nextIds.get(key) ?? 1;
         nextIds.set(key, id + 1);
@@ -671,24 +412,4 @@ export class QemuDomains {
       ...(this.#options.startTimeoutMs !== undefined ? { startTimeoutMs: this.#options.startTimeoutMs } : {}),
     };
   }
-}
-
-function isActive(e: Entry): boolean {
-  return e.runner?.isActive === true;
-}
-
-function stateOf(e: Entry): DomainState {
-  return e.runner?.getState() ?? { state: 'shutoff', reason: 'unknown' };
-}
-
-function refOf(e: Entry): DomainRef {
-  return { name: e.name, uuid: e.uuid, id: isActive(e) && e.runner ? e.runner.ref.id : -1 };
-}
-
-function cloneDef(def: DomainDef): DomainDef {
-  return DomainDef.fromXML(def.toXML());
-}
-
-function signalOpt(opts: CallOptions): { signal?: AbortSignal } {
-  return opts.signal ? { signal: opts.signal } : {};
 }

@@ -65,3 +65,22 @@ function stamp(): string {
 function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
 }
+
+export function logTail(path: string): string {
+  const tail = readLogTail(path, 1024)
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/^\d{4}-\d\d-\d\dT[\d:.]+Z: (starting up|start failed: )/.test(l))
+    .slice(-5)
+    .join('\n');
+  return tail ? `: ${tail}` : '';
+}
+
+/** Feature names from QEMU's "doesn't support requested feature" warnings of the last start. */
+export function missingCpuFeatures(log: string): string[] {
+  const lastStart = log.lastIndexOf(': starting up\n');
+  const text = lastStart >= 0 ? log.slice(lastStart) : log;
+  const names = [...text.matchAll(/support requested feature: \S+?\.([A-Za-z0-9_.-]+) \[bit/g)].map(
+    (m) => m[1] ?? '',
+  );
+  return [...new Set(names.filter((n) => n !== ''))];
+}

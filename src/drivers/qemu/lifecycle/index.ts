@@ -6,12 +6,11 @@
  * - `open()`: for each name in `QemuDomainRunner.listStatus(roots)`,
  *   `QemuDomainRunner.reattach(name, options)`; a runner that comes back
  *   `shutoff`/`crashed` was a guest that died while nobody watched.
- * - `defineDomain` / `createDomain`: derive a {@link QemuGuestSpec} from the
- *   `DomainDef` (name, uuid, type, memory, currentMemory, vcpu, os machine,
- *   the `-cpu` value from the CPU engine, emulator, on_* actions, memballoon,
- *   `domainXml` = the live XML) and pass `commandLine: (spec, paths) =>
- *   ({ argv: [...runnerArgs(spec, paths), ...buildCommandLine(def, caps).argv] })`
- *   so the runner keeps owning `-S`, the monitor, `-no-shutdown`/`-no-reboot`.
+ * - start: `runnerGuestFromDef(def)` gives the {@link RunnerGuest};
+ *   `buildCommandLine(def, caps, { domainDir: paths.runDir, monitor: { path:
+ *   paths.monitorSocket } })` with the runner's {@link RunnerPaths} gives the
+ *   command, which `start({ command })` checks for `-S`, the monitor and
+ *   `-no-shutdown` before running it.
  * - `domainStart/Suspend/Resume/Shutdown/Reboot/Reset/Destroy/SetMemory`,
  *   `domainGetState`, `domainGetInfo`, `domainGetXml` map one to one.
  * - `subscribe`: forward each runner's `lifecycle` events (the `reboot` and
@@ -20,25 +19,24 @@
  *
  * @module
  */
-export { type LifecycleAction, type QemuGuestSpec, validateGuestSpec } from './guest-spec.js';
-export {
-  buildSpecCommandLine,
-  cpuArg,
-  type QemuCommandLine,
-  type QemuRunPaths,
-  qemuOptValue,
-  runnerArgs,
-} from './qemu-argv.js';
 export {
   type DestroyOptions,
   QemuDomainRunner,
   type RunnerOptions,
-  type RunnerRoots,
   type ShutdownOptions,
+  type StartOptions,
 } from './qemu-domain-runner.js';
+export {
+  checkRunnerCommand,
+  type RunnerCommand,
+  type RunnerPaths,
+  type RunnerRoots,
+  runnerPaths,
+} from './runner-command.js';
 export type {
   DomainMonitorEvent,
   DomainRebootEvent,
   RunnerEvent,
   RunnerEventListener,
 } from './runner-events.js';
+export { type LifecycleAction, type RunnerGuest, validateRunnerGuest } from './runner-guest.js';

@@ -5,8 +5,8 @@
  * The file is ours (libvirt keeps a similar `<domstatus>` document): it
  * records the process identity (pid plus its start time and executable, so
  * a re-used pid is never mistaken for our QEMU), the monitor socket, the
- * state and reason, the runner's pending lifecycle facts, the spec the guest
- * was started from, and the live domain XML.
+ * state and reason, the runner's pending lifecycle facts, what the runner
+ * knows of the guest, and the live domain XML (with its id).
  *
  * @module
  */
@@ -20,11 +20,12 @@ import {
   getAttr,
   parseXml,
   serializeXml,
+  setAttr,
   text,
   textContent,
 } from '../../../xml/index.js';
 import { writeFileAtomic } from './atomic-file.js';
-import type { QemuGuestSpec } from './guest-spec.js';
+import type { RunnerGuest } from './runner-guest.js';
 
 export interface DomainStatus {
   readonly state: DomainStateName;
@@ -34,19 +35,21 @@ export interface DomainStatus {
   /** `/proc/<pid>/stat` start time, to recognise the process. */
   readonly pidStart: string;
   readonly monitorPath: string;
+  /** The QEMU binary that runs the guest. */
+  readonly emulator: string;
   /** The guest sent SHUTDOWN and is waiting for us to act on it. */
   readonly gotShutdown: boolean;
   /** A reboot() asked for a reset at the next power-off. */
   readonly fakeReboot: boolean;
   readonly balloonKiB: number;
-  readonly spec: QemuGuestSpec;
-  /** Live domain XML. */
-  readonly domainXml: string;
+  /** The guest as the runner knows it; its `domainXml` is the live definition. */
+  readonly guest: RunnerGuest;
 }
 
 export function formatStatus(status: DomainStatus): string {
-  const { domainXml, ...specRest } = status.spec;
-  void domainXml;
+  const { domainXml, ...guestRest } = status.guest;
+  const domain = parseXml(domainXml);
+  setAttr(domain, 'id', String(status.id));
   const root = element('domstatus', [
     { name: 'state', value: status.state },
     { name: 'reason', value: status.reason },
@@ -56,14 +59,15 @@ export function formatStatus(status: DomainStatus): string {
     { name: 'gotShutdown', value: status.gotShutdown ? 'yes' : 'no' },
     { name: 'fakeReboot', value: status.fakeReboot ? 'yes' : 'no' },
     { name: 'balloonKiB', value: String(status.balloonKiB) },
+    { name: 'emulator', value: status.emulator },
   ]);
   root.children.push(
     element('monitor', [
       { name: 'path', value: status.monitorPath },
       { name: 'type', value: 'unix' },
     ]),
-    element('spec', [{ name: 'format', value: 'json' }], [text(JSON.stringify(specRest))]),
-    parseXml(status.domainXml),
+    element('guest', [{ name: 'format', value: 'json' }], [text(JSON.stringify(guestRest))]),
+    domain,
   );
   return serializeXml(root);
 }
@@ -90,11 +94,13 @@ export function readStatus(path: string): DomainStatus {
       return v;
     };
     const monitor = firstChild(root, 'monitor');
-    const specEl = firstChild(root, 'spec');
+    const guestEl = firstChild(root, 'guest');
     const domainEl = childElements(root, 'domain')[0];
-    if (!monitor || !specEl || !domainEl) throw new Error('missing monitor, spec or domain element');
+    if (!monitor || !guestEl || !domainEl) throw new Error('missing monitor, guest or domain element');
+    // The id belongs to the run; the guest's definition has none.
+    setAttr(domainEl, 'id', undefined);
     const domainXml = serializeXml(domainEl);
-    const spec = { ...(JSON.parse(textContent(specEl)) as QemuGuestSpec), domainXml };
+    const guest = { ...(JSON.parse(textContent(guestEl)) as RunnerGuest), domainXml };
     return {
       state: attr('state') as DomainStateName,
       reason: attr('reason'),
@@ -102,11 +108,11 @@ export function readStatus(path: string): DomainStatus {
       pid: Number(attr('pid')),
       pidStart: attr('pidStart'),
       monitorPath: getAttr(monitor, 'path') ?? '',
+      emulator: attr('emulator'),
       gotShutdown: attr('gotShutdown') === 'yes',
       fakeReboot: attr('fakeReboot') === 'yes',
       balloonKiB: Number(attr('balloonKiB')),
-      spec,
-      domainXml,
+      guest,
     };
   } catch (err) {
     throw new VirError('INTERNAL_ERROR', 'qemu', `damaged status file ${path}: ${(err as Error).message}`, {

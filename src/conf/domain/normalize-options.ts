@@ -1,0 +1,30 @@
+/**
+ * Options of the parse-time normalisation, and the default sources of the
+ * identifiers it generates (UUIDs, MAC addresses).
+ *
+ * @module
+ */
+
+export interface NormalizeOptions {
+  /** Guest architecture when `<os><type>` has none. Default `x86_64` (libvirt uses the host's). */
+  defaultArch?: string;
+  /** Source of new MAC addresses. Default: `52:54:00` plus three random bytes. */
+  generateMac?: () => string;
+  /** Source of new UUIDs. Default: `crypto.randomUUID()`. */
+  generateUuid?: () => string;
+}
+
+function randomBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  globalThis.crypto.getRandomValues(b);
+  return b;
+}
+
+export function randomMac(): string {
+  const b = randomBytes(3);
+  return `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+}
+
+export function randomUuid(): string {
+  return globalThis.crypto.randomUUID();
+}

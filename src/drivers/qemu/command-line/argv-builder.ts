@@ -1,0 +1,47 @@
+/**
+ * Collects QEMU's argv. Options whose value is a property object
+ * (`-device`, `-object`, `-blockdev`, ...) are written as JSON when the
+ * probed QEMU takes JSON there, else as a `key=value,...` list with the type
+ * as the implied first key; every builder of a part of the command line
+ * writes through one of these.
+ *
+ * @module
+ */
+import type { QemuCaps } from '../probe/qemu-caps.js';
+import { jsonArg, optValue } from './escape.js';
+
+/** Whether this QEMU takes `-object`/`-device`/`-blockdev` as JSON (6.2 and later do). */
+export function supportsJsonCli(caps: QemuCaps): boolean {
+  return caps.versionNumber >= 6_002_000;
+}
+
+export class ArgvBuilder {
+  readonly argv: string[] = [];
+  constructor(readonly json: boolean) {}
+  add(...args: string[]): void {
+    this.argv.push(...args);
+  }
+  /** `-device` / `-object` / `-blockdev` etc. from a property object. */
+  props(option: string, obj: Record<string, unknown>, field: string): void {
+    if (this.json) this.argv.push(option, jsonArg(obj, field));
+    else {
+      const items: string[] = [];
+      const flat = (prefix: string, o: Record<string, unknown>) => {
+        for (const [k, v] of Object.entries(o)) {
+          if (v === undefined) continue;
+          if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+            flat(`${prefix}${k}.`, v as Record<string, unknown>);
+            continue;
+          }
+          const s = typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
+          // -device and -object take their type as the implied first key; -blockdev and others do not.
+          const implied = option === '-device' ? 'driver' : option === '-object' ? 'qom-type' : undefined;
+          const bare = prefix === '' && k === implied && items.length === 0;
+          items.push(bare ? optValue(s, field) : `${prefix}${k}=${optValue(s, field)}`);
+        }
+      };
+      flat('', obj);
+      this.argv.push(option, items.join(','));
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * One domain of the QEMU driver as its table holds it: the persistent and
+ * live definitions and the runner of a guest that runs, with the small
+ * questions asked of it (active? which state? which reference?).
+ *
+ * @module
+ */
+import { DomainDef } from '../../../conf/domain/index.js';
+import type { CallOptions, DomainInfo, DomainRef, DomainState, GetXmlOptions } from '../../../driver.js';
+import { VirError } from '../../../errors.js';
+import type { QemuDomainRunner } from '../lifecycle/index.js';
+
+export interface Entry {
+  name: string;
+  uuid: string;
+  /** The persistent (next boot) definition; undefined for a transient domain. */
+  config: DomainDef | undefined;
+  /** The definition the running guest was started from. */
+  live: DomainDef | undefined;
+  runner: QemuDomainRunner | undefined;
+  unsubscribe: (() => void) | undefined;
+}
+
+export type WriteFlags = CallOptions & { config?: boolean; live?: boolean };
+
+export function isActive(e: Entry): boolean {
+  return e.runner?.isActive === true;
+}
+
+export function stateOf(e: Entry): DomainState {
+  return e.runner?.getState() ?? { state: 'shutoff', reason: 'unknown' };
+}
+
+export function refOf(e: Entry): DomainRef {
+  return { name: e.name, uuid: e.uuid, id: isActive(e) && e.runner ? e.runner.ref.id : -1 };
+}
+
+export function cloneDef(def: DomainDef): DomainDef {
+  return DomainDef.fromXML(def.toXML());
+}
+
+export function signalOpt(opts: CallOptions): { signal?: AbortSignal } {
+  return opts.signal ? { signal: opts.signal } : {};
+}
+
+/** What `virDomainGetInfo` says: the runner's view while running, else the definition's. */
+export function entryInfo(e: Entry): DomainInfo {
+  if (e.runner && isActive(e)) return e.runner.getInfo();
+  const def = e.config ?? e.live;
+  const maxMem = def?.memory?.value ?? 0;
+  return {
+    state: stateOf(e).state,
+    maxMem,
+    memory: def?.currentMemory?.value ?? maxMem,
+    nrVirtCpu: def?.vcpu?.current ?? def?.vcpu?.count ?? 1,
+    cpuTime: 0n,
+  };
+}
+
+/** The live definition while running (with its id and balloon size), else the persistent one. */
+export function entryXml(e: Entry, opts: GetXmlOptions): string {
+  if (e.runner && e.live && isActive(e) && !(opts.inactive && e.config)) {
+    const live = cloneDef(e.live);
+    live.id = e.runner.ref.id;
+    live.currentMemory = { unit: 'KiB', value: e.runner.getInfo().memory };
+    return live.toXML();
+  }
+  const def = e.config ?? e.live;
+  if (!def) throw new VirError('INTERNAL_ERROR', 'qemu', `domain '${e.name}' has no definition`);
+  return def.toXML({ inactive: true });
+}

@@ -1,0 +1,62 @@
+/**
+ * A definition as the QEMU driver takes it: parsed, refused when it is not a
+ * QEMU guest or its name cannot be a file name, then given the emulator,
+ * machine and define-time defaults the driver decides.
+ *
+ * @module
+ */
+import { DomainDef } from '../../../conf/domain/index.js';
+import { VirError } from '../../../errors.js';
+import type { QemuDomainsOptions } from './qemu-domains-options.js';
+
+/** Parses a definition and fills what the driver decides: emulator and default machine. */
+export async function prepareDefinition(
+  xml: string,
+  options: Pick<QemuDomainsOptions, 'defaultEmulator' | 'defaultMachine' | 'applyDefaults'>,
+  signal: AbortSignal | undefined,
+): Promise<DomainDef> {
+  const def = DomainDef.fromXML(xml);
+  if (def.type !== 'kvm' && def.type !== 'qemu') {
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `domain type '${def.type}' is not supported by the QEMU driver`,
+      {
+        field: '/domain/@type',
+      },
+    );
+  }
+  if (def.name.includes('/')) {
+    throw new VirError('XML_ERROR', 'qemu', `name ${def.name} cannot contain '/'`, {
+      field: '/domain/name',
+    });
+  }
+  if (/[\n\r\0]/.test(def.name) || def.name === '.' || def.name === '..') {
+    throw new VirError('XML_ERROR', 'qemu', 'domain name must not contain a newline or be . or ..', {
+      field: '/domain/name',
+    });
+  }
+  const arch = def.os?.type?.arch ?? 'x86_64';
+  def.devices ??= {};
+  if (!def.devices.emulator) {
+    const found = await options.defaultEmulator(arch, signal);
+    if (!found) {
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `no QEMU binary found for architecture '${arch}'`, {
+        field: '/domain/os/type/@arch',
+      });
+    }
+    def.devices.emulator = found;
+  }
+  const emulator = def.devices.emulator;
+  if (!emulator.startsWith('/')) {
+    throw new VirError('XML_DETAIL', 'qemu', 'emulator must be an absolute path', {
+      field: '/domain/devices/emulator',
+    });
+  }
+  if (def.os?.type && !def.os.type.machine) {
+    const machine = await options.defaultMachine?.(emulator, arch, signal);
+    if (machine) def.os.type.machine = machine;
+  }
+  await options.applyDefaults?.(def, signal);
+  return def;
+}

@@ -1,0 +1,42 @@
+/**
+ * What the QEMU driver gives its domain table: where definitions, status
+ * files and logs live, and the driver decisions it cannot make itself
+ * (which emulator and machine, define-time defaults, the command line).
+ *
+ * @module
+ */
+import type { DomainDef } from '../../../conf/domain/index.js';
+import type { RunnerCommand, RunnerPaths } from '../lifecycle/index.js';
+
+export interface QemuDomainsOptions {
+  /** Definitions: `<configRoot>/qemu/<name>.xml`. */
+  readonly configRoot: string;
+  /** Status files and monitor sockets: `<stateRoot>/qemu/`. */
+  readonly stateRoot: string;
+  /** Logs: `<logRoot>/qemu/<name>.log`. */
+  readonly logRoot: string;
+  /** The QEMU binary for a guest architecture, when the definition names none. */
+  readonly defaultEmulator: (arch: string, signal?: AbortSignal) => Promise<string | undefined>;
+  /** The emulator's default machine, when the definition names none. */
+  readonly defaultMachine?: (
+    emulator: string,
+    arch: string,
+    signal?: AbortSignal,
+  ) => Promise<string | undefined>;
+  /** Milliseconds QEMU has to open its monitor. */
+  readonly startTimeoutMs?: number;
+  /**
+   * QEMU's command line for a guest about to start, for the runner's files
+   * (`buildCommandLine` with the probed caps of the guest's emulator).
+   */
+  readonly commandLine: CommandLineFor;
+  /** Define-time defaults (machine, controllers, balloon, ...), applied in place before a definition is stored. */
+  readonly applyDefaults?: (def: DomainDef, signal?: AbortSignal) => Promise<void>;
+}
+
+/** Builds the command line (binary first) of `def` for the runner's per-guest files. */
+export type CommandLineFor = (
+  def: DomainDef,
+  paths: RunnerPaths,
+  signal?: AbortSignal,
+) => Promise<RunnerCommand>;

@@ -1,0 +1,372 @@
+/**
+ * The state of one supervised guest and what changes it: the process and
+ * its monitor, QEMU's events turned into libvirt states, reasons and
+ * lifecycle events, the `on_*` reactions, the status file, the job lock.
+ * {@link QemuDomainRunner} is the public face; this class is internal to
+ * the lifecycle folder, which is why its members are not private.
+ *
+ * @module
+ */
+import type { ChildProcess } from 'node:child_process';
+import { realpathSync, rmSync } from 'node:fs';
+import type { DomainEventName, DomainRef, DomainState, DomainStateName } from '../../../driver.js';
+import { throwIfAborted, VirError } from '../../../errors.js';
+import { DomainJobs } from '../../job-lock.js';
+import type { QmpClient, QmpEvent } from '../qmp/index.js';
+import { appendDomainLog } from './domain-log.js';
+import { signalProcess } from './proc-info.js';
+import { type RunnerPaths, type RunnerRoots, runnerPaths } from './runner-command.js';
+import { EventHub } from './runner-events.js';
+import type { RunnerGuest } from './runner-guest.js';
+import { writeStatus } from './status-file.js';
+
+export interface RunnerOptions extends RunnerRoots {
+  /** The domain id while running; default a process-wide counter. */
+  readonly allocateId?: () => number;
+  /** Milliseconds QEMU has to open its monitor. Default 10 s. */
+  readonly startTimeoutMs?: number;
+  /** Default QMP command timeout in milliseconds. Default 30 s. */
+  readonly commandTimeoutMs?: number;
+  /** Called when a job takes and leaves the lock (diagnostics and tests). */
+  readonly onJob?: (job: string, phase: 'begin' | 'end') => void;
+}
+
+/** A process we watch: our child, or one found again after a restart. */
+export interface Watched {
+  readonly pid: number;
+  readonly pidStart: string;
+  readonly child: ChildProcess | undefined;
+  /** Resolves once the process is gone (exited and reaped, or no longer in /proc). */
+  readonly gone: Promise<void>;
+}
+
+export class RunnerCore {
+  readonly jobs = new DomainJobs('qemu');
+  readonly events = new EventHub();
+  guest: RunnerGuest;
+  /** The binary of the current (or last) run: the re-attach check compares /proc's exe with it. */
+  emulator = '';
+  state: DomainState = { state: 'shutoff', reason: 'unknown' };
+  id = -1;
+  proc: Watched | undefined;
+  qmp: QmpClient | undefined;
+  balloonKiB: number;
+  /** The guest sent SHUTDOWN and waits for us to act on it. */
+  gotShutdown = false;
+  /** reboot() asked for a reset at the next power-off. */
+  fakeReboot = false;
+  panicked = false;
+  /** A SHUTDOWN event arrived, even if its handler has not run yet. */
+  shutdownSeen = false;
+  destroying = false;
+  starting = false;
+  stopReason: 'crashed' | undefined;
+  startAbort: AbortController | undefined;
+  goneWaiters: Array<() => void> = [];
+  shutdownWaiters: Array<() => void> = [];
+  /** Stops watching a process that is not our child. */
+  stopPolling: (() => void) | undefined;
+  /** Called when the monitor of such a process closes (it is probably gone). */
+  onMonitorClosed: (() => void) | undefined;
+
+  constructor(
+    guest: RunnerGuest,
+    readonly options: RunnerOptions,
+  ) {
+    this.guest = guest;
+    this.balloonKiB = guest.currentMemoryKiB ?? guest.memoryKiB;
+  }
+
+  get name(): string {
+    return this.guest.name;
+  }
+
+  get paths(): RunnerPaths {
+    return runnerPaths(this.options, this.guest);
+  }
+
+  get logPath(): string {
+    return this.paths.logFile;
+  }
+
+  get statusPath(): string {
+    return this.paths.statusFile;
+  }
+
+  /** The domain as drivers pass it around; `id` is -1 while inactive. */
+  get ref(): DomainRef {
+    return { name: this.guest.name, uuid: this.guest.uuid, id: this.id };
+  }
+
+  attachMonitor(qmp: QmpClient): void {
+    this.qmp = qmp;
+    qmp.onEvent((ev) => this.onQmpEvent(ev));
+    const proc = this.proc;
+    void qmp.closed.then(() => {
+      if (this.qmp === qmp) this.onMonitorClosed?.();
+    });
+    void proc?.gone.then(() => {
+      if (this.proc === proc) this.onProcessGone();
+    });
+  }
+
+  onQmpEvent(ev: QmpEvent): void {
+    this.events.emit({ type: 'monitor', domain: this.ref, event: ev, timestamp: Date.now() });
+    switch (ev.event) {
+      case 'RESET':
+        this.events.emit({ type: 'reboot', domain: this.ref, timestamp: Date.now() });
+        return;
+      case 'SHUTDOWN':
+        // Known at once, so that an exit racing the handler below still counts as a shutdown.
+        this.shutdownSeen = true;
+        break;
+      case 'STOP':
+      case 'RESUME':
+      case 'GUEST_PANICKED':
+      case 'SUSPEND':
+      case 'SUSPEND_DISK':
+      case 'WAKEUP':
+        break;
+      default:
+        return;
+    }
+    // State changes wait for the job in progress (libvirt, too, handles these
+    // events as jobs): a command's effect and the events QEMU sent around its
+    // reply are then applied in order, and a job never sees its state change
+    // under it. Events caused by our own stop/cont find the state already set.
+    void this.jobs
+      .run(this.name, `event ${ev.event}`, async () => this.applyEvent(ev))
+      .catch((err: unknown) =>
+        appendDomainLog(this.logPath, `handling ${ev.event}: ${(err as Error).message}`),
+      );
+  }
+
+  applyEvent(ev: QmpEvent): void {
+    if (!this.proc || !this.qmp || this.destroying || this.starting) return;
+    switch (ev.event) {
+      case 'STOP':
+        // The pause after a power-off (-no-shutdown) and after a panic are reported by their own handlers.
+        if (this.gotShutdown || this.panicked) return;
+        if (this.state.state === 'running') {
+          this.setState('paused', 'unknown');
+          this.lifecycle('suspended', 'paused');
+        }
+        return;
+      case 'RESUME':
+        if (this.state.state === 'paused') {
+          this.setState('running', 'unpaused');
+          this.lifecycle('resumed', 'unpaused');
+        }
+        return;
+      case 'SHUTDOWN':
+        this.onShutdownEvent(ev.data);
+        return;
+      case 'GUEST_PANICKED':
+        this.onPanicEvent();
+        return;
+      case 'SUSPEND':
+      case 'SUSPEND_DISK':
+        // The guest entered S3 (or S4, after which QEMU exits on its own).
+        this.setState('pmsuspended', 'unknown');
+        this.lifecycle('pmsuspended', ev.event === 'SUSPEND' ? 'memory' : 'disk');
+        return;
+      case 'WAKEUP':
+        if (this.state.state === 'pmsuspended') {
+          this.setState('running', 'wakeup');
+          this.lifecycle('started', 'wakeup');
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  onShutdownEvent(data: Record<string, unknown>, announce = true): void {
+    // Our own SIGTERM after a guest power-off makes QEMU say SHUTDOWN again.
+    if (this.gotShutdown && announce) return;
+    this.gotShutdown = true;
+    const detail = data.guest === true ? 'guest' : data.guest === false ? 'host' : 'finished';
+    this.setState('shutdown', 'user');
+    if (announce) this.lifecycle('shutdown', detail);
+    // A host-side shutdown (SIGTERM from someone else, `quit`) ends the process by itself.
+    if (data.guest === false) return;
+    // With -no-reboot a guest reboot arrives as a shutdown whose reason is the reset.
+    const isReboot = data.reason === 'guest-reset';
+    const action = this.fakeReboot ? 'restart' : isReboot ? 'destroy' : (this.guest.onPoweroff ?? 'destroy');
+    if (action === 'restart') this.background('fake-reboot', () => this.restartGuest('booted'));
+    else this.background('shutdown-destroy', () => this.terminate(5000));
+  }
+
+  onPanicEvent(): void {
+    this.panicked = true;
+    this.setState('crashed', 'panicked');
+    this.lifecycle('crashed', 'panicked');
+    const action = this.guest.onCrash ?? 'destroy';
+    if (action === 'preserve') return;
+    if (action === 'restart') {
+      this.background('crash-restart', () => this.restartGuest('crashed'));
+      return;
+    }
+    this.stopReason = 'crashed';
+    this.background('crash-destroy', () => this.terminate(0));
+  }
+
+  /** Runs a reaction to a guest event as a job; its failure is logged, never thrown at nobody. */
+  background(job: string, fn: () => Promise<void>): void {
+    void this.job(job, async () => {
+      if (!this.proc || this.destroying) return;
+      await fn();
+    }).catch((err: unknown) => {
+      appendDomainLog(this.logPath, `${job} failed: ${(err as Error).message}`);
+    });
+  }
+
+  /** Resets the guest and lets it run again: libvirt's "fake reboot". */
+  async restartGuest(reason: 'booted' | 'crashed'): Promise<void> {
+    const qmp = this.requireMonitor();
+    await qmp.execute('system_reset');
+    await qmp.execute('cont');
+    this.gotShutdown = false;
+    this.shutdownSeen = false;
+    this.fakeReboot = false;
+    this.panicked = false;
+    this.setState('running', reason);
+    this.lifecycle('resumed', 'unpaused');
+    for (const w of this.shutdownWaiters.splice(0)) w();
+  }
+
+  onProcessGone(): void {
+    if (this.starting || !this.proc) return;
+    const [reason, detail] = this.destroying
+      ? (['destroyed', 'destroyed'] as const)
+      : this.stopReason === 'crashed'
+        ? (['crashed', 'crashed'] as const)
+        : this.gotShutdown || this.shutdownSeen
+          ? (['shutdown', 'shutdown'] as const)
+          : (['crashed', 'failed'] as const);
+    const qmp = this.qmp;
+    this.qmp = undefined;
+    void qmp?.close();
+    this.clearRuntime();
+    this.setState('shutoff', reason, false);
+    appendDomainLog(this.logPath, `shutting down, reason=${reason}`);
+    this.lifecycle('stopped', detail);
+    this.id = -1;
+    this.destroying = false;
+    for (const w of this.goneWaiters.splice(0)) w();
+    for (const w of this.shutdownWaiters.splice(0)) w();
+  }
+
+  /** Removes the status file and the socket directory and forgets the process. */
+  clearRuntime(): void {
+    this.proc = undefined;
+    this.stopPolling?.();
+    this.stopPolling = undefined;
+    this.onMonitorClosed = undefined;
+    rmSync(this.statusPath, { force: true });
+    rmSync(this.paths.runDir, { recursive: true, force: true });
+  }
+
+  /** SIGTERM, wait up to `graceMs`, SIGKILL, wait until the process is gone. */
+  async terminate(graceMs: number, signal?: AbortSignal): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    if (graceMs > 0) {
+      signalProcess(proc.pid, 'SIGTERM');
+      if ((await raceTimeout(proc.gone, graceMs, signal)) === 'done') return;
+      throwIfAborted(signal, 'qemu');
+    }
+    signalProcess(proc.pid, 'SIGKILL');
+    if ((await raceTimeout(proc.gone, 0, signal)) === 'aborted') throwIfAborted(signal, 'qemu');
+  }
+
+  async job<T>(job: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.jobs.run(
+      this.name,
+      job,
+      async () => {
+        this.options.onJob?.(job, 'begin');
+        try {
+          return await fn();
+        } finally {
+          this.options.onJob?.(job, 'end');
+        }
+      },
+      signal,
+    );
+  }
+
+  requireMonitor(): QmpClient {
+    if (!this.proc || !this.qmp || this.state.state === 'shutoff') {
+      throw new VirError('OPERATION_INVALID', 'qemu', `domain '${this.name}' is not running`);
+    }
+    return this.qmp;
+  }
+
+  whenShutDown(): Promise<void> {
+    return new Promise((resolve) => {
+      this.goneWaiters.push(resolve);
+      if (this.guest.onPoweroff === 'restart') this.shutdownWaiters.push(resolve);
+    });
+  }
+
+  setState(state: DomainStateName, reason: string, persist = true): void {
+    this.state = { state, reason };
+    if (persist && this.proc && this.qmp) this.writeStatus();
+  }
+
+  writeStatus(): void {
+    const proc = this.proc;
+    if (!proc) return;
+    try {
+      writeStatus(this.statusPath, {
+        state: this.state.state,
+        reason: this.state.reason,
+        id: this.id,
+        pid: proc.pid,
+        pidStart: proc.pidStart,
+        monitorPath: this.paths.monitorSocket,
+        emulator: this.emulator,
+        gotShutdown: this.gotShutdown,
+        fakeReboot: this.fakeReboot,
+        balloonKiB: this.balloonKiB,
+        guest: this.guest,
+      });
+    } catch (err) {
+      // Losing the status file costs re-attach, not the guest: log it, keep going.
+      appendDomainLog(this.logPath, `cannot write status: ${(err as Error).message}`);
+    }
+  }
+
+  lifecycle(event: DomainEventName, detail: string): void {
+    this.events.emit({ type: 'lifecycle', domain: this.ref, event, detail, timestamp: Date.now() });
+  }
+}
+
+export function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/** Waits for `p`; 'timeout' after `ms` (0 = never), 'aborted' when the signal fires. */
+export function raceTimeout(
+  p: Promise<void>,
+  ms: number,
+  signal: AbortSignal | undefined,
+): Promise<'done' | 'timeout' | 'aborted'> {
+  if (signal?.aborted) return Promise.resolve('aborted');
+  return new Promise((resolve) => {
+    const timer = ms > 0 ? setTimeout(() => finish('timeout'), ms) : undefined;
+    const onAbort = () => finish('aborted');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    function finish(r: 'done' | 'timeout' | 'aborted') {
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(r);
+    }
+    void p.then(() => finish('done'));
+  });
+}

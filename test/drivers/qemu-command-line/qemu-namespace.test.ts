@@ -1,0 +1,54 @@
+/**
+ * libvirt's `<qemu:commandline>` pass-through: arguments as given before
+ * `-sandbox`, `<qemu:env>` after the builder's own environment, and only for
+ * elements whose prefix is bound to the QEMU namespace URI.
+ */
+import { describe, expect, it } from 'vitest';
+import { DomainDef } from '../../../src/conf/domain/index.js';
+import { buildCommandLine } from '../../../src/drivers/qemu/command-line/index.js';
+import { fixtureCaps } from './caps-fixture.js';
+
+const paths = { domainDir: '/var/lib/x', monitor: { path: '/var/lib/x/monitor.sock' } };
+
+function domain(prefix: string, uri: string): DomainDef {
+  return DomainDef.fromXML(`<domain type='qemu' xmlns:${prefix}='${uri}'>
+  <name>ns</name>
+  <memory unit='KiB'>65536</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <${prefix}:commandline>
+    <${prefix}:arg value='-device'/>
+    <${prefix}:arg value='isa-debugcon,iobase=0x402,chardev=x y'/>
+    <${prefix}:env name='NS' value='a b'/>
+    <${prefix}:env name='EMPTY'/>
+  </${prefix}:commandline>
+</domain>`);
+}
+
+describe('<qemu:commandline>', () => {
+  it('passes arguments through before -sandbox and adds the environment', () => {
+    const { argv, env } = buildCommandLine(
+      domain('qemu', 'http://libvirt.org/schemas/domain/qemu/1.0'),
+      fixtureCaps(),
+      paths,
+    );
+    const i = argv.indexOf('isa-debugcon,iobase=0x402,chardev=x y');
+    expect(argv[i - 1]).toBe('-device');
+    expect(argv[i + 1]).toBe('-sandbox');
+    expect(Object.entries(env).slice(-2)).toEqual([
+      ['NS', 'a b'],
+      ['EMPTY', ''],
+    ]);
+  });
+
+  it('follows the namespace URI, not the prefix', () => {
+    const other = buildCommandLine(
+      domain('q', 'http://libvirt.org/schemas/domain/qemu/1.0'),
+      fixtureCaps(),
+      paths,
+    );
+    expect(other.argv).toContain('isa-debugcon,iobase=0x402,chardev=x y');
+    const foreign = buildCommandLine(domain('qemu', 'urn:dummy'), fixtureCaps(), paths);
+    expect(foreign.argv).not.toContain('isa-debugcon,iobase=0x402,chardev=x y');
+    expect(foreign.env.NS).toBeUndefined();
+  });
+});
