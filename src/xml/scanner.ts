@@ -217,10 +217,8 @@ export class XmlScanner {
       } else if (c === 0x09) i++;
       else if (c === 0x0d) {
         buf += `${s.slice(seg, i)}\n`;
-        i += s.charCodeAt(i + 1) === 0x0a ? 2 : 1;
+        i = this.afterCr(i);
         seg = i;
-        this.line++;
-        this.lineStart = i;
       } else if (i >= this.n) {
         this.fail(`${RUN_NAMES[kind]} is not closed`, open);
       } else i = this.checkChar(i);

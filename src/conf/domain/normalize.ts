@@ -398,6 +398,14 @@ function addImplicitControllers(def: DomainDef): void {
     let max = -1;
     for (const d of dev.disks ?? [])
       if (d.target.bus === bus && d.address?.type === 'drive') max = Math.max(max, d.address.controller ?? 0);
+    // every index up to the highest is implied, so the highest must be bounded: it comes from the document
+    if (max > MAX_IMPLIED_CONTROLLER)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'conf',
+        `a ${bus} disk on drive controller ${max} would imply ${max + 1} ${bus} controllers (at most ${MAX_IMPLIED_CONTROLLER + 1})`,
+        { field: '/domain/devices/disk/address/@controller' },
+      );
     for (let i = 0; i <= max; i++) need.push([bus, i]);
   }
   for (const list of [dev.channels, dev.consoles])
@@ -423,28 +431,50 @@ function addImplicitControllers(def: DomainDef): void {
     }
     if (s.address.type === 'ccid') need.push(['ccid', s.address.controller ?? 0]);
   }
-  for (const [type, index] of need) {
-    dev.controllers ??= [];
-    const list = dev.controllers;
-    if (list.some((c) => c.type === type && c.index === index)) continue;
-    insertController(list, { type, index });
-  }
+  if (need.length === 0) return;
+  dev.controllers = insertControllers(dev.controllers ?? [], need);
 }
 
-/** Inserts next to controllers of the same type, ordered by index, else at the end. */
-function insertController(list: ControllerDef[], c: ControllerDef): void {
-  let at = -1;
-  for (let i = 0; i < list.length; i++) {
-    const cur = list[i]!;
-    if (cur.type !== c.type) continue;
-    if ((cur.index ?? 0) > (c.index ?? 0)) {
-      at = i;
-      break;
-    }
-    at = i + 1;
+/** Far beyond any real guest; see addImplicitControllers. */
+const MAX_IMPLIED_CONTROLLER = 1023;
+
+/**
+ * Adds the controllers in `need` that `list` lacks, each next to controllers
+ * of the same type ordered by index, else at the end. One merge instead of
+ * a scan and a splice per controller, so the cost stays linear.
+ */
+function insertControllers(list: ControllerDef[], need: Array<[ControllerType, number]>): ControllerDef[] {
+  const key = (type: string, index: number) => `${type}\u0000${index}`;
+  const have = new Set(list.map((c) => key(c.type, c.index ?? 0)));
+  const missing = new Map<ControllerType, number[]>();
+  for (const [type, index] of need) {
+    const k = key(type, index);
+    if (have.has(k)) continue;
+    have.add(k);
+    const group = missing.get(type);
+    if (group) group.push(index);
+    else missing.set(type, [index]);
   }
-  if (at < 0) list.push(c);
-  else list.splice(at, 0, c);
+  if (missing.size === 0) return list;
+  for (const group of missing.values()) group.sort((a, b) => a - b);
+  const last = new Map<string, number>();
+  for (const [i, c] of list.entries()) last.set(c.type, i);
+  const out: ControllerDef[] = [];
+  const taken = new Map<ControllerType, number>(); // how many of each group are placed
+  const place = (type: ControllerType, below: number) => {
+    const group = missing.get(type);
+    if (!group) return;
+    let k = taken.get(type) ?? 0;
+    for (; k < group.length && group[k]! < below; k++) out.push({ type, index: group[k]! });
+    taken.set(type, k);
+  };
+  list.forEach((cur, i) => {
+    place(cur.type, cur.index ?? 0);
+    out.push(cur);
+    if (last.get(cur.type) === i) place(cur.type, Number.POSITIVE_INFINITY);
+  });
+  for (const type of missing.keys()) if (!last.has(type)) place(type, Number.POSITIVE_INFINITY);
+  return out;
 }
 
 function chardevError(path: string, message: string): VirError {
