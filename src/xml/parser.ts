@@ -47,17 +47,23 @@ export class XmlParser extends PrologScanner {
   /** Parses the whole document and returns its root element. */
   parseDocument(): XmlElement {
     const s = this.s;
+    this.parseProlog();
+    if (this.i >= this.n) this.fail('the document has no root element', this.i);
+    const root = this.content();
+    this.misc(true);
+    if (this.i < this.n) this.fail(`content after the root element: ${describeAt(s, this.i)}`, this.i);
+    return root;
+  }
+
+  /** Reads only the prologue (declaration, comments, PIs), refusing a DOCTYPE, and stops at the root. */
+  parseProlog(): void {
+    const s = this.s;
     if (s.charCodeAt(0) === 0xfeff) this.i = 1; // a byte order mark survives decoding
     if (s.startsWith('<?xml', this.i) && isSpace(s.charCodeAt(this.i + 5))) {
       this.i += 5;
       this.xmlDecl();
     }
     this.misc(false);
-    if (this.i >= this.n) this.fail('the document has no root element', this.i);
-    const root = this.content();
-    this.misc(true);
-    if (this.i < this.n) this.fail(`content after the root element: ${describeAt(s, this.i)}`, this.i);
-    return root;
   }
 
   /** Comments, PIs and white space around the root; they are not kept. */
