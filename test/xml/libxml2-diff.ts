@@ -21,6 +21,14 @@ const nameOf = Object.getOwnPropertyDescriptor(lib.XmlEntityReference.prototype,
   this: LibNode,
 ) => string;
 
+/**
+ * libxml2-wasm reads strings back through TextDecoder, which drops a leading
+ * U+FEFF in some values (libxml2 itself keeps it): compare without one.
+ */
+function v(s: string): string {
+  return JSON.stringify(s.charCodeAt(0) === 0xfeff ? s.slice(1) : s);
+}
+
 export interface Verdict {
   /** Canonical tree, or undefined when the parser refused the document. */
   tree?: string;
@@ -82,7 +90,7 @@ function canonOurs(el: XmlElement): string {
     // libxml2 keeps no declaration of the xml prefix, which is bound anyway
     if (a.name === 'xmlns:xml') continue;
     if (a.name === 'xmlns' || a.name.startsWith('xmlns:')) ns.push(`${a.name.slice(6)}=${a.value}`);
-    else attrs.push(`${a.name}=${JSON.stringify(a.value)}`);
+    else attrs.push(`${a.name}=${v(a.value)}`);
   }
   ns.sort();
   const kids = mergeText(el.children).map((c) =>
@@ -104,14 +112,12 @@ function mergeText(children: XmlNode[]): XmlNode[] {
 }
 
 function canonLeaf(kind: string, target: string, value: string): string {
-  return `[${kind}${target ? ` ${target}` : ''} ${JSON.stringify(value)}]`;
+  return `[${kind}${target ? ` ${target}` : ''} ${v(value)}]`;
 }
 
 function canonLib(el: InstanceType<Lib['XmlElement']>): string {
   const qn = (n: { name: string; prefix: string }) => (n.prefix ? `${n.prefix}:${n.name}` : n.name);
-  const attrs = el.attrs.map(
-    (a) => `${qn(a as unknown as { name: string; prefix: string })}=${JSON.stringify(a.value)}`,
-  );
+  const attrs = el.attrs.map((a) => `${qn(a as unknown as { name: string; prefix: string })}=${v(a.value)}`);
   const ns = Object.entries(el.localNamespaces).map(([p, u]) => `${p}=${u}`);
   ns.sort();
   const kids: string[] = [];

@@ -137,7 +137,10 @@ describe('validate()', () => {
 
   it("names the cause libxml2 hides inside an interleave, at the element's line", async () => {
     const domain = readFileSync(fixture('domain/web-server.xml'), 'utf8');
-    const memory = await validate(domain.replace("<memory unit='GiB'>4<", "<memory unit='GiB'>lots<"), 'domain');
+    const memory = await validate(
+      domain.replace("<memory unit='GiB'>4<", "<memory unit='GiB'>lots<"),
+      'domain',
+    );
     expect(memory.errors[0]).toEqual({
       line: lineOf(domain, '<memory'),
       message: "Type unsignedLong doesn't allow value 'lots'",
