@@ -14,23 +14,17 @@
  */
 import { isSpace } from './chars.js';
 import type { XmlLimits } from './limits.js';
+import { NamespaceScope } from './namespaces.js';
 import { PrologScanner } from './prolog.js';
 import { describeAt, RUN_CDATA, RUN_COMMENT, RUN_PI } from './scanner.js';
 import type { XmlAttr, XmlElement, XmlNode } from './tree.js';
-import { isUriReference } from './uri.js';
-
-export const XML_NS = 'http://www.w3.org/XML/1998/namespace';
-export const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 
 /** Above this many attributes, duplicates are found with a set instead of a scan. */
 const SCAN_LIMIT = 12;
 
 export class XmlParser extends PrologScanner {
   private nodes = 0;
-  /** Prefix to namespace name for the prefixes in scope (the default namespace is not needed). */
-  private readonly ns = new Map<string, string>();
-  /** Undo list of bindings: prefix, previous value (undefined when unbound), ... */
-  private readonly nsUndo: Array<string | undefined> = [];
+  private readonly ns = new NamespaceScope();
   private readonly seen = new Set<string>();
   /** Whether the last start tag read was an empty-element tag. */
   private wasEmpty = false;
@@ -103,7 +97,7 @@ export class XmlParser extends PrologScanner {
   private content(): XmlElement {
     const s = this.s;
     const stack: XmlElement[] = [];
-    const marks: number[] = []; // nsUndo length when each open element started
+    const marks: number[] = []; // namespace scope mark when each open element started
     const flags: number[] = []; // bit 1: has an element child, bit 2: kept white space text
     const root = this.startTag(this.i);
     if (this.wasEmpty) return root;
@@ -133,7 +127,7 @@ export class XmlParser extends PrologScanner {
       const c = s.charCodeAt(lt + 1);
       if (c === 0x2f) {
         this.endTag(top, lt);
-        this.unbind(marks.pop()!);
+        this.ns.unbind(marks.pop()!);
         const f = flags.pop()!;
         if (f === 3) top.children = top.children.filter((k) => k.type !== 'text' || !isBlank(k.value));
         stack.pop();
@@ -153,12 +147,12 @@ export class XmlParser extends PrologScanner {
       }
       if (stack.length >= this.limits.maxDepth)
         this.refuse(`elements nested deeper than the limit of ${this.limits.maxDepth}`, lt);
-      const mark = this.nsUndo.length;
+      const mark = this.ns.mark;
       const el = this.startTag(lt);
       top.children.push(el);
       flags[d]! |= 1;
       if (this.wasEmpty) {
-        this.unbind(mark);
+        this.ns.unbind(mark);
         continue;
       }
       stack.push(el);
@@ -292,9 +286,13 @@ export class XmlParser extends PrologScanner {
       this.checkUnique(attrs, attrName, at);
       attrs.push({ name: attrName, value });
       if (colon < 0) {
-        if (attrName === 'xmlns') this.declareDefault(value, at);
+        if (attrName === 'xmlns') {
+          const wrong = this.ns.checkDefault(value);
+          if (wrong) this.fail(wrong, at);
+        }
       } else if (colon === 5 && attrName.startsWith('xmlns')) {
-        this.declare(attrName.slice(6), value, at);
+        const wrong = this.ns.declare(attrName.slice(6), value);
+        if (wrong) this.fail(wrong, at);
       } else prefixed++;
     }
     if (elColon >= 0) this.resolve(name.slice(0, elColon), `element <${name}>`, lt);
@@ -385,42 +383,9 @@ export class XmlParser extends PrologScanner {
   }
 
   private resolve(prefix: string, what: string, at: number): string {
-    if (prefix === 'xml') return XML_NS;
-    const uri = this.ns.get(prefix);
+    const uri = this.ns.resolve(prefix);
     if (uri === undefined) this.fail(`namespace prefix '${prefix}' of ${what} is not declared`, at);
     return uri;
-  }
-
-  private declareDefault(uri: string, at: number): void {
-    if (uri === XML_NS || uri === XMLNS_NS)
-      this.fail(`the namespace ${uri} cannot be the default namespace`, at);
-    if (uri !== '' && !isUriReference(uri))
-      this.fail(`default namespace '${uri}' is not a URI reference`, at);
-  }
-
-  private declare(prefix: string, uri: string, at: number): void {
-    if (prefix === 'xmlns') this.fail('the prefix xmlns cannot be declared', at);
-    if (prefix === 'xml') {
-      if (uri !== XML_NS) this.fail(`the prefix xml can only be bound to ${XML_NS}`, at);
-      return;
-    }
-    if (uri === '') this.fail(`namespace prefix '${prefix}' cannot be bound to an empty name`, at);
-    if (uri === XML_NS || uri === XMLNS_NS)
-      this.fail(`the namespace ${uri} cannot be bound to '${prefix}'`, at);
-    if (!isUriReference(uri))
-      this.fail(`namespace '${uri}' of prefix '${prefix}' is not a URI reference`, at);
-    this.nsUndo.push(prefix, this.ns.get(prefix));
-    this.ns.set(prefix, uri);
-  }
-
-  private unbind(mark: number): void {
-    const undo = this.nsUndo;
-    while (undo.length > mark) {
-      const prev = undo.pop();
-      const prefix = undo.pop() as string;
-      if (prev === undefined) this.ns.delete(prefix);
-      else this.ns.set(prefix, prev);
-    }
   }
 
   /** An end tag at `lt` that must close `open`. */
