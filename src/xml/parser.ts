@@ -108,18 +108,22 @@ export class XmlParser extends PrologScanner {
     while (stack.length > 0) {
       const d = stack.length - 1;
       const textStart = this.i;
-      const value = this.text();
-      if (value !== '') {
-        if (!this.keepWhitespace && isBlank(value)) {
-          // indentation: dropped now when an element sibling is known, else at the end tag
-          if ((flags[d]! & 1) === 0) {
+      if ((flags[d]! & 1) !== 0 && !this.keepWhitespace && this.skipIndent()) {
+        // indentation after an element child: dropped without building a string
+      } else {
+        const value = this.text();
+        if (value !== '') {
+          if (!this.keepWhitespace && isBlank(value)) {
+            // indentation: dropped now when an element sibling is known, else at the end tag
+            if ((flags[d]! & 1) === 0) {
+              this.count(textStart);
+              top.children.push({ type: 'text', value });
+              flags[d]! |= 2;
+            }
+          } else {
             this.count(textStart);
             top.children.push({ type: 'text', value });
-            flags[d]! |= 2;
           }
-        } else {
-          this.count(textStart);
-          top.children.push({ type: 'text', value });
         }
       }
       const lt = this.i;
@@ -202,6 +206,31 @@ export class XmlParser extends PrologScanner {
       value = this.rawRun(RUN_PI, lt);
     }
     return { type: 'pi', target, value };
+  }
+
+  /**
+   * Skips white space (space, tab, LF) when only white space stands before
+   * the next `<`, and says whether it did; otherwise moves nothing, so that
+   * {@link text} reads the run (and counts its lines) itself.
+   */
+  private skipIndent(): boolean {
+    const s = this.s;
+    let i = this.i;
+    let lines = 0;
+    let lineStart = this.lineStart;
+    for (;;) {
+      const c = s.charCodeAt(i);
+      if (c === 0x20 || c === 0x09) i++;
+      else if (c === 0x0a) {
+        lines++;
+        lineStart = ++i;
+      } else if (c === 0x3c) break;
+      else return false;
+    }
+    this.i = i;
+    this.line += lines;
+    this.lineStart = lineStart;
+    return true;
   }
 
   /** Character data up to the next `<` (or the end), references decoded, line ends normalised. */
@@ -341,7 +370,7 @@ export class XmlParser extends PrologScanner {
       else i = this.checkChar(i);
     }
     this.i = i + 1;
-    const value = buf === '' ? s.slice(seg, i) : buf + s.slice(seg, i);
+    const value = buf === '' ? this.intern(seg, i) : buf + s.slice(seg, i);
     if (value.length > this.limits.maxTextLength)
       this.refuse(`value of attribute ${name} longer than the limit of ${this.limits.maxTextLength}`, open);
     return value;

@@ -43,6 +43,7 @@ export class XmlScanner {
   protected lineStart = 0;
   /** Offset of the colon in the last name read by {@link qname}, or -1. */
   protected colon = -1;
+  private readonly names: Array<string | undefined> = new Array(1024);
 
   constructor(
     input: string,
@@ -128,7 +129,24 @@ export class XmlScanner {
       this.refuse(`${what} longer than the limit of ${this.limits.maxNameLength} characters`, start);
     this.colon = colon;
     this.i = i;
-    return s.slice(start, i);
+    return this.intern(start, i);
+  }
+
+  /**
+   * `s.slice(start, end)`, but the same string object for a name or short
+   * value seen before (a small direct-mapped cache): documents repeat a few
+   * names thousands of times, and sharing them saves time and tree memory.
+   */
+  protected intern(start: number, end: number): string {
+    const s = this.s;
+    const len = end - start;
+    if (len > 32 || len === 0) return s.slice(start, end);
+    const h = (s.charCodeAt(start) * 31 + s.charCodeAt(end - 1) * 7 + len) & 1023;
+    const hit = this.names[h];
+    if (hit !== undefined && hit.length === len && s.startsWith(hit, start)) return hit;
+    const name = s.slice(start, end);
+    this.names[h] = name;
+    return name;
   }
 
   /** Reads a reference at `&` and returns the text it stands for. */
