@@ -32,6 +32,12 @@ export const RUN_PI = 2;
 
 const RUN_NAMES = ['comment', 'CDATA section', 'processing instruction'];
 
+/**
+ * Shared by every parse, so documents of one kind share their names too; it
+ * holds at most 1,024 strings of up to 32 characters.
+ */
+const NAMES: Array<string | undefined> = new Array(1024);
+
 export class XmlScanner {
   protected readonly s: string;
   protected readonly n: number;
@@ -43,7 +49,6 @@ export class XmlScanner {
   protected lineStart = 0;
   /** Offset of the colon in the last name read by {@link qname}, or -1. */
   protected colon = -1;
-  private readonly names: Array<string | undefined> = new Array(1024);
 
   constructor(
     input: string,
@@ -134,18 +139,19 @@ export class XmlScanner {
 
   /**
    * `s.slice(start, end)`, but the same string object for a name or short
-   * value seen before (a small direct-mapped cache): documents repeat a few
-   * names thousands of times, and sharing them saves time and tree memory.
+   * value seen before (a small direct-mapped cache, {@link NAMES}): documents
+   * repeat a few names thousands of times, and sharing them saves time and
+   * tree memory.
    */
   protected intern(start: number, end: number): string {
     const s = this.s;
     const len = end - start;
     if (len > 32 || len === 0) return s.slice(start, end);
     const h = (s.charCodeAt(start) * 31 + s.charCodeAt(end - 1) * 7 + len) & 1023;
-    const hit = this.names[h];
+    const hit = NAMES[h];
     if (hit !== undefined && hit.length === len && s.startsWith(hit, start)) return hit;
     const name = s.slice(start, end);
-    this.names[h] = name;
+    NAMES[h] = name;
     return name;
   }
 
