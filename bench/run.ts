@@ -18,6 +18,7 @@ const MODULES = [
   'qemu-lifecycle',
   'qemu-command-line',
   'remote',
+  'xml',
 ];
 
 async function main(): Promise<void> {

@@ -480,7 +480,16 @@ export function elementMapper<S extends Record<string, AnyField>>(
       }
       const unknown = unknownContent(value as object);
       if (unknown) {
-        for (const a of unknown.attrs) if (!attrs.some((x) => x.name === a.name)) attrs.push(a);
+        if (unknown.attrs.length > 0) {
+          // a set, not a scan per attribute: a document may carry thousands of unknown ones
+          const taken = new Set<string>();
+          for (const a of attrs) taken.add(a.name);
+          for (const a of unknown.attrs) {
+            if (taken.has(a.name)) continue;
+            taken.add(a.name);
+            attrs.push(a);
+          }
+        }
         if (unknown.nodes.length > 0)
           return { type: 'element', name, attrs, children: mergeUnknown(kids, unknown.nodes) };
       }
@@ -489,13 +498,24 @@ export function elementMapper<S extends Record<string, AnyField>>(
   };
 }
 
-/** Puts each kept node right after the last known element it followed. */
+/**
+ * Puts each kept node right after the last known element it followed (the
+ * end of the first run of same-named siblings). The kept nodes are grouped
+ * by that name first, so the work is linear in both lists.
+ */
 function mergeUnknown(known: XmlNode[], nodes: UnknownContent['nodes']): XmlNode[] {
   const out: XmlNode[] = [];
-  const pending = [...nodes];
-  const lead = pending.filter((n) => n.after === null).map((n) => n.node);
-  out.push(...lead);
-  const placed = new Set(lead);
+  const groups = new Map<string, XmlNode[]>();
+  for (const n of nodes) {
+    if (n.after === null) {
+      out.push(n.node);
+      continue;
+    }
+    const g = groups.get(n.after);
+    if (g) g.push(n.node);
+    else groups.set(n.after, [n.node]);
+  }
+  const placed = new Set<string>();
   for (let i = 0; i < known.length; i++) {
     const k = known[i]!;
     out.push(k);
@@ -503,13 +523,13 @@ function mergeUnknown(known: XmlNode[], nodes: UnknownContent['nodes']): XmlNode
     const next = known[i + 1];
     // Only after the last of a run of same-named siblings.
     if (next?.type === 'element' && next.name === k.name) continue;
-    for (const n of pending) {
-      if (n.after === k.name && !placed.has(n.node)) {
-        out.push(n.node);
-        placed.add(n.node);
-      }
+    const g = groups.get(k.name);
+    if (g && !placed.has(k.name)) {
+      for (const node of g) out.push(node);
+      placed.add(k.name);
     }
   }
-  for (const n of pending) if (!placed.has(n.node)) out.push(n.node);
+  // nodes whose element is gone keep their order at the end
+  for (const n of nodes) if (n.after !== null && !placed.has(n.after)) out.push(n.node);
   return out;
 }

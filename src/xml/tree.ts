@@ -21,9 +21,12 @@ export interface XmlElement {
   name: string;
   attrs: XmlAttr[];
   children: XmlNode[];
-  /** 1-based source line of the start tag, when parsed from text. */
+  /**
+   * 1-based source line of the start tag, when parsed from text: the line
+   * the tag ends on, as libxml2 (and so libvirt's messages) numbers it.
+   */
   line?: number;
-  /** 1-based source column of the start tag, when parsed from text. */
+  /** 1-based source column of the start tag's `<`, when parsed from text. */
   column?: number;
 }
 

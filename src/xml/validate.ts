@@ -8,12 +8,19 @@
  * loaded on the first call, not at import, and each schema is compiled once
  * and reused; documents are disposed after every call.
  *
+ * A document is parsed once, by libxml2, which the validator needs anyway:
+ * our own parser only reads the prologue first (to refuse a DOCTYPE before
+ * libxml2 sees it) and, when libxml2 refuses the text, the whole document
+ * again to say why in our words and with our line and column.
+ *
  * @module
  */
 import { VirError } from '../errors.js';
+import { DEFAULT_MAX_DEPTH, resolveLimits } from './limits.js';
 import { type ParseXmlOptions, parseXml } from './parse.js';
+import { XmlParser } from './parser.js';
 import { SCHEMA_FILES } from './schemas.gen.js';
-import type { XmlElement } from './tree.js';
+import { innerCauses, type LibTree, libTree } from './validate-detail.js';
 
 /** The document kinds we have schemas for, by root schema file. */
 export const SCHEMA_KINDS = {
@@ -100,14 +107,8 @@ export async function validate(
   if (!Object.hasOwn(SCHEMA_KINDS, kind)) {
     throw new VirError('INVALID_ARG', 'schema', `unknown schema kind '${String(kind)}'`);
   }
-  let root: XmlElement;
-  try {
-    root = parseXml(xml, options);
-  } catch (err) {
-    if (err instanceof VirError)
-      return { valid: false, errors: [{ line: err.line ?? 0, message: err.message }] };
-    throw err;
-  }
+  const refused = precheck(xml, options);
+  if (refused) return refused;
   let schema: CompiledSchema;
   try {
     schema = await compile(kind);
@@ -122,18 +123,83 @@ export async function validate(
   try {
     doc = lib.XmlDocument.fromString(xml);
   } catch (err) {
-    return { valid: false, errors: details(err) };
+    // libxml2 and our parser accept the same documents; ours says why with our position
+    return { valid: false, errors: malformed(xml, options) ?? details(err) };
   }
   try {
     schema.validate(doc);
     return { valid: true, errors: [] };
   } catch (err) {
-    if (err instanceof lib.XmlValidateError || err instanceof lib.XmlError)
-      return { valid: false, errors: locate(details(err), root) };
+    if (err instanceof lib.XmlValidateError || err instanceof lib.XmlError) {
+      const root = libTree(lib, doc.root);
+      const issues = locate(details(err), root);
+      return { valid: false, errors: await withCauses(kind, issues, root) };
+    }
     throw new VirError('INTERNAL_ERROR', 'schema', `validation failed: ${describe(err)}`, { cause: err });
   } finally {
     doc.dispose();
   }
+}
+
+/**
+ * What must be refused before libxml2 reads the text: a document over the
+ * size limit and a DOCTYPE (read from the prologue only). A depth limit other
+ * than libxml2's own (256) needs our parser over the whole document.
+ */
+function precheck(
+  xml: string,
+  options: Pick<ParseXmlOptions, 'maxSize' | 'maxDepth'>,
+): ValidationResult | undefined {
+  try {
+    if (typeof xml !== 'string' || (options.maxDepth !== undefined && options.maxDepth !== DEFAULT_MAX_DEPTH))
+      parseXml(xml, options);
+    else {
+      const limits = resolveLimits(options);
+      if (xml.length > limits.maxSize) parseXml(xml, options);
+      new XmlParser(xml, limits, '', false).parseProlog();
+    }
+  } catch (err) {
+    if (err instanceof VirError)
+      return { valid: false, errors: [{ line: err.line ?? 0, message: err.message }] };
+    throw err;
+  }
+  return undefined;
+}
+
+function malformed(
+  xml: string,
+  options: Pick<ParseXmlOptions, 'maxSize' | 'maxDepth'>,
+): ValidationIssue[] | undefined {
+  try {
+    parseXml(xml, options);
+  } catch (err) {
+    if (err instanceof VirError) return [{ line: err.line ?? 0, message: err.message }];
+  }
+  return undefined;
+}
+
+/**
+ * Adds the cause libxml2 leaves out inside an `<interleave>`: for each
+ * "Extra element X in interleave", X alone is validated against the schema's
+ * pattern for X, and what that reports (say, a value its type does not
+ * allow) comes first, with X's line.
+ */
+async function withCauses(
+  kind: SchemaKind,
+  issues: ValidationIssue[],
+  root: LibTree,
+): Promise<ValidationIssue[]> {
+  const lib = await loadLibxml2();
+  const extra: ValidationIssue[] = [];
+  for (const issue of issues) {
+    const name = /^Extra element (\S+) in interleave/.exec(issue.message)?.[1];
+    if (!name || issue.line === 0) continue;
+    const el = findElement(root, (e) => e.name === name && e.line === issue.line);
+    if (!el) continue;
+    for (const cause of await innerCauses(lib, kind, SCHEMA_KINDS[kind], BASE_URL, el))
+      if (!extra.some((e) => e.message === cause.message && e.line === cause.line)) extra.push(cause);
+  }
+  return extra.length > 0 ? [...extra, ...issues] : issues;
 }
 
 /** Like {@link validate}, but throws `XML_DETAIL` with the first error's line when invalid. */
@@ -174,11 +240,11 @@ function details(err: unknown): ValidationIssue[] {
  * with no line, followed by "Element cpu failed to validate content" at the
  * enclosing element. The issues come innermost first, so walking them from
  * the outermost one down, each nameless-line element is looked up among the
- * descendants of the element located before it, in our own parse tree
- * (which knows every start tag's line).
+ * descendants of the element located before it, in libxml2's tree (which
+ * knows every start tag's line).
  */
-function locate(issues: ValidationIssue[], root: XmlElement): ValidationIssue[] {
-  let context: XmlElement | undefined;
+function locate(issues: ValidationIssue[], root: LibTree): ValidationIssue[] {
+  let context: LibTree | undefined;
   for (let i = issues.length - 1; i >= 0; i--) {
     const issue = issues[i] as ValidationIssue;
     const name = /^(?:Extra element|Element|Expecting element|Did not expect element) (\S+?)[,:]? /.exec(
@@ -209,12 +275,12 @@ function locate(issues: ValidationIssue[], root: XmlElement): ValidationIssue[] 
 }
 
 /** Breadth-first, so that a direct child wins over a deeper namesake. */
-function findElement(root: XmlElement, match: (el: XmlElement) => boolean): XmlElement | undefined {
-  const queue: XmlElement[] = [root];
+function findElement(root: LibTree, match: (el: LibTree) => boolean): LibTree | undefined {
+  const queue: LibTree[] = [root];
   for (let i = 0; i < queue.length; i++) {
-    const el = queue[i] as XmlElement;
+    const el = queue[i] as LibTree;
     if (match(el)) return el;
-    for (const c of el.children) if (c.type === 'element') queue.push(c);
+    for (const c of el.children) queue.push(c);
   }
   return undefined;
 }

@@ -135,6 +135,26 @@ describe('validate()', () => {
     expect(result.errors.map((e) => e.line)).toContain(b.line);
   });
 
+  it("names the cause libxml2 hides inside an interleave, at the element's line", async () => {
+    const domain = readFileSync(fixture('domain/web-server.xml'), 'utf8');
+    const memory = await validate(
+      domain.replace("<memory unit='GiB'>4<", "<memory unit='GiB'>lots<"),
+      'domain',
+    );
+    expect(memory.errors[0]).toEqual({
+      line: lineOf(domain, '<memory'),
+      message: "Type unsignedLong doesn't allow value 'lots'",
+      path: 'memory',
+    });
+    const cell = await validate(qemuCaps.replace("<cell id='0'>", "<cell id='zero'>"), 'capability');
+    expect(cell.errors[0]).toMatchObject({
+      line: lineOf(qemuCaps, "<cell id='0'>"),
+      message: "Type unsignedInt doesn't allow value 'zero'",
+    });
+    // the outer report stays, after the cause
+    expect(cell.errors.map((e) => e.message)).toContain('Extra element topology in interleave');
+  });
+
   it('reports malformed XML as one error with its line instead of throwing', async () => {
     const result = await validate('<cpu>\n  <model>qemu64</model>\n  <vendor>Intel</cpu>\n', 'cpu');
     expect(result.valid).toBe(false);

@@ -18,6 +18,7 @@ import type {
   GraphicsListen,
 } from './devices/index.js';
 import type { DomainDefData } from './domain-spec.js';
+import { insertControllers, MAX_IMPLIED_CONTROLLER } from './implicit-controllers.js';
 import { type NormalizeOptions, randomMac } from './normalize-options.js';
 
 export function normalizeDevices(def: DomainDefData, options: NormalizeOptions): void {
@@ -183,6 +184,14 @@ function addImplicitControllers(def: DomainDefData): void {
     let max = -1;
     for (const d of dev.disks ?? [])
       if (d.target.bus === bus && d.address?.type === 'drive') max = Math.max(max, d.address.controller ?? 0);
+    // every index up to the highest is implied, so the highest must be bounded: it comes from the document
+    if (max > MAX_IMPLIED_CONTROLLER)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'conf',
+        `a ${bus} disk on drive controller ${max} would imply ${max + 1} ${bus} controllers (at most ${MAX_IMPLIED_CONTROLLER + 1})`,
+        { field: '/domain/devices/disk/address/@controller' },
+      );
     for (let i = 0; i <= max; i++) need.push([bus, i]);
   }
   for (const list of [dev.channels, dev.consoles])
@@ -208,28 +217,8 @@ function addImplicitControllers(def: DomainDefData): void {
     }
     if (s.address.type === 'ccid') need.push(['ccid', s.address.controller ?? 0]);
   }
-  for (const [type, index] of need) {
-    dev.controllers ??= [];
-    const list = dev.controllers;
-    if (list.some((c) => c.type === type && c.index === index)) continue;
-    insertController(list, { type, index });
-  }
-}
-
-/** Inserts next to controllers of the same type, ordered by index, else at the end. */
-function insertController(list: ControllerDef[], c: ControllerDef): void {
-  let at = -1;
-  for (let i = 0; i < list.length; i++) {
-    const cur = list[i]!;
-    if (cur.type !== c.type) continue;
-    if ((cur.index ?? 0) > (c.index ?? 0)) {
-      at = i;
-      break;
-    }
-    at = i + 1;
-  }
-  if (at < 0) list.push(c);
-  else list.splice(at, 0, c);
+  if (need.length === 0) return;
+  dev.controllers = insertControllers(dev.controllers ?? [], need);
 }
 
 function chardevError(path: string, message: string): VirError {
