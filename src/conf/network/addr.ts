@@ -137,7 +137,7 @@ export function netmaskPrefix(mask: string): number | undefined {
 const MAC_RE = /^[0-9a-f]{1,2}(:[0-9a-f]{1,2}){5}$/i;
 
 /** A MAC address: six hex bytes, written lower case with two digits each. */
-export const macCodec: Codec<string> = {
+export const macAddressCodec: Codec<string> = {
   parse(raw) {
     const s = refine(trimmed, (v) => (MAC_RE.test(v) ? undefined : `'${v}' is not a MAC address`)).parse(raw);
     return s

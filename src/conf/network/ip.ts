@@ -20,7 +20,7 @@ import {
   yesNo,
 } from '../binding.js';
 import { keepEndTag, objectError } from '../object-xml.js';
-import { ipCodec, isMulticastMac, macCodec, netmaskPrefix, parseIp } from './addr.js';
+import { ipCodec, isMulticastMac, macAddressCodec, netmaskPrefix, parseIp } from './addr.js';
 
 export const LEASE_UNITS = ['seconds', 'minutes', 'hours'] as const;
 
@@ -179,7 +179,7 @@ export function normalizeIp(ip: NetworkIp, field: string): NetworkIp {
           throw objectError('XML_ERROR', `${at}/@mac`, 'a MAC address is not allowed in an IPv6 static host');
         let mac: string;
         try {
-          mac = macCodec.parse(h.mac);
+          mac = macAddressCodec.parse(h.mac);
         } catch {
           throw objectError('XML_ERROR', `${at}/@mac`, `cannot parse MAC address '${h.mac}'`);
         }

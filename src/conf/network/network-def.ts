@@ -35,7 +35,7 @@ import {
   uuid,
   withoutUnknown,
 } from '../object-xml.js';
-import { isMulticastMac, macCodec } from './addr.js';
+import { isMulticastMac, macAddressCodec } from './addr.js';
 import { dnsMapper, normalizeDns } from './dns.js';
 import { type ForwardMode, forwardMapper, modeHasBridge, normalizeForward } from './forward.js';
 import { checkRoute, ipsField, normalizeIp, routesField } from './ip.js';
@@ -95,7 +95,7 @@ export const networkMapper = elementMapper('network', {
   forward: child(forwardMapper),
   bridge: child(bridgeMapper),
   mtu: childAttr('mtu', 'size', int({ min: 0, max: 0xffffffff, hex: false })),
-  mac: childAttr('mac', 'address', macCodec),
+  mac: childAttr('mac', 'address', macAddressCodec),
   domain: child(domainMapper),
   dns: child(dnsMapper),
   vlan: child(vlanMapper),

@@ -71,7 +71,7 @@ export const pciAddressMapper = elementMapper('address', {
   slot: req(attr('slot', hexUint(2, 0x1f))),
   function: req(attr('function', hexUint(1, 7))),
 });
-export type PciAddress = Infer<typeof pciAddressMapper.spec>;
+export type HostPciAddress = Infer<typeof pciAddressMapper.spec>;
 
 /** `<secret type? uuid|usage/>`: which libvirt secret holds a key or password. */
 export const secretRefMapper = elementMapper('secret', {
