@@ -52,11 +52,13 @@ export function formatCase(dir: string, c: ObjectCase, input: string): string {
       if (c.pool === undefined) throw new Error('storagevol case without a pool');
       const pool = StoragePoolDef.fromXML(readFileSync(join(dir, c.pool), 'utf8'));
       const flags = c.flags ?? [];
-      for (const f of flags) if (f !== 'opt-capacity') throw new Error(`unknown storagevol flag '${f}'`);
+      for (const f of flags)
+        if (f !== 'opt-capacity' && f !== 'no-capacity') throw new Error(`unknown storagevol flag '${f}'`);
       return StorageVolDef.fromXML(input, {
         ...opts,
         pool,
         optionalCapacity: flags.includes('opt-capacity'),
+        noCapacity: flags.includes('no-capacity'),
       }).toXML();
     }
     case 'network':
