@@ -8,7 +8,7 @@
  */
 import { VirError, type VirErrorCode } from '../errors.js';
 import { parseXml } from '../xml/parse.js';
-import type { XmlElement, XmlNode } from '../xml/tree.js';
+import type { XmlAttr, XmlElement, XmlNode } from '../xml/tree.js';
 import { type Codec, type Field, refine, setUnknownContent, trimmed } from './binding.js';
 
 /** Options every object model's `fromXML` takes. */
@@ -148,4 +148,36 @@ export function elementOf(
       .map(([n, v]) => ({ name: n, value: v })),
     children,
   };
+}
+
+/**
+ * Backend options live in XML namespaces that libvirt matches by URI and
+ * writes with fixed prefixes. This gives a copy of `root` where every
+ * namespace in `canonical` (URI -> prefix) uses its prefix, so a binding
+ * can name the elements `prefix:name`; `root` itself when nothing changes.
+ */
+export function withCanonicalPrefixes(root: XmlElement, canonical: ReadonlyMap<string, string>): XmlElement {
+  const rename = new Map<string, string>();
+  for (const a of root.attrs) {
+    if (!a.name.startsWith('xmlns:')) continue;
+    const want = canonical.get(a.value);
+    const have = a.name.slice(6);
+    if (want !== undefined && want !== have) rename.set(have, want);
+  }
+  if (rename.size === 0) return root;
+  const attrs: XmlAttr[] = root.attrs.map((a) => {
+    const p = a.name.startsWith('xmlns:') ? rename.get(a.name.slice(6)) : undefined;
+    return p === undefined ? a : { name: `xmlns:${p}`, value: a.value };
+  });
+  const walk = (n: XmlNode): XmlNode => {
+    if (n.type !== 'element') return n;
+    const i = n.name.indexOf(':');
+    const p = i < 0 ? undefined : rename.get(n.name.slice(0, i));
+    return {
+      ...n,
+      name: p === undefined ? n.name : `${p}${n.name.slice(i)}`,
+      children: n.children.map(walk),
+    };
+  };
+  return { ...root, attrs, children: root.children.map(walk) };
 }

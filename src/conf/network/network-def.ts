@@ -19,6 +19,7 @@ import {
   childText,
   elementMapper,
   enumOf,
+  type Field,
   type Infer,
   int,
   rawChild,
@@ -27,12 +28,14 @@ import {
 } from '../binding.js';
 import { fillMetadata, metadataPlaceholder } from '../metadata-xml.js';
 import {
+  elementOf,
   ignoredAttrs,
   newUuid,
   objectError,
   type ParseObjectOptions,
   parseRoot,
   uuid,
+  withCanonicalPrefixes,
   withoutUnknown,
 } from '../object-xml.js';
 import { isMulticastMac, macAddressCodec } from './addr.js';
@@ -82,7 +85,45 @@ const portGroupMapper = elementMapper('portgroup', {
 });
 export type NetworkPortGroup = Infer<typeof portGroupMapper.spec>;
 
+/** Extra dnsmasq options of the network's DHCP/DNS server (`<dnsmasq:options>`). */
+export const DNSMASQ_NS = 'http://libvirt.org/schemas/network/dnsmasq/1.0';
+
+const dnsmasqOptionsField: Field<string[]> = {
+  attrNames: [],
+  childNames: ['dnsmasq:options'],
+  ownsText: false,
+  read(el) {
+    const c = el.children.find((k): k is XmlElement => k.type === 'element' && k.name === 'dnsmasq:options');
+    if (!c) return undefined;
+    const out: string[] = [];
+    for (const o of c.children) {
+      if (o.type !== 'element' || o.name !== 'dnsmasq:option') continue;
+      const value = o.attrs.find((a) => a.name === 'value')?.value;
+      if (value === undefined)
+        throw objectError(
+          'XML_ERROR',
+          '/network/dnsmasq:options/dnsmasq:option/@value',
+          'no dnsmasq options value specified',
+          o,
+        );
+      out.push(value);
+    }
+    return out.length > 0 ? out : undefined;
+  },
+  writeChildren(value, out) {
+    out.push(
+      elementOf(
+        'dnsmasq:options',
+        [],
+        value.map((v) => elementOf('dnsmasq:option', [['value', v]])),
+      ),
+    );
+  },
+};
+
 export const networkMapper = elementMapper('network', {
+  // Declared by the namespaced options; written back by toElement.
+  xmlns: ignoredAttrs('xmlns:dnsmasq'),
   // Guests connected right now: live state, not configuration.
   connections: ignoredAttrs('connections'),
   ipv6: attr('ipv6', yesNo),
@@ -105,6 +146,7 @@ export const networkMapper = elementMapper('network', {
   routes: routesField,
   virtualPort: child(virtualPortMapper),
   portGroups: children(portGroupMapper),
+  dnsmasqOptions: dnsmasqOptionsField,
 });
 type NetworkData = Infer<typeof networkMapper.spec>;
 
@@ -127,7 +169,7 @@ export class NetworkDef {
   }
 
   static fromElement(el: XmlElement, options: ParseObjectOptions = {}): NetworkDef {
-    let data = networkMapper.read(el, '/network');
+    let data = networkMapper.read(withCanonicalPrefixes(el, new Map([[DNSMASQ_NS, 'dnsmasq']])), '/network');
     if (options.preserveUnknown === false) data = withoutUnknown(data);
     const def = assignParsed(new NetworkDef(), data);
     try {
@@ -145,6 +187,7 @@ export class NetworkDef {
 
   toElement(options: FormatNetworkOptions = {}): XmlElement {
     const el = networkMapper.write(this);
+    if (this.dnsmasqOptions) el.attrs.unshift({ name: 'xmlns:dnsmasq', value: DNSMASQ_NS });
     const fwd = this.forward;
     // A live network's pool of VFs is shown next to its PF; the definition keeps only the PF.
     if (options.inactive && fwd?.pfs && fwd.interfaces) {

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { XmlAttr, XmlElement, XmlNode } from '../../xml/tree.js';
+import type { XmlElement } from '../../xml/tree.js';
 import type { Field } from '../binding.js';
-import { elementOf, objectError } from '../object-xml.js';
+import { elementOf, objectError, withCanonicalPrefixes } from '../object-xml.js';
 
 export const FS_NS = 'http://libvirt.org/schemas/storagepool/fs/1.0';
 export const RBD_NS = 'http://libvirt.org/schemas/storagepool/rbd/1.0';
@@ -20,29 +20,7 @@ const CANONICAL: ReadonlyMap<string, string> = new Map([
 
 /** A copy of `root` whose pool namespaces use the canonical prefixes (`root` itself when they do). */
 export function canonicalPrefix(root: XmlElement): XmlElement {
-  const rename = new Map<string, string>();
-  for (const a of root.attrs) {
-    if (!a.name.startsWith('xmlns:')) continue;
-    const want = CANONICAL.get(a.value);
-    const have = a.name.slice(6);
-    if (want !== undefined && want !== have) rename.set(have, want);
-  }
-  if (rename.size === 0) return root;
-  const attrs: XmlAttr[] = root.attrs.map((a) => {
-    const p = a.name.startsWith('xmlns:') ? rename.get(a.name.slice(6)) : undefined;
-    return p === undefined ? a : { name: `xmlns:${p}`, value: a.value };
-  });
-  const walk = (n: XmlNode): XmlNode => {
-    if (n.type !== 'element') return n;
-    const i = n.name.indexOf(':');
-    const p = i < 0 ? undefined : rename.get(n.name.slice(0, i));
-    return {
-      ...n,
-      name: p === undefined ? n.name : `${p}${n.name.slice(i)}`,
-      children: n.children.map(walk),
-    };
-  };
-  return { ...root, attrs, children: root.children.map(walk) };
+  return withCanonicalPrefixes(root, CANONICAL);
 }
 
 function options(el: XmlElement, name: string): XmlElement[] {

@@ -82,6 +82,19 @@ describe('NetworkDef', () => {
     expect(def.ips?.[0]?.dhcp?.ranges?.[0]?.lease).toEqual({ expiry: 0n });
   });
 
+  it('reads dnsmasq options by namespace URI, whatever the prefix, and writes them with dnsmasq:', async () => {
+    const xml = net(
+      `<d:options><d:option value='foo=bar'/></d:options>`,
+      " xmlns:d='http://libvirt.org/schemas/network/dnsmasq/1.0'",
+    );
+    const def = NetworkDef.fromXML(xml, { preserveUnknown: false });
+    expect(def.dnsmasqOptions).toEqual(['foo=bar']);
+    const out = def.toXML();
+    expect(out).toMatch(/^<network xmlns:dnsmasq='http:\/\/libvirt.org\/schemas\/network\/dnsmasq\/1.0'>/);
+    expect(out).toContain("<dnsmasq:options>\n    <dnsmasq:option value='foo=bar'/>\n  </dnsmasq:options>");
+    expect((await validate(out, 'network')).valid).toBe(true);
+  });
+
   it('keeps only the PF of a live hostdev network when formatted inactive', () => {
     const def = NetworkDef.fromXML(net(`<forward mode='hostdev'><pf dev='eth2'/></forward>`));
     def.forward!.interfaces = [{ dev: 'eth2v0' }];
