@@ -10,4 +10,8 @@ export * from './cpu.js';
 export * from './cpu-data.js';
 export * from './domain/index.js';
 export * from './domaincaps.js';
+export * from './network/index.js';
+export * from './nodedev/index.js';
+export * from './secret.js';
+export * from './storage/index.js';
 export * from './units.js';

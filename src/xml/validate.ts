@@ -28,6 +28,11 @@ export const SCHEMA_KINDS = {
   domaincaps: 'domaincaps.rng',
   domain: 'domain.rng',
   cpu: 'cpu.rng',
+  network: 'network.rng',
+  nodedev: 'nodedev.rng',
+  secret: 'secret.rng',
+  storagepool: 'storagepool.rng',
+  storagevol: 'storagevol.rng',
 } as const;
 
 export type SchemaKind = keyof typeof SCHEMA_KINDS;
