@@ -38,6 +38,7 @@ import { capabilitiesField } from './capability.js';
 import {
   type DrmCapability,
   drmCapMapper,
+  NET_FEATURES,
   type NetCapability,
   netCapMapper,
   normalizeStorage,
@@ -258,23 +259,7 @@ function normalizeDevice(def: NodeDeviceDef, el: XmlElement): void {
         break;
       case 'net': {
         const names = new Set((cap.features ?? []).map((f) => f.name));
-        const order = [
-          'rx',
-          'tx',
-          'sg',
-          'tso',
-          'gso',
-          'gro',
-          'lro',
-          'rxvlan',
-          'txvlan',
-          'ntuple',
-          'rxhash',
-          'rdma',
-          'txudptnl',
-          'switchdev',
-        ] as const;
-        const features = order.filter((n) => names.has(n)).map((name) => ({ name }));
+        const features = NET_FEATURES.filter((n) => names.has(n)).map((name) => ({ name }));
         if (features.length > 0) cap.features = features;
         else delete cap.features;
         if (cap.link && cap.link.speed === 0) delete cap.link.speed;
