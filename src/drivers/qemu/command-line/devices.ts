@@ -40,7 +40,7 @@ export function buildDevices(
   }
   buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));
   buildDisks(b, def, facts, boot);
-  buildNets(b, def, facts, boot);
+  buildNets(b, def, facts, boot, paths.netHost, usbAddr);
   buildChardevs(b, def);
   buildInputs(b, def, facts, usbAddr);
   const audioId = dev.audios?.[0]?.id;

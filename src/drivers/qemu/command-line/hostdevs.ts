@@ -50,17 +50,25 @@ export function buildHostdevs(
     source: HostPci | undefined,
     address: DeviceAddress | undefined,
     field: string,
+    failoverPair?: string,
   ) => {
     const host = hostPciAddress(source);
     if (!host)
       throw new VirError('XML_DETAIL', 'qemu', 'PCI host device without a source address', { field });
     const p: Props = { driver: 'vfio-pci', host, id: `hostdev${n++}` };
+    // the standby half of a failover pair names its virtio-net partner
+    if (failoverPair !== undefined) p.failover_pair_id = failoverPair;
     const idx = boot.get(owner);
     if (idx !== undefined) p.bootindex = idx;
     b.props('-device', { ...p, ...pciProps(address, facts) }, field);
   };
   for (const [i, iface] of (dev.interfaces ?? []).entries()) {
     if (iface.type !== 'hostdev') continue;
+    const drv = iface.driver?.name;
+    if (drv !== undefined && drv !== 'vfio')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `host device driver '${drv}' is not supported`, {
+        field: `/domain/devices/interface[${i + 1}]/driver/@name`,
+      });
     const src = iface.source
       ? unknownContent(iface.source)?.nodes.find(
           (x) => x.node.type === 'element' && x.node.name === 'address',
@@ -71,6 +79,7 @@ export function buildHostdevs(
       hostPciFromXml(src?.type === 'element' ? src : undefined),
       iface.address,
       `/domain/devices/interface[${i + 1}]/source/address`,
+      iface.teaming?.type === 'transient' ? iface.teaming.persistent : undefined,
     );
   }
   for (const [i, h] of (dev.hostdevs ?? []).entries()) {
