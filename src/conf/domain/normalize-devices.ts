@@ -19,6 +19,7 @@ import type {
 } from './devices/index.js';
 import type { DomainDefData } from './domain-spec.js';
 import { insertControllers, MAX_IMPLIED_CONTROLLER } from './implicit-controllers.js';
+import { normalizeHostdev } from './normalize-hostdevs.js';
 import { normalizeInterface } from './normalize-interfaces.js';
 import type { NormalizeOptions } from './normalize-options.js';
 
@@ -29,6 +30,7 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
     if (c.index === undefined) c.index = unusedIndex(dev.controllers ?? [], c.type);
   for (const d of dev.disks ?? []) assignDriveAddress(d);
   for (const n of dev.interfaces ?? []) normalizeInterface(n, options);
+  for (const h of dev.hostdevs ?? []) normalizeHostdev(h);
   const chardevs: Array<[string, ChardevDef[] | undefined]> = [
     ['serial', dev.serials],
     ['parallel', dev.parallels],

@@ -86,7 +86,7 @@ export function buildDevices(
       );
     b.add('-watchdog-action', w.action === 'dump' ? 'pause' : (w.action ?? 'reset'));
   }
-  buildHostdevs(b, def, facts, boot);
+  buildHostdevs(b, def, facts, boot, usbAddr);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
     const p: Props = { driver: 'virtio-balloon-pci', id: 'balloon0', ...pciProps(mb.address, facts) };

@@ -111,6 +111,9 @@ export function applyDeviceDefaults(
     const known = n.model && NIC_MODELS.find((m) => m === n.model?.type.toLowerCase());
     if (n.model && known) n.model.type = known;
   }
+  for (const h of dev.hostdevs ?? [])
+    // a vGPU's display stays off unless asked for, whatever QEMU's own default becomes
+    if (h.type === 'mdev' && h.model === 'vfio-pci') h.display ??= false;
   for (const g of dev.graphics ?? []) applyGraphicsDefaults(g, options);
   applyChardevDefaults(def, facts);
   assignVirtioSerialPorts(dev);
