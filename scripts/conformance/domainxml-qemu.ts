@@ -22,6 +22,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DomainDef } from '../../src/conf/domain/domain-def.js';
 import { buildCommandLine } from '../../src/drivers/qemu/command-line/index.js';
+import type { NetHost } from '../../src/drivers/qemu/command-line/types.js';
 import { applyQemuDefaults } from '../../src/drivers/qemu/defaults/index.js';
 import { buildQemuCaps, type QemuCaps } from '../../src/drivers/qemu/probe/qemu-caps.js';
 import { probeDataFromTranscript } from '../../src/drivers/qemu/probe/transcript.js';
@@ -90,6 +91,28 @@ export function parseArgsFile(text: string): string[] {
 
 export const HARNESS = { defaultArch: 'x86_64', generateMac: () => '52:54:00:00:00:00' } as const;
 
+/**
+ * The host side of NICs as libvirt's qemuxmlconf harness fakes it
+ * (tests/qemuxml2argvmock.c and the fake network driver of
+ * tests/qemuxmlconftest.c): taps of their own are descriptors 3, 4, ...;
+ * taps in a bridge 102, 103, ...; vhost-net 44, 45, ... (one per queue);
+ * a vDPA device 1732. A network is named `NETWORK;PORT` after the
+ * harness's network and port files; the port's plug type says what the
+ * guest gets, and every port the cases use plugs into a bridge
+ * (`virbr0` for plug-network-*, `virbr0` for plug-bridge-*).
+ */
+export const harnessNetHost: NetHost = {
+  tapFds: ({ kind, queues }) => Array.from({ length: queues }, (_, i) => (kind === 'ethernet' ? 3 : 102) + i),
+  vhostFds: ({ queues }) => Array.from({ length: queues }, (_, i) => 44 + i),
+  vdpaFd: () => 1732,
+  resolveNetwork: (name) => {
+    const port = name.split(';')[1] ?? '';
+    if (port.startsWith('plug-hostdev')) return { type: 'hostdev' };
+    if (port.startsWith('plug-direct')) return { type: 'direct' };
+    return { type: 'bridge', bridge: 'virbr0' };
+  },
+};
+
 export function harnessPaths(name: string) {
   // libvirt names the private dir after the id and at most 20 characters of the name.
   const domainDir = `/var/lib/libvirt/qemu/domain--1-${name.slice(0, 20)}`;
@@ -103,6 +126,7 @@ export function harnessPaths(name: string) {
     renderNode: '/dev/dri/foo',
     // the nodeset the harness's numad stand-in advises for placement='auto'
     autoNodeset: '0-3',
+    netHost: harnessNetHost,
     hugepageDirs: {
       '2048': `/dev/hugepages2M/libvirt/qemu/-1-${name.slice(0, 20)}`,
       '1048576': `/dev/hugepages1G/libvirt/qemu/-1-${name.slice(0, 20)}`,

@@ -232,6 +232,10 @@ function makeInactive(root: XmlElement): void {
     // A block job's <mirror> and the indexes of a backing chain are runtime state.
     if (el.name === 'disk')
       el.children = (el.children as XmlNode[]).filter((c) => !(c.type === 'element' && c.name === 'mirror'));
+    // The port a virtual network made for a running guest is gone once it stops.
+    if (el.name === 'interface' && el.attrs.some((a) => a.name === 'type' && a.value === 'network'))
+      for (const c of el.children as XmlNode[])
+        if (c.type === 'element' && c.name === 'source') c.attrs = c.attrs.filter((a) => a.name !== 'portid');
     if (el.name === 'backingStore') el.attrs = el.attrs.filter((a) => a.name !== 'index');
     for (const c of el.children as XmlNode[]) if (c.type === 'element') walk(c);
   };

@@ -19,7 +19,9 @@ import type {
 } from './devices/index.js';
 import type { DomainDefData } from './domain-spec.js';
 import { insertControllers, MAX_IMPLIED_CONTROLLER } from './implicit-controllers.js';
-import { type NormalizeOptions, randomMac } from './normalize-options.js';
+import { normalizeHostdev } from './normalize-hostdevs.js';
+import { normalizeInterface } from './normalize-interfaces.js';
+import type { NormalizeOptions } from './normalize-options.js';
 
 export function normalizeDevices(def: DomainDefData, options: NormalizeOptions): void {
   def.devices ??= {};
@@ -27,13 +29,8 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
   for (const c of dev.controllers ?? [])
     if (c.index === undefined) c.index = unusedIndex(dev.controllers ?? [], c.type);
   for (const d of dev.disks ?? []) assignDriveAddress(d);
-  for (const n of dev.interfaces ?? []) {
-    if (!n.mac || n.mac.address === '00:00:00:00:00:00') {
-      const mac = (options.generateMac ?? randomMac)();
-      if (n.mac) n.mac.address = mac;
-      else n.mac = { address: mac };
-    }
-  }
+  for (const n of dev.interfaces ?? []) normalizeInterface(n, options);
+  for (const h of dev.hostdevs ?? []) normalizeHostdev(h);
   const chardevs: Array<[string, ChardevDef[] | undefined]> = [
     ['serial', dev.serials],
     ['parallel', dev.parallels],

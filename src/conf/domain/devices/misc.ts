@@ -231,9 +231,15 @@ export const hostdevMapper = elementMapper('hostdev', {
   mode: req(attr('mode', enumOf(['subsystem', 'capabilities']))),
   type: req(attr('type', str)),
   managed: attr('managed', yesNo),
+  sgio: attr('sgio', enumOf(['filtered', 'unfiltered'])),
+  rawio: attr('rawio', yesNo),
   model: attr('model', str),
-  source: hostdevSourceField(),
+  /** Whether the device's display is shown (vGPUs), and through a ramfb boot display. */
+  display: attr('display', onOff),
+  ramfb: attr('ramfb', onOff),
+  // libvirt writes the host driver before the source
   driver: rawChild('driver'),
+  source: hostdevSourceField(),
   boot: child(bootOrderMapper),
   rom: rawChild('rom'),
   address: addressField(),

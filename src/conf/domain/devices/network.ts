@@ -8,9 +8,11 @@
 import {
   attr,
   child,
+  childText,
   elementMapper,
   enumOf,
   type Infer,
+  onOff,
   refine,
   req,
   str,
@@ -63,12 +65,56 @@ export const interfaceSourceMapper = elementMapper('source', {
   portid: attr('portid', str),
   bridge: attr('bridge', str),
   dev: attr('dev', str),
-  mode: attr('mode', str),
   type: attr('type', str),
   path: attr('path', str),
+  // after type and path: libvirt writes a vhost-user socket's mode last
+  mode: attr('mode', str),
   address: attr('address', str),
   port: attr('port', str),
+  /** The local end of a `udp` tunnel. */
+  local: child(elementMapper('local', { address: attr('address', str), port: attr('port', str) })),
 });
+
+/** Offloads of the host side (`<driver><host .../>`), in libvirt's attribute order. */
+const hostOffloadsMapper = elementMapper('host', {
+  csum: attr('csum', onOff),
+  gso: attr('gso', onOff),
+  tso4: attr('tso4', onOff),
+  tso6: attr('tso6', onOff),
+  ecn: attr('ecn', onOff),
+  ufo: attr('ufo', onOff),
+  mrgRxbuf: attr('mrg_rxbuf', onOff),
+});
+
+/** Offloads the guest is offered (`<driver><guest .../>`). */
+const guestOffloadsMapper = elementMapper('guest', {
+  csum: attr('csum', onOff),
+  tso4: attr('tso4', onOff),
+  tso6: attr('tso6', onOff),
+  ecn: attr('ecn', onOff),
+  ufo: attr('ufo', onOff),
+});
+
+/** `<driver>` of a NIC: backend (`qemu` or in-kernel `vhost`), queues and virtio options. */
+export const interfaceDriverMapper = elementMapper('driver', {
+  // qemu/vhost for an emulated NIC; vfio/kvm/xen name the host driver of a passed-through one
+  name: attr('name', enumOf(['qemu', 'vhost', 'vfio', 'kvm', 'xen'])),
+  txmode: attr('txmode', enumOf(['iothread', 'timer'])),
+  ioeventfd: attr('ioeventfd', onOff),
+  eventIdx: attr('event_idx', onOff),
+  queues: attr('queues', uint32),
+  rxQueueSize: attr('rx_queue_size', uint32),
+  txQueueSize: attr('tx_queue_size', uint32),
+  rss: attr('rss', onOff),
+  rssHashReport: attr('rss_hash_report', onOff),
+  iommu: attr('iommu', onOff),
+  ats: attr('ats', onOff),
+  packed: attr('packed', onOff),
+  pagePerVq: attr('page_per_vq', onOff),
+  host: child(hostOffloadsMapper),
+  guest: child(guestOffloadsMapper),
+});
+export type InterfaceDriverDef = Infer<typeof interfaceDriverMapper.spec>;
 
 const filterrefMapper = elementMapper('filterref', { filter: req(attr('filter', str)) });
 
@@ -77,13 +123,54 @@ export const interfaceMapper = elementMapper('interface', {
   trustGuestRxFilters: attr('trustGuestRxFilters', yesNo),
   mac: child(macMapper),
   source: child(interfaceSourceMapper),
+  script: child(elementMapper('script', { path: req(attr('path', str)) })),
+  downscript: child(elementMapper('downscript', { path: req(attr('path', str)) })),
   backendDomain: child(elementMapper('backenddomain', { name: req(attr('name', str)) })),
   target: child(elementMapper('target', { dev: req(attr('dev', str)), managed: attr('managed', yesNo) })),
   model: child(elementMapper('model', { type: req(attr('type', str)) })),
+  driver: child(interfaceDriverMapper),
+  backend: child(
+    elementMapper('backend', {
+      type: attr('type', enumOf(['default', 'passt'])),
+      tap: attr('tap', str),
+      vhost: attr('vhost', str),
+      logFile: attr('logFile', str),
+    }),
+  ),
   filterref: child(filterrefMapper),
+  tune: child(elementMapper('tune', { sndbuf: childText('sndbuf', uint32) })),
+  teaming: child(
+    elementMapper('teaming', {
+      type: req(attr('type', enumOf(['persistent', 'transient']))),
+      persistent: attr('persistent', str),
+    }),
+  ),
   link: child(elementMapper('link', { state: req(attr('state', enumOf(['up', 'down']))) })),
   mtu: child(elementMapper('mtu', { size: req(attr('size', uint32)) })),
+  /** Interrupt coalescing of the host-side tap (`<coalesce><rx><frames max/>`). */
+  coalesce: child(
+    elementMapper('coalesce', {
+      rx: child(
+        elementMapper('rx', { frames: child(elementMapper('frames', { max: attr('max', uint32) })) }),
+      ),
+    }),
+  ),
   boot: child(bootOrderMapper),
+  alias: child(elementMapper('alias', { name: req(attr('name', str)) })),
+  rom: child(
+    elementMapper('rom', {
+      bar: attr('bar', onOff),
+      file: attr('file', str),
+      enabled: attr('enabled', yesNo),
+    }),
+  ),
+  acpi: child(elementMapper('acpi', { index: req(attr('index', uint32)) })),
   address: addressField(),
 });
 export type InterfaceDef = Infer<typeof interfaceMapper.spec>;
+
+/** NIC models that are virtio devices (libvirt matches model names case-insensitively). */
+export function isVirtioNicModel(model: string | undefined): boolean {
+  const m = model?.toLowerCase();
+  return m === 'virtio' || m === 'virtio-transitional' || m === 'virtio-non-transitional';
+}

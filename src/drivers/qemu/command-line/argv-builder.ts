@@ -17,7 +17,12 @@ export function supportsJsonCli(caps: QemuCaps): boolean {
 
 export class ArgvBuilder {
   readonly argv: string[] = [];
+  #fdsets = 0;
   constructor(readonly json: boolean) {}
+  /** The next `-add-fd` set number; sets are numbered across the whole command line. */
+  nextFdset(): number {
+    return this.#fdsets++;
+  }
   add(...args: string[]): void {
     this.argv.push(...args);
   }

@@ -40,7 +40,7 @@ export function buildDevices(
   }
   buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));
   buildDisks(b, def, facts, boot);
-  buildNets(b, def, facts, boot);
+  buildNets(b, def, facts, boot, paths.netHost, usbAddr);
   buildChardevs(b, def);
   buildInputs(b, def, facts, usbAddr);
   const audioId = dev.audios?.[0]?.id;
@@ -86,7 +86,7 @@ export function buildDevices(
       );
     b.add('-watchdog-action', w.action === 'dump' ? 'pause' : (w.action ?? 'reset'));
   }
-  buildHostdevs(b, def, facts, boot);
+  buildHostdevs(b, def, facts, boot, usbAddr);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
     const p: Props = { driver: 'virtio-balloon-pci', id: 'balloon0', ...pciProps(mb.address, facts) };

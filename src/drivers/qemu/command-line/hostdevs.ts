@@ -1,14 +1,18 @@
 /**
  * Host devices passed through to the guest: PCI `<hostdev>` and
- * `<interface type='hostdev'>` as `vfio-pci`.
+ * `<interface type='hostdev'>` as `vfio-pci`, mediated devices (vGPUs) by
+ * their sysfs path, and USB devices by their bus and device number.
  *
- * Reads `devices.hostdevs`, `devices.interfaces` of type `hostdev`, their
- * addresses and boot order.
+ * Reads `devices.hostdevs` (mode, type, model, display, ramfb, driver
+ * name, source address or UUID, boot order, ROM, address) and
+ * `devices.interfaces` of type `hostdev` (source address, driver name,
+ * teaming, boot order, address). Anything else is refused, naming it.
  *
  * @module
  */
 import { unknownContent } from '../../../conf/binding.js';
 import type { DeviceAddress } from '../../../conf/domain/address.js';
+import type { HostdevDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
@@ -16,7 +20,6 @@ import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
 
-/** `0000:03:07.1` from a PCI `<address>` element kept as XML. */
 /** A host PCI address as numbers (the typed `<hostdev>` source) or as raw XML (`<interface type='hostdev'>`). */
 interface HostPci {
   domain?: number;
@@ -25,16 +28,56 @@ interface HostPci {
   function?: number;
 }
 
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function rawAttr(el: XmlElement | undefined, name: string): string | undefined {
+  return el?.attrs.find((a) => a.name === name)?.value;
+}
+
 function hostPciFromXml(el: XmlElement | undefined): HostPci | undefined {
   if (!el) return undefined;
-  const n = (name: string) => Number.parseInt(el.attrs.find((a) => a.name === name)?.value ?? '0', 16);
+  const n = (name: string) => Number.parseInt(rawAttr(el, name) ?? '0', 16);
   return { domain: n('domain'), bus: n('bus'), slot: n('slot'), function: n('function') };
 }
 
+/** `0000:03:07.1`, as vfio-pci's `host` property takes it. */
 function hostPciAddress(a: HostPci | undefined): string | undefined {
   if (!a) return undefined;
   const hex = (v: number | undefined, width: number) => (v ?? 0).toString(16).padStart(width, '0');
   return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${hex(a.function, 1)}`;
+}
+
+function refuse(message: string, field: string): VirError {
+  return new VirError('CONFIG_UNSUPPORTED', 'qemu', message, { field });
+}
+
+/** `rombar`/`romfile` from a `<rom>` kept as XML, as libvirt writes them. */
+function romProps(rom: XmlElement | undefined, field: string): Props {
+  if (!rom) return {};
+  if (rawAttr(rom, 'enabled') === 'no') return { romfile: '' };
+  const p: Props = {};
+  const bar = rawAttr(rom, 'bar');
+  if (bar !== undefined) p.rombar = bar === 'on' ? 1 : 0;
+  const file = rawAttr(rom, 'file');
+  if (file !== undefined) {
+    if (!file.startsWith('/'))
+      throw new VirError('XML_DETAIL', 'qemu', 'a ROM file must be an absolute path', {
+        field: `${field}/rom/@file`,
+      });
+    p.romfile = file;
+  }
+  return p;
+}
+
+/** The `<source><address>` the model keeps as XML: a hostdev's own, or unknown content of an interface's source. */
+function rawSourceAddress(owner: object | undefined): XmlElement | undefined {
+  const own = (owner as { address?: unknown } | undefined)?.address;
+  if (typeof own === 'object' && own !== null && (own as XmlElement).type === 'element')
+    return own as XmlElement;
+  const node = owner
+    ? unknownContent(owner)?.nodes.find((x) => x.node.type === 'element' && x.node.name === 'address')?.node
+    : undefined;
+  return node?.type === 'element' ? node : undefined;
 }
 
 export function buildHostdevs(
@@ -42,49 +85,99 @@ export function buildHostdevs(
   def: DomainDef,
   facts: MachineFacts,
   boot: Map<object, number>,
+  usbAddr: (a: DeviceAddress | undefined) => Props = () => ({}),
 ): void {
   const dev = def.devices ?? {};
   let n = 0;
-  const emit = (
-    owner: object,
-    source: HostPci | undefined,
-    address: DeviceAddress | undefined,
-    field: string,
-  ) => {
-    const host = hostPciAddress(source);
-    if (!host)
-      throw new VirError('XML_DETAIL', 'qemu', 'PCI host device without a source address', { field });
-    const p: Props = { driver: 'vfio-pci', host, id: `hostdev${n++}` };
-    const idx = boot.get(owner);
-    if (idx !== undefined) p.bootindex = idx;
-    b.props('-device', { ...p, ...pciProps(address, facts) }, field);
+  const finish = (p: Props, address: DeviceAddress | undefined, field: string, extra: Props = {}) => {
+    b.props('-device', { ...p, ...pciProps(address, facts), ...extra }, field);
   };
   for (const [i, iface] of (dev.interfaces ?? []).entries()) {
     if (iface.type !== 'hostdev') continue;
-    const src = iface.source
-      ? unknownContent(iface.source)?.nodes.find(
-          (x) => x.node.type === 'element' && x.node.name === 'address',
-        )?.node
-      : undefined;
-    emit(
-      iface,
-      hostPciFromXml(src?.type === 'element' ? src : undefined),
-      iface.address,
-      `/domain/devices/interface[${i + 1}]/source/address`,
-    );
+    const field = `/domain/devices/interface[${i + 1}]`;
+    const drv = iface.driver?.name;
+    if (drv !== undefined && drv !== 'vfio')
+      throw refuse(`host device driver '${drv}' is not supported`, `${field}/driver/@name`);
+    const host = hostPciAddress(hostPciFromXml(rawSourceAddress(iface.source)));
+    if (!host)
+      throw new VirError('XML_DETAIL', 'qemu', 'PCI host device without a source address', {
+        field: `${field}/source/address`,
+      });
+    const p: Props = { driver: 'vfio-pci', host, id: `hostdev${n++}` };
+    const idx = boot.get(iface);
+    if (idx !== undefined) p.bootindex = idx;
+    // the standby half of a failover pair names its virtio-net partner
+    if (iface.teaming?.type === 'transient' && iface.teaming.persistent !== undefined)
+      p.failover_pair_id = iface.teaming.persistent;
+    finish(p, iface.address, field);
   }
   for (const [i, h] of (dev.hostdevs ?? []).entries()) {
-    if (h.mode !== 'subsystem' || h.type !== 'pci') {
-      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `host device type '${h.type}' is not supported`, {
-        field: `/domain/devices/hostdev[${i + 1}]/@type`,
-      });
-    }
-    const addr = h.source?.address;
-    emit(
-      h,
-      addr && !('type' in addr) && !('device' in addr) ? addr : undefined,
-      h.address,
-      `/domain/devices/hostdev[${i + 1}]/source/address`,
-    );
+    const field = `/domain/devices/hostdev[${i + 1}]`;
+    const id = `hostdev${n++}`;
+    // an unassigned device is bound on the host but given to no guest bus
+    if (h.address?.type === 'unassigned') continue;
+    if (h.mode !== 'subsystem')
+      throw refuse(`host device mode '${h.mode}' is not supported`, `${field}/@mode`);
+    if (h.type === 'pci')
+      buildPci(h, id, boot, field, (p) => finish(p, h.address, field, romProps(h.rom, field)));
+    else if (h.type === 'mdev') {
+      if (h.model !== 'vfio-pci')
+        throw refuse(`mediated device model '${h.model ?? ''}' is not supported`, `${field}/@model`);
+      const uuid = rawAttr(rawSourceAddress(h.source), 'uuid') ?? '';
+      if (!UUID_RE.test(uuid))
+        throw new VirError('XML_DETAIL', 'qemu', `'${uuid}' is not a mediated device UUID`, {
+          field: `${field}/source/address/@uuid`,
+        });
+      const p: Props = {
+        driver: h.ramfb ? 'vfio-pci-nohotplug' : 'vfio-pci',
+        id,
+        sysfsdev: `/sys/bus/mdev/devices/${uuid.toLowerCase()}`,
+      };
+      if (h.display !== undefined) p.display = h.display ? 'on' : 'off';
+      if (h.ramfb) p.ramfb = true;
+      const idx = boot.get(h);
+      if (idx !== undefined) p.bootindex = idx;
+      finish(p, h.address, field, romProps(h.rom, field));
+    } else if (h.type === 'usb') {
+      const a = h.source?.address;
+      if (!a || !('device' in a))
+        throw refuse(
+          'a USB host device chosen by vendor and product needs a host lookup virtkit does not do yet',
+          `${field}/source`,
+        );
+      const p: Props = {
+        driver: 'usb-host',
+        hostdevice: `/dev/bus/usb/${String(a.bus).padStart(3, '0')}/${String(a.device).padStart(3, '0')}`,
+        id,
+      };
+      const idx = boot.get(h);
+      if (idx !== undefined) p.bootindex = idx;
+      if (h.rom) throw refuse('ROM tuning is only supported for PCI devices', `${field}/rom`);
+      b.props('-device', { ...p, ...usbAddr(h.address) }, field);
+    } else throw refuse(`host device type '${h.type}' is not supported`, `${field}/@type`);
   }
+}
+
+function buildPci(
+  h: HostdevDef,
+  id: string,
+  boot: Map<object, number>,
+  field: string,
+  finish: (p: Props) => void,
+): void {
+  const drv = h.driver ? rawAttr(h.driver, 'name') : undefined;
+  if (drv !== undefined && drv !== 'vfio')
+    throw refuse(`host device driver '${drv}' is not supported`, `${field}/driver/@name`);
+  const addr = h.source?.address;
+  const host = hostPciAddress(addr && !('type' in addr) && !('device' in addr) ? addr : undefined);
+  if (!host)
+    throw new VirError('XML_DETAIL', 'qemu', 'PCI host device without a source address', {
+      field: `${field}/source/address`,
+    });
+  const p: Props = { driver: h.ramfb ? 'vfio-pci-nohotplug' : 'vfio-pci', host, id };
+  const idx = boot.get(h);
+  if (idx !== undefined) p.bootindex = idx;
+  if (h.display !== undefined) p.display = h.display ? 'on' : 'off';
+  if (h.ramfb) p.ramfb = true;
+  finish(p);
 }

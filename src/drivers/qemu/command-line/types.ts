@@ -22,7 +22,41 @@ export interface CommandLinePaths {
   renderNode?: string;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
   dbusSocket?: string;
+  /**
+   * The host side of the guest's NICs, set up before QEMU starts. Without
+   * it, an interface that needs one (ethernet, bridge, network, direct,
+   * vdpa) is refused rather than started without its link.
+   */
+  netHost?: NetHost;
 }
+
+/** A NIC that needs a descriptor from the host, by its device alias (`net0`). */
+export interface NetHostRequest {
+  alias: string;
+  /** Queue pairs: one descriptor per queue. */
+  queues: number;
+}
+
+/**
+ * What the host did for the guest's NICs: taps it created or plugged into a
+ * bridge, vhost-net and vDPA descriptors it opened, and what a virtual
+ * network resolves to. Whoever provides this also applies the host-side
+ * settings of each interface (bandwidth, VLAN, virtual port, packet filter,
+ * coalescing): the command line cannot carry them.
+ */
+export interface NetHost {
+  /** Descriptors of a tap of its own (`ethernet`) or a tap plugged into `bridge`. */
+  tapFds(req: NetHostRequest & { kind: 'ethernet' | 'bridge'; bridge?: string; ifname?: string }): number[];
+  /** vhost-net descriptors, one per queue; an empty list leaves the data path in QEMU. */
+  vhostFds(req: NetHostRequest): number[];
+  /** A descriptor open on the vDPA character device `path`. */
+  vdpaFd(req: NetHostRequest & { path: string }): number;
+  /** The connection `<source network='NAME'>` stands for on this host. */
+  resolveNetwork(name: string): NetworkConnection;
+}
+
+/** What a virtual network gives a guest NIC. */
+export type NetworkConnection = { type: 'bridge'; bridge: string } | { type: 'hostdev' | 'direct' };
 
 export interface CommandLine {
   /** The environment QEMU runs with (and only that: no inherited variables). */

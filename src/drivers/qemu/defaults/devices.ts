@@ -105,10 +105,15 @@ export function applyDeviceDefaults(
   for (const d of dev.disks ?? []) applyDiskDefaults(d);
   for (const n of dev.interfaces ?? []) {
     if (n.type === 'hostdev') continue;
+    // vDPA and vhost-user are virtio data paths: no other model can sit on them.
+    if (!n.model && (n.type === 'vdpa' || n.type === 'vhostuser')) n.model = { type: 'virtio' };
     if (!n.model && x86pc) n.model = { type: 'rtl8139' };
     const known = n.model && NIC_MODELS.find((m) => m === n.model?.type.toLowerCase());
     if (n.model && known) n.model.type = known;
   }
+  for (const h of dev.hostdevs ?? [])
+    // a vGPU's display stays off unless asked for, whatever QEMU's own default becomes
+    if (h.type === 'mdev' && h.model === 'vfio-pci') h.display ??= false;
   for (const g of dev.graphics ?? []) applyGraphicsDefaults(g, options);
   applyChardevDefaults(def, facts);
   assignVirtioSerialPorts(dev);

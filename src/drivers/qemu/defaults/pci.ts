@@ -82,7 +82,13 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
   for (const d of dev.disks ?? []) if (d.target.bus === 'virtio') endpoint(d);
   // A type='hostdev' NIC is a PCI host device, addressed with the other host devices.
   for (const n of dev.interfaces ?? []) if (n.type === 'hostdev') endpoint(n);
-  for (const h of dev.hostdevs ?? []) if (h.mode === 'subsystem' && h.type === 'pci') endpoint(h);
+  // PCI host devices, vGPUs shown as vfio-pci, and vhost-scsi (scsi_host) sit on the PCI bus
+  for (const h of dev.hostdevs ?? [])
+    if (
+      h.mode === 'subsystem' &&
+      (h.type === 'pci' || h.type === 'scsi_host' || (h.type === 'mdev' && h.model === 'vfio-pci'))
+    )
+      endpoint(h);
   if (dev.memballoon && dev.memballoon.model !== 'none' && dev.memballoon.model !== 'xen')
     endpoint(dev.memballoon);
   for (const r of dev.rngs ?? []) if (r.model.startsWith('virtio')) endpoint(r);

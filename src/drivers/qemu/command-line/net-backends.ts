@@ -1,0 +1,163 @@
+/**
+ * The host side of a guest NIC: the `-netdev` of each `<interface>` type,
+ * and what must come before it (the vhost-user chardev, the vDPA
+ * descriptor set).
+ *
+ * Reads the interface's type, source, local end, script, target,
+ * backend, tune/sndbuf and driver queues. Descriptors and virtual networks
+ * come from the caller's {@link NetHost}; no host networking is set up here.
+ *
+ * @module
+ */
+import type { InterfaceDef } from '../../../conf/domain/devices/index.js';
+import { isVirtioNicModel } from '../../../conf/domain/devices/index.js';
+import { VirError } from '../../../errors.js';
+import type { ArgvBuilder } from './argv-builder.js';
+import type { Props } from './device-props.js';
+import { checkValue, optValue } from './escape.js';
+import type { NetHost } from './types.js';
+
+/** What `<source network>` and the interface's own type say the host side is. */
+export type ActualType = InterfaceDef['type'];
+
+function unsupported(message: string, field: string): VirError {
+  return new VirError('CONFIG_UNSUPPORTED', 'qemu', message, { field });
+}
+
+/** The interface's actual type, and the bridge a virtual network plugs it into. */
+export function actualConnection(
+  n: InterfaceDef,
+  host: NetHost | undefined,
+  field: string,
+): { type: ActualType; bridge?: string | undefined } {
+  if (n.type !== 'network') return { type: n.type, bridge: n.source?.bridge };
+  const name = n.source?.network;
+  if (name === undefined)
+    throw new VirError('XML_DETAIL', 'qemu', 'network interface without a source network', {
+      field: `${field}/source/@network`,
+    });
+  if (!host)
+    throw unsupported(
+      `virtual network '${name}' needs a network driver, which virtkit's QEMU driver does not have`,
+      `${field}/source/@network`,
+    );
+  const c = host.resolveNetwork(name);
+  if (c.type !== 'bridge')
+    throw unsupported(
+      `virtual network '${name}' gives a '${c.type}' connection, which is not supported yet`,
+      `${field}/source/@network`,
+    );
+  return { type: 'bridge', bridge: c.bridge };
+}
+
+/** Socket address `host:port` of the socket types (an empty host means any). */
+function socketAddr(address: string | undefined, port: string | undefined, field: string): string {
+  if (port === undefined || !/^\d+$/.test(port) || Number(port) > 65535)
+    throw new VirError('XML_DETAIL', 'qemu', `port '${port ?? ''}' is not a TCP/UDP port`, {
+      field: `${field}/@port`,
+    });
+  // QEMU splits host and port at the last colon; the host part must not add one of its own.
+  if (address !== undefined && !/^[0-9A-Za-z.\-_]*$/.test(address))
+    throw new VirError('XML_DETAIL', 'qemu', `'${address}' is not a host name or IPv4 address`, {
+      field: `${field}/@address`,
+    });
+  return `${address ?? ''}:${Number(port)}`;
+}
+
+/**
+ * Writes whatever the netdev needs first and returns its properties
+ * (without `id`, which the caller adds last as libvirt does).
+ */
+export function netdevProps(
+  b: ArgvBuilder,
+  n: InterfaceDef,
+  alias: string,
+  actual: { type: ActualType; bridge?: string | undefined },
+  host: NetHost | undefined,
+  field: string,
+): Props {
+  const queues = n.driver?.queues ?? 1;
+  if (n.script && actual.type !== 'ethernet')
+    throw unsupported(`scripts are not supported on interfaces of type ${actual.type}`, `${field}/script`);
+  const src = n.source;
+  switch (actual.type) {
+    case 'ethernet':
+    case 'bridge': {
+      if (!host)
+        throw unsupported(
+          `interface type '${n.type}' needs a host network setup virtkit does not do yet`,
+          `${field}/@type`,
+        );
+      const tap = host.tapFds({
+        alias,
+        queues,
+        kind: actual.type,
+        ...(actual.bridge !== undefined ? { bridge: actual.bridge } : {}),
+        ...(n.target?.dev !== undefined ? { ifname: n.target.dev } : {}),
+      });
+      const vhost =
+        isVirtioNicModel(n.model?.type) && n.driver?.name !== 'qemu' ? host.vhostFds({ alias, queues }) : [];
+      const p: Props = { type: 'tap', [tap.length > 1 ? 'fds' : 'fd']: tap.join(':') };
+      if (vhost.length > 0) {
+        p.vhost = true;
+        p[vhost.length > 1 ? 'vhostfds' : 'vhostfd'] = vhost.join(':');
+      }
+      if (n.tune?.sndbuf !== undefined) p.sndbuf = n.tune.sndbuf;
+      return p;
+    }
+    case 'server':
+      return { type: 'socket', listen: socketAddr(src?.address, src?.port, `${field}/source`) };
+    case 'client':
+      return { type: 'socket', connect: socketAddr(src?.address, src?.port, `${field}/source`) };
+    case 'mcast':
+      return { type: 'socket', mcast: socketAddr(src?.address, src?.port, `${field}/source`) };
+    case 'udp': {
+      const local = src?.local;
+      if (!local)
+        throw new VirError('XML_DETAIL', 'qemu', 'udp interface without a local address', {
+          field: `${field}/source/local`,
+        });
+      return {
+        type: 'socket',
+        udp: socketAddr(src?.address, src?.port, `${field}/source`),
+        localaddr: socketAddr(local.address, local.port, `${field}/source/local`),
+      };
+    }
+    case 'user':
+      if (n.backend?.type === 'passt')
+        throw unsupported('the passt backend is not supported yet', `${field}/backend/@type`);
+      return { type: 'user' };
+    case 'vhostuser': {
+      if (n.backend?.type === 'passt')
+        throw unsupported('the passt backend is not supported yet', `${field}/backend/@type`);
+      if (src?.type !== 'unix' || src.path === undefined)
+        throw unsupported('a vhost-user interface needs a UNIX socket source', `${field}/source/@type`);
+      const chardev = [`socket,id=char${alias}`, `path=${optValue(src.path, `${field}/source/@path`)}`];
+      if (src.mode === 'server') chardev.push('server=on');
+      b.add('-chardev', chardev.join(','));
+      const p: Props = { type: 'vhost-user', chardev: `char${alias}` };
+      if (queues > 1) p.queues = queues;
+      return p;
+    }
+    case 'vdpa': {
+      if (!host)
+        throw unsupported(
+          `interface type 'vdpa' needs a host network setup virtkit does not do yet`,
+          `${field}/@type`,
+        );
+      const path = checkValue(src?.dev ?? '', `${field}/source/@dev`);
+      if (!path.startsWith('/'))
+        throw new VirError('XML_DETAIL', 'qemu', 'vdpa source dev must be an absolute path', {
+          field: `${field}/source/@dev`,
+        });
+      const fd = host.vdpaFd({ alias, queues, path });
+      const set = b.nextFdset();
+      b.add('-add-fd', `set=${set},fd=${fd},opaque=${alias}-vdpa`);
+      const p: Props = { type: 'vhost-vdpa', vhostdev: `/dev/fdset/${set}` };
+      if (queues > 1) p.queues = queues;
+      return p;
+    }
+    default:
+      throw unsupported(`interface type '${actual.type}' is not supported`, `${field}/@type`);
+  }
+}
