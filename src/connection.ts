@@ -24,16 +24,18 @@ import type {
   ListDomainsFilter,
   NodeInfo,
 } from './driver.js';
+import type { AnyDriverOptions, DriverOptionsFor } from './driver-options.js';
 import { findDriver } from './drivers/registry.js';
 import { throwIfAborted, toVirError, VirError } from './errors.js';
 import { EventStream, type EventStreamOptions } from './event-stream.js';
 import { type ConnectUri, parseUri } from './uri.js';
 
-export interface ConnectOptions extends CallOptions {
+/** Options of {@link connect}; `O`, the driver's options, follows the URI ({@link DriverOptionsFor}). */
+export interface ConnectOptions<O extends object = AnyDriverOptions> extends CallOptions {
   /** Open read-only: calls that change state fail with `OPERATION_DENIED`. */
   readonly?: boolean;
-  /** Driver-specific options (state directories, timeouts, ...), passed through. */
-  driverOptions?: Readonly<Record<string, unknown>>;
+  /** Driver-specific options (state directories, timeouts, ...), checked by the driver too. */
+  driverOptions?: O;
 }
 
 /** Anything with a `toXML()` (a `DomainDef`, say) or an XML string. */
@@ -53,23 +55,27 @@ const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{1
  * await conn.close();
  * ```
  */
-export async function connect(uri = 'test:///default', options: ConnectOptions = {}): Promise<Connection> {
-  const parsed = parseUri(uri);
+export async function connect<const U extends string = 'test:///default'>(
+  uri?: U,
+  options: ConnectOptions<DriverOptionsFor<U>> = {},
+): Promise<Connection> {
+  const target: string = uri ?? 'test:///default';
+  const parsed = parseUri(target);
   throwIfAborted(options.signal, 'connect');
   const factory = findDriver(parsed);
   if (!factory) {
-    throw new VirError('NO_CONNECT', 'connect', `no connection driver available for ${uri}`);
+    throw new VirError('NO_CONNECT', 'connect', `no connection driver available for ${target}`);
   }
   let driver: DriverConnection;
   try {
     driver = await factory.open({
       uri: parsed,
       readonly: options.readonly === true,
-      driverOptions: options.driverOptions ?? {},
+      driverOptions: (options.driverOptions ?? {}) as Readonly<Record<string, unknown>>,
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } catch (err) {
-    throw toVirError(err, 'NO_CONNECT', 'connect', `cannot open ${uri}`);
+    throw toVirError(err, 'NO_CONNECT', 'connect', `cannot open ${target}`);
   }
   return new Connection(parsed, driver, options.readonly === true);
 }
@@ -284,7 +290,7 @@ export class Connection implements DomainOwner {
 
   // --- domain operations, used by Domain --------------------------------------
 
-  /** @internal */
+  /** For `Domain` handles ({@link DomainOwner}); not for programs. */
   _domainCall<T>(
     method: keyof DriverConnection & `domain${string}`,
     dom: DomainRef,
@@ -303,12 +309,12 @@ export class Connection implements DomainOwner {
     return this.#call(method, opts, (signal) => run(this.#driver, signal));
   }
 
-  /** @internal whether the driver implements an optional call */
+  /** For `Domain` handles: whether the driver implements an optional call. */
   _supports(method: keyof DriverConnection): boolean {
     return typeof this.#driver[method] === 'function';
   }
 
-  /** @internal */
+  /** For `Domain` handles: throws `OPERATION_DENIED` on a read-only connection. */
   _writable(what: string): void {
     this.#writable(what);
   }

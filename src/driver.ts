@@ -271,9 +271,8 @@ export interface DriverFactory {
 /**
  * What a `Domain` handle needs of the connection that made it; `Connection`
  * implements it. Declared here, below both, so the two modules do not
- * import each other.
- *
- * @internal
+ * import each other. Not for programs: its `_` methods may change in any
+ * release (kept in the declarations, which `Domain<Connection>` needs).
  */
 export interface DomainOwner {
   _domainCall<T>(

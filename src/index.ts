@@ -7,6 +7,14 @@ export * from './conf/index.js';
 export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource } from './connection.js';
 export { Domain } from './domain.js';
 export type * from './driver.js';
+export type {
+  AnyDriverOptions,
+  DriverOptionsFor,
+  OtherDriverOptions,
+  QemuDriverOptions,
+  RemoteDriverOptions,
+  TestDriverOptions,
+} from './driver-options.js';
 export {
   buildCommandLine,
   type CommandLine,

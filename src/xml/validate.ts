@@ -60,17 +60,60 @@ interface CompiledSchema {
 let libxml2: Promise<Libxml2> | undefined;
 const compiled = new Map<SchemaKind, Promise<CompiledSchema>>();
 
+/**
+ * How long the first `validate()` waits for libxml2-wasm. Loading takes a
+ * fraction of a second; what never finishes is a single-file bundle that
+ * inlines libxml2-wasm: its top-level await inside a cycle of its modules
+ * deadlocks in the bundle's lazy module wrappers (esbuild), so we reject
+ * rather than hang.
+ */
+const LOAD_TIMEOUT_MS = 15_000;
+
 function loadLibxml2(): Promise<Libxml2> {
-  libxml2 ??= import('libxml2-wasm').then((lib) => {
-    const files: Record<string, Uint8Array> = {};
-    const enc = new TextEncoder();
-    for (const [name, text] of Object.entries(SCHEMA_FILES) as Array<[string, string]>) {
-      files[BASE_URL + name] = enc.encode(text);
-    }
-    lib.xmlRegisterInputProvider(new lib.XmlBufferInputProvider(files));
-    return lib;
-  });
+  libxml2 ??= withTimeout(import('libxml2-wasm')).then(
+    (lib) => {
+      const files: Record<string, Uint8Array> = {};
+      const enc = new TextEncoder();
+      for (const [name, text] of Object.entries(SCHEMA_FILES) as Array<[string, string]>) {
+        files[BASE_URL + name] = enc.encode(text);
+      }
+      lib.xmlRegisterInputProvider(new lib.XmlBufferInputProvider(files));
+      return lib;
+    },
+    (err: unknown) => {
+      libxml2 = undefined; // a later call may find it (a chunk that failed to download)
+      if (err instanceof VirError) throw err;
+      throw new VirError(
+        'NO_SUPPORT',
+        'schema',
+        `cannot load libxml2-wasm for validation: ${describe(err)}`,
+        {
+          cause: err,
+        },
+      );
+    },
+  );
   return libxml2;
+}
+
+function withTimeout<T>(p: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new VirError(
+            'NO_SUPPORT',
+            'schema',
+            `libxml2-wasm did not initialise within ${LOAD_TIMEOUT_MS / 1000} s; in a bundle, keep it a separate chunk (code splitting) rather than inlined in one file`,
+          ),
+        ),
+      LOAD_TIMEOUT_MS,
+    );
+    // never keeps a Node process alive by itself
+    (timer as { unref?: () => void }).unref?.();
+  });
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
 function compile(kind: SchemaKind): Promise<CompiledSchema> {

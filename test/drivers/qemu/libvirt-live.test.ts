@@ -14,7 +14,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DomainCapabilities } from '../../../src/conf/domaincaps.js';
-import { buildDomainCapabilities } from '../../../src/drivers/qemu/caps/domain-caps-builder.js';
+import {
+  buildDomainCapabilities,
+  type DomainCapsHostFacts,
+} from '../../../src/drivers/qemu/caps/domain-caps-builder.js';
+import {
+  firmwareDirs,
+  readFirmware,
+  tpmEmulatorVersions,
+} from '../../../src/drivers/qemu/caps/host-facts.js';
 import { probeQemu } from '../../../src/drivers/qemu/probe/probe.js';
 import type { QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 import { xmlDiff } from '../../../src/xml/equal.js';
@@ -66,7 +74,14 @@ describe.skipIf(!CAN_ASK_LIBVIRT)(
   () => {
     let theirs = '';
     let caps: QemuCaps;
+    // what libvirt sees on this host (Debian's ovmf installs firmware descriptors, swtpm a TPM
+    // emulator): the daemon runs with an empty home, so only the system descriptor folders count
+    let host: DomainCapsHostFacts = {};
     beforeAll(async () => {
+      host = {
+        firmware: await readFirmware(firmwareDirs('system')),
+        tpmEmulatorVersions: await tpmEmulatorVersions(),
+      };
       theirs = virshAsNobody([
         'domcapabilities',
         '--virttype',
@@ -85,7 +100,7 @@ describe.skipIf(!CAN_ASK_LIBVIRT)(
     }, 90_000);
 
     it('the sections both libvirt versions format alike are equal', () => {
-      const ours = parseXml(buildDomainCapabilities(caps, { virttype: 'qemu' }).toXML());
+      const ours = parseXml(buildDomainCapabilities(caps, { virttype: 'qemu' }, host).toXML());
       const lv = parseXml(theirs);
       const pickEl = (root: XmlElement, path: string[]): XmlElement | undefined => {
         let el: XmlElement | undefined = root;
@@ -129,7 +144,7 @@ describe.skipIf(!CAN_ASK_LIBVIRT)(
         (DomainCapabilities.fromXML(xml).cpuMode('custom')?.models ?? [])
           .map((m) => ({ name: m.name, usable: m.usable }))
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const catalogued = buildDomainCapabilities(caps, { virttype: 'qemu' });
+      const catalogued = buildDomainCapabilities(caps, { virttype: 'qemu' }, host);
       const names = new Set(strip(theirs).map((m) => m.name));
       expect(strip(catalogued.toXML()).filter((m) => names.has(m.name))).toEqual(strip(theirs));
     });

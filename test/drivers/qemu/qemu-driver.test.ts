@@ -251,6 +251,7 @@ describe('qemu:/// URIs and roots', () => {
       code: 'INVALID_ARG',
       field: 'cacheDir',
     });
+    // @ts-expect-error: the run-time check behind the type, for callers without types
     await expect(connect('qemu:///session', { driverOptions: { emulators: 'x' } })).rejects.toMatchObject({
       code: 'INVALID_ARG',
       field: 'emulators',

@@ -141,6 +141,7 @@ describe('fault injection', () => {
   });
 
   it('rejects a control that is not a TestControl, and bad fault arguments', async () => {
+    // @ts-expect-error: the run-time check behind the type, for callers without types
     await expect(connect('test:///default', { driverOptions: { control: {} } })).rejects.toMatchObject({
       code: 'INVALID_ARG',
     });

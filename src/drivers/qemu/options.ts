@@ -1,0 +1,23 @@
+/**
+ * What `connect('qemu:///…', { driverOptions })` accepts. Each root also has
+ * an environment variable (see `paths.ts`); the option wins.
+ *
+ * @module
+ */
+
+export type QemuDriverOptions = {
+  /** Absolute paths of the QEMU binaries to offer; default: those found on the host. */
+  emulators?: readonly string[];
+  /** `false`: never use KVM, even where `/dev/kvm` is usable. */
+  kvm?: boolean;
+  /** Probe cache; `null` keeps probed capabilities in memory only. */
+  cacheDir?: string | null;
+  /** Where persistent definitions are written. */
+  configDir?: string;
+  /** Where the state of running guests is kept. */
+  stateDir?: string;
+  /** Monitor sockets and status files of running guests. */
+  runDir?: string;
+  /** One log file per guest. */
+  logDir?: string;
+};

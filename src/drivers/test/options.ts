@@ -1,0 +1,11 @@
+/**
+ * What `connect('test:///…', { driverOptions })` accepts.
+ *
+ * @module
+ */
+import type { TestControl } from './test-control.js';
+
+export type TestDriverOptions = {
+  /** Injects failures, latency and guest crashes into the connection's calls. */
+  control?: TestControl;
+};
