@@ -19,6 +19,7 @@ const MODULES = [
   'qemu-command-line',
   'remote',
   'xml',
+  'cli',
 ];
 
 async function main(): Promise<void> {

@@ -1,0 +1,95 @@
+/**
+ * Output as virsh prints it: its tables, its state and event words, its
+ * version lines. Pure functions of library values, so they are tested
+ * against virsh's own output without a connection.
+ *
+ * @module
+ */
+import type { DomainEvent, DomainStateName } from '../driver.js';
+
+/**
+ * A table the way virsh draws one: a header row, a line of dashes, then the
+ * rows; every cell but the last padded to its column's width plus two, one
+ * leading blank per cell, three dashes per column beyond its width.
+ */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => ` ${i < cells.length - 1 ? c.padEnd((widths[i] as number) + 2) : c}`).join('');
+  const dashes = '-'.repeat(widths.reduce((n, w) => n + w + 3, 0));
+  return [line(header), dashes, ...rows.map(line)];
+}
+
+const STATE_WORDS: Readonly<Record<DomainStateName, string>> = {
+  nostate: 'no state',
+  running: 'running',
+  blocked: 'idle',
+  paused: 'paused',
+  shutdown: 'in shutdown',
+  shutoff: 'shut off',
+  crashed: 'crashed',
+  pmsuspended: 'pmsuspended',
+};
+
+/** A state as virsh words it (`shut off`, `idle`, `in shutdown`, ...). */
+export function stateWord(state: DomainStateName): string {
+  return STATE_WORDS[state];
+}
+
+/** libvirt's packed version number (major * 1,000,000 + minor * 1,000 + micro) as `M.m.u`. */
+export function versionString(v: number): string {
+  return `${Math.floor(v / 1_000_000)}.${Math.floor(v / 1000) % 1000}.${v % 1000}`;
+}
+
+/** CPU time in nanoseconds as virsh's `%.1fs`. */
+export function cpuSeconds(ns: bigint): string {
+  return `${(Number(ns) / 1e9).toFixed(1)}s`;
+}
+
+const EVENT_WORDS: Readonly<Record<DomainEvent['event'], string>> = {
+  defined: 'Defined',
+  undefined: 'Undefined',
+  started: 'Started',
+  suspended: 'Suspended',
+  resumed: 'Resumed',
+  stopped: 'Stopped',
+  shutdown: 'Shutdown',
+  pmsuspended: 'PMSuspended',
+  crashed: 'Crashed',
+};
+
+// The details whose virsh wording is not just the name capitalised.
+const DETAIL_WORDS: Readonly<Record<string, string>> = {
+  'from snapshot': 'Snapshot',
+  wakeup: 'Event wakeup',
+  ioerror: 'I/O Error',
+  'api error': 'API error',
+  'post-copy failed': 'Post-copy Error',
+  'postcopy failed': 'Post-copy Error',
+  postcopy: 'Post-copy',
+  finished: 'Finished',
+  guest: 'Finished after guest request',
+  host: 'Finished after host request',
+};
+
+/** One event as virsh's `event` command prints it. */
+export function eventLine(e: DomainEvent, timestamp: boolean): string {
+  const raw = e.detail;
+  const detail = DETAIL_WORDS[raw] ?? (raw ? raw[0]?.toUpperCase() + raw.slice(1) : '');
+  const line = `event 'lifecycle' for domain '${e.domain.name}': ${EVENT_WORDS[e.event]} ${detail}`;
+  if (!timestamp) return line;
+  // virsh's --timestamp: local time with milliseconds and the UTC offset.
+  const d = new Date(e.timestamp);
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  const off = -d.getTimezoneOffset();
+  const zone = `${off >= 0 ? '+' : '-'}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
+  const stamp =
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}${zone}`;
+  return `${stamp}: ${line}`;
+}
+
+/** `label` padded as virsh's `%-15s` columns in `dominfo` and friends. */
+export function field(label: string, value: string | number): string {
+  return `${label.padEnd(15)} ${value}`;
+}

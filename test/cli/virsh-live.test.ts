@@ -1,0 +1,68 @@
+/**
+ * Differential test against the real `virsh -c test:///default` when it is
+ * installed (Debian's libvirt-clients): the same command lines, compared
+ * line by line, leaving out the dominfo lines our library has no call for.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { fixture } from '../shared-data.js';
+import { runCli, withoutUnsupportedLines } from './run-cli.js';
+
+const HAS_VIRSH = spawnSync('virsh', ['--version'], { encoding: 'utf8' }).status === 0;
+
+function virsh(args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync('virsh', ['-c', 'test:///default', ...args], {
+    cwd: fixture('virsh'),
+    encoding: 'utf8',
+    env: { ...process.env, LC_ALL: 'C', VIRSH_DEFAULT_CONNECT_URI: '' },
+  });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+describe.skipIf(!HAS_VIRSH)(
+  `virtkit beside the installed virsh${HAS_VIRSH ? '' : ' (skipped: no virsh)'}`,
+  () => {
+    it('prints the same for the define/start/inspect chain', async () => {
+      const chain = readFileSync(fixture('virsh/test-default-chain.cmd'), 'utf8').trim();
+      const theirs = virsh([chain]);
+      const vm1 = fixture('virsh/vm1.xml');
+      const ours = await runCli(['-c', 'test:///default', chain.replace('define vm1.xml', `define ${vm1}`)]);
+      expect(ours.code).toBe(theirs.code);
+      expect(withoutUnsupportedLines(ours.out)).toBe(
+        withoutUnsupportedLines(theirs.out.replace('defined from vm1.xml', `defined from ${vm1}`)),
+      );
+    });
+
+    for (const line of [
+      'list',
+      'list --all',
+      'dominfo test',
+      'domstate test',
+      'domstate test --reason',
+      'list --name; list --uuid; list --id',
+      'list --bogus',
+      'dominfo test extra',
+      'frob',
+      'dominfo',
+      'dominfo nope',
+      'start test',
+      'dominfo --help',
+      'help hostname',
+    ]) {
+      it(`virsh '${line}'`, async () => {
+        const theirs = virsh([line]);
+        const ours = await runCli(['-c', 'test:///default', line]);
+        expect({ ...ours, out: withoutUnsupportedLines(ours.out) }).toEqual({
+          ...theirs,
+          out: withoutUnsupportedLines(theirs.out),
+        });
+      });
+    }
+
+    it('has the hypervisor version line of virsh version', async () => {
+      const running = (s: string) => s.split('\n').find((l) => l.startsWith('Running hypervisor:'));
+      expect(running((await runCli(['version'])).out)).toBe(running(virsh(['version']).out));
+    });
+  },
+);
