@@ -111,7 +111,10 @@ export function harnessPaths(name: string) {
 }
 
 function parseWithDefaults(xml: string, caps: QemuCaps): DomainDef {
-  const def = DomainDef.fromXML(xml.replace(/<!--[\s\S]*?-->[ \t]*\n?/g, ''), HARNESS);
+  const def = DomainDef.fromXML(xml.replace(/<!--[\s\S]*?-->[ \t]*\n?/g, ''), {
+    ...HARNESS,
+    deferImplicitControllers: true,
+  });
   applyQemuDefaults(def, caps, { libDir: '/var/lib/libvirt/qemu' });
   return def;
 }

@@ -60,6 +60,8 @@ export const controllerMapper = elementMapper('controller', {
   driver: rawChild('driver'),
   modelName: child(elementMapper('model', { name: req(attr('name', str)) })),
   target: rawChild('target'),
+  /** A USB companion controller's place on its master (the controller of the same index without one). */
+  master: child(elementMapper('master', { startport: req(attr('startport', uint)) })),
   address: addressField(),
 });
 export type ControllerDef = Infer<typeof controllerMapper.spec>;

@@ -1,4 +1,5 @@
 import type { ControllerDef } from '../../../conf/domain/devices/index.js';
+import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
@@ -25,7 +26,7 @@ export function buildControllers(b: ArgvBuilder, ctrls: ControllerDef[], facts: 
   for (const type of order)
     for (const c of ctrls) {
       if (c.type !== type) continue;
-      const p = controllerProps(c, facts);
+      const p = controllerProps(c, ctrls, facts);
       if (p) b.props('-device', p, `/domain/devices/controller[@type='${c.type}']`);
     }
 }
@@ -42,19 +43,44 @@ const USB_DRIVERS: Record<string, string> = {
   'qemu-xhci': 'qemu-xhci',
 };
 
-function controllerProps(c: ControllerDef, facts: MachineFacts): Props | undefined {
+/** QEMU's id of a controller (libvirt's alias): the first USB controller is `usb`, the others `usb<index>`. */
+function usbAlias(index: number): string {
+  return index === 0 ? 'usb' : `usb${index}`;
+}
+
+/**
+ * A USB companion's `masterbus`: the bus of the controller of the same index
+ * that is not itself a companion (its alias, so index 0 is `usb.0`).
+ */
+function masterBus(c: ControllerDef, ctrls: ControllerDef[]): string {
+  const idx = c.index ?? 0;
+  const master = ctrls.find((m) => m.type === 'usb' && (m.index ?? 0) === idx && m.master === undefined);
+  if (!master) {
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `USB companion controller ${idx} has no master controller of the same index`,
+      { field: `/domain/devices/controller[@type='usb'][@index=${idx}]/master` },
+    );
+  }
+  return `${usbAlias(idx)}.0`;
+}
+
+function controllerProps(c: ControllerDef, ctrls: ControllerDef[], facts: MachineFacts): Props | undefined {
   const idx = c.index ?? 0;
   const addr = pciProps(c.address, facts);
   switch (c.type) {
     case 'usb': {
       if (c.model === 'none' || !c.model) return undefined;
       const driver = USB_DRIVERS[c.model] ?? c.model;
-      const companion = /^ich9-uhci(\d)$/.exec(c.model);
-      const id = idx === 0 ? 'usb' : `usb${idx}`;
-      if (companion)
-        return { driver, masterbus: `${id}.0`, firstport: (Number(companion[1]) - 1) * 2, ...addr };
-      const p: Props = { driver, id };
-      if (c.ports !== undefined) p.p2 = c.ports;
+      const p: Props = { driver };
+      // libvirt sets both port counts (USB 2 and 3) from one attribute; QEMU reads the one the model has.
+      if (c.ports !== undefined) {
+        p.p2 = c.ports;
+        p.p3 = c.ports;
+      }
+      if (c.master) return { ...p, masterbus: masterBus(c, ctrls), firstport: c.master.startport, ...addr };
+      p.id = usbAlias(idx);
       return { ...p, ...addr };
     }
     case 'scsi': {

@@ -17,27 +17,13 @@ import type {
   GraphicsDef,
 } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { addImplicitControllers, insertControllers } from '../../../conf/domain/implicit-controllers.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
 
-/**
- * Puts a controller after the last one of its type with a lower index (or
- * at the end), which keeps libvirt's controller order when implicit ones
- * are added.
- */
+/** Adds one controller where libvirt's insertion puts it (see {@link insertControllers}). */
 export function insertController(list: ControllerDef[], c: ControllerDef): void {
-  let at = -1;
-  for (let i = list.length - 1; i >= 0; i--) {
-    const cur = list[i]!;
-    if (cur.type !== c.type) continue;
-    if ((cur.index ?? 0) > (c.index ?? 0)) at = i;
-    else {
-      if (at < 0) at = i + 1;
-      break;
-    }
-  }
-  if (at < 0) list.push(c);
-  else list.splice(at, 0, c);
+  insertControllers(list, [c]);
 }
 
 function hasController(dev: Devices, type: ControllerType, index: number): boolean {
@@ -92,6 +78,8 @@ export function applyDeviceDefaults(
     insertController(ctrls, { type: 'sata', index: 0 });
   if (facts.pciRoot !== 'none' && !hasController(dev, 'pci', 0))
     insertController(ctrls, { type: 'pci', index: 0, model: facts.pciRoot });
+  // Then the controllers the devices imply, as libvirt's generic post-parse adds them after the driver's.
+  addImplicitControllers(def);
   for (const c of ctrls) {
     if (c.type === 'usb' && c.model === undefined) {
       const m = defaultUsbModel(facts);
