@@ -113,3 +113,43 @@ describe('USB companion controllers', () => {
     }
   });
 });
+
+function argvOf(devices: string): string[] {
+  const def = applyQemuDefaults(
+    DomainDef.fromXML(tinyDomainXml({ devices }), { deferImplicitControllers: true }),
+    fixtureCaps(),
+  );
+  return buildCommandLine(def, fixtureCaps(), paths).argv;
+}
+
+// Shapes from libvirt 11.3's virtio-options-*, controller-virtio-scsi and virtio-transitional data.
+describe('virtio options and models', () => {
+  it('writes <driver> virtio options right after the driver, in libvirt order', () => {
+    const argv = argvOf(`<controller type='scsi' index='0' model='virtio-scsi'>
+      <driver queues='8' iommu='on' packed='off' ats='on' page_per_vq='on'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></controller>`);
+    const scsi = argv.find((a) => a.includes('virtio-scsi-pci'));
+    expect(scsi).toBe(
+      '{"driver":"virtio-scsi-pci","iommu_platform":true,"ats":true,"packed":false,"page-per-vq":true,"id":"scsi0","num_queues":8,"bus":"pci.0","addr":"0x5"}',
+    );
+  });
+
+  it('puts the balloon options before its address and picks transitional models', () => {
+    const argv = argvOf(`<memballoon model='virtio-transitional' autodeflate='on'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x12' function='0x0'/></memballoon>`);
+    expect(argv).toContain(
+      '{"driver":"virtio-balloon-pci-transitional","id":"balloon0","deflate-on-oom":true,"bus":"pci.0","addr":"0x12"}',
+    );
+  });
+
+  it('refuses a virtio option that is neither on nor off, naming it', () => {
+    try {
+      argvOf(`<controller type='virtio-serial' index='0'><driver iommu='yes,x=1'/></controller>`);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as VirError).field).toBe(
+        "/domain/devices/controller[@type='virtio-serial'][@index=0]/driver/@iommu",
+      );
+    }
+  });
+});

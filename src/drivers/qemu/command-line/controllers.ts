@@ -1,8 +1,9 @@
 import type { ControllerDef } from '../../../conf/domain/devices/index.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
+import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { type Props, pciProps } from './device-props.js';
+import { type Props, pciProps, virtioOptions } from './device-props.js';
 
 export function buildControllers(b: ArgvBuilder, ctrls: ControllerDef[], facts: MachineFacts): void {
   // PCI controllers come first (buses must exist before what plugs into them), then the others.
@@ -43,6 +44,53 @@ const USB_DRIVERS: Record<string, string> = {
   'qemu-xhci': 'qemu-xhci',
 };
 
+const VIRTIO_SCSI: Record<string, string> = {
+  'virtio-scsi': 'virtio-scsi-pci',
+  'virtio-transitional': 'virtio-scsi-pci-transitional',
+  'virtio-non-transitional': 'virtio-scsi-pci-non-transitional',
+};
+
+const VIRTIO_SERIAL: Record<string, string> = {
+  virtio: 'virtio-serial-pci',
+  'virtio-transitional': 'virtio-serial-pci-transitional',
+  'virtio-non-transitional': 'virtio-serial-pci-non-transitional',
+};
+
+/** A positive whole number from a `<driver>` attribute, or a refusal naming it. */
+function driverCount(d: XmlElement | undefined, name: string, field: string): number | undefined {
+  const v = d?.attrs.find((a) => a.name === name)?.value;
+  if (v === undefined) return undefined;
+  if (!/^[0-9]{1,9}$/.test(v) || Number(v) === 0)
+    throw new VirError('XML_DETAIL', 'qemu', `invalid ${name} '${v}' (a positive number)`, {
+      field: `${field}/driver/@${name}`,
+    });
+  return Number(v);
+}
+
+/** virtio-scsi's queue and I/O properties from `<driver>`, in libvirt's order. */
+function virtioScsiProps(c: ControllerDef, field: string): Props {
+  const d = c.driver;
+  const p: Props = {};
+  const iothread = driverCount(d, 'iothread', field);
+  if (iothread !== undefined) p.iothread = `iothread${iothread}`;
+  p.id = `scsi${c.index ?? 0}`;
+  const queues = driverCount(d, 'queues', field);
+  if (queues !== undefined) p.num_queues = queues;
+  const cmdPerLun = driverCount(d, 'cmd_per_lun', field);
+  if (cmdPerLun !== undefined) p.cmd_per_lun = cmdPerLun;
+  const maxSectors = driverCount(d, 'max_sectors', field);
+  if (maxSectors !== undefined) p.max_sectors = maxSectors;
+  const ioeventfd = d?.attrs.find((a) => a.name === 'ioeventfd')?.value;
+  if (ioeventfd !== undefined) {
+    if (ioeventfd !== 'on' && ioeventfd !== 'off')
+      throw new VirError('XML_DETAIL', 'qemu', `invalid ioeventfd '${ioeventfd}' (on or off)`, {
+        field: `${field}/driver/@ioeventfd`,
+      });
+    p.ioeventfd = ioeventfd === 'on';
+  }
+  return p;
+}
+
 /** QEMU's id of a controller (libvirt's alias): the first USB controller is `usb`, the others `usb<index>`. */
 function usbAlias(index: number): string {
   return index === 0 ? 'usb' : `usb${index}`;
@@ -69,6 +117,7 @@ function masterBus(c: ControllerDef, ctrls: ControllerDef[]): string {
 function controllerProps(c: ControllerDef, ctrls: ControllerDef[], facts: MachineFacts): Props | undefined {
   const idx = c.index ?? 0;
   const addr = pciProps(c.address, facts);
+  const field = `/domain/devices/controller[@type='${c.type}'][@index=${idx}]`;
   switch (c.type) {
     case 'usb': {
       if (c.model === 'none' || !c.model) return undefined;
@@ -84,20 +133,24 @@ function controllerProps(c: ControllerDef, ctrls: ControllerDef[], facts: Machin
       return { ...p, ...addr };
     }
     case 'scsi': {
+      const model = c.model ?? 'lsilogic';
+      const virtio = VIRTIO_SCSI[model];
+      if (virtio)
+        return { driver: virtio, ...virtioOptions(c.driver, field), ...virtioScsiProps(c, field), ...addr };
       const driver =
         {
-          'virtio-scsi': 'virtio-scsi-pci',
           lsilogic: 'lsi',
           lsisas1068: 'mptsas1068',
           lsisas1078: 'megasas',
-        }[c.model ?? 'lsilogic'] ?? c.model;
+        }[model] ?? model;
       return { driver, id: `scsi${idx}`, ...addr };
     }
     case 'sata':
       if (facts.family === 'q35' && idx === 0) return undefined;
       return { driver: 'ahci', id: `sata${idx}`, ...addr };
     case 'virtio-serial': {
-      const p: Props = { driver: 'virtio-serial-pci', id: `virtio-serial${idx}` };
+      const driver = VIRTIO_SERIAL[c.model ?? 'virtio'] ?? 'virtio-serial-pci';
+      const p: Props = { driver, ...virtioOptions(c.driver, field), id: `virtio-serial${idx}` };
       if (c.ports !== undefined) p.max_ports = c.ports;
       if (c.vectors !== undefined) p.vectors = c.vectors;
       return { ...p, ...addr };

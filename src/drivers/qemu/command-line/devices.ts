@@ -5,7 +5,15 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { buildChardevs } from './chardevs.js';
 import { buildControllers } from './controllers.js';
-import { bootIndexes, type Props, pciProps, rawAttr } from './device-props.js';
+import {
+  bootIndexes,
+  type Props,
+  pciProps,
+  rawAttr,
+  rawElement,
+  virtioModel,
+  virtioOptions,
+} from './device-props.js';
 import { buildDisks } from './disks.js';
 import { buildGraphics, buildInputs, buildVideos } from './display.js';
 import { checkValue, optValue } from './escape.js';
@@ -89,9 +97,15 @@ export function buildDevices(
   buildHostdevs(b, def, facts, boot);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
-    const p: Props = { driver: 'virtio-balloon-pci', id: 'balloon0', ...pciProps(mb.address, facts) };
+    const field = '/domain/devices/memballoon';
+    const p: Props = {
+      driver: virtioModel('virtio-balloon-pci', mb.model),
+      ...virtioOptions(rawElement(mb, 'driver'), field),
+    };
+    p.id = 'balloon0';
     if (mb.autodeflate !== undefined) p['deflate-on-oom'] = mb.autodeflate;
     if (mb.freePageReporting !== undefined) p['free-page-reporting'] = mb.freePageReporting;
+    Object.assign(p, pciProps(mb.address, facts));
     b.props('-device', p, '/domain/devices/memballoon');
   }
   for (const [i, r] of (dev.rngs ?? []).entries()) {
@@ -111,7 +125,12 @@ export function buildDevices(
           }
         : { 'qom-type': 'rng-builtin', id: `objrng${i}` };
     b.props('-object', obj, field);
-    const p: Props = { driver: 'virtio-rng-pci', rng: `objrng${i}`, id: `rng${i}` };
+    const p: Props = {
+      driver: virtioModel('virtio-rng-pci', r.model),
+      ...virtioOptions(rawElement(r, 'driver'), field),
+      rng: `objrng${i}`,
+      id: `rng${i}`,
+    };
     if (r.rate) {
       p['max-bytes'] = r.rate.bytes;
       p.period = r.rate.period ?? 1000;
