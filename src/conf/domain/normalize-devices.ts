@@ -60,6 +60,8 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
     const b = r.backend;
     // An empty path is no path (and would not survive a round trip as text).
     if (b.path === '') delete b.path;
+    // libvirt's generic default source of the random backend.
+    if (b.model === 'random' && b.path === undefined) b.path = '/dev/random';
     if (b.model !== 'egd' || !b.type) continue;
     const t = b.type as ChardevDef['type'];
     applySources(b, normalizeSources(t, b.sources, `/domain/devices/rng[${i + 1}]/backend`, false));

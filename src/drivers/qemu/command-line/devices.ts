@@ -1,9 +1,10 @@
 import type { DeviceAddress } from '../../../conf/domain/address.js';
+import type { ChardevDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { buildChardevs } from './chardevs.js';
+import { buildChardevs, chardev } from './chardevs.js';
 import { buildControllers } from './controllers.js';
 import {
   bootIndexes,
@@ -19,6 +20,7 @@ import { buildGraphics, buildInputs, buildVideos } from './display.js';
 import { checkValue, optValue } from './escape.js';
 import { buildHostdevs } from './hostdevs.js';
 import { buildMemoryDevices } from './memory-devices.js';
+import { buildIommu, buildWatchdogs } from './misc-devices.js';
 import { buildNets } from './net.js';
 import type { CommandLinePaths } from './types.js';
 import { UsbPorts } from './usb-ports.js';
@@ -32,6 +34,7 @@ export function buildDevices(
   const dev = def.devices ?? {};
   refuseUnsupported(def);
   const boot = bootIndexes(def);
+  buildIommu(b, def, facts);
   buildControllers(b, dev.controllers ?? [], facts);
   const usb = new UsbPorts(dev.controllers ?? []);
   for (const d of [...(dev.hubs ?? []), ...(dev.inputs ?? [])])
@@ -83,17 +86,7 @@ export function buildDevices(
       `/domain/devices/sound[${i + 1}]`,
     );
   }
-  for (const w of dev.watchdogs ?? []) {
-    // The iTCO watchdog is part of the ICH9 LPC, which by default must not reboot the guest.
-    if (w.model === 'itco') b.add('-global', 'ICH9-LPC.noreboot=off');
-    else if (w.model === 'i6300esb')
-      b.props(
-        '-device',
-        { driver: 'i6300esb', id: 'watchdog0', ...pciProps(w.address, facts) },
-        '/domain/devices/watchdog',
-      );
-    b.add('-watchdog-action', w.action === 'dump' ? 'pause' : (w.action ?? 'reset'));
-  }
+  buildWatchdogs(b, def, facts);
   buildHostdevs(b, def, facts, boot);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
@@ -111,19 +104,23 @@ export function buildDevices(
   for (const [i, r] of (dev.rngs ?? []).entries()) {
     const field = `/domain/devices/rng[${i + 1}]`;
     const be = r.backend;
-    if (be.model !== 'random' && be.model !== 'builtin') {
-      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `rng backend '${be.model}' is not supported`, {
-        field: `${field}/backend/@model`,
-      });
-    }
-    const obj: Props =
-      be.model === 'random'
-        ? {
-            'qom-type': 'rng-random',
-            id: `objrng${i}`,
-            filename: checkValue(be.path ?? '/dev/urandom', `${field}/backend`),
-          }
-        : { 'qom-type': 'rng-builtin', id: `objrng${i}` };
+    let obj: Props;
+    if (be.model === 'random')
+      obj = {
+        'qom-type': 'rng-random',
+        id: `objrng${i}`,
+        filename: checkValue(be.path ?? '/dev/random', `${field}/backend`),
+      };
+    else if (be.model === 'egd') {
+      // The EGD daemon is reached through a character backend of its own.
+      if (!be.type)
+        throw new VirError('XML_DETAIL', 'qemu', 'an egd rng backend needs a type', {
+          field: `${field}/backend/@type`,
+        });
+      const backend = { type: be.type, sources: be.sources, protocol: be.protocol } as ChardevDef;
+      chardev(b, backend, `charrng${i}`, `${field}/backend`);
+      obj = { 'qom-type': 'rng-egd', id: `objrng${i}`, chardev: `charrng${i}` };
+    } else obj = { 'qom-type': 'rng-builtin', id: `objrng${i}` };
     b.props('-object', obj, field);
     const p: Props = {
       driver: virtioModel('virtio-rng-pci', r.model),
@@ -161,18 +158,13 @@ function refuseUnsupported(def: DomainDef): void {
     ['redirdev', dev.redirdevs],
     ['tpm', dev.tpms],
     ['shmem', dev.shmems],
-    ['panic', dev.panics],
   ];
   for (const [name, list] of lists) if (list?.length) refuse(`/domain/devices/${name}[1]`, `<${name}>`);
   if (dev.vsock) refuse('/domain/devices/vsock', '<vsock>');
-  if (dev.iommu) refuse('/domain/devices/iommu', '<iommu>');
   for (const [i, g] of (dev.graphics ?? []).entries())
     if (!['vnc', 'spice', 'egl-headless', 'dbus'].includes(g.type))
       refuse(`/domain/devices/graphics[${i + 1}]/@type`, `graphics type '${g.type}'`);
   for (const [i, inp] of (dev.inputs ?? []).entries())
     if (inp.type === 'passthrough' || inp.type === 'evdev')
       refuse(`/domain/devices/input[${i + 1}]/@type`, `input type '${inp.type}'`);
-  for (const [i, w] of (dev.watchdogs ?? []).entries())
-    if (w.model !== 'itco' && w.model !== 'i6300esb')
-      refuse(`/domain/devices/watchdog[${i + 1}]/@model`, `watchdog model '${w.model}'`);
 }

@@ -90,6 +90,8 @@ export function applyDeviceDefaults(
   }
   fillPciIndexGaps(ctrls, facts);
 
+  // libvirt's default panic notifier on PC machines is the ISA pvpanic device.
+  if (x86pc) for (const p of dev.panics ?? []) p.model ??= 'isa';
   for (const d of dev.disks ?? []) applyDiskDefaults(d);
   for (const n of dev.interfaces ?? []) {
     if (n.type === 'hostdev') continue;
@@ -123,7 +125,8 @@ export function applyDeviceDefaults(
 
   if (facts.family === 'q35' && !(dev.watchdogs ?? []).some((w) => w.model === 'itco')) {
     dev.watchdogs ??= [];
-    dev.watchdogs.push({ model: 'itco', action: 'reset' });
+    // It takes the action of the watchdogs already there: QEMU has one for all.
+    dev.watchdogs.push({ model: 'itco', action: dev.watchdogs[0]?.action ?? 'reset' });
   }
   for (const w of dev.watchdogs ?? []) w.action ??= 'reset';
 
