@@ -125,3 +125,36 @@ describe('rng', () => {
     expect(argv[i - 2]).toMatch(/^file,id=charrng0,path=\/tmp\/egd/);
   });
 });
+
+// libvirt 11.3's tpm-emulator, tpm-emulator-tpm2 and x86_64-pc-default-models data.
+describe('TPM', () => {
+  const tpm = (inner: string, model = '') => `<tpm${model}><backend type='emulator'${inner}/></tpm>`;
+
+  it('defaults to TIS with TPM 1.2 on x86, 2.0 for CRB', () => {
+    expect(define(tpm('')).devices?.tpms?.[0]).toMatchObject({
+      model: 'tpm-tis',
+      backend: { version: '1.2' },
+    });
+    expect(define(tpm('', " model='tpm-crb'"), 'q35').devices?.tpms?.[0]?.backend?.version).toBe('2.0');
+  });
+
+  it("reaches swtpm through the caller's socket, escaped for -chardev", () => {
+    const def = define(tpm(" version='2.0'"));
+    const argv = buildCommandLine(def, fixtureCaps(), { ...paths, tpmEmulatorSocket: '/run/a,b/sock' }).argv;
+    const i = argv.indexOf('-tpmdev');
+    expect(argv.slice(i - 2, i + 4)).toEqual([
+      '-chardev',
+      'socket,id=chrtpm,path=/run/a,,b/sock',
+      '-tpmdev',
+      'emulator,id=tpm-tpm0,chardev=chrtpm',
+      '-device',
+      '{"driver":"tpm-tis","tpmdev":"tpm-tpm0","id":"tpm0"}',
+    ]);
+  });
+
+  it('refuses an emulated TPM when no swtpm runs, and passthrough', () => {
+    expect(refusal(() => argvOf(tpm(''))).field).toBe('/domain/devices/tpm[1]/backend/@type');
+    const pass = `<tpm model='tpm-tis'><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm>`;
+    expect(refusal(() => argvOf(pass)).code).toBe('CONFIG_UNSUPPORTED');
+  });
+});

@@ -22,6 +22,7 @@ import { buildHostdevs } from './hostdevs.js';
 import { buildMemoryDevices } from './memory-devices.js';
 import { buildIommu, buildWatchdogs } from './misc-devices.js';
 import { buildNets } from './net.js';
+import { buildTpms } from './tpm.js';
 import type { CommandLinePaths } from './types.js';
 import { UsbPorts } from './usb-ports.js';
 
@@ -53,6 +54,7 @@ export function buildDevices(
   buildDisks(b, def, facts, boot);
   buildNets(b, def, facts, boot);
   buildChardevs(b, def);
+  buildTpms(b, def, paths);
   buildInputs(b, def, facts, usbAddr);
   const audioId = dev.audios?.[0]?.id;
   for (const a of dev.audios ?? [])
@@ -156,7 +158,6 @@ function refuseUnsupported(def: DomainDef): void {
     ['filesystem', dev.filesystems],
     ['smartcard', dev.smartcards],
     ['redirdev', dev.redirdevs],
-    ['tpm', dev.tpms],
     ['shmem', dev.shmems],
   ];
   for (const [name, list] of lists) if (list?.length) refuse(`/domain/devices/${name}[1]`, `<${name}>`);

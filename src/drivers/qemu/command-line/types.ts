@@ -22,6 +22,8 @@ export interface CommandLinePaths {
   renderNode?: string;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
   dbusSocket?: string;
+  /** The control socket of the swtpm started for an emulated TPM; without it such a TPM is refused. */
+  tpmEmulatorSocket?: string;
 }
 
 export interface CommandLine {

@@ -92,6 +92,7 @@ export function applyDeviceDefaults(
 
   // libvirt's default panic notifier on PC machines is the ISA pvpanic device.
   if (x86pc) for (const p of dev.panics ?? []) p.model ??= 'isa';
+  applyTpmDefaults(def);
   for (const d of dev.disks ?? []) applyDiskDefaults(d);
   for (const n of dev.interfaces ?? []) {
     if (n.type === 'hostdev') continue;
@@ -292,5 +293,19 @@ function assignVirtioSerialPorts(dev: Devices): void {
       a.port = port;
     }
     c.address = a;
+  }
+}
+
+/**
+ * libvirt's TPM defaults: the TIS interface (SPAPR on ppc64), and for an
+ * emulated TPM a fixed version, since 1.2 and 2.0 state are not
+ * compatible: 1.2 for TIS on x86 (its historical default), else 2.0.
+ */
+function applyTpmDefaults(def: DomainDef): void {
+  const arch = def.os?.type.arch ?? 'x86_64';
+  const x86 = arch === 'x86_64' || arch === 'i686';
+  for (const t of def.devices?.tpms ?? []) {
+    t.model ??= arch.startsWith('ppc64') ? 'tpm-spapr' : 'tpm-tis';
+    if (t.backend?.type === 'emulator') t.backend.version ??= t.model === 'tpm-tis' && x86 ? '1.2' : '2.0';
   }
 }
