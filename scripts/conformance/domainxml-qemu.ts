@@ -122,6 +122,8 @@ export function harnessPaths(name: string) {
     masterKeyPath: `${domainDir}/master-key.aes`,
     env: { PATH: '/bin', USER: 'test', LOGNAME: 'test' },
     dbusSocket: `/var/run/libvirt/qemu/dbus/-1-${name}-dbus.sock`,
+    // the swtpm socket libvirt's test harness reports
+    tpmEmulatorSocket: '/dev/test',
     // the render node libvirt's test harness reports for the host
     renderNode: '/dev/dri/foo',
     // the nodeset the harness's numad stand-in advises for placement='auto'
@@ -135,7 +137,10 @@ export function harnessPaths(name: string) {
 }
 
 function parseWithDefaults(xml: string, caps: QemuCaps): DomainDef {
-  const def = DomainDef.fromXML(xml.replace(/<!--[\s\S]*?-->[ \t]*\n?/g, ''), HARNESS);
+  const def = DomainDef.fromXML(xml.replace(/<!--[\s\S]*?-->[ \t]*\n?/g, ''), {
+    ...HARNESS,
+    deferImplicitControllers: true,
+  });
   applyQemuDefaults(def, caps, { libDir: '/var/lib/libvirt/qemu' });
   return def;
 }

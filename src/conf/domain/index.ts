@@ -9,6 +9,7 @@ export { formatIdSet, parseIdSet } from './cpuset.js';
 export * from './devices/index.js';
 export * from './domain-def.js';
 export * from './features.js';
+export { addImplicitControllers } from './implicit-controllers.js';
 export { diskNameIndex, type NormalizeOptions, randomMac, randomUuid } from './normalize.js';
 export * from './os.js';
 export * from './resources.js';

@@ -18,7 +18,7 @@ import type {
   GraphicsListen,
 } from './devices/index.js';
 import type { DomainDefData } from './domain-spec.js';
-import { insertControllers, MAX_IMPLIED_CONTROLLER } from './implicit-controllers.js';
+import { addImplicitControllers } from './implicit-controllers.js';
 import { normalizeHostdev } from './normalize-hostdevs.js';
 import { normalizeInterface } from './normalize-interfaces.js';
 import type { NormalizeOptions } from './normalize-options.js';
@@ -57,6 +57,8 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
     const b = r.backend;
     // An empty path is no path (and would not survive a round trip as text).
     if (b.path === '') delete b.path;
+    // libvirt's generic default source of the random backend.
+    if (b.model === 'random' && b.path === undefined) b.path = '/dev/random';
     if (b.model !== 'egd' || !b.type) continue;
     const t = b.type as ChardevDef['type'];
     applySources(b, normalizeSources(t, b.sources, `/domain/devices/rng[${i + 1}]/backend`, false));
@@ -72,7 +74,8 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
     for (const v of dev.videos ?? []) if (v.model) normalizeVideoModel(v.model);
     if (firstVideo.model) firstVideo.model.primary = true;
   }
-  addImplicitControllers(def);
+  // A driver whose own defaults add controllers first (QEMU) adds these after them, as libvirt does.
+  if (!options.deferImplicitControllers) addImplicitControllers(def);
 }
 
 /**
@@ -172,50 +175,6 @@ function assignDriveAddress(d: DiskDef): void {
   else if (bus === 'sata')
     a = { type: 'drive', controller: Math.floor(idx / 6), bus: 0, target: 0, unit: idx % 6 };
   if (a) d.address = a;
-}
-
-function addImplicitControllers(def: DomainDefData): void {
-  const dev = def.devices!;
-  const need: Array<[ControllerType, number]> = [];
-  for (const bus of ['fdc', 'scsi', 'ide', 'sata'] as const) {
-    let max = -1;
-    for (const d of dev.disks ?? [])
-      if (d.target.bus === bus && d.address?.type === 'drive') max = Math.max(max, d.address.controller ?? 0);
-    // every index up to the highest is implied, so the highest must be bounded: it comes from the document
-    if (max > MAX_IMPLIED_CONTROLLER)
-      throw new VirError(
-        'CONFIG_UNSUPPORTED',
-        'conf',
-        `a ${bus} disk on drive controller ${max} would imply ${max + 1} ${bus} controllers (at most ${MAX_IMPLIED_CONTROLLER + 1})`,
-        { field: '/domain/devices/disk/address/@controller' },
-      );
-    for (let i = 0; i <= max; i++) need.push([bus, i]);
-  }
-  for (const list of [dev.channels, dev.consoles])
-    for (const c of list ?? [])
-      if (c.target?.type === 'virtio')
-        need.push(['virtio-serial', c.address?.type === 'virtio-serial' ? (c.address.controller ?? 0) : 0]);
-  const slots = new Map<number, Set<number>>();
-  for (const s of dev.smartcards ?? []) {
-    if (s.address?.type !== 'ccid') continue;
-    const controller = s.address.controller ?? 0;
-    const used = slots.get(controller) ?? new Set<number>();
-    used.add(s.address.slot ?? 0);
-    slots.set(controller, used);
-  }
-  for (const s of dev.smartcards ?? []) {
-    if (!s.address) {
-      const used = slots.get(0) ?? new Set<number>();
-      let slot = 0;
-      while (used.has(slot)) slot++;
-      used.add(slot);
-      slots.set(0, used);
-      s.address = { type: 'ccid', controller: 0, slot };
-    }
-    if (s.address.type === 'ccid') need.push(['ccid', s.address.controller ?? 0]);
-  }
-  if (need.length === 0) return;
-  dev.controllers = insertControllers(dev.controllers ?? [], need);
 }
 
 function chardevError(path: string, message: string): VirError {

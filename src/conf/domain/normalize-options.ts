@@ -12,6 +12,14 @@ export interface NormalizeOptions {
   generateMac?: () => string;
   /** Source of new UUIDs. Default: `crypto.randomUUID()`. */
   generateUuid?: () => string;
+  /**
+   * Leave out the controllers devices imply (see `addImplicitControllers`):
+   * a driver that adds its own default controllers first sets this and adds
+   * them after its defaults, which is libvirt's order (the QEMU driver's
+   * default USB controller and PCI root come before an implied IDE
+   * controller). Default false.
+   */
+  deferImplicitControllers?: boolean;
 }
 
 function randomBytes(n: number): Uint8Array {

@@ -256,9 +256,13 @@ describe('buildCommandLine', () => {
   });
 
   it.each([
-    ["<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>", '/domain/devices/tpm[1]'],
+    // no swtpm socket was given
+    [
+      "<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>",
+      '/domain/devices/tpm[1]/backend/@type',
+    ],
     ["<graphics type='sdl'/>", '/domain/devices/graphics[1]/@type'],
-    ["<watchdog model='ib700'/>", '/domain/devices/watchdog[1]/@model'],
+    ["<watchdog model='diag288'/>", '/domain/devices/watchdog[1]/@model'],
   ])('refuses a device it cannot start rather than dropping it: %s', (devices, field) => {
     let err: unknown;
     try {

@@ -60,6 +60,8 @@ export const controllerMapper = elementMapper('controller', {
   driver: rawChild('driver'),
   modelName: child(elementMapper('model', { name: req(attr('name', str)) })),
   target: rawChild('target'),
+  /** A USB companion controller's place on its master (the controller of the same index without one). */
+  master: child(elementMapper('master', { startport: req(attr('startport', uint)) })),
   address: addressField(),
 });
 export type ControllerDef = Infer<typeof controllerMapper.spec>;
@@ -286,9 +288,12 @@ const tpmBackendMapper = elementMapper('backend', {
   persistentState: attr('persistent_state', yesNo),
   debug: attr('debug', uint32),
   device: child(elementMapper('device', { path: req(attr('path', str)) })),
-  source: child(elementMapper('source', { type: attr('type', str), path: attr('path', str) })),
+  // libvirt writes the emulator's state source after its encryption and PCR banks.
   encryption: child(elementMapper('encryption', { secret: req(attr('secret', str)) })),
   activePcrBanks: rawChild('active_pcr_banks'),
+  source: child(
+    elementMapper('source', { type: attr('type', str), mode: attr('mode', str), path: attr('path', str) }),
+  ),
 });
 
 export const tpmMapper = elementMapper('tpm', {

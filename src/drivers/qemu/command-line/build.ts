@@ -22,6 +22,7 @@ import { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, optList, optValue } from './escape.js';
+import { buildPanics } from './misc-devices.js';
 import { qemuPassthrough } from './qemu-namespace.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 
@@ -114,6 +115,8 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   b.add(...passthrough.args);
   for (const [k, v] of passthrough.env) env[k] = v;
   b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
+  // libvirt writes the panic notifiers after the sandbox.
+  buildPanics(b, def, facts);
   b.add('-msg', 'timestamp=on');
   return { env, argv: b.argv };
 }

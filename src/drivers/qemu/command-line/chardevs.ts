@@ -5,8 +5,8 @@ import type { ArgvBuilder } from './argv-builder.js';
 import type { Props } from './device-props.js';
 import { checkValue, optValue } from './escape.js';
 
-/** `-chardev` for a character backend; returns its id. */
-function chardev(b: ArgvBuilder, c: ChardevDef, id: string, field: string): void {
+/** `-chardev` for a character backend (also an RNG's egd backend). */
+export function chardev(b: ArgvBuilder, c: ChardevDef, id: string, field: string): void {
   const src = c.sources?.[0];
   const items = [c.type === 'dev' ? 'serial' : c.type, `id=${id}`];
   switch (c.type) {

@@ -1,7 +1,9 @@
 import type { ControllerDef } from '../../../conf/domain/devices/index.js';
+import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
+import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { type Props, pciProps } from './device-props.js';
+import { type Props, pciProps, virtioOptions } from './device-props.js';
 
 export function buildControllers(b: ArgvBuilder, ctrls: ControllerDef[], facts: MachineFacts): void {
   // PCI controllers come first (buses must exist before what plugs into them), then the others.
@@ -25,7 +27,7 @@ export function buildControllers(b: ArgvBuilder, ctrls: ControllerDef[], facts: 
   for (const type of order)
     for (const c of ctrls) {
       if (c.type !== type) continue;
-      const p = controllerProps(c, facts);
+      const p = controllerProps(c, ctrls, facts);
       if (p) b.props('-device', p, `/domain/devices/controller[@type='${c.type}']`);
     }
 }
@@ -42,36 +44,113 @@ const USB_DRIVERS: Record<string, string> = {
   'qemu-xhci': 'qemu-xhci',
 };
 
-function controllerProps(c: ControllerDef, facts: MachineFacts): Props | undefined {
+const VIRTIO_SCSI: Record<string, string> = {
+  'virtio-scsi': 'virtio-scsi-pci',
+  'virtio-transitional': 'virtio-scsi-pci-transitional',
+  'virtio-non-transitional': 'virtio-scsi-pci-non-transitional',
+};
+
+const VIRTIO_SERIAL: Record<string, string> = {
+  virtio: 'virtio-serial-pci',
+  'virtio-transitional': 'virtio-serial-pci-transitional',
+  'virtio-non-transitional': 'virtio-serial-pci-non-transitional',
+};
+
+/** A positive whole number from a `<driver>` attribute, or a refusal naming it. */
+function driverCount(d: XmlElement | undefined, name: string, field: string): number | undefined {
+  const v = d?.attrs.find((a) => a.name === name)?.value;
+  if (v === undefined) return undefined;
+  if (!/^[0-9]{1,9}$/.test(v) || Number(v) === 0)
+    throw new VirError('XML_DETAIL', 'qemu', `invalid ${name} '${v}' (a positive number)`, {
+      field: `${field}/driver/@${name}`,
+    });
+  return Number(v);
+}
+
+/** virtio-scsi's queue and I/O properties from `<driver>`, in libvirt's order. */
+function virtioScsiProps(c: ControllerDef, field: string): Props {
+  const d = c.driver;
+  const p: Props = {};
+  const iothread = driverCount(d, 'iothread', field);
+  if (iothread !== undefined) p.iothread = `iothread${iothread}`;
+  p.id = `scsi${c.index ?? 0}`;
+  const queues = driverCount(d, 'queues', field);
+  if (queues !== undefined) p.num_queues = queues;
+  const cmdPerLun = driverCount(d, 'cmd_per_lun', field);
+  if (cmdPerLun !== undefined) p.cmd_per_lun = cmdPerLun;
+  const maxSectors = driverCount(d, 'max_sectors', field);
+  if (maxSectors !== undefined) p.max_sectors = maxSectors;
+  const ioeventfd = d?.attrs.find((a) => a.name === 'ioeventfd')?.value;
+  if (ioeventfd !== undefined) {
+    if (ioeventfd !== 'on' && ioeventfd !== 'off')
+      throw new VirError('XML_DETAIL', 'qemu', `invalid ioeventfd '${ioeventfd}' (on or off)`, {
+        field: `${field}/driver/@ioeventfd`,
+      });
+    p.ioeventfd = ioeventfd === 'on';
+  }
+  return p;
+}
+
+/** QEMU's id of a controller (libvirt's alias): the first USB controller is `usb`, the others `usb<index>`. */
+function usbAlias(index: number): string {
+  return index === 0 ? 'usb' : `usb${index}`;
+}
+
+/**
+ * A USB companion's `masterbus`: the bus of the controller of the same index
+ * that is not itself a companion (its alias, so index 0 is `usb.0`).
+ */
+function masterBus(c: ControllerDef, ctrls: ControllerDef[]): string {
+  const idx = c.index ?? 0;
+  const master = ctrls.find((m) => m.type === 'usb' && (m.index ?? 0) === idx && m.master === undefined);
+  if (!master) {
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `USB companion controller ${idx} has no master controller of the same index`,
+      { field: `/domain/devices/controller[@type='usb'][@index=${idx}]/master` },
+    );
+  }
+  return `${usbAlias(idx)}.0`;
+}
+
+function controllerProps(c: ControllerDef, ctrls: ControllerDef[], facts: MachineFacts): Props | undefined {
   const idx = c.index ?? 0;
   const addr = pciProps(c.address, facts);
+  const field = `/domain/devices/controller[@type='${c.type}'][@index=${idx}]`;
   switch (c.type) {
     case 'usb': {
       if (c.model === 'none' || !c.model) return undefined;
       const driver = USB_DRIVERS[c.model] ?? c.model;
-      const companion = /^ich9-uhci(\d)$/.exec(c.model);
-      const id = idx === 0 ? 'usb' : `usb${idx}`;
-      if (companion)
-        return { driver, masterbus: `${id}.0`, firstport: (Number(companion[1]) - 1) * 2, ...addr };
-      const p: Props = { driver, id };
-      if (c.ports !== undefined) p.p2 = c.ports;
+      const p: Props = { driver };
+      // libvirt sets both port counts (USB 2 and 3) from one attribute; QEMU reads the one the model has.
+      if (c.ports !== undefined) {
+        p.p2 = c.ports;
+        p.p3 = c.ports;
+      }
+      if (c.master) return { ...p, masterbus: masterBus(c, ctrls), firstport: c.master.startport, ...addr };
+      p.id = usbAlias(idx);
       return { ...p, ...addr };
     }
     case 'scsi': {
+      const model = c.model ?? 'lsilogic';
+      const virtio = VIRTIO_SCSI[model];
+      if (virtio)
+        return { driver: virtio, ...virtioOptions(c.driver, field), ...virtioScsiProps(c, field), ...addr };
       const driver =
         {
-          'virtio-scsi': 'virtio-scsi-pci',
           lsilogic: 'lsi',
           lsisas1068: 'mptsas1068',
           lsisas1078: 'megasas',
-        }[c.model ?? 'lsilogic'] ?? c.model;
+        }[model] ?? model;
       return { driver, id: `scsi${idx}`, ...addr };
     }
     case 'sata':
       if (facts.family === 'q35' && idx === 0) return undefined;
       return { driver: 'ahci', id: `sata${idx}`, ...addr };
     case 'virtio-serial': {
-      const p: Props = { driver: 'virtio-serial-pci', id: `virtio-serial${idx}` };
+      const driver = VIRTIO_SERIAL[c.model ?? 'virtio'] ?? 'virtio-serial-pci';
+      const p: Props = { driver, ...virtioOptions(c.driver, field), id: `virtio-serial${idx}` };
       if (c.ports !== undefined) p.max_ports = c.ports;
       if (c.vectors !== undefined) p.vectors = c.vectors;
       return { ...p, ...addr };

@@ -9,17 +9,60 @@
 import { unknownContent } from '../../../conf/binding.js';
 import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
+import type { XmlElement } from '../../../xml/tree.js';
 
 export type Props = Record<string, unknown>;
 
 /** An attribute of a child element the model keeps only as unknown XML. */
 export function rawAttr(owner: object, child: string, name: string): string | undefined {
-  for (const n of unknownContent(owner)?.nodes ?? []) {
-    const el = n.node;
-    if (el.type === 'element' && el.name === child) return el.attrs.find((a) => a.name === name)?.value;
-  }
+  return rawElement(owner, child)?.attrs.find((a) => a.name === name)?.value;
+}
+
+/** A child element the model keeps only as unknown XML. */
+export function rawElement(owner: object, child: string): XmlElement | undefined {
+  for (const n of unknownContent(owner)?.nodes ?? [])
+    if (n.node.type === 'element' && n.node.name === child) return n.node;
   return undefined;
+}
+
+/** libvirt's `<driver>` virtio options and the QEMU property each sets, in libvirt's order. */
+const VIRTIO_OPTIONS: Array<[string, string]> = [
+  ['iommu', 'iommu_platform'],
+  ['ats', 'ats'],
+  ['packed', 'packed'],
+  ['page_per_vq', 'page-per-vq'],
+];
+
+/**
+ * The virtio transport options of a device's `<driver>` element, which
+ * libvirt writes right after the `driver` property. A value other than
+ * `on`/`off` is refused, naming the attribute.
+ */
+export function virtioOptions(driver: XmlElement | undefined, field: string): Props {
+  const out: Props = {};
+  for (const [attr, prop] of VIRTIO_OPTIONS) {
+    const v = driver?.attrs.find((a) => a.name === attr)?.value;
+    if (v === undefined) continue;
+    if (v !== 'on' && v !== 'off')
+      throw new VirError('XML_DETAIL', 'qemu', `invalid value '${v}' for ${attr} (on or off)`, {
+        field: `${field}/driver/@${attr}`,
+      });
+    out[prop] = v === 'on';
+  }
+  return out;
+}
+
+/**
+ * The QEMU device of a virtio model: `virtio-transitional` and
+ * `virtio-non-transitional` pick the variants that do (or do not) also
+ * speak the legacy interface.
+ */
+export function virtioModel(base: string, model: string | undefined): string {
+  if (model === 'virtio-transitional') return `${base}-transitional`;
+  if (model === 'virtio-non-transitional') return `${base}-non-transitional`;
+  return base;
 }
 
 /** Bus name QEMU gives a PCI controller index. */

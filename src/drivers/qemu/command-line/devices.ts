@@ -1,17 +1,28 @@
 import type { DeviceAddress } from '../../../conf/domain/address.js';
+import type { ChardevDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { buildChardevs } from './chardevs.js';
+import { buildChardevs, chardev } from './chardevs.js';
 import { buildControllers } from './controllers.js';
-import { bootIndexes, type Props, pciProps, rawAttr } from './device-props.js';
+import {
+  bootIndexes,
+  type Props,
+  pciProps,
+  rawAttr,
+  rawElement,
+  virtioModel,
+  virtioOptions,
+} from './device-props.js';
 import { buildDisks } from './disks.js';
 import { buildGraphics, buildInputs, buildVideos } from './display.js';
 import { checkValue, optValue } from './escape.js';
 import { buildHostdevs } from './hostdevs.js';
 import { buildMemoryDevices } from './memory-devices.js';
+import { buildIommu, buildWatchdogs } from './misc-devices.js';
 import { buildNets } from './net.js';
+import { buildTpms } from './tpm.js';
 import type { CommandLinePaths } from './types.js';
 import { UsbPorts } from './usb-ports.js';
 
@@ -24,6 +35,7 @@ export function buildDevices(
   const dev = def.devices ?? {};
   refuseUnsupported(def);
   const boot = bootIndexes(def);
+  buildIommu(b, def, facts);
   buildControllers(b, dev.controllers ?? [], facts);
   const usb = new UsbPorts(dev.controllers ?? []);
   for (const d of [...(dev.hubs ?? []), ...(dev.inputs ?? [])])
@@ -42,6 +54,7 @@ export function buildDevices(
   buildDisks(b, def, facts, boot);
   buildNets(b, def, facts, boot, paths.netHost, usbAddr);
   buildChardevs(b, def);
+  buildTpms(b, def, paths);
   buildInputs(b, def, facts, usbAddr);
   const audioId = dev.audios?.[0]?.id;
   for (const a of dev.audios ?? [])
@@ -75,43 +88,48 @@ export function buildDevices(
       `/domain/devices/sound[${i + 1}]`,
     );
   }
-  for (const w of dev.watchdogs ?? []) {
-    // The iTCO watchdog is part of the ICH9 LPC, which by default must not reboot the guest.
-    if (w.model === 'itco') b.add('-global', 'ICH9-LPC.noreboot=off');
-    else if (w.model === 'i6300esb')
-      b.props(
-        '-device',
-        { driver: 'i6300esb', id: 'watchdog0', ...pciProps(w.address, facts) },
-        '/domain/devices/watchdog',
-      );
-    b.add('-watchdog-action', w.action === 'dump' ? 'pause' : (w.action ?? 'reset'));
-  }
+  buildWatchdogs(b, def, facts);
   buildHostdevs(b, def, facts, boot, usbAddr);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
-    const p: Props = { driver: 'virtio-balloon-pci', id: 'balloon0', ...pciProps(mb.address, facts) };
+    const field = '/domain/devices/memballoon';
+    const p: Props = {
+      driver: virtioModel('virtio-balloon-pci', mb.model),
+      ...virtioOptions(rawElement(mb, 'driver'), field),
+    };
+    p.id = 'balloon0';
     if (mb.autodeflate !== undefined) p['deflate-on-oom'] = mb.autodeflate;
     if (mb.freePageReporting !== undefined) p['free-page-reporting'] = mb.freePageReporting;
+    Object.assign(p, pciProps(mb.address, facts));
     b.props('-device', p, '/domain/devices/memballoon');
   }
   for (const [i, r] of (dev.rngs ?? []).entries()) {
     const field = `/domain/devices/rng[${i + 1}]`;
     const be = r.backend;
-    if (be.model !== 'random' && be.model !== 'builtin') {
-      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `rng backend '${be.model}' is not supported`, {
-        field: `${field}/backend/@model`,
-      });
-    }
-    const obj: Props =
-      be.model === 'random'
-        ? {
-            'qom-type': 'rng-random',
-            id: `objrng${i}`,
-            filename: checkValue(be.path ?? '/dev/urandom', `${field}/backend`),
-          }
-        : { 'qom-type': 'rng-builtin', id: `objrng${i}` };
+    let obj: Props;
+    if (be.model === 'random')
+      obj = {
+        'qom-type': 'rng-random',
+        id: `objrng${i}`,
+        filename: checkValue(be.path ?? '/dev/random', `${field}/backend`),
+      };
+    else if (be.model === 'egd') {
+      // The EGD daemon is reached through a character backend of its own.
+      if (!be.type)
+        throw new VirError('XML_DETAIL', 'qemu', 'an egd rng backend needs a type', {
+          field: `${field}/backend/@type`,
+        });
+      const backend = { type: be.type, sources: be.sources, protocol: be.protocol } as ChardevDef;
+      chardev(b, backend, `charrng${i}`, `${field}/backend`);
+      obj = { 'qom-type': 'rng-egd', id: `objrng${i}`, chardev: `charrng${i}` };
+    } else obj = { 'qom-type': 'rng-builtin', id: `objrng${i}` };
     b.props('-object', obj, field);
-    const p: Props = { driver: 'virtio-rng-pci', rng: `objrng${i}`, id: `rng${i}` };
+    const p: Props = {
+      driver: virtioModel('virtio-rng-pci', r.model),
+      ...virtioOptions(rawElement(r, 'driver'), field),
+      rng: `objrng${i}`,
+      id: `rng${i}`,
+    };
     if (r.rate) {
       p['max-bytes'] = r.rate.bytes;
       p.period = r.rate.period ?? 1000;
@@ -140,20 +158,14 @@ function refuseUnsupported(def: DomainDef): void {
     ['filesystem', dev.filesystems],
     ['smartcard', dev.smartcards],
     ['redirdev', dev.redirdevs],
-    ['tpm', dev.tpms],
     ['shmem', dev.shmems],
-    ['panic', dev.panics],
   ];
   for (const [name, list] of lists) if (list?.length) refuse(`/domain/devices/${name}[1]`, `<${name}>`);
   if (dev.vsock) refuse('/domain/devices/vsock', '<vsock>');
-  if (dev.iommu) refuse('/domain/devices/iommu', '<iommu>');
   for (const [i, g] of (dev.graphics ?? []).entries())
     if (!['vnc', 'spice', 'egl-headless', 'dbus'].includes(g.type))
       refuse(`/domain/devices/graphics[${i + 1}]/@type`, `graphics type '${g.type}'`);
   for (const [i, inp] of (dev.inputs ?? []).entries())
     if (inp.type === 'passthrough' || inp.type === 'evdev')
       refuse(`/domain/devices/input[${i + 1}]/@type`, `input type '${inp.type}'`);
-  for (const [i, w] of (dev.watchdogs ?? []).entries())
-    if (w.model !== 'itco' && w.model !== 'i6300esb')
-      refuse(`/domain/devices/watchdog[${i + 1}]/@model`, `watchdog model '${w.model}'`);
 }

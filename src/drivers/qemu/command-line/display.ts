@@ -2,7 +2,7 @@ import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { type Props, pciProps } from './device-props.js';
+import { type Props, pciProps, rawElement, virtioOptions } from './device-props.js';
 import { checkValue, optValue } from './escape.js';
 import type { CommandLinePaths } from './types.js';
 
@@ -23,7 +23,9 @@ export function buildInputs(
         ] ?? inp.type;
     else if (inp.bus === 'virtio') driver = `virtio-${inp.type === 'tablet' ? 'tablet' : inp.type}-pci`;
     else continue;
-    const p: Props = { driver, id: `input${i}` };
+    const p: Props = { driver };
+    if (inp.bus === 'virtio') Object.assign(p, virtioOptions(rawElement(inp, 'driver'), field));
+    p.id = `input${i}`;
     const a = inp.address;
     if (inp.bus === 'usb') Object.assign(p, usbAddr(a));
     else Object.assign(p, pciProps(a, facts));

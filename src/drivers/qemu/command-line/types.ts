@@ -28,6 +28,8 @@ export interface CommandLinePaths {
    * vdpa) is refused rather than started without its link.
    */
   netHost?: NetHost;
+  /** The control socket of the swtpm started for an emulated TPM; without it such a TPM is refused. */
+  tpmEmulatorSocket?: string;
 }
 
 /** A NIC that needs a descriptor from the host, by its device alias (`net0`). */

@@ -17,27 +17,13 @@ import type {
   GraphicsDef,
 } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { addImplicitControllers, insertControllers } from '../../../conf/domain/implicit-controllers.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
 
-/**
- * Puts a controller after the last one of its type with a lower index (or
- * at the end), which keeps libvirt's controller order when implicit ones
- * are added.
- */
+/** Adds one controller where libvirt's insertion puts it (see {@link insertControllers}). */
 export function insertController(list: ControllerDef[], c: ControllerDef): void {
-  let at = -1;
-  for (let i = list.length - 1; i >= 0; i--) {
-    const cur = list[i]!;
-    if (cur.type !== c.type) continue;
-    if ((cur.index ?? 0) > (c.index ?? 0)) at = i;
-    else {
-      if (at < 0) at = i + 1;
-      break;
-    }
-  }
-  if (at < 0) list.push(c);
-  else list.splice(at, 0, c);
+  insertControllers(list, [c]);
 }
 
 function hasController(dev: Devices, type: ControllerType, index: number): boolean {
@@ -92,6 +78,8 @@ export function applyDeviceDefaults(
     insertController(ctrls, { type: 'sata', index: 0 });
   if (facts.pciRoot !== 'none' && !hasController(dev, 'pci', 0))
     insertController(ctrls, { type: 'pci', index: 0, model: facts.pciRoot });
+  // Then the controllers the devices imply, as libvirt's generic post-parse adds them after the driver's.
+  addImplicitControllers(def);
   for (const c of ctrls) {
     if (c.type === 'usb' && c.model === undefined) {
       const m = defaultUsbModel(facts);
@@ -102,6 +90,9 @@ export function applyDeviceDefaults(
   }
   fillPciIndexGaps(ctrls, facts);
 
+  // libvirt's default panic notifier on PC machines is the ISA pvpanic device.
+  if (x86pc) for (const p of dev.panics ?? []) p.model ??= 'isa';
+  applyTpmDefaults(def);
   for (const d of dev.disks ?? []) applyDiskDefaults(d);
   for (const n of dev.interfaces ?? []) {
     if (n.type === 'hostdev') continue;
@@ -111,9 +102,8 @@ export function applyDeviceDefaults(
     const known = n.model && NIC_MODELS.find((m) => m === n.model?.type.toLowerCase());
     if (n.model && known) n.model.type = known;
   }
-  for (const h of dev.hostdevs ?? [])
-    // a vGPU's display stays off unless asked for, whatever QEMU's own default becomes
-    if (h.type === 'mdev' && h.model === 'vfio-pci') h.display ??= false;
+  // a vGPU's display stays off unless asked for, whatever QEMU's own default becomes
+  for (const h of dev.hostdevs ?? []) if (h.type === 'mdev' && h.model === 'vfio-pci') h.display ??= false;
   for (const g of dev.graphics ?? []) applyGraphicsDefaults(g, options);
   applyChardevDefaults(def, facts);
   assignVirtioSerialPorts(dev);
@@ -140,7 +130,8 @@ export function applyDeviceDefaults(
 
   if (facts.family === 'q35' && !(dev.watchdogs ?? []).some((w) => w.model === 'itco')) {
     dev.watchdogs ??= [];
-    dev.watchdogs.push({ model: 'itco', action: 'reset' });
+    // It takes the action of the watchdogs already there: QEMU has one for all.
+    dev.watchdogs.push({ model: 'itco', action: dev.watchdogs[0]?.action ?? 'reset' });
   }
   for (const w of dev.watchdogs ?? []) w.action ??= 'reset';
 
@@ -306,5 +297,19 @@ function assignVirtioSerialPorts(dev: Devices): void {
       a.port = port;
     }
     c.address = a;
+  }
+}
+
+/**
+ * libvirt's TPM defaults: the TIS interface (SPAPR on ppc64), and for an
+ * emulated TPM a fixed version, since 1.2 and 2.0 state are not
+ * compatible: 1.2 for TIS on x86 (its historical default), else 2.0.
+ */
+function applyTpmDefaults(def: DomainDef): void {
+  const arch = def.os?.type.arch ?? 'x86_64';
+  const x86 = arch === 'x86_64' || arch === 'i686';
+  for (const t of def.devices?.tpms ?? []) {
+    t.model ??= arch.startsWith('ppc64') ? 'tpm-spapr' : 'tpm-tis';
+    if (t.backend?.type === 'emulator') t.backend.version ??= t.model === 'tpm-tis' && x86 ? '1.2' : '2.0';
   }
 }

@@ -97,8 +97,12 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
   for (const s of dev.shmems ?? []) endpoint(s);
   for (const i of dev.inputs ?? []) if (i.bus === 'virtio') endpoint(i);
   for (const s of dev.serials ?? []) if (s.target?.type === 'pci-serial') endpoint(s);
+  // Integrated devices: always on bus 0, even on a PCIe root.
+  const integrated = (d: Addressable) => out.push({ dev: d, placement: 'root-bus' });
+  if (dev.iommu?.model === 'virtio') integrated(dev.iommu);
   if (dev.vsock) endpoint(dev.vsock);
   for (const m of dev.memories ?? []) if (m.model === 'virtio-mem' || m.model === 'virtio-pmem') endpoint(m);
+  for (const p of dev.panics ?? []) if (p.model === 'pvpanic') integrated(p);
   return out;
 }
 

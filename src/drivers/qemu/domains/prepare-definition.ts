@@ -15,7 +15,8 @@ export async function prepareDefinition(
   options: Pick<QemuDomainsOptions, 'defaultEmulator' | 'defaultMachine' | 'applyDefaults'>,
   signal: AbortSignal | undefined,
 ): Promise<DomainDef> {
-  const def = DomainDef.fromXML(xml);
+  // The driver's default controllers come before the implied ones, as in libvirt (applyQemuDefaults adds both).
+  const def = DomainDef.fromXML(xml, { deferImplicitControllers: true });
   if (def.type !== 'kvm' && def.type !== 'qemu') {
     throw new VirError(
       'CONFIG_UNSUPPORTED',
