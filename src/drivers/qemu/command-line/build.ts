@@ -22,6 +22,7 @@ import { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, optList, optValue } from './escape.js';
+import { machineArgument } from './machine.js';
 import { qemuPassthrough } from './qemu-namespace.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 
@@ -67,21 +68,10 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   const mt = resolveMachine(def, caps);
   const numaCells = def.cpu?.numa?.cells ?? [];
   const ramId = mt?.defaultRamId;
-  const machineOpts: Array<string | undefined> = [optValue(machine, '/domain/os/type/@machine')];
-  if (facts.family === 'q35' || facts.family === 'i440fx') machineOpts.push('usb=off');
-  const smm = def.features?.smm;
-  if (smm?.state !== undefined) machineOpts.push(`smm=${smm.state ? 'on' : 'off'}`);
-  machineOpts.push('dump-guest-core=off');
-  if (ramId && numaCells.length === 0) machineOpts.push(`memory-backend=${ramId}`);
   const pflash = firmwareBlockdevs(def);
-  machineOpts.push(...pflash.machineOpts);
-  const hpet = def.clock?.timers?.find((t) => t.name === 'hpet');
-  if (hpet?.present === false) machineOpts.push('hpet=off');
-  if (facts.family === 'q35' || facts.family === 'i440fx' || facts.family === 'isapc')
-    machineOpts.push(`acpi=${def.features?.acpi ? 'on' : 'off'}`);
   // Firmware block nodes must exist before the machine that maps them.
   for (const [opt, obj] of pflash.blockdevs) b.props(opt, obj, '/domain/os/loader');
-  b.add('-machine', optList(machineOpts));
+  b.add('-machine', machineArgument(def, { machine, facts, ramId, pflash: pflash.machineOpts }));
   b.add('-accel', accelOf(def));
 
   const cpuArg = cpuArgument(def, caps, accelOf(def));
