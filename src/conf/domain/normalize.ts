@@ -192,6 +192,8 @@ function normalizeOs(def: DomainDefData, options: NormalizeOptions): void {
   def.os.type.arch ??= options.defaultArch ?? 'x86_64';
   if (def.os.loader?.path === '') delete def.os.loader.path;
   if (def.os.nvram?.path === '') delete def.os.nvram.path;
+  // A splash timeout means nothing without the menu; libvirt reads it only when the menu is on.
+  if (def.os.bootmenu && !def.os.bootmenu.enable) delete def.os.bootmenu.timeout;
   const deviceBoot =
     (def.devices?.disks ?? []).some((d) => d.boot) ||
     (def.devices?.interfaces ?? []).some((n) => n.boot) ||

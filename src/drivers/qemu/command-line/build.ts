@@ -19,6 +19,7 @@ import { machineFacts } from '../../../machine/machine-types.js';
 import { accelOf, resolveMachine } from '../defaults/index.js';
 import type { QemuCaps } from '../probe/qemu-caps.js';
 import { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
+import { buildClock } from './clock.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, optList, optValue } from './escape.js';
@@ -72,7 +73,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   // Firmware block nodes must exist before the machine that maps them.
   for (const [opt, obj] of pflash.blockdevs) b.props(opt, obj, '/domain/os/loader');
   b.add('-machine', machineArgument(def, { machine, facts, ramId, pflash: pflash.machineOpts }));
-  b.add('-accel', accelOf(def));
+  b.add('-accel', accelArgument(def));
 
   const cpuArg = cpuArgument(def, caps, accelOf(def));
   if (cpuArg) b.add('-cpu', cpuArg);
@@ -95,7 +96,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
       `socket,id=charmonitor,path=${optValue(paths.monitor.path, 'paths.monitor.path')},server=on,wait=off`,
     );
   b.add('-mon', 'chardev=charmonitor,id=monitor,mode=control');
-  buildClock(b, def);
+  buildClock(b, def, paths, env);
   b.add('-no-shutdown');
   if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
   buildBoot(b, def);
@@ -245,16 +246,12 @@ function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): voi
   }
 }
 
-function buildClock(b: ArgvBuilder, def: DomainDef): void {
-  const clock = def.clock;
-  const base = clock?.offset === 'localtime' ? 'localtime' : 'utc';
-  const rtcOpts = [`base=${base}`];
-  const rtc = clock?.timers?.find((t) => t.name === 'rtc');
-  if (rtc?.tickpolicy === 'catchup') rtcOpts.push('driftfix=slew');
-  b.add('-rtc', rtcOpts.join(','));
-  const pit = clock?.timers?.find((t) => t.name === 'pit');
-  if (pit?.tickpolicy === 'delay') b.add('-global', 'kvm-pit.lost_tick_policy=delay');
-  else if (pit?.tickpolicy === 'discard') b.add('-global', 'kvm-pit.lost_tick_policy=discard');
+/** `-accel`: the accelerator, with KVM's dirty ring when the guest asks for one. */
+function accelArgument(def: DomainDef): string {
+  const accel = accelOf(def);
+  const ring = def.features?.kvm?.dirtyRing;
+  if (accel === 'kvm' && ring?.state && ring.size !== undefined) return `kvm,dirty-ring-size=${ring.size}`;
+  return accel;
 }
 
 function buildBoot(b: ArgvBuilder, def: DomainDef): void {
@@ -263,7 +260,7 @@ function buildBoot(b: ArgvBuilder, def: DomainDef): void {
   if (menu?.enable) {
     items.push('menu=on');
     if (menu.timeout !== undefined) items.push(`splash-time=${menu.timeout}`);
-  }
+  } else if (menu) items.push('menu=off');
   items.push('strict=on');
   b.add('-boot', items.join(','));
 }

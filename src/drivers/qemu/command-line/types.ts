@@ -22,6 +22,11 @@ export interface CommandLinePaths {
   renderNode?: string;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
   dbusSocket?: string;
+  /**
+   * The clock a `<clock offset='variable'>` guest's RTC is set from: `now` in seconds since the
+   * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
+   */
+  clock?: { now?: number; localOffset?: number };
 }
 
 export interface CommandLine {
