@@ -88,7 +88,12 @@ export function parseArgsFile(text: string): string[] {
   return out;
 }
 
-export const HARNESS = { defaultArch: 'x86_64', generateMac: () => '52:54:00:00:00:00' } as const;
+export const HARNESS = {
+  defaultArch: 'x86_64',
+  generateMac: () => '52:54:00:00:00:00',
+  // libvirt's harness mocks random bytes as 0, 1, 2, ...: every generated UUID is this one
+  generateUuid: () => '00010203-0405-4607-8809-0a0b0c0d0e0f',
+} as const;
 
 export function harnessPaths(name: string) {
   // libvirt names the private dir after the id and at most 20 characters of the name.

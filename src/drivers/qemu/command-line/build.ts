@@ -24,6 +24,7 @@ import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, optList, optValue } from './escape.js';
 import { machineArgument } from './machine.js';
+import { buildGenid, buildGlobalControllers } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 
@@ -84,6 +85,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   buildSmp(b, def);
   buildNuma(b, def, paths);
   if (def.uuid) b.add('-uuid', def.uuid);
+  buildGenid(b, def);
 
   const graphics = def.devices?.graphics ?? [];
   if (graphics.length === 0) b.add('-display', 'none');
@@ -100,6 +102,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   b.add('-no-shutdown');
   if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
   buildBoot(b, def);
+  buildGlobalControllers(b, def);
   buildDevices(b, def, facts, paths);
   const passthrough = qemuPassthrough(def);
   b.add(...passthrough.args);
