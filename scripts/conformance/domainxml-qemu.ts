@@ -110,6 +110,7 @@ export function harnessPaths(name: string) {
     autoNodeset: '0-3',
     // libvirt's harness runs at 2009-02-13T23:31:30Z with TZ=VIR00:30 (local time 30 minutes behind UTC)
     clock: { now: 1234567890, localOffset: -1800 },
+    memoryBackingDir: `/var/lib/libvirt/qemu/ram/-1-${name.slice(0, 20)}`,
     hugepageDirs: {
       '2048': `/dev/hugepages2M/libvirt/qemu/-1-${name.slice(0, 20)}`,
       '1048576': `/dev/hugepages1G/libvirt/qemu/-1-${name.slice(0, 20)}`,

@@ -24,6 +24,7 @@ import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, optList, optValue } from './escape.js';
 import { machineArgument } from './machine.js';
+import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildGenid, buildGlobalControllers } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
@@ -134,81 +135,8 @@ function buildMemory(
     m.push(`maxmem=${max.value}k`);
   }
   b.add('-m', m.join(','));
-  if (ramId && !numa) b.props('-object', memoryBackend(def, ramId, initial, paths), '/domain/memory');
+  if (ramId && !numa) addMemoryBackend(b, memoryBackend(def, ramId, initial, paths), '/domain/memory');
   b.add('-overcommit', `mem-lock=${def.memoryBacking?.locked ? 'on' : 'off'}`);
-}
-
-/** The backend object of one RAM region: anonymous RAM, or a file on a hugetlbfs mount. */
-function memoryBackend(
-  def: DomainDef,
-  id: string,
-  kib: number,
-  paths: CommandLinePaths,
-  node?: number,
-): Record<string, unknown> {
-  const pages = def.memoryBacking?.hugepages;
-  const binding = hostBinding(def, paths, node);
-  if (!pages) return { 'qom-type': 'memory-backend-ram', id, size: kib * 1024, ...binding };
-  const page =
-    pages.pages?.find(
-      (p) => node !== undefined && p.nodeset !== undefined && parseIdList(p.nodeset).includes(node),
-    ) ?? pages.pages?.find((p) => p.nodeset === undefined);
-  const sizeKiB = page ? page.size * unitKiB(page.unit) : 2048;
-  const dir = paths.hugepageDirs?.[String(sizeKiB)];
-  if (dir === undefined)
-    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `no hugetlbfs mount for ${sizeKiB} KiB pages`, {
-      field: '/domain/memoryBacking/hugepages',
-    });
-  return {
-    'qom-type': 'memory-backend-file',
-    id,
-    'mem-path': checkValue(dir, 'paths.hugepageDirs'),
-    prealloc: true,
-    size: kib * 1024,
-    ...binding,
-  };
-}
-
-const NUMA_POLICY: Record<string, string | undefined> = {
-  strict: 'bind',
-  interleave: 'interleave',
-  preferred: 'preferred',
-  restrictive: undefined,
-};
-
-/** `host-nodes`/`policy` of a RAM backend from `<numatune>` (per-cell `<memnode>` first). */
-function hostBinding(def: DomainDef, paths: CommandLinePaths, node?: number): Record<string, unknown> {
-  const tune = def.numatune;
-  const cell = node !== undefined ? tune?.memnodes?.find((m) => m.cellid === node) : undefined;
-  const mode = cell?.mode ?? tune?.memory?.mode ?? 'strict';
-  const nodeset =
-    cell?.nodeset ??
-    (tune?.memory?.placement === 'auto' ? paths.autoNodeset : tune?.memory?.nodeset) ??
-    undefined;
-  const policy = NUMA_POLICY[mode];
-  if (!tune || nodeset === undefined || policy === undefined) return {};
-  return { 'host-nodes': parseIdList(nodeset), policy };
-}
-
-function unitKiB(unit: string | undefined): number {
-  const u = (unit ?? 'KiB').toLowerCase();
-  if (u === 'b' || u === 'bytes') return 1 / 1024;
-  if (u.startsWith('m')) return 1024;
-  if (u.startsWith('g')) return 1024 * 1024;
-  return 1;
-}
-
-/** `0-3,8` -> [0, 1, 2, 3, 8]. */
-function parseIdList(s: string): number[] {
-  const out: number[] = [];
-  for (const part of s.split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) continue;
-    const lo = Number(m[1]);
-    const hi = m[2] !== undefined ? Number(m[2]) : lo;
-    for (let i = lo; i <= hi; i++) out.push(i);
-  }
-  return out;
 }
 
 function alignUp(n: number, to: number): number {
@@ -234,7 +162,7 @@ function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): voi
   for (const [i, cell] of cells.entries()) {
     const id = cell.id ?? i;
     const kib = alignUp(Number(cell.memory), 1024);
-    b.props('-object', memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
+    addMemoryBackend(b, memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
     const field = `/domain/cpu/numa/cell[${i + 1}]/@cpus`;
     // Each range becomes its own cpus= item; anything but digits and dashes would smuggle in options.
     const cpus = (cell.cpus ?? '')

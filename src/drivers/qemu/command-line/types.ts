@@ -16,6 +16,8 @@ export interface CommandLinePaths {
   env?: { PATH?: string; USER?: string; LOGNAME?: string };
   /** Per page size in KiB (`'2048'`), this domain's directory on a hugetlbfs mount. */
   hugepageDirs?: Record<string, string>;
+  /** This domain's directory for file-backed guest RAM (libvirt: `/var/lib/libvirt/qemu/ram/<id>-<name>`). */
+  memoryBackingDir?: string;
   /** Host NUMA nodes chosen for `placement='auto'` (numad's advice), e.g. `0-3`. */
   autoNodeset?: string;
   /** DRM render node for `egl-headless` when the definition names none (`/dev/dri/renderD128`). */
