@@ -148,4 +148,36 @@ describe('platform options', () => {
     });
     expect(build(hole).argv).toContain('i440FX-pcihost.pci-hole64-size=1048576K');
   });
+
+  it('sets the q35 TSEG size in MiB, the default unit (tseg-explicit-size)', () => {
+    const xml = tinyDomainXml({ machine: 'q35' }).replace(
+      '</os>',
+      "</os><features><smm state='on'><tseg>48</tseg></smm></features>",
+    );
+    const caps = fixtureCaps();
+    const def = applyQemuDefaults(DomainDef.fromXML(xml), caps);
+    expect(def.toXML()).toContain("<tseg unit='MiB'>48</tseg>");
+    const { argv } = buildCommandLine(def, caps, PATHS);
+    expect(argv[argv.indexOf('-accel') + 2]).toBe('-global');
+    expect(argv[argv.indexOf('-accel') + 3]).toBe('mch.extended-tseg-mbytes=48');
+    const pc = withXml("<features><smm state='on'><tseg>48</tseg></smm></features>");
+    expect(refusal(() => build(pc)).field).toBe('/domain/features/smm/tseg');
+  });
+
+  it('builds the ACPI ERST pstore after the sandbox (pstore-acpi-erst)', () => {
+    const xml = tinyDomainXml({
+      devices:
+        "<pstore backend='acpi-erst'><path>/tmp/guest_acpi_esrt</path><size unit='KiB'>8</size><address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></pstore>",
+    });
+    const { argv } = build(xml);
+    const at = argv.indexOf('-sandbox');
+    expect(argv.slice(at + 2, at + 6)).toEqual([
+      '-object',
+      '{"qom-type":"memory-backend-file","id":"mempstore0","mem-path":"/tmp/guest_acpi_esrt","size":8192,"share":true}',
+      '-device',
+      '{"driver":"acpi-erst","id":"pstore0","memdev":"mempstore0","bus":"pci.0","addr":"0x5"}',
+    ]);
+    const other = xml.replace("backend='acpi-erst'", "backend='other'");
+    expect(refusal(() => build(other)).field).toBe('/domain/devices/pstore/@backend');
+  });
 });

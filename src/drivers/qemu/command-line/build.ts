@@ -25,7 +25,7 @@ import { buildDevices } from './devices.js';
 import { checkValue, optList, optValue } from './escape.js';
 import { machineArgument } from './machine.js';
 import { addMemoryBackend, memoryBackend } from './memory-backend.js';
-import { buildGenid, buildGlobalControllers } from './platform-globals.js';
+import { buildGenid, buildGlobalControllers, buildPstore } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 
@@ -76,6 +76,17 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   for (const [opt, obj] of pflash.blockdevs) b.props(opt, obj, '/domain/os/loader');
   b.add('-machine', machineArgument(def, { machine, facts, ramId, pflash: pflash.machineOpts }));
   b.add('-accel', accelArgument(def));
+  const tseg = def.features?.smm?.state ? def.features.smm.tseg : undefined;
+  if (tseg) {
+    const field = '/domain/features/smm/tseg';
+    if (facts.family !== 'q35')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'an SMM TSEG size needs a q35 machine', { field });
+    if (tseg.unit !== 'MiB')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'the SMM TSEG size must be a whole number of MiB', {
+        field,
+      });
+    b.add('-global', `mch.extended-tseg-mbytes=${tseg.value}`);
+  }
 
   const cpuArg = cpuArgument(def, caps, accelOf(def));
   if (cpuArg) b.add('-cpu', cpuArg);
@@ -109,6 +120,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   b.add(...passthrough.args);
   for (const [k, v] of passthrough.env) env[k] = v;
   b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
+  buildPstore(b, def, facts);
   b.add('-msg', 'timestamp=on');
   return { env, argv: b.argv };
 }
