@@ -180,4 +180,17 @@ describe('platform options', () => {
     const other = xml.replace("backend='acpi-erst'", "backend='other'");
     expect(refusal(() => build(other)).field).toBe('/domain/devices/pstore/@backend');
   });
+
+  it('boots a kernel directly, each value one whole argument (nothing dropped), and adds ACPI tables (acpi-table)', () => {
+    const os =
+      '<kernel>/boot/vm,linuz</kernel><initrd>/boot/init rd</initrd><cmdline>console=ttyS0,115200 root=/dev/vda -x</cmdline>' +
+      "<acpi><table type='slic'>/var/lib/libvirt/acpi/slic.dat</table><table type='raw'>/tmp/a,b.dat</table></acpi>";
+    const { argv } = build(tinyDomainXml().replace('</type>', `</type>${os}`));
+    const after = (opt: string, nth = 0) => argv.filter((_, i) => argv[i - 1] === opt)[nth];
+    expect(after('-kernel')).toBe('/boot/vm,linuz');
+    expect(after('-initrd')).toBe('/boot/init rd');
+    expect(after('-append')).toBe('console=ttyS0,115200 root=/dev/vda -x');
+    expect(after('-acpitable')).toBe('sig=SLIC,file=/var/lib/libvirt/acpi/slic.dat');
+    expect(after('-acpitable', 1)).toBe('file=/tmp/a,,b.dat');
+  });
 });

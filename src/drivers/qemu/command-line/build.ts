@@ -19,6 +19,7 @@ import { machineFacts } from '../../../machine/machine-types.js';
 import { accelOf, resolveMachine } from '../defaults/index.js';
 import type { QemuCaps } from '../probe/qemu-caps.js';
 import { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
+import { buildBoot } from './boot.js';
 import { buildClock } from './clock.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
@@ -195,17 +196,6 @@ function accelArgument(def: DomainDef): string {
   const ring = def.features?.kvm?.dirtyRing;
   if (accel === 'kvm' && ring?.state && ring.size !== undefined) return `kvm,dirty-ring-size=${ring.size}`;
   return accel;
-}
-
-function buildBoot(b: ArgvBuilder, def: DomainDef): void {
-  const items: string[] = [];
-  const menu = def.os?.bootmenu;
-  if (menu?.enable) {
-    items.push('menu=on');
-    if (menu.timeout !== undefined) items.push(`splash-time=${menu.timeout}`);
-  } else if (menu) items.push('menu=off');
-  items.push('strict=on');
-  b.add('-boot', items.join(','));
 }
 
 interface FirmwareArgs {
