@@ -186,11 +186,11 @@ describe('platform options', () => {
       '<kernel>/boot/vm,linuz</kernel><initrd>/boot/init rd</initrd><cmdline>console=ttyS0,115200 root=/dev/vda -x</cmdline>' +
       "<acpi><table type='slic'>/var/lib/libvirt/acpi/slic.dat</table><table type='raw'>/tmp/a,b.dat</table></acpi>";
     const { argv } = build(tinyDomainXml().replace('</type>', `</type>${os}`));
-    const after = (opt: string, nth = 0) => argv.filter((_, i) => argv[i - 1] === opt)[nth];
-    expect(after('-kernel')).toBe('/boot/vm,linuz');
-    expect(after('-initrd')).toBe('/boot/init rd');
-    expect(after('-append')).toBe('console=ttyS0,115200 root=/dev/vda -x');
-    expect(after('-acpitable')).toBe('sig=SLIC,file=/var/lib/libvirt/acpi/slic.dat');
-    expect(after('-acpitable', 1)).toBe('file=/tmp/a,,b.dat');
+    const valueAfter = (opt: string, nth = 0) => argv.filter((_, i) => argv[i - 1] === opt)[nth];
+    expect(valueAfter('-kernel')).toBe('/boot/vm,linuz');
+    expect(valueAfter('-initrd')).toBe('/boot/init rd');
+    expect(valueAfter('-append')).toBe('console=ttyS0,115200 root=/dev/vda -x');
+    expect(valueAfter('-acpitable')).toBe('sig=SLIC,file=/var/lib/libvirt/acpi/slic.dat');
+    expect(valueAfter('-acpitable', 1)).toBe('file=/tmp/a,,b.dat');
   });
 });
