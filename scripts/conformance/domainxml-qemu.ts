@@ -89,7 +89,12 @@ export function parseArgsFile(text: string): string[] {
   return out;
 }
 
-export const HARNESS = { defaultArch: 'x86_64', generateMac: () => '52:54:00:00:00:00' } as const;
+export const HARNESS = {
+  defaultArch: 'x86_64',
+  generateMac: () => '52:54:00:00:00:00',
+  // libvirt's harness mocks random bytes as 0, 1, 2, ...: every generated UUID is this one
+  generateUuid: () => '00010203-0405-4607-8809-0a0b0c0d0e0f',
+} as const;
 
 /**
  * The host side of NICs as libvirt's qemuxmlconf harness fakes it
@@ -129,6 +134,9 @@ export function harnessPaths(name: string) {
     // the nodeset the harness's numad stand-in advises for placement='auto'
     autoNodeset: '0-3',
     netHost: harnessNetHost,
+    // libvirt's harness runs at 2009-02-13T23:31:30Z with TZ=VIR00:30 (local time 30 minutes behind UTC)
+    clock: { now: 1234567890, localOffset: -1800 },
+    memoryBackingDir: `/var/lib/libvirt/qemu/ram/-1-${name.slice(0, 20)}`,
     hugepageDirs: {
       '2048': `/dev/hugepages2M/libvirt/qemu/-1-${name.slice(0, 20)}`,
       '1048576': `/dev/hugepages1G/libvirt/qemu/-1-${name.slice(0, 20)}`,

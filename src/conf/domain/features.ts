@@ -78,5 +78,6 @@ export const featuresMapper = elementMapper('features', {
   ioapic: child(elementMapper('ioapic', { driver: attr('driver', enumOf(['kvm', 'qemu'])) })),
   vmcoreinfo: stateOnly('vmcoreinfo'),
   htm: stateOnly('htm'),
+  ps2: stateOnly('ps2'),
 });
 export type Features = Infer<typeof featuresMapper.spec>;

@@ -185,13 +185,38 @@ function prettySize(c: CacheAlloc): void {
   c.unit = 'B';
 }
 
+/** `<tseg>` sizes default to MiB and are written in MiB, as libvirt stores them. */
+function normalizeTseg(def: DomainDefData): void {
+  const tseg = def.features?.smm?.tseg;
+  if (!tseg) return;
+  const factor: Record<string, number> = {
+    b: 1 / 1048576,
+    bytes: 1 / 1048576,
+    k: 1 / 1024,
+    kib: 1 / 1024,
+    m: 1,
+    mib: 1,
+    g: 1024,
+    gib: 1024,
+  };
+  const f = factor[(tseg.unit ?? 'MiB').toLowerCase()];
+  if (f === undefined) return;
+  const mib = tseg.value * f;
+  if (!Number.isInteger(mib)) return;
+  tseg.value = mib;
+  tseg.unit = 'MiB';
+}
+
 function normalizeOs(def: DomainDefData, options: NormalizeOptions): void {
+  normalizeTseg(def);
   if (!def.os) {
     throw new VirError('XML_DETAIL', 'conf', 'missing <os> element', { field: '/domain/os' });
   }
   def.os.type.arch ??= options.defaultArch ?? 'x86_64';
   if (def.os.loader?.path === '') delete def.os.loader.path;
   if (def.os.nvram?.path === '') delete def.os.nvram.path;
+  // A splash timeout means nothing without the menu; libvirt reads it only when the menu is on.
+  if (def.os.bootmenu && !def.os.bootmenu.enable) delete def.os.bootmenu.timeout;
   const deviceBoot =
     (def.devices?.disks ?? []).some((d) => d.boot) ||
     (def.devices?.interfaces ?? []).some((n) => n.boot) ||

@@ -63,6 +63,11 @@ export const nvramMapper = elementMapper('nvram', {
 });
 export type Nvram = Infer<typeof nvramMapper.spec>;
 
+const acpiTableMapper = elementMapper('table', {
+  type: req(attr('type', enumOf(['raw', 'rawset', 'slic', 'msdm']))),
+  path: text(trimmed),
+});
+
 const bootMapper = elementMapper('boot', { dev: req(attr('dev', enumOf(BOOT_DEVICES))) });
 
 export const osMapper = elementMapper('os', {
@@ -75,6 +80,7 @@ export const osMapper = elementMapper('os', {
   initrd: childText('initrd', trimmed),
   cmdline: childText('cmdline', str),
   dtb: childText('dtb', trimmed),
+  acpi: child(elementMapper('acpi', { tables: children(acpiTableMapper) })),
   boot: children(bootMapper),
   bootmenu: child(
     elementMapper('bootmenu', { enable: req(attr('enable', yesNo)), timeout: attr('timeout', uint32) }),

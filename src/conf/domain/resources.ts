@@ -37,8 +37,8 @@ const sizeUnit = refine(str, (u) => (isSizeUnit(u) ? undefined : `unknown unit '
 
 /** A size with its unit: `<memory unit='MiB'>512</memory>`. Normalised to KiB on parse. */
 export const memoryMapper = elementMapper('memory', {
-  unit: attr('unit', sizeUnit),
   dumpCore: attr('dumpCore', onOff),
+  unit: attr('unit', sizeUnit),
   value: req(text(uint)),
 });
 export type MemorySize = Infer<typeof memoryMapper.spec>;

@@ -117,6 +117,30 @@ describe.skipIf(!HAS_QEMU || !HAS_QEMU_IMG)(`real QEMU accepts the command line$
     }
   }, 60_000);
 
+  it('gives the guest CPU exactly the features asked for, nothing injected (qom-get on the vCPU)', async () => {
+    const vm = await startPaused(`<domain type='qemu'>
+  <name>cpu-guest</name>
+  <memory unit='MiB'>32</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <features><pmu state='off'/></features>
+  <cpu mode='custom' match='exact'><model>qemu64</model>
+    <feature policy='require' name='pclmuldq'/><feature policy='disable' name='sse4.2'/></cpu>
+</domain>`);
+    try {
+      const cpus = (await vm.qmp.execute('query-cpus-fast')) as Array<{ 'qom-path': string }>;
+      const path = cpus[0]?.['qom-path'] ?? '';
+      const get = (property: string) => vm.qmp.execute('qom-get', { path, property });
+      // libvirt's 'pclmuldq' is QEMU's 'pclmulqdq'
+      expect(await get('pclmulqdq')).toBe(true);
+      expect(await get('sse4.2')).toBe(false);
+      expect(await get('pmu')).toBe(false);
+      expect(await get('model-id')).toMatch(/QEMU Virtual CPU/);
+    } finally {
+      await vm.stop();
+    }
+  }, 60_000);
+
   it('starts a tiny paused q35 guest (root ports, xhci, SATA, iTCO watchdog)', async () => {
     const vm = await startPaused(`<domain type='qemu'>
   <name>q35-guest</name>

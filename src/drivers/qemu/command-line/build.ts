@@ -19,10 +19,15 @@ import { machineFacts } from '../../../machine/machine-types.js';
 import { accelOf, resolveMachine } from '../defaults/index.js';
 import type { QemuCaps } from '../probe/qemu-caps.js';
 import { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
+import { buildBoot } from './boot.js';
+import { buildClock } from './clock.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, optList, optValue } from './escape.js';
+import { machineArgument } from './machine.js';
+import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildPanics } from './misc-devices.js';
+import { buildGenid, buildGlobalControllers, buildPstore } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 
@@ -68,22 +73,22 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   const mt = resolveMachine(def, caps);
   const numaCells = def.cpu?.numa?.cells ?? [];
   const ramId = mt?.defaultRamId;
-  const machineOpts: Array<string | undefined> = [optValue(machine, '/domain/os/type/@machine')];
-  if (facts.family === 'q35' || facts.family === 'i440fx') machineOpts.push('usb=off');
-  const smm = def.features?.smm;
-  if (smm?.state !== undefined) machineOpts.push(`smm=${smm.state ? 'on' : 'off'}`);
-  machineOpts.push('dump-guest-core=off');
-  if (ramId && numaCells.length === 0) machineOpts.push(`memory-backend=${ramId}`);
   const pflash = firmwareBlockdevs(def);
-  machineOpts.push(...pflash.machineOpts);
-  const hpet = def.clock?.timers?.find((t) => t.name === 'hpet');
-  if (hpet?.present === false) machineOpts.push('hpet=off');
-  if (facts.family === 'q35' || facts.family === 'i440fx' || facts.family === 'isapc')
-    machineOpts.push(`acpi=${def.features?.acpi ? 'on' : 'off'}`);
   // Firmware block nodes must exist before the machine that maps them.
   for (const [opt, obj] of pflash.blockdevs) b.props(opt, obj, '/domain/os/loader');
-  b.add('-machine', optList(machineOpts));
-  b.add('-accel', accelOf(def));
+  b.add('-machine', machineArgument(def, { machine, facts, ramId, pflash: pflash.machineOpts }));
+  b.add('-accel', accelArgument(def));
+  const tseg = def.features?.smm?.state ? def.features.smm.tseg : undefined;
+  if (tseg) {
+    const field = '/domain/features/smm/tseg';
+    if (facts.family !== 'q35')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'an SMM TSEG size needs a q35 machine', { field });
+    if (tseg.unit !== 'MiB')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'the SMM TSEG size must be a whole number of MiB', {
+        field,
+      });
+    b.add('-global', `mch.extended-tseg-mbytes=${tseg.value}`);
+  }
 
   const cpuArg = cpuArgument(def, caps, accelOf(def));
   if (cpuArg) b.add('-cpu', cpuArg);
@@ -94,6 +99,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   buildSmp(b, def);
   buildNuma(b, def, paths);
   if (def.uuid) b.add('-uuid', def.uuid);
+  buildGenid(b, def);
 
   const graphics = def.devices?.graphics ?? [];
   if (graphics.length === 0) b.add('-display', 'none');
@@ -106,10 +112,11 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
       `socket,id=charmonitor,path=${optValue(paths.monitor.path, 'paths.monitor.path')},server=on,wait=off`,
     );
   b.add('-mon', 'chardev=charmonitor,id=monitor,mode=control');
-  buildClock(b, def);
+  buildClock(b, def, paths, env);
   b.add('-no-shutdown');
   if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
   buildBoot(b, def);
+  buildGlobalControllers(b, def);
   buildDevices(b, def, facts, paths);
   const passthrough = qemuPassthrough(def);
   b.add(...passthrough.args);
@@ -117,6 +124,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
   // libvirt writes the panic notifiers after the sandbox.
   buildPanics(b, def, facts);
+  buildPstore(b, def, facts);
   b.add('-msg', 'timestamp=on');
   return { env, argv: b.argv };
 }
@@ -143,81 +151,8 @@ function buildMemory(
     m.push(`maxmem=${max.value}k`);
   }
   b.add('-m', m.join(','));
-  if (ramId && !numa) b.props('-object', memoryBackend(def, ramId, initial, paths), '/domain/memory');
+  if (ramId && !numa) addMemoryBackend(b, memoryBackend(def, ramId, initial, paths), '/domain/memory');
   b.add('-overcommit', `mem-lock=${def.memoryBacking?.locked ? 'on' : 'off'}`);
-}
-
-/** The backend object of one RAM region: anonymous RAM, or a file on a hugetlbfs mount. */
-function memoryBackend(
-  def: DomainDef,
-  id: string,
-  kib: number,
-  paths: CommandLinePaths,
-  node?: number,
-): Record<string, unknown> {
-  const pages = def.memoryBacking?.hugepages;
-  const binding = hostBinding(def, paths, node);
-  if (!pages) return { 'qom-type': 'memory-backend-ram', id, size: kib * 1024, ...binding };
-  const page =
-    pages.pages?.find(
-      (p) => node !== undefined && p.nodeset !== undefined && parseIdList(p.nodeset).includes(node),
-    ) ?? pages.pages?.find((p) => p.nodeset === undefined);
-  const sizeKiB = page ? page.size * unitKiB(page.unit) : 2048;
-  const dir = paths.hugepageDirs?.[String(sizeKiB)];
-  if (dir === undefined)
-    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `no hugetlbfs mount for ${sizeKiB} KiB pages`, {
-      field: '/domain/memoryBacking/hugepages',
-    });
-  return {
-    'qom-type': 'memory-backend-file',
-    id,
-    'mem-path': checkValue(dir, 'paths.hugepageDirs'),
-    prealloc: true,
-    size: kib * 1024,
-    ...binding,
-  };
-}
-
-const NUMA_POLICY: Record<string, string | undefined> = {
-  strict: 'bind',
-  interleave: 'interleave',
-  preferred: 'preferred',
-  restrictive: undefined,
-};
-
-/** `host-nodes`/`policy` of a RAM backend from `<numatune>` (per-cell `<memnode>` first). */
-function hostBinding(def: DomainDef, paths: CommandLinePaths, node?: number): Record<string, unknown> {
-  const tune = def.numatune;
-  const cell = node !== undefined ? tune?.memnodes?.find((m) => m.cellid === node) : undefined;
-  const mode = cell?.mode ?? tune?.memory?.mode ?? 'strict';
-  const nodeset =
-    cell?.nodeset ??
-    (tune?.memory?.placement === 'auto' ? paths.autoNodeset : tune?.memory?.nodeset) ??
-    undefined;
-  const policy = NUMA_POLICY[mode];
-  if (!tune || nodeset === undefined || policy === undefined) return {};
-  return { 'host-nodes': parseIdList(nodeset), policy };
-}
-
-function unitKiB(unit: string | undefined): number {
-  const u = (unit ?? 'KiB').toLowerCase();
-  if (u === 'b' || u === 'bytes') return 1 / 1024;
-  if (u.startsWith('m')) return 1024;
-  if (u.startsWith('g')) return 1024 * 1024;
-  return 1;
-}
-
-/** `0-3,8` -> [0, 1, 2, 3, 8]. */
-function parseIdList(s: string): number[] {
-  const out: number[] = [];
-  for (const part of s.split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) continue;
-    const lo = Number(m[1]);
-    const hi = m[2] !== undefined ? Number(m[2]) : lo;
-    for (let i = lo; i <= hi; i++) out.push(i);
-  }
-  return out;
 }
 
 function alignUp(n: number, to: number): number {
@@ -243,7 +178,7 @@ function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): voi
   for (const [i, cell] of cells.entries()) {
     const id = cell.id ?? i;
     const kib = alignUp(Number(cell.memory), 1024);
-    b.props('-object', memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
+    addMemoryBackend(b, memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
     const field = `/domain/cpu/numa/cell[${i + 1}]/@cpus`;
     // Each range becomes its own cpus= item; anything but digits and dashes would smuggle in options.
     const cpus = (cell.cpus ?? '')
@@ -258,27 +193,12 @@ function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): voi
   }
 }
 
-function buildClock(b: ArgvBuilder, def: DomainDef): void {
-  const clock = def.clock;
-  const base = clock?.offset === 'localtime' ? 'localtime' : 'utc';
-  const rtcOpts = [`base=${base}`];
-  const rtc = clock?.timers?.find((t) => t.name === 'rtc');
-  if (rtc?.tickpolicy === 'catchup') rtcOpts.push('driftfix=slew');
-  b.add('-rtc', rtcOpts.join(','));
-  const pit = clock?.timers?.find((t) => t.name === 'pit');
-  if (pit?.tickpolicy === 'delay') b.add('-global', 'kvm-pit.lost_tick_policy=delay');
-  else if (pit?.tickpolicy === 'discard') b.add('-global', 'kvm-pit.lost_tick_policy=discard');
-}
-
-function buildBoot(b: ArgvBuilder, def: DomainDef): void {
-  const items: string[] = [];
-  const menu = def.os?.bootmenu;
-  if (menu?.enable) {
-    items.push('menu=on');
-    if (menu.timeout !== undefined) items.push(`splash-time=${menu.timeout}`);
-  }
-  items.push('strict=on');
-  b.add('-boot', items.join(','));
+/** `-accel`: the accelerator, with KVM's dirty ring when the guest asks for one. */
+function accelArgument(def: DomainDef): string {
+  const accel = accelOf(def);
+  const ring = def.features?.kvm?.dirtyRing;
+  if (accel === 'kvm' && ring?.state && ring.size !== undefined) return `kvm,dirty-ring-size=${ring.size}`;
+  return accel;
 }
 
 interface FirmwareArgs {

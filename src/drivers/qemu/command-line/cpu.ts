@@ -10,7 +10,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { x86Database } from '../../../cpu/index.js';
 import { qemuHostModelCpu } from '../caps/host-model.js';
 import type { QemuAccel, QemuCaps } from '../probe/qemu-caps.js';
-import { optValue } from './escape.js';
+import { cpuFeatureName, cpuModelName, hypervVendorId } from './cpu-names.js';
 
 /** Whether a sub-element the model keeps as unknown XML (`<stimer><direct state='on'/>`) is on. */
 function childState(owner: object, name: string): boolean {
@@ -22,9 +22,15 @@ function childState(owner: object, name: string): boolean {
   return false;
 }
 
-/** QEMU's spelling of a libvirt CPU feature name. */
+/** libvirt's CPU feature names QEMU spells differently (facts from libvirt's translation table). */
+const QEMU_FEATURE_NAMES: Readonly<Record<string, string>> = {
+  pclmuldq: 'pclmulqdq',
+  'vmx-invvpid-single-context-noglobals': 'vmx-invept-single-context-noglobals',
+};
+
+/** QEMU's spelling of a libvirt CPU feature name (QEMU itself reads `_` and `-` alike). */
 function qemuFeature(name: string): string {
-  return name.replaceAll('_', '-');
+  return QEMU_FEATURE_NAMES[name] ?? name.replaceAll('_', '-');
 }
 
 /**
@@ -45,7 +51,7 @@ export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): s
   } else if (mode === 'maximum') {
     parts.push('max');
   } else if (cpu?.model?.name) {
-    parts.push(optValue(cpu.model.name, '/domain/cpu/model'));
+    parts.push(cpuModelName(cpu.model.name));
   } else if (mode === 'host-model') {
     parts.push(accel === 'kvm' ? 'host' : 'max');
   }
@@ -53,6 +59,8 @@ export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): s
   // need not see, and features the map records as removed from QEMU's version of the model are
   // switched off explicitly so the guest keeps the CPU libvirt's model describes.
   const db = x86Database();
+  // Feature names are checked against the x86 map only where it applies.
+  const featureDb = /^(x86_64|i686)$/.test(def.os?.type.arch ?? caps.arch) ? db : undefined;
   const known =
     mode === 'custom' && def.cpu?.mode !== 'host-model' && cpu?.model?.name
       ? db.model(cpu.model.name)
@@ -66,8 +74,7 @@ export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): s
       const feat = db.featureAnyName(f.name);
       if (feat && !known.features.has(feat.index) && !known.removed.has(feat.index)) continue;
     }
-    if (on || off)
-      parts.push(`${optValue(qemuFeature(f.name), '/domain/cpu/feature/@name')}=${on ? 'on' : 'off'}`);
+    if (on || off) parts.push(`${qemuFeature(cpuFeatureName(f.name, featureDb))}=${on ? 'on' : 'off'}`);
   }
   if (known && !known.removed.isEmpty()) {
     const removed = db.features
@@ -75,21 +82,52 @@ export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): s
       .map((f) => f.name);
     for (const name of removed.sort()) parts.push(`${qemuFeature(name)}=off`);
   }
+  // The rest in libvirt's order: timers, paravirtual EOI and spinlocks, Hyper-V, KVM, PMU,
+  // then the cache and physical address width.
+  for (const t of def.clock?.timers ?? []) {
+    if (t.name === 'kvmclock' && t.present !== undefined) parts.push(`kvmclock=${t.present ? 'on' : 'off'}`);
+    else if (t.name === 'hypervclock' && t.present === true) parts.push('hv-time=on');
+    else if (t.name === 'tsc' && t.frequency !== undefined && t.frequency > 0)
+      parts.push(`tsc-frequency=${t.frequency}`);
+  }
+  const features = def.features;
+  if (features?.apic?.eoi !== undefined) parts.push(`kvm-pv-eoi=${features.apic.eoi ? 'on' : 'off'}`);
+  if (features?.pvspinlock?.state !== undefined)
+    parts.push(`kvm-pv-unhalt=${features.pvspinlock.state ? 'on' : 'off'}`);
+  hypervFlags(def, parts);
+  const kvm = features?.kvm;
+  if (kvm) {
+    if (kvm.hidden?.state) parts.push('kvm=off');
+    if (kvm.hintDedicated?.state) parts.push('kvm-hint-dedicated=on');
+    if (kvm.pollControl?.state) parts.push('kvm-poll-control=on');
+    if (kvm.pvIpi?.state === false) parts.push('kvm-pv-ipi=off');
+  }
+  if (features?.pmu?.state !== undefined) parts.push(`pmu=${features.pmu.state ? 'on' : 'off'}`);
   const cache = cpu?.cache;
-  if (cache?.mode === 'passthrough') parts.push('host-cache-info=on', 'l3-cache=off');
-  else if (cache?.mode === 'disable') parts.push('l3-cache=off');
+  if (cache) {
+    const hostish = mode === 'host-passthrough' || mode === 'maximum';
+    if (cache.mode === 'emulate') {
+      parts.push('l3-cache=on');
+      if (hostish) parts.push('host-cache-info=off');
+    } else if (cache.mode === 'passthrough') parts.push('host-cache-info=on', 'l3-cache=off');
+    else if (cache.mode === 'disable') {
+      if (hostish) parts.push('host-cache-info=off');
+      parts.push('l3-cache=off');
+    }
+  }
   const phys = cpu?.maxPhysAddr;
-  if (phys?.mode === 'emulate') {
-    parts.push('host-phys-bits=off');
-    if (phys.bits !== undefined) parts.push(`phys-bits=${phys.bits}`);
-  } else if (phys?.mode === 'passthrough') parts.push('host-phys-bits=on');
+  if (phys?.mode === 'passthrough') {
+    parts.push('host-phys-bits=on');
+    if (phys.limit !== undefined && phys.limit > 0) parts.push(`host-phys-bits-limit=${phys.limit}`);
+  } else if (phys?.mode === 'emulate') {
+    if (phys.bits !== undefined && phys.bits > 0) parts.push(`phys-bits=${phys.bits}`);
+    else parts.push('host-phys-bits=off');
+  }
+  return parts.length > 0 ? parts.join(',') : undefined;
+}
 
-  const timers = def.clock?.timers ?? [];
-  for (const t of timers) if (t.name === 'hypervclock' && t.present !== false) parts.push('hv-time=on');
-  const kvm = def.features?.kvm;
-  if (kvm?.hidden?.state) parts.push('kvm=off');
-  if (def.features?.pvspinlock?.state !== undefined)
-    parts.push(`kvm-pv-unhalt=${def.features.pvspinlock.state ? 'on' : 'off'}`);
+/** Hyper-V enlightenments, in libvirt's order. */
+function hypervFlags(def: DomainDef, parts: string[]): void {
   const hv = def.features?.hyperv;
   if (hv && hv.mode === 'passthrough') parts.push('hv-passthrough=on');
   else if (hv) {
@@ -106,7 +144,7 @@ export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): s
     if (hv.stimer?.state && childState(hv.stimer, 'direct')) parts.push('hv-stimer-direct=on');
     flag('reset', hv.reset);
     if (hv.vendorId?.state && hv.vendorId.value !== undefined)
-      parts.push(`hv-vendor-id=${optValue(hv.vendorId.value, '/domain/features/hyperv/vendor_id/@value')}`);
+      parts.push(`hv-vendor-id=${hypervVendorId(hv.vendorId.value)}`);
     flag('frequencies', hv.frequencies);
     flag('reenlightenment', hv.reenlightenment);
     flag('tlbflush', hv.tlbflush);
@@ -118,5 +156,4 @@ export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): s
     flag('emsr-bitmap', hv.emsrBitmap);
     flag('xmm-input', hv.xmmInput);
   }
-  return parts.length > 0 ? parts.join(',') : undefined;
 }

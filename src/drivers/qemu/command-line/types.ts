@@ -16,6 +16,8 @@ export interface CommandLinePaths {
   env?: { PATH?: string; USER?: string; LOGNAME?: string };
   /** Per page size in KiB (`'2048'`), this domain's directory on a hugetlbfs mount. */
   hugepageDirs?: Record<string, string>;
+  /** This domain's directory for file-backed guest RAM (libvirt: `/var/lib/libvirt/qemu/ram/<id>-<name>`). */
+  memoryBackingDir?: string;
   /** Host NUMA nodes chosen for `placement='auto'` (numad's advice), e.g. `0-3`. */
   autoNodeset?: string;
   /** DRM render node for `egl-headless` when the definition names none (`/dev/dri/renderD128`). */
@@ -30,6 +32,11 @@ export interface CommandLinePaths {
   netHost?: NetHost;
   /** The control socket of the swtpm started for an emulated TPM; without it such a TPM is refused. */
   tpmEmulatorSocket?: string;
+  /**
+   * The clock a `<clock offset='variable'>` guest's RTC is set from: `now` in seconds since the
+   * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
+   */
+  clock?: { now?: number; localOffset?: number };
 }
 
 /** A NIC that needs a descriptor from the host, by its device alias (`net0`). */

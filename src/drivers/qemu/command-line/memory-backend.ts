@@ -1,0 +1,153 @@
+/**
+ * The backend object of one guest RAM region (the machine's RAM or one
+ * NUMA cell), with libvirt's choice of backend: memfd when the memory
+ * source says so, a file (hugetlbfs, or the domain's memory-backing
+ * directory) when hugepages, shared/private access or a file source ask
+ * for one, else anonymous RAM. Preallocated memory bound to host nodes
+ * gets a `thread-context` so QEMU preallocates from threads on those nodes.
+ *
+ * @module
+ */
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { VirError } from '../../../errors.js';
+import type { ArgvBuilder } from './argv-builder.js';
+import { checkValue } from './escape.js';
+import type { CommandLinePaths } from './types.js';
+
+/** The host page size: hugepages of this size are plain memory. */
+const SYSTEM_PAGE_KIB = 4;
+
+export interface MemoryBackend {
+  /** The `thread-context` object that must precede the backend, if any. */
+  threadContext?: Record<string, unknown>;
+  backend: Record<string, unknown>;
+}
+
+const NUMA_POLICY: Record<string, string | undefined> = {
+  strict: 'bind',
+  interleave: 'interleave',
+  preferred: 'preferred',
+  restrictive: undefined,
+};
+
+/** `host-nodes`/`policy` of a RAM backend from `<numatune>` (per-cell `<memnode>` first). */
+function hostBinding(def: DomainDef, paths: CommandLinePaths, node?: number): Record<string, unknown> {
+  const tune = def.numatune;
+  const cell = node !== undefined ? tune?.memnodes?.find((m) => m.cellid === node) : undefined;
+  const mode = cell?.mode ?? tune?.memory?.mode ?? 'strict';
+  const nodeset =
+    cell?.nodeset ??
+    (tune?.memory?.placement === 'auto' ? paths.autoNodeset : tune?.memory?.nodeset) ??
+    undefined;
+  const policy = NUMA_POLICY[mode];
+  if (!tune || nodeset === undefined || policy === undefined) return {};
+  return { 'host-nodes': parseIdList(nodeset), policy };
+}
+
+function unitKiB(unit: string | undefined): number {
+  const u = (unit ?? 'KiB').toLowerCase();
+  if (u === 'b' || u === 'bytes') return 1 / 1024;
+  if (u.startsWith('m')) return 1024;
+  if (u.startsWith('g')) return 1024 * 1024;
+  return 1;
+}
+
+/** `0-3,8` -> [0, 1, 2, 3, 8]. */
+export function parseIdList(s: string): number[] {
+  const out: number[] = [];
+  for (const part of s.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) continue;
+    const lo = Number(m[1]);
+    const hi = m[2] !== undefined ? Number(m[2]) : lo;
+    for (let i = lo; i <= hi; i++) out.push(i);
+  }
+  return out;
+}
+
+/**
+ * The hugepage size in KiB for a region, or undefined for ordinary pages:
+ * a page entry naming the cell wins, then one without a nodeset; an empty
+ * `<hugepages/>` means the default hugepage size.
+ */
+function hugepageKiB(def: DomainDef, node: number | undefined): number | undefined {
+  const hp = def.memoryBacking?.hugepages;
+  if (!hp) return undefined;
+  const pages = hp.pages ?? [];
+  if (pages.length === 0) return 2048;
+  const page =
+    pages.find(
+      (p) => node !== undefined && p.nodeset !== undefined && parseIdList(p.nodeset).includes(node),
+    ) ?? pages.find((p) => p.nodeset === undefined);
+  if (!page) return undefined;
+  const kib = page.size * unitKiB(page.unit);
+  return kib === SYSTEM_PAGE_KIB ? undefined : kib;
+}
+
+export function memoryBackend(
+  def: DomainDef,
+  id: string,
+  kib: number,
+  paths: CommandLinePaths,
+  node?: number,
+): MemoryBackend {
+  const backing = def.memoryBacking;
+  const cell = node !== undefined ? def.cpu?.numa?.cells?.find((c, i) => (c.id ?? i) === node) : undefined;
+  const access = cell?.memAccess ?? backing?.access?.mode;
+  const discard = cell?.discard ?? (backing?.discard ? true : undefined);
+  const pageKiB = hugepageKiB(def, node);
+  const system = node === undefined;
+  const share = access === undefined ? {} : { share: access === 'shared' };
+  // QEMU's own default RAM backend names its RAM block without the canonical path; the machine's
+  // RAM keeps that name so the guest stays migratable to and from a plain `-m` guest.
+  const canonical = system ? { 'x-use-canonical-path-for-ramblock-id': false } : {};
+  const out: Record<string, unknown> = {};
+  if (backing?.source?.type === 'memfd') {
+    Object.assign(out, { 'qom-type': 'memory-backend-memfd', id });
+    if (pageKiB !== undefined) Object.assign(out, { hugetlb: true, hugetlbsize: pageKiB * 1024 });
+    Object.assign(out, share, canonical);
+  } else if (pageKiB !== undefined || access !== undefined || backing?.source?.type === 'file') {
+    let path: string;
+    if (pageKiB !== undefined) {
+      const dir = paths.hugepageDirs?.[String(pageKiB)];
+      if (dir === undefined)
+        throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `no hugetlbfs mount for ${pageKiB} KiB pages`, {
+          field: '/domain/memoryBacking/hugepages',
+        });
+      path = checkValue(dir, 'paths.hugepageDirs');
+    } else {
+      if (paths.memoryBackingDir === undefined)
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          'file-backed guest memory needs a memory backing directory',
+          {
+            field: '/domain/memoryBacking',
+          },
+        );
+      path = `${checkValue(paths.memoryBackingDir, 'paths.memoryBackingDir')}/${id}`;
+    }
+    Object.assign(out, { 'qom-type': 'memory-backend-file', id, 'mem-path': path });
+    if (discard !== undefined) out['discard-data'] = discard;
+    Object.assign(out, share, canonical);
+  } else {
+    Object.assign(out, { 'qom-type': 'memory-backend-ram', id });
+  }
+  const prealloc = pageKiB !== undefined || backing?.allocation?.mode === 'immediate';
+  if (prealloc) out.prealloc = true;
+  if (prealloc && backing?.allocation?.threads !== undefined)
+    out['prealloc-threads'] = backing.allocation.threads;
+  out.size = kib * 1024;
+  const binding = hostBinding(def, paths, node);
+  Object.assign(out, binding);
+  const nodes = binding['host-nodes'];
+  if (!prealloc || !Array.isArray(nodes)) return { backend: out };
+  const tc = `tc-${id}`;
+  out['prealloc-context'] = tc;
+  return { threadContext: { 'qom-type': 'thread-context', id: tc, 'node-affinity': nodes }, backend: out };
+}
+
+export function addMemoryBackend(b: ArgvBuilder, m: MemoryBackend, field: string): void {
+  if (m.threadContext) b.props('-object', m.threadContext, field);
+  b.props('-object', m.backend, field);
+}
