@@ -1,0 +1,176 @@
+/**
+ * The host half of a `<disk>`: `-blockdev` nodes for each layer of its
+ * image chain, bottom first, as libvirt writes them. Each layer has a
+ * storage node (file, host_device, vvfat, or a network protocol) and, unless
+ * it is plain raw, a format node on top. Cache mode, discard and AIO apply
+ * to the whole chain; detect-zeroes only to the top.
+ *
+ * @module
+ */
+import type { DiskDef } from '../../../conf/domain/devices/index.js';
+import { VirError } from '../../../errors.js';
+import type { ArgvBuilder } from './argv-builder.js';
+import type { Props } from './device-props.js';
+import type { ImageLayer } from './disk-layers.js';
+import { networkStorageProps } from './disk-network.js';
+import { checkValue } from './escape.js';
+
+/** Formats QEMU opens with a driver of the same name and no extra options. */
+const PLAIN_FORMATS: Record<string, string> = {
+  bochs: 'bochs',
+  cloop: 'cloop',
+  dmg: 'dmg',
+  vdi: 'vdi',
+  vpc: 'vpc',
+  qed: 'qed',
+  vmdk: 'vmdk',
+  ploop: 'parallels',
+  vhd: 'vhdx',
+  qcow: 'qcow',
+  qcow2: 'qcow2',
+};
+
+/** Formats that can have a backing image. */
+const BACKING_FORMATS = new Set(['qcow', 'qcow2', 'qed', 'vmdk', 'cow']);
+
+/** `{ direct, no-flush }` of `<driver cache>`, or nothing for QEMU's default. */
+function cacheProps(d: DiskDef): Props {
+  const mode = d.driver?.cache;
+  if (mode === undefined || mode === 'default') return {};
+  return { cache: { direct: mode === 'none' || mode === 'directsync', 'no-flush': mode === 'unsafe' } };
+}
+
+/** detect-zeroes as QEMU takes it: 'unmap' is only meaningful when discard is unmap too. */
+function detectZeroes(d: DiskDef): string | undefined {
+  const dz = d.driver?.detectZeroes;
+  if (dz === 'unmap' && d.driver?.discard !== 'unmap') return 'on';
+  return dz;
+}
+
+/** Whether the host reports the block device as an optical drive. */
+export type HostCdromCheck = (path: string) => boolean;
+
+/** The default check: the usual names of optical drives on Linux. */
+export const defaultHostCdrom: HostCdromCheck = (path) => /^\/dev\/(cdrom\d*|sr\d+)$/.test(path);
+
+interface NodeContext {
+  b: ArgvBuilder;
+  disk: DiskDef;
+  isHostCdrom: HostCdromCheck;
+}
+
+function storageProps(ctx: NodeContext, layer: ImageLayer, top: boolean): Props {
+  const d = ctx.disk;
+  const path = layer.path ?? '';
+  const aio = d.driver?.io;
+  switch (layer.type) {
+    case 'file':
+    case 'block': {
+      const f = `${layer.field}/source/@${layer.type === 'file' ? 'file' : 'dev'}`;
+      let driver = 'file';
+      if (layer.type === 'block')
+        // A raw optical drive of the host is opened as one, so the guest sees media changes.
+        driver =
+          top && d.device === 'cdrom' && d.driver?.type === 'raw' && ctx.isHostCdrom(path)
+            ? 'host_cdrom'
+            : 'host_device';
+      return { driver, filename: checkValue(path, f), ...(aio !== undefined ? { aio } : {}) };
+    }
+    case 'dir':
+      return {
+        driver: 'vvfat',
+        dir: checkValue(path, `${layer.field}/source/@dir`),
+        floppy: d.device === 'floppy',
+        rw: !(d.readonly === true || !top),
+      };
+    case 'network':
+      return networkStorageProps(layer);
+    default:
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk source type '${layer.type}' is not supported yet`, {
+        field: `${layer.field}/@type`,
+      });
+  }
+}
+
+/** Does this layer need a format node, or is the storage node itself what the layer above reads? */
+function needsFormatNode(layer: ImageLayer): boolean {
+  return layer.format !== 'raw';
+}
+
+/**
+ * `-blockdev` nodes for one layer and (first) everything below it. Returns
+ * the node name the layer above (or the device) reads.
+ */
+function layerNodes(ctx: NodeContext, layer: ImageLayer, n: number, top: boolean): string {
+  const d = ctx.disk;
+  const format = layer.format ?? 'raw';
+  if (layer.backing && !BACKING_FORMATS.has(format))
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `storage format '${format}' does not support backing store`, {
+      field: `${layer.field}/backingStore`,
+    });
+  const backing = layer.backing ? layerNodes(ctx, layer.backing, n + 1, false) : undefined;
+  const readonly = !top || d.readonly === true || d.device === 'cdrom';
+  const cache = cacheProps(d);
+  const discard = d.driver?.discard;
+  const dz = top ? detectZeroes(d) : undefined;
+  const storage = `libvirt-${n}-storage`;
+  const s = storageProps(ctx, layer, top);
+  const formatNode = needsFormatNode(layer);
+  if (!formatNode) {
+    ctx.b.props(
+      '-blockdev',
+      {
+        ...s,
+        'node-name': storage,
+        'read-only': readonly,
+        ...(discard !== undefined ? { discard } : {}),
+        ...(dz !== undefined ? { 'detect-zeroes': dz } : {}),
+        ...cache,
+      },
+      layer.field,
+    );
+    return storage;
+  }
+  ctx.b.props(
+    '-blockdev',
+    { ...s, 'node-name': storage, 'auto-read-only': true, discard: 'unmap', ...cache },
+    layer.field,
+  );
+  const fmt = `libvirt-${n}-format`;
+  const f: Props = {
+    'node-name': fmt,
+    'read-only': readonly,
+    ...(discard !== undefined ? { discard } : {}),
+    ...(dz !== undefined ? { 'detect-zeroes': dz } : {}),
+    ...cache,
+  };
+  if (format === 'fat') f.driver = 'raw';
+  else {
+    const driver = PLAIN_FORMATS[format];
+    if (driver === undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk image format '${format}' is not supported`, {
+        field: top ? `${layer.field}/driver/@type` : `${layer.field}/format/@type`,
+      });
+    f.driver = driver;
+  }
+  if (format === 'qcow2' && top && d.driver !== undefined) {
+    const noUnref = (d.driver as { discardNoUnref?: boolean }).discardNoUnref;
+    if (noUnref !== undefined) f['discard-no-unref'] = noUnref;
+  }
+  f.file = storage;
+  if (backing !== undefined) f.backing = backing;
+  else if (layer.chainEnds && BACKING_FORMATS.has(format)) f.backing = null;
+  ctx.b.props('-blockdev', f, layer.field);
+  return fmt;
+}
+
+/** Writes a disk's chain; returns the node the guest device reads. */
+export function diskImageNodes(
+  b: ArgvBuilder,
+  disk: DiskDef,
+  top: ImageLayer,
+  firstNumber: number,
+  isHostCdrom: HostCdromCheck,
+): string {
+  return layerNodes({ b, disk, isHostCdrom }, top, firstNumber, true);
+}
