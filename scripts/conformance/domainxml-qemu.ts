@@ -99,6 +99,8 @@ export function harnessPaths(name: string) {
     masterKeyPath: `${domainDir}/master-key.aes`,
     env: { PATH: '/bin', USER: 'test', LOGNAME: 'test' },
     dbusSocket: `/var/run/libvirt/qemu/dbus/-1-${name}-dbus.sock`,
+    // libvirt's harness treats only /dev/cdrom as a host optical drive
+    isHostCdrom: (path: string) => path === '/dev/cdrom',
     // the render node libvirt's test harness reports for the host
     renderNode: '/dev/dri/foo',
     // the nodeset the harness's numad stand-in advises for placement='auto'

@@ -8,6 +8,7 @@
 import { VirError } from '../../errors.js';
 import { setUnknownContent, unknownContent } from '../binding.js';
 import type { DeviceAddress } from './address.js';
+import { postParseDisk } from './devices/disk-postparse.js';
 import type {
   ChardevDef,
   ChardevSource,
@@ -26,7 +27,10 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
   const dev = def.devices;
   for (const c of dev.controllers ?? [])
     if (c.index === undefined) c.index = unusedIndex(dev.controllers ?? [], c.type);
-  for (const d of dev.disks ?? []) assignDriveAddress(d);
+  for (const d of dev.disks ?? []) {
+    postParseDisk(d);
+    assignDriveAddress(d);
+  }
   for (const n of dev.interfaces ?? []) {
     if (!n.mac || n.mac.address === '00:00:00:00:00:00') {
       const mac = (options.generateMac ?? randomMac)();

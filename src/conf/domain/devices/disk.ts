@@ -86,6 +86,7 @@ export const diskDriverMapper = elementMapper('driver', {
   eventIdx: attr('event_idx', onOff),
   copyOnRead: attr('copy_on_read', onOff),
   discard: attr('discard', enumOf(['unmap', 'ignore'])),
+  discardNoUnref: attr('discard_no_unref', onOff),
   detectZeroes: attr('detect_zeroes', enumOf(['off', 'on', 'unmap'])),
   iothread: attr('iothread', uint32),
   queues: attr('queues', uint32),
@@ -135,7 +136,8 @@ export const diskMapper = elementMapper('disk', {
   readonly: presence('readonly'),
   shareable: presence('shareable'),
   transient: presence('transient'),
-  serial: childText('serial', trimmed),
+  // libvirt keeps a serial's spaces (QEMU reads them escaped).
+  serial: childText('serial', str),
   wwn: childText('wwn', trimmed),
   vendor: childText('vendor', trimmed),
   product: childText('product', trimmed),

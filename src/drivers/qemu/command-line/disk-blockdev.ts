@@ -11,6 +11,7 @@ import type { DiskDef } from '../../../conf/domain/devices/index.js';
 import { VirError } from '../../../errors.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import type { Props } from './device-props.js';
+import { effectiveCache } from './disk-device.js';
 import type { ImageLayer } from './disk-layers.js';
 import { networkStorageProps } from './disk-network.js';
 import { checkValue } from './escape.js';
@@ -35,7 +36,7 @@ const BACKING_FORMATS = new Set(['qcow', 'qcow2', 'qed', 'vmdk', 'cow']);
 
 /** `{ direct, no-flush }` of `<driver cache>`, or nothing for QEMU's default. */
 function cacheProps(d: DiskDef): Props {
-  const mode = d.driver?.cache;
+  const mode = effectiveCache(d);
   if (mode === undefined || mode === 'default') return {};
   return { cache: { direct: mode === 'none' || mode === 'directsync', 'no-flush': mode === 'unsafe' } };
 }
@@ -81,14 +82,19 @@ function storageProps(ctx: NodeContext, layer: ImageLayer, top: boolean): Props 
         driver: 'vvfat',
         dir: checkValue(path, `${layer.field}/source/@dir`),
         floppy: d.device === 'floppy',
-        rw: !(d.readonly === true || !top),
+        rw: !(d.readonly !== undefined || !top),
       };
     case 'network':
       return networkStorageProps(layer);
     default:
-      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk source type '${layer.type}' is not supported yet`, {
-        field: `${layer.field}/@type`,
-      });
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `disk source type '${layer.type}' is not supported yet`,
+        {
+          field: `${layer.field}/@type`,
+        },
+      );
   }
 }
 
@@ -105,11 +111,16 @@ function layerNodes(ctx: NodeContext, layer: ImageLayer, n: number, top: boolean
   const d = ctx.disk;
   const format = layer.format ?? 'raw';
   if (layer.backing && !BACKING_FORMATS.has(format))
-    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `storage format '${format}' does not support backing store`, {
-      field: `${layer.field}/backingStore`,
-    });
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `storage format '${format}' does not support backing store`,
+      {
+        field: `${layer.field}/backingStore`,
+      },
+    );
   const backing = layer.backing ? layerNodes(ctx, layer.backing, n + 1, false) : undefined;
-  const readonly = !top || d.readonly === true || d.device === 'cdrom';
+  const readonly = !top || d.readonly !== undefined || d.device === 'cdrom';
   const cache = cacheProps(d);
   const discard = d.driver?.discard;
   const dz = top ? detectZeroes(d) : undefined;
@@ -153,10 +164,8 @@ function layerNodes(ctx: NodeContext, layer: ImageLayer, n: number, top: boolean
       });
     f.driver = driver;
   }
-  if (format === 'qcow2' && top && d.driver !== undefined) {
-    const noUnref = (d.driver as { discardNoUnref?: boolean }).discardNoUnref;
-    if (noUnref !== undefined) f['discard-no-unref'] = noUnref;
-  }
+  if (format === 'qcow2' && d.driver?.discardNoUnref !== undefined)
+    f['discard-no-unref'] = d.driver.discardNoUnref;
   f.file = storage;
   if (backing !== undefined) f.backing = backing;
   else if (layer.chainEnds && BACKING_FORMATS.has(format)) f.backing = null;

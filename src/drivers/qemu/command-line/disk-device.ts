@@ -6,6 +6,9 @@
  * @module
  */
 import type { DiskDef } from '../../../conf/domain/devices/index.js';
+
+type DiskCache = NonNullable<NonNullable<DiskDef['driver']>['cache']>;
+
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { diskNameIndex } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
@@ -60,9 +63,20 @@ function driveAddressProps(def: DomainDef, d: DiskDef, facts: MachineFacts, fiel
   }
 }
 
-/** Whether the guest sees a write cache: undefined when `<driver cache>` leaves QEMU's default. */
-export function writeCache(d: DiskDef): string | undefined {
+/**
+ * The cache mode a disk runs with: a writable shared disk without one
+ * bypasses the host page cache, so that every guest sharing it sees the
+ * same data.
+ */
+export function effectiveCache(d: DiskDef): DiskCache | undefined {
   const mode = d.driver?.cache;
+  if ((mode === undefined || mode === 'default') && d.shareable !== undefined && d.readonly === undefined)
+    return 'none';
+  return mode;
+}
+
+/** Whether the guest sees a write cache: undefined when the cache mode is QEMU's default. */
+export function writeCache(mode: DiskCache | undefined): string | undefined {
   if (mode === undefined || mode === 'default') return undefined;
   return mode === 'writethrough' || mode === 'directsync' ? 'off' : 'on';
 }
@@ -97,6 +111,8 @@ export interface DiskDeviceInput {
   /** The node the device reads, when it has media. */
   drive: string | undefined;
   bootindex: number | undefined;
+  /** `bus`/`port` of a USB disk, from its address or the next free port. */
+  usb: Props;
 }
 
 /** The `-device` object of one disk's frontend. */
@@ -147,13 +163,10 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
       });
   }
   if (bus === 'virtio') Object.assign(p, pciProps(d.address, facts));
-  else if (d.address?.type === 'usb') {
-    const a = d.address as { bus?: number; port?: string };
-    p.bus = `usb.${a.bus ?? 0}`;
-    if (a.port !== undefined) p.port = String(a.port);
-  } else Object.assign(p, driveAddressProps(def, d, facts, field));
+  else if (bus === 'usb') Object.assign(p, x.usb);
+  else Object.assign(p, driveAddressProps(def, d, facts, field));
   if (deviceId !== undefined) p.device_id = checkValue(deviceId, `${field}/serial`);
-  if (d.shareable) p['share-rw'] = true;
+  if (d.shareable !== undefined) p['share-rw'] = true;
   if (x.drive !== undefined) p.drive = x.drive;
   p.id = alias;
   if (d.device !== 'floppy' && x.bootindex !== undefined) p.bootindex = x.bootindex;
@@ -167,7 +180,9 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
   }
   if (d.wwn !== undefined) {
     if (!/^(0x)?[0-9a-fA-F]{16}$/.test(d.wwn))
-      throw new VirError('XML_DETAIL', 'qemu', `wwn '${d.wwn}' is not 16 hex digits`, { field: `${field}/wwn` });
+      throw new VirError('XML_DETAIL', 'qemu', `wwn '${d.wwn}' is not 16 hex digits`, {
+        field: `${field}/wwn`,
+      });
     p.wwn = BigInt(`0x${d.wwn.replace(/^0x/, '')}`);
   }
   if (d.target.rotationRate !== undefined) p.rotation_rate = d.target.rotationRate;
@@ -175,14 +190,15 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
   if (product !== undefined) p.product = checkValue(product, `${field}/product`);
   if (model !== undefined) p.model = checkValue(model, `${field}/product`);
   if (removable !== undefined) p.removable = removable;
-  const wc = d.device === 'lun' ? undefined : writeCache(d);
+  const wc = d.device === 'lun' ? undefined : writeCache(effectiveCache(d));
   if (wc !== undefined) p['write-cache'] = wc;
   for (const k of ['cyls', 'heads', 'secs'] as const) {
     const v = numberAttr(d, 'geometry', k, field);
     if (v !== undefined) p[k] = v;
   }
   const trans = rawAttr(d, 'geometry', 'trans');
-  if (trans !== undefined && trans !== 'default') p['bios-chs-trans'] = checkValue(trans, `${field}/geometry/@trans`);
+  if (trans !== undefined && trans !== 'default')
+    p['bios-chs-trans'] = checkValue(trans, `${field}/geometry/@trans`);
   // QEMU's serial property reads a backslash-escaped space as a space.
   if (d.serial !== undefined) p.serial = checkValue(d.serial, `${field}/serial`).replaceAll(' ', '\\ ');
   Object.assign(p, errorPolicies(d));

@@ -85,7 +85,8 @@ function splitVolume(layer: ImageLayer): [string, string] {
 
 function curlProps(layer: ImageLayer): Props {
   const h = oneHost(layer);
-  if ((h.transport ?? 'tcp') !== 'tcp') refuse(`host transport '${h.transport}'`, `${hostField(layer, 0)}/@transport`);
+  if ((h.transport ?? 'tcp') !== 'tcp')
+    refuse(`host transport '${h.transport}'`, `${hostField(layer, 0)}/@transport`);
   const host = hostName(layer, h, 0);
   const p = layer.path ?? '';
   const path = p === '' ? '' : p.startsWith('/') ? p : `/${p}`;
@@ -109,7 +110,11 @@ function nfsId(layer: ImageLayer, which: 'user' | 'group'): number | undefined {
   if (v === undefined) return undefined;
   // Names would need the host's passwd database; numeric ids are written as '+N'.
   const m = /^\+?(\d+)$/.exec(v);
-  if (!m) refuse(`an NFS ${which} name (give '+${which === 'user' ? 'uid' : 'gid'}')`, `${layer.field}/source/identity/@${which}`);
+  if (!m)
+    refuse(
+      `an NFS ${which} name (give '+${which === 'user' ? 'uid' : 'gid'}')`,
+      `${layer.field}/source/identity/@${which}`,
+    );
   return Number(m[1]);
 }
 
@@ -131,7 +136,8 @@ export function networkStorageProps(layer: ImageLayer): Props {
     }
     case 'iscsi': {
       const h = oneHost(layer);
-      if ((h.transport ?? 'tcp') !== 'tcp') refuse(`host transport '${h.transport}'`, `${hostField(layer, 0)}/@transport`);
+      if ((h.transport ?? 'tcp') !== 'tcp')
+        refuse(`host transport '${h.transport}'`, `${hostField(layer, 0)}/@transport`);
       const n = name(layer);
       const slash = n.indexOf('/');
       const target = slash < 0 ? n : n.slice(0, slash);
@@ -147,7 +153,8 @@ export function networkStorageProps(layer: ImageLayer): Props {
       out.lun = Number(lun);
       out.transport = 'tcp';
       const iqn = attrOf(childEl(childEl(layer.source, 'initiator'), 'iqn'), 'name');
-      if (iqn !== undefined) out['initiator-name'] = checkValue(iqn, `${layer.field}/source/initiator/iqn/@name`);
+      if (iqn !== undefined)
+        out['initiator-name'] = checkValue(iqn, `${layer.field}/source/initiator/iqn/@name`);
       return out;
     }
     case 'rbd': {
@@ -186,7 +193,8 @@ export function networkStorageProps(layer: ImageLayer): Props {
     }
     case 'ssh': {
       const h = oneHost(layer);
-      if ((h.transport ?? 'tcp') !== 'tcp') refuse(`host transport '${h.transport}'`, `${hostField(layer, 0)}/@transport`);
+      if ((h.transport ?? 'tcp') !== 'tcp')
+        refuse(`host transport '${h.transport}'`, `${hostField(layer, 0)}/@transport`);
       out.driver = 'ssh';
       out.path = name(layer);
       out.server = { host: hostName(layer, h, 0), port: port(layer, h, 0) };

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { DiskDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
@@ -20,6 +21,7 @@ export function buildDisks(
   def: DomainDef,
   facts: MachineFacts,
   boot: Map<object, number>,
+  usbAddr: (a: DeviceAddress | undefined) => Props,
   isHostCdrom: HostCdromCheck = defaultHostCdrom,
 ): void {
   const disks = def.devices?.disks ?? [];
@@ -32,16 +34,7 @@ export function buildDisks(
     first.set(d, next);
     next += layerCount(d);
   }
-  const fdcBoot: Props = {};
-  if (facts.family === 'q35' && disks.some((d) => d.target.bus === 'fdc')) {
-    // q35 has no built-in floppy controller: it is an isa-fdc device, and the boot order sits on it.
-    for (const d of disks) {
-      const idx = boot.get(d);
-      const unit = d.address?.type === 'drive' ? (d.address.unit ?? 0) : 0;
-      if (d.target.bus === 'fdc' && idx !== undefined) fdcBoot[`bootindex${unit === 0 ? 'A' : 'B'}`] = idx;
-    }
-    b.props('-device', { driver: 'isa-fdc', ...fdcBoot }, '/domain/devices/controller[@type=fdc]');
-  }
+  buildFloppyController(b, disks, facts, boot);
   for (const [i, d] of disks.entries()) {
     const field = `/domain/devices/disk[${i + 1}]`;
     let drive: string | undefined;
@@ -59,7 +52,48 @@ export function buildDisks(
         drive = cor;
       }
     }
-    b.props('-device', diskDeviceProps({ def, disk: d, facts, field, drive, bootindex: boot.get(d) }), field);
+    b.props(
+      '-device',
+      diskDeviceProps({
+        def,
+        disk: d,
+        facts,
+        field,
+        drive,
+        bootindex: boot.get(d),
+        usb: d.target.bus === 'usb' ? usbAddr(d.address) : {},
+      }),
+      field,
+    );
   }
 }
 
+/**
+ * The floppy controller's boot order: q35 has no built-in one, so it is an
+ * isa-fdc device carrying both drives' boot indexes; elsewhere the built-in
+ * controller takes them as -global properties.
+ */
+function buildFloppyController(
+  b: ArgvBuilder,
+  disks: DiskDef[],
+  facts: MachineFacts,
+  boot: Map<object, number>,
+): void {
+  const floppies = disks.filter((d) => d.target.bus === 'fdc');
+  if (floppies.length === 0) return;
+  const idx: { A?: number; B?: number } = {};
+  for (const d of floppies) {
+    const unit = d.address?.type === 'drive' ? (d.address.unit ?? 0) : 0;
+    const n = boot.get(d);
+    if (n !== undefined) idx[unit === 0 ? 'A' : 'B'] = n;
+  }
+  if (facts.family === 'q35') {
+    const p: Props = { driver: 'isa-fdc' };
+    if (idx.A !== undefined) p.bootindexA = idx.A;
+    if (idx.B !== undefined) p.bootindexB = idx.B;
+    b.props('-device', p, '/domain/devices/controller[@type=fdc]');
+    return;
+  }
+  if (idx.A !== undefined) b.add('-global', `isa-fdc.bootindexA=${idx.A}`);
+  if (idx.B !== undefined) b.add('-global', `isa-fdc.bootindexB=${idx.B}`);
+}

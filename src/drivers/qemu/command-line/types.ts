@@ -20,6 +20,12 @@ export interface CommandLinePaths {
   autoNodeset?: string;
   /** DRM render node for `egl-headless` when the definition names none (`/dev/dri/renderD128`). */
   renderNode?: string;
+  /**
+   * Whether a host block device is an optical drive (a raw `<disk type='block'
+   * device='cdrom'>` on one is opened as `host_cdrom`). Default: the usual
+   * Linux names, `/dev/cdrom*` and `/dev/sr*`.
+   */
+  isHostCdrom?: (path: string) => boolean;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
   dbusSocket?: string;
 }
