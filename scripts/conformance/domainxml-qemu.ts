@@ -99,6 +99,13 @@ export function harnessPaths(name: string) {
     masterKeyPath: `${domainDir}/master-key.aes`,
     env: { PATH: '/bin', USER: 'test', LOGNAME: 'test' },
     dbusSocket: `/var/run/libvirt/qemu/dbus/-1-${name}-dbus.sock`,
+    // libvirt's harness: a fixed master key and IV (bytes counting from 0), and every
+    // secret it is asked for holds the same value
+    secrets: {
+      masterKey: Uint8Array.from({ length: 32 }, (_, i) => i),
+      iv: () => Uint8Array.from({ length: 16 }, (_, i) => i),
+      value: () => new TextEncoder().encode('AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A'),
+    },
     // libvirt's harness treats only /dev/cdrom as a host optical drive
     isHostCdrom: (path: string) => path === '/dev/cdrom',
     // the render node libvirt's test harness reports for the host

@@ -8,7 +8,7 @@
 import { VirError } from '../../errors.js';
 import { setUnknownContent, unknownContent } from '../binding.js';
 import type { DeviceAddress } from './address.js';
-import { postParseDisk } from './devices/disk-postparse.js';
+import { orderDisks, postParseDisk } from './devices/disk-postparse.js';
 import type {
   ChardevDef,
   ChardevSource,
@@ -27,6 +27,7 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
   const dev = def.devices;
   for (const c of dev.controllers ?? [])
     if (c.index === undefined) c.index = unusedIndex(dev.controllers ?? [], c.type);
+  if (dev.disks) dev.disks = orderDisks(dev.disks, diskNameIndex);
   for (const d of dev.disks ?? []) {
     postParseDisk(d);
     assignDriveAddress(d);

@@ -22,7 +22,43 @@ const DEFAULT_PORTS: Record<string, string> = {
   vxhs: '9999',
 };
 
+/**
+ * The disks in libvirt's order: each disk, in document order, goes before the
+ * first later-named disk on its bus, else right after the last disk on its
+ * bus, else at the end.
+ */
+export function orderDisks(disks: DiskDef[], nameIndex: (dev: string) => number | undefined): DiskDef[] {
+  const out: DiskDef[] = [];
+  const idx = (d: DiskDef) => nameIndex(d.target.dev) ?? -1;
+  for (const disk of disks) {
+    let at = -1;
+    for (let i = out.length - 1; i >= 0; i--) {
+      const o = out[i] as DiskDef;
+      if (o.target.bus !== disk.target.bus) continue;
+      if (idx(o) > idx(disk)) at = i;
+      else if (at === -1) at = i + 1;
+    }
+    if (at === -1) out.push(disk);
+    else out.splice(at, 0, disk);
+  }
+  return out;
+}
+
+/** libvirt's bus for a disk that names none: from the device, else the target name's prefix. */
+function defaultBus(d: DiskDef): NonNullable<DiskDef['target']['bus']> {
+  if (d.device === 'floppy') return 'fdc';
+  const dev = d.target.dev;
+  if (dev.startsWith('sd')) return 'scsi';
+  if (dev.startsWith('vd')) return 'virtio';
+  if (dev.startsWith('xvd')) return 'xen';
+  if (dev.startsWith('ubd')) return 'uml';
+  return 'ide';
+}
+
 export function postParseDisk(d: DiskDef): void {
+  d.target.bus ??= defaultBus(d);
+  // An optical drive is always read-only.
+  if (d.device === 'cdrom') d.readonly ??= {};
   d.type ??= 'file';
   // A closed tray is the default state and libvirt writes only an open one.
   if (d.target.tray === 'closed') delete d.target.tray;

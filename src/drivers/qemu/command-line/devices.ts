@@ -39,7 +39,7 @@ export function buildDevices(
     b.props('-device', { driver: 'usb-hub', id: `hub${i}`, ...where }, `/domain/devices/hub[${i + 1}]`);
   }
   buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));
-  buildDisks(b, def, facts, boot, usbAddr, paths.isHostCdrom);
+  buildDisks(b, def, facts, boot, usbAddr, paths);
   buildNets(b, def, facts, boot);
   buildChardevs(b, def);
   buildInputs(b, def, facts, usbAddr);

@@ -15,6 +15,8 @@ import { effectiveCache } from './disk-device.js';
 import type { ImageLayer } from './disk-layers.js';
 import { networkStorageProps } from './disk-network.js';
 import { checkValue } from './escape.js';
+import { encryptedSecretProps, secretObjectProps } from './secret-objects.js';
+import type { CommandLineSecrets } from './types.js';
 
 /** Formats QEMU opens with a driver of the same name and no extra options. */
 const PLAIN_FORMATS: Record<string, string> = {
@@ -54,13 +56,18 @@ export type HostCdromCheck = (path: string) => boolean;
 /** The default check: the usual names of optical drives on Linux. */
 export const defaultHostCdrom: HostCdromCheck = (path) => /^\/dev\/(cdrom\d*|sr\d+)$/.test(path);
 
-interface NodeContext {
-  b: ArgvBuilder;
-  disk: DiskDef;
+/** What the host side provides: the optical drive check and the secrets. */
+export interface DiskHost {
   isHostCdrom: HostCdromCheck;
+  secrets: CommandLineSecrets | undefined;
 }
 
-function storageProps(ctx: NodeContext, layer: ImageLayer, top: boolean): Props {
+interface NodeContext extends DiskHost {
+  b: ArgvBuilder;
+  disk: DiskDef;
+}
+
+function storageProps(ctx: NodeContext, layer: ImageLayer, n: number, top: boolean): Props {
   const d = ctx.disk;
   const path = layer.path ?? '';
   const aio = d.driver?.io;
@@ -85,7 +92,7 @@ function storageProps(ctx: NodeContext, layer: ImageLayer, top: boolean): Props 
         rw: !(d.readonly !== undefined || !top),
       };
     case 'network':
-      return networkStorageProps(layer);
+      return networkStorageProps(layer, `libvirt-${n}-storage`);
     default:
       throw new VirError(
         'CONFIG_UNSUPPORTED',
@@ -98,9 +105,77 @@ function storageProps(ctx: NodeContext, layer: ImageLayer, top: boolean): Props 
   }
 }
 
+/**
+ * How the layer's `<encryption>` reaches QEMU: a raw LUKS image is opened by
+ * the `luks` format driver, a qcow/qcow2 image decrypts itself (`encrypt`),
+ * an rbd image is decrypted by librbd; none without `<encryption>`.
+ */
+function encryptionKind(layer: ImageLayer): 'luks' | 'qcow' | 'librbd' | undefined {
+  const e = layer.encryption;
+  if (e === undefined) return undefined;
+  const format = layer.format ?? 'raw';
+  if (e.engine === 'librbd') {
+    if (layer.protocol !== 'rbd')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', "the 'librbd' encryption engine needs an rbd disk", {
+        field: `${e.field}/@engine`,
+      });
+    return 'librbd';
+  }
+  if (e.engine !== undefined && e.engine !== 'qemu')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `encryption engine '${e.engine}'`, {
+      field: `${e.field}/@engine`,
+    });
+  if (e.secrets.length !== 1)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      "the 'qemu' encryption engine takes exactly one secret",
+      {
+        field: `${e.field}/secret`,
+      },
+    );
+  if (format === 'raw' && e.format === 'luks') return 'luks';
+  if ((format === 'qcow2' || format === 'qcow') && (e.format === 'luks' || e.format === 'qcow'))
+    return 'qcow';
+  throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `encryption format '${e.format}' on a '${format}' image`, {
+    field: `${e.field}/@format`,
+  });
+}
+
+/** The secret objects one layer's nodes refer to, in libvirt's order: auth, cookies, then keys. */
+function secretObjects(ctx: NodeContext, layer: ImageLayer, n: number, kind: string | undefined): void {
+  const storage = `libvirt-${n}-storage`;
+  if (layer.auth && layer.type === 'network' && layer.protocol !== 'ssh')
+    ctx.b.props(
+      '-object',
+      secretObjectProps(`${storage}-auth-secret0`, layer.auth.secret, ctx.secrets, layer.auth.field),
+      layer.auth.field,
+    );
+  if (layer.cookies !== undefined) {
+    if (ctx.secrets === undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'HTTP cookies need the master key', {
+        field: `${layer.field}/source/cookies`,
+      });
+    ctx.b.props(
+      '-object',
+      encryptedSecretProps(`${storage}-httpcookie-secret0`, layer.cookies, ctx.secrets),
+      `${layer.field}/source/cookies`,
+    );
+  }
+  const e = layer.encryption;
+  if (e === undefined || kind === undefined) return;
+  const owner = kind === 'librbd' ? storage : `libvirt-${n}-format`;
+  for (const [i, ref] of e.secrets.entries())
+    ctx.b.props(
+      '-object',
+      secretObjectProps(`${owner}-encryption-secret${i}`, ref, ctx.secrets, `${e.field}/secret[${i + 1}]`),
+      e.field,
+    );
+}
+
 /** Does this layer need a format node, or is the storage node itself what the layer above reads? */
-function needsFormatNode(layer: ImageLayer): boolean {
-  return layer.format !== 'raw';
+function needsFormatNode(layer: ImageLayer, luks: string | undefined): boolean {
+  return layer.format !== 'raw' || luks === 'luks';
 }
 
 /**
@@ -125,8 +200,10 @@ function layerNodes(ctx: NodeContext, layer: ImageLayer, n: number, top: boolean
   const discard = d.driver?.discard;
   const dz = top ? detectZeroes(d) : undefined;
   const storage = `libvirt-${n}-storage`;
-  const s = storageProps(ctx, layer, top);
-  const formatNode = needsFormatNode(layer);
+  const s = storageProps(ctx, layer, n, top);
+  const luks = encryptionKind(layer);
+  secretObjects(ctx, layer, n, luks);
+  const formatNode = needsFormatNode(layer, luks);
   if (!formatNode) {
     ctx.b.props(
       '-blockdev',
@@ -156,13 +233,21 @@ function layerNodes(ctx: NodeContext, layer: ImageLayer, n: number, top: boolean
     ...cache,
   };
   if (format === 'fat') f.driver = 'raw';
-  else {
+  else if (luks === 'luks') {
+    f.driver = 'luks';
+    f['key-secret'] = `${fmt}-encryption-secret0`;
+  } else {
     const driver = PLAIN_FORMATS[format];
     if (driver === undefined)
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk image format '${format}' is not supported`, {
         field: top ? `${layer.field}/driver/@type` : `${layer.field}/format/@type`,
       });
     f.driver = driver;
+    if (luks === 'qcow')
+      f.encrypt = {
+        format: layer.encryption?.format === 'qcow' ? 'aes' : 'luks',
+        'key-secret': `${fmt}-encryption-secret0`,
+      };
   }
   if (format === 'qcow2' && d.driver?.discardNoUnref !== undefined)
     f['discard-no-unref'] = d.driver.discardNoUnref;
@@ -179,7 +264,7 @@ export function diskImageNodes(
   disk: DiskDef,
   top: ImageLayer,
   firstNumber: number,
-  isHostCdrom: HostCdromCheck,
+  host: DiskHost,
 ): string {
-  return layerNodes({ b, disk, isHostCdrom }, top, firstNumber, true);
+  return layerNodes({ b, disk, ...host }, top, firstNumber, true);
 }

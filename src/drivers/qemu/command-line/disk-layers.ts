@@ -9,6 +9,7 @@
 import { type DiskDef, diskMapper } from '../../../conf/domain/devices/index.js';
 import { VirError } from '../../../errors.js';
 import type { XmlElement } from '../../../xml/tree.js';
+import type { SecretRef } from './types.js';
 
 export interface NetHost {
   name?: string;
@@ -34,6 +35,62 @@ export interface ImageLayer {
   backing?: ImageLayer;
   /** An explicit empty `<backingStore/>` below: the chain is known to end here. */
   chainEnds?: boolean;
+  /** `<auth>`: in the source, or (top layer, older style) on the disk. */
+  auth?: { username?: string; secret: SecretRef; field: string };
+  /** `<cookies>` of an http(s) source, as the one `Cookie:` value QEMU sends. */
+  cookies?: string;
+  /** `<encryption>`: in the source, or (top layer) on the disk. */
+  encryption?: { format?: string; engine?: string; secrets: SecretRef[]; field: string };
+}
+
+function secretRef(el: XmlElement): SecretRef {
+  const ref: SecretRef = {};
+  for (const k of ['uuid', 'type', 'usage'] as const) {
+    const v = attrOf(el, k);
+    if (v !== undefined) ref[k] = v;
+  }
+  return ref;
+}
+
+/** `<auth>` and `<encryption>` of a layer: the source's own, else the ones on `owner` (the disk). */
+function credentials(layer: ImageLayer, owner: XmlElement | undefined, ownerField: string): void {
+  const where = (name: string): [XmlElement, string] | undefined => {
+    const inSource = childEl(layer.source, name);
+    if (inSource) return [inSource, `${layer.field}/source/${name}`];
+    const onOwner = childEl(owner, name);
+    return onOwner ? [onOwner, `${ownerField}/${name}`] : undefined;
+  };
+  const auth = where('auth');
+  if (auth) {
+    const secret = childEl(auth[0], 'secret');
+    if (!secret)
+      throw new VirError('XML_DETAIL', 'qemu', '<auth> needs a <secret>', { field: `${auth[1]}/secret` });
+    const username = attrOf(auth[0], 'username');
+    layer.auth = {
+      secret: secretRef(secret),
+      field: auth[1],
+      ...(username !== undefined ? { username } : {}),
+    };
+  }
+  const cookies = childEl(layer.source, 'cookies');
+  if (cookies) {
+    const text = (e: XmlElement) => e.children.map((c) => (c.type === 'text' ? c.value : '')).join('');
+    // Each cookie is 'name=value'; QEMU sends them joined as one header value.
+    layer.cookies = childEls(cookies, 'cookie')
+      .map((c) => `${attrOf(c, 'name') ?? ''}=${text(c).trim()}`)
+      .join('; ');
+  }
+  const enc = where('encryption');
+  if (enc) {
+    const format = attrOf(enc[0], 'format');
+    const engine = attrOf(enc[0], 'engine');
+    layer.encryption = {
+      secrets: childEls(enc[0], 'secret').map(secretRef),
+      field: enc[1],
+      ...(format !== undefined ? { format } : {}),
+      ...(engine !== undefined ? { engine } : {}),
+    };
+  }
 }
 
 export function childEl(e: XmlElement | undefined, name: string): XmlElement | undefined {
@@ -85,6 +142,7 @@ function backingLayers(el: XmlElement | undefined, field: string): ImageLayer | 
   const here = `${field}/backingStore`;
   const layer = layerFrom(attrOf(el, 'type') ?? 'file', source, attrOf(childEl(el, 'format'), 'type'), here);
   layer.format ??= 'raw';
+  credentials(layer, undefined, here);
   const below = childEl(el, 'backingStore');
   const deeper = backingLayers(below, here);
   if (deeper) layer.backing = deeper;
@@ -97,6 +155,7 @@ export function diskLayers(d: DiskDef, field: string): ImageLayer | undefined {
   if (!hasMedia(d)) return undefined;
   const el = diskMapper.write(d);
   const top = layerFrom(d.type ?? 'file', childEl(el, 'source'), d.driver?.type ?? 'raw', field);
+  credentials(top, el, field);
   const bs = childEl(el, 'backingStore');
   const backing = backingLayers(bs, field);
   if (backing) top.backing = backing;

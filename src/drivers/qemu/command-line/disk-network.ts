@@ -3,9 +3,9 @@
  * rbd, gluster, nfs, ssh and the curl protocols (http, https, ftp, ftps,
  * tftp), with their servers written the way each QEMU driver takes them.
  *
- * Credentials are never written here in clear: a source with `<auth>`,
- * `<encryption>`, cookies or TLS is refused until it can be given to QEMU
- * through `-object secret` / `tls-creds-x509` objects.
+ * Credentials are never written here in clear: passwords, keys and cookies
+ * are `-object secret` objects (disk-blockdev.ts writes them), referred to
+ * here by id. TLS is refused until its credential objects are built.
  *
  * @module
  */
@@ -26,7 +26,7 @@ function refuse(what: string, field: string): never {
 function refuseUnbuilt(layer: ImageLayer): void {
   const s = layer.source;
   const f = `${layer.field}/source`;
-  for (const name of ['auth', 'encryption', 'cookies', 'reservations', 'knownHosts', 'slices', 'dataStore'])
+  for (const name of ['reservations', 'knownHosts', 'slices', 'dataStore'])
     if (childEl(s, name)) refuse(`a network disk's <${name}>`, `${f}/${name}`);
   if (attrOf(s, 'tls') === 'yes') refuse('TLS for a network disk', `${f}/@tls`);
 }
@@ -83,7 +83,16 @@ function splitVolume(layer: ImageLayer): [string, string] {
   return [n.slice(0, i), n.slice(i + 1)];
 }
 
-function curlProps(layer: ImageLayer): Props {
+/** The id of the auth secret object of a layer's storage node. */
+function authSecret(storage: string): string {
+  return `${storage}-auth-secret0`;
+}
+
+function refuseAuth(layer: ImageLayer): void {
+  if (layer.auth) refuse(`<auth> on a '${layer.protocol}' disk`, layer.auth.field);
+}
+
+function curlProps(layer: ImageLayer, storage: string): Props {
   const h = oneHost(layer);
   if ((h.transport ?? 'tcp') !== 'tcp')
     refuse(`host transport '${h.transport}'`, `${hostField(layer, 0)}/@transport`);
@@ -96,8 +105,14 @@ function curlProps(layer: ImageLayer): Props {
     query !== undefined ? `?${query}` : ''
   }`;
   const out: Props = { url: checkValue(url, `${layer.field}/source`) };
+  if (layer.auth) {
+    if (layer.auth.username !== undefined)
+      out.username = checkValue(layer.auth.username, `${layer.auth.field}/@username`);
+    out['password-secret'] = authSecret(storage);
+  }
   const verify = attrOf(childEl(layer.source, 'ssl'), 'verify');
   if (verify !== undefined) out.sslverify = verify === 'yes';
+  if (layer.cookies !== undefined) out['cookie-secret'] = `${storage}-httpcookie-secret0`;
   const timeout = attrOf(childEl(layer.source, 'timeout'), 'seconds');
   if (timeout !== undefined) out.timeout = Number(timeout);
   const readahead = attrOf(childEl(layer.source, 'readahead'), 'size');
@@ -119,13 +134,18 @@ function nfsId(layer: ImageLayer, which: 'user' | 'group'): number | undefined {
 }
 
 /** The storage node of one network layer, without the common node properties. */
-export function networkStorageProps(layer: ImageLayer): Props {
+export function networkStorageProps(layer: ImageLayer, storage: string): Props {
   refuseUnbuilt(layer);
   const protocol = layer.protocol ?? '';
   const out: Props = {};
-  if (CURL.has(protocol)) return { driver: protocol, ...curlProps(layer) };
+  if (layer.cookies !== undefined && protocol !== 'http' && protocol !== 'https')
+    refuse(`cookies on a '${protocol}' disk`, `${layer.field}/source/cookies`);
+  if (layer.encryption?.engine === 'librbd' && protocol !== 'rbd')
+    refuse(`librbd encryption on a '${protocol}' disk`, layer.encryption.field);
+  if (CURL.has(protocol)) return { driver: protocol, ...curlProps(layer, storage) };
   switch (protocol) {
     case 'nbd': {
+      refuseAuth(layer);
       const h = oneHost(layer);
       out.driver = 'nbd';
       out.server = socketAddress(layer, h, 0);
@@ -152,6 +172,11 @@ export function networkStorageProps(layer: ImageLayer): Props {
       out.target = target;
       out.lun = Number(lun);
       out.transport = 'tcp';
+      if (layer.auth) {
+        if (layer.auth.username !== undefined)
+          out.user = checkValue(layer.auth.username, `${layer.auth.field}/@username`);
+        out['password-secret'] = authSecret(storage);
+      }
       const iqn = attrOf(childEl(childEl(layer.source, 'initiator'), 'iqn'), 'name');
       if (iqn !== undefined)
         out['initiator-name'] = checkValue(iqn, `${layer.field}/source/initiator/iqn/@name`);
@@ -168,9 +193,19 @@ export function networkStorageProps(layer: ImageLayer): Props {
       if (conf !== undefined) out.conf = checkValue(conf, `${layer.field}/source/config/@file`);
       if (layer.hosts.length > 0)
         out.server = layer.hosts.map((h, i) => ({ host: hostName(layer, h, i), port: port(layer, h, i) }));
+      const enc = rbdEncryption(layer, storage);
+      if (enc !== undefined) out.encrypt = enc;
+      if (layer.auth) {
+        if (layer.auth.username !== undefined)
+          out.user = checkValue(layer.auth.username, `${layer.auth.field}/@username`);
+        // libvirt's choice since its first rbd support: cephx, falling back to none
+        out['auth-client-required'] = ['cephx', 'none'];
+        out['key-secret'] = authSecret(storage);
+      }
       return out;
     }
     case 'gluster': {
+      refuseAuth(layer);
       const [volume, path] = splitVolume(layer);
       if (layer.hosts.length === 0) refuse('a gluster disk without hosts', `${layer.field}/source/host`);
       return {
@@ -181,6 +216,7 @@ export function networkStorageProps(layer: ImageLayer): Props {
       };
     }
     case 'nfs': {
+      refuseAuth(layer);
       const h = oneHost(layer);
       out.driver = 'nfs';
       out.server = { host: hostName(layer, h, 0), type: 'inet' };
@@ -198,9 +234,29 @@ export function networkStorageProps(layer: ImageLayer): Props {
       out.driver = 'ssh';
       out.path = name(layer);
       out.server = { host: hostName(layer, h, 0), port: port(layer, h, 0) };
+      // ssh authenticates with the host's agent or keys; only the user name is given.
+      if (layer.auth?.username !== undefined)
+        out.user = checkValue(layer.auth.username, `${layer.auth.field}/@username`);
       return out;
     }
     default:
       return refuse(`network disk protocol '${protocol}'`, `${layer.field}/source/@protocol`);
   }
+}
+
+const RBD_ENCRYPTION = new Set(['luks', 'luks2', 'luks-any']);
+
+/** librbd's layered encryption: one key per layer, the first the outermost. */
+function rbdEncryption(layer: ImageLayer, storage: string): Props | undefined {
+  const e = layer.encryption;
+  if (e?.engine !== 'librbd') return undefined;
+  const format = e.format ?? '';
+  if (!RBD_ENCRYPTION.has(format)) refuse(`librbd encryption format '${format}'`, `${e.field}/@format`);
+  let inner: Props | undefined;
+  for (let i = e.secrets.length; i > 0; i--) {
+    const next: Props = { format, 'key-secret': `${storage}-encryption-secret${i - 1}` };
+    if (inner) next.parent = inner;
+    inner = next;
+  }
+  return inner;
 }

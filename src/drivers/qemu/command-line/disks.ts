@@ -11,10 +11,11 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import type { Props } from './device-props.js';
-import { defaultHostCdrom, diskImageNodes, type HostCdromCheck } from './disk-blockdev.js';
+import { defaultHostCdrom, diskImageNodes } from './disk-blockdev.js';
 import { diskDeviceProps } from './disk-device.js';
 import { diskLayers, layerCount } from './disk-layers.js';
 import { optValue } from './escape.js';
+import type { CommandLinePaths } from './types.js';
 
 export function buildDisks(
   b: ArgvBuilder,
@@ -22,8 +23,9 @@ export function buildDisks(
   facts: MachineFacts,
   boot: Map<object, number>,
   usbAddr: (a: DeviceAddress | undefined) => Props,
-  isHostCdrom: HostCdromCheck = defaultHostCdrom,
+  paths: Pick<CommandLinePaths, 'isHostCdrom' | 'secrets'>,
 ): void {
+  const host = { isHostCdrom: paths.isHostCdrom ?? defaultHostCdrom, secrets: paths.secrets };
   const disks = def.devices?.disks ?? [];
   // Block node numbers: the last disk's image is 1, counting up towards the first disk, each
   // disk's chain numbered from its top image down.
@@ -40,7 +42,7 @@ export function buildDisks(
     let drive: string | undefined;
     const layers = diskLayers(d, field);
     if (layers) {
-      drive = diskImageNodes(b, d, layers, first.get(d) ?? 1, isHostCdrom);
+      drive = diskImageNodes(b, d, layers, first.get(d) ?? 1, host);
       if (d.driver?.copyOnRead === true) {
         // Copy-on-read is a filter node stacked on the format node; the device reads through it.
         const cor = `libvirt-CoR-${optValue(d.target.dev, `${field}/target/@dev`)}`;

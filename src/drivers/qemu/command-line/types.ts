@@ -4,6 +4,25 @@
  * @module
  */
 
+/** A libvirt secret, by UUID or by usage (`<secret type usage>`). */
+export interface SecretRef {
+  uuid?: string;
+  /** The `<secret type>`: ceph, iscsi, passphrase, volume, ... */
+  type?: string;
+  usage?: string;
+}
+
+/**
+ * What is needed to hand secrets to QEMU without writing them in clear: the
+ * master key (the bytes of the `masterKeyPath` file), each secret's value,
+ * and a source of initialisation vectors (default: 16 random bytes).
+ */
+export interface CommandLineSecrets {
+  masterKey: Uint8Array;
+  value(ref: SecretRef): Uint8Array | undefined;
+  iv?: () => Uint8Array;
+}
+
 /** Where the per-domain files live and how the monitor is reached. */
 export interface CommandLinePaths {
   /** The domain's private directory: HOME and XDG dirs of the QEMU process, master key, VNC socket. */
@@ -26,6 +45,8 @@ export interface CommandLinePaths {
    * Linux names, `/dev/cdrom*` and `/dev/sr*`.
    */
   isHostCdrom?: (path: string) => boolean;
+  /** Master key and secret values, for disk credentials and encryption keys. */
+  secrets?: CommandLineSecrets;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
   dbusSocket?: string;
 }
