@@ -106,6 +106,12 @@ export function harnessPaths(name: string) {
       iv: () => Uint8Array.from({ length: 16 }, (_, i) => i),
       value: () => new TextEncoder().encode('AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A'),
     },
+    // libvirt's test qemu.conf: NBD client certificates, verified, key password in a secret
+    nbdTls: {
+      dir: '/etc/pki/libvirt-nbd',
+      verifyPeer: true,
+      secretUuid: '6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea',
+    },
     // libvirt's harness treats only /dev/cdrom as a host optical drive
     isHostCdrom: (path: string) => path === '/dev/cdrom',
     // the render node libvirt's test harness reports for the host

@@ -199,6 +199,29 @@ describe('network disks and credentials', () => {
     ).toThrow(expect.objectContaining({ code: 'CONFIG_UNSUPPORTED' }));
   });
 
+  it('gives an NBD disk with TLS its x509 client credentials (libvirt: disk-network-tlsx509-nbd)', () => {
+    const argv = argvOf(
+      `<disk type='network'><driver name='qemu' type='raw'/>
+      <source protocol='nbd' tls='yes'><host name='example.com' port='1234'/></source>
+      <target dev='vda' bus='virtio'/></disk>`,
+      { nbdTls: { dir: '/etc/pki/libvirt-nbd', verifyPeer: true } },
+    );
+    expect(objects(argv, '-object').at(-1)).toEqual({
+      'qom-type': 'tls-creds-x509',
+      id: 'objlibvirt-1-storage_tls0',
+      dir: '/etc/pki/libvirt-nbd',
+      endpoint: 'client',
+      'verify-peer': true,
+    });
+    expect(objects(argv, '-blockdev')[0]).toEqual({
+      driver: 'nbd',
+      server: { type: 'inet', host: 'example.com', port: '1234' },
+      'tls-creds': 'objlibvirt-1-storage_tls0',
+      'node-name': 'libvirt-1-storage',
+      'read-only': false,
+    });
+  });
+
   it('refuses what it cannot build yet, naming the field', () => {
     const nbdTls = `<disk type='network'><source protocol='nbd' name='e' tls='yes'><host name='h'/></source>
       <target dev='vda' bus='virtio'/></disk>`;

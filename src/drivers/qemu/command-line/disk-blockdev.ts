@@ -12,11 +12,11 @@ import { VirError } from '../../../errors.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import type { Props } from './device-props.js';
 import { effectiveCache } from './disk-device.js';
-import type { ImageLayer } from './disk-layers.js';
+import { attrOf, type ImageLayer } from './disk-layers.js';
 import { networkStorageProps } from './disk-network.js';
 import { checkValue } from './escape.js';
 import { encryptedSecretProps, secretObjectProps } from './secret-objects.js';
-import type { CommandLineSecrets } from './types.js';
+import type { CommandLinePaths, CommandLineSecrets } from './types.js';
 
 /** Formats QEMU opens with a driver of the same name and no extra options. */
 const PLAIN_FORMATS: Record<string, string> = {
@@ -60,6 +60,7 @@ export const defaultHostCdrom: HostCdromCheck = (path) => /^\/dev\/(cdrom\d*|sr\
 export interface DiskHost {
   isHostCdrom: HostCdromCheck;
   secrets: CommandLineSecrets | undefined;
+  nbdTls: CommandLinePaths['nbdTls'];
 }
 
 interface NodeContext extends DiskHost {
@@ -162,6 +163,7 @@ function secretObjects(ctx: NodeContext, layer: ImageLayer, n: number, kind: str
       `${layer.field}/source/cookies`,
     );
   }
+  if (layer.protocol === 'nbd' && attrOf(layer.source, 'tls') === 'yes') tlsObjects(ctx, layer, storage);
   const e = layer.encryption;
   if (e === undefined || kind === undefined) return;
   const owner = kind === 'librbd' ? storage : `libvirt-${n}-format`;
@@ -171,6 +173,38 @@ function secretObjects(ctx: NodeContext, layer: ImageLayer, n: number, kind: str
       secretObjectProps(`${owner}-encryption-secret${i}`, ref, ctx.secrets, `${e.field}/secret[${i + 1}]`),
       e.field,
     );
+}
+
+/** The x509 client credentials of an NBD disk with TLS, and the secret of their key's password. */
+function tlsObjects(ctx: NodeContext, layer: ImageLayer, storage: string): void {
+  const tls = ctx.nbdTls;
+  const field = `${layer.field}/source/@tls`;
+  if (tls === undefined)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      'TLS for an NBD disk needs client certificates (paths.nbdTls)',
+      {
+        field,
+      },
+    );
+  const id = `obj${storage}_tls0`;
+  const creds: Props = {
+    'qom-type': 'tls-creds-x509',
+    id,
+    dir: checkValue(tls.dir, 'paths.nbdTls.dir'),
+    endpoint: 'client',
+    'verify-peer': tls.verifyPeer,
+  };
+  if (tls.secretUuid !== undefined) {
+    ctx.b.props(
+      '-object',
+      secretObjectProps(`${id}-secret0`, { uuid: tls.secretUuid }, ctx.secrets, field),
+      field,
+    );
+    creds.passwordid = `${id}-secret0`;
+  }
+  ctx.b.props('-object', creds, field);
 }
 
 /** Does this layer need a format node, or is the storage node itself what the layer above reads? */

@@ -28,7 +28,8 @@ function refuseUnbuilt(layer: ImageLayer): void {
   const f = `${layer.field}/source`;
   for (const name of ['reservations', 'knownHosts', 'slices', 'dataStore'])
     if (childEl(s, name)) refuse(`a network disk's <${name}>`, `${f}/${name}`);
-  if (attrOf(s, 'tls') === 'yes') refuse('TLS for a network disk', `${f}/@tls`);
+  if (attrOf(s, 'tls') === 'yes' && layer.protocol !== 'nbd')
+    refuse(`TLS for a '${layer.protocol}' disk`, `${f}/@tls`);
 }
 
 function hostField(layer: ImageLayer, i: number): string {
@@ -150,6 +151,12 @@ export function networkStorageProps(layer: ImageLayer, storage: string): Props {
       out.driver = 'nbd';
       out.server = socketAddress(layer, h, 0);
       if (layer.path !== undefined) out.export = name(layer);
+      if (attrOf(layer.source, 'tls') === 'yes') {
+        out['tls-creds'] = `obj${storage}_tls0`;
+        const hostname = attrOf(layer.source, 'tlsHostname');
+        if (hostname !== undefined)
+          out['tls-hostname'] = checkValue(hostname, `${layer.field}/source/@tlsHostname`);
+      }
       const delay = attrOf(childEl(layer.source, 'reconnect'), 'delay');
       if (delay !== undefined) out['reconnect-delay'] = Number(delay);
       return out;

@@ -23,9 +23,13 @@ export function buildDisks(
   facts: MachineFacts,
   boot: Map<object, number>,
   usbAddr: (a: DeviceAddress | undefined) => Props,
-  paths: Pick<CommandLinePaths, 'isHostCdrom' | 'secrets'>,
+  paths: Pick<CommandLinePaths, 'isHostCdrom' | 'secrets' | 'nbdTls'>,
 ): void {
-  const host = { isHostCdrom: paths.isHostCdrom ?? defaultHostCdrom, secrets: paths.secrets };
+  const host = {
+    isHostCdrom: paths.isHostCdrom ?? defaultHostCdrom,
+    secrets: paths.secrets,
+    nbdTls: paths.nbdTls,
+  };
   const disks = def.devices?.disks ?? [];
   // Block node numbers: the last disk's image is 1, counting up towards the first disk, each
   // disk's chain numbered from its top image down.

@@ -45,6 +45,12 @@ export interface CommandLinePaths {
    * Linux names, `/dev/cdrom*` and `/dev/sr*`.
    */
   isHostCdrom?: (path: string) => boolean;
+  /**
+   * Client certificates for NBD disks with `tls='yes'` (qemu.conf's
+   * `nbd_tls_x509_*`): the directory, whether the server's certificate is
+   * verified, and the secret holding the client key's password, if any.
+   */
+  nbdTls?: { dir: string; verifyPeer: boolean; secretUuid?: string };
   /** Master key and secret values, for disk credentials and encryption keys. */
   secrets?: CommandLineSecrets;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
