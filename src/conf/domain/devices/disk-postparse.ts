@@ -28,14 +28,26 @@ const DEFAULT_PORTS: Record<string, string> = {
  * bus, else at the end.
  */
 export function orderDisks(disks: DiskDef[], nameIndex: (dev: string) => number | undefined): DiskDef[] {
+  // A duplicated target is refused by the checks, which name it by its place in the document.
+  if (new Set(disks.map((d) => d.target.dev)).size !== disks.length) return disks;
   const out: DiskDef[] = [];
-  const idx = (d: DiskDef) => nameIndex(d.target.dev) ?? -1;
+  const index = new Map(disks.map((d) => [d, nameIndex(d.target.dev) ?? -1]));
+  const idx = (d: DiskDef) => index.get(d) ?? -1;
   for (const disk of disks) {
     let at = -1;
+    const mine = idx(disk);
+    // Documents are nearly always in order already: the common case is one look at the end.
+    const last = out[out.length - 1];
+    if (last === undefined || (last.target.bus === disk.target.bus && idx(last) <= mine)) {
+      if (last === undefined || !out.some((o) => o.target.bus === disk.target.bus && idx(o) > mine)) {
+        out.push(disk);
+        continue;
+      }
+    }
     for (let i = out.length - 1; i >= 0; i--) {
       const o = out[i] as DiskDef;
       if (o.target.bus !== disk.target.bus) continue;
-      if (idx(o) > idx(disk)) at = i;
+      if (idx(o) > mine) at = i;
       else if (at === -1) at = i + 1;
     }
     if (at === -1) out.push(disk);

@@ -132,7 +132,6 @@ export const diskMapper = elementMapper('disk', {
   backendDomain: child(elementMapper('backenddomain', { name: req(attr('name', str)) })),
   target: req(child(diskTargetMapper)),
   iotune: child(iotuneMapper),
-  boot: child(bootOrderMapper),
   readonly: presence('readonly'),
   shareable: presence('shareable'),
   transient: presence('transient'),
@@ -141,6 +140,8 @@ export const diskMapper = elementMapper('disk', {
   wwn: childText('wwn', trimmed),
   vendor: childText('vendor', trimmed),
   product: childText('product', trimmed),
+  // libvirt writes the boot order with the device info, after the disk's own children.
+  boot: child(bootOrderMapper),
   address: addressField(),
 });
 export type DiskDef = Infer<typeof diskMapper.spec>;

@@ -199,7 +199,7 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
   const trans = rawAttr(d, 'geometry', 'trans');
   if (trans !== undefined && trans !== 'default')
     p['bios-chs-trans'] = checkValue(trans, `${field}/geometry/@trans`);
-  // QEMU's serial property reads a backslash-escaped space as a space.
+  // libvirt writes each space of a serial backslash-escaped (kept from its -drive days), so do we.
   if (d.serial !== undefined) p.serial = checkValue(d.serial, `${field}/serial`).replaceAll(' ', '\\ ');
   Object.assign(p, errorPolicies(d));
   return p;
