@@ -129,6 +129,21 @@ export function harnessPaths(name: string) {
     dbusSocket: `/var/run/libvirt/qemu/dbus/-1-${name}-dbus.sock`,
     // the swtpm socket libvirt's test harness reports
     tpmEmulatorSocket: '/dev/test',
+    // libvirt's harness: a fixed master key and IV (bytes counting from 0), and every
+    // secret it is asked for holds the same value
+    secrets: {
+      masterKey: Uint8Array.from({ length: 32 }, (_, i) => i),
+      iv: () => Uint8Array.from({ length: 16 }, (_, i) => i),
+      value: () => new TextEncoder().encode('AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A'),
+    },
+    // libvirt's test qemu.conf: NBD client certificates, verified, key password in a secret
+    nbdTls: {
+      dir: '/etc/pki/libvirt-nbd',
+      verifyPeer: true,
+      secretUuid: '6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea',
+    },
+    // libvirt's harness treats only /dev/cdrom as a host optical drive
+    isHostCdrom: (path: string) => path === '/dev/cdrom',
     // the render node libvirt's test harness reports for the host
     renderNode: '/dev/dri/foo',
     // the nodeset the harness's numad stand-in advises for placement='auto'

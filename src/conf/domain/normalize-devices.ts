@@ -8,6 +8,7 @@
 import { VirError } from '../../errors.js';
 import { setUnknownContent, unknownContent } from '../binding.js';
 import type { DeviceAddress } from './address.js';
+import { orderDisks, postParseDisk } from './devices/disk-postparse.js';
 import type {
   ChardevDef,
   ChardevSource,
@@ -28,7 +29,11 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
   const dev = def.devices;
   for (const c of dev.controllers ?? [])
     if (c.index === undefined) c.index = unusedIndex(dev.controllers ?? [], c.type);
-  for (const d of dev.disks ?? []) assignDriveAddress(d);
+  if (dev.disks) dev.disks = orderDisks(dev.disks, diskNameIndex);
+  for (const d of dev.disks ?? []) {
+    postParseDisk(d);
+    assignDriveAddress(d);
+  }
   for (const n of dev.interfaces ?? []) normalizeInterface(n, options);
   for (const h of dev.hostdevs ?? []) normalizeHostdev(h);
   const chardevs: Array<[string, ChardevDef[] | undefined]> = [

@@ -119,7 +119,8 @@ describe('buildCommandLine', () => {
     expect(dev).toMatchObject({
       drive: 'libvirt-1-format',
       id: 'virtio-disk0',
-      serial: 's,1 "x"',
+      // libvirt writes each space of a serial backslash-escaped
+      serial: 's,1\\ "x"',
       bootindex: 1,
     });
   });

@@ -86,6 +86,7 @@ export const diskDriverMapper = elementMapper('driver', {
   eventIdx: attr('event_idx', onOff),
   copyOnRead: attr('copy_on_read', onOff),
   discard: attr('discard', enumOf(['unmap', 'ignore'])),
+  discardNoUnref: attr('discard_no_unref', onOff),
   detectZeroes: attr('detect_zeroes', enumOf(['off', 'on', 'unmap'])),
   iothread: attr('iothread', uint32),
   queues: attr('queues', uint32),
@@ -131,14 +132,16 @@ export const diskMapper = elementMapper('disk', {
   backendDomain: child(elementMapper('backenddomain', { name: req(attr('name', str)) })),
   target: req(child(diskTargetMapper)),
   iotune: child(iotuneMapper),
-  boot: child(bootOrderMapper),
   readonly: presence('readonly'),
   shareable: presence('shareable'),
   transient: presence('transient'),
-  serial: childText('serial', trimmed),
+  // libvirt keeps a serial's spaces (QEMU reads them escaped).
+  serial: childText('serial', str),
   wwn: childText('wwn', trimmed),
   vendor: childText('vendor', trimmed),
   product: childText('product', trimmed),
+  // libvirt writes the boot order with the device info, after the disk's own children.
+  boot: child(bootOrderMapper),
   address: addressField(),
 });
 export type DiskDef = Infer<typeof diskMapper.spec>;

@@ -51,7 +51,7 @@ export function buildDevices(
     b.props('-device', { driver: 'usb-hub', id: `hub${i}`, ...where }, `/domain/devices/hub[${i + 1}]`);
   }
   buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));
-  buildDisks(b, def, facts, boot);
+  buildDisks(b, def, facts, boot, usbAddr, paths);
   buildNets(b, def, facts, boot, paths.netHost, usbAddr);
   buildChardevs(b, def);
   buildTpms(b, def, paths);

@@ -49,8 +49,14 @@ export function optList(items: ReadonlyArray<string | undefined | false>): strin
  */
 export function jsonArg(obj: Record<string, unknown>, field: string): string {
   checkJsonStrings(obj, field);
-  return JSON.stringify(obj);
+  // JSON.stringify cannot write a bigint (a 64-bit WWN, say): it goes through
+  // a marker string, which is then replaced by the bare digits.
+  const text = JSON.stringify(obj, (_k, v: unknown) => (typeof v === 'bigint' ? `${BIG}${v}` : v));
+  return text.replace(BIG_RE, '$1');
 }
+
+const BIG = '\u0000bigint:';
+const BIG_RE = /"\\u0000bigint:(-?\d+)"/g;
 
 function checkJsonStrings(v: unknown, field: string): void {
   if (typeof v === 'string') checkValue(v, field);

@@ -4,6 +4,25 @@
  * @module
  */
 
+/** A libvirt secret, by UUID or by usage (`<secret type usage>`). */
+export interface SecretRef {
+  uuid?: string;
+  /** The `<secret type>`: ceph, iscsi, passphrase, volume, ... */
+  type?: string;
+  usage?: string;
+}
+
+/**
+ * What is needed to hand secrets to QEMU without writing them in clear: the
+ * master key (the bytes of the `masterKeyPath` file), each secret's value,
+ * and a source of initialisation vectors (default: 16 random bytes).
+ */
+export interface CommandLineSecrets {
+  masterKey: Uint8Array;
+  value(ref: SecretRef): Uint8Array | undefined;
+  iv?: () => Uint8Array;
+}
+
 /** Where the per-domain files live and how the monitor is reached. */
 export interface CommandLinePaths {
   /** The domain's private directory: HOME and XDG dirs of the QEMU process, master key, VNC socket. */
@@ -22,6 +41,20 @@ export interface CommandLinePaths {
   autoNodeset?: string;
   /** DRM render node for `egl-headless` when the definition names none (`/dev/dri/renderD128`). */
   renderNode?: string;
+  /**
+   * Whether a host block device is an optical drive (a raw `<disk type='block'
+   * device='cdrom'>` on one is opened as `host_cdrom`). Default: the usual
+   * Linux names, `/dev/cdrom*` and `/dev/sr*`.
+   */
+  isHostCdrom?: (path: string) => boolean;
+  /**
+   * Client certificates for NBD disks with `tls='yes'` (qemu.conf's
+   * `nbd_tls_x509_*`): the directory, whether the server's certificate is
+   * verified, and the secret holding the client key's password, if any.
+   */
+  nbdTls?: { dir: string; verifyPeer: boolean; secretUuid?: string };
+  /** Master key and secret values, for disk credentials and encryption keys. */
+  secrets?: CommandLineSecrets;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
   dbusSocket?: string;
   /**

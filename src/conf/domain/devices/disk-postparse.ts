@@ -1,0 +1,84 @@
+/**
+ * Parse-time rules of `<disk>` that libvirt applies to every driver: the
+ * default source type, a closed tray not written, an iSCSI target without a
+ * LUN meaning LUN 0, and each protocol's default port on TCP hosts.
+ *
+ * @module
+ */
+import type { DiskDef } from './disk.js';
+
+/** libvirt's default TCP port of each network disk protocol; absent: none (rbd, nfs). */
+const DEFAULT_PORTS: Record<string, string> = {
+  http: '80',
+  https: '443',
+  ftp: '21',
+  ftps: '990',
+  tftp: '69',
+  sheepdog: '7000',
+  nbd: '10809',
+  ssh: '22',
+  iscsi: '3260',
+  gluster: '24007',
+  vxhs: '9999',
+};
+
+/**
+ * The disks in libvirt's order: each disk, in document order, goes before the
+ * first later-named disk on its bus, else right after the last disk on its
+ * bus, else at the end.
+ */
+export function orderDisks(disks: DiskDef[], nameIndex: (dev: string) => number | undefined): DiskDef[] {
+  // A duplicated target is refused by the checks, which name it by its place in the document.
+  if (new Set(disks.map((d) => d.target.dev)).size !== disks.length) return disks;
+  const out: DiskDef[] = [];
+  const index = new Map(disks.map((d) => [d, nameIndex(d.target.dev) ?? -1]));
+  const idx = (d: DiskDef) => index.get(d) ?? -1;
+  for (const disk of disks) {
+    let at = -1;
+    const mine = idx(disk);
+    // Documents are nearly always in order already: the common case is one look at the end.
+    const last = out[out.length - 1];
+    if (last === undefined || (last.target.bus === disk.target.bus && idx(last) <= mine)) {
+      if (last === undefined || !out.some((o) => o.target.bus === disk.target.bus && idx(o) > mine)) {
+        out.push(disk);
+        continue;
+      }
+    }
+    for (let i = out.length - 1; i >= 0; i--) {
+      const o = out[i] as DiskDef;
+      if (o.target.bus !== disk.target.bus) continue;
+      if (idx(o) > mine) at = i;
+      else if (at === -1) at = i + 1;
+    }
+    if (at === -1) out.push(disk);
+    else out.splice(at, 0, disk);
+  }
+  return out;
+}
+
+/** libvirt's bus for a disk that names none: from the device, else the target name's prefix. */
+function defaultBus(d: DiskDef): NonNullable<DiskDef['target']['bus']> {
+  if (d.device === 'floppy') return 'fdc';
+  const dev = d.target.dev;
+  if (dev.startsWith('sd')) return 'scsi';
+  if (dev.startsWith('vd')) return 'virtio';
+  if (dev.startsWith('xvd')) return 'xen';
+  if (dev.startsWith('ubd')) return 'uml';
+  return 'ide';
+}
+
+export function postParseDisk(d: DiskDef): void {
+  d.target.bus ??= defaultBus(d);
+  // An optical drive is always read-only.
+  if (d.device === 'cdrom') d.readonly ??= {};
+  d.type ??= 'file';
+  // A closed tray is the default state and libvirt writes only an open one.
+  if (d.target.tray === 'closed') delete d.target.tray;
+  const s = d.source;
+  if (d.type !== 'network' || s === undefined) return;
+  if (s.protocol === 'iscsi' && s.name !== undefined && !s.name.includes('/')) s.name = `${s.name}/0`;
+  const port = DEFAULT_PORTS[s.protocol ?? ''];
+  if (port === undefined) return;
+  for (const h of s.hosts ?? [])
+    if ((h.transport ?? 'tcp') === 'tcp' && (h.port === undefined || h.port === '0')) h.port = port;
+}
