@@ -99,6 +99,11 @@ export function harnessPaths(name: string) {
     masterKeyPath: `${domainDir}/master-key.aes`,
     env: { PATH: '/bin', USER: 'test', LOGNAME: 'test' },
     dbusSocket: `/var/run/libvirt/qemu/dbus/-1-${name}-dbus.sock`,
+    // libvirt's harness opens chardev files as fd 1750 (source) and 1751 (log), listens on fd 1729
+    chardevFds: {
+      file: (_p: string, _a: boolean, role: 'source' | 'log') => (role === 'source' ? 1750 : 1751),
+      unixListen: () => 1729,
+    },
     // the render node libvirt's test harness reports for the host
     renderNode: '/dev/dri/foo',
     // the nodeset the harness's numad stand-in advises for placement='auto'

@@ -17,7 +17,13 @@ export function supportsJsonCli(caps: QemuCaps): boolean {
 
 export class ArgvBuilder {
   readonly argv: string[] = [];
-  constructor(readonly json: boolean) {}
+  /** The next `-add-fd` set number (sets are numbered from 0 across the command line). */
+  nextFdSet = 0;
+  /** `json`: JSON for property objects; `qemuVersion`: e.g. `9_002_000`, for options QEMU renamed. */
+  constructor(
+    readonly json: boolean,
+    readonly qemuVersion = 0,
+  ) {}
   add(...args: string[]): void {
     this.argv.push(...args);
   }

@@ -42,7 +42,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
     XDG_CONFIG_HOME: `${dir}/.config`,
   };
   const emulator = def.devices?.emulator ?? caps.emulator;
-  const b = new ArgvBuilder(supportsJsonCli(caps));
+  const b = new ArgvBuilder(supportsJsonCli(caps), caps.versionNumber);
   b.add(checkValue(emulator, '/domain/devices/emulator'));
   b.add('-name', `guest=${optValue(name, '/domain/name')},debug-threads=on`);
   b.add('-S');

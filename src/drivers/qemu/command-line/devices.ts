@@ -41,7 +41,7 @@ export function buildDevices(
   buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));
   buildDisks(b, def, facts, boot);
   buildNets(b, def, facts, boot);
-  buildChardevs(b, def);
+  buildChardevs(b, def, facts, paths);
   buildInputs(b, def, facts, usbAddr);
   const audioId = dev.audios?.[0]?.id;
   for (const a of dev.audios ?? [])

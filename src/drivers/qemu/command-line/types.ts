@@ -22,6 +22,17 @@ export interface CommandLinePaths {
   renderNode?: string;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
   dbusSocket?: string;
+  /**
+   * Files and sockets of character devices the caller opens for QEMU, as
+   * libvirt does: a file (chardev output or log) opened for appending or
+   * truncated as `append` says, a UNIX socket bound and listening at
+   * `path`. Each returns the descriptor QEMU will inherit. Without it,
+   * QEMU opens the paths itself.
+   */
+  chardevFds?: {
+    file(path: string, append: boolean, role: 'source' | 'log'): number;
+    unixListen(path: string): number;
+  };
 }
 
 export interface CommandLine {
