@@ -99,6 +99,10 @@ export function harnessPaths(name: string) {
     masterKeyPath: `${domainDir}/master-key.aes`,
     env: { PATH: '/bin', USER: 'test', LOGNAME: 'test' },
     dbusSocket: `/var/run/libvirt/qemu/dbus/-1-${name}-dbus.sock`,
+    // libvirt's harness config: spice_tls = 1, spice_password set
+    graphicsConfig: { spiceTls: true, spicePassword: true },
+    // the environment libvirt's harness runs in (PipeWire's socket dir)
+    hostEnv: { PIPEWIRE_RUNTIME_DIR: '/run/user/1000' },
     // libvirt's harness opens chardev files as fd 1750 (source) and 1751 (log), listens on fd 1729
     chardevFds: {
       file: (_p: string, _a: boolean, role: 'source' | 'log') => (role === 'source' ? 1750 : 1751),

@@ -9,6 +9,7 @@
  */
 import type { QemuCaps } from '../probe/qemu-caps.js';
 import { jsonArg, optValue } from './escape.js';
+import type { MonitorCommand } from './types.js';
 
 /** Whether this QEMU takes `-object`/`-device`/`-blockdev` as JSON (6.2 and later do). */
 export function supportsJsonCli(caps: QemuCaps): boolean {
@@ -19,6 +20,10 @@ export class ArgvBuilder {
   readonly argv: string[] = [];
   /** The next `-add-fd` set number (sets are numbered from 0 across the command line). */
   nextFdSet = 0;
+  /** Environment variables device builders need QEMU to run with, after the standard ones. */
+  readonly env: Record<string, string> = {};
+  /** QMP commands the guest needs before it runs (passwords), see CommandLine.monitorCommands. */
+  readonly monitorCommands: MonitorCommand[] = [];
   /** `json`: JSON for property objects; `qemuVersion`: e.g. `9_002_000`, for options QEMU renamed. */
   constructor(
     readonly json: boolean,

@@ -110,12 +110,18 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
   buildBoot(b, def);
   buildDevices(b, def, facts, paths);
+  // Variables device builders asked for (SDL's audio driver, PipeWire's socket dir, ...).
+  for (const [k, v] of Object.entries(b.env)) env[k] = v;
   const passthrough = qemuPassthrough(def);
   b.add(...passthrough.args);
   for (const [k, v] of passthrough.env) env[k] = v;
   b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
   b.add('-msg', 'timestamp=on');
-  return { env, argv: b.argv };
+  return {
+    env,
+    argv: b.argv,
+    ...(b.monitorCommands.length > 0 ? { monitorCommands: b.monitorCommands } : {}),
+  };
 }
 
 function buildMemory(

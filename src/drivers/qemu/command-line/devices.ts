@@ -3,12 +3,14 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
+import { buildAudios } from './audio.js';
 import { buildChardevs } from './chardevs.js';
 import { buildControllers } from './controllers.js';
 import { bootIndexes, type Props, pciProps, rawAttr } from './device-props.js';
 import { buildDisks } from './disks.js';
-import { buildGraphics, buildInputs, buildVideos } from './display.js';
+import { buildInputs, buildVideos } from './display.js';
 import { checkValue, optValue } from './escape.js';
+import { buildGraphics } from './graphics.js';
 import { buildHostdevs } from './hostdevs.js';
 import { buildMemoryDevices } from './memory-devices.js';
 import { buildNets } from './net.js';
@@ -44,22 +46,8 @@ export function buildDevices(
   buildChardevs(b, def, facts, paths);
   buildInputs(b, def, facts, usbAddr);
   const audioId = dev.audios?.[0]?.id;
-  for (const a of dev.audios ?? [])
-    b.props('-audiodev', { id: `audio${a.id ?? 1}`, driver: a.type }, '/domain/devices/audio');
-  buildGraphics(b, def, paths, audioId);
-  for (const g of dev.graphics ?? []) {
-    if (g.type === 'egl-headless') {
-      const gl = g as unknown as { gl?: { rendernode?: string } };
-      const node = gl.gl?.rendernode ?? rawAttr(g, 'gl', 'rendernode') ?? paths.renderNode;
-      b.add(
-        '-display',
-        node
-          ? `egl-headless,rendernode=${optValue(node, '/domain/devices/graphics/gl/@rendernode')}`
-          : 'egl-headless',
-      );
-    } else if (g.type === 'dbus' && paths.dbusSocket !== undefined)
-      b.add('-display', `dbus,addr=unix:path=${optValue(paths.dbusSocket, 'paths.dbusSocket')}`);
-  }
+  buildAudios(b, dev.audios ?? [], paths, b.env);
+  buildGraphics(b, def, paths);
   buildVideos(b, def, facts);
   for (const [i, s] of (dev.sounds ?? []).entries()) {
     const driver =
@@ -147,9 +135,6 @@ function refuseUnsupported(def: DomainDef): void {
   for (const [name, list] of lists) if (list?.length) refuse(`/domain/devices/${name}[1]`, `<${name}>`);
   if (dev.vsock) refuse('/domain/devices/vsock', '<vsock>');
   if (dev.iommu) refuse('/domain/devices/iommu', '<iommu>');
-  for (const [i, g] of (dev.graphics ?? []).entries())
-    if (!['vnc', 'spice', 'egl-headless', 'dbus'].includes(g.type))
-      refuse(`/domain/devices/graphics[${i + 1}]/@type`, `graphics type '${g.type}'`);
   for (const [i, inp] of (dev.inputs ?? []).entries())
     if (inp.type === 'passthrough' || inp.type === 'evdev')
       refuse(`/domain/devices/input[${i + 1}]/@type`, `input type '${inp.type}'`);

@@ -31,35 +31,6 @@ export function buildInputs(
   }
 }
 
-export function buildGraphics(
-  b: ArgvBuilder,
-  def: DomainDef,
-  paths: CommandLinePaths,
-  audioId: number | undefined,
-): void {
-  for (const [i, g] of (def.devices?.graphics ?? []).entries()) {
-    const field = `/domain/devices/graphics[${i + 1}]`;
-    const audio = audioId !== undefined ? `audiodev=audio${audioId}` : undefined;
-    if (g.type === 'vnc') {
-      const listen = g.listens?.[0];
-      let where: string;
-      if (listen?.type === 'socket') {
-        const sock = listen.socket ?? `${paths.domainDir}/vnc.sock`;
-        where = `vnc=unix:${optValue(sock, `${field}/listen/@socket`)}`;
-      } else {
-        const host = listen?.address ?? g.listen ?? '127.0.0.1';
-        const port = g.port !== undefined && g.port >= 5900 ? g.port - 5900 : 0;
-        where = `${optValue(host.includes(':') ? `[${host}]` : host, `${field}/listen/@address`)}:${port}`;
-      }
-      b.add('-vnc', [where, ...(audio ? [audio] : [])].join(','));
-    } else if (g.type === 'spice') {
-      const items = [`port=${g.port !== undefined && g.port > 0 ? g.port : 0}`];
-      items.push('seamless-migration=on');
-      b.add('-spice', items.join(','));
-    }
-  }
-}
-
 export function buildVideos(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
   for (const [i, v] of (def.devices?.videos ?? []).entries()) {
     const m = v.model;

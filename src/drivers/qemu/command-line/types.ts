@@ -22,6 +22,21 @@ export interface CommandLinePaths {
   renderNode?: string;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
   dbusSocket?: string;
+  /** The settings of qemu.conf libvirt reads for graphics (all off by default). */
+  graphicsConfig?: {
+    /** `spice_tls`: SPICE may listen with TLS (`tlsPort`). */
+    spiceTls?: boolean;
+    /** `spice_tls_x509_cert_dir` (default /etc/pki/libvirt-spice). */
+    spiceTlsDir?: string;
+    /** `spice_password` is set: SPICE keeps ticketing on for guests without a password of their own. */
+    spicePassword?: boolean;
+  };
+  /**
+   * The host environment some backends take a value from when the
+   * definition names none (PipeWire's `PIPEWIRE_RUNTIME_DIR`,
+   * `XDG_RUNTIME_DIR`, `PIPEWIRE_CORE`, ...). Nothing else of it reaches QEMU.
+   */
+  hostEnv?: Record<string, string>;
   /**
    * Files and sockets of character devices the caller opens for QEMU, as
    * libvirt does: a file (chardev output or log) opened for appending or
@@ -40,4 +55,14 @@ export interface CommandLine {
   env: Record<string, string>;
   /** The binary, then one argument per element. Never a shell string. */
   argv: string[];
+  /**
+   * QMP commands to run once QEMU is up, before the guest's CPUs start:
+   * what must not be on the command line (VNC/SPICE passwords).
+   */
+  monitorCommands?: MonitorCommand[];
+}
+
+export interface MonitorCommand {
+  execute: string;
+  arguments: Record<string, unknown>;
 }
