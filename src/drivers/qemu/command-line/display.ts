@@ -3,8 +3,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
-import { checkValue, optValue } from './escape.js';
-import type { CommandLinePaths } from './types.js';
+import { checkValue } from './escape.js';
 
 export function buildInputs(
   b: ArgvBuilder,
