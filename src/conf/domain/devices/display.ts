@@ -136,6 +136,7 @@ export type VideoDef = Infer<typeof videoMapper.spec>;
 
 export const soundMapper = elementMapper('sound', {
   model: req(attr('model', str)),
+  multichannel: attr('multichannel', yesNo),
   streams: attr('streams', uint32),
   codecs: children(elementMapper('codec', { type: req(attr('type', str)) })),
   audio: child(elementMapper('audio', { id: req(attr('id', uint32)) })),

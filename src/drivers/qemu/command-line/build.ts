@@ -23,6 +23,7 @@ import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, optList, optValue } from './escape.js';
 import { qemuPassthrough } from './qemu-namespace.js';
+import { pcspkMachineOption } from './sound.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 
 export { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
@@ -77,6 +78,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   machineOpts.push(...pflash.machineOpts);
   const hpet = def.clock?.timers?.find((t) => t.name === 'hpet');
   if (hpet?.present === false) machineOpts.push('hpet=off');
+  machineOpts.push(pcspkMachineOption(def));
   if (facts.family === 'q35' || facts.family === 'i440fx' || facts.family === 'isapc')
     machineOpts.push(`acpi=${def.features?.acpi ? 'on' : 'off'}`);
   // Firmware block nodes must exist before the machine that maps them.

@@ -14,6 +14,7 @@ import { buildGraphics } from './graphics.js';
 import { buildHostdevs } from './hostdevs.js';
 import { buildMemoryDevices } from './memory-devices.js';
 import { buildNets } from './net.js';
+import { buildSounds } from './sound.js';
 import type { CommandLinePaths } from './types.js';
 import { UsbPorts } from './usb-ports.js';
 
@@ -45,24 +46,10 @@ export function buildDevices(
   buildNets(b, def, facts, boot);
   buildChardevs(b, def, facts, paths);
   buildInputs(b, def, facts, usbAddr);
-  const audioId = dev.audios?.[0]?.id;
   buildAudios(b, dev.audios ?? [], paths, b.env);
   buildGraphics(b, def, paths);
   buildVideos(b, def, facts);
-  for (const [i, s] of (dev.sounds ?? []).entries()) {
-    const driver =
-      { ac97: 'AC97', es1370: 'ES1370', ich6: 'intel-hda', ich9: 'ich9-intel-hda' }[s.model] ?? s.model;
-    b.props(
-      '-device',
-      {
-        driver,
-        id: `sound${i}`,
-        ...(audioId !== undefined ? { audiodev: `audio${audioId}` } : {}),
-        ...pciProps(s.address, facts),
-      },
-      `/domain/devices/sound[${i + 1}]`,
-    );
-  }
+  buildSounds(b, def, facts, usbAddr);
   for (const w of dev.watchdogs ?? []) {
     // The iTCO watchdog is part of the ICH9 LPC, which by default must not reboot the guest.
     if (w.model === 'itco') b.add('-global', 'ICH9-LPC.noreboot=off');

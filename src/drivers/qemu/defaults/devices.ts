@@ -132,6 +132,8 @@ export function applyDeviceDefaults(
     if (!onlyLocal) dev.audios = [{ id: 1, type: spice ? 'spice' : 'none' }];
   }
   for (const [i, a] of (dev.audios ?? []).entries()) a.id ??= i + 1;
+  // A virtio sound card has two streams (playback and capture) unless told otherwise.
+  for (const s of dev.sounds ?? []) if (s.model === 'virtio') s.streams ??= 2;
 
   if (facts.family === 'q35' && !(dev.watchdogs ?? []).some((w) => w.model === 'itco')) {
     dev.watchdogs ??= [];

@@ -31,7 +31,7 @@ interface Want {
   placement: Placement;
 }
 
-const NOT_PCI_SOUND = new Set(['sb16', 'pcspk', 'usb', 'ich6', 'ich9', 'ich7']);
+const NOT_PCI_SOUND = new Set(['sb16', 'pcspk', 'usb']);
 const NOT_PCI_NIC = new Set(['virtio-mmio', 'usb-net', 'spapr-vlan', 'smc91c111', 'lan9118']);
 
 function wantsPci(d: Addressable): boolean {
