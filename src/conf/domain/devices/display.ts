@@ -122,7 +122,13 @@ export const videoModelMapper = elementMapper('model', {
   heads: attr('heads', uint32),
   primary: attr('primary', yesNo),
   blob: attr('blob', onOff),
-  acceleration: rawChild('acceleration'),
+  acceleration: child(
+    elementMapper('acceleration', {
+      accel3d: attr('accel3d', yesNo),
+      accel2d: attr('accel2d', yesNo),
+      rendernode: attr('rendernode', str),
+    }),
+  ),
   resolution: child(elementMapper('resolution', { x: req(attr('x', uint32)), y: req(attr('y', uint32)) })),
 });
 export type VideoModel = Infer<typeof videoModelMapper.spec>;

@@ -87,7 +87,8 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
     endpoint(dev.memballoon);
   for (const r of dev.rngs ?? []) if (r.model.startsWith('virtio')) endpoint(r);
   for (const w of dev.watchdogs ?? []) if (w.model === 'i6300esb') endpoint(w);
-  for (const v of dev.videos ?? []) if (v.model?.type !== 'none') endpoint(v);
+  // ramfb is a platform device (fw_cfg), not PCI.
+  for (const v of dev.videos ?? []) if (v.model?.type !== 'none' && v.model?.type !== 'ramfb') endpoint(v);
   for (const s of dev.shmems ?? []) endpoint(s);
   for (const i of dev.inputs ?? []) if (i.bus === 'virtio') endpoint(i);
   for (const s of dev.serials ?? []) if (s.target?.type === 'pci-serial') endpoint(s);
@@ -130,7 +131,7 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
     integratedPciFunction(facts.family, 'sata0'),
   );
   const primary = dev.videos?.[0];
-  if (primary && primary.model?.type !== 'none') {
+  if (primary && primary.model?.type !== 'none' && primary.model?.type !== 'ramfb') {
     const where = integratedPciFunction(facts.family, 'primary-video');
     if (where && book.isFree(where)) place(primary, where);
   }
