@@ -6,6 +6,18 @@
  */
 import type { ControllerDef, ControllerType } from './devices/index.js';
 
+/** Controllers a definition implies rather than lists (see {@link isImpliedController}). */
+const implied = new WeakSet<ControllerDef>();
+
+/**
+ * Whether this controller was added because devices imply it. libvirt adds
+ * those after its hypervisor driver added the machine's own controllers,
+ * so a driver's defaults put them back after its own.
+ */
+export function isImpliedController(c: ControllerDef): boolean {
+  return implied.has(c);
+}
+
 /** Far beyond any real guest; see addImplicitControllers. */
 export const MAX_IMPLIED_CONTROLLER = 1023;
 
@@ -39,7 +51,11 @@ export function insertControllers(
     const group = missing.get(type);
     if (!group) return;
     let k = taken.get(type) ?? 0;
-    for (; k < group.length && group[k]! < below; k++) out.push({ type, index: group[k]! });
+    for (; k < group.length && group[k]! < below; k++) {
+      const c: ControllerDef = { type, index: group[k]! };
+      implied.add(c);
+      out.push(c);
+    }
     taken.set(type, k);
   };
   list.forEach((cur, i) => {

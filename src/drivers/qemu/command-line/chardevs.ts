@@ -35,6 +35,7 @@ export function buildChardevs(
   const ctx: ChardevContext = { b, paths, qemuVersion: b.qemuVersion };
   const dev = def.devices ?? {};
   const spice = (dev.graphics ?? []).some((g) => g.type === 'spice');
+  buildSmartcards(ctx, def);
   for (const [i, s] of (dev.serials ?? []).entries()) {
     const field = `/domain/devices/serial[${i + 1}]`;
     // A spiceport serial without SPICE to carry it is left out, as libvirt does.
@@ -148,4 +149,38 @@ function guestfwdTarget(c: ChardevDef, field: string): string {
       field: `${field}/target/@port`,
     });
   return `${addr}:${n}`;
+}
+
+/** libvirt's NSS database for `host-certificates` smartcards. */
+export const SMARTCARD_NSS_DB = '/etc/pki/nssdb';
+
+/** `<smartcard>` on its CCID controller: an emulated card (host NSS) or a passthrough chardev. */
+function buildSmartcards(ctx: ChardevContext, def: DomainDef): void {
+  for (const [i, s] of (def.devices?.smartcards ?? []).entries()) {
+    const field = `/domain/devices/smartcard[${i + 1}]`;
+    const alias = `smartcard${i}`;
+    const a = s.address?.type === 'ccid' ? s.address : undefined;
+    const bus = `ccid${a?.controller ?? 0}.0`;
+    let p: Props;
+    if (s.mode === 'host') p = { driver: 'ccid-card-emulated', backend: 'nss-emulated' };
+    else if (s.mode === 'host-certificates') {
+      const certs = s.certificates ?? [];
+      if (certs.length !== 3)
+        throw new VirError('XML_DETAIL', 'qemu', `${field}: host-certificates needs exactly 3 certificates`, {
+          field: `${field}/certificate`,
+        });
+      p = { driver: 'ccid-card-emulated', backend: 'certificates' };
+      for (const [j, c] of certs.entries())
+        p[`cert${j + 1}`] = checkValue(c.value, `${field}/certificate[${j + 1}]`);
+      p.db = SMARTCARD_NSS_DB;
+    } else {
+      if (s.type === undefined)
+        throw new VirError('XML_DETAIL', 'qemu', `${field}: passthrough needs a type`, {
+          field: `${field}/@type`,
+        });
+      buildChardev(ctx, { ...s, type: s.type }, `char${alias}`, alias, field, 'smartcard');
+      p = { driver: 'ccid-card-passthru', chardev: `char${alias}` };
+    }
+    ctx.b.props('-device', { ...p, id: alias, bus }, field);
+  }
 }

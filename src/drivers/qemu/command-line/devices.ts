@@ -27,7 +27,6 @@ export function buildDevices(
   const dev = def.devices ?? {};
   refuseUnsupported(def);
   const boot = bootIndexes(def);
-  buildControllers(b, dev.controllers ?? [], facts);
   const usb = new UsbPorts(dev.controllers ?? []);
   for (const d of [...(dev.hubs ?? []), ...(dev.inputs ?? [])])
     if (d.address?.type === 'usb') usb.reserve(d.address.bus ?? 0, d.address.port ?? '');
@@ -36,11 +35,15 @@ export function buildDevices(
     const next = usb.take();
     return next ? { bus: `usb.${next.bus}`, port: next.port } : {};
   };
-  for (const [i, h] of (dev.hubs ?? []).entries()) {
+  // Hubs take their USB ports first (their own ports serve the rest), then CCID controllers.
+  const hubs = (dev.hubs ?? []).map((h) => {
     const where = usbAddr(h.address);
     if (typeof where.port === 'string') usb.addHub(Number(String(where.bus).slice(4)), where.port);
+    return where;
+  });
+  buildControllers(b, dev.controllers ?? [], facts, usbAddr);
+  for (const [i, where] of hubs.entries())
     b.props('-device', { driver: 'usb-hub', id: `hub${i}`, ...where }, `/domain/devices/hub[${i + 1}]`);
-  }
   buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));
   buildDisks(b, def, facts, boot);
   buildNets(b, def, facts, boot);
@@ -113,7 +116,6 @@ function refuseUnsupported(def: DomainDef): void {
   };
   const lists: Array<[string, unknown[] | undefined]> = [
     ['filesystem', dev.filesystems],
-    ['smartcard', dev.smartcards],
     ['redirdev', dev.redirdevs],
     ['tpm', dev.tpms],
     ['shmem', dev.shmems],

@@ -17,6 +17,7 @@ import type {
   GraphicsDef,
 } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { isImpliedController } from '../../../conf/domain/implicit-controllers.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
 
@@ -86,12 +87,16 @@ export function applyDeviceDefaults(
   dev.controllers ??= [];
   const ctrls = dev.controllers;
 
-  // Implicit controllers, in the order libvirt adds them.
+  // Implicit controllers, in the order libvirt adds them: the machine's own first, then
+  // the ones devices imply (the generic parse added those already; they move after).
+  const implied = ctrls.filter(isImpliedController);
+  for (const c of implied) ctrls.splice(ctrls.indexOf(c), 1);
   if (x86pc && !ctrls.some((c) => c.type === 'usb')) insertController(ctrls, { type: 'usb', index: 0 });
   if (facts.family === 'q35' && !hasController(dev, 'sata', 0))
     insertController(ctrls, { type: 'sata', index: 0 });
   if (facts.pciRoot !== 'none' && !hasController(dev, 'pci', 0))
     insertController(ctrls, { type: 'pci', index: 0, model: facts.pciRoot });
+  for (const c of implied) insertController(ctrls, c);
   for (const c of ctrls) {
     if (c.type === 'usb' && c.model === undefined) {
       const m = defaultUsbModel(facts);
@@ -181,9 +186,9 @@ function applyGraphicsDefaults(g: GraphicsDef, options: DeviceDefaultsOptions): 
       g.port = -1;
     }
   }
-  if (g.type === 'spice' && g.autoport === false && g.port === undefined && g.tlsPort === undefined) {
+  if (g.type === 'spice' && g.autoport !== true && (g.port ?? 0) === 0 && (g.tlsPort ?? 0) === 0) {
     // No port to listen on at all: spice then has no network listener.
-    if (first?.type === 'address' && first.address === undefined) g.listens = [{ type: 'none' }];
+    if (first?.type === 'address' || first === undefined) g.listens = [{ type: 'none' }];
     delete g.autoport;
   }
 }
