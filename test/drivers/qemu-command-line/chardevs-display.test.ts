@@ -196,3 +196,53 @@ describe('audio and graphics', () => {
     ).toBe('/domain/devices/graphics[1]/@keymap');
   });
 });
+
+describe('sound, video, input, smartcard', () => {
+  it('puts HDA codecs behind their controller, on the card audio backend', () => {
+    const { argv } = build(
+      `<sound model='ich6'><codec type='micro'/><codec type='output'/></sound><audio id='1' type='none'/>`,
+    );
+    const devs = values(argv, '-device');
+    expect(devs).toContain(
+      '{"driver":"hda-micro","id":"sound0-codec0","bus":"sound0.0","cad":0,"audiodev":"audio1"}',
+    );
+    expect(devs).toContain(
+      '{"driver":"hda-output","id":"sound0-codec1","bus":"sound0.0","cad":1,"audiodev":"audio1"}',
+    );
+  });
+
+  it('takes the PC speaker as a machine property', () => {
+    expect(values(build(`<sound model='pcspk'/><audio id='1' type='none'/>`).argv, '-machine')[0]).toContain(
+      'pcspk-audiodev=audio1',
+    );
+  });
+
+  it('builds virtio-vga-gl for an accelerated primary virtio video', () => {
+    const devs = values(
+      build(
+        `<video><model type='virtio' heads='1' primary='yes'><acceleration accel3d='yes'/></model></video>`,
+      ).argv,
+      '-device',
+    );
+    expect(devs.some((d) => d.startsWith('{"driver":"virtio-vga-gl","id":"video0","max_outputs":1'))).toBe(
+      true,
+    );
+  });
+
+  it('reads an evdev input through input-linux', () => {
+    const { argv } = build(
+      `<input type='evdev'><source dev='/dev/input/event1234' grab='all' grabToggle='alt-alt' repeat='on'/></input>`,
+    );
+    expect(values(argv, '-object')).toContain(
+      '{"qom-type":"input-linux","id":"input0","evdev":"/dev/input/event1234","repeat":true,"grab_all":true,"grab-toggle":"alt-alt"}',
+    );
+  });
+
+  it('puts a smartcard on its CCID controller, which sits on USB', () => {
+    const devs = values(build(`<smartcard mode='host'/>`).argv, '-device');
+    expect(devs).toContain('{"driver":"usb-ccid","id":"ccid0","bus":"usb.0","port":"1"}');
+    expect(devs).toContain(
+      '{"driver":"ccid-card-emulated","backend":"nss-emulated","id":"smartcard0","bus":"ccid0.0"}',
+    );
+  });
+});

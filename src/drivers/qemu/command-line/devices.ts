@@ -124,9 +124,6 @@ function refuseUnsupported(def: DomainDef): void {
   for (const [name, list] of lists) if (list?.length) refuse(`/domain/devices/${name}[1]`, `<${name}>`);
   if (dev.vsock) refuse('/domain/devices/vsock', '<vsock>');
   if (dev.iommu) refuse('/domain/devices/iommu', '<iommu>');
-  for (const [i, inp] of (dev.inputs ?? []).entries())
-    if (inp.type === 'passthrough' || inp.type === 'evdev')
-      refuse(`/domain/devices/input[${i + 1}]/@type`, `input type '${inp.type}'`);
   for (const [i, w] of (dev.watchdogs ?? []).entries())
     if (w.model !== 'itco' && w.model !== 'i6300esb')
       refuse(`/domain/devices/watchdog[${i + 1}]/@model`, `watchdog model '${w.model}'`);

@@ -5,6 +5,19 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
 
+const USB_INPUTS: Record<string, string> = { mouse: 'usb-mouse', tablet: 'usb-tablet', keyboard: 'usb-kbd' };
+const VIRTIO_INPUTS: Record<string, string> = {
+  mouse: 'virtio-mouse-pci',
+  tablet: 'virtio-tablet-pci',
+  keyboard: 'virtio-keyboard-pci',
+  passthrough: 'virtio-input-host-pci',
+};
+
+/**
+ * `<input>`: PS/2 devices are the machine's own; USB and virtio ones are
+ * devices; an evdev input is QEMU's `input-linux` object reading the host
+ * device directly.
+ */
 export function buildInputs(
   b: ArgvBuilder,
   def: DomainDef,
@@ -14,18 +27,41 @@ export function buildInputs(
   for (const [i, inp] of (def.devices?.inputs ?? []).entries()) {
     if (inp.bus === 'ps2') continue;
     const field = `/domain/devices/input[${i + 1}]`;
-    let driver: string;
-    if (inp.bus === 'usb')
-      driver =
-        ({ mouse: 'usb-mouse', tablet: 'usb-tablet', keyboard: 'usb-kbd' } as Record<string, string>)[
-          inp.type
-        ] ?? inp.type;
-    else if (inp.bus === 'virtio') driver = `virtio-${inp.type === 'tablet' ? 'tablet' : inp.type}-pci`;
-    else continue;
+    const src = inp.source;
+    if (inp.type === 'evdev') {
+      const p: Props = { 'qom-type': 'input-linux', id: `input${i}`, evdev: src?.dev ?? '' };
+      if (!src?.dev)
+        throw new VirError('XML_DETAIL', 'qemu', `${field}: evdev input needs source/@dev`, {
+          field: `${field}/source/@dev`,
+        });
+      if (src.repeat !== undefined) p.repeat = src.repeat;
+      if (src.grab === 'all') p.grab_all = true;
+      if (src.grabToggle !== undefined) {
+        if (!/^[a-z-]+$/.test(src.grabToggle))
+          throw new VirError('XML_DETAIL', 'qemu', `${field}: invalid grabToggle '${src.grabToggle}'`, {
+            field: `${field}/source/@grabToggle`,
+          });
+        p['grab-toggle'] = src.grabToggle;
+      }
+      b.props('-object', p, field);
+      continue;
+    }
+    const driver =
+      inp.bus === 'usb' ? USB_INPUTS[inp.type] : inp.bus === 'virtio' ? VIRTIO_INPUTS[inp.type] : undefined;
+    if (driver === undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `input type '${inp.type}' on bus '${inp.bus ?? ''}'`, {
+        field: `${field}/@bus`,
+      });
     const p: Props = { driver, id: `input${i}` };
-    const a = inp.address;
-    if (inp.bus === 'usb') Object.assign(p, usbAddr(a));
-    else Object.assign(p, pciProps(a, facts));
+    if (inp.type === 'passthrough') {
+      if (!src?.evdev)
+        throw new VirError('XML_DETAIL', 'qemu', `${field}: passthrough input needs source/@evdev`, {
+          field: `${field}/source/@evdev`,
+        });
+      p.evdev = src.evdev;
+    }
+    if (inp.bus === 'usb') Object.assign(p, usbAddr(inp.address));
+    else Object.assign(p, pciProps(inp.address, facts));
     b.props('-device', p, field);
   }
 }

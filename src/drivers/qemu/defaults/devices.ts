@@ -126,7 +126,10 @@ export function applyDeviceDefaults(
     if (!has('keyboard')) inputs.push({ type: 'keyboard', bus: 'ps2' });
   }
   for (const i of dev.inputs ?? []) {
-    if (i.bus === undefined) i.bus = x86pc && i.type !== 'tablet' ? 'ps2' : 'usb';
+    // evdev inputs have no guest bus; passthrough ones are virtio.
+    if (i.type === 'evdev') continue;
+    if (i.bus === undefined)
+      i.bus = i.type === 'passthrough' ? 'virtio' : x86pc && i.type !== 'tablet' ? 'ps2' : 'usb';
   }
 
   if (!dev.audios?.length) {
