@@ -257,7 +257,7 @@ describe('buildCommandLine', () => {
 
   it.each([
     ["<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>", '/domain/devices/tpm[1]'],
-    ["<graphics type='sdl'/>", '/domain/devices/graphics[1]/@type'],
+    ["<graphics type='rdp' autoport='yes'/>", '/domain/devices/graphics[1]/@type'],
     ["<watchdog model='ib700'/>", '/domain/devices/watchdog[1]/@model'],
   ])('refuses a device it cannot start rather than dropping it: %s', (devices, field) => {
     let err: unknown;
