@@ -144,6 +144,15 @@ export function harnessPaths(name: string) {
     },
     // libvirt's harness treats only /dev/cdrom as a host optical drive
     isHostCdrom: (path: string) => path === '/dev/cdrom',
+    // libvirt's harness config: spice_tls = 1, spice_password set
+    graphicsConfig: { spiceTls: true, spicePassword: true },
+    // the environment libvirt's harness runs in (PipeWire's socket dir)
+    hostEnv: { PIPEWIRE_RUNTIME_DIR: '/run/user/1000' },
+    // libvirt's harness opens chardev files as fd 1750 (source) and 1751 (log), listens on fd 1729
+    chardevFds: {
+      file: (_p: string, _a: boolean, role: 'source' | 'log') => (role === 'source' ? 1750 : 1751),
+      unixListen: () => 1729,
+    },
     // the render node libvirt's test harness reports for the host
     renderNode: '/dev/dri/foo',
     // the nodeset the harness's numad stand-in advises for placement='auto'

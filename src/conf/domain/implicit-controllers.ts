@@ -8,6 +8,18 @@ import { VirError } from '../../errors.js';
 import type { ControllerDef, ControllerType } from './devices/index.js';
 import type { DomainDefData } from './domain-spec.js';
 
+/** Controllers a definition implies rather than lists (see {@link isImpliedController}). */
+const implied = new WeakSet<ControllerDef>();
+
+/**
+ * Whether this controller was added because devices imply it. libvirt adds
+ * those after its hypervisor driver added the machine's own controllers,
+ * so a driver's defaults put them back after its own.
+ */
+export function isImpliedController(c: ControllerDef): boolean {
+  return implied.has(c);
+}
+
 /** Far beyond any real guest; see addImplicitControllers. */
 export const MAX_IMPLIED_CONTROLLER = 1023;
 

@@ -76,8 +76,13 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
     normalizeGraphics(g, `/domain/devices/graphics[${i + 1}]`);
   const firstVideo = dev.videos?.[0];
   if (firstVideo) {
-    for (const v of dev.videos ?? []) if (v.model) normalizeVideoModel(v.model);
-    if (firstVideo.model) firstVideo.model.primary = true;
+    for (const v of dev.videos ?? []) {
+      if (v.model) normalizeVideoModel(v.model);
+      // primary is yes or absent: libvirt never writes primary='no'.
+      if (v.model?.primary === false) delete v.model.primary;
+    }
+    // The first video is the primary one, unless it is 'none' (no video at all).
+    if (firstVideo.model && firstVideo.model.type !== 'none') firstVideo.model.primary = true;
   }
   // A driver whose own defaults add controllers first (QEMU) adds these after them, as libvirt does.
   if (!options.deferImplicitControllers) addImplicitControllers(def);

@@ -262,7 +262,7 @@ describe('buildCommandLine', () => {
       "<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>",
       '/domain/devices/tpm[1]/backend/@type',
     ],
-    ["<graphics type='sdl'/>", '/domain/devices/graphics[1]/@type'],
+    ["<graphics type='rdp' autoport='yes'/>", '/domain/devices/graphics[1]/@type'],
     ["<watchdog model='diag288'/>", '/domain/devices/watchdog[1]/@model'],
   ])('refuses a device it cannot start rather than dropping it: %s', (devices, field) => {
     let err: unknown;

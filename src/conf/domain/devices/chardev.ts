@@ -61,6 +61,9 @@ export const chardevSourceMapper = elementMapper('source', {
   master: attr('master', str),
   slave: attr('slave', str),
   reconnect: child(reconnectMapper),
+  // qemu-vdagent's options
+  clipboard: child(elementMapper('clipboard', { copypaste: req(attr('copypaste', yesNo)) })),
+  mouse: child(elementMapper('mouse', { mode: req(attr('mode', enumOf(['server', 'client']))) })),
 });
 export type ChardevSource = Infer<typeof chardevSourceMapper.spec>;
 

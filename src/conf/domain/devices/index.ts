@@ -16,23 +16,19 @@ import {
   smartcardMapper,
 } from './chardev.js';
 import { diskMapper } from './disk.js';
+import { audioMapper, graphicsMapper, inputMapper, soundMapper, videoMapper } from './display.js';
 import {
-  audioMapper,
   controllerMapper,
   filesystemMapper,
-  graphicsMapper,
   hostdevMapper,
   hubMapper,
-  inputMapper,
   iommuMapper,
   memballoonMapper,
   memoryDeviceMapper,
   panicMapper,
   rngMapper,
   shmemMapper,
-  soundMapper,
   tpmMapper,
-  videoMapper,
   vsockMapper,
   watchdogMapper,
 } from './misc.js';
@@ -71,5 +67,6 @@ export type Devices = Infer<typeof devicesMapper.spec>;
 
 export * from './chardev.js';
 export * from './disk.js';
+export * from './display.js';
 export * from './misc.js';
 export * from './network.js';

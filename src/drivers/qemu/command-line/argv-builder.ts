@@ -9,6 +9,7 @@
  */
 import type { QemuCaps } from '../probe/qemu-caps.js';
 import { jsonArg, optValue } from './escape.js';
+import type { MonitorCommand } from './types.js';
 
 /** Whether this QEMU takes `-object`/`-device`/`-blockdev` as JSON (6.2 and later do). */
 export function supportsJsonCli(caps: QemuCaps): boolean {
@@ -18,7 +19,15 @@ export function supportsJsonCli(caps: QemuCaps): boolean {
 export class ArgvBuilder {
   readonly argv: string[] = [];
   #fdsets = 0;
-  constructor(readonly json: boolean) {}
+  /** Environment variables device builders need QEMU to run with, after the standard ones. */
+  readonly env: Record<string, string> = {};
+  /** QMP commands the guest needs before it runs (passwords), see CommandLine.monitorCommands. */
+  readonly monitorCommands: MonitorCommand[] = [];
+  /** `json`: JSON for property objects; `qemuVersion`: e.g. `9_002_000`, for options QEMU renamed. */
+  constructor(
+    readonly json: boolean,
+    readonly qemuVersion = 0,
+  ) {}
   /** The next `-add-fd` set number; sets are numbered across the whole command line. */
   nextFdset(): number {
     return this.#fdsets++;

@@ -48,7 +48,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
     XDG_CONFIG_HOME: `${dir}/.config`,
   };
   const emulator = def.devices?.emulator ?? caps.emulator;
-  const b = new ArgvBuilder(supportsJsonCli(caps));
+  const b = new ArgvBuilder(supportsJsonCli(caps), caps.versionNumber);
   b.add(checkValue(emulator, '/domain/devices/emulator'));
   b.add('-name', `guest=${optValue(name, '/domain/name')},debug-threads=on`);
   b.add('-S');
@@ -118,6 +118,8 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   buildBoot(b, def);
   buildGlobalControllers(b, def);
   buildDevices(b, def, facts, paths);
+  // Variables device builders asked for (SDL's audio driver, PipeWire's socket dir, ...).
+  for (const [k, v] of Object.entries(b.env)) env[k] = v;
   const passthrough = qemuPassthrough(def);
   b.add(...passthrough.args);
   for (const [k, v] of passthrough.env) env[k] = v;
@@ -126,7 +128,11 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   buildPanics(b, def, facts);
   buildPstore(b, def, facts);
   b.add('-msg', 'timestamp=on');
-  return { env, argv: b.argv };
+  return {
+    env,
+    argv: b.argv,
+    ...(b.monitorCommands.length > 0 ? { monitorCommands: b.monitorCommands } : {}),
+  };
 }
 
 function buildMemory(

@@ -1,116 +1,186 @@
+/**
+ * The guest end of character devices: serial ports, parallel ports,
+ * consoles and channels (virtio-serial ports, guestfwd), each after its
+ * `-chardev` (chardev-backend.ts), in libvirt's order.
+ *
+ * @module
+ */
 import type { ChardevDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
+import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import type { Props } from './device-props.js';
-import { checkValue, optValue } from './escape.js';
+import { buildChardev, type ChardevContext } from './chardev-backend.js';
+import { type Props, pciProps } from './device-props.js';
+import { checkValue } from './escape.js';
+import type { CommandLinePaths } from './types.js';
 
-/** `-chardev` for a character backend (also an RNG's egd backend). */
-export function chardev(b: ArgvBuilder, c: ChardevDef, id: string, field: string): void {
-  const src = c.sources?.[0];
-  const items = [c.type === 'dev' ? 'serial' : c.type, `id=${id}`];
-  switch (c.type) {
-    case 'pty':
-    case 'null':
-    case 'vc':
-    case 'stdio':
-      break;
-    case 'file':
-    case 'pipe':
-    case 'dev':
-      items.push(`path=${optValue(src?.path ?? '', `${field}/source/@path`)}`);
-      if (c.type === 'file' && src?.append !== undefined) items.push(`append=${src.append ? 'on' : 'off'}`);
-      break;
-    case 'unix':
-      items.push(`path=${optValue(src?.path ?? '', `${field}/source/@path`)}`);
-      if (src?.mode === 'bind') items.push('server=on', 'wait=off');
-      break;
-    case 'tcp':
-      items.push(
-        `host=${optValue(src?.host ?? '', `${field}/source/@host`)}`,
-        `port=${optValue(src?.service ?? '', `${field}/source/@service`)}`,
-      );
-      if (src?.mode === 'bind') items.push('server=on', 'wait=off');
-      if (c.protocol?.type === 'telnet') items.push('telnet=on');
-      break;
-    default:
-      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `character device type '${c.type}' is not supported`, {
-        field: `${field}/@type`,
-      });
-  }
-  if (c.log) {
-    items.push(`logfile=${optValue(c.log.file, `${field}/log/@file`)}`);
-    if (c.log.append !== undefined) items.push(`logappend=${c.log.append ? 'on' : 'off'}`);
-  }
-  b.add('-chardev', items.join(','));
-}
+/** Serial target models built as `-device` (platform UARTs are not: they are the machine's). */
+const SERIAL_DEVICE_MODELS = new Set([
+  'isa-serial',
+  'usb-serial',
+  'pci-serial',
+  'spapr-vty',
+  'sclpconsole',
+  'sclplmconsole',
+  'isa-debugcon',
+]);
 
-export function buildChardevs(b: ArgvBuilder, def: DomainDef): void {
+export function buildChardevs(
+  b: ArgvBuilder,
+  def: DomainDef,
+  facts: MachineFacts,
+  paths: CommandLinePaths,
+): void {
+  const ctx: ChardevContext = { b, paths, qemuVersion: b.qemuVersion };
   const dev = def.devices ?? {};
+  const spice = (dev.graphics ?? []).some((g) => g.type === 'spice');
+  buildSmartcards(ctx, def);
   for (const [i, s] of (dev.serials ?? []).entries()) {
     const field = `/domain/devices/serial[${i + 1}]`;
-    chardev(b, s, `charserial${i}`, field);
+    // A spiceport serial without SPICE to carry it is left out, as libvirt does.
+    if (s.type === 'spiceport' && !spice) continue;
+    const alias = `serial${i}`;
+    buildChardev(ctx, s, `char${alias}`, alias, field);
     const model = s.target?.model?.name ?? 'isa-serial';
-    b.props(
-      '-device',
-      { driver: model, chardev: `charserial${i}`, id: `serial${i}`, index: Number(s.target?.port ?? i) },
-      field,
-    );
+    if (!SERIAL_DEVICE_MODELS.has(model)) {
+      b.add('-serial', `chardev:char${alias}`);
+      continue;
+    }
+    const p: Props = { driver: model, chardev: `char${alias}`, id: alias };
+    if (model === 'isa-serial') p.index = Number(s.target?.port ?? i);
+    const a = s.address;
+    if (a?.type === 'isa') {
+      if (a.iobase !== undefined) p.iobase = a.iobase;
+      if (a.irq !== undefined) p.irq = a.irq;
+    } else if (a?.type === 'usb') Object.assign(p, { bus: `usb.${a.bus ?? 0}`, port: a.port });
+    else Object.assign(p, pciProps(a, facts));
+    b.props('-device', p, field);
   }
   for (const [i, p] of (dev.parallels ?? []).entries()) {
     const field = `/domain/devices/parallel[${i + 1}]`;
-    if (p.type === 'dev') {
-      const path = p.sources?.[0]?.path ?? '';
-      b.add('-chardev', `parallel,id=charparallel${i},path=${optValue(path, `${field}/source/@path`)}`);
-    } else chardev(b, p, `charparallel${i}`, field);
-    b.props('-device', { driver: 'isa-parallel', chardev: `charparallel${i}`, id: `parallel${i}` }, field);
+    const alias = `parallel${i}`;
+    buildChardev(ctx, p, `char${alias}`, alias, field);
+    b.props('-device', { driver: 'isa-parallel', chardev: `char${alias}`, id: alias }, field);
   }
   for (const [i, c] of (dev.channels ?? []).entries()) {
     const field = `/domain/devices/channel[${i + 1}]`;
-    const id = `charchannel${i}`;
+    const alias = `channel${i}`;
+    buildChardev(ctx, c, `char${alias}`, alias, field);
     if (c.target?.type === 'guestfwd') {
-      chardev(b, c, id, field);
-      const addr = `${c.target.address ?? ''}:${c.target.port ?? ''}`;
       b.props(
         '-netdev',
         {
           type: 'user',
-          guestfwd: [{ str: `tcp:${checkValue(addr, `${field}/target`)}-chardev:${id}` }],
-          id: `channel${i}`,
+          guestfwd: [{ str: `tcp:${guestfwdTarget(c, field)}-chardev:char${alias}` }],
+          id: alias,
         },
         field,
       );
       continue;
     }
-    chardev(b, c, id, field);
-    const a = c.address?.type === 'virtio-serial' ? c.address : undefined;
-    const p: Props = {
-      driver: 'virtserialport',
-      bus: `virtio-serial${a?.controller ?? 0}.${a?.bus ?? 0}`,
-      nr: a?.port ?? 1,
-      chardev: id,
-      id: `channel${i}`,
-    };
-    if (c.target?.name !== undefined) p.name = checkValue(c.target.name, `${field}/target/@name`);
-    b.props('-device', p, field);
+    if (c.target?.type !== 'virtio')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `channel target type '${c.target?.type ?? ''}'`, {
+        field: `${field}/target/@type`,
+      });
+    let name = c.target.name;
+    if (c.type === 'spicevmc') {
+      if (name !== undefined && name !== 'com.redhat.spice.0')
+        throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `spicevmc channel name '${name}'`, {
+          field: `${field}/target/@name`,
+        });
+      name = 'com.redhat.spice.0';
+    }
+    b.props('-device', virtioSerialPort('virtserialport', c, alias, 1, name, field), field);
   }
   for (const [i, c] of (dev.consoles ?? []).entries()) {
-    if (c.target?.type === 'serial' || c.target?.type === undefined) continue;
+    const type = c.target?.type ?? 'serial';
+    if (type === 'serial') continue; // the first serial port, already built
     const field = `/domain/devices/console[${i + 1}]`;
-    chardev(b, c, `charconsole${i}`, field);
-    if (c.target.type === 'virtio') {
-      const a = c.address?.type === 'virtio-serial' ? c.address : undefined;
-      b.props(
-        '-device',
-        {
-          driver: 'virtconsole',
-          bus: `virtio-serial${a?.controller ?? 0}.${a?.bus ?? 0}`,
-          nr: a?.port ?? 0,
-          chardev: `charconsole${i}`,
-          id: `console${i}`,
-        },
-        field,
-      );
+    const alias = `console${i}`;
+    if (type !== 'virtio' && type !== 'sclp' && type !== 'sclplm')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `console target type '${type}'`, {
+        field: `${field}/target/@type`,
+      });
+    buildChardev(ctx, c, `char${alias}`, alias, field);
+    if (type === 'virtio')
+      b.props('-device', virtioSerialPort('virtconsole', c, alias, 0, undefined, field), field);
+    else b.props('-device', { driver: `${type}console`, chardev: `char${alias}`, id: alias }, field);
+  }
+}
+
+function virtioSerialPort(
+  driver: string,
+  c: ChardevDef,
+  alias: string,
+  firstPort: number,
+  name: string | undefined,
+  field: string,
+): Props {
+  const a = c.address?.type === 'virtio-serial' ? c.address : undefined;
+  const p: Props = {
+    driver,
+    bus: `virtio-serial${a?.controller ?? 0}.${a?.bus ?? 0}`,
+    nr: a?.port ?? firstPort,
+    chardev: `char${alias}`,
+    id: alias,
+  };
+  if (name !== undefined) p.name = checkValue(name, `${field}/target/@name`);
+  return p;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * `address:port` of a guestfwd rule. QEMU parses the whole rule
+ * (`tcp:ADDR:PORT-chardev:ID`, or `cmd:...`), so only an IPv4 address and
+ * a port number may go in: anything else could rewrite the rule.
+ */
+function guestfwdTarget(c: ChardevDef, field: string): string {
+  const addr = c.target?.address ?? '';
+  const port = c.target?.port ?? '';
+  if (!IPV4.test(addr))
+    throw new VirError('XML_DETAIL', 'qemu', `${field}: guestfwd address '${addr}' is not an IPv4 address`, {
+      field: `${field}/target/@address`,
+    });
+  const n = /^\d{1,5}$/.test(port) ? Number(port) : Number.NaN;
+  if (!(n >= 1 && n <= 65535))
+    throw new VirError('XML_DETAIL', 'qemu', `${field}: guestfwd port '${port}' is not a port number`, {
+      field: `${field}/target/@port`,
+    });
+  return `${addr}:${n}`;
+}
+
+/** libvirt's NSS database for `host-certificates` smartcards. */
+export const SMARTCARD_NSS_DB = '/etc/pki/nssdb';
+
+/** `<smartcard>` on its CCID controller: an emulated card (host NSS) or a passthrough chardev. */
+function buildSmartcards(ctx: ChardevContext, def: DomainDef): void {
+  for (const [i, s] of (def.devices?.smartcards ?? []).entries()) {
+    const field = `/domain/devices/smartcard[${i + 1}]`;
+    const alias = `smartcard${i}`;
+    const a = s.address?.type === 'ccid' ? s.address : undefined;
+    const bus = `ccid${a?.controller ?? 0}.0`;
+    let p: Props;
+    if (s.mode === 'host') p = { driver: 'ccid-card-emulated', backend: 'nss-emulated' };
+    else if (s.mode === 'host-certificates') {
+      const certs = s.certificates ?? [];
+      if (certs.length !== 3)
+        throw new VirError('XML_DETAIL', 'qemu', `${field}: host-certificates needs exactly 3 certificates`, {
+          field: `${field}/certificate`,
+        });
+      p = { driver: 'ccid-card-emulated', backend: 'certificates' };
+      for (const [j, c] of certs.entries())
+        p[`cert${j + 1}`] = checkValue(c.value, `${field}/certificate[${j + 1}]`);
+      p.db = SMARTCARD_NSS_DB;
+    } else {
+      if (s.type === undefined)
+        throw new VirError('XML_DETAIL', 'qemu', `${field}: passthrough needs a type`, {
+          field: `${field}/@type`,
+        });
+      buildChardev(ctx, { ...s, type: s.type }, `char${alias}`, alias, field, 'smartcard');
+      p = { driver: 'ccid-card-passthru', chardev: `char${alias}` };
     }
+    ctx.b.props('-device', { ...p, id: alias, bus }, field);
   }
 }

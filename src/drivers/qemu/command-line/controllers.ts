@@ -1,3 +1,4 @@
+import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { ControllerDef } from '../../../conf/domain/devices/index.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
@@ -5,7 +6,12 @@ import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps, virtioOptions } from './device-props.js';
 
-export function buildControllers(b: ArgvBuilder, ctrls: ControllerDef[], facts: MachineFacts): void {
+export function buildControllers(
+  b: ArgvBuilder,
+  ctrls: ControllerDef[],
+  facts: MachineFacts,
+  usbAddr: (a: DeviceAddress | undefined) => Props,
+): void {
   // PCI controllers come first (buses must exist before what plugs into them), then the others.
   const pci = ctrls.filter((c) => c.type === 'pci' && c.model !== 'pci-root' && c.model !== 'pcie-root');
   for (const c of pci) {
@@ -27,7 +33,11 @@ export function buildControllers(b: ArgvBuilder, ctrls: ControllerDef[], facts: 
   for (const type of order)
     for (const c of ctrls) {
       if (c.type !== type) continue;
-      const p = controllerProps(c, ctrls, facts);
+      // A CCID controller is a USB device: it sits on a USB port.
+      const p =
+        c.type === 'ccid'
+          ? { driver: 'usb-ccid', id: `ccid${c.index ?? 0}`, ...usbAddr(c.address) }
+          : controllerProps(c, ctrls, facts);
       if (p) b.props('-device', p, `/domain/devices/controller[@type='${c.type}']`);
     }
 }

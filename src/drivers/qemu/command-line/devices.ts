@@ -4,24 +4,20 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { buildChardevs, chardev } from './chardevs.js';
+import { buildAudios } from './audio.js';
+import { buildChardev } from './chardev-backend.js';
+import { buildChardevs } from './chardevs.js';
 import { buildControllers } from './controllers.js';
-import {
-  bootIndexes,
-  type Props,
-  pciProps,
-  rawAttr,
-  rawElement,
-  virtioModel,
-  virtioOptions,
-} from './device-props.js';
+import { bootIndexes, type Props, pciProps, rawElement, virtioModel, virtioOptions } from './device-props.js';
 import { buildDisks } from './disks.js';
-import { buildGraphics, buildInputs, buildVideos } from './display.js';
-import { checkValue, optValue } from './escape.js';
+import { buildInputs, buildVideos } from './display.js';
+import { checkValue } from './escape.js';
+import { buildGraphics } from './graphics.js';
 import { buildHostdevs } from './hostdevs.js';
 import { buildMemoryDevices } from './memory-devices.js';
 import { buildIommu, buildWatchdogs } from './misc-devices.js';
 import { buildNets } from './net.js';
+import { buildSounds } from './sound.js';
 import { buildTpms } from './tpm.js';
 import type { CommandLinePaths } from './types.js';
 import { UsbPorts } from './usb-ports.js';
@@ -36,7 +32,6 @@ export function buildDevices(
   refuseUnsupported(def);
   const boot = bootIndexes(def);
   buildIommu(b, def, facts);
-  buildControllers(b, dev.controllers ?? [], facts);
   const usb = new UsbPorts(dev.controllers ?? []);
   for (const d of [...(dev.hubs ?? []), ...(dev.inputs ?? [])])
     if (d.address?.type === 'usb') usb.reserve(d.address.bus ?? 0, d.address.port ?? '');
@@ -45,49 +40,25 @@ export function buildDevices(
     const next = usb.take();
     return next ? { bus: `usb.${next.bus}`, port: next.port } : {};
   };
-  for (const [i, h] of (dev.hubs ?? []).entries()) {
+  // Hubs take their USB ports first (their own ports serve the rest), then CCID controllers.
+  const hubs = (dev.hubs ?? []).map((h) => {
     const where = usbAddr(h.address);
     if (typeof where.port === 'string') usb.addHub(Number(String(where.bus).slice(4)), where.port);
+    return where;
+  });
+  buildControllers(b, dev.controllers ?? [], facts, usbAddr);
+  for (const [i, where] of hubs.entries())
     b.props('-device', { driver: 'usb-hub', id: `hub${i}`, ...where }, `/domain/devices/hub[${i + 1}]`);
-  }
   buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));
   buildDisks(b, def, facts, boot, usbAddr, paths);
   buildNets(b, def, facts, boot, paths.netHost, usbAddr);
-  buildChardevs(b, def);
+  buildChardevs(b, def, facts, paths);
   buildTpms(b, def, paths);
   buildInputs(b, def, facts, usbAddr);
-  const audioId = dev.audios?.[0]?.id;
-  for (const a of dev.audios ?? [])
-    b.props('-audiodev', { id: `audio${a.id ?? 1}`, driver: a.type }, '/domain/devices/audio');
-  buildGraphics(b, def, paths, audioId);
-  for (const g of dev.graphics ?? []) {
-    if (g.type === 'egl-headless') {
-      const gl = g as unknown as { gl?: { rendernode?: string } };
-      const node = gl.gl?.rendernode ?? rawAttr(g, 'gl', 'rendernode') ?? paths.renderNode;
-      b.add(
-        '-display',
-        node
-          ? `egl-headless,rendernode=${optValue(node, '/domain/devices/graphics/gl/@rendernode')}`
-          : 'egl-headless',
-      );
-    } else if (g.type === 'dbus' && paths.dbusSocket !== undefined)
-      b.add('-display', `dbus,addr=unix:path=${optValue(paths.dbusSocket, 'paths.dbusSocket')}`);
-  }
+  buildAudios(b, dev.audios ?? [], paths, b.env);
+  buildGraphics(b, def, paths);
   buildVideos(b, def, facts);
-  for (const [i, s] of (dev.sounds ?? []).entries()) {
-    const driver =
-      { ac97: 'AC97', es1370: 'ES1370', ich6: 'intel-hda', ich9: 'ich9-intel-hda' }[s.model] ?? s.model;
-    b.props(
-      '-device',
-      {
-        driver,
-        id: `sound${i}`,
-        ...(audioId !== undefined ? { audiodev: `audio${audioId}` } : {}),
-        ...pciProps(s.address, facts),
-      },
-      `/domain/devices/sound[${i + 1}]`,
-    );
-  }
+  buildSounds(b, def, facts, usbAddr);
   buildWatchdogs(b, def, facts);
   buildHostdevs(b, def, facts, boot, usbAddr);
   const mb = dev.memballoon;
@@ -120,7 +91,13 @@ export function buildDevices(
           field: `${field}/backend/@type`,
         });
       const backend = { type: be.type, sources: be.sources, protocol: be.protocol } as ChardevDef;
-      chardev(b, backend, `charrng${i}`, `${field}/backend`);
+      buildChardev(
+        { b, paths, qemuVersion: b.qemuVersion },
+        backend,
+        `charrng${i}`,
+        `rng${i}`,
+        `${field}/backend`,
+      );
       obj = { 'qom-type': 'rng-egd', id: `objrng${i}`, chardev: `charrng${i}` };
     } else obj = { 'qom-type': 'rng-builtin', id: `objrng${i}` };
     b.props('-object', obj, field);
@@ -156,16 +133,9 @@ function refuseUnsupported(def: DomainDef): void {
   };
   const lists: Array<[string, unknown[] | undefined]> = [
     ['filesystem', dev.filesystems],
-    ['smartcard', dev.smartcards],
     ['redirdev', dev.redirdevs],
     ['shmem', dev.shmems],
   ];
   for (const [name, list] of lists) if (list?.length) refuse(`/domain/devices/${name}[1]`, `<${name}>`);
   if (dev.vsock) refuse('/domain/devices/vsock', '<vsock>');
-  for (const [i, g] of (dev.graphics ?? []).entries())
-    if (!['vnc', 'spice', 'egl-headless', 'dbus'].includes(g.type))
-      refuse(`/domain/devices/graphics[${i + 1}]/@type`, `graphics type '${g.type}'`);
-  for (const [i, inp] of (dev.inputs ?? []).entries())
-    if (inp.type === 'passthrough' || inp.type === 'evdev')
-      refuse(`/domain/devices/input[${i + 1}]/@type`, `input type '${inp.type}'`);
 }

@@ -1,11 +1,23 @@
 import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps, rawElement, virtioOptions } from './device-props.js';
-import { checkValue, optValue } from './escape.js';
-import type { CommandLinePaths } from './types.js';
 
+const USB_INPUTS: Record<string, string> = { mouse: 'usb-mouse', tablet: 'usb-tablet', keyboard: 'usb-kbd' };
+const VIRTIO_INPUTS: Record<string, string> = {
+  mouse: 'virtio-mouse-pci',
+  tablet: 'virtio-tablet-pci',
+  keyboard: 'virtio-keyboard-pci',
+  passthrough: 'virtio-input-host-pci',
+};
+
+/**
+ * `<input>`: PS/2 devices are the machine's own; USB and virtio ones are
+ * devices; an evdev input is QEMU's `input-linux` object reading the host
+ * device directly.
+ */
 export function buildInputs(
   b: ArgvBuilder,
   def: DomainDef,
@@ -15,92 +27,112 @@ export function buildInputs(
   for (const [i, inp] of (def.devices?.inputs ?? []).entries()) {
     if (inp.bus === 'ps2') continue;
     const field = `/domain/devices/input[${i + 1}]`;
-    let driver: string;
-    if (inp.bus === 'usb')
-      driver =
-        ({ mouse: 'usb-mouse', tablet: 'usb-tablet', keyboard: 'usb-kbd' } as Record<string, string>)[
-          inp.type
-        ] ?? inp.type;
-    else if (inp.bus === 'virtio') driver = `virtio-${inp.type === 'tablet' ? 'tablet' : inp.type}-pci`;
-    else continue;
+    const src = inp.source;
+    if (inp.type === 'evdev') {
+      const p: Props = { 'qom-type': 'input-linux', id: `input${i}`, evdev: src?.dev ?? '' };
+      if (!src?.dev)
+        throw new VirError('XML_DETAIL', 'qemu', `${field}: evdev input needs source/@dev`, {
+          field: `${field}/source/@dev`,
+        });
+      if (src.repeat !== undefined) p.repeat = src.repeat;
+      if (src.grab === 'all') p.grab_all = true;
+      if (src.grabToggle !== undefined) {
+        if (!/^[a-z-]+$/.test(src.grabToggle))
+          throw new VirError('XML_DETAIL', 'qemu', `${field}: invalid grabToggle '${src.grabToggle}'`, {
+            field: `${field}/source/@grabToggle`,
+          });
+        p['grab-toggle'] = src.grabToggle;
+      }
+      b.props('-object', p, field);
+      continue;
+    }
+    const driver =
+      inp.bus === 'usb' ? USB_INPUTS[inp.type] : inp.bus === 'virtio' ? VIRTIO_INPUTS[inp.type] : undefined;
+    if (driver === undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `input type '${inp.type}' on bus '${inp.bus ?? ''}'`, {
+        field: `${field}/@bus`,
+      });
     const p: Props = { driver };
     if (inp.bus === 'virtio') Object.assign(p, virtioOptions(rawElement(inp, 'driver'), field));
     p.id = `input${i}`;
-    const a = inp.address;
-    if (inp.bus === 'usb') Object.assign(p, usbAddr(a));
-    else Object.assign(p, pciProps(a, facts));
+    if (inp.type === 'passthrough') {
+      if (!src?.evdev)
+        throw new VirError('XML_DETAIL', 'qemu', `${field}: passthrough input needs source/@evdev`, {
+          field: `${field}/source/@evdev`,
+        });
+      p.evdev = src.evdev;
+    }
+    if (inp.bus === 'usb') Object.assign(p, usbAddr(inp.address));
+    else Object.assign(p, pciProps(inp.address, facts));
     b.props('-device', p, field);
   }
 }
 
-export function buildGraphics(
-  b: ArgvBuilder,
-  def: DomainDef,
-  paths: CommandLinePaths,
-  audioId: number | undefined,
-): void {
-  for (const [i, g] of (def.devices?.graphics ?? []).entries()) {
-    const field = `/domain/devices/graphics[${i + 1}]`;
-    const audio = audioId !== undefined ? `audiodev=audio${audioId}` : undefined;
-    if (g.type === 'vnc') {
-      const listen = g.listens?.[0];
-      let where: string;
-      if (listen?.type === 'socket') {
-        const sock = listen.socket ?? `${paths.domainDir}/vnc.sock`;
-        where = `vnc=unix:${optValue(sock, `${field}/listen/@socket`)}`;
-      } else {
-        const host = listen?.address ?? g.listen ?? '127.0.0.1';
-        const port = g.port !== undefined && g.port >= 5900 ? g.port - 5900 : 0;
-        where = `${optValue(host.includes(':') ? `[${host}]` : host, `${field}/listen/@address`)}:${port}`;
-      }
-      b.add('-vnc', [where, ...(audio ? [audio] : [])].join(','));
-    } else if (g.type === 'spice') {
-      const items = [`port=${g.port !== undefined && g.port > 0 ? g.port : 0}`];
-      items.push('seamless-migration=on');
-      b.add('-spice', items.join(','));
-    }
-  }
-}
+/** QEMU's device for a video model: the VGA-compatible one for the primary video. */
+const PRIMARY_MODELS: Record<string, string> = {
+  vga: 'VGA',
+  cirrus: 'cirrus-vga',
+  vmvga: 'vmware-svga',
+  qxl: 'qxl-vga',
+  virtio: 'virtio-vga',
+  bochs: 'bochs-display',
+  ramfb: 'ramfb',
+};
 
 export function buildVideos(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
   for (const [i, v] of (def.devices?.videos ?? []).entries()) {
     const m = v.model;
     if (!m || m.type === 'none') continue;
     const field = `/domain/devices/video[${i + 1}]`;
-    const primary = i === 0;
-    const p: Props = {};
-    switch (m.type) {
-      case 'cirrus':
-        p.driver = 'cirrus-vga';
-        p.id = `video${i}`;
-        break;
-      case 'vga':
-        p.driver = 'VGA';
-        p.id = `video${i}`;
-        if (m.vram !== undefined) p.vgamem_mb = Math.floor(m.vram / 1024);
-        break;
-      case 'qxl':
-        p.driver = primary ? 'qxl-vga' : 'qxl';
-        p.id = `video${i}`;
-        p.max_outputs = m.heads ?? 1;
-        p.ram_size = (m.ram ?? 65536) * 1024;
-        p.vram_size = (m.vram ?? 65536) * 1024;
-        p.vram64_size_mb = Math.floor((m.vram64 ?? 0) / 1024);
-        p.vgamem_mb = Math.floor((m.vgamem ?? 16384) / 1024);
-        break;
-      case 'bochs':
-        p.driver = 'bochs-display';
-        p.id = `video${i}`;
-        if (m.vram !== undefined) p.vgamem = m.vram * 1024;
-        break;
-      case 'virtio':
-        p.driver = primary ? 'virtio-vga' : 'virtio-gpu-pci';
-        p.id = `video${i}`;
-        p.max_outputs = m.heads ?? 1;
-        break;
-      default:
-        p.driver = checkValue(m.type, `${field}/model/@type`);
-        p.id = `video${i}`;
+    const backend = v.driver?.attrs.find((a) => a.name === 'name')?.value;
+    if (backend === 'vhostuser')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: a vhost-user video backend`, {
+        field: `${field}/driver/@name`,
+      });
+    if (m.acceleration?.rendernode !== undefined || m.acceleration?.accel2d !== undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: acceleration options other than accel3d`, {
+        field: `${field}/model/acceleration`,
+      });
+    const accel3d = m.acceleration?.accel3d === true;
+    let driver: string | undefined;
+    if (m.primary === true) driver = PRIMARY_MODELS[m.type];
+    else if (m.type === 'qxl') driver = 'qxl';
+    else if (m.type === 'virtio') driver = 'virtio-gpu';
+    if (m.type === 'virtio') {
+      if (accel3d) driver += '-gl';
+      // virtio devices on PCI carry the bus in their name; virtio-vga is PCI-only and has none.
+      if (driver !== 'virtio-vga' && driver !== 'virtio-vga-gl' && v.address?.type !== 'ccw')
+        driver += '-pci';
+    } else if (m.acceleration?.accel3d !== undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: 3D acceleration needs a virtio video`, {
+        field: `${field}/model/acceleration/@accel3d`,
+      });
+    if (driver === undefined)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `video model '${m.type}' as a ${m.primary ? 'primary' : 'secondary'} video`,
+        {
+          field: `${field}/model/@type`,
+        },
+      );
+    const p: Props = { driver, id: `video${i}` };
+    if (m.type === 'qxl' || m.type === 'virtio') {
+      if (m.heads !== undefined && m.heads > 0) p.max_outputs = m.heads;
+    }
+    if (m.type === 'qxl') {
+      if (m.ram) p.ram_size = m.ram * 1024;
+      if (m.vram) p.vram_size = m.vram * 1024;
+      p.vram64_size_mb = Math.floor((m.vram64 ?? 0) / 1024);
+      p.vgamem_mb = Math.floor((m.vgamem ?? 0) / 1024);
+    } else if (m.type === 'vga' || m.type === 'vmvga') {
+      if (m.vram) p.vgamem_mb = Math.floor(m.vram / 1024);
+    } else if (m.type === 'bochs') {
+      if (m.vram) p.vgamem = m.vram * 1024;
+    } else if (m.type === 'virtio' && m.blob !== undefined) p.blob = m.blob;
+    if (m.resolution) {
+      if (m.resolution.x > 0) p.xres = m.resolution.x;
+      if (m.resolution.y > 0) p.yres = m.resolution.y;
     }
     Object.assign(p, pciProps(v.address, facts));
     b.props('-device', p, field);

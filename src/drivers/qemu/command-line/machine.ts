@@ -5,9 +5,11 @@
  *
  * @module
  */
+
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import { optList, optValue } from './escape.js';
+import { pcspkMachineOption } from './sound.js';
 
 const onOff = (b: boolean): string => (b ? 'on' : 'off');
 
@@ -43,6 +45,7 @@ export function machineArgument(def: DomainDef, m: MachineInputs): string {
   if (hasHmat(def)) opts.push('hmat=on');
   const hpet = def.clock?.timers?.find((t) => t.name === 'hpet');
   if (hpet?.present !== undefined) opts.push(`hpet=${onOff(hpet.present)}`);
+  opts.push(pcspkMachineOption(def));
   if (pc || m.facts.family === 'isapc') opts.push(`acpi=${def.features?.acpi ? 'on' : 'off'}`);
   return optList(opts);
 }

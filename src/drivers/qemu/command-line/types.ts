@@ -70,6 +70,32 @@ export interface CommandLinePaths {
    * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
    */
   clock?: { now?: number; localOffset?: number };
+  /** The settings of qemu.conf libvirt reads for graphics (all off by default). */
+  graphicsConfig?: {
+    /** `spice_tls`: SPICE may listen with TLS (`tlsPort`). */
+    spiceTls?: boolean;
+    /** `spice_tls_x509_cert_dir` (default /etc/pki/libvirt-spice). */
+    spiceTlsDir?: string;
+    /** `spice_password` is set: SPICE keeps ticketing on for guests without a password of their own. */
+    spicePassword?: boolean;
+  };
+  /**
+   * The host environment some backends take a value from when the
+   * definition names none (PipeWire's `PIPEWIRE_RUNTIME_DIR`,
+   * `XDG_RUNTIME_DIR`, `PIPEWIRE_CORE`, ...). Nothing else of it reaches QEMU.
+   */
+  hostEnv?: Record<string, string>;
+  /**
+   * Files and sockets of character devices the caller opens for QEMU, as
+   * libvirt does: a file (chardev output or log) opened for appending or
+   * truncated as `append` says, a UNIX socket bound and listening at
+   * `path`. Each returns the descriptor QEMU will inherit. Without it,
+   * QEMU opens the paths itself.
+   */
+  chardevFds?: {
+    file(path: string, append: boolean, role: 'source' | 'log'): number;
+    unixListen(path: string): number;
+  };
 }
 
 /** A NIC that needs a descriptor from the host, by its device alias (`net0`). */
@@ -105,4 +131,14 @@ export interface CommandLine {
   env: Record<string, string>;
   /** The binary, then one argument per element. Never a shell string. */
   argv: string[];
+  /**
+   * QMP commands to run once QEMU is up, before the guest's CPUs start:
+   * what must not be on the command line (VNC/SPICE passwords).
+   */
+  monitorCommands?: MonitorCommand[];
+}
+
+export interface MonitorCommand {
+  execute: string;
+  arguments: Record<string, unknown>;
 }

@@ -116,7 +116,10 @@ export function applyDeviceDefaults(
     if (!has('keyboard')) inputs.push({ type: 'keyboard', bus: 'ps2' });
   }
   for (const i of dev.inputs ?? []) {
-    if (i.bus === undefined) i.bus = x86pc && i.type !== 'tablet' ? 'ps2' : 'usb';
+    // evdev inputs have no guest bus; passthrough ones are virtio.
+    if (i.type === 'evdev') continue;
+    if (i.bus === undefined)
+      i.bus = i.type === 'passthrough' ? 'virtio' : x86pc && i.type !== 'tablet' ? 'ps2' : 'usb';
   }
 
   if (!dev.audios?.length) {
@@ -127,6 +130,8 @@ export function applyDeviceDefaults(
     if (!onlyLocal) dev.audios = [{ id: 1, type: spice ? 'spice' : 'none' }];
   }
   for (const [i, a] of (dev.audios ?? []).entries()) a.id ??= i + 1;
+  // A virtio sound card has two streams (playback and capture) unless told otherwise.
+  for (const s of dev.sounds ?? []) if (s.model === 'virtio') s.streams ??= 2;
 
   if (facts.family === 'q35' && !(dev.watchdogs ?? []).some((w) => w.model === 'itco')) {
     dev.watchdogs ??= [];
@@ -175,9 +180,9 @@ function applyGraphicsDefaults(g: GraphicsDef, options: DeviceDefaultsOptions): 
       g.port = -1;
     }
   }
-  if (g.type === 'spice' && g.autoport === false && g.port === undefined && g.tlsPort === undefined) {
+  if (g.type === 'spice' && g.autoport !== true && (g.port ?? 0) === 0 && (g.tlsPort ?? 0) === 0) {
     // No port to listen on at all: spice then has no network listener.
-    if (first?.type === 'address' && first.address === undefined) g.listens = [{ type: 'none' }];
+    if (first?.type === 'address' || first === undefined) g.listens = [{ type: 'none' }];
     delete g.autoport;
   }
 }

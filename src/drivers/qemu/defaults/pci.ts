@@ -31,7 +31,7 @@ interface Want {
   placement: Placement;
 }
 
-const NOT_PCI_SOUND = new Set(['sb16', 'pcspk', 'usb', 'ich6', 'ich9', 'ich7']);
+const NOT_PCI_SOUND = new Set(['sb16', 'pcspk', 'usb']);
 const NOT_PCI_NIC = new Set(['virtio-mmio', 'usb-net', 'spapr-vlan', 'smc91c111', 'lan9118']);
 
 function wantsPci(d: Addressable): boolean {
@@ -93,7 +93,8 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
     endpoint(dev.memballoon);
   for (const r of dev.rngs ?? []) if (r.model.startsWith('virtio')) endpoint(r);
   for (const w of dev.watchdogs ?? []) if (w.model === 'i6300esb') endpoint(w);
-  for (const v of dev.videos ?? []) if (v.model?.type !== 'none') endpoint(v);
+  // ramfb is a platform device (fw_cfg), not PCI.
+  for (const v of dev.videos ?? []) if (v.model?.type !== 'none' && v.model?.type !== 'ramfb') endpoint(v);
   for (const s of dev.shmems ?? []) endpoint(s);
   for (const i of dev.inputs ?? []) if (i.bus === 'virtio') endpoint(i);
   for (const s of dev.serials ?? []) if (s.target?.type === 'pci-serial') endpoint(s);
@@ -140,7 +141,7 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
     integratedPciFunction(facts.family, 'sata0'),
   );
   const primary = dev.videos?.[0];
-  if (primary && primary.model?.type !== 'none') {
+  if (primary && primary.model?.type !== 'none' && primary.model?.type !== 'ramfb') {
     const where = integratedPciFunction(facts.family, 'primary-video');
     if (where && book.isFree(where)) place(primary, where);
   }

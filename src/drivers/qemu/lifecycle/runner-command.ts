@@ -33,6 +33,8 @@ export interface RunnerPaths {
 export interface RunnerCommand {
   readonly argv: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  /** QMP commands to run before the CPUs start (passwords that must not be on the command line). */
+  readonly monitorCommands?: ReadonlyArray<{ execute: string; arguments: Record<string, unknown> }>;
 }
 
 /** The monitor socket must fit a unix socket address (108 bytes with its NUL). */

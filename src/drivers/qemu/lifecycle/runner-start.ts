@@ -151,6 +151,7 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     if (guest.memballoon && core.balloonKiB < guest.memoryKiB) {
       await qmp.execute('balloon', { value: core.balloonKiB * 1024 }, { signal });
     }
+    for (const c of command.monitorCommands ?? []) await qmp.execute(c.execute, c.arguments, { signal });
     throwIfAborted(signal, 'qemu');
     if (!options.paused) {
       await qmp.execute('cont', undefined, { signal });

@@ -1,0 +1,267 @@
+/**
+ * `<graphics>`: `-vnc`, `-spice`, `-display` (sdl, egl-headless, dbus),
+ * in the definition's order, as libvirt writes them.
+ *
+ * Passwords never reach the command line: `password=on` (VNC) or leaving
+ * ticketing on (SPICE) makes QEMU refuse clients until the password is set
+ * over QMP before the guest starts ({@link CommandLine.monitorCommands}).
+ * Every user string is comma-escaped for QEMU's key=value parser.
+ *
+ * @module
+ */
+import type { GraphicsDef } from '../../../conf/domain/devices/index.js';
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { VirError } from '../../../errors.js';
+import type { ArgvBuilder } from './argv-builder.js';
+import { checkValue, optList, optValue } from './escape.js';
+import type { CommandLinePaths } from './types.js';
+
+/** libvirt's default certificate directory for SPICE TLS (`spice_tls_x509_cert_dir`). */
+export const SPICE_TLS_DIR = '/etc/pki/libvirt-spice';
+
+export function buildGraphics(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): void {
+  const dev = def.devices ?? {};
+  const firstAudio = dev.audios?.[0]?.id;
+  for (const [i, g] of (dev.graphics ?? []).entries()) {
+    const field = `/domain/devices/graphics[${i + 1}]`;
+    const audioId = g.audio?.id ?? firstAudio;
+    if (g.audio && !(dev.audios ?? []).some((a) => a.id === g.audio!.id))
+      throw new VirError('XML_DETAIL', 'qemu', `${field}: no <audio> with id ${g.audio.id}`, {
+        field: `${field}/audio/@id`,
+      });
+    switch (g.type) {
+      case 'vnc':
+        vnc(b, g, field, paths, audioId);
+        break;
+      case 'spice':
+        spice(b, g, field, paths);
+        break;
+      case 'sdl':
+        sdl(b, g, field);
+        break;
+      case 'egl-headless': {
+        const node = g.gl?.rendernode ?? paths.renderNode;
+        b.add(
+          '-display',
+          optList(['egl-headless', node && `rendernode=${optValue(node, `${field}/gl/@rendernode`)}`]),
+        );
+        break;
+      }
+      case 'dbus':
+        dbus(b, g, field, paths, g.audio?.id);
+        break;
+      default:
+        // rdp needs libvirt's external qemu-rdp server, desktop is VirtualBox's: neither is QEMU's.
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `graphics type '${g.type}' is not supported by QEMU`,
+          {
+            field: `${field}/@type`,
+          },
+        );
+    }
+    setPassword(b, g, field);
+  }
+}
+
+function vnc(
+  b: ArgvBuilder,
+  g: GraphicsDef,
+  field: string,
+  paths: CommandLinePaths,
+  audioId: number | undefined,
+): void {
+  const listen = g.listens?.[0];
+  const items: Array<string | undefined> = [];
+  if (listen?.type === 'socket') {
+    // No path given: the socket goes into the domain's private directory, as libvirt puts it.
+    const sock = listen.socket ?? g.socket ?? `${paths.domainDir}/vnc.sock`;
+    items.push(`vnc=unix:${optValue(sock, `${field}/listen/@socket`)}`);
+  } else if (listen?.type === 'none') items.push('none');
+  else {
+    const port = g.port ?? -1;
+    if (g.autoport !== true && (port < 5900 || port > 65535))
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: vnc port must be in range [5900,65535]`, {
+        field: `${field}/@port`,
+      });
+    // libvirt's vnc_listen default: only this host.
+    const host = listen?.address ?? g.listen ?? '127.0.0.1';
+    const where =
+      host === undefined ? '' : optValue(host.includes(':') ? `[${host}]` : host, `${field}/listen/@address`);
+    // With autoport the port is chosen when the guest starts; a definition not yet given one listens on :0.
+    items.push(`${where}:${port >= 5900 ? port - 5900 : 0}`);
+    if (g.websocket !== undefined && g.websocket < 0)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: an automatic websocket port`, {
+        field: `${field}/@websocket`,
+      });
+    if (g.websocket !== undefined && g.websocket !== 0) items.push(`websocket=${g.websocket}`);
+  }
+  if (g.sharePolicy !== undefined) items.push(`share=${g.sharePolicy}`);
+  if (g.passwd !== undefined) items.push('password=on');
+  if (g.powerControl !== undefined) items.push(`power-control=${g.powerControl ? 'on' : 'off'}`);
+  if (audioId === undefined)
+    throw new VirError('XML_DETAIL', 'qemu', `${field}: VNC needs an <audio> backend`, { field });
+  items.push(`audiodev=audio${audioId}`);
+  b.add('-vnc', optList(items));
+  keymap(b, g, field);
+}
+
+function spice(b: ArgvBuilder, g: GraphicsDef, field: string, paths: CommandLinePaths): void {
+  const cfg = paths.graphicsConfig ?? {};
+  const listen = g.listens?.[0];
+  const items: Array<string | undefined> = [];
+  let secure = false;
+  let insecure = false;
+  if (listen?.type === 'socket') {
+    const sock = listen.socket ?? `${paths.domainDir}/spice.sock`;
+    items.push('unix=on', `addr=${optValue(sock, `${field}/listen/@socket`)}`);
+    insecure = true;
+  } else if (listen?.type === 'none' || listen === undefined) {
+    // QEMU wants a port or a socket even when nothing listens: port 0 is none.
+    items.push('port=0');
+    insecure = true;
+  } else {
+    const port = g.port ?? 0;
+    const tlsPort = g.tlsPort ?? 0;
+    if (port > 0) {
+      items.push(`port=${port}`);
+      insecure = true;
+    }
+    if (tlsPort > 0) {
+      if (!cfg.spiceTls)
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `${field}: a SPICE TLS port needs SPICE TLS configured`,
+          {
+            field: `${field}/@tlsPort`,
+          },
+        );
+      items.push(`tls-port=${tlsPort}`);
+      secure = true;
+    }
+    const host = listen.address ?? g.listen;
+    if ((port > 0 || tlsPort > 0) && host !== undefined)
+      items.push(`addr=${optValue(host, `${field}/listen/@address`)}`);
+  }
+  if (g.mouse) items.push(`agent-mouse=${g.mouse.mode === 'client' ? 'on' : 'off'}`);
+  if (g.passwd === undefined && !cfg.spicePassword) items.push('disable-ticketing=on');
+  if (secure)
+    items.push(`x509-dir=${optValue(cfg.spiceTlsDir ?? SPICE_TLS_DIR, 'paths.graphicsConfig.spiceTlsDir')}`);
+  const mode = (m: string | undefined, name: string, f: string) => {
+    if (m === 'secure') {
+      if (!secure)
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `${field}: secure SPICE channel without a TLS port`,
+          { field: f },
+        );
+      items.push(`tls-channel=${name}`);
+    } else if (m === 'insecure') {
+      if (!insecure)
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `${field}: plaintext SPICE channel without a plain port`,
+          {
+            field: f,
+          },
+        );
+      items.push(`plaintext-channel=${name}`);
+    }
+  };
+  mode(g.defaultMode, 'default', `${field}/@defaultMode`);
+  for (const [j, c] of (g.channels ?? []).entries()) mode(c.mode, c.name, `${field}/channel[${j + 1}]/@mode`);
+  const enumValue = (v: string, f: string) => {
+    if (!/^[a-z_]+$/.test(v))
+      throw new VirError('XML_DETAIL', 'qemu', `${f}: invalid value '${v}'`, { field: f });
+    return v;
+  };
+  if (g.image)
+    items.push(`image-compression=${enumValue(g.image.compression, `${field}/image/@compression`)}`);
+  if (g.jpeg)
+    items.push(`jpeg-wan-compression=${enumValue(g.jpeg.compression, `${field}/jpeg/@compression`)}`);
+  if (g.zlib)
+    items.push(`zlib-glz-wan-compression=${enumValue(g.zlib.compression, `${field}/zlib/@compression`)}`);
+  if (g.playback) items.push(`playback-compression=${g.playback.compression ? 'on' : 'off'}`);
+  if (g.streaming) items.push(`streaming-video=${enumValue(g.streaming.mode, `${field}/streaming/@mode`)}`);
+  if (g.clipboard?.copypaste === false) items.push('disable-copy-paste=on');
+  if (g.filetransfer?.enable === false) items.push('disable-agent-file-xfer=on');
+  if (g.gl?.enable === true) {
+    items.push('gl=on');
+    const node = g.gl.rendernode ?? paths.renderNode;
+    if (node !== undefined) items.push(`rendernode=${optValue(node, `${field}/gl/@rendernode`)}`);
+  }
+  items.push('seamless-migration=on');
+  b.add('-spice', optList(items));
+  keymap(b, g, field);
+}
+
+function sdl(b: ArgvBuilder, g: GraphicsDef, field: string): void {
+  if (g.xauth !== undefined) b.env.XAUTHORITY = checkValue(g.xauth, `${field}/@xauth`);
+  if (g.display !== undefined) b.env.DISPLAY = checkValue(g.display, `${field}/@display`);
+  if (g.fullscreen === true) b.add('-full-screen');
+  b.add('-display', optList(['sdl', g.gl?.enable !== undefined && `gl=${g.gl.enable ? 'on' : 'off'}`]));
+}
+
+function dbus(
+  b: ArgvBuilder,
+  g: GraphicsDef,
+  field: string,
+  paths: CommandLinePaths,
+  audioId: number | undefined,
+): void {
+  const items: Array<string | undefined> = ['dbus'];
+  if (g.p2p === true) items.push('p2p=on');
+  else {
+    const addr = g.address ?? (paths.dbusSocket !== undefined ? `unix:path=${paths.dbusSocket}` : undefined);
+    if (addr === undefined)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `${field}: a D-Bus display needs an address or p2p='yes'`,
+        {
+          field: `${field}/@address`,
+        },
+      );
+    items.push(`addr=${optValue(addr, `${field}/@address`)}`);
+  }
+  if (g.gl?.enable !== undefined) items.push(`gl=${g.gl.enable ? 'on' : 'off'}`);
+  const node = g.gl?.rendernode ?? (g.gl?.enable === true ? paths.renderNode : undefined);
+  if (node !== undefined) items.push(`rendernode=${optValue(node, `${field}/gl/@rendernode`)}`);
+  if (audioId !== undefined) items.push(`audiodev=audio${audioId}`);
+  b.add('-display', optList(items));
+}
+
+function keymap(b: ArgvBuilder, g: GraphicsDef, field: string): void {
+  if (g.keymap === undefined) return;
+  // QEMU looks the keymap up as a file name: only plain names such as en-us or de-ch.
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(g.keymap))
+    throw new VirError('XML_DETAIL', 'qemu', `${field}: invalid keymap '${g.keymap}'`, {
+      field: `${field}/@keymap`,
+    });
+  b.add('-k', g.keymap);
+}
+
+/** The QMP commands that give VNC/SPICE its password before the guest runs. */
+function setPassword(b: ArgvBuilder, g: GraphicsDef, field: string): void {
+  if (g.passwd === undefined) return;
+  if (g.type !== 'vnc' && g.type !== 'spice')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: a password for ${g.type} graphics`, {
+      field: `${field}/@passwd`,
+    });
+  const password = checkValue(g.passwd, `${field}/@passwd`);
+  b.monitorCommands.push({ execute: 'set_password', arguments: { protocol: g.type, password } });
+  let time = 'never';
+  if (g.passwdValidTo !== undefined) {
+    const ms = Date.parse(`${g.passwdValidTo}Z`);
+    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/.test(g.passwdValidTo) || Number.isNaN(ms))
+      throw new VirError('XML_DETAIL', 'qemu', `${field}: invalid passwdValidTo '${g.passwdValidTo}'`, {
+        field: `${field}/@passwdValidTo`,
+      });
+    time = String(Math.floor(ms / 1000));
+  }
+  b.monitorCommands.push({ execute: 'expire_password', arguments: { protocol: g.type, time } });
+}
