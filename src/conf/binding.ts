@@ -501,7 +501,9 @@ export function elementMapper<S extends Record<string, AnyField>>(
         } else if (c.type === 'text' || c.type === 'cdata') {
           if (readsText || !hasContent(c.value)) continue;
         }
-        if (keepUnknown) (unknownNodes ??= []).push({ after, node: c });
+        if (!keepUnknown) continue;
+        unknownNodes ??= [];
+        unknownNodes.push({ after, node: c });
       }
       const ctx: ReadContext = kids ? { path, el, kids } : { path, el, kids: NO_KIDS };
       const out: Record<string, unknown> = {};
@@ -521,8 +523,11 @@ export function elementMapper<S extends Record<string, AnyField>>(
       }
       if (keepUnknown) {
         let unknownAttrs: XmlAttr[] | undefined;
-        for (const a of el.attrs)
-          if (!knownAttrs.has(a.name)) (unknownAttrs ??= []).push({ name: a.name, value: a.value });
+        for (const a of el.attrs) {
+          if (knownAttrs.has(a.name)) continue;
+          unknownAttrs ??= [];
+          unknownAttrs.push({ name: a.name, value: a.value });
+        }
         if (unknownAttrs || unknownNodes)
           setUnknownContent(out, { attrs: unknownAttrs ?? [], nodes: unknownNodes ?? [] });
       }
