@@ -119,10 +119,30 @@ export async function run(): Promise<BenchRow[]> {
       () => measure(() => conn.getCapabilitiesXml()),
       py('', 'c.getCapabilities()'),
     );
-    await paired(
+    // typed calls beside the XML string call they wrap, alternated: the goal is within 2x (ratio >= 0.5)
+    const testDom = await conn.lookupDomain({ name: 'test' });
+    const typed = async (
+      name: string,
+      typedCall: () => Promise<unknown>,
+      xmlCall: () => Promise<unknown>,
+    ) => {
+      const t: number[] = [];
+      const x: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        x.push(await measure(xmlCall));
+        t.push(await measure(typedCall));
+      }
+      rows.push(row(name, median(t)!, { name: 'the XML string call, same run', us: median(x) }));
+    };
+    await typed(
       'getCapabilities (typed Capabilities)',
-      () => measure(() => conn.getCapabilities()),
-      undefined,
+      () => conn.getCapabilities(),
+      () => conn.getCapabilitiesXml(),
+    );
+    await typed(
+      'domainGetDefinition (typed DomainDef)',
+      () => conn.domainGetDefinition(testDom),
+      () => conn.domainGetXml(testDom),
     );
     await paired('listAllDomains', () => measure(() => conn.listDomains({})), py('', 'c.listAllDomains(0)'));
     await paired(

@@ -16,6 +16,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { DOMParser } from '@xmldom/xmldom';
 import * as libxml2 from 'libxml2-wasm';
 import { DomainDef } from '../src/conf/domain/domain-def.js';
@@ -175,7 +177,35 @@ export async function run(): Promise<BenchRow[]> {
       us: await measure(() => DomainDef.fromElement(viaXmldom(small))),
     }),
   );
+  const heap = heapPerDef(small);
+  if (heap !== undefined) {
+    rows.push({
+      name: `heap per DomainDef.fromXML, ${Buffer.byteLength(small)}-byte domain (bytes)`,
+      virtkitUs: heap,
+      note: "bytes, not µs; libvirt's virDomainDef for a 3 KB document: 10.4 KB",
+    });
+  }
   return rows;
+}
+
+/** Heap each parsed definition keeps, after full GCs; undefined if GC cannot be forced. */
+function heapPerDef(xml: string): number | undefined {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as (() => void) | undefined;
+  if (typeof gc !== 'function') return undefined;
+  const n = 2000;
+  // distinct sources, so that nothing is shared between definitions by accident
+  const sources = Array.from({ length: n }, (_, i) => xml.replace('<name>', `<name>h${i}-`));
+  // replace() gives ropes, which the parser's first read flattens into a new
+  // copy: flatten them now, or each definition seems to cost its source too
+  for (const s of sources) s.charCodeAt(s.length >> 1);
+  const keep: DomainDef[] = [];
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (const s of sources) keep.push(DomainDef.fromXML(s));
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  return keep.length === n ? Math.round((after - before) / n) : undefined;
 }
 
 function mbScale(us: number | undefined, mb: number): number | undefined {

@@ -55,8 +55,8 @@ export function int(options: IntOptions = {}): Codec<number> {
     parse(raw) {
       const s = raw.trim();
       let n: number;
-      if (hex && /^0x[0-9a-f]+$/i.test(s)) n = Number.parseInt(s.slice(2), 16);
-      else if (/^[+-]?\d+$/.test(s)) n = Number(s);
+      if (hex && isHexLiteral(s)) n = Number.parseInt(s.slice(2), 16);
+      else if (digitsFrom(s, s.charCodeAt(0) === 0x2b || s.charCodeAt(0) === 0x2d ? 1 : 0)) n = Number(s);
       else fail(`'${clip(raw)}' is not an integer`);
       if (!Number.isSafeInteger(n)) fail(`'${clip(raw)}' is out of range`);
       if (n < min || n > max) fail(`${n} is out of range [${min}, ${max}]`);
@@ -64,6 +64,31 @@ export function int(options: IntOptions = {}): Codec<number> {
     },
     format: (n) => String(n),
   };
+}
+
+// The two number syntaxes as character loops: these run for every numeric
+// attribute of every document, where a regular expression costs more.
+
+/** `s` from `from` on is one or more decimal digits. */
+function digitsFrom(s: string, from: number): boolean {
+  if (from >= s.length) return false;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** `0x` (either case) and one or more hexadecimal digits. */
+function isHexLiteral(s: string): boolean {
+  if (s.length < 3 || s.charCodeAt(0) !== 0x30 || (s.charCodeAt(1) | 0x20) !== 0x78) return false;
+  for (let i = 2; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) continue;
+    const l = c | 0x20; // A-F and a-f alike
+    if (c < 0x41 || l < 0x61 || l > 0x66) return false;
+  }
+  return true;
 }
 
 /** Unsigned integers up to 2^53 - 1. */
@@ -81,7 +106,7 @@ export function hexUint(width: number, max = Number.MAX_SAFE_INTEGER): Codec<num
 export const uint64: Codec<bigint> = {
   parse(raw) {
     const s = raw.trim();
-    if (!/^(\d+|0x[0-9a-f]+)$/i.test(s)) fail(`'${clip(raw)}' is not an unsigned integer`);
+    if (!digitsFrom(s, 0) && !isHexLiteral(s)) fail(`'${clip(raw)}' is not an unsigned integer`);
     const n = BigInt(s);
     if (n > 0xffffffffffffffffn) fail(`'${clip(raw)}' is out of range`);
     return n;
@@ -141,6 +166,27 @@ function clip(s: string): string {
 export interface ReadContext {
   readonly path: string;
   readonly el: XmlElement;
+  /**
+   * The declared child elements of `el` by name, in document order, built
+   * in the mapper's one pass over the children so that each field finds its
+   * elements without scanning them all again. Absent: scan `el.children`.
+   */
+  readonly kids?: ReadonlyMap<string, readonly XmlElement[]>;
+}
+
+/** The child elements named `name` of `el`, from the mapper's index when it covers `el`. */
+function namedKids(el: XmlElement, ctx: ReadContext, name: string): readonly XmlElement[] {
+  if (ctx.el === el && ctx.kids) return ctx.kids.get(name) ?? NONE;
+  const out: XmlElement[] = [];
+  for (const c of el.children) if (c.type === 'element' && c.name === name) out.push(c);
+  return out;
+}
+
+const NONE: readonly XmlElement[] = [];
+
+function firstKid(el: XmlElement, ctx: ReadContext, name: string): XmlElement | undefined {
+  if (ctx.el === el && ctx.kids) return ctx.kids.get(name)?.[0];
+  return findChild(el, name);
 }
 
 /**
@@ -216,12 +262,12 @@ export function text<T>(codec: Codec<T>): Field<T> {
 
 /** A child element holding just text: `<vendor>Intel</vendor>`. */
 export function childText<T>(name: string, codec: Codec<T>): Field<T> {
-  return {
+  return childOnly({
     attrNames: [],
     childNames: [name],
     ownsText: false,
     read(el, ctx) {
-      const c = findChild(el, name);
+      const c = firstKid(el, ctx, name);
       if (!c) return undefined;
       let raw = '';
       for (const k of c.children) if (k.type === 'text' || k.type === 'cdata') raw += k.value;
@@ -235,17 +281,17 @@ export function childText<T>(name: string, codec: Codec<T>): Field<T> {
         children: [{ type: 'text', value: codec.format(value) }],
       });
     },
-  };
+  });
 }
 
 /** One attribute of a child element that has nothing else: `<microcode version='240'/>`. */
 export function childAttr<T>(name: string, attrName: string, codec: Codec<T>): Field<T> {
-  return {
+  return childOnly({
     attrNames: [],
     childNames: [name],
     ownsText: false,
     read(el, ctx) {
-      const c = findChild(el, name);
+      const c = firstKid(el, ctx, name);
       const raw = c?.attrs.find((a) => a.name === attrName)?.value;
       if (raw === undefined || !c) return undefined;
       return decode(codec, raw, { path: `${ctx.path}/${name}`, el: c }, `@${attrName}`);
@@ -258,50 +304,48 @@ export function childAttr<T>(name: string, attrName: string, codec: Codec<T>): F
         children: [],
       });
     },
-  };
+  });
 }
 
 /** Presence of an empty child element: `<pae/>` -> true. */
 export function flag(name: string): Field<boolean> {
-  return {
+  return childOnly({
     attrNames: [],
     childNames: [name],
     ownsText: false,
-    read: (el) => (findChild(el, name) ? true : undefined),
+    read: (el, ctx) => (firstKid(el, ctx, name) ? true : undefined),
     writeChildren(value, out) {
       if (value) out.push({ type: 'element', name, attrs: [], children: [] });
     },
-  };
+  });
 }
 
 /** A single child element mapped by another table. */
 export function child<T>(mapper: ElementMapper<T>): Field<T> {
-  return {
+  return childOnly({
     attrNames: [],
     childNames: [mapper.name],
     ownsText: false,
     read(el, ctx) {
-      const c = findChild(el, mapper.name);
+      const c = firstKid(el, ctx, mapper.name);
       return c ? mapper.read(c, `${ctx.path}/${mapper.name}`) : undefined;
     },
     writeChildren(value, out) {
       out.push(mapper.write(value));
     },
-  };
+  });
 }
 
 /** Repeated child elements mapped by another table; absent when there are none. */
 export function children<T>(mapper: ElementMapper<T>, opts: { min?: number } = {}): Field<T[]> {
-  return {
+  const field: Field<T[]> = {
     attrNames: [],
     childNames: [mapper.name],
     ownsText: false,
     read(el, ctx) {
       const out: T[] = [];
-      for (const c of el.children) {
-        if (c.type === 'element' && c.name === mapper.name) {
-          out.push(mapper.read(c, `${ctx.path}/${mapper.name}[${out.length + 1}]`));
-        }
+      for (const c of namedKids(el, ctx, mapper.name)) {
+        out.push(mapper.read(c, `${ctx.path}/${mapper.name}[${out.length + 1}]`));
       }
       if (opts.min !== undefined && out.length < opts.min) {
         throw detailError(ctx, mapper.name, `at least ${opts.min} <${mapper.name}> element(s) required`);
@@ -312,19 +356,46 @@ export function children<T>(mapper: ElementMapper<T>, opts: { min?: number } = {
       for (const v of value) out.push(mapper.write(v));
     },
   };
+  // with a minimum, absence is an error the field itself must raise
+  return opts.min === undefined ? childOnly(field) : field;
 }
 
 /** A child element kept verbatim (for `<metadata>` and other opaque content). */
 export function rawChild(name: string): Field<XmlElement> {
-  return {
+  return childOnly({
     attrNames: [],
     childNames: [name],
     ownsText: false,
-    read: (el) => findChild(el, name),
+    read: (el, ctx) => firstKid(el, ctx, name),
     writeChildren(value, out) {
       out.push(value);
     },
-  };
+  });
+}
+
+const NO_KIDS: ReadonlyMap<string, readonly XmlElement[]> = new Map();
+
+/** Whether a text node holds more than white space, as `trim() !== ''` says, without the copy in the usual case. */
+function hasContent(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) continue;
+    // beyond ASCII, trim() also knows other space characters
+    return c < 0x80 || v.trim() !== '';
+  }
+  return false;
+}
+
+/**
+ * Fields that read one child element name and give `undefined` when no such
+ * child is there: the mapper skips them without a call when the element has
+ * none, which is most of a wide table like `<devices>` or `<domain>`.
+ */
+const CHILD_ONLY = new WeakSet<AnyField>();
+
+function childOnly<F extends AnyField>(field: F): F {
+  CHILD_ONLY.add(field);
+  return field;
 }
 
 function findChild(el: XmlElement, name: string): XmlElement | undefined {
@@ -387,7 +458,9 @@ export type Infer<S extends Record<string, AnyField>> = {
 
 /** Marks a field as always present in the typed object (and in the XML). */
 export function req<T>(field: Field<T>): Field<T> & { readonly required: true } {
-  return Object.assign(Object.create(null) as object, field, { required: true as const });
+  const marked = Object.assign(Object.create(null) as object, field, { required: true as const });
+  if (CHILD_ONLY.has(field)) CHILD_ONLY.add(marked);
+  return marked;
 }
 
 export interface ElementMapper<T> {
@@ -425,17 +498,46 @@ export function elementMapper<S extends Record<string, AnyField>>(
     set.add(xmlName);
   }
   const keepUnknown = options.keepUnknown !== false;
+  // per field: the child name whose absence means the field is absent, if it is that simple
+  const skipWithout = entries.map(([, f]) =>
+    CHILD_ONLY.has(f) && f.childNames.length === 1 && f.attrNames.length === 0 ? f.childNames[0] : undefined,
+  );
+  const required = entries.map(([, f]) => (f as { required?: boolean }).required === true);
 
   return {
     name,
     spec,
     read(el, path = `/${name}`) {
-      const ctx: ReadContext = { path, el };
+      // One pass over the children: index the declared ones for the fields,
+      // keep the others (the work is linear in the element, not fields × children).
+      let kids: Map<string, XmlElement[]> | undefined;
+      let unknownNodes: UnknownContent['nodes'] | undefined;
+      let after: string | null = null;
+      for (const c of el.children) {
+        if (c.type === 'element') {
+          if (knownChildren.has(c.name)) {
+            after = c.name;
+            kids ??= new Map();
+            const list = kids.get(c.name);
+            if (list) list.push(c);
+            else kids.set(c.name, [c]);
+            continue;
+          }
+        } else if (c.type === 'text' || c.type === 'cdata') {
+          if (readsText || !hasContent(c.value)) continue;
+        }
+        if (!keepUnknown) continue;
+        unknownNodes ??= [];
+        unknownNodes.push({ after, node: c });
+      }
+      const ctx: ReadContext = kids ? { path, el, kids } : { path, el, kids: NO_KIDS };
       const out: Record<string, unknown> = {};
-      for (const [key, f] of entries) {
-        const v = f.read(el, ctx);
+      for (let k = 0; k < entries.length; k++) {
+        const [key, f] = entries[k]!;
+        const only = skipWithout[k];
+        const v = only !== undefined && !kids?.has(only) ? undefined : f.read(el, ctx);
         if (v !== undefined) out[key] = v;
-        else if ((f as { required?: boolean }).required) {
+        else if (required[k]) {
           const what = f.attrNames[0] ? `@${f.attrNames[0]}` : (f.childNames[0] ?? 'text()');
           throw detailError(
             ctx,
@@ -445,24 +547,14 @@ export function elementMapper<S extends Record<string, AnyField>>(
         }
       }
       if (keepUnknown) {
-        const unknown: UnknownContent = { attrs: [], nodes: [] };
-        for (const a of el.attrs)
-          if (!knownAttrs.has(a.name)) unknown.attrs.push({ name: a.name, value: a.value });
-        let after: string | null = null;
-        for (const c of el.children) {
-          if (c.type === 'element') {
-            if (knownChildren.has(c.name)) {
-              after = c.name;
-              continue;
-            }
-            unknown.nodes.push({ after, node: c });
-          } else if (c.type === 'text' || c.type === 'cdata') {
-            if (!readsText && c.value.trim() !== '') unknown.nodes.push({ after, node: c });
-          } else {
-            unknown.nodes.push({ after, node: c });
-          }
+        let unknownAttrs: XmlAttr[] | undefined;
+        for (const a of el.attrs) {
+          if (knownAttrs.has(a.name)) continue;
+          unknownAttrs ??= [];
+          unknownAttrs.push({ name: a.name, value: a.value });
         }
-        setUnknownContent(out, unknown);
+        if (unknownAttrs || unknownNodes)
+          setUnknownContent(out, { attrs: unknownAttrs ?? [], nodes: unknownNodes ?? [] });
       }
       const value = out as Infer<S>;
       options.check?.(value, ctx);

@@ -15,9 +15,10 @@
 import { isSpace } from './chars.js';
 import type { XmlLimits } from './limits.js';
 import { NamespaceScope } from './namespaces.js';
+import { parsedCData, parsedComment, parsedPi, parsedText } from './positioned.js';
 import { PrologScanner } from './prolog.js';
 import { describeAt, RUN_CDATA, RUN_COMMENT, RUN_PI } from './scanner.js';
-import type { XmlAttr, XmlElement, XmlNode } from './tree.js';
+import type { XmlAttr, XmlElement, XmlNode, XmlProcessingInstruction } from './tree.js';
 
 /** Above this many attributes, duplicates are found with a set instead of a scan. */
 const SCAN_LIMIT = 12;
@@ -108,6 +109,8 @@ export class XmlParser extends PrologScanner {
     while (stack.length > 0) {
       const d = stack.length - 1;
       const textStart = this.i;
+      const textLine = this.line;
+      const textColumn = textStart - this.lineStart + 1;
       if ((flags[d]! & 1) !== 0 && !this.keepWhitespace && this.skipIndent()) {
         // indentation after an element child: dropped without building a string
       } else {
@@ -117,12 +120,12 @@ export class XmlParser extends PrologScanner {
             // indentation: dropped now when an element sibling is known, else at the end tag
             if ((flags[d]! & 1) === 0) {
               this.count(textStart);
-              top.children.push({ type: 'text', value });
+              top.children.push(parsedText(value, textLine, textColumn));
               flags[d]! |= 2;
             }
           } else {
             this.count(textStart);
-            top.children.push({ type: 'text', value });
+            top.children.push(parsedText(value, textLine, textColumn));
           }
         }
       }
@@ -170,16 +173,18 @@ export class XmlParser extends PrologScanner {
   /** `<!--`, `<![CDATA[` or something refused, inside an element. */
   private markup(children: XmlNode[], lt: number): void {
     const s = this.s;
+    const line = this.line;
+    const column = lt - this.lineStart + 1;
     if (s.startsWith('<!--', lt)) {
       this.i = lt + 4;
       const value = this.rawRun(RUN_COMMENT, lt);
       this.count(lt);
-      children.push({ type: 'comment', value });
+      children.push(parsedComment(value, line, column));
     } else if (s.startsWith('<![CDATA[', lt)) {
       this.i = lt + 9;
       const value = this.rawRun(RUN_CDATA, lt);
       this.count(lt);
-      children.push({ type: 'cdata', value });
+      children.push(parsedCData(value, line, column));
     } else if (s.startsWith('<!DOCTYPE', lt) || s.startsWith('<!ENTITY', lt)) {
       this.refuse('DOCTYPE and ENTITY declarations are not allowed', lt);
     } else {
@@ -188,7 +193,9 @@ export class XmlParser extends PrologScanner {
   }
 
   /** A processing instruction after `<?`; PIs named xml (in any case) are reserved. */
-  private pi(lt: number): { type: 'pi'; target: string; value: string } {
+  private pi(lt: number): XmlProcessingInstruction {
+    const line = this.line;
+    const column = lt - this.lineStart + 1;
     const nameAt = this.i;
     const target = this.qname('a processing instruction target');
     if (this.colon >= 0) this.fail(`processing instruction target '${target}' contains a colon`, nameAt);
@@ -205,7 +212,7 @@ export class XmlParser extends PrologScanner {
       if (!this.skipSpace()) this.fail(`expected white space or '?>' after '${target}'`, this.i);
       value = this.rawRun(RUN_PI, lt);
     }
-    return { type: 'pi', target, value };
+    return parsedPi(target, value, line, column);
   }
 
   /**
@@ -310,6 +317,13 @@ export class XmlParser extends PrologScanner {
       this.i++;
       this.skipSpace();
       const value = this.attrValue(attrName);
+      if (colon === 5 && attrName === 'xmlns:xml') {
+        // the xml prefix is bound already: libxml2 checks the URI and keeps no
+        // declaration (not even a repeated one), and so the tree has none
+        const wrong = this.ns.declare('xml', value);
+        if (wrong) this.fail(wrong, at);
+        continue;
+      }
       if (attrs.length >= this.limits.maxAttributes)
         this.refuse(`more than the limit of ${this.limits.maxAttributes} attributes on <${name}>`, at);
       this.checkUnique(attrs, attrName, at);

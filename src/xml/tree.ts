@@ -33,22 +33,34 @@ export interface XmlElement {
 export interface XmlText {
   readonly type: 'text';
   value: string;
+  /** Where it starts, when parsed from text (not an own enumerable property). */
+  readonly line?: number;
+  readonly column?: number;
 }
 
 export interface XmlCData {
   readonly type: 'cdata';
   value: string;
+  /** Where it starts, when parsed from text (not an own enumerable property). */
+  readonly line?: number;
+  readonly column?: number;
 }
 
 export interface XmlComment {
   readonly type: 'comment';
   value: string;
+  /** Where it starts, when parsed from text (not an own enumerable property). */
+  readonly line?: number;
+  readonly column?: number;
 }
 
 export interface XmlProcessingInstruction {
   readonly type: 'pi';
   target: string;
   value: string;
+  /** Where it starts, when parsed from text (not an own enumerable property). */
+  readonly line?: number;
+  readonly column?: number;
 }
 
 export type XmlNode = XmlElement | XmlText | XmlCData | XmlComment | XmlProcessingInstruction;

@@ -87,8 +87,6 @@ function canonOurs(el: XmlElement): string {
   const attrs: string[] = [];
   const ns: string[] = [];
   for (const a of el.attrs) {
-    // libxml2 keeps no declaration of the xml prefix, which is bound anyway
-    if (a.name === 'xmlns:xml') continue;
     if (a.name === 'xmlns' || a.name.startsWith('xmlns:')) ns.push(`${a.name.slice(6)}=${a.value}`);
     else attrs.push(`${a.name}=${v(a.value)}`);
   }

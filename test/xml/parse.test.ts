@@ -119,3 +119,38 @@ describe('parseXml', () => {
     expect(() => parseXml(42 as unknown as string)).toThrow(expect.objectContaining({ code: 'INVALID_ARG' }));
   });
 });
+
+describe('positions of text, CDATA, comment and PI nodes', () => {
+  const doc = '<a>\n  <b>one</b><!-- c -->\n\t<?p q?><![CDATA[x]]>tail\n</a>';
+  const root = parseXml(doc, { keepWhitespace: true });
+
+  it('gives the line and column where each starts', () => {
+    const b = root.children[1];
+    expect(b?.type === 'element' && b.children[0]).toMatchObject({ value: 'one', line: 2, column: 6 });
+    const at = (i: number) => ({ line: root.children[i]?.line, column: root.children[i]?.column });
+    expect(root.children.map((c) => c.type)).toEqual([
+      'text',
+      'element',
+      'comment',
+      'text',
+      'pi',
+      'cdata',
+      'text',
+    ]);
+    expect(at(0)).toEqual({ line: 1, column: 4 });
+    expect(at(2)).toEqual({ line: 2, column: 13 });
+    expect(at(3)).toEqual({ line: 2, column: 23 });
+    expect(at(4)).toEqual({ line: 3, column: 2 });
+    expect(at(5)).toEqual({ line: 3, column: 9 });
+    expect(at(6)).toEqual({ line: 3, column: 22 });
+  });
+
+  it('keeps them off the enumerable shape, so parsed trees equal hand-built ones', () => {
+    expect(parseXml('<a>x<!--y--></a>').children).toEqual([
+      { type: 'text', value: 'x' },
+      { type: 'comment', value: 'y' },
+    ]);
+    expect(Object.keys(root.children[2]!)).toEqual(['type', 'value']);
+    expect(JSON.stringify(root.children[4])).toBe('{"type":"pi","target":"p","value":"q"}');
+  });
+});
