@@ -9,6 +9,7 @@
  * @module
  */
 import { VirError } from '../../errors.js';
+import { setUnknownContent, unknownContent } from '../binding.js';
 import { toBytes, toKiB } from '../units.js';
 import { formatIdSet, parseIdSet } from './cpuset.js';
 import type { DomainDefData } from './domain-spec.js';
@@ -149,8 +150,12 @@ function splitScheds<K extends 'vcpus' | 'iothreads', T extends { [P in K]: stri
 ): T[] {
   const byId = new Map<number, T>();
   for (const s of list) {
+    let first = true;
     for (const id of parseIdSet(s[key], `/domain/cputune/${key}`)) {
       const copy = { ...s, [key]: String(id) } as T;
+      // XML the model does not know stays with the first of the split entries, once.
+      if (first) setUnknownContent(copy, unknownContent(s));
+      first = false;
       byId.set(id, copy);
     }
   }
