@@ -1,15 +1,4 @@
-/**
- * Cross-checks with the libvirt installed on this machine: a private session
- * daemon run as `nobody` (so nothing system-wide is touched, and without
- * KVM), asked through virsh, stopped through its pid file afterwards.
- * libvirt 9 (Debian 12) formats a few things older than the 11.3 data our
- * conformance follows; only what both versions agree on is compared. Its
- * host-model differs by design: libvirt 9 scored candidate models another
- * way and used an older CPU map, and our one resolver follows 11.3; and
- * libvirt 9 lists Hyper-V values without KVM, which 11.3 no longer does.
- */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -28,45 +17,14 @@ import type { QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 import { xmlDiff } from '../../../src/xml/equal.js';
 import { parseXml } from '../../../src/xml/parse.js';
 import type { XmlElement } from '../../../src/xml/tree.js';
-import { HAS_QEMU, QEMU_BINARY } from './helpers.js';
+import { QEMU_BINARY } from './helpers.js';
+import { CAN_RUN_LIBVIRT_SESSION, withLibvirtSession } from './libvirt-session.js';
 
 const LIBVIRT_MAP = '/usr/share/libvirt/cpu_map';
-const CAN_ASK_LIBVIRT =
-  HAS_QEMU &&
-  process.getuid?.() === 0 &&
-  existsSync(LIBVIRT_MAP) &&
-  spawnSync('sh', ['-c', 'command -v virsh && command -v setpriv && command -v libvirtd'], {
-    stdio: 'ignore',
-  }).status === 0;
+const CAN_ASK_LIBVIRT = CAN_RUN_LIBVIRT_SESSION && existsSync(LIBVIRT_MAP);
 
 function virshAsNobody(args: string[]): string {
-  const home = mkdtempSync(join(tmpdir(), 'vk-libvirt-'));
-  chmodSync(home, 0o777);
-  try {
-    const r = spawnSync(
-      'setpriv',
-      [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        'env',
-        `HOME=${home}`,
-        `XDG_RUNTIME_DIR=${join(home, 'run')}`,
-        'virsh',
-        '-c',
-        'qemu:///session',
-        ...args,
-      ],
-      { encoding: 'utf8', timeout: 60_000, cwd: home },
-    );
-    return r.stdout;
-  } finally {
-    try {
-      const pid = Number(readFileSync(join(home, 'run/libvirt/libvirtd.pid'), 'utf8').trim());
-      if (pid > 1) process.kill(pid, 'SIGTERM');
-    } catch {}
-    rmSync(home, { recursive: true, force: true });
-  }
+  return withLibvirtSession((virsh) => virsh(args));
 }
 
 describe.skipIf(!CAN_ASK_LIBVIRT)(

@@ -1,63 +1,23 @@
-/**
- * Cross-check with the libvirt installed here: a private session daemon run
- * as `nobody` (nothing system-wide touched, no KVM) probes the same QEMU
- * and writes its own capabilities cache, which we compare with our probe
- * formatted the same way. The installed libvirt may be older than the 11.3
- * rules we follow, so flags it sets must all be ours (when 11.3 still has
- * them), while flags it predates may be extra on our side.
- */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { QEMU_CAPABILITY_FLAGS } from '../../../src/drivers/qemu/probe/capability-flag-names.js';
 import { probeQemu } from '../../../src/drivers/qemu/probe/probe.js';
 import { formatQemuCapsXml } from '../../../src/drivers/qemu/probe/qemu-caps-xml.js';
-import { HAS_QEMU, QEMU_BINARY } from './helpers.js';
+import { QEMU_BINARY } from './helpers.js';
+import { CAN_RUN_LIBVIRT_SESSION, withLibvirtSession } from './libvirt-session.js';
 
-const CAN_ASK_LIBVIRT =
-  HAS_QEMU &&
-  process.getuid?.() === 0 &&
-  spawnSync('sh', ['-c', 'command -v virsh && command -v setpriv && command -v libvirtd'], {
-    stdio: 'ignore',
-  }).status === 0;
+const CAN_ASK_LIBVIRT = CAN_RUN_LIBVIRT_SESSION;
 
 /** Runs one virsh command against a throw-away session daemon and returns the cache file it wrote. */
 function libvirtCacheAsNobody(): string | undefined {
-  const home = mkdtempSync(join(tmpdir(), 'vk-libvirt-'));
-  chmodSync(home, 0o777);
-  try {
-    spawnSync(
-      'setpriv',
-      [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        'env',
-        `HOME=${home}`,
-        `XDG_RUNTIME_DIR=${join(home, 'run')}`,
-        'virsh',
-        '-c',
-        'qemu:///session',
-        'domcapabilities',
-        '--virttype',
-        'qemu',
-        '--emulatorbin',
-        QEMU_BINARY,
-      ],
-      { encoding: 'utf8', timeout: 60_000, cwd: home, stdio: 'ignore' },
-    );
+  return withLibvirtSession((virsh, home) => {
+    virsh(['domcapabilities', '--virttype', 'qemu', '--emulatorbin', QEMU_BINARY]);
     const dir = join(home, '.cache/libvirt/qemu/cache/capabilities');
     const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.xml')) : undefined;
     return file ? readFileSync(join(dir, file), 'utf8') : undefined;
-  } finally {
-    try {
-      const pid = Number(readFileSync(join(home, 'run/libvirt/libvirtd.pid'), 'utf8').trim());
-      if (pid > 1) process.kill(pid, 'SIGTERM');
-    } catch {}
-    rmSync(home, { recursive: true, force: true });
-  }
+  });
 }
 
 describe.skipIf(!CAN_ASK_LIBVIRT)(
