@@ -95,6 +95,8 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   if (cpuArg) b.add('-cpu', cpuArg);
   if (def.os?.loader && def.os.loader.type !== 'pflash' && def.os.loader.path !== undefined)
     b.add('-bios', checkValue(def.os.loader.path, '/domain/os/loader'));
+  // the loader's place in libvirt's order: a ROM is -bios, a pflash restricted to SMM sets its secure flag
+  if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
 
   buildMemory(b, def, ramId, numaCells.length > 0, paths);
   buildSmp(b, def);
@@ -115,7 +117,6 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   b.add('-mon', 'chardev=charmonitor,id=monitor,mode=control');
   buildClock(b, def, paths, env);
   b.add('-no-shutdown');
-  if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
   buildBoot(b, def);
   buildGlobalControllers(b, def);
   buildDevices(b, def, facts, paths);
