@@ -27,6 +27,7 @@ import {
   type FirmwareDescriptorFile,
   orderFirmwareDescriptors,
 } from '../../src/drivers/qemu/defaults/firmware-descriptor.js';
+import { DEFAULT_LEGACY_FIRMWARE } from '../../src/drivers/qemu/defaults/firmware-select.js';
 import { applyQemuDefaults } from '../../src/drivers/qemu/defaults/index.js';
 import { buildQemuCaps, type QemuCaps } from '../../src/drivers/qemu/probe/qemu-caps.js';
 import { probeDataFromTranscript } from '../../src/drivers/qemu/probe/transcript.js';
@@ -185,6 +186,7 @@ export const HARNESS_FIRMWARE = {
     ),
   ),
   nvramDir: '/var/lib/libvirt/qemu/nvram',
+  legacy: DEFAULT_LEGACY_FIRMWARE,
 };
 
 function parseWithDefaults(xml: string, caps: QemuCaps): DomainDef {

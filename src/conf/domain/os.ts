@@ -47,8 +47,8 @@ export const osFirmwareMapper = elementMapper('firmware', {
 export const loaderMapper = elementMapper('loader', {
   readonly: attr('readonly', yesNo),
   secure: attr('secure', yesNo),
-  stateless: attr('stateless', yesNo),
   type: attr('type', enumOf(['rom', 'pflash'])),
+  stateless: attr('stateless', yesNo),
   format: attr('format', str),
   path: text(trimmed),
 });

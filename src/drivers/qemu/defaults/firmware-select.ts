@@ -18,7 +18,20 @@ export interface FirmwareSelectOptions {
   nvramDir: string;
   /** A new definition (libvirt's ABI update): may pick a non-raw build and a `.raw` NVRAM name. */
   abiUpdate?: boolean;
+  /**
+   * CODE:VARS pairs (qemu.conf's `nvram` list) tried for a manual pflash
+   * loader no descriptor describes, to find its NVRAM template.
+   */
+  legacy?: ReadonlyArray<{ code: string; vars: string }>;
 }
+
+/** libvirt's built-in `nvram` list, used when qemu.conf sets none. */
+export const DEFAULT_LEGACY_FIRMWARE: ReadonlyArray<{ code: string; vars: string }> = [
+  { code: '/usr/share/OVMF/OVMF_CODE.fd', vars: '/usr/share/OVMF/OVMF_VARS.fd' },
+  { code: '/usr/share/OVMF/OVMF_CODE.secboot.fd', vars: '/usr/share/OVMF/OVMF_VARS.fd' },
+  { code: '/usr/share/AAVMF/AAVMF_CODE.fd', vars: '/usr/share/AAVMF/AAVMF_VARS.fd' },
+  { code: '/usr/share/AAVMF/AAVMF32_CODE.fd', vars: '/usr/share/AAVMF/AAVMF32_VARS.fd' },
+];
 
 const FORMATS = ['raw', 'qcow2'];
 // SEV's policy bit that asks for SEV-ES
@@ -153,6 +166,27 @@ function applyDescriptor(def: DomainDef, fw: FirmwareDescriptor): void {
   os.firmwareInfo = { features };
 }
 
+/** The legacy CODE:VARS list for a raw, read-only, stateful pflash loader; false when it has no entry. */
+function applyLegacy(def: DomainDef, options: FirmwareSelectOptions): boolean {
+  const os = def.os;
+  const loader = os?.loader;
+  if (!os || !loader || loader.type !== 'pflash' || loader.readonly === false || loader.stateless === true)
+    return false;
+  if (loader.format !== undefined && loader.format !== 'raw') return false;
+  const entry = (options.legacy ?? []).find((e) => e.code === loader.path);
+  if (!entry) return false;
+  loader.readonly = true;
+  loader.format = 'raw';
+  os.nvram ??= {};
+  // a template the user chose wins over the list's (say, one with Secure Boot keys)
+  if (os.nvram.template === undefined) {
+    os.nvram.template = entry.vars;
+    os.nvram.templateFormat = 'raw';
+  }
+  os.nvram.templateFormat ??= 'raw';
+  return true;
+}
+
 /** Makes up the NVRAM file of a pflash guest that keeps state and has none. */
 function ensureNvram(def: DomainDef, options: FirmwareSelectOptions): void {
   const os = def.os;
@@ -161,7 +195,8 @@ function ensureNvram(def: DomainDef, options: FirmwareSelectOptions): void {
   if (os.nvram && os.nvram.format === undefined && loader.format !== undefined)
     os.nvram.format = loader.format;
   const nvram = os.nvram;
-  if (nvram?.path !== undefined || (nvram && !nvramIsLocal(def))) return;
+  // a typed store (`<nvram type=…><source/>`) already says where it lives
+  if (nvram?.path !== undefined || nvram?.type !== undefined) return;
   const format = nvram?.templateFormat ?? loader.format;
   let ext = '';
   if (format === 'raw')
@@ -182,6 +217,8 @@ export function selectFirmware(def: DomainDef, options: FirmwareSelectOptions): 
   const os = def.os;
   if (!os) return;
   const auto = os.firmware !== undefined;
+  // `<nvram format>` alone asks for a build of that format (libvirt's parser copies it to the loader).
+  if (os.loader === undefined && os.nvram?.format !== undefined) os.loader = { format: os.nvram.format };
   if (auto && options.abiUpdate !== true) {
     // An existing guest keeps the raw builds autoselection could only pick before libvirt 9.2.
     os.loader ??= {};
@@ -206,6 +243,9 @@ export function selectFirmware(def: DomainDef, options: FirmwareSelectOptions): 
       `no '${os.firmware}' firmware is compatible with the current configuration`,
       { field: '/domain/os/@firmware' },
     );
-  } else if (os.loader) os.loader.format ??= 'raw';
+  } else if (!applyLegacy(def, options) && os.loader) {
+    // a custom build nothing describes: assume raw unless told
+    os.loader.format ??= 'raw';
+  }
   ensureNvram(def, options);
 }
