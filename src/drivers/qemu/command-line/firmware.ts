@@ -84,10 +84,10 @@ export function firmwareBlockdevs(def: DomainDef): FirmwareArgs {
           field: '/domain/os/nvram/@type',
         },
       );
-    if (nvram.path === undefined)
-      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'the NVRAM store has no path', {
-        field: '/domain/os/nvram',
-      });
+    const path = nvram.type === 'file' ? nvram.source?.file : nvram.path;
+    const field = nvram.type === 'file' ? '/domain/os/nvram/source/@file' : '/domain/os/nvram';
+    if (path === undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'the NVRAM store has no path', { field });
     const format = checkFormat(nvram.format ?? 'raw', '/domain/os/nvram/@format');
     if (format === 'raw') {
       const storage = 'libvirt-pflash1-storage';
@@ -95,14 +95,14 @@ export function firmwareBlockdevs(def: DomainDef): FirmwareArgs {
         '-blockdev',
         {
           driver: 'file',
-          filename: checkValue(nvram.path, '/domain/os/nvram'),
+          filename: checkValue(path, field),
           'node-name': storage,
           'read-only': false,
         },
       ]);
       out.machineOpts.push(`pflash1=${storage}`);
     } else {
-      const vars = layered(1, nvram.path, format, false, '/domain/os/nvram');
+      const vars = layered(1, path, format, false, field);
       out.blockdevs.push(...vars.blockdevs);
       out.machineOpts.push(`pflash1=${vars.node}`);
     }
