@@ -23,6 +23,11 @@ import { join } from 'node:path';
 import { DomainDef } from '../../src/conf/domain/domain-def.js';
 import { buildCommandLine } from '../../src/drivers/qemu/command-line/index.js';
 import type { NetHost } from '../../src/drivers/qemu/command-line/types.js';
+import {
+  type FirmwareDescriptorFile,
+  orderFirmwareDescriptors,
+} from '../../src/drivers/qemu/defaults/firmware-descriptor.js';
+import { DEFAULT_LEGACY_FIRMWARE } from '../../src/drivers/qemu/defaults/firmware-select.js';
 import { applyQemuDefaults } from '../../src/drivers/qemu/defaults/index.js';
 import { buildQemuCaps, type QemuCaps } from '../../src/drivers/qemu/probe/qemu-caps.js';
 import { probeDataFromTranscript } from '../../src/drivers/qemu/probe/transcript.js';
@@ -168,12 +173,28 @@ export function harnessPaths(name: string) {
   };
 }
 
+/**
+ * The firmware descriptors libvirt's harness installs (tests/qemufirmwaredata, pointed at
+ * by tests/testutilsqemu.c), kept as facts in our fixture. The harness's driver is
+ * privileged, so the per-user directory does not count.
+ */
+const FIRMWARE_FIXTURE = new URL('../../fixtures/firmware/libvirt-test-descriptors.json', import.meta.url);
+export const HARNESS_FIRMWARE = {
+  descriptors: orderFirmwareDescriptors(
+    (JSON.parse(readFileSync(FIRMWARE_FIXTURE, 'utf8')) as { files: FirmwareDescriptorFile[] }).files.filter(
+      (f) => f.dir !== 'user',
+    ),
+  ),
+  nvramDir: '/var/lib/libvirt/qemu/nvram',
+  legacy: DEFAULT_LEGACY_FIRMWARE,
+};
+
 function parseWithDefaults(xml: string, caps: QemuCaps): DomainDef {
   const def = DomainDef.fromXML(xml.replace(/<!--[\s\S]*?-->[ \t]*\n?/g, ''), {
     ...HARNESS,
     deferImplicitControllers: true,
   });
-  applyQemuDefaults(def, caps, { libDir: '/var/lib/libvirt/qemu' });
+  applyQemuDefaults(def, caps, { libDir: '/var/lib/libvirt/qemu', firmware: HARNESS_FIRMWARE });
   return def;
 }
 

@@ -47,8 +47,8 @@ export const osFirmwareMapper = elementMapper('firmware', {
 export const loaderMapper = elementMapper('loader', {
   readonly: attr('readonly', yesNo),
   secure: attr('secure', yesNo),
-  stateless: attr('stateless', yesNo),
   type: attr('type', enumOf(['rom', 'pflash'])),
+  stateless: attr('stateless', yesNo),
   format: attr('format', str),
   path: text(trimmed),
 });
@@ -59,6 +59,8 @@ export const nvramMapper = elementMapper('nvram', {
   templateFormat: attr('templateFormat', str),
   type: attr('type', str),
   format: attr('format', str),
+  // a typed store (`type='file'`, `'network'`, ...) says where it lives here; other source fields stay verbatim
+  source: child(elementMapper('source', { file: attr('file', str) })),
   path: text(trimmed),
 });
 export type Nvram = Infer<typeof nvramMapper.spec>;

@@ -24,6 +24,7 @@ import { buildClock } from './clock.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, optList, optValue } from './escape.js';
+import { firmwareBlockdevs } from './firmware.js';
 import { machineArgument } from './machine.js';
 import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildPanics } from './misc-devices.js';
@@ -94,6 +95,8 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   if (cpuArg) b.add('-cpu', cpuArg);
   if (def.os?.loader && def.os.loader.type !== 'pflash' && def.os.loader.path !== undefined)
     b.add('-bios', checkValue(def.os.loader.path, '/domain/os/loader'));
+  // the loader's place in libvirt's order: a ROM is -bios, a pflash restricted to SMM sets its secure flag
+  if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
 
   buildMemory(b, def, ramId, numaCells.length > 0, paths);
   buildSmp(b, def);
@@ -114,7 +117,6 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   b.add('-mon', 'chardev=charmonitor,id=monitor,mode=control');
   buildClock(b, def, paths, env);
   b.add('-no-shutdown');
-  if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
   buildBoot(b, def);
   buildGlobalControllers(b, def);
   buildDevices(b, def, facts, paths);
@@ -205,41 +207,4 @@ function accelArgument(def: DomainDef): string {
   const ring = def.features?.kvm?.dirtyRing;
   if (accel === 'kvm' && ring?.state && ring.size !== undefined) return `kvm,dirty-ring-size=${ring.size}`;
   return accel;
-}
-
-interface FirmwareArgs {
-  machineOpts: string[];
-  blockdevs: Array<[string, Record<string, unknown>]>;
-  secure: boolean;
-}
-
-/** pflash firmware (loader and NVRAM) as block nodes named by the machine's pflash0/pflash1. */
-function firmwareBlockdevs(def: DomainDef): FirmwareArgs {
-  const out: FirmwareArgs = { machineOpts: [], blockdevs: [], secure: false };
-  const loader = def.os?.loader;
-  if (loader?.type !== 'pflash' || loader.path === undefined) return out;
-  const add = (n: number, file: string, format: string, readonly: boolean, field: string) => {
-    const storage = `libvirt-pflash${n}-storage`;
-    out.blockdevs.push([
-      '-blockdev',
-      {
-        driver: 'file',
-        filename: checkValue(file, field),
-        'node-name': storage,
-        'auto-read-only': true,
-        discard: 'unmap',
-      },
-    ]);
-    const fmt = `libvirt-pflash${n}-format`;
-    out.blockdevs.push([
-      '-blockdev',
-      { 'node-name': fmt, 'read-only': readonly, driver: format, file: storage },
-    ]);
-    out.machineOpts.push(`pflash${n}=${fmt}`);
-  };
-  add(0, loader.path, loader.format ?? 'raw', loader.readonly !== false, '/domain/os/loader');
-  const nvram = def.os?.nvram;
-  if (nvram?.path !== undefined) add(1, nvram.path, nvram.format ?? 'raw', false, '/domain/os/nvram');
-  out.secure = loader.secure === true;
-  return out;
 }
