@@ -75,6 +75,20 @@ export const diskSourceMapper = elementMapper('source', {
 });
 export type DiskSource = Infer<typeof diskSourceMapper.spec>;
 
+/**
+ * `<driver><iothreads>`: which I/O threads serve a virtio device's queues
+ * (each thread optionally naming its queues by index).
+ */
+export const iothreadMappingMapper = elementMapper('iothreads', {
+  iothreads: children(
+    elementMapper('iothread', {
+      id: req(attr('id', uint32)),
+      queues: children(elementMapper('queue', { id: req(attr('id', uint32)) })),
+    }),
+  ),
+});
+export type IothreadMapping = Infer<typeof iothreadMappingMapper.spec>;
+
 export const diskDriverMapper = elementMapper('driver', {
   name: attr('name', str),
   type: attr('type', str),
@@ -91,6 +105,7 @@ export const diskDriverMapper = elementMapper('driver', {
   iothread: attr('iothread', uint32),
   queues: attr('queues', uint32),
   queueSize: attr('queue_size', uint32),
+  iothreads: child(iothreadMappingMapper),
 });
 export type DiskDriver = Infer<typeof diskDriverMapper.spec>;
 

@@ -24,6 +24,7 @@ import { buildClock } from './clock.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, optList, optValue } from './escape.js';
+import { buildIothreads } from './iothreads.js';
 import { machineArgument } from './machine.js';
 import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildPanics } from './misc-devices.js';
@@ -97,6 +98,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
 
   buildMemory(b, def, ramId, numaCells.length > 0, paths);
   buildSmp(b, def);
+  buildIothreads(b, def, caps);
   buildNuma(b, def, paths);
   if (def.uuid) b.add('-uuid', def.uuid);
   buildGenid(b, def);
