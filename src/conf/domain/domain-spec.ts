@@ -26,6 +26,7 @@ import {
 } from '../binding.js';
 import { CpuDef, cpuMapper } from '../cpu.js';
 import { clockMapper, LIFECYCLE_ACTIONS } from './clock.js';
+import { throttleGroupsMapper } from './devices/disk.js';
 import { devicesMapper } from './devices/index.js';
 import { featuresMapper } from './features.js';
 import { osMapper } from './os.js';
@@ -157,6 +158,7 @@ export const domainSpec = {
   iothreads: childText('iothreads', uint),
   iothreadIds: child(iothreadIdsMapper),
   defaultIothread: child(defaultIothreadMapper),
+  throttleGroups: child(throttleGroupsMapper),
   cputune: child(cputuneMapper),
   numatune: child(numatuneMapper),
   resource: child(resourceMapper),

@@ -30,6 +30,7 @@ import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildPanics } from './misc-devices.js';
 import { buildGenid, buildGlobalControllers, buildPstore } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
+import { buildThrottleGroups } from './throttle.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 
 export { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
@@ -99,6 +100,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   buildMemory(b, def, ramId, numaCells.length > 0, paths);
   buildSmp(b, def);
   buildIothreads(b, def, caps);
+  buildThrottleGroups(b, def);
   buildNuma(b, def, paths);
   if (def.uuid) b.add('-uuid', def.uuid);
   buildGenid(b, def);
