@@ -76,7 +76,9 @@ export function buildDisks(
     });
     b.props('-device', device, field);
     // Throttling an empty drive fails in QEMU; libvirt skips it (the limits apply once media is in).
-    const iotune = layers ? iotuneCommand(d.iotune, String(device.id), field) : undefined;
+    const iotune = layers
+      ? iotuneCommand(d.iotune, d.target.bus ?? 'ide', String(device.id), field)
+      : undefined;
     if (iotune) b.monitorCommands.push(iotune);
   }
 }

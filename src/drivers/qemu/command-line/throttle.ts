@@ -138,16 +138,43 @@ export function buildThrottleFilters(
   return parent;
 }
 
-/** The `block_set_io_throttle` a disk's `<iotune>` asks for, against the device's QOM id. */
+/**
+ * Where QMP finds a disk's block backend, from its device alias: the alias
+ * itself for IDE, SATA, SCSI and floppy devices, the inner virtio-blk
+ * device for virtio, the storage device's legacy SCSI disk for USB.
+ */
+export function diskQomName(bus: string, alias: string): string | undefined {
+  switch (bus) {
+    case 'ide':
+    case 'sata':
+    case 'scsi':
+    case 'fdc':
+      return alias;
+    case 'virtio':
+      return `/machine/peripheral/${alias}/virtio-backend`;
+    case 'usb':
+      return `/machine/peripheral/${alias}/${alias}.0/legacy[0]`;
+    default:
+      return undefined;
+  }
+}
+
+/** The `block_set_io_throttle` a disk's `<iotune>` asks for, against the backend's QOM name. */
 export function iotuneCommand(
   iotune: DiskIotune | undefined,
-  qomId: string,
+  bus: string,
+  alias: string,
   field: string,
 ): { execute: string; arguments: Record<string, unknown> } | undefined {
   if (!iotune) return undefined;
   const group = iotune.groupName;
   if (group === undefined && !hasAny(iotune)) return undefined;
   const at = `${field}/iotune`;
+  const qomId = diskQomName(bus, alias);
+  if (qomId === undefined)
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `I/O limits cannot be set on a ${bus} disk`, {
+      field: at,
+    });
   const rates = limitProps(iotune, 2, at);
   const lengths: Record<string, number> = {};
   for (const k of LENGTHS.map((r) => r[2])) {
