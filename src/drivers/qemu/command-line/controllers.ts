@@ -6,7 +6,7 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps, virtioOptions } from './device-props.js';
-import { controllerIothreadMapping, iothreadMappingProps } from './iothreads.js';
+import { controllerIothreadMapping, hasIothread, iothreadMappingProps } from './iothreads.js';
 
 export function buildControllers(
   b: ArgvBuilder,
@@ -85,6 +85,15 @@ function virtioScsiProps(c: ControllerDef, field: string, def: DomainDef): Props
   const d = c.driver;
   const p: Props = {};
   const iothread = driverCount(d, 'iothread', field);
+  if (iothread !== undefined && !hasIothread(def, iothread))
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `I/O thread ${iothread} is not one of the domain's I/O threads`,
+      {
+        field: `${field}/driver/@iothread`,
+      },
+    );
   if (iothread !== undefined) p.iothread = `iothread${iothread}`;
   p.id = `scsi${c.index ?? 0}`;
   const queues = driverCount(d, 'queues', field);
