@@ -26,6 +26,7 @@ import {
 } from '../binding.js';
 import { CpuDef, cpuMapper } from '../cpu.js';
 import { clockMapper, LIFECYCLE_ACTIONS } from './clock.js';
+import { throttleGroupsMapper } from './devices/disk.js';
 import { devicesMapper } from './devices/index.js';
 import { featuresMapper } from './features.js';
 import { osMapper } from './os.js';
@@ -33,6 +34,7 @@ import {
   blkiotuneMapper,
   cputuneMapper,
   currentMemoryMapper,
+  defaultIothreadMapper,
   iothreadIdsMapper,
   maxMemoryMapper,
   memoryBackingMapper,
@@ -155,7 +157,8 @@ export const domainSpec = {
   vcpus: child(vcpusMapper),
   iothreads: childText('iothreads', uint),
   iothreadIds: child(iothreadIdsMapper),
-  defaultIothread: rawChild('defaultiothread'),
+  defaultIothread: child(defaultIothreadMapper),
+  throttleGroups: child(throttleGroupsMapper),
   cputune: child(cputuneMapper),
   numatune: child(numatuneMapper),
   resource: child(resourceMapper),

@@ -15,7 +15,7 @@ import { formatIdSet, parseIdSet } from './cpuset.js';
 import type { DomainDefData } from './domain-spec.js';
 import { normalizeDevices } from './normalize-devices.js';
 import { type NormalizeOptions, randomUuid } from './normalize-options.js';
-import type { CacheAlloc, Cachetune, Memorytune } from './resources.js';
+import { type CacheAlloc, type Cachetune, fillIothreadIds, type Memorytune } from './resources.js';
 
 export { diskNameIndex } from './normalize-devices.js';
 export { type NormalizeOptions, randomMac, randomUuid } from './normalize-options.js';
@@ -26,6 +26,7 @@ export function normalizeDomain(def: DomainDefData, options: NormalizeOptions = 
   if (def.genid === '') def.genid = (options.generateUuid ?? randomUuid)();
   normalizeMemory(def);
   normalizeVcpus(def);
+  fillIothreadIds(def);
   normalizeOs(def, options);
   def.clock ??= { offset: 'utc' };
   def.onPoweroff ??= 'destroy';

@@ -115,15 +115,46 @@ export type VcpuInfo = Infer<typeof vcpuInfoMapper.spec>;
 
 export const vcpusMapper = elementMapper('vcpus', { vcpus: children(vcpuInfoMapper) });
 
+// Polling of an I/O thread's event loop, in nanoseconds (max) and factors (grow, shrink).
+const iothreadPollMapper = elementMapper('poll', {
+  max: attr('max', uint),
+  grow: attr('grow', uint),
+  shrink: attr('shrink', uint),
+});
+
 export const iothreadIdsMapper = elementMapper('iothreadids', {
   iothreads: children(
     elementMapper('iothread', {
       id: req(attr('id', int({ min: 1, max: 0xffffffff }))),
       threadMin: attr('thread_pool_min', uint32),
       threadMax: attr('thread_pool_max', uint32),
+      poll: child(iothreadPollMapper),
     }),
   ),
 });
+export type IothreadIds = Infer<typeof iothreadIdsMapper.spec>;
+
+/** `<defaultiothread>`: the worker pool of QEMU's main loop. */
+export const defaultIothreadMapper = elementMapper('defaultiothread', {
+  threadMin: attr('thread_pool_min', uint32),
+  threadMax: attr('thread_pool_max', uint32),
+});
+
+/**
+ * libvirt's reading of `<iothreads>` with `<iothreadids>`: the count is at
+ * least the ids listed, and the ids missing up to the count are the lowest
+ * unused numbers from 1, appended after the listed ones. An empty
+ * `<iothreadids>` is not written back (all its entries would be filled in).
+ */
+export function fillIothreadIds(def: { iothreads?: number; iothreadIds?: IothreadIds }): void {
+  const listed = def.iothreadIds?.iothreads ?? [];
+  if (def.iothreadIds && listed.length === 0) delete def.iothreadIds;
+  if (listed.length === 0) return;
+  const count = Math.max(def.iothreads ?? 0, listed.length);
+  const used = new Set(listed.map((t) => t.id));
+  for (let id = 1; listed.length < count; id++) if (!used.has(id)) listed.push({ id });
+  def.iothreads = count;
+}
 
 // <cputune> --------------------------------------------------------------
 

@@ -75,6 +75,20 @@ export const diskSourceMapper = elementMapper('source', {
 });
 export type DiskSource = Infer<typeof diskSourceMapper.spec>;
 
+/**
+ * `<driver><iothreads>`: which I/O threads serve a virtio device's queues
+ * (each thread optionally naming its queues by index).
+ */
+export const iothreadMappingMapper = elementMapper('iothreads', {
+  iothreads: children(
+    elementMapper('iothread', {
+      id: req(attr('id', uint32)),
+      queues: children(elementMapper('queue', { id: req(attr('id', uint32)) })),
+    }),
+  ),
+});
+export type IothreadMapping = Infer<typeof iothreadMappingMapper.spec>;
+
 export const diskDriverMapper = elementMapper('driver', {
   name: attr('name', str),
   type: attr('type', str),
@@ -91,6 +105,7 @@ export const diskDriverMapper = elementMapper('driver', {
   iothread: attr('iothread', uint32),
   queues: attr('queues', uint32),
   queueSize: attr('queue_size', uint32),
+  iothreads: child(iothreadMappingMapper),
 });
 export type DiskDriver = Infer<typeof diskDriverMapper.spec>;
 
@@ -103,16 +118,57 @@ export const diskTargetMapper = elementMapper('target', {
 });
 export type DiskTarget = Infer<typeof diskTargetMapper.spec>;
 
-const iotuneMapper = elementMapper('iotune', {
+/**
+ * The limits shared by a disk's `<iotune>` and a domain `<throttlegroup>`,
+ * in libvirt's order: rates, bursts, the I/O size, burst lengths.
+ */
+const throttleLimits = {
   totalBytesSec: childText('total_bytes_sec', uint),
   readBytesSec: childText('read_bytes_sec', uint),
   writeBytesSec: childText('write_bytes_sec', uint),
   totalIopsSec: childText('total_iops_sec', uint),
   readIopsSec: childText('read_iops_sec', uint),
   writeIopsSec: childText('write_iops_sec', uint),
+  totalBytesSecMax: childText('total_bytes_sec_max', uint),
+  readBytesSecMax: childText('read_bytes_sec_max', uint),
+  writeBytesSecMax: childText('write_bytes_sec_max', uint),
+  totalIopsSecMax: childText('total_iops_sec_max', uint),
+  readIopsSecMax: childText('read_iops_sec_max', uint),
+  writeIopsSecMax: childText('write_iops_sec_max', uint),
+  sizeIopsSec: childText('size_iops_sec', uint),
+};
+const throttleLengths = {
+  totalBytesSecMaxLength: childText('total_bytes_sec_max_length', uint),
+  readBytesSecMaxLength: childText('read_bytes_sec_max_length', uint),
+  writeBytesSecMaxLength: childText('write_bytes_sec_max_length', uint),
+  totalIopsSecMaxLength: childText('total_iops_sec_max_length', uint),
+  readIopsSecMaxLength: childText('read_iops_sec_max_length', uint),
+  writeIopsSecMaxLength: childText('write_iops_sec_max_length', uint),
+};
+
+// libvirt writes <group_name> between the I/O size and the burst lengths in <iotune>, last in a group.
+const iotuneMapper = elementMapper('iotune', {
+  ...throttleLimits,
   groupName: childText('group_name', trimmed),
+  ...throttleLengths,
 });
 export type DiskIotune = Infer<typeof iotuneMapper.spec>;
+
+/** `<throttlegroups>`: named limits disks share through `<throttlefilters>`. */
+export const throttleGroupsMapper = elementMapper('throttlegroups', {
+  groups: children(
+    elementMapper('throttlegroup', {
+      ...throttleLimits,
+      ...throttleLengths,
+      groupName: childText('group_name', trimmed),
+    }),
+  ),
+});
+export type ThrottleGroup = NonNullable<Infer<typeof throttleGroupsMapper.spec>['groups']>[number];
+
+const throttleFiltersMapper = elementMapper('throttlefilters', {
+  filters: children(elementMapper('throttlefilter', { group: req(attr('group', str)) })),
+});
 
 export const bootOrderMapper = elementMapper('boot', {
   order: req(attr('order', uint32)),
@@ -132,6 +188,7 @@ export const diskMapper = elementMapper('disk', {
   backendDomain: child(elementMapper('backenddomain', { name: req(attr('name', str)) })),
   target: req(child(diskTargetMapper)),
   iotune: child(iotuneMapper),
+  throttleFilters: child(throttleFiltersMapper),
   readonly: presence('readonly'),
   shareable: presence('shareable'),
   transient: presence('transient'),

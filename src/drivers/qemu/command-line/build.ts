@@ -25,11 +25,13 @@ import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { checkValue, optList, optValue } from './escape.js';
 import { firmwareBlockdevs } from './firmware.js';
+import { buildIothreads } from './iothreads.js';
 import { machineArgument } from './machine.js';
 import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildPanics } from './misc-devices.js';
 import { buildGenid, buildGlobalControllers, buildPstore } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
+import { buildThrottleGroups } from './throttle.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 
 export { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
@@ -100,6 +102,8 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
 
   buildMemory(b, def, ramId, numaCells.length > 0, paths);
   buildSmp(b, def);
+  buildIothreads(b, def, caps);
+  buildThrottleGroups(b, def);
   buildNuma(b, def, paths);
   if (def.uuid) b.add('-uuid', def.uuid);
   buildGenid(b, def);

@@ -1,16 +1,19 @@
 import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { ControllerDef } from '../../../conf/domain/devices/index.js';
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps, virtioOptions } from './device-props.js';
+import { controllerIothreadMapping, hasIothread, iothreadMappingProps } from './iothreads.js';
 
 export function buildControllers(
   b: ArgvBuilder,
   ctrls: ControllerDef[],
   facts: MachineFacts,
   usbAddr: (a: DeviceAddress | undefined) => Props,
+  def: DomainDef,
 ): void {
   // PCI controllers come first (buses must exist before what plugs into them), then the others.
   const pci = ctrls.filter((c) => c.type === 'pci' && c.model !== 'pci-root' && c.model !== 'pcie-root');
@@ -37,7 +40,7 @@ export function buildControllers(
       const p =
         c.type === 'ccid'
           ? { driver: 'usb-ccid', id: `ccid${c.index ?? 0}`, ...usbAddr(c.address) }
-          : controllerProps(c, ctrls, facts);
+          : controllerProps(c, ctrls, facts, def);
       if (p) b.props('-device', p, `/domain/devices/controller[@type='${c.type}']`);
     }
 }
@@ -78,14 +81,25 @@ function driverCount(d: XmlElement | undefined, name: string, field: string): nu
 }
 
 /** virtio-scsi's queue and I/O properties from `<driver>`, in libvirt's order. */
-function virtioScsiProps(c: ControllerDef, field: string): Props {
+function virtioScsiProps(c: ControllerDef, field: string, def: DomainDef): Props {
   const d = c.driver;
   const p: Props = {};
   const iothread = driverCount(d, 'iothread', field);
+  if (iothread !== undefined && !hasIothread(def, iothread))
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `I/O thread ${iothread} is not one of the domain's I/O threads`,
+      {
+        field: `${field}/driver/@iothread`,
+      },
+    );
   if (iothread !== undefined) p.iothread = `iothread${iothread}`;
   p.id = `scsi${c.index ?? 0}`;
   const queues = driverCount(d, 'queues', field);
   if (queues !== undefined) p.num_queues = queues;
+  const mapping = iothreadMappingProps(def, controllerIothreadMapping(d, field), queues, field);
+  if (mapping) p['iothread-vq-mapping'] = mapping;
   const cmdPerLun = driverCount(d, 'cmd_per_lun', field);
   if (cmdPerLun !== undefined) p.cmd_per_lun = cmdPerLun;
   const maxSectors = driverCount(d, 'max_sectors', field);
@@ -124,7 +138,12 @@ function masterBus(c: ControllerDef, ctrls: ControllerDef[]): string {
   return `${usbAlias(idx)}.0`;
 }
 
-function controllerProps(c: ControllerDef, ctrls: ControllerDef[], facts: MachineFacts): Props | undefined {
+function controllerProps(
+  c: ControllerDef,
+  ctrls: ControllerDef[],
+  facts: MachineFacts,
+  def: DomainDef,
+): Props | undefined {
   const idx = c.index ?? 0;
   const addr = pciProps(c.address, facts);
   const field = `/domain/devices/controller[@type='${c.type}'][@index=${idx}]`;
@@ -146,7 +165,12 @@ function controllerProps(c: ControllerDef, ctrls: ControllerDef[], facts: Machin
       const model = c.model ?? 'lsilogic';
       const virtio = VIRTIO_SCSI[model];
       if (virtio)
-        return { driver: virtio, ...virtioOptions(c.driver, field), ...virtioScsiProps(c, field), ...addr };
+        return {
+          driver: virtio,
+          ...virtioOptions(c.driver, field),
+          ...virtioScsiProps(c, field, def),
+          ...addr,
+        };
       const driver =
         {
           lsilogic: 'lsi',

@@ -46,7 +46,7 @@ export function buildDevices(
     if (typeof where.port === 'string') usb.addHub(Number(String(where.bus).slice(4)), where.port);
     return where;
   });
-  buildControllers(b, dev.controllers ?? [], facts, usbAddr);
+  buildControllers(b, dev.controllers ?? [], facts, usbAddr, def);
   for (const [i, where] of hubs.entries())
     b.props('-device', { driver: 'usb-hub', id: `hub${i}`, ...where }, `/domain/devices/hub[${i + 1}]`);
   buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));

@@ -15,6 +15,7 @@ import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import { type Props, pciProps, rawAttr } from './device-props.js';
 import { checkValue } from './escape.js';
+import { hasIothread, iothreadMappingProps } from './iothreads.js';
 
 /** SCSI controllers whose bus QEMU numbers per `bus` and addresses by `scsi-id` alone. */
 const SCSI_SPI_MODELS = new Set(['lsilogic', 'ncr53c90', 'dc390', 'am53c974']);
@@ -125,6 +126,7 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
   let removable: boolean | undefined;
   let model: string | undefined;
   let product: string | undefined;
+  checkDiskIothreads(def, d, bus, field);
   switch (bus) {
     case 'ide':
     case 'sata':
@@ -149,6 +151,10 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
       if (d.device === 'lun') p.scsi = true;
       if (d.driver?.queues !== undefined) p['num-queues'] = d.driver.queues;
       if (d.driver?.queueSize !== undefined) p['queue-size'] = d.driver.queueSize;
+      {
+        const mapping = iothreadMappingProps(def, d.driver?.iothreads, d.driver?.queues, field);
+        if (mapping) p['iothread-vq-mapping'] = mapping;
+      }
       break;
     case 'usb':
       p.driver = 'usb-storage';
@@ -203,4 +209,25 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
   if (d.serial !== undefined) p.serial = checkValue(d.serial, `${field}/serial`).replaceAll(' ', '\\ ');
   Object.assign(p, errorPolicies(d));
   return p;
+}
+
+/** A disk's I/O thread (or thread mapping) must be one the domain has, on a virtio disk. */
+function checkDiskIothreads(def: DomainDef, d: DiskDef, bus: string, field: string): void {
+  const id = d.driver?.iothread;
+  const mapped = (d.driver?.iothreads?.iothreads ?? []).length > 0;
+  if (id === undefined && !mapped) return;
+  const where = `${field}/driver/${id !== undefined ? '@iothread' : 'iothreads'}`;
+  if (bus !== 'virtio')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `I/O threads are not available for a ${bus} disk`, {
+      field: where,
+    });
+  if (id !== undefined && !hasIothread(def, id))
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `I/O thread ${id} is not one of the domain's I/O threads`,
+      {
+        field: where,
+      },
+    );
 }

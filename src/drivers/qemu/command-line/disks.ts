@@ -16,6 +16,7 @@ import { defaultHostCdrom, diskImageNodes } from './disk-blockdev.js';
 import { diskDeviceProps } from './disk-device.js';
 import { diskLayers, layerCount } from './disk-layers.js';
 import { optValue } from './escape.js';
+import { buildThrottleFilters, iotuneCommand, throttleFilterCount } from './throttle.js';
 import type { CommandLinePaths } from './types.js';
 
 export function buildDisks(
@@ -39,7 +40,7 @@ export function buildDisks(
   let next = 1;
   for (const d of [...disks].reverse()) {
     first.set(d, next);
-    next += layerCount(d);
+    next += layerCount(d) + throttleFilterCount(d);
   }
   buildFloppyController(b, disks, facts, boot);
   for (const [i, d] of disks.entries()) {
@@ -59,20 +60,26 @@ export function buildDisks(
         );
         drive = cor;
       }
-    }
-    b.props(
-      '-device',
-      diskDeviceProps({
-        def,
-        disk: d,
-        facts,
-        field,
-        drive,
-        bootindex: boot.get(d),
-        usb: d.target.bus === 'usb' ? usbAddr(d.address) : {},
-      }),
+      drive = buildThrottleFilters(b, def, d, drive, (first.get(d) ?? 1) + layerCount(d), field);
+    } else if (throttleFilterCount(d) > 0)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'an empty drive cannot have throttle filters', {
+        field: `${field}/throttlefilters`,
+      });
+    const device = diskDeviceProps({
+      def,
+      disk: d,
+      facts,
       field,
-    );
+      drive,
+      bootindex: boot.get(d),
+      usb: d.target.bus === 'usb' ? usbAddr(d.address) : {},
+    });
+    b.props('-device', device, field);
+    // Throttling an empty drive fails in QEMU; libvirt skips it (the limits apply once media is in).
+    const iotune = layers
+      ? iotuneCommand(d.iotune, d.target.bus ?? 'ide', String(device.id), field)
+      : undefined;
+    if (iotune) b.monitorCommands.push(iotune);
   }
 }
 
