@@ -8,6 +8,7 @@
 import { VirError } from '../../errors.js';
 import { setUnknownContent, unknownContent } from '../binding.js';
 import type { DeviceAddress } from './address.js';
+import { defaultCompanionMasters, orderParsedControllers } from './controller-order.js';
 import { orderDisks, postParseDisk } from './devices/disk-postparse.js';
 import type {
   ChardevDef,
@@ -27,6 +28,10 @@ import type { NormalizeOptions } from './normalize-options.js';
 export function normalizeDevices(def: DomainDefData, options: NormalizeOptions): void {
   def.devices ??= {};
   const dev = def.devices;
+  if (dev.controllers) {
+    defaultCompanionMasters(dev.controllers);
+    dev.controllers = orderParsedControllers(dev.controllers);
+  }
   for (const c of dev.controllers ?? [])
     if (c.index === undefined) c.index = unusedIndex(dev.controllers ?? [], c.type);
   if (dev.disks) dev.disks = orderDisks(dev.disks, diskNameIndex);

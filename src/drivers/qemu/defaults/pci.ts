@@ -19,6 +19,7 @@ import {
   type PciSlot,
 } from '../../../machine/pci-layout.js';
 import { completePciController, insertController } from './devices.js';
+import { isUsb2Set, joinUsb2Set, placeQ35Chipset, startUsb2Set } from './pci-chipset.js';
 
 interface Addressable {
   address?: DeviceAddress;
@@ -140,6 +141,9 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
     ctrls.find((c) => c.type === 'sata' && c.index === 0),
     integratedPciFunction(facts.family, 'sata0'),
   );
+  if (facts.family === 'q35') placeQ35Chipset(ctrls, book);
+  // USB2 companions whose set already has a slot take their function there.
+  for (const c of ctrls) if (isUsb2Set(c) && wantsPci(c)) joinUsb2Set(c, ctrls, book);
   const primary = dev.videos?.[0];
   if (primary && primary.model?.type !== 'none' && primary.model?.type !== 'ramfb') {
     const where = integratedPciFunction(facts.family, 'primary-video');
@@ -168,6 +172,23 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
 
   for (const w of pending) {
     if (!wantsPci(w.dev)) continue;
+    const ctrl = ctrls.find((c) => c === w.dev);
+    if (ctrl && isUsb2Set(ctrl)) {
+      if (joinUsb2Set(ctrl, ctrls, book)) continue;
+      if (!pcie && startUsb2Set(ctrl, 0, book)) continue;
+      // On PCIe the sets are conventional PCI: a hot-pluggable PCI bridge takes them.
+      const bridge = pcie ? conventionalBus(ctrls, ['pci-bridge', 'pcie-to-pci-bridge']) : undefined;
+      if (bridge !== undefined && startUsb2Set(ctrl, bridge, book)) continue;
+    }
+    if (pcie && ctrl?.model === 'pci-bridge') {
+      // A pci-bridge on a PCIe machine hangs off the DMI-to-PCI bridge, from its slot 0.
+      const dmi = conventionalBus(ctrls, ['dmi-to-pci-bridge']);
+      const s = dmi === undefined ? undefined : book.takeSlot(dmi, 0);
+      if (s) {
+        w.dev.address = toPci(s);
+        continue;
+      }
+    }
     switch (w.placement) {
       case 'root-port': {
         if (!portSlot || portSlot.fn >= 7) {
@@ -224,6 +245,11 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
   }
 }
 
+/** The bus index of the first PCI controller of one of `models`. */
+function conventionalBus(ctrls: ControllerDef[], models: string[]): number | undefined {
+  return ctrls.find((c) => c.type === 'pci' && models.includes(c.model ?? ''))?.index;
+}
+
 /** A slot on a pci-bridge once the root bus is full. */
 function takeOnBridge(book: PciAddressBook, ctrls: ControllerDef[]): PciSlot | undefined {
   for (const c of ctrls) {
@@ -237,8 +263,21 @@ function takeOnBridge(book: PciAddressBook, ctrls: ControllerDef[]): PciSlot | u
 /** Adds the pcie-root-ports the endpoints need, plus one spare for hotplug. */
 function addRootPorts(def: DomainDef, all: Want[]): void {
   const ctrls = def.devices!.controllers!;
+  const usb2Sets = new Set<number>();
+  const needsPort = (w: Want): boolean => {
+    const c = ctrls.find((x) => x === w.dev);
+    if (c?.model === 'pci-bridge') return conventionalBus(ctrls, ['dmi-to-pci-bridge']) === undefined;
+    if (c && isUsb2Set(c)) {
+      // One port per set at most, and none when a PCI bridge or a placed member takes it.
+      if (conventionalBus(ctrls, ['pci-bridge', 'pcie-to-pci-bridge']) !== undefined) return false;
+      if (usb2Sets.has(c.index ?? 0)) return false;
+      usb2Sets.add(c.index ?? 0);
+      return !ctrls.some((o) => isUsb2Set(o) && o.index === c.index && o.address?.type === 'pci');
+    }
+    return true;
+  };
   const needs = all.filter(
-    (w) => wantsPci(w.dev) && (w.placement === 'endpoint' || w.placement === 'upstream'),
+    (w) => wantsPci(w.dev) && (w.placement === 'endpoint' || w.placement === 'upstream') && needsPort(w),
   );
   const portIdx = ctrls
     .filter(
