@@ -73,7 +73,11 @@ export function applyDeviceDefaults(
   const ctrls = dev.controllers;
 
   // Implicit controllers, in the order libvirt adds them.
-  if (x86pc && !ctrls.some((c) => c.type === 'usb')) insertController(ctrls, { type: 'usb', index: 0 });
+  // The machine's own USB controller gets the machine's model; one the user listed without a
+  // model gets libvirt's generic pick below (piix3-uhci on x86, even on Q35).
+  const machineUsb = defaultUsbModel(facts);
+  if (x86pc && machineUsb && !ctrls.some((c) => c.type === 'usb'))
+    insertController(ctrls, { type: 'usb', index: 0, model: machineUsb });
   if (facts.family === 'q35' && !hasController(dev, 'sata', 0))
     insertController(ctrls, { type: 'sata', index: 0 });
   if (facts.pciRoot !== 'none' && !hasController(dev, 'pci', 0))
@@ -82,7 +86,7 @@ export function applyDeviceDefaults(
   addImplicitControllers(def);
   for (const c of ctrls) {
     if (c.type === 'usb' && c.model === undefined) {
-      const m = defaultUsbModel(facts);
+      const m = x86pc ? 'piix3-uhci' : defaultUsbModel(facts);
       if (m) c.model = m;
     }
     if (c.type === 'pci' && c.index === 0 && c.model === undefined) c.model = facts.pciRoot;
