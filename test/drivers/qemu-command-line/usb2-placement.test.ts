@@ -82,3 +82,23 @@ describe('ICH9 USB2 sets', () => {
     );
   });
 });
+
+describe('conventional PCI devices on Q35', () => {
+  it('get a pcie-to-pci-bridge on its own root port, plus one spare port', () => {
+    // As libvirt 11.3's watchdog-q35-multiple.
+    const def = define(
+      `<controller type='pci' index='0' model='pcie-root'/><controller type='usb' index='0'/>
+       <watchdog model='i6300esb' action='poweroff'/><watchdog model='i6300esb' action='poweroff'/>
+       <memballoon model='none'/>`,
+      'q35',
+    );
+    const ctrls = def.devices?.controllers ?? [];
+    expect(
+      ctrls.filter((c) => c.type === 'pci' && c.index !== 0).map((c) => `${c.index}:${where(c)}`),
+    ).toEqual(['1:pcie-root-port@0:1.0+mf', '2:pcie-to-pci-bridge@1:0.0', '3:pcie-root-port@0:1.1']);
+    expect(usb(def).map(where)).toEqual(['piix3-uhci@2:1.0']);
+    const w = (def.devices?.watchdogs ?? []).map((x) => (x.address?.type === 'pci' ? x.address.slot : -1));
+    // The third is the implicit iTCO watchdog of the Q35 chipset, which has no PCI address.
+    expect(w).toEqual([2, 3, -1]);
+  });
+});

@@ -82,3 +82,45 @@ export function placeQ35Chipset(ctrls: ControllerDef[], book: PciAddressBook): v
     }
   }
 }
+
+const PCIE_NICS = new Set(['virtio', 'virtio-non-transitional', 'e1000e', 'igb']);
+const PCI_SOUNDS = new Set(['es1370', 'ac97', 'ich6', 'ich9']);
+const PCI_VIDEOS = new Set(['vga', 'cirrus', 'vmvga', 'xen', 'vbox', 'qxl', 'parallels']);
+const PCIE_USB = new Set(['qemu-xhci', 'nec-xhci']);
+const PCIE_SCSI = new Set(['virtio-scsi', 'virtio-non-transitional']);
+
+/** What a device is, as far as its kind of PCI slot goes. */
+export type PciKind =
+  | { kind: 'controller'; c: ControllerDef }
+  | { kind: 'nic'; model: string | undefined }
+  | { kind: 'sound'; model: string }
+  | { kind: 'video'; model: string | undefined }
+  | { kind: 'watchdog'; model: string }
+  | { kind: 'other'; model?: string | undefined; conventional?: boolean };
+
+/**
+ * Whether the device is a conventional PCI device, which a PCIe machine can
+ * only take on a PCI bridge, never on a PCIe root port. Transitional virtio
+ * models are conventional too (their legacy interface needs I/O space).
+ */
+export function isConventionalPci(d: PciKind): boolean {
+  switch (d.kind) {
+    case 'controller': {
+      const { c } = d;
+      if (c.type === 'usb') return !PCIE_USB.has(c.model ?? '') && c.model !== 'none';
+      if (c.type === 'scsi') return !PCIE_SCSI.has(c.model ?? '') && c.model !== 'ncr53c90';
+      if (c.type === 'virtio-serial') return c.model === 'virtio-transitional';
+      return c.type === 'ide';
+    }
+    case 'nic':
+      return d.model !== undefined && !PCIE_NICS.has(d.model);
+    case 'sound':
+      return PCI_SOUNDS.has(d.model);
+    case 'video':
+      return PCI_VIDEOS.has(d.model ?? '');
+    case 'watchdog':
+      return d.model === 'i6300esb';
+    case 'other':
+      return d.conventional === true || d.model === 'virtio-transitional';
+  }
+}
