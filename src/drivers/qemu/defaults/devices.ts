@@ -20,6 +20,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { addImplicitControllers, insertControllers } from '../../../conf/domain/implicit-controllers.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
+import { assignVirtioSerialPorts } from './virtio-serial.js';
 
 /** Adds one controller where libvirt's insertion puts it (see {@link insertControllers}). */
 export function insertController(list: ControllerDef[], c: ControllerDef): void {
@@ -280,32 +281,6 @@ function applyChardevDefaults(def: DomainDef, facts: MachineFacts): void {
       }
       c.target.port ??= '0';
     } else c.target.port ??= String(i);
-  }
-}
-
-function assignVirtioSerialPorts(dev: Devices): void {
-  const used = new Map<number, Set<number>>();
-  const list = [...(dev.channels ?? []), ...(dev.consoles ?? [])].filter((c) => c.target?.type === 'virtio');
-  for (const c of list)
-    if (c.address?.type === 'virtio-serial' && c.address.port !== undefined) {
-      const k = c.address.controller ?? 0;
-      if (!used.has(k)) used.set(k, new Set());
-      used.get(k)!.add(c.address.port);
-    }
-  for (const c of list) {
-    if (c.address && c.address.type !== 'virtio-serial') continue;
-    const a = c.address ?? { type: 'virtio-serial' as const };
-    a.controller ??= 0;
-    a.bus ??= 0;
-    if (a.port === undefined) {
-      const taken = used.get(a.controller) ?? new Set<number>();
-      let port = 1;
-      while (taken.has(port)) port++;
-      taken.add(port);
-      used.set(a.controller, taken);
-      a.port = port;
-    }
-    c.address = a;
   }
 }
 
