@@ -53,3 +53,37 @@ export function orderParsedControllers(list: readonly ControllerDef[]): Controll
   }
   return out;
 }
+
+const USB2_MODELS = new Set(['ich9-ehci1', 'ich9-uhci1', 'ich9-uhci2', 'ich9-uhci3']);
+const isUsb2 = (c: ControllerDef) => c.type === 'usb' && USB2_MODELS.has(c.model ?? '');
+
+/**
+ * Gives each controller without an index one, in list order: the lowest
+ * index its type does not use yet, except that an ICH9 USB2 controller right
+ * after another USB2 controller (among the USB ones) joins that one's set,
+ * unless the set already has a controller of its model. Returns the list,
+ * put back in parse order when a USB2 controller was given an index (the
+ * master-before-companions rule could not apply while it had none).
+ */
+export function assignControllerIndexes(list: ControllerDef[]): ControllerDef[] {
+  let reorder = false;
+  const unused = (type: ControllerDef['type']) => {
+    let i = 0;
+    while (list.some((c) => c.type === type && c.index === i)) i++;
+    return i;
+  };
+  for (const [at, c] of list.entries()) {
+    if (c.index !== undefined) continue;
+    let joined: number | undefined;
+    if (at > 0 && isUsb2(c)) {
+      reorder = true;
+      const prev = list.slice(0, at).findLast((o) => o.type === 'usb');
+      if (prev && isUsb2(prev) && prev.index !== undefined) {
+        const clash = list.some((o) => o.type === 'usb' && o.index === prev.index && o.model === c.model);
+        if (!clash) joined = prev.index;
+      }
+    }
+    c.index = joined ?? unused(c.type);
+  }
+  return reorder ? orderParsedControllers(list) : list;
+}

@@ -102,3 +102,29 @@ describe('conventional PCI devices on Q35', () => {
     expect(w).toEqual([2, 3, -1]);
   });
 });
+
+describe('USB controllers without an index', () => {
+  it('join the USB2 set just before them unless it has their model already (as libvirt 11.3 autoindex)', () => {
+    const models = [
+      'ich9-ehci1',
+      'ich9-uhci1',
+      'ich9-ehci1',
+      'ich9-uhci1',
+      'ich9-uhci1',
+      'nec-xhci',
+      'ich9-uhci2',
+    ];
+    const def = DomainDef.fromXML(
+      tinyDomainXml({ devices: models.map((m) => `<controller type='usb' model='${m}'/>`).join('') }),
+    );
+    expect(usb(def).map((c) => `${c.index}:${c.model}`)).toEqual([
+      '0:ich9-ehci1',
+      '0:ich9-uhci1',
+      '1:ich9-ehci1',
+      '1:ich9-uhci1',
+      '2:ich9-uhci1',
+      '3:nec-xhci',
+      '4:ich9-uhci2',
+    ]);
+  });
+});
