@@ -8,16 +8,13 @@
 import { VirError } from '../../errors.js';
 import { setUnknownContent, unknownContent } from '../binding.js';
 import type { DeviceAddress } from './address.js';
+import {
+  assignControllerIndexes,
+  defaultCompanionMasters,
+  orderParsedControllers,
+} from './controller-order.js';
 import { orderDisks, postParseDisk } from './devices/disk-postparse.js';
-import type {
-  ChardevDef,
-  ChardevSource,
-  ControllerDef,
-  ControllerType,
-  DiskDef,
-  GraphicsDef,
-  GraphicsListen,
-} from './devices/index.js';
+import type { ChardevDef, ChardevSource, DiskDef, GraphicsDef, GraphicsListen } from './devices/index.js';
 import type { DomainDefData } from './domain-spec.js';
 import { addImplicitControllers } from './implicit-controllers.js';
 import { normalizeHostdev } from './normalize-hostdevs.js';
@@ -27,8 +24,10 @@ import type { NormalizeOptions } from './normalize-options.js';
 export function normalizeDevices(def: DomainDefData, options: NormalizeOptions): void {
   def.devices ??= {};
   const dev = def.devices;
-  for (const c of dev.controllers ?? [])
-    if (c.index === undefined) c.index = unusedIndex(dev.controllers ?? [], c.type);
+  if (dev.controllers) {
+    defaultCompanionMasters(dev.controllers);
+    dev.controllers = assignControllerIndexes(orderParsedControllers(dev.controllers));
+  }
   if (dev.disks) dev.disks = orderDisks(dev.disks, diskNameIndex);
   for (const d of dev.disks ?? []) {
     postParseDisk(d);
@@ -151,15 +150,6 @@ function backendOf(c: ChardevDef): Omit<ChardevDef, 'target' | 'address'> {
 function applySources(o: { sources?: ChardevSource[] }, list: ChardevSource[] | undefined): void {
   if (list) o.sources = list;
   else delete o.sources;
-}
-
-function unusedIndex(controllers: ControllerDef[], type: ControllerType): number {
-  const used = new Set(
-    controllers.filter((c) => c.type === type && c.index !== undefined).map((c) => c.index),
-  );
-  let i = 0;
-  while (used.has(i)) i++;
-  return i;
 }
 
 /** `hda` -> 0, `sdb` -> 1, `vdaa` -> 26: libvirt's disk name index. */

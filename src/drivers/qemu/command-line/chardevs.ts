@@ -118,13 +118,12 @@ function virtioSerialPort(
   field: string,
 ): Props {
   const a = c.address?.type === 'virtio-serial' ? c.address : undefined;
-  const p: Props = {
-    driver,
-    bus: `virtio-serial${a?.controller ?? 0}.${a?.bus ?? 0}`,
-    nr: a?.port ?? firstPort,
-    chardev: `char${alias}`,
-    id: alias,
-  };
+  // Without an address (a virtio console, as libvirt leaves it) QEMU picks the port itself.
+  const p: Props = a
+    ? { driver, bus: `virtio-serial${a.controller ?? 0}.${a.bus ?? 0}`, nr: a.port ?? firstPort }
+    : { driver };
+  p.chardev = `char${alias}`;
+  p.id = alias;
   if (name !== undefined) p.name = checkValue(name, `${field}/target/@name`);
   return p;
 }

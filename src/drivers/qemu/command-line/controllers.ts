@@ -21,7 +21,13 @@ export function buildControllers(
     const idx = c.index ?? 0;
     const attr = (n: string) => c.target?.attrs.find((a) => a.name === n)?.value;
     const p: Props = { driver: c.modelName?.name ?? c.model };
-    if (c.model === 'pci-bridge') p.chassis_nr = Number(attr('chassisNr') ?? idx);
+    // memReserve is in KiB; QEMU's mem-reserve is in bytes.
+    const memReserve = attr('memReserve');
+    const reserve = memReserve === undefined ? undefined : Number(memReserve) * 1024;
+    if (c.model === 'pci-bridge') {
+      p.chassis_nr = Number(attr('chassisNr') ?? idx);
+      if (reserve !== undefined) p['mem-reserve'] = reserve;
+    }
     if (c.model === 'pcie-root-port' || c.model === 'pcie-switch-downstream-port') {
       p.port = Number(attr('port') ?? 0);
       p.chassis = Number(attr('chassis') ?? idx);
@@ -29,6 +35,8 @@ export function buildControllers(
     p.id = `pci.${idx}`;
     const hotplug = attr('hotplug');
     if (hotplug !== undefined) p.hotplug = hotplug === 'on';
+    if (reserve !== undefined && (c.model === 'pcie-root-port' || c.model === 'pcie-switch-downstream-port'))
+      p['mem-reserve'] = reserve;
     Object.assign(p, pciProps(c.address, facts));
     b.props('-device', p, `/domain/devices/controller[@index=${idx}]`);
   }

@@ -20,6 +20,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { addImplicitControllers, insertControllers } from '../../../conf/domain/implicit-controllers.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
+import { assignVirtioSerialPorts } from './virtio-serial.js';
 
 /** Adds one controller where libvirt's insertion puts it (see {@link insertControllers}). */
 export function insertController(list: ControllerDef[], c: ControllerDef): void {
@@ -73,7 +74,11 @@ export function applyDeviceDefaults(
   const ctrls = dev.controllers;
 
   // Implicit controllers, in the order libvirt adds them.
-  if (x86pc && !ctrls.some((c) => c.type === 'usb')) insertController(ctrls, { type: 'usb', index: 0 });
+  // The machine's own USB controller gets the machine's model; one the user listed without a
+  // model gets libvirt's generic pick below (piix3-uhci on x86, even on Q35).
+  const machineUsb = defaultUsbModel(facts);
+  if (x86pc && machineUsb && !ctrls.some((c) => c.type === 'usb'))
+    insertController(ctrls, { type: 'usb', index: 0, model: machineUsb });
   if (facts.family === 'q35' && !hasController(dev, 'sata', 0))
     insertController(ctrls, { type: 'sata', index: 0 });
   if (facts.pciRoot !== 'none' && !hasController(dev, 'pci', 0))
@@ -82,7 +87,7 @@ export function applyDeviceDefaults(
   addImplicitControllers(def);
   for (const c of ctrls) {
     if (c.type === 'usb' && c.model === undefined) {
-      const m = defaultUsbModel(facts);
+      const m = x86pc ? 'piix3-uhci' : defaultUsbModel(facts);
       if (m) c.model = m;
     }
     if (c.type === 'pci' && c.index === 0 && c.model === undefined) c.model = facts.pciRoot;
@@ -276,32 +281,6 @@ function applyChardevDefaults(def: DomainDef, facts: MachineFacts): void {
       }
       c.target.port ??= '0';
     } else c.target.port ??= String(i);
-  }
-}
-
-function assignVirtioSerialPorts(dev: Devices): void {
-  const used = new Map<number, Set<number>>();
-  const list = [...(dev.channels ?? []), ...(dev.consoles ?? [])].filter((c) => c.target?.type === 'virtio');
-  for (const c of list)
-    if (c.address?.type === 'virtio-serial' && c.address.port !== undefined) {
-      const k = c.address.controller ?? 0;
-      if (!used.has(k)) used.set(k, new Set());
-      used.get(k)!.add(c.address.port);
-    }
-  for (const c of list) {
-    if (c.address && c.address.type !== 'virtio-serial') continue;
-    const a = c.address ?? { type: 'virtio-serial' as const };
-    a.controller ??= 0;
-    a.bus ??= 0;
-    if (a.port === undefined) {
-      const taken = used.get(a.controller) ?? new Set<number>();
-      let port = 1;
-      while (taken.has(port)) port++;
-      taken.add(port);
-      used.set(a.controller, taken);
-      a.port = port;
-    }
-    c.address = a;
   }
 }
 

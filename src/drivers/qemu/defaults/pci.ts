@@ -19,12 +19,20 @@ import {
   type PciSlot,
 } from '../../../machine/pci-layout.js';
 import { completePciController, insertController } from './devices.js';
+import {
+  isConventionalPci,
+  isUsb2Set,
+  joinUsb2Set,
+  type PciKind,
+  placeQ35Chipset,
+  startUsb2Set,
+} from './pci-chipset.js';
 
 interface Addressable {
   address?: DeviceAddress;
 }
 
-type Placement = 'root-bus' | 'endpoint' | 'upstream' | 'downstream' | 'root-port';
+type Placement = 'root-bus' | 'endpoint' | 'conventional' | 'upstream' | 'downstream' | 'root-port';
 
 interface Want {
   dev: Addressable;
@@ -51,7 +59,12 @@ function pciOf(d: Addressable): PciAddress | undefined {
 /** Every device of the definition that can sit on PCI, in libvirt's assignment order. */
 function orderedDevices(dev: Devices, pcie: boolean): Want[] {
   const out: Want[] = [];
-  const endpoint = (d: Addressable) => out.push({ dev: d, placement: pcie ? 'endpoint' : 'root-bus' });
+  // On a PCIe machine a conventional PCI device needs a PCI bridge; a PCIe one a root port.
+  const endpoint = (d: Addressable, k?: PciKind) =>
+    out.push({
+      dev: d,
+      placement: !pcie ? 'root-bus' : k && isConventionalPci(k) ? 'conventional' : 'endpoint',
+    });
   for (const c of dev.controllers ?? []) {
     if (c.type !== 'pci' || c.model === 'pci-root' || c.model === 'pcie-root') continue;
     const p: Placement =
@@ -71,13 +84,14 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
   for (const f of dev.filesystems ?? []) endpoint(f);
   for (const n of dev.interfaces ?? []) {
     if (n.type === 'hostdev' || NOT_PCI_NIC.has(n.model?.type ?? '')) continue;
-    endpoint(n);
+    endpoint(n, { kind: 'nic', model: n.model?.type });
   }
-  for (const s of dev.sounds ?? []) if (!NOT_PCI_SOUND.has(s.model)) endpoint(s);
+  for (const s of dev.sounds ?? [])
+    if (!NOT_PCI_SOUND.has(s.model)) endpoint(s, { kind: 'sound', model: s.model });
   for (const c of dev.controllers ?? []) {
     if (c.type === 'pci' || c.type === 'fdc' || c.type === 'ccid' || c.type === 'isa') continue;
     if (c.type === 'usb' && c.model === 'none') continue;
-    endpoint(c);
+    endpoint(c, { kind: 'controller', c });
   }
   for (const d of dev.disks ?? []) if (d.target.bus === 'virtio') endpoint(d);
   // A type='hostdev' NIC is a PCI host device, addressed with the other host devices.
@@ -90,14 +104,19 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
     )
       endpoint(h);
   if (dev.memballoon && dev.memballoon.model !== 'none' && dev.memballoon.model !== 'xen')
-    endpoint(dev.memballoon);
-  for (const r of dev.rngs ?? []) if (r.model.startsWith('virtio')) endpoint(r);
-  for (const w of dev.watchdogs ?? []) if (w.model === 'i6300esb') endpoint(w);
+    endpoint(dev.memballoon, { kind: 'other', model: dev.memballoon.model });
+  for (const r of dev.rngs ?? [])
+    if (r.model.startsWith('virtio')) endpoint(r, { kind: 'other', model: r.model });
+  for (const w of dev.watchdogs ?? [])
+    if (w.model === 'i6300esb') endpoint(w, { kind: 'watchdog', model: w.model });
   // ramfb is a platform device (fw_cfg), not PCI.
-  for (const v of dev.videos ?? []) if (v.model?.type !== 'none' && v.model?.type !== 'ramfb') endpoint(v);
-  for (const s of dev.shmems ?? []) endpoint(s);
+  for (const v of dev.videos ?? [])
+    if (v.model?.type !== 'none' && v.model?.type !== 'ramfb')
+      endpoint(v, { kind: 'video', model: v.model?.type });
+  for (const s of dev.shmems ?? []) endpoint(s, { kind: 'other', conventional: true });
   for (const i of dev.inputs ?? []) if (i.bus === 'virtio') endpoint(i);
-  for (const s of dev.serials ?? []) if (s.target?.type === 'pci-serial') endpoint(s);
+  for (const s of dev.serials ?? [])
+    if (s.target?.type === 'pci-serial') endpoint(s, { kind: 'other', conventional: true });
   // Integrated devices: always on bus 0, even on a PCIe root.
   const integrated = (d: Addressable) => out.push({ dev: d, placement: 'root-bus' });
   if (dev.iommu?.model === 'virtio') integrated(dev.iommu);
@@ -140,13 +159,16 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
     ctrls.find((c) => c.type === 'sata' && c.index === 0),
     integratedPciFunction(facts.family, 'sata0'),
   );
+  if (facts.family === 'q35') placeQ35Chipset(ctrls, book);
+  // USB2 companions whose set already has a slot take their function there.
+  for (const c of ctrls) if (isUsb2Set(c) && wantsPci(c)) joinUsb2Set(c, ctrls, book);
   const primary = dev.videos?.[0];
   if (primary && primary.model?.type !== 'none' && primary.model?.type !== 'ramfb') {
     const where = integratedPciFunction(facts.family, 'primary-video');
     if (where && book.isFree(where)) place(primary, where);
   }
 
-  if (pcie) addRootPorts(def, all);
+  if (pcie) addRootPorts(def, all, book);
 
   // Root ports share slots of the root bus, eight functions to a slot.
   const rootPorts: ControllerDef[] = [];
@@ -168,6 +190,23 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
 
   for (const w of pending) {
     if (!wantsPci(w.dev)) continue;
+    const ctrl = ctrls.find((c) => c === w.dev);
+    if (ctrl && isUsb2Set(ctrl)) {
+      if (joinUsb2Set(ctrl, ctrls, book)) continue;
+      if (!pcie && startUsb2Set(ctrl, 0, book)) continue;
+      // On PCIe the sets are conventional PCI: a hot-pluggable PCI bridge takes them.
+      const bridge = pcie ? conventionalBus(ctrls, ['pci-bridge', 'pcie-to-pci-bridge']) : undefined;
+      if (bridge !== undefined && startUsb2Set(ctrl, bridge, book)) continue;
+    }
+    if (pcie && ctrl?.model === 'pci-bridge') {
+      // A pci-bridge on a PCIe machine hangs off the DMI-to-PCI bridge, from its slot 0.
+      const dmi = conventionalBus(ctrls, ['dmi-to-pci-bridge']);
+      const s = dmi === undefined ? undefined : book.takeSlot(dmi, 0);
+      if (s) {
+        w.dev.address = toPci(s);
+        continue;
+      }
+    }
     switch (w.placement) {
       case 'root-port': {
         if (!portSlot || portSlot.fn >= 7) {
@@ -189,6 +228,25 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
       case 'root-bus': {
         const s = book.takeSlot(0, 1) ?? takeOnBridge(book, ctrls);
         if (s) w.dev.address = toPci(s);
+        break;
+      }
+      case 'conventional': {
+        const bus = ctrls
+          .filter((c) => c.type === 'pci' && (c.model === 'pci-bridge' || c.model === 'pcie-to-pci-bridge'))
+          .map((c) => c.index ?? 0)
+          .find((i) => [...Array(31).keys()].some((k) => book.slotFree(i, k + 1)));
+        const s = bus === undefined ? undefined : book.takeSlot(bus, 1);
+        if (s) {
+          w.dev.address = toPci(s);
+          break;
+        }
+        // No PCI bridge at all (none could be added): a root port, as for a PCIe device.
+        const port = freePortBus(['pcie-root-port', 'pcie-switch-downstream-port']);
+        if (port === undefined) break;
+        occupied.add(port);
+        const a = { bus: port, slot: 0, function: 0 };
+        book.reserve(a);
+        w.dev.address = toPci(a);
         break;
       }
       case 'upstream':
@@ -224,6 +282,11 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
   }
 }
 
+/** The bus index of the first PCI controller of one of `models`. */
+function conventionalBus(ctrls: ControllerDef[], models: string[]): number | undefined {
+  return ctrls.find((c) => c.type === 'pci' && models.includes(c.model ?? ''))?.index;
+}
+
 /** A slot on a pci-bridge once the root bus is full. */
 function takeOnBridge(book: PciAddressBook, ctrls: ControllerDef[]): PciSlot | undefined {
   for (const c of ctrls) {
@@ -234,12 +297,19 @@ function takeOnBridge(book: PciAddressBook, ctrls: ControllerDef[]): PciSlot | u
   return undefined;
 }
 
-/** Adds the pcie-root-ports the endpoints need, plus one spare for hotplug. */
-function addRootPorts(def: DomainDef, all: Want[]): void {
+/**
+ * Adds, in device order as libvirt grows its buses, the pcie-root-ports the
+ * PCIe endpoints need and, for conventional PCI devices once no PCI bridge
+ * has room, a pcie-root-port with a pcie-to-pci-bridge on it; then one
+ * spare hot-pluggable port when anything was added.
+ */
+function addRootPorts(def: DomainDef, all: Want[], book: PciAddressBook): void {
   const ctrls = def.devices!.controllers!;
-  const needs = all.filter(
-    (w) => wantsPci(w.dev) && (w.placement === 'endpoint' || w.placement === 'upstream'),
-  );
+  const needsPort = (w: Want): boolean => {
+    const c = ctrls.find((x) => x === w.dev);
+    if (c?.model === 'pci-bridge') return conventionalBus(ctrls, ['dmi-to-pci-bridge']) === undefined;
+    return true;
+  };
   const portIdx = ctrls
     .filter(
       (c) => c.type === 'pci' && (c.model === 'pcie-root-port' || c.model === 'pcie-switch-downstream-port'),
@@ -255,14 +325,45 @@ function addRootPorts(def: DomainDef, all: Want[]): void {
     const c = ctrls.find((x) => x.type === 'pci' && x.index === i);
     return !c?.target?.attrs.some((a) => a.name === 'hotplug' && a.value === 'off');
   };
-  let missing = Math.max(0, needs.length - free.length);
-  const left = free.slice(needs.length);
-  // Once ports are being added anyway, one more is left empty so a device can be hotplugged later.
-  if (missing > 0 && !left.some(hotpluggable)) missing++;
+  let bridgeSlots = 0;
+  for (const c of ctrls) {
+    if (c.type !== 'pci' || (c.model !== 'pci-bridge' && c.model !== 'pcie-to-pci-bridge')) continue;
+    for (let slot = 1; slot < 32; slot++) if (book.slotFree(c.index ?? 0, slot)) bridgeSlots++;
+  }
   let next = Math.max(0, ...ctrls.filter((c) => c.type === 'pci').map((c) => c.index ?? 0)) + 1;
-  for (let i = 0; i < missing; i++) {
-    const c: ControllerDef = { type: 'pci', index: next++, model: 'pcie-root-port' };
+  const add = (model: string) => {
+    const c: ControllerDef = { type: 'pci', index: next++, model };
     completePciController(c);
     insertController(ctrls, c);
+  };
+  let used = 0;
+  let added = false;
+  const usb2Sets = new Set<number>();
+  for (const w of all) {
+    if (!wantsPci(w.dev)) continue;
+    if ((w.placement === 'endpoint' || w.placement === 'upstream') && needsPort(w)) {
+      if (used < free.length) used++;
+      else {
+        add('pcie-root-port');
+        added = true;
+      }
+    } else if (w.placement === 'conventional') {
+      const c = ctrls.find((x) => x === w.dev);
+      if (c && isUsb2Set(c)) {
+        // A USB2 set takes one slot, and none when a member already has one.
+        if (usb2Sets.has(c.index ?? 0)) continue;
+        usb2Sets.add(c.index ?? 0);
+        if (ctrls.some((o) => isUsb2Set(o) && o.index === c.index && o.address?.type === 'pci')) continue;
+      }
+      if (bridgeSlots > 0) bridgeSlots--;
+      else {
+        add('pcie-root-port');
+        add('pcie-to-pci-bridge');
+        bridgeSlots += 30;
+        added = true;
+      }
+    }
   }
+  // Once buses are being added anyway, one more port is left empty so a device can be hotplugged later.
+  if (added && !free.slice(used).some(hotpluggable)) add('pcie-root-port');
 }
