@@ -3,7 +3,7 @@
  * failing case is listed with the start of its failure as the reason, and
  * reasons already written by hand for a case that still fails are kept.
  *
- *   npm run conformance -- --json /tmp/report.json; npx tsx scripts/conformance/update-known-gaps.ts /tmp/report.json
+ *   npm run conformance -- --json /tmp/report.json; npx tsx scripts/conformance/update-known-gaps.ts /tmp/report.json [--refresh]
  *
  * Use it when a change fixes cases (their entries go) — never to hide a new
  * failure: review the diff of known-gaps.json before committing it.
@@ -12,7 +12,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { GapVerdict } from './known-gaps.js';
 import { KNOWN_GAPS, KNOWN_GAPS_FILE } from './known-gaps.js';
 
-const report = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as {
+// `--refresh` rewrites every reason from the report (the first difference may have moved).
+const refresh = process.argv.includes('--refresh');
+const reportFile = process.argv.slice(2).find((a) => !a.startsWith('--'));
+const report = JSON.parse(readFileSync(reportFile ?? '', 'utf8')) as {
   families: Record<string, GapVerdict>;
 };
 const out: Record<string, Record<string, string>> = {
@@ -34,7 +37,7 @@ for (const family of families) {
   if (failing.length === 0) continue;
   const entries: Record<string, string> = {};
   for (const c of failing) {
-    const kept = KNOWN_GAPS[family]?.[c.name];
+    const kept = refresh ? undefined : KNOWN_GAPS[family]?.[c.name];
     const reason = (c.reason ?? 'fails').replace(/\s+/g, ' ');
     entries[c.name] = kept ?? (reason.length > 200 ? `${reason.slice(0, 197)}...` : reason);
   }
