@@ -31,29 +31,13 @@ abstract class Positioned {
   }
 }
 
-class ParsedText extends Positioned implements XmlText {
-  readonly type = 'text';
+/** Text, CDATA and comment nodes: one shape, the kind in `type`. */
+class ParsedValue extends Positioned {
+  readonly type: 'text' | 'cdata' | 'comment';
   value: string;
-  constructor(value: string, line: number, column: number) {
+  constructor(type: 'text' | 'cdata' | 'comment', value: string, line: number, column: number) {
     super(line, column);
-    this.value = value;
-  }
-}
-
-class ParsedCData extends Positioned implements XmlCData {
-  readonly type = 'cdata';
-  value: string;
-  constructor(value: string, line: number, column: number) {
-    super(line, column);
-    this.value = value;
-  }
-}
-
-class ParsedComment extends Positioned implements XmlComment {
-  readonly type = 'comment';
-  value: string;
-  constructor(value: string, line: number, column: number) {
-    super(line, column);
+    this.type = type;
     this.value = value;
   }
 }
@@ -70,15 +54,15 @@ class ParsedPi extends Positioned implements XmlProcessingInstruction {
 }
 
 export function parsedText(value: string, line: number, column: number): XmlText {
-  return new ParsedText(value, line, column);
+  return new ParsedValue('text', value, line, column) as XmlText;
 }
 
 export function parsedCData(value: string, line: number, column: number): XmlCData {
-  return new ParsedCData(value, line, column);
+  return new ParsedValue('cdata', value, line, column) as XmlCData;
 }
 
 export function parsedComment(value: string, line: number, column: number): XmlComment {
-  return new ParsedComment(value, line, column);
+  return new ParsedValue('comment', value, line, column) as XmlComment;
 }
 
 export function parsedPi(
