@@ -177,6 +177,41 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
+/**
+ * Case name → category, for families whose cases file gives each case a
+ * `category` (domainxml/qemu does); empty for the others.
+ */
+function categories(dataDir: string, family: Family): Map<string, string> {
+  const cases = readCases(dataDir, family);
+  const out = new Map<string, string>();
+  if (typeof cases === 'string') return out;
+  for (const c of cases) if (typeof c.category === 'string') out.set(String(c.name), c.category);
+  return out;
+}
+
+/** One indented line per category: `  category cpu: 40 passed, 2 failed (2 known gaps)`. */
+function categoryLines(byName: Map<string, string>, v: GapVerdict): string[] {
+  const rows = new Map<string, { passed: number; known: number; unexpected: number }>();
+  const row = (name: string) => {
+    const cat = byName.get(name) ?? '(none)';
+    const r = rows.get(cat) ?? { passed: 0, known: 0, unexpected: 0 };
+    rows.set(cat, r);
+    return r;
+  };
+  for (const c of v.passed) row(c.name).passed++;
+  for (const c of v.known) row(c.name).known++;
+  for (const c of v.unexpected) row(c.name).unexpected++;
+  return [...rows.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([cat, r]) => {
+      const notes = [r.known > 0 && `${r.known} known gaps`, r.unexpected > 0 && `${r.unexpected} UNEXPECTED`]
+        .filter(Boolean)
+        .join(', ');
+      const failed = r.known + r.unexpected;
+      return `  category ${cat}: ${r.passed} passed, ${failed} failed${notes ? ` (${notes})` : ''}`;
+    });
+}
+
 async function runFamily(family: Family, dataDir: string): Promise<CaseResult[]> {
   const cases = readCases(dataDir, family);
   if (typeof cases === 'string') return [{ name: family.name, ok: false, reason: cases }];
@@ -251,6 +286,8 @@ async function main(): Promise<number> {
     known += verdict.known.length;
     bad += verdict.unexpected.length + verdict.stale.length;
     console.log(summary(family.name, verdict));
+    const byCategory = categories(args.data, family);
+    if (byCategory.size > 0) for (const line of categoryLines(byCategory, verdict)) console.log(line);
     for (const c of verdict.unexpected) console.log(`  FAIL ${c.name}: ${c.reason ?? ''}`);
     for (const s of verdict.stale)
       console.log(`  STALE ${s.name}: ${s.why}; take it off the known-gaps list`);

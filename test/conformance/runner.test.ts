@@ -67,6 +67,30 @@ describe('conformance runner', () => {
     expect(r.out).toContain('FAIL a: not implemented');
   });
 
+  it('prints domainxml/qemu per category, and fails a case missing its args file', () => {
+    const entry = (name: string, category: string) => ({
+      name: `qemu/${name}`,
+      family: 'qemu',
+      category,
+      expect: 'success',
+      input: `qemu/${name}.xml`,
+      output: `qemu/${name}.out.xml`,
+    });
+    const data = dataDir({
+      'domainxml/cases.json': JSON.stringify([entry('a', 'cpu'), entry('b', 'disk'), entry('c', 'disk')]),
+      'domainxml/qemu/a.xml': '<domain/>',
+      'domainxml/qemu/a.out.xml': '<domain/>',
+    });
+    const gaps = join(data, 'gaps.json');
+    writeFileSync(gaps, '{}');
+    const r = runner('--data', data, '--family', 'domainxml/qemu', '--known-gaps', gaps);
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(/^domainxml\/qemu: 0 passed, 3 failed \(3 UNEXPECTED\)$/m);
+    expect(r.out).toMatch(/^ {2}category cpu: 0 passed, 1 failed \(1 UNEXPECTED\)$/m);
+    expect(r.out).toMatch(/^ {2}category disk: 0 passed, 2 failed \(2 UNEXPECTED\)$/m);
+    expect(r.out).toMatch(/FAIL qemu\/a: bad data: .*args/);
+  });
+
   it('ends with a closing line counting real failures, and known gaps as skipped', () => {
     const r = runner('--data', dataDir({ 'martian/cases.json': '[{"name":"a"}]' }));
     expect(r.out.trimEnd().split('\n').at(-1)).toBe('0 passed, 1 failed, 0 skipped');
