@@ -284,6 +284,39 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     await expectCode(conn.lookupDomain('vk-bad-machine'), 'NO_DOMAIN');
   });
 
+  it('host-side settings the driver does not apply (cgroups, pins, labels) refuse the start, naming the field', async () => {
+    const conn = await open();
+    const cases: Array<[string, string]> = [
+      ['<memtune><hard_limit unit="MiB">64</hard_limit></memtune>', '/domain/memtune'],
+      ['<cputune><shares>512</shares></cputune>', '/domain/cputune'],
+      ["<seclabel type='dynamic' model='selinux'/>", '/domain/seclabel[1]'],
+    ];
+    for (const [i, [extra, field]] of cases.entries()) {
+      const where = extra.startsWith('<seclabel') ? '</devices>' : '<vcpu>';
+      const xml = domainXml(`vk-host-side-${i}`).replace(
+        where,
+        where === '<vcpu>' ? `${extra}<vcpu>` : `</devices>${extra}`,
+      );
+      const dom = await conn.defineDomain(xml);
+      const err = await dom.start().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isVirError(err, 'CONFIG_UNSUPPORTED'), String(err)).toBe(true);
+      expect((err as { field?: string }).field).toBe(field);
+      expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'unknown' });
+      expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+      await dom.undefine();
+    }
+    // a label of type none asks for nothing: the guest starts
+    const plain = await conn.defineDomain(
+      domainXml('vk-host-side-none').replace('</devices>', "</devices><seclabel type='none'/>"),
+    );
+    await plain.start({ paused: true });
+    expect((await plain.getState()).state).toBe('paused');
+    await plain.destroy();
+  });
+
   it('a new connection re-attaches a guest that kept running after close', async () => {
     const first = await open();
     const transientId = (await first.createDomain(domainXml('vk-transient-kept'))).id;

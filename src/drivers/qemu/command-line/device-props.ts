@@ -74,6 +74,14 @@ export function pciBusName(index: number, facts: MachineFacts): string {
 /** `bus`/`addr` (and multifunction) of a device with a PCI address. */
 export function pciProps(a: DeviceAddress | undefined, facts: MachineFacts): Props {
   if (a?.type !== 'pci') return {};
+  // QEMU's PC machines have one PCI domain; a device elsewhere cannot be placed as asked
+  if ((a.domain ?? 0) !== 0)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `PCI address domain 0x${a.domain?.toString(16).padStart(4, '0')}: this machine has only PCI domain 0`,
+      { field: 'address/@domain' },
+    );
   const out: Props = { bus: pciBusName(a.bus ?? 0, facts) };
   if (a.multifunction !== undefined) out.multifunction = a.multifunction;
   const fn = a.function ?? 0;

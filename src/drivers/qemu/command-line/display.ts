@@ -25,8 +25,15 @@ export function buildInputs(
   usbAddr: (a: DeviceAddress | undefined) => Props,
 ): void {
   for (const [i, inp] of (def.devices?.inputs ?? []).entries()) {
-    if (inp.bus === 'ps2') continue;
     const field = `/domain/devices/input[${i + 1}]`;
+    // PS/2 mouse and keyboard are the machine's own i8042 devices: nothing to write
+    if (inp.bus === 'ps2') {
+      if (inp.type !== 'mouse' && inp.type !== 'keyboard')
+        throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: a PS/2 ${inp.type} does not exist`, {
+          field: `${field}/@type`,
+        });
+      continue;
+    }
     const src = inp.source;
     if (inp.type === 'evdev') {
       const p: Props = { 'qom-type': 'input-linux', id: `input${i}`, evdev: src?.dev ?? '' };

@@ -48,6 +48,7 @@ import { DomainTable } from './domain-table.js';
 import { loadDomains } from './load-domains.js';
 import { prepareDefinition } from './prepare-definition.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
+import { refuseHostSideSettings } from './host-side-settings.js';
 import { runnerGuestFromDef } from './runner-guest-from-def.js';
 
 export type { CommandLineFor, QemuDomainsOptions } from './qemu-domains-options.js';
@@ -364,6 +365,7 @@ export class QemuDomains {
 
   async #boot(e: Entry, def: DomainDef, opts: CallOptions & { paused?: boolean }): Promise<void> {
     const live = cloneDef(def);
+    refuseHostSideSettings(live);
     const guest = runnerGuestFromDef(live);
     const command = await this.#options.commandLine(live, runnerPaths(this.#options, guest), opts.signal);
     let runner = e.runner;
