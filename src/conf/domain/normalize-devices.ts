@@ -33,6 +33,12 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
     postParseDisk(d);
     assignDriveAddress(d);
   }
+  for (const f of dev.filesystems ?? []) {
+    // libvirt's defaults: a mounted directory, passed through with the host's permissions
+    // (unless a daemon of someone else's serves it through a socket).
+    f.type ??= 'mount';
+    if (f.accessmode === undefined && f.source?.socket === undefined) f.accessmode = 'passthrough';
+  }
   for (const n of dev.interfaces ?? []) normalizeInterface(n, options);
   for (const h of dev.hostdevs ?? []) normalizeHostdev(h);
   const chardevs: Array<[string, ChardevDef[] | undefined]> = [

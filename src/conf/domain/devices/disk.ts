@@ -24,6 +24,7 @@ import {
 } from '../../binding.js';
 import { addressField } from '../address.js';
 import { presence } from '../presence.js';
+import { virtioDriverOptions } from './virtio-options.js';
 
 export const DISK_TYPES = [
   'file',
@@ -105,6 +106,7 @@ export const diskDriverMapper = elementMapper('driver', {
   iothread: attr('iothread', uint32),
   queues: attr('queues', uint32),
   queueSize: attr('queue_size', uint32),
+  ...virtioDriverOptions,
   iothreads: child(iothreadMappingMapper),
 });
 export type DiskDriver = Infer<typeof diskDriverMapper.spec>;

@@ -12,6 +12,7 @@ import { bootIndexes, type Props, pciProps, rawElement, virtioModel, virtioOptio
 import { buildDisks } from './disks.js';
 import { buildInputs, buildVideos } from './display.js';
 import { checkValue } from './escape.js';
+import { buildFilesystems } from './filesystems.js';
 import { buildGraphics } from './graphics.js';
 import { buildHostdevs } from './hostdevs.js';
 import { buildMemoryDevices } from './memory-devices.js';
@@ -51,6 +52,7 @@ export function buildDevices(
     b.props('-device', { driver: 'usb-hub', id: `hub${i}`, ...where }, `/domain/devices/hub[${i + 1}]`);
   buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));
   buildDisks(b, def, facts, boot, usbAddr, paths);
+  buildFilesystems(b, def, facts, paths, usbAddr);
   buildNets(b, def, facts, boot, paths.netHost, usbAddr);
   buildChardevs(b, def, facts, paths);
   buildTpms(b, def, paths);
@@ -132,7 +134,6 @@ function refuseUnsupported(def: DomainDef): void {
     );
   };
   const lists: Array<[string, unknown[] | undefined]> = [
-    ['filesystem', dev.filesystems],
     ['redirdev', dev.redirdevs],
     ['shmem', dev.shmems],
   ];

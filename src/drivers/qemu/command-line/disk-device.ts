@@ -13,7 +13,14 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { diskNameIndex } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
-import { type Props, pciProps, rawAttr } from './device-props.js';
+import {
+  firstVirtioOption,
+  type Props,
+  pciProps,
+  rawAttr,
+  virtioDriverProps,
+  virtioModel,
+} from './device-props.js';
 import { checkValue } from './escape.js';
 import { hasIothread, iothreadMappingProps } from './iothreads.js';
 
@@ -144,7 +151,8 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
       product = d.product;
       break;
     case 'virtio':
-      p.driver = 'virtio-blk-pci';
+      p.driver = virtioModel('virtio-blk-pci', d.model);
+      Object.assign(p, virtioDriverProps(d.driver));
       if (d.driver?.iothread !== undefined) p.iothread = `iothread${d.driver.iothread}`;
       if (d.driver?.ioeventfd !== undefined) p.ioeventfd = d.driver.ioeventfd;
       if (d.driver?.eventIdx !== undefined) p.event_idx = d.driver.eventIdx;
@@ -166,6 +174,14 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
     default:
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk bus '${bus}' is not supported`, {
         field: `${field}/target/@bus`,
+      });
+  }
+  if (bus !== 'virtio') {
+    // The virtio models and transport options mean nothing to another bus's device.
+    const opt = firstVirtioOption(d.driver);
+    if (d.model !== undefined || opt !== undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `a ${bus} disk is not a virtio device`, {
+        field: `${field}${opt !== undefined ? `/driver/@${opt}` : '/@model'}`,
       });
   }
   if (bus === 'virtio') Object.assign(p, pciProps(d.address, facts));
