@@ -138,5 +138,4 @@ function refuseUnsupported(def: DomainDef): void {
     ['shmem', dev.shmems],
   ];
   for (const [name, list] of lists) if (list?.length) refuse(`/domain/devices/${name}[1]`, `<${name}>`);
-  if (dev.vsock) refuse('/domain/devices/vsock', '<vsock>');
 }
