@@ -59,7 +59,7 @@ export function buildDevices(
   buildInputs(b, def, facts, usbAddr);
   buildAudios(b, dev.audios ?? [], paths, b.env);
   buildGraphics(b, def, paths);
-  buildVideos(b, def, facts);
+  buildVideos(b, def, facts, paths);
   buildSounds(b, def, facts, usbAddr);
   buildWatchdogs(b, def, facts);
   buildHostdevs(b, def, facts, boot, usbAddr);
