@@ -118,6 +118,8 @@ export interface DiskDeviceInput {
   field: string;
   /** The node the device reads, when it has media. */
   drive: string | undefined;
+  /** The socket chardev of a vhost-user disk (which has no node). */
+  chardev?: string;
   bootindex: number | undefined;
   /** `bus`/`port` of a USB disk, from its address or the next free port. */
   usb: Props;
@@ -151,7 +153,7 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
       product = d.product;
       break;
     case 'virtio':
-      p.driver = virtioModel('virtio-blk-pci', d.model);
+      p.driver = virtioModel(x.chardev !== undefined ? 'vhost-user-blk-pci' : 'virtio-blk-pci', d.model);
       Object.assign(p, virtioDriverProps(d.driver));
       if (d.driver?.iothread !== undefined) p.iothread = `iothread${d.driver.iothread}`;
       if (d.driver?.ioeventfd !== undefined) p.ioeventfd = d.driver.ioeventfd;
@@ -190,6 +192,7 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
   if (deviceId !== undefined) p.device_id = checkValue(deviceId, `${field}/serial`);
   if (d.shareable !== undefined) p['share-rw'] = true;
   if (x.drive !== undefined) p.drive = x.drive;
+  if (x.chardev !== undefined) p.chardev = x.chardev;
   p.id = alias;
   if (d.device !== 'floppy' && x.bootindex !== undefined) p.bootindex = x.bootindex;
   for (const [name, key] of [
