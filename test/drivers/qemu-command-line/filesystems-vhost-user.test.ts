@@ -229,6 +229,12 @@ describe('vhost-user devices', () => {
     expect(e.field).toBe('/domain/devices/video[1]/driver/@name');
   });
 
+  it('refuses virtio options on a video that is not virtio', () => {
+    const e = refusal(() => argvOf(`<video><driver ats='on'/><model type='vga'/></video>`));
+    expect(e.code).toBe('CONFIG_UNSUPPORTED');
+    expect(e.field).toBe('/domain/devices/video[1]/driver/@ats');
+  });
+
   it('writes a vhost-user disk as a socket chardev and vhost-user-blk, escaping the path', () => {
     const argv = argvOf(`<disk type='vhostuser' device='disk'><driver name='qemu' type='raw' packed='on'/>
       <source type='unix' path='/run/v,1.sock'/><target dev='vda' bus='virtio'/></disk>`);

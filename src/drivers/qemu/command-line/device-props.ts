@@ -55,6 +55,18 @@ export function virtioOptions(driver: XmlElement | undefined, field: string): Pr
   return out;
 }
 
+/**
+ * Refuses virtio options in the raw `<driver>` of a device that is not a
+ * virtio device (`what` says which), rather than starting it without them.
+ */
+export function refuseRawVirtioOptions(driver: XmlElement | undefined, field: string, what: string): void {
+  for (const [attr] of VIRTIO_OPTIONS)
+    if (driver?.attrs.some((a) => a.name === attr))
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: ${what} is not a virtio device`, {
+        field: `${field}/driver/@${attr}`,
+      });
+}
+
 /** The same options from a typed `<driver>` (`iommu`, `ats`, `packed`, `pagePerVq`). */
 export function virtioDriverProps(d: VirtioDriverOptions | undefined): Props {
   const out: Props = {};

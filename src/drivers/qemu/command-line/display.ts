@@ -4,7 +4,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { type Props, pciProps, rawElement, virtioOptions } from './device-props.js';
+import { type Props, pciProps, rawElement, refuseRawVirtioOptions, virtioOptions } from './device-props.js';
 import type { CommandLinePaths } from './types.js';
 import { vhostUserChardevId } from './vhost-user.js';
 
@@ -57,6 +57,7 @@ export function buildInputs(
       });
     const p: Props = { driver };
     if (inp.bus === 'virtio') Object.assign(p, virtioOptions(rawElement(inp, 'driver'), field));
+    else refuseRawVirtioOptions(rawElement(inp, 'driver'), field, `a ${inp.bus} input`);
     p.id = `input${i}`;
     if (inp.type === 'passthrough') {
       if (!src?.evdev)
@@ -124,6 +125,7 @@ export function buildVideos(
           field: `${field}/model/@type`,
         },
       );
+    if (m.type !== 'virtio') refuseRawVirtioOptions(v.driver, field, `a ${m.type} video`);
     const p: Props = {
       driver,
       ...(m.type === 'virtio' ? virtioOptions(v.driver, field) : {}),
