@@ -166,6 +166,8 @@ export function harnessPaths(name: string) {
     // the harness's /dev/vhost-vsock descriptor, and the vhost-user-gpu socket it hands QEMU
     vhostVsock: ({ cid }: { cid?: number }) => ({ fd: 6789, cid: cid ?? 3 }),
     vhostUserGpuFd: () => 1729,
+    // ... and the /dev/vhost-scsi descriptor it fakes
+    vhostScsiFd: () => 3,
     // libvirt's harness runs at 2009-02-13T23:31:30Z with TZ=VIR00:30 (local time 30 minutes behind UTC)
     clock: { now: 1234567890, localOffset: -1800 },
     memoryBackingDir: `/var/lib/libvirt/qemu/ram/-1-${name.slice(0, 20)}`,

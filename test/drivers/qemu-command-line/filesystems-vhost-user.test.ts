@@ -252,4 +252,30 @@ describe('vhost-user devices', () => {
     expect(e.code).toBe('CONFIG_UNSUPPORTED');
     expect(e.field).toBe('/domain/devices/disk[1]/driver/@cache');
   });
+
+  const vhostScsi = (wwpn: string) =>
+    `<hostdev mode='subsystem' type='scsi_host' model='virtio-transitional'><source protocol='vhost' wwpn='${wwpn}'/></hostdev>`;
+
+  it('gives a vhost SCSI target as vhost-scsi with the host descriptor', () => {
+    const paths = { ...basePaths, vhostScsiFd: () => 7 };
+    const dev = JSON.parse(
+      valuesOf(argvOf(vhostScsi('naa.5123456789abcde0'), paths), '-device').find((d) =>
+        d.includes('vhost-scsi'),
+      ) ?? '{}',
+    );
+    expect(dev).toMatchObject({
+      driver: 'vhost-scsi-pci-transitional',
+      wwpn: 'naa.5123456789abcde0',
+      vhostfd: '7',
+      id: 'hostdev0',
+    });
+  });
+
+  it('refuses vhost-scsi without a descriptor, and a WWPN that is not naa.', () => {
+    expect(refusal(() => argvOf(vhostScsi('naa.5123456789abcde0'))).code).toBe('CONFIG_UNSUPPORTED');
+    const paths = { ...basePaths, vhostScsiFd: () => 7 };
+    expect(refusal(() => argvOf(vhostScsi('naa.1,x'), paths)).field).toBe(
+      '/domain/devices/hostdev[1]/source/@wwpn',
+    );
+  });
 });

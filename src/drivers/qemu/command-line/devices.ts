@@ -62,7 +62,7 @@ export function buildDevices(
   buildVideos(b, def, facts, paths);
   buildSounds(b, def, facts, usbAddr);
   buildWatchdogs(b, def, facts);
-  buildHostdevs(b, def, facts, boot, usbAddr);
+  buildHostdevs(b, def, facts, boot, usbAddr, paths);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
     const field = '/domain/devices/memballoon';

@@ -109,6 +109,11 @@ export interface CommandLinePaths {
    * video `alias` and keeps the other end). Without it such a video is refused.
    */
   vhostUserGpuFd?: (alias: string) => number;
+  /**
+   * A descriptor open on `/dev/vhost-scsi` for the vhost target `wwpn`
+   * (`<hostdev type='scsi_host'>`). Without it such a host device is refused.
+   */
+  vhostScsiFd?: (wwpn: string) => number;
 }
 
 /** A NIC that needs a descriptor from the host, by its device alias (`net0`). */
