@@ -163,8 +163,12 @@ export function harnessPaths(name: string) {
     // the nodeset the harness's numad stand-in advises for placement='auto'
     autoNodeset: '0-3',
     netHost: harnessNetHost,
-    // the harness's /dev/vhost-vsock descriptor, and the vhost-user-gpu socket it hands QEMU
-    vhostVsock: ({ cid }: { cid?: number }) => ({ fd: 6789, cid: cid ?? 3 }),
+    // the harness's /dev/vhost-vsock descriptor (and the CID it picks for cid auto='yes'),
+    // and the vhost-user-gpu socket it hands QEMU
+    vhostVsock: ({ cid, auto }: { cid?: number; auto: boolean }) => ({
+      fd: 6789,
+      cid: auto ? 42 : (cid ?? 0),
+    }),
     vhostUserGpuFd: () => 1729,
     // ... and the /dev/vhost-scsi descriptor it fakes
     vhostScsiFd: () => 3,

@@ -156,6 +156,12 @@ describe('virtiofs shares', () => {
     expect(e.field).toBe('/domain/devices/filesystem[1]');
   });
 
+  it('refuses two shares with one tag', () => {
+    const e = refusal(() => argvOf(virtiofs() + virtiofs()));
+    expect(e.code).toBe('CONFIG_UNSUPPORTED');
+    expect(e.field).toBe('/domain/devices/filesystem[2]/target/@dir');
+  });
+
   it('refuses 9p-only settings', () => {
     const e = refusal(() => argvOf(virtiofs(" wrpolicy='immediate'")));
     expect(e.field).toBe('/domain/devices/filesystem[1]/driver/@wrpolicy');

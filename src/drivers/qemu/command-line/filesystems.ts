@@ -49,11 +49,26 @@ export function buildFilesystems(
   paths: CommandLinePaths,
   usbAddr: (a: DeviceAddress | undefined) => Props,
 ): void {
+  // The guest mounts a virtiofs share by its tag: two with one tag could not be told apart.
+  const virtiofsTags = new Set<string>();
   for (const [i, fs] of (def.devices?.filesystems ?? []).entries()) {
     const field = `/domain/devices/filesystem[${i + 1}]`;
     const alias = `fs${i}`;
     const kind = kindOf(fs);
     checkFilesystem(def, fs, kind, field);
+    if (kind === 'virtiofs') {
+      const t = fs.target?.dir ?? '';
+      if (virtiofsTags.has(t))
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `${field}: filesystem target '${t}' is given twice`,
+          {
+            field: `${field}/target/@dir`,
+          },
+        );
+      virtiofsTags.add(t);
+    }
     const tag = checkValue(fs.target?.dir ?? '', `${field}/target/@dir`);
     if (kind === 'mtp') {
       const p: Props = {
