@@ -81,6 +81,16 @@ describe('9p shares', () => {
     ]);
   });
 
+  it("reads libvirt's 'default' values as unset", () => {
+    const xml = define(
+      `<filesystem accessmode='default' multidevs='default'><driver type='default' wrpolicy='default'/>
+        <source dir='/srv'/><target dir='t'/></filesystem>`,
+    ).toXML();
+    expect(xml).toContain("<filesystem type='mount' accessmode='passthrough'>");
+    expect(xml).not.toContain('default');
+    expect(xml).not.toContain('<driver/>');
+  });
+
   it('formats modes as libvirt does and refuses one above 0777', () => {
     expect(define(share9p('/srv', 't', " accessmode='mapped' fmode='644'")).toXML()).toContain(
       "fmode='0644'",

@@ -26,7 +26,16 @@ import { bootOrderMapper } from './disk.js';
 import { virtioDriverOptions } from './virtio-options.js';
 
 export const FILESYSTEM_TYPES = ['mount', 'block', 'file', 'template', 'ram', 'bind', 'volume'] as const;
-export const FILESYSTEM_DRIVERS = ['path', 'handle', 'loop', 'nbd', 'ploop', 'virtiofs', 'mtp'] as const;
+export const FILESYSTEM_DRIVERS = [
+  'default',
+  'path',
+  'handle',
+  'loop',
+  'nbd',
+  'ploop',
+  'virtiofs',
+  'mtp',
+] as const;
 
 /** A permission mode in octal (`644` or `0644`), at most 0777; written with four digits as libvirt does. */
 const octalMode: Codec<number> = {
@@ -44,7 +53,7 @@ const octalMode: Codec<number> = {
 export const filesystemDriverMapper = elementMapper('driver', {
   type: attr('type', enumOf(FILESYSTEM_DRIVERS)),
   format: attr('format', str),
-  wrpolicy: attr('wrpolicy', enumOf(['immediate'])),
+  wrpolicy: attr('wrpolicy', enumOf(['default', 'immediate'])),
   /** virtiofs: the virtqueue size. */
   queue: attr('queue', uint),
   ...virtioDriverOptions,
@@ -66,7 +75,7 @@ export const filesystemSourceMapper = elementMapper('source', {
 
 export const filesystemMapper = elementMapper('filesystem', {
   type: attr('type', enumOf(FILESYSTEM_TYPES)),
-  accessmode: attr('accessmode', enumOf(['passthrough', 'mapped', 'squash'])),
+  accessmode: attr('accessmode', enumOf(['default', 'passthrough', 'mapped', 'squash'])),
   model: attr('model', enumOf(['virtio', 'virtio-transitional', 'virtio-non-transitional'])),
   multidevs: attr('multidevs', enumOf(['default', 'remap', 'forbid', 'warn'])),
   fmode: attr('fmode', octalMode),

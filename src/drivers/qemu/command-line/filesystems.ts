@@ -113,7 +113,8 @@ function fsdevOption(fs: FilesystemDef, alias: string, field: string): string {
   if (fs.driver?.type === 'handle') items.push('handle');
   else {
     items.push('local');
-    if (fs.accessmode) items.push(`security_model=${SECURITY_MODELS[fs.accessmode]}`);
+    if (fs.accessmode && fs.accessmode !== 'default')
+      items.push(`security_model=${SECURITY_MODELS[fs.accessmode]}`);
     if (fs.multidevs && fs.multidevs !== 'default') items.push(`multidevs=${fs.multidevs}`);
     if (fs.fmode) items.push(`fmode=${fs.fmode.toString(8).padStart(4, '0')}`);
     if (fs.dmode) items.push(`dmode=${fs.dmode.toString(8).padStart(4, '0')}`);
@@ -183,10 +184,10 @@ function checkFilesystem(
     return;
   }
   // virtiofs
+  if (fs.driver?.wrpolicy !== undefined) refuse('virtiofs has no write policy', '/driver/@wrpolicy');
   if (!socketServed) {
     if (fs.accessmode !== 'passthrough')
       refuse("virtiofs supports only accessmode='passthrough'", '/@accessmode');
-    if (fs.driver?.wrpolicy !== undefined) refuse('virtiofs has no write policy', '/driver/@wrpolicy');
   } else if (fs.binary !== undefined || fs.idmap !== undefined)
     refuse(
       'the daemon of a socket-served share is started by someone else',
