@@ -163,6 +163,15 @@ export function harnessPaths(name: string) {
     // the nodeset the harness's numad stand-in advises for placement='auto'
     autoNodeset: '0-3',
     netHost: harnessNetHost,
+    // the harness's /dev/vhost-vsock descriptor (and the CID it picks for cid auto='yes'),
+    // and the vhost-user-gpu socket it hands QEMU
+    vhostVsock: ({ cid, auto }: { cid?: number; auto: boolean }) => ({
+      fd: 6789,
+      cid: auto ? 42 : (cid ?? 0),
+    }),
+    vhostUserGpuFd: () => 1729,
+    // ... and the /dev/vhost-scsi descriptor it fakes
+    vhostScsiFd: () => 3,
     // libvirt's harness runs at 2009-02-13T23:31:30Z with TZ=VIR00:30 (local time 30 minutes behind UTC)
     clock: { now: 1234567890, localOffset: -1800 },
     memoryBackingDir: `/var/lib/libvirt/qemu/ram/-1-${name.slice(0, 20)}`,

@@ -33,6 +33,20 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
     postParseDisk(d);
     assignDriveAddress(d);
   }
+  for (const f of dev.filesystems ?? []) {
+    // libvirt's defaults: a mounted directory, passed through with the host's permissions
+    // (unless a daemon of someone else's serves it through a socket).
+    f.type ??= 'mount';
+    // 'default' is libvirt's name for leaving a setting out, and it writes none of them back.
+    if (f.accessmode === 'default') delete f.accessmode;
+    if (f.multidevs === 'default') delete f.multidevs;
+    if (f.driver?.type === 'default') delete f.driver.type;
+    if (f.driver?.wrpolicy === 'default') delete f.driver.wrpolicy;
+    if (f.accessmode === undefined && f.source?.socket === undefined) f.accessmode = 'passthrough';
+    if (isEmpty(f.driver)) delete f.driver;
+  }
+  // libvirt writes a <driver> only when it says something.
+  if (isEmpty(dev.vsock?.driver)) delete dev.vsock?.driver;
   for (const n of dev.interfaces ?? []) normalizeInterface(n, options);
   for (const h of dev.hostdevs ?? []) normalizeHostdev(h);
   const chardevs: Array<[string, ChardevDef[] | undefined]> = [
@@ -346,4 +360,9 @@ function normalizeVideoModel(
     m.vgamem ??= 16384;
   }
   if (m.type !== 'none') m.heads ??= 1;
+}
+
+/** An element read into nothing: no known field and no unknown XML. */
+function isEmpty(o: object | undefined): boolean {
+  return o !== undefined && Object.keys(o).length === 0 && unknownContent(o) === undefined;
 }

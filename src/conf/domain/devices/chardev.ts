@@ -45,7 +45,7 @@ export const CHARDEV_TYPES = [
 ] as const;
 export type ChardevType = (typeof CHARDEV_TYPES)[number];
 
-const reconnectMapper = elementMapper('reconnect', {
+export const reconnectMapper = elementMapper('reconnect', {
   enabled: req(attr('enabled', yesNo)),
   timeout: attr('timeout', uint32),
 });

@@ -1,6 +1,6 @@
 /**
  * Parse-time rules of `<disk>` that libvirt applies to every driver: the
- * default source type, a closed tray not written, an iSCSI target without a
+ * default source type, no snapshots of a vhost-user disk, a closed tray not written, an iSCSI target without a
  * LUN meaning LUN 0, and each protocol's default port on TCP hosts.
  *
  * @module
@@ -72,6 +72,8 @@ export function postParseDisk(d: DiskDef): void {
   // An optical drive is always read-only.
   if (d.device === 'cdrom') d.readonly ??= {};
   d.type ??= 'file';
+  // A vhost-user disk lives in another process: libvirt cannot snapshot it, so it says so.
+  if (d.type === 'vhostuser') d.snapshot ??= 'no';
   // A closed tray is the default state and libvirt writes only an open one.
   if (d.target.tray === 'closed') delete d.target.tray;
   const s = d.source;

@@ -24,6 +24,8 @@ import {
 } from '../../binding.js';
 import { addressField } from '../address.js';
 import { presence } from '../presence.js';
+import { reconnectMapper } from './chardev.js';
+import { virtioDriverOptions } from './virtio-options.js';
 
 export const DISK_TYPES = [
   'file',
@@ -70,8 +72,11 @@ export const diskSourceMapper = elementMapper('source', {
   namespace: attr('namespace', uint32),
   index: attr('index', uint32),
   startupPolicy: attr('startupPolicy', enumOf(['mandatory', 'requisite', 'optional'])),
+  /** A vhost-user disk's UNIX socket (with `type='unix'`). */
+  path: attr('path', str),
   hosts: children(diskHostMapper),
   address: rawChild('address'),
+  reconnect: child(reconnectMapper),
 });
 export type DiskSource = Infer<typeof diskSourceMapper.spec>;
 
@@ -105,6 +110,7 @@ export const diskDriverMapper = elementMapper('driver', {
   iothread: attr('iothread', uint32),
   queues: attr('queues', uint32),
   queueSize: attr('queue_size', uint32),
+  ...virtioDriverOptions,
   iothreads: child(iothreadMappingMapper),
 });
 export type DiskDriver = Infer<typeof diskDriverMapper.spec>;

@@ -17,9 +17,9 @@ import {
 } from './chardev.js';
 import { diskMapper } from './disk.js';
 import { audioMapper, graphicsMapper, inputMapper, soundMapper, videoMapper } from './display.js';
+import { filesystemMapper } from './filesystem.js';
 import {
   controllerMapper,
-  filesystemMapper,
   hostdevMapper,
   hubMapper,
   iommuMapper,
@@ -68,5 +68,7 @@ export type Devices = Infer<typeof devicesMapper.spec>;
 export * from './chardev.js';
 export * from './disk.js';
 export * from './display.js';
+export * from './filesystem.js';
 export * from './misc.js';
 export * from './network.js';
+export * from './virtio-options.js';

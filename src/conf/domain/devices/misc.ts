@@ -1,5 +1,5 @@
 /**
- * The remaining device kinds: controllers, filesystems, host devices, watchdog, balloon, RNG,
+ * The remaining device kinds: controllers, host devices, watchdog, balloon, RNG,
  * TPM, panic, hub, shared memory, IOMMU, vsock and memory modules.
  *
  * @module
@@ -28,9 +28,9 @@ import {
   yesNo,
 } from '../../binding.js';
 import { addressField } from '../address.js';
-import { presence } from '../presence.js';
 import { chardevSourceMapper } from './chardev.js';
 import { bootOrderMapper } from './disk.js';
+import { virtioDriverOptions } from './virtio-options.js';
 
 export const CONTROLLER_TYPES = [
   'ide',
@@ -64,29 +64,6 @@ export const controllerMapper = elementMapper('controller', {
   address: addressField(),
 });
 export type ControllerDef = Infer<typeof controllerMapper.spec>;
-
-export const filesystemMapper = elementMapper('filesystem', {
-  type: attr('type', enumOf(['mount', 'block', 'file', 'template', 'ram', 'bind', 'volume'])),
-  accessmode: attr('accessmode', enumOf(['passthrough', 'mapped', 'squash'])),
-  multidevs: attr('multidevs', str),
-  fmode: attr('fmode', str),
-  dmode: attr('dmode', str),
-  driver: rawChild('driver'),
-  source: child(
-    elementMapper('source', {
-      dir: attr('dir', str),
-      file: attr('file', str),
-      name: attr('name', str),
-      socket: attr('socket', str),
-      usage: attr('usage', uint),
-      units: attr('units', str),
-    }),
-  ),
-  target: child(elementMapper('target', { dir: req(attr('dir', str)) })),
-  readonly: presence('readonly'),
-  address: addressField(),
-});
-export type FilesystemDef = Infer<typeof filesystemMapper.spec>;
 
 /** A host PCI device: `<address domain='0x0000' bus='0x06' slot='0x12' function='0x5'/>`. */
 const hostPciAddressMapper = elementMapper('address', {
@@ -251,9 +228,11 @@ export const iommuMapper = elementMapper('iommu', {
 export type IommuDef = Infer<typeof iommuMapper.spec>;
 
 export const vsockMapper = elementMapper('vsock', {
-  model: attr('model', str),
+  model: attr('model', enumOf(['virtio', 'virtio-transitional', 'virtio-non-transitional'])),
   cid: child(elementMapper('cid', { auto: attr('auto', yesNo), address: attr('address', uint32) })),
   address: addressField(),
+  // libvirt writes the virtio options after the device's address.
+  driver: child(elementMapper('driver', virtioDriverOptions)),
 });
 export type VsockDef = Infer<typeof vsockMapper.spec>;
 

@@ -21,6 +21,7 @@ import {
 } from '../../binding.js';
 import { addressField } from '../address.js';
 import { bootOrderMapper } from './disk.js';
+import { virtioDriverOptions } from './virtio-options.js';
 
 export const INTERFACE_TYPES = [
   'network',
@@ -107,10 +108,7 @@ export const interfaceDriverMapper = elementMapper('driver', {
   txQueueSize: attr('tx_queue_size', uint32),
   rss: attr('rss', onOff),
   rssHashReport: attr('rss_hash_report', onOff),
-  iommu: attr('iommu', onOff),
-  ats: attr('ats', onOff),
-  packed: attr('packed', onOff),
-  pagePerVq: attr('page_per_vq', onOff),
+  ...virtioDriverOptions,
   host: child(hostOffloadsMapper),
   guest: child(guestOffloadsMapper),
 });

@@ -33,6 +33,7 @@ import { buildGenid, buildGlobalControllers, buildPstore } from './platform-glob
 import { qemuPassthrough } from './qemu-namespace.js';
 import { buildThrottleGroups } from './throttle.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
+import { buildVsock } from './vsock.js';
 
 export { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
 export type { CommandLine, CommandLinePaths } from './types.js';
@@ -132,6 +133,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
   // libvirt writes the panic notifiers after the sandbox.
   buildPanics(b, def, facts);
+  buildVsock(b, def, facts, paths);
   buildPstore(b, def, facts);
   b.add('-msg', 'timestamp=on');
   return {

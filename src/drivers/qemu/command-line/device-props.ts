@@ -8,6 +8,7 @@
  */
 import { unknownContent } from '../../../conf/binding.js';
 import type { DeviceAddress } from '../../../conf/domain/address.js';
+import type { VirtioDriverOptions } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
@@ -52,6 +53,37 @@ export function virtioOptions(driver: XmlElement | undefined, field: string): Pr
     out[prop] = v === 'on';
   }
   return out;
+}
+
+/**
+ * Refuses virtio options in the raw `<driver>` of a device that is not a
+ * virtio device (`what` says which), rather than starting it without them.
+ */
+export function refuseRawVirtioOptions(driver: XmlElement | undefined, field: string, what: string): void {
+  for (const [attr] of VIRTIO_OPTIONS)
+    if (driver?.attrs.some((a) => a.name === attr))
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: ${what} is not a virtio device`, {
+        field: `${field}/driver/@${attr}`,
+      });
+}
+
+/** The same options from a typed `<driver>` (`iommu`, `ats`, `packed`, `pagePerVq`). */
+export function virtioDriverProps(d: VirtioDriverOptions | undefined): Props {
+  const out: Props = {};
+  if (d?.iommu !== undefined) out.iommu_platform = d.iommu;
+  if (d?.ats !== undefined) out.ats = d.ats;
+  if (d?.packed !== undefined) out.packed = d.packed;
+  if (d?.pagePerVq !== undefined) out['page-per-vq'] = d.pagePerVq;
+  return out;
+}
+
+/** The first virtio option a typed `<driver>` sets, if any (to refuse it on a device that is not virtio). */
+export function firstVirtioOption(d: VirtioDriverOptions | undefined): string | undefined {
+  if (d?.iommu !== undefined) return 'iommu';
+  if (d?.ats !== undefined) return 'ats';
+  if (d?.packed !== undefined) return 'packed';
+  if (d?.pagePerVq !== undefined) return 'page_per_vq';
+  return undefined;
 }
 
 /**

@@ -12,6 +12,7 @@ import { bootIndexes, type Props, pciProps, rawElement, virtioModel, virtioOptio
 import { buildDisks } from './disks.js';
 import { buildInputs, buildVideos } from './display.js';
 import { checkValue } from './escape.js';
+import { buildFilesystems } from './filesystems.js';
 import { buildGraphics } from './graphics.js';
 import { buildHostdevs } from './hostdevs.js';
 import { buildMemoryDevices } from './memory-devices.js';
@@ -51,16 +52,17 @@ export function buildDevices(
     b.props('-device', { driver: 'usb-hub', id: `hub${i}`, ...where }, `/domain/devices/hub[${i + 1}]`);
   buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));
   buildDisks(b, def, facts, boot, usbAddr, paths);
+  buildFilesystems(b, def, facts, paths, usbAddr);
   buildNets(b, def, facts, boot, paths.netHost, usbAddr);
   buildChardevs(b, def, facts, paths);
   buildTpms(b, def, paths);
   buildInputs(b, def, facts, usbAddr);
   buildAudios(b, dev.audios ?? [], paths, b.env);
   buildGraphics(b, def, paths);
-  buildVideos(b, def, facts);
+  buildVideos(b, def, facts, paths);
   buildSounds(b, def, facts, usbAddr);
   buildWatchdogs(b, def, facts);
-  buildHostdevs(b, def, facts, boot, usbAddr);
+  buildHostdevs(b, def, facts, boot, usbAddr, paths);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
     const field = '/domain/devices/memballoon';
@@ -132,10 +134,8 @@ function refuseUnsupported(def: DomainDef): void {
     );
   };
   const lists: Array<[string, unknown[] | undefined]> = [
-    ['filesystem', dev.filesystems],
     ['redirdev', dev.redirdevs],
     ['shmem', dev.shmems],
   ];
   for (const [name, list] of lists) if (list?.length) refuse(`/domain/devices/${name}[1]`, `<${name}>`);
-  if (dev.vsock) refuse('/domain/devices/vsock', '<vsock>');
 }

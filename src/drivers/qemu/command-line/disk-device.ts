@@ -13,7 +13,14 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { diskNameIndex } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
-import { type Props, pciProps, rawAttr } from './device-props.js';
+import {
+  firstVirtioOption,
+  type Props,
+  pciProps,
+  rawAttr,
+  virtioDriverProps,
+  virtioModel,
+} from './device-props.js';
 import { checkValue } from './escape.js';
 import { hasIothread, iothreadMappingProps } from './iothreads.js';
 
@@ -111,6 +118,8 @@ export interface DiskDeviceInput {
   field: string;
   /** The node the device reads, when it has media. */
   drive: string | undefined;
+  /** The socket chardev of a vhost-user disk (which has no node). */
+  chardev?: string;
   bootindex: number | undefined;
   /** `bus`/`port` of a USB disk, from its address or the next free port. */
   usb: Props;
@@ -144,7 +153,8 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
       product = d.product;
       break;
     case 'virtio':
-      p.driver = 'virtio-blk-pci';
+      p.driver = virtioModel(x.chardev !== undefined ? 'vhost-user-blk-pci' : 'virtio-blk-pci', d.model);
+      Object.assign(p, virtioDriverProps(d.driver));
       if (d.driver?.iothread !== undefined) p.iothread = `iothread${d.driver.iothread}`;
       if (d.driver?.ioeventfd !== undefined) p.ioeventfd = d.driver.ioeventfd;
       if (d.driver?.eventIdx !== undefined) p.event_idx = d.driver.eventIdx;
@@ -168,12 +178,21 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
         field: `${field}/target/@bus`,
       });
   }
+  if (bus !== 'virtio') {
+    // The virtio models and transport options mean nothing to another bus's device.
+    const opt = firstVirtioOption(d.driver);
+    if (d.model !== undefined || opt !== undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `a ${bus} disk is not a virtio device`, {
+        field: `${field}${opt !== undefined ? `/driver/@${opt}` : '/@model'}`,
+      });
+  }
   if (bus === 'virtio') Object.assign(p, pciProps(d.address, facts));
   else if (bus === 'usb') Object.assign(p, x.usb);
   else Object.assign(p, driveAddressProps(def, d, facts, field));
   if (deviceId !== undefined) p.device_id = checkValue(deviceId, `${field}/serial`);
   if (d.shareable !== undefined) p['share-rw'] = true;
   if (x.drive !== undefined) p.drive = x.drive;
+  if (x.chardev !== undefined) p.chardev = x.chardev;
   p.id = alias;
   if (d.device !== 'floppy' && x.bootindex !== undefined) p.bootindex = x.bootindex;
   for (const [name, key] of [

@@ -179,6 +179,8 @@ export function hasMedia(d: DiskDef): boolean {
 
 /** How many `libvirt-N-*` numbers a disk uses: one per layer, one for an empty drive. */
 export function layerCount(d: DiskDef): number {
+  // A vhost-user disk has no block nodes: its backend lives in another process.
+  if (d.type === 'vhostuser') return 0;
   let n = 0;
   for (let l = diskLayers(d, ''); l; l = l.backing) n++;
   return Math.max(n, 1);

@@ -1,6 +1,7 @@
 /**
  * `<disk>` devices on the command line: for each disk, in the definition's
- * order, its `-blockdev` chain (disk-blockdev.ts) and its frontend
+ * order, its `-blockdev` chain (disk-blockdev.ts), or the socket chardev of a
+ * vhost-user disk (disk-vhostuser.ts), and its frontend
  * `-device` (disk-device.ts); the q35 floppy controller before them.
  *
  * @module
@@ -13,8 +14,9 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import type { Props } from './device-props.js';
 import { defaultHostCdrom, diskImageNodes } from './disk-blockdev.js';
-import { diskDeviceProps } from './disk-device.js';
+import { diskAlias, diskDeviceProps } from './disk-device.js';
 import { diskLayers, layerCount } from './disk-layers.js';
+import { buildVhostUserDisk } from './disk-vhostuser.js';
 import { optValue } from './escape.js';
 import { buildThrottleFilters, iotuneCommand, throttleFilterCount } from './throttle.js';
 import type { CommandLinePaths } from './types.js';
@@ -25,7 +27,7 @@ export function buildDisks(
   facts: MachineFacts,
   boot: Map<object, number>,
   usbAddr: (a: DeviceAddress | undefined) => Props,
-  paths: Pick<CommandLinePaths, 'isHostCdrom' | 'secrets' | 'nbdTls'>,
+  paths: CommandLinePaths,
 ): void {
   const host = {
     isHostCdrom: paths.isHostCdrom ?? defaultHostCdrom,
@@ -46,6 +48,12 @@ export function buildDisks(
   for (const [i, d] of disks.entries()) {
     const field = `/domain/devices/disk[${i + 1}]`;
     refuseUnbuilt(d, field);
+    if (d.type === 'vhostuser') {
+      const chardev = buildVhostUserDisk(b, def, d, diskAlias(def, d), paths, field);
+      const x = { def, disk: d, facts, field, drive: undefined, chardev, bootindex: boot.get(d), usb: {} };
+      b.props('-device', diskDeviceProps(x), field);
+      continue;
+    }
     let drive: string | undefined;
     const layers = diskLayers(d, field);
     if (layers) {

@@ -1,9 +1,12 @@
 import type { DeviceAddress } from '../../../conf/domain/address.js';
+import type { VideoDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { type Props, pciProps, rawElement, virtioOptions } from './device-props.js';
+import { type Props, pciProps, rawElement, refuseRawVirtioOptions, virtioOptions } from './device-props.js';
+import type { CommandLinePaths } from './types.js';
+import { vhostUserChardevId } from './vhost-user.js';
 
 const USB_INPUTS: Record<string, string> = { mouse: 'usb-mouse', tablet: 'usb-tablet', keyboard: 'usb-kbd' };
 const VIRTIO_INPUTS: Record<string, string> = {
@@ -61,6 +64,7 @@ export function buildInputs(
       });
     const p: Props = { driver };
     if (inp.bus === 'virtio') Object.assign(p, virtioOptions(rawElement(inp, 'driver'), field));
+    else refuseRawVirtioOptions(rawElement(inp, 'driver'), field, `a ${inp.bus} input`);
     p.id = `input${i}`;
     if (inp.type === 'passthrough') {
       if (!src?.evdev)
@@ -86,16 +90,21 @@ const PRIMARY_MODELS: Record<string, string> = {
   ramfb: 'ramfb',
 };
 
-export function buildVideos(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
+export function buildVideos(
+  b: ArgvBuilder,
+  def: DomainDef,
+  facts: MachineFacts,
+  paths: CommandLinePaths,
+): void {
   for (const [i, v] of (def.devices?.videos ?? []).entries()) {
     const m = v.model;
     if (!m || m.type === 'none') continue;
     const field = `/domain/devices/video[${i + 1}]`;
     const backend = v.driver?.attrs.find((a) => a.name === 'name')?.value;
-    if (backend === 'vhostuser')
-      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: a vhost-user video backend`, {
-        field: `${field}/driver/@name`,
-      });
+    if (backend === 'vhostuser') {
+      buildVhostUserVideo(b, v, i, facts, paths, field);
+      continue;
+    }
     if (m.acceleration?.rendernode !== undefined || m.acceleration?.accel2d !== undefined)
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: acceleration options other than accel3d`, {
         field: `${field}/model/acceleration`,
@@ -123,7 +132,12 @@ export function buildVideos(b: ArgvBuilder, def: DomainDef, facts: MachineFacts)
           field: `${field}/model/@type`,
         },
       );
-    const p: Props = { driver, id: `video${i}` };
+    if (m.type !== 'virtio') refuseRawVirtioOptions(v.driver, field, `a ${m.type} video`);
+    const p: Props = {
+      driver,
+      ...(m.type === 'virtio' ? virtioOptions(v.driver, field) : {}),
+      id: `video${i}`,
+    };
     if (m.type === 'qxl' || m.type === 'virtio') {
       if (m.heads !== undefined && m.heads > 0) p.max_outputs = m.heads;
     }
@@ -144,4 +158,64 @@ export function buildVideos(b: ArgvBuilder, def: DomainDef, facts: MachineFacts)
     Object.assign(p, pciProps(v.address, facts));
     b.props('-device', p, field);
   }
+}
+
+/**
+ * A virtio video whose rendering runs in a vhost-user-gpu process: QEMU
+ * gets the socket to it as a descriptor the caller opened (the process's
+ * own settings, 3D acceleration and render node, are the caller's to give
+ * it). The primary one keeps VGA compatibility as vhost-user-vga, which
+ * libvirt writes without virtio transport options.
+ */
+function buildVhostUserVideo(
+  b: ArgvBuilder,
+  v: VideoDef,
+  i: number,
+  facts: MachineFacts,
+  paths: CommandLinePaths,
+  field: string,
+): void {
+  const m = v.model;
+  if (m?.type !== 'virtio')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: a vhost-user backend needs a virtio video`, {
+      field: `${field}/model/@type`,
+    });
+  if (v.address !== undefined && v.address.type !== 'pci')
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `${field}: a vhost-user video is supported on PCI only`,
+      {
+        field: `${field}/address/@type`,
+      },
+    );
+  if (m.blob !== undefined)
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: blob resources need QEMU's own virtio-gpu`, {
+      field: `${field}/model/@blob`,
+    });
+  if (!paths.vhostUserGpuFd)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `${field}: a vhost-user video needs its backend's socket`,
+      {
+        field: `${field}/driver/@name`,
+      },
+    );
+  const alias = `video${i}`;
+  const chardev = vhostUserChardevId(alias);
+  b.add('-chardev', `socket,id=${chardev},fd=${paths.vhostUserGpuFd(alias)}`);
+  const vga = m.primary === true;
+  const p: Props = {
+    driver: vga ? 'vhost-user-vga' : 'vhost-user-gpu-pci',
+    ...(vga ? {} : virtioOptions(v.driver, field)),
+    id: alias,
+  };
+  if (m.heads !== undefined && m.heads > 0) p.max_outputs = m.heads;
+  p.chardev = chardev;
+  if (m.resolution) {
+    if (m.resolution.x > 0) p.xres = m.resolution.x;
+    if (m.resolution.y > 0) p.yres = m.resolution.y;
+  }
+  b.props('-device', { ...p, ...pciProps(v.address, facts) }, field);
 }

@@ -19,6 +19,8 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
+import { vhostScsiProps } from './hostdev-vhost-scsi.js';
+import type { CommandLinePaths } from './types.js';
 
 /** A host PCI address as numbers (the typed `<hostdev>` source) or as raw XML (`<interface type='hostdev'>`). */
 interface HostPci {
@@ -86,6 +88,7 @@ export function buildHostdevs(
   facts: MachineFacts,
   boot: Map<object, number>,
   usbAddr: (a: DeviceAddress | undefined) => Props = () => ({}),
+  paths: Pick<CommandLinePaths, 'vhostScsiFd'> = {},
 ): void {
   const dev = def.devices ?? {};
   let n = 0;
@@ -154,7 +157,8 @@ export function buildHostdevs(
       if (idx !== undefined) p.bootindex = idx;
       if (h.rom) throw refuse('ROM tuning is only supported for PCI devices', `${field}/rom`);
       b.props('-device', { ...p, ...usbAddr(h.address) }, field);
-    } else throw refuse(`host device type '${h.type}' is not supported`, `${field}/@type`);
+    } else if (h.type === 'scsi_host') finish(vhostScsiProps(h, id, field, paths), h.address, field);
+    else throw refuse(`host device type '${h.type}' is not supported`, `${field}/@type`);
   }
 }
 

@@ -5,4 +5,5 @@
  */
 export { ArgvBuilder, buildCommandLine, supportsJsonCli } from './build.js';
 export { checkValue, jsonArg, optList, optValue } from './escape.js';
+export { virtiofsSocketPath } from './filesystems.js';
 export type { CommandLine, CommandLinePaths } from './types.js';

@@ -96,6 +96,24 @@ export interface CommandLinePaths {
     file(path: string, append: boolean, role: 'source' | 'log'): number;
     unixListen(path: string): number;
   };
+  /**
+   * The host side of a `<vsock>`: a descriptor open on `/dev/vhost-vsock`
+   * with the guest's CID set on it (`cid`, or with `auto` the first free
+   * one the host found). Returns the descriptor and the CID in use.
+   * Without it a vsock is refused.
+   */
+  vhostVsock?: (req: { cid?: number; auto: boolean }) => { fd: number; cid: number };
+  /**
+   * The descriptor of the socket a `<video>` with a vhost-user backend is
+   * reached through (the caller starts the vhost-user-gpu process for the
+   * video `alias` and keeps the other end). Without it such a video is refused.
+   */
+  vhostUserGpuFd?: (alias: string) => number;
+  /**
+   * A descriptor open on `/dev/vhost-scsi` for the vhost target `wwpn`
+   * (`<hostdev type='scsi_host'>`). Without it such a host device is refused.
+   */
+  vhostScsiFd?: (wwpn: string) => number;
 }
 
 /** A NIC that needs a descriptor from the host, by its device alias (`net0`). */

@@ -81,7 +81,10 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
                 : 'root-bus';
     out.push({ dev: c, placement: p });
   }
-  for (const f of dev.filesystems ?? []) endpoint(f);
+  // 9p and virtiofs are virtio PCI devices; MTP sits on USB (and the image drivers have no device).
+  for (const f of dev.filesystems ?? [])
+    if (!['mtp', 'loop', 'nbd', 'ploop'].includes(f.driver?.type ?? ''))
+      endpoint(f, { kind: 'other', model: f.model });
   for (const n of dev.interfaces ?? []) {
     if (n.type === 'hostdev' || NOT_PCI_NIC.has(n.model?.type ?? '')) continue;
     endpoint(n, { kind: 'nic', model: n.model?.type });
@@ -93,7 +96,8 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
     if (c.type === 'usb' && c.model === 'none') continue;
     endpoint(c, { kind: 'controller', c });
   }
-  for (const d of dev.disks ?? []) if (d.target.bus === 'virtio') endpoint(d);
+  for (const d of dev.disks ?? [])
+    if (d.target.bus === 'virtio') endpoint(d, { kind: 'other', model: d.model });
   // A type='hostdev' NIC is a PCI host device, addressed with the other host devices.
   for (const n of dev.interfaces ?? []) if (n.type === 'hostdev') endpoint(n);
   // PCI host devices, vGPUs shown as vfio-pci, and vhost-scsi (scsi_host) sit on the PCI bus
@@ -102,7 +106,7 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
       h.mode === 'subsystem' &&
       (h.type === 'pci' || h.type === 'scsi_host' || (h.type === 'mdev' && h.model === 'vfio-pci'))
     )
-      endpoint(h);
+      endpoint(h, h.type === 'scsi_host' ? { kind: 'other', model: h.model } : undefined);
   if (dev.memballoon && dev.memballoon.model !== 'none' && dev.memballoon.model !== 'xen')
     endpoint(dev.memballoon, { kind: 'other', model: dev.memballoon.model });
   for (const r of dev.rngs ?? [])
@@ -120,7 +124,7 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
   // Integrated devices: always on bus 0, even on a PCIe root.
   const integrated = (d: Addressable) => out.push({ dev: d, placement: 'root-bus' });
   if (dev.iommu?.model === 'virtio') integrated(dev.iommu);
-  if (dev.vsock) endpoint(dev.vsock);
+  if (dev.vsock) endpoint(dev.vsock, { kind: 'other', model: dev.vsock.model });
   for (const m of dev.memories ?? []) if (m.model === 'virtio-mem' || m.model === 'virtio-pmem') endpoint(m);
   for (const p of dev.panics ?? []) if (p.model === 'pvpanic') integrated(p);
   return out;
