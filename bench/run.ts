@@ -17,6 +17,7 @@ const MODULES = [
   'qemu',
   'qemu-lifecycle',
   'qemu-command-line',
+  'qemu-argv-corpus',
   'remote',
   'xml',
   'cli',
