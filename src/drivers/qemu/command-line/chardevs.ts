@@ -14,6 +14,7 @@ import { buildChardev, type ChardevContext } from './chardev-backend.js';
 import { type Props, pciProps } from './device-props.js';
 import { checkValue } from './escape.js';
 import type { CommandLinePaths } from './types.js';
+import type { UsbAddrFn } from './usb-addresses.js';
 
 /** Serial target models built as `-device` (platform UARTs are not: they are the machine's). */
 const SERIAL_DEVICE_MODELS = new Set([
@@ -31,6 +32,7 @@ export function buildChardevs(
   def: DomainDef,
   facts: MachineFacts,
   paths: CommandLinePaths,
+  usbAddr: UsbAddrFn,
 ): void {
   const ctx: ChardevContext = { b, paths, qemuVersion: b.qemuVersion };
   const dev = def.devices ?? {};
@@ -53,7 +55,7 @@ export function buildChardevs(
     if (a?.type === 'isa') {
       if (a.iobase !== undefined) p.iobase = a.iobase;
       if (a.irq !== undefined) p.irq = a.irq;
-    } else if (a?.type === 'usb') Object.assign(p, { bus: `usb.${a.bus ?? 0}`, port: a.port });
+    } else if (model === 'usb-serial') Object.assign(p, usbAddr(s));
     else Object.assign(p, pciProps(a, facts));
     b.props('-device', p, field);
   }

@@ -1,9 +1,9 @@
-import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps, rawElement, virtioOptions } from './device-props.js';
+import type { UsbAddrFn } from './usb-addresses.js';
 
 const USB_INPUTS: Record<string, string> = { mouse: 'usb-mouse', tablet: 'usb-tablet', keyboard: 'usb-kbd' };
 const VIRTIO_INPUTS: Record<string, string> = {
@@ -18,12 +18,7 @@ const VIRTIO_INPUTS: Record<string, string> = {
  * devices; an evdev input is QEMU's `input-linux` object reading the host
  * device directly.
  */
-export function buildInputs(
-  b: ArgvBuilder,
-  def: DomainDef,
-  facts: MachineFacts,
-  usbAddr: (a: DeviceAddress | undefined) => Props,
-): void {
+export function buildInputs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, usbAddr: UsbAddrFn): void {
   for (const [i, inp] of (def.devices?.inputs ?? []).entries()) {
     if (inp.bus === 'ps2') continue;
     const field = `/domain/devices/input[${i + 1}]`;
@@ -62,7 +57,7 @@ export function buildInputs(
         });
       p.evdev = src.evdev;
     }
-    if (inp.bus === 'usb') Object.assign(p, usbAddr(inp.address));
+    if (inp.bus === 'usb') Object.assign(p, usbAddr(inp));
     else Object.assign(p, pciProps(inp.address, facts));
     b.props('-device', p, field);
   }

@@ -19,6 +19,7 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
+import type { UsbAddrFn } from './usb-addresses.js';
 
 /** A host PCI address as numbers (the typed `<hostdev>` source) or as raw XML (`<interface type='hostdev'>`). */
 interface HostPci {
@@ -85,7 +86,7 @@ export function buildHostdevs(
   def: DomainDef,
   facts: MachineFacts,
   boot: Map<object, number>,
-  usbAddr: (a: DeviceAddress | undefined) => Props = () => ({}),
+  usbAddr: UsbAddrFn = () => ({}),
 ): void {
   const dev = def.devices ?? {};
   let n = 0;
@@ -153,7 +154,7 @@ export function buildHostdevs(
       const idx = boot.get(h);
       if (idx !== undefined) p.bootindex = idx;
       if (h.rom) throw refuse('ROM tuning is only supported for PCI devices', `${field}/rom`);
-      b.props('-device', { ...p, ...usbAddr(h.address) }, field);
+      b.props('-device', { ...p, ...usbAddr(h) }, field);
     } else throw refuse(`host device type '${h.type}' is not supported`, `${field}/@type`);
   }
 }
