@@ -46,17 +46,22 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
       const path = `/domain/devices/${kind}[${i + 1}]`;
       const pathOk = kind === 'channel' && (c.target?.type === 'virtio' || c.target?.type === 'xen');
       applySources(c, normalizeSources(c.type, c.sources, path, pathOk));
-      if (c.type === 'tcp') c.protocol ??= { type: 'raw' };
+      tcpProtocol(c, c.type);
     }
   for (const [i, s] of (dev.smartcards ?? []).entries()) {
     if (s.mode !== 'passthrough' || !s.type) continue;
     applySources(s, normalizeSources(s.type, s.sources, `/domain/devices/smartcard[${i + 1}]`, false));
-    if (s.type === 'tcp') s.protocol ??= { type: 'raw' };
+    tcpProtocol(s, s.type);
   }
   for (const [i, r] of (dev.redirdevs ?? []).entries()) {
     applySources(r, normalizeSources(r.type, r.sources, `/domain/devices/redirdev[${i + 1}]`, false));
-    if (r.type === 'tcp') r.protocol ??= { type: 'raw' };
+    tcpProtocol(r, r.type);
+    // libvirt's default D-Bus channel for USB redirection.
+    if (r.type === 'dbus' && !r.sources?.[0]?.channel)
+      r.sources = [{ ...r.sources?.[0], channel: 'org.qemu.usbredir' }];
   }
+  // An empty filter says nothing: libvirt does not keep it.
+  if (dev.redirfilter && !dev.redirfilter.usbdevs?.length) delete dev.redirfilter;
   for (const [i, r] of (dev.rngs ?? []).entries()) {
     const b = r.backend;
     // An empty path is no path (and would not survive a round trip as text).
@@ -66,7 +71,7 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
     if (b.model !== 'egd' || !b.type) continue;
     const t = b.type as ChardevDef['type'];
     applySources(b, normalizeSources(t, b.sources, `/domain/devices/rng[${i + 1}]/backend`, false));
-    if (t === 'tcp') b.protocol ??= { type: 'raw' };
+    tcpProtocol(b, t);
   }
   for (const h of dev.hostdevs ?? [])
     if (h.mode === 'subsystem' && (h.type === 'pci' || h.type === 'usb')) h.managed ??= false;
@@ -346,4 +351,13 @@ function normalizeVideoModel(
     m.vgamem ??= 16384;
   }
   if (m.type !== 'none') m.heads ??= 1;
+}
+
+/**
+ * `<protocol>` belongs to TCP backends only: libvirt gives them `raw` when
+ * it is absent and reads (so writes) none for the other types.
+ */
+function tcpProtocol(c: { protocol?: { type: string } }, type: string): void {
+  if (type === 'tcp') c.protocol ??= { type: 'raw' };
+  else delete c.protocol;
 }

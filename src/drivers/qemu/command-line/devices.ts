@@ -17,6 +17,7 @@ import { buildHostdevs } from './hostdevs.js';
 import { buildMemoryDevices } from './memory-devices.js';
 import { buildIommu, buildWatchdogs } from './misc-devices.js';
 import { buildNets } from './net.js';
+import { buildRedirdevs } from './redirdevs.js';
 import { buildSounds } from './sound.js';
 import { buildTpms } from './tpm.js';
 import type { CommandLinePaths } from './types.js';
@@ -49,6 +50,7 @@ export function buildDevices(
   buildVideos(b, def, facts);
   buildSounds(b, def, facts, usbAddr);
   buildWatchdogs(b, def, facts);
+  buildRedirdevs(b, def, boot, paths, usbAddr);
   buildHostdevs(b, def, facts, boot, usbAddr);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
@@ -122,7 +124,6 @@ function refuseUnsupported(def: DomainDef): void {
   };
   const lists: Array<[string, unknown[] | undefined]> = [
     ['filesystem', dev.filesystems],
-    ['redirdev', dev.redirdevs],
     ['shmem', dev.shmems],
   ];
   for (const [name, list] of lists) if (list?.length) refuse(`/domain/devices/${name}[1]`, `<${name}>`);
