@@ -78,6 +78,13 @@ export interface CommandLinePaths {
     spiceTlsDir?: string;
     /** `spice_password` is set: SPICE keeps ticketing on for guests without a password of their own. */
     spicePassword?: boolean;
+    /** `spice_listen`: the address SPICE listens on when the listen gives none (default 127.0.0.1). */
+    spiceListen?: string;
+    /**
+     * A free host port for SPICE's `autoport` (libvirt's remote display
+     * range, 5900 up); `tls` says which of the two it is for.
+     */
+    allocatePort?: (tls: boolean) => number;
   };
   /**
    * The host environment some backends take a value from when the
@@ -92,6 +99,12 @@ export interface CommandLinePaths {
    * `path`. Each returns the descriptor QEMU will inherit. Without it,
    * QEMU opens the paths itself.
    */
+  /**
+   * Where a `unix` virtio channel without a path listens (libvirt:
+   * `/var/run/libvirt/qemu/channel/<id>-<name>`), as `<dir>/<target name>`
+   * or `<dir>/vioser-CC-BB-PP.sock`. Default: `domainDir`.
+   */
+  channelDir?: string;
   chardevFds?: {
     file(path: string, append: boolean, role: 'source' | 'log'): number;
     unixListen(path: string): number;
