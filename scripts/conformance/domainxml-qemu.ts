@@ -170,6 +170,15 @@ export function harnessPaths(name: string, caseName = '') {
     },
     // libvirt's harness treats only /dev/cdrom as a host optical drive
     isHostCdrom: (path: string) => path === '/dev/cdrom',
+    // chardev_tls around the tlsx509 serial cases, verifying clients in the -verify one and
+    // with the key's password in a secret in the -secret one (tests/qemuxmlconftest.c)
+    chardevTls: {
+      enabled: caseName.startsWith('serial-tcp-tlsx509-'),
+      verifyPeer: caseName === 'serial-tcp-tlsx509-chardev-verify',
+      ...(caseName === 'serial-tcp-tlsx509-secret-chardev'
+        ? { secretUuid: '6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea' }
+        : {}),
+    },
     // libvirt's harness config: spice_password set, spice_tls on only around the cases that want
     // it (tests/qemuxmlconftest.c), automatic ports 5901 (plain) and 5902 (TLS) without allocating
     graphicsConfig: {

@@ -53,6 +53,13 @@ export interface CommandLinePaths {
    * verified, and the secret holding the client key's password, if any.
    */
   nbdTls?: { dir: string; verifyPeer: boolean; secretUuid?: string };
+  /**
+   * qemu.conf's chardev TLS settings: `enabled` (chardev_tls) for TCP
+   * backends that do not say, the certificate dir (default
+   * /etc/pki/libvirt-chardev), whether a listening backend verifies
+   * clients (default true), and the secret holding the key's password.
+   */
+  chardevTls?: { enabled?: boolean; dir?: string; verifyPeer?: boolean; secretUuid?: string };
   /** Master key and secret values, for disk credentials and encryption keys. */
   secrets?: CommandLineSecrets;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */

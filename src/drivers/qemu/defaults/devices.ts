@@ -253,6 +253,16 @@ export function completePciController(c: ControllerDef): void {
   if (target.attrs.length > 0 || target.children.length > 0) c.target = target;
 }
 
+/** The device model libvirt gives a serial port of each target type that names one model. */
+const SERIAL_MODEL_OF_TYPE: Record<string, string> = {
+  'isa-serial': 'isa-serial',
+  'usb-serial': 'usb-serial',
+  'pci-serial': 'pci-serial',
+  'spapr-vio-serial': 'spapr-vty',
+  'sclp-serial': 'sclpconsole',
+  'isa-debug': 'isa-debugcon',
+};
+
 function applyChardevDefaults(def: DomainDef, facts: MachineFacts): void {
   const dev = def.devices!;
   const isaSerial = facts.hasIsaBus;
@@ -261,7 +271,8 @@ function applyChardevDefaults(def: DomainDef, facts: MachineFacts): void {
     s.target ??= {};
     if (s.target.type === undefined && isaSerial) s.target.type = 'isa-serial';
     s.target.port ??= String(i);
-    if (s.target.type === 'isa-serial') s.target.model ??= { name: 'isa-serial' };
+    const model = SERIAL_MODEL_OF_TYPE[s.target.type ?? ''];
+    if (model) s.target.model ??= { name: model };
   }
   for (const [i, p] of (dev.parallels ?? []).entries()) {
     p.target ??= {};
