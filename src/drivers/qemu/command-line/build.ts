@@ -124,7 +124,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   buildPowerManagement(b, def, facts);
   buildBoot(b, def);
   buildGlobalControllers(b, def);
-  buildDevices(b, def, facts, paths);
+  buildDevices(b, def, facts, paths, caps);
   // Variables device builders asked for (SDL's audio driver, PipeWire's socket dir, ...).
   for (const [k, v] of Object.entries(b.env)) env[k] = v;
   const passthrough = qemuPassthrough(def);

@@ -3,6 +3,7 @@ import type { ChardevDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
+import type { QemuCaps } from '../probe/qemu-caps.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { buildAudios } from './audio.js';
 import { buildChardev } from './chardev-backend.js';
@@ -28,6 +29,7 @@ export function buildDevices(
   def: DomainDef,
   facts: MachineFacts,
   paths: CommandLinePaths,
+  caps?: QemuCaps,
 ): void {
   const dev = def.devices ?? {};
   refuseUnsupported(def);
@@ -50,7 +52,7 @@ export function buildDevices(
   buildVideos(b, def, facts);
   buildSounds(b, def, facts, usbAddr);
   buildWatchdogs(b, def, facts);
-  buildRedirdevs(b, def, boot, paths, usbAddr);
+  buildRedirdevs(b, def, boot, paths, usbAddr, caps);
   buildHostdevs(b, def, facts, boot, usbAddr);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {

@@ -9,6 +9,8 @@
 import type { RedirfilterDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
+import type { QemuCapabilityFlag } from '../probe/capability-flag-names.js';
+import { hasFlag, type QemuCaps } from '../probe/qemu-caps.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { buildChardev } from './chardev-backend.js';
 import type { Props } from './device-props.js';
@@ -21,8 +23,25 @@ export function buildRedirdevs(
   boot: Map<object, number>,
   paths: CommandLinePaths,
   usbAddr: UsbAddrFn,
+  caps?: QemuCaps,
 ): void {
   const dev = def.devices ?? {};
+  if (!dev.redirdevs?.length) return;
+  // Without the probe's flags (a hand-made caps) the device is assumed there.
+  const lacks = (flag: QemuCapabilityFlag) => caps?.flags !== undefined && !hasFlag(caps, flag);
+  if (lacks('usb-redir'))
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'USB redirection is not supported by this QEMU', {
+      field: '/domain/devices/redirdev[1]',
+    });
+  if (dev.redirfilter?.usbdevs?.length && lacks('usb-redir.filter'))
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      'USB redirection filters are not supported by this QEMU',
+      {
+        field: '/domain/devices/redirfilter',
+      },
+    );
   const filter = dev.redirfilter ? usbredirFilter(dev.redirfilter) : undefined;
   for (const [i, r] of (dev.redirdevs ?? []).entries()) {
     const field = `/domain/devices/redirdev[${i + 1}]`;
