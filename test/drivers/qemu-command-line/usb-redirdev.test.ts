@@ -57,6 +57,7 @@ describe('<redirfilter>', () => {
     const def = define(`<controller type='usb' index='0' model='qemu-xhci'/>
       <redirdev bus='usb' type='spicevmc'/>
       <redirdev bus='usb' type='pty'/>
+      <graphics type='spice'/>
       <redirfilter><usbdev product='0x2007' version='2.0' allow='yes'/><usbdev allow='no'/></redirfilter>`);
     const redir = devices(def).filter((d) => d.driver === 'usb-redir');
     expect(redir.map((d) => d.filter)).toEqual([
@@ -99,8 +100,14 @@ describe('USB ports', () => {
     expect(e.field).toBe('/domain/devices/controller[@type=usb]/@model');
   });
 
+  it('refuses a spicevmc redirdev without SPICE graphics', () => {
+    const def = define(`<redirdev bus='usb' type='spicevmc'/>`);
+    const e = thrown(() => buildCommandLine(def, fixtureCaps(), paths));
+    expect([e.code, e.field]).toEqual(['CONFIG_UNSUPPORTED', '/domain/devices/redirdev[1]/@type']);
+  });
+
   it('refuses a redirdev whose address is not a USB one', () => {
-    const def = define(`<redirdev bus='usb' type='spicevmc'>
+    const def = define(`<redirdev bus='usb' type='pty'>
       <address type='pci' domain='0x0000' bus='0x00' slot='0x09' function='0x0'/></redirdev>`);
     const e = thrown(() => buildCommandLine(def, fixtureCaps(), paths));
     expect(e.field).toBe('/domain/devices/redirdev[1]/address/@type');

@@ -111,6 +111,7 @@ export const smartcardMapper = elementMapper('smartcard', {
   certificates: children(elementMapper('certificate', { value: req(text(trimmed)) })),
   sources: children(chardevSourceMapper),
   protocol: child(protocolMapper),
+  log: child(logMapper),
   address: addressField(),
 });
 export type SmartcardDef = Infer<typeof smartcardMapper.spec>;
@@ -120,6 +121,7 @@ export const redirdevMapper = elementMapper('redirdev', {
   type: req(attr('type', enumOf(CHARDEV_TYPES))),
   sources: children(chardevSourceMapper),
   protocol: child(protocolMapper),
+  log: child(logMapper),
   boot: child(elementMapper('boot', { order: req(attr('order', uint32)) })),
   address: addressField(),
 });

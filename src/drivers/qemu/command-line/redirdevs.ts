@@ -49,6 +49,11 @@ export function buildRedirdevs(
       throw new VirError('XML_DETAIL', 'qemu', `${field}: a USB device needs a USB address`, {
         field: `${field}/address/@type`,
       });
+    // SPICE's usbredir channel exists only with a SPICE display to carry it.
+    if (r.type === 'spicevmc' && !(dev.graphics ?? []).some((g) => g.type === 'spice'))
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: a spicevmc redirdev needs SPICE graphics`, {
+        field: `${field}/@type`,
+      });
     const alias = `redir${i}`;
     buildChardev({ b, paths, qemuVersion: b.qemuVersion }, r, `char${alias}`, alias, field, 'usbredir');
     const p: Props = { driver: 'usb-redir', chardev: `char${alias}`, id: alias };
