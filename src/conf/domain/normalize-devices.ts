@@ -98,9 +98,16 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
  * side, so each implies the other and they share one backend.
  */
 function addConsoleCompat(dev: NonNullable<DomainDefData['devices']>): void {
+  // Serial ports that are (or will be, by default) ISA ports and have no number take the
+  // lowest one no other such port has, as libvirt numbers them; the others their index.
+  const maybeIsa = (s: ChardevDef) => s.target?.type === undefined || s.target.type === 'isa-serial';
+  const used = new Set((dev.serials ?? []).filter(maybeIsa).map((s) => s.target?.port));
   for (const [i, s] of (dev.serials ?? []).entries()) {
     s.target ??= {};
-    s.target.port ??= String(i);
+    if (s.target.port !== undefined) continue;
+    const free = maybeIsa(s) ? [0, 1, 2, 3].map(String).find((n) => !used.has(n)) : undefined;
+    s.target.port = free ?? String(i);
+    used.add(s.target.port);
   }
   const consoles = dev.consoles ?? [];
   const serials = dev.serials ?? [];
