@@ -123,7 +123,28 @@ export const harnessNetHost: NetHost = {
   },
 };
 
-export function harnessPaths(name: string) {
+/** The cases libvirt's harness runs with `spice_tls = 1` (tests/qemuxmlconftest.c). */
+const SPICE_TLS_CASES = new Set([
+  'graphics-spice',
+  'graphics-spice-no-args',
+  'graphics-spice-sasl',
+  'graphics-spice-agentmouse',
+  'graphics-spice-compression',
+  'graphics-spice-timeout',
+  'graphics-spice-qxl-vga',
+  'graphics-spice-usb-redir',
+  'graphics-spice-agent-file-xfer',
+  'graphics-spice-socket',
+  'graphics-spice-auto-socket',
+  'graphics-spice-auto-socket-cfg',
+  'graphics-spice-egl-headless',
+  'graphics-spice-gl-auto-rendernode',
+  'serial-spiceport',
+  'channel-spicevmc',
+]);
+
+/** The harness's paths and settings for domain `name`, run as libvirt's case `caseName` (`graphics-spice`). */
+export function harnessPaths(name: string, caseName = '') {
   // libvirt names the private dir after the id and at most 20 characters of the name.
   const domainDir = `/var/lib/libvirt/qemu/domain--1-${name.slice(0, 20)}`;
   return {
@@ -149,8 +170,22 @@ export function harnessPaths(name: string) {
     },
     // libvirt's harness treats only /dev/cdrom as a host optical drive
     isHostCdrom: (path: string) => path === '/dev/cdrom',
-    // libvirt's harness config: spice_tls = 1, spice_password set
-    graphicsConfig: { spiceTls: true, spicePassword: true },
+    // chardev_tls around the tlsx509 serial cases, verifying clients in the -verify one and
+    // with the key's password in a secret in the -secret one (tests/qemuxmlconftest.c)
+    chardevTls: {
+      enabled: caseName.startsWith('serial-tcp-tlsx509-'),
+      verifyPeer: caseName === 'serial-tcp-tlsx509-chardev-verify',
+      ...(caseName === 'serial-tcp-tlsx509-secret-chardev'
+        ? { secretUuid: '6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea' }
+        : {}),
+    },
+    // libvirt's harness config: spice_password set, spice_tls on only around the cases that want
+    // it (tests/qemuxmlconftest.c), automatic ports 5901 (plain) and 5902 (TLS) without allocating
+    graphicsConfig: {
+      spiceTls: SPICE_TLS_CASES.has(caseName),
+      spicePassword: true,
+      allocatePort: (tls: boolean) => (tls ? 5902 : 5901),
+    },
     // the environment libvirt's harness runs in (PipeWire's socket dir)
     hostEnv: { PIPEWIRE_RUNTIME_DIR: '/run/user/1000' },
     // libvirt's harness opens chardev files as fd 1750 (source) and 1751 (log), listens on fd 1729
@@ -232,7 +267,7 @@ export async function runCase(dir: string, c: QemuCase, caps: QemuCaps): Promise
   }
   const wantArgv = parseArgsFile(readDataFile(dir, c.args, `domainxml/${c.args}`).trimEnd());
   try {
-    const { env, argv } = buildCommandLine(def, caps, harnessPaths(def.name));
+    const { env, argv } = buildCommandLine(def, caps, harnessPaths(def.name, c.name.replace(/^qemu\//, '')));
     const ours = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];
     const n = Math.max(ours.length, wantArgv.length);
     for (let i = 0; i < n; i++) {

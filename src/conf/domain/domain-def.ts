@@ -237,6 +237,15 @@ function makeInactive(root: XmlElement): void {
       for (const c of el.children as XmlNode[])
         if (c.type === 'element' && c.name === 'source') c.attrs = c.attrs.filter((a) => a.name !== 'portid');
     if (el.name === 'backingStore') el.attrs = el.attrs.filter((a) => a.name !== 'index');
+    // Whether a guest agent is connected to a virtio channel is live state.
+    if (el.name === 'channel')
+      for (const c of el.children as XmlNode[])
+        if (
+          c.type === 'element' &&
+          c.name === 'target' &&
+          c.attrs.some((a) => a.name === 'type' && a.value === 'virtio')
+        )
+          c.attrs = c.attrs.filter((a) => a.name !== 'state');
     for (const c of el.children as XmlNode[]) if (c.type === 'element') walk(c);
   };
   walk(root);

@@ -60,17 +60,22 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
       const path = `/domain/devices/${kind}[${i + 1}]`;
       const pathOk = kind === 'channel' && (c.target?.type === 'virtio' || c.target?.type === 'xen');
       applySources(c, normalizeSources(c.type, c.sources, path, pathOk));
-      if (c.type === 'tcp') c.protocol ??= { type: 'raw' };
+      tcpProtocol(c, c.type);
     }
   for (const [i, s] of (dev.smartcards ?? []).entries()) {
     if (s.mode !== 'passthrough' || !s.type) continue;
     applySources(s, normalizeSources(s.type, s.sources, `/domain/devices/smartcard[${i + 1}]`, false));
-    if (s.type === 'tcp') s.protocol ??= { type: 'raw' };
+    tcpProtocol(s, s.type);
   }
   for (const [i, r] of (dev.redirdevs ?? []).entries()) {
     applySources(r, normalizeSources(r.type, r.sources, `/domain/devices/redirdev[${i + 1}]`, false));
-    if (r.type === 'tcp') r.protocol ??= { type: 'raw' };
+    tcpProtocol(r, r.type);
+    // libvirt's default D-Bus channel for USB redirection.
+    if (r.type === 'dbus' && !r.sources?.[0]?.channel)
+      r.sources = [{ ...r.sources?.[0], channel: 'org.qemu.usbredir' }];
   }
+  // An empty filter says nothing: libvirt does not keep it.
+  if (dev.redirfilter && !dev.redirfilter.usbdevs?.length) delete dev.redirfilter;
   for (const [i, r] of (dev.rngs ?? []).entries()) {
     const b = r.backend;
     // An empty path is no path (and would not survive a round trip as text).
@@ -80,7 +85,7 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
     if (b.model !== 'egd' || !b.type) continue;
     const t = b.type as ChardevDef['type'];
     applySources(b, normalizeSources(t, b.sources, `/domain/devices/rng[${i + 1}]/backend`, false));
-    if (t === 'tcp') b.protocol ??= { type: 'raw' };
+    tcpProtocol(b, t);
   }
   for (const h of dev.hostdevs ?? [])
     if (h.mode === 'subsystem' && (h.type === 'pci' || h.type === 'usb')) h.managed ??= false;
@@ -107,9 +112,16 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
  * side, so each implies the other and they share one backend.
  */
 function addConsoleCompat(dev: NonNullable<DomainDefData['devices']>): void {
+  // Serial ports that are (or will be, by default) ISA ports and have no number take the
+  // lowest one no other such port has, as libvirt numbers them; the others their index.
+  const maybeIsa = (s: ChardevDef) => s.target?.type === undefined || s.target.type === 'isa-serial';
+  const used = new Set((dev.serials ?? []).filter(maybeIsa).map((s) => s.target?.port));
   for (const [i, s] of (dev.serials ?? []).entries()) {
     s.target ??= {};
-    s.target.port ??= String(i);
+    if (s.target.port !== undefined) continue;
+    const free = maybeIsa(s) ? [0, 1, 2, 3].map(String).find((n) => !used.has(n)) : undefined;
+    s.target.port = free ?? String(i);
+    used.add(s.target.port);
   }
   const consoles = dev.consoles ?? [];
   const serials = dev.serials ?? [];
@@ -365,4 +377,13 @@ function normalizeVideoModel(
 /** An element read into nothing: no known field and no unknown XML. */
 function isEmpty(o: object | undefined): boolean {
   return o !== undefined && Object.keys(o).length === 0 && unknownContent(o) === undefined;
+}
+
+/**
+ * `<protocol>` belongs to TCP backends only: libvirt gives them `raw` when
+ * it is absent and reads (so writes) none for the other types.
+ */
+function tcpProtocol(c: { protocol?: { type: string } }, type: string): void {
+  if (type === 'tcp') c.protocol ??= { type: 'raw' };
+  else delete c.protocol;
 }

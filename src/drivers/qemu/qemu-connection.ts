@@ -39,6 +39,7 @@ import { hostArch, readHostInfo } from './caps/host-info.js';
 import { buildCommandLine } from './command-line/index.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { QemuDomains } from './domains/index.js';
+import { freeDisplayPorts } from './lifecycle/index.js';
 import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
 import type { QemuCaps } from './probe/qemu-caps.js';
@@ -100,7 +101,24 @@ export class QemuConnection implements DriverConnection {
       commandLine: async (def, run, signal) => {
         const emulator = def.devices?.emulator ?? '';
         const caps = (await this.#cache.get(emulator, signal ? { signal } : {})).caps;
-        return buildCommandLine(def, caps, { domainDir: run.runDir, monitor: { path: run.monitorSocket } });
+        // SPICE with autoport takes up to two ports (plain and TLS), found before QEMU starts.
+        const auto = (def.devices?.graphics ?? []).some(
+          (g) => g.type === 'spice' && (g.autoport === true || g.port === -1 || g.tlsPort === -1),
+        );
+        const free = auto ? await freeDisplayPorts(2) : [];
+        const allocatePort = () => {
+          const p = free.shift();
+          if (p === undefined)
+            throw new VirError('OPERATION_FAILED', 'qemu', 'no free port for the SPICE display', {
+              field: '/domain/devices/graphics/@autoport',
+            });
+          return p;
+        };
+        return buildCommandLine(def, caps, {
+          domainDir: run.runDir,
+          monitor: { path: run.monitorSocket },
+          graphicsConfig: { allocatePort },
+        });
       },
       defaultMachine: async (emulator, arch, signal) =>
         (await this.getCapabilities(signal ? { signal } : {}))

@@ -11,12 +11,15 @@
  */
 import {
   attr,
+  type Codec,
   child,
   children,
   elementMapper,
   enumOf,
   type Infer,
+  int,
   onOff,
+  refine,
   req,
   str,
   text,
@@ -108,6 +111,7 @@ export const smartcardMapper = elementMapper('smartcard', {
   certificates: children(elementMapper('certificate', { value: req(text(trimmed)) })),
   sources: children(chardevSourceMapper),
   protocol: child(protocolMapper),
+  log: child(logMapper),
   address: addressField(),
 });
 export type SmartcardDef = Infer<typeof smartcardMapper.spec>;
@@ -117,7 +121,53 @@ export const redirdevMapper = elementMapper('redirdev', {
   type: req(attr('type', enumOf(CHARDEV_TYPES))),
   sources: children(chardevSourceMapper),
   protocol: child(protocolMapper),
+  log: child(logMapper),
   boot: child(elementMapper('boot', { order: req(attr('order', uint32)) })),
   address: addressField(),
 });
 export type RedirdevDef = Infer<typeof redirdevMapper.spec>;
+
+const versionText = refine(str, (s) =>
+  /^\d{1,2}\.\d{1,2}$/.test(s) ? undefined : `'${s}' is not a USB version (major.minor, below 100 each)`,
+);
+
+/**
+ * A USB version as libvirt writes it (`J.MM`), held as the BCD number
+ * USB uses (`0x0940` for 9.40). One digit after the dot counts as tens,
+ * so `9.4` is 9.40, not 9.04.
+ */
+const usbVersion: Codec<number> = {
+  parse(raw) {
+    const m = /^(\d{1,2})\.(\d{1,2})$/.exec(versionText.parse(raw)) ?? ['', '0', '0'];
+    const [major, minorText] = [Number(m[1]), m[2] ?? '0'];
+    const minor = Number(minorText) * (minorText.length === 1 ? 10 : 1);
+    return (
+      (Math.floor(major / 10) << 12) | ((major % 10) << 8) | (Math.floor(minor / 10) << 4) | (minor % 10)
+    );
+  },
+  format(v) {
+    const major = ((v >> 12) & 0xf) * 10 + ((v >> 8) & 0xf);
+    const minor = ((v >> 4) & 0xf) * 10 + (v & 0xf);
+    return `${major}.${String(minor).padStart(2, '0')}`;
+  },
+};
+
+/** Upper-case fixed-width hex (`0x15E1`), as libvirt writes USB ids. */
+function upperHex(width: number, max: number): Codec<number> {
+  const inner = int({ min: 0, max });
+  return { parse: inner.parse, format: (n) => `0x${n.toString(16).toUpperCase().padStart(width, '0')}` };
+}
+
+/** `<redirfilter>`: which USB devices the redirected ports accept, first match wins. */
+export const redirfilterMapper = elementMapper('redirfilter', {
+  usbdevs: children(
+    elementMapper('usbdev', {
+      class: attr('class', upperHex(2, 0xff)),
+      vendor: attr('vendor', upperHex(4, 0xffff)),
+      product: attr('product', upperHex(4, 0xffff)),
+      version: attr('version', usbVersion),
+      allow: req(attr('allow', yesNo)),
+    }),
+  ),
+});
+export type RedirfilterDef = Infer<typeof redirfilterMapper.spec>;

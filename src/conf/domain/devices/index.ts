@@ -12,6 +12,7 @@ import {
   consoleMapper,
   parallelMapper,
   redirdevMapper,
+  redirfilterMapper,
   serialMapper,
   smartcardMapper,
 } from './chardev.js';
@@ -53,6 +54,7 @@ export const devicesMapper = elementMapper('devices', {
   videos: children(videoMapper),
   hostdevs: children(hostdevMapper),
   redirdevs: children(redirdevMapper),
+  redirfilter: child(redirfilterMapper),
   hubs: children(hubMapper),
   watchdogs: children(watchdogMapper),
   memballoon: child(memballoonMapper),

@@ -15,7 +15,7 @@
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { memoryDevicesKiB } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
-import { machineFacts } from '../../../machine/machine-types.js';
+import { type MachineFacts, machineFacts } from '../../../machine/machine-types.js';
 import { accelOf, resolveMachine } from '../defaults/index.js';
 import type { QemuCaps } from '../probe/qemu-caps.js';
 import { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
@@ -122,9 +122,10 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   b.add('-mon', 'chardev=charmonitor,id=monitor,mode=control');
   buildClock(b, def, paths, env);
   b.add('-no-shutdown');
+  buildPowerManagement(b, def, facts);
   buildBoot(b, def);
   buildGlobalControllers(b, def);
-  buildDevices(b, def, facts, paths);
+  buildDevices(b, def, facts, paths, caps);
   // Variables device builders asked for (SDL's audio driver, PipeWire's socket dir, ...).
   for (const [k, v] of Object.entries(b.env)) env[k] = v;
   const passthrough = qemuPassthrough(def);
@@ -213,4 +214,19 @@ function accelArgument(def: DomainDef): string {
   const ring = def.features?.kvm?.dirtyRing;
   if (accel === 'kvm' && ring?.state && ring.size !== undefined) return `kvm,dirty-ring-size=${ring.size}`;
   return accel;
+}
+
+/**
+ * `<pm>`: S3/S4 are switched on the chipset's power-management device
+ * (PIIX4's on i440fx, the LPC bridge on Q35); QEMU's property says
+ * "disable", so `enabled='no'` is 1. A state left unsaid keeps QEMU's default.
+ */
+function buildPowerManagement(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
+  const pm = def.pm;
+  const dev = facts.family === 'q35' ? 'ICH9-LPC' : 'PIIX4_PM';
+  for (const [state, e] of [
+    ['s3', pm?.suspendToMem?.enabled],
+    ['s4', pm?.suspendToDisk?.enabled],
+  ] as const)
+    if (e !== undefined) b.add('-global', `${dev}.disable_${state}=${e ? 0 : 1}`);
 }

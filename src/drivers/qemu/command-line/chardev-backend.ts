@@ -13,7 +13,9 @@
 import type { ChardevSource, ChardevType } from '../../../conf/domain/devices/index.js';
 import { VirError } from '../../../errors.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { optList, optValue } from './escape.js';
+import type { Props } from './device-props.js';
+import { checkValue, optList, optValue } from './escape.js';
+import { secretObjectProps } from './secret-objects.js';
 import type { CommandLinePaths } from './types.js';
 
 /** The backend part of a device built on a character device. */
@@ -102,21 +104,9 @@ export function buildChardev(
         });
       if (listen) items.push('server=on', 'wait=off');
       items.push(reconnect(ctx, src, field));
-      if (src?.tls === true) {
-        const tlsId = `obj${id}_tls0`;
-        b.props(
-          '-object',
-          {
-            'qom-type': 'tls-creds-x509',
-            id: tlsId,
-            dir: CHARDEV_TLS_DIR,
-            endpoint: listen ? 'server' : 'client',
-            'verify-peer': true,
-          },
-          `${field}/source/@tls`,
-        );
-        items.push(`tls-creds=${tlsId}`);
-      }
+      // Without tls='yes|no' the driver's chardev_tls setting decides.
+      if (src?.tls ?? ctx.paths.chardevTls?.enabled ?? false)
+        items.push(`tls-creds=${tlsCreds(ctx, id, listen, field)}`);
       break;
     }
     case 'udp': {
@@ -160,6 +150,31 @@ export function buildChardev(
     }
   }
   b.add('-chardev', optList([type, `id=${id}`, ...items]));
+}
+
+/**
+ * The x509 credentials of a TLS chardev (and the secret of their key's
+ * password when the driver has one): a client always checks the server's
+ * certificate, a server checks clients' as chardev_tls_x509_verify says.
+ */
+function tlsCreds(ctx: ChardevContext, id: string, listen: boolean, field: string): string {
+  const cfg = ctx.paths.chardevTls ?? {};
+  const f = `${field}/source/@tls`;
+  const tlsId = `obj${id}_tls0`;
+  const creds: Props = {
+    'qom-type': 'tls-creds-x509',
+    id: tlsId,
+    dir: checkValue(cfg.dir ?? CHARDEV_TLS_DIR, 'paths.chardevTls.dir'),
+    endpoint: listen ? 'server' : 'client',
+    'verify-peer': listen ? (cfg.verifyPeer ?? true) : true,
+  };
+  if (cfg.secretUuid !== undefined) {
+    const secretId = `${id}-secret0`;
+    ctx.b.props('-object', secretObjectProps(secretId, { uuid: cfg.secretUuid }, ctx.paths.secrets, f), f);
+    creds.passwordid = secretId;
+  }
+  ctx.b.props('-object', creds, f);
+  return tlsId;
 }
 
 function need(value: string | undefined, field: string, what: string): string {

@@ -14,6 +14,7 @@ import { buildChardev, type ChardevContext } from './chardev-backend.js';
 import { type Props, pciProps } from './device-props.js';
 import { checkValue } from './escape.js';
 import type { CommandLinePaths } from './types.js';
+import type { UsbAddrFn } from './usb-addresses.js';
 
 /** Serial target models built as `-device` (platform UARTs are not: they are the machine's). */
 const SERIAL_DEVICE_MODELS = new Set([
@@ -31,6 +32,7 @@ export function buildChardevs(
   def: DomainDef,
   facts: MachineFacts,
   paths: CommandLinePaths,
+  usbAddr: UsbAddrFn,
 ): void {
   const ctx: ChardevContext = { b, paths, qemuVersion: b.qemuVersion };
   const dev = def.devices ?? {};
@@ -53,7 +55,7 @@ export function buildChardevs(
     if (a?.type === 'isa') {
       if (a.iobase !== undefined) p.iobase = a.iobase;
       if (a.irq !== undefined) p.irq = a.irq;
-    } else if (a?.type === 'usb') Object.assign(p, { bus: `usb.${a.bus ?? 0}`, port: a.port });
+    } else if (model === 'usb-serial') Object.assign(p, usbAddr(s));
     else Object.assign(p, pciProps(a, facts));
     b.props('-device', p, field);
   }
@@ -66,7 +68,7 @@ export function buildChardevs(
   for (const [i, c] of (dev.channels ?? []).entries()) {
     const field = `/domain/devices/channel[${i + 1}]`;
     const alias = `channel${i}`;
-    buildChardev(ctx, c, `char${alias}`, alias, field);
+    buildChardev(ctx, withChannelPath(c, paths), `char${alias}`, alias, field);
     if (c.target?.type === 'guestfwd') {
       b.props(
         '-netdev',
@@ -107,6 +109,19 @@ export function buildChardevs(
       b.props('-device', virtioSerialPort('virtconsole', c, alias, 0, undefined, field), field);
     else b.props('-device', { driver: `${type}console`, chardev: `char${alias}`, id: alias }, field);
   }
+}
+
+/**
+ * A `unix` virtio channel without a path listens on one libvirt makes up
+ * in the domain's channel dir, named after the target (or its port).
+ */
+function withChannelPath(c: ChardevDef, paths: CommandLinePaths): ChardevDef {
+  if (c.type !== 'unix' || c.target?.type !== 'virtio' || c.sources?.[0]?.path) return c;
+  const dir = paths.channelDir ?? paths.domainDir;
+  const a = c.address?.type === 'virtio-serial' ? c.address : undefined;
+  const two = (n: number | undefined) => String(n ?? 0).padStart(2, '0');
+  const file = c.target.name ?? `vioser-${two(a?.controller)}-${two(a?.bus)}-${two(a?.port)}.sock`;
+  return { ...c, sources: [{ ...c.sources?.[0], mode: 'bind', path: `${dir}/${file}` }] };
 }
 
 function virtioSerialPort(

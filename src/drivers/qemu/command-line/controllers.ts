@@ -1,4 +1,3 @@
-import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { ControllerDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
@@ -7,12 +6,12 @@ import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps, virtioOptions } from './device-props.js';
 import { controllerIothreadMapping, hasIothread, iothreadMappingProps } from './iothreads.js';
+import { type UsbAddrFn, usbControllerAlias } from './usb-addresses.js';
 
 export function buildControllers(
   b: ArgvBuilder,
   ctrls: ControllerDef[],
   facts: MachineFacts,
-  usbAddr: (a: DeviceAddress | undefined) => Props,
   def: DomainDef,
 ): void {
   // PCI controllers come first (buses must exist before what plugs into them), then the others.
@@ -40,17 +39,27 @@ export function buildControllers(
     Object.assign(p, pciProps(c.address, facts));
     b.props('-device', p, `/domain/devices/controller[@index=${idx}]`);
   }
-  const order = ['usb', 'scsi', 'sata', 'virtio-serial', 'ide', 'ccid'];
+  const order = ['usb', 'scsi', 'sata', 'virtio-serial', 'ide'];
   for (const type of order)
     for (const c of ctrls) {
       if (c.type !== type) continue;
-      // A CCID controller is a USB device: it sits on a USB port.
-      const p =
-        c.type === 'ccid'
-          ? { driver: 'usb-ccid', id: `ccid${c.index ?? 0}`, ...usbAddr(c.address) }
-          : controllerProps(c, ctrls, facts, def);
+      const p = controllerProps(c, ctrls, facts, def);
       if (p) b.props('-device', p, `/domain/devices/controller[@type='${c.type}']`);
     }
+}
+
+/**
+ * CCID controllers are USB devices: libvirt writes them after the memory
+ * devices and hubs (the hub chain must exist before a device behind it).
+ */
+export function buildCcidControllers(b: ArgvBuilder, ctrls: ControllerDef[], usbAddr: UsbAddrFn): void {
+  for (const c of ctrls)
+    if (c.type === 'ccid')
+      b.props(
+        '-device',
+        { driver: 'usb-ccid', id: `ccid${c.index ?? 0}`, ...usbAddr(c) },
+        `/domain/devices/controller[@type='ccid']`,
+      );
 }
 
 const USB_DRIVERS: Record<string, string> = {
@@ -123,11 +132,6 @@ function virtioScsiProps(c: ControllerDef, field: string, def: DomainDef): Props
   return p;
 }
 
-/** QEMU's id of a controller (libvirt's alias): the first USB controller is `usb`, the others `usb<index>`. */
-function usbAlias(index: number): string {
-  return index === 0 ? 'usb' : `usb${index}`;
-}
-
 /**
  * A USB companion's `masterbus`: the bus of the controller of the same index
  * that is not itself a companion (its alias, so index 0 is `usb.0`).
@@ -143,7 +147,7 @@ function masterBus(c: ControllerDef, ctrls: ControllerDef[]): string {
       { field: `/domain/devices/controller[@type='usb'][@index=${idx}]/master` },
     );
   }
-  return `${usbAlias(idx)}.0`;
+  return `${usbControllerAlias(master)}.0`;
 }
 
 function controllerProps(
@@ -166,7 +170,7 @@ function controllerProps(
         p.p3 = c.ports;
       }
       if (c.master) return { ...p, masterbus: masterBus(c, ctrls), firstport: c.master.startport, ...addr };
-      p.id = usbAlias(idx);
+      p.id = usbControllerAlias(c);
       return { ...p, ...addr };
     }
     case 'scsi': {

@@ -137,7 +137,7 @@ export function bootIndexes(def: DomainDef): Map<object, number> {
     n++;
     if (target && !out.has(target)) out.set(target, n);
   }
-  for (const list of [dev.disks, dev.interfaces, dev.hostdevs] as Array<
+  for (const list of [dev.disks, dev.interfaces, dev.hostdevs, dev.redirdevs] as Array<
     Array<{ boot?: { order: number } }> | undefined
   >)
     for (const d of list ?? []) if (d.boot) out.set(d, d.boot.order);

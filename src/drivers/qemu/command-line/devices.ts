@@ -3,11 +3,12 @@ import type { ChardevDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
+import type { QemuCaps } from '../probe/qemu-caps.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { buildAudios } from './audio.js';
 import { buildChardev } from './chardev-backend.js';
 import { buildChardevs } from './chardevs.js';
-import { buildControllers } from './controllers.js';
+import { buildCcidControllers, buildControllers } from './controllers.js';
 import { bootIndexes, type Props, pciProps, rawElement, virtioModel, virtioOptions } from './device-props.js';
 import { buildDisks } from './disks.js';
 import { buildInputs, buildVideos } from './display.js';
@@ -18,43 +19,34 @@ import { buildHostdevs } from './hostdevs.js';
 import { buildMemoryDevices } from './memory-devices.js';
 import { buildIommu, buildWatchdogs } from './misc-devices.js';
 import { buildNets } from './net.js';
+import { buildRedirdevs } from './redirdevs.js';
 import { buildSounds } from './sound.js';
 import { buildTpms } from './tpm.js';
 import type { CommandLinePaths } from './types.js';
-import { UsbPorts } from './usb-ports.js';
+import { UsbAddresses, type UsbAddrFn } from './usb-addresses.js';
 
 export function buildDevices(
   b: ArgvBuilder,
   def: DomainDef,
   facts: MachineFacts,
   paths: CommandLinePaths,
+  caps?: QemuCaps,
 ): void {
   const dev = def.devices ?? {};
   refuseUnsupported(def);
   const boot = bootIndexes(def);
   buildIommu(b, def, facts);
-  const usb = new UsbPorts(dev.controllers ?? []);
-  for (const d of [...(dev.hubs ?? []), ...(dev.inputs ?? [])])
-    if (d.address?.type === 'usb') usb.reserve(d.address.bus ?? 0, d.address.port ?? '');
-  const usbAddr = (a: DeviceAddress | undefined): Props => {
-    if (a?.type === 'usb') return { bus: `usb.${a.bus ?? 0}`, port: a.port };
-    const next = usb.take();
-    return next ? { bus: `usb.${next.bus}`, port: next.port } : {};
-  };
-  // Hubs take their USB ports first (their own ports serve the rest), then CCID controllers.
-  const hubs = (dev.hubs ?? []).map((h) => {
-    const where = usbAddr(h.address);
-    if (typeof where.port === 'string') usb.addHub(Number(String(where.bus).slice(4)), where.port);
-    return where;
-  });
-  buildControllers(b, dev.controllers ?? [], facts, usbAddr, def);
-  for (const [i, where] of hubs.entries())
-    b.props('-device', { driver: 'usb-hub', id: `hub${i}`, ...where }, `/domain/devices/hub[${i + 1}]`);
+  const usb = new UsbAddresses(def);
+  const usbAddr: UsbAddrFn = (d) => usb.props(d);
+  buildControllers(b, dev.controllers ?? [], facts, def);
   buildMemoryDevices(b, def, paths, (a) => pciProps(a as DeviceAddress | undefined, facts));
+  for (const [i, h] of usb.hubs.entries())
+    b.props('-device', { driver: 'usb-hub', id: `hub${i}`, ...usbAddr(h) }, `/domain/devices/hub[${i + 1}]`);
+  buildCcidControllers(b, dev.controllers ?? [], usbAddr);
   buildDisks(b, def, facts, boot, usbAddr, paths);
   buildFilesystems(b, def, facts, paths, usbAddr);
   buildNets(b, def, facts, boot, paths.netHost, usbAddr);
-  buildChardevs(b, def, facts, paths);
+  buildChardevs(b, def, facts, paths, usbAddr);
   buildTpms(b, def, paths);
   buildInputs(b, def, facts, usbAddr);
   buildAudios(b, dev.audios ?? [], paths, b.env);
@@ -62,6 +54,7 @@ export function buildDevices(
   buildVideos(b, def, facts, paths);
   buildSounds(b, def, facts, usbAddr);
   buildWatchdogs(b, def, facts);
+  buildRedirdevs(b, def, boot, paths, usbAddr, caps);
   buildHostdevs(b, def, facts, boot, usbAddr, paths);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
@@ -133,9 +126,6 @@ function refuseUnsupported(def: DomainDef): void {
       },
     );
   };
-  const lists: Array<[string, unknown[] | undefined]> = [
-    ['redirdev', dev.redirdevs],
-    ['shmem', dev.shmems],
-  ];
+  const lists: Array<[string, unknown[] | undefined]> = [['shmem', dev.shmems]];
   for (const [name, list] of lists) if (list?.length) refuse(`/domain/devices/${name}[1]`, `<${name}>`);
 }

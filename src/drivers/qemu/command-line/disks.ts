@@ -6,7 +6,6 @@
  *
  * @module
  */
-import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { DiskDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
@@ -20,13 +19,14 @@ import { buildVhostUserDisk } from './disk-vhostuser.js';
 import { optValue } from './escape.js';
 import { buildThrottleFilters, iotuneCommand, throttleFilterCount } from './throttle.js';
 import type { CommandLinePaths } from './types.js';
+import type { UsbAddrFn } from './usb-addresses.js';
 
 export function buildDisks(
   b: ArgvBuilder,
   def: DomainDef,
   facts: MachineFacts,
   boot: Map<object, number>,
-  usbAddr: (a: DeviceAddress | undefined) => Props,
+  usbAddr: UsbAddrFn,
   paths: CommandLinePaths,
 ): void {
   const host = {
@@ -80,7 +80,7 @@ export function buildDisks(
       field,
       drive,
       bootindex: boot.get(d),
-      usb: d.target.bus === 'usb' ? usbAddr(d.address) : {},
+      usb: d.target.bus === 'usb' ? usbAddr(d) : {},
     });
     b.props('-device', device, field);
     // Throttling an empty drive fails in QEMU; libvirt skips it (the limits apply once media is in).

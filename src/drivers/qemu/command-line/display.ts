@@ -1,4 +1,3 @@
-import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { VideoDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
@@ -6,6 +5,7 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps, rawElement, refuseRawVirtioOptions, virtioOptions } from './device-props.js';
 import type { CommandLinePaths } from './types.js';
+import type { UsbAddrFn } from './usb-addresses.js';
 import { vhostUserChardevId } from './vhost-user.js';
 
 const USB_INPUTS: Record<string, string> = { mouse: 'usb-mouse', tablet: 'usb-tablet', keyboard: 'usb-kbd' };
@@ -21,12 +21,7 @@ const VIRTIO_INPUTS: Record<string, string> = {
  * devices; an evdev input is QEMU's `input-linux` object reading the host
  * device directly.
  */
-export function buildInputs(
-  b: ArgvBuilder,
-  def: DomainDef,
-  facts: MachineFacts,
-  usbAddr: (a: DeviceAddress | undefined) => Props,
-): void {
+export function buildInputs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, usbAddr: UsbAddrFn): void {
   for (const [i, inp] of (def.devices?.inputs ?? []).entries()) {
     const field = `/domain/devices/input[${i + 1}]`;
     // PS/2 mouse and keyboard are the machine's own i8042 devices: nothing to write
@@ -73,7 +68,7 @@ export function buildInputs(
         });
       p.evdev = src.evdev;
     }
-    if (inp.bus === 'usb') Object.assign(p, usbAddr(inp.address));
+    if (inp.bus === 'usb') Object.assign(p, usbAddr(inp));
     else Object.assign(p, pciProps(inp.address, facts));
     b.props('-device', p, field);
   }

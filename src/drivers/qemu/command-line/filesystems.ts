@@ -9,7 +9,6 @@
  *
  * @module
  */
-import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { FilesystemDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
@@ -18,6 +17,7 @@ import type { ArgvBuilder } from './argv-builder.js';
 import { firstVirtioOption, type Props, pciProps, virtioDriverProps, virtioModel } from './device-props.js';
 import { checkValue, optList, optValue } from './escape.js';
 import type { CommandLinePaths } from './types.js';
+import type { UsbAddrFn } from './usb-addresses.js';
 import { requireSharedMemory, vhostUserChardevId } from './vhost-user.js';
 
 /** The prefix of a 9p share's `-fsdev` id (`fsdev-fs0`). */
@@ -47,7 +47,7 @@ export function buildFilesystems(
   def: DomainDef,
   facts: MachineFacts,
   paths: CommandLinePaths,
-  usbAddr: (a: DeviceAddress | undefined) => Props,
+  usbAddr: UsbAddrFn,
 ): void {
   // The guest mounts a virtiofs share by its tag: two with one tag could not be told apart.
   const virtiofsTags = new Set<string>();
@@ -77,7 +77,7 @@ export function buildFilesystems(
         rootdir: checkValue(fs.source?.dir ?? '', `${field}/source/@dir`),
         desc: tag,
         readonly: fs.readonly !== undefined,
-        ...usbAddr(fs.address),
+        ...usbAddr(fs),
       };
       b.props('-device', p, field);
       continue;

@@ -107,6 +107,56 @@ function vnc(
   keymap(b, g, field);
 }
 
+/**
+ * The SPICE ports to listen on. With `autoport`, libvirt gives a port to
+ * each kind the channels need: plain for `insecure` ones, TLS for
+ * `secure` ones, and for the default mode `any` a plain port plus a TLS
+ * one when spice_tls is on. A port of -1 is also one to allocate.
+ */
+function spicePorts(
+  g: GraphicsDef,
+  cfg: NonNullable<CommandLinePaths['graphicsConfig']>,
+  field: string,
+): { port: number; tlsPort: number } {
+  let needPort = false;
+  let needTls = false;
+  if (g.autoport === true) {
+    for (const m of [...(g.channels ?? []).map((c) => c.mode), g.defaultMode ?? 'any']) {
+      if (m === 'secure') needTls = true;
+      else if (m === 'insecure') needPort = true;
+    }
+    if ((g.defaultMode ?? 'any') === 'any') {
+      needPort = true;
+      if (cfg.spiceTls) needTls = true;
+    }
+  }
+  const take = (tls: boolean, what: string): number => {
+    if (!cfg.allocatePort)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `${field}: no port allocator for an automatic SPICE ${what}`,
+        {
+          field: `${field}/@autoport`,
+        },
+      );
+    return cfg.allocatePort(tls);
+  };
+  const port = needPort || g.port === -1 ? take(false, 'port') : (g.port ?? 0);
+  let tlsPort = g.tlsPort ?? 0;
+  if (needTls || g.tlsPort === -1) {
+    if (!cfg.spiceTls)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `${field}: an automatic SPICE TLS port needs SPICE TLS configured`,
+        { field: `${field}/@tlsPort` },
+      );
+    tlsPort = take(true, 'TLS port');
+  }
+  return { port, tlsPort };
+}
+
 function spice(b: ArgvBuilder, g: GraphicsDef, field: string, paths: CommandLinePaths): void {
   const cfg = paths.graphicsConfig ?? {};
   const listen = g.listens?.[0];
@@ -122,8 +172,7 @@ function spice(b: ArgvBuilder, g: GraphicsDef, field: string, paths: CommandLine
     items.push('port=0');
     insecure = true;
   } else {
-    const port = g.port ?? 0;
-    const tlsPort = g.tlsPort ?? 0;
+    const { port, tlsPort } = spicePorts(g, cfg, field);
     if (port > 0) {
       items.push(`port=${port}`);
       insecure = true;
@@ -141,9 +190,9 @@ function spice(b: ArgvBuilder, g: GraphicsDef, field: string, paths: CommandLine
       items.push(`tls-port=${tlsPort}`);
       secure = true;
     }
-    const host = listen.address ?? g.listen;
-    if ((port > 0 || tlsPort > 0) && host !== undefined)
-      items.push(`addr=${optValue(host, `${field}/listen/@address`)}`);
+    // libvirt's spice_listen default: only this host.
+    const host = listen.address ?? g.listen ?? cfg.spiceListen ?? '127.0.0.1';
+    if (port > 0 || tlsPort > 0) items.push(`addr=${optValue(host, `${field}/listen/@address`)}`);
   }
   if (g.mouse) items.push(`agent-mouse=${g.mouse.mode === 'client' ? 'on' : 'off'}`);
   if (g.passwd === undefined && !cfg.spicePassword) items.push('disable-ticketing=on');

@@ -21,6 +21,7 @@ import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
 import { vhostScsiProps } from './hostdev-vhost-scsi.js';
 import type { CommandLinePaths } from './types.js';
+import type { UsbAddrFn } from './usb-addresses.js';
 
 /** A host PCI address as numbers (the typed `<hostdev>` source) or as raw XML (`<interface type='hostdev'>`). */
 interface HostPci {
@@ -87,7 +88,7 @@ export function buildHostdevs(
   def: DomainDef,
   facts: MachineFacts,
   boot: Map<object, number>,
-  usbAddr: (a: DeviceAddress | undefined) => Props = () => ({}),
+  usbAddr: UsbAddrFn = () => ({}),
   paths: Pick<CommandLinePaths, 'vhostScsiFd'> = {},
 ): void {
   const dev = def.devices ?? {};
@@ -156,7 +157,7 @@ export function buildHostdevs(
       const idx = boot.get(h);
       if (idx !== undefined) p.bootindex = idx;
       if (h.rom) throw refuse('ROM tuning is only supported for PCI devices', `${field}/rom`);
-      b.props('-device', { ...p, ...usbAddr(h.address) }, field);
+      b.props('-device', { ...p, ...usbAddr(h) }, field);
     } else if (h.type === 'scsi_host') finish(vhostScsiProps(h, id, field, paths), h.address, field);
     else throw refuse(`host device type '${h.type}' is not supported`, `${field}/@type`);
   }

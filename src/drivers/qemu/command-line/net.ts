@@ -13,7 +13,6 @@
  * @module
  */
 import { unknownContent } from '../../../conf/binding.js';
-import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { InterfaceDef } from '../../../conf/domain/devices/index.js';
 import { isVirtioNicModel } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
@@ -23,6 +22,7 @@ import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
 import { actualConnection, netdevProps } from './net-backends.js';
 import type { NetHost } from './types.js';
+import type { UsbAddrFn } from './usb-addresses.js';
 
 /** Elements of `<interface>` that only the host side acts on. */
 const HOST_SIDE = new Set(['virtualport', 'vlan', 'bandwidth', 'port', 'coalesce']);
@@ -146,7 +146,7 @@ export function buildNets(
   facts: MachineFacts,
   boot: Map<object, number>,
   host: NetHost | undefined,
-  usbAddr: (a: DeviceAddress | undefined) => Props,
+  usbAddr: UsbAddrFn,
 ): void {
   let next = 0;
   for (const [i, n] of (def.devices?.interfaces ?? []).entries()) {
@@ -161,7 +161,7 @@ export function buildNets(
     const driver = nicDriver(n, field);
     const p: Props = { driver, ...(isVirtioNicModel(n.model?.type) ? virtioProps(n) : {}) };
     Object.assign(p, { netdev: `host${alias}`, id: alias, mac: n.mac?.address, bootindex: boot.get(n) });
-    if (driver === 'usb-net') Object.assign(p, usbAddr(n.address));
+    if (driver === 'usb-net') Object.assign(p, usbAddr(n));
     else Object.assign(p, pciProps(n.address, facts));
     if (n.acpi && n.address?.type === 'pci') p['acpi-index'] = n.acpi.index;
     else if (n.acpi) throw unsupported('an ACPI index needs a PCI address', `${field}/acpi`);

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { SoundDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
+import type { UsbAddrFn } from './usb-addresses.js';
 
 const DRIVERS: Record<string, string> = {
   es1370: 'ES1370',
@@ -51,12 +51,7 @@ export function pcspkMachineOption(def: DomainDef): string | undefined {
   return `pcspk-audiodev=${audioOf(def, sounds[i]!, `/domain/devices/sound[${i + 1}]`)}`;
 }
 
-export function buildSounds(
-  b: ArgvBuilder,
-  def: DomainDef,
-  facts: MachineFacts,
-  usbAddr: (a: DeviceAddress | undefined) => Props,
-): void {
+export function buildSounds(b: ArgvBuilder, def: DomainDef, facts: MachineFacts, usbAddr: UsbAddrFn): void {
   for (const [i, s] of (def.devices?.sounds ?? []).entries()) {
     if (s.model === 'pcspk') continue;
     const field = `/domain/devices/sound[${i + 1}]`;
@@ -70,7 +65,7 @@ export function buildSounds(
     if (!hasCodecs(s)) p.audiodev = audioOf(def, s, field);
     if (s.model === 'usb' && s.multichannel !== undefined) p.multi = s.multichannel;
     if (s.model === 'virtio' && s.streams !== undefined && s.streams > 0) p.streams = s.streams;
-    if (s.address?.type === 'usb' || s.model === 'usb') Object.assign(p, usbAddr(s.address));
+    if (s.address?.type === 'usb' || s.model === 'usb') Object.assign(p, usbAddr(s));
     else Object.assign(p, pciProps(s.address, facts));
     b.props('-device', p, field);
     if (!hasCodecs(s)) {

@@ -53,6 +53,13 @@ export interface CommandLinePaths {
    * verified, and the secret holding the client key's password, if any.
    */
   nbdTls?: { dir: string; verifyPeer: boolean; secretUuid?: string };
+  /**
+   * qemu.conf's chardev TLS settings: `enabled` (chardev_tls) for TCP
+   * backends that do not say, the certificate dir (default
+   * /etc/pki/libvirt-chardev), whether a listening backend verifies
+   * clients (default true), and the secret holding the key's password.
+   */
+  chardevTls?: { enabled?: boolean; dir?: string; verifyPeer?: boolean; secretUuid?: string };
   /** Master key and secret values, for disk credentials and encryption keys. */
   secrets?: CommandLineSecrets;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
@@ -78,6 +85,13 @@ export interface CommandLinePaths {
     spiceTlsDir?: string;
     /** `spice_password` is set: SPICE keeps ticketing on for guests without a password of their own. */
     spicePassword?: boolean;
+    /** `spice_listen`: the address SPICE listens on when the listen gives none (default 127.0.0.1). */
+    spiceListen?: string;
+    /**
+     * A free host port for SPICE's `autoport` (libvirt's remote display
+     * range, 5900 up); `tls` says which of the two it is for.
+     */
+    allocatePort?: (tls: boolean) => number;
   };
   /**
    * The host environment some backends take a value from when the
@@ -92,6 +106,12 @@ export interface CommandLinePaths {
    * `path`. Each returns the descriptor QEMU will inherit. Without it,
    * QEMU opens the paths itself.
    */
+  /**
+   * Where a `unix` virtio channel without a path listens (libvirt:
+   * `/var/run/libvirt/qemu/channel/<id>-<name>`), as `<dir>/<target name>`
+   * or `<dir>/vioser-CC-BB-PP.sock`. Default: `domainDir`.
+   */
+  channelDir?: string;
   chardevFds?: {
     file(path: string, append: boolean, role: 'source' | 'log'): number;
     unixListen(path: string): number;

@@ -253,19 +253,46 @@ export function completePciController(c: ControllerDef): void {
   if (target.attrs.length > 0 || target.children.length > 0) c.target = target;
 }
 
+/** The device model libvirt gives a serial port of each target type that names one model. */
+const SERIAL_MODEL_OF_TYPE: Record<string, string> = {
+  'isa-serial': 'isa-serial',
+  'usb-serial': 'usb-serial',
+  'pci-serial': 'pci-serial',
+  'spapr-vio-serial': 'spapr-vty',
+  'sclp-serial': 'sclpconsole',
+  'isa-debug': 'isa-debugcon',
+};
+
 function applyChardevDefaults(def: DomainDef, facts: MachineFacts): void {
   const dev = def.devices!;
   const isaSerial = facts.hasIsaBus;
   const serials = dev.serials ?? [];
-  for (const [i, s] of serials.entries()) {
+  for (const s of serials) {
     s.target ??= {};
     if (s.target.type === undefined && isaSerial) s.target.type = 'isa-serial';
-    s.target.port ??= String(i);
-    if (s.target.type === 'isa-serial') s.target.model ??= { name: 'isa-serial' };
+    const model = SERIAL_MODEL_OF_TYPE[s.target.type ?? ''];
+    if (model) s.target.model ??= { name: model };
   }
-  for (const [i, p] of (dev.parallels ?? []).entries()) {
+  // ISA serial ports without a port number take the lowest one no other ISA port has.
+  const isaUsed = new Set(
+    serials
+      .filter((s) => s.target?.type === 'isa-serial' && s.target.port !== undefined)
+      .map((s) => s.target?.port),
+  );
+  for (const [i, s] of serials.entries()) {
+    if (!s.target || s.target.port !== undefined) continue;
+    if (s.target.type === 'isa-serial') {
+      const free = [0, 1, 2, 3].find((n) => !isaUsed.has(String(n)));
+      s.target.port = String(free ?? i);
+      isaUsed.add(s.target.port);
+    } else s.target.port = String(i);
+  }
+  // A parallel port without a number follows the highest of those before it.
+  let maxParallel = -1;
+  for (const p of dev.parallels ?? []) {
     p.target ??= {};
-    p.target.port ??= String(i);
+    p.target.port ??= String(maxParallel + 1);
+    maxParallel = Math.max(maxParallel, Number(p.target.port));
   }
   // A console of type serial stands for the first serial port: libvirt
   // creates that port when the guest has none, and mirrors it otherwise.

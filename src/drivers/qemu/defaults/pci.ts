@@ -171,6 +171,14 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
     const where = integratedPciFunction(facts.family, 'primary-video');
     if (where && book.isFree(where)) place(primary, where);
   }
+  // Real Q35 boards have their ICH9 HD audio at 00:1b: the first ICH9 sound device
+  // without an address goes there when the slot is free, as libvirt places it.
+  if (facts.family === 'q35' && book.slotFree(0, 0x1b))
+    for (const s of dev.sounds ?? [])
+      if (s.model === 'ich9' && wantsPci(s)) {
+        place(s, { bus: 0, slot: 0x1b, function: 0 });
+        break;
+      }
 
   if (pcie) addRootPorts(def, all, book);
 

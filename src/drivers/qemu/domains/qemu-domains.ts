@@ -45,10 +45,10 @@ import {
   type WriteFlags,
 } from './domain-entry.js';
 import { DomainTable } from './domain-table.js';
+import { refuseHostSideSettings } from './host-side-settings.js';
 import { loadDomains } from './load-domains.js';
 import { prepareDefinition } from './prepare-definition.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
-import { refuseHostSideSettings } from './host-side-settings.js';
 import { runnerGuestFromDef } from './runner-guest-from-def.js';
 
 export type { CommandLineFor, QemuDomainsOptions } from './qemu-domains-options.js';

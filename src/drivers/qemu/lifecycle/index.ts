@@ -19,6 +19,7 @@
  *
  * @module
  */
+export { freeDisplayPorts } from './display-ports.js';
 export {
   type DestroyOptions,
   QemuDomainRunner,
