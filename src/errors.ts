@@ -77,6 +77,14 @@ export const VIR_ERROR_CODES = [
   'MULTIPLE_DOMAINS',
   'NO_NETWORK_METADATA',
   'GUEST_AGENT_COMMAND_INVALID',
+  // objects next to domains: storage, networks, node devices, interfaces, filters, secrets
+  'NO_NETWORK',
+  'NO_STORAGE_POOL',
+  'NO_STORAGE_VOL',
+  'NO_NODE_DEVICE',
+  'NO_INTERFACE',
+  'NO_NWFILTER',
+  'NO_SECRET',
 ] as const;
 
 export type VirErrorCode = (typeof VIR_ERROR_CODES)[number];

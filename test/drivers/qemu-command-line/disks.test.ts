@@ -131,6 +131,21 @@ describe('disk devices', () => {
 });
 
 describe('network disks and credentials', () => {
+  it('refuses a disk whose secret does not exist with NO_SECRET, naming the field, and nothing in clear', () => {
+    const disk = `<disk type='network'><driver name='qemu' type='raw'/>
+      <auth username='myname'><secret type='ceph' usage='nonexistent'/></auth>
+      <source protocol='rbd' name='pool/image'><host name='mon1.example.org'/></source>
+      <target dev='vda' bus='virtio'/></disk>`;
+    let err: unknown;
+    try {
+      argvOf(disk, { secrets: { ...secrets, value: () => undefined } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ name: 'VirError', code: 'NO_SECRET' });
+    expect((err as { field?: string }).field).toMatch(/^\/domain\/devices\/disk\[1\]/);
+  });
+
   it('gives the rbd key through an encrypted secret object', () => {
     const argv = argvOf(`<disk type='network'><driver name='qemu' type='raw'/>
       <auth username='myname'><secret type='ceph' usage='mycluster_myname'/></auth>

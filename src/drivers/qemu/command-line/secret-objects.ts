@@ -30,7 +30,7 @@ export function secretObjectProps(
   const value = secrets.value(ref);
   if (value === undefined)
     throw new VirError(
-      'INVALID_ARG',
+      'NO_SECRET',
       'qemu',
       `secret ${ref.uuid ?? `${ref.type ?? ''} '${ref.usage ?? ''}'`} not found`,
       {
