@@ -19,6 +19,16 @@
  *
  * @module
  */
+
+export { appendDomainLog } from './domain-log.js';
+export { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
+export {
+  type GuestHelpers,
+  type HelperBinaries,
+  type HelperSockets,
+  startGuestHelpers,
+} from './guest-helpers.js';
+export { nvramFile, prepareNvram } from './nvram-file.js';
 export {
   type DestroyOptions,
   QemuDomainRunner,
