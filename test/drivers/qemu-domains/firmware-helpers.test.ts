@@ -9,6 +9,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
+import type { DomainEvent } from '../../../src/driver.js';
 import { hostFirmwareDescriptors } from '../../../src/drivers/qemu/defaults/firmware-files.js';
 import { QmpClient } from '../../../src/drivers/qemu/qmp/index.js';
 import { isVirError } from '../../../src/errors.js';
@@ -212,6 +213,25 @@ describe.skipIf(!HAS_QEMU || !HAS_SWTPM)(`swtpm for an emulated TPM${QEMU_NOTE}$
     await again.destroy();
     expect(manufactured()).toBe(1);
     await until('swtpm to end', () => swtpmsMentioning(roots.path).length === 0);
+  });
+
+  it('swtpm dying under a running guest stops the guest: a stopped/failed event, the reason in its log', async () => {
+    const c = await open();
+    const dom = await c.defineDomain(q35('lost', 'e0000000-0000-4000-8000-000000000005', { devices: TPM }));
+    await dom.start({ paused: true });
+    const events: string[] = [];
+    void (async () => {
+      for await (const e of c.events() as AsyncIterable<DomainEvent>) events.push(`${e.event}/${e.detail}`);
+    })();
+    const [swtpm] = swtpmsMentioning(roots.path);
+    expect(swtpm).toBeDefined();
+    process.kill(swtpm ?? -1, 'SIGKILL');
+    await until('the stopped event', () => events.includes('stopped/failed'));
+    expect((await dom.getState()).state).toBe('shutoff');
+    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+    expect(readFileSync(join(roots.path, 'log', 'qemu', 'lost.log'), 'utf8')).toMatch(
+      /helper swtpm exited with signal SIGKILL; stopping the guest/,
+    );
   });
 
   it('a helper that exits at once: the start fails with a typed error, nothing left running', async () => {
