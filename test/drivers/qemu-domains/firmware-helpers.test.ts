@@ -212,6 +212,9 @@ describe.skipIf(!HAS_QEMU || !HAS_SWTPM)(`swtpm for an emulated TPM${QEMU_NOTE}$
     expect(swtpmsMentioning(roots.path)).toHaveLength(1);
     await again.destroy();
     expect(manufactured()).toBe(1);
+    // undefining the domain removes its TPM, as libvirt does without persistent_state='yes'
+    await again.undefine();
+    expect(existsSync(join(roots.path, 'state', 'swtpm', uuid))).toBe(false);
     await until('swtpm to end', () => swtpmsMentioning(roots.path).length === 0);
   });
 

@@ -31,7 +31,12 @@ import type {
 } from '../../../driver.js';
 import { throwIfAborted, VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
-import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/index.js';
+import {
+  type QemuDomainRunner,
+  type RunnerEvent,
+  type RunnerOptions,
+  removeSwtpmState,
+} from '../lifecycle/index.js';
 import { bootGuest, guestStopped } from './boot-guest.js';
 import { ConfigStore } from './config-store.js';
 import {
@@ -191,8 +196,12 @@ export class QemuDomains {
       async () => {
         if (!e.config) throw new VirError('OPERATION_INVALID', 'qemu', 'cannot undefine transient domain');
         this.#store.remove(e.name);
+        const tpm = e.config.devices?.tpms?.[0];
         e.config = undefined;
-        if (!isActive(e)) this.#table.drop(e);
+        if (!isActive(e)) {
+          this.#table.drop(e);
+          removeSwtpmState(this.#options, e.uuid, tpm);
+        }
         this.#table.emit(e, 'undefined', 'removed');
       },
       opts.signal,

@@ -182,3 +182,14 @@ export function swtpmSpec(tpm: TpmDef, files: SwtpmFiles, binaries: SwtpmBinarie
     runtimeFiles: [files.socket, files.pidFile],
   };
 }
+
+/**
+ * Removes a guest's TPM state when its definition goes away, as libvirt does
+ * on undefine; `<backend persistent_state='yes'>` keeps it, and a state dir
+ * the user named (`<source type='dir'>`) is the user's to remove.
+ */
+export function removeSwtpmState(roots: RunnerRoots, uuid: string, tpm: TpmDef | undefined): void {
+  if (tpm?.backend?.type !== 'emulator' || tpm.backend.persistentState === true) return;
+  if (tpm.backend.source !== undefined) return;
+  rmSync(join(roots.stateRoot, 'swtpm', uuid), { recursive: true, force: true });
+}
