@@ -3,7 +3,8 @@
  *
  * Driver options (`connect(uri, { driverOptions })`): `emulators` (binaries
  * to offer), `kvm: false` (never use KVM), and the roots `cacheDir` (or
- * `null` for memory only), `configDir`, `stateDir`, `runDir`, `logDir`; each
+ * `null` for memory only), `configDir`, `stateDir`, `runDir`, `logDir`, the helper
+ * binaries `swtpm` and `swtpmSetup`; each
  * root also has an environment variable (see paths.ts). CPU models and
  * host-model come from the CPU engine's shipped database.
  *
@@ -51,6 +52,17 @@ export const qemuDriver: DriverFactory = {
       options.emulators = emulators as string[];
     }
     if (driverOptions.kvm === false) options.kvm = false;
+    const helpers: Record<string, string> = {};
+    for (const key of ['swtpm', 'swtpmSetup'] as const) {
+      const v = driverOptions[key];
+      if (v === undefined) continue;
+      if (typeof v !== 'string' || !v.startsWith('/'))
+        throw new VirError('INVALID_ARG', 'qemu', `driver option '${key}' must be an absolute path`, {
+          field: key,
+        });
+      helpers[key] = v;
+    }
+    if (Object.keys(helpers).length > 0) options.helperBinaries = helpers;
     return new QemuConnection(options);
   },
 };

@@ -20,4 +20,8 @@ export type QemuDriverOptions = {
   runDir?: string;
   /** One log file per guest. */
   logDir?: string;
+  /** The swtpm binary for emulated TPMs; default: found on PATH. */
+  swtpm?: string;
+  /** The swtpm_setup binary that manufactures a guest's TPM state; default: found on PATH. */
+  swtpmSetup?: string;
 };

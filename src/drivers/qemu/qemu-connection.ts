@@ -10,6 +10,7 @@
  * @module
  */
 import { cpus, hostname, totalmem } from 'node:os';
+import { join } from 'node:path';
 import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
 import type {
   CallOptions,
@@ -37,9 +38,11 @@ import {
 } from './caps/host-facts.js';
 import { hostArch, readHostInfo } from './caps/host-info.js';
 import { buildCommandLine } from './command-line/index.js';
+import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
+import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { QemuDomains } from './domains/index.js';
-import { freeDisplayPorts } from './lifecycle/index.js';
+import { freeDisplayPorts, type HelperBinaries } from './lifecycle/index.js';
 import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
 import type { QemuCaps } from './probe/qemu-caps.js';
@@ -50,6 +53,8 @@ export interface QemuConnectionOptions {
   emulators?: readonly string[];
   /** `false` never probes or offers KVM. Default: when /dev/kvm is usable. */
   kvm?: boolean;
+  /** Helper binaries (swtpm, swtpm_setup); default: found on PATH. */
+  helperBinaries?: HelperBinaries;
 }
 
 const caches = new Map<string, QemuCapsCache>();
@@ -94,11 +99,20 @@ export class QemuConnection implements DriverConnection {
         (await this.#emulatorList()).find((e) => e.endsWith(`/qemu-system-${arch}`)),
       applyDefaults: async (def, signal) => {
         const emulator = def.devices?.emulator ?? '';
-        applyQemuDefaults(def, (await this.#cache.get(emulator, signal ? { signal } : {})).caps, {
+        const caps = (await this.#cache.get(emulator, signal ? { signal } : {})).caps;
+        applyQemuDefaults(def, caps, {
           libDir: options.paths.stateDir,
+          // read per definition: installing a firmware package needs no reconnect
+          firmware: {
+            descriptors: await hostFirmwareDescriptors(options.paths.mode),
+            nvramDir: join(options.paths.stateDir, 'nvram'),
+            // a definition given to define/create is new: libvirt lets it take the newest builds
+            abiUpdate: true,
+            legacy: DEFAULT_LEGACY_FIRMWARE,
+          },
         });
       },
-      commandLine: async (def, run, signal) => {
+      commandLine: async (def, run, signal, helpers) => {
         const emulator = def.devices?.emulator ?? '';
         const caps = (await this.#cache.get(emulator, signal ? { signal } : {})).caps;
         // SPICE with autoport takes up to two ports (plain and TLS), found before QEMU starts.
@@ -118,8 +132,12 @@ export class QemuConnection implements DriverConnection {
           domainDir: run.runDir,
           monitor: { path: run.monitorSocket },
           graphicsConfig: { allocatePort },
+          ...(helpers?.tpmEmulatorSocket !== undefined
+            ? { tpmEmulatorSocket: helpers.tpmEmulatorSocket }
+            : {}),
         });
       },
+      ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),
       defaultMachine: async (emulator, arch, signal) =>
         (await this.getCapabilities(signal ? { signal } : {}))
           .findGuests({ arch })

@@ -146,12 +146,27 @@ describe('firmwareBlockdevs', () => {
     });
     expect(fw.secure).toBe(true);
   });
-  it('refuses an NVRAM store it cannot build yet', () => {
-    const def = guest(
-      `<os>${q35}<loader readonly='yes' type='pflash'>/c.fd</loader><nvram type='network'><source protocol='nbd' name='v'><host name='h'/></source></nvram></os>`,
-    );
-    expect(() => firmwareBlockdevs(def)).toThrow(
-      expect.objectContaining({ field: '/domain/os/nvram/@type' }),
-    );
+  it('refuses an NVRAM store it cannot build yet, naming the field', () => {
+    const store = (nvram: string) =>
+      guest(`<os>${q35}<loader readonly='yes' type='pflash'>/c.fd</loader>${nvram}</os>`);
+    // a storage pool volume needs the pool, TLS the client certificate objects of a disk
+    expect(() =>
+      firmwareBlockdevs(store("<nvram type='volume'><source pool='p' volume='v'/></nvram>")),
+    ).toThrow(expect.objectContaining({ code: 'CONFIG_UNSUPPORTED', field: '/domain/os/nvram/@type' }));
+    expect(() =>
+      firmwareBlockdevs(
+        store(
+          "<nvram type='network'><source protocol='nbd' name='v' tls='yes'><host name='h'/></source></nvram>",
+        ),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'CONFIG_UNSUPPORTED', field: '/domain/os/nvram/source/@tls' }));
+    // a password never goes on the command line in clear: without the master key it is refused
+    expect(() =>
+      firmwareBlockdevs(
+        store(
+          "<nvram type='network'><source protocol='iscsi' name='iqn.x:t'><host name='h' port='3260'/><auth username='u'><secret type='iscsi' usage='s'/></auth></source></nvram>",
+        ),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'CONFIG_UNSUPPORTED' }));
   });
 });

@@ -120,7 +120,11 @@ export async function readSevAsids(
   }
 }
 
-async function findOnPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+/** The first executable `name` in a PATH directory. */
+export async function findOnPath(
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
   for (const dir of (env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
     if (!dir.startsWith('/')) continue;
     const p = join(dir, name);

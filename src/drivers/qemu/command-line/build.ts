@@ -77,9 +77,9 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   const mt = resolveMachine(def, caps);
   const numaCells = def.cpu?.numa?.cells ?? [];
   const ramId = mt?.defaultRamId;
-  const pflash = firmwareBlockdevs(def);
+  const pflash = firmwareBlockdevs(def, paths.secrets);
   // Firmware block nodes must exist before the machine that maps them.
-  for (const [opt, obj] of pflash.blockdevs) b.props(opt, obj, '/domain/os/loader');
+  for (const [opt, obj] of pflash.blockdevs) b.props(opt, obj, '/domain/os');
   b.add('-machine', machineArgument(def, { machine, facts, ramId, pflash: pflash.machineOpts }));
   b.add('-accel', accelArgument(def));
   const tseg = def.features?.smm?.state ? def.features.smm.tseg : undefined;

@@ -134,6 +134,21 @@ function layerFrom(
   return layer;
 }
 
+/**
+ * One image layer read from a `<source>` outside a disk (the NVRAM store of
+ * `<os><nvram type=…>`), with its `<auth>` and `<encryption>` children.
+ */
+export function sourceLayer(
+  type: string,
+  source: XmlElement | undefined,
+  format: string | undefined,
+  field: string,
+): ImageLayer {
+  const layer = layerFrom(type, source, format, field);
+  credentials(layer, undefined, field);
+  return layer;
+}
+
 /** `<backingStore>` elements as image layers, top first. */
 function backingLayers(el: XmlElement | undefined, field: string): ImageLayer | undefined {
   if (!el) return undefined;

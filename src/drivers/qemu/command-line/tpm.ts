@@ -3,7 +3,8 @@
  * emulator, `-tpmdev`) and the guest interface (`-device tpm-tis` or
  * `tpm-crb`), as libvirt writes them.
  *
- * An emulated TPM needs an swtpm process started for the guest; the caller
+ * An emulated TPM needs an swtpm process started for the guest (the qemu
+ * driver starts it, `lifecycle/swtpm.ts`); the caller
  * passes its socket (`paths.tpmEmulatorSocket`). Without one the TPM is
  * refused, so a guest never starts without the TPM it asked for.
  *
@@ -39,7 +40,7 @@ export function buildTpms(b: ArgvBuilder, def: DomainDef, paths: CommandLinePath
     case 'emulator': {
       if (paths.tpmEmulatorSocket === undefined)
         throw unsupported(
-          'an emulated TPM needs swtpm, which virtkit does not start yet',
+          'an emulated TPM needs the socket of the swtpm started for the guest (paths.tpmEmulatorSocket)',
           `${field}/backend/@type`,
         );
       b.add(

@@ -240,12 +240,30 @@ export function selectFirmware(def: DomainDef, options: FirmwareSelectOptions): 
     throw new VirError(
       'CONFIG_UNSUPPORTED',
       'qemu',
-      `no '${os.firmware}' firmware is compatible with the current configuration`,
+      `no '${os.firmware}' firmware is compatible with the current configuration${unmetHint(def, options)}`,
       { field: '/domain/os/@firmware' },
     );
   } else if (!applyLegacy(def, options) && os.loader) {
     // a custom build nothing describes: assume raw unless told
     os.loader.format ??= 'raw';
   }
+  // A loader that restricts its flash to SMM cannot boot without SMM; autoselection turned it on above.
+  if (!auto && os.loader?.secure === true && def.features?.smm?.state !== true)
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'Secure boot requires SMM feature enabled', {
+      field: '/domain/features/smm',
+    });
   ensureNvram(def, options);
+}
+
+/**
+ * Why autoselection found nothing, when one request is the obvious cause:
+ * no descriptors at all, or Secure Boot asked for with SMM switched off
+ * (every Secure Boot build needs SMM to protect its variables).
+ */
+function unmetHint(def: DomainDef, options: FirmwareSelectOptions): string {
+  if (options.descriptors.length === 0) return ' (no firmware descriptors were found on this host)';
+  const secure = featureState(def, 'secure-boot') === true || def.os?.loader?.secure === true;
+  if (secure && def.features?.smm?.state === false)
+    return " (Secure Boot firmware needs SMM, which <features><smm state='off'/> switches off)";
+  return '';
 }

@@ -8,7 +8,7 @@
 import { DomainDef } from '../../../conf/domain/index.js';
 import type { CallOptions, DomainInfo, DomainRef, DomainState, GetXmlOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
-import type { QemuDomainRunner } from '../lifecycle/index.js';
+import type { GuestHelpers, QemuDomainRunner } from '../lifecycle/index.js';
 
 export interface Entry {
   name: string;
@@ -19,6 +19,8 @@ export interface Entry {
   live: DomainDef | undefined;
   runner: QemuDomainRunner | undefined;
   unsubscribe: (() => void) | undefined;
+  /** The helper processes (swtpm, ...) started with the running guest. */
+  helpers?: GuestHelpers | undefined;
 }
 
 export type WriteFlags = CallOptions & { config?: boolean; live?: boolean };

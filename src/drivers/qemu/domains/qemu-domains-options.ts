@@ -6,7 +6,7 @@
  * @module
  */
 import type { DomainDef } from '../../../conf/domain/index.js';
-import type { RunnerCommand, RunnerPaths } from '../lifecycle/index.js';
+import type { HelperBinaries, HelperSockets, RunnerCommand, RunnerPaths } from '../lifecycle/index.js';
 
 export interface QemuDomainsOptions {
   /** Definitions: `<configRoot>/qemu/<name>.xml`. */
@@ -30,13 +30,16 @@ export interface QemuDomainsOptions {
    * (`buildCommandLine` with the probed caps of the guest's emulator).
    */
   readonly commandLine: CommandLineFor;
+  /** swtpm and other helper binaries, when not the ones on PATH. */
+  readonly helperBinaries?: HelperBinaries;
   /** Define-time defaults (machine, controllers, balloon, ...), applied in place before a definition is stored. */
   readonly applyDefaults?: (def: DomainDef, signal?: AbortSignal) => Promise<void>;
 }
 
-/** Builds the command line (binary first) of `def` for the runner's per-guest files. */
+/** Builds the command line (binary first) of `def` for the runner's per-guest files and the started helpers. */
 export type CommandLineFor = (
   def: DomainDef,
   paths: RunnerPaths,
   signal?: AbortSignal,
+  helpers?: HelperSockets,
 ) => Promise<RunnerCommand>;

@@ -31,7 +31,13 @@ import type {
 } from '../../../driver.js';
 import { throwIfAborted, VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
-import { QemuDomainRunner, type RunnerEvent, type RunnerOptions, runnerPaths } from '../lifecycle/index.js';
+import {
+  type QemuDomainRunner,
+  type RunnerEvent,
+  type RunnerOptions,
+  removeSwtpmState,
+} from '../lifecycle/index.js';
+import { bootGuest, guestStopped } from './boot-guest.js';
 import { ConfigStore } from './config-store.js';
 import {
   cloneDef,
@@ -45,11 +51,9 @@ import {
   type WriteFlags,
 } from './domain-entry.js';
 import { DomainTable } from './domain-table.js';
-import { refuseHostSideSettings } from './host-side-settings.js';
 import { loadDomains } from './load-domains.js';
 import { prepareDefinition } from './prepare-definition.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
-import { runnerGuestFromDef } from './runner-guest-from-def.js';
 
 export type { CommandLineFor, QemuDomainsOptions } from './qemu-domains-options.js';
 
@@ -192,8 +196,12 @@ export class QemuDomains {
       async () => {
         if (!e.config) throw new VirError('OPERATION_INVALID', 'qemu', 'cannot undefine transient domain');
         this.#store.remove(e.name);
+        const tpm = e.config.devices?.tpms?.[0];
         e.config = undefined;
-        if (!isActive(e)) this.#table.drop(e);
+        if (!isActive(e)) {
+          this.#table.drop(e);
+          removeSwtpmState(this.#options, e.uuid, tpm);
+        }
         this.#table.emit(e, 'undefined', 'removed');
       },
       opts.signal,
@@ -363,24 +371,17 @@ export class QemuDomains {
     return e.runner;
   }
 
-  async #boot(e: Entry, def: DomainDef, opts: CallOptions & { paused?: boolean }): Promise<void> {
-    const live = cloneDef(def);
-    refuseHostSideSettings(live);
-    const guest = runnerGuestFromDef(live);
-    const command = await this.#options.commandLine(live, runnerPaths(this.#options, guest), opts.signal);
-    let runner = e.runner;
-    if (runner) runner.setGuest(guest);
-    else {
-      runner = new QemuDomainRunner(guest, this.#runnerOptions());
-      this.#adoptRunner(e, runner);
-    }
-    e.live = live;
-    try {
-      await runner.start({ command, ...signalOpt(opts), ...(opts.paused ? { paused: true } : {}) });
-    } catch (err) {
-      e.live = undefined;
-      throw err;
-    }
+  #boot(e: Entry, def: DomainDef, opts: CallOptions & { paused?: boolean }): Promise<void> {
+    return bootGuest(
+      {
+        options: this.#options,
+        runnerOptions: () => this.#runnerOptions(),
+        adoptRunner: (entry, runner) => this.#adoptRunner(entry, runner),
+      },
+      e,
+      def,
+      opts,
+    );
   }
 
   #adoptRunner(e: Entry, runner: QemuDomainRunner): void {
@@ -393,6 +394,7 @@ export class QemuDomains {
     if (ev.type !== 'lifecycle') return;
     if (ev.event === 'stopped') {
       e.live = undefined;
+      guestStopped(e);
       // libvirt reports a stopped domain with id -1; a transient one is gone with it.
       this.#table.forward({ ...ev, domain: { ...ev.domain, id: -1 } });
       if (!e.config) this.#table.drop(e);

@@ -20,6 +20,16 @@
  * @module
  */
 export { freeDisplayPorts } from './display-ports.js';
+
+export { appendDomainLog } from './domain-log.js';
+export { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
+export {
+  type GuestHelpers,
+  type HelperBinaries,
+  type HelperSockets,
+  startGuestHelpers,
+} from './guest-helpers.js';
+export { nvramFile, prepareNvram } from './nvram-file.js';
 export {
   type DestroyOptions,
   QemuDomainRunner,
@@ -41,3 +51,4 @@ export type {
   RunnerEventListener,
 } from './runner-events.js';
 export { type LifecycleAction, type RunnerGuest, validateRunnerGuest } from './runner-guest.js';
+export { removeSwtpmState } from './swtpm.js';

@@ -1,0 +1,95 @@
+/**
+ * Booting one guest of the domain table: the live copy of its definition,
+ * what must exist on the host before QEMU (the NVRAM file, helper processes
+ * such as swtpm), the command line, and the runner's start; and the
+ * reactions tying the helpers' lives to QEMU's.
+ *
+ * @module
+ */
+import type { DomainDef } from '../../../conf/domain/index.js';
+import type { CallOptions } from '../../../driver.js';
+import {
+  appendDomainLog,
+  type GuestHelpers,
+  prepareNvram,
+  QemuDomainRunner,
+  type RunnerOptions,
+  runnerPaths,
+  startGuestHelpers,
+} from '../lifecycle/index.js';
+import { cloneDef, type Entry, signalOpt } from './domain-entry.js';
+import { refuseHostSideSettings } from './host-side-settings.js';
+import type { QemuDomainsOptions } from './qemu-domains-options.js';
+import { runnerGuestFromDef } from './runner-guest-from-def.js';
+
+/** How long a guest whose helper ended may take to end on its own (QEMU shutting down closes its helpers). */
+const HELPER_EXIT_GRACE_MS = 500;
+
+export interface BootHost {
+  readonly options: QemuDomainsOptions;
+  runnerOptions(): RunnerOptions;
+  adoptRunner(e: Entry, runner: QemuDomainRunner): void;
+}
+
+export async function bootGuest(
+  host: BootHost,
+  e: Entry,
+  def: DomainDef,
+  opts: CallOptions & { paused?: boolean },
+): Promise<void> {
+  const live = cloneDef(def);
+  refuseHostSideSettings(live);
+  const guest = runnerGuestFromDef(live);
+  const roots = { stateRoot: host.options.stateRoot, logRoot: host.options.logRoot };
+  const paths = runnerPaths(roots, guest);
+  prepareNvram(live);
+  const helpers = await startGuestHelpers(live, roots, host.options.helperBinaries, opts.signal);
+  try {
+    const command = await host.options.commandLine(live, paths, opts.signal, helpers.sockets);
+    let runner = e.runner;
+    if (runner) runner.setGuest(guest);
+    else {
+      runner = new QemuDomainRunner(guest, host.runnerOptions());
+      host.adoptRunner(e, runner);
+    }
+    e.live = live;
+    e.helpers = helpers;
+    watchHelpers(helpers, runner, paths.logFile);
+    await runner.start({ command, ...signalOpt(opts), ...(opts.paused ? { paused: true } : {}) });
+  } catch (err) {
+    e.live = undefined;
+    if (e.helpers === helpers) e.helpers = undefined;
+    await helpers.stop();
+    throw err;
+  }
+}
+
+/** Stops the helpers of a guest that stopped. */
+export function guestStopped(e: Entry): void {
+  const helpers = e.helpers;
+  e.helpers = undefined;
+  void helpers?.stop();
+}
+
+/**
+ * A helper that ends while its guest runs leaves the guest without a device
+ * it was started with (a TPM that no longer answers), so the guest is
+ * stopped too: QEMU is killed and the runner reports it stopped as `failed`,
+ * with the helper's end in the domain log. A guest already on its way out
+ * (whose exit closed the helper) is left to end by itself.
+ */
+function watchHelpers(helpers: GuestHelpers, runner: QemuDomainRunner, logFile: string): void {
+  helpers.onUnexpectedExit((exit) => {
+    const pid = runner.pid;
+    setTimeout(() => {
+      if (pid === undefined || runner.pid !== pid) return;
+      const how = exit.signal ? `signal ${exit.signal}` : `status ${exit.code ?? '?'}`;
+      appendDomainLog(logFile, `helper ${exit.name} exited with ${how}; stopping the guest`);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, HELPER_EXIT_GRACE_MS).unref();
+  });
+}

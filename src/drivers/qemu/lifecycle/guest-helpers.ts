@@ -1,0 +1,105 @@
+/**
+ * The helper processes one guest needs, started together before QEMU and
+ * stopped together after it. Today that is swtpm for an emulated TPM; a new
+ * kind (virtiofsd, passt) adds its spec builder here and what QEMU must be
+ * told about it to {@link HelperSockets}.
+ *
+ * @module
+ */
+import { rmSync } from 'node:fs';
+import type { DomainDef } from '../../../conf/domain/index.js';
+import { VirError } from '../../../errors.js';
+import { findOnPath } from '../caps/host-facts.js';
+import { type HelperExit, type RunningHelper, startHelper } from './guest-helper.js';
+import type { RunnerRoots } from './runner-command.js';
+import { ensureSwtpmState, helperRunDir, swtpmFiles, swtpmSpec } from './swtpm.js';
+
+/** Helper binaries; each defaults to the one found on PATH. */
+export interface HelperBinaries {
+  readonly swtpm?: string;
+  readonly swtpmSetup?: string;
+}
+
+/** What the command line needs from the helpers (`CommandLinePaths` takes the same names). */
+export interface HelperSockets {
+  tpmEmulatorSocket?: string;
+}
+
+export interface GuestHelpers {
+  readonly sockets: HelperSockets;
+  readonly running: readonly RunningHelper[];
+  /** Called once, for the first helper that ends on its own while the guest runs. */
+  onUnexpectedExit(listener: (exit: HelperExit) => void): void;
+  /** Stops every helper and removes their runtime directory. */
+  stop(): Promise<void>;
+}
+
+async function binary(given: string | undefined, name: string, field: string): Promise<string> {
+  const found =
+    given ?? (await findOnPath(name, { PATH: `${process.env.PATH ?? ''}:/usr/bin:/usr/local/bin` }));
+  if (found === undefined)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `${name} is needed for this device but is not installed`,
+      {
+        field,
+      },
+    );
+  return found;
+}
+
+/**
+ * Starts the helpers `def` needs. On any failure the ones already started
+ * are stopped and their runtime files removed before the error is thrown.
+ */
+export async function startGuestHelpers(
+  def: DomainDef,
+  roots: RunnerRoots,
+  binaries: HelperBinaries = {},
+  signal?: AbortSignal,
+): Promise<GuestHelpers> {
+  const guest = { name: def.name, uuid: def.uuid ?? '' };
+  const running: RunningHelper[] = [];
+  const sockets: HelperSockets = {};
+  const stop = async () => {
+    await Promise.all(running.map((h) => h.stop()));
+    rmSync(helperRunDir(roots, guest.uuid), { recursive: true, force: true });
+  };
+  try {
+    const tpm = def.devices?.tpms?.[0];
+    if (tpm?.backend?.type === 'emulator') {
+      const field = '/domain/devices/tpm[1]/backend/@type';
+      const files = swtpmFiles(roots, guest, tpm);
+      const bins = {
+        swtpm: await binary(binaries.swtpm, 'swtpm', field),
+        swtpmSetup: await binary(binaries.swtpmSetup, 'swtpm_setup', field),
+      };
+      await ensureSwtpmState(tpm, files, guest, bins, signal);
+      const h = await startHelper(swtpmSpec(tpm, files, bins), signal);
+      running.push(h);
+      sockets.tpmEmulatorSocket = h.socket;
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  // the first exit is kept until someone listens: a helper may die before the guest is up
+  let first: HelperExit | undefined;
+  const listeners: Array<(e: HelperExit) => void> = [];
+  for (const h of running)
+    h.onUnexpectedExit((exit) => {
+      if (first) return;
+      first = exit;
+      for (const l of listeners) l(exit);
+    });
+  return {
+    sockets,
+    running,
+    onUnexpectedExit: (l) => {
+      listeners.push(l);
+      if (first) l(first);
+    },
+    stop,
+  };
+}
