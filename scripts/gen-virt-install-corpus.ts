@@ -239,7 +239,10 @@ async function main(): Promise<void> {
         console.error(`${name}: virt-install failed: ${r.stderr.trim()}`);
         continue;
       }
-      writeFileSync(join(OUT, `${name}.xml`), r.stdout);
+      // an install from media prints two documents: the install boot, then the installed guest
+      const docs = r.stdout.split(/(?<=<\/domain>\n)/).filter((d) => d.trim() !== '');
+      writeFileSync(join(OUT, `${name}.xml`), docs[0] ?? '');
+      if (docs[1] !== undefined) writeFileSync(join(OUT, `${name}-installed.xml`), docs[1]);
       index[name] = args;
       console.log(`${name}: ${r.stdout.length} bytes`);
     }

@@ -41,6 +41,11 @@ function cannotRun(name: string, xml: string): string | undefined {
   return undefined;
 }
 
+/** Guests that do not start yet, and why: each runs as an expected failure, so a fix shows. */
+const NOT_YET: Record<string, string> = {
+  virtiofs: 'nothing starts virtiofsd for the share yet',
+};
+
 const roots = tempRoots('vk-virt-install-');
 afterAll(() => {
   expect(qemuProcessesMentioning(roots.path)).toEqual([]);
@@ -57,33 +62,33 @@ describe.skipIf(!HAS_QEMU)(`virt-install guests start under qemu:///session${QEM
   for (const name of GUESTS) {
     const xml = readFileSync(join(FIXTURES, `${name}.xml`), 'utf8');
     const why = cannotRun(name, xml);
-    it.skipIf(why !== undefined)(
-      `${name}: defines, starts paused, destroys${why ? ` (skipped: ${why})` : ''}`,
-      async () => {
-        const conn = await connect('qemu:///session', {
-          driverOptions: {
-            cacheDir: null,
-            runDir: join(roots.path, 'run'),
-            stateDir: join(roots.path, 'state'),
-            configDir: join(roots.path, 'config'),
-            logDir: join(roots.path, 'log'),
-            emulators: [QEMU_BINARY],
-          },
-        });
-        try {
-          // virt-install names the emulator libvirt found; the tests' QEMU may live elsewhere
-          const dom = await conn.defineDomain(
-            xml.replace(/<emulator>[^<]*<\/emulator>/, `<emulator>${QEMU_BINARY}</emulator>`),
-          );
-          await dom.start({ paused: true });
-          expect((await dom.getState()).state).toBe('paused');
-          await dom.destroy();
-          expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
-          await dom.undefine();
-        } finally {
-          await conn.close();
-        }
-      },
-    );
+    const notYet = NOT_YET[name];
+    const test = why === undefined && notYet !== undefined ? it.fails : it.skipIf(why !== undefined);
+    const note = why ? ` (skipped: ${why})` : notYet ? ` (expected to fail: ${notYet})` : '';
+    test(`${name}: defines, starts paused, destroys${note}`, async () => {
+      const conn = await connect('qemu:///session', {
+        driverOptions: {
+          cacheDir: null,
+          runDir: join(roots.path, 'run'),
+          stateDir: join(roots.path, 'state'),
+          configDir: join(roots.path, 'config'),
+          logDir: join(roots.path, 'log'),
+          emulators: [QEMU_BINARY],
+        },
+      });
+      try {
+        // virt-install names the emulator libvirt found; the tests' QEMU may live elsewhere
+        const dom = await conn.defineDomain(
+          xml.replace(/<emulator>[^<]*<\/emulator>/, `<emulator>${QEMU_BINARY}</emulator>`),
+        );
+        await dom.start({ paused: true });
+        expect((await dom.getState()).state).toBe('paused');
+        await dom.destroy();
+        expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
+        await dom.undefine();
+      } finally {
+        await conn.close();
+      }
+    });
   }
 });

@@ -142,9 +142,12 @@ function spicePorts(
       );
     return cfg.allocatePort(tls);
   };
-  const port = needPort || g.port === -1 ? take(false, 'port') : (g.port ?? 0);
-  let tlsPort = g.tlsPort ?? 0;
-  if (needTls || g.tlsPort === -1) {
+  // With autoport, a definition's ports are placeholders (libvirt resets them to 0 when it
+  // reads a persistent definition, so virt-install's port='-1' tlsPort='-1' asks for nothing more).
+  const given = (p: number | undefined) => (g.autoport === true ? 0 : (p ?? 0));
+  const port = needPort || given(g.port) === -1 ? take(false, 'port') : given(g.port);
+  let tlsPort = given(g.tlsPort);
+  if (needTls || tlsPort === -1) {
     if (!cfg.spiceTls)
       throw new VirError(
         'CONFIG_UNSUPPORTED',
