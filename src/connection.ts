@@ -128,6 +128,24 @@ export class Connection implements DomainOwner {
     return this.#call('getHostname', opts, (signal) => need(d, 'getHostname').call(d, { signal }));
   }
 
+  /**
+   * The hypervisor's own form of a domain definition, without defining or
+   * starting it (`virsh domxml-to-native`): for QEMU, format `qemu-argv`
+   * gives the command line a start would run, as one shell-quoted line.
+   * `NO_SUPPORT` on drivers that have no native form (the test driver),
+   * `INVALID_ARG` for an unknown format, `OPERATION_DENIED` on a
+   * read-only connection (as in libvirt).
+   */
+  async domainXMLToNative(format: string, def: XmlSource, opts: CallOptions = {}): Promise<string> {
+    const xml = toXml(def);
+    // as in libvirt: the result can carry what a read-only client must not see
+    this.#writable('domainXMLToNative');
+    const d = this.#driver;
+    return this.#call('domainXMLToNative', opts, (signal) =>
+      need(d, 'domainXMLToNative').call(d, format, xml, { signal }),
+    );
+  }
+
   /** Hypervisor version: major * 1,000,000 + minor * 1,000 + release. */
   getVersion(opts: CallOptions = {}): Promise<number> {
     const d = this.#driver;

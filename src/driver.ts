@@ -168,6 +168,9 @@ export interface DriverConnection {
   /** Domain capabilities XML. */
   getDomainCapabilities?(query: DomainCapabilitiesQuery): Promise<string>;
 
+  /** What a start of `xml` would run, in the hypervisor's own format (`qemu-argv`). */
+  domainXMLToNative?(format: string, xml: string, opts?: CallOptions): Promise<string>;
+
   listDomains(filter: ListDomainsFilter, opts?: CallOptions): Promise<DomainRef[]>;
   lookupDomain(key: DomainLookup, opts?: CallOptions): Promise<DomainRef>;
   defineDomain?(xml: string, opts?: CallOptions): Promise<DomainRef>;

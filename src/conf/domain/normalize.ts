@@ -228,7 +228,7 @@ function normalizeOs(def: DomainDefData, options: NormalizeOptions): void {
     (def.devices?.interfaces ?? []).some((n) => n.boot) ||
     (def.devices?.hostdevs ?? []).some((h) => h.boot) ||
     (def.devices?.redirdevs ?? []).some((r) => r.boot);
-  if (def.os.type.value === 'hvm' && !def.os.boot && !deviceBoot && !def.os.kernel) {
+  if (def.os.type.value === 'hvm' && !def.os.boot && !deviceBoot) {
     def.os.boot = [{ dev: 'hd' }];
   }
 }

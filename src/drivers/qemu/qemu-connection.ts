@@ -41,7 +41,7 @@ import { buildCommandLine } from './command-line/index.js';
 import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
 import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
-import { QemuDomains } from './domains/index.js';
+import { domainXmlToNative, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
 import { freeDisplayPorts, type HelperBinaries } from './lifecycle/index.js';
 import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
@@ -86,12 +86,13 @@ export class QemuConnection implements DriverConnection {
   readonly #domCapsMemo = new Map<string, { caps: QemuCaps; xml: string }>();
   #closed = false;
   readonly #domains: QemuDomains;
+  readonly #domainOptions: QemuDomainsOptions;
 
   constructor(options: QemuConnectionOptions) {
     this.#options = options;
     this.paths = options.paths;
     this.#cache = sharedCache(options.paths, options.kvm);
-    this.#domains = QemuDomains.acquire({
+    this.#domainOptions = {
       configRoot: options.paths.configDir,
       stateRoot: options.paths.stateDir,
       logRoot: options.paths.logDir,
@@ -142,7 +143,14 @@ export class QemuConnection implements DriverConnection {
         (await this.getCapabilities(signal ? { signal } : {}))
           .findGuests({ arch })
           .find((g) => g.arch.emulator === emulator)?.arch.machines?.[0]?.name,
-    });
+    };
+    this.#domains = QemuDomains.acquire(this.#domainOptions);
+  }
+
+  /** The command line a start of `xml` would run (`virsh domxml-to-native qemu-argv`), nothing started. */
+  async domainXMLToNative(format: string, xml: string, opts: CallOptions = {}): Promise<string> {
+    this.#checkOpen();
+    return domainXmlToNative(format, xml, this.#domainOptions, opts.signal);
   }
 
   async close(): Promise<void> {

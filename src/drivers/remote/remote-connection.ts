@@ -221,6 +221,11 @@ export class RemoteConnection implements DriverConnection {
     return (await this.#call(P.CONNECT_GET_HOSTNAME, undefined, opts)).hostname;
   }
 
+  async domainXMLToNative(format: string, xml: string, opts?: CallOptions): Promise<string> {
+    const args = { nativeFormat: format, domainXml: xml, flags: 0 };
+    return (await this.#call(P.CONNECT_DOMAIN_XML_TO_NATIVE, args, opts)).nativeConfig;
+  }
+
   async getVersion(opts?: CallOptions): Promise<number> {
     return Number((await this.#call(P.CONNECT_GET_VERSION, undefined, opts)).hv_ver);
   }

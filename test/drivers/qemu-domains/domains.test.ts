@@ -317,6 +317,31 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     await plain.destroy();
   });
 
+  it('domainXMLToNative gives the command line a start would run, starts nothing, and refuses what start refuses', async () => {
+    const conn = await open();
+    const line = await conn.domainXMLToNative('qemu-argv', domainXml('vk-native,x'));
+    // the guest name's comma is doubled for QEMU's option parser, and the whole word is quoted for the shell
+    expect(line).toMatch(/ -name guest=vk-native,,x,debug-threads=on /);
+    expect(line.split(' ').includes(QEMU_BINARY), line).toBe(true);
+    expect(line).toContain(' -S ');
+    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+    await expectCode(conn.lookupDomain('vk-native,x'), 'NO_DOMAIN');
+    await expectCode(conn.domainXMLToNative('xen-xm', domainXml('vk-native')), 'INVALID_ARG');
+    await expectCode(
+      conn.domainXMLToNative(
+        'qemu-argv',
+        domainXml('vk-native').replace('<vcpu>', '<memtune><hard_limit>1</hard_limit></memtune><vcpu>'),
+      ),
+      'CONFIG_UNSUPPORTED',
+    );
+    const ro = await connect('qemu:///session', { driverOptions: driverOptions(), readonly: true });
+    conns.push(ro);
+    await expectCode(ro.domainXMLToNative('qemu-argv', domainXml('vk-native')), 'OPERATION_DENIED');
+    const test = await connect('test:///default');
+    await expectCode(test.domainXMLToNative('qemu-argv', domainXml('vk-native')), 'NO_SUPPORT');
+    await test.close();
+  });
+
   it('a new connection re-attaches a guest that kept running after close', async () => {
     const first = await open();
     const transientId = (await first.createDomain(domainXml('vk-transient-kept'))).id;

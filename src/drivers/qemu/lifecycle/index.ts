@@ -51,4 +51,4 @@ export type {
   RunnerEventListener,
 } from './runner-events.js';
 export { type LifecycleAction, type RunnerGuest, validateRunnerGuest } from './runner-guest.js';
-export { removeSwtpmState } from './swtpm.js';
+export { removeSwtpmState, swtpmFiles } from './swtpm.js';
