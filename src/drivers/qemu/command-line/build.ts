@@ -23,12 +23,13 @@ import { buildBoot } from './boot.js';
 import { buildClock } from './clock.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
-import { checkValue, optList, optValue } from './escape.js';
+import { checkValue, optValue } from './escape.js';
 import { firmwareBlockdevs } from './firmware.js';
 import { buildIothreads } from './iothreads.js';
 import { machineArgument } from './machine.js';
 import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildPanics } from './misc-devices.js';
+import { buildNuma } from './numa.js';
 import { buildGenid, buildGlobalControllers, buildPstore } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
 import { buildThrottleGroups } from './throttle.js';
@@ -148,12 +149,12 @@ function buildMemory(
   numa: boolean,
   paths: CommandLinePaths,
 ): void {
-  // -m size is the boot memory: the guest NUMA cells when there are any, else
+  // -m size is the boot memory: the guest NUMA cells (each in whole MiB) when there are any, else
   // <memory> less what hot-pluggable memory devices bring (as libvirt computes it).
   const cells = def.cpu?.numa?.cells ?? [];
   const boot =
     cells.length > 0
-      ? cells.reduce((sum, c) => sum + Number(c.memory), 0)
+      ? cells.reduce((sum, c) => sum + alignUp(Number(c.memory), 1024), 0)
       : (def.memory?.value ?? 0) - memoryDevicesKiB(def);
   const initial = alignUp(boot, 1024);
   const m = [`size=${initial}k`];
@@ -183,26 +184,6 @@ function buildSmp(b: ArgvBuilder, def: DomainDef): void {
     items.push(`cores=${topo.cores}`, `threads=${topo.threads}`);
   } else items.push(`sockets=${count}`, 'cores=1', 'threads=1');
   b.add('-smp', items.join(','));
-}
-
-function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): void {
-  const cells = def.cpu?.numa?.cells ?? [];
-  for (const [i, cell] of cells.entries()) {
-    const id = cell.id ?? i;
-    const kib = alignUp(Number(cell.memory), 1024);
-    addMemoryBackend(b, memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
-    const field = `/domain/cpu/numa/cell[${i + 1}]/@cpus`;
-    // Each range becomes its own cpus= item; anything but digits and dashes would smuggle in options.
-    const cpus = (cell.cpus ?? '')
-      .split(',')
-      .filter((s) => s !== '')
-      .map((s) => {
-        if (!/^\d+(-\d+)?$/.test(s.trim()))
-          throw new VirError('XML_DETAIL', 'qemu', `'${checkValue(s, field)}' is not a CPU range`, { field });
-        return `cpus=${s.trim()}`;
-      });
-    b.add('-numa', optList(['node', `nodeid=${id}`, ...cpus, `memdev=ram-node${id}`]));
-  }
 }
 
 /** `-accel`: the accelerator, with KVM's dirty ring when the guest asks for one. */
