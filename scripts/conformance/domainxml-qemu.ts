@@ -162,6 +162,8 @@ export function harnessPaths(name: string) {
     renderNode: '/dev/dri/foo',
     // the nodeset the harness's numad stand-in advises for placement='auto'
     autoNodeset: '0-3',
+    // the host libvirt's NUMA mock describes: four CPUs a node
+    hostNodeOfCpu: (cpu: number) => Math.floor(cpu / 4),
     netHost: harnessNetHost,
     // libvirt's harness runs at 2009-02-13T23:31:30Z with TZ=VIR00:30 (local time 30 minutes behind UTC)
     clock: { now: 1234567890, localOffset: -1800 },

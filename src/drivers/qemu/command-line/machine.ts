@@ -43,6 +43,7 @@ export function machineArgument(def: DomainDef, m: MachineInputs): string {
   // libvirt's qemu.conf default for dump_guest_core is off.
   opts.push(`dump-guest-core=${onOff(def.memory?.dumpCore === true)}`);
   if (def.memoryBacking?.nosharepages) opts.push('mem-merge=off');
+  if ((def.devices?.memories ?? []).some((m) => m.model === 'nvdimm')) opts.push('nvdimm=on');
   if (m.ramId && (def.cpu?.numa?.cells ?? []).length === 0) opts.push(`memory-backend=${m.ramId}`);
   opts.push(...m.pflash);
   if (hasHmat(def)) opts.push('hmat=on');

@@ -19,7 +19,7 @@ import {
 import { applyCpuDefaults } from './cpu.js';
 import { applyDeviceDefaults } from './devices.js';
 import { type FirmwareSelectOptions, selectFirmware } from './firmware-select.js';
-import { applyNumaDefaults } from './numa.js';
+import { applyNumaDefaults, assignMemorySlots } from './numa.js';
 import { assignPciAddresses } from './pci.js';
 
 export { cpuModelFromType } from './cpu.js';
@@ -87,6 +87,7 @@ export function applyQemuDefaults(
   if (def.features?.hyperv) def.features.hyperv.mode ??= 'custom';
   applyCpuDefaults(def, caps, machine);
   applyNumaDefaults(def);
+  assignMemorySlots(def);
   if (def.os?.loader && def.os.loader.type === undefined && def.os.loader.path !== undefined) {
     // A plain <loader> is a BIOS image mapped as ROM.
     def.os.loader.type = 'rom';
