@@ -58,3 +58,24 @@ describe('-numa', () => {
     expect(a[a.indexOf('-machine') + 1]).toContain('kernel_irqchip=split');
   });
 });
+
+describe('-numa without backend objects', () => {
+  // libvirt's fd-memory-numa-topology4: an old machine type keeps mem= and -mem-prealloc
+  it('gives an old machine type mem= cells and -mem-prealloc for immediate allocation', () => {
+    const base = fixtureCaps();
+    // QEMU reports numa-mem-supported for machine types older than 5.1
+    const old = { ...base.accel.tcg!.machines[0]!, name: 'pc-i440fx-5.0', numaMemSupported: true };
+    delete (old as { alias?: string }).alias;
+    delete (old as { isDefault?: boolean }).isDefault;
+    const caps = fixtureCaps({
+      accel: { ...base.accel, tcg: { ...base.accel.tcg!, machines: [...base.accel.tcg!.machines, old] } },
+    });
+    const xml = `<domain type='qemu'><name>n</name><memory unit='KiB'>1048576</memory>
+      <memoryBacking><allocation mode='immediate'/></memoryBacking>
+      <vcpu placement='static'>2</vcpu><os><type arch='x86_64' machine='pc-i440fx-5.0'>hvm</type></os>
+      <cpu><numa><cell id='0' cpus='0-1' memory='1048576'/></numa></cpu><devices/></domain>`;
+    const a = buildCommandLine(applyQemuDefaults(DomainDef.fromXML(xml), caps), caps, PATHS).argv;
+    expect(a).toContain('-mem-prealloc');
+    expect(numaArgs(a)).toEqual(['node,nodeid=0,cpus=0-1,mem=1024']);
+  });
+});

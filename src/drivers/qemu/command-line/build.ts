@@ -105,7 +105,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   buildSmp(b, def);
   buildIothreads(b, def, caps);
   buildThrottleGroups(b, def);
-  buildNuma(b, def, paths);
+  buildNuma(b, def, paths, mt?.numaMemSupported === true);
   if (def.uuid) b.add('-uuid', def.uuid);
   buildGenid(b, def);
 

@@ -46,7 +46,7 @@ function hostBinding(def: DomainDef, paths: CommandLinePaths, node?: number): Re
   return { 'host-nodes': parseIdList(nodeset), policy };
 }
 
-function unitKiB(unit: string | undefined): number {
+export function unitKiB(unit: string | undefined): number {
   const u = (unit ?? 'KiB').toLowerCase();
   if (u === 'b' || u === 'bytes') return 1 / 1024;
   if (u.startsWith('m')) return 1024;
@@ -68,11 +68,28 @@ export function parseIdList(s: string): number[] {
 }
 
 /**
+ * Whether a NUMA cell's memory needs a backend object of its own, rather
+ * than QEMU's plain `mem=` share of the RAM: something specific to it (a
+ * per-cell binding or page size, an access mode) or a memory source.
+ */
+export function cellNeedsBackend(def: DomainDef, node: number): boolean {
+  const cell = def.cpu?.numa?.cells?.find((c, i) => (c.id ?? i) === node);
+  const backing = def.memoryBacking;
+  if ((def.numatune?.memnodes ?? []).some((m) => m.cellid === node)) return true;
+  const own = (backing?.hugepages?.pages ?? []).find(
+    (p) => p.nodeset !== undefined && parseIdList(p.nodeset).includes(node),
+  );
+  if (own && own.size * unitKiB(own.unit) !== SYSTEM_PAGE_KIB) return true;
+  if ((cell?.memAccess ?? backing?.access?.mode) !== undefined) return true;
+  return backing?.source?.type === 'file' || backing?.source?.type === 'memfd';
+}
+
+/**
  * The hugepage size in KiB for a region, or undefined for ordinary pages:
  * a page entry naming the cell wins, then one without a nodeset; an empty
  * `<hugepages/>` means the default hugepage size.
  */
-function hugepageKiB(def: DomainDef, node: number | undefined): number | undefined {
+export function hugepageKiB(def: DomainDef, node: number | undefined): number | undefined {
   const hp = def.memoryBacking?.hugepages;
   if (!hp) return undefined;
   const pages = hp.pages ?? [];
@@ -215,6 +232,13 @@ function emulatorHostNodes(def: DomainDef, paths: CommandLinePaths): Set<number>
 }
 
 export function addMemoryBackend(b: ArgvBuilder, m: MemoryBackend, field: string): void {
+  if (b.memPrealloc && m.backend.prealloc === true) {
+    // -mem-prealloc already covers it; preallocating twice is what QEMU refuses
+    delete m.backend.prealloc;
+    delete m.backend['prealloc-threads'];
+    delete m.backend['prealloc-context'];
+    delete m.threadContext;
+  }
   if (m.threadContext) b.props('-object', m.threadContext, field);
   b.props('-object', m.backend, field);
 }

@@ -12,9 +12,13 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { numaDistance, numaDistancesSet } from '../../../conf/domain/numa.js';
 import { VirError } from '../../../errors.js';
 import type { ArgvBuilder } from './argv-builder.js';
+import { checkValue } from './escape.js';
 import { hasHmat } from './machine.js';
-import { addMemoryBackend, memoryBackend } from './memory-backend.js';
+import { addMemoryBackend, cellNeedsBackend, memoryBackend, unitKiB } from './memory-backend.js';
 import type { CommandLinePaths } from './types.js';
+
+/** The host page size: "huge" pages of this size are ordinary memory. */
+const SYSTEM_PAGE_KIB = 4;
 
 /**
  * The initiator of a cell for HMAT: itself when it has vCPUs, else the cell
@@ -42,10 +46,16 @@ const POLICY: Record<string, string> = {
   writethrough: 'write-through',
 };
 
-export function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): void {
+/**
+ * @param numaMem whether the machine type still takes `-numa node,mem=`
+ *   (older machine types; newer ones need a backend object for every cell).
+ */
+export function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths, numaMem: boolean): void {
   const cells = def.cpu?.numa?.cells ?? [];
   if (cells.length === 0) return;
   const hmat = hasHmat(def);
+  const needBackend = !numaMem || hmat || cells.some((c, i) => cellNeedsBackend(def, c.id ?? i));
+  if (!needBackend) memPathOptions(b, def, paths);
   const master = cells.findIndex((c) => c.cpus !== undefined);
   if (master < 0)
     throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'at least one NUMA cell must have vCPUs', {
@@ -54,7 +64,8 @@ export function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePath
   for (const [i, cell] of cells.entries()) {
     const id = cell.id ?? i;
     const kib = Math.ceil(Number(cell.memory) / 1024) * 1024;
-    addMemoryBackend(b, memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
+    if (needBackend)
+      addMemoryBackend(b, memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
     const field = `/domain/cpu/numa/cell[${i + 1}]/@cpus`;
     // each range of the set is a cpus= item of its own
     const cpus =
@@ -65,7 +76,7 @@ export function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePath
             .map((r) => `cpus=${r}`);
     const items = ['node', `nodeid=${id}`, ...cpus];
     if (hmat) items.push(`initiator=${initiatorOf(def, id, master)}`);
-    items.push(`memdev=ram-node${id}`);
+    items.push(needBackend ? `memdev=ram-node${id}` : `mem=${kib / 1024}`);
     b.add('-numa', items.join(','));
   }
   // Once one distance is given QEMU needs the whole table, defaults included.
@@ -107,6 +118,42 @@ export function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePath
       b.add('-numa', items.join(','));
     }
   }
+}
+
+/** Guest RAM without backend objects: `-mem-prealloc` and `-mem-path` say how QEMU allocates it. */
+function memPathOptions(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): void {
+  const backing = def.memoryBacking;
+  const first = backing?.hugepages?.pages?.[0];
+  // the first <page> decides here (an empty <hugepages/> is the default size); system pages are no hugepages
+  const firstKiB = backing?.hugepages ? (first ? first.size * unitKiB(first.unit) : 2048) : undefined;
+  const pageKiB = firstKiB === SYSTEM_PAGE_KIB ? undefined : firstKiB;
+  let path: string | undefined;
+  let prealloc = backing?.allocation?.mode === 'immediate';
+  if (pageKiB !== undefined) {
+    const dir = paths.hugepageDirs?.[String(pageKiB)];
+    if (dir === undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `no hugetlbfs mount for ${pageKiB} KiB pages`, {
+        field: '/domain/memoryBacking/hugepages',
+      });
+    path = checkValue(dir, 'paths.hugepageDirs');
+    prealloc = true;
+  } else if (backing?.source?.type === 'file') {
+    if (paths.memoryBackingDir === undefined)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        'file-backed guest memory needs a memory backing directory',
+        {
+          field: '/domain/memoryBacking/source',
+        },
+      );
+    path = `${checkValue(paths.memoryBackingDir, 'paths.memoryBackingDir')}/ram`;
+  }
+  if (prealloc) {
+    b.add('-mem-prealloc');
+    b.memPrealloc = true;
+  }
+  if (path !== undefined) b.add('-mem-path', path);
 }
 
 const SCALE: Record<string, number> = { b: 1, bytes: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2 };
