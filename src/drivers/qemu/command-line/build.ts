@@ -102,7 +102,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
 
   buildMemory(b, def, ramId, numaCells.length > 0, paths);
-  buildSmp(b, def);
+  const plugged = buildSmp(b, def);
   buildIothreads(b, def, caps);
   buildThrottleGroups(b, def);
   buildNuma(b, def, paths, mt?.numaMemSupported === true);
@@ -139,6 +139,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
     env,
     argv: b.argv,
     ...(b.monitorCommands.length > 0 ? { monitorCommands: b.monitorCommands } : {}),
+    ...(plugged.length > 0 ? { hotplugVcpus: plugged } : {}),
   };
 }
 
@@ -172,9 +173,22 @@ function alignUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
 
-function buildSmp(b: ArgvBuilder, def: DomainDef): void {
+/**
+ * vCPUs `<vcpus>` marks as enabled and hot-pluggable, in their `order`:
+ * QEMU starts without them and they are plugged in before the guest runs.
+ */
+function hotplugVcpus(def: DomainDef): number[] {
+  const list = def.vcpus?.vcpus ?? [];
+  return list
+    .filter((v) => v.enabled && v.hotpluggable === true)
+    .sort((a, b) => (a.order ?? a.id + 1) - (b.order ?? b.id + 1))
+    .map((v) => v.id);
+}
+
+function buildSmp(b: ArgvBuilder, def: DomainDef): number[] {
   const count = def.vcpu?.count ?? 1;
-  const current = def.vcpu?.current;
+  const plugged = hotplugVcpus(def);
+  const current = plugged.length > 0 ? (def.vcpu?.current ?? count) - plugged.length : def.vcpu?.current;
   const topo = def.cpu?.topology;
   const items = [String(current ?? count)];
   if (current !== undefined && current !== count) items.push(`maxcpus=${count}`);
@@ -184,6 +198,7 @@ function buildSmp(b: ArgvBuilder, def: DomainDef): void {
     items.push(`cores=${topo.cores}`, `threads=${topo.threads}`);
   } else items.push(`sockets=${count}`, 'cores=1', 'threads=1');
   b.add('-smp', items.join(','));
+  return plugged;
 }
 
 /** `-accel`: the accelerator, with KVM's dirty ring when the guest asks for one. */

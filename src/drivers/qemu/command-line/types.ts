@@ -141,6 +141,11 @@ export interface CommandLine {
    * what must not be on the command line (VNC/SPICE passwords).
    */
   monitorCommands?: MonitorCommand[];
+  /**
+   * vCPUs to hot-plug once QEMU is up, in plug order (`<vcpus>` entries both
+   * enabled and hotpluggable): `-smp` starts only the others.
+   */
+  hotplugVcpus?: number[];
 }
 
 export interface MonitorCommand {
