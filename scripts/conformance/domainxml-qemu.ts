@@ -197,6 +197,8 @@ export function harnessPaths(name: string, caseName = '') {
     renderNode: '/dev/dri/foo',
     // the nodeset the harness's numad stand-in advises for placement='auto'
     autoNodeset: '0-3',
+    // the host libvirt's NUMA mock describes: four CPUs a node
+    hostNodeOfCpu: (cpu: number) => Math.floor(cpu / 4),
     netHost: harnessNetHost,
     // the harness's /dev/vhost-vsock descriptor (and the CID it picks for cid auto='yes'),
     // and the vhost-user-gpu socket it hands QEMU

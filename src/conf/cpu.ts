@@ -12,7 +12,7 @@
 import { VirError } from '../errors.js';
 import { parseXml } from '../xml/parse.js';
 import { serializeXml } from '../xml/serialize.js';
-import type { XmlElement } from '../xml/tree.js';
+import type { XmlElement, XmlNode } from '../xml/tree.js';
 import {
   assignParsed,
   attr,
@@ -22,6 +22,7 @@ import {
   childText,
   elementMapper,
   enumOf,
+  type Field,
   type Infer,
   int,
   onOff,
@@ -193,8 +194,107 @@ export const cpuNumaCellMapper = {
 };
 export type CpuNumaCell = Infer<typeof numaCellRawMapper.spec>;
 
+/** One `<latency>` or `<bandwidth>` of `<interconnects>`; bandwidth in KiB (per second), as libvirt keeps it. */
+export interface NumaInterconnect {
+  kind: 'latency' | 'bandwidth';
+  initiator: number;
+  target: number;
+  /** The memory-side cache level the figure is for; absent: the memory itself. */
+  cache?: number;
+  type: 'access' | 'read' | 'write';
+  value: bigint;
+}
+
+const ACCESS_TYPES = ['access', 'read', 'write'] as const;
+
+/**
+ * `<interconnects>`: latencies and bandwidths in document order (libvirt keeps
+ * them in one list, so a bandwidth may come before a latency and stays there).
+ */
+const interconnectsField: Field<NumaInterconnect[]> = {
+  attrNames: [],
+  childNames: ['interconnects'],
+  ownsText: false,
+  read(el, ctx) {
+    const box = el.children.find((c) => c.type === 'element' && c.name === 'interconnects');
+    if (box?.type !== 'element') return undefined;
+    const out: NumaInterconnect[] = [];
+    for (const c of box.children) {
+      if (c.type !== 'element' || (c.name !== 'latency' && c.name !== 'bandwidth')) continue;
+      const field = `${ctx.path}/interconnects/${c.name}`;
+      const get = (name: string) => c.attrs.find((a) => a.name === name)?.value;
+      const num = (name: string, required: boolean): number | undefined => {
+        const v = get(name);
+        if (v === undefined) {
+          if (!required) return undefined;
+          throw new VirError('XML_DETAIL', 'conf', `missing '${name}' of ${field}`, {
+            field: `${field}/@${name}`,
+          });
+        }
+        if (!/^\d+$/.test(v) || Number(v) > 0xffffffff)
+          throw new VirError('XML_DETAIL', 'conf', `invalid '${name}' of ${field}: '${v}'`, {
+            field: `${field}/@${name}`,
+          });
+        return Number(v);
+      };
+      const type = get('type');
+      if (!ACCESS_TYPES.includes(type as (typeof ACCESS_TYPES)[number]))
+        throw new VirError('XML_DETAIL', 'conf', `invalid access type '${type ?? ''}' of ${field}`, {
+          field: `${field}/@type`,
+        });
+      const raw = get('value') ?? '';
+      if (!/^\d+$/.test(raw))
+        throw new VirError('XML_DETAIL', 'conf', `invalid value '${raw}' of ${field}`, {
+          field: `${field}/@value`,
+        });
+      let value = BigInt(raw);
+      if (c.name === 'bandwidth') {
+        try {
+          value = toKiB(value, get('unit') ?? 'KiB');
+        } catch (err) {
+          throw new VirError(
+            'XML_DETAIL',
+            'conf',
+            `invalid bandwidth of ${field}: ${(err as Error).message}`,
+            {
+              field: `${field}/@value`,
+            },
+          );
+        }
+      }
+      const cache = num('cache', false);
+      out.push({
+        kind: c.name,
+        initiator: num('initiator', true) ?? 0,
+        target: num('target', true) ?? 0,
+        ...(cache !== undefined && cache > 0 ? { cache } : {}),
+        type: type as NumaInterconnect['type'],
+        value,
+      });
+    }
+    return out.length > 0 ? out : undefined;
+  },
+  writeChildren(value, out) {
+    const kids: XmlNode[] = value.map((l) => ({
+      type: 'element',
+      name: l.kind,
+      attrs: [
+        { name: 'initiator', value: String(l.initiator) },
+        { name: 'target', value: String(l.target) },
+        ...(l.cache !== undefined ? [{ name: 'cache', value: String(l.cache) }] : []),
+        { name: 'type', value: l.type },
+        { name: 'value', value: String(l.value) },
+        ...(l.kind === 'bandwidth' ? [{ name: 'unit', value: 'KiB' }] : []),
+      ],
+      children: [],
+    }));
+    out.push({ type: 'element', name: 'interconnects', attrs: [], children: kids });
+  },
+};
+
 export const cpuNumaMapper = elementMapper('numa', {
   cells: children(cpuNumaCellMapper, { min: 1 }),
+  interconnects: interconnectsField,
 });
 export type CpuNuma = Infer<typeof cpuNumaMapper.spec>;
 

@@ -15,6 +15,7 @@ import { formatIdSet, parseIdSet } from './cpuset.js';
 import type { DomainDefData } from './domain-spec.js';
 import { normalizeDevices } from './normalize-devices.js';
 import { type NormalizeOptions, randomUuid } from './normalize-options.js';
+import { normalizeNumaCells, normalizeNumatune } from './numa.js';
 import { type CacheAlloc, type Cachetune, fillIothreadIds, type Memorytune } from './resources.js';
 
 export { diskNameIndex } from './normalize-devices.js';
@@ -54,6 +55,9 @@ function kib(value: number, unit: string | undefined, field: string): number {
   }
 }
 
+/** libvirt's VIR_DOMAIN_MEMORY_PARAM_UNLIMITED: a memory limit this large means none. */
+const MEMORY_UNLIMITED_KIB = 9007199254740991;
+
 function normalizeMemory(def: DomainDefData): void {
   if (def.maxMemory) {
     def.maxMemory.value = kib(def.maxMemory.value, def.maxMemory.unit, '/domain/maxMemory');
@@ -82,7 +86,10 @@ function normalizeMemory(def: DomainDefData): void {
       if (!l || l.value < 0) continue;
       l.value = kib(l.value, l.unit, `/domain/memtune/${key}`);
       l.unit = 'KiB';
+      // libvirt's "unlimited" (2^53 - 1 KiB) or more is no limit, and not written back
+      if (l.value >= MEMORY_UNLIMITED_KIB) delete mt[key];
     }
+    if (Object.keys(mt).length === 0 && unknownContent(mt) === undefined) delete def.memtune;
   }
   // libvirt clamps a balloon target above the maximum (or zero) to the maximum.
   if (!def.currentMemory) def.currentMemory = { unit: 'KiB', value: def.memory.value };
@@ -111,7 +118,8 @@ export function memoryDevicesKiB(def: DomainDefData): number {
 
 function normalizeVcpus(def: DomainDefData): void {
   def.vcpu ??= { count: 1 };
-  def.vcpu.placement ??= def.numatune?.memory?.placement === 'auto' ? 'auto' : 'static';
+  normalizeNumaCells(def);
+  normalizeNumatune(def);
   if (def.vcpu.current !== undefined && def.vcpu.current === def.vcpu.count) delete def.vcpu.current;
   const count = def.vcpu.count;
   const ct = def.cputune;

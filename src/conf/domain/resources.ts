@@ -262,7 +262,7 @@ export const numatuneMapper = elementMapper('numatune', {
   memnodes: children(
     elementMapper('memnode', {
       cellid: req(attr('cellid', uint32)),
-      mode: req(attr('mode', enumOf(['strict', 'preferred', 'interleave', 'restrictive']))),
+      mode: attr('mode', enumOf(['strict', 'preferred', 'interleave', 'restrictive'])),
       nodeset: req(attr('nodeset', str)),
     }),
   ),

@@ -147,6 +147,8 @@ export interface TestGuestOptions {
   memballoon?: boolean;
   /** More QEMU arguments, through libvirt's `<qemu:commandline>` pass-through. */
   extraArgs?: readonly string[];
+  /** Replaces `<vcpu>` (with `<vcpus>` and a `<cpu>` topology, say). */
+  vcpuXml?: string;
 }
 
 function xmlEscape(v: string): string {
@@ -188,7 +190,7 @@ export function testDomainXml(o: TestGuestOptions = {}): string {
   <name>${xmlEscape(name)}</name>
   <uuid>${uuid}</uuid>
   <memory unit='KiB'>${mem}</memory>${current}
-  <vcpu>${o.vcpus ?? 1}</vcpu>
+  ${o.vcpuXml ?? `<vcpu>${o.vcpus ?? 1}</vcpu>`}
   <os><type arch='x86_64' machine='${xmlEscape(o.machine ?? 'pc')}'>hvm</type></os>
   <features><acpi/></features>
   ${cpuXml(o.cpu, o.cpuCheck)}

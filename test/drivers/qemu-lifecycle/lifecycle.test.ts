@@ -222,6 +222,32 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     ]);
   });
 
+  it('plugs in enabled hot-pluggable vCPUs before the guest runs (libvirt cpu-hotplug-startup)', async () => {
+    const { r } = await runner({
+      vcpuXml: `<vcpu placement='static' current='3'>6</vcpu>
+  <vcpus><vcpu id='0' enabled='yes' hotpluggable='no' order='1'/>
+    <vcpu id='1' enabled='no' hotpluggable='yes'/><vcpu id='2' enabled='no' hotpluggable='yes'/>
+    <vcpu id='3' enabled='no' hotpluggable='yes'/>
+    <vcpu id='4' enabled='yes' hotpluggable='yes' order='2'/><vcpu id='5' enabled='yes' hotpluggable='yes' order='3'/>
+  </vcpus>
+  <cpu><topology sockets='3' cores='2' threads='1'/></cpu>`,
+    });
+    expect(r.command.argv[r.command.argv.indexOf('-smp') + 1]).toMatch(/^1,maxcpus=6,/);
+    await r.start();
+    const cpus = await askQemu<Array<{ 'qom-path': string; props: Record<string, number> }>>(
+      r,
+      'query-hotpluggable-cpus',
+    );
+    const present = cpus
+      .filter((c) => c['qom-path'] !== undefined)
+      .map((c) => `${c.props['socket-id']}/${c.props['core-id']}`)
+      .sort();
+    // vCPU 0 from -smp, vCPUs 4 and 5 (socket 2) plugged in
+    expect(present).toEqual(['0/0', '2/0', '2/1']);
+    // askQemu detached the runner: take the guest back so that it is destroyed
+    runners.push(await QemuDomainRunner.reattach(r.guest.name, options()));
+  });
+
   it('destroys: stopped/destroyed, files removed, process reaped', async () => {
     const { r, log } = await runner();
     await r.start();

@@ -23,6 +23,8 @@ export class ArgvBuilder {
   readonly env: Record<string, string> = {};
   /** QMP commands the guest needs before it runs (passwords), see CommandLine.monitorCommands. */
   readonly monitorCommands: MonitorCommand[] = [];
+  /** `-mem-prealloc` was written: QEMU preallocates all guest RAM, backends must not ask again. */
+  memPrealloc = false;
   /** `json`: JSON for property objects; `qemuVersion`: e.g. `9_002_000`, for options QEMU renamed. */
   constructor(
     readonly json: boolean,

@@ -23,12 +23,13 @@ import { buildBoot } from './boot.js';
 import { buildClock } from './clock.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
-import { checkValue, optList, optValue } from './escape.js';
+import { checkValue, optValue } from './escape.js';
 import { firmwareBlockdevs } from './firmware.js';
 import { buildIothreads } from './iothreads.js';
 import { machineArgument } from './machine.js';
 import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildPanics } from './misc-devices.js';
+import { buildNuma } from './numa.js';
 import { buildGenid, buildGlobalControllers, buildPstore } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
 import { buildThrottleGroups } from './throttle.js';
@@ -102,10 +103,10 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   if (pflash.secure) b.add('-global', 'driver=cfi.pflash01,property=secure,value=on');
 
   buildMemory(b, def, ramId, numaCells.length > 0, paths);
-  buildSmp(b, def);
+  const plugged = buildSmp(b, def);
   buildIothreads(b, def, caps);
   buildThrottleGroups(b, def);
-  buildNuma(b, def, paths);
+  buildNuma(b, def, paths, mt?.numaMemSupported === true);
   if (def.uuid) b.add('-uuid', def.uuid);
   buildGenid(b, def);
 
@@ -141,6 +142,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
     env,
     argv: b.argv,
     ...(b.monitorCommands.length > 0 ? { monitorCommands: b.monitorCommands } : {}),
+    ...(plugged.length > 0 ? { hotplugVcpus: plugged } : {}),
   };
 }
 
@@ -151,12 +153,12 @@ function buildMemory(
   numa: boolean,
   paths: CommandLinePaths,
 ): void {
-  // -m size is the boot memory: the guest NUMA cells when there are any, else
+  // -m size is the boot memory: the guest NUMA cells (each in whole MiB) when there are any, else
   // <memory> less what hot-pluggable memory devices bring (as libvirt computes it).
   const cells = def.cpu?.numa?.cells ?? [];
   const boot =
     cells.length > 0
-      ? cells.reduce((sum, c) => sum + Number(c.memory), 0)
+      ? cells.reduce((sum, c) => sum + alignUp(Number(c.memory), 1024), 0)
       : (def.memory?.value ?? 0) - memoryDevicesKiB(def);
   const initial = alignUp(boot, 1024);
   const m = [`size=${initial}k`];
@@ -174,9 +176,22 @@ function alignUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
 
-function buildSmp(b: ArgvBuilder, def: DomainDef): void {
+/**
+ * vCPUs `<vcpus>` marks as enabled and hot-pluggable, in their `order`:
+ * QEMU starts without them and they are plugged in before the guest runs.
+ */
+function hotplugVcpus(def: DomainDef): number[] {
+  const list = def.vcpus?.vcpus ?? [];
+  return list
+    .filter((v) => v.enabled && v.hotpluggable === true)
+    .sort((a, b) => (a.order ?? a.id + 1) - (b.order ?? b.id + 1))
+    .map((v) => v.id);
+}
+
+function buildSmp(b: ArgvBuilder, def: DomainDef): number[] {
   const count = def.vcpu?.count ?? 1;
-  const current = def.vcpu?.current;
+  const plugged = hotplugVcpus(def);
+  const current = plugged.length > 0 ? (def.vcpu?.current ?? count) - plugged.length : def.vcpu?.current;
   const topo = def.cpu?.topology;
   const items = [String(current ?? count)];
   if (current !== undefined && current !== count) items.push(`maxcpus=${count}`);
@@ -186,26 +201,7 @@ function buildSmp(b: ArgvBuilder, def: DomainDef): void {
     items.push(`cores=${topo.cores}`, `threads=${topo.threads}`);
   } else items.push(`sockets=${count}`, 'cores=1', 'threads=1');
   b.add('-smp', items.join(','));
-}
-
-function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): void {
-  const cells = def.cpu?.numa?.cells ?? [];
-  for (const [i, cell] of cells.entries()) {
-    const id = cell.id ?? i;
-    const kib = alignUp(Number(cell.memory), 1024);
-    addMemoryBackend(b, memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
-    const field = `/domain/cpu/numa/cell[${i + 1}]/@cpus`;
-    // Each range becomes its own cpus= item; anything but digits and dashes would smuggle in options.
-    const cpus = (cell.cpus ?? '')
-      .split(',')
-      .filter((s) => s !== '')
-      .map((s) => {
-        if (!/^\d+(-\d+)?$/.test(s.trim()))
-          throw new VirError('XML_DETAIL', 'qemu', `'${checkValue(s, field)}' is not a CPU range`, { field });
-        return `cpus=${s.trim()}`;
-      });
-    b.add('-numa', optList(['node', `nodeid=${id}`, ...cpus, `memdev=ram-node${id}`]));
-  }
+  return plugged;
 }
 
 /** `-accel`: the accelerator, with KVM's dirty ring when the guest asks for one. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { unknownContent } from '../../../conf/binding.js';
-import type { CpuDef } from '../../../conf/cpu.js';
+import { CpuDef } from '../../../conf/cpu.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { x86Database } from '../../../cpu/index.js';
 import { qemuHostModelCpu } from '../caps/host-model.js';
@@ -41,8 +41,29 @@ export function hostModelCpu(caps: QemuCaps, accel: QemuAccel): CpuDef | undefin
   return qemuHostModelCpu(caps, accel, { migratable: true });
 }
 
+/**
+ * A host-model CPU with the guest's own `<feature>`s applied as libvirt
+ * applies them: a feature the host model lists takes the guest's policy
+ * where it stands, any other is appended in the guest's order.
+ */
+function withGuestFeatures(host: CpuDef | undefined, guest: CpuDef | undefined): CpuDef | undefined {
+  if (!host) return guest;
+  const own = guest?.features ?? [];
+  if (own.length === 0) return host;
+  const features = (host.features ?? []).map((f) => ({ ...f }));
+  for (const f of own) {
+    const at = features.find((h) => h.name === f.name);
+    if (at) {
+      if (f.policy !== undefined) at.policy = f.policy;
+      else delete at.policy;
+    } else features.push({ ...f });
+  }
+  return new CpuDef({ ...host, features });
+}
+
 export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): string | undefined {
-  const cpu = def.cpu?.mode === 'host-model' ? (hostModelCpu(caps, accel) ?? def.cpu) : def.cpu;
+  const cpu =
+    def.cpu?.mode === 'host-model' ? withGuestFeatures(hostModelCpu(caps, accel), def.cpu) : def.cpu;
   const parts: string[] = [];
   const mode = cpu?.mode ?? 'custom';
   if (mode === 'host-passthrough') {

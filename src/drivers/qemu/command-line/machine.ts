@@ -26,7 +26,7 @@ export interface MachineInputs {
 export function hasHmat(def: DomainDef): boolean {
   const numa = def.cpu?.numa;
   if (!numa) return false;
-  return (numa.cells ?? []).some((c) => (c.caches ?? []).length > 0);
+  return (numa.interconnects ?? []).length > 0 || (numa.cells ?? []).some((c) => (c.caches ?? []).length > 0);
 }
 
 export function machineArgument(def: DomainDef, m: MachineInputs): string {
@@ -36,10 +36,14 @@ export function machineArgument(def: DomainDef, m: MachineInputs): string {
   if (pc) opts.push('usb=off');
   if (f?.vmport?.state !== undefined) opts.push(`vmport=${onOff(f.vmport.state)}`);
   if (f?.smm?.state !== undefined) opts.push(`smm=${onOff(f.smm.state)}`);
+  // An IOAPIC emulated by QEMU splits the irqchip: KVM keeps the local APICs (needed for intremap).
+  if (f?.ioapic?.driver === 'qemu') opts.push('kernel_irqchip=split');
+  else if (f?.ioapic?.driver === 'kvm') opts.push('kernel_irqchip=on');
   if (f?.ps2?.state !== undefined) opts.push(`i8042=${onOff(f.ps2.state)}`);
   // libvirt's qemu.conf default for dump_guest_core is off.
   opts.push(`dump-guest-core=${onOff(def.memory?.dumpCore === true)}`);
   if (def.memoryBacking?.nosharepages) opts.push('mem-merge=off');
+  if ((def.devices?.memories ?? []).some((m) => m.model === 'nvdimm')) opts.push('nvdimm=on');
   if (m.ramId && (def.cpu?.numa?.cells ?? []).length === 0) opts.push(`memory-backend=${m.ramId}`);
   opts.push(...m.pflash);
   if (hasHmat(def)) opts.push('hmat=on');

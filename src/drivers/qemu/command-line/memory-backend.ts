@@ -8,6 +8,8 @@
  *
  * @module
  */
+
+import { parseIdSet as parseCpuSet } from '../../../conf/domain/cpuset.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { ArgvBuilder } from './argv-builder.js';
@@ -44,7 +46,7 @@ function hostBinding(def: DomainDef, paths: CommandLinePaths, node?: number): Re
   return { 'host-nodes': parseIdList(nodeset), policy };
 }
 
-function unitKiB(unit: string | undefined): number {
+export function unitKiB(unit: string | undefined): number {
   const u = (unit ?? 'KiB').toLowerCase();
   if (u === 'b' || u === 'bytes') return 1 / 1024;
   if (u.startsWith('m')) return 1024;
@@ -66,11 +68,28 @@ export function parseIdList(s: string): number[] {
 }
 
 /**
+ * Whether a NUMA cell's memory needs a backend object of its own, rather
+ * than QEMU's plain `mem=` share of the RAM: something specific to it (a
+ * per-cell binding or page size, an access mode) or a memory source.
+ */
+export function cellNeedsBackend(def: DomainDef, node: number): boolean {
+  const cell = def.cpu?.numa?.cells?.find((c, i) => (c.id ?? i) === node);
+  const backing = def.memoryBacking;
+  if ((def.numatune?.memnodes ?? []).some((m) => m.cellid === node)) return true;
+  const own = (backing?.hugepages?.pages ?? []).find(
+    (p) => p.nodeset !== undefined && parseIdList(p.nodeset).includes(node),
+  );
+  if (own && own.size * unitKiB(own.unit) !== SYSTEM_PAGE_KIB) return true;
+  if ((cell?.memAccess ?? backing?.access?.mode) !== undefined) return true;
+  return backing?.source?.type === 'file' || backing?.source?.type === 'memfd';
+}
+
+/**
  * The hugepage size in KiB for a region, or undefined for ordinary pages:
  * a page entry naming the cell wins, then one without a nodeset; an empty
  * `<hugepages/>` means the default hugepage size.
  */
-function hugepageKiB(def: DomainDef, node: number | undefined): number | undefined {
+export function hugepageKiB(def: DomainDef, node: number | undefined): number | undefined {
   const hp = def.memoryBacking?.hugepages;
   if (!hp) return undefined;
   const pages = hp.pages ?? [];
@@ -84,35 +103,64 @@ function hugepageKiB(def: DomainDef, node: number | undefined): number | undefin
   return kib === SYSTEM_PAGE_KIB ? undefined : kib;
 }
 
+/** What a memory device (`<memory model=...>`) says about its own backend. */
+export interface MemoryDeviceSource {
+  /** The device alias (`dimm0`): a file under the memory backing directory is named after it. */
+  alias: string;
+  model: string;
+  /** `<source><pagesize>` in KiB. */
+  pageKiB?: number;
+  /** `<source><nodemask>`: host nodes, instead of `<numatune>`'s. */
+  nodemask?: number[];
+  access?: 'shared' | 'private';
+  discard?: boolean;
+  /** `<source><path>` of an NVDIMM or virtio-pmem: the file or device that is the memory. */
+  path?: string;
+  /** `<source><pmem/>`: the path is real persistent memory. */
+  pmem?: boolean;
+  /** `<source><alignsize>` in KiB. */
+  alignKiB?: number;
+}
+
 export function memoryBackend(
   def: DomainDef,
   id: string,
   kib: number,
   paths: CommandLinePaths,
   node?: number,
+  dev?: MemoryDeviceSource,
 ): MemoryBackend {
   const backing = def.memoryBacking;
   const cell = node !== undefined ? def.cpu?.numa?.cells?.find((c, i) => (c.id ?? i) === node) : undefined;
-  const access = cell?.memAccess ?? backing?.access?.mode;
-  const discard = cell?.discard ?? (backing?.discard ? true : undefined);
-  const pageKiB = hugepageKiB(def, node);
-  const system = node === undefined;
+  const access = dev?.access ?? cell?.memAccess ?? backing?.access?.mode;
+  const discard = dev?.discard ?? cell?.discard ?? (backing?.discard ? true : undefined);
+  // a page size of the device's own wins over <memoryBacking>'s
+  const own = dev?.pageKiB;
+  const pageKiB = own !== undefined ? (own === SYSTEM_PAGE_KIB ? undefined : own) : hugepageKiB(def, node);
+  const nvdimmPath = dev?.path;
+  const system = node === undefined && dev === undefined;
   const share = access === undefined ? {} : { share: access === 'shared' };
   // QEMU's own default RAM backend names its RAM block without the canonical path; the machine's
   // RAM keeps that name so the guest stays migratable to and from a plain `-m` guest.
   const canonical = system ? { 'x-use-canonical-path-for-ramblock-id': false } : {};
   const out: Record<string, unknown> = {};
-  if (backing?.source?.type === 'memfd') {
+  if (nvdimmPath === undefined && backing?.source?.type === 'memfd') {
     Object.assign(out, { 'qom-type': 'memory-backend-memfd', id });
     if (pageKiB !== undefined) Object.assign(out, { hugetlb: true, hugetlbsize: pageKiB * 1024 });
     Object.assign(out, share, canonical);
-  } else if (pageKiB !== undefined || access !== undefined || backing?.source?.type === 'file') {
+  } else if (
+    pageKiB !== undefined ||
+    nvdimmPath !== undefined ||
+    access !== undefined ||
+    backing?.source?.type === 'file'
+  ) {
     let path: string;
-    if (pageKiB !== undefined) {
+    if (nvdimmPath !== undefined) path = checkValue(nvdimmPath, `/domain/devices/memory/source/path`);
+    else if (pageKiB !== undefined) {
       const dir = paths.hugepageDirs?.[String(pageKiB)];
       if (dir === undefined)
         throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `no hugetlbfs mount for ${pageKiB} KiB pages`, {
-          field: '/domain/memoryBacking/hugepages',
+          field: dev ? '/domain/devices/memory/source/pagesize' : '/domain/memoryBacking/hugepages',
         });
       path = checkValue(dir, 'paths.hugepageDirs');
     } else {
@@ -125,29 +173,72 @@ export function memoryBackend(
             field: '/domain/memoryBacking',
           },
         );
-      path = `${checkValue(paths.memoryBackingDir, 'paths.memoryBackingDir')}/${id}`;
+      path = `${checkValue(paths.memoryBackingDir, 'paths.memoryBackingDir')}/${dev?.alias ?? id}`;
     }
     Object.assign(out, { 'qom-type': 'memory-backend-file', id, 'mem-path': path });
-    if (discard !== undefined) out['discard-data'] = discard;
+    if (discard !== undefined && nvdimmPath === undefined) out['discard-data'] = discard;
     Object.assign(out, share, canonical);
   } else {
     Object.assign(out, { 'qom-type': 'memory-backend-ram', id });
   }
-  const prealloc = pageKiB !== undefined || backing?.allocation?.mode === 'immediate';
-  if (prealloc) out.prealloc = true;
-  if (prealloc && backing?.allocation?.threads !== undefined)
-    out['prealloc-threads'] = backing.allocation.threads;
+  // A real NVDIMM (pmem) or a virtio-pmem file has nothing worth preallocating (it would only
+  // wear the device); an emulated NVDIMM and huge pages are preallocated.
+  let prealloc = backing?.allocation?.mode === 'immediate';
+  if (nvdimmPath !== undefined) {
+    if (dev?.model === 'nvdimm' && !dev.pmem) prealloc = true;
+  } else if (pageKiB !== undefined) prealloc = true;
+  if (dev?.model === 'virtio-mem') {
+    // virtio-mem plugs memory in on demand: nothing is reserved up front.
+    out.reserve = false;
+    prealloc = false;
+  } else {
+    if (prealloc) out.prealloc = true;
+    if (prealloc && backing?.allocation?.threads !== undefined)
+      out['prealloc-threads'] = backing.allocation.threads;
+  }
   out.size = kib * 1024;
-  const binding = hostBinding(def, paths, node);
+  if (dev?.alignKiB !== undefined) out.align = dev.alignKiB * 1024;
+  if (dev?.pmem) out.pmem = true;
+  const binding =
+    dev?.nodemask !== undefined
+      ? { 'host-nodes': dev.nodemask, policy: 'bind' }
+      : hostBinding(def, paths, node);
   Object.assign(out, binding);
-  const nodes = binding['host-nodes'];
-  if (!prealloc || !Array.isArray(nodes)) return { backend: out };
+  const bound = binding['host-nodes'];
+  if (!prealloc || !Array.isArray(bound)) return { backend: out };
+  let nodes = bound as number[];
+  // Preallocation threads run where the emulator runs: only the nodes both allow, none if they share none.
+  const emulatorNodes = emulatorHostNodes(def, paths);
+  if (emulatorNodes) {
+    nodes = nodes.filter((n) => emulatorNodes.has(n));
+    if (nodes.length === 0) return { backend: out };
+  }
   const tc = `tc-${id}`;
   out['prealloc-context'] = tc;
   return { threadContext: { 'qom-type': 'thread-context', id: tc, 'node-affinity': nodes }, backend: out };
 }
 
+/** Host nodes of the CPUs the emulator may run on (`<emulatorpin>`, else `<vcpu cpuset>`), when known. */
+function emulatorHostNodes(def: DomainDef, paths: CommandLinePaths): Set<number> | undefined {
+  const mask =
+    def.cputune?.emulatorPin?.cpuset ?? (def.vcpu?.placement === 'auto' ? undefined : def.vcpu?.cpuset);
+  if (mask === undefined || !paths.hostNodeOfCpu) return undefined;
+  const out = new Set<number>();
+  for (const cpu of parseCpuSet(mask)) {
+    const node = paths.hostNodeOfCpu(cpu);
+    if (node !== undefined) out.add(node);
+  }
+  return out;
+}
+
 export function addMemoryBackend(b: ArgvBuilder, m: MemoryBackend, field: string): void {
+  if (b.memPrealloc && m.backend.prealloc === true) {
+    // -mem-prealloc already covers it; preallocating twice is what QEMU refuses
+    delete m.backend.prealloc;
+    delete m.backend['prealloc-threads'];
+    delete m.backend['prealloc-context'];
+    delete m.threadContext;
+  }
   if (m.threadContext) b.props('-object', m.threadContext, field);
   b.props('-object', m.backend, field);
 }

@@ -39,6 +39,11 @@ export interface CommandLinePaths {
   memoryBackingDir?: string;
   /** Host NUMA nodes chosen for `placement='auto'` (numad's advice), e.g. `0-3`. */
   autoNodeset?: string;
+  /**
+   * The host NUMA node of a host CPU, when the host has NUMA: the threads that
+   * preallocate guest memory then run only on the nodes of the emulator's CPUs.
+   */
+  hostNodeOfCpu?: (cpu: number) => number | undefined;
   /** DRM render node for `egl-headless` when the definition names none (`/dev/dri/renderD128`). */
   renderNode?: string;
   /**
@@ -174,6 +179,11 @@ export interface CommandLine {
    * what must not be on the command line (VNC/SPICE passwords).
    */
   monitorCommands?: MonitorCommand[];
+  /**
+   * vCPUs to hot-plug once QEMU is up, in plug order (`<vcpus>` entries both
+   * enabled and hotpluggable): `-smp` starts only the others.
+   */
+  hotplugVcpus?: number[];
 }
 
 export interface MonitorCommand {

@@ -20,6 +20,7 @@ import { dropGeneratedChannelPaths } from './channel-paths.js';
 import { applyCpuDefaults } from './cpu.js';
 import { applyDeviceDefaults } from './devices.js';
 import { type FirmwareSelectOptions, selectFirmware } from './firmware-select.js';
+import { applyNumaDefaults, assignMemorySlots } from './numa.js';
 import { assignPciAddresses } from './pci.js';
 
 export { cpuModelFromType } from './cpu.js';
@@ -88,6 +89,8 @@ export function applyQemuDefaults(
   const facts = machineFacts(def.os?.type.machine ?? '');
   if (def.features?.hyperv) def.features.hyperv.mode ??= 'custom';
   applyCpuDefaults(def, caps, machine);
+  applyNumaDefaults(def);
+  assignMemorySlots(def);
   if (def.os?.loader && def.os.loader.type === undefined && def.os.loader.path !== undefined) {
     // A plain <loader> is a BIOS image mapped as ROM.
     def.os.loader.type = 'rom';

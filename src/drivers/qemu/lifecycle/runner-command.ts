@@ -35,6 +35,8 @@ export interface RunnerCommand {
   readonly env: Readonly<Record<string, string>>;
   /** QMP commands to run before the CPUs start (passwords that must not be on the command line). */
   readonly monitorCommands?: ReadonlyArray<{ execute: string; arguments: Record<string, unknown> }>;
+  /** vCPUs to hot-plug before the CPUs start, in plug order (those `-smp` left out). */
+  readonly hotplugVcpus?: readonly number[];
 }
 
 /** The monitor socket must fit a unix socket address (108 bytes with its NUL). */

@@ -19,6 +19,7 @@ import { checkRunnerCommand, MAX_SOCKET_PATH, type RunnerCommand } from './runne
 import { type RunnerCore, realpathOr } from './runner-core.js';
 import { validateRunnerGuest } from './runner-guest.js';
 import { type DomainStatus, readStatus } from './status-file.js';
+import { type HotpluggableCpu, vcpuHotplugCommands } from './vcpu-hotplug.js';
 
 let nextDomainId = 1;
 const defaultAllocateId = () => nextDomainId++;
@@ -139,7 +140,12 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     // -no-shutdown, and a guest reboot that must end the guest is turned into a power-off here.
     if (guest.onReboot === 'destroy') await qmp.execute('set-action', { reboot: 'shutdown' }, { signal });
     checkCpuFeatures(core);
-    // QEMU accepted -smp; make sure it created the vCPUs the guest expects.
+    if (command.hotplugVcpus && command.hotplugVcpus.length > 0) {
+      const slots = await qmp.execute<HotpluggableCpu[]>('query-hotpluggable-cpus', undefined, { signal });
+      for (const dev of vcpuHotplugCommands(slots, command.hotplugVcpus))
+        await qmp.execute('device_add', dev, { signal });
+    }
+    // QEMU accepted -smp (and the hot-plugged vCPUs); make sure it has the vCPUs the guest expects.
     const cpus = await qmp.execute<unknown[]>('query-cpus-fast', undefined, { signal });
     if (Array.isArray(cpus) && cpus.length !== guest.vcpus) {
       throw new VirError(
