@@ -13,7 +13,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { diskNameIndex } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
-import { type Props, pciProps, rawAttr } from './device-props.js';
+import { acpiIndexProps, type Props, pciProps, rawAttr } from './device-props.js';
 import { checkValue } from './escape.js';
 import { hasIothread, iothreadMappingProps } from './iothreads.js';
 
@@ -168,7 +168,10 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
         field: `${field}/target/@bus`,
       });
   }
-  if (bus === 'virtio') Object.assign(p, pciProps(d.address, facts));
+  // Only a virtio disk is a PCI device of its own; an ACPI index elsewhere is refused.
+  if (bus !== 'virtio') acpiIndexProps(d.acpi, undefined, field);
+  if (bus === 'virtio')
+    Object.assign(p, pciProps(d.address, facts), acpiIndexProps(d.acpi, d.address, field));
   else if (bus === 'usb') Object.assign(p, x.usb);
   else Object.assign(p, driveAddressProps(def, d, facts, field));
   if (deviceId !== undefined) p.device_id = checkValue(deviceId, `${field}/serial`);

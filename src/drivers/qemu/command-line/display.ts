@@ -3,7 +3,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { type Props, pciProps, rawElement, virtioOptions } from './device-props.js';
+import { acpiIndexProps, type Props, pciProps, rawElement, virtioOptions } from './device-props.js';
 
 const USB_INPUTS: Record<string, string> = { mouse: 'usb-mouse', tablet: 'usb-tablet', keyboard: 'usb-kbd' };
 const VIRTIO_INPUTS: Record<string, string> = {
@@ -134,7 +134,7 @@ export function buildVideos(b: ArgvBuilder, def: DomainDef, facts: MachineFacts)
       if (m.resolution.x > 0) p.xres = m.resolution.x;
       if (m.resolution.y > 0) p.yres = m.resolution.y;
     }
-    Object.assign(p, pciProps(v.address, facts));
+    Object.assign(p, pciProps(v.address, facts), acpiIndexProps(v.acpi, v.address, field));
     b.props('-device', p, field);
   }
 }

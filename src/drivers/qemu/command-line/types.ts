@@ -66,6 +66,12 @@ export interface CommandLinePaths {
   /** The control socket of the swtpm started for an emulated TPM; without it such a TPM is refused. */
   tpmEmulatorSocket?: string;
   /**
+   * Opens a host TPM for `<backend type='passthrough'>`: the device (`/dev/tpm0`) and its
+   * cancel file (`/sys/class/tpm/tpm0/device/cancel`, or the `misc` class one on older
+   * kernels), read-write. Returns both descriptors, which QEMU inherits.
+   */
+  tpmPassthrough?: (devicePath: string) => { device: number; cancel: number };
+  /**
    * The clock a `<clock offset='variable'>` guest's RTC is set from: `now` in seconds since the
    * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
    */
