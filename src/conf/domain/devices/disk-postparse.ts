@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { XmlElement, XmlNode } from '../../../xml/tree.js';
 import type { DiskDef } from './disk.js';
 
 /** libvirt's default TCP port of each network disk protocol; absent: none (rbd, nfs). */
@@ -67,7 +68,36 @@ function defaultBus(d: DiskDef): NonNullable<DiskDef['target']['bus']> {
   return 'ide';
 }
 
+/** libvirt's order of a `<backingStore>`'s children: the format, the source, the next layer. */
+const BACKING_ORDER = ['format', 'source', 'backingStore'];
+
+/**
+ * A `<backingStore>` as libvirt writes it back: its children in libvirt's
+ * order (others after them), and no white space of the input kept, so an
+ * empty `<source ...>\n</source>` is written as `<source .../>`. The
+ * element is kept as XML (each layer is read by the QEMU driver from it).
+ */
+function canonicalBacking(el: XmlElement): XmlElement {
+  const strip = (e: XmlElement): XmlElement => ({
+    ...e,
+    children: e.children
+      .filter((c) => !(c.type === 'text' && c.value.trim() === ''))
+      .map((c): XmlNode => (c.type === 'element' ? strip(c) : c)),
+  });
+  const out = strip(el);
+  const rank = (c: XmlNode) => {
+    const i = c.type === 'element' ? BACKING_ORDER.indexOf(c.name) : -1;
+    return i < 0 ? BACKING_ORDER.length : i;
+  };
+  out.children = out.children
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i)
+    .map(({ c }) => (c.type === 'element' && c.name === 'backingStore' ? canonicalBacking(c) : c));
+  return out;
+}
+
 export function postParseDisk(d: DiskDef): void {
+  if (d.backingStore) d.backingStore = canonicalBacking(d.backingStore);
   d.target.bus ??= defaultBus(d);
   // An optical drive is always read-only.
   if (d.device === 'cdrom') d.readonly ??= {};

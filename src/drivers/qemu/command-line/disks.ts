@@ -15,6 +15,7 @@ import type { Props } from './device-props.js';
 import { defaultHostCdrom, diskImageNodes } from './disk-blockdev.js';
 import { diskDeviceProps } from './disk-device.js';
 import { diskLayers, layerCount } from './disk-layers.js';
+import { buildSdDrive } from './disk-sd.js';
 import { optValue } from './escape.js';
 import { buildThrottleFilters, iotuneCommand, throttleFilterCount } from './throttle.js';
 import type { CommandLinePaths } from './types.js';
@@ -39,6 +40,8 @@ export function buildDisks(
   const first = new Map<DiskDef, number>();
   let next = 1;
   for (const d of [...disks].reverse()) {
+    // An SD card is a legacy -drive that names no nodes.
+    if (d.target.bus === 'sd') continue;
     first.set(d, next);
     next += layerCount(d) + throttleFilterCount(d);
   }
@@ -46,6 +49,10 @@ export function buildDisks(
   for (const [i, d] of disks.entries()) {
     const field = `/domain/devices/disk[${i + 1}]`;
     refuseUnbuilt(d, field);
+    if (d.target.bus === 'sd') {
+      buildSdDrive(b, d, field);
+      continue;
+    }
     let drive: string | undefined;
     const layers = diskLayers(d, field);
     if (layers) {
