@@ -136,6 +136,8 @@ export function harnessPaths(name: string) {
     tpmEmulatorSocket: '/dev/test',
     // libvirt's harness opens a passed-through TPM as fd 1730 and its cancel file as 1731
     tpmPassthrough: () => ({ device: 1730, cancel: 1731 }),
+    // libvirt's harness finds every host SCSI LUN at /dev/sg0
+    scsiHostDevice: () => '/dev/sg0',
     // libvirt's harness: a fixed master key and IV (bytes counting from 0), and every
     // secret it is asked for holds the same value
     secrets: {

@@ -9,7 +9,7 @@ import { buildChardev } from './chardev-backend.js';
 import { buildChardevs } from './chardevs.js';
 import { buildControllers } from './controllers.js';
 import { bootIndexes, type Props, pciProps, rawElement, virtioModel, virtioOptions } from './device-props.js';
-import { buildDisks } from './disks.js';
+import { buildDisks, diskNodeCount } from './disks.js';
 import { buildInputs, buildVideos } from './display.js';
 import { checkValue } from './escape.js';
 import { buildGraphics } from './graphics.js';
@@ -60,7 +60,7 @@ export function buildDevices(
   buildVideos(b, def, facts);
   buildSounds(b, def, facts, usbAddr);
   buildWatchdogs(b, def, facts);
-  buildHostdevs(b, def, facts, boot, usbAddr);
+  buildHostdevs(b, def, facts, boot, usbAddr, { ...paths, firstNode: diskNodeCount(def) + 1 });
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
     const field = '/domain/devices/memballoon';

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { DriveAddress } from '../../../conf/domain/address.js';
 import type { DiskDef } from '../../../conf/domain/devices/index.js';
 
 type DiskCache = NonNullable<NonNullable<DiskDef['driver']>['cache']>;
@@ -38,6 +39,14 @@ export function diskAlias(def: DomainDef, d: DiskDef): string {
   return `${bus}-disk${diskNameIndex(d.target.dev) ?? 0}`;
 }
 
+/** `bus`/`channel`/`scsi-id`/`lun` of a device on a SCSI controller, as its model numbers them. */
+export function scsiDriveProps(def: DomainDef, a: DriveAddress): Props {
+  const c = a.controller ?? 0;
+  const model = scsiControllerModel(def, c) ?? 'lsilogic';
+  if (SCSI_SPI_MODELS.has(model)) return { bus: `scsi${c}.${a.bus ?? 0}`, 'scsi-id': a.unit ?? 0 };
+  return { bus: `scsi${c}.0`, channel: a.bus ?? 0, 'scsi-id': a.target ?? 0, lun: a.unit ?? 0 };
+}
+
 /** `bus`/`unit`/`scsi-id`/... of a disk on a drive address. */
 function driveAddressProps(def: DomainDef, d: DiskDef, facts: MachineFacts, field: string): Props {
   const a = d.address;
@@ -52,11 +61,8 @@ function driveAddressProps(def: DomainDef, d: DiskDef, facts: MachineFacts, fiel
       return { bus: `${c === 0 && facts.family === 'q35' ? 'ide' : `sata${c}`}.${a.unit ?? 0}` };
     case 'fdc':
       return { unit: a.unit ?? 0 };
-    case 'scsi': {
-      const model = scsiControllerModel(def, c) ?? 'lsilogic';
-      if (SCSI_SPI_MODELS.has(model)) return { bus: `scsi${c}.${a.bus ?? 0}`, 'scsi-id': a.unit ?? 0 };
-      return { bus: `scsi${c}.0`, channel: a.bus ?? 0, 'scsi-id': a.target ?? 0, lun: a.unit ?? 0 };
-    }
+    case 'scsi':
+      return scsiDriveProps(def, a);
     default:
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `a drive address on a '${bus}' disk`, {
         field: `${field}/address`,

@@ -90,6 +90,14 @@ export function buildDisks(
   }
 }
 
+/** How many `libvirt-N-*` node numbers the disks use; the SCSI host devices' backends follow them. */
+export function diskNodeCount(def: DomainDef): number {
+  let n = 0;
+  for (const d of def.devices?.disks ?? [])
+    if (d.target.bus !== 'sd') n += layerCount(d) + throttleFilterCount(d);
+  return n;
+}
+
 /**
  * The floppy controller's boot order: q35 has no built-in one, so it is an
  * isa-fdc device carrying both drives' boot indexes; elsewhere the built-in

@@ -63,6 +63,12 @@ export interface CommandLinePaths {
    * vdpa) is refused rather than started without its link.
    */
   netHost?: NetHost;
+  /**
+   * The host's SCSI generic device (`/dev/sg3`) of a LUN on a host adapter
+   * (`scsi_host0`, bus, target, unit), for `<hostdev type='scsi'>`. Without it such a
+   * host device is refused.
+   */
+  scsiHostDevice?: (lun: { adapter: string; bus: number; target: number; unit: number }) => string;
   /** The control socket of the swtpm started for an emulated TPM; without it such a TPM is refused. */
   tpmEmulatorSocket?: string;
   /**
