@@ -138,6 +138,8 @@ export function harnessPaths(name: string) {
     tpmPassthrough: () => ({ device: 1730, cancel: 1731 }),
     // libvirt's harness finds every host SCSI LUN at /dev/sg0
     scsiHostDevice: () => '/dev/sg0',
+    // and opens /dev/vhost-scsi as fd 3
+    vhostScsiFd: () => 3,
     // libvirt's harness: a fixed master key and IV (bytes counting from 0), and every
     // secret it is asked for holds the same value
     secrets: {

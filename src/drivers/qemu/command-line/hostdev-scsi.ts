@@ -142,3 +142,53 @@ function iscsiBackend(
   if (auth) props['password-secret'] = secret;
   return props;
 }
+
+/**
+ * A vhost-scsi target of the host kernel (`<hostdev type='scsi_host'>`,
+ * `<source protocol='vhost' wwpn>`): a `vhost-scsi-pci` device on
+ * `/dev/vhost-scsi`, which the caller opens (`paths.vhostScsiFd`).
+ */
+export function vhostScsiProps(
+  h: HostdevDef,
+  id: string,
+  bootindex: number | undefined,
+  vhostScsiFd: CommandLinePaths['vhostScsiFd'],
+  field: string,
+): Props {
+  const el = hostdevMapper.write(h);
+  for (const c of el.children)
+    if (
+      c.type === 'element' &&
+      c.name !== 'source' &&
+      c.name !== 'boot' &&
+      c.name !== 'address' &&
+      c.name !== 'alias'
+    )
+      refuse(`<${c.name}> of a vhost-scsi host device`, `${field}/${c.name}`);
+  const source = childEl(el, 'source');
+  const protocol = attrOf(source, 'protocol');
+  if (protocol !== 'vhost') refuse(`scsi_host protocol '${protocol ?? ''}'`, `${field}/source/@protocol`);
+  const wwpn = attrOf(source, 'wwpn') ?? '';
+  // libvirt's rule: a T10 NAA name, 'naa.' and 16 hex digits.
+  if (!/^naa\.[0-9a-fA-F]{16}$/.test(wwpn))
+    throw new VirError('XML_DETAIL', 'qemu', `'${wwpn}' is not a vhost-scsi WWPN (naa. and 16 hex digits)`, {
+      field: `${field}/source/@wwpn`,
+    });
+  const model = h.model ?? 'virtio';
+  const driver =
+    model === 'virtio'
+      ? 'vhost-scsi-pci'
+      : model === 'virtio-transitional' || model === 'virtio-non-transitional'
+        ? `vhost-scsi-pci-${model.slice('virtio-'.length)}`
+        : refuse(`vhost-scsi model '${model}'`, `${field}/@model`);
+  if (h.address !== undefined && h.address.type !== 'pci')
+    refuse(`a vhost-scsi device on a '${h.address.type}' address`, `${field}/address`);
+  if (vhostScsiFd === undefined)
+    refuse(
+      'a vhost-scsi device without the host opening /dev/vhost-scsi (paths.vhostScsiFd)',
+      `${field}/source`,
+    );
+  const p: Props = { driver, wwpn, vhostfd: String(vhostScsiFd(wwpn)), id };
+  if (bootindex !== undefined) p.bootindex = bootindex;
+  return p;
+}

@@ -19,7 +19,8 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
-import { buildScsiHostdev, type ScsiHostdevHost } from './hostdev-scsi.js';
+import { buildScsiHostdev, type ScsiHostdevHost, vhostScsiProps } from './hostdev-scsi.js';
+import type { CommandLinePaths } from './types.js';
 
 /** A host PCI address as numbers (the typed `<hostdev>` source) or as raw XML (`<interface type='hostdev'>`). */
 interface HostPci {
@@ -96,7 +97,9 @@ export function buildHostdevs(
   facts: MachineFacts,
   boot: Map<object, number>,
   usbAddr: (a: DeviceAddress | undefined) => Props = () => ({}),
-  scsiHost: ScsiHostdevHost & { firstNode: number } = { firstNode: 1 },
+  scsiHost: ScsiHostdevHost & Pick<CommandLinePaths, 'vhostScsiFd'> & { firstNode: number } = {
+    firstNode: 1,
+  },
 ): void {
   const dev = def.devices ?? {};
   let n = 0;
@@ -168,6 +171,8 @@ export function buildHostdevs(
       if (h.rom) throw refuse('ROM tuning is only supported for PCI devices', `${field}/rom`);
       b.props('-device', { ...p, ...usbAddr(h.address) }, field);
     } else if (h.type === 'scsi') buildScsiHostdev(b, def, h, id, node++, boot.get(h), scsiHost, field);
+    else if (h.type === 'scsi_host')
+      finish(vhostScsiProps(h, id, boot.get(h), scsiHost.vhostScsiFd, field), h.address, field);
     else throw refuse(`host device type '${h.type}' is not supported`, `${field}/@type`);
   }
 }

@@ -69,6 +69,8 @@ export interface CommandLinePaths {
    * host device is refused.
    */
   scsiHostDevice?: (lun: { adapter: string; bus: number; target: number; unit: number }) => string;
+  /** A descriptor open on `/dev/vhost-scsi` for the vhost-scsi target `wwpn` (`<hostdev type='scsi_host'>`). */
+  vhostScsiFd?: (wwpn: string) => number;
   /** The control socket of the swtpm started for an emulated TPM; without it such a TPM is refused. */
   tpmEmulatorSocket?: string;
   /**
