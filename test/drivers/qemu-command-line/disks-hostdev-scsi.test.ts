@@ -216,3 +216,24 @@ describe('disk details libvirt writes its own way', () => {
     expect(out).not.toMatch(/index='[23]'/);
   });
 });
+
+describe('NVMe disks', () => {
+  const nvme = (ns: string, fn = '0x0') =>
+    `<disk type='nvme' device='disk'><driver name='qemu' type='raw'/>
+       <source type='pci' managed='yes' namespace='${ns}'>
+         <address domain='0x0000' bus='0x01' slot='0x00' function='${fn}'/></source>
+       <target dev='vda' bus='virtio'/></disk>`;
+
+  it('opens a namespace of a host NVMe controller by its PCI address', () => {
+    expect(values(argv(nvme('2')), '-blockdev')).toEqual([
+      '{"driver":"nvme","device":"0000:01:00.0","namespace":2,"node-name":"libvirt-1-storage","read-only":false}',
+    ]);
+  });
+
+  it('refuses a bad namespace or address, naming it', () => {
+    expect(refusal(() => argv(nvme('0'))).field).toBe('/domain/devices/disk[1]/source/@namespace');
+    expect(refusal(() => argv(nvme('1', '0x9'))).field).toBe(
+      '/domain/devices/disk[1]/source/address/@function',
+    );
+  });
+});

@@ -12,7 +12,7 @@ import { VirError } from '../../../errors.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import type { Props } from './device-props.js';
 import { effectiveCache } from './disk-device.js';
-import { attrOf, type ImageLayer } from './disk-layers.js';
+import { attrOf, childEl, type ImageLayer } from './disk-layers.js';
 import { networkStorageProps } from './disk-network.js';
 import { checkValue } from './escape.js';
 import { encryptedSecretProps, secretObjectProps } from './secret-objects.js';
@@ -94,6 +94,8 @@ function storageProps(ctx: NodeContext, layer: ImageLayer, n: number, top: boole
       };
     case 'network':
       return networkStorageProps(layer, `libvirt-${n}-storage`);
+    case 'nvme':
+      return nvmeStorageProps(layer);
     default:
       throw new VirError(
         'CONFIG_UNSUPPORTED',
@@ -104,6 +106,35 @@ function storageProps(ctx: NodeContext, layer: ImageLayer, n: number, top: boole
         },
       );
   }
+}
+
+/**
+ * A namespace of a host NVMe controller QEMU drives itself (userspace
+ * driver through VFIO): the controller's PCI address and the namespace.
+ */
+function nvmeStorageProps(layer: ImageLayer): Props {
+  const f = `${layer.field}/source`;
+  if (attrOf(layer.source, 'type') !== 'pci')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'an NVMe disk source must be of type pci', {
+      field: `${f}/@type`,
+    });
+  const a = childEl(layer.source, 'address');
+  const hex = (k: string, width: number, max: number) => {
+    const v = attrOf(a, k) ?? '0';
+    const num = /^(0x)?[0-9a-fA-F]+$/.test(v) ? Number.parseInt(v.replace(/^0x/, ''), 16) : Number.NaN;
+    if (!(num >= 0 && num <= max))
+      throw new VirError('XML_DETAIL', 'qemu', `NVMe controller address ${k} '${v}' is out of range`, {
+        field: `${f}/address/@${k}`,
+      });
+    return num.toString(16).padStart(width, '0');
+  };
+  const device = `${hex('domain', 4, 0xffff)}:${hex('bus', 2, 0xff)}:${hex('slot', 2, 0x1f)}.${hex('function', 1, 7)}`;
+  const ns = attrOf(layer.source, 'namespace');
+  if (ns === undefined || !/^\d+$/.test(ns) || Number(ns) === 0)
+    throw new VirError('XML_DETAIL', 'qemu', 'an NVMe disk needs a namespace (1 or more)', {
+      field: `${f}/@namespace`,
+    });
+  return { driver: 'nvme', device, namespace: Number(ns) };
 }
 
 /**

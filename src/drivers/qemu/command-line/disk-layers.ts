@@ -172,6 +172,7 @@ export function hasMedia(d: DiskDef): boolean {
   if (type === 'block') return s.dev !== undefined && s.dev !== '';
   if (type === 'dir') return s.dir !== undefined;
   if (type === 'network') return s.protocol !== undefined;
+  if (type === 'nvme') return s.address !== undefined;
   throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk type '${type}' is not supported yet`, {
     field: '/domain/devices/disk/@type',
   });
