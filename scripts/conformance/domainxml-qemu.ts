@@ -140,6 +140,8 @@ export function harnessPaths(name: string) {
     scsiHostDevice: () => '/dev/sg0',
     // and opens /dev/vhost-scsi as fd 3
     vhostScsiFd: () => 3,
+    // the managed qemu-pr-helper's socket in the private dir
+    prHelperSocket: `${domainDir}/pr-helper0.sock`,
     // libvirt's harness: a fixed master key and IV (bytes counting from 0), and every
     // secret it is asked for holds the same value
     secrets: {

@@ -237,3 +237,33 @@ describe('NVMe disks', () => {
     );
   });
 });
+
+describe('persistent reservations', () => {
+  const lun = (res: string, device = 'lun') =>
+    `${VIRTIO_SCSI}<disk type='block' device='${device}'><source dev='/dev/sdz'>${res}</source><target dev='sda' bus='scsi'/></disk>`;
+
+  it("connects an unmanaged helper's socket and names it on the block node", () => {
+    const a = argv(
+      lun(
+        "<reservations managed='no'><source type='unix' path='/run/pr,helper.sock' mode='client'/></reservations>",
+      ),
+    );
+    expect(values(a, '-object')).toContain(
+      '{"qom-type":"pr-manager-helper","id":"pr-helper-libvirt-1-storage","path":"/run/pr,helper.sock"}',
+    );
+    expect(values(a, '-blockdev')[0]).toContain('"pr-manager":"pr-helper-libvirt-1-storage"');
+  });
+
+  it("uses the guest's managed helper only when the host gives its socket", () => {
+    const xml = lun("<reservations managed='yes'/>");
+    const a = argv(xml, { ...PATHS, prHelperSocket: '/run/vk/dom/pr-helper0.sock' });
+    expect(values(a, '-object')).toContain(
+      '{"qom-type":"pr-manager-helper","id":"pr-helper0","path":"/run/vk/dom/pr-helper0.sock"}',
+    );
+    expect(refusal(() => argv(xml)).code).toBe('CONFIG_UNSUPPORTED');
+    const onDisk = lun("<reservations managed='yes'/>", 'disk');
+    expect(refusal(() => argv(onDisk, { ...PATHS, prHelperSocket: '/s' })).field).toBe(
+      '/domain/devices/disk[1]/source/reservations',
+    );
+  });
+});

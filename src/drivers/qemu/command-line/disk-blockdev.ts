@@ -14,6 +14,7 @@ import type { Props } from './device-props.js';
 import { effectiveCache } from './disk-device.js';
 import { attrOf, childEl, type ImageLayer } from './disk-layers.js';
 import { networkStorageProps } from './disk-network.js';
+import { prManager } from './disk-reservations.js';
 import { checkValue } from './escape.js';
 import { encryptedSecretProps, secretObjectProps } from './secret-objects.js';
 import type { CommandLinePaths, CommandLineSecrets } from './types.js';
@@ -83,7 +84,13 @@ function storageProps(ctx: NodeContext, layer: ImageLayer, n: number, top: boole
           top && d.device === 'cdrom' && d.driver?.type === 'raw' && ctx.isHostCdrom(path)
             ? 'host_cdrom'
             : 'host_device';
-      return { driver, filename: checkValue(path, f), ...(aio !== undefined ? { aio } : {}) };
+      const pr = prManager(ctx.b, d, layer, `libvirt-${n}-storage`);
+      return {
+        driver,
+        filename: checkValue(path, f),
+        ...(aio !== undefined ? { aio } : {}),
+        ...(pr !== undefined ? { 'pr-manager': pr } : {}),
+      };
     }
     case 'dir':
       return {

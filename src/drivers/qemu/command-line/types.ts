@@ -71,6 +71,11 @@ export interface CommandLinePaths {
   scsiHostDevice?: (lun: { adapter: string; bus: number; target: number; unit: number }) => string;
   /** A descriptor open on `/dev/vhost-scsi` for the vhost-scsi target `wwpn` (`<hostdev type='scsi_host'>`). */
   vhostScsiFd?: (wwpn: string) => number;
+  /**
+   * The socket of the guest's own qemu-pr-helper, started by the host, for disks with
+   * `<reservations managed='yes'>` (libvirt: `<domainDir>/pr-helper0.sock`).
+   */
+  prHelperSocket?: string;
   /** The control socket of the swtpm started for an emulated TPM; without it such a TPM is refused. */
   tpmEmulatorSocket?: string;
   /**
