@@ -267,3 +267,27 @@ describe('persistent reservations', () => {
     );
   });
 });
+
+describe('qcow2 data files', () => {
+  const disk = (ds: string, fmt = 'qcow2') =>
+    `<disk type='file' device='disk'><driver name='qemu' type='${fmt}'/><source file='/img.qcow2'>${ds}</source><target dev='vda' bus='virtio'/></disk>`;
+
+  it("writes the data store's raw node first and names it as the qcow2 node's data-file", () => {
+    const a = values(
+      argv(disk("<dataStore type='file'><format type='raw'/><source file='/data'/></dataStore>")),
+      '-blockdev',
+    );
+    expect(a).toEqual([
+      '{"driver":"file","filename":"/data","node-name":"libvirt-2-storage","read-only":false}',
+      '{"driver":"file","filename":"/img.qcow2","node-name":"libvirt-1-storage","auto-read-only":true,"discard":"unmap"}',
+      '{"node-name":"libvirt-1-format","read-only":false,"driver":"qcow2","data-file":"libvirt-2-storage","file":"libvirt-1-storage"}',
+    ]);
+  });
+
+  it('refuses a data store on an image that is not qcow2', () => {
+    const e = refusal(() =>
+      argv(disk("<dataStore type='file'><format type='raw'/><source file='/data'/></dataStore>", 'raw')),
+    );
+    expect(e.field).toBe('/domain/devices/disk[1]/source/dataStore');
+  });
+});

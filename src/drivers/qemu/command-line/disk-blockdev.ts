@@ -266,10 +266,13 @@ function layerNodes(ctx: NodeContext, layer: ImageLayer, n: number, top: boolean
         field: `${layer.field}/backingStore`,
       },
     );
-  const backing = layer.backing ? layerNodes(ctx, layer.backing, n + 1, false) : undefined;
+  // Numbers: the layer n, its data file n + 1, then the layers below.
+  const below = n + (layer.dataStore ? 2 : 1);
+  const backing = layer.backing ? layerNodes(ctx, layer.backing, below, false) : undefined;
   const readonly = !top || d.readonly !== undefined || d.device === 'cdrom';
   const cache = cacheProps(d);
   const discard = d.driver?.discard;
+  const dataFile = layer.dataStore ? dataFileNode(ctx, layer, n + 1, readonly) : undefined;
   const dz = top ? detectZeroes(d) : undefined;
   const storage = `libvirt-${n}-storage`;
   const s = storageProps(ctx, layer, n, top);
@@ -323,11 +326,53 @@ function layerNodes(ctx: NodeContext, layer: ImageLayer, n: number, top: boolean
   }
   if (format === 'qcow2' && d.driver?.discardNoUnref !== undefined)
     f['discard-no-unref'] = d.driver.discardNoUnref;
+  if (dataFile !== undefined) f['data-file'] = dataFile;
   f.file = storage;
   if (backing !== undefined) f.backing = backing;
   else if (layer.chainEnds && BACKING_FORMATS.has(format)) f.backing = null;
   ctx.b.props('-blockdev', f, layer.field);
   return fmt;
+}
+
+/**
+ * The raw storage node of a qcow2 layer's `<dataStore>` (QEMU's
+ * `data-file`): written before the layer's own nodes, as read-only as it.
+ */
+function dataFileNode(ctx: NodeContext, layer: ImageLayer, n: number, readonly: boolean): string {
+  const ds = layer.dataStore as ImageLayer;
+  if ((layer.format ?? 'raw') !== 'qcow2')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'only a qcow2 image can keep its data in a data store', {
+      field: ds.field,
+    });
+  if (ds.format !== 'raw')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `a data store of format '${ds.format}'`, {
+      field: `${ds.field}/format/@type`,
+    });
+  if (ds.encryption || ds.dataStore)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      'a data store with encryption or a data store of its own',
+      {
+        field: ds.field,
+      },
+    );
+  const storage = `libvirt-${n}-storage`;
+  const s = storageProps(ctx, ds, n, false);
+  secretObjects(ctx, ds, n, undefined);
+  const discard = ctx.disk.driver?.discard;
+  ctx.b.props(
+    '-blockdev',
+    {
+      ...s,
+      'node-name': storage,
+      'read-only': readonly,
+      ...(discard !== undefined ? { discard } : {}),
+      ...cacheProps(ctx.disk),
+    },
+    ds.field,
+  );
+  return storage;
 }
 
 /** Writes a disk's chain; returns the node the guest device reads. */

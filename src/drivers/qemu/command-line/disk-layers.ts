@@ -33,6 +33,8 @@ export interface ImageLayer {
   /** Where this layer is in the XML, for errors. */
   field: string;
   backing?: ImageLayer;
+  /** `<source><dataStore>`: the raw image holding a qcow2 layer's guest data (its `data-file`). */
+  dataStore?: ImageLayer;
   /** An explicit empty `<backingStore/>` below: the chain is known to end here. */
   chainEnds?: boolean;
   /** `<auth>`: in the source, or (top layer, older style) on the disk. */
@@ -122,6 +124,17 @@ function layerFrom(
     if (path !== undefined) layer.path = path;
     const protocol = attrOf(source, 'protocol');
     if (protocol !== undefined) layer.protocol = protocol;
+    const ds = childEl(source, 'dataStore');
+    if (ds) {
+      const here = `${field}/source/dataStore`;
+      layer.dataStore = layerFrom(
+        attrOf(ds, 'type') ?? 'file',
+        childEl(ds, 'source'),
+        attrOf(childEl(ds, 'format'), 'type') ?? 'raw',
+        here,
+      );
+      credentials(layer.dataStore, undefined, here);
+    }
     for (const h of childEls(source, 'host')) {
       const host: NetHost = {};
       for (const k of ['name', 'port', 'transport', 'socket'] as const) {
@@ -181,6 +194,6 @@ export function hasMedia(d: DiskDef): boolean {
 /** How many `libvirt-N-*` numbers a disk uses: one per layer, one for an empty drive. */
 export function layerCount(d: DiskDef): number {
   let n = 0;
-  for (let l = diskLayers(d, ''); l; l = l.backing) n++;
+  for (let l = diskLayers(d, ''); l; l = l.backing) n += l.dataStore ? 2 : 1;
   return Math.max(n, 1);
 }
