@@ -89,7 +89,8 @@ const usb = elementMapper('address', {
 
 const spaprVio = elementMapper('address', {
   type: literal('spapr-vio'),
-  reg: attr('reg', hexUint(0)),
+  // libvirt writes the register as eight hex digits
+  reg: attr('reg', hexUint(8)),
 });
 
 const ccw = elementMapper('address', {

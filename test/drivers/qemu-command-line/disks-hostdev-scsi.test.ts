@@ -291,3 +291,19 @@ describe('qcow2 data files', () => {
     expect(e.field).toBe('/domain/devices/disk[1]/source/dataStore');
   });
 });
+
+describe('ibmvscsi controllers', () => {
+  it('puts one on the spapr-vio bus at 0x2000 (the next at 0x3000) and writes spapr-vscsi', () => {
+    const xml =
+      "<controller type='scsi' index='0' model='ibmvscsi'/><controller type='scsi' index='1' model='ibmvscsi'/>";
+    const out = def(xml).toXML();
+    expect(out).toContain("<address type='spapr-vio' reg='0x00002000'/>");
+    expect(out).toContain("<address type='spapr-vio' reg='0x00003000'/>");
+    expect(values(argv(xml), '-device')).toContain('{"driver":"spapr-vscsi","id":"scsi1","reg":12288}');
+  });
+
+  it('refuses a SCSI controller model it has no device for', () => {
+    const e = refusal(() => argv("<controller type='scsi' index='0' model='buslogic'/>"));
+    expect([e.code, e.field?.endsWith('/@model')]).toEqual(['CONFIG_UNSUPPORTED', true]);
+  });
+});

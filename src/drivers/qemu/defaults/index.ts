@@ -20,6 +20,7 @@ import { applyCpuDefaults } from './cpu.js';
 import { applyDeviceDefaults } from './devices.js';
 import { type FirmwareSelectOptions, selectFirmware } from './firmware-select.js';
 import { assignPciAddresses } from './pci.js';
+import { assignSpaprVioAddresses } from './spapr-vio.js';
 
 export { cpuModelFromType } from './cpu.js';
 
@@ -93,6 +94,8 @@ export function applyQemuDefaults(
   if (def.os?.loader?.path !== undefined) def.os.loader.format ??= 'raw';
   if (def.os?.nvram?.path !== undefined) def.os.nvram.format ??= 'raw';
   applyDeviceDefaults(def, facts, options.libDir !== undefined ? { libDir: options.libDir } : {});
+  // libvirt places sPAPR VIO devices first; the PCI assignment then passes them over.
+  assignSpaprVioAddresses(def);
   assignPciAddresses(def, facts);
   return def;
 }
