@@ -10,6 +10,15 @@
  * @module
  */
 import type { Capabilities } from './conf/capabilities.js';
+import {
+  abortReason,
+  canonicalUuid,
+  looksLikeUuid,
+  need,
+  toLookup,
+  toXml,
+  type XmlSource,
+} from './connection-args.js';
 import { Domain } from './domain.js';
 import type {
   BaselineOptions,
@@ -38,10 +47,7 @@ export interface ConnectOptions<O extends object = AnyDriverOptions> extends Cal
   driverOptions?: O;
 }
 
-/** Anything with a `toXML()` (a `DomainDef`, say) or an XML string. */
-export type XmlSource = string | { toXML(): string };
-
-const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+export { canonicalUuid, type XmlSource };
 
 /**
  * Opens a connection. The default URI is `test:///default`, an in-memory
@@ -175,7 +181,7 @@ export class Connection implements DomainOwner {
   ): Promise<Domain<Connection>> {
     const lookup = toLookup(key);
     const ref = await this.#call('lookupDomain', opts, async (signal) => {
-      if ('name' in lookup && UUID_RE.test(lookup.name)) {
+      if ('name' in lookup && looksLikeUuid(lookup.name)) {
         // A string that looks like a UUID is tried as one first, then as a name (as virsh does).
         try {
           return await this.#driver.lookupDomain({ uuid: canonicalUuid(lookup.name) }, { signal });
@@ -381,57 +387,6 @@ export class Connection implements DomainOwner {
       aborted.catch(() => {});
     }
   }
-}
-
-function abortReason(signal: AbortSignal): VirError {
-  const r: unknown = signal.reason;
-  if (r instanceof VirError) return r;
-  return new VirError('OPERATION_ABORTED', 'connect', 'operation aborted', { cause: r });
-}
-
-function need<K extends keyof DriverConnection>(
-  driver: DriverConnection,
-  method: K,
-): NonNullable<DriverConnection[K]> {
-  const fn = driver[method];
-  if (typeof fn !== 'function') {
-    throw new VirError('NO_SUPPORT', 'connect', `${driver.type} driver does not support ${String(method)}`);
-  }
-  return fn as NonNullable<DriverConnection[K]>;
-}
-
-function toXml(src: XmlSource): string {
-  if (typeof src === 'string') return src;
-  if (src && typeof (src as { toXML?: unknown }).toXML === 'function') return src.toXML();
-  throw new VirError('INVALID_ARG', 'connect', 'expected an XML string or an object with toXML()');
-}
-
-function toLookup(key: string | number | DomainLookup): DomainLookup {
-  if (typeof key === 'number') {
-    if (!Number.isInteger(key) || key < 0)
-      throw new VirError('INVALID_ARG', 'connect', `invalid domain id ${key}`);
-    return { id: key };
-  }
-  if (typeof key === 'string') {
-    if (key === '') throw new VirError('INVALID_ARG', 'connect', 'empty domain name');
-    return { name: key };
-  }
-  if (key && typeof key === 'object' && ('name' in key || 'uuid' in key || 'id' in key)) {
-    if ('uuid' in key) {
-      if (typeof key.uuid !== 'string' || !UUID_RE.test(key.uuid)) {
-        throw new VirError('INVALID_ARG', 'connect', `invalid UUID '${String(key.uuid)}'`);
-      }
-      return { uuid: canonicalUuid(key.uuid) };
-    }
-    return key;
-  }
-  throw new VirError('INVALID_ARG', 'connect', 'lookupDomain needs a name, UUID or id');
-}
-
-/** Lower-case, dashed form of a UUID given with or without dashes. */
-export function canonicalUuid(uuid: string): string {
-  const hex = uuid.replace(/-/g, '').toLowerCase();
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 export type { DomainEvent };

@@ -155,6 +155,14 @@ export function harnessPaths(name: string, caseName = '') {
     dbusSocket: `/var/run/libvirt/qemu/dbus/-1-${name}-dbus.sock`,
     // the swtpm socket libvirt's test harness reports
     tpmEmulatorSocket: '/dev/test',
+    // libvirt's harness opens a passed-through TPM as fd 1730 and its cancel file as 1731
+    tpmPassthrough: () => ({ device: 1730, cancel: 1731 }),
+    // libvirt's harness finds every host SCSI LUN at /dev/sg0
+    scsiHostDevice: () => '/dev/sg0',
+    // and opens /dev/vhost-scsi as fd 3
+    vhostScsiFd: () => 3,
+    // the managed qemu-pr-helper's socket in the private dir
+    prHelperSocket: `${domainDir}/pr-helper0.sock`,
     // libvirt's harness: a fixed master key and IV (bytes counting from 0), and every
     // secret it is asked for holds the same value
     secrets: {
@@ -207,8 +215,6 @@ export function harnessPaths(name: string, caseName = '') {
       cid: auto ? 42 : (cid ?? 0),
     }),
     vhostUserGpuFd: () => 1729,
-    // ... and the /dev/vhost-scsi descriptor it fakes
-    vhostScsiFd: () => 3,
     // libvirt's harness runs at 2009-02-13T23:31:30Z with TZ=VIR00:30 (local time 30 minutes behind UTC)
     clock: { now: 1234567890, localOffset: -1800 },
     memoryBackingDir: `/var/lib/libvirt/qemu/ram/-1-${name.slice(0, 20)}`,

@@ -89,7 +89,8 @@ const usb = elementMapper('address', {
 
 const spaprVio = elementMapper('address', {
   type: literal('spapr-vio'),
-  reg: attr('reg', hexUint(0)),
+  // libvirt writes the register as eight hex digits
+  reg: attr('reg', hexUint(8)),
 });
 
 const ccw = elementMapper('address', {
@@ -170,12 +171,23 @@ export const addressMapper: ElementMapper<DeviceAddress> = {
         { field: `${path}/@type`, ...(el.line !== undefined ? { line: el.line } : {}) },
       );
     }
-    return BY_TYPE[type as AddressType].read(el, path);
+    const a = BY_TYPE[type as AddressType].read(el, path);
+    // libvirt reads a drive address's missing numbers as 0 and always writes all four.
+    if (a.type === 'drive') {
+      a.controller ??= 0;
+      a.bus ??= 0;
+      a.target ??= 0;
+      a.unit ??= 0;
+    }
+    return a;
   },
   write(value) {
     return BY_TYPE[value.type].write(value);
   },
 };
+
+/** `<acpi index>`: the ACPI index a PCI device is given (the guest's stable NIC/disk naming). */
+export const acpiIndexMapper = elementMapper('acpi', { index: req(attr('index', uint32)) });
 
 /** The `<address>` child of a device. */
 export function addressField(): Field<DeviceAddress> {

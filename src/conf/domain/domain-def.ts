@@ -230,8 +230,11 @@ function makeInactive(root: XmlElement): void {
     if (el.name === 'graphics' && el.attrs.some((a) => a.name === 'autoport' && a.value === 'yes'))
       for (const a of el.attrs) if (a.name === 'port' || a.name === 'tlsPort') a.value = '-1';
     // A block job's <mirror> and the indexes of a backing chain are runtime state.
-    if (el.name === 'disk')
+    if (el.name === 'disk') {
       el.children = (el.children as XmlNode[]).filter((c) => !(c.type === 'element' && c.name === 'mirror'));
+      for (const c of el.children as XmlNode[])
+        if (c.type === 'element' && c.name === 'source') c.attrs = c.attrs.filter((a) => a.name !== 'index');
+    }
     // The port a virtual network made for a running guest is gone once it stops.
     if (el.name === 'interface' && el.attrs.some((a) => a.name === 'type' && a.value === 'network'))
       for (const c of el.children as XmlNode[])

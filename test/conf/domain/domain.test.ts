@@ -317,6 +317,12 @@ describe('lossless round trip', () => {
         };
         walk(root);
         const host = elements[seed % elements.length]!;
+        // An element libvirt's rules drop (a <protocol> on a non-TCP chardev) takes what is in it along
+        const count = (e: XmlElement): number =>
+          (e.name === host.name ? 1 : 0) +
+          e.children.reduce((n, c) => n + (c.type === 'element' ? count(c) : 0), 0);
+        const plain = parseXml(DomainDef.fromXML(serializeXml(root), HARNESS).toXML());
+        if (count(plain) < count(root)) return;
         const at = seed % (host.children.length + 1);
         const before = at > 0 ? host.children[at - 1] : undefined;
         host.children.splice(at, 0, { type: 'element', name: 'injected', attrs: [], children: [] });
@@ -335,7 +341,9 @@ describe('lossless round trip', () => {
         // Right after the known sibling it followed (or first, when it led). A sibling libvirt's
         // rules drop (an empty chardev <source>) is not there to follow: then only the parent
         // is promised.
-        if (before?.type === 'element') {
+        // libvirt writes a backing store's children in its own order (format, source, the next
+        // layer): there too only the parent is promised.
+        if (before?.type === 'element' && host.name !== 'backingStore') {
           const name = before.name;
           const kept = found[0]!.parent.children.some((c) => c.type === 'element' && c.name === name);
           if (kept) expect(found[0]?.prev).toBe(name);

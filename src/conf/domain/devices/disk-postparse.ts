@@ -5,6 +5,8 @@
  *
  * @module
  */
+import type { XmlElement, XmlNode } from '../../../xml/tree.js';
+import { unknownContent } from '../../binding.js';
 import type { DiskDef } from './disk.js';
 
 /** libvirt's default TCP port of each network disk protocol; absent: none (rbd, nfs). */
@@ -67,7 +69,56 @@ function defaultBus(d: DiskDef): NonNullable<DiskDef['target']['bus']> {
   return 'ide';
 }
 
+/** libvirt's order of a `<backingStore>`'s children: the format, the source, the next layer. */
+const BACKING_ORDER = ['format', 'source', 'backingStore'];
+
+/**
+ * A `<backingStore>` as libvirt writes it back: its children in libvirt's
+ * order (others after them), and no white space of the input kept, so an
+ * empty `<source ...>\n</source>` is written as `<source .../>`. The
+ * element is kept as XML (each layer is read by the QEMU driver from it).
+ */
+function canonicalBacking(el: XmlElement): XmlElement {
+  const strip = (e: XmlElement): XmlElement => ({
+    ...e,
+    children: e.children
+      .filter((c) => !(c.type === 'text' && c.value.trim() === ''))
+      .map((c): XmlNode => (c.type === 'element' ? strip(c) : c)),
+  });
+  const out = strip(el);
+  const rank = (c: XmlNode) => {
+    const i = c.type === 'element' ? BACKING_ORDER.indexOf(c.name) : -1;
+    return i < 0 ? BACKING_ORDER.length : i;
+  };
+  out.children = out.children
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i)
+    .map(({ c }) => (c.type === 'element' && c.name === 'backingStore' ? canonicalBacking(c) : c));
+  return out;
+}
+
+/** libvirt's order of the credential children at the end of a `<source>`. */
+const SOURCE_TAIL = ['auth', 'encryption', 'reservations'];
+
+/**
+ * Puts a source's `<auth>`, `<encryption>` and `<reservations>` (kept as
+ * XML the model does not declare) in libvirt's order, each in one of the
+ * places they took, so the other children stay where they were.
+ */
+function orderSourceTail(source: object): void {
+  const nodes = unknownContent(source)?.nodes;
+  if (!nodes) return;
+  const tailRank = (n: XmlNode) => (n.type === 'element' ? SOURCE_TAIL.indexOf(n.name) : -1);
+  const slots = nodes.flatMap((n, i) => (tailRank(n.node) >= 0 ? [i] : []));
+  const sorted = slots.map((i) => nodes[i]!).sort((a, b) => tailRank(a.node) - tailRank(b.node));
+  for (const [k, i] of slots.entries()) nodes[i] = { after: nodes[i]!.after, node: sorted[k]!.node };
+}
+
 export function postParseDisk(d: DiskDef): void {
+  if (d.backingStore) d.backingStore = canonicalBacking(d.backingStore);
+  // Without a <source> there is no storage of any kind: libvirt calls it a file (an empty drive).
+  if (d.source === undefined && d.type !== undefined && d.type !== 'file') d.type = 'file';
+  if (d.source) orderSourceTail(d.source);
   d.target.bus ??= defaultBus(d);
   // An optical drive is always read-only.
   if (d.device === 'cdrom') d.readonly ??= {};

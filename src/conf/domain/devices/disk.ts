@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  assignParsed,
   attr,
   child,
   children,
@@ -22,7 +23,7 @@ import {
   uint32,
   yesNo,
 } from '../../binding.js';
-import { addressField } from '../address.js';
+import { acpiIndexMapper, addressField } from '../address.js';
 import { presence } from '../presence.js';
 import { reconnectMapper } from './chardev.js';
 import { virtioDriverOptions } from './virtio-options.js';
@@ -181,7 +182,7 @@ export const bootOrderMapper = elementMapper('boot', {
   loadparm: attr('loadparm', str),
 });
 
-export const diskMapper = elementMapper('disk', {
+const diskElementMapper = elementMapper('disk', {
   type: attr('type', enumOf(DISK_TYPES)),
   device: attr('device', enumOf(DISK_DEVICES)),
   model: attr('model', str),
@@ -205,6 +206,29 @@ export const diskMapper = elementMapper('disk', {
   product: childText('product', trimmed),
   // libvirt writes the boot order with the device info, after the disk's own children.
   boot: child(bootOrderMapper),
+  acpi: child(acpiIndexMapper),
   address: addressField(),
 });
-export type DiskDef = Infer<typeof diskMapper.spec>;
+export type DiskDef = Infer<typeof diskElementMapper.spec>;
+
+/**
+ * `<disk>` with libvirt's format-time rules: the model keeps what was read
+ * (the command line uses it), but libvirt writes `removable` only for a USB
+ * disk and leaves out `snapshot='no'` on a read-only disk, where it is implied.
+ */
+export const diskMapper: typeof diskElementMapper = {
+  ...diskElementMapper,
+  write(d) {
+    const hideRemovable = d.target.removable !== undefined && d.target.bus !== 'usb';
+    const hideSnapshot = d.snapshot === 'no' && d.readonly !== undefined;
+    if (!hideRemovable && !hideSnapshot) return diskElementMapper.write(d);
+    // Shallow copies, carrying the unknown XML kept on the originals.
+    const shown: DiskDef = assignParsed({} as DiskDef, d);
+    if (hideRemovable) {
+      shown.target = assignParsed({} as DiskDef['target'], d.target);
+      delete shown.target.removable;
+    }
+    if (hideSnapshot) delete shown.snapshot;
+    return diskElementMapper.write(shown);
+  },
+};

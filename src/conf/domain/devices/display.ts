@@ -25,7 +25,7 @@ import {
   uint32,
   yesNo,
 } from '../../binding.js';
-import { addressField } from '../address.js';
+import { acpiIndexMapper, addressField } from '../address.js';
 
 export const inputMapper = elementMapper('input', {
   type: req(attr('type', enumOf(['mouse', 'tablet', 'keyboard', 'passthrough', 'evdev']))),
@@ -136,6 +136,7 @@ export type VideoModel = Infer<typeof videoModelMapper.spec>;
 export const videoMapper = elementMapper('video', {
   driver: rawChild('driver'),
   model: child(videoModelMapper),
+  acpi: child(acpiIndexMapper),
   address: addressField(),
 });
 export type VideoDef = Infer<typeof videoMapper.spec>;

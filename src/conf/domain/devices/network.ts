@@ -19,7 +19,7 @@ import {
   uint32,
   yesNo,
 } from '../../binding.js';
-import { addressField } from '../address.js';
+import { acpiIndexMapper, addressField } from '../address.js';
 import { bootOrderMapper } from './disk.js';
 import { virtioDriverOptions } from './virtio-options.js';
 
@@ -162,7 +162,7 @@ export const interfaceMapper = elementMapper('interface', {
       enabled: attr('enabled', yesNo),
     }),
   ),
-  acpi: child(elementMapper('acpi', { index: req(attr('index', uint32)) })),
+  acpi: child(acpiIndexMapper),
   address: addressField(),
 });
 export type InterfaceDef = Infer<typeof interfaceMapper.spec>;

@@ -23,6 +23,7 @@ import { buildBoot } from './boot.js';
 import { buildClock } from './clock.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
+import { buildManagedPrHelper } from './disk-reservations.js';
 import { checkValue, optValue } from './escape.js';
 import { firmwareBlockdevs } from './firmware.js';
 import { buildIothreads } from './iothreads.js';
@@ -68,6 +69,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
       },
       'paths.masterKeyPath',
     );
+  buildManagedPrHelper(b, def.devices?.disks ?? [], paths);
 
   const machine = def.os?.type.machine ?? resolveMachine(def, caps)?.name;
   if (machine === undefined)

@@ -183,12 +183,38 @@ function controllerProps(
           ...virtioScsiProps(c, field, def),
           ...addr,
         };
-      const driver =
+      if (model === 'ibmvscsi') {
+        if (c.address?.type !== 'spapr-vio' || c.address.reg === undefined)
+          throw new VirError(
+            'CONFIG_UNSUPPORTED',
+            'qemu',
+            'an ibmvscsi controller needs a spapr-vio address',
+            {
+              field: `${field}/address`,
+            },
+          );
+        return { driver: 'spapr-vscsi', id: `scsi${idx}`, reg: c.address.reg };
+      }
+      // libvirt's device for each model; any other model (buslogic, ncr53c90, ...) is refused.
+      const driver = (
         {
           lsilogic: 'lsi',
           lsisas1068: 'mptsas1068',
           lsisas1078: 'megasas',
-        }[model] ?? model;
+          vmpvscsi: 'pvscsi',
+          am53c974: 'am53c974',
+          dc390: 'dc-390',
+        } as Record<string, string>
+      )[model];
+      if (driver === undefined)
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `SCSI controller model '${model}' is not supported`,
+          {
+            field: `${field}/@model`,
+          },
+        );
       return { driver, id: `scsi${idx}`, ...addr };
     }
     case 'sata':

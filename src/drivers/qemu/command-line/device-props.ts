@@ -122,6 +122,23 @@ export function pciProps(a: DeviceAddress | undefined, facts: MachineFacts): Pro
   return out;
 }
 
+/**
+ * `acpi-index` of a device's `<acpi index>`, which QEMU takes only on PCI
+ * devices (libvirt writes it right after the address); refused elsewhere.
+ */
+export function acpiIndexProps(
+  acpi: { index: number } | undefined,
+  a: DeviceAddress | undefined,
+  field: string,
+): Props {
+  if (acpi === undefined) return {};
+  if (a?.type !== 'pci')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'an ACPI index needs a PCI address', {
+      field: `${field}/acpi`,
+    });
+  return { 'acpi-index': acpi.index };
+}
+
 /** Which device each `<boot dev>` points at, as bootindex numbers. */
 export function bootIndexes(def: DomainDef): Map<object, number> {
   const out = new Map<object, number>();

@@ -10,7 +10,7 @@ import { buildChardev } from './chardev-backend.js';
 import { buildChardevs } from './chardevs.js';
 import { buildCcidControllers, buildControllers } from './controllers.js';
 import { bootIndexes, type Props, pciProps, rawElement, virtioModel, virtioOptions } from './device-props.js';
-import { buildDisks } from './disks.js';
+import { buildDisks, diskNodeCount } from './disks.js';
 import { buildInputs, buildVideos } from './display.js';
 import { checkValue } from './escape.js';
 import { buildFilesystems } from './filesystems.js';
@@ -55,7 +55,7 @@ export function buildDevices(
   buildSounds(b, def, facts, usbAddr);
   buildWatchdogs(b, def, facts);
   buildRedirdevs(b, def, boot, paths, usbAddr, caps);
-  buildHostdevs(b, def, facts, boot, usbAddr, paths);
+  buildHostdevs(b, def, facts, boot, usbAddr, { ...paths, firstNode: diskNodeCount(def) + 1 });
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
     const field = '/domain/devices/memballoon';

@@ -12,8 +12,9 @@ import { VirError } from '../../../errors.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import type { Props } from './device-props.js';
 import { effectiveCache } from './disk-device.js';
-import { attrOf, type ImageLayer } from './disk-layers.js';
+import { attrOf, childEl, type ImageLayer } from './disk-layers.js';
 import { networkStorageProps } from './disk-network.js';
+import { prManager } from './disk-reservations.js';
 import { checkValue } from './escape.js';
 import { encryptedSecretProps, secretObjectProps } from './secret-objects.js';
 import type { CommandLinePaths, CommandLineSecrets } from './types.js';
@@ -83,7 +84,13 @@ function storageProps(ctx: NodeContext, layer: ImageLayer, n: number, top: boole
           top && d.device === 'cdrom' && d.driver?.type === 'raw' && ctx.isHostCdrom(path)
             ? 'host_cdrom'
             : 'host_device';
-      return { driver, filename: checkValue(path, f), ...(aio !== undefined ? { aio } : {}) };
+      const pr = prManager(ctx.b, d, layer, `libvirt-${n}-storage`);
+      return {
+        driver,
+        filename: checkValue(path, f),
+        ...(aio !== undefined ? { aio } : {}),
+        ...(pr !== undefined ? { 'pr-manager': pr } : {}),
+      };
     }
     case 'dir':
       return {
@@ -94,6 +101,8 @@ function storageProps(ctx: NodeContext, layer: ImageLayer, n: number, top: boole
       };
     case 'network':
       return networkStorageProps(layer, `libvirt-${n}-storage`);
+    case 'nvme':
+      return nvmeStorageProps(layer);
     default:
       throw new VirError(
         'CONFIG_UNSUPPORTED',
@@ -104,6 +113,35 @@ function storageProps(ctx: NodeContext, layer: ImageLayer, n: number, top: boole
         },
       );
   }
+}
+
+/**
+ * A namespace of a host NVMe controller QEMU drives itself (userspace
+ * driver through VFIO): the controller's PCI address and the namespace.
+ */
+function nvmeStorageProps(layer: ImageLayer): Props {
+  const f = `${layer.field}/source`;
+  if (attrOf(layer.source, 'type') !== 'pci')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'an NVMe disk source must be of type pci', {
+      field: `${f}/@type`,
+    });
+  const a = childEl(layer.source, 'address');
+  const hex = (k: string, width: number, max: number) => {
+    const v = attrOf(a, k) ?? '0';
+    const num = /^(0x)?[0-9a-fA-F]+$/.test(v) ? Number.parseInt(v.replace(/^0x/, ''), 16) : Number.NaN;
+    if (!(num >= 0 && num <= max))
+      throw new VirError('XML_DETAIL', 'qemu', `NVMe controller address ${k} '${v}' is out of range`, {
+        field: `${f}/address/@${k}`,
+      });
+    return num.toString(16).padStart(width, '0');
+  };
+  const device = `${hex('domain', 4, 0xffff)}:${hex('bus', 2, 0xff)}:${hex('slot', 2, 0x1f)}.${hex('function', 1, 7)}`;
+  const ns = attrOf(layer.source, 'namespace');
+  if (ns === undefined || !/^\d+$/.test(ns) || Number(ns) === 0)
+    throw new VirError('XML_DETAIL', 'qemu', 'an NVMe disk needs a namespace (1 or more)', {
+      field: `${f}/@namespace`,
+    });
+  return { driver: 'nvme', device, namespace: Number(ns) };
 }
 
 /**
@@ -228,10 +266,13 @@ function layerNodes(ctx: NodeContext, layer: ImageLayer, n: number, top: boolean
         field: `${layer.field}/backingStore`,
       },
     );
-  const backing = layer.backing ? layerNodes(ctx, layer.backing, n + 1, false) : undefined;
+  // Numbers: the layer n, its data file n + 1, then the layers below.
+  const below = n + (layer.dataStore ? 2 : 1);
+  const backing = layer.backing ? layerNodes(ctx, layer.backing, below, false) : undefined;
   const readonly = !top || d.readonly !== undefined || d.device === 'cdrom';
   const cache = cacheProps(d);
   const discard = d.driver?.discard;
+  const dataFile = layer.dataStore ? dataFileNode(ctx, layer, n + 1, readonly) : undefined;
   const dz = top ? detectZeroes(d) : undefined;
   const storage = `libvirt-${n}-storage`;
   const s = storageProps(ctx, layer, n, top);
@@ -285,11 +326,53 @@ function layerNodes(ctx: NodeContext, layer: ImageLayer, n: number, top: boolean
   }
   if (format === 'qcow2' && d.driver?.discardNoUnref !== undefined)
     f['discard-no-unref'] = d.driver.discardNoUnref;
+  if (dataFile !== undefined) f['data-file'] = dataFile;
   f.file = storage;
   if (backing !== undefined) f.backing = backing;
   else if (layer.chainEnds && BACKING_FORMATS.has(format)) f.backing = null;
   ctx.b.props('-blockdev', f, layer.field);
   return fmt;
+}
+
+/**
+ * The raw storage node of a qcow2 layer's `<dataStore>` (QEMU's
+ * `data-file`): written before the layer's own nodes, as read-only as it.
+ */
+function dataFileNode(ctx: NodeContext, layer: ImageLayer, n: number, readonly: boolean): string {
+  const ds = layer.dataStore as ImageLayer;
+  if ((layer.format ?? 'raw') !== 'qcow2')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'only a qcow2 image can keep its data in a data store', {
+      field: ds.field,
+    });
+  if (ds.format !== 'raw')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `a data store of format '${ds.format}'`, {
+      field: `${ds.field}/format/@type`,
+    });
+  if (ds.encryption || ds.dataStore)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      'a data store with encryption or a data store of its own',
+      {
+        field: ds.field,
+      },
+    );
+  const storage = `libvirt-${n}-storage`;
+  const s = storageProps(ctx, ds, n, false);
+  secretObjects(ctx, ds, n, undefined);
+  const discard = ctx.disk.driver?.discard;
+  ctx.b.props(
+    '-blockdev',
+    {
+      ...s,
+      'node-name': storage,
+      'read-only': readonly,
+      ...(discard !== undefined ? { discard } : {}),
+      ...cacheProps(ctx.disk),
+    },
+    ds.field,
+  );
+  return storage;
 }
 
 /** Writes a disk's chain; returns the node the guest device reads. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { DriveAddress } from '../../../conf/domain/address.js';
 import type { DiskDef } from '../../../conf/domain/devices/index.js';
 
 type DiskCache = NonNullable<NonNullable<DiskDef['driver']>['cache']>;
@@ -14,6 +15,7 @@ import { diskNameIndex } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import {
+  acpiIndexProps,
   firstVirtioOption,
   type Props,
   pciProps,
@@ -45,6 +47,14 @@ export function diskAlias(def: DomainDef, d: DiskDef): string {
   return `${bus}-disk${diskNameIndex(d.target.dev) ?? 0}`;
 }
 
+/** `bus`/`channel`/`scsi-id`/`lun` of a device on a SCSI controller, as its model numbers them. */
+export function scsiDriveProps(def: DomainDef, a: DriveAddress): Props {
+  const c = a.controller ?? 0;
+  const model = scsiControllerModel(def, c) ?? 'lsilogic';
+  if (SCSI_SPI_MODELS.has(model)) return { bus: `scsi${c}.${a.bus ?? 0}`, 'scsi-id': a.unit ?? 0 };
+  return { bus: `scsi${c}.0`, channel: a.bus ?? 0, 'scsi-id': a.target ?? 0, lun: a.unit ?? 0 };
+}
+
 /** `bus`/`unit`/`scsi-id`/... of a disk on a drive address. */
 function driveAddressProps(def: DomainDef, d: DiskDef, facts: MachineFacts, field: string): Props {
   const a = d.address;
@@ -59,11 +69,8 @@ function driveAddressProps(def: DomainDef, d: DiskDef, facts: MachineFacts, fiel
       return { bus: `${c === 0 && facts.family === 'q35' ? 'ide' : `sata${c}`}.${a.unit ?? 0}` };
     case 'fdc':
       return { unit: a.unit ?? 0 };
-    case 'scsi': {
-      const model = scsiControllerModel(def, c) ?? 'lsilogic';
-      if (SCSI_SPI_MODELS.has(model)) return { bus: `scsi${c}.${a.bus ?? 0}`, 'scsi-id': a.unit ?? 0 };
-      return { bus: `scsi${c}.0`, channel: a.bus ?? 0, 'scsi-id': a.target ?? 0, lun: a.unit ?? 0 };
-    }
+    case 'scsi':
+      return scsiDriveProps(def, a);
     default:
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `a drive address on a '${bus}' disk`, {
         field: `${field}/address`,
@@ -186,7 +193,10 @@ export function diskDeviceProps(x: DiskDeviceInput): Props {
         field: `${field}${opt !== undefined ? `/driver/@${opt}` : '/@model'}`,
       });
   }
-  if (bus === 'virtio') Object.assign(p, pciProps(d.address, facts));
+  // Only a virtio disk is a PCI device of its own; an ACPI index elsewhere is refused.
+  if (bus !== 'virtio') acpiIndexProps(d.acpi, undefined, field);
+  if (bus === 'virtio')
+    Object.assign(p, pciProps(d.address, facts), acpiIndexProps(d.acpi, d.address, field));
   else if (bus === 'usb') Object.assign(p, x.usb);
   else Object.assign(p, driveAddressProps(def, d, facts, field));
   if (deviceId !== undefined) p.device_id = checkValue(deviceId, `${field}/serial`);

@@ -33,6 +33,8 @@ export interface ImageLayer {
   /** Where this layer is in the XML, for errors. */
   field: string;
   backing?: ImageLayer;
+  /** `<source><dataStore>`: the raw image holding a qcow2 layer's guest data (its `data-file`). */
+  dataStore?: ImageLayer;
   /** An explicit empty `<backingStore/>` below: the chain is known to end here. */
   chainEnds?: boolean;
   /** `<auth>`: in the source, or (top layer, older style) on the disk. */
@@ -122,6 +124,17 @@ function layerFrom(
     if (path !== undefined) layer.path = path;
     const protocol = attrOf(source, 'protocol');
     if (protocol !== undefined) layer.protocol = protocol;
+    const ds = childEl(source, 'dataStore');
+    if (ds) {
+      const here = `${field}/source/dataStore`;
+      layer.dataStore = layerFrom(
+        attrOf(ds, 'type') ?? 'file',
+        childEl(ds, 'source'),
+        attrOf(childEl(ds, 'format'), 'type') ?? 'raw',
+        here,
+      );
+      credentials(layer.dataStore, undefined, here);
+    }
     for (const h of childEls(source, 'host')) {
       const host: NetHost = {};
       for (const k of ['name', 'port', 'transport', 'socket'] as const) {
@@ -167,7 +180,8 @@ function backingLayers(el: XmlElement | undefined, field: string): ImageLayer | 
 
 /** A disk's chain; `undefined` when the disk has no media (an empty tray or drive). */
 export function diskLayers(d: DiskDef, field: string): ImageLayer | undefined {
-  if (!hasMedia(d)) return undefined;
+  // a vhost-user disk's backend is another process: QEMU has no block nodes for it
+  if (d.type === 'vhostuser' || !hasMedia(d)) return undefined;
   const el = diskMapper.write(d);
   const top = layerFrom(d.type ?? 'file', childEl(el, 'source'), d.driver?.type ?? 'raw', field);
   credentials(top, el, field);
@@ -187,6 +201,7 @@ export function hasMedia(d: DiskDef): boolean {
   if (type === 'block') return s.dev !== undefined && s.dev !== '';
   if (type === 'dir') return s.dir !== undefined;
   if (type === 'network') return s.protocol !== undefined;
+  if (type === 'nvme') return s.address !== undefined;
   throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk type '${type}' is not supported yet`, {
     field: '/domain/devices/disk/@type',
   });
@@ -197,6 +212,6 @@ export function layerCount(d: DiskDef): number {
   // A vhost-user disk has no block nodes: its backend lives in another process.
   if (d.type === 'vhostuser') return 0;
   let n = 0;
-  for (let l = diskLayers(d, ''); l; l = l.backing) n++;
+  for (let l = diskLayers(d, ''); l; l = l.backing) n += l.dataStore ? 2 : 1;
   return Math.max(n, 1);
 }

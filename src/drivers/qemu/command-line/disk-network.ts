@@ -26,7 +26,7 @@ function refuse(what: string, field: string): never {
 function refuseUnbuilt(layer: ImageLayer): void {
   const s = layer.source;
   const f = `${layer.field}/source`;
-  for (const name of ['reservations', 'knownHosts', 'slices', 'dataStore'])
+  for (const name of ['reservations', 'knownHosts', 'slices'])
     if (childEl(s, name)) refuse(`a network disk's <${name}>`, `${f}/${name}`);
   if (attrOf(s, 'tls') === 'yes' && layer.protocol !== 'nbd')
     refuse(`TLS for a '${layer.protocol}' disk`, `${f}/@tls`);

@@ -15,6 +15,7 @@ import type { Props } from './device-props.js';
 import { defaultHostCdrom, diskImageNodes } from './disk-blockdev.js';
 import { diskAlias, diskDeviceProps } from './disk-device.js';
 import { diskLayers, layerCount } from './disk-layers.js';
+import { buildSdDrive } from './disk-sd.js';
 import { buildVhostUserDisk } from './disk-vhostuser.js';
 import { optValue } from './escape.js';
 import { buildThrottleFilters, iotuneCommand, throttleFilterCount } from './throttle.js';
@@ -41,6 +42,8 @@ export function buildDisks(
   const first = new Map<DiskDef, number>();
   let next = 1;
   for (const d of [...disks].reverse()) {
+    // An SD card is a legacy -drive that names no nodes.
+    if (d.target.bus === 'sd') continue;
     first.set(d, next);
     next += layerCount(d) + throttleFilterCount(d);
   }
@@ -52,6 +55,10 @@ export function buildDisks(
       const chardev = buildVhostUserDisk(b, def, d, diskAlias(def, d), paths, field);
       const x = { def, disk: d, facts, field, drive: undefined, chardev, bootindex: boot.get(d), usb: {} };
       b.props('-device', diskDeviceProps(x), field);
+      continue;
+    }
+    if (d.target.bus === 'sd') {
+      buildSdDrive(b, d, field);
       continue;
     }
     let drive: string | undefined;
@@ -89,6 +96,14 @@ export function buildDisks(
       : undefined;
     if (iotune) b.monitorCommands.push(iotune);
   }
+}
+
+/** How many `libvirt-N-*` node numbers the disks use; the SCSI host devices' backends follow them. */
+export function diskNodeCount(def: DomainDef): number {
+  let n = 0;
+  for (const d of def.devices?.disks ?? [])
+    if (d.target.bus !== 'sd') n += layerCount(d) + throttleFilterCount(d);
+  return n;
 }
 
 /**

@@ -3,7 +3,14 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { type Props, pciProps, rawElement, refuseRawVirtioOptions, virtioOptions } from './device-props.js';
+import {
+  acpiIndexProps,
+  type Props,
+  pciProps,
+  rawElement,
+  refuseRawVirtioOptions,
+  virtioOptions,
+} from './device-props.js';
 import type { CommandLinePaths } from './types.js';
 import type { UsbAddrFn } from './usb-addresses.js';
 import { vhostUserChardevId } from './vhost-user.js';
@@ -150,7 +157,7 @@ export function buildVideos(
       if (m.resolution.x > 0) p.xres = m.resolution.x;
       if (m.resolution.y > 0) p.yres = m.resolution.y;
     }
-    Object.assign(p, pciProps(v.address, facts));
+    Object.assign(p, pciProps(v.address, facts), acpiIndexProps(v.acpi, v.address, field));
     b.props('-device', p, field);
   }
 }

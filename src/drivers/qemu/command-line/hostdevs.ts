@@ -19,7 +19,7 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
-import { vhostScsiProps } from './hostdev-vhost-scsi.js';
+import { buildScsiHostdev, type ScsiHostdevHost, vhostScsiProps } from './hostdev-scsi.js';
 import type { CommandLinePaths } from './types.js';
 import type { UsbAddrFn } from './usb-addresses.js';
 
@@ -48,6 +48,15 @@ function hostPciAddress(a: HostPci | undefined): string | undefined {
   if (!a) return undefined;
   const hex = (v: number | undefined, width: number) => (v ?? 0).toString(16).padStart(width, '0');
   return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${hex(a.function, 1)}`;
+}
+
+/** A user alias (`<alias name='ua-...'/>`), which replaces the generated one. */
+function userAlias(h: HostdevDef): string | undefined {
+  const alias = unknownContent(h)?.nodes.find(
+    (x) => x.node.type === 'element' && x.node.name === 'alias',
+  )?.node;
+  const name = alias?.type === 'element' ? alias.attrs.find((a) => a.name === 'name')?.value : undefined;
+  return name?.startsWith('ua-') ? name : undefined;
 }
 
 function refuse(message: string, field: string): VirError {
@@ -89,10 +98,13 @@ export function buildHostdevs(
   facts: MachineFacts,
   boot: Map<object, number>,
   usbAddr: UsbAddrFn = () => ({}),
-  paths: Pick<CommandLinePaths, 'vhostScsiFd'> = {},
+  scsiHost: ScsiHostdevHost & Pick<CommandLinePaths, 'vhostScsiFd'> & { firstNode: number } = {
+    firstNode: 1,
+  },
 ): void {
   const dev = def.devices ?? {};
   let n = 0;
+  let node = scsiHost.firstNode;
   const finish = (p: Props, address: DeviceAddress | undefined, field: string, extra: Props = {}) => {
     b.props('-device', { ...p, ...pciProps(address, facts), ...extra }, field);
   };
@@ -117,7 +129,8 @@ export function buildHostdevs(
   }
   for (const [i, h] of (dev.hostdevs ?? []).entries()) {
     const field = `/domain/devices/hostdev[${i + 1}]`;
-    const id = `hostdev${n++}`;
+    // A user alias takes no number from the generated ones.
+    const id = userAlias(h) ?? `hostdev${n++}`;
     // an unassigned device is bound on the host but given to no guest bus
     if (h.address?.type === 'unassigned') continue;
     if (h.mode !== 'subsystem')
@@ -158,7 +171,9 @@ export function buildHostdevs(
       if (idx !== undefined) p.bootindex = idx;
       if (h.rom) throw refuse('ROM tuning is only supported for PCI devices', `${field}/rom`);
       b.props('-device', { ...p, ...usbAddr(h) }, field);
-    } else if (h.type === 'scsi_host') finish(vhostScsiProps(h, id, field, paths), h.address, field);
+    } else if (h.type === 'scsi') buildScsiHostdev(b, def, h, id, node++, boot.get(h), scsiHost, field);
+    else if (h.type === 'scsi_host')
+      finish(vhostScsiProps(h, id, boot.get(h), scsiHost.vhostScsiFd, field), h.address, field);
     else throw refuse(`host device type '${h.type}' is not supported`, `${field}/@type`);
   }
 }

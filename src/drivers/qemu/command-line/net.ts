@@ -19,7 +19,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { type Props, pciProps } from './device-props.js';
+import { acpiIndexProps, type Props, pciProps } from './device-props.js';
 import { actualConnection, netdevProps } from './net-backends.js';
 import type { NetHost } from './types.js';
 import type { UsbAddrFn } from './usb-addresses.js';
@@ -163,8 +163,7 @@ export function buildNets(
     Object.assign(p, { netdev: `host${alias}`, id: alias, mac: n.mac?.address, bootindex: boot.get(n) });
     if (driver === 'usb-net') Object.assign(p, usbAddr(n));
     else Object.assign(p, pciProps(n.address, facts));
-    if (n.acpi && n.address?.type === 'pci') p['acpi-index'] = n.acpi.index;
-    else if (n.acpi) throw unsupported('an ACPI index needs a PCI address', `${field}/acpi`);
+    Object.assign(p, acpiIndexProps(n.acpi, n.address, field));
     Object.assign(p, romProps(n, field));
     b.props('-device', dropUndefined(p), field);
   }

@@ -5,8 +5,11 @@
  *
  * An emulated TPM needs an swtpm process started for the guest (the qemu
  * driver starts it, `lifecycle/swtpm.ts`); the caller
- * passes its socket (`paths.tpmEmulatorSocket`). Without one the TPM is
- * refused, so a guest never starts without the TPM it asked for.
+ * passes its socket (`paths.tpmEmulatorSocket`). A passed-through host TPM
+ * is opened by the caller, with its cancel file (`paths.tpmPassthrough`),
+ * and QEMU gets both as descriptor sets, as libvirt does. Without what it
+ * needs the TPM is refused, so a guest never starts without the TPM it
+ * asked for.
  *
  * @module
  */
@@ -56,10 +59,45 @@ export function buildTpms(b: ArgvBuilder, def: DomainDef, paths: CommandLinePath
       b.add('-chardev', `socket,id=chrtpm,path=${optValue(src.path, `${field}/backend/source/@path`)}`);
       break;
     }
+    case 'passthrough': {
+      b.add('-tpmdev', passthroughTpmdev(b, backend.device?.path ?? '/dev/tpm0', id, paths, field));
+      b.props('-device', { driver, tpmdev: `tpm-${id}`, id }, field);
+      return;
+    }
     default:
-      // libvirt hands QEMU the host TPM and its cancel file as passed file descriptors.
       throw unsupported(`TPM backend '${backend.type}' is not supported yet`, `${field}/backend/@type`);
   }
   b.add('-tpmdev', `emulator,id=tpm-${id},chardev=chrtpm`);
   b.props('-device', { driver, tpmdev: `tpm-${id}`, id }, field);
+}
+
+/**
+ * `-tpmdev passthrough` of a host TPM: QEMU is not allowed to open the
+ * device or its cancel file itself, so the caller opens both and QEMU reads
+ * them as `/dev/fdset/N` (one `-add-fd` set each, the device first). The
+ * host path itself never reaches the command line.
+ */
+function passthroughTpmdev(
+  b: ArgvBuilder,
+  device: string,
+  id: string,
+  paths: CommandLinePaths,
+  field: string,
+): string {
+  if (paths.tpmPassthrough === undefined)
+    throw unsupported(
+      'a passed-through TPM needs the host to open it (paths.tpmPassthrough)',
+      `${field}/backend/@type`,
+    );
+  const fds = paths.tpmPassthrough(device);
+  const sets: string[] = [];
+  for (const [role, fd] of [
+    ['tpm', fds.device],
+    ['cancel', fds.cancel],
+  ] as const) {
+    const set = b.nextFdset();
+    b.add('-add-fd', `set=${set},fd=${fd},opaque=${id}-${role}`);
+    sets.push(`/dev/fdset/${set}`);
+  }
+  return `passthrough,id=tpm-${id},path=${sets[0]},cancel-path=${sets[1]}`;
 }

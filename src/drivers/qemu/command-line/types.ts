@@ -75,8 +75,27 @@ export interface CommandLinePaths {
    * vdpa) is refused rather than started without its link.
    */
   netHost?: NetHost;
+  /**
+   * The host's SCSI generic device (`/dev/sg3`) of a LUN on a host adapter
+   * (`scsi_host0`, bus, target, unit), for `<hostdev type='scsi'>`. Without it such a
+   * host device is refused.
+   */
+  scsiHostDevice?: (lun: { adapter: string; bus: number; target: number; unit: number }) => string;
+  /** A descriptor open on `/dev/vhost-scsi` for the vhost-scsi target `wwpn` (`<hostdev type='scsi_host'>`). */
+  vhostScsiFd?: (wwpn: string) => number;
+  /**
+   * The socket of the guest's own qemu-pr-helper, started by the host, for disks with
+   * `<reservations managed='yes'>` (libvirt: `<domainDir>/pr-helper0.sock`).
+   */
+  prHelperSocket?: string;
   /** The control socket of the swtpm started for an emulated TPM; without it such a TPM is refused. */
   tpmEmulatorSocket?: string;
+  /**
+   * Opens a host TPM for `<backend type='passthrough'>`: the device (`/dev/tpm0`) and its
+   * cancel file (`/sys/class/tpm/tpm0/device/cancel`, or the `misc` class one on older
+   * kernels), read-write. Returns both descriptors, which QEMU inherits.
+   */
+  tpmPassthrough?: (devicePath: string) => { device: number; cancel: number };
   /**
    * The clock a `<clock offset='variable'>` guest's RTC is set from: `now` in seconds since the
    * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
@@ -134,11 +153,6 @@ export interface CommandLinePaths {
    * video `alias` and keeps the other end). Without it such a video is refused.
    */
   vhostUserGpuFd?: (alias: string) => number;
-  /**
-   * A descriptor open on `/dev/vhost-scsi` for the vhost target `wwpn`
-   * (`<hostdev type='scsi_host'>`). Without it such a host device is refused.
-   */
-  vhostScsiFd?: (wwpn: string) => number;
 }
 
 /** A NIC that needs a descriptor from the host, by its device alias (`net0`). */

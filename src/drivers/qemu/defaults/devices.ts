@@ -8,6 +8,7 @@
  * @module
  */
 
+import { unknownContent } from '../../../conf/binding.js';
 import type {
   ChardevDef,
   ControllerDef,
@@ -19,7 +20,7 @@ import type {
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { addImplicitControllers, insertControllers } from '../../../conf/domain/implicit-controllers.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
-import type { XmlElement } from '../../../xml/tree.js';
+import type { XmlElement, XmlNode } from '../../../xml/tree.js';
 import { assignVirtioSerialPorts } from './virtio-serial.js';
 
 /** Adds one controller where libvirt's insertion puts it (see {@link insertControllers}). */
@@ -193,6 +194,7 @@ function applyGraphicsDefaults(g: GraphicsDef, options: DeviceDefaultsOptions): 
 }
 
 function applyDiskDefaults(d: DiskDef): void {
+  defaultEncryptionEngines(d);
   const hasSource =
     d.source !== undefined &&
     (d.source.file !== undefined ||
@@ -204,10 +206,34 @@ function applyDiskDefaults(d: DiskDef): void {
   if (hasSource || d.driver) {
     d.driver ??= {};
     d.driver.name ??= 'qemu';
-    if (d.driver.type === undefined && (hasSource || d.type === 'file')) d.driver.type = 'raw';
+    // A storage volume's format comes from its pool, so it has no default here.
+    if (d.driver.type === undefined && d.type !== 'volume' && (hasSource || d.type === 'file'))
+      d.driver.type = 'raw';
     // libvirt writes name before type; rebuild so the key order is canonical for the mapper.
     const { name, type, ...rest } = d.driver;
     d.driver = { ...(name !== undefined ? { name } : {}), ...(type !== undefined ? { type } : {}), ...rest };
+  }
+}
+
+/**
+ * Encryption of each image in a disk's chain is done by QEMU unless it names
+ * another engine. The `<encryption>` elements are kept as XML (in the source,
+ * or on the disk in the older style, and in each backing store's source).
+ */
+function defaultEncryptionEngines(d: DiskDef): void {
+  const setEngine = (enc: XmlNode | undefined) => {
+    if (enc?.type !== 'element' || enc.name !== 'encryption') return;
+    if (!enc.attrs.some((a) => a.name === 'engine')) {
+      const at = enc.attrs.findIndex((a) => a.name === 'format') + 1;
+      enc.attrs.splice(at, 0, { name: 'engine', value: 'qemu' });
+    }
+  };
+  for (const owner of [d, d.source])
+    if (owner) for (const n of unknownContent(owner)?.nodes ?? []) setEngine(n.node);
+  for (let bs = d.backingStore; bs; ) {
+    const src = bs.children.find((c): c is XmlElement => c.type === 'element' && c.name === 'source');
+    for (const c of src?.children ?? []) setEngine(c);
+    bs = bs.children.find((c): c is XmlElement => c.type === 'element' && c.name === 'backingStore');
   }
 }
 

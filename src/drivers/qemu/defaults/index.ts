@@ -22,6 +22,7 @@ import { applyDeviceDefaults } from './devices.js';
 import { type FirmwareSelectOptions, selectFirmware } from './firmware-select.js';
 import { applyNumaDefaults, assignMemorySlots } from './numa.js';
 import { assignPciAddresses } from './pci.js';
+import { assignSpaprVioAddresses } from './spapr-vio.js';
 
 export { cpuModelFromType } from './cpu.js';
 
@@ -100,6 +101,8 @@ export function applyQemuDefaults(
   if (def.os?.nvram?.path !== undefined) def.os.nvram.format ??= 'raw';
   applyDeviceDefaults(def, facts, options.libDir !== undefined ? { libDir: options.libDir } : {});
   dropGeneratedChannelPaths(def, options);
+  // libvirt places sPAPR VIO devices first; the PCI assignment then passes them over.
+  assignSpaprVioAddresses(def);
   assignPciAddresses(def, facts);
   return def;
 }

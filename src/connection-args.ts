@@ -1,0 +1,70 @@
+/**
+ * The argument checks and small conversions of the public facade
+ * (`Connection`, `Domain`): a missing driver method as `NO_SUPPORT`, XML
+ * sources, domain lookups, UUIDs and abort reasons.
+ *
+ * @module
+ */
+import type { DomainLookup, DriverConnection } from './driver.js';
+import { VirError } from './errors.js';
+
+/** Anything with a `toXML()` (a `DomainDef`, say) or an XML string. */
+export type XmlSource = string | { toXML(): string };
+
+const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/** Whether a string has the form of a UUID, with or without dashes. */
+export function looksLikeUuid(s: string): boolean {
+  return UUID_RE.test(s);
+}
+
+export function abortReason(signal: AbortSignal): VirError {
+  const r: unknown = signal.reason;
+  if (r instanceof VirError) return r;
+  return new VirError('OPERATION_ABORTED', 'connect', 'operation aborted', { cause: r });
+}
+
+export function need<K extends keyof DriverConnection>(
+  driver: DriverConnection,
+  method: K,
+): NonNullable<DriverConnection[K]> {
+  const fn = driver[method];
+  if (typeof fn !== 'function') {
+    throw new VirError('NO_SUPPORT', 'connect', `${driver.type} driver does not support ${String(method)}`);
+  }
+  return fn as NonNullable<DriverConnection[K]>;
+}
+
+export function toXml(src: XmlSource): string {
+  if (typeof src === 'string') return src;
+  if (src && typeof (src as { toXML?: unknown }).toXML === 'function') return src.toXML();
+  throw new VirError('INVALID_ARG', 'connect', 'expected an XML string or an object with toXML()');
+}
+
+export function toLookup(key: string | number | DomainLookup): DomainLookup {
+  if (typeof key === 'number') {
+    if (!Number.isInteger(key) || key < 0)
+      throw new VirError('INVALID_ARG', 'connect', `invalid domain id ${key}`);
+    return { id: key };
+  }
+  if (typeof key === 'string') {
+    if (key === '') throw new VirError('INVALID_ARG', 'connect', 'empty domain name');
+    return { name: key };
+  }
+  if (key && typeof key === 'object' && ('name' in key || 'uuid' in key || 'id' in key)) {
+    if ('uuid' in key) {
+      if (typeof key.uuid !== 'string' || !UUID_RE.test(key.uuid)) {
+        throw new VirError('INVALID_ARG', 'connect', `invalid UUID '${String(key.uuid)}'`);
+      }
+      return { uuid: canonicalUuid(key.uuid) };
+    }
+    return key;
+  }
+  throw new VirError('INVALID_ARG', 'connect', 'lookupDomain needs a name, UUID or id');
+}
+
+/** Lower-case, dashed form of a UUID given with or without dashes. */
+export function canonicalUuid(uuid: string): string {
+  const hex = uuid.replace(/-/g, '').toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
