@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { QemuDriverConfig } from '../driver-config.js';
 
 /** A libvirt secret, by UUID or by usage (`<secret type usage>`). */
 export interface SecretRef {
@@ -70,15 +71,8 @@ export interface CommandLinePaths {
    * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
    */
   clock?: { now?: number; localOffset?: number };
-  /** The settings of qemu.conf libvirt reads for graphics (all off by default). */
-  graphicsConfig?: {
-    /** `spice_tls`: SPICE may listen with TLS (`tlsPort`). */
-    spiceTls?: boolean;
-    /** `spice_tls_x509_cert_dir` (default /etc/pki/libvirt-spice). */
-    spiceTlsDir?: string;
-    /** `spice_password` is set: SPICE keeps ticketing on for guests without a password of their own. */
-    spicePassword?: boolean;
-  };
+  /** qemu.conf's settings (graphics listen, TLS, SASL, passwords); libvirt's defaults for what is not given. */
+  config?: Partial<QemuDriverConfig>;
   /**
    * The host environment some backends take a value from when the
    * definition names none (PipeWire's `PIPEWIRE_RUNTIME_DIR`,
