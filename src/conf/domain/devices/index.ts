@@ -19,6 +19,7 @@ import { diskMapper } from './disk.js';
 import { audioMapper, graphicsMapper, inputMapper, soundMapper, videoMapper } from './display.js';
 import {
   controllerMapper,
+  cryptoMapper,
   filesystemMapper,
   hostdevMapper,
   hubMapper,
@@ -60,6 +61,7 @@ export const devicesMapper = elementMapper('devices', {
   panics: children(panicMapper),
   shmems: children(shmemMapper),
   memories: children(memoryDeviceMapper),
+  cryptos: children(cryptoMapper),
   iommu: child(iommuMapper),
   vsock: child(vsockMapper),
 });
