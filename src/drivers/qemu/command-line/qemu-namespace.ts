@@ -12,7 +12,9 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { XmlAttr, XmlElement } from '../../../xml/tree.js';
 
-export const QEMU_NAMESPACE = 'http://libvirt.org/schemas/domain/qemu/1.0';
+import { QEMU_NAMESPACE } from '../defaults/qemu-namespace.js';
+
+export { QEMU_NAMESPACE };
 
 export interface QemuPassthrough {
   args: string[];

@@ -21,6 +21,7 @@ import { applyCpuDefaults } from './cpu.js';
 import { applyDeviceDefaults } from './devices.js';
 import { type FirmwareSelectOptions, selectFirmware } from './firmware-select.js';
 import { assignPciAddresses } from './pci.js';
+import { normalizeQemuNamespace } from './qemu-namespace.js';
 
 export { cpuModelFromType } from './cpu.js';
 
@@ -103,5 +104,6 @@ export function applyQemuDefaults(
     ...(options.hostEnv !== undefined ? { hostEnv: options.hostEnv } : {}),
   });
   assignPciAddresses(def, facts);
+  normalizeQemuNamespace(def);
   return def;
 }
