@@ -79,3 +79,24 @@ describe('the QEMU namespace on a stored definition', () => {
     expect(xml.split('\n')[0]).toBe("<domain type='qemu'>");
   });
 });
+
+describe('QEMU namespace elements not carried out', () => {
+  it('refuses <qemu:capabilities>, <qemu:override>, <qemu:deprecation> and unknown commandline children', () => {
+    const QEMU = 'http://libvirt.org/schemas/domain/qemu/1.0';
+    const body = `<name>ns</name><memory unit='KiB'>65536</memory><os><type arch='x86_64' machine='pc'>hvm</type></os>`;
+    for (const [extra, field] of [
+      [`<q:capabilities><q:del capability='name'/></q:capabilities>`, '/domain/qemu:capabilities'],
+      [`<q:deprecation behavior='crash'/>`, '/domain/qemu:deprecation'],
+      [`<q:commandline><q:argument value='x'/></q:commandline>`, '/domain/qemu:commandline/qemu:argument'],
+    ] as const) {
+      const def = DomainDef.fromXML(`<domain type='qemu' xmlns:q='${QEMU}'>${body}${extra}</domain>`);
+      try {
+        buildCommandLine(def, fixtureCaps(), paths);
+        expect.unreachable();
+      } catch (e) {
+        expect((e as { code: string; field: string }).code).toBe('CONFIG_UNSUPPORTED');
+        expect((e as { field: string }).field).toBe(field);
+      }
+    }
+  });
+});
