@@ -118,6 +118,9 @@ export const harnessNetHost: NetHost = {
   vdpaFd: () => 1732,
   resolveNetwork: (name) => {
     const port = name.split(';')[1] ?? '';
+    // tests/virnetworkportxml2xmldata/plug-hostdev-pci.xml: the function 0001:02:03.4
+    if (port === 'plug-hostdev-pci')
+      return { type: 'hostdev', pci: { domain: 1, bus: 2, slot: 3, function: 4 } };
     if (port.startsWith('plug-hostdev')) return { type: 'hostdev' };
     if (port.startsWith('plug-direct')) return { type: 'direct' };
     return { type: 'bridge', bridge: 'virbr0' };

@@ -145,3 +145,42 @@ describe('VNC and SPICE from qemu.conf', () => {
     });
   });
 });
+
+// libvirt 11.3's qemuxmlconf case net-virtio-teaming-network: a network port of plug type hostdev-pci
+describe('a virtual network handing out host PCI functions', () => {
+  const netHost = {
+    tapFds: () => [102],
+    vhostFds: () => [],
+    vdpaFd: () => 0,
+    resolveNetwork: (name: string) =>
+      name === 'pool'
+        ? { type: 'hostdev' as const, pci: { domain: 1, bus: 2, slot: 3, function: 4 } }
+        : name === 'nopci'
+          ? { type: 'hostdev' as const }
+          : { type: 'bridge' as const, bridge: 'virbr0' },
+  };
+  const iface = (net: string) =>
+    `<interface type='network'><mac address='00:11:22:33:44:55'/><source network='${net}'/><model type='virtio'/>
+      <teaming type='transient' persistent='ua-backup0'/></interface>
+     <interface type='network'><mac address='00:11:22:33:44:55'/><source network='lan'/><model type='virtio'/>
+      <teaming type='persistent'/><alias name='ua-backup0'/></interface>`;
+
+  it('gives the guest the function as vfio-pci, paired with its failover partner', () => {
+    const argv = build(iface('pool'), { ...PATHS, netHost }).argv;
+    const vfio = values(argv, '-device').find((d) => d.includes('vfio-pci'));
+    expect(vfio).toMatch(
+      /^\{"driver":"vfio-pci","host":"0001:02:03.4","id":"hostdev0","failover_pair_id":"ua-backup0",/,
+    );
+    expect(values(argv, '-netdev')).toHaveLength(1);
+  });
+
+  it('refuses a host-device network that names no function', () => {
+    try {
+      build(iface('nopci'), { ...PATHS, netHost });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as VirError).code).toBe('CONFIG_UNSUPPORTED');
+      expect((e as VirError).field).toBe('/domain/devices/interface[1]/source/@network');
+    }
+  });
+});

@@ -60,7 +60,7 @@ export function buildDevices(
   buildVideos(b, def, facts);
   buildSounds(b, def, facts, usbAddr);
   buildWatchdogs(b, def, facts);
-  buildHostdevs(b, def, facts, boot, usbAddr);
+  buildHostdevs(b, def, facts, boot, usbAddr, paths.netHost);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
     const field = '/domain/devices/memballoon';

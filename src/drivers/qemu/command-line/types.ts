@@ -118,7 +118,11 @@ export interface NetHost {
 }
 
 /** What a virtual network gives a guest NIC. */
-export type NetworkConnection = { type: 'bridge'; bridge: string } | { type: 'hostdev' | 'direct' };
+export type NetworkConnection =
+  | { type: 'bridge'; bridge: string }
+  /** A PCI function of the network's pool given to the guest (`pci`: its host address; without it, refused). */
+  | { type: 'hostdev'; pci?: { domain: number; bus: number; slot: number; function: number } }
+  | { type: 'direct' };
 
 export interface CommandLine {
   /** The environment QEMU runs with (and only that: no inherited variables). */
