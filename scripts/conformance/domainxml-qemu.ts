@@ -29,6 +29,7 @@ import {
 } from '../../src/drivers/qemu/defaults/firmware-descriptor.js';
 import { DEFAULT_LEGACY_FIRMWARE } from '../../src/drivers/qemu/defaults/firmware-select.js';
 import { applyQemuDefaults } from '../../src/drivers/qemu/defaults/index.js';
+import type { QemuDriverConfig } from '../../src/drivers/qemu/driver-config.js';
 import { buildQemuCaps, type QemuCaps } from '../../src/drivers/qemu/probe/qemu-caps.js';
 import { probeDataFromTranscript } from '../../src/drivers/qemu/probe/transcript.js';
 import { xmlDiff } from '../../src/xml/equal.js';
@@ -117,6 +118,9 @@ export const harnessNetHost: NetHost = {
   vdpaFd: () => 1732,
   resolveNetwork: (name) => {
     const port = name.split(';')[1] ?? '';
+    // tests/virnetworkportxml2xmldata/plug-hostdev-pci.xml: the function 0001:02:03.4
+    if (port === 'plug-hostdev-pci')
+      return { type: 'hostdev', pci: { domain: 1, bus: 2, slot: 3, function: 4 } };
     if (port.startsWith('plug-hostdev')) return { type: 'hostdev' };
     if (port.startsWith('plug-direct')) return { type: 'direct' };
     return { type: 'bridge', bridge: 'virbr0' };
@@ -143,8 +147,65 @@ const SPICE_TLS_CASES = new Set([
   'channel-spicevmc',
 ]);
 
-/** The harness's paths and settings for domain `name`, run as libvirt's case `caseName` (`graphics-spice`). */
+/**
+ * qemu.conf as libvirt's harness sets it up (tests/testutilsqemu.c): its
+ * certificate and SASL dirs, a SPICE password; everything else libvirt's
+ * defaults. The harness turns `spice_tls` on only around the
+ * graphics-spice* cases, but its argv checks skip the define-time check
+ * that needs it, so cases elsewhere (serial-spiceport, channel-spicevmc)
+ * still get their TLS port: on for all is what its output shows.
+ */
+const HARNESS_CONFIG: Partial<QemuDriverConfig> = {
+  spiceTLS: true,
+  vncTLSx509certdir: '/etc/pki/libvirt-vnc',
+  spiceTLSx509certdir: '/etc/pki/libvirt-spice',
+  vncSASLdir: '/etc/sasl2',
+  spiceSASLdir: '/etc/sasl2',
+  spicePassword: '123456',
+};
+
+const PIPEWIRE_ENV = { PIPEWIRE_RUNTIME_DIR: '/run/user/1000' };
+
+/**
+ * What tests/qemuxmlconftest.c changes around single cases: qemu.conf
+ * settings it turns on for them, and the environment variables it sets.
+ */
+const CASE_SETTINGS: Record<string, { config?: Partial<QemuDriverConfig>; env?: Record<string, string> }> = {
+  'audio-pipewire-minimal': { env: PIPEWIRE_ENV },
+  'audio-many-backends': { env: PIPEWIRE_ENV },
+  'audio-default-sdl': { env: { QEMU_AUDIO_DRV: 'sdl', SDL_AUDIODRIVER: 'esd' } },
+  'audio-default-vnc': { env: { QEMU_AUDIO_DRV: 'alsa' }, config: { vncAllowHostAudio: true } },
+  'audio-default-nographics': { env: { QEMU_AUDIO_DRV: 'alsa' }, config: { nogfxAllowHostAudio: true } },
+  'graphics-vnc-auto-socket-cfg': { config: { vncAutoUnixSocket: true } },
+  'graphics-vnc-sasl': { config: { vncSASL: true } },
+  'graphics-vnc-tls': { config: { vncSASL: true, vncTLS: true, vncTLSx509verify: true } },
+  'graphics-vnc-tls-secret': {
+    config: {
+      vncSASL: true,
+      vncTLS: true,
+      vncTLSx509verify: true,
+      vncTLSx509secretUUID: '6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea',
+    },
+  },
+  'graphics-spice-sasl': { config: { spiceSASL: true } },
+  'graphics-spice-auto-socket-cfg': { config: { spiceAutoUnixSocket: true } },
+};
+
+/** The qemu.conf settings and host environment libvirt's harness runs case `name` with. */
+export function harnessSettings(name: string): {
+  config: Partial<QemuDriverConfig>;
+  hostEnv: Record<string, string>;
+} {
+  const c = CASE_SETTINGS[name.replace(/^qemu\//, '')];
+  // spice_tls is on only around the cases libvirt turns it on for
+  const spiceTLS = SPICE_TLS_CASES.has(name.replace(/^qemu\//, ''));
+  return { config: { ...HARNESS_CONFIG, spiceTLS, ...c?.config }, hostEnv: { ...c?.env } };
+}
+
+/** The harness's paths and settings for domain `name`, run as libvirt's case `caseName` (`qemu/graphics-spice`). */
 export function harnessPaths(name: string, caseName = '') {
+  const settings = harnessSettings(caseName);
+  const short = caseName.replace(/^qemu\//, '');
   // libvirt names the private dir after the id and at most 20 characters of the name.
   const domainDir = `/var/lib/libvirt/qemu/domain--1-${name.slice(0, 20)}`;
   return {
@@ -181,21 +242,16 @@ export function harnessPaths(name: string, caseName = '') {
     // chardev_tls around the tlsx509 serial cases, verifying clients in the -verify one and
     // with the key's password in a secret in the -secret one (tests/qemuxmlconftest.c)
     chardevTls: {
-      enabled: caseName.startsWith('serial-tcp-tlsx509-'),
-      verifyPeer: caseName === 'serial-tcp-tlsx509-chardev-verify',
-      ...(caseName === 'serial-tcp-tlsx509-secret-chardev'
+      enabled: short.startsWith('serial-tcp-tlsx509-'),
+      verifyPeer: short === 'serial-tcp-tlsx509-chardev-verify',
+      ...(short === 'serial-tcp-tlsx509-secret-chardev'
         ? { secretUuid: '6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea' }
         : {}),
     },
-    // libvirt's harness config: spice_password set, spice_tls on only around the cases that want
-    // it (tests/qemuxmlconftest.c), automatic ports 5901 (plain) and 5902 (TLS) without allocating
-    graphicsConfig: {
-      spiceTls: SPICE_TLS_CASES.has(caseName),
-      spicePassword: true,
-      allocatePort: (tls: boolean) => (tls ? 5902 : 5901),
-    },
-    // the environment libvirt's harness runs in (PipeWire's socket dir)
-    hostEnv: { PIPEWIRE_RUNTIME_DIR: '/run/user/1000' },
+    config: settings.config,
+    hostEnv: settings.hostEnv,
+    // libvirt's harness gives automatic SPICE ports 5901 (plain) and 5902 (TLS) without allocating
+    allocateDisplayPort: (tls: boolean) => (tls ? 5902 : 5901),
     // libvirt's harness opens chardev files as fd 1750 (source) and 1751 (log), listens on fd 1729
     chardevFds: {
       file: (_p: string, _a: boolean, role: 'source' | 'log') => (role === 'source' ? 1750 : 1751),
@@ -241,12 +297,16 @@ export const HARNESS_FIRMWARE = {
   legacy: DEFAULT_LEGACY_FIRMWARE,
 };
 
-function parseWithDefaults(xml: string, caps: QemuCaps): DomainDef {
+export function parseWithDefaults(xml: string, caps: QemuCaps, caseName = ''): DomainDef {
   const def = DomainDef.fromXML(xml.replace(/<!--[\s\S]*?-->[ \t]*\n?/g, ''), {
     ...HARNESS,
     deferImplicitControllers: true,
   });
-  applyQemuDefaults(def, caps, { libDir: '/var/lib/libvirt/qemu', firmware: HARNESS_FIRMWARE });
+  applyQemuDefaults(def, caps, {
+    libDir: '/var/lib/libvirt/qemu',
+    firmware: HARNESS_FIRMWARE,
+    ...harnessSettings(caseName),
+  });
   return def;
 }
 
@@ -263,11 +323,11 @@ export async function runCase(dir: string, c: QemuCase, caps: QemuCaps): Promise
   const input = readDataFile(dir, c.input, `domainxml/${c.input}`);
   const expected = readDataFile(dir, c.output, `domainxml/${c.output}`);
   const problems: string[] = [];
-  const def = parseWithDefaults(input, caps);
+  const def = parseWithDefaults(input, caps, c.name);
   const actual = def.toXML({ inactive: true });
   if (actual !== expected) problems.push(`defaults: ${xmlDiff(expected, actual) ?? 'formatting differs'}`);
   try {
-    const again = parseWithDefaults(expected, caps).toXML({ inactive: true });
+    const again = parseWithDefaults(expected, caps, c.name).toXML({ inactive: true });
     if (again !== expected)
       problems.push(`output to itself: ${xmlDiff(expected, again) ?? 'formatting differs'}`);
   } catch (err) {
@@ -275,7 +335,7 @@ export async function runCase(dir: string, c: QemuCase, caps: QemuCaps): Promise
   }
   const wantArgv = parseArgsFile(readDataFile(dir, c.args, `domainxml/${c.args}`).trimEnd());
   try {
-    const { env, argv } = buildCommandLine(def, caps, harnessPaths(def.name, c.name.replace(/^qemu\//, '')));
+    const { env, argv } = buildCommandLine(def, caps, harnessPaths(def.name, c.name));
     const ours = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];
     const n = Math.max(ours.length, wantArgv.length);
     for (let i = 0; i < n; i++) {

@@ -32,9 +32,12 @@ export function serializeXml(root: XmlElement, options: SerializeOptions = {}): 
   return out.join('');
 }
 
-function writeElement(el: XmlElement, pad: string, unit: string, out: string[]): void {
+function writeElement(el: XmlElement, pad: string, unit: string, out: string[], libxml = false): void {
+  const dump = libxml || el.style === 'libxml';
   out.push(pad, '<', el.name);
-  for (const a of el.attrs) out.push(' ', a.name, "='", escapeAttr(a.value), "'");
+  for (const a of el.attrs)
+    if (dump) out.push(' ', a.name, '="', libxmlEscape(a.value, LIBXML_ATTR), '"');
+    else out.push(' ', a.name, "='", escapeAttr(a.value), "'");
   const kids = el.children;
   if (kids.length === 0) {
     out.push('/>');
@@ -49,15 +52,15 @@ function writeElement(el: XmlElement, pad: string, unit: string, out: string[]):
   out.push('>');
   if (!hasElement || hasText) {
     // Text-only or mixed content: indentation would change the text, so write it as is.
-    for (const k of kids) writeInline(k, out);
+    for (const k of kids) writeInline(k, out, dump);
   } else {
     const inner = pad + unit;
     for (const k of kids) {
       out.push('\n');
-      if (k.type === 'element') writeElement(k, inner, unit, out);
+      if (k.type === 'element') writeElement(k, inner, unit, out, dump);
       else {
         out.push(inner);
-        writeInline(k, out);
+        writeInline(k, out, dump);
       }
     }
     out.push('\n', pad);
@@ -65,15 +68,15 @@ function writeElement(el: XmlElement, pad: string, unit: string, out: string[]):
   out.push('</', el.name, '>');
 }
 
-function writeInline(node: XmlNode, out: string[]): void {
+function writeInline(node: XmlNode, out: string[], libxml = false): void {
   switch (node.type) {
     case 'element':
-      writeElement(node, '', '', out);
+      writeElement(node, '', '', out, libxml);
       // writeElement with an empty unit still breaks lines for element-only
       // content; mixed content is rare in libvirt XML and stays parseable.
       return;
     case 'text':
-      out.push(escapeText(node.value));
+      out.push(libxml ? libxmlEscape(node.value, LIBXML_TEXT) : escapeText(node.value));
       return;
     case 'cdata':
       out.push('<![CDATA[', node.value.replace(/]]>/g, ']]]]><![CDATA[>'), ']]>');
@@ -85,6 +88,16 @@ function writeInline(node: XmlNode, out: string[]): void {
       out.push('<?', node.target, node.value === '' ? '' : ` ${node.value}`, '?>');
       return;
   }
+}
+
+/** What libxml2 escapes in text and in attribute values. */
+const LIBXML_TEXT = /[&<>\r]/g;
+const LIBXML_ATTR = /[&<>"\n\r\t]/g;
+
+function libxmlEscape(value: string, specials: RegExp): string {
+  return value.replace(specials, (c) =>
+    c === '\n' ? '&#10;' : c === '\r' ? '&#13;' : c === '\t' ? '&#9;' : escapeChar(c),
+  );
 }
 
 const TEXT_SPECIALS = /[&<>"'\r]/;

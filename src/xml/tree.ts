@@ -28,6 +28,8 @@ export interface XmlElement {
   line?: number;
   /** 1-based source column of the start tag's `<`, when parsed from text. */
   column?: number;
+  /** `libxml`: this subtree is written the way libxml2 dumps a node (double quotes, its escapes). */
+  style?: 'libxml';
 }
 
 export interface XmlText {
@@ -127,6 +129,7 @@ export function cloneNode<T extends XmlNode>(node: T): T {
   };
   if (node.line !== undefined) el.line = node.line;
   if (node.column !== undefined) el.column = node.column;
+  if (node.style !== undefined) el.style = node.style;
   return el as T;
 }
 

@@ -17,6 +17,7 @@ import {
   text,
   uint,
   uint32,
+  yesNo,
 } from '../binding.js';
 import { presence } from './presence.js';
 
@@ -78,6 +79,7 @@ export const featuresMapper = elementMapper('features', {
   ioapic: child(elementMapper('ioapic', { driver: attr('driver', enumOf(['kvm', 'qemu'])) })),
   vmcoreinfo: stateOnly('vmcoreinfo'),
   htm: stateOnly('htm'),
+  asyncTeardown: child(elementMapper('async-teardown', { enabled: attr('enabled', yesNo) })),
   ps2: stateOnly('ps2'),
 });
 export type Features = Infer<typeof featuresMapper.spec>;

@@ -188,6 +188,14 @@ export function diskNameIndex(dev: string): number | undefined {
 }
 
 function assignDriveAddress(d: DiskDef): void {
+  if (d.address?.type === 'drive') {
+    // a part left out is 0, and libvirt writes all four back
+    const a = d.address;
+    a.controller ??= 0;
+    a.bus ??= 0;
+    a.target ??= 0;
+    a.unit ??= 0;
+  }
   if (d.address) return;
   const bus = d.target.bus;
   const idx = diskNameIndex(d.target.dev);

@@ -13,6 +13,7 @@ import { setUnknownContent, unknownContent } from '../binding.js';
 import { toBytes, toKiB } from '../units.js';
 import { formatIdSet, parseIdSet } from './cpuset.js';
 import type { DomainDefData } from './domain-spec.js';
+import { normalizeMetadata } from './metadata.js';
 import { normalizeDevices } from './normalize-devices.js';
 import { type NormalizeOptions, randomUuid } from './normalize-options.js';
 import { normalizeNumaCells, normalizeNumatune } from './numa.js';
@@ -34,6 +35,7 @@ export function normalizeDomain(def: DomainDefData, options: NormalizeOptions = 
   def.onReboot ??= 'restart';
   def.onCrash ??= 'destroy';
   normalizeDevices(def, options);
+  normalizeMetadata(def);
 }
 
 // ---------------------------------------------------------------------------

@@ -16,7 +16,9 @@
  *
  * @module
  */
+
 import { VirError } from '../../errors.js';
+import { setUnknownContent, unknownContent } from '../binding.js';
 import type { CpuNumaCell } from '../cpu.js';
 import { formatIdSet, parseIdSet } from './cpuset.js';
 import type { DomainDefData } from './domain-spec.js';
@@ -127,8 +129,20 @@ function fillDistances(cells: CpuNumaCell[], order: number[]): void {
   for (const [id, row] of rows.entries()) {
     if (!row) continue;
     const cell = cells[id] as CpuNumaCell;
-    const siblings = row.flatMap((value, sid) => (value === 0 ? [] : [{ id: sid, value }]));
-    cell.distances = { ...(cell.distances ?? {}), siblings };
+    // the given <sibling> objects are kept (with any unknown XML on them); filled-in ones are new
+    const given = new Map((cell.distances?.siblings ?? []).map((s) => [s.id, s]));
+    const siblings = row.flatMap((value, sid) => {
+      if (value === 0) return [];
+      const s = given.get(sid);
+      if (s) {
+        s.value = value;
+        return [s];
+      }
+      return [{ id: sid, value }];
+    });
+    const distances = { ...(cell.distances ?? {}), siblings };
+    setUnknownContent(distances, cell.distances && unknownContent(cell.distances));
+    cell.distances = distances;
   }
 }
 

@@ -132,7 +132,7 @@ export class QemuConnection implements DriverConnection {
         return buildCommandLine(def, caps, {
           domainDir: run.runDir,
           monitor: { path: run.monitorSocket },
-          graphicsConfig: { allocatePort },
+          allocateDisplayPort: allocatePort,
           ...(helpers?.tpmEmulatorSocket !== undefined
             ? { tpmEmulatorSocket: helpers.tpmEmulatorSocket }
             : {}),

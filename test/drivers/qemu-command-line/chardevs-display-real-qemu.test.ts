@@ -117,7 +117,7 @@ describe.skipIf(!HAS_QEMU)(`real QEMU takes our chardevs and VNC${QEMU_NOTE}`, (
     const cl = buildCommandLine(def, caps, {
       domainDir: dir,
       monitor: { path: monitor },
-      graphicsConfig: { allocatePort: () => free.shift() ?? 0 },
+      allocateDisplayPort: () => free.shift() ?? 0,
     });
     const proc = spawn(cl.argv[0]!, cl.argv.slice(1), { env: cl.env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

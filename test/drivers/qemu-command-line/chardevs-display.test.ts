@@ -181,7 +181,10 @@ describe('audio and graphics', () => {
   it('writes SPICE TLS channels when TLS is configured, and refuses a TLS port otherwise', () => {
     const spice = `<graphics type='spice' port='5903' tlsPort='5904' autoport='no' listen='127.0.0.1'>
       <listen type='address' address='127.0.0.1'/><channel name='main' mode='secure'/><channel name='inputs' mode='insecure'/></graphics>`;
-    const cfg = { ...PATHS, graphicsConfig: { spiceTls: true, spicePassword: true } };
+    const cfg = {
+      ...PATHS,
+      config: { spiceTLS: true, spicePassword: 'p', spiceTLSx509certdir: '/etc/pki/libvirt-spice' },
+    };
     expect(values(build(spice, cfg).argv, '-spice')).toEqual([
       'port=5903,tls-port=5904,addr=127.0.0.1,x509-dir=/etc/pki/libvirt-spice,tls-channel=main,plaintext-channel=inputs,seamless-migration=on',
     ]);

@@ -103,7 +103,7 @@ describe('panic', () => {
   });
 
   it('refuses models it cannot build', () => {
-    expect(refusal(() => argvOf(`<panic model='hyperv'/>`)).field).toBe('/domain/devices/panic[1]/@model');
+    expect(refusal(() => argvOf(`<panic model='pseries'/>`)).field).toBe('/domain/devices/panic[1]/@model');
   });
 });
 
@@ -156,5 +156,71 @@ describe('TPM', () => {
     expect(refusal(() => argvOf(tpm(''))).field).toBe('/domain/devices/tpm[1]/backend/@type');
     const pass = `<tpm model='tpm-tis'><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm>`;
     expect(refusal(() => argvOf(pass)).code).toBe('CONFIG_UNSUPPORTED');
+  });
+});
+
+// libvirt 11.3's qemuxmlconf args of crypto-builtin, hyperv-panic, async-teardown and sound-device-virtio
+describe('crypto, Hyper-V panic, asynchronous teardown, virtio sound options', () => {
+  // what QEMU 10 reports: the crypto types and -run-with async-teardown
+  const caps = fixtureCaps({
+    qomTypes: [
+      ...fixtureCaps().qomTypes,
+      'cryptodev-backend-builtin',
+      'cryptodev-backend-lkcf',
+      'virtio-crypto-pci',
+    ],
+    flags: ['run-with.async-teardown'],
+  });
+  const cryptoArgv = (devices: string) => buildCommandLine(define(devices), caps, paths).argv;
+  it('writes a builtin crypto backend object and its virtio-crypto device after the panic notifiers', () => {
+    const argv = cryptoArgv(
+      `<panic model='isa'/><crypto model='virtio' type='qemu'><backend model='builtin' queues='1'/>
+        <driver iommu='on'/></crypto>`,
+    );
+    const obj = argv.indexOf('{"qom-type":"cryptodev-backend-builtin","id":"objcrypto0","queues":1}');
+    expect(obj).toBeGreaterThan(argv.indexOf('{"driver":"pvpanic"}'));
+    expect(argv[obj + 2]).toMatch(
+      /^\{"driver":"virtio-crypto-pci","iommu_platform":true,"cryptodev":"objcrypto0","id":"crypto0","bus":"pci.0","addr":"0x\w+"\}$/,
+    );
+    // a definition keeps the backend and the options through a round trip
+    const xml = define(
+      `<crypto model='virtio' type='qemu'><backend model='lkcf' queues='2'/></crypto>`,
+    ).toXML();
+    expect(xml).toContain("<crypto model='virtio' type='qemu'>\n      <backend model='lkcf' queues='2'/>");
+  });
+
+  it('refuses a crypto backend this QEMU lacks, naming it', () => {
+    const def = define(`<crypto model='virtio' type='qemu'><backend model='lkcf'/></crypto>`);
+    const noLkcf = { ...caps, qomTypes: caps.qomTypes.filter((t) => t !== 'cryptodev-backend-lkcf') };
+    const e = refusal(() => buildCommandLine(def, noLkcf, paths));
+    expect(e.code).toBe('CONFIG_UNSUPPORTED');
+    expect(e.field).toBe('/domain/devices/crypto[1]/backend/@model');
+  });
+
+  it('turns a Hyper-V panic device into hv-crash on -cpu', () => {
+    const argv = argvOf(`<panic model='hyperv'/>`);
+    expect(argv[argv.indexOf('-cpu') + 1]).toMatch(/,hv-crash$/);
+    expect(argv.join(' ')).not.toContain('pvpanic');
+  });
+
+  it('writes -run-with async-teardown just before -msg', () => {
+    const xml = tinyDomainXml().replace(
+      '<devices>',
+      "<features><async-teardown enabled='yes'/></features><devices>",
+    );
+    const def = applyQemuDefaults(DomainDef.fromXML(xml), caps);
+    const argv = buildCommandLine(def, caps, paths).argv;
+    expect(refusal(() => buildCommandLine(def, fixtureCaps(), paths)).code).toBe('CONFIG_UNSUPPORTED');
+    expect(argv.slice(-4)).toEqual(['-run-with', 'async-teardown=on', '-msg', 'timestamp=on']);
+  });
+
+  it('gives a virtio sound card its virtio options and refuses them elsewhere', () => {
+    const argv = argvOf(`<sound model='virtio'><driver iommu='on' packed='on'/></sound>`);
+    expect(argv.find((a) => a.includes('virtio-sound-pci'))).toMatch(
+      /^\{"driver":"virtio-sound-pci","iommu_platform":true,"packed":true,"id":"sound0",/,
+    );
+    expect(refusal(() => argvOf(`<sound model='ich6'><driver iommu='on'/></sound>`)).field).toBe(
+      '/domain/devices/sound[1]/driver',
+    );
   });
 });

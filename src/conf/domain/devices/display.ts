@@ -148,6 +148,8 @@ export const soundMapper = elementMapper('sound', {
   codecs: children(elementMapper('codec', { type: req(attr('type', str)) })),
   audio: child(elementMapper('audio', { id: req(attr('id', uint32)) })),
   address: addressField(),
+  // libvirt writes a sound card's virtio options after its address
+  driver: rawChild('driver'),
 });
 export type SoundDef = Infer<typeof soundMapper.spec>;
 

@@ -21,6 +21,7 @@ import { audioMapper, graphicsMapper, inputMapper, soundMapper, videoMapper } fr
 import { filesystemMapper } from './filesystem.js';
 import {
   controllerMapper,
+  cryptoMapper,
   hostdevMapper,
   hubMapper,
   iommuMapper,
@@ -62,6 +63,7 @@ export const devicesMapper = elementMapper('devices', {
   panics: children(panicMapper),
   shmems: children(shmemMapper),
   memories: children(memoryDeviceMapper),
+  cryptos: children(cryptoMapper),
   iommu: child(iommuMapper),
   vsock: child(vsockMapper),
 });

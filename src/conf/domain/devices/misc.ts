@@ -245,3 +245,20 @@ export const memoryDeviceMapper = elementMapper('memory', {
   address: addressField(),
 });
 export type MemoryDeviceDef = Infer<typeof memoryDeviceMapper.spec>;
+
+export const cryptoMapper = elementMapper('crypto', {
+  model: req(attr('model', enumOf(['virtio']))),
+  type: req(attr('type', enumOf(['qemu']))),
+  backend: req(
+    child(
+      elementMapper('backend', {
+        model: req(attr('model', enumOf(['builtin', 'lkcf']))),
+        queues: attr('queues', uint32),
+      }),
+    ),
+  ),
+  // libvirt writes the virtio options after the backend
+  driver: rawChild('driver'),
+  address: addressField(),
+});
+export type CryptoDef = Infer<typeof cryptoMapper.spec>;

@@ -17,7 +17,7 @@ import { memoryDevicesKiB } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
 import { type MachineFacts, machineFacts } from '../../../machine/machine-types.js';
 import { accelOf, resolveMachine } from '../defaults/index.js';
-import type { QemuCaps } from '../probe/qemu-caps.js';
+import { hasFlag, type QemuCaps } from '../probe/qemu-caps.js';
 import { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
 import { buildBoot } from './boot.js';
 import { buildClock } from './clock.js';
@@ -29,7 +29,7 @@ import { firmwareBlockdevs } from './firmware.js';
 import { buildIothreads } from './iothreads.js';
 import { machineArgument } from './machine.js';
 import { addMemoryBackend, memoryBackend } from './memory-backend.js';
-import { buildPanics } from './misc-devices.js';
+import { buildCryptos, buildPanics } from './misc-devices.js';
 import { buildNuma } from './numa.js';
 import { buildGenid, buildGlobalControllers, buildPstore } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
@@ -99,6 +99,18 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
 
   const cpuArg = cpuArgument(def, caps, accelOf(def));
   if (cpuArg) b.add('-cpu', cpuArg);
+  else {
+    const hv = (def.devices?.panics ?? []).findIndex((p) => p.model === 'hyperv');
+    if (hv >= 0)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        'a Hyper-V panic device needs a -cpu to carry hv-crash',
+        {
+          field: `/domain/devices/panic[${hv + 1}]/@model`,
+        },
+      );
+  }
   if (def.os?.loader && def.os.loader.type !== 'pflash' && def.os.loader.path !== undefined)
     b.add('-bios', checkValue(def.os.loader.path, '/domain/os/loader'));
   // the loader's place in libvirt's order: a ROM is -bios, a pflash restricted to SMM sets its secure flag
@@ -138,7 +150,9 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   // libvirt writes the panic notifiers after the sandbox.
   buildPanics(b, def, facts);
   buildVsock(b, def, facts, paths);
+  buildCryptos(b, def, caps, facts);
   buildPstore(b, def, facts);
+  buildAsyncTeardown(b, def, caps);
   b.add('-msg', 'timestamp=on');
   return {
     env,
@@ -146,6 +160,17 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
     ...(b.monitorCommands.length > 0 ? { monitorCommands: b.monitorCommands } : {}),
     ...(plugged.length > 0 ? { hotplugVcpus: plugged } : {}),
   };
+}
+
+/** `-run-with async-teardown`: QEMU tears the guest's memory down in a helper process after it exits. */
+function buildAsyncTeardown(b: ArgvBuilder, def: DomainDef, caps: QemuCaps): void {
+  const enabled = def.features?.asyncTeardown?.enabled;
+  if (enabled === undefined) return;
+  if (!hasFlag(caps, 'run-with.async-teardown'))
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${caps.emulator} has no asynchronous teardown`, {
+      field: '/domain/features/async-teardown/@enabled',
+    });
+  b.add('-run-with', `async-teardown=${enabled ? 'on' : 'off'}`);
 }
 
 function buildMemory(

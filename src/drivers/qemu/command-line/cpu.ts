@@ -116,6 +116,8 @@ export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): s
   if (features?.pvspinlock?.state !== undefined)
     parts.push(`kvm-pv-unhalt=${features.pvspinlock.state ? 'on' : 'off'}`);
   hypervFlags(def, parts);
+  // A Hyper-V panic device is the crash MSRs of the CPU, not a device of its own.
+  if ((def.devices?.panics ?? []).some((p) => p.model === 'hyperv')) parts.push('hv-crash');
   const kvm = features?.kvm;
   if (kvm) {
     if (kvm.hidden?.state) parts.push('kvm=off');

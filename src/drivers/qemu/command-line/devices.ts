@@ -55,7 +55,7 @@ export function buildDevices(
   buildSounds(b, def, facts, usbAddr);
   buildWatchdogs(b, def, facts);
   buildRedirdevs(b, def, boot, paths, usbAddr, caps);
-  buildHostdevs(b, def, facts, boot, usbAddr, { ...paths, firstNode: diskNodeCount(def) + 1 });
+  buildHostdevs(b, def, facts, boot, usbAddr, { ...paths, firstNode: diskNodeCount(def) + 1 }, paths.netHost);
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
     const field = '/domain/devices/memballoon';

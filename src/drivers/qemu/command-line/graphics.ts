@@ -12,15 +12,17 @@
 import type { GraphicsDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
+import { driverConfig, type QemuDriverConfig } from '../driver-config.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { checkValue, optList, optValue } from './escape.js';
+import { secretObjectProps } from './secret-objects.js';
 import type { CommandLinePaths } from './types.js';
 
-/** libvirt's default certificate directory for SPICE TLS (`spice_tls_x509_cert_dir`). */
-export const SPICE_TLS_DIR = '/etc/pki/libvirt-spice';
+type GraphicsListen = NonNullable<GraphicsDef['listens']>[number];
 
 export function buildGraphics(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): void {
   const dev = def.devices ?? {};
+  const cfg = driverConfig(paths.config);
   const firstAudio = dev.audios?.[0]?.id;
   for (const [i, g] of (dev.graphics ?? []).entries()) {
     const field = `/domain/devices/graphics[${i + 1}]`;
@@ -31,10 +33,10 @@ export function buildGraphics(b: ArgvBuilder, def: DomainDef, paths: CommandLine
       });
     switch (g.type) {
       case 'vnc':
-        vnc(b, g, field, paths, audioId);
+        vnc(b, g, field, paths, cfg, audioId);
         break;
       case 'spice':
-        spice(b, g, field, paths);
+        spice(b, g, field, paths, cfg);
         break;
       case 'sdl':
         sdl(b, g, field);
@@ -61,7 +63,7 @@ export function buildGraphics(b: ArgvBuilder, def: DomainDef, paths: CommandLine
           },
         );
     }
-    setPassword(b, g, field);
+    setPassword(b, g, field, cfg);
   }
 }
 
@@ -70,9 +72,10 @@ function vnc(
   g: GraphicsDef,
   field: string,
   paths: CommandLinePaths,
+  cfg: QemuDriverConfig,
   audioId: number | undefined,
 ): void {
-  const listen = g.listens?.[0];
+  const listen = startListen(g.listens?.[0], cfg.vncAutoUnixSocket, cfg.vncListen);
   const items: Array<string | undefined> = [];
   if (listen?.type === 'socket') {
     // No path given: the socket goes into the domain's private directory, as libvirt puts it.
@@ -85,8 +88,7 @@ function vnc(
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: vnc port must be in range [5900,65535]`, {
         field: `${field}/@port`,
       });
-    // libvirt's vnc_listen default: only this host.
-    const host = listen?.address ?? g.listen ?? '127.0.0.1';
+    const host = listen?.address ?? g.listen ?? cfg.vncListen;
     const where =
       host === undefined ? '' : optValue(host.includes(':') ? `[${host}]` : host, `${field}/listen/@address`);
     // With autoport the port is chosen when the guest starts; a definition not yet given one listens on :0.
@@ -98,7 +100,33 @@ function vnc(
     if (g.websocket !== undefined && g.websocket !== 0) items.push(`websocket=${g.websocket}`);
   }
   if (g.sharePolicy !== undefined) items.push(`share=${g.sharePolicy}`);
-  if (g.passwd !== undefined) items.push('password=on');
+  if (g.passwd !== undefined || cfg.vncPassword !== undefined) items.push('password=on');
+  if (cfg.vncTLS) {
+    // One server identity for every VNC display, as libvirt names it.
+    const id = 'vnc-tls-creds0';
+    const creds: Record<string, unknown> = {
+      'qom-type': 'tls-creds-x509',
+      id,
+      dir: checkValue(cfg.vncTLSx509certdir, 'config.vncTLSx509certdir'),
+      endpoint: 'server',
+      'verify-peer': cfg.vncTLSx509verify,
+    };
+    if (cfg.vncTLSx509secretUUID !== undefined) {
+      // the server key's password, under the master key like every other secret
+      b.props(
+        '-object',
+        secretObjectProps(`${id}-secret0`, { uuid: cfg.vncTLSx509secretUUID }, paths.secrets, field),
+        field,
+      );
+      creds.passwordid = `${id}-secret0`;
+    }
+    b.props('-object', creds, field);
+    items.push(`tls-creds=${id}`);
+  }
+  if (cfg.vncSASL) {
+    items.push('sasl=on');
+    if (cfg.vncSASLdir !== undefined) b.env.SASL_CONF_PATH = checkValue(cfg.vncSASLdir, 'config.vncSASLdir');
+  }
   if (g.powerControl !== undefined) items.push(`power-control=${g.powerControl ? 'on' : 'off'}`);
   if (audioId === undefined)
     throw new VirError('XML_DETAIL', 'qemu', `${field}: VNC needs an <audio> backend`, { field });
@@ -115,7 +143,8 @@ function vnc(
  */
 function spicePorts(
   g: GraphicsDef,
-  cfg: NonNullable<CommandLinePaths['graphicsConfig']>,
+  cfg: QemuDriverConfig,
+  allocatePort: CommandLinePaths['allocateDisplayPort'],
   field: string,
 ): { port: number; tlsPort: number } {
   let needPort = false;
@@ -127,11 +156,11 @@ function spicePorts(
     }
     if ((g.defaultMode ?? 'any') === 'any') {
       needPort = true;
-      if (cfg.spiceTls) needTls = true;
+      if (cfg.spiceTLS) needTls = true;
     }
   }
   const take = (tls: boolean, what: string): number => {
-    if (!cfg.allocatePort)
+    if (!allocatePort)
       throw new VirError(
         'CONFIG_UNSUPPORTED',
         'qemu',
@@ -140,7 +169,7 @@ function spicePorts(
           field: `${field}/@autoport`,
         },
       );
-    return cfg.allocatePort(tls);
+    return allocatePort(tls);
   };
   // With autoport, a definition's ports are placeholders (libvirt resets them to 0 when it
   // reads a persistent definition, so virt-install's port='-1' tlsPort='-1' asks for nothing more).
@@ -148,7 +177,7 @@ function spicePorts(
   const port = needPort || given(g.port) === -1 ? take(false, 'port') : given(g.port);
   let tlsPort = given(g.tlsPort);
   if (needTls || tlsPort === -1) {
-    if (!cfg.spiceTls)
+    if (!cfg.spiceTLS)
       throw new VirError(
         'CONFIG_UNSUPPORTED',
         'qemu',
@@ -160,9 +189,14 @@ function spicePorts(
   return { port, tlsPort };
 }
 
-function spice(b: ArgvBuilder, g: GraphicsDef, field: string, paths: CommandLinePaths): void {
-  const cfg = paths.graphicsConfig ?? {};
-  const listen = g.listens?.[0];
+function spice(
+  b: ArgvBuilder,
+  g: GraphicsDef,
+  field: string,
+  paths: CommandLinePaths,
+  cfg: QemuDriverConfig,
+): void {
+  const listen = startListen(g.listens?.[0], cfg.spiceAutoUnixSocket, cfg.spiceListen);
   const items: Array<string | undefined> = [];
   let secure = false;
   let insecure = false;
@@ -175,13 +209,13 @@ function spice(b: ArgvBuilder, g: GraphicsDef, field: string, paths: CommandLine
     items.push('port=0');
     insecure = true;
   } else {
-    const { port, tlsPort } = spicePorts(g, cfg, field);
+    const { port, tlsPort } = spicePorts(g, cfg, paths.allocateDisplayPort, field);
     if (port > 0) {
       items.push(`port=${port}`);
       insecure = true;
     }
     if (tlsPort > 0) {
-      if (!cfg.spiceTls)
+      if (!cfg.spiceTLS)
         throw new VirError(
           'CONFIG_UNSUPPORTED',
           'qemu',
@@ -197,10 +231,14 @@ function spice(b: ArgvBuilder, g: GraphicsDef, field: string, paths: CommandLine
     const host = listen.address ?? g.listen ?? cfg.spiceListen ?? '127.0.0.1';
     if (port > 0 || tlsPort > 0) items.push(`addr=${optValue(host, `${field}/listen/@address`)}`);
   }
+  if (cfg.spiceSASL) {
+    items.push('sasl=on');
+    if (cfg.spiceSASLdir !== undefined)
+      b.env.SASL_CONF_PATH = checkValue(cfg.spiceSASLdir, 'config.spiceSASLdir');
+  }
   if (g.mouse) items.push(`agent-mouse=${g.mouse.mode === 'client' ? 'on' : 'off'}`);
-  if (g.passwd === undefined && !cfg.spicePassword) items.push('disable-ticketing=on');
-  if (secure)
-    items.push(`x509-dir=${optValue(cfg.spiceTlsDir ?? SPICE_TLS_DIR, 'paths.graphicsConfig.spiceTlsDir')}`);
+  if (g.passwd === undefined && cfg.spicePassword === undefined) items.push('disable-ticketing=on');
+  if (secure) items.push(`x509-dir=${optValue(cfg.spiceTLSx509certdir, 'config.spiceTLSx509certdir')}`);
   const mode = (m: string | undefined, name: string, f: string) => {
     if (m === 'secure') {
       if (!secure)
@@ -297,14 +335,35 @@ function keymap(b: ArgvBuilder, g: GraphicsDef, field: string): void {
   b.add('-k', g.keymap);
 }
 
-/** The QMP commands that give VNC/SPICE its password before the guest runs. */
-function setPassword(b: ArgvBuilder, g: GraphicsDef, field: string): void {
-  if (g.passwd === undefined) return;
+/**
+ * A listen of type address without an address, as the guest starts: a UNIX
+ * socket in the domain's directory when qemu.conf asks for one
+ * (`*_auto_unix_socket`), else qemu.conf's listen address.
+ */
+function startListen(
+  listen: GraphicsListen | undefined,
+  autoSocket: boolean,
+  address: string,
+): GraphicsListen | undefined {
+  if (listen?.type !== 'address' || listen.address !== undefined) return listen;
+  return autoSocket ? { type: 'socket' } : { ...listen, address };
+}
+
+/**
+ * The QMP commands that give VNC/SPICE its password before the guest runs:
+ * the definition's own, else qemu.conf's `vnc_password`/`spice_password`.
+ */
+function setPassword(b: ArgvBuilder, g: GraphicsDef, field: string, cfg: QemuDriverConfig): void {
+  const fallback = g.type === 'vnc' ? cfg.vncPassword : g.type === 'spice' ? cfg.spicePassword : undefined;
+  if (g.passwd === undefined && fallback === undefined) return;
   if (g.type !== 'vnc' && g.type !== 'spice')
     throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: a password for ${g.type} graphics`, {
       field: `${field}/@passwd`,
     });
-  const password = checkValue(g.passwd, `${field}/@passwd`);
+  const password =
+    g.passwd !== undefined
+      ? checkValue(g.passwd, `${field}/@passwd`)
+      : checkValue(fallback ?? '', g.type === 'vnc' ? 'config.vncPassword' : 'config.spicePassword');
   b.monitorCommands.push({ execute: 'set_password', arguments: { protocol: g.type, password } });
   let time = 'never';
   if (g.passwdValidTo !== undefined) {

@@ -20,7 +20,8 @@ import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
 import { buildScsiHostdev, type ScsiHostdevHost, vhostScsiProps } from './hostdev-scsi.js';
-import type { CommandLinePaths } from './types.js';
+import { networkHostdev } from './net-backends.js';
+import type { CommandLinePaths, NetHost } from './types.js';
 import type { UsbAddrFn } from './usb-addresses.js';
 
 /** A host PCI address as numbers (the typed `<hostdev>` source) or as raw XML (`<interface type='hostdev'>`). */
@@ -101,6 +102,7 @@ export function buildHostdevs(
   scsiHost: ScsiHostdevHost & Pick<CommandLinePaths, 'vhostScsiFd'> & { firstNode: number } = {
     firstNode: 1,
   },
+  netHost?: NetHost,
 ): void {
   const dev = def.devices ?? {};
   let n = 0;
@@ -109,12 +111,14 @@ export function buildHostdevs(
     b.props('-device', { ...p, ...pciProps(address, facts), ...extra }, field);
   };
   for (const [i, iface] of (dev.interfaces ?? []).entries()) {
-    if (iface.type !== 'hostdev') continue;
+    // a virtual network that hands out host PCI functions makes the interface one of them
+    const fromNetwork = networkHostdev(iface, netHost);
+    if (iface.type !== 'hostdev' && fromNetwork === undefined) continue;
     const field = `/domain/devices/interface[${i + 1}]`;
     const drv = iface.driver?.name;
     if (drv !== undefined && drv !== 'vfio')
       throw refuse(`host device driver '${drv}' is not supported`, `${field}/driver/@name`);
-    const host = hostPciAddress(hostPciFromXml(rawSourceAddress(iface.source)));
+    const host = hostPciAddress(fromNetwork ?? hostPciFromXml(rawSourceAddress(iface.source)));
     if (!host)
       throw new VirError('XML_DETAIL', 'qemu', 'PCI host device without a source address', {
         field: `${field}/source/address`,

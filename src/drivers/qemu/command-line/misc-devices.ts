@@ -8,8 +8,9 @@
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
+import { hasType, type QemuCaps } from '../probe/qemu-caps.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { type Props, pciProps } from './device-props.js';
+import { type Props, pciProps, virtioOptions } from './device-props.js';
 
 /** One `<driver>` attribute of the IOMMU, checked against the values libvirt accepts. */
 function driverAttr(def: DomainDef, name: string, allowed: RegExp): string | undefined {
@@ -123,11 +124,59 @@ export function buildPanics(b: ArgvBuilder, def: DomainDef, facts: MachineFacts)
       b.props('-device', props, field);
     } else if (p.model === 'pvpanic') {
       b.props('-device', { driver: 'pvpanic-pci', ...pciProps(p.address, facts) }, field);
+    } else if (p.model === 'hyperv') {
+      // carried by -cpu (hv-crash); it has no address of its own
+      if (p.address !== undefined)
+        throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'a Hyper-V panic device takes no address', {
+          field: `${field}/address`,
+        });
     } else {
-      // hyperv needs the crash MSRs on -cpu; pseries and s390 are other architectures.
+      // pseries and s390 are other architectures.
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `panic model '${p.model ?? ''}' is not supported`, {
         field: `${field}/@model`,
       });
     }
+  }
+}
+
+/** QEMU's backend object for each libvirt crypto backend. */
+const CRYPTO_BACKENDS: Record<string, string> = {
+  builtin: 'cryptodev-backend-builtin',
+  lkcf: 'cryptodev-backend-lkcf',
+};
+
+/** `<crypto>`: a backend object and the virtio-crypto device on it (after the panic notifiers, as libvirt). */
+export function buildCryptos(b: ArgvBuilder, def: DomainDef, caps: QemuCaps, facts: MachineFacts): void {
+  for (const [i, c] of (def.devices?.cryptos ?? []).entries()) {
+    const field = `/domain/devices/crypto[${i + 1}]`;
+    const backend = CRYPTO_BACKENDS[c.backend.model];
+    if (backend === undefined || !hasType(caps, backend))
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `crypto backend '${c.backend.model}' is not available`,
+        {
+          field: `${field}/backend/@model`,
+        },
+      );
+    if (!hasType(caps, 'virtio-crypto-pci') || (c.address !== undefined && c.address.type !== 'pci'))
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'a virtio crypto device needs virtio-crypto-pci', {
+        field: `${field}/@model`,
+      });
+    const id = `crypto${i}`;
+    const obj: Props = { 'qom-type': backend, id: `obj${id}` };
+    if (c.backend.queues !== undefined && c.backend.queues > 0) obj.queues = c.backend.queues;
+    b.props('-object', obj, field);
+    b.props(
+      '-device',
+      {
+        driver: 'virtio-crypto-pci',
+        ...virtioOptions(c.driver, field),
+        cryptodev: `obj${id}`,
+        id,
+        ...pciProps(c.address, facts),
+      },
+      field,
+    );
   }
 }

@@ -50,6 +50,16 @@ export function actualConnection(
   return { type: 'bridge', bridge: c.bridge };
 }
 
+/** The host PCI function a `type='network'` interface gets when its network hands out host devices. */
+export function networkHostdev(
+  n: InterfaceDef,
+  host: NetHost | undefined,
+): { domain: number; bus: number; slot: number; function: number } | undefined {
+  if (n.type !== 'network' || n.source?.network === undefined || !host) return undefined;
+  const c = host.resolveNetwork(n.source.network);
+  return c.type === 'hostdev' ? c.pci : undefined;
+}
+
 /** Socket address `host:port` of the socket types (an empty host means any). */
 function socketAddr(address: string | undefined, port: string | undefined, field: string): string {
   if (port === undefined || !/^\d+$/.test(port) || Number(port) > 65535)

@@ -20,7 +20,7 @@ import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { acpiIndexProps, type Props, pciProps } from './device-props.js';
-import { actualConnection, netdevProps } from './net-backends.js';
+import { actualConnection, netdevProps, networkHostdev } from './net-backends.js';
 import type { NetHost } from './types.js';
 import type { UsbAddrFn } from './usb-addresses.js';
 
@@ -153,6 +153,8 @@ export function buildNets(
     const field = `/domain/devices/interface[${i + 1}]`;
     if (n.type === 'hostdev') continue;
     checkConsumed(n, host, field);
+    // a network that hands out PCI functions: the interface is a host device (see hostdevs.ts)
+    if (networkHostdev(n, host) !== undefined) continue;
     const user = n.alias?.name;
     const alias = user?.startsWith('ua-') ? user : `net${next++}`;
     const actual = actualConnection(n, host, field);

@@ -12,7 +12,9 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { XmlAttr, XmlElement } from '../../../xml/tree.js';
 
-export const QEMU_NAMESPACE = 'http://libvirt.org/schemas/domain/qemu/1.0';
+import { QEMU_NAMESPACE } from '../defaults/qemu-namespace.js';
+
+export { QEMU_NAMESPACE };
 
 export interface QemuPassthrough {
   args: string[];
@@ -25,7 +27,14 @@ export function qemuPassthrough(def: DomainDef): QemuPassthrough {
   const kept = unknownContent(def);
   if (!kept) return out;
   for (const { node } of kept.nodes) {
-    if (node.type !== 'element' || !inQemuNamespace(node, 'commandline', kept.attrs)) continue;
+    if (node.type !== 'element') continue;
+    const other = node.name.slice(node.name.indexOf(':') + 1);
+    // capabilities, override, deprecation: what they change is not carried out yet, so refuse them
+    if (other !== 'commandline' && inQemuNamespace(node, other, kept.attrs))
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `<qemu:${other}> is not supported yet`, {
+        field: `/domain/qemu:${other}`,
+      });
+    if (!inQemuNamespace(node, 'commandline', kept.attrs)) continue;
     for (const child of node.children) {
       if (child.type !== 'element') continue;
       const scope = [...node.attrs, ...kept.attrs];
@@ -39,6 +48,11 @@ export function qemuPassthrough(def: DomainDef): QemuPassthrough {
           });
         const value = child.attrs.find((a) => a.name === 'value')?.value ?? '';
         out.env.push([name, checked(value, '/domain/qemu:commandline/qemu:env/@value')]);
+      } else {
+        const local = child.name.slice(child.name.indexOf(':') + 1);
+        throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `<${child.name}> in <qemu:commandline>`, {
+          field: `/domain/qemu:commandline/qemu:${local}`,
+        });
       }
     }
   }

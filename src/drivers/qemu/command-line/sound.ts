@@ -10,7 +10,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { type Props, pciProps } from './device-props.js';
+import { type Props, pciProps, virtioOptions } from './device-props.js';
 import type { UsbAddrFn } from './usb-addresses.js';
 
 const DRIVERS: Record<string, string> = {
@@ -61,7 +61,14 @@ export function buildSounds(b: ArgvBuilder, def: DomainDef, facts: MachineFacts,
         field: `${field}/@model`,
       });
     const id = `sound${i}`;
-    const p: Props = { driver, id };
+    const p: Props = { driver };
+    const options = s.driver;
+    if (options !== undefined && s.model !== 'virtio')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `sound model '${s.model}' takes no virtio options`, {
+        field: `${field}/driver`,
+      });
+    Object.assign(p, virtioOptions(options, field));
+    p.id = id;
     if (!hasCodecs(s)) p.audiodev = audioOf(def, s, field);
     if (s.model === 'usb' && s.multichannel !== undefined) p.multi = s.multichannel;
     if (s.model === 'virtio' && s.streams !== undefined && s.streams > 0) p.streams = s.streams;

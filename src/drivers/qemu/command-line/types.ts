@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { QemuDriverConfig } from '../driver-config.js';
 
 /** A libvirt secret, by UUID or by usage (`<secret type usage>`). */
 export interface SecretRef {
@@ -101,22 +102,13 @@ export interface CommandLinePaths {
    * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
    */
   clock?: { now?: number; localOffset?: number };
-  /** The settings of qemu.conf libvirt reads for graphics (all off by default). */
-  graphicsConfig?: {
-    /** `spice_tls`: SPICE may listen with TLS (`tlsPort`). */
-    spiceTls?: boolean;
-    /** `spice_tls_x509_cert_dir` (default /etc/pki/libvirt-spice). */
-    spiceTlsDir?: string;
-    /** `spice_password` is set: SPICE keeps ticketing on for guests without a password of their own. */
-    spicePassword?: boolean;
-    /** `spice_listen`: the address SPICE listens on when the listen gives none (default 127.0.0.1). */
-    spiceListen?: string;
-    /**
-     * A free host port for SPICE's `autoport` (libvirt's remote display
-     * range, 5900 up); `tls` says which of the two it is for.
-     */
-    allocatePort?: (tls: boolean) => number;
-  };
+  /** qemu.conf's settings (graphics listen, TLS, SASL, passwords); libvirt's defaults for what is not given. */
+  config?: Partial<QemuDriverConfig>;
+  /**
+   * A free host port for a SPICE display's `autoport` (libvirt's remote display range, 5900
+   * up); `tls` says which of the two it is for. Without it an automatic port is refused.
+   */
+  allocateDisplayPort?: (tls: boolean) => number;
   /**
    * The host environment some backends take a value from when the
    * definition names none (PipeWire's `PIPEWIRE_RUNTIME_DIR`,
@@ -181,7 +173,11 @@ export interface NetHost {
 }
 
 /** What a virtual network gives a guest NIC. */
-export type NetworkConnection = { type: 'bridge'; bridge: string } | { type: 'hostdev' | 'direct' };
+export type NetworkConnection =
+  | { type: 'bridge'; bridge: string }
+  /** A PCI function of the network's pool given to the guest (`pci`: its host address; without it, refused). */
+  | { type: 'hostdev'; pci?: { domain: number; bus: number; slot: number; function: number } }
+  | { type: 'direct' };
 
 export interface CommandLine {
   /** The environment QEMU runs with (and only that: no inherited variables). */

@@ -21,6 +21,8 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { addImplicitControllers, insertControllers } from '../../../conf/domain/implicit-controllers.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement, XmlNode } from '../../../xml/tree.js';
+import { driverConfig, type QemuDriverConfig } from '../driver-config.js';
+import { defaultAudio } from './audio.js';
 import { assignVirtioSerialPorts } from './virtio-serial.js';
 
 /** Adds one controller where libvirt's insertion puts it (see {@link insertControllers}). */
@@ -61,6 +63,10 @@ const NIC_MODELS = [
 export interface DeviceDefaultsOptions {
   /** libvirt's per-driver state dir (`/var/lib/libvirt/qemu`): VNC sockets under `domain-*` there were generated. */
   libDir?: string;
+  /** qemu.conf's settings (libvirt's defaults for what is not given). */
+  config?: Partial<QemuDriverConfig>;
+  /** The environment of the driver's process, where libvirt reads `QEMU_AUDIO_DRV` and `SDL_AUDIODRIVER`. */
+  hostEnv?: Readonly<Record<string, string>>;
 }
 
 export function applyDeviceDefaults(
@@ -129,11 +135,8 @@ export function applyDeviceDefaults(
   }
 
   if (!dev.audios?.length) {
-    const graphics = dev.graphics ?? [];
-    const spice = graphics.some((g) => g.type === 'spice');
-    const onlyLocal =
-      graphics.length > 0 && graphics.every((g) => g.type === 'dbus' || g.type === 'egl-headless');
-    if (!onlyLocal) dev.audios = [{ id: 1, type: spice ? 'spice' : 'none' }];
+    const audio = defaultAudio(dev, driverConfig(options.config), options.hostEnv ?? {});
+    if (audio) dev.audios = [audio];
   }
   for (const [i, a] of (dev.audios ?? []).entries()) a.id ??= i + 1;
   // A virtio sound card has two streams (playback and capture) unless told otherwise.

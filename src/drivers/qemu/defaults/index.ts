@@ -9,6 +9,7 @@
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import { machineFacts } from '../../../machine/machine-types.js';
+import type { QemuDriverConfig } from '../driver-config.js';
 import {
   defaultMachine,
   findMachine,
@@ -22,6 +23,7 @@ import { applyDeviceDefaults } from './devices.js';
 import { type FirmwareSelectOptions, selectFirmware } from './firmware-select.js';
 import { applyNumaDefaults, assignMemorySlots } from './numa.js';
 import { assignPciAddresses } from './pci.js';
+import { normalizeQemuNamespace } from './qemu-namespace.js';
 import { assignSpaprVioAddresses } from './spapr-vio.js';
 
 export { cpuModelFromType } from './cpu.js';
@@ -54,6 +56,10 @@ export interface QemuDefaultsOptions {
   channelDir?: string;
   /** Firmware descriptors and the NVRAM dir: with them, `<os firmware>` and pflash loaders are filled in. */
   firmware?: FirmwareSelectOptions;
+  /** qemu.conf's settings (libvirt's defaults for what is not given). */
+  config?: Partial<QemuDriverConfig>;
+  /** The environment of the driver's process (libvirt reads `QEMU_AUDIO_DRV` and `SDL_AUDIODRIVER` from it). */
+  hostEnv?: Readonly<Record<string, string>>;
 }
 
 export function applyQemuDefaults(
@@ -99,10 +105,15 @@ export function applyQemuDefaults(
   if (options.firmware) selectFirmware(def, options.firmware);
   if (def.os?.loader?.path !== undefined) def.os.loader.format ??= 'raw';
   if (def.os?.nvram?.path !== undefined) def.os.nvram.format ??= 'raw';
-  applyDeviceDefaults(def, facts, options.libDir !== undefined ? { libDir: options.libDir } : {});
+  applyDeviceDefaults(def, facts, {
+    ...(options.libDir !== undefined ? { libDir: options.libDir } : {}),
+    ...(options.config !== undefined ? { config: options.config } : {}),
+    ...(options.hostEnv !== undefined ? { hostEnv: options.hostEnv } : {}),
+  });
   dropGeneratedChannelPaths(def, options);
   // libvirt places sPAPR VIO devices first; the PCI assignment then passes them over.
   assignSpaprVioAddresses(def);
   assignPciAddresses(def, facts);
+  normalizeQemuNamespace(def);
   return def;
 }

@@ -126,6 +126,7 @@ function orderedDevices(dev: Devices, pcie: boolean): Want[] {
   if (dev.iommu?.model === 'virtio') integrated(dev.iommu);
   if (dev.vsock) endpoint(dev.vsock, { kind: 'other', model: dev.vsock.model });
   for (const m of dev.memories ?? []) if (m.model === 'virtio-mem' || m.model === 'virtio-pmem') endpoint(m);
+  for (const c of dev.cryptos ?? []) endpoint(c);
   for (const p of dev.panics ?? []) if (p.model === 'pvpanic') integrated(p);
   return out;
 }
