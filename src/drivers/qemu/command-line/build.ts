@@ -29,7 +29,7 @@ import { buildIothreads } from './iothreads.js';
 import { machineArgument } from './machine.js';
 import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildPanics } from './misc-devices.js';
-import { buildGenid, buildGlobalControllers, buildPstore } from './platform-globals.js';
+import { buildGenid, buildGlobalControllers, buildPowerManagement, buildPstore } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
 import { buildThrottleGroups } from './throttle.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
@@ -121,6 +121,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   b.add('-mon', 'chardev=charmonitor,id=monitor,mode=control');
   buildClock(b, def, paths, env);
   b.add('-no-shutdown');
+  buildPowerManagement(b, def, facts);
   buildBoot(b, def);
   buildGlobalControllers(b, def);
   buildDevices(b, def, facts, paths);

@@ -1,6 +1,6 @@
 /**
- * Small platform options: the VM generation ID device, the 64-bit PCI hole
- * of the root bus, and the ACPI ERST pstore.
+ * Small platform options: the ACPI sleep states, the VM generation ID
+ * device, the 64-bit PCI hole of the root bus, and the ACPI ERST pstore.
  *
  * @module
  */
@@ -12,6 +12,28 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/index.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { pciProps } from './device-props.js';
+
+/**
+ * `<pm>`: S3/S4 are switched through the chipset's power-management
+ * device (ICH9's LPC bridge on q35, PIIX4's PM function elsewhere), one
+ * `-global` per state the definition mentions; a state left out keeps
+ * QEMU's default. Only x86 chipsets have these properties.
+ */
+export function buildPowerManagement(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
+  const states: Array<[string, boolean | undefined, string]> = [
+    ['disable_s3', def.pm?.suspendToMem?.enabled, 'suspend-to-mem'],
+    ['disable_s4', def.pm?.suspendToDisk?.enabled, 'suspend-to-disk'],
+  ];
+  const set = states.filter(([, on]) => on !== undefined);
+  if (set.length === 0) return;
+  const arch = def.os?.type.arch;
+  if (arch !== undefined && arch !== 'x86_64' && arch !== 'i686')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'setting ACPI S3/S4 is only supported on x86', {
+      field: `/domain/pm/${set[0]?.[2] ?? ''}`,
+    });
+  const device = facts.family === 'q35' ? 'ICH9-LPC' : 'PIIX4_PM';
+  for (const [prop, on] of set) b.add('-global', `${device}.${prop}=${on ? 0 : 1}`);
+}
 
 /** `-device vmgenid` carrying `<genid>` (already generated when the definition asked for one). */
 export function buildGenid(b: ArgvBuilder, def: DomainDef): void {
