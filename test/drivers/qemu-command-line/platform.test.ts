@@ -82,3 +82,132 @@ describe('machine type', () => {
     expect(defaults(xml).os?.type.machine).toBe('pc-i440fx-10.0');
   });
 });
+
+describe('<sysinfo> on the command line', () => {
+  const smbios = (sysinfo: string, extraOs = "<smbios mode='sysinfo'/>") =>
+    tinyDomainXml().replace('<os>', `${sysinfo}<os>`).replace('</os>', `${extraOs}</os>`);
+
+  it('writes types 0, 1, 2, 3 and 11 in libvirt order, fields in QEMU order (smbios-type-fwcfg)', () => {
+    const a = argv(
+      smbios(`<sysinfo type='smbios'>
+        <bios><entry name='version'>6FET82WW (3.12 )</entry><entry name='vendor'>LENOVO</entry></bios>
+        <system><entry name='family'>Red Hat</entry><entry name='manufacturer'>Fedora</entry></system>
+        <baseBoard><entry name='product'>20BE0061MC</entry></baseBoard>
+        <chassis><entry name='serial'>C1</entry></chassis>
+        <oemStrings><entry>a</entry><entry>b</entry></oemStrings>
+      </sysinfo>`),
+    );
+    expect(values(a, '-smbios')).toEqual([
+      'type=0,vendor=LENOVO,version=6FET82WW (3.12 )',
+      'type=1,manufacturer=Fedora,family=Red Hat',
+      'type=2,manufacturer=,product=20BE0061MC',
+      'type=3,manufacturer=,serial=C1',
+      'type=11,value=a,value=b',
+    ]);
+  });
+
+  it('doubles commas of hostile SMBIOS strings so they cannot add fields', () => {
+    const a = argv(
+      smbios(
+        "<sysinfo type='smbios'><bios><entry name='vendor'>ACME,uuid=1</entry></bios>" +
+          '<oemStrings><entry>x,type=0,vendor=evil</entry></oemStrings></sysinfo>',
+      ),
+    );
+    expect(values(a, '-smbios')).toEqual([
+      'type=0,vendor=ACME,,uuid=1',
+      'type=11,value=x,,type=0,,vendor=evil',
+    ]);
+  });
+
+  it('refuses a newline in an OEM string, naming the entry', () => {
+    const def = defaults(
+      smbios("<sysinfo type='smbios'><oemStrings><entry>a&#10;-device x</entry></oemStrings></sysinfo>"),
+    );
+    const e = refusal(() => buildCommandLine(def, fixtureCaps(), PATHS));
+    expect(e.field).toBe('/domain/sysinfo[1]/oemStrings/entry[1]');
+  });
+
+  it('refuses an SMBIOS entry QEMU has no field for', () => {
+    const def = defaults(
+      smbios("<sysinfo type='smbios'><bios><entry name='colour'>red</entry></bios></sysinfo>"),
+    );
+    const e = refusal(() => buildCommandLine(def, fixtureCaps(), PATHS));
+    expect(e.code).toBe('CONFIG_UNSUPPORTED');
+    expect(e.field).toBe('/domain/sysinfo[1]/bios/entry[1]/@name');
+  });
+
+  it('writes no -smbios without <smbios mode="sysinfo">, but still the fw_cfg blobs', () => {
+    const a = argv(
+      smbios(
+        "<sysinfo type='smbios'><bios><entry name='vendor'>V</entry></bios></sysinfo>" +
+          "<sysinfo type='fwcfg'><entry name='opt/com.example/a'>x,file=/etc/shadow</entry>" +
+          "<entry name='opt/com.example/b' file='/tmp/b.ign'/></sysinfo>",
+        '',
+      ),
+    );
+    expect(values(a, '-smbios')).toEqual([]);
+    expect(values(a, '-fw_cfg')).toEqual([
+      'name=opt/com.example/a,string=x,,file=/etc/shadow',
+      'name=opt/com.example/b,file=/tmp/b.ign',
+    ]);
+  });
+
+  it('refuses fw_cfg names outside opt/ and the reserved ones', () => {
+    for (const name of ['etc/foo', 'opt/ovmf/X', 'opt/org.qemu/y']) {
+      const def = defaults(smbios(`<sysinfo type='fwcfg'><entry name='${name}'>v</entry></sysinfo>`, ''));
+      const e = refusal(() => buildCommandLine(def, fixtureCaps(), PATHS));
+      expect(e.code).toBe('CONFIG_UNSUPPORTED');
+      expect(e.field).toBe('/domain/sysinfo[1]/entry[1]/@name');
+    }
+  });
+
+  it('takes the domain UUID from the SMBIOS system UUID, and refuses a mismatch', () => {
+    const si =
+      "<sysinfo type='smbios'><system><entry name='uuid'>C7A5FDBD-EDAF-9455-926A-D65C16DB1809</entry></system></sysinfo>";
+    const noUuid = smbios(si).replace(/<uuid>[^<]*<\/uuid>/, '');
+    expect(DomainDef.fromXML(noUuid).uuid).toBe('c7a5fdbd-edaf-9455-926a-d65c16db1809');
+    const other = smbios(si).replace(
+      /<uuid>[^<]*<\/uuid>/,
+      '<uuid>00000000-0000-0000-0000-000000000001</uuid>',
+    );
+    expect(refusal(() => DomainDef.fromXML(other)).code).toBe('XML_DETAIL');
+  });
+
+  it("refuses a BIOS date not in SMBIOS's mm/dd/yyyy shape", () => {
+    const xml = smbios("<sysinfo type='smbios'><bios><entry name='date'>2020-01-01</entry></bios></sysinfo>");
+    expect(refusal(() => DomainDef.fromXML(xml)).code).toBe('XML_DETAIL');
+  });
+});
+
+describe('root PCI controller', () => {
+  it('switches ACPI hotplug of the i440fx root bus through PIIX4_PM (pc-i440fx-acpi-root-hotplug-enable)', () => {
+    const a = argv(
+      tinyDomainXml({
+        devices: "<controller type='pci' model='pci-root'><target hotplug='off'/></controller>",
+      }),
+    );
+    expect(values(a, '-global')).toContain('PIIX4_PM.acpi-root-pci-hotplug=off');
+  });
+
+  it('refuses a hotplug setting on pcie-root', () => {
+    const def = defaults(
+      tinyDomainXml({
+        machine: 'q35',
+        devices: "<controller type='pci' model='pcie-root'><target hotplug='on'/></controller>",
+      }),
+    );
+    expect(refusal(() => buildCommandLine(def, fixtureCaps(), PATHS)).code).toBe('CONFIG_UNSUPPORTED');
+  });
+
+  it('stores <pcihole64> in KiB and passes it in KiB (pcihole64-gib)', () => {
+    const def = defaults(
+      tinyDomainXml({
+        devices: "<controller type='pci' model='pci-root'><pcihole64 unit='GiB'>1</pcihole64></controller>",
+      }),
+    );
+    expect(def.toXML()).toContain("<pcihole64 unit='KiB'>1048576</pcihole64>");
+    expect(values(buildCommandLine(def, fixtureCaps(), PATHS).argv, '-global')).toContain(
+      'i440FX-pcihost.pci-hole64-size=1048576K',
+    );
+  });
+});

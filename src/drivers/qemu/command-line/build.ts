@@ -31,6 +31,7 @@ import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildPanics } from './misc-devices.js';
 import { buildGenid, buildGlobalControllers, buildPowerManagement, buildPstore } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
+import { buildSmbios } from './smbios.js';
 import { buildThrottleGroups } from './throttle.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 
@@ -106,6 +107,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   buildThrottleGroups(b, def);
   buildNuma(b, def, paths);
   if (def.uuid) b.add('-uuid', def.uuid);
+  buildSmbios(b, def);
   buildGenid(b, def);
 
   const graphics = def.devices?.graphics ?? [];
