@@ -211,3 +211,39 @@ describe('root PCI controller', () => {
     );
   });
 });
+
+describe('implicit PC devices', () => {
+  it('gives isapc the PS/2 pair and usb=off (usb-controller-implicit-isapc)', () => {
+    const caps = fixtureCaps();
+    const pc = caps.accel.tcg?.machines[0];
+    if (pc) {
+      const { alias: _alias, ...rest } = pc;
+      caps.accel.tcg?.machines.push({ ...rest, name: 'isapc', isDefault: false });
+    }
+    const def = applyQemuDefaults(DomainDef.fromXML(tinyDomainXml({ machine: 'isapc' })), caps);
+    const machine = buildCommandLine(def, caps, PATHS).argv.find((a) => a.startsWith('isapc,'));
+    expect(machine).toMatch(/^isapc,usb=off,/);
+    expect(def.devices?.inputs).toEqual([
+      { type: 'mouse', bus: 'ps2' },
+      { type: 'keyboard', bus: 'ps2' },
+    ]);
+  });
+
+  it("adds no PS/2 devices when <ps2 state='off'/> removes the i8042 (machine-i8042-off)", () => {
+    const xml = tinyDomainXml({ machine: 'q35' }).replace(
+      '</os>',
+      "</os><features><ps2 state='off'/></features>",
+    );
+    expect(defaults(xml).devices?.inputs ?? []).toEqual([]);
+  });
+
+  it("passes an empty ROM file as QEMU's empty romfile (pci-rom-disabled-invalid)", () => {
+    const a = argv(
+      tinyDomainXml({
+        devices:
+          "<interface type='user'><mac address='52:54:00:24:a5:9f'/><model type='virtio'/><rom file=''/></interface>",
+      }),
+    );
+    expect(a.find((x) => x.includes('virtio-net-pci'))).toContain('"romfile":""');
+  });
+});

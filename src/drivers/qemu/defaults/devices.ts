@@ -113,7 +113,9 @@ export function applyDeviceDefaults(
   applyChardevDefaults(def, facts);
   assignVirtioSerialPorts(dev);
 
-  if (x86pc) {
+  // The PC machines (isapc too) have an i8042 controller, and with it a PS/2 mouse and keyboard,
+  // unless <ps2 state='off'/> takes it away.
+  if ((x86pc || facts.family === 'isapc') && def.features?.ps2?.state !== false) {
     dev.inputs ??= [];
     const inputs = dev.inputs;
     const has = (type: string) => inputs.some((i) => i.type === type && i.bus === 'ps2');
