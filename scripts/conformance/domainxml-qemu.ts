@@ -199,6 +199,8 @@ function parseWithDefaults(xml: string, caps: QemuCaps): DomainDef {
   const def = DomainDef.fromXML(xml.replace(/<!--[\s\S]*?-->[ \t]*\n?/g, ''), {
     ...HARNESS,
     deferImplicitControllers: true,
+    // virtkit runs no security driver: its only model is 'none'.
+    defaultSecurityModel: 'none',
   });
   applyQemuDefaults(def, caps, { libDir: '/var/lib/libvirt/qemu', firmware: HARNESS_FIRMWARE });
   return def;

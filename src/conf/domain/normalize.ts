@@ -16,6 +16,7 @@ import type { DomainDefData } from './domain-spec.js';
 import { normalizeDevices } from './normalize-devices.js';
 import { type NormalizeOptions, randomUuid } from './normalize-options.js';
 import { type CacheAlloc, type Cachetune, fillIothreadIds, type Memorytune } from './resources.js';
+import { normalizeDeviceSeclabels, normalizeDomainSeclabels } from './seclabels.js';
 import { normalizeSysinfo } from './sysinfo.js';
 
 export { diskNameIndex } from './normalize-devices.js';
@@ -35,6 +36,8 @@ export function normalizeDomain(def: DomainDefData, options: NormalizeOptions = 
   def.onReboot ??= 'restart';
   def.onCrash ??= 'destroy';
   normalizeDevices(def, options);
+  normalizeDomainSeclabels(def, options.defaultSecurityModel);
+  normalizeDeviceSeclabels(def.devices);
 }
 
 // ---------------------------------------------------------------------------
