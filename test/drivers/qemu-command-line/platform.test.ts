@@ -247,3 +247,34 @@ describe('implicit PC devices', () => {
     expect(a.find((x) => x.includes('virtio-net-pci'))).toContain('"romfile":""');
   });
 });
+
+describe('PCI addresses', () => {
+  const nic = (addr: string) =>
+    `<interface type='user'><mac address='52:54:00:00:00:01'/><model type='virtio'/>${addr}</interface>`;
+
+  it('assigns a slot to <address type="pci"/> as to no address (pci-autofill-addr)', () => {
+    const a = defaults(tinyDomainXml({ devices: nic("<address type='pci'/>") })).devices?.interfaces?.[0]
+      ?.address;
+    expect(a).toMatchObject({ type: 'pci', domain: 0, bus: 0, function: 0 });
+    expect(a?.type === 'pci' && (a.slot ?? 0) > 0).toBe(true);
+  });
+
+  it('fills the missing parts of a partial address with zeros', () => {
+    const a = defaults(tinyDomainXml({ devices: nic("<address type='pci' slot='5'/>") })).devices
+      ?.interfaces?.[0]?.address;
+    expect(a).toEqual({ type: 'pci', domain: 0, bus: 0, slot: 5, function: 0 });
+  });
+
+  it('marks function 0 of a shared slot multifunction unless switched off (q35-multifunction)', () => {
+    const two = (mf: string) =>
+      nic(`<address type='pci' slot='5' function='0'${mf}/>`) +
+      nic("<address type='pci' slot='5' function='1'/>").replace(':01', ':02');
+    const on = defaults(tinyDomainXml({ devices: two('') })).devices?.interfaces ?? [];
+    expect(on.map((n) => (n.address?.type === 'pci' ? n.address.multifunction : 'x'))).toEqual([
+      true,
+      undefined,
+    ]);
+    const off = defaults(tinyDomainXml({ devices: two(" multifunction='off'") })).devices?.interfaces ?? [];
+    expect(off[0]?.address?.type === 'pci' && off[0].address.multifunction).toBe(false);
+  });
+});

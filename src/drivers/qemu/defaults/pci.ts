@@ -136,6 +136,7 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
   for (const r of machineReservedPci(facts.family)) book.reserve(r);
 
   const all = orderedDevices(dev, pcie);
+  completePartialAddresses(all);
   for (const w of all) {
     const a = pciOf(w.dev);
     if (a) book.reserve({ bus: a.bus ?? 0, slot: a.slot ?? 0, function: a.function ?? 0 });
@@ -268,6 +269,7 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
       }
     }
   }
+  markMultifunction(orderedDevices(dev, pcie));
   for (const c of ctrls) {
     const a = pciOf(c);
     if (!a || !c.target) continue;
@@ -279,6 +281,43 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
         attrs.splice(at + 1, 0, { name: 'port', value: `0x${port.toString(16)}` });
       }
     }
+  }
+}
+
+/**
+ * A PCI address that names no slot (`<address type='pci'/>`, or all zeros)
+ * asks for one to be assigned, as no address does; a partial one has its
+ * missing parts zero, as libvirt stores them.
+ */
+function completePartialAddresses(all: Want[]): void {
+  for (const w of all) {
+    const a = pciOf(w.dev);
+    if (!a) continue;
+    if (!a.domain && !a.bus && !a.slot && !a.function) {
+      delete w.dev.address;
+      continue;
+    }
+    a.domain ??= 0;
+    a.bus ??= 0;
+    a.slot ??= 0;
+    a.function ??= 0;
+  }
+}
+
+/**
+ * A slot with more than one function in use is multifunction: its
+ * function 0 says so, unless the definition switched it off.
+ */
+function markMultifunction(all: Want[]): void {
+  const key = (a: PciAddress) => `${a.domain ?? 0}:${a.bus ?? 0}:${a.slot ?? 0}`;
+  const shared = new Set<string>();
+  for (const w of all) {
+    const a = pciOf(w.dev);
+    if (a && (a.function ?? 0) !== 0) shared.add(key(a));
+  }
+  for (const w of all) {
+    const a = pciOf(w.dev);
+    if (a && (a.function ?? 0) === 0 && shared.has(key(a))) a.multifunction ??= true;
   }
 }
 
