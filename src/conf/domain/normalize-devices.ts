@@ -349,7 +349,8 @@ const DEFAULT_VRAM: Record<string, number> = {
   qxl: 65536,
 };
 
-function normalizeVideoModel(
+/** The sizes and head count libvirt fills in for a video model it knows. */
+export function normalizeVideoModel(
   m: NonNullable<NonNullable<DomainDefData['devices']>['videos']>[number]['model'] & object,
 ): void {
   const vram = DEFAULT_VRAM[m.type];

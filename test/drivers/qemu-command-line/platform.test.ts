@@ -278,3 +278,12 @@ describe('PCI addresses', () => {
     expect(off[0]?.address?.type === 'pci' && off[0].address.multifunction).toBe(false);
   });
 });
+
+describe('default video model', () => {
+  it('gives <video/> Cirrus with its sizes on PC machines (x86_64-pc-default-models)', () => {
+    for (const machine of ['pc', 'q35']) {
+      const v = defaults(tinyDomainXml({ machine, devices: '<video/>' })).devices?.videos?.[0];
+      expect(v?.model).toMatchObject({ type: 'cirrus', vram: 16384, heads: 1, primary: true });
+    }
+  });
+});
