@@ -287,3 +287,31 @@ describe('default video model', () => {
     }
   });
 });
+
+describe('pci-bridges added on i440fx', () => {
+  const disks = (n: number) =>
+    Array.from(
+      { length: n },
+      (_, i) =>
+        `<disk type='file' device='disk'><source file='/d${i}.img'/><target dev='vd${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}' bus='virtio'/></disk>`,
+    ).join('');
+  const bridges = (def: DomainDef) =>
+    (def.devices?.controllers ?? []).filter((c) => c.type === 'pci' && c.model === 'pci-bridge');
+
+  it('adds none while the root bus has room, and enough when it runs out (pci-bridge-many-disks)', () => {
+    // The fixture's pc machine: slots 0 (host bridge) and 1 (PIIX3) are taken, the balloon takes one more.
+    expect(bridges(defaults(tinyDomainXml({ devices: disks(28) })))).toHaveLength(0);
+    const def = defaults(tinyDomainXml({ devices: disks(40) }));
+    expect(bridges(def).map((c) => c.address)).toEqual([
+      { type: 'pci', domain: 0, bus: 0, slot: 2, function: 0 },
+    ]);
+    const last = def.devices?.disks?.at(-1)?.address;
+    expect(last?.type === 'pci' && last.bus).toBe(1);
+  });
+
+  it('adds the bridges up to a bus an address names (pci-autoadd-addr)', () => {
+    const nic =
+      "<interface type='user'><mac address='52:54:00:00:00:01'/><address type='pci' bus='3' slot='6'/></interface>";
+    expect(bridges(defaults(tinyDomainXml({ devices: nic }))).map((c) => c.index)).toEqual([1, 2, 3]);
+  });
+});

@@ -19,6 +19,7 @@ import {
   type PciSlot,
 } from '../../../machine/pci-layout.js';
 import { completePciController, insertController } from './devices.js';
+import { addPciBridges } from './pci-bridges.js';
 import {
   isConventionalPci,
   isUsb2Set,
@@ -170,6 +171,13 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
   }
 
   if (pcie) addRootPorts(def, all, book);
+  else
+    addPciBridges(
+      ctrls,
+      all.filter((w) => wantsPci(w.dev) && w.placement === 'root-bus').map((w) => w.dev),
+      book,
+      all.map((w) => w.dev.address),
+    );
 
   // Root ports share slots of the root bus, eight functions to a slot.
   const rootPorts: ControllerDef[] = [];
