@@ -28,6 +28,7 @@ import {
   placeQ35Chipset,
   startUsb2Set,
 } from './pci-chipset.js';
+import { completePartialAddresses, markMultifunction, takeRootPortFunction } from './pci-functions.js';
 
 interface Addressable {
   address?: DeviceAddress;
@@ -137,7 +138,7 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
   for (const r of machineReservedPci(facts.family)) book.reserve(r);
 
   const all = orderedDevices(dev, pcie);
-  completePartialAddresses(all);
+  completePartialAddresses(all.map((w) => w.dev));
   for (const w of all) {
     const a = pciOf(w.dev);
     if (a) book.reserve({ bus: a.bus ?? 0, slot: a.slot ?? 0, function: a.function ?? 0 });
@@ -181,7 +182,6 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
 
   // Root ports share slots of the root bus, eight functions to a slot.
   const rootPorts: ControllerDef[] = [];
-  let portSlot: { slot: number; fn: number; first: ControllerDef } | undefined;
   const pending = orderedDevices(dev, pcie);
   const occupied = new Set<number>();
   for (const w of pending) {
@@ -218,19 +218,9 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
     }
     switch (w.placement) {
       case 'root-port': {
-        if (!portSlot || portSlot.fn >= 7) {
-          const s = book.takeSlot(0, 1);
-          if (!s) continue;
-          portSlot = { slot: s.slot, fn: 0, first: w.dev as ControllerDef };
-          w.dev.address = toPci(s);
-        } else {
-          portSlot.fn++;
-          const a = { bus: 0, slot: portSlot.slot, function: portSlot.fn };
-          book.reserve(a);
-          w.dev.address = toPci(a);
-          const head = pciOf(portSlot.first);
-          if (head) head.multifunction = true;
-        }
+        const a = takeRootPortFunction(book, ctrls);
+        if (!a) continue;
+        w.dev.address = toPci(a);
         rootPorts.push(w.dev as ControllerDef);
         break;
       }
@@ -277,7 +267,7 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
       }
     }
   }
-  markMultifunction(orderedDevices(dev, pcie));
+  markMultifunction(orderedDevices(dev, pcie).map((w) => w.dev));
   for (const c of ctrls) {
     const a = pciOf(c);
     if (!a || !c.target) continue;
@@ -289,43 +279,6 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
         attrs.splice(at + 1, 0, { name: 'port', value: `0x${port.toString(16)}` });
       }
     }
-  }
-}
-
-/**
- * A PCI address that names no slot (`<address type='pci'/>`, or all zeros)
- * asks for one to be assigned, as no address does; a partial one has its
- * missing parts zero, as libvirt stores them.
- */
-function completePartialAddresses(all: Want[]): void {
-  for (const w of all) {
-    const a = pciOf(w.dev);
-    if (!a) continue;
-    if (!a.domain && !a.bus && !a.slot && !a.function) {
-      delete w.dev.address;
-      continue;
-    }
-    a.domain ??= 0;
-    a.bus ??= 0;
-    a.slot ??= 0;
-    a.function ??= 0;
-  }
-}
-
-/**
- * A slot with more than one function in use is multifunction: its
- * function 0 says so, unless the definition switched it off.
- */
-function markMultifunction(all: Want[]): void {
-  const key = (a: PciAddress) => `${a.domain ?? 0}:${a.bus ?? 0}:${a.slot ?? 0}`;
-  const shared = new Set<string>();
-  for (const w of all) {
-    const a = pciOf(w.dev);
-    if (a && (a.function ?? 0) !== 0) shared.add(key(a));
-  }
-  for (const w of all) {
-    const a = pciOf(w.dev);
-    if (a && (a.function ?? 0) === 0 && shared.has(key(a))) a.multifunction ??= true;
   }
 }
 
