@@ -46,7 +46,12 @@ interface QemuCase {
   qemuCapsVersion?: string;
 }
 
-/** libvirt's test caps list each machine alias as a machine of its own name. */
+/**
+ * libvirt's test caps for "latest" strip machine aliases: each aliased
+ * machine is renamed in place to its alias (so `pc` keeps the first place
+ * and is the preferred machine), and a copy under the versioned name,
+ * without the default flag, is added at the end.
+ */
 export function harnessCaps(caps: QemuCaps): QemuCaps {
   const out = structuredClone(caps);
   for (const accel of Object.values(out.accel)) {
@@ -55,7 +60,8 @@ export function harnessCaps(caps: QemuCaps): QemuCaps {
     for (const m of accel.machines) {
       if (m.alias === undefined) continue;
       const { alias, ...rest } = m;
-      extra.push({ ...rest, name: alias });
+      extra.push({ ...rest, isDefault: false });
+      m.name = alias;
       delete m.alias;
     }
     accel.machines.push(...extra);
@@ -301,6 +307,8 @@ export function parseWithDefaults(xml: string, caps: QemuCaps, caseName = ''): D
   const def = DomainDef.fromXML(xml.replace(/<!--[\s\S]*?-->[ \t]*\n?/g, ''), {
     ...HARNESS,
     deferImplicitControllers: true,
+    // virtkit runs no security driver: its only model is 'none'.
+    defaultSecurityModel: 'none',
   });
   applyQemuDefaults(def, caps, {
     libDir: '/var/lib/libvirt/qemu',

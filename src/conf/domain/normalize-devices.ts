@@ -7,6 +7,7 @@
  */
 import { VirError } from '../../errors.js';
 import { setUnknownContent, unknownContent } from '../binding.js';
+import { toKiB } from '../units.js';
 import type { DeviceAddress } from './address.js';
 import {
   assignControllerIndexes,
@@ -27,6 +28,18 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
   if (dev.controllers) {
     defaultCompanionMasters(dev.controllers);
     dev.controllers = assignControllerIndexes(orderParsedControllers(dev.controllers));
+    for (const [i, c] of dev.controllers.entries()) {
+      if (!c.pcihole64) continue;
+      // Any unit is accepted; the size is kept in KiB, rounded up.
+      const field = `/domain/devices/controller[${i + 1}]/pcihole64`;
+      let kib: bigint;
+      try {
+        kib = toKiB(c.pcihole64.value, c.pcihole64.unit ?? 'KiB');
+      } catch (err) {
+        throw new VirError('XML_DETAIL', 'conf', `${field}: ${(err as Error).message}`, { field });
+      }
+      c.pcihole64 = { unit: 'KiB', value: Number(kib) };
+    }
   }
   if (dev.disks) dev.disks = orderDisks(dev.disks, diskNameIndex);
   for (const d of dev.disks ?? []) {
@@ -370,7 +383,8 @@ const DEFAULT_VRAM: Record<string, number> = {
   qxl: 65536,
 };
 
-function normalizeVideoModel(
+/** The sizes and head count libvirt fills in for a video model it knows. */
+export function normalizeVideoModel(
   m: NonNullable<NonNullable<DomainDefData['devices']>['videos']>[number]['model'] & object,
 ): void {
   const vram = DEFAULT_VRAM[m.type];

@@ -20,6 +20,12 @@ export interface NormalizeOptions {
    * controller). Default false.
    */
   deferImplicitControllers?: boolean;
+  /**
+   * The driver's first security model (libvirt: the host capabilities'
+   * first `<secmodel>`), given to a lone `<seclabel>` without a model.
+   * Default: none, and such a label keeps no model.
+   */
+  defaultSecurityModel?: string;
 }
 
 function randomBytes(n: number): Uint8Array {

@@ -18,11 +18,14 @@ import { normalizeDevices } from './normalize-devices.js';
 import { type NormalizeOptions, randomUuid } from './normalize-options.js';
 import { normalizeNumaCells, normalizeNumatune } from './numa.js';
 import { type CacheAlloc, type Cachetune, fillIothreadIds, type Memorytune } from './resources.js';
+import { normalizeDeviceSeclabels, normalizeDomainSeclabels } from './seclabels.js';
+import { normalizeSysinfo } from './sysinfo.js';
 
 export { diskNameIndex } from './normalize-devices.js';
 export { type NormalizeOptions, randomMac, randomUuid } from './normalize-options.js';
 
 export function normalizeDomain(def: DomainDefData, options: NormalizeOptions = {}): void {
+  normalizeSysinfo(def);
   if (def.uuid === undefined) def.uuid = (options.generateUuid ?? randomUuid)();
   // An empty <genid/> asks for a generated VM generation ID.
   if (def.genid === '') def.genid = (options.generateUuid ?? randomUuid)();
@@ -36,6 +39,8 @@ export function normalizeDomain(def: DomainDefData, options: NormalizeOptions = 
   def.onCrash ??= 'destroy';
   normalizeDevices(def, options);
   normalizeMetadata(def);
+  normalizeDomainSeclabels(def, options.defaultSecurityModel);
+  normalizeDeviceSeclabels(def.devices);
 }
 
 // ---------------------------------------------------------------------------

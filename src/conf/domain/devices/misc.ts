@@ -19,6 +19,7 @@ import {
   int,
   onOff,
   rawChild,
+  refine,
   req,
   str,
   text,
@@ -27,6 +28,7 @@ import {
   uint32,
   yesNo,
 } from '../../binding.js';
+import { isSizeUnit } from '../../units.js';
 import { addressField } from '../address.js';
 import { chardevSourceMapper } from './chardev.js';
 import { bootOrderMapper } from './disk.js';
@@ -62,6 +64,16 @@ export const controllerMapper = elementMapper('controller', {
   /** A USB companion controller's place on its master (the controller of the same index without one). */
   master: child(elementMapper('master', { startport: req(attr('startport', uint)) })),
   address: addressField(),
+  /** A root PCI controller's 64-bit PCI hole; written in KiB after normalisation, as libvirt stores it. */
+  pcihole64: child(
+    elementMapper('pcihole64', {
+      unit: attr(
+        'unit',
+        refine(str, (u) => (isSizeUnit(u) ? undefined : `unknown unit '${u}'`)),
+      ),
+      value: req(text(uint)),
+    }),
+  ),
 });
 export type ControllerDef = Infer<typeof controllerMapper.spec>;
 

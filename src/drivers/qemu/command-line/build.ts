@@ -15,7 +15,7 @@
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { memoryDevicesKiB } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
-import { type MachineFacts, machineFacts } from '../../../machine/machine-types.js';
+import { machineFacts } from '../../../machine/machine-types.js';
 import { accelOf, resolveMachine } from '../defaults/index.js';
 import { hasFlag, type QemuCaps } from '../probe/qemu-caps.js';
 import { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
@@ -31,8 +31,9 @@ import { machineArgument } from './machine.js';
 import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildCryptos, buildPanics } from './misc-devices.js';
 import { buildNuma } from './numa.js';
-import { buildGenid, buildGlobalControllers, buildPstore } from './platform-globals.js';
+import { buildGenid, buildGlobalControllers, buildPowerManagement, buildPstore } from './platform-globals.js';
 import { qemuPassthrough } from './qemu-namespace.js';
+import { buildSmbios } from './smbios.js';
 import { buildThrottleGroups } from './throttle.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
 import { buildVsock } from './vsock.js';
@@ -122,6 +123,7 @@ export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandL
   buildThrottleGroups(b, def);
   buildNuma(b, def, paths, mt?.numaMemSupported === true);
   if (def.uuid) b.add('-uuid', def.uuid);
+  buildSmbios(b, def);
   buildGenid(b, def);
 
   const graphics = def.devices?.graphics ?? [];
@@ -237,19 +239,4 @@ function accelArgument(def: DomainDef): string {
   const ring = def.features?.kvm?.dirtyRing;
   if (accel === 'kvm' && ring?.state && ring.size !== undefined) return `kvm,dirty-ring-size=${ring.size}`;
   return accel;
-}
-
-/**
- * `<pm>`: S3/S4 are switched on the chipset's power-management device
- * (PIIX4's on i440fx, the LPC bridge on Q35); QEMU's property says
- * "disable", so `enabled='no'` is 1. A state left unsaid keeps QEMU's default.
- */
-function buildPowerManagement(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
-  const pm = def.pm;
-  const dev = facts.family === 'q35' ? 'ICH9-LPC' : 'PIIX4_PM';
-  for (const [state, e] of [
-    ['s3', pm?.suspendToMem?.enabled],
-    ['s4', pm?.suspendToDisk?.enabled],
-  ] as const)
-    if (e !== undefined) b.add('-global', `${dev}.disable_${state}=${e ? 0 : 1}`);
 }

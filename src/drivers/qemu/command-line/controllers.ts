@@ -15,10 +15,18 @@ export function buildControllers(
   def: DomainDef,
 ): void {
   // PCI controllers come first (buses must exist before what plugs into them), then the others.
-  const pci = ctrls.filter((c) => c.type === 'pci' && c.model !== 'pci-root' && c.model !== 'pcie-root');
-  for (const c of pci) {
+  for (const c of ctrls) {
+    if (c.type !== 'pci') continue;
     const idx = c.index ?? 0;
     const attr = (n: string) => c.target?.attrs.find((a) => a.name === n)?.value;
+    if (c.model === 'pci-root' || c.model === 'pcie-root') {
+      rootHotplug(b, c, attr('hotplug'));
+      continue;
+    }
+    if (NO_HOTPLUG_SWITCH.has(c.model ?? '') && attr('hotplug') !== undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `a ${c.model} controller has no hotplug setting`, {
+        field: `/domain/devices/controller[@index=${idx}]/target/@hotplug`,
+      });
     const p: Props = { driver: c.modelName?.name ?? c.model };
     // memReserve is in KiB; QEMU's mem-reserve is in bytes.
     const memReserve = attr('memReserve');
@@ -60,6 +68,33 @@ export function buildCcidControllers(b: ArgvBuilder, ctrls: ControllerDef[], usb
         { driver: 'usb-ccid', id: `ccid${c.index ?? 0}`, ...usbAddr(c) },
         `/domain/devices/controller[@type='ccid']`,
       );
+}
+
+/** PCI controller models whose hotplug QEMU cannot switch (libvirt refuses the attribute on them). */
+const NO_HOTPLUG_SWITCH = new Set([
+  'pci-bridge',
+  'dmi-to-pci-bridge',
+  'pcie-switch-upstream-port',
+  'pci-expander-bus',
+  'pcie-expander-bus',
+  'pcie-to-pci-bridge',
+]);
+
+/**
+ * The root bus itself is never a `-device`; only i440fx's ACPI hotplug of
+ * its slots can be switched, through PIIX4's PM function, written where
+ * the root controller stands in the controller order.
+ */
+function rootHotplug(b: ArgvBuilder, c: ControllerDef, hotplug: string | undefined): void {
+  if (hotplug === undefined) return;
+  const field = `/domain/devices/controller[@index=${c.index ?? 0}]/target/@hotplug`;
+  if (c.model !== 'pci-root')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `a ${c.model} controller has no hotplug setting`, {
+      field,
+    });
+  if (hotplug !== 'on' && hotplug !== 'off')
+    throw new VirError('XML_DETAIL', 'qemu', `hotplug must be 'on' or 'off'`, { field });
+  if ((c.index ?? 0) === 0) b.add('-global', `PIIX4_PM.acpi-root-pci-hotplug=${hotplug}`);
 }
 
 const USB_DRIVERS: Record<string, string> = {

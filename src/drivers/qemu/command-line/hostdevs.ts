@@ -73,7 +73,8 @@ function romProps(rom: XmlElement | undefined, field: string): Props {
   if (bar !== undefined) p.rombar = bar === 'on' ? 1 : 0;
   const file = rawAttr(rom, 'file');
   if (file !== undefined) {
-    if (!file.startsWith('/'))
+    // An empty file is the older spelling of a disabled ROM: QEMU gets an empty romfile.
+    if (file !== '' && !file.startsWith('/'))
       throw new VirError('XML_DETAIL', 'qemu', 'a ROM file must be an absolute path', {
         field: `${field}/rom/@file`,
       });

@@ -33,7 +33,8 @@ export function machineArgument(def: DomainDef, m: MachineInputs): string {
   const f = def.features;
   const opts: Array<string | undefined> = [optValue(m.machine, '/domain/os/type/@machine')];
   const pc = m.facts.family === 'q35' || m.facts.family === 'i440fx';
-  if (pc) opts.push('usb=off');
+  // libvirt always turns QEMU's own USB controller off: USB controllers come from the definition.
+  opts.push('usb=off');
   if (f?.vmport?.state !== undefined) opts.push(`vmport=${onOff(f.vmport.state)}`);
   if (f?.smm?.state !== undefined) opts.push(`smm=${onOff(f.smm.state)}`);
   // An IOAPIC emulated by QEMU splits the irqchip: KVM keeps the local APICs (needed for intremap).

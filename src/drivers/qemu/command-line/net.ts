@@ -131,7 +131,8 @@ function romProps(n: InterfaceDef, field: string): Props {
   const p: Props = {};
   if (r.bar !== undefined) p.rombar = r.bar ? 1 : 0;
   if (r.file !== undefined) {
-    if (!r.file.startsWith('/'))
+    // An empty file is the older spelling of a disabled ROM: QEMU gets an empty romfile.
+    if (r.file !== '' && !r.file.startsWith('/'))
       throw new VirError('XML_DETAIL', 'qemu', 'a ROM file must be an absolute path', {
         field: `${field}/rom/@file`,
       });

@@ -19,6 +19,7 @@ import type {
 } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { addImplicitControllers, insertControllers } from '../../../conf/domain/implicit-controllers.js';
+import { normalizeVideoModel } from '../../../conf/domain/normalize-devices.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement, XmlNode } from '../../../xml/tree.js';
 import { driverConfig, type QemuDriverConfig } from '../driver-config.js';
@@ -120,7 +121,9 @@ export function applyDeviceDefaults(
   applyChardevDefaults(def, facts);
   assignVirtioSerialPorts(dev);
 
-  if (x86pc) {
+  // The PC machines (isapc too) have an i8042 controller, and with it a PS/2 mouse and keyboard,
+  // unless <ps2 state='off'/> takes it away.
+  if ((x86pc || facts.family === 'isapc') && def.features?.ps2?.state !== false) {
     dev.inputs ??= [];
     const inputs = dev.inputs;
     const has = (type: string) => inputs.some((i) => i.type === type && i.bus === 'ps2');
@@ -154,10 +157,31 @@ export function applyDeviceDefaults(
   const displays = (dev.graphics ?? []).filter((g) => g.type !== 'dbus');
   if (displays.length > 0 && !dev.videos?.length && x86pc)
     dev.videos = [{ model: { type: 'cirrus', vram: 16384, heads: 1, primary: true } }];
-  for (const v of dev.videos ?? []) {
-    if (v.model && v.model.type === 'default') v.model.type = 'vga';
+  for (const [i, v] of (dev.videos ?? []).entries()) {
+    if (v.model?.type !== undefined && v.model.type !== 'default') continue;
+    // <video/> or model 'default': the QEMU driver's default model, with the sizes it implies.
+    v.model = { ...v.model, type: defaultVideoModel(def, facts) };
+    normalizeVideoModel(v.model);
+    if (i === 0) v.model.primary = true;
   }
   movePrimaryVideoFirst(dev);
+}
+
+/**
+ * libvirt's default video model: VGA on ppc64, virtio on the virt-style
+ * machines and s390, else Cirrus (every x86 QEMU build has cirrus-vga).
+ */
+function defaultVideoModel(def: DomainDef, facts: MachineFacts): string {
+  const arch = def.os?.type.arch ?? 'x86_64';
+  if (arch.startsWith('ppc64')) return 'vga';
+  if (
+    facts.family === 'virt' ||
+    arch.startsWith('riscv') ||
+    arch.startsWith('s390') ||
+    arch.startsWith('loongarch')
+  )
+    return 'virtio';
+  return 'cirrus';
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   type PciSlot,
 } from '../../../machine/pci-layout.js';
 import { completePciController, insertController } from './devices.js';
+import { addPciBridges } from './pci-bridges.js';
 import {
   isConventionalPci,
   isUsb2Set,
@@ -27,6 +28,7 @@ import {
   placeQ35Chipset,
   startUsb2Set,
 } from './pci-chipset.js';
+import { completePartialAddresses, markMultifunction, takeRootPortFunction } from './pci-functions.js';
 
 interface Addressable {
   address?: DeviceAddress;
@@ -141,6 +143,7 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
   for (const r of machineReservedPci(facts.family)) book.reserve(r);
 
   const all = orderedDevices(dev, pcie);
+  completePartialAddresses(all.map((w) => w.dev));
   for (const w of all) {
     const a = pciOf(w.dev);
     if (a) book.reserve({ bus: a.bus ?? 0, slot: a.slot ?? 0, function: a.function ?? 0 });
@@ -182,10 +185,16 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
       }
 
   if (pcie) addRootPorts(def, all, book);
+  else
+    addPciBridges(
+      ctrls,
+      all.filter((w) => wantsPci(w.dev) && w.placement === 'root-bus').map((w) => w.dev),
+      book,
+      all.map((w) => w.dev.address),
+    );
 
   // Root ports share slots of the root bus, eight functions to a slot.
   const rootPorts: ControllerDef[] = [];
-  let portSlot: { slot: number; fn: number; first: ControllerDef } | undefined;
   const pending = orderedDevices(dev, pcie);
   const occupied = new Set<number>();
   for (const w of pending) {
@@ -222,19 +231,9 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
     }
     switch (w.placement) {
       case 'root-port': {
-        if (!portSlot || portSlot.fn >= 7) {
-          const s = book.takeSlot(0, 1);
-          if (!s) continue;
-          portSlot = { slot: s.slot, fn: 0, first: w.dev as ControllerDef };
-          w.dev.address = toPci(s);
-        } else {
-          portSlot.fn++;
-          const a = { bus: 0, slot: portSlot.slot, function: portSlot.fn };
-          book.reserve(a);
-          w.dev.address = toPci(a);
-          const head = pciOf(portSlot.first);
-          if (head) head.multifunction = true;
-        }
+        const a = takeRootPortFunction(book, ctrls);
+        if (!a) continue;
+        w.dev.address = toPci(a);
         rootPorts.push(w.dev as ControllerDef);
         break;
       }
@@ -281,6 +280,7 @@ export function assignPciAddresses(def: DomainDef, facts: MachineFacts): void {
       }
     }
   }
+  markMultifunction(orderedDevices(dev, pcie).map((w) => w.dev));
   for (const c of ctrls) {
     const a = pciOf(c);
     if (!a || !c.target) continue;

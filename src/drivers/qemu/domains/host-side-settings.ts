@@ -46,7 +46,11 @@ export function hostSideSettings(def: DomainDef): HostSideSetting[] {
   for (const [i, s] of (def.seclabels ?? []).entries()) {
     const type = s.attrs.find((a) => a.name === 'type')?.value;
     // content is read either way: a label of type none asks for nothing
-    const asks = holdsAnything(s.attrs.filter((a) => a.name !== 'type')) || holdsAnything(s.children);
+    const model = s.attrs.find((a) => a.name === 'model')?.value;
+    const asks =
+      (model !== undefined && model !== 'none') ||
+      holdsAnything(s.attrs.filter((a) => a.name !== 'type' && a.name !== 'model')) ||
+      holdsAnything(s.children);
     if (type !== 'none' || asks)
       add(`/domain/seclabel[${i + 1}]`, 'a security label (SELinux, AppArmor, DAC)');
   }

@@ -16,7 +16,11 @@ export async function prepareDefinition(
   signal: AbortSignal | undefined,
 ): Promise<DomainDef> {
   // The driver's default controllers come before the implied ones, as in libvirt (applyQemuDefaults adds both).
-  const def = DomainDef.fromXML(xml, { deferImplicitControllers: true });
+  const def = DomainDef.fromXML(xml, {
+    deferImplicitControllers: true,
+    // virtkit runs no security driver: its only model is 'none', as libvirt's without one.
+    defaultSecurityModel: 'none',
+  });
   if (def.type !== 'kvm' && def.type !== 'qemu') {
     throw new VirError(
       'CONFIG_UNSUPPORTED',

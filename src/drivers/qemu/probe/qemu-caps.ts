@@ -349,9 +349,13 @@ export function findMachine(caps: QemuCaps, virttype: QemuAccel, name: string): 
   return caps.accel[virttype]?.machines.find((m) => m.name === name || m.alias === name);
 }
 
-/** QEMU's default machine for the accelerator, if it has one. */
+/**
+ * The machine a definition without one gets: the first of the list, as
+ * libvirt takes it (the probe puts the preferred or QEMU's default machine
+ * there).
+ */
 export function defaultMachine(caps: QemuCaps, virttype: QemuAccel): QemuMachineType | undefined {
-  return caps.accel[virttype]?.machines.find((m) => m.isDefault);
+  return caps.accel[virttype]?.machines[0];
 }
 
 /** Whether a QOM type (device, object, machine, CPU) exists in this binary. */
