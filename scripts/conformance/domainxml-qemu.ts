@@ -155,6 +155,8 @@ export function harnessPaths(name: string, caseName = '') {
     dbusSocket: `/var/run/libvirt/qemu/dbus/-1-${name}-dbus.sock`,
     // the swtpm socket libvirt's test harness reports
     tpmEmulatorSocket: '/dev/test',
+    // where libvirt's passt listens: its passt state dir, the short name and the interface alias
+    passtSocket: (alias: string) => `/var/run/libvirt/qemu/passt/-1-${name.slice(0, 20)}-${alias}.socket`,
     // libvirt's harness: a fixed master key and IV (bytes counting from 0), and every
     // secret it is asked for holds the same value
     secrets: {

@@ -135,6 +135,10 @@ export class QemuConnection implements DriverConnection {
           ...(helpers?.tpmEmulatorSocket !== undefined
             ? { tpmEmulatorSocket: helpers.tpmEmulatorSocket }
             : {}),
+          ...(helpers?.virtiofsSockets !== undefined ? { virtiofsSockets: helpers.virtiofsSockets } : {}),
+          ...(helpers?.passtSockets !== undefined
+            ? { passtSocket: (_alias: string, i: number) => helpers.passtSockets?.[i] }
+            : {}),
         });
       },
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),

@@ -64,6 +64,35 @@ function socketAddr(address: string | undefined, port: string | undefined, field
   return `${address ?? ''}:${Number(port)}`;
 }
 
+/** How long QEMU waits before it reconnects to a passt that went away (libvirt's fixed 5 s). */
+const PASST_RECONNECT_S = 5;
+
+/**
+ * A passt-backed user interface: QEMU connects as a client to the stream
+ * socket passt listens on, and reconnects when that QEMU can (8.0 added
+ * `reconnect`, 9.2 renamed it `reconnect-ms`).
+ */
+function passtProps(
+  b: ArgvBuilder,
+  field: string,
+  passtSocket: (() => string | undefined) | undefined,
+): Props {
+  const path = passtSocket?.();
+  if (path === undefined)
+    throw unsupported(
+      'the passt backend needs the passt process started for the interface, which this caller does not start',
+      `${field}/backend/@type`,
+    );
+  const p: Props = {
+    type: 'stream',
+    addr: { type: 'unix', path: checkValue(path, `${field}/backend`) },
+    server: false,
+  };
+  if (b.qemuVersion >= 9_002_000) p['reconnect-ms'] = PASST_RECONNECT_S * 1000;
+  else if (b.qemuVersion >= 8_000_000) p.reconnect = PASST_RECONNECT_S;
+  return p;
+}
+
 /**
  * Writes whatever the netdev needs first and returns its properties
  * (without `id`, which the caller adds last as libvirt does).
@@ -75,6 +104,7 @@ export function netdevProps(
   actual: { type: ActualType; bridge?: string | undefined },
   host: NetHost | undefined,
   field: string,
+  passtSocket?: () => string | undefined,
 ): Props {
   const queues = n.driver?.queues ?? 1;
   if (n.script && actual.type !== 'ethernet')
@@ -124,9 +154,7 @@ export function netdevProps(
       };
     }
     case 'user':
-      if (n.backend?.type === 'passt')
-        throw unsupported('the passt backend is not supported yet', `${field}/backend/@type`);
-      return { type: 'user' };
+      return n.backend?.type === 'passt' ? passtProps(b, field, passtSocket) : { type: 'user' };
     case 'vhostuser': {
       if (n.backend?.type === 'passt')
         throw unsupported('the passt backend is not supported yet', `${field}/backend/@type`);

@@ -73,6 +73,19 @@ export interface CommandLinePaths {
   /** The control socket of the swtpm started for an emulated TPM; without it such a TPM is refused. */
   tpmEmulatorSocket?: string;
   /**
+   * The sockets of the virtiofsd daemons started for the guest's virtiofs
+   * shares, by the share's 0-based index among the filesystems; a share
+   * without one uses `virtiofsSocketPath`.
+   */
+  virtiofsSockets?: Readonly<Record<number, string>>;
+  /**
+   * The socket of the passt process serving `<interface type='user'><backend
+   * type='passt'>`, given the interface's alias (`net0`) and its 0-based
+   * index among the interfaces. Without it such an interface is refused:
+   * nobody would be listening.
+   */
+  passtSocket?: PasstSocketFn;
+  /**
    * The clock a `<clock offset='variable'>` guest's RTC is set from: `now` in seconds since the
    * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
    */
@@ -180,3 +193,6 @@ export interface MonitorCommand {
   execute: string;
   arguments: Record<string, unknown>;
 }
+
+/** Where the passt of one interface listens (its alias, its 0-based index among the interfaces). */
+export type PasstSocketFn = (alias: string, index: number) => string | undefined;

@@ -1,28 +1,39 @@
 /**
  * The helper processes one guest needs, started together before QEMU and
- * stopped together after it. Today that is swtpm for an emulated TPM; a new
- * kind (virtiofsd, passt) adds its spec builder here and what QEMU must be
- * told about it to {@link HelperSockets}.
+ * stopped together after it: swtpm for an emulated TPM, a virtiofsd per
+ * virtiofs share, a passt per passt-backed user interface. A new kind adds
+ * its spec builder here and what QEMU must be told about it to
+ * {@link HelperSockets}.
  *
  * @module
  */
 import { rmSync } from 'node:fs';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import { VirError } from '../../../errors.js';
+import type { XmlElement } from '../../../xml/tree.js';
 import { findOnPath } from '../caps/host-facts.js';
 import { type HelperExit, type RunningHelper, startHelper } from './guest-helper.js';
+import { passtFiles, passtSpec } from './passt.js';
 import type { RunnerRoots } from './runner-command.js';
 import { ensureSwtpmState, helperRunDir, swtpmFiles, swtpmSpec } from './swtpm.js';
+import { findVirtiofsd, virtiofsdFeatures, virtiofsdFiles, virtiofsdSpec } from './virtiofsd.js';
 
 /** Helper binaries; each defaults to the one found on PATH. */
 export interface HelperBinaries {
   readonly swtpm?: string;
   readonly swtpmSetup?: string;
+  /** Default: the `fs` vhost-user descriptor's binary; a share's `<binary path>` wins over both. */
+  readonly virtiofsd?: string;
+  readonly passt?: string;
 }
 
 /** What the command line needs from the helpers (`CommandLinePaths` takes the same names). */
 export interface HelperSockets {
   tpmEmulatorSocket?: string;
+  /** By filesystem index (0-based). */
+  virtiofsSockets?: Record<number, string>;
+  /** By interface index (0-based). */
+  passtSockets?: Record<number, string>;
 }
 
 export interface GuestHelpers {
@@ -47,6 +58,11 @@ async function binary(given: string | undefined, name: string, field: string): P
       },
     );
   return found;
+}
+
+/** `<binary path>` of a virtiofs share, when it names one. */
+function binarySettingsPath(el: XmlElement | undefined): string | undefined {
+  return el?.attrs.find((a) => a.name === 'path')?.value;
 }
 
 /**
@@ -79,6 +95,42 @@ export async function startGuestHelpers(
       const h = await startHelper(swtpmSpec(tpm, files, bins), signal);
       running.push(h);
       sockets.tpmEmulatorSocket = h.socket;
+    }
+    for (const [i, fs] of (def.devices?.filesystems ?? []).entries()) {
+      // a share with <source socket> is served by a daemon someone else runs
+      if (fs.driver?.type !== 'virtiofs' || fs.source?.socket !== undefined) continue;
+      const field = `/domain/devices/filesystem[${i + 1}]`;
+      const bin = binarySettingsPath(fs.binary) ?? binaries.virtiofsd ?? findVirtiofsd();
+      if (bin === undefined)
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `${field}: virtiofsd is needed for this share but no vhost-user descriptor of type 'fs' names one`,
+          { field: `${field}/driver/@type` },
+        );
+      const spec = virtiofsdSpec(
+        fs,
+        field,
+        bin,
+        await virtiofsdFeatures(bin, signal),
+        virtiofsdFiles(roots, guest, i),
+      );
+      const h = await startHelper(spec, signal);
+      running.push(h);
+      sockets.virtiofsSockets = { ...sockets.virtiofsSockets, [i]: h.socket };
+    }
+    for (const [i, n] of (def.devices?.interfaces ?? []).entries()) {
+      if (n.type !== 'user' || n.backend?.type !== 'passt') continue;
+      const field = `/domain/devices/interface[${i + 1}]`;
+      const spec = passtSpec(
+        n,
+        field,
+        await binary(binaries.passt, 'passt', `${field}/backend/@type`),
+        passtFiles(roots, guest, i),
+      );
+      const h = await startHelper(spec, signal);
+      running.push(h);
+      sockets.passtSockets = { ...sockets.passtSockets, [i]: h.socket };
     }
   } catch (err) {
     await stop();
