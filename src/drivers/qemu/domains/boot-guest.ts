@@ -14,6 +14,8 @@ import {
   prepareNvram,
   QemuDomainRunner,
   type RunnerOptions,
+  type RunnerRoots,
+  removeHelperRunDir,
   runnerPaths,
   startGuestHelpers,
 } from '../lifecycle/index.js';
@@ -64,11 +66,17 @@ export async function bootGuest(
   }
 }
 
-/** Stops the helpers of a guest that stopped. */
-export function guestStopped(e: Entry): void {
+/**
+ * Stops the helpers of a guest that stopped. A guest re-attached after this
+ * process restarted has no helper handles; its helpers end with QEMU by
+ * themselves (swtpm --terminate, passt --one-off, virtiofsd when QEMU hangs
+ * up), leaving only their runtime directory to remove.
+ */
+export function guestStopped(e: Entry, roots: RunnerRoots): void {
   const helpers = e.helpers;
   e.helpers = undefined;
-  void helpers?.stop();
+  if (helpers) void helpers.stop();
+  else removeHelperRunDir(roots, e.uuid);
 }
 
 /**

@@ -394,7 +394,7 @@ export class QemuDomains {
     if (ev.type !== 'lifecycle') return;
     if (ev.event === 'stopped') {
       e.live = undefined;
-      guestStopped(e);
+      guestStopped(e, this.#options);
       // libvirt reports a stopped domain with id -1; a transient one is gone with it.
       this.#table.forward({ ...ev, domain: { ...ev.domain, id: -1 } });
       if (!e.config) this.#table.drop(e);

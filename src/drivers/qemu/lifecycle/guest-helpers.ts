@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { rmSync } from 'node:fs';
+import { accessSync, constants, rmSync, statSync } from 'node:fs';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import { VirError } from '../../../errors.js';
 import type { XmlElement } from '../../../xml/tree.js';
@@ -57,7 +57,26 @@ async function binary(given: string | undefined, name: string, field: string): P
         field,
       },
     );
+  // a named binary that is not there would only show as a helper dying at once
+  if (!isExecutable(found))
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${name} binary ${found} is not an executable file`, {
+      field,
+    });
   return found;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the runtime directory of a guest's helpers (their sockets), once they are gone. */
+export function removeHelperRunDir(roots: RunnerRoots, uuid: string): void {
+  rmSync(helperRunDir(roots, uuid), { recursive: true, force: true });
 }
 
 /** `<binary path>` of a virtiofs share, when it names one. */
@@ -100,14 +119,16 @@ export async function startGuestHelpers(
       // a share with <source socket> is served by a daemon someone else runs
       if (fs.driver?.type !== 'virtiofs' || fs.source?.socket !== undefined) continue;
       const field = `/domain/devices/filesystem[${i + 1}]`;
-      const bin = binarySettingsPath(fs.binary) ?? binaries.virtiofsd ?? findVirtiofsd();
-      if (bin === undefined)
+      const named = binarySettingsPath(fs.binary);
+      const found = named ?? binaries.virtiofsd ?? findVirtiofsd();
+      if (found === undefined)
         throw new VirError(
           'CONFIG_UNSUPPORTED',
           'qemu',
           `${field}: virtiofsd is needed for this share but no vhost-user descriptor of type 'fs' names one`,
           { field: `${field}/driver/@type` },
         );
+      const bin = await binary(found, 'virtiofsd', named ? `${field}/binary/@path` : `${field}/driver/@type`);
       const spec = virtiofsdSpec(
         fs,
         field,

@@ -27,6 +27,7 @@ export {
   type GuestHelpers,
   type HelperBinaries,
   type HelperSockets,
+  removeHelperRunDir,
   startGuestHelpers,
 } from './guest-helpers.js';
 export { nvramFile, prepareNvram } from './nvram-file.js';

@@ -5,9 +5,7 @@
  * (`--one-off`).
  *
  * It runs in the foreground so the helper machinery owns its pid (libvirt
- * lets it daemonize and reads a pid file; passt started as root drops to
- * `nobody` before it writes that file, so it could not write one in our
- * private directory anyway).
+ * lets it daemonize and reads a pid file).
  *
  * Files: socket `<stateRoot>/qemu/helpers-<uuid>/net<N>-passt.sock`, log
  * `<logRoot>/qemu/<name>-net<N>-passt.log` unless the backend names its
@@ -43,7 +41,11 @@ export function passtFiles(
 
 /** passt's argv for interface `n` (at `field`): its socket, MTU, outbound interface and log. */
 export function passtSpec(n: InterfaceDef, field: string, binary: string, files: PasstFiles): HelperSpec {
-  const argv = [binary, '--one-off', '--foreground', '--socket', files.socket];
+  // passt started as root drops to `nobody` before it binds, and nobody may not create the
+  // socket in our private directory: it stays this process's user (it sandboxes itself in
+  // its own user namespace either way)
+  const runas = `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
+  const argv = [binary, '--runas', runas, '--one-off', '--foreground', '--socket', files.socket];
   if (n.mtu?.size !== undefined) argv.push('--mtu', String(n.mtu.size));
   const dev = n.source?.dev;
   if (dev !== undefined) {
