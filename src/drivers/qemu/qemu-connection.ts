@@ -139,6 +139,7 @@ export class QemuConnection implements DriverConnection {
           ...(helpers?.passtSockets !== undefined
             ? { passtSocket: (_alias: string, i: number) => helpers.passtSockets?.[i] }
             : {}),
+          ...(helpers?.bridgeTaps !== undefined ? { bridgeTap: (i: number) => helpers.bridgeTaps?.[i] } : {}),
         });
       },
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),

@@ -5,7 +5,8 @@
  * (QEMU's stream netdev). Each must be gone after destroy, and a start that
  * is refused or fails leaves nothing running and nothing on disk.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
@@ -241,3 +242,60 @@ describe.skipIf(!HAS_QEMU || !PASST)(
     });
   },
 );
+
+const IS_ROOT = process.getuid?.() === 0;
+const BRIDGE_NOTE = IS_ROOT ? '' : ' (skipped: creating a test bridge and taps needs root)';
+
+describe.skipIf(!HAS_QEMU)(`a bridge interface${QEMU_NOTE}`, () => {
+  const NIC = (bridge: string) =>
+    `<interface type='bridge'><mac address='52:54:00:aa:bb:02'/><source bridge='${bridge}'/><model type='virtio'/></interface>`;
+
+  it('a bridge that does not exist is refused naming <source bridge>, nothing left behind', async () => {
+    const uuid = 'f5000000-0000-4000-8000-000000000005';
+    const c = await open();
+    const dom = await c.defineDomain(guest('nobr', uuid, NIC('vknosuchbr0')));
+    const err = await refusal(dom.start({ paused: true }));
+    expect(isVirError(err), String(err)).toBe(true);
+    expect(err).toMatchObject({
+      code: 'CONFIG_UNSUPPORTED',
+      field: '/domain/devices/interface[1]/source/@bridge',
+    });
+    expect(String((err as Error).message)).toMatch(/bridge 'vknosuchbr0' does not exist/);
+    await nothingLeft(uuid);
+  });
+
+  it.skipIf(!IS_ROOT)(
+    `as root: a tap on the bridge, opened by QEMU, gone after destroy${BRIDGE_NOTE}`,
+    async () => {
+      const br = 'vktestbr0';
+      execFileSync('ip', ['link', 'add', br, 'type', 'bridge']);
+      try {
+        const uuid = 'f5000000-0000-4000-8000-000000000006';
+        let c = await open();
+        const dom = await c.defineDomain(guest('br', uuid, NIC(br)));
+        await dom.start({ paused: true });
+        const tap = 'vkf5000000n0';
+        // attached to the bridge, with the guest's MAC behind fe:
+        expect(readlinkSync(`/sys/class/net/${tap}/master`).endsWith(`/${br}`)).toBe(true);
+        expect(readFileSync(`/sys/class/net/${tap}/address`, 'utf8').trim()).toBe('fe:54:00:aa:bb:02');
+        const info = await askQemu(uuid, (q) =>
+          q.execute('human-monitor-command', { 'command-line': 'info network' }).then(String),
+        );
+        expect(info).toMatch(new RegExp(`hostnet0: index=0,type=tap,ifname=${tap}`));
+        c = await open();
+        await (await c.lookupDomain('br')).destroy();
+        await nothingLeft(uuid);
+        // a re-attached guest's tap is named from its live definition and deleted too
+        await until('the tap to go', () => !existsSync(`/sys/class/net/${tap}`));
+        // the tap of a guest this connection started goes with it
+        const again = await c.lookupDomain('br');
+        await again.start({ paused: true });
+        expect(existsSync(`/sys/class/net/${tap}`)).toBe(true);
+        await again.destroy();
+        await until('the tap to go', () => !existsSync(`/sys/class/net/${tap}`));
+      } finally {
+        execFileSync('ip', ['link', 'del', br]);
+      }
+    },
+  );
+});

@@ -164,10 +164,10 @@ describe('passt', () => {
     expect(spec.argv).toEqual(
       expect.arrayContaining(['--one-off', '--foreground', '--socket', '/run/p.sock']),
     );
-    const valueOf = (opt: string) => spec.argv[spec.argv.indexOf(opt) + 1];
-    expect(valueOf('--mtu')).toBe('9000');
-    expect(valueOf('--interface')).toBe('eth42');
-    expect(valueOf('--log-file')).toBe('/var/log/p.log');
+    const optionValue = (opt: string) => spec.argv[spec.argv.indexOf(opt) + 1];
+    expect(optionValue('--mtu')).toBe('9000');
+    expect(optionValue('--interface')).toBe('eth42');
+    expect(optionValue('--log-file')).toBe('/var/log/p.log');
   });
 
   function netdevOf(versionNumber: number, paths: Partial<CommandLinePaths>): string | undefined {
@@ -187,5 +187,36 @@ describe('passt', () => {
 
   it('is refused when nobody started passt for the interface', () => {
     expect(refusedAt(() => netdevOf(10_000_000, {}))).toBe('/domain/devices/interface[1]/backend/@type');
+  });
+});
+
+describe('a bridge interface on a tap made before QEMU', () => {
+  const NIC = (driver = '') =>
+    `<interface type='bridge'><mac address='52:54:00:aa:bb:03'/><source bridge='br0'/><model type='virtio'/>${driver}</interface>`;
+  function argvOf(devices: string, paths: Partial<CommandLinePaths>): string[] {
+    const caps = fixtureCaps();
+    return buildCommandLine(applyQemuDefaults(def(devices), caps), caps, {
+      domainDir: '/d',
+      monitor: { path: '/d/m' },
+      ...paths,
+    }).argv;
+  }
+
+  it('QEMU opens the tap by name, with no scripts', () => {
+    const argv = argvOf(NIC(), { bridgeTap: (i) => (i === 0 ? 'vktap0' : undefined) });
+    expect(argv[argv.indexOf('-netdev') + 1]).toBe(
+      '{"type":"tap","ifname":"vktap0","script":"no","downscript":"no","id":"hostnet0"}',
+    );
+  });
+
+  it('refuses what such a tap cannot carry, and a bridge interface nobody made a tap for', () => {
+    const tap = { bridgeTap: () => 'vktap0' };
+    expect(refusedAt(() => argvOf(NIC("<driver name='vhost'/>"), tap))).toBe(
+      '/domain/devices/interface[1]/driver/@name',
+    );
+    expect(refusedAt(() => argvOf(NIC("<driver queues='2'/>"), tap))).toBe(
+      '/domain/devices/interface[1]/driver/@queues',
+    );
+    expect(refusedAt(() => argvOf(NIC(), {}))).toBe('/domain/devices/interface[1]/@type');
   });
 });

@@ -21,7 +21,7 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { type Props, pciProps } from './device-props.js';
 import { actualConnection, netdevProps } from './net-backends.js';
-import type { NetHost, PasstSocketFn } from './types.js';
+import type { CommandLinePaths, NetHost } from './types.js';
 import type { UsbAddrFn } from './usb-addresses.js';
 
 /** Elements of `<interface>` that only the host side acts on. */
@@ -147,7 +147,7 @@ export function buildNets(
   boot: Map<object, number>,
   host: NetHost | undefined,
   usbAddr: UsbAddrFn,
-  passtSocket?: PasstSocketFn,
+  started: Pick<CommandLinePaths, 'passtSocket' | 'bridgeTap'> = {},
 ): void {
   let next = 0;
   for (const [i, n] of (def.devices?.interfaces ?? []).entries()) {
@@ -157,15 +157,10 @@ export function buildNets(
     const user = n.alias?.name;
     const alias = user?.startsWith('ua-') ? user : `net${next++}`;
     const actual = actualConnection(n, host, field);
-    const netdev = netdevProps(
-      b,
-      n,
-      alias,
-      actual,
-      host,
-      field,
-      passtSocket && (() => passtSocket(alias, i)),
-    );
+    const netdev = netdevProps(b, n, alias, actual, host, field, {
+      passtSocket: () => started.passtSocket?.(alias, i),
+      tap: () => started.bridgeTap?.(i),
+    });
     b.props('-netdev', { ...netdev, id: `host${alias}` }, field);
     const driver = nicDriver(n, field);
     const p: Props = { driver, ...(isVirtioNicModel(n.model?.type) ? virtioProps(n) : {}) };

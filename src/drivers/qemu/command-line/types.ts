@@ -86,6 +86,13 @@ export interface CommandLinePaths {
    */
   passtSocket?: PasstSocketFn;
   /**
+   * The tap device created on the host for a `<interface type='bridge'>`
+   * and already attached to its bridge, by the interface's 0-based index;
+   * QEMU opens it by name. Used only without a {@link netHost} (which passes
+   * descriptors instead); without either such an interface is refused.
+   */
+  bridgeTap?: (index: number) => string | undefined;
+  /**
    * The clock a `<clock offset='variable'>` guest's RTC is set from: `now` in seconds since the
    * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
    */

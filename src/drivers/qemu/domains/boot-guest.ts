@@ -10,12 +10,12 @@ import type { DomainDef } from '../../../conf/domain/index.js';
 import type { CallOptions } from '../../../driver.js';
 import {
   appendDomainLog,
+  forgetGuestHelpers,
   type GuestHelpers,
   prepareNvram,
   QemuDomainRunner,
   type RunnerOptions,
   type RunnerRoots,
-  removeHelperRunDir,
   runnerPaths,
   startGuestHelpers,
 } from '../lifecycle/index.js';
@@ -70,13 +70,14 @@ export async function bootGuest(
  * Stops the helpers of a guest that stopped. A guest re-attached after this
  * process restarted has no helper handles; its helpers end with QEMU by
  * themselves (swtpm --terminate, passt --one-off, virtiofsd when QEMU hangs
- * up), leaving only their runtime directory to remove.
+ * up), leaving their runtime directory and the taps made for its bridge
+ * interfaces (named from the live definition) to remove.
  */
 export function guestStopped(e: Entry, roots: RunnerRoots): void {
   const helpers = e.helpers;
   e.helpers = undefined;
   if (helpers) void helpers.stop();
-  else removeHelperRunDir(roots, e.uuid);
+  else void forgetGuestHelpers(roots, e.uuid, e.live);
 }
 
 /**

@@ -8,10 +8,12 @@
  * @module
  */
 import { accessSync, constants, rmSync, statSync } from 'node:fs';
+import type { InterfaceDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import { VirError } from '../../../errors.js';
 import type { XmlElement } from '../../../xml/tree.js';
 import { findOnPath } from '../caps/host-facts.js';
+import { type BridgeTap, createTap, deleteTap, plannedTaps, tapName } from './bridge-taps.js';
 import { type HelperExit, type RunningHelper, startHelper } from './guest-helper.js';
 import { passtFiles, passtSpec } from './passt.js';
 import type { RunnerRoots } from './runner-command.js';
@@ -34,6 +36,8 @@ export interface HelperSockets {
   virtiofsSockets?: Record<number, string>;
   /** By interface index (0-based). */
   passtSockets?: Record<number, string>;
+  /** The tap made for each bridge interface, by interface index (0-based). */
+  bridgeTaps?: Record<number, string>;
 }
 
 export interface GuestHelpers {
@@ -74,9 +78,26 @@ function isExecutable(path: string): boolean {
   }
 }
 
-/** Removes the runtime directory of a guest's helpers (their sockets), once they are gone. */
-export function removeHelperRunDir(roots: RunnerRoots, uuid: string): void {
+/**
+ * What a stopped guest's helpers leave when nobody holds their handles (a
+ * guest re-attached after a restart of this process): their runtime
+ * directory, and the taps of its bridge interfaces, named as at start.
+ */
+export async function forgetGuestHelpers(
+  roots: RunnerRoots,
+  uuid: string,
+  live: DomainDef | undefined,
+): Promise<void> {
   rmSync(helperRunDir(roots, uuid), { recursive: true, force: true });
+  for (const [i, n] of (live?.devices?.interfaces ?? []).entries()) {
+    if (n.type !== 'bridge' || n.source?.bridge === undefined) continue;
+    try {
+      const ifname = tapName(n, uuid, i, `/domain/devices/interface[${i + 1}]`);
+      await deleteTap({ index: i, ifname, bridge: n.source.bridge });
+    } catch {
+      // a name the start would have refused: no tap was made
+    }
+  }
 }
 
 /** `<binary path>` of a virtiofs share, when it names one. */
@@ -97,11 +118,20 @@ export async function startGuestHelpers(
   const guest = { name: def.name, uuid: def.uuid ?? '' };
   const running: RunningHelper[] = [];
   const sockets: HelperSockets = {};
+  const taps: BridgeTap[] = [];
   const stop = async () => {
     await Promise.all(running.map((h) => h.stop()));
+    await Promise.all(taps.map((t) => deleteTap(t)));
     rmSync(helperRunDir(roots, guest.uuid), { recursive: true, force: true });
   };
   try {
+    const interfaces = def.devices?.interfaces ?? [];
+    // every bridge is checked before the first tap is made
+    for (const t of plannedTaps(interfaces, guest.uuid)) {
+      taps.push(t);
+      await createTap(t, interfaces[t.index] as InterfaceDef);
+      sockets.bridgeTaps = { ...sockets.bridgeTaps, [t.index]: t.ifname };
+    }
     const tpm = def.devices?.tpms?.[0];
     if (tpm?.backend?.type === 'emulator') {
       const field = '/domain/devices/tpm[1]/backend/@type';

@@ -24,10 +24,10 @@ export { freeDisplayPorts } from './display-ports.js';
 export { appendDomainLog } from './domain-log.js';
 export { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
 export {
+  forgetGuestHelpers,
   type GuestHelpers,
   type HelperBinaries,
   type HelperSockets,
-  removeHelperRunDir,
   startGuestHelpers,
 } from './guest-helpers.js';
 export { nvramFile, prepareNvram } from './nvram-file.js';
