@@ -25,7 +25,11 @@ import {
 // the host's own descriptor, as the driver finds it (root: no per-user directory)
 const VIRTIOFSD = findVirtiofsd(['/usr/share/qemu/vhost-user', '/etc/qemu/vhost-user']);
 const FEATURES = VIRTIOFSD ? await virtiofsdFeatures(VIRTIOFSD) : undefined;
-const FS_NOTE = VIRTIOFSD ? '' : " (skipped: no vhost-user descriptor of type 'fs')";
+const FS_NOTE = !VIRTIOFSD
+  ? " (skipped: no vhost-user descriptor of type 'fs')"
+  : process.getuid?.() !== 0
+    ? ' (skipped: virtiofsd is started only as root)'
+    : '';
 const PASST = ['/usr/bin/passt', '/usr/local/bin/passt'].find((p) => existsSync(p));
 const PASST_NOTE = PASST ? '' : ' (skipped: passt is not installed)';
 
@@ -135,7 +139,7 @@ async function nothingLeft(uuid: string): Promise<void> {
   expect(existsSync(join(roots.path, 'state', 'qemu', `helpers-${uuid}`))).toBe(false);
 }
 
-describe.skipIf(!HAS_QEMU || !VIRTIOFSD)(`virtiofsd for a virtiofs share${QEMU_NOTE}${FS_NOTE}`, () => {
+describe.skipIf(!HAS_QEMU || FS_NOTE !== '')(`virtiofsd for a virtiofs share${QEMU_NOTE}${FS_NOTE}`, () => {
   const share = (inner = '', binary = '') =>
     `<filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>${binary}
       <source dir='${join(roots.path, 'share')}'/><target dir='tag0'/>${inner}</filesystem>`;

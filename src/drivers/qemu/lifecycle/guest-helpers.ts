@@ -149,6 +149,15 @@ export async function startGuestHelpers(
       // a share with <source socket> is served by a daemon someone else runs
       if (fs.driver?.type !== 'virtiofs' || fs.source?.socket !== undefined) continue;
       const field = `/domain/devices/filesystem[${i + 1}]`;
+      // unprivileged, the C daemon cannot run at all and the Rust one needs the user's
+      // subordinate IDs mapped (libvirt builds that map from /etc/subuid)
+      if (process.getuid?.() !== 0)
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `${field}: virtiofsd as an unprivileged user needs an ID map virtkit does not set up yet`,
+          { field: `${field}/driver/@type` },
+        );
       const named = binarySettingsPath(fs.binary);
       const found = named ?? binaries.virtiofsd ?? findVirtiofsd();
       if (found === undefined)
