@@ -282,6 +282,7 @@ describe.skipIf(!HAS_QEMU)(`a bridge interface${QEMU_NOTE}`, () => {
         // attached to the bridge, with the guest's MAC behind fe:
         expect(readlinkSync(`/sys/class/net/${tap}/master`).endsWith(`/${br}`)).toBe(true);
         expect(readFileSync(`/sys/class/net/${tap}/address`, 'utf8').trim()).toBe('fe:54:00:aa:bb:02');
+        expect(await dom.getXML()).toMatch(new RegExp(`<target dev='${tap}'/>`));
         const info = await askQemu(uuid, (q) =>
           q.execute('human-monitor-command', { 'command-line': 'info network' }).then(String),
         );

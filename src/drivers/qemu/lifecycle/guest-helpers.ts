@@ -129,7 +129,10 @@ export async function startGuestHelpers(
     // every bridge is checked before the first tap is made
     for (const t of plannedTaps(interfaces, guest.uuid)) {
       taps.push(t);
-      await createTap(t, interfaces[t.index] as InterfaceDef);
+      const n = interfaces[t.index] as InterfaceDef;
+      await createTap(t, n);
+      // the live definition names the tap, as libvirt's does
+      n.target ??= { dev: t.ifname };
       sockets.bridgeTaps = { ...sockets.bridgeTaps, [t.index]: t.ifname };
     }
     const tpm = def.devices?.tpms?.[0];
