@@ -14,7 +14,7 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { InterfaceDef } from '../../../conf/domain/devices/index.js';
 import { VirError } from '../../../errors.js';
 
@@ -91,7 +91,7 @@ export function plannedTaps(interfaces: readonly InterfaceDef[], uuid: string): 
         { field: `${field}/@type` },
       );
     const ifname = tapName(n, uuid, i, field);
-    if (existsSync(`/sys/class/net/${ifname}`))
+    if (existsSync(`/sys/class/net/${ifname}`) && !(n.target?.dev === undefined && isStaleTap(ifname)))
       throw new VirError(
         'CONFIG_UNSUPPORTED',
         'qemu',
@@ -105,6 +105,23 @@ export function plannedTaps(interfaces: readonly InterfaceDef[], uuid: string): 
   return out;
 }
 
+/**
+ * True when `ifname` is a tap nobody holds open (no carrier): one this guest
+ * made under its own generated name in a run that ended without removing it
+ * (the host process killed with its guest). It is replaced at start.
+ */
+function isStaleTap(ifname: string): boolean {
+  try {
+    return (
+      existsSync(`/sys/class/net/${ifname}/tun_flags`) &&
+      readFileSync(`/sys/class/net/${ifname}/carrier`, 'utf8').trim() === '0'
+    );
+  } catch {
+    // carrier cannot be read while the link is down: nobody brought it up for a guest
+    return existsSync(`/sys/class/net/${ifname}/tun_flags`);
+  }
+}
+
 /** Creates, configures and attaches one tap; a failure deletes what was made and names the field. */
 export async function createTap(tap: BridgeTap, n: InterfaceDef): Promise<void> {
   const field = `/domain/devices/interface[${tap.index + 1}]`;
@@ -115,6 +132,8 @@ export async function createTap(tap: BridgeTap, n: InterfaceDef): Promise<void> 
       field: `${field}/@type`,
     });
   };
+  // a stale tap of this guest's (see isStaleTap) goes first
+  await deleteTap(tap);
   let err = await ip(bin, ['tuntap', 'add', 'dev', tap.ifname, 'mode', 'tap']);
   if (err !== undefined) return fail(err);
   const mac = tapMac(n.mac?.address);
