@@ -14,7 +14,7 @@ import { VirError } from '../../../errors.js';
 import type { XmlElement } from '../../../xml/tree.js';
 import { findOnPath } from '../caps/host-facts.js';
 import { type BridgeTap, createTap, deleteTap, plannedTaps, tapName } from './bridge-taps.js';
-import { type HelperExit, type RunningHelper, startHelper } from './guest-helper.js';
+import { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
 import { passtFiles, passtSpec } from './passt.js';
 import type { RunnerRoots } from './runner-command.js';
 import { ensureSwtpmState, helperRunDir, swtpmFiles, swtpmSpec } from './swtpm.js';
@@ -125,29 +125,10 @@ export async function startGuestHelpers(
     rmSync(helperRunDir(roots, guest.uuid), { recursive: true, force: true });
   };
   try {
+    // everything that can be refused is checked before the first tap or process is made
     const interfaces = def.devices?.interfaces ?? [];
-    // every bridge is checked before the first tap is made
-    for (const t of plannedTaps(interfaces, guest.uuid)) {
-      taps.push(t);
-      const n = interfaces[t.index] as InterfaceDef;
-      await createTap(t, n);
-      // the live definition names the tap, as libvirt's does
-      n.target ??= { dev: t.ifname };
-      sockets.bridgeTaps = { ...sockets.bridgeTaps, [t.index]: t.ifname };
-    }
-    const tpm = def.devices?.tpms?.[0];
-    if (tpm?.backend?.type === 'emulator') {
-      const field = '/domain/devices/tpm[1]/backend/@type';
-      const files = swtpmFiles(roots, guest, tpm);
-      const bins = {
-        swtpm: await binary(binaries.swtpm, 'swtpm', field),
-        swtpmSetup: await binary(binaries.swtpmSetup, 'swtpm_setup', field),
-      };
-      await ensureSwtpmState(tpm, files, guest, bins, signal);
-      const h = await startHelper(swtpmSpec(tpm, files, bins), signal);
-      running.push(h);
-      sockets.tpmEmulatorSocket = h.socket;
-    }
+    const plannedTapList = plannedTaps(interfaces, guest.uuid);
+    const daemons: Array<{ spec: HelperSpec; done: (socket: string) => void }> = [];
     for (const [i, fs] of (def.devices?.filesystems ?? []).entries()) {
       // a share with <source socket> is served by a daemon someone else runs
       if (fs.driver?.type !== 'virtiofs' || fs.source?.socket !== undefined) continue;
@@ -171,29 +152,57 @@ export async function startGuestHelpers(
           { field: `${field}/driver/@type` },
         );
       const bin = await binary(found, 'virtiofsd', named ? `${field}/binary/@path` : `${field}/driver/@type`);
-      const spec = virtiofsdSpec(
-        fs,
-        field,
-        bin,
-        await virtiofsdFeatures(bin, signal),
-        virtiofsdFiles(roots, guest, i),
-      );
-      const h = await startHelper(spec, signal);
-      running.push(h);
-      sockets.virtiofsSockets = { ...sockets.virtiofsSockets, [i]: h.socket };
+      const features = await virtiofsdFeatures(bin, signal);
+      daemons.push({
+        spec: virtiofsdSpec(fs, field, bin, features, virtiofsdFiles(roots, guest, i)),
+        done: (socket) => {
+          sockets.virtiofsSockets = { ...sockets.virtiofsSockets, [i]: socket };
+        },
+      });
     }
-    for (const [i, n] of (def.devices?.interfaces ?? []).entries()) {
+    for (const [i, n] of interfaces.entries()) {
       if (n.type !== 'user' || n.backend?.type !== 'passt') continue;
       const field = `/domain/devices/interface[${i + 1}]`;
-      const spec = passtSpec(
-        n,
-        field,
-        await binary(binaries.passt, 'passt', `${field}/backend/@type`),
-        passtFiles(roots, guest, i),
-      );
-      const h = await startHelper(spec, signal);
+      const bin = await binary(binaries.passt, 'passt', `${field}/backend/@type`);
+      daemons.push({
+        spec: passtSpec(n, field, bin, passtFiles(roots, guest, i)),
+        done: (socket) => {
+          sockets.passtSockets = { ...sockets.passtSockets, [i]: socket };
+        },
+      });
+    }
+    const tpm = def.devices?.tpms?.[0];
+    const tpmField = '/domain/devices/tpm[1]/backend/@type';
+    const swtpm =
+      tpm?.backend?.type === 'emulator'
+        ? {
+            tpm,
+            files: swtpmFiles(roots, guest, tpm),
+            bins: {
+              swtpm: await binary(binaries.swtpm, 'swtpm', tpmField),
+              swtpmSetup: await binary(binaries.swtpmSetup, 'swtpm_setup', tpmField),
+            },
+          }
+        : undefined;
+
+    for (const t of plannedTapList) {
+      taps.push(t);
+      const n = interfaces[t.index] as InterfaceDef;
+      await createTap(t, n);
+      // the live definition names the tap, as libvirt's does
+      n.target ??= { dev: t.ifname };
+      sockets.bridgeTaps = { ...sockets.bridgeTaps, [t.index]: t.ifname };
+    }
+    if (swtpm) {
+      await ensureSwtpmState(swtpm.tpm, swtpm.files, guest, swtpm.bins, signal);
+      const h = await startHelper(swtpmSpec(swtpm.tpm, swtpm.files, swtpm.bins), signal);
       running.push(h);
-      sockets.passtSockets = { ...sockets.passtSockets, [i]: h.socket };
+      sockets.tpmEmulatorSocket = h.socket;
+    }
+    for (const d of daemons) {
+      const h = await startHelper(d.spec, signal);
+      running.push(h);
+      d.done(h.socket);
     }
   } catch (err) {
     await stop();
