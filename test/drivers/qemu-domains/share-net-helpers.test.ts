@@ -208,7 +208,9 @@ describe.skipIf(!HAS_QEMU || !PASST)(
   `passt for a passt-backed user interface${QEMU_NOTE}${PASST_NOTE}`,
   () => {
     const NIC =
-      "<interface type='user'><mac address='52:54:00:aa:bb:01'/><model type='virtio'/><backend type='passt'/></interface>";
+      "<interface type='user'><mac address='52:54:00:aa:bb:01'/><ip address='10.0.2.15' prefix='24'/>" +
+      "<portForward proto='tcp' address='127.0.0.1'><range start='47022' to='22'/></portForward>" +
+      "<model type='virtio'/><backend type='passt'/></interface>";
 
     it("QEMU's netdev is a stream to passt's socket; passt is gone after destroy", async () => {
       const uuid = 'f5000000-0000-4000-8000-000000000003';
@@ -217,7 +219,20 @@ describe.skipIf(!HAS_QEMU || !PASST)(
       await dom.start({ paused: true });
       const socket = join(roots.path, 'state', 'qemu', `helpers-${uuid}`, 'net0-passt.sock');
       const [p] = processArgv('passt', roots.path);
-      expect(p?.argv).toEqual(expect.arrayContaining(['--one-off', '--socket', socket]));
+      expect(p?.argv).toEqual(
+        expect.arrayContaining([
+          '--one-off',
+          '--socket',
+          socket,
+          '--address',
+          '10.0.2.15',
+          '--netmask',
+          '24',
+        ]),
+      );
+      // passt took the forward: it listens on the host port
+      const tcp = readFileSync('/proc/net/tcp', 'utf8');
+      expect(tcp).toMatch(/0100007F:B7AE 00000000:0000 0A/);
       const info = await askQemu(uuid, (q) =>
         q.execute('human-monitor-command', { 'command-line': 'info network' }).then(String),
       );

@@ -170,6 +170,80 @@ describe('passt', () => {
     expect(optionValue('--log-file')).toBe('/var/log/p.log');
   });
 
+  it("addresses and port forwards as passt's options, by libvirt's rules (net-user-passt's interface)", () => {
+    const d = def(
+      NIC(`<source dev='eth42'/>
+      <ip address='172.17.2.0' family='ipv4' prefix='24'/>
+      <ip address='2001:db8:ac10:fd01::feed' family='ipv6'/>
+      <portForward proto='tcp' address='2001:db8:ac10:fd01::1:10'>
+        <range start='22' to='2022'/><range start='1000' end='1050'/>
+        <range start='1020' exclude='yes'/><range start='1030' end='1040' exclude='yes'/>
+      </portForward>
+      <portForward proto='udp' address='1.2.3.4' dev='eth0'>
+        <range start='5000' end='5020' to='6000'/><range start='5010' end='5015' exclude='yes'/>
+      </portForward>
+      <portForward proto='tcp'><range start='80'/></portForward>
+      <portForward proto='tcp'><range start='443' to='344'/></portForward>
+      <portForward proto='udp'/>`),
+    );
+    const n = d.devices?.interfaces?.[0];
+    if (!n) throw new Error('no interface');
+    const argv = passtSpec(n, '/domain/devices/interface[1]', '/usr/bin/passt', {
+      socket: '/run/p.sock',
+      logFile: '/l',
+    }).argv;
+    const from = argv.indexOf('--address');
+    expect(argv.slice(from, argv.indexOf('--stderr'))).toEqual([
+      '--address',
+      '172.17.2.0',
+      '--netmask',
+      '24',
+      '--address',
+      '2001:db8:ac10:fd01::feed',
+      '--tcp-ports',
+      '2001:db8:ac10:fd01::1:10/22:2022,1000-1050,~1020,~1030-1040',
+      '--udp-ports',
+      '1.2.3.4%eth0/5000-5020:6000-6020,~5010-5015',
+      '--tcp-ports',
+      '80',
+      '--tcp-ports',
+      '443:344',
+      '--udp-ports',
+      'all',
+    ]);
+  });
+
+  it('refuses what passt cannot take: two IPv4 addresses, an IPv6 prefix, a peer', () => {
+    const spec = (inner: string) => () => {
+      const n = def(NIC(inner)).devices?.interfaces?.[0];
+      if (!n) throw new Error('no interface');
+      return passtSpec(n, '/domain/devices/interface[1]', '/usr/bin/passt', { socket: '/s', logFile: '/l' });
+    };
+    expect(refusedAt(spec("<ip address='10.0.0.2'/><ip address='10.0.0.3'/>"))).toBe(
+      '/domain/devices/interface[1]/ip[2]',
+    );
+    expect(refusedAt(spec("<ip address='fd00::2' prefix='64'/>"))).toBe(
+      '/domain/devices/interface[1]/ip[1]/@prefix',
+    );
+    expect(refusedAt(spec("<ip address='10.0.0.2' peer='10.0.0.1'/>"))).toBe(
+      '/domain/devices/interface[1]/ip[1]/@peer',
+    );
+  });
+
+  it('port forwards and addresses on an interface without passt are refused, not dropped', () => {
+    const caps = fixtureCaps();
+    const user = (inner: string) => () =>
+      buildCommandLine(
+        applyQemuDefaults(def(`<interface type='user'>${inner}<model type='virtio'/></interface>`), caps),
+        caps,
+        { domainDir: '/d', monitor: { path: '/d/m' } },
+      );
+    expect(refusedAt(user("<portForward proto='tcp'><range start='22'/></portForward>"))).toBe(
+      '/domain/devices/interface[1]/portForward',
+    );
+    expect(refusedAt(user("<ip address='10.0.0.2'/>"))).toBe('/domain/devices/interface[1]/ip');
+  });
+
   function netdevOf(versionNumber: number, paths: Partial<CommandLinePaths>): string | undefined {
     const caps = fixtureCaps({ versionNumber });
     const d = applyQemuDefaults(def(NIC()), caps);

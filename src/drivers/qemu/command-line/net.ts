@@ -112,6 +112,12 @@ function checkConsumed(n: InterfaceDef, host: NetHost | undefined, field: string
   for (const [v, name] of hostOnly)
     if (v !== undefined && !host)
       throw unsupported(`<${name}> needs a host network setup virtkit does not do yet`, `${field}/${name}`);
+  // guest addresses and port forwards are passt's to carry out (net-backends.ts refuses passt on vhost-user)
+  if (n.backend?.type !== 'passt') {
+    if (n.ips?.length) throw unsupported('<interface><ip> is not supported yet', `${field}/ip`);
+    if (n.portForwards?.length)
+      throw unsupported('port forwards are for the passt backend only', `${field}/portForward`);
+  }
   const drv = n.driver?.name;
   if (drv !== undefined && drv !== 'qemu' && drv !== 'vhost')
     throw unsupported(`driver '${drv}' is for passed-through NICs`, `${field}/driver/@name`);

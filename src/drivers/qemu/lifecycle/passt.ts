@@ -55,6 +55,7 @@ export function passtSpec(n: InterfaceDef, field: string, binary: string, files:
       });
     argv.push('--interface', dev);
   }
+  argv.push(...addressArgs(n, field), ...portForwardArgs(n, field));
   const userLog = n.backend?.logFile;
   if (userLog !== undefined) {
     if (!userLog.startsWith('/'))
@@ -64,4 +65,80 @@ export function passtSpec(n: InterfaceDef, field: string, binary: string, files:
     argv.push('--log-file', userLog);
   } else argv.push('--stderr');
   return { name: 'passt', argv, logFile: files.logFile, socket: files.socket, runtimeFiles: [files.socket] };
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+const IPV6 = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$/;
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+function detail(message: string, field: string): VirError {
+  return new VirError('XML_DETAIL', 'qemu', message, { field });
+}
+
+/** The guest's addresses: one IPv4 (with its prefix as the netmask) and one IPv6, as passt can take them. */
+function addressArgs(n: InterfaceDef, field: string): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const [k, ip] of (n.ips ?? []).entries()) {
+    const at = `${field}/ip[${k + 1}]`;
+    const v4 = IPV4.test(ip.address);
+    if (!v4 && !IPV6.test(ip.address)) throw detail(`'${ip.address}' is not an IP address`, `${at}/@address`);
+    const family = v4 ? 'ipv4' : 'ipv6';
+    if (ip.family !== undefined && ip.family !== family)
+      throw detail(`'${ip.address}' is not an ${ip.family} address`, `${at}/@family`);
+    if (seen.has(family))
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `passt takes one ${family} address per interface`, {
+        field: at,
+      });
+    seen.add(family);
+    if (ip.peer !== undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'passt has no peer address', { field: `${at}/@peer` });
+    if (!v4 && ip.prefix !== undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'passt takes no prefix for an IPv6 address', {
+        field: `${at}/@prefix`,
+      });
+    if (v4 && ip.prefix !== undefined && ip.prefix > 32)
+      throw detail(`prefix ${ip.prefix} is too long for IPv4`, `${at}/@prefix`);
+    out.push('--address', ip.address);
+    if (v4 && ip.prefix) out.push('--netmask', String(ip.prefix));
+  }
+  return out;
+}
+
+/**
+ * `<portForward>` as passt's port specs: `[address][%dev]/` then the
+ * ranges (`~` excludes; `start-end:to-end'` maps), or `all` without ranges.
+ */
+function portForwardArgs(n: InterfaceDef, field: string): string[] {
+  const out: string[] = [];
+  for (const [k, pf] of (n.portForwards ?? []).entries()) {
+    const at = `${field}/portForward[${k + 1}]`;
+    if (pf.address !== undefined && !IPV4.test(pf.address) && !IPV6.test(pf.address))
+      throw detail(`'${pf.address}' is not an IP address`, `${at}/@address`);
+    if (pf.dev !== undefined && !IFNAME.test(pf.dev))
+      throw detail(`'${pf.dev}' is not a network interface name`, `${at}/@dev`);
+    let spec = `${pf.address ?? ''}${pf.dev !== undefined ? `%${pf.dev}` : ''}`;
+    if (spec !== '') spec += '/';
+    const ranges = (pf.ranges ?? []).map((r, j) => {
+      const rat = `${at}/range[${j + 1}]`;
+      const ports = [r.start, r.end, r.to];
+      if (ports.some((p) => p !== undefined && (p < 1 || p > 65535)))
+        throw detail('a port must be between 1 and 65535', rat);
+      if (r.end !== undefined && r.end < r.start)
+        throw detail('a range must not end before it starts', `${rat}/@end`);
+      if (r.exclude && r.to !== undefined)
+        throw detail('an excluded range is not forwarded anywhere', `${rat}/@to`);
+      let one = `${r.exclude ? '~' : ''}${r.start}${r.end !== undefined ? `-${r.end}` : ''}`;
+      if (r.to !== undefined) {
+        one += `:${r.to}`;
+        if (r.end !== undefined) one += `-${r.end + r.to - r.start}`;
+      }
+      return one;
+    });
+    out.push(
+      pf.proto === 'tcp' ? '--tcp-ports' : '--udp-ports',
+      spec + (ranges.length ? ranges.join(',') : 'all'),
+    );
+  }
+  return out;
 }
