@@ -230,6 +230,8 @@ export function harnessPaths(name: string, caseName = '') {
     vhostScsiFd: () => 3,
     // the managed qemu-pr-helper's socket in the private dir
     prHelperSocket: `${domainDir}/pr-helper0.sock`,
+    // where libvirt's passt listens: its passt state dir, the short name and the interface alias
+    passtSocket: (alias: string) => `/var/run/libvirt/qemu/passt/-1-${name.slice(0, 20)}-${alias}.socket`,
     // libvirt's harness: a fixed master key and IV (bytes counting from 0), and every
     // secret it is asked for holds the same value
     secrets: {

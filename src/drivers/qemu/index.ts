@@ -53,7 +53,7 @@ export const qemuDriver: DriverFactory = {
     }
     if (driverOptions.kvm === false) options.kvm = false;
     const helpers: Record<string, string> = {};
-    for (const key of ['swtpm', 'swtpmSetup'] as const) {
+    for (const key of ['swtpm', 'swtpmSetup', 'virtiofsd', 'passt'] as const) {
       const v = driverOptions[key];
       if (v === undefined) continue;
       if (typeof v !== 'string' || !v.startsWith('/'))

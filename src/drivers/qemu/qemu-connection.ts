@@ -136,6 +136,11 @@ export class QemuConnection implements DriverConnection {
           ...(helpers?.tpmEmulatorSocket !== undefined
             ? { tpmEmulatorSocket: helpers.tpmEmulatorSocket }
             : {}),
+          ...(helpers?.virtiofsSockets !== undefined ? { virtiofsSockets: helpers.virtiofsSockets } : {}),
+          ...(helpers?.passtSockets !== undefined
+            ? { passtSocket: (_alias: string, i: number) => helpers.passtSockets?.[i] }
+            : {}),
+          ...(helpers?.bridgeTaps !== undefined ? { bridgeTap: (i: number) => helpers.bridgeTaps?.[i] } : {}),
         });
       },
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),

@@ -9,7 +9,8 @@
  * read (read-tracker.ts); every primitive value of the parsed model whose
  * path was never read was ignored. What is ignored on purpose, or not
  * consumed yet, is on not-consumed.json, path pattern → reason: a reason
- * starting "no effect:" is a value that cannot change what QEMU does; "gap:"
+ * starting "no effect:" is a value that cannot change what QEMU does; "helper:"
+ * one a helper process started with the guest reads instead; "gap:"
  * is a real drop still to be refused or implemented. A value ignored that
  * the list does not name fails here, and so does an entry no case needs.
  * `VIRTKIT_UPDATE_NOT_CONSUMED=1 npx vitest run <this file>` rewrites the

@@ -8,6 +8,7 @@
 import {
   attr,
   child,
+  children,
   childText,
   elementMapper,
   enumOf,
@@ -114,6 +115,27 @@ export const interfaceDriverMapper = elementMapper('driver', {
 });
 export type InterfaceDriverDef = Infer<typeof interfaceDriverMapper.spec>;
 
+const interfaceIpMapper = elementMapper('ip', {
+  address: req(attr('address', str)),
+  family: attr('family', enumOf(['ipv4', 'ipv6'])),
+  prefix: attr('prefix', uint32),
+  peer: attr('peer', str),
+});
+
+const portForwardMapper = elementMapper('portForward', {
+  proto: req(attr('proto', enumOf(['tcp', 'udp']))),
+  address: attr('address', str),
+  dev: attr('dev', str),
+  ranges: children(
+    elementMapper('range', {
+      start: req(attr('start', uint32)),
+      end: attr('end', uint32),
+      to: attr('to', uint32),
+      exclude: attr('exclude', yesNo),
+    }),
+  ),
+});
+
 const filterrefMapper = elementMapper('filterref', { filter: req(attr('filter', str)) });
 
 export const interfaceMapper = elementMapper('interface', {
@@ -121,6 +143,10 @@ export const interfaceMapper = elementMapper('interface', {
   trustGuestRxFilters: attr('trustGuestRxFilters', yesNo),
   mac: child(macMapper),
   source: child(interfaceSourceMapper),
+  /** Guest-side addresses (passt hands them out; other types set them on the host end). */
+  ips: children(interfaceIpMapper),
+  /** Host ports passt forwards into the guest. */
+  portForwards: children(portForwardMapper),
   script: child(elementMapper('script', { path: req(attr('path', str)) })),
   downscript: child(elementMapper('downscript', { path: req(attr('path', str)) })),
   backendDomain: child(elementMapper('backenddomain', { name: req(attr('name', str)) })),

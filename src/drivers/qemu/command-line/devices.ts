@@ -45,7 +45,7 @@ export function buildDevices(
   buildCcidControllers(b, dev.controllers ?? [], usbAddr);
   buildDisks(b, def, facts, boot, usbAddr, paths);
   buildFilesystems(b, def, facts, paths, usbAddr);
-  buildNets(b, def, facts, boot, paths.netHost, usbAddr);
+  buildNets(b, def, facts, boot, paths.netHost, usbAddr, paths);
   buildChardevs(b, def, facts, paths, usbAddr);
   buildTpms(b, def, paths);
   buildInputs(b, def, facts, usbAddr);

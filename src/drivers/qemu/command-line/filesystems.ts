@@ -89,7 +89,7 @@ export function buildFilesystems(
     };
     if (kind === 'virtiofs') {
       const chardev = vhostUserChardevId(alias);
-      const socket = virtiofsSocketPath(fs, i, paths.domainDir);
+      const socket = paths.virtiofsSockets?.[i] ?? virtiofsSocketPath(fs, i, paths.domainDir);
       b.add('-chardev', `socket,id=${chardev},path=${optValue(socket, `${field}/source/@socket`)}`);
       device.chardev = chardev;
       if (fs.driver?.queue !== undefined) device['queue-size'] = fs.driver.queue;

@@ -74,6 +74,68 @@ function socketAddr(address: string | undefined, port: string | undefined, field
   return `${address ?? ''}:${Number(port)}`;
 }
 
+/** What was started on the host for one NIC before QEMU: passt's socket, a tap on its bridge. */
+export interface StartedForNic {
+  passtSocket?: () => string | undefined;
+  tap?: () => string | undefined;
+}
+
+/**
+ * A tap created and attached to its bridge before QEMU, which QEMU opens by
+ * name with no scripts. QEMU would open vhost-net itself here, which
+ * virtkit does not arrange, so an explicit vhost driver is refused; as
+ * libvirt does when vhost-net is missing, virtio NICs use QEMU's own.
+ */
+function namedTapProps(n: InterfaceDef, ifname: string, field: string): Props {
+  if (n.driver?.name === 'vhost')
+    throw unsupported(
+      'the vhost driver on a tap QEMU opens by name is not supported yet',
+      `${field}/driver/@name`,
+    );
+  if ((n.driver?.queues ?? 1) > 1)
+    throw unsupported(
+      'several queues on a tap QEMU opens by name are not supported yet',
+      `${field}/driver/@queues`,
+    );
+  const p: Props = {
+    type: 'tap',
+    ifname: checkValue(ifname, `${field}/target/@dev`),
+    script: 'no',
+    downscript: 'no',
+  };
+  if (n.tune?.sndbuf !== undefined) p.sndbuf = n.tune.sndbuf;
+  return p;
+}
+
+/** How long QEMU waits before it reconnects to a passt that went away (libvirt's fixed 5 s). */
+const PASST_RECONNECT_S = 5;
+
+/**
+ * A passt-backed user interface: QEMU connects as a client to the stream
+ * socket passt listens on, and reconnects when that QEMU can (8.0 added
+ * `reconnect`, 9.2 renamed it `reconnect-ms`).
+ */
+function passtProps(
+  b: ArgvBuilder,
+  field: string,
+  passtSocket: (() => string | undefined) | undefined,
+): Props {
+  const path = passtSocket?.();
+  if (path === undefined)
+    throw unsupported(
+      'the passt backend needs the passt process started for the interface, which this caller does not start',
+      `${field}/backend/@type`,
+    );
+  const p: Props = {
+    type: 'stream',
+    addr: { type: 'unix', path: checkValue(path, `${field}/backend`) },
+    server: false,
+  };
+  if (b.qemuVersion >= 9_002_000) p['reconnect-ms'] = PASST_RECONNECT_S * 1000;
+  else if (b.qemuVersion >= 8_000_000) p.reconnect = PASST_RECONNECT_S;
+  return p;
+}
+
 /**
  * Writes whatever the netdev needs first and returns its properties
  * (without `id`, which the caller adds last as libvirt does).
@@ -85,6 +147,7 @@ export function netdevProps(
   actual: { type: ActualType; bridge?: string | undefined },
   host: NetHost | undefined,
   field: string,
+  started: StartedForNic = {},
 ): Props {
   const queues = n.driver?.queues ?? 1;
   if (n.script && actual.type !== 'ethernet')
@@ -93,6 +156,8 @@ export function netdevProps(
   switch (actual.type) {
     case 'ethernet':
     case 'bridge': {
+      const ifname = host ? undefined : started.tap?.();
+      if (ifname !== undefined) return namedTapProps(n, ifname, field);
       if (!host)
         throw unsupported(
           `interface type '${n.type}' needs a host network setup virtkit does not do yet`,
@@ -134,9 +199,7 @@ export function netdevProps(
       };
     }
     case 'user':
-      if (n.backend?.type === 'passt')
-        throw unsupported('the passt backend is not supported yet', `${field}/backend/@type`);
-      return { type: 'user' };
+      return n.backend?.type === 'passt' ? passtProps(b, field, started.passtSocket) : { type: 'user' };
     case 'vhostuser': {
       if (n.backend?.type === 'passt')
         throw unsupported('the passt backend is not supported yet', `${field}/backend/@type`);

@@ -21,7 +21,7 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { acpiIndexProps, type Props, pciProps } from './device-props.js';
 import { actualConnection, netdevProps, networkHostdev } from './net-backends.js';
-import type { NetHost } from './types.js';
+import type { CommandLinePaths, NetHost } from './types.js';
 import type { UsbAddrFn } from './usb-addresses.js';
 
 /** Elements of `<interface>` that only the host side acts on. */
@@ -112,6 +112,12 @@ function checkConsumed(n: InterfaceDef, host: NetHost | undefined, field: string
   for (const [v, name] of hostOnly)
     if (v !== undefined && !host)
       throw unsupported(`<${name}> needs a host network setup virtkit does not do yet`, `${field}/${name}`);
+  // guest addresses and port forwards are passt's to carry out (net-backends.ts refuses passt on vhost-user)
+  if (n.backend?.type !== 'passt') {
+    if (n.ips?.length) throw unsupported('<interface><ip> is not supported yet', `${field}/ip`);
+    if (n.portForwards?.length)
+      throw unsupported('port forwards are for the passt backend only', `${field}/portForward`);
+  }
   const drv = n.driver?.name;
   if (drv !== undefined && drv !== 'qemu' && drv !== 'vhost')
     throw unsupported(`driver '${drv}' is for passed-through NICs`, `${field}/driver/@name`);
@@ -148,6 +154,7 @@ export function buildNets(
   boot: Map<object, number>,
   host: NetHost | undefined,
   usbAddr: UsbAddrFn,
+  started: Pick<CommandLinePaths, 'passtSocket' | 'bridgeTap'> = {},
 ): void {
   let next = 0;
   for (const [i, n] of (def.devices?.interfaces ?? []).entries()) {
@@ -159,7 +166,10 @@ export function buildNets(
     const user = n.alias?.name;
     const alias = user?.startsWith('ua-') ? user : `net${next++}`;
     const actual = actualConnection(n, host, field);
-    const netdev = netdevProps(b, n, alias, actual, host, field);
+    const netdev = netdevProps(b, n, alias, actual, host, field, {
+      passtSocket: () => started.passtSocket?.(alias, i),
+      tap: () => started.bridgeTap?.(i),
+    });
     b.props('-netdev', { ...netdev, id: `host${alias}` }, field);
     const driver = nicDriver(n, field);
     const p: Props = { driver, ...(isVirtioNicModel(n.model?.type) ? virtioProps(n) : {}) };

@@ -98,6 +98,26 @@ export interface CommandLinePaths {
    */
   tpmPassthrough?: (devicePath: string) => { device: number; cancel: number };
   /**
+   * The sockets of the virtiofsd daemons started for the guest's virtiofs
+   * shares, by the share's 0-based index among the filesystems; a share
+   * without one uses `virtiofsSocketPath`.
+   */
+  virtiofsSockets?: Readonly<Record<number, string>>;
+  /**
+   * The socket of the passt process serving `<interface type='user'><backend
+   * type='passt'>`, given the interface's alias (`net0`) and its 0-based
+   * index among the interfaces. Without it such an interface is refused:
+   * nobody would be listening.
+   */
+  passtSocket?: PasstSocketFn;
+  /**
+   * The tap device created on the host for a `<interface type='bridge'>`
+   * and already attached to its bridge, by the interface's 0-based index;
+   * QEMU opens it by name. Used only without a {@link netHost} (which passes
+   * descriptors instead); without either such an interface is refused.
+   */
+  bridgeTap?: (index: number) => string | undefined;
+  /**
    * The clock a `<clock offset='variable'>` guest's RTC is set from: `now` in seconds since the
    * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
    */
@@ -200,3 +220,6 @@ export interface MonitorCommand {
   execute: string;
   arguments: Record<string, unknown>;
 }
+
+/** Where the passt of one interface listens (its alias, its 0-based index among the interfaces). */
+export type PasstSocketFn = (alias: string, index: number) => string | undefined;

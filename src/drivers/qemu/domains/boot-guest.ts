@@ -10,10 +10,12 @@ import type { DomainDef } from '../../../conf/domain/index.js';
 import type { CallOptions } from '../../../driver.js';
 import {
   appendDomainLog,
+  forgetGuestHelpers,
   type GuestHelpers,
   prepareNvram,
   QemuDomainRunner,
   type RunnerOptions,
+  type RunnerRoots,
   runnerPaths,
   startGuestHelpers,
 } from '../lifecycle/index.js';
@@ -64,11 +66,18 @@ export async function bootGuest(
   }
 }
 
-/** Stops the helpers of a guest that stopped. */
-export function guestStopped(e: Entry): void {
+/**
+ * Stops the helpers of a guest that stopped. A guest re-attached after this
+ * process restarted has no helper handles; its helpers end with QEMU by
+ * themselves (swtpm --terminate, passt --one-off, virtiofsd when QEMU hangs
+ * up), leaving their runtime directory and the taps made for its bridge
+ * interfaces (named from the live definition) to remove.
+ */
+export function guestStopped(e: Entry, roots: RunnerRoots): void {
   const helpers = e.helpers;
   e.helpers = undefined;
-  void helpers?.stop();
+  if (helpers) void helpers.stop();
+  else void forgetGuestHelpers(roots, e.uuid, e.live);
 }
 
 /**

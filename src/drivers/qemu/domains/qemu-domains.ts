@@ -393,8 +393,8 @@ export class QemuDomains {
   #onRunnerEvent(e: Entry, ev: RunnerEvent): void {
     if (ev.type !== 'lifecycle') return;
     if (ev.event === 'stopped') {
+      guestStopped(e, this.#options);
       e.live = undefined;
-      guestStopped(e);
       // libvirt reports a stopped domain with id -1; a transient one is gone with it.
       this.#table.forward({ ...ev, domain: { ...ev.domain, id: -1 } });
       if (!e.config) this.#table.drop(e);

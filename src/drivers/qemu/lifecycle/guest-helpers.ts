@@ -1,28 +1,43 @@
 /**
  * The helper processes one guest needs, started together before QEMU and
- * stopped together after it. Today that is swtpm for an emulated TPM; a new
- * kind (virtiofsd, passt) adds its spec builder here and what QEMU must be
- * told about it to {@link HelperSockets}.
+ * stopped together after it: swtpm for an emulated TPM, a virtiofsd per
+ * virtiofs share, a passt per passt-backed user interface. A new kind adds
+ * its spec builder here and what QEMU must be told about it to
+ * {@link HelperSockets}.
  *
  * @module
  */
-import { rmSync } from 'node:fs';
+import { accessSync, constants, rmSync, statSync } from 'node:fs';
+import type { InterfaceDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import { VirError } from '../../../errors.js';
+import type { XmlElement } from '../../../xml/tree.js';
 import { findOnPath } from '../caps/host-facts.js';
-import { type HelperExit, type RunningHelper, startHelper } from './guest-helper.js';
+import { type BridgeTap, createTap, deleteTap, plannedTaps, tapName } from './bridge-taps.js';
+import { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
+import { passtFiles, passtSpec } from './passt.js';
 import type { RunnerRoots } from './runner-command.js';
 import { ensureSwtpmState, helperRunDir, swtpmFiles, swtpmSpec } from './swtpm.js';
+import { findVirtiofsd, virtiofsdFeatures, virtiofsdFiles, virtiofsdSpec } from './virtiofsd.js';
 
 /** Helper binaries; each defaults to the one found on PATH. */
 export interface HelperBinaries {
   readonly swtpm?: string;
   readonly swtpmSetup?: string;
+  /** Default: the `fs` vhost-user descriptor's binary; a share's `<binary path>` wins over both. */
+  readonly virtiofsd?: string;
+  readonly passt?: string;
 }
 
 /** What the command line needs from the helpers (`CommandLinePaths` takes the same names). */
 export interface HelperSockets {
   tpmEmulatorSocket?: string;
+  /** By filesystem index (0-based). */
+  virtiofsSockets?: Record<number, string>;
+  /** By interface index (0-based). */
+  passtSockets?: Record<number, string>;
+  /** The tap made for each bridge interface, by interface index (0-based). */
+  bridgeTaps?: Record<number, string>;
 }
 
 export interface GuestHelpers {
@@ -46,7 +61,48 @@ async function binary(given: string | undefined, name: string, field: string): P
         field,
       },
     );
+  // a named binary that is not there would only show as a helper dying at once
+  if (!isExecutable(found))
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${name} binary ${found} is not an executable file`, {
+      field,
+    });
   return found;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a stopped guest's helpers leave when nobody holds their handles (a
+ * guest re-attached after a restart of this process): their runtime
+ * directory, and the taps of its bridge interfaces, named as at start.
+ */
+export async function forgetGuestHelpers(
+  roots: RunnerRoots,
+  uuid: string,
+  live: DomainDef | undefined,
+): Promise<void> {
+  rmSync(helperRunDir(roots, uuid), { recursive: true, force: true });
+  for (const [i, n] of (live?.devices?.interfaces ?? []).entries()) {
+    if (n.type !== 'bridge' || n.source?.bridge === undefined) continue;
+    try {
+      const ifname = tapName(n, uuid, i, `/domain/devices/interface[${i + 1}]`);
+      await deleteTap({ index: i, ifname, bridge: n.source.bridge });
+    } catch {
+      // a name the start would have refused: no tap was made
+    }
+  }
+}
+
+/** `<binary path>` of a virtiofs share, when it names one. */
+function binarySettingsPath(el: XmlElement | undefined): string | undefined {
+  return el?.attrs.find((a) => a.name === 'path')?.value;
 }
 
 /**
@@ -62,23 +118,91 @@ export async function startGuestHelpers(
   const guest = { name: def.name, uuid: def.uuid ?? '' };
   const running: RunningHelper[] = [];
   const sockets: HelperSockets = {};
+  const taps: BridgeTap[] = [];
   const stop = async () => {
     await Promise.all(running.map((h) => h.stop()));
+    await Promise.all(taps.map((t) => deleteTap(t)));
     rmSync(helperRunDir(roots, guest.uuid), { recursive: true, force: true });
   };
   try {
+    // everything that can be refused is checked before the first tap or process is made
+    const interfaces = def.devices?.interfaces ?? [];
+    const plannedTapList = plannedTaps(interfaces, guest.uuid);
+    const daemons: Array<{ spec: HelperSpec; done: (socket: string) => void }> = [];
+    for (const [i, fs] of (def.devices?.filesystems ?? []).entries()) {
+      // a share with <source socket> is served by a daemon someone else runs
+      if (fs.driver?.type !== 'virtiofs' || fs.source?.socket !== undefined) continue;
+      const field = `/domain/devices/filesystem[${i + 1}]`;
+      // unprivileged, the C daemon cannot run at all and the Rust one needs the user's
+      // subordinate IDs mapped (libvirt builds that map from /etc/subuid)
+      if (process.getuid?.() !== 0)
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `${field}: virtiofsd as an unprivileged user needs an ID map virtkit does not set up yet`,
+          { field: `${field}/driver/@type` },
+        );
+      const named = binarySettingsPath(fs.binary);
+      const found = named ?? binaries.virtiofsd ?? findVirtiofsd();
+      if (found === undefined)
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `${field}: virtiofsd is needed for this share but no vhost-user descriptor of type 'fs' names one`,
+          { field: `${field}/driver/@type` },
+        );
+      const bin = await binary(found, 'virtiofsd', named ? `${field}/binary/@path` : `${field}/driver/@type`);
+      const features = await virtiofsdFeatures(bin, signal);
+      daemons.push({
+        spec: virtiofsdSpec(fs, field, bin, features, virtiofsdFiles(roots, guest, i)),
+        done: (socket) => {
+          sockets.virtiofsSockets = { ...sockets.virtiofsSockets, [i]: socket };
+        },
+      });
+    }
+    for (const [i, n] of interfaces.entries()) {
+      if (n.type !== 'user' || n.backend?.type !== 'passt') continue;
+      const field = `/domain/devices/interface[${i + 1}]`;
+      const bin = await binary(binaries.passt, 'passt', `${field}/backend/@type`);
+      daemons.push({
+        spec: passtSpec(n, field, bin, passtFiles(roots, guest, i)),
+        done: (socket) => {
+          sockets.passtSockets = { ...sockets.passtSockets, [i]: socket };
+        },
+      });
+    }
     const tpm = def.devices?.tpms?.[0];
-    if (tpm?.backend?.type === 'emulator') {
-      const field = '/domain/devices/tpm[1]/backend/@type';
-      const files = swtpmFiles(roots, guest, tpm);
-      const bins = {
-        swtpm: await binary(binaries.swtpm, 'swtpm', field),
-        swtpmSetup: await binary(binaries.swtpmSetup, 'swtpm_setup', field),
-      };
-      await ensureSwtpmState(tpm, files, guest, bins, signal);
-      const h = await startHelper(swtpmSpec(tpm, files, bins), signal);
+    const tpmField = '/domain/devices/tpm[1]/backend/@type';
+    const swtpm =
+      tpm?.backend?.type === 'emulator'
+        ? {
+            tpm,
+            files: swtpmFiles(roots, guest, tpm),
+            bins: {
+              swtpm: await binary(binaries.swtpm, 'swtpm', tpmField),
+              swtpmSetup: await binary(binaries.swtpmSetup, 'swtpm_setup', tpmField),
+            },
+          }
+        : undefined;
+
+    for (const t of plannedTapList) {
+      taps.push(t);
+      const n = interfaces[t.index] as InterfaceDef;
+      await createTap(t, n);
+      // the live definition names the tap, as libvirt's does
+      n.target ??= { dev: t.ifname };
+      sockets.bridgeTaps = { ...sockets.bridgeTaps, [t.index]: t.ifname };
+    }
+    if (swtpm) {
+      await ensureSwtpmState(swtpm.tpm, swtpm.files, guest, swtpm.bins, signal);
+      const h = await startHelper(swtpmSpec(swtpm.tpm, swtpm.files, swtpm.bins), signal);
       running.push(h);
       sockets.tpmEmulatorSocket = h.socket;
+    }
+    for (const d of daemons) {
+      const h = await startHelper(d.spec, signal);
+      running.push(h);
+      d.done(h.socket);
     }
   } catch (err) {
     await stop();

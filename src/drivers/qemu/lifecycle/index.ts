@@ -24,6 +24,7 @@ export { freeDisplayPorts } from './display-ports.js';
 export { appendDomainLog } from './domain-log.js';
 export { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
 export {
+  forgetGuestHelpers,
   type GuestHelpers,
   type HelperBinaries,
   type HelperSockets,

@@ -1,0 +1,157 @@
+/**
+ * The host side of `<interface type='bridge'>` in the real driver: a tap
+ * device per interface, created before QEMU, given the guest MAC with its
+ * first byte set to 0xfe (as libvirt does, so the bridge never takes the
+ * guest's address for its own), the interface's MTU when it names one,
+ * attached to the bridge and brought up; QEMU then opens it by name. The
+ * tap is deleted when the guest stops.
+ *
+ * Creating taps takes CAP_NET_ADMIN: as another user the start is refused
+ * (libvirt's session mode asks qemu-bridge-helper for a tap descriptor,
+ * which virtkit does not do yet). A bridge that does not exist is refused
+ * naming `<source bridge>`.
+ *
+ * @module
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import type { InterfaceDef } from '../../../conf/domain/devices/index.js';
+import { VirError } from '../../../errors.js';
+
+export interface BridgeTap {
+  /** The interface's 0-based index among the guest's interfaces. */
+  readonly index: number;
+  readonly ifname: string;
+  readonly bridge: string;
+}
+
+const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'];
+/** Linux interface names: at most 15 bytes, none of `/`, white space or `:`. */
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+function ipBinary(field: string): string {
+  const found = IP.find((p) => existsSync(p));
+  if (found === undefined)
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'the ip command (iproute2) is needed to create a tap', {
+      field,
+    });
+  return found;
+}
+
+function ip(binary: string, args: string[]): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(
+      binary,
+      args,
+      { timeout: 10_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
+      (err, _o, stderr) => resolve(err ? String(stderr).trim() || err.message : undefined),
+    );
+  });
+}
+
+/** The tap's name: the definition's `<target dev>`, else one derived from the guest's UUID and the index. */
+export function tapName(n: InterfaceDef, uuid: string, index: number, field: string): string {
+  const given = n.target?.dev;
+  if (given !== undefined) {
+    if (!IFNAME.test(given))
+      throw new VirError('XML_DETAIL', 'qemu', `'${given}' is not a network interface name`, {
+        field: `${field}/target/@dev`,
+      });
+    return given;
+  }
+  return `vk${uuid.replace(/-/g, '').slice(0, 8)}n${index}`;
+}
+
+/** The guest MAC with the first byte 0xfe, as the host end of its tap. */
+export function tapMac(mac: string | undefined): string | undefined {
+  if (mac === undefined || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) return undefined;
+  return `fe${mac.slice(2)}`;
+}
+
+/** Which interfaces join a bridge, checked before anything is created. */
+export function plannedTaps(interfaces: readonly InterfaceDef[], uuid: string): BridgeTap[] {
+  const out: BridgeTap[] = [];
+  for (const [i, n] of interfaces.entries()) {
+    if (n.type !== 'bridge') continue;
+    const field = `/domain/devices/interface[${i + 1}]`;
+    const bridge = n.source?.bridge;
+    if (bridge === undefined || !IFNAME.test(bridge))
+      throw new VirError('XML_DETAIL', 'qemu', `'${bridge ?? ''}' is not a bridge name`, {
+        field: `${field}/source/@bridge`,
+      });
+    if (!existsSync(`/sys/class/net/${bridge}/bridge`))
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: bridge '${bridge}' does not exist`, {
+        field: `${field}/source/@bridge`,
+      });
+    if (process.getuid?.() !== 0)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `${field}: joining bridge '${bridge}' as an unprivileged user needs qemu-bridge-helper, which virtkit does not run yet`,
+        { field: `${field}/@type` },
+      );
+    const ifname = tapName(n, uuid, i, field);
+    if (existsSync(`/sys/class/net/${ifname}`) && !(n.target?.dev === undefined && isStaleTap(ifname)))
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `${field}: network interface '${ifname}' already exists`,
+        {
+          field: `${field}/target/@dev`,
+        },
+      );
+    out.push({ index: i, ifname, bridge });
+  }
+  return out;
+}
+
+/**
+ * True when `ifname` is a tap nobody holds open (no carrier): one this guest
+ * made under its own generated name in a run that ended without removing it
+ * (the host process killed with its guest). It is replaced at start.
+ */
+function isStaleTap(ifname: string): boolean {
+  try {
+    return (
+      existsSync(`/sys/class/net/${ifname}/tun_flags`) &&
+      readFileSync(`/sys/class/net/${ifname}/carrier`, 'utf8').trim() === '0'
+    );
+  } catch {
+    // carrier cannot be read while the link is down: nobody brought it up for a guest
+    return existsSync(`/sys/class/net/${ifname}/tun_flags`);
+  }
+}
+
+/** Creates, configures and attaches one tap; a failure deletes what was made and names the field. */
+export async function createTap(tap: BridgeTap, n: InterfaceDef): Promise<void> {
+  const field = `/domain/devices/interface[${tap.index + 1}]`;
+  const bin = ipBinary(`${field}/@type`);
+  const fail = async (why: string): Promise<never> => {
+    await deleteTap(tap);
+    throw new VirError('OPERATION_FAILED', 'qemu', `${field}: cannot create tap '${tap.ifname}': ${why}`, {
+      field: `${field}/@type`,
+    });
+  };
+  // a stale tap of this guest's (see isStaleTap) goes first
+  await deleteTap(tap);
+  let err = await ip(bin, ['tuntap', 'add', 'dev', tap.ifname, 'mode', 'tap']);
+  if (err !== undefined) return fail(err);
+  const mac = tapMac(n.mac?.address);
+  const steps: string[][] = [
+    ...(mac ? [['link', 'set', 'dev', tap.ifname, 'address', mac]] : []),
+    ...(n.mtu?.size !== undefined ? [['link', 'set', 'dev', tap.ifname, 'mtu', String(n.mtu.size)]] : []),
+    ['link', 'set', 'dev', tap.ifname, 'master', tap.bridge],
+    ['link', 'set', 'dev', tap.ifname, 'up'],
+  ];
+  for (const s of steps) {
+    err = await ip(bin, s);
+    if (err !== undefined) return fail(err);
+  }
+}
+
+/** Deletes the tap (it is gone already when nobody made it). */
+export async function deleteTap(tap: BridgeTap): Promise<void> {
+  const bin = IP.find((p) => existsSync(p));
+  if (bin !== undefined && existsSync(`/sys/class/net/${tap.ifname}`))
+    await ip(bin, ['link', 'del', 'dev', tap.ifname]);
+}
