@@ -13,6 +13,7 @@ import { cpus, hostname, totalmem } from 'node:os';
 import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
 import type {
   CallOptions,
+  ConsoleStream,
   DomainCapabilitiesQuery,
   DomainEventListener,
   DomainInfo,
@@ -23,6 +24,7 @@ import type {
   GetXmlOptions,
   ListDomainsFilter,
   NodeInfo,
+  OpenConsoleOptions,
 } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { buildCapabilities } from './caps/capabilities-builder.js';
@@ -221,6 +223,13 @@ export class QemuConnection implements DriverConnection {
   }
   domainReset(dom: DomainRef, opts?: CallOptions): Promise<void> {
     return this.#domains.reset(dom, opts);
+  }
+  domainOpenConsole(
+    dom: DomainRef,
+    name: string | undefined,
+    opts?: OpenConsoleOptions,
+  ): Promise<ConsoleStream> {
+    return this.#domains.openConsole(dom, name, opts);
   }
   domainDestroy(dom: DomainRef, opts?: CallOptions): Promise<void> {
     return this.#domains.destroy(dom, opts);

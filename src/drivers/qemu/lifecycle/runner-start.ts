@@ -13,10 +13,17 @@ import { join } from 'node:path';
 import type { DomainStateName } from '../../../driver.js';
 import { throwIfAborted, toVirError, VirError } from '../../../errors.js';
 import { QmpClient } from '../qmp/index.js';
-import { appendDomainLog, logTail, missingCpuFeatures, openDomainLog, readLogTail } from './domain-log.js';
+import {
+  appendDomainLog,
+  logTail,
+  missingCpuFeatures,
+  openDomainLog,
+  qemuSaid,
+  readLogTail,
+} from './domain-log.js';
 import { isProcessAlive, readProcExe, readProcStat, signalProcess } from './proc-info.js';
 import { checkRunnerCommand, MAX_SOCKET_PATH, type RunnerCommand } from './runner-command.js';
-import { type RunnerCore, realpathOr } from './runner-core.js';
+import { type RunnerCore, raceTimeout, realpathOr } from './runner-core.js';
 import { validateRunnerGuest } from './runner-guest.js';
 import { type DomainStatus, readStatus } from './status-file.js';
 
@@ -29,6 +36,12 @@ export interface StartOptions {
   readonly signal?: AbortSignal;
   /** Leave the vCPUs paused once started. */
   readonly paused?: boolean;
+  /**
+   * The driver's own work while QEMU waits at `-S` with its devices created
+   * (read back pty paths and the vCPU's features, refuse a CPU it did not
+   * get); returns the live XML to record from then on, if it changed.
+   */
+  readonly prepare?: (qmp: QmpClient, signal: AbortSignal) => Promise<string | undefined>;
 }
 
 export async function startGuest(core: RunnerCore, options: StartOptions): Promise<void> {
@@ -122,11 +135,10 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
         signal,
       }),
       gone.then((): never => {
-        throw new VirError(
-          'OPERATION_FAILED',
-          'qemu',
-          `${emulator} ${exitInfo ?? 'exited'} before its monitor was ready${logTail(core.logPath)}`,
-        );
+        // QEMU's own reason first: it names the option at fault, which our words cannot.
+        const said = qemuSaid(core.logPath);
+        const exit = `${emulator} ${exitInfo ?? 'exited'} before its monitor was ready`;
+        throw new VirError('OPERATION_FAILED', 'qemu', said ? `${said} (${exit})` : exit);
       }),
     ]);
     if (core.proc?.child !== child) {
@@ -152,6 +164,10 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
       await qmp.execute('balloon', { value: core.balloonKiB * 1024 }, { signal });
     }
     for (const c of command.monitorCommands ?? []) await qmp.execute(c.execute, c.arguments, { signal });
+    if (options.prepare) {
+      const domainXml = await options.prepare(qmp, signal);
+      if (domainXml !== undefined) core.guest = { ...core.guest, domainXml };
+    }
     throwIfAborted(signal, 'qemu');
     if (!options.paused) {
       await qmp.execute('cont', undefined, { signal });
@@ -166,7 +182,8 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     const destroyed = core.destroying;
     core.starting = false;
     core.startAbort = undefined;
-    await abandonStart(core, child, gone);
+    // Whether QEMU ended by itself rather than by our kill: then its own words say why.
+    const qemuQuit = !(await abandonStart(core, child, gone));
     core.setState('shutoff', destroyed ? 'destroyed' : 'failed', false);
     appendDomainLog(core.logPath, `start failed: ${(err as Error).message}`);
     if (destroyed) {
@@ -177,10 +194,13 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     if (err instanceof VirError && err.code === 'CPU_INCOMPATIBLE') throw err;
     const wrapped = toVirError(err, 'OPERATION_FAILED', 'qemu');
     // QEMU's own words (its stderr, in the log) say why better than a closed monitor does.
-    const tail = wrapped.message.includes('before its monitor was ready') ? '' : logTail(core.logPath);
-    throw new VirError(wrapped.code, 'qemu', `starting '${core.name}': ${wrapped.message}${tail}`, {
-      cause: err,
-    });
+    const said = qemuQuit ? qemuSaid(core.logPath) : '';
+    const message = wrapped.message.includes('before its monitor was ready')
+      ? wrapped.message
+      : said
+        ? `${said} (${wrapped.message})`
+        : `${wrapped.message}${logTail(core.logPath)}`;
+    throw new VirError(wrapped.code, 'qemu', `starting '${core.name}': ${message}`, { cause: err });
   }
 }
 
@@ -202,15 +222,20 @@ function checkCpuFeatures(core: RunnerCore): void {
   );
 }
 
-async function abandonStart(core: RunnerCore, child: ChildProcess, gone: Promise<void>): Promise<void> {
+/** Kills what is left of a failed start; true when QEMU was still running and had to be killed. */
+async function abandonStart(core: RunnerCore, child: ChildProcess, gone: Promise<void>): Promise<boolean> {
   const qmp = core.qmp;
   core.qmp = undefined;
+  let killed = false;
   if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-    signalProcess(child.pid, 'SIGKILL');
+    // A QEMU that closed its monitor on the way out may not have been reaped yet.
+    killed = (await raceTimeout(gone, 100, undefined)) !== 'done';
+    if (killed) signalProcess(child.pid, 'SIGKILL');
   }
   await gone;
   await qmp?.close();
   core.clearRuntime();
+  return killed;
 }
 
 /** Refuses to start over a guest another runner or process still runs. */
