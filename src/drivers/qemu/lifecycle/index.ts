@@ -13,8 +13,8 @@
  *   `-no-shutdown` before running it.
  * - `domainStart/Suspend/Resume/Shutdown/Reboot/Reset/Destroy/SetMemory`,
  *   `domainGetState`, `domainGetInfo`, `domainGetXml` map one to one.
- * - `subscribe`: forward each runner's `lifecycle` events (the `reboot` and
- *   `monitor` ones have no place in `DomainEvent` yet).
+ * - `subscribe`: forward each runner's `lifecycle` and `reboot` events (the
+ *   `monitor` ones have no place in the driver seam yet).
  * - `close()`: `detach()` every runner; guests keep running.
  *
  * @module
