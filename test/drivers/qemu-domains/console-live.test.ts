@@ -5,7 +5,7 @@
  * the vCPU (TCG and KVM), and the lifecycle details of libvirt (reboot
  * events, shutdown with a timeout, QEMU's words first when a start fails).
  */
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -54,12 +54,12 @@ afterAll(() => {
   for (const r of allRoots) r.remove();
 });
 
-async function open(): Promise<Connection> {
+async function open(stateDir = join(roots.path, 'state')): Promise<Connection> {
   const c = await connect('qemu:///session', {
     driverOptions: {
       cacheDir: null,
       runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
+      stateDir,
       configDir: join(roots.path, 'config'),
       logDir: join(roots.path, 'log'),
       emulators: [QEMU_BINARY],
@@ -271,6 +271,21 @@ describe.skipIf(!HAS_QEMU)(`live guests: consoles, live XML, ports, CPU check${Q
     // Without an OS nothing answers the ACPI button.
     expect(await codeOf(dom.shutdown({ timeout: 300 }))).toBe('OPERATION_TIMEOUT');
     expect((await dom.getState()).state).toBe('running');
+  });
+
+  it('the run directory is domain-<id>-<20 characters of the name>, so a deep state root still fits the socket', async () => {
+    // 30 more characters than usual: a domain-<uuid> directory would not fit a unix socket address.
+    const stateDir = join(roots.path, 'state-of-a-very-deep-home-directory');
+    const conn = await open(stateDir);
+    const name = 'vk-a-rather-long-guest-name-for-paths';
+    const dom = await conn.createDomain(xml(name), { paused: true });
+    const dir = join(stateDir, 'qemu', `domain-${dom.id}-${name.slice(0, 20)}`);
+    expect(existsSync(join(dir, 'monitor.sock'))).toBe(true);
+    expect(
+      Buffer.byteLength(join(stateDir, 'qemu', `domain-${'x'.repeat(36)}`, 'monitor.sock')),
+    ).toBeGreaterThan(107);
+    await dom.destroy();
+    expect(existsSync(dir)).toBe(false);
   });
 
   it("a start QEMU refuses says QEMU's own reason first, not the command line", async () => {

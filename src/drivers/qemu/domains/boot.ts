@@ -34,7 +34,9 @@ export async function bootEntry(
   const lease = await allocateGraphicsPorts(live);
   try {
     const guest = runnerGuestFromDef(live);
-    const command = await deps.options.commandLine(live, runnerPaths(deps.options, guest), opts.signal);
+    // The id first: the run directory (and the monitor socket in it) is named after it, as libvirt's.
+    const id = deps.runnerOptions().allocateId?.();
+    const command = await deps.options.commandLine(live, runnerPaths(deps.options, guest, id), opts.signal);
     let runner = e.runner;
     if (runner) runner.setGuest(guest);
     else {
@@ -45,6 +47,7 @@ export async function bootEntry(
     e.ports = lease;
     await runner.start({
       command,
+      ...(id !== undefined ? { id } : {}),
       ...signalOpt(opts),
       ...(opts.paused ? { paused: true } : {}),
       prepare: (qmp, signal) => readBackLive(live, qmp, signal),

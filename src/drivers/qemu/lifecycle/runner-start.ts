@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { DomainStateName } from '../../../driver.js';
 import { throwIfAborted, toVirError, VirError } from '../../../errors.js';
 import { QmpClient } from '../qmp/index.js';
@@ -37,6 +37,12 @@ export interface StartOptions {
   /** Leave the vCPUs paused once started. */
   readonly paused?: boolean;
   /**
+   * The domain id of this run, when the caller allocated it to build the
+   * command line for `runnerPaths(roots, guest, id)`; default a new one,
+   * with the run directory named after the UUID.
+   */
+  readonly id?: number;
+  /**
    * The driver's own work while QEMU waits at `-S` with its devices created
    * (read back pty paths and the vCPU's features, refuse a CPU it did not
    * get); returns the live XML to record from then on, if it changed.
@@ -48,6 +54,7 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
   if (core.proc) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${core.name}' is already running`);
   validateRunnerGuest(core.guest);
   throwIfAborted(options.signal, 'qemu');
+  core.runId = options.id;
   const guest = core.guest;
   const paths = core.paths;
   const qemuDir = join(core.options.stateRoot, 'qemu');
@@ -123,7 +130,7 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
   // QEMU's death and our reaping it; detach() lets go.
   const pid = child.pid ?? -1;
   core.proc = { pid, pidStart: readProcStat(pid)?.startTicks ?? '0', child, gone };
-  core.id = (core.options.allocateId ?? defaultAllocateId)();
+  core.id = options.id ?? (core.options.allocateId ?? defaultAllocateId)();
   core.setState('paused', 'starting up', false);
 
   try {
@@ -269,6 +276,10 @@ export async function reattachGuest(
     stat.startTicks === status.pidStart &&
     (exe === undefined || exe === realpathOr(status.emulator));
   core.id = status.id;
+  // The run directory was named after the id when its name says so (see runnerPaths).
+  core.runId = basename(dirname(status.monitorPath)).startsWith(`domain-${status.id}-`)
+    ? status.id
+    : undefined;
   core.emulator = status.emulator;
   if (!alive) {
     appendDomainLog(core.logPath, `found dead after a restart (pid ${status.pid}); cleaning up`);
