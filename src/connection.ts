@@ -36,7 +36,7 @@ import type {
 import type { AnyDriverOptions, DriverOptionsFor } from './driver-options.js';
 import { findDriver } from './drivers/registry.js';
 import { throwIfAborted, toVirError, VirError } from './errors.js';
-import { EventStream, type EventStreamOptions } from './event-stream.js';
+import { EventStream, type EventStreamOptions, type StreamEvent } from './event-stream.js';
 import { type ConnectUri, parseUri } from './uri.js';
 
 /** Options of {@link connect}; `O`, the driver's options, follows the URI ({@link DriverOptionsFor}). */
@@ -89,7 +89,7 @@ export async function connect<const U extends string = 'test:///default'>(
 export class Connection implements DomainOwner {
   readonly #driver: DriverConnection;
   readonly #closing = new AbortController();
-  readonly #streams = new Set<EventStream>();
+  readonly #streams = new Set<{ end(): void }>();
   #closed = false;
   /** The URI this connection was opened with, parsed. */
   readonly uri: ConnectUri;
@@ -271,11 +271,12 @@ export class Connection implements DomainOwner {
    * Domain events as an async iterator. Events are buffered per iterator
    * (1024 by default); when a consumer falls that far behind, the oldest
    * events are dropped and counted in `stream.dropped`, so a slow consumer
-   * never blocks the driver. The iterator ends when `signal` aborts, when
-   * `return()` is called (a `break` in `for await`) or when the connection
-   * closes.
+   * never blocks the driver. It ends when `signal` aborts, on `return()`
+   * (`break`) or when the connection closes. `reboot: true` adds reboot events.
    */
-  events(options: EventStreamOptions = {}): EventStream {
+  events<R extends boolean = false>(
+    options: EventStreamOptions<StreamEvent<R>> & { reboot?: R } = {},
+  ): EventStream<StreamEvent<R>> {
     this.#open('events');
     const subscribe = this.#driver.subscribe?.bind(this.#driver);
     if (!subscribe)

@@ -10,14 +10,16 @@
 import { DomainDef } from './conf/domain/domain-def.js';
 import type {
   CallOptions,
+  ConsoleStream,
   DomainInfo,
   DomainOwner,
   DomainRef,
   DomainState,
   GetXmlOptions,
+  OpenConsoleOptions,
   SnapshotInfo,
 } from './driver.js';
-import { VirError } from './errors.js';
+import { throwIfAborted, VirError } from './errors.js';
 
 type WriteOptions = CallOptions & { config?: boolean; live?: boolean };
 
@@ -68,9 +70,43 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     return this.#write('domainResume', opts, (d, signal) => d.domainResume!(this.#ref, { signal }));
   }
 
-  /** Asks the guest to shut down (ACPI power button on real hypervisors). */
-  shutdown(opts: CallOptions = {}): Promise<void> {
-    return this.#write('domainShutdown', opts, (d, signal) => d.domainShutdown!(this.#ref, { signal }));
+  /**
+   * Asks the guest to shut down (ACPI power button on real hypervisors).
+   * Like `virDomainShutdown` it returns once the request is made; with
+   * `timeout` (milliseconds) it also waits until the domain is shut off
+   * (or its definition is gone, for a transient one), and fails with
+   * `OPERATION_TIMEOUT` when the guest ignores the request that long.
+   * Aborting `signal` stops the wait, not the shutdown.
+   */
+  async shutdown(opts: CallOptions & { timeout?: number } = {}): Promise<void> {
+    const { timeout } = opts;
+    if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) {
+      throw new VirError('INVALID_ARG', 'domain', `invalid shutdown timeout ${timeout} ms`, {
+        field: 'timeout',
+      });
+    }
+    await this.#write('domainShutdown', opts, (d, signal) => d.domainShutdown!(this.#ref, { signal }));
+    if (timeout === undefined) return;
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const state = await this.getState(opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
+        // A transient domain is gone once it has shut down.
+        if (err instanceof VirError && err.code === 'NO_DOMAIN') return { state: 'shutoff' };
+        throw err;
+      });
+      if (state.state === 'shutoff') {
+        this.#ref = { ...this.#ref, id: -1 };
+        return;
+      }
+      if (Date.now() >= deadline) {
+        throw new VirError(
+          'OPERATION_TIMEOUT',
+          'domain',
+          `domain '${this.name}' did not shut down within ${timeout} ms`,
+        );
+      }
+      await pause(Math.min(100, Math.max(1, deadline - Date.now())), opts.signal);
+    }
   }
 
   reboot(opts: CallOptions = {}): Promise<void> {
@@ -184,6 +220,26 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
+  /**
+   * Opens the guest's console (`virDomainOpenConsole`): the serial port,
+   * console or parallel port whose alias is `name` (`serial0`, `console1`,
+   * as the live XML shows them), by default the first console, else the
+   * first serial port. The result is a byte stream (a Node `Duplex`):
+   * read what the guest writes, write to type into it; destroy it to let
+   * go. The domain must be running (`OPERATION_INVALID`); a device already
+   * open elsewhere is `OPERATION_FAILED` unless `force` takes it over; a
+   * backend that cannot be opened (not a pty or unix socket) is
+   * `CONFIG_UNSUPPORTED`.
+   */
+  openConsole(name?: string, opts: OpenConsoleOptions = {}): Promise<ConsoleStream> {
+    if (name !== undefined && (typeof name !== 'string' || name === '')) {
+      return Promise.reject(new VirError('INVALID_ARG', 'domain', 'console name must be a non-empty string'));
+    }
+    return this.#write('domainOpenConsole', opts, (d, signal) =>
+      d.domainOpenConsole!(this.#ref, name, { signal, ...(opts.force ? { force: true } : {}) }),
+    );
+  }
+
   isPersistent(opts: CallOptions = {}): Promise<boolean> {
     return this.#conn._domainCall('domainIsPersistent', this.#ref, opts, (d, signal) =>
       d.domainIsPersistent!(this.#ref, { signal }),
@@ -245,4 +301,24 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     }
     return this.#conn._domainCall(method, this.#ref, opts, run) as Promise<T>;
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts (then throws `OPERATION_ABORTED`). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  throwIfAborted(signal, 'domain');
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      try {
+        throwIfAborted(signal, 'domain');
+      } catch (err) {
+        reject(err);
+      }
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -111,9 +111,27 @@ export type DomainEventName =
   | 'pmsuspended'
   | 'crashed';
 
+/**
+ * The guest was reset (libvirt's `VIR_DOMAIN_EVENT_ID_REBOOT`): a reboot
+ * from inside the guest, `reset()`, or the reset that ends `reboot()`.
+ * The domain keeps running, so no lifecycle event comes with it. A separate
+ * event id in libvirt, so `Connection.events()` delivers it only when asked
+ * (`{ reboot: true }`).
+ */
+export interface DomainRebootEvent {
+  readonly type: 'reboot';
+  readonly domain: DomainRef;
+  /** Milliseconds since the epoch, when the driver saw it. */
+  readonly timestamp: number;
+}
+
+/** The lifecycle events (`VIR_DOMAIN_EVENT_ID_LIFECYCLE`), what `Connection.events()` gives by default. */
 export type DomainEvent = DomainLifecycleEvent;
 
-export type DomainEventListener = (event: DomainEvent) => void;
+/** Every event a driver may deliver. */
+export type AnyDomainEvent = DomainEvent | DomainRebootEvent;
+
+export type DomainEventListener = (event: AnyDomainEvent) => void;
 
 export interface GetXmlOptions extends CallOptions {
   /** The persistent (next boot) definition rather than the live one. */
@@ -122,6 +140,23 @@ export interface GetXmlOptions extends CallOptions {
   secure?: boolean;
   /** Include the expanded CPU features (`VIR_DOMAIN_XML_UPDATE_CPU`). */
   updateCpu?: boolean;
+}
+
+/**
+ * The byte stream of a guest console (`virDomainOpenConsole`): what the
+ * guest writes to the device comes out, what is written goes in. At run
+ * time it is a Node `Duplex`; it is declared by its shape here because this
+ * module imports no `node:` module. It ends when the guest stops, and is
+ * destroyed when another caller takes the console with `force`.
+ */
+export type ConsoleStream = NodeJS.ReadWriteStream & {
+  destroy(error?: Error): unknown;
+  readonly destroyed: boolean;
+};
+
+export interface OpenConsoleOptions extends CallOptions {
+  /** Take the console over from a session that has it open (`VIR_DOMAIN_CONSOLE_FORCE`). */
+  force?: boolean;
 }
 
 /** A domain snapshot as listed (libvirt's `virDomainSnapshotPtr` facts). */
@@ -210,6 +245,16 @@ export interface DriverConnection {
   domainManagedSave?(dom: DomainRef, opts?: CallOptions): Promise<void>;
   domainHasManagedSave?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
   domainIsPersistent?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
+  /**
+   * Opens a console of a running domain: the device whose alias is `name`
+   * (consoles, then serial and parallel ports), else the first console or
+   * serial port. One session per device unless `force`.
+   */
+  domainOpenConsole?(
+    dom: DomainRef,
+    name: string | undefined,
+    opts?: OpenConsoleOptions,
+  ): Promise<ConsoleStream>;
 
   /** Takes a snapshot from `<domainsnapshot>` XML; returns its name. */
   domainSnapshotCreate?(dom: DomainRef, xml: string, opts?: CallOptions): Promise<string>;

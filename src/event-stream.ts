@@ -9,22 +9,25 @@
  *
  * @module
  */
-import type { DomainEvent, DomainEventListener } from './driver.js';
+import type { AnyDomainEvent, DomainEvent, DomainEventListener } from './driver.js';
 
-export interface EventStreamOptions {
+export interface EventStreamOptions<E extends AnyDomainEvent = DomainEvent> {
   /** Ends the stream when aborted. */
   signal?: AbortSignal;
   /** Only events for which this returns true are buffered. */
-  filter?: (event: DomainEvent) => boolean;
+  filter?: (event: E) => boolean;
+  /** Also deliver reboot events (`type: 'reboot'`, libvirt's `VIR_DOMAIN_EVENT_ID_REBOOT`). Default false. */
+  reboot?: boolean;
   /** Maximum buffered events before the oldest are dropped. Default 1024. */
   bufferSize?: number;
 }
 
-export class EventStream implements AsyncIterableIterator<DomainEvent> {
-  readonly #buffer: DomainEvent[] = [];
+export class EventStream<E extends AnyDomainEvent = DomainEvent> implements AsyncIterableIterator<E> {
+  readonly #buffer: E[] = [];
   readonly #max: number;
-  readonly #filter: ((event: DomainEvent) => boolean) | undefined;
-  #waiter: ((result: IteratorResult<DomainEvent>) => void) | undefined;
+  readonly #filter: ((event: E) => boolean) | undefined;
+  readonly #reboot: boolean;
+  #waiter: ((result: IteratorResult<E>) => void) | undefined;
   #unsubscribe: (() => void) | undefined;
   readonly #onEnd: () => void;
   readonly #signal: AbortSignal | undefined;
@@ -34,12 +37,13 @@ export class EventStream implements AsyncIterableIterator<DomainEvent> {
 
   /** @internal created by `Connection.events()` */
   constructor(
-    options: EventStreamOptions,
+    options: EventStreamOptions<E>,
     subscribe: (listener: DomainEventListener) => () => void,
     onEnd: () => void,
   ) {
     this.#max = Math.max(1, options.bufferSize ?? 1024);
     this.#filter = options.filter;
+    this.#reboot = options.reboot === true;
     this.#onEnd = onEnd;
     this.#signal = options.signal;
     if (this.#signal?.aborted) {
@@ -55,7 +59,10 @@ export class EventStream implements AsyncIterableIterator<DomainEvent> {
     return this.#dropped;
   }
 
-  #push(event: DomainEvent): void {
+  #push(any: AnyDomainEvent): void {
+    if (any.type === 'reboot' && !this.#reboot) return;
+    // Checked just above: without `reboot`, E is the lifecycle event.
+    const event = any as E;
     if (this.#ended || (this.#filter && !this.#filter(event))) return;
     if (this.#waiter) {
       const w = this.#waiter;
@@ -70,7 +77,7 @@ export class EventStream implements AsyncIterableIterator<DomainEvent> {
     this.#buffer.push(event);
   }
 
-  next(): Promise<IteratorResult<DomainEvent>> {
+  next(): Promise<IteratorResult<E>> {
     const event = this.#buffer.shift();
     if (event) return Promise.resolve({ value: event, done: false });
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
@@ -79,7 +86,7 @@ export class EventStream implements AsyncIterableIterator<DomainEvent> {
     });
   }
 
-  return(): Promise<IteratorResult<DomainEvent>> {
+  return(): Promise<IteratorResult<E>> {
     this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
@@ -102,3 +109,6 @@ export class EventStream implements AsyncIterableIterator<DomainEvent> {
     this.#onEnd();
   }
 }
+
+/** The events of a stream opened with `reboot: R`: every event, or the lifecycle ones. */
+export type StreamEvent<R extends boolean> = R extends true ? AnyDomainEvent : DomainEvent;

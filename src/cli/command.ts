@@ -37,6 +37,14 @@ export interface CommandContext {
   reconnect(uri: string | undefined, readonly: boolean): Promise<void>;
   /** The commands of this CLI, for `help`. */
   readonly commands: ReadonlyMap<string, CommandDef>;
+  /** The raw terminal, for commands that hand it to the guest (`console`). */
+  readonly terminal: Terminal;
+}
+
+/** Byte streams of the user's terminal (process.stdin and process.stdout by default). */
+export interface Terminal {
+  readonly input: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  readonly output: NodeJS.WritableStream;
 }
 
 export interface CommandDef {

@@ -16,6 +16,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { splitCommandString, UsageError } from './args.js';
+import type { Terminal } from './command.js';
 import { virtkitVersion } from './commands/host.js';
 import { usage } from './help.js';
 import { COMMANDS, type Out, Session } from './session.js';
@@ -25,6 +26,8 @@ export interface CliIo {
   env?: Readonly<Record<string, string | undefined>>;
   /** Input of the interactive shell (process.stdin by default). */
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** The terminal `console` attaches to a guest (process.stdin and process.stdout by default). */
+  terminal?: Terminal;
 }
 
 interface GlobalOptions {
@@ -116,7 +119,14 @@ export async function main(
     return 0;
   }
   const uri = g.uri ?? env.VIRTKIT_DEFAULT_URI ?? env.LIBVIRT_DEFAULT_URI ?? undefined;
-  const session = new Session({ uri: uri || undefined, readonly: g.readonly, quiet: g.quiet, out, err });
+  const session = new Session({
+    uri: uri || undefined,
+    readonly: g.readonly,
+    quiet: g.quiet,
+    out,
+    err,
+    ...(io.terminal ? { terminal: io.terminal } : {}),
+  });
   try {
     if (commands === undefined) {
       const { runShell } = await import('./interactive.js');

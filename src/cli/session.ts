@@ -13,7 +13,15 @@ import type { Connection } from '../connection.js';
 import type { Domain } from '../domain.js';
 import { isVirError } from '../errors.js';
 import { parseOptions, UsageError } from './args.js';
-import { CliError, type CommandContext, type CommandDef, describeError, readTextFile } from './command.js';
+import {
+  CliError,
+  type CommandContext,
+  type CommandDef,
+  describeError,
+  readTextFile,
+  type Terminal,
+} from './command.js';
+import { consoleCommands } from './commands/console.js';
 import { cpuCommands } from './commands/cpu.js';
 import { domainControlCommands } from './commands/domain-control.js';
 import { domainInfoCommands } from './commands/domain-info.js';
@@ -30,6 +38,7 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
   [
     ...domainInfoCommands,
     ...domainControlCommands,
+    ...consoleCommands,
     ...eventCommands,
     ...snapshotCommands,
     ...hostCommands,
@@ -46,6 +55,8 @@ export interface SessionOptions {
   quiet: boolean;
   out: Out;
   err: Out;
+  /** The terminal `console` attaches to the guest; default process.stdin and process.stdout. */
+  terminal?: Terminal;
 }
 
 /** What running a line gave: whether its last command succeeded, and whether it asked to quit. */
@@ -178,6 +189,7 @@ export class Session {
       readFile: readTextFile,
       noBlankLine: noBlank,
       signal,
+      terminal: o.terminal ?? { input: process.stdin, output: process.stdout },
       reconnect: async (uri, readonly) => {
         await this.close();
         if (uri !== undefined) this.#uri = uri;

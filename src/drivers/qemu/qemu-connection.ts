@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
 import type {
   CallOptions,
+  ConsoleStream,
   DomainCapabilitiesQuery,
   DomainEventListener,
   DomainInfo,
@@ -24,6 +25,7 @@ import type {
   GetXmlOptions,
   ListDomainsFilter,
   NodeInfo,
+  OpenConsoleOptions,
 } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { buildCapabilities } from './caps/capabilities-builder.js';
@@ -42,7 +44,7 @@ import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
 import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { domainXmlToNative, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
-import { freeDisplayPorts, type HelperBinaries } from './lifecycle/index.js';
+import type { HelperBinaries } from './lifecycle/index.js';
 import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
 import type { QemuCaps } from './probe/qemu-caps.js';
@@ -116,23 +118,10 @@ export class QemuConnection implements DriverConnection {
       commandLine: async (def, run, signal, helpers) => {
         const emulator = def.devices?.emulator ?? '';
         const caps = (await this.#cache.get(emulator, signal ? { signal } : {})).caps;
-        // SPICE with autoport takes up to two ports (plain and TLS), found before QEMU starts.
-        const auto = (def.devices?.graphics ?? []).some(
-          (g) => g.type === 'spice' && (g.autoport === true || g.port === -1 || g.tlsPort === -1),
-        );
-        const free = auto ? await freeDisplayPorts(2) : [];
-        const allocatePort = () => {
-          const p = free.shift();
-          if (p === undefined)
-            throw new VirError('OPERATION_FAILED', 'qemu', 'no free port for the SPICE display', {
-              field: '/domain/devices/graphics/@autoport',
-            });
-          return p;
-        };
+        // display ports are in the live definition already (domains/graphics-ports.ts)
         return buildCommandLine(def, caps, {
           domainDir: run.runDir,
           monitor: { path: run.monitorSocket },
-          allocateDisplayPort: allocatePort,
           ...(helpers?.tpmEmulatorSocket !== undefined
             ? { tpmEmulatorSocket: helpers.tpmEmulatorSocket }
             : {}),
@@ -270,6 +259,13 @@ export class QemuConnection implements DriverConnection {
   }
   domainReset(dom: DomainRef, opts?: CallOptions): Promise<void> {
     return this.#domains.reset(dom, opts);
+  }
+  domainOpenConsole(
+    dom: DomainRef,
+    name: string | undefined,
+    opts?: OpenConsoleOptions,
+  ): Promise<ConsoleStream> {
+    return this.#domains.openConsole(dom, name, opts);
   }
   domainDestroy(dom: DomainRef, opts?: CallOptions): Promise<void> {
     return this.#domains.destroy(dom, opts);

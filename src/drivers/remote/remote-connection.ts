@@ -8,6 +8,7 @@ import { DomainDef } from '../../conf/domain/domain-def.js';
 import type {
   BaselineOptions,
   CallOptions,
+  ConsoleStream,
   CpuCompareResult,
   DomainCapabilitiesQuery,
   DomainEventListener,
@@ -376,6 +377,18 @@ export class RemoteConnection implements DriverConnection {
 
   async domainReset(dom: DomainRef, opts?: CallOptions): Promise<void> {
     await this.#call(P.DOMAIN_RESET, { dom: toRemote(dom), flags: 0 }, opts);
+  }
+
+  /**
+   * `REMOTE_PROC_DOMAIN_OPEN_CONSOLE` answers with an RPC stream, which this
+   * client does not speak yet (its framing has calls, replies and events only).
+   */
+  async domainOpenConsole(dom: DomainRef): Promise<ConsoleStream> {
+    throw new VirError(
+      'NO_SUPPORT',
+      'remote',
+      `cannot open a console of '${dom.name}' over the remote driver: libvirt's RPC streams are not supported yet`,
+    );
   }
 
   async domainDestroy(dom: DomainRef, opts?: CallOptions): Promise<void> {

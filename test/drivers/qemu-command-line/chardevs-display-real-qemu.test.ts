@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainDef } from '../../../src/conf/domain/domain-def.js';
 import { buildCommandLine } from '../../../src/drivers/qemu/command-line/index.js';
 import { applyQemuDefaults } from '../../../src/drivers/qemu/defaults/index.js';
-import { freeDisplayPorts } from '../../../src/drivers/qemu/lifecycle/index.js';
+import { displayPorts } from '../../../src/drivers/qemu/domains/port-allocator.js';
 import { probeQemu } from '../../../src/drivers/qemu/probe/probe.js';
 import { hasFlag, type QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 import { QmpClient } from '../../../src/drivers/qemu/qmp/index.js';
@@ -113,7 +113,8 @@ describe.skipIf(!HAS_QEMU)(`real QEMU takes our chardevs and VNC${QEMU_NOTE}`, (
 </domain>`;
     const def = applyQemuDefaults(DomainDef.fromXML(xml), caps);
     const monitor = join(dir, 'redir-mon.sock');
-    const free = await freeDisplayPorts(2);
+    const free = [await displayPorts.acquire(), await displayPorts.acquire()];
+    const taken = [...free];
     const cl = buildCommandLine(def, caps, {
       domainDir: dir,
       monitor: { path: monitor },
@@ -155,6 +156,7 @@ describe.skipIf(!HAS_QEMU)(`real QEMU takes our chardevs and VNC${QEMU_NOTE}`, (
       }
     } finally {
       proc.kill('SIGKILL');
+      for (const p of taken) displayPorts.release(p);
     }
   }, 60_000);
 });

@@ -15,6 +15,7 @@ import { QmpClient } from '../../../src/drivers/qemu/qmp/index.js';
 import { isVirError } from '../../../src/errors.js';
 import {
   HAS_QEMU,
+  monitorPathOf,
   QEMU_BINARY,
   QEMU_NOTE,
   qemuProcessesMentioning,
@@ -185,7 +186,7 @@ describe.skipIf(!HAS_QEMU || !HAS_SWTPM)(`swtpm for an emulated TPM${QEMU_NOTE}$
     expect(swtpmsMentioning(roots.path)).toHaveLength(1);
     // let the driver go of the monitor to ask QEMU ourselves, then take the guest back
     await c.close();
-    const qmp = await QmpClient.connect(join(roots.path, 'state', 'qemu', `domain-${uuid}`, 'monitor.sock'));
+    const qmp = await QmpClient.connect(monitorPathOf(join(roots.path, 'state'), uuid));
     const tpms = (await qmp.execute('query-tpm')) as Array<{
       id: string;
       model: string;

@@ -15,6 +15,7 @@ import { QmpClient } from '../../../src/drivers/qemu/qmp/index.js';
 import { isVirError } from '../../../src/errors.js';
 import {
   HAS_QEMU,
+  monitorPathOf,
   QEMU_BINARY,
   QEMU_NOTE,
   qemuProcessesMentioning,
@@ -114,7 +115,7 @@ const SHARED = "<memoryBacking><source type='memfd'/><access mode='shared'/></me
 /** Asks the guest's QEMU over its monitor, with the driver's connection closed meanwhile. */
 async function askQemu<T>(uuid: string, ask: (qmp: QmpClient) => Promise<T>): Promise<T> {
   await conn?.close();
-  const qmp = await QmpClient.connect(join(roots.path, 'state', 'qemu', `domain-${uuid}`, 'monitor.sock'));
+  const qmp = await QmpClient.connect(monitorPathOf(join(roots.path, 'state'), uuid));
   try {
     return await ask(qmp);
   } finally {

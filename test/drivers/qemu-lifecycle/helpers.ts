@@ -311,3 +311,17 @@ export class EventLog {
     });
   }
 }
+
+/** The monitor socket of the running guest `uuid`, as its status file under `stateRoot` records it. */
+export function monitorPathOf(stateRoot: string, uuid: string): string {
+  const dir = join(stateRoot, 'qemu');
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.xml')) continue;
+    const text = readFileSync(join(dir, f), 'utf8');
+    if (!text.includes(uuid)) continue;
+    const m = /<monitor path='([^']+)'|<monitor path="([^"]+)"/.exec(text);
+    const path = m?.[1] ?? m?.[2];
+    if (path) return path.replaceAll('&apos;', "'").replaceAll('&quot;', '"').replaceAll('&amp;', '&');
+  }
+  throw new Error(`no status file under ${dir} for ${uuid}`);
+}

@@ -171,12 +171,14 @@ function spicePorts(
       );
     return allocatePort(tls);
   };
-  // With autoport, a definition's ports are placeholders (libvirt resets them to 0 when it
-  // reads a persistent definition, so virt-install's port='-1' tlsPort='-1' asks for nothing more).
-  const given = (p: number | undefined) => (g.autoport === true ? 0 : (p ?? 0));
-  const port = needPort || given(g.port) === -1 ? take(false, 'port') : given(g.port);
-  let tlsPort = given(g.tlsPort);
-  if (needTls || tlsPort === -1) {
+  // With autoport, -1 is a placeholder (libvirt resets an autoport display's ports when it reads
+  // a persistent definition, so virt-install's port='-1' tlsPort='-1' asks for nothing more); a
+  // port the driver already chose for the run (a positive one) is used as it is.
+  const chosen = (p: number | undefined) => (p !== undefined && p > 0 ? p : undefined);
+  const given = (p: number | undefined) => (g.autoport === true && p === -1 ? 0 : (p ?? 0));
+  const port = chosen(g.port) ?? (needPort || given(g.port) === -1 ? take(false, 'port') : given(g.port));
+  let tlsPort = chosen(g.tlsPort) ?? given(g.tlsPort);
+  if (chosen(g.tlsPort) === undefined && (needTls || tlsPort === -1)) {
     if (!cfg.spiceTLS)
       throw new VirError(
         'CONFIG_UNSUPPORTED',

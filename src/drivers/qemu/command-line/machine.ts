@@ -7,6 +7,7 @@
  */
 
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import { optList, optValue } from './escape.js';
 import { pcspkMachineOption } from './sound.js';
@@ -48,6 +49,14 @@ export function machineArgument(def: DomainDef, m: MachineInputs): string {
   if (m.ramId && (def.cpu?.numa?.cells ?? []).length === 0) opts.push(`memory-backend=${m.ramId}`);
   opts.push(...m.pflash);
   if (hasHmat(def)) opts.push('hmat=on');
+  // SeaBIOS writes to the first serial port when the machine has no graphics.
+  if (def.os?.bios?.useserial === true) {
+    if (!/^(x86_64|i[3-6]86)$/.test(def.os.type?.arch ?? 'x86_64'))
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'a BIOS serial console is only supported on x86', {
+        field: '/domain/os/bios/@useserial',
+      });
+    opts.push('graphics=off');
+  }
   const hpet = def.clock?.timers?.find((t) => t.name === 'hpet');
   if (hpet?.present !== undefined) opts.push(`hpet=${onOff(hpet.present)}`);
   opts.push(pcspkMachineOption(def));

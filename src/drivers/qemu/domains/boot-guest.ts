@@ -1,8 +1,10 @@
 /**
  * Booting one guest of the domain table: the live copy of its definition,
- * what must exist on the host before QEMU (the NVRAM file, helper processes
- * such as swtpm), the command line, and the runner's start; and the
- * reactions tying the helpers' lives to QEMU's.
+ * what must exist on the host before QEMU (the NVRAM file, display ports,
+ * helper processes such as swtpm), the command line, the runner's start,
+ * what is read back from QEMU before the guest runs (pty paths, the CPU it
+ * got) into the live definition; and the reactions tying the helpers'
+ * lives to QEMU's.
  *
  * @module
  */
@@ -19,8 +21,12 @@ import {
   runnerPaths,
   startGuestHelpers,
 } from '../lifecycle/index.js';
+import type { QmpClient } from '../qmp/index.js';
+import { applyPtyPaths, type QmpChardevInfo } from './chardev-aliases.js';
 import { cloneDef, type Entry, signalOpt } from './domain-entry.js';
+import { allocateGraphicsPorts, releasePorts } from './graphics-ports.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
+import { verifyLiveCpu } from './live-cpu.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { runnerGuestFromDef } from './runner-guest-from-def.js';
 
@@ -43,10 +49,14 @@ export async function bootGuest(
   refuseHostSideSettings(live);
   const guest = runnerGuestFromDef(live);
   const roots = { stateRoot: host.options.stateRoot, logRoot: host.options.logRoot };
-  const paths = runnerPaths(roots, guest);
+  // The id first: the run directory (and the monitor socket in it) is named after it, as libvirt's.
+  const id = host.runnerOptions().allocateId?.();
+  const paths = runnerPaths(roots, guest, id);
   prepareNvram(live);
-  const helpers = await startGuestHelpers(live, roots, host.options.helperBinaries, opts.signal);
+  const lease = await allocateGraphicsPorts(live);
+  let helpers: GuestHelpers | undefined;
   try {
+    helpers = await startGuestHelpers(live, roots, host.options.helperBinaries, opts.signal);
     const command = await host.options.commandLine(live, paths, opts.signal, helpers.sockets);
     let runner = e.runner;
     if (runner) runner.setGuest(guest);
@@ -56,14 +66,31 @@ export async function bootGuest(
     }
     e.live = live;
     e.helpers = helpers;
+    e.ports = lease;
     watchHelpers(helpers, runner, paths.logFile);
-    await runner.start({ command, ...signalOpt(opts), ...(opts.paused ? { paused: true } : {}) });
+    await runner.start({
+      command,
+      ...(id !== undefined ? { id } : {}),
+      ...signalOpt(opts),
+      ...(opts.paused ? { paused: true } : {}),
+      prepare: (qmp, signal) => readBackLive(live, qmp, signal),
+    });
   } catch (err) {
     e.live = undefined;
-    if (e.helpers === helpers) e.helpers = undefined;
-    await helpers.stop();
+    e.ports = undefined;
+    releasePorts(lease);
+    if (helpers && e.helpers === helpers) e.helpers = undefined;
+    await helpers?.stop();
     throw err;
   }
+}
+
+/** What QEMU decided while it waits at `-S`, into the live definition; returns its XML for the status file. */
+async function readBackLive(live: DomainDef, qmp: QmpClient, signal: AbortSignal): Promise<string> {
+  const chardevs = await qmp.execute<QmpChardevInfo[]>('query-chardev', undefined, { signal });
+  applyPtyPaths(live, Array.isArray(chardevs) ? chardevs : []);
+  await verifyLiveCpu(live, qmp, signal);
+  return live.toXML();
 }
 
 /**

@@ -8,7 +8,11 @@
 import { DomainDef } from '../../../conf/domain/index.js';
 import type { CallOptions, DomainInfo, DomainRef, DomainState, GetXmlOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
+import { serializeXml } from '../../../xml/index.js';
 import type { GuestHelpers, QemuDomainRunner } from '../lifecycle/index.js';
+import { addChardevAliases } from './chardev-aliases.js';
+import type { ConsoleSessions } from './consoles.js';
+import { type PortLease, restoreLivePorts } from './graphics-ports.js';
 
 export interface Entry {
   name: string;
@@ -21,6 +25,10 @@ export interface Entry {
   unsubscribe: (() => void) | undefined;
   /** The helper processes (swtpm, ...) started with the running guest. */
   helpers?: GuestHelpers | undefined;
+  /** Display ports the running guest holds. */
+  ports?: PortLease | undefined;
+  /** Console sessions open on the running guest. */
+  consoles?: ConsoleSessions | undefined;
 }
 
 export type WriteFlags = CallOptions & { config?: boolean; live?: boolean };
@@ -64,8 +72,12 @@ export function entryXml(e: Entry, opts: GetXmlOptions): string {
   if (e.runner && e.live && isActive(e) && !(opts.inactive && e.config)) {
     const live = cloneDef(e.live);
     live.id = e.runner.ref.id;
+    restoreLivePorts(live, e.live);
     live.currentMemory = { unit: 'KiB', value: e.runner.getInfo().memory };
-    return live.toXML();
+    // Device aliases exist only while the guest runs, as in libvirt's live XML.
+    const el = live.toElement();
+    addChardevAliases(el, live);
+    return serializeXml(el);
   }
   const def = e.config ?? e.live;
   if (!def) throw new VirError('INTERNAL_ERROR', 'qemu', `domain '${e.name}' has no definition`);

@@ -7,9 +7,9 @@
  */
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type {
+  AnyDomainEvent,
   DomainEventListener,
   DomainEventName,
-  DomainLifecycleEvent,
   DomainLookup,
   DomainRef,
   ListDomainsFilter,
@@ -106,7 +106,7 @@ export class DomainTable {
     this.forward({ type: 'lifecycle', domain: refOf(e), event, detail, timestamp: Date.now() });
   }
 
-  forward(ev: DomainLifecycleEvent): void {
+  forward(ev: AnyDomainEvent): void {
     for (const l of [...this.listeners]) {
       try {
         l(ev);

@@ -11,6 +11,7 @@ import { DomainDef } from '../../../conf/domain/index.js';
 import { QemuDomainRunner, type RunnerOptions } from '../lifecycle/index.js';
 import { cloneDef, type Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
+import { reserveLivePorts, restoreLivePorts } from './graphics-ports.js';
 
 /** Fills `table`; `adopt` takes each re-attached runner. Returns the highest domain id in use. */
 export async function loadDomains(
@@ -60,10 +61,15 @@ export async function loadDomains(
       maxId = Math.max(maxId, runner.ref.id);
       try {
         e.live = DomainDef.fromXML(guest.domainXml);
-        if (e.live) delete e.live.id;
+        if (e.live) {
+          delete e.live.id;
+          restoreLivePorts(e.live, guest.domainXml);
+        }
       } catch {
         e.live = e.config && cloneDef(e.config);
       }
+      // Its display ports are still in use: no other guest may be given them.
+      if (e.live) e.ports = reserveLivePorts(e.live);
     }
   }
   return maxId;

@@ -21,6 +21,7 @@
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type {
   CallOptions,
+  ConsoleStream,
   DomainEventListener,
   DomainInfo,
   DomainLookup,
@@ -28,6 +29,7 @@ import type {
   DomainState,
   GetXmlOptions,
   ListDomainsFilter,
+  OpenConsoleOptions,
 } from '../../../driver.js';
 import { throwIfAborted, VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
@@ -39,8 +41,8 @@ import {
 } from '../lifecycle/index.js';
 import { bootGuest, guestStopped } from './boot-guest.js';
 import { ConfigStore } from './config-store.js';
+import { ConsoleSessions } from './consoles.js';
 import {
-  cloneDef,
   type Entry,
   entryInfo,
   entryXml,
@@ -51,9 +53,11 @@ import {
   type WriteFlags,
 } from './domain-entry.js';
 import { DomainTable } from './domain-table.js';
+import { releasePorts } from './graphics-ports.js';
 import { loadDomains } from './load-domains.js';
 import { prepareDefinition } from './prepare-definition.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
+import { setEntryMemory } from './set-memory.js';
 
 export type { CommandLineFor, QemuDomainsOptions } from './qemu-domains-options.js';
 
@@ -290,6 +294,19 @@ export class QemuDomains {
     await (await this.#active(dom, opts)).reset(signalOpt(opts));
   }
 
+  /** A byte stream on one of the running guest's character devices (see `consoles.ts`). */
+  async openConsole(
+    dom: DomainRef,
+    name: string | undefined,
+    opts: OpenConsoleOptions = {},
+  ): Promise<ConsoleStream> {
+    const e = await this.#find(dom, opts);
+    if (!e.runner || !isActive(e) || !e.live)
+      throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
+    e.consoles ??= new ConsoleSessions();
+    return e.consoles.open(e.live, name, opts);
+  }
+
   async destroy(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
     const e = await this.#find(dom, opts);
     // A guest still starting can be destroyed too (its start then fails).
@@ -304,35 +321,7 @@ export class QemuDomains {
    * `<currentMemory>` of the next boot with `config`.
    */
   async setMemory(dom: DomainRef, kib: number, opts: WriteFlags = {}): Promise<void> {
-    const e = await this.#find(dom, opts);
-    const config = opts.config === true;
-    const live = opts.live ?? !config;
-    if (live && !isActive(e)) throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
-    if (config && !e.config) {
-      throw new VirError(
-        'OPERATION_INVALID',
-        'qemu',
-        'cannot change persistent config of a transient domain',
-      );
-    }
-    for (const def of [live ? e.live : undefined, config ? e.config : undefined]) {
-      const max = def?.memory?.value;
-      if (max !== undefined && kib > max) {
-        throw new VirError('INVALID_ARG', 'qemu', 'cannot set memory higher than max memory', {
-          field: 'currentMemory',
-        });
-      }
-    }
-    if (live && e.runner) {
-      await e.runner.setMemory(kib, signalOpt(opts));
-      if (e.live) e.live.currentMemory = { unit: 'KiB', value: kib };
-    }
-    if (config && e.config) {
-      const next = cloneDef(e.config);
-      next.currentMemory = { unit: 'KiB', value: kib };
-      this.#store.write(e.name, next.toXML({ inactive: true }));
-      e.config = next;
-    }
+    await setEntryMemory(await this.#find(dom, opts), kib, opts, this.#store);
   }
 
   // ---------------------------------------------------------------- internals
@@ -391,10 +380,14 @@ export class QemuDomains {
   }
 
   #onRunnerEvent(e: Entry, ev: RunnerEvent): void {
+    if (ev.type === 'reboot') this.#table.forward(ev);
     if (ev.type !== 'lifecycle') return;
     if (ev.event === 'stopped') {
       guestStopped(e, this.#options);
       e.live = undefined;
+      releasePorts(e.ports);
+      e.ports = undefined;
+      e.consoles?.closeAll();
       // libvirt reports a stopped domain with id -1; a transient one is gone with it.
       this.#table.forward({ ...ev, domain: { ...ev.domain, id: -1 } });
       if (!e.config) this.#table.drop(e);

@@ -11,6 +11,7 @@
  */
 import { VirError } from '../../../errors.js';
 import { runnerPaths, swtpmFiles } from '../lifecycle/index.js';
+import { allocateGraphicsPorts, releasePorts } from './graphics-ports.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import { prepareDefinition } from './prepare-definition.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
@@ -42,7 +43,15 @@ export async function domainXmlToNative(
     tpm?.backend?.type === 'emulator'
       ? { tpmEmulatorSocket: swtpmFiles(roots, { name: def.name, uuid: def.uuid ?? '' }, tpm).socket }
       : {};
-  const { env, argv } = await options.commandLine(def, runnerPaths(roots, guest), signal, sockets);
+  // the ports a start would take now: held while the line is built, then given back
+  const lease = await allocateGraphicsPorts(def);
+  let command: Awaited<ReturnType<QemuDomainsOptions['commandLine']>>;
+  try {
+    command = await options.commandLine(def, runnerPaths(roots, guest), signal, sockets);
+  } finally {
+    releasePorts(lease);
+  }
+  const { env, argv } = command;
   const words = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];
   return words.map(shellQuote).join(' ');
 }

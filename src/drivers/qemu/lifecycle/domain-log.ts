@@ -66,13 +66,31 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
 }
 
-export function logTail(path: string): string {
-  const tail = readLogTail(path, 1024)
+/**
+ * What QEMU said about its last start, for an error message: its own lines
+ * only (not the command line we logged, not our timestamped notes), errors
+ * before warnings, the last few. Empty when it said nothing.
+ */
+export function qemuSaid(path: string): string {
+  const log = readLogTail(path, 8192);
+  const marker = ': starting up\n';
+  const at = log.lastIndexOf(marker);
+  // The line after the marker is the command line; without the marker the tail begins mid-line.
+  const from = at >= 0 ? log.indexOf('\n', at + marker.length) : log.indexOf('\n');
+  const lines = (from >= 0 ? log.slice(from + 1) : '')
     .split('\n')
-    .filter((l) => l.trim() !== '' && !/^\d{4}-\d\d-\d\dT[\d:.]+Z: (starting up|start failed: )/.test(l))
-    .slice(-5)
-    .join('\n');
-  return tail ? `: ${tail}` : '';
+    .filter((l) => l.trim() !== '' && !/^\d{4}-\d\d-\d\dT[\d:.]+Z: /.test(l))
+    // `-msg timestamp=on` puts QEMU's own time stamp (and a space) first.
+    .map((l) => l.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, ''));
+  // QEMU prefixes its errors with the binary's name; warnings name themselves.
+  const errors = lines.filter((l) => /^[^\s:]+: /.test(l) && !/: warning: /.test(l));
+  return (errors.length > 0 ? errors : lines).slice(-3).join('; ');
+}
+
+/** {@link qemuSaid} as a suffix: `: <what QEMU said>`, or nothing. */
+export function logTail(path: string): string {
+  const said = qemuSaid(path);
+  return said ? `: ${said}` : '';
 }
 
 /** Feature names from QEMU's "doesn't support requested feature" warnings of the last start. */

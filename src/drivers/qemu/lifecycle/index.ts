@@ -13,13 +13,12 @@
  *   `-no-shutdown` before running it.
  * - `domainStart/Suspend/Resume/Shutdown/Reboot/Reset/Destroy/SetMemory`,
  *   `domainGetState`, `domainGetInfo`, `domainGetXml` map one to one.
- * - `subscribe`: forward each runner's `lifecycle` events (the `reboot` and
- *   `monitor` ones have no place in `DomainEvent` yet).
+ * - `subscribe`: forward each runner's `lifecycle` and `reboot` events (the
+ *   `monitor` ones have no place in the driver seam yet).
  * - `close()`: `detach()` every runner; guests keep running.
  *
  * @module
  */
-export { freeDisplayPorts } from './display-ports.js';
 
 export { appendDomainLog } from './domain-log.js';
 export { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';

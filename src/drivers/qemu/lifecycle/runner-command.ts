@@ -42,8 +42,23 @@ export interface RunnerCommand {
 /** The monitor socket must fit a unix socket address (108 bytes with its NUL). */
 export const MAX_SOCKET_PATH = 107;
 
-export function runnerPaths(roots: RunnerRoots, guest: { name: string; uuid: string }): RunnerPaths {
-  const runDir = join(roots.stateRoot, 'qemu', `domain-${guest.uuid}`);
+/**
+ * One guest's files. With the domain `id` of the run, the private directory
+ * is named as libvirt names it, `domain-<id>-<first 20 characters of the
+ * name>`, short enough that the monitor socket fits a unix socket address
+ * under a deep home directory; without one (a command line built before the
+ * id is known) it is `domain-<uuid>`.
+ */
+export function runnerPaths(
+  roots: RunnerRoots,
+  guest: { name: string; uuid: string },
+  id?: number,
+): RunnerPaths {
+  const dir =
+    id !== undefined && id > 0
+      ? `domain-${id}-${[...guest.name].slice(0, 20).join('')}`
+      : `domain-${guest.uuid}`;
+  const runDir = join(roots.stateRoot, 'qemu', dir);
   return {
     runDir,
     monitorSocket: join(runDir, 'monitor.sock'),

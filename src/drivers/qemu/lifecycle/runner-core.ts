@@ -48,6 +48,8 @@ export class RunnerCore {
   emulator = '';
   state: DomainState = { state: 'shutoff', reason: 'unknown' };
   id = -1;
+  /** The id the run directory is named after (see `runnerPaths`), while a run has one. */
+  runId: number | undefined;
   proc: Watched | undefined;
   qmp: QmpClient | undefined;
   balloonKiB: number;
@@ -82,7 +84,7 @@ export class RunnerCore {
   }
 
   get paths(): RunnerPaths {
-    return runnerPaths(this.options, this.guest);
+    return runnerPaths(this.options, this.guest, this.runId);
   }
 
   get logPath(): string {

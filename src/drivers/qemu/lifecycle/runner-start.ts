@@ -9,14 +9,21 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { DomainStateName } from '../../../driver.js';
 import { throwIfAborted, toVirError, VirError } from '../../../errors.js';
 import { QmpClient } from '../qmp/index.js';
-import { appendDomainLog, logTail, missingCpuFeatures, openDomainLog, readLogTail } from './domain-log.js';
+import {
+  appendDomainLog,
+  logTail,
+  missingCpuFeatures,
+  openDomainLog,
+  qemuSaid,
+  readLogTail,
+} from './domain-log.js';
 import { isProcessAlive, readProcExe, readProcStat, signalProcess } from './proc-info.js';
 import { checkRunnerCommand, MAX_SOCKET_PATH, type RunnerCommand } from './runner-command.js';
-import { type RunnerCore, realpathOr } from './runner-core.js';
+import { type RunnerCore, raceTimeout, realpathOr } from './runner-core.js';
 import { validateRunnerGuest } from './runner-guest.js';
 import { type DomainStatus, readStatus } from './status-file.js';
 import { type HotpluggableCpu, vcpuHotplugCommands } from './vcpu-hotplug.js';
@@ -30,12 +37,25 @@ export interface StartOptions {
   readonly signal?: AbortSignal;
   /** Leave the vCPUs paused once started. */
   readonly paused?: boolean;
+  /**
+   * The domain id of this run, when the caller allocated it to build the
+   * command line for `runnerPaths(roots, guest, id)`; default a new one,
+   * with the run directory named after the UUID.
+   */
+  readonly id?: number;
+  /**
+   * The driver's own work while QEMU waits at `-S` with its devices created
+   * (read back pty paths and the vCPU's features, refuse a CPU it did not
+   * get); returns the live XML to record from then on, if it changed.
+   */
+  readonly prepare?: (qmp: QmpClient, signal: AbortSignal) => Promise<string | undefined>;
 }
 
 export async function startGuest(core: RunnerCore, options: StartOptions): Promise<void> {
   if (core.proc) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${core.name}' is already running`);
   validateRunnerGuest(core.guest);
   throwIfAborted(options.signal, 'qemu');
+  core.runId = options.id;
   const guest = core.guest;
   const paths = core.paths;
   const qemuDir = join(core.options.stateRoot, 'qemu');
@@ -111,7 +131,7 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
   // QEMU's death and our reaping it; detach() lets go.
   const pid = child.pid ?? -1;
   core.proc = { pid, pidStart: readProcStat(pid)?.startTicks ?? '0', child, gone };
-  core.id = (core.options.allocateId ?? defaultAllocateId)();
+  core.id = options.id ?? (core.options.allocateId ?? defaultAllocateId)();
   core.setState('paused', 'starting up', false);
 
   try {
@@ -123,11 +143,10 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
         signal,
       }),
       gone.then((): never => {
-        throw new VirError(
-          'OPERATION_FAILED',
-          'qemu',
-          `${emulator} ${exitInfo ?? 'exited'} before its monitor was ready${logTail(core.logPath)}`,
-        );
+        // QEMU's own reason first: it names the option at fault, which our words cannot.
+        const said = qemuSaid(core.logPath);
+        const exit = `${emulator} ${exitInfo ?? 'exited'} before its monitor was ready`;
+        throw new VirError('OPERATION_FAILED', 'qemu', said ? `${said} (${exit})` : exit);
       }),
     ]);
     if (core.proc?.child !== child) {
@@ -158,6 +177,10 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
       await qmp.execute('balloon', { value: core.balloonKiB * 1024 }, { signal });
     }
     for (const c of command.monitorCommands ?? []) await qmp.execute(c.execute, c.arguments, { signal });
+    if (options.prepare) {
+      const domainXml = await options.prepare(qmp, signal);
+      if (domainXml !== undefined) core.guest = { ...core.guest, domainXml };
+    }
     throwIfAborted(signal, 'qemu');
     if (!options.paused) {
       await qmp.execute('cont', undefined, { signal });
@@ -172,7 +195,8 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     const destroyed = core.destroying;
     core.starting = false;
     core.startAbort = undefined;
-    await abandonStart(core, child, gone);
+    // Whether QEMU ended by itself rather than by our kill: then its own words say why.
+    const qemuQuit = !(await abandonStart(core, child, gone));
     core.setState('shutoff', destroyed ? 'destroyed' : 'failed', false);
     appendDomainLog(core.logPath, `start failed: ${(err as Error).message}`);
     if (destroyed) {
@@ -183,10 +207,13 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     if (err instanceof VirError && err.code === 'CPU_INCOMPATIBLE') throw err;
     const wrapped = toVirError(err, 'OPERATION_FAILED', 'qemu');
     // QEMU's own words (its stderr, in the log) say why better than a closed monitor does.
-    const tail = wrapped.message.includes('before its monitor was ready') ? '' : logTail(core.logPath);
-    throw new VirError(wrapped.code, 'qemu', `starting '${core.name}': ${wrapped.message}${tail}`, {
-      cause: err,
-    });
+    const said = qemuQuit ? qemuSaid(core.logPath) : '';
+    const message = wrapped.message.includes('before its monitor was ready')
+      ? wrapped.message
+      : said
+        ? `${said} (${wrapped.message})`
+        : `${wrapped.message}${logTail(core.logPath)}`;
+    throw new VirError(wrapped.code, 'qemu', `starting '${core.name}': ${message}`, { cause: err });
   }
 }
 
@@ -208,15 +235,20 @@ function checkCpuFeatures(core: RunnerCore): void {
   );
 }
 
-async function abandonStart(core: RunnerCore, child: ChildProcess, gone: Promise<void>): Promise<void> {
+/** Kills what is left of a failed start; true when QEMU was still running and had to be killed. */
+async function abandonStart(core: RunnerCore, child: ChildProcess, gone: Promise<void>): Promise<boolean> {
   const qmp = core.qmp;
   core.qmp = undefined;
+  let killed = false;
   if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-    signalProcess(child.pid, 'SIGKILL');
+    // A QEMU that closed its monitor on the way out may not have been reaped yet.
+    killed = (await raceTimeout(gone, 100, undefined)) !== 'done';
+    if (killed) signalProcess(child.pid, 'SIGKILL');
   }
   await gone;
   await qmp?.close();
   core.clearRuntime();
+  return killed;
 }
 
 /** Refuses to start over a guest another runner or process still runs. */
@@ -250,6 +282,10 @@ export async function reattachGuest(
     stat.startTicks === status.pidStart &&
     (exe === undefined || exe === realpathOr(status.emulator));
   core.id = status.id;
+  // The run directory was named after the id when its name says so (see runnerPaths).
+  core.runId = basename(dirname(status.monitorPath)).startsWith(`domain-${status.id}-`)
+    ? status.id
+    : undefined;
   core.emulator = status.emulator;
   if (!alive) {
     appendDomainLog(core.logPath, `found dead after a restart (pid ${status.pid}); cleaning up`);
