@@ -290,13 +290,18 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
       ['<memtune><hard_limit unit="MiB">64</hard_limit></memtune>', '/domain/memtune'],
       ['<cputune><shares>512</shares></cputune>', '/domain/cputune'],
       ["<seclabel type='dynamic' model='selinux'/>", '/domain/seclabel[1]'],
+      [
+        "<lease><lockspace>ls</lockspace><key>k</key><target path='/tmp/vk-lease'/></lease>",
+        '/domain/devices/lease[1]',
+      ],
     ];
     for (const [i, [extra, field]] of cases.entries()) {
-      const where = extra.startsWith('<seclabel') ? '</devices>' : '<vcpu>';
-      const xml = domainXml(`vk-host-side-${i}`).replace(
-        where,
-        where === '<vcpu>' ? `${extra}<vcpu>` : `</devices>${extra}`,
-      );
+      const base = domainXml(`vk-host-side-${i}`);
+      const xml = extra.startsWith('<seclabel')
+        ? base.replace('</devices>', `</devices>${extra}`)
+        : extra.startsWith('<lease')
+          ? base.replace('</devices>', `${extra}</devices>`)
+          : base.replace('<vcpu>', `${extra}<vcpu>`);
       const dom = await conn.defineDomain(xml);
       const err = await dom.start().then(
         () => undefined,

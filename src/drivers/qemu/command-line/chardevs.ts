@@ -186,7 +186,7 @@ function buildSmartcards(ctx: ChardevContext, def: DomainDef): void {
       p = { driver: 'ccid-card-emulated', backend: 'certificates' };
       for (const [j, c] of certs.entries())
         p[`cert${j + 1}`] = checkValue(c.value, `${field}/certificate[${j + 1}]`);
-      p.db = SMARTCARD_NSS_DB;
+      p.db = checkValue(s.database ?? SMARTCARD_NSS_DB, `${field}/database`);
     } else {
       if (s.type === undefined)
         throw new VirError('XML_DETAIL', 'qemu', `${field}: passthrough needs a type`, {

@@ -3,8 +3,8 @@
  * QEMU's command line: cgroup limits and weights (`<cputune>`,
  * `<memtune>`, `<blkiotune>`, `<resource>`), CPU affinity and schedulers
  * of the QEMU threads (`<vcpu cpuset>`, `<cputune>` pins), automatic NUMA
- * placement by numad, security labels (`<seclabel>`), perf events and
- * user-namespace maps (`<idmap>`).
+ * placement by numad, security labels (`<seclabel>`), perf events,
+ * user-namespace maps (`<idmap>`) and lock-manager leases (`<lease>`).
  *
  * virtkit's QEMU driver does none of these yet. A guest asking for them
  * would start without them and nobody would know, so the start is refused
@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { unknownContent } from '../../../conf/binding.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 
@@ -54,6 +55,11 @@ export function hostSideSettings(def: DomainDef): HostSideSetting[] {
     if (type !== 'none' || asks)
       add(`/domain/seclabel[${i + 1}]`, 'a security label (SELinux, AppArmor, DAC)');
   }
+  // <lease> is kept as XML the model does not type: a lock manager (sanlock, lockd) takes it
+  for (const [i, n] of (unknownContent(def.devices ?? {})?.nodes ?? [])
+    .filter((x) => x.node.type === 'element' && x.node.name === 'lease')
+    .entries())
+    if (holdsAnything(n.node)) add(`/domain/devices/lease[${i + 1}]`, 'a lock manager lease');
   for (const [i, e] of (def.perf?.events ?? []).entries())
     if (e.name !== '' && e.enabled) add(`/domain/perf/event[${i + 1}]`, 'perf event counters');
   return out;
