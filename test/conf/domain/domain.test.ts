@@ -346,15 +346,17 @@ describe('lossless round trip', () => {
         // Right after the known sibling it followed (or first, when it led). A sibling libvirt's
         // rules drop (an empty chardev <source>) is not there to follow: then only the parent
         // is promised.
-        // libvirt writes a backing store's children in its own order (format, source, the next
-        // layer): there too only the parent is promised.
-        if (before?.type === 'element' && host.name !== 'backingStore') {
+        // libvirt writes a backing store's children (format, source, the next layer) and a disk
+        // source's (auth, encryption, reservations) in its own order: there only the parent is
+        // promised.
+        if (before?.type === 'element' && host.name !== 'backingStore' && host.name !== 'source') {
           const name = before.name;
           const kept = found[0]!.parent.children.some((c) => c.type === 'element' && c.name === name);
           if (kept) expect(found[0]?.prev).toBe(name);
         }
       }),
-      { numRuns: 300 },
+      // a fixed seed: CI checks the same 1,000 placements every run (a new seed locally: FC_SEED)
+      { numRuns: 1000, seed: Number(process.env.FC_SEED ?? 20261202) },
     );
   });
 
