@@ -37,6 +37,15 @@ describe('virtkit CLI against virsh output captured from test:///default', () =>
     expect(r).toEqual({ code: 0, out: 'running (booted)\n', err: '' });
   });
 
+  it('domxml-to-native: refused on test:/// as virsh is (no native form), usage errors exit 1', async () => {
+    const r = await runCli(['-c', 'test:///default', 'domxml-to-native', 'qemu-argv', vm1]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/not support/);
+    const missing = await runCli(['-c', 'test:///default', 'domxml-to-native', 'qemu-argv']);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/xml/);
+  });
+
   it('computes cpu-baseline from a capabilities document with the features virsh gives', async () => {
     const r = await runCli(['-q', 'cpu-baseline', fixture('capabilities/qemu-session-x86_64.xml')]);
     expect(r.code).toBe(0);

@@ -47,6 +47,32 @@ const define: CommandDef = {
   },
 };
 
+const domxmlToNative: CommandDef = {
+  name: 'domxml-to-native',
+  group: 'domain',
+  summary: 'convert domain XML to native guest configuration',
+  description: 'Convert domain XML config to a native guest configuration format (qemu-argv).',
+  options: [
+    {
+      name: 'format',
+      kind: 'string',
+      required: true,
+      positional: true,
+      help: 'target config data type format',
+    },
+    { name: 'xml', kind: 'string', required: true, positional: true, help: 'xml data file to export from' },
+  ],
+  async run(ctx, opts) {
+    const file = opts.need('xml');
+    const xml = ctx.readFile(file);
+    const line = await attempt(`Failed to convert ${file}`, async () =>
+      (await ctx.conn()).domainXMLToNative(opts.need('format'), xml),
+    );
+    ctx.out(line);
+    return true;
+  },
+};
+
 const create: CommandDef = {
   name: 'create',
   group: 'domain',
@@ -244,6 +270,7 @@ const domrename: CommandDef = {
 export const domainControlCommands: readonly CommandDef[] = [
   define,
   create,
+  domxmlToNative,
   ...lifecycle,
   autostart,
   setmem,
