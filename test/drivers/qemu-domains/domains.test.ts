@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import type { DomainEvent } from '../../../src/driver.js';
+import { QmpClient } from '../../../src/drivers/qemu/qmp/index.js';
 import { isVirError, type VirErrorCode } from '../../../src/errors.js';
 import { getAttr, parseXml } from '../../../src/xml/index.js';
 import {
   HAS_QEMU,
+  monitorPathOf,
   QEMU_BINARY,
   QEMU_NOTE,
   qemuProcessesMentioning,
@@ -345,6 +347,29 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     const test = await connect('test:///default');
     await expectCode(test.domainXMLToNative('qemu-argv', domainXml('vk-native')), 'NO_SUPPORT');
     await test.close();
+  });
+
+  it("the balloon's statistics period reaches the running device (qom-get)", async () => {
+    const conn = await open();
+    const uuid = 'd0d0d0d0-0000-4000-8000-00000000ba11';
+    const xml = domainXml('vk-balloon', uuid).replace(
+      '</devices>',
+      "<memballoon model='virtio'><stats period='7'/></memballoon></devices>",
+    );
+    const dom = await conn.defineDomain(xml);
+    await dom.start({ paused: true });
+    // the driver holds QEMU's only monitor: let go of it to ask QEMU ourselves
+    await conn.close();
+    const qmp = await QmpClient.connect(monitorPathOf(join(roots.path, 'state'), uuid));
+    try {
+      const v = await qmp.execute('qom-get', {
+        path: '/machine/peripheral/balloon0',
+        property: 'guest-stats-polling-interval',
+      });
+      expect(v).toBe(7);
+    } finally {
+      await qmp.close();
+    }
   });
 
   it('a new connection re-attaches a guest that kept running after close', async () => {

@@ -68,6 +68,17 @@ export function buildDevices(
     if (mb.freePageReporting !== undefined) p['free-page-reporting'] = mb.freePageReporting;
     Object.assign(p, pciProps(mb.address, facts));
     b.props('-device', p, '/domain/devices/memballoon');
+    // the guest-side statistics period is a property of the running device, set before the guest
+    // runs as libvirt does (it is not a -device option)
+    if (mb.stats !== undefined && mb.stats.period > 0)
+      b.monitorCommands.push({
+        execute: 'qom-set',
+        arguments: {
+          path: '/machine/peripheral/balloon0',
+          property: 'guest-stats-polling-interval',
+          value: mb.stats.period,
+        },
+      });
   }
   for (const [i, r] of (dev.rngs ?? []).entries()) {
     const field = `/domain/devices/rng[${i + 1}]`;
