@@ -4,7 +4,8 @@
  * `<memtune>`, `<blkiotune>`, `<resource>`), CPU affinity and schedulers
  * of the QEMU threads (`<vcpu cpuset>`, `<cputune>` pins), automatic NUMA
  * placement by numad, security labels (`<seclabel>`), perf events,
- * user-namespace maps (`<idmap>`) and lock-manager leases (`<lease>`).
+ * user-namespace maps (`<idmap>`), lock-manager leases (`<lease>`) and the
+ * detach/reattach of managed host devices (`<hostdev managed='yes'>`).
  *
  * virtkit's QEMU driver does none of these yet. A guest asking for them
  * would start without them and nobody would know, so the start is refused
@@ -55,6 +56,14 @@ export function hostSideSettings(def: DomainDef): HostSideSetting[] {
     if (type !== 'none' || asks)
       add(`/domain/seclabel[${i + 1}]`, 'a security label (SELinux, AppArmor, DAC)');
   }
+  // managed='yes': libvirt unbinds the host device from its driver (and binds vfio-pci) before
+  // QEMU starts and gives it back after; virtkit expects it already bound to vfio-pci
+  for (const [i, h] of (def.devices?.hostdevs ?? []).entries())
+    if (h.managed === true)
+      add(
+        `/domain/devices/hostdev[${i + 1}]/@managed`,
+        "detaching the host device from its driver (managed='yes')",
+      );
   // <lease> is kept as XML the model does not type: a lock manager (sanlock, lockd) takes it
   for (const [i, n] of (unknownContent(def.devices ?? {})?.nodes ?? [])
     .filter((x) => x.node.type === 'element' && x.node.name === 'lease')
