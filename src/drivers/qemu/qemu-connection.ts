@@ -57,6 +57,8 @@ export interface QemuConnectionOptions {
   kvm?: boolean;
   /** Helper binaries (swtpm, swtpm_setup); default: found on PATH. */
   helperBinaries?: HelperBinaries;
+  /** The driver options of the same names, in milliseconds (see options.ts). */
+  timeouts?: { qmpTimeout?: number; startTimeout?: number; shutdownTimeout?: number };
 }
 
 const caches = new Map<string, QemuCapsCache>();
@@ -74,6 +76,16 @@ function sharedCache(paths: QemuPaths, kvm: boolean | undefined): QemuCapsCache 
     caches.set(key, c);
   }
   return c;
+}
+
+function domainTimeouts(
+  t: QemuConnectionOptions['timeouts'],
+): Pick<QemuDomainsOptions, 'startTimeoutMs' | 'commandTimeoutMs' | 'killTimeoutMs'> {
+  return {
+    ...(t?.startTimeout !== undefined ? { startTimeoutMs: t.startTimeout } : {}),
+    ...(t?.qmpTimeout !== undefined ? { commandTimeoutMs: t.qmpTimeout } : {}),
+    ...(t?.shutdownTimeout !== undefined ? { killTimeoutMs: t.shutdownTimeout } : {}),
+  };
 }
 
 export class QemuConnection implements DriverConnection {
@@ -133,6 +145,7 @@ export class QemuConnection implements DriverConnection {
         });
       },
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),
+      ...domainTimeouts(options.timeouts),
       defaultMachine: async (emulator, arch, signal) =>
         (await this.getCapabilities(signal ? { signal } : {}))
           .findGuests({ arch })

@@ -27,6 +27,8 @@ export interface RunnerOptions extends RunnerRoots {
   readonly startTimeoutMs?: number;
   /** Default QMP command timeout in milliseconds. Default 30 s. */
   readonly commandTimeoutMs?: number;
+  /** Milliseconds QEMU has to end after SIGTERM (destroy, a guest's power-off) before SIGKILL. Default 5 s. */
+  readonly killTimeoutMs?: number;
   /** Called when a job takes and leaves the lock (diagnostics and tests). */
   readonly onJob?: (job: string, phase: 'begin' | 'end') => void;
 }
@@ -60,6 +62,14 @@ export class RunnerCore {
   panicked = false;
   /** A SHUTDOWN event arrived, even if its handler has not run yet. */
   shutdownSeen = false;
+  /**
+   * STOP and RESUME events our own `stop` and `cont` caused and not yet
+   * seen. Their handlers run as jobs, so behind calls already queued: a
+   * suspend, resume, suspend issued together would otherwise meet the first
+   * STOP after the resume and take it for a pause of the guest's own.
+   */
+  ownStops = 0;
+  ownResumes = 0;
   destroying = false;
   starting = false;
   stopReason: 'crashed' | undefined;
@@ -81,6 +91,10 @@ export class RunnerCore {
 
   get name(): string {
     return this.guest.name;
+  }
+
+  get killTimeoutMs(): number {
+    return this.options.killTimeoutMs ?? 5000;
   }
 
   get paths(): RunnerPaths {
@@ -116,6 +130,10 @@ export class RunnerCore {
     this.events.emit({ type: 'monitor', domain: this.ref, event: ev, timestamp: Date.now() });
     switch (ev.event) {
       case 'RESET':
+        // As libvirt: a reset while the start is still setting up (paused, starting up) is not the
+        // guest's, so it is no reboot event; any later one is, and it ends a pending reboot() request.
+        if (this.starting) return;
+        this.fakeReboot = false;
         this.events.emit({ type: 'reboot', domain: this.ref, timestamp: Date.now() });
         return;
       case 'SHUTDOWN':
@@ -147,6 +165,10 @@ export class RunnerCore {
     if (!this.proc || !this.qmp || this.destroying || this.starting) return;
     switch (ev.event) {
       case 'STOP':
+        if (this.ownStops > 0) {
+          this.ownStops--;
+          return;
+        }
         // The pause after a power-off (-no-shutdown) and after a panic are reported by their own handlers.
         if (this.gotShutdown || this.panicked) return;
         if (this.state.state === 'running') {
@@ -155,6 +177,10 @@ export class RunnerCore {
         }
         return;
       case 'RESUME':
+        if (this.ownResumes > 0) {
+          this.ownResumes--;
+          return;
+        }
         if (this.state.state === 'paused') {
           this.setState('running', 'unpaused');
           this.lifecycle('resumed', 'unpaused');
@@ -196,7 +222,7 @@ export class RunnerCore {
     const isReboot = data.reason === 'guest-reset';
     const action = this.fakeReboot ? 'restart' : isReboot ? 'destroy' : (this.guest.onPoweroff ?? 'destroy');
     if (action === 'restart') this.background('fake-reboot', () => this.restartGuest('booted'));
-    else this.background('shutdown-destroy', () => this.terminate(5000));
+    else this.background('shutdown-destroy', () => this.terminate(this.killTimeoutMs));
   }
 
   onPanicEvent(): void {
@@ -228,6 +254,7 @@ export class RunnerCore {
     const qmp = this.requireMonitor();
     await qmp.execute('system_reset');
     await qmp.execute('cont');
+    this.ownResumes++;
     this.gotShutdown = false;
     this.shutdownSeen = false;
     this.fakeReboot = false;

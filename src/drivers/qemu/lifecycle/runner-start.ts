@@ -8,11 +8,12 @@
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DomainStateName } from '../../../driver.js';
 import { throwIfAborted, toVirError, VirError } from '../../../errors.js';
 import { QmpClient } from '../qmp/index.js';
+import { cleanStaleTemps } from './atomic-file.js';
 import {
   appendDomainLog,
   logTail,
@@ -79,10 +80,7 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(runDir, { mode: 0o700 });
     // A process killed mid-write leaves its temporary status file behind.
-    const tmpPrefix = `.${guest.name}.xml.`;
-    for (const f of readdirSync(qemuDir)) {
-      if (f.startsWith(tmpPrefix) && f.endsWith('.tmp')) rmSync(join(qemuDir, f), { force: true });
-    }
+    cleanStaleTemps(qemuDir);
   } catch (err) {
     throw toVirError(err, 'SYSTEM_ERROR', 'qemu', 'cannot create the domain directories');
   }
@@ -94,6 +92,8 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
   core.destroying = false;
   core.gotShutdown = false;
   core.shutdownSeen = false;
+  core.ownStops = 0;
+  core.ownResumes = 0;
   core.fakeReboot = false;
   core.panicked = false;
   core.stopReason = undefined;
@@ -184,6 +184,7 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     throwIfAborted(signal, 'qemu');
     if (!options.paused) {
       await qmp.execute('cont', undefined, { signal });
+      core.ownResumes++;
     }
     core.starting = false;
     core.startAbort = undefined;
