@@ -26,6 +26,7 @@ import type {
   ListDomainsFilter,
   NodeInfo,
   OpenConsoleOptions,
+  StartCallOptions,
 } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { buildCapabilities } from './caps/capabilities-builder.js';
@@ -252,10 +253,10 @@ export class QemuConnection implements DriverConnection {
   defineDomain(xml: string, opts?: CallOptions): Promise<DomainRef> {
     return this.#domains.define(xml, opts);
   }
-  createDomain(xml: string, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef> {
+  createDomain(xml: string, opts?: StartCallOptions): Promise<DomainRef> {
     return this.#domains.create(xml, opts);
   }
-  domainStart(dom: DomainRef, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef> {
+  domainStart(dom: DomainRef, opts?: StartCallOptions): Promise<DomainRef> {
     return this.#domains.start(dom, opts);
   }
   domainSuspend(dom: DomainRef, opts?: CallOptions): Promise<void> {

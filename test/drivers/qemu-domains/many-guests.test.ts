@@ -144,6 +144,12 @@ describe.skipIf(!HAS_QEMU)(`many guests, several callers${QEMU_NOTE}`, () => {
       }
     });
     expect(sleepers).toEqual([]);
+    // A start's own timeout wins over the driver's.
+    const t1 = Date.now();
+    expect(isVirError(await slow.start({ timeout: 1000 }).catch((e: unknown) => e))).toBe(true);
+    expect(Date.now() - t1).toBeLessThan(3500);
+    const bad = await errorOf(slow.start({ timeout: 0 }));
+    expect([bad.code, bad.field]).toEqual(['INVALID_ARG', 'timeout']);
     await other.destroy();
   });
 

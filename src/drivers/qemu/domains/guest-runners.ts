@@ -8,7 +8,7 @@
  * @module
  */
 import type { DomainDef } from '../../../conf/domain/index.js';
-import type { CallOptions } from '../../../driver.js';
+import type { StartCallOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/index.js';
 import { bootGuest, guestStopped } from './boot-guest.js';
@@ -41,7 +41,7 @@ export class GuestRunners {
   }
 
   /** Boots as the guest's owner: refused while another live process runs it. */
-  async boot(e: Entry, def: DomainDef, opts: CallOptions & { paused?: boolean }): Promise<void> {
+  async boot(e: Entry, def: DomainDef, opts: StartCallOptions): Promise<void> {
     const lock = ownerPath(this.options.stateRoot, e.name);
     const other = acquireOwner(lock);
     if (other) {

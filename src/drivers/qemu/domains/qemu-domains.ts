@@ -38,6 +38,7 @@ import type {
   GetXmlOptions,
   ListDomainsFilter,
   OpenConsoleOptions,
+  StartCallOptions,
 } from '../../../driver.js';
 import { throwIfAborted, VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
@@ -228,7 +229,7 @@ export class QemuDomains {
   }
 
   /** Starts a transient domain (or boots an inactive persistent one of the same identity once). */
-  async create(xml: string, opts: CallOptions & { paused?: boolean } = {}): Promise<DomainRef> {
+  async create(xml: string, opts: StartCallOptions = {}): Promise<DomainRef> {
     await this.#enter(opts);
     const def = await prepareDefinition(xml, this.#options, opts.signal);
     // The name is claimed on the list; the boot is the domain's job, so other domains need not wait for it.
@@ -271,7 +272,7 @@ export class QemuDomains {
 
   // ---------------------------------------------------------------- lifecycle
 
-  async start(dom: DomainRef, opts: CallOptions & { paused?: boolean } = {}): Promise<DomainRef> {
+  async start(dom: DomainRef, opts: StartCallOptions = {}): Promise<DomainRef> {
     const e = await this.#owned(dom, opts, 'start');
     return this.#jobs.run(
       e.uuid,

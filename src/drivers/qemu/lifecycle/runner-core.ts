@@ -70,6 +70,8 @@ export class RunnerCore {
    */
   ownStops = 0;
   ownResumes = 0;
+  /** A SHUTDOWN or GUEST_PANICKED came: the STOP that follows is its pause (see onQmpEvent). */
+  stopBelongsToEvent = false;
   destroying = false;
   starting = false;
   stopReason: 'crashed' | undefined;
@@ -139,10 +141,23 @@ export class RunnerCore {
       case 'SHUTDOWN':
         // Known at once, so that an exit racing the handler below still counts as a shutdown.
         this.shutdownSeen = true;
+        this.stopBelongsToEvent = true;
+        break;
+      case 'GUEST_PANICKED':
+        this.stopBelongsToEvent = true;
         break;
       case 'STOP':
+        // QEMU pauses the guest right after a power-off (-no-shutdown) or a panic. That pause is
+        // the event's, not the guest's: decided now, as its handler may only run after the
+        // reaction to the event (a fake reboot's reset and cont) and would take it for a new pause.
+        if (this.stopBelongsToEvent) {
+          this.stopBelongsToEvent = false;
+          return;
+        }
+        break;
       case 'RESUME':
-      case 'GUEST_PANICKED':
+        this.stopBelongsToEvent = false;
+        break;
       case 'SUSPEND':
       case 'SUSPEND_DISK':
       case 'WAKEUP':

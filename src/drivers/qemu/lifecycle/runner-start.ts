@@ -38,6 +38,8 @@ export interface StartOptions {
   readonly signal?: AbortSignal;
   /** Leave the vCPUs paused once started. */
   readonly paused?: boolean;
+  /** Milliseconds QEMU has to open its monitor this time; default the runner's `startTimeoutMs`. */
+  readonly startTimeoutMs?: number;
   /**
    * The domain id of this run, when the caller allocated it to build the
    * command line for `runnerPaths(roots, guest, id)`; default a new one,
@@ -94,6 +96,7 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
   core.shutdownSeen = false;
   core.ownStops = 0;
   core.ownResumes = 0;
+  core.stopBelongsToEvent = false;
   core.fakeReboot = false;
   core.panicked = false;
   core.stopReason = undefined;
@@ -137,8 +140,8 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
   try {
     const qmp = await Promise.race([
       QmpClient.connect(socketPath, {
-        retryForMs: core.options.startTimeoutMs ?? 10_000,
-        greetingTimeoutMs: core.options.startTimeoutMs ?? 10_000,
+        retryForMs: options.startTimeoutMs ?? core.options.startTimeoutMs ?? 10_000,
+        greetingTimeoutMs: options.startTimeoutMs ?? core.options.startTimeoutMs ?? 10_000,
         commandTimeoutMs: core.options.commandTimeoutMs ?? 30_000,
         signal,
       }),
