@@ -38,11 +38,11 @@ export async function loadDomains(
       // A definition we cannot read is left on disk untouched, as libvirt skips it.
     }
   }
-  let maxId = 0;
-  for (const name of QemuDomainRunner.listStatus(options)) {
-    maxId = Math.max(maxId, await attachGuest(table, name, options, adopt));
-  }
-  return maxId;
+  // Side by side: a guest whose monitor does not answer costs one greeting timeout, not one per guest.
+  const ids = await Promise.all(
+    QemuDomainRunner.listStatus(options).map((name) => attachGuest(table, name, options, adopt)),
+  );
+  return Math.max(0, ...ids);
 }
 
 /**
