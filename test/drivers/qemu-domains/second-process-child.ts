@@ -2,7 +2,8 @@
  * Run as a separate Node process by the second-process tests: opens
  * qemu:///session on the roots it is given (the same ones the test process
  * uses), does the listed actions on one domain and prints what each gave as
- * one JSON line: `{ openMs, results: { action: { value } | { code, message } } }`.
+ * one JSON line: `{ openMs, results: { action: { value } | { code, message } } }`;
+ * with `hold` it then stays, as a service would, until it is killed.
  */
 import { connect } from '../../../src/connection.js';
 
@@ -11,6 +12,8 @@ const input = JSON.parse(process.argv[2] ?? '{}') as {
   name: string;
   xml?: string;
   actions: string[];
+  /** Print the results, then keep running (and owning what was started) until killed. */
+  hold?: boolean;
 };
 const t0 = Date.now();
 const conn = await connect('qemu:///session', { driverOptions: input.driverOptions });
@@ -58,6 +61,11 @@ for (const action of input.actions) {
     results[action] = { code: e.code ?? 'none', message: e.message ?? String(err) };
   }
 }
-await conn.close();
-process.stdout.write(`${JSON.stringify({ openMs, results })}\n`);
-process.exit(0);
+if (input.hold) {
+  process.stdout.write(`${JSON.stringify({ openMs, results })}\n`);
+  setInterval(() => {}, 60_000);
+} else {
+  await conn.close();
+  process.stdout.write(`${JSON.stringify({ openMs, results })}\n`);
+  process.exit(0);
+}

@@ -106,6 +106,37 @@ function inChild(
   });
 }
 
+/** Like {@link inChild}, but the child keeps running (and owning its guests) after it answers. */
+function holdingChild(
+  name: string,
+  actions: string[],
+): Promise<{ pid: number; results: Record<string, Result>; kill(): Promise<void> }> {
+  const script = join(import.meta.dirname, 'second-process-child.ts');
+  const input = JSON.stringify({ driverOptions: driverOptions(), name, actions, hold: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, input], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (s: string) => {
+      out += s;
+      if (!out.includes('\n')) return;
+      const { results } = JSON.parse(out.split('\n')[0] ?? '') as { results: Record<string, Result> };
+      resolve({
+        pid: child.pid ?? -1,
+        results,
+        kill: async () => {
+          child.kill('SIGKILL');
+          await exited;
+        },
+      });
+    });
+    void exited.then(() => reject(new Error(`child exited early: ${out}`)));
+  });
+}
+
 async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
@@ -169,6 +200,36 @@ describe.skipIf(!HAS_QEMU)(`a second process on the same roots${QEMU_NOTE}`, () 
     await found.destroy();
     expect(existsSync(owner)).toBe(false);
     expect(dom.name).toBe('vk-orphan');
+  });
+});
+
+describe.skipIf(!HAS_QEMU)(`a service next to this process${QEMU_NOTE}`, () => {
+  it('a guest another live process started after we opened is seen running and cannot be undefined; once that process is killed it is ours', async () => {
+    const conn = await open();
+    const dom = await conn.defineDomain(domainXml('vk-service'));
+    const service = await holdingChild('vk-service', ['start', 'state']);
+    try {
+      expect(service.results.state?.value).toEqual({ state: 'running', reason: 'booted' });
+      expect((await conn.listDomains({ active: true })).map((d) => d.name)).toEqual(['vk-service']);
+      expect(await dom.getState()).toEqual({ state: 'running', reason: 'booted' });
+      for (const p of [dom.undefine(), dom.destroy(), dom.start(), conn.defineDomain(await dom.getXML())]) {
+        const err = await p.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isVirError(err, 'OPERATION_INVALID'), String(err)).toBe(true);
+        expect((err as Error).message).toContain(`pid ${service.pid}`);
+      }
+      expect(await dom.isPersistent()).toBe(true);
+    } finally {
+      await service.kill();
+    }
+    // The owner died (SIGKILL, nothing closed): its guest runs on and is taken over here.
+    expect(await dom.getState()).toEqual({ state: 'running', reason: 'booted' });
+    await dom.suspend();
+    expect(await dom.getState()).toEqual({ state: 'paused', reason: 'user' });
+    await dom.destroy();
+    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
   });
 });
 

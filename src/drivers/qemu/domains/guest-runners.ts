@@ -15,7 +15,7 @@ import { bootGuest, guestStopped } from './boot-guest.js';
 import type { Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
 import { releasePorts } from './graphics-ports.js';
-import { loadDomains, refreshForeign } from './load-domains.js';
+import { loadDomains, noticeForeign, refreshForeign } from './load-domains.js';
 import { acquireOwner, ownerPath, releaseOwner } from './owner-lock.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 
@@ -38,6 +38,11 @@ export class GuestRunners {
   /** Looks again at a guest another process managed (it may be gone, or ours to take now). */
   refresh(e: Entry): Promise<void> {
     return refreshForeign(this.table, e, this.runnerOptions(), (entry, r) => this.adopt(entry, r));
+  }
+
+  /** Marks a guest another process started meanwhile as foreign (see `noticeForeign`). */
+  notice(e: Entry): void {
+    noticeForeign(e, this.runnerOptions());
   }
 
   /** Boots as the guest's owner: refused while another live process runs it. */

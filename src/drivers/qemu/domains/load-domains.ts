@@ -19,7 +19,7 @@ import { type DomainStatus, readStatus } from '../lifecycle/status-file.js';
 import { cloneDef, type Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
 import { reserveLivePorts, restoreLivePorts } from './graphics-ports.js';
-import { acquireOwner, liveOwner, ownerPath, releaseOwner } from './owner-lock.js';
+import { acquireOwner, liveOwner, ownerPath, releaseOwner, thisProcess } from './owner-lock.js';
 
 export type AdoptRunner = (e: Entry, runner: QemuDomainRunner) => void;
 
@@ -66,6 +66,20 @@ export async function refreshForeign(
   e.foreign = undefined;
   if (status) await attachGuest(table, e.name, options, adopt);
   if (!isActiveHere(e) && !e.config) table.drop(e);
+}
+
+/**
+ * Notices a guest another process started after this one opened (the
+ * table knew it inactive): its owner file names a live process that is not
+ * this one, and its status file a live QEMU. It then becomes foreign.
+ */
+export function noticeForeign(e: Entry, options: RunnerOptions): void {
+  if (e.foreign || e.runner?.pid !== undefined) return;
+  const owner = liveOwner(ownerPath(options.stateRoot, e.name));
+  const me = thisProcess();
+  if (!owner || (owner.pid === me.pid && owner.start === me.start)) return;
+  const status = liveStatus(runnerPaths(options, e).statusFile);
+  if (status && status.guest.uuid === e.uuid) e.foreign = { owner, status };
 }
 
 function isActiveHere(e: Entry): boolean {

@@ -185,6 +185,7 @@ export class QemuDomains {
       async () => {
         this.#checkOpen();
         const existing = this.#table.claim(def);
+        if (existing) this.#runners.notice(existing);
         if (existing) refuseForeign(existing, 'redefine');
         this.#store.write(def.name, def.toXML({ inactive: true }));
         if (existing) {
@@ -363,7 +364,10 @@ export class QemuDomains {
   }
 
   async #refreshAllForeign(): Promise<void> {
-    for (const e of [...this.#table.byUuid.values()]) if (e.foreign) await this.#runners.refresh(e);
+    for (const e of [...this.#table.byUuid.values()]) {
+      this.#runners.notice(e);
+      if (e.foreign) await this.#runners.refresh(e);
+    }
   }
 
   async #enter(opts: CallOptions): Promise<void> {
@@ -380,6 +384,7 @@ export class QemuDomains {
   async #find(dom: DomainRef, opts: CallOptions): Promise<Entry> {
     await this.#enter(opts);
     const found = this.#table.byUuid.get(dom.uuid);
+    if (found) this.#runners.notice(found);
     if (found?.foreign) await this.#runners.refresh(found);
     const e = this.#table.byUuid.get(dom.uuid);
     if (!e)
