@@ -168,7 +168,8 @@ export class RunnerCore {
     // State changes wait for the job in progress (libvirt, too, handles these
     // events as jobs): a command's effect and the events QEMU sent around its
     // reply are then applied in order, and a job never sees its state change
-    // under it. Events caused by our own stop/cont find the state already set.
+    // under it. Events our own stop/cont caused are counted off (ownStops,
+    // ownResumes), since calls queued before them may have changed the state again.
     void this.jobs
       .run(this.name, `event ${ev.event}`, async () => this.applyEvent(ev))
       .catch((err: unknown) =>
