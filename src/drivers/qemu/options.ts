@@ -26,7 +26,10 @@ export type QemuDriverOptions = {
   swtpmSetup?: string;
   /** Milliseconds each QMP command may take before it fails with `OPERATION_TIMEOUT`. Default 30000. */
   qmpTimeout?: number;
-  /** Milliseconds a started QEMU has to open its monitor before the start fails. Default 10000. */
+  /**
+   * Milliseconds a started QEMU has to open its monitor before the start
+   * fails. Default 10000; one start can say otherwise (`start({ timeout })`).
+   */
   startTimeout?: number;
   /**
    * Milliseconds QEMU has to end after the driver stops it (SIGTERM on
