@@ -1,7 +1,7 @@
 /**
  * The argument checks and small conversions of the public facade
  * (`Connection`, `Domain`): a missing driver method as `NO_SUPPORT`, XML
- * sources, domain lookups, UUIDs and abort reasons.
+ * sources, domain lookups, UUIDs, abort reasons and start timeouts.
  *
  * @module
  */
@@ -67,4 +67,15 @@ export function toLookup(key: string | number | DomainLookup): DomainLookup {
 export function canonicalUuid(uuid: string): string {
   const hex = uuid.replace(/-/g, '').toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** A start's `timeout`: whole milliseconds, at least 1. */
+export function checkStartTimeout(timeout: unknown): number | undefined {
+  if (timeout === undefined) return undefined;
+  if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout < 1) {
+    throw new VirError('INVALID_ARG', 'connect', `invalid start timeout ${String(timeout)} ms`, {
+      field: 'timeout',
+    });
+  }
+  return timeout;
 }

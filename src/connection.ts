@@ -13,6 +13,7 @@ import type { Capabilities } from './conf/capabilities.js';
 import {
   abortReason,
   canonicalUuid,
+  checkStartTimeout,
   looksLikeUuid,
   need,
   toLookup,
@@ -32,6 +33,7 @@ import type {
   DriverConnection,
   ListDomainsFilter,
   NodeInfo,
+  StartCallOptions,
 } from './driver.js';
 import type { AnyDriverOptions, DriverOptionsFor } from './driver-options.js';
 import { findDriver } from './drivers/registry.js';
@@ -206,15 +208,17 @@ export class Connection implements DomainOwner {
   }
 
   /** Creates and starts a transient domain. */
-  async createDomain(
-    def: XmlSource,
-    opts: CallOptions & { paused?: boolean } = {},
-  ): Promise<Domain<Connection>> {
+  async createDomain(def: XmlSource, opts: StartCallOptions = {}): Promise<Domain<Connection>> {
     const xml = toXml(def);
     this.#writable('createDomain');
+    const timeout = checkStartTimeout(opts.timeout);
     const d = this.#driver;
     const ref = await this.#call('createDomain', opts, (signal) =>
-      need(d, 'createDomain').call(d, xml, { signal, ...(opts.paused ? { paused: true } : {}) }),
+      need(d, 'createDomain').call(d, xml, {
+        signal,
+        ...(opts.paused ? { paused: true } : {}),
+        ...(timeout !== undefined ? { timeout } : {}),
+      }),
     );
     return this.#domain(ref);
   }

@@ -8,6 +8,7 @@
  * @module
  */
 import { DomainDef } from './conf/domain/domain-def.js';
+import { checkStartTimeout } from './connection-args.js';
 import type {
   CallOptions,
   ConsoleStream,
@@ -18,6 +19,7 @@ import type {
   GetXmlOptions,
   OpenConsoleOptions,
   SnapshotInfo,
+  StartCallOptions,
 } from './driver.js';
 import { throwIfAborted, VirError } from './errors.js';
 
@@ -54,11 +56,19 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     return this.#conn;
   }
 
-  /** Starts an inactive persistent domain (`virDomainCreate`). */
-  async start(opts: CallOptions & { paused?: boolean } = {}): Promise<void> {
+  /**
+   * Starts an inactive persistent domain (`virDomainCreate`). `timeout`
+   * (milliseconds) bounds the hypervisor's bring-up (see {@link StartCallOptions}).
+   */
+  async start(opts: StartCallOptions = {}): Promise<void> {
     this.#conn._writable('start');
+    const timeout = checkStartTimeout(opts.timeout);
     this.#ref = await this.#conn._domainCall('domainStart', this.#ref, opts, (d, signal) =>
-      d.domainStart!(this.#ref, { signal, ...(opts.paused ? { paused: true } : {}) }),
+      d.domainStart!(this.#ref, {
+        signal,
+        ...(opts.paused ? { paused: true } : {}),
+        ...(timeout !== undefined ? { timeout } : {}),
+      }),
     );
   }
 

@@ -21,6 +21,19 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Options of a start (`start`, `createDomain`). */
+export interface StartCallOptions extends CallOptions {
+  /** Leave the vCPUs paused once the guest is up. */
+  paused?: boolean;
+  /**
+   * Milliseconds the hypervisor has to bring the guest up (QEMU: to open
+   * its monitor) before the start fails; default the driver's own
+   * (the QEMU driver's `startTimeout` option). Drivers without such a wait
+   * ignore it.
+   */
+  timeout?: number;
+}
+
 /** Identity of a domain as drivers pass it around (libvirt's `virDomainPtr`). */
 export interface DomainRef {
   readonly name: string;
@@ -209,9 +222,9 @@ export interface DriverConnection {
   listDomains(filter: ListDomainsFilter, opts?: CallOptions): Promise<DomainRef[]>;
   lookupDomain(key: DomainLookup, opts?: CallOptions): Promise<DomainRef>;
   defineDomain?(xml: string, opts?: CallOptions): Promise<DomainRef>;
-  createDomain?(xml: string, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef>;
+  createDomain?(xml: string, opts?: StartCallOptions): Promise<DomainRef>;
 
-  domainStart?(dom: DomainRef, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef>;
+  domainStart?(dom: DomainRef, opts?: StartCallOptions): Promise<DomainRef>;
   domainSuspend?(dom: DomainRef, opts?: CallOptions): Promise<void>;
   domainResume?(dom: DomainRef, opts?: CallOptions): Promise<void>;
   domainShutdown?(dom: DomainRef, opts?: CallOptions): Promise<void>;

@@ -4,7 +4,8 @@
  * Driver options (`connect(uri, { driverOptions })`): `emulators` (binaries
  * to offer), `kvm: false` (never use KVM), and the roots `cacheDir` (or
  * `null` for memory only), `configDir`, `stateDir`, `runDir`, `logDir`, the helper
- * binaries `swtpm` and `swtpmSetup`; each
+ * binaries `swtpm` and `swtpmSetup`, the timeouts `qmpTimeout`, `startTimeout`
+ * and `shutdownTimeout` (milliseconds, see options.ts); each
  * root also has an environment variable (see paths.ts). CPU models and
  * host-model come from the CPU engine's shipped database.
  *
@@ -15,6 +16,9 @@ import { VirError } from '../../errors.js';
 import { isRemoteUri } from '../../uri.js';
 import { resolveQemuPaths } from './paths.js';
 import { QemuConnection, type QemuConnectionOptions } from './qemu-connection.js';
+
+/** A day: longer is a mistake (a unit confusion), not a wait anyone means. */
+const MAX_TIMEOUT_MS = 86_400_000;
 
 export const qemuDriver: DriverFactory = {
   name: 'qemu',
@@ -63,6 +67,20 @@ export const qemuDriver: DriverFactory = {
       helpers[key] = v;
     }
     if (Object.keys(helpers).length > 0) options.helperBinaries = helpers;
+    const timeouts: NonNullable<QemuConnectionOptions['timeouts']> = {};
+    for (const key of ['qmpTimeout', 'startTimeout', 'shutdownTimeout'] as const) {
+      const v = driverOptions[key];
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > MAX_TIMEOUT_MS)
+        throw new VirError(
+          'INVALID_ARG',
+          'qemu',
+          `driver option '${key}' must be a whole number of milliseconds between 1 and ${MAX_TIMEOUT_MS}`,
+          { field: key },
+        );
+      timeouts[key] = v;
+    }
+    if (Object.keys(timeouts).length > 0) options.timeouts = timeouts;
     return new QemuConnection(options);
   },
 };

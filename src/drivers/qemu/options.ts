@@ -24,4 +24,16 @@ export type QemuDriverOptions = {
   swtpm?: string;
   /** The swtpm_setup binary that manufactures a guest's TPM state; default: found on PATH. */
   swtpmSetup?: string;
+  /** Milliseconds each QMP command may take before it fails with `OPERATION_TIMEOUT`. Default 30000. */
+  qmpTimeout?: number;
+  /**
+   * Milliseconds a started QEMU has to open its monitor before the start
+   * fails. Default 10000; one start can say otherwise (`start({ timeout })`).
+   */
+  startTimeout?: number;
+  /**
+   * Milliseconds QEMU has to end after the driver stops it (SIGTERM on
+   * `destroy()`, or after the guest powered off) before SIGKILL. Default 5000.
+   */
+  shutdownTimeout?: number;
 };

@@ -26,6 +26,7 @@ import type {
   ListDomainsFilter,
   NodeInfo,
   OpenConsoleOptions,
+  StartCallOptions,
 } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { buildCapabilities } from './caps/capabilities-builder.js';
@@ -57,6 +58,8 @@ export interface QemuConnectionOptions {
   kvm?: boolean;
   /** Helper binaries (swtpm, swtpm_setup); default: found on PATH. */
   helperBinaries?: HelperBinaries;
+  /** The driver options of the same names, in milliseconds (see options.ts). */
+  timeouts?: { qmpTimeout?: number; startTimeout?: number; shutdownTimeout?: number };
 }
 
 const caches = new Map<string, QemuCapsCache>();
@@ -74,6 +77,16 @@ function sharedCache(paths: QemuPaths, kvm: boolean | undefined): QemuCapsCache 
     caches.set(key, c);
   }
   return c;
+}
+
+function domainTimeouts(
+  t: QemuConnectionOptions['timeouts'],
+): Pick<QemuDomainsOptions, 'startTimeoutMs' | 'commandTimeoutMs' | 'killTimeoutMs'> {
+  return {
+    ...(t?.startTimeout !== undefined ? { startTimeoutMs: t.startTimeout } : {}),
+    ...(t?.qmpTimeout !== undefined ? { commandTimeoutMs: t.qmpTimeout } : {}),
+    ...(t?.shutdownTimeout !== undefined ? { killTimeoutMs: t.shutdownTimeout } : {}),
+  };
 }
 
 export class QemuConnection implements DriverConnection {
@@ -133,6 +146,7 @@ export class QemuConnection implements DriverConnection {
         });
       },
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),
+      ...domainTimeouts(options.timeouts),
       defaultMachine: async (emulator, arch, signal) =>
         (await this.getCapabilities(signal ? { signal } : {}))
           .findGuests({ arch })
@@ -239,10 +253,10 @@ export class QemuConnection implements DriverConnection {
   defineDomain(xml: string, opts?: CallOptions): Promise<DomainRef> {
     return this.#domains.define(xml, opts);
   }
-  createDomain(xml: string, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef> {
+  createDomain(xml: string, opts?: StartCallOptions): Promise<DomainRef> {
     return this.#domains.create(xml, opts);
   }
-  domainStart(dom: DomainRef, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef> {
+  domainStart(dom: DomainRef, opts?: StartCallOptions): Promise<DomainRef> {
     return this.#domains.start(dom, opts);
   }
   domainSuspend(dom: DomainRef, opts?: CallOptions): Promise<void> {

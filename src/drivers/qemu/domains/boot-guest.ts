@@ -9,7 +9,7 @@
  * @module
  */
 import type { DomainDef } from '../../../conf/domain/index.js';
-import type { CallOptions } from '../../../driver.js';
+import type { StartCallOptions } from '../../../driver.js';
 import {
   appendDomainLog,
   forgetGuestHelpers,
@@ -43,7 +43,7 @@ export async function bootGuest(
   host: BootHost,
   e: Entry,
   def: DomainDef,
-  opts: CallOptions & { paused?: boolean },
+  opts: StartCallOptions,
 ): Promise<void> {
   const live = cloneDef(def);
   refuseHostSideSettings(live);
@@ -73,6 +73,7 @@ export async function bootGuest(
       ...(id !== undefined ? { id } : {}),
       ...signalOpt(opts),
       ...(opts.paused ? { paused: true } : {}),
+      ...(opts.timeout !== undefined ? { startTimeoutMs: opts.timeout } : {}),
       prepare: (qmp, signal) => readBackLive(live, qmp, signal),
     });
   } catch (err) {

@@ -27,11 +27,14 @@ export class ConfigStore {
     return join(this.dir, `${name}.xml`);
   }
 
-  /** Names with a definition file, sorted; leftovers of interrupted writes are skipped. */
+  /**
+   * Names with a definition file, sorted. Leftovers of interrupted writes
+   * end in `.tmp` and are skipped; a name starting with a dot is a name.
+   */
   list(): string[] {
     try {
       return readdirSync(this.dir)
-        .filter((f) => f.endsWith('.xml') && !f.startsWith('.'))
+        .filter((f) => f.endsWith('.xml'))
         .map((f) => f.slice(0, -4))
         .sort();
     } catch {

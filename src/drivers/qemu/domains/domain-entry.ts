@@ -10,6 +10,8 @@ import type { CallOptions, DomainInfo, DomainRef, DomainState, GetXmlOptions } f
 import { VirError } from '../../../errors.js';
 import { serializeXml } from '../../../xml/index.js';
 import type { GuestHelpers, QemuDomainRunner } from '../lifecycle/index.js';
+import { readProcStat } from '../lifecycle/proc-info.js';
+import type { DomainStatus } from '../lifecycle/status-file.js';
 import { addChardevAliases } from './chardev-aliases.js';
 import type { ConsoleSessions } from './consoles.js';
 import { type PortLease, restoreLivePorts } from './graphics-ports.js';
@@ -29,20 +31,38 @@ export interface Entry {
   ports?: PortLease | undefined;
   /** Console sessions open on the running guest. */
   consoles?: ConsoleSessions | undefined;
+  /**
+   * A guest another live process manages (see `owner-lock.ts`): what its
+   * status file said when last read. Such a domain is shown as running with
+   * that state and refused every change.
+   */
+  foreign?: { readonly owner: { readonly pid: number }; readonly status: DomainStatus } | undefined;
 }
 
 export type WriteFlags = CallOptions & { config?: boolean; live?: boolean };
 
 export function isActive(e: Entry): boolean {
-  return e.runner?.isActive === true;
+  return e.foreign !== undefined || e.runner?.isActive === true;
 }
 
 export function stateOf(e: Entry): DomainState {
+  if (e.foreign) return { state: e.foreign.status.state, reason: e.foreign.status.reason };
   return e.runner?.getState() ?? { state: 'shutoff', reason: 'unknown' };
 }
 
 export function refOf(e: Entry): DomainRef {
+  if (e.foreign) return { name: e.name, uuid: e.uuid, id: e.foreign.status.id };
   return { name: e.name, uuid: e.uuid, id: isActive(e) && e.runner ? e.runner.ref.id : -1 };
+}
+
+/** Refuses `what` on a guest another process manages, naming that process. */
+export function refuseForeign(e: Entry, what: string): void {
+  if (!e.foreign) return;
+  throw new VirError(
+    'OPERATION_INVALID',
+    'qemu',
+    `cannot ${what} domain '${e.name}': it is running under another process (pid ${e.foreign.owner.pid}), which manages it`,
+  );
 }
 
 export function cloneDef(def: DomainDef): DomainDef {
@@ -55,6 +75,16 @@ export function signalOpt(opts: CallOptions): { signal?: AbortSignal } {
 
 /** What `virDomainGetInfo` says: the runner's view while running, else the definition's. */
 export function entryInfo(e: Entry): DomainInfo {
+  if (e.foreign) {
+    const { status } = e.foreign;
+    return {
+      state: status.state,
+      maxMem: status.guest.memoryKiB,
+      memory: status.balloonKiB,
+      nrVirtCpu: status.guest.vcpus,
+      cpuTime: readProcStat(status.pid)?.cpuTimeNs ?? 0n,
+    };
+  }
   if (e.runner && isActive(e)) return e.runner.getInfo();
   const def = e.config ?? e.live;
   const maxMem = def?.memory?.value ?? 0;
@@ -69,6 +99,14 @@ export function entryInfo(e: Entry): DomainInfo {
 
 /** The live definition while running (with its id and balloon size), else the persistent one. */
 export function entryXml(e: Entry, opts: GetXmlOptions): string {
+  if (e.foreign && !(opts.inactive && e.config)) {
+    // What the owner recorded at start: the live definition with its pty paths and ports.
+    const live = DomainDef.fromXML(e.foreign.status.guest.domainXml);
+    live.id = e.foreign.status.id;
+    const el = live.toElement();
+    addChardevAliases(el, live);
+    return serializeXml(el);
+  }
   if (e.runner && e.live && isActive(e) && !(opts.inactive && e.config)) {
     const live = cloneDef(e.live);
     live.id = e.runner.ref.id;

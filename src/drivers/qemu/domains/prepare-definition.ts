@@ -7,7 +7,28 @@
  */
 import { DomainDef } from '../../../conf/domain/index.js';
 import { VirError } from '../../../errors.js';
+import { MAX_NAME_BYTES } from '../lifecycle/index.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
+
+/**
+ * A name is kept as file names (the definition, the status file, the log),
+ * read back on the next open: one that would not fit is refused now rather
+ * than failing later. Every other name (a leading dot, spaces, commas, any
+ * script) is stored as it is: `/`, newlines and NUL are refused by the
+ * parser's checks as in libvirt, and a lone UTF-16 surrogate (which has no
+ * UTF-8 form) by the XML parser, since it is not a character.
+ */
+function refuseUnstorableName(name: string): void {
+  const bytes = Buffer.byteLength(name);
+  if (bytes > MAX_NAME_BYTES) {
+    throw new VirError(
+      'INVALID_ARG',
+      'qemu',
+      `domain name '${name.slice(0, 24)}…' is ${bytes} bytes long; the QEMU driver takes at most ${MAX_NAME_BYTES}`,
+      { field: '/domain/name' },
+    );
+  }
+}
 
 /** Parses a definition and fills what the driver decides: emulator and default machine. */
 export async function prepareDefinition(
@@ -41,6 +62,7 @@ export async function prepareDefinition(
       field: '/domain/name',
     });
   }
+  refuseUnstorableName(def.name);
   const arch = def.os?.type?.arch ?? 'x86_64';
   def.devices ??= {};
   if (!def.devices.emulator) {

@@ -23,8 +23,12 @@ export interface QemuDomainsOptions {
     arch: string,
     signal?: AbortSignal,
   ) => Promise<string | undefined>;
-  /** Milliseconds QEMU has to open its monitor. */
+  /** Milliseconds QEMU has to open its monitor (default 10 s). */
   readonly startTimeoutMs?: number;
+  /** Milliseconds a QMP command may take (default 30 s). */
+  readonly commandTimeoutMs?: number;
+  /** Milliseconds QEMU has to end after SIGTERM before SIGKILL (default 5 s). */
+  readonly killTimeoutMs?: number;
   /**
    * QEMU's command line for a guest about to start, for the runner's files
    * (`buildCommandLine` with the probed caps of the guest's emulator).

@@ -11,6 +11,13 @@
  * the first connection (re-attaching the guests found in the status files)
  * and detached from its guests, which keep running, when the last one closes.
  *
+ * Jobs follow libvirt's: a change to the list itself (define, undefine,
+ * the claim of a name by create) is a short job on the list; everything a
+ * domain does (start, create's boot, undefine) is a job on that domain, so
+ * starts of different domains run side by side and one QEMU slow to open
+ * its monitor holds up nobody else. State checks happen inside the job
+ * that acts on them.
+ *
  * The table of entries and its identity rules are `domain-table.ts`, one
  * entry's questions `domain-entry.ts`, parsing a definition for this driver
  * `prepare-definition.ts`, what an opening driver finds `load-domains.ts`;
@@ -18,7 +25,8 @@
  *
  * @module
  */
-import type { DomainDef } from '../../../conf/domain/index.js';
+
+import { join } from 'node:path';
 import type {
   CallOptions,
   ConsoleStream,
@@ -30,16 +38,12 @@ import type {
   GetXmlOptions,
   ListDomainsFilter,
   OpenConsoleOptions,
+  StartCallOptions,
 } from '../../../driver.js';
 import { throwIfAborted, VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
-import {
-  type QemuDomainRunner,
-  type RunnerEvent,
-  type RunnerOptions,
-  removeSwtpmState,
-} from '../lifecycle/index.js';
-import { bootGuest, guestStopped } from './boot-guest.js';
+import { cleanStaleTemps, type QemuDomainRunner, removeSwtpmState } from '../lifecycle/index.js';
+import { claimAutostart, startAll } from './autostart.js';
 import { ConfigStore } from './config-store.js';
 import { ConsoleSessions } from './consoles.js';
 import {
@@ -48,31 +52,31 @@ import {
   entryXml,
   isActive,
   refOf,
+  refuseForeign,
   signalOpt,
   stateOf,
   type WriteFlags,
 } from './domain-entry.js';
 import { DomainTable } from './domain-table.js';
-import { releasePorts } from './graphics-ports.js';
-import { loadDomains } from './load-domains.js';
+import { GuestRunners } from './guest-runners.js';
+import { ownerPath, releaseOwner } from './owner-lock.js';
 import { prepareDefinition } from './prepare-definition.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { setEntryMemory } from './set-memory.js';
 
 export type { CommandLineFor, QemuDomainsOptions } from './qemu-domains-options.js';
 
-/** The job key of changes to the list of domains (define, undefine, create), which must not interleave. */
+/** The job key of changes to the list of domains (define, undefine, create's claim); domains' jobs are keyed by UUID. */
 const LIST = 'domain list';
 const shared = new Map<string, { domains: QemuDomains; users: number }>();
-/** Next domain id per state root, so ids keep increasing across re-opens, as a daemon's do. */
-const nextIds = new Map<string, number>();
 
 export class QemuDomains {
   readonly #options: QemuDomainsOptions;
   readonly #store: ConfigStore;
   readonly #table: DomainTable;
-  /** Changes to the domain list (define, undefine, create, start) happen one at a time. */
-  readonly #listJobs = new DomainJobs('qemu');
+  readonly #runners: GuestRunners;
+  /** Jobs on the domain list (key {@link LIST}) and on each domain (key: its UUID). */
+  readonly #jobs = new DomainJobs('qemu');
   readonly #ready: Promise<void>;
   #closed = false;
 
@@ -80,6 +84,7 @@ export class QemuDomains {
     this.#options = options;
     this.#store = new ConfigStore(options.configRoot);
     this.#table = new DomainTable(this.#store);
+    this.#runners = new GuestRunners(options, this.#table);
     this.#ready = this.#load();
   }
 
@@ -109,6 +114,8 @@ export class QemuDomains {
     for (const e of this.#table.byUuid.values()) {
       e.unsubscribe?.();
       await e.runner?.detach();
+      // Guests keep running, managed by nobody: the next process to open these roots takes them.
+      releaseOwner(ownerPath(this.#options.stateRoot, e.name));
     }
     this.#table.byUuid.clear();
     this.#table.listeners.clear();
@@ -122,11 +129,13 @@ export class QemuDomains {
 
   async list(filter: ListDomainsFilter, opts: CallOptions = {}): Promise<DomainRef[]> {
     await this.#enter(opts);
+    await this.#refreshAllForeign();
     return this.#table.list(filter);
   }
 
   async lookup(key: DomainLookup, opts: CallOptions = {}): Promise<DomainRef> {
     await this.#enter(opts);
+    await this.#refreshAllForeign();
     return this.#table.lookup(key);
   }
 
@@ -170,12 +179,14 @@ export class QemuDomains {
   async define(xml: string, opts: CallOptions = {}): Promise<DomainRef> {
     await this.#enter(opts);
     const def = await prepareDefinition(xml, this.#options, opts.signal);
-    return this.#listJobs.run(
+    return this.#jobs.run(
       LIST,
       'define',
       async () => {
         this.#checkOpen();
         const existing = this.#table.claim(def);
+        if (existing) this.#runners.notice(existing);
+        if (existing) refuseForeign(existing, 'redefine');
         this.#store.write(def.name, def.toXML({ inactive: true }));
         if (existing) {
           const hadConfig = existing.config !== undefined;
@@ -193,11 +204,17 @@ export class QemuDomains {
 
   /** Removes the persistent definition; a running domain carries on as a transient one. */
   async undefine(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
-    const e = await this.#find(dom, opts);
-    await this.#listJobs.run(
+    const e = await this.#owned(dom, opts, 'undefine');
+    // The domain's job first (a start in progress decides whether it stays as a transient guest), then the list's.
+    await this.#jobs.run(e.uuid, 'undefine', () => this.#undefine(e, opts), opts.signal);
+  }
+
+  #undefine(e: Entry, opts: CallOptions): Promise<void> {
+    return this.#jobs.run(
       LIST,
       'undefine',
       async () => {
+        refuseForeign(e, 'undefine');
         if (!e.config) throw new VirError('OPERATION_INVALID', 'qemu', 'cannot undefine transient domain');
         this.#store.remove(e.name);
         const tpm = e.config.devices?.tpms?.[0];
@@ -213,46 +230,63 @@ export class QemuDomains {
   }
 
   /** Starts a transient domain (or boots an inactive persistent one of the same identity once). */
-  async create(xml: string, opts: CallOptions & { paused?: boolean } = {}): Promise<DomainRef> {
+  async create(xml: string, opts: StartCallOptions = {}): Promise<DomainRef> {
     await this.#enter(opts);
     const def = await prepareDefinition(xml, this.#options, opts.signal);
-    return this.#listJobs.run(
+    // The name is claimed on the list; the boot is the domain's job, so other domains need not wait for it.
+    const e = await this.#jobs.run(
       LIST,
       'create',
       async () => {
         this.#checkOpen();
         const existing = this.#table.claim(def);
+        if (existing) refuseForeign(existing, 'start');
         if (existing && isActive(existing)) {
           throw new VirError('OPERATION_INVALID', 'qemu', `domain '${existing.name}' is already active`);
         }
-        const e = existing ?? this.#table.insert(def, false);
-        try {
-          await this.#boot(e, def, opts);
-        } catch (err) {
-          if (!e.config) this.#table.drop(e);
-          throw err;
-        }
-        return refOf(e);
+        return existing ?? this.#table.insert(def, false);
       },
       opts.signal,
     );
+    try {
+      return await this.#jobs.run(
+        e.uuid,
+        'create',
+        async () => {
+          this.#checkOpen();
+          if (isActive(e) || e.runner?.pid !== undefined) {
+            throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' is already active`);
+          }
+          // A create of the same guest that failed just before ours dropped the entry.
+          if (!this.#table.byUuid.has(e.uuid) && !this.#table.byName(e.name))
+            this.#table.byUuid.set(e.uuid, e);
+          await this.#runners.boot(e, def, opts);
+          return refOf(e);
+        },
+        opts.signal,
+      );
+    } catch (err) {
+      if (!e.config && !isActive(e) && e.runner?.pid === undefined) this.#table.drop(e);
+      throw err;
+    }
   }
 
   // ---------------------------------------------------------------- lifecycle
 
-  async start(dom: DomainRef, opts: CallOptions & { paused?: boolean } = {}): Promise<DomainRef> {
-    const e = await this.#find(dom, opts);
-    return this.#listJobs.run(
-      LIST,
+  async start(dom: DomainRef, opts: StartCallOptions = {}): Promise<DomainRef> {
+    const e = await this.#owned(dom, opts, 'start');
+    return this.#jobs.run(
+      e.uuid,
       'start',
       async () => {
         this.#checkOpen();
+        refuseForeign(e, 'start');
         if (isActive(e) || e.runner?.pid !== undefined) {
           throw new VirError('OPERATION_INVALID', 'qemu', 'domain is already running');
         }
         if (!e.config)
           throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
-        await this.#boot(e, e.config, opts);
+        await this.#runners.boot(e, e.config, opts);
         return refOf(e);
       },
       opts.signal,
@@ -260,38 +294,29 @@ export class QemuDomains {
   }
 
   async suspend(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
-    const runner = await this.#active(dom, opts);
-    if (runner.getState().state === 'pmsuspended') {
-      throw new VirError('OPERATION_INVALID', 'qemu', 'domain is pmsuspended');
-    }
-    await runner.suspend(signalOpt(opts));
+    const runner = await this.#active(dom, opts, 'suspend');
+    await runner.suspend({ ...signalOpt(opts), check: refusePmsuspended });
   }
 
   async resume(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
-    const runner = await this.#active(dom, opts);
-    const state = runner.getState().state;
-    if (state === 'pmsuspended') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is pmsuspended');
+    const runner = await this.#active(dom, opts, 'resume');
     // Unlike suspend on a paused guest, libvirt refuses to resume a running one.
-    if (state === 'running') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is already running');
-    await runner.resume(signalOpt(opts));
+    await runner.resume({ ...signalOpt(opts), check: refuseResume });
   }
 
   /** Presses the ACPI power button and returns, as `virDomainShutdown` does. */
   async shutdown(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
-    const runner = await this.#active(dom, opts);
+    const runner = await this.#active(dom, opts, 'shut down');
     // libvirt presses the button only for a running guest: a paused one could not react.
-    if (runner.getState().state !== 'running') {
-      throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
-    }
-    await runner.shutdown({ ...signalOpt(opts), wait: false });
+    await runner.shutdown({ ...signalOpt(opts), wait: false, check: refuseNotRunning });
   }
 
   async reboot(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
-    await (await this.#active(dom, opts)).reboot(signalOpt(opts));
+    await (await this.#active(dom, opts, 'reboot')).reboot(signalOpt(opts));
   }
 
   async reset(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
-    await (await this.#active(dom, opts)).reset(signalOpt(opts));
+    await (await this.#active(dom, opts, 'reset')).reset(signalOpt(opts));
   }
 
   /** A byte stream on one of the running guest's character devices (see `consoles.ts`). */
@@ -300,7 +325,7 @@ export class QemuDomains {
     name: string | undefined,
     opts: OpenConsoleOptions = {},
   ): Promise<ConsoleStream> {
-    const e = await this.#find(dom, opts);
+    const e = await this.#owned(dom, opts, 'open a console of');
     if (!e.runner || !isActive(e) || !e.live)
       throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
     e.consoles ??= new ConsoleSessions();
@@ -308,7 +333,7 @@ export class QemuDomains {
   }
 
   async destroy(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
-    const e = await this.#find(dom, opts);
+    const e = await this.#owned(dom, opts, 'destroy');
     // A guest still starting can be destroyed too (its start then fails).
     if (!e.runner || e.runner.pid === undefined) {
       throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
@@ -321,18 +346,28 @@ export class QemuDomains {
    * `<currentMemory>` of the next boot with `config`.
    */
   async setMemory(dom: DomainRef, kib: number, opts: WriteFlags = {}): Promise<void> {
-    await setEntryMemory(await this.#find(dom, opts), kib, opts, this.#store);
+    await setEntryMemory(await this.#owned(dom, opts, 'change the memory of'), kib, opts, this.#store);
   }
 
   // ---------------------------------------------------------------- internals
 
   /** Loads the definitions, then finds the guests left running by an earlier process or connection. */
   async #load(): Promise<void> {
-    const maxId = await loadDomains(this.#table, this.#runnerOptions(), (e, runner) =>
-      this.#adoptRunner(e, runner),
-    );
-    const key = this.#options.stateRoot;
-    nextIds.set(key, Math.max(nextIds.get(key) ?? 1, maxId + 1));
+    // What writers killed mid-write left (see atomic-file.ts); the files they were replacing are whole.
+    cleanStaleTemps(this.#store.dir);
+    cleanStaleTemps(join(this.#options.stateRoot, 'qemu'));
+    await this.#runners.load();
+    if (claimAutostart(this.#options.stateRoot)) {
+      const refs = this.#table.list({ persistent: true, active: false, autostart: true });
+      void startAll(refs, (ref) => this.start(ref), this.#options);
+    }
+  }
+
+  async #refreshAllForeign(): Promise<void> {
+    for (const e of [...this.#table.byUuid.values()]) {
+      this.#runners.notice(e);
+      if (e.foreign) await this.#runners.refresh(e);
+    }
   }
 
   async #enter(opts: CallOptions): Promise<void> {
@@ -348,65 +383,38 @@ export class QemuDomains {
 
   async #find(dom: DomainRef, opts: CallOptions): Promise<Entry> {
     await this.#enter(opts);
+    const found = this.#table.byUuid.get(dom.uuid);
+    if (found) this.#runners.notice(found);
+    if (found?.foreign) await this.#runners.refresh(found);
     const e = this.#table.byUuid.get(dom.uuid);
     if (!e)
       throw new VirError('NO_DOMAIN', 'qemu', `no domain with matching uuid '${dom.uuid}' (${dom.name})`);
     return e;
   }
 
-  async #active(dom: DomainRef, opts: CallOptions): Promise<QemuDomainRunner> {
+  /** The entry of a domain this process may change: `what` is refused on one another process manages. */
+  async #owned(dom: DomainRef, opts: CallOptions, what: string): Promise<Entry> {
     const e = await this.#find(dom, opts);
+    refuseForeign(e, what);
+    return e;
+  }
+
+  async #active(dom: DomainRef, opts: CallOptions, what: string): Promise<QemuDomainRunner> {
+    const e = await this.#owned(dom, opts, what);
     if (!e.runner || !isActive(e)) throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
     return e.runner;
   }
+}
 
-  #boot(e: Entry, def: DomainDef, opts: CallOptions & { paused?: boolean }): Promise<void> {
-    return bootGuest(
-      {
-        options: this.#options,
-        runnerOptions: () => this.#runnerOptions(),
-        adoptRunner: (entry, runner) => this.#adoptRunner(entry, runner),
-      },
-      e,
-      def,
-      opts,
-    );
-  }
+function refusePmsuspended(s: DomainState): void {
+  if (s.state === 'pmsuspended') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is pmsuspended');
+}
 
-  #adoptRunner(e: Entry, runner: QemuDomainRunner): void {
-    e.unsubscribe?.();
-    e.runner = runner;
-    e.unsubscribe = runner.subscribe((ev) => this.#onRunnerEvent(e, ev));
-  }
+function refuseResume(s: DomainState): void {
+  refusePmsuspended(s);
+  if (s.state === 'running') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is already running');
+}
 
-  #onRunnerEvent(e: Entry, ev: RunnerEvent): void {
-    if (ev.type === 'reboot') this.#table.forward(ev);
-    if (ev.type !== 'lifecycle') return;
-    if (ev.event === 'stopped') {
-      guestStopped(e, this.#options);
-      e.live = undefined;
-      releasePorts(e.ports);
-      e.ports = undefined;
-      e.consoles?.closeAll();
-      // libvirt reports a stopped domain with id -1; a transient one is gone with it.
-      this.#table.forward({ ...ev, domain: { ...ev.domain, id: -1 } });
-      if (!e.config) this.#table.drop(e);
-      return;
-    }
-    this.#table.forward(ev);
-  }
-
-  #runnerOptions(): RunnerOptions {
-    const key = this.#options.stateRoot;
-    return {
-      stateRoot: this.#options.stateRoot,
-      logRoot: this.#options.logRoot,
-      allocateId: () => {
-        const id = nextIds.get(key) ?? 1;
-        nextIds.set(key, id + 1);
-        return id;
-      },
-      ...(this.#options.startTimeoutMs !== undefined ? { startTimeoutMs: this.#options.startTimeoutMs } : {}),
-    };
-  }
+function refuseNotRunning(s: DomainState): void {
+  if (s.state !== 'running') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
 }

@@ -4,14 +4,25 @@
  * directory so the rename itself is durable. Readers see the old content or
  * the new one, never a mix.
  *
+ * The temporary name does not derive from the target's: a long domain name
+ * must not push it past the file system's 255 bytes, and a fixed shape
+ * (`.vk-<pid>-<n>.tmp`) lets {@link cleanStaleTemps} find what a killed
+ * writer left without mistaking any real file for it.
+ *
  * @module
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { toVirError } from '../../../errors.js';
+import { isProcessAlive } from './proc-info.js';
+
+let seq = 0;
+
+/** Our temporary names, and the ones written before they were shortened (`.<target>.<pid>.<ms>.tmp`). */
+const TEMP_NAME = /^\.vk-(\d+)-\d+\.tmp$|^\..+\.(\d+)\.\d+\.tmp$/;
 
 export function writeFileAtomic(path: string, content: string, mode = 0o600): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = join(dirname(path), `.vk-${process.pid}-${++seq}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx', mode);
@@ -26,6 +37,34 @@ export function writeFileAtomic(path: string, content: string, mode = 0o600): vo
     rmSync(tmp, { force: true });
     throw toVirError(err, 'WRITE_FAILED', 'qemu', `cannot write ${path}`);
   }
+}
+
+/**
+ * Removes the temporary files of writers that died mid-write (their pid is
+ * gone); returns their names. A live writer's file is left alone: it is
+ * about to be renamed.
+ */
+export function cleanStaleTemps(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const f of names) {
+    const m = TEMP_NAME.exec(f);
+    if (!m) continue;
+    const pid = Number(m[1] ?? m[2]);
+    if (pid === process.pid || isProcessAlive(pid)) continue;
+    try {
+      rmSync(join(dir, f), { force: true });
+      removed.push(f);
+    } catch {
+      // Not ours to remove (permissions): harmless litter.
+    }
+  }
+  return removed;
 }
 
 function syncDir(dir: string): void {

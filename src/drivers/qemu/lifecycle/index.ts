@@ -20,6 +20,7 @@
  * @module
  */
 
+export { cleanStaleTemps } from './atomic-file.js';
 export { appendDomainLog } from './domain-log.js';
 export { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
 export {
@@ -36,6 +37,7 @@ export {
   type RunnerOptions,
   type ShutdownOptions,
   type StartOptions,
+  type StateCheck,
 } from './qemu-domain-runner.js';
 export {
   checkRunnerCommand,
@@ -50,5 +52,10 @@ export type {
   RunnerEvent,
   RunnerEventListener,
 } from './runner-events.js';
-export { type LifecycleAction, type RunnerGuest, validateRunnerGuest } from './runner-guest.js';
+export {
+  type LifecycleAction,
+  MAX_NAME_BYTES,
+  type RunnerGuest,
+  validateRunnerGuest,
+} from './runner-guest.js';
 export { removeSwtpmState, swtpmFiles } from './swtpm.js';

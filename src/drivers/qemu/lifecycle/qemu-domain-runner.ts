@@ -39,8 +39,16 @@ import { readStatus } from './status-file.js';
 export type { RunnerOptions } from './runner-core.js';
 export type { StartOptions } from './runner-start.js';
 
+/**
+ * The caller's own refusals, run inside the job once the domain is known to
+ * run, against the state as it is then: a check made before queueing would
+ * judge a state an earlier queued call is about to change.
+ */
+export type StateCheck = (state: DomainState) => void;
+
 export interface ShutdownOptions {
   signal?: AbortSignal;
+  check?: StateCheck;
   /** Wait until the guest has shut down (default true); false returns once the request is sent. */
   wait?: boolean;
   /** Milliseconds to wait. Default 60 s. */
@@ -51,7 +59,7 @@ export interface ShutdownOptions {
 
 export interface DestroyOptions {
   signal?: AbortSignal;
-  /** Milliseconds between SIGTERM and SIGKILL. Default 5 s; 0 sends SIGKILL at once. */
+  /** Milliseconds between SIGTERM and SIGKILL. Default the runner's `killTimeoutMs` (5 s); 0 sends SIGKILL at once. */
   graceMs?: number;
 }
 
@@ -85,11 +93,15 @@ export class QemuDomainRunner {
     return runner;
   }
 
-  /** Names of guests with a status file under the state root (running, or died while we were away). */
+  /**
+   * Names of guests with a status file under the state root (running, or
+   * died while we were away). A name may start with a dot: temporary files
+   * end in `.tmp`, never `.xml`.
+   */
   static listStatus(roots: RunnerRoots): string[] {
     try {
       return readdirSync(join(roots.stateRoot, 'qemu'))
-        .filter((f) => f.endsWith('.xml') && !f.startsWith('.'))
+        .filter((f) => f.endsWith('.xml'))
         .map((f) => f.slice(0, -4))
         .sort();
     } catch {
@@ -209,13 +221,15 @@ export class QemuDomainRunner {
   }
 
   /** Pauses the vCPUs. A paused guest stays paused; an inactive one is `OPERATION_INVALID`. */
-  async suspend(options: { signal?: AbortSignal } = {}): Promise<void> {
+  async suspend(options: { signal?: AbortSignal; check?: StateCheck } = {}): Promise<void> {
     await this.#core.job(
       'suspend',
       async () => {
         const qmp = this.#core.requireMonitor();
+        options.check?.(this.#core.state);
         if (this.#core.state.state === 'paused') return;
         await qmp.execute('stop', undefined, callOpts(options.signal));
+        this.#core.ownStops++;
         this.#core.setState('paused', 'user');
         this.#core.lifecycle('suspended', 'paused');
       },
@@ -224,11 +238,12 @@ export class QemuDomainRunner {
   }
 
   /** Resumes paused (or crashed and preserved) vCPUs. A running guest is left alone. */
-  async resume(options: { signal?: AbortSignal } = {}): Promise<void> {
+  async resume(options: { signal?: AbortSignal; check?: StateCheck } = {}): Promise<void> {
     await this.#core.job(
       'resume',
       async () => {
         const qmp = this.#core.requireMonitor();
+        options.check?.(this.#core.state);
         const s = this.#core.state.state;
         if (s === 'running') return;
         if (s !== 'paused' && s !== 'crashed') {
@@ -239,6 +254,7 @@ export class QemuDomainRunner {
           );
         }
         await qmp.execute('cont', undefined, callOpts(options.signal));
+        this.#core.ownResumes++;
         this.#core.panicked = false;
         this.#core.setState('running', 'unpaused');
         this.#core.lifecycle('resumed', 'unpaused');
@@ -259,6 +275,7 @@ export class QemuDomainRunner {
       'shutdown',
       async () => {
         const qmp = this.#core.requireMonitor();
+        options.check?.(this.#core.state);
         done = this.#core.whenShutDown();
         await qmp.execute('system_powerdown', undefined, callOpts(options.signal));
       },
@@ -354,7 +371,7 @@ export class QemuDomainRunner {
       await this.#core.jobs.run(this.name, 'destroy', async () => {}, options.signal);
       return;
     }
-    await this.#core.terminate(options.graceMs ?? 5000, options.signal);
+    await this.#core.terminate(options.graceMs ?? this.#core.killTimeoutMs, options.signal);
     await this.#core.job('destroy', async () => {}, options.signal);
   }
 

@@ -27,6 +27,8 @@ export interface RunnerOptions extends RunnerRoots {
   readonly startTimeoutMs?: number;
   /** Default QMP command timeout in milliseconds. Default 30 s. */
   readonly commandTimeoutMs?: number;
+  /** Milliseconds QEMU has to end after SIGTERM (destroy, a guest's power-off) before SIGKILL. Default 5 s. */
+  readonly killTimeoutMs?: number;
   /** Called when a job takes and leaves the lock (diagnostics and tests). */
   readonly onJob?: (job: string, phase: 'begin' | 'end') => void;
 }
@@ -60,6 +62,16 @@ export class RunnerCore {
   panicked = false;
   /** A SHUTDOWN event arrived, even if its handler has not run yet. */
   shutdownSeen = false;
+  /**
+   * STOP and RESUME events our own `stop` and `cont` caused and not yet
+   * seen. Their handlers run as jobs, so behind calls already queued: a
+   * suspend, resume, suspend issued together would otherwise meet the first
+   * STOP after the resume and take it for a pause of the guest's own.
+   */
+  ownStops = 0;
+  ownResumes = 0;
+  /** A SHUTDOWN or GUEST_PANICKED came: the STOP that follows is its pause (see onQmpEvent). */
+  stopBelongsToEvent = false;
   destroying = false;
   starting = false;
   stopReason: 'crashed' | undefined;
@@ -81,6 +93,10 @@ export class RunnerCore {
 
   get name(): string {
     return this.guest.name;
+  }
+
+  get killTimeoutMs(): number {
+    return this.options.killTimeoutMs ?? 5000;
   }
 
   get paths(): RunnerPaths {
@@ -116,15 +132,32 @@ export class RunnerCore {
     this.events.emit({ type: 'monitor', domain: this.ref, event: ev, timestamp: Date.now() });
     switch (ev.event) {
       case 'RESET':
+        // As libvirt: a reset while the start is still setting up (paused, starting up) is not the
+        // guest's, so it is no reboot event; any later one is, and it ends a pending reboot() request.
+        if (this.starting) return;
+        this.fakeReboot = false;
         this.events.emit({ type: 'reboot', domain: this.ref, timestamp: Date.now() });
         return;
       case 'SHUTDOWN':
         // Known at once, so that an exit racing the handler below still counts as a shutdown.
         this.shutdownSeen = true;
+        this.stopBelongsToEvent = true;
+        break;
+      case 'GUEST_PANICKED':
+        this.stopBelongsToEvent = true;
         break;
       case 'STOP':
+        // QEMU pauses the guest right after a power-off (-no-shutdown) or a panic. That pause is
+        // the event's, not the guest's: decided now, as its handler may only run after the
+        // reaction to the event (a fake reboot's reset and cont) and would take it for a new pause.
+        if (this.stopBelongsToEvent) {
+          this.stopBelongsToEvent = false;
+          return;
+        }
+        break;
       case 'RESUME':
-      case 'GUEST_PANICKED':
+        this.stopBelongsToEvent = false;
+        break;
       case 'SUSPEND':
       case 'SUSPEND_DISK':
       case 'WAKEUP':
@@ -135,7 +168,8 @@ export class RunnerCore {
     // State changes wait for the job in progress (libvirt, too, handles these
     // events as jobs): a command's effect and the events QEMU sent around its
     // reply are then applied in order, and a job never sees its state change
-    // under it. Events caused by our own stop/cont find the state already set.
+    // under it. Events our own stop/cont caused are counted off (ownStops,
+    // ownResumes), since calls queued before them may have changed the state again.
     void this.jobs
       .run(this.name, `event ${ev.event}`, async () => this.applyEvent(ev))
       .catch((err: unknown) =>
@@ -147,6 +181,10 @@ export class RunnerCore {
     if (!this.proc || !this.qmp || this.destroying || this.starting) return;
     switch (ev.event) {
       case 'STOP':
+        if (this.ownStops > 0) {
+          this.ownStops--;
+          return;
+        }
         // The pause after a power-off (-no-shutdown) and after a panic are reported by their own handlers.
         if (this.gotShutdown || this.panicked) return;
         if (this.state.state === 'running') {
@@ -155,6 +193,10 @@ export class RunnerCore {
         }
         return;
       case 'RESUME':
+        if (this.ownResumes > 0) {
+          this.ownResumes--;
+          return;
+        }
         if (this.state.state === 'paused') {
           this.setState('running', 'unpaused');
           this.lifecycle('resumed', 'unpaused');
@@ -196,7 +238,7 @@ export class RunnerCore {
     const isReboot = data.reason === 'guest-reset';
     const action = this.fakeReboot ? 'restart' : isReboot ? 'destroy' : (this.guest.onPoweroff ?? 'destroy');
     if (action === 'restart') this.background('fake-reboot', () => this.restartGuest('booted'));
-    else this.background('shutdown-destroy', () => this.terminate(5000));
+    else this.background('shutdown-destroy', () => this.terminate(this.killTimeoutMs));
   }
 
   onPanicEvent(): void {
@@ -228,6 +270,7 @@ export class RunnerCore {
     const qmp = this.requireMonitor();
     await qmp.execute('system_reset');
     await qmp.execute('cont');
+    this.ownResumes++;
     this.gotShutdown = false;
     this.shutdownSeen = false;
     this.fakeReboot = false;

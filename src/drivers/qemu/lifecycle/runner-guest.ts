@@ -46,6 +46,13 @@ const ALLOWED: Record<'onPoweroff' | 'onReboot' | 'onCrash', readonly LifecycleA
 
 const XML_NAME = { onPoweroff: 'on_poweroff', onReboot: 'on_reboot', onCrash: 'on_crash' } as const;
 
+/**
+ * The longest domain name in bytes of UTF-8. A name becomes file names
+ * (`<name>.xml`, `<name>.log`, `<name>_VARS.fd`) that must stay under the
+ * 255 bytes a Linux file name may have, with room for their suffixes.
+ */
+export const MAX_NAME_BYTES = 200;
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -61,7 +68,8 @@ export function validateRunnerGuest(guest: RunnerGuest): void {
   if (guest.name.includes('/')) bad('name', `domain name '${guest.name}' must not contain '/'`);
   if (/[\n\r\0]/.test(guest.name)) bad('name', 'domain name must not contain a newline or NUL');
   if (guest.name === '.' || guest.name === '..') bad('name', `domain name '${guest.name}' is reserved`);
-  if (Buffer.byteLength(guest.name) > 200) bad('name', 'domain name is longer than 200 bytes');
+  if (Buffer.byteLength(guest.name) > MAX_NAME_BYTES)
+    bad('name', `domain name is longer than ${MAX_NAME_BYTES} bytes`);
   if (!UUID_RE.test(guest.uuid)) bad('uuid', `'${guest.uuid}' is not a canonical lower-case UUID`);
   if (!Number.isSafeInteger(guest.memoryKiB) || guest.memoryKiB < 1024)
     bad('memory', 'memory must be an integer number of KiB, at least 1024');

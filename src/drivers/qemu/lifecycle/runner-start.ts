@@ -8,11 +8,12 @@
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DomainStateName } from '../../../driver.js';
 import { throwIfAborted, toVirError, VirError } from '../../../errors.js';
 import { QmpClient } from '../qmp/index.js';
+import { cleanStaleTemps } from './atomic-file.js';
 import {
   appendDomainLog,
   logTail,
@@ -37,6 +38,8 @@ export interface StartOptions {
   readonly signal?: AbortSignal;
   /** Leave the vCPUs paused once started. */
   readonly paused?: boolean;
+  /** Milliseconds QEMU has to open its monitor this time; default the runner's `startTimeoutMs`. */
+  readonly startTimeoutMs?: number;
   /**
    * The domain id of this run, when the caller allocated it to build the
    * command line for `runnerPaths(roots, guest, id)`; default a new one,
@@ -79,10 +82,7 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(runDir, { mode: 0o700 });
     // A process killed mid-write leaves its temporary status file behind.
-    const tmpPrefix = `.${guest.name}.xml.`;
-    for (const f of readdirSync(qemuDir)) {
-      if (f.startsWith(tmpPrefix) && f.endsWith('.tmp')) rmSync(join(qemuDir, f), { force: true });
-    }
+    cleanStaleTemps(qemuDir);
   } catch (err) {
     throw toVirError(err, 'SYSTEM_ERROR', 'qemu', 'cannot create the domain directories');
   }
@@ -94,6 +94,9 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
   core.destroying = false;
   core.gotShutdown = false;
   core.shutdownSeen = false;
+  core.ownStops = 0;
+  core.ownResumes = 0;
+  core.stopBelongsToEvent = false;
   core.fakeReboot = false;
   core.panicked = false;
   core.stopReason = undefined;
@@ -137,8 +140,8 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
   try {
     const qmp = await Promise.race([
       QmpClient.connect(socketPath, {
-        retryForMs: core.options.startTimeoutMs ?? 10_000,
-        greetingTimeoutMs: core.options.startTimeoutMs ?? 10_000,
+        retryForMs: options.startTimeoutMs ?? core.options.startTimeoutMs ?? 10_000,
+        greetingTimeoutMs: options.startTimeoutMs ?? core.options.startTimeoutMs ?? 10_000,
         commandTimeoutMs: core.options.commandTimeoutMs ?? 30_000,
         signal,
       }),
@@ -184,6 +187,7 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     throwIfAborted(signal, 'qemu');
     if (!options.paused) {
       await qmp.execute('cont', undefined, { signal });
+      core.ownResumes++;
     }
     core.starting = false;
     core.startAbort = undefined;

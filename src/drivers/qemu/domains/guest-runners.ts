@@ -1,0 +1,116 @@
+/**
+ * The domain table's side of its runners: booting a guest as its owner
+ * (see `owner-lock.ts`), taking up the runners an opening driver finds,
+ * turning a runner's events into the table's (a stopped guest gives back
+ * its ports, consoles, helpers and ownership), and the runner options
+ * every runner of these roots gets (ids, timeouts).
+ *
+ * @module
+ */
+import type { DomainDef } from '../../../conf/domain/index.js';
+import type { StartCallOptions } from '../../../driver.js';
+import { VirError } from '../../../errors.js';
+import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/index.js';
+import { bootGuest, guestStopped } from './boot-guest.js';
+import type { Entry } from './domain-entry.js';
+import type { DomainTable } from './domain-table.js';
+import { releasePorts } from './graphics-ports.js';
+import { loadDomains, noticeForeign, refreshForeign } from './load-domains.js';
+import { acquireOwner, ownerPath, releaseOwner } from './owner-lock.js';
+import type { QemuDomainsOptions } from './qemu-domains-options.js';
+
+/** Next domain id per state root, so ids keep increasing across re-opens, as a daemon's do. */
+const nextIds = new Map<string, number>();
+
+export class GuestRunners {
+  constructor(
+    readonly options: QemuDomainsOptions,
+    readonly table: DomainTable,
+  ) {}
+
+  /** Fills the table from disk and re-attaches the guests left running. */
+  async load(): Promise<void> {
+    const maxId = await loadDomains(this.table, this.runnerOptions(), (e, r) => this.adopt(e, r));
+    const key = this.options.stateRoot;
+    nextIds.set(key, Math.max(nextIds.get(key) ?? 1, maxId + 1));
+  }
+
+  /** Looks again at a guest another process managed (it may be gone, or ours to take now). */
+  refresh(e: Entry): Promise<void> {
+    return refreshForeign(this.table, e, this.runnerOptions(), (entry, r) => this.adopt(entry, r));
+  }
+
+  /** Marks a guest another process started meanwhile as foreign (see `noticeForeign`). */
+  notice(e: Entry): void {
+    noticeForeign(e, this.runnerOptions());
+  }
+
+  /** Boots as the guest's owner: refused while another live process runs it. */
+  async boot(e: Entry, def: DomainDef, opts: StartCallOptions): Promise<void> {
+    const lock = ownerPath(this.options.stateRoot, e.name);
+    const other = acquireOwner(lock);
+    if (other) {
+      throw new VirError(
+        'OPERATION_INVALID',
+        'qemu',
+        `domain '${e.name}' is already running under another process (pid ${other.pid})`,
+      );
+    }
+    try {
+      await bootGuest(
+        {
+          options: this.options,
+          runnerOptions: () => this.runnerOptions(),
+          adoptRunner: (entry, runner) => this.adopt(entry, runner),
+        },
+        e,
+        def,
+        opts,
+      );
+    } catch (err) {
+      if (e.runner?.pid === undefined) releaseOwner(lock);
+      throw err;
+    }
+  }
+
+  adopt(e: Entry, runner: QemuDomainRunner): void {
+    e.unsubscribe?.();
+    e.runner = runner;
+    e.unsubscribe = runner.subscribe((ev) => this.#onRunnerEvent(e, ev));
+  }
+
+  #onRunnerEvent(e: Entry, ev: RunnerEvent): void {
+    if (ev.type === 'reboot') this.table.forward(ev);
+    if (ev.type !== 'lifecycle') return;
+    if (ev.event === 'stopped') {
+      guestStopped(e, this.options);
+      releaseOwner(ownerPath(this.options.stateRoot, e.name));
+      e.live = undefined;
+      releasePorts(e.ports);
+      e.ports = undefined;
+      e.consoles?.closeAll();
+      // libvirt reports a stopped domain with id -1; a transient one is gone with it.
+      this.table.forward({ ...ev, domain: { ...ev.domain, id: -1 } });
+      if (!e.config) this.table.drop(e);
+      return;
+    }
+    this.table.forward(ev);
+  }
+
+  runnerOptions(): RunnerOptions {
+    const o = this.options;
+    const key = o.stateRoot;
+    return {
+      stateRoot: o.stateRoot,
+      logRoot: o.logRoot,
+      allocateId: () => {
+        const id = nextIds.get(key) ?? 1;
+        nextIds.set(key, id + 1);
+        return id;
+      },
+      ...(o.startTimeoutMs !== undefined ? { startTimeoutMs: o.startTimeoutMs } : {}),
+      ...(o.commandTimeoutMs !== undefined ? { commandTimeoutMs: o.commandTimeoutMs } : {}),
+      ...(o.killTimeoutMs !== undefined ? { killTimeoutMs: o.killTimeoutMs } : {}),
+    };
+  }
+}
