@@ -20,6 +20,7 @@ export {
   type FleetBlocker,
   type FleetBlockerKind,
   type FleetCell,
+  type FleetDomain,
   type FleetGroupPlan,
   type FleetGuestInput,
   type FleetGuestPlan,

@@ -7,13 +7,14 @@
  * @module
  */
 import { type CpuCheck, CpuDef, type CpuMatch, type CpuMode } from '../../conf/cpu.js';
-import { DomainDef } from '../../conf/domain/domain-def.js';
 import { VirError } from '../../errors.js';
+import { parseXml } from '../../xml/parse.js';
+import type { XmlElement } from '../../xml/tree.js';
 import { CpuError } from '../errors.js';
 import type { FeatureSet } from '../feature-set.js';
 import { copyCpu, isHostCpu, setFeaturePolicy } from '../x86.js';
 import { type X86Model, x86Database } from '../x86-db.js';
-import type { FleetGuestInput } from './types.js';
+import type { FleetDomain, FleetGuestInput } from './types.js';
 
 export interface PreparedGuest {
   name: string;
@@ -47,24 +48,44 @@ export interface PreparedGuest {
 const DEFAULT_CPU =
   "<cpu mode='custom' match='exact' check='none'><model fallback='allow'>qemu64</model></cpu>";
 
+type GuestDef = FleetDomain | CpuDef;
+
+/**
+ * A domain's name, architecture and `<cpu>`, read from its XML without the
+ * rest of the domain model (which a CPU-only page would otherwise bundle).
+ */
+function domainFromXml(root: XmlElement): FleetDomain {
+  const child = (el: XmlElement | undefined, name: string) =>
+    el?.children.find((c): c is XmlElement => c.type === 'element' && c.name === name);
+  const text = (el: XmlElement | undefined) =>
+    el?.children
+      .map((c) => (c.type === 'text' ? c.value : ''))
+      .join('')
+      .trim();
+  const cpuEl = child(root, 'cpu');
+  const arch = child(child(root, 'os'), 'type')?.attrs.find((a) => a.name === 'arch')?.value;
+  const out: FleetDomain = { name: text(child(root, 'name')) ?? '' };
+  if (cpuEl) out.cpu = CpuDef.fromElement(cpuEl, '/domain/cpu');
+  if (arch !== undefined) out.os = { type: { arch } };
+  return out;
+}
+
 function parseGuest(
   input: FleetGuestInput,
   field: string,
-): { name?: string; def: DomainDef | CpuDef; source?: string } {
-  const one = (g: DomainDef | CpuDef | string): DomainDef | CpuDef => {
+): { name?: string; def: GuestDef; source?: string } {
+  const one = (g: GuestDef | string): GuestDef => {
     if (typeof g !== 'string') return g;
     try {
-      return /^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*<domain[\s>]/.test(g)
-        ? DomainDef.fromXML(g)
-        : CpuDef.fromXML(g);
+      const root = parseXml(g);
+      return root.name === 'domain' ? domainFromXml(root) : CpuDef.fromElement(root);
     } catch (err) {
       if (err instanceof VirError) throw new VirError(err.code, 'cpu', `${field}: ${err.message}`, { field });
       throw err;
     }
   };
-  if (typeof input === 'string' || input instanceof DomainDef || input instanceof CpuDef)
-    return { def: one(input) };
-  const out: { name?: string; def: DomainDef | CpuDef; source?: string } = { def: one(input.guest) };
+  if (typeof input === 'string' || input instanceof CpuDef || !('guest' in input)) return { def: one(input) };
+  const out: { name?: string; def: GuestDef; source?: string } = { def: one(input.guest) };
   if (input.name !== undefined) out.name = input.name;
   if (input.source !== undefined) out.source = input.source;
   return out;
@@ -75,9 +96,10 @@ export function prepareGuest(input: FleetGuestInput, index: number): PreparedGue
   const field = `guests[${index + 1}]`;
   const parsed = parseGuest(input, field);
   const def = parsed.def;
-  const cpu = def instanceof DomainDef ? (def.cpu ?? CpuDef.fromXML(DEFAULT_CPU)) : def;
-  const name = parsed.name ?? (def instanceof DomainDef ? def.name : undefined) ?? `guest${index + 1}`;
-  const arch = def instanceof DomainDef ? def.os?.type?.arch : def.arch;
+  const isCpu = def instanceof CpuDef;
+  const cpu = isCpu ? def : (def.cpu ?? CpuDef.fromXML(DEFAULT_CPU));
+  const name = parsed.name ?? (isCpu ? undefined : def.name || undefined) ?? `guest${index + 1}`;
+  const arch = isCpu ? def.arch : def.os?.type?.arch;
   return prepareGuestCpu(cpu, { name, arch, source: parsed.source, field });
 }
 

@@ -8,6 +8,7 @@ export type {
   FleetBlocker,
   FleetBlockerKind,
   FleetCell,
+  FleetDomain,
   FleetGroupPlan,
   FleetGuestInput,
   FleetGuestPlan,

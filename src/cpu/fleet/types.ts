@@ -7,7 +7,6 @@
  */
 import type { Capabilities } from '../../conf/capabilities.js';
 import type { CpuDef, CpuMode } from '../../conf/cpu.js';
-import type { DomainDef } from '../../conf/domain/domain-def.js';
 import type { DomainCapabilities } from '../../conf/domaincaps.js';
 
 /**
@@ -25,15 +24,28 @@ export interface FleetHostInput {
   cpu?: CpuDef | string;
 }
 
-/** A guest: a domain definition or a guest CPU, alone or with a name and the host it runs on. */
+/**
+ * What the planner reads of a domain: a `DomainDef` is one (the planner
+ * does not need, nor bundle, the rest of the domain model).
+ */
+export interface FleetDomain {
+  name: string;
+  cpu?: CpuDef | undefined;
+  os?: { type?: { arch?: string | undefined } | undefined } | undefined;
+}
+
+/**
+ * A guest: a domain definition (a `DomainDef`, or `<domain>` XML) or a guest
+ * CPU (a `CpuDef`, or `<cpu>` XML), alone or with a name and the host it runs on.
+ */
 export type FleetGuestInput =
-  | DomainDef
+  | FleetDomain
   | CpuDef
   | string
   | {
       /** Defaults to the domain's name, else `guest<N>`. */
       name?: string;
-      guest: DomainDef | CpuDef | string;
+      guest: FleetDomain | CpuDef | string;
       /** The host the guest runs on now: migration verdicts are from there. */
       source?: string;
     };

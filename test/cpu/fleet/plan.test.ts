@@ -11,6 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CpuDef } from '../../../src/conf/cpu.js';
+import { DomainDef } from '../../../src/conf/domain/domain-def.js';
 import { DomainCapabilities } from '../../../src/conf/domaincaps.js';
 import { compareCpu, expandCpuFeatures, planFleet, resolveGuestCpu } from '../../../src/cpu/index.js';
 import { VirError } from '../../../src/errors.js';
@@ -284,7 +285,7 @@ describe('planFleet rules', () => {
   it('takes domain definitions, with their architecture', () => {
     const dom = (arch: string) =>
       `<domain type='kvm'><name>g-${arch}</name><memory>1024</memory><os><type arch='${arch}'>hvm</type></os><cpu mode='custom' match='exact'><model>Westmere</model></cpu></domain>`;
-    const plan = planFleet({ hosts, guests: [dom('x86_64'), dom('aarch64')] });
+    const plan = planFleet({ hosts, guests: [DomainDef.fromXML(dom('x86_64')), dom('aarch64')] });
     expect(plan.guests.map((g) => g.name)).toEqual(['g-x86_64', 'g-aarch64']);
     expect(plan.guests[0]?.cells.every((c) => c.canStart.ok)).toBe(true);
     expect(plan.guests[1]?.cells[0]?.canStart.blockers[0]?.kind).toBe('arch');
