@@ -39,12 +39,33 @@ export interface RunningCpu {
   notMigratable: FleetBlocker[];
 }
 
+/** How a set part words its blockers; data, not closures, so a passing cell allocates nothing. */
+type Why =
+  | { t: 'forbid' | 'require' | 'strict'; host: string }
+  | { t: 'need'; host: string; cpu: RunningCpu }
+  | { t: 'not-migratable'; mode: string };
+
 /** Features of `a` not in `b` (all of `a` without `b`), each one blocker. */
 interface SetPart {
   a: FeatureSet;
   b: FeatureSet | undefined;
   kind: FleetBlocker['kind'];
-  reason: (name: string, index: number) => string;
+  why: Why;
+}
+
+function wording(w: Why, name: string, i: number): string {
+  switch (w.t) {
+    case 'forbid':
+      return `policy 'forbid', and host ${w.host} has ${name}`;
+    case 'require':
+      return `policy 'require', and host ${w.host} lacks ${name}`;
+    case 'strict':
+      return `match='strict', and host ${w.host} has ${name}, which the guest does not list`;
+    case 'need':
+      return `${w.cpu.why(i)}, and host ${w.host} lacks ${name}`;
+    case 'not-migratable':
+      return `${name} is enabled in the ${w.mode} guest and cannot be migrated`;
+  }
 }
 
 type Part = FleetBlocker | SetPart;
@@ -56,13 +77,14 @@ type Part = FleetBlocker | SetPart;
 export class Verdict implements FleetVerdict {
   readonly ok: boolean;
   readonly from?: string | undefined;
-  #parts: Part[];
+  #parts: readonly Part[];
   #blockers: FleetBlocker[] | undefined;
 
-  constructor(ok: boolean, parts: Part[], from?: { from: string | undefined }) {
+  /** `from`: the migration source, for migration verdicts (`null` for start verdicts). */
+  constructor(ok: boolean, parts: readonly Part[], from: string | undefined | null = null) {
     this.ok = ok;
     this.#parts = parts;
-    if (from) this.from = from.from;
+    if (from !== null) this.from = from;
   }
 
   get blockers(): FleetBlocker[] {
@@ -114,31 +136,37 @@ function featureBlockers(p: SetPart, out: FleetBlocker[]): void {
       const i = (wi << 5) + (31 - Math.clz32(low));
       w ^= low;
       const name = db.features[i]?.name ?? `#${i}`;
-      out.push({ kind: p.kind, feature: name, reason: p.reason(name, i) });
+      out.push({ kind: p.kind, feature: name, reason: wording(p.why, name, i) });
     }
   }
 }
 
 /** Collects the parts of one verdict; a set part is kept only when it is not empty. */
 class Parts {
-  readonly list: Part[] = [];
+  static readonly NONE: readonly Part[] = Object.freeze([]);
+  #list: Part[] | undefined;
 
-  add(b: FleetBlocker): void {
-    this.list.push(b);
+  get list(): readonly Part[] {
+    return this.#list ?? Parts.NONE;
+  }
+
+  add(b: Part): void {
+    this.#list ??= [];
+    this.#list.push(b);
   }
 
   /** Members of `a` missing from `b`. */
-  minus(a: FeatureSet, b: FeatureSet, kind: FleetBlocker['kind'], reason: SetPart['reason']): void {
-    if (!a.isSubsetOf(b)) this.list.push({ a, b, kind, reason });
+  minus(a: FeatureSet, b: FeatureSet, kind: FleetBlocker['kind'], why: Why): void {
+    if (!a.isSubsetOf(b)) this.add({ a, b, kind, why });
   }
 
   /** Members of `a` also in `b`. */
-  common(a: FeatureSet, b: FeatureSet, kind: FleetBlocker['kind'], reason: SetPart['reason']): void {
-    if (a.intersects(b)) this.list.push({ a: a.clone().intersect(b), b: undefined, kind, reason });
+  common(a: FeatureSet, b: FeatureSet, kind: FleetBlocker['kind'], why: Why): void {
+    if (a.intersects(b)) this.add({ a: a.clone().intersect(b), b: undefined, kind, why });
   }
 
   get empty(): boolean {
-    return this.list.length === 0;
+    return this.#list === undefined;
   }
 }
 
@@ -189,10 +217,12 @@ export function checkStart(g: PreparedGuest, h: PreparedHost): FleetVerdict {
     if (pre) parts.add(pre);
     return startVerdict(g, parts);
   }
-  parts.common(g.forbid, offered, 'forbidden', (n) => `policy 'forbid', and host ${h.name} has ${n}`);
+  if (g.forbid.intersects(offered))
+    parts.common(g.forbid, offered, 'forbidden', { t: 'forbid', host: h.name });
   if (g.mode === 'host-passthrough' || g.mode === 'host-model') {
     // The guest gets the host's CPU (or its host-model CPU): only explicit requirements can fail.
-    parts.minus(g.require, offered, 'missing', (n) => `policy 'require', and host ${h.name} lacks ${n}`);
+    if (!g.require.isSubsetOf(offered))
+      parts.minus(g.require, offered, 'missing', { t: 'require', host: h.name });
   } else if (g.mode === 'custom' && g.model) {
     vendorBlocker(parts, g.vendor, h);
     modelBlockers(parts, g, startCpu(g, g.model), h, g.hasEnabledFeatures, g.fallback);
@@ -235,16 +265,11 @@ function modelBlockers(
     return;
   }
   if (entry?.usable === 'yes' && !hasEnabledFeatures) return;
-  const why = (n: string, i: number) => `${cpu.why(i)}, and host ${h.name} lacks ${n}`;
   if (!entry || cpu.model.compatCheck || !h.hostModel || g.match === 'minimum') {
-    parts.minus(cpu.enabled, offered, 'missing', why);
+    if (!cpu.enabled.isSubsetOf(offered))
+      parts.minus(cpu.enabled, offered, 'missing', { t: 'need', host: h.name, cpu });
     if (g.match === 'strict' && cpu.enabled === g.needed) {
-      parts.minus(
-        offered,
-        g.listed,
-        'forbidden',
-        (n) => `match='strict', and host ${h.name} has ${n}, which the guest does not list`,
-      );
+      parts.minus(offered, g.listed, 'forbidden', { t: 'strict', host: h.name });
     }
     return;
   }
@@ -259,7 +284,9 @@ function modelBlockers(
       reason: `the hypervisor of ${h.name} cannot give ${name} with model ${cpu.model.name}`,
     });
   }
-  parts.minus(cpu.beyondModel, h.hostModel.set, 'missing', why);
+  if (!cpu.beyondModel.isSubsetOf(h.hostModel.set)) {
+    parts.minus(cpu.beyondModel, h.hostModel.set, 'missing', { t: 'need', host: h.name, cpu });
+  }
 }
 
 /** The CPU `g` runs with on `src` (libvirt's update at start), or undefined for the passthrough modes. */
@@ -310,20 +337,17 @@ export function checkMigration(
   cpu: RunningCpu | undefined,
   dst: PreparedHost,
 ): FleetVerdict & { from: string | undefined } {
-  const from = { from: src?.name };
+  const from = src?.name;
   const parts = new Parts();
-  const fail = (reason: string) => {
-    parts.add({ kind: 'source', reason });
-    return new Verdict(false, parts.list, from) as Verdict & { from: string | undefined };
-  };
-  if (!src) return fail('the guest can start on no host, so there is nothing to migrate');
-  if (!srcStart?.ok) return fail(`the guest cannot run on its source host ${src.name}`);
+  if (!src) return sourceFailure('the guest can start on no host, so there is nothing to migrate', from);
+  if (!srcStart?.ok) return sourceFailure(`the guest cannot run on its source host ${src.name}`, from);
   const pre = hostBlocker(g, dst);
   if (pre || !dst.offered) {
     if (pre) parts.add(pre);
     return new Verdict(false, parts.list, from) as Verdict & { from: string | undefined };
   }
-  parts.common(g.forbid, dst.offered, 'forbidden', (n) => `policy 'forbid', and host ${dst.name} has ${n}`);
+  if (g.forbid.intersects(dst.offered))
+    parts.common(g.forbid, dst.offered, 'forbidden', { t: 'forbid', host: dst.name });
   if (g.mode === 'host-passthrough' || g.mode === 'maximum') {
     if (src !== dst && src.identity !== dst.identity) {
       parts.add({
@@ -333,7 +357,7 @@ export function checkMigration(
     }
     for (const b of notMigratable(g.require.clone().union(g.force), g.mode)) parts.add(b);
   } else if (!cpu) {
-    return fail(`the CPU the guest runs with on ${src.name} is unknown`);
+    return sourceFailure(`the CPU the guest runs with on ${src.name} is unknown`, from);
   } else {
     for (const b of cpu.notMigratable) parts.add(b);
     vendorBlocker(parts, g.mode === 'custom' ? g.vendor : src.vendor, dst);
@@ -343,6 +367,10 @@ export function checkMigration(
     modelBlockers(parts, g, cpu, dst, explicit, fallback);
   }
   return new Verdict(parts.empty, parts.list, from) as Verdict & { from: string | undefined };
+}
+
+function sourceFailure(reason: string, from: string | undefined): Verdict & { from: string | undefined } {
+  return new Verdict(false, [{ kind: 'source', reason }], from) as Verdict & { from: string | undefined };
 }
 
 let nonMigratable: FeatureSet | undefined;
@@ -360,7 +388,7 @@ function notMigratable(enabled: FeatureSet, mode: string): FleetBlocker[] {
       a: enabled.clone().intersect(nonMigratable),
       b: undefined,
       kind: 'not-migratable',
-      reason: (n) => `${n} is enabled in the ${mode} guest and cannot be migrated`,
+      why: { t: 'not-migratable', mode },
     },
     out,
   );

@@ -49,13 +49,33 @@ export interface BaselineCallOptions {
 const lower = (r: 'IDENTICAL' | 'SUPERSET' | 'INCOMPATIBLE'): CpuCompareResult =>
   r.toLowerCase() as CpuCompareResult;
 
+// Per probe result (and host CPU object) the CPU they stand for, made once: the caps cache
+// hands out the same objects until the binary changes.
+const hostCpus = new WeakMap<CapsHostCpu, CpuDef>();
+const hostModels = new WeakMap<QemuCaps, Map<QemuAccel, CpuDef | undefined>>();
+
+function hostModelOf(caps: QemuCaps, accel: QemuAccel): CpuDef | undefined {
+  let byAccel = hostModels.get(caps);
+  if (!byAccel) {
+    byAccel = new Map();
+    hostModels.set(caps, byAccel);
+  }
+  if (!byAccel.has(accel)) byAccel.set(accel, qemuHostModelCpu(caps, accel));
+  return byAccel.get(accel);
+}
+
 /** `virConnectCompareCPU` of the QEMU driver. */
 export function qemuCompareCpu(
   host: CapsHostCpu,
   xml: string,
   options: CpuCallOptions = {},
 ): CpuCompareResult {
-  return lower(compareCpu(new CpuDef(host), xml, options).result);
+  let cpu = hostCpus.get(host);
+  if (!cpu) {
+    cpu = new CpuDef(host);
+    hostCpus.set(host, cpu);
+  }
+  return lower(compareCpu(cpu, xml, options).result);
 }
 
 /** `virConnectBaselineCPU` of the QEMU driver. */
@@ -79,7 +99,7 @@ export function qemuCompareHypervisorCpu(
   xml: string,
   options: CpuCallOptions = {},
 ): CpuCompareResult {
-  const hv = qemuHostModelCpu(caps, accel);
+  const hv = hostModelOf(caps, accel);
   if (!hv) {
     throw new VirError(
       'OPERATION_UNSUPPORTED',
