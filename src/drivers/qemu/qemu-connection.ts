@@ -208,8 +208,11 @@ export class QemuConnection implements DriverConnection {
 
   // CPU calls: see caps/cpu-calls.ts.
   async compareCpu(cpuXml: string, opts: CallOptions = {}): Promise<CpuCompareResult> {
-    const caps = await this.getCapabilities(opts);
-    return qemuCompareCpu(caps.host.cpu, cpuXml);
+    // The capabilities' host CPU, which depends on no QEMU binary: no probe to check.
+    this.#checkOpen();
+    throwIfAborted(opts.signal, 'qemu');
+    this.#host ??= readHostInfo();
+    return qemuCompareCpu((await this.#host).cpu, cpuXml);
   }
   async baselineCpu(cpuXmls: readonly string[], opts: BaselineOptions = {}): Promise<string> {
     this.#checkOpen();
