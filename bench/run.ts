@@ -12,6 +12,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const MODULES = [
   'foundation',
   'cpu',
+  'fleet',
   'domain',
   'test-driver',
   'qemu',

@@ -60,6 +60,8 @@ interface Model {
   vendor: string | undefined;
   decodeHost: boolean;
   decodeGuest: boolean;
+  /** `<check partial='compat'/>`: a partial check compares with the host CPU, not QEMU's blockers. */
+  compatCheck: boolean;
   signatures: Array<[number, number, number]>; // family, model, stepping mask (0 = any)
   features: number[];
   removed: number[];
@@ -153,6 +155,7 @@ export function renderX86Map(dir: string): { text: string; summary: string } {
           vendor: vendorEl ? need(vendorEl, 'name') : parent?.vendor,
           decodeHost: decode ? getAttr(decode, 'host') === 'on' : true,
           decodeGuest: decode ? getAttr(decode, 'guest') === 'on' : true,
+          compatCheck: childElements(el, 'check').some((c) => getAttr(c, 'partial') === 'compat'),
           signatures: childElements(el, 'signature').map((s) => [
             Number(need(s, 'family')),
             Number(need(s, 'model')),
@@ -232,7 +235,7 @@ export function renderX86Map(dir: string): { text: string; summary: string } {
   lines.push('');
   lines.push('/**');
   lines.push(
-    ' * [name, vendor or "", decode flags (1 host, 2 guest), signatures [family, model, stepping mask],',
+    ' * [name, vendor or "", flags (1 decode host, 2 decode guest, 4 compat check), signatures [family, model, stepping mask],',
   );
   lines.push(' *  feature numbers, removed feature numbers, added feature numbers], in map order.');
   lines.push(' */');
@@ -248,7 +251,7 @@ export function renderX86Map(dir: string): { text: string; summary: string } {
   lines.push('  ]');
   lines.push('> = [');
   for (const m of models) {
-    const flags = (m.decodeHost ? 1 : 0) | (m.decodeGuest ? 2 : 0);
+    const flags = (m.decodeHost ? 1 : 0) | (m.decodeGuest ? 2 : 0) | (m.compatCheck ? 4 : 0);
     lines.push(
       `  ${JSON.stringify([m.name, m.vendor ?? '', flags, m.signatures, m.features, m.removed, m.added])},`,
     );

@@ -38,6 +38,13 @@ export {
 } from './drivers/test/index.js';
 export * from './errors.js';
 export { EventStream, type EventStreamOptions } from './event-stream.js';
+export {
+  type FleetConnectionHost,
+  type FleetFromConnectionsInput,
+  type FleetFromConnectionsResult,
+  type FleetHostFailure,
+  planFleetFromConnections,
+} from './fleet.js';
 export { type ConnectUri, isRemoteUri, parseUri, type UriTransport, uriParam } from './uri.js';
 export {
   parseXml,

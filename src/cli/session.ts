@@ -26,6 +26,7 @@ import { cpuCommands } from './commands/cpu.js';
 import { domainControlCommands } from './commands/domain-control.js';
 import { domainInfoCommands } from './commands/domain-info.js';
 import { eventCommands } from './commands/events.js';
+import { fleetPlanCommands } from './commands/fleet-plan.js';
 import { hostCommands } from './commands/host.js';
 import { shellCommands } from './commands/shell.js';
 import { snapshotCommands } from './commands/snapshot.js';
@@ -43,6 +44,7 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     ...snapshotCommands,
     ...hostCommands,
     ...cpuCommands,
+    ...fleetPlanCommands,
     ...shellCommands,
   ].map((c) => [c.name, c]),
 );

@@ -15,6 +15,24 @@ export {
   isCpuError,
 } from './errors.js';
 export { FeatureSet } from './feature-set.js';
+export {
+  describeBlockers,
+  type FleetBlocker,
+  type FleetBlockerKind,
+  type FleetCell,
+  type FleetDomain,
+  type FleetGroupPlan,
+  type FleetGuestInput,
+  type FleetGuestPlan,
+  type FleetHostInput,
+  type FleetHostSummary,
+  type FleetInput,
+  type FleetOptions,
+  type FleetPlan,
+  type FleetVerdict,
+  type FleetWhatIf,
+  planFleet,
+} from './fleet/index.js';
 export { type HostModelOptions, hostModelFromQemuExpansion } from './host-model.js';
 export {
   type BaselineOptions,

@@ -70,7 +70,9 @@ export interface CompareOptions {
 /**
  * Compares a guest (or host-style) CPU with a host CPU: `IDENTICAL`,
  * `SUPERSET` (the host offers more) or `INCOMPATIBLE`, with the features at
- * fault. Unknown model or feature names throw `INVALID_ARG`.
+ * fault. Unknown model or feature names throw `INVALID_ARG`. A CPU in a
+ * host-based mode (`host-model`, `host-passthrough`, `maximum`) is compared
+ * by its explicit features only, as libvirt does.
  */
 export function compareCpu(host: CpuInput, cpu: CpuInput, options: CompareOptions = {}): CompareOutcome {
   const h = toCpu(host);
@@ -79,15 +81,9 @@ export function compareCpu(host: CpuInput, cpu: CpuInput, options: CompareOption
     if (options.failIncompatible) throw incompatible('unknown host CPU');
     return { result: 'INCOMPATIBLE', reason: 'unknown host CPU' };
   }
-  if (!isHostCpu(c) && (c.mode ?? 'custom') !== 'custom') {
-    throw new CpuError(
-      'NO_SUPPORT',
-      'unsupported-mode',
-      `cannot compare a CPU in mode '${c.mode}' without a hypervisor`,
-      { ...(c.mode === undefined ? {} : { subject: c.mode }), field: 'cpu/@mode' },
-    );
-  }
-  if (!c.model?.name) throw noModel();
+  // host-model, host-passthrough and maximum CPUs name no model: libvirt compares what they
+  // list (their explicit features) and nothing else, so they fit any host without forbidden ones.
+  if (!c.model?.name && (isHostCpu(c) || (c.mode ?? 'custom') === 'custom')) throw noModel();
   const out = compareX86(h, c);
   if (out.result === 'INCOMPATIBLE' && options.failIncompatible) {
     const feats = out.features?.length ? `: ${out.features.join(', ')}` : '';

@@ -42,6 +42,11 @@ export interface X86Model {
   /** May the decoder pick this model for a host CPU / a guest CPU. */
   decodeHost: boolean;
   decodeGuest: boolean;
+  /**
+   * A partial check of a guest using this model compares it with the host
+   * CPU; without the flag the hypervisor's own verdict (its blockers) counts.
+   */
+  compatCheck: boolean;
   signatures: readonly X86Signature[];
   features: FeatureSet;
   /** Features the model used to have (kept for migration compatibility). */
@@ -115,6 +120,7 @@ function build(): X86Database {
     vendor: vendor === '' ? undefined : vendor,
     decodeHost: (flags & 1) !== 0,
     decodeGuest: (flags & 2) !== 0,
+    compatCheck: (flags & 4) !== 0,
     signatures: sigs.map(([family, model, steppings]) => ({ family, model, steppings })),
     features: FeatureSet.of(size, feats),
     removed: FeatureSet.of(size, removed),

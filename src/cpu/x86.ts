@@ -526,6 +526,11 @@ export interface BaselineOptions {
   migratable?: boolean;
   /** Models to choose from; all when omitted. */
   models?: readonly (string | HypervisorModel)[] | null;
+  /**
+   * The features the hypervisor knows (libvirt or QEMU spellings): the
+   * baseline keeps only these. All when omitted.
+   */
+  features?: readonly string[];
 }
 
 /** The most capable guest CPU every one of `cpus` can run. */
@@ -571,6 +576,14 @@ export function baselineX86(
       }
     }
     base.intersect(set);
+  }
+  if (options.features) {
+    const known = db.emptySet();
+    for (const name of options.features) {
+      const f = db.featureAnyName(name);
+      if (f) known.add(f.index);
+    }
+    base.intersect(known);
   }
   if (base.isEmpty()) throw incompatible('CPUs are incompatible');
   const d = decodeX86(

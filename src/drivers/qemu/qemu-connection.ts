@@ -13,8 +13,10 @@ import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
 import type {
+  BaselineOptions,
   CallOptions,
   ConsoleStream,
+  CpuCompareResult,
   DomainCapabilitiesQuery,
   DomainEventListener,
   DomainInfo,
@@ -30,6 +32,12 @@ import type {
 } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { buildCapabilities } from './caps/capabilities-builder.js';
+import {
+  qemuBaselineCpu,
+  qemuBaselineHypervisorCpu,
+  qemuCompareCpu,
+  qemuCompareHypervisorCpu,
+} from './caps/cpu-calls.js';
 import { buildDomainCapabilities, type DomainCapsHostFacts } from './caps/domain-caps-builder.js';
 import {
   findEmulators,
@@ -210,6 +218,44 @@ export class QemuConnection implements DriverConnection {
     const xml = buildDomainCapabilities(caps, request, facts).toXML();
     this.#domCapsMemo.set(key, { caps, xml });
     return xml;
+  }
+
+  // CPU calls: see caps/cpu-calls.ts.
+  async compareCpu(cpuXml: string, opts: CallOptions = {}): Promise<CpuCompareResult> {
+    // The capabilities' host CPU, which depends on no QEMU binary: no probe to check.
+    this.#checkOpen();
+    throwIfAborted(opts.signal, 'qemu');
+    this.#host ??= readHostInfo();
+    return qemuCompareCpu((await this.#host).cpu, cpuXml);
+  }
+  async baselineCpu(cpuXmls: readonly string[], opts: BaselineOptions = {}): Promise<string> {
+    this.#checkOpen();
+    throwIfAborted(opts.signal, 'qemu');
+    return qemuBaselineCpu(cpuXmls, opts);
+  }
+  async compareHypervisorCpu(cpuXml: string, query: DomainCapabilitiesQuery): Promise<CpuCompareResult> {
+    const { caps, accel } = await this.#hypervisor(query);
+    return qemuCompareHypervisorCpu(caps, accel, cpuXml);
+  }
+  async baselineHypervisorCpu(
+    cpuXmls: readonly string[],
+    query: DomainCapabilitiesQuery & BaselineOptions,
+  ): Promise<string> {
+    const { caps, accel } = await this.#hypervisor(query);
+    return qemuBaselineHypervisorCpu(caps, accel, cpuXmls, query);
+  }
+
+  /** The binary and accelerator a hypervisor CPU call is about, chosen as for domain capabilities. */
+  async #hypervisor(query: DomainCapabilitiesQuery): Promise<{ caps: QemuCaps; accel: 'kvm' | 'tcg' }> {
+    this.#checkOpen();
+    const v = query.virttype;
+    if (v !== undefined && v !== 'kvm' && v !== 'qemu') {
+      throw new VirError('INVALID_ARG', 'qemu', `unknown virttype '${v}' (expected 'kvm' or 'qemu')`, {
+        field: 'virttype',
+      });
+    }
+    const caps = await this.#capsFor(query);
+    return { caps, accel: (v ?? (caps.accel.kvm ? 'kvm' : 'qemu')) === 'kvm' ? 'kvm' : 'tcg' };
   }
 
   async getVersion(opts: CallOptions = {}): Promise<number> {
