@@ -19,6 +19,7 @@ import { passtFiles, passtSpec } from './passt.js';
 import type { RunnerRoots } from './runner-command.js';
 import { ensureSwtpmState, helperRunDir, swtpmFiles, swtpmSpec } from './swtpm.js';
 import { findVirtiofsd, virtiofsdFeatures, virtiofsdFiles, virtiofsdSpec } from './virtiofsd.js';
+import { sessionVirtiofsdSpec } from './virtiofsd-session.js';
 
 /** Helper binaries; each defaults to the one found on PATH. */
 export interface HelperBinaries {
@@ -133,15 +134,6 @@ export async function startGuestHelpers(
       // a share with <source socket> is served by a daemon someone else runs
       if (fs.driver?.type !== 'virtiofs' || fs.source?.socket !== undefined) continue;
       const field = `/domain/devices/filesystem[${i + 1}]`;
-      // unprivileged, the C daemon cannot run at all and the Rust one needs the user's
-      // subordinate IDs mapped (libvirt builds that map from /etc/subuid)
-      if (process.getuid?.() !== 0)
-        throw new VirError(
-          'CONFIG_UNSUPPORTED',
-          'qemu',
-          `${field}: virtiofsd as an unprivileged user needs an ID map virtkit does not set up yet`,
-          { field: `${field}/driver/@type` },
-        );
       const named = binarySettingsPath(fs.binary);
       const found = named ?? binaries.virtiofsd ?? findVirtiofsd();
       if (found === undefined)
@@ -153,8 +145,13 @@ export async function startGuestHelpers(
         );
       const bin = await binary(found, 'virtiofsd', named ? `${field}/binary/@path` : `${field}/driver/@type`);
       const features = await virtiofsdFeatures(bin, signal);
+      const asRoot = virtiofsdSpec(fs, field, bin, features, virtiofsdFiles(roots, guest, i));
       daemons.push({
-        spec: virtiofsdSpec(fs, field, bin, features, virtiofsdFiles(roots, guest, i)),
+        // as a user, the daemon runs in a user namespace (virtiofsd-session.ts)
+        spec:
+          process.getuid?.() === 0
+            ? asRoot
+            : sessionVirtiofsdSpec(asRoot, features, field, helperRunDir(roots, guest.uuid), i),
         done: (socket) => {
           sockets.virtiofsSockets = { ...sockets.virtiofsSockets, [i]: socket };
         },
