@@ -1,9 +1,10 @@
 /**
- * Run as a separate Node process, usually as an unprivileged user (setpriv),
- * by the tests of what qemu:///session does without root: opens the driver
- * on the given roots, defines and starts (paused) the given guest, reports
- * the helper and QEMU command lines it saw, destroys the guest and prints
- * one JSON line: `{"ok": true, ...}` or `{"ok": false, "error": {code, field, message}}`.
+ * Run as a separate Node process, usually as an unprivileged user (setpriv,
+ * see as-nobody.ts), by the tests of what the driver does without root:
+ * opens `uri` on the given roots, then for each guest defines it, starts it
+ * paused, notes the processes and live XML, destroys and undefines it. Prints
+ * one JSON line: an array with, per guest, `{"ok": true, ...}` or
+ * `{"ok": false, "error": {code, field, message}}`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,8 +13,9 @@ import { isVirError } from '../../../src/errors.js';
 
 const input = JSON.parse(process.argv[2] ?? '{}') as {
   root: string;
-  xml: string;
+  xmls: string[];
   emulator: string;
+  uri?: string;
   driverOptions?: Record<string, unknown>;
 };
 
@@ -24,7 +26,8 @@ function processesMentioning(marker: string): string[][] {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
       const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').slice(0, -1);
-      if (argv.join(' ').includes(marker)) out.push(argv);
+      if (argv.join(' ').includes(marker) && !argv.some((a) => a.endsWith('session-guest-child.ts')))
+        out.push(argv);
     } catch {
       // gone meanwhile
     }
@@ -32,7 +35,7 @@ function processesMentioning(marker: string): string[][] {
   return out;
 }
 
-const conn = await connect('qemu:///session', {
+const conn = await connect(input.uri ?? 'qemu:///session', {
   driverOptions: {
     cacheDir: null,
     runDir: join(input.root, 'rundir'),
@@ -43,28 +46,34 @@ const conn = await connect('qemu:///session', {
     ...input.driverOptions,
   },
 });
-let result: Record<string, unknown>;
+const results: Record<string, unknown>[] = [];
 try {
-  const dom = await conn.defineDomain(input.xml);
-  try {
-    await dom.start({ paused: true });
-    const processes = processesMentioning(input.root);
-    const liveXml = await dom.getXML();
-    const state = await dom.getState();
-    await dom.destroy();
-    result = { ok: true, uid: process.getuid?.(), state, processes, liveXml };
-  } finally {
-    await dom.undefine();
+  for (const xml of input.xmls) {
+    const uid = process.getuid?.();
+    try {
+      const dom = await conn.defineDomain(xml);
+      try {
+        await dom.start({ paused: true });
+        const processes = processesMentioning(input.root);
+        const liveXml = await dom.getXML();
+        const state = await dom.getState();
+        await dom.destroy();
+        results.push({ ok: true, uid, state, after: await dom.getState(), processes, liveXml });
+      } finally {
+        if ((await dom.getState()).state !== 'shutoff') await dom.destroy().catch(() => {});
+        await dom.undefine();
+      }
+    } catch (err) {
+      results.push({
+        ok: false,
+        uid,
+        error: isVirError(err)
+          ? { code: err.code, field: err.field, message: err.message }
+          : { code: 'NOT_VIR_ERROR', message: String(err) },
+      });
+    }
   }
-} catch (err) {
-  result = {
-    ok: false,
-    uid: process.getuid?.(),
-    error: isVirError(err)
-      ? { code: err.code, field: err.field, message: err.message }
-      : { code: 'NOT_VIR_ERROR', message: String(err) },
-  };
 } finally {
   await conn.close();
 }
-process.stdout.write(`${JSON.stringify(result)}\n`);
+process.stdout.write(`${JSON.stringify(results)}\n`);

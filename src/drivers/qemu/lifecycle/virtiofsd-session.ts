@@ -16,8 +16,9 @@
  *   where the caller is root and may bind a directory of the guest's over the
  *   pid-file directory. Files the guest creates belong to the caller; other
  *   owners show as the overflow id. What the host cannot offer (no `unshare`,
- *   user namespaces off, no pid-file directory to bind over) is refused naming
- *   the share.
+ *   user namespaces off, no pid-file directory to bind over, a caller with
+ *   supplementary groups: the daemon drops them, which such a namespace
+ *   forbids) is refused naming the share.
  *
  * @module
  */
@@ -150,6 +151,13 @@ export function sessionVirtiofsdSpec(
   // the bind needs a mount point; only root can make one under /var/run
   if (!isDirectory(C_VIRTIOFSD_PID_DIR))
     refuse(`its pid-file directory ${C_VIRTIOFSD_PID_DIR} does not exist (root can create it)`);
+  // the daemon drops supplementary groups at start, which a user namespace set up without
+  // newgidmap (setgroups denied) refuses: it would exit at once
+  const groups = (process.getgroups?.() ?? []).filter((g) => g !== process.getegid?.());
+  if (groups.length > 0)
+    refuse(
+      `it drops supplementary groups, which an unprivileged user namespace forbids, and this user has ${groups.length} (${groups.join(', ')})`,
+    );
   const pidDir = join(runDir, `fs${index}-virtiofsd-run`);
   // the daemon names its pid file after the socket path, '/' replaced by '.'
   const pidFile = join(pidDir, `${spec.socket.replaceAll('/', '.')}.pid`);
