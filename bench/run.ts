@@ -16,6 +16,7 @@ const MODULES = [
   'test-driver',
   'qemu',
   'qemu-lifecycle',
+  'qemu-guests',
   'qemu-command-line',
   'qemu-argv-corpus',
   'remote',
