@@ -24,4 +24,6 @@ export type QemuDriverOptions = {
   swtpm?: string;
   /** The swtpm_setup binary that manufactures a guest's TPM state; default: found on PATH. */
   swtpmSetup?: string;
+  /** qemu.conf's `bridge_helper` for bridges joined as a user: a name or a path; default `qemu-bridge-helper`. */
+  bridgeHelper?: string;
 };

@@ -3,12 +3,15 @@
  * the driver runs in a child Node process as `nobody` (as-nobody.ts), so
  * the helpers and QEMU really are unprivileged. A virtiofs share's daemon
  * runs in a user namespace (the C daemon of QEMU 7.2 cannot run
- * unprivileged otherwise). Needs root to become `nobody`; skipped visibly
+ * unprivileged otherwise); a bridge interface is refused with the reason
+ * qemu-bridge-helper's state gives (bridge-helper.ts). Needs root to become `nobody`; skipped visibly
  * otherwise.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { findBridgeHelper, isSetuidRoot } from '../../../src/drivers/qemu/lifecycle/bridge-helper.js';
 import { findVirtiofsd, virtiofsdFeatures } from '../../../src/drivers/qemu/lifecycle/virtiofsd.js';
 import { C_VIRTIOFSD_PID_DIR } from '../../../src/drivers/qemu/lifecycle/virtiofsd-session.js';
 import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE } from '../qemu-lifecycle/helpers.js';
@@ -97,5 +100,44 @@ describe.skipIf(!HAS_QEMU || AS_NOBODY_NOTE !== '' || FS_NOTE !== '')(
         expect(processesMentioning(root)).toEqual([]);
       },
     );
+  },
+);
+
+const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
+const BRIDGE_NOTE = !IP ? ' (skipped: no ip command to make a test bridge)' : '';
+
+describe.skipIf(!HAS_QEMU || AS_NOBODY_NOTE !== '' || BRIDGE_NOTE !== '')(
+  `a bridge interface started by an unprivileged user${QEMU_NOTE}${AS_NOBODY_NOTE}${BRIDGE_NOTE}`,
+  () => {
+    it("is refused naming the interface, with qemu-bridge-helper's state as the reason; nothing is started", async () => {
+      const br = `vkub${process.pid % 10000}`;
+      execFileSync(IP as string, ['link', 'add', br, 'type', 'bridge']);
+      try {
+        const helper = findBridgeHelper();
+        const [r] = await startAsNobody(root, [
+          guest(
+            'bru',
+            `<interface type='bridge'><mac address='52:54:00:aa:bb:09'/><source bridge='${br}'/><model type='virtio'/></interface>`,
+          ),
+        ]);
+        expect(r?.uid).toBe(NOBODY?.uid);
+        expect(r?.error).toMatchObject({
+          code: 'CONFIG_UNSUPPORTED',
+          field: '/domain/devices/interface[1]/@type',
+        });
+        // the reason is the host's: Debian installs the helper without its setuid bit
+        const why = !helper
+          ? /is not installed/
+          : !isSetuidRoot(helper)
+            ? /is not setuid root/
+            : /does not allow bridge|cannot yet take the descriptor/;
+        expect(r?.error?.message).toMatch(why);
+        expect(processesMentioning(root)).toEqual([]);
+        // no tap was made for the guest
+        expect(readdirSync(`/sys/class/net/${br}/brif`)).toEqual([]);
+      } finally {
+        execFileSync(IP as string, ['link', 'del', br]);
+      }
+    });
   },
 );

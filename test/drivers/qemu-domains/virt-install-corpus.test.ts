@@ -61,7 +61,7 @@ function cannotRun(name: string, xml: string, run: Run): string | undefined {
   const bridge = /<source bridge="([^"]+)"/.exec(xml)?.[1];
   if (bridge && !existsSync(`/sys/class/net/${bridge}/bridge`)) return `no host bridge ${bridge}`;
   if (bridge && run === 'session')
-    return 'joining a bridge as a user needs qemu-bridge-helper, which virtkit does not run yet';
+    return 'joining a bridge as a user is refused (bridge-helper.ts: the tap descriptor cannot be taken yet)';
   if (name === 'direct-kernel-boot' && !hostKernel()) return 'no kernel and initrd in /boot';
   // the session user here is nobody (no /dev/kvm) or this user, whose access is checked
   if (/<domain type="kvm"/.test(xml) && (run === 'session' ? IS_ROOT || !canUseKvm() : !canUseKvm()))

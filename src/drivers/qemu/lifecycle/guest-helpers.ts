@@ -28,6 +28,8 @@ export interface HelperBinaries {
   /** Default: the `fs` vhost-user descriptor's binary; a share's `<binary path>` wins over both. */
   readonly virtiofsd?: string;
   readonly passt?: string;
+  /** qemu.conf's `bridge_helper`: a name looked up as libvirt does, or a path (default `qemu-bridge-helper`). */
+  readonly bridgeHelper?: string;
 }
 
 /** What the command line needs from the helpers (`CommandLinePaths` takes the same names). */
@@ -128,7 +130,11 @@ export async function startGuestHelpers(
   try {
     // everything that can be refused is checked before the first tap or process is made
     const interfaces = def.devices?.interfaces ?? [];
-    const plannedTapList = plannedTaps(interfaces, guest.uuid);
+    const plannedTapList = plannedTaps(
+      interfaces,
+      guest.uuid,
+      binaries.bridgeHelper !== undefined ? { helper: binaries.bridgeHelper } : {},
+    );
     const daemons: Array<{ spec: HelperSpec; done: (socket: string) => void }> = [];
     for (const [i, fs] of (def.devices?.filesystems ?? []).entries()) {
       // a share with <source socket> is served by a daemon someone else runs
