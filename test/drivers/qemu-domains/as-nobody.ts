@@ -48,6 +48,7 @@ export interface ChildResult {
   after?: { state: string; reason: string };
   processes?: string[][];
   liveXml?: string;
+  transcript?: string;
   error?: { code: string; field?: string; message: string };
 }
 
@@ -55,11 +56,16 @@ export interface ChildResult {
 export function startAsNobody(
   root: string,
   xmls: string[],
-  opts: { driverOptions?: Record<string, unknown>; groups?: readonly number[]; timeoutMs?: number } = {},
+  opts: {
+    driverOptions?: Record<string, unknown>;
+    groups?: readonly number[];
+    timeoutMs?: number;
+    boot?: { until: string; ms: number };
+  } = {},
 ): Promise<ChildResult[]> {
   const driverOptions = opts.driverOptions ?? {};
   const script = join(import.meta.dirname, 'session-guest-child.ts');
-  const input = JSON.stringify({ root, xmls, emulator: QEMU_BINARY, driverOptions });
+  const input = JSON.stringify({ root, xmls, emulator: QEMU_BINARY, driverOptions, boot: opts.boot });
   // by default the kvm group, as a user who may run KVM guests has it
   const wanted = opts.groups ?? (KVM_GROUP !== undefined ? [KVM_GROUP] : []);
   const groups = wanted.length > 0 ? [`--groups=${wanted.join(',')}`] : ['--clear-groups'];

@@ -2,7 +2,7 @@
  * Run as a separate Node process, usually as an unprivileged user (setpriv,
  * see as-nobody.ts), by the tests of what the driver does without root:
  * opens `uri` on the given roots, then for each guest defines it, starts it
- * paused, notes the processes and live XML, destroys and undefines it. Prints
+ * paused (or boots it, reading its console), notes the processes and live XML, destroys and undefines it. Prints
  * one JSON line: an array with, per guest, `{"ok": true, ...}` or
  * `{"ok": false, "error": {code, field, message}}`.
  */
@@ -17,6 +17,8 @@ const input = JSON.parse(process.argv[2] ?? '{}') as {
   emulator: string;
   uri?: string;
   driverOptions?: Record<string, unknown>;
+  /** Boot instead of a paused start: read the console until `until` appears (or `ms` pass). */
+  boot?: { until: string; ms: number };
 };
 
 /** Command lines of live processes that mention `marker`. */
@@ -53,12 +55,33 @@ try {
     try {
       const dom = await conn.defineDomain(xml);
       try {
-        await dom.start({ paused: true });
+        let transcript: string | undefined;
+        if (input.boot) {
+          // paused first, so the console is open before the guest writes its first byte
+          await dom.start({ paused: true });
+          const stream = await dom.openConsole();
+          transcript = '';
+          const boot = input.boot;
+          const done = new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, boot.ms);
+            stream.on('data', (b: Buffer) => {
+              transcript += b.toString('utf8');
+              if (transcript?.includes(boot.until)) {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
+            stream.on('error', () => resolve());
+          });
+          await dom.resume();
+          await done;
+          stream.destroy();
+        } else await dom.start({ paused: true });
         const processes = processesMentioning(input.root);
         const liveXml = await dom.getXML();
         const state = await dom.getState();
         await dom.destroy();
-        results.push({ ok: true, uid, state, after: await dom.getState(), processes, liveXml });
+        results.push({ ok: true, uid, state, after: await dom.getState(), processes, liveXml, transcript });
       } finally {
         if ((await dom.getState()).state !== 'shutoff') await dom.destroy().catch(() => {});
         await dom.undefine();

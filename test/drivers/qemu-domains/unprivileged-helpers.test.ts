@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildTinyLinux, findKernel, hasBusybox, REPORT_END } from '../../../scripts/tiny-linux.js';
 import { findBridgeHelper, isSetuidRoot } from '../../../src/drivers/qemu/lifecycle/bridge-helper.js';
 import { findVirtiofsd, virtiofsdFeatures } from '../../../src/drivers/qemu/lifecycle/virtiofsd.js';
 import { C_VIRTIOFSD_PID_DIR } from '../../../src/drivers/qemu/lifecycle/virtiofsd-session.js';
@@ -87,6 +88,55 @@ describe.skipIf(!HAS_QEMU || AS_NOBODY_NOTE !== '' || FS_NOTE !== '')(
       expect(processesMentioning(root)).toEqual([]);
       expect(readdirSync(join(root, 'state', 'qemu')).filter((f) => f.startsWith('helpers-'))).toEqual([]);
     });
+
+    const KERNEL = findKernel();
+    const BOOT_NOTE = !KERNEL
+      ? ' (skipped: no readable host kernel with modules)'
+      : !hasBusybox()
+        ? ' (skipped: no /bin/busybox)'
+        : C_DAEMON_BLOCKED
+          ? ` (skipped: ${C_DAEMON_BLOCKED})`
+          : '';
+    it.skipIf(BOOT_NOTE !== '')(
+      `a Linux guest booted by the user mounts the share and reads the file${BOOT_NOTE}`,
+      async (ctx) => {
+        if (!KERNEL) return;
+        const tiny = buildTinyLinux(KERNEL, { share: 'vkushare', cacheDir: join(root, 'tiny') });
+        const lacking = tiny.plan.missing.filter((m) => m === 'virtiofs' || m === 'fuse');
+        if (lacking.length > 0) ctx.skip(`the host kernel has no ${lacking.join(' or ')} module`);
+        for (const f of [join(root, 'tiny'), tiny.initrd]) chownNobody(f);
+        const dir = join(root, 'share');
+        mkdirSync(dir);
+        writeFileSync(join(dir, 'hello.txt'), 'served to an unprivileged guest\n');
+        chownNobody(dir);
+        chownNobody(join(dir, 'hello.txt'));
+        const xml = `<domain type='qemu'>
+  <name>vfsboot</name>
+  <memory unit='MiB'>256</memory>
+  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>${tiny.kernel.image}</kernel><initrd>${tiny.initrd}</initrd>
+    <cmdline>console=ttyS0 panic=-1 rdinit=/init</cmdline></os>
+  <features><acpi/></features>
+  <cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model>
+    <feature policy='require' name='ssse3'/><feature policy='require' name='sse4.1'/><feature policy='require' name='sse4.2'/></cpu>
+  <devices><emulator>${QEMU_BINARY}</emulator>
+    <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/><source dir='${dir}'/><target dir='vkushare'/></filesystem>
+    <serial type='pty'/><console type='pty'/><memballoon model='none'/></devices>
+</domain>`;
+        const [r] = await startAsNobody(root, [xml], {
+          groups: [],
+          boot: { until: REPORT_END, ms: 150_000 },
+          timeoutMs: 200_000,
+        });
+        expect(r?.error).toBeUndefined();
+        expect(r?.transcript).toContain(REPORT_END);
+        expect(r?.transcript).toMatch(/VK share served to an unprivileged guest/);
+        expect(processesMentioning(root)).toEqual([]);
+      },
+      240_000,
+    );
 
     it.skipIf(FEATURES?.separateOptions !== false)(
       'the C daemon for a user with supplementary groups is refused naming the share, nothing started',
