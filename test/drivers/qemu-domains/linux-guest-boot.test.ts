@@ -87,7 +87,7 @@ const TPM_NOTE = HAS_SWTPM ? '' : ' (skipped: swtpm and swtpm_setup are not inst
 const FS_NOTE = FS_OK
   ? ''
   : VIRTIOFSD
-    ? ' (skipped: virtiofsd is started only as root)'
+    ? ' (skipped: here the share is served as root; unprivileged-helpers.test.ts boots one as a user)'
     : " (skipped: no vhost-user descriptor of type 'fs')";
 const ACCEL = KVM_OK ? 'kvm' : 'qemu';
 const BOOT_MS = KVM_OK ? 60_000 : 120_000;
