@@ -17,6 +17,7 @@ const MODULES = [
   'test-driver',
   'qemu',
   'qemu-lifecycle',
+  'qemu-guests',
   'qemu-command-line',
   'qemu-argv-corpus',
   'remote',
@@ -54,11 +55,12 @@ async function main(): Promise<void> {
 
 function print(name: string, rows: BenchRow[]): void {
   console.log(`\n## ${name}`);
-  console.log('| benchmark | virtkit µs/op | peer | peer µs/op | ratio |');
-  console.log('| --- | ---: | --- | ---: | ---: |');
+  console.log('| benchmark | virtkit µs/op | peer | peer µs/op | ratio | note |');
+  console.log('| --- | ---: | --- | ---: | ---: | --- |');
   for (const r of rows) {
+    // the note says why a peer is missing, so a skipped peer is visible and not just a dash
     console.log(
-      `| ${r.name} | ${r.virtkitUs} | ${r.peer ?? '-'} | ${r.peerUs ?? '-'} | ${r.ratio !== undefined ? `${r.ratio}x` : '-'} |`,
+      `| ${r.name} | ${r.virtkitUs} | ${r.peer ?? '-'} | ${r.peerUs ?? '-'} | ${r.ratio !== undefined ? `${r.ratio}x` : '-'} | ${(r.note ?? '').replaceAll('|', '\\|')} |`,
     );
   }
 }

@@ -214,15 +214,27 @@ export const GUESTS: Record<string, string[]> = {
   ],
 };
 
-/** The files the guests name, so virt-install (and QEMU, in tests) finds them. */
-export function makeCorpusFiles(): void {
-  mkdirSync(join(CORPUS_DIR, 'share'), { recursive: true });
+/**
+ * The files the guests name, so virt-install (and QEMU, in tests) finds them;
+ * under `dir` instead of {@link CORPUS_DIR} for a test that moves the paths
+ * (one user's copy). Returns the files made.
+ */
+export function makeCorpusFiles(dir = CORPUS_DIR): string[] {
+  const made = [join(dir, 'share')];
+  mkdirSync(made[0] as string, { recursive: true });
   for (const args of Object.values(GUESTS))
     for (const a of args) {
       const m = /path=([^,]+\.qcow2)/.exec(a);
-      if (m?.[1]) execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', m[1], '64M']);
+      if (!m?.[1]) continue;
+      const file = join(dir, m[1].slice(CORPUS_DIR.length + 1));
+      execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', file, '64M']);
+      made.push(file);
     }
-  for (const f of ['install.iso', 'vmlinuz', 'initrd.img']) writeFileSync(join(CORPUS_DIR, f), '');
+  for (const f of ['install.iso', 'vmlinuz', 'initrd.img']) {
+    writeFileSync(join(dir, f), '');
+    made.push(join(dir, f));
+  }
+  return made;
 }
 
 async function main(): Promise<void> {

@@ -66,6 +66,24 @@ export const qemuDriver: DriverFactory = {
         });
       helpers[key] = v;
     }
+    // qemu.conf's bridge_helper: a name (looked up as libvirt does) or an absolute path
+    const bridgeHelper = driverOptions.bridgeHelper;
+    if (bridgeHelper !== undefined) {
+      if (
+        typeof bridgeHelper !== 'string' ||
+        bridgeHelper === '' ||
+        (bridgeHelper.includes('/') && !bridgeHelper.startsWith('/'))
+      )
+        throw new VirError(
+          'INVALID_ARG',
+          'qemu',
+          "driver option 'bridgeHelper' must be a file name or an absolute path",
+          {
+            field: 'bridgeHelper',
+          },
+        );
+      helpers.bridgeHelper = bridgeHelper;
+    }
     if (Object.keys(helpers).length > 0) options.helperBinaries = helpers;
     const timeouts: NonNullable<QemuConnectionOptions['timeouts']> = {};
     for (const key of ['qmpTimeout', 'startTimeout', 'shutdownTimeout'] as const) {

@@ -36,4 +36,6 @@ export type QemuDriverOptions = {
    * `destroy()`, or after the guest powered off) before SIGKILL. Default 5000.
    */
   shutdownTimeout?: number;
+  /** qemu.conf's `bridge_helper` for bridges joined as a user: a name or a path; default `qemu-bridge-helper`. */
+  bridgeHelper?: string;
 };

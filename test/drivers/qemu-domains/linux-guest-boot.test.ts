@@ -1,6 +1,6 @@
 /**
  * A real Linux guest under qemu:///session: the host's Debian kernel with a
- * busybox initramfs (tiny-linux.ts) boots with a virtio disk, a virtio NIC,
+ * busybox initramfs (scripts/tiny-linux.ts) boots with a virtio disk, a virtio NIC,
  * a virtio RNG, an emulated TPM (swtpm), a virtiofs share (virtiofsd) and a
  * serial console. The guest's /init prints what the kernel found; the test
  * reads it through openConsole() and checks each device is there, then
@@ -12,6 +12,14 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BOOT_MARKER,
+  buildTinyLinux,
+  findKernel,
+  hasBusybox,
+  REPORT_END,
+  type TinyLinux,
+} from '../../../scripts/tiny-linux.js';
 import { type Connection, connect } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
 import type { AnyDomainEvent, ConsoleStream } from '../../../src/driver.js';
@@ -23,14 +31,6 @@ import {
   type TestRoots,
   tempRoots,
 } from '../qemu-lifecycle/helpers.js';
-import {
-  BOOT_MARKER,
-  buildTinyLinux,
-  findKernel,
-  hasBusybox,
-  REPORT_END,
-  type TinyLinux,
-} from './tiny-linux.js';
 
 const KERNEL = findKernel();
 const BUSYBOX_OK = hasBusybox();
@@ -87,7 +87,7 @@ const TPM_NOTE = HAS_SWTPM ? '' : ' (skipped: swtpm and swtpm_setup are not inst
 const FS_NOTE = FS_OK
   ? ''
   : VIRTIOFSD
-    ? ' (skipped: virtiofsd is started only as root)'
+    ? ' (skipped: here the share is served as root; unprivileged-helpers.test.ts boots one as a user)'
     : " (skipped: no vhost-user descriptor of type 'fs')";
 const ACCEL = KVM_OK ? 'kvm' : 'qemu';
 const BOOT_MS = KVM_OK ? 60_000 : 120_000;

@@ -29,7 +29,7 @@ const FEATURES = VIRTIOFSD ? await virtiofsdFeatures(VIRTIOFSD) : undefined;
 const FS_NOTE = !VIRTIOFSD
   ? " (skipped: no vhost-user descriptor of type 'fs')"
   : process.getuid?.() !== 0
-    ? ' (skipped: virtiofsd is started only as root)'
+    ? ' (skipped: these checks are for root; unprivileged-helpers.test.ts runs a share as a user)'
     : '';
 const PASST = ['/usr/bin/passt', '/usr/local/bin/passt'].find((p) => existsSync(p));
 const PASST_NOTE = PASST ? '' : ' (skipped: passt is not installed)';

@@ -163,7 +163,9 @@ async function portOpen(port: number): Promise<boolean> {
 
 export async function startLibvirtd(options: DaemonOptions = {}): Promise<Daemon> {
   if (!LIBVIRTD) throw new Error('libvirtd is not installed');
-  const dir = mkdtempSync(join(tmpdir(), 'virtkit-libvirtd-'));
+  // short: libvirt 9.0 puts guest channel sockets 60 bytes deep under it, and a
+  // virt-install guest's agent channel must still fit a unix socket address
+  const dir = mkdtempSync(join(tmpdir(), 'vk-lvd-'));
   const sockDir = join(dir, 'sock');
   const port = await freePort();
   const tlsPort = options.tls ? await freePort() : 0;

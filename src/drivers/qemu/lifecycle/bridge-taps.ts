@@ -7,9 +7,9 @@
  * tap is deleted when the guest stops.
  *
  * Creating taps takes CAP_NET_ADMIN: as another user the start is refused
- * (libvirt's session mode asks qemu-bridge-helper for a tap descriptor,
- * which virtkit does not do yet). A bridge that does not exist is refused
- * naming `<source bridge>`.
+ * (libvirt's session mode asks qemu-bridge-helper for a tap descriptor; see
+ * bridge-helper.ts for how far virtkit goes and why it stops). A bridge that
+ * does not exist is refused naming `<source bridge>`.
  *
  * @module
  */
@@ -17,6 +17,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { InterfaceDef } from '../../../conf/domain/devices/index.js';
 import { VirError } from '../../../errors.js';
+import { refuseUnprivilegedBridge } from './bridge-helper.js';
 
 export interface BridgeTap {
   /** The interface's 0-based index among the guest's interfaces. */
@@ -69,7 +70,11 @@ export function tapMac(mac: string | undefined): string | undefined {
 }
 
 /** Which interfaces join a bridge, checked before anything is created. */
-export function plannedTaps(interfaces: readonly InterfaceDef[], uuid: string): BridgeTap[] {
+export function plannedTaps(
+  interfaces: readonly InterfaceDef[],
+  uuid: string,
+  opts: { helper?: string; aclFile?: string } = {},
+): BridgeTap[] {
   const out: BridgeTap[] = [];
   for (const [i, n] of interfaces.entries()) {
     if (n.type !== 'bridge') continue;
@@ -83,13 +88,8 @@ export function plannedTaps(interfaces: readonly InterfaceDef[], uuid: string): 
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: bridge '${bridge}' does not exist`, {
         field: `${field}/source/@bridge`,
       });
-    if (process.getuid?.() !== 0)
-      throw new VirError(
-        'CONFIG_UNSUPPORTED',
-        'qemu',
-        `${field}: joining bridge '${bridge}' as an unprivileged user needs qemu-bridge-helper, which virtkit does not run yet`,
-        { field: `${field}/@type` },
-      );
+    // as a user, libvirt's way is qemu-bridge-helper: refused with the reason that applies (bridge-helper.ts)
+    if (process.getuid?.() !== 0) refuseUnprivilegedBridge(bridge, field, opts);
     const ifname = tapName(n, uuid, i, field);
     if (existsSync(`/sys/class/net/${ifname}`) && !(n.target?.dev === undefined && isStaleTap(ifname)))
       throw new VirError(

@@ -19,6 +19,7 @@ import { passtFiles, passtSpec } from './passt.js';
 import type { RunnerRoots } from './runner-command.js';
 import { ensureSwtpmState, helperRunDir, swtpmFiles, swtpmSpec } from './swtpm.js';
 import { findVirtiofsd, virtiofsdFeatures, virtiofsdFiles, virtiofsdSpec } from './virtiofsd.js';
+import { sessionVirtiofsdSpec } from './virtiofsd-session.js';
 
 /** Helper binaries; each defaults to the one found on PATH. */
 export interface HelperBinaries {
@@ -27,6 +28,8 @@ export interface HelperBinaries {
   /** Default: the `fs` vhost-user descriptor's binary; a share's `<binary path>` wins over both. */
   readonly virtiofsd?: string;
   readonly passt?: string;
+  /** qemu.conf's `bridge_helper`: a name looked up as libvirt does, or a path (default `qemu-bridge-helper`). */
+  readonly bridgeHelper?: string;
 }
 
 /** What the command line needs from the helpers (`CommandLinePaths` takes the same names). */
@@ -127,21 +130,16 @@ export async function startGuestHelpers(
   try {
     // everything that can be refused is checked before the first tap or process is made
     const interfaces = def.devices?.interfaces ?? [];
-    const plannedTapList = plannedTaps(interfaces, guest.uuid);
+    const plannedTapList = plannedTaps(
+      interfaces,
+      guest.uuid,
+      binaries.bridgeHelper !== undefined ? { helper: binaries.bridgeHelper } : {},
+    );
     const daemons: Array<{ spec: HelperSpec; done: (socket: string) => void }> = [];
     for (const [i, fs] of (def.devices?.filesystems ?? []).entries()) {
       // a share with <source socket> is served by a daemon someone else runs
       if (fs.driver?.type !== 'virtiofs' || fs.source?.socket !== undefined) continue;
       const field = `/domain/devices/filesystem[${i + 1}]`;
-      // unprivileged, the C daemon cannot run at all and the Rust one needs the user's
-      // subordinate IDs mapped (libvirt builds that map from /etc/subuid)
-      if (process.getuid?.() !== 0)
-        throw new VirError(
-          'CONFIG_UNSUPPORTED',
-          'qemu',
-          `${field}: virtiofsd as an unprivileged user needs an ID map virtkit does not set up yet`,
-          { field: `${field}/driver/@type` },
-        );
       const named = binarySettingsPath(fs.binary);
       const found = named ?? binaries.virtiofsd ?? findVirtiofsd();
       if (found === undefined)
@@ -153,8 +151,13 @@ export async function startGuestHelpers(
         );
       const bin = await binary(found, 'virtiofsd', named ? `${field}/binary/@path` : `${field}/driver/@type`);
       const features = await virtiofsdFeatures(bin, signal);
+      const asRoot = virtiofsdSpec(fs, field, bin, features, virtiofsdFiles(roots, guest, i));
       daemons.push({
-        spec: virtiofsdSpec(fs, field, bin, features, virtiofsdFiles(roots, guest, i)),
+        // as a user, the daemon runs in a user namespace (virtiofsd-session.ts)
+        spec:
+          process.getuid?.() === 0
+            ? asRoot
+            : sessionVirtiofsdSpec(asRoot, features, field, helperRunDir(roots, guest.uuid), i),
         done: (socket) => {
           sockets.virtiofsSockets = { ...sockets.virtiofsSockets, [i]: socket };
         },

@@ -96,12 +96,30 @@ function isEmptyDir(dir: string): boolean {
   }
 }
 
+/**
+ * swtpm_setup's environment: PATH, and the caller's HOME and XDG_CONFIG_HOME,
+ * which is where an unprivileged user's per-user CA and config files live
+ * (libvirt's session daemon passes its own environment on the same way);
+ * without them it falls back to the passwd entry's home, which a service
+ * user may not be able to write.
+ */
+function setupEnv(): Record<string, string> {
+  const env: Record<string, string> = { PATH: '/usr/bin:/bin' };
+  // root's configuration is the system one (/etc), whatever its HOME says
+  if (process.getuid?.() === 0) return env;
+  for (const k of ['HOME', 'XDG_CONFIG_HOME'] as const) {
+    const v = process.env[k];
+    if (v?.startsWith('/')) env[k] = v;
+  }
+  return env;
+}
+
 function run(binary: string, args: string[], signal: AbortSignal | undefined): Promise<string | undefined> {
   return new Promise((resolve) => {
     execFile(
       binary,
       args,
-      { timeout: SETUP_TIMEOUT_MS, env: { PATH: '/usr/bin:/bin' }, ...(signal ? { signal } : {}) },
+      { timeout: SETUP_TIMEOUT_MS, env: setupEnv(), ...(signal ? { signal } : {}) },
       (err, _stdout, stderr) =>
         resolve(err ? `${err.message}${stderr ? `: ${String(stderr).trim()}` : ''}` : undefined),
     );

@@ -1,5 +1,6 @@
 /**
- * A tiny Linux guest built from what the host has installed: the newest
+ * A tiny Linux guest built from what the host has installed (shared by the
+ * real-guest tests and the benchmarks, hence here): the newest
  * Debian kernel under /boot whose modules are present, busybox-static as
  * the whole userland, and an initramfs whose /init reports what the guest
  * sees on the serial console and powers off on the ACPI power button.
