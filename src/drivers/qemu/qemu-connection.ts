@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { cpus, hostname, totalmem } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Capabilities, CapsHost } from '../../conf/capabilities.js';
 import type {
@@ -48,6 +48,7 @@ import {
   vfioAvailable,
 } from './caps/host-facts.js';
 import { hostArch, readHostInfo } from './caps/host-info.js';
+import { nodeInfoOf } from './caps/node-info.js';
 import { buildCommandLine } from './command-line/index.js';
 import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
 import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
@@ -268,21 +269,7 @@ export class QemuConnection implements DriverConnection {
     this.#checkOpen();
     throwIfAborted(opts.signal, 'qemu');
     this.#host ??= readHostInfo();
-    const host = await this.#host;
-    const list = cpus();
-    const topo = host.cpu.topology;
-    const nodes = Math.max(1, host.topology?.cells?.num ?? 1);
-    return {
-      model: hostArch(),
-      memory: Math.floor(totalmem() / 1024),
-      cpus: list.length,
-      mhz: list[0]?.speed ?? 0,
-      nodes,
-      // libvirt reports sockets per NUMA node
-      sockets: Math.max(1, Math.floor((topo?.sockets ?? 1) / nodes)),
-      cores: topo?.cores ?? list.length,
-      threads: topo?.threads ?? 1,
-    };
+    return nodeInfoOf(await this.#host);
   }
 
   async getHostname(): Promise<string> {
