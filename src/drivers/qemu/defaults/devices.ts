@@ -8,7 +8,7 @@
  * @module
  */
 
-import { unknownContent } from '../../../conf/binding.js';
+import { setUnknownContent, unknownContent } from '../../../conf/binding.js';
 import type {
   ChardevDef,
   ControllerDef,
@@ -238,7 +238,14 @@ function applyDiskDefaults(d: DiskDef): void {
       d.driver.type = 'raw';
     // libvirt writes name before type; rebuild so the key order is canonical for the mapper.
     const { name, type, ...rest } = d.driver;
-    d.driver = { ...(name !== undefined ? { name } : {}), ...(type !== undefined ? { type } : {}), ...rest };
+    const driver = {
+      ...(name !== undefined ? { name } : {}),
+      ...(type !== undefined ? { type } : {}),
+      ...rest,
+    };
+    // the spread copies own fields only: the driver's unknown XML must come along, or it is lost
+    setUnknownContent(driver, unknownContent(d.driver));
+    d.driver = driver;
   }
 }
 
