@@ -416,6 +416,22 @@ describe('define drops what only a running guest has, as libvirt parses a defini
     expect(def.devices?.channels?.[0]?.target?.state).toBeUndefined();
   });
 
+  it('an expander bus without a bus number gets two below the lowest in use (254 when none is)', () => {
+    const pxb = (index: number, target = '') =>
+      `<controller type='pci' index='${index}' model='pci-expander-bus'>${target}</controller>`;
+    const busNrs = (def: DomainDef) =>
+      (def.devices?.controllers ?? [])
+        .filter((c) => c.model === 'pci-expander-bus')
+        .map((c) => c.target?.attrs.find((a) => a.name === 'busNr')?.value);
+    const root = "<controller type='pci' index='0' model='pci-root'/>";
+    expect(busNrs(withDevices(root + pxb(1)))).toEqual(['254']);
+    expect(busNrs(withDevices(root + pxb(1, "<target busNr='254'/>") + pxb(2)))).toEqual(['254', '252']);
+    expectRefused(
+      () => withDevices(root + pxb(1, "<target busNr='2'/>") + pxb(2)),
+      '/domain/devices/controller[@index=2]/target/@busNr',
+    );
+  });
+
   it("a disk's <driver> keeps the XML the model does not know through the defaults", () => {
     const def = withDevices(
       "<disk type='file' device='disk'><driver cache='none' frob='1'/><source file='/a.img'/><target dev='vda' bus='virtio'/></disk>",
