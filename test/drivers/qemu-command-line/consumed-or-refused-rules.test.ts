@@ -329,6 +329,11 @@ describe('what the start refuses (hostSideSettings), naming the field', () => {
       '/domain/devices/interface[1]/mac/@address',
     ],
     [
+      'a managed host VF',
+      "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0' bus='3' slot='7' function='1'/></source></interface>",
+      '/domain/devices/interface[1]/@managed',
+    ],
+    [
       'unknown disk XML',
       "<disk type='file' device='disk'><source file='/a.img'/><target dev='vda' bus='virtio'/><frob x='1'/></disk>",
       '/domain/devices/disk[1]/frob[1]',

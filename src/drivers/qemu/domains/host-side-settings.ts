@@ -132,6 +132,11 @@ function interfaceSettings(
   field: string,
   add: (field: string, what: string, kind?: HostSideSetting['kind']) => void,
 ): void {
+  const kept = keptXml(n);
+  // a host VF given with managed='yes' is detached from its host driver first, as a hostdev is
+  const managed = n.type === 'hostdev' ? kept.find((k) => k.step === '@managed') : undefined;
+  if (managed && holdsAnything(managed.value) && (managed.value as { value?: string }).value === 'yes')
+    add(`${field}/@managed`, "detaching the host device from its driver (managed='yes')");
   if (n.script?.path !== undefined) add(`${field}/script/@path`, "running the interface's script on its tap");
   if (n.downscript?.path !== undefined)
     add(`${field}/downscript/@path`, "running the interface's down script when the guest stops");
@@ -151,7 +156,8 @@ function interfaceSettings(
     virtualport: 'a virtual port (Open vSwitch, 802.1Qbg/h, MidoNet)',
     port: 'isolating the bridge port',
   };
-  for (const k of keptXml(n)) {
+  for (const k of kept) {
+    if (k === managed) continue;
     const what = k.node ? WHAT[k.node.name] : undefined;
     holdsAnything(k.node ?? k.value);
     add(`${field}/${k.step}`, what ?? 'XML the model does not know', what ? 'host' : 'unknown');
