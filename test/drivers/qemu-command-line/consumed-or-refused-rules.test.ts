@@ -12,6 +12,7 @@ import { DomainDef } from '../../../src/conf/domain/index.js';
 import { buildCommandLine } from '../../../src/drivers/qemu/command-line/index.js';
 import type { CommandLinePaths, NetHost } from '../../../src/drivers/qemu/command-line/types.js';
 import { applyQemuDefaults } from '../../../src/drivers/qemu/defaults/index.js';
+import { cloneDef } from '../../../src/drivers/qemu/domains/domain-entry.js';
 import {
   hostSideSettings,
   refuseHostSideSettings,
@@ -370,6 +371,8 @@ describe('what the start refuses (hostSideSettings), naming the field', () => {
       const def = withDevices(devices);
       expect(startRefusal(def)).toBe(field);
       expectRefused(() => refuseHostSideSettings(def), field);
+      // the start works on a copy made through the XML: the refusal survives it
+      expect(startRefusal(cloneDef(def))).toBe(field);
     });
 
   it('timers: catch-up rates and an HPET tick policy have no QEMU option', () => {
