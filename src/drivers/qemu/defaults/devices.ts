@@ -20,11 +20,11 @@ import type {
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { addImplicitControllers, insertControllers } from '../../../conf/domain/implicit-controllers.js';
 import { normalizeVideoModel } from '../../../conf/domain/normalize-devices.js';
-import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement, XmlNode } from '../../../xml/tree.js';
 import { driverConfig, type QemuDriverConfig } from '../driver-config.js';
 import { defaultAudio } from './audio.js';
+import { assignExpanderBusNr } from './pci-expander.js';
 import { assignVirtioSerialPorts } from './virtio-serial.js';
 
 /** Adds one controller where libvirt's insertion puts it (see {@link insertControllers}). */
@@ -285,32 +285,6 @@ function fillPciIndexGaps(ctrls: ControllerDef[], facts: MachineFacts): void {
     if (!pci.some((c) => c.index === i)) insertController(ctrls, { type: 'pci', index: i, model: bridge });
   for (const c of ctrls) if (c.type === 'pci') completePciController(c);
   for (const c of ctrls) if (c.type === 'pci') assignExpanderBusNr(c, ctrls);
-}
-
-/**
- * libvirt's first bus number for an expander bus that has none: two below the
- * lowest any PCI controller has (256 when none has one), leaving a number for
- * the bridge inside the pxb; at 2 or below there is no room and it must be given.
- */
-function assignExpanderBusNr(c: ControllerDef, ctrls: ControllerDef[]): void {
-  if (c.model !== 'pci-expander-bus' && c.model !== 'pcie-expander-bus') return;
-  const busNr = (x: ControllerDef) => x.target?.attrs.find((a) => a.name === 'busNr')?.value;
-  if (busNr(c) !== undefined) return;
-  const taken = ctrls
-    .filter((x) => x.type === 'pci')
-    .map(busNr)
-    .filter((v) => v !== undefined)
-    .map(Number);
-  const lowest = Math.min(256, ...taken);
-  if (lowest <= 2)
-    throw new VirError(
-      'CONFIG_UNSUPPORTED',
-      'qemu',
-      `no free bus number below ${lowest} for the ${c.model} with index ${c.index ?? 0}: give it one`,
-      { field: `/domain/devices/controller[@index=${c.index ?? 0}]/target/@busNr` },
-    );
-  c.target ??= element('target', []);
-  c.target.attrs.push({ name: 'busNr', value: String(lowest - 2) });
 }
 
 /** Model name and target of a PCI controller, as libvirt fills them. */
