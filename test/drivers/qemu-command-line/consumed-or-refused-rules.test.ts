@@ -247,6 +247,19 @@ describe('libvirt checks the command line now makes', () => {
     );
   });
 
+  it('<graphics connected> goes with the password to set_password; VNC only keeps its clients', () => {
+    const cmds = (g: string) => buildCommandLine(withDevices(g), fixtureCaps(), paths).monitorCommands ?? [];
+    expect(
+      cmds("<graphics type='spice' port='5901' passwd='x' connected='disconnect'/>").find(
+        (c) => c.execute === 'set_password',
+      )?.arguments,
+    ).toEqual({ protocol: 'spice', password: 'x', connected: 'disconnect' });
+    expectRefused(
+      () => cmds("<graphics type='vnc' port='5901' passwd='x' connected='fail'/>"),
+      '/domain/devices/graphics[1]/@connected',
+    );
+  });
+
   it('a video other than QXL or virtio has one head', () => {
     expectRefused(
       () => argv(withDevices("<video><model type='vga' heads='2' primary='yes'/></video>")),

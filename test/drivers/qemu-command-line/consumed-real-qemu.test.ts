@@ -3,7 +3,8 @@
  * back from a real qemu-system-x86_64 (TCG, paused at -S): a PCI expander
  * bus's first bus number and NUMA node (qom-get on the pxb), and the I/O
  * threads a bare `<iothreads>` count adds to a partial `<iothreadids>`
- * (qom-list of /objects).
+ * (qom-list of /objects); and a SPICE password set with what happens to
+ * connected clients (`connected`), which QEMU takes at set_password.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { DomainDef } from '../../../src/conf/domain/domain-def.js';
 import { buildCommandLine } from '../../../src/drivers/qemu/command-line/index.js';
 import { applyQemuDefaults } from '../../../src/drivers/qemu/defaults/index.js';
 import { probeQemu } from '../../../src/drivers/qemu/probe/probe.js';
-import type { QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
+import { hasFlag, type QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 import { QmpClient } from '../../../src/drivers/qemu/qmp/index.js';
 import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE } from '../qemu/helpers.js';
 
@@ -36,7 +37,8 @@ describe.skipIf(!HAS_QEMU)(`real QEMU reads back what the definition asked for${
   async function startPaused(xml: string) {
     const def = applyQemuDefaults(DomainDef.fromXML(xml), caps);
     const monitor = join(dir, `mon${children.length}.sock`);
-    const { env, argv } = buildCommandLine(def, caps, { domainDir: dir, monitor: { path: monitor } });
+    const cl = buildCommandLine(def, caps, { domainDir: dir, monitor: { path: monitor } });
+    const { env, argv } = cl;
     const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);
     let stderr = '';
@@ -55,6 +57,7 @@ describe.skipIf(!HAS_QEMU)(`real QEMU reads back what the definition asked for${
     const qmp = await QmpClient.connect(monitor, { retryForMs: 5_000 });
     return {
       qmp,
+      monitorCommands: cl.monitorCommands ?? [],
       async stop() {
         await qmp.close();
         child.kill('SIGKILL');
@@ -102,6 +105,25 @@ describe.skipIf(!HAS_QEMU)(`real QEMU reads back what the definition asked for${
         .map((o) => o.name)
         .sort();
       expect(threads).toEqual(['iothread1', 'iothread2', 'iothread5']);
+    } finally {
+      await vm.stop();
+    }
+  });
+
+  it("sets a SPICE password with <graphics connected> (QEMU's set_password takes it)", async (ctx) => {
+    if (!hasFlag(caps, 'spice')) ctx.skip('this QEMU has no SPICE');
+    const vm = await startPaused(
+      guest(
+        '',
+        "<graphics type='spice' passwd='pa,ss' connected='disconnect'><listen type='socket'/></graphics>",
+      ),
+    );
+    try {
+      const set = vm.monitorCommands.find((c) => c.execute === 'set_password');
+      expect(set?.arguments).toEqual({ protocol: 'spice', password: 'pa,ss', connected: 'disconnect' });
+      for (const c of vm.monitorCommands) await vm.qmp.execute(c.execute, c.arguments);
+      const spice = await vm.qmp.execute<{ auth?: string }>('query-spice');
+      expect(spice.auth).toBe('spice');
     } finally {
       await vm.stop();
     }
