@@ -388,6 +388,24 @@ describe('what the start refuses (hostSideSettings), naming the field', () => {
       expect(startRefusal(cloneDef(def))).toBe(field);
     });
 
+  it("a disk source's XML the builder reads (auth, encryption, ...) starts; anything else there is refused", () => {
+    const disk = (extra: string) =>
+      withDevices(
+        `<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='iscsi' name='iqn.2013-07.com.example:iscsi/1'><host name='example.org' port='3260'/><auth username='u'><secret type='iscsi' usage='s'/></auth>${extra}</source><target dev='vda' bus='virtio'/></disk>`,
+      );
+    expect(hostSideSettings(disk(''))).toEqual([]);
+    expect(startRefusal(disk('<frob/>'))).toBe('/domain/devices/disk[1]/source/frob[1]');
+  });
+
+  it("a user alias on a device whose QEMU id is not taken from it is refused; libvirt's own alias is not", () => {
+    const disk = (alias: string) =>
+      withDevices(
+        `<disk type='file' device='disk'><source file='/a.img'/><target dev='vda' bus='virtio'/><alias name='${alias}'/></disk>`,
+      );
+    expect(startRefusal(disk('ua-mine'))).toBe('/domain/devices/disk[1]/alias/@name');
+    expect(hostSideSettings(disk('virtio-disk0'))).toEqual([]);
+  });
+
   it('timers: catch-up rates and an HPET tick policy have no QEMU option', () => {
     const clock = (t: string) => define(withTop(`<clock offset='utc'>${t}</clock>`));
     expect(startRefusal(clock("<timer name='rtc' tickpolicy='catchup'><catchup slew='4636'/></timer>"))).toBe(

@@ -28,6 +28,7 @@
 import { unknownContent } from '../../../conf/binding.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
+import { machineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement, XmlNode } from '../../../xml/tree.js';
 
 export interface HostSideSetting {
@@ -103,7 +104,36 @@ function labelAsks(s: XmlElement, perDevice: boolean): boolean {
   );
 }
 
-/** Per-device labels inside a disk's `<source>` and its backing chain (kept as XML). */
+/**
+ * What the disk builder reads from a disk's `<source>` although the model
+ * keeps it as XML (command-line/disk-layers.ts and disk-network.ts read the
+ * source as XML): everything else there is refused.
+ */
+const DISK_SOURCE_XML = new Set([
+  'auth',
+  'encryption',
+  'cookies',
+  'config',
+  'dataStore',
+  'identity',
+  'initiator',
+  'knownHosts',
+  'nfs',
+  'readahead',
+  'reservations',
+  'slices',
+  'snapshot',
+  'ssl',
+  'timeout',
+  '@query',
+  '@tls',
+  '@tlsHostname',
+]);
+
+/** What the disk builder reads from a `<disk>` the model keeps as XML (its credentials). */
+const DISK_XML = new Set(['auth', 'encryption']);
+
+/** Per-device labels inside a disk's `<source>` and its backing chain (kept as XML), and unknown XML there. */
 function diskLabels(
   d: NonNullable<NonNullable<DomainDef['devices']>['disks']>[number],
   field: string,
@@ -112,7 +142,10 @@ function diskLabels(
   for (const k of keptXml(d.source)) {
     if (k.node?.name === 'seclabel') {
       if (labelAsks(k.node, true)) add(`${field}/source/${k.step}`, 'a security label of the disk image');
-    } else add(`${field}/source/${k.step}`, 'XML the model does not know', 'unknown');
+    } else if (!DISK_SOURCE_XML.has(k.node?.name ?? k.step)) {
+      holdsAnything(k.node ?? k.value);
+      add(`${field}/source/${k.step}`, 'XML the model does not know', 'unknown');
+    }
   }
   let at = `${field}/backingStore`;
   for (let bs: XmlElement | undefined = d.backingStore; bs; at += '/backingStore') {
@@ -170,17 +203,48 @@ function interfaceSettings(
   }
 }
 
-/** Unknown XML of `owner` (not its user alias, which the command line reads where it names a device). */
+/**
+ * Unknown XML of `owner`. Its `<alias>`: one the command line takes as the
+ * device's id (`aliasUsed`) is read there; a user alias (`ua-…`) of a device
+ * whose id virtkit does not take from it would be dropped, so it is refused;
+ * any other alias is libvirt's own name of a running device, which libvirt's
+ * define ignores.
+ */
 function refuseKept(
   owner: object | undefined,
   field: string,
   add: (field: string, what: string, kind?: HostSideSetting['kind']) => void,
+  aliasUsed = false,
+  readElsewhere: ReadonlySet<string> = new Set(),
 ): void {
   for (const k of keptXml(owner)) {
-    if (k.node?.name === 'alias') continue;
+    if (k.node && readElsewhere.has(k.node.name)) continue;
+    if (k.node?.name === 'alias') {
+      if (aliasUsed) continue;
+      if (attrValue(k.node, 'name')?.startsWith('ua-'))
+        add(
+          `${field}/alias/@name`,
+          "a user alias as the device's QEMU id, which virtkit does not give this device yet",
+          'no-option',
+        );
+      continue;
+    }
     holdsAnything(k.node ?? k.value);
     add(`${field}/${k.step}`, 'XML the model does not know', 'unknown');
   }
+}
+
+/**
+ * Controllers whose user alias the command line reads: USB controllers (their
+ * id), companions and the machine's own buses and AHCI (no id of their own).
+ */
+function controllerAliasUsed(
+  c: NonNullable<NonNullable<DomainDef['devices']>['controllers']>[number],
+  q35: boolean,
+): boolean {
+  if (c.type === 'usb') return true;
+  if (c.type === 'pci') return c.model === 'pci-root' || c.model === 'pcie-root';
+  return c.type === 'sata' && q35 && (c.index ?? 0) === 0;
 }
 
 /** libvirt's default video memory of a Cirrus card, which it never passes to QEMU. */
@@ -192,18 +256,20 @@ function deviceSettings(
   add: (field: string, what: string, kind?: HostSideSetting['kind']) => void,
 ): void {
   const dev = def.devices ?? {};
+  const q35 = machineFacts(def.os?.type.machine ?? '').family === 'q35';
   for (const [i, d] of (dev.disks ?? []).entries()) {
     const field = `/domain/devices/disk[${i + 1}]`;
-    refuseKept(d, field, add);
+    refuseKept(d, field, add, false, DISK_XML);
     diskLabels(d, field, add);
   }
   for (const [i, n] of (dev.interfaces ?? []).entries())
     interfaceSettings(n, `/domain/devices/interface[${i + 1}]`, add);
   for (const [i, c] of (dev.controllers ?? []).entries())
-    refuseKept(c, `/domain/devices/controller[${i + 1}]`, add);
+    refuseKept(c, `/domain/devices/controller[${i + 1}]`, add, controllerAliasUsed(c, q35));
   for (const [i, v] of (dev.videos ?? []).entries()) {
     const field = `/domain/devices/video[${i + 1}]`;
-    refuseKept(v, field, add);
+    // a 'none' video is no device: nothing is named after its alias
+    refuseKept(v, field, add, v.model?.type === 'none');
     // cirrus-vga has QEMU's fixed memory: libvirt fills in 16 MiB and never passes it
     if (v.model?.type === 'cirrus' && v.model.vram !== undefined && v.model.vram !== CIRRUS_DEFAULT_VRAM_KIB)
       add(`${field}/model/@vram`, "the video memory of a Cirrus card (QEMU's is fixed)", 'no-option');
