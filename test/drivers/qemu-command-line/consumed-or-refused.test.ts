@@ -16,7 +16,7 @@
  * `VIRTKIT_UPDATE_NOT_CONSUMED=1 npx vitest run <this file>` rewrites the
  * list (after a merge), keeping the reasons it has.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -101,9 +101,10 @@ describe('read tracking', () => {
 });
 
 const CASES_FILE = join(SHARED_DIR, 'domainxml', 'cases.json');
+const FIXTURES = new URL('../../../fixtures/virt-install/', import.meta.url).pathname;
 
 describe.skipIf(!HAS_SHARED)(
-  `every parsed field of libvirt's qemu cases is consumed or refused${SHARED_NOTE}`,
+  `every parsed field of libvirt's qemu cases and of the virt-install guests is consumed or refused${SHARED_NOTE}`,
   () => {
     it(`reads every value, except the ${Object.keys(LIST).length} path patterns listed (${
       Object.values(LIST).filter((r) => r.startsWith('gap:')).length
@@ -119,16 +120,20 @@ describe.skipIf(!HAS_SHARED)(
       ).filter((c) => c.family === 'qemu' && c.expect === 'success');
       const seen = new Map<string, string>();
       let built = 0;
-      for (const c of cases) {
+      // libvirt's inputs, then the guests virt-install writes (fixtures/virt-install)
+      const inputs = [
+        ...cases.map((c) => ({ name: c.name, file: join(SHARED_DIR, 'domainxml', c.input) })),
+        ...readdirSync(FIXTURES)
+          .filter((f) => f.endsWith('.xml'))
+          .map((f) => ({ name: `virt-install/${f}`, file: join(FIXTURES, f) })),
+      ];
+      for (const c of inputs) {
         let def: DomainDef;
         try {
-          def = DomainDef.fromXML(
-            readFileSync(join(SHARED_DIR, 'domainxml', c.input), 'utf8').replace(
-              /<!--[\s\S]*?-->[ \t]*\n?/g,
-              '',
-            ),
-            { ...HARNESS, deferImplicitControllers: true },
-          );
+          def = DomainDef.fromXML(readFileSync(c.file, 'utf8').replace(/<!--[\s\S]*?-->[ \t]*\n?/g, ''), {
+            ...HARNESS,
+            deferImplicitControllers: true,
+          });
           applyQemuDefaults(def, caps, { libDir: '/var/lib/libvirt/qemu', firmware: HARNESS_FIRMWARE });
         } catch (err) {
           if (err instanceof VirError) continue; // refused at define: nothing reaches QEMU

@@ -211,6 +211,34 @@ function alignUp(n: number, to: number): number {
  */
 function hotplugVcpus(def: DomainDef): number[] {
   const list = def.vcpus?.vcpus ?? [];
+  const max = def.vcpu?.count ?? 1;
+  // libvirt's checks: each vCPU once and in range, and an order given to one vCPU only
+  const orders = new Set<number>();
+  const ids = new Set<number>();
+  for (const [i, v] of list.entries()) {
+    const field = `/domain/vcpus/vcpu[${i + 1}]`;
+    if (ids.has(v.id) || v.id >= max)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `vCPU id ${v.id} is listed twice or out of range`, {
+        field: `${field}/@id`,
+      });
+    ids.add(v.id);
+    // a vCPU off at start is plugged later, which only a hot-pluggable one can be
+    if (!v.enabled && v.hotpluggable === false)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `vCPU ${v.id} is disabled but not hot-pluggable`, {
+        field: `${field}/@hotpluggable`,
+      });
+    if (v.order === undefined || v.order === 0) continue;
+    if (orders.has(v.order) || v.order > max)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        orders.has(v.order)
+          ? `duplicate vCPU order ${v.order}`
+          : `vCPU order ${v.order} exceeds the vCPU count`,
+        { field: `${field}/@order` },
+      );
+    orders.add(v.order);
+  }
   return list
     .filter((v) => v.enabled && v.hotpluggable === true)
     .sort((a, b) => (a.order ?? a.id + 1) - (b.order ?? b.id + 1))

@@ -62,6 +62,16 @@ export function buildChardevs(
   for (const [i, p] of (dev.parallels ?? []).entries()) {
     const field = `/domain/devices/parallel[${i + 1}]`;
     const alias = `parallel${i}`;
+    // QEMU numbers its isa-parallel ports in command-line order (LPT1, LPT2, ...) and has no
+    // index for them: a port other than the device's place cannot be honoured
+    const port = p.target?.port;
+    if (port !== undefined && Number(port) !== i)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `parallel port ${port} is not the device's place (${i}) among the parallel ports, which QEMU numbers in order`,
+        { field: `${field}/target/@port` },
+      );
     buildChardev(ctx, p, `char${alias}`, alias, field);
     b.props('-device', { driver: 'isa-parallel', chardev: `char${alias}`, id: alias }, field);
   }
@@ -170,11 +180,22 @@ export const SMARTCARD_NSS_DB = '/etc/pki/nssdb';
 
 /** `<smartcard>` on its CCID controller: an emulated card (host NSS) or a passthrough chardev. */
 function buildSmartcards(ctx: ChardevContext, def: DomainDef): void {
-  for (const [i, s] of (def.devices?.smartcards ?? []).entries()) {
+  const cards = def.devices?.smartcards ?? [];
+  for (const [i, s] of cards.entries()) {
     const field = `/domain/devices/smartcard[${i + 1}]`;
     const alias = `smartcard${i}`;
     const a = s.address?.type === 'ccid' ? s.address : undefined;
-    const bus = `ccid${a?.controller ?? 0}.0`;
+    // libvirt's rule: QEMU's CCID reader holds one card, on the first controller's slot 0
+    if (cards.length > 1)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'only one smartcard is supported', { field });
+    if ((a?.controller ?? 0) !== 0 || (a?.slot ?? 0) !== 0)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        "a smartcard goes in slot 0 of CCID controller 0 (QEMU's reader has one slot)",
+        { field: `${field}/address` },
+      );
+    const bus = 'ccid0.0';
     let p: Props;
     if (s.mode === 'host') p = { driver: 'ccid-card-emulated', backend: 'nss-emulated' };
     else if (s.mode === 'host-certificates') {

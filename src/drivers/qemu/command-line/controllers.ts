@@ -4,7 +4,7 @@ import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement } from '../../../xml/tree.js';
 import type { ArgvBuilder } from './argv-builder.js';
-import { type Props, pciProps, virtioOptions } from './device-props.js';
+import { type Props, pciProps, userAliasOf, virtioOptions } from './device-props.js';
 import { controllerIothreadMapping, hasIothread, iothreadMappingProps } from './iothreads.js';
 import { type UsbAddrFn, usbControllerAlias } from './usb-addresses.js';
 
@@ -19,7 +19,10 @@ export function buildControllers(
     if (c.type !== 'pci') continue;
     const idx = c.index ?? 0;
     const attr = (n: string) => c.target?.attrs.find((a) => a.name === n)?.value;
+    checkTargetOptions(c, idx);
     if (c.model === 'pci-root' || c.model === 'pcie-root') {
+      // the root bus is the machine's, with QEMU's own name (pci.0, pcie.0): an alias names nothing
+      userAliasOf(c);
       rootHotplug(b, c, attr('hotplug'));
       continue;
     }
@@ -28,6 +31,14 @@ export function buildControllers(
         field: `/domain/devices/controller[@index=${idx}]/target/@hotplug`,
       });
     const p: Props = { driver: c.modelName?.name ?? c.model };
+    if (c.model === 'pci-expander-bus' || c.model === 'pcie-expander-bus') {
+      const busNr = attr('busNr');
+      if (busNr === undefined)
+        throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `a ${c.model} needs its first bus number`, {
+          field: `/domain/devices/controller[@index=${idx}]/target/@busNr`,
+        });
+      p.bus_nr = Number(busNr);
+    }
     // memReserve is in KiB; QEMU's mem-reserve is in bytes.
     const memReserve = attr('memReserve');
     const reserve = memReserve === undefined ? undefined : Number(memReserve) * 1024;
@@ -40,6 +51,8 @@ export function buildControllers(
       p.chassis = Number(attr('chassis') ?? idx);
     }
     p.id = `pci.${idx}`;
+    const node = targetNode(c);
+    if (node !== undefined) p.numa_node = node;
     const hotplug = attr('hotplug');
     if (hotplug !== undefined) p.hotplug = hotplug === 'on';
     if (reserve !== undefined && (c.model === 'pcie-root-port' || c.model === 'pcie-switch-downstream-port'))
@@ -47,6 +60,12 @@ export function buildControllers(
     Object.assign(p, pciProps(c.address, facts));
     b.props('-device', p, `/domain/devices/controller[@index=${idx}]`);
   }
+  // the floppy controller is the machine's own, and a machine has one
+  for (const c of ctrls)
+    if (c.type === 'fdc' && (c.index ?? 0) !== 0)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'only one floppy controller (index 0) is supported', {
+        field: `/domain/devices/controller[@type='fdc'][@index=${c.index}]`,
+      });
   const order = ['usb', 'scsi', 'sata', 'virtio-serial', 'ide'];
   for (const type of order)
     for (const c of ctrls) {
@@ -54,6 +73,56 @@ export function buildControllers(
       const p = controllerProps(c, ctrls, facts, def);
       if (p) b.props('-device', p, `/domain/devices/controller[@type='${c.type}']`);
     }
+}
+
+/** The `<target>` options of each PCI controller model (libvirt refuses any other). */
+const TARGET_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  'pci-bridge': ['chassisNr', 'memReserve'],
+  'pcie-root-port': ['chassis', 'port', 'hotplug', 'memReserve'],
+  'pcie-switch-downstream-port': ['chassis', 'port', 'hotplug', 'memReserve'],
+  'pci-expander-bus': ['busNr', 'node'],
+  'pcie-expander-bus': ['busNr', 'node'],
+  'pci-root': ['hotplug'],
+  'pcie-root': ['hotplug'],
+};
+
+/** Refuses a `<target>` option the controller's model has no use for (each is read here). */
+function checkTargetOptions(c: ControllerDef, idx: number): void {
+  const allowed = TARGET_OPTIONS[c.model ?? ''] ?? [];
+  const given = [
+    ...(c.target?.attrs ?? []).map((a) => ({ name: a.name, value: a.value })),
+    ...(c.target?.children ?? [])
+      .filter((n): n is XmlElement => n.type === 'element')
+      .map((n) => ({
+        name: n.name,
+        value: n.children.map((t) => (t.type === 'text' ? t.value : '')).join(''),
+      })),
+  ];
+  for (const g of given)
+    if (!allowed.includes(g.name) && g.value !== '')
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `the <target> option '${g.name}' is not valid for a ${c.model ?? 'PCI'} controller`,
+        {
+          field: `/domain/devices/controller[@index=${idx}]/target/${g.name === 'node' ? 'node' : `@${g.name}`}`,
+        },
+      );
+}
+
+/** The host NUMA node an expander bus belongs to (`<target><node>`). */
+function targetNode(c: ControllerDef): number | undefined {
+  const el = c.target?.children.find((n): n is XmlElement => n.type === 'element' && n.name === 'node');
+  if (!el) return undefined;
+  const text = el.children
+    .map((t) => (t.type === 'text' ? t.value : ''))
+    .join('')
+    .trim();
+  if (!/^\d+$/.test(text))
+    throw new VirError('XML_DETAIL', 'qemu', `'${text}' is not a NUMA node number`, {
+      field: `/domain/devices/controller[@index=${c.index ?? 0}]/target/node`,
+    });
+  return Number(text);
 }
 
 /**
@@ -204,7 +273,11 @@ function controllerProps(
         p.p2 = c.ports;
         p.p3 = c.ports;
       }
-      if (c.master) return { ...p, masterbus: masterBus(c, ctrls), firstport: c.master.startport, ...addr };
+      // libvirt gives a companion no id (QEMU reaches it through its master): its alias names nothing
+      if (c.master) {
+        userAliasOf(c);
+        return { ...p, masterbus: masterBus(c, ctrls), firstport: c.master.startport, ...addr };
+      }
       p.id = usbControllerAlias(c);
       return { ...p, ...addr };
     }
@@ -253,7 +326,11 @@ function controllerProps(
       return { driver, id: `scsi${idx}`, ...addr };
     }
     case 'sata':
-      if (facts.family === 'q35' && idx === 0) return undefined;
+      // q35's own AHCI keeps the machine's id ('ide'), whatever alias it is given, as in libvirt
+      if (facts.family === 'q35' && idx === 0) {
+        userAliasOf(c);
+        return undefined;
+      }
       return { driver: 'ahci', id: `sata${idx}`, ...addr };
     case 'virtio-serial': {
       const driver = VIRTIO_SERIAL[c.model ?? 'virtio'] ?? 'virtio-serial-pci';

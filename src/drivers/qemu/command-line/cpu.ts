@@ -8,6 +8,7 @@ import { unknownContent } from '../../../conf/binding.js';
 import { CpuDef } from '../../../conf/cpu.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { x86Database } from '../../../cpu/index.js';
+import { VirError } from '../../../errors.js';
 import { qemuHostModelCpu } from '../caps/host-model.js';
 import type { QemuAccel, QemuCaps } from '../probe/qemu-caps.js';
 import { cpuFeatureName, cpuModelName, hypervVendorId } from './cpu-names.js';
@@ -61,6 +62,36 @@ function withGuestFeatures(host: CpuDef | undefined, guest: CpuDef | undefined):
   return new CpuDef({ ...host, features });
 }
 
+/**
+ * What the start does with a named model's `match` and `fallback`.
+ * `exact` and `strict` give the same command line (they differ when a host
+ * is compared at define); `minimum` asks libvirt to add the host's other
+ * features at start, which virtkit does not do: refused. A model the
+ * binary does not list is refused: `fallback='forbid'` says so, and the
+ * translation `allow` would do (the closest model QEMU has) is not done.
+ */
+function checkNamedModel(cpu: CpuDef, caps: QemuCaps, accel: QemuAccel): void {
+  const name = cpu.model?.name ?? '';
+  const fallback = cpu.model?.fallback;
+  if (cpu.match === 'minimum')
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      "match='minimum' (adding the host's other features at start) is not supported yet",
+      { field: '/domain/cpu/@match' },
+    );
+  const known = caps.accel[accel]?.cpuModels ?? [];
+  if (known.length === 0 || known.some((m) => m.name === name)) return;
+  throw new VirError(
+    'CONFIG_UNSUPPORTED',
+    'qemu',
+    fallback === 'forbid'
+      ? `CPU model '${name}' is not supported by ${caps.emulator}`
+      : `CPU model '${name}' is not supported by ${caps.emulator}, and choosing another one (fallback='allow') is not supported yet`,
+    { field: fallback === 'forbid' ? '/domain/cpu/model' : '/domain/cpu/model/@fallback' },
+  );
+}
+
 export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): string | undefined {
   const cpu =
     def.cpu?.mode === 'host-model' ? withGuestFeatures(hostModelCpu(caps, accel), def.cpu) : def.cpu;
@@ -72,6 +103,7 @@ export function cpuArgument(def: DomainDef, caps: QemuCaps, accel: QemuAccel): s
   } else if (mode === 'maximum') {
     parts.push('max');
   } else if (cpu?.model?.name) {
+    if (mode === 'custom') checkNamedModel(cpu, caps, accel);
     parts.push(cpuModelName(cpu.model.name));
   } else if (mode === 'host-model') {
     parts.push(accel === 'kvm' ? 'host' : 'max');

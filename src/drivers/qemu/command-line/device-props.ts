@@ -21,6 +21,12 @@ export function rawAttr(owner: object, child: string, name: string): string | un
   return rawElement(owner, child)?.attrs.find((a) => a.name === name)?.value;
 }
 
+/** A user alias (`<alias name='ua-…'/>`, kept as unknown XML), which libvirt uses as the QEMU id. */
+export function userAliasOf(owner: object): string | undefined {
+  const name = rawAttr(owner, 'alias', 'name');
+  return name?.startsWith('ua-') ? name : undefined;
+}
+
 /** A child element the model keeps only as unknown XML. */
 export function rawElement(owner: object, child: string): XmlElement | undefined {
   for (const n of unknownContent(owner)?.nodes ?? [])

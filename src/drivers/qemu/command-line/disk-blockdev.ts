@@ -34,6 +34,11 @@ const PLAIN_FORMATS: Record<string, string> = {
   qcow2: 'qcow2',
 };
 
+/** Whether QEMU can open an image of `format` (a disk's `<driver type>`). */
+export function isImageFormat(format: string): boolean {
+  return format === 'raw' || format === 'fat' || Object.hasOwn(PLAIN_FORMATS, format);
+}
+
 /** Formats that can have a backing image. */
 const BACKING_FORMATS = new Set(['qcow', 'qcow2', 'qed', 'vmdk', 'cow']);
 

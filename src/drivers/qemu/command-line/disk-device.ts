@@ -61,6 +61,19 @@ function driveAddressProps(def: DomainDef, d: DiskDef, facts: MachineFacts, fiel
   if (a?.type !== 'drive') return {};
   const bus = d.target.bus ?? 'ide';
   const c = a.controller ?? 0;
+  // libvirt's rules: IDE, SATA and floppy drives have no targets, SATA and floppy one bus
+  const only = (what: 'target' | 'bus', value: number | undefined) => {
+    if ((value ?? 0) !== 0)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${what} must be 0 for a ${bus} drive address`, {
+        field: `${field}/address/@${what}`,
+      });
+  };
+  if (bus === 'ide' || bus === 'sata' || bus === 'fdc') only('target', a.target);
+  if (bus === 'sata' || bus === 'fdc') only('bus', a.bus);
+  if (bus === 'fdc' && c !== 0)
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'only one floppy controller (0) is supported', {
+      field: `${field}/address/@controller`,
+    });
   switch (bus) {
     case 'ide':
       // The built-in IDE controller of i440fx (and any machine's first) is called plain 'ide'.

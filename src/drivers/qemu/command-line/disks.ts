@@ -12,7 +12,7 @@ import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import type { Props } from './device-props.js';
-import { defaultHostCdrom, diskImageNodes } from './disk-blockdev.js';
+import { defaultHostCdrom, diskImageNodes, isImageFormat } from './disk-blockdev.js';
 import { diskAlias, diskDeviceProps } from './disk-device.js';
 import { diskLayers, layerCount } from './disk-layers.js';
 import { buildSdDrive } from './disk-sd.js';
@@ -76,7 +76,12 @@ export function buildDisks(
         drive = cor;
       }
       drive = buildThrottleFilters(b, def, d, drive, (first.get(d) ?? 1) + layerCount(d), field);
-    } else if (throttleFilterCount(d) > 0)
+    } else if (d.driver?.type !== undefined && !isImageFormat(d.driver.type))
+      // an empty drive opens nothing now; a format QEMU cannot open is refused all the same
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk format '${d.driver.type}' is not supported`, {
+        field: `${field}/driver/@type`,
+      });
+    else if (throttleFilterCount(d) > 0)
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'an empty drive cannot have throttle filters', {
         field: `${field}/throttlefilters`,
       });
@@ -145,6 +150,12 @@ function refuseUnbuilt(d: DiskDef, field: string): void {
     [d.transient, 'transient', 'a transient disk'],
     [d.backendDomain, 'backenddomain', 'a backend domain'],
   ];
+  // libvirt's QEMU driver has one disk driver, its own
+  const name = d.driver?.name;
+  if (name !== undefined && name !== 'qemu')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk driver '${name}' is not supported (only qemu)`, {
+      field: `${field}/driver/@name`,
+    });
   for (const [value, child, what] of parts)
     if (value !== undefined)
       throw new VirError(

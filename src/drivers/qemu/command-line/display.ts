@@ -9,6 +9,7 @@ import {
   pciProps,
   rawElement,
   refuseRawVirtioOptions,
+  userAliasOf,
   virtioOptions,
 } from './device-props.js';
 import type { CommandLinePaths } from './types.js';
@@ -100,8 +101,17 @@ export function buildVideos(
 ): void {
   for (const [i, v] of (def.devices?.videos ?? []).entries()) {
     const m = v.model;
-    if (!m || m.type === 'none') continue;
     const field = `/domain/devices/video[${i + 1}]`;
+    // A 'none' video is no device at all: nothing takes its user alias.
+    if (!m || m.type === 'none') {
+      userAliasOf(v);
+      continue;
+    }
+    // libvirt's rule: only QXL and virtio cards have several outputs
+    if (m.type !== 'qxl' && m.type !== 'virtio' && m.heads !== undefined && m.heads !== 1)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `video model '${m.type}' has a single head`, {
+        field: `${field}/model/@heads`,
+      });
     const backend = v.driver?.attrs.find((a) => a.name === 'name')?.value;
     if (backend === 'vhostuser') {
       buildVhostUserVideo(b, v, i, facts, paths, field);
@@ -206,7 +216,17 @@ function buildVhostUserVideo(
     );
   const alias = `video${i}`;
   const chardev = vhostUserChardevId(alias);
-  b.add('-chardev', `socket,id=${chardev},fd=${paths.vhostUserGpuFd(alias)}`);
+  const accel = m.acceleration;
+  // libvirt's rule: only asking for 2D acceleration is refused
+  if (accel?.accel2d === true)
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: QEMU has no 2D acceleration setting`, {
+      field: `${field}/model/acceleration/@accel2d`,
+    });
+  const render = {
+    ...(accel?.accel3d !== undefined ? { accel3d: accel.accel3d } : {}),
+    ...(accel?.rendernode !== undefined ? { renderNode: accel.rendernode } : {}),
+  };
+  b.add('-chardev', `socket,id=${chardev},fd=${paths.vhostUserGpuFd(alias, render)}`);
   const vga = m.primary === true;
   const p: Props = {
     driver: vga ? 'vhost-user-vga' : 'vhost-user-gpu-pci',

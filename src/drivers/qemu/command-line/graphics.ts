@@ -366,7 +366,21 @@ function setPassword(b: ArgvBuilder, g: GraphicsDef, field: string, cfg: QemuDri
     g.passwd !== undefined
       ? checkValue(g.passwd, `${field}/@passwd`)
       : checkValue(fallback ?? '', g.type === 'vnc' ? 'config.vncPassword' : 'config.spicePassword');
-  b.monitorCommands.push({ execute: 'set_password', arguments: { protocol: g.type, password } });
+  // what happens to clients already connected when the password is set (libvirt passes it at
+  // start too); QEMU keeps VNC clients only
+  const connected = g.connected;
+  if (connected !== undefined && !['keep', 'disconnect', 'fail'].includes(connected))
+    throw new VirError('XML_DETAIL', 'qemu', `${field}: invalid connected '${connected}'`, {
+      field: `${field}/@connected`,
+    });
+  if (connected !== undefined && connected !== 'keep' && g.type === 'vnc')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: VNC keeps its connected clients`, {
+      field: `${field}/@connected`,
+    });
+  b.monitorCommands.push({
+    execute: 'set_password',
+    arguments: { protocol: g.type, password, ...(connected !== undefined ? { connected } : {}) },
+  });
   let time = 'never';
   if (g.passwdValidTo !== undefined) {
     const ms = Date.parse(`${g.passwdValidTo}Z`);

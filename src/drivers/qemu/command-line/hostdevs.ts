@@ -38,9 +38,23 @@ function rawAttr(el: XmlElement | undefined, name: string): string | undefined {
   return el?.attrs.find((a) => a.name === name)?.value;
 }
 
-function hostPciFromXml(el: XmlElement | undefined): HostPci | undefined {
+/** PCI address parts and their largest values. */
+const PCI_PARTS = { domain: 0xffff, bus: 0xff, slot: 0x1f, function: 7 } as const;
+
+function hostPciFromXml(el: XmlElement | undefined, field: string): HostPci | undefined {
   if (!el) return undefined;
-  const n = (name: string) => Number.parseInt(rawAttr(el, name) ?? '0', 16);
+  const type = rawAttr(el, 'type');
+  if (type !== undefined && type !== 'pci')
+    throw refuse(`a host PCI function cannot have a '${type}' address`, `${field}/@type`);
+  const n = (name: keyof typeof PCI_PARTS) => {
+    const v = rawAttr(el, name) ?? '0';
+    const x = /^(0x)?[0-9a-f]+$/i.test(v) ? Number.parseInt(v, 16) : Number.NaN;
+    if (!(x <= PCI_PARTS[name]))
+      throw new VirError('XML_DETAIL', 'qemu', `'${v}' is not a PCI ${name} number`, {
+        field: `${field}/@${name}`,
+      });
+    return x;
+  };
   return { domain: n('domain'), bus: n('bus'), slot: n('slot'), function: n('function') };
 }
 
@@ -119,7 +133,9 @@ export function buildHostdevs(
     const drv = iface.driver?.name;
     if (drv !== undefined && drv !== 'vfio')
       throw refuse(`host device driver '${drv}' is not supported`, `${field}/driver/@name`);
-    const host = hostPciAddress(fromNetwork ?? hostPciFromXml(rawSourceAddress(iface.source)));
+    const host = hostPciAddress(
+      fromNetwork ?? hostPciFromXml(rawSourceAddress(iface.source), `${field}/source/address`),
+    );
     if (!host)
       throw new VirError('XML_DETAIL', 'qemu', 'PCI host device without a source address', {
         field: `${field}/source/address`,
@@ -136,8 +152,15 @@ export function buildHostdevs(
     const field = `/domain/devices/hostdev[${i + 1}]`;
     // A user alias takes no number from the generated ones.
     const id = userAlias(h) ?? `hostdev${n++}`;
-    // an unassigned device is bound on the host but given to no guest bus
-    if (h.address?.type === 'unassigned') continue;
+    // An unassigned device is bound on the host (managed='yes', which the start refuses) but
+    // given to no guest bus: QEMU never sees it. Its host address is still checked.
+    if (h.address?.type === 'unassigned') {
+      if (h.type === 'pci' && !hostPciAddress(pciSource(h)))
+        throw new VirError('XML_DETAIL', 'qemu', 'PCI host device without a source address', {
+          field: `${field}/source/address`,
+        });
+      continue;
+    }
     if (h.mode !== 'subsystem')
       throw refuse(`host device mode '${h.mode}' is not supported`, `${field}/@mode`);
     if (h.type === 'pci')
@@ -183,6 +206,12 @@ export function buildHostdevs(
   }
 }
 
+/** The host PCI function of a `<hostdev type='pci'>`. */
+function pciSource(h: HostdevDef): HostPci | undefined {
+  const addr = h.source?.address;
+  return addr && !('type' in addr) && !('device' in addr) ? addr : undefined;
+}
+
 function buildPci(
   h: HostdevDef,
   id: string,
@@ -193,8 +222,7 @@ function buildPci(
   const drv = h.driver ? rawAttr(h.driver, 'name') : undefined;
   if (drv !== undefined && drv !== 'vfio')
     throw refuse(`host device driver '${drv}' is not supported`, `${field}/driver/@name`);
-  const addr = h.source?.address;
-  const host = hostPciAddress(addr && !('type' in addr) && !('device' in addr) ? addr : undefined);
+  const host = hostPciAddress(pciSource(h));
   if (!host)
     throw new VirError('XML_DETAIL', 'qemu', 'PCI host device without a source address', {
       field: `${field}/source/address`,

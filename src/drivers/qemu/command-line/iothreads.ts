@@ -24,8 +24,14 @@ interface IothreadEntry {
 /** The guest's I/O threads in libvirt's order: listed ones first, as written. */
 export function iothreadEntries(def: DomainDef): IothreadEntry[] {
   const listed = def.iothreadIds?.iothreads ?? [];
-  if (listed.length > 0) return listed;
-  return Array.from({ length: def.iothreads ?? 0 }, (_, i) => ({ id: i + 1 }));
+  // <iothreads> counts them all: the ones <iothreadids> leaves out take the lowest free ids
+  // (libvirt fills them in at define; a definition that was not through it is filled here)
+  const count = def.iothreads ?? 0;
+  if (listed.length >= count) return listed;
+  const used = new Set(listed.map((t) => t.id));
+  const out: IothreadEntry[] = [...listed];
+  for (let id = 1; out.length < count; id++) if (!used.has(id)) out.push({ id });
+  return out;
 }
 
 /** A worker pool's bounds, checked as libvirt does (max positive, min not above it). */

@@ -41,7 +41,7 @@ export function actualConnection(
       `virtual network '${name}' needs a network driver, which virtkit's QEMU driver does not have`,
       `${field}/source/@network`,
     );
-  const c = host.resolveNetwork(name);
+  const c = host.resolveNetwork(name, portRequest(n));
   if (c.type !== 'bridge')
     throw unsupported(
       `virtual network '${name}' gives a '${c.type}' connection, which is not supported yet`,
@@ -56,8 +56,13 @@ export function networkHostdev(
   host: NetHost | undefined,
 ): { domain: number; bus: number; slot: number; function: number } | undefined {
   if (n.type !== 'network' || n.source?.network === undefined || !host) return undefined;
-  const c = host.resolveNetwork(n.source.network);
+  const c = host.resolveNetwork(n.source.network, portRequest(n));
   return c.type === 'hostdev' ? c.pci : undefined;
+}
+
+/** The network port is made for the NIC's MAC (a network of host VFs sets it on the VF it gives). */
+function portRequest(n: InterfaceDef): { mac?: string } {
+  return n.mac?.address !== undefined ? { mac: n.mac.address } : {};
 }
 
 /** Socket address `host:port` of the socket types (an empty host means any). */
@@ -169,9 +174,15 @@ export function netdevProps(
         kind: actual.type,
         ...(actual.bridge !== undefined ? { bridge: actual.bridge } : {}),
         ...(n.target?.dev !== undefined ? { ifname: n.target.dev } : {}),
+        ...(n.backend?.tap !== undefined ? { device: n.backend.tap } : {}),
       });
+      // vhost-net serves virtio NICs only: for another model libvirt opens no vhost device,
+      // whatever <backend vhost> names
+      const vhostDevice = n.backend?.vhost;
       const vhost =
-        isVirtioNicModel(n.model?.type) && n.driver?.name !== 'qemu' ? host.vhostFds({ alias, queues }) : [];
+        isVirtioNicModel(n.model?.type) && n.driver?.name !== 'qemu'
+          ? host.vhostFds({ alias, queues, ...(vhostDevice !== undefined ? { device: vhostDevice } : {}) })
+          : [];
       const p: Props = { type: 'tap', [tap.length > 1 ? 'fds' : 'fd']: tap.join(':') };
       if (vhost.length > 0) {
         p.vhost = true;

@@ -55,7 +55,7 @@ export function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePath
   if (cells.length === 0) return;
   const hmat = hasHmat(def);
   const needBackend = !numaMem || hmat || cells.some((c, i) => cellNeedsBackend(def, c.id ?? i));
-  if (!needBackend) memPathOptions(b, def, paths);
+  const memPath = !needBackend && memPathOptions(b, def, paths);
   const master = cells.findIndex((c) => c.cpus !== undefined);
   if (master < 0)
     throw new VirError('CONFIG_UNSUPPORTED', 'qemu', 'at least one NUMA cell must have vCPUs', {
@@ -66,6 +66,16 @@ export function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePath
     const kib = Math.ceil(Number(cell.memory) / 1024) * 1024;
     if (needBackend)
       addMemoryBackend(b, memoryBackend(def, `ram-node${id}`, kib, paths, id), '/domain/cpu/numa');
+    // Without backend objects a cell is plain RAM, freed when QEMU exits: nothing to discard, as
+    // libvirt has it. Memory in a file (-mem-path) would keep its data, and -mem-path has no
+    // discard option: refused rather than dropped.
+    else if (cell.discard === true && memPath)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        'discarding the memory file of a NUMA cell needs a memory backend object, which this machine type does not use',
+        { field: `/domain/cpu/numa/cell[${i + 1}]/@discard` },
+      );
     const field = `/domain/cpu/numa/cell[${i + 1}]/@cpus`;
     // each range of the set is a cpus= item of its own
     const cpus =
@@ -121,7 +131,8 @@ export function buildNuma(b: ArgvBuilder, def: DomainDef, paths: CommandLinePath
 }
 
 /** Guest RAM without backend objects: `-mem-prealloc` and `-mem-path` say how QEMU allocates it. */
-function memPathOptions(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): void {
+/** `-mem-prealloc`/`-mem-path` of memory without backend objects; true when it is file-backed. */
+function memPathOptions(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths): boolean {
   const backing = def.memoryBacking;
   const first = backing?.hugepages?.pages?.[0];
   // the first <page> decides here (an empty <hugepages/> is the default size); system pages are no hugepages
@@ -154,6 +165,7 @@ function memPathOptions(b: ArgvBuilder, def: DomainDef, paths: CommandLinePaths)
     b.memPrealloc = true;
   }
   if (path !== undefined) b.add('-mem-path', path);
+  return path !== undefined;
 }
 
 const SCALE: Record<string, number> = { b: 1, bytes: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2 };

@@ -162,9 +162,12 @@ export interface CommandLinePaths {
   /**
    * The descriptor of the socket a `<video>` with a vhost-user backend is
    * reached through (the caller starts the vhost-user-gpu process for the
-   * video `alias` and keeps the other end). Without it such a video is refused.
+   * video `alias` and keeps the other end). The backend renders, so it gets the
+   * video's `<acceleration>`: `accel3d` (virgl) and `renderNode` (the DRM render
+   * node it opens), as libvirt starts it (`--virgl`, `--render-node`).
+   * Without it such a video is refused.
    */
-  vhostUserGpuFd?: (alias: string) => number;
+  vhostUserGpuFd?: (alias: string, render: { accel3d?: boolean; renderNode?: string }) => number;
 }
 
 /** A NIC that needs a descriptor from the host, by its device alias (`net0`). */
@@ -182,14 +185,25 @@ export interface NetHostRequest {
  * coalescing): the command line cannot carry them.
  */
 export interface NetHost {
-  /** Descriptors of a tap of its own (`ethernet`) or a tap plugged into `bridge`. */
-  tapFds(req: NetHostRequest & { kind: 'ethernet' | 'bridge'; bridge?: string; ifname?: string }): number[];
-  /** vhost-net descriptors, one per queue; an empty list leaves the data path in QEMU. */
-  vhostFds(req: NetHostRequest): number[];
+  /**
+   * Descriptors of a tap of its own (`ethernet`) or a tap plugged into `bridge`;
+   * `device` is the tun device to open instead of `/dev/net/tun` (`<backend tap>`).
+   */
+  tapFds(
+    req: NetHostRequest & { kind: 'ethernet' | 'bridge'; bridge?: string; ifname?: string; device?: string },
+  ): number[];
+  /**
+   * vhost-net descriptors, one per queue; an empty list leaves the data path in QEMU.
+   * `device` is the device to open instead of `/dev/vhost-net` (`<backend vhost>`).
+   */
+  vhostFds(req: NetHostRequest & { device?: string }): number[];
   /** A descriptor open on the vDPA character device `path`. */
   vdpaFd(req: NetHostRequest & { path: string }): number;
-  /** The connection `<source network='NAME'>` stands for on this host. */
-  resolveNetwork(name: string): NetworkConnection;
+  /**
+   * The connection `<source network='NAME'>` stands for on this host: a port of the
+   * network made for the NIC's `mac` (a network of host VFs sets that MAC on the VF).
+   */
+  resolveNetwork(name: string, port: { mac?: string }): NetworkConnection;
 }
 
 /** What a virtual network gives a guest NIC. */

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { unknownContent } from '../../../conf/binding.js';
+import { setUnknownContent, unknownContent } from '../../../conf/binding.js';
 import type {
   ChardevDef,
   ControllerDef,
@@ -24,6 +24,7 @@ import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement, XmlNode } from '../../../xml/tree.js';
 import { driverConfig, type QemuDriverConfig } from '../driver-config.js';
 import { defaultAudio } from './audio.js';
+import { assignExpanderBusNr } from './pci-expander.js';
 import { assignVirtioSerialPorts } from './virtio-serial.js';
 
 /** Adds one controller where libvirt's insertion puts it (see {@link insertControllers}). */
@@ -238,7 +239,14 @@ function applyDiskDefaults(d: DiskDef): void {
       d.driver.type = 'raw';
     // libvirt writes name before type; rebuild so the key order is canonical for the mapper.
     const { name, type, ...rest } = d.driver;
-    d.driver = { ...(name !== undefined ? { name } : {}), ...(type !== undefined ? { type } : {}), ...rest };
+    const driver = {
+      ...(name !== undefined ? { name } : {}),
+      ...(type !== undefined ? { type } : {}),
+      ...rest,
+    };
+    // the spread copies own fields only: the driver's unknown XML must come along, or it is lost
+    setUnknownContent(driver, unknownContent(d.driver));
+    d.driver = driver;
   }
 }
 
@@ -276,6 +284,7 @@ function fillPciIndexGaps(ctrls: ControllerDef[], facts: MachineFacts): void {
   for (let i = 1; i < max; i++)
     if (!pci.some((c) => c.index === i)) insertController(ctrls, { type: 'pci', index: i, model: bridge });
   for (const c of ctrls) if (c.type === 'pci') completePciController(c);
+  for (const c of ctrls) if (c.type === 'pci') assignExpanderBusNr(c, ctrls);
 }
 
 /** Model name and target of a PCI controller, as libvirt fills them. */

@@ -24,6 +24,7 @@ import { type FirmwareSelectOptions, selectFirmware } from './firmware-select.js
 import { applyNumaDefaults, assignMemorySlots } from './numa.js';
 import { assignPciAddresses } from './pci.js';
 import { normalizeQemuNamespace } from './qemu-namespace.js';
+import { dropRuntimeState } from './runtime-state.js';
 import { assignSpaprVioAddresses } from './spapr-vio.js';
 
 export { cpuModelFromType } from './cpu.js';
@@ -111,6 +112,7 @@ export function applyQemuDefaults(
     ...(options.hostEnv !== undefined ? { hostEnv: options.hostEnv } : {}),
   });
   dropGeneratedChannelPaths(def, options);
+  dropRuntimeState(def);
   // libvirt places sPAPR VIO devices first; the PCI assignment then passes them over.
   assignSpaprVioAddresses(def);
   assignPciAddresses(def, facts);
