@@ -68,6 +68,7 @@ async function withEsbuild(b: PageBuild, work: string, entry: string, outdir: st
 }
 
 async function withVite(b: PageBuild, work: string, entry: string, outdir: string): Promise<void> {
+  if (b.split) throw new Error('the Vite page is built in library mode, as one file');
   const { build } = await import('vite');
   await build({
     root: work,
@@ -83,7 +84,8 @@ async function withVite(b: PageBuild, work: string, entry: string, outdir: strin
         name: 'page',
         fileName: () => 'page.js',
       },
-      rolldownOptions: { output: { codeSplitting: b.split === true } },
+      // library mode writes one file (dynamic imports inlined), the case asked for here
+      rolldownOptions: { output: { codeSplitting: false } },
     },
   });
 }
