@@ -4,7 +4,8 @@
  * QEMU parses its whole command line and opens every file and helper
  * before the first instruction) and destroyed under qemu:///session with
  * real QEMU, and nothing is left running. A guest the host cannot run
- * (no bridge to join, no kernel to boot) is skipped visibly, with why.
+ * (no bridge to join, no kernel to boot, no UEFI firmware or swtpm) is
+ * skipped visibly, with why.
  */
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import {
   qemuProcessesMentioning,
   tempRoots,
 } from '../qemu-lifecycle/helpers.js';
+import { missingOnHost } from './host-needs.js';
 
 const FIXTURES = join(import.meta.dirname, '../../../fixtures/virt-install');
 const GUESTS = readdirSync(FIXTURES)
@@ -35,6 +37,8 @@ function hostKernel(): { kernel: string; initrd: string } | undefined {
 
 /** Why a guest cannot start on this host, or undefined when it can. */
 function cannotRun(name: string, xml: string): string | undefined {
+  const missing = missingOnHost(xml);
+  if (missing) return missing;
   const bridge = /<source bridge="([^"]+)"/.exec(xml)?.[1];
   if (bridge && !existsSync(`/sys/class/net/${bridge}/bridge`)) return `no host bridge ${bridge}`;
   if (name === 'direct-kernel-boot' && !hostKernel()) return 'no kernel and initrd in /boot';
