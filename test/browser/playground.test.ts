@@ -83,6 +83,16 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)(
         await state(page, 'validation');
         expect(await text(page, '#validation')).toBe('valid domain XML');
 
+        // a file loaded from disk: a real host's capabilities
+        await page.$eval('#validation', (e) => delete (e as HTMLElement).dataset.state);
+        const input = await page.$('input#file');
+        expect(input).not.toBeNull();
+        await input?.uploadFile(join(REPO_ROOT, 'fixtures/capabilities/qemu-session-x86_64.xml'));
+        await page.waitForFunction("document.getElementById('xml').value.includes('<capabilities>')");
+        await page.click('#validate');
+        await state(page, 'validation');
+        expect(await text(page, '#validation')).toBe('valid capability XML');
+
         // 2. the sample guest CPU on a Haswell-noTSX host, feature by feature
         await page.click('button[data-sample="cpu"]');
         const guestXml = await page.$eval('#xml', (e) => (e as HTMLTextAreaElement).value);
