@@ -1,18 +1,18 @@
 // virtkit/conf, /cpu and /xml bundled as a web developer does (esbuild esm and
-// iife, Vite esm and iife, webpack), from the built package as a bundler sees
-// it, and run in Debian's Chromium (headless, over CDP with puppeteer-core).
+// iife, Vite esm and iife, webpack), from the packed tarball installed into a
+// scratch project, and run in Debian's Chromium (headless, over CDP with puppeteer-core).
 // Every page gets the same answers as Node, `validate()` included; where the
 // wasm cannot load (a missing chunk, a content security policy without
 // 'wasm-unsafe-eval') `validate()` rejects with a VirError instead of hanging.
 // Bundle sizes are measured by bench/bundle-size.ts.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as conf from '../../src/conf/index.js';
 import * as cpu from '../../src/cpu/index.js';
 import * as xml from '../../src/xml/index.js';
-import { ensureBuilt } from '../packaging/built-package.js';
+import { HAS_NPM, installTarball, packTarball } from '../packaging/built-package.js';
 import { REPO_ROOT } from '../shared-data.js';
 import { bundlePage, HAS_BUNDLER, type PageBuild, pageName } from './bundlers.js';
 import { CHROMIUM_MISSING, serve, withPage } from './chromium.js';
@@ -49,19 +49,23 @@ const BUILDS: PageBuild[] = [
 
 const CSP = "default-src 'self'; script-src 'self'"; // no 'wasm-unsafe-eval': WebAssembly may not compile
 
-describe.skipIf(CHROMIUM_MISSING !== undefined)(
-  `virtkit in Chromium, bundled${CHROMIUM_MISSING ? ` (skipped: ${CHROMIUM_MISSING})` : ''}`,
+describe.skipIf(CHROMIUM_MISSING !== undefined || !HAS_NPM)(
+  `virtkit in Chromium, bundled${CHROMIUM_MISSING ? ` (skipped: ${CHROMIUM_MISSING})` : HAS_NPM ? '' : ' (skipped: npm not found)'}`,
   () => {
     let work = '';
     let server: Awaited<ReturnType<typeof serve>> | undefined;
     let expected: Record<string, unknown>;
 
     beforeAll(async () => {
-      ensureBuilt();
       work = mkdtempSync(join(tmpdir(), 'virtkit-browser-'));
-      // the package as installed: node_modules/virtkit is the repository (its exports, its dist)
-      mkdirSync(join(work, 'node_modules'));
-      symlinkSync(REPO_ROOT, join(work, 'node_modules/virtkit'));
+      // the package as a web developer installs it: from the packed tarball
+      writeFileSync(
+        join(work, 'package.json'),
+        JSON.stringify({ name: 'page', private: true, type: 'module' }),
+      );
+      const tarball = packTarball();
+      installTarball(work, tarball);
+      rmSync(dirname(tarball), { recursive: true, force: true });
       writeFileSync(join(work, 'page.js'), ENTRY);
       const { transform } = await import('esbuild');
       const checks = readFileSync(join(REPO_ROOT, 'test/browser/page-checks.ts'), 'utf8');
