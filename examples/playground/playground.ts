@@ -43,6 +43,31 @@ const kindSelect = $<HTMLSelectElement>('kind');
 const hostSelect = $<HTMLSelectElement>('host');
 const hosts: ShippedHost[] = shippedHosts();
 const PASTED_HOST = 'pasted';
+/**
+ * The host CPU of the capabilities document loaded last: kept when the
+ * document is replaced, so a guest pasted next can be tried on that host.
+ */
+let pastedHost: CpuDef | undefined;
+
+/** Keeps the host CPU of the document when it is capabilities. */
+function rememberHost(): void {
+  let cpu: CpuDef | undefined;
+  try {
+    const root = documentRoot();
+    cpu = root.name === 'capabilities' ? hostCpuOfCapabilities(root) : undefined;
+  } catch {
+    cpu = undefined; // not (yet) well-formed
+  }
+  if (!cpu) return;
+  pastedHost = cpu;
+  const option = hostSelect.querySelector<HTMLOptionElement>(`option[value="${PASTED_HOST}"]`);
+  if (option) {
+    option.textContent = `the loaded capabilities' host (${cpu.vendor ?? '?'} ${cpu.model?.name ?? '?'})`;
+    option.disabled = false;
+  }
+  const box = document.querySelector<HTMLInputElement>(`#hosts input[value="${PASTED_HOST}"]`);
+  if (box) box.disabled = false;
+}
 
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -131,9 +156,9 @@ function guestCpu(): CpuDef {
 /** The host chosen in a select: a shipped one, or the host of pasted capabilities. */
 function hostById(id: string): { label: string; cpu: CpuDef } {
   if (id === PASTED_HOST) {
-    const cpu = hostCpuOfCapabilities(documentRoot());
-    if (!cpu) throw new Error('the document is not capabilities with a host CPU');
-    return { label: 'the pasted capabilities', cpu };
+    if (!pastedHost)
+      throw new Error('no capabilities loaded yet: load or paste a capabilities document first');
+    return { label: "the loaded capabilities' host", cpu: pastedHost };
   }
   const host = hosts.find((h) => h.id === id);
   if (!host) throw new Error(`unknown host ${id}`);
@@ -233,9 +258,17 @@ function compareAndBaseline(): void {
 // --- wiring --------------------------------------------------------------------
 
 function fillHosts(): void {
-  const pasted = el('option', 'the host of the pasted capabilities');
+  const pasted = el('option', 'the host of capabilities you load (none yet)');
   pasted.value = PASTED_HOST;
+  pasted.disabled = true;
   hostSelect.append(pasted);
+  const pastedLabel = el('label');
+  const pastedBox = el('input');
+  pastedBox.type = 'checkbox';
+  pastedBox.value = PASTED_HOST;
+  pastedBox.disabled = true;
+  pastedLabel.append(pastedBox, " the loaded capabilities' host");
+  $('hosts').append(pastedLabel);
   for (const h of hosts) {
     const opt = el('option', h.label);
     opt.value = h.id;
@@ -268,6 +301,7 @@ $<HTMLInputElement>('file').addEventListener('change', async (ev) => {
 });
 // a changed document makes the earlier answers stale
 const clear = () => {
+  rememberHost();
   $('detected').textContent = '';
   for (const id of ['validation', 'explanation', 'comparison']) {
     $(id).replaceChildren();

@@ -4,7 +4,7 @@
 // shows is what the library says in Node for the same input. A screenshot of
 // the page after the run is kept at artifacts/browser/playground.png (ignored
 // by git; CI keeps it as an artifact).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
@@ -110,6 +110,25 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)(
         expect(rows).toContainEqual(['aes', 'off', 'explicit']);
         expect(rows).toContainEqual(['avx2', 'on', 'explicit']);
         expect(await text(page, '#cpu-arg')).toBe(`-cpu ${qemuCpuArg(resolved)}`);
+
+        // the same guest on the host of the capabilities loaded before (an AMD host: the vendor differs)
+        await page.select('#host', 'pasted');
+        await page.$eval('#explanation', (e) => delete (e as HTMLElement).dataset.state);
+        await page.click('#explain');
+        await state(page, 'explanation');
+        const capsHost = CpuDef.fromXML(
+          /<host>[\s\S]*?(<cpu>[\s\S]*?<\/cpu>)/.exec(
+            readFileSync(join(REPO_ROOT, 'fixtures/capabilities/qemu-session-x86_64.xml'), 'utf8'),
+          )?.[1] ?? '',
+        );
+        const onCaps = resolveGuestCpu(CpuDef.fromXML(guestXml), capsHost, { allowViolations: true });
+        expect(onCaps.violations.map((v) => v.policy)).toContain('vendor');
+        expect(await page.$eval('#explanation', (e) => (e as HTMLElement).dataset.state)).toBe('violations');
+        expect(
+          await page.$$eval('#explanation tr[data-feature]', (trs) =>
+            trs.map((tr) => [(tr as HTMLElement).dataset.feature, tr.className]),
+          ),
+        ).toEqual(onCaps.features.map((f) => [f.name, f.enabled ? 'on' : 'off']));
 
         // 3. compare with two Intel hosts and baseline them
         for (const id of ['Westmere', 'Icelake-Server']) await page.click(`#hosts input[value="${id}"]`);
