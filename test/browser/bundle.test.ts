@@ -42,6 +42,7 @@ const BUILDS: PageBuild[] = [
   { bundler: 'esbuild', format: 'esm', split: true },
   { bundler: 'esbuild', format: 'iife' },
   { bundler: 'vite', format: 'esm' },
+  { bundler: 'vite', format: 'esm', split: true },
   { bundler: 'vite', format: 'iife' },
   { bundler: 'webpack', format: 'iife' },
   { bundler: 'webpack', format: 'esm' },

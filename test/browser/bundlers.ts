@@ -5,8 +5,8 @@
  * is one file unless `split` asks for the bundler's code splitting. Entries
  * are plain JavaScript, so no bundler needs a TypeScript loader.
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import { REPO_ROOT } from '../shared-data.js';
 
 export type BundlerName = 'esbuild' | 'vite' | 'webpack';
@@ -40,6 +40,10 @@ export async function bundlePage(
   outdir: string,
   head = '',
 ): Promise<string[]> {
+  if (b.bundler === 'vite' && b.split) {
+    await withViteApp(work, entry, outdir);
+    return readdirSync(outdir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+  }
   if (b.bundler === 'esbuild') await withEsbuild(b, work, entry, outdir);
   else if (b.bundler === 'vite') await withVite(b, work, entry, outdir);
   else await withWebpack(b, work, entry, outdir);
@@ -67,8 +71,29 @@ async function withEsbuild(b: PageBuild, work: string, entry: string, outdir: st
   });
 }
 
+/**
+ * A Vite app as `npm create vite` makes one: an index.html whose module
+ * script is the entry, built with Vite's defaults (code splitting on), with
+ * relative asset paths so the page can be served from a sub-folder.
+ */
+async function withViteApp(work: string, entry: string, outdir: string): Promise<void> {
+  const { build } = await import('vite');
+  const app = join(work, `vite-app-${basename(outdir)}`);
+  mkdirSync(app, { recursive: true });
+  writeFileSync(
+    join(app, 'index.html'),
+    `<!doctype html><html><head><meta charset="utf-8"></head><body><script type="module" src="${relative(app, entry)}"></script></body></html>`,
+  );
+  await build({
+    root: app,
+    base: './',
+    configFile: false,
+    logLevel: 'error',
+    build: { outDir: outdir, emptyOutDir: true },
+  });
+}
+
 async function withVite(b: PageBuild, work: string, entry: string, outdir: string): Promise<void> {
-  if (b.split) throw new Error('the Vite page is built in library mode, as one file');
   const { build } = await import('vite');
   await build({
     root: work,
