@@ -76,15 +76,15 @@ describe.skipIf(CHROMIUM_MISSING !== undefined || !HAS_NPM)(
       server = await serve(join(work, 'out'), (path) =>
         path.startsWith('/csp/') ? { 'content-security-policy': CSP } : {},
       );
-    }, 120_000);
+    }, 240_000);
 
     afterAll(async () => {
       await server?.close();
       if (work) rmSync(work, { recursive: true, force: true });
     });
 
-    async function build(b: PageBuild, dir = pageName(b), head = ''): Promise<string[]> {
-      return bundlePage(b, work, join(work, 'page.js'), join(work, 'out', dir), head);
+    async function build(b: PageBuild, dir = pageName(b)): Promise<string[]> {
+      return bundlePage(b, work, join(work, 'page.js'), join(work, 'out', dir));
     }
 
     function open(dir: string): Promise<Record<string, unknown>> {

@@ -30,7 +30,7 @@ export function pageName(b: PageBuild): string {
 
 /**
  * Bundles `entry` (a file under `work`, whose node_modules holds virtkit)
- * into `outdir`, and writes the HTML that loads it; `html` adds to `<head>`.
+ * into `outdir`, and writes the HTML that loads it; `head` adds to `<head>`.
  * Returns the JavaScript files written.
  */
 export async function bundlePage(
