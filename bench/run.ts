@@ -23,6 +23,7 @@ const MODULES = [
   'remote',
   'xml',
   'cli',
+  'bundle-size',
 ];
 
 async function main(): Promise<void> {

@@ -1,210 +1,137 @@
-// virtkit/conf, /cpu and /xml bundled by esbuild for the browser and run in
-// Debian's Chromium (headless, over CDP with puppeteer-core). The page gets
-// the same answers as Node. Bundles are made from the built package, as a
-// web developer's bundler sees it; gzip sizes per entry are printed.
-//
-// libxml2-wasm (behind `validate()`) has a top-level await inside a cycle of
-// its own modules: inlined into one file by esbuild it never finishes
-// initialising, and an IIFE cannot hold it at all. So: with code splitting
-// (what an app bundler does by default) `validate()` works; in a single ESM
-// file, and in an IIFE with libxml2-wasm left external, it rejects with a
-// `VirError` instead of hanging, and everything else works.
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer, type Server } from 'node:http';
+// virtkit/conf, /cpu and /xml bundled as a web developer does (esbuild esm and
+// iife, Vite esm and iife, webpack), from the packed tarball installed into a
+// scratch project, and run in Debian's Chromium (headless, over CDP with puppeteer-core).
+// Every page gets the same answers as Node, `validate()` included; where the
+// wasm cannot load (a missing chunk, a content security policy without
+// 'wasm-unsafe-eval') `validate()` rejects with a VirError instead of hanging.
+// Bundle sizes are measured by bench/bundle-size.ts.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as conf from '../../src/conf/index.js';
 import * as cpu from '../../src/cpu/index.js';
 import * as xml from '../../src/xml/index.js';
-import { ensureBuilt } from '../packaging/built-package.js';
+import { HAS_NPM, installTarball, packTarball } from '../packaging/built-package.js';
 import { REPO_ROOT } from '../shared-data.js';
+import { bundlePage, HAS_BUNDLER, type PageBuild, pageName } from './bundlers.js';
+import { CHROMIUM_MISSING, serve, withPage } from './chromium.js';
 import { runChecks } from './page-checks.js';
 
-const CHROMIUM =
-  process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
-const HAS_ESBUILD = existsSync(join(REPO_ROOT, 'node_modules/esbuild/package.json'));
-const HAS_PUPPETEER = existsSync(join(REPO_ROOT, 'node_modules/puppeteer-core/package.json'));
-const CAN_RUN = CHROMIUM !== undefined && HAS_ESBUILD && HAS_PUPPETEER;
-const SKIP_NOTE = CAN_RUN
-  ? ''
-  : ` (skipped: ${CHROMIUM ? '' : 'chromium not installed; '}${HAS_ESBUILD && HAS_PUPPETEER ? '' : 'esbuild/puppeteer-core missing'})`;
-
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-// The page: page-checks.ts bundled against the package's entries.
+// The page: page-checks.ts against the package's entries. With `data-expect="refused"`
+// it only asks validate() and reports how it failed and how long that took.
 const ENTRY = `
 import * as conf from 'virtkit/conf';
 import * as cpu from 'virtkit/cpu';
 import * as xml from 'virtkit/xml';
-import { runChecks } from './page-checks.ts';
-const validateWorks = document.documentElement.dataset.validate === 'yes';
-runChecks({ conf, cpu, xml }, { validate: validateWorks }).then(async (out) => {
-  if (!validateWorks) {
-    const started = Date.now();
-    out.validateRefused = await xml.validate('<cpu/>', 'cpu').then(
-      () => 'resolved',
-      (e) => e.name + ':' + e.code,
-    );
-    out.refusedWithinMs = Date.now() - started < 20000;
-  }
-  window.__result = out;
-}, (e) => { window.__result = { failed: String(e && e.stack || e) }; });
+import { runChecks } from './page-checks.js';
+async function main() {
+  if (document.documentElement.dataset.expect !== 'refused') return runChecks({ conf, cpu, xml }, { validate: true });
+  const started = Date.now();
+  const refused = await xml.validate('<cpu/>', 'cpu').then(
+    () => 'resolved',
+    (e) => e.name + ':' + e.code,
+  );
+  return { refused, withinMs: Date.now() - started < 20000, model: conf.CpuDef.fromXML('<cpu><model>Haswell</model></cpu>').model.name };
+}
+main().then((out) => { window.__result = out; }, (e) => { window.__result = { failed: String((e && e.stack) || e) }; });
 `;
 
-type Build = typeof import('esbuild')['build'];
+const BUILDS: PageBuild[] = [
+  { bundler: 'esbuild', format: 'esm' },
+  { bundler: 'esbuild', format: 'esm', split: true },
+  { bundler: 'esbuild', format: 'iife' },
+  { bundler: 'vite', format: 'esm' },
+  { bundler: 'vite', format: 'esm', split: true },
+  { bundler: 'vite', format: 'iife' },
+  { bundler: 'webpack', format: 'iife' },
+  { bundler: 'webpack', format: 'esm' },
+];
 
-describe.skipIf(!CAN_RUN)(`virtkit in Chromium, bundled by esbuild${SKIP_NOTE}`, () => {
-  let work = '';
-  let server: Server | undefined;
-  let base = '';
-  let build: Build;
-  let expected: Record<string, unknown>;
+const CSP = "default-src 'self'; script-src 'self'"; // no 'wasm-unsafe-eval': WebAssembly may not compile
 
-  beforeAll(async () => {
-    ensureBuilt();
-    build = (await import('esbuild')).build;
-    work = mkdtempSync(join(tmpdir(), 'virtkit-browser-'));
-    // the package as installed: node_modules/virtkit is the repository (its exports, its dist)
-    mkdirSync(join(work, 'node_modules'));
-    symlinkSync(REPO_ROOT, join(work, 'node_modules/virtkit'));
-    writeFileSync(join(work, 'page.ts'), ENTRY);
-    writeFileSync(
-      join(work, 'page-checks.ts'),
-      readFileSync(join(REPO_ROOT, 'test/browser/page-checks.ts'), 'utf8'),
-    );
-    expected = await runChecks({ conf, cpu, xml }, { validate: true });
-    server = createServer((req, res) => {
-      const file = join(work, 'out', decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-      if (!file.startsWith(join(work, 'out')) || !existsSync(file)) {
-        res.writeHead(404).end();
-        return;
-      }
-      const type = extname(file) === '.html' ? 'text/html' : 'text/javascript';
-      res.writeHead(200, { 'content-type': type }).end(readFileSync(file));
+describe.skipIf(CHROMIUM_MISSING !== undefined || !HAS_NPM)(
+  `virtkit in Chromium, bundled${CHROMIUM_MISSING ? ` (skipped: ${CHROMIUM_MISSING})` : HAS_NPM ? '' : ' (skipped: npm not found)'}`,
+  () => {
+    let work = '';
+    let server: Awaited<ReturnType<typeof serve>> | undefined;
+    let expected: Record<string, unknown>;
+
+    beforeAll(async () => {
+      work = mkdtempSync(join(tmpdir(), 'virtkit-browser-'));
+      // the package as a web developer installs it: from the packed tarball
+      writeFileSync(
+        join(work, 'package.json'),
+        JSON.stringify({ name: 'page', private: true, type: 'module' }),
+      );
+      const tarball = packTarball();
+      installTarball(work, tarball);
+      rmSync(dirname(tarball), { recursive: true, force: true });
+      writeFileSync(join(work, 'page.js'), ENTRY);
+      const { transform } = await import('esbuild');
+      const checks = readFileSync(join(REPO_ROOT, 'test/browser/page-checks.ts'), 'utf8');
+      writeFileSync(join(work, 'page-checks.js'), (await transform(checks, { loader: 'ts' })).code);
+      mkdirSync(join(work, 'out'));
+      expected = await runChecks({ conf, cpu, xml }, { validate: true });
+      server = await serve(join(work, 'out'), (path) =>
+        path.startsWith('/csp/') ? { 'content-security-policy': CSP } : {},
+      );
+    }, 240_000);
+
+    afterAll(async () => {
+      await server?.close();
+      if (work) rmSync(work, { recursive: true, force: true });
     });
-    await new Promise<void>((ok) => server?.listen(0, '127.0.0.1', ok));
-    const addr = server.address();
-    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  }, 180_000);
 
-  afterAll(async () => {
-    await new Promise((ok) => (server ? server.close(ok) : ok(undefined)));
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
-
-  async function bundle(
-    name: string,
-    format: 'esm' | 'iife',
-    opts: { splitting?: boolean; external?: string[] },
-  ) {
-    const outdir = join(work, 'out', name);
-    await build({
-      absWorkingDir: work,
-      entryPoints: { page: join(work, 'page.ts') },
-      bundle: true,
-      format,
-      platform: 'browser',
-      target: 'es2022',
-      outdir,
-      splitting: opts.splitting ?? false,
-      external: opts.external ?? [],
-      logLevel: 'error',
-    });
-    const validate = name === 'esm-split' ? 'yes' : 'no';
-    const script =
-      format === 'esm' ? `<script type="module" src="page.js"></script>` : `<script src="page.js"></script>`;
-    writeFileSync(
-      join(outdir, 'index.html'),
-      `<!doctype html><html data-validate="${validate}"><body>${script}</body></html>`,
-    );
-    return `${base}/${name}/index.html`;
-  }
-
-  async function runInChromium(url: string): Promise<Record<string, unknown>> {
-    const puppeteer = (await import('puppeteer-core')).default;
-    const profile = mkdtempSync(join(tmpdir(), 'virtkit-chromium-'));
-    const browser = await puppeteer.launch({
-      executablePath: CHROMIUM as string,
-      headless: true,
-      args: FLAGS,
-      userDataDir: profile,
-    });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      await page.goto(url);
-      await page.waitForFunction('window.__result !== undefined', { timeout: 40_000 });
-      const out = (await page.evaluate('window.__result')) as Record<string, unknown>;
-      expect(errors).toEqual([]);
-      return out;
-    } finally {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
+    async function build(b: PageBuild, dir = pageName(b)): Promise<string[]> {
+      return bundlePage(b, work, join(work, 'page.js'), join(work, 'out', dir));
     }
-  }
 
-  it('esm with code splitting: every API, validate() included, answers as in Node', async () => {
-    const out = await runInChromium(await bundle('esm-split', 'esm', { splitting: true }));
-    expect(out).toEqual(expected);
-  }, 90_000);
-
-  it('one esm file: the models and CPU engine work; validate() rejects with a VirError, never hangs', async () => {
-    const out = await runInChromium(await bundle('esm-single', 'esm', {}));
-    const { valid: _v, invalid: _i, ...rest } = expected;
-    expect(out).toEqual({ ...rest, validateRefused: 'VirError:NO_SUPPORT', refusedWithinMs: true });
-  }, 90_000);
-
-  it('iife (libxml2-wasm external): the models and CPU engine work; validate() rejects with a VirError', async () => {
-    const out = await runInChromium(await bundle('iife', 'iife', { external: ['libxml2-wasm'] }));
-    const { valid: _v, invalid: _i, ...rest } = expected;
-    expect(out).toEqual({ ...rest, validateRefused: 'VirError:NO_SUPPORT', refusedWithinMs: true });
-  }, 90_000);
-
-  it('prints bundle sizes per entry (minified, gzip)', async () => {
-    const sizes: Record<string, string> = {};
-    const entries: Record<string, string> = {
-      'virtkit/conf': "export * from 'virtkit/conf';",
-      'virtkit/cpu': "export * from 'virtkit/cpu';",
-      'virtkit/xml (without libxml2-wasm)': "export * from 'virtkit/xml';",
-      'CPU-only page (compareCpu + CpuDef)':
-        "import { CpuDef } from 'virtkit/conf'; import { compareCpu } from 'virtkit/cpu'; console.log(compareCpu(CpuDef.fromXML(''), ''));",
-    };
-    for (const [name, code] of Object.entries(entries)) {
-      const r = await build({
-        absWorkingDir: work,
-        stdin: { contents: code, resolveDir: work, loader: 'ts' },
-        bundle: true,
-        format: 'esm',
-        platform: 'browser',
-        minify: true,
-        write: false,
-        external: ['libxml2-wasm'],
-        logLevel: 'error',
+    function open(dir: string): Promise<Record<string, unknown>> {
+      return withPage(async (page, errors) => {
+        await page.goto(`${server?.base}/${dir}/index.html`);
+        await page.waitForFunction('window.__result !== undefined', { timeout: 40_000 });
+        const out = (await page.evaluate('window.__result')) as Record<string, unknown>;
+        expect(errors).toEqual([]);
+        return out;
       });
-      const bytes = r.outputFiles?.[0]?.contents ?? new Uint8Array();
-      sizes[name] =
-        `${(bytes.length / 1024).toFixed(1)} KB, ${(gzipSync(bytes).length / 1024).toFixed(1)} KB gzip`;
     }
-    console.log('bundle sizes (esbuild, minified):', sizes);
-    expect(Object.keys(sizes)).toHaveLength(4);
-  }, 60_000);
-});
+
+    for (const b of BUILDS) {
+      const what = `${b.bundler} ${b.format}${b.split ? ' with code splitting' : ', one file'}`;
+      it.skipIf(!HAS_BUNDLER[b.bundler])(
+        `${what}: every API, validate() included, answers as in Node`,
+        async () => {
+          const files = await build(b);
+          if (!b.split) expect(files).toEqual(['page.js']);
+          else expect(files.length).toBeGreaterThan(1);
+          expect(await open(pageName(b))).toEqual(expected);
+        },
+        90_000,
+      );
+    }
+
+    it('validate() rejects with a VirError when its chunk cannot be fetched', async () => {
+      const dir = 'missing-chunk';
+      const files = await build({ bundler: 'esbuild', format: 'esm', split: true }, dir);
+      // the wasm's chunk is by far the largest file
+      const sized = files.map((f) => [f, statSync(join(work, 'out', dir, f)).size] as const);
+      const [largest] = [...sized].sort((a, b) => b[1] - a[1]);
+      expect(largest?.[0]).not.toBe('page.js');
+      rmSync(join(work, 'out', dir, largest?.[0] ?? ''));
+      await markRefused(dir);
+      expect(await open(dir)).toEqual({ refused: 'VirError:NO_SUPPORT', withinMs: true, model: 'Haswell' });
+    }, 90_000);
+
+    it('validate() rejects with a VirError where the page may not compile WebAssembly (CSP)', async () => {
+      await build({ bundler: 'esbuild', format: 'iife' }, 'csp');
+      await markRefused('csp');
+      expect(await open('csp')).toEqual({ refused: 'VirError:NO_SUPPORT', withinMs: true, model: 'Haswell' });
+    }, 90_000);
+
+    async function markRefused(dir: string): Promise<void> {
+      const html = join(work, 'out', dir, 'index.html');
+      writeFileSync(html, readFileSync(html, 'utf8').replace('<html>', '<html data-expect="refused">'));
+    }
+  },
+);

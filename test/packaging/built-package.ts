@@ -4,7 +4,7 @@
  * or older than a file under `src/` (CI builds before `npm test`).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../shared-data.js';
@@ -27,18 +27,40 @@ function newest(dir: string): number {
   return t;
 }
 
-/** Builds `dist/` if it is missing or stale. */
-export function ensureBuilt(): void {
+function fresh(): boolean {
   const marker = join(REPO_ROOT, 'dist', 'index.js');
-  if (existsSync(marker) && statSync(marker).mtimeMs >= newest(join(REPO_ROOT, 'src'))) return;
-  execFileSync(
-    process.execPath,
-    [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    {
-      cwd: REPO_ROOT,
-      stdio: 'inherit',
-    },
-  );
+  return existsSync(marker) && statSync(marker).mtimeMs >= newest(join(REPO_ROOT, 'src'));
+}
+
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Builds `dist/` if it is missing or stale. Test files run in parallel
+ * workers: one builds (it holds a lock folder), the others wait for it.
+ */
+export function ensureBuilt(): void {
+  if (fresh()) return;
+  const lock = join(tmpdir(), `virtkit-build-${REPO_ROOT.replace(/\W/g, '_')}.lock`);
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() > deadline) rmSync(lock, { recursive: true, force: true }); // a builder that died
+      sleep(250);
+    }
+  }
+  try {
+    if (fresh()) return; // built while we waited
+    execFileSync(
+      process.execPath,
+      [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      { cwd: REPO_ROOT, stdio: 'inherit' },
+    );
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** Packs the package into a new temporary folder; returns the tarball's path. */

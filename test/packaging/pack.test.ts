@@ -103,11 +103,23 @@ describe.skipIf(!HAS_NPM)(`the packed tarball${HAS_NPM ? '' : ' (skipped: npm no
   it('ships the build and schemas, no tests, no source maps, no internal declarations', () => {
     expect(files).toContain('package/dist/index.js');
     expect(files).toContain('package/dist/conf/internal.d.ts');
+    // validate()'s libxml2-wasm wrapper without a top-level await (src/xml/libxml2-loader.gen.ts)
+    expect(files).toContain('package/dist/xml/libxml2-loader.gen.js');
     expect(files.some((f) => f.startsWith('package/schemas/'))).toBe(true);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => /^package\/(test|src|fixtures|scripts)\//.test(f))).toEqual([]);
     const dts = readFileSync(join(root, 'node_modules/virtkit/dist/connection.d.ts'), 'utf8');
     expect(dts).not.toMatch(/\b_domain\(|constructor\(uri/);
+  });
+
+  it('says what it is in its package.json: license, keywords, engines, sideEffects, one pinned libxml2-wasm', () => {
+    const meta = JSON.parse(readFileSync(join(root, 'node_modules/virtkit/package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(meta).toMatchObject({ license: 'MIT', sideEffects: false, engines: { node: '>=20.19' } });
+    expect(meta.keywords).toEqual(expect.arrayContaining(['libvirt', 'qemu']));
+    expect(meta.dependencies).toEqual({ 'libxml2-wasm': expect.stringMatching(/^\d+\.\d+\.\d+$/) });
   });
 
   for (const kind of ['esm', 'cjs'] as const) {

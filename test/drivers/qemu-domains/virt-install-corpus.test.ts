@@ -13,7 +13,7 @@
  *   files would be in their home).
  *
  * A guest a run cannot start on this host (no bridge to join, no kernel to
- * boot, a KVM guest without /dev/kvm access) is skipped visibly, with why.
+ * boot, no UEFI firmware or swtpm, a KVM guest without /dev/kvm access) is skipped visibly, with why.
  */
 import { accessSync, constants, copyFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ import {
   tempRoots,
 } from '../qemu-lifecycle/helpers.js';
 import { AS_NOBODY_NOTE, type ChildResult, chownNobody, nobodyDir, startAsNobody } from './as-nobody.js';
+import { missingOnHost } from './host-needs.js';
 
 const FIXTURES = join(import.meta.dirname, '../../../fixtures/virt-install');
 const GUESTS = readdirSync(FIXTURES)
@@ -58,6 +59,8 @@ type Run = 'system' | 'session';
 
 /** Why a guest cannot start on this host in `run`, or undefined when it can. */
 function cannotRun(name: string, xml: string, run: Run): string | undefined {
+  const missing = missingOnHost(xml);
+  if (missing) return missing;
   const bridge = /<source bridge="([^"]+)"/.exec(xml)?.[1];
   if (bridge && !existsSync(`/sys/class/net/${bridge}/bridge`)) return `no host bridge ${bridge}`;
   if (bridge && run === 'session')

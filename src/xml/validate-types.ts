@@ -1,0 +1,41 @@
+/**
+ * The kinds of documents `validate()` knows and the shape of its answer,
+ * shared by the entry (`validate.ts`) and the part loaded on first use
+ * (`validate-engine.ts`).
+ *
+ * @module
+ */
+
+/** The document kinds we have schemas for, by root schema file. */
+export const SCHEMA_KINDS = {
+  capability: 'capability.rng',
+  domaincaps: 'domaincaps.rng',
+  domain: 'domain.rng',
+  cpu: 'cpu.rng',
+  network: 'network.rng',
+  nodedev: 'nodedev.rng',
+  secret: 'secret.rng',
+  storagepool: 'storagepool.rng',
+  storagevol: 'storagevol.rng',
+} as const;
+
+/** A document kind `validate()` has a schema for. */
+export type SchemaKind = keyof typeof SCHEMA_KINDS;
+
+/** One schema error, with the line it is on. */
+export interface ValidationIssue {
+  /** 1-based line in the validated document (0 when libxml2 gives none). */
+  line: number;
+  /** What is wrong: libxml2's words, or ours (with the column) for XML that is not well-formed. */
+  message: string;
+  /** libxml2's path to the node at fault, when it gives one. */
+  path?: string;
+}
+
+/** `validate()`'s answer. */
+export interface ValidationResult {
+  /** Whether the document matches the schema. */
+  valid: boolean;
+  /** Why not, innermost cause first; empty when valid. */
+  errors: ValidationIssue[];
+}

@@ -1,0 +1,163 @@
+// The playground page (examples/playground/, `npm run playground`) in Debian's
+// Chromium, driven as a user would: load a sample, validate, explain the guest
+// CPU on a host, compare with several hosts and baseline them. What the page
+// shows is what the library says in Node for the same input. A screenshot of
+// the page after the run is kept at artifacts/browser/playground.png (ignored
+// by git; CI keeps it as an artifact).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPlayground } from '../../scripts/build-playground.js';
+import { CpuDef } from '../../src/conf/index.js';
+import { baselineCpu, compareCpu, cpuModel, qemuCpuArg, resolveGuestCpu } from '../../src/cpu/index.js';
+import { REPO_ROOT } from '../shared-data.js';
+import { CHROMIUM_MISSING, serve, withPage } from './chromium.js';
+
+export const SCREENSHOT = join(REPO_ROOT, 'artifacts/browser/playground.png');
+
+const hostCpu = (model: string) =>
+  CpuDef.fromXML(
+    `<cpu><arch>x86_64</arch><model>${model}</model><vendor>${cpuModel(model)?.vendor}</vendor></cpu>`,
+  );
+
+// A CPU document with a schema error on line 2 (libvirt's schema has no fallback='never')
+const INVALID_CPU = "<cpu mode='custom' match='exact'>\n  <model fallback='never'>Haswell</model>\n</cpu>";
+
+describe.skipIf(CHROMIUM_MISSING !== undefined)(
+  `the playground page in Chromium${CHROMIUM_MISSING ? ` (skipped: ${CHROMIUM_MISSING})` : ''}`,
+  () => {
+    let out = '';
+    let server: Awaited<ReturnType<typeof serve>> | undefined;
+
+    beforeAll(async () => {
+      out = mkdtempSync(join(tmpdir(), 'virtkit-playground-'));
+      const files = await buildPlayground(out);
+      expect(files.map((f) => f.file)).toEqual(
+        expect.arrayContaining(['index.html', 'playground.js', 'style.css']),
+      );
+      server = await serve(out);
+    }, 60_000);
+
+    afterAll(async () => {
+      await server?.close();
+      if (out) rmSync(out, { recursive: true, force: true });
+    });
+
+    const text = (page: Page, selector: string) =>
+      page.$eval(selector, (e) => (e as HTMLElement).innerText.trim());
+    const state = (page: Page, id: string) =>
+      page.waitForFunction(`document.getElementById('${id}').dataset.state !== undefined`, {
+        timeout: 20_000,
+      });
+
+    async function setXml(page: Page, xml: string): Promise<void> {
+      await page.$eval(
+        '#xml',
+        (e, v) => {
+          (e as HTMLTextAreaElement).value = v;
+        },
+        xml,
+      );
+    }
+
+    it('validates with lines, explains the CPU policy, compares and baselines hosts', async () => {
+      await withPage(async (page, errors) => {
+        await page.setViewport({ width: 1200, height: 900 });
+        await page.goto(`${server?.base}/index.html`);
+        await page.waitForFunction("document.documentElement.dataset.ready === 'yes'", { timeout: 20_000 });
+
+        // 1. schema validation, with the line of the error
+        await setXml(page, INVALID_CPU);
+        await page.click('#validate');
+        await state(page, 'validation');
+        expect(await page.$eval('#validation', (e) => (e as HTMLElement).dataset.state)).toBe('invalid');
+        const lines = await page.$$eval('#validation li', (lis) =>
+          lis.map((li) => (li as HTMLElement).dataset.line),
+        );
+        expect(lines).toContain('2');
+        await page.$eval('#validation', (e) => delete (e as HTMLElement).dataset.state);
+        await page.click('button[data-sample="domain"]');
+        await page.click('#validate');
+        await state(page, 'validation');
+        expect(await text(page, '#validation')).toBe('valid domain XML');
+
+        // a file loaded from disk: a real host's capabilities
+        await page.$eval('#validation', (e) => delete (e as HTMLElement).dataset.state);
+        const input = await page.$('input#file');
+        expect(input).not.toBeNull();
+        await input?.uploadFile(join(REPO_ROOT, 'fixtures/capabilities/qemu-session-x86_64.xml'));
+        await page.waitForFunction("document.getElementById('xml').value.includes('<capabilities>')");
+        await page.click('#validate');
+        await state(page, 'validation');
+        expect(await text(page, '#validation')).toBe('valid capability XML');
+
+        // 2. the sample guest CPU on a Haswell-noTSX host, feature by feature
+        await page.click('button[data-sample="cpu"]');
+        const guestXml = await page.$eval('#xml', (e) => (e as HTMLTextAreaElement).value);
+        await page.select('#host', 'Haswell-noTSX');
+        await page.click('#explain');
+        await state(page, 'explanation');
+        const resolved = resolveGuestCpu(CpuDef.fromXML(guestXml), hostCpu('Haswell-noTSX'), {
+          allowViolations: true,
+        });
+        const rows = await page.$$eval('#explanation tr[data-feature]', (trs) =>
+          trs.map((tr) => [(tr as HTMLElement).dataset.feature, tr.className, tr.children[3]?.textContent]),
+        );
+        expect(rows).toEqual(resolved.features.map((f) => [f.name, f.enabled ? 'on' : 'off', f.source]));
+        // the guest's own policies: aes disabled, avx2 required (and Haswell-noTSX has it)
+        expect(rows).toContainEqual(['aes', 'off', 'explicit']);
+        expect(rows).toContainEqual(['avx2', 'on', 'explicit']);
+        expect(await text(page, '#cpu-arg')).toBe(`-cpu ${qemuCpuArg(resolved)}`);
+
+        // the same guest on the host of the capabilities loaded before (an AMD host: the vendor differs)
+        await page.select('#host', 'pasted');
+        await page.$eval('#explanation', (e) => delete (e as HTMLElement).dataset.state);
+        await page.click('#explain');
+        await state(page, 'explanation');
+        const capsHost = CpuDef.fromXML(
+          /<host>[\s\S]*?(<cpu>[\s\S]*?<\/cpu>)/.exec(
+            readFileSync(join(REPO_ROOT, 'fixtures/capabilities/qemu-session-x86_64.xml'), 'utf8'),
+          )?.[1] ?? '',
+        );
+        const onCaps = resolveGuestCpu(CpuDef.fromXML(guestXml), capsHost, { allowViolations: true });
+        expect(onCaps.violations.map((v) => v.policy)).toContain('vendor');
+        expect(await page.$eval('#explanation', (e) => (e as HTMLElement).dataset.state)).toBe('violations');
+        expect(
+          await page.$$eval('#explanation tr[data-feature]', (trs) =>
+            trs.map((tr) => [(tr as HTMLElement).dataset.feature, tr.className]),
+          ),
+        ).toEqual(onCaps.features.map((f) => [f.name, f.enabled ? 'on' : 'off']));
+
+        // 3. compare with two Intel hosts and baseline them
+        for (const id of ['Westmere', 'Icelake-Server']) await page.click(`#hosts input[value="${id}"]`);
+        await page.click('#compare');
+        await state(page, 'comparison');
+        const compared = await page.$$eval('#comparison tr[data-host]', (trs) =>
+          trs.map((tr) => tr.children[1]?.textContent),
+        );
+        const guest = CpuDef.fromXML(guestXml);
+        expect(compared).toEqual(
+          ['Westmere', 'Icelake-Server'].map((m) => compareCpu(hostCpu(m), guest).result),
+        );
+        // Westmere has no AVX2, which the guest requires
+        expect(compared[0]).toBe('INCOMPATIBLE');
+        const baseline = await text(page, '#baseline');
+        expect(baseline).toBe(
+          baselineCpu([hostCpu('Westmere'), hostCpu('Icelake-Server')])
+            .toXML()
+            .trim(),
+        );
+        // what `virsh -c test:///default cpu-baseline` (libvirt 9.0) prints for these two hosts
+        expect(baseline).toBe(
+          "<cpu mode='custom' match='exact'>\n  <model fallback='allow'>Westmere</model>\n  <vendor>Intel</vendor>\n</cpu>",
+        );
+
+        mkdirSync(join(REPO_ROOT, 'artifacts/browser'), { recursive: true });
+        await page.screenshot({ path: SCREENSHOT as `${string}.png`, fullPage: true });
+        expect(errors).toEqual([]);
+      });
+    }, 120_000);
+  },
+);
