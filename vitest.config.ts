@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     allowOnly: false,
+    // validate()'s libxml2-wasm loader is generated, not committed (scripts/gen-libxml2-loader.ts)
+    globalSetup: ['scripts/gen-libxml2-loader.ts'],
   },
 });

@@ -1,5 +1,5 @@
 /**
- * Generates src/xml/libxml2-loader.gen.ts: libxml2-wasm's JavaScript wrapper
+ * Generates src/xml/libxml2-loader.gen.ts (git-ignored): libxml2-wasm's JavaScript wrapper
  * (every module but the emscripten build, `libxml2raw.mjs`) bundled into one
  * async function, `loadLibxml2()`.
  *
@@ -13,11 +13,14 @@
  * itself, which has no top-level await) is still imported from the
  * dependency, so nothing large is copied.
  *
- * The dependency is pinned to one version in package.json because this file
- * is that version's wrapper. Run `npm run gen:libxml2` after updating it;
- * `--check` exits 1 when the file is stale (CI).
+ * The file is generated, never committed: the code in it is libxml2-wasm's
+ * (MIT, its notice kept at the top), not ours. `npm ci` (the `prepare`
+ * script), `npm run build`, `npm run typecheck`, `npm start` and the tests'
+ * global set-up write it when it is missing or stale, so `dist/` ships it as
+ * a bundler would. The dependency is pinned to one version in package.json
+ * because the generator expects that version's wrapper.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -92,14 +95,19 @@ export async function renderLoaderModule(): Promise<string> {
   ].join('\n');
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+/** Writes the loader when it is missing or stale; returns whether it wrote. */
+export async function ensureLoader(): Promise<boolean> {
   const text = await renderLoaderModule();
-  if (process.argv.includes('--check')) {
-    if (readFileSync(target, 'utf8') !== text) {
-      console.error('src/xml/libxml2-loader.gen.ts is stale: run npm run gen:libxml2');
-      process.exit(1);
-    }
-  } else {
-    writeFileSync(target, text);
-  }
+  if (existsSync(target) && readFileSync(target, 'utf8') === text) return false;
+  writeFileSync(target, text);
+  return true;
+}
+
+/** vitest's global set-up (vitest.config.ts): the tests import the loader from src/. */
+export default async function setup(): Promise<void> {
+  await ensureLoader();
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await ensureLoader();
 }

@@ -1,7 +1,7 @@
-// src/xml/libxml2-loader.gen.ts is libxml2-wasm's wrapper as one async function
-// (scripts/gen-libxml2-loader.ts): it must be the installed version's, and the
-// dependency must stay pinned to that version, since the wrapper and the wasm
-// build it imports come from one release.
+// src/xml/libxml2-loader.gen.ts is libxml2-wasm's wrapper as one async function,
+// generated (never committed) by scripts/gen-libxml2-loader.ts: it must be the
+// installed version's, and the dependency must stay pinned to that version,
+// since the wrapper and the wasm build it imports come from one release.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { renderLoaderModule } from '../../scripts/gen-libxml2-loader.js';
 import { REPO_ROOT } from '../shared-data.js';
 
 describe('the libxml2-wasm loader', () => {
-  it('is generated from the installed libxml2-wasm (npm run gen:libxml2)', async () => {
+  it('is generated from the installed libxml2-wasm (the set-up wrote it)', async () => {
     const onDisk = readFileSync(join(REPO_ROOT, 'src/xml/libxml2-loader.gen.ts'), 'utf8');
     expect(onDisk === (await renderLoaderModule()), 'stale: run npm run gen:libxml2').toBe(true);
   });
