@@ -457,7 +457,10 @@ export type Infer<S extends Record<string, AnyField>> = {
 };
 
 /** Marks a field as always present in the typed object (and in the XML). */
-export function req<T>(field: Field<T>): Field<T> & { readonly required: true } {
+export function req<T>(field: Field<T>): Field<T> & {
+  /** Set on fields the element must have: reading refuses an element without it. */
+  readonly required: true;
+} {
   const marked = Object.assign(Object.create(null) as object, field, { required: true as const });
   if (CHILD_ONLY.has(field)) CHILD_ONLY.add(marked);
   return marked;

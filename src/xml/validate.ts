@@ -24,29 +24,43 @@ import { innerCauses, type LibTree, libTree } from './validate-detail.js';
 
 /** The document kinds we have schemas for, by root schema file. */
 export const SCHEMA_KINDS = {
+  /** `<capabilities>`: what a host and its hypervisor can run. */
   capability: 'capability.rng',
+  /** `<domainCapabilities>`: what one emulator, machine and domain type support. */
   domaincaps: 'domaincaps.rng',
+  /** `<domain>`: a guest definition. */
   domain: 'domain.rng',
+  /** `<cpu>` on its own, host or guest form (`virsh cpu-compare` input). */
   cpu: 'cpu.rng',
+  /** `<network>`: a virtual network. */
   network: 'network.rng',
+  /** `<device>`: a host device. */
   nodedev: 'nodedev.rng',
+  /** `<secret>`: a secret's metadata. */
   secret: 'secret.rng',
+  /** `<pool>`: a storage pool. */
   storagepool: 'storagepool.rng',
+  /** `<volume>`: a storage volume. */
   storagevol: 'storagevol.rng',
 } as const;
 
 export type SchemaKind = keyof typeof SCHEMA_KINDS;
 
+/** One way the document does not match its schema. */
 export interface ValidationIssue {
   /** 1-based line in the validated document (0 when libxml2 gives none). */
   line: number;
+  /** libxml2's description of the problem. */
   message: string;
   /** libxml2's path to the node at fault, when it gives one. */
   path?: string;
 }
 
+/** What `validate` found. */
 export interface ValidationResult {
+  /** Whether the document matches its schema. */
   valid: boolean;
+  /** Every problem found, in document order; empty when valid. */
   errors: ValidationIssue[];
 }
 
