@@ -83,10 +83,28 @@ function describeField(expr, checker) {
   }
 }
 
+/**
+ * Tables declared on their own (`const domainSpec = {...}` and later
+ * `elementMapper('domain', domainSpec)`), by variable name → element name,
+ * read once from the program's sources.
+ */
+let namedTables;
+function tableElements(program) {
+  if (namedTables) return namedTables;
+  namedTables = new Map();
+  const use = /elementMapper\(\s*'([^']+)'\s*,\s*([A-Za-z_$][\w$]*)\s*[,)]/g;
+  for (const file of program.getSourceFiles()) {
+    if (file.isDeclarationFile) continue;
+    for (const m of file.text.matchAll(use)) namedTables.set(m[2], m[1]);
+  }
+  return namedTables;
+}
+
 /** The element whose table holds `node`: the name given to the enclosing `elementMapper(...)`, if any. */
-function enclosingElement(node) {
+function enclosingElement(node, program) {
   for (let n = node.parent; n; n = n.parent) {
     if (ts.isCallExpression(n) && calleeName(n) === 'elementMapper') return stringArgs(n)[0];
+    if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name)) return tableElements(program).get(n.name.text);
     if (ts.isSourceFile(n)) return undefined;
   }
   return undefined;
@@ -143,7 +161,7 @@ export function load(app) {
     if (!decl || !ts.isPropertyAssignment(decl)) return;
     const described = describeField(decl.initializer, context.checker);
     if (!described) return;
-    const text = sentence(described, enclosingElement(decl));
+    const text = sentence(described, enclosingElement(decl, context.program));
     reflection.comment = new Comment([{ kind: 'text', text }]);
   });
 }

@@ -24,8 +24,12 @@ export type {
   CommandLineSecrets,
   MonitorCommand,
   NetHost,
+  NetHostRequest,
+  NetworkConnection,
   PasstSocketFn,
+  SecretRef,
 } from './drivers/qemu/command-line/types.js';
+export type { FirmwareDescriptor } from './drivers/qemu/defaults/firmware-descriptor.js';
 export type { FirmwareSelectOptions } from './drivers/qemu/defaults/firmware-select.js';
 export { applyQemuDefaults, type QemuDefaultsOptions } from './drivers/qemu/defaults/index.js';
 export type { QemuDriverConfig } from './drivers/qemu/driver-config.js';
@@ -38,6 +42,9 @@ export {
   hasFlag,
   type QemuAccelCaps,
   type QemuCaps,
+  type QemuCpuModel,
+  type QemuHostCpu,
+  type QemuMachineType,
   type QemuSevCaps,
   type QemuSgxCaps,
 } from './drivers/qemu/probe/qemu-caps.js';

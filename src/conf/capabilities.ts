@@ -264,6 +264,7 @@ export class Capabilities {
     );
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     return capabilitiesMapper.write(this);
   }

@@ -36,19 +36,41 @@ import {
 } from './binding.js';
 import { toKiB } from './units.js';
 
+/**
+ * The `mode` values of a guest `<cpu>`: a named model, the host's model, the host CPU itself, or
+ * the most the hypervisor can do.
+ */
 export const CPU_MODES = ['custom', 'host-model', 'host-passthrough', 'maximum'] as const;
+/** One of `CPU_MODES`. */
 export type CpuMode = (typeof CPU_MODES)[number];
 
+/**
+ * The `match` values of a custom `<cpu>`: how closely the guest CPU must match the model; they set
+ * the default feature policy.
+ */
 export const CPU_MATCHES = ['minimum', 'exact', 'strict'] as const;
+/** One of `CPU_MATCHES`. */
 export type CpuMatch = (typeof CPU_MATCHES)[number];
 
+/**
+ * The `check` values of a guest `<cpu>`: how strictly the hypervisor checks the CPU it gave the
+ * guest.
+ */
 export const CPU_CHECKS = ['none', 'partial', 'full'] as const;
+/** One of `CPU_CHECKS`. */
 export type CpuCheck = (typeof CPU_CHECKS)[number];
 
+/** The `policy` values of a guest `<feature>`, from the strongest yes to the strongest no. */
 export const CPU_FEATURE_POLICIES = ['force', 'require', 'optional', 'disable', 'forbid'] as const;
+/** One of `CPU_FEATURE_POLICIES`. */
 export type CpuFeaturePolicy = (typeof CPU_FEATURE_POLICIES)[number];
 
+/**
+ * The `fallback` values of `<model>`: whether another model may be used when the hypervisor lacks
+ * this one.
+ */
 export const CPU_FALLBACKS = ['allow', 'forbid'] as const;
+/** One of `CPU_FALLBACKS`. */
 export type CpuFallback = (typeof CPU_FALLBACKS)[number];
 
 const nonNegative = int({ min: 0, max: 0xffffffff });
@@ -376,10 +398,12 @@ export class CpuDef {
     );
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     return cpuMapper.write(this);
   }
 
+  /** Formats the model as libvirt does. */
   toXML(): string {
     return serializeXml(this.toElement());
   }

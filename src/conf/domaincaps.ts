@@ -194,6 +194,7 @@ export const DOMAIN_CAPS_DEVICES = [
   'panic',
   'console',
 ] as const;
+/** One of `DOMAIN_CAPS_DEVICES`. */
 export type DomainCapsDeviceName = (typeof DOMAIN_CAPS_DEVICES)[number];
 
 /** Feature elements in libvirt's order, by XML name. */
@@ -212,6 +213,7 @@ export const DOMAIN_CAPS_FEATURES = [
   'hyperv',
   'launchSecurity',
 ] as const;
+/** One of `DOMAIN_CAPS_FEATURES`. */
 export type DomainCapsFeatureName = (typeof DOMAIN_CAPS_FEATURES)[number];
 
 function supportTable<const N extends string>(names: readonly N[]): { [K in N]: Field<DomainCapsSupport> } {
@@ -334,10 +336,12 @@ export class DomainCapabilities {
     );
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     return domainCapabilitiesMapper.write(this);
   }
 
+  /** Formats the model as libvirt does. */
   toXML(): string {
     return serializeXml(this.toElement());
   }

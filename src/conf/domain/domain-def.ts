@@ -87,6 +87,7 @@ export class DomainDef {
     return DomainDef.fromElement(parseXml(xml), options);
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document). */
   static fromElement(el: XmlElement, options: ParseDomainOptions = {}): DomainDef {
     if (el.name !== 'domain') {
       throw new VirError('XML_ERROR', 'conf', `expected root element <domain>, found <${el.name}>`, {
@@ -127,6 +128,7 @@ export class DomainDef {
     return this;
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(options: FormatDomainOptions = {}): XmlElement {
     if (options.check !== false) checkDomain(this);
     const source = options.preserveUnknown === false ? withoutUnknown(this) : this;

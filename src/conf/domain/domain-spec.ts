@@ -49,6 +49,7 @@ import {
   vcpusMapper,
 } from './resources.js';
 
+/** The `type` values of `<domain>`: which hypervisor runs it (`kvm`, `qemu`, `test`, ...). */
 export const DOMAIN_TYPES = [
   'none',
   'qemu',
@@ -69,6 +70,7 @@ export const DOMAIN_TYPES = [
   'ch',
   'hvf',
 ] as const;
+/** One of `DOMAIN_TYPES`. */
 export type DomainType = (typeof DOMAIN_TYPES)[number];
 
 /** Repeated opaque children (`<seclabel>`), kept verbatim. */

@@ -121,6 +121,7 @@ export function normalizeBandwidth(b: NetBandwidth, field: string, allowFloor = 
 // --- virtualport -------------------------------------------------------------
 
 export const VIRTUALPORT_TYPES = ['802.1Qbg', '802.1Qbh', 'openvswitch', 'midonet'] as const;
+/** One of `VIRTUALPORT_TYPES`. */
 export type VirtualPortType = (typeof VIRTUALPORT_TYPES)[number];
 
 const parametersMapper = elementMapper('parameters', {

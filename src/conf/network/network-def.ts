@@ -157,6 +157,9 @@ export interface FormatNetworkOptions {
 
 export interface NetworkDef extends NetworkData {}
 
+/**
+ * A virtual network (`<network>`): libvirt's defaults and checks on parse, libvirt's output on format, unknown XML kept.
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
 export class NetworkDef {
   /**
@@ -168,6 +171,7 @@ export class NetworkDef {
     return NetworkDef.fromElement(parseRoot(xml, 'network'), options);
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document). */
   static fromElement(el: XmlElement, options: ParseObjectOptions = {}): NetworkDef {
     let data = networkMapper.read(withCanonicalPrefixes(el, new Map([[DNSMASQ_NS, 'dnsmasq']])), '/network');
     if (options.preserveUnknown === false) data = withoutUnknown(data);
@@ -185,6 +189,7 @@ export class NetworkDef {
     return this.forward?.mode ?? 'none';
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(options: FormatNetworkOptions = {}): XmlElement {
     const el = networkMapper.write(this);
     if (this.dnsmasqOptions) el.attrs.unshift({ name: 'xmlns:dnsmasq', value: DNSMASQ_NS });

@@ -78,6 +78,9 @@ export type UsbInterfaceCapability = Infer<typeof usbInterfaceCapMapper.spec>;
 
 // --- net ---------------------------------------------------------------------
 
+/**
+ * The offload features a host network device may report (`<feature name>` of a `net` capability).
+ */
 export const NET_FEATURES = [
   'rx',
   'tx',

@@ -181,6 +181,9 @@ export interface FormatNodeDeviceOptions {
 
 export interface NodeDeviceDef extends NodeDeviceData {}
 
+/**
+ * A host device (`<device>`) with its capabilities (PCI, USB, network, storage, mediated devices, ...).
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
 export class NodeDeviceDef {
   /**
@@ -192,6 +195,7 @@ export class NodeDeviceDef {
     return NodeDeviceDef.fromElement(parseRoot(xml, 'device'), options);
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document). */
   static fromElement(el: XmlElement, options: ParseObjectOptions = {}): NodeDeviceDef {
     let data = nodeDeviceMapper.read(el, '/device');
     if (options.preserveUnknown === false) data = withoutUnknown(data);
@@ -200,6 +204,7 @@ export class NodeDeviceDef {
     return def;
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(options: FormatNodeDeviceOptions = {}): XmlElement {
     const out: NodeDeviceData = { ...this };
     if (options.inactive) {

@@ -38,6 +38,7 @@ import { encryptionMapper, normalizeEncryption } from './encryption.js';
 import type { StoragePoolDef, StoragePoolType } from './pool-def.js';
 
 export const STORAGE_VOL_TYPES = ['file', 'block', 'dir', 'network', 'netdir', 'ploop'] as const;
+/** One of `STORAGE_VOL_TYPES`. */
 export type StorageVolType = (typeof STORAGE_VOL_TYPES)[number];
 
 /** Image formats of file-backed volumes (`none` is not a volume format). */
@@ -202,6 +203,9 @@ export interface ParseVolOptions extends ParseObjectOptions {
 
 export interface StorageVolDef extends StorageVolData {}
 
+/**
+ * A storage volume (`<volume>`), read for the pool it belongs to (its type decides the volume's defaults).
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
 export class StorageVolDef {
   /** The pool type the volume was read for. */
@@ -217,6 +221,7 @@ export class StorageVolDef {
     return StorageVolDef.fromElement(parseRoot(xml, 'volume'), options);
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document). */
   static fromElement(el: XmlElement, options: ParseVolOptions = {}): StorageVolDef {
     const poolType = typeof options.pool === 'string' ? options.pool : (options.pool?.type ?? 'dir');
     const typeAttr = el.attrs.find((a) => a.name === 'type')?.value;
@@ -230,6 +235,7 @@ export class StorageVolDef {
     return def;
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     return storageVolMapper.write(this);
   }

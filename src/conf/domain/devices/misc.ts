@@ -34,6 +34,7 @@ import { chardevSourceMapper } from './chardev.js';
 import { bootOrderMapper } from './disk.js';
 import { virtioDriverOptions } from './virtio-options.js';
 
+/** The `type` values of `<controller>` (`pci`, `usb`, `scsi`, `virtio-serial`, ...). */
 export const CONTROLLER_TYPES = [
   'ide',
   'fdc',
@@ -47,6 +48,7 @@ export const CONTROLLER_TYPES = [
   'isa',
   'nvme',
 ] as const;
+/** One of `CONTROLLER_TYPES`. */
 export type ControllerType = (typeof CONTROLLER_TYPES)[number];
 
 export const controllerMapper = elementMapper('controller', {
