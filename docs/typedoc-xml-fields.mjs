@@ -33,6 +33,15 @@ function mappedElement(expr, checker, depth = 0) {
     const [first] = stringArgs(expr);
     return first;
   }
+  // A mapper written out by hand: `{ name: 'topology', read, write }`.
+  if (ts.isObjectLiteralExpression(expr)) {
+    for (const p of expr.properties) {
+      if (ts.isPropertyAssignment(p) && ts.isIdentifier(p.name) && p.name.text === 'name') {
+        return ts.isStringLiteralLike(p.initializer) ? p.initializer.text : undefined;
+      }
+    }
+    return undefined;
+  }
   if (ts.isIdentifier(expr) || ts.isPropertyAccessExpression(expr)) {
     const sym = checker.getSymbolAtLocation(expr);
     const target = sym && sym.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(sym) : sym;
@@ -78,7 +87,21 @@ function describeField(expr, checker) {
       const el = expr.arguments[0] && mappedElement(expr.arguments[0], checker);
       return el ? phrase(`The \`<${el}>\` children, in document order,`) : undefined;
     }
+    // The binding's own small field kinds, named after what they read.
+    case 'presence':
+      return a ? phrase(`Whether there is an empty \`<${a}/>\` child`) : undefined;
+    case 'stateOnly':
+      return a ? phrase(`The \`state\` (on or off) of the \`<${a}>\` child`) : undefined;
+    case 'addressField':
+      return phrase('The `<address>` child: where the device sits on its bus');
+    case 'sysinfoSection':
+      return a ? phrase(`The \`<${a}>\` section`) : undefined;
+    case 'scaledBytes':
+    case 'reportedSize':
+      return a ? phrase(`The \`<${a}>\` child, in bytes,`) : undefined;
     default:
+      // A helper that builds the child mapper from its element name: `limitMapper('hard_limit')`.
+      if (name?.endsWith('Mapper') && a) return phrase(`The \`<${a}>\` child`);
       return undefined;
   }
 }
@@ -104,7 +127,8 @@ function tableElements(program) {
 function enclosingElement(node, program) {
   for (let n = node.parent; n; n = n.parent) {
     if (ts.isCallExpression(n) && calleeName(n) === 'elementMapper') return stringArgs(n)[0];
-    if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name)) return tableElements(program).get(n.name.text);
+    if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name))
+      return tableElements(program).get(n.name.text);
     if (ts.isSourceFile(n)) return undefined;
   }
   return undefined;

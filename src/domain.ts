@@ -26,7 +26,12 @@ import { throwIfAborted, VirError } from './errors.js';
  * (next boot), `live` the running guest; neither means the domain's
  * current state, as libvirt's `VIR_DOMAIN_AFFECT_CURRENT`.
  */
-export type WriteOptions = CallOptions & { config?: boolean; live?: boolean };
+export type WriteOptions = CallOptions & {
+  /** Change the persistent definition (next boot). */
+  config?: boolean;
+  /** Change the running guest. */
+  live?: boolean;
+};
 
 /**
  * `C` is the connection type, so that `dom.connection` of a handle from a
@@ -311,7 +316,14 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   }
 
   /** The identity as plain data, for logs and JSON APIs. */
-  toJSON(): { name: string; uuid: string; id: number } {
+  toJSON(): {
+    /** The domain name. */
+    name: string;
+    /** The domain UUID. */
+    uuid: string;
+    /** The id while running, -1 when inactive. */
+    id: number;
+  } {
     return { name: this.name, uuid: this.uuid, id: this.id };
   }
 

@@ -108,7 +108,19 @@ export interface ListDomainsFilter {
 }
 
 /** How drivers are asked for one domain: by name, UUID or id (running domains only). */
-export type DomainLookup = { name: string } | { uuid: string } | { id: number };
+export type DomainLookup =
+  | {
+      /** By name. */
+      name: string;
+    }
+  | {
+      /** By UUID. */
+      uuid: string;
+    }
+  | {
+      /** By id (running domains only). */
+      id: number;
+    };
 
 /** A lifecycle event, as libvirt's `VIR_DOMAIN_EVENT_*` with its detail. */
 export interface DomainLifecycleEvent {

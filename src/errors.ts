@@ -87,6 +87,7 @@ export const VIR_ERROR_CODES = [
   'NO_SECRET',
 ] as const;
 
+/** One of `VIR_ERROR_CODES`. */
 export type VirErrorCode = (typeof VIR_ERROR_CODES)[number];
 
 /** The subsystem an error comes from (libvirt's `virErrorDomain`, in our own words). */

@@ -29,7 +29,11 @@ export type {
   PasstSocketFn,
   SecretRef,
 } from './drivers/qemu/command-line/types.js';
-export type { FirmwareDescriptor } from './drivers/qemu/defaults/firmware-descriptor.js';
+export type {
+  FirmwareDescriptor,
+  FirmwareMapping,
+  FirmwareTarget,
+} from './drivers/qemu/defaults/firmware-descriptor.js';
 export type { FirmwareSelectOptions } from './drivers/qemu/defaults/firmware-select.js';
 export { applyQemuDefaults, type QemuDefaultsOptions } from './drivers/qemu/defaults/index.js';
 export type { QemuDriverConfig } from './drivers/qemu/driver-config.js';
@@ -44,6 +48,7 @@ export {
   type QemuCaps,
   type QemuCpuModel,
   type QemuHostCpu,
+  type QemuHostCpuProp,
   type QemuMachineType,
   type QemuSevCaps,
   type QemuSgxCaps,

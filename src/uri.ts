@@ -8,7 +8,9 @@
  */
 import { VirError } from './errors.js';
 
+/** The transports a URI may name after `+` (`qemu+ssh://`), as libvirt's remote driver knows them. */
 export const URI_TRANSPORTS = ['unix', 'tcp', 'tls', 'ssh', 'libssh', 'libssh2', 'ext'] as const;
+/** One of `URI_TRANSPORTS`. */
 export type UriTransport = (typeof URI_TRANSPORTS)[number];
 
 /** A connection URI split into its parts, by libvirt's rules. */

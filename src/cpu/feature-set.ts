@@ -5,6 +5,11 @@
  *
  * @module
  */
+
+/**
+ * A set of CPU features as bits, one per feature of the database: the engine compares and
+ * combines whole feature sets with a few word operations.
+ */
 export class FeatureSet {
   /** The bits, 32 features per word, feature `i` at bit `i % 32` of word `i / 32`. */
   readonly words: Uint32Array;

@@ -33,6 +33,7 @@ export type FeatureSource =
   /** Taken from the host (`host-model` / `host-passthrough` / `maximum`). */
   | 'host';
 
+/** One feature of a resolved guest CPU: whether the guest gets it, and why. */
 export interface ResolvedFeature {
   /** The feature's libvirt name. */
   name: string;

@@ -529,6 +529,7 @@ export function translateX86(
   return normaliseGuest(out);
 }
 
+/** What `baselineCpu` computes: the features listed, migratability, the models allowed. */
 export interface BaselineOptions {
   /** List every model feature explicitly. */
   expandFeatures?: boolean;

@@ -44,6 +44,7 @@ export const SCHEMA_KINDS = {
   storagevol: 'storagevol.rng',
 } as const;
 
+/** A document kind `validate` has a schema for. */
 export type SchemaKind = keyof typeof SCHEMA_KINDS;
 
 /** One way the document does not match its schema. */

@@ -7,9 +7,11 @@ import type { QemuDriverConfig } from '../driver-config.js';
 
 /** A libvirt secret, by UUID or by usage (`<secret type usage>`). */
 export interface SecretRef {
+  /** The secret's UUID. */
   uuid?: string;
   /** The `<secret type>`: ceph, iscsi, passphrase, volume, ... */
   type?: string;
+  /** The secret's usage name (the volume path, Ceph name, iSCSI target, ...). */
   usage?: string;
 }
 
@@ -227,6 +229,7 @@ export interface CommandLinePaths {
 
 /** A NIC that needs a descriptor from the host, by its device alias (`net0`). */
 export interface NetHostRequest {
+  /** The interface's device alias (`net0`). */
   alias: string;
   /** Queue pairs: one descriptor per queue. */
   queues: number;
@@ -252,11 +255,34 @@ export interface NetHost {
 
 /** What a virtual network gives a guest NIC. */
 export type NetworkConnection =
-  | { type: 'bridge'; bridge: string }
+  | {
+      /** A bridge the tap joins. */
+      type: 'bridge';
+      /** The bridge's name. */
+      bridge: string;
+    }
   /** A PCI function of the network's pool given to the guest (`pci`: its host address; without it, refused). */
-  | { type: 'hostdev'; pci?: { domain: number; bus: number; slot: number; function: number } }
-  | { type: 'direct' };
+  | {
+      /** A host PCI function passed to the guest. */
+      type: 'hostdev';
+      /** Its host address. */
+      pci?: {
+        /** PCI domain. */
+        domain: number;
+        /** PCI bus. */
+        bus: number;
+        /** PCI slot. */
+        slot: number;
+        /** PCI function. */
+        function: number;
+      };
+    }
+  | {
+      /** macvtap on a host device. */
+      type: 'direct';
+    };
 
+/** What `buildCommandLine` returns: the environment and argv to spawn QEMU with. */
 export interface CommandLine {
   /** The environment QEMU runs with (and only that: no inherited variables). */
   env: Record<string, string>;
@@ -274,8 +300,11 @@ export interface CommandLine {
   hotplugVcpus?: number[];
 }
 
+/** A QMP command to run once QEMU is up, before the guest resumes. */
 export interface MonitorCommand {
+  /** The QMP command name. */
   execute: string;
+  /** Its arguments. */
   arguments: Record<string, unknown>;
 }
 

@@ -31,12 +31,17 @@ export interface FirmwareTarget {
   machines: string[];
 }
 
+/** One of QEMU's firmware descriptor files (`/usr/share/qemu/firmware/*.json`), parsed. */
 export interface FirmwareDescriptor {
   /** The descriptor's file name, which also orders descriptors. */
   name: string;
+  /** How the firmware talks to the guest (`uefi`, `bios`, ...). */
   interfaces: string[];
+  /** How the firmware is loaded: its files and formats. */
   mapping: FirmwareMapping;
+  /** The architectures and machine types it is built for. */
   targets: FirmwareTarget[];
+  /** What it offers (`secure-boot`, `enrolled-keys`, `acpi-s3`, ...). */
   features: string[];
 }
 

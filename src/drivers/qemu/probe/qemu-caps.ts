@@ -17,14 +17,21 @@ export const QEMU_CAPS_FORMAT = 2;
 
 export type QemuAccel = 'kvm' | 'tcg';
 
+/** A machine type as `query-machines` reports it. */
 export interface QemuMachineType {
+  /** The machine type name (`pc-q35-9.2`). */
   name: string;
   /** Short name QEMU also accepts (`pc`, `q35`). */
   alias?: string;
+  /** Whether it is QEMU's default machine for the binary. */
   isDefault: boolean;
+  /** The most vCPUs a guest of this machine may have. */
   maxCpus: number;
+  /** Whether vCPUs can be hot-plugged. */
   hotplugCpus: boolean;
+  /** Whether NUMA nodes may be given memory directly (`-numa node,mem=`). */
   numaMemSupported: boolean;
+  /** Whether QEMU marks it deprecated. */
   deprecated: boolean;
   /** QOM type of the default CPU (`qemu64-x86_64-cpu`). */
   defaultCpuType?: string;
@@ -34,17 +41,23 @@ export interface QemuMachineType {
   acpi?: boolean;
 }
 
+/** A CPU model as `query-cpu-definitions` reports it. */
 export interface QemuCpuModel {
+  /** QEMU's model name. */
   name: string;
+  /** The QOM type behind the model. */
   typename?: string;
   /** Whether the model runs on this host with this accelerator; absent when QEMU did not say. */
   usable?: boolean;
   /** Features that make it unusable, in QEMU's spelling. */
   blockers: string[];
+  /** Whether QEMU marks it deprecated. */
   deprecated: boolean;
   /** The versioned model this name stands for (`Broadwell` -> `Broadwell-v1`). */
   aliasOf?: string;
+  /** Whether the model gives the same CPU on any host (safe to migrate). */
   migrationSafe?: boolean;
+  /** Whether the model never changes between QEMU versions. */
   static?: boolean;
 }
 
@@ -96,7 +109,12 @@ export interface QemuSgxCaps {
   /** Total EPC (enclave page cache) size, KiB. */
   sectionSize: number;
   /** The EPC sections, each on a NUMA node, sizes in KiB. */
-  sections: Array<{ node: number; size: number }>;
+  sections: Array<{
+    /** The NUMA node of the section. */
+    node: number;
+    /** Its size, KiB. */
+    size: number;
+  }>;
 }
 
 /**
@@ -129,13 +147,25 @@ export interface QemuCaps {
   /** libvirt's architecture name (`x86_64`, `i686`, `aarch64`, `ppc64`, ...). */
   arch: string;
   /** QEMU's version. */
-  version: { major: number; minor: number; micro: number };
+  version: {
+    /** Major version. */
+    major: number;
+    /** Minor version. */
+    minor: number;
+    /** Micro (patch) version. */
+    micro: number;
+  };
   /** major * 1,000,000 + minor * 1,000 + micro, as libvirt encodes versions. */
   versionNumber: number;
   /** QEMU's package string (the distribution's build). */
   package: string;
   /** Whether QEMU has KVM support and whether it could use it on this host. */
-  kvm: { present: boolean; enabled: boolean };
+  kvm: {
+    /** QEMU was built with KVM. */
+    present: boolean;
+    /** KVM is usable on this host now. */
+    enabled: boolean;
+  };
   /** The QMP commands QEMU answers to. */
   commands: string[];
   /** The QMP events QEMU may send. */
@@ -149,7 +179,12 @@ export interface QemuCaps {
   /** Properties of the device and object types we asked about. */
   typeProps: Record<string, string[]>;
   /** TPM device models and backend types. */
-  tpm: { models: string[]; types: string[] };
+  tpm: {
+    /** TPM device models (`tpm-tis`, `tpm-crb`, ...). */
+    models: string[];
+    /** TPM backend types (`passthrough`, `emulator`). */
+    types: string[];
+  };
   /** Command-line options and their parameters, from `query-command-line-options`. */
   commandLineOptions: Record<string, string[]>;
   /** Migration capabilities QEMU offers. */
@@ -159,7 +194,14 @@ export interface QemuCaps {
   /** QEMU's raw `query-sgx-capabilities` answer; null without SGX. */
   sgx: Record<string, unknown> | null;
   /** GIC versions of an ARM binary and whether KVM (`kernel`) or QEMU (`emulated`) provides them. */
-  gic?: Array<{ version: number; kernel: boolean; emulated: boolean }>;
+  gic?: Array<{
+    /** The GIC version (2, 3, ...). */
+    version: number;
+    /** Whether KVM provides it in the kernel. */
+    kernel: boolean;
+    /** Whether QEMU can emulate it. */
+    emulated: boolean;
+  }>;
   /** SEV facts when the host can run SEV guests. */
   sevCaps?: QemuSevCaps;
   /** SGX facts when the host can give SGX enclaves. */
@@ -167,7 +209,12 @@ export interface QemuCaps {
   /** Hyper enlightenments KVM can give (libvirt's names), when probed. */
   hypervFeatures?: string[];
   /** What QEMU offers per accelerator. */
-  accel: { kvm?: QemuAccelCaps; tcg?: QemuAccelCaps };
+  accel: {
+    /** Under KVM, when it was probed. */
+    kvm?: QemuAccelCaps;
+    /** Under TCG (emulation). */
+    tcg?: QemuAccelCaps;
+  };
 }
 
 const ARCH_FROM_QEMU: Record<string, string> = {

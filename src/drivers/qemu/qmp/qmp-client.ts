@@ -16,7 +16,19 @@ import { QmpError } from './qmp-error.js';
 /** What QEMU says about itself when a client connects. */
 export interface QmpGreeting {
   /** QEMU's version and package string. */
-  version: { qemu: { major: number; minor: number; micro: number }; package: string };
+  version: {
+    /** QEMU's version. */
+    qemu: {
+      /** Major version. */
+      major: number;
+      /** Minor version. */
+      minor: number;
+      /** Micro (patch) version. */
+      micro: number;
+    };
+    /** The package string (the distribution's build). */
+    package: string;
+  };
   /** QMP capabilities the server offers (`oob`, ...). */
   capabilities: string[];
 }
@@ -28,7 +40,12 @@ export interface QmpEvent {
   /** The event's arguments; empty when it has none. */
   data: Record<string, unknown>;
   /** Seconds and microseconds since the epoch, as QEMU stamps it. */
-  timestamp: { seconds: number; microseconds: number };
+  timestamp: {
+    /** Whole seconds. */
+    seconds: number;
+    /** Microseconds within the second. */
+    microseconds: number;
+  };
 }
 
 /** Per-command options of `QmpClient.execute`. */
