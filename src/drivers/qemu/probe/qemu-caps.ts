@@ -109,12 +109,7 @@ export interface QemuSgxCaps {
   /** Total EPC (enclave page cache) size, KiB. */
   sectionSize: number;
   /** The EPC sections, each on a NUMA node, sizes in KiB. */
-  sections: Array<{
-    /** The NUMA node of the section. */
-    node: number;
-    /** Its size, KiB. */
-    size: number;
-  }>;
+  sections: Array<{ node: number; size: number }>;
 }
 
 /**
@@ -147,25 +142,13 @@ export interface QemuCaps {
   /** libvirt's architecture name (`x86_64`, `i686`, `aarch64`, `ppc64`, ...). */
   arch: string;
   /** QEMU's version. */
-  version: {
-    /** Major version. */
-    major: number;
-    /** Minor version. */
-    minor: number;
-    /** Micro (patch) version. */
-    micro: number;
-  };
+  version: { major: number; minor: number; micro: number };
   /** major * 1,000,000 + minor * 1,000 + micro, as libvirt encodes versions. */
   versionNumber: number;
   /** QEMU's package string (the distribution's build). */
   package: string;
   /** Whether QEMU has KVM support and whether it could use it on this host. */
-  kvm: {
-    /** QEMU was built with KVM. */
-    present: boolean;
-    /** KVM is usable on this host now. */
-    enabled: boolean;
-  };
+  kvm: { present: boolean; enabled: boolean };
   /** The QMP commands QEMU answers to. */
   commands: string[];
   /** The QMP events QEMU may send. */
@@ -179,12 +162,7 @@ export interface QemuCaps {
   /** Properties of the device and object types we asked about. */
   typeProps: Record<string, string[]>;
   /** TPM device models and backend types. */
-  tpm: {
-    /** TPM device models (`tpm-tis`, `tpm-crb`, ...). */
-    models: string[];
-    /** TPM backend types (`passthrough`, `emulator`). */
-    types: string[];
-  };
+  tpm: { models: string[]; types: string[] };
   /** Command-line options and their parameters, from `query-command-line-options`. */
   commandLineOptions: Record<string, string[]>;
   /** Migration capabilities QEMU offers. */
@@ -194,14 +172,7 @@ export interface QemuCaps {
   /** QEMU's raw `query-sgx-capabilities` answer; null without SGX. */
   sgx: Record<string, unknown> | null;
   /** GIC versions of an ARM binary and whether KVM (`kernel`) or QEMU (`emulated`) provides them. */
-  gic?: Array<{
-    /** The GIC version (2, 3, ...). */
-    version: number;
-    /** Whether KVM provides it in the kernel. */
-    kernel: boolean;
-    /** Whether QEMU can emulate it. */
-    emulated: boolean;
-  }>;
+  gic?: Array<{ version: number; kernel: boolean; emulated: boolean }>;
   /** SEV facts when the host can run SEV guests. */
   sevCaps?: QemuSevCaps;
   /** SGX facts when the host can give SGX enclaves. */
@@ -209,12 +180,7 @@ export interface QemuCaps {
   /** Hyper enlightenments KVM can give (libvirt's names), when probed. */
   hypervFeatures?: string[];
   /** What QEMU offers per accelerator. */
-  accel: {
-    /** Under KVM, when it was probed. */
-    kvm?: QemuAccelCaps;
-    /** Under TCG (emulation). */
-    tcg?: QemuAccelCaps;
-  };
+  accel: { kvm?: QemuAccelCaps; tcg?: QemuAccelCaps };
 }
 
 const ARCH_FROM_QEMU: Record<string, string> = {
