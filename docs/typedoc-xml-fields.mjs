@@ -92,6 +92,8 @@ function describeField(expr, checker) {
       return a ? phrase(`Whether there is an empty \`<${a}/>\` child`) : undefined;
     case 'stateOnly':
       return a ? phrase(`The \`state\` (on or off) of the \`<${a}>\` child`) : undefined;
+    case 'literal':
+      return a ? phrase(`The \`type\` attribute, always \`${a}\` for this kind,`) : undefined;
     case 'addressField':
       return phrase('The `<address>` child: where the device sits on its bus');
     case 'sysinfoSection':

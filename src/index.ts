@@ -31,6 +31,7 @@ export type {
 } from './drivers/qemu/command-line/types.js';
 export type {
   FirmwareDescriptor,
+  FirmwareFile,
   FirmwareMapping,
   FirmwareTarget,
 } from './drivers/qemu/defaults/firmware-descriptor.js';

@@ -201,8 +201,11 @@ export interface Field<T> {
   readonly childNames: readonly string[];
   /** Whether this field reads the element's own text. */
   readonly ownsText: boolean;
+  /** Reads the field from its element; undefined when the element does not have it. */
   read(el: XmlElement, ctx: ReadContext): T | undefined;
+  /** Writes the attributes the field holds. */
   writeAttrs?(value: T, out: XmlAttr[]): void;
+  /** Writes the child nodes the field holds. */
   writeChildren?(value: T, out: XmlNode[]): void;
 }
 

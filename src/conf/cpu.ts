@@ -218,12 +218,17 @@ export type CpuNumaCell = Infer<typeof numaCellRawMapper.spec>;
 
 /** One `<latency>` or `<bandwidth>` of `<interconnects>`; bandwidth in KiB (per second), as libvirt keeps it. */
 export interface NumaInterconnect {
+  /** Whether it is a latency or a bandwidth figure. */
   kind: 'latency' | 'bandwidth';
+  /** The NUMA cell the access comes from. */
   initiator: number;
+  /** The NUMA cell whose memory is accessed. */
   target: number;
   /** The memory-side cache level the figure is for; absent: the memory itself. */
   cache?: number;
+  /** Which accesses the figure is for. */
   type: 'access' | 'read' | 'write';
+  /** The figure: nanoseconds for latency, KiB per second for bandwidth. */
   value: bigint;
 }
 
@@ -316,6 +321,7 @@ const interconnectsField: Field<NumaInterconnect[]> = {
 
 export const cpuNumaMapper = elementMapper('numa', {
   cells: children(cpuNumaCellMapper, { min: 1 }),
+  /** The `<interconnects>` child: latencies and bandwidths between NUMA cells. */
   interconnects: interconnectsField,
 });
 export type CpuNuma = Infer<typeof cpuNumaMapper.spec>;
@@ -358,6 +364,7 @@ export const cpuMapper = elementMapper('cpu', cpuSpec, {
   },
 });
 
+/** The fields of a `<cpu>`, as `CpuDef` holds them. */
 export type CpuDefData = Infer<typeof cpuSpec>;
 
 export interface CpuDef extends CpuDefData {}

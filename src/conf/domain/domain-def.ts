@@ -52,13 +52,18 @@ const SINGLETONS = [
 ];
 
 /** What `new DomainDef(...)` takes: a name, plus any other field. */
-export type DomainDefInit = Partial<DomainDefData> & { name: string };
+export type DomainDefInit = Partial<DomainDefData> & {
+  /** The domain name: the one field a new definition must have. */
+  name: string;
+};
 
+/** How `DomainDef.fromXML` reads: the normalisation inputs, and whether unknown XML is kept. */
 export interface ParseDomainOptions extends NormalizeOptions {
   /** Keep XML the model does not know and write it back in place. Default true. */
   preserveUnknown?: boolean;
 }
 
+/** How `DomainDef.toXML` formats. */
 export interface FormatDomainOptions {
   /** Format as an inactive (persistent) definition: no runtime-only values. Default false. */
   inactive?: boolean;

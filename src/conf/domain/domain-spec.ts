@@ -170,6 +170,7 @@ export const domainSpec = {
   os: child(osMapper),
   idmap: rawChild('idmap'),
   features: child(featuresMapper),
+  /** The `<cpu>` child: the guest CPU. */
   cpu: cpuField(),
   clock: child(clockMapper),
   onPoweroff: childText('on_poweroff', lifecycle),
@@ -179,6 +180,7 @@ export const domainSpec = {
   pm: child(pmMapper),
   perf: child(perfMapper),
   devices: child(devicesMapper),
+  /** The `<seclabel>` children, kept as XML. */
   seclabels: rawChildren('seclabel'),
   keywrap: rawChild('keywrap'),
   launchSecurity: child(launchSecurityMapper),
@@ -186,4 +188,5 @@ export const domainSpec = {
 
 export const domainMapper = elementMapper('domain', domainSpec);
 
+/** The fields of a `<domain>`, as `DomainDef` holds them. */
 export type DomainDefData = Infer<typeof domainSpec>;

@@ -95,6 +95,7 @@ export const memoryBackingMapper = elementMapper('memoryBacking', {
 });
 export type MemoryBacking = Infer<typeof memoryBackingMapper.spec>;
 
+/** The `placement` values of `<vcpu>`: a fixed cpuset, or chosen by numad. */
 export const VCPU_PLACEMENTS = ['static', 'auto'] as const;
 
 export const vcpuMapper = elementMapper('vcpu', {

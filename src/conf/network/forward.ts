@@ -69,7 +69,7 @@ const pfMapper = elementMapper('pf', { dev: attr('dev', str) });
 
 const interfaceMapper = elementMapper('interface', {
   dev: attr('dev', str),
-  // How many guests use the device: live state, not configuration.
+  /** How many guests use the device: live state, read and dropped. */
   connections: ignoredAttrs('connections'),
 });
 

@@ -122,9 +122,9 @@ const dnsmasqOptionsField: Field<string[]> = {
 };
 
 export const networkMapper = elementMapper('network', {
-  // Declared by the namespaced options; written back by toElement.
+  /** The `xmlns:dnsmasq` declaration: read and dropped, written back by `toElement` when dnsmasq options are there. */
   xmlns: ignoredAttrs('xmlns:dnsmasq'),
-  // Guests connected right now: live state, not configuration.
+  /** The `connections` count of guests attached now: live state, read and dropped. */
   connections: ignoredAttrs('connections'),
   ipv6: attr('ipv6', yesNo),
   trustGuestRxFilters: attr('trustGuestRxFilters', yesNo),
@@ -142,14 +142,18 @@ export const networkMapper = elementMapper('network', {
   vlan: child(vlanMapper),
   bandwidth: child(bandwidthMapper),
   isolatedPort: childAttr('port', 'isolated', yesNo),
+  /** The `<ip>` children: the addresses and DHCP ranges the network serves. */
   ips: ipsField,
+  /** The `<route>` children: static routes of the network. */
   routes: routesField,
   virtualPort: child(virtualPortMapper),
   portGroups: children(portGroupMapper),
+  /** The `<dnsmasq:options>` child: options passed to dnsmasq as they are. */
   dnsmasqOptions: dnsmasqOptionsField,
 });
 type NetworkData = Infer<typeof networkMapper.spec>;
 
+/** How `NetworkDef.toXML` formats. */
 export interface FormatNetworkOptions {
   /** Format the persistent definition only (libvirt's `--inactive`). */
   inactive?: boolean;

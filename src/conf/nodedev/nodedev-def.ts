@@ -97,6 +97,7 @@ const DEVICE_CAPS = {
   ccwgroup: ccwGroupCapMapper,
 } as const;
 
+/** One `<capability>` of a host device, by its `type`. */
 export type NodeDeviceCapability =
   | SystemCapability
   | PciCapability
@@ -169,11 +170,14 @@ export const nodeDeviceMapper = elementMapper('device', {
   devnodes: children(devnodeMapper),
   parent: child(parentMapper),
   // The driver bound to the device right now: state, not definition.
+  /** The `<driver>` child: the host's current driver, read and dropped. */
   driver: ignored('driver'),
+  /** The `<capability>` children: what the device is (PCI, USB, network, storage, ...). */
   capabilities: deviceCapabilities,
 });
 type NodeDeviceData = Infer<typeof nodeDeviceMapper.spec>;
 
+/** How `NodeDeviceDef.toXML` formats. */
 export interface FormatNodeDeviceOptions {
   /** Format the persistent definition only (no sysfs path or device nodes). */
   inactive?: boolean;

@@ -194,6 +194,10 @@ function reportedSize(name: string): Field<bigint> {
 export const storagePoolMapper = elementMapper('pool', {
   type: req(attr('type', enumOf(STORAGE_POOL_TYPES))),
   // Declared by the namespaced elements below; written back by toElement.
+  /**
+   * The `xmlns:fs` and `xmlns:rbd` declarations: read and dropped, written back when their options
+   * are there.
+   */
   xmlns: ignoredAttrs('xmlns:fs', 'xmlns:rbd'),
   name: childText('name', str),
   uuid: childText('uuid', uuid),
@@ -201,10 +205,13 @@ export const storagePoolMapper = elementMapper('pool', {
   allocation: reportedSize('allocation'),
   available: reportedSize('available'),
   features: child(featuresMapper),
+  /** The `<source>` child: where the pool's storage is, by the pool type's rules. */
   source: sourceField,
   target: child(targetMapper),
   refresh: child(refreshMapper),
+  /** The `<fs:mount_opts>` child: extra mount options of a filesystem pool. */
   mountOpts: mountOptsField,
+  /** The `<rbd:config_opts>` child: Ceph client options of an RBD pool. */
   rbdConfigOpts: rbdConfigField,
 });
 type StoragePoolData = Infer<typeof storagePoolMapper.spec>;

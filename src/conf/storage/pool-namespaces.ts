@@ -66,8 +66,11 @@ export const mountOptsField: Field<string[]> = {
   },
 };
 
+/** One Ceph client option of an RBD pool (`<rbd:option name value>`). */
 export interface RbdConfigOption {
+  /** The option name. */
   name: string;
+  /** Its value. */
   value: string;
 }
 

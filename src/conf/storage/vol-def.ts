@@ -37,6 +37,7 @@ import { normalizePerms, permissionsMapper } from './common.js';
 import { encryptionMapper, normalizeEncryption } from './encryption.js';
 import type { StoragePoolDef, StoragePoolType } from './pool-def.js';
 
+/** The `type` values of `<volume>`. */
 export const STORAGE_VOL_TYPES = ['file', 'block', 'dir', 'network', 'netdir', 'ploop'] as const;
 /** One of `STORAGE_VOL_TYPES`. */
 export type StorageVolType = (typeof STORAGE_VOL_TYPES)[number];
@@ -71,6 +72,7 @@ export const DISK_VOL_FORMATS = [
   'linux-raid',
   'extended',
 ] as const;
+/** The qcow2 `<features>` a volume target may have. */
 export const VOL_FEATURES = ['lazy_refcounts', 'extended_l2', 'data_file'] as const;
 
 /** Volume formats a pool type knows, default first; none for pools of raw block devices. */
@@ -169,11 +171,14 @@ const targetMapper = elementMapper('target', {
   path: childText('path', str),
   format: childAttr('format', 'type', str),
   permissions: child(permissionsMapper),
+  /** The `<timestamps>` child: reported by the pool, read and dropped. */
   timestamps: ignored('timestamps'),
   encryption: child(encryptionMapper),
   compat: childText('compat', str),
+  /** Whether the target has an empty `<nocow/>` child (no copy-on-write on btrfs). */
   nocow: nocowField,
   clusterSize: scaledBytes('clusterSize'),
+  /** The `<features>` child: the qcow2 features of the image. */
   features: volFeaturesField,
 });
 export type StorageVolTarget = Infer<typeof targetMapper.spec>;
@@ -183,9 +188,11 @@ export const storageVolMapper = elementMapper('volume', {
   name: childText('name', str),
   key: childText('key', str),
   // A volume's source lists the extents a refresh found: not configuration.
+  /** The `<source>` child: reported by the pool, read and dropped. */
   source: ignored('source'),
   capacity: scaledBytes('capacity'),
   allocation: scaledBytes('allocation'),
+  /** The `<physical>` child: reported by the pool, read and dropped. */
   physical: ignored('physical'),
   target: child(targetMapper),
   backingStore: child(backingStoreMapper),

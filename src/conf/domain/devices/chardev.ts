@@ -106,6 +106,7 @@ export const serialMapper = elementMapper('serial', chardevSpec());
 export const parallelMapper = elementMapper('parallel', chardevSpec());
 export const consoleMapper = elementMapper('console', chardevSpec());
 export const channelMapper = elementMapper('channel', chardevSpec());
+/** A character device (serial, console, parallel, channel) as the models hold it. */
 export type ChardevDef = Infer<ReturnType<typeof chardevSpec>>;
 
 export const smartcardMapper = elementMapper('smartcard', {
