@@ -9,7 +9,13 @@ import type { DomainLookup, DriverConnection } from './driver.js';
 import { VirError } from './errors.js';
 
 /** Anything with a `toXML()` (a `DomainDef`, say) or an XML string. */
-export type XmlSource = string | { toXML(): string };
+/** A definition as XML text or as a model (`DomainDef`, `CpuDef`, ...) that formats itself. */
+export type XmlSource =
+  | string
+  | {
+      /** The definition as XML. */
+      toXML(): string;
+    };
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 

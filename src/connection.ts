@@ -114,6 +114,7 @@ export class Connection implements DomainOwner {
     return this.#driver.type;
   }
 
+  /** Whether `close()` was called or the driver went away. */
   get isClosed(): boolean {
     return this.#closed;
   }
@@ -131,6 +132,7 @@ export class Connection implements DomainOwner {
     );
   }
 
+  /** The hypervisor host's name (`virsh hostname`). */
   getHostname(opts: CallOptions = {}): Promise<string> {
     const d = this.#driver;
     return this.#call('getHostname', opts, (signal) => need(d, 'getHostname').call(d, { signal }));
@@ -160,6 +162,7 @@ export class Connection implements DomainOwner {
     return this.#call('getVersion', opts, (signal) => need(d, 'getVersion').call(d, { signal }));
   }
 
+  /** The host's CPUs, memory and NUMA layout (`virsh nodeinfo`). */
   getNodeInfo(opts: CallOptions = {}): Promise<NodeInfo> {
     const d = this.#driver;
     return this.#call('getNodeInfo', opts, (signal) => need(d, 'getNodeInfo').call(d, { signal }));
@@ -313,6 +316,7 @@ export class Connection implements DomainOwner {
     }
   }
 
+  /** Closes the connection at the end of an `await using` block. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -23,7 +23,17 @@ import type {
 } from './driver.js';
 import { throwIfAborted, VirError } from './errors.js';
 
-type WriteOptions = CallOptions & { config?: boolean; live?: boolean };
+/**
+ * Where a change to a domain applies: `config` the persistent definition
+ * (next boot), `live` the running guest; neither means the domain's
+ * current state, as libvirt's `VIR_DOMAIN_AFFECT_CURRENT`.
+ */
+export type WriteOptions = CallOptions & {
+  /** Change the persistent definition (next boot). */
+  config?: boolean;
+  /** Change the running guest. */
+  live?: boolean;
+};
 
 /**
  * `C` is the connection type, so that `dom.connection` of a handle from a
@@ -39,10 +49,12 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     this.#ref = ref;
   }
 
+  /** The domain name, as of the last call that returned it (a rename updates it). */
   get name(): string {
     return this.#ref.name;
   }
 
+  /** The domain UUID, lower-case: the identity that never changes. */
   get uuid(): string {
     return this.#ref.uuid;
   }
@@ -52,6 +64,7 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     return this.#ref.id;
   }
 
+  /** The connection this handle calls through. */
   get connection(): C {
     return this.#conn;
   }
@@ -72,10 +85,12 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
+  /** Pauses the guest's vCPUs; memory and devices stay as they are. */
   suspend(opts: CallOptions = {}): Promise<void> {
     return this.#write('domainSuspend', opts, (d, signal) => d.domainSuspend!(this.#ref, { signal }));
   }
 
+  /** Resumes a paused guest. */
   resume(opts: CallOptions = {}): Promise<void> {
     return this.#write('domainResume', opts, (d, signal) => d.domainResume!(this.#ref, { signal }));
   }
@@ -119,10 +134,12 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     }
   }
 
+  /** Asks the guest to reboot (ACPI, as libvirt by default); resolves once asked. */
   reboot(opts: CallOptions = {}): Promise<void> {
     return this.#write('domainReboot', opts, (d, signal) => d.domainReboot!(this.#ref, { signal }));
   }
 
+  /** Resets the guest at once, without asking it, like the reset button. */
   reset(opts: CallOptions = {}): Promise<void> {
     return this.#write('domainReset', opts, (d, signal) => d.domainReset!(this.#ref, { signal }));
   }
@@ -144,12 +161,14 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
+  /** The state and libvirt's reason for it (`virsh domstate --reason`). */
   getState(opts: CallOptions = {}): Promise<DomainState> {
     return this.#conn._domainCall('domainGetState', this.#ref, opts, (d, signal) =>
       d.domainGetState!(this.#ref, { signal }),
     );
   }
 
+  /** State, memory, vCPUs and CPU time (`virsh dominfo`). */
   getInfo(opts: CallOptions = {}): Promise<DomainInfo> {
     return this.#conn._domainCall('domainGetInfo', this.#ref, opts, (d, signal) =>
       d.domainGetInfo!(this.#ref, { signal }),
@@ -189,6 +208,10 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
+  /**
+   * Sets the vCPU count of the running guest (`live`), the definition (`config`), or the current
+   * one.
+   */
   setVcpus(count: number, opts: WriteOptions = {}): Promise<void> {
     if (!Number.isSafeInteger(count) || count <= 0) {
       return Promise.reject(new VirError('INVALID_ARG', 'domain', `invalid vCPU count ${count}`));
@@ -198,18 +221,21 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
+  /** Whether the domain starts when the host (or the driver) starts. */
   getAutostart(opts: CallOptions = {}): Promise<boolean> {
     return this.#conn._domainCall('domainGetAutostart', this.#ref, opts, (d, signal) =>
       d.domainGetAutostart!(this.#ref, { signal }),
     );
   }
 
+  /** Sets whether the domain starts when the host starts. */
   setAutostart(autostart: boolean, opts: CallOptions = {}): Promise<void> {
     return this.#write('domainSetAutostart', opts, (d, signal) =>
       d.domainSetAutostart!(this.#ref, autostart, { signal }),
     );
   }
 
+  /** Renames an inactive domain; this handle follows the new name. */
   async rename(newName: string, opts: CallOptions = {}): Promise<void> {
     if (typeof newName !== 'string' || newName === '') {
       throw new VirError('INVALID_ARG', 'domain', 'new domain name must be a non-empty string');
@@ -220,10 +246,12 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
+  /** Saves the running guest's state and stops it; the next `start()` resumes from there. */
   managedSave(opts: CallOptions = {}): Promise<void> {
     return this.#write('domainManagedSave', opts, (d, signal) => d.domainManagedSave!(this.#ref, { signal }));
   }
 
+  /** Whether a managed save waits for the next start. */
   hasManagedSave(opts: CallOptions = {}): Promise<boolean> {
     return this.#conn._domainCall('domainHasManagedSave', this.#ref, opts, (d, signal) =>
       d.domainHasManagedSave!(this.#ref, { signal }),
@@ -250,6 +278,7 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
+  /** Whether the domain has a persistent definition (false for one made by `createDomain`). */
   isPersistent(opts: CallOptions = {}): Promise<boolean> {
     return this.#conn._domainCall('domainIsPersistent', this.#ref, opts, (d, signal) =>
       d.domainIsPersistent!(this.#ref, { signal }),
@@ -274,6 +303,7 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
+  /** One snapshot's `<domainsnapshot>` XML. */
   getSnapshotXML(name: string, opts: CallOptions = {}): Promise<string> {
     return this.#conn._domainCall('domainSnapshotGetXml', this.#ref, opts, (d, signal) =>
       d.domainSnapshotGetXml!(this.#ref, name, { signal }),
@@ -295,7 +325,15 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
-  toJSON(): { name: string; uuid: string; id: number } {
+  /** The identity as plain data, for logs and JSON APIs. */
+  toJSON(): {
+    /** The domain name. */
+    name: string;
+    /** The domain UUID. */
+    uuid: string;
+    /** The id while running, -1 when inactive. */
+    id: number;
+  } {
     return { name: this.name, uuid: this.uuid, id: this.id };
   }
 

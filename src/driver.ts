@@ -18,6 +18,10 @@ import type { ConnectUri } from './uri.js';
 
 /** Options every call that can wait accepts. */
 export interface CallOptions {
+  /**
+   * Aborts the call: it rejects with `OPERATION_ABORTED` and stops waiting as soon as the driver
+   * can.
+   */
   signal?: AbortSignal;
 }
 
@@ -36,6 +40,7 @@ export interface StartCallOptions extends CallOptions {
 
 /** Identity of a domain as drivers pass it around (libvirt's `virDomainPtr`). */
 export interface DomainRef {
+  /** The domain name, unique on its host. */
   readonly name: string;
   /** Lower-case canonical UUID, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`. */
   readonly uuid: string;
@@ -54,7 +59,9 @@ export type DomainStateName =
   | 'crashed'
   | 'pmsuspended';
 
+/** What `Domain.getState()` gives: the state and libvirt's reason for it. */
 export interface DomainState {
+  /** The domain state. */
   readonly state: DomainStateName;
   /**
    * Why the domain is in that state, spelled as libvirt's reason enums
@@ -64,31 +71,44 @@ export interface DomainState {
   readonly reason: string;
 }
 
+/** What `Domain.getInfo()` gives, as libvirt's `virDomainInfo` (`virsh dominfo`). */
 export interface DomainInfo {
+  /** The domain state. */
   readonly state: DomainStateName;
   /** Maximum memory in KiB. */
   readonly maxMem: number;
   /** Current memory in KiB. */
   readonly memory: number;
+  /** Number of virtual CPUs the domain has now. */
   readonly nrVirtCpu: number;
   /** CPU time used, in nanoseconds. */
   readonly cpuTime: bigint;
 }
 
+/** The host's hardware summary, as libvirt's `virNodeInfo` (`virsh nodeinfo`). */
 export interface NodeInfo {
   /** CPU architecture, e.g. `x86_64` or `i686`. */
   readonly model: string;
   /** Memory in KiB. */
   readonly memory: number;
+  /** Active host CPUs (threads). */
   readonly cpus: number;
   /** MHz. */
   readonly mhz: number;
+  /** NUMA nodes. */
   readonly nodes: number;
+  /** CPU sockets per NUMA node. */
   readonly sockets: number;
+  /** Cores per socket. */
   readonly cores: number;
+  /** Threads per core. */
   readonly threads: number;
 }
 
+/**
+ * Which domains `listDomains` returns; each field given narrows the list, as the flags of
+ * `virConnectListAllDomains`.
+ */
 export interface ListDomainsFilter {
   /** Only running (true) or only inactive (false) domains. */
   active?: boolean;
@@ -96,14 +116,30 @@ export interface ListDomainsFilter {
   persistent?: boolean;
   /** Only domains in one of these states. */
   state?: DomainStateName | readonly DomainStateName[];
+  /** Only domains that start with the host (true) or only those that do not (false). */
   autostart?: boolean;
 }
 
-export type DomainLookup = { name: string } | { uuid: string } | { id: number };
+/** How drivers are asked for one domain: by name, UUID or id (running domains only). */
+export type DomainLookup =
+  | {
+      /** By name. */
+      name: string;
+    }
+  | {
+      /** By UUID. */
+      uuid: string;
+    }
+  | {
+      /** By id (running domains only). */
+      id: number;
+    };
 
 /** A lifecycle event, as libvirt's `VIR_DOMAIN_EVENT_*` with its detail. */
 export interface DomainLifecycleEvent {
+  /** Tells lifecycle events from the other kinds. */
   readonly type: 'lifecycle';
+  /** The domain the event is about. */
   readonly domain: DomainRef;
   /** `defined`, `undefined`, `started`, `suspended`, `resumed`, `stopped`, `shutdown`, `pmsuspended`, `crashed`. */
   readonly event: DomainEventName;
@@ -113,6 +149,7 @@ export interface DomainLifecycleEvent {
   readonly timestamp: number;
 }
 
+/** The lifecycle events, by libvirt's names (`VIR_DOMAIN_EVENT_*` in lower case). */
 export type DomainEventName =
   | 'defined'
   | 'undefined'
@@ -132,7 +169,9 @@ export type DomainEventName =
  * (`{ reboot: true }`).
  */
 export interface DomainRebootEvent {
+  /** Tells reboot events from lifecycle events. */
   readonly type: 'reboot';
+  /** The domain that rebooted. */
   readonly domain: DomainRef;
   /** Milliseconds since the epoch, when the driver saw it. */
   readonly timestamp: number;
@@ -144,6 +183,7 @@ export type DomainEvent = DomainLifecycleEvent;
 /** Every event a driver may deliver. */
 export type AnyDomainEvent = DomainEvent | DomainRebootEvent;
 
+/** What a driver calls for each event it delivers. */
 export type DomainEventListener = (event: AnyDomainEvent) => void;
 
 export interface GetXmlOptions extends CallOptions {
@@ -163,7 +203,9 @@ export interface GetXmlOptions extends CallOptions {
  * destroyed when another caller takes the console with `force`.
  */
 export type ConsoleStream = NodeJS.ReadWriteStream & {
+  /** Closes the console session; the device is free for another one. */
   destroy(error?: Error): unknown;
+  /** Whether the session has ended (closed here, taken over, or the guest stopped). */
   readonly destroyed: boolean;
 };
 
@@ -174,7 +216,9 @@ export interface OpenConsoleOptions extends CallOptions {
 
 /** A domain snapshot as listed (libvirt's `virDomainSnapshotPtr` facts). */
 export interface SnapshotInfo {
+  /** The snapshot name, unique within its domain. */
   readonly name: string;
+  /** Free text given when the snapshot was taken. */
   readonly description?: string;
   /** The domain's state when the snapshot was taken. */
   readonly state: DomainStateName;
@@ -187,14 +231,23 @@ export interface SnapshotInfo {
 }
 
 export interface DomainCapabilitiesQuery extends CallOptions {
+  /**
+   * The emulator binary (`/usr/bin/qemu-system-x86_64`); the driver picks one for the architecture
+   * when absent.
+   */
   emulator?: string;
+  /** The guest architecture (`x86_64`, `aarch64`, ...). */
   arch?: string;
+  /** The machine type (`q35`, `pc-i440fx-9.2`, `virt`, ...). */
   machine?: string;
+  /** The domain type (`kvm`, `qemu`, `test`), as in `<domain type>`. */
   virttype?: string;
 }
 
 export interface BaselineOptions extends CallOptions {
+  /** List every feature of the resulting CPU, including those its model implies (`--features`). */
   expandFeatures?: boolean;
+  /** Leave out features that block migration (`--migratable`). */
   migratable?: boolean;
 }
 
@@ -206,12 +259,16 @@ export interface DriverConnection {
   /** Hypervisor type as libvirt's `virConnectGetType` gives it (`TEST`, `QEMU`). */
   readonly type: string;
 
+  /** Releases the driver's resources; the connection rejects its pending calls first. */
   close(): Promise<void>;
 
+  /** The host and guest capabilities. */
   getCapabilities(opts?: CallOptions): Promise<Capabilities>;
+  /** The hypervisor host's name. */
   getHostname?(opts?: CallOptions): Promise<string>;
   /** Hypervisor version as libvirt encodes it: major * 1,000,000 + minor * 1,000 + release. */
   getVersion?(opts?: CallOptions): Promise<number>;
+  /** The host's hardware summary. */
   getNodeInfo?(opts?: CallOptions): Promise<NodeInfo>;
   /** Domain capabilities XML. */
   getDomainCapabilities?(query: DomainCapabilitiesQuery): Promise<string>;
@@ -219,22 +276,36 @@ export interface DriverConnection {
   /** What a start of `xml` would run, in the hypervisor's own format (`qemu-argv`). */
   domainXMLToNative?(format: string, xml: string, opts?: CallOptions): Promise<string>;
 
+  /** The domains that pass the filter. */
   listDomains(filter: ListDomainsFilter, opts?: CallOptions): Promise<DomainRef[]>;
+  /** One domain; `NO_DOMAIN` when there is none. */
   lookupDomain(key: DomainLookup, opts?: CallOptions): Promise<DomainRef>;
+  /** Defines (or redefines) a persistent domain from its XML. */
   defineDomain?(xml: string, opts?: CallOptions): Promise<DomainRef>;
+  /** Starts a transient domain from its XML: it disappears when it stops. */
   createDomain?(xml: string, opts?: StartCallOptions): Promise<DomainRef>;
 
+  /** Starts an inactive domain (paused when asked); returns its identity with the new id. */
   domainStart?(dom: DomainRef, opts?: StartCallOptions): Promise<DomainRef>;
+  /** Pauses the guest's vCPUs. */
   domainSuspend?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  /** Resumes a paused guest. */
   domainResume?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  /** Asks the guest to power off (ACPI); resolves once asked, not when it is off. */
   domainShutdown?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  /** Asks the guest to reboot. */
   domainReboot?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  /** Resets the guest at once, like the reset button. */
   domainReset?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  /** Stops the guest at once, like pulling the plug. */
   domainDestroy?(dom: DomainRef, opts?: CallOptions): Promise<void>;
   /** `snapshots`: also drop snapshot metadata (`VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA`). */
   domainUndefine?(dom: DomainRef, opts?: CallOptions & { snapshots?: boolean }): Promise<void>;
+  /** The state and its reason. */
   domainGetState?(dom: DomainRef, opts?: CallOptions): Promise<DomainState>;
+  /** State, memory, vCPUs and CPU time. */
   domainGetInfo?(dom: DomainRef, opts?: CallOptions): Promise<DomainInfo>;
+  /** The domain XML: live, or the persistent one with `inactive`. */
   domainGetXml?(dom: DomainRef, opts?: GetXmlOptions): Promise<string>;
   /**
    * The definition `domainGetXml` would format, typed. Optional: without it
@@ -242,21 +313,29 @@ export interface DriverConnection {
    * hands out a copy of its own instead.
    */
   domainGetDefinition?(dom: DomainRef, opts?: GetXmlOptions): Promise<DomainDef>;
+  /** Changes the memory (KiB) of the running guest, the definition, or both. */
   domainSetMemory?(
     dom: DomainRef,
     kib: number,
     opts?: CallOptions & { config?: boolean; live?: boolean },
   ): Promise<void>;
+  /** Changes the vCPU count of the running guest, the definition, or both. */
   domainSetVcpus?(
     dom: DomainRef,
     count: number,
     opts?: CallOptions & { config?: boolean; live?: boolean },
   ): Promise<void>;
+  /** Whether the domain starts with the host. */
   domainGetAutostart?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
+  /** Sets whether the domain starts with the host. */
   domainSetAutostart?(dom: DomainRef, autostart: boolean, opts?: CallOptions): Promise<void>;
+  /** Renames an inactive domain; returns its new identity. */
   domainRename?(dom: DomainRef, newName: string, opts?: CallOptions): Promise<DomainRef>;
+  /** Saves the running guest's state and stops it; the next start resumes from the saved state. */
   domainManagedSave?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  /** Whether a managed save image waits for the next start. */
   domainHasManagedSave?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
+  /** Whether the domain has a persistent definition (false for a transient one). */
   domainIsPersistent?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
   /**
    * Opens a console of a running domain: the device whose alias is `name`
@@ -273,6 +352,7 @@ export interface DriverConnection {
   domainSnapshotCreate?(dom: DomainRef, xml: string, opts?: CallOptions): Promise<string>;
   /** The domain's snapshots, oldest first. */
   domainSnapshotList?(dom: DomainRef, opts?: CallOptions): Promise<SnapshotInfo[]>;
+  /** One snapshot's XML. */
   domainSnapshotGetXml?(dom: DomainRef, name: string, opts?: CallOptions): Promise<string>;
   /** Goes back to a snapshot; returns the domain's identity afterwards (its id may change). */
   domainSnapshotRevert?(dom: DomainRef, name: string, opts?: CallOptions): Promise<DomainRef>;
@@ -310,6 +390,7 @@ export interface DriverConnection {
 }
 
 export interface DriverOpenOptions extends CallOptions {
+  /** The URI being opened, parsed. */
   readonly uri: ConnectUri;
   /** Open read-only (`VIR_CONNECT_RO`). */
   readonly readonly: boolean;
@@ -326,6 +407,7 @@ export interface DriverFactory {
    * transport or host so the remote driver gets them.
    */
   accepts(uri: ConnectUri): boolean;
+  /** Opens a connection for a URI this driver accepts. */
   open(options: DriverOpenOptions): Promise<DriverConnection>;
 }
 
@@ -336,12 +418,14 @@ export interface DriverFactory {
  * release (kept in the declarations, which `Domain<Connection>` needs).
  */
 export interface DomainOwner {
+  /** Runs a domain call through the connection (checks, job lock, error typing). */
   _domainCall<T>(
     method: keyof DriverConnection & `domain${string}`,
     dom: DomainRef,
     opts: CallOptions,
     run: (driver: DriverConnection, signal: AbortSignal) => Promise<T>,
   ): Promise<T>;
+  /** Refuses a change on a read-only connection. */
   _writable(what: string): void;
   /** Whether the driver implements `method`. */
   _supports(method: keyof DriverConnection): boolean;

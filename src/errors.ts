@@ -87,6 +87,7 @@ export const VIR_ERROR_CODES = [
   'NO_SECRET',
 ] as const;
 
+/** One of `VIR_ERROR_CODES`. */
 export type VirErrorCode = (typeof VIR_ERROR_CODES)[number];
 
 /** The subsystem an error comes from (libvirt's `virErrorDomain`, in our own words). */
@@ -123,14 +124,29 @@ export interface VirErrorDetails {
   cause?: unknown;
 }
 
+/**
+ * virtkit's one error type: a stable `code` to switch on, the subsystem in `domain`, and where the
+ * input was wrong (`line`, `column`, `field`) when it comes from a document.
+ */
 export class VirError extends Error {
+  /** Always `VirError`, so logs and `JSON.stringify` say what it is. */
   override readonly name = 'VirError';
+  /**
+   * What went wrong, as libvirt's error number name (`NO_DOMAIN`, `XML_ERROR`, ...); stable across
+   * releases.
+   */
   readonly code: VirErrorCode;
+  /** The subsystem that raised it (`conf`, `qemu`, `remote`, ...). */
   readonly domain: VirErrorDomain;
+  /** The 1-based line of the XML at fault, for document errors. */
   readonly line: number | undefined;
+  /** The 1-based column of the XML at fault, when known. */
   readonly column: number | undefined;
+  /** An XPath-like location of the field at fault, e.g. `/domain/devices/disk[2]/target/@dev`. */
   readonly field: string | undefined;
+  /** libvirt's numeric error code, when a libvirt daemon raised it. */
   readonly libvirtCode: number | undefined;
+  /** libvirt's numeric error domain, when a libvirt daemon raised it. */
   readonly libvirtDomain: number | undefined;
 
   constructor(code: VirErrorCode, domain: VirErrorDomain, message: string, details: VirErrorDetails = {}) {

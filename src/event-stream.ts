@@ -11,6 +11,7 @@
  */
 import type { AnyDomainEvent, DomainEvent, DomainEventListener } from './driver.js';
 
+/** What `Connection.events()` takes: which events, how many to buffer, when to end. */
 export interface EventStreamOptions<E extends AnyDomainEvent = DomainEvent> {
   /** Ends the stream when aborted. */
   signal?: AbortSignal;
@@ -22,6 +23,10 @@ export interface EventStreamOptions<E extends AnyDomainEvent = DomainEvent> {
   bufferSize?: number;
 }
 
+/**
+ * An async iterator of one consumer's domain events, with its own buffer, so a slow consumer only
+ * loses its own oldest events.
+ */
 export class EventStream<E extends AnyDomainEvent = DomainEvent> implements AsyncIterableIterator<E> {
   readonly #buffer: E[] = [];
   readonly #max: number;
@@ -77,6 +82,7 @@ export class EventStream<E extends AnyDomainEvent = DomainEvent> implements Asyn
     this.#buffer.push(event);
   }
 
+  /** The next event, waiting for one when the buffer is empty; done once the stream has ended. */
   next(): Promise<IteratorResult<E>> {
     const event = this.#buffer.shift();
     if (event) return Promise.resolve({ value: event, done: false });
@@ -86,11 +92,13 @@ export class EventStream<E extends AnyDomainEvent = DomainEvent> implements Asyn
     });
   }
 
+  /** Ends the stream (what `break` in `for await` calls). */
   return(): Promise<IteratorResult<E>> {
     this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
 
+  /** The stream itself, so it works in `for await`. */
   [Symbol.asyncIterator](): this {
     return this;
   }

@@ -5,7 +5,7 @@
  */
 export * from './conf/index.js';
 export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource } from './connection.js';
-export { Domain } from './domain.js';
+export { Domain, type WriteOptions } from './domain.js';
 export type * from './driver.js';
 export type {
   AnyDriverOptions,
@@ -20,12 +20,49 @@ export {
   type CommandLine,
   type CommandLinePaths,
 } from './drivers/qemu/command-line/index.js';
+export type {
+  CommandLineSecrets,
+  MonitorCommand,
+  NetHost,
+  NetHostRequest,
+  NetworkConnection,
+  PasstSocketFn,
+  SecretRef,
+} from './drivers/qemu/command-line/types.js';
+export type {
+  FirmwareDescriptor,
+  FirmwareFile,
+  FirmwareMapping,
+  FirmwareTarget,
+} from './drivers/qemu/defaults/firmware-descriptor.js';
+export type { FirmwareSelectOptions } from './drivers/qemu/defaults/firmware-select.js';
 export { applyQemuDefaults, type QemuDefaultsOptions } from './drivers/qemu/defaults/index.js';
-export type { QemuCapabilityFlag } from './drivers/qemu/probe/capability-flag-names.js';
+export type { QemuDriverConfig } from './drivers/qemu/driver-config.js';
+export {
+  QEMU_CAPABILITY_FLAGS,
+  type QemuCapabilityFlag,
+} from './drivers/qemu/probe/capability-flag-names.js';
 export { type ProbeOptions, probeQemu } from './drivers/qemu/probe/probe.js';
-export { hasFlag, type QemuCaps } from './drivers/qemu/probe/qemu-caps.js';
+export {
+  hasFlag,
+  type QemuAccelCaps,
+  type QemuCaps,
+  type QemuCpuModel,
+  type QemuHostCpu,
+  type QemuHostCpuProp,
+  type QemuMachineType,
+  type QemuSevCaps,
+  type QemuSgxCaps,
+} from './drivers/qemu/probe/qemu-caps.js';
 export { formatQemuCapsXml, type QemuCapsCacheStamp } from './drivers/qemu/probe/qemu-caps-xml.js';
-export { QmpClient, QmpError } from './drivers/qemu/qmp/index.js';
+export { QmpClient, QmpError, type QmpErrorReason } from './drivers/qemu/qmp/index.js';
+export type {
+  QmpCommandOptions,
+  QmpConnectOptions,
+  QmpEvent,
+  QmpGreeting,
+  QmpOpenOptions,
+} from './drivers/qemu/qmp/qmp-client.js';
 export { registerDriver, unregisterDriver } from './drivers/registry.js';
 export {
   type Fault,
@@ -37,7 +74,7 @@ export {
   type TestMethod,
 } from './drivers/test/index.js';
 export * from './errors.js';
-export { EventStream, type EventStreamOptions } from './event-stream.js';
+export { EventStream, type EventStreamOptions, type StreamEvent } from './event-stream.js';
 export {
   type FleetConnectionHost,
   type FleetFromConnectionsInput,
@@ -45,7 +82,14 @@ export {
   type FleetHostFailure,
   planFleetFromConnections,
 } from './fleet.js';
-export { type ConnectUri, isRemoteUri, parseUri, type UriTransport, uriParam } from './uri.js';
+export {
+  type ConnectUri,
+  isRemoteUri,
+  parseUri,
+  URI_TRANSPORTS,
+  type UriTransport,
+  uriParam,
+} from './uri.js';
 export {
   parseXml,
   type SchemaKind,

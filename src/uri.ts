@@ -8,9 +8,12 @@
  */
 import { VirError } from './errors.js';
 
+/** The transports a URI may name after `+` (`qemu+ssh://`), as libvirt's remote driver knows them. */
 export const URI_TRANSPORTS = ['unix', 'tcp', 'tls', 'ssh', 'libssh', 'libssh2', 'ext'] as const;
+/** One of `URI_TRANSPORTS`. */
 export type UriTransport = (typeof URI_TRANSPORTS)[number];
 
+/** A connection URI split into its parts, by libvirt's rules. */
 export interface ConnectUri {
   /** The URI exactly as given. */
   readonly uri: string;
@@ -18,9 +21,11 @@ export interface ConnectUri {
   readonly driver: string;
   /** Transport after `+`, when given. */
   readonly transport: UriTransport | undefined;
+  /** The user before `@`, for remote transports. */
   readonly user: string | undefined;
   /** Host name, without brackets for IPv6 literals. */
   readonly host: string | undefined;
+  /** The port after the host, when given. */
   readonly port: number | undefined;
   /** Path, percent-decoded: `/system`, `/session`, `/default`, `/abs/file.xml`. */
   readonly path: string;

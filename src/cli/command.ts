@@ -25,6 +25,8 @@ export interface CommandContext {
   out(line: string): void;
   /** Output that only informs (`Domain 'x' started`); `-q` silences it. */
   extra(line: string): void;
+  /** `-q`: tables without their header, no informational lines. */
+  readonly quiet: boolean;
   /** A warning on the error stream; the command goes on. */
   warn(line: string): void;
   /** A file's text; an unreadable file fails with the reason in words. */

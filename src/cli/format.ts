@@ -9,15 +9,23 @@ import type { DomainEvent, DomainStateName } from '../driver.js';
 
 /**
  * A table the way virsh draws one: a header row, a line of dashes, then the
- * rows; every cell but the last padded to its column's width plus two, one
+ * rows (the rows alone with `header: false`, as virsh's `-q`); every cell but the last padded to its column's width plus two, one
  * leading blank per cell, three dashes per column beyond its width.
  */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+export function table(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  { header: withHeader = true }: { header?: boolean } = {},
+): string[] {
+  // Without the header its cells do not count towards the widths, as in virsh.
+  const widths = header.map((h, i) =>
+    Math.max(withHeader ? h.length : 0, ...rows.map((r) => (r[i] ?? '').length)),
+  );
   const line = (cells: readonly string[]) =>
     cells.map((c, i) => ` ${i < cells.length - 1 ? c.padEnd((widths[i] as number) + 2) : c}`).join('');
   const dashes = '-'.repeat(widths.reduce((n, w) => n + w + 3, 0));
-  return [line(header), dashes, ...rows.map(line)];
+  // virsh's quiet mode (`-q`) prints the rows alone, so a script reads data only.
+  return withHeader ? [line(header), dashes, ...rows.map(line)] : rows.map(line);
 }
 
 const STATE_WORDS: Readonly<Record<DomainStateName, string>> = {

@@ -187,6 +187,7 @@ export class Session {
       extra: (line) => {
         if (!o.quiet) o.out(line);
       },
+      quiet: o.quiet,
       warn: (line) => o.err(`warning: ${line}`),
       readFile: readTextFile,
       noBlankLine: noBlank,

@@ -201,8 +201,11 @@ export interface Field<T> {
   readonly childNames: readonly string[];
   /** Whether this field reads the element's own text. */
   readonly ownsText: boolean;
+  /** Reads the field from its element; undefined when the element does not have it. */
   read(el: XmlElement, ctx: ReadContext): T | undefined;
+  /** Writes the attributes the field holds. */
   writeAttrs?(value: T, out: XmlAttr[]): void;
+  /** Writes the child nodes the field holds. */
   writeChildren?(value: T, out: XmlNode[]): void;
 }
 
@@ -457,7 +460,10 @@ export type Infer<S extends Record<string, AnyField>> = {
 };
 
 /** Marks a field as always present in the typed object (and in the XML). */
-export function req<T>(field: Field<T>): Field<T> & { readonly required: true } {
+export function req<T>(field: Field<T>): Field<T> & {
+  /** Set on fields the element must have: reading refuses an element without it. */
+  readonly required: true;
+} {
   const marked = Object.assign(Object.create(null) as object, field, { required: true as const });
   if (CHILD_ONLY.has(field)) CHILD_ONLY.add(marked);
   return marked;

@@ -70,7 +70,9 @@ const { arch: cpuArch, ...cpuRest } = cpuSpec;
 
 export const capsHostCpuMapper = elementMapper('cpu', {
   ...pick(cpuRest, ['mode', 'match', 'check', 'migratable', 'deprecatedFeatures']),
+  /** The text of the `<arch>` child of the host `<cpu>`. */
   arch: cpuArch,
+  /** The host CPU's extra facts (`<microcode>`, `<signature>`, ...) as the host reports them. */
   flags: hostCpuFlagsField,
   ...pick(cpuRest, [
     'model',
@@ -130,6 +132,7 @@ export const capsHostMapper = elementMapper('host', {
   uuid: childText('uuid', trimmed),
   cpu: req(child(capsHostCpuMapper)),
   powerManagement: child(capsPowerManagementMapper),
+  /** Whether the host has an IOMMU (`<iommu support>`). */
   iommu: childIommu(),
   migration: child(capsMigrationMapper),
   topology: child(capsTopologyMapper),
@@ -180,8 +183,11 @@ export type CapsGuestArch = Infer<typeof capsGuestArchMapper.spec>;
 
 /** A guest feature: `<acpi default='on' toggle='yes'/>` or a bare `<pae/>`. */
 export interface CapsGuestFeature {
+  /** The feature's element name (`acpi`, `pae`, ...). */
   name: string;
+  /** Whether it is on unless a definition says otherwise. */
   default?: boolean;
+  /** Whether a definition may turn it off or on. */
   toggle?: boolean;
 }
 
@@ -218,6 +224,7 @@ const guestFeaturesField: Field<CapsGuestFeature[]> = {
 export const capsGuestMapper = elementMapper('guest', {
   osType: req(childText('os_type', trimmed)),
   arch: req(child(capsGuestArchMapper)),
+  /** The `<features>` child: the guest features the hypervisor offers for this architecture. */
   features: guestFeaturesField,
 });
 export type CapsGuest = Infer<typeof capsGuestMapper.spec>;
@@ -264,6 +271,7 @@ export class Capabilities {
     );
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     return capabilitiesMapper.write(this);
   }

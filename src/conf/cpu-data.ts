@@ -49,10 +49,15 @@ export class CpuData {
     Object.assign(this, data);
   }
 
+  /**
+   * Parses the document, applying libvirt's defaults and checks; `XML_ERROR` / `XML_DETAIL` with
+   * the line or field at fault.
+   */
   static fromXML(xml: string): CpuData {
     return CpuData.fromElement(parseXml(xml));
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document). */
   static fromElement(el: XmlElement): CpuData {
     if (el.name !== 'cpudata') {
       throw new VirError('XML_ERROR', 'conf', `expected root element <cpudata>, found <${el.name}>`, {
@@ -63,10 +68,12 @@ export class CpuData {
     return assignParsed(new CpuData({ arch: '' }), cpuDataMapper.read(el));
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     return cpuDataMapper.write(this);
   }
 
+  /** Formats the model as libvirt does. */
   toXML(): string {
     return serializeXml(this.toElement());
   }

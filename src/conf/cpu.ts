@@ -36,19 +36,41 @@ import {
 } from './binding.js';
 import { toKiB } from './units.js';
 
+/**
+ * The `mode` values of a guest `<cpu>`: a named model, the host's model, the host CPU itself, or
+ * the most the hypervisor can do.
+ */
 export const CPU_MODES = ['custom', 'host-model', 'host-passthrough', 'maximum'] as const;
+/** One of `CPU_MODES`. */
 export type CpuMode = (typeof CPU_MODES)[number];
 
+/**
+ * The `match` values of a custom `<cpu>`: how closely the guest CPU must match the model; they set
+ * the default feature policy.
+ */
 export const CPU_MATCHES = ['minimum', 'exact', 'strict'] as const;
+/** One of `CPU_MATCHES`. */
 export type CpuMatch = (typeof CPU_MATCHES)[number];
 
+/**
+ * The `check` values of a guest `<cpu>`: how strictly the hypervisor checks the CPU it gave the
+ * guest.
+ */
 export const CPU_CHECKS = ['none', 'partial', 'full'] as const;
+/** One of `CPU_CHECKS`. */
 export type CpuCheck = (typeof CPU_CHECKS)[number];
 
+/** The `policy` values of a guest `<feature>`, from the strongest yes to the strongest no. */
 export const CPU_FEATURE_POLICIES = ['force', 'require', 'optional', 'disable', 'forbid'] as const;
+/** One of `CPU_FEATURE_POLICIES`. */
 export type CpuFeaturePolicy = (typeof CPU_FEATURE_POLICIES)[number];
 
+/**
+ * The `fallback` values of `<model>`: whether another model may be used when the hypervisor lacks
+ * this one.
+ */
 export const CPU_FALLBACKS = ['allow', 'forbid'] as const;
+/** One of `CPU_FALLBACKS`. */
 export type CpuFallback = (typeof CPU_FALLBACKS)[number];
 
 const nonNegative = int({ min: 0, max: 0xffffffff });
@@ -196,12 +218,17 @@ export type CpuNumaCell = Infer<typeof numaCellRawMapper.spec>;
 
 /** One `<latency>` or `<bandwidth>` of `<interconnects>`; bandwidth in KiB (per second), as libvirt keeps it. */
 export interface NumaInterconnect {
+  /** Whether it is a latency or a bandwidth figure. */
   kind: 'latency' | 'bandwidth';
+  /** The NUMA cell the access comes from. */
   initiator: number;
+  /** The NUMA cell whose memory is accessed. */
   target: number;
   /** The memory-side cache level the figure is for; absent: the memory itself. */
   cache?: number;
+  /** Which accesses the figure is for. */
   type: 'access' | 'read' | 'write';
+  /** The figure: nanoseconds for latency, KiB per second for bandwidth. */
   value: bigint;
 }
 
@@ -294,6 +321,7 @@ const interconnectsField: Field<NumaInterconnect[]> = {
 
 export const cpuNumaMapper = elementMapper('numa', {
   cells: children(cpuNumaCellMapper, { min: 1 }),
+  /** The `<interconnects>` child: latencies and bandwidths between NUMA cells. */
   interconnects: interconnectsField,
 });
 export type CpuNuma = Infer<typeof cpuNumaMapper.spec>;
@@ -336,6 +364,7 @@ export const cpuMapper = elementMapper('cpu', cpuSpec, {
   },
 });
 
+/** The fields of a `<cpu>`, as `CpuDef` holds them. */
 export type CpuDefData = Infer<typeof cpuSpec>;
 
 export interface CpuDef extends CpuDefData {}
@@ -376,10 +405,12 @@ export class CpuDef {
     );
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     return cpuMapper.write(this);
   }
 
+  /** Formats the model as libvirt does. */
   toXML(): string {
     return serializeXml(this.toElement());
   }

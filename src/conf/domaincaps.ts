@@ -58,6 +58,7 @@ const valuesField: Field<string[]> = {
 
 const enumMapper = elementMapper('enum', {
   name: req(attr('name', str)),
+  /** The `<value>` children: the values the hypervisor accepts for the named attribute. */
   values: valuesField,
 });
 /** `<enum name='bus'><value>virtio</value>...</enum>`; an empty enum means "none of them". */
@@ -79,6 +80,7 @@ export type DomainCapsSupport = Infer<typeof supportSpec>;
 
 const loaderMapper = elementMapper('loader', {
   supported: req(attr('supported', yesNo)),
+  /** The `<value>` children: the firmware files the hypervisor offers. */
   values: valuesField,
   enums: children(enumMapper),
 });
@@ -95,12 +97,15 @@ export type DomainCapsOs = Infer<typeof osMapper.spec>;
 
 /** A CPU model line: host-model's resolved model, or one of the custom models. */
 export interface DomainCapsCpuModel {
+  /** The model name. */
   name: string;
   /** host-model: what happens when the model is unknown to the destination. */
   fallback?: 'allow' | 'forbid';
   /** custom: whether the model runs on this host (`unknown` when the hypervisor cannot tell). */
   usable?: 'yes' | 'no' | 'unknown';
+  /** Whether the hypervisor marks the model deprecated. */
   deprecated?: boolean;
+  /** The model's vendor. */
   vendor?: string;
   /** custom: the versioned model this name stands for. */
   canonical?: string;
@@ -165,6 +170,7 @@ const cpuModeMapper = elementMapper('mode', {
   name: req(attr('name', str)),
   supported: req(attr('supported', yesNo)),
   enums: children(enumMapper),
+  /** The `<model>` children of a CPU mode. */
   models: cpuModelsField,
   vendor: childText('vendor', trimmed),
   maxPhysAddr: child(maxPhysAddrMapper),
@@ -194,6 +200,7 @@ export const DOMAIN_CAPS_DEVICES = [
   'panic',
   'console',
 ] as const;
+/** One of `DOMAIN_CAPS_DEVICES`. */
 export type DomainCapsDeviceName = (typeof DOMAIN_CAPS_DEVICES)[number];
 
 /** Feature elements in libvirt's order, by XML name. */
@@ -212,9 +219,15 @@ export const DOMAIN_CAPS_FEATURES = [
   'hyperv',
   'launchSecurity',
 ] as const;
+/** One of `DOMAIN_CAPS_FEATURES`. */
 export type DomainCapsFeatureName = (typeof DOMAIN_CAPS_FEATURES)[number];
 
-function supportTable<const N extends string>(names: readonly N[]): { [K in N]: Field<DomainCapsSupport> } {
+function supportTable<const N extends string>(
+  names: readonly N[],
+): {
+  /** The child of this name: whether the hypervisor supports it, and the values it accepts. */
+  [K in N]: Field<DomainCapsSupport>;
+} {
   const spec = {} as { [K in N]: Field<DomainCapsSupport> };
   for (const n of names) spec[n] = child(supportMapper(n) as ElementMapper<DomainCapsSupport>);
   return spec;
@@ -257,18 +270,29 @@ export type DomainCapsSgx = Infer<typeof sgxMapper.spec>;
 
 const plain = supportTable(DOMAIN_CAPS_FEATURES);
 const featuresMapper = elementMapper('features', {
+  /** The `<gic>` child: ARM GIC support. */
   gic: plain.gic,
+  /** The `<vmcoreinfo>` child: support for the guest crash-dump note. */
   vmcoreinfo: plain.vmcoreinfo,
+  /** The `<genid>` child: support for VM generation ids. */
   genid: plain.genid,
+  /** The `<backingStoreInput>` child: whether backing chains given in the XML are used. */
   backingStoreInput: plain.backingStoreInput,
+  /** The `<backup>` child: support for incremental backup. */
   backup: plain.backup,
+  /** The `<async-teardown>` child: support for tearing the guest down in the background. */
   'async-teardown': plain['async-teardown'],
+  /** The `<s390-pv>` child: support for s390 protected virtualization. */
   's390-pv': plain['s390-pv'],
+  /** The `<ps2>` child: whether PS/2 can be turned off. */
   ps2: plain.ps2,
+  /** The `<tdx>` child: Intel TDX support. */
   tdx: plain.tdx,
   sev: child(sevMapper),
   sgx: child(sgxMapper),
+  /** The `<hyperv>` child: the Hyper-V enlightenments offered. */
   hyperv: plain.hyperv,
+  /** The `<launchSecurity>` child: the confidential-guest technologies offered. */
   launchSecurity: plain.launchSecurity,
 });
 /** Features by XML name, in libvirt's order. */
@@ -334,10 +358,12 @@ export class DomainCapabilities {
     );
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     return domainCapabilitiesMapper.write(this);
   }
 
+  /** Formats the model as libvirt does. */
   toXML(): string {
     return serializeXml(this.toElement());
   }

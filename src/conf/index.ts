@@ -30,6 +30,8 @@ export {
   type CapsSecModel,
   type CapsTopology,
 } from './capabilities.js';
+// Types the models' fields and options refer to, so programs can name them.
+export type { NumaInterconnect } from './cpu.js';
 export {
   CPU_CHECKS,
   CPU_FALLBACKS,
@@ -175,6 +177,7 @@ export {
   type VsockDef,
   type WatchdogDef,
 } from './domain/index.js';
+export type { Presence } from './domain/presence.js';
 export {
   DOMAIN_CAPS_DEVICES,
   DOMAIN_CAPS_FEATURES,
@@ -267,6 +270,7 @@ export {
   type VpdCap,
   type VpdFields,
 } from './nodedev/index.js';
+export type { ParseObjectOptions } from './object-xml.js';
 export {
   SECRET_USAGE_TYPES,
   SecretDef,

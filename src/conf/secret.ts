@@ -29,7 +29,9 @@ import {
   withoutUnknown,
 } from './object-xml.js';
 
+/** The `type` values of a secret's `<usage>`: what the secret is for. */
 export const SECRET_USAGE_TYPES = ['none', 'volume', 'ceph', 'iscsi', 'tls', 'vtpm'] as const;
+/** One of `SECRET_USAGE_TYPES`. */
 export type SecretUsageType = (typeof SECRET_USAGE_TYPES)[number];
 
 /** The element naming what each usage type is for. */
@@ -61,6 +63,9 @@ type SecretData = Infer<typeof secretMapper.spec>;
 
 export interface SecretDef extends SecretData {}
 
+/**
+ * A secret's metadata (`<secret>`): its UUID, usage and flags; the secret value itself is never part of the document.
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
 export class SecretDef {
   /**
@@ -72,6 +77,7 @@ export class SecretDef {
     return SecretDef.fromElement(parseRoot(xml, 'secret'), options);
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document). */
   static fromElement(el: XmlElement, options: ParseObjectOptions = {}): SecretDef {
     let data = secretMapper.read(el, '/secret');
     if (options.preserveUnknown === false) data = withoutUnknown(data);
@@ -107,6 +113,7 @@ export class SecretDef {
     return k === undefined ? undefined : (u as Record<string, string | undefined>)[k];
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     return secretMapper.write(this);
   }

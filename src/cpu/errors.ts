@@ -10,6 +10,7 @@
  */
 import { VirError, type VirErrorCode } from '../errors.js';
 
+/** Every rule the CPU engine can report broken, as `CpuError.reason`. */
 export const CPU_ERROR_REASONS = [
   /** A model name the CPU map does not define. */
   'unknown-model',
@@ -35,6 +36,7 @@ export const CPU_ERROR_REASONS = [
   'unsupported-mode',
 ] as const;
 
+/** One of `CPU_ERROR_REASONS`. */
 export type CpuErrorReason = (typeof CPU_ERROR_REASONS)[number];
 
 export interface CpuErrorDetails {
@@ -46,7 +48,9 @@ export interface CpuErrorDetails {
 
 /** A failure of the CPU engine: a VirError with the rule that was broken. */
 export class CpuError extends VirError {
+  /** Which rule was broken, finer than the error code. */
   readonly reason: CpuErrorReason;
+  /** The model, feature or vendor name at fault. */
   readonly subject: string | undefined;
 
   constructor(code: VirErrorCode, reason: CpuErrorReason, message: string, details: CpuErrorDetails = {}) {

@@ -5,39 +5,51 @@
  *
  * @module
  */
+
+/**
+ * A set of CPU features as bits, one per feature of the database: the engine compares and
+ * combines whole feature sets with a few word operations.
+ */
 export class FeatureSet {
+  /** The bits, 32 features per word, feature `i` at bit `i % 32` of word `i / 32`. */
   readonly words: Uint32Array;
 
   constructor(size: number, words?: Uint32Array) {
     this.words = words ?? new Uint32Array((size + 31) >>> 5);
   }
 
+  /** A set sized for `size` features holding `members`. */
   static of(size: number, members: Iterable<number>): FeatureSet {
     const s = new FeatureSet(size);
     for (const m of members) s.add(m);
     return s;
   }
 
+  /** How many features the set can hold. */
   get capacity(): number {
     return this.words.length * 32;
   }
 
+  /** Whether feature `i` is in the set. */
   has(i: number): boolean {
     return ((this.words[i >>> 5] ?? 0) & (1 << (i & 31))) !== 0;
   }
 
+  /** Adds feature `i`, in place. */
   add(i: number): this {
     const w = i >>> 5;
     this.words[w] = (this.words[w] ?? 0) | (1 << (i & 31));
     return this;
   }
 
+  /** Removes feature `i`, in place. */
   delete(i: number): this {
     const w = i >>> 5;
     this.words[w] = (this.words[w] ?? 0) & ~(1 << (i & 31));
     return this;
   }
 
+  /** An independent copy. */
   clone(): FeatureSet {
     return new FeatureSet(0, this.words.slice());
   }
@@ -66,6 +78,7 @@ export class FeatureSet {
     return this;
   }
 
+  /** Whether every feature here is also in `other`. */
   isSubsetOf(other: FeatureSet): boolean {
     const a = this.words;
     const b = other.words;
@@ -73,6 +86,7 @@ export class FeatureSet {
     return true;
   }
 
+  /** Whether the two sets share a feature. */
   intersects(other: FeatureSet): boolean {
     const a = this.words;
     const b = other.words;
@@ -80,6 +94,7 @@ export class FeatureSet {
     return false;
   }
 
+  /** Whether the two sets hold the same features. */
   equals(other: FeatureSet): boolean {
     const a = this.words;
     const b = other.words;
@@ -87,11 +102,13 @@ export class FeatureSet {
     return true;
   }
 
+  /** Whether the set holds no feature. */
   isEmpty(): boolean {
     for (const w of this.words) if (w !== 0) return false;
     return true;
   }
 
+  /** How many features the set holds. */
   get size(): number {
     let n = 0;
     for (const w of this.words) n += popcount(w);

@@ -17,6 +17,7 @@ import { type QemuCpuModelInfo, x86DataFromQemuExpansion } from './operations.js
 import { decodedToCpu, decodeX86, type HypervisorModel } from './x86.js';
 import { x86Database } from './x86-db.js';
 
+/** How `hostModelFromQemuExpansion` builds the host-model CPU. */
 export interface HostModelOptions {
   /**
    * Leave out required features that cannot survive a migration (as a

@@ -40,7 +40,9 @@ import {
 } from './x86.js';
 import { x86Database } from './x86-db.js';
 
+/** A CPU as a model or as `<cpu>` XML (host or guest form). */
 export type CpuInput = CpuDef | string;
+/** Raw CPUID/MSR data as a model or as `<cpudata>` XML. */
 export type CpuDataInput = CpuData | string;
 
 export type { BaselineOptions, CompareOutcome, CpuSignatureValue, HypervisorModel };
@@ -62,6 +64,7 @@ function checkArch(cpu: CpuDef): void {
   }
 }
 
+/** How `compareCpu` reports an incompatible CPU. */
 export interface CompareOptions {
   /** Throw CPU_INCOMPATIBLE instead of returning an INCOMPATIBLE outcome. */
   failIncompatible?: boolean;
@@ -138,6 +141,7 @@ export function hasFeature(cpu: CpuInput, feature: string): boolean {
   return featuresWithPolicy(c, 'all', db).has(i);
 }
 
+/** What `decodeCpuData` decodes for, and from which models it may choose. */
 export interface DecodeCpuOptions {
   /** `host` (default): a host CPU as in capabilities; `guest`: a custom guest CPU, match exact. */
   kind?: 'host' | 'guest';
@@ -206,7 +210,9 @@ export function cpuSignature(data: CpuDataInput): CpuSignatureValue {
 
 /** One `query-cpu-model-expansion` model: name and properties. */
 export interface QemuCpuModelInfo {
+  /** QEMU's model name. */
   name: string;
+  /** QEMU's properties of the expanded model (feature name → on/off, and others). */
   props: Record<string, unknown>;
 }
 
@@ -255,9 +261,13 @@ export function updateCpuLive(cpu: CpuInput, enabled: CpuDataInput, disabled: Cp
   return updateLiveX86(toCpu(cpu), on, off, db);
 }
 
+/** One CPU model of the database, as `cpuModels()` lists it. */
 export interface CpuModelInfo {
+  /** The model name, as in `<model>`. */
   name: string;
+  /** The vendor (`Intel`, `AMD`, ...), when the model has one. */
   vendor: string | undefined;
+  /** The features the model includes, by libvirt name. */
   features: string[];
   /** Features the model lost in newer releases (migration keeps them disabled). */
   removedFeatures: string[];

@@ -18,6 +18,7 @@ import { unknownFeature, unknownModel } from './errors.js';
 import type { ResolvedCpu } from './resolve.js';
 import { type X86Database, type X86Feature, x86Database } from './x86-db.js';
 
+/** How `qemuCpuArg` spells the `-cpu` value. */
 export interface QemuCpuArgOptions {
   /** `on-off` (default, as libvirt writes): `feat=on`; `plus-minus`: `+feat` / `-feat`. */
   style?: 'on-off' | 'plus-minus';

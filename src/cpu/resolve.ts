@@ -33,7 +33,9 @@ export type FeatureSource =
   /** Taken from the host (`host-model` / `host-passthrough` / `maximum`). */
   | 'host';
 
+/** One feature of a resolved guest CPU: whether the guest gets it, and why. */
 export interface ResolvedFeature {
+  /** The feature's libvirt name. */
   name: string;
   /** Whether the guest gets the feature. */
   enabled: boolean;
@@ -41,6 +43,10 @@ export interface ResolvedFeature {
   policy: CpuFeaturePolicy;
   /** The policy as written, when the guest gave one. */
   requested?: CpuFeaturePolicy;
+  /**
+   * Where the decision came from: the guest's own `<feature>`, the model, the host, or the match
+   * default.
+   */
   source: FeatureSource;
   /** Whether the host CPU has the feature. */
   onHost: boolean;
@@ -52,17 +58,25 @@ export interface ResolvedFeature {
   reason: string;
 }
 
+/** A policy the host cannot honour. */
 export interface CpuViolation {
+  /** The feature at fault (or the vendor, for `policy: vendor`). */
   feature: string;
+  /** The rule broken: a required feature missing, a forbidden one present, or the wrong vendor. */
   policy: 'require' | 'forbid' | 'vendor';
+  /** The problem in words, for a message. */
   problem: string;
 }
 
+/** What `resolveGuestCpu` decided for a guest CPU on one host. */
 export interface ResolvedCpu {
+  /** The guest CPU's mode (`custom`, `host-model`, `host-passthrough`, `maximum`). */
   mode: CpuMode;
+  /** The match the policies were defaulted by, for custom CPUs. */
   match: CpuMatch | undefined;
   /** The model the guest runs (after host-model / translation); undefined for passthrough. */
   model: string | undefined;
+  /** The vendor the guest sees. */
   vendor: string | undefined;
   /** Every feature that matters, in database order. */
   features: ResolvedFeature[];
@@ -72,6 +86,9 @@ export interface ResolvedCpu {
   cpu: CpuDef;
 }
 
+/**
+ * What `resolveGuestCpu` resolves for: the hypervisor's models, a migration, and whether to throw.
+ */
 export interface ResolveOptions {
   /** Models the hypervisor supports; a custom model outside them is translated (fallback='allow'). */
   models?: readonly (string | HypervisorModel)[] | null;

@@ -15,9 +15,13 @@ export interface RegisterMask {
   mask: number;
 }
 
+/**
+ * One x86 feature of the database: its name, CPUID/MSR bits and whether it survives a migration.
+ */
 export interface X86Feature {
   /** Position in the database; also the bit in a {@link FeatureSet}. */
   index: number;
+  /** libvirt's name for the feature (`avx2`, `vmx`, ...). */
   name: string;
   /** False for features that cannot survive a migration (e.g. `invtsc`). */
   migratable: boolean;
@@ -28,26 +32,34 @@ export interface X86Feature {
 }
 
 export interface X86Signature {
+  /** CPU family the signature matches. */
   family: number;
+  /** CPU model number the signature matches. */
   model: number;
   /** Bit mask of matching steppings; 0 matches any. */
   steppings: number;
 }
 
+/** One named x86 CPU model (`Skylake-Client`, `EPYC-Rome`, ...) and its features. */
 export interface X86Model {
   /** Position in the map: the decoder prefers later (newer) models on ties. */
   index: number;
+  /** The model name, as in `<model>`. */
   name: string;
+  /** The vendor the model belongs to (`Intel`, `AMD`, ...), when it has one. */
   vendor: string | undefined;
   /** May the decoder pick this model for a host CPU / a guest CPU. */
   decodeHost: boolean;
+  /** May the decoder pick this model for a guest CPU (`decodeHost`: for a host CPU). */
   decodeGuest: boolean;
   /**
    * A partial check of a guest using this model compares it with the host
    * CPU; without the flag the hypervisor's own verdict (its blockers) counts.
    */
   compatCheck: boolean;
+  /** The family/model numbers of real CPUs of this model, for choosing a model from CPUID. */
   signatures: readonly X86Signature[];
+  /** The features the model includes. */
   features: FeatureSet;
   /** Features the model used to have (kept for migration compatibility). */
   removed: FeatureSet;
@@ -57,29 +69,39 @@ export interface X86Model {
   added: FeatureSet;
 }
 
+/** A CPU vendor the database knows. */
 export interface X86Vendor {
+  /** libvirt's vendor name, as in `<vendor>` (`Intel`, `AMD`, `Hygon`). */
   name: string;
   /** The 12-character CPUID vendor string, e.g. `GenuineIntel`. */
   id: string;
 }
 
+/** The x86 CPU map: libvirt's features, models and vendors, with lookups by name. */
 export interface X86Database {
+  /** Every feature, in database order (a feature's index is its bit in a FeatureSet). */
   readonly features: readonly X86Feature[];
+  /** Every model, oldest first. */
   readonly models: readonly X86Model[];
+  /** Every vendor. */
   readonly vendors: readonly X86Vendor[];
   /** Feature by its libvirt name. */
   feature(name: string): X86Feature | undefined;
   /** Feature by its libvirt name or an alias (QEMU spelling). */
   featureAnyName(name: string): X86Feature | undefined;
+  /** A model by name. */
   model(name: string): X86Model | undefined;
   /** The versioned name the map gives a model (`Broadwell` -> `Broadwell-v1`), if any. */
   canonical(name: string): string | undefined;
+  /** A vendor by libvirt's name. */
   vendor(name: string): X86Vendor | undefined;
+  /** A vendor by its CPUID vendor string (`GenuineIntel`). */
   vendorById(id: string): X86Vendor | undefined;
   /** An empty set sized for this database. */
   emptySet(): FeatureSet;
   /** Feature set from libvirt feature names; unknown names are ignored. */
   setOf(names: Iterable<string>): FeatureSet;
+  /** The libvirt names of a set's features, in database order. */
   names(set: FeatureSet): string[];
 }
 

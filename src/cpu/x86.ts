@@ -26,21 +26,30 @@ import { type X86Database, type X86Model, type X86Vendor, x86Database } from './
 
 /** Family/model/stepping of a CPU, as CPUID leaf 1 reports them. */
 export interface CpuSignatureValue {
+  /** CPUID family, with the extended family added in. */
   family: number;
+  /** CPUID model, with the extended model added in. */
   model: number;
+  /** CPUID stepping. */
   stepping: number;
 }
 
 /** What the engine knows about a CPU before a model is chosen for it. */
 export interface X86Data {
+  /** The vendor, when CPUID or the definition gives one. */
   vendor?: X86Vendor | undefined;
+  /** The family/model/stepping, when known. */
   signature?: CpuSignatureValue | undefined;
+  /** The features the CPU has. */
   features: FeatureSet;
 }
 
+/** How a CPU relates to a host: libvirt's `virCPUCompareResult` by name. */
 export type CompareResult = 'IDENTICAL' | 'SUPERSET' | 'INCOMPATIBLE';
 
+/** What `compareCpu` found. */
 export interface CompareOutcome {
+  /** Identical, superset (the host has more) or incompatible. */
   result: CompareResult;
   /** Why the CPUs are incompatible (or, for SUPERSET, what the host has in excess). */
   reason?: string;
@@ -162,6 +171,7 @@ export function compareX86(host: CpuDef, cpu: CpuDef, db = x86Database()): Compa
 
 /** A model the hypervisor supports, with the features that keep it from being usable. */
 export interface HypervisorModel {
+  /** The model name. */
   name: string;
   /** libvirt feature names (QEMU spellings are accepted too). */
   blockers?: readonly string[];
@@ -519,6 +529,7 @@ export function translateX86(
   return normaliseGuest(out);
 }
 
+/** What `baselineCpu` computes: the features listed, migratability, the models allowed. */
 export interface BaselineOptions {
   /** List every model feature explicitly. */
   expandFeatures?: boolean;

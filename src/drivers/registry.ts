@@ -2,17 +2,56 @@
  * Which driver serves which URI. Built-in drivers are tried in order; a
  * program can add its own with {@link registerDriver} (tried first).
  *
+ * The built-in drivers are imported only when a URI needs them: the QEMU
+ * and remote drivers are most of the library's code, and a program (or
+ * `virtkit -c test:///default list`) that only opens `test:///` should not
+ * pay for loading them. Which URIs each one takes is decided here, from
+ * the URI alone, so choosing a driver loads nothing.
+ *
  * @module
  */
 import type { DriverFactory } from '../driver.js';
-import type { ConnectUri } from '../uri.js';
-import { qemuDriver } from './qemu/index.js';
-import { remoteDriver } from './remote/index.js';
-import { testDriver } from './test/index.js';
+import { type ConnectUri, isRemoteUri } from '../uri.js';
 
 const registered: DriverFactory[] = [];
+
+/** A built-in driver that is imported on its first `open`. */
+function lazyDriver(
+  name: string,
+  accepts: (uri: ConnectUri) => boolean,
+  load: () => Promise<DriverFactory>,
+): DriverFactory {
+  let loading: Promise<DriverFactory> | undefined;
+  return {
+    name,
+    accepts,
+    async open(options) {
+      loading ??= load();
+      return (await loading).open(options);
+    },
+  };
+}
+
 // Local drivers refuse URIs with a transport or a host, which the remote driver takes.
-const builtin: readonly DriverFactory[] = [testDriver, qemuDriver, remoteDriver];
+// Each rule is the same as the `accepts` of the driver it loads; test/cli/startup.test.ts
+// checks that they agree on many URIs, so a change to one cannot leave the other behind.
+const builtin: readonly DriverFactory[] = [
+  lazyDriver(
+    'test',
+    (uri) => uri.driver === 'test' && !isRemoteUri(uri),
+    async () => (await import('./test/index.js')).testDriver,
+  ),
+  lazyDriver(
+    'qemu',
+    (uri) => uri.driver === 'qemu' && !isRemoteUri(uri),
+    async () => (await import('./qemu/index.js')).qemuDriver,
+  ),
+  lazyDriver(
+    'remote',
+    (uri) => isRemoteUri(uri) || uri.driver === 'remote',
+    async () => (await import('./remote/index.js')).remoteDriver,
+  ),
+];
 
 /** Adds a driver; it is consulted before the built-in ones. */
 export function registerDriver(factory: DriverFactory): void {
@@ -25,8 +64,12 @@ export function unregisterDriver(factory: DriverFactory): void {
   if (i >= 0) registered.splice(i, 1);
 }
 
+/** The driver that serves a URI: a registered one first, then the built-in ones in order. */
 export function findDriver(uri: ConnectUri): DriverFactory | undefined {
   for (const f of registered) if (f.accepts(uri)) return f;
   for (const f of builtin) if (f.accepts(uri)) return f;
   return undefined;
 }
+
+/** The built-in drivers' names and URI rules, for the test that checks them against the drivers. */
+export const builtinDrivers: readonly Pick<DriverFactory, 'name' | 'accepts'>[] = builtin;

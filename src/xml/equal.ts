@@ -9,6 +9,7 @@
 import { parseXml } from './parse.js';
 import type { XmlElement, XmlNode } from './tree.js';
 
+/** What `xmlEqual` and `xmlDiff` ignore. */
 export interface XmlEqualOptions {
   /** Ignore comments and processing instructions. Default true. */
   ignoreComments?: boolean;

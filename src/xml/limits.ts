@@ -21,7 +21,9 @@ export interface XmlLimits {
   maxTextLength: number;
 }
 
+/** The largest document `parseXml` accepts by default, in characters (16 MiB). */
 export const DEFAULT_MAX_SIZE = 16 * 1024 * 1024;
+/** The deepest element nesting `parseXml` accepts by default. */
 export const DEFAULT_MAX_DEPTH = 256;
 export const DEFAULT_MAX_NODES = 1_000_000;
 export const DEFAULT_MAX_ATTRIBUTES = 1024;

@@ -26,6 +26,7 @@ export {
   type XmlLimits,
 } from './limits.js';
 
+/** Limits and whitespace handling for `parseXml`; lower limits suit untrusted input. */
 export interface ParseXmlOptions extends Partial<XmlLimits> {
   /**
    * Keep whitespace-only text between elements. By default it is dropped

@@ -14,6 +14,7 @@
  */
 import type { XmlElement, XmlNode } from './tree.js';
 
+/** How `serializeXml` lays out its output. */
 export interface SerializeOptions {
   /** Spaces per level. Default 2. */
   indent?: number;
@@ -23,6 +24,10 @@ export interface SerializeOptions {
   finalNewline?: boolean;
 }
 
+/**
+ * Writes a tree as libvirt formats XML: two-space indentation, single-quoted attributes, `/>` for
+ * empty elements, text escaped.
+ */
 export function serializeXml(root: XmlElement, options: SerializeOptions = {}): string {
   const unit = ' '.repeat(options.indent ?? 2);
   const out: string[] = [];
@@ -103,11 +108,13 @@ function libxmlEscape(value: string, specials: RegExp): string {
 const TEXT_SPECIALS = /[&<>"'\r]/;
 const ATTR_SPECIALS = /[&<>"'\n\r\t]/;
 
+/** Escapes text for element content (`&`, `<`, `>`). */
 export function escapeText(value: string): string {
   if (!TEXT_SPECIALS.test(value)) return value;
   return value.replace(/[&<>"'\r]/g, escapeChar);
 }
 
+/** Escapes a value for a single-quoted attribute, as libvirt's formatter does. */
 export function escapeAttr(value: string): string {
   if (!ATTR_SPECIALS.test(value)) return value;
   return value.replace(/[&<>"'\n\r\t]/g, escapeChar);

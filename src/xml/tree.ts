@@ -9,17 +9,23 @@
  * @module
  */
 
+/** One attribute, in the order it was written. */
 export interface XmlAttr {
   /** Qualified name as written, e.g. `policy` or `xmlns:foo`. */
   name: string;
+  /** The value with entities and character references decoded. */
   value: string;
 }
 
+/** An element: its name, attributes in order, and children. */
 export interface XmlElement {
+  /** Tells the node kinds apart. */
   readonly type: 'element';
   /** Qualified name as written, e.g. `domain` or `qemu:commandline`. */
   name: string;
+  /** Attributes in source order (the serializer keeps it). */
   attrs: XmlAttr[];
+  /** Child nodes in document order. */
   children: XmlNode[];
   /**
    * 1-based source line of the start tag, when parsed from text: the line
@@ -32,49 +38,70 @@ export interface XmlElement {
   style?: 'libxml';
 }
 
+/** Character data, decoded. */
 export interface XmlText {
+  /** Tells the node kinds apart. */
   readonly type: 'text';
+  /** The text with entities and character references decoded. */
   value: string;
   /** Where it starts, when parsed from text (not an own enumerable property). */
   readonly line?: number;
+  /** The column where it starts, when parsed from text. */
   readonly column?: number;
 }
 
+/** A CDATA section, kept as one so it is written back as one. */
 export interface XmlCData {
+  /** Tells the node kinds apart. */
   readonly type: 'cdata';
+  /** The section's content, verbatim. */
   value: string;
   /** Where it starts, when parsed from text (not an own enumerable property). */
   readonly line?: number;
+  /** The column where it starts, when parsed from text. */
   readonly column?: number;
 }
 
+/** A comment, kept so a definition keeps its notes through an edit. */
 export interface XmlComment {
+  /** Tells the node kinds apart. */
   readonly type: 'comment';
+  /** The comment text between `<!--` and `-->`. */
   value: string;
   /** Where it starts, when parsed from text (not an own enumerable property). */
   readonly line?: number;
+  /** The column where it starts, when parsed from text. */
   readonly column?: number;
 }
 
+/** A processing instruction other than the XML declaration. */
 export interface XmlProcessingInstruction {
+  /** Tells the node kinds apart. */
   readonly type: 'pi';
+  /** The name after `<?`. */
   target: string;
+  /** Everything after the target, up to `?>`. */
   value: string;
   /** Where it starts, when parsed from text (not an own enumerable property). */
   readonly line?: number;
+  /** The column where it starts, when parsed from text. */
   readonly column?: number;
 }
 
+/** Any node of the tree; switch on `type`. */
 export type XmlNode = XmlElement | XmlText | XmlCData | XmlComment | XmlProcessingInstruction;
 
+/** A new element, for building documents in code. */
 export function element(name: string, attrs: XmlAttr[] = [], children: XmlNode[] = []): XmlElement {
   return { type: 'element', name, attrs, children };
 }
 
+/** A new text node; the serializer escapes it. */
 export function text(value: string): XmlText {
   return { type: 'text', value };
 }
 
+/** Whether a node is an element (a type guard, for walking children). */
 export function isElement(node: XmlNode | undefined): node is XmlElement {
   return node !== undefined && node.type === 'element';
 }

@@ -8,14 +8,23 @@
 
 /** The document kinds we have schemas for, by root schema file. */
 export const SCHEMA_KINDS = {
+  /** `<capabilities>`: what a host and its hypervisor can run. */
   capability: 'capability.rng',
+  /** `<domainCapabilities>`: what one emulator, machine and domain type support. */
   domaincaps: 'domaincaps.rng',
+  /** `<domain>`: a guest definition. */
   domain: 'domain.rng',
+  /** `<cpu>` on its own, host or guest form (`virsh cpu-compare` input). */
   cpu: 'cpu.rng',
+  /** `<network>`: a virtual network. */
   network: 'network.rng',
+  /** `<device>`: a host device. */
   nodedev: 'nodedev.rng',
+  /** `<secret>`: a secret's metadata. */
   secret: 'secret.rng',
+  /** `<pool>`: a storage pool. */
   storagepool: 'storagepool.rng',
+  /** `<volume>`: a storage volume. */
   storagevol: 'storagevol.rng',
 } as const;
 

@@ -169,6 +169,49 @@ describe('virtkit CLI options and modes', () => {
     expect(msg.out).toBe('Domain snapshot s1 created\nDomain snapshot s1 deleted\n\n');
   });
 
+  it('draws snapshot trees, filters and info as virsh 9.0 printed them on test:///default', async () => {
+    const r = await runCli([
+      'snapshot-create-as test s1; snapshot-create-as test s2; snapshot-revert test s1; snapshot-create-as test s3; ' +
+        'snapshot-list test --tree; snapshot-list test --leaves --name; snapshot-current test --name; ' +
+        'snapshot-parent test s2; snapshot-info test s1',
+    ]);
+    // captured from `virsh -c test:///default` (libvirt 9.0) with the same line
+    const virsh = [
+      'Domain snapshot s1 created',
+      'Domain snapshot s2 created',
+      'Domain snapshot s1 reverted',
+      '',
+      'Domain snapshot s3 created',
+      's1',
+      '  |',
+      '  +- s2',
+      '  +- s3',
+      '    ',
+      '',
+      's2',
+      's3',
+      '',
+      's3',
+      's1',
+      'Name:           s1',
+      'Domain:         test',
+      'Current:        no',
+      'State:          running',
+      'Location:       internal',
+      'Parent:         -',
+      'Children:       2',
+      'Descendants:    2',
+      'Metadata:       yes',
+      '',
+      '',
+    ].join('\n');
+    expect(r).toEqual({ code: 0, out: virsh, err: '' });
+  });
+
+  it('prints tables without their header under -q, as virsh does', async () => {
+    expect(await runCli(['-q', 'list'])).toEqual({ code: 0, out: ' 1   test   running\n', err: '' });
+  });
+
   it('prints lifecycle events as virsh does', async () => {
     const r = await runCli(['-q', `define ${vm1}; event --list`]);
     expect(r.out).toBe('lifecycle\n');

@@ -7,6 +7,7 @@
  */
 import type { Connection } from '../../connection.js';
 import type { Domain } from '../../domain.js';
+import { isVirError } from '../../errors.js';
 import { type ParsedOpts, parseCount, parseScaledKiB } from '../args.js';
 import {
   attempt,
@@ -14,6 +15,7 @@ import {
   type CommandContext,
   type CommandDef,
   DOMAIN_OPT,
+  describeError,
   FILE_OPT,
   SCOPE_OPTS,
   scopeOf,
@@ -261,7 +263,16 @@ const domrename: CommandDef = {
   ],
   async run(ctx, opts) {
     const d = await ctx.domain(opts.need('domain'));
-    await attempt('Failed to rename domain', () => d.rename(opts.need('new-name')));
+    // virsh prints libvirt's error alone here (no "Failed to ..." line), led by the
+    // words libvirt gives its code.
+    try {
+      await d.rename(opts.need('new-name'));
+    } catch (e) {
+      if (isVirError(e, 'OPERATION_INVALID')) {
+        throw new CliError(`Requested operation is not valid: ${describeError(e)}`);
+      }
+      throw new CliError(describeError(e));
+    }
     ctx.extra('Domain successfully renamed');
     return true;
   },

@@ -83,7 +83,7 @@ const list: CommandDef = {
       const { state } = await d.getState();
       rows.push([d.id >= 0 ? String(d.id) : '-', d.name, stateWord(state)]);
     }
-    for (const l of table(['Id', 'Name', 'State'], rows)) ctx.out(l);
+    for (const l of table(['Id', 'Name', 'State'], rows, { header: !ctx.quiet })) ctx.out(l);
     return true;
   },
 };

@@ -1,51 +1,16 @@
 /**
  * Snapshot commands: `snapshot-create`, `snapshot-create-as`,
- * `snapshot-list`, `snapshot-current`, `snapshot-dumpxml`,
- * `snapshot-revert`, `snapshot-delete`.
+ * `snapshot-current`, `snapshot-dumpxml`, `snapshot-revert`,
+ * `snapshot-delete` (the reading ones are in snapshot-query.ts).
  *
  * @module
  */
 import type { Connection } from '../../connection.js';
 import type { Domain } from '../../domain.js';
-import type { SnapshotInfo } from '../../driver.js';
-import type { ParsedOpts } from '../args.js';
-import { attempt, CliError, type CommandContext, type CommandDef, DOMAIN_OPT } from '../command.js';
-import { table } from '../format.js';
+import { attempt, type CommandContext, type CommandDef, DOMAIN_OPT } from '../command.js';
+import { chosenSnapshot, currentSnapshot, SNAPSHOT_NAME, snapshotQueryCommands } from './snapshot-query.js';
 
-const SNAPSHOT_NAME = {
-  name: 'snapshotname',
-  kind: 'string',
-  positional: true,
-  help: 'snapshot name',
-} as const;
 const CURRENT = { name: 'current', kind: 'bool', help: 'also set current snapshot' } as const;
-
-/** virsh's `%Y-%m-%d %H:%M:%S %z`, in local time. */
-function creationTime(seconds: number): string {
-  const d = new Date(seconds * 1000);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const off = -d.getTimezoneOffset();
-  const zone = `${off >= 0 ? '+' : '-'}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
-  return (
-    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zone}`
-  );
-}
-
-async function current(d: Domain<Connection>): Promise<SnapshotInfo> {
-  const snap = (await d.listSnapshots()).find((s) => s.current);
-  if (!snap) throw new CliError(`domain '${d.name}' has no current snapshot`);
-  return snap;
-}
-
-/** The snapshot named by `--snapshotname`, else (`--current` or nothing) the domain's current one. */
-async function chosen(d: Domain<Connection>, opts: ParsedOpts): Promise<string> {
-  const name = opts.str('snapshotname');
-  if (name !== undefined && opts.flag('current')) {
-    throw new CliError('--snapshotname and --current are mutually exclusive');
-  }
-  return name ?? (await current(d)).name;
-}
 
 async function announce(
   ctx: CommandContext,
@@ -103,36 +68,6 @@ const createAs: CommandDef = {
   },
 };
 
-const list: CommandDef = {
-  name: 'snapshot-list',
-  group: 'snapshot',
-  summary: 'List snapshots for a domain',
-  description: 'Snapshot List',
-  options: [
-    DOMAIN_OPT,
-    { name: 'parent', kind: 'bool', help: 'add a column showing parent snapshot' },
-    { name: 'name', kind: 'bool', help: 'list snapshot names only' },
-  ],
-  async run(ctx, opts) {
-    const d = await ctx.domain(opts.need('domain'));
-    const snaps = await attempt('Failed to list snapshots', () => d.listSnapshots());
-    if (opts.flag('name')) {
-      if (opts.flag('parent')) throw new CliError('Options --parent and --name are mutually exclusive');
-      for (const s of snaps) ctx.out(s.name);
-      return true;
-    }
-    const header = ['Name', 'Creation Time', 'State', ...(opts.flag('parent') ? ['Parent'] : [])];
-    const rows = snaps.map((s) => [
-      s.name,
-      creationTime(s.creationTime),
-      s.state === 'shutoff' ? 'shutoff' : s.state,
-      ...(opts.flag('parent') ? [s.parent ?? ''] : []),
-    ]);
-    for (const l of table(header, rows)) ctx.out(l);
-    return true;
-  },
-};
-
 const showCurrent: CommandDef = {
   name: 'snapshot-current',
   group: 'snapshot',
@@ -141,8 +76,12 @@ const showCurrent: CommandDef = {
   options: [DOMAIN_OPT, { name: 'name', kind: 'bool', help: 'list the name, rather than the full xml' }],
   async run(ctx, opts) {
     const d = await ctx.domain(opts.need('domain'));
-    const snap = await current(d);
-    ctx.out(opts.flag('name') ? snap.name : (await d.getSnapshotXML(snap.name)).trimEnd());
+    const snap = await currentSnapshot(d);
+    if (opts.flag('name')) {
+      // virsh prints the bare name with no blank line after it, so scripts can capture it.
+      ctx.out(snap.name);
+      ctx.noBlankLine();
+    } else ctx.out((await d.getSnapshotXML(snap.name)).trimEnd());
     return true;
   },
 };
@@ -168,7 +107,7 @@ const revert: CommandDef = {
   options: [DOMAIN_OPT, SNAPSHOT_NAME, { ...CURRENT, help: 'revert to current snapshot' }],
   async run(ctx, opts) {
     const d = await ctx.domain(opts.need('domain'));
-    const name = await chosen(d, opts);
+    const name = await chosenSnapshot(d, opts);
     await d.revertToSnapshot(name);
     ctx.extra(`Domain snapshot ${name} reverted`);
     return true;
@@ -188,7 +127,7 @@ const remove: CommandDef = {
   ],
   async run(ctx, opts) {
     const d = await ctx.domain(opts.need('domain'));
-    const name = await chosen(d, opts);
+    const name = await chosenSnapshot(d, opts);
     await d.deleteSnapshot(name, { children: opts.flag('children') });
     ctx.extra(
       opts.flag('children')
@@ -202,7 +141,7 @@ const remove: CommandDef = {
 export const snapshotCommands: readonly CommandDef[] = [
   create,
   createAs,
-  list,
+  ...snapshotQueryCommands,
   showCurrent,
   dumpxml,
   revert,

@@ -137,10 +137,20 @@ export type DeviceAddress =
   | CcwAddress
   | IsaAddress
   | DimmAddress
-  | { type: 'virtio-mmio' }
-  | { type: 'unassigned' }
-  | { type: 'virtio-s390' };
+  | {
+      /** A virtio-mmio device: the machine places it, no address fields. */
+      type: 'virtio-mmio';
+    }
+  | {
+      /** A host device the domain holds (detached from the host) but does not show to the guest. */
+      type: 'unassigned';
+    }
+  | {
+      /** A legacy s390 virtio device: no address fields. */
+      type: 'virtio-s390';
+    };
 
+/** The `type` of an `<address>`: the kind of bus it is on. */
 export type AddressType = DeviceAddress['type'];
 
 const BY_TYPE: Record<AddressType, ElementMapper<DeviceAddress>> = {

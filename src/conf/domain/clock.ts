@@ -6,6 +6,7 @@
  */
 import { attr, children, elementMapper, enumOf, type Infer, req, str, uint, yesNo } from '../binding.js';
 
+/** The `offset` values of `<clock>`: how the guest's clock relates to the host's. */
 export const CLOCK_OFFSETS = ['utc', 'localtime', 'timezone', 'variable', 'absolute'] as const;
 
 const timerMapper = elementMapper('timer', {
@@ -28,6 +29,7 @@ export const clockMapper = elementMapper('clock', {
 });
 export type Clock = Infer<typeof clockMapper.spec>;
 
+/** What `<on_poweroff>`, `<on_reboot>` and `<on_crash>` may say to do. */
 export const LIFECYCLE_ACTIONS = [
   'destroy',
   'restart',
@@ -36,4 +38,5 @@ export const LIFECYCLE_ACTIONS = [
   'coredump-destroy',
   'coredump-restart',
 ] as const;
+/** One of `LIFECYCLE_ACTIONS`. */
 export type LifecycleAction = (typeof LIFECYCLE_ACTIONS)[number];

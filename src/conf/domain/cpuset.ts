@@ -12,7 +12,7 @@ export const MAX_SET_ID = 16384;
 /**
  * Parses `0-3,^2,8` into a sorted list of IDs. Throws `XML_DETAIL` on bad syntax.
  *
- * The work is linear in the text plus one sweep of {@link MAX_SET_ID}: a range
+ * The work is linear in the text plus one sweep of `MAX_SET_ID`: a range
  * adds two marks to a difference array instead of one step per ID, so a long
  * list of wide ranges (`0-8191,` repeated for megabytes) costs no more than
  * reading it.

@@ -52,13 +52,18 @@ const SINGLETONS = [
 ];
 
 /** What `new DomainDef(...)` takes: a name, plus any other field. */
-export type DomainDefInit = Partial<DomainDefData> & { name: string };
+export type DomainDefInit = Partial<DomainDefData> & {
+  /** The domain name: the one field a new definition must have. */
+  name: string;
+};
 
+/** How `DomainDef.fromXML` reads: the normalisation inputs, and whether unknown XML is kept. */
 export interface ParseDomainOptions extends NormalizeOptions {
   /** Keep XML the model does not know and write it back in place. Default true. */
   preserveUnknown?: boolean;
 }
 
+/** How `DomainDef.toXML` formats. */
 export interface FormatDomainOptions {
   /** Format as an inactive (persistent) definition: no runtime-only values. Default false. */
   inactive?: boolean;
@@ -87,6 +92,7 @@ export class DomainDef {
     return DomainDef.fromElement(parseXml(xml), options);
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document). */
   static fromElement(el: XmlElement, options: ParseDomainOptions = {}): DomainDef {
     if (el.name !== 'domain') {
       throw new VirError('XML_ERROR', 'conf', `expected root element <domain>, found <${el.name}>`, {
@@ -127,6 +133,7 @@ export class DomainDef {
     return this;
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(options: FormatDomainOptions = {}): XmlElement {
     if (options.check !== false) checkDomain(this);
     const source = options.preserveUnknown === false ? withoutUnknown(this) : this;

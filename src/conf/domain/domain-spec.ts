@@ -49,6 +49,7 @@ import {
   vcpusMapper,
 } from './resources.js';
 
+/** The `type` values of `<domain>`: which hypervisor runs it (`kvm`, `qemu`, `test`, ...). */
 export const DOMAIN_TYPES = [
   'none',
   'qemu',
@@ -69,6 +70,7 @@ export const DOMAIN_TYPES = [
   'ch',
   'hvf',
 ] as const;
+/** One of `DOMAIN_TYPES`. */
 export type DomainType = (typeof DOMAIN_TYPES)[number];
 
 /** Repeated opaque children (`<seclabel>`), kept verbatim. */
@@ -168,6 +170,7 @@ export const domainSpec = {
   os: child(osMapper),
   idmap: rawChild('idmap'),
   features: child(featuresMapper),
+  /** The `<cpu>` child: the guest CPU. */
   cpu: cpuField(),
   clock: child(clockMapper),
   onPoweroff: childText('on_poweroff', lifecycle),
@@ -177,6 +180,7 @@ export const domainSpec = {
   pm: child(pmMapper),
   perf: child(perfMapper),
   devices: child(devicesMapper),
+  /** The `<seclabel>` children, kept as XML. */
   seclabels: rawChildren('seclabel'),
   keywrap: rawChild('keywrap'),
   launchSecurity: child(launchSecurityMapper),
@@ -184,4 +188,5 @@ export const domainSpec = {
 
 export const domainMapper = elementMapper('domain', domainSpec);
 
+/** The fields of a `<domain>`, as `DomainDef` holds them. */
 export type DomainDefData = Infer<typeof domainSpec>;

@@ -5,6 +5,10 @@
  * @module
  */
 
+/**
+ * Inputs of libvirt's parse-time defaults that are not in the document: the host's architecture and
+ * where new MACs and UUIDs come from.
+ */
 export interface NormalizeOptions {
   /** Guest architecture when `<os><type>` has none. Default `x86_64` (libvirt uses the host's). */
   defaultArch?: string;
@@ -34,11 +38,13 @@ function randomBytes(n: number): Uint8Array {
   return b;
 }
 
+/** A new MAC address in libvirt's range for guests (`52:54:00` and three random bytes). */
 export function randomMac(): string {
   const b = randomBytes(3);
   return `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
 }
 
+/** A new random (version 4) UUID, for definitions that have none. */
 export function randomUuid(): string {
   return globalThis.crypto.randomUUID();
 }

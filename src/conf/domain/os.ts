@@ -22,10 +22,14 @@ import {
   yesNo,
 } from '../binding.js';
 
+/** The values of `<os><type>`: the kind of guest (`hvm` for full virtualization). */
 export const OS_TYPES = ['hvm', 'linux', 'xen', 'xenpvh', 'exe', 'uml'] as const;
+/** One of `OS_TYPES`. */
 export type OsType = (typeof OS_TYPES)[number];
 
+/** The devices `<boot dev>` may name, in libvirt's order. */
 export const BOOT_DEVICES = ['fd', 'hd', 'cdrom', 'network'] as const;
+/** One of `BOOT_DEVICES`. */
 export type BootDevice = (typeof BOOT_DEVICES)[number];
 
 export const osTypeMapper = elementMapper('type', {

@@ -95,6 +95,7 @@ export const memoryBackingMapper = elementMapper('memoryBacking', {
 });
 export type MemoryBacking = Infer<typeof memoryBackingMapper.spec>;
 
+/** The `placement` values of `<vcpu>`: a fixed cpuset, or chosen by numad. */
 export const VCPU_PLACEMENTS = ['static', 'auto'] as const;
 
 export const vcpuMapper = elementMapper('vcpu', {
@@ -168,7 +169,9 @@ const iothreadPinMapper = elementMapper('iothreadpin', {
   cpuset: req(attr('cpuset', str)),
 });
 
+/** The `scheduler` values of a vCPU, I/O thread or emulator scheduling policy. */
 export const SCHEDULERS = ['batch', 'idle', 'fifo', 'rr'] as const;
+/** One of `SCHEDULERS`. */
 export type Scheduler = (typeof SCHEDULERS)[number];
 
 const emulatorSchedMapper = elementMapper('emulatorsched', {
@@ -188,6 +191,7 @@ const iothreadSchedMapper = elementMapper('iothreadsched', {
 export type VcpuSched = Infer<typeof vcpuSchedMapper.spec>;
 export type IothreadSched = Infer<typeof iothreadSchedMapper.spec>;
 
+/** The `type` values of a `<cachetune>` allocation: both caches, or code or data (CDP). */
 export const CACHE_TYPES = ['both', 'code', 'data'] as const;
 
 const cacheAllocMapper = elementMapper('cache', {

@@ -7,7 +7,9 @@
  */
 import { type Codec, refine, trimmed } from '../binding.js';
 
+/** An IP address as bytes, for the checks and arithmetic of network ranges. */
 export interface IpAddr {
+  /** IPv4 or IPv6. */
   family: 4 | 6;
   /** 4 or 16 bytes, network order. */
   bytes: number[];

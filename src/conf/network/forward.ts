@@ -22,6 +22,7 @@ import {
 import { ignoredAttrs, objectError } from '../object-xml.js';
 import { ipCodec, parseIp } from './addr.js';
 
+/** The `mode` values of a network's `<forward>` (`nat`, `route`, `bridge`, ...). */
 export const FORWARD_MODES = [
   'none',
   'nat',
@@ -33,6 +34,7 @@ export const FORWARD_MODES = [
   'passthrough',
   'hostdev',
 ] as const;
+/** One of `FORWARD_MODES`. */
 export type ForwardMode = (typeof FORWARD_MODES)[number];
 
 /** `managed` is read as libvirt reads it: "yes" in any case means yes, anything else no. */
@@ -67,7 +69,7 @@ const pfMapper = elementMapper('pf', { dev: attr('dev', str) });
 
 const interfaceMapper = elementMapper('interface', {
   dev: attr('dev', str),
-  // How many guests use the device: live state, not configuration.
+  /** How many guests use the device: live state, read and dropped. */
   connections: ignoredAttrs('connections'),
 });
 

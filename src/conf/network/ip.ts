@@ -22,6 +22,7 @@ import {
 import { keepEndTag, objectError } from '../object-xml.js';
 import { ipCodec, isMulticastMac, macAddressCodec, netmaskPrefix, parseIp } from './addr.js';
 
+/** The `unit` values of a DHCP `<lease expiry>`. */
 export const LEASE_UNITS = ['seconds', 'minutes', 'hours'] as const;
 
 const leaseMapper = elementMapper('lease', {

@@ -120,7 +120,9 @@ export function normalizeBandwidth(b: NetBandwidth, field: string, allowFloor = 
 
 // --- virtualport -------------------------------------------------------------
 
+/** The `type` values of `<virtualport>`: the switch protocol the port speaks. */
 export const VIRTUALPORT_TYPES = ['802.1Qbg', '802.1Qbh', 'openvswitch', 'midonet'] as const;
+/** One of `VIRTUALPORT_TYPES`. */
 export type VirtualPortType = (typeof VIRTUALPORT_TYPES)[number];
 
 const parametersMapper = elementMapper('parameters', {

@@ -122,9 +122,9 @@ const dnsmasqOptionsField: Field<string[]> = {
 };
 
 export const networkMapper = elementMapper('network', {
-  // Declared by the namespaced options; written back by toElement.
+  /** The `xmlns:dnsmasq` declaration: read and dropped, written back by `toElement` when dnsmasq options are there. */
   xmlns: ignoredAttrs('xmlns:dnsmasq'),
-  // Guests connected right now: live state, not configuration.
+  /** The `connections` count of guests attached now: live state, read and dropped. */
   connections: ignoredAttrs('connections'),
   ipv6: attr('ipv6', yesNo),
   trustGuestRxFilters: attr('trustGuestRxFilters', yesNo),
@@ -142,14 +142,18 @@ export const networkMapper = elementMapper('network', {
   vlan: child(vlanMapper),
   bandwidth: child(bandwidthMapper),
   isolatedPort: childAttr('port', 'isolated', yesNo),
+  /** The `<ip>` children: the addresses and DHCP ranges the network serves. */
   ips: ipsField,
+  /** The `<route>` children: static routes of the network. */
   routes: routesField,
   virtualPort: child(virtualPortMapper),
   portGroups: children(portGroupMapper),
+  /** The `<dnsmasq:options>` child: options passed to dnsmasq as they are. */
   dnsmasqOptions: dnsmasqOptionsField,
 });
 type NetworkData = Infer<typeof networkMapper.spec>;
 
+/** How `NetworkDef.toXML` formats. */
 export interface FormatNetworkOptions {
   /** Format the persistent definition only (libvirt's `--inactive`). */
   inactive?: boolean;
@@ -157,6 +161,9 @@ export interface FormatNetworkOptions {
 
 export interface NetworkDef extends NetworkData {}
 
+/**
+ * A virtual network (`<network>`): libvirt's defaults and checks on parse, libvirt's output on format, unknown XML kept.
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
 export class NetworkDef {
   /**
@@ -168,6 +175,7 @@ export class NetworkDef {
     return NetworkDef.fromElement(parseRoot(xml, 'network'), options);
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document). */
   static fromElement(el: XmlElement, options: ParseObjectOptions = {}): NetworkDef {
     let data = networkMapper.read(withCanonicalPrefixes(el, new Map([[DNSMASQ_NS, 'dnsmasq']])), '/network');
     if (options.preserveUnknown === false) data = withoutUnknown(data);
@@ -185,6 +193,7 @@ export class NetworkDef {
     return this.forward?.mode ?? 'none';
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(options: FormatNetworkOptions = {}): XmlElement {
     const el = networkMapper.write(this);
     if (this.dnsmasqOptions) el.attrs.unshift({ name: 'xmlns:dnsmasq', value: DNSMASQ_NS });

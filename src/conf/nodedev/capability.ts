@@ -10,9 +10,11 @@ import type { XmlElement } from '../../xml/tree.js';
 import { type Codec, type ElementMapper, type Field, int, refine, trimmed } from '../binding.js';
 import { objectError } from '../object-xml.js';
 
+/** The mappers of the nested capabilities a node device capability may hold, by type. */
 // biome-ignore lint/suspicious/noExplicitAny: a table holds mappers of every capability shape
 export type CapabilityTable = Readonly<Record<string, ElementMapper<any>>>;
 
+/** How a list of nested capabilities is read. */
 export interface CapabilitiesOptions {
   /**
    * Sort into the table's order on reading (libvirt writes nested

@@ -78,6 +78,9 @@ export type UsbInterfaceCapability = Infer<typeof usbInterfaceCapMapper.spec>;
 
 // --- net ---------------------------------------------------------------------
 
+/**
+ * The offload features a host network device may report (`<feature name>` of a `net` capability).
+ */
 export const NET_FEATURES = [
   'rx',
   'tx',
@@ -136,6 +139,7 @@ const vportOpsMapper = elementMapper('capability', {
   maxVports: reportedCount('max_vports'),
   vports: reportedCount('vports'),
 });
+/** A nested capability of a SCSI host: Fibre Channel host, or vport operations. */
 export type ScsiHostSubCapability = Infer<typeof fcHostMapper.spec> | Infer<typeof vportOpsMapper.spec>;
 
 function reportedCount(name: string): Field<number> {
@@ -212,6 +216,7 @@ const removableMapper = elementMapper('capability', {
   numBlocks: blockCount('num_blocks'),
 });
 const hotpluggableMapper = elementMapper('capability', { type: req(attr('type', enumOf(['hotpluggable']))) });
+/** A nested capability of a storage device: removable media, or hot-pluggable. */
 export type StorageSubCapability = Infer<typeof removableMapper.spec> | Infer<typeof hotpluggableMapper.spec>;
 
 export const storageCapMapper = elementMapper('capability', {

@@ -94,6 +94,7 @@ const PCI_SUBCAPS = {
   mdev_types: mdevTypesCapMapper,
   vpd: vpdMapper,
 } as const;
+/** A nested capability of a PCI device (SR-IOV functions, mediated devices, PCIe bridge, ...). */
 export type PciSubCapability =
   | Infer<typeof physFunctionMapper.spec>
   | Infer<typeof virtFunctionsMapper.spec>

@@ -97,6 +97,7 @@ const DEVICE_CAPS = {
   ccwgroup: ccwGroupCapMapper,
 } as const;
 
+/** One `<capability>` of a host device, by its `type`. */
 export type NodeDeviceCapability =
   | SystemCapability
   | PciCapability
@@ -169,11 +170,14 @@ export const nodeDeviceMapper = elementMapper('device', {
   devnodes: children(devnodeMapper),
   parent: child(parentMapper),
   // The driver bound to the device right now: state, not definition.
+  /** The `<driver>` child: the host's current driver, read and dropped. */
   driver: ignored('driver'),
+  /** The `<capability>` children: what the device is (PCI, USB, network, storage, ...). */
   capabilities: deviceCapabilities,
 });
 type NodeDeviceData = Infer<typeof nodeDeviceMapper.spec>;
 
+/** How `NodeDeviceDef.toXML` formats. */
 export interface FormatNodeDeviceOptions {
   /** Format the persistent definition only (no sysfs path or device nodes). */
   inactive?: boolean;
@@ -181,6 +185,9 @@ export interface FormatNodeDeviceOptions {
 
 export interface NodeDeviceDef extends NodeDeviceData {}
 
+/**
+ * A host device (`<device>`) with its capabilities (PCI, USB, network, storage, mediated devices, ...).
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
 export class NodeDeviceDef {
   /**
@@ -192,6 +199,7 @@ export class NodeDeviceDef {
     return NodeDeviceDef.fromElement(parseRoot(xml, 'device'), options);
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document). */
   static fromElement(el: XmlElement, options: ParseObjectOptions = {}): NodeDeviceDef {
     let data = nodeDeviceMapper.read(el, '/device');
     if (options.preserveUnknown === false) data = withoutUnknown(data);
@@ -200,6 +208,7 @@ export class NodeDeviceDef {
     return def;
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(options: FormatNodeDeviceOptions = {}): XmlElement {
     const out: NodeDeviceData = { ...this };
     if (options.inactive) {

@@ -81,6 +81,7 @@ export const secretRefMapper = elementMapper('secret', {
 });
 export type SecretRef = Infer<typeof secretRefMapper.spec>;
 
+/** The `type` values of a pool source's `<auth>`: iSCSI CHAP or Ceph. */
 export const STORAGE_AUTH_TYPES = ['chap', 'ceph'] as const;
 
 export const authMapper = elementMapper('auth', {
@@ -101,6 +102,7 @@ const parentAddrMapper = elementMapper('parentaddr', {
   address: req(child(pciAddressMapper)),
 });
 
+/** The `type` values of a pool source's `<adapter>`: a SCSI host or a Fibre Channel (vHBA) host. */
 export const ADAPTER_TYPES = ['scsi_host', 'fc_host'] as const;
 
 export const adapterMapper = elementMapper('adapter', {

@@ -9,7 +9,9 @@ import { attr, child, children, elementMapper, enumOf, type Infer, req, str, uin
 import { objectError } from '../object-xml.js';
 import { secretRefMapper } from './common.js';
 
+/** The `format` values of `<encryption>`. */
 export const ENCRYPTION_FORMATS = ['default', 'qcow', 'luks', 'luks2', 'luks-any'] as const;
+/** The `engine` values of `<encryption>`: who decrypts, QEMU or librbd. */
 export const ENCRYPTION_ENGINES = ['qemu', 'librbd'] as const;
 
 const cipherMapper = elementMapper('cipher', {

@@ -52,6 +52,7 @@ import {
 } from './common.js';
 import { canonicalPrefix, FS_NS, mountOptsField, RBD_NS, rbdConfigField } from './pool-namespaces.js';
 
+/** The `type` values of `<pool>`. */
 export const STORAGE_POOL_TYPES = [
   'dir',
   'fs',
@@ -68,6 +69,7 @@ export const STORAGE_POOL_TYPES = [
   'zfs',
   'vstorage',
 ] as const;
+/** One of `STORAGE_POOL_TYPES`. */
 export type StoragePoolType = (typeof STORAGE_POOL_TYPES)[number];
 
 /** Source parts a pool type uses (libvirt's per-type pool options). */
@@ -101,6 +103,10 @@ const NETFS_FORMATS = ['auto', 'nfs', 'glusterfs', 'cifs'] as const;
 const DISK_FORMATS = ['unknown', 'dos', 'dvh', 'gpt', 'mac', 'bsd', 'pc98', 'sun', 'lvm2'] as const;
 const LOGICAL_FORMATS = ['unknown', 'lvm2'] as const;
 
+/**
+ * Per pool type, which source parts it uses and its source formats, as libvirt's per-type pool
+ * options.
+ */
 export const POOL_TYPE_INFO: Readonly<Record<StoragePoolType, PoolTypeInfo>> = {
   dir: { parts: [] },
   fs: { parts: ['device'], formats: FS_FORMATS },
@@ -188,6 +194,10 @@ function reportedSize(name: string): Field<bigint> {
 export const storagePoolMapper = elementMapper('pool', {
   type: req(attr('type', enumOf(STORAGE_POOL_TYPES))),
   // Declared by the namespaced elements below; written back by toElement.
+  /**
+   * The `xmlns:fs` and `xmlns:rbd` declarations: read and dropped, written back when their options
+   * are there.
+   */
   xmlns: ignoredAttrs('xmlns:fs', 'xmlns:rbd'),
   name: childText('name', str),
   uuid: childText('uuid', uuid),
@@ -195,16 +205,20 @@ export const storagePoolMapper = elementMapper('pool', {
   allocation: reportedSize('allocation'),
   available: reportedSize('available'),
   features: child(featuresMapper),
+  /** The `<source>` child: where the pool's storage is, by the pool type's rules. */
   source: sourceField,
   target: child(targetMapper),
   refresh: child(refreshMapper),
+  /** The `<fs:mount_opts>` child: extra mount options of a filesystem pool. */
   mountOpts: mountOptsField,
+  /** The `<rbd:config_opts>` child: Ceph client options of an RBD pool. */
   rbdConfigOpts: rbdConfigField,
 });
 type StoragePoolData = Infer<typeof storagePoolMapper.spec>;
 
 export interface StoragePoolDef extends StoragePoolData {}
 
+/** A storage pool (`<pool>`): its type, source and target, with libvirt's per-type rules. */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
 export class StoragePoolDef {
   /**
@@ -216,6 +230,7 @@ export class StoragePoolDef {
     return StoragePoolDef.fromElement(parseRoot(xml, 'pool'), options);
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document). */
   static fromElement(root: XmlElement, options: ParseObjectOptions = {}): StoragePoolDef {
     const el = canonicalPrefix(root);
     let data = storagePoolMapper.read(el, '/pool');
@@ -230,6 +245,7 @@ export class StoragePoolDef {
     return POOL_TYPE_INFO[this.type];
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     const out: StoragePoolData = { ...this };
     out.capacity ??= 0n;

@@ -10,7 +10,9 @@ import type { XmlElement } from '../../xml/tree.js';
 import type { Field } from '../binding.js';
 import { elementOf, objectError, withCanonicalPrefixes } from '../object-xml.js';
 
+/** The XML namespace of a filesystem pool's extra mount options (`<fs:mount_opts>`). */
 export const FS_NS = 'http://libvirt.org/schemas/storagepool/fs/1.0';
+/** The XML namespace of an RBD pool's extra Ceph options (`<rbd:config_opts>`). */
 export const RBD_NS = 'http://libvirt.org/schemas/storagepool/rbd/1.0';
 
 const CANONICAL: ReadonlyMap<string, string> = new Map([
@@ -64,8 +66,11 @@ export const mountOptsField: Field<string[]> = {
   },
 };
 
+/** One Ceph client option of an RBD pool (`<rbd:option name value>`). */
 export interface RbdConfigOption {
+  /** The option name. */
   name: string;
+  /** Its value. */
   value: string;
 }
 

@@ -37,7 +37,9 @@ import { normalizePerms, permissionsMapper } from './common.js';
 import { encryptionMapper, normalizeEncryption } from './encryption.js';
 import type { StoragePoolDef, StoragePoolType } from './pool-def.js';
 
+/** The `type` values of `<volume>`. */
 export const STORAGE_VOL_TYPES = ['file', 'block', 'dir', 'network', 'netdir', 'ploop'] as const;
+/** One of `STORAGE_VOL_TYPES`. */
 export type StorageVolType = (typeof STORAGE_VOL_TYPES)[number];
 
 /** Image formats of file-backed volumes (`none` is not a volume format). */
@@ -70,6 +72,7 @@ export const DISK_VOL_FORMATS = [
   'linux-raid',
   'extended',
 ] as const;
+/** The qcow2 `<features>` a volume target may have. */
 export const VOL_FEATURES = ['lazy_refcounts', 'extended_l2', 'data_file'] as const;
 
 /** Volume formats a pool type knows, default first; none for pools of raw block devices. */
@@ -168,11 +171,14 @@ const targetMapper = elementMapper('target', {
   path: childText('path', str),
   format: childAttr('format', 'type', str),
   permissions: child(permissionsMapper),
+  /** The `<timestamps>` child: reported by the pool, read and dropped. */
   timestamps: ignored('timestamps'),
   encryption: child(encryptionMapper),
   compat: childText('compat', str),
+  /** Whether the target has an empty `<nocow/>` child (no copy-on-write on btrfs). */
   nocow: nocowField,
   clusterSize: scaledBytes('clusterSize'),
+  /** The `<features>` child: the qcow2 features of the image. */
   features: volFeaturesField,
 });
 export type StorageVolTarget = Infer<typeof targetMapper.spec>;
@@ -182,9 +188,11 @@ export const storageVolMapper = elementMapper('volume', {
   name: childText('name', str),
   key: childText('key', str),
   // A volume's source lists the extents a refresh found: not configuration.
+  /** The `<source>` child: reported by the pool, read and dropped. */
   source: ignored('source'),
   capacity: scaledBytes('capacity'),
   allocation: scaledBytes('allocation'),
+  /** The `<physical>` child: reported by the pool, read and dropped. */
   physical: ignored('physical'),
   target: child(targetMapper),
   backingStore: child(backingStoreMapper),
@@ -202,6 +210,9 @@ export interface ParseVolOptions extends ParseObjectOptions {
 
 export interface StorageVolDef extends StorageVolData {}
 
+/**
+ * A storage volume (`<volume>`), read for the pool it belongs to (its type decides the volume's defaults).
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
 export class StorageVolDef {
   /** The pool type the volume was read for. */
@@ -217,6 +228,7 @@ export class StorageVolDef {
     return StorageVolDef.fromElement(parseRoot(xml, 'volume'), options);
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document). */
   static fromElement(el: XmlElement, options: ParseVolOptions = {}): StorageVolDef {
     const poolType = typeof options.pool === 'string' ? options.pool : (options.pool?.type ?? 'dir');
     const typeAttr = el.attrs.find((a) => a.name === 'type')?.value;
@@ -230,6 +242,7 @@ export class StorageVolDef {
     return def;
   }
 
+  /** The model as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     return storageVolMapper.write(this);
   }

@@ -8,6 +8,9 @@
  * @module
  */
 
+/**
+ * The QEMU driver's settings that libvirt reads from qemu.conf (graphics listens, TLS, audio, ...).
+ */
 export interface QemuDriverConfig {
   /** `vnc_listen`: the address a VNC listen of type address without one gets. */
   vncListen: string;

@@ -5,6 +5,10 @@
  * @module
  */
 
+/**
+ * The `driverOptions` of `qemu:///session` and `qemu:///system`: roots, emulators, KVM, the caps
+ * cache and the driver's configuration.
+ */
 export type QemuDriverOptions = {
   /** Absolute paths of the QEMU binaries to offer; default: those found on the host. */
   emulators?: readonly string[];

@@ -4,6 +4,10 @@
  * @module
  */
 
+/**
+ * The `driverOptions` of a remote URI (one with a transport or a host): keepalive and the
+ * transport's settings.
+ */
 export type RemoteDriverOptions = {
   /** Seconds between keepalive probes; 0 disables them. Default 5. */
   keepaliveInterval?: number;

@@ -28,6 +28,7 @@ export type TestMethod = {
 
 /** One call as fault predicates see it. */
 export interface TestCall {
+  /** The driver method being called. */
   readonly method: TestMethod;
   /** The domain the call is about, when it is a domain call. */
   readonly domain?: DomainRef;
@@ -44,11 +45,20 @@ export interface FaultMatch {
 }
 
 /** The error a failing call raises: a ready `VirError` or a code and message. */
-export type FaultError = VirError | { code: VirErrorCode; message?: string };
+export type FaultError =
+  | VirError
+  | {
+      /** The code the failing call's `VirError` gets. */
+      code: VirErrorCode;
+      /** Its message; a generic one naming the call when absent. */
+      message?: string;
+    };
 
 /** A registered fault; `remove()` cancels it, `remaining` counts the calls it still applies to. */
 export interface Fault {
+  /** How many more calls it applies to. */
   readonly remaining: number;
+  /** Cancels the fault. */
   remove(): void;
 }
 

@@ -30,6 +30,7 @@ import {
 } from '../../binding.js';
 import { addressField } from '../address.js';
 
+/** The `type` values of a character device's host side (`pty`, `file`, `unix`, `tcp`, ...). */
 export const CHARDEV_TYPES = [
   'null',
   'vc',
@@ -47,6 +48,7 @@ export const CHARDEV_TYPES = [
   'qemu-vdagent',
   'dbus',
 ] as const;
+/** One of `CHARDEV_TYPES`. */
 export type ChardevType = (typeof CHARDEV_TYPES)[number];
 
 export const reconnectMapper = elementMapper('reconnect', {
@@ -104,6 +106,7 @@ export const serialMapper = elementMapper('serial', chardevSpec());
 export const parallelMapper = elementMapper('parallel', chardevSpec());
 export const consoleMapper = elementMapper('console', chardevSpec());
 export const channelMapper = elementMapper('channel', chardevSpec());
+/** A character device (serial, console, parallel, channel) as the models hold it. */
 export type ChardevDef = Infer<ReturnType<typeof chardevSpec>>;
 
 export const smartcardMapper = elementMapper('smartcard', {

@@ -28,6 +28,10 @@ import { presence } from '../presence.js';
 import { reconnectMapper } from './chardev.js';
 import { virtioDriverOptions } from './virtio-options.js';
 
+/**
+ * The `type` values of `<disk>`: where the data comes from on the host (`file`, `block`, `network`,
+ * ...).
+ */
 export const DISK_TYPES = [
   'file',
   'block',
@@ -38,7 +42,9 @@ export const DISK_TYPES = [
   'vhostuser',
   'vhostvdpa',
 ] as const;
+/** The `device` values of `<disk>`: what the guest sees. */
 export const DISK_DEVICES = ['disk', 'cdrom', 'floppy', 'lun'] as const;
+/** The `bus` values of a disk `<target>` (`virtio`, `sata`, `scsi`, `usb`, ...). */
 export const DISK_BUSES = [
   'ide',
   'fdc',

@@ -44,7 +44,9 @@ export const inputMapper = elementMapper('input', {
 });
 export type InputDef = Infer<typeof inputMapper.spec>;
 
+/** The `type` values of `<graphics>`. */
 export const GRAPHICS_TYPES = ['sdl', 'vnc', 'rdp', 'desktop', 'spice', 'egl-headless', 'dbus'] as const;
+/** One of `GRAPHICS_TYPES`. */
 export type GraphicsType = (typeof GRAPHICS_TYPES)[number];
 
 export const graphicsListenMapper = elementMapper('listen', {

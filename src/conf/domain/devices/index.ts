@@ -38,6 +38,7 @@ import { interfaceMapper } from './network.js';
 
 export const devicesMapper = elementMapper('devices', {
   emulator: childText('emulator', trimmed),
+  /** The `<disk>` children, in document order. */
   disks: children(diskMapper),
   controllers: children(controllerMapper),
   filesystems: children(filesystemMapper),

@@ -34,6 +34,7 @@ import { chardevSourceMapper } from './chardev.js';
 import { bootOrderMapper } from './disk.js';
 import { virtioDriverOptions } from './virtio-options.js';
 
+/** The `type` values of `<controller>` (`pci`, `usb`, `scsi`, `virtio-serial`, ...). */
 export const CONTROLLER_TYPES = [
   'ide',
   'fdc',
@@ -47,6 +48,7 @@ export const CONTROLLER_TYPES = [
   'isa',
   'nvme',
 ] as const;
+/** One of `CONTROLLER_TYPES`. */
 export type ControllerType = (typeof CONTROLLER_TYPES)[number];
 
 export const controllerMapper = elementMapper('controller', {
@@ -111,6 +113,7 @@ const hostdevOtherSourceMapper = elementMapper('source', {
 
 export type HostdevPciSource = Infer<typeof hostdevPciSourceMapper.spec>;
 export type HostdevUsbSource = Infer<typeof hostdevUsbSourceMapper.spec>;
+/** A host device's `<source>`: a PCI or USB address, or another kind's source. */
 export type HostdevSource = HostdevPciSource | HostdevUsbSource | Infer<typeof hostdevOtherSourceMapper.spec>;
 
 /** `<source>` of a host device, whose address shape depends on the host device's `type`. */
@@ -151,6 +154,7 @@ export const hostdevMapper = elementMapper('hostdev', {
   ramfb: attr('ramfb', onOff),
   // libvirt writes the host driver before the source
   driver: rawChild('driver'),
+  /** The `<source>` child: the host device given to the guest. */
   source: hostdevSourceField(),
   boot: child(bootOrderMapper),
   rom: rawChild('rom'),

@@ -24,6 +24,10 @@ import { acpiIndexMapper, addressField } from '../address.js';
 import { bootOrderMapper } from './disk.js';
 import { virtioDriverOptions } from './virtio-options.js';
 
+/**
+ * The `type` values of `<interface>`: how the guest's NIC reaches a network (`network`, `bridge`,
+ * `user`, ...).
+ */
 export const INTERFACE_TYPES = [
   'network',
   'bridge',
@@ -41,6 +45,7 @@ export const INTERFACE_TYPES = [
   'null',
   'vds',
 ] as const;
+/** One of `INTERFACE_TYPES`. */
 export type InterfaceType = (typeof INTERFACE_TYPES)[number];
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;

@@ -41,6 +41,10 @@ import { buildVsock } from './vsock.js';
 export { ArgvBuilder, supportsJsonCli } from './argv-builder.js';
 export type { CommandLine, CommandLinePaths } from './types.js';
 
+/**
+ * The argv and environment libvirt's QEMU driver would start a domain with, in its order;
+ * `CONFIG_UNSUPPORTED` naming the field for anything that cannot reach QEMU.
+ */
 export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandLinePaths): CommandLine {
   const name = checkValue(def.name, '/domain/name');
   const dir = checkValue(paths.domainDir, 'paths.domainDir');

@@ -7,9 +7,11 @@ import type { QemuDriverConfig } from '../driver-config.js';
 
 /** A libvirt secret, by UUID or by usage (`<secret type usage>`). */
 export interface SecretRef {
+  /** The secret's UUID. */
   uuid?: string;
   /** The `<secret type>`: ceph, iscsi, passphrase, volume, ... */
   type?: string;
+  /** The secret's usage name (the volume path, Ceph name, iSCSI target, ...). */
   usage?: string;
 }
 
@@ -19,8 +21,11 @@ export interface SecretRef {
  * and a source of initialisation vectors (default: 16 random bytes).
  */
 export interface CommandLineSecrets {
+  /** The domain's master key: the key every `-object secret` value is encrypted with. */
   masterKey: Uint8Array;
+  /** The value of a secret the definition refers to, or undefined when there is none. */
   value(ref: SecretRef): Uint8Array | undefined;
+  /** A fresh initialisation vector per secret (random by default; fixed in tests). */
   iv?: () => Uint8Array;
 }
 
@@ -29,11 +34,27 @@ export interface CommandLinePaths {
   /** The domain's private directory: HOME and XDG dirs of the QEMU process, master key, VNC socket. */
   domainDir: string;
   /** QMP monitor: a UNIX socket path QEMU listens on, or a descriptor the caller passes (`fd=N`). */
-  monitor: { path: string } | { fd: number };
+  monitor:
+    | {
+        /** The UNIX socket path QEMU listens on. */
+        path: string;
+      }
+    | {
+        /** A descriptor of a listening socket the caller passes to QEMU. */
+        fd: number;
+      };
   /** Master key file for `-object secret`; omit to leave the master key out. */
   masterKeyPath?: string;
   /** PATH, USER and LOGNAME for the QEMU process. Defaults: `/usr/bin:/bin`, the given user, or `root`. */
-  env?: { PATH?: string; USER?: string; LOGNAME?: string };
+  /** The few host variables passed on to QEMU's otherwise closed environment. */
+  env?: {
+    /** Where QEMU's helpers are looked up. */
+    PATH?: string;
+    /** The user QEMU runs as. */
+    USER?: string;
+    /** The login name QEMU runs as. */
+    LOGNAME?: string;
+  };
   /** Per page size in KiB (`'2048'`), this domain's directory on a hugetlbfs mount. */
   hugepageDirs?: Record<string, string>;
   /** This domain's directory for file-backed guest RAM (libvirt: `/var/lib/libvirt/qemu/ram/<id>-<name>`). */
@@ -58,14 +79,30 @@ export interface CommandLinePaths {
    * `nbd_tls_x509_*`): the directory, whether the server's certificate is
    * verified, and the secret holding the client key's password, if any.
    */
-  nbdTls?: { dir: string; verifyPeer: boolean; secretUuid?: string };
+  nbdTls?: {
+    /** The directory with the client's certificates. */
+    dir: string;
+    /** Whether the server's certificate is verified. */
+    verifyPeer: boolean;
+    /** The secret that unlocks the private key, when it is encrypted. */
+    secretUuid?: string;
+  };
   /**
    * qemu.conf's chardev TLS settings: `enabled` (chardev_tls) for TCP
    * backends that do not say, the certificate dir (default
    * /etc/pki/libvirt-chardev), whether a listening backend verifies
    * clients (default true), and the secret holding the key's password.
    */
-  chardevTls?: { enabled?: boolean; dir?: string; verifyPeer?: boolean; secretUuid?: string };
+  chardevTls?: {
+    /** Whether TCP character devices use TLS unless they say otherwise. */
+    enabled?: boolean;
+    /** The directory with the certificates. */
+    dir?: string;
+    /** Whether the peer's certificate is verified. */
+    verifyPeer?: boolean;
+    /** The secret that unlocks the private key, when it is encrypted. */
+    secretUuid?: string;
+  };
   /** Master key and secret values, for disk credentials and encryption keys. */
   secrets?: CommandLineSecrets;
   /** Guest D-Bus display socket (`<graphics type='dbus'/>`). */
@@ -96,7 +133,12 @@ export interface CommandLinePaths {
    * cancel file (`/sys/class/tpm/tpm0/device/cancel`, or the `misc` class one on older
    * kernels), read-write. Returns both descriptors, which QEMU inherits.
    */
-  tpmPassthrough?: (devicePath: string) => { device: number; cancel: number };
+  tpmPassthrough?: (devicePath: string) => {
+    /** A descriptor open on the host TPM device. */
+    device: number;
+    /** A descriptor open on the TPM's cancel file. */
+    cancel: number;
+  };
   /**
    * The sockets of the virtiofsd daemons started for the guest's virtiofs
    * shares, by the share's 0-based index among the filesystems; a share
@@ -121,7 +163,12 @@ export interface CommandLinePaths {
    * The clock a `<clock offset='variable'>` guest's RTC is set from: `now` in seconds since the
    * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
    */
-  clock?: { now?: number; localOffset?: number };
+  clock?: {
+    /** The current time, ms since the epoch (for `<clock offset='variable'>` and RTC bases). */
+    now?: number;
+    /** The host's local time offset from UTC, in seconds. */
+    localOffset?: number;
+  };
   /** qemu.conf's settings (graphics listen, TLS, SASL, passwords); libvirt's defaults for what is not given. */
   config?: Partial<QemuDriverConfig>;
   /**
@@ -148,8 +195,11 @@ export interface CommandLinePaths {
    * or `<dir>/vioser-CC-BB-PP.sock`. Default: `domainDir`.
    */
   channelDir?: string;
+  /** Opens the host files and sockets of character devices and passes them to QEMU as descriptors. */
   chardevFds?: {
+    /** A descriptor open on a chardev's file (or its log), appending when asked. */
     file(path: string, append: boolean, role: 'source' | 'log'): number;
+    /** A descriptor of a listening UNIX socket at the path. */
     unixListen(path: string): number;
   };
   /**
@@ -158,7 +208,17 @@ export interface CommandLinePaths {
    * one the host found). Returns the descriptor and the CID in use.
    * Without it a vsock is refused.
    */
-  vhostVsock?: (req: { cid?: number; auto: boolean }) => { fd: number; cid: number };
+  vhostVsock?: (req: {
+    /** The CID the definition asks for. */
+    cid?: number;
+    /** Whether any free CID will do. */
+    auto: boolean;
+  }) => {
+    /** The descriptor open on `/dev/vhost-vsock`. */
+    fd: number;
+    /** The CID in use. */
+    cid: number;
+  };
   /**
    * The descriptor of the socket a `<video>` with a vhost-user backend is
    * reached through (the caller starts the vhost-user-gpu process for the
@@ -172,6 +232,7 @@ export interface CommandLinePaths {
 
 /** A NIC that needs a descriptor from the host, by its device alias (`net0`). */
 export interface NetHostRequest {
+  /** The interface's device alias (`net0`). */
   alias: string;
   /** Queue pairs: one descriptor per queue. */
   queues: number;
@@ -208,11 +269,34 @@ export interface NetHost {
 
 /** What a virtual network gives a guest NIC. */
 export type NetworkConnection =
-  | { type: 'bridge'; bridge: string }
+  | {
+      /** A bridge the tap joins. */
+      type: 'bridge';
+      /** The bridge's name. */
+      bridge: string;
+    }
   /** A PCI function of the network's pool given to the guest (`pci`: its host address; without it, refused). */
-  | { type: 'hostdev'; pci?: { domain: number; bus: number; slot: number; function: number } }
-  | { type: 'direct' };
+  | {
+      /** A host PCI function passed to the guest. */
+      type: 'hostdev';
+      /** Its host address. */
+      pci?: {
+        /** PCI domain. */
+        domain: number;
+        /** PCI bus. */
+        bus: number;
+        /** PCI slot. */
+        slot: number;
+        /** PCI function. */
+        function: number;
+      };
+    }
+  | {
+      /** macvtap on a host device. */
+      type: 'direct';
+    };
 
+/** What `buildCommandLine` returns: the environment and argv to spawn QEMU with. */
 export interface CommandLine {
   /** The environment QEMU runs with (and only that: no inherited variables). */
   env: Record<string, string>;
@@ -230,8 +314,11 @@ export interface CommandLine {
   hotplugVcpus?: number[];
 }
 
+/** A QMP command to run once QEMU is up, before the guest resumes. */
 export interface MonitorCommand {
+  /** The QMP command name. */
   execute: string;
+  /** Its arguments. */
   arguments: Record<string, unknown>;
 }
 

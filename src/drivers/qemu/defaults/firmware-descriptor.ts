@@ -10,33 +10,58 @@
  */
 import { VirError } from '../../../errors.js';
 
+/** One file of a firmware: its path and image format. */
 export interface FirmwareFile {
+  /** The absolute path. */
   filename: string;
+  /** The image format (`raw`, `qcow2`). */
   format: string;
 }
 
+/** How a descriptor's firmware is loaded: as pflash, into memory, or as a kernel. */
 export type FirmwareMapping =
   | {
+      /** Loaded as pflash devices. */
       device: 'flash';
+      /** Code and variables in two files, in one, or no variables store at all. */
       mode: 'split' | 'combined' | 'stateless';
+      /** The firmware code. */
       executable: FirmwareFile;
+      /** The template each guest's NVRAM is copied from (split mode). */
       nvramTemplate?: FirmwareFile;
     }
-  | { device: 'memory'; filename: string }
-  | { device: 'kernel'; filename: string };
+  | {
+      /** Loaded into guest memory (`-bios`). */
+      device: 'memory';
+      /** The firmware file. */
+      filename: string;
+    }
+  | {
+      /** Loaded as a kernel (`-kernel`). */
+      device: 'kernel';
+      /** The firmware file. */
+      filename: string;
+    };
 
+/** An architecture and the machine types a firmware is built for. */
 export interface FirmwareTarget {
+  /** The architecture, in QEMU's spelling (`x86_64`, `aarch64`). */
   architecture: string;
   /** Glob patterns (`*` and `?`) over machine type names. */
   machines: string[];
 }
 
+/** One of QEMU's firmware descriptor files (`/usr/share/qemu/firmware/*.json`), parsed. */
 export interface FirmwareDescriptor {
   /** The descriptor's file name, which also orders descriptors. */
   name: string;
+  /** How the firmware talks to the guest (`uefi`, `bios`, ...). */
   interfaces: string[];
+  /** How the firmware is loaded: its files and formats. */
   mapping: FirmwareMapping;
+  /** The architectures and machine types it is built for. */
   targets: FirmwareTarget[];
+  /** What it offers (`secure-boot`, `enrolled-keys`, `acpi-s3`, ...). */
   features: string[];
 }
 

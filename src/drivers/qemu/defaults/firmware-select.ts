@@ -11,6 +11,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import { type FirmwareDescriptor, globMatch } from './firmware-descriptor.js';
 
+/** What firmware selection chooses from and where it puts NVRAM files. */
 export interface FirmwareSelectOptions {
   /** The descriptors in the order they are tried (see `orderFirmwareDescriptors`). */
   descriptors: readonly FirmwareDescriptor[];
@@ -22,7 +23,12 @@ export interface FirmwareSelectOptions {
    * CODE:VARS pairs (qemu.conf's `nvram` list) tried for a manual pflash
    * loader no descriptor describes, to find its NVRAM template.
    */
-  legacy?: ReadonlyArray<{ code: string; vars: string }>;
+  legacy?: ReadonlyArray<{
+    /** The firmware code file. */
+    code: string;
+    /** Its NVRAM template. */
+    vars: string;
+  }>;
 }
 
 /** libvirt's built-in `nvram` list, used when qemu.conf sets none. */

@@ -63,6 +63,10 @@ export interface QemuDefaultsOptions {
   hostEnv?: Readonly<Record<string, string>>;
 }
 
+/**
+ * Gives a definition the defaults libvirt's QEMU driver adds at define time (machine, CPU,
+ * controllers, PCI addresses, ...) for the probed QEMU.
+ */
 export function applyQemuDefaults(
   def: DomainDef,
   caps: QemuCaps,

@@ -7,6 +7,10 @@
  * @module
  */
 
+/**
+ * libvirt's QEMU capability flags (`QEMU_CAPS_*`), by name in libvirt's order; a probe sets the
+ * ones the binary has.
+ */
 export const QEMU_CAPABILITY_FLAGS = [
   'kvm',
   'sdl',

@@ -22,7 +22,9 @@ import { recordAnswer } from './probe-record.js';
 import { archFromQemuTarget, buildQemuCaps, type QemuAccel, type QemuCaps } from './qemu-caps.js';
 import { type MonitorProcess, startMonitorProcess } from './qemu-monitor-process.js';
 
+/** How `probeQemu` runs the binary. */
 export interface ProbeOptions {
+  /** Aborts the probe and stops the QEMU it started. */
   signal?: AbortSignal;
   /** Probe with KVM too. Default: when /dev/kvm is usable. */
   kvm?: boolean;
@@ -51,6 +53,10 @@ export async function kvmUsable(): Promise<boolean> {
   }
 }
 
+/**
+ * Runs one QEMU binary with `-machine none`, asks it over QMP everything libvirt asks (`query-*`,
+ * `qom-list-types`, ...) with TCG and, when usable, KVM, and returns what it can do.
+ */
 export async function probeQemu(binary: string, options: ProbeOptions = {}): Promise<QemuCaps> {
   // Every pipelined command listens for abort: give them a signal of our own
   // rather than piling listeners onto the caller's.

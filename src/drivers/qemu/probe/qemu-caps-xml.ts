@@ -35,6 +35,7 @@ export interface QemuCapsCacheStamp {
 
 const ACCELS: readonly QemuAccel[] = ['kvm', 'tcg'];
 
+/** The caps as libvirt's `qemucaps` XML, the format of its capabilities cache and test data. */
 export function formatQemuCapsXml(caps: QemuCaps, stamp: QemuCapsCacheStamp): string {
   const out: string[] = ['<qemuCaps>'];
   const line = (depth: number, text: string) => out.push(`${'  '.repeat(depth)}${text}`);

@@ -15,25 +15,50 @@ import { QmpError } from './qmp-error.js';
 
 /** What QEMU says about itself when a client connects. */
 export interface QmpGreeting {
-  version: { qemu: { major: number; minor: number; micro: number }; package: string };
+  /** QEMU's version and package string. */
+  version: {
+    /** QEMU's version. */
+    qemu: {
+      /** Major version. */
+      major: number;
+      /** Minor version. */
+      minor: number;
+      /** Micro (patch) version. */
+      micro: number;
+    };
+    /** The package string (the distribution's build). */
+    package: string;
+  };
+  /** QMP capabilities the server offers (`oob`, ...). */
   capabilities: string[];
 }
 
 /** An asynchronous event (`STOP`, `SHUTDOWN`, `RESET`, ...). */
 export interface QmpEvent {
+  /** The event's name. */
   event: string;
+  /** The event's arguments; empty when it has none. */
   data: Record<string, unknown>;
   /** Seconds and microseconds since the epoch, as QEMU stamps it. */
-  timestamp: { seconds: number; microseconds: number };
+  timestamp: {
+    /** Whole seconds. */
+    seconds: number;
+    /** Microseconds within the second. */
+    microseconds: number;
+  };
 }
 
+/** Per-command options of `QmpClient.execute`. */
 export interface QmpCommandOptions {
+  /** Stops waiting for the reply (QEMU may still run the command). */
   signal?: AbortSignal;
   /** Milliseconds to wait for the reply; default the client's `commandTimeoutMs`. 0 waits forever. */
   timeoutMs?: number;
 }
 
+/** Limits for a QMP session. */
 export interface QmpOpenOptions {
+  /** Aborts the handshake. */
   signal?: AbortSignal;
   /** Milliseconds to wait for the greeting and handshake. Default 10 s. */
   greetingTimeoutMs?: number;
@@ -43,6 +68,7 @@ export interface QmpOpenOptions {
   maxMessageBytes?: number;
 }
 
+/** How `QmpClient.connect` reaches a monitor socket. */
 export interface QmpConnectOptions extends QmpOpenOptions {
   /**
    * Keep retrying while the socket does not exist yet or refuses connections
@@ -67,6 +93,10 @@ const DEFAULT_GREETING_MS = 10_000;
 const DEFAULT_COMMAND_MS = 30_000;
 const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 
+/**
+ * A client for QEMU's monitor protocol: the greeting and capability handshake, commands with
+ * timeouts and abort, and events as a stream.
+ */
 export class QmpClient {
   readonly #socket: Socket;
   readonly #pending = new Map<string, Pending>();

@@ -36,6 +36,7 @@ const CODE_OF: Record<QmpErrorReason, VirErrorCode> = {
 };
 
 export class QmpError extends VirError {
+  /** Why the QMP call failed: a QEMU error, a timeout, a closed socket, ... */
   readonly reason: QmpErrorReason;
   /** The command that failed, when the error belongs to one. */
   readonly command: string | undefined;
