@@ -33,10 +33,16 @@ import type {
   ListDomainsFilter,
   NodeInfo,
 } from './driver.js';
+import type { ObjectDrivers, ObjectKind, ObjectOwner } from './driver-objects.js';
 import type { AnyDriverOptions, DriverOptionsFor } from './driver-options.js';
 import { findDriver } from './drivers/registry.js';
 import { throwIfAborted, toVirError, VirError } from './errors.js';
 import { EventStream, type EventStreamOptions, type StreamEvent } from './event-stream.js';
+import { Networks } from './network.js';
+import { NodeDevices } from './node-device.js';
+import { KIND_DOMAIN, KIND_NAME } from './object-args.js';
+import { Secrets } from './secret.js';
+import { StoragePools } from './storage-pool.js';
 import { type ConnectUri, parseUri } from './uri.js';
 
 /** Options of {@link connect}; `O`, the driver's options, follows the URI ({@link DriverOptionsFor}). */
@@ -86,7 +92,8 @@ export async function connect<const U extends string = 'test:///default'>(
   return new Connection(parsed, driver, options.readonly === true);
 }
 
-export class Connection implements DomainOwner {
+// Pools, networks, secrets, node devices: one sub-object per libvirt secondary driver (driver-objects.ts).
+export class Connection implements DomainOwner, ObjectOwner {
   readonly #driver: DriverConnection;
   readonly #closing = new AbortController();
   readonly #streams = new Set<{ end(): void }>();
@@ -95,6 +102,11 @@ export class Connection implements DomainOwner {
   readonly uri: ConnectUri;
   /** Whether it was opened read-only. */
   readonly readonly: boolean;
+  /** Storage pools and their volumes. */
+  readonly storagePools: StoragePools<Connection> = new StoragePools(this);
+  readonly networks: Networks<Connection> = new Networks(this);
+  readonly secrets: Secrets<Connection> = new Secrets(this);
+  readonly nodeDevices: NodeDevices<Connection> = new NodeDevices(this);
 
   /** @internal use {@link connect} */
   constructor(uri: ConnectUri, driver: DriverConnection, readonly: boolean) {
@@ -332,6 +344,19 @@ export class Connection implements DomainOwner {
       );
     }
     return this.#call(method, opts, (signal) => run(this.#driver, signal));
+  }
+
+  /** For the object handles ({@link ObjectOwner}): `NO_SUPPORT` when the driver lacks the kind. */
+  _objectCall<K extends ObjectKind, T>(
+    kind: K,
+    what: string,
+    opts: CallOptions,
+    run: (driver: NonNullable<ObjectDrivers[K]>, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const sub: ObjectDrivers[K] = this.#driver[kind];
+    const msg = `${this.type} driver has no ${KIND_NAME[kind]} driver (${what})`;
+    if (!sub) return Promise.reject(new VirError('NO_SUPPORT', KIND_DOMAIN[kind], msg));
+    return this.#call(what, opts, (signal) => run(sub, signal));
   }
 
   /** For `Domain` handles: whether the driver implements an optional call. */

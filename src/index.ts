@@ -7,6 +7,8 @@ export * from './conf/index.js';
 export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource } from './connection.js';
 export { Domain } from './domain.js';
 export type * from './driver.js';
+export type * from './driver-objects.js';
+export { NODE_DEVICE_CAPS } from './driver-objects.js';
 export type {
   AnyDriverOptions,
   DriverOptionsFor,
@@ -38,6 +40,10 @@ export {
 } from './drivers/test/index.js';
 export * from './errors.js';
 export { EventStream, type EventStreamOptions } from './event-stream.js';
+export { Network, NetworkPort, Networks } from './network.js';
+export { NodeDevice, NodeDevices } from './node-device.js';
+export { Secret, Secrets } from './secret.js';
+export { StoragePool, StoragePools, StorageVol } from './storage-pool.js';
 export { type ConnectUri, isRemoteUri, parseUri, type UriTransport, uriParam } from './uri.js';
 export {
   parseXml,

@@ -17,7 +17,10 @@
  *   `DomainDef`, with libvirt's parse-time defaults and the test driver's
  *   own (`test-defaults.ts`), but no PCI addresses are assigned (libvirt's
  *   test driver assigns none either);
- * - reverting to a snapshot never gives two domains one name.
+ * - reverting to a snapshot never gives two domains one name;
+ * - it has secrets (libvirt's test driver has no secret driver), and a
+ *   config-file URI starts with no pools, networks or node devices (libvirt
+ *   reads them from the file too).
  *
  * @module
  */
@@ -38,6 +41,7 @@ import { TestConnection } from './test-connection.js';
 import { TestControl } from './test-control.js';
 import { parseTestDomain, readTestExtras } from './test-domain-xml.js';
 import type { InitialDomain } from './test-host.js';
+import { DEFAULT_OBJECTS } from './test-objects.js';
 
 /** `virDomainState` numbers, as `<test:runstate>` spells a state. */
 const RUNSTATES: readonly DomainStateName[] = [
@@ -66,6 +70,7 @@ export const testDriver: DriverFactory = {
         nodeInfo: DEFAULT_NODE_INFO,
         capabilities: defaultCapabilities(),
         domains: [{ config, state: 'running', persistent: true, hasManagedSave: false }],
+        objects: DEFAULT_OBJECTS,
         ...withControl,
       });
     }
