@@ -5,10 +5,36 @@
  * (libvirt's error name without `VIR_ERR_`), so the two can be compared
  * step by step.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { expect } from 'vitest';
 import { VirError } from '../../src/errors.js';
 
 export const PYTHON = '/usr/bin/python3';
+
+export const HAVE_PYTHON_LIBVIRT =
+  existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import libvirt'], { stdio: 'ignore' }).status === 0;
+
+/**
+ * Step by step equality; `known` names steps where both fail and virtkit
+ * knowingly gives another code (each with its reason at the caller).
+ */
+export function compare(
+  ours: Outcome[],
+  theirs: Outcome[],
+  known: Readonly<Record<string, { ours: string; theirs: string }>> = {},
+): void {
+  expect(ours.map((o) => o.step)).toEqual(theirs.map((o) => o.step));
+  for (const [i, o] of ours.entries()) {
+    const t = theirs[i]!;
+    const k = known[o.step];
+    if (k && !o.ok && !t.ok) {
+      expect([o.code, t.code], o.step).toEqual([k.ours, k.theirs]);
+      continue;
+    }
+    expect(o, o.step).toEqual(t);
+  }
+}
 
 export type Outcome = { step: string; ok: true; value: unknown } | { step: string; ok: false; code: string };
 
@@ -39,7 +65,7 @@ export async function runOurs(
  * `body` is Python defining `steps`, a list of `(label, callable)`, with
  * `conn` open on `uri`; `None` results become null.
  */
-export function runLibvirt(uri: string, body: string): Outcome[] {
+export function runLibvirt(uri: string, body: string, args: readonly string[] = []): Outcome[] {
   const script = `import json, sys, libvirt
 libvirt.registerErrorHandler(lambda *a: None, None)
 ERRORS = {getattr(libvirt, k): k[len('VIR_ERR_'):] for k in dir(libvirt)
@@ -55,5 +81,5 @@ for label, f in steps:
         out.append({'step': label, 'ok': False, 'code': ERRORS.get(e.get_error_code(), str(e.get_error_code()))})
 print(json.dumps(out))
 `;
-  return JSON.parse(execFileSync(PYTHON, ['-c', script, uri], { encoding: 'utf8' })) as Outcome[];
+  return JSON.parse(execFileSync(PYTHON, ['-c', script, uri, ...args], { encoding: 'utf8' })) as Outcome[];
 }

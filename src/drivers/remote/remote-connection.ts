@@ -27,6 +27,10 @@ import { ListFlags, reasonName, stateName } from './domain-names.js';
 import { remoteProcedures } from './gen/remote-protocol.js';
 import type { Procedure } from './procedure.js';
 import { RemoteEvents } from './remote-events.js';
+import { RemoteNetworks } from './remote-networks.js';
+import type { RemoteCall } from './remote-object-values.js';
+import { RemoteNodeDevices, RemoteSecrets } from './remote-secrets-nodedevs.js';
+import { RemoteStorage } from './remote-storage.js';
 import {
   affectFlags,
   allOf,
@@ -72,11 +76,21 @@ export class RemoteConnection implements DriverConnection {
   #closed: Promise<void> | null = null;
 
   readonly #events: RemoteEvents;
+  /** The daemon's secondary drivers: every remote connection has them; the daemon says what it supports. */
+  readonly storage: RemoteStorage;
+  readonly networks: RemoteNetworks;
+  readonly secrets: RemoteSecrets;
+  readonly nodeDevices: RemoteNodeDevices;
 
   private constructor(client: RpcClient, transport: Transport) {
     this.#client = client;
     this.#transport = transport;
     this.#events = new RemoteEvents(client);
+    const call: RemoteCall = (proc, args, opts) => this.#call(proc, args, opts);
+    this.storage = new RemoteStorage(call);
+    this.networks = new RemoteNetworks(call);
+    this.secrets = new RemoteSecrets(call);
+    this.nodeDevices = new RemoteNodeDevices(call);
   }
 
   get type(): string {
