@@ -85,6 +85,11 @@ export const VIR_ERROR_CODES = [
   'NO_INTERFACE',
   'NO_NWFILTER',
   'NO_SECRET',
+  'INVALID_SECRET',
+  'NETWORK_EXIST',
+  'NO_NETWORK_PORT',
+  'NETWORK_PORT_EXIST',
+  'STORAGE_POOL_BUILT',
 ] as const;
 
 export type VirErrorCode = (typeof VIR_ERROR_CODES)[number];

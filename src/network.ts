@@ -7,6 +7,7 @@
  */
 
 import { NetworkDef } from './conf/network/network-def.js';
+import { NetworkPortDef } from './conf/network/port-def.js';
 import { toXml, type XmlSource } from './connection-args.js';
 import type {
   CallOptions,
@@ -245,6 +246,11 @@ export class NetworkPort<C extends ObjectOwner = ObjectOwner> {
     return call(this.#conn, 'getNetworkPortXML', opts, (d, signal) =>
       needCall(d, 'portGetXml', 'networks')(this.#ref, { signal }),
     );
+  }
+
+  /** The port, typed: its owner, MAC and how the network plugged it in. */
+  async getDefinition(opts: CallOptions = {}): Promise<NetworkPortDef> {
+    return NetworkPortDef.fromXML(await this.getXML(opts));
   }
 
   /** Releases the port (`virNetworkPortDelete`). */

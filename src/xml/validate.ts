@@ -29,6 +29,7 @@ export const SCHEMA_KINDS = {
   domain: 'domain.rng',
   cpu: 'cpu.rng',
   network: 'network.rng',
+  networkport: 'networkport.rng',
   nodedev: 'nodedev.rng',
   secret: 'secret.rng',
   storagepool: 'storagepool.rng',

@@ -207,6 +207,52 @@ export function sessionNetworkSteps(conn: Connection): Array<readonly [string, (
   ];
 }
 
+const PORT_UUID = '5d744f21-ba4a-4d6e-bdb2-30a35ff3207d';
+const PORT = `<networkport><uuid>${PORT_UUID}</uuid><owner><name>vm</name><uuid>d54df46f-1ab5-4a22-8618-4560ef5fac2c</uuid></owner><mac address='52:54:00:7b:35:93'/></networkport>`;
+const BRIDGED = "<network><name>vkbr</name><forward mode='bridge'/><bridge name='vkbr0'/></network>";
+
+/** Ports of a network that forwards to a host bridge: starting it makes nothing, so it runs unprivileged. */
+export function portSteps(conn: Connection): Array<readonly [string, () => Promise<unknown>]> {
+  const nets = conn.networks;
+  const n = () => nets.lookup('vkbr');
+  return [
+    ['define', async () => (await nets.define(BRIDGED)).name],
+    ['port on inactive', async () => (await n()).createPort(PORT)],
+    ['start', async () => (await n()).start()],
+    ['create port', async () => (await (await n()).createPort(PORT)).uuid],
+    ['port again', async () => (await n()).createPort(PORT)],
+    ['list', async () => (await (await n()).listPorts()).map((p) => p.uuid)],
+    ['xml', async () => (await (await n()).lookupPort(PORT_UUID)).getXML()],
+    ['plug', async () => (await (await (await n()).lookupPort(PORT_UUID)).getDefinition()).plug?.bridge],
+    ['delete', async () => (await (await n()).lookupPort(PORT_UUID)).delete()],
+    ['gone', async () => (await n()).lookupPort(PORT_UUID)],
+    ['destroy', async () => (await n()).destroy()],
+    ['undefine', async () => (await n()).undefine()],
+  ];
+}
+
+export const PORT_PY = `
+PORT_UUID = '${PORT_UUID}'
+PORT = """${PORT}"""
+n = lambda: conn.networkLookupByName('vkbr')
+none = lambda f: (lambda: (f(), None)[1])
+import xml.etree.ElementTree as ET
+steps = [
+    ('define', lambda: conn.networkDefineXML("""${BRIDGED}""").name()),
+    ('port on inactive', lambda: n().portCreateXML(PORT)),
+    ('start', none(lambda: n().create())),
+    ('create port', lambda: n().portCreateXML(PORT).UUIDString()),
+    ('port again', lambda: n().portCreateXML(PORT)),
+    ('list', lambda: [p.UUIDString() for p in n().listAllPorts()]),
+    ('xml', lambda: n().portLookupByUUIDString(PORT_UUID).XMLDesc()),
+    ('plug', lambda: ET.fromstring(n().portLookupByUUIDString(PORT_UUID).XMLDesc()).find('plug').get('bridge')),
+    ('delete', none(lambda: n().portLookupByUUIDString(PORT_UUID).delete())),
+    ('gone', lambda: n().portLookupByUUIDString(PORT_UUID)),
+    ('destroy', none(lambda: n().destroy())),
+    ('undefine', none(lambda: n().undefine())),
+]
+`;
+
 export const SESSION_NETWORK_PY = `
 n = lambda: conn.networkLookupByName('vknet')
 none = lambda f: (lambda: (f(), None)[1])

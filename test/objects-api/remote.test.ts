@@ -16,6 +16,8 @@ import {
   dirPoolSteps,
   NODE_DEVICE_PY,
   nodeDeviceSteps,
+  PORT_PY,
+  portSteps,
   SECRET_PY,
   SESSION_NETWORK_PY,
   secretSteps,
@@ -100,5 +102,11 @@ describe.skipIf(!LIBVIRTD || !HAVE_PYTHON_LIBVIRT)('remote driver objects agains
   it("the session network driver's definitions", async () => {
     const [ours, theirs] = await both('network', '/session', sessionNetworkSteps, SESSION_NETWORK_PY);
     compare(ours, theirs);
+  });
+
+  it('ports of a bridged network: create, list, typed XML, delete', async () => {
+    const [ours, theirs] = await both('network', '/session', portSteps, PORT_PY);
+    compare(ours, theirs);
+    expect(ours.find((o) => o.step === 'plug')).toEqual({ step: 'plug', ok: true, value: 'vkbr0' });
   });
 });

@@ -4,8 +4,7 @@
  * stores a disk passphrase can be tested without a daemon. It follows
  * libvirt's secret driver: a UUID keeps its usage, one usage has one secret,
  * a secret without a value answers `NO_SECRET`, a private one never gives
- * its value (`OPERATION_DENIED` here; libvirt says `INVALID_SECRET`, which
- * virtkit has no code for), and an ephemeral one is never on disk (nothing
+ * its value (`INVALID_SECRET`), and an ephemeral one is never on disk (nothing
  * is, here).
  *
  * Values are copied in and out, so neither the caller nor this store shares
@@ -108,7 +107,7 @@ export class TestSecrets implements SecretDriver {
 
   async secretGetValue(r: SecretObjectRef): Promise<Uint8Array> {
     const s = this.#find(r.uuid);
-    if (s.def.private) throw new VirError('OPERATION_DENIED', 'secret', 'secret is private');
+    if (s.def.private) throw new VirError('INVALID_SECRET', 'secret', 'secret is private');
     if (!s.value) throw new VirError('NO_SECRET', 'secret', `secret '${r.uuid}' does not have a value`);
     return Uint8Array.from(s.value);
   }
