@@ -33,16 +33,11 @@ import type {
   ListDomainsFilter,
   NodeInfo,
 } from './driver.js';
-import type { ObjectDrivers, ObjectKind, ObjectOwner } from './driver-objects.js';
 import type { AnyDriverOptions, DriverOptionsFor } from './driver-options.js';
 import { findDriver } from './drivers/registry.js';
 import { throwIfAborted, toVirError, VirError } from './errors.js';
 import { EventStream, type EventStreamOptions, type StreamEvent } from './event-stream.js';
-import { Networks } from './network.js';
-import { NodeDevices } from './node-device.js';
-import { KIND_DOMAIN, KIND_NAME } from './object-args.js';
-import { Secrets } from './secret.js';
-import { StoragePools } from './storage-pool.js';
+import * as objects from './objects.js';
 import { type ConnectUri, parseUri } from './uri.js';
 
 /** Options of {@link connect}; `O`, the driver's options, follows the URI ({@link DriverOptionsFor}). */
@@ -92,8 +87,7 @@ export async function connect<const U extends string = 'test:///default'>(
   return new Connection(parsed, driver, options.readonly === true);
 }
 
-// Pools, networks, secrets, node devices: one sub-object per libvirt secondary driver (driver-objects.ts).
-export class Connection implements DomainOwner, ObjectOwner {
+export class Connection implements DomainOwner, objects.ObjectOwner {
   readonly #driver: DriverConnection;
   readonly #closing = new AbortController();
   readonly #streams = new Set<{ end(): void }>();
@@ -103,10 +97,10 @@ export class Connection implements DomainOwner, ObjectOwner {
   /** Whether it was opened read-only. */
   readonly readonly: boolean;
   /** Storage pools and their volumes. */
-  readonly storagePools: StoragePools<Connection> = new StoragePools(this);
-  readonly networks: Networks<Connection> = new Networks(this);
-  readonly secrets: Secrets<Connection> = new Secrets(this);
-  readonly nodeDevices: NodeDevices<Connection> = new NodeDevices(this);
+  readonly storagePools: objects.StoragePools<Connection> = new objects.StoragePools(this);
+  readonly networks: objects.Networks<Connection> = new objects.Networks(this);
+  readonly secrets: objects.Secrets<Connection> = new objects.Secrets(this);
+  readonly nodeDevices: objects.NodeDevices<Connection> = new objects.NodeDevices(this);
 
   /** @internal use {@link connect} */
   constructor(uri: ConnectUri, driver: DriverConnection, readonly: boolean) {
@@ -347,16 +341,24 @@ export class Connection implements DomainOwner, ObjectOwner {
   }
 
   /** For the object handles ({@link ObjectOwner}): `NO_SUPPORT` when the driver lacks the kind. */
-  _objectCall<K extends ObjectKind, T>(
+  _objectCall<K extends objects.ObjectKind, T>(
     kind: K,
     what: string,
     opts: CallOptions,
-    run: (driver: NonNullable<ObjectDrivers[K]>, signal: AbortSignal) => Promise<T>,
+    run: (driver: NonNullable<objects.ObjectDrivers[K]>, signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    const sub: ObjectDrivers[K] = this.#driver[kind];
-    const msg = `${this.type} driver has no ${KIND_NAME[kind]} driver (${what})`;
-    if (!sub) return Promise.reject(new VirError('NO_SUPPORT', KIND_DOMAIN[kind], msg));
+    const sub: objects.ObjectDrivers[K] = this.#driver[kind];
+    if (!sub) return Promise.reject(objects.missingKind(this.type, kind, what));
     return this.#call(what, opts, (signal) => run(sub, signal));
+  }
+
+  /** For `events()` of pools, networks and secrets ({@link ObjectOwner}); ended on close. */
+  _objectEvents<E extends objects.ObjectEvent>(
+    kind: objects.ObjectEventKind,
+    o: EventStreamOptions<E>,
+  ): EventStream<E> {
+    this.#open('events');
+    return objects.objectEvents(this.type, this.#driver, kind, o, this.#streams);
   }
 
   /** For `Domain` handles: whether the driver implements an optional call. */

@@ -94,7 +94,39 @@ export interface ResizeVolOptions extends CallOptions {
   shrink?: boolean;
 }
 
+/**
+ * A pool's lifecycle (`VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE`, its event
+ * names in lower case), and `refreshed` (`VIR_STORAGE_POOL_EVENT_ID_REFRESH`).
+ */
+export interface StoragePoolEvent {
+  readonly type: 'storagePool';
+  readonly pool: StoragePoolRef;
+  readonly event: 'defined' | 'undefined' | 'started' | 'stopped' | 'created' | 'deleted' | 'refreshed';
+  /** Milliseconds since the epoch, when the driver saw it. */
+  readonly timestamp: number;
+}
+
+/** A network's lifecycle (`VIR_NETWORK_EVENT_ID_LIFECYCLE`). */
+export interface NetworkEvent {
+  readonly type: 'network';
+  readonly network: NetworkRef;
+  readonly event: 'defined' | 'undefined' | 'started' | 'stopped';
+  readonly timestamp: number;
+}
+
+/** A secret's lifecycle (`VIR_SECRET_EVENT_ID_LIFECYCLE`), and `valueChanged` (`..._VALUE_CHANGED`). */
+export interface SecretEvent {
+  readonly type: 'secret';
+  readonly secret: SecretObjectRef;
+  readonly event: 'defined' | 'undefined' | 'valueChanged';
+  readonly timestamp: number;
+}
+
+export type ObjectEvent = StoragePoolEvent | NetworkEvent | SecretEvent;
+
 export interface StorageDriver {
+  /** Registers a listener for pool events; returns the function that removes it. */
+  subscribe?(listener: (event: StoragePoolEvent) => void): () => void;
   listPools(filter: ListPoolsFilter, opts?: CallOptions): Promise<StoragePoolRef[]>;
   lookupPool(key: PoolLookup, opts?: CallOptions): Promise<StoragePoolRef>;
   definePool(xml: string, opts?: CallOptions): Promise<StoragePoolRef>;
@@ -162,6 +194,7 @@ export interface NetworkPortRef {
 }
 
 export interface NetworkDriver {
+  subscribe?(listener: (event: NetworkEvent) => void): () => void;
   listNetworks(filter: ListObjectsFilter, opts?: CallOptions): Promise<NetworkRef[]>;
   lookupNetwork(key: NetworkLookup, opts?: CallOptions): Promise<NetworkRef>;
   defineNetwork(xml: string, opts?: CallOptions): Promise<NetworkRef>;
@@ -205,6 +238,7 @@ export interface SecretObjectRef {
 export type SecretLookup = { uuid: string } | { usageType: SecretUsageName; usageId: string };
 
 export interface SecretDriver {
+  subscribe?(listener: (event: SecretEvent) => void): () => void;
   listSecrets(
     filter: { ephemeral?: boolean; private?: boolean },
     opts?: CallOptions,
@@ -280,6 +314,9 @@ export interface ObjectDrivers {
 
 export type ObjectKind = keyof ObjectDrivers;
 
+/** The kinds with events (node devices have none here yet). */
+export type ObjectEventKind = 'storage' | 'networks' | 'secrets';
+
 /**
  * What the object handles need of the connection that made them;
  * `Connection` implements it. Not for programs.
@@ -293,4 +330,19 @@ export interface ObjectOwner {
   ): Promise<T>;
   /** Throws `OPERATION_DENIED` on a read-only connection. */
   _writable(what: string): void;
+  /** An event stream of pools (`storage`), networks or secrets; `NO_SUPPORT` where the driver has none. */
+  _objectEvents<E extends ObjectEvent>(
+    kind: ObjectEventKind,
+    options: ObjectEventOptions<E>,
+  ): AsyncIterableIterator<E> & { readonly dropped: number; end(): void };
+}
+
+/** What an object kind's `events()` takes (the options of `EventStream`, by shape). */
+export interface ObjectEventOptions<E extends ObjectEvent> {
+  /** Ends the stream when aborted. */
+  signal?: AbortSignal;
+  /** Only events for which this returns true are buffered. */
+  filter?: (event: E) => boolean;
+  /** Maximum buffered events before the oldest are dropped. Default 1024. */
+  bufferSize?: number;
 }

@@ -14,10 +14,12 @@ import type {
   ListObjectsFilter,
   NetworkDhcpLease,
   NetworkDriver,
+  NetworkEvent,
   NetworkLookup,
   NetworkPortRef,
   NetworkRef,
   NetworkXmlOptions,
+  ObjectEventOptions,
   ObjectOwner,
 } from './driver-objects.js';
 import { VirError } from './errors.js';
@@ -47,6 +49,11 @@ export class Networks<C extends ObjectOwner = ObjectOwner> {
   /** @internal made by `Connection` */
   constructor(conn: C) {
     this.#conn = conn;
+  }
+
+  /** Network lifecycle events (`defined`, `started`, `stopped`, `undefined`), buffered like `conn.events()`. */
+  events(options: ObjectEventOptions<NetworkEvent> = {}) {
+    return this.#conn._objectEvents('networks', options);
   }
 
   async list(filter: ListObjectsFilter = {}, opts: CallOptions = {}): Promise<Network<C>[]> {

@@ -13,8 +13,10 @@ import { SecretDef } from './conf/secret.js';
 import { toXml, type XmlSource } from './connection-args.js';
 import type {
   CallOptions,
+  ObjectEventOptions,
   ObjectOwner,
   SecretDriver,
+  SecretEvent,
   SecretLookup,
   SecretObjectRef,
   SecretUsageName,
@@ -46,6 +48,11 @@ export class Secrets<C extends ObjectOwner = ObjectOwner> {
   /** @internal made by `Connection` */
   constructor(conn: C) {
     this.#conn = conn;
+  }
+
+  /** Secret events (`defined`, `undefined`, `valueChanged`: never the value), buffered like `conn.events()`. */
+  events(options: ObjectEventOptions<SecretEvent> = {}) {
+    return this.#conn._objectEvents('secrets', options);
   }
 
   async list(

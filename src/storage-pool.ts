@@ -17,11 +17,13 @@ import { toXml, type XmlSource } from './connection-args.js';
 import type {
   CallOptions,
   ListPoolsFilter,
+  ObjectEventOptions,
   ObjectOwner,
   PoolLookup,
   PoolXmlOptions,
   ResizeVolOptions,
   StorageDriver,
+  StoragePoolEvent,
   StoragePoolInfo,
   StoragePoolRef,
   StorageVolInfo,
@@ -52,6 +54,16 @@ export class StoragePools<C extends ObjectOwner = ObjectOwner> {
   /** @internal made by `Connection` */
   constructor(conn: C) {
     this.#conn = conn;
+  }
+
+  /**
+   * Pool events as an async iterator, buffered like `conn.events()`:
+   * lifecycle (`defined`, `started`, `stopped`, `created` by a build,
+   * `deleted`, `undefined`) and `refreshed`. `NO_SUPPORT` where the driver
+   * delivers none.
+   */
+  events(options: ObjectEventOptions<StoragePoolEvent> = {}) {
+    return this.#conn._objectEvents('storage', options);
   }
 
   /** The pools matching the filter (all of them by default). */

@@ -23,6 +23,7 @@ import {
   secretSteps,
   sessionNetworkSteps,
 } from './daemon-scenarios.js';
+import { EVENTS_PY, eventName, eventSteps } from './events-scenario.js';
 import { NETWORK_PY, networkSteps } from './network-scenario.js';
 import { compare, HAVE_PYTHON_LIBVIRT, type Outcome, runLibvirt, runOurs } from './py-steps.js';
 import { STORAGE_PY, storageSteps } from './storage-scenario.js';
@@ -108,5 +109,36 @@ describe.skipIf(!LIBVIRTD || !HAVE_PYTHON_LIBVIRT)('remote driver objects agains
     const [ours, theirs] = await both('network', '/session', portSteps, PORT_PY);
     compare(ours, theirs);
     expect(ours.find((o) => o.step === 'plug')).toEqual({ step: 'plug', ok: true, value: 'vkbr0' });
+  });
+
+  it("pool and network events from the daemon's test driver, as python3-libvirt sees them", async () => {
+    const [theirs] = runLibvirt(uri('test', '/default'), EVENTS_PY);
+    const conn = await connect(uri('test', '/default'));
+    const ours = await eventSteps(conn, () => new Promise((r) => setTimeout(r, 50)));
+    await conn.close();
+    expect(theirs).toEqual({ step: 'events', ok: true, value: ours });
+    expect(ours.length).toBeGreaterThan(8);
+  });
+
+  it('secret events from the secret driver: defined, valueChanged, undefined (never the value)', async () => {
+    const conn = await connect(uri('secret', '/session'));
+    const stream = conn.secrets.events();
+    const s = await conn.secrets.define(
+      "<secret ephemeral='no' private='no'><usage type='ceph'><name>client.vk</name></usage></secret>",
+    );
+    await s.setValue(new Uint8Array([7, 7, 7]));
+    await s.undefine();
+    const seen: string[] = [];
+    for await (const e of stream) {
+      seen.push(eventName(e));
+      expect(JSON.stringify(e)).not.toContain('7,7,7');
+      if (seen.length === 3) break;
+    }
+    expect(seen).toEqual([
+      'secret:client.vk:defined',
+      'secret:client.vk:valueChanged',
+      'secret:client.vk:undefined',
+    ]);
+    await conn.close();
   });
 });

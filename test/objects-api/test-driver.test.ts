@@ -3,8 +3,9 @@
  * libvirt's own test driver, through python3-libvirt: the same calls on
  * `test:///default` give the same results and error codes.
  */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from '../../src/connection.js';
+import { EVENTS_PY, eventSteps } from './events-scenario.js';
 import { NETWORK_PY, networkSteps } from './network-scenario.js';
 import { compare, HAVE_PYTHON_LIBVIRT, runLibvirt, runOurs } from './py-steps.js';
 import { STORAGE_PY, storageSteps } from './storage-scenario.js';
@@ -33,5 +34,14 @@ describe.skipIf(!HAVE_PYTHON_LIBVIRT)('test driver objects, differential with li
     const ours = await runOurs(networkSteps(conn));
     await conn.close();
     compare(ours, runLibvirt('test:///default', NETWORK_PY), KNOWN);
+  });
+
+  it('pool and network events are the ones libvirt test driver queues, in order', async () => {
+    const conn = await connect('test:///default');
+    const ours = await eventSteps(conn, async () => {});
+    await conn.close();
+    const [theirs] = runLibvirt('test:///default', EVENTS_PY);
+    expect(theirs).toEqual({ step: 'events', ok: true, value: ours });
+    expect(ours).toContain('pool:ev:created');
   });
 });

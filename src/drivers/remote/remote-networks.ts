@@ -9,12 +9,14 @@ import type {
   ListObjectsFilter,
   NetworkDhcpLease,
   NetworkDriver,
+  NetworkEvent,
   NetworkLookup,
   NetworkPortRef,
   NetworkRef,
   NetworkXmlOptions,
 } from '../../driver-objects.js';
 import { remoteProcedures as P, type RemoteNetworkDhcpLease } from './gen/remote-protocol.js';
+import type { RemoteObjectEvents } from './remote-object-events.js';
 import { listFlags, netRef, portRef, type RemoteCall, toNet, toPort } from './remote-object-values.js';
 import { uuidToBytes } from './remote-values.js';
 
@@ -38,9 +40,17 @@ function lease(l: RemoteNetworkDhcpLease): NetworkDhcpLease {
 
 export class RemoteNetworks implements NetworkDriver {
   readonly #call: RemoteCall;
+  readonly #events: RemoteObjectEvents;
 
-  constructor(call: RemoteCall) {
+  constructor(call: RemoteCall, events: RemoteObjectEvents) {
     this.#call = call;
+    this.#events = events;
+  }
+
+  subscribe(listener: (event: NetworkEvent) => void): () => void {
+    return this.#events.subscribe('network', (e) => {
+      if (e.type === 'network') listener(e);
+    });
   }
 
   async listNetworks(filter: ListObjectsFilter, opts?: CallOptions): Promise<NetworkRef[]> {

@@ -11,10 +11,12 @@ import type {
   NodeDeviceDriver,
   NodeDeviceRef,
   SecretDriver,
+  SecretEvent,
   SecretLookup,
   SecretObjectRef,
 } from '../../driver-objects.js';
 import { remoteProcedures as P } from './gen/remote-protocol.js';
+import type { RemoteObjectEvents } from './remote-object-events.js';
 import {
   nodeDeviceFlags,
   type RemoteCall,
@@ -26,9 +28,17 @@ import { uuidToBytes } from './remote-values.js';
 
 export class RemoteSecrets implements SecretDriver {
   readonly #call: RemoteCall;
+  readonly #events: RemoteObjectEvents;
 
-  constructor(call: RemoteCall) {
+  constructor(call: RemoteCall, events: RemoteObjectEvents) {
     this.#call = call;
+    this.#events = events;
+  }
+
+  subscribe(listener: (event: SecretEvent) => void): () => void {
+    return this.#events.subscribe('secret', (e) => {
+      if (e.type === 'secret') listener(e);
+    });
   }
 
   async listSecrets(

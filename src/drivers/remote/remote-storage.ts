@@ -13,6 +13,7 @@ import type {
   PoolXmlOptions,
   ResizeVolOptions,
   StorageDriver,
+  StoragePoolEvent,
   StoragePoolInfo,
   StoragePoolRef,
   StorageVolInfo,
@@ -20,6 +21,7 @@ import type {
   VolLookup,
 } from '../../driver-objects.js';
 import { remoteProcedures as P } from './gen/remote-protocol.js';
+import type { RemoteObjectEvents } from './remote-object-events.js';
 import {
   poolListFlags,
   poolRef,
@@ -37,9 +39,17 @@ const XML_INACTIVE = 1;
 
 export class RemoteStorage implements StorageDriver {
   readonly #call: RemoteCall;
+  readonly #events: RemoteObjectEvents;
 
-  constructor(call: RemoteCall) {
+  constructor(call: RemoteCall, events: RemoteObjectEvents) {
     this.#call = call;
+    this.#events = events;
+  }
+
+  subscribe(listener: (event: StoragePoolEvent) => void): () => void {
+    return this.#events.subscribe('storagePool', (e) => {
+      if (e.type === 'storagePool') listener(e);
+    });
   }
 
   async listPools(filter: ListPoolsFilter, opts?: CallOptions): Promise<StoragePoolRef[]> {

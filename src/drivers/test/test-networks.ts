@@ -14,12 +14,13 @@ import { NetworkDef } from '../../conf/network/network-def.js';
 import type {
   ListObjectsFilter,
   NetworkDriver,
+  NetworkEvent,
   NetworkLookup,
   NetworkRef,
   NetworkXmlOptions,
 } from '../../driver-objects.js';
 import { VirError } from '../../errors.js';
-import type { ObjectEventSink } from './test-object-events.js';
+import type { ObjectEvents } from './test-object-events.js';
 
 interface TestNetwork {
   def: NetworkDef;
@@ -55,9 +56,9 @@ function fail(
 
 export class TestNetworks implements NetworkDriver {
   readonly #nets = new Map<string, TestNetwork>();
-  readonly #events: ObjectEventSink;
+  readonly #events: ObjectEvents;
 
-  constructor(events: ObjectEventSink, initial: readonly string[] = []) {
+  constructor(events: ObjectEvents, initial: readonly string[] = []) {
     this.#events = events;
     for (const xml of initial) {
       const n = this.#add(this.#parse(xml), false);
@@ -99,8 +100,12 @@ export class TestNetworks implements NetworkDriver {
     return n;
   }
 
-  #emit(n: TestNetwork, event: string): void {
-    this.#events.emit({ kind: 'network', ref: ref(n), event });
+  #emit(n: TestNetwork, event: NetworkEvent['event']): void {
+    this.#events.emit({ type: 'network', network: ref(n), event, timestamp: Date.now() });
+  }
+
+  subscribe(listener: (event: NetworkEvent) => void): () => void {
+    return this.#events.on('network', listener);
   }
 
   async listNetworks(filter: ListObjectsFilter): Promise<NetworkRef[]> {

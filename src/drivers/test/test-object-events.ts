@@ -1,34 +1,34 @@
 /**
- * Where the test driver's pools, networks and secrets report their
- * lifecycle (`defined`, `started`, `stopped`, `undefined`, `refreshed`),
- * libvirt's `VIR_*_EVENT_*` names in lower case. The facade does not deliver
- * these yet (`conn.events()` is about domains); the sink is the seam it
- * will use, and tests read it.
+ * Where the test driver's pools, networks and secrets report their events,
+ * as libvirt's test driver queues them (a pool's build is `created`, a
+ * transient pool's or network's creation `started`), and the listeners of
+ * each kind that `subscribe` registers.
  *
  * @module
  */
-import type { NetworkRef, SecretObjectRef, StoragePoolRef } from '../../driver-objects.js';
+import type { ObjectEvent } from '../../driver-objects.js';
 
-export type TestObjectEvent =
-  | { readonly kind: 'storagePool'; readonly ref: StoragePoolRef; readonly event: string }
-  | { readonly kind: 'network'; readonly ref: NetworkRef; readonly event: string }
-  | { readonly kind: 'secret'; readonly ref: SecretObjectRef; readonly event: string };
+type Listener = (e: ObjectEvent) => void;
 
 export interface ObjectEventSink {
-  emit(event: TestObjectEvent): void;
+  emit(event: ObjectEvent): void;
 }
 
-/** A sink that hands each event to its listeners, synchronously and in order. */
+/** A sink that hands each event to the listeners of its type, synchronously and in order. */
 export class ObjectEvents implements ObjectEventSink {
-  readonly #listeners = new Set<(e: TestObjectEvent) => void>();
+  readonly #listeners = new Set<{ type: ObjectEvent['type']; listener: Listener }>();
 
-  emit(event: TestObjectEvent): void {
-    for (const l of [...this.#listeners]) l(event);
+  emit(event: ObjectEvent): void {
+    for (const l of [...this.#listeners]) if (l.type === event.type) l.listener(event);
   }
 
   /** Returns the function that removes the listener. */
-  on(listener: (e: TestObjectEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  on<T extends ObjectEvent['type']>(
+    type: T,
+    listener: (e: Extract<ObjectEvent, { type: T }>) => void,
+  ): () => void {
+    const entry = { type, listener: listener as Listener };
+    this.#listeners.add(entry);
+    return () => this.#listeners.delete(entry);
   }
 }

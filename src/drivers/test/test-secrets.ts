@@ -13,9 +13,9 @@
  * @module
  */
 import { SecretDef } from '../../conf/secret.js';
-import type { SecretDriver, SecretLookup, SecretObjectRef } from '../../driver-objects.js';
+import type { SecretDriver, SecretEvent, SecretLookup, SecretObjectRef } from '../../driver-objects.js';
 import { VirError } from '../../errors.js';
-import type { ObjectEventSink } from './test-object-events.js';
+import type { ObjectEvents } from './test-object-events.js';
 
 interface TestSecret {
   def: SecretDef;
@@ -28,10 +28,18 @@ function ref(s: TestSecret): SecretObjectRef {
 
 export class TestSecrets implements SecretDriver {
   readonly #secrets = new Map<string, TestSecret>();
-  readonly #events: ObjectEventSink;
+  readonly #events: ObjectEvents;
 
-  constructor(events: ObjectEventSink) {
+  constructor(events: ObjectEvents) {
     this.#events = events;
+  }
+
+  #emit(s: TestSecret, event: SecretEvent['event']): void {
+    this.#events.emit({ type: 'secret', secret: ref(s), event, timestamp: Date.now() });
+  }
+
+  subscribe(listener: (event: SecretEvent) => void): () => void {
+    return this.#events.on('secret', listener);
   }
 
   #find(uuid: string): TestSecret {
@@ -74,7 +82,7 @@ export class TestSecrets implements SecretDriver {
       if (old.def.private && !def.private)
         throw new VirError('INTERNAL_ERROR', 'secret', 'cannot change private flag on existing secret');
       old.def = def;
-      this.#events.emit({ kind: 'secret', ref: ref(old), event: 'defined' });
+      this.#emit(old, 'defined');
       return ref(old);
     }
     if (def.usage && def.usage.type !== 'none') {
@@ -90,7 +98,7 @@ export class TestSecrets implements SecretDriver {
     }
     const s: TestSecret = { def, value: undefined };
     this.#secrets.set(uuid, s);
-    this.#events.emit({ kind: 'secret', ref: ref(s), event: 'defined' });
+    this.#emit(s, 'defined');
     return ref(s);
   }
 
@@ -102,7 +110,7 @@ export class TestSecrets implements SecretDriver {
     const s = this.#find(r.uuid);
     s.value?.fill(0);
     s.value = Uint8Array.from(value);
-    this.#events.emit({ kind: 'secret', ref: ref(s), event: 'value-changed' });
+    this.#emit(s, 'valueChanged');
   }
 
   async secretGetValue(r: SecretObjectRef): Promise<Uint8Array> {
@@ -116,6 +124,6 @@ export class TestSecrets implements SecretDriver {
     const s = this.#find(r.uuid);
     s.value?.fill(0);
     this.#secrets.delete(r.uuid);
-    this.#events.emit({ kind: 'secret', ref: ref(s), event: 'undefined' });
+    this.#emit(s, 'undefined');
   }
 }

@@ -24,6 +24,7 @@ import type {
   PoolLookup,
   PoolXmlOptions,
   StorageDriver,
+  StoragePoolEvent,
   StoragePoolInfo,
   StoragePoolRef,
   StorageVolInfo,
@@ -31,7 +32,7 @@ import type {
   VolLookup,
 } from '../../driver-objects.js';
 import { VirError } from '../../errors.js';
-import type { ObjectEventSink } from './test-object-events.js';
+import type { ObjectEvents } from './test-object-events.js';
 
 /** What libvirt's test driver gives every pool. */
 const POOL_CAPACITY = 100n * 1024n ** 3n;
@@ -73,9 +74,9 @@ export const DEFAULT_POOL_XML = `<pool type='dir'>
 export class TestStorage implements StorageDriver {
   /** Pools by name, in definition order (listing order). */
   readonly #pools = new Map<string, TestPool>();
-  readonly #events: ObjectEventSink;
+  readonly #events: ObjectEvents;
 
-  constructor(events: ObjectEventSink, initial: readonly string[] = []) {
+  constructor(events: ObjectEvents, initial: readonly string[] = []) {
     this.#events = events;
     for (const xml of initial) {
       const p = this.#add(this.#parse(xml), false);
@@ -150,8 +151,12 @@ export class TestStorage implements StorageDriver {
     return [p, v];
   }
 
-  #emit(p: TestPool, event: string): void {
-    this.#events.emit({ kind: 'storagePool', ref: poolRef(p), event });
+  #emit(p: TestPool, event: StoragePoolEvent['event']): void {
+    this.#events.emit({ type: 'storagePool', pool: poolRef(p), event, timestamp: Date.now() });
+  }
+
+  subscribe(listener: (event: StoragePoolEvent) => void): () => void {
+    return this.#events.on('storagePool', listener);
   }
 
   async listPools(filter: ListPoolsFilter): Promise<StoragePoolRef[]> {
@@ -193,7 +198,7 @@ export class TestStorage implements StorageDriver {
   }
 
   async poolBuild(ref: StoragePoolRef): Promise<void> {
-    this.#inactive(ref);
+    this.#emit(this.#inactive(ref), 'created');
   }
 
   async poolStart(ref: StoragePoolRef): Promise<void> {
