@@ -51,8 +51,8 @@ export class RemoteObjectEvents {
   }
 
   subscribe(kind: Kind, listener: (e: ObjectEvent) => void): () => void {
-    let set = this.#listeners.get(kind);
-    if (!set) this.#listeners.set(kind, (set = new Set()));
+    const set = this.#listeners.get(kind) ?? new Set();
+    this.#listeners.set(kind, set);
     set.add(listener);
     if (!this.#registrations.has(kind) && !this.#client.closed) this.#register(kind);
     return () => {
