@@ -95,6 +95,22 @@ export interface ResizeVolOptions extends CallOptions {
 }
 
 /**
+ * A volume's contents as bytes: a Node `Readable` (download) or `Writable`
+ * (upload) at run time, declared by shape because this module imports no
+ * `node:` module. An upload is complete when the stream emits `finish`
+ * (the daemon confirmed it); a failed transfer emits `error` with a
+ * `VirError`; destroying the stream early aborts the transfer.
+ */
+export type VolumeReadStream = NodeJS.ReadableStream & { destroy(error?: Error): unknown };
+export type VolumeWriteStream = NodeJS.WritableStream & { destroy(error?: Error): unknown };
+
+/** Which bytes of a volume a transfer covers; `length` 0 means to the end (as libvirt). */
+export interface VolumeRange extends CallOptions {
+  offset: bigint;
+  length: bigint;
+}
+
+/**
  * A pool's lifecycle (`VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE`, its event
  * names in lower case), and `refreshed` (`VIR_STORAGE_POOL_EVENT_ID_REFRESH`).
  */
@@ -155,6 +171,8 @@ export interface StorageDriver {
   /** `capacity` in bytes. */
   volResize?(vol: StorageVolRef, capacity: bigint, opts?: ResizeVolOptions): Promise<void>;
   volWipe?(vol: StorageVolRef, opts?: CallOptions): Promise<void>;
+  volDownload?(vol: StorageVolRef, range: VolumeRange): Promise<VolumeReadStream>;
+  volUpload?(vol: StorageVolRef, range: VolumeRange): Promise<VolumeWriteStream>;
 }
 
 // --- networks ----------------------------------------------------------------

@@ -15,8 +15,16 @@ export function eventName(e: ObjectEvent): string {
   return `secret:${e.secret.usageId}:${e.event}`;
 }
 
-/** Runs the scenario; `pause` lets the events of a step arrive (a remote daemon sends them after the reply). */
-export async function eventSteps(conn: Connection, pause: () => Promise<void>): Promise<string[]> {
+/**
+ * Runs the scenario; `pause` lets the events of a step arrive (a remote
+ * daemon sends them after the reply), and at the end it waits up to 5 s for
+ * `expect` events in all, so a loaded machine does not cut the stream short.
+ */
+export async function eventSteps(
+  conn: Connection,
+  pause: () => Promise<void>,
+  expect = 0,
+): Promise<string[]> {
   const seen: string[] = [];
   const streams = [conn.storagePools.events(), conn.networks.events()];
   const pumps = streams.map(async (s) => {
@@ -42,6 +50,8 @@ export async function eventSteps(conn: Connection, pause: () => Promise<void>): 
     await op();
     await pause();
   }
+  const deadline = Date.now() + 5000;
+  while (seen.length < expect && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   for (const s of streams) s.end();
   await Promise.all(pumps);
   return seen;
@@ -52,7 +62,7 @@ libvirt.virEventRegisterDefaultImpl()
 seen = []
 def drain():
     done = [False]
-    t = libvirt.virEventAddTimeout(50, lambda *_: done.__setitem__(0, True), None)
+    t = libvirt.virEventAddTimeout(100, lambda *_: done.__setitem__(0, True), None)
     while not done[0]:
         libvirt.virEventRunDefaultImpl()
     libvirt.virEventRemoveTimeout(t)

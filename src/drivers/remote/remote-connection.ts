@@ -90,7 +90,7 @@ export class RemoteConnection implements DriverConnection {
     this.#events = new RemoteEvents(client);
     const call: RemoteCall = (proc, args, opts) => this.#call(proc, args, opts);
     this.#objectEvents = new RemoteObjectEvents(client);
-    this.storage = new RemoteStorage(call, this.#objectEvents);
+    this.storage = new RemoteStorage(call, this.#objectEvents, client);
     this.networks = new RemoteNetworks(call, this.#objectEvents);
     this.secrets = new RemoteSecrets(call, this.#objectEvents);
     this.nodeDevices = new RemoteNodeDevices(call);

@@ -19,6 +19,9 @@ import type {
   StorageVolInfo,
   StorageVolRef,
   VolLookup,
+  VolumeRange,
+  VolumeReadStream,
+  VolumeWriteStream,
 } from '../../driver-objects.js';
 import { remoteProcedures as P } from './gen/remote-protocol.js';
 import type { RemoteObjectEvents } from './remote-object-events.js';
@@ -33,6 +36,8 @@ import {
   volType,
 } from './remote-object-values.js';
 import { uuidToBytes } from './remote-values.js';
+import type { RpcClient } from './rpc-client.js';
+import { readStream, writeStream } from './rpc-stream.js';
 
 /** `VIR_STORAGE_XML_INACTIVE`. */
 const XML_INACTIVE = 1;
@@ -40,10 +45,22 @@ const XML_INACTIVE = 1;
 export class RemoteStorage implements StorageDriver {
   readonly #call: RemoteCall;
   readonly #events: RemoteObjectEvents;
+  readonly #client: RpcClient;
 
-  constructor(call: RemoteCall, events: RemoteObjectEvents) {
+  constructor(call: RemoteCall, events: RemoteObjectEvents, client: RpcClient) {
     this.#call = call;
     this.#events = events;
+    this.#client = client;
+  }
+
+  volDownload(vol: StorageVolRef, range: VolumeRange): Promise<VolumeReadStream> {
+    const args = { vol: toVol(vol), offset: range.offset, length: range.length, flags: 0 };
+    return readStream(this.#client, P.STORAGE_VOL_DOWNLOAD, args, range.signal);
+  }
+
+  volUpload(vol: StorageVolRef, range: VolumeRange): Promise<VolumeWriteStream> {
+    const args = { vol: toVol(vol), offset: range.offset, length: range.length, flags: 0 };
+    return writeStream(this.#client, P.STORAGE_VOL_UPLOAD, args, range.signal);
   }
 
   subscribe(listener: (event: StoragePoolEvent) => void): () => void {
