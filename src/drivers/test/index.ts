@@ -18,9 +18,7 @@
  *   own (`test-defaults.ts`), but no PCI addresses are assigned (libvirt's
  *   test driver assigns none either);
  * - reverting to a snapshot never gives two domains one name;
- * - it has secrets (libvirt's test driver has no secret driver), and a
- *   config-file URI starts with no pools, networks or node devices (libvirt
- *   reads them from the file too).
+ * - it has secrets (libvirt's test driver has no secret driver).
  *
  * @module
  */
@@ -78,12 +76,22 @@ export const testDriver: DriverFactory = {
       const node = await loadNodeConfig(uri.path, signal);
       throwIfAborted(signal, 'test');
       const domains = node.domains.map(({ element, file }) => initialDomain(element, file));
-      return new TestConnection({
-        nodeInfo: node.nodeInfo,
-        capabilities: configCapabilities(),
-        domains,
-        ...withControl,
-      });
+      try {
+        return new TestConnection({
+          nodeInfo: node.nodeInfo,
+          capabilities: configCapabilities(),
+          domains,
+          objects: { pools: node.pools, networks: node.networks, nodeDevices: node.nodeDevices },
+          ...withControl,
+        });
+      } catch (err) {
+        // a pool, network or device the file describes badly: the connection cannot open
+        const v = err instanceof VirError ? err : undefined;
+        throw new VirError('NO_CONNECT', 'test', `${uri.path}: ${v ? v.message : String(err)}`, {
+          ...(v?.field !== undefined ? { field: v.field } : {}),
+          cause: err,
+        });
+      }
     }
     throw new VirError(
       'NO_CONNECT',

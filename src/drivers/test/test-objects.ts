@@ -12,9 +12,9 @@ import { ObjectEvents } from './test-object-events.js';
 import { TestSecrets } from './test-secrets.js';
 import { DEFAULT_POOL_XML, TestStorage } from './test-storage.js';
 
-/** What a connection starts with: each XML an active, persistent object. */
+/** What a connection starts with: each XML an active, persistent object (a pool with its volumes' XML). */
 export interface TestObjectSetup {
-  readonly pools: readonly string[];
+  readonly pools: readonly (string | { readonly xml: string; readonly volumes: readonly string[] })[];
   readonly networks: readonly string[];
   readonly nodeDevices: readonly string[];
 }

@@ -76,13 +76,34 @@ export class TestStorage implements StorageDriver {
   readonly #pools = new Map<string, TestPool>();
   readonly #events: ObjectEvents;
 
-  constructor(events: ObjectEvents, initial: readonly string[] = []) {
+  constructor(
+    events: ObjectEvents,
+    initial: readonly (string | { readonly xml: string; readonly volumes: readonly string[] })[] = [],
+  ) {
     this.#events = events;
-    for (const xml of initial) {
+    for (const init of initial) {
+      const { xml, volumes } = typeof init === 'string' ? { xml: init, volumes: [] } : init;
       const p = this.#add(this.#parse(xml), false);
       p.active = true;
       p.persistent = true;
+      for (const v of volumes) this.#addVolume(p, StorageVolDef.fromXML(v, { pool: p.def }), true);
     }
+  }
+
+  /** Adds a parsed volume to an active pool; a config file's may name their own key and path. */
+  #addVolume(p: TestPool, vol: StorageVolDef, keepNames: boolean): StorageVolRef {
+    if (p.vols.has(vol.name!)) fail('OPERATION_FAILED', 'storage vol already exists');
+    const allocation = vol.allocation ?? 0n;
+    const used = p.def.allocation ?? 0n;
+    if (used + allocation > (p.def.capacity ?? 0n))
+      fail('INTERNAL_ERROR', `Not enough free space in pool for volume '${vol.name}'`);
+    const path = (keepNames ? vol.target?.path : undefined) ?? `${p.def.target?.path ?? ''}/${vol.name}`;
+    vol.target = { ...vol.target, path };
+    vol.key = (keepNames ? vol.key : undefined) ?? path;
+    p.vols.set(vol.name!, vol);
+    p.def.allocation = used + allocation;
+    p.def.available = (p.def.capacity ?? 0n) - p.def.allocation;
+    return volRef(p, vol);
   }
 
   #parse(xml: string): StoragePoolDef {
@@ -298,17 +319,7 @@ export class TestStorage implements StorageDriver {
         'storage',
         `no storage vol with matching name '${opts.from.name}'`,
       );
-    const allocation = vol.allocation ?? 0n;
-    const used = p.def.allocation ?? 0n;
-    if (used + allocation > (p.def.capacity ?? 0n))
-      fail('INTERNAL_ERROR', `Not enough free space in pool for volume '${vol.name}'`);
-    const path = `${p.def.target?.path ?? ''}/${vol.name}`;
-    vol.target = { ...vol.target, path };
-    vol.key = path;
-    p.vols.set(vol.name!, vol);
-    p.def.allocation = used + allocation;
-    p.def.available = (p.def.capacity ?? 0n) - p.def.allocation;
-    return volRef(p, vol);
+    return this.#addVolume(p, vol, false);
   }
 
   async volDelete(ref: StorageVolRef): Promise<void> {
