@@ -43,7 +43,8 @@ export { EventStream, type EventStreamOptions } from './event-stream.js';
 export { Network, NetworkPort, Networks } from './network.js';
 export { NodeDevice, NodeDevices } from './node-device.js';
 export { Secret, Secrets } from './secret.js';
-export { StoragePool, StoragePools, StorageVol } from './storage-pool.js';
+export { StoragePool, StorageVol } from './storage-pool.js';
+export { StoragePools } from './storage-pools.js';
 export { type ConnectUri, isRemoteUri, parseUri, type UriTransport, uriParam } from './uri.js';
 export {
   parseXml,

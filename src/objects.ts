@@ -24,7 +24,7 @@ export type {
 export { Networks } from './network.js';
 export { NodeDevices } from './node-device.js';
 export { Secrets } from './secret.js';
-export { StoragePools } from './storage-pool.js';
+export { StoragePools } from './storage-pools.js';
 
 /** `NO_SUPPORT` for a call of a kind the driver has no sub-driver for. */
 export function missingKind(type: string, kind: ObjectKind, what: string): VirError {

@@ -1,7 +1,7 @@
 /**
- * Storage pools and volumes on a connection: `conn.storagePools` (list,
- * lookup, define, create), {@link StoragePool} handles (libvirt's
- * `virStoragePoolPtr`) and {@link StorageVol} handles (`virStorageVolPtr`).
+ * Storage pool and volume handles: {@link StoragePool} (libvirt's
+ * `virStoragePoolPtr`) and {@link StorageVol} (`virStorageVolPtr`); the
+ * collection `conn.storagePools` is in `storage-pools.ts`.
  *
  * Like `Domain`, a handle holds only the object's identity and asks the
  * driver on every call, so two handles on one pool always agree. The two
@@ -16,14 +16,10 @@ import { StorageVolDef } from './conf/storage/vol-def.js';
 import { toXml, type XmlSource } from './connection-args.js';
 import type {
   CallOptions,
-  ListPoolsFilter,
-  ObjectEventOptions,
   ObjectOwner,
-  PoolLookup,
   PoolXmlOptions,
   ResizeVolOptions,
   StorageDriver,
-  StoragePoolEvent,
   StoragePoolInfo,
   StoragePoolRef,
   StorageVolInfo,
@@ -32,121 +28,23 @@ import type {
   VolumeWriteStream,
 } from './driver-objects.js';
 import { VirError } from './errors.js';
-import { checkBytes, checkName, checkUuid, needCall, uuidOrName } from './object-args.js';
+import { checkBytes, checkName, needCall } from './object-args.js';
 
 type Run<T> = (d: StorageDriver, signal: AbortSignal) => Promise<T>;
 
-function call<T>(owner: ObjectOwner, what: string, opts: CallOptions, run: Run<T>): Promise<T> {
+/** @internal one storage call of an owner (for `storage-pools.ts`) */
+export function call<T>(owner: ObjectOwner, what: string, opts: CallOptions, run: Run<T>): Promise<T> {
   return owner._objectCall('storage', what, opts, run);
 }
 
-function write<T>(owner: ObjectOwner, what: string, opts: CallOptions, run: Run<T>): Promise<T> {
+/** @internal a storage call that changes state: refused on a read-only connection */
+export function write<T>(owner: ObjectOwner, what: string, opts: CallOptions, run: Run<T>): Promise<T> {
   try {
     owner._writable(what);
   } catch (err) {
     return Promise.reject(err);
   }
   return call(owner, what, opts, run);
-}
-
-/** `conn.storagePools`: the pools of a connection (`virConnectListAllStoragePools`, ...). */
-export class StoragePools<C extends ObjectOwner = ObjectOwner> {
-  readonly #conn: C;
-
-  /** @internal made by `Connection` */
-  constructor(conn: C) {
-    this.#conn = conn;
-  }
-
-  /**
-   * Pool events as an async iterator, buffered like `conn.events()`:
-   * lifecycle (`defined`, `started`, `stopped`, `created` by a build,
-   * `deleted`, `undefined`) and `refreshed`. `NO_SUPPORT` where the driver
-   * delivers none.
-   */
-  events(options: ObjectEventOptions<StoragePoolEvent> = {}) {
-    return this.#conn._objectEvents('storage', options);
-  }
-
-  /** The pools matching the filter (all of them by default). */
-  async list(filter: ListPoolsFilter = {}, opts: CallOptions = {}): Promise<StoragePool<C>[]> {
-    const refs = await call(this.#conn, 'listStoragePools', opts, (d, signal) =>
-      d.listPools(filter, { signal }),
-    );
-    return refs.map((r) => new StoragePool(this.#conn, r));
-  }
-
-  /**
-   * Finds a pool by name or UUID (a string: a UUID-looking one is tried as
-   * a UUID first), or `{ name }`, `{ uuid }`, `{ volume }` (the pool a volume
-   * is in). `NO_STORAGE_POOL` when none matches.
-   */
-  async lookup(key: string | PoolLookup | StorageVol, opts: CallOptions = {}): Promise<StoragePool<C>> {
-    const lookups = poolLookups(key);
-    const ref = await call(this.#conn, 'lookupStoragePool', opts, async (d, signal) => {
-      for (const [i, k] of lookups.entries()) {
-        try {
-          return await d.lookupPool(k, { signal });
-        } catch (err) {
-          if (i === lookups.length - 1 || !(err instanceof VirError && err.code === 'NO_STORAGE_POOL'))
-            throw err;
-        }
-      }
-      throw new VirError('NO_STORAGE_POOL', 'storage', 'no storage pool matches');
-    });
-    return new StoragePool(this.#conn, ref);
-  }
-
-  /** Defines (or redefines) a persistent, inactive pool (`virStoragePoolDefineXML`). */
-  async define(def: XmlSource, opts: CallOptions = {}): Promise<StoragePool<C>> {
-    const xml = toXml(def);
-    const ref = await write(this.#conn, 'defineStoragePool', opts, (d, signal) =>
-      d.definePool(xml, { signal }),
-    );
-    return new StoragePool(this.#conn, ref);
-  }
-
-  /** Creates and starts a transient pool (`virStoragePoolCreateXML`). */
-  async create(def: XmlSource, opts: CallOptions = {}): Promise<StoragePool<C>> {
-    const xml = toXml(def);
-    const ref = await write(this.#conn, 'createStoragePool', opts, (d, signal) =>
-      d.createPool(xml, { signal }),
-    );
-    return new StoragePool(this.#conn, ref);
-  }
-
-  /**
-   * Finds a volume anywhere on the connection by its key or its path
-   * (`virStorageVolLookupByKey` / `ByPath`); `NO_STORAGE_VOL` when none has it.
-   */
-  async lookupVolume(
-    key: { key: string } | { path: string },
-    opts: CallOptions = {},
-  ): Promise<StorageVol<C>> {
-    const k =
-      key && typeof key === 'object' && 'key' in key
-        ? { key: checkName(key.key, 'key', 'storage') }
-        : { path: checkName((key as { path?: unknown } | undefined)?.path, 'path', 'storage') };
-    const ref = await call(this.#conn, 'lookupStorageVol', opts, (d, signal) =>
-      d.lookupVolume(k, { signal }),
-    );
-    return new StorageVol(this.#conn, ref);
-  }
-}
-
-function poolLookups(key: string | PoolLookup | StorageVol): PoolLookup[] {
-  if (key instanceof StorageVol) return [{ volume: key.ref }];
-  if (typeof key === 'string') {
-    const name = checkName(key, 'name', 'storage');
-    const uuid = uuidOrName(name);
-    return uuid ? [{ uuid }, { name }] : [{ name }];
-  }
-  if (key && typeof key === 'object') {
-    if ('uuid' in key) return [{ uuid: checkUuid(key.uuid, 'uuid', 'storage') }];
-    if ('name' in key) return [{ name: checkName(key.name, 'name', 'storage') }];
-    if ('volume' in key && key.volume && typeof key.volume === 'object') return [{ volume: key.volume }];
-  }
-  throw new VirError('INVALID_ARG', 'storage', 'a pool lookup needs a name, a UUID or a volume');
 }
 
 /** One storage pool (`virStoragePoolPtr`). */
