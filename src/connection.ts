@@ -39,6 +39,7 @@ import type { AnyDriverOptions, DriverOptionsFor } from './driver-options.js';
 import { findDriver } from './drivers/registry.js';
 import { throwIfAborted, toVirError, VirError } from './errors.js';
 import { EventStream, type EventStreamOptions, type StreamEvent } from './event-stream.js';
+import * as objects from './objects.js';
 import { type ConnectUri, parseUri } from './uri.js';
 
 /** Options of {@link connect}; `O`, the driver's options, follows the URI ({@link DriverOptionsFor}). */
@@ -88,7 +89,7 @@ export async function connect<const U extends string = 'test:///default'>(
   return new Connection(parsed, driver, options.readonly === true);
 }
 
-export class Connection implements DomainOwner {
+export class Connection implements DomainOwner, objects.ObjectOwner {
   readonly #driver: DriverConnection;
   readonly #closing = new AbortController();
   readonly #streams = new Set<{ end(): void }>();
@@ -97,6 +98,11 @@ export class Connection implements DomainOwner {
   readonly uri: ConnectUri;
   /** Whether it was opened read-only. */
   readonly readonly: boolean;
+  /** Storage pools and their volumes. */
+  readonly storagePools: objects.StoragePools<Connection> = new objects.StoragePools(this);
+  readonly networks: objects.Networks<Connection> = new objects.Networks(this);
+  readonly secrets: objects.Secrets<Connection> = new objects.Secrets(this);
+  readonly nodeDevices: objects.NodeDevices<Connection> = new objects.NodeDevices(this);
 
   /** @internal use {@link connect} */
   constructor(uri: ConnectUri, driver: DriverConnection, readonly: boolean) {
@@ -340,6 +346,27 @@ export class Connection implements DomainOwner {
       );
     }
     return this.#call(method, opts, (signal) => run(this.#driver, signal));
+  }
+
+  /** For the object handles ({@link ObjectOwner}): `NO_SUPPORT` when the driver lacks the kind. */
+  _objectCall<K extends objects.ObjectKind, T>(
+    kind: K,
+    what: string,
+    opts: CallOptions,
+    run: (driver: NonNullable<objects.ObjectDrivers[K]>, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const sub: objects.ObjectDrivers[K] = this.#driver[kind];
+    if (!sub) return Promise.reject(objects.missingKind(this.type, kind, what));
+    return this.#call(what, opts, (signal) => run(sub, signal));
+  }
+
+  /** For `events()` of pools, networks and secrets ({@link ObjectOwner}); ended on close. */
+  _objectEvents<E extends objects.ObjectEvent>(
+    kind: objects.ObjectEventKind,
+    o: EventStreamOptions<E>,
+  ): EventStream<E> {
+    this.#open('events');
+    return objects.objectEvents(this.type, this.#driver, kind, o, this.#streams);
   }
 
   /** For `Domain` handles: whether the driver implements an optional call. */

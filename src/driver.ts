@@ -13,17 +13,11 @@
  */
 import type { Capabilities } from './conf/capabilities.js';
 import type { DomainDef } from './conf/domain/domain-def.js';
+import type { CallOptions, ObjectDrivers } from './driver-objects.js';
 import type { VirError } from './errors.js';
 import type { ConnectUri } from './uri.js';
 
-/** Options every call that can wait accepts. */
-export interface CallOptions {
-  /**
-   * Aborts the call: it rejects with `OPERATION_ABORTED` and stops waiting as soon as the driver
-   * can.
-   */
-  signal?: AbortSignal;
-}
+export type { CallOptions };
 
 /** Options of a start (`start`, `createDomain`). */
 export interface StartCallOptions extends CallOptions {
@@ -254,8 +248,11 @@ export interface BaselineOptions extends CallOptions {
 /** The result of a CPU comparison, as libvirt's `virCPUCompareResult`. */
 export type CpuCompareResult = 'incompatible' | 'identical' | 'superset';
 
-/** An open connection to one hypervisor driver. */
-export interface DriverConnection {
+/**
+ * An open connection to one hypervisor driver, with the secondary drivers
+ * (storage, networks, secrets, node devices) it has ({@link ObjectDrivers}).
+ */
+export interface DriverConnection extends ObjectDrivers {
   /** Hypervisor type as libvirt's `virConnectGetType` gives it (`TEST`, `QEMU`). */
   readonly type: string;
 

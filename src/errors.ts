@@ -85,6 +85,11 @@ export const VIR_ERROR_CODES = [
   'NO_INTERFACE',
   'NO_NWFILTER',
   'NO_SECRET',
+  'INVALID_SECRET',
+  'NETWORK_EXIST',
+  'NO_NETWORK_PORT',
+  'NETWORK_PORT_EXIST',
+  'STORAGE_POOL_BUILT',
 ] as const;
 
 /** One of `VIR_ERROR_CODES`. */
@@ -97,6 +102,10 @@ export type VirErrorDomain =
   | 'schema'
   | 'conf'
   | 'domain'
+  | 'storage'
+  | 'network'
+  | 'secret'
+  | 'nodedev'
   | 'capabilities'
   | 'cpu'
   | 'machine'

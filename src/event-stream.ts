@@ -1,5 +1,6 @@
 /**
- * A bounded async iterator over domain events.
+ * A bounded async iterator over domain events (and, with the same
+ * buffering, the events of pools, networks and secrets).
  *
  * Drivers call listeners synchronously; this stream buffers for one
  * consumer so the driver never waits on it. When the buffer is full the
@@ -9,10 +10,14 @@
  *
  * @module
  */
-import type { AnyDomainEvent, DomainEvent, DomainEventListener } from './driver.js';
+import type { AnyDomainEvent, DomainEvent } from './driver.js';
+import type { ObjectEvent } from './driver-objects.js';
+
+/** Whatever a stream can carry. */
+type AnyEvent = AnyDomainEvent | ObjectEvent;
 
 /** What `Connection.events()` takes: which events, how many to buffer, when to end. */
-export interface EventStreamOptions<E extends AnyDomainEvent = DomainEvent> {
+export interface EventStreamOptions<E extends AnyEvent = DomainEvent> {
   /** Ends the stream when aborted. */
   signal?: AbortSignal;
   /** Only events for which this returns true are buffered. */
@@ -24,10 +29,10 @@ export interface EventStreamOptions<E extends AnyDomainEvent = DomainEvent> {
 }
 
 /**
- * An async iterator of one consumer's domain events, with its own buffer, so a slow consumer only
- * loses its own oldest events.
+ * An async iterator of one consumer's events (domains, or pools, networks and secrets), with its
+ * own buffer, so a slow consumer only loses its own oldest events.
  */
-export class EventStream<E extends AnyDomainEvent = DomainEvent> implements AsyncIterableIterator<E> {
+export class EventStream<E extends AnyEvent = DomainEvent> implements AsyncIterableIterator<E> {
   readonly #buffer: E[] = [];
   readonly #max: number;
   readonly #filter: ((event: E) => boolean) | undefined;
@@ -43,7 +48,7 @@ export class EventStream<E extends AnyDomainEvent = DomainEvent> implements Asyn
   /** @internal created by `Connection.events()` */
   constructor(
     options: EventStreamOptions<E>,
-    subscribe: (listener: DomainEventListener) => () => void,
+    subscribe: (listener: (event: AnyEvent) => void) => () => void,
     onEnd: () => void,
   ) {
     this.#max = Math.max(1, options.bufferSize ?? 1024);
@@ -64,9 +69,9 @@ export class EventStream<E extends AnyDomainEvent = DomainEvent> implements Asyn
     return this.#dropped;
   }
 
-  #push(any: AnyDomainEvent): void {
+  #push(any: AnyEvent): void {
     if (any.type === 'reboot' && !this.#reboot) return;
-    // Checked just above: without `reboot`, E is the lifecycle event.
+    // Checked just above: without `reboot`, E is the lifecycle event (or the object kind subscribed).
     const event = any as E;
     if (this.#ended || (this.#filter && !this.#filter(event))) return;
     if (this.#waiter) {

@@ -7,6 +7,8 @@ export * from './conf/index.js';
 export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource } from './connection.js';
 export { Domain, type WriteOptions } from './domain.js';
 export type * from './driver.js';
+export type * from './driver-objects.js';
+export { NODE_DEVICE_CAPS } from './driver-objects.js';
 export type {
   AnyDriverOptions,
   DriverOptionsFor,
@@ -82,6 +84,11 @@ export {
   type FleetHostFailure,
   planFleetFromConnections,
 } from './fleet.js';
+export { Network, NetworkPort, Networks } from './network.js';
+export { NodeDevice, NodeDevices } from './node-device.js';
+export { Secret, Secrets } from './secret.js';
+export { StoragePool, StorageVol } from './storage-pool.js';
+export { StoragePools } from './storage-pools.js';
 export {
   type ConnectUri,
   isRemoteUri,

@@ -18,6 +18,8 @@ export const SCHEMA_KINDS = {
   cpu: 'cpu.rng',
   /** `<network>`: a virtual network. */
   network: 'network.rng',
+  /** `<networkport>`: one port of a virtual network. */
+  networkport: 'networkport.rng',
   /** `<device>`: a host device. */
   nodedev: 'nodedev.rng',
   /** `<secret>`: a secret's metadata. */

@@ -9,3 +9,4 @@ export * from './forward.js';
 export * from './ip.js';
 export * from './netdev.js';
 export * from './network-def.js';
+export * from './port-def.js';

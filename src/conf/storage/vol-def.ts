@@ -92,8 +92,14 @@ export function volFormatsFor(pool: StoragePoolType): readonly string[] | undefi
   }
 }
 
-/** A size with a `unit` attribute (bytes by default), normalised to bytes and written so. */
-function scaledBytes(name: string): Field<bigint> {
+/** The largest file size there is (`off_t` is signed): libvirt refuses a capacity or allocation above it. */
+const MAX_FILE_SIZE = (1n << 63n) - 1n;
+
+/**
+ * A size with a `unit` attribute (bytes by default), normalised to bytes and
+ * written so; `limit` is the largest value allowed (`OVERFLOW` above it).
+ */
+function scaledBytes(name: string, limit?: bigint): Field<bigint> {
   return {
     attrNames: [],
     childNames: [name],
@@ -111,11 +117,20 @@ function scaledBytes(name: string): Field<bigint> {
         throw objectError('XML_ERROR', path, `malformed size '${raw.trim()}'`, c);
       }
       const unit = c.attrs.find((a) => a.name === 'unit')?.value ?? 'B';
+      let bytes: bigint;
       try {
-        return toBytes(value, unit);
+        bytes = toBytes(value, unit);
       } catch (err) {
         throw objectError('XML_ERROR', path, (err as Error).message, c);
       }
+      if (limit !== undefined && bytes > limit)
+        throw objectError(
+          'OVERFLOW',
+          path,
+          `value too large: ${raw.trim()}${unit === 'B' ? '' : ` ${unit}`}`,
+          c,
+        );
+      return bytes;
     },
     writeChildren(value, out) {
       const el = textElement(name, value.toString());
@@ -190,8 +205,8 @@ export const storageVolMapper = elementMapper('volume', {
   // A volume's source lists the extents a refresh found: not configuration.
   /** The `<source>` child: reported by the pool, read and dropped. */
   source: ignored('source'),
-  capacity: scaledBytes('capacity'),
-  allocation: scaledBytes('allocation'),
+  capacity: scaledBytes('capacity', MAX_FILE_SIZE),
+  allocation: scaledBytes('allocation', MAX_FILE_SIZE),
   /** The `<physical>` child: reported by the pool, read and dropped. */
   physical: ignored('physical'),
   target: child(targetMapper),

@@ -27,6 +27,11 @@ import { ListFlags, reasonName, stateName } from './domain-names.js';
 import { remoteProcedures } from './gen/remote-protocol.js';
 import type { Procedure } from './procedure.js';
 import { RemoteEvents } from './remote-events.js';
+import { RemoteNetworks } from './remote-networks.js';
+import { RemoteObjectEvents } from './remote-object-events.js';
+import type { RemoteCall } from './remote-object-values.js';
+import { RemoteNodeDevices, RemoteSecrets } from './remote-secrets-nodedevs.js';
+import { RemoteStorage } from './remote-storage.js';
 import {
   affectFlags,
   allOf,
@@ -72,11 +77,23 @@ export class RemoteConnection implements DriverConnection {
   #closed: Promise<void> | null = null;
 
   readonly #events: RemoteEvents;
+  /** The daemon's secondary drivers: every remote connection has them; the daemon says what it supports. */
+  readonly storage: RemoteStorage;
+  readonly networks: RemoteNetworks;
+  readonly secrets: RemoteSecrets;
+  readonly nodeDevices: RemoteNodeDevices;
+  readonly #objectEvents: RemoteObjectEvents;
 
   private constructor(client: RpcClient, transport: Transport) {
     this.#client = client;
     this.#transport = transport;
     this.#events = new RemoteEvents(client);
+    const call: RemoteCall = (proc, args, opts) => this.#call(proc, args, opts);
+    this.#objectEvents = new RemoteObjectEvents(client);
+    this.storage = new RemoteStorage(call, this.#objectEvents, client);
+    this.networks = new RemoteNetworks(call, this.#objectEvents);
+    this.secrets = new RemoteSecrets(call, this.#objectEvents);
+    this.nodeDevices = new RemoteNodeDevices(call);
   }
 
   get type(): string {
@@ -161,7 +178,7 @@ export class RemoteConnection implements DriverConnection {
 
   /** One remote call; waits behind a pending event registration. */
   #call<A, R>(proc: Procedure<A, R, unknown>, args: A, opts?: CallOptions): Promise<R> {
-    const barrier = this.#events.barrier;
+    const barrier = this.#events.barrier ?? this.#objectEvents.barrier;
     if (barrier) {
       return barrier.then(
         () => this.#client.call(proc, args, opts?.signal),
@@ -198,6 +215,7 @@ export class RemoteConnection implements DriverConnection {
     if (!this.#client.closed) {
       try {
         await this.#events.unregister();
+        await this.#objectEvents.unregister();
         await this.#client.call(P.CONNECT_CLOSE, undefined, AbortSignal.timeout(5000));
       } catch {
         // the daemon may already be gone: closing must still succeed

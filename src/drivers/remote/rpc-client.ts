@@ -38,6 +38,9 @@ export interface KeepaliveOptions {
   readonly count: number;
 }
 
+/** What a stream's handler gets: one STREAM packet, or the error that ended the connection. */
+export type StreamHandler = (packet: { status: number; body: XdrReader } | VirError) => void;
+
 interface Pending {
   readonly name: string;
   readonly decode: (r: XdrReader) => unknown;
@@ -55,6 +58,8 @@ export class RpcClient {
   readonly #abandoned = new Set<number>();
   readonly #listeners = new Set<(msg: ServerMessage) => void>();
   readonly #closeListeners = new Set<(err: VirError) => void>();
+  /** The STREAM packets of open streams go to their handler, by the serial of the call that opened them. */
+  readonly #streams = new Map<number, StreamHandler>();
   #serial = 0;
   #corked = false;
   #closed: VirError | null = null;
@@ -102,9 +107,58 @@ export class RpcClient {
    * or `RPC` when the connection ends first.
    */
   call<A, R>(proc: Procedure<A, R, unknown>, args: A, signal?: AbortSignal): Promise<R> {
+    return this.#call(proc, args, signal, this.#nextSerial());
+  }
+
+  /**
+   * A call that opens a stream (volume upload and download): `onPacket`
+   * gets the daemon's STREAM packets of it from the moment it is sent, and
+   * the error that ends the connection, if it ends first.
+   */
+  callStream<A, R>(
+    proc: Procedure<A, R, unknown>,
+    args: A,
+    onPacket: StreamHandler,
+    signal?: AbortSignal,
+  ): { serial: number; reply: Promise<R> } {
+    const serial = this.#nextSerial();
+    this.#streams.set(serial, onPacket);
+    const reply = this.#call(proc, args, signal, serial);
+    reply.catch(() => this.#streams.delete(serial));
+    return { serial, reply };
+  }
+
+  /** Sends one STREAM packet of an open stream: data (`CONTINUE`), its end (`OK`) or an abort (`ERROR`). */
+  sendStream(
+    proc: { readonly program: number; readonly version: number; readonly procedure: number },
+    serial: number,
+    status: number,
+    data?: Uint8Array,
+  ): void {
+    if (this.#closed) throw this.#closed;
+    const header = { prog: proc.program, vers: proc.version, proc: proc.procedure, serial, status };
+    const frame = encodePacket(
+      this.#writer,
+      { ...header, type: MessageType.STREAM },
+      (w, d: Uint8Array) => w.raw(d),
+      data ?? new Uint8Array(0),
+    );
+    this.#send(frame);
+  }
+
+  /** Forgets a finished stream: later packets of it are dropped. */
+  endStream(serial: number): void {
+    this.#streams.delete(serial);
+  }
+
+  #call<A, R>(
+    proc: Procedure<A, R, unknown>,
+    args: A,
+    signal: AbortSignal | undefined,
+    serial: number,
+  ): Promise<R> {
     if (this.#closed) return Promise.reject(this.#closed);
     if (signal?.aborted) return Promise.reject(abortError(proc.name, signal));
-    const serial = this.#nextSerial();
     let frame: Buffer;
     try {
       frame = encodePacket(
@@ -280,8 +334,11 @@ export class RpcClient {
           } catch {}
         }
         return;
+      case MessageType.STREAM:
+        this.#streams.get(header.serial)?.({ status: header.status, body });
+        return;
       default:
-        // streams are not supported yet: nothing to deliver them to.
+        // holes of sparse streams are not asked for: nothing sends them.
         return;
     }
   }
@@ -336,6 +393,8 @@ export class RpcClient {
       p.reject(new VirError(reason.code, 'rpc', `${p.name}: ${reason.message}`, { cause: reason }));
     }
     this.#stream.destroy();
+    for (const h of [...this.#streams.values()]) h(reason);
+    this.#streams.clear();
     for (const l of this.#closeListeners) l(reason);
     this.#closeListeners.clear();
     this.#listeners.clear();

@@ -27,6 +27,13 @@ export class XdrReader {
     return this.#end - this.#pos;
   }
 
+  /** The rest of the body as raw bytes (a stream packet's data is not XDR-encoded); a view, not a copy. */
+  rest(): Uint8Array {
+    const out = this.#buf.subarray(this.#pos, this.#end);
+    this.#pos = this.#end;
+    return out;
+  }
+
   #need(n: number, what: string): void {
     if (n > this.#end - this.#pos) {
       throw new VirError(

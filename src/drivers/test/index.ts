@@ -17,7 +17,8 @@
  *   `DomainDef`, with libvirt's parse-time defaults and the test driver's
  *   own (`test-defaults.ts`), but no PCI addresses are assigned (libvirt's
  *   test driver assigns none either);
- * - reverting to a snapshot never gives two domains one name.
+ * - reverting to a snapshot never gives two domains one name;
+ * - it has secrets (libvirt's test driver has no secret driver).
  *
  * @module
  */
@@ -38,6 +39,7 @@ import { TestConnection } from './test-connection.js';
 import { TestControl } from './test-control.js';
 import { parseTestDomain, readTestExtras } from './test-domain-xml.js';
 import type { InitialDomain } from './test-host.js';
+import { DEFAULT_OBJECTS } from './test-objects.js';
 
 /** `virDomainState` numbers, as `<test:runstate>` spells a state. */
 const RUNSTATES: readonly DomainStateName[] = [
@@ -66,6 +68,7 @@ export const testDriver: DriverFactory = {
         nodeInfo: DEFAULT_NODE_INFO,
         capabilities: defaultCapabilities(),
         domains: [{ config, state: 'running', persistent: true, hasManagedSave: false }],
+        objects: DEFAULT_OBJECTS,
         ...withControl,
       });
     }
@@ -73,12 +76,22 @@ export const testDriver: DriverFactory = {
       const node = await loadNodeConfig(uri.path, signal);
       throwIfAborted(signal, 'test');
       const domains = node.domains.map(({ element, file }) => initialDomain(element, file));
-      return new TestConnection({
-        nodeInfo: node.nodeInfo,
-        capabilities: configCapabilities(),
-        domains,
-        ...withControl,
-      });
+      try {
+        return new TestConnection({
+          nodeInfo: node.nodeInfo,
+          capabilities: configCapabilities(),
+          domains,
+          objects: { pools: node.pools, networks: node.networks, nodeDevices: node.nodeDevices },
+          ...withControl,
+        });
+      } catch (err) {
+        // a pool, network or device the file describes badly: the connection cannot open
+        const v = err instanceof VirError ? err : undefined;
+        throw new VirError('NO_CONNECT', 'test', `${uri.path}: ${v ? v.message : String(err)}`, {
+          ...(v?.field !== undefined ? { field: v.field } : {}),
+          cause: err,
+        });
+      }
     }
     throw new VirError(
       'NO_CONNECT',

@@ -4,8 +4,9 @@
  * `active`, `nodes`, `sockets`, `cores`, `threads`; `<memory>` in KiB) and
  * its domains, inline or as `<domain file='...'/>` relative to the file.
  * Domains may carry the test namespace's `runstate`, `transient` and
- * `hasmanagedsave` elements. Networks, pools and node devices in the file
- * are accepted and ignored: this driver models domains only.
+ * `hasmanagedsave` elements. Pools (with the `<volume>`s inside an inline
+ * one; as in libvirt, a pool read from its own file has none), networks
+ * and node devices, inline or from a file, become the host's objects.
  *
  * @module
  */
@@ -14,6 +15,7 @@ import { dirname, resolve } from 'node:path';
 import type { NodeInfo } from '../../driver.js';
 import { VirError } from '../../errors.js';
 import { parseXml } from '../../xml/parse.js';
+import { serializeXml } from '../../xml/serialize.js';
 import { childElements, firstChild, getAttr, textContent, type XmlElement } from '../../xml/tree.js';
 import { DEFAULT_NODE_INFO } from './default-host.js';
 
@@ -21,6 +23,10 @@ export interface NodeConfig {
   readonly nodeInfo: NodeInfo;
   /** Each `<domain>`, parsed, with the file it came from for error messages. */
   readonly domains: readonly { element: XmlElement; file: string }[];
+  /** The pools (each with its volumes' XML), networks and node devices, as XML. */
+  readonly pools: readonly { xml: string; volumes: readonly string[] }[];
+  readonly networks: readonly string[];
+  readonly nodeDevices: readonly string[];
 }
 
 /** Reads and checks a node config file; every failure is `NO_CONNECT` saying why. */
@@ -37,7 +43,30 @@ export async function loadNodeConfig(path: string, signal?: AbortSignal): Promis
       domains.push({ element: await readXmlFile(file, signal), file });
     }
   }
-  return { nodeInfo: readNodeInfo(root, path), domains };
+  const load = async (el: XmlElement): Promise<XmlElement> => {
+    const ref = getAttr(el, 'file');
+    return ref === undefined ? el : readXmlFile(resolve(dirname(path), ref), signal);
+  };
+  const pools: { xml: string; volumes: string[] }[] = [];
+  for (const el of childElements(root, 'pool')) {
+    const pool = await load(el);
+    const volumes: string[] = [];
+    for (const v of childElements(pool, 'volume')) volumes.push(serializeXml(await load(v)));
+    pool.children = pool.children.filter((c) => !(c.type === 'element' && c.name === 'volume'));
+    pools.push({ xml: serializeXml(pool), volumes });
+  }
+  const all = async (name: string) => {
+    const out: string[] = [];
+    for (const el of childElements(root, name)) out.push(serializeXml(await load(el)));
+    return out;
+  };
+  return {
+    nodeInfo: readNodeInfo(root, path),
+    domains,
+    pools,
+    networks: await all('network'),
+    nodeDevices: await all('device'),
+  };
 }
 
 function readNodeInfo(root: XmlElement, path: string): NodeInfo {

@@ -56,6 +56,7 @@ import {
 import type { ControlledHost, TestControl, TestMethod } from './test-control.js';
 import { parseTestDomain } from './test-domain-xml.js';
 import { type InitialDomain, ref, type TestDomain, TestHost } from './test-host.js';
+import { type TestObjectSetup, TestObjects } from './test-objects.js';
 
 export { TEST_MAX_VCPUS } from './domain-ops.js';
 
@@ -64,6 +65,8 @@ export interface TestHostSetup {
   nodeInfo: NodeInfo;
   capabilities: Capabilities;
   domains: readonly InitialDomain[];
+  /** The pools, networks and node devices there at start (none by default). */
+  objects?: TestObjectSetup;
   control?: TestControl;
 }
 
@@ -75,13 +78,28 @@ export class TestConnection implements DriverConnection, ControlledHost {
   readonly #nodeInfo: NodeInfo;
   readonly #control: TestControl | undefined;
   #closed = false;
+  readonly #objects: TestObjects;
 
   constructor(setup: TestHostSetup) {
+    this.#objects = new TestObjects(setup.objects);
     this.#caps = setup.capabilities;
     this.#nodeInfo = setup.nodeInfo;
     for (const init of setup.domains) this.#host.adopt(init);
     this.#control = setup.control;
     this.#control?._attach(this);
+  }
+
+  get storage(): TestObjects['storage'] {
+    return this.#objects.storage;
+  }
+  get networks(): TestObjects['networks'] {
+    return this.#objects.networks;
+  }
+  get secrets(): TestObjects['secrets'] {
+    return this.#objects.secrets;
+  }
+  get nodeDevices(): TestObjects['nodeDevices'] {
+    return this.#objects.nodeDevices;
   }
 
   async close(): Promise<void> {

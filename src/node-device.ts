@@ -1,0 +1,109 @@
+/**
+ * Host devices on a connection: `conn.nodeDevices` (list by capability,
+ * lookup) and {@link NodeDevice} handles (libvirt's `virNodeDevicePtr`).
+ *
+ * @module
+ */
+import { NodeDeviceDef } from './conf/nodedev/nodedev-def.js';
+import {
+  type CallOptions,
+  NODE_DEVICE_CAPS,
+  type NodeDeviceCapName,
+  type NodeDeviceDriver,
+  type NodeDeviceRef,
+  type ObjectOwner,
+} from './driver-objects.js';
+import { VirError } from './errors.js';
+import { checkName } from './object-args.js';
+
+type Run<T> = (d: NodeDeviceDriver, signal: AbortSignal) => Promise<T>;
+
+function call<T>(owner: ObjectOwner, what: string, opts: CallOptions, run: Run<T>): Promise<T> {
+  return owner._objectCall('nodeDevices', what, opts, run);
+}
+
+/** `conn.nodeDevices`: the host's devices as the driver sees them. */
+export class NodeDevices<C extends ObjectOwner = ObjectOwner> {
+  readonly #conn: C;
+
+  /** @internal made by `Connection` */
+  constructor(conn: C) {
+    this.#conn = conn;
+  }
+
+  /**
+   * The devices with one of the given capabilities (`pci`, `usb_device`,
+   * `net`, `scsi_host`, `mdev`, ...), or every device; as
+   * `virConnectListAllNodeDevices`, a nested capability (`fc_host`,
+   * `vports` inside `scsi_host`) counts too.
+   */
+  async list(
+    filter: { cap?: NodeDeviceCapName | readonly NodeDeviceCapName[] } = {},
+    opts: CallOptions = {},
+  ): Promise<NodeDevice<C>[]> {
+    const caps = filter.cap === undefined ? [] : [filter.cap].flat();
+    for (const c of caps) {
+      if (!(NODE_DEVICE_CAPS as readonly string[]).includes(c))
+        throw new VirError('INVALID_ARG', 'nodedev', `unknown node device capability '${String(c)}'`, {
+          field: 'cap',
+        });
+    }
+    const refs = await call(this.#conn, 'listNodeDevices', opts, (d, signal) =>
+      d.listNodeDevices({ caps }, { signal }),
+    );
+    return refs.map((r) => new NodeDevice(this.#conn, r));
+  }
+
+  /** By name (`pci_0000_00_02_0`, `computer`); `NO_NODE_DEVICE` when none has it. */
+  async lookup(name: string, opts: CallOptions = {}): Promise<NodeDevice<C>> {
+    const n = checkName(name, 'name', 'nodedev');
+    const ref = await call(this.#conn, 'lookupNodeDevice', opts, (d, signal) =>
+      d.lookupNodeDevice(n, { signal }),
+    );
+    return new NodeDevice(this.#conn, ref);
+  }
+}
+
+/** One host device (`virNodeDevicePtr`). */
+export class NodeDevice<C extends ObjectOwner = ObjectOwner> {
+  readonly #conn: C;
+  readonly #ref: NodeDeviceRef;
+
+  /** @internal handles come from `conn.nodeDevices` */
+  constructor(conn: C, ref: NodeDeviceRef) {
+    this.#conn = conn;
+    this.#ref = ref;
+  }
+
+  get name(): string {
+    return this.#ref.name;
+  }
+
+  get connection(): C {
+    return this.#conn;
+  }
+
+  getXML(opts: CallOptions = {}): Promise<string> {
+    return call(this.#conn, 'getNodeDeviceXML', opts, (d, signal) =>
+      d.nodeDeviceGetXml(this.#ref, { signal }),
+    );
+  }
+
+  async getDefinition(opts: CallOptions = {}): Promise<NodeDeviceDef> {
+    return NodeDeviceDef.fromXML(await this.getXML(opts));
+  }
+
+  /** The parent device's name; undefined for the root. */
+  getParent(opts: CallOptions = {}): Promise<string | undefined> {
+    return call(this.#conn, 'getNodeDeviceParent', opts, (d, signal) =>
+      d.nodeDeviceGetParent(this.#ref, { signal }),
+    );
+  }
+
+  /** The top-level capability names (`virNodeDeviceListCaps`). */
+  listCaps(opts: CallOptions = {}): Promise<string[]> {
+    return call(this.#conn, 'listNodeDeviceCaps', opts, (d, signal) =>
+      d.nodeDeviceListCaps(this.#ref, { signal }),
+    );
+  }
+}
