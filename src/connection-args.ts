@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { DomainLookup, DriverConnection } from './driver.js';
-import { VirError } from './errors.js';
+import type { CallOptions, DomainLookup, DomainRef, DriverConnection } from './driver.js';
+import { throwIfAborted, toVirError, VirError } from './errors.js';
 
 /** Anything with a `toXML()` (a `DomainDef`, say) or an XML string. */
 /** A definition as XML text or as a model (`DomainDef`, `CpuDef`, ...) that formats itself. */
@@ -84,4 +84,43 @@ export function checkStartTimeout(timeout: unknown): number | undefined {
     });
   }
   return timeout;
+}
+
+/** `NO_SUPPORT` for a domain call the driver does not implement, naming the call and the domain. */
+export function unsupportedDomainCall(type: string, method: string, dom: DomainRef): VirError {
+  return new VirError(
+    'NO_SUPPORT',
+    'connect',
+    `${type} driver does not support ${method.slice(6)} (${dom.name})`,
+  );
+}
+
+/**
+ * Runs one driver call: gives the driver a signal that fires on the
+ * caller's abort or when the connection closes (`closing`), and makes sure
+ * the caller sees a VirError and is never left waiting on a closed
+ * connection even if the driver ignores its signal.
+ */
+export async function guardedCall<T>(
+  what: string,
+  opts: CallOptions,
+  closing: AbortSignal,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  throwIfAborted(opts.signal, 'connect');
+  const signal = opts.signal ? AbortSignal.any([opts.signal, closing]) : closing;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([run(signal), aborted]);
+  } catch (err) {
+    throw toVirError(err, 'INTERNAL_ERROR', 'connect', what);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    // The race's loser must not surface as an unhandled rejection.
+    aborted.catch(() => {});
+  }
 }

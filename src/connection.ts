@@ -11,13 +11,14 @@
  */
 import type { Capabilities } from './conf/capabilities.js';
 import {
-  abortReason,
   canonicalUuid,
   checkStartTimeout,
+  guardedCall,
   looksLikeUuid,
   need,
   toLookup,
   toXml,
+  unsupportedDomainCall,
   type XmlSource,
 } from './connection-args.js';
 import { Domain } from './domain.js';
@@ -337,13 +338,7 @@ export class Connection implements DomainOwner, objects.ObjectOwner {
     run: (driver: DriverConnection, signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     if (!(method in this.#driver) || typeof this.#driver[method] !== 'function') {
-      return Promise.reject(
-        new VirError(
-          'NO_SUPPORT',
-          'connect',
-          `${this.type} driver does not support ${method.slice(6)} (${dom.name})`,
-        ),
-      );
+      return Promise.reject(unsupportedDomainCall(this.type, method, dom));
     }
     return this.#call(method, opts, (signal) => run(this.#driver, signal));
   }
@@ -398,30 +393,10 @@ export class Connection implements DomainOwner, objects.ObjectOwner {
       throw new VirError('OPERATION_DENIED', 'connect', `${what} is not allowed on a read-only connection`);
   }
 
-  /**
-   * Runs one driver call: refuses on a closed connection, gives the driver
-   * a signal that fires on the caller's abort or on close, and makes sure
-   * the caller sees a VirError and is never left waiting on a closed
-   * connection even if the driver ignores its signal.
-   */
+  /** Runs one driver call on this open connection (see {@link guardedCall}). */
   async #call<T>(what: string, opts: CallOptions, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    this.#open(what);
-    throwIfAborted(opts.signal, 'connect');
-    const signal = opts.signal ? AbortSignal.any([opts.signal, this.#closing.signal]) : this.#closing.signal;
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(abortReason(signal));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([run(signal), aborted]);
-    } catch (err) {
-      throw toVirError(err, 'INTERNAL_ERROR', 'connect', what);
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-      // The race's loser must not surface as an unhandled rejection.
-      aborted.catch(() => {});
-    }
+    this.#open(what); // a rejection, never a throw: the method is async
+    return guardedCall(what, opts, this.#closing.signal, run);
   }
 }
 
