@@ -18,6 +18,7 @@ const MODULES = [
   'qemu',
   'qemu-lifecycle',
   'qemu-guests',
+  'qemu-migrate',
   'qemu-command-line',
   'qemu-argv-corpus',
   'remote',

@@ -172,7 +172,7 @@ export function planModules(kernel: Kernel, wanted: readonly string[] = WANTED_M
  * The guest's /init. Each report line starts with "VK " and a key so the
  * test can pick it out of the kernel's own messages on the same console.
  */
-function initScript(modules: readonly string[], share: string | undefined): string {
+function initScript(modules: readonly string[], share: string | undefined, echo = false): string {
   return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -207,6 +207,12 @@ for d in /sys/class/input/input*; do
 done
 echo "VK button \${pw:-none}"
 echo ${REPORT_END}
+${
+  echo
+    ? `# answer each line typed on the console (a guest that is still alive says so, e.g. after a migration)
+while read -r line; do echo "VK got $line"; done`
+    : ''
+}
 if [ -n "$pw" ]; then
   # one input_event is 24 bytes on x86_64; evdev refuses shorter reads
   dd if=$pw of=/dev/null bs=24 count=1 2>/dev/null
@@ -227,11 +233,15 @@ export interface TinyLinux {
  * Builds (or takes from the cache in `cacheDir`, keyed by kernel version and
  * share tag) the initramfs for `kernel`.
  */
-export function buildTinyLinux(kernel: Kernel, opts: { share?: string; cacheDir?: string } = {}): TinyLinux {
+export function buildTinyLinux(
+  kernel: Kernel,
+  opts: { share?: string; cacheDir?: string; echo?: boolean } = {},
+): TinyLinux {
   const cacheDir = opts.cacheDir ?? join(tmpdir(), `vk-tiny-linux-${process.pid}`);
   mkdirSync(cacheDir, { recursive: true });
   const plan = planModules(kernel);
-  const initrd = join(cacheDir, `initramfs-${kernel.version}-${opts.share ?? 'noshare'}.cpio.gz`);
+  const echo = opts.echo ? '-echo' : '';
+  const initrd = join(cacheDir, `initramfs-${kernel.version}-${opts.share ?? 'noshare'}${echo}.cpio.gz`);
   if (existsSync(initrd)) return { kernel, initrd, plan };
   const dir = (name: string): CpioEntry => ({ name, mode: S_IFDIR | 0o755 });
   const entries: CpioEntry[] = [
@@ -247,6 +257,7 @@ export function buildTinyLinux(kernel: Kernel, opts: { share?: string; cacheDir?
         initScript(
           plan.load.map((m) => m.file.slice(0, -3)),
           opts.share,
+          opts.echo,
         ),
       ),
     },

@@ -364,6 +364,11 @@ export class Connection implements DomainOwner, objects.ObjectOwner {
     return objects.objectEvents(this.type, this.#driver, kind, o, this.#streams);
   }
 
+  /** For `Domain.migrate`: this connection's driver, handed to the source's driver as the destination. */
+  _driverConnection(): DriverConnection {
+    return this.#driver;
+  }
+
   /** For `Domain` handles: whether the driver implements an optional call. */
   _supports(method: keyof DriverConnection): boolean {
     return typeof this.#driver[method] === 'function';

@@ -17,6 +17,7 @@ import type {
   DomainRef,
   DomainState,
   GetXmlOptions,
+  MigrateOptions,
   OpenConsoleOptions,
   SnapshotInfo,
   StartCallOptions,
@@ -276,6 +277,42 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     return this.#write('domainOpenConsole', opts, (d, signal) =>
       d.domainOpenConsole!(this.#ref, name, { signal, ...(opts.force ? { force: true } : {}) }),
     );
+  }
+
+  /**
+   * Live-migrates the running domain to `dest` (`virDomainMigrate3`) and
+   * returns its handle there. Flags and parameters are libvirt's (see
+   * {@link MigrateOptions}): `live`, `persistDest`, `undefineSource`,
+   * `xbzrle`, `autoConverge`, `postcopy`, `bandwidth` (MiB/s); progress
+   * comes to `onProgress` as libvirt's job info; `signal` aborts it (the
+   * guest then runs on here, `OPERATION_ABORTED`). A destination that cannot
+   * take the guest's CPU is `CPU_INCOMPATIBLE` before anything moves; one
+   * that already has a domain of its name or UUID is `OPERATION_INVALID`.
+   * Only between two connections of a driver that migrates (qemu in one
+   * process today); other pairs are `NO_SUPPORT`.
+   */
+  async migrate<D extends DomainOwner>(dest: D, opts: MigrateOptions = {}): Promise<Domain<D>> {
+    this.#conn._writable('migrate');
+    dest._writable('migrate');
+    const bw = opts.bandwidth;
+    if (bw !== undefined && (!Number.isSafeInteger(bw) || bw < 1))
+      throw new VirError(
+        'INVALID_ARG',
+        'domain',
+        `migration bandwidth must be a positive integer (MiB/s), got ${bw}`,
+      );
+    const destDriver = dest._driverConnection();
+    // The driver gets the caller's signal itself: an abort returns once the migration is undone
+    // (the guest running here again), not at once as other calls do.
+    const { signal: user, ...rest } = opts;
+    throwIfAborted(user, 'domain');
+    const ref = await this.#conn._domainCall<DomainRef>('domainMigrate', this.#ref, {}, (d, closing) =>
+      d.domainMigrate!(this.#ref, destDriver, {
+        ...rest,
+        signal: user ? AbortSignal.any([user, closing]) : closing,
+      }),
+    );
+    return new Domain(dest, ref);
   }
 
   /** Whether the domain has a persistent definition (false for one made by `createDomain`). */

@@ -360,6 +360,13 @@ export interface DriverConnection extends ObjectDrivers {
     opts?: CallOptions & { children?: boolean },
   ): Promise<void>;
 
+  /**
+   * Live-migrates a running domain to `dest`, a connection of the same
+   * driver (`virDomainMigrate3`); returns the domain as the destination
+   * knows it. Other pairs of drivers are `NO_SUPPORT`.
+   */
+  domainMigrate?(dom: DomainRef, dest: DriverConnection, opts?: MigrateOptions): Promise<DomainRef>;
+
   /** Compares a guest CPU (XML) with the host CPU. */
   compareCpu?(cpuXml: string, opts?: CallOptions): Promise<CpuCompareResult>;
   /** Baseline CPU XML of several host CPUs (XML). */
@@ -395,6 +402,50 @@ export interface DriverOpenOptions extends CallOptions {
   readonly driverOptions: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * Progress of a domain job (a migration), as libvirt's `virDomainJobInfo`:
+ * bytes and milliseconds; `downtime` as `virDomainGetJobStats` reports it.
+ */
+export interface DomainJobInfo {
+  /** `unbounded` while it runs, then `completed`, `failed` or `cancelled` (`VIR_DOMAIN_JOB_*`). */
+  readonly type: 'unbounded' | 'completed' | 'failed' | 'cancelled';
+  /** The hypervisor's own status word (QEMU: `setup`, `active`, `device`, ...). */
+  readonly status: string;
+  readonly timeElapsed: number;
+  readonly dataTotal: number;
+  readonly dataProcessed: number;
+  readonly dataRemaining: number;
+  readonly memTotal: number;
+  readonly memProcessed: number;
+  readonly memRemaining: number;
+  /** The guest's pause at the switch-over: expected while running, measured once completed. */
+  readonly downtime?: number;
+}
+
+/**
+ * How to migrate, after libvirt's `VIR_MIGRATE_*` flags and parameters.
+ * `signal` aborts the migration (`virDomainAbortJob`): the guest runs on at
+ * the source and nothing is left at the destination.
+ */
+export interface MigrateOptions extends CallOptions {
+  /** `VIR_MIGRATE_LIVE`: keep the guest running while its memory is copied (else it is paused for the copy). */
+  live?: boolean;
+  /** `VIR_MIGRATE_PERSIST_DEST`: define the domain on the destination. */
+  persistDest?: boolean;
+  /** `VIR_MIGRATE_UNDEFINE_SOURCE`: remove the persistent definition from the source once done. */
+  undefineSource?: boolean;
+  /** `VIR_MIGRATE_COMPRESSED` with QEMU's xbzrle (pages sent as deltas). */
+  xbzrle?: boolean;
+  /** `VIR_MIGRATE_AUTO_CONVERGE`: throttle the guest's vCPUs when memory changes faster than it moves. */
+  autoConverge?: boolean;
+  /** `VIR_MIGRATE_POSTCOPY`: allow a switch to post-copy (both sides get the capability). */
+  postcopy?: boolean;
+  /** `VIR_MIGRATE_PARAM_BANDWIDTH`: MiB/s; default unlimited. */
+  bandwidth?: number;
+  /** Called with the progress while the migration runs, and once at its end. */
+  onProgress?: (info: DomainJobInfo) => void;
+}
+
 /** What a driver folder exports: a name and a way to open connections. */
 export interface DriverFactory {
   /** Short name used in errors and the registry (`test`, `qemu`, `remote`). */
@@ -426,4 +477,6 @@ export interface DomainOwner {
   _writable(what: string): void;
   /** Whether the driver implements `method`. */
   _supports(method: keyof DriverConnection): boolean;
+  /** The driver connection underneath: what a migration hands the source's driver as its destination. */
+  _driverConnection(): DriverConnection;
 }

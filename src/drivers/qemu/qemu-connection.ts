@@ -26,6 +26,7 @@ import type {
   DriverConnection,
   GetXmlOptions,
   ListDomainsFilter,
+  MigrateOptions,
   NodeInfo,
   OpenConsoleOptions,
   StartCallOptions,
@@ -49,12 +50,13 @@ import {
 } from './caps/host-facts.js';
 import { hostArch, readHostInfo } from './caps/host-info.js';
 import { nodeInfoOf } from './caps/node-info.js';
-import { buildCommandLine } from './command-line/index.js';
 import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
 import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
-import { domainXmlToNative, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
+import { commandLineFor } from './domain-command-line.js';
+import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
 import type { HelperBinaries } from './lifecycle/index.js';
+import { migrationHosts } from './migration-hosts.js';
 import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
 import type { QemuCaps } from './probe/qemu-caps.js';
@@ -137,23 +139,7 @@ export class QemuConnection implements DriverConnection {
           },
         });
       },
-      commandLine: async (def, run, signal, helpers) => {
-        const emulator = def.devices?.emulator ?? '';
-        const caps = (await this.#cache.get(emulator, signal ? { signal } : {})).caps;
-        // display ports are in the live definition already (domains/graphics-ports.ts)
-        return buildCommandLine(def, caps, {
-          domainDir: run.runDir,
-          monitor: { path: run.monitorSocket },
-          ...(helpers?.tpmEmulatorSocket !== undefined
-            ? { tpmEmulatorSocket: helpers.tpmEmulatorSocket }
-            : {}),
-          ...(helpers?.virtiofsSockets !== undefined ? { virtiofsSockets: helpers.virtiofsSockets } : {}),
-          ...(helpers?.passtSockets !== undefined
-            ? { passtSocket: (_alias: string, i: number) => helpers.passtSockets?.[i] }
-            : {}),
-          ...(helpers?.bridgeTaps !== undefined ? { bridgeTap: (i: number) => helpers.bridgeTaps?.[i] } : {}),
-        });
-      },
+      commandLine: commandLineFor(this.#cache),
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),
       ...domainTimeouts(options.timeouts),
       defaultMachine: async (emulator, arch, signal) =>
@@ -197,14 +183,8 @@ export class QemuConnection implements DriverConnection {
     this.#checkOpen();
     const virttypeIn = query.virttype;
     if (virttypeIn !== undefined && virttypeIn !== 'kvm' && virttypeIn !== 'qemu') {
-      throw new VirError(
-        'INVALID_ARG',
-        'qemu',
-        `unknown virttype '${virttypeIn}' (expected 'kvm' or 'qemu')`,
-        {
-          field: 'virttype',
-        },
-      );
+      const msg = `unknown virttype '${virttypeIn}' (expected 'kvm' or 'qemu')`;
+      throw new VirError('INVALID_ARG', 'qemu', msg, { field: 'virttype' });
     }
     const caps = await this.#capsFor(query);
     const virttype = virttypeIn ?? (caps.accel.kvm ? 'kvm' : 'qemu');
@@ -341,6 +321,16 @@ export class QemuConnection implements DriverConnection {
   domainIsPersistent(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
     return this.#domains.isPersistent(dom, opts);
   }
+
+  /** Live migration to another qemu connection of this process (other state roots); see `domains/migration.ts`. */
+  domainMigrate(dom: DomainRef, dest: DriverConnection, opts: MigrateOptions = {}): Promise<DomainRef> {
+    this.#checkOpen();
+    if (!(dest instanceof QemuConnection))
+      throw new VirError('NO_SUPPORT', 'qemu', `cannot migrate from qemu to a ${dest.type} connection`);
+    const [src, dst] = [this.#domains.migrationSide(), dest.#domains.migrationSide()];
+    return migrateDomain(src, dst, dom, opts, migrationHosts(this, dest, opts));
+  }
+
   subscribe(listener: DomainEventListener): () => void {
     return this.#domains.subscribe(listener);
   }

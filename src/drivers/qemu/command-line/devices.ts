@@ -56,6 +56,8 @@ export function buildDevices(
   buildWatchdogs(b, def, facts);
   buildRedirdevs(b, def, boot, paths, usbAddr, caps);
   buildHostdevs(b, def, facts, boot, usbAddr, { ...paths, firstNode: diskNodeCount(def) + 1 }, paths.netHost);
+  // An incoming migration's address comes between the host devices and the balloon, where libvirt puts it.
+  if (paths.incoming !== undefined) b.add('-incoming', checkValue(paths.incoming, 'paths.incoming'));
   const mb = dev.memballoon;
   if (mb && mb.model !== 'none') {
     const field = '/domain/devices/memballoon';

@@ -43,6 +43,11 @@ export interface CommandLinePaths {
         /** A descriptor of a listening socket the caller passes to QEMU. */
         fd: number;
       };
+  /**
+   * `-incoming` for a guest that receives a live migration: `defer` (the
+   * address is given later with `migrate-incoming`, as libvirt does) or a URI.
+   */
+  incoming?: string;
   /** Master key file for `-object secret`; omit to leave the master key out. */
   masterKeyPath?: string;
   /** PATH, USER and LOGNAME for the QEMU process. Defaults: `/usr/bin:/bin`, the given user, or `root`. */

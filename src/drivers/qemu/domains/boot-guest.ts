@@ -8,18 +8,22 @@
  *
  * @module
  */
+import { join } from 'node:path';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type { StartCallOptions } from '../../../driver.js';
 import {
   appendDomainLog,
   forgetGuestHelpers,
   type GuestHelpers,
+  type MigrationCapabilities,
   prepareNvram,
   QemuDomainRunner,
   type RunnerOptions,
   type RunnerRoots,
   runnerPaths,
+  setMigrationCapabilities,
   startGuestHelpers,
+  startIncoming,
 } from '../lifecycle/index.js';
 import type { QmpClient } from '../qmp/index.js';
 import { applyPtyPaths, type QmpChardevInfo } from './chardev-aliases.js';
@@ -39,12 +43,19 @@ export interface BootHost {
   adoptRunner(e: Entry, runner: QemuDomainRunner): void;
 }
 
+/**
+ * Boots `def` for entry `e`. With `incoming` QEMU waits for a live migration
+ * instead (`-incoming defer`, then `migrate-incoming` on a unix socket in the
+ * run directory, whose URI is returned): the guest stays paused until
+ * `finishIncoming`.
+ */
 export async function bootGuest(
   host: BootHost,
   e: Entry,
   def: DomainDef,
   opts: StartCallOptions,
-): Promise<void> {
+  incoming?: { readonly capabilities: MigrationCapabilities },
+): Promise<string | undefined> {
   const live = cloneDef(def);
   refuseHostSideSettings(live);
   const guest = runnerGuestFromDef(live);
@@ -57,7 +68,10 @@ export async function bootGuest(
   let helpers: GuestHelpers | undefined;
   try {
     helpers = await startGuestHelpers(live, roots, host.options.helperBinaries, opts.signal);
-    const command = await host.options.commandLine(live, paths, opts.signal, helpers.sockets);
+    const command = await host.options.commandLine(live, paths, opts.signal, helpers.sockets, {
+      ...(incoming ? { incoming: 'defer' } : {}),
+    });
+    const uri = incoming ? `unix:${join(paths.runDir, 'migration.sock')}` : undefined;
     let runner = e.runner;
     if (runner) runner.setGuest(guest);
     else {
@@ -73,9 +87,18 @@ export async function bootGuest(
       ...(id !== undefined ? { id } : {}),
       ...signalOpt(opts),
       ...(opts.paused ? { paused: true } : {}),
+      ...(incoming ? { incoming: true } : {}),
       ...(opts.timeout !== undefined ? { startTimeoutMs: opts.timeout } : {}),
-      prepare: (qmp, signal) => readBackLive(live, qmp, signal),
+      prepare: async (qmp, signal) => {
+        const xml = await readBackLive(live, qmp, signal);
+        if (incoming && uri) {
+          await setMigrationCapabilities(qmp, incoming.capabilities, signal);
+          await startIncoming(qmp, uri, signal);
+        }
+        return xml;
+      },
     });
+    return uri;
   } catch (err) {
     e.live = undefined;
     e.ports = undefined;

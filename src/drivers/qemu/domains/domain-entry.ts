@@ -121,3 +121,17 @@ export function entryXml(e: Entry, opts: GetXmlOptions): string {
   if (!def) throw new VirError('INTERNAL_ERROR', 'qemu', `domain '${e.name}' has no definition`);
   return def.toXML({ inactive: true });
 }
+
+/** The state checks of suspend, resume and shutdown, run inside the runner's job (see `StateCheck`). */
+export function refusePmsuspended(s: DomainState): void {
+  if (s.state === 'pmsuspended') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is pmsuspended');
+}
+
+export function refuseResume(s: DomainState): void {
+  refusePmsuspended(s);
+  if (s.state === 'running') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is already running');
+}
+
+export function refuseNotRunning(s: DomainState): void {
+  if (s.state !== 'running') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
+}

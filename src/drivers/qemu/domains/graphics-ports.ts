@@ -17,7 +17,22 @@ import { displayPorts, type PortAllocator, websocketPorts } from './port-allocat
 
 /** Ports a running guest holds, to give back when it stops. */
 export interface PortLease {
-  readonly ports: ReadonlyArray<{ allocator: PortAllocator; port: number }>;
+  /** `auto`: chosen here, not asked for by the definition. */
+  readonly ports: ReadonlyArray<{ allocator: PortAllocator; port: number; auto?: boolean }>;
+}
+
+/**
+ * The live definition as a migration's destination boots it, like libvirt's
+ * migratable XML: a websocket port chosen here is chosen again there (the
+ * source still holds it). Automatic display ports need nothing: the parser
+ * turns them back into automatic ones already.
+ */
+export function automaticPortsAgain(def: DomainDef, lease: PortLease | undefined): void {
+  const auto = new Set(
+    lease?.ports.filter((p) => p.auto && p.allocator === websocketPorts).map((p) => p.port),
+  );
+  for (const g of def.devices?.graphics ?? [])
+    if (g.type === 'vnc' && g.websocket !== undefined && auto.has(g.websocket)) g.websocket = -1;
 }
 
 export function releasePorts(lease: PortLease | undefined): void {
@@ -36,10 +51,10 @@ function listensOnTcp(g: GraphicsDef): boolean {
 
 /** Picks the automatic ports of `def`'s displays (in place) and holds its fixed ones. */
 export async function allocateGraphicsPorts(def: DomainDef): Promise<PortLease> {
-  const ports: Array<{ allocator: PortAllocator; port: number }> = [];
+  const ports: Array<{ allocator: PortAllocator; port: number; auto?: boolean }> = [];
   const take = async (allocator: PortAllocator) => {
     const port = await allocator.acquire();
-    ports.push({ allocator, port });
+    ports.push({ allocator, port, auto: true });
     return port;
   };
   const hold = (allocator: PortAllocator, port: number | undefined) => {

@@ -10,7 +10,12 @@
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type { StartCallOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
-import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/index.js';
+import type {
+  MigrationCapabilities,
+  QemuDomainRunner,
+  RunnerEvent,
+  RunnerOptions,
+} from '../lifecycle/index.js';
 import { bootGuest, guestStopped } from './boot-guest.js';
 import type { Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
@@ -45,8 +50,13 @@ export class GuestRunners {
     noticeForeign(e, this.runnerOptions());
   }
 
-  /** Boots as the guest's owner: refused while another live process runs it. */
-  async boot(e: Entry, def: DomainDef, opts: StartCallOptions): Promise<void> {
+  /** Boots as the guest's owner: refused while another live process runs it; `incoming` see `bootGuest`. */
+  async boot(
+    e: Entry,
+    def: DomainDef,
+    opts: StartCallOptions,
+    incoming?: { readonly capabilities: MigrationCapabilities },
+  ): Promise<string | undefined> {
     const lock = ownerPath(this.options.stateRoot, e.name);
     const other = acquireOwner(lock);
     if (other) {
@@ -57,7 +67,7 @@ export class GuestRunners {
       );
     }
     try {
-      await bootGuest(
+      return await bootGuest(
         {
           options: this.options,
           runnerOptions: () => this.runnerOptions(),
@@ -66,6 +76,7 @@ export class GuestRunners {
         e,
         def,
         opts,
+        incoming,
       );
     } catch (err) {
       if (e.runner?.pid === undefined) releaseOwner(lock);

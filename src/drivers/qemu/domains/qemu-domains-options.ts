@@ -46,4 +46,6 @@ export type CommandLineFor = (
   paths: RunnerPaths,
   signal?: AbortSignal,
   helpers?: HelperSockets,
+  /** `incoming`: the guest receives a live migration (`-incoming`). */
+  extra?: { readonly incoming?: string },
 ) => Promise<RunnerCommand>;

@@ -18,10 +18,8 @@
  * its monitor holds up nobody else. State checks happen inside the job
  * that acts on them.
  *
- * The table of entries and its identity rules are `domain-table.ts`, one
- * entry's questions `domain-entry.ts`, parsing a definition for this driver
- * `prepare-definition.ts`, what an opening driver finds `load-domains.ts`;
- * this class holds the calls and their job order.
+ * Elsewhere: the table `domain-table.ts`, an entry `domain-entry.ts`, parsing
+ * `prepare-definition.ts`, loading `load-domains.ts`, migration `migration.ts`.
  *
  * @module
  */
@@ -53,12 +51,16 @@ import {
   isActive,
   refOf,
   refuseForeign,
+  refuseNotRunning,
+  refusePmsuspended,
+  refuseResume,
   signalOpt,
   stateOf,
   type WriteFlags,
 } from './domain-entry.js';
 import { DomainTable } from './domain-table.js';
 import { GuestRunners } from './guest-runners.js';
+import type { MigrationSide } from './migration.js';
 import { ownerPath, releaseOwner } from './owner-lock.js';
 import { prepareDefinition } from './prepare-definition.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
@@ -349,6 +351,13 @@ export class QemuDomains {
     await setEntryMemory(await this.#owned(dom, opts, 'change the memory of'), kib, opts, this.#store);
   }
 
+  /** What a live migration of one of these guests, or to this list, works with (see `migration.ts`). */
+  migrationSide(): MigrationSide {
+    const [table, runners, store, jobs] = [this.#table, this.#runners, this.#store, this.#jobs];
+    const owned = (dom: DomainRef, opts: CallOptions, what: string) => this.#owned(dom, opts, what);
+    return { table, runners, store, jobs, listKey: LIST, owned, enter: (opts) => this.#enter(opts) };
+  }
+
   // ---------------------------------------------------------------- internals
 
   /** Loads the definitions, then finds the guests left running by an earlier process or connection. */
@@ -404,17 +413,4 @@ export class QemuDomains {
     if (!e.runner || !isActive(e)) throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
     return e.runner;
   }
-}
-
-function refusePmsuspended(s: DomainState): void {
-  if (s.state === 'pmsuspended') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is pmsuspended');
-}
-
-function refuseResume(s: DomainState): void {
-  refusePmsuspended(s);
-  if (s.state === 'running') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is already running');
-}
-
-function refuseNotRunning(s: DomainState): void {
-  if (s.state !== 'running') throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
 }

@@ -58,4 +58,12 @@ export {
   type RunnerGuest,
   validateRunnerGuest,
 } from './runner-guest.js';
+export {
+  type MigrateOutOptions,
+  type MigrationCapabilities,
+  type MigrationJobInfo,
+  RunnerMigration,
+  setMigrationCapabilities,
+  startIncoming,
+} from './runner-migration.js';
 export { removeSwtpmState, swtpmFiles } from './swtpm.js';

@@ -33,6 +33,7 @@ import { type RunnerPaths, type RunnerRoots, runnerPaths } from './runner-comman
 import { RunnerCore, type RunnerOptions, raceTimeout } from './runner-core.js';
 import type { RunnerEvent, RunnerEventListener } from './runner-events.js';
 import type { RunnerGuest } from './runner-guest.js';
+import { RunnerMigration } from './runner-migration.js';
 import { reattachGuest, type StartOptions, startGuest } from './runner-start.js';
 import { readStatus } from './status-file.js';
 
@@ -155,6 +156,11 @@ export class QemuDomainRunner {
       throw new VirError('OPERATION_INVALID', 'qemu', 'cannot change the guest of a running domain');
     this.#core.guest = guest;
     this.#core.balloonKiB = guest.currentMemoryKiB ?? guest.memoryKiB;
+  }
+
+  /** This guest's side of a live migration (see `runner-migration.ts`). */
+  get migration(): RunnerMigration {
+    return new RunnerMigration(this.#core);
   }
 
   /** Registers a listener called synchronously for every event; returns the unsubscribe function. */

@@ -74,7 +74,7 @@ export class RunnerCore {
   stopBelongsToEvent = false;
   destroying = false;
   starting = false;
-  stopReason: 'crashed' | undefined;
+  stopReason: 'crashed' | 'migrated' | 'failed' | undefined;
   startAbort: AbortController | undefined;
   goneWaiters: Array<() => void> = [];
   shutdownWaiters: Array<() => void> = [];
@@ -282,13 +282,16 @@ export class RunnerCore {
 
   onProcessGone(): void {
     if (this.starting || !this.proc) return;
-    const [reason, detail] = this.destroying
-      ? (['destroyed', 'destroyed'] as const)
-      : this.stopReason === 'crashed'
-        ? (['crashed', 'crashed'] as const)
-        : this.gotShutdown || this.shutdownSeen
-          ? (['shutdown', 'shutdown'] as const)
-          : (['crashed', 'failed'] as const);
+    const [reason, detail] =
+      this.stopReason === 'migrated' || this.stopReason === 'failed'
+        ? ([this.stopReason, this.stopReason] as const)
+        : this.destroying
+          ? (['destroyed', 'destroyed'] as const)
+          : this.stopReason === 'crashed'
+            ? (['crashed', 'crashed'] as const)
+            : this.gotShutdown || this.shutdownSeen
+              ? (['shutdown', 'shutdown'] as const)
+              : (['crashed', 'failed'] as const);
     const qmp = this.qmp;
     this.qmp = undefined;
     void qmp?.close();

@@ -52,6 +52,8 @@ export interface StartOptions {
    * get); returns the live XML to record from then on, if it changed.
    */
   readonly prepare?: (qmp: QmpClient, signal: AbortSignal) => Promise<string | undefined>;
+  /** The guest receives a live migration (`-incoming`): it stays paused, started for `migrated`. */
+  readonly incoming?: boolean;
 }
 
 export async function startGuest(core: RunnerCore, options: StartOptions): Promise<void> {
@@ -185,16 +187,17 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
       if (domainXml !== undefined) core.guest = { ...core.guest, domainXml };
     }
     throwIfAborted(signal, 'qemu');
-    if (!options.paused) {
+    const paused = options.paused === true || options.incoming === true;
+    if (!paused) {
       await qmp.execute('cont', undefined, { signal });
       core.ownResumes++;
     }
     core.starting = false;
     core.startAbort = undefined;
-    core.setState(options.paused ? 'paused' : 'running', options.paused ? 'user' : 'booted');
+    core.setState(paused ? 'paused' : 'running', options.incoming ? 'migration' : paused ? 'user' : 'booted');
     appendDomainLog(core.logPath, `started, pid ${pid}`);
-    core.lifecycle('started', 'booted');
-    if (options.paused) core.lifecycle('suspended', 'paused');
+    core.lifecycle('started', options.incoming ? 'migrated' : 'booted');
+    if (options.paused && !options.incoming) core.lifecycle('suspended', 'paused');
   } catch (err) {
     const destroyed = core.destroying;
     core.starting = false;

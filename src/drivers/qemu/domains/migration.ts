@@ -1,0 +1,165 @@
+/**
+ * Live migration between two domain lists of this driver (two state roots,
+ * which stand for two hosts), in the steps of libvirt's
+ * `virDomainMigrate3`: the checks (devices, CPU, identity) before anything
+ * moves; the destination QEMU started from the source's live definition
+ * with `-incoming defer` and `migrate-incoming` on a unix socket in its run
+ * directory; the source's `migrate`, watched to the end; the destination
+ * resumed, the source ended `stopped/migrated`; the persistent definition
+ * defined on the destination and/or removed from the source as asked.
+ *
+ * A migration that does not complete (cancelled, the destination gone or
+ * refusing) leaves the source running and nothing on the destination: its
+ * QEMU is killed and an entry made for the guest is dropped.
+ *
+ * @module
+ */
+import type { DomainDef } from '../../../conf/domain/index.js';
+import type { FleetHostInput } from '../../../cpu/index.js';
+import type { CallOptions, DomainRef, MigrateOptions } from '../../../driver.js';
+import { VirError } from '../../../errors.js';
+import type { DomainJobs } from '../../job-lock.js';
+import type { MigrationCapabilities } from '../lifecycle/index.js';
+import type { ConfigStore } from './config-store.js';
+import { cloneDef, type Entry, isActive, refOf } from './domain-entry.js';
+import type { DomainTable } from './domain-table.js';
+import { automaticPortsAgain } from './graphics-ports.js';
+import type { GuestRunners } from './guest-runners.js';
+import { checkMigrationCpu, incomingEntry, refuseUnmigratable } from './migration-checks.js';
+
+/** What a domain list lends a migration of one of its guests (see `QemuDomains.migrationSide`). */
+export interface MigrationSide {
+  readonly table: DomainTable;
+  readonly runners: GuestRunners;
+  readonly store: ConfigStore;
+  readonly jobs: DomainJobs;
+  /** The job key of changes to the list itself. */
+  readonly listKey: string;
+  /** The entry of a domain this process manages (`what` refused on another's). */
+  owned(dom: DomainRef, opts: CallOptions, what: string): Promise<Entry>;
+  /** Waits for the list to be loaded; `INVALID_CONN` once closed. */
+  enter(opts: CallOptions): Promise<void>;
+}
+
+/** The two hosts for the CPU check: each side's capabilities and domain capabilities for the guest. */
+export type MigrationHosts = (live: DomainDef) => Promise<{ source: FleetHostInput; dest: FleetHostInput }>;
+
+export async function migrateDomain(
+  src: MigrationSide,
+  dst: MigrationSide,
+  dom: DomainRef,
+  opts: MigrateOptions,
+  hosts: MigrationHosts,
+): Promise<DomainRef> {
+  if (src === dst)
+    throw new VirError('OPERATION_INVALID', 'qemu', 'the destination is the source: nothing to migrate');
+  const e = await src.owned(dom, opts, 'migrate');
+  await dst.enter(opts);
+  return src.jobs.run(e.uuid, 'migrate', () => migrateEntry(src, dst, e, opts, hosts), opts.signal);
+}
+
+async function migrateEntry(
+  src: MigrationSide,
+  dst: MigrationSide,
+  e: Entry,
+  opts: MigrateOptions,
+  hosts: MigrationHosts,
+): Promise<DomainRef> {
+  const runner = e.runner;
+  if (!runner || !e.live || !isActive(e))
+    throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' is not running`);
+  const state = runner.getState().state;
+  if (state !== 'running' && state !== 'paused')
+    throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' is ${state} and cannot be migrated`);
+  const live = cloneDef(e.live);
+  automaticPortsAgain(live, e.ports);
+  refuseUnmigratable(live);
+  const { source, dest } = await hosts(live);
+  checkMigrationCpu(live, source, dest);
+  const capabilities: MigrationCapabilities = {
+    ...(opts.xbzrle ? { xbzrle: true } : {}),
+    ...(opts.autoConverge ? { autoConverge: true } : {}),
+    ...(opts.postcopy ? { postcopy: true } : {}),
+  };
+
+  // Prepare: the destination's entry and its QEMU waiting for the state.
+  const de = await dst.jobs.run(
+    dst.listKey,
+    'migration prepare',
+    async () => incomingEntry(dst.table, e.name, e.uuid) ?? dst.table.insert(live, false),
+    opts.signal,
+  );
+  const forget = () => {
+    if (!de.config && !isActive(de) && de.runner?.pid === undefined) dst.table.drop(de);
+  };
+  let uri: string | undefined;
+  try {
+    uri = await dst.jobs.run(
+      de.uuid,
+      'migration prepare',
+      () => dst.runners.boot(de, live, opts.signal ? { signal: opts.signal } : {}, { capabilities }),
+      opts.signal,
+    );
+  } catch (err) {
+    forget();
+    throw err;
+  }
+  const destRunner = de.runner;
+  if (!uri || !destRunner) throw new VirError('INTERNAL_ERROR', 'qemu', 'the destination has no runner');
+  const killDest = async () => {
+    await destRunner.migration.abandonIncoming().catch(() => {});
+    forget();
+  };
+
+  // Perform: a non-live migration pauses the guest for the whole copy, as libvirt's.
+  const pausedHere = !opts.live && state === 'running';
+  try {
+    if (pausedHere) await runner.migration.pauseForCopy();
+    await runner.migration.migrateOut({
+      uri,
+      capabilities,
+      ...(opts.bandwidth !== undefined ? { bandwidth: opts.bandwidth } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+  } catch (err) {
+    await killDest();
+    if (pausedHere) await runner.migration.resumeSource().catch(() => {});
+    throw err;
+  }
+
+  // Finish on the destination: defined there first, as libvirt's, then run (unless paused by its user).
+  const before = de.config;
+  try {
+    if (opts.persistDest) {
+      const persistent = cloneDef(e.config ?? live);
+      dst.store.write(de.name, persistent.toXML({ inactive: true }));
+      de.config = persistent;
+      dst.table.emit(de, 'defined', before ? 'updated' : 'added');
+    }
+    if (state === 'running') await destRunner.migration.finishIncoming();
+  } catch (err) {
+    // A definition this migration made goes with it; one the destination had stays as it was.
+    if (opts.persistDest && !before && de.config) {
+      dst.store.remove(de.name);
+      de.config = undefined;
+      dst.table.emit(de, 'undefined', 'removed');
+    } else if (before) {
+      de.config = before;
+      dst.store.write(de.name, before.toXML({ inactive: true }));
+    }
+    await killDest();
+    await runner.migration.resumeSource().catch(() => {});
+    throw err;
+  }
+
+  // Confirm on the source: the guest runs elsewhere now.
+  await runner.migration.endMigrated();
+  if (opts.undefineSource && e.config) {
+    src.store.remove(e.name);
+    e.config = undefined;
+    src.table.drop(e);
+    src.table.emit(e, 'undefined', 'removed');
+  }
+  return refOf(de);
+}
