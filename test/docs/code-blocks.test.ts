@@ -40,6 +40,8 @@ const FIXTURES: Readonly<Record<string, string>> = {
   'README.md:QEMU command lines:1': DOMAIN_XML,
   'README.md:Running guests with `qemu:///session` / `qemu:///system`:1': `import { connect } from ${src('index.js')};`,
   'README.md:Remote libvirt daemons:1': `import { connect } from ${src('index.js')};`,
+  'README.md:Running guests with `qemu:///session` / `qemu:///system`:2': `import { connect } from ${src('index.js')};`,
+  'README.md:Storage, network, node device and secret XML:1': `import { connect } from ${src('index.js')};`,
 };
 
 /** Blocks that are type-checked but not run, and why. */
@@ -50,6 +52,8 @@ const COMPILE_ONLY: Readonly<Record<string, string>> = {
   'README.md:Running guests with `qemu:///session` / `qemu:///system`:1':
     'starts a real guest and then waits for its events forever',
   'README.md:Remote libvirt daemons:1': 'needs an ssh-reachable libvirt host',
+  'README.md:Running guests with `qemu:///session` / `qemu:///system`:2':
+    'migrates a running guest between two state roots (the real-QEMU tests in test/drivers/qemu-migration do)',
 };
 
 /** README blocks that fail as the README stands (README.md is the lead's to fix), with the cause. */
