@@ -265,8 +265,8 @@ function describeMapper(symbol, checker, program) {
   const parents = f ? [...f.parents].filter((p) => p !== element).sort() : [];
   const where = parents.length ? ` in ${parents.map((p) => `\`<${p}>\``).join(', ')}` : '';
   const alias = f && [...f.aliases][0];
-  const into = alias ? `a \`${alias}\`` : 'the object its `spec` table describes';
-  return `The binding of ${tag}${where}: \`read\` turns the element into ${into}, \`write\` formats one back in libvirt's order.`;
+  const typed = alias ? ` (typed as \`${alias}\`)` : '';
+  return `The binding of ${tag}${where}${typed}: \`read\` parses the element into the fields of its \`spec\` table, \`write\` formats them back in libvirt's order.`;
 }
 
 /** @param {import('typedoc').Application} app */
