@@ -88,6 +88,16 @@ function describeField(expr, checker) {
       return el ? phrase(`The \`<${el}>\` children, in document order,`) : undefined;
     }
     // The binding's own small field kinds, named after what they read.
+    case 'capabilitiesField':
+      return phrase(
+        'The nested `<capability>` children (sub-capabilities, typed by their `type`), in document order,',
+      );
+    case 'ignored':
+      return a
+        ? phrase(`The \`<${a}>\` child, known but neither read nor written (libvirt recomputes it),`)
+        : undefined;
+    case 'childAttrStr':
+      return a && b ? phrase(`The \`${b}\` attribute of the \`<${a}>\` child`) : undefined;
     case 'presence':
       return a ? phrase(`Whether there is an empty \`<${a}/>\` child`) : undefined;
     case 'stateOnly':
@@ -164,6 +174,101 @@ function inferredElement(decl, checker) {
     : undefined;
 }
 
+/** The symbol an identifier names, through imports and re-exports. */
+function resolved(node, checker) {
+  const sym = checker.getSymbolAtLocation(node);
+  return sym && sym.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(sym) : sym;
+}
+
+/**
+ * What the sources say about each mapper variable, read once: the exported
+ * type aliases that are its typed form (`type X = Infer<typeof xMapper.spec>`)
+ * and the elements whose tables hold it (`child(xMapper)` in `<disk>`'s).
+ */
+let mapperUses;
+function mapperFacts(program, checker) {
+  if (mapperUses) return mapperUses;
+  mapperUses = new Map();
+  const facts = (sym) => {
+    let f = mapperUses.get(sym);
+    if (!f) {
+      f = { aliases: new Set(), parents: new Set() };
+      mapperUses.set(sym, f);
+    }
+    return f;
+  };
+  const visit = (node) => {
+    if (ts.isTypeAliasDeclaration(node)) {
+      const t = node.type;
+      const arg =
+        ts.isTypeReferenceNode(t) && ts.isIdentifier(t.typeName) && t.typeName.text === 'Infer'
+          ? t.typeArguments?.[0]
+          : undefined;
+      const exported = ts.getCombinedModifierFlags(node) & ts.ModifierFlags.Export;
+      if (exported && arg && ts.isTypeQueryNode(arg) && ts.isQualifiedName(arg.exprName)) {
+        const sym = resolved(arg.exprName.left, checker);
+        if (sym) facts(sym).aliases.add(node.name.text);
+      }
+    } else if (ts.isCallExpression(node)) {
+      const name = calleeName(node);
+      const first = node.arguments[0];
+      if ((name === 'child' || name === 'children') && first && ts.isIdentifier(first)) {
+        const sym = resolved(first, checker);
+        const parent = enclosingElement(node, program);
+        if (sym && parent) facts(sym).parents.add(parent);
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  for (const file of program.getSourceFiles()) {
+    if (!file.isDeclarationFile && !file.fileName.includes('/node_modules/')) visit(file);
+  }
+  return mapperUses;
+}
+
+/**
+ * The element a table discriminates by its `type` attribute, when the table
+ * allows one value only (`type: req(attr('type', enumOf(['pci'])))`).
+ */
+function fixedType(table) {
+  if (!ts.isObjectLiteralExpression(table)) return undefined;
+  for (const p of table.properties) {
+    if (!ts.isPropertyAssignment(p) || !ts.isIdentifier(p.name) || p.name.text !== 'type') continue;
+    let e = p.initializer;
+    if (ts.isCallExpression(e) && calleeName(e) === 'req' && e.arguments[0]) e = e.arguments[0];
+    if (!ts.isCallExpression(e) || calleeName(e) !== 'attr') return undefined;
+    const codec = e.arguments[1];
+    if (!codec || !ts.isCallExpression(codec) || calleeName(codec) !== 'enumOf') return undefined;
+    const values = codec.arguments[0];
+    if (values && ts.isArrayLiteralExpression(values) && values.elements.length === 1) {
+      const [v] = values.elements;
+      return v && ts.isStringLiteralLike(v) ? v.text : undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * For `const xMapper = elementMapper('x', {...})`: which element it binds,
+ * where that element sits and which type is its typed form.
+ */
+function describeMapper(symbol, checker, program) {
+  const decl = symbol?.valueDeclaration;
+  if (!decl || !ts.isVariableDeclaration(decl) || !decl.initializer) return undefined;
+  const init = decl.initializer;
+  if (!ts.isCallExpression(init) || calleeName(init) !== 'elementMapper') return undefined;
+  const [element] = stringArgs(init);
+  if (!element) return undefined;
+  const type = init.arguments[1] && fixedType(init.arguments[1]);
+  const tag = type ? `\`<${element} type='${type}'>\`` : `\`<${element}>\``;
+  const f = mapperFacts(program, checker).get(symbol);
+  const parents = f ? [...f.parents].filter((p) => p !== element).sort() : [];
+  const where = parents.length ? ` in ${parents.map((p) => `\`<${p}>\``).join(', ')}` : '';
+  const alias = f && [...f.aliases][0];
+  const typed = alias ? ` (typed as \`${alias}\`)` : '';
+  return `The binding of ${tag}${where}${typed}: \`read\` parses the element into the fields of its \`spec\` table, \`write\` formats them back in libvirt's order.`;
+}
+
 /** @param {import('typedoc').Application} app */
 export function load(app) {
   app.converter.on(Converter.EVENT_CREATE_DECLARATION, (context, reflection) => {
@@ -181,10 +286,33 @@ export function load(app) {
       }
       return;
     }
+    if (reflection.kindOf(ReflectionKind.Variable)) {
+      const sym = context.getSymbolFromReflection(reflection);
+      const target = sym && sym.flags & ts.SymbolFlags.Alias ? context.checker.getAliasedSymbol(sym) : sym;
+      const text = describeMapper(target, context.checker, context.program);
+      if (text) reflection.comment = new Comment([{ kind: 'text', text }]);
+      return;
+    }
     if (!reflection.kindOf(ReflectionKind.Property)) return;
     const symbol = context.getSymbolFromReflection(reflection);
     const decl = symbol?.declarations?.[0];
     if (!decl || !ts.isPropertyAssignment(decl)) return;
+    // A mapper written out by hand (`{ name: 'topology', spec, read, write }`): its name and table.
+    const handMapper =
+      ts.isIdentifier(decl.name) &&
+      ts.isObjectLiteralExpression(decl.parent) &&
+      decl.parent.properties.some((p) => p.name && ts.isIdentifier(p.name) && p.name.text === 'read');
+    if (handMapper && decl.name.text === 'name' && ts.isStringLiteralLike(decl.initializer)) {
+      const text = `The element name, \`${decl.initializer.text}\`, exactly as libvirt spells it.`;
+      reflection.comment = new Comment([{ kind: 'text', text }]);
+      return;
+    }
+    if (handMapper && decl.name.text === 'spec') {
+      const text =
+        'The spec table of the mapper this one wraps: field name → which attribute or child it holds.';
+      reflection.comment = new Comment([{ kind: 'text', text }]);
+      return;
+    }
     const described = describeField(decl.initializer, context.checker);
     if (!described) return;
     const text = sentence(described, enclosingElement(decl, context.program));

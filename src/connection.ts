@@ -101,8 +101,11 @@ export class Connection implements DomainOwner, objects.ObjectOwner {
   readonly readonly: boolean;
   /** Storage pools and their volumes. */
   readonly storagePools: objects.StoragePools<Connection> = new objects.StoragePools(this);
+  /** Virtual networks and their ports; `NO_SUPPORT` from each call where the driver has none. */
   readonly networks: objects.Networks<Connection> = new objects.Networks(this);
+  /** Secrets: passphrases and keys that disks, TLS and vTPMs refer to by UUID or usage. */
   readonly secrets: objects.Secrets<Connection> = new objects.Secrets(this);
+  /** The host's devices (PCI, USB, network interfaces, ...), as `virsh nodedev-*` lists them. */
   readonly nodeDevices: objects.NodeDevices<Connection> = new objects.NodeDevices(this);
 
   /** @internal use {@link connect} */

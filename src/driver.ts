@@ -411,12 +411,19 @@ export interface DomainJobInfo {
   readonly type: 'unbounded' | 'completed' | 'failed' | 'cancelled';
   /** The hypervisor's own status word (QEMU: `setup`, `active`, `device`, ...). */
   readonly status: string;
+  /** Milliseconds since the job started. */
   readonly timeElapsed: number;
+  /** Bytes the job moves in all: memory, and disks when they are copied too (shared storage: `memTotal`). */
   readonly dataTotal: number;
+  /** Bytes moved so far. */
   readonly dataProcessed: number;
+  /** Bytes still to move. */
   readonly dataRemaining: number;
+  /** Bytes of guest memory to move (QEMU's `ram.total`). */
   readonly memTotal: number;
+  /** Bytes of guest memory moved so far, counting pages sent again (`ram.transferred`). */
   readonly memProcessed: number;
+  /** Bytes of guest memory still to move (`ram.remaining`). */
   readonly memRemaining: number;
   /** The guest's pause at the switch-over: expected while running, measured once completed. */
   readonly downtime?: number;

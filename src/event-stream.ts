@@ -13,8 +13,8 @@
 import type { AnyDomainEvent, DomainEvent } from './driver.js';
 import type { ObjectEvent } from './driver-objects.js';
 
-/** Whatever a stream can carry. */
-type AnyEvent = AnyDomainEvent | ObjectEvent;
+/** Whatever an {@link EventStream} can carry: a domain event, or a pool, network or secret event. */
+export type AnyEvent = AnyDomainEvent | ObjectEvent;
 
 /** What `Connection.events()` takes: which events, how many to buffer, when to end. */
 export interface EventStreamOptions<E extends AnyEvent = DomainEvent> {

@@ -22,7 +22,9 @@ import { VirError } from './errors.js';
 export interface FleetConnectionHost {
   /** Defaults to the URI (or the connection's URI). */
   name?: string;
+  /** An open connection to the host; it stays open. Give this or `uri`. */
   connection?: Connection;
+  /** A libvirt URI, opened for the plan and closed after it. Give this or `connection`. */
   uri?: string;
   /** The architecture whose domain capabilities are asked for; default the host CPU's. */
   arch?: string;
@@ -30,22 +32,33 @@ export interface FleetConnectionHost {
   virttype?: string;
 }
 
+/** What {@link planFleetFromConnections} takes: hosts to ask, guests to place, and time limits. */
 export interface FleetFromConnectionsInput {
+  /** The hosts: a {@link FleetConnectionHost}, an open connection or a URI each. */
   hosts: readonly (FleetConnectionHost | Connection | string)[];
+  /** The guests, as {@link planFleet} takes them. */
   guests: readonly FleetGuestInput[];
+  /** Host groups and "what if" answers, as {@link planFleet} takes them. */
   options?: FleetOptions;
   /** Time each host gets to answer, in milliseconds (default 10000). */
   timeoutMs?: number;
+  /** Aborts the whole plan: it rejects with the signal's reason and the connections it opened are closed. */
   signal?: AbortSignal;
 }
 
+/** A host that could not be asked, or answered only in part, and why. */
 export interface FleetHostFailure {
+  /** The host's name in the plan. */
   name: string;
+  /** The `VirError` code of the failure (`OPERATION_TIMEOUT` for a host too slow, `NO_CONNECT`, ...). */
   code: string;
+  /** The failure's message. */
   message: string;
 }
 
+/** What {@link planFleetFromConnections} answers: the plan and the hosts it left out. */
 export interface FleetFromConnectionsResult {
+  /** The plan over the hosts that answered. */
   plan: FleetPlan;
   /** Hosts left out of the plan: unreachable, too slow, or refusing the calls. */
   unreachable: FleetHostFailure[];

@@ -76,7 +76,12 @@ export {
   type TestMethod,
 } from './drivers/test/index.js';
 export * from './errors.js';
-export { EventStream, type EventStreamOptions, type StreamEvent } from './event-stream.js';
+export {
+  type AnyEvent,
+  EventStream,
+  type EventStreamOptions,
+  type StreamEvent,
+} from './event-stream.js';
 export {
   type FleetConnectionHost,
   type FleetFromConnectionsInput,

@@ -56,6 +56,7 @@ export class Networks<C extends ObjectOwner = ObjectOwner> {
     return this.#conn._objectEvents('networks', options);
   }
 
+  /** The networks that pass `filter` (`virConnectListAllNetworks`); every one without a filter. */
   async list(filter: ListObjectsFilter = {}, opts: CallOptions = {}): Promise<Network<C>[]> {
     const refs = await call(this.#conn, 'listNetworks', opts, (d, signal) =>
       d.listNetworks(filter, { signal }),
@@ -120,14 +121,17 @@ export class Network<C extends ObjectOwner = ObjectOwner> {
     this.#ref = ref;
   }
 
+  /** The network's name, unique on its host. */
   get name(): string {
     return this.#ref.name;
   }
 
+  /** The network's UUID, lower-case canonical. */
   get uuid(): string {
     return this.#ref.uuid;
   }
 
+  /** The connection the handle was made on. */
   get connection(): C {
     return this.#conn;
   }
@@ -149,6 +153,7 @@ export class Network<C extends ObjectOwner = ObjectOwner> {
     );
   }
 
+  /** The network's `<network>` XML (`virNetworkGetXMLDesc`): live, or with `inactive` the persistent definition. */
   getXML(opts: NetworkXmlOptions = {}): Promise<string> {
     return call(this.#conn, 'getNetworkXML', opts, (d, signal) =>
       d.networkGetXml(this.#ref, { signal, ...(opts.inactive ? { inactive: true } : {}) }),
@@ -160,12 +165,14 @@ export class Network<C extends ObjectOwner = ObjectOwner> {
     return NetworkDef.fromXML(await this.getXML(opts));
   }
 
+  /** Whether the network starts when its host does (`virNetworkGetAutostart`). */
   getAutostart(opts: CallOptions = {}): Promise<boolean> {
     return call(this.#conn, 'getNetworkAutostart', opts, (d, signal) =>
       d.networkGetAutostart(this.#ref, { signal }),
     );
   }
 
+  /** Sets whether a persistent network starts when its host does (`virNetworkSetAutostart`). */
   setAutostart(autostart: boolean, opts: CallOptions = {}): Promise<void> {
     const on = autostart === true;
     return write(this.#conn, 'setNetworkAutostart', opts, (d, signal) =>
@@ -173,10 +180,12 @@ export class Network<C extends ObjectOwner = ObjectOwner> {
     );
   }
 
+  /** Whether the network is running (`virNetworkIsActive`). */
   isActive(opts: CallOptions = {}): Promise<boolean> {
     return call(this.#conn, 'isNetworkActive', opts, (d, signal) => d.networkIsActive(this.#ref, { signal }));
   }
 
+  /** Whether the network has a persistent definition (`virNetworkIsPersistent`); `false` for a transient one. */
   isPersistent(opts: CallOptions = {}): Promise<boolean> {
     return call(this.#conn, 'isNetworkPersistent', opts, (d, signal) =>
       d.networkIsPersistent(this.#ref, { signal }),
@@ -211,6 +220,7 @@ export class Network<C extends ObjectOwner = ObjectOwner> {
     return refs.map((r) => new NetworkPort(this.#conn, r));
   }
 
+  /** One port of the network by UUID (`virNetworkPortLookupByUUID`); `NO_NETWORK_PORT` when none matches. */
   async lookupPort(uuid: string, opts: CallOptions = {}): Promise<NetworkPort<C>> {
     const id = checkUuid(uuid, 'uuid', 'network');
     const ref = await call(this.#conn, 'lookupNetworkPort', opts, (d, signal) =>
@@ -240,6 +250,7 @@ export class NetworkPort<C extends ObjectOwner = ObjectOwner> {
     this.#ref = ref;
   }
 
+  /** The port's UUID, lower-case canonical. */
   get uuid(): string {
     return this.#ref.uuid;
   }
@@ -249,6 +260,7 @@ export class NetworkPort<C extends ObjectOwner = ObjectOwner> {
     return this.#ref.network.name;
   }
 
+  /** The port's `<networkport>` XML (`virNetworkPortGetXMLDesc`). */
   getXML(opts: CallOptions = {}): Promise<string> {
     return call(this.#conn, 'getNetworkPortXML', opts, (d, signal) =>
       needCall(d, 'portGetXml', 'networks')(this.#ref, { signal }),

@@ -75,20 +75,24 @@ export class NodeDevice<C extends ObjectOwner = ObjectOwner> {
     this.#ref = ref;
   }
 
+  /** The device's name, as libvirt makes it (`pci_0000_00_02_0`, `net_eth0_52_54_00_...`, `computer`). */
   get name(): string {
     return this.#ref.name;
   }
 
+  /** The connection the handle was made on. */
   get connection(): C {
     return this.#conn;
   }
 
+  /** The device's `<device>` XML (`virNodeDeviceGetXMLDesc`). */
   getXML(opts: CallOptions = {}): Promise<string> {
     return call(this.#conn, 'getNodeDeviceXML', opts, (d, signal) =>
       d.nodeDeviceGetXml(this.#ref, { signal }),
     );
   }
 
+  /** The device, typed: its parent, driver and capabilities. */
   async getDefinition(opts: CallOptions = {}): Promise<NodeDeviceDef> {
     return NodeDeviceDef.fromXML(await this.getXML(opts));
   }

@@ -55,6 +55,7 @@ export class Secrets<C extends ObjectOwner = ObjectOwner> {
     return this.#conn._objectEvents('secrets', options);
   }
 
+  /** The secrets that pass `filter` (`virConnectListAllSecrets`): `ephemeral` and `private` as in `<secret>`; every one without a filter. */
   async list(
     filter: { ephemeral?: boolean; private?: boolean } = {},
     opts: CallOptions = {},
@@ -101,10 +102,12 @@ export class Secret<C extends ObjectOwner = ObjectOwner> {
     this.#ref = ref;
   }
 
+  /** The secret's UUID, lower-case canonical. */
   get uuid(): string {
     return this.#ref.uuid;
   }
 
+  /** What the secret is for: `<usage type>` (`none` when it has no usage). */
   get usageType(): SecretUsageName {
     return this.#ref.usageType;
   }
@@ -114,14 +117,17 @@ export class Secret<C extends ObjectOwner = ObjectOwner> {
     return this.#ref.usageId;
   }
 
+  /** The connection the handle was made on. */
   get connection(): C {
     return this.#conn;
   }
 
+  /** The secret's `<secret>` XML (`virSecretGetXMLDesc`); never its value. */
   getXML(opts: CallOptions = {}): Promise<string> {
     return call(this.#conn, 'getSecretXML', opts, (d, signal) => d.secretGetXml(this.#ref, { signal }));
   }
 
+  /** The definition, typed. */
   async getDefinition(opts: CallOptions = {}): Promise<SecretDef> {
     return SecretDef.fromXML(await this.getXML(opts));
   }

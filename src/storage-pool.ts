@@ -58,14 +58,17 @@ export class StoragePool<C extends ObjectOwner = ObjectOwner> {
     this.#ref = ref;
   }
 
+  /** The pool's name, unique on its host. */
   get name(): string {
     return this.#ref.name;
   }
 
+  /** The pool's UUID, lower-case canonical. */
   get uuid(): string {
     return this.#ref.uuid;
   }
 
+  /** The connection the handle was made on. */
   get connection(): C {
     return this.#conn;
   }
@@ -102,10 +105,12 @@ export class StoragePool<C extends ObjectOwner = ObjectOwner> {
     return write(this.#conn, 'refreshStoragePool', opts, (d, signal) => d.poolRefresh(this.#ref, { signal }));
   }
 
+  /** The pool's state and sizes in bytes (`virStoragePoolGetInfo`). */
   getInfo(opts: CallOptions = {}): Promise<StoragePoolInfo> {
     return call(this.#conn, 'getStoragePoolInfo', opts, (d, signal) => d.poolGetInfo(this.#ref, { signal }));
   }
 
+  /** The pool's `<pool>` XML (`virStoragePoolGetXMLDesc`): live, or with `inactive` the persistent definition. */
   getXML(opts: PoolXmlOptions = {}): Promise<string> {
     return call(this.#conn, 'getStoragePoolXML', opts, (d, signal) =>
       d.poolGetXml(this.#ref, { signal, ...(opts.inactive ? { inactive: true } : {}) }),
@@ -117,12 +122,14 @@ export class StoragePool<C extends ObjectOwner = ObjectOwner> {
     return StoragePoolDef.fromXML(await this.getXML(opts));
   }
 
+  /** Whether the pool starts when its host does (`virStoragePoolGetAutostart`). */
   getAutostart(opts: CallOptions = {}): Promise<boolean> {
     return call(this.#conn, 'getStoragePoolAutostart', opts, (d, signal) =>
       d.poolGetAutostart(this.#ref, { signal }),
     );
   }
 
+  /** Sets whether a persistent pool starts when its host does (`virStoragePoolSetAutostart`). */
   setAutostart(autostart: boolean, opts: CallOptions = {}): Promise<void> {
     const on = autostart === true;
     return write(this.#conn, 'setStoragePoolAutostart', opts, (d, signal) =>
@@ -130,12 +137,14 @@ export class StoragePool<C extends ObjectOwner = ObjectOwner> {
     );
   }
 
+  /** Whether the pool is running (`virStoragePoolIsActive`). */
   isActive(opts: CallOptions = {}): Promise<boolean> {
     return call(this.#conn, 'isStoragePoolActive', opts, (d, signal) =>
       d.poolIsActive(this.#ref, { signal }),
     );
   }
 
+  /** Whether the pool has a persistent definition (`virStoragePoolIsPersistent`); `false` for a transient one. */
   isPersistent(opts: CallOptions = {}): Promise<boolean> {
     return call(this.#conn, 'isStoragePoolPersistent', opts, (d, signal) =>
       d.poolIsPersistent(this.#ref, { signal }),
@@ -187,6 +196,7 @@ export class StorageVol<C extends ObjectOwner = ObjectOwner> {
     this.#ref = ref;
   }
 
+  /** The volume's name, unique in its pool. */
   get name(): string {
     return this.#ref.name;
   }
@@ -201,6 +211,7 @@ export class StorageVol<C extends ObjectOwner = ObjectOwner> {
     return this.#ref.pool;
   }
 
+  /** The connection the handle was made on. */
   get connection(): C {
     return this.#conn;
   }
@@ -218,14 +229,17 @@ export class StorageVol<C extends ObjectOwner = ObjectOwner> {
     return new StoragePool(this.#conn, ref);
   }
 
+  /** The volume's path on the host (`virStorageVolGetPath`), what a guest's `<disk>` names. */
   getPath(opts: CallOptions = {}): Promise<string> {
     return call(this.#conn, 'getStorageVolPath', opts, (d, signal) => d.volGetPath(this.#ref, { signal }));
   }
 
+  /** The volume's type, capacity and allocation in bytes (`virStorageVolGetInfo`). */
   getInfo(opts: CallOptions = {}): Promise<StorageVolInfo> {
     return call(this.#conn, 'getStorageVolInfo', opts, (d, signal) => d.volGetInfo(this.#ref, { signal }));
   }
 
+  /** The volume's `<volume>` XML (`virStorageVolGetXMLDesc`). */
   getXML(opts: CallOptions = {}): Promise<string> {
     return call(this.#conn, 'getStorageVolXML', opts, (d, signal) => d.volGetXml(this.#ref, { signal }));
   }

@@ -54,6 +54,8 @@ const LARGE_FILES: Record<string, string> = {
   'src/drivers/remote/gen/remote-protocol.ts': 'generated from remote_protocol.x (npm run gen:remote)',
   'src/xml/libxml2-loader.gen.ts': "libxml2-wasm's wrapper as one async function (npm run gen:libxml2)",
   'src/driver.ts': 'the driver interface: one documented optional method per libvirt call',
+  'src/driver-objects.ts':
+    'the secondary driver interfaces (storage, networks, secrets, node devices): one documented method per libvirt call',
   'src/conf/binding.ts': 'the XML binding core, being rewritten with src/xml',
   'src/xml/parser.ts':
     'the single-pass XML parser: one state machine over the text, kept together to stay fast',

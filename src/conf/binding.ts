@@ -23,6 +23,7 @@ import type { XmlAttr, XmlElement, XmlNode } from '../xml/tree.js';
 export interface Codec<T> {
   /** Throws a plain message string (wrapped by the caller with the field path) on bad input. */
   parse(raw: string): T;
+  /** The string written for `value`: what `parse` reads back as the same value. */
   format(value: T): string;
 }
 
@@ -34,13 +35,17 @@ function fail(message: string): never {
   throw new CodecError(message);
 }
 
+/** Text as it is, untrimmed: for values whose whitespace libvirt keeps. */
 export const str: Codec<string> = { parse: (s) => s, format: (s) => s };
 
 /** Text with surrounding whitespace trimmed on read (libvirt trims most text values). */
 export const trimmed: Codec<string> = { parse: (s) => s.trim(), format: (s) => s };
 
-interface IntOptions {
+/** The range and input forms {@link int} accepts. */
+export interface IntOptions {
+  /** The smallest value accepted; default `Number.MIN_SAFE_INTEGER`. */
   min?: number;
+  /** The largest value accepted; default `Number.MAX_SAFE_INTEGER`. */
   max?: number;
   /** Accept `0x` hexadecimal input. Default true. */
   hex?: boolean;
@@ -164,7 +169,9 @@ function clip(s: string): string {
 
 /** Where a value sits while reading: its path for messages, and the element for its line. */
 export interface ReadContext {
+  /** The XPath-like path of the element (`/domain/devices/disk[2]`), named in errors. */
   readonly path: string;
+  /** The element being read; its line and column go into errors. */
   readonly el: XmlElement;
   /**
    * The declared child elements of `el` by name, in document order, built
@@ -209,6 +216,11 @@ export interface Field<T> {
   writeChildren?(value: T, out: XmlNode[]): void;
 }
 
+/**
+ * The `XML_DETAIL` error for a bad value at `field` (a path below the
+ * element, `@attr` or `child/@attr`; '' for the element itself), naming
+ * the full path and the element's line.
+ */
 export function detailError(ctx: ReadContext, field: string, message: string): VirError {
   const path = field === '' ? ctx.path : `${ctx.path}/${field}`;
   const details: { field: string; line?: number; column?: number } = { field: path };
@@ -411,9 +423,15 @@ function findChild(el: XmlElement, name: string): XmlElement | undefined {
 
 /** Content of an element the table does not declare, kept for the way back. */
 export interface UnknownContent {
+  /** The attributes the table does not declare, in document order. */
   attrs: XmlAttr[];
   /** Each node with the name of the known child element it followed (null: first). */
-  nodes: Array<{ after: string | null; node: XmlNode }>;
+  nodes: Array<{
+    /** The known child element the node came after, so it is written back there; null: before all. */
+    after: string | null;
+    /** The node itself (an element, text or comment), as parsed. */
+    node: XmlNode;
+  }>;
 }
 
 const UNKNOWN = Symbol.for('virtkit.unknownXml');
@@ -469,13 +487,24 @@ export function req<T>(field: Field<T>): Field<T> & {
   return marked;
 }
 
+/**
+ * Reads one element into a typed value and writes it back: what
+ * {@link elementMapper} builds from a spec table, and what {@link child}
+ * and {@link children} take.
+ */
 export interface ElementMapper<T> {
   /** Element name, exactly as libvirt spells it. */
   readonly name: string;
+  /**
+   * Reads `el` (whose path in errors is `path`, default `/<name>`). Throws
+   * `XML_DETAIL` naming the field for a bad value or a missing required one.
+   */
   read(el: XmlElement, path?: string): T;
+  /** The element for `value`: declared fields in the table's order, kept unknown XML in its place. */
   write(value: T): XmlElement;
 }
 
+/** How {@link elementMapper} treats XML its table does not declare, and its cross-field checks. */
 export interface MapperOptions<T> {
   /** Keep undeclared XML on parsed objects and write it back. Default true. */
   keepUnknown?: boolean;
@@ -488,7 +517,10 @@ export function elementMapper<S extends Record<string, AnyField>>(
   name: string,
   spec: S,
   options: MapperOptions<Infer<S>> = {},
-): ElementMapper<Infer<S>> & { readonly spec: S } {
+): ElementMapper<Infer<S>> & {
+  /** The spec table the mapper was built from: field name → which attribute or child it holds. */
+  readonly spec: S;
+} {
   const entries = Object.entries(spec) as Array<[string, AnyField]>;
   const knownAttrs = new Set<string>();
   const knownChildren = new Set<string>();

@@ -115,12 +115,14 @@ export type CpuTopology = Infer<typeof cpuTopologyRawMapper.spec>;
 export const cpuTopologyMapper = {
   name: 'topology',
   spec: cpuTopologyRawMapper.spec,
+  /** Reads `<topology>`, storing `dies` and `clusters` as 1 when left out. */
   read(el: XmlElement, path?: string): CpuTopology {
     const t = cpuTopologyRawMapper.read(el, path);
     t.dies ??= 1;
     t.clusters ??= 1;
     return t;
   },
+  /** Writes all five counts, in libvirt's order, `dies` and `clusters` as 1 when unset. */
   write(t: CpuTopology): XmlElement {
     const el = cpuTopologyRawMapper.write(t);
     // in libvirt's order: sockets, dies, clusters, cores, threads
@@ -194,6 +196,7 @@ const numaCellRawMapper = elementMapper('cell', {
 /** `<cell>` with its memory converted to KiB (and written back with `unit='KiB'`). */
 export const cpuNumaCellMapper = {
   name: 'cell',
+  /** Reads `<cell>` with `memory` in KiB whatever its `unit`; `XML_DETAIL` naming `@memory` if it does not fit. */
   read(el: XmlElement, path?: string) {
     const cell = numaCellRawMapper.read(el, path);
     try {
@@ -212,7 +215,7 @@ export const cpuNumaCellMapper = {
     cell.unit = 'KiB';
     return cell;
   },
-  write: numaCellRawMapper.write,
+  /** Writes `<cell>` with `memory` and `unit` as they are. */ write: numaCellRawMapper.write,
 };
 export type CpuNumaCell = Infer<typeof numaCellRawMapper.spec>;
 

@@ -233,7 +233,35 @@ function supportTable<const N extends string>(
   return spec;
 }
 
-const devicesMapper = elementMapper('devices', supportTable(DOMAIN_CAPS_DEVICES));
+const dev = supportTable(DOMAIN_CAPS_DEVICES);
+const devicesMapper = elementMapper('devices', {
+  /** The `<disk>` child: the disk devices (`diskDevice`), buses and models offered. */
+  disk: dev.disk,
+  /** The `<graphics>` child: the display types (`vnc`, `spice`, `dbus`, ...) offered. */
+  graphics: dev.graphics,
+  /** The `<video>` child: the video models (`virtio`, `vga`, `qxl`, ...) offered. */
+  video: dev.video,
+  /** The `<hostdev>` child: the host device assignment modes and types offered. */
+  hostdev: dev.hostdev,
+  /** The `<rng>` child: the random number generator models and backends offered. */
+  rng: dev.rng,
+  /** The `<filesystem>` child: the shared filesystem drivers (`path`, `virtiofs`, ...) offered. */
+  filesystem: dev.filesystem,
+  /** The `<tpm>` child: the TPM models, backends and versions offered. */
+  tpm: dev.tpm,
+  /** The `<redirdev>` child: the USB redirection buses offered. */
+  redirdev: dev.redirdev,
+  /** The `<channel>` child: the channel types (`pty`, `unix`, ...) offered. */
+  channel: dev.channel,
+  /** The `<crypto>` child: the crypto device models, types and backends offered. */
+  crypto: dev.crypto,
+  /** The `<interface>` child: the network interface backends offered. */
+  interface: dev.interface,
+  /** The `<panic>` child: the panic notifier models offered. */
+  panic: dev.panic,
+  /** The `<console>` child: the console types offered. */
+  console: dev.console,
+});
 export type DomainCapsDevices = Infer<typeof devicesMapper.spec>;
 
 /** `<sev>`: AMD SEV's C-bit position, address bits lost, and how many (SEV-ES) guests the host can run. */

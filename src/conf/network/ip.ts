@@ -227,6 +227,7 @@ const routeMapper = elementMapper('route', {
   gateway: attr('gateway', ipCodec),
   metric: attr('metric', int({ min: 0, max: 0xffffffff, hex: false })),
 });
+/** The `<route>` children of `<network>`, in document order: static routes the network adds. */
 export const routesField = children(routeMapper);
 export type NetworkRoute = Infer<typeof routeMapper.spec>;
 

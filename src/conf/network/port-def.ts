@@ -32,7 +32,9 @@ import {
   vlanMapper,
 } from './netdev.js';
 
+/** How the hypervisor plugs a port in (`<plug type>`), as libvirt names them; `none` without `<plug>`. */
 export const PORT_PLUG_TYPES = ['none', 'network', 'bridge', 'direct', 'hostdev-pci'] as const;
+/** One of {@link PORT_PLUG_TYPES}. */
 export type PortPlugType = (typeof PORT_PLUG_TYPES)[number];
 
 /** macvtap modes, as libvirt names them. */
@@ -76,6 +78,10 @@ type NetworkPortData = Infer<typeof portMapper.spec>;
 
 export interface NetworkPortDef extends NetworkPortData {}
 
+/**
+ * A `<networkport>` document, typed: its fields are the element's children
+ * (`uuid`, `owner`, `mac`, `plug`, ...). Parse with {@link NetworkPortDef.fromXML}.
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface carries the mapped fields
 export class NetworkPortDef {
   /**
@@ -88,6 +94,7 @@ export class NetworkPortDef {
     return NetworkPortDef.fromElement(parseRoot(xml, 'networkport'), options);
   }
 
+  /** Reads an element already parsed (by `parseXml` or as part of a larger document), with the same checks. */
   static fromElement(el: XmlElement, options: ParseObjectOptions = {}): NetworkPortDef {
     let data = portMapper.read(el, '/networkport');
     if (options.preserveUnknown === false) data = withoutUnknown(data);
@@ -101,6 +108,7 @@ export class NetworkPortDef {
     return this.plug?.type ?? 'none';
   }
 
+  /** The port as an XML tree, as `toXML` would write it, for embedding in a larger document. */
   toElement(): XmlElement {
     return portMapper.write(this);
   }

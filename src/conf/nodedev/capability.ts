@@ -33,10 +33,12 @@ function refuse(type: string | undefined, el: XmlElement, path: string): never {
 }
 
 /** The `<capability>` children of an element, typed by `table`. */
-export function capabilitiesField<T extends { type: string }>(
-  table: CapabilityTable,
-  options: CapabilitiesOptions = {},
-): Field<T[]> {
+export function capabilitiesField<
+  T extends {
+    /** The capability's `type` attribute, which picks its mapper in the table. */
+    type: string;
+  },
+>(table: CapabilityTable, options: CapabilitiesOptions = {}): Field<T[]> {
   const order = Object.keys(table);
   return {
     attrNames: [],

@@ -49,6 +49,7 @@ export const systemCapMapper = elementMapper('capability', {
   type: req(attr('type', enumOf(['system']))),
   product: childText('product', str),
   hardware: req(child(hardwareMapper)),
+  /** The `<firmware>` child: the system firmware's vendor, version and release date. */
   firmware: firmwareField,
 });
 export type SystemCapability = Infer<typeof systemCapMapper.spec>;
@@ -114,6 +115,7 @@ export const netCapMapper = elementMapper('capability', {
   address: childText('address', str),
   link: child(netLinkMapper),
   features: children(netFeatureMapper),
+  /** The nested `<capability type='80203'|'80211'>`: Ethernet or wireless. */
   subtype: capabilitiesField<Infer<typeof netSubtypeMapper.spec>>(
     { '80203': netSubtypeMapper, '80211': netSubtypeMapper },
     {
@@ -228,7 +230,9 @@ export const storageCapMapper = elementMapper('capability', {
   vendor: childText('vendor', str),
   serial: childText('serial', str),
   size: childText('size', uint64),
+  /** The `<logical_block_size>` child, in bytes: set by the driver and written, never read. */
   logicalBlockSize: blockCount('logical_block_size'),
+  /** The `<num_blocks>` child: `size` over `logicalBlockSize`, set by the driver and written, never read. */
   numBlocks: blockCount('num_blocks'),
   capabilities: capabilitiesField<StorageSubCapability>(
     { removable: removableMapper, hotpluggable: hotpluggableMapper },

@@ -67,6 +67,7 @@ export const mdevCapMapper = elementMapper('capability', {
   uuid: childText('uuid', uuid),
   // Where the parent sits is looked up by the driver, not read from a definition.
   parentAddr: ignored('parent_addr'),
+  /** The `number` of the `<iommuGroup>` child; 0 when unknown. */
   iommuGroup: iommuGroupNumber,
   attrs: children(mdevAttrMapper),
 });
@@ -87,6 +88,12 @@ function childAttrStr(name: string, attrName: string): Field<string> {
   };
 }
 
+/**
+ * libvirt's parse-time rules for a `<capability type='mdev'>`: the type id
+ * is required (`CONFIG_UNSUPPORTED` naming `field`), the IOMMU group
+ * defaults to 0, attributes without a name or value are dropped as libvirt
+ * drops them. Changes `cap` and returns it.
+ */
 export function normalizeMdev(cap: MdevCapability, field: string): MdevCapability {
   if (cap.mdevType === undefined)
     throw objectError('CONFIG_UNSUPPORTED', `${field}/type/@id`, 'missing type id attribute');
@@ -206,6 +213,7 @@ export const ccwGroupCapMapper = elementMapper('capability', {
   type: req(attr('type', enumOf(['ccwgroup']))),
   state: childText('state', enumOf(CCW_STATES)),
   ...ccwAddressSpec,
+  /** The `<members>` child: the CCW devices the group is made of. */
   members: membersField,
   capabilities: capabilitiesField<CcwGroupQeth>({
     qeth_generic: qethMapper,

@@ -177,6 +177,7 @@ export const throttleGroupsMapper = elementMapper('throttlegroups', {
     }),
   ),
 });
+/** One `<throttlegroup>` of `<throttlegroups>`: its `group_name` and the I/O limits its disks share. */
 export type ThrottleGroup = NonNullable<Infer<typeof throttleGroupsMapper.spec>['groups']>[number];
 
 const throttleFiltersMapper = elementMapper('throttlefilters', {

@@ -59,6 +59,7 @@ export const graphicsListenMapper = elementMapper('listen', {
 });
 export type GraphicsListen = Infer<typeof graphicsListenMapper.spec>;
 
+/** The SPICE channel names a `<channel name>` of SPICE `<graphics>` may give. */
 export const SPICE_CHANNELS = [
   'main',
   'display',
@@ -179,8 +180,10 @@ const audioIoSpec = () => ({
     }),
   ),
 });
+/** The `<input>` or `<output>` of an `<audio>` backend: common settings, then the backend's own. */
 export type AudioIo = Infer<ReturnType<typeof audioIoSpec>>;
 
+/** The audio backends (`<audio type>`), as libvirt names them. */
 export const AUDIO_TYPES = [
   'none',
   'alsa',

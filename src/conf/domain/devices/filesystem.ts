@@ -25,7 +25,9 @@ import { presence } from '../presence.js';
 import { bootOrderMapper } from './disk.js';
 import { virtioDriverOptions } from './virtio-options.js';
 
+/** The filesystem source types (`<filesystem type>`), as libvirt names them. */
 export const FILESYSTEM_TYPES = ['mount', 'block', 'file', 'template', 'ram', 'bind', 'volume'] as const;
+/** The filesystem drivers (`<driver type>` of `<filesystem>`), as libvirt names them. */
 export const FILESYSTEM_DRIVERS = [
   'default',
   'path',

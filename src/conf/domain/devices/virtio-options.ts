@@ -9,17 +9,26 @@
  */
 import { attr, onOff } from '../../binding.js';
 
+/** The spec-table entries of the virtio options, spread into each virtio device's `<driver>` table. */
 export const virtioDriverOptions = {
+  /** The `iommu` attribute: the device goes through the guest's IOMMU (QEMU's `iommu_platform`). */
   iommu: attr('iommu', onOff),
+  /** The `ats` attribute: PCIe Address Translation Services for the device. */
   ats: attr('ats', onOff),
+  /** The `packed` attribute: packed virtqueues instead of split ones. */
   packed: attr('packed', onOff),
+  /** The `page_per_vq` attribute: one notification page per virtqueue. */
   pagePerVq: attr('page_per_vq', onOff),
 };
 
 /** The parsed virtio options of a `<driver>`. */
 export interface VirtioDriverOptions {
+  /** `iommu='on'`: the device goes through the guest's IOMMU. */
   iommu?: boolean;
+  /** `ats='on'`: PCIe Address Translation Services. */
   ats?: boolean;
+  /** `packed='on'`: packed virtqueues. */
   packed?: boolean;
+  /** `page_per_vq='on'`: one notification page per virtqueue. */
   pagePerVq?: boolean;
 }
