@@ -73,7 +73,8 @@ export class AgentSession {
   /** The session of a running guest, made at first use and kept as long as its runner. */
   static of(runner: QemuDomainRunner, live: DomainDef): AgentSession {
     let s = sessions.get(runner);
-    const channel = agentChannel(live, runner.paths.runDir);
+    // the run directory of this run (named after its id), where the command line put the socket
+    const channel = agentChannel(live, runner.migration.core.paths.runDir);
     if (!s || s.channel.path !== channel.path || s.channel.alias !== channel.alias) {
       s?.close();
       s = new AgentSession(runner, channel);
