@@ -81,12 +81,11 @@ export abstract class QemuAgentCalls {
       runner.logPath,
       `Domain id=${runner.ref.id} name='${e.name}' uuid=${e.uuid} is tainted: custom-ga-command\n`,
     );
-    const reply = await session.send(command, {
-      timeout: timeoutOf(opts),
-      signal: opts.signal,
-      name: 'command',
-    });
-    return reply ?? '';
+    const execute = str(parseReply(command)?.execute) ?? 'command';
+    const reply = await send(session, opts, command, execute);
+    // the agent's error is an error here too, as libvirt checks every reply
+    agentResult(reply, execute);
+    return reply;
   }
 
   async domainGetGuestOsInfo(dom: DomainRef, opts: AgentCallOptions = {}): Promise<GuestOsInfo> {
