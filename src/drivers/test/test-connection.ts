@@ -32,8 +32,10 @@ import type {
   NodeInfo,
   SnapshotInfo,
 } from '../../driver.js';
+import type { PowerOptions } from '../../driver-agent.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { DomainJobs } from '../job-lock.js';
+import { type AgentJob, needActive, refusePowerMode, TestAgentCalls } from './agent-ops.js';
 import {
   type ChangeFlags,
   create,
@@ -70,7 +72,7 @@ export interface TestHostSetup {
   control?: TestControl;
 }
 
-export class TestConnection implements DriverConnection, ControlledHost {
+export class TestConnection extends TestAgentCalls implements DriverConnection, ControlledHost {
   readonly type = 'TEST';
   readonly #host = new TestHost();
   readonly #jobs = new DomainJobs('test');
@@ -80,7 +82,10 @@ export class TestConnection implements DriverConnection, ControlledHost {
   #closed = false;
   readonly #objects: TestObjects;
 
+  protected readonly agentJob: AgentJob = (m, dom, o, fn) => this.#domainJob(m, dom, o, fn);
+
   constructor(setup: TestHostSetup) {
+    super();
     this.#objects = new TestObjects(setup.objects);
     this.#caps = setup.capabilities;
     this.#nodeInfo = setup.nodeInfo;
@@ -205,8 +210,9 @@ export class TestConnection implements DriverConnection, ControlledHost {
     });
   }
 
-  domainShutdown(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
+  domainShutdown(dom: DomainRef, opts: PowerOptions = {}): Promise<void> {
     return this.#domainJob('domainShutdown', dom, opts, (d) => {
+      refusePowerMode(opts.mode);
       if (d.id < 0) throw new VirError('INTERNAL_ERROR', 'test', `domain '${d.name}' not running`);
       this.#host.stop(d, 'shutdown', 'shutdown');
     });
@@ -409,8 +415,4 @@ export class TestConnection implements DriverConnection, ControlledHost {
     if (d.id < 0) throw new VirError('OPERATION_INVALID', 'test', `domain '${d.name}' is not running`);
     return d;
   }
-}
-
-function needActive(d: TestDomain): void {
-  if (d.id < 0) throw new VirError('OPERATION_INVALID', 'test', 'domain is not running');
 }

@@ -185,7 +185,7 @@ describe.skipIf(SKIP !== '')(
       expect(later.seconds).toBeLessThan(2_000_000_000 + 120);
     });
 
-    it('freeze and thaw: as many thawed as frozen, the agent then thawed; an unknown mountpoint refused', async () => {
+    it('freeze and thaw: as many thawed as frozen, the agent then thawed; an unknown mountpoint skipped', async () => {
       // the tiny guest's filesystems (rootfs, proc, sysfs, devtmpfs) have nothing to freeze
       const frozen = await dom.agent.fsFreeze();
       expect(frozen).toBeGreaterThanOrEqual(0);
@@ -193,7 +193,9 @@ describe.skipIf(SKIP !== '')(
       expect(JSON.parse(await dom.agent.command('{"execute":"guest-fsfreeze-status"}'))).toEqual({
         return: 'thawed',
       });
-      expect(await codeOf(dom.agent.fsFreeze(['/no/such/mount']))).toBe('INTERNAL_ERROR');
+      // qemu-ga skips a mountpoint it does not have
+    expect(await dom.agent.fsFreeze(['/no/such/mount'])).toBe(0);
+    await dom.agent.fsThaw();
       expect(await codeOf(dom.agent.fsThaw(['/']))).toBe('ARGUMENT_UNSUPPORTED');
       expect(Array.isArray(await dom.agent.fsInfo())).toBe(true);
     });
