@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import { VirError } from '../../../src/errors.js';
+import { LIBVIRTD, startLibvirtd } from '../remote/libvirtd.js';
 import { hasPythonLibvirt } from './differential-runner.js';
 
 type Step = Record<string, unknown> & { op: string; dom?: string };
@@ -82,9 +83,9 @@ const STEPS: Step[] = [
 
 const LIVE = hasPythonLibvirt();
 
-function libvirtResults(): Result[] {
+function libvirtResults(uri = 'test:///default'): Result[] {
   const here = dirname(fileURLToPath(import.meta.url));
-  const r = spawnSync('/usr/bin/python3', [join(here, 'agent-runner.py')], {
+  const r = spawnSync('/usr/bin/python3', [join(here, 'agent-runner.py'), uri], {
     input: JSON.stringify(STEPS),
     encoding: 'utf8',
     timeout: 60_000,
@@ -132,28 +133,32 @@ async function step(conn: Connection, s: Step): Promise<unknown> {
   throw new Error(`unknown step ${s.op}`);
 }
 
+/** Runs every step on `uri` through virtkit and compares with libvirt's results, step by step. */
+async function compare(uri: string, theirs: Result[]): Promise<void> {
+  const conn = await connect(uri);
+  try {
+    const ours: Result[] = [];
+    for (const s of STEPS) {
+      try {
+        const v = await step(conn, s);
+        ours.push({ ok: true, value: v === undefined ? null : v });
+      } catch (err) {
+        ours.push({ ok: false, code: err instanceof VirError ? err.code : String(err) });
+      }
+    }
+    expect(theirs).toHaveLength(STEPS.length);
+    for (let i = 0; i < STEPS.length; i++)
+      expect(ours[i], `step ${i}: ${JSON.stringify(STEPS[i])}`).toEqual(theirs[i]);
+  } finally {
+    await conn.close();
+  }
+}
+
 describe.skipIf(!LIVE)(
   `test driver guest agent calls vs libvirt's test driver${LIVE ? '' : ' (skipped: no python3-libvirt)'}`,
   () => {
     it('gives the same value or error code at every step', async () => {
-      const theirs = libvirtResults();
-      const conn = await connect('test:///default');
-      try {
-        const ours: Result[] = [];
-        for (const s of STEPS) {
-          try {
-            const v = await step(conn, s);
-            ours.push({ ok: true, value: v === undefined ? null : v });
-          } catch (err) {
-            ours.push({ ok: false, code: err instanceof VirError ? err.code : String(err) });
-          }
-        }
-        expect(theirs).toHaveLength(STEPS.length);
-        for (let i = 0; i < STEPS.length; i++)
-          expect(ours[i], `step ${i}: ${JSON.stringify(STEPS[i])}`).toEqual(theirs[i]);
-      } finally {
-        await conn.close();
-      }
+      await compare('test:///default', libvirtResults());
     });
 
     it('refuses what libvirt has no test driver answer for with NO_SUPPORT, and bad arguments early', async () => {
@@ -180,6 +185,23 @@ describe.skipIf(!LIVE)(
       expect(await rdom.getHostname()).toBe('testhost');
       await ro.close();
     });
+  },
+);
+
+const REMOTE_OK = LIVE && LIBVIRTD !== undefined;
+describe.skipIf(!REMOTE_OK)(
+  `remote driver guest agent calls on a private libvirtd${REMOTE_OK ? '' : ' (skipped: no libvirtd or python3-libvirt)'}`,
+  () => {
+    // test:///default is one host per daemon: python3-libvirt and virtkit each get a fresh daemon
+    it('gives what python3-libvirt gets from the same kind of daemon, step by step', async () => {
+      const [theirs, ours] = [await startLibvirtd(), await startLibvirtd()];
+      try {
+        await compare(ours.unixUri, libvirtResults(theirs.unixUri));
+      } finally {
+        await theirs.stop();
+        await ours.stop();
+      }
+    }, 60_000);
   },
 );
 

@@ -20,7 +20,7 @@ REBOOT = {'acpi': libvirt.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN, 'agent': libvirt.VIR
 IP_TYPES = {libvirt.VIR_IP_ADDR_TYPE_IPV4: 'ipv4', libvirt.VIR_IP_ADDR_TYPE_IPV6: 'ipv6'}
 
 libvirt.registerErrorHandler(lambda *_: None, None)
-conn = libvirt.open('test:///default')
+conn = libvirt.open(sys.argv[1] if len(sys.argv) > 1 else 'test:///default')
 
 
 def run(step):
