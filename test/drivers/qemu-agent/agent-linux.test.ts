@@ -15,7 +15,6 @@ import {
   findKernel,
   hasBusybox,
   QEMU_GA,
-  REPORT_END,
   type TinyLinux,
 } from '../../../scripts/tiny-linux.js';
 import { type Connection, connect } from '../../../src/connection.js';
@@ -194,8 +193,8 @@ describe.skipIf(SKIP !== '')(
         return: 'thawed',
       });
       // qemu-ga skips a mountpoint it does not have
-    expect(await dom.agent.fsFreeze(['/no/such/mount'])).toBe(0);
-    await dom.agent.fsThaw();
+      expect(await dom.agent.fsFreeze(['/no/such/mount'])).toBe(0);
+      await dom.agent.fsThaw();
       expect(await codeOf(dom.agent.fsThaw(['/']))).toBe('ARGUMENT_UNSUPPORTED');
       expect(Array.isArray(await dom.agent.fsInfo())).toBe(true);
     });
