@@ -168,6 +168,10 @@ describe.skipIf(SKIP !== '')(
       expect(ifaces.map((i) => i.hwaddr)).toContain(MAC);
       expect(ifaces.map((i) => i.name)).toContain('lo');
       expect(await codeOf(dom.interfaceAddresses({ source: 'lease' }))).toBe('NO_SUPPORT');
+      // the host's ARP table, read here as the driver reads it: user networking puts no entry there
+      const arp = readFileSync('/proc/net/arp', 'utf8').toLowerCase().includes(MAC);
+      const fromArp = await dom.interfaceAddresses({ source: 'arp' });
+      expect(fromArp.map((i) => i.hwaddr)).toEqual(arp ? [MAC] : []);
     });
 
     it("the guest's clock is the host's (the RTC starts from it), and can be set and synced", async () => {
