@@ -172,7 +172,12 @@ export function planModules(kernel: Kernel, wanted: readonly string[] = WANTED_M
  * The guest's /init. Each report line starts with "VK " and a key so the
  * test can pick it out of the kernel's own messages on the same console.
  */
-function initScript(modules: readonly string[], share: string | undefined, echo = false): string {
+function initScript(
+  modules: readonly string[],
+  share: string | undefined,
+  echo = false,
+  agent = false,
+): string {
   return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -206,7 +211,7 @@ for d in /sys/class/input/input*; do
   fi
 done
 echo "VK button \${pw:-none}"
-echo ${REPORT_END}
+${agent ? AGENT_START : ''}echo ${REPORT_END}
 ${
   echo
     ? `# answer each line typed on the console (a guest that is still alive says so, e.g. after a migration)
@@ -223,6 +228,50 @@ poweroff -f
 `;
 }
 
+/** The agent's host name and os-release, what a test expects the agent to report. */
+export const AGENT_GUEST = {
+  hostname: 'vk-agent-guest',
+  osRelease: 'ID=virtkit-tiny\nNAME="virtkit tiny"\nVERSION_ID=1\n',
+};
+
+// qemu-ga on its port (no udev: the port is found by name in sysfs); its shutdown runs /sbin/shutdown
+const AGENT_START = `hostname ${AGENT_GUEST.hostname}
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  for p in /sys/class/virtio-ports/*; do
+    [ "$(cat $p/name 2>/dev/null)" = org.qemu.guest_agent.0 ] && ga=/dev/$(basename $p)
+  done
+  [ -n "$ga" ] && break
+  sleep 1
+done
+echo "VK agent-port \${ga:-none}"
+[ -n "$ga" ] && /bin/qemu-ga -m virtio-serial -p $ga -t /tmp &
+`;
+
+/** qemu-ga and the shared libraries `ldd` names for it, at their own paths, with /sbin/shutdown. */
+function agentEntries(): CpioEntry[] {
+  const libs = execFileSync('ldd', [QEMU_GA], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /(\/\S+) \(0x/.exec(l)?.[1])
+    .filter((p): p is string => p !== undefined);
+  const dirs = new Set(
+    libs
+      .map((l) => l.slice(1, l.lastIndexOf('/')))
+      .flatMap((d) => d.split('/').map((_, i, a) => a.slice(0, i + 1).join('/'))),
+  );
+  const shutdown = '#!/bin/sh\ncase "$*" in *-r*) reboot -f ;; *) poweroff -f ;; esac\n';
+  return [
+    ...[...dirs, 'sbin', 'etc'].filter((d) => d !== 'lib').map((name) => ({ name, mode: S_IFDIR | 0o755 })),
+    { name: 'bin/qemu-ga', mode: S_IFREG | 0o755, data: readFileSync(QEMU_GA) },
+    ...libs.map((l) => ({ name: l.slice(1), mode: S_IFREG | 0o755, data: readFileSync(l) })),
+    { name: 'sbin/shutdown', mode: S_IFREG | 0o755, data: Buffer.from(shutdown) },
+    { name: 'sbin/hwclock', mode: S_IFLNK | 0o777, data: Buffer.from('/bin/busybox') },
+    { name: 'etc/os-release', mode: S_IFREG | 0o644, data: Buffer.from(AGENT_GUEST.osRelease) },
+  ];
+}
+
+/** The guest agent binary `agent: true` copies in (Debian's qemu-guest-agent). */
+export const QEMU_GA = '/usr/sbin/qemu-ga';
+
 export interface TinyLinux {
   readonly kernel: Kernel;
   readonly initrd: string;
@@ -235,12 +284,12 @@ export interface TinyLinux {
  */
 export function buildTinyLinux(
   kernel: Kernel,
-  opts: { share?: string; cacheDir?: string; echo?: boolean } = {},
+  opts: { share?: string; cacheDir?: string; echo?: boolean; agent?: boolean } = {},
 ): TinyLinux {
   const cacheDir = opts.cacheDir ?? join(tmpdir(), `vk-tiny-linux-${process.pid}`);
   mkdirSync(cacheDir, { recursive: true });
   const plan = planModules(kernel);
-  const echo = opts.echo ? '-echo' : '';
+  const echo = `${opts.echo ? '-echo' : ''}${opts.agent ? '-agent' : ''}`;
   const initrd = join(cacheDir, `initramfs-${kernel.version}-${opts.share ?? 'noshare'}${echo}.cpio.gz`);
   if (existsSync(initrd)) return { kernel, initrd, plan };
   const dir = (name: string): CpioEntry => ({ name, mode: S_IFDIR | 0o755 });
@@ -258,9 +307,11 @@ export function buildTinyLinux(
           plan.load.map((m) => m.file.slice(0, -3)),
           opts.share,
           opts.echo,
+          opts.agent,
         ),
       ),
     },
+    ...(opts.agent ? agentEntries() : []),
   ];
   writeFileSync(initrd, gzipSync(cpio(entries)));
   return { kernel, initrd, plan };

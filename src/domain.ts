@@ -9,6 +9,7 @@
  */
 import { DomainDef } from './conf/domain/domain-def.js';
 import { checkStartTimeout } from './connection-args.js';
+import { checkAgentTimeout, DomainAgent } from './domain-agent.js';
 import type {
   CallOptions,
   ConsoleStream,
@@ -22,6 +23,13 @@ import type {
   SnapshotInfo,
   StartCallOptions,
 } from './driver.js';
+import type {
+  AgentCallOptions,
+  DomainInterface,
+  HostnameSource,
+  InterfaceAddressSource,
+  PowerMode,
+} from './driver-agent.js';
 import { throwIfAborted, VirError } from './errors.js';
 
 /**
@@ -43,6 +51,7 @@ export type WriteOptions = CallOptions & {
 export class Domain<C extends DomainOwner = DomainOwner> {
   readonly #conn: C;
   #ref: DomainRef;
+  #agent: DomainAgent | undefined;
 
   /** @internal handles come from `Connection` */
   constructor(conn: C, ref: DomainRef) {
@@ -104,14 +113,16 @@ export class Domain<C extends DomainOwner = DomainOwner> {
    * `OPERATION_TIMEOUT` when the guest ignores the request that long.
    * Aborting `signal` stops the wait, not the shutdown.
    */
-  async shutdown(opts: CallOptions & { timeout?: number } = {}): Promise<void> {
-    const { timeout } = opts;
+  async shutdown(opts: CallOptions & { timeout?: number; mode?: PowerMode } = {}): Promise<void> {
+    const { timeout, mode } = opts;
     if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) {
       throw new VirError('INVALID_ARG', 'domain', `invalid shutdown timeout ${timeout} ms`, {
         field: 'timeout',
       });
     }
-    await this.#write('domainShutdown', opts, (d, signal) => d.domainShutdown!(this.#ref, { signal }));
+    await this.#write('domainShutdown', opts, (d, signal) =>
+      d.domainShutdown!(this.#ref, powerOpts(signal, mode)),
+    );
     if (timeout === undefined) return;
     const deadline = Date.now() + timeout;
     for (;;) {
@@ -135,9 +146,9 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     }
   }
 
-  /** Asks the guest to reboot (ACPI, as libvirt by default); resolves once asked. */
-  reboot(opts: CallOptions = {}): Promise<void> {
-    return this.#write('domainReboot', opts, (d, signal) => d.domainReboot!(this.#ref, { signal }));
+  /** Asks the guest to reboot (ACPI, as libvirt by default; `mode: 'agent'` by its agent); resolves once asked. */
+  reboot(opts: CallOptions & { mode?: PowerMode } = {}): Promise<void> {
+    return this.#write('domainReboot', opts, (d, s) => d.domainReboot!(this.#ref, powerOpts(s, opts.mode)));
   }
 
   /** Resets the guest at once, without asking it, like the reset button. */
@@ -315,6 +326,36 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     return new Domain(dest, ref);
   }
 
+  /** The guest agent calls of this domain (see {@link DomainAgent}). */
+  get agent(): DomainAgent {
+    this.#agent ??= new DomainAgent(this.#conn, () => this.#ref);
+    return this.#agent;
+  }
+
+  /** The guest's host name (`virDomainGetHostname`): from `source`, or where the driver knows it. */
+  getHostname(opts: AgentCallOptions & { source?: HostnameSource } = {}): Promise<string> {
+    return this.#conn._domainCall('domainGetHostname', this.#ref, opts, (d, signal) =>
+      d.domainGetHostname!(this.#ref, {
+        ...agentOpts(signal, opts),
+        ...(opts.source ? { source: opts.source } : {}),
+      }),
+    );
+  }
+
+  /**
+   * The guest's interfaces and addresses (`virDomainInterfaceAddresses`) from `source`: the
+   * host's DHCP leases (the default), the guest `agent`, or the host's ARP table.
+   */
+  interfaceAddresses(
+    opts: AgentCallOptions & { source?: InterfaceAddressSource } = {},
+  ): Promise<DomainInterface[]> {
+    const source = opts.source ?? 'lease';
+    if (source === 'agent') return this.agent.getInterfaceAddresses(opts);
+    return this.#conn._domainCall('domainInterfaceAddresses', this.#ref, opts, (d, signal) =>
+      d.domainInterfaceAddresses!(this.#ref, source, agentOpts(signal, opts)),
+    );
+  }
+
   /** Whether the domain has a persistent definition (false for one made by `createDomain`). */
   isPersistent(opts: CallOptions = {}): Promise<boolean> {
     return this.#conn._domainCall('domainIsPersistent', this.#ref, opts, (d, signal) =>
@@ -386,6 +427,19 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     }
     return this.#conn._domainCall(method, this.#ref, opts, run) as Promise<T>;
   }
+}
+
+/** A power call's driver options: the mode only when one is asked for. */
+function powerOpts(signal: AbortSignal, mode: PowerMode | undefined): CallOptions & { mode?: PowerMode } {
+  if (mode !== undefined && mode !== 'acpi' && mode !== 'agent')
+    throw new VirError('INVALID_ARG', 'domain', `unknown power mode '${String(mode)}'`, { field: 'mode' });
+  return mode ? { signal, mode } : { signal };
+}
+
+/** An agent call's driver options, its timeout checked. */
+function agentOpts(signal: AbortSignal, opts: AgentCallOptions): AgentCallOptions {
+  checkAgentTimeout(opts.timeout);
+  return opts.timeout !== undefined ? { signal, timeout: opts.timeout } : { signal };
 }
 
 /** Waits `ms`, or less when `signal` aborts (then throws `OPERATION_ABORTED`). */

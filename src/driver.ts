@@ -13,6 +13,18 @@
  */
 import type { Capabilities } from './conf/capabilities.js';
 import type { DomainDef } from './conf/domain/domain-def.js';
+import type {
+  AgentCallOptions,
+  DomainFsInfo,
+  DomainInterface,
+  GuestOsInfo,
+  GuestTime,
+  GuestUser,
+  HostnameSource,
+  InterfaceAddressSource,
+  PowerOptions,
+  SetTimeArg,
+} from './driver-agent.js';
 import type { CallOptions, ObjectDrivers } from './driver-objects.js';
 import type { VirError } from './errors.js';
 import type { ConnectUri } from './uri.js';
@@ -289,9 +301,9 @@ export interface DriverConnection extends ObjectDrivers {
   /** Resumes a paused guest. */
   domainResume?(dom: DomainRef, opts?: CallOptions): Promise<void>;
   /** Asks the guest to power off (ACPI); resolves once asked, not when it is off. */
-  domainShutdown?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  domainShutdown?(dom: DomainRef, opts?: PowerOptions): Promise<void>;
   /** Asks the guest to reboot. */
-  domainReboot?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  domainReboot?(dom: DomainRef, opts?: PowerOptions): Promise<void>;
   /** Resets the guest at once, like the reset button. */
   domainReset?(dom: DomainRef, opts?: CallOptions): Promise<void>;
   /** Stops the guest at once, like pulling the plug. */
@@ -366,6 +378,50 @@ export interface DriverConnection extends ObjectDrivers {
    * knows it. Other pairs of drivers are `NO_SUPPORT`.
    */
   domainMigrate?(dom: DomainRef, dest: DriverConnection, opts?: MigrateOptions): Promise<DomainRef>;
+
+  // --- the guest agent (shapes in driver-agent.ts) ---------------------------
+
+  /** The guest's host name (`virDomainGetHostname`), from `source` or where the driver knows it. */
+  domainGetHostname?(dom: DomainRef, opts?: AgentCallOptions & { source?: HostnameSource }): Promise<string>;
+  /** The guest's interfaces and addresses (`virDomainInterfaceAddresses`). */
+  domainInterfaceAddresses?(
+    dom: DomainRef,
+    source: InterfaceAddressSource,
+    opts?: AgentCallOptions,
+  ): Promise<DomainInterface[]>;
+  /** `guest-ping`: resolves when the agent answers. */
+  domainAgentPing?(dom: DomainRef, opts?: AgentCallOptions): Promise<void>;
+  /** `virDomainQemuAgentCommand`: one JSON command, the agent's reply text. */
+  domainAgentCommand?(dom: DomainRef, command: string, opts?: AgentCallOptions): Promise<string>;
+  /** The OS the agent reports (`virDomainGetGuestInfo`, `os` group). */
+  domainGetGuestOsInfo?(dom: DomainRef, opts?: AgentCallOptions): Promise<GuestOsInfo>;
+  /** The users logged in to the guest (`virDomainGetGuestInfo`, `users` group). */
+  domainGetGuestUsers?(dom: DomainRef, opts?: AgentCallOptions): Promise<GuestUser[]>;
+  /** Freezes the guest's filesystems, all or those at `mountpoints`; the number frozen. */
+  domainFsFreeze?(
+    dom: DomainRef,
+    mountpoints: readonly string[] | undefined,
+    opts?: AgentCallOptions,
+  ): Promise<number>;
+  /** Thaws them again; the number thawed. */
+  domainFsThaw?(
+    dom: DomainRef,
+    mountpoints: readonly string[] | undefined,
+    opts?: AgentCallOptions,
+  ): Promise<number>;
+  /** The guest's mounted filesystems (`virDomainGetFSInfo`). */
+  domainGetFsInfo?(dom: DomainRef, opts?: AgentCallOptions): Promise<DomainFsInfo[]>;
+  /** The guest's clock (`virDomainGetTime`). */
+  domainGetTime?(dom: DomainRef, opts?: AgentCallOptions): Promise<GuestTime>;
+  /** Sets the guest's clock (`virDomainSetTime`). */
+  domainSetTime?(dom: DomainRef, time: SetTimeArg, opts?: AgentCallOptions): Promise<void>;
+  /** Sets a guest user's password (`virDomainSetUserPassword`); the password is never logged. */
+  domainSetUserPassword?(
+    dom: DomainRef,
+    user: string,
+    password: string,
+    opts?: AgentCallOptions & { encrypted?: boolean },
+  ): Promise<void>;
 
   /** Compares a guest CPU (XML) with the host CPU. */
   compareCpu?(cpuXml: string, opts?: CallOptions): Promise<CpuCompareResult>;

@@ -6,7 +6,10 @@
 export * from './conf/index.js';
 export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource } from './connection.js';
 export { Domain, type WriteOptions } from './domain.js';
+export { DomainAgent } from './domain-agent.js';
 export type * from './driver.js';
+export type * from './driver-agent.js';
+export { AGENT_DEFAULT_TIMEOUT_MS } from './driver-agent.js';
 export type * from './driver-objects.js';
 export { NODE_DEVICE_CAPS } from './driver-objects.js';
 export type {

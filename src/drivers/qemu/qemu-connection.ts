@@ -31,6 +31,7 @@ import type {
   OpenConsoleOptions,
   StartCallOptions,
 } from '../../driver.js';
+import type { PowerOptions } from '../../driver-agent.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { buildCapabilities } from './caps/capabilities-builder.js';
 import {
@@ -54,6 +55,8 @@ import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
 import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { commandLineFor } from './domain-command-line.js';
+import { QemuAgentCalls } from './domains/agent-calls.js';
+import type { Entry } from './domains/domain-entry.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
 import type { HelperBinaries } from './lifecycle/index.js';
 import { migrationHosts } from './migration-hosts.js';
@@ -100,7 +103,7 @@ function domainTimeouts(
   };
 }
 
-export class QemuConnection implements DriverConnection {
+export class QemuConnection extends QemuAgentCalls implements DriverConnection {
   readonly type = 'QEMU';
   readonly paths: QemuPaths;
   readonly #options: QemuConnectionOptions;
@@ -115,6 +118,7 @@ export class QemuConnection implements DriverConnection {
   readonly #domainOptions: QemuDomainsOptions;
 
   constructor(options: QemuConnectionOptions) {
+    super();
     this.#options = options;
     this.paths = options.paths;
     this.#cache = sharedCache(options.paths, options.kvm);
@@ -278,11 +282,16 @@ export class QemuConnection implements DriverConnection {
   domainResume(dom: DomainRef, opts?: CallOptions): Promise<void> {
     return this.#domains.resume(dom, opts);
   }
-  domainShutdown(dom: DomainRef, opts?: CallOptions): Promise<void> {
-    return this.#domains.shutdown(dom, opts);
+  domainShutdown(dom: DomainRef, opts?: PowerOptions): Promise<void> {
+    return opts?.mode === 'agent'
+      ? this.agentPower(dom, opts, 'powerdown')
+      : this.#domains.shutdown(dom, opts);
   }
-  domainReboot(dom: DomainRef, opts?: CallOptions): Promise<void> {
-    return this.#domains.reboot(dom, opts);
+  domainReboot(dom: DomainRef, opts?: PowerOptions): Promise<void> {
+    return opts?.mode === 'agent' ? this.agentPower(dom, opts, 'reboot') : this.#domains.reboot(dom, opts);
+  }
+  protected agentEntry(dom: DomainRef, opts: CallOptions, what: string): Promise<Entry> {
+    return this.#domains.migrationSide().owned(dom, opts, what);
   }
   domainReset(dom: DomainRef, opts?: CallOptions): Promise<void> {
     return this.#domains.reset(dom, opts);

@@ -21,11 +21,13 @@ import type {
   ListDomainsFilter,
   NodeInfo,
 } from '../../driver.js';
+import type { PowerOptions } from '../../driver-agent.js';
 import { VirError } from '../../errors.js';
 import { type ConnectUri, uriParam } from '../../uri.js';
 import { ListFlags, reasonName, stateName } from './domain-names.js';
 import { remoteProcedures } from './gen/remote-protocol.js';
 import type { Procedure } from './procedure.js';
+import { RemoteAgentCalls } from './remote-agent.js';
 import { RemoteEvents } from './remote-events.js';
 import { RemoteNetworks } from './remote-networks.js';
 import { RemoteObjectEvents } from './remote-object-events.js';
@@ -69,7 +71,7 @@ export interface RemoteOpenOptions extends RemoteOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-export class RemoteConnection implements DriverConnection {
+export class RemoteConnection extends RemoteAgentCalls implements DriverConnection {
   readonly #client: RpcClient;
   readonly #transport: Transport;
   #type = '';
@@ -84,7 +86,10 @@ export class RemoteConnection implements DriverConnection {
   readonly nodeDevices: RemoteNodeDevices;
   readonly #objectEvents: RemoteObjectEvents;
 
+  protected readonly agentCall: RemoteCall = (proc, args, opts) => this.#call(proc, args, opts);
+
   private constructor(client: RpcClient, transport: Transport) {
+    super();
     this.#client = client;
     this.#transport = transport;
     this.#events = new RemoteEvents(client);
@@ -385,12 +390,12 @@ export class RemoteConnection implements DriverConnection {
     await this.#call(P.DOMAIN_RESUME, { dom: toRemote(dom) }, opts);
   }
 
-  async domainShutdown(dom: DomainRef, opts?: CallOptions): Promise<void> {
-    await this.#call(P.DOMAIN_SHUTDOWN, { dom: toRemote(dom) }, opts);
+  domainShutdown(dom: DomainRef, opts: PowerOptions = {}): Promise<void> {
+    return this.powerWithMode(dom, opts, false);
   }
 
-  async domainReboot(dom: DomainRef, opts?: CallOptions): Promise<void> {
-    await this.#call(P.DOMAIN_REBOOT, { dom: toRemote(dom), flags: 0 }, opts);
+  domainReboot(dom: DomainRef, opts: PowerOptions = {}): Promise<void> {
+    return this.powerWithMode(dom, opts, true);
   }
 
   async domainReset(dom: DomainRef, opts?: CallOptions): Promise<void> {

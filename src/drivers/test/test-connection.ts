@@ -31,8 +31,10 @@ import type {
   NodeInfo,
   SnapshotInfo,
 } from '../../driver.js';
+import type { PowerOptions } from '../../driver-agent.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { DomainJobs } from '../job-lock.js';
+import { type AgentJob, needActive, refusePowerMode, TestAgentCalls } from './agent-ops.js';
 import {
   type ChangeFlags,
   create,
@@ -69,7 +71,7 @@ export interface TestHostSetup {
   control?: TestControl;
 }
 
-export class TestConnection implements DriverConnection, ControlledHost {
+export class TestConnection extends TestAgentCalls implements DriverConnection, ControlledHost {
   readonly type = 'TEST';
   readonly #host = new TestHost();
   readonly #jobs = new DomainJobs('test');
@@ -79,7 +81,10 @@ export class TestConnection implements DriverConnection, ControlledHost {
   #closed = false;
   readonly #objects: TestObjects;
 
+  protected readonly agentJob: AgentJob = (m, dom, o, fn) => this.#domainJob(m, dom, o, fn);
+
   constructor(setup: TestHostSetup) {
+    super();
     this.#objects = new TestObjects(setup.objects);
     this.#caps = setup.capabilities;
     this.#nodeInfo = setup.nodeInfo;
@@ -117,17 +122,17 @@ export class TestConnection implements DriverConnection, ControlledHost {
   /** Against the host CPU of the capabilities; a host CPU without a model is incompatible, as in libvirt. */
   async compareCpu(cpuXml: string, opts: CallOptions = {}): Promise<CpuCompareResult> {
     // the CPU engine and its model tables load on the first CPU call, not with the driver
-    const cpu = await import('../../cpu/index.js');
+    const { compareCpu } = await import('../../cpu/index.js');
     return this.#hostJob('compareCpu', opts, () => {
       const host = new CpuDef(this.#caps.host.cpu ?? {});
-      return cpu.compareCpu(host, cpuXml).result.toLowerCase() as CpuCompareResult;
+      return compareCpu(host, cpuXml).result.toLowerCase() as CpuCompareResult;
     });
   }
 
   async baselineCpu(cpuXmls: readonly string[], opts: BaselineOptions = {}): Promise<string> {
-    const cpu = await import('../../cpu/index.js');
+    const { baselineCpu } = await import('../../cpu/index.js');
     return this.#hostJob('baselineCpu', opts, () =>
-      cpu.baselineCpu(cpuXmls, {
+      baselineCpu(cpuXmls, {
         ...(opts.expandFeatures !== undefined ? { expandFeatures: opts.expandFeatures } : {}),
         ...(opts.migratable !== undefined ? { migratable: opts.migratable } : {}),
       }).toXML(),
@@ -207,8 +212,9 @@ export class TestConnection implements DriverConnection, ControlledHost {
     });
   }
 
-  domainShutdown(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
+  domainShutdown(dom: DomainRef, opts: PowerOptions = {}): Promise<void> {
     return this.#domainJob('domainShutdown', dom, opts, (d) => {
+      refusePowerMode(opts.mode);
       if (d.id < 0) throw new VirError('INTERNAL_ERROR', 'test', `domain '${d.name}' not running`);
       this.#host.stop(d, 'shutdown', 'shutdown');
     });
@@ -411,8 +417,4 @@ export class TestConnection implements DriverConnection, ControlledHost {
     if (d.id < 0) throw new VirError('OPERATION_INVALID', 'test', `domain '${d.name}' is not running`);
     return d;
   }
-}
-
-function needActive(d: TestDomain): void {
-  if (d.id < 0) throw new VirError('OPERATION_INVALID', 'test', 'domain is not running');
 }
