@@ -259,6 +259,26 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
+  /** Removes the managed save image: the next `start()` boots afresh (none is no error). */
+  managedSaveRemove(opts: CallOptions = {}): Promise<void> {
+    return this.#write('domainManagedSaveRemove', opts, (d, signal) =>
+      d.domainManagedSaveRemove!(this.#ref, { signal }),
+    );
+  }
+
+  /**
+   * Saves the running (or paused) guest's state to `path`, an absolute path,
+   * and stops it (`virDomainSave`, `shutoff/saved`); `Connection.restoreDomain`
+   * brings it back. A save that fails removes the file, the guest runs on.
+   */
+  save(path: string, opts: CallOptions = {}): Promise<void> {
+    if (typeof path !== 'string' || !path.startsWith('/'))
+      return Promise.reject(
+        new VirError('INVALID_ARG', 'domain', `save path must be absolute, got '${path}'`, { field: 'path' }),
+      );
+    return this.#write('domainSave', opts, (d, signal) => d.domainSave!(this.#ref, path, { signal }));
+  }
+
   /**
    * Opens the guest's console (`virDomainOpenConsole`): the serial port,
    * console or parallel port whose alias is `name` (`serial0`, `console1`,

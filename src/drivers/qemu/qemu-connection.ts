@@ -54,12 +54,19 @@ import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
 import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { commandLineFor } from './domain-command-line.js';
-import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
+import {
+  domainXmlToNative,
+  type MigrationSide,
+  migrateDomain,
+  QemuDomains,
+  type QemuDomainsOptions,
+} from './domains/index.js';
 import type { HelperBinaries } from './lifecycle/index.js';
 import { migrationHosts } from './migration-hosts.js';
 import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
 import type { QemuCaps } from './probe/qemu-caps.js';
+import { QemuDomainCalls } from './qemu-domain-calls.js';
 
 export interface QemuConnectionOptions {
   paths: QemuPaths;
@@ -100,7 +107,7 @@ function domainTimeouts(
   };
 }
 
-export class QemuConnection implements DriverConnection {
+export class QemuConnection extends QemuDomainCalls implements DriverConnection {
   readonly type = 'QEMU';
   readonly paths: QemuPaths;
   readonly #options: QemuConnectionOptions;
@@ -115,6 +122,7 @@ export class QemuConnection implements DriverConnection {
   readonly #domainOptions: QemuDomainsOptions;
 
   constructor(options: QemuConnectionOptions) {
+    super();
     this.#options = options;
     this.paths = options.paths;
     this.#cache = sharedCache(options.paths, options.kvm);
@@ -333,6 +341,9 @@ export class QemuConnection implements DriverConnection {
 
   subscribe(listener: DomainEventListener): () => void {
     return this.#domains.subscribe(listener);
+  }
+  protected domainSide(): MigrationSide {
+    return this.#domains.migrationSide();
   }
 
   #checkOpen(): void {

@@ -66,4 +66,20 @@ export {
   setMigrationCapabilities,
   startIncoming,
 } from './runner-migration.js';
+export {
+  endSaved,
+  finishRestore,
+  listenForSave,
+  pauseForSave,
+  resumeAfterSave,
+  type SaveSink,
+  sendImage,
+} from './runner-save.js';
+export {
+  completeHeader,
+  isPartialImage,
+  readSaveHeader,
+  type SaveImageHeader,
+  writePartialHeader,
+} from './save-image.js';
 export { removeSwtpmState, swtpmFiles } from './swtpm.js';
