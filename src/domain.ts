@@ -210,6 +210,22 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   }
 
   /**
+   * Sets the maximum memory in KiB (`virDomainSetMaxMemory`, `<memory>`): by
+   * default that of the definition of an inactive domain; drivers that cannot
+   * change a running guest's maximum refuse `live` (QEMU does).
+   */
+  setMaxMemory(kib: number, opts: WriteOptions = {}): Promise<void> {
+    if (!Number.isSafeInteger(kib) || kib <= 0) {
+      return Promise.reject(
+        new VirError('INVALID_ARG', 'domain', `invalid memory size ${kib} KiB`, { field: 'memory' }),
+      );
+    }
+    return this.#write('domainSetMaxMemory', opts, (d, signal) =>
+      d.domainSetMaxMemory!(this.#ref, kib, { ...opts, signal }),
+    );
+  }
+
+  /**
    * Sets the vCPU count of the running guest (`live`), the definition (`config`), or the current
    * one.
    */

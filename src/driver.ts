@@ -316,6 +316,12 @@ export interface DriverConnection extends ObjectDrivers {
     kib: number,
     opts?: CallOptions & { config?: boolean; live?: boolean },
   ): Promise<void>;
+  /** Changes the maximum memory (KiB, `<memory>`) of the definition (`virDomainSetMaxMemory`). */
+  domainSetMaxMemory?(
+    dom: DomainRef,
+    kib: number,
+    opts?: CallOptions & { config?: boolean; live?: boolean },
+  ): Promise<void>;
   /** Changes the vCPU count of the running guest, the definition, or both. */
   domainSetVcpus?(
     dom: DomainRef,

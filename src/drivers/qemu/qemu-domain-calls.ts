@@ -1,14 +1,18 @@
 /**
  * The domain calls of {@link QemuConnection} beyond the lifecycle: save,
- * restore and managed save (`domains/save-restore.ts`). A base class so
+ * restore and managed save (`domains/save-restore.ts`), vCPUs and the
+ * maximum memory (`domains/set-vcpus.ts`), rename (`domains/rename.ts`). A base class so
  * `qemu-connection.ts` stays the wiring of the stages; each method hands
  * the call to its module with the domain list's {@link MigrationSide}.
  *
  * @module
  */
 import type { CallOptions, DomainRef, StartCallOptions } from '../../driver.js';
+import type { WriteFlags } from './domains/domain-entry.js';
 import type { MigrationSide } from './domains/index.js';
+import { renameDomain } from './domains/rename.js';
 import * as saves from './domains/save-restore.js';
+import { setMaxMemory, setVcpus } from './domains/set-vcpus.js';
 
 /** The part of the QEMU driver's `DriverConnection` whose logic lives in `domains/` modules. */
 export abstract class QemuDomainCalls {
@@ -29,5 +33,14 @@ export abstract class QemuDomainCalls {
   }
   restoreDomain(path: string, opts: StartCallOptions = {}): Promise<DomainRef> {
     return saves.restoreDomain(this.domainSide(), path, opts);
+  }
+  domainSetVcpus(dom: DomainRef, count: number, opts: WriteFlags = {}): Promise<void> {
+    return setVcpus(this.domainSide(), dom, count, opts);
+  }
+  domainSetMaxMemory(dom: DomainRef, kib: number, opts: WriteFlags = {}): Promise<void> {
+    return setMaxMemory(this.domainSide(), dom, kib, opts);
+  }
+  domainRename(dom: DomainRef, newName: string, opts: CallOptions = {}): Promise<DomainRef> {
+    return renameDomain(this.domainSide(), dom, newName, opts);
   }
 }

@@ -75,6 +75,7 @@ export {
   type SaveSink,
   sendImage,
 } from './runner-save.js';
+export { setLiveVcpus, VCPU_UNPLUG_TIMEOUT_MS } from './runner-vcpus.js';
 export {
   completeHeader,
   isPartialImage,
