@@ -15,6 +15,7 @@ import { cloneDef, type Entry, isActive, refOf } from './domain-entry.js';
 import type { MigrationSide } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
 
+/** `virDomainRename` as a job on the domain, then on the list (the name changes there). */
 export async function renameDomain(
   side: MigrationSide,
   dom: DomainRef,

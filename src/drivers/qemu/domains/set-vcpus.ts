@@ -57,6 +57,7 @@ function withCurrent(def: DomainDef, count: number): DomainDef {
   return next;
 }
 
+/** `virDomainSetVcpusFlags`: every check before any change; live by hot(un)plug, config by `<vcpu current>`. */
 export async function setVcpus(
   side: MigrationSide,
   dom: DomainRef,
@@ -92,6 +93,7 @@ export async function setVcpus(
   );
 }
 
+/** `virDomainSetMaxMemory` / `VIR_DOMAIN_MEM_MAXIMUM`: the definition's `<memory>`; live is refused. */
 export async function setMaxMemory(
   side: MigrationSide,
   dom: DomainRef,
