@@ -19,6 +19,7 @@ const MODULES = [
   'qemu-lifecycle',
   'qemu-guests',
   'qemu-migrate',
+  'qemu-save',
   'qemu-command-line',
   'qemu-argv-corpus',
   'remote',

@@ -214,8 +214,10 @@ echo "VK button \${pw:-none}"
 ${agent ? AGENT_START : ''}echo ${REPORT_END}
 ${
   echo
-    ? `# answer each line typed on the console (a guest that is still alive says so, e.g. after a migration)
-while read -r line; do echo "VK got $line"; done`
+    ? `# answer each line typed on the console (a guest that is still alive says so, e.g. after a migration),
+# with a count kept in the shell's memory (a restored guest goes on counting; a fresh boot starts at 1)
+n=0
+while read -r line; do n=$((n+1)); echo "VK got $line"; echo "VK count $n"; done`
     : ''
 }
 if [ -n "$pw" ]; then

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CallOptions, DomainLookup, DomainRef, DriverConnection } from './driver.js';
+import type { CallOptions, DomainLookup, DomainRef, DriverConnection, StartCallOptions } from './driver.js';
 import { throwIfAborted, toVirError, VirError } from './errors.js';
 
 /** Anything with a `toXML()` (a `DomainDef`, say) or an XML string. */
@@ -123,4 +123,20 @@ export async function guardedCall<T>(
     // The race's loser must not surface as an unhandled rejection.
     aborted.catch(() => {});
   }
+}
+
+/** `Connection.restoreDomain`'s driver call: `path` must be absolute (`INVALID_ARG` naming it). */
+export function restoreCall(
+  driver: DriverConnection,
+  path: string,
+  opts: StartCallOptions,
+): (signal: AbortSignal) => Promise<DomainRef> {
+  const run = need(driver, 'restoreDomain');
+  return async (signal) => {
+    if (typeof path !== 'string' || !path.startsWith('/'))
+      throw new VirError('INVALID_ARG', 'connect', `save path must be absolute, got '${path}'`, {
+        field: 'path',
+      });
+    return run.call(driver, path, { signal, ...(opts.paused ? { paused: true } : {}) });
+  };
 }

@@ -16,6 +16,7 @@ import {
   guardedCall,
   looksLikeUuid,
   need,
+  restoreCall,
   toLookup,
   toXml,
   unsupportedDomainCall,
@@ -234,6 +235,17 @@ export class Connection implements DomainOwner, objects.ObjectOwner {
       }),
     );
     return this.#domain(ref);
+  }
+
+  /** Saves a domain's state to `path` and stops it (`virDomainSave`): {@link Domain.save}. */
+  saveDomain(dom: Domain<Connection>, path: string, opts: CallOptions = {}): Promise<void> {
+    return dom.save(path, opts);
+  }
+
+  /** Starts a domain from a file `saveDomain` wrote (`virDomainRestore`); the file stays. */
+  async restoreDomain(path: string, opts: StartCallOptions = {}): Promise<Domain<Connection>> {
+    this.#writable('restoreDomain');
+    return this.#domain(await this.#call('restoreDomain', opts, restoreCall(this.#driver, path, opts)));
   }
 
   /** Compares a guest CPU definition with this host's CPU. */

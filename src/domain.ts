@@ -221,6 +221,22 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   }
 
   /**
+   * Sets the maximum memory in KiB (`virDomainSetMaxMemory`, `<memory>`): by
+   * default that of the definition of an inactive domain; drivers that cannot
+   * change a running guest's maximum refuse `live` (QEMU does).
+   */
+  setMaxMemory(kib: number, opts: WriteOptions = {}): Promise<void> {
+    if (!Number.isSafeInteger(kib) || kib <= 0) {
+      return Promise.reject(
+        new VirError('INVALID_ARG', 'domain', `invalid memory size ${kib} KiB`, { field: 'memory' }),
+      );
+    }
+    return this.#write('domainSetMaxMemory', opts, (d, signal) =>
+      d.domainSetMaxMemory!(this.#ref, kib, { ...opts, signal }),
+    );
+  }
+
+  /**
    * Sets the vCPU count of the running guest (`live`), the definition (`config`), or the current
    * one.
    */
@@ -268,6 +284,26 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     return this.#conn._domainCall('domainHasManagedSave', this.#ref, opts, (d, signal) =>
       d.domainHasManagedSave!(this.#ref, { signal }),
     );
+  }
+
+  /** Removes the managed save image: the next `start()` boots afresh (none is no error). */
+  managedSaveRemove(opts: CallOptions = {}): Promise<void> {
+    return this.#write('domainManagedSaveRemove', opts, (d, signal) =>
+      d.domainManagedSaveRemove!(this.#ref, { signal }),
+    );
+  }
+
+  /**
+   * Saves the running (or paused) guest's state to `path`, an absolute path,
+   * and stops it (`virDomainSave`, `shutoff/saved`); `Connection.restoreDomain`
+   * brings it back. A save that fails removes the file, the guest runs on.
+   */
+  save(path: string, opts: CallOptions = {}): Promise<void> {
+    if (typeof path !== 'string' || !path.startsWith('/'))
+      return Promise.reject(
+        new VirError('INVALID_ARG', 'domain', `save path must be absolute, got '${path}'`, { field: 'path' }),
+      );
+    return this.#write('domainSave', opts, (d, signal) => d.domainSave!(this.#ref, path, { signal }));
   }
 
   /**

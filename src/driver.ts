@@ -328,6 +328,12 @@ export interface DriverConnection extends ObjectDrivers {
     kib: number,
     opts?: CallOptions & { config?: boolean; live?: boolean },
   ): Promise<void>;
+  /** Changes the maximum memory (KiB, `<memory>`) of the definition (`virDomainSetMaxMemory`). */
+  domainSetMaxMemory?(
+    dom: DomainRef,
+    kib: number,
+    opts?: CallOptions & { config?: boolean; live?: boolean },
+  ): Promise<void>;
   /** Changes the vCPU count of the running guest, the definition, or both. */
   domainSetVcpus?(
     dom: DomainRef,
@@ -344,6 +350,12 @@ export interface DriverConnection extends ObjectDrivers {
   domainManagedSave?(dom: DomainRef, opts?: CallOptions): Promise<void>;
   /** Whether a managed save image waits for the next start. */
   domainHasManagedSave?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
+  /** Removes the managed save image, so the next start boots afresh (none is no error). */
+  domainManagedSaveRemove?(dom: DomainRef, opts?: CallOptions): Promise<void>;
+  /** Saves the running guest's state to `path` (absolute) and stops it (`virDomainSave`). */
+  domainSave?(dom: DomainRef, path: string, opts?: CallOptions): Promise<void>;
+  /** Starts a domain from a file {@link domainSave} wrote (`virDomainRestore`); the file stays. */
+  restoreDomain?(path: string, opts?: StartCallOptions): Promise<DomainRef>;
   /** Whether the domain has a persistent definition (false for a transient one). */
   domainIsPersistent?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
   /**

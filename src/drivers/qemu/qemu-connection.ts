@@ -55,14 +55,15 @@ import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
 import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { commandLineFor } from './domain-command-line.js';
-import { QemuAgentCalls } from './domains/agent-calls.js';
 import type { Entry } from './domains/domain-entry.js';
+import type { MigrationSide } from './domains/index.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
 import type { HelperBinaries } from './lifecycle/index.js';
 import { migrationHosts } from './migration-hosts.js';
 import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
 import type { QemuCaps } from './probe/qemu-caps.js';
+import { QemuDomainCalls } from './qemu-domain-calls.js';
 
 export interface QemuConnectionOptions {
   paths: QemuPaths;
@@ -103,7 +104,7 @@ function domainTimeouts(
   };
 }
 
-export class QemuConnection extends QemuAgentCalls implements DriverConnection {
+export class QemuConnection extends QemuDomainCalls implements DriverConnection {
   readonly type = 'QEMU';
   readonly paths: QemuPaths;
   readonly #options: QemuConnectionOptions;
@@ -342,6 +343,9 @@ export class QemuConnection extends QemuAgentCalls implements DriverConnection {
 
   subscribe(listener: DomainEventListener): () => void {
     return this.#domains.subscribe(listener);
+  }
+  protected domainSide(): MigrationSide {
+    return this.#domains.migrationSide();
   }
 
   #checkOpen(): void {

@@ -500,6 +500,35 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
     );
   }
 
+  async domainManagedSaveRemove(dom: DomainRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.DOMAIN_MANAGED_SAVE_REMOVE, { dom: toRemote(dom), flags: 0 }, opts);
+  }
+
+  async domainSave(dom: DomainRef, path: string, opts?: CallOptions): Promise<void> {
+    await this.#call(P.DOMAIN_SAVE_FLAGS, { dom: toRemote(dom), to: path, dxml: null, flags: 0 }, opts);
+  }
+
+  /** `virDomainRestore` names no domain: the image's definition says which one comes back. */
+  async restoreDomain(path: string, opts?: CallOptions & { paused?: boolean }): Promise<DomainRef> {
+    const xml = (await this.#call(P.DOMAIN_SAVE_IMAGE_GET_XML_DESC, { file: path, flags: 0 }, opts)).xml;
+    const uuid = /<uuid>\s*([^<\s]+)\s*<\/uuid>/.exec(xml)?.[1];
+    if (!uuid)
+      throw new VirError('INTERNAL_ERROR', 'remote', `the save image '${path}' names no domain uuid`);
+    // VIR_DOMAIN_SAVE_PAUSED
+    await this.#call(P.DOMAIN_RESTORE_FLAGS, { from: path, dxml: null, flags: opts?.paused ? 4 : 0 }, opts);
+    return this.lookupDomain({ uuid }, opts);
+  }
+
+  async domainSetMaxMemory(
+    dom: DomainRef,
+    kib: number,
+    opts: CallOptions & { config?: boolean; live?: boolean } = {},
+  ): Promise<void> {
+    // VIR_DOMAIN_MEM_MAXIMUM with the affect flags
+    const flags = affectFlags(opts) | 4;
+    await this.#call(P.DOMAIN_SET_MEMORY_FLAGS, { dom: toRemote(dom), memory: BigInt(kib), flags }, opts);
+  }
+
   async domainIsPersistent(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
     return (await this.#call(P.DOMAIN_IS_PERSISTENT, { dom: toRemote(dom) }, opts)).persistent !== 0;
   }

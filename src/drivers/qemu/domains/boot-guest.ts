@@ -37,6 +37,12 @@ import { runnerGuestFromDef } from './runner-guest-from-def.js';
 /** How long a guest whose helper ended may take to end on its own (QEMU shutting down closes its helpers). */
 const HELPER_EXIT_GRACE_MS = 500;
 
+/** A boot that waits for its state: a live migration's, or a save image's (`restore`). */
+export interface Incoming {
+  readonly capabilities: MigrationCapabilities;
+  readonly restore?: boolean;
+}
+
 export interface BootHost {
   readonly options: QemuDomainsOptions;
   runnerOptions(): RunnerOptions;
@@ -54,7 +60,7 @@ export async function bootGuest(
   e: Entry,
   def: DomainDef,
   opts: StartCallOptions,
-  incoming?: { readonly capabilities: MigrationCapabilities },
+  incoming?: Incoming,
 ): Promise<string | undefined> {
   const live = cloneDef(def);
   refuseHostSideSettings(live);
@@ -87,7 +93,7 @@ export async function bootGuest(
       ...(id !== undefined ? { id } : {}),
       ...signalOpt(opts),
       ...(opts.paused ? { paused: true } : {}),
-      ...(incoming ? { incoming: true } : {}),
+      ...(incoming ? { incoming: true, ...(incoming.restore ? { restore: true } : {}) } : {}),
       ...(opts.timeout !== undefined ? { startTimeoutMs: opts.timeout } : {}),
       prepare: async (qmp, signal) => {
         const xml = await readBackLive(live, qmp, signal);

@@ -10,13 +10,8 @@
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type { StartCallOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
-import type {
-  MigrationCapabilities,
-  QemuDomainRunner,
-  RunnerEvent,
-  RunnerOptions,
-} from '../lifecycle/index.js';
-import { bootGuest, guestStopped } from './boot-guest.js';
+import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/index.js';
+import { bootGuest, guestStopped, type Incoming } from './boot-guest.js';
 import type { Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
 import { releasePorts } from './graphics-ports.js';
@@ -55,7 +50,7 @@ export class GuestRunners {
     e: Entry,
     def: DomainDef,
     opts: StartCallOptions,
-    incoming?: { readonly capabilities: MigrationCapabilities },
+    incoming?: Incoming,
   ): Promise<string | undefined> {
     const lock = ownerPath(this.options.stateRoot, e.name);
     const other = acquireOwner(lock);

@@ -64,6 +64,7 @@ import type { MigrationSide } from './migration.js';
 import { ownerPath, releaseOwner } from './owner-lock.js';
 import { prepareDefinition } from './prepare-definition.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
+import { refuseManagedSave, startOrRestore } from './save-restore.js';
 import { setEntryMemory } from './set-memory.js';
 
 export type { CommandLineFor, QemuDomainsOptions } from './qemu-domains-options.js';
@@ -218,6 +219,7 @@ export class QemuDomains {
       async () => {
         refuseForeign(e, 'undefine');
         if (!e.config) throw new VirError('OPERATION_INVALID', 'qemu', 'cannot undefine transient domain');
+        refuseManagedSave(this.#options.stateRoot, e, 'undefine');
         this.#store.remove(e.name);
         const tpm = e.config.devices?.tpms?.[0];
         e.config = undefined;
@@ -286,9 +288,7 @@ export class QemuDomains {
         if (isActive(e) || e.runner?.pid !== undefined) {
           throw new VirError('OPERATION_INVALID', 'qemu', 'domain is already running');
         }
-        if (!e.config)
-          throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
-        await this.#runners.boot(e, e.config, opts);
+        await startOrRestore(this.#runners, e, opts);
         return refOf(e);
       },
       opts.signal,

@@ -66,4 +66,21 @@ export {
   setMigrationCapabilities,
   startIncoming,
 } from './runner-migration.js';
+export {
+  endSaved,
+  finishRestore,
+  listenForSave,
+  pauseForSave,
+  resumeAfterSave,
+  type SaveSink,
+  sendImage,
+} from './runner-save.js';
+export { setLiveVcpus, VCPU_UNPLUG_TIMEOUT_MS } from './runner-vcpus.js';
+export {
+  completeHeader,
+  isPartialImage,
+  readSaveHeader,
+  type SaveImageHeader,
+  writePartialHeader,
+} from './save-image.js';
 export { removeSwtpmState, swtpmFiles } from './swtpm.js';

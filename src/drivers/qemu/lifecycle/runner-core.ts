@@ -74,7 +74,7 @@ export class RunnerCore {
   stopBelongsToEvent = false;
   destroying = false;
   starting = false;
-  stopReason: 'crashed' | 'migrated' | 'failed' | undefined;
+  stopReason: 'crashed' | 'migrated' | 'failed' | 'saved' | undefined;
   startAbort: AbortController | undefined;
   goneWaiters: Array<() => void> = [];
   shutdownWaiters: Array<() => void> = [];
@@ -283,7 +283,7 @@ export class RunnerCore {
   onProcessGone(): void {
     if (this.starting || !this.proc) return;
     const [reason, detail] =
-      this.stopReason === 'migrated' || this.stopReason === 'failed'
+      this.stopReason !== undefined && this.stopReason !== 'crashed'
         ? ([this.stopReason, this.stopReason] as const)
         : this.destroying
           ? (['destroyed', 'destroyed'] as const)

@@ -54,6 +54,8 @@ export interface StartOptions {
   readonly prepare?: (qmp: QmpClient, signal: AbortSignal) => Promise<string | undefined>;
   /** The guest receives a live migration (`-incoming`): it stays paused, started for `migrated`. */
   readonly incoming?: boolean;
+  /** With `incoming`: the state comes from a save image, started for `restored`. */
+  readonly restore?: boolean;
 }
 
 export async function startGuest(core: RunnerCore, options: StartOptions): Promise<void> {
@@ -196,7 +198,7 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     core.startAbort = undefined;
     core.setState(paused ? 'paused' : 'running', options.incoming ? 'migration' : paused ? 'user' : 'booted');
     appendDomainLog(core.logPath, `started, pid ${pid}`);
-    core.lifecycle('started', options.incoming ? 'migrated' : 'booted');
+    core.lifecycle('started', options.incoming ? (options.restore ? 'restored' : 'migrated') : 'booted');
     if (options.paused && !options.incoming) core.lifecycle('suspended', 'paused');
   } catch (err) {
     const destroyed = core.destroying;

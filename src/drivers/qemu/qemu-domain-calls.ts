@@ -1,0 +1,47 @@
+/**
+ * The domain calls of {@link QemuConnection} beyond the lifecycle: save,
+ * restore and managed save (`domains/save-restore.ts`), vCPUs and the
+ * maximum memory (`domains/set-vcpus.ts`), rename (`domains/rename.ts`). A base class so
+ * `qemu-connection.ts` stays the wiring of the stages; each method hands
+ * the call to its module with the domain list's {@link MigrationSide}.
+ *
+ * @module
+ */
+import type { CallOptions, DomainRef, StartCallOptions } from '../../driver.js';
+import { QemuAgentCalls } from './domains/agent-calls.js';
+import type { WriteFlags } from './domains/domain-entry.js';
+import type { MigrationSide } from './domains/index.js';
+import { renameDomain } from './domains/rename.js';
+import * as saves from './domains/save-restore.js';
+import { setMaxMemory, setVcpus } from './domains/set-vcpus.js';
+
+/** The part of the QEMU driver's `DriverConnection` whose logic lives in `domains/` modules. */
+export abstract class QemuDomainCalls extends QemuAgentCalls {
+  /** The domain list these calls work on. */
+  protected abstract domainSide(): MigrationSide;
+
+  domainManagedSave(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
+    return saves.saveDomain(this.domainSide(), dom, undefined, opts);
+  }
+  domainHasManagedSave(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
+    return saves.hasManagedSave(this.domainSide(), dom, opts);
+  }
+  domainManagedSaveRemove(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
+    return saves.managedSaveRemove(this.domainSide(), dom, opts);
+  }
+  domainSave(dom: DomainRef, path: string, opts: CallOptions = {}): Promise<void> {
+    return saves.saveDomain(this.domainSide(), dom, path, opts);
+  }
+  restoreDomain(path: string, opts: StartCallOptions = {}): Promise<DomainRef> {
+    return saves.restoreDomain(this.domainSide(), path, opts);
+  }
+  domainSetVcpus(dom: DomainRef, count: number, opts: WriteFlags = {}): Promise<void> {
+    return setVcpus(this.domainSide(), dom, count, opts);
+  }
+  domainSetMaxMemory(dom: DomainRef, kib: number, opts: WriteFlags = {}): Promise<void> {
+    return setMaxMemory(this.domainSide(), dom, kib, opts);
+  }
+  domainRename(dom: DomainRef, newName: string, opts: CallOptions = {}): Promise<DomainRef> {
+    return renameDomain(this.domainSide(), dom, newName, opts);
+  }
+}
