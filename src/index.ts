@@ -6,6 +6,8 @@
 export * from './conf/index.js';
 export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource } from './connection.js';
 export { Domain, type WriteOptions } from './domain.js';
+export type * from './domain-stats.js';
+export { DOMAIN_STATS_GROUPS, MEMORY_STAT_TAGS } from './domain-stats.js';
 export type * from './driver.js';
 export type * from './driver-objects.js';
 export { NODE_DEVICE_CAPS } from './driver-objects.js';
