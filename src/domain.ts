@@ -195,7 +195,7 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   }
 
   /** Capacity, allocation and physical size of a disk, by target (`vda`) or path (`virsh domblkinfo`). */
-  getBlockInfo(disk: string, opts: CallOptions = {}): Promise<BlockInfo> {
+  async getBlockInfo(disk: string, opts: CallOptions = {}): Promise<BlockInfo> {
     const name = deviceName(disk, 'disk');
     return this.#conn._domainCall('domainGetBlockInfo', this.#ref, opts, (d, signal) =>
       d.domainGetBlockInfo!(this.#ref, name, { signal }),
@@ -203,7 +203,7 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   }
 
   /** I/O counters of a disk of the running guest, by target or path (`virsh domblkstat`). */
-  getBlockStats(disk: string, opts: CallOptions = {}): Promise<BlockStats> {
+  async getBlockStats(disk: string, opts: CallOptions = {}): Promise<BlockStats> {
     const name = deviceName(disk, 'disk');
     return this.#conn._domainCall('domainBlockStats', this.#ref, opts, (d, signal) =>
       d.domainBlockStats!(this.#ref, name, { signal }),
@@ -211,7 +211,7 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   }
 
   /** Counters of an interface of the running guest, by host device (`vnet0`) or MAC (`virsh domifstat`). */
-  getInterfaceStats(device: string, opts: CallOptions = {}): Promise<InterfaceStats> {
+  async getInterfaceStats(device: string, opts: CallOptions = {}): Promise<InterfaceStats> {
     const name = deviceName(device, 'device');
     return this.#conn._domainCall('domainInterfaceStats', this.#ref, opts, (d, signal) =>
       d.domainInterfaceStats!(this.#ref, name, { signal }),
