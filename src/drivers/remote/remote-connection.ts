@@ -5,6 +5,7 @@
  */
 import { Capabilities } from '../../conf/capabilities.js';
 import { DomainDef } from '../../conf/domain/domain-def.js';
+import type { DomainStatsQuery } from '../../domain-stats.js';
 import type {
   BaselineOptions,
   CallOptions,
@@ -31,6 +32,7 @@ import { RemoteNetworks } from './remote-networks.js';
 import { RemoteObjectEvents } from './remote-object-events.js';
 import type { RemoteCall } from './remote-object-values.js';
 import { RemoteNodeDevices, RemoteSecrets } from './remote-secrets-nodedevs.js';
+import { RemoteStats } from './remote-stats.js';
 import { RemoteStorage } from './remote-storage.js';
 import {
   affectFlags,
@@ -83,6 +85,7 @@ export class RemoteConnection implements DriverConnection {
   readonly secrets: RemoteSecrets;
   readonly nodeDevices: RemoteNodeDevices;
   readonly #objectEvents: RemoteObjectEvents;
+  readonly #stats: RemoteStats;
 
   private constructor(client: RpcClient, transport: Transport) {
     this.#client = client;
@@ -94,6 +97,7 @@ export class RemoteConnection implements DriverConnection {
     this.networks = new RemoteNetworks(call, this.#objectEvents);
     this.secrets = new RemoteSecrets(call, this.#objectEvents);
     this.nodeDevices = new RemoteNodeDevices(call);
+    this.#stats = new RemoteStats(call);
   }
 
   get type(): string {
@@ -497,6 +501,24 @@ export class RemoteConnection implements DriverConnection {
 
   async domainIsPersistent(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
     return (await this.#call(P.DOMAIN_IS_PERSISTENT, { dom: toRemote(dom) }, opts)).persistent !== 0;
+  }
+
+  // ---------------------------------------------------------------- statistics (remote-stats.ts)
+
+  domainListGetStats(doms: readonly DomainRef[] | undefined, q: DomainStatsQuery, opts?: CallOptions) {
+    return this.#stats.listGetStats(doms, q, opts);
+  }
+  domainGetBlockInfo(dom: DomainRef, disk: string, opts?: CallOptions) {
+    return this.#stats.blockInfo(dom, disk, opts);
+  }
+  domainBlockStats(dom: DomainRef, disk: string, opts?: CallOptions) {
+    return this.#stats.blockStats(dom, disk, opts);
+  }
+  domainInterfaceStats(dom: DomainRef, device: string, opts?: CallOptions) {
+    return this.#stats.interfaceStats(dom, device, opts);
+  }
+  domainMemoryStats(dom: DomainRef, opts?: CallOptions) {
+    return this.#stats.memoryStats(dom, opts);
   }
 
   // ---------------------------------------------------------------- events
