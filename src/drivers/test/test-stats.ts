@@ -15,21 +15,15 @@ import type {
   InterfaceStats,
   MemoryStats,
 } from '../../domain-stats.js';
-import type { DomainRef, DomainStateName, DriverDomainStats } from '../../driver.js';
+import type { DomainRef, DriverDomainStats } from '../../driver.js';
 import { VirError } from '../../errors.js';
-import { DOMAIN_STATES, reasonName } from '../remote/domain-names.js';
+import { stateCodes } from '../state-codes.js';
 import { needActive, statsDomains } from './domain-filter.js';
 import { info } from './domain-ops.js';
 import { ref, type TestDomain, type TestHost } from './test-host.js';
 
 /** The groups libvirt 9.0's test driver fills. */
 const SUPPORTED = new Set(['state']);
-
-/** libvirt's number for a reason name of a state (the index in its enum). */
-function reasonCode(state: DomainStateName, reason: string): number {
-  for (let i = 0; i < 32; i++) if (reasonName(state, i) === reason) return i;
-  return 0;
-}
 
 export type { DomainStatsQuery };
 
@@ -51,9 +45,7 @@ export function domainsStats(host: TestHost, doms: DomainList, query: DomainStat
   const state = query.groups.length === 0 || query.groups.includes('state');
   return domains.map((d) => ({
     domain: ref(d),
-    params: state
-      ? { 'state.state': DOMAIN_STATES.indexOf(d.state), 'state.reason': reasonCode(d.state, d.reason) }
-      : {},
+    params: state ? stateCodes(d) : {},
   }));
 }
 
