@@ -202,7 +202,7 @@ function balloonGroup(
   if (rss !== undefined) p['balloon.rss'] = rss;
 }
 
-/** The balloon driver's figures by libvirt's names (QEMU's in bytes become KiB); -1 means not reported. */
+/** The balloon driver's figures by libvirt's names (QEMU's in bytes become KiB). */
 const GUEST_STATS: readonly [string, string, string, number][] = [
   ['stat-swap-in', 'swap_in', 'swapIn', 1024],
   ['stat-swap-out', 'swap_out', 'swapOut', 1024],
@@ -223,7 +223,8 @@ function guestMemory(reply: unknown, prefix: string, camel = false): Record<stri
   let any = false;
   for (const [qemu, name, camelName, div] of GUEST_STATS) {
     const v = g.stats[qemu];
-    if (typeof v === 'number' && v >= 0) {
+    // QEMU sends -1 (as an unsigned 64-bit number) for a figure the guest never reported
+    if (typeof v === 'number' && v >= 0 && v < 2 ** 63) {
       out[prefix + (camel ? camelName : name)] = Math.floor(v / div);
       any = true;
     }
