@@ -47,6 +47,7 @@ import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
 import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { commandLineFor } from './domain-command-line.js';
+import * as devStats from './domains/device-stats.js';
 import * as stats from './domains/guest-stats.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
 import type { HelperBinaries } from './lifecycle/index.js';
@@ -331,21 +332,21 @@ export class QemuConnection implements DriverConnection {
     return stats.qemuDomainsStats(this.#domains.migrationSide(), doms, q, opts);
   }
   domainGetBlockInfo(dom: DomainRef, disk: string, opts: CallOptions = {}) {
-    return stats.onEntry(this.#domains.migrationSide(), dom, opts, (e) => stats.qemuBlockInfo(e, disk));
+    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) => devStats.qemuBlockInfo(e, disk));
   }
   domainBlockStats(dom: DomainRef, disk: string, opts: CallOptions = {}) {
-    return stats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
-      stats.qemuBlockStats(e, disk, opts.signal),
+    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
+      devStats.qemuBlockStats(e, disk, opts.signal),
     );
   }
   domainInterfaceStats(dom: DomainRef, device: string, opts: CallOptions = {}) {
-    return stats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
-      stats.qemuInterfaceStats(e, device),
+    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
+      devStats.qemuInterfaceStats(e, device),
     );
   }
   domainMemoryStats(dom: DomainRef, opts: CallOptions = {}) {
-    return stats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
-      stats.qemuMemoryStats(e, opts.signal),
+    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
+      devStats.qemuMemoryStats(e, opts.signal),
     );
   }
 

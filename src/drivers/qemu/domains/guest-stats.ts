@@ -15,15 +15,7 @@
  * @module
  */
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
-import type {
-  BlockInfo,
-  BlockStats,
-  DomainStatsGroup,
-  DomainStatsQuery,
-  DomainStatsValue,
-  InterfaceStats,
-  MemoryStats,
-} from '../../../domain-stats.js';
+import type { DomainStatsGroup, DomainStatsQuery, DomainStatsValue } from '../../../domain-stats.js';
 import type { CallOptions, DomainRef, DriverDomainStats } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { stateCodes } from '../../state-codes.js';
@@ -66,18 +58,8 @@ export type { DomainStatsQuery };
 /** The domains of a stats call: a list of them, or undefined for all those the filters pass. */
 export type StatsDoms = readonly DomainRef[] | undefined;
 
-/** Runs a per-device call on a domain's entry (one this process manages). */
-export async function onEntry<T>(
-  side: Pick<MigrationSide, 'owned'>,
-  dom: DomainRef,
-  opts: CallOptions,
-  fn: (e: Entry) => T | Promise<T>,
-): Promise<T> {
-  return fn(await side.owned(dom, opts, 'read the statistics of'));
-}
-
 /** The live definition of an entry, else its persistent one. */
-function defOf(e: Entry): DomainDef | undefined {
+export function defOf(e: Entry): DomainDef | undefined {
   return (isActive(e) ? e.live : undefined) ?? e.config ?? e.live;
 }
 
@@ -122,15 +104,20 @@ function filtered(side: Side, q: DomainStatsQuery): Entry[] {
   });
 }
 
-/** One monitor round: every query of the groups at once; a query that fails leaves its figures out. */
-async function ask(
+/**
+ * One monitor round: every query of the groups at once; a query that fails
+ * leaves its figures out. Each is bounded by a timeout, not by the caller's
+ * signal (the facade stops waiting on an abort): a poll of many guests adds
+ * no listeners to one signal.
+ */
+export async function ask(
   qmp: QmpClient | undefined,
   signal: AbortSignal | undefined,
   cmds: Record<string, [string, Record<string, unknown>?]>,
-) {
+): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
-  if (!qmp) return out;
-  const o = { timeoutMs: QUERY_TIMEOUT_MS, ...(signal ? { signal } : {}) };
+  if (!qmp || signal?.aborted) return out;
+  const o = { timeoutMs: QUERY_TIMEOUT_MS };
   await Promise.all(
     Object.entries(cmds).map(async ([key, [cmd, args]]) => {
       out[key] = await qmp.execute(cmd, args, o).catch(() => undefined);
@@ -216,7 +203,7 @@ const GUEST_STATS: readonly [string, string, string, number][] = [
   ['stat-htlb-pgfail', 'hugetlb_pgfail', 'hugetlbPgfail', 1],
 ];
 
-function guestMemory(reply: unknown, prefix: string, camel = false): Record<string, number> {
+export function guestMemory(reply: unknown, prefix: string, camel = false): Record<string, number> {
   const out: Record<string, number> = {};
   const g = reply as { stats?: Record<string, number>; 'last-update'?: number } | undefined;
   if (!g?.stats) return out;
@@ -251,7 +238,7 @@ function vcpuGroup(p: Params, def: DomainDef | undefined, cpus: unknown, pid?: n
 }
 
 /** Whether libvirt reads a tap's counters swapped (the host's rx is the guest's tx): all but ethernet/direct. */
-function swapped(type: string | undefined): boolean {
+export function swapped(type: string | undefined): boolean {
   return type !== 'ethernet' && type !== 'direct';
 }
 
@@ -278,14 +265,14 @@ function netGroup(p: Params, def: DomainDef | undefined) {
   });
 }
 
-type Disk = NonNullable<NonNullable<DomainDef['devices']>['disks']>[number];
+export type Disk = NonNullable<NonNullable<DomainDef['devices']>['disks']>[number];
 
-function diskPath(d: Disk): string | undefined {
+export function diskPath(d: Disk): string | undefined {
   return d.source?.file ?? d.source?.dev;
 }
 
 /** The QEMU block device behind a disk: the `query-block` entry whose image is the disk's source. */
-function blockOf(
+export function blockOf(
   d: Disk,
   blocks: unknown,
   stats: unknown,
@@ -358,104 +345,4 @@ function vmGroup(p: Params, reply: unknown) {
       if (typeof s.value === 'number' || typeof s.value === 'boolean') p[`vm.${s.name}`] = s.value;
     }
   }
-}
-
-// ---------------------------------------------------------------- per-device calls
-
-function findDisk(def: DomainDef | undefined, disk: string): Disk {
-  const d = (def?.devices?.disks ?? []).find((x) => x.target.dev === disk || diskPath(x) === disk);
-  if (!d)
-    throw new VirError('INVALID_ARG', 'qemu', `invalid path ${disk} not assigned to domain`, {
-      field: 'disk',
-    });
-  return d;
-}
-
-function running(e: Entry) {
-  if (!e.runner || !isActive(e)) throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
-  return e.runner;
-}
-
-/** `virDomainGetBlockInfo`: from the image file (a qcow2's virtual size from its header). */
-export function qemuBlockInfo(e: Entry, disk: string): BlockInfo {
-  const d = findDisk(defOf(e), disk);
-  const path = diskPath(d);
-  const sizes = path ? imageSizes(path, d.driver?.type) : undefined;
-  if (!sizes) {
-    throw new VirError(
-      'OPERATION_INVALID',
-      'qemu',
-      `disk ${disk} has no local image whose size could be read`,
-      {
-        field: 'disk',
-      },
-    );
-  }
-  return sizes;
-}
-
-/** `virDomainBlockStats`: QEMU's counters of the disk (`errs` QEMU does not count). */
-export async function qemuBlockStats(e: Entry, disk: string, signal?: AbortSignal): Promise<BlockStats> {
-  const runner = running(e);
-  const d = findDisk(e.live, disk);
-  const r = await ask(runner.monitor, signal, { block: ['query-block'], stats: ['query-blockstats'] });
-  const s = blockOf(d, r.block, r.stats).stats;
-  if (!s) throw new VirError('OPERATION_FAILED', 'qemu', `QEMU reports no statistics for disk ${disk}`);
-  return {
-    rdReq: s.rd_operations,
-    rdBytes: s.rd_bytes,
-    wrReq: s.wr_operations,
-    wrBytes: s.wr_bytes,
-  } as BlockStats;
-}
-
-/** `virDomainInterfaceStats`: the tap's counters, by device name or MAC. */
-export function qemuInterfaceStats(e: Entry, device: string): InterfaceStats {
-  running(e);
-  const mac = device.toLowerCase();
-  const n = (e.live?.devices?.interfaces ?? []).find(
-    (x) => x.target?.dev === device || String(x.mac?.address ?? '').toLowerCase() === mac,
-  );
-  if (!n)
-    throw new VirError('INVALID_ARG', 'qemu', `'${device}' is not a known interface`, { field: 'device' });
-  const c = n.target?.dev ? netDevCounters(n.target.dev) : undefined;
-  if (!c) {
-    throw new VirError(
-      'OPERATION_UNSUPPORTED',
-      'qemu',
-      `interface '${device}' (type ${n.type}) has no host device whose counters could be read`,
-      { field: 'device' },
-    );
-  }
-  const [rx, tx] = swapped(n.type) ? ['tx', 'rx'] : ['rx', 'tx'];
-  return {
-    rxBytes: c[`${rx}_bytes`] as number,
-    rxPackets: c[`${rx}_packets`] as number,
-    rxErrs: c[`${rx}_errors`] as number,
-    rxDrop: c[`${rx}_dropped`] as number,
-    txBytes: c[`${tx}_bytes`] as number,
-    txPackets: c[`${tx}_packets`] as number,
-    txErrs: c[`${tx}_errors`] as number,
-    txDrop: c[`${tx}_dropped`] as number,
-  };
-}
-
-/** `virDomainMemoryStats`: the balloon's size, the guest's own figures when it reports them, and RSS. */
-export async function qemuMemoryStats(e: Entry, signal?: AbortSignal): Promise<MemoryStats> {
-  const runner = running(e);
-  const out: Record<string, number> = {};
-  if (runner.guest.memballoon) {
-    const r = await ask(runner.monitor, signal, {
-      balloon: ['query-balloon'],
-      guest: ['qom-get', { path: '/machine/peripheral/balloon0', property: 'guest-stats' }],
-    });
-    const actual = (r.balloon as { actual?: number } | undefined)?.actual;
-    out.actual = actual !== undefined ? Math.floor(actual / 1024) : runner.getInfo().memory;
-    Object.assign(out, guestMemory(r.guest, '', true));
-  } else {
-    out.actual = runner.getInfo().memory;
-  }
-  const rss = runner.pid !== undefined ? residentKiB(runner.pid) : undefined;
-  if (rss !== undefined) out.rss = rss;
-  return out as MemoryStats;
 }
