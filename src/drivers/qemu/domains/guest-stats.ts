@@ -79,6 +79,11 @@ export async function qemuDomainsStats(
       { field: 'groups' },
     );
   }
+  if (q.backing) {
+    throw new VirError('ARGUMENT_UNSUPPORTED', 'qemu', 'statistics of backing images are not supported yet', {
+      field: 'backing',
+    });
+  }
   await side.enter(opts);
   const groups = new Set<DomainStatsGroup>(q.groups.length === 0 ? SUPPORTED : q.groups);
   const entries = doms ? doms.map((d) => entryOf(side, d)) : filtered(side, q);
@@ -207,16 +212,14 @@ export function guestMemory(reply: unknown, prefix: string, camel = false): Reco
   const out: Record<string, number> = {};
   const g = reply as { stats?: Record<string, number>; 'last-update'?: number } | undefined;
   if (!g?.stats) return out;
-  let any = false;
   for (const [qemu, name, camelName, div] of GUEST_STATS) {
     const v = g.stats[qemu];
     // QEMU sends -1 (as an unsigned 64-bit number) for a figure the guest never reported
-    if (typeof v === 'number' && v >= 0 && v < 2 ** 63) {
+    if (typeof v === 'number' && v >= 0 && v < 2 ** 63)
       out[prefix + (camel ? camelName : name)] = Math.floor(v / div);
-      any = true;
-    }
   }
-  if (any && typeof g['last-update'] === 'number')
+  // 0 until the guest's balloon driver first reports; libvirt passes it on as it is
+  if (typeof g['last-update'] === 'number')
     out[prefix + (camel ? 'lastUpdate' : 'last-update')] = g['last-update'];
   return out;
 }
@@ -323,6 +326,7 @@ function blockGroup(p: Params, def: DomainDef | undefined, blocks: unknown, stat
 }
 
 function iothreadGroup(p: Params, threads: unknown[]) {
+  if (threads.length === 0) return; // libvirt reports the group only for a guest with I/O threads
   p['iothread.count'] = threads.length;
   for (const t of threads as {
     id: string;
