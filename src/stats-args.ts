@@ -156,8 +156,9 @@ export function typedStats(params: DomainStatsParams): DomainStats {
     const sorted = [...vcpus.entries()].sort((a, b) => a[0] - b[0]);
     out.vcpu = { ...nums({ current: vcpu?.current, maximum: vcpu?.maximum }), vcpus: sorted.map(vcpuOf) };
   }
-  if (bags.has('net') || net.length > 0) out.interface = dense(net) as NetStats[];
-  if (bags.has('block') || block.length > 0) out.block = dense(block) as BlockStatsEntry[];
+  if (bags.has('net') || net.length > 0) out.interface = dense(net, bags.get('net')?.count) as NetStats[];
+  if (bags.has('block') || block.length > 0)
+    out.block = dense(block, bags.get('block')?.count) as BlockStatsEntry[];
   for (const g of OPEN_GROUPS) {
     const bag = bags.get(g);
     if (bag) out[g] = bag;
@@ -182,8 +183,11 @@ function vcpuOf([index, bag]: [number, Bag]): VcpuStats {
   };
 }
 
-function dense(list: Bag[]): Bag[] {
-  return Array.from(list, (e) => e ?? {});
+/** One entry per index up to `count` (`net.count`, `block.count`): a device without figures is `{}`. */
+function dense(list: Bag[], count: DomainStatsValue | undefined): Bag[] {
+  // a daemon's count is not trusted with memory: libvirt's own limit on devices is far below this
+  const n = Math.max(list.length, typeof count === 'number' ? Math.min(count, 65_536) : 0);
+  return Array.from({ length: n }, (_, i) => list[i] ?? {});
 }
 
 /** `Domain.getStats`: one domain's record through the driver's `domainListGetStats`. */
