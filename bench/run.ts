@@ -15,6 +15,7 @@ const MODULES = [
   'fleet',
   'domain',
   'test-driver',
+  'domain-stats',
   'qemu',
   'qemu-lifecycle',
   'qemu-guests',

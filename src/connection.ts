@@ -23,6 +23,7 @@ import {
   type XmlSource,
 } from './connection-args.js';
 import { Domain } from './domain.js';
+import type { AllDomainStatsOptions, DomainStatsRecord } from './domain-stats.js';
 import type {
   BaselineOptions,
   CallOptions,
@@ -42,6 +43,7 @@ import { findDriver } from './drivers/registry.js';
 import { throwIfAborted, toVirError, VirError } from './errors.js';
 import { EventStream, type EventStreamOptions, type StreamEvent } from './event-stream.js';
 import * as objects from './objects.js';
+import { allDomainStats, statsRefs } from './stats-args.js';
 import { type ConnectUri, parseUri } from './uri.js';
 
 /** Options of {@link connect}; `O`, the driver's options, follows the URI ({@link DriverOptionsFor}). */
@@ -208,6 +210,16 @@ export class Connection implements DomainOwner, objects.ObjectOwner {
       return this.#driver.lookupDomain(lookup, { signal });
     });
     return this.#domain(ref);
+  }
+
+  /** Statistics of `domains`, or of all domains the filters pass (`virConnectGetAllDomainStats`). */
+  getAllDomainStats(
+    domains?: readonly Domain[],
+    opts: AllDomainStatsOptions = {},
+  ): Promise<DomainStatsRecord<Domain<Connection>>[]> {
+    return this.#call('getAllDomainStats', opts, (signal) =>
+      allDomainStats(this.#driver, statsRefs(domains), opts, signal, (r) => this.#domain(r)),
+    );
   }
 
   /** Defines (or redefines) a persistent domain from XML or a `DomainDef`. */

@@ -11,6 +11,14 @@ import { DomainDef } from './conf/domain/domain-def.js';
 import { checkStartTimeout } from './connection-args.js';
 import { checkAgentTimeout, DomainAgent } from './domain-agent.js';
 import type {
+  BlockInfo,
+  BlockStats,
+  DomainStatsOptions,
+  DomainStatsRecord,
+  InterfaceStats,
+  MemoryStats,
+} from './domain-stats.js';
+import type {
   CallOptions,
   ConsoleStream,
   DomainInfo,
@@ -31,6 +39,7 @@ import type {
   PowerMode,
 } from './driver-agent.js';
 import { throwIfAborted, VirError } from './errors.js';
+import { deviceName, oneDomainStats } from './stats-args.js';
 
 /**
  * Where a change to a domain applies: `config` the persistent definition
@@ -184,6 +193,46 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   getInfo(opts: CallOptions = {}): Promise<DomainInfo> {
     return this.#conn._domainCall('domainGetInfo', this.#ref, opts, (d, signal) =>
       d.domainGetInfo!(this.#ref, { signal }),
+    );
+  }
+
+  /**
+   * Statistics by libvirt's groups and key names (`virDomainListGetStats`):
+   * `stats` typed by group, `params` libvirt's flat form. An unknown group is
+   * `INVALID_ARG` naming it; see {@link DomainStatsOptions}.
+   */
+  getStats(opts: DomainStatsOptions = {}): Promise<DomainStatsRecord<this>> {
+    return oneDomainStats(this.#conn, this.#ref, this, opts);
+  }
+
+  /** Capacity, allocation and physical size of a disk, by target (`vda`) or path (`virsh domblkinfo`). */
+  async getBlockInfo(disk: string, opts: CallOptions = {}): Promise<BlockInfo> {
+    const name = deviceName(disk, 'disk');
+    return this.#conn._domainCall('domainGetBlockInfo', this.#ref, opts, (d, signal) =>
+      d.domainGetBlockInfo!(this.#ref, name, { signal }),
+    );
+  }
+
+  /** I/O counters of a disk of the running guest, by target or path (`virsh domblkstat`). */
+  async getBlockStats(disk: string, opts: CallOptions = {}): Promise<BlockStats> {
+    const name = deviceName(disk, 'disk');
+    return this.#conn._domainCall('domainBlockStats', this.#ref, opts, (d, signal) =>
+      d.domainBlockStats!(this.#ref, name, { signal }),
+    );
+  }
+
+  /** Counters of an interface of the running guest, by host device (`vnet0`) or MAC (`virsh domifstat`). */
+  async getInterfaceStats(device: string, opts: CallOptions = {}): Promise<InterfaceStats> {
+    const name = deviceName(device, 'device');
+    return this.#conn._domainCall('domainInterfaceStats', this.#ref, opts, (d, signal) =>
+      d.domainInterfaceStats!(this.#ref, name, { signal }),
+    );
+  }
+
+  /** The balloon's and the guest's memory figures of the running guest (`virsh dommemstat`). */
+  getMemoryStats(opts: CallOptions = {}): Promise<MemoryStats> {
+    return this.#conn._domainCall('domainMemoryStats', this.#ref, opts, (d, signal) =>
+      d.domainMemoryStats!(this.#ref, { signal }),
     );
   }
 

@@ -14,6 +14,14 @@
 import type { Capabilities } from './conf/capabilities.js';
 import type { DomainDef } from './conf/domain/domain-def.js';
 import type {
+  BlockInfo,
+  BlockStats,
+  DomainStatsParams,
+  DomainStatsQuery,
+  InterfaceStats,
+  MemoryStats,
+} from './domain-stats.js';
+import type {
   AgentCallOptions,
   DomainFsInfo,
   DomainInterface,
@@ -220,6 +228,14 @@ export interface OpenConsoleOptions extends CallOptions {
   force?: boolean;
 }
 
+/** One domain's statistics as a driver gives them: libvirt's flat parameters. */
+export interface DriverDomainStats {
+  /** The domain. */
+  readonly domain: DomainRef;
+  /** libvirt's keys and values, in the order filled. */
+  readonly params: DomainStatsParams;
+}
+
 /** A domain snapshot as listed (libvirt's `virDomainSnapshotPtr` facts). */
 export interface SnapshotInfo {
   /** The snapshot name, unique within its domain. */
@@ -368,6 +384,26 @@ export interface DriverConnection extends ObjectDrivers {
     name: string | undefined,
     opts?: OpenConsoleOptions,
   ): Promise<ConsoleStream>;
+
+  /**
+   * Statistics of `domains`, or of every domain passing the query's filters
+   * when `undefined` (`virDomainListGetStats`, `virConnectGetAllDomainStats`),
+   * as libvirt's flat parameters; a group the driver lacks is left out unless
+   * `query.enforce` (then `ARGUMENT_UNSUPPORTED`).
+   */
+  domainListGetStats?(
+    domains: readonly DomainRef[] | undefined,
+    query: DomainStatsQuery,
+    opts?: CallOptions,
+  ): Promise<DriverDomainStats[]>;
+  /** Sizes of a disk, by target (`vda`) or source path (`virDomainGetBlockInfo`). */
+  domainGetBlockInfo?(dom: DomainRef, disk: string, opts?: CallOptions): Promise<BlockInfo>;
+  /** I/O counters of a disk of a running domain, by target or source path (`virDomainBlockStats`). */
+  domainBlockStats?(dom: DomainRef, disk: string, opts?: CallOptions): Promise<BlockStats>;
+  /** Counters of an interface of a running domain, by host device name or MAC (`virDomainInterfaceStats`). */
+  domainInterfaceStats?(dom: DomainRef, device: string, opts?: CallOptions): Promise<InterfaceStats>;
+  /** The balloon's and the guest's memory figures of a running domain (`virDomainMemoryStats`). */
+  domainMemoryStats?(dom: DomainRef, opts?: CallOptions): Promise<MemoryStats>;
 
   /** Takes a snapshot from `<domainsnapshot>` XML; returns its name. */
   domainSnapshotCreate?(dom: DomainRef, xml: string, opts?: CallOptions): Promise<string>;

@@ -7,6 +7,8 @@ export * from './conf/index.js';
 export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource } from './connection.js';
 export { Domain, type WriteOptions } from './domain.js';
 export { DomainAgent } from './domain-agent.js';
+export type * from './domain-stats.js';
+export { DOMAIN_STATS_GROUPS, MEMORY_STAT_TAGS } from './domain-stats.js';
 export type * from './driver.js';
 export type * from './driver-agent.js';
 export { AGENT_DEFAULT_TIMEOUT_MS } from './driver-agent.js';

@@ -41,21 +41,16 @@ import {
   qemuCompareHypervisorCpu,
 } from './caps/cpu-calls.js';
 import { buildDomainCapabilities, type DomainCapsHostFacts } from './caps/domain-caps-builder.js';
-import {
-  findEmulators,
-  firmwareDirs,
-  readFirmware,
-  readSevAsids,
-  tpmEmulatorVersions,
-  vfioAvailable,
-} from './caps/host-facts.js';
+import { domainCapsHostFacts, findEmulators } from './caps/host-facts.js';
 import { hostArch, readHostInfo } from './caps/host-info.js';
 import { nodeInfoOf } from './caps/node-info.js';
 import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
 import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { commandLineFor } from './domain-command-line.js';
+import * as devStats from './domains/device-stats.js';
 import type { Entry } from './domains/domain-entry.js';
+import * as stats from './domains/guest-stats.js';
 import type { MigrationSide } from './domains/index.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
 import type { HelperBinaries } from './lifecycle/index.js';
@@ -196,7 +191,8 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     const key = `${caps.emulator}\0${query.arch ?? ''}\0${query.machine ?? ''}\0${virttype}`;
     const memo = this.#domCapsMemo.get(key);
     if (memo && memo.caps === caps) return memo.xml;
-    this.#hostFacts ??= this.#readHostFacts();
+    this.#host ??= readHostInfo();
+    this.#hostFacts ??= domainCapsHostFacts(this.paths.mode, this.#host);
     const facts = await this.#hostFacts;
     const request: { virttype: 'kvm' | 'qemu'; machine?: string; arch?: string } = { virttype };
     if (query.machine !== undefined) request.machine = query.machine;
@@ -341,6 +337,29 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     return migrateDomain(src, dst, dom, opts, migrationHosts(this, dest, opts));
   }
 
+  // Statistics: see domains/guest-stats.ts.
+  domainListGetStats(doms: stats.StatsDoms, q: stats.DomainStatsQuery, opts: CallOptions = {}) {
+    return stats.qemuDomainsStats(this.#domains.migrationSide(), doms, q, opts);
+  }
+  domainGetBlockInfo(dom: DomainRef, disk: string, opts: CallOptions = {}) {
+    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) => devStats.qemuBlockInfo(e, disk));
+  }
+  domainBlockStats(dom: DomainRef, disk: string, opts: CallOptions = {}) {
+    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
+      devStats.qemuBlockStats(e, disk, opts.signal),
+    );
+  }
+  domainInterfaceStats(dom: DomainRef, device: string, opts: CallOptions = {}) {
+    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
+      devStats.qemuInterfaceStats(e, device),
+    );
+  }
+  domainMemoryStats(dom: DomainRef, opts: CallOptions = {}) {
+    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
+      devStats.qemuMemoryStats(e, opts.signal),
+    );
+  }
+
   subscribe(listener: DomainEventListener): () => void {
     return this.#domains.subscribe(listener);
   }
@@ -400,21 +419,5 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
       });
     }
     return found;
-  }
-
-  async #readHostFacts(): Promise<DomainCapsHostFacts> {
-    this.#host ??= readHostInfo();
-    const [firmware, vfio, tpm, sevAsids, host] = await Promise.all([
-      readFirmware(firmwareDirs(this.paths.mode)),
-      vfioAvailable(),
-      tpmEmulatorVersions(),
-      readSevAsids(),
-      this.#host,
-    ]);
-    const facts: DomainCapsHostFacts = { firmware, vfio, tpmEmulatorVersions: tpm };
-    const bits = host.cpu.maxPhysAddr?.bits;
-    if (bits !== undefined) facts.physAddrBits = bits;
-    if (sevAsids) facts.sevAsids = sevAsids;
-    return facts;
   }
 }

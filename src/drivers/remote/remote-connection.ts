@@ -5,6 +5,7 @@
  */
 import { Capabilities } from '../../conf/capabilities.js';
 import { DomainDef } from '../../conf/domain/domain-def.js';
+import type { DomainStatsQuery } from '../../domain-stats.js';
 import type {
   BaselineOptions,
   CallOptions,
@@ -33,6 +34,7 @@ import { RemoteNetworks } from './remote-networks.js';
 import { RemoteObjectEvents } from './remote-object-events.js';
 import type { RemoteCall } from './remote-object-values.js';
 import { RemoteNodeDevices, RemoteSecrets } from './remote-secrets-nodedevs.js';
+import { RemoteStats } from './remote-stats.js';
 import { RemoteStorage } from './remote-storage.js';
 import {
   affectFlags,
@@ -85,6 +87,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   readonly secrets: RemoteSecrets;
   readonly nodeDevices: RemoteNodeDevices;
   readonly #objectEvents: RemoteObjectEvents;
+  readonly #stats: RemoteStats;
 
   protected readonly agentCall: RemoteCall = (proc, args, opts) => this.#call(proc, args, opts);
 
@@ -99,6 +102,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
     this.networks = new RemoteNetworks(call, this.#objectEvents);
     this.secrets = new RemoteSecrets(call, this.#objectEvents);
     this.nodeDevices = new RemoteNodeDevices(call);
+    this.#stats = new RemoteStats(call);
   }
 
   get type(): string {
@@ -531,6 +535,24 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
 
   async domainIsPersistent(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
     return (await this.#call(P.DOMAIN_IS_PERSISTENT, { dom: toRemote(dom) }, opts)).persistent !== 0;
+  }
+
+  // ---------------------------------------------------------------- statistics (remote-stats.ts)
+
+  domainListGetStats(doms: readonly DomainRef[] | undefined, q: DomainStatsQuery, opts?: CallOptions) {
+    return this.#stats.listGetStats(doms, q, opts);
+  }
+  domainGetBlockInfo(dom: DomainRef, disk: string, opts?: CallOptions) {
+    return this.#stats.blockInfo(dom, disk, opts);
+  }
+  domainBlockStats(dom: DomainRef, disk: string, opts?: CallOptions) {
+    return this.#stats.blockStats(dom, disk, opts);
+  }
+  domainInterfaceStats(dom: DomainRef, device: string, opts?: CallOptions) {
+    return this.#stats.interfaceStats(dom, device, opts);
+  }
+  domainMemoryStats(dom: DomainRef, opts?: CallOptions) {
+    return this.#stats.memoryStats(dom, opts);
   }
 
   // ---------------------------------------------------------------- events

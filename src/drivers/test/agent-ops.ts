@@ -23,6 +23,7 @@ import type {
   SetTimeArg,
 } from '../../driver-agent.js';
 import { VirError } from '../../errors.js';
+import { needActive } from './domain-filter.js';
 import type { TestMethod } from './test-control.js';
 import type { TestDomain } from './test-host.js';
 
@@ -52,11 +53,6 @@ function stateOf(d: TestDomain): AgentState {
     states.set(d, s);
   }
   return s;
-}
-
-/** `OPERATION_INVALID` for an inactive domain, as libvirt's test driver says it. */
-export function needActive(d: TestDomain): void {
-  if (d.id < 0) throw new VirError('OPERATION_INVALID', 'test', 'domain is not running');
 }
 
 function unsupportedFlags(flags: number, fn: string): VirError {

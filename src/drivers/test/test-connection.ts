@@ -34,7 +34,8 @@ import type {
 import type { PowerOptions } from '../../driver-agent.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import { DomainJobs } from '../job-lock.js';
-import { type AgentJob, needActive, refusePowerMode, TestAgentCalls } from './agent-ops.js';
+import { type AgentJob, refusePowerMode, TestAgentCalls } from './agent-ops.js';
+import { listDomainRefs, needActive } from './domain-filter.js';
 import {
   type ChangeFlags,
   create,
@@ -58,6 +59,7 @@ import type { ControlledHost, TestControl, TestMethod } from './test-control.js'
 import { parseTestDomain } from './test-domain-xml.js';
 import { type InitialDomain, ref, type TestDomain, TestHost } from './test-host.js';
 import { type TestObjectSetup, TestObjects } from './test-objects.js';
+import * as stats from './test-stats.js';
 
 export { TEST_MAX_VCPUS } from './domain-ops.js';
 
@@ -155,18 +157,7 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
   // --- domains ----------------------------------------------------------------
 
   listDomains(filter: ListDomainsFilter, opts: CallOptions = {}): Promise<DomainRef[]> {
-    return this.#hostJob('listDomains', opts, () => {
-      const states = filter.state === undefined ? undefined : new Set<string>([filter.state].flat());
-      const out: DomainRef[] = [];
-      for (const d of this.#host.byUuid.values()) {
-        if (filter.active !== undefined && filter.active !== d.id >= 0) continue;
-        if (filter.persistent !== undefined && filter.persistent !== d.persistent) continue;
-        if (filter.autostart !== undefined && filter.autostart !== d.autostart) continue;
-        if (states && !states.has(d.state)) continue;
-        out.push(ref(d));
-      }
-      return out;
-    });
+    return this.#hostJob('listDomains', opts, () => listDomainRefs(this.#host, filter));
   }
 
   lookupDomain(key: DomainLookup, opts: CallOptions = {}): Promise<DomainRef> {
@@ -250,6 +241,23 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
 
   domainGetState(dom: DomainRef, opts: CallOptions = {}): Promise<DomainState> {
     return this.#domainJob('domainGetState', dom, opts, (d) => ({ state: d.state, reason: d.reason }));
+  }
+
+  // --- statistics (test-stats.ts) ---
+  domainListGetStats(doms: stats.DomainList, q: stats.DomainStatsQuery, opts: CallOptions = {}) {
+    return this.#hostJob('domainListGetStats', opts, () => stats.domainsStats(this.#host, doms, q));
+  }
+  domainGetBlockInfo(dom: DomainRef, disk: string, opts: CallOptions = {}) {
+    return this.#domainJob('domainGetBlockInfo', dom, opts, (d) => stats.blockInfo(d, disk));
+  }
+  domainBlockStats(dom: DomainRef, disk: string, opts: CallOptions = {}) {
+    return this.#domainJob('domainBlockStats', dom, opts, (d) => stats.blockStats(d, disk));
+  }
+  domainInterfaceStats(dom: DomainRef, device: string, opts: CallOptions = {}) {
+    return this.#domainJob('domainInterfaceStats', dom, opts, (d) => stats.interfaceStats(d, device));
+  }
+  domainMemoryStats(dom: DomainRef, opts: CallOptions = {}) {
+    return this.#domainJob('domainMemoryStats', dom, opts, stats.memoryStats);
   }
 
   domainGetInfo(dom: DomainRef, opts: CallOptions = {}): Promise<DomainInfo> {

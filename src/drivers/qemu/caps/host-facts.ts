@@ -10,8 +10,9 @@ import { constants } from 'node:fs';
 import { access, open, readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import type { CapsHost } from '../../../conf/capabilities.js';
 import type { QemuMode } from '../paths.js';
-import type { FirmwareImage } from './domain-caps-builder.js';
+import type { DomainCapsHostFacts, FirmwareImage } from './domain-caps-builder.js';
 
 /** Directories searched for firmware descriptors, later ones overriding same-named files. */
 export function firmwareDirs(mode: QemuMode, env: NodeJS.ProcessEnv = process.env): string[] {
@@ -173,4 +174,23 @@ export async function findEmulators(env: NodeJS.ProcessEnv = process.env): Promi
     }
   }
   return [...seen.values()];
+}
+
+/** The host facts domain capabilities need: firmware, VFIO, TPM emulators, SEV ASIDs, physical address bits. */
+export async function domainCapsHostFacts(
+  mode: QemuMode,
+  hostInfo: Promise<CapsHost>,
+): Promise<DomainCapsHostFacts> {
+  const [firmware, vfio, tpm, sevAsids, host] = await Promise.all([
+    readFirmware(firmwareDirs(mode)),
+    vfioAvailable(),
+    tpmEmulatorVersions(),
+    readSevAsids(),
+    hostInfo,
+  ]);
+  const facts: DomainCapsHostFacts = { firmware, vfio, tpmEmulatorVersions: tpm };
+  const bits = host.cpu.maxPhysAddr?.bits;
+  if (bits !== undefined) facts.physAddrBits = bits;
+  if (sevAsids) facts.sevAsids = sevAsids;
+  return facts;
 }

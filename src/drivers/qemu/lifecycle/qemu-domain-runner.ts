@@ -133,6 +133,10 @@ export class QemuDomainRunner {
     return this.#core.proc?.pid;
   }
 
+  /** The monitor, for read-only queries (statistics); `OPERATION_INVALID` once the guest is gone. */
+  get monitor(): ReturnType<RunnerCore['requireMonitor']> {
+    return this.#core.requireMonitor();
+  }
   get isActive(): boolean {
     return this.#core.proc !== undefined && !this.#core.starting;
   }
