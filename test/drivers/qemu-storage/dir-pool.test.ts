@@ -34,6 +34,7 @@ import {
   runOurs,
 } from '../../objects-api/py-steps.js';
 import { type Daemon, LIBVIRTD, startLibvirtd } from '../remote/libvirtd.js';
+import { VOLUME_PY, volumeSteps } from './volume-scenario.js';
 
 const QEMU_IMG = ['/usr/bin/qemu-img'].find((p) => existsSync(p));
 const NO_IMG = QEMU_IMG ? '' : ' (skipped: qemu-img not installed; Debian: qemu-utils)';
@@ -70,6 +71,8 @@ async function code(p: Promise<unknown>): Promise<string> {
 }
 
 beforeAll(async () => {
+  // the daemon may run as nobody: the directories it makes are under this one
+  execFileSync('chmod', ['0777', base]);
   if (LIBVIRTD && HAVE_PYTHON_LIBVIRT) daemon = await startLibvirtd();
 }, 30_000);
 
@@ -102,6 +105,27 @@ describe.skipIf(!QEMU_IMG || NO_PEER !== '')(
         ok: true,
         value: ['file', 20 * 1024 * 1024],
       });
+    });
+
+    it('volumes as libvirt makes them: qcow2 over a backing file, compat and features, copies, resizes, bad sizes', async () => {
+      const pyDir = join(base, 'py-vols');
+      const ourDir = join(base, 'our-vols');
+      mkdirSync(pyDir, { mode: 0o777 });
+      execFileSync('chmod', ['0777', pyDir]);
+      mkdirSync(ourDir);
+      const theirs = runLibvirt(`storage+unix:///session?socket=${daemon!.socket}`, VOLUME_PY, [pyDir]);
+      const conn = await open();
+      const ours = await runOurs(volumeSteps(conn, ourDir));
+      await conn.close();
+      const norm = (os: Outcome[], d: string) =>
+        JSON.parse(JSON.stringify(os).replaceAll(d, '<dir>')) as Outcome[];
+      compare(norm(ours, ourDir), norm(theirs, pyDir));
+      // the chain is real: qemu-img sees the overlay's backing file
+      const info = JSON.parse(
+        execFileSync(QEMU_IMG!, ['info', '--output=json', join(ourDir, 'over.qcow2')], { encoding: 'utf8' }),
+      );
+      expect(info['backing-filename']).toBe(join(ourDir, 'base.img'));
+      expect(info['virtual-size']).toBe(20 * 1024 * 1024);
     });
   },
 );

@@ -74,6 +74,9 @@ export class PoolVolumes {
       p.vols.delete(ref.name);
       throw noVol('name', ref.name);
     }
+    // a level the header does not say (0.10) stays as the volume was created with, as in libvirt
+    const compat = v.def.target?.compat;
+    if (def.target && def.target.compat === undefined && compat !== undefined) def.target.compat = compat;
     v.def = def;
     return v;
   }
@@ -143,6 +146,8 @@ export class PoolVolumes {
     const read = await readVolume(this.table.qemuImg(opts.signal), p.def.target!.path!, name).catch(
       () => undefined,
     );
+    if (read?.target && read.target.compat === undefined && def.target?.compat !== undefined)
+      read.target.compat = def.target.compat;
     vol.def = read ?? def;
     vol.building = false;
     this.table.updateSizes(p);

@@ -80,8 +80,8 @@ export function checkBuildable(vol: StorageVolDef, isCopy: boolean): void {
 
 function qcowOptions(vol: StorageVolDef): string[] {
   const t = vol.target ?? {};
-  const o: string[] = [];
-  if (t.compat !== undefined) o.push(`compat=${t.compat}`);
+  // libvirt's default level when none is asked for is the older one, readable by every QEMU
+  const o: string[] = [`compat=${t.compat ?? '0.10'}`];
   if (t.clusterSize !== undefined) o.push(`cluster_size=${t.clusterSize}`);
   if (t.features?.includes('lazy_refcounts')) o.push('lazy_refcounts=on');
   // an option value with a comma would end the option: compat and sizes are checked already
@@ -211,7 +211,14 @@ export async function resizeVolumeFile(
       return;
     }
     if (opts.allocate)
-      unsupported(`preallocating a resize of format '${format}' is not supported`, 'flags.allocate');
+      throw new VirError(
+        'OPERATION_UNSUPPORTED',
+        'storage',
+        'preallocate is only supported for raw type volume',
+        {
+          field: 'allocate',
+        },
+      );
     await qemuImg(run, [
       'resize',
       ...(opts.shrink ? ['--shrink'] : []),

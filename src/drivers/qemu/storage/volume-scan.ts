@@ -110,10 +110,12 @@ export async function readVolume(
   def.capacity = info.virtualSize;
   def.allocation = allocation;
   def.target = { path, format: info.format, permissions: perms };
-  if (info.compat !== undefined) def.target.compat = info.compat;
   if (info.clusterSize !== undefined && info.clusterSize > 0n) def.target.clusterSize = info.clusterSize;
-  if (info.compat !== undefined && info.format === 'qcow2')
+  // as libvirt reads a header: only a version 3 qcow2 has a compat level and features
+  if (info.format === 'qcow2' && info.compat === '1.1') {
+    def.target.compat = '1.1';
     def.target.features = info.lazyRefcounts ? ['lazy_refcounts'] : [];
+  }
   if (info.backing) {
     def.backingStore = { path: info.backing.path };
     if (info.backing.format !== undefined) def.backingStore.format = info.backing.format;
