@@ -129,3 +129,120 @@ describe.skipIf(!QEMU_IMG || NO_PEER !== '')(
     });
   },
 );
+
+/** Every file under `dir`, relative, sorted: what a refused call must leave as it was. */
+function tree(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
+}
+
+describe.skipIf(!QEMU_IMG)(`dir pools: bad input, streams, state across connections${NO_IMG}`, () => {
+  it('refuses bad pool paths, volume names and sizes with typed errors, leaving no file behind', async () => {
+    const r = roots();
+    const conn = await open(r);
+    const dir = join(base, 'bad-pool');
+    const sp = conn.storagePools;
+    const pool = (path: string, name = 'bad') =>
+      `<pool type='dir'><name>${name}</name><target><path>${path}</path></target></pool>`;
+    expect(await code(sp.define(pool(`${dir}/../escape`)))).toBe('XML_ERROR');
+    expect(await code(sp.define(pool('relative/dir')))).toBe('XML_ERROR');
+    expect(await code(sp.define(pool(`${dir}/./x`)))).toBe('XML_ERROR');
+    expect(
+      await code(sp.define("<pool type='logical'><name>lv</name><source><name>vg</name></source></pool>")),
+    ).toBe('CONFIG_UNSUPPORTED');
+    expect(tree(r.configDir)).toEqual([]);
+    mkdirSync(dir);
+    const p = await sp.create(pool(`${dir}//`));
+    // libvirt's sanitising of the path: no doubled or trailing slash
+    expect(await p.getXML()).toContain(`<path>${dir}</path>`);
+    const before = tree(dir);
+    const vol = (name: string, cap: string, fmt = 'raw') =>
+      `<volume><name>${name}</name><capacity>${cap}</capacity><target><format type='${fmt}'/></target></volume>`;
+    expect(await code(p.createVolume(vol('a/b', '1024')))).toBe('XML_ERROR');
+    expect(await code(p.createVolume(vol('..', '1024')))).toBe('XML_ERROR');
+    expect(await code(p.createVolume(vol('neg', '-1')))).toBe('XML_ERROR');
+    expect(await code(p.createVolume(vol('huge', '18446744073709551616')))).toBe('XML_ERROR');
+    expect(await code(p.createVolume(vol('big', '9223372036854775807', 'qcow2')))).toBe('INTERNAL_ERROR');
+    expect(await code(p.createVolume(vol('iso', '1024', 'iso')))).toBe('CONFIG_UNSUPPORTED');
+    const enc = vol('enc', '1024', 'qcow2').replace(
+      '</target>',
+      "<encryption format='luks'><secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80f80'/></encryption></target>",
+    );
+    expect(await code(p.createVolume(enc))).toBe('CONFIG_UNSUPPORTED');
+    // a file that exists already is not replaced
+    writeFileSync(join(dir, 'outside.img'), 'keep me');
+    expect(await code(p.createVolume(vol('outside.img', '1024')))).toBe('STORAGE_VOL_EXIST');
+    expect(readFileSync(join(dir, 'outside.img'), 'utf8')).toBe('keep me');
+    expect(tree(dir)).toEqual([...before, 'outside.img'].sort());
+    expect((await p.listVolumes()).map((v) => v.name)).toEqual([]);
+    await p.refresh();
+    expect((await p.listVolumes()).map((v) => v.name)).toEqual(['outside.img']);
+    await p.destroy();
+    expect(await code(sp.lookup('bad'))).toBe('NO_STORAGE_POOL');
+    expect(tree(r.configDir)).toEqual([]);
+    await conn.close();
+  });
+
+  it('uploads and downloads bytes as streams, ranges included', async () => {
+    const conn = await open();
+    const dir = join(base, 'stream-pool');
+    mkdirSync(dir);
+    const p = await conn.storagePools.create(
+      `<pool type='dir'><name>st</name><target><path>${dir}</path></target></pool>`,
+    );
+    const v = await p.createVolume("<volume><name>d.img</name><capacity unit='K'>64</capacity></volume>");
+    const data = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
+    await pipeline(Readable.from([data]), await v.upload());
+    expect(
+      createHash('sha256')
+        .update(readFileSync(join(dir, 'd.img')))
+        .digest('hex'),
+    ).toBe(createHash('sha256').update(data).digest('hex'));
+    const chunks: Buffer[] = [];
+    for await (const c of (await v.download({ offset: 100, length: 1000 })) as AsyncIterable<Buffer>)
+      chunks.push(c);
+    expect(Buffer.concat(chunks)).toEqual(data.subarray(100, 1100));
+    // more than the range allows is an error, not a write past it
+    const w = await v.upload({ offset: 0, length: 10 });
+    await expect(pipeline(Readable.from([Buffer.alloc(11)]), w)).rejects.toMatchObject({
+      code: 'INVALID_ARG',
+    });
+    await p.destroy();
+    await conn.close();
+  });
+
+  it('keeps definitions, running pools and autostart across connections, as the daemon would across restarts', async () => {
+    const r = roots();
+    const dir = join(base, 'kept-pool');
+    let conn = await open(r);
+    const p = await conn.storagePools.define(
+      `<pool type='dir'><name>kept</name><target><path>${dir}</path></target></pool>`,
+    );
+    await p.build();
+    await p.start();
+    await p.setAutostart(true);
+    await p.createVolume(
+      "<volume><name>k.qcow2</name><capacity unit='M'>1</capacity><target><format type='qcow2'/></target></volume>",
+    );
+    const uuid = p.uuid;
+    await conn.close();
+    expect(existsSync(join(r.configDir, 'storage', 'kept.xml'))).toBe(true);
+    expect(existsSync(join(r.runDir, 'storage', 'kept.xml'))).toBe(true);
+    conn = await open(r);
+    const again = await conn.storagePools.lookup('kept');
+    expect([again.uuid, await again.isActive(), await again.getAutostart()]).toEqual([uuid, true, true]);
+    expect((await again.listVolumes()).map((v) => v.name)).toEqual(['k.qcow2']);
+    await again.destroy();
+    await conn.close();
+    // an autostart pool that does not run is started when the roots are opened again
+    conn = await open(r);
+    expect(await (await conn.storagePools.lookup('kept')).isActive()).toBe(true);
+    const k = await conn.storagePools.lookup('kept');
+    await (await k.lookupVolume('k.qcow2')).delete();
+    await k.destroy();
+    await k.undefine();
+    expect(tree(join(r.configDir, 'storage'))).toEqual(['autostart']);
+    await conn.close();
+  });
+});
