@@ -22,6 +22,7 @@ const MODULES = [
   'qemu-command-line',
   'qemu-argv-corpus',
   'remote',
+  'storage',
   'xml',
   'cli',
   'bundle-size',

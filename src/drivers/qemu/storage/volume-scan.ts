@@ -5,18 +5,21 @@
  * `<target>/<name>`, its capacity the image's virtual size, its allocation
  * the bytes the file uses on the host, its format the image's own.
  *
- * A file is read through `qemu-img info` only when its first bytes are an
- * image header qemu-img knows; anything else is raw (or an ISO 9660 image),
- * sized by `stat`, so a refresh of a thousand raw files runs no process.
+ * A qcow2 header is read directly (qcow2-header.ts); a file is read through
+ * `qemu-img info` only when its first bytes are another image header
+ * qemu-img knows (or a qcow2 header with features that reader leaves to
+ * it); anything else is raw (or an ISO 9660 image), sized by `stat`, so a
+ * refresh of a thousand files runs no process.
  * Infos are kept per file identity and modification time, so a refresh
  * re-reads only what changed.
  *
  * @module
  */
 import { closeSync, openSync, readdirSync, readSync, type Stats, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StorageVolDef } from '../../../conf/storage/vol-def.js';
 import { toVirError } from '../../../errors.js';
+import { QCOW2_HEADER_READ, readQcow2Header } from './qcow2-header.js';
 import { type ImageInfo, imageInfo, type QemuImgRun } from './qemu-img.js';
 
 /** Header magics qemu-img reads an image's size and chain from (qcow/qcow2, QED, VMDK, VPC, VDI, VHDX). */
@@ -69,10 +72,15 @@ async function fileInfo(run: QemuImgRun, path: string, st: Stats): Promise<Image
   const cached = infoCache.get(key);
   if (cached) return cached;
   const kind = sniff(path, st.size);
-  const info: ImageInfo =
+  let info: ImageInfo =
     kind === 'image'
-      ? await imageInfo(run, path)
+      ? (readQcow2Header(readAt(path, 0, QCOW2_HEADER_READ), BigInt(st.blocks) * 512n) ??
+        (await imageInfo(run, path)))
       : { format: kind, virtualSize: BigInt(st.size), actualSize: BigInt(st.blocks) * 512n };
+  // a relative backing file is relative to the image's directory (qemu-img's full name)
+  const b = info.backing;
+  if (b && !b.path.startsWith('/') && !b.path.includes(':'))
+    info = { ...info, backing: { ...b, path: join(dirname(path), b.path) } };
   if (infoCache.size >= MAX_CACHE) infoCache.clear();
   infoCache.set(key, info);
   return info;
