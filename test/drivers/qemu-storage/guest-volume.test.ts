@@ -86,6 +86,9 @@ describe.skipIf(!HAS_QEMU || !HAS_IMG)(`a guest on a storage volume${NOTE}`, () 
         "<volume><name>root.qcow2</name><capacity unit='M'>64</capacity><target><format type='qcow2'/></target></volume>",
       );
       const path = await vol.getPath();
+      // domxml-to-native resolves the volume as a start does, starting nothing
+      const argv = await conn.domainXMLToNative('qemu-argv', guest('native', 'images', 'root.qcow2'));
+      expect(argv).toContain(`"filename":"${path}"`);
       const dom = await conn.defineDomain(guest('on-volume', 'images', 'root.qcow2'));
       await dom.start();
       const [pid] = qemuProcessesMentioning(roots.path);
