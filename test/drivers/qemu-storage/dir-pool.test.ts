@@ -183,6 +183,27 @@ describe.skipIf(!QEMU_IMG)(`dir pools: bad input, streams, state across connecti
     await conn.close();
   });
 
+  it("sends libvirt's storage driver events: defined, created (build), started, refreshed, stopped, undefined", async () => {
+    const conn = await open();
+    const seen: string[] = [];
+    const stream = conn.storagePools.events();
+    const pump = (async () => {
+      for await (const e of stream) seen.push(`${e.pool.name}:${e.event}`);
+    })();
+    const dir = join(base, 'ev-pool');
+    const p = await conn.storagePools.define(`<pool type='dir'><name>ev</name><target><path>${dir}</path></target></pool>`);
+    await p.build();
+    await p.start();
+    await p.refresh();
+    await p.destroy();
+    await p.undefine();
+    await new Promise((r) => setTimeout(r, 20));
+    stream.end();
+    await pump;
+    expect(seen).toEqual(['ev:defined', 'ev:created', 'ev:started', 'ev:refreshed', 'ev:stopped', 'ev:undefined']);
+    await conn.close();
+  });
+
   it('uploads and downloads bytes as streams, ranges included', async () => {
     const conn = await open();
     const dir = join(base, 'stream-pool');
