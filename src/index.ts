@@ -29,7 +29,9 @@ export type {
   NetHostRequest,
   NetworkConnection,
   PasstSocketFn,
+  ResolvedVolume,
   SecretRef,
+  VolumeRequest,
 } from './drivers/qemu/command-line/types.js';
 export type {
   FirmwareDescriptor,
