@@ -191,7 +191,9 @@ describe.skipIf(!QEMU_IMG)(`dir pools: bad input, streams, state across connecti
       for await (const e of stream) seen.push(`${e.pool.name}:${e.event}`);
     })();
     const dir = join(base, 'ev-pool');
-    const p = await conn.storagePools.define(`<pool type='dir'><name>ev</name><target><path>${dir}</path></target></pool>`);
+    const p = await conn.storagePools.define(
+      `<pool type='dir'><name>ev</name><target><path>${dir}</path></target></pool>`,
+    );
     await p.build();
     await p.start();
     await p.refresh();
@@ -200,7 +202,14 @@ describe.skipIf(!QEMU_IMG)(`dir pools: bad input, streams, state across connecti
     await new Promise((r) => setTimeout(r, 20));
     stream.end();
     await pump;
-    expect(seen).toEqual(['ev:defined', 'ev:created', 'ev:started', 'ev:refreshed', 'ev:stopped', 'ev:undefined']);
+    expect(seen).toEqual([
+      'ev:defined',
+      'ev:created',
+      'ev:started',
+      'ev:refreshed',
+      'ev:stopped',
+      'ev:undefined',
+    ]);
     await conn.close();
   });
 

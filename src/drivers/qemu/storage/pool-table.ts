@@ -22,6 +22,8 @@ export interface Vol {
   def: StorageVolDef;
   /** Being created: lookups see it, delete and resize are refused (libvirt's "still being allocated"). */
   building: boolean;
+  /** Copies being made from it: it is not deleted, resized or written meanwhile (libvirt's "still in use"). */
+  copies?: number;
 }
 
 export interface Pool {

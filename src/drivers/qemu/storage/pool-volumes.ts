@@ -117,11 +117,13 @@ export class PoolVolumes {
     const name = def.name!;
     if (name === '' || name === '.' || name === '..')
       throw new VirError('XML_ERROR', 'storage', `invalid volume name '${name}'`, { field: '/volume/name' });
+    let source: Vol | undefined;
     let from: { path: string; format: string; capacity: bigint } | undefined;
     if (opts.from) {
       const src = await this.#fresh(opts.from, opts.signal);
       if (src.building)
         throw storageError('OPERATION_INVALID', `volume '${src.def.name}' is still being allocated.`);
+      source = src;
       from = { path: src.def.target!.path!, format: imgFormat(src.def), capacity: src.def.capacity ?? 0n };
       // libvirt: a copy is at least as large as its source
       if ((def.capacity ?? 0n) < from.capacity) def.capacity = from.capacity;
@@ -137,11 +139,14 @@ export class PoolVolumes {
     def.target = { ...def.target, path };
     const vol: Vol = { def, building: true };
     p.vols.set(name, vol);
+    if (source) source.copies = (source.copies ?? 0) + 1;
     try {
       await buildVolume(this.table.qemuImg(opts.signal), def, path, from);
     } catch (err) {
       p.vols.delete(name);
       throw err;
+    } finally {
+      if (source) source.copies = (source.copies ?? 1) - 1;
     }
     const read = await readVolume(this.table.qemuImg(opts.signal), p.def.target!.path!, name).catch(
       () => undefined,
