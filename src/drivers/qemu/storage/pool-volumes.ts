@@ -11,7 +11,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { StorageVolDef } from '../../../conf/storage/vol-def.js';
 import type {
   CallOptions,
@@ -226,20 +226,23 @@ export class PoolVolumes {
       throw storageError('OPERATION_INVALID', `volume '${v.def.name}' is still being allocated.`);
     if (v.def.type === 'dir')
       throw new VirError('NO_SUPPORT', 'storage', 'a directory volume has no bytes to download');
-    const stream = createReadStream(v.def.target!.path!, {
+    const src = createReadStream(v.def.target!.path!, {
       start: Number(range.offset),
       ...(range.length > 0n ? { end: Number(range.offset + range.length - 1n) } : {}),
-      ...(range.signal ? { signal: range.signal } : {}),
     });
-    const wrapped = stream as unknown as VolumeReadStream;
-    stream.on('error', () => undefined);
-    const orig = stream.emit.bind(stream);
-    // errors reach the reader as VirErrors
-    stream.emit = ((event: string, ...args: unknown[]) =>
-      event === 'error'
-        ? orig('error', toVirError(args[0], 'READ_FAILED', 'storage', `cannot read volume '${v.def.name}'`))
-        : orig(event, ...args)) as typeof stream.emit;
-    return wrapped;
+    // the reader sees VirErrors, and ending its side early closes the file
+    const out = new PassThrough();
+    src.on('error', (err) =>
+      out.destroy(toVirError(err, 'READ_FAILED', 'storage', `cannot read volume '${v.def.name}'`)),
+    );
+    out.on('close', () => src.destroy());
+    range.signal?.addEventListener(
+      'abort',
+      () => out.destroy(new VirError('OPERATION_ABORTED', 'storage', 'download aborted')),
+      { once: true },
+    );
+    src.pipe(out);
+    return out as unknown as VolumeReadStream;
   }
 
   async volUpload(ref: StorageVolRef, range: VolumeRange): Promise<VolumeWriteStream> {
