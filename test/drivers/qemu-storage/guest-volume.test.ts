@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../../src/connection.js';
 import { VirError } from '../../../src/errors.js';
 import {
@@ -21,7 +21,11 @@ import {
 
 const HAS_IMG = existsSync('/usr/bin/qemu-img');
 const NOTE = `${QEMU_NOTE}${HAS_IMG ? '' : ' (skipped: qemu-img not installed; Debian: qemu-utils)'}`;
-const roots = tempRoots('vk-qvol-');
+let roots: ReturnType<typeof tempRoots>;
+
+beforeAll(() => {
+  roots = tempRoots('vk-qvol-');
+});
 
 afterAll(() => {
   for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');

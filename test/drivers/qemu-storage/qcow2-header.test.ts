@@ -7,11 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readQcow2Header } from '../../../src/drivers/qemu/storage/qcow2-header.js';
 
 const IMG = '/usr/bin/qemu-img';
-const dir = mkdtempSync(join(tmpdir(), 'vk-qcow2-'));
+let dir = '';
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vk-qcow2-'));
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.skipIf(!existsSync(IMG))('qcow2 headers as qemu-img reads them (skipped without qemu-img)', () => {
@@ -19,14 +22,15 @@ describe.skipIf(!existsSync(IMG))('qcow2 headers as qemu-img reads them (skipped
     ['v2.qcow2', ['-o', 'compat=0.10']],
     ['v3.qcow2', ['-o', 'compat=1.1']],
     ['lazy.qcow2', ['-o', 'compat=1.1,lazy_refcounts=on,cluster_size=4096']],
-    ['backed.qcow2', ['-b', join(dir, 'base.raw'), '-F', 'raw']],
+    ['backed.qcow2', ['-b', 'ABSOLUTE_BASE', '-F', 'raw']],
     ['relative.qcow2', ['-b', 'base.raw', '-F', 'raw']],
   ];
   it.each(cases)('%s', (name, opts) => {
     if (!existsSync(join(dir, 'base.raw')))
       execFileSync(IMG, ['create', '-f', 'raw', join(dir, 'base.raw'), '3M']);
     const path = join(dir, name);
-    execFileSync(IMG, ['create', '-q', '-f', 'qcow2', ...opts, path, '5M'], { cwd: dir });
+    const args = opts.map((o) => (o === 'ABSOLUTE_BASE' ? join(dir, 'base.raw') : o));
+    execFileSync(IMG, ['create', '-q', '-f', 'qcow2', ...args, path, '5M'], { cwd: dir });
     const q = JSON.parse(execFileSync(IMG, ['info', '--output=json', path], { encoding: 'utf8' }));
     const ours = readQcow2Header(readFileSync(path).subarray(0, 65536), BigInt(statSync(path).blocks) * 512n);
     expect(ours).toBeDefined();
