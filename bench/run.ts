@@ -24,6 +24,7 @@ const MODULES = [
   'qemu-command-line',
   'qemu-argv-corpus',
   'remote',
+  'storage',
   'xml',
   'cli',
   'bundle-size',

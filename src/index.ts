@@ -34,7 +34,9 @@ export type {
   NetHostRequest,
   NetworkConnection,
   PasstSocketFn,
+  ResolvedVolume,
   SecretRef,
+  VolumeRequest,
 } from './drivers/qemu/command-line/types.js';
 export type {
   FirmwareDescriptor,

@@ -22,7 +22,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DomainDef } from '../../src/conf/domain/domain-def.js';
 import { buildCommandLine } from '../../src/drivers/qemu/command-line/index.js';
-import type { NetHost } from '../../src/drivers/qemu/command-line/types.js';
+import type { NetHost, ResolvedVolume, VolumeRequest } from '../../src/drivers/qemu/command-line/types.js';
 import {
   type FirmwareDescriptorFile,
   orderFirmwareDescriptors,
@@ -32,6 +32,7 @@ import { applyQemuDefaults } from '../../src/drivers/qemu/defaults/index.js';
 import type { QemuDriverConfig } from '../../src/drivers/qemu/driver-config.js';
 import { buildQemuCaps, type QemuCaps } from '../../src/drivers/qemu/probe/qemu-caps.js';
 import { probeDataFromTranscript } from '../../src/drivers/qemu/probe/transcript.js';
+import { VirError } from '../../src/errors.js';
 import { xmlDiff } from '../../src/xml/equal.js';
 import { validate } from '../../src/xml/validate.js';
 import { attempt, type CaseResult, readDataFile } from './types.js';
@@ -132,6 +133,41 @@ export const harnessNetHost: NetHost = {
     return { type: 'bridge', bridge: 'virbr0' };
   },
 };
+
+/**
+ * The storage driver libvirt's qemuxmlconf harness fakes (tests/qemuxmlconftest.c):
+ * every pool but `inactive` is active; a volume named `TYPE+NAME` is of that
+ * type, any other name a block device, at `/some/TYPE/device/NAME`; the
+ * volume `nonexistent` is missing. An iSCSI pool's `mode='direct'` needs the
+ * pool's own source (a network disk), which virtkit's resolver has no way to
+ * give: refused.
+ */
+export function harnessResolveVolume(req: VolumeRequest): ResolvedVolume {
+  const field = req.field;
+  if (req.pool === 'inactive')
+    throw new VirError(
+      'OPERATION_INVALID',
+      'storage',
+      "storage pool 'inactive' containing volume is not active",
+      { field },
+    );
+  if (req.volume === 'nonexistent')
+    throw new VirError('NO_STORAGE_VOL', 'storage', "no storage vol with matching name 'nonexistent'", {
+      field,
+    });
+  if (req.mode === 'direct' || (req.mode !== undefined && !req.pool.startsWith('pool-iscsi')))
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk source mode '${req.mode}' is not supported`, {
+      field: `${field}/@mode`,
+    });
+  const plus = req.volume.indexOf('+');
+  const [type, name] =
+    plus < 0 ? ['block', req.volume] : [req.volume.slice(0, plus), req.volume.slice(plus + 1)];
+  if (type !== 'file' && type !== 'block' && type !== 'dir')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `volumes of type '${type}' are not supported`, {
+      field,
+    });
+  return { type, path: `/some/${type}/device/${name}` };
+}
 
 /** The cases libvirt's harness runs with `spice_tls = 1` (tests/qemuxmlconftest.c). */
 const SPICE_TLS_CASES = new Set([
@@ -272,6 +308,7 @@ export function harnessPaths(name: string, caseName = '') {
     // the host libvirt's NUMA mock describes: four CPUs a node
     hostNodeOfCpu: (cpu: number) => Math.floor(cpu / 4),
     netHost: harnessNetHost,
+    resolveVolume: harnessResolveVolume,
     // the harness's /dev/vhost-vsock descriptor (and the CID it picks for cid auto='yes'),
     // and the vhost-user-gpu socket it hands QEMU
     vhostVsock: ({ cid, auto }: { cid?: number; auto: boolean }) => ({

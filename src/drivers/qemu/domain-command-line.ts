@@ -1,22 +1,27 @@
 /**
  * The QEMU driver's command line for a guest about to start: the probed
  * caps of its emulator, the runner's paths and the sockets of the helpers
- * started for it, given to `buildCommandLine`.
+ * started for it, and what its volume disks are (the storage of the same
+ * roots), given to `buildCommandLine`.
  *
  * @module
  */
 import { buildCommandLine } from './command-line/index.js';
 import type { CommandLineFor } from './domains/index.js';
 import type { QemuCapsCache } from './probe/caps-cache.js';
+import type { QemuStorage } from './storage/index.js';
 
-export function commandLineFor(cache: QemuCapsCache): CommandLineFor {
+export function commandLineFor(cache: QemuCapsCache, storage?: QemuStorage): CommandLineFor {
   return async (def, run, signal, helpers, extra) => {
     const emulator = def.devices?.emulator ?? '';
     const caps = (await cache.get(emulator, signal ? { signal } : {})).caps;
+    // <disk type='volume'>: the pools of the same roots say what each is
+    const resolveVolume = await storage?.resolverFor(def);
     // display ports are in the live definition already (domains/graphics-ports.ts)
     return buildCommandLine(def, caps, {
       domainDir: run.runDir,
       monitor: { path: run.monitorSocket },
+      ...(resolveVolume ? { resolveVolume } : {}),
       ...(extra?.incoming !== undefined ? { incoming: extra.incoming } : {}),
       ...(helpers?.tpmEmulatorSocket !== undefined ? { tpmEmulatorSocket: helpers.tpmEmulatorSocket } : {}),
       ...(helpers?.virtiofsSockets !== undefined ? { virtiofsSockets: helpers.virtiofsSockets } : {}),

@@ -59,6 +59,7 @@ import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
 import type { QemuCaps } from './probe/qemu-caps.js';
 import { QemuDomainCalls } from './qemu-domain-calls.js';
+import { guestUsingVolume, QemuStorage } from './storage/index.js';
 
 export interface QemuConnectionOptions {
   paths: QemuPaths;
@@ -112,12 +113,17 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   #closed = false;
   readonly #domains: QemuDomains;
   readonly #domainOptions: QemuDomainsOptions;
+  /** `dir` storage pools on these roots (storage/). */
+  readonly storage: QemuStorage;
 
   constructor(options: QemuConnectionOptions) {
     super();
     this.#options = options;
     this.paths = options.paths;
     this.#cache = sharedCache(options.paths, options.kvm);
+    this.storage = QemuStorage.open(options.paths.configDir, options.paths.runDir, (...v) =>
+      guestUsingVolume(this, ...v),
+    );
     this.#domainOptions = {
       configRoot: options.paths.configDir,
       stateRoot: options.paths.stateDir,
@@ -139,7 +145,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
           },
         });
       },
-      commandLine: commandLineFor(this.#cache),
+      commandLine: commandLineFor(this.#cache, this.storage),
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),
       ...domainTimeouts(options.timeouts),
       defaultMachine: async (emulator, arch, signal) =>
@@ -159,6 +165,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.storage.close();
     await this.#domains.release();
   }
 

@@ -24,6 +24,7 @@ import { buildClock } from './clock.js';
 import { cpuArgument } from './cpu.js';
 import { buildDevices } from './devices.js';
 import { buildManagedPrHelper } from './disk-reservations.js';
+import { withResolvedVolumes } from './disk-volumes.js';
 import { checkValue, optValue } from './escape.js';
 import { firmwareBlockdevs } from './firmware.js';
 import { buildIothreads } from './iothreads.js';
@@ -45,7 +46,8 @@ export type { CommandLine, CommandLinePaths } from './types.js';
  * The argv and environment libvirt's QEMU driver would start a domain with, in its order;
  * `CONFIG_UNSUPPORTED` naming the field for anything that cannot reach QEMU.
  */
-export function buildCommandLine(def: DomainDef, caps: QemuCaps, paths: CommandLinePaths): CommandLine {
+export function buildCommandLine(given: DomainDef, caps: QemuCaps, paths: CommandLinePaths): CommandLine {
+  const def = withResolvedVolumes(given, paths.resolveVolume);
   const name = checkValue(def.name, '/domain/name');
   const dir = checkValue(paths.domainDir, 'paths.domainDir');
   const env: Record<string, string> = {

@@ -202,6 +202,8 @@ export function hasMedia(d: DiskDef): boolean {
   if (type === 'dir') return s.dir !== undefined;
   if (type === 'network') return s.protocol !== undefined;
   if (type === 'nvme') return s.address !== undefined;
+  // a volume disk is resolved before the build (disk-volumes.ts); one naming no volume is empty
+  if (type === 'volume' && s.pool === undefined && s.volume === undefined) return false;
   throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk type '${type}' is not supported yet`, {
     field: '/domain/devices/disk/@type',
   });

@@ -158,6 +158,12 @@ export interface CommandLinePaths {
    */
   passtSocket?: PasstSocketFn;
   /**
+   * What a `<disk type='volume'>`'s pool and volume are on this host (the
+   * storage driver's answer, looked up before the build): its actual type and
+   * path. Without it such a disk is refused with `CONFIG_UNSUPPORTED`.
+   */
+  resolveVolume?: (disk: VolumeRequest) => ResolvedVolume;
+  /**
    * The tap device created on the host for a `<interface type='bridge'>`
    * and already attached to its bridge, by the interface's 0-based index;
    * QEMU opens it by name. Used only without a {@link netHost} (which passes
@@ -270,6 +276,26 @@ export interface NetHost {
    * network made for the NIC's `mac` (a network of host VFs sets that MAC on the VF).
    */
   resolveNetwork(name: string, port: { mac?: string }): NetworkConnection;
+}
+
+/** A `<disk type='volume'>`'s source, for the storage driver to resolve. */
+export interface VolumeRequest {
+  /** The pool's name. */
+  pool: string;
+  /** The volume's name in the pool. */
+  volume: string;
+  /** `<source mode>` (iSCSI pools: `host` or `direct`). */
+  mode?: string;
+  /** Where the source is in the definition, for errors. */
+  field: string;
+}
+
+/** A storage volume as a disk sees it: a file, a block device or a directory, at `path`. */
+export interface ResolvedVolume {
+  /** The disk's actual type. */
+  type: 'file' | 'block' | 'dir';
+  /** The volume's path on the host. */
+  path: string;
 }
 
 /** What a virtual network gives a guest NIC. */

@@ -1,0 +1,126 @@
+/**
+ * Storage pools on disk, laid out as libvirt keeps them: persistent
+ * definitions in `<configRoot>/storage/<name>.xml`, autostart marks as
+ * symbolic links in `<configRoot>/storage/autostart/`, and the pools that
+ * run in `<runRoot>/storage/<name>.xml` (the live definition; the run root
+ * is emptied at boot, so after a reboot every pool is inactive until
+ * started, as libvirt's are). Every file is written whole (atomic rename).
+ *
+ * @module
+ */
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { toVirError } from '../../../errors.js';
+import { cleanStaleTemps, writeFileAtomic } from '../lifecycle/atomic-file.js';
+
+function names(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.xml') && !f.startsWith('.vk-'))
+      .map((f) => f.slice(0, -4))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+export class PoolStore {
+  readonly configDir: string;
+  readonly autostartDir: string;
+  readonly stateDir: string;
+
+  constructor(configRoot: string, runRoot: string) {
+    this.configDir = join(configRoot, 'storage');
+    this.autostartDir = join(this.configDir, 'autostart');
+    this.stateDir = join(runRoot, 'storage');
+    for (const d of [this.configDir, this.stateDir]) cleanStaleTemps(d);
+  }
+
+  /** Names with a persistent definition, sorted. */
+  configs(): string[] {
+    return names(this.configDir);
+  }
+
+  /** Names of the pools that run, sorted. */
+  running(): string[] {
+    return names(this.stateDir);
+  }
+
+  readConfig(name: string): string {
+    return read(join(this.configDir, `${name}.xml`), name);
+  }
+
+  readState(name: string): string {
+    return read(join(this.stateDir, `${name}.xml`), name);
+  }
+
+  writeConfig(name: string, xml: string): void {
+    write(this.configDir, name, xml);
+  }
+
+  writeState(name: string, xml: string): void {
+    write(this.stateDir, name, xml);
+  }
+
+  removeState(name: string): void {
+    remove(join(this.stateDir, `${name}.xml`));
+  }
+
+  /** Removes the definition and its autostart mark. */
+  removeConfig(name: string): void {
+    remove(join(this.autostartDir, `${name}.xml`));
+    remove(join(this.configDir, `${name}.xml`));
+  }
+
+  isAutostart(name: string): boolean {
+    try {
+      readlinkSync(join(this.autostartDir, `${name}.xml`));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  setAutostart(name: string, on: boolean): void {
+    const link = join(this.autostartDir, `${name}.xml`);
+    try {
+      if (!on) rmSync(link, { force: true });
+      else if (!this.isAutostart(name)) {
+        mkdirSync(this.autostartDir, { recursive: true, mode: 0o700 });
+        symlinkSync(join(this.configDir, `${name}.xml`), link);
+      }
+    } catch (err) {
+      throw toVirError(
+        err,
+        'SYSTEM_ERROR',
+        'storage',
+        `cannot ${on ? 'set' : 'clear'} autostart of '${name}'`,
+      );
+    }
+  }
+}
+
+function read(path: string, name: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw toVirError(err, 'READ_FAILED', 'storage', `cannot read the definition of pool '${name}'`);
+  }
+}
+
+function write(dir: string, name: string, xml: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw toVirError(err, 'WRITE_FAILED', 'storage', `cannot create ${dir}`);
+  }
+  writeFileAtomic(join(dir, `${name}.xml`), xml);
+}
+
+function remove(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch (err) {
+    throw toVirError(err, 'SYSTEM_ERROR', 'storage', `cannot remove ${path}`);
+  }
+}
