@@ -172,7 +172,12 @@ export function planModules(kernel: Kernel, wanted: readonly string[] = WANTED_M
  * The guest's /init. Each report line starts with "VK " and a key so the
  * test can pick it out of the kernel's own messages on the same console.
  */
-function initScript(modules: readonly string[], share: string | undefined, echo = false): string {
+function initScript(
+  modules: readonly string[],
+  share: string | undefined,
+  echo = false,
+  hotplug = false,
+): string {
   return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -212,6 +217,11 @@ ${
     ? `# answer each line typed on the console (a guest that is still alive says so, e.g. after a migration)
 while read -r line; do echo "VK got $line"; done`
     : ''
+}${
+  hotplug
+    ? `# for each line typed, what the guest sees now (devices plugged in or out meanwhile)
+while read -r line; do echo "VK block-$line $(ls /sys/block | tr '\\n' ' ')"; echo "VK net-$line $(ls /sys/class/net | tr '\\n' ' ')"; done`
+    : ''
 }
 if [ -n "$pw" ]; then
   # one input_event is 24 bytes on x86_64; evdev refuses shorter reads
@@ -235,12 +245,12 @@ export interface TinyLinux {
  */
 export function buildTinyLinux(
   kernel: Kernel,
-  opts: { share?: string; cacheDir?: string; echo?: boolean } = {},
+  opts: { share?: string; cacheDir?: string; echo?: boolean; hotplug?: boolean } = {},
 ): TinyLinux {
   const cacheDir = opts.cacheDir ?? join(tmpdir(), `vk-tiny-linux-${process.pid}`);
   mkdirSync(cacheDir, { recursive: true });
   const plan = planModules(kernel);
-  const echo = opts.echo ? '-echo' : '';
+  const echo = `${opts.echo ? '-echo' : ''}${opts.hotplug ? '-hotplug' : ''}`;
   const initrd = join(cacheDir, `initramfs-${kernel.version}-${opts.share ?? 'noshare'}${echo}.cpio.gz`);
   if (existsSync(initrd)) return { kernel, initrd, plan };
   const dir = (name: string): CpioEntry => ({ name, mode: S_IFDIR | 0o755 });
@@ -258,6 +268,7 @@ export function buildTinyLinux(
           plan.load.map((m) => m.file.slice(0, -3)),
           opts.share,
           opts.echo,
+          opts.hotplug,
         ),
       ),
     },

@@ -54,6 +54,7 @@ import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
 import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { commandLineFor } from './domain-command-line.js';
+import { type DeviceCall, hotplug } from './domains/hotplug.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
 import type { HelperBinaries } from './lifecycle/index.js';
 import { migrationHosts } from './migration-hosts.js';
@@ -312,6 +313,9 @@ export class QemuConnection implements DriverConnection {
   domainSetMemory(dom: DomainRef, kib: number, opts?: CallOptions & { config?: boolean; live?: boolean }) {
     return this.#domains.setMemory(dom, kib, opts);
   }
+  domainAttachDevice: DeviceCall = (d, x, o) => hotplug.attach(this.#domains.migrationSide(), d, x, o);
+  domainDetachDevice: DeviceCall = (d, x, o) => hotplug.detach(this.#domains.migrationSide(), d, x, o);
+  domainUpdateDevice: DeviceCall = (d, x, o) => hotplug.update(this.#domains.migrationSide(), d, x, o);
   domainGetAutostart(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
     return this.#domains.getAutostart(dom, opts);
   }

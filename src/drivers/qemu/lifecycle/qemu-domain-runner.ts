@@ -27,6 +27,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DomainInfo, DomainRef, DomainState } from '../../../driver.js';
 import { throwIfAborted, VirError } from '../../../errors.js';
+import type { QmpClient } from '../qmp/index.js';
 import { appendDomainLog } from './domain-log.js';
 import { readProcStat } from './proc-info.js';
 import { type RunnerPaths, type RunnerRoots, runnerPaths } from './runner-command.js';
@@ -379,6 +380,20 @@ export class QemuDomainRunner {
     }
     await this.#core.terminate(options.graceMs ?? this.#core.killTimeoutMs, options.signal);
     await this.#core.job('destroy', async () => {}, options.signal);
+  }
+
+  /**
+   * Runs `fn` with the monitor inside the domain's job (device hotplug,
+   * `domains/hotplug.ts`); `OPERATION_INVALID` when the guest is not running.
+   */
+  monitorJob<T>(job: string, fn: (qmp: QmpClient) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.#core.job(job, () => fn(this.#core.requireMonitor()), signal);
+  }
+
+  /** Replaces the live domain XML the status file keeps (a device was plugged or unplugged). */
+  setLiveXml(domainXml: string): void {
+    this.#core.guest = { ...this.#core.guest, domainXml };
+    this.#core.writeStatus();
   }
 
   /**
