@@ -220,7 +220,13 @@ while read -r line; do echo "VK got $line"; done`
 }${
   hotplug
     ? `# for each line typed, what the guest sees now (devices plugged in or out meanwhile)
-while read -r line; do echo "VK block-$line $(ls /sys/block | tr '\\n' ' ')"; echo "VK net-$line $(ls /sys/class/net | tr '\\n' ' ')"; done`
+while read -r line; do
+  for n in /sys/class/net/eth*; do [ -e "$n" ] && ip link set $(basename $n) up 2>/dev/null; done
+  sleep 1
+  echo "VK block-$line $(ls /sys/block | tr '\\n' ' ')"
+  echo "VK net-$line $(ls /sys/class/net | tr '\\n' ' ')"
+  echo "VK carrier-$line $(cat /sys/class/net/eth*/carrier 2>/dev/null | tr '\\n' ' ')"
+done`
     : ''
 }
 if [ -n "$pw" ]; then

@@ -132,6 +132,7 @@ export function attachDevice(
       const base = cloneDef(live);
       nicAliases(base);
       const { next, added } = await withAdded(side, base, xml, false, opts.signal);
+      refuseLivePlug(added.kind, added.device, added.field);
       if (!sameDevicesExcept(base, next, added.kind))
         throw new VirError(
           'CONFIG_UNSUPPORTED',
@@ -141,7 +142,6 @@ export function attachDevice(
             field: added.field,
           },
         );
-      refuseLivePlug(added.kind, added.device, added.field);
       if (added.kind === 'interface') {
         const n = added.device as InterfaceDef;
         if (!n.alias?.name.startsWith('ua-')) n.alias = { name: freeNicAlias(base) };
