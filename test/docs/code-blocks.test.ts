@@ -50,6 +50,7 @@ const COMPILE_ONLY: Readonly<Record<string, string>> = {
   'README.md:Running guests with `qemu:///session` / `qemu:///system`:1':
     'starts a real guest and then waits for its events forever',
   'README.md:Remote libvirt daemons:1': 'needs an ssh-reachable libvirt host',
+  'docs/drivers.md:Devices:1': 'hot-plugs devices into a running QEMU guest',
 };
 
 /** README blocks that fail as the README stands (README.md is the lead's to fix), with the cause. */

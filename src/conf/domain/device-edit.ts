@@ -271,7 +271,7 @@ export function findDevice(def: DomainDef, xml: string): FoundDevice & { el: Xml
     const dev = (probe as DiskDef).target?.dev;
     const i = list.findIndex((d) => (d as DiskDef).target.dev === dev);
     if (i >= 0) return found(i);
-    throw missing(`no target device ${dev}`, kind, 'target/@dev');
+    throw missing(`disk ${dev} not found`, kind, 'target/@dev');
   }
   if (kind === 'interface') {
     const mac = (probe as InterfaceDef).mac?.address?.toLowerCase();
@@ -313,7 +313,7 @@ export function readDevice(kind: DeviceKind, el: XmlElement): Record<string, unk
   if (!mapper) {
     // no typed mapper here: read it through a whole definition
     const def = DomainDef.fromXML(
-      `<domain type='qemu'><name>x</name><memory>1</memory><devices>${serializeXml(el)}</devices></domain>`,
+      `<domain type='qemu'><name>x</name><memory>1</memory><os><type>hvm</type></os><devices>${serializeXml(el)}</devices></domain>`,
     );
     return devicesOf(def, kind)[0] ?? {};
   }

@@ -102,19 +102,27 @@ async function withAdded(
 ): Promise<{ next: DomainDef; added: FoundDevice }> {
   const { kind, el } = parseDeviceElement(xml);
   if (kind === 'disk') {
-    const dev = (readDevice(kind, el) as DiskDef).target?.dev;
-    if (devicesOf(def, 'disk').some((d) => (d as DiskDef).target.dev === dev))
+    // libvirt's virDomainDefCompatibleDevice, for the live and the persistent definition alike
+    const disk = readDevice(kind, el) as DiskDef;
+    const dev = disk.target?.dev;
+    const other = devicesOf(def, 'disk').find((d) => (d as DiskDef).target.dev === dev) as
+      | DiskDef
+      | undefined;
+    if (other)
       throw new VirError(
-        inactive ? 'OPERATION_INVALID' : 'OPERATION_FAILED',
+        'XML_ERROR',
         'qemu',
-        `target ${dev} already exists`,
-        {
-          field: '/disk/target/@dev',
-        },
+        `target '${dev}' duplicated for disk sources '${sourceOf(other)}' and '${sourceOf(disk)}'`,
+        { field: '/disk/target/@dev' },
       );
   }
   const next = await side.prepare(xmlWithDevice(def, el, { inactive }), signal);
   return { next, added: addedDevice(def, next, kind) };
+}
+
+function sourceOf(d: DiskDef): string {
+  const s = d.source as { file?: string; dev?: string; dir?: string; name?: string } | undefined;
+  return s?.file ?? s?.dev ?? s?.dir ?? s?.name ?? '<null>';
 }
 
 /** Attaches the device `xml` describes to the running guest and/or the definition. */
