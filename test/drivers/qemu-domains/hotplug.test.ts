@@ -188,6 +188,14 @@ describe.skipIf(SKIP !== '')(`hotplug on a running QEMU guest${SKIP ? ` (skipped
     // libvirt: "disk bus 'sata' cannot be hotplugged."
     const ide = await codeOf(dom.attachDevice(disk(image('sdz.qcow2'), 'sdz', 'sata'), { live: true }));
     expect(ide).toMatchObject({ code: 'OPERATION_UNSUPPORTED', field: expect.stringContaining('@bus') });
+    // never silently dropped: XML the model does not know is refused, naming it
+    const unknown = await codeOf(
+      dom.attachDevice(disk(image('vdu.qcow2'), 'vdu', 'virtio', '<frobnicate/>'), { live: true }),
+    );
+    expect(unknown).toMatchObject({
+      code: 'CONFIG_UNSUPPORTED',
+      field: expect.stringContaining('frobnicate'),
+    });
     expect([await dom.getXML(), await dom.getXML({ inactive: true })]).toEqual(before);
     expect((await qmp.execute<unknown[]>('query-named-block-nodes')).length).toBe(nodes);
   });

@@ -32,6 +32,7 @@ import { parseXml } from '../../../xml/index.js';
 import { ArgvBuilder } from '../command-line/argv-builder.js';
 import type { QmpClient } from '../qmp/index.js';
 import { cloneDef, type Entry, isActive, type WriteFlags } from './domain-entry.js';
+import { refuseHostSideSettings } from './host-side-settings.js';
 import {
   diskNodeNames,
   diskNodes,
@@ -83,7 +84,7 @@ function liveParts(e: Entry): { live: DomainDef; runner: NonNullable<Entry['runn
 
 function commitLive(e: Entry, next: DomainDef): void {
   e.live = next;
-  e.runner?.setLiveXml(next.toXML());
+  e.runner?.hotplug.setLiveXml(next.toXML());
 }
 
 function commitConfig(side: HotplugSide, e: Entry, next: DomainDef | undefined): void {
@@ -141,6 +142,8 @@ export function attachDevice(
       nicAliases(base);
       const { next, added } = await withAdded(side, base, xml, false, opts.signal);
       refuseLivePlug(added.kind, added.device, added.field);
+      // what a start would refuse (host setup nothing does, unknown XML) is refused here too
+      refuseHostSideSettings(next);
       if (!sameDevicesExcept(base, next, added.kind))
         throw new VirError(
           'CONFIG_UNSUPPORTED',
@@ -154,7 +157,7 @@ export function attachDevice(
         const n = added.device as InterfaceDef;
         if (!n.alias?.name.startsWith('ua-')) n.alias = { name: freeNicAlias(base) };
       }
-      await runner.monitorJob(
+      await runner.hotplug.monitorJob(
         'attach-device',
         async (qmp) =>
           runSteps(qmp, await plugCommands(qmp, next, added.kind, added.device, added.field), opts.signal),
@@ -208,7 +211,7 @@ export function detachDevice(
           },
         );
       const id = liveId(live, f.kind, f.device);
-      await runner.monitorJob(
+      await runner.hotplug.monitorJob(
         'detach-device',
         async (qmp) => {
           const nodes = f.kind === 'disk' ? await diskNodeNames(qmp, f.device as DiskDef, id, f.field) : [];
@@ -232,7 +235,7 @@ export function detachDevice(
             ...(opts.signal ? { signal: opts.signal } : {}),
             late: () => {
               drop();
-              void runner.monitorJob('device-deleted', release).catch(() => {});
+              void runner.hotplug.monitorJob('device-deleted', release).catch(() => {});
             },
           });
           if (gone) {
@@ -331,7 +334,7 @@ export function updateDevice(
       nicAliases(base);
       const { next, found, now } = await withUpdated(side, base, xml, false, opts.signal);
       const id = liveId(base, found.kind, found.device);
-      await runner.monitorJob(
+      await runner.hotplug.monitorJob(
         'update-device',
         async (qmp) => {
           if (found.kind === 'interface') {

@@ -27,13 +27,13 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DomainInfo, DomainRef, DomainState } from '../../../driver.js';
 import { throwIfAborted, VirError } from '../../../errors.js';
-import type { QmpClient } from '../qmp/index.js';
 import { appendDomainLog } from './domain-log.js';
 import { readProcStat } from './proc-info.js';
 import { type RunnerPaths, type RunnerRoots, runnerPaths } from './runner-command.js';
 import { RunnerCore, type RunnerOptions, raceTimeout } from './runner-core.js';
 import type { RunnerEvent, RunnerEventListener } from './runner-events.js';
 import type { RunnerGuest } from './runner-guest.js';
+import { RunnerHotplug } from './runner-hotplug.js';
 import { RunnerMigration } from './runner-migration.js';
 import { reattachGuest, type StartOptions, startGuest } from './runner-start.js';
 import { readStatus } from './status-file.js';
@@ -162,6 +162,10 @@ export class QemuDomainRunner {
   /** This guest's side of a live migration (see `runner-migration.ts`). */
   get migration(): RunnerMigration {
     return new RunnerMigration(this.#core);
+  }
+  /** What device hotplug runs with: the monitor in the domain's job, the live XML (see `runner-hotplug.ts`). */
+  get hotplug(): RunnerHotplug {
+    return new RunnerHotplug(this.#core);
   }
 
   /** Registers a listener called synchronously for every event; returns the unsubscribe function. */
@@ -380,20 +384,6 @@ export class QemuDomainRunner {
     }
     await this.#core.terminate(options.graceMs ?? this.#core.killTimeoutMs, options.signal);
     await this.#core.job('destroy', async () => {}, options.signal);
-  }
-
-  /**
-   * Runs `fn` with the monitor inside the domain's job (device hotplug,
-   * `domains/hotplug.ts`); `OPERATION_INVALID` when the guest is not running.
-   */
-  monitorJob<T>(job: string, fn: (qmp: QmpClient) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return this.#core.job(job, () => fn(this.#core.requireMonitor()), signal);
-  }
-
-  /** Replaces the live domain XML the status file keeps (a device was plugged or unplugged). */
-  setLiveXml(domainXml: string): void {
-    this.#core.guest = { ...this.#core.guest, domainXml };
-    this.#core.writeStatus();
   }
 
   /**
