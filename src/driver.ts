@@ -331,7 +331,7 @@ export interface DriverConnection extends ObjectDrivers {
     xml: string,
     opts?: CallOptions & { config?: boolean; live?: boolean },
   ): Promise<void>;
-  /** Removes the device `xml` names (`virDomainDetachDeviceFlags`); flags as {@link domainAttachDevice}. */
+  /** Removes the device `xml` names (`virDomainDetachDeviceFlags`); flags as `domainAttachDevice`. */
   domainDetachDevice?(
     dom: DomainRef,
     xml: string,

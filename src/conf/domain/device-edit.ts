@@ -44,19 +44,33 @@ import { DomainDef } from './domain-def.js';
 
 /** The device kinds a {@link DeviceDef} may carry: element name → model. */
 export interface DeviceModels {
+  /** `<disk>` */
   disk: DiskDef;
+  /** `<interface>` */
   interface: InterfaceDef;
+  /** `<controller>` */
   controller: ControllerDef;
+  /** `<hostdev>` */
   hostdev: HostdevDef;
+  /** `<filesystem>` */
   filesystem: FilesystemDef;
+  /** `<serial>` */
   serial: ChardevDef;
+  /** `<parallel>` */
   parallel: ChardevDef;
+  /** `<console>` */
   console: ChardevDef;
+  /** `<channel>` */
   channel: ChardevDef;
+  /** `<input>` */
   input: InputDef;
+  /** `<rng>` */
   rng: RngDef;
+  /** `<watchdog>` */
   watchdog: WatchdogDef;
+  /** `<memory>` (a memory device) */
   memory: MemoryDeviceDef;
+  /** `<vsock>` */
   vsock: VsockDef;
 }
 
@@ -65,7 +79,12 @@ export interface DeviceModels {
  * `interface`, ...), `def` the model the domain's `<devices>` holds.
  */
 export type DeviceDef = {
-  [K in keyof DeviceModels]: { readonly kind: K; readonly def: DeviceModels[K] };
+  [K in keyof DeviceModels]: {
+    /** The device's element name. */
+    readonly kind: K;
+    /** Its model, as the domain's `<devices>` holds it. */
+    readonly def: DeviceModels[K];
+  };
 }[keyof DeviceModels];
 
 type Mapper = ElementMapper<unknown>;
@@ -86,8 +105,25 @@ const MAPPERS: Record<keyof DeviceModels, Mapper> = {
   vsock: vsockMapper as Mapper,
 };
 
+/** A device element name libvirt's device calls take. */
+export type DeviceKind =
+  | keyof DeviceModels
+  | 'tpm'
+  | 'graphics'
+  | 'sound'
+  | 'video'
+  | 'redirdev'
+  | 'hub'
+  | 'smartcard'
+  | 'shmem'
+  | 'panic'
+  | 'crypto'
+  | 'memballoon'
+  | 'iommu'
+  | 'audio';
+
 /** The `<devices>` list of each device element libvirt attaches and detaches. */
-const LISTS = {
+const LISTS: Record<DeviceKind, keyof Devices> = {
   disk: 'disks',
   interface: 'interfaces',
   controller: 'controllers',
@@ -115,16 +151,17 @@ const LISTS = {
   memballoon: 'memballoon',
   iommu: 'iommu',
   audio: 'audios',
-} as const satisfies Record<string, keyof Devices>;
-
-/** A device element name libvirt's device calls take. */
-export type DeviceKind = keyof typeof LISTS;
+};
 
 /** One device of a definition: its kind, its model, and its place (`/domain/devices/disk[2]`). */
 export interface FoundDevice {
+  /** The device's element name. */
   readonly kind: DeviceKind;
+  /** Its place among the devices of its kind (0-based). */
   readonly index: number;
+  /** The definition's model of it. */
   readonly device: Record<string, unknown>;
+  /** Its path in the domain XML, for errors (`/domain/devices/disk[2]`). */
   readonly field: string;
 }
 
