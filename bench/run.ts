@@ -21,6 +21,7 @@ const MODULES = [
   'qemu-guests',
   'qemu-migrate',
   'qemu-save',
+  'hotplug',
   'qemu-command-line',
   'qemu-argv-corpus',
   'remote',

@@ -177,6 +177,7 @@ function initScript(
   share: string | undefined,
   echo = false,
   agent = false,
+  hotplug = false,
 ): string {
   return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -218,6 +219,17 @@ ${
 # with a count kept in the shell's memory (a restored guest goes on counting; a fresh boot starts at 1)
 n=0
 while read -r line; do n=$((n+1)); echo "VK got $line"; echo "VK count $n"; done`
+    : ''
+}${
+  hotplug
+    ? `# for each line typed, what the guest sees now (devices plugged in or out meanwhile)
+while read -r line; do
+  for n in /sys/class/net/eth*; do [ -e "$n" ] && ip link set $(basename $n) up 2>/dev/null; done
+  sleep 1
+  echo "VK block-$line $(ls /sys/block | tr '\\n' ' ')"
+  echo "VK net-$line $(ls /sys/class/net | tr '\\n' ' ')"
+  echo "VK carrier-$line $(cat /sys/class/net/eth*/carrier 2>/dev/null | tr '\\n' ' ')"
+done`
     : ''
 }
 if [ -n "$pw" ]; then
@@ -286,12 +298,12 @@ export interface TinyLinux {
  */
 export function buildTinyLinux(
   kernel: Kernel,
-  opts: { share?: string; cacheDir?: string; echo?: boolean; agent?: boolean } = {},
+  opts: { share?: string; cacheDir?: string; echo?: boolean; agent?: boolean; hotplug?: boolean } = {},
 ): TinyLinux {
   const cacheDir = opts.cacheDir ?? join(tmpdir(), `vk-tiny-linux-${process.pid}`);
   mkdirSync(cacheDir, { recursive: true });
   const plan = planModules(kernel);
-  const echo = `${opts.echo ? '-echo' : ''}${opts.agent ? '-agent' : ''}`;
+  const echo = `${opts.echo ? '-echo' : ''}${opts.agent ? '-agent' : ''}${opts.hotplug ? '-hotplug' : ''}`;
   const initrd = join(cacheDir, `initramfs-${kernel.version}-${opts.share ?? 'noshare'}${echo}.cpio.gz`);
   if (existsSync(initrd)) return { kernel, initrd, plan };
   const dir = (name: string): CpioEntry => ({ name, mode: S_IFDIR | 0o755 });
@@ -310,6 +322,7 @@ export function buildTinyLinux(
           opts.share,
           opts.echo,
           opts.agent,
+          opts.hotplug,
         ),
       ),
     },

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { type DeviceDef, deviceXml } from './conf/domain/device-edit.js';
 import { DomainDef } from './conf/domain/domain-def.js';
 import { checkStartTimeout } from './connection-args.js';
 import { checkAgentTimeout, DomainAgent } from './domain-agent.js';
@@ -298,6 +299,31 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
+  /**
+   * Adds a device (`virDomainAttachDeviceFlags`): one device element
+   * (`<disk>`, `<interface>`, ...) or a {@link DeviceDef}, to the running
+   * guest (`live`), the definition (`config`), or both; neither is the
+   * current state. The device gets its address and alias as at define.
+   */
+  attachDevice(device: string | DeviceDef, opts: WriteOptions = {}): Promise<void> {
+    return this.#device('domainAttachDevice', device, opts);
+  }
+
+  /**
+   * Removes the device `device` names (`virDomainDetachDeviceFlags`): a disk
+   * by target, an interface by MAC, others by alias or their XML. Live, it
+   * returns once the guest released it, or after 5 s with the device still
+   * listed until it does, as libvirt.
+   */
+  detachDevice(device: string | DeviceDef, opts: WriteOptions = {}): Promise<void> {
+    return this.#device('domainDetachDevice', device, opts);
+  }
+
+  /** Changes a device in place (`virDomainUpdateDeviceFlags`): CD-ROM/floppy media, link state. */
+  updateDevice(device: string | DeviceDef, opts: WriteOptions = {}): Promise<void> {
+    return this.#device('domainUpdateDevice', device, opts);
+  }
+
   /** Whether the domain starts when the host (or the driver) starts. */
   getAutostart(opts: CallOptions = {}): Promise<boolean> {
     return this.#conn._domainCall('domainGetAutostart', this.#ref, opts, (d, signal) =>
@@ -498,6 +524,20 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     id: number;
   } {
     return { name: this.name, uuid: this.uuid, id: this.id };
+  }
+
+  #device(
+    method: 'domainAttachDevice' | 'domainDetachDevice' | 'domainUpdateDevice',
+    device: string | DeviceDef,
+    opts: WriteOptions,
+  ): Promise<void> {
+    let xml: string;
+    try {
+      xml = deviceXml(device);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#write(method, opts, (d, signal) => d[method]!(this.#ref, xml, { ...opts, signal }));
   }
 
   #write<T>(

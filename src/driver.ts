@@ -356,6 +356,27 @@ export interface DriverConnection extends ObjectDrivers {
     count: number,
     opts?: CallOptions & { config?: boolean; live?: boolean },
   ): Promise<void>;
+  /**
+   * Adds a device (one device element) to the running guest (`live`), the
+   * definition (`config`), or the current one (`virDomainAttachDeviceFlags`).
+   */
+  domainAttachDevice?(
+    dom: DomainRef,
+    xml: string,
+    opts?: CallOptions & { config?: boolean; live?: boolean },
+  ): Promise<void>;
+  /** Removes the device `xml` names (`virDomainDetachDeviceFlags`); flags as `domainAttachDevice`. */
+  domainDetachDevice?(
+    dom: DomainRef,
+    xml: string,
+    opts?: CallOptions & { config?: boolean; live?: boolean },
+  ): Promise<void>;
+  /** Changes the device `xml` names to `xml` (`virDomainUpdateDeviceFlags`): media, link state. */
+  domainUpdateDevice?(
+    dom: DomainRef,
+    xml: string,
+    opts?: CallOptions & { config?: boolean; live?: boolean },
+  ): Promise<void>;
   /** Whether the domain starts with the host. */
   domainGetAutostart?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
   /** Sets whether the domain starts with the host. */

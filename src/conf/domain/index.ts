@@ -6,6 +6,14 @@
 export * from './address.js';
 export * from './clock.js';
 export { formatIdSet, parseIdSet } from './cpuset.js';
+export {
+  type DeviceDef,
+  type DeviceKind,
+  type DeviceModels,
+  deviceXml,
+  findDevice,
+  parseDeviceElement,
+} from './device-edit.js';
 export * from './devices/index.js';
 export * from './domain-def.js';
 export * from './features.js';

@@ -51,6 +51,7 @@ import { commandLineFor } from './domain-command-line.js';
 import * as devStats from './domains/device-stats.js';
 import type { Entry } from './domains/domain-entry.js';
 import * as stats from './domains/guest-stats.js';
+import { type DeviceCall, hotplug } from './domains/hotplug.js';
 import type { MigrationSide } from './domains/index.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
 import type { HelperBinaries } from './lifecycle/index.js';
@@ -325,6 +326,9 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   domainSetMemory(dom: DomainRef, kib: number, opts?: CallOptions & { config?: boolean; live?: boolean }) {
     return this.#domains.setMemory(dom, kib, opts);
   }
+  domainAttachDevice: DeviceCall = (d, x, o) => hotplug.attach(this.#domains.migrationSide(), d, x, o);
+  domainDetachDevice: DeviceCall = (d, x, o) => hotplug.detach(this.#domains.migrationSide(), d, x, o);
+  domainUpdateDevice: DeviceCall = (d, x, o) => hotplug.update(this.#domains.migrationSide(), d, x, o);
   domainGetAutostart(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
     return this.#domains.getAutostart(dom, opts);
   }

@@ -73,6 +73,9 @@ export interface RemoteOpenOptions extends RemoteOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** `VIR_DOMAIN_AFFECT_LIVE` / `VIR_DOMAIN_AFFECT_CONFIG`; neither is `VIR_DOMAIN_AFFECT_CURRENT`. */
+type AffectFlags = { config?: boolean; live?: boolean };
+
 export class RemoteConnection extends RemoteAgentCalls implements DriverConnection {
   readonly #client: RpcClient;
   readonly #transport: Transport;
@@ -465,6 +468,30 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
     await this.#call(
       P.DOMAIN_SET_MEMORY_FLAGS,
       { dom: toRemote(dom), memory: BigInt(kib), flags: affectFlags(opts) },
+      opts,
+    );
+  }
+
+  async domainAttachDevice(dom: DomainRef, xml: string, opts: CallOptions & AffectFlags = {}): Promise<void> {
+    await this.#call(
+      P.DOMAIN_ATTACH_DEVICE_FLAGS,
+      { dom: toRemote(dom), xml, flags: affectFlags(opts) },
+      opts,
+    );
+  }
+
+  async domainDetachDevice(dom: DomainRef, xml: string, opts: CallOptions & AffectFlags = {}): Promise<void> {
+    await this.#call(
+      P.DOMAIN_DETACH_DEVICE_FLAGS,
+      { dom: toRemote(dom), xml, flags: affectFlags(opts) },
+      opts,
+    );
+  }
+
+  async domainUpdateDevice(dom: DomainRef, xml: string, opts: CallOptions & AffectFlags = {}): Promise<void> {
+    await this.#call(
+      P.DOMAIN_UPDATE_DEVICE_FLAGS,
+      { dom: toRemote(dom), xml, flags: affectFlags(opts) },
       opts,
     );
   }

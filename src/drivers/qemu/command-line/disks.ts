@@ -145,7 +145,7 @@ function buildFloppyController(
  * Parts of a disk the builder does not write yet: refused, never dropped.
  * (`<iotune>` is not among them: libvirt sets it over QMP once QEMU runs.)
  */
-function refuseUnbuilt(d: DiskDef, field: string): void {
+export function refuseUnbuilt(d: DiskDef, field: string): void {
   const parts: Array<[unknown, string, string]> = [
     [d.transient, 'transient', 'a transient disk'],
     [d.backendDomain, 'backenddomain', 'a backend domain'],

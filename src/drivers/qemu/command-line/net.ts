@@ -20,7 +20,7 @@ import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { acpiIndexProps, type Props, pciProps } from './device-props.js';
-import { actualConnection, netdevProps, networkHostdev } from './net-backends.js';
+import { actualConnection, netdevProps, networkHostdev, type StartedForNic } from './net-backends.js';
 import type { CommandLinePaths, NetHost } from './types.js';
 import type { UsbAddrFn } from './usb-addresses.js';
 
@@ -92,7 +92,7 @@ function virtioProps(n: InterfaceDef): Props {
 }
 
 /** Refuses what this builder would otherwise leave out of QEMU's view. */
-function checkConsumed(n: InterfaceDef, host: NetHost | undefined, field: string): void {
+export function checkConsumed(n: InterfaceDef, host: NetHost | undefined, field: string): void {
   for (const x of unknownContent(n)?.nodes ?? []) {
     if (x.node.type !== 'element') continue;
     const name = x.node.name;
@@ -165,21 +165,42 @@ export function buildNets(
     if (networkHostdev(n, host) !== undefined) continue;
     const user = n.alias?.name;
     const alias = user?.startsWith('ua-') ? user : `net${next++}`;
-    const actual = actualConnection(n, host, field);
-    const netdev = netdevProps(b, n, alias, actual, host, field, {
-      passtSocket: () => started.passtSocket?.(alias, i),
-      tap: () => started.bridgeTap?.(i),
-    });
-    b.props('-netdev', { ...netdev, id: `host${alias}` }, field);
-    const driver = nicDriver(n, field);
-    const p: Props = { driver, ...(isVirtioNicModel(n.model?.type) ? virtioProps(n) : {}) };
-    Object.assign(p, { netdev: `host${alias}`, id: alias, mac: n.mac?.address, bootindex: boot.get(n) });
-    if (driver === 'usb-net') Object.assign(p, usbAddr(n));
-    else Object.assign(p, pciProps(n.address, facts));
-    Object.assign(p, acpiIndexProps(n.acpi, n.address, field));
-    Object.assign(p, romProps(n, field));
-    b.props('-device', dropUndefined(p), field);
+    buildNic(
+      b,
+      n,
+      { alias, field, facts, bootindex: boot.get(n), host, usbAddr },
+      {
+        passtSocket: () => started.passtSocket?.(alias, i),
+        tap: () => started.bridgeTap?.(i),
+      },
+    );
   }
+}
+
+/** What one NIC's options depend on besides the interface: its QEMU id, its place, the machine. */
+export interface NicContext {
+  alias: string;
+  field: string;
+  facts: MachineFacts;
+  bootindex: number | undefined;
+  host: NetHost | undefined;
+  usbAddr: UsbAddrFn;
+}
+
+/** One interface's `-netdev` and `-device` (also what a hot-plug sends, see domains/hotplug-nic.ts). */
+export function buildNic(b: ArgvBuilder, n: InterfaceDef, x: NicContext, started: StartedForNic = {}): void {
+  const { alias, field, facts, host } = x;
+  const actual = actualConnection(n, host, field);
+  const netdev = netdevProps(b, n, alias, actual, host, field, started);
+  b.props('-netdev', { ...netdev, id: `host${alias}` }, field);
+  const driver = nicDriver(n, field);
+  const p: Props = { driver, ...(isVirtioNicModel(n.model?.type) ? virtioProps(n) : {}) };
+  Object.assign(p, { netdev: `host${alias}`, id: alias, mac: n.mac?.address, bootindex: x.bootindex });
+  if (driver === 'usb-net') Object.assign(p, x.usbAddr(n));
+  else Object.assign(p, pciProps(n.address, facts));
+  Object.assign(p, acpiIndexProps(n.acpi, n.address, field));
+  Object.assign(p, romProps(n, field));
+  b.props('-device', dropUndefined(p), field);
 }
 
 function dropUndefined(p: Props): Props {

@@ -355,7 +355,9 @@ export class QemuDomains {
   migrationSide(): MigrationSide {
     const [table, runners, store, jobs] = [this.#table, this.#runners, this.#store, this.#jobs];
     const owned = (dom: DomainRef, opts: CallOptions, what: string) => this.#owned(dom, opts, what);
-    return { table, runners, store, jobs, listKey: LIST, owned, enter: (opts) => this.#enter(opts) };
+    const prepare = (xml: string, signal: AbortSignal | undefined) =>
+      prepareDefinition(xml, this.#options, signal);
+    return { table, runners, store, jobs, listKey: LIST, owned, enter: (opts) => this.#enter(opts), prepare };
   }
 
   // ---------------------------------------------------------------- internals

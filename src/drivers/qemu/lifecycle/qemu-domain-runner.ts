@@ -33,6 +33,7 @@ import { type RunnerPaths, type RunnerRoots, runnerPaths } from './runner-comman
 import { RunnerCore, type RunnerOptions, raceTimeout } from './runner-core.js';
 import type { RunnerEvent, RunnerEventListener } from './runner-events.js';
 import type { RunnerGuest } from './runner-guest.js';
+import { RunnerHotplug } from './runner-hotplug.js';
 import { RunnerMigration } from './runner-migration.js';
 import { reattachGuest, type StartOptions, startGuest } from './runner-start.js';
 import { readStatus } from './status-file.js';
@@ -145,16 +146,12 @@ export class QemuDomainRunner {
   get statusPath(): string {
     return this.paths.statusFile;
   }
-
   /** Path of the domain log. */
   get logPath(): string {
     return this.paths.logFile;
   }
 
-  /**
-   * Replaces the guest of the next start (the definition changed). Refused
-   * while the guest runs: the live one belongs to QEMU.
-   */
+  /** Replaces the guest of the next start (the definition changed); refused while it runs (QEMU owns that one). */
   setGuest(guest: RunnerGuest): void {
     if (this.#core.proc)
       throw new VirError('OPERATION_INVALID', 'qemu', 'cannot change the guest of a running domain');
@@ -165,6 +162,10 @@ export class QemuDomainRunner {
   /** This guest's side of a live migration (see `runner-migration.ts`). */
   get migration(): RunnerMigration {
     return new RunnerMigration(this.#core);
+  }
+  /** What device hotplug runs with: the monitor in the domain's job, the live XML (see `runner-hotplug.ts`). */
+  get hotplug(): RunnerHotplug {
+    return new RunnerHotplug(this.#core);
   }
 
   /** Registers a listener called synchronously for every event; returns the unsubscribe function. */

@@ -1,0 +1,179 @@
+/**
+ * What a running guest is sent for each device kind that plugs in live, as
+ * libvirt's QEMU driver does it: disks on virtio, SCSI (an existing
+ * controller) and USB, with their `-blockdev` chain; user-mode interfaces
+ * with their netdev. The options come from the command-line builders
+ * (`buildNic`, `diskImageNodes`, `diskDeviceProps`), so a plugged device is
+ * the device a start would have made. Other kinds are `CONFIG_UNSUPPORTED`
+ * live (they can be attached to the definition).
+ *
+ * @module
+ */
+
+import type { DeviceKind } from '../../../conf/domain/device-edit.js';
+import type { DiskDef, InterfaceDef } from '../../../conf/domain/devices/index.js';
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { VirError } from '../../../errors.js';
+import { machineFacts } from '../../../machine/machine-types.js';
+import { ArgvBuilder } from '../command-line/argv-builder.js';
+import { bootIndexes } from '../command-line/device-props.js';
+import { defaultHostCdrom, diskImageNodes } from '../command-line/disk-blockdev.js';
+import { diskAlias, diskDeviceProps } from '../command-line/disk-device.js';
+import { diskLayers } from '../command-line/disk-layers.js';
+import { refuseUnbuilt } from '../command-line/disks.js';
+import { buildNic, checkConsumed } from '../command-line/net.js';
+import { throttleFilterCount } from '../command-line/throttle.js';
+import type { QmpClient } from '../qmp/index.js';
+import { type PlugStep, plugSteps } from './hotplug-qmp.js';
+
+const HOTPLUG_BUSES = new Set(['virtio', 'scsi', 'usb']);
+
+function unsupported(message: string, field: string): VirError {
+  return new VirError('CONFIG_UNSUPPORTED', 'qemu', message, { field });
+}
+
+/** Refuses, before anything is sent, a device the running guest cannot take (libvirt's rules). */
+export function refuseLivePlug(kind: DeviceKind, device: Record<string, unknown>, field: string): void {
+  if (kind === 'disk') {
+    const d = device as DiskDef;
+    const bus = d.target.bus ?? 'ide';
+    if (!HOTPLUG_BUSES.has(bus))
+      throw new VirError('OPERATION_UNSUPPORTED', 'qemu', `disk bus '${bus}' cannot be hotplugged.`, {
+        field: `${field}/target/@bus`,
+      });
+    if (d.device === 'cdrom' || d.device === 'floppy')
+      throw new VirError('OPERATION_UNSUPPORTED', 'qemu', `cdrom/floppy device hotplug isn't supported`, {
+        field: `${field}/@device`,
+      });
+    refuseUnbuilt(d, field);
+    if (d.type === 'vhostuser')
+      throw unsupported('a vhost-user disk cannot be hot-plugged yet', `${field}/@type`);
+    if (d.driver?.copyOnRead === true)
+      throw unsupported('copy-on-read cannot be hot-plugged yet', `${field}/driver/@copy_on_read`);
+    if (throttleFilterCount(d) > 0 || d.iotune !== undefined)
+      throw unsupported('I/O limits cannot be hot-plugged yet', `${field}/iotune`);
+    return;
+  }
+  if (kind === 'interface') {
+    const n = device as InterfaceDef;
+    if (n.type !== 'user' || n.backend?.type === 'passt')
+      throw unsupported(
+        `an interface of type '${n.type}'${n.backend?.type === 'passt' ? ' with passt' : ''} cannot be hot-plugged yet (type 'user' can)`,
+        `${field}/@type`,
+      );
+    checkConsumed(n, undefined, field);
+    return;
+  }
+  throw unsupported(`live attach of device '${kind}' is not supported yet`, field);
+}
+
+/** The QEMU id of a disk (the builder's) or an interface (its alias, see `nicAliases`). */
+export function liveId(live: DomainDef, kind: DeviceKind, device: Record<string, unknown>): string {
+  if (kind === 'disk') return diskAlias(live, device as DiskDef);
+  const name = (device as InterfaceDef).alias?.name;
+  if (name === undefined) throw new VirError('INTERNAL_ERROR', 'qemu', 'interface without a QEMU id');
+  return name;
+}
+
+/**
+ * Writes each interface's QEMU id into the live definition as its alias,
+ * the way the command line numbered them at start (`net0`, `net1`, ... in
+ * order; `ua-` aliases as given): after a hot-plug the order no longer says it.
+ */
+export function nicAliases(live: DomainDef): void {
+  const nics = live.devices?.interfaces ?? [];
+  if (nics.every((n) => n.alias !== undefined || n.type === 'hostdev')) return;
+  let next = 0;
+  for (const n of nics) {
+    if (n.type === 'hostdev') continue;
+    if (n.alias?.name.startsWith('ua-')) continue;
+    n.alias = { name: `net${next++}` };
+  }
+}
+
+/** The first `netN` no interface of `live` has. */
+export function freeNicAlias(live: DomainDef): string {
+  const taken = new Set((live.devices?.interfaces ?? []).map((n) => n.alias?.name));
+  for (let i = 0; ; i++) if (!taken.has(`net${i}`)) return `net${i}`;
+}
+
+/** The monitor steps that plug `device` (the definition's `index`-th of its kind) into the guest. */
+export async function plugCommands(
+  qmp: QmpClient,
+  live: DomainDef,
+  kind: DeviceKind,
+  device: Record<string, unknown>,
+  field: string,
+): Promise<PlugStep[]> {
+  const facts = machineFacts(live.os?.type?.machine ?? '');
+  const b = new ArgvBuilder(true, await qemuVersion(qmp));
+  const boot = bootIndexes(live);
+  if (kind === 'interface') {
+    const n = device as InterfaceDef;
+    const alias = liveId(live, kind, device);
+    buildNic(b, n, { alias, field, facts, bootindex: boot.get(n), host: undefined, usbAddr: () => ({}) });
+    return plugSteps(b.argv, field);
+  }
+  const d = device as DiskDef;
+  const drive = diskNodes(b, d, await nextNodeNumber(qmp), field);
+  const usb = {};
+  b.props(
+    '-device',
+    diskDeviceProps({ def: live, disk: d, facts, field, drive, bootindex: boot.get(d), usb }),
+    field,
+  );
+  return plugSteps(b.argv, field);
+}
+
+/** Writes a disk's `-blockdev` chain numbered from `first`; returns the node its device reads. */
+export function diskNodes(b: ArgvBuilder, d: DiskDef, first: number, field: string): string | undefined {
+  const layers = diskLayers(d, field);
+  if (!layers) return undefined;
+  return diskImageNodes(b, d, layers, first, {
+    isHostCdrom: defaultHostCdrom,
+    secrets: undefined,
+    nbdTls: undefined,
+  });
+}
+
+/**
+ * The node names of the chain under a disk's device, top first, as the
+ * builder names them from the number of the top node QEMU reports.
+ */
+export async function diskNodeNames(
+  qmp: QmpClient,
+  d: DiskDef,
+  id: string,
+  field: string,
+): Promise<string[]> {
+  const blocks =
+    await qmp.execute<Array<{ qdev?: string; inserted?: { 'node-name'?: string } }>>('query-block');
+  const top = blocks.find((x) => x.qdev === id || x.qdev?.endsWith(`/${id}/virtio-backend`))?.inserted?.[
+    'node-name'
+  ];
+  const n = top ? /^libvirt-(\d+)-/.exec(top)?.[1] : undefined;
+  if (n === undefined) return top ? [top] : [];
+  const b = new ArgvBuilder(true);
+  diskNodes(b, d, Number(n), field);
+  const names: string[] = [];
+  for (let i = 0; i < b.argv.length; i += 2)
+    if (b.argv[i] === '-blockdev')
+      names.push(String((JSON.parse(b.argv[i + 1] as string) as Record<string, unknown>)['node-name']));
+  return names.reverse();
+}
+
+/** The next free `libvirt-N-*` number: above every node QEMU has. */
+async function nextNodeNumber(qmp: QmpClient): Promise<number> {
+  const nodes = await qmp.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes');
+  let max = 0;
+  for (const x of nodes) {
+    const m = /^libvirt-(\d+)-/.exec(x['node-name'] ?? '');
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return max + 1;
+}
+
+async function qemuVersion(qmp: QmpClient): Promise<number> {
+  const v = await qmp.execute<{ qemu: { major: number; minor: number; micro: number } }>('query-version');
+  return v.qemu.major * 1_000_000 + v.qemu.minor * 1_000 + v.qemu.micro;
+}

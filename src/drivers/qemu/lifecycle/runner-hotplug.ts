@@ -1,0 +1,30 @@
+/**
+ * One guest's side of device hotplug (`domains/hotplug.ts`): monitor
+ * commands run inside the domain's job, so they never interleave with
+ * other calls or with the reactions to guest events, and the live domain
+ * XML the status file keeps, replaced once a device is plugged or unplugged
+ * (a re-attached guest keeps it).
+ *
+ * @module
+ */
+import type { QmpClient } from '../qmp/index.js';
+import type { RunnerCore } from './runner-core.js';
+
+export class RunnerHotplug {
+  readonly #core: RunnerCore;
+
+  constructor(core: RunnerCore) {
+    this.#core = core;
+  }
+
+  /** Runs `fn` with the monitor inside the domain's job; `OPERATION_INVALID` when the guest is not running. */
+  monitorJob<T>(job: string, fn: (qmp: QmpClient) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.#core.job(job, () => fn(this.#core.requireMonitor()), signal);
+  }
+
+  /** Replaces the live domain XML the status file keeps. */
+  setLiveXml(domainXml: string): void {
+    this.#core.guest = { ...this.#core.guest, domainXml };
+    this.#core.writeStatus();
+  }
+}
