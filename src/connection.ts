@@ -22,18 +22,21 @@ import {
   type XmlSource,
 } from './connection-args.js';
 import { Domain } from './domain.js';
+import { domainEvents, qemuMonitorEvents } from './domain-streams.js';
 import type {
   BaselineOptions,
   CallOptions,
   CpuCompareResult,
   DomainCapabilitiesQuery,
   DomainEvent,
+  DomainEventId,
   DomainLookup,
   DomainOwner,
   DomainRef,
   DriverConnection,
   ListDomainsFilter,
   NodeInfo,
+  QemuMonitorEvent,
   StartCallOptions,
 } from './driver.js';
 import type { AnyDriverOptions, DriverOptionsFor } from './driver-options.js';
@@ -41,6 +44,7 @@ import { findDriver } from './drivers/registry.js';
 import { throwIfAborted, toVirError, VirError } from './errors.js';
 import { EventStream, type EventStreamOptions, type StreamEvent } from './event-stream.js';
 import * as objects from './objects.js';
+import type { QemuMonitorEventOptions } from './qemu-monitor.js';
 import { type ConnectUri, parseUri } from './uri.js';
 
 /** Options of {@link connect}; `O`, the driver's options, follows the URI ({@link DriverOptionsFor}). */
@@ -286,22 +290,24 @@ export class Connection implements DomainOwner, objects.ObjectOwner {
    * (1024 by default); when a consumer falls that far behind, the oldest
    * events are dropped and counted in `stream.dropped`, so a slow consumer
    * never blocks the driver. It ends when `signal` aborts, on `return()`
-   * (`break`) or when the connection closes. `reboot: true` adds reboot events.
+   * (`break`) or when the connection closes. `ids` picks libvirt's event ids
+   * (default `['lifecycle']`, see `DOMAIN_EVENT_IDS`); `reboot: true` adds `reboot`.
    */
-  events<R extends boolean = false>(
-    options: EventStreamOptions<StreamEvent<R>> & { reboot?: R } = {},
-  ): EventStream<StreamEvent<R>> {
+  events<R extends boolean = false, const I extends DomainEventId = 'lifecycle'>(
+    options: EventStreamOptions<StreamEvent<R, I>> & { reboot?: R; ids?: readonly I[] } = {},
+  ): EventStream<StreamEvent<R, I>> {
     this.#open('events');
-    const subscribe = this.#driver.subscribe?.bind(this.#driver);
-    if (!subscribe)
-      throw new VirError('NO_SUPPORT', 'connect', `${this.type} driver does not deliver events`);
-    const stream = new EventStream(
-      options,
-      (listener) => subscribe(listener),
-      () => this.#streams.delete(stream),
-    );
-    this.#streams.add(stream);
-    return stream;
+    return domainEvents(this.#driver, options, this.#streams);
+  }
+
+  /**
+   * The raw QMP events of the QEMU driver's guests (libvirt-qemu's
+   * `virConnectDomainQemuMonitorEventRegister`), of one `domain` and event
+   * name when asked, buffered as {@link events}. Other drivers: `NO_SUPPORT`.
+   */
+  qemuMonitorEvents(options: QemuMonitorEventOptions = {}): EventStream<QemuMonitorEvent> {
+    this.#open('qemuMonitorEvents');
+    return qemuMonitorEvents(this.#driver, options, this.#streams);
   }
 
   /**
