@@ -120,6 +120,13 @@ export function monitorRequest(cmd: unknown, hmp: boolean): QemuMonitorRequest {
   return { kind: 'qmp', execute: o.execute, arguments: args as Record<string, unknown> };
 }
 
+/** A passthrough's `timeout`: whole milliseconds from 1 to a day; `INVALID_ARG` naming `timeout` otherwise. */
+export function monitorTimeout(timeout: unknown): number {
+  if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout < 1 || timeout > 86_400_000)
+    throw invalid('timeout', `invalid monitor command timeout ${String(timeout)} ms`);
+  return timeout;
+}
+
 /** Whether a monitor event passes an event-name filter (see {@link QemuMonitorEventOptions.event}). */
 export function eventNameMatches(name: string, filter: string | RegExp | undefined): boolean {
   if (filter === undefined) return true;

@@ -1,7 +1,6 @@
 /**
- * A `qemu:///system` or `qemu:///session` connection, in-process (no
- * daemon). Part 1: capabilities and domain capabilities from probed
- * binaries; guests come with part 2.
+ * A `qemu:///system` or `qemu:///session` connection, in-process (no daemon): capabilities
+ * from probed binaries, and the guests (`domains/`).
  *
  * Probed capabilities live in a {@link QemuCapsCache} shared by every
  * connection using the same cache directory, so a second connection (or a
@@ -29,9 +28,13 @@ import type {
   MigrateOptions,
   NodeInfo,
   OpenConsoleOptions,
+  QemuMonitorEvent,
+  Screenshot,
+  ScreenshotOptions,
   StartCallOptions,
 } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
+import type { QemuMonitorRequest } from '../../qemu-monitor.js';
 import { buildCapabilities } from './caps/capabilities-builder.js';
 import {
   qemuBaselineCpu,
@@ -55,6 +58,7 @@ import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { commandLineFor } from './domain-command-line.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
+import { monitorCommand, screenshot } from './domains/monitor-calls.js';
 import type { HelperBinaries } from './lifecycle/index.js';
 import { migrationHosts } from './migration-hosts.js';
 import type { QemuPaths } from './paths.js';
@@ -333,6 +337,15 @@ export class QemuConnection implements DriverConnection {
 
   subscribe(listener: DomainEventListener): () => void {
     return this.#domains.subscribe(listener);
+  }
+  subscribeQemuMonitor(listener: (event: QemuMonitorEvent) => void): () => void {
+    return this.#domains.migrationSide().table.subscribeMonitor(listener);
+  }
+  domainQemuMonitorCommand(dom: DomainRef, cmd: QemuMonitorRequest, opts?: CallOptions & { timeout?: number }) {
+    return monitorCommand(this.#domains.migrationSide(), dom, cmd, opts);
+  }
+  domainScreenshot(dom: DomainRef, opts?: ScreenshotOptions): Promise<Screenshot> {
+    return screenshot(this.#domains.migrationSide(), dom, opts);
   }
 
   #checkOpen(): void {

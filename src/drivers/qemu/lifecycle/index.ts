@@ -66,4 +66,5 @@ export {
   setMigrationCapabilities,
   startIncoming,
 } from './runner-migration.js';
+export { type MonitorCallOptions, RunnerMonitor, type Screendump } from './runner-monitor.js';
 export { removeSwtpmState, swtpmFiles } from './swtpm.js';

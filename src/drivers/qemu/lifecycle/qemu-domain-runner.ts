@@ -34,6 +34,7 @@ import { RunnerCore, type RunnerOptions, raceTimeout } from './runner-core.js';
 import type { RunnerEvent, RunnerEventListener } from './runner-events.js';
 import type { RunnerGuest } from './runner-guest.js';
 import { RunnerMigration } from './runner-migration.js';
+import { RunnerMonitor } from './runner-monitor.js';
 import { reattachGuest, type StartOptions, startGuest } from './runner-start.js';
 import { readStatus } from './status-file.js';
 
@@ -163,6 +164,11 @@ export class QemuDomainRunner {
     return new RunnerMigration(this.#core);
   }
 
+  /** Passthrough commands and screendumps on this guest's monitor (see `runner-monitor.ts`). */
+  get monitor(): RunnerMonitor {
+    return new RunnerMonitor(this.#core);
+  }
+
   /** Registers a listener called synchronously for every event; returns the unsubscribe function. */
   subscribe(listener: RunnerEventListener): () => void {
     return this.#core.events.subscribe(listener);
@@ -209,9 +215,8 @@ export class QemuDomainRunner {
   }
 
   /**
-   * Forgets the guest without stopping it: closes the monitor and stops
-   * watching the process. A later {@link reattach} picks it up again. This is
-   * what a driver does on `close()`.
+   * Forgets the guest without stopping it: closes the monitor and stops watching the process.
+   * A later {@link reattach} picks it up again. This is what a driver does on `close()`.
    */
   async detach(): Promise<void> {
     const qmp = this.#core.qmp;
