@@ -11,7 +11,7 @@ import type { QemuMonitorReply, QemuMonitorRequest } from '../../../qemu-monitor
 import type { QemuDomainRunner } from '../lifecycle/index.js';
 import { isActive } from './domain-entry.js';
 import type { MigrationSide } from './migration.js';
-import { encodePng, parsePpm } from './png-image.js';
+import { encodePng, parsePpm } from '../../png-image.js';
 
 /** Sends `req` through the guest's monitor (see `RunnerMonitor.command`). */
 export async function monitorCommand(

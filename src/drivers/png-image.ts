@@ -7,7 +7,7 @@
  * @module
  */
 import { deflateSync } from 'node:zlib';
-import { VirError } from '../../../errors.js';
+import { VirError } from '../errors.js';
 
 const MAX_SIDE = 16384;
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
