@@ -11,7 +11,10 @@ import type {
   ConsoleStream,
   CpuCompareResult,
   DomainCapabilitiesQuery,
+  DomainEventId,
   DomainEventListener,
+  Screenshot,
+  ScreenshotOptions,
   DomainInfo,
   DomainLookup,
   DomainRef,
@@ -27,6 +30,7 @@ import { ListFlags, reasonName, stateName } from './domain-names.js';
 import { remoteProcedures } from './gen/remote-protocol.js';
 import type { Procedure } from './procedure.js';
 import { RemoteEvents } from './remote-events.js';
+import { remoteScreenshot } from './remote-screenshot.js';
 import { RemoteNetworks } from './remote-networks.js';
 import { RemoteObjectEvents } from './remote-object-events.js';
 import type { RemoteCall } from './remote-object-values.js';
@@ -501,7 +505,11 @@ export class RemoteConnection implements DriverConnection {
 
   // ---------------------------------------------------------------- events
 
-  subscribe(listener: DomainEventListener): () => void {
-    return this.#events.subscribe(listener);
+  domainScreenshot(dom: DomainRef, opts: ScreenshotOptions = {}): Promise<Screenshot> {
+    return remoteScreenshot(this.#client, dom, opts);
+  }
+
+  subscribe(listener: DomainEventListener, ids?: ReadonlySet<DomainEventId>): () => void {
+    return this.#events.subscribe(listener, ids);
   }
 }

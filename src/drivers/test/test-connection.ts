@@ -57,6 +57,7 @@ import type { ControlledHost, TestControl, TestMethod } from './test-control.js'
 import { parseTestDomain } from './test-domain-xml.js';
 import { type InitialDomain, ref, type TestDomain, TestHost } from './test-host.js';
 import { type TestObjectSetup, TestObjects } from './test-objects.js';
+import { testScreenshot } from './test-screenshot.js';
 
 export { TEST_MAX_VCPUS } from './domain-ops.js';
 
@@ -301,6 +302,9 @@ export class TestConnection implements DriverConnection, ControlledHost {
 
   domainIsPersistent(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
     return this.#domainJob('domainIsPersistent', dom, opts, (d) => d.persistent);
+  }
+  domainScreenshot(dom: DomainRef, opts: CallOptions = {}) {
+    return this.#domainJob('domainScreenshot', dom, opts, () => testScreenshot());
   }
 
   // --- snapshots -----------------------------------------------------------------
