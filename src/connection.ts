@@ -42,7 +42,7 @@ import type {
 import type { AnyDriverOptions, DriverOptionsFor } from './driver-options.js';
 import { findDriver } from './drivers/registry.js';
 import { throwIfAborted, toVirError, VirError } from './errors.js';
-import { EventStream, type EventStreamOptions, type StreamEvent } from './event-stream.js';
+import type { EventStream, EventStreamOptions, StreamEvent } from './event-stream.js';
 import * as objects from './objects.js';
 import type { QemuMonitorEventOptions } from './qemu-monitor.js';
 import { type ConnectUri, parseUri } from './uri.js';

@@ -13,19 +13,14 @@
  */
 import type { Capabilities } from './conf/capabilities.js';
 import type { DomainDef } from './conf/domain/domain-def.js';
-import type {
-  DomainEventId,
-  DomainEventListener,
-  DomainRef,
-  QemuMonitorEvent,
-} from './domain-events.js';
+import type { DomainEventId, DomainEventListener, DomainRef, QemuMonitorEvent } from './domain-events.js';
 import type { CallOptions, ObjectDrivers } from './driver-objects.js';
 import type { VirError } from './errors.js';
 import type { QemuMonitorReply, QemuMonitorRequest } from './qemu-monitor.js';
 import type { ConnectUri } from './uri.js';
 
-export type { CallOptions };
 export type * from './domain-events.js';
+export type { CallOptions };
 
 /** Options of a start (`start`, `createDomain`). */
 export interface StartCallOptions extends CallOptions {

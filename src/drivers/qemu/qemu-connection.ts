@@ -29,7 +29,6 @@ import type {
   NodeInfo,
   OpenConsoleOptions,
   QemuMonitorEvent,
-  Screenshot,
   ScreenshotOptions,
   StartCallOptions,
 } from '../../driver.js';
@@ -58,7 +57,7 @@ import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
 import { applyQemuDefaults } from './defaults/index.js';
 import { commandLineFor } from './domain-command-line.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
-import { monitorCommand, screenshot } from './domains/monitor-calls.js';
+import { type MonitorOpts, monitorCommand, screenshot } from './domains/monitor-calls.js';
 import type { HelperBinaries } from './lifecycle/index.js';
 import { migrationHosts } from './migration-hosts.js';
 import type { QemuPaths } from './paths.js';
@@ -341,10 +340,10 @@ export class QemuConnection implements DriverConnection {
   subscribeQemuMonitor(listener: (event: QemuMonitorEvent) => void): () => void {
     return this.#domains.migrationSide().table.subscribeMonitor(listener);
   }
-  domainQemuMonitorCommand(dom: DomainRef, cmd: QemuMonitorRequest, opts?: CallOptions & { timeout?: number }) {
+  domainQemuMonitorCommand(dom: DomainRef, cmd: QemuMonitorRequest, opts?: MonitorOpts) {
     return monitorCommand(this.#domains.migrationSide(), dom, cmd, opts);
   }
-  domainScreenshot(dom: DomainRef, opts?: ScreenshotOptions): Promise<Screenshot> {
+  domainScreenshot(dom: DomainRef, opts?: ScreenshotOptions) {
     return screenshot(this.#domains.migrationSide(), dom, opts);
   }
 

@@ -13,8 +13,6 @@ import type {
   DomainCapabilitiesQuery,
   DomainEventId,
   DomainEventListener,
-  Screenshot,
-  ScreenshotOptions,
   DomainInfo,
   DomainLookup,
   DomainRef,
@@ -23,6 +21,8 @@ import type {
   GetXmlOptions,
   ListDomainsFilter,
   NodeInfo,
+  Screenshot,
+  ScreenshotOptions,
 } from '../../driver.js';
 import { VirError } from '../../errors.js';
 import { type ConnectUri, uriParam } from '../../uri.js';
@@ -30,10 +30,10 @@ import { ListFlags, reasonName, stateName } from './domain-names.js';
 import { remoteProcedures } from './gen/remote-protocol.js';
 import type { Procedure } from './procedure.js';
 import { RemoteEvents } from './remote-events.js';
-import { remoteScreenshot } from './remote-screenshot.js';
 import { RemoteNetworks } from './remote-networks.js';
 import { RemoteObjectEvents } from './remote-object-events.js';
 import type { RemoteCall } from './remote-object-values.js';
+import { remoteScreenshot } from './remote-screenshot.js';
 import { RemoteNodeDevices, RemoteSecrets } from './remote-secrets-nodedevs.js';
 import { RemoteStorage } from './remote-storage.js';
 import {

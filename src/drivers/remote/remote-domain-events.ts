@@ -10,7 +10,6 @@ import type {
   AnyDomainEvent,
   BlockJobStatus,
   BlockJobType,
-  DomainEventId,
   GraphicsAddress,
   IoErrorAction,
   MetadataKind,
@@ -19,12 +18,20 @@ import type {
 } from '../../domain-events.js';
 import { detailName, eventName } from './domain-names.js';
 import * as G from './gen/remote-protocol.js';
-import type { XdrReader } from './xdr-reader.js';
 import { toRef } from './remote-values.js';
+import type { XdrReader } from './xdr-reader.js';
 
 const P = G.remoteProcedures;
 
-const WATCHDOG: readonly WatchdogAction[] = ['none', 'pause', 'reset', 'poweroff', 'shutdown', 'debug', 'inject-nmi'];
+const WATCHDOG: readonly WatchdogAction[] = [
+  'none',
+  'pause',
+  'reset',
+  'poweroff',
+  'shutdown',
+  'debug',
+  'inject-nmi',
+];
 const IO_ACTION: readonly IoErrorAction[] = ['none', 'pause', 'report'];
 const PHASE = ['connect', 'initialize', 'disconnect'] as const;
 const FAMILY = ['ipv4', 'ipv6', 'unix'] as const;
@@ -51,24 +58,37 @@ function params(list: readonly G.RemoteTypedParam[]): Record<string, TypedParamV
   for (const p of list) {
     const v = p.value;
     out[p.field] =
-      v.type === 1 ? v.i : v.type === 2 ? v.ui : v.type === 3 ? v.l : v.type === 4 ? v.ul : v.type === 5 ? v.d : v.type === 6 ? v.b !== 0 : v.s;
+      v.type === 1
+        ? v.i
+        : v.type === 2
+          ? v.ui
+          : v.type === 3
+            ? v.l
+            : v.type === 4
+              ? v.ul
+              : v.type === 5
+                ? v.d
+                : v.type === 6
+                  ? v.b !== 0
+                  : v.s;
   }
   return out;
 }
 
 /** The message decoders by procedure number. */
 const DECODERS = new Map<number, Decode>([
-  [
-    P.DOMAIN_EVENT_LIFECYCLE.procedure,
-    (r, now) => lifecycle(G.decRemoteDomainEventLifecycleMsg(r), now),
-  ],
+  [P.DOMAIN_EVENT_LIFECYCLE.procedure, (r, now) => lifecycle(G.decRemoteDomainEventLifecycleMsg(r), now)],
   [
     P.DOMAIN_EVENT_CALLBACK_LIFECYCLE.procedure,
     (r, now) => lifecycle(G.decRemoteDomainEventCallbackLifecycleMsg(r).msg, now),
   ],
   [
     P.DOMAIN_EVENT_CALLBACK_REBOOT.procedure,
-    (r, now) => ({ type: 'reboot', domain: toRef(G.decRemoteDomainEventCallbackRebootMsg(r).msg.dom), timestamp: now }),
+    (r, now) => ({
+      type: 'reboot',
+      domain: toRef(G.decRemoteDomainEventCallbackRebootMsg(r).msg.dom),
+      timestamp: now,
+    }),
   ],
   [
     P.DOMAIN_EVENT_CALLBACK_RTC_CHANGE.procedure,
@@ -81,7 +101,12 @@ const DECODERS = new Map<number, Decode>([
     P.DOMAIN_EVENT_CALLBACK_WATCHDOG.procedure,
     (r, now) => {
       const m = G.decRemoteDomainEventCallbackWatchdogMsg(r).msg;
-      return { type: 'watchdog', domain: toRef(m.dom), timestamp: now, action: at(WATCHDOG, m.action, 'none') };
+      return {
+        type: 'watchdog',
+        domain: toRef(m.dom),
+        timestamp: now,
+        action: at(WATCHDOG, m.action, 'none'),
+      };
     },
   ],
   [
@@ -89,7 +114,14 @@ const DECODERS = new Map<number, Decode>([
     (r, now) => {
       const m = G.decRemoteDomainEventCallbackIoErrorMsg(r).msg;
       const action = at(IO_ACTION, m.action, 'none');
-      return { type: 'io-error', domain: toRef(m.dom), timestamp: now, srcPath: m.srcPath, devAlias: m.devAlias, action };
+      return {
+        type: 'io-error',
+        domain: toRef(m.dom),
+        timestamp: now,
+        srcPath: m.srcPath,
+        devAlias: m.devAlias,
+        action,
+      };
     },
   ],
   [
@@ -300,19 +332,33 @@ const DECODERS = new Map<number, Decode>([
     P.DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE.procedure,
     (r, now) => {
       const m = G.decRemoteDomainEventMemoryDeviceSizeChangeMsg(r);
-      return { type: 'memory-device-size-change', domain: toRef(m.dom), timestamp: now, alias: m.alias, size: Number(m.size) };
+      return {
+        type: 'memory-device-size-change',
+        domain: toRef(m.dom),
+        timestamp: now,
+        alias: m.alias,
+        size: Number(m.size),
+      };
     },
   ],
 ]);
 
-function lifecycle(m: { dom: G.RemoteNonnullDomain; event: number; detail: number }, now: number): AnyDomainEvent | undefined {
+function lifecycle(
+  m: { dom: G.RemoteNonnullDomain; event: number; detail: number },
+  now: number,
+): AnyDomainEvent | undefined {
   const event = eventName(m.event);
   if (!event) return undefined;
-  return { type: 'lifecycle', domain: toRef(m.dom), event, detail: detailName(event, m.detail), timestamp: now };
+  return {
+    type: 'lifecycle',
+    domain: toRef(m.dom),
+    event,
+    detail: detailName(event, m.detail),
+    timestamp: now,
+  };
 }
 
 /** The event a daemon message carries; undefined for a message that is no domain event. */
 export function decodeDomainEvent(proc: number, body: XdrReader): AnyDomainEvent | undefined {
   return DECODERS.get(proc)?.(body, Date.now());
 }
-

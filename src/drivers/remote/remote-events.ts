@@ -39,7 +39,10 @@ export class RemoteEvents {
     return this.#barrier;
   }
 
-  subscribe(listener: DomainEventListener, ids: ReadonlySet<DomainEventId> = new Set(['lifecycle'])): () => void {
+  subscribe(
+    listener: DomainEventListener,
+    ids: ReadonlySet<DomainEventId> = new Set(['lifecycle']),
+  ): () => void {
     const wanted = new Set(ids);
     this.#listeners.set(listener, wanted);
     this.#unlistenMessages ??= this.#client.onMessage((msg) => this.#onMessage(msg));
@@ -64,7 +67,10 @@ export class RemoteEvents {
     const eventID = DOMAIN_EVENT_IDS.indexOf(id);
     const callback = (async (): Promise<number | null> => {
       if (this.useCallbacks) {
-        const r = await this.#client.call(P.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, { eventID, dom: null });
+        const r = await this.#client.call(P.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, {
+          eventID,
+          dom: null,
+        });
         return r.callbackID;
       }
       // the legacy messages of other ids are not decoded: without callbacks, lifecycle only

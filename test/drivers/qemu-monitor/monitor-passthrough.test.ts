@@ -169,7 +169,8 @@ describe.skipIf(!HAS_QEMU)(`monitor event tap and domain events${QEMU_NOTE}`, ()
     const seen = new Set<string>();
     while (seen.size < 3) {
       const e = await nextOf(life);
-      if (e.event === 'suspended' || e.event === 'resumed') seen.add(`${e.domain.name}:${e.event}/${e.detail}`);
+      if (e.event === 'suspended' || e.event === 'resumed')
+        seen.add(`${e.domain.name}:${e.event}/${e.detail}`);
     }
     expect([...seen].sort()).toEqual([
       'vk-qmp-tap-a:resumed/unpaused',
@@ -204,7 +205,13 @@ describe.skipIf(!HAS_QEMU)(`monitor event tap and domain events${QEMU_NOTE}`, ()
     all.push(await nextOf(events));
     expect(all.map((e) => ({ ...e, timestamp: 0 }))).toEqual([
       { type: 'device-removed', domain: { ...dom.toJSON() }, devAlias: 'ua-tablet', timestamp: 0 },
-      { type: 'tray-change', domain: { ...dom.toJSON() }, devAlias: 'ide0-1-0', reason: 'open', timestamp: 0 },
+      {
+        type: 'tray-change',
+        domain: { ...dom.toJSON() },
+        devAlias: 'ide0-1-0',
+        reason: 'open',
+        timestamp: 0,
+      },
     ]);
     // the default stream saw none of them
     await dom.suspend();
@@ -215,34 +222,40 @@ describe.skipIf(!HAS_QEMU)(`monitor event tap and domain events${QEMU_NOTE}`, ()
 });
 
 describe.skipIf(!HAS_QEMU)(`screenshot${QEMU_NOTE}`, () => {
-  it.skipIf(!HAS_PNGTOPNM)('gives a PNG of the VGA console with the pixels of QEMU\'s own dump (skipped without pngtopnm)', async () => {
-    const conn = await open();
-    const dom = await conn.createDomain(xml('vk-qmp-shot', `<video><model type='vga'/></video>`));
-    // paused, so QEMU's own PPM of the same moment has the same pixels
-    await dom.suspend();
-    const shot = await dom.screenshot();
-    expect(shot.mime).toBe('image/png');
-    expect([...shot.data.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    const file = join(roots.path, 'shot.ppm');
-    await dom.qemuMonitorCommand({ execute: 'screendump', arguments: { filename: file } });
-    const decoded = execFileSync('pngtopnm', [], { input: shot.data });
-    expect(decoded.subarray(0, 2).toString('latin1')).toBe('P6');
-    expect(Buffer.compare(decoded, readFileSync(file))).toBe(0);
-    const err = await rejection(dom.screenshot({ screen: 1 }));
-    expect(isVirError(err) && [err.code, err.field]).toEqual(['INVALID_ARG', 'screen']);
-  });
+  it.skipIf(!HAS_PNGTOPNM)(
+    "gives a PNG of the VGA console with the pixels of QEMU's own dump (skipped without pngtopnm)",
+    async () => {
+      const conn = await open();
+      const dom = await conn.createDomain(xml('vk-qmp-shot', `<video><model type='vga'/></video>`));
+      // paused, so QEMU's own PPM of the same moment has the same pixels
+      await dom.suspend();
+      const shot = await dom.screenshot();
+      expect(shot.mime).toBe('image/png');
+      expect([...shot.data.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      const file = join(roots.path, 'shot.ppm');
+      await dom.qemuMonitorCommand({ execute: 'screendump', arguments: { filename: file } });
+      const decoded = execFileSync('pngtopnm', [], { input: shot.data });
+      expect(decoded.subarray(0, 2).toString('latin1')).toBe('P6');
+      expect(Buffer.compare(decoded, readFileSync(file))).toBe(0);
+      const err = await rejection(dom.screenshot({ screen: 1 }));
+      expect(isVirError(err) && [err.code, err.field]).toEqual(['INVALID_ARG', 'screen']);
+    },
+  );
 
-  it.skipIf(!HAS_PNGTOPNM)('our PPM to PNG conversion gives back QEMU\'s own pixels (skipped without pngtopnm)', async () => {
-    const conn = await open();
-    const dom = await conn.createDomain(xml('vk-qmp-ppm', `<video><model type='cirrus'/></video>`));
-    const { encodePng, parsePpm } = await import('../../../src/drivers/png-image.js');
-    const file = join(roots.path, 'shot.ppm');
-    await dom.qemuMonitorCommand('{"execute":"stop"}');
-    await dom.qemuMonitorCommand({ execute: 'screendump', arguments: { filename: file } });
-    const ppm = new Uint8Array(readFileSync(file));
-    const decoded = execFileSync('pngtopnm', [], { input: encodePng(parsePpm(ppm)) });
-    expect(Buffer.compare(decoded, Buffer.from(ppm))).toBe(0);
-  });
+  it.skipIf(!HAS_PNGTOPNM)(
+    "our PPM to PNG conversion gives back QEMU's own pixels (skipped without pngtopnm)",
+    async () => {
+      const conn = await open();
+      const dom = await conn.createDomain(xml('vk-qmp-ppm', `<video><model type='cirrus'/></video>`));
+      const { encodePng, parsePpm } = await import('../../../src/drivers/png-image.js');
+      const file = join(roots.path, 'shot.ppm');
+      await dom.qemuMonitorCommand('{"execute":"stop"}');
+      await dom.qemuMonitorCommand({ execute: 'screendump', arguments: { filename: file } });
+      const ppm = new Uint8Array(readFileSync(file));
+      const decoded = execFileSync('pngtopnm', [], { input: encodePng(parsePpm(ppm)) });
+      expect(Buffer.compare(decoded, Buffer.from(ppm))).toBe(0);
+    },
+  );
 
   it('a guest without a display is refused at once', async () => {
     const conn = await open();

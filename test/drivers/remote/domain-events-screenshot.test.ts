@@ -72,7 +72,11 @@ describe.skipIf(!LIBVIRTD || !PYTHON_LIBVIRT)(`remote domain events, differentia
       out += b.toString();
     });
     await new Promise<void>((resolve, reject) => {
-      const t = setInterval(() => out.startsWith('ready') && (clearInterval(t), resolve()), 20);
+      const t = setInterval(() => {
+        if (!out.startsWith('ready')) return;
+        clearInterval(t);
+        resolve();
+      }, 20);
       py.on('exit', (code) => reject(new Error(`python3-libvirt exited ${code}`)));
     });
     // our registrations were made before python's changes: both see everything

@@ -43,27 +43,36 @@ print(json.dumps(res))`,
 }
 
 describe('test driver screenshot', () => {
-  it.skipIf(!PYTHON_LIBVIRT)('answers as libvirt\'s test driver: a PNG for screen 0 and 1, running or not (skipped without python3-libvirt)', async () => {
-    const conn = await connect('test:///default');
-    const dom = await conn.lookupDomain('test');
-    const ours: { mime: string; png: boolean }[] = [];
-    const record = async (screen: number) => {
-      const s = await dom.screenshot({ screen });
-      ours.push({ mime: s.mime, png: Buffer.from(s.data.subarray(0, 8)).equals(Buffer.from('\x89PNG\r\n\x1a\n', 'latin1')) });
-      return s;
-    };
-    const first = await record(0);
-    await record(1);
-    await dom.destroy();
-    await record(0);
-    expect(ours).toEqual(libvirtShots());
-    if (HAS_PNGTOPNM) {
-      const ppm = execFileSync('pngtopnm', [], { input: first.data });
-      expect(ppm.subarray(0, 2).toString('latin1')).toBe('P6');
-    }
-    await expect(dom.screenshot({ screen: -1 })).rejects.toMatchObject({ code: 'INVALID_ARG', field: 'screen' });
-    await conn.close();
-  });
+  it.skipIf(!PYTHON_LIBVIRT)(
+    "answers as libvirt's test driver: a PNG for screen 0 and 1, running or not (skipped without python3-libvirt)",
+    async () => {
+      const conn = await connect('test:///default');
+      const dom = await conn.lookupDomain('test');
+      const ours: { mime: string; png: boolean }[] = [];
+      const record = async (screen: number) => {
+        const s = await dom.screenshot({ screen });
+        ours.push({
+          mime: s.mime,
+          png: Buffer.from(s.data.subarray(0, 8)).equals(Buffer.from('\x89PNG\r\n\x1a\n', 'latin1')),
+        });
+        return s;
+      };
+      const first = await record(0);
+      await record(1);
+      await dom.destroy();
+      await record(0);
+      expect(ours).toEqual(libvirtShots());
+      if (HAS_PNGTOPNM) {
+        const ppm = execFileSync('pngtopnm', [], { input: first.data });
+        expect(ppm.subarray(0, 2).toString('latin1')).toBe('P6');
+      }
+      await expect(dom.screenshot({ screen: -1 })).rejects.toMatchObject({
+        code: 'INVALID_ARG',
+        field: 'screen',
+      });
+      await conn.close();
+    },
+  );
 });
 
 describe('test driver event ids', () => {
@@ -79,7 +88,10 @@ describe('test driver event ids', () => {
     expect(first).toMatchObject({ type: 'lifecycle', event: 'suspended' });
     expect((await both.next()).value).toMatchObject({ type: 'lifecycle', event: 'suspended' });
     // nothing of these reached the reboot-only stream
-    const pending = await Promise.race([rebootOnly.next(), new Promise((r) => setTimeout(() => r('none'), 50))]);
+    const pending = await Promise.race([
+      rebootOnly.next(),
+      new Promise((r) => setTimeout(() => r('none'), 50)),
+    ]);
     expect(pending).toBe('none');
     rebootOnly.end();
     lifecycleOnly.end();

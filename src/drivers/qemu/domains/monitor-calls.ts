@@ -8,17 +8,20 @@
 import type { CallOptions, DomainRef, Screenshot, ScreenshotOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import type { QemuMonitorReply, QemuMonitorRequest } from '../../../qemu-monitor.js';
+import { encodePng, parsePpm } from '../../png-image.js';
 import type { QemuDomainRunner } from '../lifecycle/index.js';
 import { isActive } from './domain-entry.js';
 import type { MigrationSide } from './migration.js';
-import { encodePng, parsePpm } from '../../png-image.js';
+
+/** Options of a passthrough: `timeout` in milliseconds. */
+export type MonitorOpts = CallOptions & { timeout?: number };
 
 /** Sends `req` through the guest's monitor (see `RunnerMonitor.command`). */
 export async function monitorCommand(
   side: MigrationSide,
   dom: DomainRef,
   req: QemuMonitorRequest,
-  opts: CallOptions & { timeout?: number } = {},
+  opts: MonitorOpts = {},
 ): Promise<QemuMonitorReply | string> {
   const { runner } = await running(side, dom, opts, 'send a monitor command to');
   return runner.monitor.command(req, {
@@ -35,7 +38,11 @@ export async function screenshot(
 ): Promise<Screenshot> {
   const { runner, videos } = await running(side, dom, opts, 'take a screenshot of');
   if (videos.length === 0)
-    throw new VirError('OPERATION_FAILED', 'qemu', `domain '${dom.name}' has no screens to take a screenshot from`);
+    throw new VirError(
+      'OPERATION_FAILED',
+      'qemu',
+      `domain '${dom.name}' has no screens to take a screenshot from`,
+    );
   let target: { device?: string; head?: number } = {};
   let screen = opts.screen ?? 0;
   if (screen > 0) {

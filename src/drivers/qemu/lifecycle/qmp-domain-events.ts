@@ -64,7 +64,9 @@ export function domainEventsOf(ev: QmpEvent, guest: EventGuest): AnyDomainEvent[
   const base = { domain: guest.domain, timestamp: Date.now() };
   switch (ev.event) {
     case 'RTC_CHANGE':
-      return num(d.offset) === undefined ? [] : [{ ...base, type: 'rtc-change', utcoffset: num(d.offset) as number }];
+      return num(d.offset) === undefined
+        ? []
+        : [{ ...base, type: 'rtc-change', utcoffset: num(d.offset) as number }];
     case 'WATCHDOG': {
       const action = WATCHDOG[str(d.action)];
       return action ? [{ ...base, type: 'watchdog', action }] : [];

@@ -96,7 +96,8 @@ export class RunnerMonitor {
             await qmp.execute('screendump', format === 'png' ? { ...args, format: 'png' } : args, o);
           } catch (err) {
             // An older QEMU (no `format`) or one built without libpng: it still writes PPM.
-            if (format !== 'png' || !isQmpError(err, 'command') || !/format|png/i.test(err.message)) throw err;
+            if (format !== 'png' || !isQmpError(err, 'command') || !/format|png/i.test(err.message))
+              throw err;
             noPng.add(proc);
             format = 'ppm';
             await qmp.execute('screendump', args, o);
@@ -104,7 +105,9 @@ export class RunnerMonitor {
           return { data: new Uint8Array(readFileSync(file)), format };
         } catch (err) {
           if (isQmpError(err, 'command'))
-            throw new VirError('OPERATION_FAILED', 'qemu', `screenshot failed: ${err.message}`, { cause: err });
+            throw new VirError('OPERATION_FAILED', 'qemu', `screenshot failed: ${err.message}`, {
+              cause: err,
+            });
           throw err;
         } finally {
           rmSync(file, { force: true });
@@ -117,8 +120,8 @@ export class RunnerMonitor {
   #taint(flag: string): void {
     const proc = this.#core.proc;
     if (!proc) return;
-    let set = taints.get(proc);
-    if (!set) taints.set(proc, (set = new Set()));
+    const set = taints.get(proc) ?? new Set<string>();
+    taints.set(proc, set);
     if (set.has(flag)) return;
     set.add(flag);
     appendDomainLog(this.#core.logPath, `Domain id=${this.#core.id} is tainted: ${flag}`);
