@@ -143,6 +143,14 @@ export interface GraphicsAddress {
   readonly service: string;
 }
 
+/** One fact of who a graphics client is (`virDomainEventGraphicsSubjectIdentity`). */
+export interface GraphicsIdentity {
+  /** `x509dname` or `saslUsername`. */
+  readonly type: string;
+  /** The name. */
+  readonly name: string;
+}
+
 /** A graphics client connected, finished its handshake or went (`VIR_DOMAIN_EVENT_ID_GRAPHICS`). */
 export interface DomainGraphicsEvent extends EventBase<'graphics'> {
   /** `VIR_DOMAIN_EVENT_GRAPHICS_CONNECT`, `_INITIALIZE`, `_DISCONNECT`. */
@@ -153,8 +161,8 @@ export interface DomainGraphicsEvent extends EventBase<'graphics'> {
   readonly remote: GraphicsAddress;
   /** The authentication scheme (`none`, `vnc`, `sasl`, ...); empty when unknown. */
   readonly authScheme: string;
-  /** Who the client is: `{ type: 'x509dname' | 'saslUsername', name }` pairs. */
-  readonly subject: readonly { readonly type: string; readonly name: string }[];
+  /** Who the client is. */
+  readonly subject: readonly GraphicsIdentity[];
 }
 
 /** The connection to the hypervisor's control channel of the domain broke (`VIR_DOMAIN_EVENT_ID_CONTROL_ERROR`). */
@@ -170,7 +178,8 @@ export type BlockJobStatus = 'completed' | 'failed' | 'canceled' | 'ready';
  * A block job finished or is ready (`VIR_DOMAIN_EVENT_ID_BLOCK_JOB`, and
  * `block-job-2`, which names the disk by its target instead of its path).
  */
-export interface DomainBlockJobEvent extends EventBase<'block-job' | 'block-job-2'> {
+export interface DomainBlockJobEvent<T extends 'block-job' | 'block-job-2' = 'block-job' | 'block-job-2'>
+  extends EventBase<T> {
   /** `block-job`: the disk's source path; `block-job-2`: its target (`vda`). */
   readonly disk: string;
   /** The job's kind. */
@@ -203,7 +212,9 @@ export interface DomainTrayChangeEvent extends EventBase<'tray-change'> {
  * The guest woke up, or suspended itself to RAM or disk
  * (`VIR_DOMAIN_EVENT_ID_PMWAKEUP`, `_PMSUSPEND`, `_PMSUSPEND_DISK`).
  */
-export interface DomainPmEvent extends EventBase<'pm-wakeup' | 'pm-suspend' | 'pm-suspend-disk'> {
+export interface DomainPmEvent<
+  T extends 'pm-wakeup' | 'pm-suspend' | 'pm-suspend-disk' = 'pm-wakeup' | 'pm-suspend' | 'pm-suspend-disk',
+> extends EventBase<T> {
   /** libvirt's reason argument: always 0 so far. */
   readonly reason: number;
 }
@@ -218,8 +229,12 @@ export interface DomainBalloonChangeEvent extends EventBase<'balloon-change'> {
  * A device was added, removed, or its removal failed
  * (`VIR_DOMAIN_EVENT_ID_DEVICE_ADDED`, `_DEVICE_REMOVED`, `_DEVICE_REMOVAL_FAILED`).
  */
-export interface DomainDeviceEvent
-  extends EventBase<'device-added' | 'device-removed' | 'device-removal-failed'> {
+export interface DomainDeviceEvent<
+  T extends 'device-added' | 'device-removed' | 'device-removal-failed' =
+    | 'device-added'
+    | 'device-removed'
+    | 'device-removal-failed',
+> extends EventBase<T> {
   /** The device's alias. */
   readonly devAlias: string;
 }
@@ -298,32 +313,59 @@ export interface DomainMemoryDeviceSizeChangeEvent extends EventBase<'memory-dev
 
 /** Each event id's event. */
 export interface DomainEventMap {
+  /** `lifecycle` events. */
   lifecycle: DomainLifecycleEvent;
+  /** `reboot` events. */
   reboot: DomainRebootEvent;
+  /** `rtc-change` events. */
   'rtc-change': DomainRtcChangeEvent;
+  /** `watchdog` events. */
   watchdog: DomainWatchdogEvent;
+  /** `io-error` events. */
   'io-error': DomainIoErrorEvent;
+  /** `graphics` events. */
   graphics: DomainGraphicsEvent;
+  /** `io-error-reason` events. */
   'io-error-reason': DomainIoErrorReasonEvent;
+  /** `control-error` events. */
   'control-error': DomainControlErrorEvent;
-  'block-job': DomainBlockJobEvent & { readonly type: 'block-job' };
+  /** `block-job` events. */
+  'block-job': DomainBlockJobEvent<'block-job'>;
+  /** `disk-change` events. */
   'disk-change': DomainDiskChangeEvent;
+  /** `tray-change` events. */
   'tray-change': DomainTrayChangeEvent;
-  'pm-wakeup': DomainPmEvent & { readonly type: 'pm-wakeup' };
-  'pm-suspend': DomainPmEvent & { readonly type: 'pm-suspend' };
+  /** `pm-wakeup` events. */
+  'pm-wakeup': DomainPmEvent<'pm-wakeup'>;
+  /** `pm-suspend` events. */
+  'pm-suspend': DomainPmEvent<'pm-suspend'>;
+  /** `balloon-change` events. */
   'balloon-change': DomainBalloonChangeEvent;
-  'pm-suspend-disk': DomainPmEvent & { readonly type: 'pm-suspend-disk' };
-  'device-removed': DomainDeviceEvent & { readonly type: 'device-removed' };
-  'block-job-2': DomainBlockJobEvent & { readonly type: 'block-job-2' };
+  /** `pm-suspend-disk` events. */
+  'pm-suspend-disk': DomainPmEvent<'pm-suspend-disk'>;
+  /** `device-removed` events. */
+  'device-removed': DomainDeviceEvent<'device-removed'>;
+  /** `block-job-2` events. */
+  'block-job-2': DomainBlockJobEvent<'block-job-2'>;
+  /** `tunable` events. */
   tunable: DomainTunableEvent;
+  /** `agent-lifecycle` events. */
   'agent-lifecycle': DomainAgentLifecycleEvent;
-  'device-added': DomainDeviceEvent & { readonly type: 'device-added' };
+  /** `device-added` events. */
+  'device-added': DomainDeviceEvent<'device-added'>;
+  /** `migration-iteration` events. */
   'migration-iteration': DomainMigrationIterationEvent;
+  /** `job-completed` events. */
   'job-completed': DomainJobCompletedEvent;
-  'device-removal-failed': DomainDeviceEvent & { readonly type: 'device-removal-failed' };
+  /** `device-removal-failed` events. */
+  'device-removal-failed': DomainDeviceEvent<'device-removal-failed'>;
+  /** `metadata-change` events. */
   'metadata-change': DomainMetadataChangeEvent;
+  /** `block-threshold` events. */
   'block-threshold': DomainBlockThresholdEvent;
+  /** `memory-failure` events. */
   'memory-failure': DomainMemoryFailureEvent;
+  /** `memory-device-size-change` events. */
   'memory-device-size-change': DomainMemoryDeviceSizeChangeEvent;
 }
 

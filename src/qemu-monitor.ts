@@ -68,7 +68,12 @@ export interface QemuMonitorEventOptions {
   /** Ends the stream when aborted. */
   signal?: AbortSignal;
   /** Only this domain's events (a name, a UUID, or anything with `uuid`). */
-  domain?: { readonly uuid: string } | string;
+  domain?:
+    | {
+        /** The domain's UUID. */
+        readonly uuid: string;
+      }
+    | string;
   /**
    * Only events of this name: a string matches it exactly, ignoring case
    * (libvirt's `_NOCASE`); a RegExp is tested against it (libvirt's `_REGEX`).
