@@ -24,25 +24,29 @@ import {
 } from './connection-args.js';
 import { Domain } from './domain.js';
 import type { AllDomainStatsOptions, DomainStatsRecord } from './domain-stats.js';
+import { domainEvents, qemuMonitorEvents } from './domain-streams.js';
 import type {
   BaselineOptions,
   CallOptions,
   CpuCompareResult,
   DomainCapabilitiesQuery,
   DomainEvent,
+  DomainEventId,
   DomainLookup,
   DomainOwner,
   DomainRef,
   DriverConnection,
   ListDomainsFilter,
   NodeInfo,
+  QemuMonitorEvent,
   StartCallOptions,
 } from './driver.js';
 import type { AnyDriverOptions, DriverOptionsFor } from './driver-options.js';
 import { findDriver } from './drivers/registry.js';
 import { throwIfAborted, toVirError, VirError } from './errors.js';
-import { EventStream, type EventStreamOptions, type StreamEvent } from './event-stream.js';
+import type { EventStream, EventStreamOptions, StreamEvent } from './event-stream.js';
 import * as objects from './objects.js';
+import type { QemuMonitorEventOptions } from './qemu-monitor.js';
 import { allDomainStats, statsRefs } from './stats-args.js';
 import { type ConnectUri, parseUri } from './uri.js';
 
@@ -313,22 +317,24 @@ export class Connection implements DomainOwner, objects.ObjectOwner {
    * (1024 by default); when a consumer falls that far behind, the oldest
    * events are dropped and counted in `stream.dropped`, so a slow consumer
    * never blocks the driver. It ends when `signal` aborts, on `return()`
-   * (`break`) or when the connection closes. `reboot: true` adds reboot events.
+   * (`break`) or when the connection closes. `ids` picks libvirt's event ids
+   * (default `['lifecycle']`, see `DOMAIN_EVENT_IDS`); `reboot: true` adds `reboot`.
    */
-  events<R extends boolean = false>(
-    options: EventStreamOptions<StreamEvent<R>> & { reboot?: R } = {},
-  ): EventStream<StreamEvent<R>> {
+  events<R extends boolean = false, const I extends DomainEventId = 'lifecycle'>(
+    options: EventStreamOptions<StreamEvent<R, I>> & { reboot?: R; ids?: readonly I[] } = {},
+  ): EventStream<StreamEvent<R, I>> {
     this.#open('events');
-    const subscribe = this.#driver.subscribe?.bind(this.#driver);
-    if (!subscribe)
-      throw new VirError('NO_SUPPORT', 'connect', `${this.type} driver does not deliver events`);
-    const stream = new EventStream(
-      options,
-      (listener) => subscribe(listener),
-      () => this.#streams.delete(stream),
-    );
-    this.#streams.add(stream);
-    return stream;
+    return domainEvents(this.#driver, options, this.#streams);
+  }
+
+  /**
+   * The raw QMP events of the QEMU driver's guests (libvirt-qemu's
+   * `virConnectDomainQemuMonitorEventRegister`), of one `domain` and event
+   * name when asked, buffered as {@link events}. Other drivers: `NO_SUPPORT`.
+   */
+  qemuMonitorEvents(options: QemuMonitorEventOptions = {}): EventStream<QemuMonitorEvent> {
+    this.#open('qemuMonitorEvents');
+    return qemuMonitorEvents(this.#driver, options, this.#streams);
   }
 
   /**

@@ -29,6 +29,8 @@ import type {
   GetXmlOptions,
   MigrateOptions,
   OpenConsoleOptions,
+  Screenshot,
+  ScreenshotOptions,
   SnapshotInfo,
   StartCallOptions,
 } from './driver.js';
@@ -40,6 +42,13 @@ import type {
   PowerMode,
 } from './driver-agent.js';
 import { throwIfAborted, VirError } from './errors.js';
+import {
+  monitorRequest,
+  monitorTimeout,
+  type QemuMonitorCommandOptions,
+  type QemuMonitorReply,
+  type QmpCommand,
+} from './qemu-monitor.js';
 import { deviceName, oneDomainStats } from './stats-args.js';
 
 /**
@@ -511,6 +520,43 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   deleteSnapshot(name: string, opts: CallOptions & { children?: boolean } = {}): Promise<void> {
     return this.#write('domainSnapshotDelete', opts, (d, signal) =>
       d.domainSnapshotDelete!(this.#ref, name, { signal, ...(opts.children ? { children: true } : {}) }),
+    );
+  }
+
+  /**
+   * Sends a command through the driver's own QEMU monitor (libvirt-qemu's
+   * `virDomainQemuMonitorCommand`): a QMP command as JSON text or
+   * `{ execute, arguments }`, answered with QEMU's reply (`{ return }` or
+   * `{ error }`); with `hmp: true` an HMP line, answered with its text. The
+   * domain is marked tainted (`custom-monitor` in its log): what the command
+   * changes is not known to the driver. qemu driver only; a guest not running
+   * is `OPERATION_INVALID`.
+   */
+  qemuMonitorCommand(cmd: string, opts: QemuMonitorCommandOptions & { hmp: true }): Promise<string>;
+  /** A QMP command (JSON text or `{ execute, arguments }`), answered with QEMU's reply. */
+  qemuMonitorCommand(cmd: string | QmpCommand, opts?: QemuMonitorCommandOptions): Promise<QemuMonitorReply>;
+  qemuMonitorCommand(cmd: string | QmpCommand, opts: QemuMonitorCommandOptions = {}): Promise<unknown> {
+    return this.#write('domainQemuMonitorCommand', opts, (d, signal) =>
+      d.domainQemuMonitorCommand!(this.#ref, monitorRequest(cmd, opts.hmp === true), {
+        signal,
+        ...(opts.timeout !== undefined ? { timeout: monitorTimeout(opts.timeout) } : {}),
+      }),
+    );
+  }
+
+  /**
+   * A picture of display `screen` (default 0) of the running guest
+   * (`virDomainScreenshot`): PNG bytes and their MIME type. A guest without
+   * a display is `OPERATION_INVALID`.
+   */
+  screenshot(opts: ScreenshotOptions = {}): Promise<Screenshot> {
+    const { screen } = opts;
+    if (screen !== undefined && (!Number.isSafeInteger(screen) || screen < 0 || screen > 0xffffffff))
+      return Promise.reject(
+        new VirError('INVALID_ARG', 'domain', `invalid screen ${screen}`, { field: 'screen' }),
+      );
+    return this.#conn._domainCall('domainScreenshot', this.#ref, opts, (d, signal) =>
+      d.domainScreenshot!(this.#ref, { signal, ...(screen !== undefined ? { screen } : {}) }),
     );
   }
 

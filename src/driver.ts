@@ -13,6 +13,7 @@
  */
 import type { Capabilities } from './conf/capabilities.js';
 import type { DomainDef } from './conf/domain/domain-def.js';
+import type { DomainEventId, DomainEventListener, DomainRef, QemuMonitorEvent } from './domain-events.js';
 import type {
   BlockInfo,
   BlockStats,
@@ -35,8 +36,10 @@ import type {
 } from './driver-agent.js';
 import type { CallOptions, ObjectDrivers } from './driver-objects.js';
 import type { VirError } from './errors.js';
+import type { QemuMonitorReply, QemuMonitorRequest } from './qemu-monitor.js';
 import type { ConnectUri } from './uri.js';
 
+export type * from './domain-events.js';
 export type { CallOptions };
 
 /** Options of a start (`start`, `createDomain`). */
@@ -50,16 +53,6 @@ export interface StartCallOptions extends CallOptions {
    * ignore it.
    */
   timeout?: number;
-}
-
-/** Identity of a domain as drivers pass it around (libvirt's `virDomainPtr`). */
-export interface DomainRef {
-  /** The domain name, unique on its host. */
-  readonly name: string;
-  /** Lower-case canonical UUID, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`. */
-  readonly uuid: string;
-  /** Positive id while running, -1 when inactive (as libvirt reports it). */
-  readonly id: number;
 }
 
 /** libvirt's domain states (`virDomainState`), by name. */
@@ -148,57 +141,6 @@ export type DomainLookup =
       /** By id (running domains only). */
       id: number;
     };
-
-/** A lifecycle event, as libvirt's `VIR_DOMAIN_EVENT_*` with its detail. */
-export interface DomainLifecycleEvent {
-  /** Tells lifecycle events from the other kinds. */
-  readonly type: 'lifecycle';
-  /** The domain the event is about. */
-  readonly domain: DomainRef;
-  /** `defined`, `undefined`, `started`, `suspended`, `resumed`, `stopped`, `shutdown`, `pmsuspended`, `crashed`. */
-  readonly event: DomainEventName;
-  /** Detail name as libvirt's detail enums, lower-case without prefix (`booted`, `destroyed`, `added`, ...). */
-  readonly detail: string;
-  /** Milliseconds since the epoch, when the driver saw it. */
-  readonly timestamp: number;
-}
-
-/** The lifecycle events, by libvirt's names (`VIR_DOMAIN_EVENT_*` in lower case). */
-export type DomainEventName =
-  | 'defined'
-  | 'undefined'
-  | 'started'
-  | 'suspended'
-  | 'resumed'
-  | 'stopped'
-  | 'shutdown'
-  | 'pmsuspended'
-  | 'crashed';
-
-/**
- * The guest was reset (libvirt's `VIR_DOMAIN_EVENT_ID_REBOOT`): a reboot
- * from inside the guest, `reset()`, or the reset that ends `reboot()`.
- * The domain keeps running, so no lifecycle event comes with it. A separate
- * event id in libvirt, so `Connection.events()` delivers it only when asked
- * (`{ reboot: true }`).
- */
-export interface DomainRebootEvent {
-  /** Tells reboot events from lifecycle events. */
-  readonly type: 'reboot';
-  /** The domain that rebooted. */
-  readonly domain: DomainRef;
-  /** Milliseconds since the epoch, when the driver saw it. */
-  readonly timestamp: number;
-}
-
-/** The lifecycle events (`VIR_DOMAIN_EVENT_ID_LIFECYCLE`), what `Connection.events()` gives by default. */
-export type DomainEvent = DomainLifecycleEvent;
-
-/** Every event a driver may deliver. */
-export type AnyDomainEvent = DomainEvent | DomainRebootEvent;
-
-/** What a driver calls for each event it delivers. */
-export type DomainEventListener = (event: AnyDomainEvent) => void;
 
 export interface GetXmlOptions extends CallOptions {
   /** The persistent (next boot) definition rather than the live one. */
@@ -507,15 +449,46 @@ export interface DriverConnection extends ObjectDrivers {
   /**
    * Registers a listener for domain events; returns the function that
    * removes it. The driver calls listeners synchronously and in order;
-   * buffering for slow consumers is the facade's job.
+   * buffering for slow consumers is the facade's job. `ids` are the event
+   * ids the listener wants (default `lifecycle`): a driver may deliver
+   * others (the facade filters), but must deliver these when it has them.
    */
-  subscribe?(listener: DomainEventListener): () => void;
+  subscribe?(listener: DomainEventListener, ids?: ReadonlySet<DomainEventId>): () => void;
+
+  /**
+   * Sends a command through the driver's own monitor of a running guest
+   * (libvirt-qemu's `virDomainQemuMonitorCommand`), marking the domain
+   * tainted (`custom-monitor`): QMP gives QEMU's reply, HMP its text.
+   */
+  domainQemuMonitorCommand?(
+    dom: DomainRef,
+    cmd: QemuMonitorRequest,
+    opts?: CallOptions & { timeout?: number },
+  ): Promise<QemuMonitorReply | string>;
+  /** Every guest's raw QMP events (libvirt-qemu's monitor event tap); returns the function that removes it. */
+  subscribeQemuMonitor?(listener: (event: QemuMonitorEvent) => void): () => void;
+  /** A picture of one of the guest's displays (`virDomainScreenshot`). */
+  domainScreenshot?(dom: DomainRef, opts?: ScreenshotOptions): Promise<Screenshot>;
 
   /**
    * Calls `listener` once if the connection ends without `close()` (a
    * remote daemon that died); returns the function that removes it.
    */
   onClose?(listener: (reason: VirError) => void): () => void;
+}
+
+/** Options of a screenshot (`virDomainScreenshot`). */
+export interface ScreenshotOptions extends CallOptions {
+  /** Which display (head), from 0; default 0. */
+  screen?: number;
+}
+
+/** A screenshot: the image and its MIME type (`image/png` from every driver today). */
+export interface Screenshot {
+  /** The MIME type, as libvirt returns it. */
+  readonly mime: string;
+  /** The image. */
+  readonly data: Uint8Array;
 }
 
 export interface DriverOpenOptions extends CallOptions {

@@ -10,11 +10,21 @@
  *
  * @module
  */
-import type { AnyDomainEvent, DomainEvent } from './driver.js';
+import {
+  type AnyDomainEvent,
+  DOMAIN_EVENT_IDS,
+  type DomainEvent,
+  type DomainEventId,
+  type DomainEventOf,
+  type QemuMonitorEvent,
+} from './domain-events.js';
 import type { ObjectEvent } from './driver-objects.js';
+import { VirError } from './errors.js';
 
-/** Whatever an {@link EventStream} can carry: a domain event, or a pool, network or secret event. */
-export type AnyEvent = AnyDomainEvent | ObjectEvent;
+/** Whatever an {@link EventStream} can carry: a domain event, a pool, network or secret event, or a raw QMP event. */
+export type AnyEvent = AnyDomainEvent | ObjectEvent | QemuMonitorEvent;
+
+const DOMAIN_IDS: ReadonlySet<string> = new Set(DOMAIN_EVENT_IDS);
 
 /** What `Connection.events()` takes: which events, how many to buffer, when to end. */
 export interface EventStreamOptions<E extends AnyEvent = DomainEvent> {
@@ -24,6 +34,11 @@ export interface EventStreamOptions<E extends AnyEvent = DomainEvent> {
   filter?: (event: E) => boolean;
   /** Also deliver reboot events (`type: 'reboot'`, libvirt's `VIR_DOMAIN_EVENT_ID_REBOOT`). Default false. */
   reboot?: boolean;
+  /**
+   * The domain event ids to deliver (`['lifecycle', 'rtc-change', ...]`, see
+   * `DOMAIN_EVENT_IDS`); default `['lifecycle']`. `reboot: true` adds `reboot`.
+   */
+  ids?: readonly DomainEventId[];
   /** Maximum buffered events before the oldest are dropped. Default 1024. */
   bufferSize?: number;
 }
@@ -36,7 +51,7 @@ export class EventStream<E extends AnyEvent = DomainEvent> implements AsyncItera
   readonly #buffer: E[] = [];
   readonly #max: number;
   readonly #filter: ((event: E) => boolean) | undefined;
-  readonly #reboot: boolean;
+  readonly #ids: ReadonlySet<string>;
   #waiter: ((result: IteratorResult<E>) => void) | undefined;
   #unsubscribe: (() => void) | undefined;
   readonly #onEnd: () => void;
@@ -53,7 +68,7 @@ export class EventStream<E extends AnyEvent = DomainEvent> implements AsyncItera
   ) {
     this.#max = Math.max(1, options.bufferSize ?? 1024);
     this.#filter = options.filter;
-    this.#reboot = options.reboot === true;
+    this.#ids = streamIds(options);
     this.#onEnd = onEnd;
     this.#signal = options.signal;
     if (this.#signal?.aborted) {
@@ -70,8 +85,8 @@ export class EventStream<E extends AnyEvent = DomainEvent> implements AsyncItera
   }
 
   #push(any: AnyEvent): void {
-    if (any.type === 'reboot' && !this.#reboot) return;
-    // Checked just above: without `reboot`, E is the lifecycle event (or the object kind subscribed).
+    if (DOMAIN_IDS.has(any.type) && !this.#ids.has(any.type)) return;
+    // Checked just above: E is the union of the ids asked for (or the object kind subscribed).
     const event = any as E;
     if (this.#ended || (this.#filter && !this.#filter(event))) return;
     if (this.#waiter) {
@@ -123,5 +138,23 @@ export class EventStream<E extends AnyEvent = DomainEvent> implements AsyncItera
   }
 }
 
-/** The events of a stream opened with `reboot: R`: every event, or the lifecycle ones. */
-export type StreamEvent<R extends boolean> = R extends true ? AnyDomainEvent : DomainEvent;
+/**
+ * The events of a stream opened with `ids: I[]` and `reboot: R`: those ids' events, and
+ * the reboot event with `reboot: true`.
+ */
+export type StreamEvent<R extends boolean, I extends DomainEventId = 'lifecycle'> = DomainEventOf<
+  I | (R extends true ? 'reboot' : never)
+>;
+
+/** The domain event ids a stream delivers, checked: `INVALID_ARG` naming `ids` for one libvirt lacks. */
+export function streamIds(options: { ids?: readonly DomainEventId[]; reboot?: boolean }): Set<string> {
+  const ids = new Set<string>(options.ids ?? ['lifecycle']);
+  if (options.ids !== undefined && !Array.isArray(options.ids))
+    throw new VirError('INVALID_ARG', 'connect', 'event ids must be an array', { field: 'ids' });
+  for (const id of ids) {
+    if (!DOMAIN_IDS.has(id))
+      throw new VirError('INVALID_ARG', 'connect', `unknown domain event id '${id}'`, { field: 'ids' });
+  }
+  if (options.reboot === true) ids.add('reboot');
+  return ids;
+}

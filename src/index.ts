@@ -7,6 +7,7 @@ export * from './conf/index.js';
 export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource } from './connection.js';
 export { Domain, type WriteOptions } from './domain.js';
 export { DomainAgent } from './domain-agent.js';
+export { DOMAIN_EVENT_IDS } from './domain-events.js';
 export type * from './domain-stats.js';
 export { DOMAIN_STATS_GROUPS, MEMORY_STAT_TAGS } from './domain-stats.js';
 export type * from './driver.js';
@@ -98,6 +99,13 @@ export {
 } from './fleet.js';
 export { Network, NetworkPort, Networks } from './network.js';
 export { NodeDevice, NodeDevices } from './node-device.js';
+export type {
+  QemuMonitorCommandOptions,
+  QemuMonitorEventOptions,
+  QemuMonitorReply,
+  QemuMonitorRequest,
+  QmpCommand,
+} from './qemu-monitor.js';
 export { Secret, Secrets } from './secret.js';
 export { StoragePool, StorageVol } from './storage-pool.js';
 export { StoragePools } from './storage-pools.js';

@@ -60,6 +60,8 @@ const LARGE_FILES: Record<string, string> = {
     'the Connection facade: one documented method per libvirt connection call, the logic lives in drivers',
   'src/drivers/qemu/qemu-connection.ts':
     'the wiring of the stages: one delegation per DriverConnection method, the logic lives in the stages',
+  'src/drivers/qemu/lifecycle/qemu-domain-runner.ts':
+    "one guest's runner: lifecycle calls and a getter per capability, each capability a module beside it",
   'src/drivers/test/test-connection.ts':
     "libvirt's test driver's own calls, one job each; groups beyond the lifecycle live beside it (agent-ops, test-stats, ...)",
   'src/domain.ts':

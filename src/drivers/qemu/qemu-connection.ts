@@ -1,7 +1,6 @@
 /**
- * A `qemu:///system` or `qemu:///session` connection, in-process (no
- * daemon). Part 1: capabilities and domain capabilities from probed
- * binaries; guests come with part 2.
+ * A `qemu:///system` or `qemu:///session` connection, in-process (no daemon): capabilities
+ * from probed binaries, and the guests (`domains/`).
  *
  * Probed capabilities live in a {@link QemuCapsCache} shared by every
  * connection using the same cache directory, so a second connection (or a
@@ -29,10 +28,13 @@ import type {
   MigrateOptions,
   NodeInfo,
   OpenConsoleOptions,
+  QemuMonitorEvent,
+  ScreenshotOptions,
   StartCallOptions,
 } from '../../driver.js';
 import type { PowerOptions } from '../../driver-agent.js';
 import { throwIfAborted, VirError } from '../../errors.js';
+import type { QemuMonitorRequest } from '../../qemu-monitor.js';
 import { buildCapabilities } from './caps/capabilities-builder.js';
 import {
   qemuBaselineCpu,
@@ -54,6 +56,7 @@ import * as stats from './domains/guest-stats.js';
 import { type DeviceCall, hotplug } from './domains/hotplug.js';
 import type { MigrationSide } from './domains/index.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
+import { type MonitorOpts, monitorCommand, screenshot } from './domains/monitor-calls.js';
 import type { HelperBinaries } from './lifecycle/index.js';
 import { migrationHosts } from './migration-hosts.js';
 import type { QemuPaths } from './paths.js';
@@ -376,6 +379,15 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   }
   protected domainSide(): MigrationSide {
     return this.#domains.migrationSide();
+  }
+  subscribeQemuMonitor(listener: (event: QemuMonitorEvent) => void): () => void {
+    return this.#domains.migrationSide().table.subscribeMonitor(listener);
+  }
+  domainQemuMonitorCommand(dom: DomainRef, cmd: QemuMonitorRequest, opts?: MonitorOpts) {
+    return monitorCommand(this.#domains.migrationSide(), dom, cmd, opts);
+  }
+  domainScreenshot(dom: DomainRef, opts?: ScreenshotOptions) {
+    return screenshot(this.#domains.migrationSide(), dom, opts);
   }
 
   #checkOpen(): void {

@@ -12,6 +12,7 @@ import type {
   ConsoleStream,
   CpuCompareResult,
   DomainCapabilitiesQuery,
+  DomainEventId,
   DomainEventListener,
   DomainInfo,
   DomainLookup,
@@ -21,6 +22,8 @@ import type {
   GetXmlOptions,
   ListDomainsFilter,
   NodeInfo,
+  Screenshot,
+  ScreenshotOptions,
 } from '../../driver.js';
 import type { PowerOptions } from '../../driver-agent.js';
 import { VirError } from '../../errors.js';
@@ -33,6 +36,7 @@ import { RemoteEvents } from './remote-events.js';
 import { RemoteNetworks } from './remote-networks.js';
 import { RemoteObjectEvents } from './remote-object-events.js';
 import type { RemoteCall } from './remote-object-values.js';
+import { remoteScreenshot } from './remote-screenshot.js';
 import { RemoteNodeDevices, RemoteSecrets } from './remote-secrets-nodedevs.js';
 import { RemoteStats } from './remote-stats.js';
 import { RemoteStorage } from './remote-storage.js';
@@ -584,7 +588,11 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
 
   // ---------------------------------------------------------------- events
 
-  subscribe(listener: DomainEventListener): () => void {
-    return this.#events.subscribe(listener);
+  domainScreenshot(dom: DomainRef, opts: ScreenshotOptions = {}): Promise<Screenshot> {
+    return remoteScreenshot(this.#client, dom, opts);
+  }
+
+  subscribe(listener: DomainEventListener, ids?: ReadonlySet<DomainEventId>): () => void {
+    return this.#events.subscribe(listener, ids);
   }
 }

@@ -1,29 +1,30 @@
 /**
- * Domain lifecycle events from the daemon: one registration while anyone
- * listens (the callback form when the daemon has it, else the legacy one),
- * the messages decoded into our events, and a barrier that calls made
- * meanwhile wait behind so none of their events is missed.
+ * Domain events from the daemon: one registration per event id while
+ * anyone listens for it (the callback form when the daemon has it; the
+ * legacy form, lifecycle only, else), the messages decoded into our events
+ * (`remote-domain-events.ts`), and a barrier that calls made meanwhile
+ * wait behind so none of their events is missed.
  *
  * @module
  */
+import { DOMAIN_EVENT_IDS, type DomainEventId } from '../../domain-events.js';
 import type { DomainEventListener } from '../../driver.js';
-import { detailName, eventName } from './domain-names.js';
-import {
-  decRemoteDomainEventCallbackLifecycleMsg,
-  decRemoteDomainEventLifecycleMsg,
-  remoteProcedures as P,
-  type RemoteNonnullDomain,
-} from './gen/remote-protocol.js';
-import { toRef } from './remote-values.js';
+import { remoteProcedures as P } from './gen/remote-protocol.js';
+import { decodeDomainEvent } from './remote-domain-events.js';
 import type { RpcClient, ServerMessage } from './rpc-client.js';
 
-const VIR_DOMAIN_EVENT_ID_LIFECYCLE = 0;
+/** One event id's registration with the daemon: its callback id (null: legacy form), or a promise while registering. */
+interface Registration {
+  readonly id: DomainEventId;
+  readonly callback: Promise<number | null>;
+  /** Listeners that asked for the id. */
+  users: number;
+}
 
 export class RemoteEvents {
   readonly #client: RpcClient;
-  readonly #listeners = new Set<DomainEventListener>();
-  /** Callback id of our lifecycle registration, or a promise while registering. */
-  #registration: Promise<number | null> | null = null;
+  readonly #listeners = new Map<DomainEventListener, ReadonlySet<DomainEventId>>();
+  readonly #registrations = new Map<DomainEventId, Registration>();
   #barrier: Promise<unknown> | null = null;
   #unlistenMessages: (() => void) | null = null;
   /** The daemon has REMOTE_EVENT_CALLBACK (callback ids per registration). */
@@ -38,80 +39,86 @@ export class RemoteEvents {
     return this.#barrier;
   }
 
-  subscribe(listener: DomainEventListener): () => void {
-    this.#listeners.add(listener);
-    if (!this.#registration && !this.#client.closed) this.#register();
+  subscribe(
+    listener: DomainEventListener,
+    ids: ReadonlySet<DomainEventId> = new Set(['lifecycle']),
+  ): () => void {
+    const wanted = new Set(ids);
+    this.#listeners.set(listener, wanted);
+    this.#unlistenMessages ??= this.#client.onMessage((msg) => this.#onMessage(msg));
+    for (const id of wanted) this.#use(id);
     return () => {
-      this.#listeners.delete(listener);
-      if (this.#listeners.size === 0 && this.#registration && !this.#client.closed) {
-        void this.unregister().catch(() => {});
+      if (!this.#listeners.delete(listener)) return;
+      for (const id of wanted) this.#release(id);
+      if (this.#listeners.size === 0) {
+        this.#unlistenMessages?.();
+        this.#unlistenMessages = null;
       }
     };
   }
 
-  #register(): void {
-    this.#unlistenMessages = this.#client.onMessage((msg) => this.#onMessage(msg));
-    const registration = (async (): Promise<number | null> => {
+  #use(id: DomainEventId): void {
+    const existing = this.#registrations.get(id);
+    if (existing) {
+      existing.users++;
+      return;
+    }
+    if (this.#client.closed) return;
+    const eventID = DOMAIN_EVENT_IDS.indexOf(id);
+    const callback = (async (): Promise<number | null> => {
       if (this.useCallbacks) {
         const r = await this.#client.call(P.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, {
-          eventID: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+          eventID,
           dom: null,
         });
         return r.callbackID;
       }
-      await this.#client.call(P.CONNECT_DOMAIN_EVENT_REGISTER_ANY, {
-        eventID: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-      });
+      // the legacy messages of other ids are not decoded: without callbacks, lifecycle only
+      if (id !== 'lifecycle') return null;
+      await this.#client.call(P.CONNECT_DOMAIN_EVENT_REGISTER_ANY, { eventID });
       return null;
     })();
-    this.#registration = registration;
-    const barrier = registration.finally(() => {
+    const reg: Registration = { id, callback, users: 1 };
+    this.#registrations.set(id, reg);
+    const barrier = Promise.all([this.#barrier, callback]).finally(() => {
       if (this.#barrier === barrier) this.#barrier = null;
     });
     this.#barrier = barrier;
-    // a failed registration leaves the listeners without events; the facade sees it on close
-    registration.catch(() => {
-      if (this.#registration === registration) this.#registration = null;
+    // a failed registration leaves the listeners without these events; the facade sees it on close
+    callback.catch(() => {
+      if (this.#registrations.get(id) === reg) this.#registrations.delete(id);
     });
   }
 
-  /** Drops our registration with the daemon, if there is one. */
-  async unregister(): Promise<void> {
-    const registration = this.#registration;
-    this.#registration = null;
-    this.#unlistenMessages?.();
-    this.#unlistenMessages = null;
-    if (!registration) return;
-    const id = await registration.catch(() => undefined);
-    if (id === undefined || this.#client.closed) return;
-    if (id === null) {
-      await this.#client.call(P.CONNECT_DOMAIN_EVENT_DEREGISTER_ANY, {
-        eventID: VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-      });
-    } else {
-      await this.#client.call(P.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, { callbackID: id });
+  #release(id: DomainEventId): void {
+    const reg = this.#registrations.get(id);
+    if (!reg || --reg.users > 0) return;
+    this.#registrations.delete(id);
+    if (!this.#client.closed) void this.#deregister(reg).catch(() => {});
+  }
+
+  async #deregister(reg: Registration): Promise<void> {
+    const cb = await reg.callback.catch(() => undefined);
+    if (cb === undefined || this.#client.closed) return;
+    if (cb !== null) {
+      await this.#client.call(P.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, { callbackID: cb });
+    } else if (reg.id === 'lifecycle') {
+      await this.#client.call(P.CONNECT_DOMAIN_EVENT_DEREGISTER_ANY, { eventID: 0 });
     }
   }
 
+  /** Drops every registration with the daemon. */
+  async unregister(): Promise<void> {
+    const regs = [...this.#registrations.values()];
+    this.#registrations.clear();
+    this.#unlistenMessages?.();
+    this.#unlistenMessages = null;
+    await Promise.all(regs.map((r) => this.#deregister(r)));
+  }
+
   #onMessage(msg: ServerMessage): void {
-    const proc = msg.header.proc;
-    let lifecycle: { dom: RemoteNonnullDomain; event: number; detail: number };
-    if (proc === P.DOMAIN_EVENT_CALLBACK_LIFECYCLE.procedure) {
-      lifecycle = decRemoteDomainEventCallbackLifecycleMsg(msg.body).msg;
-    } else if (proc === P.DOMAIN_EVENT_LIFECYCLE.procedure) {
-      lifecycle = decRemoteDomainEventLifecycleMsg(msg.body);
-    } else {
-      return;
-    }
-    const event = eventName(lifecycle.event);
-    if (!event) return;
-    const ev = {
-      type: 'lifecycle' as const,
-      domain: toRef(lifecycle.dom),
-      event,
-      detail: detailName(event, lifecycle.detail),
-      timestamp: Date.now(),
-    };
-    for (const l of this.#listeners) l(ev);
+    const ev = decodeDomainEvent(msg.header.proc, msg.body);
+    if (!ev) return;
+    for (const [l, ids] of this.#listeners) if (ids.has(ev.type)) l(ev);
   }
 }

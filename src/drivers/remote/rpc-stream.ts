@@ -39,6 +39,16 @@ export async function readStream<A>(
   args: A,
   signal?: AbortSignal,
 ): Promise<Readable> {
+  return (await readStreamReply(client, proc, args, signal)).stream;
+}
+
+/** {@link readStream} of a call whose reply carries something (a screenshot's MIME type). */
+export async function readStreamReply<A, R>(
+  client: RpcClient,
+  proc: Procedure<A, R, unknown>,
+  args: A,
+  signal?: AbortSignal,
+): Promise<{ reply: R; stream: Readable }> {
   let serial = 0;
   let finishing = false;
   let done = false;
@@ -75,13 +85,12 @@ export async function readStream<A>(
   const call = client.callStream(proc, args, onPacket, signal);
   serial = call.serial;
   try {
-    await call.reply;
+    return { reply: await call.reply, stream };
   } catch (err) {
     done = true;
     stream.destroy();
     throw err;
   }
-  return stream;
 }
 
 /** Calls `proc` and writes the stream it opens; the writable finishes when the daemon confirmed the end. */

@@ -59,6 +59,7 @@ import type { ControlledHost, TestControl, TestMethod } from './test-control.js'
 import { parseTestDomain } from './test-domain-xml.js';
 import { type InitialDomain, ref, type TestDomain, TestHost } from './test-host.js';
 import { type TestObjectSetup, TestObjects } from './test-objects.js';
+import { testScreenshot } from './test-screenshot.js';
 import * as stats from './test-stats.js';
 
 export { TEST_MAX_VCPUS } from './domain-ops.js';
@@ -317,6 +318,9 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
 
   domainIsPersistent(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
     return this.#domainJob('domainIsPersistent', dom, opts, (d) => d.persistent);
+  }
+  domainScreenshot(dom: DomainRef, opts: CallOptions = {}) {
+    return this.#domainJob('domainScreenshot', dom, opts, () => testScreenshot());
   }
 
   // --- snapshots -----------------------------------------------------------------

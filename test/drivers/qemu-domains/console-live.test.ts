@@ -10,7 +10,6 @@ import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
-import type { AnyDomainEvent } from '../../../src/driver.js';
 import { isVirError } from '../../../src/errors.js';
 import { parseXml, type XmlElement } from '../../../src/xml/index.js';
 import {
@@ -261,7 +260,7 @@ describe.skipIf(!HAS_QEMU)(`live guests: consoles, live XML, ports, CPU check${Q
     const conn = await open();
     const events: string[] = [];
     void (async () => {
-      for await (const e of conn.events({ reboot: true }) as AsyncIterable<AnyDomainEvent>)
+      for await (const e of conn.events({ reboot: true }))
         events.push(e.type === 'reboot' ? 'reboot' : `${e.event}/${e.detail}`);
     })();
     const dom = await conn.createDomain(xml('vk-reset'));

@@ -61,7 +61,7 @@ export function qemuBlockInfo(e: Entry, disk: string): BlockInfo {
 export async function qemuBlockStats(e: Entry, disk: string, signal?: AbortSignal): Promise<BlockStats> {
   const runner = running(e);
   const d = findDisk(e.live, disk);
-  const r = await ask(runner.monitor, signal, { block: ['query-block'], stats: ['query-blockstats'] });
+  const r = await ask(runner.qmp, signal, { block: ['query-block'], stats: ['query-blockstats'] });
   const s = blockOf(d, r.block, r.stats).stats;
   if (!s) throw new VirError('OPERATION_FAILED', 'qemu', `QEMU reports no statistics for disk ${disk}`);
   return {
@@ -108,7 +108,7 @@ export async function qemuMemoryStats(e: Entry, signal?: AbortSignal): Promise<M
   const runner = running(e);
   const out: Record<string, number> = {};
   if (runner.guest.memballoon) {
-    const r = await ask(runner.monitor, signal, {
+    const r = await ask(runner.qmp, signal, {
       balloon: ['query-balloon'],
       guest: ['qom-get', { path: '/machine/peripheral/balloon0', property: 'guest-stats' }],
     });

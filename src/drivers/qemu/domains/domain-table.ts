@@ -13,6 +13,7 @@ import type {
   DomainLookup,
   DomainRef,
   ListDomainsFilter,
+  QemuMonitorEvent,
 } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import type { ConfigStore } from './config-store.js';
@@ -21,6 +22,8 @@ import { type Entry, isActive, refOf, stateOf } from './domain-entry.js';
 export class DomainTable {
   readonly byUuid = new Map<string, Entry>();
   readonly listeners = new Set<DomainEventListener>();
+  /** The monitor tap's listeners (libvirt-qemu's monitor event registrations). */
+  readonly monitorListeners = new Set<(event: QemuMonitorEvent) => void>();
 
   constructor(readonly store: ConfigStore) {}
 
@@ -29,6 +32,24 @@ export class DomainTable {
     return () => {
       this.listeners.delete(listener);
     };
+  }
+
+  subscribeMonitor(listener: (event: QemuMonitorEvent) => void): () => void {
+    this.monitorListeners.add(listener);
+    return () => {
+      this.monitorListeners.delete(listener);
+    };
+  }
+
+  /** Hands a raw QMP event to the monitor tap. */
+  forwardMonitor(ev: QemuMonitorEvent): void {
+    for (const l of [...this.monitorListeners]) {
+      try {
+        l(ev);
+      } catch {
+        // A listener's bug must not disturb the domain.
+      }
+    }
   }
 
   list(filter: ListDomainsFilter): DomainRef[] {

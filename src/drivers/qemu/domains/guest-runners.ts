@@ -11,9 +11,11 @@ import type { DomainDef } from '../../../conf/domain/index.js';
 import type { StartCallOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/index.js';
+import { domainEventsOf } from '../lifecycle/qmp-domain-events.js';
 import { bootGuest, guestStopped, type Incoming } from './boot-guest.js';
 import type { Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
+import { agentPorts, monitorEventOf } from './event-guest.js';
 import { releasePorts } from './graphics-ports.js';
 import { loadDomains, noticeForeign, refreshForeign } from './load-domains.js';
 import { acquireOwner, ownerPath, releaseOwner } from './owner-lock.js';
@@ -86,6 +88,12 @@ export class GuestRunners {
   }
 
   #onRunnerEvent(e: Entry, ev: RunnerEvent): void {
+    if (ev.type === 'monitor') {
+      this.table.forwardMonitor(monitorEventOf(ev));
+      for (const d of domainEventsOf(ev.event, { domain: ev.domain, agentPorts: agentPorts(e) }))
+        this.table.forward(d);
+      return;
+    }
     if (ev.type === 'reboot') this.table.forward(ev);
     if (ev.type !== 'lifecycle') return;
     if (ev.event === 'stopped') {

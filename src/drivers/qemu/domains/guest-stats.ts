@@ -140,7 +140,7 @@ async function entryStats(e: Entry, groups: Set<DomainStatsGroup>, signal?: Abor
   const pid = runner?.pid;
   let qmp: QmpClient | undefined;
   try {
-    qmp = runner?.monitor;
+    qmp = runner?.qmp;
   } catch {
     qmp = undefined; // stopped between the listing and now: static figures only
   }

@@ -66,6 +66,7 @@ export {
   setMigrationCapabilities,
   startIncoming,
 } from './runner-migration.js';
+export { type MonitorCallOptions, RunnerMonitor, type Screendump } from './runner-monitor.js';
 export {
   endSaved,
   finishRestore,

@@ -35,6 +35,7 @@ import type { RunnerEvent, RunnerEventListener } from './runner-events.js';
 import type { RunnerGuest } from './runner-guest.js';
 import { RunnerHotplug } from './runner-hotplug.js';
 import { RunnerMigration } from './runner-migration.js';
+import { RunnerMonitor } from './runner-monitor.js';
 import { reattachGuest, type StartOptions, startGuest } from './runner-start.js';
 import { readStatus } from './status-file.js';
 
@@ -134,8 +135,8 @@ export class QemuDomainRunner {
     return this.#core.proc?.pid;
   }
 
-  /** The monitor, for read-only queries (statistics); `OPERATION_INVALID` once the guest is gone. */
-  get monitor(): ReturnType<RunnerCore['requireMonitor']> {
+  /** The QMP client, for read-only queries (statistics); `OPERATION_INVALID` once the guest is gone. */
+  get qmp(): ReturnType<RunnerCore['requireMonitor']> {
     return this.#core.requireMonitor();
   }
   get isActive(): boolean {
@@ -166,6 +167,10 @@ export class QemuDomainRunner {
   /** What device hotplug runs with: the monitor in the domain's job, the live XML (see `runner-hotplug.ts`). */
   get hotplug(): RunnerHotplug {
     return new RunnerHotplug(this.#core);
+  }
+  /** Passthrough commands and screendumps on this guest's monitor (see `runner-monitor.ts`). */
+  get monitor(): RunnerMonitor {
+    return new RunnerMonitor(this.#core);
   }
 
   /** Registers a listener called synchronously for every event; returns the unsubscribe function. */
@@ -214,9 +219,8 @@ export class QemuDomainRunner {
   }
 
   /**
-   * Forgets the guest without stopping it: closes the monitor and stops
-   * watching the process. A later {@link reattach} picks it up again. This is
-   * what a driver does on `close()`.
+   * Forgets the guest without stopping it: closes the monitor and stops watching the process.
+   * A later {@link reattach} picks it up again. This is what a driver does on `close()`.
    */
   async detach(): Promise<void> {
     const qmp = this.#core.qmp;
