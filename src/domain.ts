@@ -76,8 +76,10 @@ export class Domain<C extends DomainOwner = DomainOwner> {
    */
   async start(opts: StartCallOptions = {}): Promise<void> {
     this.#conn._writable('start');
-    const timeout = checkStartTimeout(opts.timeout);
-    this.#ref = await this.#conn._domainCall('domainStart', this.#ref, opts, (d, signal) =>
+    // `timeout` bounds the bring-up in the driver, not the whole call
+    const { timeout: bringUp, ...call } = opts;
+    const timeout = checkStartTimeout(bringUp);
+    this.#ref = await this.#conn._domainCall('domainStart', this.#ref, call, (d, signal) =>
       d.domainStart!(this.#ref, {
         signal,
         ...(opts.paused ? { paused: true } : {}),
@@ -105,13 +107,13 @@ export class Domain<C extends DomainOwner = DomainOwner> {
    * Aborting `signal` stops the wait, not the shutdown.
    */
   async shutdown(opts: CallOptions & { timeout?: number } = {}): Promise<void> {
-    const { timeout } = opts;
+    const { timeout, ...call } = opts;
     if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) {
       throw new VirError('INVALID_ARG', 'domain', `invalid shutdown timeout ${timeout} ms`, {
         field: 'timeout',
       });
     }
-    await this.#write('domainShutdown', opts, (d, signal) => d.domainShutdown!(this.#ref, { signal }));
+    await this.#write('domainShutdown', call, (d, signal) => d.domainShutdown!(this.#ref, { signal }));
     if (timeout === undefined) return;
     const deadline = Date.now() + timeout;
     for (;;) {

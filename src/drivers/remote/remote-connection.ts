@@ -23,6 +23,7 @@ import type {
 } from '../../driver.js';
 import { VirError } from '../../errors.js';
 import { type ConnectUri, uriParam } from '../../uri.js';
+import { DEFAULT_CALL_TIMEOUT } from './call-limits.js';
 import { ListFlags, reasonName, stateName } from './domain-names.js';
 import { remoteProcedures } from './gen/remote-protocol.js';
 import type { Procedure } from './procedure.js';
@@ -62,6 +63,11 @@ export interface RemoteOptions {
   keepaliveInterval?: number;
   /** Unanswered pings before the daemon is declared dead (default 5, as libvirt). */
   keepaliveCount?: number;
+  /**
+   * Milliseconds one call waits for its complete reply before `OPERATION_TIMEOUT`
+   * (default 120000; 0: no limit). A migration's perform step is bounded by its own options.
+   */
+  callTimeout?: number;
 }
 
 export interface RemoteOpenOptions extends RemoteOptions {
@@ -109,7 +115,9 @@ export class RemoteConnection implements DriverConnection {
   static async open(uri: ConnectUri, opts: RemoteOpenOptions): Promise<RemoteConnection> {
     const readonly = opts.readonly || isTruthyParam(uriParam(uri, 'readonly'));
     const transport = await openTransport(uri, { readonly, signal: opts.signal });
-    const client = new RpcClient(transport.stream, transport.peer);
+    const client = new RpcClient(transport.stream, transport.peer, {
+      callTimeout: opts.callTimeout ?? DEFAULT_CALL_TIMEOUT,
+    });
     const conn = new RemoteConnection(client, transport);
     try {
       await conn.#handshake(uri, readonly, opts);
