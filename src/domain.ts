@@ -23,6 +23,7 @@ import type {
   StartCallOptions,
 } from './driver.js';
 import { throwIfAborted, VirError } from './errors.js';
+import { type MigrationJob, migrateDomainRef, migrationJob } from './migration-job.js';
 
 /**
  * Where a change to a domain applies: `config` the persistent definition
@@ -287,34 +288,24 @@ export class Domain<C extends DomainOwner = DomainOwner> {
    * {@link MigrateOptions}): `live`, `persistDest`, `undefineSource`,
    * `xbzrle`, `autoConverge`, `postcopy`, `bandwidth` (MiB/s); progress
    * comes to `onProgress` as libvirt's job info; `signal` aborts it (the
-   * guest then runs on here, `OPERATION_ABORTED`). A destination that cannot
-   * take the guest's CPU is `CPU_INCOMPATIBLE` before anything moves; one
-   * that already has a domain of its name or UUID is `OPERATION_INVALID`.
-   * Only between two connections of a driver that migrates (qemu in one
-   * process today); other pairs are `NO_SUPPORT`.
+   * guest then runs on here, `OPERATION_ABORTED`; at `timeout` ms the same,
+   * as `OPERATION_TIMEOUT`). A destination that cannot take the guest's CPU
+   * is `CPU_INCOMPATIBLE` before anything moves; one that already has a
+   * domain of its name or UUID is `OPERATION_INVALID`. Between two qemu
+   * connections of this process (two state roots) or two remote connections
+   * (libvirtd to libvirtd: managed, or `peer2peer`); other pairs are `NO_SUPPORT`.
    */
   async migrate<D extends DomainOwner>(dest: D, opts: MigrateOptions = {}): Promise<Domain<D>> {
-    this.#conn._writable('migrate');
-    dest._writable('migrate');
-    const bw = opts.bandwidth;
-    if (bw !== undefined && (!Number.isSafeInteger(bw) || bw < 1))
-      throw new VirError(
-        'INVALID_ARG',
-        'domain',
-        `migration bandwidth must be a positive integer (MiB/s), got ${bw}`,
-      );
-    const destDriver = dest._driverConnection();
-    // The driver gets the caller's signal itself: an abort returns once the migration is undone
-    // (the guest running here again), not at once as other calls do.
-    const { signal: user, ...rest } = opts;
-    throwIfAborted(user, 'domain');
-    const ref = await this.#conn._domainCall<DomainRef>('domainMigrate', this.#ref, {}, (d, closing) =>
-      d.domainMigrate!(this.#ref, destDriver, {
-        ...rest,
-        signal: user ? AbortSignal.any([user, closing]) : closing,
-      }),
-    );
-    return new Domain(dest, ref);
+    return new Domain(dest, await migrateDomainRef(this.#conn, this.#ref, dest, opts));
+  }
+
+  /**
+   * {@link migrate} with its progress as an async iterator: `for await (const p of job.progress)`
+   * sees libvirt's job info (remaining, transferred, downtime) until the end, then `await job.done`
+   * gives the domain at the destination (see {@link MigrationJob}).
+   */
+  migrateWithProgress<D extends DomainOwner>(dest: D, opts: MigrateOptions = {}): MigrationJob<Domain<D>> {
+    return migrationJob(opts, (o) => this.migrate(dest, o));
   }
 
   /** Whether the domain has a persistent definition (false for one made by `createDomain`). */

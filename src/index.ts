@@ -8,6 +8,7 @@ export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource
 export { Domain, type WriteOptions } from './domain.js';
 export type * from './driver.js';
 export type * from './driver-objects.js';
+export type { MigrationJob } from './migration-job.js';
 export { NODE_DEVICE_CAPS } from './driver-objects.js';
 export type {
   AnyDriverOptions,

@@ -19,6 +19,7 @@ import type {
   DriverConnection,
   GetXmlOptions,
   ListDomainsFilter,
+  MigrateOptions,
   NodeInfo,
 } from '../../driver.js';
 import { VirError } from '../../errors.js';
@@ -28,6 +29,7 @@ import { ListFlags, reasonName, stateName } from './domain-names.js';
 import { remoteProcedures } from './gen/remote-protocol.js';
 import type { Procedure } from './procedure.js';
 import { RemoteEvents } from './remote-events.js';
+import { type MigrationDaemon, migrateBetweenDaemons } from './remote-migration.js';
 import { RemoteNetworks } from './remote-networks.js';
 import { RemoteObjectEvents } from './remote-object-events.js';
 import type { RemoteCall } from './remote-object-values.js';
@@ -79,6 +81,8 @@ export class RemoteConnection implements DriverConnection {
   readonly #client: RpcClient;
   readonly #transport: Transport;
   #type = '';
+  /** The URI this connection was opened with: what a peer-to-peer migration's source daemon opens. */
+  #uri = '';
   #closing = false;
   #closed: Promise<void> | null = null;
 
@@ -119,6 +123,7 @@ export class RemoteConnection implements DriverConnection {
       callTimeout: opts.callTimeout ?? DEFAULT_CALL_TIMEOUT,
     });
     const conn = new RemoteConnection(client, transport);
+    conn.#uri = uri.uri;
     try {
       await conn.#handshake(uri, readonly, opts);
     } catch (err) {
@@ -187,13 +192,8 @@ export class RemoteConnection implements DriverConnection {
   /** One remote call; waits behind a pending event registration. */
   #call<A, R>(proc: Procedure<A, R, unknown>, args: A, opts?: CallOptions): Promise<R> {
     const barrier = this.#events.barrier ?? this.#objectEvents.barrier;
-    if (barrier) {
-      return barrier.then(
-        () => this.#client.call(proc, args, opts?.signal),
-        () => this.#client.call(proc, args, opts?.signal),
-      );
-    }
-    return this.#client.call(proc, args, opts?.signal);
+    const send = () => this.#client.call(proc, args, opts?.signal, opts?.timeout);
+    return barrier ? barrier.then(send, send) : send();
   }
 
   /**
@@ -505,6 +505,17 @@ export class RemoteConnection implements DriverConnection {
 
   async domainIsPersistent(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
     return (await this.#call(P.DOMAIN_IS_PERSISTENT, { dom: toRemote(dom) }, opts)).persistent !== 0;
+  }
+
+  /** `virDomainMigrate3` to another daemon: peer-to-peer or managed (see remote-migration.ts). */
+  domainMigrate(dom: DomainRef, dest: DriverConnection, opts: MigrateOptions = {}): Promise<DomainRef> {
+    if (!(dest instanceof RemoteConnection))
+      throw new VirError('NO_SUPPORT', 'remote', `cannot migrate from a remote to a ${dest.type} connection`);
+    return migrateBetweenDaemons(this.#daemon, dest.#daemon, dom, opts);
+  }
+
+  get #daemon(): MigrationDaemon {
+    return { call: (proc, args, opts) => this.#call(proc, args, opts), uri: this.#uri };
   }
 
   // ---------------------------------------------------------------- events
