@@ -8,7 +8,6 @@ export { Connection, type ConnectOptions, canonicalUuid, connect, type XmlSource
 export { Domain, type WriteOptions } from './domain.js';
 export type * from './driver.js';
 export type * from './driver-objects.js';
-export type { MigrationJob } from './migration-job.js';
 export { NODE_DEVICE_CAPS } from './driver-objects.js';
 export type {
   AnyDriverOptions,
@@ -85,6 +84,7 @@ export {
   type FleetHostFailure,
   planFleetFromConnections,
 } from './fleet.js';
+export type { MigrationJob } from './migration-job.js';
 export { Network, NetworkPort, Networks } from './network.js';
 export { NodeDevice, NodeDevices } from './node-device.js';
 export { Secret, Secrets } from './secret.js';

@@ -49,7 +49,8 @@ const Flag = {
 
 /** `virDomainJobType` numbers. */
 const JOB_TYPES = ['none', 'bounded', 'unbounded', 'completed', 'failed', 'cancelled'] as const;
-const VIR_DOMAIN_JOB_STATS_COMPLETED = 1;
+/** `VIR_DOMAIN_JOB_STATS_COMPLETED | KEEP_COMPLETED`: the finished job's stats, left for other readers. */
+const COMPLETED_STATS_KEPT = 1 | 2;
 const VIR_DOMAIN_PAUSED = 3;
 /** How often the source's job info is asked while the copy runs. */
 const POLL_MS = 250;
@@ -286,7 +287,7 @@ class JobWatch {
     const last = this.#last;
     if (dest && ref) {
       try {
-        const flags = VIR_DOMAIN_JOB_STATS_COMPLETED;
+        const flags = COMPLETED_STATS_KEPT;
         const r = await dest.call(P.DOMAIN_GET_JOB_STATS, { dom: toRemote(ref), flags }, step());
         if (JOB_TYPES[r.type] === 'completed') return this.#report(fromJobStats(r.params, last));
       } catch {
