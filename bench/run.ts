@@ -19,6 +19,7 @@ const MODULES = [
   'qemu-lifecycle',
   'qemu-guests',
   'qemu-migrate',
+  'remote-migrate',
   'qemu-command-line',
   'qemu-argv-corpus',
   'remote',

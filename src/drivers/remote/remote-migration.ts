@@ -253,9 +253,17 @@ class JobWatch {
       ? whenAborted(signal, () => abortJob(aborted(this.#dom, signal, undefined)))
       : undefined;
     let running = true;
+    // the copy's end cuts the pause short: a migration must not wait out a poll interval
+    let cutShort: (() => void) | undefined;
     const poll = (async () => {
       while (running) {
-        await new Promise((r) => setTimeout(r, POLL_MS));
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, POLL_MS);
+          cutShort = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
         if (!running) break;
         const info = await this.#src
           .call(P.DOMAIN_GET_JOB_INFO, { dom: toRemote(this.#dom) }, step())
@@ -267,6 +275,7 @@ class JobWatch {
       return await copy;
     } finally {
       running = false;
+      cutShort?.();
       stopWaiting?.();
       await poll;
     }
