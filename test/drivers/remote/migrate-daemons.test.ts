@@ -159,6 +159,16 @@ describe.skipIf(!ready)('migration between two libvirtds (remote driver)', () =>
     }, 120_000);
   }
 
+  it('aborts at the migration timeout as OPERATION_TIMEOUT, the guest running at the source', async () => {
+    const dom = await connA.createDomain(guestXml('mig-abort'));
+    const err = await errorOf(dom.migrate(connB, { live: true, bandwidth: 1, timeout: 2500 }));
+    expect(err.code).toBe('OPERATION_TIMEOUT');
+    expect(err.message).toMatch(/did not complete within 2500 ms/);
+    expect((await dom.getState()).state).toBe('running');
+    expect(libvirtView(uriB, 'mig-abort').exists).toBe(false);
+    await dom.destroy();
+  }, 120_000);
+
   it('leaves the guest running at the source when the destination cannot take the memory', async () => {
     const dom = await connA.createDomain(guestXml('mig-fail'));
     // the destination's QEMU cannot listen on a privileged port as an unprivileged daemon
