@@ -166,6 +166,7 @@ export async function migrateBetweenDaemons(
   let performed: Uint8Array = new Uint8Array(0);
   let failure: VirError | undefined;
   try {
+    if (signal?.aborted) throw aborted(dom, signal, undefined);
     if (!prepared.uri_out && opts.migrateUri === undefined) {
       throw new VirError('RPC', 'remote', 'the destination prepared no migration URI (Prepare3 gave none)');
     }
@@ -242,12 +243,14 @@ class JobWatch {
   /** Runs `copy` (a Perform3 call), polling progress and forwarding an abort (the facade's timeout too). */
   async during<T>(copy: Promise<T>): Promise<T> {
     const { signal } = this.#opts;
-    const abortJob = (reason: VirError) => {
-      if (this.#abortReason) return;
-      this.#abortReason = reason;
+    const sendAbort = () =>
       this.#src.call(P.DOMAIN_ABORT_JOB, { dom: toRemote(this.#dom) }, step()).catch(() => {
         // no job (yet, or any more): the copy's own outcome says what happened
       });
+    const abortJob = (reason: VirError) => {
+      if (this.#abortReason) return;
+      this.#abortReason = reason;
+      void sendAbort();
     };
     const stopWaiting = signal
       ? whenAborted(signal, () => abortJob(aborted(this.#dom, signal, undefined)))
@@ -268,7 +271,10 @@ class JobWatch {
         const info = await this.#src
           .call(P.DOMAIN_GET_JOB_INFO, { dom: toRemote(this.#dom) }, step())
           .catch(() => undefined);
-        if (running && info && (info.type === 1 || info.type === 2)) this.#report(fromJobInfo(info));
+        if (!running || !info || (info.type !== 1 && info.type !== 2)) continue;
+        this.#report(fromJobInfo(info));
+        // an abort that came before QEMU's copy began did nothing: asked again while the job runs
+        if (this.#abortReason) void sendAbort();
       }
     })();
     try {

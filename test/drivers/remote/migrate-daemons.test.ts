@@ -33,9 +33,13 @@ if (!ready) {
   );
 }
 
-/** A guest with nothing to carry but memory: SeaBIOS looking for a boot device, forever. */
-const guestXml = (name: string) =>
-  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>` +
+/**
+ * A guest with nothing to carry but memory: SeaBIOS looking for a boot device, forever. Its
+ * pages are nearly all zero, which QEMU sends as a few bytes each: the guests that are aborted
+ * mid-copy have 512 MiB so that the copy at 1 MiB/s lasts a few seconds.
+ */
+const guestXml = (name: string, mib = 64) =>
+  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>${mib}</memory><vcpu>1</vcpu>` +
   "<os><type arch='x86_64'>hvm</type></os><devices><emulator>/usr/bin/qemu-system-x86_64</emulator>" +
   '</devices></domain>';
 
@@ -137,9 +141,9 @@ describe.skipIf(!ready)('migration between two libvirtds (remote driver)', () =>
 
   for (const peer2peer of [false, true]) {
     it(`leaves the guest running at the source when aborted (${peer2peer ? 'peer-to-peer' : 'managed'})`, async () => {
-      const dom = await connA.createDomain(guestXml('mig-abort'));
+      const dom = await connA.createDomain(guestXml('mig-abort', 512));
       const ctl = new AbortController();
-      // 1 MiB/s: the copy of 64 MiB would take a minute; it is aborted once it is under way
+      // 1 MiB/s: the copy takes seconds; it is aborted once it is under way
       const job = dom.migrateWithProgress(connB, { live: true, peer2peer, bandwidth: 1, signal: ctl.signal });
       const seen: DomainJobInfo[] = [];
       const iterated = (async () => {
@@ -161,9 +165,10 @@ describe.skipIf(!ready)('migration between two libvirtds (remote driver)', () =>
 
   it('aborts at the migration timeout as OPERATION_TIMEOUT, the guest running at the source', async () => {
     const dom = await connA.createDomain(guestXml('mig-abort'));
-    const err = await errorOf(dom.migrate(connB, { live: true, bandwidth: 1, timeout: 2500 }));
+    // 300 ms: the destination's QEMU is still being prepared, the copy never starts
+    const err = await errorOf(dom.migrate(connB, { live: true, timeout: 300 }));
     expect(err.code).toBe('OPERATION_TIMEOUT');
-    expect(err.message).toMatch(/did not complete within 2500 ms/);
+    expect(err.message).toMatch(/did not complete within 300 ms/);
     expect((await dom.getState()).state).toBe('running');
     expect(libvirtView(uriB, 'mig-abort').exists).toBe(false);
     await dom.destroy();
@@ -185,7 +190,7 @@ describe.skipIf(!ready)('migration between two libvirtds (remote driver)', () =>
   }, 120_000);
 
   it('leaves the guest running at the source when the destination QEMU dies mid-copy', async () => {
-    const dom = await connA.createDomain(guestXml('mig-die'));
+    const dom = await connA.createDomain(guestXml('mig-die', 512));
     // the destination daemon's QEMU for the incoming guest, by the pid file libvirt writes
     const pidFile = join(b.dir, 'run/libvirt/qemu/run/mig-die.pid');
     let killed = false;
