@@ -22,6 +22,7 @@ const MODULES = [
   'qemu-migrate',
   'qemu-save',
   'hotplug',
+  'remote-migrate',
   'qemu-command-line',
   'qemu-argv-corpus',
   'remote',

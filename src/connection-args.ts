@@ -5,6 +5,8 @@
  *
  * @module
  */
+
+import { whenAborted } from './abort-listeners.js';
 import type { CallOptions, DomainLookup, DomainRef, DriverConnection, StartCallOptions } from './driver.js';
 import { throwIfAborted, toVirError, VirError } from './errors.js';
 
@@ -108,18 +110,33 @@ export async function guardedCall<T>(
   run: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   throwIfAborted(opts.signal, 'connect');
-  const signal = opts.signal ? AbortSignal.any([opts.signal, closing]) : closing;
-  let onAbort: (() => void) | undefined;
+  const timeout = callTimeout(opts.timeout);
+  const sources = opts.signal ? [opts.signal, closing] : [closing];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (timeout !== undefined) {
+    const deadline = new AbortController();
+    timer = setTimeout(
+      () =>
+        deadline.abort(
+          new VirError('OPERATION_TIMEOUT', 'connect', `${what}: no answer within ${timeout} ms`),
+        ),
+      timeout,
+    );
+    sources.push(deadline.signal);
+  }
+  const signal = sources.length > 1 ? AbortSignal.any(sources) : closing;
+  let stop: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
+    // one listener per signal however many calls share it (see abort-listeners.ts)
+    stop = whenAborted(signal, () => reject(abortReason(signal)));
   });
   try {
     return await Promise.race([run(signal), aborted]);
   } catch (err) {
     throw toVirError(err, 'INTERNAL_ERROR', 'connect', what);
   } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
+    stop?.();
+    if (timer) clearTimeout(timer);
     // The race's loser must not surface as an unhandled rejection.
     aborted.catch(() => {});
   }
@@ -139,4 +156,15 @@ export function restoreCall(
       });
     return run.call(driver, path, { signal, ...(opts.paused ? { paused: true } : {}) });
   };
+}
+
+/** A call's `timeout` option: a positive number of milliseconds, or none. */
+function callTimeout(timeout: unknown): number | undefined {
+  if (timeout === undefined) return undefined;
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+    throw new VirError('INVALID_ARG', 'connect', `invalid call timeout ${String(timeout)} ms`, {
+      field: 'timeout',
+    });
+  }
+  return timeout;
 }

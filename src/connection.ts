@@ -241,9 +241,10 @@ export class Connection implements DomainOwner, objects.ObjectOwner {
   async createDomain(def: XmlSource, opts: StartCallOptions = {}): Promise<Domain<Connection>> {
     const xml = toXml(def);
     this.#writable('createDomain');
-    const timeout = checkStartTimeout(opts.timeout);
+    const { timeout: bringUp, ...call } = opts; // the bring-up's bound, not the call's
+    const timeout = checkStartTimeout(bringUp);
     const d = this.#driver;
-    const ref = await this.#call('createDomain', opts, (signal) =>
+    const ref = await this.#call('createDomain', call, (signal) =>
       need(d, 'createDomain').call(d, xml, {
         signal,
         ...(opts.paused ? { paused: true } : {}),

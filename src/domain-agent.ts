@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { DomainOwner, DomainRef } from './driver.js';
+import type { CallOptions, DomainOwner, DomainRef } from './driver.js';
 import type {
   AgentCallOptions,
   DomainFsInfo,
@@ -162,10 +162,18 @@ export class DomainAgent {
       return Promise.reject(err);
     }
     const timeout = opts.timeout;
-    return this.#conn._domainCall(method, this.#ref(), opts, (d, signal) =>
+    return this.#conn._domainCall(method, this.#ref(), ownTimeout(opts), (d, signal) =>
       run(d, { signal, ...(timeout !== undefined ? { timeout } : {}) }),
     );
   }
+}
+
+/**
+ * The facade's options of a call whose `timeout` the driver applies itself (agent and monitor
+ * calls answer AGENT_COMMAND_TIMEOUT / their own code), so the generic call timeout stays out.
+ */
+export function ownTimeout(opts: CallOptions): CallOptions {
+  return opts.signal ? { signal: opts.signal } : {};
 }
 
 /** An agent call's `timeout`: whole milliseconds, at least 1. */

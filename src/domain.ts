@@ -10,7 +10,7 @@
 import { type DeviceDef, deviceXml } from './conf/domain/device-edit.js';
 import { DomainDef } from './conf/domain/domain-def.js';
 import { checkStartTimeout } from './connection-args.js';
-import { checkAgentTimeout, DomainAgent } from './domain-agent.js';
+import { checkAgentTimeout, DomainAgent, ownTimeout } from './domain-agent.js';
 import type {
   BlockInfo,
   BlockStats,
@@ -42,6 +42,7 @@ import type {
   PowerMode,
 } from './driver-agent.js';
 import { throwIfAborted, VirError } from './errors.js';
+import { type MigrationJob, migrateDomainRef, migrationJob } from './migration-job.js';
 import {
   monitorRequest,
   monitorTimeout,
@@ -104,8 +105,10 @@ export class Domain<C extends DomainOwner = DomainOwner> {
    */
   async start(opts: StartCallOptions = {}): Promise<void> {
     this.#conn._writable('start');
-    const timeout = checkStartTimeout(opts.timeout);
-    this.#ref = await this.#conn._domainCall('domainStart', this.#ref, opts, (d, signal) =>
+    // `timeout` bounds the bring-up in the driver, not the whole call
+    const { timeout: bringUp, ...call } = opts;
+    const timeout = checkStartTimeout(bringUp);
+    this.#ref = await this.#conn._domainCall('domainStart', this.#ref, call, (d, signal) =>
       d.domainStart!(this.#ref, {
         signal,
         ...(opts.paused ? { paused: true } : {}),
@@ -133,13 +136,13 @@ export class Domain<C extends DomainOwner = DomainOwner> {
    * Aborting `signal` stops the wait, not the shutdown.
    */
   async shutdown(opts: CallOptions & { timeout?: number; mode?: PowerMode } = {}): Promise<void> {
-    const { timeout, mode } = opts;
+    const { timeout, mode, ...call } = opts;
     if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) {
       throw new VirError('INVALID_ARG', 'domain', `invalid shutdown timeout ${timeout} ms`, {
         field: 'timeout',
       });
     }
-    await this.#write('domainShutdown', opts, (d, signal) =>
+    await this.#write('domainShutdown', call, (d, signal) =>
       d.domainShutdown!(this.#ref, powerOpts(signal, mode)),
     );
     if (timeout === undefined) return;
@@ -416,34 +419,24 @@ export class Domain<C extends DomainOwner = DomainOwner> {
    * {@link MigrateOptions}): `live`, `persistDest`, `undefineSource`,
    * `xbzrle`, `autoConverge`, `postcopy`, `bandwidth` (MiB/s); progress
    * comes to `onProgress` as libvirt's job info; `signal` aborts it (the
-   * guest then runs on here, `OPERATION_ABORTED`). A destination that cannot
-   * take the guest's CPU is `CPU_INCOMPATIBLE` before anything moves; one
-   * that already has a domain of its name or UUID is `OPERATION_INVALID`.
-   * Only between two connections of a driver that migrates (qemu in one
-   * process today); other pairs are `NO_SUPPORT`.
+   * guest then runs on here, `OPERATION_ABORTED`; at `timeout` ms the same,
+   * as `OPERATION_TIMEOUT`). A destination that cannot take the guest's CPU
+   * is `CPU_INCOMPATIBLE` before anything moves; one that already has a
+   * domain of its name or UUID is `OPERATION_INVALID`. Between two qemu
+   * connections of this process (two state roots) or two remote connections
+   * (libvirtd to libvirtd: managed, or `peer2peer`); other pairs are `NO_SUPPORT`.
    */
   async migrate<D extends DomainOwner>(dest: D, opts: MigrateOptions = {}): Promise<Domain<D>> {
-    this.#conn._writable('migrate');
-    dest._writable('migrate');
-    const bw = opts.bandwidth;
-    if (bw !== undefined && (!Number.isSafeInteger(bw) || bw < 1))
-      throw new VirError(
-        'INVALID_ARG',
-        'domain',
-        `migration bandwidth must be a positive integer (MiB/s), got ${bw}`,
-      );
-    const destDriver = dest._driverConnection();
-    // The driver gets the caller's signal itself: an abort returns once the migration is undone
-    // (the guest running here again), not at once as other calls do.
-    const { signal: user, ...rest } = opts;
-    throwIfAborted(user, 'domain');
-    const ref = await this.#conn._domainCall<DomainRef>('domainMigrate', this.#ref, {}, (d, closing) =>
-      d.domainMigrate!(this.#ref, destDriver, {
-        ...rest,
-        signal: user ? AbortSignal.any([user, closing]) : closing,
-      }),
-    );
-    return new Domain(dest, ref);
+    return new Domain(dest, await migrateDomainRef(this.#conn, this.#ref, dest, opts));
+  }
+
+  /**
+   * {@link migrate} with its progress as an async iterator: `for await (const p of job.progress)`
+   * sees libvirt's job info (remaining, transferred, downtime) until the end, then `await job.done`
+   * gives the domain at the destination (see {@link MigrationJob}).
+   */
+  migrateWithProgress<D extends DomainOwner>(dest: D, opts: MigrateOptions = {}): MigrationJob<Domain<D>> {
+    return migrationJob(opts, (o) => this.migrate(dest, o));
   }
 
   /** The guest agent calls of this domain (see {@link DomainAgent}). */
@@ -454,7 +447,7 @@ export class Domain<C extends DomainOwner = DomainOwner> {
 
   /** The guest's host name (`virDomainGetHostname`): from `source`, or where the driver knows it. */
   getHostname(opts: AgentCallOptions & { source?: HostnameSource } = {}): Promise<string> {
-    return this.#conn._domainCall('domainGetHostname', this.#ref, opts, (d, signal) =>
+    return this.#conn._domainCall('domainGetHostname', this.#ref, ownTimeout(opts), (d, signal) =>
       d.domainGetHostname!(this.#ref, {
         ...agentOpts(signal, opts),
         ...(opts.source ? { source: opts.source } : {}),
@@ -471,7 +464,7 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   ): Promise<DomainInterface[]> {
     const source = opts.source ?? 'lease';
     if (source === 'agent') return this.agent.getInterfaceAddresses(opts);
-    return this.#conn._domainCall('domainInterfaceAddresses', this.#ref, opts, (d, signal) =>
+    return this.#conn._domainCall('domainInterfaceAddresses', this.#ref, ownTimeout(opts), (d, signal) =>
       d.domainInterfaceAddresses!(this.#ref, source, agentOpts(signal, opts)),
     );
   }
@@ -536,7 +529,7 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   /** A QMP command (JSON text or `{ execute, arguments }`), answered with QEMU's reply. */
   qemuMonitorCommand(cmd: string | QmpCommand, opts?: QemuMonitorCommandOptions): Promise<QemuMonitorReply>;
   qemuMonitorCommand(cmd: string | QmpCommand, opts: QemuMonitorCommandOptions = {}): Promise<unknown> {
-    return this.#write('domainQemuMonitorCommand', opts, (d, signal) =>
+    return this.#write('domainQemuMonitorCommand', ownTimeout(opts), (d, signal) =>
       d.domainQemuMonitorCommand!(this.#ref, monitorRequest(cmd, opts.hmp === true), {
         signal,
         ...(opts.timeout !== undefined ? { timeout: monitorTimeout(opts.timeout) } : {}),

@@ -26,6 +26,12 @@ export interface CallOptions {
    * can.
    */
   signal?: AbortSignal;
+  /**
+   * Milliseconds the call may take before it rejects with `OPERATION_TIMEOUT` (distinct from
+   * the signal's `OPERATION_ABORTED`); default: no limit of its own (the remote driver bounds
+   * every RPC by its `callTimeout` option). A migration is aborted at its timeout.
+   */
+  timeout?: number;
 }
 
 // --- storage -----------------------------------------------------------------

@@ -549,6 +549,18 @@ export interface MigrateOptions extends CallOptions {
   bandwidth?: number;
   /** Called with the progress while the migration runs, and once at its end. */
   onProgress?: (info: DomainJobInfo) => void;
+  /**
+   * `VIR_MIGRATE_PEER2PEER` (remote driver): the source's daemon connects to the destination
+   * itself and runs the whole migration; else the client runs libvirt's five steps (managed).
+   */
+  peer2peer?: boolean;
+  /**
+   * The `dconnuri` of a peer-to-peer migration: the destination's URI as the source's daemon
+   * reaches it. Default: the URI the destination connection was opened with.
+   */
+  destUri?: string;
+  /** `VIR_MIGRATE_PARAM_URI`: where the memory goes (`tcp://host:port`), else the destination's choice. */
+  migrateUri?: string;
 }
 
 /** What a driver folder exports: a name and a way to open connections. */

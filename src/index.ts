@@ -97,6 +97,7 @@ export {
   type FleetHostFailure,
   planFleetFromConnections,
 } from './fleet.js';
+export type { MigrationJob } from './migration-job.js';
 export { Network, NetworkPort, Networks } from './network.js';
 export { NodeDevice, NodeDevices } from './node-device.js';
 export type {

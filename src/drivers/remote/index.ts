@@ -5,13 +5,16 @@
  * `test+unix:///default?socket=...`) and `remote:///`.
  *
  * Driver options (`connect(uri, { driverOptions })`): `keepaliveInterval`
- * (seconds, 0 disables; default 5) and `keepaliveCount` (default 5).
+ * (seconds, 0 disables; default 5), `keepaliveCount` (default 5) and
+ * `callTimeout` (milliseconds one call waits for its reply, 0 disables;
+ * default 120000).
  *
  * @module
  */
 import type { DriverFactory } from '../../driver.js';
 import { VirError } from '../../errors.js';
 import { isRemoteUri } from '../../uri.js';
+import { checkTimeout } from './call-limits.js';
 import { RemoteConnection, type RemoteOptions } from './remote-connection.js';
 
 export const remoteDriver: DriverFactory = {
@@ -24,6 +27,8 @@ export const remoteDriver: DriverFactory = {
 
 function remoteOptions(options: Readonly<Record<string, unknown>>): RemoteOptions {
   const out: RemoteOptions = {};
+  const callTimeout = checkTimeout(options.callTimeout, 'driver option callTimeout');
+  if (callTimeout !== undefined) out.callTimeout = callTimeout;
   for (const key of ['keepaliveInterval', 'keepaliveCount'] as const) {
     const v = options[key];
     if (v === undefined) continue;

@@ -13,4 +13,10 @@ export type RemoteDriverOptions = {
   keepaliveInterval?: number;
   /** Unanswered probes after which the connection is closed. Default 5. */
   keepaliveCount?: number;
+  /**
+   * Milliseconds one call waits for its complete reply before it fails with `OPERATION_TIMEOUT`
+   * (the connection stays usable); 0 disables. Default 120000. A call's own `timeout` can only
+   * shorten it.
+   */
+  callTimeout?: number;
 };

@@ -21,6 +21,7 @@ import type {
   DriverConnection,
   GetXmlOptions,
   ListDomainsFilter,
+  MigrateOptions,
   NodeInfo,
   Screenshot,
   ScreenshotOptions,
@@ -28,11 +29,13 @@ import type {
 import type { PowerOptions } from '../../driver-agent.js';
 import { VirError } from '../../errors.js';
 import { type ConnectUri, uriParam } from '../../uri.js';
+import { DEFAULT_CALL_TIMEOUT } from './call-limits.js';
 import { ListFlags, reasonName, stateName } from './domain-names.js';
 import { remoteProcedures } from './gen/remote-protocol.js';
 import type { Procedure } from './procedure.js';
 import { RemoteAgentCalls } from './remote-agent.js';
 import { RemoteEvents } from './remote-events.js';
+import { type MigrationDaemon, migrateBetweenDaemons } from './remote-migration.js';
 import { RemoteNetworks } from './remote-networks.js';
 import { RemoteObjectEvents } from './remote-object-events.js';
 import type { RemoteCall } from './remote-object-values.js';
@@ -70,6 +73,11 @@ export interface RemoteOptions {
   keepaliveInterval?: number;
   /** Unanswered pings before the daemon is declared dead (default 5, as libvirt). */
   keepaliveCount?: number;
+  /**
+   * Milliseconds one call waits for its complete reply before `OPERATION_TIMEOUT`
+   * (default 120000; 0: no limit). A migration's perform step is bounded by its own options.
+   */
+  callTimeout?: number;
 }
 
 export interface RemoteOpenOptions extends RemoteOptions {
@@ -84,6 +92,8 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   readonly #client: RpcClient;
   readonly #transport: Transport;
   #type = '';
+  /** The URI this connection was opened with: what a peer-to-peer migration's source daemon opens. */
+  #uri = '';
   #closing = false;
   #closed: Promise<void> | null = null;
 
@@ -125,8 +135,11 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   static async open(uri: ConnectUri, opts: RemoteOpenOptions): Promise<RemoteConnection> {
     const readonly = opts.readonly || isTruthyParam(uriParam(uri, 'readonly'));
     const transport = await openTransport(uri, { readonly, signal: opts.signal });
-    const client = new RpcClient(transport.stream, transport.peer);
+    const client = new RpcClient(transport.stream, transport.peer, {
+      callTimeout: opts.callTimeout ?? DEFAULT_CALL_TIMEOUT,
+    });
     const conn = new RemoteConnection(client, transport);
+    conn.#uri = uri.uri;
     try {
       await conn.#handshake(uri, readonly, opts);
     } catch (err) {
@@ -195,13 +208,8 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   /** One remote call; waits behind a pending event registration. */
   #call<A, R>(proc: Procedure<A, R, unknown>, args: A, opts?: CallOptions): Promise<R> {
     const barrier = this.#events.barrier ?? this.#objectEvents.barrier;
-    if (barrier) {
-      return barrier.then(
-        () => this.#client.call(proc, args, opts?.signal),
-        () => this.#client.call(proc, args, opts?.signal),
-      );
-    }
-    return this.#client.call(proc, args, opts?.signal);
+    const send = () => this.#client.call(proc, args, opts?.signal, opts?.timeout);
+    return barrier ? barrier.then(send, send) : send();
   }
 
   /**
@@ -584,6 +592,17 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   }
   domainMemoryStats(dom: DomainRef, opts?: CallOptions) {
     return this.#stats.memoryStats(dom, opts);
+  }
+
+  /** `virDomainMigrate3` to another daemon: peer-to-peer or managed (see remote-migration.ts). */
+  domainMigrate(dom: DomainRef, dest: DriverConnection, opts: MigrateOptions = {}): Promise<DomainRef> {
+    if (!(dest instanceof RemoteConnection))
+      throw new VirError('NO_SUPPORT', 'remote', `cannot migrate from a remote to a ${dest.type} connection`);
+    return migrateBetweenDaemons(this.#daemon, dest.#daemon, dom, opts);
+  }
+
+  get #daemon(): MigrationDaemon {
+    return { call: (proc, args, opts) => this.#call(proc, args, opts), uri: this.#uri };
   }
 
   // ---------------------------------------------------------------- events

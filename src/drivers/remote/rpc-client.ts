@@ -12,6 +12,7 @@
 import type { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { VirError } from '../../errors.js';
+import { abortError, watchCall } from './call-limits.js';
 import { PacketFramer } from './framer.js';
 import {
   KEEPALIVE_PROGRAM,
@@ -46,7 +47,13 @@ interface Pending {
   readonly decode: (r: XdrReader) => unknown;
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: VirError) => void;
-  readonly cleanup: (() => void) | undefined;
+  readonly cleanup: () => void;
+}
+
+/** What a client is told beside its stream. */
+export interface RpcClientOptions {
+  /** Milliseconds a call waits for its complete reply unless it says otherwise; 0: no limit (default). */
+  readonly callTimeout?: number;
 }
 
 export class RpcClient {
@@ -60,6 +67,7 @@ export class RpcClient {
   readonly #closeListeners = new Set<(err: VirError) => void>();
   /** The STREAM packets of open streams go to their handler, by the serial of the call that opened them. */
   readonly #streams = new Map<number, StreamHandler>();
+  readonly #callTimeout: number;
   #serial = 0;
   #corked = false;
   #closed: VirError | null = null;
@@ -69,9 +77,10 @@ export class RpcClient {
   /** Describes the peer in errors, e.g. `unix socket /run/libvirt/libvirt-sock`. */
   readonly peer: string;
 
-  constructor(stream: Duplex, peer: string) {
+  constructor(stream: Duplex, peer: string, opts: RpcClientOptions = {}) {
     this.#stream = stream;
     this.peer = peer;
+    this.#callTimeout = opts.callTimeout ?? 0;
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     // a transport may hand the stream over paused (TLS, after its confirmation byte)
     stream.resume();
@@ -104,10 +113,12 @@ export class RpcClient {
   /**
    * Sends one call and resolves with its decoded reply. Rejects with the
    * daemon's error as a VirError, `OPERATION_ABORTED` when `signal` fires,
-   * or `RPC` when the connection ends first.
+   * `OPERATION_TIMEOUT` when no complete reply came within `timeout` ms
+   * (default: the client's `callTimeout`; 0: none), or `RPC` when the
+   * connection ends first.
    */
-  call<A, R>(proc: Procedure<A, R, unknown>, args: A, signal?: AbortSignal): Promise<R> {
-    return this.#call(proc, args, signal, this.#nextSerial());
+  call<A, R>(proc: Procedure<A, R, unknown>, args: A, signal?: AbortSignal, timeout?: number): Promise<R> {
+    return this.#call(proc, args, signal, this.#nextSerial(), timeout);
   }
 
   /**
@@ -156,6 +167,7 @@ export class RpcClient {
     args: A,
     signal: AbortSignal | undefined,
     serial: number,
+    timeout?: number,
   ): Promise<R> {
     if (this.#closed) return Promise.reject(this.#closed);
     if (signal?.aborted) return Promise.reject(abortError(proc.name, signal));
@@ -180,17 +192,19 @@ export class RpcClient {
       );
     }
     return new Promise<R>((resolve, reject) => {
-      let cleanup: (() => void) | undefined;
-      if (signal) {
-        const onAbort = () => {
+      const cleanup = watchCall({
+        name: proc.name,
+        peer: this.peer,
+        signal,
+        timeout: timeout ?? this.#callTimeout,
+        giveUp: (err) => {
+          // the call is given up, not the connection: its late reply is dropped
           if (this.#pending.delete(serial)) {
             this.#abandoned.add(serial);
-            reject(abortError(proc.name, signal));
+            reject(err);
           }
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        cleanup = () => signal.removeEventListener('abort', onAbort);
-      }
+        },
+      });
       this.#pending.set(serial, {
         name: proc.name,
         decode: proc.decodeRet,
@@ -354,7 +368,7 @@ export class RpcClient {
       );
     }
     this.#pending.delete(header.serial);
-    pending.cleanup?.();
+    pending.cleanup();
     if (header.status === MessageStatus.OK) {
       let value: unknown;
       try {
@@ -389,7 +403,7 @@ export class RpcClient {
     this.#pending.clear();
     this.#abandoned.clear();
     for (const p of pending) {
-      p.cleanup?.();
+      p.cleanup();
       p.reject(new VirError(reason.code, 'rpc', `${p.name}: ${reason.message}`, { cause: reason }));
     }
     this.#stream.destroy();
@@ -399,18 +413,6 @@ export class RpcClient {
     this.#closeListeners.clear();
     this.#listeners.clear();
   }
-}
-
-function abortError(name: string, signal: AbortSignal): VirError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof VirError) return reason;
-  const timeout = typeof reason === 'object' && reason !== null && (reason as Error).name === 'TimeoutError';
-  return new VirError(
-    timeout ? 'OPERATION_TIMEOUT' : 'OPERATION_ABORTED',
-    'rpc',
-    `${name}: ${timeout ? 'timed out' : 'aborted'}`,
-    { cause: reason },
-  );
 }
 
 function errMessage(err: unknown): string {

@@ -282,6 +282,16 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     conns.push(test);
     expect((await errorOf(dom.migrate(test, { live: true }))).code).toBe('NO_SUPPORT');
     expect((await errorOf(dom.migrate(a.conn, { live: true }))).code).toBe('OPERATION_INVALID');
+    // the remote driver's options have no meaning between two roots of one process: refused, not dropped
+    const b = await host('b');
+    for (const [field, value] of [
+      ['peer2peer', true],
+      ['destUri', 'qemu:///session'],
+      ['migrateUri', 'tcp://127.0.0.1:49152'],
+    ] as const) {
+      const err = await errorOf(dom.migrate(b.conn, { live: true, [field]: value }));
+      expect(err).toMatchObject({ code: 'CONFIG_UNSUPPORTED', field });
+    }
     expect((await dom.getState()).state).toBe('running');
   });
 });

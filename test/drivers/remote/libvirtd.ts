@@ -85,6 +85,11 @@ export interface DaemonOptions {
   readonly tls?: boolean;
   /** `tls_allowed_dn_list`: client certificate names the daemon accepts (default: any). */
   readonly tlsAllowedDn?: readonly string[];
+  /**
+   * `host_uuid`: two daemons on one machine stand for two hosts only with their own (libvirt
+   * refuses a migration between daemons reporting the same host UUID).
+   */
+  readonly hostUuid?: string;
 }
 
 export const OPENSSL = ['/usr/bin/openssl'].find((p) => existsSync(p));
@@ -194,6 +199,7 @@ export async function startLibvirtd(options: DaemonOptions = {}): Promise<Daemon
           ]
         : ['listen_tls = 0']),
       `tcp_port = "${port}"`,
+      ...(options.hostUuid ? [`host_uuid = "${options.hostUuid}"`] : []),
       'listen_addr = "127.0.0.1"',
       'auth_tcp = "none"',
       // a quiet log: errors of unrelated drivers (no dnsmasq, no dbus) are expected here

@@ -55,6 +55,13 @@ export async function migrateDomain(
 ): Promise<DomainRef> {
   if (src === dst)
     throw new VirError('OPERATION_INVALID', 'qemu', 'the destination is the source: nothing to migrate');
+  // between two state roots of one process there is no daemon to reach nor a URI to choose
+  for (const field of ['peer2peer', 'destUri', 'migrateUri'] as const) {
+    if (opts[field] !== undefined)
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `migration option ${field} needs the remote driver`, {
+        field,
+      });
+  }
   const e = await src.owned(dom, opts, 'migrate');
   await dst.enter(opts);
   return src.jobs.run(e.uuid, 'migrate', () => migrateEntry(src, dst, e, opts, hosts), opts.signal);
