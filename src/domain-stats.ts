@@ -75,11 +75,15 @@ export interface AllDomainStatsOptions extends DomainStatsOptions {
 export interface DomainStatsQuery {
   /** Empty means every group the driver has. */
   readonly groups: readonly DomainStatsGroup[];
+  /** `VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS`: a group the driver lacks is `ARGUMENT_UNSUPPORTED` instead of left out. */
   readonly enforce: boolean;
+  /** `VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING`: also report each disk's backing images. */
   readonly backing: boolean;
   /** Filters (only without a domain list). */
   readonly active?: boolean;
+  /** Only persistent (`true`) or only transient (`false`) domains. */
   readonly persistent?: boolean;
+  /** Only domains in one of these states. */
   readonly state?: readonly DomainStatsStateFilter[];
 }
 
@@ -149,13 +153,21 @@ export interface VcpuGroupStats {
 export interface NetStats {
   /** `net.<n>.name`: the host-side device name (`vnet0`) or, without one, the MAC. */
   readonly name?: string;
+  /** `net.<n>.rx.bytes`: bytes received. */
   readonly rxBytes?: number;
+  /** `net.<n>.rx.pkts`: packets received. */
   readonly rxPkts?: number;
+  /** `net.<n>.rx.errs`: receive errors. */
   readonly rxErrs?: number;
+  /** `net.<n>.rx.drop`: received packets dropped. */
   readonly rxDrop?: number;
+  /** `net.<n>.tx.bytes`: bytes sent. */
   readonly txBytes?: number;
+  /** `net.<n>.tx.pkts`: packets sent. */
   readonly txPkts?: number;
+  /** `net.<n>.tx.errs`: transmit errors. */
   readonly txErrs?: number;
+  /** `net.<n>.tx.drop`: packets dropped on sending. */
   readonly txDrop?: number;
 }
 
@@ -167,15 +179,23 @@ export interface BlockStatsEntry {
   readonly backingIndex?: number;
   /** `block.<n>.path`: the host file or device. */
   readonly path?: string;
+  /** `block.<n>.rd.reqs`: read requests. */
   readonly rdReqs?: number;
+  /** `block.<n>.rd.bytes`: bytes read. */
   readonly rdBytes?: number;
   /** Nanoseconds spent reading. */
   readonly rdTimes?: number;
+  /** `block.<n>.wr.reqs`: write requests. */
   readonly wrReqs?: number;
+  /** `block.<n>.wr.bytes`: bytes written. */
   readonly wrBytes?: number;
+  /** `block.<n>.wr.times`: nanoseconds spent writing. */
   readonly wrTimes?: number;
+  /** `block.<n>.fl.reqs`: flush requests. */
   readonly flReqs?: number;
+  /** `block.<n>.fl.times`: nanoseconds spent flushing. */
   readonly flTimes?: number;
+  /** `block.<n>.errors`: failed requests (Xen only in libvirt; rarely present). */
   readonly errors?: number;
   /** Bytes of the image in use (highest written offset for qcow2). */
   readonly allocation?: number;
@@ -189,9 +209,13 @@ export interface BlockStatsEntry {
 
 /** The typed record, keyed by group; a group the driver did not report is absent. */
 export interface DomainStats {
+  /** The `state` group. */
   readonly state?: StateStats;
+  /** The `cpu-total` group. */
   readonly 'cpu-total'?: CpuStats;
+  /** The `balloon` group. */
   readonly balloon?: BalloonStats;
+  /** The `vcpu` group. */
   readonly vcpu?: VcpuGroupStats;
   /** `net.count` entries, by index. */
   readonly interface?: readonly NetStats[];
@@ -231,22 +255,35 @@ export interface BlockInfo {
 
 /** `virDomainBlockStats`: a field the driver cannot read is absent (libvirt's -1). */
 export interface BlockStats {
+  /** Read requests. */
   readonly rdReq?: number;
+  /** Bytes read. */
   readonly rdBytes?: number;
+  /** Write requests. */
   readonly wrReq?: number;
+  /** Bytes written. */
   readonly wrBytes?: number;
+  /** Failed requests. */
   readonly errs?: number;
 }
 
 /** `virDomainInterfaceStats`: a field the driver cannot read is absent (libvirt's -1). */
 export interface InterfaceStats {
+  /** Bytes received. */
   readonly rxBytes?: number;
+  /** Packets received. */
   readonly rxPackets?: number;
+  /** Receive errors. */
   readonly rxErrs?: number;
+  /** Received packets dropped. */
   readonly rxDrop?: number;
+  /** Bytes sent. */
   readonly txBytes?: number;
+  /** Packets sent. */
   readonly txPackets?: number;
+  /** Transmit errors. */
   readonly txErrs?: number;
+  /** Packets dropped on sending. */
   readonly txDrop?: number;
 }
 
@@ -256,19 +293,31 @@ export interface InterfaceStats {
  * epoch). Only what the guest and hypervisor report is present.
  */
 export interface MemoryStats {
+  /** `SWAP_IN`: memory swapped in, KiB. */
   readonly swapIn?: number;
+  /** `SWAP_OUT`: memory swapped out, KiB. */
   readonly swapOut?: number;
+  /** `MAJOR_FAULT`: page faults that needed disk I/O. */
   readonly majorFault?: number;
+  /** `MINOR_FAULT`: page faults served without I/O. */
   readonly minorFault?: number;
+  /** `UNUSED`: memory the guest leaves unused, KiB. */
   readonly unused?: number;
+  /** `AVAILABLE`: memory the guest sees, KiB. */
   readonly available?: number;
   /** The balloon's current size (`actual`). */
   readonly actual?: number;
+  /** `RSS`: the hypervisor process's resident set, KiB. */
   readonly rss?: number;
+  /** `USABLE`: memory the guest could use without swapping, KiB. */
   readonly usable?: number;
+  /** `LAST_UPDATE`: when the guest last reported, seconds since the epoch. */
   readonly lastUpdate?: number;
+  /** `DISK_CACHES`: memory the guest can reclaim from its caches, KiB. */
   readonly diskCaches?: number;
+  /** `HUGETLB_PGALLOC`: huge page allocations in the guest. */
   readonly hugetlbPgalloc?: number;
+  /** `HUGETLB_PGFAIL`: failed huge page allocations in the guest. */
   readonly hugetlbPgfail?: number;
 }
 

@@ -177,8 +177,16 @@ export function deviceXml(device: string | DeviceDef): string {
   return serializeXml(mapper.write(device.def));
 }
 
+/** A parsed device fragment. */
+export interface DeviceElement {
+  /** The device kind its element names. */
+  kind: DeviceKind;
+  /** The element itself. */
+  el: XmlElement;
+}
+
 /** Parses a device fragment: one element that names a device kind (else `XML_ERROR` naming it). */
-export function parseDeviceElement(xml: string): { kind: DeviceKind; el: XmlElement } {
+export function parseDeviceElement(xml: string): DeviceElement {
   if (typeof xml !== 'string' || xml.trim() === '') {
     throw new VirError('INVALID_ARG', 'conf', 'the device XML is empty', { field: 'xml' });
   }
@@ -287,7 +295,7 @@ export function sameDevicesExcept(a: DomainDef, b: DomainDef, except: DeviceKind
  * other kinds by their whole XML apart from address and alias. `DEVICE_MISSING`
  * when none matches, `OPERATION_FAILED` when a MAC matches several.
  */
-export function findDevice(def: DomainDef, xml: string): FoundDevice & { el: XmlElement } {
+export function findDevice(def: DomainDef, xml: string): FoundDevice & DeviceElement {
   const { kind, el } = parseDeviceElement(xml);
   const probe = readDevice(kind, el);
   const list = devicesOf(def, kind);

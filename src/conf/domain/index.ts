@@ -8,9 +8,11 @@ export * from './clock.js';
 export { formatIdSet, parseIdSet } from './cpuset.js';
 export {
   type DeviceDef,
+  type DeviceElement,
   type DeviceKind,
   type DeviceModels,
   deviceXml,
+  type FoundDevice,
   findDevice,
   parseDeviceElement,
 } from './device-edit.js';
