@@ -11,7 +11,7 @@ export type FakeQemuMode =
   | 'crash-mid-probe'
   /** Greets, accepts qmp_capabilities, then answers garbage. */
   | 'garbage'
-  /** Greets, accepts qmp_capabilities, then writes half a reply and closes. */
+  /** Greets, accepts qmp_capabilities, then writes half a reply and ends its side (exiting once we close). */
   | 'truncated'
   /** Connects but never greets. */
   | 'silent';
@@ -42,7 +42,7 @@ sock.on('data', (d) => {
     if (cmd.execute === 'qmp_capabilities') { sock.write(JSON.stringify({ return: {}, id: cmd.id }) + '\\r\\n'); continue; }
     if (mode === 'crash-mid-probe') process.exit(139);
     if (mode === 'garbage') sock.write('%%% not json %%%\\r\\n');
-    if (mode === 'truncated') { sock.write('{"return": {"qemu": {"maj'); sock.end(); setTimeout(() => process.exit(0), 10); }
+    if (mode === 'truncated') { sock.write('{"return": {"qemu": {"maj'); sock.end(); sock.on('close', () => process.exit(0)); }
   }
 });
 setTimeout(() => process.exit(0), 60000);
