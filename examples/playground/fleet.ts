@@ -20,13 +20,17 @@ import type { ShippedHost } from './hosts.js';
 
 /** The page helpers fleet.ts shares with playground.ts. */
 export interface FleetPage {
+  /** The element of an id; throws when the page has none. */
   $: <T extends HTMLElement>(id: string) => T;
+  /** A new element with its text and class. */
   el: <K extends keyof HTMLElementTagNameMap>(
     tag: K,
     text?: string,
     cls?: string,
   ) => HTMLElementTagNameMap[K];
+  /** An error in words: a VirError's code and message. */
   message: (err: unknown) => string;
+  /** The host CPUs the page ships (hosts.ts). */
   shipped: readonly ShippedHost[];
 }
 
@@ -196,6 +200,9 @@ export function setupFleet(page: FleetPage): void {
   renderLists();
 }
 
+/** Up to this many blockers are worded inline; more are listed by name, the reasons folded. */
+const SHORT = 3;
+
 /** A blocker list as one line per blocker, for the cell's tooltip and the list below. */
 const lines = (v: FleetVerdict) =>
   v.blockers.map((b) => (b.feature ? `${b.feature}: ${b.reason}` : b.reason));
@@ -284,8 +291,18 @@ function render(plan: FleetPlan, el: FleetPage['el']): HTMLElement[] {
         );
         const features = el('span');
         features.dataset.features = v.blockers.map((b) => b.feature ?? `(${b.kind})`).join(' ');
-        features.textContent = lines(v).join('; ');
-        li.append(features);
+        if (v.blockers.length <= SHORT) {
+          features.textContent = lines(v).join('; ');
+          li.append(features);
+        } else {
+          // a long list: the feature names, and the reasons one per line when opened
+          features.textContent = `${v.blockers.length} features: ${v.blockers.map((b) => b.feature ?? b.kind).join(', ')}`;
+          const why = el('details');
+          const list = el('ul');
+          for (const line of lines(v)) list.append(el('li', line));
+          why.append(el('summary', 'why'), list);
+          li.append(features, why);
+        }
         blockers.append(li);
       }
     }
@@ -306,7 +323,15 @@ function render(plan: FleetPlan, el: FleetPage['el']): HTMLElement[] {
         grp.error ? 'bad' : undefined,
       ),
     );
-    if (grp.baseline) box.append(el('pre', grp.baseline.toXML()));
+    if (grp.baseline) {
+      const details = el('details');
+      const n = grp.baseline.features?.length ?? 0;
+      details.append(
+        el('summary', `migratable baseline: model ${grp.baseline.model?.name ?? '?'} and ${n} feature(s)`),
+        el('pre', grp.baseline.toXML()),
+      );
+      box.append(details);
+    }
     groups.append(box);
   }
   parts.push(el('h3', 'Host groups: migratable baseline and best model'), groups);

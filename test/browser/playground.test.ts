@@ -1,9 +1,10 @@
 // The playground page (examples/playground/, `npm run playground`) in Debian's
 // Chromium, driven as a user would: load a sample, validate, explain the guest
-// CPU on a host, compare with several hosts and baseline them. What the page
-// shows is what the library says in Node for the same input. A screenshot of
-// the page after the run is kept at artifacts/browser/playground.png (ignored
-// by git; CI keeps it as an artifact).
+// CPU on a host, compare with several hosts and baseline them; plan a fleet in the
+// Fleet tab. What the page shows is what the library says in Node for the same
+// input. A screenshot of the page after the run is kept at
+// artifacts/browser/playground.png (ignored by git; CI keeps it as an artifact),
+// the Fleet tab's at artifacts/browser/playground-fleet.png.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
