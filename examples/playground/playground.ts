@@ -12,6 +12,7 @@ import sampleDomain from '../../fixtures/domain/web-server.xml';
 import { CpuDef } from '../../src/conf/index.js';
 import { baselineCpu, compareCpu, qemuCpuArg, resolveGuestCpu } from '../../src/cpu/index.js';
 import { firstChild, parseXml, type SchemaKind, validate, type XmlElement } from '../../src/xml/index.js';
+import { setupFleet } from './fleet.js';
 import { hostCpuOfCapabilities, type ShippedHost, shippedHosts } from './hosts.js';
 
 const SAMPLE_CPU = `<cpu mode='custom' match='exact' check='partial'>
@@ -313,4 +314,17 @@ const clear = () => {
 xmlBox.addEventListener('input', clear);
 kindSelect.addEventListener('change', clear);
 xmlBox.value = SAMPLE_CPU;
+
+// --- tabs ----------------------------------------------------------------------
+
+const tabs = [...document.querySelectorAll<HTMLButtonElement>('button[role="tab"]')];
+for (const tab of tabs) {
+  tab.addEventListener('click', () => {
+    for (const t of tabs) {
+      t.setAttribute('aria-selected', String(t === tab));
+      $(t.dataset.tab ?? '').hidden = t !== tab;
+    }
+  });
+}
+setupFleet({ $, el, message, shipped: hosts });
 document.documentElement.dataset.ready = 'yes';
