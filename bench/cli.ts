@@ -30,8 +30,8 @@ function processUs(cmd: string, args: string[]): number | undefined {
 }
 
 export async function run(): Promise<BenchRow[]> {
-  const main = join(root, 'dist/cli/main.js');
-  if (!existsSync(main)) throw new Error('dist/cli/main.js is missing: run `npm run build` first');
+  const main = join(root, 'dist/cli/bin/main.js'); // the bundled program package.json's `bin` names
+  if (!existsSync(main)) throw new Error('dist/cli/bin/main.js is missing: run `npm run build` first');
   const rows: BenchRow[] = [];
   const list = processUs(process.execPath, [main, '-c', 'test:///default', 'list']);
   const virsh = processUs('virsh', ['-c', 'test:///default', 'list']);

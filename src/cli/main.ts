@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `virtkit`: virsh's command language on any virtkit driver.
  *
@@ -11,10 +10,11 @@
  * mistake (unknown option or command, extra argument, a failed call)
  * prints `error: ...` and exits 1.
  *
+ * This module is the command as a function ({@link main}); `bin.ts` is the
+ * program that runs it.
+ *
  * @module
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { splitCommandString, UsageError } from './args.js';
 import type { Terminal } from './command.js';
 import { virtkitVersion } from './commands/host.js';
@@ -146,27 +146,4 @@ export async function main(
   } finally {
     await session.close();
   }
-}
-
-/** True when this module is the program (`node dist/cli/main.js`, the `virtkit` bin link, tsx). */
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return pathToFileURL(realpathSync(script)).href === import.meta.url;
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

@@ -192,7 +192,11 @@ export class Session {
       readFile: readTextFile,
       noBlankLine: noBlank,
       signal,
-      terminal: o.terminal ?? { input: process.stdin, output: process.stdout },
+      // a getter: touching process.stdin opens it (and loads Node's stream and
+      // tty modules), which only `console` needs
+      get terminal(): Terminal {
+        return o.terminal ?? { input: process.stdin, output: process.stdout };
+      },
       reconnect: async (uri, readonly) => {
         await this.close();
         if (uri !== undefined) this.#uri = uri;

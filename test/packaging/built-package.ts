@@ -58,6 +58,11 @@ export function ensureBuilt(): void {
       [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
       { cwd: REPO_ROOT, stdio: 'inherit' },
     );
+    // the `virtkit` program package.json's `bin` names, bundled from the build (as `npm run build` does)
+    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle-cli.mjs')], {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    });
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }

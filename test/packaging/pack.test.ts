@@ -122,6 +122,27 @@ describe.skipIf(!HAS_NPM)(`the packed tarball${HAS_NPM ? '' : ' (skipped: npm no
     expect(meta.dependencies).toEqual({ 'libxml2-wasm': expect.stringMatching(/^\d+\.\d+\.\d+$/) });
   });
 
+  it('installs the `virtkit` program: its bin runs from the scratch project and talks to test:///default', () => {
+    expect(files).toContain('package/dist/cli/bin/main.js');
+    const bin = join(root, 'node_modules/.bin/virtkit');
+    const version = execFileSync(bin, ['--version'], { cwd: root, encoding: 'utf8' });
+    const meta = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(version.trim()).toBe(meta.version);
+    // a chain on one connection: the domain defined first is there to start (virsh's test:/// semantics)
+    const xml = join(root, 'guest.xml');
+    writeFileSync(
+      xml,
+      "<domain type='test'><name>packed</name><memory>65536</memory><os><type>hvm</type></os></domain>",
+    );
+    const out = execFileSync(bin, ['-c', 'test:///default', `define ${xml}; start packed; domstate packed`], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(out).toContain("Domain 'packed' defined from");
+    expect(out).toContain("Domain 'packed' started");
+    expect(out.trim().split('\n').at(-1)).toBe('running');
+  });
+
   for (const kind of ['esm', 'cjs'] as const) {
     it(`${kind === 'esm' ? 'import' : 'require()'} of every subpath works in a ${kind} project`, () => {
       const out = JSON.parse(

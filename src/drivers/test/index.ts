@@ -23,7 +23,6 @@
  * @module
  */
 
-import { randomUUID } from 'node:crypto';
 import type { DomainDef } from '../../conf/domain/domain-def.js';
 import type { DomainStateName, DriverFactory } from '../../driver.js';
 import { throwIfAborted, VirError } from '../../errors.js';
@@ -34,6 +33,7 @@ import {
   DEFAULT_NODE_INFO,
   defaultCapabilities,
 } from './default-host.js';
+import { newUuid } from './new-uuid.js';
 import { loadNodeConfig } from './node-config.js';
 import { TestConnection } from './test-connection.js';
 import { TestControl } from './test-control.js';
@@ -109,7 +109,7 @@ let defaultDef: DomainDef | undefined;
  * can start from the same object.
  */
 function defaultDomain(): DomainDef {
-  defaultDef ??= parseTestDomain(DEFAULT_DOMAIN_XML, { newUuid: randomUUID });
+  defaultDef ??= parseTestDomain(DEFAULT_DOMAIN_XML, { newUuid });
   return defaultDef;
 }
 
@@ -117,7 +117,7 @@ function initialDomain(element: Parameters<typeof readTestExtras>[0], file: stri
   let config: DomainDef;
   let extras: ReturnType<typeof readTestExtras>;
   try {
-    config = parseTestDomain(element, { newUuid: randomUUID });
+    config = parseTestDomain(element, { newUuid });
     extras = readTestExtras(element);
   } catch (err) {
     const v = err instanceof VirError ? err : undefined;

@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { randomUUID } from 'node:crypto';
 import type { Capabilities } from '../../conf/capabilities.js';
 import { CpuDef } from '../../conf/cpu.js';
 import type { DomainDef } from '../../conf/domain/domain-def.js';
@@ -48,6 +47,7 @@ import {
   undefine,
   xmlOf,
 } from './domain-ops.js';
+import { newUuid } from './new-uuid.js';
 import {
   createSnapshot,
   deleteSnapshot,
@@ -59,7 +59,6 @@ import type { ControlledHost, TestControl, TestMethod } from './test-control.js'
 import { parseTestDomain } from './test-domain-xml.js';
 import { type InitialDomain, ref, type TestDomain, TestHost } from './test-host.js';
 import { type TestObjectSetup, TestObjects } from './test-objects.js';
-import { testScreenshot } from './test-screenshot.js';
 import * as stats from './test-stats.js';
 
 export { TEST_MAX_VCPUS } from './domain-ops.js';
@@ -319,7 +318,9 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
   domainIsPersistent(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
     return this.#domainJob('domainIsPersistent', dom, opts, (d) => d.persistent);
   }
-  domainScreenshot(dom: DomainRef, opts: CallOptions = {}) {
+  async domainScreenshot(dom: DomainRef, opts: CallOptions = {}) {
+    // loaded on first use: the PNG encoder brings node:zlib, which opening a connection does not need
+    const { testScreenshot } = await import('./test-screenshot.js');
     return this.#domainJob('domainScreenshot', dom, opts, () => testScreenshot());
   }
 
@@ -418,7 +419,7 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
   }
 
   #parse(xml: string): DomainDef {
-    return parseTestDomain(xml, { newUuid: randomUUID });
+    return parseTestDomain(xml, { newUuid });
   }
 
   #guest(key: string): TestDomain {

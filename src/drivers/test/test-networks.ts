@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { randomUUID } from 'node:crypto';
 import { NetworkDef } from '../../conf/network/network-def.js';
 import type {
   ListObjectsFilter,
@@ -20,6 +19,7 @@ import type {
   NetworkXmlOptions,
 } from '../../driver-objects.js';
 import { VirError } from '../../errors.js';
+import { newUuid } from './new-uuid.js';
 import type { ObjectEvents } from './test-object-events.js';
 
 interface TestNetwork {
@@ -69,7 +69,7 @@ export class TestNetworks implements NetworkDriver {
 
   #parse(xml: string): NetworkDef {
     const def = NetworkDef.fromXML(xml);
-    def.uuid ??= randomUUID();
+    def.uuid ??= newUuid();
     return def;
   }
 

@@ -28,15 +28,41 @@ export const DEFAULT_OBJECTS: TestObjectSetup = {
 
 export class TestObjects {
   readonly events = new ObjectEvents();
-  readonly storage: TestStorage;
-  readonly networks: TestNetworks;
-  readonly secrets: TestSecrets;
-  readonly nodeDevices: TestNodeDevices;
+  readonly #setup: TestObjectSetup;
+  #storage: TestStorage | undefined;
+  #networks: TestNetworks | undefined;
+  #secrets: TestSecrets | undefined;
+  #nodeDevices: TestNodeDevices | undefined;
 
+  // test:///default's own objects are built when first used: parsing its
+  // pool, network and node devices is most of what opening it costs, and a
+  // CLI `list` or a harness that only touches domains never needs them.
+  // Nothing is lost by waiting: until a kind exists nothing can change it,
+  // so it has no events to miss. Objects from a node file are built at once,
+  // so a bad one fails the open, as in libvirt.
   constructor(setup: TestObjectSetup = { pools: [], networks: [], nodeDevices: [] }) {
-    this.storage = new TestStorage(this.events, setup.pools);
-    this.networks = new TestNetworks(this.events, setup.networks);
-    this.secrets = new TestSecrets(this.events);
-    this.nodeDevices = new TestNodeDevices(setup.nodeDevices);
+    this.#setup = setup;
+    if (setup !== DEFAULT_OBJECTS) {
+      void this.storage;
+      void this.networks;
+      void this.nodeDevices;
+    }
+  }
+
+  get storage(): TestStorage {
+    this.#storage ??= new TestStorage(this.events, this.#setup.pools);
+    return this.#storage;
+  }
+  get networks(): TestNetworks {
+    this.#networks ??= new TestNetworks(this.events, this.#setup.networks);
+    return this.#networks;
+  }
+  get secrets(): TestSecrets {
+    this.#secrets ??= new TestSecrets(this.events);
+    return this.#secrets;
+  }
+  get nodeDevices(): TestNodeDevices {
+    this.#nodeDevices ??= new TestNodeDevices(this.#setup.nodeDevices);
+    return this.#nodeDevices;
   }
 }

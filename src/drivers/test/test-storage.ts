@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { randomUUID } from 'node:crypto';
 import { StoragePoolDef } from '../../conf/storage/pool-def.js';
 import { StorageVolDef } from '../../conf/storage/vol-def.js';
 import type {
@@ -32,6 +31,7 @@ import type {
   VolLookup,
 } from '../../driver-objects.js';
 import { VirError } from '../../errors.js';
+import { newUuid } from './new-uuid.js';
 import type { ObjectEvents } from './test-object-events.js';
 
 /** What libvirt's test driver gives every pool. */
@@ -108,7 +108,7 @@ export class TestStorage implements StorageDriver {
 
   #parse(xml: string): StoragePoolDef {
     const def = StoragePoolDef.fromXML(xml);
-    def.uuid ??= randomUUID();
+    def.uuid ??= newUuid();
     def.capacity = POOL_CAPACITY;
     def.allocation = 0n;
     def.available = POOL_CAPACITY;
