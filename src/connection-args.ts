@@ -124,7 +124,16 @@ export async function guardedCall<T>(
     );
     sources.push(deadline.signal);
   }
-  const signal = sources.length > 1 ? AbortSignal.any(sources) : closing;
+  // Every call gets a signal of its own, even when it has no source but the
+  // connection's: a driver adds listeners to the signal it is given (job
+  // queues, QMP waits, timeouts), and twenty concurrent starts handed the one
+  // closing signal would add twenty to it. The call's signal listens to its
+  // sources through abort-listeners.ts, one listener per source.
+  const own = new AbortController();
+  const fired = sources.find((s) => s.aborted);
+  if (fired) own.abort(fired.reason); // at once, as the source itself is, not a microtask later
+  const unlink = sources.map((s) => whenAborted(s, () => own.abort(s.reason)));
+  const signal = own.signal;
   let stop: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     // one listener per signal however many calls share it (see abort-listeners.ts)
@@ -136,6 +145,7 @@ export async function guardedCall<T>(
     throw toVirError(err, 'INTERNAL_ERROR', 'connect', what);
   } finally {
     stop?.();
+    for (const u of unlink) u();
     if (timer) clearTimeout(timer);
     // The race's loser must not surface as an unhandled rejection.
     aborted.catch(() => {});

@@ -11,6 +11,8 @@
  *
  * @module
  */
+
+import { whenAborted } from '../abort-listeners.js';
 import { VirError, type VirErrorDomain } from '../errors.js';
 
 interface Queue {
@@ -89,11 +91,12 @@ export class DomainJobs {
       });
     };
     if (signal.aborted) return Promise.reject(aborted());
+    // one listener on the signal however many jobs wait on it (a connection's
+    // closing signal is every call's: twenty concurrent starts would add twenty)
     return new Promise((resolve, reject) => {
-      const onAbort = () => reject(aborted());
-      signal.addEventListener('abort', onAbort, { once: true });
+      const stop = whenAborted(signal, () => reject(aborted()));
       void p.then(() => {
-        signal.removeEventListener('abort', onAbort);
+        stop();
         resolve();
       });
     });
