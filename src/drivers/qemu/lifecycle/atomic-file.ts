@@ -1,8 +1,9 @@
 /**
  * Whole-file writes that a crash cannot leave half done: write a temporary
  * file beside the target, fsync it, rename it over the target, fsync the
- * directory so the rename itself is durable. Readers see the old content or
- * the new one, never a mix.
+ * directory so the rename itself is durable (the fsyncs only for content
+ * that must outlive the host: definitions, not run state). Readers see the
+ * old content or the new one, never a mix.
  *
  * The temporary name does not derive from the target's: a long domain name
  * must not push it past the file system's 255 bytes, and a fixed shape
@@ -21,17 +22,32 @@ let seq = 0;
 /** Our temporary names, and the ones written before they were shortened (`.<target>.<pid>.<ms>.tmp`). */
 const TEMP_NAME = /^\.vk-(\d+)-\d+\.tmp$|^\..+\.(\d+)\.\d+\.tmp$/;
 
-export function writeFileAtomic(path: string, content: string, mode = 0o600): void {
+/** How a whole-file write is made. */
+export interface AtomicWriteOptions {
+  /** File mode of a new file; default 0o600. */
+  readonly mode?: number;
+  /**
+   * Whether the content must survive a power loss (default true): the file
+   * and its directory are fsynced. Run state (a status file) has no use
+   * after the host goes down, since its guests are gone too, so it is
+   * written atomically but without the fsyncs, which block the event loop
+   * (twenty guests starting together spent most of their time in them).
+   */
+  readonly durable?: boolean;
+}
+
+export function writeFileAtomic(path: string, content: string, options: AtomicWriteOptions = {}): void {
+  const durable = options.durable !== false;
   const tmp = join(dirname(path), `.vk-${process.pid}-${++seq}.tmp`);
   let fd: number | undefined;
   try {
-    fd = openSync(tmp, 'wx', mode);
+    fd = openSync(tmp, 'wx', options.mode ?? 0o600);
     writeSync(fd, content);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, path);
-    syncDir(dirname(path));
+    if (durable) syncDir(dirname(path));
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });

@@ -73,7 +73,9 @@ export function formatStatus(status: DomainStatus): string {
 }
 
 export function writeStatus(path: string, status: DomainStatus): void {
-  writeFileAtomic(path, formatStatus(status));
+  // run state, as libvirt keeps it under /run: atomic for a reader racing the
+  // write or a crash of this process, but not fsynced (see AtomicWriteOptions)
+  writeFileAtomic(path, formatStatus(status), { durable: false });
 }
 
 /** Reads a status file; a missing file is `NO_DOMAIN`, a damaged one `INTERNAL_ERROR`. */
