@@ -7,6 +7,7 @@
 import { VirError } from '../../errors.js';
 import type { ControllerDef, ControllerType } from './devices/index.js';
 import type { DomainDefData } from './domain-spec.js';
+import { isScsiHostdev } from './normalize-hostdevs.js';
 
 /** Controllers a definition implies rather than lists (see {@link isImpliedController}). */
 const implied = new WeakSet<ControllerDef>();
@@ -120,6 +121,28 @@ export function addImplicitControllers(def: DomainDefData): void {
       );
     for (let i = 0; i <= max; i++) need.push({ type: bus, index: i });
   }
+  // SCSI host devices imply every SCSI controller up to the highest they sit
+  // on; new ones get the model of the controller holding the host device on
+  // the highest index seen (libvirt keeps the SCSI hostdevs on one model)
+  let hostdevMax = -1;
+  let hostdevModel: ControllerDef['model'];
+  for (const h of dev.hostdevs ?? []) {
+    if (!isScsiHostdev(h) || h.address?.type !== 'drive') continue;
+    const controller = h.address.controller ?? 0;
+    if (controller <= hostdevMax) continue;
+    hostdevMax = controller;
+    const holder = dev.controllers?.find((c) => c.type === 'scsi' && (c.index ?? 0) === controller);
+    if (holder?.model !== undefined) hostdevModel = holder.model;
+  }
+  if (hostdevMax > MAX_IMPLIED_CONTROLLER)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'conf',
+      `a SCSI host device on drive controller ${hostdevMax} would imply ${hostdevMax + 1} SCSI controllers (at most ${MAX_IMPLIED_CONTROLLER + 1})`,
+      { field: '/domain/devices/hostdev/address/@controller' },
+    );
+  for (let i = 0; i <= hostdevMax; i++)
+    need.push({ type: 'scsi', index: i, ...(hostdevModel !== undefined ? { model: hostdevModel } : {}) });
   for (const list of [dev.channels, dev.consoles])
     for (const c of list ?? [])
       if (c.target?.type === 'virtio')

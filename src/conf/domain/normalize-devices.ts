@@ -18,7 +18,7 @@ import { orderDisks, postParseDisk } from './devices/disk-postparse.js';
 import type { ChardevDef, ChardevSource, DiskDef, GraphicsDef, GraphicsListen } from './devices/index.js';
 import type { DomainDefData } from './domain-spec.js';
 import { addImplicitControllers } from './implicit-controllers.js';
-import { normalizeHostdev } from './normalize-hostdevs.js';
+import { assignScsiHostdevAddresses, normalizeHostdev } from './normalize-hostdevs.js';
 import { normalizeInterface } from './normalize-interfaces.js';
 import type { NormalizeOptions } from './normalize-options.js';
 
@@ -62,6 +62,7 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
   if (isEmpty(dev.vsock?.driver)) delete dev.vsock?.driver;
   for (const n of dev.interfaces ?? []) normalizeInterface(n, options);
   for (const h of dev.hostdevs ?? []) normalizeHostdev(h);
+  if (dev.hostdevs) assignScsiHostdevAddresses(dev.hostdevs, dev.disks ?? []);
   const chardevs: Array<[string, ChardevDef[] | undefined]> = [
     ['serial', dev.serials],
     ['parallel', dev.parallels],
