@@ -1,7 +1,8 @@
 /**
  * Growing a conventional PCI machine (i440fx) when its root bus cannot
- * take every device: libvirt adds pci-bridges, each giving 31 more slots
- * (slot 0 of a bridge is not usable) and itself taking one slot. Bridges
+ * take every device: libvirt first fills the buses of the PCI bridges and
+ * expander buses the definition has, then adds pci-bridges, each giving 31
+ * more slots (slot 0 of a bridge is not usable) and itself taking one slot. Bridges
  * are PCI controllers, so they are placed before the devices: on the root
  * bus right after the integrated functions.
  *
@@ -15,14 +16,28 @@ import { isUsb2Set } from './pci-chipset.js';
 
 const BRIDGE_SLOTS = 31;
 
-/** Free whole slots on the root bus and on the PCI bridges already defined. */
+/**
+ * The first slot a device may take on the bus of a PCI controller that
+ * carries conventional PCI devices, or undefined for one that does not: a
+ * pci-bridge's slot 0 is the bridge's own, a pci-expander-bus (pxb) offers
+ * all 32.
+ */
+export function firstDeviceSlot(c: ControllerDef): number | undefined {
+  if (c.type !== 'pci') return undefined;
+  if (c.model === 'pci-bridge') return 1;
+  if (c.model === 'pci-expander-bus') return 0;
+  return undefined;
+}
+
+/** Free whole slots on the root bus and on the PCI bridges and expander buses already defined. */
 function freeSlots(ctrls: ControllerDef[], book: PciAddressBook): number {
   let n = 0;
-  const buses = [
-    0,
-    ...ctrls.filter((c) => c.type === 'pci' && c.model === 'pci-bridge').map((c) => c.index ?? 0),
-  ];
-  for (const bus of buses) for (let slot = 1; slot <= 31; slot++) if (book.slotFree(bus, slot)) n++;
+  for (let slot = 1; slot <= 31; slot++) if (book.slotFree(0, slot)) n++;
+  for (const c of ctrls) {
+    const first = firstDeviceSlot(c);
+    if (first === undefined) continue;
+    for (let slot = first; slot <= 31; slot++) if (book.slotFree(c.index ?? 0, slot)) n++;
+  }
   return n;
 }
 

@@ -19,7 +19,7 @@ import {
   type PciSlot,
 } from '../../../machine/pci-layout.js';
 import { completePciController, insertController } from './devices.js';
-import { addPciBridges } from './pci-bridges.js';
+import { addPciBridges, firstDeviceSlot } from './pci-bridges.js';
 import {
   isConventionalPci,
   isUsb2Set,
@@ -300,11 +300,15 @@ function conventionalBus(ctrls: ControllerDef[], models: string[]): number | und
   return ctrls.find((c) => c.type === 'pci' && models.includes(c.model ?? ''))?.index;
 }
 
-/** A slot on a pci-bridge once the root bus is full. */
+/**
+ * A slot on another bus once the root bus is full: the buses of PCI
+ * bridges and expander buses, in bus number order, as libvirt searches them.
+ */
 function takeOnBridge(book: PciAddressBook, ctrls: ControllerDef[]): PciSlot | undefined {
-  for (const c of ctrls) {
-    if (c.type !== 'pci' || c.model !== 'pci-bridge') continue;
-    const s = book.takeSlot(c.index ?? 0, 1);
+  for (const c of [...ctrls].sort((x, y) => (x.index ?? 0) - (y.index ?? 0))) {
+    const first = firstDeviceSlot(c);
+    if (first === undefined) continue;
+    const s = book.takeSlot(c.index ?? 0, first);
     if (s) return s;
   }
   return undefined;
