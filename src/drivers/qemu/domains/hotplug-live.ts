@@ -24,7 +24,7 @@ import { refuseUnbuilt } from '../command-line/disks.js';
 import { buildNic, checkConsumed } from '../command-line/net.js';
 import { throttleFilterCount } from '../command-line/throttle.js';
 import type { QmpClient } from '../qmp/index.js';
-import { type PlugStep, plugSteps } from './hotplug-qmp.js';
+import { type PlugStep, plugSteps, runSteps, undoSteps } from './hotplug-qmp.js';
 
 const HOTPLUG_BUSES = new Set(['virtio', 'scsi', 'usb']);
 
@@ -173,7 +173,39 @@ async function nextNodeNumber(qmp: QmpClient): Promise<number> {
   return max + 1;
 }
 
-async function qemuVersion(qmp: QmpClient): Promise<number> {
+/** QEMU's version as `ArgvBuilder` takes it (`7_002_000`). */
+export async function qemuVersion(qmp: QmpClient): Promise<number> {
   const v = await qmp.execute<{ qemu: { major: number; minor: number; micro: number } }>('query-version');
   return v.qemu.major * 1_000_000 + v.qemu.minor * 1_000 + v.qemu.micro;
+}
+
+/** Ejects the old medium and inserts the new one (or leaves the drive empty), as libvirt's media change. */
+export async function changeMedia(
+  qmp: QmpClient,
+  old: DiskDef,
+  now: DiskDef,
+  id: string,
+  field: string,
+): Promise<void> {
+  const oldNodes = await diskNodeNames(qmp, old, id, field);
+  const nodes = await qmp.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes');
+  let first = 1;
+  for (const x of nodes) {
+    const m = /^libvirt-(\d+)-/.exec(x['node-name'] ?? '');
+    if (m) first = Math.max(first, Number(m[1]) + 1);
+  }
+  const b = new ArgvBuilder(true);
+  const top = diskNodes(b, now, first, field);
+  const steps = plugSteps(b.argv, field);
+  await runSteps(qmp, steps);
+  try {
+    await qmp.execute('blockdev-open-tray', { id, force: true });
+    await qmp.execute('blockdev-remove-medium', { id });
+    if (top) await qmp.execute('blockdev-insert-medium', { id, 'node-name': top });
+    if (now.target.tray !== 'open') await qmp.execute('blockdev-close-tray', { id });
+  } catch (err) {
+    await undoSteps(qmp, steps);
+    throw err;
+  }
+  for (const n of oldNodes) await qmp.execute('blockdev-del', { 'node-name': n }).catch(() => {});
 }
