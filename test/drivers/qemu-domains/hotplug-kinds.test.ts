@@ -294,4 +294,49 @@ describe.skipIf(SKIP !== '')(`hotplug of more device kinds${SKIP ? ` (skipped: $
     expect((await chardevs()).map((c) => c.label).sort()).toEqual(labels);
     expect([await dom.getXML(), await dom.getXML({ inactive: true })]).toEqual(before);
   });
+
+  it('detaching throttled disks leaves none of their nodes; the domain-level throttle group stays (libvirt)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const img = (n: string) => {
+      const path = join(roots.path, n);
+      execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path, '4M']);
+      return path;
+    };
+    const extra = join(roots.path, 'thr.qmp');
+    // SCSI disks: QEMU unplugs them from the bus at once, no guest needed
+    const xml = guestXml('vk-hotplug2-thr', extra)
+      .replace(
+        '<memballoon',
+        `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${img('f.qcow2')}'/><target dev='sda' bus='scsi'/><throttlefilters><throttlefilter group='g1'/></throttlefilters></disk>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${img('i.qcow2')}'/><target dev='sdb' bus='scsi'/><iotune><total_bytes_sec>1000000</total_bytes_sec><group_name>legacy</group_name></iotune></disk>
+    <memballoon`,
+      )
+      .replace(
+        '<devices>',
+        '<throttlegroups><throttlegroup><total_bytes_sec>2000000</total_bytes_sec><group_name>g1</group_name></throttlegroup></throttlegroups>\n  <devices>',
+      );
+    const d = await conn.defineDomain(xml);
+    await d.start();
+    const q = await QmpClient.connect(extra);
+    try {
+      const names = async () =>
+        (await q.execute<Array<{ 'node-name': string }>>('query-named-block-nodes')).map(
+          (n) => n['node-name'],
+        );
+      const at = await names();
+      expect(at.filter((n) => n.endsWith('-filter'))).toHaveLength(1);
+      await d.detachDevice("<disk type='file' device='disk'><target dev='sda'/></disk>", { live: true });
+      await d.detachDevice("<disk type='file' device='disk'><target dev='sdb'/></disk>", { live: true });
+      expect(await d.getXML()).not.toContain('<disk');
+      // every libvirt-N-* node of both chains is gone: filter, format and file nodes
+      expect((await names()).filter((n) => n.startsWith('libvirt-'))).toEqual([]);
+      const objs = (await q.execute<Array<{ name: string }>>('qom-list', { path: '/objects' })).map(
+        (o) => o.name,
+      );
+      expect(objs).toContain('throttle-g1');
+    } finally {
+      q.close();
+      await d.destroy();
+    }
+  }, 60_000);
 });
