@@ -339,4 +339,29 @@ describe.skipIf(SKIP !== '')(`hotplug of more device kinds${SKIP ? ` (skipped: $
       await d.destroy();
     }
   }, 60_000);
+
+  it('a pcie-root-port without an index: refused when it would be controller 0 (libvirt 9), else the next index on pcie.0', async () => {
+    const q35 = (ctrls: string) =>
+      `<domain type='qemu'><name>vk-hotplug2-pci</name><memory unit='MiB'>64</memory><os><type arch='x86_64' machine='q35'>hvm</type></os><devices><emulator>${QEMU_BINARY}</emulator>${ctrls}<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng></devices></domain>`;
+    // libvirt 9.0's words (checked with its qemu driver): the lowest free index is 0, which must be the root
+    expect(await codeOf(conn.defineDomain(q35("<controller type='pci' model='pcie-root-port'/>")))).toEqual({
+      code: 'XML_ERROR',
+      field: "/domain/devices/controller[@type='pci'][@index=0]/@model",
+    });
+    expect((await conn.listDomains()).map((d) => d.name)).not.toContain('vk-hotplug2-pci');
+    const d = await conn.defineDomain(
+      q35(
+        "<controller type='pci' index='0' model='pcie-root'/><controller type='pci' model='pcie-root-port'/>",
+      ),
+    );
+    const ctrls = (await d.getDefinition({ inactive: true })).devices?.controllers ?? [];
+    const port = ctrls.find((c) => c.model === 'pcie-root-port');
+    expect(port?.index).toBe(1);
+    // as libvirt 9.0 lays it out: the port at 00:01.0, the xHCI behind it, the RNG behind an implied port 3
+    expect(port?.address).toMatchObject({ type: 'pci', bus: 0, slot: 1, function: 0 });
+    expect(ctrls.find((c) => c.type === 'usb')?.address).toMatchObject({ type: 'pci', bus: 1, slot: 0 });
+    const rng = (await d.getDefinition({ inactive: true })).devices?.rngs?.[0];
+    expect(rng?.address).toMatchObject({ type: 'pci', bus: 3, slot: 0 });
+    await d.undefine();
+  });
 });
