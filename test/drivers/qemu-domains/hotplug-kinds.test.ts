@@ -244,6 +244,28 @@ describe.skipIf(SKIP !== '')(`hotplug of more device kinds${SKIP ? ` (skipped: $
     expect(await dom.getXML({ inactive: true })).toContain('org.virtkit.test.0');
   });
 
+  it("a unix channel without a path listens in this run's directory, beside the monitor socket", async () => {
+    await dom.attachDevice(
+      "<channel type='unix'><target type='virtio' name='org.virtkit.nopath.0'/></channel>",
+      {
+        live: true,
+      },
+    );
+    const all = await chardevs();
+    const monitor = all.find((c) => c.label === 'charmonitor')?.filename ?? '';
+    const chan = all.find((c) => c.filename.includes('org.virtkit.nopath.0'))?.filename ?? '';
+    const dirOf = (f: string) => /unix:(.*)\/[^/,]+(,|$)/.exec(f)?.[1];
+    expect(dirOf(monitor)).toBeDefined();
+    expect(dirOf(chan)).toBe(dirOf(monitor));
+    expect(existsSync(`${dirOf(chan)}/org.virtkit.nopath.0`)).toBe(true);
+    await dom.detachDevice(
+      "<channel type='unix'><target type='virtio' name='org.virtkit.nopath.0'/></channel>",
+      {
+        live: true,
+      },
+    );
+  });
+
   it('a pty channel gets its /dev/pts path in the live XML, as at start', async () => {
     await dom.attachDevice("<channel type='pty'><target type='virtio' name='org.virtkit.pty.0'/></channel>", {
       live: true,
