@@ -228,6 +228,8 @@ while read -r line; do
   sleep 1
   echo "VK block-$line $(ls /sys/block | tr '\\n' ' ')"
   echo "VK net-$line $(ls /sys/class/net | tr '\\n' ' ')"
+  echo "VK hwrng-$line $(cat /sys/class/misc/hw_random/rng_available 2>/dev/null)"
+  echo "VK vport-$line $(for p in /sys/class/virtio-ports/*; do cat $p/name 2>/dev/null; done | tr '\\n' ' ')"
   echo "VK carrier-$line $(cat /sys/class/net/eth*/carrier 2>/dev/null | tr '\\n' ' ')"
 done`
     : ''

@@ -11,7 +11,7 @@
  */
 import { VirError } from '../../errors.js';
 import { parseXml, serializeXml, type XmlElement, type XmlNode } from '../../xml/index.js';
-import type { ElementMapper } from '../binding.js';
+import { type ElementMapper, unknownContent } from '../binding.js';
 import {
   type ChardevDef,
   type ControllerDef,
@@ -306,9 +306,9 @@ export function findDevice(def: DomainDef, xml: string): FoundDevice & DeviceEle
     device: list[index] as Record<string, unknown>,
     field: `/domain/devices/${kind}[${index + 1}]`,
   });
-  const alias = (probe.alias as { name?: string } | undefined)?.name;
+  const alias = aliasName(probe);
   if (alias !== undefined) {
-    const i = list.findIndex((d) => (d.alias as { name?: string } | undefined)?.name === alias);
+    const i = list.findIndex((d) => aliasName(d) === alias);
     if (i >= 0) return found(i);
     throw missing(`no device with alias ${alias}`, kind);
   }
@@ -363,6 +363,16 @@ export function readDevice(kind: DeviceKind, el: XmlElement): Record<string, unk
     return devicesOf(def, kind)[0] ?? {};
   }
   return mapper.read(el, `/${kind}`) as Record<string, unknown>;
+}
+
+/** A device's alias: the model's, or the `<alias>` a kind without one keeps as unknown XML. */
+function aliasName(d: Record<string, unknown>): string | undefined {
+  const typed = (d.alias as { name?: string } | undefined)?.name;
+  if (typed !== undefined) return typed;
+  for (const n of unknownContent(d)?.nodes ?? [])
+    if (n.node.type === 'element' && n.node.name === 'alias')
+      return n.node.attrs.find((a) => a.name === 'name')?.value;
+  return undefined;
 }
 
 function stripIdentity(d: Record<string, unknown>): Record<string, unknown> {

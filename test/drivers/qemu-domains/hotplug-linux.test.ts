@@ -73,7 +73,13 @@ async function until(test: () => boolean, what: string, ms: number): Promise<voi
 }
 
 /** Types a line on the console and returns the guest's answer: block devices, interfaces, carriers. */
-async function ask(): Promise<{ block: string[]; net: string[]; carrier: string[] }> {
+async function ask(): Promise<{
+  block: string[];
+  net: string[];
+  carrier: string[];
+  hwrng: string[];
+  vport: string[];
+}> {
   const tag = `q${++asked}`;
   consoleStream.write(`${tag}\n`);
   const line = (key: string) =>
@@ -83,7 +89,13 @@ async function ask(): Promise<{ block: string[]; net: string[]; carrier: string[
       .find((l) => l.startsWith(`VK ${key}-${tag}`));
   await until(() => line('carrier') !== undefined, `answer ${tag}`, 30_000);
   const words = (key: string) => (line(key) ?? '').split(/\s+/).slice(2).filter(Boolean);
-  return { block: words('block'), net: words('net'), carrier: words('carrier') };
+  return {
+    block: words('block'),
+    net: words('net'),
+    carrier: words('carrier'),
+    hwrng: words('hwrng'),
+    vport: words('vport'),
+  };
 }
 
 describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
@@ -101,7 +113,7 @@ describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: $
         emulators: [QEMU_BINARY],
       },
     });
-    const ports = [1, 2, 3, 4]
+    const ports = [1, 2, 3, 4, 5]
       .map((i) => `<controller type='pci' index='${i}' model='pcie-root-port'/>`)
       .join('');
     dom = await conn.defineDomain(`<domain type='${KVM ? 'kvm' : 'qemu'}'>
@@ -125,6 +137,7 @@ describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: $
   <devices>
     <emulator>${QEMU_BINARY}</emulator>
     ${ports}
+    <controller type='virtio-serial' index='0'/>
     <serial type='pty'/>
     <console type='pty'/>
     <memballoon model='none'/>
@@ -192,5 +205,31 @@ describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: $
     await dom.detachDevice("<interface type='user'><mac address='52:54:00:0b:0b:01'/></interface>");
     expect(await dom.getXML()).not.toContain('52:54:00:0b:0b:01');
     expect((await ask()).net).not.toContain('eth0');
+  }, 120_000);
+
+  it("an RNG attached live is a hardware RNG in the guest; its detach completes on the guest's release", async () => {
+    expect((await ask()).hwrng).toEqual([]);
+    await dom.attachDevice("<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>");
+    let seen: string[] = [];
+    for (let i = 0; i < 10 && seen.length === 0; i++) seen = (await ask()).hwrng;
+    expect(seen.join(' ')).toMatch(/virtio_rng/);
+    const t0 = Date.now();
+    await dom.detachDevice("<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>");
+    // DEVICE_DELETED came before libvirt's 5 s: the device and its backend are gone from the live XML
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(await dom.getXML()).not.toContain('<rng');
+    expect((await ask()).hwrng).toEqual([]);
+  }, 120_000);
+
+  it('a virtio-serial channel attached live is a named port in the guest, gone after detach', async () => {
+    const sock = join(roots.path, 'vk-hotplug2-port.sock');
+    const chan = `<channel type='unix'><source mode='bind' path='${sock}'/><target type='virtio' name='org.virtkit.hot.0'/></channel>`;
+    await dom.attachDevice(chan);
+    let seen: string[] = [];
+    for (let i = 0; i < 10 && !seen.includes('org.virtkit.hot.0'); i++) seen = (await ask()).vport;
+    expect(seen).toContain('org.virtkit.hot.0');
+    await dom.detachDevice(chan);
+    expect(await dom.getXML()).not.toContain('org.virtkit.hot.0');
+    expect((await ask()).vport).not.toContain('org.virtkit.hot.0');
   }, 120_000);
 });

@@ -75,36 +75,8 @@ export function buildChardevs(
     buildChardev(ctx, p, `char${alias}`, alias, field);
     b.props('-device', { driver: 'isa-parallel', chardev: `char${alias}`, id: alias }, field);
   }
-  for (const [i, c] of (dev.channels ?? []).entries()) {
-    const field = `/domain/devices/channel[${i + 1}]`;
-    const alias = `channel${i}`;
-    buildChardev(ctx, withChannelPath(c, paths), `char${alias}`, alias, field);
-    if (c.target?.type === 'guestfwd') {
-      b.props(
-        '-netdev',
-        {
-          type: 'user',
-          guestfwd: [{ str: `tcp:${guestfwdTarget(c, field)}-chardev:char${alias}` }],
-          id: alias,
-        },
-        field,
-      );
-      continue;
-    }
-    if (c.target?.type !== 'virtio')
-      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `channel target type '${c.target?.type ?? ''}'`, {
-        field: `${field}/target/@type`,
-      });
-    let name = c.target.name;
-    if (c.type === 'spicevmc') {
-      if (name !== undefined && name !== 'com.redhat.spice.0')
-        throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `spicevmc channel name '${name}'`, {
-          field: `${field}/target/@name`,
-        });
-      name = 'com.redhat.spice.0';
-    }
-    b.props('-device', virtioSerialPort('virtserialport', c, alias, 1, name, field), field);
-  }
+  for (const [i, c] of (dev.channels ?? []).entries())
+    buildChannel(ctx, c, `channel${i}`, `/domain/devices/channel[${i + 1}]`);
   for (const [i, c] of (dev.consoles ?? []).entries()) {
     const type = c.target?.type ?? 'serial';
     if (type === 'serial') continue; // the first serial port, already built
@@ -119,6 +91,41 @@ export function buildChardevs(
       b.props('-device', virtioSerialPort('virtconsole', c, alias, 0, undefined, field), field);
     else b.props('-device', { driver: `${type}console`, chardev: `char${alias}`, id: alias }, field);
   }
+}
+
+/**
+ * One `<channel>` under `alias` (`channelN`: its place at start, a free
+ * number when plugged live): its chardev `char<alias>`, then a guestfwd
+ * netdev or a virtserialport.
+ */
+export function buildChannel(ctx: ChardevContext, c: ChardevDef, alias: string, field: string): void {
+  const { b, paths } = ctx;
+  buildChardev(ctx, withChannelPath(c, paths), `char${alias}`, alias, field);
+  if (c.target?.type === 'guestfwd') {
+    b.props(
+      '-netdev',
+      {
+        type: 'user',
+        guestfwd: [{ str: `tcp:${guestfwdTarget(c, field)}-chardev:char${alias}` }],
+        id: alias,
+      },
+      field,
+    );
+    return;
+  }
+  if (c.target?.type !== 'virtio')
+    throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `channel target type '${c.target?.type ?? ''}'`, {
+      field: `${field}/target/@type`,
+    });
+  let name = c.target.name;
+  if (c.type === 'spicevmc') {
+    if (name !== undefined && name !== 'com.redhat.spice.0')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `spicevmc channel name '${name}'`, {
+        field: `${field}/target/@name`,
+      });
+    name = 'com.redhat.spice.0';
+  }
+  b.props('-device', virtioSerialPort('virtserialport', c, alias, 1, name, field), field);
 }
 
 /**

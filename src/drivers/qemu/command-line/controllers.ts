@@ -254,7 +254,8 @@ function masterBus(c: ControllerDef, ctrls: ControllerDef[]): string {
   return `${usbControllerAlias(master)}.0`;
 }
 
-function controllerProps(
+/** The `-device` of a controller other than PCI (undefined: it has none, e.g. q35's own SATA). */
+export function controllerProps(
   c: ControllerDef,
   ctrls: ControllerDef[],
   facts: MachineFacts,

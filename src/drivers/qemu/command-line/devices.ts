@@ -1,5 +1,5 @@
 import type { DeviceAddress } from '../../../conf/domain/address.js';
-import type { ChardevDef } from '../../../conf/domain/devices/index.js';
+import type { ChardevDef, RngDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
@@ -82,45 +82,59 @@ export function buildDevices(
         },
       });
   }
-  for (const [i, r] of (dev.rngs ?? []).entries()) {
-    const field = `/domain/devices/rng[${i + 1}]`;
-    const be = r.backend;
-    let obj: Props;
-    if (be.model === 'random')
-      obj = {
-        'qom-type': 'rng-random',
-        id: `objrng${i}`,
-        filename: checkValue(be.path ?? '/dev/random', `${field}/backend`),
-      };
-    else if (be.model === 'egd') {
-      // The EGD daemon is reached through a character backend of its own.
-      if (!be.type)
-        throw new VirError('XML_DETAIL', 'qemu', 'an egd rng backend needs a type', {
-          field: `${field}/backend/@type`,
-        });
-      const backend = { type: be.type, sources: be.sources, protocol: be.protocol } as ChardevDef;
-      buildChardev(
-        { b, paths, qemuVersion: b.qemuVersion },
-        backend,
-        `charrng${i}`,
-        `rng${i}`,
-        `${field}/backend`,
-      );
-      obj = { 'qom-type': 'rng-egd', id: `objrng${i}`, chardev: `charrng${i}` };
-    } else obj = { 'qom-type': 'rng-builtin', id: `objrng${i}` };
-    b.props('-object', obj, field);
-    const p: Props = {
-      driver: virtioModel('virtio-rng-pci', r.model),
-      ...virtioOptions(rawElement(r, 'driver'), field),
-      rng: `objrng${i}`,
-      id: `rng${i}`,
+  for (const [i, r] of (dev.rngs ?? []).entries())
+    buildRng(b, r, i, facts, paths, `/domain/devices/rng[${i + 1}]`);
+}
+
+/**
+ * One `<rng>`: its backend object (`objrngN`, with the `charrngN` chardev of
+ * an EGD backend) and the virtio-rng device `rngN`. `n` numbers the ids: the
+ * device's place at start, a free number when it is plugged in live.
+ */
+export function buildRng(
+  b: ArgvBuilder,
+  r: RngDef,
+  n: number,
+  facts: MachineFacts,
+  paths: CommandLinePaths,
+  field: string,
+): void {
+  const be = r.backend;
+  let obj: Props;
+  if (be.model === 'random')
+    obj = {
+      'qom-type': 'rng-random',
+      id: `objrng${n}`,
+      filename: checkValue(be.path ?? '/dev/random', `${field}/backend`),
     };
-    if (r.rate) {
-      p['max-bytes'] = r.rate.bytes;
-      p.period = r.rate.period ?? 1000;
-    }
-    b.props('-device', { ...p, ...pciProps(r.address, facts) }, field);
+  else if (be.model === 'egd') {
+    // The EGD daemon is reached through a character backend of its own.
+    if (!be.type)
+      throw new VirError('XML_DETAIL', 'qemu', 'an egd rng backend needs a type', {
+        field: `${field}/backend/@type`,
+      });
+    const backend = { type: be.type, sources: be.sources, protocol: be.protocol } as ChardevDef;
+    buildChardev(
+      { b, paths, qemuVersion: b.qemuVersion },
+      backend,
+      `charrng${n}`,
+      `rng${n}`,
+      `${field}/backend`,
+    );
+    obj = { 'qom-type': 'rng-egd', id: `objrng${n}`, chardev: `charrng${n}` };
+  } else obj = { 'qom-type': 'rng-builtin', id: `objrng${n}` };
+  b.props('-object', obj, field);
+  const p: Props = {
+    driver: virtioModel('virtio-rng-pci', r.model),
+    ...virtioOptions(rawElement(r, 'driver'), field),
+    rng: `objrng${n}`,
+    id: `rng${n}`,
+  };
+  if (r.rate) {
+    p['max-bytes'] = r.rate.bytes;
+    p.period = r.rate.period ?? 1000;
   }
+  b.props('-device', { ...p, ...pciProps(r.address, facts) }, field);
 }
 
 /**

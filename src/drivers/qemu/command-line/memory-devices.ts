@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { MemoryDeviceDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { XmlElement } from '../../../xml/tree.js';
@@ -85,9 +86,50 @@ export function buildMemoryDevices(
   paths: CommandLinePaths,
   pci: (a: unknown) => Record<string, unknown>,
 ): void {
+  const mems = def.devices?.memories ?? [];
+  const aliases = memoryDeviceAliases(mems);
+  for (const [i, m] of mems.entries())
+    buildMemoryDevice(b, def, m, `/domain/devices/memory[${i + 1}]`, paths, pci, aliases[i] as string);
+}
+
+/** Whether the model is a DIMM-like module (a slot, no PCI address). */
+const isDimmLike = (m: MemoryDeviceDef) => m.model === 'dimm' || m.model === 'nvdimm';
+
+/** The slot of a DIMM-like module, when its address gives one. */
+const slotOf = (m: MemoryDeviceDef) =>
+  isDimmLike(m) && m.address?.type === 'dimm' ? m.address.slot : undefined;
+
+/** The QEMU id of each memory device at start: libvirt names a slotted module after its slot, the others by their order. */
+export function memoryDeviceAliases(mems: readonly MemoryDeviceDef[]): string[] {
   const counters = new Map<string, number>();
-  for (const [i, m] of (def.devices?.memories ?? []).entries()) {
-    const field = `/domain/devices/memory[${i + 1}]`;
+  return mems.map((m) => {
+    const prefix = memoryAliasPrefix(m);
+    const seq = counters.get(prefix) ?? 0;
+    counters.set(prefix, seq + 1);
+    return `${prefix}${slotOf(m) ?? seq}`;
+  });
+}
+
+/** The prefix of a memory device's QEMU id (`dimm`, `virtiomem`, ...). */
+export function memoryAliasPrefix(m: MemoryDeviceDef): string {
+  return ALIAS_PREFIX[m.model] ?? m.model;
+}
+
+/**
+ * One memory device `alias`: its backend object `mem<alias>` and its
+ * `-device` (at start the alias is {@link memoryDeviceAliases}'; plugged in
+ * live, a name no device has).
+ */
+export function buildMemoryDevice(
+  b: ArgvBuilder,
+  def: DomainDef,
+  m: MemoryDeviceDef,
+  field: string,
+  paths: CommandLinePaths,
+  pci: (a: unknown) => Record<string, unknown>,
+  alias: string,
+): void {
+  {
     const driver = DRIVER[m.model];
     if (driver === undefined) {
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `memory device model '${m.model}' is not supported`, {
@@ -125,11 +167,6 @@ export function buildMemoryDevices(
     const isDimmLike = m.model === 'dimm' || m.model === 'nvdimm';
     const size = m.model === 'virtio-mem' ? given : Math.ceil(given / MODULE_ALIGN_KIB) * MODULE_ALIGN_KIB;
     const slot = isDimmLike && m.address?.type === 'dimm' ? m.address.slot : undefined;
-    const prefix = ALIAS_PREFIX[m.model] ?? m.model;
-    const seq = counters.get(prefix) ?? 0;
-    counters.set(prefix, seq + 1);
-    // libvirt names a slotted module after its slot, the others by their order
-    const alias = `${prefix}${slot ?? seq}`;
     const nodemask = textOf(childEl(m.source, 'nodemask'));
     const src: MemoryDeviceSource = { alias, model: m.model };
     const pageKiB = kibOf(childEl(m.source, 'pagesize'), `${field}/source/pagesize`);

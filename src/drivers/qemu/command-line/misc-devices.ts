@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { DeviceAddress } from '../../../conf/domain/address.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
@@ -66,7 +67,11 @@ export function buildIommu(b: ArgvBuilder, def: DomainDef, facts: MachineFacts):
 }
 
 /** Watchdog models and their QEMU device (`itco` is built into q35's LPC bridge). */
-const WATCHDOG_DRIVERS: Record<string, string | null> = { ib700: 'ib700', i6300esb: 'i6300esb', itco: null };
+export const WATCHDOG_DRIVERS: Record<string, string | null> = {
+  ib700: 'ib700',
+  i6300esb: 'i6300esb',
+  itco: null,
+};
 
 export function buildWatchdogs(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {
   const dogs = def.devices?.watchdogs ?? [];
@@ -101,13 +106,23 @@ export function buildWatchdogs(b: ArgvBuilder, def: DomainDef, facts: MachineFac
           field: `${field}/address`,
         },
       );
-    b.props('-device', { driver, id: `watchdog${i}`, ...pciProps(w.address, facts) }, field);
+    b.props('-device', watchdogProps(driver, i, w.address, facts), field);
   }
   // The iTCO watchdog is part of the ICH9 LPC, which by default must not reboot the guest.
   if (itco) b.add('-global', 'ICH9-LPC.noreboot=off');
   // QEMU cannot dump: it pauses and the management layer would take the dump.
   const action = dogs[0]!.action ?? 'reset';
   b.add('-watchdog-action', action === 'dump' ? 'pause' : action);
+}
+
+/** The `-device` of watchdog `watchdogN` (`n`: its place at start, a free number when plugged live). */
+export function watchdogProps(
+  driver: string,
+  n: number,
+  address: DeviceAddress | undefined,
+  facts: MachineFacts,
+): Props {
+  return { driver, id: `watchdog${n}`, ...pciProps(address, facts) };
 }
 
 export function buildPanics(b: ArgvBuilder, def: DomainDef, facts: MachineFacts): void {

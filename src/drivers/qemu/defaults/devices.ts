@@ -20,6 +20,7 @@ import type {
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { addImplicitControllers, insertControllers } from '../../../conf/domain/implicit-controllers.js';
 import { normalizeVideoModel } from '../../../conf/domain/normalize-devices.js';
+import { VirError } from '../../../errors.js';
 import type { MachineFacts } from '../../../machine/machine-types.js';
 import type { XmlElement, XmlNode } from '../../../xml/tree.js';
 import { driverConfig, type QemuDriverConfig } from '../driver-config.js';
@@ -102,6 +103,7 @@ export function applyDeviceDefaults(
     if (c.type === 'pci' && c.index === 0 && c.model === undefined) c.model = facts.pciRoot;
     if (c.type === 'scsi' && c.model === undefined) c.model = 'lsilogic';
   }
+  refuseNonRootPciZero(ctrls, facts);
   fillPciIndexGaps(ctrls, facts);
 
   // libvirt's default panic notifier on PC machines is the ISA pvpanic device.
@@ -385,4 +387,23 @@ function applyTpmDefaults(def: DomainDef): void {
     t.model ??= arch.startsWith('ppc64') ? 'tpm-spapr' : 'tpm-tis';
     if (t.backend?.type === 'emulator') t.backend.version ??= t.model === 'tpm-tis' && x86 ? '1.2' : '2.0';
   }
+}
+
+/**
+ * libvirt's check: PCI controller 0 is the machine's root bus. A controller
+ * without an index gets the lowest free one at parse time (0 when the
+ * definition names no root), so a lone `<controller type='pci'
+ * model='pcie-root-port'/>` lands there and is refused, as libvirt refuses
+ * it, rather than leaving the machine without its root.
+ */
+function refuseNonRootPciZero(ctrls: readonly ControllerDef[], facts: MachineFacts): void {
+  if (facts.pciRoot === 'none') return;
+  const zero = ctrls.find((c) => c.type === 'pci' && (c.index ?? 0) === 0);
+  if (zero && zero.model !== facts.pciRoot)
+    throw new VirError(
+      'XML_ERROR',
+      'qemu',
+      `The PCI controller with index='0' must be model='${facts.pciRoot}' for this machine type, but model='${zero.model}' was found instead`,
+      { field: "/domain/devices/controller[@type='pci'][@index=0]/@model" },
+    );
 }

@@ -17,6 +17,7 @@
 import type { ChardevDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type { XmlElement, XmlNode } from '../../../xml/index.js';
+import { rawAttr } from '../command-line/device-props.js';
 
 /** The alias of console `i` of a guest with `serialCount` serial ports. */
 export function consoleAlias(c: ChardevDef, i: number, serialCount: number): string {
@@ -40,7 +41,9 @@ export function chardevAliases(
   const out: Array<{ element: string; chardev: ChardevDef; alias: string }> = [];
   for (const [element, key] of KINDS) {
     for (const [i, c] of (dev[key] ?? []).entries()) {
-      const alias = element === 'console' ? consoleAlias(c, i, serialCount) : `${element}${i}`;
+      // a device plugged in live keeps the alias it was given (its place no longer says it)
+      const given = rawAttr(c, 'alias', 'name');
+      const alias = given ?? (element === 'console' ? consoleAlias(c, i, serialCount) : `${element}${i}`);
       out.push({ element, chardev: c, alias });
     }
   }

@@ -19,12 +19,12 @@ import { ArgvBuilder } from '../command-line/argv-builder.js';
 import { bootIndexes } from '../command-line/device-props.js';
 import { defaultHostCdrom, diskImageNodes } from '../command-line/disk-blockdev.js';
 import { diskAlias, diskDeviceProps } from '../command-line/disk-device.js';
-import { diskLayers } from '../command-line/disk-layers.js';
+import { diskLayers, layerCount } from '../command-line/disk-layers.js';
 import { refuseUnbuilt } from '../command-line/disks.js';
 import { buildNic, checkConsumed } from '../command-line/net.js';
 import { throttleFilterCount } from '../command-line/throttle.js';
 import type { QmpClient } from '../qmp/index.js';
-import { type PlugStep, plugSteps } from './hotplug-qmp.js';
+import { type PlugStep, plugSteps, runSteps, undoSteps } from './hotplug-qmp.js';
 
 const HOTPLUG_BUSES = new Set(['virtio', 'scsi', 'usb']);
 
@@ -138,7 +138,8 @@ export function diskNodes(b: ArgvBuilder, d: DiskDef, first: number, field: stri
 
 /**
  * The node names of the chain under a disk's device, top first, as the
- * builder names them from the number of the top node QEMU reports.
+ * builder names them from the number of the top node QEMU reports: its
+ * throttle filters (and copy-on-read node) first, then the images.
  */
 export async function diskNodeNames(
   qmp: QmpClient,
@@ -151,15 +152,26 @@ export async function diskNodeNames(
   const top = blocks.find((x) => x.qdev === id || x.qdev?.endsWith(`/${id}/virtio-backend`))?.inserted?.[
     'node-name'
   ];
-  const n = top ? /^libvirt-(\d+)-/.exec(top)?.[1] : undefined;
-  if (n === undefined) return top ? [top] : [];
-  const b = new ArgvBuilder(true);
-  diskNodes(b, d, Number(n), field);
+  const m = top ? /^libvirt-(\d+)-(\w+)$/.exec(top) : undefined;
+  if (!m) return top ? [top] : [];
+  let first = Number(m[1]);
   const names: string[] = [];
+  const filters = throttleFilterCount(d);
+  if (m[2] === 'filter' && filters > 0) {
+    // the device reads the last throttle filter, numbered after the image chain (see buildThrottleFilters);
+    // copy-on-read sits between them: all go before the images they stand on
+    const layers = layerCount(d);
+    first = first - layers - filters + 1;
+    for (let i = filters - 1; i >= 0; i--) names.push(`libvirt-${first + layers + i}-filter`);
+    if (d.driver?.copyOnRead === true) names.push(`libvirt-CoR-${d.target.dev}`);
+  }
+  const b = new ArgvBuilder(true);
+  diskNodes(b, d, first, field);
+  const chain: string[] = [];
   for (let i = 0; i < b.argv.length; i += 2)
     if (b.argv[i] === '-blockdev')
-      names.push(String((JSON.parse(b.argv[i + 1] as string) as Record<string, unknown>)['node-name']));
-  return names.reverse();
+      chain.push(String((JSON.parse(b.argv[i + 1] as string) as Record<string, unknown>)['node-name']));
+  return [...names, ...chain.reverse()];
 }
 
 /** The next free `libvirt-N-*` number: above every node QEMU has. */
@@ -173,7 +185,39 @@ async function nextNodeNumber(qmp: QmpClient): Promise<number> {
   return max + 1;
 }
 
-async function qemuVersion(qmp: QmpClient): Promise<number> {
+/** QEMU's version as `ArgvBuilder` takes it (`7_002_000`). */
+export async function qemuVersion(qmp: QmpClient): Promise<number> {
   const v = await qmp.execute<{ qemu: { major: number; minor: number; micro: number } }>('query-version');
   return v.qemu.major * 1_000_000 + v.qemu.minor * 1_000 + v.qemu.micro;
+}
+
+/** Ejects the old medium and inserts the new one (or leaves the drive empty), as libvirt's media change. */
+export async function changeMedia(
+  qmp: QmpClient,
+  old: DiskDef,
+  now: DiskDef,
+  id: string,
+  field: string,
+): Promise<void> {
+  const oldNodes = await diskNodeNames(qmp, old, id, field);
+  const nodes = await qmp.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes');
+  let first = 1;
+  for (const x of nodes) {
+    const m = /^libvirt-(\d+)-/.exec(x['node-name'] ?? '');
+    if (m) first = Math.max(first, Number(m[1]) + 1);
+  }
+  const b = new ArgvBuilder(true);
+  const top = diskNodes(b, now, first, field);
+  const steps = plugSteps(b.argv, field);
+  await runSteps(qmp, steps);
+  try {
+    await qmp.execute('blockdev-open-tray', { id, force: true });
+    await qmp.execute('blockdev-remove-medium', { id });
+    if (top) await qmp.execute('blockdev-insert-medium', { id, 'node-name': top });
+    if (now.target.tray !== 'open') await qmp.execute('blockdev-close-tray', { id });
+  } catch (err) {
+    await undoSteps(qmp, steps);
+    throw err;
+  }
+  for (const n of oldNodes) await qmp.execute('blockdev-del', { 'node-name': n }).catch(() => {});
 }

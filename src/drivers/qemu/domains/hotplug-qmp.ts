@@ -2,13 +2,14 @@
  * The QMP side of device hotplug: the options the command-line builders
  * write for one device, sent as the monitor commands that create the same
  * objects (`-blockdev` → `blockdev-add`, `-netdev` → `netdev_add`,
- * `-object` → `object-add`, `-device` → `device_add`), undone in reverse
+ * `-object` → `object-add`, `-chardev` → `chardev-add`, `-device` → `device_add`), undone in reverse
  * when a step fails; and an unplug that waits for QEMU's `DEVICE_DELETED`.
  *
  * @module
  */
 import { VirError } from '../../../errors.js';
 import type { QmpClient, QmpEvent } from '../qmp/index.js';
+import { chardevAddArgs } from './hotplug-chardev.js';
 
 /** One monitor command made from one command-line option, with the command that removes its object. */
 export interface PlugStep {
@@ -30,6 +31,16 @@ export function plugSteps(argv: readonly string[], field: string): PlugStep[] {
   for (let i = 0; i < argv.length; i += 2) {
     const option = argv[i] as string;
     const value = argv[i + 1];
+    if (option === '-chardev' && value !== undefined) {
+      // the one option QEMU takes as a key=value list only: chardev-add has its own shape
+      const args = chardevAddArgs(value, field);
+      steps.push({
+        command: 'chardev-add',
+        args,
+        undo: { command: 'chardev-remove', args: { id: args.id } },
+      });
+      continue;
+    }
     const args = value === undefined ? undefined : parseJson(value);
     if (!args) {
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `'${option}' cannot be hot-plugged`, { field });
@@ -73,18 +84,21 @@ function parseJson(s: string): Record<string, unknown> | undefined {
 /**
  * Sends the steps in order; when one fails, removes what the earlier ones
  * made (in reverse) and throws the failure: nothing stays half-plugged.
+ * Resolves to each command's reply, in order.
  */
 export async function runSteps(
   qmp: QmpClient,
   steps: readonly PlugStep[],
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<unknown[]> {
   const done: PlugStep[] = [];
+  const results: unknown[] = [];
   try {
     for (const s of steps) {
-      await qmp.execute(s.command, s.args, signal ? { signal } : {});
+      results.push(await qmp.execute(s.command, s.args, signal ? { signal } : {}));
       done.push(s);
     }
+    return results;
   } catch (err) {
     await undoSteps(qmp, done);
     throw err;

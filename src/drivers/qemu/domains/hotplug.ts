@@ -24,25 +24,34 @@ import {
   xmlWithDevice,
   xmlWithoutDevice,
 } from '../../../conf/domain/device-edit.js';
-import type { DiskDef, InterfaceDef } from '../../../conf/domain/devices/index.js';
+import type { ControllerDef, DiskDef, InterfaceDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
-import { ArgvBuilder } from '../command-line/argv-builder.js';
-import type { QmpClient } from '../qmp/index.js';
 import { cloneDef, type Entry, isActive, type WriteFlags } from './domain-entry.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import {
+  freeAlias,
+  OTHER_KINDS,
+  otherLiveId,
+  plugOther,
+  refuseOtherPlug,
+  refuseOtherUnplug,
+  releaseOther,
+  setAlias,
+  stampAliases,
+} from './hotplug-kinds.js';
+import {
+  changeMedia,
   diskNodeNames,
-  diskNodes,
   freeNicAlias,
   liveId,
   nicAliases,
   plugCommands,
   refuseLivePlug,
 } from './hotplug-live.js';
-import { plugSteps, runSteps, undoSteps, unplugDevice } from './hotplug-qmp.js';
+import { runSteps, unplugDevice } from './hotplug-qmp.js';
 import type { MigrationSide } from './migration.js';
 
 /** What the device calls need of the domain list (the same handles a migration gets). */
@@ -102,6 +111,17 @@ async function withAdded(
   signal: AbortSignal | undefined,
 ): Promise<{ next: DomainDef; added: FoundDevice }> {
   const { kind, el } = parseDeviceElement(xml);
+  if (kind === 'controller') {
+    // libvirt: a second controller of one type and index is refused, live and persistent alike
+    const c = readDevice(kind, el) as ControllerDef;
+    const taken = devicesOf(def, kind).some(
+      (d) => (d as ControllerDef).type === c.type && ((d as ControllerDef).index ?? 0) === c.index,
+    );
+    if (c.index !== undefined && taken)
+      throw new VirError('OPERATION_FAILED', 'qemu', `target ${c.type}:${c.index} already exists`, {
+        field: '/controller/@index',
+      });
+  }
   if (kind === 'disk') {
     // libvirt's virDomainDefCompatibleDevice, for the live and the persistent definition alike
     const disk = readDevice(kind, el) as DiskDef;
@@ -140,8 +160,11 @@ export function attachDevice(
       const { live, runner } = liveParts(e);
       const base = cloneDef(live);
       nicAliases(base);
+      for (const k of OTHER_KINDS) stampAliases(base, k);
       const { next, added } = await withAdded(side, base, xml, false, opts.signal);
-      refuseLivePlug(added.kind, added.device, added.field);
+      const other = OTHER_KINDS.has(added.kind);
+      if (other) refuseOtherPlug(base, added.kind, added.device, added.field);
+      else refuseLivePlug(added.kind, added.device, added.field);
       // what a start would refuse (host setup nothing does, unknown XML) is refused here too
       refuseHostSideSettings(next);
       if (!sameDevicesExcept(base, next, added.kind))
@@ -157,10 +180,19 @@ export function attachDevice(
         const n = added.device as InterfaceDef;
         if (!n.alias?.name.startsWith('ua-')) n.alias = { name: freeNicAlias(base) };
       }
+      const alias = other ? freeAlias(base, added.kind, added.device) : '';
+      if (other && added.kind !== 'controller') setAlias(added.device, alias);
+      const paths = { domainDir: runner.paths.runDir, monitor: { path: runner.paths.monitorSocket } };
       await runner.hotplug.monitorJob(
         'attach-device',
         async (qmp) =>
-          runSteps(qmp, await plugCommands(qmp, next, added.kind, added.device, added.field), opts.signal),
+          other
+            ? plugOther(qmp, next, added, alias, paths, opts.signal)
+            : runSteps(
+                qmp,
+                await plugCommands(qmp, next, added.kind, added.device, added.field),
+                opts.signal,
+              ),
         opts.signal,
       );
       commitLive(e, next);
@@ -188,8 +220,11 @@ export function detachDevice(
     if (i.live) {
       const { live, runner } = liveParts(e);
       nicAliases(live);
+      for (const k of OTHER_KINDS) stampAliases(live, k);
       const f = findDevice(live, xml);
-      if (f.kind !== 'disk' && f.kind !== 'interface')
+      const other = OTHER_KINDS.has(f.kind);
+      if (other) refuseOtherUnplug(live, f.kind, f.device, f.field);
+      else if (f.kind !== 'disk' && f.kind !== 'interface')
         throw new VirError(
           'CONFIG_UNSUPPORTED',
           'qemu',
@@ -210,7 +245,7 @@ export function detachDevice(
             field: `${f.field}/@device`,
           },
         );
-      const id = liveId(live, f.kind, f.device);
+      const id = other ? otherLiveId(f.kind, f.device) : liveId(live, f.kind, f.device);
       await runner.hotplug.monitorJob(
         'detach-device',
         async (qmp) => {
@@ -219,16 +254,17 @@ export function detachDevice(
             for (const node of nodes)
               await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => {});
             if (f.kind === 'interface') await qmp.execute('netdev_del', { id: `host${id}` }).catch(() => {});
+            for (const c of releaseOther(f.kind, f.device, id))
+              await qmp.execute(c.command, c.args).catch(() => {});
           };
           const drop = () => {
             const now = e.live;
             if (!now) return;
-            const at = devicesOf(now, f.kind).indexOf(f.device);
+            // the kind's own list (devicesOf gives the definition's array itself)
+            const list = devicesOf(now, f.kind);
+            const at = list.indexOf(f.device);
             if (at < 0) return;
-            const list = (now.devices as Record<string, unknown[]>)[
-              f.kind === 'disk' ? 'disks' : 'interfaces'
-            ];
-            list?.splice(at, 1);
+            list.splice(at, 1);
             commitLive(e, now);
           };
           const gone = await unplugDevice(qmp, id, {
@@ -350,37 +386,6 @@ export function updateDevice(
     }
     commitConfig(side, e, config);
   });
-}
-
-/** Ejects the old medium and inserts the new one (or leaves the drive empty), as libvirt's media change. */
-async function changeMedia(
-  qmp: QmpClient,
-  old: DiskDef,
-  now: DiskDef,
-  id: string,
-  field: string,
-): Promise<void> {
-  const oldNodes = await diskNodeNames(qmp, old, id, field);
-  const nodes = await qmp.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes');
-  let first = 1;
-  for (const x of nodes) {
-    const m = /^libvirt-(\d+)-/.exec(x['node-name'] ?? '');
-    if (m) first = Math.max(first, Number(m[1]) + 1);
-  }
-  const b = new ArgvBuilder(true);
-  const top = diskNodes(b, now, first, field);
-  const steps = plugSteps(b.argv, field);
-  await runSteps(qmp, steps);
-  try {
-    await qmp.execute('blockdev-open-tray', { id, force: true });
-    await qmp.execute('blockdev-remove-medium', { id });
-    if (top) await qmp.execute('blockdev-insert-medium', { id, 'node-name': top });
-    if (now.target.tray !== 'open') await qmp.execute('blockdev-close-tray', { id });
-  } catch (err) {
-    await undoSteps(qmp, steps);
-    throw err;
-  }
-  for (const n of oldNodes) await qmp.execute('blockdev-del', { 'node-name': n }).catch(() => {});
 }
 
 /** One of the device calls as `DriverConnection` has them. */

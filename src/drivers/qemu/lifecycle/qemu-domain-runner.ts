@@ -120,9 +120,12 @@ export class QemuDomainRunner {
     return this.#core.guest;
   }
 
-  /** This guest's files: give `monitorSocket` and `runDir` to `buildCommandLine`. */
+  /**
+   * This guest's files: give `monitorSocket` and `runDir` to `buildCommandLine`.
+   * While it runs, those of this run (its directory is named after the run's id).
+   */
   get paths(): RunnerPaths {
-    return runnerPaths(this.#core.options, this.#core.guest);
+    return this.#core.paths;
   }
 
   /** The domain as drivers pass it around; `id` is -1 while inactive. */
