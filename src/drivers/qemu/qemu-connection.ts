@@ -63,7 +63,7 @@ import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
 import type { QemuCaps } from './probe/qemu-caps.js';
 import { QemuDomainCalls } from './qemu-domain-calls.js';
-import { guestUsingVolume, QemuStorage } from './storage/index.js';
+import { guestUsingVolume, QemuStorage, sessionPoolRoots } from './storage/index.js';
 
 export interface QemuConnectionOptions {
   paths: QemuPaths;
@@ -73,6 +73,8 @@ export interface QemuConnectionOptions {
   kvm?: boolean;
   /** Helper binaries (swtpm, swtpm_setup); default: found on PATH. */
   helperBinaries?: HelperBinaries;
+  /** The driver option `storagePoolRoots`: more directories a session pool may use. */
+  storagePoolRoots?: readonly string[];
   /** The driver options of the same names, in milliseconds (see options.ts). */
   timeouts?: { qmpTimeout?: number; startTimeout?: number; shutdownTimeout?: number };
 }
@@ -125,8 +127,11 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     this.#options = options;
     this.paths = options.paths;
     this.#cache = sharedCache(options.paths, options.kvm);
-    this.storage = QemuStorage.open(options.paths.configDir, options.paths.runDir, (...v) =>
-      guestUsingVolume(this, ...v),
+    this.storage = QemuStorage.open(
+      options.paths.configDir,
+      options.paths.runDir,
+      (...v) => guestUsingVolume(this, ...v),
+      options.paths.mode === 'session' ? sessionPoolRoots(options.paths, options.storagePoolRoots) : null,
     );
     this.#domainOptions = {
       configRoot: options.paths.configDir,
