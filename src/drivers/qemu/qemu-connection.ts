@@ -59,6 +59,7 @@ import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions 
 import { type MonitorOpts, monitorCommand, screenshot } from './domains/monitor-calls.js';
 import type { HelperBinaries } from './lifecycle/index.js';
 import { migrationHosts } from './migration-hosts.js';
+import { QemuNodeDevices } from './nodedev/index.js';
 import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
 import type { QemuCaps } from './probe/qemu-caps.js';
@@ -121,6 +122,8 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   readonly #domainOptions: QemuDomainsOptions;
   /** `dir` storage pools on these roots (storage/). */
   readonly storage: QemuStorage;
+  /** The host's devices from sysfs (nodedev/). */
+  readonly nodeDevices: QemuNodeDevices;
 
   constructor(options: QemuConnectionOptions) {
     super();
@@ -133,6 +136,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
       (...v) => guestUsingVolume(this, ...v),
       options.paths.mode === 'session' ? sessionPoolRoots(options.paths, options.storagePoolRoots) : null,
     );
+    this.nodeDevices = new QemuNodeDevices({ privileged: options.paths.mode === 'system' });
     this.#domainOptions = {
       configRoot: options.paths.configDir,
       stateRoot: options.paths.stateDir,
