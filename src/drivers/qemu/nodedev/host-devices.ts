@@ -6,7 +6,12 @@
  * is a device of the list, else `computer`). Read afresh on each call:
  * sysfs is the state, nothing is cached but the PCI name database.
  *
- * Not produced yet (see docs/drivers.md): USB, SCSI and block devices, a
+ * Block devices (`block_<name>[_<ID_SERIAL>]`) are the whole disks whose
+ * drive type udev's database says is `disk`, or, without one, virtio and Xen
+ * disks (`vd*`, `xvd*`), as libvirt decides.
+ *
+ * Not produced yet (see docs/drivers.md): USB and SCSI devices, partitions,
+ * CD-ROMs and floppies, the udev properties beyond ID_SERIAL and ID_TYPE, a
  * network interface's offload features (ethtool ioctls Node cannot make),
  * PCI Express link capabilities and SR-IOV functions (PCI config space).
  *
@@ -37,6 +42,8 @@ export interface HostDeviceSources {
   readonly sysRoot: string;
   /** pci.ids candidates. */
   readonly pciIds?: readonly string[];
+  /** udev's database (`/run/udev/data`): the properties libvirt's names use. */
+  readonly udevData?: string;
 }
 
 export function el(name: string, attrs: Record<string, string> = {}, children: XmlNode[] = []): XmlElement {
@@ -78,13 +85,15 @@ interface Partial {
   sysfsPath: string;
   caps: string[];
   driver: string | undefined;
+  /** `<devnode>` elements, written between `<path>` and `<parent>`. */
+  devnodes?: XmlElement[];
   /** The `<capability>` elements and what comes before them (`<driver>`). */
   body: XmlElement[];
 }
 
 /** Every device the backend knows, `computer` first. */
 export async function scanHostDevices(src: HostDeviceSources): Promise<HostDevice[]> {
-  const found = [...(await pciDevices(src)), ...(await netDevices(src))];
+  const found = [...(await pciDevices(src)), ...(await netDevices(src)), ...(await blockDevices(src))];
   const byPath = new Map(found.map((d) => [d.sysfsPath, d.name]));
   const parentOf = (path: string): string => {
     for (let p = dirname(path); p !== '/' && p !== '.'; p = dirname(p)) {
@@ -99,6 +108,7 @@ export async function scanHostDevices(src: HostDeviceSources): Promise<HostDevic
     const children: XmlElement[] = [
       textEl('name', d.name),
       textEl('path', d.sysfsPath),
+      ...(d.devnodes ?? []),
       textEl('parent', parent),
       ...d.body,
     ];
@@ -232,6 +242,56 @@ async function netDevices(src: HostDeviceSources): Promise<Partial[]> {
           textEl('address', mac),
           el('link', link),
           el('capability', { type: wireless ? '80211' : '80203' }),
+        ]),
+      ],
+    });
+  }
+  return out;
+}
+
+/** The `E:KEY=value` properties of a device in udev's database; empty without one. */
+async function udevProps(src: HostDeviceSources, id: string): Promise<Map<string, string>> {
+  const text = await read(join(src.udevData ?? '/run/udev/data', id));
+  const out = new Map<string, string>();
+  for (const line of (text ?? '').split('\n')) {
+    const m = /^E:([^=]+)=(.*)$/.exec(line);
+    if (m) out.set(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+async function blockDevices(src: HostDeviceSources): Promise<Partial[]> {
+  const cls = join(src.sysRoot, 'class/block');
+  const out: Partial[] = [];
+  for (const name of await list(cls)) {
+    const dir = await realpath(join(cls, name)).catch(() => undefined);
+    // partitions have a `partition` file; libvirt reports the disks
+    if (!dir || (await read(join(dir, 'partition'))) !== undefined) continue;
+    const majmin = (await read(join(dir, 'dev'))) ?? '';
+    const props = await udevProps(src, `b${majmin}`);
+    const type = props.get('ID_TYPE') ?? (/^(vd|xvd)/.test(name) ? 'disk' : undefined);
+    if (type !== 'disk') continue;
+    const serial = props.get('ID_SERIAL');
+    const sectors = BigInt((await read(join(dir, 'size'))) ?? '0');
+    const lbs = BigInt((await read(join(dir, 'queue/logical_block_size'))) ?? '512');
+    const size = sectors * 512n;
+    const model = await read(join(dir, 'device/model'));
+    const vendor = await read(join(dir, 'device/vendor'));
+    out.push({
+      name: deviceName('block', name, ...(serial ? [serial] : [])),
+      sysfsPath: dir,
+      caps: ['storage'],
+      driver: undefined,
+      devnodes: [textEl('devnode', `/dev/${name}`, { type: 'dev' })],
+      body: [
+        el('capability', { type: 'storage' }, [
+          textEl('block', `/dev/${name}`),
+          textEl('drive_type', type),
+          ...(model ? [textEl('model', model.trim())] : []),
+          ...(vendor ? [textEl('vendor', vendor.trim())] : []),
+          textEl('size', String(size)),
+          textEl('logical_block_size', String(lbs)),
+          textEl('num_blocks', String(lbs > 0n ? size / lbs : 0n)),
         ]),
       ],
     });
