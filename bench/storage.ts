@@ -33,6 +33,7 @@ export async function run(): Promise<BenchRow[]> {
       stateDir: join(base, 'state'),
       runDir: join(base, 'run'),
       logDir: join(base, 'log'),
+      storagePoolRoots: [base],
     },
   });
   const rows: BenchRow[] = [];

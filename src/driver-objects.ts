@@ -486,6 +486,15 @@ export interface NodeDeviceDriver {
   nodeDeviceGetParent(dev: NodeDeviceRef, opts?: CallOptions): Promise<string | undefined>;
   /** The device's top-level capability names, in its XML's order. */
   nodeDeviceListCaps(dev: NodeDeviceRef, opts?: CallOptions): Promise<string[]>;
+  /**
+   * Takes a PCI device from its host driver for passthrough (`virNodeDeviceDetachFlags`),
+   * binding it to `driverName` (default `vfio-pci`).
+   */
+  nodeDeviceDetach?(dev: NodeDeviceRef, opts?: CallOptions & { driverName?: string }): Promise<void>;
+  /** Gives a detached PCI device back to its host driver (`virNodeDeviceReAttach`). */
+  nodeDeviceReAttach?(dev: NodeDeviceRef, opts?: CallOptions): Promise<void>;
+  /** Resets a detached PCI device (`virNodeDeviceReset`). */
+  nodeDeviceReset?(dev: NodeDeviceRef, opts?: CallOptions): Promise<void>;
 }
 
 /** The secondary drivers a {@link DriverConnection} may carry. */

@@ -110,4 +110,50 @@ export class NodeDevice<C extends ObjectOwner = ObjectOwner> {
       d.nodeDeviceListCaps(this.#ref, { signal }),
     );
   }
+
+  /**
+   * Takes this PCI device from its host driver so a guest can have it
+   * (`virNodeDeviceDetachFlags`): bound to `driverName`, default `vfio-pci`.
+   * The QEMU driver refuses a device the host uses (an interface that is up
+   * or has addresses, a mounted disk, the boot disk) with `OPERATION_INVALID`.
+   */
+  detach(opts: CallOptions & { driverName?: string } = {}): Promise<void> {
+    if (opts.driverName !== undefined && (typeof opts.driverName !== 'string' || opts.driverName === ''))
+      return Promise.reject(
+        new VirError('INVALID_ARG', 'nodedev', 'driverName must be a non-empty string', {
+          field: 'driverName',
+        }),
+      );
+    return call(this.#conn, 'detachNodeDevice', opts, (d, signal) =>
+      optional(d.nodeDeviceDetach?.bind(d), 'detach')(this.#ref, {
+        signal,
+        ...(opts.driverName !== undefined ? { driverName: opts.driverName } : {}),
+      }),
+    );
+  }
+
+  /** Gives a detached PCI device back to its host driver (`virNodeDeviceReAttach`). */
+  reattach(opts: CallOptions = {}): Promise<void> {
+    return call(this.#conn, 'reattachNodeDevice', opts, (d, signal) =>
+      optional(d.nodeDeviceReAttach?.bind(d), 'reattach')(this.#ref, { signal }),
+    );
+  }
+
+  /** Resets a detached PCI device (`virNodeDeviceReset`). */
+  reset(opts: CallOptions = {}): Promise<void> {
+    return call(this.#conn, 'resetNodeDevice', opts, (d, signal) =>
+      optional(d.nodeDeviceReset?.bind(d), 'reset')(this.#ref, { signal }),
+    );
+  }
+}
+
+/** A call the driver may lack, bound to it; `NO_SUPPORT` naming it when it does. */
+function optional<A extends unknown[]>(
+  fn: ((...args: A) => Promise<void>) | undefined,
+  what: string,
+): (...args: A) => Promise<void> {
+  return (
+    fn ??
+    (() => Promise.reject(new VirError('NO_SUPPORT', 'nodedev', `this driver cannot ${what} host devices`)))
+  );
 }

@@ -5,7 +5,8 @@
  * to offer), `kvm: false` (never use KVM), and the roots `cacheDir` (or
  * `null` for memory only), `configDir`, `stateDir`, `runDir`, `logDir`, the helper
  * binaries `swtpm` and `swtpmSetup`, the timeouts `qmpTimeout`, `startTimeout`
- * and `shutdownTimeout` (milliseconds, see options.ts); each
+ * and `shutdownTimeout` (milliseconds, see options.ts), `storagePoolRoots`
+ * (more directories a session pool may use); each
  * root also has an environment variable (see paths.ts). CPU models and
  * host-model come from the CPU engine's shipped database.
  *
@@ -85,6 +86,20 @@ export const qemuDriver: DriverFactory = {
       helpers.bridgeHelper = bridgeHelper;
     }
     if (Object.keys(helpers).length > 0) options.helperBinaries = helpers;
+    const poolRoots = driverOptions.storagePoolRoots;
+    if (poolRoots !== undefined) {
+      if (
+        !Array.isArray(poolRoots) ||
+        !poolRoots.every((r) => typeof r === 'string' && r.startsWith('/') && !r.split('/').includes('..'))
+      )
+        throw new VirError(
+          'INVALID_ARG',
+          'qemu',
+          "driver option 'storagePoolRoots' must be a list of absolute paths without '..'",
+          { field: 'storagePoolRoots' },
+        );
+      options.storagePoolRoots = poolRoots as string[];
+    }
     const timeouts: NonNullable<QemuConnectionOptions['timeouts']> = {};
     for (const key of ['qmpTimeout', 'startTimeout', 'shutdownTimeout'] as const) {
       const v = driverOptions[key];

@@ -40,6 +40,12 @@ export type QemuDriverOptions = {
    * `destroy()`, or after the guest powered off) before SIGKILL. Default 5000.
    */
   shutdownTimeout?: number;
+  /**
+   * More directories (absolute paths) a `qemu:///session` storage pool may use, besides the
+   * user's home, the XDG base directories and the session's roots; a pool elsewhere is refused
+   * with `OPERATION_DENIED`. `qemu:///system` pools may use any directory.
+   */
+  storagePoolRoots?: readonly string[];
   /** qemu.conf's `bridge_helper` for bridges joined as a user: a name or a path; default `qemu-bridge-helper`. */
   bridgeHelper?: string;
 };

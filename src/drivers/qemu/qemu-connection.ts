@@ -59,11 +59,12 @@ import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions 
 import { type MonitorOpts, monitorCommand, screenshot } from './domains/monitor-calls.js';
 import type { HelperBinaries } from './lifecycle/index.js';
 import { migrationHosts } from './migration-hosts.js';
+import { QemuNodeDevices } from './nodedev/index.js';
 import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
 import type { QemuCaps } from './probe/qemu-caps.js';
 import { QemuDomainCalls } from './qemu-domain-calls.js';
-import { guestUsingVolume, QemuStorage } from './storage/index.js';
+import { guestUsingVolume, QemuStorage, sessionPoolRoots } from './storage/index.js';
 
 export interface QemuConnectionOptions {
   paths: QemuPaths;
@@ -73,6 +74,8 @@ export interface QemuConnectionOptions {
   kvm?: boolean;
   /** Helper binaries (swtpm, swtpm_setup); default: found on PATH. */
   helperBinaries?: HelperBinaries;
+  /** The driver option `storagePoolRoots`: more directories a session pool may use. */
+  storagePoolRoots?: readonly string[];
   /** The driver options of the same names, in milliseconds (see options.ts). */
   timeouts?: { qmpTimeout?: number; startTimeout?: number; shutdownTimeout?: number };
 }
@@ -119,15 +122,21 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   readonly #domainOptions: QemuDomainsOptions;
   /** `dir` storage pools on these roots (storage/). */
   readonly storage: QemuStorage;
+  /** The host's devices from sysfs (nodedev/). */
+  readonly nodeDevices: QemuNodeDevices;
 
   constructor(options: QemuConnectionOptions) {
     super();
     this.#options = options;
     this.paths = options.paths;
     this.#cache = sharedCache(options.paths, options.kvm);
-    this.storage = QemuStorage.open(options.paths.configDir, options.paths.runDir, (...v) =>
-      guestUsingVolume(this, ...v),
+    this.storage = QemuStorage.open(
+      options.paths.configDir,
+      options.paths.runDir,
+      (...v) => guestUsingVolume(this, ...v),
+      options.paths.mode === 'session' ? sessionPoolRoots(options.paths, options.storagePoolRoots) : null,
     );
+    this.nodeDevices = new QemuNodeDevices({ privileged: options.paths.mode === 'system' });
     this.#domainOptions = {
       configRoot: options.paths.configDir,
       stateRoot: options.paths.stateDir,

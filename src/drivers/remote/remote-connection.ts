@@ -5,6 +5,7 @@
  */
 import { Capabilities } from '../../conf/capabilities.js';
 import { DomainDef } from '../../conf/domain/domain-def.js';
+import type { QemuMonitorEvent } from '../../domain-events.js';
 import type { DomainStatsQuery } from '../../domain-stats.js';
 import type {
   BaselineOptions,
@@ -26,8 +27,9 @@ import type {
   Screenshot,
   ScreenshotOptions,
 } from '../../driver.js';
-import type { PowerOptions } from '../../driver-agent.js';
+import type { AgentCallOptions, PowerOptions } from '../../driver-agent.js';
 import { VirError } from '../../errors.js';
+import type { QemuMonitorReply, QemuMonitorRequest } from '../../qemu-monitor.js';
 import { type ConnectUri, uriParam } from '../../uri.js';
 import { DEFAULT_CALL_TIMEOUT } from './call-limits.js';
 import { ListFlags, reasonName, stateName } from './domain-names.js';
@@ -39,6 +41,7 @@ import { type MigrationDaemon, migrateBetweenDaemons } from './remote-migration.
 import { RemoteNetworks } from './remote-networks.js';
 import { RemoteObjectEvents } from './remote-object-events.js';
 import type { RemoteCall } from './remote-object-values.js';
+import { RemoteMonitorEvents, remoteAgentCommand, remoteMonitorCommand } from './remote-qemu.js';
 import { remoteScreenshot } from './remote-screenshot.js';
 import { RemoteNodeDevices, RemoteSecrets } from './remote-secrets-nodedevs.js';
 import { RemoteStats } from './remote-stats.js';
@@ -104,6 +107,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   readonly secrets: RemoteSecrets;
   readonly nodeDevices: RemoteNodeDevices;
   readonly #objectEvents: RemoteObjectEvents;
+  readonly #monitorEvents: RemoteMonitorEvents;
   readonly #stats: RemoteStats;
 
   protected readonly agentCall: RemoteCall = (proc, args, opts) => this.#call(proc, args, opts);
@@ -115,6 +119,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
     this.#events = new RemoteEvents(client);
     const call: RemoteCall = (proc, args, opts) => this.#call(proc, args, opts);
     this.#objectEvents = new RemoteObjectEvents(client);
+    this.#monitorEvents = new RemoteMonitorEvents(client);
     this.storage = new RemoteStorage(call, this.#objectEvents, client);
     this.networks = new RemoteNetworks(call, this.#objectEvents);
     this.secrets = new RemoteSecrets(call, this.#objectEvents);
@@ -207,7 +212,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
 
   /** One remote call; waits behind a pending event registration. */
   #call<A, R>(proc: Procedure<A, R, unknown>, args: A, opts?: CallOptions): Promise<R> {
-    const barrier = this.#events.barrier ?? this.#objectEvents.barrier;
+    const barrier = this.#events.barrier ?? this.#objectEvents.barrier ?? this.#monitorEvents.barrier;
     const send = () => this.#client.call(proc, args, opts?.signal, opts?.timeout);
     return barrier ? barrier.then(send, send) : send();
   }
@@ -240,6 +245,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
       try {
         await this.#events.unregister();
         await this.#objectEvents.unregister();
+        await this.#monitorEvents.unregister();
         await this.#client.call(P.CONNECT_CLOSE, undefined, AbortSignal.timeout(5000));
       } catch {
         // the daemon may already be gone: closing must still succeed
@@ -613,5 +619,23 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
 
   subscribe(listener: DomainEventListener, ids?: ReadonlySet<DomainEventId>): () => void {
     return this.#events.subscribe(listener, ids);
+  }
+
+  // ---------------------------------------------------------------- libvirt-qemu (remote-qemu.ts)
+
+  domainQemuMonitorCommand(
+    dom: DomainRef,
+    cmd: QemuMonitorRequest,
+    opts?: CallOptions & { timeout?: number },
+  ): Promise<QemuMonitorReply | string> {
+    return remoteMonitorCommand((proc, args, o) => this.#call(proc, args, o), dom, cmd, opts);
+  }
+
+  domainAgentCommand(dom: DomainRef, command: string, opts?: AgentCallOptions): Promise<string> {
+    return remoteAgentCommand((proc, args, o) => this.#call(proc, args, o), dom, command, opts);
+  }
+
+  subscribeQemuMonitor(listener: (event: QemuMonitorEvent) => void): () => void {
+    return this.#monitorEvents.subscribe(listener);
   }
 }

@@ -9,7 +9,7 @@
  */
 import { DOMAIN_EVENT_IDS, type DomainEventId } from '../../domain-events.js';
 import type { DomainEventListener } from '../../driver.js';
-import { remoteProcedures as P } from './gen/remote-protocol.js';
+import { remoteProcedures as P, REMOTE_PROGRAM } from './gen/remote-protocol.js';
 import { decodeDomainEvent } from './remote-domain-events.js';
 import type { RpcClient, ServerMessage } from './rpc-client.js';
 
@@ -117,6 +117,8 @@ export class RemoteEvents {
   }
 
   #onMessage(msg: ServerMessage): void {
+    // the QEMU program's messages (remote-qemu.ts) have numbers of their own
+    if (msg.header.prog !== REMOTE_PROGRAM) return;
     const ev = decodeDomainEvent(msg.header.proc, msg.body);
     if (!ev) return;
     for (const [l, ids] of this.#listeners) if (ids.has(ev.type)) l(ev);

@@ -9,7 +9,7 @@
  * @module
  */
 import type { NetworkEvent, ObjectEvent, SecretEvent, StoragePoolEvent } from '../../driver-objects.js';
-import { remoteProcedures as P } from './gen/remote-protocol.js';
+import { remoteProcedures as P, REMOTE_PROGRAM } from './gen/remote-protocol.js';
 import { netRef, poolRef, secretRef } from './remote-object-values.js';
 import type { RpcClient, ServerMessage } from './rpc-client.js';
 
@@ -116,6 +116,7 @@ export class RemoteObjectEvents {
   }
 
   #onMessage(msg: ServerMessage): void {
+    if (msg.header.prog !== REMOTE_PROGRAM) return;
     const proc = msg.header.proc;
     const timestamp = Date.now();
     if (proc === P.STORAGE_POOL_EVENT_LIFECYCLE.procedure) {

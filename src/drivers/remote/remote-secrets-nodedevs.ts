@@ -116,4 +116,20 @@ export class RemoteNodeDevices implements NodeDeviceDriver {
   async nodeDeviceListCaps(dev: NodeDeviceRef, opts?: CallOptions): Promise<string[]> {
     return (await this.#call(P.NODE_DEVICE_LIST_CAPS, { name: dev.name, maxnames: MAX_CAPS }, opts)).names;
   }
+
+  async nodeDeviceDetach(
+    dev: NodeDeviceRef,
+    opts: CallOptions & { driverName?: string } = {},
+  ): Promise<void> {
+    const args = { name: dev.name, driverName: opts.driverName ?? null, flags: 0 };
+    await this.#call(P.NODE_DEVICE_DETACH_FLAGS, args, opts);
+  }
+
+  async nodeDeviceReAttach(dev: NodeDeviceRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.NODE_DEVICE_RE_ATTACH, { name: dev.name }, opts);
+  }
+
+  async nodeDeviceReset(dev: NodeDeviceRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.NODE_DEVICE_RESET, { name: dev.name }, opts);
+  }
 }

@@ -54,6 +54,8 @@ function roots(name = `r${++n}`) {
     stateDir: join(r, 'state'),
     runDir: join(r, 'run'),
     logDir: join(r, 'log'),
+    // the pools of these tests live in the temporary directory, outside the session's own places
+    storagePoolRoots: [base],
   };
 }
 

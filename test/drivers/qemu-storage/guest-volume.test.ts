@@ -77,6 +77,7 @@ describe.skipIf(!HAS_QEMU || !HAS_IMG)(`a guest on a storage volume${NOTE}`, () 
         stateDir: join(roots.path, 'state'),
         runDir: join(roots.path, 'rundir'),
         logDir: join(roots.path, 'log'),
+        storagePoolRoots: [roots.path],
         emulators: [QEMU_BINARY],
       },
     });

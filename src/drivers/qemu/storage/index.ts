@@ -5,6 +5,7 @@
  * @module
  */
 
+export { sessionPoolRoots } from './pool-roots.js';
 export type { VolumeUsers } from './pool-table.js';
 export { QemuStorage } from './qemu-storage.js';
 export { guestUsingVolume } from './volume-users.js';

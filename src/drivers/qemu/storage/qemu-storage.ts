@@ -6,7 +6,8 @@
  * connections (pool-table.ts); volume calls are in pool-volumes.ts.
  *
  * Where it knowingly differs: a target path that is not absolute or has a
- * `..` component is refused (libvirt takes it as given), and only `dir`
+ * `..` component is refused (libvirt takes it as given), a session pool
+ * outside the allowed roots too (pool-roots.ts), and only `dir`
  * pools exist (`CONFIG_UNSUPPORTED` naming `/pool/@type` for the others).
  *
  * @module
@@ -27,6 +28,7 @@ import type {
   StorageVolRef,
 } from '../../../driver-objects.js';
 import { toVirError, VirError } from '../../../errors.js';
+import { checkPoolRoot } from './pool-roots.js';
 import { type Pool, PoolTable, poolRef, storageError, type VolumeUsers } from './pool-table.js';
 import { PoolVolumes } from './pool-volumes.js';
 import { volumeResolver } from './volume-resolver.js';
@@ -81,16 +83,30 @@ function parsePool(xml: string): StoragePoolDef {
 
 export class QemuStorage extends PoolVolumes {
   readonly #users: VolumeUsers;
+  /** The directories this connection's pools may use (pool-roots.ts); null: anywhere. */
+  readonly #poolRoots: readonly string[] | null;
 
-  constructor(table: PoolTable, users: VolumeUsers) {
+  constructor(table: PoolTable, users: VolumeUsers, poolRoots: readonly string[] | null = null) {
     super(table);
     this.#users = users;
+    this.#poolRoots = poolRoots;
     table.users.add(users);
   }
 
   /** For these roots: the shared table and this connection's view of running guests. */
-  static open(configRoot: string, runRoot: string, users: VolumeUsers): QemuStorage {
-    return new QemuStorage(PoolTable.acquire(configRoot, runRoot), users);
+  static open(
+    configRoot: string,
+    runRoot: string,
+    users: VolumeUsers,
+    poolRoots: readonly string[] | null = null,
+  ): QemuStorage {
+    return new QemuStorage(PoolTable.acquire(configRoot, runRoot), users, poolRoots);
+  }
+
+  #parse(xml: string): StoragePoolDef {
+    const def = parsePool(xml);
+    checkPoolRoot(def.target!.path!, this.#poolRoots);
+    return def;
   }
 
   close(): void {
@@ -157,7 +173,7 @@ export class QemuStorage extends PoolVolumes {
 
   async definePool(xml: string, opts: CallOptions = {}): Promise<StoragePoolRef> {
     await this.table.ready;
-    const def = parsePool(xml);
+    const def = this.#parse(xml);
     return this.table.jobs.run(
       `pool:${def.name}`,
       'define',
@@ -177,7 +193,7 @@ export class QemuStorage extends PoolVolumes {
 
   async createPool(xml: string, opts: CallOptions = {}): Promise<StoragePoolRef> {
     await this.table.ready;
-    const def = parsePool(xml);
+    const def = this.#parse(xml);
     return this.table.jobs.run(
       `pool:${def.name}`,
       'create',
@@ -198,6 +214,7 @@ export class QemuStorage extends PoolVolumes {
     await this.#job(ref, 'build', opts, (p) => {
       this.table.inactive(ref.name);
       const path = p.def.target!.path!;
+      checkPoolRoot(path, this.#poolRoots);
       const perms = p.def.target?.permissions;
       try {
         mkdirSync(path, { recursive: true, mode: perms?.mode ?? DEFAULT_POOL_MODE });
@@ -214,6 +231,8 @@ export class QemuStorage extends PoolVolumes {
   async poolStart(ref: StoragePoolRef, opts: CallOptions = {}): Promise<void> {
     await this.#job(ref, 'start', opts, async (p) => {
       this.table.inactive(ref.name);
+      // defined by a connection that allowed more roots: this one does not start it
+      checkPoolRoot(p.def.target!.path!, this.#poolRoots);
       await this.table.refresh(p, opts.signal);
       p.active = true;
       this.table.saveState(p);

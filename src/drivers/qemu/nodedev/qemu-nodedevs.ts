@@ -1,0 +1,105 @@
+/**
+ * The QEMU driver's host devices (`conn.nodeDevices` on `qemu:///system`
+ * and `qemu:///session`): the sysfs backend of host-devices.ts, libvirt's
+ * lookups and errors, and PCI passthrough (detach.ts) for the system
+ * connection only.
+ *
+ * @module
+ */
+import type {
+  CallOptions,
+  NodeDeviceCapName,
+  NodeDeviceDriver,
+  NodeDeviceRef,
+} from '../../../driver-objects.js';
+import { VirError } from '../../../errors.js';
+import { serializeXml } from '../../../xml/serialize.js';
+import { checkUnused, type DetachSources, detachPci, reattachPci, resetPci } from './detach.js';
+import { type HostDevice, type HostDeviceSources, scanHostDevices } from './host-devices.js';
+
+/** Where the facts are read, and whether this connection may change the host. */
+export interface QemuNodeDevicesOptions extends Partial<HostDeviceSources>, Partial<DetachSources> {
+  /** `qemu:///system`: detach, re-attach and reset are allowed. */
+  readonly privileged: boolean;
+}
+
+export class QemuNodeDevices implements NodeDeviceDriver {
+  readonly #src: HostDeviceSources & DetachSources;
+  readonly #privileged: boolean;
+
+  constructor(opts: QemuNodeDevicesOptions) {
+    this.#privileged = opts.privileged;
+    this.#src = {
+      sysRoot: opts.sysRoot ?? '/sys',
+      mountinfo: opts.mountinfo ?? '/proc/self/mountinfo',
+      swaps: opts.swaps ?? '/proc/swaps',
+      ...(opts.pciIds ? { pciIds: opts.pciIds } : {}),
+      ...(opts.addresses ? { addresses: opts.addresses } : {}),
+    };
+  }
+
+  async #find(name: string): Promise<HostDevice> {
+    const d = (await scanHostDevices(this.#src)).find((x) => x.name === name);
+    if (!d) throw new VirError('NO_NODE_DEVICE', 'nodedev', `no node device with matching name '${name}'`);
+    return d;
+  }
+
+  async listNodeDevices(filter: { caps?: readonly NodeDeviceCapName[] }): Promise<NodeDeviceRef[]> {
+    const caps = filter.caps ?? [];
+    return (await scanHostDevices(this.#src))
+      .filter((d) => caps.length === 0 || caps.some((c) => d.caps.includes(c)))
+      .map((d) => ({ name: d.name }));
+  }
+
+  async lookupNodeDevice(name: string): Promise<NodeDeviceRef> {
+    return { name: (await this.#find(name)).name };
+  }
+
+  async nodeDeviceGetXml(dev: NodeDeviceRef): Promise<string> {
+    return serializeXml((await this.#find(dev.name)).xml);
+  }
+
+  async nodeDeviceGetParent(dev: NodeDeviceRef): Promise<string | undefined> {
+    return (await this.#find(dev.name)).parent;
+  }
+
+  async nodeDeviceListCaps(dev: NodeDeviceRef): Promise<string[]> {
+    return [...(await this.#find(dev.name)).caps];
+  }
+
+  async nodeDeviceDetach(
+    dev: NodeDeviceRef,
+    opts: CallOptions & { driverName?: string } = {},
+  ): Promise<void> {
+    const d = await this.#pci(dev, 'detach');
+    await detachPci(d, opts.driverName ?? 'vfio-pci', this.#src);
+  }
+
+  async nodeDeviceReAttach(dev: NodeDeviceRef): Promise<void> {
+    await reattachPci(await this.#pci(dev, 'reattach'));
+  }
+
+  async nodeDeviceReset(dev: NodeDeviceRef): Promise<void> {
+    await resetPci(await this.#pci(dev, 'reset'));
+  }
+
+  /** Whether the host uses a device (the detach refusals), without detaching it. */
+  async checkUnused(dev: NodeDeviceRef): Promise<void> {
+    await checkUnused(await this.#pci(dev, 'check'), this.#src);
+  }
+
+  async #pci(dev: NodeDeviceRef, what: string): Promise<HostDevice> {
+    const d = await this.#find(dev.name);
+    if (!d.caps.includes('pci'))
+      throw new VirError('INVALID_ARG', 'nodedev', `device '${d.name}' is not a PCI device`, {
+        field: 'name',
+      });
+    if (!this.#privileged && what !== 'check')
+      throw new VirError(
+        'OPERATION_DENIED',
+        'nodedev',
+        `cannot ${what} a host device from qemu:///session: it changes the host (use qemu:///system)`,
+      );
+    return d;
+  }
+}
