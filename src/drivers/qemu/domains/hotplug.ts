@@ -31,7 +31,7 @@ import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
 import { ArgvBuilder } from '../command-line/argv-builder.js';
 import type { QmpClient } from '../qmp/index.js';
-import { cloneDef, type Entry, isActive, type WriteFlags } from './domain-entry.js';
+import { cloneDef, type Entry, isActive, refOf, type WriteFlags } from './domain-entry.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import {
   diskNodeNames,
@@ -46,7 +46,7 @@ import { plugSteps, runSteps, undoSteps, unplugDevice } from './hotplug-qmp.js';
 import type { MigrationSide } from './migration.js';
 
 /** What the device calls need of the domain list (the same handles a migration gets). */
-export type HotplugSide = Pick<MigrationSide, 'jobs' | 'store' | 'owned' | 'enter' | 'prepare'>;
+export type HotplugSide = Pick<MigrationSide, 'jobs' | 'store' | 'owned' | 'enter' | 'prepare' | 'table'>;
 
 interface Impact {
   live: boolean;
@@ -164,6 +164,9 @@ export function attachDevice(
         opts.signal,
       );
       commitLive(e, next);
+      // libvirt's qemuDomainAttachDeviceLive: once QEMU took the device, `device-added` with its alias
+      const devAlias = liveId(next, added.kind, added.device);
+      side.table.forward({ type: 'device-added', domain: refOf(e), timestamp: Date.now(), devAlias });
     }
     commitConfig(side, e, config);
   });
