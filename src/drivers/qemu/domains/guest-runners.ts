@@ -13,6 +13,7 @@ import { VirError } from '../../../errors.js';
 import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/index.js';
 import { domainEventsOf } from '../lifecycle/qmp-domain-events.js';
 import { bootGuest, guestStopped, type Incoming } from './boot-guest.js';
+import { diskOfNode, nodeRanges } from './disk-nodes.js';
 import type { Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
 import { agentPorts, monitorEventOf } from './event-guest.js';
@@ -84,13 +85,16 @@ export class GuestRunners {
   adopt(e: Entry, runner: QemuDomainRunner): void {
     e.unsubscribe?.();
     e.runner = runner;
+    // numbered again from the live definition at the first event that names a node
+    e.diskNodes = undefined;
     e.unsubscribe = runner.subscribe((ev) => this.#onRunnerEvent(e, ev));
   }
 
   #onRunnerEvent(e: Entry, ev: RunnerEvent): void {
     if (ev.type === 'monitor') {
       this.table.forwardMonitor(monitorEventOf(ev));
-      for (const d of domainEventsOf(ev.event, { domain: ev.domain, agentPorts: agentPorts(e) }))
+      const disk = (name: string) => (e.live ? diskOfNode(e.live, nodeRanges(e, e.live), name) : undefined);
+      for (const d of domainEventsOf(ev.event, { domain: ev.domain, agentPorts: agentPorts(e), disk }))
         this.table.forward(d);
       return;
     }

@@ -31,6 +31,7 @@ import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
 import { ArgvBuilder } from '../command-line/argv-builder.js';
 import type { QmpClient } from '../qmp/index.js';
+import { diskSourcePath, firstPluggedNode, nodeRanges, pluggedRange } from './disk-nodes.js';
 import { cloneDef, type Entry, isActive, refOf, type WriteFlags } from './domain-entry.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import {
@@ -122,8 +123,7 @@ async function withAdded(
 }
 
 function sourceOf(d: DiskDef): string {
-  const s = d.source as { file?: string; dev?: string; dir?: string; name?: string } | undefined;
-  return s?.file ?? s?.dev ?? s?.dir ?? s?.name ?? '<null>';
+  return diskSourcePath(d) || '<null>';
 }
 
 /** Attaches the device `xml` describes to the running guest and/or the definition. */
@@ -157,12 +157,18 @@ export function attachDevice(
         const n = added.device as InterfaceDef;
         if (!n.alias?.name.startsWith('ua-')) n.alias = { name: freeNicAlias(base) };
       }
+      let first: number | undefined;
       await runner.hotplug.monitorJob(
         'attach-device',
-        async (qmp) =>
-          runSteps(qmp, await plugCommands(qmp, next, added.kind, added.device, added.field), opts.signal),
+        async (qmp) => {
+          const steps = await plugCommands(qmp, next, added.kind, added.device, added.field);
+          await runSteps(qmp, steps, opts.signal);
+          first = firstPluggedNode(steps);
+        },
         opts.signal,
       );
+      if (added.kind === 'disk' && first !== undefined)
+        nodeRanges(e, live).push(pluggedRange(added.device as DiskDef, first));
       commitLive(e, next);
       // libvirt's qemuDomainAttachDeviceLive: once QEMU took the device, `device-added` with its alias
       const devAlias = liveId(next, added.kind, added.device);
@@ -345,7 +351,8 @@ export function updateDevice(
             await qmp.execute('set_link', { name: id, up });
             return;
           }
-          await changeMedia(qmp, found.device as DiskDef, now as DiskDef, id, found.field);
+          const first = await changeMedia(qmp, found.device as DiskDef, now as DiskDef, id, found.field);
+          nodeRanges(e, live).push(pluggedRange(now as DiskDef, first));
         },
         opts.signal,
       );
@@ -355,14 +362,17 @@ export function updateDevice(
   });
 }
 
-/** Ejects the old medium and inserts the new one (or leaves the drive empty), as libvirt's media change. */
+/**
+ * Ejects the old medium and inserts the new one (or leaves the drive empty), as libvirt's media
+ * change; returns the number its nodes start from.
+ */
 async function changeMedia(
   qmp: QmpClient,
   old: DiskDef,
   now: DiskDef,
   id: string,
   field: string,
-): Promise<void> {
+): Promise<number> {
   const oldNodes = await diskNodeNames(qmp, old, id, field);
   const nodes = await qmp.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes');
   let first = 1;
@@ -384,6 +394,7 @@ async function changeMedia(
     throw err;
   }
   for (const n of oldNodes) await qmp.execute('blockdev-del', { 'node-name': n }).catch(() => {});
+  return first;
 }
 
 /** One of the device calls as `DriverConnection` has them. */
