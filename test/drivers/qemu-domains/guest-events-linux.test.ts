@@ -4,7 +4,9 @@
  * host cannot store, on a raw image in a 1 MiB tmpfs (a real ENOSPC), with
  * `error_policy='stop'`, is libvirt's io-error and io-error-reason naming
  * the disk (alias `virtio-disk0`, its source path, action `pause`, reason
- * `enospc`) and pauses the guest `paused/ioerror`.
+ * `enospc`) and pauses the guest `paused/ioerror`; the guest setting its
+ * RTC (`hwclock -w`) is rtc-change with libvirt's offset from UTC, which
+ * `<clock offset='variable'>`'s live adjustment follows.
  *
  * The tmpfs needs root (mount); without it the test skips, saying so.
  * KVM when /dev/kvm opens, TCG otherwise (the bounded waits allow for it).
@@ -130,6 +132,7 @@ describe.skipIf(SKIP !== '')(`events from inside a Linux guest${SKIP ? ` (skippe
   </os>
   <features><acpi/></features>
   <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>
+  <clock offset='variable' adjustment='3600' basis='utc'/>
   <on_poweroff>destroy</on_poweroff>
   <devices>
     <emulator>${QEMU_BINARY}</emulator>
@@ -166,6 +169,29 @@ describe.skipIf(SKIP !== '')(`events from inside a Linux guest${SKIP ? ` (skippe
       roots.remove();
     }
   }, 30_000);
+
+  it('the guest setting its RTC: rtc-change with the new offset from UTC, the live adjustment follows', async () => {
+    const events = conn.events({ ids: ['rtc-change'] }) as EventStream<AnyDomainEvent>;
+    const done = transcript.split('VK done').length;
+    // 2030-01-01T00:00:00Z into the guest's clock, then its RTC
+    const target = Date.UTC(2030, 0, 1) / 1000;
+    consoleStream.write('date -u -s "2030-01-01 00:00:00" >/dev/null && hwclock -w -u\n');
+    await until(() => transcript.split('VK done').length > done, 'hwclock', 60_000);
+    const hostNow = Date.now() / 1000;
+    const first = await nextOf(events);
+    let last = first;
+    // the RTC may be written more than once: the live XML holds the last offset
+    await new Promise((r) => setTimeout(r, 500));
+    events.end();
+    for await (const e of events) last = e;
+    expect(transcript).toContain('VK done 0');
+    if (first.type !== 'rtc-change' || last.type !== 'rtc-change') throw new Error('not an rtc-change');
+    // libvirt's offset is from UTC (the 3600 s the guest started with included), not from QEMU's base
+    expect(Math.abs(first.utcoffset - (target - hostNow))).toBeLessThan(15);
+    expect(await dom.getXML()).toContain(
+      `<clock offset='variable' adjustment='${last.utcoffset}' basis='utc'/>`,
+    );
+  }, 120_000);
 
   it('a write the host has no room for: io-error and io-error-reason name the disk, the guest pauses on it', async () => {
     const events = conn.events({

@@ -34,6 +34,8 @@ export interface Entry {
   consoles?: ConsoleSessions | undefined;
   /** The running guest's block node numbers by disk (`disk-nodes.ts`), made at the first need. */
   diskNodes?: DiskNodeRange[] | undefined;
+  /** A variable clock's adjustment at start, once an RTC change needed it (`rtc-offset.ts`). */
+  rtcAdjustment0?: number | undefined;
   /**
    * A guest another live process manages (see `owner-lock.ts`): what its
    * status file said when last read. Such a domain is shown as running with

@@ -21,6 +21,7 @@ import { releasePorts } from './graphics-ports.js';
 import { loadDomains, noticeForeign, refreshForeign } from './load-domains.js';
 import { acquireOwner, ownerPath, releaseOwner } from './owner-lock.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
+import { applyRtcChange } from './rtc-offset.js';
 
 /** Next domain id per state root, so ids keep increasing across re-opens, as a daemon's do. */
 const nextIds = new Map<string, number>();
@@ -94,8 +95,15 @@ export class GuestRunners {
     if (ev.type === 'monitor') {
       this.table.forwardMonitor(monitorEventOf(ev));
       const disk = (name: string) => (e.live ? diskOfNode(e.live, nodeRanges(e, e.live), name) : undefined);
-      for (const d of domainEventsOf(ev.event, { domain: ev.domain, agentPorts: agentPorts(e), disk }))
-        this.table.forward(d);
+      for (const d of domainEventsOf(ev.event, { domain: ev.domain, agentPorts: agentPorts(e), disk })) {
+        if (d.type !== 'rtc-change') {
+          this.table.forward(d);
+          continue;
+        }
+        const rtc = applyRtcChange(e.live, e, d.utcoffset);
+        if (rtc.changed && e.live) e.runner?.hotplug.setLiveXml(e.live.toXML());
+        this.table.forward({ ...d, utcoffset: rtc.utcoffset });
+      }
       return;
     }
     if (ev.type === 'reboot') this.table.forward(ev);
