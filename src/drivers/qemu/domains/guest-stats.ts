@@ -22,7 +22,14 @@ import { stateCodes } from '../../state-codes.js';
 import type { QmpClient } from '../qmp/index.js';
 import { type Entry, isActive, refOf, stateOf } from './domain-entry.js';
 import type { MigrationSide } from './migration.js';
-import { cpuTimes, imageSizes, netDevCounters, residentKiB, runQueueDelay } from './stats-sources.js';
+import {
+  cpuTimes,
+  imageSizes,
+  netDevCounters,
+  residentKiB,
+  runQueueDelay,
+  schedWait,
+} from './stats-sources.js';
 
 /** The groups this driver fills. */
 const SUPPORTED: readonly DomainStatsGroup[] = [
@@ -235,6 +242,8 @@ function vcpuGroup(p: Params, def: DomainDef | undefined, cpus: unknown, pid?: n
     p[`vcpu.${n}.state`] = 1; // listed by QEMU: online and running (libvirt's VIR_VCPU_RUNNING)
     const t = cpuTimes(pid, c['thread-id']);
     if (t) p[`vcpu.${n}.time`] = t.user + t.system;
+    const wait = schedWait(pid, c['thread-id']);
+    if (wait !== undefined) p[`vcpu.${n}.wait`] = wait;
     const delay = runQueueDelay(pid, c['thread-id']);
     if (delay !== undefined) p[`vcpu.${n}.delay`] = delay;
   }
