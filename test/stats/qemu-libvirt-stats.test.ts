@@ -107,6 +107,8 @@ dom.destroy()`,
     const lv = Object.keys(theirs[0]).sort();
     expect(ours.filter((k) => !lv.includes(k))).toEqual([]);
     expect(lv.filter((k) => !ours.includes(k) && !NOT_READ.some((re) => re.test(k)))).toEqual([]);
+    // no perf events enabled, no resctrl monitors: libvirt's perf and memory groups are empty
+    expect(lv.filter((k) => k.startsWith('perf.') || k.startsWith('memory.'))).toEqual([]);
     // a kernel without CONFIG_SCHED_DEBUG has no sched file: libvirt then says 0 for the wait, as we do
     if (!existsSync('/proc/self/sched'))
       for (const k of ['vcpu.0.wait', 'vcpu.1.wait'])

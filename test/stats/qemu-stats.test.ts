@@ -164,6 +164,11 @@ describe.skipIf(!HAS_QEMU)(`QEMU driver statistics on a running TCG guest${QEMU_
     expect(mem.lastUpdate).toBe(0); // the guest's balloon driver never reported
   });
 
+  it('perf and memory are empty for a guest with no perf events and no resctrl monitors, as libvirt', async () => {
+    const rec = await dom.getStats({ groups: ['perf', 'memory'], enforce: true });
+    expect(rec.params).toEqual({});
+  });
+
   it('refuses unknown groups and enforced groups it lacks', async () => {
     await expect(dom.getStats({ groups: ['dirtyrate'], enforce: true })).rejects.toMatchObject({
       code: 'ARGUMENT_UNSUPPORTED',

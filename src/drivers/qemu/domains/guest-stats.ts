@@ -41,6 +41,11 @@ const SUPPORTED: readonly DomainStatsGroup[] = [
   'block',
   'iothread',
   'vm',
+  // libvirt reports perf.* only for enabled perf events and memory.bandwidth.monitor.* only for
+  // resctrl monitors (<cputune>); a guest with either is refused at start (host-side-settings.ts),
+  // so for every guest this driver runs both groups are empty, which is libvirt's answer too
+  'perf',
+  'memory',
 ];
 
 /** Bounds one stats query: a monitor that does not answer costs the caller this much at most. */
