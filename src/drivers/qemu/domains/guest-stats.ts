@@ -20,6 +20,7 @@ import type { CallOptions, DomainRef, DriverDomainStats } from '../../../driver.
 import { VirError } from '../../../errors.js';
 import { stateCodes } from '../../state-codes.js';
 import type { QmpClient } from '../qmp/index.js';
+import { dirtyrateGroup } from './dirtyrate-stats.js';
 import { type Entry, isActive, refOf, stateOf } from './domain-entry.js';
 import type { MigrationSide } from './migration.js';
 import {
@@ -46,6 +47,7 @@ const SUPPORTED: readonly DomainStatsGroup[] = [
   // so for every guest this driver runs both groups are empty, which is libvirt's answer too
   'perf',
   'memory',
+  'dirtyrate',
 ];
 
 /** Bounds one stats query: a monitor that does not answer costs the caller this much at most. */
@@ -169,6 +171,7 @@ async function entryStats(e: Entry, groups: Set<DomainStatsGroup>, signal?: Abor
   if (qmp && groups.has('vcpu')) cmds.cpus = ['query-cpus-fast'];
   if (qmp && groups.has('iothread')) cmds.iothreads = ['query-iothreads'];
   if (qmp && groups.has('vm')) cmds.vm = ['query-stats', { target: 'vm' }];
+  if (qmp && groups.has('dirtyrate')) cmds.dirtyrate = ['query-dirty-rate'];
   const r = await ask(qmp, signal, cmds);
 
   if (groups.has('cpu-total') && pid !== undefined) {
@@ -181,6 +184,7 @@ async function entryStats(e: Entry, groups: Set<DomainStatsGroup>, signal?: Abor
   if (groups.has('block')) blockGroup(p, def, r.block, r.blockstats);
   if (groups.has('iothread') && Array.isArray(r.iothreads)) iothreadGroup(p, r.iothreads);
   if (groups.has('vm')) vmGroup(p, r.vm);
+  if (groups.has('dirtyrate')) dirtyrateGroup(p, r.dirtyrate);
   return p;
 }
 
