@@ -59,7 +59,11 @@ type Side = Pick<MigrationSide, 'table' | 'enter'>;
 interface BlockReply {
   qdev?: string;
   device?: string;
-  inserted?: { file?: string; image?: { 'virtual-size'?: number; 'actual-size'?: number } };
+  inserted?: {
+    file?: string;
+    'node-name'?: string;
+    image?: { 'virtual-size'?: number; 'actual-size'?: number };
+  };
 }
 interface BlockStatsReply {
   qdev?: string;
@@ -334,6 +338,10 @@ function blockGroup(p: Params, def: DomainDef | undefined, blocks: unknown, stat
       ];
       for (const [ours, theirs] of pairs) if (typeof s[theirs] === 'number') p[b + ours] = s[theirs];
     }
+    // libvirt's index of the top image is its node's number (`libvirt-N-format`); a filter on top
+    // (copy-on-read, throttle) hides it, and the figure is left out then
+    const index = /^libvirt-(\d+)-(?:format|storage)$/.exec(block?.inserted?.['node-name'] ?? '')?.[1];
+    if (index !== undefined) p[`${b}backingIndex`] = Number(index);
     const image = block?.inserted?.image;
     const sizes = path && !image ? imageSizes(path, d.driver?.type) : undefined;
     const capacity = image?.['virtual-size'] ?? sizes?.capacity;
