@@ -178,6 +178,7 @@ function initScript(
   echo = false,
   agent = false,
   hotplug = false,
+  shell = false,
 ): string {
   return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -232,6 +233,11 @@ while read -r line; do
   echo "VK vport-$line $(for p in /sys/class/virtio-ports/*; do cat $p/name 2>/dev/null; done | tr '\\n' ' ')"
   echo "VK carrier-$line $(cat /sys/class/net/eth*/carrier 2>/dev/null | tr '\\n' ' ')"
 done`
+    : ''
+}${
+  shell
+    ? `# run each line typed as a command (the tests' own steps), its exit status after it
+while read -r line; do eval "$line"; echo "VK done $?"; done`
     : ''
 }
 if [ -n "$pw" ]; then
@@ -300,12 +306,20 @@ export interface TinyLinux {
  */
 export function buildTinyLinux(
   kernel: Kernel,
-  opts: { share?: string; cacheDir?: string; echo?: boolean; agent?: boolean; hotplug?: boolean } = {},
+  opts: {
+    share?: string;
+    cacheDir?: string;
+    echo?: boolean;
+    agent?: boolean;
+    hotplug?: boolean;
+    /** Runs each line typed on the console as a shell command, then says `VK done <status>`. */
+    shell?: boolean;
+  } = {},
 ): TinyLinux {
   const cacheDir = opts.cacheDir ?? join(tmpdir(), `vk-tiny-linux-${process.pid}`);
   mkdirSync(cacheDir, { recursive: true });
   const plan = planModules(kernel);
-  const echo = `${opts.echo ? '-echo' : ''}${opts.agent ? '-agent' : ''}${opts.hotplug ? '-hotplug' : ''}`;
+  const echo = `${opts.echo ? '-echo' : ''}${opts.agent ? '-agent' : ''}${opts.hotplug ? '-hotplug' : ''}${opts.shell ? '-shell' : ''}`;
   const initrd = join(cacheDir, `initramfs-${kernel.version}-${opts.share ?? 'noshare'}${echo}.cpio.gz`);
   if (existsSync(initrd)) return { kernel, initrd, plan };
   const dir = (name: string): CpioEntry => ({ name, mode: S_IFDIR | 0o755 });
@@ -325,6 +339,7 @@ export function buildTinyLinux(
           opts.echo,
           opts.agent,
           opts.hotplug,
+          opts.shell,
         ),
       ),
     },

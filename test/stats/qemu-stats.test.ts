@@ -164,11 +164,30 @@ describe.skipIf(!HAS_QEMU)(`QEMU driver statistics on a running TCG guest${QEMU_
     expect(mem.lastUpdate).toBe(0); // the guest's balloon driver never reported
   });
 
-  it('refuses unknown groups and enforced groups it lacks', async () => {
-    await expect(dom.getStats({ groups: ['dirtyrate'], enforce: true })).rejects.toMatchObject({
-      code: 'ARGUMENT_UNSUPPORTED',
+  it('perf and memory are empty for a guest with no perf events and no resctrl monitors, as libvirt', async () => {
+    const rec = await dom.getStats({ groups: ['perf', 'memory'], enforce: true });
+    expect(rec.params).toEqual({});
+  });
+
+  it('dirtyrate: a calculation QEMU measured, as its own query-dirty-rate reports it', async () => {
+    await dom.qemuMonitorCommand({ execute: 'calc-dirty-rate', arguments: { 'calc-time': 1 } });
+    let q: { status: string; 'start-time': number; 'calc-time': number; 'dirty-rate'?: number; mode: string };
+    for (;;) {
+      q = ((await dom.qemuMonitorCommand({ execute: 'query-dirty-rate' })) as { return: typeof q }).return;
+      if (q.status === 'measured') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const rec = await dom.getStats({ groups: ['dirtyrate'], enforce: true });
+    expect(rec.params).toEqual({
+      'dirtyrate.calc_status': 2,
+      'dirtyrate.calc_start_time': q['start-time'],
+      'dirtyrate.calc_period': q['calc-time'],
+      'dirtyrate.calc_mode': q.mode,
+      'dirtyrate.megabytes_per_second': q['dirty-rate'],
     });
-    expect((await dom.getStats({ groups: ['dirtyrate'] })).params).toEqual({});
+  });
+
+  it('refuses unknown groups and backing chains it does not read', async () => {
     // backing chains are not read yet: refused, never answered as if there were none
     await expect(dom.getStats({ groups: ['block'], backing: true })).rejects.toMatchObject({
       code: 'ARGUMENT_UNSUPPORTED',

@@ -48,6 +48,7 @@ import {
   xmlOf,
 } from './domain-ops.js';
 import { newUuid } from './new-uuid.js';
+import { readSaveFile, restoreDomain, saveDomain, setMaxMemory } from './save-ops.js';
 import {
   createSnapshot,
   deleteSnapshot,
@@ -313,6 +314,37 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
 
   domainHasManagedSave(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {
     return this.#domainJob('domainHasManagedSave', dom, opts, (d) => d.managedSave);
+  }
+
+  /** libvirt's test driver drops the flag whatever the state, none being no error. */
+  domainManagedSaveRemove(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
+    return this.#domainJob('domainManagedSaveRemove', dom, opts, (d) => {
+      d.managedSave = false;
+    });
+  }
+
+  domainSave(dom: DomainRef, path: string, opts: CallOptions = {}): Promise<void> {
+    return this.#domainJob('domainSave', dom, opts, (d) => saveDomain(this.#host, d, path));
+  }
+
+  restoreDomain(path: string, opts: CallOptions & { paused?: boolean } = {}): Promise<DomainRef> {
+    return this.#hostJob('restoreDomain', opts, () => {
+      // libvirt's testDomainRestoreFlags takes no flags
+      if (opts.paused === true)
+        throw new VirError(
+          'INVALID_ARG',
+          'test',
+          'unsupported flags (0x4) in function testDomainRestoreFlags',
+        );
+      return restoreDomain(
+        this.#host,
+        readSaveFile(path, (xml) => this.#parse(xml)),
+      );
+    });
+  }
+
+  domainSetMaxMemory(dom: DomainRef, kib: number, opts: ChangeFlags = {}): Promise<void> {
+    return this.#domainJob('domainSetMaxMemory', dom, opts, (d) => setMaxMemory(d, kib, opts));
   }
 
   domainIsPersistent(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {

@@ -49,6 +49,8 @@ export function onCrash(def: DomainDef): LifecycleAction {
 /** What an edit may change. */
 export interface DefinitionEdit {
   name?: string;
+  /** `<memory>`, the maximum. */
+  maxMemoryKiB?: number;
   memoryKiB?: number;
   vcpus?: number;
 }
@@ -57,6 +59,11 @@ export interface DefinitionEdit {
 export function edited(def: DomainDef, edit: DefinitionEdit): DomainDef {
   const out = copyOf(def);
   if (edit.name !== undefined) out.name = edit.name;
+  if (edit.maxMemoryKiB !== undefined) {
+    const max = copyOf(def.memory ?? { unit: 'KiB', value: 0 });
+    max.value = edit.maxMemoryKiB;
+    out.memory = max;
+  }
   if (edit.memoryKiB !== undefined) {
     const current = copyOf(def.currentMemory ?? { unit: 'KiB', value: 0 });
     current.value = edit.memoryKiB;

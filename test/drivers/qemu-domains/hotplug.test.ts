@@ -128,7 +128,16 @@ describe.skipIf(SKIP !== '')(`hotplug on a running QEMU guest${SKIP ? ` (skipped
 
   it('a virtio disk attached live and config is in QEMU (query-block, query-pci) and in both definitions', async () => {
     const path = image('vdb.qcow2');
+    const added = conn.events({ ids: ['device-added'] });
     await dom.attachDevice(disk(path, 'vdb'), { live: true, config: true });
+    // libvirt's device-added, with the alias QEMU knows the device by (its qdev id, checked below)
+    const ev = await added.next();
+    expect(ev.value).toMatchObject({
+      type: 'device-added',
+      domain: { name: 'vk-hp' },
+      devAlias: 'virtio-disk1',
+    });
+    added.end();
     const blocks = await qmp.execute<Block[]>('query-block');
     const vdb = blocks.find((b) => b.qdev?.includes('virtio-disk1'));
     expect(vdb?.inserted?.file).toBe(path);
@@ -142,6 +151,9 @@ describe.skipIf(SKIP !== '')(`hotplug on a running QEMU guest${SKIP ? ` (skipped
   });
 
   it('a user-mode NIC attached live only is a PCI device with its netdev, absent from the persistent XML', async () => {
+    const added = conn.events({ ids: ['device-added'] });
+    // an attach to the definition only is no device-added (libvirt emits it for live attaches only)
+    await dom.attachDevice(disk(image('cfg.qcow2'), 'vdy'), { config: true });
     await dom.attachDevice(
       "<interface type='user'><mac address='52:54:00:aa:00:01'/><model type='virtio'/></interface>",
       {
@@ -149,6 +161,8 @@ describe.skipIf(SKIP !== '')(`hotplug on a running QEMU guest${SKIP ? ` (skipped
       },
     );
     expect(pciIds(await qmp.execute('query-pci'))).toContain('net0');
+    expect((await added.next()).value).toMatchObject({ type: 'device-added', devAlias: 'net0' });
+    added.end();
     const live = await dom.getXML();
     expect(live).toContain("<mac address='52:54:00:aa:00:01'/>");
     expect(live).toContain("<alias name='net0'/>");

@@ -94,6 +94,8 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     const dom = await a.conn.defineDomain(guestXml('vk-mig-1'));
     await dom.start();
     const progress: DomainJobInfo[] = [];
+    const srcJob = a.conn.events({ ids: ['job-completed', 'lifecycle'] });
+    const dstJob = b.conn.events({ ids: ['job-completed'] });
     const moved = await dom.migrate(b.conn, {
       live: true,
       persistDest: true,
@@ -116,6 +118,32 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     expect(last?.dataProcessed).toBeGreaterThan(0);
     expect(last?.downtime).toBeGreaterThanOrEqual(0);
     await settle();
+    // libvirt's job-completed on both sides, with virDomainGetJobStats's names; the source's comes
+    // before its stopped/migrated; operation is VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT (5) / _IN (4)
+    const seenAtSource: string[] = [];
+    let srcParams: Record<string, unknown> | undefined;
+    for (;;) {
+      const ev = (await srcJob.next()).value as AnyDomainEvent;
+      if (ev.type === 'job-completed') {
+        seenAtSource.push('job-completed');
+        srcParams = ev.params;
+      } else if (ev.type === 'lifecycle') seenAtSource.push(`${ev.event}/${ev.detail}`);
+      if (seenAtSource.includes('stopped/migrated')) break;
+    }
+    expect(seenAtSource.slice(-2)).toEqual(['job-completed', 'stopped/migrated']);
+    expect(srcParams?.operation).toBe(5);
+    // the stats QEMU's last query-migrate gave, in libvirt's units and types
+    expect(srcParams?.memory_total).toBe(BigInt(last?.memTotal ?? -1));
+    expect(srcParams?.memory_processed).toBe(BigInt(last?.memProcessed ?? -1));
+    expect(srcParams?.time_elapsed).toBe(BigInt(last?.timeElapsed ?? -1));
+    expect(srcParams?.downtime).toBe(BigInt(last?.downtime ?? -1));
+    expect(typeof srcParams?.memory_bps).toBe('bigint');
+    expect(srcParams?.disk_total).toBe(0n);
+    const dst = (await dstJob.next()).value as AnyDomainEvent;
+    expect(dst).toMatchObject({ type: 'job-completed', domain: { name: 'vk-mig-1' } });
+    if (dst.type === 'job-completed') expect(dst.params).toEqual({ ...srcParams, operation: 4 });
+    srcJob.end();
+    dstJob.end();
     expect(a.events).toEqual([
       'defined/added',
       'started/booted',

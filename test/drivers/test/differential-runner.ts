@@ -3,7 +3,7 @@
  * driver through `libvirt-runner.py`, producing the same JSON shape from both.
  */
 import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
@@ -44,17 +44,19 @@ export function hasPythonLibvirt(): boolean {
   return spawnSync('/usr/bin/python3', ['-c', 'import libvirt'], { stdio: 'ignore' }).status === 0;
 }
 
-export function runLibvirt(steps: readonly Step[]): StepResult[] {
+/** `saveDir`: where the save and restore steps' files are. */
+export function runLibvirt(steps: readonly Step[], saveDir = '.'): StepResult[] {
   const r = spawnSync('/usr/bin/python3', [join(here, 'libvirt-runner.py')], {
     input: JSON.stringify(steps),
     encoding: 'utf8',
     timeout: 60_000,
+    env: { ...process.env, VIRTKIT_SAVE_DIR: saveDir },
   });
   if (r.status !== 0) throw new Error(`libvirt runner failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as StepResult[];
 }
 
-export async function runVirtkit(steps: readonly Step[]): Promise<StepResult[]> {
+export async function runVirtkit(steps: readonly Step[], saveDir = '.'): Promise<StepResult[]> {
   const conn = await connect('test:///default');
   const events: string[] = [];
   const ac = new AbortController();
@@ -88,6 +90,11 @@ export async function runVirtkit(steps: readonly Step[]): Promise<StepResult[]> 
       }
       case 'lookupId':
         return (await conn.lookupDomain(step.id)).name;
+      case 'restore': {
+        const d = await conn.restoreDomain(resolve(saveDir, step.file), step.paused ? { paused: true } : {});
+        handles.set(d.name, d);
+        return undefined;
+      }
       case 'list': {
         const filter =
           step.filter === 'active' || step.filter === 'inactive'
@@ -134,6 +141,15 @@ export async function runVirtkit(steps: readonly Step[]): Promise<StepResult[]> 
         return void (await d.managedSave());
       case 'hasManagedSave':
         return d.hasManagedSave();
+      case 'managedSaveRemove':
+        return void (await d.managedSaveRemove());
+      case 'save':
+        return void (await d.save(resolve(saveDir, step.file)));
+      case 'setMaxMemory':
+        return void (await d.setMaxMemory(step.kib, {
+          ...(step.config ? { config: true } : {}),
+          ...(step.live ? { live: true } : {}),
+        }));
       case 'xml':
         return d.getXML(step.inactive ? { inactive: true } : {});
       case 'state': {

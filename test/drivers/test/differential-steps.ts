@@ -34,7 +34,12 @@ export type Step =
   | { op: 'setVcpus'; dom: string; count: number; config?: boolean }
   | { op: 'setAutostart'; dom: string; value: boolean }
   | { op: 'rename'; dom: string; to: string }
-  | { op: 'xml'; dom: string; inactive?: boolean };
+  | { op: 'xml'; dom: string; inactive?: boolean }
+  // save files are named relative to the runner's own directory (`saveDir`)
+  | { op: 'save'; dom: string; file: string }
+  | { op: 'restore'; file: string; paused?: boolean }
+  | { op: 'managedSaveRemove'; dom: string }
+  | { op: 'setMaxMemory'; dom: string; kib: number; config?: boolean; live?: boolean };
 
 const UUID_A = '5b3a0cbe-55a4-4cc4-8a34-0d4a3f1e1a01';
 const UUID_T = '5b3a0cbe-55a4-4cc4-8a34-0d4a3f1e1a02';

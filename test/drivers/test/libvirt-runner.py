@@ -2,6 +2,7 @@
 # libvirt's own test driver through python3-libvirt and prints one JSON result
 # per step: outcome, error code name, events seen, and every domain's facts.
 import json
+import os
 import sys
 
 import libvirt
@@ -40,6 +41,9 @@ DETAILS = {
 ERRORS = {getattr(libvirt, k): k[len('VIR_ERR_'):] for k in dir(libvirt)
           if k.startswith('VIR_ERR_') and isinstance(getattr(libvirt, k), int)
           and k not in ('VIR_ERR_NONE', 'VIR_ERR_WARNING', 'VIR_ERR_ERROR')}
+
+# where the save and restore steps' files are (VIRTKIT_SAVE_DIR, else the working directory)
+SAVE_DIR = os.environ.get('VIRTKIT_SAVE_DIR', '.')
 
 conn = libvirt.open('test:///default')
 events = []
@@ -110,6 +114,10 @@ def run(step):
         return d.name()
     if op == 'lookupId':
         return conn.lookupByID(step['id']).name()
+    if op == 'restore':
+        flags = libvirt.VIR_DOMAIN_SAVE_PAUSED if step.get('paused') else 0
+        conn.restoreFlags(os.path.join(SAVE_DIR, step['file']), None, flags)
+        return None
     if op == 'list':
         return sorted(d.name() for d in conn.listAllDomains(LIST_FLAGS[step['filter']]))
     d = handle(step['dom'])
@@ -152,6 +160,17 @@ def run(step):
         d.managedSave(0)
     elif op == 'hasManagedSave':
         return bool(d.hasManagedSaveImage(0))
+    elif op == 'managedSaveRemove':
+        d.managedSaveRemove(0)
+    elif op == 'save':
+        d.save(os.path.join(SAVE_DIR, step['file']))
+    elif op == 'setMaxMemory':
+        flags = libvirt.VIR_DOMAIN_MEM_MAXIMUM
+        if step.get('config'):
+            flags |= libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if step.get('live'):
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        d.setMemoryFlags(step['kib'], flags)
     elif op == 'setMemory':
         if step.get('config'):
             d.setMemoryFlags(step['kib'], libvirt.VIR_DOMAIN_AFFECT_CONFIG)

@@ -36,17 +36,7 @@ export function buildDisks(
     nbdTls: paths.nbdTls,
   };
   const disks = def.devices?.disks ?? [];
-  // Block node numbers: the last disk's image is 1, counting up towards the first disk, each
-  // disk's chain numbered from its top image down.
-  // An empty drive uses a number too.
-  const first = new Map<DiskDef, number>();
-  let next = 1;
-  for (const d of [...disks].reverse()) {
-    // An SD card is a legacy -drive that names no nodes.
-    if (d.target.bus === 'sd') continue;
-    first.set(d, next);
-    next += layerCount(d) + throttleFilterCount(d);
-  }
+  const first = diskNodeNumbers(def);
   buildFloppyController(b, disks, facts, boot);
   for (const [i, d] of disks.entries()) {
     const field = `/domain/devices/disk[${i + 1}]`;
@@ -101,6 +91,29 @@ export function buildDisks(
       : undefined;
     if (iotune) b.monitorCommands.push(iotune);
   }
+}
+
+/**
+ * The `libvirt-N-*` numbers of each disk's nodes at start: its first and how
+ * many it uses. The last disk's image is 1, counting up towards the first
+ * disk, each disk's chain numbered from its top image down, its throttle
+ * filters after its layers; an empty drive uses a number too.
+ */
+export function diskNodeNumbers(def: DomainDef): Map<DiskDef, number> {
+  const first = new Map<DiskDef, number>();
+  let next = 1;
+  for (const d of [...(def.devices?.disks ?? [])].reverse()) {
+    // An SD card is a legacy -drive that names no nodes.
+    if (d.target.bus === 'sd') continue;
+    first.set(d, next);
+    next += diskNodeCountOf(d);
+  }
+  return first;
+}
+
+/** How many `libvirt-N-*` numbers one disk's nodes use (layers, then throttle filters). */
+export function diskNodeCountOf(d: DiskDef): number {
+  return layerCount(d) + throttleFilterCount(d);
 }
 
 /** How many `libvirt-N-*` node numbers the disks use; the SCSI host devices' backends follow them. */

@@ -32,6 +32,7 @@ import { allocateGraphicsPorts, releasePorts } from './graphics-ports.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import { verifyLiveCpu } from './live-cpu.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
+import { clockToUtcBasis } from './rtc-offset.js';
 import { runnerGuestFromDef } from './runner-guest-from-def.js';
 
 /** How long a guest whose helper ended may take to end on its own (QEMU shutting down closes its helpers). */
@@ -64,6 +65,7 @@ export async function bootGuest(
 ): Promise<string | undefined> {
   const live = cloneDef(def);
   refuseHostSideSettings(live);
+  clockToUtcBasis(live);
   const guest = runnerGuestFromDef(live);
   const roots = { stateRoot: host.options.stateRoot, logRoot: host.options.logRoot };
   // The id first: the run directory (and the monitor socket in it) is named after it, as libvirt's.
@@ -85,6 +87,9 @@ export async function bootGuest(
       host.adoptRunner(e, runner);
     }
     e.live = live;
+    // what the last run's events learnt (block node numbers, the RTC's start) is this run's again
+    e.diskNodes = undefined;
+    e.rtcAdjustment0 = undefined;
     e.helpers = helpers;
     e.ports = lease;
     watchHelpers(helpers, runner, paths.logFile);

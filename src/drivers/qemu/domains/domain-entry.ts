@@ -14,6 +14,7 @@ import { readProcStat } from '../lifecycle/proc-info.js';
 import type { DomainStatus } from '../lifecycle/status-file.js';
 import { addChardevAliases } from './chardev-aliases.js';
 import type { ConsoleSessions } from './consoles.js';
+import type { DiskNodeRange } from './disk-nodes.js';
 import { type PortLease, restoreLivePorts } from './graphics-ports.js';
 
 export interface Entry {
@@ -31,6 +32,10 @@ export interface Entry {
   ports?: PortLease | undefined;
   /** Console sessions open on the running guest. */
   consoles?: ConsoleSessions | undefined;
+  /** The running guest's block node numbers by disk (`disk-nodes.ts`), made at the first need. */
+  diskNodes?: DiskNodeRange[] | undefined;
+  /** A variable clock's adjustment at start, once an RTC change needed it (`rtc-offset.ts`). */
+  rtcAdjustment0?: number | undefined;
   /**
    * A guest another live process manages (see `owner-lock.ts`): what its
    * status file said when last read. Such a domain is shown as running with

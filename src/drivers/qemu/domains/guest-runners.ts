@@ -13,6 +13,7 @@ import { VirError } from '../../../errors.js';
 import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/index.js';
 import { domainEventsOf } from '../lifecycle/qmp-domain-events.js';
 import { bootGuest, guestStopped, type Incoming } from './boot-guest.js';
+import { diskOfNode, nodeRanges } from './disk-nodes.js';
 import type { Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
 import { agentPorts, monitorEventOf } from './event-guest.js';
@@ -20,6 +21,7 @@ import { releasePorts } from './graphics-ports.js';
 import { loadDomains, noticeForeign, refreshForeign } from './load-domains.js';
 import { acquireOwner, ownerPath, releaseOwner } from './owner-lock.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
+import { applyRtcChange } from './rtc-offset.js';
 
 /** Next domain id per state root, so ids keep increasing across re-opens, as a daemon's do. */
 const nextIds = new Map<string, number>();
@@ -84,14 +86,24 @@ export class GuestRunners {
   adopt(e: Entry, runner: QemuDomainRunner): void {
     e.unsubscribe?.();
     e.runner = runner;
+    // numbered again from the live definition at the first event that names a node
+    e.diskNodes = undefined;
     e.unsubscribe = runner.subscribe((ev) => this.#onRunnerEvent(e, ev));
   }
 
   #onRunnerEvent(e: Entry, ev: RunnerEvent): void {
     if (ev.type === 'monitor') {
       this.table.forwardMonitor(monitorEventOf(ev));
-      for (const d of domainEventsOf(ev.event, { domain: ev.domain, agentPorts: agentPorts(e) }))
-        this.table.forward(d);
+      const disk = (name: string) => (e.live ? diskOfNode(e.live, nodeRanges(e, e.live), name) : undefined);
+      for (const d of domainEventsOf(ev.event, { domain: ev.domain, agentPorts: agentPorts(e), disk })) {
+        if (d.type !== 'rtc-change') {
+          this.table.forward(d);
+          continue;
+        }
+        const rtc = applyRtcChange(e.live, e, d.utcoffset);
+        if (rtc.changed && e.live) e.runner?.hotplug.setLiveXml(e.live.toXML());
+        this.table.forward({ ...d, utcoffset: rtc.utcoffset });
+      }
       return;
     }
     if (ev.type === 'reboot') this.table.forward(ev);

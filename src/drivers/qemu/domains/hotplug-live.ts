@@ -191,14 +191,17 @@ export async function qemuVersion(qmp: QmpClient): Promise<number> {
   return v.qemu.major * 1_000_000 + v.qemu.minor * 1_000 + v.qemu.micro;
 }
 
-/** Ejects the old medium and inserts the new one (or leaves the drive empty), as libvirt's media change. */
+/**
+ * Ejects the old medium and inserts the new one (or leaves the drive empty), as libvirt's media
+ * change; returns the number its new nodes start from (for the disk-node map of events).
+ */
 export async function changeMedia(
   qmp: QmpClient,
   old: DiskDef,
   now: DiskDef,
   id: string,
   field: string,
-): Promise<void> {
+): Promise<number> {
   const oldNodes = await diskNodeNames(qmp, old, id, field);
   const nodes = await qmp.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes');
   let first = 1;
@@ -220,4 +223,5 @@ export async function changeMedia(
     throw err;
   }
   for (const n of oldNodes) await qmp.execute('blockdev-del', { 'node-name': n }).catch(() => {});
+  return first;
 }

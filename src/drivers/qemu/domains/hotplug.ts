@@ -29,7 +29,8 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
-import { cloneDef, type Entry, isActive, type WriteFlags } from './domain-entry.js';
+import { diskSourcePath, firstPluggedNode, nodeRanges, pluggedRange } from './disk-nodes.js';
+import { cloneDef, type Entry, isActive, refOf, type WriteFlags } from './domain-entry.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import {
   freeAlias,
@@ -55,7 +56,7 @@ import { runSteps, unplugDevice } from './hotplug-qmp.js';
 import type { MigrationSide } from './migration.js';
 
 /** What the device calls need of the domain list (the same handles a migration gets). */
-export type HotplugSide = Pick<MigrationSide, 'jobs' | 'store' | 'owned' | 'enter' | 'prepare'>;
+export type HotplugSide = Pick<MigrationSide, 'jobs' | 'store' | 'owned' | 'enter' | 'prepare' | 'table'>;
 
 interface Impact {
   live: boolean;
@@ -142,8 +143,7 @@ async function withAdded(
 }
 
 function sourceOf(d: DiskDef): string {
-  const s = d.source as { file?: string; dev?: string; dir?: string; name?: string } | undefined;
-  return s?.file ?? s?.dev ?? s?.dir ?? s?.name ?? '<null>';
+  return diskSourcePath(d) || '<null>';
 }
 
 /** Attaches the device `xml` describes to the running guest and/or the definition. */
@@ -183,19 +183,26 @@ export function attachDevice(
       const alias = other ? freeAlias(base, added.kind, added.device) : '';
       if (other && added.kind !== 'controller') setAlias(added.device, alias);
       const paths = { domainDir: runner.paths.runDir, monitor: { path: runner.paths.monitorSocket } };
+      let first: number | undefined;
       await runner.hotplug.monitorJob(
         'attach-device',
-        async (qmp) =>
-          other
-            ? plugOther(qmp, next, added, alias, paths, opts.signal)
-            : runSteps(
-                qmp,
-                await plugCommands(qmp, next, added.kind, added.device, added.field),
-                opts.signal,
-              ),
+        async (qmp) => {
+          if (other) {
+            await plugOther(qmp, next, added, alias, paths, opts.signal);
+            return;
+          }
+          const steps = await plugCommands(qmp, next, added.kind, added.device, added.field);
+          await runSteps(qmp, steps, opts.signal);
+          first = firstPluggedNode(steps);
+        },
         opts.signal,
       );
+      if (added.kind === 'disk' && first !== undefined)
+        nodeRanges(e, live).push(pluggedRange(added.device as DiskDef, first));
       commitLive(e, next);
+      // libvirt's qemuDomainAttachDeviceLive: once QEMU took the device, `device-added` with its alias
+      const devAlias = liveId(next, added.kind, added.device);
+      side.table.forward({ type: 'device-added', domain: refOf(e), timestamp: Date.now(), devAlias });
     }
     commitConfig(side, e, config);
   });
@@ -378,7 +385,8 @@ export function updateDevice(
             await qmp.execute('set_link', { name: id, up });
             return;
           }
-          await changeMedia(qmp, found.device as DiskDef, now as DiskDef, id, found.field);
+          const first = await changeMedia(qmp, found.device as DiskDef, now as DiskDef, id, found.field);
+          nodeRanges(e, live).push(pluggedRange(now as DiskDef, first));
         },
         opts.signal,
       );

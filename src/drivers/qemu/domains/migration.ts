@@ -20,6 +20,7 @@ import type { CallOptions, DomainRef, MigrateOptions } from '../../../driver.js'
 import { VirError } from '../../../errors.js';
 import type { DomainJobs } from '../../job-lock.js';
 import type { MigrationCapabilities } from '../lifecycle/index.js';
+import { JOB_OPERATION, migrationJobParams, type QmpMigrationStats } from '../lifecycle/job-stats.js';
 import type { ConfigStore } from './config-store.js';
 import { cloneDef, type Entry, isActive, refOf } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
@@ -122,15 +123,16 @@ async function migrateEntry(
 
   // Perform: a non-live migration pauses the guest for the whole copy, as libvirt's.
   const pausedHere = !opts.live && state === 'running';
+  let stats: QmpMigrationStats;
   try {
     if (pausedHere) await runner.migration.pauseForCopy();
-    await runner.migration.migrateOut({
+    ({ stats } = await runner.migration.migrateOut({
       uri,
       capabilities,
       ...(opts.bandwidth !== undefined ? { bandwidth: opts.bandwidth } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
+    }));
   } catch (err) {
     await killDest();
     if (pausedHere) await runner.migration.resumeSource().catch(() => {});
@@ -162,6 +164,15 @@ async function migrateEntry(
     throw err;
   }
 
+  // libvirt's job-completed with the job's statistics, on each side, before the source stops
+  const job = (ref: DomainRef, op: number) => ({
+    type: 'job-completed' as const,
+    domain: ref,
+    timestamp: Date.now(),
+    params: migrationJobParams(stats, op),
+  });
+  if (state === 'running') dst.table.forward(job(refOf(de), JOB_OPERATION.migrationIn));
+  src.table.forward(job(refOf(e), JOB_OPERATION.migrationOut));
   // Confirm on the source: the guest runs elsewhere now.
   await runner.migration.endMigrated();
   if (opts.undefineSource && e.config) {

@@ -42,6 +42,18 @@ export function runQueueDelay(pid: number, tid: number): number | undefined {
   return text !== undefined && Number.isFinite(v) ? v : undefined;
 }
 
+/**
+ * Nanoseconds a thread waited to run (`se.statistics.wait_sum` or `se.wait_sum` of its `sched`
+ * file, in milliseconds there). As libvirt: 0 when the kernel has no such file (it needs
+ * CONFIG_SCHED_DEBUG), undefined only when the thread is gone.
+ */
+export function schedWait(pid: number, tid: number): number | undefined {
+  const text = read(`/proc/${pid}/task/${tid}/sched`);
+  if (text === undefined) return read(`/proc/${pid}/task/${tid}/stat`) === undefined ? undefined : 0;
+  const m = /^se\.(?:statistics\.)?wait_sum\s*:\s*([\d.]+)/m.exec(text);
+  return m ? Math.round(Number(m[1]) * 1_000_000) : 0;
+}
+
 /** Resident memory of a process in KiB (`VmRSS`). */
 export function residentKiB(pid: number): number | undefined {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(read(`/proc/${pid}/status`) ?? '');

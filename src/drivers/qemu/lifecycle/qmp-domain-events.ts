@@ -9,8 +9,9 @@
  * guest agent's VSERPORT_CHANGE. Lifecycle and reboot events come from the
  * runner's state machine (`runner-core.ts`), not from here.
  *
- * Disks are named as QEMU names them where the guest's definition is not
- * at hand: the device's id (its alias) when QEMU gives one, else the node.
+ * Disks are named as libvirt names them (alias, source path, target) when
+ * the caller maps QEMU's node or job name to a disk (`domains/disk-nodes.ts`),
+ * else as QEMU names them: the device's id when QEMU gives one, else the node.
  *
  * @module
  */
@@ -29,8 +30,10 @@ export interface EventGuest {
   readonly domain: DomainRef;
   /** The qdev ids of the guest agent's ports (`org.qemu.guest_agent.0` channels). */
   readonly agentPorts?: ReadonlySet<string>;
-  /** A disk's target (`vda`) and source path by its alias or node name, when known. */
-  readonly disk?: (name: string) => { readonly target: string; readonly path: string } | undefined;
+  /** A disk's target (`vda`), source path and alias by its alias, node or job name, when known. */
+  readonly disk?: (
+    name: string,
+  ) => { readonly target: string; readonly path: string; readonly alias: string } | undefined;
 }
 
 const WATCHDOG: Record<string, WatchdogAction> = {
@@ -76,7 +79,8 @@ export function domainEventsOf(ev: QmpEvent, guest: EventGuest): AnyDomainEvent[
       if (!action) return [];
       const name = str(d.device) || str(d['node-name']);
       const disk = guest.disk?.(name);
-      const common = { ...base, srcPath: disk?.path ?? '', devAlias: name, action };
+      // libvirt names the disk by its alias and source (the node when no disk has it)
+      const common = { ...base, srcPath: disk?.path ?? '', devAlias: disk?.alias ?? name, action };
       return [
         { ...common, type: 'io-error' },
         { ...common, type: 'io-error-reason', reason: d.nospace === true ? 'enospc' : '' },

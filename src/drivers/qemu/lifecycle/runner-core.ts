@@ -15,6 +15,7 @@ import { DomainJobs } from '../../job-lock.js';
 import type { QmpClient, QmpEvent } from '../qmp/index.js';
 import { appendDomainLog } from './domain-log.js';
 import { signalProcess } from './proc-info.js';
+import { raceTimeout } from './race-timeout.js';
 import { type RunnerPaths, type RunnerRoots, runnerPaths } from './runner-command.js';
 import { EventHub } from './runner-events.js';
 import type { RunnerGuest } from './runner-guest.js';
@@ -72,6 +73,8 @@ export class RunnerCore {
   ownResumes = 0;
   /** A SHUTDOWN or GUEST_PANICKED came: the STOP that follows is its pause (see onQmpEvent). */
   stopBelongsToEvent = false;
+  /** QEMU stops the guest after an I/O error under a `stop` policy: that pause is `paused/ioerror`. */
+  stopForIoError = false;
   destroying = false;
   starting = false;
   stopReason: 'crashed' | 'migrated' | 'failed' | 'saved' | undefined;
@@ -157,7 +160,12 @@ export class RunnerCore {
         break;
       case 'RESUME':
         this.stopBelongsToEvent = false;
+        this.stopForIoError = false;
         break;
+      case 'BLOCK_IO_ERROR':
+        // QEMU sends it before the STOP it requests (werror/rerror=stop), as libvirt relies on
+        if (ev.data?.action === 'stop') this.stopForIoError = true;
+        return;
       case 'SUSPEND':
       case 'SUSPEND_DISK':
       case 'WAKEUP':
@@ -188,8 +196,11 @@ export class RunnerCore {
         // The pause after a power-off (-no-shutdown) and after a panic are reported by their own handlers.
         if (this.gotShutdown || this.panicked) return;
         if (this.state.state === 'running') {
-          this.setState('paused', 'unknown');
-          this.lifecycle('suspended', 'paused');
+          // libvirt: a guest stopped by its I/O error is paused/ioerror, its event suspended/ioerror
+          const io = this.stopForIoError;
+          this.stopForIoError = false;
+          this.setState('paused', io ? 'ioerror' : 'unknown');
+          this.lifecycle('suspended', io ? 'ioerror' : 'paused');
         }
         return;
       case 'RESUME':
@@ -397,24 +408,4 @@ export function realpathOr(path: string): string {
   } catch {
     return path;
   }
-}
-
-/** Waits for `p`; 'timeout' after `ms` (0 = never), 'aborted' when the signal fires. */
-export function raceTimeout(
-  p: Promise<void>,
-  ms: number,
-  signal: AbortSignal | undefined,
-): Promise<'done' | 'timeout' | 'aborted'> {
-  if (signal?.aborted) return Promise.resolve('aborted');
-  return new Promise((resolve) => {
-    const timer = ms > 0 ? setTimeout(() => finish('timeout'), ms) : undefined;
-    const onAbort = () => finish('aborted');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    function finish(r: 'done' | 'timeout' | 'aborted') {
-      if (timer) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      resolve(r);
-    }
-    void p.then(() => finish('done'));
-  });
 }

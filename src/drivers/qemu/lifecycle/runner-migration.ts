@@ -19,6 +19,7 @@
 import type { DomainJobInfo } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import type { QmpClient } from '../qmp/index.js';
+import type { QmpMigrationStats } from './job-stats.js';
 import type { RunnerCore } from './runner-core.js';
 
 /** The optional migration features (`VIR_MIGRATE_COMPRESSED` xbzrle, `AUTO_CONVERGE`, `POSTCOPY`). */
@@ -47,13 +48,9 @@ export interface MigrateOutOptions {
 const UNLIMITED_BYTES_PER_S = 2 ** 53 - 1;
 const MIB = 1024 * 1024;
 
-interface QmpMigrateInfo {
-  status?: string;
-  'total-time'?: number;
-  downtime?: number;
+interface QmpMigrateInfo extends QmpMigrationStats {
   'expected-downtime'?: number;
   'error-desc'?: string;
-  ram?: { transferred?: number; remaining?: number; total?: number };
 }
 
 /** Sets the capabilities on one side; both QEMUs of a migration must have the same. */
@@ -105,6 +102,11 @@ export function jobInfoOf(m: QmpMigrateInfo): MigrationJobInfo {
 
 const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
+/** A completed migration out: its last progress, and QEMU's last `query-migrate` (the job's statistics). */
+export interface MigrationOutcome extends MigrationJobInfo {
+  readonly stats: QmpMigrationStats;
+}
+
 export class RunnerMigration {
   constructor(readonly core: RunnerCore) {}
 
@@ -115,7 +117,7 @@ export class RunnerMigration {
    * through `signal`: `OPERATION_ABORTED`; failed: `OPERATION_FAILED` with
    * QEMU's reason; the source runs on in both.
    */
-  migrateOut(opts: MigrateOutOptions): Promise<MigrationJobInfo> {
+  migrateOut(opts: MigrateOutOptions): Promise<MigrationOutcome> {
     const core = this.core;
     return core.job('migration out', async () => {
       const qmp = core.requireMonitor();
@@ -126,12 +128,14 @@ export class RunnerMigration {
       await qmp.execute('migrate', { uri: opts.uri });
       let cancelSent = false;
       let info: MigrationJobInfo;
+      let raw: QmpMigrateInfo;
       for (;;) {
         if (opts.signal?.aborted && !cancelSent) {
           cancelSent = true;
           await qmp.execute('migrate_cancel');
         }
-        info = jobInfoOf(await qmp.execute<QmpMigrateInfo>('query-migrate'));
+        raw = await qmp.execute<QmpMigrateInfo>('query-migrate');
+        info = jobInfoOf(raw);
         if (ENDED.has(info.status)) {
           if (info.type === 'failed') {
             const m = await qmp.execute<QmpMigrateInfo>('query-migrate');
@@ -154,7 +158,7 @@ export class RunnerMigration {
         if (info.type === 'completed') await this.#resume(qmp);
         throw aborted(core.name);
       }
-      return info;
+      return { ...info, stats: raw };
     });
   }
 
