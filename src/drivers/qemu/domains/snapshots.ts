@@ -1,0 +1,383 @@
+/**
+ * Domain snapshots of the QEMU driver (libvirt's `virDomainSnapshot*`
+ * calls), internal ones: the disks' states go into their qcow2 images, the
+ * memory of a running guest into one of them.
+ *
+ * - Take: a running or paused guest through QEMU's `snapshot-save` job
+ *   (`lifecycle/runner-snapshot.ts`), a shut-off one with `qemu-img
+ *   snapshot -c` on each disk. The snapshot's parent is the domain's
+ *   current snapshot, and it becomes the current one.
+ * - Revert: to a snapshot with memory, the guest is booted when it is not
+ *   running (or booted again when its definition differs from the
+ *   snapshot's) and its state loaded with `snapshot-load`; it then runs or
+ *   stays paused as the snapshot was. To a shut-off snapshot a running
+ *   guest is stopped and `qemu-img snapshot -a` applied. The persistent
+ *   definition becomes the snapshot's (`defined/from snapshot`).
+ * - Delete: `snapshot-delete` or `qemu-img snapshot -d`; the children move
+ *   up to the deleted one's parent, or go too (`children`); a deleted
+ *   current snapshot passes that role to its parent, as in libvirt.
+ *
+ * Metadata is kept as libvirt keeps it (`snapshot-store.ts`); external
+ * snapshots are refused with `NO_SUPPORT` naming the field.
+ *
+ * @module
+ */
+import type { DomainDef } from '../../../conf/domain/index.js';
+import { DomainSnapshotDef, type SnapshotState, snapshotNameProblem } from '../../../conf/snapshot.js';
+import type { CallOptions, DomainRef, DomainStateName, SnapshotInfo } from '../../../driver.js';
+import { VirError } from '../../../errors.js';
+import { parseXml } from '../../../xml/index.js';
+import { cloneDef, type Entry, isActive, refOf, refuseForeign } from './domain-entry.js';
+import type { MigrationSide } from './migration.js';
+import { refuseManagedSave } from './save-restore.js';
+import {
+  disksElementData,
+  planSnapshot,
+  qemuImgSnapshots,
+  type SnapshotDiskPlan,
+  storedPlan,
+} from './snapshot-disks.js';
+import { SnapshotStore } from './snapshot-store.js';
+
+function storeOf(side: MigrationSide, e: Entry): SnapshotStore {
+  return new SnapshotStore(side.runners.options.stateRoot, e.name);
+}
+
+/** The snapshot document the caller gave, with the model's and the driver's name checks. */
+function parseRequest(xml: string): DomainSnapshotDef {
+  let def: DomainSnapshotDef;
+  try {
+    const root = parseXml(xml);
+    if (root.name !== 'domainsnapshot')
+      throw new VirError(
+        'XML_ERROR',
+        'qemu',
+        `expecting root element of 'domainsnapshot', not '${root.name}'`,
+        {
+          field: '/',
+        },
+      );
+    def = DomainSnapshotDef.fromElement(root);
+  } catch (err) {
+    if (err instanceof VirError) throw err;
+    throw new VirError('XML_ERROR', 'qemu', `cannot parse the snapshot: ${(err as Error).message}`);
+  }
+  if (def.name !== undefined) {
+    const problem = snapshotNameProblem(def.name);
+    // libvirt's QEMU driver keeps a file per snapshot, named after it
+    if (problem) throw new VirError('XML_DETAIL', 'qemu', problem, { field: '/domainsnapshot/name' });
+  }
+  // what only the driver writes: libvirt takes it from a redefine, which this driver does not do
+  for (const field of ['state', 'creationTime', 'parent', 'active'] as const)
+    if (def[field] !== undefined)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `<${field}> is written by the driver; redefining snapshots is not supported`,
+        { field: `/domainsnapshot/${field}` },
+      );
+  if (def.inactiveDomain !== undefined || def.domain !== undefined || def.cookie !== undefined)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      'a new snapshot takes the domain as it is; redefining is not supported',
+      {
+        field:
+          def.domain !== undefined
+            ? '/domainsnapshot/domain'
+            : def.cookie !== undefined
+              ? '/domainsnapshot/cookie'
+              : '/domainsnapshot/inactiveDomain',
+      },
+    );
+  return def;
+}
+
+/** `virDomainSnapshotCreateXML`: takes an internal snapshot; returns its name. */
+export async function createSnapshot(
+  side: MigrationSide,
+  dom: DomainRef,
+  xml: string,
+  opts: CallOptions,
+): Promise<string> {
+  const req = parseRequest(xml);
+  const e = await side.owned(dom, opts, 'create a snapshot of');
+  return side.jobs.run(e.uuid, 'snapshot create', () => takeSnapshot(side, e, req, opts), opts.signal);
+}
+
+async function takeSnapshot(
+  side: MigrationSide,
+  e: Entry,
+  req: DomainSnapshotDef,
+  opts: CallOptions,
+): Promise<string> {
+  refuseForeign(e, 'snapshot');
+  const active = isActive(e);
+  const state: SnapshotState = active ? (e.runner?.getState().state ?? 'shutoff') : 'shutoff';
+  if (active && state !== 'running' && state !== 'paused')
+    throw new VirError(
+      'OPERATION_INVALID',
+      'qemu',
+      `domain '${e.name}' is ${state}: no snapshot can be taken`,
+    );
+  const dom = active ? e.live : e.config;
+  if (!dom) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
+  // a managed save image holds the memory the next start resumes: a snapshot would not match it
+  if (!active) refuseManagedSave(side.runners.options.stateRoot, e, 'snapshot');
+  const plan = planSnapshot(req, dom, active);
+  const store = storeOf(side, e);
+  const creationTime = Math.floor(Date.now() / 1000);
+  const name = req.name ?? String(creationTime);
+  if (store.has(name)) throw new VirError('OPERATION_FAILED', 'qemu', `domain moment ${name} already exists`);
+  const parent = store.current();
+  const snap = new DomainSnapshotDef();
+  snap.name = name;
+  if (req.description !== undefined) snap.description = req.description;
+  snap.state = state;
+  if (parent !== undefined) snap.parent = { name: parent };
+  snap.creationTime = creationTime;
+  snap.memory = { snapshot: plan.memory };
+  snap.disks = disksElementData(plan.disks);
+  snap.domain = dom.toElement({ inactive: true, check: false });
+  // a running guest whose next boot differs: the revert brings that definition back too
+  if (
+    active &&
+    e.config &&
+    e.config.toXML({ inactive: true, check: false }) !== dom.toXML({ inactive: true, check: false })
+  )
+    snap.inactiveDomain = { ...e.config.toElement({ inactive: true, check: false }), name: 'inactiveDomain' };
+  snap.active = 1;
+
+  if (active) await liveSave(e, name, plan.disks, opts.signal);
+  else await qemuImgSnapshots('-c', name, plan.disks, opts.signal);
+  try {
+    store.write(snap);
+    store.setCurrent(name);
+  } catch (err) {
+    // the images hold a snapshot nothing lists: take it back out
+    store.remove(name);
+    if (active) await liveDelete(e, name, plan.disks).catch(() => {});
+    else await qemuImgSnapshots('-d', name, plan.disks).catch(() => {});
+    throw err;
+  }
+  return name;
+}
+
+async function qmpDevices(e: Entry, plans: readonly SnapshotDiskPlan[]): Promise<string[]> {
+  const nodes = await e.runner!.snapshot.diskNodes();
+  return plans
+    .filter((p) => p.location === 'internal')
+    .map((p) => {
+      const node = nodes.get(p.alias);
+      if (!node)
+        throw new VirError(
+          'OPERATION_FAILED',
+          'qemu',
+          `QEMU shows no block node for disk ${p.target} (${p.alias})`,
+        );
+      return node;
+    });
+}
+
+async function liveSave(e: Entry, name: string, plans: readonly SnapshotDiskPlan[], signal?: AbortSignal) {
+  const devices = await qmpDevices(e, plans);
+  // the memory goes into the first disk taken, as libvirt picks it
+  await e.runner!.snapshot.save(name, devices[0]!, devices, signal);
+}
+
+async function liveDelete(e: Entry, name: string, plans: readonly SnapshotDiskPlan[], signal?: AbortSignal) {
+  const devices = await qmpDevices(e, plans);
+  if (devices.length > 0) await e.runner!.snapshot.remove(name, devices, signal);
+}
+
+/** The libvirt state name a listed snapshot reports. */
+function listedState(s: DomainSnapshotDef): DomainStateName {
+  const st = s.state ?? 'nostate';
+  return st === 'disk-snapshot' ? 'shutoff' : st;
+}
+
+/** `virDomainListAllSnapshots`: oldest first, with which one is current. */
+export async function listSnapshots(
+  side: MigrationSide,
+  dom: DomainRef,
+  opts: CallOptions,
+): Promise<SnapshotInfo[]> {
+  const e = await side.owned(dom, opts, 'list the snapshots of');
+  return storeOf(side, e)
+    .list()
+    .map((s) => ({
+      name: s.name!,
+      state: listedState(s),
+      creationTime: s.creationTime ?? 0,
+      current: s.active === 1,
+      ...(s.description !== undefined ? { description: s.description } : {}),
+      ...(s.parentName !== undefined ? { parent: s.parentName } : {}),
+    }));
+}
+
+/** `virDomainSnapshotGetXMLDesc`: the document as libvirt gives it (no `<active>`, which is its file's). */
+export async function snapshotXml(
+  side: MigrationSide,
+  dom: DomainRef,
+  name: string,
+  opts: CallOptions,
+): Promise<string> {
+  const e = await side.owned(dom, opts, 'read a snapshot of');
+  const s = storeOf(side, e).get(name);
+  delete s.active;
+  return s.toXML();
+}
+
+/** The snapshot's definitions, checked to be this domain's (a file copied from another domain's folder is refused). */
+function snapshotDefs(e: Entry, s: DomainSnapshotDef): { dom: DomainDef; inactive: DomainDef | undefined } {
+  let dom: DomainDef | undefined;
+  let inactive: DomainDef | undefined;
+  try {
+    dom = s.domainDef();
+    inactive = s.inactiveDomainDef();
+  } catch (err) {
+    throw new VirError('INVALID_ARG', 'qemu', `snapshot '${s.name}' holds no valid definition`, {
+      field: '/domainsnapshot/domain',
+      cause: err,
+    });
+  }
+  if (!dom)
+    throw new VirError('INVALID_ARG', 'qemu', `snapshot '${s.name}' holds no definition to revert to`, {
+      field: '/domainsnapshot/domain',
+    });
+  for (const [d, field] of [
+    [dom, 'domain'],
+    [inactive, 'inactiveDomain'],
+  ] as const)
+    if (d && d.uuid !== e.uuid)
+      throw new VirError('INVALID_ARG', 'qemu', `definition for snapshot ${s.name} must use uuid ${e.uuid}`, {
+        field: `/domainsnapshot/${field}/uuid`,
+      });
+  // the snapshot's definition keeps the domain's current name (a rename since is not undone)
+  if (dom.name !== e.name) dom.name = e.name;
+  if (inactive && inactive.name !== e.name) inactive.name = e.name;
+  return { dom, inactive };
+}
+
+/** `virDomainRevertToSnapshot` with libvirt's default flags: the snapshot's state and definition. */
+export async function revertToSnapshot(
+  side: MigrationSide,
+  dom: DomainRef,
+  name: string,
+  opts: CallOptions,
+): Promise<DomainRef> {
+  const e = await side.owned(dom, opts, 'revert');
+  return side.jobs.run(e.uuid, 'snapshot revert', () => revert(side, e, name, opts), opts.signal);
+}
+
+async function revert(side: MigrationSide, e: Entry, name: string, opts: CallOptions): Promise<DomainRef> {
+  refuseForeign(e, 'revert');
+  const store = storeOf(side, e);
+  const s = store.get(name);
+  const { dom, inactive } = snapshotDefs(e, s);
+  const withMemory = s.state === 'running' || s.state === 'paused';
+  if (!withMemory && s.state !== 'shutoff')
+    throw new VirError('NO_SUPPORT', 'qemu', `revert to a snapshot in state '${s.state}' is not supported`, {
+      field: '/domainsnapshot/state',
+    });
+  if (!withMemory && !e.config)
+    throw new VirError(
+      'OPERATION_INVALID',
+      'qemu',
+      `transient domain '${e.name}' cannot revert to inactive snapshot '${name}'`,
+    );
+  refuseManagedSave(side.runners.options.stateRoot, e, 'revert');
+  const plans = storedPlan(s, dom);
+  if (withMemory) {
+    const live = isActive(e) ? e.live : undefined;
+    const same =
+      live !== undefined &&
+      live.toXML({ inactive: true, check: false }) === dom.toXML({ inactive: true, check: false });
+    if (isActive(e) && !same) await e.runner!.snapshot.end();
+    if (!isActive(e))
+      await side.runners.boot(e, dom, {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        fromSnapshot: true,
+      });
+    const devices = await qmpDevices(e, plans);
+    await e.runner!.snapshot.load(name, devices[0]!, devices, s.state === 'running', opts.signal);
+  } else {
+    if (isActive(e)) await e.runner!.snapshot.end();
+    await qemuImgSnapshots('-a', name, plans, opts.signal);
+  }
+  if (e.config) {
+    const next = cloneDef(inactive ?? dom);
+    side.store.write(e.name, next.toXML({ inactive: true }));
+    e.config = next;
+    side.table.emit(e, 'defined', 'from snapshot');
+  }
+  store.setCurrent(name);
+  return refOf(e);
+}
+
+/** `virDomainSnapshotDelete`: the snapshot (and with `children` all below it), from the images and the metadata. */
+export async function deleteSnapshot(
+  side: MigrationSide,
+  dom: DomainRef,
+  name: string,
+  opts: CallOptions & { children?: boolean },
+): Promise<void> {
+  const e = await side.owned(dom, opts, 'delete a snapshot of');
+  await side.jobs.run(e.uuid, 'snapshot delete', () => remove(side, e, name, opts), opts.signal);
+}
+
+async function remove(
+  side: MigrationSide,
+  e: Entry,
+  name: string,
+  opts: CallOptions & { children?: boolean },
+) {
+  refuseForeign(e, 'delete a snapshot of');
+  const store = storeOf(side, e);
+  const all = store.list();
+  const snap = store.get(name);
+  const doomed = opts.children ? below(all, name) : [snap];
+  const current = store.current();
+  // the deepest first: a parent's image state stays valid while its children go
+  for (const s of [...doomed].reverse()) {
+    const domNow = isActive(e) ? e.live : e.config;
+    if (!domNow) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
+    const plans = storedPlan(s, domNow);
+    if (isActive(e)) await liveDelete(e, s.name!, plans, opts.signal);
+    else await qemuImgSnapshots('-d', s.name!, plans, opts.signal);
+    store.remove(s.name!);
+  }
+  const gone = new Set(doomed.map((s) => s.name!));
+  for (const s of all) {
+    if (gone.has(s.name!) || s.parentName === undefined || !gone.has(s.parentName)) continue;
+    // children of a deleted snapshot move up to its parent
+    if (snap.parent) s.parent = { name: snap.parent.name! };
+    else delete s.parent;
+    store.write(s);
+  }
+  if (current !== undefined && gone.has(current)) store.setCurrent(snap.parentName);
+}
+
+/** `name` and every snapshot below it, parents first. */
+function below(all: readonly DomainSnapshotDef[], name: string): DomainSnapshotDef[] {
+  const out = all.filter((s) => s.name === name);
+  for (let i = 0; i < out.length; i++)
+    for (const s of all) if (s.parentName === out[i]!.name && !out.includes(s)) out.push(s);
+  return out;
+}
+
+/** libvirt's undefine rule: an inactive domain with snapshots needs `snapshots` (their metadata goes too). */
+export function undefineSnapshots(stateRoot: string, e: Entry, drop: boolean): void {
+  const store = new SnapshotStore(stateRoot, e.name);
+  const n = store.list().length;
+  if (n === 0 || isActive(e)) return;
+  if (!drop)
+    throw new VirError('OPERATION_INVALID', 'qemu', `cannot delete inactive domain with ${n} snapshots`);
+  store.removeAll();
+}
+
+/** libvirt's rename rule: a domain with snapshots keeps its name. */
+export function refuseRenameWithSnapshots(stateRoot: string, e: Entry): void {
+  if (new SnapshotStore(stateRoot, e.name).list().length > 0)
+    throw new VirError('OPERATION_INVALID', 'qemu', 'cannot rename domain with snapshots');
+}
