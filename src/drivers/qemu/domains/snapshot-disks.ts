@@ -34,18 +34,41 @@ export interface SnapshotDiskPlan {
   readonly format: string;
 }
 
+/** A disk an external snapshot puts a new overlay on. */
+export interface ExternalTarget {
+  /** Index of the disk in the domain's `<devices>`. */
+  readonly index: number;
+  readonly target: string;
+  readonly alias: string;
+  /** The image the overlay goes on (the disk's source now). */
+  readonly base: string;
+  readonly baseFormat: string;
+  /** The new image; qcow2. */
+  readonly overlay: string;
+}
+
 /** The memory location and the disks of a snapshot of `dom` (`active`: the guest runs). */
 export interface SnapshotPlan {
   readonly memory: 'no' | 'internal';
   readonly disks: readonly SnapshotDiskPlan[];
+  /** The overlays of an external (disk-only) snapshot; empty for an internal one. */
+  readonly external: readonly ExternalTarget[];
 }
 
 function sourcePath(d: DiskDef): string | undefined {
   return d.source?.file ?? d.source?.dev;
 }
 
-/** Plans a new snapshot: every check that needs no I/O, with the field at fault. */
-export function planSnapshot(snap: DomainSnapshotDef, dom: DomainDef, active: boolean): SnapshotPlan {
+/**
+ * Plans a new snapshot named `name`: every check that needs no I/O but
+ * whether an overlay exists, with the field at fault.
+ */
+export function planSnapshot(
+  snap: DomainSnapshotDef,
+  name: string,
+  dom: DomainDef,
+  active: boolean,
+): SnapshotPlan {
   const disks = dom.devices?.disks ?? [];
   const asked = new Map<number, SnapshotDiskLocation | undefined>();
   for (const [i, sd] of (snap.disks?.disk ?? []).entries()) {
@@ -78,17 +101,14 @@ export function planSnapshot(snap: DomainSnapshotDef, dom: DomainDef, active: bo
       format: d.driver?.type ?? 'raw',
     };
   });
-  if (anyExternal)
+  if (snap.memory?.snapshot === 'external')
     throw new VirError(
       'NO_SUPPORT',
       'qemu',
-      'external snapshots (memory to a file, disks to overlays) are not supported yet by the qemu driver',
-      {
-        field:
-          snap.memory?.snapshot === 'external' ? '/domainsnapshot/memory/@snapshot' : '/domainsnapshot/disks',
-      },
+      'external memory snapshots (the memory to a file) are not supported yet by the qemu driver',
+      { field: '/domainsnapshot/memory/@snapshot' },
     );
-  // external memory was refused above
+  if (anyExternal) return planExternal(snap, name, dom, plans);
   const memory = (snap.memory?.snapshot ?? (active ? 'internal' : 'no')) as 'no' | 'internal';
   if (!active && memory !== 'no')
     throw new VirError(
@@ -144,7 +164,88 @@ export function planSnapshot(snap: DomainSnapshotDef, dom: DomainDef, active: bo
         field: '/domainsnapshot/disks',
       },
     );
-  return { memory, disks: plans };
+  return { memory, disks: plans, external: [] };
+}
+
+/** A disk-only snapshot: each disk `external` gets a qcow2 overlay; nothing else may be taken. */
+function planExternal(
+  snap: DomainSnapshotDef,
+  name: string,
+  dom: DomainDef,
+  plans: SnapshotDiskPlan[],
+): SnapshotPlan {
+  if (snap.memory?.snapshot === 'internal')
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      'an internal memory snapshot needs internal disk snapshots',
+      {
+        field: '/domainsnapshot/memory/@snapshot',
+      },
+    );
+  if (plans.some((p) => p.location === 'internal'))
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      'mixing internal and external targets for a snapshot is not yet supported',
+      { field: '/domainsnapshot/disks' },
+    );
+  const disks = dom.devices?.disks ?? [];
+  const asked = snap.disks?.disk ?? [];
+  const external: ExternalTarget[] = [];
+  const seen = new Map<string, string>();
+  for (const [i, p] of plans.entries()) {
+    if (p.location !== 'external') continue;
+    const d = disks[i]!;
+    const field = `/domain/devices/disk[${i + 1}]`;
+    const sd = asked.find((a) => a.name === p.target || a.name === p.path);
+    const sdField = sd ? `/domainsnapshot/disks/disk[${asked.indexOf(sd) + 1}]` : '/domainsnapshot/disks';
+    if ((d.type ?? 'file') !== 'file' || p.path === undefined)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `external snapshot of disk ${p.target} needs a file source (it has type '${d.type ?? 'file'}')`,
+        { field: `${field}/@type` },
+      );
+    if (sd?.type !== undefined && sd.type !== 'file')
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `an overlay of type '${sd.type}' is not supported`, {
+        field: `${sdField}/@type`,
+      });
+    const format = sd?.driver?.type ?? 'qcow2';
+    if (format !== 'qcow2')
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `an overlay in format '${format}' is not supported (qcow2 only)`,
+        {
+          field: `${sdField}/driver/@type`,
+        },
+      );
+    // libvirt's default name: the base's path without its suffix, then the snapshot's name
+    const overlay = sd?.source?.file ?? `${p.path.replace(/\.[^./]*$/, '')}.${name}`;
+    if (!overlay.startsWith('/'))
+      throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `overlay path '${overlay}' must be absolute`, {
+        field: `${sdField}/source/@file`,
+      });
+    const other = seen.get(overlay);
+    if (other !== undefined)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `disks ${other} and ${p.target} would share the overlay '${overlay}'`,
+        { field: `${sdField}/source/@file` },
+      );
+    seen.set(overlay, p.target);
+    external.push({
+      index: i,
+      target: p.target,
+      alias: p.alias,
+      base: p.path,
+      baseFormat: p.format,
+      overlay,
+    });
+  }
+  return { memory: 'no', disks: plans, external };
 }
 
 /** The plan of a stored snapshot against the disks the domain has now (revert and delete). */
@@ -161,11 +262,21 @@ export function storedPlan(snap: DomainSnapshotDef, dom: DomainDef): SnapshotDis
   }));
 }
 
-/** The snapshot's `<disks>` as libvirt writes them: every disk with its location. */
-export function disksElementData(
-  plans: readonly SnapshotDiskPlan[],
-): NonNullable<DomainSnapshotDef['disks']> {
-  return { disk: plans.map((p) => ({ name: p.target, snapshot: p.location })) };
+/** The snapshot's `<disks>` as libvirt writes them: every disk with its location, an overlay with its image. */
+export function disksElementData(plan: SnapshotPlan): NonNullable<DomainSnapshotDef['disks']> {
+  return {
+    disk: plan.disks.map((p) => {
+      const ext = plan.external.find((x) => x.target === p.target);
+      if (!ext) return { name: p.target, snapshot: p.location };
+      return {
+        name: p.target,
+        snapshot: p.location,
+        type: 'file' as const,
+        driver: { type: 'qcow2' },
+        source: { file: ext.overlay },
+      };
+    }),
+  };
 }
 
 function qemuImgBinary(): string {

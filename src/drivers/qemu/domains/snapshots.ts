@@ -32,11 +32,20 @@ import type { MigrationSide } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
 import {
   disksElementData,
+  type ExternalTarget,
   planSnapshot,
   qemuImgSnapshots,
   type SnapshotDiskPlan,
   storedPlan,
 } from './snapshot-disks.js';
+import {
+  commitExternal,
+  createOverlays,
+  isExternal,
+  refuseExistingOverlays,
+  removeOverlays,
+  withOverlays,
+} from './snapshot-external.js';
 import { SnapshotStore } from './snapshot-store.js';
 
 function storeOf(side: MigrationSide, e: Entry): SnapshotStore {
@@ -124,20 +133,23 @@ async function takeSnapshot(
   if (!dom) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
   // a managed save image holds the memory the next start resumes: a snapshot would not match it
   if (!active) refuseManagedSave(side.runners.options.stateRoot, e, 'snapshot');
-  const plan = planSnapshot(req, dom, active);
   const store = storeOf(side, e);
   const creationTime = Math.floor(Date.now() / 1000);
   const name = req.name ?? String(creationTime);
   if (store.has(name)) throw new VirError('OPERATION_FAILED', 'qemu', `domain moment ${name} already exists`);
+  const plan = planSnapshot(req, name, dom, active);
+  const external = plan.external.length > 0;
+  if (external) refuseExistingOverlays(plan.external);
   const parent = store.current();
   const snap = new DomainSnapshotDef();
   snap.name = name;
   if (req.description !== undefined) snap.description = req.description;
-  snap.state = state;
+  // a running guest's external snapshot holds no memory: libvirt calls its state disk-snapshot
+  snap.state = external && active ? 'disk-snapshot' : state;
   if (parent !== undefined) snap.parent = { name: parent };
   snap.creationTime = creationTime;
   snap.memory = { snapshot: plan.memory };
-  snap.disks = disksElementData(plan.disks);
+  snap.disks = disksElementData(plan);
   snap.domain = dom.toElement({ inactive: true, check: false });
   // a running guest whose next boot differs: the revert brings that definition back too
   if (
@@ -148,7 +160,8 @@ async function takeSnapshot(
     snap.inactiveDomain = { ...e.config.toElement({ inactive: true, check: false }), name: 'inactiveDomain' };
   snap.active = 1;
 
-  if (active) await liveSave(e, name, plan.disks, opts.signal);
+  if (external) await takeExternal(side, e, plan.external, opts.signal);
+  else if (active) await liveSave(e, name, plan.disks, opts.signal);
   else await qemuImgSnapshots('-c', name, plan.disks, opts.signal);
   try {
     store.write(snap);
@@ -156,11 +169,38 @@ async function takeSnapshot(
   } catch (err) {
     // the images hold a snapshot nothing lists: take it back out
     store.remove(name);
+    // an external snapshot's overlays are the disks now: they stay
+    if (external) throw err;
     if (active) await liveDelete(e, name, plan.disks).catch(() => {});
     else await qemuImgSnapshots('-d', name, plan.disks).catch(() => {});
     throw err;
   }
   return name;
+}
+
+/** Overlays made, the running guest switched to them, the definitions naming them. */
+async function takeExternal(
+  side: MigrationSide,
+  e: Entry,
+  targets: readonly ExternalTarget[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  await createOverlays(targets, signal);
+  if (isActive(e) && e.live) {
+    try {
+      await e.runner!.snapshot.external(targets, signal);
+    } catch (err) {
+      removeOverlays(targets.map((t) => t.overlay));
+      throw err;
+    }
+    e.live = withOverlays(e.live, targets);
+    e.runner!.hotplug.setLiveXml(e.live.toXML());
+  }
+  if (e.config) {
+    const next = withOverlays(e.config, targets);
+    side.store.write(e.name, next.toXML({ inactive: true }));
+    e.config = next;
+  }
 }
 
 async function qmpDevices(e: Entry, plans: readonly SnapshotDiskPlan[]): Promise<string[]> {
@@ -287,6 +327,10 @@ async function revert(side: MigrationSide, e: Entry, name: string, opts: CallOpt
       `transient domain '${e.name}' cannot revert to inactive snapshot '${name}'`,
     );
   refuseManagedSave(side.runners.options.stateRoot, e, 'revert');
+  if (isExternal(s))
+    throw new VirError('NO_SUPPORT', 'qemu', `revert to external snapshot '${name}' is not supported yet`, {
+      field: '/domainsnapshot/disks',
+    });
   const plans = storedPlan(s, dom);
   if (withMemory) {
     const live = isActive(e) ? e.live : undefined;
@@ -339,13 +383,23 @@ async function remove(
   const doomed = opts.children ? below(all, name) : [snap];
   const current = store.current();
   // the deepest first: a parent's image state stays valid while its children go
+  const removed = new Set<string>();
   for (const s of [...doomed].reverse()) {
-    const domNow = isActive(e) ? e.live : e.config;
-    if (!domNow) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
-    const plans = storedPlan(s, domNow);
-    if (isActive(e)) await liveDelete(e, s.name!, plans, opts.signal);
-    else await qemuImgSnapshots('-d', s.name!, plans, opts.signal);
+    if (isExternal(s)) {
+      const hasChildren = all.some((c) => c.parentName === s.name && !removed.has(c.name!));
+      const merged = await commitExternal(e, s, hasChildren, opts.signal);
+      side.store.write(e.name, merged.def.toXML({ inactive: true }));
+      e.config = merged.def;
+      removeOverlays(merged.overlays);
+    } else {
+      const domNow = isActive(e) ? e.live : e.config;
+      if (!domNow) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
+      const plans = storedPlan(s, domNow);
+      if (isActive(e)) await liveDelete(e, s.name!, plans, opts.signal);
+      else await qemuImgSnapshots('-d', s.name!, plans, opts.signal);
+    }
     store.remove(s.name!);
+    removed.add(s.name!);
   }
   const gone = new Set(doomed.map((s) => s.name!));
   for (const s of all) {

@@ -102,6 +102,67 @@ export class RunnerSnapshot {
     );
   }
 
+  /**
+   * Puts each disk (by device id) on its new overlay: the overlays opened
+   * (`blockdev-add`, no backing yet), then one `transaction` of
+   * `blockdev-snapshot`s, so all disks switch or none. What was added is
+   * removed again on failure.
+   */
+  external(disks: ReadonlyArray<{ alias: string; overlay: string }>, signal?: AbortSignal): Promise<void> {
+    const core = this.core;
+    return core.job(
+      'snapshot external',
+      async () => {
+        const qmp = core.requireMonitor();
+        const nodes = await nodesOf(qmp);
+        const added: string[] = [];
+        try {
+          const actions: Array<{ type: string; data: Record<string, unknown> }> = [];
+          for (const d of disks) {
+            const top = nodes.get(d.alias);
+            if (!top)
+              throw new VirError('OPERATION_FAILED', 'qemu', `QEMU shows no block node for ${d.alias}`);
+            jobCounter++;
+            const base = `vksnap${jobCounter}`;
+            await qmp.execute(
+              'blockdev-add',
+              {
+                driver: 'file',
+                filename: d.overlay,
+                'node-name': `${base}-storage`,
+                'auto-read-only': true,
+                discard: 'unmap',
+              },
+              signal ? { signal } : {},
+            );
+            added.unshift(`${base}-storage`);
+            await qmp.execute(
+              'blockdev-add',
+              { driver: 'qcow2', 'node-name': `${base}-format`, file: `${base}-storage`, backing: null },
+              signal ? { signal } : {},
+            );
+            added.unshift(`${base}-format`);
+            actions.push({ type: 'blockdev-snapshot', data: { node: top, overlay: `${base}-format` } });
+          }
+          await qmp.execute('transaction', { actions }, signal ? { signal } : {});
+        } catch (err) {
+          for (const node of added) await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => {});
+          throw err instanceof VirError
+            ? err
+            : new VirError(
+                'OPERATION_FAILED',
+                'qemu',
+                `external snapshot failed: ${(err as Error).message}`,
+                {
+                  cause: err,
+                },
+              );
+        }
+      },
+      signal,
+    );
+  }
+
   /** Ends QEMU for a revert that cannot load into this process: `shutoff/from snapshot`, event `stopped/from snapshot`. */
   end(): Promise<void> {
     return endForRevert(this.core);
