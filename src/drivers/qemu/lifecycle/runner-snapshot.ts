@@ -218,6 +218,7 @@ async function runJob(
     if (ev.event === 'JOB_STATUS_CHANGE' && data?.id === id && data.status === 'concluded') concluded();
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     await qmp.execute(command, { 'job-id': id, ...args }, signal ? { signal } : {});
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -225,7 +226,8 @@ async function runJob(
     });
     const aborted = new Promise<'aborted'>((resolve) => {
       if (signal?.aborted) resolve('aborted');
-      signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
+      onAbort = () => resolve('aborted');
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
     const closed = qmp.closed.then(() => 'closed' as const);
     const how = await Promise.race([done.then(() => 'done' as const), timedOut, aborted, closed]);
@@ -248,6 +250,7 @@ async function runJob(
   } finally {
     off();
     if (timer) clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 
