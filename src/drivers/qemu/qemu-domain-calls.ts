@@ -15,6 +15,7 @@ import type { MigrationSide } from './domains/index.js';
 import { renameDomain } from './domains/rename.js';
 import * as saves from './domains/save-restore.js';
 import { setMaxMemory, setVcpus } from './domains/set-vcpus.js';
+import { revertToSnapshot } from './domains/snapshot-revert.js';
 import * as snapshots from './domains/snapshots.js';
 
 /** The part of the QEMU driver's `DriverConnection` whose logic lives in `domains/` modules. */
@@ -56,7 +57,7 @@ export abstract class QemuDomainCalls extends QemuAgentCalls {
     return snapshots.snapshotXml(this.domainSide(), dom, name, opts);
   }
   domainSnapshotRevert(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<DomainRef> {
-    return snapshots.revertToSnapshot(this.domainSide(), dom, name, opts);
+    return revertToSnapshot(this.domainSide(), dom, name, opts);
   }
   domainSnapshotDelete(
     dom: DomainRef,

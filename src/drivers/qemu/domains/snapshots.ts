@@ -1,33 +1,28 @@
 /**
  * Domain snapshots of the QEMU driver (libvirt's `virDomainSnapshot*`
- * calls), internal ones: the disks' states go into their qcow2 images, the
- * memory of a running guest into one of them.
+ * calls): take, list, show and delete; revert is `snapshot-revert.ts`.
  *
- * - Take: a running or paused guest through QEMU's `snapshot-save` job
- *   (`lifecycle/runner-snapshot.ts`), a shut-off one with `qemu-img
- *   snapshot -c` on each disk. The snapshot's parent is the domain's
- *   current snapshot, and it becomes the current one.
- * - Revert: to a snapshot with memory, the guest is booted when it is not
- *   running (or booted again when its definition differs from the
- *   snapshot's) and its state loaded with `snapshot-load`; it then runs or
- *   stays paused as the snapshot was. To a shut-off snapshot a running
- *   guest is stopped and `qemu-img snapshot -a` applied. The persistent
- *   definition becomes the snapshot's (`defined/from snapshot`).
- * - Delete: `snapshot-delete` or `qemu-img snapshot -d`; the children move
- *   up to the deleted one's parent, or go too (`children`); a deleted
+ * - Internal (the default): the disks' states go into their qcow2 images,
+ *   the memory of a running guest into one of them: QEMU's `snapshot-save`
+ *   job (`lifecycle/runner-snapshot.ts`), or `qemu-img snapshot -c` on each
+ *   disk of a shut-off guest.
+ * - External, disk-only: each disk onto a new qcow2 overlay
+ *   (`snapshot-external.ts`).
+ * - The tree: the snapshot's parent is the domain's current snapshot, and
+ *   it becomes the current one. A delete (`snapshot-delete`, `qemu-img
+ *   snapshot -d`, or for an external one `qemu-img commit`) moves the
+ *   children up to its parent, or deletes them too (`children`); a deleted
  *   current snapshot passes that role to its parent, as in libvirt.
  *
- * Metadata is kept as libvirt keeps it (`snapshot-store.ts`); external
- * snapshots are refused with `NO_SUPPORT` naming the field.
+ * Metadata is kept as libvirt keeps it (`snapshot-store.ts`).
  *
  * @module
  */
-import type { DomainDef } from '../../../conf/domain/index.js';
 import { DomainSnapshotDef, type SnapshotState, snapshotNameProblem } from '../../../conf/snapshot.js';
 import type { CallOptions, DomainRef, DomainStateName, SnapshotInfo } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
-import { cloneDef, type Entry, isActive, refOf, refuseForeign } from './domain-entry.js';
+import { type Entry, isActive, refuseForeign } from './domain-entry.js';
 import type { MigrationSide } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
 import {
@@ -48,7 +43,8 @@ import {
 } from './snapshot-external.js';
 import { SnapshotStore } from './snapshot-store.js';
 
-function storeOf(side: MigrationSide, e: Entry): SnapshotStore {
+/** The snapshot files of domain `e`. */
+export function storeOf(side: MigrationSide, e: Entry): SnapshotStore {
   return new SnapshotStore(side.runners.options.stateRoot, e.name);
 }
 
@@ -203,7 +199,8 @@ async function takeExternal(
   }
 }
 
-async function qmpDevices(e: Entry, plans: readonly SnapshotDiskPlan[]): Promise<string[]> {
+/** The QMP block nodes of the disks a snapshot takes internally. */
+export async function qmpDevices(e: Entry, plans: readonly SnapshotDiskPlan[]): Promise<string[]> {
   const nodes = await e.runner!.snapshot.diskNodes();
   return plans
     .filter((p) => p.location === 'internal')
@@ -266,97 +263,6 @@ export async function snapshotXml(
   const s = storeOf(side, e).get(name);
   delete s.active;
   return s.toXML();
-}
-
-/** The snapshot's definitions, checked to be this domain's (a file copied from another domain's folder is refused). */
-function snapshotDefs(e: Entry, s: DomainSnapshotDef): { dom: DomainDef; inactive: DomainDef | undefined } {
-  let dom: DomainDef | undefined;
-  let inactive: DomainDef | undefined;
-  try {
-    dom = s.domainDef();
-    inactive = s.inactiveDomainDef();
-  } catch (err) {
-    throw new VirError('INVALID_ARG', 'qemu', `snapshot '${s.name}' holds no valid definition`, {
-      field: '/domainsnapshot/domain',
-      cause: err,
-    });
-  }
-  if (!dom)
-    throw new VirError('INVALID_ARG', 'qemu', `snapshot '${s.name}' holds no definition to revert to`, {
-      field: '/domainsnapshot/domain',
-    });
-  for (const [d, field] of [
-    [dom, 'domain'],
-    [inactive, 'inactiveDomain'],
-  ] as const)
-    if (d && d.uuid !== e.uuid)
-      throw new VirError('INVALID_ARG', 'qemu', `definition for snapshot ${s.name} must use uuid ${e.uuid}`, {
-        field: `/domainsnapshot/${field}/uuid`,
-      });
-  // the snapshot's definition keeps the domain's current name (a rename since is not undone)
-  if (dom.name !== e.name) dom.name = e.name;
-  if (inactive && inactive.name !== e.name) inactive.name = e.name;
-  return { dom, inactive };
-}
-
-/** `virDomainRevertToSnapshot` with libvirt's default flags: the snapshot's state and definition. */
-export async function revertToSnapshot(
-  side: MigrationSide,
-  dom: DomainRef,
-  name: string,
-  opts: CallOptions,
-): Promise<DomainRef> {
-  const e = await side.owned(dom, opts, 'revert');
-  return side.jobs.run(e.uuid, 'snapshot revert', () => revert(side, e, name, opts), opts.signal);
-}
-
-async function revert(side: MigrationSide, e: Entry, name: string, opts: CallOptions): Promise<DomainRef> {
-  refuseForeign(e, 'revert');
-  const store = storeOf(side, e);
-  const s = store.get(name);
-  const { dom, inactive } = snapshotDefs(e, s);
-  const withMemory = s.state === 'running' || s.state === 'paused';
-  if (!withMemory && s.state !== 'shutoff')
-    throw new VirError('NO_SUPPORT', 'qemu', `revert to a snapshot in state '${s.state}' is not supported`, {
-      field: '/domainsnapshot/state',
-    });
-  if (!withMemory && !e.config)
-    throw new VirError(
-      'OPERATION_INVALID',
-      'qemu',
-      `transient domain '${e.name}' cannot revert to inactive snapshot '${name}'`,
-    );
-  refuseManagedSave(side.runners.options.stateRoot, e, 'revert');
-  if (isExternal(s))
-    throw new VirError('NO_SUPPORT', 'qemu', `revert to external snapshot '${name}' is not supported yet`, {
-      field: '/domainsnapshot/disks',
-    });
-  const plans = storedPlan(s, dom);
-  if (withMemory) {
-    const live = isActive(e) ? e.live : undefined;
-    const same =
-      live !== undefined &&
-      live.toXML({ inactive: true, check: false }) === dom.toXML({ inactive: true, check: false });
-    if (isActive(e) && !same) await e.runner!.snapshot.end();
-    if (!isActive(e))
-      await side.runners.boot(e, dom, {
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        fromSnapshot: true,
-      });
-    const devices = await qmpDevices(e, plans);
-    await e.runner!.snapshot.load(name, devices[0]!, devices, s.state === 'running', opts.signal);
-  } else {
-    if (isActive(e)) await e.runner!.snapshot.end();
-    await qemuImgSnapshots('-a', name, plans, opts.signal);
-  }
-  if (e.config) {
-    const next = cloneDef(inactive ?? dom);
-    side.store.write(e.name, next.toXML({ inactive: true }));
-    e.config = next;
-    side.table.emit(e, 'defined', 'from snapshot');
-  }
-  store.setCurrent(name);
-  return refOf(e);
 }
 
 /** `virDomainSnapshotDelete`: the snapshot (and with `children` all below it), from the images and the metadata. */
