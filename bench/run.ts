@@ -21,6 +21,7 @@ const MODULES = [
   'qemu-guests',
   'qemu-migrate',
   'qemu-save',
+  'qemu-snapshot',
   'hotplug',
   'remote-migrate',
   'qemu-command-line',

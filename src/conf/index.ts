@@ -287,6 +287,21 @@ export {
   type SecretUsageType,
 } from './secret.js';
 export {
+  DomainSnapshotDef,
+  SNAPSHOT_DISK_LOCATIONS,
+  SNAPSHOT_DISK_TYPES,
+  SNAPSHOT_MEMORY_LOCATIONS,
+  SNAPSHOT_NAME_MAX_BYTES,
+  SNAPSHOT_STATES,
+  type SnapshotDisk,
+  type SnapshotDiskLocation,
+  type SnapshotDiskType,
+  type SnapshotMemory,
+  type SnapshotMemoryLocation,
+  type SnapshotState,
+  snapshotNameProblem,
+} from './snapshot.js';
+export {
   ADAPTER_TYPES,
   DISK_VOL_FORMATS,
   ENCRYPTION_ENGINES,

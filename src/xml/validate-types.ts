@@ -14,6 +14,8 @@ export const SCHEMA_KINDS = {
   domaincaps: 'domaincaps.rng',
   /** `<domain>`: a guest definition. */
   domain: 'domain.rng',
+  /** `<domainsnapshot>`: a domain snapshot. */
+  domainsnapshot: 'domainsnapshot.rng',
   /** `<cpu>` on its own, host or guest form (`virsh cpu-compare` input). */
   cpu: 'cpu.rng',
   /** `<network>`: a virtual network. */

@@ -323,7 +323,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   domainDestroy(dom: DomainRef, opts?: CallOptions): Promise<void> {
     return this.#domains.destroy(dom, opts);
   }
-  domainUndefine(dom: DomainRef, opts?: CallOptions): Promise<void> {
+  domainUndefine(dom: DomainRef, opts?: CallOptions & { snapshots?: boolean }): Promise<void> {
     return this.#domains.undefine(dom, opts);
   }
   domainGetState(dom: DomainRef, opts?: CallOptions): Promise<DomainState> {

@@ -1,19 +1,22 @@
 /**
  * The domain calls of {@link QemuConnection} beyond the lifecycle: save,
  * restore and managed save (`domains/save-restore.ts`), vCPUs and the
- * maximum memory (`domains/set-vcpus.ts`), rename (`domains/rename.ts`). A base class so
+ * maximum memory (`domains/set-vcpus.ts`), rename (`domains/rename.ts`), snapshots
+ * (`domains/snapshots.ts`). A base class so
  * `qemu-connection.ts` stays the wiring of the stages; each method hands
  * the call to its module with the domain list's {@link MigrationSide}.
  *
  * @module
  */
-import type { CallOptions, DomainRef, StartCallOptions } from '../../driver.js';
+import type { CallOptions, DomainRef, SnapshotInfo, StartCallOptions } from '../../driver.js';
 import { QemuAgentCalls } from './domains/agent-calls.js';
 import type { WriteFlags } from './domains/domain-entry.js';
 import type { MigrationSide } from './domains/index.js';
 import { renameDomain } from './domains/rename.js';
 import * as saves from './domains/save-restore.js';
 import { setMaxMemory, setVcpus } from './domains/set-vcpus.js';
+import { revertToSnapshot } from './domains/snapshot-revert.js';
+import * as snapshots from './domains/snapshots.js';
 
 /** The part of the QEMU driver's `DriverConnection` whose logic lives in `domains/` modules. */
 export abstract class QemuDomainCalls extends QemuAgentCalls {
@@ -43,5 +46,24 @@ export abstract class QemuDomainCalls extends QemuAgentCalls {
   }
   domainRename(dom: DomainRef, newName: string, opts: CallOptions = {}): Promise<DomainRef> {
     return renameDomain(this.domainSide(), dom, newName, opts);
+  }
+  domainSnapshotCreate(dom: DomainRef, xml: string, opts: CallOptions = {}): Promise<string> {
+    return snapshots.createSnapshot(this.domainSide(), dom, xml, opts);
+  }
+  domainSnapshotList(dom: DomainRef, opts: CallOptions = {}): Promise<SnapshotInfo[]> {
+    return snapshots.listSnapshots(this.domainSide(), dom, opts);
+  }
+  domainSnapshotGetXml(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<string> {
+    return snapshots.snapshotXml(this.domainSide(), dom, name, opts);
+  }
+  domainSnapshotRevert(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<DomainRef> {
+    return revertToSnapshot(this.domainSide(), dom, name, opts);
+  }
+  domainSnapshotDelete(
+    dom: DomainRef,
+    name: string,
+    opts: CallOptions & { children?: boolean } = {},
+  ): Promise<void> {
+    return snapshots.deleteSnapshot(this.domainSide(), dom, name, opts);
   }
 }

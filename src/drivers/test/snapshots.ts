@@ -8,11 +8,12 @@
  * @module
  */
 import type { DomainDef } from '../../conf/domain/domain-def.js';
+import { DomainSnapshotDef } from '../../conf/snapshot.js';
 import type { DomainStateName } from '../../driver.js';
 import { VirError } from '../../errors.js';
 import { parseXml } from '../../xml/parse.js';
 import { serializeXml } from '../../xml/serialize.js';
-import { element, firstChild, text, textContent, type XmlElement } from '../../xml/tree.js';
+import { element, text, type XmlElement } from '../../xml/tree.js';
 
 export interface TestSnapshot {
   readonly name: string;
@@ -44,10 +45,10 @@ export function parseSnapshotXml(xml: string): { name: string | undefined; descr
       `expecting root element of 'domainsnapshot', not '${root.name}'`,
     );
   }
-  const nameEl = firstChild(root, 'name');
-  const descEl = firstChild(root, 'description');
-  const name = nameEl ? textContent(nameEl).trim() : '';
-  return { name: name === '' ? undefined : name, description: descEl ? textContent(descEl) : undefined };
+  // the model's parse-time checks (memory file against its mode, disks named once) apply here too
+  const def = DomainSnapshotDef.fromElement(root);
+  const name = def.name ?? '';
+  return { name: name === '' ? undefined : name, description: def.description };
 }
 
 /** The snapshot as libvirt writes it, with the domain definition it holds (`domain`). */

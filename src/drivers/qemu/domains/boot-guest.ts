@@ -44,6 +44,9 @@ export interface Incoming {
   readonly restore?: boolean;
 }
 
+/** What a boot takes beyond `start()`'s options: a revert to a snapshot boots for `from snapshot`. */
+export type BootCallOptions = StartCallOptions & { readonly fromSnapshot?: boolean };
+
 export interface BootHost {
   readonly options: QemuDomainsOptions;
   runnerOptions(): RunnerOptions;
@@ -60,7 +63,7 @@ export async function bootGuest(
   host: BootHost,
   e: Entry,
   def: DomainDef,
-  opts: StartCallOptions,
+  opts: BootCallOptions,
   incoming?: Incoming,
 ): Promise<string | undefined> {
   const live = cloneDef(def);
@@ -98,6 +101,7 @@ export async function bootGuest(
       ...(id !== undefined ? { id } : {}),
       ...signalOpt(opts),
       ...(opts.paused ? { paused: true } : {}),
+      ...(opts.fromSnapshot ? { fromSnapshot: true } : {}),
       ...(incoming ? { incoming: true, ...(incoming.restore ? { restore: true } : {}) } : {}),
       ...(opts.timeout !== undefined ? { startTimeoutMs: opts.timeout } : {}),
       prepare: async (qmp, signal) => {

@@ -8,11 +8,10 @@
  * @module
  */
 import type { DomainDef } from '../../../conf/domain/index.js';
-import type { StartCallOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/index.js';
 import { domainEventsOf } from '../lifecycle/qmp-domain-events.js';
-import { bootGuest, guestStopped, type Incoming } from './boot-guest.js';
+import { type BootCallOptions, bootGuest, guestStopped, type Incoming } from './boot-guest.js';
 import { diskOfNode, nodeRanges } from './disk-nodes.js';
 import type { Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
@@ -53,7 +52,7 @@ export class GuestRunners {
   async boot(
     e: Entry,
     def: DomainDef,
-    opts: StartCallOptions,
+    opts: BootCallOptions,
     incoming?: Incoming,
   ): Promise<string | undefined> {
     const lock = ownerPath(this.options.stateRoot, e.name);

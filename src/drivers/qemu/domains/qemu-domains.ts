@@ -66,6 +66,7 @@ import { prepareDefinition } from './prepare-definition.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { refuseManagedSave, startOrRestore } from './save-restore.js';
 import { setEntryMemory } from './set-memory.js';
+import { undefineSnapshots } from './snapshots.js';
 
 export type { CommandLineFor, QemuDomainsOptions } from './qemu-domains-options.js';
 
@@ -206,13 +207,13 @@ export class QemuDomains {
   }
 
   /** Removes the persistent definition; a running domain carries on as a transient one. */
-  async undefine(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
+  async undefine(dom: DomainRef, opts: CallOptions & { snapshots?: boolean } = {}): Promise<void> {
     const e = await this.#owned(dom, opts, 'undefine');
     // The domain's job first (a start in progress decides whether it stays as a transient guest), then the list's.
     await this.#jobs.run(e.uuid, 'undefine', () => this.#undefine(e, opts), opts.signal);
   }
 
-  #undefine(e: Entry, opts: CallOptions): Promise<void> {
+  #undefine(e: Entry, opts: CallOptions & { snapshots?: boolean }): Promise<void> {
     return this.#jobs.run(
       LIST,
       'undefine',
@@ -220,6 +221,7 @@ export class QemuDomains {
         refuseForeign(e, 'undefine');
         if (!e.config) throw new VirError('OPERATION_INVALID', 'qemu', 'cannot undefine transient domain');
         refuseManagedSave(this.#options.stateRoot, e, 'undefine');
+        undefineSnapshots(this.#options.stateRoot, e, opts.snapshots === true);
         this.#store.remove(e.name);
         const tpm = e.config.devices?.tpms?.[0];
         e.config = undefined;

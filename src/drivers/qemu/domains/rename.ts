@@ -14,6 +14,7 @@ import { VirError } from '../../../errors.js';
 import { cloneDef, type Entry, isActive, refOf } from './domain-entry.js';
 import type { MigrationSide } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
+import { refuseRenameWithSnapshots } from './snapshots.js';
 
 /** `virDomainRename` as a job on the domain, then on the list (the name changes there). */
 export async function renameDomain(
@@ -41,6 +42,7 @@ function rename(side: MigrationSide, e: Entry, newName: string): DomainRef {
   if (side.table.byName(newName))
     throw new VirError('OPERATION_INVALID', 'qemu', `domain with name '${newName}' already exists`);
   refuseManagedSave(side.runners.options.stateRoot, e, 'rename');
+  refuseRenameWithSnapshots(side.runners.options.stateRoot, e);
   if (e.config.os?.nvram)
     throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `cannot rename domain '${e.name}' with an NVRAM file`, {
       field: '/domain/os/nvram',

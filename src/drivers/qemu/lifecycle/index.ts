@@ -76,6 +76,7 @@ export {
   type SaveSink,
   sendImage,
 } from './runner-save.js';
+export { type DiskNodes, RunnerSnapshot } from './runner-snapshot.js';
 export { setLiveVcpus, VCPU_UNPLUG_TIMEOUT_MS } from './runner-vcpus.js';
 export {
   completeHeader,

@@ -37,6 +37,7 @@ import type { RunnerGuest } from './runner-guest.js';
 import { RunnerHotplug } from './runner-hotplug.js';
 import { RunnerMigration } from './runner-migration.js';
 import { RunnerMonitor } from './runner-monitor.js';
+import { RunnerSnapshot } from './runner-snapshot.js';
 import { reattachGuest, type StartOptions, startGuest } from './runner-start.js';
 import { readStatus } from './status-file.js';
 
@@ -167,6 +168,10 @@ export class QemuDomainRunner {
   /** This guest's side of a live migration (see `runner-migration.ts`). */
   get migration(): RunnerMigration {
     return new RunnerMigration(this.#core);
+  }
+  /** Internal snapshots of the running guest: QEMU's snapshot jobs (see `runner-snapshot.ts`). */
+  get snapshot(): RunnerSnapshot {
+    return new RunnerSnapshot(this.#core);
   }
   /** What device hotplug runs with: the monitor in the domain's job, the live XML (see `runner-hotplug.ts`). */
   get hotplug(): RunnerHotplug {

@@ -77,7 +77,7 @@ export class RunnerCore {
   stopForIoError = false;
   destroying = false;
   starting = false;
-  stopReason: 'crashed' | 'migrated' | 'failed' | 'saved' | undefined;
+  stopReason: 'crashed' | 'migrated' | 'failed' | 'saved' | 'from snapshot' | undefined;
   startAbort: AbortController | undefined;
   goneWaiters: Array<() => void> = [];
   shutdownWaiters: Array<() => void> = [];

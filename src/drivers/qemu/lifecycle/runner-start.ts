@@ -57,6 +57,8 @@ export interface StartOptions {
   readonly incoming?: boolean;
   /** With `incoming`: the state comes from a save image, started for `restored`. */
   readonly restore?: boolean;
+  /** A revert to a snapshot boots the guest: it stays paused for `snapshot-load`, started for `from snapshot`. */
+  readonly fromSnapshot?: boolean;
 }
 
 export async function startGuest(core: RunnerCore, options: StartOptions): Promise<void> {
@@ -190,17 +192,31 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
       if (domainXml !== undefined) core.guest = { ...core.guest, domainXml };
     }
     throwIfAborted(signal, 'qemu');
-    const paused = options.paused === true || options.incoming === true;
+    const paused = options.paused === true || options.incoming === true || options.fromSnapshot === true;
     if (!paused) {
       await qmp.execute('cont', undefined, { signal });
       core.ownResumes++;
     }
     core.starting = false;
     core.startAbort = undefined;
-    core.setState(paused ? 'paused' : 'running', options.incoming ? 'migration' : paused ? 'user' : 'booted');
+    const reason = options.incoming
+      ? 'migration'
+      : options.fromSnapshot
+        ? 'from snapshot'
+        : paused
+          ? 'user'
+          : 'booted';
+    core.setState(paused ? 'paused' : 'running', reason);
     appendDomainLog(core.logPath, `started, pid ${pid}`);
-    core.lifecycle('started', options.incoming ? (options.restore ? 'restored' : 'migrated') : 'booted');
-    if (options.paused && !options.incoming) core.lifecycle('suspended', 'paused');
+    const detail = options.incoming
+      ? options.restore
+        ? 'restored'
+        : 'migrated'
+      : options.fromSnapshot
+        ? 'from snapshot'
+        : 'booted';
+    core.lifecycle('started', detail);
+    if (options.paused && !options.incoming && !options.fromSnapshot) core.lifecycle('suspended', 'paused');
   } catch (err) {
     const destroyed = core.destroying;
     core.starting = false;

@@ -1,0 +1,172 @@
+/**
+ * External (disk-only) snapshots: each disk taken gets a new qcow2 overlay
+ * whose backing image is the disk's image of now, which from then on holds
+ * the snapshot's state; the domain's disks write to the overlays.
+ *
+ * The overlays are made by `qemu-img create -b … -F … -u` (the size from the
+ * base; `-u` because a running QEMU holds the base's lock). A running guest
+ * then opens them (`blockdev-add`) and switches to them in one `transaction`
+ * of `blockdev-snapshot`s (`lifecycle/runner-snapshot.ts`). The definitions
+ * (live, and persistent where its disk is the same image) name the overlay,
+ * with the old image as its `<backingStore>`, as libvirt writes them.
+ *
+ * Deleting an external snapshot merges its overlay back (libvirt 9's block
+ * commit): done here for a shut-off domain whose disks are still on that
+ * snapshot's overlays and which has no children (`qemu-img commit`, the
+ * disks back on their old images, the overlays removed); the other cases
+ * are refused with `NO_SUPPORT` naming them.
+ *
+ * @module
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { diskSourceMapper } from '../../../conf/domain/devices/disk.js';
+import type { DomainDef } from '../../../conf/domain/index.js';
+import type { DomainSnapshotDef } from '../../../conf/snapshot.js';
+import { VirError } from '../../../errors.js';
+import { element, type XmlElement } from '../../../xml/tree.js';
+import { findQemuImg, imageInfo, qemuImg } from '../storage/qemu-img.js';
+import { cloneDef, type Entry } from './domain-entry.js';
+import type { ExternalTarget } from './snapshot-disks.js';
+
+type DiskDef = NonNullable<NonNullable<DomainDef['devices']>['disks']>[number];
+
+function binary(): string {
+  const bin = findQemuImg();
+  if (!bin) throw new VirError('NO_SUPPORT', 'qemu', 'qemu-img is needed for external snapshots');
+  return bin;
+}
+
+/** Refuses an overlay path that exists already (libvirt asks for REUSE_EXT, which virtkit does not take). */
+export function refuseExistingOverlays(targets: readonly ExternalTarget[]): void {
+  for (const t of targets)
+    if (existsSync(t.overlay))
+      throw new VirError(
+        'OPERATION_INVALID',
+        'qemu',
+        `external snapshot file for disk ${t.target} already exists: ${t.overlay}`,
+        { field: '/domainsnapshot/disks' },
+      );
+}
+
+/** Makes the overlays; a failure part way removes the ones made. */
+export async function createOverlays(
+  targets: readonly ExternalTarget[],
+  signal?: AbortSignal,
+): Promise<void> {
+  const run = { binary: binary(), signal };
+  const made: string[] = [];
+  try {
+    for (const t of targets) {
+      const info = await imageInfo(run, t.base);
+      await qemuImg(run, [
+        'create',
+        '-q',
+        '-f',
+        'qcow2',
+        '-F',
+        t.baseFormat,
+        '-b',
+        t.base,
+        '-u',
+        t.overlay,
+        String(info.virtualSize),
+      ]);
+      made.push(t.overlay);
+    }
+  } catch (err) {
+    removeOverlays(made);
+    throw err;
+  }
+}
+
+/** Removes overlay files (a snapshot that failed after making them). */
+export function removeOverlays(paths: readonly string[]): void {
+  for (const p of paths) rmSync(p, { force: true });
+}
+
+/** `<backingStore>` holding what disk `d` is on now: its type, format, source and own chain. */
+function backingOf(d: DiskDef): XmlElement {
+  const kids: XmlElement[] = [element('format', [{ name: 'type', value: d.driver?.type ?? 'raw' }])];
+  if (d.source) kids.push(diskSourceMapper.write(d.source));
+  kids.push(d.backingStore ?? element('backingStore'));
+  return element('backingStore', [{ name: 'type', value: d.type ?? 'file' }], kids);
+}
+
+/** `def` with each target's disk on its overlay, the old image below it. */
+export function withOverlays(def: DomainDef, targets: readonly ExternalTarget[]): DomainDef {
+  const next = cloneDef(def);
+  for (const t of targets) {
+    const d = next.devices?.disks?.find((x) => x.target.dev === t.target);
+    // the persistent definition may have another image by now: it keeps it
+    if (!d || (d.source?.file ?? d.source?.dev) !== t.base) continue;
+    const backing = backingOf(d);
+    d.type = 'file';
+    d.source = { file: t.overlay };
+    d.driver = { ...(d.driver ?? {}), type: 'qcow2' };
+    d.backingStore = backing;
+  }
+  return next;
+}
+
+/** The snapshot's overlays: target → overlay path, from its `<disks>`. */
+export function overlaysOf(snap: DomainSnapshotDef): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const d of snap.disks?.disk ?? [])
+    if (d.snapshot === 'external' && d.source?.file !== undefined) out.set(d.name, d.source.file);
+  return out;
+}
+
+/** Whether the snapshot put any disk on an overlay. */
+export function isExternal(snap: DomainSnapshotDef): boolean {
+  return overlaysOf(snap).size > 0;
+}
+
+/**
+ * Deletes an external snapshot of a shut-off domain: each overlay merged
+ * into its base (`qemu-img commit`), the disk back on the base as the
+ * snapshot's definition had it. Returns the new persistent definition
+ * and the overlays to remove once the caller has written it.
+ */
+export async function commitExternal(
+  e: Entry,
+  snap: DomainSnapshotDef,
+  hasChildren: boolean,
+  signal?: AbortSignal,
+): Promise<{ def: DomainDef; overlays: string[] }> {
+  const what = `snapshot '${snap.name}'`;
+  if (e.runner?.isActive)
+    throw new VirError(
+      'NO_SUPPORT',
+      'qemu',
+      `deleting external ${what} of a running domain (an active block commit) is not supported yet`,
+    );
+  if (hasChildren)
+    throw new VirError(
+      'NO_SUPPORT',
+      'qemu',
+      `deleting external ${what}, which has children, is not supported yet`,
+    );
+  const config = e.config;
+  const then = snap.domainDef();
+  if (!config || !then)
+    throw new VirError('OPERATION_INVALID', 'qemu', `${what} has no definition to go back to`);
+  const overlays = overlaysOf(snap);
+  const next = cloneDef(config);
+  const disks = next.devices?.disks ?? [];
+  const work: Array<{ at: number; overlay: string; old: DiskDef }> = [];
+  for (const [target, overlay] of overlays) {
+    const at = disks.findIndex((d) => d.target.dev === target);
+    const old = then.devices?.disks?.find((d) => d.target.dev === target);
+    if (at < 0 || !old || disks[at]!.source?.file !== overlay)
+      throw new VirError(
+        'NO_SUPPORT',
+        'qemu',
+        `deleting external ${what}: disk ${target} is no longer on its overlay '${overlay}' (not supported)`,
+      );
+    work.push({ at, overlay, old });
+  }
+  const run = { binary: binary(), signal };
+  for (const w of work) await qemuImg(run, ['commit', '-q', '-f', 'qcow2', w.overlay]);
+  for (const w of work) disks[w.at] = w.old;
+  return { def: next, overlays: work.map((w) => w.overlay) };
+}

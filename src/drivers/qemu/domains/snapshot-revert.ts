@@ -1,0 +1,114 @@
+/**
+ * `virDomainRevertToSnapshot` of the QEMU driver, with libvirt's default
+ * flags (the guest ends in the snapshot's own state): to a running or
+ * paused snapshot the guest is booted when shut off (`started/from
+ * snapshot`), or booted again when its running definition differs from the
+ * snapshot's, and its state loaded by `snapshot-load`; to a shut-off
+ * snapshot a running guest is stopped (`stopped/from snapshot`) and
+ * `qemu-img snapshot -a` applied. The persistent definition becomes the
+ * snapshot's (`defined/from snapshot`). A snapshot whose definition is of
+ * another domain is refused; external snapshots are `NO_SUPPORT`.
+ *
+ * @module
+ */
+import type { DomainDef } from '../../../conf/domain/index.js';
+import type { DomainSnapshotDef } from '../../../conf/snapshot.js';
+import type { CallOptions, DomainRef } from '../../../driver.js';
+import { VirError } from '../../../errors.js';
+import { cloneDef, type Entry, isActive, refOf, refuseForeign } from './domain-entry.js';
+import type { MigrationSide } from './migration.js';
+import { refuseManagedSave } from './save-restore.js';
+import { qemuImgSnapshots, storedPlan } from './snapshot-disks.js';
+import { isExternal } from './snapshot-external.js';
+import { qmpDevices, storeOf } from './snapshots.js';
+
+/** The snapshot's definitions, checked to be this domain's (a file copied from another domain's folder is refused). */
+function snapshotDefs(e: Entry, s: DomainSnapshotDef): { dom: DomainDef; inactive: DomainDef | undefined } {
+  let dom: DomainDef | undefined;
+  let inactive: DomainDef | undefined;
+  try {
+    dom = s.domainDef();
+    inactive = s.inactiveDomainDef();
+  } catch (err) {
+    throw new VirError('INVALID_ARG', 'qemu', `snapshot '${s.name}' holds no valid definition`, {
+      field: '/domainsnapshot/domain',
+      cause: err,
+    });
+  }
+  if (!dom)
+    throw new VirError('INVALID_ARG', 'qemu', `snapshot '${s.name}' holds no definition to revert to`, {
+      field: '/domainsnapshot/domain',
+    });
+  for (const [d, field] of [
+    [dom, 'domain'],
+    [inactive, 'inactiveDomain'],
+  ] as const)
+    if (d && d.uuid !== e.uuid)
+      throw new VirError('INVALID_ARG', 'qemu', `definition for snapshot ${s.name} must use uuid ${e.uuid}`, {
+        field: `/domainsnapshot/${field}/uuid`,
+      });
+  // the snapshot's definition keeps the domain's current name (a rename since is not undone)
+  if (dom.name !== e.name) dom.name = e.name;
+  if (inactive && inactive.name !== e.name) inactive.name = e.name;
+  return { dom, inactive };
+}
+
+/** `virDomainRevertToSnapshot` with libvirt's default flags: the snapshot's state and definition. */
+export async function revertToSnapshot(
+  side: MigrationSide,
+  dom: DomainRef,
+  name: string,
+  opts: CallOptions,
+): Promise<DomainRef> {
+  const e = await side.owned(dom, opts, 'revert');
+  return side.jobs.run(e.uuid, 'snapshot revert', () => revert(side, e, name, opts), opts.signal);
+}
+
+async function revert(side: MigrationSide, e: Entry, name: string, opts: CallOptions): Promise<DomainRef> {
+  refuseForeign(e, 'revert');
+  const store = storeOf(side, e);
+  const s = store.get(name);
+  const { dom, inactive } = snapshotDefs(e, s);
+  const withMemory = s.state === 'running' || s.state === 'paused';
+  if (!withMemory && s.state !== 'shutoff')
+    throw new VirError('NO_SUPPORT', 'qemu', `revert to a snapshot in state '${s.state}' is not supported`, {
+      field: '/domainsnapshot/state',
+    });
+  if (!withMemory && !e.config)
+    throw new VirError(
+      'OPERATION_INVALID',
+      'qemu',
+      `transient domain '${e.name}' cannot revert to inactive snapshot '${name}'`,
+    );
+  refuseManagedSave(side.runners.options.stateRoot, e, 'revert');
+  if (isExternal(s))
+    throw new VirError('NO_SUPPORT', 'qemu', `revert to external snapshot '${name}' is not supported yet`, {
+      field: '/domainsnapshot/disks',
+    });
+  const plans = storedPlan(s, dom);
+  if (withMemory) {
+    const live = isActive(e) ? e.live : undefined;
+    const same =
+      live !== undefined &&
+      live.toXML({ inactive: true, check: false }) === dom.toXML({ inactive: true, check: false });
+    if (isActive(e) && !same) await e.runner!.snapshot.end();
+    if (!isActive(e))
+      await side.runners.boot(e, dom, {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        fromSnapshot: true,
+      });
+    const devices = await qmpDevices(e, plans);
+    await e.runner!.snapshot.load(name, devices[0]!, devices, s.state === 'running', opts.signal);
+  } else {
+    if (isActive(e)) await e.runner!.snapshot.end();
+    await qemuImgSnapshots('-a', name, plans, opts.signal);
+  }
+  if (e.config) {
+    const next = cloneDef(inactive ?? dom);
+    side.store.write(e.name, next.toXML({ inactive: true }));
+    e.config = next;
+    side.table.emit(e, 'defined', 'from snapshot');
+  }
+  store.setCurrent(name);
+  return refOf(e);
+}

@@ -1,0 +1,343 @@
+/**
+ * Domain snapshots of the QEMU driver (libvirt's `virDomainSnapshot*`
+ * calls): take, list, show and delete; revert is `snapshot-revert.ts`.
+ *
+ * - Internal (the default): the disks' states go into their qcow2 images,
+ *   the memory of a running guest into one of them: QEMU's `snapshot-save`
+ *   job (`lifecycle/runner-snapshot.ts`), or `qemu-img snapshot -c` on each
+ *   disk of a shut-off guest.
+ * - External, disk-only: each disk onto a new qcow2 overlay
+ *   (`snapshot-external.ts`).
+ * - The tree: the snapshot's parent is the domain's current snapshot, and
+ *   it becomes the current one. A delete (`snapshot-delete`, `qemu-img
+ *   snapshot -d`, or for an external one `qemu-img commit`) moves the
+ *   children up to its parent, or deletes them too (`children`); a deleted
+ *   current snapshot passes that role to its parent, as in libvirt.
+ *
+ * Metadata is kept as libvirt keeps it (`snapshot-store.ts`).
+ *
+ * @module
+ */
+import { DomainSnapshotDef, type SnapshotState, snapshotNameProblem } from '../../../conf/snapshot.js';
+import type { CallOptions, DomainRef, DomainStateName, SnapshotInfo } from '../../../driver.js';
+import { VirError } from '../../../errors.js';
+import { parseXml } from '../../../xml/index.js';
+import { type Entry, isActive, refuseForeign } from './domain-entry.js';
+import type { MigrationSide } from './migration.js';
+import { refuseManagedSave } from './save-restore.js';
+import {
+  disksElementData,
+  type ExternalTarget,
+  planSnapshot,
+  qemuImgSnapshots,
+  type SnapshotDiskPlan,
+  storedPlan,
+} from './snapshot-disks.js';
+import {
+  commitExternal,
+  createOverlays,
+  isExternal,
+  refuseExistingOverlays,
+  removeOverlays,
+  withOverlays,
+} from './snapshot-external.js';
+import { SnapshotStore } from './snapshot-store.js';
+
+/** The snapshot files of domain `e`. */
+export function storeOf(side: MigrationSide, e: Entry): SnapshotStore {
+  return new SnapshotStore(side.runners.options.stateRoot, e.name);
+}
+
+/** The snapshot document the caller gave, with the model's and the driver's name checks. */
+function parseRequest(xml: string): DomainSnapshotDef {
+  let def: DomainSnapshotDef;
+  try {
+    const root = parseXml(xml);
+    if (root.name !== 'domainsnapshot')
+      throw new VirError(
+        'XML_ERROR',
+        'qemu',
+        `expecting root element of 'domainsnapshot', not '${root.name}'`,
+        {
+          field: '/',
+        },
+      );
+    def = DomainSnapshotDef.fromElement(root);
+  } catch (err) {
+    if (err instanceof VirError) throw err;
+    throw new VirError('XML_ERROR', 'qemu', `cannot parse the snapshot: ${(err as Error).message}`);
+  }
+  if (def.name !== undefined) {
+    const problem = snapshotNameProblem(def.name);
+    // libvirt's QEMU driver keeps a file per snapshot, named after it
+    if (problem) throw new VirError('XML_DETAIL', 'qemu', problem, { field: '/domainsnapshot/name' });
+  }
+  // what only the driver writes: libvirt takes it from a redefine, which this driver does not do
+  for (const field of ['state', 'creationTime', 'parent', 'active'] as const)
+    if (def[field] !== undefined)
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `<${field}> is written by the driver; redefining snapshots is not supported`,
+        { field: `/domainsnapshot/${field}` },
+      );
+  if (def.inactiveDomain !== undefined || def.domain !== undefined || def.cookie !== undefined)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      'a new snapshot takes the domain as it is; redefining is not supported',
+      {
+        field:
+          def.domain !== undefined
+            ? '/domainsnapshot/domain'
+            : def.cookie !== undefined
+              ? '/domainsnapshot/cookie'
+              : '/domainsnapshot/inactiveDomain',
+      },
+    );
+  return def;
+}
+
+/** `virDomainSnapshotCreateXML`: takes an internal snapshot; returns its name. */
+export async function createSnapshot(
+  side: MigrationSide,
+  dom: DomainRef,
+  xml: string,
+  opts: CallOptions,
+): Promise<string> {
+  const req = parseRequest(xml);
+  const e = await side.owned(dom, opts, 'create a snapshot of');
+  return side.jobs.run(e.uuid, 'snapshot create', () => takeSnapshot(side, e, req, opts), opts.signal);
+}
+
+async function takeSnapshot(
+  side: MigrationSide,
+  e: Entry,
+  req: DomainSnapshotDef,
+  opts: CallOptions,
+): Promise<string> {
+  refuseForeign(e, 'snapshot');
+  const active = isActive(e);
+  const state: SnapshotState = active ? (e.runner?.getState().state ?? 'shutoff') : 'shutoff';
+  if (active && state !== 'running' && state !== 'paused')
+    throw new VirError(
+      'OPERATION_INVALID',
+      'qemu',
+      `domain '${e.name}' is ${state}: no snapshot can be taken`,
+    );
+  const dom = active ? e.live : e.config;
+  if (!dom) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
+  // a managed save image holds the memory the next start resumes: a snapshot would not match it
+  if (!active) refuseManagedSave(side.runners.options.stateRoot, e, 'snapshot');
+  const store = storeOf(side, e);
+  const creationTime = Math.floor(Date.now() / 1000);
+  const name = req.name ?? String(creationTime);
+  if (store.has(name)) throw new VirError('OPERATION_FAILED', 'qemu', `domain moment ${name} already exists`);
+  const plan = planSnapshot(req, name, dom, active);
+  const external = plan.external.length > 0;
+  if (external) refuseExistingOverlays(plan.external);
+  const parent = store.current();
+  const snap = new DomainSnapshotDef();
+  snap.name = name;
+  if (req.description !== undefined) snap.description = req.description;
+  // a running guest's external snapshot holds no memory: libvirt calls its state disk-snapshot
+  snap.state = external && active ? 'disk-snapshot' : state;
+  if (parent !== undefined) snap.parent = { name: parent };
+  snap.creationTime = creationTime;
+  snap.memory = { snapshot: plan.memory };
+  snap.disks = disksElementData(plan);
+  snap.domain = dom.toElement({ inactive: true, check: false });
+  // a running guest whose next boot differs: the revert brings that definition back too
+  if (
+    active &&
+    e.config &&
+    e.config.toXML({ inactive: true, check: false }) !== dom.toXML({ inactive: true, check: false })
+  )
+    snap.inactiveDomain = { ...e.config.toElement({ inactive: true, check: false }), name: 'inactiveDomain' };
+  snap.active = 1;
+
+  if (external) await takeExternal(side, e, plan.external, opts.signal);
+  else if (active) await liveSave(e, name, plan.disks, opts.signal);
+  else await qemuImgSnapshots('-c', name, plan.disks, opts.signal);
+  try {
+    store.write(snap);
+    store.setCurrent(name);
+  } catch (err) {
+    // the images hold a snapshot nothing lists: take it back out
+    store.remove(name);
+    // an external snapshot's overlays are the disks now: they stay
+    if (external) throw err;
+    if (active) await liveDelete(e, name, plan.disks).catch(() => {});
+    else await qemuImgSnapshots('-d', name, plan.disks).catch(() => {});
+    throw err;
+  }
+  return name;
+}
+
+/** Overlays made, the running guest switched to them, the definitions naming them. */
+async function takeExternal(
+  side: MigrationSide,
+  e: Entry,
+  targets: readonly ExternalTarget[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  await createOverlays(targets, signal);
+  if (isActive(e) && e.live) {
+    try {
+      await e.runner!.snapshot.external(targets, signal);
+    } catch (err) {
+      removeOverlays(targets.map((t) => t.overlay));
+      throw err;
+    }
+    e.live = withOverlays(e.live, targets);
+    e.runner!.hotplug.setLiveXml(e.live.toXML());
+  }
+  if (e.config) {
+    const next = withOverlays(e.config, targets);
+    side.store.write(e.name, next.toXML({ inactive: true }));
+    e.config = next;
+  }
+}
+
+/** The QMP block nodes of the disks a snapshot takes internally. */
+export async function qmpDevices(e: Entry, plans: readonly SnapshotDiskPlan[]): Promise<string[]> {
+  const nodes = await e.runner!.snapshot.diskNodes();
+  return plans
+    .filter((p) => p.location === 'internal')
+    .map((p) => {
+      const node = nodes.get(p.alias);
+      if (!node)
+        throw new VirError(
+          'OPERATION_FAILED',
+          'qemu',
+          `QEMU shows no block node for disk ${p.target} (${p.alias})`,
+        );
+      return node;
+    });
+}
+
+async function liveSave(e: Entry, name: string, plans: readonly SnapshotDiskPlan[], signal?: AbortSignal) {
+  const devices = await qmpDevices(e, plans);
+  // the memory goes into the first disk taken, as libvirt picks it
+  await e.runner!.snapshot.save(name, devices[0]!, devices, signal);
+}
+
+async function liveDelete(e: Entry, name: string, plans: readonly SnapshotDiskPlan[], signal?: AbortSignal) {
+  const devices = await qmpDevices(e, plans);
+  if (devices.length > 0) await e.runner!.snapshot.remove(name, devices, signal);
+}
+
+/** The libvirt state name a listed snapshot reports. */
+function listedState(s: DomainSnapshotDef): DomainStateName {
+  const st = s.state ?? 'nostate';
+  return st === 'disk-snapshot' ? 'shutoff' : st;
+}
+
+/** `virDomainListAllSnapshots`: oldest first, with which one is current. */
+export async function listSnapshots(
+  side: MigrationSide,
+  dom: DomainRef,
+  opts: CallOptions,
+): Promise<SnapshotInfo[]> {
+  const e = await side.owned(dom, opts, 'list the snapshots of');
+  return storeOf(side, e)
+    .list()
+    .map((s) => ({
+      name: s.name!,
+      state: listedState(s),
+      creationTime: s.creationTime ?? 0,
+      current: s.active === 1,
+      ...(s.description !== undefined ? { description: s.description } : {}),
+      ...(s.parentName !== undefined ? { parent: s.parentName } : {}),
+    }));
+}
+
+/** `virDomainSnapshotGetXMLDesc`: the document as libvirt gives it (no `<active>`, which is its file's). */
+export async function snapshotXml(
+  side: MigrationSide,
+  dom: DomainRef,
+  name: string,
+  opts: CallOptions,
+): Promise<string> {
+  const e = await side.owned(dom, opts, 'read a snapshot of');
+  const s = storeOf(side, e).get(name);
+  delete s.active;
+  return s.toXML();
+}
+
+/** `virDomainSnapshotDelete`: the snapshot (and with `children` all below it), from the images and the metadata. */
+export async function deleteSnapshot(
+  side: MigrationSide,
+  dom: DomainRef,
+  name: string,
+  opts: CallOptions & { children?: boolean },
+): Promise<void> {
+  const e = await side.owned(dom, opts, 'delete a snapshot of');
+  await side.jobs.run(e.uuid, 'snapshot delete', () => remove(side, e, name, opts), opts.signal);
+}
+
+async function remove(
+  side: MigrationSide,
+  e: Entry,
+  name: string,
+  opts: CallOptions & { children?: boolean },
+) {
+  refuseForeign(e, 'delete a snapshot of');
+  const store = storeOf(side, e);
+  const all = store.list();
+  const snap = store.get(name);
+  const doomed = opts.children ? below(all, name) : [snap];
+  const current = store.current();
+  // the deepest first: a parent's image state stays valid while its children go
+  const removed = new Set<string>();
+  for (const s of [...doomed].reverse()) {
+    if (isExternal(s)) {
+      const hasChildren = all.some((c) => c.parentName === s.name && !removed.has(c.name!));
+      const merged = await commitExternal(e, s, hasChildren, opts.signal);
+      side.store.write(e.name, merged.def.toXML({ inactive: true }));
+      e.config = merged.def;
+      removeOverlays(merged.overlays);
+    } else {
+      const domNow = isActive(e) ? e.live : e.config;
+      if (!domNow) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
+      const plans = storedPlan(s, domNow);
+      if (isActive(e)) await liveDelete(e, s.name!, plans, opts.signal);
+      else await qemuImgSnapshots('-d', s.name!, plans, opts.signal);
+    }
+    store.remove(s.name!);
+    removed.add(s.name!);
+  }
+  const gone = new Set(doomed.map((s) => s.name!));
+  for (const s of all) {
+    if (gone.has(s.name!) || s.parentName === undefined || !gone.has(s.parentName)) continue;
+    // children of a deleted snapshot move up to its parent
+    if (snap.parent) s.parent = { name: snap.parent.name! };
+    else delete s.parent;
+    store.write(s);
+  }
+  if (current !== undefined && gone.has(current)) store.setCurrent(snap.parentName);
+}
+
+/** `name` and every snapshot below it, parents first. */
+function below(all: readonly DomainSnapshotDef[], name: string): DomainSnapshotDef[] {
+  const out = all.filter((s) => s.name === name);
+  for (let i = 0; i < out.length; i++)
+    for (const s of all) if (s.parentName === out[i]!.name && !out.includes(s)) out.push(s);
+  return out;
+}
+
+/** libvirt's undefine rule: an inactive domain with snapshots needs `snapshots` (their metadata goes too). */
+export function undefineSnapshots(stateRoot: string, e: Entry, drop: boolean): void {
+  const store = new SnapshotStore(stateRoot, e.name);
+  const n = store.list().length;
+  if (n === 0 || isActive(e)) return;
+  if (!drop)
+    throw new VirError('OPERATION_INVALID', 'qemu', `cannot delete inactive domain with ${n} snapshots`);
+  store.removeAll();
+}
+
+/** libvirt's rename rule: a domain with snapshots keeps its name. */
+export function refuseRenameWithSnapshots(stateRoot: string, e: Entry): void {
+  if (new SnapshotStore(stateRoot, e.name).list().length > 0)
+    throw new VirError('OPERATION_INVALID', 'qemu', 'cannot rename domain with snapshots');
+}
