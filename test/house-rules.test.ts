@@ -77,7 +77,17 @@ const LARGE_FILES: Record<string, string> = {
 };
 
 /** The stages of the QEMU driver, each a folder with an `index.ts`. */
-const QEMU_STAGES = ['probe', 'caps', 'defaults', 'command-line', 'storage', 'domains', 'lifecycle', 'qmp'];
+const QEMU_STAGES = [
+  'probe',
+  'caps',
+  'defaults',
+  'command-line',
+  'storage',
+  'network',
+  'domains',
+  'lifecycle',
+  'qmp',
+];
 
 /** Import graph of `src/`: module -> the modules it imports (relative imports, types included). */
 function importGraph(files: string[]): Map<string, string[]> {

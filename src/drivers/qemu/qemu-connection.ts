@@ -59,6 +59,7 @@ import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions 
 import { type MonitorOpts, monitorCommand, screenshot } from './domains/monitor-calls.js';
 import type { HelperBinaries } from './lifecycle/index.js';
 import { migrationHosts } from './migration-hosts.js';
+import { QemuNetworks } from './network/index.js';
 import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
 import type { QemuCaps } from './probe/qemu-caps.js';
@@ -119,6 +120,8 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   readonly #domainOptions: QemuDomainsOptions;
   /** `dir` storage pools on these roots (storage/). */
   readonly storage: QemuStorage;
+  /** Virtual networks on these roots (network/). */
+  readonly networks: QemuNetworks;
 
   constructor(options: QemuConnectionOptions) {
     super();
@@ -128,6 +131,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     this.storage = QemuStorage.open(options.paths.configDir, options.paths.runDir, (...v) =>
       guestUsingVolume(this, ...v),
     );
+    this.networks = QemuNetworks.open(options.paths.configDir, options.paths.runDir);
     this.#domainOptions = {
       configRoot: options.paths.configDir,
       stateRoot: options.paths.stateDir,
@@ -170,6 +174,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     if (this.#closed) return;
     this.#closed = true;
     this.storage.close();
+    this.networks.close();
     await this.#domains.release();
   }
 
