@@ -128,10 +128,10 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     this.#options = options;
     this.paths = options.paths;
     this.#cache = sharedCache(options.paths, options.kvm);
+    this.networks = QemuNetworks.open(options.paths.configDir, options.paths.runDir);
     this.storage = QemuStorage.open(options.paths.configDir, options.paths.runDir, (...v) =>
       guestUsingVolume(this, ...v),
     );
-    this.networks = QemuNetworks.open(options.paths.configDir, options.paths.runDir);
     this.#domainOptions = {
       configRoot: options.paths.configDir,
       stateRoot: options.paths.stateDir,
@@ -154,6 +154,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
         });
       },
       commandLine: commandLineFor(this.#cache, this.storage),
+      networks: this.networks,
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),
       ...domainTimeouts(options.timeouts),
       defaultMachine: async (emulator, arch, signal) =>
