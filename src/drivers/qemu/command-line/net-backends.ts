@@ -38,7 +38,7 @@ export function actualConnection(
     });
   if (!host)
     throw unsupported(
-      `virtual network '${name}' needs a network driver, which virtkit's QEMU driver does not have`,
+      `virtual network '${name}' needs a network driver to resolve it, and this command line has none (the QEMU driver's networks resolve it at start; hot-plugging such an interface is not supported yet)`,
       `${field}/source/@network`,
     );
   const c = host.resolveNetwork(name, portRequest(n));
