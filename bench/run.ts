@@ -28,6 +28,7 @@ const MODULES = [
   'qemu-argv-corpus',
   'remote',
   'storage',
+  'network',
   'xml',
   'cli',
   'bundle-size',

@@ -179,6 +179,7 @@ function initScript(
   agent = false,
   hotplug = false,
   shell = false,
+  dhcp = false,
 ): string {
   return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -213,7 +214,14 @@ for d in /sys/class/input/input*; do
   fi
 done
 echo "VK button \${pw:-none}"
-${agent ? AGENT_START : ''}echo ${REPORT_END}
+${
+  dhcp
+    ? `# ask the first NIC's network for a lease (udhcpc; the script that would configure the address is /bin/true)
+ip link set eth0 up 2>/dev/null
+udhcpc -i eth0 -n -q -t 10 -T 2 -s /bin/true -x hostname:vkguest 2>&1 | while read -r l; do echo "VK dhcp $l"; done
+`
+    : ''
+}${agent ? AGENT_START : ''}echo ${REPORT_END}
 ${
   echo
     ? `# answer each line typed on the console (a guest that is still alive says so, e.g. after a migration),
@@ -314,12 +322,14 @@ export function buildTinyLinux(
     hotplug?: boolean;
     /** Runs each line typed on the console as a shell command, then says `VK done <status>`. */
     shell?: boolean;
+    /** Ask for a DHCP lease on eth0 before the report ends (`VK dhcp` lines). */
+    dhcp?: boolean;
   } = {},
 ): TinyLinux {
   const cacheDir = opts.cacheDir ?? join(tmpdir(), `vk-tiny-linux-${process.pid}`);
   mkdirSync(cacheDir, { recursive: true });
   const plan = planModules(kernel);
-  const echo = `${opts.echo ? '-echo' : ''}${opts.agent ? '-agent' : ''}${opts.hotplug ? '-hotplug' : ''}${opts.shell ? '-shell' : ''}`;
+  const echo = `${opts.echo ? '-echo' : ''}${opts.agent ? '-agent' : ''}${opts.hotplug ? '-hotplug' : ''}${opts.shell ? '-shell' : ''}${opts.dhcp ? '-dhcp' : ''}`;
   const initrd = join(cacheDir, `initramfs-${kernel.version}-${opts.share ?? 'noshare'}${echo}.cpio.gz`);
   if (existsSync(initrd)) return { kernel, initrd, plan };
   const dir = (name: string): CpioEntry => ({ name, mode: S_IFDIR | 0o755 });
@@ -340,6 +350,7 @@ export function buildTinyLinux(
           opts.agent,
           opts.hotplug,
           opts.shell,
+          opts.dhcp,
         ),
       ),
     },

@@ -84,6 +84,7 @@ const QEMU_STAGES = [
   'command-line',
   'storage',
   'nodedev',
+  'network',
   'domains',
   'lifecycle',
   'qmp',

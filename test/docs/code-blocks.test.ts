@@ -56,6 +56,7 @@ const COMPILE_ONLY: Readonly<Record<string, string>> = {
     'migrates a running guest between two state roots (the real-QEMU tests in test/drivers/qemu-migration do)',
   'docs/drivers.md:The QEMU driver:1': 'makes a pool directory under /srv and a 10 GiB image in it',
   'docs/drivers.md:Devices:1': 'hot-plugs devices into a running QEMU guest',
+  'docs/drivers.md:QEMU networks:1': 'makes a bridge, nftables rules and a dnsmasq on the host (as root)',
 };
 
 /** README blocks that fail as the README stands (README.md is the lead's to fix), with the cause. */

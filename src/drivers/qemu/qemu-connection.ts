@@ -59,6 +59,7 @@ import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions 
 import { type MonitorOpts, monitorCommand, screenshot } from './domains/monitor-calls.js';
 import type { HelperBinaries } from './lifecycle/index.js';
 import { migrationHosts } from './migration-hosts.js';
+import { QemuNetworks } from './network/index.js';
 import { QemuNodeDevices } from './nodedev/index.js';
 import type { QemuPaths } from './paths.js';
 import { QemuCapsCache } from './probe/caps-cache.js';
@@ -124,12 +125,15 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   readonly storage: QemuStorage;
   /** The host's devices from sysfs (nodedev/). */
   readonly nodeDevices: QemuNodeDevices;
+  /** Virtual networks on these roots (network/). */
+  readonly networks: QemuNetworks;
 
   constructor(options: QemuConnectionOptions) {
     super();
     this.#options = options;
     this.paths = options.paths;
     this.#cache = sharedCache(options.paths, options.kvm);
+    this.networks = QemuNetworks.open(options.paths.configDir, options.paths.runDir);
     this.storage = QemuStorage.open(
       options.paths.configDir,
       options.paths.runDir,
@@ -159,6 +163,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
         });
       },
       commandLine: commandLineFor(this.#cache, this.storage),
+      networks: this.networks,
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),
       ...domainTimeouts(options.timeouts),
       defaultMachine: async (emulator, arch, signal) =>
@@ -179,6 +184,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     if (this.#closed) return;
     this.#closed = true;
     this.storage.close();
+    this.networks.close();
     await this.#domains.release();
   }
 

@@ -61,11 +61,20 @@ export function startAsNobody(
     groups?: readonly number[];
     timeoutMs?: number;
     boot?: { until: string; ms: number };
+    /** Transient networks the child creates first (their reports come first). */
+    networks?: string[];
   } = {},
 ): Promise<ChildResult[]> {
   const driverOptions = opts.driverOptions ?? {};
   const script = join(import.meta.dirname, 'session-guest-child.ts');
-  const input = JSON.stringify({ root, xmls, emulator: QEMU_BINARY, driverOptions, boot: opts.boot });
+  const input = JSON.stringify({
+    root,
+    xmls,
+    emulator: QEMU_BINARY,
+    driverOptions,
+    boot: opts.boot,
+    networks: opts.networks,
+  });
   // by default the kvm group, as a user who may run KVM guests has it
   const wanted = opts.groups ?? (KVM_GROUP !== undefined ? [KVM_GROUP] : []);
   const groups = wanted.length > 0 ? [`--groups=${wanted.join(',')}`] : ['--clear-groups'];

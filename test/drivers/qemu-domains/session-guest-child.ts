@@ -19,6 +19,8 @@ const input = JSON.parse(process.argv[2] ?? '{}') as {
   driverOptions?: Record<string, unknown>;
   /** Boot instead of a paused start: read the console until `until` appears (or `ms` pass). */
   boot?: { until: string; ms: number };
+  /** Transient networks created (started) before the guests; one report each, before the guests'. */
+  networks?: string[];
 };
 
 /** Command lines of live processes that mention `marker`. */
@@ -49,7 +51,19 @@ const conn = await connect(input.uri ?? 'qemu:///session', {
   },
 });
 const results: Record<string, unknown>[] = [];
+const errorOf = (err: unknown) =>
+  isVirError(err)
+    ? { code: err.code, field: err.field, message: err.message }
+    : { code: 'NOT_VIR_ERROR', message: String(err) };
 try {
+  for (const xml of input.networks ?? []) {
+    try {
+      const net = await conn.networks.create(xml);
+      results.push({ ok: true, uid: process.getuid?.(), liveXml: await net.getXML() });
+    } catch (err) {
+      results.push({ ok: false, uid: process.getuid?.(), error: errorOf(err) });
+    }
+  }
   for (const xml of input.xmls) {
     const uid = process.getuid?.();
     try {
@@ -87,16 +101,12 @@ try {
         await dom.undefine();
       }
     } catch (err) {
-      results.push({
-        ok: false,
-        uid,
-        error: isVirError(err)
-          ? { code: err.code, field: err.field, message: err.message }
-          : { code: 'NOT_VIR_ERROR', message: String(err) },
-      });
+      results.push({ ok: false, uid, error: errorOf(err) });
     }
   }
 } finally {
+  for (const n of await conn.networks.list({ active: true }).catch(() => []))
+    await n.destroy().catch(() => {});
   await conn.close();
 }
 process.stdout.write(`${JSON.stringify(results)}\n`);

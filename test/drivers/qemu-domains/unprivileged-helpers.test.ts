@@ -180,7 +180,7 @@ describe.skipIf(!HAS_QEMU || AS_NOBODY_NOTE !== '' || BRIDGE_NOTE !== '')(
           ? /is not installed/
           : !isSetuidRoot(helper)
             ? /is not setuid root/
-            : /does not allow bridge|cannot yet take the descriptor/;
+            : /does not allow bridge/;
         expect(r?.error?.message).toMatch(why);
         expect(processesMentioning(root)).toEqual([]);
         // no tap was made for the guest

@@ -13,7 +13,7 @@ import {
   bridgeAclAllows,
   findBridgeHelper,
   isSetuidRoot,
-  refuseUnprivilegedBridge,
+  unprivilegedBridgeHelper,
 } from '../../../src/drivers/qemu/lifecycle/bridge-helper.js';
 import { isVirError } from '../../../src/errors.js';
 
@@ -76,24 +76,26 @@ describe('qemu-bridge-helper', () => {
     expect(bridgeAclAllows('br0', loop)).toBe(true);
   });
 
-  it('an unprivileged bridge is refused naming the interface, with the first reason that applies', () => {
+  it('an unprivileged bridge is refused naming the interface with the first reason that applies, else QEMU gets the helper', () => {
     const field = '/domain/devices/interface[2]';
-    const missing = refusal(() => refuseUnprivilegedBridge('br0', field, { helper: join(dir, 'none') }));
+    const missing = refusal(() => unprivilegedBridgeHelper('br0', field, { helper: join(dir, 'none') }));
     expect(missing).toMatchObject({ code: 'CONFIG_UNSUPPORTED', field: `${field}/@type` });
     expect(missing.message).toMatch(/is not installed/);
     const plain = file('plain-helper', '', 0o755);
-    expect(refusal(() => refuseUnprivilegedBridge('br0', field, { helper: plain })).message).toMatch(
+    expect(refusal(() => unprivilegedBridgeHelper('br0', field, { helper: plain })).message).toMatch(
       /is not setuid root/,
     );
     if (!IS_ROOT) return;
     const suid = file('suid-helper', '', 0o4755);
     const acl = file('bridge.conf', 'allow br0\n');
     expect(
-      refusal(() => refuseUnprivilegedBridge('br9', field, { helper: suid, aclFile: acl })).message,
+      refusal(() => unprivilegedBridgeHelper('br9', field, { helper: suid, aclFile: acl })).message,
     ).toMatch(/does not allow bridge 'br9'/);
-    // allowed: what remains is the descriptor hand-over virtkit cannot do yet
-    const last = refusal(() => refuseUnprivilegedBridge('br0', field, { helper: suid, aclFile: acl }));
-    expect(last).toMatchObject({ code: 'CONFIG_UNSUPPORTED', field: `${field}/@type` });
-    expect(last.message).toMatch(/would create the tap, but virtkit cannot yet take the descriptor/);
+    // allowed: QEMU is given the helper to run itself (-netdev bridge,helper=)
+    expect(unprivilegedBridgeHelper('br0', field, { helper: suid, aclFile: acl })).toBe(suid);
+    // an ACL this user cannot judge is the helper's to judge
+    expect(unprivilegedBridgeHelper('br0', field, { helper: suid, aclFile: join(dir, 'none.conf') })).toBe(
+      suid,
+    );
   });
 });

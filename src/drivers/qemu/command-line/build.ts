@@ -154,7 +154,12 @@ export function buildCommandLine(given: DomainDef, caps: QemuCaps, paths: Comman
   const passthrough = qemuPassthrough(def);
   b.add(...passthrough.args);
   for (const [k, v] of passthrough.env) env[k] = v;
-  b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
+  // QEMU runs qemu-bridge-helper itself for an unprivileged bridge NIC: any seccomp sandbox sets
+  // no_new_privs, so the setuid helper could not make the tap; such a guest goes without one,
+  // as libvirt's guests do with qemu.conf's seccomp_sandbox = 0
+  const bridgeHelper = (def.devices?.interfaces ?? []).some((_, i) => paths.bridgeHelper?.(i) !== undefined);
+  if (!bridgeHelper)
+    b.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
   // libvirt writes the panic notifiers after the sandbox.
   buildPanics(b, def, facts);
   buildVsock(b, def, facts, paths);

@@ -27,7 +27,7 @@ function unsupported(message: string, field: string): VirError {
 /** The interface's actual type, and the bridge a virtual network plugs it into. */
 export function actualConnection(
   n: InterfaceDef,
-  host: NetHost | undefined,
+  host: Pick<NetHost, 'resolveNetwork'> | undefined,
   field: string,
 ): { type: ActualType; bridge?: string | undefined } {
   if (n.type !== 'network') return { type: n.type, bridge: n.source?.bridge };
@@ -38,7 +38,7 @@ export function actualConnection(
     });
   if (!host)
     throw unsupported(
-      `virtual network '${name}' needs a network driver, which virtkit's QEMU driver does not have`,
+      `virtual network '${name}' needs a network driver to resolve it, and this command line has none (the QEMU driver's networks resolve it at start; hot-plugging such an interface is not supported yet)`,
       `${field}/source/@network`,
     );
   const c = host.resolveNetwork(name, portRequest(n));
@@ -53,7 +53,7 @@ export function actualConnection(
 /** The host PCI function a `type='network'` interface gets when its network hands out host devices. */
 export function networkHostdev(
   n: InterfaceDef,
-  host: NetHost | undefined,
+  host: Pick<NetHost, 'resolveNetwork'> | undefined,
 ): { domain: number; bus: number; slot: number; function: number } | undefined {
   if (n.type !== 'network' || n.source?.network === undefined || !host) return undefined;
   const c = host.resolveNetwork(n.source.network, portRequest(n));
@@ -83,6 +83,8 @@ function socketAddr(address: string | undefined, port: string | undefined, field
 export interface StartedForNic {
   passtSocket?: () => string | undefined;
   tap?: () => string | undefined;
+  /** The qemu-bridge-helper QEMU runs for the interface (unprivileged), when there is no tap. */
+  bridgeHelper?: () => string | undefined;
 }
 
 /**
@@ -110,6 +112,38 @@ function namedTapProps(n: InterfaceDef, ifname: string, field: string): Props {
   };
   if (n.tune?.sndbuf !== undefined) p.sndbuf = n.tune.sndbuf;
   return p;
+}
+
+/**
+ * A tap QEMU gets from qemu-bridge-helper itself (`-netdev bridge`): the
+ * setuid helper creates it and joins it to `bridge`, as an unprivileged user
+ * cannot. What QEMU does not let such a tap take is refused, as for a named tap.
+ */
+function bridgeHelperProps(n: InterfaceDef, bridge: string, helper: string, field: string): Props {
+  if (n.driver?.name === 'vhost')
+    throw unsupported(
+      'the vhost driver on a tap made by qemu-bridge-helper is not supported yet',
+      `${field}/driver/@name`,
+    );
+  if ((n.driver?.queues ?? 1) > 1)
+    throw unsupported(
+      'several queues on a tap made by qemu-bridge-helper are not supported yet',
+      `${field}/driver/@queues`,
+    );
+  if (n.tune?.sndbuf !== undefined)
+    throw unsupported('sndbuf on a tap made by qemu-bridge-helper is not supported', `${field}/tune/sndbuf`);
+  if (n.target?.dev !== undefined)
+    throw unsupported(
+      'a tap name for qemu-bridge-helper, which names its taps itself',
+      `${field}/target/@dev`,
+    );
+  if (n.mtu?.size !== undefined)
+    throw unsupported('an MTU on a tap made by qemu-bridge-helper', `${field}/mtu/@size`);
+  return {
+    type: 'bridge',
+    br: checkValue(bridge, `${field}/source/@bridge`),
+    helper: checkValue(helper, `${field}/source/@bridge`),
+  };
 }
 
 /** How long QEMU waits before it reconnects to a passt that went away (libvirt's fixed 5 s). */
@@ -163,6 +197,9 @@ export function netdevProps(
     case 'bridge': {
       const ifname = host ? undefined : started.tap?.();
       if (ifname !== undefined) return namedTapProps(n, ifname, field);
+      const helper = host || actual.type !== 'bridge' ? undefined : started.bridgeHelper?.();
+      if (helper !== undefined && actual.bridge !== undefined)
+        return bridgeHelperProps(n, actual.bridge, helper, field);
       if (!host)
         throw unsupported(
           `interface type '${n.type}' needs a host network setup virtkit does not do yet`,

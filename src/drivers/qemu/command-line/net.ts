@@ -154,24 +154,27 @@ export function buildNets(
   boot: Map<object, number>,
   host: NetHost | undefined,
   usbAddr: UsbAddrFn,
-  started: Pick<CommandLinePaths, 'passtSocket' | 'bridgeTap'> = {},
+  started: Pick<CommandLinePaths, 'passtSocket' | 'bridgeTap' | 'networks' | 'bridgeHelper'> = {},
 ): void {
+  // the driver's own networks answer when no NetHost does (the runtime path)
+  const networks = host ?? started.networks;
   let next = 0;
   for (const [i, n] of (def.devices?.interfaces ?? []).entries()) {
     const field = `/domain/devices/interface[${i + 1}]`;
     if (n.type === 'hostdev') continue;
     checkConsumed(n, host, field);
     // a network that hands out PCI functions: the interface is a host device (see hostdevs.ts)
-    if (networkHostdev(n, host) !== undefined) continue;
+    if (networkHostdev(n, networks) !== undefined) continue;
     const user = n.alias?.name;
     const alias = user?.startsWith('ua-') ? user : `net${next++}`;
     buildNic(
       b,
       n,
-      { alias, field, facts, bootindex: boot.get(n), host, usbAddr },
+      { alias, field, facts, bootindex: boot.get(n), host, usbAddr, ...(networks ? { networks } : {}) },
       {
         passtSocket: () => started.passtSocket?.(alias, i),
         tap: () => started.bridgeTap?.(i),
+        bridgeHelper: () => started.bridgeHelper?.(i),
       },
     );
   }
@@ -185,12 +188,14 @@ export interface NicContext {
   bootindex: number | undefined;
   host: NetHost | undefined;
   usbAddr: UsbAddrFn;
+  /** What virtual networks resolve to, when not the {@link NetHost}'s. */
+  networks?: Pick<NetHost, 'resolveNetwork'>;
 }
 
 /** One interface's `-netdev` and `-device` (also what a hot-plug sends, see domains/hotplug-nic.ts). */
 export function buildNic(b: ArgvBuilder, n: InterfaceDef, x: NicContext, started: StartedForNic = {}): void {
   const { alias, field, facts, host } = x;
-  const actual = actualConnection(n, host, field);
+  const actual = actualConnection(n, host ?? x.networks, field);
   const netdev = netdevProps(b, n, alias, actual, host, field, started);
   b.props('-netdev', { ...netdev, id: `host${alias}` }, field);
   const driver = nicDriver(n, field);

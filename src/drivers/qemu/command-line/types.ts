@@ -171,6 +171,18 @@ export interface CommandLinePaths {
    */
   bridgeTap?: (index: number) => string | undefined;
   /**
+   * What a virtual network resolves to when there is no {@link netHost}
+   * (the driver's own networks, whose ports were taken before the build):
+   * the bridge the interface's tap ({@link bridgeTap}) joins.
+   */
+  networks?: Pick<NetHost, 'resolveNetwork'>;
+  /**
+   * For an unprivileged start: the qemu-bridge-helper QEMU runs itself for a
+   * bridge interface, by the interface's 0-based index (`-netdev
+   * bridge,br=,helper=`), when no tap was made for it.
+   */
+  bridgeHelper?: (index: number) => string | undefined;
+  /**
    * The clock a `<clock offset='variable'>` guest's RTC is set from: `now` in seconds since the
    * epoch and the host's `localOffset` from UTC in seconds (east positive). Default: the real ones.
    */

@@ -77,8 +77,14 @@ export async function bootGuest(
   prepareNvram(live);
   const lease = await allocateGraphicsPorts(live);
   let helpers: GuestHelpers | undefined;
+  let netPorts: { release(): void } | undefined;
   try {
-    helpers = await startGuestHelpers(live, roots, host.options.helperBinaries, opts.signal);
+    // network interfaces first: their ports name the bridge the taps join
+    netPorts = await host.options.networks?.plugGuest(live);
+    helpers = withNetworkPorts(
+      await startGuestHelpers(live, roots, host.options.helperBinaries, opts.signal),
+      netPorts,
+    );
     const command = await host.options.commandLine(live, paths, opts.signal, helpers.sockets, {
       ...(incoming ? { incoming: 'defer' } : {}),
     });
@@ -120,8 +126,23 @@ export async function bootGuest(
     releasePorts(lease);
     if (helpers && e.helpers === helpers) e.helpers = undefined;
     await helpers?.stop();
+    if (!helpers) netPorts?.release();
     throw err;
   }
+}
+
+/** The guest's helpers, whose stop also gives back the guest's network ports. */
+function withNetworkPorts(h: GuestHelpers, ports: { release(): void } | undefined): GuestHelpers {
+  if (!ports) return h;
+  return {
+    sockets: h.sockets,
+    running: h.running,
+    onUnexpectedExit: (l) => h.onUnexpectedExit(l),
+    stop: async () => {
+      ports.release();
+      await h.stop();
+    },
+  };
 }
 
 /** What QEMU decided while it waits at `-S`, into the live definition; returns its XML for the status file. */

@@ -36,6 +36,15 @@ export interface QemuDomainsOptions {
   readonly commandLine: CommandLineFor;
   /** swtpm and other helper binaries, when not the ones on PATH. */
   readonly helperBinaries?: HelperBinaries;
+  /**
+   * The virtual networks of the same roots: a port per `<interface
+   * type='network'>` of a guest about to start, written into its live
+   * definition (`<source portid bridge>`), given back when it stops.
+   * Without it such an interface is refused.
+   */
+  readonly networks?: {
+    plugGuest(def: DomainDef): Promise<{ release(): void }>;
+  };
   /** Define-time defaults (machine, controllers, balloon, ...), applied in place before a definition is stored. */
   readonly applyDefaults?: (def: DomainDef, signal?: AbortSignal) => Promise<void>;
 }

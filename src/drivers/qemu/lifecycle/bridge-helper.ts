@@ -10,13 +10,15 @@
  * default `qemu-bridge-helper`), looked up on PATH and then in
  * `/usr/libexec/qemu`, `/usr/libexec`, `/usr/lib/qemu`, `/usr/lib`.
  *
- * What virtkit cannot do yet is take that descriptor: receiving one needs
- * `recvmsg` with SCM_RIGHTS, which Node.js does not offer for a tap (its
- * IPC channels accept sockets only), and the runner spawns QEMU itself. So
- * an unprivileged bridge start is refused, but with the reason that applies
- * first, checked in the order the helper itself would fail: no helper, a
- * helper that is not setuid root (it could not create the tap), an ACL that
- * does not allow the bridge, then the descriptor hand-over.
+ * virtkit cannot take that descriptor (receiving one needs `recvmsg` with
+ * SCM_RIGHTS, which Node.js does not offer for a tap), so QEMU runs the
+ * helper itself instead (`-netdev bridge,br=BR,helper=PATH`), which QEMU
+ * documents for exactly this. What would make the helper fail is refused
+ * first, in the order it would fail: no helper, a helper that is not setuid
+ * root (it could not create the tap), an ACL that does not allow the bridge.
+ * Only the unprivileged runtime path does this: as root the driver makes the
+ * tap itself (bridge-taps.ts), and the domainxml conformance keeps libvirt's
+ * tap descriptor argv.
  *
  * @module
  */
@@ -91,14 +93,17 @@ export function bridgeAclAllows(bridge: string, file = BRIDGE_ACL_FILE, depth = 
 }
 
 /**
- * Refuses joining `bridge` (for interface `field`) as an unprivileged user,
- * with the first reason that applies. Never returns.
+ * The qemu-bridge-helper QEMU runs itself to join `bridge` (for interface
+ * `field`) as an unprivileged user (`-netdev bridge,br=,helper=`): checked
+ * in the order the helper would fail, each refusal naming the interface. An
+ * ACL this user cannot read is left to the helper to judge (QEMU then fails
+ * the start with the helper's message).
  */
-export function refuseUnprivilegedBridge(
+export function unprivilegedBridgeHelper(
   bridge: string,
   field: string,
   opts: { helper?: string; aclFile?: string } = {},
-): never {
+): string {
   const name = opts.helper ?? 'qemu-bridge-helper';
   const fail = (why: string): never => {
     throw new VirError(
@@ -116,10 +121,8 @@ export function refuseUnprivilegedBridge(
   if (!isSetuidRoot(helper))
     return fail(`${helper} is not setuid root, so it cannot create a tap for this user (chmod u+s as root)`);
   const acl = opts.aclFile ?? BRIDGE_ACL_FILE;
-  const allowed = bridgeAclAllows(bridge, acl);
   // the ACL is often readable by the setuid helper only (root:qemu 0640): then it is not judged here
-  if (allowed === false) return fail(`${acl} does not allow bridge '${bridge}' (add 'allow ${bridge}')`);
-  return fail(
-    `${helper} ${allowed === true ? 'would create the tap' : 'may create the tap'}, but virtkit cannot yet take the descriptor it passes back (Node.js cannot receive a tap descriptor over a unix socket)`,
-  );
+  if (bridgeAclAllows(bridge, acl) === false)
+    return fail(`${acl} does not allow bridge '${bridge}' (add 'allow ${bridge}')`);
+  return helper;
 }

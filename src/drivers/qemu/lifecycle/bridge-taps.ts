@@ -6,10 +6,10 @@
  * attached to the bridge and brought up; QEMU then opens it by name. The
  * tap is deleted when the guest stops.
  *
- * Creating taps takes CAP_NET_ADMIN: as another user the start is refused
- * (libvirt's session mode asks qemu-bridge-helper for a tap descriptor; see
- * bridge-helper.ts for how far virtkit goes and why it stops). A bridge that
- * does not exist is refused naming `<source bridge>`.
+ * Creating taps takes CAP_NET_ADMIN: as another user QEMU runs
+ * qemu-bridge-helper itself (bridge-helper.ts). A bridge that does not exist
+ * is refused naming `<source bridge>`. An `<interface type='network'>`
+ * joins the bridge its network port names (`<source bridge>`, written at start).
  *
  * @module
  */
@@ -17,7 +17,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { InterfaceDef } from '../../../conf/domain/devices/index.js';
 import { VirError } from '../../../errors.js';
-import { refuseUnprivilegedBridge } from './bridge-helper.js';
+import { unprivilegedBridgeHelper } from './bridge-helper.js';
 
 export interface BridgeTap {
   /** The interface's 0-based index among the guest's interfaces. */
@@ -69,15 +69,25 @@ export function tapMac(mac: string | undefined): string | undefined {
   return `fe${mac.slice(2)}`;
 }
 
-/** Which interfaces join a bridge, checked before anything is created. */
+/** The bridge an interface joins: its own (`type='bridge'`) or its network port's (`type='network'`, resolved at start). */
+function joinedBridge(n: InterfaceDef): boolean {
+  return n.type === 'bridge' || (n.type === 'network' && n.source?.portid !== undefined);
+}
+
+/**
+ * Which interfaces join a bridge, checked before anything is created: a
+ * tap to make for each (as root), or as another user the qemu-bridge-helper
+ * QEMU runs for it (`helpers`, by interface index).
+ */
 export function plannedTaps(
   interfaces: readonly InterfaceDef[],
   uuid: string,
   opts: { helper?: string; aclFile?: string } = {},
+  helpers: Record<number, string> = {},
 ): BridgeTap[] {
   const out: BridgeTap[] = [];
   for (const [i, n] of interfaces.entries()) {
-    if (n.type !== 'bridge') continue;
+    if (!joinedBridge(n)) continue;
     const field = `/domain/devices/interface[${i + 1}]`;
     const bridge = n.source?.bridge;
     if (bridge === undefined || !IFNAME.test(bridge))
@@ -88,8 +98,11 @@ export function plannedTaps(
       throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `${field}: bridge '${bridge}' does not exist`, {
         field: `${field}/source/@bridge`,
       });
-    // as a user, libvirt's way is qemu-bridge-helper: refused with the reason that applies (bridge-helper.ts)
-    if (process.getuid?.() !== 0) refuseUnprivilegedBridge(bridge, field, opts);
+    // as a user, libvirt's way is qemu-bridge-helper, which QEMU runs itself (bridge-helper.ts)
+    if (process.getuid?.() !== 0) {
+      helpers[i] = unprivilegedBridgeHelper(bridge, field, opts);
+      continue;
+    }
     const ifname = tapName(n, uuid, i, field);
     if (existsSync(`/sys/class/net/${ifname}`) && !(n.target?.dev === undefined && isStaleTap(ifname)))
       throw new VirError(

@@ -41,6 +41,8 @@ export interface HelperSockets {
   passtSockets?: Record<number, string>;
   /** The tap made for each bridge interface, by interface index (0-based). */
   bridgeTaps?: Record<number, string>;
+  /** The qemu-bridge-helper QEMU runs for each bridge interface of an unprivileged guest, by interface index. */
+  bridgeHelpers?: Record<number, string>;
 }
 
 export interface GuestHelpers {
@@ -93,7 +95,7 @@ export async function forgetGuestHelpers(
 ): Promise<void> {
   rmSync(helperRunDir(roots, uuid), { recursive: true, force: true });
   for (const [i, n] of (live?.devices?.interfaces ?? []).entries()) {
-    if (n.type !== 'bridge' || n.source?.bridge === undefined) continue;
+    if ((n.type !== 'bridge' && n.type !== 'network') || n.source?.bridge === undefined) continue;
     try {
       const ifname = tapName(n, uuid, i, `/domain/devices/interface[${i + 1}]`);
       await deleteTap({ index: i, ifname, bridge: n.source.bridge });
@@ -130,11 +132,14 @@ export async function startGuestHelpers(
   try {
     // everything that can be refused is checked before the first tap or process is made
     const interfaces = def.devices?.interfaces ?? [];
+    const bridgeHelpers: Record<number, string> = {};
     const plannedTapList = plannedTaps(
       interfaces,
       guest.uuid,
       binaries.bridgeHelper !== undefined ? { helper: binaries.bridgeHelper } : {},
+      bridgeHelpers,
     );
+    if (Object.keys(bridgeHelpers).length > 0) sockets.bridgeHelpers = bridgeHelpers;
     const daemons: Array<{ spec: HelperSpec; done: (socket: string) => void }> = [];
     for (const [i, fs] of (def.devices?.filesystems ?? []).entries()) {
       // a share with <source socket> is served by a daemon someone else runs

@@ -1,5 +1,6 @@
 /**
- * Storage pools on disk, laid out as libvirt keeps them: persistent
+ * Storage pools (and, with another {@link StoreKind}, virtual networks) on
+ * disk, laid out as libvirt keeps them: persistent
  * definitions in `<configRoot>/storage/<name>.xml`, autostart marks as
  * symbolic links in `<configRoot>/storage/autostart/`, and the pools that
  * run in `<runRoot>/storage/<name>.xml` (the live definition; the run root
@@ -24,15 +25,30 @@ function names(dir: string): string[] {
   }
 }
 
+/** Which kind of object a store holds: its folder under each root and the word errors use. */
+export interface StoreKind {
+  /** The folder under the config and run roots (`storage`, `networks`). */
+  readonly dir: string;
+  /** The object's name in messages (`pool`, `network`). */
+  readonly what: string;
+  /** The error domain. */
+  readonly domain: 'storage' | 'network';
+}
+
+const POOLS: StoreKind = { dir: 'storage', what: 'pool', domain: 'storage' };
+
 export class PoolStore {
   readonly configDir: string;
   readonly autostartDir: string;
   readonly stateDir: string;
+  readonly #kind: StoreKind;
 
-  constructor(configRoot: string, runRoot: string) {
-    this.configDir = join(configRoot, 'storage');
+  /** The store of `kind` (default: storage pools) on these roots. */
+  constructor(configRoot: string, runRoot: string, kind: StoreKind = POOLS) {
+    this.#kind = kind;
+    this.configDir = join(configRoot, kind.dir);
     this.autostartDir = join(this.configDir, 'autostart');
-    this.stateDir = join(runRoot, 'storage');
+    this.stateDir = join(runRoot, kind.dir);
     for (const d of [this.configDir, this.stateDir]) cleanStaleTemps(d);
   }
 
@@ -47,29 +63,29 @@ export class PoolStore {
   }
 
   readConfig(name: string): string {
-    return read(join(this.configDir, `${name}.xml`), name);
+    return read(join(this.configDir, `${name}.xml`), name, this.#kind);
   }
 
   readState(name: string): string {
-    return read(join(this.stateDir, `${name}.xml`), name);
+    return read(join(this.stateDir, `${name}.xml`), name, this.#kind);
   }
 
   writeConfig(name: string, xml: string): void {
-    write(this.configDir, name, xml);
+    write(this.configDir, name, xml, this.#kind);
   }
 
   writeState(name: string, xml: string): void {
-    write(this.stateDir, name, xml);
+    write(this.stateDir, name, xml, this.#kind);
   }
 
   removeState(name: string): void {
-    remove(join(this.stateDir, `${name}.xml`));
+    remove(join(this.stateDir, `${name}.xml`), this.#kind);
   }
 
   /** Removes the definition and its autostart mark. */
   removeConfig(name: string): void {
-    remove(join(this.autostartDir, `${name}.xml`));
-    remove(join(this.configDir, `${name}.xml`));
+    remove(join(this.autostartDir, `${name}.xml`), this.#kind);
+    remove(join(this.configDir, `${name}.xml`), this.#kind);
   }
 
   isAutostart(name: string): boolean {
@@ -93,34 +109,34 @@ export class PoolStore {
       throw toVirError(
         err,
         'SYSTEM_ERROR',
-        'storage',
+        this.#kind.domain,
         `cannot ${on ? 'set' : 'clear'} autostart of '${name}'`,
       );
     }
   }
 }
 
-function read(path: string, name: string): string {
+function read(path: string, name: string, k: StoreKind): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw toVirError(err, 'READ_FAILED', 'storage', `cannot read the definition of pool '${name}'`);
+    throw toVirError(err, 'READ_FAILED', k.domain, `cannot read the definition of ${k.what} '${name}'`);
   }
 }
 
-function write(dir: string, name: string, xml: string): void {
+function write(dir: string, name: string, xml: string, k: StoreKind): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw toVirError(err, 'WRITE_FAILED', 'storage', `cannot create ${dir}`);
+    throw toVirError(err, 'WRITE_FAILED', k.domain, `cannot create ${dir}`);
   }
   writeFileAtomic(join(dir, `${name}.xml`), xml);
 }
 
-function remove(path: string): void {
+function remove(path: string, k: StoreKind): void {
   try {
     rmSync(path, { force: true });
   } catch (err) {
-    throw toVirError(err, 'SYSTEM_ERROR', 'storage', `cannot remove ${path}`);
+    throw toVirError(err, 'SYSTEM_ERROR', k.domain, `cannot remove ${path}`);
   }
 }
