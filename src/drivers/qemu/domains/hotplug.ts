@@ -201,7 +201,7 @@ export function attachDevice(
         nodeRanges(e, live).push(pluggedRange(added.device as DiskDef, first));
       commitLive(e, next);
       // libvirt's qemuDomainAttachDeviceLive: once QEMU took the device, `device-added` with its alias
-      const devAlias = liveId(next, added.kind, added.device);
+      const devAlias = other ? alias : liveId(next, added.kind, added.device);
       side.table.forward({ type: 'device-added', domain: refOf(e), timestamp: Date.now(), devAlias });
     }
     commitConfig(side, e, config);
