@@ -2,7 +2,7 @@
  * `fs` pools on a real block device: a loop device over a 64 MiB file in a
  * temporary directory, formatted by the pool's build (mkfs, checked with
  * blkid) or by mkfs.ext4 directly, mounted on start and unmounted on stop
- * (checked in /proc/self/mounts and with findmnt, never through our own
+ * (checked with findmnt and blkid, never through our own
  * reading), with qcow2 volumes made by qemu-img on the mounted file system.
  * Refusals: a missing device, a file that is not a block device, a device
  * mounted elsewhere, a target holding another mount, the pool types that
@@ -10,15 +10,7 @@
  * device and file made here is removed after each test.
  */
 import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -47,15 +39,14 @@ let base = '';
 let conn: Connection | undefined;
 const loops: string[] = [];
 
-/** The mounts the kernel lists, as (source, target) pairs. */
+/** The mounts as findmnt lists them (it decodes the kernel's escapes, e.g. of a space). */
 function mounts(): { source: string; target: string; fstype: string }[] {
-  return readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const [source = '', target = '', fstype = ''] = l.split(' ');
-      return { source, target, fstype };
-    });
+  const out = JSON.parse(
+    execFileSync('findmnt', ['-J', '-l', '-o', 'SOURCE,TARGET,FSTYPE'], { encoding: 'utf8' }),
+  ) as {
+    filesystems: { source: string; target: string; fstype: string }[];
+  };
+  return out.filesystems.map(({ source, target, fstype }) => ({ source, target, fstype }));
 }
 
 function mountedOn(target: string) {
@@ -195,7 +186,8 @@ describe.skipIf(SKIP !== '')(`fs pools on a loop device${SKIP ? ` (skipped: ${SK
   it('takes a target already mounted from its device as active; overwrite formats a used device', async () => {
     const dev = loopDevice('b');
     execFileSync(MKFS_EXT4!, ['-q', dev]);
-    const target = join(base, 'pool-b');
+    // a space in the path: the kernel writes it escaped in /proc/self/mounts
+    const target = join(base, 'pool b');
     mkdirSync(target);
     execFileSync('mount', [dev, target]);
     writeFileSync(join(target, 'kept.img'), Buffer.alloc(4096));
@@ -224,6 +216,34 @@ describe.skipIf(SKIP !== '')(`fs pools on a loop device${SKIP ? ` (skipped: ${SK
     // the old file system and its file are gone: only the new one's lost+found
     expect((await ext2Pool.listVolumes()).map((v) => v.name)).toEqual(['lost+found']);
     await ext2Pool.destroy();
+  });
+
+  it('after the last connection: a running pool whose mount is gone is inactive; autostart mounts', async () => {
+    const dev = loopDevice('d');
+    execFileSync(MKFS_EXT4!, ['-q', dev]);
+    const target = join(base, 'pool-d');
+    let c = await open();
+    let pool = await c.storagePools.define(fsPool('fsd', dev, target));
+    await pool.build();
+    await pool.start();
+    await c.close();
+    c = await open();
+    pool = await c.storagePools.lookup('fsd');
+    expect(await pool.isActive()).toBe(true);
+    await c.close();
+    // unmounted behind the pool's back: the next table load finds it stopped
+    execFileSync('umount', [target]);
+    c = await open();
+    pool = await c.storagePools.lookup('fsd');
+    expect(await pool.isActive()).toBe(false);
+    await pool.setAutostart(true);
+    await c.close();
+    c = await open();
+    pool = await c.storagePools.lookup('fsd');
+    expect(await pool.isActive()).toBe(true);
+    expect(mountedOn(target).map((m) => m.source)).toEqual([dev]);
+    await pool.destroy();
+    expect(mountedOn(target)).toEqual([]);
   });
 
   it('refuses a missing device, a non-block device, a device mounted elsewhere and a busy target, mounting nothing', async () => {

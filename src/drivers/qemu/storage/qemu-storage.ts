@@ -11,6 +11,9 @@
  * `..` component is refused (libvirt takes it as given), a session pool
  * outside the allowed roots too (pool-roots.ts), and only `dir` and `fs`
  * pools exist (`CONFIG_UNSUPPORTED` naming `/pool/@type` for the others).
+ * An `fs` pool's device that is missing or not a block device is refused
+ * before mount runs (`INVALID_ARG` naming `/pool/source/device/@path`);
+ * libvirt lets mount fail.
  *
  * @module
  */
