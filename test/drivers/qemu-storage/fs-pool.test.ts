@@ -6,13 +6,15 @@
  * reading), with qcow2 volumes made by qemu-img on the mounted file system.
  * Refusals: a missing device, a file that is not a block device, a device
  * mounted elsewhere, a target holding another mount, the pool types that
- * stay unsupported, build flags that do not apply. Every mount, loop
+ * stay unsupported, build flags that do not apply, and (as nobody, through
+ * setpriv) a start or formatting build without root. Every mount, loop
  * device and file made here is removed after each test.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import { VirError } from '../../../src/errors.js';
@@ -34,6 +36,13 @@ function whyNot(): string {
   return '';
 }
 const SKIP = whyNot();
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+const NO_DROP =
+  process.getuid?.() !== 0
+    ? 'not root: no unprivileged user to become'
+    : !SETPRIV
+      ? 'setpriv not installed (util-linux)'
+      : '';
 
 let base = '';
 let conn: Connection | undefined;
@@ -96,12 +105,12 @@ async function failure(p: Promise<unknown>): Promise<{ code: string; field?: str
 }
 
 beforeEach(() => {
-  if (SKIP) return;
+  if (SKIP && NO_DROP) return;
   base = mkdtempSync(join(tmpdir(), 'vk-fspool-'));
 });
 
 afterEach(async () => {
-  if (SKIP) return;
+  if (SKIP && NO_DROP) return;
   await conn?.close();
   conn = undefined;
   // deepest first, so nested mounts come off in order
@@ -339,3 +348,43 @@ describe.skipIf(SKIP !== '')(`fs pools on a loop device${SKIP ? ` (skipped: ${SK
     await plain.undefine();
   });
 });
+
+/** A program run as nobody (uid 65534) on the driver of this tree, printing what its calls end with. */
+const UNPRIVILEGED_PROBE = `
+import { existsSync } from 'node:fs';
+import { connect } from ${JSON.stringify(fileURLToPath(new URL('../../../src/connection.js', import.meta.url)))};
+const base = process.argv[2];
+const conn = await connect('qemu:///session', { driverOptions: { cacheDir: null, configDir: base + '/c',
+  stateDir: base + '/s', runDir: base + '/r', logDir: base + '/l', storagePoolRoots: [base] } });
+const p = await conn.storagePools.define("<pool type='fs'><name>nr</name><source><device path='/dev/loop0'/>" +
+  "<format type='ext4'/></source><target><path>" + base + "/target</path></target></pool>");
+const out = [];
+for (const f of [() => p.start(), () => p.build({ overwrite: true })]) {
+  try { await f(); out.push('ok'); } catch (e) { out.push(e.code); }
+}
+out.push(existsSync(base + '/target'));
+console.log(JSON.stringify(out));
+await conn.close();
+`;
+
+describe.skipIf(NO_DROP !== '')(
+  `fs pools for an unprivileged user${NO_DROP ? ` (skipped: ${NO_DROP})` : ''}`,
+  () => {
+    it('refuses start and a formatting build with OPERATION_DENIED, making nothing', () => {
+      execFileSync('chmod', ['0777', base]);
+      const probe = join(base, 'probe.mjs');
+      writeFileSync(probe, UNPRIVILEGED_PROBE);
+      const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
+      const out = execFileSync(
+        SETPRIV!,
+        ['--reuid=65534', '--regid=65534', '--clear-groups', tsx, probe, base],
+        { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: base } },
+      );
+      expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual([
+        'OPERATION_DENIED',
+        'OPERATION_DENIED',
+        false,
+      ]);
+    });
+  },
+);

@@ -211,15 +211,12 @@ function forceOption(format: string): string[] {
 }
 
 /**
- * Formats the pool's device for a build with `overwrite` or `noOverwrite`
- * (without either a build only makes the directory, as in libvirt).
+ * Whether a build in `mode` formats the pool's device; refuses one that
+ * cannot be formatted (not root, no block device, the device mounted,
+ * format `auto`) before the build makes anything.
  */
-export async function formatPool(
-  def: StoragePoolDef,
-  mode: FsBuildMode,
-  signal?: AbortSignal,
-): Promise<void> {
-  if (!mode.overwrite && !mode.noOverwrite) return;
+export function checkFormat(def: StoragePoolDef, mode: FsBuildMode): boolean {
+  if (!mode.overwrite && !mode.noOverwrite) return false;
   needRoot('formatting', def);
   const { device } = devAndTarget(def);
   checkBlockDevice(device);
@@ -232,14 +229,28 @@ export async function formatPool(
         field: DEVICE_FIELD,
       },
     );
-  const format = def.source?.format ?? 'auto';
-  if (format === 'auto')
+  if ((def.source?.format ?? 'auto') === 'auto')
     throw new VirError(
       'INVALID_ARG',
       'storage',
       `fs pool '${def.name}' has format 'auto': name the file system to make`,
       { field: '/pool/source/format/@type' },
     );
+  return true;
+}
+
+/**
+ * Formats the pool's device for a build with `overwrite` or `noOverwrite`
+ * (without either a build only makes the directory, as in libvirt).
+ */
+export async function formatPool(
+  def: StoragePoolDef,
+  mode: FsBuildMode,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (!checkFormat(def, mode)) return;
+  const { device } = devAndTarget(def);
+  const format = def.source!.format!;
   if (mode.noOverwrite) {
     const found = await probeFs(device, signal);
     if (found !== undefined)

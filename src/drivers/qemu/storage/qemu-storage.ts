@@ -34,7 +34,7 @@ import type {
   StorageVolRef,
 } from '../../../driver-objects.js';
 import { toVirError, VirError } from '../../../errors.js';
-import { formatPool, unmountPool } from './fs-mount.js';
+import { checkFormat, formatPool, unmountPool } from './fs-mount.js';
 import { checkPoolRoot } from './pool-roots.js';
 import { type Pool, PoolTable, poolRef, storageError, type VolumeUsers } from './pool-table.js';
 import { PoolVolumes } from './pool-volumes.js';
@@ -258,6 +258,8 @@ export class QemuStorage extends PoolVolumes {
         );
       const path = p.def.target!.path!;
       checkPoolRoot(path, this.#poolRoots);
+      // an fs pool's device that cannot be formatted is refused before the directory is made
+      if (p.def.type === 'fs') checkFormat(p.def, opts);
       const perms = p.def.target?.permissions;
       try {
         mkdirSync(path, { recursive: true, mode: perms?.mode ?? DEFAULT_POOL_MODE });
