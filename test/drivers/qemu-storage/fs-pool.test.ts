@@ -251,8 +251,14 @@ describe.skipIf(SKIP !== '')(`fs pools on a loop device${SKIP ? ` (skipped: ${SK
     pool = await c.storagePools.lookup('fsd');
     expect(await pool.isActive()).toBe(true);
     expect(mountedOn(target).map((m) => m.source)).toEqual([dev]);
+    // the device moved elsewhere by hand: the pool still stops, and leaves that mount alone
+    const moved = join(base, 'moved');
+    mkdirSync(moved);
+    execFileSync('umount', [target]);
+    execFileSync('mount', [dev, moved]);
     await pool.destroy();
-    expect(mountedOn(target)).toEqual([]);
+    expect(await pool.isActive()).toBe(false);
+    expect(mountedOn(moved).map((m) => m.source)).toEqual([dev]);
   });
 
   it('refuses a missing device, a non-block device, a device mounted elsewhere and a busy target, mounting nothing', async () => {

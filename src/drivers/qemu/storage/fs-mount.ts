@@ -118,6 +118,18 @@ export function mountState(def: StoragePoolDef, mounts: readonly MountEntry[] = 
   return ours;
 }
 
+/**
+ * Whether the target is mounted from the pool's device, never refusing: a
+ * stop must not be kept from stopping by a mount someone else moved.
+ */
+export function mountedFrom(def: StoragePoolDef): boolean {
+  try {
+    return mountState(def);
+  } catch {
+    return false;
+  }
+}
+
 function run(binary: string, args: readonly string[], signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -178,7 +190,7 @@ export async function mountPool(def: StoragePoolDef, signal?: AbortSignal): Prom
 
 /** Unmounts the pool's target when it is mounted from the pool's device (a stop). */
 export async function unmountPool(def: StoragePoolDef, signal?: AbortSignal): Promise<void> {
-  if (!mountState(def)) return;
+  if (!mountedFrom(def)) return;
   needRoot('unmounting', def);
   await run(tool('/usr/bin/umount', '/bin/umount'), [def.target!.path!], signal);
 }

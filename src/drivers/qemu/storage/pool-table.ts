@@ -14,7 +14,7 @@ import type { StorageVolDef } from '../../../conf/storage/vol-def.js';
 import type { StoragePoolEvent, StoragePoolRef } from '../../../driver-objects.js';
 import { VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
-import { mountPool, mountState, unmountPool } from './fs-mount.js';
+import { mountedFrom, mountPool, unmountPool } from './fs-mount.js';
 import { PoolStore } from './pool-store.js';
 import { findQemuImg, type QemuImgRun } from './qemu-img.js';
 import { scanVolumes } from './volume-scan.js';
@@ -247,7 +247,7 @@ export class PoolTable {
       try {
         if (p.active) {
           // an fs pool whose mount went away (a reboot, an umount by hand) no longer runs
-          if (p.def.type === 'fs' && !mountState(p.def))
+          if (p.def.type === 'fs' && !mountedFrom(p.def))
             throw new VirError('OPERATION_INVALID', 'storage', 'not mounted');
           await this.refresh(p);
         } else if (p.persistent && this.store.isAutostart(p.def.name!)) {
