@@ -11,7 +11,16 @@
  * device and file made here is removed after each test.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -178,6 +187,15 @@ describe.skipIf(SKIP !== '')(`fs pools on a loop device${SKIP ? ` (skipped: ${SK
     expect((await pool.listVolumes()).map((v) => v.name).sort()).toEqual(names);
     expect((await (await pool.lookupVolume('lost+found')).getInfo()).type).toBe('dir');
 
+    // a file held open keeps the mount busy: the stop fails and the pool runs on, as in libvirt
+    const fd = openSync(path, 'r');
+    try {
+      expect(await failure(pool.destroy())).toMatchObject({ code: 'INTERNAL_ERROR' });
+    } finally {
+      closeSync(fd);
+    }
+    expect(await pool.isActive()).toBe(true);
+    expect(mountedOn(target).map((m) => m.source)).toEqual([dev]);
     await pool.destroy();
     expect(mountedOn(target)).toEqual([]);
     expect(readdirSync(target)).toEqual([]); // the files are on the device, not the directory
