@@ -133,6 +133,14 @@ export interface PoolXmlOptions extends CallOptions {
   inactive?: boolean;
 }
 
+/** Options of `virStoragePoolBuild`: how a pool with a source device treats what is on it. */
+export interface PoolBuildOptions extends CallOptions {
+  /** Format the device even when it holds a file system (`VIR_STORAGE_POOL_BUILD_OVERWRITE`). */
+  overwrite?: boolean;
+  /** Format the device only when blkid finds nothing on it (`VIR_STORAGE_POOL_BUILD_NO_OVERWRITE`). */
+  noOverwrite?: boolean;
+}
+
 /** Options of `virStorageVolCreateXML`. */
 export interface CreateVolOptions extends CallOptions {
   /** Copy the contents of this volume (`virStorageVolCreateXMLFrom`). */
@@ -229,7 +237,7 @@ export interface StorageDriver {
   /** Creates and starts a transient pool (`virStoragePoolCreateXML`). */
   createPool(xml: string, opts?: CallOptions): Promise<StoragePoolRef>;
   /** Prepares the pool's target: makes the directory, formats the device (`virStoragePoolBuild`). */
-  poolBuild(pool: StoragePoolRef, opts?: CallOptions): Promise<void>;
+  poolBuild(pool: StoragePoolRef, opts?: PoolBuildOptions): Promise<void>;
   /** Starts an inactive pool (`virStoragePoolCreate`). */
   poolStart(pool: StoragePoolRef, opts?: CallOptions): Promise<void>;
   /** Stops the pool, keeping its data (`virStoragePoolDestroy`); a transient pool is gone after it. */

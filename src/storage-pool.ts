@@ -17,6 +17,7 @@ import { toXml, type XmlSource } from './connection-args.js';
 import type {
   CallOptions,
   ObjectOwner,
+  PoolBuildOptions,
   PoolXmlOptions,
   ResizeVolOptions,
   StorageDriver,
@@ -78,9 +79,26 @@ export class StoragePool<C extends ObjectOwner = ObjectOwner> {
     return this.#ref;
   }
 
-  /** Prepares the pool's target (makes the directory, formats the device), as `virStoragePoolBuild`. */
-  build(opts: CallOptions = {}): Promise<void> {
-    return write(this.#conn, 'buildStoragePool', opts, (d, signal) => d.poolBuild(this.#ref, { signal }));
+  /**
+   * Prepares the pool's target, as `virStoragePoolBuild`: makes the
+   * directory; for a pool with a source device (`fs`), with `overwrite` or
+   * `noOverwrite` formats the device too (`noOverwrite`: only when it holds
+   * no file system yet).
+   */
+  build(opts: PoolBuildOptions = {}): Promise<void> {
+    const flags = {
+      ...(opts.overwrite === true ? { overwrite: true } : {}),
+      ...(opts.noOverwrite === true ? { noOverwrite: true } : {}),
+    };
+    if (flags.overwrite && flags.noOverwrite)
+      return Promise.reject(
+        new VirError('INVALID_ARG', 'storage', "'overwrite' and 'noOverwrite' are mutually exclusive", {
+          field: 'overwrite',
+        }),
+      );
+    return write(this.#conn, 'buildStoragePool', opts, (d, signal) =>
+      d.poolBuild(this.#ref, { signal, ...flags }),
+    );
   }
 
   /** Starts an inactive pool (`virStoragePoolCreate`). */

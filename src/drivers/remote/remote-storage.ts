@@ -9,6 +9,7 @@ import type {
   CallOptions,
   CreateVolOptions,
   ListPoolsFilter,
+  PoolBuildOptions,
   PoolLookup,
   PoolXmlOptions,
   ResizeVolOptions,
@@ -95,8 +96,10 @@ export class RemoteStorage implements StorageDriver {
     return poolRef((await this.#call(P.STORAGE_POOL_CREATE_XML, { xml, flags: 0 }, opts)).pool);
   }
 
-  async poolBuild(pool: StoragePoolRef, opts?: CallOptions): Promise<void> {
-    await this.#call(P.STORAGE_POOL_BUILD, { pool: toPool(pool), flags: 0 }, opts);
+  async poolBuild(pool: StoragePoolRef, opts?: PoolBuildOptions): Promise<void> {
+    // VIR_STORAGE_POOL_BUILD_NO_OVERWRITE = 4, VIR_STORAGE_POOL_BUILD_OVERWRITE = 8
+    const flags = (opts?.noOverwrite ? 4 : 0) | (opts?.overwrite ? 8 : 0);
+    await this.#call(P.STORAGE_POOL_BUILD, { pool: toPool(pool), flags }, opts);
   }
 
   async poolStart(pool: StoragePoolRef, opts?: CallOptions): Promise<void> {

@@ -20,6 +20,7 @@ import type {
   CallOptions,
   CreateVolOptions,
   ListPoolsFilter,
+  PoolBuildOptions,
   PoolLookup,
   PoolXmlOptions,
   StorageDriver,
@@ -218,7 +219,12 @@ export class TestStorage implements StorageDriver {
     return poolRef(p);
   }
 
-  async poolBuild(ref: StoragePoolRef): Promise<void> {
+  async poolBuild(ref: StoragePoolRef, opts: PoolBuildOptions = {}): Promise<void> {
+    // libvirt's test driver takes no build flags
+    if (opts.overwrite || opts.noOverwrite)
+      throw new VirError('INVALID_ARG', 'storage', 'unsupported flags in storage pool build', {
+        field: opts.overwrite ? 'overwrite' : 'noOverwrite',
+      });
     this.#emit(this.#inactive(ref), 'created');
   }
 

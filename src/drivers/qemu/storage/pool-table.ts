@@ -14,6 +14,7 @@ import type { StorageVolDef } from '../../../conf/storage/vol-def.js';
 import type { StoragePoolEvent, StoragePoolRef } from '../../../driver-objects.js';
 import { VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
+import { mountedFrom, mountPool, unmountPool } from './fs-mount.js';
 import { PoolStore } from './pool-store.js';
 import { findQemuImg, type QemuImgRun } from './qemu-img.js';
 import { scanVolumes } from './volume-scan.js';
@@ -163,6 +164,29 @@ export class PoolTable {
     };
   }
 
+  /**
+   * Starts the pool's storage and reads it: an `fs` pool's device is mounted
+   * first (or found mounted already), and unmounted again when the read
+   * fails, so a failed start leaves no mount behind.
+   */
+  async startPool(p: Pool, signal?: AbortSignal): Promise<void> {
+    const mounted = p.def.type === 'fs' ? await mountPool(p.def, signal) : false;
+    try {
+      await this.refresh(p, signal);
+    } catch (err) {
+      if (mounted)
+        await unmountPool(p.def).catch((undo: unknown) => {
+          throw new VirError(
+            'OPERATION_FAILED',
+            'storage',
+            `${err instanceof Error ? err.message : String(err)}; and unmounting '${p.def.target!.path}' ` +
+              `failed: ${undo instanceof Error ? undo.message : String(undo)}`,
+          );
+        });
+      throw err;
+    }
+  }
+
   /** capacity, allocation and available of the pool's file system, as libvirt reads them (statvfs). */
   updateSizes(p: Pool): void {
     try {
@@ -221,9 +245,13 @@ export class PoolTable {
     for (const p of this.pools.values()) {
       if (p.next && p.next.toXML() === p.def.toXML()) p.next = undefined;
       try {
-        if (p.active) await this.refresh(p);
-        else if (p.persistent && this.store.isAutostart(p.def.name!)) {
+        if (p.active) {
+          // an fs pool whose mount went away (a reboot, an umount by hand) no longer runs
+          if (p.def.type === 'fs' && !mountedFrom(p.def))
+            throw new VirError('OPERATION_INVALID', 'storage', 'not mounted');
           await this.refresh(p);
+        } else if (p.persistent && this.store.isAutostart(p.def.name!)) {
+          await this.startPool(p);
           p.active = true;
           this.saveState(p);
         }

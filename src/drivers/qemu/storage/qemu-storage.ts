@@ -2,13 +2,18 @@
  * The QEMU driver's storage (`conn.storagePools` on `qemu:///system` and
  * `qemu:///session`): `dir` pools, with libvirt's storage driver state
  * machine and error codes (checked against libvirt's own storage driver
- * through python3-libvirt). Pools live in the table shared by the roots'
+ * through python3-libvirt), and `fs` pools: a block device mounted on the
+ * target directory while the pool runs (fs-mount.ts), its volumes files as
+ * in a `dir` pool. Pools live in the table shared by the roots'
  * connections (pool-table.ts); volume calls are in pool-volumes.ts.
  *
  * Where it knowingly differs: a target path that is not absolute or has a
  * `..` component is refused (libvirt takes it as given), a session pool
- * outside the allowed roots too (pool-roots.ts), and only `dir`
+ * outside the allowed roots too (pool-roots.ts), and only `dir` and `fs`
  * pools exist (`CONFIG_UNSUPPORTED` naming `/pool/@type` for the others).
+ * An `fs` pool's device that is missing or not a block device is refused
+ * before mount runs (`INVALID_ARG` naming `/pool/source/device/@path`);
+ * libvirt lets mount fail.
  *
  * @module
  */
@@ -20,6 +25,7 @@ import { StoragePoolDef } from '../../../conf/storage/pool-def.js';
 import type {
   CallOptions,
   ListPoolsFilter,
+  PoolBuildOptions,
   PoolLookup,
   PoolXmlOptions,
   StoragePoolEvent,
@@ -28,6 +34,7 @@ import type {
   StorageVolRef,
 } from '../../../driver-objects.js';
 import { toVirError, VirError } from '../../../errors.js';
+import { checkFormat, formatPool, unmountPool } from './fs-mount.js';
 import { checkPoolRoot } from './pool-roots.js';
 import { type Pool, PoolTable, poolRef, storageError, type VolumeUsers } from './pool-table.js';
 import { PoolVolumes } from './pool-volumes.js';
@@ -59,15 +66,43 @@ function checkTargetPath(def: StoragePoolDef): void {
   def.target = { ...def.target, path: `/${parts.join('/')}` };
 }
 
+/** An `fs` pool has one device, named by an absolute path (never read as a tool's option). */
+function checkFsSource(def: StoragePoolDef): void {
+  const devices = def.source?.devices ?? [];
+  if (devices.length === 0)
+    throw new VirError('XML_ERROR', 'storage', 'missing storage pool source device path', {
+      field: '/pool/source/device',
+    });
+  if (devices.length > 1)
+    throw new VirError('CONFIG_UNSUPPORTED', 'storage', 'an fs pool has exactly one source device', {
+      field: '/pool/source/device',
+    });
+  const path = devices[0]!.path;
+  if (!path.startsWith('/') || path.split('/').some((s) => s === '..'))
+    throw new VirError('XML_ERROR', 'storage', `source device path '${path}' must be absolute`, {
+      field: '/pool/source/device/@path',
+    });
+  if (devices[0]!.partSeparator !== undefined)
+    throw new VirError('CONFIG_UNSUPPORTED', 'storage', 'part_separator applies to disk pools only', {
+      field: '/pool/source/device/@part_separator',
+    });
+}
+
+/** The block device of an `fs` pool, for libvirt's one-pool-per-source rule. */
+function deviceOf(def: StoragePoolDef): string | undefined {
+  return def.type === 'fs' ? def.source?.devices?.[0]?.path : undefined;
+}
+
 function parsePool(xml: string): StoragePoolDef {
   const def = StoragePoolDef.fromXML(xml);
-  if (def.type !== 'dir')
+  if (def.type !== 'dir' && def.type !== 'fs')
     throw new VirError(
       'CONFIG_UNSUPPORTED',
       'storage',
-      `storage pools of type '${def.type}' are not supported by the qemu driver (only 'dir')`,
+      `storage pools of type '${def.type}' are not supported by the qemu driver (only 'dir' and 'fs')`,
       { field: '/pool/@type' },
     );
+  if (def.type === 'fs') checkFsSource(def);
   if (def.name === undefined || def.name === '' || def.name.includes('/'))
     throw new VirError('XML_ERROR', 'storage', `invalid storage pool name '${def.name ?? ''}'`, {
       field: '/pool/name',
@@ -153,7 +188,8 @@ export class QemuStorage extends PoolVolumes {
   /** libvirt's duplicate rules: a name has one UUID, a UUID one name, a directory one pool. */
   #claim(def: StoragePoolDef, forStart: boolean): Pool {
     for (const p of this.table.pools.values()) {
-      if (p.def.name !== def.name && p.def.target?.path === def.target?.path)
+      const sameDevice = deviceOf(def) !== undefined && deviceOf(p.def) === deviceOf(def);
+      if (p.def.name !== def.name && (p.def.target?.path === def.target?.path || sameDevice))
         throw storageError('OPERATION_FAILED', `Storage source conflict with pool: '${p.def.name}'`);
       if (p.def.uuid === def.uuid && p.def.name !== def.name)
         throw storageError(
@@ -199,7 +235,7 @@ export class QemuStorage extends PoolVolumes {
       'create',
       async () => {
         const p = this.#claim(def, true);
-        await this.table.refresh(p, opts.signal);
+        await this.table.startPool(p, opts.signal);
         p.active = true;
         this.table.pools.set(def.name!, p);
         this.table.saveState(p);
@@ -210,11 +246,20 @@ export class QemuStorage extends PoolVolumes {
     );
   }
 
-  async poolBuild(ref: StoragePoolRef, opts: CallOptions = {}): Promise<void> {
-    await this.#job(ref, 'build', opts, (p) => {
+  async poolBuild(ref: StoragePoolRef, opts: PoolBuildOptions = {}): Promise<void> {
+    await this.#job(ref, 'build', opts, async (p) => {
       this.table.inactive(ref.name);
+      if (opts.overwrite && opts.noOverwrite)
+        throw storageError('INVALID_ARG', "build flags 'overwrite' and 'noOverwrite' are mutually exclusive");
+      if (p.def.type !== 'fs' && (opts.overwrite || opts.noOverwrite))
+        throw storageError(
+          'OPERATION_INVALID',
+          `No source device specified when formatting pool '${ref.name}'`,
+        );
       const path = p.def.target!.path!;
       checkPoolRoot(path, this.#poolRoots);
+      // an fs pool's device that cannot be formatted is refused before the directory is made
+      if (p.def.type === 'fs') checkFormat(p.def, opts);
       const perms = p.def.target?.permissions;
       try {
         mkdirSync(path, { recursive: true, mode: perms?.mode ?? DEFAULT_POOL_MODE });
@@ -224,6 +269,7 @@ export class QemuStorage extends PoolVolumes {
       } catch (err) {
         throw toVirError(err, 'SYSTEM_ERROR', 'storage', `cannot create path '${path}'`);
       }
+      if (p.def.type === 'fs') await formatPool(p.def, opts, opts.signal);
       this.table.emit(p, 'created');
     });
   }
@@ -233,7 +279,7 @@ export class QemuStorage extends PoolVolumes {
       this.table.inactive(ref.name);
       // defined by a connection that allowed more roots: this one does not start it
       checkPoolRoot(p.def.target!.path!, this.#poolRoots);
-      await this.table.refresh(p, opts.signal);
+      await this.table.startPool(p, opts.signal);
       p.active = true;
       this.table.saveState(p);
       this.table.emit(p, 'started');
@@ -241,11 +287,13 @@ export class QemuStorage extends PoolVolumes {
   }
 
   async poolDestroy(ref: StoragePoolRef, opts: CallOptions = {}): Promise<void> {
-    await this.#job(ref, 'destroy', opts, (p) => {
+    await this.#job(ref, 'destroy', opts, async (p) => {
       this.table.active(ref.name);
       const busy = [...p.vols.values()].find((v) => v.building);
       if (busy)
         throw storageError('OPERATION_INVALID', `volume '${busy.def.name}' is still being allocated.`);
+      // a mount that cannot go (a file held open on it) keeps the pool running, as in libvirt
+      if (p.def.type === 'fs') await unmountPool(p.def, opts.signal);
       p.active = false;
       p.vols.clear();
       this.table.store.removeState(ref.name);
