@@ -14,7 +14,17 @@ import { VirError } from '../errors.js';
 import type { OptSpec, ParsedOpts } from './args.js';
 
 /** The groups of `help`, named as virsh names its keywords. */
-export type CommandGroup = 'domain' | 'monitor' | 'host' | 'snapshot' | 'virsh';
+export type CommandGroup =
+  | 'domain'
+  | 'monitor'
+  | 'host'
+  | 'network'
+  | 'nodedev'
+  | 'secret'
+  | 'snapshot'
+  | 'pool'
+  | 'volume'
+  | 'virsh';
 
 export interface CommandContext {
   /** The session's connection, opened on first use. */

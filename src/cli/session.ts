@@ -28,8 +28,10 @@ import { domainInfoCommands } from './commands/domain-info.js';
 import { eventCommands } from './commands/events.js';
 import { fleetPlanCommands } from './commands/fleet-plan.js';
 import { hostCommands } from './commands/host.js';
+import { poolCommands } from './commands/pool.js';
 import { shellCommands } from './commands/shell.js';
 import { snapshotCommands } from './commands/snapshot.js';
+import { volumeCommands } from './commands/volume.js';
 import { commandHelp } from './help.js';
 
 export type Out = (line: string) => void;
@@ -45,6 +47,8 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     ...hostCommands,
     ...cpuCommands,
     ...fleetPlanCommands,
+    ...poolCommands,
+    ...volumeCommands,
     ...shellCommands,
   ].map((c) => [c.name, c]),
 );

@@ -1,0 +1,98 @@
+/**
+ * Differential test of the storage commands against the real
+ * `virsh -c test:///default` (Debian's libvirt-clients) when installed:
+ * both run the same command chains on a fresh test:///default and print
+ * the same, byte for byte, with the same exit status.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from './run-cli.js';
+
+const HAS_VIRSH = spawnSync('virsh', ['--version'], { encoding: 'utf8' }).status === 0;
+
+const dir = mkdtempSync(join(tmpdir(), 'vk-cliobj-'));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+const POOL = file('p.xml', "<pool type='dir'><name>p2</name><target><path>/p2</path></target></pool>\n");
+const VOL = file('v.xml', "<volume><name>vx</name><capacity unit='KiB'>4096</capacity></volume>\n");
+const NET = file('n.xml', '<network><name>n1</name></network>\n');
+const MISSING = join(dir, 'missing.xml');
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function virsh(args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync('virsh', ['-c', 'test:///default', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LC_ALL: 'C', VIRSH_DEFAULT_CONNECT_URI: '' },
+  });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+describe.skipIf(!HAS_VIRSH)(
+  `virtkit's storage commands beside the installed virsh${HAS_VIRSH ? '' : ' (skipped: no virsh)'}`,
+  () => {
+    for (const line of [
+      'pool-list',
+      'pool-list --all',
+      'pool-list --details',
+      'pool-list --inactive --all',
+      'pool-info default-pool',
+      'pool-info --bytes default-pool',
+      'pool-dumpxml default-pool',
+      'pool-info nope',
+      'pool-destroy default-pool; pool-list --all; pool-list --inactive; pool-info default-pool; ' +
+        'pool-list --all --details; vol-list default-pool; pool-start default-pool; ' +
+        'pool-autostart default-pool; pool-list; pool-autostart default-pool --disable; pool-refresh default-pool',
+      'pool-build default-pool',
+      'pool-undefine default-pool',
+      'pool-start default-pool',
+      `pool-define ${POOL}; pool-list --all --details; pool-build p2; pool-start p2; pool-autostart p2; ` +
+        'pool-list --details; pool-destroy p2; pool-undefine p2; pool-list --all',
+      `pool-create ${POOL}; pool-list --all; vol-create p2 ${VOL}; vol-list p2 --details; vol-info vx --pool p2; ` +
+        'vol-info /p2/vx; vol-path --pool p2 nope; vol-delete nope --pool p2; pool-destroy p2; pool-list --all',
+      `pool-define ${MISSING}`,
+      'vol-list nope',
+      'vol-info default-pool/x',
+      'vol-create-as default-pool v1 10M; vol-create-as default-pool v2 1G --format qcow2; vol-list default-pool; ' +
+        'vol-info v1 --pool default-pool; vol-info v1; vol-path v1 --pool default-pool; ' +
+        'vol-dumpxml --pool default-pool v1; vol-path /default-pool/v2; vol-delete --pool default-pool v1; ' +
+        'vol-list default-pool --details',
+      'vol-create-as default-pool v1 1024 --allocation 0; vol-create-as default-pool v1 1024; ' +
+        'vol-info --bytes v1 --pool default-pool',
+      'vol-create-as default-pool v1 10X',
+      'vol-create-as default-pool v1 1.5M',
+      'vol-create-as default-pool v1 abc',
+      'vol-create-as default-pool v1 1M --allocation 1X',
+      'pool-info --help',
+    ]) {
+      it(`virsh '${line.replaceAll(dir, 'DIR')}'`, async () => {
+        const theirs = virsh([line]);
+        const ours = await runCli(['-c', 'test:///default', line]);
+        expect(ours).toEqual(theirs);
+      });
+    }
+
+    // The cause's words come from the library's XML parser, not libvirt's: the
+    // first line, the cause's kind and the status are virsh's.
+    for (const [line, kind] of [
+      [`pool-define ${NET}`, 'XML error:'],
+      [`vol-create default-pool ${NET}`, 'XML error:'],
+    ] as const) {
+      it(`virsh '${line.replaceAll(dir, 'DIR')}' (first error line)`, async () => {
+        const theirs = virsh([line]);
+        const ours = await runCli(['-c', 'test:///default', line]);
+        expect(ours.code).toBe(theirs.code);
+        expect(ours.out).toBe(theirs.out);
+        const [first, second] = ours.err.split('\n');
+        expect(first).toBe(theirs.err.split('\n')[0]);
+        expect(second?.startsWith(`error: ${kind}`)).toBe(true);
+      });
+    }
+  },
+);
