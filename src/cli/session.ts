@@ -28,6 +28,7 @@ import { domainInfoCommands } from './commands/domain-info.js';
 import { eventCommands } from './commands/events.js';
 import { fleetPlanCommands } from './commands/fleet-plan.js';
 import { hostCommands } from './commands/host.js';
+import { networkCommands } from './commands/network.js';
 import { poolCommands } from './commands/pool.js';
 import { shellCommands } from './commands/shell.js';
 import { snapshotCommands } from './commands/snapshot.js';
@@ -47,6 +48,7 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     ...hostCommands,
     ...cpuCommands,
     ...fleetPlanCommands,
+    ...networkCommands,
     ...poolCommands,
     ...volumeCommands,
     ...shellCommands,
