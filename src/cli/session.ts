@@ -29,7 +29,9 @@ import { eventCommands } from './commands/events.js';
 import { fleetPlanCommands } from './commands/fleet-plan.js';
 import { hostCommands } from './commands/host.js';
 import { networkCommands } from './commands/network.js';
+import { nodedevCommands } from './commands/nodedev.js';
 import { poolCommands } from './commands/pool.js';
+import { secretCommands } from './commands/secret.js';
 import { shellCommands } from './commands/shell.js';
 import { snapshotCommands } from './commands/snapshot.js';
 import { volumeCommands } from './commands/volume.js';
@@ -49,6 +51,8 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     ...cpuCommands,
     ...fleetPlanCommands,
     ...networkCommands,
+    ...nodedevCommands,
+    ...secretCommands,
     ...poolCommands,
     ...volumeCommands,
     ...shellCommands,

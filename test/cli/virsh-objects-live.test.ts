@@ -101,6 +101,14 @@ describe.skipIf(!HAS_VIRSH)(
       `net-define ${MISSING}`,
       'net-dhcp-leases --help',
       'net-info --help',
+      'nodedev-dumpxml computer',
+      'nodedev-dumpxml nope',
+      'nodedev-detach nope',
+      'nodedev-list --cap bogus',
+      'nodedev-detach --help',
+      'secret-get-value --help',
+      'secret-list --help',
+      `secret-define ${MISSING}`,
     ]) {
       it(`virsh '${line.replaceAll(dir, 'DIR')}'`, async () => {
         const theirs = virsh([line]);
@@ -117,6 +125,10 @@ describe.skipIf(!HAS_VIRSH)(
       [`net-define ${POOL}`, 'XML error:'],
       // libvirt names its API function, virtkit the driver call it lacks
       ['net-dhcp-leases default', 'this function is not supported by the connection driver:'],
+      ['nodedev-detach scsi_host1', 'this function is not supported by the connection driver:'],
+      ['nodedev-reset scsi_host1', 'this function is not supported by the connection driver:'],
+      // libvirt names its API's argument, virtkit the bad value
+      ['secret-dumpxml nope', ''],
     ] as const) {
       it(`virsh '${line.replaceAll(dir, 'DIR')}' (first error line)`, async () => {
         const theirs = virsh([line]);
@@ -130,3 +142,73 @@ describe.skipIf(!HAS_VIRSH)(
     }
   },
 );
+
+// Debian's test:///default has no secrets, so these run on virtkit's test driver
+// and check the values against coreutils' base64 and virsh's documented messages.
+describe('secret commands on test:///default', () => {
+  const uuid = '6dd3e4a5-1d76-44ce-961f-f119f5aad935';
+  const SECRET = file(
+    's.xml',
+    `<secret ephemeral='no' private='no'><uuid>${uuid}</uuid>` +
+      "<usage type='volume'><volume>/var/lib/libvirt/images/x.img</volume></usage></secret>\n",
+  );
+  const PLAIN = file('plain.txt', 'hunter2');
+  const coreutilsBase64 = (text: string) =>
+    spawnSync('base64', ['-w0'], { input: text, encoding: 'utf8' }).stdout.trim();
+
+  it('defines, lists, sets and gets a value, and undefines', async () => {
+    const b64 = coreutilsBase64('hunter2');
+    const r = await runCli([
+      '-c',
+      'test:///default',
+      `secret-define ${SECRET}; secret-list; secret-set-value ${uuid} --base64 ${b64}; secret-get-value ${uuid}; ` +
+        `secret-set-value ${uuid} --file ${PLAIN} --plain; secret-get-value ${uuid} --plain; ` +
+        `secret-undefine ${uuid}; secret-list`,
+    ]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n')).toEqual([
+      `Secret ${uuid} created`,
+      '',
+      ' UUID                                   Usage',
+      '-'.repeat(78),
+      ` ${uuid}   volume /var/lib/libvirt/images/x.img`,
+      '',
+      'Secret value set',
+      '',
+      b64,
+      '',
+      'Secret value set',
+      '',
+      'hunter2',
+      '',
+      `Secret ${uuid} deleted`,
+      '',
+      ' UUID   Usage',
+      '---------------',
+      '',
+      '',
+    ]);
+  });
+
+  it('refuses bad input in one line each, never echoing a value', async () => {
+    const r = await runCli([
+      '-c',
+      'test:///default',
+      `secret-define ${SECRET}; secret-set-value ${uuid} --base64 '!hunter2!'; secret-set-value ${uuid}; ` +
+        `secret-set-value ${uuid} --plain --base64 aGk=; secret-set-value ${uuid} --file ${MISSING}; ` +
+        `secret-get-value 00000000-0000-0000-0000-000000000001`,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.err.split('\n')).toEqual([
+      'error: Invalid base64 data',
+      'error: Input secret value is missing',
+      'error: Option --plain requires option --file',
+      `error: failed to read secret from file '${MISSING}'`,
+      "error: failed to get secret '00000000-0000-0000-0000-000000000001'",
+      expect.stringMatching(/^error: Secret not found: /),
+      '',
+    ]);
+    expect(r.err + r.out).not.toContain('hunter2');
+  });
+});
