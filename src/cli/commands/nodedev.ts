@@ -5,7 +5,7 @@
  * @module
  */
 import type { Connection } from '../../connection.js';
-import { NODE_DEVICE_CAPS, type NodeDeviceCapName } from '../../driver-objects.js';
+import type { NodeDeviceCapName } from '../../driver-objects.js';
 import type { NodeDevice } from '../../node-device.js';
 import type { OptSpec } from '../args.js';
 import { CliError, type CommandContext, type CommandDef } from '../command.js';
@@ -32,6 +32,8 @@ const list: CommandDef = {
   description: '',
   options: [{ name: 'cap', kind: 'string', help: 'capability names, separated by comma' }],
   async run(ctx, opts) {
+    // loaded here, as the library is, so `--help` and the like load none of it
+    const { NODE_DEVICE_CAPS } = await import('../../driver-objects.js');
     const caps: NodeDeviceCapName[] = [];
     for (const c of (opts.str('cap') ?? '').split(',').filter((w) => w !== '')) {
       if (!(NODE_DEVICE_CAPS as readonly string[]).includes(c)) throw new CliError('Invalid capability type');
