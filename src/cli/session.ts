@@ -199,6 +199,7 @@ export class Session {
       },
       quiet: o.quiet,
       warn: (line) => o.err(`warning: ${line}`),
+      error: (line) => o.err(`error: ${line}`),
       readFile: readTextFile,
       noBlankLine: noBlank,
       signal,

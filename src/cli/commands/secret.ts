@@ -123,7 +123,9 @@ const setValue: CommandDef = {
     if (file !== undefined && b64 !== undefined) {
       throw new CliError('Options --file and --base64 are mutually exclusive');
     }
-    if (opts.flag('plain') && file === undefined) throw new CliError('Option --plain requires option --file');
+    if (opts.flag('plain') && b64 !== undefined) {
+      throw new CliError('Options --plain and --base64 are mutually exclusive');
+    }
     if (file === undefined && b64 === undefined) throw new CliError('Input secret value is missing');
     const s = await lookupSecret(ctx, opts.need('secret'));
     let value: Uint8Array;
@@ -136,7 +138,11 @@ const setValue: CommandDef = {
         throw new CliError(`failed to read secret from file '${file}'`);
       }
       value = opts.flag('plain') ? new Uint8Array(bytes) : decodeBase64(bytes.toString('latin1'));
-    } else value = decodeBase64(b64 as string);
+    } else {
+      // virsh's notice, and it goes on: others on the host may see the command line
+      ctx.error('Passing secret value as command-line argument is insecure!');
+      value = decodeBase64(b64 as string);
+    }
     await tryTo('Failed to set secret value', () => s.setValue(value));
     value.fill(0);
     ctx.extra('Secret value set');
@@ -154,6 +160,8 @@ const getValue: CommandDef = {
     const s = await lookupSecret(ctx, opts.need('secret'));
     const value = await tryTo('Failed to get secret value', () => s.getValue());
     ctx.out(opts.flag('plain') ? Buffer.from(value).toString('utf8') : Buffer.from(value).toString('base64'));
+    // no blank line after it, as in virsh, so a script captures the value alone
+    ctx.noBlankLine();
     value.fill(0);
     return true;
   },
