@@ -213,10 +213,10 @@ describe('secret commands on test:///default', () => {
   });
 });
 
-// A private libvirtd's secret driver, beside virsh on the same daemon: virsh's
-// chain first (it ends by undefining what it made), then ours.
+// A private libvirtd's secret and storage drivers, beside virsh on the same daemon:
+// virsh's chain first (it ends by removing what it made), then ours.
 describe.skipIf(!HAS_VIRSH || !LIBVIRTD)(
-  `secret commands beside virsh on a private libvirtd${HAS_VIRSH && LIBVIRTD ? '' : ' (skipped: no virsh or libvirtd)'}`,
+  `secret and storage commands beside virsh on a private libvirtd${HAS_VIRSH && LIBVIRTD ? '' : ' (skipped: no virsh or libvirtd)'}`,
   () => {
     let daemon: Daemon | undefined;
     beforeAll(async () => {
@@ -233,6 +233,31 @@ describe.skipIf(!HAS_VIRSH || !LIBVIRTD)(
     );
     const B64 = file('b64.txt', 'aHVudGVyMg==\n');
     const PLAIN = file('plain2.txt', 'hunter2');
+    // a dir pool on the daemon's real storage driver, in the daemon's own directory (built
+    // as the daemon's user): resize and wipe run here, which test:///default lacks
+    it('virsh vol-resize and vol-wipe on a dir pool of storage:///session', async () => {
+      const uri = `storage+unix:///session?socket=${daemon?.socket}`;
+      const target = join(daemon?.dir ?? dir, 'vk-cliobj-pool');
+      const xml = file(
+        'dirpool.xml',
+        `<pool type='dir'><name>vk-cliobj-pool</name><target><path>${target}</path></target></pool>\n`,
+      );
+      const line =
+        `pool-define ${xml}; pool-build vk-cliobj-pool; pool-start vk-cliobj-pool; ` +
+        'vol-create-as vk-cliobj-pool v1 1M; vol-list vk-cliobj-pool; ' +
+        'vol-resize v1 2M --pool vk-cliobj-pool; vol-info v1 --pool vk-cliobj-pool --bytes; ' +
+        'vol-resize v1 1M --pool vk-cliobj-pool; vol-resize v1 1M --pool vk-cliobj-pool --delta; ' +
+        'vol-wipe v1 --pool vk-cliobj-pool; vol-delete v1 --pool vk-cliobj-pool; ' +
+        'pool-destroy vk-cliobj-pool; pool-undefine vk-cliobj-pool';
+      const r = spawnSync('virsh', ['-c', uri, line], {
+        encoding: 'utf8',
+        env: { ...process.env, LC_ALL: 'C' },
+      });
+      const theirs = { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+      const ours = await runCli(['-c', uri, line]);
+      expect(ours).toEqual(theirs);
+    });
+
     for (const line of [
       `secret-define ${SECRET}; secret-list; secret-dumpxml ${uuid}; secret-set-value ${uuid} --base64 aGk=; ` +
         `secret-get-value ${uuid}; secret-set-value ${uuid} --file ${B64}; secret-get-value ${uuid}; ` +
