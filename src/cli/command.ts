@@ -14,7 +14,17 @@ import { VirError } from '../errors.js';
 import type { OptSpec, ParsedOpts } from './args.js';
 
 /** The groups of `help`, named as virsh names its keywords. */
-export type CommandGroup = 'domain' | 'monitor' | 'host' | 'snapshot' | 'virsh';
+export type CommandGroup =
+  | 'domain'
+  | 'monitor'
+  | 'host'
+  | 'network'
+  | 'nodedev'
+  | 'secret'
+  | 'snapshot'
+  | 'pool'
+  | 'volume'
+  | 'virsh';
 
 export interface CommandContext {
   /** The session's connection, opened on first use. */
@@ -29,6 +39,8 @@ export interface CommandContext {
   readonly quiet: boolean;
   /** A warning on the error stream; the command goes on. */
   warn(line: string): void;
+  /** An `error:` line that does not end the command (virsh's notice that a secret on the command line is insecure). */
+  error(line: string): void;
   /** A file's text; an unreadable file fails with the reason in words. */
   readFile(path: string): string;
   /** Leaves out the blank line after this command's output (virsh's snapshot messages). */

@@ -11,7 +11,12 @@ const GROUP_TITLES: Readonly<Record<CommandGroup, string>> = {
   domain: 'Domain Management',
   monitor: 'Domain Monitoring',
   host: 'Host and Hypervisor',
+  network: 'Networking',
+  nodedev: 'Node Device',
+  secret: 'Secret',
   snapshot: 'Snapshot',
+  pool: 'Storage Pool',
+  volume: 'Storage Volume',
   virsh: 'Virsh itself',
 };
 

@@ -28,8 +28,13 @@ import { domainInfoCommands } from './commands/domain-info.js';
 import { eventCommands } from './commands/events.js';
 import { fleetPlanCommands } from './commands/fleet-plan.js';
 import { hostCommands } from './commands/host.js';
+import { networkCommands } from './commands/network.js';
+import { nodedevCommands } from './commands/nodedev.js';
+import { poolCommands } from './commands/pool.js';
+import { secretCommands } from './commands/secret.js';
 import { shellCommands } from './commands/shell.js';
 import { snapshotCommands } from './commands/snapshot.js';
+import { volumeCommands } from './commands/volume.js';
 import { commandHelp } from './help.js';
 
 export type Out = (line: string) => void;
@@ -45,6 +50,11 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     ...hostCommands,
     ...cpuCommands,
     ...fleetPlanCommands,
+    ...networkCommands,
+    ...nodedevCommands,
+    ...secretCommands,
+    ...poolCommands,
+    ...volumeCommands,
     ...shellCommands,
   ].map((c) => [c.name, c]),
 );
@@ -189,6 +199,7 @@ export class Session {
       },
       quiet: o.quiet,
       warn: (line) => o.err(`warning: ${line}`),
+      error: (line) => o.err(`error: ${line}`),
       readFile: readTextFile,
       noBlankLine: noBlank,
       signal,
