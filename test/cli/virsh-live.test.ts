@@ -8,13 +8,13 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fixture } from '../shared-data.js';
 import { runCli, withoutUnsupportedLines } from './run-cli.js';
+import { spawnVirsh } from './virsh-peer.js';
 
 const HAS_VIRSH = spawnSync('virsh', ['--version'], { encoding: 'utf8' }).status === 0;
 
 function virsh(args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync('virsh', ['-c', 'test:///default', ...args], {
+  const r = spawnVirsh(['-c', 'test:///default', ...args], {
     cwd: fixture('virsh'),
-    encoding: 'utf8',
     env: { ...process.env, LC_ALL: 'C', VIRSH_DEFAULT_CONNECT_URI: '' },
   });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
@@ -80,8 +80,7 @@ describe.skipIf(!HAS_VIRSH)(
       ['-q', 'start test; domstate test'],
     ]) {
       it(`virsh ${argv.join(' ')}`, async () => {
-        const theirs = spawnSync('virsh', ['-c', 'test:///default', ...argv], {
-          encoding: 'utf8',
+        const theirs = spawnVirsh(['-c', 'test:///default', ...argv], {
           env: { ...process.env, LC_ALL: 'C' },
         });
         const ours = await runCli(['-c', 'test:///default', ...argv]);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Daemon, LIBVIRTD, startLibvirtd } from '../drivers/remote/libvirtd.js';
 import { runCli } from './run-cli.js';
+import { spawnVirsh } from './virsh-peer.js';
 
 const HAS_VIRSH = spawnSync('virsh', ['--version'], { encoding: 'utf8' }).status === 0;
 
@@ -36,8 +37,7 @@ const masked = (r: { code: number; out: string; err: string }) => ({
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function virsh(args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync('virsh', ['-c', 'test:///default', ...args], {
-    encoding: 'utf8',
+  const r = spawnVirsh(['-c', 'test:///default', ...args], {
     env: { ...process.env, LC_ALL: 'C', VIRSH_DEFAULT_CONNECT_URI: '' },
   });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
@@ -249,8 +249,7 @@ describe.skipIf(!HAS_VIRSH || !LIBVIRTD)(
         'vol-resize v1 1M --pool vk-cliobj-pool; vol-resize v1 1M --pool vk-cliobj-pool --delta; ' +
         'vol-wipe v1 --pool vk-cliobj-pool; vol-delete v1 --pool vk-cliobj-pool; ' +
         'pool-destroy vk-cliobj-pool; pool-undefine vk-cliobj-pool';
-      const r = spawnSync('virsh', ['-c', uri, line], {
-        encoding: 'utf8',
+      const r = spawnVirsh(['-c', uri, line], {
         env: { ...process.env, LC_ALL: 'C' },
       });
       const theirs = { code: r.status ?? -1, out: r.stdout, err: r.stderr };
@@ -270,8 +269,7 @@ describe.skipIf(!HAS_VIRSH || !LIBVIRTD)(
     ]) {
       it(`virsh '${line.replaceAll(dir, 'DIR')}'`, async () => {
         const uri = `secret+unix:///session?socket=${daemon?.socket}`;
-        const r = spawnSync('virsh', ['-c', uri, line], {
-          encoding: 'utf8',
+        const r = spawnVirsh(['-c', uri, line], {
           env: { ...process.env, LC_ALL: 'C' },
         });
         const theirs = { code: r.status ?? -1, out: r.stdout, err: r.stderr };
