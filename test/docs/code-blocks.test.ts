@@ -55,6 +55,7 @@ const COMPILE_ONLY: Readonly<Record<string, string>> = {
   'README.md:Running guests with `qemu:///session` / `qemu:///system`:2':
     'migrates a running guest between two state roots (the real-QEMU tests in test/drivers/qemu-migration do)',
   'docs/drivers.md:The QEMU driver:1': 'makes a pool directory under /srv and a 10 GiB image in it',
+  'docs/drivers.md:The QEMU driver:2': 'formats and mounts a block device of the host (as root)',
   'docs/drivers.md:Devices:1': 'hot-plugs devices into a running QEMU guest',
   'docs/drivers.md:QEMU networks:1': 'makes a bridge, nftables rules and a dnsmasq on the host (as root)',
 };
