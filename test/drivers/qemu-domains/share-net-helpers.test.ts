@@ -5,7 +5,7 @@
  * (QEMU's stream netdev). Each must be gone after destroy, and a start that
  * is refused or fails leaves nothing running and nothing on disk.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -262,6 +262,58 @@ describe.skipIf(!HAS_QEMU || !PASST)(
     });
   },
 );
+
+/** Whether the host's passt has a vhost-user mode: its usage text (stdout or stderr) lists the option. */
+function passtHelpMentionsVhostUser(bin: string): boolean {
+  const r = spawnSync(bin, ['--help'], { encoding: 'utf8', timeout: 10_000 });
+  return /--vhost-user/.test(`${r.stdout ?? ''}${r.stderr ?? ''}`);
+}
+const PASST_VHOST = PASST !== undefined && passtHelpMentionsVhostUser(PASST);
+
+describe.skipIf(!HAS_QEMU || !PASST)(`passt for a vhost-user interface${QEMU_NOTE}${PASST_NOTE}`, () => {
+  const NIC =
+    "<interface type='vhostuser'><mac address='52:54:00:aa:bb:05'/>" +
+    "<model type='virtio'/><backend type='passt'/></interface>";
+
+  it.skipIf(PASST_VHOST)(
+    `a passt without vhost-user mode is refused naming the backend, nothing left behind${PASST_VHOST ? ' (skipped: this passt has vhost-user)' : ''}`,
+    async () => {
+      const uuid = 'f5000000-0000-4000-8000-000000000005';
+      const c = await open();
+      const dom = await c.defineDomain(guest('pstvu', uuid, NIC, SHARED));
+      const err = await refusal(dom.start({ paused: true }));
+      expect(isVirError(err), String(err)).toBe(true);
+      expect(err).toMatchObject({
+        code: 'CONFIG_UNSUPPORTED',
+        field: '/domain/devices/interface[1]/backend/@type',
+      });
+      expect(String((err as Error).message)).toMatch(/vhost-user/);
+      expect((await dom.getState()).state).toBe('shutoff');
+      await nothingLeft(uuid);
+    },
+  );
+
+  it.skipIf(!PASST_VHOST)(
+    `QEMU's vhost-user netdev connects to passt --vhost-user; passt is gone after destroy${PASST_VHOST ? '' : ' (skipped: this passt has no vhost-user mode)'}`,
+    async () => {
+      const uuid = 'f5000000-0000-4000-8000-000000000006';
+      let c = await open();
+      const dom = await c.defineDomain(guest('pstvu2', uuid, NIC, SHARED));
+      await dom.start({ paused: true });
+      const socket = join(roots.path, 'state', 'qemu', `helpers-${uuid}`, 'net0-passt.sock');
+      const [p] = processArgv('passt', roots.path);
+      expect(p?.argv).toEqual(expect.arrayContaining(['--vhost-user', '--socket', socket]));
+      const info = await askQemu(uuid, (q) =>
+        q.execute('human-monitor-command', { 'command-line': 'info network' }).then(String),
+      );
+      expect(info).toMatch(/hostnet0: index=0,type=vhost-user/);
+      c = await open();
+      await (await c.lookupDomain('pstvu2')).destroy();
+      await until('passt to end', () => processesMentioning('passt', roots.path).length === 0);
+      await nothingLeft(uuid);
+    },
+  );
+});
 
 const IS_ROOT = process.getuid?.() === 0;
 const BRIDGE_NOTE = IS_ROOT ? '' : ' (skipped: creating a test bridge and taps needs root)';

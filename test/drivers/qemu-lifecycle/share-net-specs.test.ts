@@ -264,6 +264,49 @@ describe('passt', () => {
   });
 });
 
+describe('passt behind a vhost-user interface', () => {
+  // net-vhostuser-passt: QEMU connects a reconnecting socket chardev to passt, and passt serves vhost-user
+  const NIC =
+    "<interface type='vhostuser'><mac address='52:54:00:aa:bb:04'/><source dev='eth43'/><model type='virtio'/><backend type='passt'/></interface>";
+  const paths = { passtSocket: (alias: string, i: number) => `/run/passt/${alias}-${i}.socket` };
+
+  function argvOf(versionNumber: number, p: Partial<CommandLinePaths>): string[] {
+    const caps = fixtureCaps({ versionNumber });
+    return buildCommandLine(applyQemuDefaults(def(NIC), caps), caps, {
+      domainDir: '/d',
+      monitor: { path: '/d/m' },
+      ...p,
+    }).argv;
+  }
+  const after = (argv: string[], opt: string, nth = 0) => argv.filter((_, i) => argv[i - 1] === opt)[nth];
+
+  it('a socket chardev to passt, reconnect-ms from QEMU 9.2, reconnect before', () => {
+    const latest = argvOf(10_000_000, paths);
+    expect(latest.filter((_, i) => latest[i - 1] === '-chardev')).toContain(
+      'socket,id=charnet0,path=/run/passt/net0-0.socket,reconnect-ms=5000',
+    );
+    expect(after(latest, '-netdev')).toBe('{"type":"vhost-user","chardev":"charnet0","id":"hostnet0"}');
+    const older = argvOf(8_002_000, paths);
+    expect(older.filter((_, i) => older[i - 1] === '-chardev')).toContain(
+      'socket,id=charnet0,path=/run/passt/net0-0.socket,reconnect=5',
+    );
+  });
+
+  it('passt runs in vhost-user mode, with <source dev> as its outbound interface', () => {
+    const n = def(NIC).devices?.interfaces?.[0];
+    if (!n) throw new Error('no interface');
+    const argv = passtSpec(n, '/domain/devices/interface[1]', '/usr/bin/passt', {
+      socket: '/s',
+      logFile: '/l',
+    }).argv;
+    expect(argv).toEqual(expect.arrayContaining(['--vhost-user', '--socket', '/s', '--interface', 'eth43']));
+  });
+
+  it('is refused when nobody started passt for the interface', () => {
+    expect(refusedAt(() => argvOf(10_000_000, {}))).toBe('/domain/devices/interface[1]/backend/@type');
+  });
+});
+
 describe('a bridge interface on a tap made before QEMU', () => {
   const NIC = (driver = '') =>
     `<interface type='bridge'><mac address='52:54:00:aa:bb:03'/><source bridge='br0'/><model type='virtio'/>${driver}</interface>`;

@@ -176,6 +176,33 @@ function passtProps(
 }
 
 /**
+ * vhost-user served by passt: passt listens on the socket and QEMU connects
+ * as a client that keeps reconnecting, so a restarted passt picks the NIC
+ * up again. `<source dev>` here is passt's outbound interface, not a socket.
+ */
+function passtVhostUserProps(
+  b: ArgvBuilder,
+  alias: string,
+  queues: number,
+  field: string,
+  passtSocket: (() => string | undefined) | undefined,
+): Props {
+  const path = passtSocket?.();
+  if (path === undefined)
+    throw unsupported(
+      'the passt backend needs the passt process started for the interface, which this caller does not start',
+      `${field}/backend/@type`,
+    );
+  const chardev = [`socket,id=char${alias}`, `path=${optValue(path, `${field}/backend`)}`];
+  if (b.qemuVersion >= 9_002_000) chardev.push(`reconnect-ms=${PASST_RECONNECT_S * 1000}`);
+  else chardev.push(`reconnect=${PASST_RECONNECT_S}`);
+  b.add('-chardev', chardev.join(','));
+  const p: Props = { type: 'vhost-user', chardev: `char${alias}` };
+  if (queues > 1) p.queues = queues;
+  return p;
+}
+
+/**
  * Writes whatever the netdev needs first and returns its properties
  * (without `id`, which the caller adds last as libvirt does).
  */
@@ -250,7 +277,7 @@ export function netdevProps(
       return n.backend?.type === 'passt' ? passtProps(b, field, started.passtSocket) : { type: 'user' };
     case 'vhostuser': {
       if (n.backend?.type === 'passt')
-        throw unsupported('the passt backend is not supported yet', `${field}/backend/@type`);
+        return passtVhostUserProps(b, alias, queues, field, started.passtSocket);
       if (src?.type !== 'unix' || src.path === undefined)
         throw unsupported('a vhost-user interface needs a UNIX socket source', `${field}/source/@type`);
       const chardev = [`socket,id=char${alias}`, `path=${optValue(src.path, `${field}/source/@path`)}`];

@@ -112,7 +112,7 @@ export function checkConsumed(n: InterfaceDef, host: NetHost | undefined, field:
   for (const [v, name] of hostOnly)
     if (v !== undefined && !host)
       throw unsupported(`<${name}> needs a host network setup virtkit does not do yet`, `${field}/${name}`);
-  // guest addresses and port forwards are passt's to carry out (net-backends.ts refuses passt on vhost-user)
+  // guest addresses and port forwards are passt's to carry out, on user and vhost-user NICs alike
   if (n.backend?.type !== 'passt') {
     if (n.ips?.length) throw unsupported('<interface><ip> is not supported yet', `${field}/ip`);
     if (n.portForwards?.length)

@@ -15,7 +15,7 @@ import type { XmlElement } from '../../../xml/tree.js';
 import { findOnPath } from '../caps/host-facts.js';
 import { type BridgeTap, createTap, deleteTap, plannedTaps, tapName } from './bridge-taps.js';
 import { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
-import { passtFiles, passtSpec } from './passt.js';
+import { passtFiles, passtHasVhostUser, passtSpec } from './passt.js';
 import type { RunnerRoots } from './runner-command.js';
 import { ensureSwtpmState, helperRunDir, swtpmFiles, swtpmSpec } from './swtpm.js';
 import { findVirtiofsd, virtiofsdFeatures, virtiofsdFiles, virtiofsdSpec } from './virtiofsd.js';
@@ -169,9 +169,16 @@ export async function startGuestHelpers(
       });
     }
     for (const [i, n] of interfaces.entries()) {
-      if (n.type !== 'user' || n.backend?.type !== 'passt') continue;
+      if ((n.type !== 'user' && n.type !== 'vhostuser') || n.backend?.type !== 'passt') continue;
       const field = `/domain/devices/interface[${i + 1}]`;
       const bin = await binary(binaries.passt, 'passt', `${field}/backend/@type`);
+      if (n.type === 'vhostuser' && !(await passtHasVhostUser(bin, signal)))
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `${bin} has no vhost-user mode (passt builds from late 2024 on have --vhost-user)`,
+          { field: `${field}/backend/@type` },
+        );
       daemons.push({
         spec: passtSpec(n, field, bin, passtFiles(roots, guest, i)),
         done: (socket) => {

@@ -2,7 +2,9 @@
  * passt, the user-mode network behind `<interface type='user'><backend
  * type='passt'/>`: one process per interface, listening on a UNIX stream
  * socket QEMU's `-netdev stream` connects to, and ending when QEMU hangs up
- * (`--one-off`).
+ * (`--one-off`). Behind `<interface type='vhostuser'><backend type='passt'/>`
+ * the same process speaks vhost-user on that socket (`--vhost-user`), which
+ * only newer passt builds have: {@link passtHasVhostUser} asks.
  *
  * It runs in the foreground so the helper machinery owns its pid (libvirt
  * lets it daemonize and reads a pid file).
@@ -13,6 +15,7 @@
  *
  * @module
  */
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { InterfaceDef } from '../../../conf/domain/devices/index.js';
 import { VirError } from '../../../errors.js';
@@ -46,6 +49,7 @@ export function passtSpec(n: InterfaceDef, field: string, binary: string, files:
   // its own user namespace either way)
   const runas = `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
   const argv = [binary, '--runas', runas, '--one-off', '--foreground', '--socket', files.socket];
+  if (n.type === 'vhostuser') argv.push('--vhost-user');
   if (n.mtu?.size !== undefined) argv.push('--mtu', String(n.mtu.size));
   const dev = n.source?.dev;
   if (dev !== undefined) {
@@ -65,6 +69,22 @@ export function passtSpec(n: InterfaceDef, field: string, binary: string, files:
     argv.push('--log-file', userLog);
   } else argv.push('--stderr');
   return { name: 'passt', argv, logFile: files.logFile, socket: files.socket, runtimeFiles: [files.socket] };
+}
+
+/**
+ * Whether this passt has a vhost-user mode: its usage text lists
+ * `--vhost-user` (older builds print usage to stderr and exit 1, so both
+ * streams are read and the exit status is not).
+ */
+export function passtHasVhostUser(binary: string, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(
+      binary,
+      ['--help'],
+      { timeout: 10_000, env: { PATH: '/usr/bin:/bin' }, ...(signal ? { signal } : {}) },
+      (_err, stdout, stderr) => resolve(/--vhost-user\b/.test(`${stdout}${stderr}`)),
+    );
+  });
 }
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
