@@ -30,11 +30,16 @@ export {
 } from './drivers/qemu/command-line/index.js';
 export type {
   CommandLineSecrets,
+  IscsiDirectVolume,
+  IscsiLogin,
+  IscsiPortal,
+  LocalVolume,
   MonitorCommand,
   NetHost,
   NetHostRequest,
   NetworkConnection,
   PasstSocketFn,
+  RdpServerSettings,
   ResolvedVolume,
   SecretRef,
   VolumeRequest,

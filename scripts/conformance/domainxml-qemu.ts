@@ -155,10 +155,25 @@ export function harnessResolveVolume(req: VolumeRequest): ResolvedVolume {
     throw new VirError('NO_STORAGE_VOL', 'storage', "no storage vol with matching name 'nonexistent'", {
       field,
     });
-  if (req.mode === 'direct' || (req.mode !== undefined && !req.pool.startsWith('pool-iscsi')))
+  if (req.mode !== undefined && !req.pool.startsWith('pool-iscsi'))
     throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk source mode '${req.mode}' is not supported`, {
       field: `${field}/@mode`,
     });
+  // the harness's iSCSI pools: portal iscsi.example.com:3260, target demo-target, volumes
+  // named unit:0:0:<LUN>; `direct` hands QEMU the LUN itself (pool-iscsi has no CHAP login)
+  if (req.mode === 'direct') {
+    const lun = /^unit:\d+:\d+:(\d+)$/.exec(req.volume)?.[1];
+    if (lun === undefined)
+      throw new VirError('NO_STORAGE_VOL', 'storage', `no storage vol with matching name '${req.volume}'`, {
+        field,
+      });
+    return {
+      type: 'network',
+      protocol: 'iscsi',
+      name: `demo-target/${lun}`,
+      hosts: [{ name: 'iscsi.example.com', port: '3260' }],
+    };
+  }
   const plus = req.volume.indexOf('+');
   const [type, name] =
     plus < 0 ? ['block', req.volume] : [req.volume.slice(0, plus), req.volume.slice(plus + 1)];
@@ -268,6 +283,8 @@ export function harnessPaths(name: string, caseName = '') {
     prHelperSocket: `${domainDir}/pr-helper0.sock`,
     // where libvirt's passt listens: its passt state dir, the short name and the interface alias
     passtSocket: (alias: string) => `/var/run/libvirt/qemu/passt/-1-${name.slice(0, 20)}-${alias}.socket`,
+    // libvirt's harness has qemu-rdp serve rdp graphics (it adds no QEMU option)
+    rdpServer: true,
     // libvirt's harness: a fixed master key and IV (bytes counting from 0), and every
     // secret it is asked for holds the same value
     secrets: {

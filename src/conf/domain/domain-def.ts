@@ -234,7 +234,12 @@ function makeInactive(root: XmlElement): void {
     if (el.name === 'cachetune' || el.name === 'memorytune')
       el.attrs = el.attrs.filter((a) => a.name !== 'id');
     // An automatically allocated port means nothing once the guest stops.
-    if (el.name === 'graphics' && el.attrs.some((a) => a.name === 'autoport' && a.value === 'yes'))
+    // (RDP's stays as written: libvirt formats an automatic RDP port as 0 either way)
+    if (
+      el.name === 'graphics' &&
+      el.attrs.some((a) => a.name === 'autoport' && a.value === 'yes') &&
+      !el.attrs.some((a) => a.name === 'type' && a.value === 'rdp')
+    )
       for (const a of el.attrs) if (a.name === 'port' || a.name === 'tlsPort') a.value = '-1';
     // A block job's <mirror> and the indexes of a backing chain are runtime state.
     if (el.name === 'disk') {

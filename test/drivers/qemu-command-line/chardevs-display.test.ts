@@ -191,12 +191,52 @@ describe('audio and graphics', () => {
     expect(refusal(() => build(spice)).field).toBe('/domain/devices/graphics[1]/@tlsPort');
   });
 
-  it('writes a D-Bus display and refuses rdp and hostile keymaps', () => {
+  it('writes a D-Bus display and refuses rdp without its server, and hostile keymaps', () => {
     expect(values(build(`<graphics type='dbus' p2p='yes'/>`).argv, '-display')).toEqual(['dbus,p2p=on']);
     expect(refusal(() => build(`<graphics type='rdp' autoport='yes'/>`)).code).toBe('CONFIG_UNSUPPORTED');
     expect(
       refusal(() => build(`<graphics type='vnc' port='5900' autoport='no' keymap='en-us,x=1'/>`)).field,
     ).toBe('/domain/devices/graphics[1]/@keymap');
+  });
+});
+
+describe("RDP graphics (libvirt's graphics-rdp: qemu-rdp on the D-Bus display)", () => {
+  const RDP = `<graphics type='dbus'/><graphics type='rdp' port='0' autoport='yes' username='user' passwd='s3,cret'><listen type='address'/></graphics>`;
+  const withServer = { ...PATHS, rdpServer: true, dbusSocket: '/run/g/dbus.sock' };
+
+  it('adds no QEMU option of its own, and its login never reaches QEMU', () => {
+    const cl = build(RDP, withServer);
+    expect(values(cl.argv, '-display')).toEqual(['dbus,addr=unix:path=/run/g/dbus.sock']);
+    expect(cl.argv.join(' ')).not.toMatch(/rdp|user=|username/);
+    expect(cl.argv.join(' ')).not.toContain('s3,cret');
+    expect(JSON.stringify(cl.monitorCommands ?? [])).not.toContain('s3,cret');
+    // what the server is to serve is handed to the caller that runs it
+    expect(cl.rdpServers).toEqual([
+      { field: '/domain/devices/graphics[2]', port: 0, autoport: true, username: 'user', passwd: 's3,cret' },
+    ]);
+    expect(
+      refusal(() => build(`<graphics type='dbus'/><graphics type='rdp' port='0' autoport='no'/>`, withServer))
+        .field,
+    ).toBe('/domain/devices/graphics[2]/@port');
+  });
+
+  it('is refused without a D-Bus display, and without a caller running the server', () => {
+    const alone = `<graphics type='rdp' autoport='yes'/>`;
+    expect(refusal(() => build(alone, withServer))).toMatchObject({
+      code: 'CONFIG_UNSUPPORTED',
+      field: '/domain/devices/graphics[1]/@type',
+    });
+    expect(refusal(() => build(RDP, { ...withServer, rdpServer: false }))).toMatchObject({
+      code: 'CONFIG_UNSUPPORTED',
+      field: '/domain/devices/graphics[2]/@type',
+    });
+  });
+
+  it("keeps an automatic RDP port as written in the inactive XML, where VNC's becomes -1", () => {
+    const d = DomainDef.fromXML(tinyDomainXml({ devices: `${RDP}<graphics type='vnc' autoport='yes'/>` }));
+    const xml = d.toXML({ inactive: true });
+    expect(xml).toContain("<graphics type='rdp' port='0' autoport='yes' username='user' passwd='s3,cret'>");
+    expect(xml).toContain("<graphics type='vnc' port='-1' autoport='yes'");
   });
 });
 

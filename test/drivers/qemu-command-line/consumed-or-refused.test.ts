@@ -2,7 +2,8 @@
  * "Never silently drop", checked mechanically: every value the domain
  * model parsed out of a definition is either read by what starts the guest
  * (`buildCommandLine` and `runnerGuestFromDef`, the two places a definition
- * turns into QEMU's argv and QMP calls) or refused with an error naming it
+ * turns into QEMU's argv and QMP calls, and passt's argv for a passt-backed
+ * interface) or refused with an error naming it
  * (by the builder, or at start by `hostSideSettings`).
  *
  * The definition is handed to them through a proxy that records each path
@@ -31,6 +32,7 @@ import { buildCommandLine } from '../../../src/drivers/qemu/command-line/index.j
 import { applyQemuDefaults } from '../../../src/drivers/qemu/defaults/index.js';
 import { hostSideSettings } from '../../../src/drivers/qemu/domains/host-side-settings.js';
 import { runnerGuestFromDef } from '../../../src/drivers/qemu/domains/runner-guest-from-def.js';
+import { passtSpec } from '../../../src/drivers/qemu/lifecycle/passt.js';
 import type { QemuCaps } from '../../../src/drivers/qemu/probe/qemu-caps.js';
 import { VirError } from '../../../src/errors.js';
 import { HAS_SHARED, SHARED_DIR, SHARED_NOTE } from '../../shared-data.js';
@@ -58,6 +60,17 @@ function ignored(
   runnerGuestFromDef(t.proxy, '');
   // what the start refuses is reported, so it counts as read
   hostSideSettings(t.proxy);
+  // a passt-backed interface's addresses, forwards, outbound device and log are passt's options
+  for (const [i, n] of (t.proxy.devices?.interfaces ?? []).entries())
+    if (n.backend?.type === 'passt')
+      try {
+        passtSpec(n, `/domain/devices/interface[${i + 1}]`, '/usr/bin/passt', {
+          socket: '/s',
+          logFile: '/l',
+        });
+      } catch (err) {
+        if (!(err instanceof VirError)) throw err;
+      }
   return leafPaths(def).filter((p) => !t.reads.has(p));
 }
 

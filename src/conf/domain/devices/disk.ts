@@ -197,6 +197,9 @@ const diskElementMapper = elementMapper('disk', {
   sgio: attr('sgio', enumOf(['filtered', 'unfiltered'])),
   snapshot: attr('snapshot', str),
   driver: child(diskDriverMapper),
+  // the older place of a network disk's credentials (today's is inside <source>):
+  // libvirt writes it there again, after the driver
+  auth: rawChild('auth'),
   source: child(diskSourceMapper),
   backingStore: rawChild('backingStore'),
   backendDomain: child(elementMapper('backenddomain', { name: req(attr('name', str)) })),

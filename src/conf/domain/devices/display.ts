@@ -91,6 +91,8 @@ export const graphicsMapper = elementMapper('graphics', {
   defaultMode: attr('defaultMode', enumOf(['any', 'secure', 'insecure'])),
   sharePolicy: attr('sharePolicy', enumOf(['allow-exclusive', 'force-shared', 'ignore'])),
   powerControl: attr('powerControl', yesNo),
+  // RDP's login: libvirt writes the user before the password
+  username: attr('username', str),
   passwd: attr('passwd', str),
   passwdValidTo: attr('passwdValidTo', str),
   connected: attr('connected', str),

@@ -9,7 +9,7 @@
  */
 import type { QemuCaps } from '../probe/qemu-caps.js';
 import { jsonArg, optValue } from './escape.js';
-import type { MonitorCommand } from './types.js';
+import type { MonitorCommand, RdpServerSettings } from './types.js';
 
 /** Whether this QEMU takes `-object`/`-device`/`-blockdev` as JSON (6.2 and later do). */
 export function supportsJsonCli(caps: QemuCaps): boolean {
@@ -23,6 +23,8 @@ export class ArgvBuilder {
   readonly env: Record<string, string> = {};
   /** QMP commands the guest needs before it runs (passwords), see CommandLine.monitorCommands. */
   readonly monitorCommands: MonitorCommand[] = [];
+  /** What the RDP servers of the guest serve, see CommandLine.rdpServers. */
+  readonly rdpServers: RdpServerSettings[] = [];
   /** `-mem-prealloc` was written: QEMU preallocates all guest RAM, backends must not ask again. */
   memPrealloc = false;
   /** `json`: JSON for property objects; `qemuVersion`: e.g. `9_002_000`, for options QEMU renamed. */

@@ -171,6 +171,7 @@ export function buildCommandLine(given: DomainDef, caps: QemuCaps, paths: Comman
     env,
     argv: b.argv,
     ...(b.monitorCommands.length > 0 ? { monitorCommands: b.monitorCommands } : {}),
+    ...(b.rdpServers.length > 0 ? { rdpServers: b.rdpServers } : {}),
     ...(plugged.length > 0 ? { hotplugVcpus: plugged } : {}),
   };
 }

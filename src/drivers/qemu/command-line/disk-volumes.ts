@@ -2,7 +2,7 @@
  * `<disk type='volume'>`: a volume of a storage pool, which the command
  * line only knows through what the host's storage driver says it is
  * (`CommandLinePaths.resolveVolume`: a file, a block device or a
- * directory, and its path), as libvirt translates such a disk to its
+ * directory, and its path; or an iSCSI LUN reached directly), as libvirt translates such a disk to its
  * "actual type" before building the command line. The definition itself
  * keeps naming the pool and the volume (the live XML does too); only the
  * copy the command line is built from carries the path.
@@ -18,10 +18,24 @@ import { assignParsed } from '../../../conf/binding.js';
 import type { DiskDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
-import type { ResolvedVolume, VolumeRequest } from './types.js';
+import type { XmlElement } from '../../../xml/tree.js';
+import type { IscsiDirectVolume, ResolvedVolume, VolumeRequest } from './types.js';
 
 function hasPoolVolume(d: DiskDef): boolean {
   return d.type === 'volume' && d.source?.pool !== undefined && d.source.volume !== undefined;
+}
+
+/** `<auth>` as the disk's older, disk-level element, which the command line reads like a source's. */
+function authElement(a: NonNullable<IscsiDirectVolume['auth']>): XmlElement {
+  const secretAttrs: XmlElement['attrs'] = [{ name: 'type', value: a.secret.type }];
+  if (a.secret.usage !== undefined) secretAttrs.push({ name: 'usage', value: a.secret.usage });
+  if (a.secret.uuid !== undefined) secretAttrs.push({ name: 'uuid', value: a.secret.uuid });
+  return {
+    type: 'element',
+    name: 'auth',
+    attrs: [{ name: 'username', value: a.username }],
+    children: [{ type: 'element', name: 'secret', attrs: secretAttrs, children: [] }],
+  };
 }
 
 /** The disk with its volume's actual type and path in place of the pool and volume names. */
@@ -30,6 +44,17 @@ function resolvedDisk(d: DiskDef, r: ResolvedVolume): DiskDef {
   delete source.pool;
   delete source.volume;
   delete source.mode;
+  if (r.type === 'network') {
+    source.protocol = r.protocol;
+    source.name = r.name;
+    source.hosts = r.hosts.map((h) => ({ name: h.name, ...(h.port !== undefined ? { port: h.port } : {}) }));
+    const out = assignParsed({} as DiskDef, d);
+    out.type = 'network';
+    out.source = source;
+    delete out.auth;
+    if (r.auth) out.auth = authElement(r.auth);
+    return out;
+  }
   if (r.type === 'file') source.file = r.path;
   else if (r.type === 'block') source.dev = r.path;
   else source.dir = r.path;

@@ -15,6 +15,7 @@ import { VirError } from '../../../errors.js';
 import { driverConfig, type QemuDriverConfig } from '../driver-config.js';
 import type { ArgvBuilder } from './argv-builder.js';
 import { checkValue, optList, optValue } from './escape.js';
+import { rdp } from './rdp.js';
 import { secretObjectProps } from './secret-objects.js';
 import type { CommandLinePaths } from './types.js';
 
@@ -52,8 +53,12 @@ export function buildGraphics(b: ArgvBuilder, def: DomainDef, paths: CommandLine
       case 'dbus':
         dbus(b, g, field, paths, g.audio?.id);
         break;
+      case 'rdp':
+        // the RDP server is a separate process on QEMU's D-Bus display: QEMU itself gets nothing
+        rdp(b, g, dev.graphics ?? [], field, paths);
+        continue;
       default:
-        // rdp needs libvirt's external qemu-rdp server, desktop is VirtualBox's: neither is QEMU's.
+        // desktop is VirtualBox's, not QEMU's
         throw new VirError(
           'CONFIG_UNSUPPORTED',
           'qemu',

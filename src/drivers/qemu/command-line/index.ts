@@ -6,4 +6,11 @@
 export { ArgvBuilder, buildCommandLine, supportsJsonCli } from './build.js';
 export { checkValue, jsonArg, optList, optValue } from './escape.js';
 export { virtiofsSocketPath } from './filesystems.js';
-export type { CommandLine, CommandLinePaths, ResolvedVolume, VolumeRequest } from './types.js';
+export type {
+  CommandLine,
+  CommandLinePaths,
+  IscsiDirectVolume,
+  LocalVolume,
+  ResolvedVolume,
+  VolumeRequest,
+} from './types.js';

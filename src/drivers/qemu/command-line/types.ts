@@ -4,6 +4,7 @@
  * @module
  */
 import type { QemuDriverConfig } from '../driver-config.js';
+import type { ResolvedVolume, VolumeRequest } from './volume-types.js';
 
 /** A libvirt secret, by UUID or by usage (`<secret type usage>`). */
 export interface SecretRef {
@@ -158,6 +159,12 @@ export interface CommandLinePaths {
    */
   passtSocket?: PasstSocketFn;
   /**
+   * Whether the caller runs the RDP server (libvirt's qemu-rdp) that serves
+   * `<graphics type='rdp'>` from QEMU's D-Bus display. QEMU gets no option of
+   * its own for it; without a server such graphics are refused.
+   */
+  rdpServer?: boolean;
+  /**
    * What a `<disk type='volume'>`'s pool and volume are on this host (the
    * storage driver's answer, looked up before the build): its actual type and
    * path. Without it such a disk is refused with `CONFIG_UNSUPPORTED`.
@@ -290,25 +297,14 @@ export interface NetHost {
   resolveNetwork(name: string, port: { mac?: string }): NetworkConnection;
 }
 
-/** A `<disk type='volume'>`'s source, for the storage driver to resolve. */
-export interface VolumeRequest {
-  /** The pool's name. */
-  pool: string;
-  /** The volume's name in the pool. */
-  volume: string;
-  /** `<source mode>` (iSCSI pools: `host` or `direct`). */
-  mode?: string;
-  /** Where the source is in the definition, for errors. */
-  field: string;
-}
-
-/** A storage volume as a disk sees it: a file, a block device or a directory, at `path`. */
-export interface ResolvedVolume {
-  /** The disk's actual type. */
-  type: 'file' | 'block' | 'dir';
-  /** The volume's path on the host. */
-  path: string;
-}
+export type {
+  IscsiDirectVolume,
+  IscsiLogin,
+  IscsiPortal,
+  LocalVolume,
+  ResolvedVolume,
+  VolumeRequest,
+} from './volume-types.js';
 
 /** What a virtual network gives a guest NIC. */
 export type NetworkConnection =
@@ -355,6 +351,28 @@ export interface CommandLine {
    * enabled and hotpluggable): `-smp` starts only the others.
    */
   hotplugVcpus?: number[];
+  /**
+   * What the RDP server of each `<graphics type='rdp'>` is to serve (only
+   * with {@link CommandLinePaths.rdpServer}): QEMU itself gets no option for
+   * it, the server attaches to the guest's D-Bus display.
+   */
+  rdpServers?: RdpServerSettings[];
+}
+
+/** One `<graphics type='rdp'>`, for the RDP server that serves it from QEMU's D-Bus display. */
+export interface RdpServerSettings {
+  /** Where the graphics is in the definition. */
+  field: string;
+  /** The TCP port; 0 with `autoport`, when the server picks one. */
+  port: number;
+  /** Whether the server picks the port. */
+  autoport: boolean;
+  /** The address to listen on, when the definition gives one. */
+  listen?: string;
+  /** The user name the server asks for. */
+  username?: string;
+  /** The password the server asks for: the caller's to keep off logs and command lines. */
+  passwd?: string;
 }
 
 /** A QMP command to run once QEMU is up, before the guest resumes. */
