@@ -52,11 +52,21 @@ import {
   plugCommands,
   refuseLivePlug,
 } from './hotplug-live.js';
+import {
+  type HotplugNetHost,
+  type NicHostEnd,
+  plugNicHost,
+  undoAtStop,
+  unplugNicHost,
+} from './hotplug-nic.js';
 import { runSteps, unplugDevice } from './hotplug-qmp.js';
 import type { MigrationSide } from './migration.js';
 
 /** What the device calls need of the domain list (the same handles a migration gets). */
-export type HotplugSide = Pick<MigrationSide, 'jobs' | 'store' | 'owned' | 'enter' | 'prepare' | 'table'>;
+export type HotplugSide = Pick<MigrationSide, 'jobs' | 'store' | 'owned' | 'enter' | 'prepare' | 'table'> & {
+  /** The networks and bridge helper of the same roots, for an interface's host end. */
+  readonly hostNet?: HotplugNetHost;
+};
 
 interface Impact {
   live: boolean;
@@ -184,19 +194,30 @@ export function attachDevice(
       if (other && added.kind !== 'controller') setAlias(added.device, alias);
       const paths = { domainDir: runner.paths.runDir, monitor: { path: runner.paths.monitorSocket } };
       let first: number | undefined;
-      await runner.hotplug.monitorJob(
-        'attach-device',
-        async (qmp) => {
-          if (other) {
-            await plugOther(qmp, next, added, alias, paths, opts.signal);
-            return;
-          }
-          const steps = await plugCommands(qmp, next, added.kind, added.device, added.field);
-          await runSteps(qmp, steps, opts.signal);
-          first = firstPluggedNode(steps);
-        },
-        opts.signal,
-      );
+      // the interface's tap and network port first, as a start makes them before QEMU
+      const nicHost: NicHostEnd | undefined =
+        added.kind === 'interface'
+          ? await plugNicHost(side.hostNet ?? {}, e, next, added.index, added.field)
+          : undefined;
+      try {
+        await runner.hotplug.monitorJob(
+          'attach-device',
+          async (qmp) => {
+            if (other) {
+              await plugOther(qmp, next, added, alias, paths, opts.signal);
+              return;
+            }
+            const steps = await plugCommands(qmp, next, added.kind, added.device, added.field, nicHost);
+            await runSteps(qmp, steps, opts.signal);
+            first = firstPluggedNode(steps);
+          },
+          opts.signal,
+        );
+      } catch (err) {
+        await nicHost?.undo();
+        throw err;
+      }
+      if (nicHost) undoAtStop(e, nicHost.undo);
       if (added.kind === 'disk' && first !== undefined)
         nodeRanges(e, live).push(pluggedRange(added.device as DiskDef, first));
       commitLive(e, next);
@@ -260,7 +281,10 @@ export function detachDevice(
           const release = async () => {
             for (const node of nodes)
               await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => {});
-            if (f.kind === 'interface') await qmp.execute('netdev_del', { id: `host${id}` }).catch(() => {});
+            if (f.kind === 'interface') {
+              await qmp.execute('netdev_del', { id: `host${id}` }).catch(() => {});
+              await unplugNicHost(side.hostNet ?? {}, f.device as InterfaceDef, f.index);
+            }
             for (const c of releaseOther(f.kind, f.device, id))
               await qmp.execute(c.command, c.args).catch(() => {});
           };
