@@ -102,6 +102,26 @@ async function liveTap(mac: string): Promise<string> {
   return dev;
 }
 
+function tcText(what: 'qdisc' | 'class', ifname: string): string {
+  return execFileSync('tc', [what, 'show', 'dev', ifname], { encoding: 'utf8' });
+}
+
+/** Whether this kernel polices ingress traffic (cls_u32 + act_police), which outbound shaping needs. */
+function canPolice(): boolean {
+  const t = 'vk-hp3pol0';
+  try {
+    execFileSync(IP as string, ['tuntap', 'add', 'dev', t, 'mode', 'tap'], { stdio: 'ignore' });
+    execFileSync('tc', ['qdisc', 'add', 'dev', t, 'ingress'], { stdio: 'ignore' });
+    // biome-ignore format: one tc filter
+    execFileSync('tc', ['filter', 'add', 'dev', t, 'parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0', 'police', 'rate', '1kbps', 'burst', '1kb', 'drop'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    execFileSync(IP as string, ['link', 'del', t], { stdio: 'ignore' });
+  }
+}
+
 function masterOf(ifname: string): string | undefined {
   const link = `/sys/class/net/${ifname}/master`;
   return existsSync(link) ? basename(readlinkSync(link)) : undefined;
@@ -255,5 +275,103 @@ describe.skipIf(SKIP !== '')(`NICs with a host end plugged live${SKIP ? ` (skipp
       ),
     ).rejects.toMatchObject({ code: 'NO_NETWORK' });
     expect(await dom.getXML()).toBe(before);
+  }, 60_000);
+
+  it('<bandwidth> on a bridge NIC is tc on its tap: set at attach, changed and cleared by updateDevice', async () => {
+    const mac = '52:54:00:0c:03:06';
+    const base = `<mac address='${mac}'/><source bridge='${BR}'/><model type='virtio'/>`;
+    await dom.attachDevice(
+      `<interface type='bridge'>${base}<bandwidth><inbound average='1000' peak='4000' burst='1024'/></bandwidth></interface>`,
+    );
+    const tap = await liveTap(mac);
+    // libvirt's units are kilobytes: 1000 KB/s is 8 Mbit/s for tc, 4000 its ceiling, 1024 KB the burst
+    expect(tcText('qdisc', tap)).toMatch(/qdisc htb 1: root .*default 0x1/);
+    expect(tcText('class', tap)).toMatch(/class htb 1:1 root .*rate 8Mbit ceil 32Mbit burst 1Mb/);
+    expect(await dom.getXML()).toContain("<inbound average='1000' peak='4000' burst='1024'/>");
+    await dom.updateDevice(
+      `<interface type='bridge'>${base}<bandwidth><inbound average='2000'/></bandwidth></interface>`,
+    );
+    expect(tcText('class', tap)).toMatch(/class htb 1:1 root .*rate 16Mbit ceil 16Mbit/);
+    expect(await dom.getXML()).toContain("<inbound average='2000'/>");
+    await dom.updateDevice(`<interface type='bridge'>${base}</interface>`);
+    expect(tcText('qdisc', tap)).not.toContain('htb');
+    expect(await dom.getXML()).not.toContain('<bandwidth');
+    await dom.detachDevice(`<interface type='bridge'><mac address='${mac}'/></interface>`);
+    expect(existsSync(`/sys/class/net/${tap}`)).toBe(false);
+  }, 60_000);
+
+  it('outbound shaping is an ingress policer on the tap, or a typed refusal leaving nothing where the kernel cannot police', async () => {
+    const mac = '52:54:00:0c:03:07';
+    const tap = 'vk-hp3tap1';
+    const nic = `<interface type='bridge'><mac address='${mac}'/><source bridge='${BR}'/><target dev='${tap}'/><model type='virtio'/><bandwidth><outbound average='128' burst='256'/></bandwidth></interface>`;
+    const before = await dom.getXML();
+    if (canPolice()) {
+      await dom.attachDevice(nic);
+      expect(tcText('qdisc', tap)).toMatch(/qdisc ingress ffff:/);
+      expect(
+        execFileSync('tc', ['filter', 'show', 'dev', tap, 'parent', 'ffff:'], { encoding: 'utf8' }),
+      ).toMatch(/police .*rate 1024Kbit burst 256Kb/);
+      await dom.detachDevice(`<interface type='bridge'><mac address='${mac}'/></interface>`);
+    } else {
+      console.log('this kernel has no u32 classifier or police action: outbound shaping must be refused');
+      await expect(dom.attachDevice(nic)).rejects.toMatchObject({
+        code: 'OPERATION_FAILED',
+        field: expect.stringMatching(/^\/domain\/devices\/interface\[\d+\]\/bandwidth\/outbound$/),
+      });
+      expect(await dom.getXML()).toBe(before);
+    }
+    expect(existsSync(`/sys/class/net/${tap}`)).toBe(false);
+  }, 60_000);
+
+  it('<bandwidth> on a user NIC (no tap) is refused naming it, at attach and at update', async () => {
+    const mac = '52:54:00:0c:03:08';
+    await expect(
+      dom.attachDevice(
+        `<interface type='user'><mac address='${mac}'/><model type='virtio'/><bandwidth><inbound average='100'/></bandwidth></interface>`,
+      ),
+    ).rejects.toMatchObject({
+      code: 'CONFIG_UNSUPPORTED',
+      field: expect.stringMatching(/^\/domain\/devices\/interface\[\d+\]\/bandwidth$/),
+    });
+    await dom.attachDevice(
+      `<interface type='user'><mac address='${mac}'/><model type='virtio'/></interface>`,
+    );
+    const before = await dom.getXML();
+    await expect(
+      dom.updateDevice(
+        `<interface type='user'><mac address='${mac}'/><model type='virtio'/><bandwidth><inbound average='100'/></bandwidth></interface>`,
+      ),
+    ).rejects.toMatchObject({
+      code: 'CONFIG_UNSUPPORTED',
+      field: expect.stringMatching(/^\/domain\/devices\/interface\[\d+\]\/bandwidth$/),
+    });
+    expect(await dom.getXML()).toBe(before);
+    await dom.detachDevice(`<interface type='user'><mac address='${mac}'/></interface>`);
+  }, 60_000);
+
+  it('a guest started with an ethernet NIC and <bandwidth> has its tap shaped from the start, removed at stop', async () => {
+    const tap = 'vk-hp3tap2';
+    const other = await conn.createDomain(
+      `<domain type='qemu'>
+  <name>vk-hotplug3-start</name>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <emulator>${QEMU_BINARY}</emulator>
+    <interface type='ethernet'><mac address='52:54:00:0c:03:09'/><target dev='${tap}'/><model type='virtio'/>
+      <bandwidth><inbound average='500' burst='64'/></bandwidth></interface>
+    <memballoon model='none'/>
+  </devices>
+</domain>`,
+      { paused: true },
+    );
+    try {
+      expect(existsSync(`/sys/class/net/${tap}/tun_flags`)).toBe(true);
+      expect(tcText('class', tap)).toMatch(/class htb 1:1 root .*rate 4Mbit ceil 4Mbit burst 64Kb/);
+    } finally {
+      await other.destroy();
+    }
+    // the guest's helpers (its taps) are stopped once QEMU is gone
+    await until(() => !existsSync(`/sys/class/net/${tap}`), `${tap} removed`, 10_000);
   }, 60_000);
 });

@@ -20,6 +20,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
+import { setBandwidth } from '../lifecycle/index.js';
 import { nodeRanges, pluggedRange } from './disk-nodes.js';
 import { cloneDef, type WriteFlags } from './domain-entry.js';
 import { commitConfig, commitLive, type HotplugSide, inJob, liveParts } from './hotplug-job.js';
@@ -39,6 +40,8 @@ async function withUpdated(
   wanted.alias ??= found.device.alias;
   if (wanted.address === undefined) delete wanted.address;
   if (wanted.alias === undefined) delete wanted.alias;
+  if (found.kind === 'interface' && !inactive)
+    keepHostEnd(found.device as InterfaceDef, wanted as InterfaceDef);
   refuseOtherChanges(found.kind, found.device, wanted, found.field, inactive);
   const el = parseXml(formatDevice(found.kind, wanted));
   const next = await side.prepare(xmlReplacingDevice(def, found.kind, found.index, el, { inactive }), signal);
@@ -46,7 +49,24 @@ async function withUpdated(
   return { next, found, now };
 }
 
-/** libvirt's update rules: a disk may change its media (CD-ROM, floppy), an interface its link state. */
+/**
+ * What the running interface's host end is, carried into an update that
+ * does not say it (libvirt keeps the old tap name and, on the same
+ * network, the port): an update names the device, not its tap.
+ */
+function keepHostEnd(old: InterfaceDef, wanted: InterfaceDef): void {
+  if (wanted.target === undefined && old.target !== undefined) wanted.target = old.target;
+  const src = old.source;
+  if (
+    wanted.type === old.type &&
+    src &&
+    wanted.source?.network === src.network &&
+    wanted.source?.bridge === undefined
+  )
+    wanted.source = { ...src, ...wanted.source, portid: src.portid, bridge: src.bridge } as typeof src;
+}
+
+/** libvirt's update rules: a disk may change its media (CD-ROM, floppy), an interface its link state and bandwidth. */
 function refuseOtherChanges(
   kind: DeviceKind,
   old: Record<string, unknown>,
@@ -74,11 +94,11 @@ function refuseOtherChanges(
     return;
   }
   if (kind === 'interface') {
-    if (!inactive && without(old, ['link']) !== without(wanted, ['link']))
+    if (!inactive && without(old, ['link', 'bandwidth']) !== without(wanted, ['link', 'bandwidth']))
       throw new VirError(
         'OPERATION_UNSUPPORTED',
         'qemu',
-        'cannot modify network device configuration other than link state',
+        'cannot modify network device configuration other than link state and bandwidth',
         {
           field,
         },
@@ -93,7 +113,28 @@ function refuseOtherChanges(
   );
 }
 
-/** Updates a device in place: new media in a CD-ROM or floppy drive, an interface's link state. */
+/** An interface's `<bandwidth>` as a comparable string (its figures are bigints). */
+function rates(n: InterfaceDef): string {
+  return JSON.stringify(n.bandwidth ?? {}, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+}
+
+/** The tap a running interface's `<bandwidth>` is set on: one virtkit made (as root), else CONFIG_UNSUPPORTED. */
+function shapedTap(n: InterfaceDef, field: string): string {
+  const dev = n.target?.dev;
+  const tapped = n.type === 'bridge' || n.type === 'network' || n.type === 'ethernet';
+  if (!tapped || dev === undefined || process.getuid?.() !== 0)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      tapped
+        ? 'bandwidth of an interface whose tap virtkit did not make (unprivileged: qemu-bridge-helper makes it)'
+        : `bandwidth of an interface of type '${n.type}', which has no tap to shape`,
+      { field },
+    );
+  return dev;
+}
+
+/** Updates a device in place: new media in a CD-ROM or floppy drive, an interface's link state and bandwidth. */
 export function updateDevice(
   side: HotplugSide,
   dom: DomainRef,
@@ -113,8 +154,16 @@ export function updateDevice(
         'update-device',
         async (qmp) => {
           if (found.kind === 'interface') {
-            const up = (now as InterfaceDef).link?.state !== 'down';
-            await qmp.execute('set_link', { name: id, up });
+            const was = found.device as InterfaceDef;
+            const n = now as InterfaceDef;
+            if (rates(was) !== rates(n))
+              await setBandwidth(
+                shapedTap(n, `${found.field}/bandwidth`),
+                n.bandwidth,
+                `${found.field}/bandwidth`,
+              );
+            const up = n.link?.state !== 'down';
+            if ((was.link?.state !== 'down') !== up) await qmp.execute('set_link', { name: id, up });
             return;
           }
           const first = await changeMedia(qmp, found.device as DiskDef, now as DiskDef, id, found.field);

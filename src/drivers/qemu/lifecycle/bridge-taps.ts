@@ -3,7 +3,8 @@
  * device per interface, created before QEMU, given the guest MAC with its
  * first byte set to 0xfe (as libvirt does, so the bridge never takes the
  * guest's address for its own), the interface's MTU when it names one,
- * attached to the bridge and brought up; QEMU then opens it by name. The
+ * attached to the bridge and brought up, shaped by its `<bandwidth>`
+ * (tap-bandwidth.ts); QEMU then opens it by name. The
  * tap is deleted when the guest stops.
  *
  * Creating taps takes CAP_NET_ADMIN: as another user QEMU runs
@@ -18,6 +19,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { InterfaceDef } from '../../../conf/domain/devices/index.js';
 import { VirError } from '../../../errors.js';
 import { unprivilegedBridgeHelper } from './bridge-helper.js';
+import { setBandwidth } from './tap-bandwidth.js';
 
 export interface BridgeTap {
   /** The interface's 0-based index among the guest's interfaces. */
@@ -184,6 +186,14 @@ export async function createTap(tap: BridgeTap, n: InterfaceDef): Promise<void> 
   for (const s of steps) {
     err = await ip(bin, s);
     if (err !== undefined) return fail(err);
+  }
+  if (n.bandwidth) {
+    try {
+      await setBandwidth(tap.ifname, n.bandwidth, `${field}/bandwidth`);
+    } catch (e) {
+      await deleteTap(tap);
+      throw e;
+    }
   }
 }
 

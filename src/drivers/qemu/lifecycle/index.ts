@@ -87,3 +87,4 @@ export {
   writePartialHeader,
 } from './save-image.js';
 export { removeSwtpmState, swtpmFiles } from './swtpm.js';
+export { clearBandwidth, setBandwidth } from './tap-bandwidth.js';
