@@ -60,7 +60,9 @@ export function normalizeDevices(def: DomainDefData, options: NormalizeOptions):
   }
   // libvirt writes a <driver> only when it says something.
   if (isEmpty(dev.vsock?.driver)) delete dev.vsock?.driver;
-  for (const n of dev.interfaces ?? []) normalizeInterface(n, options);
+  for (const [i, n] of (dev.interfaces ?? []).entries())
+    normalizeInterface(n, options, `/domain/devices/interface[${i + 1}]`);
+
   for (const h of dev.hostdevs ?? []) normalizeHostdev(h);
   if (dev.hostdevs) assignScsiHostdevAddresses(dev.hostdevs, dev.disks ?? []);
   const chardevs: Array<[string, ChardevDef[] | undefined]> = [

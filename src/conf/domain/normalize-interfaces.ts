@@ -6,12 +6,21 @@
  *
  * @module
  */
+
 import { unknownContent } from '../binding.js';
+import { normalizeBandwidth } from '../network/netdev.js';
 import type { InterfaceDef, InterfaceDriverDef } from './devices/index.js';
 import { isVirtioNicModel } from './devices/index.js';
 import { type NormalizeOptions, randomMac } from './normalize-options.js';
 
-export function normalizeInterface(n: InterfaceDef, options: NormalizeOptions): void {
+export function normalizeInterface(
+  n: InterfaceDef,
+  options: NormalizeOptions,
+  field = '/domain/devices/interface',
+): void {
+  // libvirt: a floor only on an interface of a virtual network (whose port takes it); none given is none
+  if (n.bandwidth) n.bandwidth = normalizeBandwidth(n.bandwidth, `${field}/bandwidth`, n.type === 'network');
+  if (n.bandwidth && !n.bandwidth.inbound && !n.bandwidth.outbound) delete n.bandwidth;
   if (!n.mac || n.mac.address === '00:00:00:00:00:00') {
     const mac = (options.generateMac ?? randomMac)();
     if (n.mac) n.mac.address = mac;

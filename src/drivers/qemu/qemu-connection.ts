@@ -53,7 +53,7 @@ import { commandLineFor } from './domain-command-line.js';
 import * as devStats from './domains/device-stats.js';
 import type { Entry } from './domains/domain-entry.js';
 import * as stats from './domains/guest-stats.js';
-import { type DeviceCall, hotplug } from './domains/hotplug.js';
+import { type DeviceCall, type HotplugSide, hotplug } from './domains/hotplug.js';
 import type { MigrationSide } from './domains/index.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
 import { type MonitorOpts, monitorCommand, screenshot } from './domains/monitor-calls.js';
@@ -344,9 +344,15 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   domainSetMemory(dom: DomainRef, kib: number, opts?: CallOptions & { config?: boolean; live?: boolean }) {
     return this.#domains.setMemory(dom, kib, opts);
   }
-  domainAttachDevice: DeviceCall = (d, x, o) => hotplug.attach(this.#domains.migrationSide(), d, x, o);
-  domainDetachDevice: DeviceCall = (d, x, o) => hotplug.detach(this.#domains.migrationSide(), d, x, o);
-  domainUpdateDevice: DeviceCall = (d, x, o) => hotplug.update(this.#domains.migrationSide(), d, x, o);
+  /** The domain list's handles for the device calls, with the networks and bridge helper an interface's host end needs. */
+  #hotplugSide(): HotplugSide {
+    const bridgeHelper = this.#domainOptions.helperBinaries?.bridgeHelper;
+    const hostNet = { networks: this.networks, ...(bridgeHelper !== undefined ? { bridgeHelper } : {}) };
+    return { ...this.#domains.migrationSide(), hostNet };
+  }
+  domainAttachDevice: DeviceCall = (d, x, o) => hotplug.attach(this.#hotplugSide(), d, x, o);
+  domainDetachDevice: DeviceCall = (d, x, o) => hotplug.detach(this.#hotplugSide(), d, x, o);
+  domainUpdateDevice: DeviceCall = (d, x, o) => hotplug.update(this.#hotplugSide(), d, x, o);
   domainGetAutostart(dom: DomainRef, opts?: CallOptions): Promise<boolean> {
     return this.#domains.getAutostart(dom, opts);
   }

@@ -310,9 +310,14 @@ describe('what the start refuses (hostSideSettings), naming the field', () => {
       '/domain/devices/interface[1]/downscript/@path',
     ],
     [
-      'bandwidth',
-      nic("<bandwidth><inbound average='1000'/></bandwidth>"),
-      '/domain/devices/interface[1]/bandwidth[1]',
+      'bandwidth on an interface without a tap',
+      "<interface type='user'><bandwidth><inbound average='1000'/></bandwidth><model type='virtio'/></interface>",
+      '/domain/devices/interface[1]/bandwidth',
+    ],
+    [
+      "a bandwidth floor (the network's QoS)",
+      "<interface type='network'><source network='default'/><bandwidth><inbound average='1000' floor='200'/></bandwidth></interface>",
+      '/domain/devices/interface[1]/bandwidth/inbound/@floor',
     ],
     ['VLAN', nic("<vlan><tag id='42'/></vlan>"), '/domain/devices/interface[1]/vlan[1]'],
     ['virtual port', nic("<virtualport type='openvswitch'/>"), '/domain/devices/interface[1]/virtualport[1]'],

@@ -20,6 +20,7 @@ import {
   uint32,
   yesNo,
 } from '../../binding.js';
+import { bandwidthMapper } from '../../network/netdev.js';
 import { acpiIndexMapper, addressField } from '../address.js';
 import { bootOrderMapper } from './disk.js';
 import { virtioDriverOptions } from './virtio-options.js';
@@ -148,6 +149,8 @@ export const interfaceMapper = elementMapper('interface', {
   trustGuestRxFilters: attr('trustGuestRxFilters', yesNo),
   mac: child(macMapper),
   source: child(interfaceSourceMapper),
+  /** Traffic shaping of the host end (`tc` on its tap), in kilobytes per second and kilobytes. */
+  bandwidth: child(bandwidthMapper),
   /** Guest-side addresses (passt hands them out; other types set them on the host end). */
   ips: children(interfaceIpMapper),
   /** Host ports passt forwards into the guest. */

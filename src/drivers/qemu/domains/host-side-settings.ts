@@ -159,6 +159,9 @@ function diskLabels(
   }
 }
 
+/** The interface types whose tap virtkit makes as root, where `<bandwidth>` is applied. */
+const SHAPED_TYPES = new Set(['bridge', 'network', 'ethernet']);
+
 /** What libvirt does on the host around one NIC. */
 function interfaceSettings(
   n: NonNullable<NonNullable<DomainDef['devices']>['interfaces']>[number],
@@ -175,6 +178,20 @@ function interfaceSettings(
     add(`${field}/downscript/@path`, "running the interface's down script when the guest stops");
   if (n.source?.portgroup !== undefined)
     add(`${field}/source/@portgroup`, "the virtual network's port group (its VLAN, bandwidth, virtual port)");
+  // traffic shaping is tc on a tap virtkit made (lifecycle/tap-bandwidth.ts); a floor is the network's QoS
+  const bw = n.bandwidth;
+  if (bw?.inbound?.floor !== undefined || bw?.outbound?.floor !== undefined)
+    add(
+      `${field}/bandwidth/${bw.inbound?.floor !== undefined ? 'inbound' : 'outbound'}/@floor`,
+      "a guaranteed floor in the network's QoS",
+    );
+  else if (bw && !(SHAPED_TYPES.has(n.type) && process.getuid?.() === 0))
+    add(
+      `${field}/bandwidth`,
+      n.type === 'user' || !SHAPED_TYPES.has(n.type)
+        ? `traffic shaping (tc) of an interface of type '${n.type}', which has no tap`
+        : 'traffic shaping (tc) of a tap qemu-bridge-helper makes (unprivileged)',
+    );
   if (n.coalesce?.rx?.frames?.max !== undefined)
     add(`${field}/coalesce`, 'interrupt coalescing of the host tap (ethtool)');
   if (n.target?.managed === false) add(`${field}/target/@managed`, "using an existing tap (managed='no')");

@@ -1,8 +1,9 @@
 /**
  * What a running guest is sent for each device kind that plugs in live, as
  * libvirt's QEMU driver does it: disks on virtio, SCSI (an existing
- * controller) and USB, with their `-blockdev` chain; user-mode interfaces
- * with their netdev. The options come from the command-line builders
+ * controller) and USB, with their `-blockdev` chain; interfaces (user,
+ * bridge, network, ethernet) with their netdev, on the host end
+ * `hotplug-nic.ts` made. The options come from the command-line builders
  * (`buildNic`, `diskImageNodes`, `diskDeviceProps`), so a plugged device is
  * the device a start would have made. Other kinds are `CONFIG_UNSUPPORTED`
  * live (they can be attached to the definition).
@@ -24,9 +25,12 @@ import { refuseUnbuilt } from '../command-line/disks.js';
 import { buildNic, checkConsumed } from '../command-line/net.js';
 import { throttleFilterCount } from '../command-line/throttle.js';
 import type { QmpClient } from '../qmp/index.js';
+import type { NicHostEnd } from './hotplug-nic.js';
 import { type PlugStep, plugSteps, runSteps, undoSteps } from './hotplug-qmp.js';
 
 const HOTPLUG_BUSES = new Set(['virtio', 'scsi', 'usb']);
+/** The interface types whose host end a hot-plug makes (hotplug-nic.ts), as a start does. */
+const LIVE_NIC_TYPES = new Set(['user', 'bridge', 'network', 'ethernet']);
 
 function unsupported(message: string, field: string): VirError {
   return new VirError('CONFIG_UNSUPPORTED', 'qemu', message, { field });
@@ -56,10 +60,10 @@ export function refuseLivePlug(kind: DeviceKind, device: Record<string, unknown>
   }
   if (kind === 'interface') {
     const n = device as InterfaceDef;
-    if (n.type !== 'user' || n.backend?.type === 'passt')
+    if (!LIVE_NIC_TYPES.has(n.type) || n.backend?.type === 'passt')
       throw unsupported(
-        `an interface of type '${n.type}'${n.backend?.type === 'passt' ? ' with passt' : ''} cannot be hot-plugged yet (type 'user' can)`,
-        `${field}/@type`,
+        `an interface of type '${n.type}'${n.backend?.type === 'passt' ? ' with passt' : ''} cannot be hot-plugged yet (user, bridge, network and ethernet can)`,
+        `${field}/${n.backend?.type === 'passt' ? 'backend/@type' : '@type'}`,
       );
     checkConsumed(n, undefined, field);
     return;
@@ -104,6 +108,7 @@ export async function plugCommands(
   kind: DeviceKind,
   device: Record<string, unknown>,
   field: string,
+  nicHost?: Pick<NicHostEnd, 'started' | 'networks'>,
 ): Promise<PlugStep[]> {
   const facts = machineFacts(live.os?.type?.machine ?? '');
   const b = new ArgvBuilder(true, await qemuVersion(qmp));
@@ -111,7 +116,8 @@ export async function plugCommands(
   if (kind === 'interface') {
     const n = device as InterfaceDef;
     const alias = liveId(live, kind, device);
-    buildNic(b, n, { alias, field, facts, bootindex: boot.get(n), host: undefined, usbAddr: () => ({}) });
+    const x = { alias, field, facts, bootindex: boot.get(n), host: undefined, usbAddr: () => ({}) };
+    buildNic(b, n, { ...x, ...(nicHost ? { networks: nicHost.networks } : {}) }, nicHost?.started);
     return plugSteps(b.argv, field);
   }
   const d = device as DiskDef;

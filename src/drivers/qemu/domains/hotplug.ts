@@ -12,15 +12,12 @@
 
 import {
   addedDevice,
-  type DeviceKind,
   devicesOf,
   type FoundDevice,
   findDevice,
-  formatDevice,
   parseDeviceElement,
   readDevice,
   sameDevicesExcept,
-  xmlReplacingDevice,
   xmlWithDevice,
   xmlWithoutDevice,
 } from '../../../conf/domain/device-edit.js';
@@ -28,10 +25,10 @@ import type { ControllerDef, DiskDef, InterfaceDef } from '../../../conf/domain/
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
-import { parseXml } from '../../../xml/index.js';
 import { diskSourcePath, firstPluggedNode, nodeRanges, pluggedRange } from './disk-nodes.js';
-import { cloneDef, type Entry, isActive, refOf, type WriteFlags } from './domain-entry.js';
+import { cloneDef, refOf, type WriteFlags } from './domain-entry.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
+import { commitConfig, commitLive, type HotplugSide, inJob, liveParts } from './hotplug-job.js';
 import {
   freeAlias,
   OTHER_KINDS,
@@ -44,7 +41,6 @@ import {
   stampAliases,
 } from './hotplug-kinds.js';
 import {
-  changeMedia,
   diskNodeNames,
   freeNicAlias,
   liveId,
@@ -52,56 +48,11 @@ import {
   plugCommands,
   refuseLivePlug,
 } from './hotplug-live.js';
+import { type NicHostEnd, plugNicHost, undoAtStop, unplugNicHost } from './hotplug-nic.js';
 import { runSteps, unplugDevice } from './hotplug-qmp.js';
-import type { MigrationSide } from './migration.js';
+import { updateDevice } from './hotplug-update.js';
 
-/** What the device calls need of the domain list (the same handles a migration gets). */
-export type HotplugSide = Pick<MigrationSide, 'jobs' | 'store' | 'owned' | 'enter' | 'prepare' | 'table'>;
-
-interface Impact {
-  live: boolean;
-  config: boolean;
-}
-
-/** libvirt's `virDomainObjUpdateModificationImpact`: which definitions a call with these flags changes. */
-function impact(e: Entry, opts: WriteFlags): Impact {
-  const given = opts.live === true || opts.config === true;
-  const active = isActive(e);
-  const live = opts.live === true || (!given && active);
-  const config = opts.config === true || (!given && !active);
-  if (live && !active) throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
-  if (config && !e.config)
-    throw new VirError('OPERATION_INVALID', 'qemu', 'transient domains do not have any persistent config');
-  return { live, config };
-}
-
-async function inJob(
-  side: HotplugSide,
-  dom: DomainRef,
-  opts: WriteFlags,
-  what: string,
-  fn: (e: Entry, i: Impact) => Promise<void>,
-): Promise<void> {
-  await side.enter(opts);
-  const e = await side.owned(dom, opts, what);
-  await side.jobs.run(e.uuid, what, () => fn(e, impact(e, opts)), opts.signal);
-}
-
-function liveParts(e: Entry): { live: DomainDef; runner: NonNullable<Entry['runner']> } {
-  if (!e.live || !e.runner) throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
-  return { live: e.live, runner: e.runner };
-}
-
-function commitLive(e: Entry, next: DomainDef): void {
-  e.live = next;
-  e.runner?.hotplug.setLiveXml(next.toXML());
-}
-
-function commitConfig(side: HotplugSide, e: Entry, next: DomainDef | undefined): void {
-  if (!next) return;
-  side.store.write(e.name, next.toXML({ inactive: true }));
-  e.config = next;
-}
+export type { HotplugSide } from './hotplug-job.js';
 
 /** The definition with the device added, through the define-time pass; refuses a duplicate disk target. */
 async function withAdded(
@@ -184,19 +135,30 @@ export function attachDevice(
       if (other && added.kind !== 'controller') setAlias(added.device, alias);
       const paths = { domainDir: runner.paths.runDir, monitor: { path: runner.paths.monitorSocket } };
       let first: number | undefined;
-      await runner.hotplug.monitorJob(
-        'attach-device',
-        async (qmp) => {
-          if (other) {
-            await plugOther(qmp, next, added, alias, paths, opts.signal);
-            return;
-          }
-          const steps = await plugCommands(qmp, next, added.kind, added.device, added.field);
-          await runSteps(qmp, steps, opts.signal);
-          first = firstPluggedNode(steps);
-        },
-        opts.signal,
-      );
+      // the interface's tap and network port first, as a start makes them before QEMU
+      const nicHost: NicHostEnd | undefined =
+        added.kind === 'interface'
+          ? await plugNicHost(side.hostNet ?? {}, e, next, added.index, added.field)
+          : undefined;
+      try {
+        await runner.hotplug.monitorJob(
+          'attach-device',
+          async (qmp) => {
+            if (other) {
+              await plugOther(qmp, next, added, alias, paths, opts.signal);
+              return;
+            }
+            const steps = await plugCommands(qmp, next, added.kind, added.device, added.field, nicHost);
+            await runSteps(qmp, steps, opts.signal);
+            first = firstPluggedNode(steps);
+          },
+          opts.signal,
+        );
+      } catch (err) {
+        await nicHost?.undo();
+        throw err;
+      }
+      if (nicHost) undoAtStop(e, nicHost.undo);
       if (added.kind === 'disk' && first !== undefined)
         nodeRanges(e, live).push(pluggedRange(added.device as DiskDef, first));
       commitLive(e, next);
@@ -260,7 +222,10 @@ export function detachDevice(
           const release = async () => {
             for (const node of nodes)
               await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => {});
-            if (f.kind === 'interface') await qmp.execute('netdev_del', { id: `host${id}` }).catch(() => {});
+            if (f.kind === 'interface') {
+              await qmp.execute('netdev_del', { id: `host${id}` }).catch(() => {});
+              await unplugNicHost(side.hostNet ?? {}, f.device as InterfaceDef, f.index);
+            }
             for (const c of releaseOther(f.kind, f.device, id))
               await qmp.execute(c.command, c.args).catch(() => {});
           };
@@ -288,109 +253,6 @@ export function detachDevice(
         },
         opts.signal,
       );
-    }
-    commitConfig(side, e, config);
-  });
-}
-
-/** The definition with the device `xml` names replaced by `xml` (its address and alias kept when not given). */
-async function withUpdated(
-  side: HotplugSide,
-  def: DomainDef,
-  xml: string,
-  inactive: boolean,
-  signal: AbortSignal | undefined,
-): Promise<{ next: DomainDef; found: FoundDevice; now: Record<string, unknown> }> {
-  const found = findDevice(def, xml);
-  const wanted = { ...readDevice(found.kind, found.el) };
-  wanted.address ??= found.device.address;
-  wanted.alias ??= found.device.alias;
-  if (wanted.address === undefined) delete wanted.address;
-  if (wanted.alias === undefined) delete wanted.alias;
-  refuseOtherChanges(found.kind, found.device, wanted, found.field, inactive);
-  const el = parseXml(formatDevice(found.kind, wanted));
-  const next = await side.prepare(xmlReplacingDevice(def, found.kind, found.index, el, { inactive }), signal);
-  const now = devicesOf(next, found.kind)[found.index] ?? wanted;
-  return { next, found, now };
-}
-
-/** libvirt's update rules: a disk may change its media (CD-ROM, floppy), an interface its link state. */
-function refuseOtherChanges(
-  kind: DeviceKind,
-  old: Record<string, unknown>,
-  wanted: Record<string, unknown>,
-  field: string,
-  inactive: boolean,
-): void {
-  const without = (d: Record<string, unknown>, keys: string[]) =>
-    formatDevice(kind, Object.fromEntries(Object.entries(d).filter(([k]) => !keys.includes(k))));
-  if (kind === 'disk') {
-    const d = old as DiskDef;
-    if (!inactive && d.device !== 'cdrom' && d.device !== 'floppy')
-      throw new VirError('OPERATION_UNSUPPORTED', 'qemu', `disk bus '${d.target.bus}' cannot be updated.`, {
-        field: `${field}/@device`,
-      });
-    if (without(old, ['source', 'type']) !== without(wanted, ['source', 'type']) && !inactive)
-      throw new VirError(
-        'OPERATION_UNSUPPORTED',
-        'qemu',
-        'cannot modify field of the disk other than its media',
-        {
-          field,
-        },
-      );
-    return;
-  }
-  if (kind === 'interface') {
-    if (!inactive && without(old, ['link']) !== without(wanted, ['link']))
-      throw new VirError(
-        'OPERATION_UNSUPPORTED',
-        'qemu',
-        'cannot modify network device configuration other than link state',
-        {
-          field,
-        },
-      );
-    return;
-  }
-  throw new VirError(
-    'CONFIG_UNSUPPORTED',
-    'qemu',
-    `${inactive ? 'persistent' : 'live'} update of device '${kind}' is not supported`,
-    { field },
-  );
-}
-
-/** Updates a device in place: new media in a CD-ROM or floppy drive, an interface's link state. */
-export function updateDevice(
-  side: HotplugSide,
-  dom: DomainRef,
-  xml: string,
-  opts: WriteFlags = {},
-): Promise<void> {
-  return inJob(side, dom, opts, 'update a device of', async (e, i) => {
-    const config =
-      i.config && e.config ? (await withUpdated(side, e.config, xml, true, opts.signal)).next : undefined;
-    if (i.live) {
-      const { live, runner } = liveParts(e);
-      const base = cloneDef(live);
-      nicAliases(base);
-      const { next, found, now } = await withUpdated(side, base, xml, false, opts.signal);
-      const id = liveId(base, found.kind, found.device);
-      await runner.hotplug.monitorJob(
-        'update-device',
-        async (qmp) => {
-          if (found.kind === 'interface') {
-            const up = (now as InterfaceDef).link?.state !== 'down';
-            await qmp.execute('set_link', { name: id, up });
-            return;
-          }
-          const first = await changeMedia(qmp, found.device as DiskDef, now as DiskDef, id, found.field);
-          nodeRanges(e, live).push(pluggedRange(now as DiskDef, first));
-        },
-        opts.signal,
-      );
-      commitLive(e, next);
     }
     commitConfig(side, e, config);
   });

@@ -3,7 +3,8 @@
  * device per interface, created before QEMU, given the guest MAC with its
  * first byte set to 0xfe (as libvirt does, so the bridge never takes the
  * guest's address for its own), the interface's MTU when it names one,
- * attached to the bridge and brought up; QEMU then opens it by name. The
+ * attached to the bridge and brought up, shaped by its `<bandwidth>`
+ * (tap-bandwidth.ts); QEMU then opens it by name. The
  * tap is deleted when the guest stops.
  *
  * Creating taps takes CAP_NET_ADMIN: as another user QEMU runs
@@ -18,12 +19,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { InterfaceDef } from '../../../conf/domain/devices/index.js';
 import { VirError } from '../../../errors.js';
 import { unprivilegedBridgeHelper } from './bridge-helper.js';
+import { setBandwidth } from './tap-bandwidth.js';
 
 export interface BridgeTap {
   /** The interface's 0-based index among the guest's interfaces. */
   readonly index: number;
   readonly ifname: string;
-  readonly bridge: string;
+  /** The bridge it joins; none for an `<interface type='ethernet'>`, whose tap stands alone. */
+  readonly bridge: string | undefined;
 }
 
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'];
@@ -74,6 +77,11 @@ function joinedBridge(n: InterfaceDef): boolean {
   return n.type === 'bridge' || (n.type === 'network' && n.source?.portid !== undefined);
 }
 
+/** Whether the interface's host end is a tap virtkit makes: on a bridge, or standing alone (`ethernet`). */
+export function madeTap(n: InterfaceDef): boolean {
+  return joinedBridge(n) || n.type === 'ethernet';
+}
+
 /**
  * Which interfaces join a bridge, checked before anything is created: a
  * tap to make for each (as root), or as another user the qemu-bridge-helper
@@ -84,11 +92,25 @@ export function plannedTaps(
   uuid: string,
   opts: { helper?: string; aclFile?: string } = {},
   helpers: Record<number, string> = {},
+  only?: number,
 ): BridgeTap[] {
   const out: BridgeTap[] = [];
   for (const [i, n] of interfaces.entries()) {
-    if (!joinedBridge(n)) continue;
+    if (only !== undefined && i !== only) continue;
     const field = `/domain/devices/interface[${i + 1}]`;
+    if (n.type === 'ethernet') {
+      // libvirt makes the tap of a managed ethernet interface itself, which takes CAP_NET_ADMIN
+      if (process.getuid?.() !== 0)
+        throw new VirError(
+          'CONFIG_UNSUPPORTED',
+          'qemu',
+          `${field}: an ethernet interface needs a tap, which only root can create`,
+          { field: `${field}/@type` },
+        );
+      out.push({ index: i, ifname: freeTapName(n, uuid, i, field), bridge: undefined });
+      continue;
+    }
+    if (!joinedBridge(n)) continue;
     const bridge = n.source?.bridge;
     if (bridge === undefined || !IFNAME.test(bridge))
       throw new VirError('XML_DETAIL', 'qemu', `'${bridge ?? ''}' is not a bridge name`, {
@@ -103,19 +125,24 @@ export function plannedTaps(
       helpers[i] = unprivilegedBridgeHelper(bridge, field, opts);
       continue;
     }
-    const ifname = tapName(n, uuid, i, field);
-    if (existsSync(`/sys/class/net/${ifname}`) && !(n.target?.dev === undefined && isStaleTap(ifname)))
-      throw new VirError(
-        'CONFIG_UNSUPPORTED',
-        'qemu',
-        `${field}: network interface '${ifname}' already exists`,
-        {
-          field: `${field}/target/@dev`,
-        },
-      );
-    out.push({ index: i, ifname, bridge });
+    out.push({ index: i, ifname: freeTapName(n, uuid, i, field), bridge });
   }
   return out;
+}
+
+/** The tap's name, refused when an interface of that name is there already (but a stale tap of ours). */
+function freeTapName(n: InterfaceDef, uuid: string, i: number, field: string): string {
+  const ifname = tapName(n, uuid, i, field);
+  if (existsSync(`/sys/class/net/${ifname}`) && !(n.target?.dev === undefined && isStaleTap(ifname)))
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `${field}: network interface '${ifname}' already exists`,
+      {
+        field: `${field}/target/@dev`,
+      },
+    );
+  return ifname;
 }
 
 /**
@@ -153,12 +180,20 @@ export async function createTap(tap: BridgeTap, n: InterfaceDef): Promise<void> 
   const steps: string[][] = [
     ...(mac ? [['link', 'set', 'dev', tap.ifname, 'address', mac]] : []),
     ...(n.mtu?.size !== undefined ? [['link', 'set', 'dev', tap.ifname, 'mtu', String(n.mtu.size)]] : []),
-    ['link', 'set', 'dev', tap.ifname, 'master', tap.bridge],
+    ...(tap.bridge !== undefined ? [['link', 'set', 'dev', tap.ifname, 'master', tap.bridge]] : []),
     ['link', 'set', 'dev', tap.ifname, 'up'],
   ];
   for (const s of steps) {
     err = await ip(bin, s);
     if (err !== undefined) return fail(err);
+  }
+  if (n.bandwidth) {
+    try {
+      await setBandwidth(tap.ifname, n.bandwidth, `${field}/bandwidth`);
+    } catch (e) {
+      await deleteTap(tap);
+      throw e;
+    }
   }
 }
 
@@ -167,4 +202,33 @@ export async function deleteTap(tap: BridgeTap): Promise<void> {
   const bin = IP.find((p) => existsSync(p));
   if (bin !== undefined && existsSync(`/sys/class/net/${tap.ifname}`))
     await ip(bin, ['link', 'del', 'dev', tap.ifname]);
+}
+
+/** What a hot-plugged interface's host end is: a tap made here (as root), or the helper QEMU runs. */
+export interface PluggedTap {
+  readonly tap?: BridgeTap;
+  readonly bridgeHelper?: string;
+}
+
+/**
+ * The host end of one interface plugged into a running guest (its
+ * `index`-th): the same checks and tap a start makes for it, the tap's name
+ * written into its `<target dev>`. Nothing is made for a type without a tap.
+ */
+export async function plugTap(
+  interfaces: readonly InterfaceDef[],
+  index: number,
+  uuid: string,
+  opts: { helper?: string; aclFile?: string } = {},
+): Promise<PluggedTap> {
+  const helpers: Record<number, string> = {};
+  const [tap] = plannedTaps(interfaces, uuid, opts, helpers, index);
+  const n = interfaces[index] as InterfaceDef;
+  if (tap) {
+    await createTap(tap, n);
+    n.target ??= { dev: tap.ifname };
+    return { tap };
+  }
+  const helper = helpers[index];
+  return helper !== undefined ? { bridgeHelper: helper } : {};
 }

@@ -13,7 +13,7 @@ import type { DomainDef } from '../../../conf/domain/index.js';
 import { VirError } from '../../../errors.js';
 import type { XmlElement } from '../../../xml/tree.js';
 import { findOnPath } from '../caps/host-facts.js';
-import { type BridgeTap, createTap, deleteTap, plannedTaps, tapName } from './bridge-taps.js';
+import { type BridgeTap, createTap, deleteTap, madeTap, plannedTaps, tapName } from './bridge-taps.js';
 import { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
 import { passtFiles, passtHasVhostUser, passtSpec } from './passt.js';
 import type { RunnerRoots } from './runner-command.js';
@@ -95,10 +95,10 @@ export async function forgetGuestHelpers(
 ): Promise<void> {
   rmSync(helperRunDir(roots, uuid), { recursive: true, force: true });
   for (const [i, n] of (live?.devices?.interfaces ?? []).entries()) {
-    if ((n.type !== 'bridge' && n.type !== 'network') || n.source?.bridge === undefined) continue;
+    if (!madeTap(n) || (n.type !== 'ethernet' && n.source?.bridge === undefined)) continue;
     try {
       const ifname = tapName(n, uuid, i, `/domain/devices/interface[${i + 1}]`);
-      await deleteTap({ index: i, ifname, bridge: n.source.bridge });
+      await deleteTap({ index: i, ifname, bridge: n.source?.bridge });
     } catch {
       // a name the start would have refused: no tap was made
     }

@@ -21,6 +21,7 @@
  */
 
 export { cleanStaleTemps } from './atomic-file.js';
+export { type BridgeTap, deleteTap, madeTap, type PluggedTap, plugTap } from './bridge-taps.js';
 export { appendDomainLog } from './domain-log.js';
 export { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
 export {
@@ -86,3 +87,4 @@ export {
   writePartialHeader,
 } from './save-image.js';
 export { removeSwtpmState, swtpmFiles } from './swtpm.js';
+export { clearBandwidth, setBandwidth } from './tap-bandwidth.js';
