@@ -34,6 +34,8 @@ export class QemuNodeDevices implements NodeDeviceDriver {
       mountinfo: opts.mountinfo ?? '/proc/self/mountinfo',
       swaps: opts.swaps ?? '/proc/swaps',
       ...(opts.pciIds ? { pciIds: opts.pciIds } : {}),
+      ...(opts.usbIds ? { usbIds: opts.usbIds } : {}),
+      ...(opts.udevData ? { udevData: opts.udevData } : {}),
       ...(opts.addresses ? { addresses: opts.addresses } : {}),
     };
   }
