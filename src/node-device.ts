@@ -10,7 +10,9 @@ import {
   NODE_DEVICE_CAPS,
   type NodeDeviceCapName,
   type NodeDeviceDriver,
+  type NodeDeviceEvent,
   type NodeDeviceRef,
+  type ObjectEventOptions,
   type ObjectOwner,
 } from './driver-objects.js';
 import { VirError } from './errors.js';
@@ -29,6 +31,18 @@ export class NodeDevices<C extends ObjectOwner = ObjectOwner> {
   /** @internal made by `Connection` */
   constructor(conn: C) {
     this.#conn = conn;
+  }
+
+  /**
+   * Device events as an async iterator, buffered like `conn.events()`:
+   * `created` and `deleted` as devices appear and go, `updated` when one
+   * changes (its driver after a detach or re-attach). `NO_SUPPORT` where the
+   * driver delivers none. The QEMU driver finds them by reading sysfs every
+   * two seconds while a stream is open (no udev monitor in Node), so a
+   * device that comes and goes within one interval is not seen.
+   */
+  events(options: ObjectEventOptions<NodeDeviceEvent> = {}) {
+    return this.#conn._objectEvents('nodeDevices', options);
   }
 
   /**

@@ -9,6 +9,7 @@ import type {
   CallOptions,
   NodeDeviceCapName,
   NodeDeviceDriver,
+  NodeDeviceEvent,
   NodeDeviceRef,
   SecretDriver,
   SecretEvent,
@@ -87,9 +88,17 @@ const MAX_CAPS = 64;
 
 export class RemoteNodeDevices implements NodeDeviceDriver {
   readonly #call: RemoteCall;
+  readonly #events: RemoteObjectEvents;
 
-  constructor(call: RemoteCall) {
+  constructor(call: RemoteCall, events: RemoteObjectEvents) {
     this.#call = call;
+    this.#events = events;
+  }
+
+  subscribe(listener: (event: NodeDeviceEvent) => void): () => void {
+    return this.#events.subscribe('nodeDevice', (e) => {
+      if (e.type === 'nodeDevice') listener(e);
+    });
   }
 
   async listNodeDevices(

@@ -10,22 +10,27 @@ import type {
   CallOptions,
   NodeDeviceCapName,
   NodeDeviceDriver,
+  NodeDeviceEvent,
   NodeDeviceRef,
 } from '../../../driver-objects.js';
 import { VirError } from '../../../errors.js';
 import { serializeXml } from '../../../xml/serialize.js';
 import { checkUnused, type DetachSources, detachPci, reattachPci, resetPci } from './detach.js';
+import { DeviceWatch } from './device-watch.js';
 import { type HostDevice, type HostDeviceSources, scanHostDevices } from './host-devices.js';
 
 /** Where the facts are read, and whether this connection may change the host. */
 export interface QemuNodeDevicesOptions extends Partial<HostDeviceSources>, Partial<DetachSources> {
   /** `qemu:///system`: detach, re-attach and reset are allowed. */
   readonly privileged: boolean;
+  /** Milliseconds between two reads of the devices while events are listened to (device-watch.ts). */
+  readonly watchIntervalMs?: number;
 }
 
 export class QemuNodeDevices implements NodeDeviceDriver {
   readonly #src: HostDeviceSources & DetachSources;
   readonly #privileged: boolean;
+  readonly #watch: DeviceWatch;
 
   constructor(opts: QemuNodeDevicesOptions) {
     this.#privileged = opts.privileged;
@@ -38,17 +43,29 @@ export class QemuNodeDevices implements NodeDeviceDriver {
       ...(opts.udevData ? { udevData: opts.udevData } : {}),
       ...(opts.addresses ? { addresses: opts.addresses } : {}),
     };
+    this.#watch = new DeviceWatch(() => scanHostDevices(this.#src), opts.watchIntervalMs);
+  }
+
+  /** Device events: sysfs is read again at an interval while anyone listens (device-watch.ts). */
+  subscribe(listener: (event: NodeDeviceEvent) => void): () => void {
+    return this.#watch.subscribe(listener);
+  }
+
+  /** Every device, after the watch's first read when a subscription is new (so no change is missed). */
+  async #scan(): Promise<HostDevice[]> {
+    await this.#watch.ready();
+    return scanHostDevices(this.#src);
   }
 
   async #find(name: string): Promise<HostDevice> {
-    const d = (await scanHostDevices(this.#src)).find((x) => x.name === name);
+    const d = (await this.#scan()).find((x) => x.name === name);
     if (!d) throw new VirError('NO_NODE_DEVICE', 'nodedev', `no node device with matching name '${name}'`);
     return d;
   }
 
   async listNodeDevices(filter: { caps?: readonly NodeDeviceCapName[] }): Promise<NodeDeviceRef[]> {
     const caps = filter.caps ?? [];
-    return (await scanHostDevices(this.#src))
+    return (await this.#scan())
       .filter((d) => caps.length === 0 || caps.some((c) => d.caps.includes(c)))
       .map((d) => ({ name: d.name }));
   }
@@ -75,10 +92,13 @@ export class QemuNodeDevices implements NodeDeviceDriver {
   ): Promise<void> {
     const d = await this.#pci(dev, 'detach');
     await detachPci(d, opts.driverName ?? 'vfio-pci', this.#src);
+    // the driver changed: listeners hear `updated` now rather than at the next read
+    await this.#watch.refresh();
   }
 
   async nodeDeviceReAttach(dev: NodeDeviceRef): Promise<void> {
     await reattachPci(await this.#pci(dev, 'reattach'));
+    await this.#watch.refresh();
   }
 
   async nodeDeviceReset(dev: NodeDeviceRef): Promise<void> {
