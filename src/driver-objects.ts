@@ -522,6 +522,10 @@ export interface NodeDeviceDriver {
   nodeDeviceReAttach?(dev: NodeDeviceRef, opts?: CallOptions): Promise<void>;
   /** Resets a detached PCI device (`virNodeDeviceReset`). */
   nodeDeviceReset?(dev: NodeDeviceRef, opts?: CallOptions): Promise<void>;
+  /** Makes a device from `<device>` XML (`virNodeDeviceCreateXML`): a mediated device under its parent. */
+  createNodeDevice?(xml: string, opts?: CallOptions): Promise<NodeDeviceRef>;
+  /** Removes a device made by {@link NodeDeviceDriver.createNodeDevice} (`virNodeDeviceDestroy`). */
+  nodeDeviceDestroy?(dev: NodeDeviceRef, opts?: CallOptions): Promise<void>;
 }
 
 /** The secondary drivers a {@link DriverConnection} may carry. */

@@ -68,6 +68,24 @@ export class NodeDevices<C extends ObjectOwner = ObjectOwner> {
     return refs.map((r) => new NodeDevice(this.#conn, r));
   }
 
+  /**
+   * Makes a device from `<device>` XML (`virNodeDeviceCreateXML`). The QEMU
+   * driver makes mediated devices (`<parent>` and `<capability
+   * type='mdev'><type id='…'/>`, a `<uuid>` or a new one) on
+   * `qemu:///system`; a parent without mediated device types is
+   * `NO_SUPPORT` naming it.
+   */
+  async create(xml: string, opts: CallOptions = {}): Promise<NodeDevice<C>> {
+    this.#conn._writable('create a node device');
+    const text = checkName(xml, 'xml', 'nodedev');
+    const ref = await call(this.#conn, 'createNodeDevice', opts, (d, signal) =>
+      d.createNodeDevice
+        ? d.createNodeDevice(text, { signal })
+        : Promise.reject(new VirError('NO_SUPPORT', 'nodedev', 'this driver cannot create host devices')),
+    );
+    return new NodeDevice(this.#conn, ref);
+  }
+
   /** By name (`pci_0000_00_02_0`, `computer`); `NO_NODE_DEVICE` when none has it. */
   async lookup(name: string, opts: CallOptions = {}): Promise<NodeDevice<C>> {
     const n = checkName(name, 'name', 'nodedev');
@@ -150,6 +168,14 @@ export class NodeDevice<C extends ObjectOwner = ObjectOwner> {
   reattach(opts: CallOptions = {}): Promise<void> {
     return call(this.#conn, 'reattachNodeDevice', opts, (d, signal) =>
       optional(d.nodeDeviceReAttach?.bind(d), 'reattach')(this.#ref, { signal }),
+    );
+  }
+
+  /** Removes a device made by `nodeDevices.create` (`virNodeDeviceDestroy`): a mediated device. */
+  destroy(opts: CallOptions = {}): Promise<void> {
+    this.#conn._writable('destroy a node device');
+    return call(this.#conn, 'destroyNodeDevice', opts, (d, signal) =>
+      optional(d.nodeDeviceDestroy?.bind(d), 'destroy')(this.#ref, { signal }),
     );
   }
 

@@ -95,6 +95,15 @@ export class RemoteNodeDevices implements NodeDeviceDriver {
     this.#events = events;
   }
 
+  async createNodeDevice(xml: string, opts?: CallOptions): Promise<NodeDeviceRef> {
+    const r = await this.#call(P.NODE_DEVICE_CREATE_XML, { xml_desc: xml, flags: 0 }, opts);
+    return { name: r.dev.name };
+  }
+
+  async nodeDeviceDestroy(dev: NodeDeviceRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.NODE_DEVICE_DESTROY, { name: dev.name }, opts);
+  }
+
   subscribe(listener: (event: NodeDeviceEvent) => void): () => void {
     return this.#events.subscribe('nodeDevice', (e) => {
       if (e.type === 'nodeDevice') listener(e);

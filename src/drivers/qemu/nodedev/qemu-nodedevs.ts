@@ -6,6 +6,9 @@
  *
  * @module
  */
+
+import { randomUUID } from 'node:crypto';
+import { NodeDeviceDef } from '../../../conf/nodedev/nodedev-def.js';
 import type {
   CallOptions,
   NodeDeviceCapName,
@@ -14,10 +17,13 @@ import type {
   NodeDeviceRef,
 } from '../../../driver-objects.js';
 import { VirError } from '../../../errors.js';
+import { parseXml } from '../../../xml/parse.js';
 import { serializeXml } from '../../../xml/serialize.js';
+import type { XmlElement } from '../../../xml/tree.js';
 import { checkUnused, type DetachSources, detachPci, reattachPci, resetPci } from './detach.js';
 import { DeviceWatch } from './device-watch.js';
 import { type HostDevice, type HostDeviceSources, scanHostDevices } from './host-devices.js';
+import { createMdev, removeMdev } from './mdev-devices.js';
 
 /** Where the facts are read, and whether this connection may change the host. */
 export interface QemuNodeDevicesOptions extends Partial<HostDeviceSources>, Partial<DetachSources> {
@@ -25,6 +31,27 @@ export interface QemuNodeDevicesOptions extends Partial<HostDeviceSources>, Part
   readonly privileged: boolean;
   /** Milliseconds between two reads of the devices while events are listened to (device-watch.ts). */
   readonly watchIntervalMs?: number;
+}
+
+/**
+ * The definition of a device to make: libvirt takes one without a `<name>`
+ * (the driver names the device), which the model, reading what drivers
+ * report, requires; a placeholder stands in for it.
+ */
+function definitionToCreate(xml: string): NodeDeviceDef {
+  const root = parseXml(xml);
+  if (root.name !== 'device')
+    throw new VirError('XML_ERROR', 'nodedev', `expected a <device> element, not <${root.name}>`, {
+      field: '/',
+    });
+  const named = root.children.some((c) => c.type === 'element' && c.name === 'name');
+  const name: XmlElement = {
+    type: 'element',
+    name: 'name',
+    attrs: [],
+    children: [{ type: 'text', value: 'new' }],
+  };
+  return NodeDeviceDef.fromElement(named ? root : { ...root, children: [name, ...root.children] });
 }
 
 export class QemuNodeDevices implements NodeDeviceDriver {
@@ -103,6 +130,68 @@ export class QemuNodeDevices implements NodeDeviceDriver {
 
   async nodeDeviceReset(dev: NodeDeviceRef): Promise<void> {
     await resetPci(await this.#pci(dev, 'reset'));
+  }
+
+  /**
+   * A mediated device from `<device><parent>P</parent><capability
+   * type='mdev'><type id='T'/>[<uuid>U</uuid>]</capability></device>`,
+   * through the kernel's files (mdev-devices.ts); nothing else can be made.
+   */
+  async createNodeDevice(xml: string): Promise<NodeDeviceRef> {
+    this.#changes('create a host device');
+    const def = definitionToCreate(xml);
+    const caps = def.capabilities ?? [];
+    const mdev = caps.length === 1 ? caps[0] : undefined;
+    if (mdev?.type !== 'mdev')
+      throw new VirError(
+        'NO_SUPPORT',
+        'nodedev',
+        `creating a node device with capabilities ${caps.map((c) => `'${c.type}'`).join(', ') || 'none'} is not supported: only a mediated device (one <capability type='mdev'>)`,
+        { field: '/device/capability' },
+      );
+    const parentName = def.parent?.name;
+    if (!parentName)
+      throw new VirError('INVALID_ARG', 'nodedev', 'a mediated device needs a <parent> device', {
+        field: '/device/parent',
+      });
+    const parent = await this.#find(parentName);
+    if (!parent.sysfsPath)
+      throw new VirError('NO_SUPPORT', 'nodedev', `device '${parent.name}' offers no mediated device types`, {
+        field: '/device/parent',
+      });
+    const name = await createMdev(
+      this.#src,
+      parent.name,
+      parent.sysfsPath,
+      mdev.mdevType!,
+      mdev.uuid ?? randomUUID(),
+    );
+    await this.#watch.refresh();
+    return { name };
+  }
+
+  /** Removes a mediated device; any other device is `NO_SUPPORT` naming it. */
+  async nodeDeviceDestroy(dev: NodeDeviceRef): Promise<void> {
+    this.#changes('destroy a host device');
+    const d = await this.#find(dev.name);
+    if (!d.caps.includes('mdev') || !d.sysfsPath)
+      throw new VirError(
+        'NO_SUPPORT',
+        'nodedev',
+        `device '${d.name}' cannot be destroyed: only mediated devices made by create can`,
+        { field: 'name' },
+      );
+    await removeMdev(d.sysfsPath);
+    await this.#watch.refresh();
+  }
+
+  #changes(what: string): void {
+    if (!this.#privileged)
+      throw new VirError(
+        'OPERATION_DENIED',
+        'nodedev',
+        `cannot ${what} from qemu:///session: it changes the host (use qemu:///system)`,
+      );
   }
 
   /** Whether the host uses a device (the detach refusals), without detaching it. */
