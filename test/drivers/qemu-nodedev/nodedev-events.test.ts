@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../../src/connection.js';
 import type { NodeDeviceEvent } from '../../../src/driver-objects.js';
+import { DeviceWatch } from '../../../src/drivers/qemu/nodedev/device-watch.js';
 import { QemuNodeDevices } from '../../../src/drivers/qemu/nodedev/index.js';
 import { type Fixture, makeFixture } from './sysfs-fixture.js';
 
@@ -156,3 +157,35 @@ describe.skipIf(!ROOT || !IP)(
     }, 60_000);
   },
 );
+
+describe('the watch reads only while someone listens', () => {
+  it('no read before a subscription or after the last one ends; a new one starts from a fresh read', async () => {
+    let reads = 0;
+    let devices = [{ name: 'computer', driver: undefined as string | undefined }];
+    const watch = new DeviceWatch(async () => {
+      reads++;
+      return devices;
+    }, 10);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(reads).toBe(0);
+    const events: string[] = [];
+    const off = watch.subscribe((e) => events.push(`${e.device.name}:${e.event}`));
+    await watch.ready();
+    devices = [...devices, { name: 'usb_1_9', driver: 'usb' }];
+    await watch.refresh();
+    expect(events).toEqual(['usb_1_9:created']);
+    off();
+    await new Promise((r) => setTimeout(r, 50));
+    const after = reads;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(reads).toBe(after);
+    // what changed while no one listened is no event for the next subscriber
+    devices = [devices[0]!];
+    const later: string[] = [];
+    const off2 = watch.subscribe((e) => later.push(`${e.device.name}:${e.event}`));
+    await watch.ready();
+    await watch.refresh();
+    expect(later).toEqual([]);
+    off2();
+  });
+});

@@ -85,6 +85,8 @@ export class DeviceWatch {
     } catch {
       return; // sysfs unreadable this time: compare with the next read
     }
+    // everyone left while reading: the next subscription starts afresh
+    if (this.#listeners.size === 0) return;
     const before = this.#last;
     this.#last = now;
     if (!before) return;
