@@ -221,8 +221,25 @@ export interface SecretEvent {
   readonly timestamp: number;
 }
 
-/** An event of a storage pool, network or secret; `type` says which. */
-export type ObjectEvent = StoragePoolEvent | NetworkEvent | SecretEvent;
+/**
+ * A host device's lifecycle (`VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE`: `created`,
+ * `deleted`, `defined`, `undefined`, libvirt's numbers 0–3) and `updated`
+ * (`VIR_NODE_DEVICE_EVENT_ID_UPDATE`: its XML changed, e.g. the driver bound
+ * to it after a detach or re-attach).
+ */
+export interface NodeDeviceEvent {
+  /** Which kind of object the event is about. */
+  readonly type: 'nodeDevice';
+  /** The device the event is about. */
+  readonly device: NodeDeviceRef;
+  /** What happened. */
+  readonly event: 'created' | 'deleted' | 'defined' | 'undefined' | 'updated';
+  /** Milliseconds since the epoch, when the driver saw it. */
+  readonly timestamp: number;
+}
+
+/** An event of a storage pool, network, secret or host device; `type` says which. */
+export type ObjectEvent = StoragePoolEvent | NetworkEvent | SecretEvent | NodeDeviceEvent;
 
 /** A driver's storage pools and volumes (libvirt's `virStorageDriver`); errors `NO_STORAGE_POOL`/`NO_STORAGE_VOL` for an unknown one. */
 export interface StorageDriver {
@@ -481,6 +498,8 @@ export type NodeDeviceCapName = (typeof NODE_DEVICE_CAPS)[number];
 
 /** A driver's host devices (libvirt's `virNodeDeviceDriver`); `NO_NODE_DEVICE` for an unknown one. */
 export interface NodeDeviceDriver {
+  /** Registers a listener for device events; returns the function that removes it. */
+  subscribe?(listener: (event: NodeDeviceEvent) => void): () => void;
   /** Devices that have one of `caps` (every device when empty or left out). */
   listNodeDevices(
     filter: { caps?: readonly NodeDeviceCapName[] },
@@ -503,6 +522,10 @@ export interface NodeDeviceDriver {
   nodeDeviceReAttach?(dev: NodeDeviceRef, opts?: CallOptions): Promise<void>;
   /** Resets a detached PCI device (`virNodeDeviceReset`). */
   nodeDeviceReset?(dev: NodeDeviceRef, opts?: CallOptions): Promise<void>;
+  /** Makes a device from `<device>` XML (`virNodeDeviceCreateXML`): a mediated device under its parent. */
+  createNodeDevice?(xml: string, opts?: CallOptions): Promise<NodeDeviceRef>;
+  /** Removes a device made by {@link NodeDeviceDriver.createNodeDevice} (`virNodeDeviceDestroy`). */
+  nodeDeviceDestroy?(dev: NodeDeviceRef, opts?: CallOptions): Promise<void>;
 }
 
 /** The secondary drivers a {@link DriverConnection} may carry. */
@@ -520,8 +543,8 @@ export interface ObjectDrivers {
 /** The name of a secondary driver on a {@link DriverConnection}. */
 export type ObjectKind = keyof ObjectDrivers;
 
-/** The kinds with events (node devices have none here yet). */
-export type ObjectEventKind = 'storage' | 'networks' | 'secrets';
+/** The kinds with events. */
+export type ObjectEventKind = 'storage' | 'networks' | 'secrets' | 'nodeDevices';
 
 /**
  * What the object handles need of the connection that made them;
@@ -537,7 +560,7 @@ export interface ObjectOwner {
   ): Promise<T>;
   /** Throws `OPERATION_DENIED` on a read-only connection. */
   _writable(what: string): void;
-  /** An event stream of pools (`storage`), networks or secrets; `NO_SUPPORT` where the driver has none. */
+  /** An event stream of pools (`storage`), networks, secrets or node devices; `NO_SUPPORT` where the driver has none. */
   _objectEvents<E extends ObjectEvent>(
     kind: ObjectEventKind,
     options: ObjectEventOptions<E>,

@@ -10,7 +10,9 @@ import {
   NODE_DEVICE_CAPS,
   type NodeDeviceCapName,
   type NodeDeviceDriver,
+  type NodeDeviceEvent,
   type NodeDeviceRef,
+  type ObjectEventOptions,
   type ObjectOwner,
 } from './driver-objects.js';
 import { VirError } from './errors.js';
@@ -29,6 +31,18 @@ export class NodeDevices<C extends ObjectOwner = ObjectOwner> {
   /** @internal made by `Connection` */
   constructor(conn: C) {
     this.#conn = conn;
+  }
+
+  /**
+   * Device events as an async iterator, buffered like `conn.events()`:
+   * `created` and `deleted` as devices appear and go, `updated` when one
+   * changes (its driver after a detach or re-attach). `NO_SUPPORT` where the
+   * driver delivers none. The QEMU driver finds them by reading sysfs every
+   * two seconds while a stream is open (no udev monitor in Node), so a
+   * device that comes and goes within one interval is not seen.
+   */
+  events(options: ObjectEventOptions<NodeDeviceEvent> = {}) {
+    return this.#conn._objectEvents('nodeDevices', options);
   }
 
   /**
@@ -52,6 +66,24 @@ export class NodeDevices<C extends ObjectOwner = ObjectOwner> {
       d.listNodeDevices({ caps }, { signal }),
     );
     return refs.map((r) => new NodeDevice(this.#conn, r));
+  }
+
+  /**
+   * Makes a device from `<device>` XML (`virNodeDeviceCreateXML`). The QEMU
+   * driver makes mediated devices (`<parent>` and `<capability
+   * type='mdev'><type id='…'/>`, a `<uuid>` or a new one) on
+   * `qemu:///system`; a parent without mediated device types is
+   * `NO_SUPPORT` naming it.
+   */
+  async create(xml: string, opts: CallOptions = {}): Promise<NodeDevice<C>> {
+    this.#conn._writable('create a node device');
+    const text = checkName(xml, 'xml', 'nodedev');
+    const ref = await call(this.#conn, 'createNodeDevice', opts, (d, signal) =>
+      d.createNodeDevice
+        ? d.createNodeDevice(text, { signal })
+        : Promise.reject(new VirError('NO_SUPPORT', 'nodedev', 'this driver cannot create host devices')),
+    );
+    return new NodeDevice(this.#conn, ref);
   }
 
   /** By name (`pci_0000_00_02_0`, `computer`); `NO_NODE_DEVICE` when none has it. */
@@ -136,6 +168,14 @@ export class NodeDevice<C extends ObjectOwner = ObjectOwner> {
   reattach(opts: CallOptions = {}): Promise<void> {
     return call(this.#conn, 'reattachNodeDevice', opts, (d, signal) =>
       optional(d.nodeDeviceReAttach?.bind(d), 'reattach')(this.#ref, { signal }),
+    );
+  }
+
+  /** Removes a device made by `nodeDevices.create` (`virNodeDeviceDestroy`): a mediated device. */
+  destroy(opts: CallOptions = {}): Promise<void> {
+    this.#conn._writable('destroy a node device');
+    return call(this.#conn, 'destroyNodeDevice', opts, (d, signal) =>
+      optional(d.nodeDeviceDestroy?.bind(d), 'destroy')(this.#ref, { signal }),
     );
   }
 

@@ -268,6 +268,7 @@ export {
   type PcieLink,
   type PciSubCapability,
   type ScsiCapability,
+  type ScsiGenericCapability,
   type ScsiHostCapability,
   type ScsiHostSubCapability,
   type ScsiTargetCapability,

@@ -12,7 +12,8 @@ const NET = "<network><name>evnet</name><bridge name='evbr0'/></network>";
 export function eventName(e: ObjectEvent): string {
   if (e.type === 'storagePool') return `pool:${e.pool.name}:${e.event}`;
   if (e.type === 'network') return `net:${e.network.name}:${e.event}`;
-  return `secret:${e.secret.usageId}:${e.event}`;
+  if (e.type === 'secret') return `secret:${e.secret.usageId}:${e.event}`;
+  return `nodedev:${e.device.name}:${e.event}`;
 }
 
 /**

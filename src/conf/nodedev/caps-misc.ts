@@ -251,6 +251,16 @@ export function normalizeStorage(cap: StorageCapability, field: string): Storage
   return cap;
 }
 
+// --- scsi_generic ------------------------------------------------------------
+
+/** A SCSI generic node (`/dev/sg<N>`), as libvirt's udev backend reports one. */
+export const scsiGenericCapMapper = elementMapper('capability', {
+  type: req(attr('type', enumOf(['scsi_generic']))),
+  /** The character device (`/dev/sg0`). */
+  char: req(childText('char', str)),
+});
+export type ScsiGenericCapability = Infer<typeof scsiGenericCapMapper.spec>;
+
 // --- drm ---------------------------------------------------------------------
 
 export const drmCapMapper = elementMapper('capability', {

@@ -43,11 +43,13 @@ import {
   netCapMapper,
   normalizeStorage,
   type ScsiCapability,
+  type ScsiGenericCapability,
   type ScsiHostCapability,
   type ScsiTargetCapability,
   type StorageCapability,
   type SystemCapability,
   scsiCapMapper,
+  scsiGenericCapMapper,
   scsiHostCapMapper,
   scsiTargetCapMapper,
   storageCapMapper,
@@ -87,6 +89,7 @@ const DEVICE_CAPS = {
   scsi_target: scsiTargetCapMapper,
   scsi: scsiCapMapper,
   storage: storageCapMapper,
+  scsi_generic: scsiGenericCapMapper,
   drm: drmCapMapper,
   mdev: mdevCapMapper,
   ccw: ccwCapMapper,
@@ -108,6 +111,7 @@ export type NodeDeviceCapability =
   | ScsiTargetCapability
   | ScsiCapability
   | StorageCapability
+  | ScsiGenericCapability
   | DrmCapability
   | MdevCapability
   | CcwCapability

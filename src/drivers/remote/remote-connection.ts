@@ -123,7 +123,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
     this.storage = new RemoteStorage(call, this.#objectEvents, client);
     this.networks = new RemoteNetworks(call, this.#objectEvents);
     this.secrets = new RemoteSecrets(call, this.#objectEvents);
-    this.nodeDevices = new RemoteNodeDevices(call);
+    this.nodeDevices = new RemoteNodeDevices(call, this.#objectEvents);
     this.#stats = new RemoteStats(call);
   }
 

@@ -1,14 +1,21 @@
 /**
- * Events of pools, networks and secrets from the daemon: while anyone
- * listens to a kind, one callback registration per event id of that kind
- * (a pool's lifecycle and refresh, a network's lifecycle, a secret's
- * lifecycle and value change), the messages decoded into our events, and a
+ * Events of pools, networks, secrets and node devices from the daemon:
+ * while anyone listens to a kind, one callback registration per event id of
+ * that kind (a pool's lifecycle and refresh, a network's lifecycle, a
+ * secret's lifecycle and value change, a node device's lifecycle and
+ * update), the messages decoded into our events, and a
  * barrier that calls made meanwhile wait behind so none of their events is
  * missed (as for domain events).
  *
  * @module
  */
-import type { NetworkEvent, ObjectEvent, SecretEvent, StoragePoolEvent } from '../../driver-objects.js';
+import type {
+  NetworkEvent,
+  NodeDeviceEvent,
+  ObjectEvent,
+  SecretEvent,
+  StoragePoolEvent,
+} from '../../driver-objects.js';
 import { remoteProcedures as P, REMOTE_PROGRAM } from './gen/remote-protocol.js';
 import { netRef, poolRef, secretRef } from './remote-object-values.js';
 import type { RpcClient, ServerMessage } from './rpc-client.js';
@@ -26,9 +33,20 @@ const POOL_EVENTS: readonly StoragePoolEvent['event'][] = [
 ];
 const NETWORK_EVENTS: readonly NetworkEvent['event'][] = ['defined', 'undefined', 'started', 'stopped'];
 const SECRET_EVENTS: readonly SecretEvent['event'][] = ['defined', 'undefined'];
+const NODE_DEVICE_EVENTS: readonly NodeDeviceEvent['event'][] = [
+  'created',
+  'deleted',
+  'defined',
+  'undefined',
+];
 
-/** The event ids registered for each kind: lifecycle (0) and, for pools and secrets, the second id (1). */
-const EVENT_IDS: Record<Kind, readonly number[]> = { storagePool: [0, 1], network: [0], secret: [0, 1] };
+/** The event ids registered for each kind: lifecycle (0) and, for pools, secrets and node devices, the second id (1). */
+const EVENT_IDS: Record<Kind, readonly number[]> = {
+  storagePool: [0, 1],
+  network: [0],
+  secret: [0, 1],
+  nodeDevice: [0, 1],
+};
 
 interface Registration {
   /** Callback ids as the daemon gave them; a promise while registering. */
@@ -76,6 +94,9 @@ export class RemoteObjectEvents {
           case 'secret':
             return (await this.#client.call(P.CONNECT_SECRET_EVENT_REGISTER_ANY, { eventID, secret: null }))
               .callbackID;
+          case 'nodeDevice':
+            return (await this.#client.call(P.CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY, { eventID, dev: null }))
+              .callbackID;
         }
       }),
     );
@@ -100,6 +121,8 @@ export class RemoteObjectEvents {
         await this.#client.call(P.CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY, { callbackID });
       else if (kind === 'network')
         await this.#client.call(P.CONNECT_NETWORK_EVENT_DEREGISTER_ANY, { callbackID });
+      else if (kind === 'nodeDevice')
+        await this.#client.call(P.CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY, { callbackID });
       else await this.#client.call(P.CONNECT_SECRET_EVENT_DEREGISTER_ANY, { callbackID });
     }
   }
@@ -134,6 +157,13 @@ export class RemoteObjectEvents {
       const m = P.SECRET_EVENT_LIFECYCLE.decodeMsg!(msg.body);
       const event = SECRET_EVENTS[m.event];
       if (event) this.#emit({ type: 'secret', secret: secretRef(m.secret), event, timestamp });
+    } else if (proc === P.NODE_DEVICE_EVENT_LIFECYCLE.procedure) {
+      const m = P.NODE_DEVICE_EVENT_LIFECYCLE.decodeMsg!(msg.body);
+      const event = NODE_DEVICE_EVENTS[m.event];
+      if (event) this.#emit({ type: 'nodeDevice', device: { name: m.dev.name }, event, timestamp });
+    } else if (proc === P.NODE_DEVICE_EVENT_UPDATE.procedure) {
+      const m = P.NODE_DEVICE_EVENT_UPDATE.decodeMsg!(msg.body);
+      this.#emit({ type: 'nodeDevice', device: { name: m.dev.name }, event: 'updated', timestamp });
     } else if (proc === P.SECRET_EVENT_VALUE_CHANGED.procedure) {
       const m = P.SECRET_EVENT_VALUE_CHANGED.decodeMsg!(msg.body);
       this.#emit({ type: 'secret', secret: secretRef(m.secret), event: 'valueChanged', timestamp });

@@ -9,6 +9,7 @@ import type {
   CallOptions,
   NodeDeviceCapName,
   NodeDeviceDriver,
+  NodeDeviceEvent,
   NodeDeviceRef,
   SecretDriver,
   SecretEvent,
@@ -87,9 +88,26 @@ const MAX_CAPS = 64;
 
 export class RemoteNodeDevices implements NodeDeviceDriver {
   readonly #call: RemoteCall;
+  readonly #events: RemoteObjectEvents;
 
-  constructor(call: RemoteCall) {
+  constructor(call: RemoteCall, events: RemoteObjectEvents) {
     this.#call = call;
+    this.#events = events;
+  }
+
+  async createNodeDevice(xml: string, opts?: CallOptions): Promise<NodeDeviceRef> {
+    const r = await this.#call(P.NODE_DEVICE_CREATE_XML, { xml_desc: xml, flags: 0 }, opts);
+    return { name: r.dev.name };
+  }
+
+  async nodeDeviceDestroy(dev: NodeDeviceRef, opts?: CallOptions): Promise<void> {
+    await this.#call(P.NODE_DEVICE_DESTROY, { name: dev.name }, opts);
+  }
+
+  subscribe(listener: (event: NodeDeviceEvent) => void): () => void {
+    return this.#events.subscribe('nodeDevice', (e) => {
+      if (e.type === 'nodeDevice') listener(e);
+    });
   }
 
   async listNodeDevices(

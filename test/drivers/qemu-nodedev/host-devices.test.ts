@@ -4,9 +4,11 @@
  * python3-libvirt): the same PCI and network device names, parents and XML.
  * Known differences, checked as such rather than ignored: libvirt lists a
  * network interface's offload `<feature>`s (ethtool ioctls), which virtkit
- * does not; `computer` is libvirt's dmidecode view, not compared; USB and
- * SCSI devices are not produced yet (a host with them lists them in libvirt
- * only: the last check then names them).
+ * does not. USB, SCSI, SCSI generic and mediated devices are compared by
+ * name and XML wherever the host has them (this machine may have none: the
+ * fixture tree of sysfs-caps.test.ts covers their XML); `computer` is
+ * compared where libvirt does not make up a random UUID (DMI without a
+ * readable `product_uuid`).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
@@ -22,6 +24,14 @@ const NODEDEV_DRIVER = (() => {
     return readdirSync('/usr/lib').some((d) =>
       existsSync(join('/usr/lib', d, 'libvirt/connection-driver/libvirt_driver_nodedev.so')),
     );
+  } catch {
+    return false;
+  }
+})();
+/** Whether libvirt can read the host's DMI UUID (else it makes up a random one per start). */
+const DMI_UUID = (() => {
+  try {
+    return readFileSync('/sys/devices/virtual/dmi/id/product_uuid', 'utf8').trim() !== '';
   } catch {
     return false;
   }
@@ -136,6 +146,30 @@ describe.skipIf(!ready)("host devices beside libvirt's node device driver", () =
       expect(await dev.getParent()).toBe(d.parent ?? undefined);
     }
   });
+
+  it('names the same USB, SCSI and mdev devices as libvirt, with the same XML', async () => {
+    const kinds = /^(usb|scsi|mdev)_/;
+    const theirDevs = theirs.devices.filter((d) => kinds.test(d.name));
+    const stable = ours1.filter((n) => kinds.test(n) && ours2.includes(n));
+    console.info(
+      `USB/SCSI/mdev devices on this host: ${theirDevs.length} (libvirt), ${stable.length} (ours)`,
+    );
+    expect(stable.sort()).toEqual(theirDevs.map((d) => d.name).sort());
+    for (const d of theirDevs) {
+      const dev = await conn.nodeDevices.lookup(d.name);
+      expect(await dev.getXML(), d.name).toBe(d.xml);
+      expect(await dev.getParent()).toBe(d.parent ?? undefined);
+      expect(await dev.listCaps()).toEqual(d.caps);
+    }
+  });
+
+  it.skipIf(existsSync('/sys/devices/virtual/dmi/id/product_name') && !DMI_UUID)(
+    "describes computer as libvirt does (DMI, or libvirt's all-zero UUID without it)",
+    async () => {
+      const computer = theirs.devices.find((d) => d.name === 'computer')!;
+      expect(await (await conn.nodeDevices.lookup('computer')).getXML()).toBe(computer.xml);
+    },
+  );
 
   it('lists no device (present in both our reads) that libvirt does not list', () => {
     const theirNames = new Set(theirs.devices.map((d) => d.name));

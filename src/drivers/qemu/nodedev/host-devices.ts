@@ -1,26 +1,49 @@
 /**
  * The host's devices read from sysfs the way libvirt's udev backend reports
- * them: `computer`, `pci_DDDD_BB_SS_F` (class, ids and names, the bound
- * driver, IOMMU group, NUMA node) and `net_<ifname>_<mac>` (link state and
- * speed), with libvirt's names and parents (the nearest sysfs ancestor that
- * is a device of the list, else `computer`). Read afresh on each call:
- * sysfs is the state, nothing is cached but the PCI name database.
+ * them, with libvirt's names and parents (the nearest sysfs ancestor that
+ * is a device of the list, else `computer`): `computer` (DMI), PCI devices
+ * `pci_DDDD_BB_SS_F` (class, ids and names, the bound driver, the mdev
+ * types they offer, IOMMU group, NUMA node), USB devices and interfaces
+ * (usb-devices.ts), `net_<ifname>_<mac>` (link state and speed), SCSI
+ * hosts, targets, devices and generic nodes (scsi-devices.ts), disks and
+ * mediated devices (mdev-devices.ts). Read afresh on each call: sysfs is
+ * the state, nothing is cached but the ID name databases.
  *
  * Block devices (`block_<name>[_<ID_SERIAL>]`) are the whole disks whose
  * drive type udev's database says is `disk`, or, without one, virtio and Xen
  * disks (`vd*`, `xvd*`), as libvirt decides.
  *
- * Not produced yet (see docs/drivers.md): USB and SCSI devices, partitions,
- * CD-ROMs and floppies, the udev properties beyond ID_SERIAL and ID_TYPE, a
- * network interface's offload features (ethtool ioctls Node cannot make),
- * PCI Express link capabilities and SR-IOV functions (PCI config space).
+ * Not produced yet (see docs/drivers.md): partitions, CD-ROMs and floppies,
+ * DRM and s390 devices, a network interface's offload features (ethtool
+ * ioctls Node cannot make), PCI Express link capabilities and SR-IOV
+ * functions (PCI config space).
  *
  * @module
  */
-import { readdir, readFile, readlink, realpath } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import type { XmlElement, XmlNode } from '../../../xml/tree.js';
+import { realpath } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { XmlElement } from '../../../xml/tree.js';
+import { mdevDevices, mdevTypesCap } from './mdev-devices.js';
 import { pciIds } from './pci-ids.js';
+import { scsiDevices } from './scsi-devices.js';
+import {
+  cleanText,
+  deviceName,
+  driverEl,
+  driverOf,
+  el,
+  type FoundDevice,
+  type HostDeviceSources,
+  hex,
+  linkName,
+  list,
+  read,
+  textEl,
+  udevProps,
+} from './sysfs.js';
+import { usbDevices } from './usb-devices.js';
+
+export type { HostDeviceSources } from './sysfs.js';
 
 /** One device as the driver lists it. */
 export interface HostDevice {
@@ -28,7 +51,11 @@ export interface HostDevice {
   /** Its sysfs directory, real path; undefined for `computer`. */
   readonly sysfsPath: string | undefined;
   readonly parent: string | undefined;
-  /** Top-level capability types, in the XML's order. */
+  /**
+   * Capability names as `virNodeDeviceListCaps` gives them: each top-level
+   * one in the XML's order, followed by the nested ones libvirt counts
+   * (`mdev_types` of a PCI device, `fc_host` and `vports` of a SCSI host).
+   */
   readonly caps: readonly string[];
   /** The `<device>` element. */
   readonly xml: XmlElement;
@@ -36,64 +63,16 @@ export interface HostDevice {
   readonly driver: string | undefined;
 }
 
-/** Where the host facts are read: tests point these at copies. */
-export interface HostDeviceSources {
-  /** `/sys`. */
-  readonly sysRoot: string;
-  /** pci.ids candidates. */
-  readonly pciIds?: readonly string[];
-  /** udev's database (`/run/udev/data`): the properties libvirt's names use. */
-  readonly udevData?: string;
-}
-
-export function el(name: string, attrs: Record<string, string> = {}, children: XmlNode[] = []): XmlElement {
-  return {
-    type: 'element',
-    name,
-    attrs: Object.entries(attrs).map(([n, value]) => ({ name: n, value })),
-    children,
-  };
-}
-
-function textEl(name: string, value: string, attrs: Record<string, string> = {}): XmlElement {
-  return el(name, attrs, [{ type: 'text', value }]);
-}
-
-async function read(path: string): Promise<string | undefined> {
-  try {
-    return (await readFile(path, 'utf8')).replace(/\n$/, '');
-  } catch {
-    return undefined;
-  }
-}
-
-async function list(path: string): Promise<string[]> {
-  try {
-    return (await readdir(path)).sort();
-  } catch {
-    return [];
-  }
-}
-
-/** libvirt's device names: every character that is not a letter or digit becomes `_`. */
-export function deviceName(...parts: string[]): string {
-  return parts.join('_').replace(/[^A-Za-z0-9]/g, '_');
-}
-
-interface Partial {
-  name: string;
-  sysfsPath: string;
-  caps: string[];
-  driver: string | undefined;
-  /** `<devnode>` elements, written between `<path>` and `<parent>`. */
-  devnodes?: XmlElement[];
-  /** The `<capability>` elements and what comes before them (`<driver>`). */
-  body: XmlElement[];
-}
-
 /** Every device the backend knows, `computer` first. */
 export async function scanHostDevices(src: HostDeviceSources): Promise<HostDevice[]> {
-  const found = [...(await pciDevices(src)), ...(await netDevices(src)), ...(await blockDevices(src))];
+  const found = [
+    ...(await pciDevices(src)),
+    ...(await usbDevices(src)),
+    ...(await netDevices(src)),
+    ...(await scsiDevices(src)),
+    ...(await blockDevices(src)),
+    ...(await mdevDevices(src)),
+  ];
   const byPath = new Map(found.map((d) => [d.sysfsPath, d.name]));
   const parentOf = (path: string): string => {
     for (let p = dirname(path); p !== '/' && p !== '.'; p = dirname(p)) {
@@ -102,7 +81,7 @@ export async function scanHostDevices(src: HostDeviceSources): Promise<HostDevic
     }
     return 'computer';
   };
-  const out: HostDevice[] = [computer()];
+  const out: HostDevice[] = [await computer(src)];
   for (const d of found) {
     const parent = parentOf(d.sysfsPath);
     const children: XmlElement[] = [
@@ -124,29 +103,62 @@ export async function scanHostDevices(src: HostDeviceSources): Promise<HostDevic
   return out;
 }
 
-/** The root: libvirt fills it from dmidecode, which virtkit does not run (see docs). */
-function computer(): HostDevice {
+/** A DMI attribute as libvirt takes it: control characters stripped, empty as missing. */
+async function dmi(dir: string, name: string): Promise<string | undefined> {
+  return cleanText(await read(join(dir, name)));
+}
+
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * The root, from the firmware's DMI tables as sysfs shows them
+ * (`/sys/devices/virtual/dmi/id`), as libvirt's udev backend fills it.
+ * Without them (a VM without SMBIOS, or not x86) libvirt reports only an
+ * all-zero UUID and an empty `<firmware>`, and so does this. The UUID is
+ * `product_uuid` (readable by root only); where libvirt would make up a
+ * random one for want of it, this reports zeros.
+ */
+async function computer(src: HostDeviceSources): Promise<HostDevice> {
+  const dir = join(src.sysRoot, 'devices/virtual/dmi/id');
+  const opt = async (tag: string, file: string) => {
+    const v = await dmi(dir, file);
+    return v === undefined ? [] : [textEl(tag, v)];
+  };
+  const raw = (await dmi(dir, 'product_uuid'))?.toLowerCase();
+  const uuid =
+    raw && /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/.test(raw) && !/^(.)\1*$/.test(raw.replace(/-/g, ''))
+      ? raw
+      : ZERO_UUID;
+  const firmware = [
+    ...(await opt('vendor', 'bios_vendor')),
+    ...(await opt('version', 'bios_version')),
+    ...(await opt('release_date', 'bios_date')),
+  ];
+  const cap = el('capability', { type: 'system' }, [
+    ...(await opt('product', 'product_name')),
+    el('hardware', {}, [
+      ...(await opt('vendor', 'sys_vendor')),
+      ...(await opt('version', 'product_version')),
+      ...(await opt('serial', 'product_serial')),
+      textEl('uuid', uuid),
+    ]),
+    // libvirt writes an empty <firmware> open and closed on two lines
+    firmware.length > 0 ? el('firmware', {}, firmware) : textEl('firmware', '\n    '),
+  ]);
   return {
     name: 'computer',
     sysfsPath: undefined,
     parent: undefined,
     caps: ['system'],
     driver: undefined,
-    xml: el('device', {}, [textEl('name', 'computer'), el('capability', { type: 'system' })]),
+    xml: el('device', {}, [textEl('name', 'computer'), cap]),
   };
 }
 
-async function driverOf(dir: string): Promise<string | undefined> {
-  const link = await readlink(join(dir, 'driver')).catch(() => undefined);
-  return link === undefined ? undefined : basename(link);
-}
-
-const hex = (n: number, width: number) => `0x${n.toString(16).padStart(width, '0')}`;
-
-async function pciDevices(src: HostDeviceSources): Promise<Partial[]> {
+async function pciDevices(src: HostDeviceSources): Promise<FoundDevice[]> {
   const bus = join(src.sysRoot, 'bus/pci/devices');
   const ids = await pciIds(src.pciIds);
-  const out: Partial[] = [];
+  const out: FoundDevice[] = [];
   for (const addr of await list(bus)) {
     const m = /^([0-9a-f]{4,}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(addr);
     if (!m) continue;
@@ -174,13 +186,16 @@ async function pciDevices(src: HostDeviceSources): Promise<Partial[]> {
         : el('product', { id: `0x${product}` }),
       names ? textEl('vendor', names.name, { id: `0x${vendor}` }) : el('vendor', { id: `0x${vendor}` }),
     ];
-    const group = await readlink(join(dir, 'iommu_group')).catch(() => undefined);
+    // libvirt writes the mdev types between the ids and the IOMMU group
+    const mdev = await mdevTypesCap(dir);
+    if (mdev) cap.push(mdev);
+    const group = await linkName(join(dir, 'iommu_group'));
     if (group !== undefined) {
-      const members = await list(join(src.sysRoot, 'kernel/iommu_groups', basename(group), 'devices'));
+      const members = await list(join(src.sysRoot, 'kernel/iommu_groups', group, 'devices'));
       cap.push(
         el(
           'iommuGroup',
-          { number: basename(group) },
+          { number: group },
           members.flatMap((a) => {
             const g = /^([0-9a-f]{4,}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(a);
             return g
@@ -203,20 +218,17 @@ async function pciDevices(src: HostDeviceSources): Promise<Partial[]> {
     out.push({
       name: deviceName('pci', addr.replace(/[:.]/g, '_')),
       sysfsPath: dir,
-      caps: ['pci'],
+      caps: mdev ? ['pci', 'mdev_types'] : ['pci'],
       driver,
-      body: [
-        ...(driver ? [el('driver', {}, [textEl('name', driver)])] : []),
-        el('capability', { type: 'pci' }, cap),
-      ],
+      body: [...driverEl(driver), el('capability', { type: 'pci' }, cap)],
     });
   }
   return out;
 }
 
-async function netDevices(src: HostDeviceSources): Promise<Partial[]> {
+async function netDevices(src: HostDeviceSources): Promise<FoundDevice[]> {
   const cls = join(src.sysRoot, 'class/net');
-  const out: Partial[] = [];
+  const out: FoundDevice[] = [];
   for (const ifname of await list(cls)) {
     const dir = await realpath(join(cls, ifname)).catch(() => undefined);
     if (!dir) continue;
@@ -249,20 +261,9 @@ async function netDevices(src: HostDeviceSources): Promise<Partial[]> {
   return out;
 }
 
-/** The `E:KEY=value` properties of a device in udev's database; empty without one. */
-async function udevProps(src: HostDeviceSources, id: string): Promise<Map<string, string>> {
-  const text = await read(join(src.udevData ?? '/run/udev/data', id));
-  const out = new Map<string, string>();
-  for (const line of (text ?? '').split('\n')) {
-    const m = /^E:([^=]+)=(.*)$/.exec(line);
-    if (m) out.set(m[1]!, m[2]!);
-  }
-  return out;
-}
-
-async function blockDevices(src: HostDeviceSources): Promise<Partial[]> {
+async function blockDevices(src: HostDeviceSources): Promise<FoundDevice[]> {
   const cls = join(src.sysRoot, 'class/block');
-  const out: Partial[] = [];
+  const out: FoundDevice[] = [];
   for (const name of await list(cls)) {
     const dir = await realpath(join(cls, name)).catch(() => undefined);
     // partitions have a `partition` file; libvirt reports the disks
@@ -286,9 +287,11 @@ async function blockDevices(src: HostDeviceSources): Promise<Partial[]> {
       body: [
         el('capability', { type: 'storage' }, [
           textEl('block', `/dev/${name}`),
+          ...(props.get('ID_BUS') ? [textEl('bus', props.get('ID_BUS')!)] : []),
           textEl('drive_type', type),
-          ...(model ? [textEl('model', model.trim())] : []),
-          ...(vendor ? [textEl('vendor', vendor.trim())] : []),
+          ...(model?.trim() ? [textEl('model', model.trim())] : []),
+          ...(vendor?.trim() ? [textEl('vendor', vendor.trim())] : []),
+          ...(serial ? [textEl('serial', serial)] : []),
           textEl('size', String(size)),
           textEl('logical_block_size', String(lbs)),
           textEl('num_blocks', String(lbs > 0n ? size / lbs : 0n)),

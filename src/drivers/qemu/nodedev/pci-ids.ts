@@ -1,8 +1,8 @@
 /**
- * Vendor and device names from the host's PCI ID database
- * (`/usr/share/misc/pci.ids`, the file udev's hwdb is built from and
- * libvirt's names come from). Read once per process and path; no file, no
- * names (the ids are still reported).
+ * Vendor and device names from the host's PCI and USB ID databases
+ * (`/usr/share/misc/pci.ids` and `usb.ids`, the files udev's hwdb is built
+ * from and libvirt's names come from; both have one format). Read once per
+ * process and path; no file, no names (the ids are still reported).
  *
  * @module
  */
@@ -17,6 +17,19 @@ export interface PciVendorNames {
 const loaded = new Map<string, Promise<ReadonlyMap<string, PciVendorNames>>>();
 
 export const PCI_IDS_PATHS = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids'];
+/** Where Debian's usbutils/hwdata and Fedora's hwdata put usb.ids. */
+export const USB_IDS_PATHS = [
+  '/usr/share/misc/usb.ids',
+  '/var/lib/usbutils/usb.ids',
+  '/usr/share/hwdata/usb.ids',
+];
+
+/** The USB database at the first of `paths` that exists (same format as pci.ids); empty when none does. */
+export function usbIds(
+  paths: readonly string[] = USB_IDS_PATHS,
+): Promise<ReadonlyMap<string, PciVendorNames>> {
+  return pciIds(paths);
+}
 
 /** The database at the first of `paths` that exists; empty when none does. */
 export function pciIds(
