@@ -25,6 +25,7 @@ import { parseXml } from '../../../xml/index.js';
 import { type Entry, isActive, refuseForeign } from './domain-entry.js';
 import type { MigrationSide } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
+import { deleteExternalSnapshot } from './snapshot-delete-external.js';
 import {
   disksElementData,
   type ExternalTarget,
@@ -34,7 +35,6 @@ import {
   storedPlan,
 } from './snapshot-disks.js';
 import {
-  commitExternal,
   createOverlays,
   isExternal,
   refuseExistingOverlays,
@@ -73,7 +73,7 @@ function parseRequest(xml: string): DomainSnapshotDef {
     if (problem) throw new VirError('XML_DETAIL', 'qemu', problem, { field: '/domainsnapshot/name' });
   }
   // what only the driver writes: libvirt takes it from a redefine, which this driver does not do
-  for (const field of ['state', 'creationTime', 'parent', 'active'] as const)
+  for (const field of ['state', 'creationTime', 'parent', 'active', 'revertDisks'] as const)
     if (def[field] !== undefined)
       throw new VirError(
         'CONFIG_UNSUPPORTED',
@@ -161,6 +161,12 @@ async function takeSnapshot(
   else await qemuImgSnapshots('-c', name, plan.disks, opts.signal);
   try {
     store.write(snap);
+    // the overlays a revert made are the new snapshot's bases now, as libvirt drops them from the parent
+    const prev = parent !== undefined ? store.get(parent) : undefined;
+    if (prev?.revertDisks !== undefined) {
+      delete prev.revertDisks;
+      store.write(prev);
+    }
     store.setCurrent(name);
   } catch (err) {
     // the images hold a snapshot nothing lists: take it back out
@@ -287,17 +293,21 @@ async function remove(
   const all = store.list();
   const snap = store.get(name);
   const doomed = opts.children ? below(all, name) : [snap];
+  // libvirt merges one external snapshot at a time; a subtree of them it refuses
+  if (opts.children && doomed.some(isExternal))
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      doomed.slice(1).some(isExternal)
+        ? 'deletion of external children disk snapshots not supported'
+        : 'deletion of external disk snapshots with children not supported',
+      { field: '/domainsnapshot/disks' },
+    );
   const current = store.current();
   // the deepest first: a parent's image state stays valid while its children go
-  const removed = new Set<string>();
   for (const s of [...doomed].reverse()) {
-    if (isExternal(s)) {
-      const hasChildren = all.some((c) => c.parentName === s.name && !removed.has(c.name!));
-      const merged = await commitExternal(e, s, hasChildren, opts.signal);
-      side.store.write(e.name, merged.def.toXML({ inactive: true }));
-      e.config = merged.def;
-      removeOverlays(merged.overlays);
-    } else {
+    if (isExternal(s)) await deleteExternalSnapshot(side, e, store, s, opts.signal);
+    else {
       const domNow = isActive(e) ? e.live : e.config;
       if (!domNow) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
       const plans = storedPlan(s, domNow);
@@ -305,15 +315,23 @@ async function remove(
       else await qemuImgSnapshots('-d', s.name!, plans, opts.signal);
     }
     store.remove(s.name!);
-    removed.add(s.name!);
   }
   const gone = new Set(doomed.map((s) => s.name!));
-  for (const s of all) {
+  // read again: an external delete rewrote the definitions the others keep
+  for (const s of store.list()) {
     if (gone.has(s.name!) || s.parentName === undefined || !gone.has(s.parentName)) continue;
     // children of a deleted snapshot move up to its parent
     if (snap.parent) s.parent = { name: snap.parent.name! };
     else delete s.parent;
     store.write(s);
+  }
+  // a parent left without children: the overlays a revert put the disks on are its own now
+  const parent =
+    snap.parentName !== undefined ? store.list().find((s) => s.name === snap.parentName) : undefined;
+  if (parent?.revertDisks && !store.list().some((s) => s.parentName === parent.name)) {
+    parent.disks = parent.revertDisks;
+    delete parent.revertDisks;
+    store.write(parent);
   }
   if (current !== undefined && gone.has(current)) store.setCurrent(snap.parentName);
 }
