@@ -19,7 +19,13 @@
  * @module
  */
 import { DomainSnapshotDef, type SnapshotState, snapshotNameProblem } from '../../../conf/snapshot.js';
-import type { CallOptions, DomainRef, DomainStateName, SnapshotInfo } from '../../../driver.js';
+import type {
+  CallOptions,
+  DomainRef,
+  DomainStateName,
+  SnapshotDeleteOptions,
+  SnapshotInfo,
+} from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
 import { type Entry, isActive, refuseForeign } from './domain-entry.js';
@@ -276,7 +282,7 @@ export async function deleteSnapshot(
   side: MigrationSide,
   dom: DomainRef,
   name: string,
-  opts: CallOptions & { children?: boolean },
+  opts: CallOptions & SnapshotDeleteOptions,
 ): Promise<void> {
   const e = await side.owned(dom, opts, 'delete a snapshot of');
   await side.jobs.run(e.uuid, 'snapshot delete', () => remove(side, e, name, opts), opts.signal);
@@ -286,19 +292,21 @@ async function remove(
   side: MigrationSide,
   e: Entry,
   name: string,
-  opts: CallOptions & { children?: boolean },
+  opts: CallOptions & SnapshotDeleteOptions,
 ) {
   refuseForeign(e, 'delete a snapshot of');
   const store = storeOf(side, e);
   const all = store.list();
   const snap = store.get(name);
-  const doomed = opts.children ? below(all, name) : [snap];
+  const doomed = opts.children || opts.childrenOnly ? below(all, name) : [snap];
+  if (opts.childrenOnly) doomed.shift();
   // libvirt merges one external snapshot at a time; a subtree of them it refuses
-  if (opts.children && doomed.some(isExternal))
+  const kids = opts.children ? doomed.slice(1) : opts.childrenOnly ? doomed : [];
+  if (!opts.metadataOnly && (kids.some(isExternal) || (opts.children && isExternal(snap))))
     throw new VirError(
       'CONFIG_UNSUPPORTED',
       'qemu',
-      doomed.slice(1).some(isExternal)
+      kids.some(isExternal)
         ? 'deletion of external children disk snapshots not supported'
         : 'deletion of external disk snapshots with children not supported',
       { field: '/domainsnapshot/disks' },
@@ -306,14 +314,8 @@ async function remove(
   const current = store.current();
   // the deepest first: a parent's image state stays valid while its children go
   for (const s of [...doomed].reverse()) {
-    if (isExternal(s)) await deleteExternalSnapshot(side, e, store, s, opts.signal);
-    else {
-      const domNow = isActive(e) ? e.live : e.config;
-      if (!domNow) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
-      const plans = storedPlan(s, domNow);
-      if (isActive(e)) await liveDelete(e, s.name!, plans, opts.signal);
-      else await qemuImgSnapshots('-d', s.name!, plans, opts.signal);
-    }
+    // metadataOnly: the images keep what they hold; only the metadata goes
+    if (!opts.metadataOnly) await discardImages(side, e, store, s, opts.signal);
     store.remove(s.name!);
   }
   const gone = new Set(doomed.map((s) => s.name!));
@@ -325,15 +327,33 @@ async function remove(
     else delete s.parent;
     store.write(s);
   }
-  // a parent left without children: the overlays a revert put the disks on are its own now
-  const parent =
-    snap.parentName !== undefined ? store.list().find((s) => s.name === snap.parentName) : undefined;
-  if (parent?.revertDisks && !store.list().some((s) => s.parentName === parent.name)) {
-    parent.disks = parent.revertDisks;
-    delete parent.revertDisks;
-    store.write(parent);
+  // a snapshot left without children: the overlays a revert put the disks on are its own now
+  for (const p of store.list()) {
+    if (!p.revertDisks || (p.name !== snap.parentName && p.name !== name)) continue;
+    if (store.list().some((s) => s.parentName === p.name)) continue;
+    p.disks = p.revertDisks;
+    delete p.revertDisks;
+    store.write(p);
   }
-  if (current !== undefined && gone.has(current)) store.setCurrent(snap.parentName);
+  // the current snapshot gone: the nearest one kept takes that role, as libvirt
+  if (current !== undefined && gone.has(current))
+    store.setCurrent(opts.childrenOnly ? name : snap.parentName);
+}
+
+/** What snapshot `s` holds in the images: merged or removed (external), deleted from each image (internal). */
+async function discardImages(
+  side: MigrationSide,
+  e: Entry,
+  store: SnapshotStore,
+  s: DomainSnapshotDef,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (isExternal(s)) return deleteExternalSnapshot(side, e, store, s, signal);
+  const domNow = isActive(e) ? e.live : e.config;
+  if (!domNow) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
+  const plans = storedPlan(s, domNow);
+  if (isActive(e)) await liveDelete(e, s.name!, plans, signal);
+  else await qemuImgSnapshots('-d', s.name!, plans, signal);
 }
 
 /** `name` and every snapshot below it, parents first. */
