@@ -31,6 +31,7 @@ import type {
   OpenConsoleOptions,
   Screenshot,
   ScreenshotOptions,
+  SnapshotDeleteOptions,
   SnapshotInfo,
   StartCallOptions,
 } from './driver.js';
@@ -509,10 +510,27 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
-  /** Deletes a snapshot; with `children`, the ones below it too. */
-  deleteSnapshot(name: string, opts: CallOptions & { children?: boolean } = {}): Promise<void> {
+  /**
+   * Deletes a snapshot; with `children` the ones below it too, with
+   * `childrenOnly` only those; `metadataOnly` leaves the images as they are.
+   * `children` with `childrenOnly` is `INVALID_ARG`, as in libvirt.
+   */
+  deleteSnapshot(name: string, opts: CallOptions & SnapshotDeleteOptions = {}): Promise<void> {
+    if (opts.children && opts.childrenOnly)
+      return Promise.reject(
+        new VirError(
+          'INVALID_ARG',
+          'domain',
+          "Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY' are mutually exclusive",
+        ),
+      );
     return this.#write('domainSnapshotDelete', opts, (d, signal) =>
-      d.domainSnapshotDelete!(this.#ref, name, { signal, ...(opts.children ? { children: true } : {}) }),
+      d.domainSnapshotDelete!(this.#ref, name, {
+        signal,
+        ...(opts.children ? { children: true } : {}),
+        ...(opts.childrenOnly ? { childrenOnly: true } : {}),
+        ...(opts.metadataOnly ? { metadataOnly: true } : {}),
+      }),
     );
   }
 

@@ -178,6 +178,16 @@ export interface DriverDomainStats {
   readonly params: DomainStatsParams;
 }
 
+/** libvirt's `virDomainSnapshotDelete` flags. */
+export interface SnapshotDeleteOptions {
+  /** The snapshots below it go too (`DELETE_CHILDREN`). */
+  children?: boolean;
+  /** Only the snapshots below it go; it stays (`DELETE_CHILDREN_ONLY`); exclusive with `children`. */
+  childrenOnly?: boolean;
+  /** Only the metadata goes, the images keep their data (`DELETE_METADATA_ONLY`). */
+  metadataOnly?: boolean;
+}
+
 /** A domain snapshot as listed (libvirt's `virDomainSnapshotPtr` facts). */
 export interface SnapshotInfo {
   /** The snapshot name, unique within its domain. */
@@ -376,11 +386,11 @@ export interface DriverConnection extends ObjectDrivers {
   domainSnapshotGetXml?(dom: DomainRef, name: string, opts?: CallOptions): Promise<string>;
   /** Goes back to a snapshot; returns the domain's identity afterwards (its id may change). */
   domainSnapshotRevert?(dom: DomainRef, name: string, opts?: CallOptions): Promise<DomainRef>;
-  /** `children`: delete the snapshots below it too (else they move up to its parent). */
+  /** Deletes a snapshot, as `SnapshotDeleteOptions` say (by default its children move up to its parent). */
   domainSnapshotDelete?(
     dom: DomainRef,
     name: string,
-    opts?: CallOptions & { children?: boolean },
+    opts?: CallOptions & SnapshotDeleteOptions,
   ): Promise<void>;
 
   /**

@@ -119,6 +119,11 @@ const snapshotDisksMapper = elementMapper('disks', {
   disk: children(snapshotDiskMapper),
 });
 
+// the overlays a revert to an external snapshot with children put the disks on
+const snapshotRevertDisksMapper = elementMapper('revertDisks', {
+  disk: children(snapshotDiskMapper),
+});
+
 export const domainSnapshotMapper = elementMapper('domainsnapshot', {
   name: childText('name', trimmed),
   description: childText('description', str),
@@ -127,6 +132,7 @@ export const domainSnapshotMapper = elementMapper('domainsnapshot', {
   creationTime: childText('creationTime', int()),
   memory: child(snapshotMemoryMapper),
   disks: child(snapshotDisksMapper),
+  revertDisks: child(snapshotRevertDisksMapper),
   domain: rawChild('domain'),
   inactiveDomain: rawChild('inactiveDomain'),
   cookie: rawChild('cookie'),

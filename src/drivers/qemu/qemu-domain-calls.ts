@@ -8,7 +8,13 @@
  *
  * @module
  */
-import type { CallOptions, DomainRef, SnapshotInfo, StartCallOptions } from '../../driver.js';
+import type {
+  CallOptions,
+  DomainRef,
+  SnapshotDeleteOptions,
+  SnapshotInfo,
+  StartCallOptions,
+} from '../../driver.js';
 import { QemuAgentCalls } from './domains/agent-calls.js';
 import type { WriteFlags } from './domains/domain-entry.js';
 import type { MigrationSide } from './domains/index.js';
@@ -62,7 +68,7 @@ export abstract class QemuDomainCalls extends QemuAgentCalls {
   domainSnapshotDelete(
     dom: DomainRef,
     name: string,
-    opts: CallOptions & { children?: boolean } = {},
+    opts: CallOptions & SnapshotDeleteOptions = {},
   ): Promise<void> {
     return snapshots.deleteSnapshot(this.domainSide(), dom, name, opts);
   }

@@ -102,10 +102,15 @@ export function revertToSnapshot(host: TestHost, d: TestDomain, name: string): D
   return ref(d);
 }
 
-export function deleteSnapshot(d: TestDomain, name: string, children: boolean): void {
+export function deleteSnapshot(d: TestDomain, name: string, children: boolean | 'only'): void {
   const snap = snapshot(d, name);
   const snaps = d.snapshots ?? new Map<string, TestSnapshot>();
   const doomed = children ? descendants(snaps, name) : new Set([name]);
+  if (children === 'only') {
+    doomed.delete(name);
+    // the current snapshot among the children passes that role to the one kept, as libvirt's test driver does
+    if (d.currentSnapshot !== undefined && doomed.has(d.currentSnapshot)) d.currentSnapshot = name;
+  }
   for (const s of snaps.values()) {
     // children of a deleted snapshot move up to its parent
     if (s.parent === name && !doomed.has(s.name)) s.parent = snap.parent;

@@ -28,6 +28,7 @@ import type {
   GetXmlOptions,
   ListDomainsFilter,
   NodeInfo,
+  SnapshotDeleteOptions,
   SnapshotInfo,
 } from '../../driver.js';
 import type { PowerOptions } from '../../driver-agent.js';
@@ -377,10 +378,15 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
   domainSnapshotDelete(
     dom: DomainRef,
     name: string,
-    opts: CallOptions & { children?: boolean } = {},
+    opts: CallOptions & SnapshotDeleteOptions = {},
   ): Promise<void> {
+    // libvirt's test driver takes CHILDREN and CHILDREN_ONLY, not METADATA_ONLY (0x2)
+    if (opts.metadataOnly)
+      return Promise.reject(
+        new VirError('INVALID_ARG', 'test', 'unsupported flags (0x2) in function testDomainSnapshotDelete'),
+      );
     return this.#domainJob('domainSnapshotDelete', dom, opts, (d) =>
-      deleteSnapshot(d, name, opts.children === true),
+      deleteSnapshot(d, name, opts.childrenOnly ? 'only' : opts.children === true),
     );
   }
 

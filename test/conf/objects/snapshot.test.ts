@@ -136,13 +136,29 @@ describe('DomainSnapshotDef', () => {
   it('keeps XML it does not know (a later libvirt) in its place', () => {
     const xml = `<domainsnapshot>
   <name>a</name>
-  <revertDisks>
+  <laterThing>
     <disk name='vda'/>
-  </revertDisks>
+  </laterThing>
 </domainsnapshot>
 `;
     expect(DomainSnapshotDef.fromXML(xml).toXML()).toBe(xml);
-    expect(DomainSnapshotDef.fromXML(xml, { preserveUnknown: false }).toXML()).not.toContain('revertDisks');
+    expect(DomainSnapshotDef.fromXML(xml, { preserveUnknown: false }).toXML()).not.toContain('laterThing');
+  });
+
+  it("reads <revertDisks> (libvirt 9.9's overlays of a revert) and writes it after <disks>, as libvirt does", async () => {
+    const s = DomainSnapshotDef.fromXML(
+      `<domainsnapshot><name>a</name><revertDisks><disk name='vda' snapshot='external' type='file'><driver type='qcow2'/><source file='/i/a.1700000000'/></disk></revertDisks><disks><disk name='vda' snapshot='external' type='file'><source file='/i/a.a'/></disk></disks></domainsnapshot>`,
+      { preserveUnknown: false },
+    );
+    expect(s.revertDisks?.disk?.[0]).toMatchObject({
+      name: 'vda',
+      snapshot: 'external',
+      driver: { type: 'qcow2' },
+      source: { file: '/i/a.1700000000' },
+    });
+    const out = s.toXML();
+    expect(out.indexOf('<revertDisks>')).toBeGreaterThan(out.indexOf('</disks>'));
+    expect((await validate(out, 'domainsnapshot')).errors).toEqual([]);
   });
 
   it('accepts any name, as libvirt parses it; snapshotNameProblem says what a file-backed driver refuses', () => {

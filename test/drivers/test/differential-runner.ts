@@ -132,7 +132,11 @@ export async function runVirtkit(steps: readonly Step[], saveDir = '.'): Promise
       case 'snapRevert':
         return void (await d.revertToSnapshot(step.name));
       case 'snapDelete':
-        return void (await d.deleteSnapshot(step.name, step.children ? { children: true } : {}));
+        return void (await d.deleteSnapshot(step.name, {
+          ...(step.children ? { children: true } : {}),
+          ...(step.childrenOnly ? { childrenOnly: true } : {}),
+          ...(step.metadataOnly ? { metadataOnly: true } : {}),
+        }));
       case 'snapList':
         return (await d.listSnapshots())
           .map((x) => ({ name: x.name, parent: x.parent ?? null, current: x.current }))

@@ -29,7 +29,14 @@ export type Step =
   | { op: 'undefine'; dom: string; snapshots?: boolean }
   | { op: 'snapCreate'; dom: string; xml: string }
   | { op: 'snapRevert'; dom: string; name: string }
-  | { op: 'snapDelete'; dom: string; name: string; children?: boolean }
+  | {
+      op: 'snapDelete';
+      dom: string;
+      name: string;
+      children?: boolean;
+      childrenOnly?: boolean;
+      metadataOnly?: boolean;
+    }
   | { op: 'setMemory'; dom: string; kib: number; config?: boolean }
   | { op: 'setVcpus'; dom: string; count: number; config?: boolean }
   | { op: 'setAutostart'; dom: string; value: boolean }
@@ -199,6 +206,17 @@ export const STEPS: readonly Step[] = [
   { op: 'snapRevert', dom: 'test', name: 's1' },
   { op: 'snapDelete', dom: 'test', name: 's1', children: true },
   { op: 'snapList', dom: 'test' },
+  // libvirt's CHILDREN_ONLY: the current snapshot among the children passes the role to the one kept
+  { op: 'snapCreate', dom: 'test', xml: '<domainsnapshot><name>c1</name></domainsnapshot>' },
+  { op: 'snapCreate', dom: 'test', xml: '<domainsnapshot><name>c2</name></domainsnapshot>' },
+  { op: 'snapCreate', dom: 'test', xml: '<domainsnapshot><name>c3</name></domainsnapshot>' },
+  { op: 'snapDelete', dom: 'test', name: 'c1', children: true, childrenOnly: true },
+  { op: 'snapDelete', dom: 'test', name: 'c3', metadataOnly: true },
+  { op: 'snapDelete', dom: 'test', name: 'c1', childrenOnly: true },
+  { op: 'snapList', dom: 'test' },
+  { op: 'snapDelete', dom: 'test', name: 'c1', childrenOnly: true },
+  { op: 'snapList', dom: 'test' },
+  { op: 'snapDelete', dom: 'test', name: 'c1' },
   { op: 'snapCreate', dom: 'test', xml: '<nope/>' },
   { op: 'snapCreate', dom: 'test', xml: '<domainsnapshot' },
   {

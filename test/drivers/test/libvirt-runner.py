@@ -146,6 +146,10 @@ def run(step):
         d.revertToSnapshot(d.snapshotLookupByName(step['name'], 0), 0)
     elif op == 'snapDelete':
         flags = libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN if step.get('children') else 0
+        if step.get('childrenOnly'):
+            flags |= libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY
+        if step.get('metadataOnly'):
+            flags |= libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
         d.snapshotLookupByName(step['name'], 0).delete(flags)
     elif op == 'snapList':
         out = []

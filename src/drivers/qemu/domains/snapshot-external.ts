@@ -10,11 +10,8 @@
  * (live, and persistent where its disk is the same image) name the overlay,
  * with the old image as its `<backingStore>`, as libvirt writes them.
  *
- * Deleting an external snapshot merges its overlay back (libvirt 9's block
- * commit): done here for a shut-off domain whose disks are still on that
- * snapshot's overlays and which has no children (`qemu-img commit`, the
- * disks back on their old images, the overlays removed); the other cases
- * are refused with `NO_SUPPORT` naming them.
+ * Deleting one is `snapshot-delete-external.ts`, reverting to one
+ * `snapshot-revert-external.ts`.
  *
  * @module
  */
@@ -25,7 +22,7 @@ import type { DomainSnapshotDef } from '../../../conf/snapshot.js';
 import { VirError } from '../../../errors.js';
 import { element, type XmlElement } from '../../../xml/tree.js';
 import { findQemuImg, imageInfo, qemuImg } from '../storage/qemu-img.js';
-import { cloneDef, type Entry } from './domain-entry.js';
+import { cloneDef } from './domain-entry.js';
 import type { ExternalTarget } from './snapshot-disks.js';
 
 type DiskDef = NonNullable<NonNullable<DomainDef['devices']>['disks']>[number];
@@ -119,54 +116,4 @@ export function overlaysOf(snap: DomainSnapshotDef): Map<string, string> {
 /** Whether the snapshot put any disk on an overlay. */
 export function isExternal(snap: DomainSnapshotDef): boolean {
   return overlaysOf(snap).size > 0;
-}
-
-/**
- * Deletes an external snapshot of a shut-off domain: each overlay merged
- * into its base (`qemu-img commit`), the disk back on the base as the
- * snapshot's definition had it. Returns the new persistent definition
- * and the overlays to remove once the caller has written it.
- */
-export async function commitExternal(
-  e: Entry,
-  snap: DomainSnapshotDef,
-  hasChildren: boolean,
-  signal?: AbortSignal,
-): Promise<{ def: DomainDef; overlays: string[] }> {
-  const what = `snapshot '${snap.name}'`;
-  if (e.runner?.isActive)
-    throw new VirError(
-      'NO_SUPPORT',
-      'qemu',
-      `deleting external ${what} of a running domain (an active block commit) is not supported yet`,
-    );
-  if (hasChildren)
-    throw new VirError(
-      'NO_SUPPORT',
-      'qemu',
-      `deleting external ${what}, which has children, is not supported yet`,
-    );
-  const config = e.config;
-  const then = snap.domainDef();
-  if (!config || !then)
-    throw new VirError('OPERATION_INVALID', 'qemu', `${what} has no definition to go back to`);
-  const overlays = overlaysOf(snap);
-  const next = cloneDef(config);
-  const disks = next.devices?.disks ?? [];
-  const work: Array<{ at: number; overlay: string; old: DiskDef }> = [];
-  for (const [target, overlay] of overlays) {
-    const at = disks.findIndex((d) => d.target.dev === target);
-    const old = then.devices?.disks?.find((d) => d.target.dev === target);
-    if (at < 0 || !old || disks[at]!.source?.file !== overlay)
-      throw new VirError(
-        'NO_SUPPORT',
-        'qemu',
-        `deleting external ${what}: disk ${target} is no longer on its overlay '${overlay}' (not supported)`,
-      );
-    work.push({ at, overlay, old });
-  }
-  const run = { binary: binary(), signal };
-  for (const w of work) await qemuImg(run, ['commit', '-q', '-f', 'qcow2', w.overlay]);
-  for (const w of work) disks[w.at] = w.old;
-  return { def: next, overlays: work.map((w) => w.overlay) };
 }

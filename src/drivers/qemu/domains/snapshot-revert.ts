@@ -7,7 +7,9 @@
  * snapshot a running guest is stopped (`stopped/from snapshot`) and
  * `qemu-img snapshot -a` applied. The persistent definition becomes the
  * snapshot's (`defined/from snapshot`). A snapshot whose definition is of
- * another domain is refused; external snapshots are `NO_SUPPORT`.
+ * another domain is refused. An external snapshot (shut-off or disk-only
+ * state) gets new overlays on its images (`snapshot-revert-external.ts`);
+ * one with memory state is `NO_SUPPORT`.
  *
  * @module
  */
@@ -19,7 +21,8 @@ import { cloneDef, type Entry, isActive, refOf, refuseForeign } from './domain-e
 import type { MigrationSide } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
 import { qemuImgSnapshots, storedPlan } from './snapshot-disks.js';
-import { isExternal } from './snapshot-external.js';
+import { createOverlays, isExternal } from './snapshot-external.js';
+import { finishExternalRevert, planExternalRevert } from './snapshot-revert-external.js';
 import { qmpDevices, storeOf } from './snapshots.js';
 
 /** The snapshot's definitions, checked to be this domain's (a file copied from another domain's folder is refused). */
@@ -81,10 +84,7 @@ async function revert(side: MigrationSide, e: Entry, name: string, opts: CallOpt
       `transient domain '${e.name}' cannot revert to inactive snapshot '${name}'`,
     );
   refuseManagedSave(side.runners.options.stateRoot, e, 'revert');
-  if (isExternal(s))
-    throw new VirError('NO_SUPPORT', 'qemu', `revert to external snapshot '${name}' is not supported yet`, {
-      field: '/domainsnapshot/disks',
-    });
+  if (isExternal(s)) return revertExternal(side, e, s, inactive ?? dom, withMemory, opts);
   const plans = storedPlan(s, dom);
   if (withMemory) {
     const live = isActive(e) ? e.live : undefined;
@@ -110,5 +110,37 @@ async function revert(side: MigrationSide, e: Entry, name: string, opts: CallOpt
     side.table.emit(e, 'defined', 'from snapshot');
   }
   store.setCurrent(name);
+  return refOf(e);
+}
+
+/**
+ * Revert to an external snapshot (`snapshot-revert-external.ts`): a
+ * running guest is stopped (`stopped/from snapshot`), new overlays are
+ * made on the snapshot's images and the definition points at them.
+ */
+async function revertExternal(
+  side: MigrationSide,
+  e: Entry,
+  s: DomainSnapshotDef,
+  dom: DomainDef,
+  withMemory: boolean,
+  opts: CallOptions,
+): Promise<DomainRef> {
+  // a running external snapshot holds its memory in a file, which this driver does not write yet
+  if (withMemory)
+    throw new VirError(
+      'NO_SUPPORT',
+      'qemu',
+      `revert to external snapshot '${s.name}' with memory state is not supported`,
+      { field: '/domainsnapshot/memory' },
+    );
+  const plan = planExternalRevert(dom, Math.floor(Date.now() / 1000));
+  if (isActive(e)) await e.runner!.snapshot.end();
+  await createOverlays(plan.targets, opts.signal);
+  const next = cloneDef(plan.def);
+  side.store.write(e.name, next.toXML({ inactive: true }));
+  e.config = next;
+  side.table.emit(e, 'defined', 'from snapshot');
+  finishExternalRevert(storeOf(side, e), s, plan);
   return refOf(e);
 }

@@ -19,12 +19,19 @@
  * @module
  */
 import { DomainSnapshotDef, type SnapshotState, snapshotNameProblem } from '../../../conf/snapshot.js';
-import type { CallOptions, DomainRef, DomainStateName, SnapshotInfo } from '../../../driver.js';
+import type {
+  CallOptions,
+  DomainRef,
+  DomainStateName,
+  SnapshotDeleteOptions,
+  SnapshotInfo,
+} from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
 import { type Entry, isActive, refuseForeign } from './domain-entry.js';
 import type { MigrationSide } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
+import { deleteExternalSnapshot } from './snapshot-delete-external.js';
 import {
   disksElementData,
   type ExternalTarget,
@@ -34,7 +41,6 @@ import {
   storedPlan,
 } from './snapshot-disks.js';
 import {
-  commitExternal,
   createOverlays,
   isExternal,
   refuseExistingOverlays,
@@ -73,7 +79,7 @@ function parseRequest(xml: string): DomainSnapshotDef {
     if (problem) throw new VirError('XML_DETAIL', 'qemu', problem, { field: '/domainsnapshot/name' });
   }
   // what only the driver writes: libvirt takes it from a redefine, which this driver does not do
-  for (const field of ['state', 'creationTime', 'parent', 'active'] as const)
+  for (const field of ['state', 'creationTime', 'parent', 'active', 'revertDisks'] as const)
     if (def[field] !== undefined)
       throw new VirError(
         'CONFIG_UNSUPPORTED',
@@ -161,6 +167,12 @@ async function takeSnapshot(
   else await qemuImgSnapshots('-c', name, plan.disks, opts.signal);
   try {
     store.write(snap);
+    // the overlays a revert made are the new snapshot's bases now, as libvirt drops them from the parent
+    const prev = parent !== undefined ? store.get(parent) : undefined;
+    if (prev?.revertDisks !== undefined) {
+      delete prev.revertDisks;
+      store.write(prev);
+    }
     store.setCurrent(name);
   } catch (err) {
     // the images hold a snapshot nothing lists: take it back out
@@ -270,7 +282,7 @@ export async function deleteSnapshot(
   side: MigrationSide,
   dom: DomainRef,
   name: string,
-  opts: CallOptions & { children?: boolean },
+  opts: CallOptions & SnapshotDeleteOptions,
 ): Promise<void> {
   const e = await side.owned(dom, opts, 'delete a snapshot of');
   await side.jobs.run(e.uuid, 'snapshot delete', () => remove(side, e, name, opts), opts.signal);
@@ -280,42 +292,68 @@ async function remove(
   side: MigrationSide,
   e: Entry,
   name: string,
-  opts: CallOptions & { children?: boolean },
+  opts: CallOptions & SnapshotDeleteOptions,
 ) {
   refuseForeign(e, 'delete a snapshot of');
   const store = storeOf(side, e);
   const all = store.list();
   const snap = store.get(name);
-  const doomed = opts.children ? below(all, name) : [snap];
+  const doomed = opts.children || opts.childrenOnly ? below(all, name) : [snap];
+  if (opts.childrenOnly) doomed.shift();
+  // libvirt merges one external snapshot at a time; a subtree of them it refuses
+  const kids = opts.children ? doomed.slice(1) : opts.childrenOnly ? doomed : [];
+  if (!opts.metadataOnly && (kids.some(isExternal) || (opts.children && isExternal(snap))))
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      kids.some(isExternal)
+        ? 'deletion of external children disk snapshots not supported'
+        : 'deletion of external disk snapshots with children not supported',
+      { field: '/domainsnapshot/disks' },
+    );
   const current = store.current();
   // the deepest first: a parent's image state stays valid while its children go
-  const removed = new Set<string>();
   for (const s of [...doomed].reverse()) {
-    if (isExternal(s)) {
-      const hasChildren = all.some((c) => c.parentName === s.name && !removed.has(c.name!));
-      const merged = await commitExternal(e, s, hasChildren, opts.signal);
-      side.store.write(e.name, merged.def.toXML({ inactive: true }));
-      e.config = merged.def;
-      removeOverlays(merged.overlays);
-    } else {
-      const domNow = isActive(e) ? e.live : e.config;
-      if (!domNow) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
-      const plans = storedPlan(s, domNow);
-      if (isActive(e)) await liveDelete(e, s.name!, plans, opts.signal);
-      else await qemuImgSnapshots('-d', s.name!, plans, opts.signal);
-    }
+    // metadataOnly: the images keep what they hold; only the metadata goes
+    if (!opts.metadataOnly) await discardImages(side, e, store, s, opts.signal);
     store.remove(s.name!);
-    removed.add(s.name!);
   }
   const gone = new Set(doomed.map((s) => s.name!));
-  for (const s of all) {
+  // read again: an external delete rewrote the definitions the others keep
+  for (const s of store.list()) {
     if (gone.has(s.name!) || s.parentName === undefined || !gone.has(s.parentName)) continue;
     // children of a deleted snapshot move up to its parent
     if (snap.parent) s.parent = { name: snap.parent.name! };
     else delete s.parent;
     store.write(s);
   }
-  if (current !== undefined && gone.has(current)) store.setCurrent(snap.parentName);
+  // a snapshot left without children: the overlays a revert put the disks on are its own now
+  for (const p of store.list()) {
+    if (!p.revertDisks || (p.name !== snap.parentName && p.name !== name)) continue;
+    if (store.list().some((s) => s.parentName === p.name)) continue;
+    p.disks = p.revertDisks;
+    delete p.revertDisks;
+    store.write(p);
+  }
+  // the current snapshot gone: the nearest one kept takes that role, as libvirt
+  if (current !== undefined && gone.has(current))
+    store.setCurrent(opts.childrenOnly ? name : snap.parentName);
+}
+
+/** What snapshot `s` holds in the images: merged or removed (external), deleted from each image (internal). */
+async function discardImages(
+  side: MigrationSide,
+  e: Entry,
+  store: SnapshotStore,
+  s: DomainSnapshotDef,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (isExternal(s)) return deleteExternalSnapshot(side, e, store, s, signal);
+  const domNow = isActive(e) ? e.live : e.config;
+  if (!domNow) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
+  const plans = storedPlan(s, domNow);
+  if (isActive(e)) await liveDelete(e, s.name!, plans, signal);
+  else await qemuImgSnapshots('-d', s.name!, plans, signal);
 }
 
 /** `name` and every snapshot below it, parents first. */

@@ -16,6 +16,7 @@
  */
 import { VirError } from '../../../errors.js';
 import type { QmpClient, QmpEvent } from '../qmp/index.js';
+import { blockCommit, blockJobsRunning, type CommitRequest } from './runner-block-commit.js';
 import type { RunnerCore } from './runner-core.js';
 
 /** How long one snapshot job may run (saving several GiB of RAM to a slow disk takes a while). */
@@ -166,6 +167,29 @@ export class RunnerSnapshot {
   /** Ends QEMU for a revert that cannot load into this process: `shutoff/from snapshot`, event `stopped/from snapshot`. */
   end(): Promise<void> {
     return endForRevert(this.core);
+  }
+
+  /** The devices of the block jobs QEMU runs now. */
+  blockJobs(): Promise<string[]> {
+    return this.core.job('snapshot block jobs', async () => blockJobsRunning(this.core.requireMonitor()));
+  }
+
+  /**
+   * Merges an external snapshot's overlay into its base (`block-commit`) on
+   * the disk with device id `alias`; the guest runs on.
+   */
+  commit(alias: string, req: Omit<CommitRequest, 'device'>, signal?: AbortSignal): Promise<void> {
+    const core = this.core;
+    return core.job(
+      'snapshot commit',
+      async () => {
+        const qmp = core.requireMonitor();
+        const device = (await nodesOf(qmp)).get(alias);
+        if (!device) throw new VirError('OPERATION_FAILED', 'qemu', `QEMU shows no block node for ${alias}`);
+        await blockCommit(qmp, { ...req, device }, signal);
+      },
+      signal,
+    );
   }
 
   /** `snapshot-delete` of `tag` on `devices`; the guest runs on. */
