@@ -19,6 +19,16 @@ import type {
   InterfaceStats,
   MemoryStats,
 } from './domain-stats.js';
+import {
+  type BlockIoTune,
+  type BlockIoTuneOptions,
+  type BlockIoTuneParams,
+  checkBlockIoTune,
+  checkGetMetadata,
+  checkSetMetadata,
+  type GetMetadataOptions,
+  type SetMetadataOptions,
+} from './domain-tuning.js';
 import type {
   CallOptions,
   ConsoleStream,
@@ -27,6 +37,7 @@ import type {
   DomainRef,
   DomainState,
   GetXmlOptions,
+  MetadataKind,
   MigrateOptions,
   OpenConsoleOptions,
   Screenshot,
@@ -335,6 +346,69 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   /** Changes a device in place (`virDomainUpdateDeviceFlags`): CD-ROM/floppy media, link state. */
   updateDevice(device: string | DeviceDef, opts: WriteOptions = {}): Promise<void> {
     return this.#device('domainUpdateDevice', device, opts);
+  }
+
+  /**
+   * Replaces the domain's `title`, `description`, or one application's
+   * `element` under `<metadata>` (`virDomainSetMetadata`); `null` (or an
+   * empty string) removes it. An element is given as XML in no namespace
+   * and stored in namespace `uri` with prefix `key`, replacing the one that
+   * namespace had. Emits `metadata-change`. libvirt's checks: a title has no
+   * newline, `uri` and `key` only for `element` (`INVALID_ARG`).
+   */
+  setMetadata(kind: MetadataKind, value: string | null, opts: SetMetadataOptions = {}): Promise<void> {
+    try {
+      checkSetMetadata(kind, value, opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#write('domainSetMetadata', opts, (d, signal) =>
+      d.domainSetMetadata!(this.#ref, kind, value, { ...opts, signal }),
+    );
+  }
+
+  /**
+   * The domain's `title`, `description`, or the `element` of namespace
+   * `uri` without its prefix (`virDomainGetMetadata`); `NO_DOMAIN_METADATA`
+   * when there is none.
+   */
+  getMetadata(kind: MetadataKind, opts: GetMetadataOptions = {}): Promise<string> {
+    try {
+      checkGetMetadata(kind, opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#conn._domainCall('domainGetMetadata', this.#ref, opts, (d, signal) =>
+      d.domainGetMetadata!(this.#ref, kind, { ...opts, signal }),
+    );
+  }
+
+  /**
+   * Changes the I/O limits of a disk, by target (`vda`) or source path
+   * (`virDomainSetBlockIoTune`), with libvirt's parameter names; those not
+   * given keep their values. Emits `tunable` with the `blkdeviotune.*` values.
+   */
+  setBlockIoTune(disk: string, params: BlockIoTuneParams, opts: BlockIoTuneOptions = {}): Promise<void> {
+    try {
+      checkBlockIoTune(disk, params);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#write('domainSetBlockIoTune', opts, (d, signal) =>
+      d.domainSetBlockIoTune!(this.#ref, disk, { ...params }, { ...opts, signal }),
+    );
+  }
+
+  /** A disk's I/O limits, every parameter (`virDomainGetBlockIoTune`): live by default when running. */
+  getBlockIoTune(disk: string, opts: BlockIoTuneOptions = {}): Promise<BlockIoTune> {
+    try {
+      checkBlockIoTune(disk, {});
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#conn._domainCall('domainGetBlockIoTune', this.#ref, opts, (d, signal) =>
+      d.domainGetBlockIoTune!(this.#ref, disk, { ...opts, signal }),
+    );
   }
 
   /** Whether the domain starts when the host (or the driver) starts. */

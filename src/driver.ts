@@ -13,7 +13,13 @@
  */
 import type { Capabilities } from './conf/capabilities.js';
 import type { DomainDef } from './conf/domain/domain-def.js';
-import type { DomainEventId, DomainEventListener, DomainRef, QemuMonitorEvent } from './domain-events.js';
+import type {
+  DomainEventId,
+  DomainEventListener,
+  DomainRef,
+  MetadataKind,
+  QemuMonitorEvent,
+} from './domain-events.js';
 import type {
   BlockInfo,
   BlockStats,
@@ -22,6 +28,13 @@ import type {
   InterfaceStats,
   MemoryStats,
 } from './domain-stats.js';
+import type {
+  BlockIoTune,
+  BlockIoTuneOptions,
+  BlockIoTuneParams,
+  GetMetadataOptions,
+  SetMetadataOptions,
+} from './domain-tuning.js';
 import type {
   AgentCallOptions,
   DomainFsInfo,
@@ -329,6 +342,31 @@ export interface DriverConnection extends ObjectDrivers {
     xml: string,
     opts?: CallOptions & { config?: boolean; live?: boolean },
   ): Promise<void>;
+  /**
+   * Replaces the title, the description or one application's `<metadata>`
+   * element (`virDomainSetMetadata`; `value` null removes it), then emits
+   * `metadata-change`. The facade has checked the arguments as libvirt does.
+   */
+  domainSetMetadata?(
+    dom: DomainRef,
+    kind: MetadataKind,
+    value: string | null,
+    opts?: SetMetadataOptions,
+  ): Promise<void>;
+  /** The title, description or the `<metadata>` element of a namespace (`virDomainGetMetadata`). */
+  domainGetMetadata?(dom: DomainRef, kind: MetadataKind, opts?: GetMetadataOptions): Promise<string>;
+  /**
+   * Changes a disk's I/O limits (`virDomainSetBlockIoTune`), live and/or
+   * in the definition, then emits `tunable` with the `blkdeviotune.*` values.
+   */
+  domainSetBlockIoTune?(
+    dom: DomainRef,
+    disk: string,
+    params: BlockIoTuneParams,
+    opts?: BlockIoTuneOptions,
+  ): Promise<void>;
+  /** A disk's I/O limits, every parameter (`virDomainGetBlockIoTune`). */
+  domainGetBlockIoTune?(dom: DomainRef, disk: string, opts?: BlockIoTuneOptions): Promise<BlockIoTune>;
   /** Whether the domain starts with the host. */
   domainGetAutostart?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
   /** Sets whether the domain starts with the host. */

@@ -12,7 +12,8 @@ import type { XmlAttr, XmlElement } from '../../xml/tree.js';
 import { unknownContent } from '../binding.js';
 import type { DomainDefData } from './domain-spec.js';
 
-function namespaceOf(el: XmlElement, scope: readonly XmlAttr[]): string | undefined {
+/** The namespace URI an element of `<metadata>` is in (its prefix's declaration, on it or in `scope`). */
+export function namespaceOf(el: XmlElement, scope: readonly XmlAttr[]): string | undefined {
   const colon = el.name.indexOf(':');
   const decl = colon < 0 ? 'xmlns' : `xmlns:${el.name.slice(0, colon)}`;
   const uri = [...el.attrs, ...scope].find((a) => a.name === decl)?.value;

@@ -2,15 +2,22 @@
  * The domain calls of {@link QemuConnection} beyond the lifecycle: save,
  * restore and managed save (`domains/save-restore.ts`), vCPUs and the
  * maximum memory (`domains/set-vcpus.ts`), rename (`domains/rename.ts`), snapshots
- * (`domains/snapshots.ts`). A base class so
+ * (`domains/snapshots.ts`), metadata and disk I/O limits (`domains/tuning.ts`). A base class so
  * `qemu-connection.ts` stays the wiring of the stages; each method hands
  * the call to its module with the domain list's {@link MigrationSide}.
  *
  * @module
  */
 import type {
+  BlockIoTuneOptions,
+  BlockIoTuneParams,
+  GetMetadataOptions,
+  SetMetadataOptions,
+} from '../../domain-tuning.js';
+import type {
   CallOptions,
   DomainRef,
+  MetadataKind,
   SnapshotDeleteOptions,
   SnapshotInfo,
   StartCallOptions,
@@ -23,6 +30,7 @@ import * as saves from './domains/save-restore.js';
 import { setMaxMemory, setVcpus } from './domains/set-vcpus.js';
 import { revertToSnapshot } from './domains/snapshot-revert.js';
 import * as snapshots from './domains/snapshots.js';
+import * as tuning from './domains/tuning.js';
 
 /** The part of the QEMU driver's `DriverConnection` whose logic lives in `domains/` modules. */
 export abstract class QemuDomainCalls extends QemuAgentCalls {
@@ -49,6 +57,23 @@ export abstract class QemuDomainCalls extends QemuAgentCalls {
   }
   domainSetMaxMemory(dom: DomainRef, kib: number, opts: WriteFlags = {}): Promise<void> {
     return setMaxMemory(this.domainSide(), dom, kib, opts);
+  }
+  domainSetMetadata(dom: DomainRef, kind: MetadataKind, value: string | null, opts: SetMetadataOptions = {}) {
+    return tuning.setMetadata(this.domainSide(), dom, kind, value, opts);
+  }
+  domainGetMetadata(dom: DomainRef, kind: MetadataKind, opts: GetMetadataOptions = {}) {
+    return tuning.getMetadata(this.domainSide(), dom, kind, opts);
+  }
+  domainSetBlockIoTune(
+    dom: DomainRef,
+    disk: string,
+    params: BlockIoTuneParams,
+    opts: BlockIoTuneOptions = {},
+  ) {
+    return tuning.setBlockIoTune(this.domainSide(), dom, disk, params, opts);
+  }
+  domainGetBlockIoTune(dom: DomainRef, disk: string, opts: BlockIoTuneOptions = {}) {
+    return tuning.getBlockIoTune(this.domainSide(), dom, disk, opts);
   }
   domainRename(dom: DomainRef, newName: string, opts: CallOptions = {}): Promise<DomainRef> {
     return renameDomain(this.domainSide(), dom, newName, opts);

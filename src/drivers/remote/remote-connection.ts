@@ -3,10 +3,17 @@
  * few) calls of libvirt's remote program, translated to and from the types
  * the local drivers use.
  */
+
 import { Capabilities } from '../../conf/capabilities.js';
 import { DomainDef } from '../../conf/domain/domain-def.js';
 import type { QemuMonitorEvent } from '../../domain-events.js';
 import type { DomainStatsQuery } from '../../domain-stats.js';
+import type {
+  BlockIoTuneOptions,
+  BlockIoTuneParams,
+  GetMetadataOptions,
+  SetMetadataOptions,
+} from '../../domain-tuning.js';
 import type {
   BaselineOptions,
   CallOptions,
@@ -22,6 +29,7 @@ import type {
   DriverConnection,
   GetXmlOptions,
   ListDomainsFilter,
+  MetadataKind,
   MigrateOptions,
   NodeInfo,
   Screenshot,
@@ -46,6 +54,7 @@ import { remoteScreenshot } from './remote-screenshot.js';
 import { RemoteNodeDevices, RemoteSecrets } from './remote-secrets-nodedevs.js';
 import { RemoteStats } from './remote-stats.js';
 import { RemoteStorage } from './remote-storage.js';
+import { RemoteTuning } from './remote-tuning.js';
 import {
   affectFlags,
   allOf,
@@ -95,6 +104,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   readonly #client: RpcClient;
   readonly #transport: Transport;
   #type = '';
+  readonly #tuning: RemoteTuning;
   /** The URI this connection was opened with: what a peer-to-peer migration's source daemon opens. */
   #uri = '';
   #closing = false;
@@ -125,6 +135,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
     this.secrets = new RemoteSecrets(call, this.#objectEvents);
     this.nodeDevices = new RemoteNodeDevices(call, this.#objectEvents);
     this.#stats = new RemoteStats(call);
+    this.#tuning = new RemoteTuning(call);
   }
 
   get type(): string {
@@ -488,6 +499,21 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
       { dom: toRemote(dom), memory: BigInt(kib), flags: affectFlags(opts) },
       opts,
     );
+  }
+
+  // ---------------------------------------------------------------- metadata, I/O limits (remote-tuning.ts)
+
+  domainSetMetadata(dom: DomainRef, kind: MetadataKind, value: string | null, opts?: SetMetadataOptions) {
+    return this.#tuning.setMetadata(dom, kind, value, opts);
+  }
+  domainGetMetadata(dom: DomainRef, kind: MetadataKind, opts?: GetMetadataOptions) {
+    return this.#tuning.getMetadata(dom, kind, opts);
+  }
+  domainSetBlockIoTune(dom: DomainRef, disk: string, params: BlockIoTuneParams, opts?: BlockIoTuneOptions) {
+    return this.#tuning.setBlockIoTune(dom, disk, params, opts);
+  }
+  domainGetBlockIoTune(dom: DomainRef, disk: string, opts?: BlockIoTuneOptions) {
+    return this.#tuning.getBlockIoTune(dom, disk, opts);
   }
 
   async domainAttachDevice(dom: DomainRef, xml: string, opts: CallOptions & AffectFlags = {}): Promise<void> {

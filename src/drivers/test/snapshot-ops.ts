@@ -51,9 +51,9 @@ export function snapshotXml(d: TestDomain, name: string): string {
 
 /**
  * Goes back to a snapshot as libvirt's test driver does: a running guest
- * is stopped first (`stopped/from_snapshot`), a snapshot of a running or
- * paused guest boots again with a new id (`started/from_snapshot`, then
- * `suspended/from_snapshot` when paused), and the definition becomes the
+ * is stopped first (`stopped/from snapshot`), a snapshot of a running or
+ * paused guest boots again with a new id (`started/from snapshot`, then
+ * `suspended/from snapshot` when paused), and the definition becomes the
  * snapshot's.
  */
 export function revertToSnapshot(host: TestHost, d: TestDomain, name: string): DomainRef {
@@ -79,7 +79,7 @@ export function revertToSnapshot(host: TestHost, d: TestDomain, name: string): D
   const wasActive = d.id >= 0;
   const hadNextBootDef = d.nextBootDef;
   const oldLive = d.live;
-  if (wasActive) host.emit(d, 'stopped', 'from_snapshot', host.halt(d, 'from_snapshot'));
+  if (wasActive) host.emit(d, 'stopped', 'from snapshot', host.halt(d, 'from snapshot'));
   if (toInactive) return ref(d);
   // Whether a transient domain has a next-boot definition after a revert flips, as in
   // libvirt's test driver: stopping one without it leaves the domain looking active, so
@@ -93,11 +93,11 @@ export function revertToSnapshot(host: TestHost, d: TestDomain, name: string): D
     d.config = snap.def;
   }
   d.managedSave = false;
-  host.setState(d, 'running', 'from_snapshot');
-  host.emit(d, 'started', 'from_snapshot');
+  host.setState(d, 'running', 'from snapshot');
+  host.emit(d, 'started', 'from snapshot');
   if (snap.state === 'paused') {
-    host.setState(d, 'paused', 'from_snapshot');
-    host.emit(d, 'suspended', 'from_snapshot');
+    host.setState(d, 'paused', 'from snapshot');
+    host.emit(d, 'suspended', 'from snapshot');
   }
   return ref(d);
 }

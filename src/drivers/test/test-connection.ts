@@ -16,6 +16,12 @@ import type { Capabilities } from '../../conf/capabilities.js';
 import { CpuDef } from '../../conf/cpu.js';
 import type { DomainDef } from '../../conf/domain/domain-def.js';
 import type {
+  BlockIoTuneOptions,
+  BlockIoTuneParams,
+  GetMetadataOptions,
+  SetMetadataOptions,
+} from '../../domain-tuning.js';
+import type {
   BaselineOptions,
   CallOptions,
   CpuCompareResult,
@@ -27,6 +33,7 @@ import type {
   DriverConnection,
   GetXmlOptions,
   ListDomainsFilter,
+  MetadataKind,
   NodeInfo,
   SnapshotDeleteOptions,
   SnapshotInfo,
@@ -62,6 +69,7 @@ import { parseTestDomain } from './test-domain-xml.js';
 import { type InitialDomain, ref, type TestDomain, TestHost } from './test-host.js';
 import { type TestObjectSetup, TestObjects } from './test-objects.js';
 import * as stats from './test-stats.js';
+import * as tuning from './tuning-ops.js';
 
 export { TEST_MAX_VCPUS } from './domain-ops.js';
 
@@ -286,6 +294,31 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
   /** Without `config`/`live`, changes the running guest only, like `virDomainSetVcpus`. */
   domainSetVcpus(dom: DomainRef, count: number, opts: ChangeFlags = {}): Promise<void> {
     return this.#domainJob('domainSetVcpus', dom, opts, (d) => setVcpus(d, count, opts));
+  }
+
+  domainSetMetadata(dom: DomainRef, kind: MetadataKind, value: string | null, opts: SetMetadataOptions = {}) {
+    return this.#domainJob('domainSetMetadata', dom, opts, (d) =>
+      tuning.setMetadata(this.#host, d, kind, value, opts),
+    );
+  }
+
+  domainGetMetadata(dom: DomainRef, kind: MetadataKind, opts: GetMetadataOptions = {}) {
+    return this.#domainJob('domainGetMetadata', dom, opts, (d) => tuning.getMetadata(d, kind, opts));
+  }
+
+  domainSetBlockIoTune(
+    dom: DomainRef,
+    disk: string,
+    params: BlockIoTuneParams,
+    opts: BlockIoTuneOptions = {},
+  ) {
+    return this.#domainJob('domainSetBlockIoTune', dom, opts, (d) =>
+      tuning.setBlockIoTune(d, disk, params, opts),
+    );
+  }
+
+  domainGetBlockIoTune(dom: DomainRef, disk: string, opts: BlockIoTuneOptions = {}) {
+    return this.#domainJob('domainGetBlockIoTune', dom, opts, (d) => tuning.getBlockIoTune(d, disk, opts));
   }
 
   domainGetAutostart(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {

@@ -11,7 +11,7 @@
  */
 import type { DomainDef } from '../../conf/domain/domain-def.js';
 import type {
-  DomainEvent,
+  AnyDomainEvent,
   DomainEventListener,
   DomainEventName,
   DomainLookup,
@@ -248,7 +248,11 @@ export class TestHost {
   emit(d: TestDomain, event: DomainEventName, detail: string, id = d.id): void {
     if (this.listeners.size === 0) return;
     const domain = { name: d.name, uuid: d.uuid, id };
-    const ev: DomainEvent = { type: 'lifecycle', domain, event, detail, timestamp: Date.now() };
+    this.dispatch({ type: 'lifecycle', domain, event, detail, timestamp: Date.now() });
+  }
+
+  /** Hands any domain event to the listeners. */
+  dispatch(ev: AnyDomainEvent): void {
     for (const l of this.listeners) {
       try {
         l(ev);

@@ -11,29 +11,30 @@ libvirt.registerErrorHandler(lambda *a: None, None)
 libvirt.virEventRegisterDefaultImpl()
 
 STATES = ['nostate', 'running', 'blocked', 'paused', 'shutdown', 'shutoff', 'crashed', 'pmsuspended']
+# libvirt's enum names lower-case, with spaces for underscores, as src/driver.ts spells them
 REASONS = {
     'nostate': ['unknown'],
-    'running': ['unknown', 'booted', 'migrated', 'restored', 'from_snapshot', 'unpaused',
-                'migration_canceled', 'save_canceled', 'wakeup', 'crashed', 'postcopy'],
+    'running': ['unknown', 'booted', 'migrated', 'restored', 'from snapshot', 'unpaused',
+                'migration canceled', 'save canceled', 'wakeup', 'crashed', 'postcopy'],
     'blocked': ['unknown'],
-    'paused': ['unknown', 'user', 'migration', 'save', 'dump', 'ioerror', 'watchdog', 'from_snapshot',
-               'shutting_down', 'snapshot', 'crashed', 'starting_up', 'postcopy', 'postcopy_failed'],
+    'paused': ['unknown', 'user', 'migration', 'save', 'dump', 'ioerror', 'watchdog', 'from snapshot',
+               'shutting down', 'snapshot', 'crashed', 'starting up', 'postcopy', 'postcopy failed'],
     'shutdown': ['unknown', 'user'],
     'shutoff': ['unknown', 'shutdown', 'destroyed', 'crashed', 'migrated', 'saved', 'failed',
-                'from_snapshot', 'daemon'],
+                'from snapshot', 'daemon'],
     'crashed': ['unknown', 'panicked'],
     'pmsuspended': ['unknown'],
 }
 EVENTS = ['defined', 'undefined', 'started', 'suspended', 'resumed', 'stopped', 'shutdown', 'pmsuspended',
           'crashed']
 DETAILS = {
-    'defined': ['added', 'updated', 'renamed', 'from_snapshot'],
+    'defined': ['added', 'updated', 'renamed', 'from snapshot'],
     'undefined': ['removed', 'renamed'],
-    'started': ['booted', 'migrated', 'restored', 'from_snapshot', 'wakeup'],
-    'suspended': ['paused', 'migrated', 'ioerror', 'watchdog', 'restored', 'from_snapshot', 'api_error',
-                  'postcopy', 'postcopy_failed'],
-    'resumed': ['unpaused', 'migrated', 'from_snapshot', 'postcopy', 'postcopy_failed'],
-    'stopped': ['shutdown', 'destroyed', 'crashed', 'migrated', 'saved', 'failed', 'from_snapshot'],
+    'started': ['booted', 'migrated', 'restored', 'from snapshot', 'wakeup'],
+    'suspended': ['paused', 'migrated', 'ioerror', 'watchdog', 'restored', 'from snapshot', 'api error',
+                  'postcopy', 'postcopy failed'],
+    'resumed': ['unpaused', 'migrated', 'from snapshot', 'postcopy', 'postcopy failed'],
+    'stopped': ['shutdown', 'destroyed', 'crashed', 'migrated', 'saved', 'failed', 'from snapshot'],
     'shutdown': ['finished', 'guest', 'host'],
     'pmsuspended': ['memory', 'disk'],
     'crashed': ['panicked', 'crashloaded'],

@@ -58,7 +58,7 @@ describe('test driver snapshots', () => {
     await t.revertToSnapshot('small');
     expect(t.id).toBe(2);
     expect((await t.getInfo()).memory).toBe(1048576);
-    expect(await t.getState()).toEqual({ state: 'running', reason: 'from_snapshot' });
+    expect(await t.getState()).toEqual({ state: 'running', reason: 'from snapshot' });
     await conn.close();
   });
 });

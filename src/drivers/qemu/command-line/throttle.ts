@@ -165,10 +165,12 @@ export function iotuneCommand(
   bus: string,
   alias: string,
   field: string,
+  /** Also when nothing is limited: a live change to no limits lifts those QEMU holds. */
+  always = false,
 ): { execute: string; arguments: Record<string, unknown> } | undefined {
   if (!iotune) return undefined;
   const group = iotune.groupName;
-  if (group === undefined && !hasAny(iotune)) return undefined;
+  if (group === undefined && !hasAny(iotune) && !always) return undefined;
   const at = `${field}/iotune`;
   const qomId = diskQomName(bus, alias);
   if (qomId === undefined)
