@@ -31,10 +31,12 @@ import { hostCommands } from './commands/host.js';
 import { networkCommands } from './commands/network.js';
 import { nodedevCommands } from './commands/nodedev.js';
 import { poolCommands } from './commands/pool.js';
+import { poolAsCommands } from './commands/pool-as.js';
 import { secretCommands } from './commands/secret.js';
 import { shellCommands } from './commands/shell.js';
 import { snapshotCommands } from './commands/snapshot.js';
 import { volumeCommands } from './commands/volume.js';
+import { volumeCopyCommands } from './commands/volume-copy.js';
 import { commandHelp } from './help.js';
 
 export type Out = (line: string) => void;
@@ -54,7 +56,9 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     ...nodedevCommands,
     ...secretCommands,
     ...poolCommands,
+    ...poolAsCommands,
     ...volumeCommands,
+    ...volumeCopyCommands,
     ...shellCommands,
   ].map((c) => [c.name, c]),
 );
