@@ -29,6 +29,7 @@ import { eventCommands } from './commands/events.js';
 import { fleetPlanCommands } from './commands/fleet-plan.js';
 import { hostCommands } from './commands/host.js';
 import { networkCommands } from './commands/network.js';
+import { networkPortCommands } from './commands/network-ports.js';
 import { nodedevCommands } from './commands/nodedev.js';
 import { poolCommands } from './commands/pool.js';
 import { poolAsCommands } from './commands/pool-as.js';
@@ -53,6 +54,7 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     ...cpuCommands,
     ...fleetPlanCommands,
     ...networkCommands,
+    ...networkPortCommands,
     ...nodedevCommands,
     ...secretCommands,
     ...poolCommands,
