@@ -31,6 +31,7 @@ import { hostCommands } from './commands/host.js';
 import { networkCommands } from './commands/network.js';
 import { networkPortCommands } from './commands/network-ports.js';
 import { nodedevCommands } from './commands/nodedev.js';
+import { objectEventCommands } from './commands/object-events.js';
 import { poolCommands } from './commands/pool.js';
 import { poolAsCommands } from './commands/pool-as.js';
 import { secretCommands } from './commands/secret.js';
@@ -49,6 +50,7 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     ...domainControlCommands,
     ...consoleCommands,
     ...eventCommands,
+    ...objectEventCommands,
     ...snapshotCommands,
     ...hostCommands,
     ...cpuCommands,
