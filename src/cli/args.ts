@@ -24,6 +24,11 @@ export interface OptSpec {
   readonly required?: boolean;
   /** May be given as a bare word, in the order of the table. */
   readonly positional?: boolean;
+  /**
+   * Help shows it as `--name <string>` although a bare word may fill it: virsh's
+   * optional positional strings (`pool-define-as NAME TYPE HOST PATH ...`).
+   */
+  readonly helpAsOption?: boolean;
 }
 
 /** What a command's words parsed to: option name → value (`true` for a flag). */

@@ -85,16 +85,19 @@ export function eventLine(e: DomainEvent, timestamp: boolean): string {
   const raw = e.detail;
   const detail = DETAIL_WORDS[raw] ?? (raw ? raw[0]?.toUpperCase() + raw.slice(1) : '');
   const line = `event 'lifecycle' for domain '${e.domain.name}': ${EVENT_WORDS[e.event]} ${detail}`;
-  if (!timestamp) return line;
-  // virsh's --timestamp: local time with milliseconds and the UTC offset.
-  const d = new Date(e.timestamp);
+  return timestamp ? `${virshTimestamp(e.timestamp)}: ${line}` : line;
+}
+
+/** virsh's `--timestamp` of an event: local time with milliseconds and the UTC offset. */
+export function virshTimestamp(ms: number): string {
+  const d = new Date(ms);
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
   const off = -d.getTimezoneOffset();
   const zone = `${off >= 0 ? '+' : '-'}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
-  const stamp =
+  return (
     `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}${zone}`;
-  return `${stamp}: ${line}`;
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}${zone}`
+  );
 }
 
 /** `label` padded as virsh's `%-15s` columns in `dominfo` and friends. */

@@ -38,7 +38,7 @@ export function commandList(commands: Iterable<CommandDef>, group?: CommandGroup
 export function commandHelp(def: CommandDef): string[] {
   const synopsis = def.options.map((o) => {
     if (o.kind === 'bool') return ` [--${o.name}]`;
-    const shown = o.positional ? `<${o.name}>` : `--${o.name} <${o.kind}>`;
+    const shown = o.positional && !o.helpAsOption ? `<${o.name}>` : `--${o.name} <${o.kind}>`;
     return o.required ? ` ${shown}` : ` [${shown}]`;
   });
   const lines = [
@@ -55,7 +55,7 @@ export function commandHelp(def: CommandDef): string[] {
       const left =
         o.kind === 'bool'
           ? `--${o.name}`
-          : o.positional
+          : o.positional && !o.helpAsOption
             ? `[--${o.name}] <${o.kind}>`
             : `--${o.name} <${o.kind}>`;
       lines.push(`    ${left.padEnd(15)}  ${o.help}`);

@@ -29,12 +29,16 @@ import { eventCommands } from './commands/events.js';
 import { fleetPlanCommands } from './commands/fleet-plan.js';
 import { hostCommands } from './commands/host.js';
 import { networkCommands } from './commands/network.js';
+import { networkPortCommands } from './commands/network-ports.js';
 import { nodedevCommands } from './commands/nodedev.js';
+import { objectEventCommands } from './commands/object-events.js';
 import { poolCommands } from './commands/pool.js';
+import { poolAsCommands } from './commands/pool-as.js';
 import { secretCommands } from './commands/secret.js';
 import { shellCommands } from './commands/shell.js';
 import { snapshotCommands } from './commands/snapshot.js';
 import { volumeCommands } from './commands/volume.js';
+import { volumeCopyCommands } from './commands/volume-copy.js';
 import { commandHelp } from './help.js';
 
 export type Out = (line: string) => void;
@@ -46,15 +50,19 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     ...domainControlCommands,
     ...consoleCommands,
     ...eventCommands,
+    ...objectEventCommands,
     ...snapshotCommands,
     ...hostCommands,
     ...cpuCommands,
     ...fleetPlanCommands,
     ...networkCommands,
+    ...networkPortCommands,
     ...nodedevCommands,
     ...secretCommands,
     ...poolCommands,
+    ...poolAsCommands,
     ...volumeCommands,
+    ...volumeCopyCommands,
     ...shellCommands,
   ].map((c) => [c.name, c]),
 );

@@ -217,6 +217,8 @@ describe('virtkit CLI options and modes', () => {
     expect(r.out).toBe('lifecycle\n');
     const timed = await runCli(['-q', 'event --all --timeout 1']);
     expect(timed.out).toBe('event loop timed out\nevents received: 0\n');
+    // virsh fails a wait that saw no event
+    expect(timed.code).toBe(1);
   });
 
   it('sets autostart, memory and vCPUs, managed-saves and renames', async () => {

@@ -13,7 +13,8 @@ import { CliError, type CommandContext, type CommandDef } from '../command.js';
 import { field, table } from '../format.js';
 import { tryTo } from '../libvirt-words.js';
 
-const NETWORK_OPT: OptSpec = {
+/** The network option of the network commands. */
+export const NETWORK_OPT: OptSpec = {
   name: 'network',
   kind: 'string',
   required: true,
@@ -29,7 +30,8 @@ const NET_FILE: OptSpec = {
   help: 'file containing an XML network description',
 };
 
-async function lookupNetwork(ctx: CommandContext, key: string): Promise<Network<Connection>> {
+/** Looks a network up by name or UUID; a miss fails with virsh's two lines. */
+export async function lookupNetwork(ctx: CommandContext, key: string): Promise<Network<Connection>> {
   const conn = await ctx.conn();
   return tryTo(`failed to get network '${key}'`, () => conn.networks.lookup(key));
 }

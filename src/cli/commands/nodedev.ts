@@ -24,14 +24,51 @@ async function lookupDevice(ctx: CommandContext, name: string): Promise<NodeDevi
   return tryTo(`Could not find matching device '${name}'`, () => conn.nodeDevices.lookup(name));
 }
 
+/**
+ * virsh's device tree: a root, then each child after `+- ` under a `|`
+ * line, the indent carrying `|` while a later sibling is still to come;
+ * a blank (indent only) line closes the last child of a branch.
+ */
+export function deviceTree(devices: readonly { name: string; parent: string | undefined }[]): string[] {
+  const lines: string[] = [];
+  const children = (name: string) => devices.filter((d) => d.parent === name);
+  const walk = (name: string, indent: string, root: boolean, last: boolean): void => {
+    lines.push(`${indent}${root ? '' : '+- '}${name}`);
+    const own = root ? indent : `${indent}${last ? ' ' : '|'} `;
+    const kids = children(name);
+    if (kids.length > 0) lines.push(`${own}  |`);
+    kids.forEach((k, i) => {
+      walk(k.name, `${own}  `, false, i === kids.length - 1);
+    });
+    if (kids.length === 0 && last) lines.push(own);
+  };
+  for (const d of devices) if (d.parent === undefined) walk(d.name, '', true, true);
+  return lines;
+}
+
 const list: CommandDef = {
   name: 'nodedev-list',
   group: 'nodedev',
   summary: 'enumerate devices on this host',
   // virsh's help for nodedev-list has no description
   description: '',
-  options: [{ name: 'cap', kind: 'string', help: 'capability names, separated by comma' }],
+  options: [
+    { name: 'tree', kind: 'bool', help: 'list devices in a tree' },
+    { name: 'cap', kind: 'string', help: 'capability names, separated by comma' },
+    { name: 'inactive', kind: 'bool', help: 'list inactive devices' },
+    { name: 'all', kind: 'bool', help: 'list inactive & active devices' },
+  ],
   async run(ctx, opts) {
+    if (opts.flag('inactive') && opts.flag('all')) {
+      throw new CliError('Option --all is incompatible with --inactive');
+    }
+    if (opts.flag('tree') && (opts.has('cap') || opts.flag('inactive'))) {
+      throw new CliError('Option --tree is incompatible with --cap and --inactive');
+    }
+    // the library lists the devices that are there; defined-but-inactive ones (mdevs) it has no filter for
+    for (const o of ['inactive', 'all']) {
+      if (opts.flag(o)) throw new CliError(`Option --${o} is not supported by virtkit`);
+    }
     // loaded here, as the library is, so `--help` and the like load none of it
     const { NODE_DEVICE_CAPS } = await import('../../driver-objects.js');
     const caps: NodeDeviceCapName[] = [];
@@ -43,7 +80,17 @@ const list: CommandDef = {
     const devs = await tryTo('Failed to list node devices', () =>
       conn.nodeDevices.list(caps.length > 0 ? { cap: caps } : {}),
     );
-    for (const name of devs.map((d) => d.name).sort()) ctx.out(name);
+    // virsh sorts by name as strcasecmp does: byte order of the lower-cased names
+    const key = (d: { name: string }) => d.name.toLowerCase();
+    devs.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    if (!opts.flag('tree')) {
+      for (const d of devs) ctx.out(d.name);
+      return true;
+    }
+    const withParents = await Promise.all(
+      devs.map(async (d) => ({ name: d.name, parent: await d.getParent() })),
+    );
+    for (const l of deviceTree(withParents)) ctx.out(l);
     return true;
   },
 };

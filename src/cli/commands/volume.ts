@@ -13,7 +13,8 @@ import { field, table } from '../format.js';
 import { failure, parseSize, prettyBytes, tryTo } from '../libvirt-words.js';
 import { lookupPool, POOL_OPT } from './pool.js';
 
-const VOL_OPT: OptSpec = {
+/** The volume option of the volume commands. */
+export const VOL_OPT: OptSpec = {
   name: 'vol',
   kind: 'string',
   required: true,
@@ -21,13 +22,14 @@ const VOL_OPT: OptSpec = {
   help: 'vol name, key or path',
 };
 
-const IN_POOL: OptSpec = { name: 'pool', kind: 'string', help: 'pool name or uuid' };
+/** `--pool`, where a volume's name is looked up. */
+export const IN_POOL: OptSpec = { name: 'pool', kind: 'string', help: 'pool name or uuid' };
 
 /**
  * Finds a volume as virsh does: by name in `--pool` when given, then by key,
  * then by path; the cause printed is the last lookup's.
  */
-async function lookupVol(ctx: CommandContext, key: string, pool: string | undefined) {
+export async function lookupVol(ctx: CommandContext, key: string, pool: string | undefined) {
   const conn = await ctx.conn();
   const p = pool === undefined ? undefined : await lookupPool(ctx, pool);
   const what = `failed to get vol '${key}'${pool === undefined ? ', specifying --pool might help' : ''}`;
