@@ -33,6 +33,7 @@ import type {
   StartCallOptions,
 } from '../../driver.js';
 import type { PowerOptions } from '../../driver-agent.js';
+import type { NetworkDhcpLease } from '../../driver-objects.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import type { QemuMonitorRequest } from '../../qemu-monitor.js';
 import { buildCapabilities } from './caps/capabilities-builder.js';
@@ -312,6 +313,9 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   }
   domainReboot(dom: DomainRef, opts?: PowerOptions): Promise<void> {
     return opts?.mode === 'agent' ? this.agentPower(dom, opts, 'reboot') : this.#domains.reboot(dom, opts);
+  }
+  protected networkLeases(network: string, mac: string): Promise<NetworkDhcpLease[]> {
+    return this.networks.leasesOf(network, mac);
   }
   protected agentEntry(dom: DomainRef, opts: CallOptions, what: string): Promise<Entry> {
     return this.#domains.migrationSide().owned(dom, opts, what);

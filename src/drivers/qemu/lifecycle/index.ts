@@ -21,6 +21,7 @@
  */
 
 export { cleanStaleTemps } from './atomic-file.js';
+export { tapName } from './bridge-taps.js';
 export { appendDomainLog } from './domain-log.js';
 export { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
 export {

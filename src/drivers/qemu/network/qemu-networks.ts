@@ -249,8 +249,13 @@ export class QemuNetworks extends NetPorts implements NetworkDriver {
   }
 
   async networkGetDhcpLeases(ref: NetworkRef, mac: string | undefined): Promise<NetworkDhcpLease[]> {
+    return this.leasesOf(ref.name, mac);
+  }
+
+  /** The unexpired leases of the network `name` (for `mac` only, if given). */
+  async leasesOf(name: string, mac: string | undefined): Promise<NetworkDhcpLease[]> {
     await this.table.ready;
-    const n = this.table.find(ref.name);
+    const n = this.table.find(name);
     const addr = networkAddress(n.def);
     if (!n.active || !addr || n.def.bridge?.name === undefined) return [];
     const now = Math.floor(Date.now() / 1000);
