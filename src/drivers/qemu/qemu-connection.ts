@@ -134,7 +134,12 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     this.#options = options;
     this.paths = options.paths;
     this.#cache = sharedCache(options.paths, options.kvm);
-    this.networks = QemuNetworks.open(options.paths.configDir, options.paths.runDir);
+    // the running guests, to judge the network ports a reopen reads back (called after the domains load)
+    this.networks = QemuNetworks.open(
+      options.paths.configDir,
+      options.paths.runDir,
+      async () => new Set((await this.listDomains({ active: true })).map((d) => d.uuid)),
+    );
     this.storage = QemuStorage.open(
       options.paths.configDir,
       options.paths.runDir,
