@@ -6,6 +6,7 @@
  * The booted guest (kept running by its shell mode) lists the volume as its virtio disk and gets a DHCP
  * lease (busybox udhcpc) that the network's `getDhcpLeases()` and the
  * domain's `interfaceAddresses({ source: 'lease' })` both report. After
+ * dnsmasq runs as the host's dnsmasq account (else nobody). After
  * the stops nothing of ours is left: no bridge, tap, dnsmasq or table.
  *
  * The `qemu:///session` variant: a session connection's own pool and
@@ -16,7 +17,7 @@
  * nobody (docs/drivers.md, "Virtual networks").
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTinyLinux, findKernel, hasBusybox, REPORT_END } from '../../../scripts/tiny-linux.js';
@@ -110,6 +111,20 @@ function readdirNet(): string[] {
     .filter(Boolean);
 }
 
+/** The real uid of a process (`/proc/<pid>/status`). */
+function dnsmasqUid(pid: number): number {
+  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+}
+
+/** The uid of `dnsmasq` in /etc/passwd, else of `nobody`. */
+function expectedDnsmasqUid(): number | undefined {
+  const users = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .map((l) => l.split(':'));
+  const u = users.find((f) => f[0] === 'dnsmasq') ?? users.find((f) => f[0] === 'nobody');
+  return u ? Number(u[2]) : undefined;
+}
+
 /** The links enslaved to our bridge: the guests' taps. */
 function bridgePorts(): string[] {
   return existsSync(`/sys/class/net/${BR}/brif`) ? readdirSync(`/sys/class/net/${BR}/brif`) : [];
@@ -194,6 +209,10 @@ describe.skipIf(SKIP !== '')(
   <ip address='${subnet}.1' netmask='255.255.255.0'><dhcp><range start='${subnet}.100' end='${subnet}.120'/></dhcp></ip>
 </network>`);
       await net.start();
+      // dnsmasq runs as the host's unprivileged dnsmasq account (Debian's dnsmasq-base), else nobody
+      const pid = Number(readFileSync(join(roots.path, 'rundir', 'networks', 'combo-nat.pid'), 'utf8'));
+      expect(dnsmasqUid(pid)).toBe(expectedDnsmasqUid());
+      expect(dnsmasqUid(pid)).not.toBe(0);
       const dom = await conn.defineDomain(
         guestXml('vk-combo-sys', tiny.kernel.image, tiny.initrd, MAC_SYSTEM, 'combo-nat'),
       );
