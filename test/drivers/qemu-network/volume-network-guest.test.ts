@@ -9,6 +9,10 @@
  * dnsmasq runs as the host's dnsmasq account (else nobody). After
  * the stops nothing of ours is left: no bridge, tap, dnsmasq or table.
  *
+ * Bad input: a subnet overlapping a running network's, and a start that
+ * fails late (dnsmasq refuses an option, after the bridge and the table
+ * were made), are typed errors leaving nothing behind.
+ *
  * The `qemu:///session` variant: a session connection's own pool and
  * volume, and a `forward mode='bridge'` network over the system network's
  * bridge, the way a session user reaches a host bridge. As root the driver
@@ -24,6 +28,7 @@ import { buildTinyLinux, findKernel, hasBusybox, REPORT_END } from '../../../scr
 import { type Connection, connect } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
 import { hostRoutes, ipv4Number, subnetsOverlap } from '../../../src/drivers/qemu/network/host-net.js';
+import { VirError } from '../../../src/errors.js';
 import { HAS_QEMU, QEMU_BINARY, type TestRoots, tempRoots } from '../qemu-lifecycle/helpers.js';
 
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
@@ -32,6 +37,7 @@ const DNSMASQ = ['/usr/sbin/dnsmasq', '/sbin/dnsmasq'].find((p) => existsSync(p)
 const HAS_IMG = existsSync('/usr/bin/qemu-img');
 const KERNEL = findKernel();
 const BR = 'vk-combo0';
+const BR3 = 'vk-combo3';
 
 const SKIP =
   process.getuid?.() !== 0
@@ -53,9 +59,9 @@ const SKIP =
                   : '';
 
 /** A private /24 under 10.213.0.0/16 that no host route covers (checked against the kernel's table). */
-function freeSubnet(): string {
+function freeSubnet(from = 140): string {
   const routes = hostRoutes();
-  for (let n = 140; n < 250; n++) {
+  for (let n = from; n < 250; n++) {
     const s = { dest: ipv4Number(`10.213.${n}.0`), mask: 0xffffff00 };
     if (!routes.some((r) => subnetsOverlap(r, s))) return `10.213.${n}`;
   }
@@ -94,7 +100,7 @@ function guestXml(name: string, kernel: string, initrd: string, mac: string, net
 
 /** Everything of ours on the host: links (the bridge, the taps seen while guests ran), dnsmasq processes, nft tables. */
 function leftovers(taps: readonly string[]): { links: string[]; dnsmasq: string[]; tables: string[] } {
-  const links = readdirNet().filter((l) => l === BR || taps.includes(l));
+  const links = readdirNet().filter((l) => l === BR || l === BR3 || taps.includes(l));
   const dnsmasq = execFileSync('ps', ['-eo', 'stat=,args='], { encoding: 'utf8' })
     .split('\n')
     .filter((l) => l.includes(roots.path) && !l.trim().startsWith('Z'));
@@ -317,5 +323,42 @@ describe.skipIf(SKIP !== '')(
       await host.destroy();
       expect(leftovers(taps)).toEqual({ links: [], dnsmasq: [], tables: [] });
     }, 200_000);
+
+    it('bad input: a subnet overlapping a running network, a dnsmasq that fails; nothing is left half-made', async () => {
+      const good = await conn.networks.create(`<network><name>combo-nat</name><forward mode='nat'/>
+  <bridge name='${BR}'/><ip address='${subnet}.1' prefix='24'/></network>`);
+      // a /16 holding the running network's /24: its bridge route collides
+      const wide = await conn.networks
+        .create(`<network><name>combo-wide</name><forward mode='nat'/><bridge name='${BR3}'/>
+  <ip address='10.213.0.1' prefix='16'/></network>`)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(wide).toBeInstanceOf(VirError);
+      expect(wide).toMatchObject({ code: 'OPERATION_FAILED', field: '/network/ip[1]/@address' });
+      expect((wide as VirError).message).toContain(`in use by interface ${BR}`);
+      expect(existsSync(`/sys/class/net/${BR3}`)).toBe(false);
+      // dnsmasq refuses an option it does not know: the bridge and table made before it are undone
+      const other = freeSubnet(Number(subnet.split('.')[2]) + 1);
+      const bad = await conn.networks
+        .create(`<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'><name>combo-bad</name>
+  <forward mode='nat'/><bridge name='${BR3}'/>
+  <ip address='${other}.1' prefix='24'><dhcp><range start='${other}.10' end='${other}.20'/></dhcp></ip>
+  <dnsmasq:options><dnsmasq:option value='no-such-dnsmasq-option=1'/></dnsmasq:options></network>`)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(bad).toBeInstanceOf(VirError);
+      expect(bad).toMatchObject({ code: 'OPERATION_FAILED' });
+      expect((bad as VirError).message).toMatch(/dnsmasq did not start/);
+      expect((await conn.networks.list()).map((n) => n.name)).toEqual(['combo-nat']);
+      const netDir = join(roots.path, 'rundir', 'networks');
+      expect(readdirSync(netDir).filter((f) => f.startsWith('combo-bad'))).toEqual([]);
+      expect(existsSync(`/sys/class/net/${BR3}`)).toBe(false);
+      await good.destroy();
+      expect(leftovers([])).toEqual({ links: [], dnsmasq: [], tables: [] });
+    }, 60_000);
   },
 );
