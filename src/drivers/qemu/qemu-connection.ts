@@ -33,6 +33,7 @@ import type {
   StartCallOptions,
 } from '../../driver.js';
 import type { PowerOptions } from '../../driver-agent.js';
+import type { NetworkDhcpLease } from '../../driver-objects.js';
 import { throwIfAborted, VirError } from '../../errors.js';
 import type { QemuMonitorRequest } from '../../qemu-monitor.js';
 import { buildCapabilities } from './caps/capabilities-builder.js';
@@ -133,7 +134,12 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     this.#options = options;
     this.paths = options.paths;
     this.#cache = sharedCache(options.paths, options.kvm);
-    this.networks = QemuNetworks.open(options.paths.configDir, options.paths.runDir);
+    // the running guests, to judge the network ports a reopen reads back (called after the domains load)
+    this.networks = QemuNetworks.open(
+      options.paths.configDir,
+      options.paths.runDir,
+      async () => new Set((await this.listDomains({ active: true })).map((d) => d.uuid)),
+    );
     this.storage = QemuStorage.open(
       options.paths.configDir,
       options.paths.runDir,
@@ -312,6 +318,9 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   }
   domainReboot(dom: DomainRef, opts?: PowerOptions): Promise<void> {
     return opts?.mode === 'agent' ? this.agentPower(dom, opts, 'reboot') : this.#domains.reboot(dom, opts);
+  }
+  protected networkLeases(network: string, mac: string): Promise<NetworkDhcpLease[]> {
+    return this.networks.leasesOf(network, mac);
   }
   protected agentEntry(dom: DomainRef, opts: CallOptions, what: string): Promise<Entry> {
     return this.#domains.migrationSide().owned(dom, opts, what);

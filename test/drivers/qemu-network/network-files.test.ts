@@ -7,12 +7,17 @@
  * option refused naming its field.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NetworkDef } from '../../../src/conf/network/network-def.js';
-import { dnsmasqConfig, dnsmasqFiles, parseLeases } from '../../../src/drivers/qemu/network/dnsmasq.js';
+import {
+  dnsmasqConfig,
+  dnsmasqFiles,
+  dnsmasqUser,
+  parseLeases,
+} from '../../../src/drivers/qemu/network/dnsmasq.js';
 import { rulesScript } from '../../../src/drivers/qemu/network/firewall.js';
 import { hostRoutes, ipv4Number, prefixMask } from '../../../src/drivers/qemu/network/host-net.js';
 import { VirError } from '../../../src/errors.js';
@@ -60,6 +65,47 @@ describe('network files', () => {
     expect(cfg.addnHosts).toBe('10.213.20.7\tweb\twww\n');
     writeFileSync(files.conf, cfg.conf);
     // dnsmasq's own syntax check of the whole file
+    expect(
+      execFileSync(DNSMASQ as string, ['--test', `--conf-file=${files.conf}`], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    ).toBe('');
+  });
+
+  it("picks dnsmasq's account as Debian's packages make them: dnsmasq, else nobody, else root", () => {
+    // dnsmasq-base's postinst adds a system user dnsmasq in nogroup; base-passwd has nobody:nogroup
+    const debian =
+      'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\ndnsmasq:x:999:65534:dnsmasq:/var/lib/misc:/usr/sbin/nologin\n';
+    const groups = 'root:x:0:\nnogroup:x:65534:\n';
+    expect(dnsmasqUser(debian, groups)).toEqual({ user: 'dnsmasq', group: 'nogroup' });
+    expect(
+      dnsmasqUser(
+        debian
+          .split('\n')
+          .filter((l) => !l.startsWith('dnsmasq'))
+          .join('\n'),
+        groups,
+      ),
+    ).toEqual({
+      user: 'nobody',
+      group: 'nogroup',
+    });
+    expect(dnsmasqUser('nobody:x:65534:65534::/:/bin/false\n', '')).toEqual({ user: 'nobody' });
+    expect(dnsmasqUser('root:x:0:0:root:/root:/bin/sh\n', groups)).toEqual({ user: 'root' });
+  });
+
+  it.skipIf(!DNSMASQ)("names this host's account in the configuration, which dnsmasq accepts", () => {
+    const passwd = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .map((l) => l.split(':')[0]);
+    const want = passwd.includes('dnsmasq') ? 'dnsmasq' : passwd.includes('nobody') ? 'nobody' : 'root';
+    const runAs = dnsmasqUser();
+    expect(runAs.user).toBe(want);
+    const files = dnsmasqFiles(dir, 'user');
+    const cfg = dnsmasqConfig(NET, 'vk-qnet5', files, 24, runAs);
+    expect(cfg.conf).toContain(`\nuser=${want}\n`);
+    writeFileSync(files.conf, cfg.conf);
     expect(
       execFileSync(DNSMASQ as string, ['--test', `--conf-file=${files.conf}`], {
         encoding: 'utf8',

@@ -29,8 +29,9 @@ import {
   type PowerOptions,
   type SetTimeArg,
 } from '../../../driver-agent.js';
+import type { NetworkDhcpLease } from '../../../driver-objects.js';
 import { VirError } from '../../../errors.js';
-import { appendDomainLog } from '../lifecycle/index.js';
+import { appendDomainLog, tapName } from '../lifecycle/index.js';
 import { parseReply } from './agent-client.js';
 import { AgentSession } from './agent-session.js';
 import { type Entry, isActive } from './domain-entry.js';
@@ -46,25 +47,54 @@ export abstract class QemuAgentCalls {
   /** The entry of a domain this process manages (`what` refused on another's). */
   protected abstract agentEntry(dom: DomainRef, opts: AgentCallOptions, what: string): Promise<Entry>;
 
-  /** `guest-get-host-name`; a lease source is `NO_SUPPORT` (this driver has no network driver). */
+  /**
+   * The DHCP leases the virtual network `network` holds for `mac` (the
+   * driver's networks; an unknown network is `NO_NETWORK`, as libvirt's
+   * lookup fails).
+   */
+  protected abstract networkLeases(network: string, mac: string): Promise<NetworkDhcpLease[]>;
+
+  /**
+   * `guest-get-host-name`, or with source `lease` the host name a guest's
+   * `<interface type='network'>` gave its network's DHCP server (libvirt:
+   * the first lease with one; none is `NO_HOSTNAME`).
+   */
   async domainGetHostname(
     dom: DomainRef,
     opts: AgentCallOptions & { source?: HostnameSource } = {},
   ): Promise<string> {
-    if (opts.source === 'lease') throw noLeases('getHostname');
+    if (opts.source === 'lease') {
+      const e = await this.#active(dom, opts, 'read the DHCP leases of');
+      for (const { leases } of await this.#leases(e))
+        for (const l of leases) if (l.hostname !== undefined) return l.hostname;
+      throw new VirError('NO_HOSTNAME', 'qemu', `no hostname found for domain ${e.name}`);
+    }
     const r = await this.#command(dom, opts, 'guest-get-host-name');
     const name = str((r as Obj | undefined)?.['host-name']);
     if (name === undefined) throw malformed('guest-get-host-name');
     return name;
   }
 
-  /** From the agent (`guest-network-get-interfaces`) or the host's ARP table. */
+  /**
+   * From the DHCP leases of the guest's networks, the agent
+   * (`guest-network-get-interfaces`) or the host's ARP table.
+   */
   async domainInterfaceAddresses(
     dom: DomainRef,
     source: InterfaceAddressSource,
     opts: AgentCallOptions = {},
   ): Promise<DomainInterface[]> {
-    if (source === 'lease') throw noLeases('interfaceAddresses');
+    if (source === 'lease') {
+      const e = await this.#active(dom, opts, 'read the DHCP leases of');
+      // libvirt's: one entry per network interface holding a lease, named by its host-side device
+      return (await this.#leases(e))
+        .filter((x) => x.leases.length > 0)
+        .map(({ name, mac, leases }) => ({
+          name,
+          hwaddr: mac,
+          addrs: leases.map((l): DomainIpAddress => ({ type: l.type, addr: l.ipaddr, prefix: l.prefix })),
+        }));
+    }
     if (source === 'arp') return arpInterfaces(await this.#running(dom, opts, 'read the ARP table of'));
     return agentInterfaces(await this.#command(dom, opts, 'guest-network-get-interfaces'));
   }
@@ -228,6 +258,26 @@ export abstract class QemuAgentCalls {
     }
   }
 
+  /** The leases of each `<interface type='network'>` with a MAC of a running guest. */
+  async #leases(e: Entry): Promise<Array<{ name: string; mac: string; leases: NetworkDhcpLease[] }>> {
+    const out: Array<{ name: string; mac: string; leases: NetworkDhcpLease[] }> = [];
+    for (const [i, net] of (e.live?.devices?.interfaces ?? []).entries()) {
+      const mac = net.mac?.address?.toLowerCase();
+      const network = net.source?.network;
+      if (net.type !== 'network' || mac === undefined || network === undefined) continue;
+      out.push({ name: hostIfname(e, i), mac, leases: await this.networkLeases(network, mac) });
+    }
+    return out;
+  }
+
+  /** A guest that runs or is paused (libvirt's check for the calls that ask the host, not the guest). */
+  async #active(dom: DomainRef, opts: AgentCallOptions, what: string): Promise<Entry> {
+    const e = await this.agentEntry(dom, opts, what);
+    if (!e.runner || !isActive(e) || !e.live)
+      throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
+    return e;
+  }
+
   async #running(dom: DomainRef, opts: AgentCallOptions, what: string): Promise<Entry> {
     const e = await this.agentEntry(dom, opts, what);
     if (!e.runner || !isActive(e) || !e.live || e.runner.getState().state !== 'running')
@@ -302,12 +352,17 @@ function malformed(execute: string): VirError {
   return new VirError('INTERNAL_ERROR', 'qemu', `malformed reply of the guest agent to ${execute}`);
 }
 
-function noLeases(what: string): VirError {
-  return new VirError(
-    'NO_SUPPORT',
-    'qemu',
-    `${what}: the qemu driver has no network driver, so no DHCP leases to read (use source 'agent' or 'arp')`,
-  );
+/**
+ * The host-side name of interface `i`: its `<target dev>`, else the tap a
+ * start as root makes for it (bridge-taps.ts's name), else `net<i>` (QEMU
+ * or its bridge helper named it).
+ */
+function hostIfname(e: Entry, i: number): string {
+  const n = e.live?.devices?.interfaces?.[i];
+  if (n?.target?.dev !== undefined) return n.target.dev;
+  if (process.getuid?.() === 0 && n !== undefined && (n.type === 'bridge' || n.source?.portid !== undefined))
+    return tapName(n, e.uuid, i, '');
+  return `net${i}`;
 }
 
 /** libvirt's merge: `eth0:1` is an alias of `eth0`, its addresses go to it. */
@@ -351,7 +406,7 @@ async function arpInterfaces(e: Entry): Promise<DomainInterface[]> {
     const addrs = entries
       .filter((f) => f[3]?.toLowerCase() === mac)
       .map((f): DomainIpAddress => ({ type: 'ipv4', addr: f[0] ?? '', prefix: 0 }));
-    if (addrs.length > 0) out.push({ name: net.target?.dev ?? `net${i}`, hwaddr: mac, addrs });
+    if (addrs.length > 0) out.push({ name: hostIfname(e, i), hwaddr: mac, addrs });
   }
   return out;
 }

@@ -21,7 +21,7 @@
  */
 
 export { cleanStaleTemps } from './atomic-file.js';
-export { type BridgeTap, deleteTap, madeTap, type PluggedTap, plugTap } from './bridge-taps.js';
+export { type BridgeTap, deleteTap, madeTap, type PluggedTap, plugTap, tapName } from './bridge-taps.js';
 export { appendDomainLog } from './domain-log.js';
 export { type HelperExit, type HelperSpec, type RunningHelper, startHelper } from './guest-helper.js';
 export {

@@ -4,8 +4,12 @@
  * type='network'>` at start and deletes it at stop. A port says how the
  * hypervisor plugs the interface in (`<plug type='bridge'
  * bridge='virbr0'/>`); the guest's live `<source>` then names the port and
- * the bridge (`portid`, `bridge`). Ports are kept in memory with their
- * running network and end with it.
+ * the bridge (`portid`, `bridge`). Ports live with their running network
+ * and end with it; each is also a file in the network's state directory
+ * (port-files.ts), so a program that reopens the roots finds them again.
+ * A port read back that way whose owner is no running guest of these roots
+ * (its guest stopped meanwhile) is dropped, as its guest would have
+ * deleted it.
  *
  * @module
  */
@@ -15,6 +19,10 @@ import { NetworkPortDef } from '../../../conf/network/port-def.js';
 import type { CallOptions, NetworkPortRef, NetworkRef } from '../../../driver-objects.js';
 import { VirError } from '../../../errors.js';
 import { type Net, type NetTable, netError, netRef } from './net-table.js';
+import { removePort, savePort } from './port-files.js';
+
+/** The UUIDs of the guests that run on these roots (to judge ports read back from disk). */
+export type RunningOwners = () => Promise<ReadonlySet<string>>;
 
 /** The ports a guest took at start, and how to give them back. */
 export interface GuestPorts {
@@ -24,9 +32,27 @@ export interface GuestPorts {
 
 export abstract class NetPorts {
   readonly table: NetTable;
+  readonly #owners: RunningOwners | undefined;
 
-  constructor(table: NetTable) {
+  constructor(table: NetTable, owners?: RunningOwners) {
     this.table = table;
+    this.#owners = owners;
+  }
+
+  /** The table, loaded, without the ports read back from disk whose owner no longer runs. */
+  protected async ready(): Promise<void> {
+    await this.table.ready;
+    if (this.table.restored.size === 0 || !this.#owners) return;
+    const running = await this.#owners();
+    for (const n of this.table.nets.values())
+      for (const [uuid, port] of n.ports)
+        if (this.table.restored.has(uuid) && !running.has(port.owner?.uuid ?? '')) this.#drop(n, uuid);
+  }
+
+  #drop(n: Net, uuid: string): void {
+    n.ports.delete(uuid);
+    this.table.restored.delete(uuid);
+    removePort(this.table.store.stateDir, n.def.name!, uuid);
   }
 
   /** The network of a port reference. */
@@ -57,25 +83,26 @@ export abstract class NetPorts {
     if (n.ports.has(port.uuid!))
       throw netError('OPERATION_FAILED', `Network port with UUID ${port.uuid} already exists`);
     port.plug = this.#plug(n);
+    savePort(this.table.store.stateDir, n.def.name!, port);
     n.ports.set(port.uuid!, port);
     return { network: netRef(n), uuid: port.uuid! };
   }
 
   async networkListPorts(net: NetworkRef): Promise<NetworkPortRef[]> {
-    await this.table.ready;
+    await this.ready();
     const n = this.table.find(net.name);
     return [...n.ports.keys()].map((uuid) => ({ network: netRef(n), uuid }));
   }
 
   async networkLookupPort(net: NetworkRef, uuid: string): Promise<NetworkPortRef> {
-    await this.table.ready;
+    await this.ready();
     const ref = { network: net, uuid: uuid.toLowerCase() };
     this.#port(ref);
     return ref;
   }
 
   async networkCreatePort(net: NetworkRef, xml: string, _opts: CallOptions = {}): Promise<NetworkPortRef> {
-    await this.table.ready;
+    await this.ready();
     const port = NetworkPortDef.fromXML(xml);
     for (const [k, f] of [
       ['bandwidth', '/networkport/bandwidth'],
@@ -90,13 +117,13 @@ export abstract class NetPorts {
   }
 
   async portGetXml(ref: NetworkPortRef): Promise<string> {
-    await this.table.ready;
+    await this.ready();
     return this.#port(ref).port.toXML();
   }
 
   async portDelete(ref: NetworkPortRef): Promise<void> {
-    await this.table.ready;
-    this.#port(ref).n.ports.delete(ref.uuid);
+    await this.ready();
+    this.#drop(this.#port(ref).n, ref.uuid);
   }
 
   /**
@@ -106,10 +133,14 @@ export abstract class NetPorts {
    * failure the ports taken are given back.
    */
   async plugGuest(def: DomainDef): Promise<GuestPorts> {
-    await this.table.ready;
+    await this.ready();
+    // what a previous run of this guest left (read back from disk, not yet judged) is stale now
+    for (const n of this.table.nets.values())
+      for (const [uuid, port] of n.ports)
+        if (this.table.restored.has(uuid) && port.owner?.uuid === def.uuid) this.#drop(n, uuid);
     const taken: Array<{ n: Net; uuid: string }> = [];
     const release = () => {
-      for (const t of taken) t.n.ports.delete(t.uuid);
+      for (const t of taken) if (t.n.ports.has(t.uuid)) this.#drop(t.n, t.uuid);
     };
     try {
       for (const [i, nic] of (def.devices?.interfaces ?? []).entries()) {

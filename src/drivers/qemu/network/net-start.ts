@@ -21,6 +21,7 @@ import {
   type DnsmasqFiles,
   dnsmasqConfig,
   dnsmasqFiles,
+  dnsmasqUser,
   removeDnsmasqFiles,
   startDnsmasq,
   stopDnsmasqAndWait,
@@ -151,7 +152,7 @@ export async function startNetwork(def: NetworkDef, stateDir: string): Promise<v
         await stopDnsmasqAndWait(files);
         removeDnsmasqFiles(files);
       });
-      await startDnsmasq(files, dnsmasqConfig(def, bridge, files, addr.prefix));
+      await startDnsmasq(files, dnsmasqConfig(def, bridge, files, addr.prefix, dnsmasqUser()));
     }
   } catch (err) {
     for (const u of undo.reverse()) await u();

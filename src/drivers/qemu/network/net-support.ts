@@ -63,10 +63,16 @@ export function refuseUnsupported(def: NetworkDef): void {
   if (dns?.srvs?.length) refuse('DNS SRV records', '/network/dns/srv');
   if (dns?.forwardPlainNames !== undefined) refuse('forwardPlainNames', '/network/dns/@forwardPlainNames');
   const ips = def.ips ?? [];
+  // IPv6 first: the usual second address is an IPv6 one, and that is what to name
+  for (const [i, ip] of ips.entries())
+    if (ip.family === 'ipv6' || ip.address?.includes(':'))
+      refuse(
+        'IPv6 addresses (bridge address, DHCPv6 and router advertisements)',
+        `/network/ip[${i + 1}]/@address`,
+      );
   if (ips.length > 1) refuse('more than one address', '/network/ip[2]');
   for (const [i, ip] of ips.entries()) {
     const at = `/network/ip[${i + 1}]`;
-    if (ip.family === 'ipv6' || ip.address?.includes(':')) refuse('IPv6 addresses', `${at}/@address`);
     if (ip.localPtr !== undefined) refuse('localPtr', `${at}/@localPtr`);
     if (ip.tftpRoot !== undefined) refuse('a TFTP root', `${at}/tftp`);
     if (ip.dhcp?.bootp) refuse('BOOTP', `${at}/dhcp/bootp`);

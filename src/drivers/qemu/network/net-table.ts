@@ -6,8 +6,9 @@
  * definitions and dnsmasq files in `<runRoot>/networks/`. Loaded when the
  * first connection opens: a network whose live file is there runs on when
  * its bridge is still there (it is forgotten, and its leftovers removed,
- * otherwise); autostart networks that do not run are started then, as
- * libvirt's daemon starts them.
+ * otherwise), with the ports it had (port-files.ts; which of them still
+ * have a running owner is for net-ports.ts to judge); autostart networks
+ * that do not run are started then, as libvirt's daemon starts them.
  *
  * @module
  */
@@ -19,6 +20,7 @@ import { DomainJobs } from '../../job-lock.js';
 import { PoolStore } from '../storage/pool-store.js';
 import { linkExists } from './host-net.js';
 import { startNetwork, stopNetwork } from './net-start.js';
+import { loadPorts, removePorts } from './port-files.js';
 
 export interface Net {
   def: NetworkDef;
@@ -50,6 +52,8 @@ export class NetTable {
   readonly store: PoolStore;
   readonly jobs = new DomainJobs('network');
   readonly listeners = new Set<(e: NetworkEvent) => void>();
+  /** The UUIDs of ports read back from disk at load, whose owners are still to be checked. */
+  readonly restored = new Set<string>();
   readonly ready: Promise<void>;
   readonly #key: string;
 
@@ -91,6 +95,8 @@ export class NetTable {
 
   /** Starts `n` on the host and records it as running. */
   async start(n: Net): Promise<void> {
+    // ports a stopped run left on disk (a process killed mid-stop) are no one's
+    removePorts(this.store.stateDir, n.def.name!);
     await startNetwork(n.def, this.store.stateDir);
     n.active = true;
     try {
@@ -106,7 +112,9 @@ export class NetTable {
   async stop(n: Net): Promise<void> {
     await stopNetwork(n.def, this.store.stateDir);
     n.active = false;
+    for (const uuid of n.ports.keys()) this.restored.delete(uuid);
     n.ports.clear();
+    removePorts(this.store.stateDir, n.def.name!);
     this.store.removeState(n.def.name!);
     if (n.next) {
       n.def = n.next;
@@ -136,10 +144,14 @@ export class NetTable {
       // a network whose own bridge is gone (the host rebooted, someone deleted it) no longer runs
       if (live.forwardMode !== 'bridge' && !linkExists(live.bridge?.name ?? '')) {
         await stopNetwork(live, this.store.stateDir);
+        removePorts(this.store.stateDir, name);
         this.store.removeState(name);
         continue;
       }
+      const ports = new Map(loadPorts(this.store.stateDir, name).map((p) => [p.uuid!, p]));
+      for (const uuid of ports.keys()) this.restored.add(uuid);
       if (n) {
+        for (const [uuid, p] of ports) n.ports.set(uuid, p);
         n.next = n.def.toXML() === live.toXML() ? undefined : n.def;
         n.def = live;
         n.active = true;
@@ -149,7 +161,7 @@ export class NetTable {
           next: undefined,
           active: true,
           persistent: false,
-          ports: new Map(),
+          ports,
         });
     }
     for (const n of this.nets.values()) {

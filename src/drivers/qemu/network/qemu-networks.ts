@@ -28,7 +28,7 @@ import type {
 import { VirError } from '../../../errors.js';
 import { readLeases } from './dnsmasq.js';
 import { linkExists } from './host-net.js';
-import { NetPorts } from './net-ports.js';
+import { NetPorts, type RunningOwners } from './net-ports.js';
 import { networkAddress, networkDnsmasq } from './net-start.js';
 import { type Net, NetTable, netError, netRef } from './net-table.js';
 
@@ -42,9 +42,12 @@ function newBridgeMac(): string {
 }
 
 export class QemuNetworks extends NetPorts implements NetworkDriver {
-  /** For these roots: the shared table. */
-  static open(configRoot: string, runRoot: string): QemuNetworks {
-    return new QemuNetworks(NetTable.acquire(configRoot, runRoot));
+  /**
+   * For these roots: the shared table. `owners` says which guests run, so
+   * ports read back from disk whose guest stopped meanwhile are dropped.
+   */
+  static open(configRoot: string, runRoot: string, owners?: RunningOwners): QemuNetworks {
+    return new QemuNetworks(NetTable.acquire(configRoot, runRoot), owners);
   }
 
   close(): void {
@@ -249,8 +252,13 @@ export class QemuNetworks extends NetPorts implements NetworkDriver {
   }
 
   async networkGetDhcpLeases(ref: NetworkRef, mac: string | undefined): Promise<NetworkDhcpLease[]> {
+    return this.leasesOf(ref.name, mac);
+  }
+
+  /** The unexpired leases of the network `name` (for `mac` only, if given). */
+  async leasesOf(name: string, mac: string | undefined): Promise<NetworkDhcpLease[]> {
     await this.table.ready;
-    const n = this.table.find(ref.name);
+    const n = this.table.find(name);
     const addr = networkAddress(n.def);
     if (!n.active || !addr || n.def.bridge?.name === undefined) return [];
     const now = Math.floor(Date.now() / 1000);

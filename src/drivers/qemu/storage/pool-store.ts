@@ -74,8 +74,9 @@ export class PoolStore {
     write(this.configDir, name, xml, this.#kind);
   }
 
+  /** The live definition: atomic, not fsynced (the run root does not outlive the host's boot). */
   writeState(name: string, xml: string): void {
-    write(this.stateDir, name, xml, this.#kind);
+    write(this.stateDir, name, xml, this.#kind, false);
   }
 
   removeState(name: string): void {
@@ -124,13 +125,13 @@ function read(path: string, name: string, k: StoreKind): string {
   }
 }
 
-function write(dir: string, name: string, xml: string, k: StoreKind): void {
+function write(dir: string, name: string, xml: string, k: StoreKind, durable = true): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw toVirError(err, 'WRITE_FAILED', k.domain, `cannot create ${dir}`);
   }
-  writeFileAtomic(join(dir, `${name}.xml`), xml);
+  writeFileAtomic(join(dir, `${name}.xml`), xml, { durable });
 }
 
 function remove(path: string, k: StoreKind): void {
