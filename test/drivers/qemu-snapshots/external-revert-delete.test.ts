@@ -202,32 +202,32 @@ describe.skipIf(SKIP !== '')(
     });
 
     it('metadataOnly leaves the images as they are; childrenOnly of external children is refused', async () => {
-    const h = await host();
-    const base = image(h, 'vk-qsnap-xmeta');
-    const dom = await h.conn.defineDomain(guestXml('vk-qsnap-xmeta', base));
-    await dom.createSnapshot(ext('m1'));
-    await dom.createSnapshot(ext('m2'));
-    const o1 = base.replace(/\.qcow2$/, '.m1');
-    const o2 = base.replace(/\.qcow2$/, '.m2');
-    const only = await errorOf(dom.deleteSnapshot('m1', { childrenOnly: true }));
-    expect([only.code, only.message]).toEqual([
-      'CONFIG_UNSUPPORTED',
-      'deletion of external children disk snapshots not supported',
-    ]);
-    const both = await errorOf(dom.deleteSnapshot('m1', { children: true, childrenOnly: true }));
-    expect(both.code).toBe('INVALID_ARG');
-    expect((await dom.listSnapshots()).map((s) => s.name)).toEqual(['m1', 'm2']);
+      const h = await host();
+      const base = image(h, 'vk-qsnap-xmeta');
+      const dom = await h.conn.defineDomain(guestXml('vk-qsnap-xmeta', base));
+      await dom.createSnapshot(ext('m1'));
+      await dom.createSnapshot(ext('m2'));
+      const o1 = base.replace(/\.qcow2$/, '.m1');
+      const o2 = base.replace(/\.qcow2$/, '.m2');
+      const only = await errorOf(dom.deleteSnapshot('m1', { childrenOnly: true }));
+      expect([only.code, only.message]).toEqual([
+        'CONFIG_UNSUPPORTED',
+        'deletion of external children disk snapshots not supported',
+      ]);
+      const both = await errorOf(dom.deleteSnapshot('m1', { children: true, childrenOnly: true }));
+      expect(both.code).toBe('INVALID_ARG');
+      expect((await dom.listSnapshots()).map((s) => s.name)).toEqual(['m1', 'm2']);
 
-    await dom.deleteSnapshot('m1', { childrenOnly: true, metadataOnly: true });
-    expect((await dom.listSnapshots()).map((s) => [s.name, s.current])).toEqual([['m1', true]]);
-    await dom.deleteSnapshot('m1', { metadataOnly: true });
-    expect(await dom.listSnapshots()).toEqual([]);
-    // the images and the definition are untouched
-    expect(chain(o2)).toEqual([o2, o1, base]);
-    expect(await diskFile(dom, true)).toBe(o2);
-  });
+      await dom.deleteSnapshot('m1', { childrenOnly: true, metadataOnly: true });
+      expect((await dom.listSnapshots()).map((s) => [s.name, s.current])).toEqual([['m1', true]]);
+      await dom.deleteSnapshot('m1', { metadataOnly: true });
+      expect(await dom.listSnapshots()).toEqual([]);
+      // the images and the definition are untouched
+      expect(chain(o2)).toEqual([o2, o1, base]);
+      expect(await diskFile(dom, true)).toBe(o2);
+    });
 
-  it('refuses bad input with typed errors and changes nothing', async () => {
+    it('refuses bad input with typed errors and changes nothing', async () => {
       const h = await host();
       const base = image(h, 'vk-qsnap-xbad');
       const dom = await h.conn.defineDomain(guestXml('vk-qsnap-xbad', base));
