@@ -263,8 +263,11 @@ export function isOurDnsmasq(pid: number, conf: string): boolean {
 export async function stopDnsmasqAndWait(files: DnsmasqFiles): Promise<void> {
   const pid = stopDnsmasq(files);
   if (pid === undefined) return;
-  for (let i = 0; i < 100 && existsSync(`/proc/${pid}`) && isOurDnsmasq(pid, files.conf); i++)
-    await new Promise((r) => setTimeout(r, 20));
+  // dnsmasq exits within a millisecond or two of SIGTERM: poll soon, then back off (at most ~2 s in all)
+  for (let i = 0, wait = 1; i < 110 && existsSync(`/proc/${pid}`) && isOurDnsmasq(pid, files.conf); i++) {
+    await new Promise((r) => setTimeout(r, wait));
+    wait = Math.min(wait * 2, 20);
+  }
 }
 
 function stopDnsmasq(files: DnsmasqFiles): number | undefined {

@@ -82,10 +82,14 @@ export function rulesScript(p: FirewallPlan): string {
   return lines.join('\n');
 }
 
-/** Adds the network's table; a failure leaves none. */
+/**
+ * Adds the network's table, replacing one a killed process left: one nft
+ * transaction (`add table` makes it if absent so the `delete` cannot fail,
+ * then the new table), so one process. A failure leaves none.
+ */
 export async function addRules(nft: string, p: FirewallPlan): Promise<void> {
-  await removeRules(nft, p.bridge);
-  const r = await runCommand(nft, ['-f', '-'], rulesScript(p));
+  const t = tableName(p.bridge);
+  const r = await runCommand(nft, ['-f', '-'], `add table ip ${t}\ndelete table ip ${t}\n${rulesScript(p)}`);
   if (r.error !== undefined) {
     await removeRules(nft, p.bridge);
     throw new VirError(

@@ -33,7 +33,8 @@ import {
   type HostRoute,
   hostRoutes,
   IFNAME,
-  ip,
+  type IpStep,
+  ipBatch,
   ipForwarding,
   ipv4Number,
   isBridge,
@@ -118,28 +119,37 @@ export async function startNetwork(def: NetworkDef, stateDir: string): Promise<v
   try {
     const stp = def.bridge?.stp !== false;
     const delay = def.bridge?.delay ?? 0;
-    // the delay is set before STP is on: the kernel refuses a short delay once STP runs
-    undo.push(() => deleteLink(bridge));
-    await ip(
-      ['link', 'add', 'name', bridge, 'type', 'bridge', 'forward_delay', String(delay * 100)],
-      `cannot create bridge '${bridge}'`,
-    );
-    if (stp)
-      await ip(
-        ['link', 'set', 'dev', bridge, 'type', 'bridge', 'stp_state', '1'],
-        `cannot enable STP on '${bridge}'`,
-      );
-    if (def.mac !== undefined)
-      await ip(['link', 'set', 'dev', bridge, 'address', def.mac], `cannot set the MAC of '${bridge}'`);
-    if (def.mtu !== undefined)
-      await ip(['link', 'set', 'dev', bridge, 'mtu', String(def.mtu)], `cannot set the MTU of '${bridge}'`);
     const addr = networkAddress(def);
+    // one ip process for the bridge; the delay is set before STP is on: the kernel refuses a short delay once STP runs
+    undo.push(() => deleteLink(bridge));
+    const steps: IpStep[] = [
+      {
+        args: ['link', 'add', 'name', bridge, 'type', 'bridge', 'forward_delay', String(delay * 100)],
+        doing: `cannot create bridge '${bridge}'`,
+      },
+    ];
+    if (stp)
+      steps.push({
+        args: ['link', 'set', 'dev', bridge, 'type', 'bridge', 'stp_state', '1'],
+        doing: `cannot enable STP on '${bridge}'`,
+      });
+    if (def.mac !== undefined)
+      steps.push({
+        args: ['link', 'set', 'dev', bridge, 'address', def.mac],
+        doing: `cannot set the MAC of '${bridge}'`,
+      });
+    if (def.mtu !== undefined)
+      steps.push({
+        args: ['link', 'set', 'dev', bridge, 'mtu', String(def.mtu)],
+        doing: `cannot set the MTU of '${bridge}'`,
+      });
     if (addr)
-      await ip(
-        ['addr', 'add', `${addr.address}/${addr.prefix}`, 'dev', bridge],
-        `cannot add ${addr.address} to '${bridge}'`,
-      );
-    await ip(['link', 'set', 'dev', bridge, 'up'], `cannot bring '${bridge}' up`);
+      steps.push({
+        args: ['addr', 'add', `${addr.address}/${addr.prefix}`, 'dev', bridge],
+        doing: `cannot add ${addr.address} to '${bridge}'`,
+      });
+    steps.push({ args: ['link', 'set', 'dev', bridge, 'up'], doing: `cannot bring '${bridge}' up` });
+    await ipBatch(steps);
     const mode = def.forwardMode as 'nat' | 'route' | 'none';
     if (nft !== undefined && addr) {
       undo.push(() => removeRules(nft, bridge));
