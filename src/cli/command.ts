@@ -53,6 +53,8 @@ export interface CommandContext {
   readonly commands: ReadonlyMap<string, CommandDef>;
   /** The raw terminal, for commands that hand it to the guest (`console`). */
   readonly terminal: Terminal;
+  /** The environment ($VISUAL and $EDITOR for the `*-edit` commands). */
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 /** Byte streams of the user's terminal (process.stdin and process.stdout by default). */

@@ -126,6 +126,7 @@ export async function main(
     out,
     err,
     ...(io.terminal ? { terminal: io.terminal } : {}),
+    env,
   });
   try {
     if (commands === undefined) {

@@ -25,6 +25,7 @@ import { consoleCommands } from './commands/console.js';
 import { cpuCommands } from './commands/cpu.js';
 import { domainControlCommands } from './commands/domain-control.js';
 import { domainInfoCommands } from './commands/domain-info.js';
+import { editCommands } from './commands/edit.js';
 import { eventCommands } from './commands/events.js';
 import { fleetPlanCommands } from './commands/fleet-plan.js';
 import { hostCommands } from './commands/host.js';
@@ -50,6 +51,7 @@ export const COMMANDS: ReadonlyMap<string, CommandDef> = new Map(
     ...domainControlCommands,
     ...consoleCommands,
     ...eventCommands,
+    ...editCommands,
     ...objectEventCommands,
     ...snapshotCommands,
     ...hostCommands,
@@ -77,6 +79,8 @@ export interface SessionOptions {
   err: Out;
   /** The terminal `console` attaches to the guest; default process.stdin and process.stdout. */
   terminal?: Terminal;
+  /** The environment commands read ($VISUAL, $EDITOR, $TMPDIR); default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** What running a line gave: whether its last command succeeded, and whether it asked to quit. */
@@ -223,6 +227,7 @@ export class Session {
         await this.#connection();
       },
       commands: COMMANDS,
+      env: o.env ?? process.env,
     };
   }
 }
