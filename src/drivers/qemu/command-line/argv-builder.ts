@@ -25,6 +25,8 @@ export class ArgvBuilder {
   readonly monitorCommands: MonitorCommand[] = [];
   /** What the RDP servers of the guest serve, see CommandLine.rdpServers. */
   readonly rdpServers: RdpServerSettings[] = [];
+  /** `<qemu:override>`: properties to set (or remove, `undefined`) on the `-device` whose id is the key. */
+  deviceOverrides: ReadonlyMap<string, ReadonlyArray<readonly [string, unknown]>> = new Map();
   /** `-mem-prealloc` was written: QEMU preallocates all guest RAM, backends must not ask again. */
   memPrealloc = false;
   /** `json`: JSON for property objects; `qemuVersion`: e.g. `9_002_000`, for options QEMU renamed. */
@@ -40,7 +42,8 @@ export class ArgvBuilder {
     this.argv.push(...args);
   }
   /** `-device` / `-object` / `-blockdev` etc. from a property object. */
-  props(option: string, obj: Record<string, unknown>, field: string): void {
+  props(option: string, given: Record<string, unknown>, field: string): void {
+    const obj = option === '-device' ? this.#overridden(given) : given;
     if (this.json) this.argv.push(option, jsonArg(obj, field));
     else {
       const items: string[] = [];
@@ -61,5 +64,16 @@ export class ArgvBuilder {
       flat('', obj);
       this.argv.push(option, items.join(','));
     }
+  }
+  /** A device's properties with the user's overrides: each one removed, then set again at the end. */
+  #overridden(obj: Record<string, unknown>): Record<string, unknown> {
+    const props = typeof obj.id === 'string' ? this.deviceOverrides.get(obj.id) : undefined;
+    if (!props) return obj;
+    const out = { ...obj };
+    for (const [name, value] of props) {
+      delete out[name];
+      if (value !== undefined) out[name] = value;
+    }
+    return out;
   }
 }

@@ -33,7 +33,7 @@ import { addMemoryBackend, memoryBackend } from './memory-backend.js';
 import { buildCryptos, buildPanics } from './misc-devices.js';
 import { buildNuma } from './numa.js';
 import { buildGenid, buildGlobalControllers, buildPowerManagement, buildPstore } from './platform-globals.js';
-import { qemuPassthrough } from './qemu-namespace.js';
+import { compatArgument, qemuPassthrough } from './qemu-namespace.js';
 import { buildSmbios } from './smbios.js';
 import { buildThrottleGroups } from './throttle.js';
 import type { CommandLine, CommandLinePaths } from './types.js';
@@ -64,6 +64,10 @@ export function buildCommandLine(given: DomainDef, caps: QemuCaps, paths: Comman
   const b = new ArgvBuilder(supportsJsonCli(caps), caps.versionNumber);
   b.add(checkValue(emulator, '/domain/devices/emulator'));
   b.add('-name', `guest=${optValue(name, '/domain/name')},debug-threads=on`);
+  const ns = qemuPassthrough(def);
+  b.deviceOverrides = ns.overrides;
+  const compat = compatArgument(ns);
+  if (compat) b.props('-compat', compat, '/domain/qemu:deprecation');
   b.add('-S');
   if (paths.masterKeyPath !== undefined)
     b.props(
@@ -151,9 +155,8 @@ export function buildCommandLine(given: DomainDef, caps: QemuCaps, paths: Comman
   buildDevices(b, def, facts, paths, caps);
   // Variables device builders asked for (SDL's audio driver, PipeWire's socket dir, ...).
   for (const [k, v] of Object.entries(b.env)) env[k] = v;
-  const passthrough = qemuPassthrough(def);
-  b.add(...passthrough.args);
-  for (const [k, v] of passthrough.env) env[k] = v;
+  b.add(...ns.args);
+  for (const [k, v] of ns.env) env[k] = v;
   // QEMU runs qemu-bridge-helper itself for an unprivileged bridge NIC: any seccomp sandbox sets
   // no_new_privs, so the setuid helper could not make the tap; such a guest goes without one,
   // as libvirt's guests do with qemu.conf's seccomp_sandbox = 0
@@ -173,6 +176,7 @@ export function buildCommandLine(given: DomainDef, caps: QemuCaps, paths: Comman
     ...(b.monitorCommands.length > 0 ? { monitorCommands: b.monitorCommands } : {}),
     ...(b.rdpServers.length > 0 ? { rdpServers: b.rdpServers } : {}),
     ...(plugged.length > 0 ? { hotplugVcpus: plugged } : {}),
+    ...(ns.taints.length > 0 ? { taints: ns.taints } : {}),
   };
 }
 

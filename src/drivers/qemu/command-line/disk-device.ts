@@ -20,6 +20,7 @@ import {
   type Props,
   pciProps,
   rawAttr,
+  userAliasOf,
   virtioDriverProps,
   virtioModel,
 } from './device-props.js';
@@ -36,6 +37,9 @@ function scsiControllerModel(def: DomainDef, index: number): string | undefined 
 
 /** The id libvirt gives a disk: from its drive address, or from its target name. */
 export function diskAlias(def: DomainDef, d: DiskDef): string {
+  // a user alias replaces the generated one as the QEMU id, as for any device
+  const user = userAliasOf(d);
+  if (user !== undefined) return user;
   const bus = d.target.bus ?? 'ide';
   const a = d.address;
   if (a?.type === 'drive') {

@@ -357,6 +357,12 @@ export interface CommandLine {
    * it, the server attaches to the guest's D-Bus display.
    */
   rdpServers?: RdpServerSettings[];
+  /**
+   * libvirt's taint flags the definition earns (`custom-argv` for `<qemu:commandline>`,
+   * `custom-hypervisor-feature` for `<qemu:capabilities>`, `custom-device` for
+   * `<qemu:override>`): the domain log says so when the guest starts.
+   */
+  taints?: string[];
 }
 
 /** One `<graphics type='rdp'>`, for the RDP server that serves it from QEMU's D-Bus display. */

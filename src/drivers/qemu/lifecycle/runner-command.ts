@@ -37,6 +37,8 @@ export interface RunnerCommand {
   readonly monitorCommands?: ReadonlyArray<{ execute: string; arguments: Record<string, unknown> }>;
   /** vCPUs to hot-plug before the CPUs start, in plug order (those `-smp` left out). */
   readonly hotplugVcpus?: readonly number[];
+  /** libvirt's taint flags the definition earns, written to the domain log at start. */
+  readonly taints?: readonly string[];
 }
 
 /** The monitor socket must fit a unix socket address (108 bytes with its NUL). */

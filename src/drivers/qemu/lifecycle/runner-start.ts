@@ -208,6 +208,8 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
           : 'booted';
     core.setState(paused ? 'paused' : 'running', reason);
     appendDomainLog(core.logPath, `started, pid ${pid}`);
+    for (const flag of command.taints ?? [])
+      appendDomainLog(core.logPath, `Domain id=${core.id} is tainted: ${flag}`);
     const detail = options.incoming
       ? options.restore
         ? 'restored'
