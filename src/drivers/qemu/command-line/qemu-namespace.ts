@@ -45,17 +45,13 @@ export function qemuPassthrough(def: DomainDef): QemuPassthrough {
   const out: QemuPassthrough = { args: [], env: [], overrides: new Map(), taints: [] };
   const kept = unknownContent(def);
   if (!kept) return out;
-  qemuElements(def, kept, out);
+  qemuElements(kept, out);
   if (out.args.length > 0 || out.env.length > 0) out.taints.unshift('custom-argv');
   if (out.overrides.size > 0) out.taints.push('custom-device');
   return out;
 }
 
-function qemuElements(
-  def: DomainDef,
-  kept: NonNullable<ReturnType<typeof unknownContent>>,
-  out: QemuPassthrough,
-): void {
+function qemuElements(kept: NonNullable<ReturnType<typeof unknownContent>>, out: QemuPassthrough): void {
   for (const { node } of kept.nodes) {
     if (node.type !== 'element') continue;
     const scope = [...node.attrs, ...kept.attrs];
