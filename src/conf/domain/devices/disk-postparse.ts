@@ -35,16 +35,18 @@ export function orderDisks(disks: DiskDef[], nameIndex: (dev: string) => number 
   const out: DiskDef[] = [];
   const index = new Map(disks.map((d) => [d, nameIndex(d.target.dev) ?? -1]));
   const idx = (d: DiskDef) => index.get(d) ?? -1;
+  // the highest index placed so far on each bus, so the in-order case costs one lookup, not a scan
+  const highest = new Map<DiskDef['target']['bus'], number>();
   for (const disk of disks) {
     let at = -1;
     const mine = idx(disk);
+    const top = highest.get(disk.target.bus);
+    highest.set(disk.target.bus, Math.max(top ?? mine, mine));
     // Documents are nearly always in order already: the common case is one look at the end.
     const last = out[out.length - 1];
-    if (last === undefined || (last.target.bus === disk.target.bus && idx(last) <= mine)) {
-      if (last === undefined || !out.some((o) => o.target.bus === disk.target.bus && idx(o) > mine)) {
-        out.push(disk);
-        continue;
-      }
+    if (last === undefined || (last.target.bus === disk.target.bus && (top ?? -1) <= mine)) {
+      out.push(disk);
+      continue;
     }
     for (let i = out.length - 1; i >= 0; i--) {
       const o = out[i] as DiskDef;
