@@ -118,9 +118,34 @@ export async function undoSteps(qmp: QmpClient, steps: readonly PlugStep[]): Pro
 }
 
 /**
+ * Whether `ev` says the guest refused to release device `id`: QEMU's
+ * DEVICE_UNPLUG_GUEST_ERROR, or (as libvirt reads it for DIMMs) an ACPI
+ * _OST report of a failed eject (event 0x003 or 0x103, status 0x01 or
+ * 0x80-0x83).
+ */
+function guestRejected(ev: QmpEvent, id: string): boolean {
+  if (ev.event === 'DEVICE_UNPLUG_GUEST_ERROR') return ev.data?.device === id;
+  if (ev.event !== 'ACPI_DEVICE_OST') return false;
+  const info = (ev.data?.info ?? {}) as {
+    device?: unknown;
+    'slot-type'?: unknown;
+    source?: unknown;
+    status?: unknown;
+  };
+  if (info.device !== id || info['slot-type'] !== 'DIMM') return false;
+  const { source, status } = info;
+  return (
+    (source === 0x003 || source === 0x103) &&
+    typeof status === 'number' &&
+    (status === 0x01 || (status >= 0x80 && status <= 0x83))
+  );
+}
+
+/**
  * `device_del` of `id`, then waits for QEMU's `DEVICE_DELETED` of it (the
  * guest must release it). Resolves `true` once it is gone, `false` after
  * `waitMs` with the device still present; `late` then runs when it goes.
+ * `OPERATION_FAILED` when the guest refuses it (see {@link guestRejected}).
  */
 export async function unplugDevice(
   qmp: QmpClient,
@@ -132,7 +157,17 @@ export async function unplugDevice(
   const goneNow = new Promise<void>((r) => {
     resolveGone = r;
   });
+  let rejected = false;
+  let resolveRejected: () => void = () => {};
+  const rejectedNow = new Promise<void>((r) => {
+    resolveRejected = r;
+  });
   const off = qmp.onEvent((ev: QmpEvent) => {
+    if (guestRejected(ev, id)) {
+      rejected = true;
+      resolveRejected();
+      return;
+    }
     if (ev.event !== 'DEVICE_DELETED' || ev.data?.device !== id) return;
     gone = true;
     resolveGone();
@@ -147,11 +182,17 @@ export async function unplugDevice(
   const timedOut = new Promise<void>((r) => {
     timer = setTimeout(r, options.waitMs ?? UNPLUG_WAIT_MS);
   });
-  await Promise.race([goneNow, timedOut]);
+  await Promise.race([goneNow, timedOut, rejectedNow]);
   if (timer) clearTimeout(timer);
   if (gone) {
     off();
     return true;
+  }
+  if (rejected) {
+    off();
+    throw new VirError('OPERATION_FAILED', 'qemu', 'unplug of device was rejected by the guest', {
+      field: `alias(${id})`,
+    });
   }
   // the guest may still release it: keep listening, once
   void goneNow.then(() => {
