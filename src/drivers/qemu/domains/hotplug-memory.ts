@@ -18,7 +18,6 @@ import {
 } from '../../../conf/domain/device-edit.js';
 import type { MemoryDeviceDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
-import { memoryDevicesKiB } from '../../../conf/domain/normalize.js';
 import { VirError } from '../../../errors.js';
 import { element, type XmlElement } from '../../../xml/tree.js';
 import { childEl, kibOf } from '../command-line/memory-devices.js';
@@ -188,17 +187,20 @@ function hasBalloon(def: DomainDef): boolean {
 }
 
 /**
- * The `<memory>` total of `next` after memory devices came or went
- * (libvirt's total is the boot memory plus every memory device's size), and
- * the balloon size the guest then has: without a balloon libvirt reports
- * the total; with one, the balloon's size, which counts boot memory only.
- * `devicesBeforeKiB` is {@link memoryDevicesKiB} of the definition before.
+ * The `<memory>` total of `next` after memory device `m` came (`sign` 1) or
+ * went (-1): libvirt's total is the boot memory plus every memory device's
+ * size. The balloon size follows as libvirt 9.0 reports it: without a
+ * balloon device it is the total; with one it is QEMU's balloon figure,
+ * which counts a DIMM's size and of a virtio-mem device only what it plugged
+ * (that comes with `MEMORY_DEVICE_SIZE_CHANGE`, see `memory-size.ts`).
  */
-export function syncMemoryTotals(e: Entry, devicesBeforeKiB: number, next: DomainDef): void {
-  const delta = memoryDevicesKiB(next) - devicesBeforeKiB;
+export function syncMemoryTotals(e: Entry, next: DomainDef, m: MemoryDeviceDef, sign: 1 | -1): void {
+  const size = targetKiB(m, 'size', '/memory') ?? 0;
   const runner = e.runner;
-  if (delta === 0 || !next.memory || !runner) return;
-  next.memory = { ...next.memory, value: next.memory.value + delta };
-  const balloon = hasBalloon(next) ? runner.getInfo().memory : next.memory.value;
+  if (size === 0 || !next.memory || !runner) return;
+  next.memory = { ...next.memory, value: next.memory.value + sign * size };
+  const balloon = hasBalloon(next)
+    ? runner.getInfo().memory + (m.model === 'virtio-mem' ? 0 : sign * size)
+    : next.memory.value;
   runner.hotplug.setMemory(next.memory.value, balloon);
 }

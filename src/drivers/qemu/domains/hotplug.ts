@@ -21,9 +21,13 @@ import {
   xmlWithDevice,
   xmlWithoutDevice,
 } from '../../../conf/domain/device-edit.js';
-import type { ControllerDef, DiskDef, InterfaceDef } from '../../../conf/domain/devices/index.js';
+import type {
+  ControllerDef,
+  DiskDef,
+  InterfaceDef,
+  MemoryDeviceDef,
+} from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
-import { memoryDevicesKiB } from '../../../conf/domain/normalize.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { diskSourcePath, firstPluggedNode, nodeRanges, pluggedRange } from './disk-nodes.js';
@@ -163,7 +167,7 @@ export function attachDevice(
       if (nicHost) undoAtStop(e, nicHost.undo);
       if (added.kind === 'disk' && first !== undefined)
         nodeRanges(e, live).push(pluggedRange(added.device as DiskDef, first));
-      if (added.kind === 'memory') syncMemoryTotals(e, memoryDevicesKiB(base), next);
+      if (added.kind === 'memory') syncMemoryTotals(e, next, added.device as MemoryDeviceDef, 1);
       commitLive(e, next);
       // libvirt's qemuDomainAttachDeviceLive: once QEMU took the device, `device-added` with its alias
       const devAlias = other ? alias : liveId(next, added.kind, added.device);
@@ -239,9 +243,8 @@ export function detachDevice(
             const list = devicesOf(now, f.kind);
             const at = list.indexOf(f.device);
             if (at < 0) return;
-            const memBefore = memoryDevicesKiB(now);
             list.splice(at, 1);
-            if (f.kind === 'memory') syncMemoryTotals(e, memBefore, now);
+            if (f.kind === 'memory') syncMemoryTotals(e, now, f.device as MemoryDeviceDef, -1);
             commitLive(e, now);
           };
           const gone = await unplugDevice(qmp, id, {

@@ -1,7 +1,8 @@
 /**
  * A virtio-mem device's size as the guest reached it: QEMU's
  * `MEMORY_DEVICE_SIZE_CHANGE` kept, as libvirt keeps it, as the device's
- * `<current>` in the live definition, the balloon size moved by the change.
+ * `<current>` in the live definition; with a balloon device the balloon size
+ * moves by the change (libvirt 9.0: without one it stays the total).
  * Apart from `hotplug-memory.ts` so the event path needs none of hotplug's.
  *
  * @module
@@ -28,9 +29,9 @@ export function withSize(target: XmlElement, name: string, kib: number, after?: 
 
 /**
  * QEMU's `MEMORY_DEVICE_SIZE_CHANGE`: the virtio-mem device `alias` now
- * gives the guest `kib`. libvirt keeps it as the device's `<current>` and
- * moves the balloon size by the change (its balloon figure counts the
- * virtio-mem memory plugged). Returns whether the live definition changed.
+ * gives the guest `kib`. libvirt keeps it as the device's `<current>` and,
+ * with a balloon, adds the change to the balloon size (QEMU's balloon figure
+ * counts boot memory only). Returns whether the live definition changed.
  */
 export function memorySizeChanged(e: Entry, alias: string, kib: number): boolean {
   const live = e.live;
@@ -41,8 +42,12 @@ export function memorySizeChanged(e: Entry, alias: string, kib: number): boolean
   if (m?.model !== 'virtio-mem') return false;
   const was = kibOf(childEl(m.target, 'current'), '/memory/target/current') ?? 0;
   m.target = withSize(m.target ?? element('target'), 'current', kib, 'requested');
-  const info = runner.getInfo();
-  runner.hotplug.setMemory(info.maxMem, info.memory - was + kib);
+  // with a balloon libvirt's size is the balloon's plus what virtio-mem plugged; without one, the total
+  const b = live.devices?.memballoon;
+  if (b !== undefined && b.model !== 'none') {
+    const info = runner.getInfo();
+    runner.hotplug.setMemory(info.maxMem, info.memory - was + kib);
+  }
   runner.hotplug.setLiveXml(live.toXML());
   return true;
 }
