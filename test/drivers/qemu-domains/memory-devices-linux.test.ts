@@ -353,7 +353,12 @@ describe.skipIf(SKIP !== '')(
       await memTotalUntil((k) => k - before >= 120 * 1024, 'DIMM onlined');
       const xml1 = await dom.getXML();
       const dimm = /<memory model='dimm'[\s\S]*?<\/memory>/.exec(xml1)?.[0] ?? '';
+      const aliasOfDimm = /<alias name='(dimm\d+)'\/>/.exec(dimm)?.[1];
+      const removal = conn.events({ ids: ['device-removal-failed'] }) as EventStream<AnyDomainEvent>;
       const err = await failure(dom.detachDevice(dimm));
+      // libvirt tells of the refusal too (its ACPI _OST handling)
+      expect(await nextOf(removal)).toMatchObject({ type: 'device-removal-failed', devAlias: aliasOfDimm });
+      removal.end();
       expect([err.code, err.message]).toEqual([
         'OPERATION_FAILED',
         'unplug of device was rejected by the guest',

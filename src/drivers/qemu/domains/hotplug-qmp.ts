@@ -8,6 +8,7 @@
  * @module
  */
 import { VirError } from '../../../errors.js';
+import { acpiEjectRefused } from '../lifecycle/qmp-domain-events.js';
 import type { QmpClient, QmpEvent } from '../qmp/index.js';
 import { chardevAddArgs } from './hotplug-chardev.js';
 
@@ -117,28 +118,10 @@ export async function undoSteps(qmp: QmpClient, steps: readonly PlugStep[]): Pro
   }
 }
 
-/**
- * Whether `ev` says the guest refused to release device `id`: QEMU's
- * DEVICE_UNPLUG_GUEST_ERROR, or (as libvirt reads it for DIMMs) an ACPI
- * _OST report of a failed eject (event 0x003 or 0x103, status 0x01 or
- * 0x80-0x83).
- */
+/** Whether `ev` says the guest refused to release device `id` (as libvirt reads QEMU's events). */
 function guestRejected(ev: QmpEvent, id: string): boolean {
   if (ev.event === 'DEVICE_UNPLUG_GUEST_ERROR') return ev.data?.device === id;
-  if (ev.event !== 'ACPI_DEVICE_OST') return false;
-  const info = (ev.data?.info ?? {}) as {
-    device?: unknown;
-    'slot-type'?: unknown;
-    source?: unknown;
-    status?: unknown;
-  };
-  if (info.device !== id || info['slot-type'] !== 'DIMM') return false;
-  const { source, status } = info;
-  return (
-    (source === 0x003 || source === 0x103) &&
-    typeof status === 'number' &&
-    (status === 0x01 || (status >= 0x80 && status <= 0x83))
-  );
+  return ev.event === 'ACPI_DEVICE_OST' && acpiEjectRefused(ev.data) === id;
 }
 
 /**
