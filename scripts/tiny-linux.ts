@@ -31,6 +31,8 @@ export const WANTED_MODULES = [
   'virtio_net',
   'virtio-rng',
   'virtio_console',
+  // memory the host resizes (virtio-mem); DIMMs need no module (ACPI memory hotplug is built in)
+  'virtio_mem',
   'tpm_crb',
   'tpm_tis',
   'fuse',

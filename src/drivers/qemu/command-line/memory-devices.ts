@@ -15,7 +15,7 @@ import { checkValue } from './escape.js';
 import { addMemoryBackend, type MemoryDeviceSource, memoryBackend } from './memory-backend.js';
 import type { CommandLinePaths } from './types.js';
 
-function childEl(el: XmlElement | undefined, name: string): XmlElement | undefined {
+export function childEl(el: XmlElement | undefined, name: string): XmlElement | undefined {
   for (const c of el?.children ?? []) if (c.type === 'element' && c.name === name) return c;
   return undefined;
 }
@@ -41,7 +41,7 @@ const UNIT_KIB: Record<string, number> = {
 };
 
 /** A `<size unit=...>N</size>`-style element in KiB (rounded up). */
-function kibOf(el: XmlElement | undefined, field: string): number | undefined {
+export function kibOf(el: XmlElement | undefined, field: string): number | undefined {
   const text = textOf(el);
   if (text === undefined || !el) return undefined;
   const unit = (el.attrs.find((a) => a.name === 'unit')?.value ?? 'KiB').toLowerCase();

@@ -14,6 +14,7 @@ import { readProcStat } from '../lifecycle/proc-info.js';
 import type { DomainStatus } from '../lifecycle/status-file.js';
 import { addChardevAliases } from './chardev-aliases.js';
 import type { ConsoleSessions } from './consoles.js';
+import { stampMemoryAliases } from './device-alias.js';
 import type { DiskNodeRange } from './disk-nodes.js';
 import { type PortLease, restoreLivePorts } from './graphics-ports.js';
 
@@ -117,7 +118,9 @@ export function entryXml(e: Entry, opts: GetXmlOptions): string {
     live.id = e.runner.ref.id;
     restoreLivePorts(live, e.live);
     live.currentMemory = { unit: 'KiB', value: e.runner.getInfo().memory };
-    // Device aliases exist only while the guest runs, as in libvirt's live XML.
+    // Device aliases exist only while the guest runs, as in libvirt's live XML
+    // (a memory device's names it to updateDevice: see hotplug-memory.ts).
+    stampMemoryAliases(live);
     const el = live.toElement();
     addChardevAliases(el, live);
     return serializeXml(el);

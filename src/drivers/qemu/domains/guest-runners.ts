@@ -18,6 +18,7 @@ import type { DomainTable } from './domain-table.js';
 import { agentPorts, monitorEventOf } from './event-guest.js';
 import { releasePorts } from './graphics-ports.js';
 import { loadDomains, noticeForeign, refreshForeign } from './load-domains.js';
+import { memorySizeChanged } from './memory-size.js';
 import { acquireOwner, ownerPath, releaseOwner } from './owner-lock.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { applyRtcChange } from './rtc-offset.js';
@@ -95,6 +96,8 @@ export class GuestRunners {
       this.table.forwardMonitor(monitorEventOf(ev));
       const disk = (name: string) => (e.live ? diskOfNode(e.live, nodeRanges(e, e.live), name) : undefined);
       for (const d of domainEventsOf(ev.event, { domain: ev.domain, agentPorts: agentPorts(e), disk })) {
+        // libvirt keeps a virtio-mem device's new size as its live <current> before it tells
+        if (d.type === 'memory-device-size-change') memorySizeChanged(e, d.alias, d.size);
         if (d.type !== 'rtc-change') {
           this.table.forward(d);
           continue;

@@ -16,7 +16,6 @@
  *
  * @module
  */
-import { setUnknownContent, unknownContent } from '../../../conf/binding.js';
 import { type DeviceKind, devicesOf, type FoundDevice } from '../../../conf/domain/device-edit.js';
 import type {
   ChardevDef,
@@ -32,12 +31,13 @@ import { machineFacts } from '../../../machine/machine-types.js';
 import { ArgvBuilder } from '../command-line/argv-builder.js';
 import { buildChannel } from '../command-line/chardevs.js';
 import { controllerProps } from '../command-line/controllers.js';
-import { pciProps, rawAttr } from '../command-line/device-props.js';
+import { pciProps } from '../command-line/device-props.js';
 import { buildRng } from '../command-line/devices.js';
 import { buildMemoryDevice, memoryAliasPrefix, memoryDeviceAliases } from '../command-line/memory-devices.js';
 import { WATCHDOG_DRIVERS, watchdogProps } from '../command-line/misc-devices.js';
 import type { CommandLinePaths } from '../command-line/types.js';
 import type { QmpClient } from '../qmp/index.js';
+import { aliasOf, setAlias } from './device-alias.js';
 import { qemuVersion } from './hotplug-live.js';
 import { plugSteps, runSteps } from './hotplug-qmp.js';
 
@@ -64,21 +64,7 @@ function unsupported(code: 'CONFIG_UNSUPPORTED' | 'OPERATION_UNSUPPORTED', messa
   return new VirError(code, 'qemu', message, { field });
 }
 
-/** A device's `<alias>` name, kept as unknown XML by the model. */
-export function aliasOf(device: object): string | undefined {
-  return rawAttr(device, 'alias', 'name');
-}
-
-/** Gives a device its `<alias>` (replacing any). */
-export function setAlias(device: object, name: string): void {
-  const c = unknownContent(device) ?? { attrs: [], nodes: [] };
-  const nodes = c.nodes.filter((n) => !(n.node.type === 'element' && n.node.name === 'alias'));
-  nodes.push({
-    after: null,
-    node: { type: 'element', name: 'alias', attrs: [{ name: 'name', value: name }], children: [] },
-  });
-  setUnknownContent(device, { attrs: c.attrs, nodes });
-}
+export { aliasOf, setAlias };
 
 /** The id each device of `kind` got at start, in definition order. */
 function startIds(live: DomainDef, kind: DeviceKind): string[] {

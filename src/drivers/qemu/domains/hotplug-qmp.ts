@@ -8,6 +8,7 @@
  * @module
  */
 import { VirError } from '../../../errors.js';
+import { acpiEjectRefused } from '../lifecycle/qmp-domain-events.js';
 import type { QmpClient, QmpEvent } from '../qmp/index.js';
 import { chardevAddArgs } from './hotplug-chardev.js';
 
@@ -117,10 +118,17 @@ export async function undoSteps(qmp: QmpClient, steps: readonly PlugStep[]): Pro
   }
 }
 
+/** Whether `ev` says the guest refused to release device `id` (as libvirt reads QEMU's events). */
+function guestRejected(ev: QmpEvent, id: string): boolean {
+  if (ev.event === 'DEVICE_UNPLUG_GUEST_ERROR') return ev.data?.device === id;
+  return ev.event === 'ACPI_DEVICE_OST' && acpiEjectRefused(ev.data) === id;
+}
+
 /**
  * `device_del` of `id`, then waits for QEMU's `DEVICE_DELETED` of it (the
  * guest must release it). Resolves `true` once it is gone, `false` after
  * `waitMs` with the device still present; `late` then runs when it goes.
+ * `OPERATION_FAILED` when the guest refuses it (see {@link guestRejected}).
  */
 export async function unplugDevice(
   qmp: QmpClient,
@@ -132,7 +140,17 @@ export async function unplugDevice(
   const goneNow = new Promise<void>((r) => {
     resolveGone = r;
   });
+  let rejected = false;
+  let resolveRejected: () => void = () => {};
+  const rejectedNow = new Promise<void>((r) => {
+    resolveRejected = r;
+  });
   const off = qmp.onEvent((ev: QmpEvent) => {
+    if (guestRejected(ev, id)) {
+      rejected = true;
+      resolveRejected();
+      return;
+    }
     if (ev.event !== 'DEVICE_DELETED' || ev.data?.device !== id) return;
     gone = true;
     resolveGone();
@@ -147,11 +165,17 @@ export async function unplugDevice(
   const timedOut = new Promise<void>((r) => {
     timer = setTimeout(r, options.waitMs ?? UNPLUG_WAIT_MS);
   });
-  await Promise.race([goneNow, timedOut]);
+  await Promise.race([goneNow, timedOut, rejectedNow]);
   if (timer) clearTimeout(timer);
   if (gone) {
     off();
     return true;
+  }
+  if (rejected) {
+    off();
+    throw new VirError('OPERATION_FAILED', 'qemu', 'unplug of device was rejected by the guest', {
+      field: `alias(${id})`,
+    });
   }
   // the guest may still release it: keep listening, once
   void goneNow.then(() => {

@@ -12,6 +12,7 @@ import {
   type FoundDevice,
   findDevice,
   formatDevice,
+  parseDeviceElement,
   readDevice,
   xmlReplacingDevice,
 } from '../../../conf/domain/device-edit.js';
@@ -25,6 +26,7 @@ import { nodeRanges, pluggedRange } from './disk-nodes.js';
 import { cloneDef, type WriteFlags } from './domain-entry.js';
 import { commitConfig, commitLive, type HotplugSide, inJob, liveParts } from './hotplug-job.js';
 import { changeMedia, liveId, nicAliases } from './hotplug-live.js';
+import { updatedMemoryConfig, updateMemoryLive } from './hotplug-memory.js';
 
 /** The definition with the device `xml` names replaced by `xml` (its address and alias kept when not given). */
 async function withUpdated(
@@ -134,7 +136,7 @@ function shapedTap(n: InterfaceDef, field: string): string {
   return dev;
 }
 
-/** Updates a device in place: new media in a CD-ROM or floppy drive, an interface's link state and bandwidth. */
+/** Updates a device in place: new media in a CD-ROM or floppy drive, an interface's link state and bandwidth, a virtio-mem size. */
 export function updateDevice(
   side: HotplugSide,
   dom: DomainRef,
@@ -142,6 +144,14 @@ export function updateDevice(
   opts: WriteFlags = {},
 ): Promise<void> {
   return inJob(side, dom, opts, 'update a device of', async (e, i) => {
+    if (parseDeviceElement(xml).kind === 'memory') {
+      // a virtio-mem resize (hotplug-memory.ts): libvirt's own look-up and rules for memory devices
+      const next =
+        i.config && e.config ? await updatedMemoryConfig(side, e.config, xml, opts.signal) : undefined;
+      if (i.live) await updateMemoryLive(e, xml, opts.signal);
+      commitConfig(side, e, next);
+      return;
+    }
     const config =
       i.config && e.config ? (await withUpdated(side, e.config, xml, true, opts.signal)).next : undefined;
     if (i.live) {

@@ -21,7 +21,12 @@ import {
   xmlWithDevice,
   xmlWithoutDevice,
 } from '../../../conf/domain/device-edit.js';
-import type { ControllerDef, DiskDef, InterfaceDef } from '../../../conf/domain/devices/index.js';
+import type {
+  ControllerDef,
+  DiskDef,
+  InterfaceDef,
+  MemoryDeviceDef,
+} from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
@@ -48,6 +53,7 @@ import {
   plugCommands,
   refuseLivePlug,
 } from './hotplug-live.js';
+import { syncMemoryTotals } from './hotplug-memory.js';
 import { type NicHostEnd, plugNicHost, undoAtStop, unplugNicHost } from './hotplug-nic.js';
 import { runSteps, unplugDevice } from './hotplug-qmp.js';
 import { updateDevice } from './hotplug-update.js';
@@ -161,6 +167,7 @@ export function attachDevice(
       if (nicHost) undoAtStop(e, nicHost.undo);
       if (added.kind === 'disk' && first !== undefined)
         nodeRanges(e, live).push(pluggedRange(added.device as DiskDef, first));
+      if (added.kind === 'memory') syncMemoryTotals(e, next, added.device as MemoryDeviceDef, 1);
       commitLive(e, next);
       // libvirt's qemuDomainAttachDeviceLive: once QEMU took the device, `device-added` with its alias
       const devAlias = other ? alias : liveId(next, added.kind, added.device);
@@ -237,6 +244,7 @@ export function detachDevice(
             const at = list.indexOf(f.device);
             if (at < 0) return;
             list.splice(at, 1);
+            if (f.kind === 'memory') syncMemoryTotals(e, now, f.device as MemoryDeviceDef, -1);
             commitLive(e, now);
           };
           const gone = await unplugDevice(qmp, id, {

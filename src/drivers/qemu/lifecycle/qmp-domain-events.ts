@@ -152,6 +152,10 @@ export function domainEventsOf(ev: QmpEvent, guest: EventGuest): AnyDomainEvent[
       return str(d.device) ? [{ ...base, type: 'device-removed', devAlias: str(d.device) }] : [];
     case 'DEVICE_UNPLUG_GUEST_ERROR':
       return str(d.device) ? [{ ...base, type: 'device-removal-failed', devAlias: str(d.device) }] : [];
+    case 'ACPI_DEVICE_OST': {
+      const alias = acpiEjectRefused(d);
+      return alias ? [{ ...base, type: 'device-removal-failed', devAlias: alias }] : [];
+    }
     case 'MIGRATION_PASS':
       return num(d.pass) === undefined
         ? []
@@ -217,6 +221,22 @@ function address(o: Record<string, unknown>): GraphicsAddress {
   const f = str(o.family);
   const family = f === 'ipv6' ? 'ipv6' : f === 'unix' ? 'unix' : 'ipv4';
   return { family, node: str(o.host), service: str(o.service) };
+}
+
+/**
+ * The DIMM whose eject the guest refused, from ACPI_DEVICE_OST's data, as
+ * libvirt reads the _OST report: an eject event (0x003, or 0x103 from the
+ * OS) with a failure status (0x01, or 0x80 to 0x83).
+ */
+export function acpiEjectRefused(data: Record<string, unknown> | undefined): string | undefined {
+  const info = obj(data?.info);
+  const source = num(info.source);
+  const status = num(info.status);
+  if (!str(info.device) || info['slot-type'] !== 'DIMM' || source === undefined || status === undefined)
+    return undefined;
+  const eject = source === 0x003 || source === 0x103;
+  const failed = status === 0x01 || (status >= 0x80 && status <= 0x83);
+  return eject && failed ? str(info.device) : undefined;
 }
 
 function str(v: unknown): string {

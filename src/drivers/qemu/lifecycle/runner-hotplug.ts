@@ -27,4 +27,11 @@ export class RunnerHotplug {
     this.#core.guest = { ...this.#core.guest, domainXml };
     this.#core.writeStatus();
   }
+
+  /** The guest's memory total and balloon size after memory devices came, went or resized (KiB). */
+  setMemory(totalKiB: number, balloonKiB: number): void {
+    this.#core.guest = { ...this.#core.guest, memoryKiB: totalKiB };
+    this.#core.balloonKiB = balloonKiB;
+    this.#core.writeStatus();
+  }
 }

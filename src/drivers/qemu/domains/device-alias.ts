@@ -1,0 +1,35 @@
+/**
+ * The `<alias>` of devices whose model keeps it as unknown XML (memory
+ * devices, RNGs, watchdogs, channels): read, written, and for memory
+ * devices written as QEMU's ids at start, as libvirt's live XML shows them.
+ *
+ * @module
+ */
+import { setUnknownContent, unknownContent } from '../../../conf/binding.js';
+import type { MemoryDeviceDef } from '../../../conf/domain/devices/index.js';
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { rawAttr } from '../command-line/device-props.js';
+import { memoryDeviceAliases } from '../command-line/memory-devices.js';
+
+/** A device's `<alias>` name, kept as unknown XML by the model. */
+export function aliasOf(device: object): string | undefined {
+  return rawAttr(device, 'alias', 'name');
+}
+
+/** Gives a device its `<alias>` (replacing any). */
+export function setAlias(device: object, name: string): void {
+  const c = unknownContent(device) ?? { attrs: [], nodes: [] };
+  const nodes = c.nodes.filter((n) => !(n.node.type === 'element' && n.node.name === 'alias'));
+  nodes.push({
+    after: null,
+    node: { type: 'element', name: 'alias', attrs: [{ name: 'name', value: name }], children: [] },
+  });
+  setUnknownContent(device, { attrs: c.attrs, nodes });
+}
+
+/** Writes each memory device's id at start as its alias, where it has none yet. */
+export function stampMemoryAliases(live: DomainDef): void {
+  const list: MemoryDeviceDef[] = live.devices?.memories ?? [];
+  const ids = memoryDeviceAliases(list);
+  for (const [i, d] of list.entries()) if (aliasOf(d) === undefined) setAlias(d, ids[i] as string);
+}
