@@ -1,7 +1,8 @@
 /**
  * Scheduler and memory parameters over libvirt's remote program:
  * `DOMAIN_GET_SCHEDULER_TYPE`, `DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS`
- * (sized by the scheduler type's count, as libvirt's client does),
+ * (sized by the scheduler type's count, as libvirt's client does; the
+ * older `DOMAIN_GET_SCHEDULER_PARAMETERS` without flags),
  * `DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS`, `DOMAIN_GET_MEMORY_PARAMETERS`
  * (asked first for the count) and `DOMAIN_SET_MEMORY_PARAMETERS`, each
  * parameter with the typed-parameter type the daemon validates.
@@ -69,11 +70,17 @@ export class RemoteTuningSched {
 
   async getSchedulerParameters(dom: DomainRef, opts: TuningParamsOptions = {}): Promise<SchedulerParameters> {
     const { nparams } = await this.getSchedulerType(dom, opts);
-    const ret = await this.#call(
-      P.DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS,
-      { dom: toRemote(dom), nparams, flags: affectFlags(opts) | STRING_OKAY },
-      opts,
-    );
+    const flags = affectFlags(opts);
+    // without flags, the older procedure, as libvirt's tools use it (and without STRING_OKAY,
+    // which some drivers refuse)
+    const ret =
+      flags === 0
+        ? await this.#call(P.DOMAIN_GET_SCHEDULER_PARAMETERS, { dom: toRemote(dom), nparams }, opts)
+        : await this.#call(
+            P.DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS,
+            { dom: toRemote(dom), nparams, flags: flags | STRING_OKAY },
+            opts,
+          );
     return decoded(ret.params);
   }
 
