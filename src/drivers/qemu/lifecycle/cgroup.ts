@@ -12,7 +12,16 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { VirError } from '../../../errors.js';
 
@@ -63,8 +72,12 @@ function detect(): CgroupHost | null {
         .map((l) => l.split(':'))
         .find((f) => f.length >= 3 && (f[1] ?? '').split(',').includes(c));
       if (!placed) continue;
-      mounts[c] = where.replace(/\\040/g, ' ');
-      dirs[c] = join(mounts[c], placed.slice(2).join(':'));
+      const mount = where.replace(/\\040/g, ' ');
+      const dir = join(mount, placed.slice(2).join(':'));
+      // a read-only hierarchy (a container's) is as good as none
+      if (!writable(dir)) continue;
+      mounts[c] = mount;
+      dirs[c] = dir;
     }
   }
   if (!dirs.cpu && !dirs.memory) return null;
@@ -74,6 +87,15 @@ function detect(): CgroupHost | null {
     bandwidth: dirs.cpu !== undefined && existsSync(join(dirs.cpu, 'cpu.cfs_period_us')),
     swap: dirs.memory !== undefined && existsSync(join(dirs.memory, 'memory.memsw.limit_in_bytes')),
   };
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The group name of a running guest (libvirt's scope name without systemd). */
@@ -139,10 +161,10 @@ export function placeGuest(
     // another state root's guest of the same id and name (ids count per state root) keeps its group
     if (existsSync(dir) && readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== '')
       throw new VirError('OPERATION_FAILED', 'qemu', `cgroup ${dir} is in use by another guest`);
-    mkdirSync(dir, { recursive: true });
+    makeGroup(dir);
     out[c] = dir;
     if (c === 'memory') {
-      writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+      writeValue(dir, 'cgroup.procs', pid);
       continue;
     }
     const vcpuTids = new Set(threads.vcpus.map((v) => v.tid));
@@ -158,8 +180,30 @@ export function placeGuest(
 }
 
 function moveThread(dir: string, tid: number): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'tasks'), String(tid));
+  makeGroup(dir);
+  try {
+    writeFileSync(join(dir, 'tasks'), String(tid));
+  } catch (err) {
+    // a short-lived QEMU worker thread may end between the listing and the move
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;
+    throw new VirError(
+      'OPERATION_FAILED',
+      'qemu',
+      `unable to move thread ${tid} into ${dir}: ${(err as Error).message}`,
+    );
+  }
+}
+
+function makeGroup(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new VirError(
+      'OPERATION_FAILED',
+      'qemu',
+      `unable to create cgroup ${dir}: ${(err as Error).message}`,
+    );
+  }
 }
 
 /** Removes a stopped guest's groups (children first); what is still in use stays. */
