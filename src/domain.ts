@@ -29,6 +29,15 @@ import {
   type GetMetadataOptions,
   type SetMetadataOptions,
 } from './domain-tuning.js';
+import {
+  checkMemoryParameters,
+  checkOneOf,
+  checkSchedulerParameters,
+  type MemoryParameters,
+  type SchedulerParameters,
+  type SchedulerType,
+  type TuningParamsOptions,
+} from './domain-tuning-sched.js';
 import type {
   CallOptions,
   ConsoleStream,
@@ -408,6 +417,68 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     }
     return this.#conn._domainCall('domainGetBlockIoTune', this.#ref, opts, (d, signal) =>
       d.domainGetBlockIoTune!(this.#ref, disk, { ...opts, signal }),
+    );
+  }
+
+  /** The CPU scheduler and how many parameters it has (`virDomainGetSchedulerType`). */
+  getSchedulerType(opts: CallOptions = {}): Promise<SchedulerType> {
+    return this.#conn._domainCall('domainGetSchedulerType', this.#ref, opts, (d, signal) =>
+      d.domainGetSchedulerType!(this.#ref, { signal }),
+    );
+  }
+
+  /**
+   * The scheduler parameters (`virDomainGetSchedulerParametersFlags`): the
+   * running guest's by default when it runs, else the persistent definition's.
+   */
+  getSchedulerParameters(opts: TuningParamsOptions = {}): Promise<SchedulerParameters> {
+    try {
+      checkOneOf(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#conn._domainCall('domainGetSchedulerParameters', this.#ref, opts, (d, signal) =>
+      d.domainGetSchedulerParameters!(this.#ref, { ...opts, signal }),
+    );
+  }
+
+  /**
+   * Changes scheduler parameters by libvirt's names
+   * (`virDomainSetSchedulerParametersFlags`); those not given keep their
+   * values. Emits `tunable` with the `cputune.*` values.
+   */
+  setSchedulerParameters(params: SchedulerParameters, opts: TuningParamsOptions = {}): Promise<void> {
+    try {
+      checkSchedulerParameters(params);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#write('domainSetSchedulerParameters', opts, (d, signal) =>
+      d.domainSetSchedulerParameters!(this.#ref, { ...params }, { ...opts, signal }),
+    );
+  }
+
+  /** The memory limits in KiB (`virDomainGetMemoryParameters`); `MEMORY_PARAM_UNLIMITED` for none. */
+  getMemoryParameters(opts: TuningParamsOptions = {}): Promise<MemoryParameters> {
+    try {
+      checkOneOf(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#conn._domainCall('domainGetMemoryParameters', this.#ref, opts, (d, signal) =>
+      d.domainGetMemoryParameters!(this.#ref, { ...opts, signal }),
+    );
+  }
+
+  /** Changes memory limits in KiB (`virDomainSetMemoryParameters`); those not given keep their values. */
+  setMemoryParameters(params: MemoryParameters, opts: TuningParamsOptions = {}): Promise<void> {
+    try {
+      checkMemoryParameters(params);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#write('domainSetMemoryParameters', opts, (d, signal) =>
+      d.domainSetMemoryParameters!(this.#ref, { ...params }, { ...opts, signal }),
     );
   }
 

@@ -36,6 +36,12 @@ import type {
   SetMetadataOptions,
 } from './domain-tuning.js';
 import type {
+  MemoryParameters,
+  SchedulerParameters,
+  SchedulerType,
+  TuningParamsOptions,
+} from './domain-tuning-sched.js';
+import type {
   AgentCallOptions,
   DomainFsInfo,
   DomainInterface,
@@ -367,6 +373,28 @@ export interface DriverConnection extends ObjectDrivers {
   ): Promise<void>;
   /** A disk's I/O limits, every parameter (`virDomainGetBlockIoTune`). */
   domainGetBlockIoTune?(dom: DomainRef, disk: string, opts?: BlockIoTuneOptions): Promise<BlockIoTune>;
+  /** The CPU scheduler's name and parameter count (`virDomainGetSchedulerType`). */
+  domainGetSchedulerType?(dom: DomainRef, opts?: CallOptions): Promise<SchedulerType>;
+  /** The scheduler parameters of the guest or the definition (`virDomainGetSchedulerParametersFlags`). */
+  domainGetSchedulerParameters?(dom: DomainRef, opts?: TuningParamsOptions): Promise<SchedulerParameters>;
+  /**
+   * Changes scheduler parameters (`virDomainSetSchedulerParametersFlags`),
+   * then emits `tunable` with the `cputune.*` values. The facade has checked
+   * names and types.
+   */
+  domainSetSchedulerParameters?(
+    dom: DomainRef,
+    params: SchedulerParameters,
+    opts?: TuningParamsOptions,
+  ): Promise<void>;
+  /** The memory limits in KiB (`virDomainGetMemoryParameters`). */
+  domainGetMemoryParameters?(dom: DomainRef, opts?: TuningParamsOptions): Promise<MemoryParameters>;
+  /** Changes memory limits in KiB (`virDomainSetMemoryParameters`). */
+  domainSetMemoryParameters?(
+    dom: DomainRef,
+    params: MemoryParameters,
+    opts?: TuningParamsOptions,
+  ): Promise<void>;
   /** Whether the domain starts with the host. */
   domainGetAutostart?(dom: DomainRef, opts?: CallOptions): Promise<boolean>;
   /** Sets whether the domain starts with the host. */

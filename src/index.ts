@@ -12,6 +12,8 @@ export type * from './domain-stats.js';
 export { DOMAIN_STATS_GROUPS, MEMORY_STAT_TAGS } from './domain-stats.js';
 export type * from './domain-tuning.js';
 export { BLOCK_IOTUNE_MAX, BLOCK_IOTUNE_NUMBERS } from './domain-tuning.js';
+export type * from './domain-tuning-sched.js';
+export { MEMORY_PARAM_UNLIMITED, MEMORY_PARAMS, SCHEDULER_PARAMS } from './domain-tuning-sched.js';
 export type * from './driver.js';
 export type * from './driver-agent.js';
 export { AGENT_DEFAULT_TIMEOUT_MS } from './driver-agent.js';

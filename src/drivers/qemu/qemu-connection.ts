@@ -170,6 +170,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
       },
       commandLine: commandLineFor(this.#cache, this.storage),
       networks: this.networks,
+      cgroups: options.paths.mode === 'system' && process.getuid?.() === 0,
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),
       ...domainTimeouts(options.timeouts),
       defaultMachine: async (emulator, arch, signal) =>

@@ -15,6 +15,11 @@ import type {
   SetMetadataOptions,
 } from '../../domain-tuning.js';
 import type {
+  MemoryParameters,
+  SchedulerParameters,
+  TuningParamsOptions,
+} from '../../domain-tuning-sched.js';
+import type {
   CallOptions,
   DomainRef,
   MetadataKind,
@@ -31,12 +36,28 @@ import { setMaxMemory, setVcpus } from './domains/set-vcpus.js';
 import { revertToSnapshot } from './domains/snapshot-revert.js';
 import * as snapshots from './domains/snapshots.js';
 import * as tuning from './domains/tuning.js';
+import * as sched from './domains/tuning-sched.js';
 
 /** The part of the QEMU driver's `DriverConnection` whose logic lives in `domains/` modules. */
 export abstract class QemuDomainCalls extends QemuAgentCalls {
   /** The domain list these calls work on. */
   protected abstract domainSide(): MigrationSide;
 
+  domainGetSchedulerType(dom: DomainRef, opts: CallOptions = {}) {
+    return sched.getSchedulerType(this.domainSide(), dom, opts);
+  }
+  domainGetSchedulerParameters(dom: DomainRef, opts: TuningParamsOptions = {}) {
+    return sched.getSchedulerParameters(this.domainSide(), dom, opts);
+  }
+  domainSetSchedulerParameters(dom: DomainRef, params: SchedulerParameters, opts: TuningParamsOptions = {}) {
+    return sched.setSchedulerParameters(this.domainSide(), dom, params, opts);
+  }
+  domainGetMemoryParameters(dom: DomainRef, opts: TuningParamsOptions = {}) {
+    return sched.getMemoryParameters(this.domainSide(), dom, opts);
+  }
+  domainSetMemoryParameters(dom: DomainRef, params: MemoryParameters, opts: TuningParamsOptions = {}) {
+    return sched.setMemoryParameters(this.domainSide(), dom, params, opts);
+  }
   domainManagedSave(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
     return saves.saveDomain(this.domainSide(), dom, undefined, opts);
   }

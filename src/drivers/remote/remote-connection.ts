@@ -15,6 +15,11 @@ import type {
   SetMetadataOptions,
 } from '../../domain-tuning.js';
 import type {
+  MemoryParameters,
+  SchedulerParameters,
+  TuningParamsOptions,
+} from '../../domain-tuning-sched.js';
+import type {
   BaselineOptions,
   CallOptions,
   ConsoleStream,
@@ -55,6 +60,7 @@ import { RemoteNodeDevices, RemoteSecrets } from './remote-secrets-nodedevs.js';
 import { RemoteStats } from './remote-stats.js';
 import { RemoteStorage } from './remote-storage.js';
 import { RemoteTuning } from './remote-tuning.js';
+import { RemoteTuningSched } from './remote-tuning-sched.js';
 import {
   affectFlags,
   allOf,
@@ -105,6 +111,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   readonly #transport: Transport;
   #type = '';
   readonly #tuning: RemoteTuning;
+  readonly #sched: RemoteTuningSched;
   /** The URI this connection was opened with: what a peer-to-peer migration's source daemon opens. */
   #uri = '';
   #closing = false;
@@ -136,6 +143,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
     this.nodeDevices = new RemoteNodeDevices(call, this.#objectEvents);
     this.#stats = new RemoteStats(call);
     this.#tuning = new RemoteTuning(call);
+    this.#sched = new RemoteTuningSched(call);
   }
 
   get type(): string {
@@ -514,6 +522,21 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   }
   domainGetBlockIoTune(dom: DomainRef, disk: string, opts?: BlockIoTuneOptions) {
     return this.#tuning.getBlockIoTune(dom, disk, opts);
+  }
+  domainGetSchedulerType(dom: DomainRef, opts?: CallOptions) {
+    return this.#sched.getSchedulerType(dom, opts);
+  }
+  domainGetSchedulerParameters(dom: DomainRef, opts?: TuningParamsOptions) {
+    return this.#sched.getSchedulerParameters(dom, opts);
+  }
+  domainSetSchedulerParameters(dom: DomainRef, params: SchedulerParameters, opts?: TuningParamsOptions) {
+    return this.#sched.setSchedulerParameters(dom, params, opts);
+  }
+  domainGetMemoryParameters(dom: DomainRef, opts?: TuningParamsOptions) {
+    return this.#sched.getMemoryParameters(dom, opts);
+  }
+  domainSetMemoryParameters(dom: DomainRef, params: MemoryParameters, opts?: TuningParamsOptions) {
+    return this.#sched.setMemoryParameters(dom, params, opts);
   }
 
   async domainAttachDevice(dom: DomainRef, xml: string, opts: CallOptions & AffectFlags = {}): Promise<void> {

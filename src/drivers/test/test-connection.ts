@@ -22,6 +22,11 @@ import type {
   SetMetadataOptions,
 } from '../../domain-tuning.js';
 import type {
+  MemoryParameters,
+  SchedulerParameters,
+  TuningParamsOptions,
+} from '../../domain-tuning-sched.js';
+import type {
   BaselineOptions,
   CallOptions,
   CpuCompareResult,
@@ -70,6 +75,7 @@ import { type InitialDomain, ref, type TestDomain, TestHost } from './test-host.
 import { type TestObjectSetup, TestObjects } from './test-objects.js';
 import * as stats from './test-stats.js';
 import * as tuning from './tuning-ops.js';
+import * as sched from './tuning-sched-ops.js';
 
 export { TEST_MAX_VCPUS } from './domain-ops.js';
 
@@ -319,6 +325,32 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
 
   domainGetBlockIoTune(dom: DomainRef, disk: string, opts: BlockIoTuneOptions = {}) {
     return this.#domainJob('domainGetBlockIoTune', dom, opts, (d) => tuning.getBlockIoTune(d, disk, opts));
+  }
+
+  domainGetSchedulerType(dom: DomainRef, opts: CallOptions = {}) {
+    return this.#domainJob('domainGetSchedulerType', dom, opts, () => sched.getSchedulerType());
+  }
+
+  domainGetSchedulerParameters(dom: DomainRef, opts: TuningParamsOptions = {}) {
+    return this.#domainJob('domainGetSchedulerParameters', dom, opts, () =>
+      sched.getSchedulerParameters(opts),
+    );
+  }
+
+  domainSetSchedulerParameters(dom: DomainRef, params: SchedulerParameters, opts: TuningParamsOptions = {}) {
+    return this.#domainJob('domainSetSchedulerParameters', dom, opts, () =>
+      sched.setSchedulerParameters(params, opts),
+    );
+  }
+
+  domainGetMemoryParameters(dom: DomainRef, opts: TuningParamsOptions = {}) {
+    return this.#domainJob('domainGetMemoryParameters', dom, opts, (d) => sched.getMemoryParameters(d, opts));
+  }
+
+  domainSetMemoryParameters(dom: DomainRef, params: MemoryParameters, opts: TuningParamsOptions = {}) {
+    return this.#domainJob('domainSetMemoryParameters', dom, opts, (d) =>
+      sched.setMemoryParameters(d, params, opts),
+    );
   }
 
   domainGetAutostart(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {

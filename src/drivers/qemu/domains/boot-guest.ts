@@ -34,6 +34,7 @@ import { verifyLiveCpu } from './live-cpu.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { clockToUtcBasis } from './rtc-offset.js';
 import { runnerGuestFromDef } from './runner-guest-from-def.js';
+import { cgroupsConsumed, placeStartingGuest, releaseGuestCgroups } from './tuning-start.js';
 
 /** How long a guest whose helper ended may take to end on its own (QEMU shutting down closes its helpers). */
 const HELPER_EXIT_GRACE_MS = 500;
@@ -67,7 +68,7 @@ export async function bootGuest(
   incoming?: Incoming,
 ): Promise<string | undefined> {
   const live = cloneDef(def);
-  refuseHostSideSettings(live);
+  refuseHostSideSettings(live, cgroupsConsumed(host.options.cgroups));
   clockToUtcBasis(live);
   const guest = runnerGuestFromDef(live);
   const roots = { stateRoot: host.options.stateRoot, logRoot: host.options.logRoot };
@@ -111,6 +112,9 @@ export async function bootGuest(
       ...(incoming ? { incoming: true, ...(incoming.restore ? { restore: true } : {}) } : {}),
       ...(opts.timeout !== undefined ? { startTimeoutMs: opts.timeout } : {}),
       prepare: async (qmp, signal) => {
+        const pid = runner?.pid;
+        if (host.options.cgroups && pid !== undefined && runner)
+          await placeStartingGuest(live, e.uuid, runner.ref.id, pid, qmp, signal);
         const xml = await readBackLive(live, qmp, signal);
         if (incoming && uri) {
           await setMigrationCapabilities(qmp, incoming.capabilities, signal);
@@ -161,6 +165,7 @@ async function readBackLive(live: DomainDef, qmp: QmpClient, signal: AbortSignal
  * interfaces (named from the live definition) to remove.
  */
 export function guestStopped(e: Entry, roots: RunnerRoots): void {
+  releaseGuestCgroups(e.uuid);
   const helpers = e.helpers;
   e.helpers = undefined;
   if (helpers) void helpers.stop();

@@ -309,17 +309,54 @@ function deviceSettings(
   }
 }
 
+/**
+ * What the start applies through the guest's cgroups (`tuning-start.ts`),
+ * when it places guests in them: `<cputune>`'s shares, periods and quotas,
+ * `<memtune>`'s hard, soft and swap limits.
+ */
+export interface CgroupConsumed {
+  readonly cpu?: boolean;
+  readonly memory?: boolean;
+}
+
+/** The `<cputune>` fields the start applies through cgroups. */
+const CPUTUNE_CGROUP_FIELDS = [
+  'shares',
+  'period',
+  'quota',
+  'globalPeriod',
+  'globalQuota',
+  'emulatorPeriod',
+  'emulatorQuota',
+  'iothreadPeriod',
+  'iothreadQuota',
+] as const;
+
 /** Every setting of `def` the start refuses, in document order. */
-export function hostSideSettings(def: DomainDef): HostSideSetting[] {
+export function hostSideSettings(def: DomainDef, cgroups: CgroupConsumed = {}): HostSideSetting[] {
   const out: HostSideSetting[] = [];
   const add = (field: string, what: string, kind: HostSideSetting['kind'] = 'host') =>
     out.push({ field, what, kind });
   if (holdsAnything(def.blkiotune)) add('/domain/blkiotune', 'block I/O weights (cgroups)');
-  if (holdsAnything(def.memtune)) add('/domain/memtune', 'memory limits (cgroups)');
+  const mt = def.memtune;
+  if (holdsAnything(mt) && !cgroups.memory) add('/domain/memtune', 'memory limits (cgroups)');
+  else if (mt && cgroups.memory) {
+    // libvirt's QEMU driver has no guaranteed minimum either
+    if (mt.minGuarantee) add('/domain/memtune/min_guarantee', 'a guaranteed memory minimum', 'no-option');
+    if (holdsAnything(unknownContent(mt))) add('/domain/memtune', 'XML the model does not know', 'unknown');
+  }
   if (def.vcpu?.placement === 'auto') add('/domain/vcpu/@placement', 'automatic placement by numad');
   if (def.vcpu?.cpuset !== undefined) add('/domain/vcpu/@cpuset', 'vCPU thread affinity');
-  if (holdsAnything(def.cputune))
-    add('/domain/cputune', 'CPU shares, quotas, pins and schedulers (cgroups, affinity)');
+  const ct = def.cputune;
+  const rest = ct && cgroups.cpu ? Object.assign(Object.create(null) as object, ct) : ct;
+  if (rest && cgroups.cpu) for (const f of CPUTUNE_CGROUP_FIELDS) delete (rest as Record<string, unknown>)[f];
+  if (holdsAnything(rest) || (ct && cgroups.cpu && holdsAnything(unknownContent(ct))))
+    add(
+      '/domain/cputune',
+      cgroups.cpu
+        ? 'CPU pins, schedulers and cache or memory bandwidth allocations (affinity, resctrl)'
+        : 'CPU shares, quotas, pins and schedulers (cgroups, affinity)',
+    );
   if (holdsAnything(def.resource)) add('/domain/resource', 'a resource partition (cgroups)');
   if (holdsAnything(def.idmap)) add('/domain/idmap', 'user namespace ID maps');
   for (const [i, s] of (def.seclabels ?? []).entries())
@@ -355,7 +392,7 @@ function message(s: HostSideSetting): string {
 }
 
 /** Refuses a start that asks for something the driver would not carry out. */
-export function refuseHostSideSettings(def: DomainDef): void {
-  const first = hostSideSettings(def)[0];
+export function refuseHostSideSettings(def: DomainDef, cgroups: CgroupConsumed = {}): void {
+  const first = hostSideSettings(def, cgroups)[0];
   if (first) throw new VirError('CONFIG_UNSUPPORTED', 'qemu', message(first), { field: first.field });
 }

@@ -45,6 +45,11 @@ export interface QemuDomainsOptions {
   readonly networks?: {
     plugGuest(def: DomainDef): Promise<{ release(): void }>;
   };
+  /**
+   * Each guest in its own cgroups (`lifecycle/cgroup.ts`): the system
+   * instance as root. Scheduler and memory tuning need them.
+   */
+  readonly cgroups?: boolean;
   /** Define-time defaults (machine, controllers, balloon, ...), applied in place before a definition is stored. */
   readonly applyDefaults?: (def: DomainDef, signal?: AbortSignal) => Promise<void>;
 }

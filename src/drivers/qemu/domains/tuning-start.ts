@@ -1,0 +1,96 @@
+/**
+ * A starting guest's cgroups: while QEMU waits at `-S`, its threads go
+ * into their groups (`lifecycle/cgroup.ts`; the vCPU and I/O thread ids
+ * from QMP) and the definition's `<cputune>` shares, periods and quotas and
+ * `<memtune>` limits are written there, as libvirt does before the guest
+ * runs; when the guest stops, the groups go.
+ *
+ * @module
+ */
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { cputuneValues, memtuneValues } from '../../../conf/domain/sched-mem-edit.js';
+import { MEMORY_PARAM_UNLIMITED } from '../../../domain-tuning-sched.js';
+import {
+  type CgroupHost,
+  cgroupHost,
+  cpuGroups,
+  placeGuest,
+  removeGuest,
+  setBandwidth,
+  writeKib,
+  writeValue,
+} from '../lifecycle/cgroup.js';
+import type { QmpClient } from '../qmp/qmp-client.js';
+import type { CgroupConsumed } from './host-side-settings.js';
+
+/** What the start can apply through this host's cgroups (nothing without them). */
+export function cgroupsConsumed(enabled: boolean | undefined): CgroupConsumed {
+  const host = enabled ? cgroupHost() : null;
+  if (!host) return {};
+  return { cpu: host.dirs.cpu !== undefined && host.bandwidth, memory: host.dirs.memory !== undefined };
+}
+
+/** The groups made per guest (by UUID), for their removal when it stops. */
+const placed = new Map<string, { host: CgroupHost; id: number; name: string }>();
+
+interface QmpCpu {
+  'cpu-index': number;
+  'thread-id': number;
+}
+interface QmpIothread {
+  id: string;
+  'thread-id': number;
+}
+
+/** Places a guest waiting at `-S` in its groups and applies its definition's tunables there. */
+export async function placeStartingGuest(
+  def: DomainDef,
+  uuid: string,
+  id: number,
+  pid: number,
+  qmp: QmpClient,
+  signal: AbortSignal,
+): Promise<void> {
+  const host = cgroupHost();
+  if (!host) return;
+  const cpus = await qmp.execute<QmpCpu[]>('query-cpus-fast', undefined, { signal });
+  const iothreads =
+    (def.iothreads ?? 0) > 0
+      ? await qmp.execute<QmpIothread[]>('query-iothreads', undefined, { signal })
+      : [];
+  const g = placeGuest(host, id, def.name, pid, {
+    vcpus: cpus.map((c) => ({ index: c['cpu-index'], tid: c['thread-id'] })),
+    // libvirt's I/O thread N is QEMU's object iothreadN
+    iothreads: iothreads.flatMap((t) => {
+      const n = /^iothread(\d+)$/.exec(t.id);
+      return n ? [{ id: Number(n[1]), tid: t['thread-id'] }] : [];
+    }),
+  });
+  placed.set(uuid, { host, id, name: def.name });
+  const ct = cputuneValues(def);
+  if (g.cpu && ct.cpu_shares !== 0) writeValue(g.cpu, 'cpu.shares', ct.cpu_shares);
+  if (g.cpu && host.bandwidth)
+    for (const kind of ['vcpu', 'emulator', 'global', 'iothread'] as const) {
+      const period = ct[`${kind}_period`];
+      const quota = ct[`${kind}_quota`];
+      if (period === 0 && quota === 0) continue;
+      for (const dir of cpuGroups(g, kind)) setBandwidth(dir, period, quota);
+    }
+  const mt = memtuneValues(def);
+  if (g.memory) {
+    // memory+swap stays at or above memory, and both start unlimited: the hard limit first
+    if (mt.hard_limit < MEMORY_PARAM_UNLIMITED) writeKib(g.memory, 'memory.limit_in_bytes', mt.hard_limit);
+    if (mt.soft_limit < MEMORY_PARAM_UNLIMITED)
+      writeKib(g.memory, 'memory.soft_limit_in_bytes', mt.soft_limit);
+    if (mt.swap_hard_limit < MEMORY_PARAM_UNLIMITED)
+      writeKib(g.memory, 'memory.memsw.limit_in_bytes', mt.swap_hard_limit);
+  }
+}
+
+/** Removes a stopped guest's groups. */
+export function releaseGuestCgroups(uuid: string): void {
+  const p = placed.get(uuid);
+  if (!p) return;
+  placed.delete(uuid);
+  removeGuest(p.host, p.id, p.name);
+}
