@@ -131,8 +131,9 @@ describe.skipIf(WHY !== '')(`QEMU driver scheduler and memory parameters in cgro
     );
     await dom.start();
     const g = qemuGroups();
-    // the guest's own group, below ours, with a group per vCPU and one for the emulator threads
-    expect(g.cpu).toMatch(new RegExp(`/machine/qemu-\\d+-${NAME}\\.libvirt-qemu$`));
+    // the guest's own group, below ours and named with QEMU's pid (ids count per state root),
+    // with a group per vCPU and one for the emulator threads
+    expect(g.cpu).toMatch(new RegExp(`/machine/qemu-\\d+-${NAME}-${g.pid}\\.libvirt-qemu$`));
     expect(g.vcpus).toHaveLength(2);
     expect(new Set(g.vcpus).size).toBe(2);
     expect(g.main.endsWith('/emulator')).toBe(true);

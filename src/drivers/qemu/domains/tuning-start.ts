@@ -11,9 +11,9 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { cputuneValues, memtuneValues } from '../../../conf/domain/sched-mem-edit.js';
 import { MEMORY_PARAM_UNLIMITED } from '../../../domain-tuning-sched.js';
 import {
-  type CgroupHost,
   cgroupHost,
   cpuGroups,
+  type GuestCgroup,
   placeGuest,
   removeGuest,
   setBandwidth,
@@ -31,7 +31,7 @@ export function cgroupsConsumed(enabled: boolean | undefined): CgroupConsumed {
 }
 
 /** The groups made per guest (by UUID), for their removal when it stops. */
-const placed = new Map<string, { host: CgroupHost; id: number; name: string }>();
+const placed = new Map<string, GuestCgroup>();
 
 interface QmpCpu {
   'cpu-index': number;
@@ -66,7 +66,7 @@ export async function placeStartingGuest(
       return n ? [{ id: Number(n[1]), tid: t['thread-id'] }] : [];
     }),
   });
-  placed.set(uuid, { host, id, name: def.name });
+  placed.set(uuid, g);
   const ct = cputuneValues(def);
   if (g.cpu && ct.cpu_shares !== 0) writeValue(g.cpu, 'cpu.shares', ct.cpu_shares);
   if (g.cpu && host.bandwidth)
@@ -92,5 +92,5 @@ export function releaseGuestCgroups(uuid: string): void {
   const p = placed.get(uuid);
   if (!p) return;
   placed.delete(uuid);
-  removeGuest(p.host, p.id, p.name);
+  removeGuest(p);
 }

@@ -98,17 +98,23 @@ function writable(dir: string): boolean {
   }
 }
 
-/** The group name of a running guest (libvirt's scope name without systemd). */
-export function guestGroupName(id: number, name: string): string {
+/**
+ * The group name of a running guest: libvirt's scope name without systemd,
+ * `qemu-<id>-<name>`, and QEMU's pid. libvirt's ids are unique on the host (one
+ * daemon); ours count per state root, so two roots (two test runs, two users of
+ * the library) may run a guest of the same id and name at once, and the pid
+ * keeps their groups apart. It also tells a stale group (its QEMU gone) apart.
+ */
+export function guestGroupName(id: number, name: string, pid: number): string {
   // a domain name has no '/'; a leading dot would hide the directory, so it is escaped
   const safe = name.replace(/^\./, '\\x2e');
-  return `qemu-${id}-${safe}.libvirt-qemu`;
+  return `qemu-${id}-${safe}-${pid}.libvirt-qemu`;
 }
 
 /** A guest's group directory in each controller. */
 export type GuestCgroup = Partial<Record<CgroupController, string>>;
 
-const GROUP_NAME = /^qemu-\d+-.*\.libvirt-qemu$/;
+const GROUP_NAME = /^qemu-\d+-.*-(\d+)\.libvirt-qemu$/;
 
 /**
  * The groups of a running guest, from the kernel's account of where its
@@ -145,7 +151,7 @@ export interface GuestThreads {
 
 /**
  * Makes the guest's groups and moves QEMU (`pid`, every thread) into them;
- * a group left by an earlier guest of the same id and name goes first.
+ * groups left by guests whose QEMU is gone go first.
  */
 export function placeGuest(
   host: CgroupHost,
@@ -154,13 +160,10 @@ export function placeGuest(
   pid: number,
   threads: GuestThreads,
 ): GuestCgroup {
-  removeGuest(host, id, name);
+  removeStale(host);
   const out: GuestCgroup = {};
   for (const [c, base] of Object.entries(host.dirs) as [CgroupController, string][]) {
-    const dir = join(base, 'machine', guestGroupName(id, name));
-    // another state root's guest of the same id and name (ids count per state root) keeps its group
-    if (existsSync(dir) && readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== '')
-      throw new VirError('OPERATION_FAILED', 'qemu', `cgroup ${dir} is in use by another guest`);
+    const dir = join(base, 'machine', guestGroupName(id, name, pid));
     makeGroup(dir);
     out[c] = dir;
     if (c === 'memory') {
@@ -206,17 +209,35 @@ function makeGroup(dir: string): void {
   }
 }
 
-/** Removes a stopped guest's groups (children first); what is still in use stays. */
-export function removeGuest(host: CgroupHost, id: number, name: string): void {
+/** Removes a stopped guest's groups (children first); what is still in use stays, for {@link removeStale}. */
+export function removeGuest(g: GuestCgroup): void {
+  for (const dir of Object.values(g)) removeGroup(dir);
+}
+
+function removeGroup(dir: string): void {
+  if (!existsSync(dir)) return;
+  try {
+    for (const sub of readdirSync(dir, { withFileTypes: true }))
+      if (sub.isDirectory()) rmdirSync(join(dir, sub.name));
+    rmdirSync(dir);
+  } catch {
+    // a thread still in it (QEMU not yet reaped): the next placement sweeps it
+  }
+}
+
+/** Removes the groups of guests whose QEMU no longer runs (a stop that came too early, a crash). */
+function removeStale(host: CgroupHost): void {
   for (const base of Object.values(host.dirs)) {
-    const dir = join(base, 'machine', guestGroupName(id, name));
-    if (!existsSync(dir)) continue;
+    const machine = join(base, 'machine');
+    let names: string[];
     try {
-      for (const sub of readdirSync(dir, { withFileTypes: true }))
-        if (sub.isDirectory()) rmdirSync(join(dir, sub.name));
-      rmdirSync(dir);
+      names = readdirSync(machine);
     } catch {
-      // a thread still in it (QEMU not yet reaped): the next start of this id and name retries
+      continue;
+    }
+    for (const n of names) {
+      const pid = GROUP_NAME.exec(n)?.[1];
+      if (pid !== undefined && !existsSync(`/proc/${pid}`)) removeGroup(join(machine, n));
     }
   }
 }
