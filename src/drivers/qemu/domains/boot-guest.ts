@@ -10,6 +10,7 @@
  */
 import { join } from 'node:path';
 import type { DomainDef } from '../../../conf/domain/index.js';
+import type { DomainDiskChangeEvent } from '../../../domain-events.js';
 import type { StartCallOptions } from '../../../driver.js';
 import {
   appendDomainLog,
@@ -34,6 +35,7 @@ import { verifyLiveCpu } from './live-cpu.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { clockToUtcBasis } from './rtc-offset.js';
 import { runnerGuestFromDef } from './runner-guest-from-def.js';
+import { applyStartupPolicies } from './startup-policy.js';
 
 /** How long a guest whose helper ended may take to end on its own (QEMU shutting down closes its helpers). */
 const HELPER_EXIT_GRACE_MS = 500;
@@ -51,6 +53,8 @@ export interface BootHost {
   readonly options: QemuDomainsOptions;
   runnerOptions(): RunnerOptions;
   adoptRunner(e: Entry, runner: QemuDomainRunner): void;
+  /** Sends a domain event of the boot (a disk dropped by its startup policy). */
+  forward?(ev: DomainDiskChangeEvent): void;
 }
 
 /**
@@ -69,10 +73,16 @@ export async function bootGuest(
   const live = cloneDef(def);
   refuseHostSideSettings(live);
   clockToUtcBasis(live);
+  // a fresh boot, or one that carries state over (a restore, an incoming migration, a revert)
+  const dropped = applyStartupPolicies(live, {
+    coldBoot: !incoming && !opts.fromSnapshot,
+    domain: { name: e.name, uuid: e.uuid, id: -1 },
+  });
   const guest = runnerGuestFromDef(live);
   const roots = { stateRoot: host.options.stateRoot, logRoot: host.options.logRoot };
   // The id first: the run directory (and the monitor socket in it) is named after it, as libvirt's.
   const id = host.runnerOptions().allocateId?.();
+  for (const ev of dropped) host.forward?.({ ...ev, domain: { ...ev.domain, id: id ?? -1 } });
   const paths = runnerPaths(roots, guest, id);
   prepareNvram(live);
   const lease = await allocateGraphicsPorts(live);

@@ -70,6 +70,7 @@ export class GuestRunners {
           options: this.options,
           runnerOptions: () => this.runnerOptions(),
           adoptRunner: (entry, runner) => this.adopt(entry, runner),
+          forward: (ev) => this.table.forward(ev),
         },
         e,
         def,
