@@ -28,12 +28,14 @@ import {
 } from '../lifecycle/index.js';
 import type { QmpClient } from '../qmp/index.js';
 import { applyPtyPaths, type QmpChardevInfo } from './chardev-aliases.js';
+import { startNodeRanges } from './disk-nodes.js';
 import { cloneDef, type Entry, signalOpt } from './domain-entry.js';
 import { allocateGraphicsPorts, releasePorts } from './graphics-ports.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import { verifyLiveCpu } from './live-cpu.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { clockToUtcBasis } from './rtc-offset.js';
+import { runFactsOf } from './run-facts.js';
 import { runnerGuestFromDef } from './runner-guest-from-def.js';
 import { applyStartupPolicies } from './startup-policy.js';
 
@@ -78,7 +80,9 @@ export async function bootGuest(
     coldBoot: !incoming && !opts.fromSnapshot,
     domain: { name: e.name, uuid: e.uuid, id: -1 },
   });
-  const guest = runnerGuestFromDef(live);
+  // the start's block node numbers, kept with the run so a re-attach names the nodes as this start did
+  const diskNodes = startNodeRanges(live);
+  const guest = { ...runnerGuestFromDef(live), driverData: runFactsOf({ diskNodes }) };
   const roots = { stateRoot: host.options.stateRoot, logRoot: host.options.logRoot };
   // The id first: the run directory (and the monitor socket in it) is named after it, as libvirt's.
   const id = host.runnerOptions().allocateId?.();
@@ -107,7 +111,7 @@ export async function bootGuest(
     }
     e.live = live;
     // what the last run's events learnt (block node numbers, the RTC's start) is this run's again
-    e.diskNodes = undefined;
+    e.diskNodes = diskNodes;
     e.rtcAdjustment0 = undefined;
     e.helpers = helpers;
     e.ports = lease;

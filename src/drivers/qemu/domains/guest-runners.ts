@@ -21,6 +21,7 @@ import { loadDomains, noticeForeign, refreshForeign } from './load-domains.js';
 import { acquireOwner, ownerPath, releaseOwner } from './owner-lock.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { applyRtcChange } from './rtc-offset.js';
+import { runFacts } from './run-facts.js';
 
 /** Next domain id per state root, so ids keep increasing across re-opens, as a daemon's do. */
 const nextIds = new Map<string, number>();
@@ -101,7 +102,7 @@ export class GuestRunners {
           continue;
         }
         const rtc = applyRtcChange(e.live, e, d.utcoffset);
-        if (rtc.changed && e.live) e.runner?.hotplug.setLiveXml(e.live.toXML());
+        if (rtc.changed && e.live) e.runner?.hotplug.setLiveXml(e.live.toXML(), runFacts(e));
         this.table.forward({ ...d, utcoffset: rtc.utcoffset });
       }
       return;
