@@ -107,7 +107,7 @@ export class GuestRunners {
       }
       return;
     }
-    if (ev.type === 'reboot') this.table.forward(ev);
+    if (ev.type === 'reboot' || ev.type === 'control-error') this.table.forward(ev);
     if (ev.type !== 'lifecycle') return;
     if (ev.event === 'stopped') {
       guestStopped(e, this.options);
