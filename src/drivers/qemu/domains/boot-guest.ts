@@ -174,11 +174,33 @@ async function readBackLive(live: DomainDef, qmp: QmpClient, signal: AbortSignal
  * up), leaving their runtime directory and the taps made for its bridge
  * interfaces (named from the live definition) to remove.
  */
-export function guestStopped(e: Entry, roots: RunnerRoots): void {
+export function guestStopped(e: Entry, roots: RunnerRoots & Pick<QemuDomainsOptions, 'networks'>): void {
   const helpers = e.helpers;
   e.helpers = undefined;
   if (helpers) void helpers.stop();
-  else void forgetGuestHelpers(roots, e.uuid, e.live);
+  else {
+    void forgetGuestHelpers(roots, e.uuid, e.live);
+    // the ports its interfaces took (at start or by a hot-plug), named in the live definition
+    void releaseLivePorts(roots.networks, e.live);
+  }
+}
+
+/** Gives back the network port of each `<interface type='network'>` of `live` (a stopped network took them already). */
+async function releaseLivePorts(
+  networks: QemuDomainsOptions['networks'],
+  live: DomainDef | undefined,
+): Promise<void> {
+  if (!networks?.lookupNetwork || !networks.portDelete) return;
+  for (const nic of live?.devices?.interfaces ?? []) {
+    const name = nic.source?.network;
+    const uuid = nic.source?.portid;
+    if (nic.type !== 'network' || name === undefined || uuid === undefined) continue;
+    try {
+      await networks.portDelete({ network: await networks.lookupNetwork({ name }), uuid });
+    } catch {
+      // the network is gone or stopped, and its ports with it
+    }
+  }
 }
 
 /**
