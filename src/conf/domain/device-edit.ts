@@ -279,13 +279,29 @@ export function formatDevice(kind: DeviceKind, d: unknown): string {
 
 /** Whether two definitions list the same devices, apart from kind `except`. */
 export function sameDevicesExcept(a: DomainDef, b: DomainDef, except: DeviceKind): boolean {
+  return devicesDifferingExcept(a, b, except).length === 0;
+}
+
+/**
+ * The devices of `b` (other than of kind `except`) that `a` does not have as
+ * they are, each by its opening tag (`<controller type='pci' index='1'
+ * model='pcie-root-port'>`), for an error that says which.
+ */
+export function devicesDifferingExcept(a: DomainDef, b: DomainDef, except: DeviceKind): string[] {
+  const out: string[] = [];
   for (const kind of Object.keys(LISTS) as DeviceKind[]) {
     if (kind === except) continue;
     const x = devicesOf(a, kind).map((d) => formatDevice(kind, d));
     const y = devicesOf(b, kind).map((d) => formatDevice(kind, d));
-    if (x.length !== y.length || x.some((s, i) => s !== y[i])) return false;
+    for (const [i, s] of y.entries()) {
+      if (x[i] === s) continue;
+      out.push((/^<[^>]*?\/?>/.exec(s)?.[0] ?? `<${kind}>`).replace(/\/>$/, '>'));
+    }
+    // a device the running guest has that the new definition lost
+    for (const s of x.slice(y.length))
+      out.push(`${(/^<[^>]*?\/?>/.exec(s)?.[0] ?? `<${kind}>`).replace(/\/>$/, '>')} (removed)`);
   }
-  return true;
+  return out;
 }
 
 /**

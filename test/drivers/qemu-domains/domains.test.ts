@@ -264,7 +264,7 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     const conn = await open();
     const xml = domainXml('vk-disk').replace(
       '<devices>',
-      "<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/nonexistent-vk.img'/><target dev='hda' bus='ide'/></disk>",
+      "<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/dev/null'/><target dev='hda' bus='ide'/></disk>",
     );
     const dom = await conn.defineDomain(xml);
     const err = await dom.start().then(
@@ -272,7 +272,7 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
       (e: unknown) => e,
     );
     expect(isVirError(err, 'OPERATION_FAILED'), String(err)).toBe(true);
-    expect(String((err as Error).message)).toContain('/nonexistent-vk.img');
+    expect(String((err as Error).message)).toContain('/dev/null');
     expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'failed' });
     expect(dom.id).toBe(-1);
     expect(qemuProcessesMentioning(roots.path)).toEqual([]);

@@ -10,6 +10,7 @@
  */
 import { join } from 'node:path';
 import type { DomainDef } from '../../../conf/domain/index.js';
+import type { DomainDiskChangeEvent } from '../../../domain-events.js';
 import type { StartCallOptions } from '../../../driver.js';
 import {
   appendDomainLog,
@@ -27,13 +28,16 @@ import {
 } from '../lifecycle/index.js';
 import type { QmpClient } from '../qmp/index.js';
 import { applyPtyPaths, type QmpChardevInfo } from './chardev-aliases.js';
+import { startNodeRanges } from './disk-nodes.js';
 import { cloneDef, type Entry, signalOpt } from './domain-entry.js';
 import { allocateGraphicsPorts, releasePorts } from './graphics-ports.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import { verifyLiveCpu } from './live-cpu.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { clockToUtcBasis } from './rtc-offset.js';
+import { runFactsOf } from './run-facts.js';
 import { runnerGuestFromDef } from './runner-guest-from-def.js';
+import { applyStartupPolicies } from './startup-policy.js';
 import { cgroupsConsumed, placeStartingGuest, releaseGuestCgroups } from './tuning-start.js';
 
 /** How long a guest whose helper ended may take to end on its own (QEMU shutting down closes its helpers). */
@@ -52,6 +56,8 @@ export interface BootHost {
   readonly options: QemuDomainsOptions;
   runnerOptions(): RunnerOptions;
   adoptRunner(e: Entry, runner: QemuDomainRunner): void;
+  /** Sends a domain event of the boot (a disk dropped by its startup policy). */
+  forward?(ev: DomainDiskChangeEvent): void;
 }
 
 /**
@@ -70,10 +76,18 @@ export async function bootGuest(
   const live = cloneDef(def);
   refuseHostSideSettings(live, cgroupsConsumed(host.options.cgroups));
   clockToUtcBasis(live);
-  const guest = runnerGuestFromDef(live);
+  // a fresh boot, or one that carries state over (a restore, an incoming migration, a revert)
+  const dropped = applyStartupPolicies(live, {
+    coldBoot: !incoming && !opts.fromSnapshot,
+    domain: { name: e.name, uuid: e.uuid, id: -1 },
+  });
+  // the start's block node numbers, kept with the run so a re-attach names the nodes as this start did
+  const diskNodes = startNodeRanges(live);
+  const guest = { ...runnerGuestFromDef(live), driverData: runFactsOf({ diskNodes }) };
   const roots = { stateRoot: host.options.stateRoot, logRoot: host.options.logRoot };
   // The id first: the run directory (and the monitor socket in it) is named after it, as libvirt's.
   const id = host.runnerOptions().allocateId?.();
+  for (const ev of dropped) host.forward?.({ ...ev, domain: { ...ev.domain, id: id ?? -1 } });
   const paths = runnerPaths(roots, guest, id);
   prepareNvram(live);
   const lease = await allocateGraphicsPorts(live);
@@ -98,7 +112,7 @@ export async function bootGuest(
     }
     e.live = live;
     // what the last run's events learnt (block node numbers, the RTC's start) is this run's again
-    e.diskNodes = undefined;
+    e.diskNodes = diskNodes;
     e.rtcAdjustment0 = undefined;
     e.helpers = helpers;
     e.ports = lease;
@@ -164,12 +178,34 @@ async function readBackLive(live: DomainDef, qmp: QmpClient, signal: AbortSignal
  * up), leaving their runtime directory and the taps made for its bridge
  * interfaces (named from the live definition) to remove.
  */
-export function guestStopped(e: Entry, roots: RunnerRoots): void {
+export function guestStopped(e: Entry, roots: RunnerRoots & Pick<QemuDomainsOptions, 'networks'>): void {
   releaseGuestCgroups(e.uuid);
   const helpers = e.helpers;
   e.helpers = undefined;
   if (helpers) void helpers.stop();
-  else void forgetGuestHelpers(roots, e.uuid, e.live);
+  else {
+    void forgetGuestHelpers(roots, e.uuid, e.live);
+    // the ports its interfaces took (at start or by a hot-plug), named in the live definition
+    void releaseLivePorts(roots.networks, e.live);
+  }
+}
+
+/** Gives back the network port of each `<interface type='network'>` of `live` (a stopped network took them already). */
+async function releaseLivePorts(
+  networks: QemuDomainsOptions['networks'],
+  live: DomainDef | undefined,
+): Promise<void> {
+  if (!networks?.lookupNetwork || !networks.portDelete) return;
+  for (const nic of live?.devices?.interfaces ?? []) {
+    const name = nic.source?.network;
+    const uuid = nic.source?.portid;
+    if (nic.type !== 'network' || name === undefined || uuid === undefined) continue;
+    try {
+      await networks.portDelete({ network: await networks.lookupNetwork({ name }), uuid });
+    } catch {
+      // the network is gone or stopped, and its ports with it
+    }
+  }
 }
 
 /**

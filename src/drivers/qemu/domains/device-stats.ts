@@ -10,8 +10,9 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { BlockInfo, BlockStats, InterfaceStats, MemoryStats } from '../../../domain-stats.js';
 import type { CallOptions, DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
+import { blockOf, type Disk, diskPath } from './block-stats.js';
 import { type Entry, isActive } from './domain-entry.js';
-import { ask, blockOf, type Disk, defOf, diskPath, guestMemory, swapped } from './guest-stats.js';
+import { ask, defOf, guestMemory, swapped } from './guest-stats.js';
 import type { MigrationSide } from './migration.js';
 import { imageSizes, netDevCounters, residentKiB } from './stats-sources.js';
 

@@ -22,6 +22,7 @@ import { memorySizeChanged } from './memory-size.js';
 import { acquireOwner, ownerPath, releaseOwner } from './owner-lock.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { applyRtcChange } from './rtc-offset.js';
+import { runFacts } from './run-facts.js';
 
 /** Next domain id per state root, so ids keep increasing across re-opens, as a daemon's do. */
 const nextIds = new Map<string, number>();
@@ -71,6 +72,7 @@ export class GuestRunners {
           options: this.options,
           runnerOptions: () => this.runnerOptions(),
           adoptRunner: (entry, runner) => this.adopt(entry, runner),
+          forward: (ev) => this.table.forward(ev),
         },
         e,
         def,
@@ -103,12 +105,12 @@ export class GuestRunners {
           continue;
         }
         const rtc = applyRtcChange(e.live, e, d.utcoffset);
-        if (rtc.changed && e.live) e.runner?.hotplug.setLiveXml(e.live.toXML());
+        if (rtc.changed && e.live) e.runner?.hotplug.setLiveXml(e.live.toXML(), runFacts(e));
         this.table.forward({ ...d, utcoffset: rtc.utcoffset });
       }
       return;
     }
-    if (ev.type === 'reboot') this.table.forward(ev);
+    if (ev.type === 'reboot' || ev.type === 'control-error') this.table.forward(ev);
     if (ev.type !== 'lifecycle') return;
     if (ev.event === 'stopped') {
       guestStopped(e, this.options);

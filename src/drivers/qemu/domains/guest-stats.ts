@@ -20,17 +20,11 @@ import type { CallOptions, DomainRef, DriverDomainStats } from '../../../driver.
 import { VirError } from '../../../errors.js';
 import { stateCodes } from '../../state-codes.js';
 import type { QmpClient } from '../qmp/index.js';
+import { blockGroup } from './block-stats.js';
 import { dirtyrateGroup } from './dirtyrate-stats.js';
 import { type Entry, isActive, refOf, stateOf } from './domain-entry.js';
 import type { MigrationSide } from './migration.js';
-import {
-  cpuTimes,
-  imageSizes,
-  netDevCounters,
-  residentKiB,
-  runQueueDelay,
-  schedWait,
-} from './stats-sources.js';
+import { cpuTimes, netDevCounters, residentKiB, runQueueDelay, schedWait } from './stats-sources.js';
 
 /** The groups this driver fills. */
 const SUPPORTED: readonly DomainStatsGroup[] = [
@@ -55,21 +49,6 @@ const QUERY_TIMEOUT_MS = 5_000;
 
 type Params = Record<string, DomainStatsValue>;
 type Side = Pick<MigrationSide, 'table' | 'enter'>;
-
-interface BlockReply {
-  qdev?: string;
-  device?: string;
-  inserted?: {
-    file?: string;
-    'node-name'?: string;
-    image?: { 'virtual-size'?: number; 'actual-size'?: number };
-  };
-}
-interface BlockStatsReply {
-  qdev?: string;
-  device?: string;
-  stats?: Record<string, number>;
-}
 
 export type { DomainStatsQuery };
 
@@ -97,16 +76,14 @@ export async function qemuDomainsStats(
       { field: 'groups' },
     );
   }
-  if (q.backing) {
-    throw new VirError('ARGUMENT_UNSUPPORTED', 'qemu', 'statistics of backing images are not supported yet', {
-      field: 'backing',
-    });
-  }
   await side.enter(opts);
   const groups = new Set<DomainStatsGroup>(q.groups.length === 0 ? SUPPORTED : q.groups);
   const entries = doms ? doms.map((d) => entryOf(side, d)) : filtered(side, q);
   return Promise.all(
-    entries.map(async (e) => ({ domain: refOf(e), params: await entryStats(e, groups, opts.signal) })),
+    entries.map(async (e) => ({
+      domain: refOf(e),
+      params: await entryStats(e, groups, q.backing, opts.signal),
+    })),
   );
 }
 
@@ -149,7 +126,12 @@ export async function ask(
   return out;
 }
 
-async function entryStats(e: Entry, groups: Set<DomainStatsGroup>, signal?: AbortSignal): Promise<Params> {
+async function entryStats(
+  e: Entry,
+  groups: Set<DomainStatsGroup>,
+  backing: boolean,
+  signal?: AbortSignal,
+): Promise<Params> {
   const p: Params = {};
   const state = stateOf(e);
   if (groups.has('state')) Object.assign(p, stateCodes(state));
@@ -185,7 +167,7 @@ async function entryStats(e: Entry, groups: Set<DomainStatsGroup>, signal?: Abor
   if (groups.has('balloon')) balloonGroup(p, e, def, r, pid);
   if (groups.has('vcpu')) vcpuGroup(p, def, r.cpus, pid);
   if (groups.has('interface') && runner) netGroup(p, def);
-  if (groups.has('block')) blockGroup(p, def, r.block, r.blockstats);
+  if (groups.has('block')) blockGroup(p, def, r.block, r.blockstats, backing);
   if (groups.has('iothread') && Array.isArray(r.iothreads)) iothreadGroup(p, r.iothreads);
   if (groups.has('vm')) vmGroup(p, r.vm);
   if (groups.has('dirtyrate')) dirtyrateGroup(p, r.dirtyrate);
@@ -287,67 +269,6 @@ function netGroup(p: Params, def: DomainDef | undefined) {
       [`net.${i}.tx.errs`]: c[`${tx}_errors`],
       [`net.${i}.tx.drop`]: c[`${tx}_dropped`],
     });
-  });
-}
-
-export type Disk = NonNullable<NonNullable<DomainDef['devices']>['disks']>[number];
-
-export function diskPath(d: Disk): string | undefined {
-  return d.source?.file ?? d.source?.dev;
-}
-
-/** The QEMU block device behind a disk: the `query-block` entry whose image is the disk's source. */
-export function blockOf(
-  d: Disk,
-  blocks: unknown,
-  stats: unknown,
-): { block?: BlockReply; stats?: Record<string, number> } {
-  const path = diskPath(d);
-  const block =
-    Array.isArray(blocks) && path
-      ? (blocks as BlockReply[]).find((b) => b.inserted?.file === path)
-      : undefined;
-  const key = block?.qdev || block?.device;
-  const s =
-    Array.isArray(stats) && key
-      ? (stats as BlockStatsReply[]).find((x) => (x.qdev || x.device) === key)
-      : undefined;
-  return { ...(block ? { block } : {}), ...(s?.stats ? { stats: s.stats } : {}) };
-}
-
-function blockGroup(p: Params, def: DomainDef | undefined, blocks: unknown, stats: unknown) {
-  const disks = def?.devices?.disks ?? [];
-  p['block.count'] = disks.length;
-  disks.forEach((d, i) => {
-    const b = `block.${i}.`;
-    p[`${b}name`] = d.target.dev;
-    const path = diskPath(d);
-    if (path) p[`${b}path`] = path;
-    const { block, stats: s } = blockOf(d, blocks, stats);
-    if (s) {
-      const pairs: [string, string][] = [
-        ['rd.reqs', 'rd_operations'],
-        ['rd.bytes', 'rd_bytes'],
-        ['rd.times', 'rd_total_time_ns'],
-        ['wr.reqs', 'wr_operations'],
-        ['wr.bytes', 'wr_bytes'],
-        ['wr.times', 'wr_total_time_ns'],
-        ['fl.reqs', 'flush_operations'],
-        ['fl.times', 'flush_total_time_ns'],
-        ['allocation', 'wr_highest_offset'],
-      ];
-      for (const [ours, theirs] of pairs) if (typeof s[theirs] === 'number') p[b + ours] = s[theirs];
-    }
-    // libvirt's index of the top image is its node's number (`libvirt-N-format`); a filter on top
-    // (copy-on-read, throttle) hides it, and the figure is left out then
-    const index = /^libvirt-(\d+)-(?:format|storage)$/.exec(block?.inserted?.['node-name'] ?? '')?.[1];
-    if (index !== undefined) p[`${b}backingIndex`] = Number(index);
-    const image = block?.inserted?.image;
-    const sizes = path && !image ? imageSizes(path, d.driver?.type) : undefined;
-    const capacity = image?.['virtual-size'] ?? sizes?.capacity;
-    const physical = image?.['actual-size'] ?? sizes?.physical;
-    if (capacity !== undefined) p[`${b}capacity`] = capacity;
-    if (physical !== undefined) p[`${b}physical`] = physical;
   });
 }
 

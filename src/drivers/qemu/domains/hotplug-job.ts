@@ -11,6 +11,7 @@ import { VirError } from '../../../errors.js';
 import { type Entry, isActive, type WriteFlags } from './domain-entry.js';
 import type { HotplugNetHost } from './hotplug-nic.js';
 import type { MigrationSide } from './migration.js';
+import { runFacts } from './run-facts.js';
 
 /** What the device calls need of the domain list (the same handles a migration gets). */
 export type HotplugSide = Pick<MigrationSide, 'jobs' | 'store' | 'owned' | 'enter' | 'prepare' | 'table'> & {
@@ -58,7 +59,7 @@ export function liveParts(e: Entry): { live: DomainDef; runner: NonNullable<Entr
 /** Keeps `next` as the live definition, in the status file too. */
 export function commitLive(e: Entry, next: DomainDef): void {
   e.live = next;
-  e.runner?.hotplug.setLiveXml(next.toXML());
+  e.runner?.hotplug.setLiveXml(next.toXML(), runFacts(e));
 }
 
 /** Writes `next` (when there is one) as the persistent definition. */

@@ -68,7 +68,11 @@ export async function plugNicHost(
     // the start's own step, on a copy holding only this interface: one port, its bridge into nic.source
     const one = cloneDef(next);
     if (one.devices) one.devices.interfaces = [nic];
-    release = (await host.networks.plugGuest(one)).release;
+    try {
+      release = (await host.networks.plugGuest(one)).release;
+    } catch (err) {
+      throw asThisNic(err, nic, field);
+    }
   }
   let made: Awaited<ReturnType<typeof plugTap>>;
   try {
@@ -99,6 +103,24 @@ export async function plugNicHost(
       release?.();
     },
   };
+}
+
+/** The copy's `interface[1]` in an error of `plugGuest` is the guest's `field`; the message names the NIC. */
+function asThisNic(err: unknown, nic: InterfaceDef, field: string): unknown {
+  if (!(err instanceof VirError)) return err;
+  const copy = '/domain/devices/interface[1]';
+  const at = err.field?.startsWith(copy) ? field + err.field.slice(copy.length) : (err.field ?? field);
+  const who = [
+    nic.alias?.name,
+    nic.mac?.address && `MAC ${nic.mac.address}`,
+    nic.target?.dev && `target ${nic.target.dev}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  return new VirError(err.code, err.domain, who ? `${err.message} (interface ${who})` : err.message, {
+    field: at,
+    cause: err,
+  });
 }
 
 /**

@@ -12,12 +12,12 @@
 
 import {
   addedDevice,
+  devicesDifferingExcept,
   devicesOf,
   type FoundDevice,
   findDevice,
   parseDeviceElement,
   readDevice,
-  sameDevicesExcept,
   xmlWithDevice,
   xmlWithoutDevice,
 } from '../../../conf/domain/device-edit.js';
@@ -124,11 +124,12 @@ export function attachDevice(
       else refuseLivePlug(added.kind, added.device, added.field);
       // what a start would refuse (host setup nothing does, unknown XML) is refused here too
       refuseHostSideSettings(next);
-      if (!sameDevicesExcept(base, next, added.kind))
+      const needs = devicesDifferingExcept(base, next, added.kind);
+      if (needs.length > 0)
         throw new VirError(
           'CONFIG_UNSUPPORTED',
           'qemu',
-          `the ${added.kind} needs devices the running guest does not have`,
+          `the ${added.kind} needs devices the running guest does not have: ${needs.join(', ')}`,
           {
             field: added.field,
           },

@@ -20,6 +20,7 @@ import { cloneDef, type Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
 import { reserveLivePorts, restoreLivePorts } from './graphics-ports.js';
 import { acquireOwner, liveOwner, ownerPath, releaseOwner, thisProcess } from './owner-lock.js';
+import { restoreRunFacts } from './run-facts.js';
 
 export type AdoptRunner = (e: Entry, runner: QemuDomainRunner) => void;
 
@@ -130,6 +131,8 @@ async function attachGuest(
       delete e.live.id;
       restoreLivePorts(e.live, guest.domainXml);
     }
+    // what the last process learnt of this run: node numbers of hot-plugged disks, the RTC's start
+    restoreRunFacts(e, guest.driverData);
   } catch {
     e.live = e.config && cloneDef(e.config);
   }

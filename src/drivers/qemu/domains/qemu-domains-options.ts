@@ -6,6 +6,7 @@
  * @module
  */
 import type { DomainDef } from '../../../conf/domain/index.js';
+import type { NetworkPortRef, NetworkRef } from '../../../driver-objects.js';
 import type { HelperBinaries, HelperSockets, RunnerCommand, RunnerPaths } from '../lifecycle/index.js';
 
 export interface QemuDomainsOptions {
@@ -44,6 +45,9 @@ export interface QemuDomainsOptions {
    */
   readonly networks?: {
     plugGuest(def: DomainDef): Promise<{ release(): void }>;
+    /** For the ports of a guest re-attached after a restart, which has no `release` handle. */
+    lookupNetwork?(key: { name: string }): Promise<NetworkRef>;
+    portDelete?(ref: NetworkPortRef): Promise<void>;
   };
   /**
    * Each guest in its own cgroups (`lifecycle/cgroup.ts`): the system

@@ -36,6 +36,7 @@ import {
   sendImage,
   writePartialHeader,
 } from '../lifecycle/index.js';
+import { type QmpMigrationStats, saveJobParams } from '../lifecycle/job-stats.js';
 import { cloneDef, type Entry, isActive, refOf } from './domain-entry.js';
 import { automaticPortsAgain } from './graphics-ports.js';
 import type { GuestRunners } from './guest-runners.js';
@@ -66,12 +67,26 @@ export async function saveDomain(
   await side.jobs.run(
     e.uuid,
     'save',
-    () => saveEntry(e, path ?? managedPath(side, e), path === undefined),
+    () =>
+      saveEntry(e, path ?? managedPath(side, e), path === undefined, (stats) =>
+        // libvirt's job-completed of a save: after the image is whole, before the guest stops
+        side.table.forward({
+          type: 'job-completed',
+          domain: refOf(e),
+          timestamp: Date.now(),
+          params: saveJobParams(stats),
+        }),
+      ),
     opts.signal,
   );
 }
 
-async function saveEntry(e: Entry, path: string, managed: boolean): Promise<void> {
+async function saveEntry(
+  e: Entry,
+  path: string,
+  managed: boolean,
+  completed: (stats: QmpMigrationStats) => void,
+): Promise<void> {
   const runner = e.runner;
   if (!runner || !e.live || !isActive(e))
     throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' is not running`);
@@ -111,9 +126,10 @@ async function saveEntry(e: Entry, path: string, managed: boolean): Promise<void
   });
   try {
     paused = await pauseForSave(m);
-    await m.migrateOut({ uri: sink.uri });
+    const { stats } = await m.migrateOut({ uri: sink.uri });
     await sink.done;
     completeHeader(path);
+    completed(stats);
   } catch (err) {
     sink.close();
     rmSync(path, { force: true });

@@ -30,8 +30,8 @@ export interface QmpMigrationStats {
   };
 }
 
-/** `VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN` and `_OUT`. */
-export const JOB_OPERATION = { migrationIn: 4, migrationOut: 5 } as const;
+/** `VIR_DOMAIN_JOB_OPERATION_SAVE`, `_MIGRATION_IN` and `_OUT`. */
+export const JOB_OPERATION = { save: 2, migrationIn: 4, migrationOut: 5 } as const;
 
 /** The parameters of a completed migration job, libvirt's names and types (counters `unsigned long long`). */
 export function migrationJobParams(m: QmpMigrationStats, operation: number): Record<string, TypedParamValue> {
@@ -63,5 +63,17 @@ export function migrationJobParams(m: QmpMigrationStats, operation: number): Rec
     disk_processed: 0n,
     disk_remaining: 0n,
   });
+  return out;
+}
+
+/**
+ * The parameters of a completed save (or managed save) job: a migration to
+ * the image file, reported as libvirt reports it, without the counters that
+ * are zero for a save (no disks copied, no bandwidth figure when QEMU gave none).
+ */
+export function saveJobParams(m: QmpMigrationStats): Record<string, TypedParamValue> {
+  const out = migrationJobParams(m, JOB_OPERATION.save);
+  for (const k of ['disk_total', 'disk_processed', 'disk_remaining']) delete out[k];
+  if (out.memory_bps === 0n) delete out.memory_bps;
   return out;
 }

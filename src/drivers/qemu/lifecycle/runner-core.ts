@@ -14,10 +14,10 @@ import { throwIfAborted, VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
 import type { QmpClient, QmpEvent } from '../qmp/index.js';
 import { appendDomainLog } from './domain-log.js';
-import { signalProcess } from './proc-info.js';
+import { isProcessAlive, signalProcess } from './proc-info.js';
 import { raceTimeout } from './race-timeout.js';
 import { type RunnerPaths, type RunnerRoots, runnerPaths } from './runner-command.js';
-import { EventHub } from './runner-events.js';
+import { EventHub, monitorBroke } from './runner-events.js';
 import type { RunnerGuest } from './runner-guest.js';
 import { writeStatus } from './status-file.js';
 
@@ -123,8 +123,12 @@ export class RunnerCore {
     this.qmp = qmp;
     qmp.onEvent((ev) => this.onQmpEvent(ev));
     const proc = this.proc;
-    void qmp.closed.then(() => {
-      if (this.qmp === qmp) this.onMonitorClosed?.();
+    void qmp.closed.then((why) => {
+      if (this.qmp !== qmp) return;
+      // libvirt's monitor error, not its end of file: garbage, or an I/O error, while QEMU lives
+      if (monitorBroke(why) && proc && isProcessAlive(proc.pid))
+        this.events.emit({ type: 'control-error', domain: this.ref, timestamp: Date.now() });
+      this.onMonitorClosed?.();
     });
     void proc?.gone.then(() => {
       if (this.proc === proc) this.onProcessGone();

@@ -6,7 +6,7 @@
  * @module
  */
 import type { DomainLifecycleEvent, DomainRef } from '../../../driver.js';
-import type { QmpEvent } from '../qmp/index.js';
+import type { QmpError, QmpEvent } from '../qmp/index.js';
 
 /** The guest reset (libvirt's `VIR_DOMAIN_EVENT_ID_REBOOT`). */
 export interface DomainRebootEvent {
@@ -23,7 +23,31 @@ export interface DomainMonitorEvent {
   readonly timestamp: number;
 }
 
-export type RunnerEvent = DomainLifecycleEvent | DomainRebootEvent | DomainMonitorEvent;
+/**
+ * The monitor broke while QEMU runs on (libvirt's `VIR_DOMAIN_EVENT_ID_CONTROL_ERROR`): QEMU sent
+ * what is not QMP, or the connection failed with an error rather than an end. The guest is left
+ * running; calls that need the monitor fail from then on.
+ */
+export interface DomainControlErrorEvent {
+  readonly type: 'control-error';
+  readonly domain: DomainRef;
+  readonly timestamp: number;
+}
+
+export type RunnerEvent =
+  | DomainLifecycleEvent
+  | DomainRebootEvent
+  | DomainMonitorEvent
+  | DomainControlErrorEvent;
+
+/**
+ * Whether the monitor ended the way libvirt calls a monitor error (its control-error event):
+ * QEMU sent what is not QMP, or the socket failed with an error. An end of file (QEMU closing
+ * it, as it does on its way out) or our own close is not one.
+ */
+export function monitorBroke(why: QmpError): boolean {
+  return why.reason === 'malformed' || (why.reason === 'closed' && why.cause !== undefined);
+}
 
 export type RunnerEventListener = (event: RunnerEvent) => void;
 

@@ -35,6 +35,11 @@ export interface RunnerGuest {
   readonly memballoon: boolean;
   /** The live domain XML, kept in the status file so a re-attached guest keeps its whole definition. */
   readonly domainXml: string;
+  /**
+   * What the driver learnt of the running guest beyond its XML (block node numbers of hot-plugged
+   * disks, the RTC's start adjustment), kept in the status file for a re-attach; opaque to the runner.
+   */
+  readonly driverData?: unknown;
 }
 
 /** Actions libvirt's QEMU driver accepts for each event (others are refused at start). */

@@ -22,9 +22,13 @@ export class RunnerHotplug {
     return this.#core.job(job, () => fn(this.#core.requireMonitor()), signal);
   }
 
-  /** Replaces the live domain XML the status file keeps. */
-  setLiveXml(domainXml: string): void {
-    this.#core.guest = { ...this.#core.guest, domainXml };
+  /** Replaces the live domain XML the status file keeps, and with `driverData` the driver's facts (else kept). */
+  setLiveXml(domainXml: string, driverData?: unknown): void {
+    this.#core.guest = {
+      ...this.#core.guest,
+      domainXml,
+      ...(driverData !== undefined ? { driverData } : {}),
+    };
     this.#core.writeStatus();
   }
 

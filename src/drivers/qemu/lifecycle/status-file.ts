@@ -6,7 +6,9 @@
  * records the process identity (pid plus its start time and executable, so
  * a re-used pid is never mistaken for our QEMU), the monitor socket, the
  * state and reason, the runner's pending lifecycle facts, what the runner
- * knows of the guest, and the live domain XML (with its id).
+ * knows of the guest (with the driver's own facts, `driverData`: node
+ * numbers of plugged disks, the RTC's start adjustment), and the live
+ * domain XML (with its id).
  *
  * @module
  */

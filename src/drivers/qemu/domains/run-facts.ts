@@ -1,0 +1,66 @@
+/**
+ * What the driver learns of a running guest beyond its live XML, kept in
+ * the status file (the runner's opaque `driverData`) so that a process that
+ * re-attaches the guest knows it too, as libvirt keeps such facts in its
+ * `<domstatus>`:
+ *
+ * - the block node numbers of each disk (`libvirt-N-*`): the start's, and
+ *   those each hot-plug or media change chose. Counted again from the live
+ *   XML after a restart they would be wrong as soon as a disk was plugged,
+ *   and events naming a node would name another disk;
+ * - the adjustment a variable clock started with (libvirt's `adjustment0`):
+ *   QEMU's RTC_CHANGE offsets count from it, while the live XML's
+ *   `adjustment` has moved with the guest's changes.
+ *
+ * @module
+ */
+import type { DiskNodeRange } from './disk-nodes.js';
+
+/** The facts, as the status file keeps them. */
+export interface RunFacts {
+  readonly diskNodes?: readonly DiskNodeRange[];
+  readonly rtcAdjustment0?: number;
+}
+
+/** The facts of `e` to write with its live XML. */
+export function runFacts(e: {
+  diskNodes?: DiskNodeRange[] | undefined;
+  rtcAdjustment0?: number | undefined;
+}): RunFacts {
+  return runFactsOf(e);
+}
+
+/** The facts from their parts (those not known yet left out). */
+export function runFactsOf(parts: {
+  diskNodes?: readonly DiskNodeRange[] | undefined;
+  rtcAdjustment0?: number | undefined;
+}): RunFacts {
+  return {
+    ...(parts.diskNodes ? { diskNodes: parts.diskNodes.map((r) => ({ ...r })) } : {}),
+    ...(parts.rtcAdjustment0 !== undefined ? { rtcAdjustment0: parts.rtcAdjustment0 } : {}),
+  };
+}
+
+/** Puts the facts a status file kept back on the entry; what is missing or malformed stays unknown. */
+export function restoreRunFacts(
+  e: { diskNodes?: DiskNodeRange[] | undefined; rtcAdjustment0?: number | undefined },
+  data: unknown,
+): void {
+  if (!data || typeof data !== 'object') return;
+  const d = data as { diskNodes?: unknown; rtcAdjustment0?: unknown };
+  if (Array.isArray(d.diskNodes) && d.diskNodes.every(isRange))
+    e.diskNodes = d.diskNodes.map((r) => ({ ...r }));
+  if (typeof d.rtcAdjustment0 === 'number' && Number.isFinite(d.rtcAdjustment0))
+    e.rtcAdjustment0 = d.rtcAdjustment0;
+}
+
+function isRange(r: unknown): r is DiskNodeRange {
+  const x = r as DiskNodeRange;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    Number.isSafeInteger(x.first) &&
+    Number.isSafeInteger(x.count) &&
+    typeof x.target === 'string'
+  );
+}
