@@ -16,15 +16,17 @@ import { VirError } from '../../../errors.js';
 import type { QmpClient } from '../qmp/index.js';
 import { cloneDef, type Entry } from './domain-entry.js';
 import {
+  HOSTDEV_ALIAS_AFTER,
   hostdevNodes,
   nextHostdevAlias,
   plugHostdev,
   reattachHostdev,
   refuseHostdevPlug,
+  setAliasAfter,
   stampHostdevAliases,
 } from './hotplug-hostdev.js';
 import type { HotplugSide } from './hotplug-job.js';
-import { aliasOf, setAlias } from './hotplug-kinds.js';
+import { aliasOf } from './hotplug-kinds.js';
 import { plugVsock, refuseVsockPlug, VSOCK_ALIAS, vsockCids } from './hotplug-vsock.js';
 
 /** The kinds this module plugs live. */
@@ -41,7 +43,7 @@ function lives(side: HotplugSide): Array<{ name: string; live: DomainDef }> {
 export function stampHostKindAliases(live: DomainDef): void {
   stampHostdevAliases(live);
   const v = live.devices?.vsock;
-  if (v && aliasOf(v) === undefined) setAlias(v, VSOCK_ALIAS);
+  if (v && aliasOf(v) === undefined) setAliasAfter(v, VSOCK_ALIAS, ['cid']);
 }
 
 /** Refuses, before anything is sent, what the kind does not plug live (libvirt's rules). */
@@ -86,6 +88,11 @@ export function hostKindAlias(base: DomainDef, added: FoundDevice): string {
   const user = aliasOf(added.device);
   if (user?.startsWith('ua-')) return user;
   return added.kind === 'vsock' ? VSOCK_ALIAS : nextHostdevAlias(base);
+}
+
+/** Writes the alias into the device where libvirt has it. */
+export function setHostKindAlias(added: FoundDevice, alias: string): void {
+  setAliasAfter(added.device, alias, added.kind === 'vsock' ? ['cid'] : HOSTDEV_ALIAS_AFTER);
 }
 
 /** Plugs the device (id `alias`) with its kind's host work. */

@@ -19,7 +19,7 @@
 import { readdirSync } from 'node:fs';
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { unknownContent } from '../../../conf/binding.js';
+import { setUnknownContent, unknownContent } from '../../../conf/binding.js';
 import type { FoundDevice } from '../../../conf/domain/device-edit.js';
 import type { HostdevDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
@@ -31,7 +31,7 @@ import { UsbAddresses } from '../command-line/usb-addresses.js';
 import { detachPci, reattachPci } from '../nodedev/detach.js';
 import type { HostDevice } from '../nodedev/host-devices.js';
 import type { QmpClient } from '../qmp/index.js';
-import { aliasOf, setAlias } from './hotplug-kinds.js';
+import { aliasOf } from './hotplug-kinds.js';
 import { nextNodeNumber, qemuVersion } from './hotplug-live.js';
 import { type PlugStep, plugSteps, runSteps } from './hotplug-qmp.js';
 
@@ -129,13 +129,31 @@ export function refuseUnknownBus(base: DomainDef, address: unknown, field: strin
   );
 }
 
+/**
+ * Gives a host device or vsock its `<alias>` (replacing any) where libvirt
+ * writes it: after the host device's source and boot order, the vsock's CID.
+ */
+export function setAliasAfter(device: object, name: string, after: readonly string[]): void {
+  const c = unknownContent(device) ?? { attrs: [], nodes: [] };
+  const nodes = c.nodes.filter((n) => !(n.node.type === 'element' && n.node.name === 'alias'));
+  const present = after.filter((k) => (device as Record<string, unknown>)[k] !== undefined);
+  nodes.push({
+    after: present[present.length - 1] ?? null,
+    node: { type: 'element', name: 'alias', attrs: [{ name: 'name', value: name }], children: [] },
+  });
+  setUnknownContent(device, { attrs: c.attrs, nodes });
+}
+
+/** Where a host device's alias goes. */
+export const HOSTDEV_ALIAS_AFTER = ['source', 'boot'] as const;
+
 /** Writes the start's ids of the host devices as aliases into the live definition, where one has none. */
 export function stampHostdevAliases(live: DomainDef): void {
   let n = (live.devices?.interfaces ?? []).filter((i) => i.type === 'hostdev').length;
   for (const h of live.devices?.hostdevs ?? []) {
     const a = aliasOf(h);
     if (a?.startsWith('ua-')) continue;
-    if (a === undefined) setAlias(h, `hostdev${n}`);
+    if (a === undefined) setAliasAfter(h, `hostdev${n}`, HOSTDEV_ALIAS_AFTER);
     n++;
   }
 }
@@ -205,7 +223,7 @@ function scsiGeneric(sysRoot: string, field: string) {
 }
 
 /** The monitor steps that make `h` (id `alias`) in the guest, with the start's builder. */
-async function hostdevSteps(
+export async function hostdevSteps(
   qmp: QmpClient,
   next: DomainDef,
   h: HostdevDef,

@@ -37,6 +37,7 @@ import {
   refuseHostdevTwice,
   refuseHostKindPlug,
   releaseHostKind,
+  setHostKindAlias,
   stampHostKindAliases,
   withoutManaged,
 } from './hotplug-host-kinds.js';
@@ -153,7 +154,8 @@ export function attachDevice(
         : host
           ? hostKindAlias(base, added)
           : '';
-      if ((other && added.kind !== 'controller') || host) setAlias(added.device, alias);
+      if (other && added.kind !== 'controller') setAlias(added.device, alias);
+      if (host) setHostKindAlias(added, alias);
       const paths = { domainDir: runner.paths.runDir, monitor: { path: runner.paths.monitorSocket } };
       let first: number | undefined;
       // the interface's tap and network port first, as a start makes them before QEMU
