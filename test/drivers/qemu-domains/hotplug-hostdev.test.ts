@@ -427,6 +427,22 @@ describe.skipIf(SKIP !== '')(
         dom.detachDevice("<vsock model='virtio'><cid auto='yes'/></vsock>", { live: true }),
       );
       expect(none).toMatchObject({ code: 'DEVICE_MISSING', message: 'matching vsock device not found' });
+      // the persistent definition takes one, refuses a second, and a detach names it by model and CID
+      await dom.attachDevice("<vsock model='virtio'><cid auto='no' address='42'/></vsock>", { config: true });
+      expect(await dom.getXML({ inactive: true })).toContain("address='42'");
+      const second = await failure(
+        dom.attachDevice("<vsock model='virtio'><cid auto='yes'/></vsock>", { config: true }),
+      );
+      expect(second).toMatchObject({
+        code: 'OPERATION_INVALID',
+        message: 'domain already has a vsock device',
+      });
+      const other = await failure(
+        dom.detachDevice("<vsock model='virtio'><cid auto='no' address='43'/></vsock>", { config: true }),
+      );
+      expect(other.code).toBe('DEVICE_MISSING');
+      await dom.detachDevice("<vsock model='virtio'><cid auto='no' address='42'/></vsock>", { config: true });
+      expect(await dom.getXML({ inactive: true })).toBe(before[1]);
     });
 
     it("the device_add options are properties of QEMU's own devices (device-list-properties)", async () => {

@@ -103,6 +103,8 @@ async function withAdded(
       );
   }
   if (kind === 'hostdev') refuseHostdevTwice(def, readDevice(kind, el) as HostdevDef);
+  if (kind === 'vsock' && def.devices?.vsock)
+    throw new VirError('OPERATION_INVALID', 'qemu', 'domain already has a vsock device', { field: '/vsock' });
   const next = await side.prepare(xmlWithDevice(def, el, { inactive }), signal);
   return { next, added: addedDevice(def, next, kind) };
 }
