@@ -12,6 +12,7 @@
 import { VirError } from '../../errors.js';
 import { parseXml, serializeXml, type XmlElement, type XmlNode } from '../../xml/index.js';
 import { type ElementMapper, unknownContent } from '../binding.js';
+import { findHostdevIndex, vsockMatches } from './device-match.js';
 import {
   type ChardevDef,
   type ControllerDef,
@@ -361,6 +362,12 @@ export function findDevice(def: DomainDef, xml: string): FoundDevice & DeviceEle
     );
     if (i >= 0) return found(i);
     throw missing(`device not present in domain configuration`, kind, '@index');
+  }
+  if (kind === 'hostdev') return found(findHostdevIndex(list as HostdevDef[], probe as HostdevDef));
+  if (kind === 'vsock') {
+    const i = list.findIndex((d) => vsockMatches(d as VsockDef, probe as VsockDef));
+    if (i >= 0) return found(i);
+    throw missing('matching vsock device not found', kind);
   }
   const key = formatDevice(kind, stripIdentity(probe));
   const i = list.findIndex((d) => formatDevice(kind, stripIdentity(d)) === key);

@@ -6,7 +6,8 @@
  * `null` for memory only), `configDir`, `stateDir`, `runDir`, `logDir`, the helper
  * binaries `swtpm` and `swtpmSetup`, the timeouts `qmpTimeout`, `startTimeout`
  * and `shutdownTimeout` (milliseconds, see options.ts), `storagePoolRoots`
- * (more directories a session pool may use); each
+ * (more directories a session pool may use), `sysRoot` and `vhostVsock`
+ * (where device hotplug finds the host's devices: `/sys`, `/dev/vhost-vsock`); each
  * root also has an environment variable (see paths.ts). CPU models and
  * host-model come from the CPU engine's shipped database.
  *
@@ -86,6 +87,18 @@ export const qemuDriver: DriverFactory = {
       helpers.bridgeHelper = bridgeHelper;
     }
     if (Object.keys(helpers).length > 0) options.helperBinaries = helpers;
+    // where device hotplug finds the host's devices (tests point these at copies)
+    const hostRoots: { sysRoot?: string; vhostVsock?: string } = {};
+    for (const key of ['sysRoot', 'vhostVsock'] as const) {
+      const v = driverOptions[key];
+      if (v === undefined) continue;
+      if (typeof v !== 'string' || !v.startsWith('/'))
+        throw new VirError('INVALID_ARG', 'qemu', `driver option '${key}' must be an absolute path`, {
+          field: key,
+        });
+      hostRoots[key] = v;
+    }
+    if (Object.keys(hostRoots).length > 0) options.hostdevRoots = hostRoots;
     const poolRoots = driverOptions.storagePoolRoots;
     if (poolRoots !== undefined) {
       if (

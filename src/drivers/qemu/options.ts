@@ -48,4 +48,8 @@ export type QemuDriverOptions = {
   storagePoolRoots?: readonly string[];
   /** qemu.conf's `bridge_helper` for bridges joined as a user: a name or a path; default `qemu-bridge-helper`. */
   bridgeHelper?: string;
+  /** Where device hotplug reads the host's devices (absolute path); default `/sys`. */
+  sysRoot?: string;
+  /** The vhost-vsock device a hot-plugged `<vsock>` needs (absolute path); default `/dev/vhost-vsock`. */
+  vhostVsock?: string;
 };

@@ -55,6 +55,7 @@ import * as devStats from './domains/device-stats.js';
 import type { Entry } from './domains/domain-entry.js';
 import * as stats from './domains/guest-stats.js';
 import { type DeviceCall, type HotplugSide, hotplug } from './domains/hotplug.js';
+import type { HostdevRoots } from './domains/hotplug-hostdev.js';
 import type { MigrationSide } from './domains/index.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
 import { type MonitorOpts, monitorCommand, screenshot } from './domains/monitor-calls.js';
@@ -76,6 +77,8 @@ export interface QemuConnectionOptions {
   kvm?: boolean;
   /** Helper binaries (swtpm, swtpm_setup); default: found on PATH. */
   helperBinaries?: HelperBinaries;
+  /** Where device hotplug finds the host's devices: `/sys` and `/dev/vhost-vsock` unless given. */
+  hostdevRoots?: HostdevRoots;
   /** The driver option `storagePoolRoots`: more directories a session pool may use. */
   storagePoolRoots?: readonly string[];
   /** The driver options of the same names, in milliseconds (see options.ts). */
@@ -122,6 +125,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   #closed = false;
   readonly #domains: QemuDomains;
   readonly #domainOptions: QemuDomainsOptions;
+  readonly #hostdevRoots: HostdevRoots | undefined;
   /** `dir` storage pools on these roots (storage/). */
   readonly storage: QemuStorage;
   /** The host's devices from sysfs (nodedev/). */
@@ -147,6 +151,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
       options.paths.mode === 'session' ? sessionPoolRoots(options.paths, options.storagePoolRoots) : null,
     );
     this.nodeDevices = new QemuNodeDevices({ privileged: options.paths.mode === 'system' });
+    this.#hostdevRoots = options.hostdevRoots;
     this.#domainOptions = {
       configRoot: options.paths.configDir,
       stateRoot: options.paths.stateDir,
@@ -358,7 +363,8 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   #hotplugSide(): HotplugSide {
     const bridgeHelper = this.#domainOptions.helperBinaries?.bridgeHelper;
     const hostNet = { networks: this.networks, ...(bridgeHelper !== undefined ? { bridgeHelper } : {}) };
-    return { ...this.#domains.migrationSide(), hostNet };
+    const roots = this.#hostdevRoots;
+    return { ...this.#domains.migrationSide(), hostNet, ...(roots ? { hostdevRoots: roots } : {}) };
   }
   domainAttachDevice: DeviceCall = (d, x, o) => hotplug.attach(this.#hotplugSide(), d, x, o);
   domainDetachDevice: DeviceCall = (d, x, o) => hotplug.detach(this.#hotplugSide(), d, x, o);

@@ -9,6 +9,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { type Entry, isActive, type WriteFlags } from './domain-entry.js';
+import type { HostdevRoots } from './hotplug-hostdev.js';
 import type { HotplugNetHost } from './hotplug-nic.js';
 import type { MigrationSide } from './migration.js';
 import { runFacts } from './run-facts.js';
@@ -17,6 +18,8 @@ import { runFacts } from './run-facts.js';
 export type HotplugSide = Pick<MigrationSide, 'jobs' | 'store' | 'owned' | 'enter' | 'prepare' | 'table'> & {
   /** The networks and bridge helper of the same roots, for an interface's host end. */
   readonly hostNet?: HotplugNetHost;
+  /** Where host devices and `/dev/vhost-vsock` are looked for (tests; default the host's own). */
+  readonly hostdevRoots?: HostdevRoots;
 };
 
 /** Which of the definitions a call changes. */

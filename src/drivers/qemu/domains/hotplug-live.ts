@@ -181,7 +181,7 @@ export async function diskNodeNames(
 }
 
 /** The next free `libvirt-N-*` number: above every node QEMU has. */
-async function nextNodeNumber(qmp: QmpClient): Promise<number> {
+export async function nextNodeNumber(qmp: QmpClient): Promise<number> {
   const nodes = await qmp.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes');
   let max = 0;
   for (const x of nodes) {

@@ -24,6 +24,7 @@ import {
 import type {
   ControllerDef,
   DiskDef,
+  HostdevDef,
   InterfaceDef,
   MemoryDeviceDef,
 } from '../../../conf/domain/devices/index.js';
@@ -33,6 +34,19 @@ import { VirError } from '../../../errors.js';
 import { diskSourcePath, firstPluggedNode, nodeRanges, pluggedRange } from './disk-nodes.js';
 import { cloneDef, refOf, type WriteFlags } from './domain-entry.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
+import {
+  HOST_KINDS,
+  hostKindAlias,
+  hostKindLiveId,
+  hostKindNodes,
+  plugHostKind,
+  refuseHostdevTwice,
+  refuseHostKindPlug,
+  releaseHostKind,
+  setHostKindAlias,
+  stampHostKindAliases,
+  withoutManaged,
+} from './hotplug-host-kinds.js';
 import { commitConfig, commitLive, type HotplugSide, inJob, liveParts } from './hotplug-job.js';
 import {
   freeAlias,
@@ -95,6 +109,9 @@ async function withAdded(
         { field: '/disk/target/@dev' },
       );
   }
+  if (kind === 'hostdev') refuseHostdevTwice(def, readDevice(kind, el) as HostdevDef);
+  if (kind === 'vsock' && def.devices?.vsock)
+    throw new VirError('OPERATION_INVALID', 'qemu', 'domain already has a vsock device', { field: '/vsock' });
   const next = await side.prepare(xmlWithDevice(def, el, { inactive }), signal);
   return { next, added: addedDevice(def, next, kind) };
 }
@@ -118,12 +135,16 @@ export function attachDevice(
       const base = cloneDef(live);
       nicAliases(base);
       for (const k of OTHER_KINDS) stampAliases(base, k);
+      stampHostKindAliases(base);
       const { next, added } = await withAdded(side, base, xml, false, opts.signal);
       const other = OTHER_KINDS.has(added.kind);
+      const host = HOST_KINDS.has(added.kind);
       if (other) refuseOtherPlug(base, added.kind, added.device, added.field);
+      else if (host) await refuseHostKindPlug(side, e, base, added);
       else refuseLivePlug(added.kind, added.device, added.field);
-      // what a start would refuse (host setup nothing does, unknown XML) is refused here too
-      refuseHostSideSettings(next);
+      // what a start would refuse (host setup nothing does, unknown XML) is refused here too;
+      // the managed host device plugged now is bound to vfio-pci by the plug itself
+      refuseHostSideSettings(host ? withoutManaged(next, added) : next);
       const needs = devicesDifferingExcept(base, next, added.kind);
       if (needs.length > 0)
         throw new VirError(
@@ -138,8 +159,13 @@ export function attachDevice(
         const n = added.device as InterfaceDef;
         if (!n.alias?.name.startsWith('ua-')) n.alias = { name: freeNicAlias(base) };
       }
-      const alias = other ? freeAlias(base, added.kind, added.device) : '';
+      const alias = other
+        ? freeAlias(base, added.kind, added.device)
+        : host
+          ? hostKindAlias(base, added)
+          : '';
       if (other && added.kind !== 'controller') setAlias(added.device, alias);
+      if (host) setHostKindAlias(added, alias);
       const paths = { domainDir: runner.paths.runDir, monitor: { path: runner.paths.monitorSocket } };
       let first: number | undefined;
       // the interface's tap and network port first, as a start makes them before QEMU
@@ -153,6 +179,10 @@ export function attachDevice(
           async (qmp) => {
             if (other) {
               await plugOther(qmp, next, added, alias, paths, opts.signal);
+              return;
+            }
+            if (host) {
+              await plugHostKind(side, qmp, next, added, alias, opts.signal);
               return;
             }
             const steps = await plugCommands(qmp, next, added.kind, added.device, added.field, nicHost);
@@ -171,7 +201,7 @@ export function attachDevice(
       if (added.kind === 'memory') syncMemoryTotals(e, next, added.device as MemoryDeviceDef, 1);
       commitLive(e, next);
       // libvirt's qemuDomainAttachDeviceLive: once QEMU took the device, `device-added` with its alias
-      const devAlias = other ? alias : liveId(next, added.kind, added.device);
+      const devAlias = other || host ? alias : liveId(next, added.kind, added.device);
       side.table.forward({ type: 'device-added', domain: refOf(e), timestamp: Date.now(), devAlias });
     }
     commitConfig(side, e, config);
@@ -198,10 +228,12 @@ export function detachDevice(
       const { live, runner } = liveParts(e);
       nicAliases(live);
       for (const k of OTHER_KINDS) stampAliases(live, k);
+      stampHostKindAliases(live);
       const f = findDevice(live, xml);
       const other = OTHER_KINDS.has(f.kind);
+      const host = HOST_KINDS.has(f.kind);
       if (other) refuseOtherUnplug(live, f.kind, f.device, f.field);
-      else if (f.kind !== 'disk' && f.kind !== 'interface')
+      else if (!host && f.kind !== 'disk' && f.kind !== 'interface')
         throw new VirError(
           'CONFIG_UNSUPPORTED',
           'qemu',
@@ -222,11 +254,20 @@ export function detachDevice(
             field: `${f.field}/@device`,
           },
         );
-      const id = other ? otherLiveId(f.kind, f.device) : liveId(live, f.kind, f.device);
+      const id = other
+        ? otherLiveId(f.kind, f.device)
+        : host
+          ? hostKindLiveId(f)
+          : liveId(live, f.kind, f.device);
       await runner.hotplug.monitorJob(
         'detach-device',
         async (qmp) => {
-          const nodes = f.kind === 'disk' ? await diskNodeNames(qmp, f.device as DiskDef, id, f.field) : [];
+          const nodes =
+            f.kind === 'disk'
+              ? await diskNodeNames(qmp, f.device as DiskDef, id, f.field)
+              : host
+                ? await hostKindNodes(qmp, f, id)
+                : [];
           const release = async () => {
             for (const node of nodes)
               await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => {});
@@ -236,6 +277,7 @@ export function detachDevice(
             }
             for (const c of releaseOther(f.kind, f.device, id))
               await qmp.execute(c.command, c.args).catch(() => {});
+            if (host) await releaseHostKind(side, f);
           };
           const drop = () => {
             const now = e.live;
@@ -244,7 +286,9 @@ export function detachDevice(
             const list = devicesOf(now, f.kind);
             const at = list.indexOf(f.device);
             if (at < 0) return;
-            list.splice(at, 1);
+            // the one vsock is no list: devicesOf wrapped it
+            if (f.kind === 'vsock' && now.devices) delete now.devices.vsock;
+            else list.splice(at, 1);
             if (f.kind === 'memory') syncMemoryTotals(e, now, f.device as MemoryDeviceDef, -1);
             commitLive(e, now);
           };
