@@ -8,6 +8,7 @@ import type { DomainEvent } from '../../driver.js';
 import { parseCount } from '../args.js';
 import { CliError, type CommandDef } from '../command.js';
 import { eventLine } from '../format.js';
+import { printEvents } from './event-loop.js';
 
 const EVENT_TYPES = ['lifecycle'] as const;
 
@@ -51,30 +52,17 @@ const event: CommandDef = {
     const domainKey = opts.str('domain');
     const uuid = domainKey === undefined ? undefined : (await ctx.domain(domainKey)).uuid;
 
-    const stop = new AbortController();
-    const onInterrupt = () => stop.abort('interrupt');
-    ctx.signal.addEventListener('abort', onInterrupt, { once: true });
-    const timer = timeout === undefined ? undefined : setTimeout(() => stop.abort('timeout'), timeout * 1000);
-    let count = 0;
-    try {
-      const stream = (await ctx.conn()).events({
-        signal: stop.signal,
-        ...(uuid !== undefined ? { filter: (e: DomainEvent) => e.domain.uuid === uuid } : {}),
-      });
-      for await (const e of stream) {
-        ctx.out(eventLine(e, opts.flag('timestamp')));
-        count++;
-        if (!opts.flag('loop')) break;
-      }
-    } finally {
-      if (timer) clearTimeout(timer);
-      ctx.signal.removeEventListener('abort', onInterrupt);
-    }
-    if (stop.signal.reason === 'interrupt') ctx.out('event loop interrupted');
-    else if (stop.signal.reason === 'timeout') ctx.out('event loop timed out');
-    ctx.out(`events received: ${count}`);
     // as virsh: a wait that saw no event fails
-    return count > 0;
+    return printEvents(ctx, {
+      timeout,
+      loop: opts.flag('loop'),
+      stream: async (signal) =>
+        (await ctx.conn()).events({
+          signal,
+          ...(uuid !== undefined ? { filter: (e: DomainEvent) => e.domain.uuid === uuid } : {}),
+        }),
+      line: (e) => eventLine(e, opts.flag('timestamp')),
+    });
   },
 };
 

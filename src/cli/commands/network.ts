@@ -12,6 +12,7 @@ import type { OptSpec } from '../args.js';
 import { CliError, type CommandContext, type CommandDef } from '../command.js';
 import { field, table } from '../format.js';
 import { tryTo } from '../libvirt-words.js';
+import { listFilter, objectCommands, sortByName, yesNo } from './object-commands.js';
 
 /** The network option of the network commands. */
 export const NETWORK_OPT: OptSpec = {
@@ -36,9 +37,15 @@ export async function lookupNetwork(ctx: CommandContext, key: string): Promise<N
   return tryTo(`failed to get network '${key}'`, () => conn.networks.lookup(key));
 }
 
-function yesNo(b: boolean): string {
-  return b ? 'yes' : 'no';
-}
+const kit = objectCommands({
+  group: 'network',
+  title: 'Network',
+  opt: NETWORK_OPT,
+  fileOpt: NET_FILE,
+  lookup: lookupNetwork,
+  define: (conn, xml) => conn.networks.define(xml),
+  create: (conn, xml) => conn.networks.create(xml),
+});
 
 const list: CommandDef = {
   name: 'net-list',
@@ -58,17 +65,9 @@ const list: CommandDef = {
       throw new CliError('Only one argument from --table, --name and --uuid may be specified.');
     }
     const conn = await ctx.conn();
-    // as in virsh, --all and --inactive together ask for both states
-    const active = opts.flag('all') ? undefined : !opts.flag('inactive');
-    const persistent =
-      opts.flag('persistent') === opts.flag('transient') ? undefined : opts.flag('persistent');
-    const nets = await tryTo('Failed to list networks', () =>
-      conn.networks.list({
-        ...(active === undefined ? {} : { active }),
-        ...(persistent === undefined ? {} : { persistent }),
-      }),
+    const nets = sortByName(
+      await tryTo('Failed to list networks', () => conn.networks.list(listFilter(opts))),
     );
-    nets.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (opts.flag('name') || opts.flag('uuid')) {
       for (const n of nets) ctx.out(opts.flag('name') ? n.name : n.uuid);
       return true;
@@ -105,81 +104,6 @@ const info: CommandDef = {
     // virsh leaves the line out for a network without a bridge
     const bridge = await n.getBridgeName().catch(() => undefined);
     if (bridge) ctx.out(field('Bridge:', bridge));
-    return true;
-  },
-};
-
-const dumpxml: CommandDef = {
-  name: 'net-dumpxml',
-  group: 'network',
-  summary: 'network information in XML',
-  description: 'Output the network information as an XML dump to stdout.',
-  options: [NETWORK_OPT, { name: 'inactive', kind: 'bool', help: 'show inactive defined XML' }],
-  async run(ctx, opts) {
-    const n = await lookupNetwork(ctx, opts.need('network'));
-    const xml = await tryTo(`Failed to get the XML of network ${n.name}`, () =>
-      n.getXML(opts.flag('inactive') ? { inactive: true } : {}),
-    );
-    ctx.out(xml.trimEnd());
-    return true;
-  },
-};
-
-function fromFile(name: string, verb: 'define' | 'create', done: string, summary: string): CommandDef {
-  return {
-    name,
-    group: 'network',
-    summary,
-    description: `${verb === 'define' ? 'Define' : 'Create'} a network from an XML file.`,
-    options: [NET_FILE],
-    async run(ctx, opts) {
-      const file = opts.need('file');
-      const xml = ctx.readFile(file);
-      const conn = await ctx.conn();
-      const n = await tryTo(`Failed to ${verb} network from ${file}`, () =>
-        verb === 'define' ? conn.networks.define(xml) : conn.networks.create(xml),
-      );
-      ctx.extra(`Network ${n.name} ${done} from ${file}`);
-      return true;
-    },
-  };
-}
-
-function action(
-  name: string,
-  summary: string,
-  verb: string,
-  done: string,
-  run: (n: Network<Connection>) => Promise<void>,
-): CommandDef {
-  return {
-    name,
-    group: 'network',
-    summary,
-    description: `${summary[0]?.toUpperCase()}${summary.slice(1)}.`,
-    options: [NETWORK_OPT],
-    async run(ctx, opts) {
-      const n = await lookupNetwork(ctx, opts.need('network'));
-      await tryTo(`Failed to ${verb} network ${n.name}`, () => run(n));
-      ctx.extra(`Network ${n.name} ${done}`);
-      return true;
-    },
-  };
-}
-
-const autostart: CommandDef = {
-  name: 'net-autostart',
-  group: 'network',
-  summary: 'autostart a network',
-  description: 'Configure a network to be automatically started at boot.',
-  options: [NETWORK_OPT, { name: 'disable', kind: 'bool', help: 'disable autostarting' }],
-  async run(ctx, opts) {
-    const n = await lookupNetwork(ctx, opts.need('network'));
-    const on = !opts.flag('disable');
-    await tryTo(`failed to ${on ? 'mark' : 'unmark'} network ${n.name} as autostarted`, () =>
-      n.setAutostart(on),
-    );
-    ctx.extra(`Network ${n.name} ${on ? 'marked' : 'unmarked'} as autostarted`);
     return true;
   },
 };
@@ -254,22 +178,24 @@ const name: CommandDef = {
 };
 
 export const networkCommands: readonly CommandDef[] = [
-  autostart,
-  fromFile('net-create', 'create', 'created', 'create a network from an XML file'),
-  fromFile(
+  kit.autostart('net-autostart'),
+  kit.fromFile('net-create', 'create', 'created', 'create a network from an XML file'),
+  kit.fromFile(
     'net-define',
     'define',
     'defined',
     'define an inactive persistent virtual network or modify an existing persistent one from an XML file',
   ),
-  action('net-destroy', 'destroy (stop) a network', 'destroy', 'destroyed', (n) => n.destroy()),
+  kit.action('net-destroy', 'destroy (stop) a network', 'destroy', 'destroyed', (n) => n.destroy()),
   leases,
-  dumpxml,
+  kit.dumpxml('net-dumpxml'),
   info,
   list,
   name,
-  action('net-start', 'start a (previously defined) inactive network', 'start', 'started', (n) => n.start()),
-  action('net-undefine', 'undefine a persistent network', 'undefine', 'has been undefined', (n) =>
+  kit.action('net-start', 'start a (previously defined) inactive network', 'start', 'started', (n) =>
+    n.start(),
+  ),
+  kit.action('net-undefine', 'undefine a persistent network', 'undefine', 'has been undefined', (n) =>
     n.undefine(),
   ),
   uuid,

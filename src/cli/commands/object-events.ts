@@ -15,6 +15,7 @@ import type { OptSpec } from '../args.js';
 import { CliError, type CommandContext, type CommandDef } from '../command.js';
 import { virshTimestamp } from '../format.js';
 import { tryTo } from '../libvirt-words.js';
+import { printEvents } from './event-loop.js';
 
 const cap = (w: string) => `${w[0]?.toUpperCase()}${w.slice(1)}`;
 
@@ -74,29 +75,17 @@ function eventCommand<E extends ObjectEvent>(k: EventKind<E>): CommandDef {
       // connected before the clock starts: the timeout is for waiting, not for loading the library
       await ctx.conn();
 
-      const stop = new AbortController();
-      const onInterrupt = () => stop.abort('interrupt');
-      ctx.signal.addEventListener('abort', onInterrupt, { once: true });
-      const timer =
-        timeout === undefined ? undefined : setTimeout(() => stop.abort('timeout'), timeout * 1000);
-      let count = 0;
-      try {
-        for await (const e of await k.stream(ctx, stop.signal)) {
-          if (only !== undefined && k.identity(e) !== only) continue;
+      return printEvents(ctx, {
+        timeout,
+        loop: opts.flag('loop'),
+        stream: (signal) => k.stream(ctx, signal),
+        line(e) {
+          if (only !== undefined && k.identity(e) !== only) return undefined;
           const line = print(e);
-          if (line === undefined) continue;
-          ctx.out(opts.flag('timestamp') ? `${virshTimestamp(e.timestamp)}: ${line}` : line);
-          count++;
-          if (!opts.flag('loop')) break;
-        }
-      } finally {
-        if (timer) clearTimeout(timer);
-        ctx.signal.removeEventListener('abort', onInterrupt);
-      }
-      if (stop.signal.reason === 'interrupt') ctx.out('event loop interrupted');
-      else if (stop.signal.reason === 'timeout') ctx.out('event loop timed out');
-      ctx.out(`events received: ${count}`);
-      return count > 0;
+          if (line === undefined) return undefined;
+          return opts.flag('timestamp') ? `${virshTimestamp(e.timestamp)}: ${line}` : line;
+        },
+      });
     },
   };
 }

@@ -8,10 +8,11 @@
  */
 import type { Connection } from '../../connection.js';
 import type { StoragePool } from '../../storage-pool.js';
-import type { OptSpec, ParsedOpts } from '../args.js';
+import type { OptSpec } from '../args.js';
 import { CliError, type CommandContext, type CommandDef } from '../command.js';
 import { field, table } from '../format.js';
 import { prettyBytes, tryTo } from '../libvirt-words.js';
+import { listFilter, objectCommands, sortByName, yesNo } from './object-commands.js';
 
 /** The pool option of the pool and volume commands. */
 export const POOL_OPT: OptSpec = {
@@ -36,9 +37,15 @@ export async function lookupPool(ctx: CommandContext, key: string): Promise<Stor
   return tryTo(`failed to get pool '${key}'`, () => conn.storagePools.lookup(key));
 }
 
-function yesNo(b: boolean): string {
-  return b ? 'yes' : 'no';
-}
+const kit = objectCommands({
+  group: 'pool',
+  title: 'Pool',
+  opt: POOL_OPT,
+  fileOpt: POOL_FILE,
+  lookup: lookupPool,
+  define: (conn, xml) => conn.storagePools.define(xml),
+  create: (conn, xml) => conn.storagePools.create(xml),
+});
 
 const list: CommandDef = {
   name: 'pool-list',
@@ -57,16 +64,9 @@ const list: CommandDef = {
       throw new CliError('Options --all and --inactive are mutually exclusive');
     }
     const conn = await ctx.conn();
-    const active = opts.flag('all') ? undefined : !opts.flag('inactive');
-    const persistent =
-      opts.flag('persistent') === opts.flag('transient') ? undefined : opts.flag('persistent');
-    const pools = await tryTo('Failed to list pools', () =>
-      conn.storagePools.list({
-        ...(active === undefined ? {} : { active }),
-        ...(persistent === undefined ? {} : { persistent }),
-      }),
+    const pools = sortByName(
+      await tryTo('Failed to list pools', () => conn.storagePools.list(listFilter(opts))),
     );
-    pools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const rows: string[][] = [];
     for (const p of pools) {
       const [info, autostart, isPersistent] = await Promise.all([
@@ -122,98 +122,25 @@ const info: CommandDef = {
   },
 };
 
-const dumpxml: CommandDef = {
-  name: 'pool-dumpxml',
-  group: 'pool',
-  summary: 'pool information in XML',
-  description: 'Output the pool information as an XML dump to stdout.',
-  options: [POOL_OPT, { name: 'inactive', kind: 'bool', help: 'show inactive defined XML' }],
-  async run(ctx, opts) {
-    const p = await lookupPool(ctx, opts.need('pool'));
-    const xml = await tryTo(`Failed to get the XML of pool ${p.name}`, () =>
-      p.getXML(opts.flag('inactive') ? { inactive: true } : {}),
-    );
-    ctx.out(xml.trimEnd());
-    return true;
-  },
-};
-
-function fromFile(name: string, verb: 'define' | 'create', done: string, summary: string): CommandDef {
-  return {
-    name,
-    group: 'pool',
-    summary,
-    description: `${verb === 'define' ? 'Define' : 'Create'} a pool from an XML file.`,
-    options: [POOL_FILE],
-    async run(ctx, opts) {
-      const file = opts.need('file');
-      const xml = ctx.readFile(file);
-      const conn = await ctx.conn();
-      const p = await tryTo(`Failed to ${verb} pool from ${file}`, () =>
-        verb === 'define' ? conn.storagePools.define(xml) : conn.storagePools.create(xml),
-      );
-      ctx.extra(`Pool ${p.name} ${done} from ${file}`);
-      return true;
-    },
-  };
-}
-
-/** A command that looks the pool up, runs one call and says so as virsh does. */
-function action(
-  name: string,
-  summary: string,
-  verb: string,
-  done: string,
-  run: (p: StoragePool<Connection>, opts: ParsedOpts) => Promise<void>,
-  extra: readonly OptSpec[] = [],
-): CommandDef {
-  return {
-    name,
-    group: 'pool',
-    summary,
-    description: `${summary[0]?.toUpperCase()}${summary.slice(1)}.`,
-    options: [POOL_OPT, ...extra],
-    async run(ctx, opts) {
-      const p = await lookupPool(ctx, opts.need('pool'));
-      await tryTo(`Failed to ${verb} pool ${p.name}`, () => run(p, opts));
-      ctx.extra(`Pool ${p.name} ${done}`);
-      return true;
-    },
-  };
-}
-
-const autostart: CommandDef = {
-  name: 'pool-autostart',
-  group: 'pool',
-  summary: 'autostart a pool',
-  description: 'Configure a pool to be automatically started at boot.',
-  options: [POOL_OPT, { name: 'disable', kind: 'bool', help: 'disable autostarting' }],
-  async run(ctx, opts) {
-    const p = await lookupPool(ctx, opts.need('pool'));
-    const on = !opts.flag('disable');
-    await tryTo(`failed to ${on ? 'mark' : 'unmark'} pool ${p.name} as autostarted`, () =>
-      p.setAutostart(on),
-    );
-    ctx.extra(`Pool ${p.name} ${on ? 'marked' : 'unmarked'} as autostarted`);
-    return true;
-  },
-};
-
 export const poolCommands: readonly CommandDef[] = [
-  autostart,
-  action('pool-build', 'build a pool', 'build', 'built', (p) => p.build()),
-  fromFile('pool-create', 'create', 'created', 'create a pool from an XML file'),
-  fromFile(
+  kit.autostart('pool-autostart'),
+  kit.action('pool-build', 'build a pool', 'build', 'built', (p) => p.build()),
+  kit.fromFile('pool-create', 'create', 'created', 'create a pool from an XML file'),
+  kit.fromFile(
     'pool-define',
     'define',
     'defined',
     'define an inactive persistent storage pool or modify an existing persistent one from an XML file',
   ),
-  action('pool-destroy', 'destroy (stop) a pool', 'destroy', 'destroyed', (p) => p.destroy()),
-  dumpxml,
+  kit.action('pool-destroy', 'destroy (stop) a pool', 'destroy', 'destroyed', (p) => p.destroy()),
+  kit.dumpxml('pool-dumpxml'),
   info,
   list,
-  action('pool-refresh', 'refresh a pool', 'refresh', 'refreshed', (p) => p.refresh()),
-  action('pool-start', 'start a (previously defined) inactive pool', 'start', 'started', (p) => p.start()),
-  action('pool-undefine', 'undefine an inactive pool', 'undefine', 'has been undefined', (p) => p.undefine()),
+  kit.action('pool-refresh', 'refresh a pool', 'refresh', 'refreshed', (p) => p.refresh()),
+  kit.action('pool-start', 'start a (previously defined) inactive pool', 'start', 'started', (p) =>
+    p.start(),
+  ),
+  kit.action('pool-undefine', 'undefine an inactive pool', 'undefine', 'has been undefined', (p) =>
+    p.undefine(),
+  ),
 ];

@@ -56,7 +56,7 @@ import type { Entry } from './domains/domain-entry.js';
 import * as stats from './domains/guest-stats.js';
 import { type DeviceCall, type HotplugSide, hotplug } from './domains/hotplug.js';
 import type { HostdevRoots } from './domains/hotplug-hostdev.js';
-import type { MigrationSide } from './domains/index.js';
+import type { DomainListAccess } from './domains/index.js';
 import { domainXmlToNative, migrateDomain, QemuDomains, type QemuDomainsOptions } from './domains/index.js';
 import { type MonitorOpts, monitorCommand, screenshot } from './domains/monitor-calls.js';
 import type { HelperBinaries } from './lifecycle/index.js';
@@ -329,7 +329,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     return this.networks.leasesOf(network, mac);
   }
   protected agentEntry(dom: DomainRef, opts: CallOptions, what: string): Promise<Entry> {
-    return this.#domains.migrationSide().owned(dom, opts, what);
+    return this.#domains.listAccess().owned(dom, opts, what);
   }
   domainReset(dom: DomainRef, opts?: CallOptions): Promise<void> {
     return this.#domains.reset(dom, opts);
@@ -364,7 +364,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     const bridgeHelper = this.#domainOptions.helperBinaries?.bridgeHelper;
     const hostNet = { networks: this.networks, ...(bridgeHelper !== undefined ? { bridgeHelper } : {}) };
     const roots = this.#hostdevRoots;
-    return { ...this.#domains.migrationSide(), hostNet, ...(roots ? { hostdevRoots: roots } : {}) };
+    return { ...this.#domains.listAccess(), hostNet, ...(roots ? { hostdevRoots: roots } : {}) };
   }
   domainAttachDevice: DeviceCall = (d, x, o) => hotplug.attach(this.#hotplugSide(), d, x, o);
   domainDetachDevice: DeviceCall = (d, x, o) => hotplug.detach(this.#hotplugSide(), d, x, o);
@@ -384,29 +384,29 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     this.#checkOpen();
     if (!(dest instanceof QemuConnection))
       throw new VirError('NO_SUPPORT', 'qemu', `cannot migrate from qemu to a ${dest.type} connection`);
-    const [src, dst] = [this.#domains.migrationSide(), dest.#domains.migrationSide()];
+    const [src, dst] = [this.#domains.listAccess(), dest.#domains.listAccess()];
     return migrateDomain(src, dst, dom, opts, migrationHosts(this, dest, opts));
   }
 
   // Statistics: see domains/guest-stats.ts.
   domainListGetStats(doms: stats.StatsDoms, q: stats.DomainStatsQuery, opts: CallOptions = {}) {
-    return stats.qemuDomainsStats(this.#domains.migrationSide(), doms, q, opts);
+    return stats.qemuDomainsStats(this.#domains.listAccess(), doms, q, opts);
   }
   domainGetBlockInfo(dom: DomainRef, disk: string, opts: CallOptions = {}) {
-    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) => devStats.qemuBlockInfo(e, disk));
+    return devStats.onEntry(this.#domains.listAccess(), dom, opts, (e) => devStats.qemuBlockInfo(e, disk));
   }
   domainBlockStats(dom: DomainRef, disk: string, opts: CallOptions = {}) {
-    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
+    return devStats.onEntry(this.#domains.listAccess(), dom, opts, (e) =>
       devStats.qemuBlockStats(e, disk, opts.signal),
     );
   }
   domainInterfaceStats(dom: DomainRef, device: string, opts: CallOptions = {}) {
-    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
+    return devStats.onEntry(this.#domains.listAccess(), dom, opts, (e) =>
       devStats.qemuInterfaceStats(e, device),
     );
   }
   domainMemoryStats(dom: DomainRef, opts: CallOptions = {}) {
-    return devStats.onEntry(this.#domains.migrationSide(), dom, opts, (e) =>
+    return devStats.onEntry(this.#domains.listAccess(), dom, opts, (e) =>
       devStats.qemuMemoryStats(e, opts.signal),
     );
   }
@@ -414,17 +414,17 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
   subscribe(listener: DomainEventListener): () => void {
     return this.#domains.subscribe(listener);
   }
-  protected domainSide(): MigrationSide {
-    return this.#domains.migrationSide();
+  protected domainSide(): DomainListAccess {
+    return this.#domains.listAccess();
   }
   subscribeQemuMonitor(listener: (event: QemuMonitorEvent) => void): () => void {
-    return this.#domains.migrationSide().table.subscribeMonitor(listener);
+    return this.#domains.listAccess().table.subscribeMonitor(listener);
   }
   domainQemuMonitorCommand(dom: DomainRef, cmd: QemuMonitorRequest, opts?: MonitorOpts) {
-    return monitorCommand(this.#domains.migrationSide(), dom, cmd, opts);
+    return monitorCommand(this.#domains.listAccess(), dom, cmd, opts);
   }
   domainScreenshot(dom: DomainRef, opts?: ScreenshotOptions) {
-    return screenshot(this.#domains.migrationSide(), dom, opts);
+    return screenshot(this.#domains.listAccess(), dom, opts);
   }
 
   #checkOpen(): void {

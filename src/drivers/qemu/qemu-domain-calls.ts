@@ -4,7 +4,7 @@
  * maximum memory (`domains/set-vcpus.ts`), rename (`domains/rename.ts`), snapshots
  * (`domains/snapshots.ts`), metadata and disk I/O limits (`domains/tuning.ts`). A base class so
  * `qemu-connection.ts` stays the wiring of the stages; each method hands
- * the call to its module with the domain list's {@link MigrationSide}.
+ * the call to its module with the domain list's {@link DomainListAccess}.
  *
  * @module
  */
@@ -29,7 +29,7 @@ import type {
 } from '../../driver.js';
 import { QemuAgentCalls } from './domains/agent-calls.js';
 import type { WriteFlags } from './domains/domain-entry.js';
-import type { MigrationSide } from './domains/index.js';
+import type { DomainListAccess } from './domains/index.js';
 import { renameDomain } from './domains/rename.js';
 import * as saves from './domains/save-restore.js';
 import { setMaxMemory, setVcpus } from './domains/set-vcpus.js';
@@ -41,7 +41,7 @@ import * as sched from './domains/tuning-sched.js';
 /** The part of the QEMU driver's `DriverConnection` whose logic lives in `domains/` modules. */
 export abstract class QemuDomainCalls extends QemuAgentCalls {
   /** The domain list these calls work on. */
-  protected abstract domainSide(): MigrationSide;
+  protected abstract domainSide(): DomainListAccess;
 
   domainGetSchedulerType(dom: DomainRef, opts: CallOptions = {}) {
     return sched.getSchedulerType(this.domainSide(), dom, opts);

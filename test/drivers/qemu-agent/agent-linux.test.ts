@@ -8,37 +8,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AGENT_GUEST,
-  buildTinyLinux,
-  findKernel,
-  hasBusybox,
-  QEMU_GA,
-  type TinyLinux,
-} from '../../../scripts/tiny-linux.js';
-import { type Connection, connect } from '../../../src/connection.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_GUEST, buildTinyLinux, QEMU_GA, type TinyLinux } from '../../../scripts/tiny-linux.js';
+import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
-import type { ConsoleStream } from '../../../src/driver.js';
 import { VirError } from '../../../src/errors.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { QEMU_BINARY, qemuProcessesMentioning, type TestRoots } from '../qemu-lifecycle/helpers.js';
+import { GuestConsole, kernel, leftoversAfterAll, realGuestSkip, tinyLinuxOs } from '../real-guest.js';
 
-const KERNEL = findKernel();
-const SKIP = !HAS_QEMU
-  ? `${QEMU_BINARY} not installed`
-  : !KERNEL
-    ? 'no readable /boot/vmlinuz-<version> with /lib/modules/<version> (linux-image-amd64)'
-    : !hasBusybox()
-      ? 'no /bin/busybox (busybox-static)'
-      : !existsSync(QEMU_GA)
-        ? `no ${QEMU_GA} (qemu-guest-agent)`
-        : '';
+const SKIP = realGuestSkip([!existsSync(QEMU_GA), `no ${QEMU_GA} (qemu-guest-agent)`]);
 const BOOT_MS = 150_000;
 const MAC = '52:54:00:a6:e0:01';
 
@@ -46,8 +24,8 @@ let roots: TestRoots;
 let conn: Connection;
 let dom: Domain;
 let tiny: TinyLinux;
-let consoleStream: ConsoleStream | undefined;
-let transcript = '';
+let guest: GuestConsole | undefined;
+const leftovers = leftoversAfterAll();
 let notConnectedYet: unknown;
 
 function domainXml(): string {
@@ -55,12 +33,7 @@ function domainXml(): string {
   <name>vk-agent</name>
   <memory unit='MiB'>256</memory>
   <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>${tiny.kernel.image}</kernel>
-    <initrd>${tiny.initrd}</initrd>
-    <cmdline>console=ttyS0 panic=-1 rdinit=/init</cmdline>
-  </os>
+  ${tinyLinuxOs(tiny)}
   <features><acpi/></features>
   <cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model>
     <feature policy='require' name='ssse3'/><feature policy='require' name='sse4.1'/>
@@ -84,7 +57,7 @@ async function until<T>(what: string, ms: number, fn: () => Promise<T>): Promise
     try {
       return await fn();
     } catch (err) {
-      if (Date.now() > end) throw new Error(`${what}: ${String(err)}; console:\n${transcript}`);
+      if (Date.now() > end) throw new Error(`${what}: ${String(err)}; console:\n${guest?.text ?? ''}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -103,44 +76,17 @@ describe.skipIf(SKIP !== '')(
   `the guest agent of a Linux guest (qemu-ga)${SKIP ? ` (skipped: ${SKIP})` : ''}`,
   () => {
     beforeAll(async () => {
-      roots = tempRoots('vk-agent-');
-      tiny = buildTinyLinux(KERNEL!, { agent: true, cacheDir: join(roots.path, 'cache') });
-      conn = await connect('qemu:///session', {
-        driverOptions: {
-          cacheDir: null,
-          runDir: join(roots.path, 'rundir'),
-          stateDir: join(roots.path, 'state'),
-          configDir: join(roots.path, 'config'),
-          logDir: join(roots.path, 'log'),
-          emulators: [QEMU_BINARY],
-        },
-      });
+      roots = leftovers.roots('vk-agent-');
+      tiny = buildTinyLinux(kernel(), { agent: true, cacheDir: join(roots.path, 'cache') });
+      conn = await leftovers.connect(roots.path);
       dom = await conn.defineDomain(domainXml());
       await dom.start({ paused: true });
-      consoleStream = await dom.openConsole();
-      consoleStream.on('data', (chunk: Buffer | string) => {
-        transcript += chunk.toString();
-      });
+      guest = leftovers.console(await GuestConsole.open(dom));
       // running, but nothing in the guest has the port open yet: refused at once, not waited for
       await dom.resume();
       notConnectedYet = await codeOf(dom.agent.ping({ timeout: 600_000 }));
       await until('the agent answers', BOOT_MS, () => dom.agent.ping({ timeout: 2000 }));
     }, BOOT_MS + 30_000);
-
-    afterAll(async () => {
-      try {
-        consoleStream?.destroy();
-        if (conn && !conn.isClosed) {
-          for (const d of await conn.listDomains({ active: true })) await d.destroy().catch(() => {});
-          await conn.close();
-        }
-      } finally {
-        if (roots) {
-          for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-          roots.remove();
-        }
-      }
-    }, 30_000);
 
     it('before the guest opens its port, a call is AGENT_UNRESPONSIVE (QEMU said the port is closed)', () => {
       expect(notConnectedYet).toBe('AGENT_UNRESPONSIVE');

@@ -12,78 +12,47 @@
  * KVM when /dev/kvm opens, TCG otherwise (the bounded waits allow for it).
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildTinyLinux,
-  findKernel,
-  hasBusybox,
-  REPORT_END,
-  type TinyLinux,
-} from '../../../scripts/tiny-linux.js';
-import { type Connection, connect } from '../../../src/connection.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildTinyLinux, type TinyLinux } from '../../../scripts/tiny-linux.js';
+import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
-import type { AnyDomainEvent, ConsoleStream } from '../../../src/driver.js';
+import type { AnyDomainEvent } from '../../../src/driver.js';
 import type { EventStream } from '../../../src/event-stream.js';
+import { QEMU_BINARY, type TestRoots } from '../qemu-lifecycle/helpers.js';
 import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+  bootToReport,
+  type GuestConsole,
+  kernel,
+  kvmRuns,
+  leftoversAfterAll,
+  realGuestSkip,
+  tinyLinuxOs,
+} from '../real-guest.js';
 
-const KERNEL = findKernel();
 const IS_ROOT = process.getuid?.() === 0;
 /** KVM only when a q35 guest really runs on it (a nested /dev/kvm may open and still fail). */
-const KVM = (() => {
-  if (process.env.VIRTKIT_TEST_ACCEL === 'qemu') return false;
-  try {
-    closeSync(openSync('/dev/kvm', constants.O_RDWR));
-    // biome-ignore format: one QEMU invocation
-    execFileSync(QEMU_BINARY, ['-accel', 'kvm', '-machine', 'q35', '-cpu', 'qemu64,enforce', '-display', 'none', '-nodefaults', '-S', '-qmp', 'stdio'], {
-      input: '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n',
-      stdio: ['pipe', 'ignore', 'ignore'],
-      timeout: 15_000,
-    });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const SKIP = !HAS_QEMU
-  ? `${QEMU_BINARY} not installed`
-  : !KERNEL
-    ? 'no readable /boot/vmlinuz-<version> with /lib/modules/<version> (linux-image-amd64)'
-    : !hasBusybox()
-      ? 'no /bin/busybox (busybox-static)'
-      : !IS_ROOT
-        ? 'not root: the 1 MiB tmpfs that gives a real ENOSPC needs mount'
-        : '';
+const KVM = kvmRuns('qemu64,enforce');
+const SKIP = realGuestSkip([!IS_ROOT, 'not root: the 1 MiB tmpfs that gives a real ENOSPC needs mount']);
 const BOOT_MS = KVM ? 60_000 : 120_000;
 
+const leftovers = leftoversAfterAll();
 let roots: TestRoots;
 let small: string;
 let mounted = false;
 let conn: Connection;
 let dom: Domain;
 let tiny: TinyLinux;
-let consoleStream: ConsoleStream;
-let transcript = '';
-
-async function until(test: () => boolean, what: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms; transcript:\n${transcript}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+let guest: GuestConsole;
+leftovers.lastly(() => {
+  if (mounted) execFileSync('umount', [small]);
+});
 
 async function nextOf<T>(it: AsyncIterator<T>, ms = 60_000): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no event within ${ms} ms; transcript:\n${transcript}`)), ms);
+    timer = setTimeout(() => reject(new Error(`no event within ${ms} ms; transcript:\n${guest.text}`)), ms);
   });
   try {
     const r = await Promise.race([it.next(), timeout]);
@@ -98,9 +67,8 @@ describe.skipIf(SKIP !== '')(`events from inside a Linux guest${SKIP ? ` (skippe
   let image: string;
 
   beforeAll(async () => {
-    roots = tempRoots('vk-gev-');
-    if (!KERNEL) throw new Error('unreachable: no kernel');
-    tiny = buildTinyLinux(KERNEL, { shell: true, cacheDir: join(roots.path, 'cache') });
+    roots = leftovers.roots('vk-gev-');
+    tiny = buildTinyLinux(kernel(), { shell: true, cacheDir: join(roots.path, 'cache') });
     small = join(roots.path, 'small');
     mkdirSync(small);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1M', 'vk-events2-small', small]);
@@ -109,27 +77,13 @@ describe.skipIf(SKIP !== '')(`events from inside a Linux guest${SKIP ? ` (skippe
     image = join(small, 'full.raw');
     writeFileSync(image, '');
     truncateSync(image, 8 * 1024 * 1024);
-    conn = await connect('qemu:///session', {
-      driverOptions: {
-        cacheDir: null,
-        runDir: join(roots.path, 'rundir'),
-        stateDir: join(roots.path, 'state'),
-        configDir: join(roots.path, 'config'),
-        logDir: join(roots.path, 'log'),
-        emulators: [QEMU_BINARY],
-      },
-    });
+    conn = await leftovers.connect(roots.path);
     dom = await conn.createDomain(
       `<domain type='${KVM ? 'kvm' : 'qemu'}'>
   <name>vk-events2-guest</name>
   <memory unit='MiB'>256</memory>
   <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>${tiny.kernel.image}</kernel>
-    <initrd>${tiny.initrd}</initrd>
-    <cmdline>console=ttyS0 panic=-1 rdinit=/init</cmdline>
-  </os>
+  ${tinyLinuxOs(tiny)}
   <features><acpi/></features>
   <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>
   <clock offset='variable' adjustment='3600' basis='utc'/>
@@ -148,35 +102,16 @@ describe.skipIf(SKIP !== '')(`events from inside a Linux guest${SKIP ? ` (skippe
 </domain>`,
       { paused: true },
     );
-    consoleStream = await dom.openConsole();
-    consoleStream.on('data', (chunk: Buffer | string) => {
-      transcript += chunk.toString();
-    });
-    await dom.resume();
-    await until(() => transcript.includes(REPORT_END), 'boot report', BOOT_MS);
+    guest = await bootToReport(dom, BOOT_MS, leftovers, true);
   }, BOOT_MS + 30_000);
-
-  afterAll(async () => {
-    try {
-      consoleStream?.destroy();
-      if (conn && !conn.isClosed) {
-        for (const d of await conn.listDomains({ active: true })) await d.destroy().catch(() => {});
-        await conn.close();
-      }
-    } finally {
-      for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-      if (mounted) execFileSync('umount', [small]);
-      roots.remove();
-    }
-  }, 30_000);
 
   it('the guest setting its RTC: rtc-change with the new offset from UTC, the live adjustment follows', async () => {
     const events = conn.events({ ids: ['rtc-change'] }) as EventStream<AnyDomainEvent>;
-    const done = transcript.split('VK done').length;
+    const done = guest.text.split('VK done').length;
     // 2030-01-01T00:00:00Z into the guest's clock, then its RTC
     const target = Date.UTC(2030, 0, 1) / 1000;
-    consoleStream.write('date -u -s "2030-01-01 00:00:00" >/dev/null && hwclock -w -u\n');
-    await until(() => transcript.split('VK done').length > done, 'hwclock', 60_000);
+    guest.type('date -u -s "2030-01-01 00:00:00" >/dev/null && hwclock -w -u');
+    await guest.until(() => guest.text.split('VK done').length > done, 60_000, 'hwclock');
     const hostNow = Date.now() / 1000;
     const first = await nextOf(events);
     let last = first;
@@ -184,7 +119,7 @@ describe.skipIf(SKIP !== '')(`events from inside a Linux guest${SKIP ? ` (skippe
     await new Promise((r) => setTimeout(r, 500));
     events.end();
     for await (const e of events) last = e;
-    expect(transcript).toContain('VK done 0');
+    expect(guest.text).toContain('VK done 0');
     if (first.type !== 'rtc-change' || last.type !== 'rtc-change') throw new Error('not an rtc-change');
     // libvirt's offset is from UTC (the 3600 s the guest started with included), not from QEMU's base
     expect(Math.abs(first.utcoffset - (target - hostNow))).toBeLessThan(15);
@@ -198,7 +133,7 @@ describe.skipIf(SKIP !== '')(`events from inside a Linux guest${SKIP ? ` (skippe
       ids: ['io-error', 'io-error-reason', 'lifecycle'],
     }) as EventStream<AnyDomainEvent>;
     // more than the tmpfs holds, flushed so the host sees it now
-    consoleStream.write('dd if=/dev/zero of=/dev/vda bs=64k count=64 conv=fsync\n');
+    guest.type('dd if=/dev/zero of=/dev/vda bs=64k count=64 conv=fsync');
     const seen: AnyDomainEvent[] = [];
     while (!seen.some((e) => e.type === 'lifecycle')) seen.push(await nextOf(events));
     events.end();

@@ -13,26 +13,21 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildTinyLinux,
-  findKernel,
-  hasBusybox,
-  REPORT_END,
-  type TinyLinux,
-} from '../../../scripts/tiny-linux.js';
-import { type Connection, connect } from '../../../src/connection.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildTinyLinux, type TinyLinux } from '../../../scripts/tiny-linux.js';
+import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
-import type { ConsoleStream } from '../../../src/driver.js';
+import { QEMU_BINARY, type TestRoots } from '../qemu-lifecycle/helpers.js';
 import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+  bootToReport,
+  type GuestConsole,
+  kernel,
+  leftoversAfterAll,
+  realGuestSkip,
+  sse42CpuXml,
+  tinyLinuxOs,
+} from '../real-guest.js';
 
-const KERNEL = findKernel();
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
 /** A bridge of this test's own; the name says whose it is. */
 const BR = 'vk-hp3br0';
@@ -46,45 +41,27 @@ const bridgeSupport = (() => {
     return false;
   }
 })();
-const SKIP = !HAS_QEMU
-  ? `${QEMU_BINARY} not installed`
-  : !KERNEL
-    ? 'no readable /boot/vmlinuz-<version> with /lib/modules/<version> (linux-image-amd64)'
-    : !hasBusybox()
-      ? 'no /bin/busybox (busybox-static)'
-      : !bridgeSupport
-        ? 'not root, or no ip/bridge/tun support: taps and bridges cannot be made'
-        : '';
+const SKIP = realGuestSkip([
+  !bridgeSupport,
+  'not root, or no ip/bridge/tun support: taps and bridges cannot be made',
+]);
 const BOOT_MS = 120_000;
 
 let roots: TestRoots;
 let conn: Connection;
 let dom: Domain;
 let tiny: TinyLinux;
-let consoleStream: ConsoleStream;
-let transcript = '';
-let asked = 0;
-
-async function until(test: () => boolean, what: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end)
-      throw new Error(`no ${what} within ${ms} ms; transcript:\n${transcript.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+let guest: GuestConsole;
+const leftovers = leftoversAfterAll(async (c) => {
+  for (const n of await c.networks.list()) await n.destroy().catch(() => {});
+});
+leftovers.lastly(() => {
+  if (IP && existsSync(`/sys/class/net/${BR}`)) execFileSync(IP, ['link', 'del', BR]);
+});
 
 /** Types a line on the console; the guest answers with its network interfaces. */
 async function guestNics(): Promise<string[]> {
-  const tag = `q${++asked}`;
-  consoleStream.write(`${tag}\n`);
-  const line = () =>
-    transcript
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .find((l) => l.startsWith(`VK net-${tag}`));
-  await until(() => line() !== undefined, `answer ${tag}`, 30_000);
-  return (line() ?? '').split(/\s+/).slice(2).filter(Boolean);
+  return (await guest.ask(['net'], 30_000, 3000)).net;
 }
 
 async function seenInGuest(nic: string): Promise<string[]> {
@@ -129,21 +106,12 @@ function masterOf(ifname: string): string | undefined {
 
 describe.skipIf(SKIP !== '')(`NICs with a host end plugged live${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
   beforeAll(async () => {
-    roots = tempRoots('vk-hp3-');
-    if (!KERNEL || !IP) throw new Error('unreachable');
+    roots = leftovers.roots('vk-hp3-');
+    if (!IP) throw new Error('unreachable');
     execFileSync(IP, ['link', 'add', BR, 'type', 'bridge']);
     execFileSync(IP, ['link', 'set', BR, 'up']);
-    tiny = buildTinyLinux(KERNEL, { hotplug: true, cacheDir: join(roots.path, 'cache') });
-    conn = await connect('qemu:///session', {
-      driverOptions: {
-        cacheDir: null,
-        runDir: join(roots.path, 'rundir'),
-        stateDir: join(roots.path, 'state'),
-        configDir: join(roots.path, 'config'),
-        logDir: join(roots.path, 'log'),
-        emulators: [QEMU_BINARY],
-      },
-    });
+    tiny = buildTinyLinux(kernel(), { hotplug: true, cacheDir: join(roots.path, 'cache') });
+    conn = await leftovers.connect(roots.path);
     const ports = [1, 2, 3, 4]
       .map((i) => `<controller type='pci' index='${i}' model='pcie-root-port'/>`)
       .join('');
@@ -151,19 +119,9 @@ describe.skipIf(SKIP !== '')(`NICs with a host end plugged live${SKIP ? ` (skipp
   <name>vk-hotplug3-nics</name>
   <memory unit='MiB'>256</memory>
   <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>${tiny.kernel.image}</kernel>
-    <initrd>${tiny.initrd}</initrd>
-    <cmdline>console=ttyS0 panic=-1 rdinit=/init</cmdline>
-  </os>
+  ${tinyLinuxOs(tiny)}
   <features><acpi/></features>
-  <cpu mode='custom' match='exact' check='partial'>
-    <model fallback='forbid'>qemu64</model>
-    <feature policy='require' name='ssse3'/>
-    <feature policy='require' name='sse4.1'/>
-    <feature policy='require' name='sse4.2'/>
-  </cpu>
+  ${sse42CpuXml('partial')}
   <on_poweroff>destroy</on_poweroff>
   <devices>
     <emulator>${QEMU_BINARY}</emulator>
@@ -173,29 +131,8 @@ describe.skipIf(SKIP !== '')(`NICs with a host end plugged live${SKIP ? ` (skipp
     <memballoon model='none'/>
   </devices>
 </domain>`);
-    await dom.start({ paused: true });
-    consoleStream = await dom.openConsole();
-    consoleStream.on('data', (chunk: Buffer | string) => {
-      transcript += chunk.toString();
-    });
-    await dom.resume();
-    await until(() => transcript.includes(REPORT_END), 'boot report', BOOT_MS);
+    guest = await bootToReport(dom, BOOT_MS, leftovers);
   }, BOOT_MS + 30_000);
-
-  afterAll(async () => {
-    try {
-      consoleStream?.destroy();
-      if (conn && !conn.isClosed) {
-        for (const d of await conn.listDomains({ active: true })) await d.destroy().catch(() => {});
-        for (const n of await conn.networks.list()) await n.destroy().catch(() => {});
-        await conn.close();
-      }
-    } finally {
-      for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-      if (IP && existsSync(`/sys/class/net/${BR}`)) execFileSync(IP, ['link', 'del', BR]);
-      roots.remove();
-    }
-  }, 30_000);
 
   it('a bridge NIC: a tap on the bridge while plugged, a NIC in the guest; both gone after detach', async () => {
     const mac = '52:54:00:0c:03:01';
@@ -372,6 +309,6 @@ describe.skipIf(SKIP !== '')(`NICs with a host end plugged live${SKIP ? ` (skipp
       await other.destroy();
     }
     // the guest's helpers (its taps) are stopped once QEMU is gone
-    await until(() => !existsSync(`/sys/class/net/${tap}`), `${tap} removed`, 10_000);
+    await guest.until(() => !existsSync(`/sys/class/net/${tap}`), 10_000, `${tap} removed`, 3000);
   }, 60_000);
 });

@@ -9,110 +9,46 @@
  * KVM when /dev/kvm opens, TCG otherwise (the bounded waits allow for it).
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildTinyLinux,
-  findKernel,
-  hasBusybox,
-  REPORT_END,
-  type TinyLinux,
-} from '../../../scripts/tiny-linux.js';
-import { type Connection, connect } from '../../../src/connection.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildTinyLinux, type TinyLinux } from '../../../scripts/tiny-linux.js';
+import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
-import type { ConsoleStream } from '../../../src/driver.js';
+import { QEMU_BINARY, type TestRoots } from '../qemu-lifecycle/helpers.js';
 import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+  bootToReport,
+  type GuestConsole,
+  kernel,
+  kvmRuns,
+  leftoversAfterAll,
+  realGuestSkip,
+  SSE42_CPU,
+  sse42CpuXml,
+  tinyLinuxOs,
+} from '../real-guest.js';
 
-const KERNEL = findKernel();
 /** KVM only when it gives the guest the CPU asked for (a nested /dev/kvm may miss CPUID bits). */
-const KVM = (() => {
-  if (process.env.VIRTKIT_TEST_ACCEL === 'qemu') return false;
-  try {
-    closeSync(openSync('/dev/kvm', constants.O_RDWR));
-    // biome-ignore format: one QEMU invocation
-    execFileSync(QEMU_BINARY, ['-accel', 'kvm', '-machine', 'q35', '-cpu', 'qemu64,ssse3=on,sse4.1=on,sse4.2=on,enforce', '-display', 'none', '-nodefaults', '-S', '-qmp', 'stdio'], {
-      input: '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n',
-      stdio: ['pipe', 'ignore', 'ignore'],
-      timeout: 15_000,
-    });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const SKIP = !HAS_QEMU
-  ? `${QEMU_BINARY} not installed`
-  : !KERNEL
-    ? 'no readable /boot/vmlinuz-<version> with /lib/modules/<version> (linux-image-amd64)'
-    : !hasBusybox()
-      ? 'no /bin/busybox (busybox-static)'
-      : '';
+const KVM = kvmRuns(SSE42_CPU);
+const SKIP = realGuestSkip();
 const BOOT_MS = KVM ? 60_000 : 120_000;
 
+const leftovers = leftoversAfterAll();
 let roots: TestRoots;
 let conn: Connection;
 let dom: Domain;
 let tiny: TinyLinux;
-let consoleStream: ConsoleStream;
-let transcript = '';
-let asked = 0;
-
-async function until(test: () => boolean, what: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms; transcript:\n${transcript}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+let guest: GuestConsole;
 
 /** Types a line on the console and returns the guest's answer: block devices, interfaces, carriers. */
-async function ask(): Promise<{
-  block: string[];
-  net: string[];
-  carrier: string[];
-  hwrng: string[];
-  vport: string[];
-}> {
-  const tag = `q${++asked}`;
-  consoleStream.write(`${tag}\n`);
-  const line = (key: string) =>
-    transcript
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .find((l) => l.startsWith(`VK ${key}-${tag}`));
-  await until(() => line('carrier') !== undefined, `answer ${tag}`, 30_000);
-  const words = (key: string) => (line(key) ?? '').split(/\s+/).slice(2).filter(Boolean);
-  return {
-    block: words('block'),
-    net: words('net'),
-    carrier: words('carrier'),
-    hwrng: words('hwrng'),
-    vport: words('vport'),
-  };
+function ask(): Promise<Record<'block' | 'net' | 'hwrng' | 'vport' | 'carrier', string[]>> {
+  return guest.ask(['block', 'net', 'hwrng', 'vport', 'carrier']);
 }
 
 describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
   beforeAll(async () => {
-    roots = tempRoots('vk-hpl-');
-    if (!KERNEL) throw new Error('unreachable: no kernel');
-    tiny = buildTinyLinux(KERNEL, { hotplug: true, cacheDir: join(roots.path, 'cache') });
-    conn = await connect('qemu:///session', {
-      driverOptions: {
-        cacheDir: null,
-        runDir: join(roots.path, 'rundir'),
-        stateDir: join(roots.path, 'state'),
-        configDir: join(roots.path, 'config'),
-        logDir: join(roots.path, 'log'),
-        emulators: [QEMU_BINARY],
-      },
-    });
+    roots = leftovers.roots('vk-hpl-');
+    tiny = buildTinyLinux(kernel(), { hotplug: true, cacheDir: join(roots.path, 'cache') });
+    conn = await leftovers.connect(roots.path);
     const ports = [1, 2, 3, 4, 5]
       .map((i) => `<controller type='pci' index='${i}' model='pcie-root-port'/>`)
       .join('');
@@ -120,19 +56,9 @@ describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: $
   <name>vk-hotplug-linux</name>
   <memory unit='MiB'>256</memory>
   <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>${tiny.kernel.image}</kernel>
-    <initrd>${tiny.initrd}</initrd>
-    <cmdline>console=ttyS0 panic=-1 rdinit=/init</cmdline>
-  </os>
+  ${tinyLinuxOs(tiny)}
   <features><acpi/></features>
-  <cpu mode='custom' match='exact' check='partial'>
-    <model fallback='forbid'>qemu64</model>
-    <feature policy='require' name='ssse3'/>
-    <feature policy='require' name='sse4.1'/>
-    <feature policy='require' name='sse4.2'/>
-  </cpu>
+  ${sse42CpuXml('partial')}
   <on_poweroff>destroy</on_poweroff>
   <devices>
     <emulator>${QEMU_BINARY}</emulator>
@@ -143,27 +69,8 @@ describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: $
     <memballoon model='none'/>
   </devices>
 </domain>`);
-    await dom.start({ paused: true });
-    consoleStream = await dom.openConsole();
-    consoleStream.on('data', (chunk: Buffer | string) => {
-      transcript += chunk.toString();
-    });
-    await dom.resume();
-    await until(() => transcript.includes(REPORT_END), 'boot report', BOOT_MS);
+    guest = await bootToReport(dom, BOOT_MS, leftovers);
   }, BOOT_MS + 30_000);
-
-  afterAll(async () => {
-    try {
-      consoleStream?.destroy();
-      if (conn && !conn.isClosed) {
-        for (const d of await conn.listDomains({ active: true })) await d.destroy().catch(() => {});
-        await conn.close();
-      }
-    } finally {
-      for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-      roots.remove();
-    }
-  }, 30_000);
 
   it('a virtio disk attached live appears in the guest, and is gone from it and the live XML after detach', async () => {
     const before = await ask();

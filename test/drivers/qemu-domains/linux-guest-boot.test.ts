@@ -9,80 +9,40 @@
  * KVM when /dev/kvm opens, TCG otherwise (the bounded wait allows for it).
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BOOT_MARKER,
-  buildTinyLinux,
-  findKernel,
-  hasBusybox,
-  REPORT_END,
-  type TinyLinux,
-} from '../../../scripts/tiny-linux.js';
-import { type Connection, connect } from '../../../src/connection.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BOOT_MARKER, buildTinyLinux, type TinyLinux } from '../../../scripts/tiny-linux.js';
+import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
-import type { AnyDomainEvent, ConsoleStream } from '../../../src/driver.js';
+import type { AnyDomainEvent } from '../../../src/driver.js';
 import { findVirtiofsd } from '../../../src/drivers/qemu/lifecycle/virtiofsd.js';
+import { QEMU_BINARY, qemuProcessesMentioning, type TestRoots } from '../qemu-lifecycle/helpers.js';
 import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+  bootToReport,
+  type GuestConsole,
+  kernel,
+  kvmRuns,
+  leftoversAfterAll,
+  processesMentioning,
+  realGuestSkip,
+  runs,
+  SSE42_CPU,
+  sse42CpuXml,
+  tinyLinuxOs,
+} from '../real-guest.js';
 
-const KERNEL = findKernel();
-const BUSYBOX_OK = hasBusybox();
 /**
  * KVM only when it gives the guest the CPU this test asks for: a nested
- * /dev/kvm can open yet miss basic CPUID bits (pni, sse4.2 here), and QEMU
- * with `enforce` says so by exiting before the monitor answers.
+ * /dev/kvm can open yet miss basic CPUID bits (pni, sse4.2 here).
  */
-const KVM_OK = (() => {
-  if (process.env.VIRTKIT_TEST_ACCEL === 'qemu') return false;
-  try {
-    closeSync(openSync('/dev/kvm', constants.O_RDWR));
-    // biome-ignore format: one QEMU invocation
-    execFileSync(QEMU_BINARY, ['-accel', 'kvm', '-machine', 'q35', '-cpu', 'qemu64,ssse3=on,sse4.1=on,sse4.2=on,enforce', '-display', 'none', '-nodefaults', '-S', '-qmp', 'stdio'], {
-      input: '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n',
-      stdio: ['pipe', 'ignore', 'ignore'],
-      timeout: 15_000,
-    });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const HAS_QEMU_IMG = (() => {
-  try {
-    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const HAS_SWTPM = (() => {
-  try {
-    execFileSync('swtpm', ['socket', '--print-capabilities'], { stdio: 'ignore' });
-    execFileSync('swtpm_setup', ['--print-capabilities'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const KVM_OK = kvmRuns(SSE42_CPU);
+const HAS_SWTPM =
+  runs('swtpm', ['socket', '--print-capabilities']) && runs('swtpm_setup', ['--print-capabilities']);
 const VIRTIOFSD = findVirtiofsd(['/usr/share/qemu/vhost-user', '/etc/qemu/vhost-user']);
 const FS_OK = VIRTIOFSD !== undefined && process.getuid?.() === 0;
 
-const SKIP = !HAS_QEMU
-  ? `${QEMU_BINARY} not installed`
-  : !KERNEL
-    ? 'no readable /boot/vmlinuz-<version> with /lib/modules/<version> (linux-image-amd64)'
-    : !BUSYBOX_OK
-      ? 'no /bin/busybox (busybox-static)'
-      : !HAS_QEMU_IMG
-        ? 'no qemu-img'
-        : '';
+const SKIP = realGuestSkip([!runs('qemu-img'), 'no qemu-img']);
 const TPM_NOTE = HAS_SWTPM ? '' : ' (skipped: swtpm and swtpm_setup are not installed)';
 const FS_NOTE = FS_OK
   ? ''
@@ -98,10 +58,15 @@ let roots: TestRoots;
 let conn: Connection;
 let dom: Domain;
 let tiny: TinyLinux;
-let consoleStream: ConsoleStream | undefined;
-let transcript = '';
+let guest: GuestConsole;
 const events: string[] = [];
 let eventsDone: Promise<void> | undefined;
+const leftovers = leftoversAfterAll();
+leftovers.afterClose(() => eventsDone);
+// the helpers too (swtpm, virtiofsd), not only QEMU
+leftovers.lastly(() => {
+  if (roots) for (const pid of processesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
+});
 
 function domainXml(disk: string, share: string): string {
   const tpm = HAS_SWTPM ? "<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>" : '';
@@ -112,27 +77,15 @@ function domainXml(disk: string, share: string): string {
   const memoryBacking = FS_OK
     ? "<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>"
     : '';
-  // SSE4.2 alone would be a CPU no real one is: glibc's SSE4.2 string
-  // functions in busybox use SSSE3 instructions too, so all three come together
   return `<domain type='${ACCEL}'>
   <name>vk-linux</name>
   <uuid>b0070000-0000-4000-8000-000000000001</uuid>
   <memory unit='MiB'>256</memory>
   ${memoryBacking}
   <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>${tiny.kernel.image}</kernel>
-    <initrd>${tiny.initrd}</initrd>
-    <cmdline>console=ttyS0 panic=-1 rdinit=/init</cmdline>
-  </os>
+  ${tinyLinuxOs(tiny)}
   <features><acpi/></features>
-  <cpu mode='custom' match='exact' check='partial'>
-    <model fallback='forbid'>qemu64</model>
-    <feature policy='require' name='ssse3'/>
-    <feature policy='require' name='sse4.1'/>
-    <feature policy='require' name='sse4.2'/>
-  </cpu>
+  ${sse42CpuXml('partial')}
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
   <on_crash>destroy</on_crash>
@@ -154,49 +107,17 @@ function domainXml(disk: string, share: string): string {
 </domain>`;
 }
 
-/** Waits until the console transcript holds `text`, failing with the transcript after `ms`. */
-async function consoleUntil(text: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!transcript.includes(text)) {
-    if (transcript.includes('Kernel panic'))
-      throw new Error(`the guest kernel panicked before '${text}'; transcript:\n${transcript}`);
-    if (Date.now() > end)
-      throw new Error(`no '${text}' on the guest console within ${ms} ms; transcript:\n${transcript}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** The value of the guest's "VK <key> ..." report line. */
 function report(key: string): string {
-  const line = transcript
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .find((l) => l.startsWith(`VK ${key} `) || l === `VK ${key}`);
-  if (line === undefined) throw new Error(`no 'VK ${key}' line on the console; transcript:\n${transcript}`);
-  return line.slice(`VK ${key}`.length).trim();
-}
-
-function ourProcesses(): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const zombie = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-      if (!zombie && cmd.includes(roots.path)) out.push(Number(e));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
+  const value = guest.report(key);
+  if (value === undefined) throw new Error(`no 'VK ${key}' line on the console; transcript:\n${guest.text}`);
+  return value;
 }
 
 describe.skipIf(SKIP !== '')(`a Linux guest boots (${ACCEL})${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
   beforeAll(async () => {
-    roots = tempRoots('vk-boot-');
-    if (!KERNEL) throw new Error('unreachable: no kernel');
-    tiny = buildTinyLinux(KERNEL, {
+    roots = leftovers.roots('vk-boot-');
+    tiny = buildTinyLinux(kernel(), {
       ...(FS_OK ? { share: SHARE_TAG } : {}),
       cacheDir: join(roots.path, 'cache'),
     });
@@ -205,49 +126,18 @@ describe.skipIf(SKIP !== '')(`a Linux guest boots (${ACCEL})${SKIP ? ` (skipped:
     const share = join(roots.path, 'share');
     mkdirSync(share);
     writeFileSync(join(share, 'hello.txt'), `${SHARE_TEXT}\n`);
-    conn = await connect('qemu:///session', {
-      driverOptions: {
-        cacheDir: null,
-        runDir: join(roots.path, 'rundir'),
-        stateDir: join(roots.path, 'state'),
-        configDir: join(roots.path, 'config'),
-        logDir: join(roots.path, 'log'),
-        emulators: [QEMU_BINARY],
-      },
-    });
+    conn = await leftovers.connect(roots.path);
     const iter = conn.events() as AsyncIterable<AnyDomainEvent>;
     eventsDone = (async () => {
       for await (const e of iter) if (e.type === 'lifecycle') events.push(`${e.event}/${e.detail}`);
     })();
     dom = await conn.defineDomain(domainXml(disk, share));
-    // paused first, so the console is attached before the kernel writes its first byte
-    await dom.start({ paused: true });
-    consoleStream = await dom.openConsole();
-    consoleStream.on('data', (chunk: Buffer | string) => {
-      transcript += chunk.toString();
-    });
-    await dom.resume();
-    await consoleUntil(REPORT_END, BOOT_MS);
+    guest = await bootToReport(dom, BOOT_MS, leftovers);
   }, BOOT_MS + 30_000);
 
-  afterAll(async () => {
-    try {
-      consoleStream?.destroy();
-      if (conn && !conn.isClosed) {
-        for (const d of await conn.listDomains({ active: true })) await d.destroy().catch(() => {});
-        await conn.close();
-      }
-      await eventsDone;
-    } finally {
-      for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-      for (const pid of ourProcesses()) process.kill(pid, 'SIGKILL');
-      roots.remove();
-    }
-  }, 30_000);
-
   it('the kernel runs /init from the initramfs, and every module it needs loads', () => {
-    expect(transcript).toContain(BOOT_MARKER);
-    expect(transcript).not.toContain('VK insmod-failed');
+    expect(guest.text).toContain(BOOT_MARKER);
+    expect(guest.text).not.toContain('VK insmod-failed');
     // the builder names drivers this kernel has neither built in nor as a module
     expect(tiny.plan.missing).toEqual([]);
   });
@@ -289,11 +179,11 @@ describe.skipIf(SKIP !== '')(`a Linux guest boots (${ACCEL})${SKIP ? ` (skipped:
       await new Promise((r) => setTimeout(r, 100));
       state = await dom.getState();
     }
-    expect(state, `the guest did not power off; transcript:\n${transcript}`).toEqual({
+    expect(state, `the guest did not power off; transcript:\n${guest.text}`).toEqual({
       state: 'shutoff',
       reason: 'shutdown',
     });
-    expect(transcript).toContain('VK power-button');
+    expect(guest.text).toContain('VK power-button');
     for (let i = 0; i < 50 && !events.includes('stopped/shutdown'); i++)
       await new Promise((r) => setTimeout(r, 20));
     expect(events).toContain('started/booted');

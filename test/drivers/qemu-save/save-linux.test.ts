@@ -7,90 +7,23 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { buildTinyLinux, findKernel, hasBusybox, REPORT_END } from '../../../scripts/tiny-linux.js';
-import { type Connection, connect } from '../../../src/connection.js';
-import type { ConsoleStream } from '../../../src/driver.js';
+import { describe, expect, it } from 'vitest';
+import { buildTinyLinux, REPORT_END } from '../../../scripts/tiny-linux.js';
+import { QEMU_BINARY, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
 import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+  bootToReport,
+  GuestConsole,
+  kernel,
+  leftoversAfterAll,
+  realGuestSkip,
+  runs,
+  tinyLinuxOs,
+} from '../real-guest.js';
 
-const KERNEL = findKernel();
-const HAS_QEMU_IMG = (() => {
-  try {
-    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const SKIP = !HAS_QEMU
-  ? `${QEMU_BINARY} not installed`
-  : !KERNEL
-    ? 'no readable /boot/vmlinuz-<version> with /lib/modules/<version>'
-    : !hasBusybox()
-      ? 'no /bin/busybox (busybox-static)'
-      : !HAS_QEMU_IMG
-        ? 'no qemu-img'
-        : '';
+const SKIP = realGuestSkip([!runs('qemu-img'), 'no qemu-img']);
 const BOOT_MS = 120_000;
 
-const allRoots: TestRoots[] = [];
-const conns: Connection[] = [];
-const streams: ConsoleStream[] = [];
-
-afterAll(async () => {
-  for (const s of streams) s.destroy();
-  for (const c of conns) {
-    if (c.isClosed) continue;
-    for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const r of allRoots) {
-    for (const pid of qemuProcessesMentioning(r.path)) process.kill(pid, 'SIGKILL');
-    r.remove();
-  }
-}, 30_000);
-
-async function open(root: string, label: string): Promise<Connection> {
-  const c = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(root, label, 'rundir'),
-      stateDir: join(root, label, 'state'),
-      configDir: join(root, label, 'config'),
-      logDir: join(root, label, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(c);
-  return c;
-}
-
-/** Collects what a console stream says; `until` waits for a text. */
-function transcriptOf(stream: ConsoleStream): {
-  until(text: string, ms: number): Promise<void>;
-  text(): string;
-} {
-  let got = '';
-  stream.on('data', (chunk: Buffer | string) => {
-    got += chunk.toString();
-  });
-  return {
-    text: () => got,
-    async until(text, ms) {
-      const end = Date.now() + ms;
-      while (!got.includes(text)) {
-        if (Date.now() > end) throw new Error(`no '${text}' within ${ms} ms; console:\n${got}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-  };
-}
+const leftovers = leftoversAfterAll();
 
 describe.skipIf(SKIP !== '')(
   `a booted Linux guest survives a managed save${SKIP ? ` (skipped: ${SKIP})` : ''}`,
@@ -98,24 +31,17 @@ describe.skipIf(SKIP !== '')(
     it(
       'counts on its console, is saved, starts again and counts on',
       async () => {
-        const roots = tempRoots('vk-save-linux-');
-        allRoots.push(roots);
-        if (!KERNEL) throw new Error('unreachable');
-        const tiny = buildTinyLinux(KERNEL, { cacheDir: join(roots.path, 'cache'), echo: true });
+        const roots = leftovers.roots('vk-save-linux-');
+        const tiny = buildTinyLinux(kernel(), { cacheDir: join(roots.path, 'cache'), echo: true });
         const disk = join(roots.path, 'disk.qcow2');
         execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '16M']);
-        const a = await open(roots.path, 'a');
+        const a = await leftovers.connect(join(roots.path, 'a'));
         const dom = await a.defineDomain(`<domain type='qemu'>
   <name>vk-save-linux</name>
   <uuid>b0070000-0000-4000-8000-00000000a5a5</uuid>
   <memory unit='MiB'>256</memory>
   <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>${tiny.kernel.image}</kernel>
-    <initrd>${tiny.initrd}</initrd>
-    <cmdline>console=ttyS0 panic=-1 rdinit=/init</cmdline>
-  </os>
+  ${tinyLinuxOs(tiny)}
   <features><acpi/></features>
   <devices>
     <emulator>${QEMU_BINARY}</emulator>
@@ -129,15 +55,10 @@ describe.skipIf(SKIP !== '')(
     <memballoon model='none'/>
   </devices>
 </domain>`);
-        await dom.start({ paused: true });
-        const first = await dom.openConsole();
-        streams.push(first);
-        const before = transcriptOf(first);
-        await dom.resume();
-        await before.until(REPORT_END, BOOT_MS);
-        first.write('one\n');
+        const before = await bootToReport(dom, BOOT_MS, leftovers);
+        before.type('one');
         await before.until('VK count 1', 20_000);
-        first.write('two\n');
+        before.type('two');
         await before.until('VK count 2', 20_000);
 
         const t0 = performance.now();
@@ -152,13 +73,11 @@ describe.skipIf(SKIP !== '')(
         const restoreMs = performance.now() - t1;
         expect(await dom.getState()).toEqual({ state: 'running', reason: 'restored' });
         expect(await dom.hasManagedSave()).toBe(false);
-        const second = await dom.openConsole();
-        streams.push(second);
-        const after = transcriptOf(second);
-        second.write('three\n');
+        const after = leftovers.console(await GuestConsole.open(dom));
+        after.type('three');
         await after.until('VK count 3', 30_000);
         // No second boot: the guest's boot report did not come again.
-        expect(after.text()).not.toContain(REPORT_END);
+        expect(after.text).not.toContain(REPORT_END);
         console.log(
           `managed save of a booted 256 MiB Linux guest under TCG: save ${saveMs.toFixed(0)} ms, restore ${restoreMs.toFixed(0)} ms`,
         );

@@ -149,29 +149,51 @@ function bridgeHelperProps(n: InterfaceDef, bridge: string, helper: string, fiel
 /** How long QEMU waits before it reconnects to a passt that went away (libvirt's fixed 5 s). */
 const PASST_RECONNECT_S = 5;
 
-/**
- * A passt-backed user interface: QEMU connects as a client to the stream
- * socket passt listens on, and reconnects when that QEMU can (8.0 added
- * `reconnect`, 9.2 renamed it `reconnect-ms`).
- */
-function passtProps(
-  b: ArgvBuilder,
-  field: string,
-  passtSocket: (() => string | undefined) | undefined,
-): Props {
+/** The socket passt listens on for this NIC, or the refusal when nobody started passt. */
+function passtSocketOrRefuse(passtSocket: (() => string | undefined) | undefined, field: string): string {
   const path = passtSocket?.();
   if (path === undefined)
     throw unsupported(
       'the passt backend needs the passt process started for the interface, which this caller does not start',
       `${field}/backend/@type`,
     );
+  return path;
+}
+
+/** The client socket's reconnect option by QEMU version: 9.2 renamed `reconnect` (seconds) to `reconnect-ms`. */
+function reconnectOption(b: ArgvBuilder): { name: 'reconnect-ms' | 'reconnect'; value: number } {
+  return b.qemuVersion >= 9_002_000
+    ? { name: 'reconnect-ms', value: PASST_RECONNECT_S * 1000 }
+    : { name: 'reconnect', value: PASST_RECONNECT_S };
+}
+
+/**
+ * A passt-backed user interface: QEMU connects as a client to the stream
+ * socket passt listens on, and reconnects when that QEMU can (8.0 added
+ * `reconnect` to the stream netdev).
+ */
+function passtProps(
+  b: ArgvBuilder,
+  field: string,
+  passtSocket: (() => string | undefined) | undefined,
+): Props {
+  const path = passtSocketOrRefuse(passtSocket, field);
   const p: Props = {
     type: 'stream',
     addr: { type: 'unix', path: checkValue(path, `${field}/backend`) },
     server: false,
   };
-  if (b.qemuVersion >= 9_002_000) p['reconnect-ms'] = PASST_RECONNECT_S * 1000;
-  else if (b.qemuVersion >= 8_000_000) p.reconnect = PASST_RECONNECT_S;
+  if (b.qemuVersion >= 8_000_000) {
+    const reconnect = reconnectOption(b);
+    p[reconnect.name] = reconnect.value;
+  }
+  return p;
+}
+
+/** The vhost-user netdev on the chardev `char<alias>` written just before it. */
+function vhostUserNetdev(alias: string, queues: number): Props {
+  const p: Props = { type: 'vhost-user', chardev: `char${alias}` };
+  if (queues > 1) p.queues = queues;
   return p;
 }
 
@@ -187,19 +209,13 @@ function passtVhostUserProps(
   field: string,
   passtSocket: (() => string | undefined) | undefined,
 ): Props {
-  const path = passtSocket?.();
-  if (path === undefined)
-    throw unsupported(
-      'the passt backend needs the passt process started for the interface, which this caller does not start',
-      `${field}/backend/@type`,
-    );
-  const chardev = [`socket,id=char${alias}`, `path=${optValue(path, `${field}/backend`)}`];
-  if (b.qemuVersion >= 9_002_000) chardev.push(`reconnect-ms=${PASST_RECONNECT_S * 1000}`);
-  else chardev.push(`reconnect=${PASST_RECONNECT_S}`);
-  b.add('-chardev', chardev.join(','));
-  const p: Props = { type: 'vhost-user', chardev: `char${alias}` };
-  if (queues > 1) p.queues = queues;
-  return p;
+  const path = passtSocketOrRefuse(passtSocket, field);
+  const reconnect = reconnectOption(b);
+  b.add(
+    '-chardev',
+    `socket,id=char${alias},path=${optValue(path, `${field}/backend`)},${reconnect.name}=${reconnect.value}`,
+  );
+  return vhostUserNetdev(alias, queues);
 }
 
 /**
@@ -283,9 +299,7 @@ export function netdevProps(
       const chardev = [`socket,id=char${alias}`, `path=${optValue(src.path, `${field}/source/@path`)}`];
       if (src.mode === 'server') chardev.push('server=on');
       b.add('-chardev', chardev.join(','));
-      const p: Props = { type: 'vhost-user', chardev: `char${alias}` };
-      if (queues > 1) p.queues = queues;
-      return p;
+      return vhostUserNetdev(alias, queues);
     }
     case 'vdpa': {
       if (!host)

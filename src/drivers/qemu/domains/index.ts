@@ -4,7 +4,12 @@
  * @module
  */
 export { ConfigStore } from './config-store.js';
-export { type MigrationHosts, type MigrationSide, migrateDomain } from './migration.js';
+export {
+  type DomainListAccess,
+  type MigrationHosts,
+  /** @deprecated */ type MigrationSide,
+  migrateDomain,
+} from './migration.js';
 export { type CommandLineFor, QemuDomains, type QemuDomainsOptions } from './qemu-domains.js';
 export { runnerGuestFromDef } from './runner-guest-from-def.js';
 export { domainXmlToNative, NATIVE_FORMATS, shellQuote } from './xml-to-native.js';

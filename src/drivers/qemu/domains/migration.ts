@@ -28,8 +28,12 @@ import { automaticPortsAgain } from './graphics-ports.js';
 import type { GuestRunners } from './guest-runners.js';
 import { checkMigrationCpu, incomingEntry, refuseUnmigratable } from './migration-checks.js';
 
-/** What a domain list lends a migration of one of its guests (see `QemuDomains.migrationSide`). */
-export interface MigrationSide {
+/**
+ * What a domain list lends a call that works on its guests from outside
+ * it (a migration's two sides, hotplug, stats, tuning, save, rename,
+ * snapshots): see `QemuDomains.listAccess`.
+ */
+export interface DomainListAccess {
   readonly table: DomainTable;
   readonly runners: GuestRunners;
   readonly store: ConfigStore;
@@ -44,12 +48,15 @@ export interface MigrationSide {
   prepare(xml: string, signal: AbortSignal | undefined): Promise<DomainDef>;
 }
 
+/** @deprecated The old name of {@link DomainListAccess}, kept for code written against it. */
+export type MigrationSide = DomainListAccess;
+
 /** The two hosts for the CPU check: each side's capabilities and domain capabilities for the guest. */
 export type MigrationHosts = (live: DomainDef) => Promise<{ source: FleetHostInput; dest: FleetHostInput }>;
 
 export async function migrateDomain(
-  src: MigrationSide,
-  dst: MigrationSide,
+  src: DomainListAccess,
+  dst: DomainListAccess,
   dom: DomainRef,
   opts: MigrateOptions,
   hosts: MigrationHosts,
@@ -69,8 +76,8 @@ export async function migrateDomain(
 }
 
 async function migrateEntry(
-  src: MigrationSide,
-  dst: MigrationSide,
+  src: DomainListAccess,
+  dst: DomainListAccess,
   e: Entry,
   opts: MigrateOptions,
   hosts: MigrationHosts,

@@ -1,15 +1,14 @@
 /**
  * The QEMU driver's domains: persistent definitions on disk, one
- * {@link QemuDomainRunner} per guest that runs, and the libvirt rules that
- * tie them together (identity checks, which transitions are refused with
- * which code, ids, lifecycle events).
- *
- * Like libvirt's daemon, the domain list belongs to the driver, not to one
- * connection: every connection of this process opened on the same roots
- * shares one {@link QemuDomains} (QEMU's monitor takes one client at a
- * time, so two runners could not watch one guest anyway). It is opened by
- * the first connection (re-attaching the guests found in the status files)
- * and detached from its guests, which keep running, when the last one closes.
+ * {@link QemuDomainRunner} per guest that runs, and the libvirt rules that tie them
+ * together (identity checks, which transitions are refused with which code,
+ * ids, lifecycle events). Like libvirt's daemon, the domain list belongs to
+ * the driver, not to one connection: every connection of this process opened
+ * on the same roots shares one {@link QemuDomains} (QEMU's monitor takes one
+ * client at a time, so two runners could not watch one guest anyway). It is
+ * opened by the first connection (re-attaching the guests found in the
+ * status files) and detached from its guests, which keep running, when the
+ * last one closes.
  *
  * Jobs follow libvirt's: a change to the list itself (define, undefine,
  * the claim of a name by create) is a short job on the list; everything a
@@ -60,7 +59,7 @@ import {
 } from './domain-entry.js';
 import { DomainTable } from './domain-table.js';
 import { GuestRunners } from './guest-runners.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 import { ownerPath, releaseOwner } from './owner-lock.js';
 import { prepareDefinition } from './prepare-definition.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
@@ -353,14 +352,15 @@ export class QemuDomains {
     await setEntryMemory(await this.#owned(dom, opts, 'change the memory of'), kib, opts, this.#store);
   }
 
-  /** What a live migration of one of these guests, or to this list, works with (see `migration.ts`). */
-  migrationSide(): MigrationSide {
+  /** What calls from outside the list (migration, hotplug, stats, tuning, ...) work on its guests with. */
+  listAccess(): DomainListAccess {
     const [table, runners, store, jobs] = [this.#table, this.#runners, this.#store, this.#jobs];
     const owned = (dom: DomainRef, opts: CallOptions, what: string) => this.#owned(dom, opts, what);
-    const prepare = (xml: string, signal: AbortSignal | undefined) =>
-      prepareDefinition(xml, this.#options, signal);
+    const prepare = (xml: string, signal?: AbortSignal) => prepareDefinition(xml, this.#options, signal);
     return { table, runners, store, jobs, listKey: LIST, owned, enter: (opts) => this.#enter(opts), prepare };
   }
+  /** @deprecated The old name of {@link listAccess}, which serves more than migration. */
+  migrationSide = (): DomainListAccess => this.listAccess();
 
   // ---------------------------------------------------------------- internals
 

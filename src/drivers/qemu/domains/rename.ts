@@ -12,13 +12,13 @@
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { cloneDef, type Entry, isActive, refOf } from './domain-entry.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
 import { refuseRenameWithSnapshots } from './snapshots.js';
 
 /** `virDomainRename` as a job on the domain, then on the list (the name changes there). */
 export async function renameDomain(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   newName: string,
   opts: { signal?: AbortSignal },
@@ -32,7 +32,7 @@ export async function renameDomain(
   );
 }
 
-function rename(side: MigrationSide, e: Entry, newName: string): DomainRef {
+function rename(side: DomainListAccess, e: Entry, newName: string): DomainRef {
   if (isActive(e)) throw new VirError('OPERATION_INVALID', 'qemu', 'cannot rename active domain');
   if (!e.config) throw new VirError('OPERATION_INVALID', 'qemu', 'cannot rename a transient domain');
   if (newName === e.name) throw new VirError('OPERATION_INVALID', 'qemu', "Can't rename domain to itself");

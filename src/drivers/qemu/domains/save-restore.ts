@@ -40,7 +40,7 @@ import { type QmpMigrationStats, saveJobParams } from '../lifecycle/job-stats.js
 import { cloneDef, type Entry, isActive, refOf } from './domain-entry.js';
 import { automaticPortsAgain } from './graphics-ports.js';
 import type { GuestRunners } from './guest-runners.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 import { incomingEntry, refuseUnmigratable } from './migration-checks.js';
 
 /** Where the managed save image of domain `name` is kept. */
@@ -48,13 +48,13 @@ export function managedSavePath(stateRoot: string, name: string): string {
   return join(stateRoot, 'qemu', 'save', `${name}.save`);
 }
 
-function managedPath(side: MigrationSide, e: Entry): string {
+function managedPath(side: DomainListAccess, e: Entry): string {
   return managedSavePath(side.runners.options.stateRoot, e.name);
 }
 
 /** `virDomainSave` (to `path`) or `virDomainManagedSave` (no path): the guest's state to a file, QEMU stopped. */
 export async function saveDomain(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   path: string | undefined,
   opts: CallOptions,
@@ -143,7 +143,7 @@ async function saveEntry(
 
 /** Whether a managed save image waits for the next start. */
 export async function hasManagedSave(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   opts: CallOptions,
 ): Promise<boolean> {
@@ -153,7 +153,7 @@ export async function hasManagedSave(
 
 /** Removes the managed save image (none is no error, as libvirt's). */
 export async function managedSaveRemove(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   opts: CallOptions,
 ): Promise<void> {
@@ -197,7 +197,7 @@ export async function startOrRestore(runners: GuestRunners, e: Entry, opts: Star
 
 /** `virDomainRestore`: a domain (transient unless a persistent one has its name and UUID) from a save image. */
 export async function restoreDomain(
-  side: MigrationSide,
+  side: DomainListAccess,
   path: string,
   opts: StartCallOptions,
 ): Promise<DomainRef> {

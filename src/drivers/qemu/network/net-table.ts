@@ -18,6 +18,7 @@ import type { NetworkEvent, NetworkRef } from '../../../driver-objects.js';
 import { VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
 import { PoolStore } from '../storage/pool-store.js';
+import { SharedByRoots } from '../storage/shared-by-roots.js';
 import { linkExists } from './host-net.js';
 import { startNetwork, stopNetwork } from './net-start.js';
 import { loadPorts, removePorts } from './port-files.js';
@@ -44,7 +45,7 @@ export function netError(
   return new VirError(code, 'network', message, field !== undefined ? { field } : {});
 }
 
-const shared = new Map<string, { table: NetTable; users: number }>();
+const shared = new SharedByRoots<NetTable>();
 
 export class NetTable {
   /** Networks by name, in definition order. */
@@ -65,21 +66,11 @@ export class NetTable {
 
   /** The shared table for these roots; pair every call with {@link release}. */
   static acquire(configRoot: string, runRoot: string): NetTable {
-    const key = `${configRoot}\0${runRoot}`;
-    const found = shared.get(key);
-    if (found) {
-      found.users++;
-      return found.table;
-    }
-    const table = new NetTable(key, configRoot, runRoot);
-    shared.set(key, { table, users: 1 });
-    return table;
+    return shared.acquire(configRoot, runRoot, (key) => new NetTable(key, configRoot, runRoot));
   }
 
   release(): void {
-    const found = shared.get(this.#key);
-    if (!found || found.table !== this) return;
-    if (--found.users === 0) shared.delete(this.#key);
+    shared.release(this.#key, this);
   }
 
   emit(n: Net, event: NetworkEvent['event']): void {
@@ -123,23 +114,10 @@ export class NetTable {
   }
 
   async #load(): Promise<void> {
-    for (const name of this.store.configs()) {
-      try {
-        const def = NetworkDef.fromXML(this.store.readConfig(name));
-        if (def.name === name)
-          this.nets.set(name, { def, next: undefined, active: false, persistent: true, ports: new Map() });
-      } catch {
-        // a broken file is skipped, as libvirt skips it at daemon start
-      }
-    }
-    for (const name of this.store.running()) {
-      let live: NetworkDef;
-      try {
-        live = NetworkDef.fromXML(this.store.readState(name));
-      } catch {
-        this.store.removeState(name);
-        continue;
-      }
+    const { persistent, live: running } = this.store.loadDefinitions((xml) => NetworkDef.fromXML(xml));
+    for (const [name, def] of persistent)
+      this.nets.set(name, { def, next: undefined, active: false, persistent: true, ports: new Map() });
+    for (const [name, live] of running) {
       const n = this.nets.get(name);
       // a network whose own bridge is gone (the host rebooted, someone deleted it) no longer runs
       if (live.forwardMode !== 'bridge' && !linkExists(live.bridge?.name ?? '')) {

@@ -62,6 +62,35 @@ export class PoolStore {
     return names(this.stateDir);
   }
 
+  /**
+   * The definitions on disk, parsed with `parse`: the persistent ones whose
+   * file parses and names its own file (a broken one is skipped, as libvirt
+   * skips it at daemon start), and the live ones of those that run (a
+   * broken state file is removed: that object no longer runs).
+   */
+  loadDefinitions<D extends { name?: string | undefined }>(
+    parse: (xml: string) => D,
+  ): { persistent: Map<string, D>; live: Map<string, D> } {
+    const persistent = new Map<string, D>();
+    for (const name of this.configs()) {
+      try {
+        const def = parse(this.readConfig(name));
+        if (def.name === name) persistent.set(name, def);
+      } catch {
+        // skipped
+      }
+    }
+    const live = new Map<string, D>();
+    for (const name of this.running()) {
+      try {
+        live.set(name, parse(this.readState(name)));
+      } catch {
+        this.removeState(name);
+      }
+    }
+    return { persistent, live };
+  }
+
   readConfig(name: string): string {
     return read(join(this.configDir, `${name}.xml`), name, this.#kind);
   }

@@ -17,6 +17,7 @@ import { DomainJobs } from '../../job-lock.js';
 import { mountedFrom, mountPool, unmountPool } from './fs-mount.js';
 import { PoolStore } from './pool-store.js';
 import { findQemuImg, type QemuImgRun } from './qemu-img.js';
+import { SharedByRoots } from './shared-by-roots.js';
 import { scanVolumes } from './volume-scan.js';
 
 export interface Vol {
@@ -54,7 +55,7 @@ export function storageError(
   return new VirError(code, 'storage', message, field !== undefined ? { field } : {});
 }
 
-const shared = new Map<string, { table: PoolTable; users: number }>();
+const shared = new SharedByRoots<PoolTable>();
 
 export class PoolTable {
   /** Pools by name, in definition order. */
@@ -77,21 +78,11 @@ export class PoolTable {
 
   /** The shared table for these roots; pair every call with {@link release}. */
   static acquire(configRoot: string, runRoot: string): PoolTable {
-    const key = `${configRoot}\0${runRoot}`;
-    const found = shared.get(key);
-    if (found) {
-      found.users++;
-      return found.table;
-    }
-    const table = new PoolTable(key, configRoot, runRoot);
-    shared.set(key, { table, users: 1 });
-    return table;
+    return shared.acquire(configRoot, runRoot, (key) => new PoolTable(key, configRoot, runRoot));
   }
 
   release(): void {
-    const found = shared.get(this.#key);
-    if (!found || found.table !== this) return;
-    if (--found.users === 0) shared.delete(this.#key);
+    shared.release(this.#key, this);
   }
 
   /** How qemu-img is run for a call. */
@@ -209,25 +200,10 @@ export class PoolTable {
   }
 
   async #load(): Promise<void> {
-    const running = new Set(this.store.running());
-    for (const name of this.store.configs()) {
-      let def: StoragePoolDef;
-      try {
-        def = StoragePoolDef.fromXML(this.store.readConfig(name));
-      } catch {
-        continue; // a broken file is skipped, as libvirt skips it at daemon start
-      }
-      if (def.name !== name) continue;
+    const { persistent, live: running } = this.store.loadDefinitions((xml) => StoragePoolDef.fromXML(xml));
+    for (const [name, def] of persistent)
       this.pools.set(name, { def, next: undefined, active: false, persistent: true, vols: new Map() });
-    }
-    for (const name of running) {
-      let live: StoragePoolDef;
-      try {
-        live = StoragePoolDef.fromXML(this.store.readState(name));
-      } catch {
-        this.store.removeState(name);
-        continue;
-      }
+    for (const [name, live] of running) {
       const p = this.pools.get(name);
       if (p) {
         p.next = p.def;
