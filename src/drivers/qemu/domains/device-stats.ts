@@ -13,12 +13,12 @@ import { VirError } from '../../../errors.js';
 import { blockOf, type Disk, diskPath } from './block-stats.js';
 import { type Entry, isActive } from './domain-entry.js';
 import { ask, defOf, guestMemory, swapped } from './guest-stats.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 import { imageSizes, netDevCounters, residentKiB } from './stats-sources.js';
 
 /** Runs a per-device call on a domain's entry (one this process manages). */
 export async function onEntry<T>(
-  side: Pick<MigrationSide, 'owned'>,
+  side: Pick<DomainListAccess, 'owned'>,
   dom: DomainRef,
   opts: CallOptions,
   fn: (e: Entry) => T | Promise<T>,

@@ -23,7 +23,7 @@ import type { QmpClient } from '../qmp/index.js';
 import { blockGroup } from './block-stats.js';
 import { dirtyrateGroup } from './dirtyrate-stats.js';
 import { type Entry, isActive, refOf, stateOf } from './domain-entry.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 import { cpuTimes, netDevCounters, residentKiB, runQueueDelay, schedWait } from './stats-sources.js';
 
 /** The groups this driver fills. */
@@ -48,7 +48,7 @@ const SUPPORTED: readonly DomainStatsGroup[] = [
 const QUERY_TIMEOUT_MS = 5_000;
 
 type Params = Record<string, DomainStatsValue>;
-type Side = Pick<MigrationSide, 'table' | 'enter'>;
+type Side = Pick<DomainListAccess, 'table' | 'enter'>;
 
 export type { DomainStatsQuery };
 

@@ -11,11 +11,14 @@ import { VirError } from '../../../errors.js';
 import { type Entry, isActive, type WriteFlags } from './domain-entry.js';
 import type { HostdevRoots } from './hotplug-hostdev.js';
 import type { HotplugNetHost } from './hotplug-nic.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 import { runFacts } from './run-facts.js';
 
 /** What the device calls need of the domain list (the same handles a migration gets). */
-export type HotplugSide = Pick<MigrationSide, 'jobs' | 'store' | 'owned' | 'enter' | 'prepare' | 'table'> & {
+export type HotplugSide = Pick<
+  DomainListAccess,
+  'jobs' | 'store' | 'owned' | 'enter' | 'prepare' | 'table'
+> & {
   /** The networks and bridge helper of the same roots, for an interface's host end. */
   readonly hostNet?: HotplugNetHost;
   /** Where host devices and `/dev/vhost-vsock` are looked for (tests; default the host's own). */

@@ -7,7 +7,6 @@ export { ConfigStore } from './config-store.js';
 export {
   type DomainListAccess,
   type MigrationHosts,
-  /** @deprecated */ type MigrationSide,
   migrateDomain,
 } from './migration.js';
 export { type CommandLineFor, QemuDomains, type QemuDomainsOptions } from './qemu-domains.js';

@@ -48,9 +48,6 @@ export interface DomainListAccess {
   prepare(xml: string, signal: AbortSignal | undefined): Promise<DomainDef>;
 }
 
-/** @deprecated The old name of {@link DomainListAccess}, kept for code written against it. */
-export type MigrationSide = DomainListAccess;
-
 /** The two hosts for the CPU check: each side's capabilities and domain capabilities for the guest. */
 export type MigrationHosts = (live: DomainDef) => Promise<{ source: FleetHostInput; dest: FleetHostInput }>;
 

@@ -11,14 +11,14 @@ import type { QemuMonitorReply, QemuMonitorRequest } from '../../../qemu-monitor
 import { encodePng, parsePpm } from '../../png-image.js';
 import type { QemuDomainRunner } from '../lifecycle/index.js';
 import { isActive } from './domain-entry.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 
 /** Options of a passthrough: `timeout` in milliseconds. */
 export type MonitorOpts = CallOptions & { timeout?: number };
 
 /** Sends `req` through the guest's monitor (see `RunnerMonitor.command`). */
 export async function monitorCommand(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   req: QemuMonitorRequest,
   opts: MonitorOpts = {},
@@ -32,7 +32,7 @@ export async function monitorCommand(
 
 /** A PNG of display `screen`: QEMU's own PNG where it writes one, else its PPM converted here. */
 export async function screenshot(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   opts: ScreenshotOptions = {},
 ): Promise<Screenshot> {
@@ -64,7 +64,7 @@ export async function screenshot(
 }
 
 async function running(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   opts: CallOptions,
   what: string,

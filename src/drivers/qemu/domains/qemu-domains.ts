@@ -359,8 +359,6 @@ export class QemuDomains {
     const prepare = (xml: string, signal?: AbortSignal) => prepareDefinition(xml, this.#options, signal);
     return { table, runners, store, jobs, listKey: LIST, owned, enter: (opts) => this.#enter(opts), prepare };
   }
-  /** @deprecated The old name of {@link listAccess}, which serves more than migration. */
-  migrationSide = (): DomainListAccess => this.listAccess();
 
   // ---------------------------------------------------------------- internals
 

@@ -12,7 +12,7 @@ import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { setLiveVcpus } from '../lifecycle/index.js';
 import { cloneDef, type Entry, isActive, type WriteFlags } from './domain-entry.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 
 /** Which definitions a write touches: libvirt's `current` is live for a running domain, else config. */
 function targets(e: Entry, opts: WriteFlags): { live: boolean; config: boolean } {
@@ -59,7 +59,7 @@ function withCurrent(def: DomainDef, count: number): DomainDef {
 
 /** `virDomainSetVcpusFlags`: every check before any change; live by hot(un)plug, config by `<vcpu current>`. */
 export async function setVcpus(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   count: number,
   opts: WriteFlags,
@@ -95,7 +95,7 @@ export async function setVcpus(
 
 /** `virDomainSetMaxMemory` / `VIR_DOMAIN_MEM_MAXIMUM`: the definition's `<memory>`; live is refused. */
 export async function setMaxMemory(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   kib: number,
   opts: WriteFlags,

@@ -30,7 +30,7 @@ import type { XmlElement } from '../../../xml/tree.js';
 import { diskAlias } from '../command-line/disk-device.js';
 import { findQemuImg, imageInfo, qemuImg } from '../storage/qemu-img.js';
 import { cloneDef, type Entry, isActive } from './domain-entry.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 import { overlaysOf } from './snapshot-external.js';
 import { referencedImages } from './snapshot-revert-external.js';
 import type { SnapshotStore } from './snapshot-store.js';
@@ -268,7 +268,7 @@ function snapshotWithoutOverlays(s: DomainSnapshotDef, merges: readonly Merge[])
  * The caller removes `s`'s metadata and moves its children up.
  */
 export async function deleteExternalSnapshot(
-  side: MigrationSide,
+  side: DomainListAccess,
   e: Entry,
   store: SnapshotStore,
   s: DomainSnapshotDef,

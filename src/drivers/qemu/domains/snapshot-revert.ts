@@ -18,7 +18,7 @@ import type { DomainSnapshotDef } from '../../../conf/snapshot.js';
 import type { CallOptions, DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { cloneDef, type Entry, isActive, refOf, refuseForeign } from './domain-entry.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
 import { qemuImgSnapshots, storedPlan } from './snapshot-disks.js';
 import { createOverlays, isExternal } from './snapshot-external.js';
@@ -58,7 +58,7 @@ function snapshotDefs(e: Entry, s: DomainSnapshotDef): { dom: DomainDef; inactiv
 
 /** `virDomainRevertToSnapshot` with libvirt's default flags: the snapshot's state and definition. */
 export async function revertToSnapshot(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   name: string,
   opts: CallOptions,
@@ -67,7 +67,7 @@ export async function revertToSnapshot(
   return side.jobs.run(e.uuid, 'snapshot revert', () => revert(side, e, name, opts), opts.signal);
 }
 
-async function revert(side: MigrationSide, e: Entry, name: string, opts: CallOptions): Promise<DomainRef> {
+async function revert(side: DomainListAccess, e: Entry, name: string, opts: CallOptions): Promise<DomainRef> {
   refuseForeign(e, 'revert');
   const store = storeOf(side, e);
   const s = store.get(name);
@@ -119,7 +119,7 @@ async function revert(side: MigrationSide, e: Entry, name: string, opts: CallOpt
  * made on the snapshot's images and the definition points at them.
  */
 async function revertExternal(
-  side: MigrationSide,
+  side: DomainListAccess,
   e: Entry,
   s: DomainSnapshotDef,
   dom: DomainDef,

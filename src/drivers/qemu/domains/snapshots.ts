@@ -29,7 +29,7 @@ import type {
 import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
 import { type Entry, isActive, refuseForeign } from './domain-entry.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
 import { deleteExternalSnapshot } from './snapshot-delete-external.js';
 import {
@@ -50,7 +50,7 @@ import {
 import { SnapshotStore } from './snapshot-store.js';
 
 /** The snapshot files of domain `e`. */
-export function storeOf(side: MigrationSide, e: Entry): SnapshotStore {
+export function storeOf(side: DomainListAccess, e: Entry): SnapshotStore {
   return new SnapshotStore(side.runners.options.stateRoot, e.name);
 }
 
@@ -106,7 +106,7 @@ function parseRequest(xml: string): DomainSnapshotDef {
 
 /** `virDomainSnapshotCreateXML`: takes an internal snapshot; returns its name. */
 export async function createSnapshot(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   xml: string,
   opts: CallOptions,
@@ -117,7 +117,7 @@ export async function createSnapshot(
 }
 
 async function takeSnapshot(
-  side: MigrationSide,
+  side: DomainListAccess,
   e: Entry,
   req: DomainSnapshotDef,
   opts: CallOptions,
@@ -188,7 +188,7 @@ async function takeSnapshot(
 
 /** Overlays made, the running guest switched to them, the definitions naming them. */
 async function takeExternal(
-  side: MigrationSide,
+  side: DomainListAccess,
   e: Entry,
   targets: readonly ExternalTarget[],
   signal: AbortSignal | undefined,
@@ -247,7 +247,7 @@ function listedState(s: DomainSnapshotDef): DomainStateName {
 
 /** `virDomainListAllSnapshots`: oldest first, with which one is current. */
 export async function listSnapshots(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   opts: CallOptions,
 ): Promise<SnapshotInfo[]> {
@@ -266,7 +266,7 @@ export async function listSnapshots(
 
 /** `virDomainSnapshotGetXMLDesc`: the document as libvirt gives it (no `<active>`, which is its file's). */
 export async function snapshotXml(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   name: string,
   opts: CallOptions,
@@ -279,7 +279,7 @@ export async function snapshotXml(
 
 /** `virDomainSnapshotDelete`: the snapshot (and with `children` all below it), from the images and the metadata. */
 export async function deleteSnapshot(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   name: string,
   opts: CallOptions & SnapshotDeleteOptions,
@@ -289,7 +289,7 @@ export async function deleteSnapshot(
 }
 
 async function remove(
-  side: MigrationSide,
+  side: DomainListAccess,
   e: Entry,
   name: string,
   opts: CallOptions & SnapshotDeleteOptions,
@@ -342,7 +342,7 @@ async function remove(
 
 /** What snapshot `s` holds in the images: merged or removed (external), deleted from each image (internal). */
 async function discardImages(
-  side: MigrationSide,
+  side: DomainListAccess,
   e: Entry,
   store: SnapshotStore,
   s: DomainSnapshotDef,

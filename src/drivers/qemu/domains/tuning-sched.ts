@@ -40,7 +40,7 @@ import {
   writeValue,
 } from '../lifecycle/cgroup.js';
 import { type Entry, isActive, refOf } from './domain-entry.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 
 /** libvirt's QEMU driver's scheduler parameters, in its order. */
 const QEMU_SCHED = [
@@ -72,7 +72,7 @@ function notMounted(controller: 'CPU' | 'memory'): VirError {
 }
 
 /** The host's cgroups, for the system instance; libvirt's refusal for the session one. */
-function hostOf(side: MigrationSide, what: 'CPU' | 'Memory'): CgroupHost | null {
+function hostOf(side: DomainListAccess, what: 'CPU' | 'Memory'): CgroupHost | null {
   if (!side.runners.options.cgroups) throw sessionRefusal(what);
   return cgroupHost();
 }
@@ -97,7 +97,7 @@ function targets(e: Entry, opts: TuningParamsOptions): { live: boolean; config: 
 }
 
 export async function getSchedulerType(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   opts: CallOptions,
 ): Promise<SchedulerType> {
@@ -109,7 +109,7 @@ export async function getSchedulerType(
 }
 
 export async function getSchedulerParameters(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   opts: TuningParamsOptions,
 ): Promise<SchedulerParameters> {
@@ -156,7 +156,7 @@ function checkRanges(params: SchedulerParameters): void {
 }
 
 export async function setSchedulerParameters(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   params: SchedulerParameters,
   opts: TuningParamsOptions,
@@ -220,7 +220,7 @@ export async function setSchedulerParameters(
 }
 
 export async function getMemoryParameters(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   opts: TuningParamsOptions,
 ): Promise<MemoryParameters> {
@@ -254,7 +254,7 @@ function checkSwap(now: { hard_limit: number; swap_hard_limit: number }, params:
 }
 
 export async function setMemoryParameters(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   params: MemoryParameters,
   opts: TuningParamsOptions,

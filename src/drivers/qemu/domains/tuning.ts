@@ -31,7 +31,7 @@ import { VirError } from '../../../errors.js';
 import { diskAlias } from '../command-line/disk-device.js';
 import { iotuneCommand } from '../command-line/throttle.js';
 import { type Entry, isActive, refOf, type WriteFlags } from './domain-entry.js';
-import type { MigrationSide } from './migration.js';
+import type { DomainListAccess } from './migration.js';
 
 /** libvirt's `virDomainObjGetDefs`: current is live for a running domain, else the persistent one. */
 function targets(e: Entry, opts: WriteFlags): { live: boolean; config: boolean } {
@@ -60,7 +60,7 @@ function oneDef(e: Entry, opts: WriteFlags): DomainDef {
 }
 
 export async function setMetadata(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   kind: MetadataKind,
   value: string | null,
@@ -97,7 +97,7 @@ export async function setMetadata(
 }
 
 export async function getMetadata(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   kind: MetadataKind,
   opts: GetMetadataOptions,
@@ -107,7 +107,7 @@ export async function getMetadata(
 }
 
 export async function getBlockIoTune(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   disk: string,
   opts: BlockIoTuneOptions,
@@ -188,7 +188,7 @@ function eventParams(disk: string, params: BlockIoTuneParams): Record<string, Ty
 }
 
 export async function setBlockIoTune(
-  side: MigrationSide,
+  side: DomainListAccess,
   dom: DomainRef,
   disk: string,
   params: BlockIoTuneParams,
