@@ -51,8 +51,10 @@ import type {
   OpenConsoleOptions,
   Screenshot,
   ScreenshotOptions,
+  SnapshotCreateOptions,
   SnapshotDeleteOptions,
   SnapshotInfo,
+  SnapshotRevertOptions,
   StartCallOptions,
 } from './driver.js';
 import type {
@@ -625,11 +627,28 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   /**
    * Takes a snapshot (`virDomainSnapshotCreateXML`); `xml` is a
    * `<domainsnapshot>` document (name, description), by default an empty one
-   * so the driver names it. Returns the snapshot's name.
+   * so the driver names it. Returns the snapshot's name. The options are
+   * libvirt's create flags; the combinations libvirt's API refuses
+   * (`current` without `redefine`, `redefine` with `noMetadata` or `halt`)
+   * are `INVALID_ARG` before the driver is asked.
    */
-  createSnapshot(xml = '<domainsnapshot/>', opts: CallOptions = {}): Promise<string> {
+  createSnapshot(xml = '<domainsnapshot/>', opts: CallOptions & SnapshotCreateOptions = {}): Promise<string> {
+    const bad = snapshotCreateConflict(opts);
+    if (bad) return Promise.reject(new VirError('INVALID_ARG', 'domain', bad));
+    const flags = onlyTrue({
+      redefine: opts.redefine,
+      current: opts.current,
+      noMetadata: opts.noMetadata,
+      halt: opts.halt,
+      diskOnly: opts.diskOnly,
+      reuseExt: opts.reuseExt,
+      quiesce: opts.quiesce,
+      atomic: opts.atomic,
+      live: opts.live,
+      validate: opts.validate,
+    });
     return this.#write('domainSnapshotCreate', opts, (d, signal) =>
-      d.domainSnapshotCreate!(this.#ref, xml, { signal }),
+      d.domainSnapshotCreate!(this.#ref, xml, { ...onlyTrue(flags), signal }),
     );
   }
 
@@ -647,11 +666,27 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     );
   }
 
-  /** Goes back to the snapshot's definition and run state. */
-  async revertToSnapshot(name: string, opts: CallOptions = {}): Promise<void> {
+  /**
+   * Goes back to the snapshot's definition and run state; `running` or
+   * `paused` (not both: `INVALID_ARG`) ask for that state instead,
+   * `force` allows what libvirt calls a risky revert.
+   */
+  async revertToSnapshot(name: string, opts: CallOptions & SnapshotRevertOptions = {}): Promise<void> {
     this.#conn._writable('revertToSnapshot');
+    if (opts.running && opts.paused)
+      throw new VirError(
+        'INVALID_ARG',
+        'domain',
+        "Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and 'VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED' are mutually exclusive",
+      );
+    const flags = onlyTrue({
+      running: opts.running,
+      paused: opts.paused,
+      force: opts.force,
+      resetNvram: opts.resetNvram,
+    });
     this.#ref = await this.#conn._domainCall('domainSnapshotRevert', this.#ref, opts, (d, signal) =>
-      d.domainSnapshotRevert!(this.#ref, name, { signal }),
+      d.domainSnapshotRevert!(this.#ref, name, { ...flags, signal }),
     );
   }
 
@@ -787,4 +822,21 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** The options set to `true`, so drivers see only the flags asked for. */
+function onlyTrue<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v === true) (out as Record<string, unknown>)[k] = true;
+  return out;
+}
+
+/** libvirt's API-level checks of the create flags (before any driver). */
+function snapshotCreateConflict(o: SnapshotCreateOptions): string | undefined {
+  const f = (n: string) => `VIR_DOMAIN_SNAPSHOT_CREATE_${n}`;
+  if (o.current && !o.redefine) return `Flag '${f('REDEFINE')}' is required by flag '${f('CURRENT')}'`;
+  if (o.redefine && o.noMetadata)
+    return `Flags '${f('REDEFINE')}' and '${f('NO_METADATA')}' are mutually exclusive`;
+  if (o.redefine && o.halt) return `Flags '${f('REDEFINE')}' and '${f('HALT')}' are mutually exclusive`;
+  return undefined;
 }

@@ -197,6 +197,42 @@ export interface DriverDomainStats {
   readonly params: DomainStatsParams;
 }
 
+/** libvirt's `virDomainSnapshotCreateXML` flags (`virDomainSnapshotCreateFlags`). */
+export interface SnapshotCreateOptions {
+  /** The document is a snapshot's full XML, put back as metadata; nothing is taken (`REDEFINE`). */
+  redefine?: boolean;
+  /** With `redefine`: the redefined snapshot becomes the current one (`CURRENT`). */
+  current?: boolean;
+  /** The snapshot is taken but no metadata is kept (`NO_METADATA`). */
+  noMetadata?: boolean;
+  /** The guest is stopped after the snapshot (`HALT`); a transient domain is refused. */
+  halt?: boolean;
+  /** Only the disks, onto external overlays; no memory (`DISK_ONLY`). */
+  diskOnly?: boolean;
+  /** The external files exist already and are used as they are, not made (`REUSE_EXT`). */
+  reuseExt?: boolean;
+  /** The guest's file systems are frozen around the snapshot through its agent (`QUIESCE`). */
+  quiesce?: boolean;
+  /** All disks or none (`ATOMIC`). */
+  atomic?: boolean;
+  /** The guest keeps running while its memory is saved (`LIVE`). */
+  live?: boolean;
+  /** The document is checked against libvirt's schema first (`VALIDATE`). */
+  validate?: boolean;
+}
+
+/** libvirt's `virDomainRevertToSnapshot` flags (`virDomainSnapshotRevertFlags`). */
+export interface SnapshotRevertOptions {
+  /** The guest runs afterwards, whatever the snapshot's state (`RUNNING`). */
+  running?: boolean;
+  /** The guest is paused afterwards (`PAUSED`); exclusive with `running`. */
+  paused?: boolean;
+  /** Reverts where libvirt calls it risky (`FORCE`). */
+  force?: boolean;
+  /** The UEFI variables start afresh from their template (`RESET_NVRAM`). */
+  resetNvram?: boolean;
+}
+
 /** libvirt's `virDomainSnapshotDelete` flags. */
 export interface SnapshotDeleteOptions {
   /** The snapshots below it go too (`DELETE_CHILDREN`). */
@@ -445,13 +481,21 @@ export interface DriverConnection extends ObjectDrivers {
   domainMemoryStats?(dom: DomainRef, opts?: CallOptions): Promise<MemoryStats>;
 
   /** Takes a snapshot from `<domainsnapshot>` XML; returns its name. */
-  domainSnapshotCreate?(dom: DomainRef, xml: string, opts?: CallOptions): Promise<string>;
+  domainSnapshotCreate?(
+    dom: DomainRef,
+    xml: string,
+    opts?: CallOptions & SnapshotCreateOptions,
+  ): Promise<string>;
   /** The domain's snapshots, oldest first. */
   domainSnapshotList?(dom: DomainRef, opts?: CallOptions): Promise<SnapshotInfo[]>;
   /** One snapshot's XML. */
   domainSnapshotGetXml?(dom: DomainRef, name: string, opts?: CallOptions): Promise<string>;
   /** Goes back to a snapshot; returns the domain's identity afterwards (its id may change). */
-  domainSnapshotRevert?(dom: DomainRef, name: string, opts?: CallOptions): Promise<DomainRef>;
+  domainSnapshotRevert?(
+    dom: DomainRef,
+    name: string,
+    opts?: CallOptions & SnapshotRevertOptions,
+  ): Promise<DomainRef>;
   /** Deletes a snapshot, as `SnapshotDeleteOptions` say (by default its children move up to its parent). */
   domainSnapshotDelete?(
     dom: DomainRef,

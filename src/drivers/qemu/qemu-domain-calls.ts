@@ -23,8 +23,10 @@ import type {
   CallOptions,
   DomainRef,
   MetadataKind,
+  SnapshotCreateOptions,
   SnapshotDeleteOptions,
   SnapshotInfo,
+  SnapshotRevertOptions,
   StartCallOptions,
 } from '../../driver.js';
 import { QemuAgentCalls } from './domains/agent-calls.js';
@@ -99,7 +101,11 @@ export abstract class QemuDomainCalls extends QemuAgentCalls {
   domainRename(dom: DomainRef, newName: string, opts: CallOptions = {}): Promise<DomainRef> {
     return renameDomain(this.domainSide(), dom, newName, opts);
   }
-  domainSnapshotCreate(dom: DomainRef, xml: string, opts: CallOptions = {}): Promise<string> {
+  domainSnapshotCreate(
+    dom: DomainRef,
+    xml: string,
+    opts: CallOptions & SnapshotCreateOptions = {},
+  ): Promise<string> {
     return snapshots.createSnapshot(this.domainSide(), dom, xml, opts);
   }
   domainSnapshotList(dom: DomainRef, opts: CallOptions = {}): Promise<SnapshotInfo[]> {
@@ -108,7 +114,11 @@ export abstract class QemuDomainCalls extends QemuAgentCalls {
   domainSnapshotGetXml(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<string> {
     return snapshots.snapshotXml(this.domainSide(), dom, name, opts);
   }
-  domainSnapshotRevert(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<DomainRef> {
+  domainSnapshotRevert(
+    dom: DomainRef,
+    name: string,
+    opts: CallOptions & SnapshotRevertOptions = {},
+  ): Promise<DomainRef> {
     return revertToSnapshot(this.domainSide(), dom, name, opts);
   }
   domainSnapshotDelete(

@@ -39,6 +39,9 @@ import type {
   NodeInfo,
   Screenshot,
   ScreenshotOptions,
+  SnapshotCreateOptions,
+  SnapshotDeleteOptions,
+  SnapshotRevertOptions,
 } from '../../driver.js';
 import type { AgentCallOptions, PowerOptions } from '../../driver-agent.js';
 import { VirError } from '../../errors.js';
@@ -57,6 +60,7 @@ import type { RemoteCall } from './remote-object-values.js';
 import { RemoteMonitorEvents, remoteAgentCommand, remoteMonitorCommand } from './remote-qemu.js';
 import { remoteScreenshot } from './remote-screenshot.js';
 import { RemoteNodeDevices, RemoteSecrets } from './remote-secrets-nodedevs.js';
+import { RemoteSnapshots } from './remote-snapshots.js';
 import { RemoteStats } from './remote-stats.js';
 import { RemoteStorage } from './remote-storage.js';
 import { RemoteTuning } from './remote-tuning.js';
@@ -112,6 +116,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   #type = '';
   readonly #tuning: RemoteTuning;
   readonly #sched: RemoteTuningSched;
+  readonly #snapshots: RemoteSnapshots;
   /** The URI this connection was opened with: what a peer-to-peer migration's source daemon opens. */
   #uri = '';
   #closing = false;
@@ -144,6 +149,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
     this.#stats = new RemoteStats(call);
     this.#tuning = new RemoteTuning(call);
     this.#sched = new RemoteTuningSched(call);
+    this.#snapshots = new RemoteSnapshots(call);
   }
 
   get type(): string {
@@ -507,6 +513,24 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
       { dom: toRemote(dom), memory: BigInt(kib), flags: affectFlags(opts) },
       opts,
     );
+  }
+
+  // ---------------------------------------------------------------- snapshots (remote-snapshots.ts)
+
+  domainSnapshotCreate(dom: DomainRef, xml: string, opts?: CallOptions & SnapshotCreateOptions) {
+    return this.#snapshots.create(dom, xml, opts);
+  }
+  domainSnapshotList(dom: DomainRef, opts?: CallOptions) {
+    return this.#snapshots.list(dom, opts);
+  }
+  domainSnapshotGetXml(dom: DomainRef, name: string, opts?: CallOptions) {
+    return this.#snapshots.xml(dom, name, opts);
+  }
+  domainSnapshotRevert(dom: DomainRef, name: string, opts?: CallOptions & SnapshotRevertOptions) {
+    return this.#snapshots.revert(dom, name, opts);
+  }
+  domainSnapshotDelete(dom: DomainRef, name: string, opts?: CallOptions & SnapshotDeleteOptions) {
+    return this.#snapshots.delete(dom, name, opts);
   }
 
   // ---------------------------------------------------------------- metadata, I/O limits (remote-tuning.ts)

@@ -12,6 +12,7 @@
  *
  * @module
  */
+
 import type { Capabilities } from '../../conf/capabilities.js';
 import { CpuDef } from '../../conf/cpu.js';
 import type { DomainDef } from '../../conf/domain/domain-def.js';
@@ -40,11 +41,14 @@ import type {
   ListDomainsFilter,
   MetadataKind,
   NodeInfo,
+  SnapshotCreateOptions,
   SnapshotDeleteOptions,
   SnapshotInfo,
+  SnapshotRevertOptions,
 } from '../../driver.js';
 import type { PowerOptions } from '../../driver-agent.js';
 import { throwIfAborted, VirError } from '../../errors.js';
+import { assertValid } from '../../xml/validate.js';
 import { DomainJobs } from '../job-lock.js';
 import { type AgentJob, refusePowerMode, TestAgentCalls } from './agent-ops.js';
 import { listDomainRefs, needActive } from './domain-filter.js';
@@ -424,8 +428,16 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
 
   // --- snapshots -----------------------------------------------------------------
 
-  domainSnapshotCreate(dom: DomainRef, xml: string, opts: CallOptions = {}): Promise<string> {
-    return this.#domainJob('domainSnapshotCreate', dom, opts, (d) => createSnapshot(d, xml));
+  domainSnapshotCreate(
+    dom: DomainRef,
+    xml: string,
+    opts: CallOptions & SnapshotCreateOptions = {},
+  ): Promise<string> {
+    // VALIDATE: libvirt's domainsnapshot.rng before anything else, as libvirt parses with it
+    const valid = opts.validate ? assertValid(xml, 'domainsnapshot') : Promise.resolve();
+    return valid.then(() =>
+      this.#domainJob('domainSnapshotCreate', dom, opts, (d) => createSnapshot(this.#host, d, xml, opts)),
+    );
   }
 
   domainSnapshotList(dom: DomainRef, opts: CallOptions = {}): Promise<SnapshotInfo[]> {
@@ -436,8 +448,14 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
     return this.#domainJob('domainSnapshotGetXml', dom, opts, (d) => snapshotXml(d, name));
   }
 
-  domainSnapshotRevert(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<DomainRef> {
-    return this.#domainJob('domainSnapshotRevert', dom, opts, (d) => revertToSnapshot(this.#host, d, name));
+  domainSnapshotRevert(
+    dom: DomainRef,
+    name: string,
+    opts: CallOptions & SnapshotRevertOptions = {},
+  ): Promise<DomainRef> {
+    return this.#domainJob('domainSnapshotRevert', dom, opts, (d) =>
+      revertToSnapshot(this.#host, d, name, opts),
+    );
   }
 
   domainSnapshotDelete(

@@ -128,9 +128,9 @@ export async function runVirtkit(steps: readonly Step[], saveDir = '.'): Promise
       case 'undefine':
         return void (await d.undefine(step.snapshots ? { snapshots: true } : {}));
       case 'snapCreate':
-        return d.createSnapshot(step.xml);
+        return d.createSnapshot(step.xml, flagOptions(step.flags, CREATE_FLAGS));
       case 'snapRevert':
-        return void (await d.revertToSnapshot(step.name));
+        return void (await d.revertToSnapshot(step.name, flagOptions(step.flags, REVERT_FLAGS)));
       case 'snapDelete':
         return void (await d.deleteSnapshot(step.name, {
           ...(step.children ? { children: true } : {}),
@@ -215,4 +215,31 @@ export async function runVirtkit(steps: readonly Step[], saveDir = '.'): Promise
 
 function eventLine(e: DomainEvent): string {
   return `${e.domain.name}:${e.domain.id}:${e.event}/${e.detail}`;
+}
+
+/** libvirt's `virDomainSnapshotCreateFlags`, bit by bit, as our option names. */
+const CREATE_FLAGS = [
+  'redefine',
+  'current',
+  'noMetadata',
+  'halt',
+  'diskOnly',
+  'reuseExt',
+  'quiesce',
+  'atomic',
+  'live',
+  'validate',
+] as const;
+/** libvirt's `virDomainSnapshotRevertFlags`, bit by bit. */
+const REVERT_FLAGS = ['running', 'paused', 'force', 'resetNvram'] as const;
+
+function flagOptions<K extends string>(
+  flags: number | undefined,
+  names: readonly K[],
+): Partial<Record<K, true>> {
+  const out: Partial<Record<K, true>> = {};
+  names.forEach((n, bit) => {
+    if (((flags ?? 0) >> bit) & 1) out[n] = true;
+  });
+  return out;
 }

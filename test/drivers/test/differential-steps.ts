@@ -27,8 +27,9 @@ export type Step =
       dom: string;
     }
   | { op: 'undefine'; dom: string; snapshots?: boolean }
-  | { op: 'snapCreate'; dom: string; xml: string }
-  | { op: 'snapRevert'; dom: string; name: string }
+  /** `flags`: libvirt's numeric `virDomainSnapshotCreateFlags` / `RevertFlags`, as the peer takes them. */
+  | { op: 'snapCreate'; dom: string; xml: string; flags?: number }
+  | { op: 'snapRevert'; dom: string; name: string; flags?: number }
   | {
       op: 'snapDelete';
       dom: string;

@@ -142,9 +142,9 @@ def run(step):
         else:
             d.undefine()
     elif op == 'snapCreate':
-        return d.snapshotCreateXML(step['xml'], 0).getName()
+        return d.snapshotCreateXML(step['xml'], step.get('flags', 0)).getName()
     elif op == 'snapRevert':
-        d.revertToSnapshot(d.snapshotLookupByName(step['name'], 0), 0)
+        d.revertToSnapshot(d.snapshotLookupByName(step['name'], 0), step.get('flags', 0))
     elif op == 'snapDelete':
         flags = libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN if step.get('children') else 0
         if step.get('childrenOnly'):

@@ -68,8 +68,19 @@ export function planSnapshot(
   name: string,
   dom: DomainDef,
   active: boolean,
+  diskOnly = false,
 ): SnapshotPlan {
   const disks = dom.devices?.disks ?? [];
+  // DISK_ONLY: no memory, every disk taken by default onto an overlay
+  if (diskOnly && snap.memory?.snapshot !== undefined && snap.memory.snapshot !== 'no')
+    throw new VirError(
+      'XML_ERROR',
+      'qemu',
+      'memory state cannot be saved with offline or disk-only snapshot',
+      {
+        field: '/domainsnapshot/memory/@snapshot',
+      },
+    );
   const asked = new Map<number, SnapshotDiskLocation | undefined>();
   for (const [i, sd] of (snap.disks?.disk ?? []).entries()) {
     const field = `/domainsnapshot/disks/disk[${i + 1}]/@name`;
@@ -84,6 +95,7 @@ export function planSnapshot(
     asked.set(at, sd.snapshot);
   }
   const anyExternal =
+    diskOnly ||
     snap.memory?.snapshot === 'external' ||
     [...asked.values()].includes('external') ||
     disks.some((d, i) => !asked.has(i) && d.snapshot === 'external');

@@ -33,7 +33,7 @@ function binary(): string {
   return bin;
 }
 
-/** Refuses an overlay path that exists already (libvirt asks for REUSE_EXT, which virtkit does not take). */
+/** Refuses an overlay path that exists already (an existing file is reused only with REUSE_EXT). */
 export function refuseExistingOverlays(targets: readonly ExternalTarget[]): void {
   for (const t of targets)
     if (existsSync(t.overlay))
@@ -41,6 +41,18 @@ export function refuseExistingOverlays(targets: readonly ExternalTarget[]): void
         'OPERATION_INVALID',
         'qemu',
         `external snapshot file for disk ${t.target} already exists: ${t.overlay}`,
+        { field: '/domainsnapshot/disks' },
+      );
+}
+
+/** `REUSE_EXT`: each overlay must be there already (the caller made it), or nothing is taken. */
+export function refuseMissingOverlays(targets: readonly ExternalTarget[]): void {
+  for (const t of targets)
+    if (!existsSync(t.overlay))
+      throw new VirError(
+        'CONFIG_UNSUPPORTED',
+        'qemu',
+        `missing existing file for disk ${t.target}: ${t.overlay} (REUSE_EXT reuses the caller's overlay)`,
         { field: '/domainsnapshot/disks' },
       );
 }

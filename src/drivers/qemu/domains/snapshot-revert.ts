@@ -15,13 +15,14 @@
  */
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type { DomainSnapshotDef } from '../../../conf/snapshot.js';
-import type { CallOptions, DomainRef } from '../../../driver.js';
+import type { CallOptions, DomainRef, SnapshotRevertOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { cloneDef, type Entry, isActive, refOf, refuseForeign } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
 import { qemuImgSnapshots, storedPlan } from './snapshot-disks.js';
 import { createOverlays, isExternal } from './snapshot-external.js';
+import { checkRevertFlags } from './snapshot-flags.js';
 import { finishExternalRevert, planExternalRevert } from './snapshot-revert-external.js';
 import { qmpDevices, storeOf } from './snapshots.js';
 
@@ -56,18 +57,28 @@ function snapshotDefs(e: Entry, s: DomainSnapshotDef): { dom: DomainDef; inactiv
   return { dom, inactive };
 }
 
-/** `virDomainRevertToSnapshot` with libvirt's default flags: the snapshot's state and definition. */
+/**
+ * `virDomainRevertToSnapshot`: the snapshot's definition and state, or with
+ * `running` / `paused` that end state (a shut-off snapshot's guest booted
+ * on its reverted disks: `started/from snapshot`).
+ */
 export async function revertToSnapshot(
   side: DomainListAccess,
   dom: DomainRef,
   name: string,
-  opts: CallOptions,
+  opts: CallOptions & SnapshotRevertOptions,
 ): Promise<DomainRef> {
+  checkRevertFlags(opts);
   const e = await side.owned(dom, opts, 'revert');
   return side.jobs.run(e.uuid, 'snapshot revert', () => revert(side, e, name, opts), opts.signal);
 }
 
-async function revert(side: DomainListAccess, e: Entry, name: string, opts: CallOptions): Promise<DomainRef> {
+async function revert(
+  side: DomainListAccess,
+  e: Entry,
+  name: string,
+  opts: CallOptions & SnapshotRevertOptions,
+): Promise<DomainRef> {
   refuseForeign(e, 'revert');
   const store = storeOf(side, e);
   const s = store.get(name);
@@ -77,11 +88,19 @@ async function revert(side: DomainListAccess, e: Entry, name: string, opts: Call
     throw new VirError('NO_SUPPORT', 'qemu', `revert to a snapshot in state '${s.state}' is not supported`, {
       field: '/domainsnapshot/state',
     });
-  if (!withMemory && !e.config)
+  const askRun = opts.running === true || opts.paused === true;
+  if (!withMemory && !e.config && !askRun)
     throw new VirError(
       'OPERATION_INVALID',
       'qemu',
-      `transient domain '${e.name}' cannot revert to inactive snapshot '${name}'`,
+      `transient domain '${e.name}' needs to request run or pause to revert to inactive snapshot '${name}'`,
+    );
+  if (!withMemory && askRun && isExternal(s))
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      'running or pausing the guest after a revert to an external snapshot is not supported yet',
+      { field: opts.running ? 'flags.running' : 'flags.paused' },
     );
   refuseManagedSave(side.runners.options.stateRoot, e, 'revert');
   if (isExternal(s)) return revertExternal(side, e, s, inactive ?? dom, withMemory, opts);
@@ -98,10 +117,19 @@ async function revert(side: DomainListAccess, e: Entry, name: string, opts: Call
         fromSnapshot: true,
       });
     const devices = await qmpDevices(e, plans);
-    await e.runner!.snapshot.load(name, devices[0]!, devices, s.state === 'running', opts.signal);
+    const run = opts.running === true || (!opts.paused && s.state === 'running');
+    await e.runner!.snapshot.load(name, devices[0]!, devices, run, opts.signal);
   } else {
     if (isActive(e)) await e.runner!.snapshot.end();
     await qemuImgSnapshots('-a', name, plans, opts.signal);
+    // RUNNING / PAUSED from a shut-off snapshot: the guest boots on the reverted disks
+    if (askRun) {
+      await side.runners.boot(e, inactive ?? dom, {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        fromSnapshot: true,
+      });
+      if (opts.running) await e.runner!.resume(opts.signal ? { signal: opts.signal } : {});
+    }
   }
   if (e.config) {
     const next = cloneDef(inactive ?? dom);

@@ -23,11 +23,13 @@ import type {
   CallOptions,
   DomainRef,
   DomainStateName,
+  SnapshotCreateOptions,
   SnapshotDeleteOptions,
   SnapshotInfo,
 } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
+import { assertValid } from '../../../xml/validate.js';
 import { type Entry, isActive, refuseForeign } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
@@ -44,9 +46,11 @@ import {
   createOverlays,
   isExternal,
   refuseExistingOverlays,
+  refuseMissingOverlays,
   removeOverlays,
   withOverlays,
 } from './snapshot-external.js';
+import { checkCreateFlags, quiesced } from './snapshot-flags.js';
 import { SnapshotStore } from './snapshot-store.js';
 
 /** The snapshot files of domain `e`. */
@@ -104,13 +108,14 @@ function parseRequest(xml: string): DomainSnapshotDef {
   return def;
 }
 
-/** `virDomainSnapshotCreateXML`: takes an internal snapshot; returns its name. */
+/** `virDomainSnapshotCreateXML`: takes a snapshot as the flags say (`snapshot-flags.ts`); returns its name. */
 export async function createSnapshot(
   side: DomainListAccess,
   dom: DomainRef,
   xml: string,
-  opts: CallOptions,
+  opts: CallOptions & SnapshotCreateOptions,
 ): Promise<string> {
+  if (opts.validate) await assertValid(xml, 'domainsnapshot');
   const req = parseRequest(xml);
   const e = await side.owned(dom, opts, 'create a snapshot of');
   return side.jobs.run(e.uuid, 'snapshot create', () => takeSnapshot(side, e, req, opts), opts.signal);
@@ -120,9 +125,10 @@ async function takeSnapshot(
   side: DomainListAccess,
   e: Entry,
   req: DomainSnapshotDef,
-  opts: CallOptions,
+  opts: CallOptions & SnapshotCreateOptions,
 ): Promise<string> {
   refuseForeign(e, 'snapshot');
+  checkCreateFlags(e, opts);
   const active = isActive(e);
   const state: SnapshotState = active ? (e.runner?.getState().state ?? 'shutoff') : 'shutoff';
   if (active && state !== 'running' && state !== 'paused')
@@ -139,9 +145,11 @@ async function takeSnapshot(
   const creationTime = Math.floor(Date.now() / 1000);
   const name = req.name ?? String(creationTime);
   if (store.has(name)) throw new VirError('OPERATION_FAILED', 'qemu', `domain moment ${name} already exists`);
-  const plan = planSnapshot(req, name, dom, active);
+  const plan = planSnapshot(req, name, dom, active, opts.diskOnly === true);
   const external = plan.external.length > 0;
-  if (external) refuseExistingOverlays(plan.external);
+  const reuse = opts.reuseExt === true;
+  // REUSE_EXT: the overlays are the caller's (made with qemu-img): they must exist and are not made again
+  if (external) (reuse ? refuseMissingOverlays : refuseExistingOverlays)(plan.external);
   const parent = store.current();
   const snap = new DomainSnapshotDef();
   snap.name = name;
@@ -162,9 +170,14 @@ async function takeSnapshot(
     snap.inactiveDomain = { ...e.config.toElement({ inactive: true, check: false }), name: 'inactiveDomain' };
   snap.active = 1;
 
-  if (external) await takeExternal(side, e, plan.external, opts.signal);
+  const take = () => takeExternal(side, e, plan.external, reuse, opts.signal);
+  if (external) await (opts.quiesce ? quiesced(e, take, opts.signal) : take());
   else if (active) await liveSave(e, name, plan.disks, opts.signal);
   else await qemuImgSnapshots('-c', name, plan.disks, opts.signal);
+  // HALT: the guest stops once its state is taken (shutoff/from snapshot)
+  if (opts.halt && isActive(e)) await e.runner!.snapshot.end();
+  // NO_METADATA: the images hold the snapshot; nothing lists it
+  if (opts.noMetadata) return name;
   try {
     store.write(snap);
     // the overlays a revert made are the new snapshot's bases now, as libvirt drops them from the parent
@@ -191,14 +204,16 @@ async function takeExternal(
   side: DomainListAccess,
   e: Entry,
   targets: readonly ExternalTarget[],
+  reuse: boolean,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  await createOverlays(targets, signal);
+  if (!reuse) await createOverlays(targets, signal);
   if (isActive(e) && e.live) {
     try {
       await e.runner!.snapshot.external(targets, signal);
     } catch (err) {
-      removeOverlays(targets.map((t) => t.overlay));
+      // the caller's own files (REUSE_EXT) stay
+      if (!reuse) removeOverlays(targets.map((t) => t.overlay));
       throw err;
     }
     e.live = withOverlays(e.live, targets);
