@@ -202,8 +202,9 @@ export function hasMedia(d: DiskDef): boolean {
   if (type === 'dir') return s.dir !== undefined;
   if (type === 'network') return s.protocol !== undefined;
   if (type === 'nvme') return s.address !== undefined;
-  // a volume disk is resolved before the build (disk-volumes.ts); one naming no volume is empty
-  if (type === 'volume' && s.pool === undefined && s.volume === undefined) return false;
+  // a volume disk is resolved before the build (disk-volumes.ts) into one layer, as a file's or a
+  // LUN's; before that (numbering a start's nodes), one naming a volume has media, one naming none is empty
+  if (type === 'volume') return s.pool !== undefined || s.volume !== undefined;
   throw new VirError('CONFIG_UNSUPPORTED', 'qemu', `disk type '${type}' is not supported yet`, {
     field: '/domain/devices/disk/@type',
   });
