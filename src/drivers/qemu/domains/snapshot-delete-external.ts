@@ -226,7 +226,10 @@ export async function runExternalDelete(
       for (const f of [m.overlay, m.base]) if (!files.inUse.has(f)) rmSync(f, { force: true });
     return;
   }
-  const run = qemuImgRun(signal);
+  // an abort stops the first merge (a cancelled commit leaves the chain as it
+  // was); once one has changed a chain, the rest runs to its end so that the
+  // definitions the caller updates describe the images
+  let abortable = signal;
   for (const m of plan.disks) {
     if (isActive(e)) {
       const disk = e.live?.devices?.disks?.find((d) => d.target.dev === m.target);
@@ -234,10 +237,11 @@ export async function runExternalDelete(
       await e.runner!.snapshot.commit(
         diskAlias(e.live!, disk!),
         { top: m.overlay, base: m.base, active },
-        signal,
+        abortable,
       );
-    } else await qemuImg(run, ['commit', '-q', '-f', 'qcow2', m.overlay]);
-    await rebaseStragglers(files.known, m, signal);
+    } else await qemuImg(qemuImgRun(abortable), ['commit', '-q', '-f', 'qcow2', m.overlay]);
+    abortable = undefined;
+    await rebaseStragglers(files.known, m);
     rmSync(m.overlay, { force: true });
   }
 }
