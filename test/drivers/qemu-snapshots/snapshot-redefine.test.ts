@@ -2,7 +2,7 @@
  * Snapshot `redefine` in the QEMU driver on real qemu-img images: snapshot
  * metadata dropped with a `metadataOnly` delete (the images keep the
  * snapshots) and written back from the saved documents, then a revert to
- * each works; bad documents are refused with typed errors and nothing is
+ * each works (a running guest's memory state too); bad documents are refused with typed errors and nothing is
  * written; the disks and the definition are never touched. And the use
  * libvirt names: a guest moved from a real libvirtd (its image and its
  * snapshot documents, the paths rewritten) gets its snapshots back here,
@@ -123,6 +123,32 @@ describe.skipIf(SKIP !== '')(`snapshot redefine on real QEMU${SKIP ? ` (skipped:
     ]);
     await dom.createSnapshot(xml1, { redefine: true, current: true });
     expect((await dom.listSnapshots()).find((s) => s.current)?.name).toBe('s1');
+  });
+
+  it('a running guest: an online snapshot redefined while it runs, then reverted to from shut off', async () => {
+    const h = await host();
+    const base = image(h, 'vk-qredef-run');
+    const dom = await h.conn.defineDomain(guestXml('vk-qredef-run', base));
+    await dom.start();
+    await dom.createSnapshot('<domainsnapshot><name>r1</name></domainsnapshot>');
+    const xml = await dom.getSnapshotXML('r1');
+    await dom.deleteSnapshot('r1', { metadataOnly: true });
+    expect(await dom.listSnapshots()).toEqual([]);
+    // redefined while the guest runs: metadata only
+    expect(await dom.createSnapshot(xml, { redefine: true, current: true })).toBe('r1');
+    // the guest ran on, untouched
+    expect((await dom.getState()).state).toBe('running');
+    expect((await dom.listSnapshots()).map((s) => [s.name, s.state, s.current])).toEqual([
+      ['r1', 'running', true],
+    ]);
+    const off = xml.replace(/<state>.*<\/state>/, '<state>shutoff</state>').replace(/<memory [^>]*\/>/, '');
+    // the kept online snapshot cannot become an offline one
+    const e = await errorOf(dom.createSnapshot(off, { redefine: true }));
+    expect([e.code, e.field]).toEqual(['INVALID_ARG', '/domainsnapshot/state']);
+    await dom.destroy();
+    // the memory state QEMU kept in the image loads: the guest runs again from it
+    await dom.revertToSnapshot('r1');
+    expect(await dom.getState()).toEqual({ state: 'running', reason: 'from snapshot' });
   });
 
   it('an external snapshot: redefined only while its overlay exists', async () => {
