@@ -6,9 +6,10 @@
  * Taken: `halt` (the guest stopped afterwards, `stopped/from snapshot`),
  * `noMetadata`, `diskOnly`, `reuseExt`, `quiesce` (disk-only, through the
  * guest agent), `atomic` (every snapshot here is all-or-none: one QEMU job
- * or one `transaction`), `validate`. Not taken (`CONFIG_UNSUPPORTED`,
- * naming the flag): `redefine`, and `live`, which needs an external memory
- * snapshot this driver does not write yet.
+ * or one `transaction`), `validate`, `redefine` with `current`
+ * (`snapshot-redefine.ts`). Not taken (`OPERATION_UNSUPPORTED`, naming the
+ * flag): `live`, which needs an external memory snapshot this driver does
+ * not write yet.
  *
  * @module
  */
@@ -37,15 +38,8 @@ export function checkCreateFlags(e: Entry, f: SnapshotCreateOptions): void {
     );
   if (f.halt && !e.config)
     throw new VirError('OPERATION_INVALID', 'qemu', 'cannot halt after transient domain snapshot');
-  if (f.redefine)
-    throw new VirError(
-      'CONFIG_UNSUPPORTED',
-      'qemu',
-      'redefining snapshot metadata is not supported by the qemu driver',
-      {
-        field: 'flags.redefine',
-      },
-    );
+  // a redefine takes nothing: the flags about taking one do not apply (`snapshot-redefine.ts`)
+  if (f.redefine) return;
   if (f.live)
     // libvirt takes LIVE only with an external memory snapshot of a running guest, which is not written here yet
     throw new VirError(

@@ -14,7 +14,8 @@
  *   children up to its parent, or deletes them too (`children`); a deleted
  *   current snapshot passes that role to its parent, as in libvirt.
  *
- * Metadata is kept as libvirt keeps it (`snapshot-store.ts`).
+ * Metadata is kept as libvirt keeps it (`snapshot-store.ts`); `redefine`
+ * writes it back (`snapshot-redefine.ts`).
  *
  * @module
  */
@@ -51,6 +52,7 @@ import {
   withOverlays,
 } from './snapshot-external.js';
 import { checkCreateFlags, quiesced } from './snapshot-flags.js';
+import { redefineSnapshot } from './snapshot-redefine.js';
 import { SnapshotStore } from './snapshot-store.js';
 
 /** The snapshot files of domain `e`. */
@@ -82,20 +84,20 @@ function parseRequest(xml: string): DomainSnapshotDef {
     // libvirt's QEMU driver keeps a file per snapshot, named after it
     if (problem) throw new VirError('XML_DETAIL', 'qemu', problem, { field: '/domainsnapshot/name' });
   }
-  // what only the driver writes: libvirt takes it from a redefine, which this driver does not do
+  // what only the driver writes on a new snapshot: a redefine (`snapshot-redefine.ts`) takes it
   for (const field of ['state', 'creationTime', 'parent', 'active', 'revertDisks'] as const)
     if (def[field] !== undefined)
       throw new VirError(
         'CONFIG_UNSUPPORTED',
         'qemu',
-        `<${field}> is written by the driver; redefining snapshots is not supported`,
+        `<${field}> is written by the driver; give it only with redefine`,
         { field: `/domainsnapshot/${field}` },
       );
   if (def.inactiveDomain !== undefined || def.domain !== undefined || def.cookie !== undefined)
     throw new VirError(
       'CONFIG_UNSUPPORTED',
       'qemu',
-      'a new snapshot takes the domain as it is; redefining is not supported',
+      'a new snapshot takes the domain as it is; give a definition only with redefine',
       {
         field:
           def.domain !== undefined
@@ -116,6 +118,7 @@ export async function createSnapshot(
   opts: CallOptions & SnapshotCreateOptions,
 ): Promise<string> {
   if (opts.validate) await assertValid(xml, 'domainsnapshot');
+  if (opts.redefine) return redefineSnapshot(side, dom, xml, opts);
   const req = parseRequest(xml);
   const e = await side.owned(dom, opts, 'create a snapshot of');
   return side.jobs.run(e.uuid, 'snapshot create', () => takeSnapshot(side, e, req, opts), opts.signal);
