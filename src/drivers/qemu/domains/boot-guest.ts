@@ -3,7 +3,7 @@
  * what must exist on the host before QEMU (the NVRAM file, display ports,
  * helper processes such as swtpm), the command line, the runner's start,
  * what is read back from QEMU before the guest runs (pty paths, the CPU it
- * got) into the live definition; and the reactions tying the helpers'
+ * got, where its memory devices went) into the live definition; and the reactions tying the helpers'
  * lives to QEMU's.
  *
  * @module
@@ -33,6 +33,7 @@ import { cloneDef, type Entry, signalOpt } from './domain-entry.js';
 import { allocateGraphicsPorts, releasePorts } from './graphics-ports.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import { verifyLiveCpu } from './live-cpu.js';
+import { readBackMemoryDevices } from './memory-device-info.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { clockToUtcBasis } from './rtc-offset.js';
 import { runFactsOf } from './run-facts.js';
@@ -168,6 +169,7 @@ async function readBackLive(live: DomainDef, qmp: QmpClient, signal: AbortSignal
   const chardevs = await qmp.execute<QmpChardevInfo[]>('query-chardev', undefined, { signal });
   applyPtyPaths(live, Array.isArray(chardevs) ? chardevs : []);
   await verifyLiveCpu(live, qmp, signal);
+  await readBackMemoryDevices(live, qmp, signal);
   return live.toXML();
 }
 
