@@ -4,7 +4,8 @@
  * kernel's `memhp_default_state=online_movable`): a virtio-mem device
  * resized with `updateDevice` grows and shrinks the guest's MemTotal, QEMU's
  * size report arrives as `memory-device-size-change` and is the live XML's
- * `<current>`; a DIMM plugged and unplugged changes MemTotal and the live
+ * `<current>` (from the start on: QEMU's plugged size as its monitor
+ * reports it); a DIMM plugged and unplugged changes MemTotal and the live
  * `<memory>` total; a guest that refuses the unplug (ACPI memory eject
  * disabled in its sysfs) makes the detach fail and the DIMM stays.
  *
@@ -144,6 +145,13 @@ const kibOf = (xml: string, el: string) => {
   return m ? Number(m[2]) * (m[1] === 'MiB' ? 1024 : 1) : Number.NaN;
 };
 const virtioMem = (xml: string) => /<memory model='virtio-mem'[\s\S]*?<\/memory>/.exec(xml)?.[0] ?? '';
+/** QEMU's own `query-memory-devices`, by id. */
+async function qemuMemoryDevices(): Promise<Map<string, { size: number; addr?: number; slot?: number }>> {
+  const reply = (await dom.qemuMonitorCommand({ execute: 'query-memory-devices' })) as {
+    return: { data: { id: string; size: number; addr?: number; slot?: number } }[];
+  };
+  return new Map(reply.return.map((d) => [d.data.id, d.data]));
+}
 const withRequested = (dev: string, kib: number) =>
   dev.replace(/<requested unit='(\w+)'>\d+<\/requested>/, `<requested unit='KiB'>${kib}</requested>`);
 
@@ -219,6 +227,12 @@ describe.skipIf(SKIP !== '')(
         roots.remove();
       }
     }, 30_000);
+
+    it('from the start the live XML has the virtio-mem device’s <current>, the size QEMU reports', async () => {
+      const qemu = (await qemuMemoryDevices()).get('virtiomem0');
+      expect(qemu?.size).toBeDefined();
+      expect(kibOf(virtioMem(await dom.getXML()), 'current')).toBe((qemu?.size ?? Number.NaN) / 1024);
+    });
 
     it('virtio_mem is loaded in the guest (else the resize below cannot be seen)', async () => {
       expect(transcript).not.toContain('VK insmod-failed virtio_mem');
@@ -330,6 +344,12 @@ describe.skipIf(SKIP !== '')(
       expect(kibOf(xml1, 'currentMemory')).toBe(total1);
       expect(await dom.getInfo()).toMatchObject({ maxMem: total1, memory: total1 });
       expect(xml1).toContain("<alias name='dimm0'/>");
+      // libvirt's live address of the module: QEMU's slot and guest-physical base
+      const placed = (await qemuMemoryDevices()).get('dimm0');
+      expect(placed?.addr).toBeGreaterThan(0);
+      expect(/<memory model='dimm'[\s\S]*?<\/memory>/.exec(xml1)?.[0]).toContain(
+        `<address type='dimm' slot='${placed?.slot}' base='0x${placed?.addr?.toString(16)}'/>`,
+      );
 
       await dom.detachDevice(/<memory model='dimm'[\s\S]*?<\/memory>/.exec(xml1)?.[0] ?? dimm);
       const xml2 = await dom.getXML();
