@@ -130,7 +130,12 @@ export async function bootGuest(
         const pid = runner?.pid;
         if (host.options.cgroups && pid !== undefined && runner)
           await placeStartingGuest(live, e.uuid, runner.ref.id, pid, qmp, signal);
-        const xml = await readBackLive(live, qmp, signal);
+        const xml = await readBackLive(
+          live,
+          qmp,
+          signal,
+          incoming !== undefined || opts.fromSnapshot === true,
+        );
         if (incoming && uri) {
           await setMigrationCapabilities(qmp, incoming.capabilities, signal);
           await startIncoming(qmp, uri, signal);
@@ -164,12 +169,20 @@ function withNetworkPorts(h: GuestHelpers, ports: { release(): void } | undefine
   };
 }
 
-/** What QEMU decided while it waits at `-S`, into the live definition; returns its XML for the status file. */
-async function readBackLive(live: DomainDef, qmp: QmpClient, signal: AbortSignal): Promise<string> {
+/**
+ * What QEMU decided while it waits at `-S`, into the live definition; returns its XML for the status file.
+ * `carriesState`: the guest's state comes after (a migration, a restore, a revert).
+ */
+async function readBackLive(
+  live: DomainDef,
+  qmp: QmpClient,
+  signal: AbortSignal,
+  carriesState: boolean,
+): Promise<string> {
   const chardevs = await qmp.execute<QmpChardevInfo[]>('query-chardev', undefined, { signal });
   applyPtyPaths(live, Array.isArray(chardevs) ? chardevs : []);
   await verifyLiveCpu(live, qmp, signal);
-  await readBackMemoryDevices(live, qmp, signal);
+  await readBackMemoryDevices(live, qmp, signal, carriesState);
   return live.toXML();
 }
 

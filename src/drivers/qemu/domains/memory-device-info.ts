@@ -56,9 +56,14 @@ export function hasMemoryDevices(def: DomainDef): boolean {
 /**
  * Writes QEMU's facts into `live`'s memory devices (aliases stamped first:
  * they are QEMU's ids): a DIMM's slot and base, a virtio-mem device's
- * `<current>`. Devices QEMU does not list are left as they are.
+ * `<current>` (unless `sizes` is false). Devices QEMU does not list are
+ * left as they are.
  */
-export function applyMemoryDeviceInfo(live: DomainDef, byId: ReadonlyMap<string, QmpMemoryDeviceInfo>): void {
+export function applyMemoryDeviceInfo(
+  live: DomainDef,
+  byId: ReadonlyMap<string, QmpMemoryDeviceInfo>,
+  sizes = true,
+): void {
   stampMemoryAliases(live);
   for (const m of live.devices?.memories ?? []) {
     const alias = aliasOf(m);
@@ -66,20 +71,27 @@ export function applyMemoryDeviceInfo(live: DomainDef, byId: ReadonlyMap<string,
     if (!data) continue;
     if (isDimmLike(m) && data.slot !== undefined && data.addr !== undefined)
       m.address = { type: 'dimm', slot: data.slot, base: data.addr };
-    else if (m.model === 'virtio-mem' && data.size !== undefined)
+    else if (sizes && m.model === 'virtio-mem' && data.size !== undefined)
       // QEMU's size is whole blocks in bytes; libvirt writes KiB
       m.target = withSize(m.target ?? element('target'), 'current', Math.ceil(data.size / 1024), 'requested');
   }
 }
 
-/** At start, while QEMU waits at `-S`: the memory devices' facts into `live`. */
+/**
+ * At start, while QEMU waits at `-S`: the memory devices' facts into
+ * `live`. A boot whose guest state comes later (`carriesState`: an incoming
+ * migration, a restore, a revert) has plugged nothing yet: a virtio-mem
+ * `<current>` the definition carries from the state's source stays, and
+ * the next size change corrects it.
+ */
 export async function readBackMemoryDevices(
   live: DomainDef,
   qmp: QmpClient,
   signal: AbortSignal,
+  carriesState: boolean,
 ): Promise<void> {
   if (!hasMemoryDevices(live)) return;
-  applyMemoryDeviceInfo(live, await queryMemoryDevices(qmp, signal));
+  applyMemoryDeviceInfo(live, await queryMemoryDevices(qmp, signal), !carriesState);
 }
 
 /**
