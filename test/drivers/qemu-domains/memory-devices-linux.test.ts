@@ -7,7 +7,9 @@
  * `<current>` (from the start on: QEMU's plugged size as its monitor
  * reports it); a DIMM plugged and unplugged changes MemTotal and the live
  * `<memory>` total; a guest that refuses the unplug (ACPI memory eject
- * disabled in its sysfs) makes the detach fail and the DIMM stays.
+ * disabled in its sysfs) makes the detach fail and the DIMM stays; a saved
+ * and restored guest keeps the plugged size (QEMU has plugged nothing before
+ * the state loads, so the start's read-back must not take its 0).
  *
  * The expected figures are libvirt's (9.0, private libvirtd, same XML): the
  * total is boot memory plus every memory device's size, the balloon size
@@ -386,5 +388,16 @@ describe.skipIf(SKIP !== '')(
       expect(await dom.getXML()).toBe(xml1);
       expect(await memTotal()).toBeGreaterThanOrEqual(before + 120 * 1024);
     }, 180_000);
+
+    it('a restored guest shows the plugged virtio-mem size it was saved with, as QEMU has it', async () => {
+      const saved = kibOf(virtioMem(await dom.getXML()), 'current');
+      expect(saved).toBe(65536);
+      const file = join(roots.path, 'memory.save');
+      await dom.save(file);
+      dom = await conn.restoreDomain(file);
+      const qemu = (await qemuMemoryDevices()).get('virtiomem0');
+      expect((qemu?.size ?? Number.NaN) / 1024).toBe(saved);
+      expect(kibOf(virtioMem(await dom.getXML()), 'current')).toBe(saved);
+    }, 120_000);
   },
 );
