@@ -4,9 +4,12 @@
  * kernel's `memhp_default_state=online_movable`): a virtio-mem device
  * resized with `updateDevice` grows and shrinks the guest's MemTotal, QEMU's
  * size report arrives as `memory-device-size-change` and is the live XML's
- * `<current>`; a DIMM plugged and unplugged changes MemTotal and the live
+ * `<current>` (from the start on: QEMU's plugged size as its monitor
+ * reports it); a DIMM plugged and unplugged changes MemTotal and the live
  * `<memory>` total; a guest that refuses the unplug (ACPI memory eject
- * disabled in its sysfs) makes the detach fail and the DIMM stays.
+ * disabled in its sysfs) makes the detach fail and the DIMM stays; a saved
+ * and restored guest keeps the plugged size (QEMU has plugged nothing before
+ * the state loads, so the start's read-back must not take its 0).
  *
  * The expected figures are libvirt's (9.0, private libvirtd, same XML): the
  * total is boot memory plus every memory device's size, the balloon size
@@ -144,6 +147,13 @@ const kibOf = (xml: string, el: string) => {
   return m ? Number(m[2]) * (m[1] === 'MiB' ? 1024 : 1) : Number.NaN;
 };
 const virtioMem = (xml: string) => /<memory model='virtio-mem'[\s\S]*?<\/memory>/.exec(xml)?.[0] ?? '';
+/** QEMU's own `query-memory-devices`, by id. */
+async function qemuMemoryDevices(): Promise<Map<string, { size: number; addr?: number; slot?: number }>> {
+  const reply = (await dom.qemuMonitorCommand({ execute: 'query-memory-devices' })) as {
+    return: { data: { id: string; size: number; addr?: number; slot?: number } }[];
+  };
+  return new Map(reply.return.map((d) => [d.data.id, d.data]));
+}
 const withRequested = (dev: string, kib: number) =>
   dev.replace(/<requested unit='(\w+)'>\d+<\/requested>/, `<requested unit='KiB'>${kib}</requested>`);
 
@@ -219,6 +229,12 @@ describe.skipIf(SKIP !== '')(
         roots.remove();
       }
     }, 30_000);
+
+    it('from the start the live XML has the virtio-mem device’s <current>, the size QEMU reports', async () => {
+      const qemu = (await qemuMemoryDevices()).get('virtiomem0');
+      expect(qemu?.size).toBeDefined();
+      expect(kibOf(virtioMem(await dom.getXML()), 'current')).toBe((qemu?.size ?? Number.NaN) / 1024);
+    });
 
     it('virtio_mem is loaded in the guest (else the resize below cannot be seen)', async () => {
       expect(transcript).not.toContain('VK insmod-failed virtio_mem');
@@ -330,6 +346,12 @@ describe.skipIf(SKIP !== '')(
       expect(kibOf(xml1, 'currentMemory')).toBe(total1);
       expect(await dom.getInfo()).toMatchObject({ maxMem: total1, memory: total1 });
       expect(xml1).toContain("<alias name='dimm0'/>");
+      // libvirt's live address of the module: QEMU's slot and guest-physical base
+      const placed = (await qemuMemoryDevices()).get('dimm0');
+      expect(placed?.addr).toBeGreaterThan(0);
+      expect(/<memory model='dimm'[\s\S]*?<\/memory>/.exec(xml1)?.[0]).toContain(
+        `<address type='dimm' slot='${placed?.slot}' base='0x${placed?.addr?.toString(16)}'/>`,
+      );
 
       await dom.detachDevice(/<memory model='dimm'[\s\S]*?<\/memory>/.exec(xml1)?.[0] ?? dimm);
       const xml2 = await dom.getXML();
@@ -366,5 +388,16 @@ describe.skipIf(SKIP !== '')(
       expect(await dom.getXML()).toBe(xml1);
       expect(await memTotal()).toBeGreaterThanOrEqual(before + 120 * 1024);
     }, 180_000);
+
+    it('a restored guest shows the plugged virtio-mem size it was saved with, as QEMU has it', async () => {
+      const saved = kibOf(virtioMem(await dom.getXML()), 'current');
+      expect(saved).toBe(65536);
+      const file = join(roots.path, 'memory.save');
+      await dom.save(file);
+      dom = await conn.restoreDomain(file);
+      const qemu = (await qemuMemoryDevices()).get('virtiomem0');
+      expect((qemu?.size ?? Number.NaN) / 1024).toBe(saved);
+      expect(kibOf(virtioMem(await dom.getXML()), 'current')).toBe(saved);
+    }, 120_000);
   },
 );

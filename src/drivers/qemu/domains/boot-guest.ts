@@ -3,7 +3,7 @@
  * what must exist on the host before QEMU (the NVRAM file, display ports,
  * helper processes such as swtpm), the command line, the runner's start,
  * what is read back from QEMU before the guest runs (pty paths, the CPU it
- * got) into the live definition; and the reactions tying the helpers'
+ * got, where its memory devices went) into the live definition; and the reactions tying the helpers'
  * lives to QEMU's.
  *
  * @module
@@ -33,6 +33,7 @@ import { cloneDef, type Entry, signalOpt } from './domain-entry.js';
 import { allocateGraphicsPorts, releasePorts } from './graphics-ports.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import { verifyLiveCpu } from './live-cpu.js';
+import { readBackMemoryDevices } from './memory-device-info.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { clockToUtcBasis } from './rtc-offset.js';
 import { runFactsOf } from './run-facts.js';
@@ -129,7 +130,12 @@ export async function bootGuest(
         const pid = runner?.pid;
         if (host.options.cgroups && pid !== undefined && runner)
           await placeStartingGuest(live, e.uuid, runner.ref.id, pid, qmp, signal);
-        const xml = await readBackLive(live, qmp, signal);
+        const xml = await readBackLive(
+          live,
+          qmp,
+          signal,
+          incoming !== undefined || opts.fromSnapshot === true,
+        );
         if (incoming && uri) {
           await setMigrationCapabilities(qmp, incoming.capabilities, signal);
           await startIncoming(qmp, uri, signal);
@@ -163,11 +169,20 @@ function withNetworkPorts(h: GuestHelpers, ports: { release(): void } | undefine
   };
 }
 
-/** What QEMU decided while it waits at `-S`, into the live definition; returns its XML for the status file. */
-async function readBackLive(live: DomainDef, qmp: QmpClient, signal: AbortSignal): Promise<string> {
+/**
+ * What QEMU decided while it waits at `-S`, into the live definition; returns its XML for the status file.
+ * `carriesState`: the guest's state comes after (a migration, a restore, a revert).
+ */
+async function readBackLive(
+  live: DomainDef,
+  qmp: QmpClient,
+  signal: AbortSignal,
+  carriesState: boolean,
+): Promise<string> {
   const chardevs = await qmp.execute<QmpChardevInfo[]>('query-chardev', undefined, { signal });
   applyPtyPaths(live, Array.isArray(chardevs) ? chardevs : []);
   await verifyLiveCpu(live, qmp, signal);
+  await readBackMemoryDevices(live, qmp, signal, carriesState);
   return live.toXML();
 }
 

@@ -40,6 +40,7 @@ import type { QmpClient } from '../qmp/index.js';
 import { aliasOf, setAlias } from './device-alias.js';
 import { qemuVersion } from './hotplug-live.js';
 import { plugSteps, runSteps } from './hotplug-qmp.js';
+import { readBackPluggedMemory } from './memory-device-info.js';
 
 /** The kinds this module plugs live. */
 export const OTHER_KINDS: ReadonlySet<DeviceKind> = new Set([
@@ -289,6 +290,7 @@ export async function plugOther(
     await qmp.execute('watchdog-set-action', { action: action === 'dump' ? 'pause' : action });
   }
   const replies = await runSteps(qmp, steps, signal);
+  if (added.kind === 'memory') await readBackPluggedMemory(next, qmp, signal);
   if (added.kind === 'channel') {
     const c = added.device as ChardevDef;
     const at = steps.findIndex((x) => x.command === 'chardev-add');

@@ -19,6 +19,7 @@ import { type DomainStatus, readStatus } from '../lifecycle/status-file.js';
 import { cloneDef, type Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
 import { reserveLivePorts, restoreLivePorts } from './graphics-ports.js';
+import { refreshMemoryDevices } from './memory-device-info.js';
 import { acquireOwner, liveOwner, ownerPath, releaseOwner, thisProcess } from './owner-lock.js';
 import { restoreRunFacts } from './run-facts.js';
 
@@ -138,6 +139,8 @@ async function attachGuest(
   }
   // Its display ports are still in use: no other guest may be given them.
   if (e.live) e.ports = reserveLivePorts(e.live);
+  // a virtio-mem size change QEMU reported while no process listened
+  await refreshMemoryDevices(e);
   return runner.ref.id;
 }
 
