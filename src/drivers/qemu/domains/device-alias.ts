@@ -16,12 +16,15 @@ export function aliasOf(device: object): string | undefined {
   return rawAttr(device, 'alias', 'name');
 }
 
-/** Gives a device its `<alias>` (replacing any). */
-export function setAlias(device: object, name: string): void {
+/**
+ * Gives a device its `<alias>` (replacing any), after the known child `after` names (libvirt
+ * writes a device's alias after its own children: a memory device's after `<target>`).
+ */
+export function setAlias(device: object, name: string, after: string | null = null): void {
   const c = unknownContent(device) ?? { attrs: [], nodes: [] };
   const nodes = c.nodes.filter((n) => !(n.node.type === 'element' && n.node.name === 'alias'));
   nodes.push({
-    after: null,
+    after,
     node: { type: 'element', name: 'alias', attrs: [{ name: 'name', value: name }], children: [] },
   });
   setUnknownContent(device, { attrs: c.attrs, nodes });
@@ -31,5 +34,5 @@ export function setAlias(device: object, name: string): void {
 export function stampMemoryAliases(live: DomainDef): void {
   const list: MemoryDeviceDef[] = live.devices?.memories ?? [];
   const ids = memoryDeviceAliases(list);
-  for (const [i, d] of list.entries()) if (aliasOf(d) === undefined) setAlias(d, ids[i] as string);
+  for (const [i, d] of list.entries()) if (aliasOf(d) === undefined) setAlias(d, ids[i] as string, 'target');
 }

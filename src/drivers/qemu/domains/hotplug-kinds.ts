@@ -81,7 +81,7 @@ export function stampAliases(live: DomainDef, kind: DeviceKind): void {
   if (!OTHER_KINDS.has(kind) || kind === 'controller') return;
   const ids = startIds(live, kind);
   for (const [i, d] of devicesOf(live, kind).entries())
-    if (aliasOf(d) === undefined) setAlias(d, ids[i] as string);
+    if (aliasOf(d) === undefined) setAlias(d, ids[i] as string, kind === 'memory' ? 'target' : null);
 }
 
 /** The QEMU id of a device of these kinds in the live definition (after {@link stampAliases}). */

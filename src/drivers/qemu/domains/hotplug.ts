@@ -164,7 +164,8 @@ export function attachDevice(
         : host
           ? hostKindAlias(base, added)
           : '';
-      if (other && added.kind !== 'controller') setAlias(added.device, alias);
+      if (other && added.kind !== 'controller')
+        setAlias(added.device, alias, added.kind === 'memory' ? 'target' : null);
       if (host) setHostKindAlias(added, alias);
       const paths = { domainDir: runner.paths.runDir, monitor: { path: runner.paths.monitorSocket } };
       let first: number | undefined;
