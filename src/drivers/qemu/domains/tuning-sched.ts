@@ -41,6 +41,7 @@ import {
 } from '../lifecycle/cgroup.js';
 import { type Entry, isActive, refOf } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
+import { targets } from './tuning.js';
 
 /** libvirt's QEMU driver's scheduler parameters, in its order. */
 const QEMU_SCHED = [
@@ -83,17 +84,6 @@ function liveGroup(host: CgroupHost | null, e: Entry, controller: 'cpu' | 'memor
   const g = host && pid !== undefined ? guestCgroup(host, pid) : undefined;
   if (!g?.[controller]) throw notMounted(controller === 'cpu' ? 'CPU' : 'memory');
   return g;
-}
-
-/** libvirt's `virDomainObjGetDefs`: current is live for a running domain, else the persistent one. */
-function targets(e: Entry, opts: TuningParamsOptions): { live: boolean; config: boolean } {
-  const current = !opts.live && !opts.config;
-  const live = current ? isActive(e) : opts.live === true;
-  const config = current ? !isActive(e) : opts.config === true;
-  if (live && !isActive(e)) throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
-  if (config && !e.config)
-    throw new VirError('OPERATION_INVALID', 'qemu', 'transient domains do not have any persistent config');
-  return { live, config };
 }
 
 export async function getSchedulerType(

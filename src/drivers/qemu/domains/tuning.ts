@@ -34,7 +34,7 @@ import { type Entry, isActive, refOf, type WriteFlags } from './domain-entry.js'
 import type { DomainListAccess } from './migration.js';
 
 /** libvirt's `virDomainObjGetDefs`: current is live for a running domain, else the persistent one. */
-function targets(e: Entry, opts: WriteFlags): { live: boolean; config: boolean } {
+export function targets(e: Entry, opts: WriteFlags): { live: boolean; config: boolean } {
   const current = !opts.live && !opts.config;
   const live = current ? isActive(e) : opts.live === true;
   const config = current ? !isActive(e) : opts.config === true;
