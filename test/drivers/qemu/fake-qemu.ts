@@ -24,8 +24,12 @@ const args = process.argv.slice(2);
 const chardev = args[args.indexOf('-chardev') + 1] || '';
 const path = chardev.split(',').find((p) => p.startsWith('path=')).slice(5);
 const mode = ${JSON.stringify(mode)};
-const sock = net.createConnection({ path });
+// Half-open: after a truncated reply the read side stays open, so a command the client pipelines
+// behind it is still accepted instead of failing with EPIPE (which would discard the partial
+// reply unread and make the test depend on scheduling).
+const sock = net.createConnection({ path, allowHalfOpen: true });
 sock.on('error', () => process.exit(3));
+sock.on('end', () => sock.end());
 sock.on('connect', () => {
   if (mode === 'silent') return;
   sock.write(JSON.stringify({ QMP: { version: { qemu: { major: 9, minor: 0, micro: 0 }, package: '' }, capabilities: [] } }) + '\\r\\n');
@@ -42,6 +46,7 @@ sock.on('data', (d) => {
     if (cmd.execute === 'qmp_capabilities') { sock.write(JSON.stringify({ return: {}, id: cmd.id }) + '\\r\\n'); continue; }
     if (mode === 'crash-mid-probe') process.exit(139);
     if (mode === 'garbage') sock.write('%%% not json %%%\\r\\n');
+    if (mode === 'truncated' && sock.writableEnded) continue;
     if (mode === 'truncated') { sock.write('{"return": {"qemu": {"maj'); sock.end(); sock.on('close', () => process.exit(0)); }
   }
 });
