@@ -45,6 +45,8 @@ export interface CommandContext {
   readFile(path: string): string;
   /** Leaves out the blank line after this command's output (virsh's snapshot messages). */
   noBlankLine(): void;
+  /** Output without a line end: the next output line continues it (a prompt, as virsh prints one). */
+  prompt(text: string): void;
   /** Aborts when the user interrupts (Ctrl-C) a long-running command such as `event --loop`. */
   readonly signal: AbortSignal;
   /** Changes the session's connection (the `connect` command). */

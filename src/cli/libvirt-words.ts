@@ -34,6 +34,8 @@ export function libvirtMessage(e: unknown): string {
   if (e instanceof CliError) return e.message;
   const message = describeError(e);
   if (!isVirError(e)) return message;
+  // a daemon's error arrives worded already (and libvirt words some without a phrase)
+  if (e.libvirtCode !== undefined) return message;
   const phrase = CODE_PHRASES[e.code];
   return phrase && !message.startsWith(phrase) ? `${phrase}: ${message}` : message;
 }

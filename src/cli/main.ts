@@ -26,7 +26,10 @@ export interface CliIo {
   env?: Readonly<Record<string, string | undefined>>;
   /** Input of the interactive shell (process.stdin by default). */
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
-  /** The terminal `console` attaches to a guest (process.stdin and process.stdout by default). */
+  /**
+   * The terminal `console` attaches to a guest and `secret-set-value --interactive` reads from
+   * (process.stdin and process.stdout by default).
+   */
   terminal?: Terminal;
 }
 

@@ -101,8 +101,20 @@ export class Session {
   #conn: Connection | undefined;
   #current: AbortController | undefined;
 
+  // a prompt written without its line end (virsh's `Enter new value for secret:`): the next
+  // line on the output continues it, as on virsh's stdout
+  #pendingOut = '';
+
   constructor(options: SessionOptions) {
-    this.#o = options;
+    const out = options.out;
+    this.#o = {
+      ...options,
+      out: (line) => {
+        const head = this.#pendingOut;
+        this.#pendingOut = '';
+        out(head + line);
+      },
+    };
     this.#uri = options.uri;
     this.#readonly = options.readonly;
   }
@@ -152,6 +164,7 @@ export class Session {
       }
       if (blank) this.#o.out('');
     }
+    if (this.#pendingOut !== '') this.#o.out('');
     return { ok, quit: false };
   }
 
@@ -214,6 +227,9 @@ export class Session {
       error: (line) => o.err(`error: ${line}`),
       readFile: readTextFile,
       noBlankLine: noBlank,
+      prompt: (text) => {
+        this.#pendingOut += text;
+      },
       signal,
       // a getter: touching process.stdin opens it (and loads Node's stream and
       // tty modules), which only `console` needs

@@ -1,5 +1,5 @@
 /** Runs the CLI in-process and collects what it prints. */
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 
 export interface CliResult {
@@ -10,7 +10,12 @@ export interface CliResult {
 
 export async function runCli(
   argv: string[],
-  opts: { env?: Record<string, string | undefined>; stdin?: string } = {},
+  opts: {
+    env?: Record<string, string | undefined>;
+    stdin?: string;
+    /** What the terminal gives (`secret-set-value --interactive`); a pipe, not a TTY. */
+    terminalInput?: string;
+  } = {},
 ): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];
@@ -21,6 +26,11 @@ export async function runCli(
     {
       env: opts.env ?? {},
       stdin: Readable.from(opts.stdin === undefined ? [] : [opts.stdin]),
+      ...(opts.terminalInput === undefined
+        ? {}
+        : {
+            terminal: { input: Readable.from([Buffer.from(opts.terminalInput)]), output: new PassThrough() },
+          }),
     },
   );
   return { code, out: out.map((l) => `${l}\n`).join(''), err: err.map((l) => `${l}\n`).join('') };

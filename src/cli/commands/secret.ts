@@ -1,7 +1,8 @@
 /**
  * Secret commands as virsh names them: `secret-list`, `secret-define`,
  * `secret-dumpxml`, `secret-set-value`, `secret-get-value`,
- * `secret-undefine`. A value goes to the library and, for
+ * `secret-undefine`. `secret-set-value --interactive` reads the value from
+ * the terminal without echo. A value goes to the library and, for
  * `secret-get-value`, to the output: never into an error line or a log.
  *
  * @module
@@ -13,6 +14,7 @@ import type { OptSpec } from '../args.js';
 import { CliError, type CommandContext, type CommandDef } from '../command.js';
 import { table } from '../format.js';
 import { tryTo } from '../libvirt-words.js';
+import { readHiddenLine } from '../read-hidden.js';
 
 const SECRET_OPT: OptSpec = {
   name: 'secret',
@@ -115,21 +117,37 @@ const setValue: CommandDef = {
     SECRET_OPT,
     { name: 'file', kind: 'string', help: 'read secret from file' },
     { name: 'plain', kind: 'bool', help: 'read the secret from file without converting from base64' },
+    { name: 'interactive', kind: 'bool', help: 'read the secret from the terminal' },
     { name: 'base64', kind: 'string', help: 'base64-encoded secret value' },
   ],
   async run(ctx, opts) {
     const file = opts.str('file');
     const b64 = opts.str('base64');
-    if (file !== undefined && b64 !== undefined) {
-      throw new CliError('Options --file and --base64 are mutually exclusive');
+    const interactive = opts.flag('interactive');
+    // virsh's order of checks, each with its words
+    const exclusive: [string, boolean][] = [
+      ['file base64', file !== undefined && b64 !== undefined],
+      ['plain base64', opts.flag('plain') && b64 !== undefined],
+      ['interactive base64', interactive && b64 !== undefined],
+      ['interactive plain', interactive && opts.flag('plain')],
+      ['interactive file', interactive && file !== undefined],
+    ];
+    for (const [pair, both] of exclusive) {
+      const [a, b] = pair.split(' ');
+      if (both) throw new CliError(`Options --${a} and --${b} are mutually exclusive`);
     }
-    if (opts.flag('plain') && b64 !== undefined) {
-      throw new CliError('Options --plain and --base64 are mutually exclusive');
-    }
-    if (file === undefined && b64 === undefined) throw new CliError('Input secret value is missing');
     const s = await lookupSecret(ctx, opts.need('secret'));
     let value: Uint8Array;
-    if (file !== undefined) {
+    if (b64 !== undefined) {
+      // virsh's notice, and it goes on: others on the host may see the command line
+      ctx.error('Passing secret value as command-line argument is insecure!');
+      value = decodeBase64(b64);
+    } else if (interactive) {
+      ctx.prompt('Enter new value for secret:');
+      const typed = await readHiddenLine(ctx.terminal, ctx.signal);
+      if (typed === undefined) throw new CliError('Failed to read secret');
+      value = typed;
+    } else if (file !== undefined) {
       let bytes: Buffer;
       try {
         bytes = readFileSync(file);
@@ -139,9 +157,7 @@ const setValue: CommandDef = {
       }
       value = opts.flag('plain') ? new Uint8Array(bytes) : decodeBase64(bytes.toString('latin1'));
     } else {
-      // virsh's notice, and it goes on: others on the host may see the command line
-      ctx.error('Passing secret value as command-line argument is insecure!');
-      value = decodeBase64(b64 as string);
+      throw new CliError('Input secret value is missing');
     }
     await tryTo('Failed to set secret value', () => s.setValue(value));
     value.fill(0);
@@ -158,7 +174,8 @@ const getValue: CommandDef = {
   options: [SECRET_OPT, { name: 'plain', kind: 'bool', help: 'get value without converting to base64' }],
   async run(ctx, opts) {
     const s = await lookupSecret(ctx, opts.need('secret'));
-    const value = await tryTo('Failed to get secret value', () => s.getValue());
+    // virsh adds no words of its own here: the library's error alone
+    const value = await s.getValue();
     ctx.out(opts.flag('plain') ? Buffer.from(value).toString('utf8') : Buffer.from(value).toString('base64'));
     // no blank line after it, as in virsh, so a script captures the value alone
     ctx.noBlankLine();
