@@ -49,6 +49,8 @@ export interface ChildResult {
   processes?: string[][];
   liveXml?: string;
   transcript?: string;
+  /** While the guest ran: each host bridge's enslaved interfaces. */
+  bridgePorts?: Record<string, string[]>;
   error?: { code: string; field?: string; message: string };
 }
 

@@ -23,6 +23,19 @@ const input = JSON.parse(process.argv[2] ?? '{}') as {
   networks?: string[];
 };
 
+/** The interfaces enslaved to each host bridge, as the kernel lists them. */
+function bridgePortsNow(): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const n of readdirSync('/sys/class/net')) {
+    try {
+      out[n] = readdirSync(`/sys/class/net/${n}/brif`).sort();
+    } catch {
+      // not a bridge
+    }
+  }
+  return out;
+}
+
 /** Command lines of live processes that mention `marker`. */
 function processesMentioning(marker: string): string[][] {
   const out: string[][] = [];
@@ -94,8 +107,18 @@ try {
         const processes = processesMentioning(input.root);
         const liveXml = await dom.getXML();
         const state = await dom.getState();
+        const bridgePorts = bridgePortsNow();
         await dom.destroy();
-        results.push({ ok: true, uid, state, after: await dom.getState(), processes, liveXml, transcript });
+        results.push({
+          ok: true,
+          uid,
+          state,
+          after: await dom.getState(),
+          processes,
+          liveXml,
+          transcript,
+          bridgePorts,
+        });
       } finally {
         if ((await dom.getState()).state !== 'shutoff') await dom.destroy().catch(() => {});
         await dom.undefine();

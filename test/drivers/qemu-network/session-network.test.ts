@@ -95,6 +95,10 @@ describe.skipIf(!HAS_QEMU || AS_NOBODY_NOTE !== '' || NOTE !== '')(
       expect(started?.liveXml).toMatch(
         new RegExp(`<source network='qnet-br' portid='[0-9a-f-]{36}' bridge='${BR}'/>`),
       );
+      // the live definition names the tap the helper made: the one the bridge had while the guest ran
+      const taps = started?.bridgePorts?.[BR] ?? [];
+      expect(taps).toHaveLength(1);
+      expect(started?.liveXml).toContain(`<target dev='${taps[0]}'/>`);
       // the helper's tap is gone with the guest
       expect(readdirSync(`/sys/class/net/${BR}/brif`)).toEqual([]);
       expect(processesMentioning(root)).toEqual([]);

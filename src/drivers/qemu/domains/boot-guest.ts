@@ -17,6 +17,7 @@ import {
   forgetGuestHelpers,
   type GuestHelpers,
   type MigrationCapabilities,
+  nameHelperTaps,
   prepareNvram,
   QemuDomainRunner,
   type RunnerOptions,
@@ -130,6 +131,9 @@ export async function bootGuest(
         const pid = runner?.pid;
         if (host.options.cgroups && pid !== undefined && runner)
           await placeStartingGuest(live, e.uuid, runner.ref.id, pid, qmp, signal);
+        // QEMU made these taps with qemu-bridge-helper; the live definition names them, as libvirt's
+        const helperNics = Object.keys(helpers?.sockets.bridgeHelpers ?? {}).map(Number);
+        if (pid !== undefined) nameHelperTaps(live.devices?.interfaces ?? [], helperNics, pid);
         const xml = await readBackLive(
           live,
           qmp,

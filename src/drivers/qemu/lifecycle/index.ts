@@ -31,6 +31,7 @@ export {
   type HelperSockets,
   startGuestHelpers,
 } from './guest-helpers.js';
+export { nameHelperTaps, tapsHeldBy } from './held-taps.js';
 export { nvramFile, prepareNvram } from './nvram-file.js';
 export {
   type DestroyOptions,
