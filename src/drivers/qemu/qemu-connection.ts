@@ -158,7 +158,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
       logRoot: options.paths.logDir,
       defaultEmulator: async (arch) =>
         (await this.#emulatorList()).find((e) => e.endsWith(`/qemu-system-${arch}`)),
-      applyDefaults: async (def, signal) => {
+      applyDefaults: async (def, signal, live) => {
         const emulator = def.devices?.emulator ?? '';
         const caps = (await this.#cache.get(emulator, signal ? { signal } : {})).caps;
         applyQemuDefaults(def, caps, {
@@ -171,6 +171,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
             abiUpdate: true,
             legacy: DEFAULT_LEGACY_FIRMWARE,
           },
+          ...(live ? { live: true } : {}),
         });
       },
       commandLine: commandLineFor(this.#cache, this.storage),

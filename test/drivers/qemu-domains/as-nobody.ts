@@ -65,6 +65,8 @@ export function startAsNobody(
     boot?: { until: string; ms: number };
     /** Transient networks the child creates first (their reports come first). */
     networks?: string[];
+    /** Devices the child attaches live to each running guest. */
+    attach?: string[];
   } = {},
 ): Promise<ChildResult[]> {
   const driverOptions = opts.driverOptions ?? {};
@@ -76,6 +78,7 @@ export function startAsNobody(
     driverOptions,
     boot: opts.boot,
     networks: opts.networks,
+    attach: opts.attach,
   });
   // by default the kvm group, as a user who may run KVM guests has it
   const wanted = opts.groups ?? (KVM_GROUP !== undefined ? [KVM_GROUP] : []);

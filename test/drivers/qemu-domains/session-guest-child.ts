@@ -21,6 +21,8 @@ const input = JSON.parse(process.argv[2] ?? '{}') as {
   boot?: { until: string; ms: number };
   /** Transient networks created (started) before the guests; one report each, before the guests'. */
   networks?: string[];
+  /** Devices attached live to each guest once it runs, before its processes and live XML are noted. */
+  attach?: string[];
 };
 
 /** The interfaces enslaved to each host bridge, as the kernel lists them. */
@@ -104,6 +106,7 @@ try {
           await done;
           stream.destroy();
         } else await dom.start({ paused: true });
+        for (const dev of input.attach ?? []) await dom.attachDevice(dev, { live: true });
         const processes = processesMentioning(input.root);
         const liveXml = await dom.getXML();
         const state = await dom.getState();

@@ -78,6 +78,10 @@ describe.skipIf(!HAS_QEMU || AS_NOBODY_NOTE !== '' || NOTE !== '')(
             `<network><name>qnet-nat</name><forward mode='nat'/><bridge name='vk-qnet0'/><ip address='10.213.9.1' prefix='24'/></network>`,
             `<network><name>qnet-br</name><forward mode='bridge'/><bridge name='${BR}'/></network>`,
           ],
+          // and one more on the bridge, plugged live
+          attach: [
+            `<interface type='bridge'><mac address='52:54:00:71:00:22'/><source bridge='${BR}'/><model type='virtio'/></interface>`,
+          ],
         }),
       );
       expect(nat?.uid).not.toBe(0);
@@ -95,10 +99,11 @@ describe.skipIf(!HAS_QEMU || AS_NOBODY_NOTE !== '' || NOTE !== '')(
       expect(started?.liveXml).toMatch(
         new RegExp(`<source network='qnet-br' portid='[0-9a-f-]{36}' bridge='${BR}'/>`),
       );
-      // the live definition names the tap the helper made: the one the bridge had while the guest ran
+      // the live definition names the taps the helper made: the ones the bridge had while the guest ran
       const taps = started?.bridgePorts?.[BR] ?? [];
-      expect(taps).toHaveLength(1);
-      expect(started?.liveXml).toContain(`<target dev='${taps[0]}'/>`);
+      expect(taps).toHaveLength(2);
+      const named = [...(started?.liveXml ?? '').matchAll(/<target dev='([^']+)'\/>/g)].map((m) => m[1]);
+      expect(named.sort()).toEqual(taps);
       // the helper's tap is gone with the guest
       expect(readdirSync(`/sys/class/net/${BR}/brif`)).toEqual([]);
       expect(processesMentioning(root)).toEqual([]);

@@ -119,6 +119,9 @@ function namedTapProps(n: InterfaceDef, ifname: string, field: string): Props {
  * setuid helper creates it and joins it to `bridge`, as an unprivileged user
  * cannot. What QEMU does not let such a tap take is refused, as for a named tap.
  */
+/** How qemu-bridge-helper names the taps it makes (the kernel's `tap%d`). */
+export const HELPER_TAP_NAME = /^tap\d+$/;
+
 function bridgeHelperProps(n: InterfaceDef, bridge: string, helper: string, field: string): Props {
   if (n.driver?.name === 'vhost')
     throw unsupported(
@@ -132,7 +135,9 @@ function bridgeHelperProps(n: InterfaceDef, bridge: string, helper: string, fiel
     );
   if (n.tune?.sndbuf !== undefined)
     throw unsupported('sndbuf on a tap made by qemu-bridge-helper is not supported', `${field}/tune/sndbuf`);
-  if (n.target?.dev !== undefined)
+  // the helper's own names (`tapN`) come back in a live definition (a restore, a migration, a
+  // hot-plug beside it): the tap is made anew and its name read back, as libvirt treats `vnetN`
+  if (n.target?.dev !== undefined && !HELPER_TAP_NAME.test(n.target.dev))
     throw unsupported(
       'a tap name for qemu-bridge-helper, which names its taps itself',
       `${field}/target/@dev`,

@@ -61,6 +61,11 @@ export interface QemuDefaultsOptions {
   config?: Partial<QemuDriverConfig>;
   /** The environment of the driver's process (libvirt reads `QEMU_AUDIO_DRV` and `SDL_AUDIODRIVER` from it). */
   hostEnv?: Readonly<Record<string, string>>;
+  /**
+   * The definition is a running guest's (checked for a hot-plug): what only a running guest has
+   * (network ports, block jobs, generated channel paths) is kept, not dropped as at define.
+   */
+  live?: boolean;
 }
 
 /**
@@ -115,8 +120,10 @@ export function applyQemuDefaults(
     ...(options.config !== undefined ? { config: options.config } : {}),
     ...(options.hostEnv !== undefined ? { hostEnv: options.hostEnv } : {}),
   });
-  dropGeneratedChannelPaths(def, options);
-  dropRuntimeState(def);
+  if (!options.live) {
+    dropGeneratedChannelPaths(def, options);
+    dropRuntimeState(def);
+  }
   // libvirt places sPAPR VIO devices first; the PCI assignment then passes them over.
   assignSpaprVioAddresses(def);
   assignPciAddresses(def, facts);

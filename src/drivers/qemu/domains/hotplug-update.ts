@@ -46,7 +46,11 @@ async function withUpdated(
     keepHostEnd(found.device as InterfaceDef, wanted as InterfaceDef);
   refuseOtherChanges(found.kind, found.device, wanted, found.field, inactive);
   const el = parseXml(formatDevice(found.kind, wanted));
-  const next = await side.prepare(xmlReplacingDevice(def, found.kind, found.index, el, { inactive }), signal);
+  const next = await side.prepare(
+    xmlReplacingDevice(def, found.kind, found.index, el, { inactive }),
+    signal,
+    !inactive,
+  );
   const now = devicesOf(next, found.kind)[found.index] ?? wanted;
   return { next, found, now };
 }

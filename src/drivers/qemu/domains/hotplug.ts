@@ -12,6 +12,7 @@
 
 import {
   addedDevice,
+  definitionXml,
   devicesDifferingExcept,
   devicesOf,
   type FoundDevice,
@@ -31,6 +32,7 @@ import type {
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
+import { nameHelperTaps } from '../lifecycle/index.js';
 import { diskSourcePath, firstPluggedNode, nodeRanges, pluggedRange } from './disk-nodes.js';
 import { cloneDef, refOf, type WriteFlags } from './domain-entry.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
@@ -112,8 +114,11 @@ async function withAdded(
   if (kind === 'hostdev') refuseHostdevTwice(def, readDevice(kind, el) as HostdevDef);
   if (kind === 'vsock' && def.devices?.vsock)
     throw new VirError('OPERATION_INVALID', 'qemu', 'domain already has a vsock device', { field: '/vsock' });
-  const next = await side.prepare(xmlWithDevice(def, el, { inactive }), signal);
-  return { next, added: addedDevice(def, next, kind) };
+  const next = await side.prepare(xmlWithDevice(def, el, { inactive }), signal, !inactive);
+  // the devices there already are compared after the same pass, which may change them, or one of
+  // them would be taken for the new one
+  const before = await side.prepare(definitionXml(def, { inactive }), signal, !inactive);
+  return { next, added: addedDevice(before, next, kind) };
 }
 
 function sourceOf(d: DiskDef): string {
@@ -197,6 +202,9 @@ export function attachDevice(
         throw err;
       }
       if (nicHost) undoAtStop(e, nicHost.undo);
+      // a tap QEMU made with qemu-bridge-helper: named in the live XML, as at start
+      if (nicHost?.started.bridgeHelper?.() !== undefined && runner.pid !== undefined)
+        nameHelperTaps(next.devices?.interfaces ?? [], [added.index], runner.pid);
       if (added.kind === 'disk' && first !== undefined)
         nodeRanges(e, live).push(pluggedRange(added.device as DiskDef, first));
       if (added.kind === 'memory') syncMemoryTotals(e, next, added.device as MemoryDeviceDef, 1);

@@ -44,8 +44,11 @@ export interface DomainListAccess {
   owned(dom: DomainRef, opts: CallOptions, what: string): Promise<Entry>;
   /** Waits for the list to be loaded; `INVALID_CONN` once closed. */
   enter(opts: CallOptions): Promise<void>;
-  /** The define-time pass over XML (defaults, addresses, checks), as `defineDomain` runs it. */
-  prepare(xml: string, signal: AbortSignal | undefined): Promise<DomainDef>;
+  /**
+   * The define-time pass over XML (defaults, addresses, checks), as `defineDomain` runs it;
+   * `live`: over a running guest's definition (a hot-plug's), whose runtime state is kept.
+   */
+  prepare(xml: string, signal: AbortSignal | undefined, live?: boolean): Promise<DomainDef>;
 }
 
 /** The two hosts for the CPU check: each side's capabilities and domain capabilities for the guest. */

@@ -35,6 +35,8 @@ export async function prepareDefinition(
   xml: string,
   options: Pick<QemuDomainsOptions, 'defaultEmulator' | 'defaultMachine' | 'applyDefaults'>,
   signal: AbortSignal | undefined,
+  /** A running guest's definition (a hot-plug's check): its runtime state is kept. */
+  live = false,
 ): Promise<DomainDef> {
   // The driver's default controllers come before the implied ones, as in libvirt (applyQemuDefaults adds both).
   const def = DomainDef.fromXML(xml, {
@@ -84,6 +86,6 @@ export async function prepareDefinition(
     const machine = await options.defaultMachine?.(emulator, arch, signal);
     if (machine) def.os.type.machine = machine;
   }
-  await options.applyDefaults?.(def, signal);
+  await options.applyDefaults?.(def, signal, live);
   return def;
 }

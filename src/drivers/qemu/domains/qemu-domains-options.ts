@@ -54,8 +54,12 @@ export interface QemuDomainsOptions {
    * instance as root. Scheduler and memory tuning need them.
    */
   readonly cgroups?: boolean;
-  /** Define-time defaults (machine, controllers, balloon, ...), applied in place before a definition is stored. */
-  readonly applyDefaults?: (def: DomainDef, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Define-time defaults (machine, controllers, balloon, ...), applied in place before a definition
+   * is stored; `live`: a running guest's definition, whose runtime state (network ports, block jobs,
+   * generated channel paths) stays.
+   */
+  readonly applyDefaults?: (def: DomainDef, signal?: AbortSignal, live?: boolean) => Promise<void>;
 }
 
 /** Builds the command line (binary first) of `def` for the runner's per-guest files and the started helpers. */

@@ -356,7 +356,8 @@ export class QemuDomains {
   listAccess(): DomainListAccess {
     const [table, runners, store, jobs] = [this.#table, this.#runners, this.#store, this.#jobs];
     const owned = (dom: DomainRef, opts: CallOptions, what: string) => this.#owned(dom, opts, what);
-    const prepare = (xml: string, signal?: AbortSignal) => prepareDefinition(xml, this.#options, signal);
+    const prepare = (xml: string, signal?: AbortSignal, live?: boolean) =>
+      prepareDefinition(xml, this.#options, signal, live);
     return { table, runners, store, jobs, listKey: LIST, owned, enter: (opts) => this.#enter(opts), prepare };
   }
 

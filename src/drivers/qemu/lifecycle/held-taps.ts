@@ -38,8 +38,9 @@ export function tapsHeldBy(pid: number): string[] {
  * Names the taps of the interfaces whose tap qemu-bridge-helper made
  * (`helperNics`, by interface index), in `<target dev>`: the helper's taps
  * are the ones `pid` holds that no other interface names, created in
- * command-line order. Nothing is written when the count does not match (a
- * guess could name another guest's tap).
+ * command-line order. A name carried over from an earlier run is replaced.
+ * Nothing is written when the count does not match (a guess could name
+ * another guest's tap).
  */
 export function nameHelperTaps(
   interfaces: readonly InterfaceDef[],
@@ -47,12 +48,14 @@ export function nameHelperTaps(
   pid: number,
 ): void {
   if (helperNics.length === 0) return;
-  const named = new Set(interfaces.map((n) => n.target?.dev).filter((d) => d !== undefined));
+  const helper = new Set(helperNics);
+  const named = new Set(
+    interfaces.flatMap((n, i) => (helper.has(i) || n.target?.dev === undefined ? [] : [n.target.dev])),
+  );
   const held = tapsHeldBy(pid).filter((t) => !named.has(t));
-  if (held.length !== helperNics.length) return;
-  const order = [...helperNics].sort((a, b) => a - b);
-  for (const [k, i] of order.entries()) {
+  if (held.length !== helper.size) return;
+  for (const [k, i] of [...helper].sort((a, b) => a - b).entries()) {
     const n = interfaces[i];
-    if (n && n.target?.dev === undefined) n.target = { ...n.target, dev: held[k] as string };
+    if (n) n.target = { ...n.target, dev: held[k] as string };
   }
 }
