@@ -31,7 +31,7 @@ export {
   type HelperSockets,
   startGuestHelpers,
 } from './guest-helpers.js';
-export { nvramFile, prepareNvram } from './nvram-file.js';
+export { nvramFile, prepareNvram, resetNvram } from './nvram-file.js';
 export {
   type DestroyOptions,
   QemuDomainRunner,
@@ -59,6 +59,12 @@ export {
   type RunnerGuest,
   validateRunnerGuest,
 } from './runner-guest.js';
+export {
+  awaitSnapshotLoaded,
+  endRevertStart,
+  pauseForSnapshot,
+  resumeAfterSnapshot,
+} from './runner-memory-snapshot.js';
 export {
   type MigrateOutOptions,
   type MigrationCapabilities,
