@@ -17,14 +17,24 @@ export const CAN_RUN_LIBVIRT_SESSION =
     stdio: 'ignore',
   }).status === 0;
 
+/** One virsh command's exit status and outputs. */
+export interface VirshResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 /**
  * Runs `body` with a fresh daemon home; `virsh(args)` runs one virsh command
- * against `qemu:///session` there and returns its standard output.
+ * against `qemu:///session` there and returns its standard output,
+ * `virshResult(args)` its status and both outputs (for refusals).
  */
-export function withLibvirtSession<T>(body: (virsh: (args: string[]) => string, home: string) => T): T {
+export function withLibvirtSession<T>(
+  body: (virsh: (args: string[]) => string, home: string, virshResult: (args: string[]) => VirshResult) => T,
+): T {
   const home = mkdtempSync(join(tmpdir(), 'vk-libvirt-'));
   chmodSync(home, 0o777);
-  const virsh = (args: string[]) =>
+  const virshResult = (args: string[]): VirshResult =>
     spawnSync(
       'setpriv',
       [
@@ -40,9 +50,10 @@ export function withLibvirtSession<T>(body: (virsh: (args: string[]) => string, 
         ...args,
       ],
       { encoding: 'utf8', timeout: 60_000, cwd: home },
-    ).stdout;
+    );
+  const virsh = (args: string[]) => virshResult(args).stdout;
   try {
-    return body(virsh, home);
+    return body(virsh, home, virshResult);
   } finally {
     try {
       const pid = Number(readFileSync(join(home, 'run/libvirt/libvirtd.pid'), 'utf8').trim());

@@ -49,7 +49,9 @@ export interface ExternalTarget {
 
 /** The memory location and the disks of a snapshot of `dom` (`active`: the guest runs). */
 export interface SnapshotPlan {
-  readonly memory: 'no' | 'internal';
+  readonly memory: 'no' | 'internal' | 'external';
+  /** With `memory: 'external'`: the absolute path the memory goes to (`snapshot-memory.ts`). */
+  readonly memoryFile?: string;
   readonly disks: readonly SnapshotDiskPlan[];
   /** The overlays of an external (disk-only) snapshot; empty for an internal one. */
   readonly external: readonly ExternalTarget[];
@@ -71,8 +73,8 @@ export function planSnapshot(
   diskOnly = false,
 ): SnapshotPlan {
   const disks = dom.devices?.disks ?? [];
-  // DISK_ONLY: no memory, every disk taken by default onto an overlay
-  if (diskOnly && snap.memory?.snapshot !== undefined && snap.memory.snapshot !== 'no')
+  // DISK_ONLY: no memory, every disk taken by default onto an overlay; a shut-off guest has no memory to take
+  if ((diskOnly || !active) && snap.memory?.snapshot !== undefined && snap.memory.snapshot !== 'no')
     throw new VirError(
       'XML_ERROR',
       'qemu',
@@ -113,13 +115,6 @@ export function planSnapshot(
       format: d.driver?.type ?? 'raw',
     };
   });
-  if (snap.memory?.snapshot === 'external')
-    throw new VirError(
-      'NO_SUPPORT',
-      'qemu',
-      'external memory snapshots (the memory to a file) are not supported yet by the qemu driver',
-      { field: '/domainsnapshot/memory/@snapshot' },
-    );
   if (anyExternal) return planExternal(snap, name, dom, plans);
   const memory = (snap.memory?.snapshot ?? (active ? 'internal' : 'no')) as 'no' | 'internal';
   if (!active && memory !== 'no')
@@ -179,7 +174,10 @@ export function planSnapshot(
   return { memory, disks: plans, external: [] };
 }
 
-/** A disk-only snapshot: each disk `external` gets a qcow2 overlay; nothing else may be taken. */
+/**
+ * An external snapshot: each disk `external` gets a qcow2 overlay, and the
+ * memory (if asked) goes to its file; nothing may be taken internally.
+ */
 function planExternal(
   snap: DomainSnapshotDef,
   name: string,
@@ -257,6 +255,9 @@ function planExternal(
       overlay,
     });
   }
+  const mem = snap.memory;
+  if (mem?.snapshot === 'external' && mem.file !== undefined)
+    return { memory: 'external', memoryFile: mem.file, disks: plans, external };
   return { memory: 'no', disks: plans, external };
 }
 

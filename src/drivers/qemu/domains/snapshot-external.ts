@@ -22,7 +22,8 @@ import type { DomainSnapshotDef } from '../../../conf/snapshot.js';
 import { VirError } from '../../../errors.js';
 import { element, type XmlElement } from '../../../xml/tree.js';
 import { findQemuImg, imageInfo, qemuImg } from '../storage/qemu-img.js';
-import { cloneDef } from './domain-entry.js';
+import { cloneDef, type Entry, isActive } from './domain-entry.js';
+import type { DomainListAccess } from './migration.js';
 import type { ExternalTarget } from './snapshot-disks.js';
 
 type DiskDef = NonNullable<NonNullable<DomainDef['devices']>['disks']>[number];
@@ -115,6 +116,22 @@ export function withOverlays(def: DomainDef, targets: readonly ExternalTarget[])
     d.backingStore = backing;
   }
   return next;
+}
+
+/**
+ * Once a running guest writes to the overlays (or a shut-off one is to
+ * boot on them): its live and persistent definitions name them.
+ */
+export function adoptOverlays(side: DomainListAccess, e: Entry, targets: readonly ExternalTarget[]): void {
+  if (isActive(e) && e.live) {
+    e.live = withOverlays(e.live, targets);
+    e.runner!.hotplug.setLiveXml(e.live.toXML());
+  }
+  if (e.config) {
+    const next = withOverlays(e.config, targets);
+    side.store.write(e.name, next.toXML({ inactive: true }));
+    e.config = next;
+  }
 }
 
 /** The snapshot's overlays: target → overlay path, from its `<disks>`. */

@@ -7,13 +7,16 @@
  * `noMetadata`, `diskOnly`, `reuseExt`, `quiesce` (disk-only, through the
  * guest agent), `atomic` (every snapshot here is all-or-none: one QEMU job
  * or one `transaction`), `validate`, `redefine` with `current`
- * (`snapshot-redefine.ts`). Not taken (`OPERATION_UNSUPPORTED`, naming the
- * flag): `live`, which needs an external memory snapshot this driver does
- * not write yet.
+ * (`snapshot-redefine.ts`), `live` (only for an external memory snapshot
+ * of a running guest, as libvirt: `snapshot-memory.ts`).
+ *
+ * Revert flags: `running` / `paused` (the facade refuses both at once),
+ * `force`, `resetNvram` (a UEFI guest's NVRAM made again from its template
+ * before the guest starts: `lifecycle/nvram-file.ts`).
  *
  * @module
  */
-import type { SnapshotCreateOptions, SnapshotRevertOptions } from '../../../driver.js';
+import type { SnapshotCreateOptions } from '../../../driver.js';
 import { AGENT_DEFAULT_TIMEOUT_MS } from '../../../driver-agent.js';
 import { VirError } from '../../../errors.js';
 import { parseReply } from './agent-client.js';
@@ -22,8 +25,11 @@ import { type Entry, isActive } from './domain-entry.js';
 
 const FLAG = (n: string) => `VIR_DOMAIN_SNAPSHOT_CREATE_${n}`;
 
-/** libvirt's checks of the create flags against each other and the domain. */
-export function checkCreateFlags(e: Entry, f: SnapshotCreateOptions): void {
+/**
+ * libvirt's checks of the create flags against each other and the domain;
+ * `memoryExternal`: the document asks for `<memory snapshot='external'>`.
+ */
+export function checkCreateFlags(e: Entry, f: SnapshotCreateOptions, memoryExternal = false): void {
   if (f.quiesce && !f.diskOnly)
     throw new VirError(
       'INVALID_ARG',
@@ -40,8 +46,8 @@ export function checkCreateFlags(e: Entry, f: SnapshotCreateOptions): void {
     throw new VirError('OPERATION_INVALID', 'qemu', 'cannot halt after transient domain snapshot');
   // a redefine takes nothing: the flags about taking one do not apply (`snapshot-redefine.ts`)
   if (f.redefine) return;
-  if (f.live)
-    // libvirt takes LIVE only with an external memory snapshot of a running guest, which is not written here yet
+  // libvirt takes LIVE only with an external memory snapshot of a running guest
+  if (f.live && (!isActive(e) || !memoryExternal))
     throw new VirError(
       'OPERATION_UNSUPPORTED',
       'qemu',
@@ -57,19 +63,6 @@ export function checkCreateFlags(e: Entry, f: SnapshotCreateOptions): void {
       `domain '${e.name}' is not running: no file system to quiesce`,
       {
         field: 'flags.quiesce',
-      },
-    );
-}
-
-/** libvirt's QEMU revert flags: `resetNvram` needs a UEFI guest, which this revert does not reset yet. */
-export function checkRevertFlags(f: SnapshotRevertOptions): void {
-  if (f.resetNvram)
-    throw new VirError(
-      'CONFIG_UNSUPPORTED',
-      'qemu',
-      'resetting the NVRAM on revert is not supported by the qemu driver',
-      {
-        field: 'flags.resetNvram',
       },
     );
 }

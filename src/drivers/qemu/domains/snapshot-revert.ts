@@ -7,9 +7,11 @@
  * snapshot a running guest is stopped (`stopped/from snapshot`) and
  * `qemu-img snapshot -a` applied. The persistent definition becomes the
  * snapshot's (`defined/from snapshot`). A snapshot whose definition is of
- * another domain is refused. An external snapshot (shut-off or disk-only
- * state) gets new overlays on its images (`snapshot-revert-external.ts`);
- * one with memory state is `NO_SUPPORT`.
+ * another domain is refused. An external snapshot gets new overlays on
+ * its images (`snapshot-revert-external.ts`): a shut-off one's guest is
+ * booted on them with `running` / `paused`, one with memory state is
+ * restored from its memory file onto them (`snapshot-revert-memory.ts`).
+ * `resetNvram` makes a UEFI guest's NVRAM again before QEMU boots.
  *
  * @module
  */
@@ -17,13 +19,14 @@ import type { DomainDef } from '../../../conf/domain/index.js';
 import type { DomainSnapshotDef } from '../../../conf/snapshot.js';
 import type { CallOptions, DomainRef, SnapshotRevertOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
+import { nvramFile } from '../lifecycle/index.js';
 import { cloneDef, type Entry, isActive, refOf, refuseForeign } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
 import { qemuImgSnapshots, storedPlan } from './snapshot-disks.js';
 import { createOverlays, isExternal } from './snapshot-external.js';
-import { checkRevertFlags } from './snapshot-flags.js';
 import { finishExternalRevert, planExternalRevert } from './snapshot-revert-external.js';
+import { bootForRevert, revertToMemory } from './snapshot-revert-memory.js';
 import { qmpDevices, storeOf } from './snapshots.js';
 
 /** The snapshot's definitions, checked to be this domain's (a file copied from another domain's folder is refused). */
@@ -68,7 +71,6 @@ export async function revertToSnapshot(
   name: string,
   opts: CallOptions & SnapshotRevertOptions,
 ): Promise<DomainRef> {
-  checkRevertFlags(opts);
   const e = await side.owned(dom, opts, 'revert');
   return side.jobs.run(e.uuid, 'snapshot revert', () => revert(side, e, name, opts), opts.signal);
 }
@@ -95,27 +97,22 @@ async function revert(
       'qemu',
       `transient domain '${e.name}' needs to request run or pause to revert to inactive snapshot '${name}'`,
     );
-  if (!withMemory && askRun && isExternal(s))
-    throw new VirError(
-      'CONFIG_UNSUPPORTED',
-      'qemu',
-      'running or pausing the guest after a revert to an external snapshot is not supported yet',
-      { field: opts.running ? 'flags.running' : 'flags.paused' },
-    );
   refuseManagedSave(side.runners.options.stateRoot, e, 'revert');
-  if (isExternal(s)) return revertExternal(side, e, s, inactive ?? dom, withMemory, opts);
+  if (withMemory && s.memory?.snapshot === 'external') {
+    await revertToMemory(side, e, store, s, { dom, inactive }, opts);
+    return refOf(e);
+  }
+  if (isExternal(s)) return revertExternal(side, e, s, inactive ?? dom, opts);
   const plans = storedPlan(s, dom);
   if (withMemory) {
     const live = isActive(e) ? e.live : undefined;
+    // a reset NVRAM is read by a new QEMU only
     const same =
       live !== undefined &&
+      !(opts.resetNvram && nvramFile(dom) !== undefined) &&
       live.toXML({ inactive: true, check: false }) === dom.toXML({ inactive: true, check: false });
     if (isActive(e) && !same) await e.runner!.snapshot.end();
-    if (!isActive(e))
-      await side.runners.boot(e, dom, {
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        fromSnapshot: true,
-      });
+    if (!isActive(e)) await bootForRevert(side, e, dom, opts);
     const devices = await qmpDevices(e, plans);
     const run = opts.running === true || (!opts.paused && s.state === 'running');
     await e.runner!.snapshot.load(name, devices[0]!, devices, run, opts.signal);
@@ -123,13 +120,7 @@ async function revert(
     if (isActive(e)) await e.runner!.snapshot.end();
     await qemuImgSnapshots('-a', name, plans, opts.signal);
     // RUNNING / PAUSED from a shut-off snapshot: the guest boots on the reverted disks
-    if (askRun) {
-      await side.runners.boot(e, inactive ?? dom, {
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        fromSnapshot: true,
-      });
-      if (opts.running) await e.runner!.resume(opts.signal ? { signal: opts.signal } : {});
-    }
+    if (askRun) await startReverted(side, e, inactive ?? dom, opts);
   }
   if (e.config) {
     const next = cloneDef(inactive ?? dom);
@@ -141,34 +132,43 @@ async function revert(
   return refOf(e);
 }
 
+/** `running` / `paused` after a revert to a shut-off snapshot: the guest boots on its reverted disks. */
+async function startReverted(
+  side: DomainListAccess,
+  e: Entry,
+  def: DomainDef,
+  opts: CallOptions & SnapshotRevertOptions,
+): Promise<void> {
+  await bootForRevert(side, e, def, opts);
+  if (opts.running) await e.runner!.resume(opts.signal ? { signal: opts.signal } : {});
+}
+
 /**
- * Revert to an external snapshot (`snapshot-revert-external.ts`): a
- * running guest is stopped (`stopped/from snapshot`), new overlays are
- * made on the snapshot's images and the definition points at them.
+ * Revert to an external snapshot without memory (`snapshot-revert-external.ts`):
+ * a running guest is stopped (`stopped/from snapshot`), new overlays are
+ * made on the snapshot's images and the definition points at them; with
+ * `running` / `paused` the guest then boots on them, as libvirt 9.9 on.
  */
 async function revertExternal(
   side: DomainListAccess,
   e: Entry,
   s: DomainSnapshotDef,
   dom: DomainDef,
-  withMemory: boolean,
-  opts: CallOptions,
+  opts: CallOptions & SnapshotRevertOptions,
 ): Promise<DomainRef> {
-  // a running external snapshot holds its memory in a file, which this driver does not write yet
-  if (withMemory)
-    throw new VirError(
-      'NO_SUPPORT',
-      'qemu',
-      `revert to external snapshot '${s.name}' with memory state is not supported`,
-      { field: '/domainsnapshot/memory' },
-    );
   const plan = planExternalRevert(dom, Math.floor(Date.now() / 1000));
   if (isActive(e)) await e.runner!.snapshot.end();
   await createOverlays(plan.targets, opts.signal);
   const next = cloneDef(plan.def);
-  side.store.write(e.name, next.toXML({ inactive: true }));
-  e.config = next;
-  side.table.emit(e, 'defined', 'from snapshot');
+  // a transient domain (which asked to run) keeps no definition on disk
+  const persistent = e.config !== undefined;
+  if (persistent) {
+    side.store.write(e.name, next.toXML({ inactive: true }));
+    e.config = next;
+  }
   finishExternalRevert(storeOf(side, e), s, plan);
+  if (opts.running || opts.paused) await startReverted(side, e, next, opts);
+  // libvirt sends the definition's event last, after a start the flags asked for
+  if (persistent) side.table.emit(e, 'defined', 'from snapshot');
   return refOf(e);
 }

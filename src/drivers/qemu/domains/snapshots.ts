@@ -6,8 +6,8 @@
  *   the memory of a running guest into one of them: QEMU's `snapshot-save`
  *   job (`lifecycle/runner-snapshot.ts`), or `qemu-img snapshot -c` on each
  *   disk of a shut-off guest.
- * - External, disk-only: each disk onto a new qcow2 overlay
- *   (`snapshot-external.ts`).
+ * - External: each disk onto a new qcow2 overlay (`snapshot-external.ts`),
+ *   and a running guest's memory into a file if asked (`snapshot-memory.ts`).
  * - The tree: the snapshot's parent is the domain's current snapshot, and
  *   it becomes the current one. A delete (`snapshot-delete`, `qemu-img
  *   snapshot -d`, or for an external one `qemu-img commit`) moves the
@@ -44,14 +44,19 @@ import {
   storedPlan,
 } from './snapshot-disks.js';
 import {
+  adoptOverlays,
   createOverlays,
   isExternal,
   refuseExistingOverlays,
   refuseMissingOverlays,
   removeOverlays,
-  withOverlays,
 } from './snapshot-external.js';
 import { checkCreateFlags, quiesced } from './snapshot-flags.js';
+import {
+  type MemorySnapshotOptions,
+  refuseExistingMemoryFile,
+  takeMemorySnapshot,
+} from './snapshot-memory.js';
 import { redefineSnapshot } from './snapshot-redefine.js';
 import { SnapshotStore } from './snapshot-store.js';
 
@@ -131,7 +136,7 @@ async function takeSnapshot(
   opts: CallOptions & SnapshotCreateOptions,
 ): Promise<string> {
   refuseForeign(e, 'snapshot');
-  checkCreateFlags(e, opts);
+  checkCreateFlags(e, opts, req.memory?.snapshot === 'external');
   const active = isActive(e);
   const state: SnapshotState = active ? (e.runner?.getState().state ?? 'shutoff') : 'shutoff';
   if (active && state !== 'running' && state !== 'paused')
@@ -150,18 +155,23 @@ async function takeSnapshot(
   if (store.has(name)) throw new VirError('OPERATION_FAILED', 'qemu', `domain moment ${name} already exists`);
   const plan = planSnapshot(req, name, dom, active, opts.diskOnly === true);
   const external = plan.external.length > 0;
+  const withMemory = plan.memory === 'external';
   const reuse = opts.reuseExt === true;
   // REUSE_EXT: the overlays are the caller's (made with qemu-img): they must exist and are not made again
   if (external) (reuse ? refuseMissingOverlays : refuseExistingOverlays)(plan.external);
+  if (withMemory) refuseExistingMemoryFile(plan, reuse);
   const parent = store.current();
   const snap = new DomainSnapshotDef();
   snap.name = name;
   if (req.description !== undefined) snap.description = req.description;
-  // a running guest's external snapshot holds no memory: libvirt calls its state disk-snapshot
-  snap.state = external && active ? 'disk-snapshot' : state;
+  // a running guest's disk-only snapshot holds no memory: libvirt calls its state disk-snapshot
+  snap.state = external && active && !withMemory ? 'disk-snapshot' : state;
   if (parent !== undefined) snap.parent = { name: parent };
   snap.creationTime = creationTime;
-  snap.memory = { snapshot: plan.memory };
+  snap.memory =
+    plan.memoryFile !== undefined
+      ? { snapshot: 'external', file: plan.memoryFile }
+      : { snapshot: plan.memory };
   snap.disks = disksElementData(plan);
   snap.domain = dom.toElement({ inactive: true, check: false });
   // a running guest whose next boot differs: the revert brings that definition back too
@@ -174,7 +184,8 @@ async function takeSnapshot(
   snap.active = 1;
 
   const take = () => takeExternal(side, e, plan.external, reuse, opts.signal);
-  if (external) await (opts.quiesce ? quiesced(e, take, opts.signal) : take());
+  if (withMemory) await takeMemorySnapshot(side, e, plan, memoryOpts(opts));
+  else if (external) await (opts.quiesce ? quiesced(e, take, opts.signal) : take());
   else if (active) await liveSave(e, name, plan.disks, opts.signal);
   else await qemuImgSnapshots('-c', name, plan.disks, opts.signal);
   // HALT: the guest stops once its state is taken (shutoff/from snapshot)
@@ -193,13 +204,22 @@ async function takeSnapshot(
   } catch (err) {
     // the images hold a snapshot nothing lists: take it back out
     store.remove(name);
-    // an external snapshot's overlays are the disks now: they stay
-    if (external) throw err;
+    // an external snapshot's overlays are the disks now (and its memory file what they match): they stay
+    if (external || withMemory) throw err;
     if (active) await liveDelete(e, name, plan.disks).catch(() => {});
     else await qemuImgSnapshots('-d', name, plan.disks).catch(() => {});
     throw err;
   }
   return name;
+}
+
+function memoryOpts(opts: CallOptions & SnapshotCreateOptions): MemorySnapshotOptions {
+  return {
+    reuse: opts.reuseExt === true,
+    live: opts.live === true,
+    halt: opts.halt === true,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
 }
 
 /** Overlays made, the running guest switched to them, the definitions naming them. */
@@ -219,14 +239,8 @@ async function takeExternal(
       if (!reuse) removeOverlays(targets.map((t) => t.overlay));
       throw err;
     }
-    e.live = withOverlays(e.live, targets);
-    e.runner!.hotplug.setLiveXml(e.live.toXML());
   }
-  if (e.config) {
-    const next = withOverlays(e.config, targets);
-    side.store.write(e.name, next.toXML({ inactive: true }));
-    e.config = next;
-  }
+  adoptOverlays(side, e, targets);
 }
 
 /** The QMP block nodes of the disks a snapshot takes internally. */

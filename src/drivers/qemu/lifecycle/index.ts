@@ -32,7 +32,7 @@ export {
   startGuestHelpers,
 } from './guest-helpers.js';
 export { nameHelperTaps, tapsHeldBy } from './held-taps.js';
-export { nvramFile, prepareNvram } from './nvram-file.js';
+export { nvramFile, prepareNvram, resetNvram } from './nvram-file.js';
 export {
   type DestroyOptions,
   QemuDomainRunner,
@@ -60,6 +60,12 @@ export {
   type RunnerGuest,
   validateRunnerGuest,
 } from './runner-guest.js';
+export {
+  awaitSnapshotLoaded,
+  endRevertStart,
+  pauseForSnapshot,
+  resumeAfterSnapshot,
+} from './runner-memory-snapshot.js';
 export {
   type MigrateOutOptions,
   type MigrationCapabilities,

@@ -30,6 +30,33 @@ export function nvramFile(def: DomainDef): string | undefined {
 export function prepareNvram(def: DomainDef): string | undefined {
   const path = nvramFile(def);
   if (path === undefined || existsSync(path)) return undefined;
+  copyTemplate(def, path);
+  return path;
+}
+
+/**
+ * `RESET_NVRAM` (a start or a revert): the guest's NVRAM file made again
+ * from its template, replacing the one there (atomically: a failed copy
+ * leaves the old store). A guest without a local NVRAM store is left
+ * alone, as libvirt does; a network store is `OPERATION_UNSUPPORTED`.
+ */
+export function resetNvram(def: DomainDef): string | undefined {
+  const loader = def.os?.loader;
+  const nvram = def.os?.nvram;
+  if (loader?.type === 'pflash' && nvram?.type === 'network')
+    throw new VirError(
+      'OPERATION_UNSUPPORTED',
+      'qemu',
+      'resetting of nvram is not supported with network backed nvram',
+      { field: '/domain/os/nvram/@type' },
+    );
+  const path = nvramFile(def);
+  if (path === undefined) return undefined;
+  copyTemplate(def, path);
+  return path;
+}
+
+function copyTemplate(def: DomainDef, path: string): void {
   const nvram = def.os?.nvram;
   const template = nvram?.template;
   if (template === undefined)
@@ -63,5 +90,4 @@ export function prepareNvram(def: DomainDef): string | undefined {
       { field: '/domain/os/nvram' },
     );
   }
-  return path;
 }

@@ -42,6 +42,12 @@ export interface MigrateOutOptions {
   readonly onProgress?: (info: MigrationJobInfo) => void;
   /** Milliseconds between two `query-migrate` (default 50). */
   readonly pollMs?: number;
+  /**
+   * The state reason and event detail of QEMU's own pause at the end of a
+   * live stream (default `migration` / `migrated`): a live memory snapshot
+   * ends `paused/snapshot`, its event `suspended/paused`, as libvirt's.
+   */
+  readonly pausedAs?: { readonly reason: string; readonly detail: string };
 }
 
 /** libvirt's "unlimited" bandwidth: QEMU's largest rate, in bytes per second. */
@@ -150,8 +156,8 @@ export class RunnerMigration {
       }
       // QEMU paused the vCPUs for the last pass; the STOP event's handler, queued behind this job, sees it done.
       if (info.type === 'completed' && core.state.state === 'running') {
-        core.setState('paused', 'migration');
-        core.lifecycle('suspended', 'migrated');
+        core.setState('paused', opts.pausedAs?.reason ?? 'migration');
+        core.lifecycle('suspended', opts.pausedAs?.detail ?? 'migrated');
       }
       opts.onProgress?.(info);
       if (info.type === 'cancelled' || cancelSent) {

@@ -57,7 +57,11 @@ export interface StartOptions {
   readonly incoming?: boolean;
   /** With `incoming`: the state comes from a save image, started for `restored`. */
   readonly restore?: boolean;
-  /** A revert to a snapshot boots the guest: it stays paused for `snapshot-load`, started for `from snapshot`. */
+  /**
+   * A revert to a snapshot boots the guest: it stays paused for
+   * `snapshot-load` (or, with `incoming`, for an external snapshot's memory
+   * file), started for `from snapshot`.
+   */
   readonly fromSnapshot?: boolean;
 }
 
@@ -199,24 +203,27 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
     }
     core.starting = false;
     core.startAbort = undefined;
-    const reason = options.incoming
-      ? 'migration'
-      : options.fromSnapshot
-        ? 'from snapshot'
-        : paused
-          ? 'user'
-          : 'booted';
+    // a revert to an external memory snapshot is incoming (the memory file) and from snapshot
+    const reason =
+      options.incoming && !options.fromSnapshot
+        ? 'migration'
+        : options.fromSnapshot
+          ? 'from snapshot'
+          : paused
+            ? 'user'
+            : 'booted';
     core.setState(paused ? 'paused' : 'running', reason);
     appendDomainLog(core.logPath, `started, pid ${pid}`);
     for (const flag of command.taints ?? [])
       appendDomainLog(core.logPath, `Domain id=${core.id} is tainted: ${flag}`);
-    const detail = options.incoming
-      ? options.restore
-        ? 'restored'
-        : 'migrated'
-      : options.fromSnapshot
-        ? 'from snapshot'
-        : 'booted';
+    const detail =
+      options.incoming && !options.fromSnapshot
+        ? options.restore
+          ? 'restored'
+          : 'migrated'
+        : options.fromSnapshot
+          ? 'from snapshot'
+          : 'booted';
     core.lifecycle('started', detail);
     if (options.paused && !options.incoming && !options.fromSnapshot) core.lifecycle('suspended', 'paused');
   } catch (err) {
