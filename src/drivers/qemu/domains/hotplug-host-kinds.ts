@@ -25,6 +25,7 @@ import {
   setAliasAfter,
   stampHostdevAliases,
 } from './hotplug-hostdev.js';
+import { startingCids } from './host-devices-start.js';
 import type { HotplugSide } from './hotplug-job.js';
 import { aliasOf } from './hotplug-kinds.js';
 import { plugVsock, refuseVsockPlug, VSOCK_ALIAS, vsockCids } from './hotplug-vsock.js';
@@ -106,6 +107,7 @@ export async function plugHostKind(
 ): Promise<void> {
   if (added.kind === 'vsock') {
     const taken = vsockCids(lives(side).map((l) => l.live));
+    for (const c of startingCids()) taken.add(c);
     await plugVsock(qmp, next, added, taken, signal);
     return;
   }
