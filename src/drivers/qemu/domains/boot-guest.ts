@@ -31,7 +31,12 @@ import { applyPtyPaths, type QmpChardevInfo } from './chardev-aliases.js';
 import { startNodeRanges } from './disk-nodes.js';
 import { cloneDef, type Entry, signalOpt } from './domain-entry.js';
 import { allocateGraphicsPorts, releasePorts } from './graphics-ports.js';
-import { releaseLiveHostDevices, type StartHostDevices, takeHostDevices, vsockCidTaken } from './host-devices-start.js';
+import {
+  releaseLiveHostDevices,
+  type StartHostDevices,
+  takeHostDevices,
+  vsockCidTaken,
+} from './host-devices-start.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import { verifyLiveCpu } from './live-cpu.js';
 import { readBackMemoryDevices } from './memory-device-info.js';
@@ -113,7 +118,7 @@ async function bootOnce(
   });
   // the start's block node numbers, kept with the run so a re-attach names the nodes as this start did
   const diskNodes = startNodeRanges(live);
-  const guest = { ...runnerGuestFromDef(live), driverData: runFactsOf({ diskNodes }) };
+  let guest = { ...runnerGuestFromDef(live), driverData: runFactsOf({ diskNodes }) };
   const roots = { stateRoot: host.options.stateRoot, logRoot: host.options.logRoot };
   // The id first: the run directory (and the monitor socket in it) is named after it, as libvirt's.
   const id = host.runnerOptions().allocateId?.();
@@ -136,7 +141,11 @@ async function bootOnce(
       lives: others,
       takenCids,
     });
-    if (hostDevices.cid !== undefined) tried.cid = hostDevices.cid;
+    if (hostDevices.cid !== undefined) {
+      tried.cid = hostDevices.cid;
+      // the status file's first write has the CID too: a re-attach must know it is taken
+      guest = { ...guest, domainXml: live.toXML() };
+    }
     // network interfaces first: their ports name the bridge the taps join
     netPorts = await host.options.networks?.plugGuest(live);
     helpers = withNetworkPorts(

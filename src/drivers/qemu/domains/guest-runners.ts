@@ -75,7 +75,8 @@ export class GuestRunners {
           forward: (ev) => this.table.forward(ev),
           otherGuests: () => {
             const out: Array<{ name: string; live: DomainDef }> = [];
-            for (const o of this.table.byUuid.values()) if (o !== e && o.live) out.push({ name: o.name, live: o.live });
+            for (const o of this.table.byUuid.values())
+              if (o !== e && o.live) out.push({ name: o.name, live: o.live });
             return out;
           },
         },

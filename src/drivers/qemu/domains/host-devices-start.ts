@@ -48,6 +48,26 @@ const LAST_CID = 0xfffffffe;
 /** CIDs of the guests this process is starting or runs, until each stops. */
 const reservedCids = new Set<number>();
 
+/**
+ * The sysfs work of starts and stops, one after the other: a guest started
+ * again right after its stop must not have its device bound while the stop
+ * still gives it back.
+ */
+let hostWork: Promise<void> = Promise.resolve();
+function serially<T>(work: () => Promise<T>): Promise<T> {
+  const run = hostWork.then(work, work);
+  hostWork = run.then(
+    () => {},
+    () => {},
+  );
+  return run;
+}
+
+/** Resolves once the host device work begun so far is done (a destroy waits for its give-back). */
+export function hostDevicesSettled(): Promise<void> {
+  return hostWork;
+}
+
 /** The host side of a start, for the command line and for giving it back. */
 export interface StartHostDevices {
   /** Descriptors QEMU inherits, the first as its descriptor 3 (`RunnerCommand.passFds`). */
@@ -105,14 +125,15 @@ function openVhostVsock(path: string): number {
 }
 
 /** Checks QEMU will be able to open a SCSI generic device as the host device asks (read-only or not). */
-function checkScsiNode(path: string, readonly: boolean, at: string): void {
+function checkScsiNode(path: string, lun: ReturnType<typeof hostScsiLun> & object, at: string): void {
   try {
-    closeSync(openSync(path, (readonly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK));
+    closeSync(openSync(path, (lun.readonly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK));
   } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new VirError(
       'OPERATION_FAILED',
       'qemu',
-      `cannot open the SCSI generic device ${path} of the host SCSI device: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      `cannot open ${path}, the SCSI generic device of host SCSI device ${lunKey(lun)}: ${why}`,
       { field: `${at}/source/adapter`, cause: err },
     );
   }
@@ -123,7 +144,11 @@ function checkScsiNode(path: string, readonly: boolean, at: string): void {
  * it got into the live vsock (`<cid auto='yes' address='N'/>`, as libvirt's
  * live XML has it). Refuses, with everything taken so far given back.
  */
-export async function takeHostDevices(live: DomainDef, ctx: HostDeviceContext): Promise<StartHostDevices> {
+export function takeHostDevices(live: DomainDef, ctx: HostDeviceContext): Promise<StartHostDevices> {
+  return serially(() => take(live, ctx));
+}
+
+async function take(live: DomainDef, ctx: HostDeviceContext): Promise<StartHostDevices> {
   const roots = ctx.roots ?? {};
   const sysRoot = roots.sysRoot ?? '/sys';
   const fds: number[] = [];
@@ -137,7 +162,7 @@ export async function takeHostDevices(live: DomainDef, ctx: HostDeviceContext): 
     if (reserved && cid !== undefined) reservedCids.delete(cid);
     reserved = false;
   };
-  const release = async () => {
+  const giveBack = async () => {
     closeFds();
     releaseCid();
     // each handed back even when another could not be
@@ -172,11 +197,11 @@ export async function takeHostDevices(live: DomainDef, ctx: HostDeviceContext): 
       const lun = hostScsiLun(h);
       if (!lun) continue;
       const path = scsiGeneric(sysRoot, field(i))(lun);
-      checkScsiNode(path, lun.readonly, field(i));
+      checkScsiNode(path, lun, field(i));
       sgPaths.set(lunKey(lun), path);
     }
   } catch (err) {
-    await release();
+    await giveBack();
     throw err;
   }
   const vsockFd = fds.length > 0 ? 3 : undefined;
@@ -193,7 +218,7 @@ export async function takeHostDevices(live: DomainDef, ctx: HostDeviceContext): 
       },
     },
     closeFds,
-    release,
+    release: () => serially(giveBack),
     releaseCid,
   };
 }
@@ -206,8 +231,12 @@ const lunKey = (l: { adapter: string; bus: number; target: number; unit: number 
  * from its live definition (the status file's): its managed PCI devices.
  * Its CID was never reserved by this process; it is free once QEMU is gone.
  */
-export async function releaseLiveHostDevices(live: DomainDef | undefined, roots?: HostdevRoots): Promise<void> {
-  for (const h of live?.devices?.hostdevs ?? []) await reattachHostdev(h, roots ?? {}).catch(() => {});
+export function releaseLiveHostDevices(live: DomainDef | undefined, roots?: HostdevRoots): Promise<void> {
+  const managed = (live?.devices?.hostdevs ?? []).filter((h) => h.managed === true && pciName(h));
+  if (managed.length === 0) return Promise.resolve();
+  return serially(async () => {
+    for (const h of managed) await reattachHostdev(h, roots ?? {}).catch(() => {});
+  });
 }
 
 /** The CIDs of the guests this process is starting, for a hotplug's automatic CID. */
@@ -217,5 +246,5 @@ export function startingCids(): ReadonlySet<number> {
 
 /** Whether a failed start is QEMU finding the vsock's CID taken (by a guest of another manager). */
 export function vsockCidTaken(err: unknown): boolean {
-  return err instanceof VirError && /unable to set guest cid|address already in use|EADDRINUSE/i.test(err.message);
+  return err instanceof VirError && /address already in use|EADDRINUSE/i.test(err.message);
 }

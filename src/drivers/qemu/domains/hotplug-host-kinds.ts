@@ -15,6 +15,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { QmpClient } from '../qmp/index.js';
 import { cloneDef, type Entry } from './domain-entry.js';
+import { startingCids } from './host-devices-start.js';
 import {
   HOSTDEV_ALIAS_AFTER,
   hostdevNodes,
@@ -25,7 +26,6 @@ import {
   setAliasAfter,
   stampHostdevAliases,
 } from './hotplug-hostdev.js';
-import { startingCids } from './host-devices-start.js';
 import type { HotplugSide } from './hotplug-job.js';
 import { aliasOf } from './hotplug-kinds.js';
 import { plugVsock, refuseVsockPlug, VSOCK_ALIAS, vsockCids } from './hotplug-vsock.js';

@@ -21,10 +21,11 @@ import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setUnknownContent, unknownContent } from '../../../conf/binding.js';
 import type { FoundDevice } from '../../../conf/domain/device-edit.js';
-import type { HostdevDef } from '../../../conf/domain/devices/index.js';
+import { type HostdevDef, hostdevMapper } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import { machineFacts } from '../../../machine/machine-types.js';
+import { serializeXml } from '../../../xml/index.js';
 import { ArgvBuilder } from '../command-line/argv-builder.js';
 import { buildHostdevs } from '../command-line/hostdevs.js';
 import { UsbAddresses } from '../command-line/usb-addresses.js';
@@ -71,8 +72,9 @@ function hostName(h: HostdevDef): string {
   if (h.type === 'usb' && a && 'device' in a)
     return `USB device ${String(a.bus).padStart(3, '0')}:${String(a.device).padStart(3, '0')}`;
   if (h.type === 'usb') return `USB device ${hex(h.source?.vendor?.id, 4)}:${hex(h.source?.product?.id, 4)}`;
-  const src = h.source ? unknownContent(h.source) : undefined;
-  return `${h.type} device ${JSON.stringify([h.source?.address, src?.nodes.map((n) => n.node)])}`;
+  // the source as XML: its parsed parts carry where they were read, which differs between two definitions
+  const source = hostdevMapper.write(h).children.find((c) => c.type === 'element' && c.name === 'source');
+  return `${h.type} device ${source ? serializeXml(source) : ''}`;
 }
 
 /**
