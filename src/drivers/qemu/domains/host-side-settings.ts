@@ -7,7 +7,8 @@
  * cpuset>`, `<cputune>` pins), automatic NUMA placement by numad, security
  * labels (`<seclabel>`, per device too), perf events, user-namespace maps
  * (`<idmap>`), lock-manager leases (`<lease>`), the detach/reattach of
- * managed host devices (`<hostdev managed='yes'>`), and what libvirt does
+ * managed host devices other than PCI functions bound to vfio-pci (those
+ * are `host-devices-start.ts`'s), and what libvirt does
  * around a NIC's tap or port (traffic shaping, VLANs, virtual ports, port
  * isolation, coalescing, up/down scripts, port groups of a virtual network,
  * the MAC of a host VF, an existing tap, RX filters followed on the host).

@@ -25,7 +25,7 @@ import { type HostdevDef, hostdevMapper } from '../../../conf/domain/devices/ind
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import { machineFacts } from '../../../machine/machine-types.js';
-import { serializeXml } from '../../../xml/index.js';
+import { serializeXml, type XmlElement } from '../../../xml/index.js';
 import { ArgvBuilder } from '../command-line/argv-builder.js';
 import { buildHostdevs } from '../command-line/hostdevs.js';
 import { UsbAddresses } from '../command-line/usb-addresses.js';
@@ -73,7 +73,9 @@ function hostName(h: HostdevDef): string {
     return `USB device ${String(a.bus).padStart(3, '0')}:${String(a.device).padStart(3, '0')}`;
   if (h.type === 'usb') return `USB device ${hex(h.source?.vendor?.id, 4)}:${hex(h.source?.product?.id, 4)}`;
   // the source as XML: its parsed parts carry where they were read, which differs between two definitions
-  const source = hostdevMapper.write(h).children.find((c) => c.type === 'element' && c.name === 'source');
+  const source = hostdevMapper
+    .write(h)
+    .children.find((c): c is XmlElement => c.type === 'element' && c.name === 'source');
   return `${h.type} device ${source ? serializeXml(source) : ''}`;
 }
 
