@@ -47,6 +47,7 @@ export function commandLineFor(cache: QemuCapsCache, storage?: QemuStorage): Com
       monitor: { path: run.monitorSocket },
       ...(resolveVolume ? { resolveVolume } : {}),
       ...(extra?.incoming !== undefined ? { incoming: extra.incoming } : {}),
+      ...extra?.hostDevices,
       ...(helpers?.tpmEmulatorSocket !== undefined ? { tpmEmulatorSocket: helpers.tpmEmulatorSocket } : {}),
       ...(helpers?.virtiofsSockets !== undefined ? { virtiofsSockets: helpers.virtiofsSockets } : {}),
       ...(helpers?.passtSockets !== undefined

@@ -178,6 +178,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
       networks: this.networks,
       cgroups: options.paths.mode === 'system' && process.getuid?.() === 0,
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),
+      ...(options.hostdevRoots ? { hostdevRoots: options.hostdevRoots } : {}),
       ...domainTimeouts(options.timeouts),
       defaultMachine: async (emulator, arch, signal) =>
         (await this.getCapabilities(signal ? { signal } : {}))

@@ -68,6 +68,28 @@ export function buildScsiHostdev(
   b.props('-device', { ...p, ...scsiDriveProps(def, h.address) }, field);
 }
 
+/**
+ * The host LUN a SCSI `<hostdev>` on a host adapter takes, for the start's
+ * lookup of its generic device; undefined for an iSCSI one, or one whose
+ * source the builder refuses anyway (with its own words); `readonly` as
+ * the device is opened.
+ */
+export function hostScsiLun(
+  h: HostdevDef,
+): { adapter: string; bus: number; target: number; unit: number; readonly: boolean } | undefined {
+  if (h.type !== 'scsi') return undefined;
+  const el = hostdevMapper.write(h);
+  const source = childEl(el, 'source');
+  const protocol = attrOf(source, 'protocol');
+  if (!source || (protocol !== undefined && protocol !== 'adapter')) return undefined;
+  const adapter = attrOf(childEl(source, 'adapter'), 'name');
+  const addr = childEl(source, 'address');
+  const nums = ['bus', 'target', 'unit'].map((k) => attrOf(addr, k) ?? '');
+  if (adapter === undefined || !nums.every((v) => /^\d+$/.test(v))) return undefined;
+  const [bus, target, unit] = nums.map(Number) as [number, number, number];
+  return { adapter, bus, target, unit, readonly: childEl(el, 'readonly') !== undefined };
+}
+
 /** A LUN of a host adapter, `<adapter name='scsi_hostN'/>` and `<address bus target unit>`. */
 function adapterBackend(source: XmlElement, host: ScsiHostdevHost, field: string): Props {
   const protocol = attrOf(source, 'protocol');

@@ -32,6 +32,12 @@ import { applyPtyPaths, type QmpChardevInfo } from './chardev-aliases.js';
 import { startNodeRanges } from './disk-nodes.js';
 import { cloneDef, type Entry, signalOpt } from './domain-entry.js';
 import { allocateGraphicsPorts, releasePorts } from './graphics-ports.js';
+import {
+  releaseLiveHostDevices,
+  type StartHostDevices,
+  takeHostDevices,
+  vsockCidTaken,
+} from './host-devices-start.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import { verifyLiveCpu } from './live-cpu.js';
 import { readBackMemoryDevices } from './memory-device-info.js';
@@ -60,7 +66,12 @@ export interface BootHost {
   adoptRunner(e: Entry, runner: QemuDomainRunner): void;
   /** Sends a domain event of the boot (a disk dropped by its startup policy). */
   forward?(ev: DomainDiskChangeEvent): void;
+  /** The other running guests of the driver (their host devices and CIDs are taken). */
+  otherGuests?(): Array<{ name: string; live: DomainDef }>;
 }
+
+/** How many CIDs an automatic CID tries past those this driver knows are taken (as the hotplug). */
+const CID_TRIES = 64;
 
 /**
  * Boots `def` for entry `e`. With `incoming` QEMU waits for a live migration
@@ -75,6 +86,29 @@ export async function bootGuest(
   opts: BootCallOptions,
   incoming?: Incoming,
 ): Promise<string | undefined> {
+  // an automatic CID QEMU found taken (by a guest of another manager): the start again with the next
+  const skip = new Set<number>();
+  for (let tries = 0; ; tries++) {
+    const tried: { cid?: number } = {};
+    try {
+      return await bootOnce(host, e, def, opts, incoming, skip, tried);
+    } catch (err) {
+      const auto = def.devices?.vsock?.cid?.auto === true;
+      if (!auto || tried.cid === undefined || !vsockCidTaken(err) || tries >= CID_TRIES) throw err;
+      skip.add(tried.cid);
+    }
+  }
+}
+
+async function bootOnce(
+  host: BootHost,
+  e: Entry,
+  def: DomainDef,
+  opts: BootCallOptions,
+  incoming: Incoming | undefined,
+  skipCids: ReadonlySet<number>,
+  tried: { cid?: number },
+): Promise<string | undefined> {
   const live = cloneDef(def);
   refuseHostSideSettings(live, cgroupsConsumed(host.options.cgroups));
   clockToUtcBasis(live);
@@ -85,7 +119,7 @@ export async function bootGuest(
   });
   // the start's block node numbers, kept with the run so a re-attach names the nodes as this start did
   const diskNodes = startNodeRanges(live);
-  const guest = { ...runnerGuestFromDef(live), driverData: runFactsOf({ diskNodes }) };
+  let guest = { ...runnerGuestFromDef(live), driverData: runFactsOf({ diskNodes }) };
   const roots = { stateRoot: host.options.stateRoot, logRoot: host.options.logRoot };
   // The id first: the run directory (and the monitor socket in it) is named after it, as libvirt's.
   const id = host.runnerOptions().allocateId?.();
@@ -95,7 +129,24 @@ export async function bootGuest(
   const lease = await allocateGraphicsPorts(live);
   let helpers: GuestHelpers | undefined;
   let netPorts: { release(): void } | undefined;
+  let hostDevices: StartHostDevices | undefined;
   try {
+    const others = host.otherGuests?.() ?? [];
+    const takenCids = new Set(skipCids);
+    for (const o of others) {
+      const cid = o.live.devices?.vsock?.cid?.address;
+      if (cid !== undefined) takenCids.add(cid);
+    }
+    hostDevices = await takeHostDevices(live, {
+      roots: host.options.hostdevRoots,
+      lives: others,
+      takenCids,
+    });
+    if (hostDevices.cid !== undefined) {
+      tried.cid = hostDevices.cid;
+      // the status file's first write has the CID too: a re-attach must know it is taken
+      guest = { ...guest, domainXml: live.toXML() };
+    }
     // network interfaces first: their ports name the bridge the taps join
     netPorts = await host.options.networks?.plugGuest(live);
     helpers = withNetworkPorts(
@@ -104,6 +155,7 @@ export async function bootGuest(
     );
     const command = await host.options.commandLine(live, paths, opts.signal, helpers.sockets, {
       ...(incoming ? { incoming: 'defer' } : {}),
+      hostDevices: hostDevices.paths,
     });
     const uri = incoming ? `unix:${join(paths.runDir, 'migration.sock')}` : undefined;
     let runner = e.runner;
@@ -118,9 +170,11 @@ export async function bootGuest(
     e.rtcAdjustment0 = undefined;
     e.helpers = helpers;
     e.ports = lease;
+    e.hostDevices = hostDevices;
     watchHelpers(helpers, runner, paths.logFile);
+    const passFds = hostDevices.passFds;
     await runner.start({
-      command,
+      command: passFds.length > 0 ? { ...command, passFds } : command,
       ...(id !== undefined ? { id } : {}),
       ...signalOpt(opts),
       ...(opts.paused ? { paused: true } : {}),
@@ -147,14 +201,19 @@ export async function bootGuest(
         return xml;
       },
     });
+    // QEMU holds its own copies (the vsock's CID stays claimed on them while it runs)
+    hostDevices.closeFds();
     return uri;
   } catch (err) {
     e.live = undefined;
     e.ports = undefined;
+    if (e.hostDevices === hostDevices) e.hostDevices = undefined;
     releasePorts(lease);
     if (helpers && e.helpers === helpers) e.helpers = undefined;
     await helpers?.stop();
     if (!helpers) netPorts?.release();
+    // after QEMU is gone: the managed PCI devices back to their host drivers
+    await hostDevices?.release();
     throw err;
   }
 }
@@ -197,8 +256,15 @@ async function readBackLive(
  * up), leaving their runtime directory and the taps made for its bridge
  * interfaces (named from the live definition) to remove.
  */
-export function guestStopped(e: Entry, roots: RunnerRoots & Pick<QemuDomainsOptions, 'networks'>): void {
+export function guestStopped(
+  e: Entry,
+  roots: RunnerRoots & Pick<QemuDomainsOptions, 'networks' | 'hostdevRoots'>,
+): void {
   releaseGuestCgroups(e.uuid);
+  // the managed PCI devices of the live definition (those plugged since too), and the CID reserved
+  e.hostDevices?.releaseCid();
+  e.hostDevices = undefined;
+  void releaseLiveHostDevices(e.live, roots.hostdevRoots);
   const helpers = e.helpers;
   e.helpers = undefined;
   if (helpers) void helpers.stop();

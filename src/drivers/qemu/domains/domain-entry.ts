@@ -29,6 +29,8 @@ export interface Entry {
   unsubscribe: (() => void) | undefined;
   /** The helper processes (swtpm, ...) started with the running guest. */
   helpers?: GuestHelpers | undefined;
+  /** What its start took of the host's devices (`host-devices-start.ts`): the CID it reserved. */
+  hostDevices?: { releaseCid(): void } | undefined;
   /** Display ports the running guest holds. */
   ports?: PortLease | undefined;
   /** Console sessions open on the running guest. */

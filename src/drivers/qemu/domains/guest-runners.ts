@@ -73,6 +73,12 @@ export class GuestRunners {
           runnerOptions: () => this.runnerOptions(),
           adoptRunner: (entry, runner) => this.adopt(entry, runner),
           forward: (ev) => this.table.forward(ev),
+          otherGuests: () => {
+            const out: Array<{ name: string; live: DomainDef }> = [];
+            for (const o of this.table.byUuid.values())
+              if (o !== e && o.live) out.push({ name: o.name, live: o.live });
+            return out;
+          },
         },
         e,
         def,

@@ -7,7 +7,8 @@
  * cpuset>`, `<cputune>` pins), automatic NUMA placement by numad, security
  * labels (`<seclabel>`, per device too), perf events, user-namespace maps
  * (`<idmap>`), lock-manager leases (`<lease>`), the detach/reattach of
- * managed host devices (`<hostdev managed='yes'>`), and what libvirt does
+ * managed host devices other than PCI functions bound to vfio-pci (those
+ * are `host-devices-start.ts`'s), and what libvirt does
  * around a NIC's tap or port (traffic shaping, VLANs, virtual ports, port
  * isolation, coalescing, up/down scripts, port groups of a virtual network,
  * the MAC of a host VF, an existing tap, RX filters followed on the host).
@@ -361,12 +362,13 @@ export function hostSideSettings(def: DomainDef, cgroups: CgroupConsumed = {}): 
   if (holdsAnything(def.idmap)) add('/domain/idmap', 'user namespace ID maps');
   for (const [i, s] of (def.seclabels ?? []).entries())
     if (labelAsks(s, false)) add(`/domain/seclabel[${i + 1}]`, 'a security label (SELinux, AppArmor, DAC)');
-  // managed='yes': libvirt unbinds the host device from its driver (and binds vfio-pci, or the
-  // variant driver <driver model> names) before QEMU starts and gives it back after; virtkit
-  // expects it already bound
+  // managed='yes': a PCI function is bound to vfio-pci before QEMU starts and given back after
+  // (host-devices-start.ts); a variant driver <driver model> names is not bound yet, and the
+  // other types' managed is libvirt's to carry out, not virtkit's yet
   for (const [i, h] of (def.devices?.hostdevs ?? []).entries())
     if (h.managed === true) {
       const variant = h.driver ? attrValue(h.driver, 'model') : undefined;
+      if (h.type === 'pci' && (variant === undefined || variant === 'vfio-pci')) continue;
       add(
         `/domain/devices/hostdev[${i + 1}]/@managed`,
         `detaching the host device from its driver and binding ${variant ?? 'vfio-pci'} (managed='yes')`,

@@ -15,6 +15,7 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import type { QmpClient } from '../qmp/index.js';
 import { cloneDef, type Entry } from './domain-entry.js';
+import { startingCids } from './host-devices-start.js';
 import {
   HOSTDEV_ALIAS_AFTER,
   hostdevNodes,
@@ -106,6 +107,7 @@ export async function plugHostKind(
 ): Promise<void> {
   if (added.kind === 'vsock') {
     const taken = vsockCids(lives(side).map((l) => l.live));
+    for (const c of startingCids()) taken.add(c);
     await plugVsock(qmp, next, added, taken, signal);
     return;
   }

@@ -21,14 +21,15 @@ import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setUnknownContent, unknownContent } from '../../../conf/binding.js';
 import type { FoundDevice } from '../../../conf/domain/device-edit.js';
-import type { HostdevDef } from '../../../conf/domain/devices/index.js';
+import { type HostdevDef, hostdevMapper } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import { machineFacts } from '../../../machine/machine-types.js';
+import { serializeXml, type XmlElement } from '../../../xml/index.js';
 import { ArgvBuilder } from '../command-line/argv-builder.js';
 import { buildHostdevs } from '../command-line/hostdevs.js';
 import { UsbAddresses } from '../command-line/usb-addresses.js';
-import { detachPci, reattachPci } from '../nodedev/detach.js';
+import { detachPci, giveBackPci } from '../nodedev/detach.js';
 import type { HostDevice } from '../nodedev/host-devices.js';
 import type { QmpClient } from '../qmp/index.js';
 import { aliasOf } from './hotplug-kinds.js';
@@ -71,8 +72,11 @@ function hostName(h: HostdevDef): string {
   if (h.type === 'usb' && a && 'device' in a)
     return `USB device ${String(a.bus).padStart(3, '0')}:${String(a.device).padStart(3, '0')}`;
   if (h.type === 'usb') return `USB device ${hex(h.source?.vendor?.id, 4)}:${hex(h.source?.product?.id, 4)}`;
-  const src = h.source ? unknownContent(h.source) : undefined;
-  return `${h.type} device ${JSON.stringify([h.source?.address, src?.nodes.map((n) => n.node)])}`;
+  // the source as XML: its parsed parts carry where they were read, which differs between two definitions
+  const source = hostdevMapper
+    .write(h)
+    .children.find((c): c is XmlElement => c.type === 'element' && c.name === 'source');
+  return `${h.type} device ${source ? serializeXml(source) : ''}`;
 }
 
 /**
@@ -100,6 +104,15 @@ export function refuseHostdevPlug(
   if (h.ramfb === true)
     throw fail('CONFIG_UNSUPPORTED', 'a host device with ramfb cannot be hot-plugged', `${field}/@ramfb`);
   refuseUnknownBus(lives[0]?.live ?? ({} as DomainDef), h.address, field);
+  refuseHostdevInUse(lives, h, field);
+}
+
+/** Refuses a host device one of `lives` (running guests) has already, naming that guest. */
+export function refuseHostdevInUse(
+  lives: ReadonlyArray<{ name: string; live: DomainDef }>,
+  h: HostdevDef,
+  field: string,
+): void {
   const want = hostName(h);
   for (const { name, live } of lives)
     for (const other of live.devices?.hostdevs ?? [])
@@ -199,7 +212,7 @@ async function findUsb(h: HostdevDef, sysRoot: string, field: string): Promise<v
 }
 
 /** The `/dev/sgN` of a LUN on a host SCSI adapter (`scsi_hostH`), from sysfs. */
-function scsiGeneric(sysRoot: string, field: string) {
+export function scsiGeneric(sysRoot: string, field: string) {
   return (lun: { adapter: string; bus: number; target: number; unit: number }): string => {
     const host = /^scsi_host(\d+)$/.exec(lun.adapter)?.[1];
     const name = `${host ?? lun.adapter}:${lun.bus}:${lun.target}:${lun.unit}`;
@@ -248,7 +261,7 @@ export async function hostdevSteps(
 }
 
 /** The sysfs view of one host PCI function, as the node-device detach takes it. */
-async function pciDevice(name: string, sysRoot: string, field: string): Promise<HostDevice> {
+export async function pciDevice(name: string, sysRoot: string, field: string): Promise<HostDevice> {
   const dir = await realpath(join(sysRoot, 'bus/pci/devices', name)).catch(() => undefined);
   if (!dir)
     throw fail('OPERATION_FAILED', `PCI device ${name} not found on this host`, `${field}/source/address`);
@@ -266,7 +279,8 @@ async function pciDevice(name: string, sysRoot: string, field: string): Promise<
   };
 }
 
-function detachSources(sysRoot: string) {
+/** Where the detach's checks read the host's state. */
+export function detachSources(sysRoot: string) {
   return { sysRoot, mountinfo: '/proc/self/mountinfo', swaps: '/proc/swaps' };
 }
 
@@ -275,7 +289,7 @@ export async function reattachHostdev(h: HostdevDef, roots: HostdevRoots = {}): 
   const name = pciName(h);
   if (h.managed !== true || !name) return;
   const sysRoot = roots.sysRoot ?? '/sys';
-  await reattachPci(await pciDevice(name, sysRoot, '/hostdev'));
+  await giveBackPci(await pciDevice(name, sysRoot, '/hostdev'));
 }
 
 /**

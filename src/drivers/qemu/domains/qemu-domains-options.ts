@@ -7,7 +7,9 @@
  */
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type { NetworkPortRef, NetworkRef } from '../../../driver-objects.js';
+import type { CommandLinePaths } from '../command-line/types.js';
 import type { HelperBinaries, HelperSockets, RunnerCommand, RunnerPaths } from '../lifecycle/index.js';
+import type { HostdevRoots } from './hotplug-hostdev.js';
 
 export interface QemuDomainsOptions {
   /** Definitions: `<configRoot>/qemu/<name>.xml`. */
@@ -54,6 +56,8 @@ export interface QemuDomainsOptions {
    * instance as root. Scheduler and memory tuning need them.
    */
   readonly cgroups?: boolean;
+  /** Where a start finds the host's device files (`/sys`, `/dev/vhost-vsock`; tests point them at copies). */
+  readonly hostdevRoots?: HostdevRoots;
   /**
    * Define-time defaults (machine, controllers, balloon, ...), applied in place before a definition
    * is stored; `live`: a running guest's definition, whose runtime state (network ports, block jobs,
@@ -68,6 +72,13 @@ export type CommandLineFor = (
   paths: RunnerPaths,
   signal?: AbortSignal,
   helpers?: HelperSockets,
-  /** `incoming`: the guest receives a live migration (`-incoming`). */
-  extra?: { readonly incoming?: string },
+  /**
+   * `incoming`: the guest receives a live migration (`-incoming`);
+   * `hostDevices`: what the start took of the host's devices (the vsock's
+   * descriptor and CID, the SCSI generic devices), for the builder.
+   */
+  extra?: {
+    readonly incoming?: string;
+    readonly hostDevices?: Pick<CommandLinePaths, 'vhostVsock' | 'scsiHostDevice'>;
+  },
 ) => Promise<RunnerCommand>;

@@ -59,6 +59,7 @@ import {
 } from './domain-entry.js';
 import { DomainTable } from './domain-table.js';
 import { GuestRunners } from './guest-runners.js';
+import { hostDevicesSettled } from './host-devices-start.js';
 import type { DomainListAccess } from './migration.js';
 import { ownerPath, releaseOwner } from './owner-lock.js';
 import { prepareDefinition } from './prepare-definition.js';
@@ -342,6 +343,7 @@ export class QemuDomains {
       throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
     }
     await e.runner.destroy(signalOpt(opts));
+    await hostDevicesSettled(); // managed host devices given back before destroy returns, as libvirt's
   }
 
   /**

@@ -39,6 +39,12 @@ export interface RunnerCommand {
   readonly hotplugVcpus?: readonly number[];
   /** libvirt's taint flags the definition earns, written to the domain log at start. */
   readonly taints?: readonly string[];
+  /**
+   * Descriptors of this process QEMU inherits (a `/dev/vhost-vsock` opened
+   * for it): the first is QEMU's descriptor 3, the next 4, and so on, the
+   * numbers the command line names. The caller keeps and closes its own.
+   */
+  readonly passFds?: readonly number[];
 }
 
 /** The monitor socket must fit a unix socket address (108 bytes with its NUL). */

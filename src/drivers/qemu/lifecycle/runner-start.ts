@@ -120,7 +120,7 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
   try {
     child = spawn(emulator, command.argv.slice(1), {
       detached: true,
-      stdio: ['ignore', logFd, logFd],
+      stdio: ['ignore', logFd, logFd, ...(command.passFds ?? [])],
       env,
     });
   } catch (err) {

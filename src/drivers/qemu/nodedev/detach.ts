@@ -158,6 +158,19 @@ export async function reattachPci(dev: HostDevice): Promise<void> {
   await bind(dev, '');
 }
 
+/**
+ * Gives back a device handed to vfio-pci for a guest (a managed host
+ * device), whatever it is bound to now: `driver_override` cleared, and
+ * unbound from the stub and probed again when the stub has it or nothing
+ * does. One some other driver took meanwhile is left with that driver.
+ */
+export async function giveBackPci(dev: HostDevice): Promise<void> {
+  await sysWrite(join(dev.sysfsPath!, 'driver_override'), '\n');
+  const onStub = dev.driver === VFIO || dev.driver === 'pci-stub';
+  if (onStub) await sysWrite(join(dev.sysfsPath!, 'driver/unbind'), address(dev));
+  if (onStub || !dev.driver) await sysWrite(join(sysBus(dev), 'drivers_probe'), address(dev));
+}
+
 /** A function-level reset through sysfs, only of a detached device (the host's driver owns the others). */
 export async function resetPci(dev: HostDevice): Promise<void> {
   if (dev.driver !== VFIO && dev.driver !== 'pci-stub')
