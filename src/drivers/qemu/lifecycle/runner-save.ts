@@ -11,9 +11,11 @@
  * States and events as libvirt's: the guest pauses for the save
  * (`paused/save`, `suspended/paused`) and ends `shutoff/saved`
  * (`stopped/saved`); a save that fails resumes it (`running/save
- * canceled`). A restored guest starts `started/restored` and runs
- * `running/restored`, or stays paused (`suspended/restored`, or
- * `suspended/paused` when the caller asked for a paused start).
+ * canceled`). A restored guest starts `started/restored`, then runs
+ * `running/restored` with the event libvirt 9.0 sends for that reason,
+ * `resumed/from snapshot`; or it stays `paused/migration`, the state of
+ * an incoming migration, with `suspended/restored`, or `suspended/paused`
+ * when a start from a managed save image was asked to pause.
  *
  * @module
  */
@@ -65,7 +67,8 @@ export async function endSaved(m: RunnerMigration): Promise<void> {
 
 /**
  * Once the image is sent: waits until QEMU has loaded the whole state, then
- * runs the guest (`run`) or leaves it paused (`pausedByCaller` tells why).
+ * runs the guest (`run`) or leaves it paused (`pausedByCaller`: by a start's
+ * paused flag, where a restore's own paused flag counts as the image's state).
  */
 export function finishRestore(m: RunnerMigration, run: boolean, pausedByCaller: boolean): Promise<void> {
   const core = m.core;
@@ -85,9 +88,11 @@ export function finishRestore(m: RunnerMigration, run: boolean, pausedByCaller: 
       await qmp.execute('cont');
       core.ownResumes++;
       core.setState('running', 'restored');
+      // libvirt's RESUME handler words a restore's running reason as a snapshot's.
+      core.lifecycle('resumed', 'from snapshot');
       return;
     }
-    core.setState('paused', 'user');
+    core.setState('paused', 'migration');
     core.lifecycle('suspended', pausedByCaller ? 'paused' : 'restored');
   });
 }
