@@ -56,7 +56,7 @@ const SENTINEL = `<domain type='qemu'><name>vk-sentinel</name><memory unit='MiB'
 /** What one step gave: the events of the guest, then its state and reason. */
 type Seen = { events: string[]; state: string };
 
-const PY = String.raw`
+const PY = `
 import json, os, sys, threading, libvirt
 libvirt.virEventRegisterDefaultImpl()
 threading.Thread(target=lambda: [libvirt.virEventRunDefaultImpl() for _ in iter(int, 1)], daemon=True).start()

@@ -165,8 +165,7 @@ export function attachDevice(
         : host
           ? hostKindAlias(base, added)
           : '';
-      if (other && added.kind !== 'controller')
-        setAlias(added.device, alias, aliasPlace(added.kind));
+      if (other && added.kind !== 'controller') setAlias(added.device, alias, aliasPlace(added.kind));
       if (host) setHostKindAlias(added, alias);
       const paths = { domainDir: runner.paths.runDir, monitor: { path: runner.paths.monitorSocket } };
       let first: number | undefined;
