@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { VirError } from '../../../errors.js';
@@ -153,19 +153,17 @@ export async function sendImage(socketPath: string, file: string, offset: number
     socket.once('error', reject);
   });
   watchStall(socket, 'restore');
+  const length = statSync(file).size - offset;
   const image = createReadStream(file, { start: offset });
-  let allRead = false;
-  image.once('end', () => {
-    allRead = true;
-  });
   try {
     await pipeline(image, socket);
   } catch (err) {
     // QEMU closes its end once it has read the stream's last section, which on a busy host can
-    // come before our half-close is acknowledged: Node calls that a premature close. Every byte
-    // was handed over by then, and whether the stream was whole is QEMU's to say: the caller
-    // waits for the incoming migration to complete (or fail) next.
-    if (allRead && (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    // come before our half-close is acknowledged, even before the file's end is signalled: Node
+    // calls that a premature close. Every byte was read from the image by then, and whether the
+    // stream was whole is QEMU's to say: the caller waits for the incoming migration to
+    // complete (or fail) next.
+    if (image.bytesRead >= length && (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     throw err;
   }
 }
