@@ -20,7 +20,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import { isVirError, type VirError } from '../../../src/errors.js';
 import { CAN_RUN_LIBVIRT_SESSION } from '../qemu/libvirt-session.js';
-import { HAS_QEMU, QEMU_BINARY, type TestRoots, tempRoots } from '../qemu-lifecycle/helpers.js';
+import {
+  HAS_QEMU,
+  QEMU_BINARY,
+  qemuProcessesMentioning,
+  type TestRoots,
+  tempRoots,
+} from '../qemu-lifecycle/helpers.js';
 import { PYTHON_LIBVIRT } from '../remote/libvirtd.js';
 
 /** NUMA cells of 64 + 64 MiB and a 128 MiB DIMM under a `<memory>` of `memory`. */
@@ -115,6 +121,8 @@ function libvirtQemu(): Record<string, Outcome> {
       const pid = Number(readFileSync(join(home, 'run/libvirt/libvirtd.pid'), 'utf8').trim());
       if (pid > 1) process.kill(pid, 'SIGTERM');
     } catch {}
+    // a guest the daemon left running when a step failed
+    for (const pid of qemuProcessesMentioning(home)) process.kill(pid, 'SIGKILL');
     rmSync(home, { recursive: true, force: true });
   }
 }

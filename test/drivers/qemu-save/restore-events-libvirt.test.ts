@@ -132,6 +132,8 @@ function libvirtRun(): Seen[] {
       const pid = Number(readFileSync(join(home, 'run/libvirt/libvirtd.pid'), 'utf8').trim());
       if (pid > 1) process.kill(pid, 'SIGTERM');
     } catch {}
+    // a guest the daemon left running when a step failed
+    for (const pid of qemuProcessesMentioning(home)) process.kill(pid, 'SIGKILL');
     rmSync(home, { recursive: true, force: true });
   }
 }
