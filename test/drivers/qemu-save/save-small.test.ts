@@ -90,8 +90,6 @@ async function errorOf(p: Promise<unknown>): Promise<VirError> {
   return err as VirError;
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 100));
-
 /** Waits until `events` holds `n` entries: they are queued before the call returns, delivered a tick later. */
 async function eventCount(events: string[], n: number): Promise<string[]> {
   while (events.length < n) await new Promise((r) => setImmediate(r));
@@ -159,8 +157,7 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     expect(await back.getState()).toEqual({ state: 'paused', reason: 'migration' });
     await back.resume();
     expect((await back.getState()).state).toBe('running');
-    await settle();
-    expect(h.events).toEqual([
+    expect(await eventCount(h.events, 6)).toEqual([
       'started/booted',
       'suspended/paused',
       'stopped/saved',
