@@ -114,9 +114,16 @@ function checkObject(params: unknown): asserts params is Record<string, unknown>
     throw new VirError('INVALID_ARG', 'domain', 'parameters must be an object', { field: 'params' });
 }
 
-function checkValue(name: string, value: unknown, kind: TypedParamKind): void {
-  const [min, max] = LIMITS[kind];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+/**
+ * Memory limits are any `unsigned long long` below this, as libvirt takes them:
+ * one above {@link MEMORY_PARAM_UNLIMITED} is the driver's to keep or refuse.
+ * Past 2^53 a number is only as exact as a double (2^60 is; 2^53 + 1 is not).
+ */
+const ULLONG_END = 2 ** 64;
+
+function checkValue(name: string, value: unknown, kind: TypedParamKind, end = LIMITS[kind][1] + 1): void {
+  const min = LIMITS[kind][0];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value >= end)
     throw new VirError('INVALID_ARG', 'domain', `invalid value for parameter '${name}' (${kind})`, {
       field: name,
     });
@@ -149,7 +156,7 @@ export function checkMemoryParameters(params: MemoryParameters): void {
       throw new VirError('ARGUMENT_UNSUPPORTED', 'domain', `parameter '${name}' not supported`, {
         field: name,
       });
-    checkValue(name, value, 'ullong');
+    checkValue(name, value, 'ullong', ULLONG_END);
   }
 }
 

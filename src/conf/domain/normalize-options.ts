@@ -30,6 +30,13 @@ export interface NormalizeOptions {
    * Default: none, and such a label keeps no model.
    */
   defaultSecurityModel?: string;
+  /**
+   * libvirt's `VIR_DOMAIN_DEF_PARSE_ABI_UPDATE`, which its QEMU driver's define
+   * and create pass (its test driver does not, nor does a read of a stored
+   * definition): `<memory>` of a guest with NUMA cells becomes the cells' sum
+   * plus the memory devices' sizes, whatever it said. Default false.
+   */
+  abiUpdate?: boolean;
 }
 
 function randomBytes(n: number): Uint8Array {

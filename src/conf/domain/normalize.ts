@@ -13,6 +13,7 @@ import { setUnknownContent, unknownContent } from '../binding.js';
 import { toBytes, toKiB } from '../units.js';
 import { formatIdSet, parseIdSet } from './cpuset.js';
 import type { DomainDefData } from './domain-spec.js';
+import { memorySizesToKiB } from './memory-units.js';
 import { normalizeMetadata } from './metadata.js';
 import { normalizeDevices } from './normalize-devices.js';
 import { type NormalizeOptions, randomUuid } from './normalize-options.js';
@@ -29,7 +30,8 @@ export function normalizeDomain(def: DomainDefData, options: NormalizeOptions = 
   if (def.uuid === undefined) def.uuid = (options.generateUuid ?? randomUuid)();
   // An empty <genid/> asks for a generated VM generation ID.
   if (def.genid === '') def.genid = (options.generateUuid ?? randomUuid)();
-  normalizeMemory(def);
+  memorySizesToKiB(def);
+  normalizeMemory(def, options.abiUpdate === true);
   normalizeVcpus(def);
   fillIothreadIds(def);
   normalizeOs(def, options);
@@ -65,22 +67,29 @@ function kib(value: number, unit: string | undefined, field: string): number {
 /** libvirt's VIR_DOMAIN_MEMORY_PARAM_UNLIMITED: a memory limit this large means none. */
 const MEMORY_UNLIMITED_KIB = 9007199254740991;
 
-function normalizeMemory(def: DomainDefData): void {
+function normalizeMemory(def: DomainDefData, abiUpdate: boolean): void {
   if (def.maxMemory) {
     def.maxMemory.value = kib(def.maxMemory.value, def.maxMemory.unit, '/domain/maxMemory');
     def.maxMemory.unit = 'KiB';
   }
-  const cells = def.cpu?.numa?.cells;
-  if (!def.memory && cells && cells.length > 0) {
-    // Without <memory>, guest NUMA cells (plus memory modules) give the size.
-    const total = cells.reduce((s, c) => s + Number(c.memory), 0) + memoryDevicesKiB(def);
-    def.memory = { unit: 'KiB', value: total };
+  const cellsKiB = (def.cpu?.numa?.cells ?? []).reduce((s, c) => s + Number(c.memory), 0);
+  const devicesKiB = memoryDevicesKiB(def);
+  if (def.memory) {
+    def.memory.value = kib(def.memory.value, def.memory.unit, '/domain/memory');
+    def.memory.unit = 'KiB';
+  }
+  if (cellsKiB > 0 && (!def.memory || def.memory.value === 0 || abiUpdate)) {
+    // libvirt's post-parse: without <memory>, or where the ABI may be updated, guest NUMA
+    // cells plus memory modules give the size (its other attributes stay)
+    def.memory = { ...def.memory, unit: 'KiB', value: cellsKiB + devicesKiB };
+  } else if (def.memory && devicesKiB > def.memory.value) {
+    throw new VirError('XML_ERROR', 'conf', 'Total size of memory devices exceeds the total memory size', {
+      field: '/domain/memory',
+    });
   }
   if (!def.memory) {
     throw new VirError('XML_DETAIL', 'conf', 'missing <memory> element', { field: '/domain/memory' });
   }
-  def.memory.value = kib(def.memory.value, def.memory.unit, '/domain/memory');
-  def.memory.unit = 'KiB';
   if (def.currentMemory) {
     def.currentMemory.value = kib(def.currentMemory.value, def.currentMemory.unit, '/domain/currentMemory');
     def.currentMemory.unit = 'KiB';

@@ -4,6 +4,12 @@
  * `vcpu_period`, ..., `hard_limit`), and the definition with new values:
  * 0 (scheduler) or "unlimited" (memory) is no setting and is not written.
  *
+ * A memory limit set above "unlimited" is not written either, yet libvirt's
+ * drivers keep the number in the definition object and read it back as
+ * given until the definition next goes through XML (a copy, a restart):
+ * {@link withMemtune} remembers it beside the definition, for as long as
+ * that object lives.
+ *
  * @module
  */
 import { setUnknownContent, unknownContent } from '../binding.js';
@@ -51,12 +57,16 @@ export function cputuneValues(def: DomainDef): CputuneValues {
   return out;
 }
 
+/** Limits set above "unlimited", by definition object: in no XML, read back as set. */
+const aboveUnlimited = new WeakMap<DomainDef, Partial<Record<MemtuneParamName, number>>>();
+
 /** The memory limits of the definition, KiB; unset hard/soft/swap limits are "unlimited", min_guarantee 0. */
 export function memtuneValues(def: DomainDef): Record<MemtuneParamName, number> {
   const out = {} as Record<MemtuneParamName, number>;
+  const above = aboveUnlimited.get(def);
   for (const [name, field] of Object.entries(MEMTUNE_FIELDS)) {
     const v = def.memtune?.[field]?.value;
-    const unsetIs = name === 'min_guarantee' ? 0 : UNLIMITED;
+    const unsetIs = above?.[name as MemtuneParamName] ?? (name === 'min_guarantee' ? 0 : UNLIMITED);
     out[name as MemtuneParamName] = v === undefined || v < 0 ? unsetIs : v;
   }
   return out;
@@ -80,13 +90,17 @@ export function withCputune(def: DomainDef, values: Partial<CputuneValues>): Dom
 /** The definition with these limits (KiB); "unlimited" or more removes a limit, as does a 0 min_guarantee. */
 export function withMemtune(def: DomainDef, values: Partial<Record<MemtuneParamName, number>>): DomainDef {
   const mt = copied(def.memtune ?? ({} as Memtune));
+  const above = { ...aboveUnlimited.get(def) };
   for (const [name, v] of Object.entries(values)) {
     const field = MEMTUNE_FIELDS[name as MemtuneParamName];
     if (field === undefined || v === undefined) continue;
+    delete above[name as MemtuneParamName];
+    if (v > UNLIMITED) above[name as MemtuneParamName] = v;
     if (v >= UNLIMITED || (name === 'min_guarantee' && v === 0)) delete mt[field];
     else mt[field] = { unit: 'KiB', value: v };
   }
   const out = copied(def);
+  if (Object.keys(above).length > 0) aboveUnlimited.set(out, above);
   if (Object.values(mt).every((v) => v === undefined) && unknownContent(mt) === undefined) delete out.memtune;
   else out.memtune = mt;
   return out;

@@ -87,7 +87,9 @@ export function setMemoryParameters(
   const target = which(d, opts);
   onlyParams(params, ['hard_limit', 'soft_limit', 'swap_hard_limit']);
   const def = target === 'live' && d.live ? d.live.def : d.config;
-  const now = memtuneValues(def);
+  // libvirt compares with the domain's current definition (the live one of a running
+  // domain, whichever the flags change), numbers as they are: "unlimited" is 2^53 - 1
+  const now = memtuneValues(d.live ? d.live.def : def);
   const hard = params.hard_limit ?? now.hard_limit;
   const swap = params.swap_hard_limit ?? now.swap_hard_limit;
   if ((params.hard_limit !== undefined || params.swap_hard_limit !== undefined) && hard > swap)

@@ -80,3 +80,50 @@ describe('guest NUMA normalisation (libvirt numa_conf rules)', () => {
     expect(def.memtune).toBeUndefined();
   });
 });
+
+describe("<memory> of a NUMA guest (libvirt's post-parse; values from virsh define on libvirt 9.0)", () => {
+  // cells of 256 and 512 MiB and a 128 MiB DIMM: libvirt's QEMU driver made <memory> 917504 KiB
+  const numa = (memory: string, current: string) => `<domain type='qemu'><name>n</name>${memory}${current}
+    <maxMemory slots='4' unit='MiB'>8192</maxMemory><vcpu>2</vcpu>
+    <memoryBacking><hugepages><page size='2' unit='MiB'/></hugepages></memoryBacking>
+    <os><type arch='x86_64' machine='pc'>hvm</type></os>
+    <cpu><numa><cell id='0' cpus='0' memory='256' unit='MiB'/><cell id='1' cpus='1' memory='512' unit='MiB'/></numa></cpu>
+    <devices><memory model='dimm'><target><size unit='MiB'>128</size><node>0</node></target></memory></devices>
+  </domain>`;
+
+  it("with the ABI update (the QEMU driver's define): the cells' sum plus the memory devices", () => {
+    const above = DomainDef.fromXML(
+      numa("<memory unit='MiB'>4096</memory>", "<currentMemory unit='MiB'>4096</currentMemory>"),
+      { abiUpdate: true },
+    );
+    expect(above.memory).toEqual({ unit: 'KiB', value: 917504 });
+    expect(above.currentMemory).toEqual({ unit: 'KiB', value: 917504 });
+    const below = DomainDef.fromXML(
+      numa("<memory unit='MiB'>600</memory>", "<currentMemory unit='MiB'>100</currentMemory>"),
+      { abiUpdate: true },
+    );
+    expect(below.memory).toEqual({ unit: 'KiB', value: 917504 });
+    expect(below.currentMemory).toEqual({ unit: 'KiB', value: 102400 });
+  });
+
+  it('without it (a stored definition, the test driver): <memory> as given, or the sum where none is', () => {
+    const def = DomainDef.fromXML(numa("<memory unit='MiB'>4096</memory>", ''));
+    expect(def.memory).toEqual({ unit: 'KiB', value: 4194304 });
+    expect(DomainDef.fromXML(numa('', '')).memory).toEqual({ unit: 'KiB', value: 917504 });
+  });
+
+  it('writes memory device and huge page sizes in KiB', () => {
+    const xml = DomainDef.fromXML(numa("<memory unit='MiB'>4096</memory>", '')).toXML();
+    expect(xml).toContain("<size unit='KiB'>131072</size>");
+    expect(xml).toContain("<page size='2048' unit='KiB'/>");
+  });
+
+  it('refuses memory devices larger than <memory> without NUMA cells, naming <memory>', () => {
+    const xml = `<domain type='qemu'><name>n</name><memory unit='MiB'>64</memory>
+      <maxMemory slots='4' unit='MiB'>8192</maxMemory><os><type arch='x86_64' machine='pc'>hvm</type></os>
+      <devices><memory model='dimm'><target><size unit='MiB'>128</size><node>0</node></target></memory></devices></domain>`;
+    expect(() => DomainDef.fromXML(xml)).toThrow(
+      expect.objectContaining({ code: 'XML_ERROR', field: '/domain/memory' }),
+    );
+  });
+});

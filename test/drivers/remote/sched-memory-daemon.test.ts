@@ -91,4 +91,25 @@ print(json.dumps(out))`);
     ).rejects.toMatchObject({ code: 'INVALID_ARG' });
     expect(await dom.getMemoryParameters({ live: true })).toMatchObject({ hard_limit: 1_048_576 });
   });
+
+  it('sends a limit above "unlimited" and a 0 limit as they are: the daemon keeps and reads them back', async () => {
+    const dom = await conn.lookupDomain('test');
+    await dom.setMemoryParameters({ soft_limit: 2 ** 60, swap_hard_limit: 2 ** 62 });
+    await dom.setMemoryParameters({ hard_limit: 0 });
+    const theirs = python(`import json, sys, libvirt
+c = libvirt.open(sys.argv[1]); d = c.lookupByName('test')
+p = d.memoryParameters(0)
+print(json.dumps([p['hard_limit'], str(p['soft_limit']), str(p['swap_hard_limit'])]))`);
+    // as exact integers: 2^60 and 2^62 arrived whole
+    expect(theirs).toEqual([0, String(2n ** 60n), String(2n ** 62n)]);
+    expect(await dom.getMemoryParameters()).toMatchObject({
+      hard_limit: 0,
+      soft_limit: 2 ** 60,
+      swap_hard_limit: 2 ** 62,
+    });
+    // the daemon's own check: a hard limit above the swap limit, numbers as they are
+    await expect(dom.setMemoryParameters({ hard_limit: 2 ** 63 })).rejects.toMatchObject({
+      code: 'INVALID_ARG',
+    });
+  });
 });

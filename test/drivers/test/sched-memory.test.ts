@@ -53,6 +53,22 @@ const STEPS: Step[] = [
   ['mset', { hard_limit: MEMORY_PARAM_UNLIMITED }, 0],
   ['mget', 0],
   ['xml', 0],
+  // 0 is a limit, not "unlimited"
+  ['mset', { hard_limit: 0 }, 0],
+  ['mget', 0],
+  ['xml', 0],
+  // above "unlimited" (2^53 - 1): compared as numbers, kept and read back, never written
+  ['mset', { hard_limit: 2 ** 60 }, 0],
+  ['mset', { soft_limit: 2 ** 60 }, 0],
+  ['mget', 0],
+  ['mset', { swap_hard_limit: 2 ** 60 }, 0],
+  ['mset', { hard_limit: 2 ** 60 }, 0],
+  ['mget', 0],
+  ['xml', 0],
+  // the config of a running domain checked against the live limits
+  ['mset', { hard_limit: 2 ** 60 }, 2],
+  ['mget', 2],
+  ['xml', 2],
   ['destroy'],
   ['stype'],
   ['sget', 0],
@@ -62,6 +78,9 @@ const STEPS: Step[] = [
   ['mset', { hard_limit: 3072 }, 0],
   ['mget', 0],
   ['xml', 0],
+  ['mset', { hard_limit: 0 }, 2],
+  ['mget', 2],
+  ['xml', 2],
 ];
 
 type Result = { ok: unknown } | { err: string };
@@ -181,9 +200,12 @@ describe('test driver scheduler and memory parameters', () => {
       code: 'INVALID_ARG',
       field: 'hard_limit',
     });
-    await expect(dom.setMemoryParameters({ hard_limit: 2 ** 60 })).rejects.toMatchObject({
-      field: 'hard_limit',
+    // an unsigned long long holds no more than 2^64 - 1 (2^64 as a double)
+    await expect(dom.setMemoryParameters({ soft_limit: 2 ** 64 })).rejects.toMatchObject({
+      code: 'INVALID_ARG',
+      field: 'soft_limit',
     });
+    await expect(dom.setMemoryParameters({ soft_limit: -1 })).rejects.toMatchObject({ field: 'soft_limit' });
     await expect(dom.getMemoryParameters({ live: true, config: true })).rejects.toMatchObject({
       code: 'INVALID_ARG',
       field: 'flags',

@@ -30,6 +30,17 @@ export function setAlias(device: object, name: string, after: string | null = nu
   setUnknownContent(device, { attrs: c.attrs, nodes });
 }
 
+/**
+ * The known child a device's `<alias>` follows, where libvirt writes it: after the device's
+ * own children, before `<address>` (a memory device's `<target>`, an RNG's `<backend>` (and
+ * the `<driver>` kept after it), a channel's `<target>`; a watchdog has none before it).
+ */
+export function aliasPlace(kind: string): string | null {
+  if (kind === 'memory' || kind === 'channel') return 'target';
+  if (kind === 'rng') return 'backend';
+  return null;
+}
+
 /** Writes each memory device's id at start as its alias, where it has none yet. */
 export function stampMemoryAliases(live: DomainDef): void {
   const list: MemoryDeviceDef[] = live.devices?.memories ?? [];

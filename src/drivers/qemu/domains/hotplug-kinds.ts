@@ -37,7 +37,7 @@ import { buildMemoryDevice, memoryAliasPrefix, memoryDeviceAliases } from '../co
 import { WATCHDOG_DRIVERS, watchdogProps } from '../command-line/misc-devices.js';
 import type { CommandLinePaths } from '../command-line/types.js';
 import type { QmpClient } from '../qmp/index.js';
-import { aliasOf, setAlias } from './device-alias.js';
+import { aliasOf, aliasPlace, setAlias } from './device-alias.js';
 import { qemuVersion } from './hotplug-live.js';
 import { plugSteps, runSteps } from './hotplug-qmp.js';
 import { readBackPluggedMemory } from './memory-device-info.js';
@@ -65,7 +65,7 @@ function unsupported(code: 'CONFIG_UNSUPPORTED' | 'OPERATION_UNSUPPORTED', messa
   return new VirError(code, 'qemu', message, { field });
 }
 
-export { aliasOf, setAlias };
+export { aliasOf, aliasPlace, setAlias };
 
 /** The id each device of `kind` got at start, in definition order. */
 function startIds(live: DomainDef, kind: DeviceKind): string[] {
@@ -81,7 +81,7 @@ export function stampAliases(live: DomainDef, kind: DeviceKind): void {
   if (!OTHER_KINDS.has(kind) || kind === 'controller') return;
   const ids = startIds(live, kind);
   for (const [i, d] of devicesOf(live, kind).entries())
-    if (aliasOf(d) === undefined) setAlias(d, ids[i] as string, kind === 'memory' ? 'target' : null);
+    if (aliasOf(d) === undefined) setAlias(d, ids[i] as string, aliasPlace(kind));
 }
 
 /** The QEMU id of a device of these kinds in the live definition (after {@link stampAliases}). */

@@ -51,6 +51,7 @@ import {
 } from './hotplug-host-kinds.js';
 import { commitConfig, commitLive, type HotplugSide, inJob, liveParts } from './hotplug-job.js';
 import {
+  aliasPlace,
   freeAlias,
   OTHER_KINDS,
   otherLiveId,
@@ -169,8 +170,7 @@ export function attachDevice(
         : host
           ? hostKindAlias(base, added)
           : '';
-      if (other && added.kind !== 'controller')
-        setAlias(added.device, alias, added.kind === 'memory' ? 'target' : null);
+      if (other && added.kind !== 'controller') setAlias(added.device, alias, aliasPlace(added.kind));
       if (host) setHostKindAlias(added, alias);
       const paths = { domainDir: runner.paths.runDir, monitor: { path: runner.paths.monitorSocket } };
       let first: number | undefined;

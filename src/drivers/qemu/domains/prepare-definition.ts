@@ -43,6 +43,8 @@ export async function prepareDefinition(
     deferImplicitControllers: true,
     // virtkit runs no security driver: its only model is 'none', as libvirt's without one.
     defaultSecurityModel: 'none',
+    // define and create parse as libvirt's QEMU driver does: the ABI may be updated
+    abiUpdate: true,
   });
   if (def.type !== 'kvm' && def.type !== 'qemu') {
     throw new VirError(

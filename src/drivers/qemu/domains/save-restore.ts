@@ -191,7 +191,7 @@ export async function startOrRestore(runners: GuestRunners, e: Entry, opts: Star
     await runners.boot(e, e.config, opts);
     return;
   }
-  await restoreEntry(runners, e, savedDef(header, path), header, path, opts);
+  await restoreEntry(runners, e, savedDef(header, path), header, path, opts, opts.paused === true);
   rmSync(path, { force: true });
 }
 
@@ -222,7 +222,7 @@ export async function restoreDomain(
     await side.jobs.run(
       e.uuid,
       'restore',
-      () => restoreEntry(side.runners, e, def, header, path, opts),
+      () => restoreEntry(side.runners, e, def, header, path, opts, false),
       opts.signal,
     );
   } catch (err) {
@@ -252,6 +252,9 @@ async function restoreEntry(
   header: SaveImageHeader,
   path: string,
   opts: StartCallOptions,
+  // libvirt tells a start's paused flag (`suspended/paused`) from a restore's, which only
+  // marks the image as not running (`suspended/restored`).
+  startPaused: boolean,
 ): Promise<void> {
   if (def.uuid !== e.uuid || def.name !== e.name)
     throw new VirError(
@@ -266,7 +269,7 @@ async function restoreEntry(
   if (!uri || !runner) throw new VirError('INTERNAL_ERROR', 'qemu', 'the restored guest has no runner');
   try {
     await sendImage(uri.slice('unix:'.length), path, header.dataOffset);
-    await finishRestore(runner.migration, header.wasRunning && !opts.paused, opts.paused === true);
+    await finishRestore(runner.migration, header.wasRunning && !opts.paused, startPaused);
   } catch (err) {
     await runner.migration.abandonIncoming().catch(() => {});
     throw err instanceof VirError

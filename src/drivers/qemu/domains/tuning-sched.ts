@@ -229,18 +229,37 @@ export async function getMemoryParameters(
   };
 }
 
-/** libvirt's check: a hard limit above the swap limit (both set) is refused. */
+/**
+ * libvirt's check: a hard limit above the swap limit is refused, both as numbers
+ * ("unlimited" is 2^53 - 1, so a hard limit past it needs a swap limit as high).
+ */
 function checkSwap(now: { hard_limit: number; swap_hard_limit: number }, params: MemoryParameters): void {
   if (params.hard_limit === undefined && params.swap_hard_limit === undefined) return;
   const hard = params.hard_limit ?? now.hard_limit;
   const swap = params.swap_hard_limit ?? now.swap_hard_limit;
-  if (hard < MEMORY_PARAM_UNLIMITED && swap < MEMORY_PARAM_UNLIMITED && hard > swap)
+  if (hard > swap)
     throw new VirError(
       'INVALID_ARG',
       'qemu',
       'memory hard_limit tunable value must be lower than or equal to swap_hard_limit',
       { field: params.swap_hard_limit !== undefined ? 'swap_hard_limit' : 'hard_limit' },
     );
+}
+
+/** A cgroup takes no limit above "unlimited": libvirt's refusal, before anything is written. */
+function refuseAboveUnlimited(params: MemoryParameters): void {
+  for (const name of MEMORY_NAMES) {
+    const v = params[name];
+    if (v !== undefined && v > MEMORY_PARAM_UNLIMITED)
+      throw new VirError(
+        'INVALID_ARG',
+        'qemu',
+        `Memory '${BigInt(v)}' must be less than ${MEMORY_PARAM_UNLIMITED}`,
+        {
+          field: name,
+        },
+      );
+  }
 }
 
 export async function setMemoryParameters(
@@ -262,8 +281,10 @@ export async function setMemoryParameters(
         throw new VirError('OPERATION_UNSUPPORTED', 'qemu', 'swap accounting is not available on this host', {
           field: 'swap_hard_limit',
         });
-      if (live && e.live) checkSwap(memtuneValues(e.live), params);
-      if (config && e.config) checkSwap(memtuneValues(e.config), params);
+      // against the domain's current definition, whichever the flags change (libvirt's vm->def)
+      const current = isActive(e) && e.live ? e.live : e.config;
+      if (current) checkSwap(memtuneValues(current), params);
+      if (dir) refuseAboveUnlimited(params);
       if (dir && e.live && e.runner) {
         // the kernel keeps memory+swap at or above memory: raise the swap limit first, lower it last
         const swapFirst =

@@ -11,13 +11,15 @@
  * States and events as libvirt's: the guest pauses for the save
  * (`paused/save`, `suspended/paused`) and ends `shutoff/saved`
  * (`stopped/saved`); a save that fails resumes it (`running/save
- * canceled`). A restored guest starts `started/restored` and runs
- * `running/restored`, or stays paused (`suspended/restored`, or
- * `suspended/paused` when the caller asked for a paused start).
+ * canceled`). A restored guest starts `started/restored`, then runs
+ * `running/restored` with the event libvirt 9.0 sends for that reason,
+ * `resumed/from snapshot`; or it stays `paused/migration`, the state of
+ * an incoming migration, with `suspended/restored`, or `suspended/paused`
+ * when a start from a managed save image was asked to pause.
  *
  * @module
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { VirError } from '../../../errors.js';
@@ -65,7 +67,8 @@ export async function endSaved(m: RunnerMigration): Promise<void> {
 
 /**
  * Once the image is sent: waits until QEMU has loaded the whole state, then
- * runs the guest (`run`) or leaves it paused (`pausedByCaller` tells why).
+ * runs the guest (`run`) or leaves it paused (`pausedByCaller`: by a start's
+ * paused flag, where a restore's own paused flag counts as the image's state).
  */
 export function finishRestore(m: RunnerMigration, run: boolean, pausedByCaller: boolean): Promise<void> {
   const core = m.core;
@@ -85,9 +88,11 @@ export function finishRestore(m: RunnerMigration, run: boolean, pausedByCaller: 
       await qmp.execute('cont');
       core.ownResumes++;
       core.setState('running', 'restored');
+      // libvirt's RESUME handler words a restore's running reason as a snapshot's.
+      core.lifecycle('resumed', 'from snapshot');
       return;
     }
-    core.setState('paused', 'user');
+    core.setState('paused', 'migration');
     core.lifecycle('suspended', pausedByCaller ? 'paused' : 'restored');
   });
 }
@@ -148,19 +153,17 @@ export async function sendImage(socketPath: string, file: string, offset: number
     socket.once('error', reject);
   });
   watchStall(socket, 'restore');
+  const length = statSync(file).size - offset;
   const image = createReadStream(file, { start: offset });
-  let allRead = false;
-  image.once('end', () => {
-    allRead = true;
-  });
   try {
     await pipeline(image, socket);
   } catch (err) {
     // QEMU closes its end once it has read the stream's last section, which on a busy host can
-    // come before our half-close is acknowledged: Node calls that a premature close. Every byte
-    // was handed over by then, and whether the stream was whole is QEMU's to say: the caller
-    // waits for the incoming migration to complete (or fail) next.
-    if (allRead && (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    // come before our half-close is acknowledged, even before the file's end is signalled: Node
+    // calls that a premature close. Every byte was read from the image by then, and whether the
+    // stream was whole is QEMU's to say: the caller waits for the incoming migration to
+    // complete (or fail) next.
+    if (image.bytesRead >= length && (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     throw err;
   }
 }
