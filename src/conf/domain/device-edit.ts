@@ -205,11 +205,6 @@ export function devicesOf(def: DomainDef, kind: DeviceKind): Record<string, unkn
   return (Array.isArray(v) ? v : [v]) as Record<string, unknown>[];
 }
 
-/** `def` as XML for the driver's define-time pass, unchanged (to compare with {@link xmlWithDevice}'s). */
-export function definitionXml(def: DomainDef, options: { inactive?: boolean } = {}): string {
-  return serializeXml(def.toElement({ check: false, ...options }));
-}
-
 /** `def` with `el` appended to its devices, as XML for the driver's define-time pass. */
 export function xmlWithDevice(def: DomainDef, el: XmlElement, options: { inactive?: boolean } = {}): string {
   const root = def.toElement({ check: false, ...options });

@@ -12,7 +12,6 @@
 
 import {
   addedDevice,
-  definitionXml,
   devicesDifferingExcept,
   devicesOf,
   type FoundDevice,
@@ -118,7 +117,7 @@ async function withAdded(
   const next = await side.prepare(xmlWithDevice(def, el, { inactive }), signal, !inactive);
   // the devices there already are compared after the same pass, which may change them, or one of
   // them would be taken for the new one
-  const before = await side.prepare(definitionXml(def, { inactive }), signal, !inactive);
+  const before = await side.prepare(def.toXML({ check: false, inactive }), signal, !inactive);
   return { next, added: addedDevice(before, next, kind) };
 }
 

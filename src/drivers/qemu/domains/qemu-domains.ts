@@ -358,8 +358,7 @@ export class QemuDomains {
   listAccess(): DomainListAccess {
     const [table, runners, store, jobs] = [this.#table, this.#runners, this.#store, this.#jobs];
     const owned = (dom: DomainRef, opts: CallOptions, what: string) => this.#owned(dom, opts, what);
-    const prepare = (xml: string, signal?: AbortSignal, live?: boolean) =>
-      prepareDefinition(xml, this.#options, signal, live);
+    const prepare: DomainListAccess['prepare'] = (x, s, live) => prepareDefinition(x, this.#options, s, live);
     return { table, runners, store, jobs, listKey: LIST, owned, enter: (opts) => this.#enter(opts), prepare };
   }
 
