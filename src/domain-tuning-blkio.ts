@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { BlkioChanges } from './conf/domain/blkio-edit.js';
 import { VirError } from './errors.js';
 
 /**
@@ -135,4 +136,14 @@ export function parseBlkioDeviceList(name: BlkioDeviceParameterName, list: strin
     out.push({ path, value });
   }
   return out;
+}
+
+/** The parameters as changes to a definition, every list parsed first (so a bad one changes nothing). */
+export function blkioChanges(params: BlkioParameters): BlkioChanges {
+  const devices: NonNullable<BlkioChanges['devices']> = {};
+  for (const name of BLKIO_DEVICE_PARAMS) {
+    const list = params[name];
+    if (list !== undefined) devices[name] = parseBlkioDeviceList(name, list);
+  }
+  return { ...(params.weight !== undefined ? { weight: params.weight } : {}), devices };
 }

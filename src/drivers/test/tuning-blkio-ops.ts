@@ -9,12 +9,8 @@
  *
  * @module
  */
-import { type BlkioChanges, blkioValues, withBlkio } from '../../conf/domain/blkio-edit.js';
-import {
-  BLKIO_DEVICE_PARAMS,
-  type BlkioParameters,
-  parseBlkioDeviceList,
-} from '../../domain-tuning-blkio.js';
+import { blkioValues, withBlkio } from '../../conf/domain/blkio-edit.js';
+import { type BlkioParameters, blkioChanges } from '../../domain-tuning-blkio.js';
 import type { TuningParamsOptions } from '../../domain-tuning-sched.js';
 import type { TestDomain } from './test-host.js';
 import { which } from './tuning-sched-ops.js';
@@ -22,16 +18,6 @@ import { which } from './tuning-sched-ops.js';
 export function getBlkioParameters(d: TestDomain, opts: TuningParamsOptions): BlkioParameters {
   const def = which(d, opts) === 'live' && d.live ? d.live.def : d.config;
   return { ...blkioValues(def) };
-}
-
-/** The parameters as changes to a definition, every list parsed first. */
-export function blkioChanges(params: BlkioParameters): BlkioChanges {
-  const devices: NonNullable<BlkioChanges['devices']> = {};
-  for (const name of BLKIO_DEVICE_PARAMS) {
-    const list = params[name];
-    if (list !== undefined) devices[name] = parseBlkioDeviceList(name, list);
-  }
-  return { ...(params.weight !== undefined ? { weight: params.weight } : {}), devices };
 }
 
 export function setBlkioParameters(d: TestDomain, params: BlkioParameters, opts: TuningParamsOptions): void {
