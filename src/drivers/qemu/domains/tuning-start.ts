@@ -16,9 +16,11 @@ import {
   cgroupHost,
   cpuGroups,
   type GuestCgroup,
+  guestCgroup,
   placeGuest,
   removeGuest,
   setBandwidth,
+  syncVcpuGroups,
   writeKib,
   writeValue,
 } from '../lifecycle/cgroup.js';
@@ -130,6 +132,19 @@ function applyBlkiotune(def: DomainDef, dir: string): void {
       const v = d[f];
       if (typeof v === 'number' && v !== 0) setBlkioDevice(dir, k, d.path, v);
     }
+}
+
+/**
+ * After vCPUs were plugged or unplugged: their groups, with the live
+ * definition's `<cputune>` period and quota (`pid`: the guest's QEMU, whose
+ * groups the kernel names).
+ */
+export function syncGuestVcpus(def: DomainDef, pid: number, vcpus: { index: number; tid: number }[]): void {
+  const host = cgroupHost();
+  const g = host ? guestCgroup(host, pid) : undefined;
+  if (!host || !g) return;
+  const ct = cputuneValues(def);
+  syncVcpuGroups(g, vcpus, ct.vcpu_period, ct.vcpu_quota, host.bandwidth);
 }
 
 /** Removes a stopped guest's groups. */

@@ -182,6 +182,40 @@ export function placeGuest(
   return out;
 }
 
+/**
+ * The vCPU groups after vCPUs were plugged or unplugged (`vcpus`: what QEMU
+ * has now): each vCPU's thread in its `vcpu<N>` group, a new group with the
+ * definition's CFS period and quota (0: the kernel's default), as libvirt
+ * sets up a hot-plugged vCPU; the groups of vCPUs gone are removed (one the
+ * kernel still holds busy goes with the guest's groups at stop).
+ */
+export function syncVcpuGroups(
+  g: GuestCgroup,
+  vcpus: GuestThreads['vcpus'],
+  period: number,
+  quota: number,
+  bandwidth: boolean,
+): void {
+  const dir = g.cpu;
+  if (dir === undefined) return;
+  const indexes = new Set(vcpus.map((v) => v.index));
+  for (const old of cpuGroups(g, 'vcpu')) {
+    if (indexes.has(Number(basename(old).slice('vcpu'.length)))) continue;
+    try {
+      rmdirSync(old);
+    } catch {
+      // its thread not yet ended: removeGuest takes it at stop
+    }
+  }
+  for (const v of vcpus) {
+    const sub = join(dir, `vcpu${v.index}`);
+    const fresh = !existsSync(sub);
+    makeGroup(sub);
+    if (fresh && bandwidth) setBandwidth(sub, period, quota);
+    moveThread(sub, v.tid);
+  }
+}
+
 function moveThread(dir: string, tid: number): void {
   makeGroup(dir);
   try {
