@@ -80,7 +80,9 @@ export function checkBlkioParameters(params: BlkioParameters): void {
 
 /** One device of a per-device list. */
 export interface BlkioDeviceValue {
+  /** The device's path as written (a block device's, for the QEMU driver). */
   readonly path: string;
+  /** The value for it; 0 removes it. */
   readonly value: number;
 }
 
@@ -138,7 +140,12 @@ export function parseBlkioDeviceList(name: BlkioDeviceParameterName, list: strin
   return out;
 }
 
-/** The parameters as changes to a definition, every list parsed first (so a bad one changes nothing). */
+/**
+ * The parameters as changes to a definition, every list parsed first (so a
+ * bad one changes nothing); the drivers' step.
+ *
+ * @internal
+ */
 export function blkioChanges(params: BlkioParameters): BlkioChanges {
   const devices: NonNullable<BlkioChanges['devices']> = {};
   for (const name of BLKIO_DEVICE_PARAMS) {
