@@ -29,6 +29,7 @@ import {
   type GetMetadataOptions,
   type SetMetadataOptions,
 } from './domain-tuning.js';
+import { type BlkioParameters, checkBlkioParameters } from './domain-tuning-blkio.js';
 import {
   checkMemoryParameters,
   checkOneOf,
@@ -481,6 +482,38 @@ export class Domain<C extends DomainOwner = DomainOwner> {
     }
     return this.#write('domainSetMemoryParameters', opts, (d, signal) =>
       d.domainSetMemoryParameters!(this.#ref, { ...params }, { ...opts, signal }),
+    );
+  }
+
+  /**
+   * The block I/O weight and per-device lists (`virDomainGetBlkioParameters`):
+   * the running guest's by default when it runs, else the persistent
+   * definition's.
+   */
+  getBlkioParameters(opts: TuningParamsOptions = {}): Promise<BlkioParameters> {
+    try {
+      checkOneOf(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#conn._domainCall('domainGetBlkioParameters', this.#ref, opts, (d, signal) =>
+      d.domainGetBlkioParameters!(this.#ref, { ...opts, signal }),
+    );
+  }
+
+  /**
+   * Changes block I/O parameters by libvirt's names
+   * (`virDomainSetBlkioParameters`); a per-device list changes the devices
+   * it names (0 removes a value), the others keep theirs.
+   */
+  setBlkioParameters(params: BlkioParameters, opts: TuningParamsOptions = {}): Promise<void> {
+    try {
+      checkBlkioParameters(params);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#write('domainSetBlkioParameters', opts, (d, signal) =>
+      d.domainSetBlkioParameters!(this.#ref, { ...params }, { ...opts, signal }),
     );
   }
 

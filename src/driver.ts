@@ -35,6 +35,7 @@ import type {
   GetMetadataOptions,
   SetMetadataOptions,
 } from './domain-tuning.js';
+import type { BlkioParameters } from './domain-tuning-blkio.js';
 import type {
   MemoryParameters,
   SchedulerParameters,
@@ -429,6 +430,14 @@ export interface DriverConnection extends ObjectDrivers {
   domainSetMemoryParameters?(
     dom: DomainRef,
     params: MemoryParameters,
+    opts?: TuningParamsOptions,
+  ): Promise<void>;
+  /** The block I/O weight and per-device lists (`virDomainGetBlkioParameters`). */
+  domainGetBlkioParameters?(dom: DomainRef, opts?: TuningParamsOptions): Promise<BlkioParameters>;
+  /** Changes block I/O parameters (`virDomainSetBlkioParameters`); the facade has checked names and types. */
+  domainSetBlkioParameters?(
+    dom: DomainRef,
+    params: BlkioParameters,
     opts?: TuningParamsOptions,
   ): Promise<void>;
   /** Whether the domain starts with the host. */

@@ -12,6 +12,8 @@ export type * from './domain-stats.js';
 export { DOMAIN_STATS_GROUPS, MEMORY_STAT_TAGS } from './domain-stats.js';
 export type * from './domain-tuning.js';
 export { BLOCK_IOTUNE_MAX, BLOCK_IOTUNE_NUMBERS } from './domain-tuning.js';
+export type * from './domain-tuning-blkio.js';
+export { BLKIO_DEVICE_PARAMS, BLKIO_PARAMS } from './domain-tuning-blkio.js';
 export type * from './domain-tuning-sched.js';
 export { MEMORY_PARAM_UNLIMITED, MEMORY_PARAMS, SCHEDULER_PARAMS } from './domain-tuning-sched.js';
 export type * from './driver.js';

@@ -64,6 +64,7 @@ export {
 export {
   type AddressType,
   type AudioDef,
+  type BlkioDevice,
   type Blkiotune,
   BOOT_DEVICES,
   type BootDevice,

@@ -30,6 +30,16 @@ export function checkDomain(def: DomainDefData): void {
     fail('/domain/vcpu/@current', `current vCPU count ${vcpu.current} exceeds the maximum ${vcpu.count}`);
   checkResctrl(def);
   checkDevices(def);
+  const blkioPaths = new Set<string>();
+  for (const [i, d] of (def.blkiotune?.devices ?? []).entries()) {
+    if (blkioPaths.has(d.path))
+      fail(
+        `/domain/blkiotune/device[${i + 1}]/path`,
+        `duplicate blkio device path '${d.path}'`,
+        'CONFIG_UNSUPPORTED',
+      );
+    blkioPaths.add(d.path);
+  }
 }
 
 function checkResctrl(def: DomainDefData): void {

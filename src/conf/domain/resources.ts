@@ -68,8 +68,26 @@ export const memtuneMapper = elementMapper('memtune', {
 });
 export type Memtune = Infer<typeof memtuneMapper.spec>;
 
+/** One block device's weight and throttles in `<blkiotune>`; unset or 0 is none. */
+export const blkioDeviceMapper = elementMapper('device', {
+  path: req(childText('path', str)),
+  weight: childText('weight', uint32),
+  readIopsSec: childText('read_iops_sec', uint32),
+  writeIopsSec: childText('write_iops_sec', uint32),
+  readBytesSec: childText('read_bytes_sec', uint),
+  writeBytesSec: childText('write_bytes_sec', uint),
+});
+export type BlkioDevice = Infer<typeof blkioDeviceMapper.spec>;
+
+/**
+ * `<blkiotune>`: the guest's block I/O weight and per-device settings. The
+ * weight takes any unsigned 32-bit value as libvirt's parser does (the
+ * kernel, not the XML, says which it accepts: 1-1000 or 10-1000 under cgroup
+ * v1, 1-10000 under v2).
+ */
 export const blkiotuneMapper = elementMapper('blkiotune', {
-  weight: childText('weight', int({ min: 100, max: 1000 })),
+  weight: childText('weight', uint32),
+  devices: children(blkioDeviceMapper),
 });
 export type Blkiotune = Infer<typeof blkiotuneMapper.spec>;
 

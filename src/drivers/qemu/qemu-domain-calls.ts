@@ -14,6 +14,7 @@ import type {
   GetMetadataOptions,
   SetMetadataOptions,
 } from '../../domain-tuning.js';
+import type { BlkioParameters } from '../../domain-tuning-blkio.js';
 import type {
   MemoryParameters,
   SchedulerParameters,
@@ -38,6 +39,7 @@ import { setMaxMemory, setVcpus } from './domains/set-vcpus.js';
 import { revertToSnapshot } from './domains/snapshot-revert.js';
 import * as snapshots from './domains/snapshots.js';
 import * as tuning from './domains/tuning.js';
+import * as blkio from './domains/tuning-blkio.js';
 import * as sched from './domains/tuning-sched.js';
 
 /** The part of the QEMU driver's `DriverConnection` whose logic lives in `domains/` modules. */
@@ -59,6 +61,12 @@ export abstract class QemuDomainCalls extends QemuAgentCalls {
   }
   domainSetMemoryParameters(dom: DomainRef, params: MemoryParameters, opts: TuningParamsOptions = {}) {
     return sched.setMemoryParameters(this.domainSide(), dom, params, opts);
+  }
+  domainGetBlkioParameters(dom: DomainRef, opts: TuningParamsOptions = {}) {
+    return blkio.getBlkioParameters(this.domainSide(), dom, opts);
+  }
+  domainSetBlkioParameters(dom: DomainRef, params: BlkioParameters, opts: TuningParamsOptions = {}) {
+    return blkio.setBlkioParameters(this.domainSide(), dom, params, opts);
   }
   domainManagedSave(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
     return saves.saveDomain(this.domainSide(), dom, undefined, opts);

@@ -14,6 +14,7 @@ import type {
   GetMetadataOptions,
   SetMetadataOptions,
 } from '../../domain-tuning.js';
+import type { BlkioParameters } from '../../domain-tuning-blkio.js';
 import type {
   MemoryParameters,
   SchedulerParameters,
@@ -64,6 +65,7 @@ import { RemoteSnapshots } from './remote-snapshots.js';
 import { RemoteStats } from './remote-stats.js';
 import { RemoteStorage } from './remote-storage.js';
 import { RemoteTuning } from './remote-tuning.js';
+import { RemoteTuningBlkio } from './remote-tuning-blkio.js';
 import { RemoteTuningSched } from './remote-tuning-sched.js';
 import {
   affectFlags,
@@ -116,6 +118,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   #type = '';
   readonly #tuning: RemoteTuning;
   readonly #sched: RemoteTuningSched;
+  readonly #blkio: RemoteTuningBlkio;
   readonly #snapshots: RemoteSnapshots;
   /** The URI this connection was opened with: what a peer-to-peer migration's source daemon opens. */
   #uri = '';
@@ -149,6 +152,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
     this.#stats = new RemoteStats(call);
     this.#tuning = new RemoteTuning(call);
     this.#sched = new RemoteTuningSched(call);
+    this.#blkio = new RemoteTuningBlkio(call);
     this.#snapshots = new RemoteSnapshots(call);
   }
 
@@ -561,6 +565,12 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   }
   domainSetMemoryParameters(dom: DomainRef, params: MemoryParameters, opts?: TuningParamsOptions) {
     return this.#sched.setMemoryParameters(dom, params, opts);
+  }
+  domainGetBlkioParameters(dom: DomainRef, opts?: TuningParamsOptions) {
+    return this.#blkio.getBlkioParameters(dom, opts);
+  }
+  domainSetBlkioParameters(dom: DomainRef, params: BlkioParameters, opts?: TuningParamsOptions) {
+    return this.#blkio.setBlkioParameters(dom, params, opts);
   }
 
   async domainAttachDevice(dom: DomainRef, xml: string, opts: CallOptions & AffectFlags = {}): Promise<void> {

@@ -22,6 +22,7 @@ import type {
   GetMetadataOptions,
   SetMetadataOptions,
 } from '../../domain-tuning.js';
+import type { BlkioParameters } from '../../domain-tuning-blkio.js';
 import type {
   MemoryParameters,
   SchedulerParameters,
@@ -78,6 +79,7 @@ import { parseTestDomain } from './test-domain-xml.js';
 import { type InitialDomain, ref, type TestDomain, TestHost } from './test-host.js';
 import { type TestObjectSetup, TestObjects } from './test-objects.js';
 import * as stats from './test-stats.js';
+import * as blkio from './tuning-blkio-ops.js';
 import * as tuning from './tuning-ops.js';
 import * as sched from './tuning-sched-ops.js';
 
@@ -354,6 +356,16 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
   domainSetMemoryParameters(dom: DomainRef, params: MemoryParameters, opts: TuningParamsOptions = {}) {
     return this.#domainJob('domainSetMemoryParameters', dom, opts, (d) =>
       sched.setMemoryParameters(d, params, opts),
+    );
+  }
+
+  domainGetBlkioParameters(dom: DomainRef, opts: TuningParamsOptions = {}) {
+    return this.#domainJob('domainGetBlkioParameters', dom, opts, (d) => blkio.getBlkioParameters(d, opts));
+  }
+
+  domainSetBlkioParameters(dom: DomainRef, params: BlkioParameters, opts: TuningParamsOptions = {}) {
+    return this.#domainJob('domainSetBlkioParameters', dom, opts, (d) =>
+      blkio.setBlkioParameters(d, params, opts),
     );
   }
 

@@ -58,7 +58,7 @@ export function setSchedulerParameters(params: SchedulerParameters, opts: Tuning
 }
 
 /** libvirt's `virDomainObjGetOneDef`: the live definition of a running domain by default. */
-function which(d: TestDomain, opts: TuningParamsOptions): 'live' | 'config' {
+export function which(d: TestDomain, opts: TuningParamsOptions): 'live' | 'config' {
   if (opts.live && opts.config)
     throw new VirError(
       'INVALID_ARG',

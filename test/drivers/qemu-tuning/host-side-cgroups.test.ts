@@ -3,7 +3,8 @@
  * cgroups (the system instance as root on a host with the controllers) and
  * when it does not: with them, the shares, periods, quotas and the hard,
  * soft and swap limits are applied (`tuning-start.ts`) and the rest is still
- * refused naming the field; without them the whole element is.
+ * refused naming the field; without them the whole element is. `<blkiotune>`
+ * likewise with the blkio controller.
  */
 import { describe, expect, it } from 'vitest';
 import { DomainDef } from '../../../src/conf/domain/index.js';
@@ -40,6 +41,20 @@ describe('start-time refusal of cgroup tunables', () => {
     expect(fields(def(`<memtune><min_guarantee unit='MiB'>8</min_guarantee></memtune>`), ALL)).toEqual([
       '/domain/memtune/min_guarantee',
     ]);
+    // <blkiotune> needs the blkio controller
     expect(fields(def(`<blkiotune><weight>500</weight></blkiotune>`), ALL)).toEqual(['/domain/blkiotune']);
+  });
+
+  it('takes <blkiotune> with the blkio controller, and refuses what the model does not know in it', () => {
+    const bt = `<blkiotune><weight>500</weight><device><path>/dev/sda</path><weight>300</weight>
+      <read_iops_sec>10</read_iops_sec><write_iops_sec>20</write_iops_sec><read_bytes_sec>30</read_bytes_sec>
+      <write_bytes_sec>40</write_bytes_sec></device></blkiotune>`;
+    expect(fields(def(bt), { blkio: true })).toEqual([]);
+    expect(fields(def(bt), ALL)).toEqual(['/domain/blkiotune']);
+    expect(
+      fields(def(`<blkiotune><device><path>/dev/sda</path><future>1</future></device></blkiotune>`), {
+        blkio: true,
+      }),
+    ).toEqual(['/domain/blkiotune/device[1]']);
   });
 });

@@ -313,11 +313,14 @@ function deviceSettings(
 /**
  * What the start applies through the guest's cgroups (`tuning-start.ts`),
  * when it places guests in them: `<cputune>`'s shares, periods and quotas,
- * `<memtune>`'s hard, soft and swap limits.
+ * `<memtune>`'s hard, soft and swap limits, `<blkiotune>`.
  */
 export interface CgroupConsumed {
   readonly cpu?: boolean;
   readonly memory?: boolean;
+  readonly blkio?: boolean;
+  /** The refusal of a cgroup setting the host could apply only through cgroup v2, per element. */
+  readonly v2?: Partial<Record<'/domain/cputune' | '/domain/memtune' | '/domain/blkiotune', VirError>>;
 }
 
 /** The `<cputune>` fields the start applies through cgroups. */
@@ -338,7 +341,14 @@ export function hostSideSettings(def: DomainDef, cgroups: CgroupConsumed = {}): 
   const out: HostSideSetting[] = [];
   const add = (field: string, what: string, kind: HostSideSetting['kind'] = 'host') =>
     out.push({ field, what, kind });
-  if (holdsAnything(def.blkiotune)) add('/domain/blkiotune', 'block I/O weights (cgroups)');
+  const bt = def.blkiotune;
+  if (holdsAnything(bt) && !cgroups.blkio) add('/domain/blkiotune', 'block I/O weights (cgroups)');
+  else if (bt && cgroups.blkio) {
+    if (holdsAnything(unknownContent(bt))) add('/domain/blkiotune', 'XML the model does not know', 'unknown');
+    for (const [i, d] of (bt.devices ?? []).entries())
+      if (holdsAnything(unknownContent(d)))
+        add(`/domain/blkiotune/device[${i + 1}]`, 'XML the model does not know', 'unknown');
+  }
   const mt = def.memtune;
   if (holdsAnything(mt) && !cgroups.memory) add('/domain/memtune', 'memory limits (cgroups)');
   else if (mt && cgroups.memory) {
@@ -396,5 +406,11 @@ function message(s: HostSideSetting): string {
 /** Refuses a start that asks for something the driver would not carry out. */
 export function refuseHostSideSettings(def: DomainDef, cgroups: CgroupConsumed = {}): void {
   const first = hostSideSettings(def, cgroups)[0];
+  const v2 =
+    first?.kind === 'host' ? cgroups.v2?.[first.field as keyof NonNullable<CgroupConsumed['v2']>] : undefined;
+  if (first && v2)
+    throw new VirError(v2.code, 'qemu', `${first.field}: ${first.what}: ${v2.message}`, {
+      field: first.field,
+    });
   if (first) throw new VirError('CONFIG_UNSUPPORTED', 'qemu', message(first), { field: first.field });
 }

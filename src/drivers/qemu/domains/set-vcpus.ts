@@ -13,6 +13,7 @@ import { VirError } from '../../../errors.js';
 import { setLiveVcpus } from '../lifecycle/index.js';
 import { cloneDef, type Entry, isActive, type WriteFlags } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
+import { syncGuestVcpus } from './tuning-start.js';
 
 /** Which definitions a write touches: libvirt's `current` is live for a running domain, else config. */
 function targets(e: Entry, opts: WriteFlags): { live: boolean; config: boolean } {
@@ -80,7 +81,13 @@ export async function setVcpus(
         refuseOverMax(e.config, count, 'persistent');
       }
       if (live && e.runner && e.live) {
-        const now = await setLiveVcpus(e.runner.migration, count);
+        const runner = e.runner;
+        const liveDef = e.live;
+        const now = await setLiveVcpus(runner.migration, count, undefined, (vcpus) => {
+          // a guest in cgroups (the system instance): each vCPU in its own group, as at start
+          if (side.runners.options.cgroups && runner.pid !== undefined)
+            syncGuestVcpus(liveDef, runner.pid, vcpus);
+        });
         e.live = withCurrent(e.live, now);
       }
       if (config && e.config) {

@@ -39,6 +39,7 @@ import {
   writeKib,
   writeValue,
 } from '../lifecycle/cgroup.js';
+import { cgroupV2Refusal } from '../lifecycle/cgroup-v2.js';
 import { type Entry, isActive, refOf } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { targets } from './tuning.js';
@@ -69,7 +70,10 @@ function sessionRefusal(what: 'CPU' | 'Memory'): VirError {
 }
 
 function notMounted(controller: 'CPU' | 'memory'): VirError {
-  return new VirError('OPERATION_INVALID', 'qemu', `cgroup ${controller} controller is not mounted`);
+  return (
+    cgroupV2Refusal(controller === 'CPU' ? 'cpu' : 'memory') ??
+    new VirError('OPERATION_INVALID', 'qemu', `cgroup ${controller} controller is not mounted`)
+  );
 }
 
 /** The host's cgroups, for the system instance; libvirt's refusal for the session one. */

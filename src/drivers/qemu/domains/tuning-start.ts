@@ -1,33 +1,57 @@
 /**
  * A starting guest's cgroups: while QEMU waits at `-S`, its threads go
  * into their groups (`lifecycle/cgroup.ts`; the vCPU and I/O thread ids
- * from QMP) and the definition's `<cputune>` shares, periods and quotas and
- * `<memtune>` limits are written there, as libvirt does before the guest
+ * from QMP) and the definition's `<cputune>` shares, periods and quotas,
+ * `<memtune>` limits and `<blkiotune>` weights and throttles are written there, as libvirt does before the guest
  * runs; when the guest stops, the groups go.
  *
  * @module
  */
+import { BLKIO_DEVICE_FIELDS, type BlkioDeviceParam } from '../../../conf/domain/blkio-edit.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import type { BlkioDevice } from '../../../conf/domain/resources.js';
 import { cputuneValues, memtuneValues } from '../../../conf/domain/sched-mem-edit.js';
 import { MEMORY_PARAM_UNLIMITED } from '../../../domain-tuning-sched.js';
 import {
   cgroupHost,
   cpuGroups,
   type GuestCgroup,
+  guestCgroup,
   placeGuest,
   removeGuest,
   setBandwidth,
+  syncVcpuGroups,
   writeKib,
   writeValue,
 } from '../lifecycle/cgroup.js';
+import {
+  blockDeviceNumber,
+  checkBlkioGroup,
+  setBlkioDevice,
+  setBlkioWeight,
+} from '../lifecycle/cgroup-blkio.js';
+import { cgroupV2Refusal } from '../lifecycle/cgroup-v2.js';
 import type { QmpClient } from '../qmp/qmp-client.js';
 import type { CgroupConsumed } from './host-side-settings.js';
 
 /** What the start can apply through this host's cgroups (nothing without them). */
 export function cgroupsConsumed(enabled: boolean | undefined): CgroupConsumed {
-  const host = enabled ? cgroupHost() : null;
-  if (!host) return {};
-  return { cpu: host.dirs.cpu !== undefined && host.bandwidth, memory: host.dirs.memory !== undefined };
+  if (!enabled) return {};
+  const host = cgroupHost();
+  const v2: NonNullable<CgroupConsumed['v2']> = {};
+  const refusal = (c: 'cpu' | 'memory' | 'blkio') => (host?.dirs[c] ? undefined : cgroupV2Refusal(c));
+  const cpu = refusal('cpu');
+  const memory = refusal('memory');
+  const blkio = refusal('blkio');
+  if (cpu) v2['/domain/cputune'] = cpu;
+  if (memory) v2['/domain/memtune'] = memory;
+  if (blkio) v2['/domain/blkiotune'] = blkio;
+  return {
+    cpu: host?.dirs.cpu !== undefined && host.bandwidth,
+    memory: host?.dirs.memory !== undefined,
+    blkio: host?.dirs.blkio !== undefined,
+    ...(Object.keys(v2).length > 0 ? { v2 } : {}),
+  };
 }
 
 /** The groups made per guest (by UUID), for their removal when it stops. */
@@ -76,6 +100,7 @@ export async function placeStartingGuest(
       if (period === 0 && quota === 0) continue;
       for (const dir of cpuGroups(g, kind)) setBandwidth(dir, period, quota);
     }
+  if (g.blkio) applyBlkiotune(def, g.blkio);
   const mt = memtuneValues(def);
   if (g.memory) {
     // memory+swap stays at or above memory, and both start unlimited: the hard limit first
@@ -85,6 +110,41 @@ export async function placeStartingGuest(
     if (mt.swap_hard_limit < MEMORY_PARAM_UNLIMITED)
       writeKib(g.memory, 'memory.memsw.limit_in_bytes', mt.swap_hard_limit);
   }
+}
+
+/**
+ * `<blkiotune>` into the guest's blkio group: what the group cannot take
+ * (no weight file for the host's I/O schedulers, a path that is no block
+ * device) refused before anything is written, as the start's failure.
+ */
+function applyBlkiotune(def: DomainDef, dir: string): void {
+  const bt = def.blkiotune;
+  if (!bt) return;
+  const devices = bt.devices ?? [];
+  const kinds = (Object.entries(BLKIO_DEVICE_FIELDS) as [BlkioDeviceParam, keyof BlkioDevice][])
+    .filter(([, f]) => devices.some((d) => (d[f] ?? 0) !== 0))
+    .map(([k]) => k);
+  checkBlkioGroup(dir, (bt.weight ?? 0) !== 0, kinds);
+  for (const d of devices) blockDeviceNumber(d.path);
+  if (bt.weight) setBlkioWeight(dir, bt.weight);
+  for (const d of devices)
+    for (const [k, f] of Object.entries(BLKIO_DEVICE_FIELDS) as [BlkioDeviceParam, keyof BlkioDevice][]) {
+      const v = d[f];
+      if (typeof v === 'number' && v !== 0) setBlkioDevice(dir, k, d.path, v);
+    }
+}
+
+/**
+ * After vCPUs were plugged or unplugged: their groups, with the live
+ * definition's `<cputune>` period and quota (`pid`: the guest's QEMU, whose
+ * groups the kernel names).
+ */
+export function syncGuestVcpus(def: DomainDef, pid: number, vcpus: { index: number; tid: number }[]): void {
+  const host = cgroupHost();
+  const g = host ? guestCgroup(host, pid) : undefined;
+  if (!host || !g) return;
+  const ct = cputuneValues(def);
+  syncVcpuGroups(g, vcpus, ct.vcpu_period, ct.vcpu_quota, host.bandwidth);
 }
 
 /** Removes a stopped guest's groups. */

@@ -1,7 +1,7 @@
 /**
  * Each guest's cgroups, as libvirt's QEMU driver lays them out on a cgroup
  * v1 host without systemd: below this process's own placement in each
- * controller, `machine/qemu-<id>-<name>.libvirt-qemu`, and in the CPU
+ * controller (cpu, memory, blkio), `machine/qemu-<id>-<name>.libvirt-qemu`, and in the CPU
  * controller one sub-group per vCPU (`vcpu<N>`), per I/O thread
  * (`iothread<id>`) and one for the other threads (`emulator`), so each can
  * have its own CFS bandwidth. Nesting below our own placement keeps the
@@ -26,7 +26,7 @@ import { basename, dirname, join } from 'node:path';
 import { VirError } from '../../../errors.js';
 
 /** The controllers a guest gets a group in. */
-export type CgroupController = 'cpu' | 'memory';
+export type CgroupController = 'cpu' | 'memory' | 'blkio';
 
 /** Where this process's groups are, per controller mounted (v1), and what they offer. */
 export interface CgroupHost {
@@ -64,7 +64,7 @@ function detect(): CgroupHost | null {
     const [, where, type, options] = line.split(' ');
     if (type !== 'cgroup' || where === undefined || options === undefined) continue;
     const opts = options.split(',');
-    for (const c of ['cpu', 'memory'] as const) {
+    for (const c of ['cpu', 'memory', 'blkio'] as const) {
       if (!opts.includes(c) || dirs[c] !== undefined) continue;
       // the placement line lists the same controllers as the mount
       const placed = own
@@ -80,7 +80,7 @@ function detect(): CgroupHost | null {
       dirs[c] = dir;
     }
   }
-  if (!dirs.cpu && !dirs.memory) return null;
+  if (!dirs.cpu && !dirs.memory && !dirs.blkio) return null;
   return {
     dirs,
     mounts,
@@ -166,7 +166,7 @@ export function placeGuest(
     const dir = join(base, 'machine', guestGroupName(id, name, pid));
     makeGroup(dir);
     out[c] = dir;
-    if (c === 'memory') {
+    if (c !== 'cpu') {
       writeValue(dir, 'cgroup.procs', pid);
       continue;
     }
@@ -180,6 +180,40 @@ export function placeGuest(
     }
   }
   return out;
+}
+
+/**
+ * The vCPU groups after vCPUs were plugged or unplugged (`vcpus`: what QEMU
+ * has now): each vCPU's thread in its `vcpu<N>` group, a new group with the
+ * definition's CFS period and quota (0: the kernel's default), as libvirt
+ * sets up a hot-plugged vCPU; the groups of vCPUs gone are removed (one the
+ * kernel still holds busy goes with the guest's groups at stop).
+ */
+export function syncVcpuGroups(
+  g: GuestCgroup,
+  vcpus: GuestThreads['vcpus'],
+  period: number,
+  quota: number,
+  bandwidth: boolean,
+): void {
+  const dir = g.cpu;
+  if (dir === undefined) return;
+  const indexes = new Set(vcpus.map((v) => v.index));
+  for (const old of cpuGroups(g, 'vcpu')) {
+    if (indexes.has(Number(basename(old).slice('vcpu'.length)))) continue;
+    try {
+      rmdirSync(old);
+    } catch {
+      // its thread not yet ended: removeGuest takes it at stop
+    }
+  }
+  for (const v of vcpus) {
+    const sub = join(dir, `vcpu${v.index}`);
+    const fresh = !existsSync(sub);
+    makeGroup(sub);
+    if (fresh && bandwidth) setBandwidth(sub, period, quota);
+    moveThread(sub, v.tid);
+  }
 }
 
 function moveThread(dir: string, tid: number): void {

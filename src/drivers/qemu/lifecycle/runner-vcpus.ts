@@ -6,6 +6,8 @@
  * `device_del` of those aliases, highest first, each complete when QEMU
  * reports `DEVICE_DELETED` (the guest must let the vCPU go, as with any
  * ACPI unplug). vCPUs QEMU started with (`-smp`) cannot be unplugged.
+ * The caller hears which vCPU threads QEMU has afterwards, for their
+ * cgroups.
  *
  * @module
  */
@@ -26,6 +28,7 @@ export function setLiveVcpus(
   m: RunnerMigration,
   count: number,
   unplugTimeoutMs = VCPU_UNPLUG_TIMEOUT_MS,
+  onVcpus?: (vcpus: { index: number; tid: number }[]) => void,
 ): Promise<number> {
   const core = m.core;
   return core.job('set vcpus', async () => {
@@ -35,9 +38,13 @@ export function setLiveVcpus(
       await plugOrUnplug(qmp, slots, count, unplugTimeoutMs);
     } finally {
       // what QEMU has now, also after a failure half-way
-      const now = await qmp.execute<unknown[]>('query-cpus-fast').catch(() => undefined);
+      const now = await qmp
+        .execute<{ 'cpu-index': number; 'thread-id': number }[]>('query-cpus-fast')
+        .catch(() => undefined);
       if (Array.isArray(now)) core.guest = { ...core.guest, vcpus: now.length };
       core.writeStatus();
+      // the vCPU threads QEMU has now, for their cgroups
+      if (Array.isArray(now)) onVcpus?.(now.map((c) => ({ index: c['cpu-index'], tid: c['thread-id'] })));
     }
     return core.guest.vcpus;
   });
