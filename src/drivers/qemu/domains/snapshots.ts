@@ -212,14 +212,15 @@ async function takeExternal(
 ): Promise<void> {
   if (!reuse) await createOverlays(targets, signal);
   if (isActive(e) && e.live) {
+    let numbers: Map<string, number>;
     try {
-      await e.runner!.snapshot.external(targets, signal);
+      numbers = await e.runner!.snapshot.external(targets, signal);
     } catch (err) {
       // the caller's own files (REUSE_EXT) stay
       if (!reuse) removeOverlays(targets.map((t) => t.overlay));
       throw err;
     }
-    e.live = withOverlays(e.live, targets);
+    e.live = withOverlays(e.live, targets, numbers);
     e.runner!.hotplug.setLiveXml(e.live.toXML());
   }
   if (e.config) {
