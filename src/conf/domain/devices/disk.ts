@@ -77,8 +77,9 @@ export const diskSourceMapper = elementMapper('source', {
   type: attr('type', str),
   managed: attr('managed', yesNo),
   namespace: attr('namespace', uint32),
-  index: attr('index', uint32),
   startupPolicy: attr('startupPolicy', enumOf(['mandatory', 'requisite', 'optional'])),
+  /** Live state: the number the start gave the image's block nodes (libvirt writes it after the policy). */
+  index: attr('index', uint32),
   /** A vhost-user disk's UNIX socket (with `type='unix'`). */
   path: attr('path', str),
   hosts: children(diskHostMapper),

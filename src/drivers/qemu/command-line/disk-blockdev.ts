@@ -271,9 +271,12 @@ function layerNodes(ctx: NodeContext, layer: ImageLayer, n: number, top: boolean
         field: `${layer.field}/backingStore`,
       },
     );
-  // Numbers: the layer n, its data file n + 1, then the layers below.
+  // Numbers: the layer n, its data file n + 1, then the layers below (one found in an image
+  // header has its own number, after the definition's, disk-layers.ts)
   const below = n + (layer.dataStore ? 2 : 1);
-  const backing = layer.backing ? layerNodes(ctx, layer.backing, below, false) : undefined;
+  const backing = layer.backing
+    ? layerNodes(ctx, layer.backing, layer.backing.index ?? below, false)
+    : undefined;
   const readonly = !top || d.readonly !== undefined || d.device === 'cdrom';
   const cache = cacheProps(d);
   const discard = d.driver?.discard;

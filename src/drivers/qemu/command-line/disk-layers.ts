@@ -37,6 +37,12 @@ export interface ImageLayer {
   dataStore?: ImageLayer;
   /** An explicit empty `<backingStore/>` below: the chain is known to end here. */
   chainEnds?: boolean;
+  /**
+   * `<backingStore index>`: the `libvirt-N-*` number a start gave a layer it
+   * found in an image header (after every number the definition's layers
+   * take); a layer without one is numbered by its place in the chain.
+   */
+  index?: number;
   /** `<auth>`: in the source, or (top layer, older style) on the disk. */
   auth?: { username?: string; secret: SecretRef; field: string };
   /** `<cookies>` of an http(s) source, as the one `Cookie:` value QEMU sends. */
@@ -170,6 +176,8 @@ function backingLayers(el: XmlElement | undefined, field: string): ImageLayer | 
   const here = `${field}/backingStore`;
   const layer = layerFrom(attrOf(el, 'type') ?? 'file', source, attrOf(childEl(el, 'format'), 'type'), here);
   layer.format ??= 'raw';
+  const index = attrOf(el, 'index');
+  if (index !== undefined && /^\d+$/.test(index)) layer.index = Number(index);
   credentials(layer, undefined, here);
   const below = childEl(el, 'backingStore');
   const deeper = backingLayers(below, here);
@@ -215,6 +223,7 @@ export function layerCount(d: DiskDef): number {
   // A vhost-user disk has no block nodes: its backend lives in another process.
   if (d.type === 'vhostuser') return 0;
   let n = 0;
-  for (let l = diskLayers(d, ''); l; l = l.backing) n += l.dataStore ? 2 : 1;
+  // a layer numbered by its index (one found in a header) takes no number in the disk's range
+  for (let l = diskLayers(d, ''); l; l = l.backing) if (l.index === undefined) n += l.dataStore ? 2 : 1;
   return Math.max(n, 1);
 }

@@ -23,6 +23,14 @@ function dropChainIndexes(el: XmlElement): void {
     if (c.type === 'element' && (c.name === 'backingStore' || c.name === 'source')) dropChainIndexes(c);
 }
 
+/** Every disk's chain without the numbers a start gave its layers (`index`). */
+export function dropDiskChainIndexes(def: DomainDef): void {
+  for (const d of def.devices?.disks ?? []) {
+    if (d.source) delete d.source.index;
+    if (d.backingStore) dropChainIndexes(d.backingStore);
+  }
+}
+
 export function dropRuntimeState(def: DomainDef): void {
   const dev = def.devices;
   if (!dev) return;
@@ -33,9 +41,8 @@ export function dropRuntimeState(def: DomainDef): void {
         ...kept,
         nodes: kept.nodes.filter((n) => !(n.node.type === 'element' && n.node.name === 'mirror')),
       });
-    if (d.source) delete d.source.index;
-    if (d.backingStore) dropChainIndexes(d.backingStore);
   }
+  dropDiskChainIndexes(def);
   for (const n of dev.interfaces ?? []) if (n.type === 'network' && n.source) delete n.source.portid;
   for (const c of dev.channels ?? []) if (c.target?.type === 'virtio') delete c.target.state;
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type { DomainDiskChangeEvent } from '../../../domain-events.js';
 import type { StartCallOptions } from '../../../driver.js';
+import { dropDiskChainIndexes } from '../defaults/runtime-state.js';
 import {
   appendDomainLog,
   forgetGuestHelpers,
@@ -29,6 +30,7 @@ import {
 } from '../lifecycle/index.js';
 import type { QmpClient } from '../qmp/index.js';
 import { applyPtyPaths, type QmpChardevInfo } from './chardev-aliases.js';
+import { completeDiskChains, numberDiskChains } from './disk-chain.js';
 import { startNodeRanges } from './disk-nodes.js';
 import { cloneDef, type Entry, signalOpt } from './domain-entry.js';
 import { allocateGraphicsPorts, releasePorts } from './graphics-ports.js';
@@ -117,8 +119,12 @@ async function bootOnce(
     coldBoot: !incoming && !opts.fromSnapshot,
     domain: { name: e.name, uuid: e.uuid, id: -1 },
   });
+  // each disk's backing chain below what the definition names, from the image headers, numbered
+  // after the definition's layers (numbers a migrated or restored definition carries are redone)
+  dropDiskChainIndexes(live);
+  const found = await completeDiskChains(live, opts.signal);
   // the start's block node numbers, kept with the run so a re-attach names the nodes as this start did
-  const diskNodes = startNodeRanges(live);
+  const diskNodes = [...startNodeRanges(live), ...found];
   let guest = { ...runnerGuestFromDef(live), driverData: runFactsOf({ diskNodes }) };
   const roots = { stateRoot: host.options.stateRoot, logRoot: host.options.logRoot };
   // The id first: the run directory (and the monitor socket in it) is named after it, as libvirt's.
@@ -157,6 +163,7 @@ async function bootOnce(
       ...(incoming ? { incoming: 'defer' } : {}),
       hostDevices: hostDevices.paths,
     });
+    numberDiskChains(live, diskNodes);
     const uri = incoming ? `unix:${join(paths.runDir, 'migration.sock')}` : undefined;
     let runner = e.runner;
     if (runner) runner.setGuest(guest);

@@ -29,11 +29,12 @@ import { serializeXml, type XmlElement } from '../../../xml/index.js';
 import { ArgvBuilder } from '../command-line/argv-builder.js';
 import { buildHostdevs } from '../command-line/hostdevs.js';
 import { UsbAddresses } from '../command-line/usb-addresses.js';
+import { nextNodeNumber } from '../lifecycle/node-numbers.js';
 import { detachPci, giveBackPci } from '../nodedev/detach.js';
 import type { HostDevice } from '../nodedev/host-devices.js';
 import type { QmpClient } from '../qmp/index.js';
 import { aliasOf } from './hotplug-kinds.js';
-import { nextNodeNumber, qemuVersion } from './hotplug-live.js';
+import { qemuVersion } from './hotplug-live.js';
 import { type PlugStep, plugSteps, runSteps } from './hotplug-qmp.js';
 
 /** Where the host's device files are (`/`; tests point it elsewhere). */

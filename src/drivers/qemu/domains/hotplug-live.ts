@@ -24,6 +24,7 @@ import { diskLayers, layerCount } from '../command-line/disk-layers.js';
 import { refuseUnbuilt } from '../command-line/disks.js';
 import { buildNic, checkConsumed } from '../command-line/net.js';
 import { throttleFilterCount } from '../command-line/throttle.js';
+import { nextNodeNumber } from '../lifecycle/node-numbers.js';
 import type { QmpClient } from '../qmp/index.js';
 import type { NicHostEnd } from './hotplug-nic.js';
 import { type PlugStep, plugSteps, runSteps, undoSteps } from './hotplug-qmp.js';
@@ -178,17 +179,6 @@ export async function diskNodeNames(
     if (b.argv[i] === '-blockdev')
       chain.push(String((JSON.parse(b.argv[i + 1] as string) as Record<string, unknown>)['node-name']));
   return [...names, ...chain.reverse()];
-}
-
-/** The next free `libvirt-N-*` number: above every node QEMU has. */
-export async function nextNodeNumber(qmp: QmpClient): Promise<number> {
-  const nodes = await qmp.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes');
-  let max = 0;
-  for (const x of nodes) {
-    const m = /^libvirt-(\d+)-/.exec(x['node-name'] ?? '');
-    if (m) max = Math.max(max, Number(m[1]));
-  }
-  return max + 1;
 }
 
 /** QEMU's version as `ArgvBuilder` takes it (`7_002_000`). */

@@ -26,8 +26,9 @@ import { existsSync, rmSync } from 'node:fs';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type { DomainSnapshotDef } from '../../../conf/snapshot.js';
 import { VirError } from '../../../errors.js';
-import type { XmlElement } from '../../../xml/tree.js';
+import { childElements, getAttr, type XmlElement } from '../../../xml/tree.js';
 import { diskAlias } from '../command-line/disk-device.js';
+import { headerBacking } from '../storage/image-backing.js';
 import { findQemuImg, imageInfo, qemuImg } from '../storage/qemu-img.js';
 import { cloneDef, type Entry, isActive } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
@@ -75,14 +76,19 @@ function ancestors(all: readonly DomainSnapshotDef[], name: string | undefined):
   return out;
 }
 
-/** The image files of a disk's chain, top first (`qemu-img info -U`, bounded). */
+/**
+ * The image files of a disk's chain, top first, from their headers (read
+ * directly for qcow2, `image-backing.ts`: a delete reads several chains, and
+ * a qemu-img run per image was most of its time), bounded.
+ */
 async function chainOf(top: string, signal?: AbortSignal): Promise<string[]> {
-  const run = qemuImgRun(signal);
   const out = [top];
+  let format: string | undefined;
   for (let i = 0; i < 64; i++) {
-    const info = await imageInfo(run, out[out.length - 1]!);
-    if (!info.backing) break;
-    out.push(info.backing.path);
+    const b = await headerBacking(out[out.length - 1]!, format, signal);
+    if (!b) break;
+    out.push(b.path);
+    format = b.format;
   }
   return out;
 }
@@ -170,20 +176,45 @@ function dropFromChain(chain: XmlElement | undefined, file: string): XmlElement 
   return { ...chain, children: chain.children.map((c) => (c === below ? rest! : c)) };
 }
 
-/** `def` with the merged overlays gone: a disk on one is on its base, a chain holding one skips it. */
-export function withoutOverlays(def: DomainDef, merges: readonly Merge[]): DomainDef {
+/**
+ * `def` with the merged overlays gone: a disk on one is on its base, a chain
+ * holding one skips it. In the domain's own definitions (`ownChain`) a disk
+ * on an overlay keeps what it had below it: in the live one the chain found
+ * at start, with its numbers (the base's moves up to the disk's `<source
+ * index>`), in the persistent one what it named; a snapshot's kept
+ * definition takes the snapshot's disk.
+ */
+export function withoutOverlays(def: DomainDef, merges: readonly Merge[], ownChain = false): DomainDef {
   const next = cloneDef(def);
   const disks = next.devices?.disks ?? [];
   for (const m of merges)
     for (const [i, d] of disks.entries()) {
       if (d.target.dev !== m.target) continue;
-      if ((d.source?.file ?? d.source?.dev) === m.overlay) disks[i] = cloneDisk(m.baseDisk, d);
+      if ((d.source?.file ?? d.source?.dev) === m.overlay)
+        disks[i] = (ownChain ? onBacking(d, m) : undefined) ?? cloneDisk(m.baseDisk, d);
       else {
         const chain = dropFromChain(d.backingStore, m.overlay);
         if (chain !== d.backingStore && chain) d.backingStore = chain;
       }
     }
   return next;
+}
+
+/** Live disk `d` on the image below its overlay, with the chain below that and the image's number; undefined when its chain does not start with the base. */
+const childEl = (el: XmlElement, name: string) => childElements(el, name)[0];
+
+function onBacking(d: DiskDef, m: Merge): DiskDef | undefined {
+  const bs = d.backingStore;
+  const src = bs ? childEl(bs, 'source') : undefined;
+  if (!bs || !src || (getAttr(src, 'file') ?? getAttr(src, 'dev')) !== m.base) return undefined;
+  const out = cloneDisk(m.baseDisk, d);
+  const below = childEl(bs, 'backingStore');
+  if (below) out.backingStore = below;
+  else delete out.backingStore;
+  const index = getAttr(bs, 'index');
+  if (out.source && index !== undefined && /^\d+$/.test(index))
+    out.source = { ...out.source, index: Number(index) };
+  return out;
 }
 
 /** The base disk with what is the domain's own (alias, address) kept from the disk of now. */
@@ -201,8 +232,9 @@ async function rebaseStragglers(files: Iterable<string>, m: Merge, signal?: Abor
   const run = qemuImgRun(signal);
   for (const f of new Set(files)) {
     if (f === m.overlay || !existsSync(f)) continue;
-    const info = await imageInfo(run, f).catch(() => undefined);
-    if (info?.backing?.path !== m.overlay) continue;
+    const backing = await headerBacking(f, undefined, signal).catch(() => undefined);
+    if (backing?.path !== m.overlay) continue;
+    const info = await imageInfo(run, f);
     await qemuImg(run, ['rebase', '-u', '-f', info.format, '-F', m.baseFormat, '-b', m.base, f]);
   }
 }
@@ -290,11 +322,11 @@ export async function deleteExternalSnapshot(
   await runExternalDelete(e, plan, { known, inUse }, signal);
   if (!plan.merge) return;
   if (isActive(e) && e.live) {
-    e.live = withoutOverlays(e.live, plan.disks);
+    e.live = withoutOverlays(e.live, plan.disks, true);
     e.runner!.hotplug.setLiveXml(e.live.toXML());
   }
   if (e.config) {
-    const next = withoutOverlays(e.config, plan.disks);
+    const next = withoutOverlays(e.config, plan.disks, true);
     side.store.write(e.name, next.toXML({ inactive: true }));
     e.config = next;
   }

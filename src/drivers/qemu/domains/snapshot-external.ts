@@ -94,16 +94,35 @@ export function removeOverlays(paths: readonly string[]): void {
   for (const p of paths) rmSync(p, { force: true });
 }
 
-/** `<backingStore>` holding what disk `d` is on now: its type, format, source and own chain. */
+/**
+ * `<backingStore>` holding what disk `d` is on now: its type, format, source
+ * and own chain; the image's number (live XML) goes from its `<source>` to
+ * the `<backingStore>`, where libvirt writes a backing layer's.
+ */
 function backingOf(d: DiskDef): XmlElement {
   const kids: XmlElement[] = [element('format', [{ name: 'type', value: d.driver?.type ?? 'raw' }])];
-  if (d.source) kids.push(diskSourceMapper.write(d.source));
-  kids.push(d.backingStore ?? element('backingStore'));
-  return element('backingStore', [{ name: 'type', value: d.type ?? 'file' }], kids);
+  const index = d.source?.index;
+  if (d.source) {
+    const { index: _, ...source } = d.source;
+    kids.push(diskSourceMapper.write(source));
+  }
+  // what the disk named below its image (the live one: all of its chain, found at start)
+  if (d.backingStore) kids.push(d.backingStore);
+  const attrs: { name: string; value: string }[] = [{ name: 'type', value: d.type ?? 'file' }];
+  if (index !== undefined) attrs.push({ name: 'index', value: String(index) });
+  return element('backingStore', attrs, kids);
 }
 
-/** `def` with each target's disk on its overlay, the old image below it. */
-export function withOverlays(def: DomainDef, targets: readonly ExternalTarget[]): DomainDef {
+/**
+ * `def` with each target's disk on its overlay, the old image below it;
+ * `numbers` (by disk alias) are the overlays' block node numbers in a
+ * running guest, written as their `<source index>`.
+ */
+export function withOverlays(
+  def: DomainDef,
+  targets: readonly ExternalTarget[],
+  numbers?: ReadonlyMap<string, number>,
+): DomainDef {
   const next = cloneDef(def);
   for (const t of targets) {
     const d = next.devices?.disks?.find((x) => x.target.dev === t.target);
@@ -111,7 +130,8 @@ export function withOverlays(def: DomainDef, targets: readonly ExternalTarget[])
     if (!d || (d.source?.file ?? d.source?.dev) !== t.base) continue;
     const backing = backingOf(d);
     d.type = 'file';
-    d.source = { file: t.overlay };
+    const n = numbers?.get(t.alias);
+    d.source = { file: t.overlay, ...(n !== undefined ? { index: n } : {}) };
     d.driver = { ...(d.driver ?? {}), type: 'qcow2' };
     d.backingStore = backing;
   }
@@ -122,9 +142,14 @@ export function withOverlays(def: DomainDef, targets: readonly ExternalTarget[])
  * Once a running guest writes to the overlays (or a shut-off one is to
  * boot on them): its live and persistent definitions name them.
  */
-export function adoptOverlays(side: DomainListAccess, e: Entry, targets: readonly ExternalTarget[]): void {
+export function adoptOverlays(
+  side: DomainListAccess,
+  e: Entry,
+  targets: readonly ExternalTarget[],
+  numbers?: ReadonlyMap<string, number>,
+): void {
   if (isActive(e) && e.live) {
-    e.live = withOverlays(e.live, targets);
+    e.live = withOverlays(e.live, targets, numbers);
     e.runner!.hotplug.setLiveXml(e.live.toXML());
   }
   if (e.config) {

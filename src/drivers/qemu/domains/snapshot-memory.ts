@@ -98,6 +98,7 @@ export async function takeMemorySnapshot(
   const wasRunning = runner.getState().state === 'running';
   let sink: SaveSink | undefined;
   let paused = false;
+  let numbers: Map<string, number> | undefined;
   try {
     let offset: number;
     try {
@@ -121,7 +122,7 @@ export async function takeMemorySnapshot(
     paused = wasRunning;
     await sink.done;
     completeHeader(file);
-    if (targets.length > 0) await runner.snapshot.external(targets, opts.signal);
+    if (targets.length > 0) numbers = await runner.snapshot.external(targets, opts.signal);
   } catch (err) {
     sink?.close();
     if (made) rmSync(file, { force: true });
@@ -130,6 +131,6 @@ export async function takeMemorySnapshot(
     throw err;
   }
   sink.close();
-  adoptOverlays(side, e, targets);
+  adoptOverlays(side, e, targets, numbers);
   if (paused && !opts.halt) await resumeAfterSnapshot(m);
 }

@@ -99,6 +99,7 @@ export async function revertToMemory(
   await createOverlays(plan.targets, opts.signal);
   const overlays = plan.targets.map((t) => t.overlay);
   let uri: string | undefined;
+  let numbers: Map<string, number> | undefined;
   try {
     uri = await bootForRevert(side, e, defs.dom, opts, { capabilities: {}, restore: true });
   } catch (err) {
@@ -110,7 +111,7 @@ export async function revertToMemory(
   try {
     await sendImage(uri.slice('unix:'.length), file, header.dataOffset);
     await awaitSnapshotLoaded(runner.migration);
-    if (plan.targets.length > 0) await runner.snapshot.external(plan.targets, opts.signal);
+    if (plan.targets.length > 0) numbers = await runner.snapshot.external(plan.targets, opts.signal);
   } catch (err) {
     await runner.migration.abandonIncoming().catch(() => {});
     removeOverlays(overlays);
@@ -121,7 +122,7 @@ export async function revertToMemory(
         });
   }
   if (e.live) {
-    e.live = withOverlays(e.live, plan.targets);
+    e.live = withOverlays(e.live, plan.targets, numbers);
     runner.hotplug.setLiveXml(e.live.toXML());
   }
   const persistent = e.config !== undefined;

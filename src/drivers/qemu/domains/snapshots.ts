@@ -231,16 +231,17 @@ async function takeExternal(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   if (!reuse) await createOverlays(targets, signal);
+  let numbers: Map<string, number> | undefined;
   if (isActive(e) && e.live) {
     try {
-      await e.runner!.snapshot.external(targets, signal);
+      numbers = await e.runner!.snapshot.external(targets, signal);
     } catch (err) {
       // the caller's own files (REUSE_EXT) stay
       if (!reuse) removeOverlays(targets.map((t) => t.overlay));
       throw err;
     }
   }
-  adoptOverlays(side, e, targets);
+  adoptOverlays(side, e, targets, numbers);
 }
 
 /** The QMP block nodes of the disks a snapshot takes internally. */

@@ -16,6 +16,7 @@
  */
 import { VirError } from '../../../errors.js';
 import type { QmpClient, QmpEvent } from '../qmp/index.js';
+import { nextNodeNumber } from './node-numbers.js';
 import { blockCommit, blockJobsRunning, type CommitRequest } from './runner-block-commit.js';
 import type { RunnerCore } from './runner-core.js';
 
@@ -107,15 +108,22 @@ export class RunnerSnapshot {
    * Puts each disk (by device id) on its new overlay: the overlays opened
    * (`blockdev-add`, no backing yet), then one `transaction` of
    * `blockdev-snapshot`s, so all disks switch or none. What was added is
-   * removed again on failure.
+   * removed again on failure. The overlays' nodes are numbered as libvirt
+   * numbers a new image, after every `libvirt-N-*` node QEMU has; the number
+   * of each disk's overlay (by device id) is returned.
    */
-  external(disks: ReadonlyArray<{ alias: string; overlay: string }>, signal?: AbortSignal): Promise<void> {
+  external(
+    disks: ReadonlyArray<{ alias: string; overlay: string }>,
+    signal?: AbortSignal,
+  ): Promise<Map<string, number>> {
     const core = this.core;
     return core.job(
       'snapshot external',
       async () => {
         const qmp = core.requireMonitor();
         const nodes = await nodesOf(qmp);
+        let next = await nextNodeNumber(qmp);
+        const numbers = new Map<string, number>();
         const added: string[] = [];
         try {
           const actions: Array<{ type: string; data: Record<string, unknown> }> = [];
@@ -123,8 +131,8 @@ export class RunnerSnapshot {
             const top = nodes.get(d.alias);
             if (!top)
               throw new VirError('OPERATION_FAILED', 'qemu', `QEMU shows no block node for ${d.alias}`);
-            jobCounter++;
-            const base = `vksnap${jobCounter}`;
+            numbers.set(d.alias, next);
+            const base = `libvirt-${next++}`;
             await qmp.execute(
               'blockdev-add',
               {
@@ -146,6 +154,7 @@ export class RunnerSnapshot {
             actions.push({ type: 'blockdev-snapshot', data: { node: top, overlay: `${base}-format` } });
           }
           await qmp.execute('transaction', { actions }, signal ? { signal } : {});
+          return numbers;
         } catch (err) {
           for (const node of added) await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => {});
           throw err instanceof VirError

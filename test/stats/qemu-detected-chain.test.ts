@@ -1,0 +1,216 @@
+/**
+ * A backing chain known only from the image headers (a qcow2 over a qcow2
+ * over a qcow2, the definition naming the top only) against libvirt 9.0's
+ * QEMU driver: the same guest — beside it a raw disk, a qcow2 whose chain
+ * the definition gives, an empty cdrom — run by a private libvirtd
+ * (through python3-libvirt) and by virtkit. At start, after an external
+ * disk-only snapshot of the header-only disk and after deleting it again
+ * (a block commit), each disk's chain in the live XML (every layer's
+ * source, format, type and `index`, the empty terminator) and the block
+ * statistics with backing records (names, paths, `backingIndex`) must be
+ * libvirt's. The live XML's chain also survives a re-attach (the status
+ * file), and the persistent definition gains nothing.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Connection, connect } from '../../src/index.js';
+import { parseXml } from '../../src/xml/index.js';
+import type { XmlElement } from '../../src/xml/tree.js';
+import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
+import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from '../drivers/remote/libvirtd.js';
+
+const QEMU = '/usr/bin/qemu-system-x86_64';
+const QEMU_DRIVER = (() => {
+  try {
+    return readdirSync('/usr/lib').some((d) =>
+      existsSync(join('/usr/lib', d, 'libvirt/connection-driver/libvirt_driver_qemu.so')),
+    );
+  } catch {
+    return false;
+  }
+})();
+const READY = Boolean(LIBVIRTD && PYTHON_LIBVIRT && QEMU_DRIVER && existsSync(QEMU));
+const SKIP = READY
+  ? ''
+  : ' (skipped: needs libvirtd with its QEMU driver, qemu-system-x86_64, python3-libvirt)';
+
+function guestXml(name: string, dir: string): string {
+  return `<domain type='qemu'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os><devices><emulator>${QEMU}</emulator>
+  <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${dir}/raw.img'/><target dev='vda' bus='virtio'/></disk>
+  <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${dir}/top.qcow2'/><target dev='vdb' bus='virtio'/></disk>
+  <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${dir}/top2.qcow2'/><backingStore type='file'><format type='qcow2'/><source file='${dir}/base.qcow2'/><backingStore/></backingStore><target dev='vdc' bus='virtio'/></disk>
+  <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>
+  </devices></domain>`;
+}
+
+const snapshotXml = (dir: string) =>
+  `<domainsnapshot><name>s1</name><disks><disk name='vda' snapshot='no'/><disk name='vdb' snapshot='external'><source file='${dir}/snap.qcow2'/></disk><disk name='vdc' snapshot='no'/></disks></domainsnapshot>`;
+
+function images(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o777);
+  const qcow2 = (file: string, backing?: string) =>
+    execFileSync('qemu-img', [
+      'create',
+      '-q',
+      '-f',
+      'qcow2',
+      ...(backing ? ['-b', join(dir, backing), '-F', 'qcow2'] : []),
+      join(dir, file),
+      ...(backing ? [] : ['48M']),
+    ]);
+  execFileSync('qemu-img', ['create', '-q', '-f', 'raw', join(dir, 'raw.img'), '4M']);
+  qcow2('base.qcow2');
+  qcow2('mid.qcow2', 'base.qcow2');
+  qcow2('top.qcow2', 'mid.qcow2');
+  qcow2('top2.qcow2', 'base.qcow2');
+  for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o666);
+}
+
+const kids = (el: XmlElement, name: string) =>
+  el.children.filter((c): c is XmlElement => c.type === 'element' && c.name === name);
+const attr = (el: XmlElement | undefined, name: string) => el?.attrs.find((a) => a.name === name)?.value;
+
+/** Each disk's chain as lines: the top's source and index, then each `<backingStore>`'s type, index, format, source. */
+function chains(xml: string, dir: string): Record<string, string[]> {
+  const root = parseXml(xml);
+  const out: Record<string, string[]> = {};
+  const devices = kids(root, 'devices')[0]!;
+  for (const d of kids(devices, 'disk')) {
+    const target = attr(kids(d, 'target')[0], 'dev')!;
+    const src = kids(d, 'source')[0];
+    const file = (s: XmlElement | undefined) => (attr(s, 'file') ?? attr(s, 'dev') ?? '').replace(dir, 'DIR');
+    const lines = [`top ${file(src)} index=${attr(src, 'index') ?? '-'}`];
+    for (let bs = kids(d, 'backingStore')[0]; bs; bs = kids(bs, 'backingStore')[0]) {
+      if (kids(bs, 'source').length === 0) {
+        lines.push(
+          `end attrs=${bs.attrs.length} children=${bs.children.filter((c) => c.type === 'element').length}`,
+        );
+        break;
+      }
+      lines.push(
+        `backing type=${attr(bs, 'type')} index=${attr(bs, 'index') ?? '-'} format=${attr(kids(bs, 'format')[0], 'type')} ${file(kids(bs, 'source')[0])} source-index=${attr(kids(bs, 'source')[0], 'index') ?? '-'}`,
+      );
+    }
+    out[target] = lines;
+  }
+  return out;
+}
+
+/** The block records' names, paths (in `dir`) and indexes: what says which image is which. */
+function records(stats: Record<string, unknown>, dir: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(stats))
+    if (/^block\.(count|\d+\.(name|path|backingIndex))$/.test(k))
+      out[k] = typeof v === 'string' ? v.replace(dir, 'DIR') : v;
+  return out;
+}
+
+interface Views {
+  started: { xml: string; stats: Record<string, unknown> };
+  snapped: { xml: string; stats: Record<string, unknown> };
+  deleted: { xml: string; stats: Record<string, unknown> };
+  inactive: string;
+}
+
+describe.skipIf(!READY)(
+  `QEMU driver: a backing chain found in the image headers vs libvirt's QEMU driver${SKIP}`,
+  () => {
+    let daemon: Daemon;
+    let theirs: Views;
+    let root: string;
+    let conn: Connection | undefined;
+
+    beforeAll(async () => {
+      daemon = await startLibvirtd();
+      chmodSync(daemon.dir, 0o755);
+      root = daemon.dir;
+      images(join(root, 'lv'));
+      images(join(root, 'vk'));
+      const out = execFileSync(
+        '/usr/bin/python3',
+        [
+          '-c',
+          `import sys, json, libvirt
+libvirt.registerErrorHandler(lambda *a: None, None)
+c = libvirt.open(sys.argv[1]); dom = c.defineXML(sys.argv[2]); dom.create()
+def view():
+    stats = c.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_BLOCK, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING)[0][1]
+    return {'xml': dom.XMLDesc(0), 'stats': stats}
+out = {'started': view()}
+snap = dom.snapshotCreateXML(sys.argv[3], libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY)
+out['snapped'] = view()
+snap.delete(0)
+out['deleted'] = view()
+out['inactive'] = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+dom.destroy(); dom.undefine()
+print(json.dumps(out))`,
+          `qemu+unix:///session?socket=${daemon.socket}`,
+          guestXml('lvchain', join(root, 'lv')),
+          snapshotXml(join(root, 'lv')),
+        ],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+      theirs = JSON.parse(out) as Views;
+    }, 180_000);
+
+    afterAll(async () => {
+      for (const d of (await conn?.listDomains({ active: true })) ?? []) await d.destroy().catch(() => {});
+      await conn?.close();
+      for (const pid of qemuProcessesMentioning(join(root, 'vk'))) process.kill(pid, 'SIGKILL');
+      await daemon?.stop();
+    });
+
+    it("libvirt's chains and indexes at start, after an external snapshot, after its delete, and over a re-attach", async () => {
+      const dir = join(root, 'vk');
+      const lvDir = join(root, 'lv');
+      const options = {
+        driverOptions: {
+          runDir: join(root, 'vk-run'),
+          stateDir: join(root, 'vk-state'),
+          configDir: join(root, 'vk-config'),
+          logDir: join(root, 'vk-log'),
+          cacheDir: join(root, 'vk-cache'),
+          emulators: [QEMU],
+        },
+      };
+      conn = await connect('qemu:///session', options);
+      let dom = await conn.defineDomain(guestXml('vkchain', dir));
+      await dom.start();
+      const view = async () => ({
+        xml: await dom.getXML(),
+        stats: (await dom.getStats({ groups: ['block'], backing: true })).params as Record<string, unknown>,
+      });
+      const same = (ours: { xml: string; stats: Record<string, unknown> }, lv: typeof ours, when: string) => {
+        expect(chains(ours.xml, dir), when).toEqual(chains(lv.xml, lvDir));
+        expect(records(ours.stats, dir), when).toEqual(records(lv.stats, lvDir));
+      };
+      const started = await view();
+      same(started, theirs.started, 'at start');
+      // the header-only disk's layers are numbered, and written where libvirt writes them
+      expect(chains(started.xml, dir).vdb).toHaveLength(4);
+      expect(started.stats['block.3.path']).toBe(join(dir, 'base.qcow2'));
+      expect(typeof started.stats['block.3.backingIndex']).toBe('number');
+
+      await dom.createSnapshot(snapshotXml(dir), { diskOnly: true });
+      same(await view(), theirs.snapped, 'after the external snapshot');
+
+      // the chain comes back from the status file when another connection takes the guest over
+      const before = await dom.getXML();
+      await conn.close();
+      conn = await connect('qemu:///session', options);
+      dom = await conn.lookupDomain('vkchain');
+      expect(chains(await dom.getXML(), dir)).toEqual(chains(before, dir));
+
+      await dom.deleteSnapshot('s1');
+      same(await view(), theirs.deleted, 'after the delete (block commit)');
+      // the persistent definition names what it named, as libvirt's
+      expect(chains(await dom.getXML({ inactive: true }), dir)).toEqual(chains(theirs.inactive, lvDir));
+      await dom.destroy();
+      await dom.undefine();
+    }, 180_000);
+  },
+);
