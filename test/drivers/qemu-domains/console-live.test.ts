@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import { isVirError } from '../../../src/errors.js';
 import { parseXml, type XmlElement } from '../../../src/xml/index.js';
+import { waitFor } from '../../wait-for.js';
 import {
   HAS_QEMU,
   QEMU_BINARY,
@@ -265,7 +266,7 @@ describe.skipIf(!HAS_QEMU)(`live guests: consoles, live XML, ports, CPU check${Q
     })();
     const dom = await conn.createDomain(xml('vk-reset'));
     await dom.reset();
-    for (let i = 0; i < 50 && !events.includes('reboot'); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => events.includes('reboot'), { what: 'reboot event', seen: () => `${events}` });
     expect(events).toEqual(['started/booted', 'reboot']);
     // Without an OS nothing answers the ACPI button.
     expect(await codeOf(dom.shutdown({ timeout: 300 }))).toBe('OPERATION_TIMEOUT');

@@ -15,6 +15,7 @@ import { type Connection, connect } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
 import { QmpClient } from '../../../src/drivers/qemu/qmp/index.js';
 import { VirError } from '../../../src/errors.js';
+import { waitFor } from '../../wait-for.js';
 import {
   HAS_QEMU,
   QEMU_BINARY,
@@ -296,9 +297,7 @@ describe.skipIf(SKIP !== '')(`hotplug on a running QEMU guest${SKIP ? ` (skipped
     // the monitor closed under the command (OPERATION_FAILED), or the exit was seen first
     expect((await attach).code).toMatch(/^(OPERATION_FAILED|OPERATION_INVALID)$/);
     expect(await d.getXML({ inactive: true })).toBe(before);
-    const end = Date.now() + 10_000;
-    while ((await d.getState()).state !== 'shutoff' && Date.now() < end)
-      await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await d.getState()).state === 'shutoff', { what: 'shutoff after the kill' });
     expect((await d.getState()).state).toBe('shutoff');
     expect(await d.getXML()).toBe(before);
   }, 30_000);

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
+import { waitFor } from '../../wait-for.js';
 import {
   HAS_QEMU,
   QEMU_BINARY,
@@ -84,7 +85,10 @@ describe.skipIf(!HAS_QEMU || SKIP !== '')(
         await dom2.destroy();
         // gone with the stop itself (given back as the stop is handled), before anything looks at
         // the network again: a listing would also drop a port whose owner no longer runs
-        for (let i = 0; i < 200 && portFiles().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+        await waitFor(() => portFiles().length === 0, {
+          what: 'removal of the port files',
+          seen: () => `${portFiles()}`,
+        });
         expect(portFiles()).toEqual([]);
         expect(await net2.listPorts()).toEqual([]);
         await net2.destroy();

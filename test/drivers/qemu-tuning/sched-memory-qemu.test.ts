@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import type { AnyDomainEvent } from '../../../src/driver.js';
 import { cgroupHost } from '../../../src/drivers/qemu/lifecycle/cgroup.js';
+import { waitFor } from '../../wait-for.js';
 import {
   HAS_QEMU,
   QEMU_BINARY,
@@ -231,7 +232,7 @@ describe.skipIf(WHY !== '')(`QEMU driver scheduler and memory parameters in cgro
 
     await dom.destroy();
     // the guest's groups go with it
-    for (let i = 0; i < 100 && existsSync(g.cpu); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => !existsSync(g.cpu), { what: `removal of ${g.cpu}` });
     expect(existsSync(g.cpu)).toBe(false);
     expect(existsSync(g.memory)).toBe(false);
     tunable.end();

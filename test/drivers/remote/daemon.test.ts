@@ -18,6 +18,7 @@ import { decVoid } from '../../../src/drivers/remote/xdr-reader.js';
 import { encVoid } from '../../../src/drivers/remote/xdr-writer.js';
 import { VirError } from '../../../src/errors.js';
 import { parseUri } from '../../../src/uri.js';
+import { waitFor } from '../../wait-for.js';
 import { type Daemon, LIBVIRTD, OPENSSL, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
 
 if (!LIBVIRTD)
@@ -531,7 +532,7 @@ describe.skipIf(!LIBVIRTD)('remote driver with a daemon that hangs or dies', () 
       // an event iterator does not wait forever on a dead daemon
       expect(await iterated).toBe('ended');
       // the driver tells whoever listens that it is gone, once
-      for (let i = 0; i < 100 && ended.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => ended.length > 0, { what: 'connection-ended notice' });
       expect(ended.map((e) => e.code)).toEqual(['RPC']);
       await driver.close();
       expect(ended).toHaveLength(1);

@@ -164,9 +164,10 @@ describe.skipIf(!ready)('migration between two libvirtds (remote driver)', () =>
   }
 
   it('aborts at the migration timeout as OPERATION_TIMEOUT, the guest running at the source', async () => {
-    const dom = await connA.createDomain(guestXml('mig-abort'));
-    // 300 ms: the destination's QEMU is still being prepared, the copy never starts
-    const err = await errorOf(dom.migrate(connB, { live: true, timeout: 300 }));
+    const dom = await connA.createDomain(guestXml('mig-abort', 512));
+    // 1 MiB/s: the copy lasts seconds however fast the host (an unthrottled 64 MiB guest could
+    // finish within 300 ms on a fast one), so the timeout always comes first
+    const err = await errorOf(dom.migrate(connB, { live: true, bandwidth: 1, timeout: 300 }));
     expect(err.code).toBe('OPERATION_TIMEOUT');
     expect(err.message).toMatch(/did not complete within 300 ms/);
     expect((await dom.getState()).state).toBe('running');
