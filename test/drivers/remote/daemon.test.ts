@@ -171,25 +171,35 @@ describe.skipIf(!LIBVIRTD).each(transports)('remote driver over %s to a real lib
     const ac = new AbortController();
     const events: DomainEvent[] = [];
     const name = `vk-events-${kind}`;
+    const canary = `vk-events-ready-${kind}`;
+    let registered = false;
+    let ended = false;
     const seen = (async () => {
       for await (const ev of conn.events({ signal: ac.signal })) {
+        if (ev.domain.name === canary) registered = true;
         if (ev.domain.name !== name) continue;
         events.push(ev);
         if (ev.event === 'undefined') break;
       }
+      ended = true;
     })();
-    // let the registration reach the daemon before acting
-    await new Promise((r) => setTimeout(r, 50));
+    // the registration has reached the daemon once an event of a canary's comes back (the
+    // daemon sends a connection's events in order): nothing of the guest's is sent before
+    await waitFor(
+      async () => {
+        if (!registered) await (await conn.defineDomain(domainXml(canary))).undefine();
+        return registered;
+      },
+      { what: 'event of the canary domain' },
+    );
     const dom = await conn.defineDomain(domainXml(name));
     await dom.start();
     await dom.suspend();
     await dom.resume();
     await dom.destroy();
     await dom.undefine();
-    await Promise.race([
-      seen,
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no events')), 5000)),
-    ]);
+    await waitFor(() => ended, { what: 'undefined event', seen: () => events.map((e) => e.event).join(' ') });
+    await seen;
     ac.abort();
     expect(events.map((e) => `${e.event}/${e.detail}`)).toEqual([
       'defined/added',
