@@ -1,9 +1,11 @@
 /**
- * The harness of the tests that boot a real Linux guest (the tiny Linux of
- * scripts/tiny-linux.ts) under the QEMU driver: whether the host can run
- * one, the connection on a test's own roots, the guest's serial console
- * as a transcript to wait on and type into, and the leftovers (consoles,
- * connections, QEMU processes, roots) taken down in afterAll.
+ * The harness of the tests that run real QEMU under the QEMU driver, most
+ * of them booting a real Linux guest (the tiny Linux of
+ * scripts/tiny-linux.ts): whether the host can run one, the connection on
+ * a test's own roots, the guest's serial console as a transcript to wait
+ * on and type into, and the leftovers (consoles, connections, QEMU
+ * processes, roots) taken down in afterAll ({@link leftoversAfterAll}) or
+ * after each test ({@link rootsEachTest}).
  *
  * Every wait polls a condition with a generous bound and fails with the
  * console transcript, so a slow host (TCG) is slower, never red.
@@ -11,11 +13,12 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach, beforeEach } from 'vitest';
 import { findKernel, hasBusybox, type Kernel, REPORT_END, type TinyLinux } from '../../scripts/tiny-linux.js';
 import { type Connection, connect } from '../../src/connection.js';
 import type { Domain } from '../../src/domain.js';
 import type { ConsoleStream } from '../../src/driver.js';
+import type { QemuDriverOptions } from '../../src/driver-options.js';
 import {
   HAS_QEMU,
   QEMU_BINARY,
@@ -102,8 +105,15 @@ export function tinyLinuxOs(tiny: TinyLinux): string {
   </os>`;
 }
 
-/** A qemu: connection whose roots (run, state, config, log) are all under `root`, no caps cache. */
-export function connectUnder(root: string, uri = 'qemu:///session'): Promise<Connection> {
+/**
+ * A qemu: connection whose roots (run, state, config, log) are all under
+ * `root`, no caps cache; `options` replace any of these (a deeper state root).
+ */
+export function connectUnder(
+  root: string,
+  uri = 'qemu:///session',
+  options: QemuDriverOptions = {},
+): Promise<Connection> {
   return connect(uri, {
     driverOptions: {
       cacheDir: null,
@@ -112,8 +122,37 @@ export function connectUnder(root: string, uri = 'qemu:///session'): Promise<Con
       configDir: join(root, 'config'),
       logDir: join(root, 'log'),
       emulators: [QEMU_BINARY],
+      ...options,
     },
   });
+}
+
+/**
+ * Closes each connection still open, its running guests destroyed first
+ * (then `beforeClose`: networks, pools); a failure is no reason to leave
+ * the others open, so the first one is thrown once all are done.
+ */
+export async function closeAll(
+  conns: Iterable<Connection>,
+  beforeClose?: (conn: Connection) => Promise<void>,
+): Promise<void> {
+  let first: unknown;
+  for (const c of conns) {
+    if (c.isClosed) continue;
+    try {
+      for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
+      await beforeClose?.(c);
+      await c.close();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+/** Kills (SIGKILL) the QEMU processes whose command line mentions `root`. */
+export function killQemuUnder(root: string): void {
+  for (const pid of qemuProcessesMentioning(root)) process.kill(pid, 'SIGKILL');
 }
 
 /** A guest's serial console as the text it has said so far, to wait on and type into. */
@@ -285,25 +324,79 @@ export class Leftovers {
   async clear(): Promise<void> {
     try {
       for (const s of this.#consoles) s.destroy();
-      for (const c of this.#conns) {
-        if (c.isClosed) continue;
-        for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-        await this.beforeClose?.(c);
-        await c.close();
-      }
+      await closeAll(this.#conns, this.beforeClose);
       for (const step of this.#afterClose) await step();
     } finally {
-      for (const r of this.#roots)
-        for (const pid of qemuProcessesMentioning(r.path)) process.kill(pid, 'SIGKILL');
+      for (const r of this.#roots) killQemuUnder(r.path);
       for (const step of this.#lastly) step();
       for (const r of this.#roots) r.remove();
     }
   }
 }
 
-/** {@link Leftovers} cleared in this file's (or describe block's) afterAll. */
-export function leftoversAfterAll(beforeClose?: (conn: Connection) => Promise<void>): Leftovers {
+/** {@link Leftovers} cleared in this file's (or describe block's) afterAll, within `ms`. */
+export function leftoversAfterAll(beforeClose?: (conn: Connection) => Promise<void>, ms = 30_000): Leftovers {
   const l = new Leftovers(beforeClose);
-  afterAll(() => l.clear(), 30_000);
+  afterAll(() => l.clear(), ms);
   return l;
+}
+
+/**
+ * Fresh roots for each test, and what the test opened taken down after it:
+ * its connections closed (running guests destroyed first), the QEMU
+ * processes under its roots killed; every test's roots removed after the file.
+ */
+export class EachTestRoots {
+  #current: TestRoots | undefined;
+  readonly #all: TestRoots[] = [];
+  readonly #conns: Connection[] = [];
+
+  constructor(private readonly prefix: string) {}
+
+  /** This test's roots. */
+  get roots(): TestRoots {
+    if (!this.#current) throw new Error('no roots outside a test (rootsEachTest makes them in beforeEach)');
+    return this.#current;
+  }
+
+  /** The folder of this test's roots. */
+  get path(): string {
+    return this.roots.path;
+  }
+
+  /** {@link connectUnder} this test's roots, closed after the test. */
+  async connect(uri?: string, options?: QemuDriverOptions): Promise<Connection> {
+    const c = await connectUnder(this.path, uri, options);
+    this.#conns.push(c);
+    return c;
+  }
+
+  /** beforeEach: new roots. */
+  fresh(): void {
+    this.#current = tempRoots(this.prefix);
+    this.#all.push(this.#current);
+  }
+
+  /** afterEach: the test's connections closed, its QEMU processes killed. */
+  async takeDown(): Promise<void> {
+    try {
+      await closeAll(this.#conns.splice(0));
+    } finally {
+      if (this.#current) killQemuUnder(this.#current.path);
+    }
+  }
+
+  /** afterAll: every test's roots removed. */
+  remove(): void {
+    for (const r of this.#all.splice(0)) r.remove();
+  }
+}
+
+/** {@link EachTestRoots} (in the temporary directory, named `prefix`...) on this file's hooks. */
+export function rootsEachTest(prefix: string): EachTestRoots {
+  const each = new EachTestRoots(prefix);
+  beforeEach(() => each.fresh());
+  afterEach(() => each.takeDown(), 30_000);
+  afterAll(() => each.remove());
+  return each;
 }

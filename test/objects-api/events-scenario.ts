@@ -5,6 +5,7 @@
  */
 import type { Connection } from '../../src/connection.js';
 import type { ObjectEvent } from '../../src/driver-objects.js';
+import { waitFor } from '../wait-for.js';
 
 const POOL = "<pool type='dir'><name>ev</name><target><path>/ev</path></target></pool>";
 const NET = "<network><name>evnet</name><bridge name='evbr0'/></network>";
@@ -18,7 +19,7 @@ export function eventName(e: ObjectEvent): string {
 
 /**
  * Runs the scenario; `pause` lets the events of a step arrive (a remote
- * daemon sends them after the reply), and at the end it waits up to 5 s for
+ * daemon sends them after the reply), and at the end it waits up to 20 s for
  * `expect` events in all, so a loaded machine does not cut the stream short.
  */
 export async function eventSteps(
@@ -51,8 +52,8 @@ export async function eventSteps(
     await op();
     await pause();
   }
-  const deadline = Date.now() + 5000;
-  while (seen.length < expect && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  // short of them, the caller's comparison says which are missing
+  await waitFor(() => seen.length >= expect, { what: `${expect} events` }).catch(() => {});
   for (const s of streams) s.end();
   await Promise.all(pumps);
   return seen;

@@ -8,18 +8,13 @@
 import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../../src/connection.js';
 import { isVirError } from '../../../src/errors.js';
 import { parseXml, type XmlElement } from '../../../src/xml/index.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { waitFor } from '../../wait-for.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE } from '../qemu-lifecycle/helpers.js';
+import { rootsEachTest } from '../real-guest.js';
 
 const KVM_OK = (() => {
   try {
@@ -30,43 +25,10 @@ const KVM_OK = (() => {
   }
 })();
 
-let roots: TestRoots;
-const conns: Connection[] = [];
-const allRoots: TestRoots[] = [];
-
-beforeEach(() => {
-  roots = tempRoots('vk-live-');
-  allRoots.push(roots);
-});
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    if (!c.isClosed) {
-      for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-      await c.close();
-    }
-  }
-  for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => {
-  for (const r of allRoots) r.remove();
-});
-
-async function open(stateDir = join(roots.path, 'state')): Promise<Connection> {
-  const c = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir,
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(c);
-  return c;
-}
+const each = rootsEachTest('vk-live-');
+/** A connection on this test's roots; `stateDir` a state root elsewhere. */
+const open = (stateDir?: string): Promise<Connection> =>
+  each.connect(undefined, stateDir === undefined ? {} : { stateDir });
 
 let n = 0;
 function xml(
@@ -191,7 +153,7 @@ describe.skipIf(!HAS_QEMU)(`live guests: consoles, live XML, ports, CPU check${Q
 
   it('a console on a unix socket QEMU listens on carries bytes both ways', async () => {
     const conn = await open();
-    const sock = join(roots.path, 'serial.sock');
+    const sock = join(each.path, 'serial.sock');
     const dom = await conn.createDomain(
       xml('vk-console-unix', {
         os: "<bios useserial='yes'/>",
@@ -265,7 +227,7 @@ describe.skipIf(!HAS_QEMU)(`live guests: consoles, live XML, ports, CPU check${Q
     })();
     const dom = await conn.createDomain(xml('vk-reset'));
     await dom.reset();
-    for (let i = 0; i < 50 && !events.includes('reboot'); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => events.includes('reboot'), { what: 'reboot event', seen: () => `${events}` });
     expect(events).toEqual(['started/booted', 'reboot']);
     // Without an OS nothing answers the ACPI button.
     expect(await codeOf(dom.shutdown({ timeout: 300 }))).toBe('OPERATION_TIMEOUT');
@@ -274,7 +236,7 @@ describe.skipIf(!HAS_QEMU)(`live guests: consoles, live XML, ports, CPU check${Q
 
   it('the run directory is domain-<id>-<20 characters of the name>, so a deep state root still fits the socket', async () => {
     // 30 more characters than usual: a domain-<uuid> directory would not fit a unix socket address.
-    const stateDir = join(roots.path, 'state-of-a-very-deep-home-directory');
+    const stateDir = join(each.path, 'state-of-a-very-deep-home-directory');
     const conn = await open(stateDir);
     const name = 'vk-a-rather-long-guest-name-for-paths';
     const dom = await conn.createDomain(xml(name), { paused: true });

@@ -17,6 +17,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildTinyLinux, type TinyLinux } from '../../../scripts/tiny-linux.js';
 import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
+import { waitFor } from '../../wait-for.js';
 import { QEMU_BINARY, type TestRoots } from '../qemu-lifecycle/helpers.js';
 import {
   bootToReport,
@@ -64,10 +65,14 @@ async function guestNics(): Promise<string[]> {
   return (await guest.ask(['net'], 30_000, 3000)).net;
 }
 
+/** The guest's interfaces once `nic` is among them: it shows once the guest has probed it. */
 async function seenInGuest(nic: string): Promise<string[]> {
   let seen: string[] = [];
-  for (let i = 0; i < 15 && !seen.includes(nic); i++) seen = await guestNics();
-  return seen;
+  const asked = async () => {
+    seen = await guestNics();
+    return seen.includes(nic) && seen;
+  };
+  return await waitFor(asked, { what: `${nic} in the guest`, withinMs: 60_000, seen: () => `${seen}` });
 }
 
 /** The host interface the live XML names as the interface's tap. */

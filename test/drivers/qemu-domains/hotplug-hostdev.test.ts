@@ -48,6 +48,7 @@ import {
   type TestRoots,
   tempRoots,
 } from '../qemu-lifecycle/helpers.js';
+import { connectUnder } from '../real-guest.js';
 
 /** What `device_add` itself takes (qdev_device_add), not properties of the device's class. */
 const DEVICE_ADD_OWN = new Set(['driver', 'id', 'bus']);
@@ -218,17 +219,9 @@ describe.skipIf(SKIP !== '')(
       // a copy of sysfs: one SCSI LUN whose generic device is /dev/null
       const sys = join(roots.path, 'sys');
       mkdirSync(join(sys, 'bus/scsi/devices/7:0:0:0/scsi_generic/null'), { recursive: true });
-      conn = await connect('qemu:///session', {
-        driverOptions: {
-          cacheDir: null,
-          runDir: join(roots.path, 'rundir'),
-          stateDir: join(roots.path, 'state'),
-          configDir: join(roots.path, 'config'),
-          logDir: join(roots.path, 'log'),
-          emulators: [QEMU_BINARY],
-          sysRoot: sys,
-          vhostVsock: join(roots.path, 'no-vhost-vsock'),
-        },
+      conn = await connectUnder(roots.path, undefined, {
+        sysRoot: sys,
+        vhostVsock: join(roots.path, 'no-vhost-vsock'),
       });
       const extra = join(roots.path, 'x.qmp');
       dom = await conn.defineDomain(guestXml('vk-hotplug-hostdev', extra));
@@ -488,16 +481,7 @@ describe.skipIf(SKIP !== '')(
       `a host SCSI LUN plugs as scsi-generic on its /dev/sgN${SG_LUN ? '' : ' (skipped: this host has no SCSI device with a generic device)'}`,
       async () => {
         const [h, b, t, u] = (SG_LUN as string).split(':');
-        const c2 = await connect('qemu:///session', {
-          driverOptions: {
-            cacheDir: null,
-            runDir: join(roots.path, 'rundir'),
-            stateDir: join(roots.path, 'state'),
-            configDir: join(roots.path, 'config'),
-            logDir: join(roots.path, 'log'),
-            emulators: [QEMU_BINARY],
-          },
-        });
+        const c2 = await connectUnder(roots.path);
         try {
           const d = await c2.lookupDomain({ name: 'vk-hotplug-hostdev' });
           await d.attachDevice(
@@ -514,16 +498,7 @@ describe.skipIf(SKIP !== '')(
     it.skipIf(!VHOST_VSOCK)(
       `a vsock with an automatic CID plugs as vsock0 with a CID of 3 or more${VHOST_VSOCK ? '' : ' (skipped: this host has no usable /dev/vhost-vsock)'}`,
       async () => {
-        const c2 = await connect('qemu:///session', {
-          driverOptions: {
-            cacheDir: null,
-            runDir: join(roots.path, 'rundir'),
-            stateDir: join(roots.path, 'state'),
-            configDir: join(roots.path, 'config'),
-            logDir: join(roots.path, 'log'),
-            emulators: [QEMU_BINARY],
-          },
-        });
+        const c2 = await connectUnder(roots.path);
         try {
           const d = await c2.lookupDomain({ name: 'vk-hotplug-hostdev' });
           await d.attachDevice("<vsock model='virtio'><cid auto='yes'/></vsock>", { live: true });

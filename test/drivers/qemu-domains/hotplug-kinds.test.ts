@@ -13,17 +13,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
 import { QmpClient } from '../../../src/drivers/qemu/qmp/index.js';
 import { VirError } from '../../../src/errors.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { HAS_QEMU, QEMU_BINARY, type TestRoots } from '../qemu-lifecycle/helpers.js';
+import { leftoversAfterAll } from '../real-guest.js';
 
 const SKIP = !HAS_QEMU ? `${QEMU_BINARY} not installed` : '';
 
@@ -80,6 +75,8 @@ async function codeOf(p: Promise<unknown>): Promise<{ code: string; field?: stri
   throw new Error('expected a VirError');
 }
 
+const leftovers = leftoversAfterAll();
+
 describe.skipIf(SKIP !== '')(`hotplug of more device kinds${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
   let dom: Domain;
   let qmp: QmpClient;
@@ -88,35 +85,17 @@ describe.skipIf(SKIP !== '')(`hotplug of more device kinds${SKIP ? ` (skipped: $
   const chardevs = async () => qmp.execute<Array<{ label: string; filename: string }>>('query-chardev');
 
   beforeAll(async () => {
-    roots = tempRoots('vk-hpk-');
-    conn = await connect('qemu:///session', {
-      driverOptions: {
-        cacheDir: null,
-        runDir: join(roots.path, 'rundir'),
-        stateDir: join(roots.path, 'state'),
-        configDir: join(roots.path, 'config'),
-        logDir: join(roots.path, 'log'),
-        emulators: [QEMU_BINARY],
-      },
-    });
+    roots = leftovers.roots('vk-hpk-');
+    conn = await leftovers.connect(roots.path);
     const extra = join(roots.path, 'x.qmp');
     dom = await conn.defineDomain(guestXml('vk-hotplug2-kinds', extra));
     await dom.start();
     qmp = await QmpClient.connect(extra);
   }, 60_000);
 
-  afterAll(async () => {
-    try {
-      qmp?.close();
-      if (conn && !conn.isClosed) {
-        for (const d of await conn.listDomains({ active: true })) await d.destroy().catch(() => {});
-        await conn.close();
-      }
-    } finally {
-      for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-      roots.remove();
-    }
-  }, 30_000);
+  // before the guests go with the file's leftovers
+
+  afterAll(() => qmp?.close());
 
   it('an RNG attached live and config is a virtio-rng PCI device on its backend object, alias in the live XML only', async () => {
     await dom.attachDevice("<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>", {

@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildTinyLinux, type TinyLinux } from '../../../scripts/tiny-linux.js';
 import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
+import { waitFor } from '../../wait-for.js';
 import { QEMU_BINARY, type TestRoots } from '../qemu-lifecycle/helpers.js';
 import {
   bootToReport,
@@ -40,8 +41,20 @@ let tiny: TinyLinux;
 let guest: GuestConsole;
 
 /** Types a line on the console and returns the guest's answer: block devices, interfaces, carriers. */
-function ask(): Promise<Record<'block' | 'net' | 'hwrng' | 'vport' | 'carrier', string[]>> {
+function ask(): Promise<Answer> {
   return guest.ask(['block', 'net', 'hwrng', 'vport', 'carrier']);
+}
+
+type Answer = Record<'block' | 'net' | 'hwrng' | 'vport' | 'carrier', string[]>;
+
+/** Asks until `done` holds of the answer: a plugged device shows once the guest has probed it. */
+async function askUntil(done: (a: Answer) => boolean, what: string): Promise<Answer> {
+  let last: Answer | undefined;
+  const asked = async () => {
+    last = await ask();
+    return done(last) && last;
+  };
+  return await waitFor(asked, { what, withinMs: 60_000, seen: () => JSON.stringify(last) });
 }
 
 describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
@@ -80,8 +93,7 @@ describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: $
     await dom.attachDevice(
       `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${img}'/><target dev='vdb' bus='virtio'/></disk>`,
     );
-    let seen: string[] = [];
-    for (let i = 0; i < 10 && !seen.includes('vda'); i++) seen = (await ask()).block;
+    const seen = (await askUntil((a) => a.block.includes('vda'), 'vda in the guest')).block;
     expect(seen).toContain('vda');
     const t0 = Date.now();
     await dom.detachDevice("<disk type='file' device='disk'><target dev='vdb'/></disk>");
@@ -95,10 +107,8 @@ describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: $
     await dom.attachDevice(
       "<interface type='user'><mac address='52:54:00:0b:0b:01'/><model type='virtio'/></interface>",
     );
-    let seen = await ask();
     // the guest brings the new interface up on the next line it reads: its carrier shows then
-    for (let i = 0; i < 10 && (!seen.net.includes('eth0') || seen.carrier.length === 0); i++)
-      seen = await ask();
+    const seen = await askUntil((a) => a.net.includes('eth0') && a.carrier.length > 0, 'eth0 with a carrier');
     expect(seen.net).toContain('eth0');
     expect(seen.carrier).toEqual(['1']);
     await dom.updateDevice(
@@ -117,8 +127,7 @@ describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: $
   it("an RNG attached live is a hardware RNG in the guest; its detach completes on the guest's release", async () => {
     expect((await ask()).hwrng).toEqual([]);
     await dom.attachDevice("<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>");
-    let seen: string[] = [];
-    for (let i = 0; i < 10 && seen.length === 0; i++) seen = (await ask()).hwrng;
+    const seen = (await askUntil((a) => a.hwrng.length > 0, 'a hardware RNG in the guest')).hwrng;
     expect(seen.join(' ')).toMatch(/virtio_rng/);
     const t0 = Date.now();
     await dom.detachDevice("<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>");
@@ -132,8 +141,8 @@ describe.skipIf(SKIP !== '')(`hotplug inside a Linux guest${SKIP ? ` (skipped: $
     const sock = join(roots.path, 'vk-hotplug2-port.sock');
     const chan = `<channel type='unix'><source mode='bind' path='${sock}'/><target type='virtio' name='org.virtkit.hot.0'/></channel>`;
     await dom.attachDevice(chan);
-    let seen: string[] = [];
-    for (let i = 0; i < 10 && !seen.includes('org.virtkit.hot.0'); i++) seen = (await ask()).vport;
+    const seen = (await askUntil((a) => a.vport.includes('org.virtkit.hot.0'), 'the port in the guest'))
+      .vport;
     expect(seen).toContain('org.virtkit.hot.0');
     await dom.detachDevice(chan);
     expect(await dom.getXML()).not.toContain('org.virtkit.hot.0');

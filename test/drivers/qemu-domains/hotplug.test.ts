@@ -11,17 +11,13 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
 import { QmpClient } from '../../../src/drivers/qemu/qmp/index.js';
 import { VirError } from '../../../src/errors.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { waitFor } from '../../wait-for.js';
+import { HAS_QEMU, QEMU_BINARY, qemuProcessesMentioning, type TestRoots } from '../qemu-lifecycle/helpers.js';
+import { leftoversAfterAll } from '../real-guest.js';
 
 const HAS_QEMU_IMG = (() => {
   try {
@@ -91,40 +87,24 @@ async function codeOf(p: Promise<unknown>): Promise<{ code: string; field?: stri
   throw new Error('expected a VirError');
 }
 
+const leftovers = leftoversAfterAll();
+
 describe.skipIf(SKIP !== '')(`hotplug on a running QEMU guest${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
   let dom: Domain;
   let qmp: QmpClient;
 
   beforeAll(async () => {
-    roots = tempRoots('vk-hp-');
-    conn = await connect('qemu:///session', {
-      driverOptions: {
-        cacheDir: null,
-        runDir: join(roots.path, 'rundir'),
-        stateDir: join(roots.path, 'state'),
-        configDir: join(roots.path, 'config'),
-        logDir: join(roots.path, 'log'),
-        emulators: [QEMU_BINARY],
-      },
-    });
+    roots = leftovers.roots('vk-hp-');
+    conn = await leftovers.connect(roots.path);
     const extra = join(roots.path, 'x.qmp');
     dom = await conn.defineDomain(hotplugGuestXml('vk-hp', extra));
     await dom.start();
     qmp = await QmpClient.connect(extra);
   }, 60_000);
 
-  afterAll(async () => {
-    try {
-      qmp?.close();
-      if (conn && !conn.isClosed) {
-        for (const d of await conn.listDomains({ active: true })) await d.destroy().catch(() => {});
-        await conn.close();
-      }
-    } finally {
-      for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-      roots.remove();
-    }
-  }, 30_000);
+  // before the guests go with the file's leftovers
+
+  afterAll(() => qmp?.close());
 
   it('a virtio disk attached live and config is in QEMU (query-block, query-pci) and in both definitions', async () => {
     const path = image('vdb.qcow2');
@@ -296,9 +276,7 @@ describe.skipIf(SKIP !== '')(`hotplug on a running QEMU guest${SKIP ? ` (skipped
     // the monitor closed under the command (OPERATION_FAILED), or the exit was seen first
     expect((await attach).code).toMatch(/^(OPERATION_FAILED|OPERATION_INVALID)$/);
     expect(await d.getXML({ inactive: true })).toBe(before);
-    const end = Date.now() + 10_000;
-    while ((await d.getState()).state !== 'shutoff' && Date.now() < end)
-      await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await d.getState()).state === 'shutoff', { what: 'shutoff after the kill' });
     expect((await d.getState()).state).toBe('shutoff');
     expect(await d.getXML()).toBe(before);
   }, 30_000);

@@ -17,6 +17,7 @@ import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
 import type { AnyDomainEvent } from '../../../src/driver.js';
 import { findVirtiofsd } from '../../../src/drivers/qemu/lifecycle/virtiofsd.js';
+import { waitFor } from '../../wait-for.js';
 import { QEMU_BINARY, qemuProcessesMentioning, type TestRoots } from '../qemu-lifecycle/helpers.js';
 import {
   bootToReport,
@@ -184,8 +185,10 @@ describe.skipIf(SKIP !== '')(`a Linux guest boots (${ACCEL})${SKIP ? ` (skipped:
       reason: 'shutdown',
     });
     expect(guest.text).toContain('VK power-button');
-    for (let i = 0; i < 50 && !events.includes('stopped/shutdown'); i++)
-      await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => events.includes('stopped/shutdown'), {
+      what: 'stopped/shutdown event',
+      seen: () => `${events}`,
+    });
     expect(events).toContain('started/booted');
     expect(events).toContain('stopped/shutdown');
     expect(qemuProcessesMentioning(roots.path)).toEqual([]);

@@ -31,18 +31,13 @@ import {
   REPORT_END,
   type TinyLinux,
 } from '../../../scripts/tiny-linux.js';
-import { type Connection, connect } from '../../../src/connection.js';
+import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
 import type { AnyDomainEvent, ConsoleStream } from '../../../src/driver.js';
 import { VirError } from '../../../src/errors.js';
 import type { EventStream } from '../../../src/event-stream.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { HAS_QEMU, QEMU_BINARY, type TestRoots } from '../qemu-lifecycle/helpers.js';
+import { leftoversAfterAll } from '../real-guest.js';
 
 const KERNEL = findKernel();
 /** KVM only when it gives the guest the CPU asked for (a nested /dev/kvm may miss CPUID bits). */
@@ -157,23 +152,16 @@ async function qemuMemoryDevices(): Promise<Map<string, { size: number; addr?: n
 const withRequested = (dev: string, kib: number) =>
   dev.replace(/<requested unit='(\w+)'>\d+<\/requested>/, `<requested unit='KiB'>${kib}</requested>`);
 
+const leftovers = leftoversAfterAll();
+
 describe.skipIf(SKIP !== '')(
   `memory devices inside a Linux guest${SKIP ? ` (skipped: ${SKIP})` : ''}`,
   () => {
     beforeAll(async () => {
-      roots = tempRoots('vk-memd-');
+      roots = leftovers.roots('vk-memd-');
       if (!KERNEL) throw new Error('unreachable: no kernel');
       tiny = buildTinyLinux(KERNEL, { shell: true, cacheDir: join(roots.path, 'cache') });
-      conn = await connect('qemu:///session', {
-        driverOptions: {
-          cacheDir: null,
-          runDir: join(roots.path, 'rundir'),
-          stateDir: join(roots.path, 'state'),
-          configDir: join(roots.path, 'config'),
-          logDir: join(roots.path, 'log'),
-          emulators: [QEMU_BINARY],
-        },
-      });
+      conn = await leftovers.connect(roots.path);
       const ports = [1, 2, 3]
         .map((i) => `<controller type='pci' index='${i}' model='pcie-root-port'/>`)
         .join('');
@@ -217,18 +205,9 @@ describe.skipIf(SKIP !== '')(
       await until(() => transcript.includes(REPORT_END), 'boot report', BOOT_MS);
     }, BOOT_MS + 30_000);
 
-    afterAll(async () => {
-      try {
-        consoleStream?.destroy();
-        if (conn && !conn.isClosed) {
-          for (const d of await conn.listDomains({ active: true })) await d.destroy().catch(() => {});
-          await conn.close();
-        }
-      } finally {
-        for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-        roots.remove();
-      }
-    }, 30_000);
+    // before the guests go with the file's leftovers
+
+    afterAll(() => consoleStream?.destroy());
 
     it('from the start the live XML has the virtio-mem device’s <current>, the size QEMU reports', async () => {
       const qemu = (await qemuMemoryDevices()).get('virtiomem0');

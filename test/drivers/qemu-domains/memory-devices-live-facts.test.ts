@@ -12,52 +12,21 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE } from '../qemu-lifecycle/helpers.js';
+import { leftoversAfterAll } from '../real-guest.js';
 
 interface MemoryDeviceInfo {
   type: string;
   data: { id: string; addr?: number; slot?: number; size: number };
 }
 
-const roots = tempRoots('vk-memfacts-');
-const conns: Connection[] = [];
-
-afterAll(async () => {
-  try {
-    for (const c of conns) {
-      if (c.isClosed) continue;
-      for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-      await c.close();
-    }
-  } finally {
-    for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-    roots.remove();
-  }
-}, 60_000);
-
-async function open(): Promise<Connection> {
-  const c = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(c);
-  return c;
-}
+// 60 s: the guests of every test go at the end
+const leftovers = leftoversAfterAll(undefined, 60_000);
+const roots = leftovers.roots('vk-memfacts-');
+const open = (): Promise<Connection> => leftovers.connect(roots.path);
 
 /** QEMU's memory devices, by id, as its monitor reports them. */
 async function queryMemoryDevices(dom: Domain): Promise<Map<string, MemoryDeviceInfo['data']>> {

@@ -9,55 +9,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../../src/connection.js';
 import type { AnyDomainEvent } from '../../../src/domain-events.js';
 import type { EventStream } from '../../../src/event-stream.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE } from '../qemu-lifecycle/helpers.js';
+import { rootsEachTest } from '../real-guest.js';
 
-let roots: TestRoots;
-const conns: Connection[] = [];
-const allRoots: TestRoots[] = [];
-
-beforeEach(() => {
-  roots = tempRoots('vk-facts-');
-  allRoots.push(roots);
-});
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    if (c.isClosed) continue;
-    for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => {
-  for (const r of allRoots) r.remove();
-});
-
-async function open(): Promise<Connection> {
-  const c = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(c);
-  return c;
-}
+const each = rootsEachTest('vk-facts-');
+const open = (): Promise<Connection> => each.connect();
 
 /**
  * A boot sector (16-bit real mode) that writes 0x50 (BCD) to the RTC's year
@@ -98,7 +58,7 @@ async function next<T extends AnyDomainEvent>(events: EventStream<AnyDomainEvent
 
 describe.skipIf(!HAS_QEMU)(`a restarted process keeps what the status file knows${QEMU_NOTE}`, () => {
   it("RTC changes after a restart count from the clock's start adjustment, as before it", async () => {
-    const image = bootImage(join(roots.path, 'year.img'), SET_YEAR);
+    const image = bootImage(join(each.path, 'year.img'), SET_YEAR);
     const conn = await open();
     const dom = await conn.defineDomain(
       // SeaBIOS boots the IDE disk's sector
@@ -132,8 +92,8 @@ describe.skipIf(!HAS_QEMU)(`a restarted process keeps what the status file knows
   }, 120_000);
 
   it('a disk plugged before the restart keeps its nodes: an event on the first disk names the first disk', async () => {
-    const image = bootImage(join(roots.path, 'vda.img'));
-    const plugged = bootImage(join(roots.path, 'vdb.img'));
+    const image = bootImage(join(each.path, 'vda.img'));
+    const plugged = bootImage(join(each.path, 'vdb.img'));
     const conn = await open();
     // ACPI: the PCI bus takes hot-plugged devices
     const dom = await conn.createDomain(guestXml('vk-nodes', image, '<features><acpi/></features>'));

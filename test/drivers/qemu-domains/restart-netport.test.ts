@@ -5,57 +5,23 @@
  * libvirt releases every interface's port at stop). As root: an isolated
  * network with a bridge of its own, real QEMU (TCG).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../wait-for.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
+import { PORTS_SKIP, portsFixture } from '../qemu-network/ports-fixture.js';
 
-const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
 const BR = 'vk-evport1';
-const SKIP =
-  process.getuid?.() !== 0
-    ? ' (skipped: not root: the network makes a bridge)'
-    : !IP
-      ? ' (skipped: no ip command)'
-      : '';
-
-let roots: ReturnType<typeof tempRoots>;
-const open = (): Promise<Connection> =>
-  connect('qemu:///system', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-const portsDir = () => join(roots.path, 'rundir', 'networks', 'evport-iso', 'ports');
-const portFiles = () => (existsSync(portsDir()) ? readdirSync(portsDir()).sort() : []);
-
-beforeAll(() => {
-  roots = tempRoots('vk-evport-');
-});
-afterAll(() => {
-  for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-  if (IP && existsSync(`/sys/class/net/${BR}`)) execFileSync(IP, ['link', 'del', BR]);
-  roots.remove();
-});
+const SKIP = PORTS_SKIP;
+const fixture = portsFixture('vk-evport-', 'evport-iso', BR);
+const { open, portFiles } = fixture;
 
 describe.skipIf(!HAS_QEMU || SKIP !== '')(
   `a hot-plugged NIC's port across a restart${QEMU_NOTE}${SKIP}`,
   () => {
     it('the port a hot-plug took is released at stop by the process that re-attached the guest', async () => {
-      const image = join(roots.path, 'disk.img');
+      const image = join(fixture.path, 'disk.img');
       writeFileSync(image, Buffer.alloc(1 << 20));
       const mac = '52:54:00:e2:00:01';
       const conn1 = await open();
@@ -84,14 +50,17 @@ describe.skipIf(!HAS_QEMU || SKIP !== '')(
         await dom2.destroy();
         // gone with the stop itself (given back as the stop is handled), before anything looks at
         // the network again: a listing would also drop a port whose owner no longer runs
-        for (let i = 0; i < 200 && portFiles().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+        await waitFor(() => portFiles().length === 0, {
+          what: 'removal of the port files',
+          seen: () => `${portFiles()}`,
+        });
         expect(portFiles()).toEqual([]);
         expect(await net2.listPorts()).toEqual([]);
         await net2.destroy();
       } finally {
         await conn2.close();
       }
-      expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+      expect(qemuProcessesMentioning(fixture.path)).toEqual([]);
     }, 90_000);
   },
 );

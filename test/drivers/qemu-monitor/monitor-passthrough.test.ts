@@ -8,18 +8,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import type { AnyDomainEvent, QemuMonitorEvent } from '../../../src/driver.js';
 import { isVirError } from '../../../src/errors.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE } from '../qemu-lifecycle/helpers.js';
+import { rootsEachTest } from '../real-guest.js';
 
 const HAS_PNGTOPNM = (() => {
   try {
@@ -30,41 +24,8 @@ const HAS_PNGTOPNM = (() => {
   }
 })();
 
-let roots: TestRoots;
-const conns: Connection[] = [];
-const allRoots: TestRoots[] = [];
-
-beforeEach(() => {
-  roots = tempRoots('vk-qmp-');
-  allRoots.push(roots);
-});
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => {
-  for (const r of allRoots) r.remove();
-});
-
-async function open(): Promise<Connection> {
-  const c = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(c);
-  return c;
-}
+const each = rootsEachTest('vk-qmp-');
+const open = (): Promise<Connection> => each.connect();
 
 function xml(name: string, devices = ''): string {
   return `<domain type='qemu'>
@@ -116,7 +77,7 @@ describe.skipIf(!HAS_QEMU)(`qemuMonitorCommand${QEMU_NOTE}`, () => {
     await dom.qemuMonitorCommand({ execute: 'stop' });
     await expect.poll(() => dom.getState()).toEqual({ state: 'paused', reason: 'unknown' });
     await dom.qemuMonitorCommand({ execute: 'cont' });
-    const log = readFileSync(join(roots.path, 'log', 'qemu', 'vk-qmp-pass.log'), 'utf8');
+    const log = readFileSync(join(each.path, 'log', 'qemu', 'vk-qmp-pass.log'), 'utf8');
     expect(log.match(/Domain id=\d+ is tainted: custom-monitor/g)).toHaveLength(1);
   });
 
@@ -232,7 +193,7 @@ describe.skipIf(!HAS_QEMU)(`screenshot${QEMU_NOTE}`, () => {
       const shot = await dom.screenshot();
       expect(shot.mime).toBe('image/png');
       expect([...shot.data.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-      const file = join(roots.path, 'shot.ppm');
+      const file = join(each.path, 'shot.ppm');
       await dom.qemuMonitorCommand({ execute: 'screendump', arguments: { filename: file } });
       const decoded = execFileSync('pngtopnm', [], { input: shot.data });
       expect(decoded.subarray(0, 2).toString('latin1')).toBe('P6');
@@ -248,7 +209,7 @@ describe.skipIf(!HAS_QEMU)(`screenshot${QEMU_NOTE}`, () => {
       const conn = await open();
       const dom = await conn.createDomain(xml('vk-qmp-ppm', `<video><model type='cirrus'/></video>`));
       const { encodePng, parsePpm } = await import('../../../src/drivers/png-image.js');
-      const file = join(roots.path, 'shot.ppm');
+      const file = join(each.path, 'shot.ppm');
       await dom.qemuMonitorCommand('{"execute":"stop"}');
       await dom.qemuMonitorCommand({ execute: 'screendump', arguments: { filename: file } });
       const ppm = new Uint8Array(readFileSync(file));

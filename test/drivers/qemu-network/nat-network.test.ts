@@ -14,9 +14,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildTinyLinux, findKernel, hasBusybox, REPORT_END } from '../../../scripts/tiny-linux.js';
-import { type Connection, connect } from '../../../src/connection.js';
+import type { Connection } from '../../../src/connection.js';
 import { VirError } from '../../../src/errors.js';
+import { waitFor } from '../../wait-for.js';
 import { HAS_QEMU, QEMU_BINARY, type TestRoots, tempRoots } from '../qemu-lifecycle/helpers.js';
+import { connectUnder, GuestConsole } from '../real-guest.js';
 
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
 const NFT = ['/usr/sbin/nft', '/sbin/nft'].find((p) => existsSync(p));
@@ -91,16 +93,7 @@ async function refusal(p: Promise<unknown>): Promise<VirError> {
 describe.skipIf(SKIP !== '')(`virtual networks on qemu:///system${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
   beforeAll(async () => {
     roots = tempRoots('vk-qnet-');
-    conn = await connect('qemu:///system', {
-      driverOptions: {
-        cacheDir: null,
-        runDir: join(roots.path, 'rundir'),
-        stateDir: join(roots.path, 'state'),
-        configDir: join(roots.path, 'config'),
-        logDir: join(roots.path, 'log'),
-        emulators: [QEMU_BINARY],
-      },
-    });
+    conn = await connectUnder(roots.path, 'qemu:///system');
   });
 
   afterEach(async () => {
@@ -163,7 +156,10 @@ describe.skipIf(SKIP !== '')(`virtual networks on qemu:///system${SKIP ? ` (skip
     expect(existsSync(`/sys/class/net/${BR}`)).toBe(false);
     expect(ours()).toEqual({ links: [], dnsmasq: [], tables: [] });
     await net.setAutostart(false);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => events.includes('qnet-a:stopped'), {
+      what: 'stopped event',
+      seen: () => `${events}`,
+    });
     sub.return?.();
     await Promise.race([reader, new Promise((r) => setTimeout(r, 100))]);
     expect(events).toEqual(['qnet-a:defined', 'qnet-a:started', 'qnet-a:stopped']);
@@ -217,11 +213,7 @@ describe.skipIf(SKIP !== '')(`virtual networks on qemu:///system${SKIP ? ` (skip
   </devices>
 </domain>`);
       await dom.start({ paused: true });
-      let transcript = '';
-      const con = await dom.openConsole();
-      con.on('data', (c: Buffer | string) => {
-        transcript += c.toString();
-      });
+      const con = await GuestConsole.open(dom);
       // the live interface names its port and bridge, as libvirt's does
       const live = await dom.getXML();
       const ports = await net.listPorts();
@@ -231,9 +223,8 @@ describe.skipIf(SKIP !== '')(`virtual networks on qemu:///system${SKIP ? ` (skip
       expect(portXml).toContain(`<plug type='bridge' bridge='${BR}'`);
       expect(portXml).toContain(`<mac address='${mac}'/>`);
       await dom.resume();
-      const end = Date.now() + 150_000;
-      while (!transcript.includes(REPORT_END) && Date.now() < end)
-        await new Promise((r) => setTimeout(r, 200));
+      await con.until(REPORT_END, 150_000, 'boot report');
+      const transcript = con.text;
       expect(transcript, transcript).toMatch(/VK dhcp .*lease of 10\.213\.7\.\d+ obtained/);
       const leased = /lease of (10\.213\.7\.\d+) obtained/.exec(transcript)![1];
       const leases = await net.getDhcpLeases({ mac });

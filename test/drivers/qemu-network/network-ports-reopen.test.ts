@@ -8,51 +8,16 @@
  * is no running guest, is dropped with its file, as is the guest's port
  * once the re-attached guest stops. A network stop removes the port files.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
+import { PORTS_SKIP, portsFixture } from './ports-fixture.js';
 
-const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
 const BR = 'vk-combo1';
-const SKIP =
-  process.getuid?.() !== 0
-    ? ' (skipped: not root: the network makes a bridge)'
-    : !IP
-      ? ' (skipped: no ip command)'
-      : '';
-
-let roots: ReturnType<typeof tempRoots>;
-const open = (): Promise<Connection> =>
-  connect('qemu:///system', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-const portsDir = () => join(roots.path, 'rundir', 'networks', 'combo-iso', 'ports');
-const portFiles = () => (existsSync(portsDir()) ? readdirSync(portsDir()).sort() : []);
-
-beforeAll(() => {
-  roots = tempRoots('vk-combo-ports-');
-});
-afterAll(() => {
-  for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-  if (IP && existsSync(`/sys/class/net/${BR}`)) execFileSync(IP, ['link', 'del', BR]);
-  roots.remove();
-});
+const SKIP = PORTS_SKIP;
+const fixture = portsFixture('vk-combo-ports-', 'combo-iso', BR);
+const { open, portFiles, portsDir } = fixture;
 
 describe.skipIf(!HAS_QEMU || SKIP !== '')(`network ports across a reopen${QEMU_NOTE}${SKIP}`, () => {
   it("keeps a running guest's port, drops ports whose owner does not run, and removes the files at stop", async () => {
@@ -78,14 +43,14 @@ describe.skipIf(!HAS_QEMU || SKIP !== '')(`network ports across a reopen${QEMU_N
     // each port is a file named by its UUID, holding its document
     expect(portFiles()).toEqual([`${apiPort.uuid}.xml`, `${guestPort.uuid}.xml`].sort());
     expect(readFileSync(join(portsDir(), `${guestPort.uuid}.xml`), 'utf8')).toBe(guestPortXml);
-    const [pid] = qemuProcessesMentioning(roots.path);
+    const [pid] = qemuProcessesMentioning(fixture.path);
     expect(pid).toBeDefined();
     await conn1.close();
 
     // a new program's view: the guest still runs, its port is there; the API port's owner is no guest here
     const conn2 = await open();
     try {
-      expect(qemuProcessesMentioning(roots.path)).toEqual([pid]);
+      expect(qemuProcessesMentioning(fixture.path)).toEqual([pid]);
       const net2 = await conn2.networks.lookup('combo-iso');
       expect(await net2.isActive()).toBe(true);
       const ports2 = await net2.listPorts();
@@ -109,12 +74,12 @@ describe.skipIf(!HAS_QEMU || SKIP !== '')(`network ports across a reopen${QEMU_N
   <owner><name>elsewhere</name><uuid>${apiOwner}</uuid></owner><mac address='52:54:00:c0:b1:03'/></networkport>`);
       expect(portFiles().length).toBe(1);
       await net2.destroy();
-      expect(existsSync(join(roots.path, 'rundir', 'networks', 'combo-iso'))).toBe(false);
+      expect(existsSync(join(fixture.path, 'rundir', 'networks', 'combo-iso'))).toBe(false);
       expect(existsSync(`/sys/class/net/${BR}`)).toBe(false);
       await dom2.undefine();
     } finally {
       await conn2.close();
     }
-    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+    expect(qemuProcessesMentioning(fixture.path)).toEqual([]);
   }, 90_000);
 });

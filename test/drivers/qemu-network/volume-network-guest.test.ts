@@ -24,12 +24,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTinyLinux, findKernel, hasBusybox, REPORT_END } from '../../../scripts/tiny-linux.js';
-import { type Connection, connect } from '../../../src/connection.js';
+import { buildTinyLinux, findKernel, hasBusybox } from '../../../scripts/tiny-linux.js';
+import type { Connection } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
 import { hostRoutes, ipv4Number, subnetsOverlap } from '../../../src/drivers/qemu/network/host-net.js';
 import { VirError } from '../../../src/errors.js';
 import { HAS_QEMU, QEMU_BINARY, type TestRoots, tempRoots } from '../qemu-lifecycle/helpers.js';
+import { bootToReport, connectUnder } from '../real-guest.js';
 
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
 const NFT = ['/usr/sbin/nft', '/sbin/nft'].find((p) => existsSync(p));
@@ -138,18 +139,9 @@ function bridgePorts(): string[] {
 
 /** Boots `dom` and returns its console transcript up to the tiny guest's report end. */
 async function bootAndReport(dom: Domain): Promise<string> {
-  await dom.start({ paused: true });
-  let transcript = '';
-  const con = await dom.openConsole();
-  con.on('data', (c: Buffer | string) => {
-    transcript += c.toString();
-  });
-  await dom.resume();
-  const end = Date.now() + 150_000;
-  while (!transcript.includes(REPORT_END) && !transcript.includes('Kernel panic') && Date.now() < end)
-    await new Promise((r) => setTimeout(r, 200));
-  con.destroy();
-  return transcript;
+  const guest = await bootToReport(dom, 150_000);
+  guest.destroy();
+  return guest.text;
 }
 
 /** The value of the guest's `VK <key> ...` report line. */
@@ -170,16 +162,7 @@ describe.skipIf(SKIP !== '')(
       roots = tempRoots('vk-combo-');
       subnet = freeSubnet();
       tiny = buildTinyLinux(KERNEL!, { dhcp: true, shell: true, cacheDir: join(roots.path, 'cache') });
-      conn = await connect('qemu:///system', {
-        driverOptions: {
-          cacheDir: null,
-          runDir: join(roots.path, 'rundir'),
-          stateDir: join(roots.path, 'state'),
-          configDir: join(roots.path, 'config'),
-          logDir: join(roots.path, 'log'),
-          emulators: [QEMU_BINARY],
-        },
-      });
+      conn = await connectUnder(roots.path, 'qemu:///system');
     });
 
     afterAll(async () => {
@@ -274,17 +257,7 @@ describe.skipIf(SKIP !== '')(
 </network>`);
       let taps: string[] = [];
       const base = join(roots.path, 'session');
-      const session = await connect('qemu:///session', {
-        driverOptions: {
-          cacheDir: null,
-          runDir: join(base, 'rundir'),
-          stateDir: join(base, 'state'),
-          configDir: join(base, 'config'),
-          logDir: join(base, 'log'),
-          storagePoolRoots: [base],
-          emulators: [QEMU_BINARY],
-        },
-      });
+      const session = await connectUnder(base, 'qemu:///session', { storagePoolRoots: [base] });
       try {
         const dir = join(base, 'images');
         mkdirSync(dir, { recursive: true });

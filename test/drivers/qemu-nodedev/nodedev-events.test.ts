@@ -15,6 +15,7 @@ import { connect } from '../../../src/connection.js';
 import type { NodeDeviceEvent } from '../../../src/driver-objects.js';
 import { DeviceWatch } from '../../../src/drivers/qemu/nodedev/device-watch.js';
 import { QemuNodeDevices } from '../../../src/drivers/qemu/nodedev/index.js';
+import { waitFor } from '../../wait-for.js';
 import { type Fixture, makeFixture } from './sysfs-fixture.js';
 
 /** Collects events until `want` returns true for what was collected, or fails after `ms`. */
@@ -133,16 +134,18 @@ describe.skipIf(!ROOT || !IP)(
           readFileSync(`/sys/class/net/${n}/address`, 'utf8').trim().replaceAll(':', '_');
         const names = [`net_${A}_${mac(A)}`, `net_${B}_${mac(B)}`].map((n) => n.replaceAll('-', '_')).sort();
         // the devices are there to look up as soon as the events say so
-        const waitFor = async (n: number) => {
-          for (let i = 0; i < 200 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 100));
-        };
-        await waitFor(2);
+        const events = (n: number) =>
+          waitFor(() => seen.length >= n, {
+            what: `${n} node device events`,
+            seen: () => seen.map((e) => `${e.device.name}:${e.event}`).join(' '),
+          });
+        await events(2);
         expect(seen.map((e) => `${e.device.name}:${e.event}`).sort()).toEqual(
           names.map((n) => `${n}:created`),
         );
         for (const n of names) expect((await conn.nodeDevices.lookup(n)).name).toBe(n);
         expect(ip('link', 'del', A).status).toBe(0);
-        await waitFor(4);
+        await events(4);
         expect(
           seen
             .slice(2)

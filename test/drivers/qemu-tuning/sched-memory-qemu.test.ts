@@ -11,9 +11,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import type { Connection } from '../../../src/connection.js';
 import type { AnyDomainEvent } from '../../../src/driver.js';
 import { cgroupHost } from '../../../src/drivers/qemu/lifecycle/cgroup.js';
+import { waitFor } from '../../wait-for.js';
 import {
   HAS_QEMU,
   QEMU_BINARY,
@@ -22,6 +23,7 @@ import {
   type TestRoots,
   tempRoots,
 } from '../qemu-lifecycle/helpers.js';
+import { connectUnder } from '../real-guest.js';
 
 const ROOT = process.getuid?.() === 0;
 const HOST = cgroupHost();
@@ -56,16 +58,7 @@ afterAll(() => {
 });
 
 async function open(mode: 'system' | 'session'): Promise<Connection> {
-  const c = await connect(`qemu:///${mode}`, {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
+  const c = await connectUnder(roots.path, `qemu:///${mode}`);
   conns.push(c);
   return c;
 }
@@ -240,7 +233,7 @@ describe.skipIf(WHY !== '')(`QEMU driver scheduler and memory parameters in cgro
 
     await dom.destroy();
     // the guest's groups go with it
-    for (let i = 0; i < 100 && existsSync(g.cpu); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => !existsSync(g.cpu), { what: `removal of ${g.cpu}` });
     expect(existsSync(g.cpu)).toBe(false);
     expect(existsSync(g.memory)).toBe(false);
     tunable.end();

@@ -7,56 +7,16 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../../src/connection.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE } from '../qemu-lifecycle/helpers.js';
+import { rootsEachTest } from '../real-guest.js';
 
-let roots: TestRoots;
-const conns: Connection[] = [];
-const allRoots: TestRoots[] = [];
-
-beforeEach(() => {
-  roots = tempRoots('vk-tunables-');
-  allRoots.push(roots);
-});
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    // a connection a test closed itself lists nothing
-    for (const d of await c.listDomains({ active: true }).catch(() => [])) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => {
-  for (const r of allRoots) r.remove();
-});
-
-async function open(): Promise<Connection> {
-  const c = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(c);
-  return c;
-}
+const each = rootsEachTest('vk-tunables-');
+const open = (): Promise<Connection> => each.connect();
 
 function xml(name: string): string {
-  const image = join(roots.path, `${name}.img`);
+  const image = join(each.path, `${name}.img`);
   writeFileSync(image, Buffer.alloc(1024 * 1024));
   return `<domain type='qemu'>
   <name>${name}</name>

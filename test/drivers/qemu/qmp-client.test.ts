@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startMonitorProcess } from '../../../src/drivers/qemu/probe/qemu-monitor-process.js';
 import { QmpClient, QmpError } from '../../../src/drivers/qemu/qmp/index.js';
 import { VirError } from '../../../src/errors.js';
+import { waitFor } from '../../wait-for.js';
 import {
   childPids,
   fakeQmpServer,
@@ -205,10 +206,11 @@ describe('QmpClient against a scripted peer', () => {
     const c = await client(s.path);
     const ac = new AbortController();
     const p = c.execute('slow', undefined, { signal: ac.signal });
-    await new Promise((r) => setTimeout(r, 20));
+    // aborted once the server has it, so that its reply does come late
+    const answer = await waitFor(() => late, { what: "the server's receipt of slow" });
     ac.abort();
     await expect(p).rejects.toMatchObject({ reason: 'aborted', code: 'OPERATION_ABORTED' });
-    late?.();
+    answer();
     expect(await c.execute('fast')).toBe('ok');
   });
 

@@ -18,6 +18,7 @@ import { decVoid } from '../../../src/drivers/remote/xdr-reader.js';
 import { encVoid } from '../../../src/drivers/remote/xdr-writer.js';
 import { VirError } from '../../../src/errors.js';
 import { parseUri } from '../../../src/uri.js';
+import { waitFor } from '../../wait-for.js';
 import { type Daemon, LIBVIRTD, OPENSSL, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
 
 if (!LIBVIRTD)
@@ -170,25 +171,35 @@ describe.skipIf(!LIBVIRTD).each(transports)('remote driver over %s to a real lib
     const ac = new AbortController();
     const events: DomainEvent[] = [];
     const name = `vk-events-${kind}`;
+    const canary = `vk-events-ready-${kind}`;
+    let registered = false;
+    let ended = false;
     const seen = (async () => {
       for await (const ev of conn.events({ signal: ac.signal })) {
+        if (ev.domain.name === canary) registered = true;
         if (ev.domain.name !== name) continue;
         events.push(ev);
         if (ev.event === 'undefined') break;
       }
+      ended = true;
     })();
-    // let the registration reach the daemon before acting
-    await new Promise((r) => setTimeout(r, 50));
+    // the registration has reached the daemon once an event of a canary's comes back (the
+    // daemon sends a connection's events in order): nothing of the guest's is sent before
+    await waitFor(
+      async () => {
+        if (!registered) await (await conn.defineDomain(domainXml(canary))).undefine();
+        return registered;
+      },
+      { what: 'event of the canary domain' },
+    );
     const dom = await conn.defineDomain(domainXml(name));
     await dom.start();
     await dom.suspend();
     await dom.resume();
     await dom.destroy();
     await dom.undefine();
-    await Promise.race([
-      seen,
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no events')), 5000)),
-    ]);
+    await waitFor(() => ended, { what: 'undefined event', seen: () => events.map((e) => e.event).join(' ') });
+    await seen;
     ac.abort();
     expect(events.map((e) => `${e.event}/${e.detail}`)).toEqual([
       'defined/added',
@@ -531,7 +542,7 @@ describe.skipIf(!LIBVIRTD)('remote driver with a daemon that hangs or dies', () 
       // an event iterator does not wait forever on a dead daemon
       expect(await iterated).toBe('ended');
       // the driver tells whoever listens that it is gone, once
-      for (let i = 0; i < 100 && ended.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => ended.length > 0, { what: 'connection-ended notice' });
       expect(ended.map((e) => e.code)).toEqual(['RPC']);
       await driver.close();
       expect(ended).toHaveLength(1);

@@ -21,6 +21,7 @@ import {
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor as waitUntil } from '../../wait-for.js';
 
 export const LIBVIRTD = ['/usr/sbin/libvirtd', '/usr/bin/libvirtd'].find((p) => existsSync(p));
 export const PYTHON_LIBVIRT = (() => {
@@ -250,8 +251,11 @@ export async function startLibvirtd(options: DaemonOptions = {}): Promise<Daemon
     await waitFor(() => existsSync(socket), child, log, 20_000);
     // the TLS listener comes up after the unix socket
     if (tlsPort) {
-      const end = Date.now() + 10_000;
-      while (!(await portOpen(tlsPort)) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await waitUntil(() => portOpen(tlsPort), {
+        what: `TLS listener on port ${tlsPort}`,
+        everyMs: 50,
+        seen: () => readLog(log),
+      });
     }
   } catch (err) {
     child.kill('SIGKILL');

@@ -13,6 +13,7 @@ import { RemoteConnection } from '../../../src/drivers/remote/remote-connection.
 import { daemonUri, shellQuote, sshArguments } from '../../../src/drivers/remote/transport.js';
 import { VirError } from '../../../src/errors.js';
 import { parseUri } from '../../../src/uri.js';
+import { waitFor } from '../../wait-for.js';
 import { type Daemon, LIBVIRTD, startLibvirtd } from './libvirtd.js';
 
 describe('ssh command line', () => {
@@ -147,7 +148,10 @@ exec /bin/sh -c "$cmd"
       expect.arrayContaining(['-p', '2222', '-l', 'alice', '-i', '/tmp/key', '--', 'fakehost']),
     );
     // the far side notices EOF and exits
-    for (let i = 0; i < 100 && ncPidsAlive().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => ncPidsAlive().length === 0, {
+      what: 'exit of the far side',
+      seen: () => `${ncPidsAlive()}`,
+    });
     expect(ncPidsAlive()).toEqual([]);
   });
 
