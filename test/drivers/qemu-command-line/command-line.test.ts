@@ -202,10 +202,13 @@ describe('buildCommandLine', () => {
     const xml = tinyDomainXml({
       devices: `<memory model='virtio-mem'><target><size unit='KiB'>1048576</size><node>0</node>
         <block unit='KiB'>2048</block><requested unit='KiB'>524288</requested></target></memory>`,
-    }).replace(
-      '<vcpu>1</vcpu>',
-      "<maxMemory unit='KiB'>1099511627776</maxMemory><vcpu>1</vcpu><cpu><numa><cell id='0' cpus='0' memory='32768' unit='KiB'/></numa></cpu>",
-    );
+    })
+      // <memory> counts the device too, as in libvirt's file: the NUMA cell is the boot memory
+      .replace("<memory unit='MiB'>32</memory>", "<memory unit='KiB'>1081344</memory>")
+      .replace(
+        '<vcpu>1</vcpu>',
+        "<maxMemory unit='KiB'>1099511627776</maxMemory><vcpu>1</vcpu><cpu><numa><cell id='0' cpus='0' memory='32768' unit='KiB'/></numa></cpu>",
+      );
     const { argv } = build(xml);
     expect(optionValue(argv, '-m')).toBe('size=32768k,maxmem=1099511627776k');
     const objects = argv.filter((_, i) => argv[i - 1] === '-object').map((a) => JSON.parse(a));

@@ -43,8 +43,9 @@ export async function prepareDefinition(
     deferImplicitControllers: true,
     // virtkit runs no security driver: its only model is 'none', as libvirt's without one.
     defaultSecurityModel: 'none',
-    // define and create parse as libvirt's QEMU driver does: the ABI may be updated
-    abiUpdate: true,
+    // define and create parse as libvirt's QEMU driver does: the ABI may be updated; a running
+    // guest's definition keeps its totals (a hot-plug adds the device's size itself)
+    abiUpdate: !live,
   });
   if (def.type !== 'kvm' && def.type !== 'qemu') {
     throw new VirError(
