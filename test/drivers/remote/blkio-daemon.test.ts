@@ -5,42 +5,17 @@
  * the same daemon and the other way round, the daemon's refusals with
  * libvirt's codes.
  */
-import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
+import { describe, expect, it } from 'vitest';
+import { daemonPeer, PEER_NOTE } from './daemon-peer.js';
+import { LIBVIRTD, PYTHON_LIBVIRT } from './libvirtd.js';
 
-let daemon: Daemon;
-let conn: Connection;
-
-beforeAll(async () => {
-  if (!LIBVIRTD || !PYTHON_LIBVIRT) return;
-  daemon = await startLibvirtd();
-  conn = await connect(daemon.unixUri);
-});
-
-afterAll(async () => {
-  await conn?.close();
-  await daemon?.stop();
-});
-
-const NOTE = !LIBVIRTD
-  ? ' (skipped: no libvirtd)'
-  : !PYTHON_LIBVIRT
-    ? ' (skipped: python3-libvirt not installed)'
-    : '';
-
-function python(code: string): unknown {
-  const out = execFileSync(PYTHON_LIBVIRT as string, ['-c', code, daemon.unixUri], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  return JSON.parse(out);
-}
+const peer = daemonPeer({ needPython: true });
+const python = (code: string) => peer.python(code);
+const NOTE = PEER_NOTE;
 
 describe.skipIf(!LIBVIRTD || !PYTHON_LIBVIRT)(`remote block I/O parameters${NOTE}`, () => {
   it('reads what python3-libvirt set, and python3-libvirt reads what we set', async () => {
-    const dom = await conn.lookupDomain('test');
+    const dom = await peer.conn.lookupDomain('test');
     const theirs = python(`import json, sys, libvirt
 c = libvirt.open(sys.argv[1]); d = c.lookupByName('test')
 before = d.blkioParameters(0)
@@ -82,7 +57,7 @@ print(json.dumps([d.blkioParameters(libvirt.VIR_DOMAIN_AFFECT_LIVE), d.blkioPara
   });
 
   it("passes the daemon's refusals through with libvirt's codes", async () => {
-    const dom = await conn.lookupDomain('test');
+    const dom = await peer.conn.lookupDomain('test');
     // the list goes as written: the daemon's driver parses it
     await expect(dom.setBlkioParameters({ device_weight: '/dev/sda' })).rejects.toMatchObject({
       code: 'INVALID_ARG',

@@ -7,30 +7,13 @@
  * ones python3-libvirt's stream reads.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
 import type { AnyDomainEvent } from '../../../src/driver.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
+import { daemonPeer, PEER_NOTE } from './daemon-peer.js';
+import { LIBVIRTD, PYTHON_LIBVIRT } from './libvirtd.js';
 
-let daemon: Daemon;
-let conn: Connection;
-
-beforeAll(async () => {
-  if (!LIBVIRTD) return;
-  daemon = await startLibvirtd();
-  conn = await connect(daemon.unixUri);
-});
-
-afterAll(async () => {
-  await conn?.close();
-  await daemon?.stop();
-});
-
-const NOTE = !LIBVIRTD
-  ? ' (skipped: no libvirtd)'
-  : !PYTHON_LIBVIRT
-    ? ' (skipped: python3-libvirt not installed)'
-    : '';
+const peer = daemonPeer();
+const NOTE = PEER_NOTE;
 
 /**
  * python3-libvirt registers for metadata-change and lifecycle, changes the
@@ -64,9 +47,9 @@ print(json.dumps(seen), flush=True)
 
 describe.skipIf(!LIBVIRTD || !PYTHON_LIBVIRT)(`remote domain events, differential${NOTE}`, () => {
   it('delivers metadata-change (and lifecycle only when asked) as python3-libvirt receives them', async () => {
-    const metaOnly = conn.events({ ids: ['metadata-change'] });
-    const both = conn.events({ ids: ['metadata-change', 'lifecycle'] });
-    const py = spawn(PYTHON_LIBVIRT as string, ['-c', PY_EVENTS, daemon.unixUri], { stdio: 'pipe' });
+    const metaOnly = peer.conn.events({ ids: ['metadata-change'] });
+    const both = peer.conn.events({ ids: ['metadata-change', 'lifecycle'] });
+    const py = spawn(PYTHON_LIBVIRT as string, ['-c', PY_EVENTS, peer.daemon.unixUri], { stdio: 'pipe' });
     let out = '';
     py.stdout.on('data', (b: Buffer) => {
       out += b.toString();
@@ -80,7 +63,7 @@ describe.skipIf(!LIBVIRTD || !PYTHON_LIBVIRT)(`remote domain events, differentia
       py.on('exit', (code) => reject(new Error(`python3-libvirt exited ${code}`)));
     });
     // our registrations were made before python's changes: both see everything
-    await conn.listDomains();
+    await peer.conn.listDomains();
     py.stdin.write('\n');
     const code = await new Promise<number | null>((resolve) => py.on('exit', resolve));
     expect(code).toBe(0);
@@ -103,7 +86,7 @@ describe.skipIf(!LIBVIRTD || !PYTHON_LIBVIRT)(`remote domain events, differentia
   });
 
   it('refuses an event id libvirt does not have, naming ids', () => {
-    expect(() => conn.events({ ids: ['no-such-event' as 'lifecycle'] })).toThrow(
+    expect(() => peer.conn.events({ ids: ['no-such-event' as 'lifecycle'] })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARG', field: 'ids' }),
     );
   });
@@ -111,7 +94,7 @@ describe.skipIf(!LIBVIRTD || !PYTHON_LIBVIRT)(`remote domain events, differentia
 
 describe.skipIf(!LIBVIRTD || !PYTHON_LIBVIRT)(`remote screenshot, differential${NOTE}`, () => {
   it('gives the bytes and MIME type python3-libvirt reads from the same daemon', async () => {
-    const dom = await conn.lookupDomain('test');
+    const dom = await peer.conn.lookupDomain('test');
     const shot = await dom.screenshot();
     const theirs = JSON.parse(
       execFileSync(
@@ -127,7 +110,7 @@ while True:
     data += b
 s.finish()
 print(json.dumps({'mime': mime, 'hex': data.hex()}))`,
-          daemon.unixUri,
+          peer.daemon.unixUri,
         ],
         { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       ),

@@ -5,43 +5,18 @@
  * sent with the typed-parameter type the daemon validates, and the daemon's
  * refusals arriving with libvirt's codes.
  */
-import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
 import { MEMORY_PARAM_UNLIMITED } from '../../../src/domain-tuning-sched.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
+import { daemonPeer, PEER_NOTE } from './daemon-peer.js';
+import { LIBVIRTD, PYTHON_LIBVIRT } from './libvirtd.js';
 
-let daemon: Daemon;
-let conn: Connection;
-
-beforeAll(async () => {
-  if (!LIBVIRTD || !PYTHON_LIBVIRT) return;
-  daemon = await startLibvirtd();
-  conn = await connect(daemon.unixUri);
-});
-
-afterAll(async () => {
-  await conn?.close();
-  await daemon?.stop();
-});
-
-const NOTE = !LIBVIRTD
-  ? ' (skipped: no libvirtd)'
-  : !PYTHON_LIBVIRT
-    ? ' (skipped: python3-libvirt not installed)'
-    : '';
-
-function python(code: string): unknown {
-  const out = execFileSync(PYTHON_LIBVIRT as string, ['-c', code, daemon.unixUri], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  return JSON.parse(out);
-}
+const peer = daemonPeer({ needPython: true });
+const python = (code: string) => peer.python(code);
+const NOTE = PEER_NOTE;
 
 describe.skipIf(!LIBVIRTD || !PYTHON_LIBVIRT)(`remote scheduler and memory parameters${NOTE}`, () => {
   it('reads the scheduler as python3-libvirt does, and meets the daemon checks', async () => {
-    const dom = await conn.lookupDomain('test');
+    const dom = await peer.conn.lookupDomain('test');
     const theirs = python(`import json, sys, libvirt
 c = libvirt.open(sys.argv[1]); d = c.lookupByName('test')
 t = d.schedulerType()
@@ -63,7 +38,7 @@ print(json.dumps([{'type': t[0], 'nparams': t[1]}, d.schedulerParameters()]))`);
   });
 
   it('sets memory limits python3-libvirt reads back, and reads what it set', async () => {
-    const dom = await conn.lookupDomain('test');
+    const dom = await peer.conn.lookupDomain('test');
     await dom.setMemoryParameters({ hard_limit: 1_048_576, swap_hard_limit: 2_097_152 });
     await dom.setMemoryParameters({ soft_limit: 4096 }, { config: true });
     const theirs = python(`import json, sys, libvirt
@@ -93,7 +68,7 @@ print(json.dumps(out))`);
   });
 
   it('sends a limit above "unlimited" and a 0 limit as they are: the daemon keeps and reads them back', async () => {
-    const dom = await conn.lookupDomain('test');
+    const dom = await peer.conn.lookupDomain('test');
     await dom.setMemoryParameters({ soft_limit: 2 ** 60, swap_hard_limit: 2 ** 62 });
     await dom.setMemoryParameters({ hard_limit: 0 });
     const theirs = python(`import json, sys, libvirt

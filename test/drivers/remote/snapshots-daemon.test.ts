@@ -4,39 +4,14 @@
  * numeric flag (the daemon's own "unsupported flags (0x…)" answers and
  * python3-libvirt's view of the same daemon say which bits arrived).
  */
-import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
 import { isVirError } from '../../../src/errors.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
+import { daemonPeer, PEER_NOTE } from './daemon-peer.js';
+import { LIBVIRTD, PYTHON_LIBVIRT } from './libvirtd.js';
 
-let daemon: Daemon;
-let conn: Connection;
-
-beforeAll(async () => {
-  if (!LIBVIRTD) return;
-  daemon = await startLibvirtd();
-  conn = await connect(daemon.unixUri);
-});
-
-afterAll(async () => {
-  await conn?.close();
-  await daemon?.stop();
-});
-
-const NOTE = !LIBVIRTD
-  ? ' (skipped: no libvirtd)'
-  : !PYTHON_LIBVIRT
-    ? ' (skipped: python3-libvirt not installed)'
-    : '';
-
-function python(code: string): unknown {
-  const out = execFileSync(PYTHON_LIBVIRT as string, ['-c', code, daemon.unixUri], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  return JSON.parse(out);
-}
+const peer = daemonPeer();
+const python = (code: string) => peer.python(code);
+const NOTE = PEER_NOTE;
 
 async function messageOf(p: Promise<unknown>): Promise<string> {
   const err = await p.then(
@@ -49,7 +24,7 @@ async function messageOf(p: Promise<unknown>): Promise<string> {
 
 describe.skipIf(!LIBVIRTD || !PYTHON_LIBVIRT)(`remote snapshots${NOTE}`, () => {
   it('sends every create, revert and delete option as libvirt numeric flag', async () => {
-    const dom = await conn.lookupDomain('test');
+    const dom = await peer.conn.lookupDomain('test');
     // the test driver refuses these bits by value: the message names what arrived
     expect(await messageOf(dom.createSnapshot('<domainsnapshot/>', { noMetadata: true }))).toContain('(0x4)');
     expect(await messageOf(dom.createSnapshot('<domainsnapshot/>', { diskOnly: true }))).toContain('(0x10)');

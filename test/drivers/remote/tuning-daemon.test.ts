@@ -5,44 +5,19 @@
  * daemon's errors arrive with libvirt's codes, and `metadata-change` events
  * for our own calls arrive over the connection.
  */
-import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
 import type { AnyDomainEvent } from '../../../src/driver.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
+import { daemonPeer, PEER_NOTE } from './daemon-peer.js';
+import { LIBVIRTD, PYTHON_LIBVIRT } from './libvirtd.js';
 
-let daemon: Daemon;
-let conn: Connection;
-
-beforeAll(async () => {
-  if (!LIBVIRTD) return;
-  daemon = await startLibvirtd();
-  conn = await connect(daemon.unixUri);
-});
-
-afterAll(async () => {
-  await conn?.close();
-  await daemon?.stop();
-});
-
-const NOTE = !LIBVIRTD
-  ? ' (skipped: no libvirtd)'
-  : !PYTHON_LIBVIRT
-    ? ' (skipped: python3-libvirt not installed)'
-    : '';
-
-function python(code: string): unknown {
-  const out = execFileSync(PYTHON_LIBVIRT as string, ['-c', code, daemon.unixUri], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  return JSON.parse(out);
-}
+const peer = daemonPeer();
+const python = (code: string) => peer.python(code);
+const NOTE = PEER_NOTE;
 
 describe.skipIf(!LIBVIRTD || !PYTHON_LIBVIRT)(`remote metadata and block I/O tuning${NOTE}`, () => {
   it('sets metadata python3-libvirt reads back, and reads what it set', async () => {
-    const events = conn.events({ ids: ['metadata-change'] });
-    const dom = await conn.lookupDomain('test');
+    const events = peer.conn.events({ ids: ['metadata-change'] });
+    const dom = await peer.conn.lookupDomain('test');
     await dom.setMetadata('title', 'remote title');
     await dom.setMetadata('element', '<app id="7"><v>1</v></app>', { key: 'vk', uri: 'urn:virtkit:app' });
     const theirs = python(`import json, sys, libvirt
@@ -78,7 +53,7 @@ print(json.dumps(out))`);
   });
 
   it('sets block I/O limits python3-libvirt reads back, with the daemon checks', async () => {
-    const dom = await conn.lookupDomain('test');
+    const dom = await peer.conn.lookupDomain('test');
     await dom.setBlockIoTune('vda', { total_bytes_sec_max: 4000, group_name: 'vkgroup' });
     await dom.setBlockIoTune('vda', { total_bytes_sec: 2000 });
     const theirs = python(`import json, sys, libvirt
