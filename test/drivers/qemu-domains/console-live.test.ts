@@ -228,7 +228,7 @@ describe.skipIf(!HAS_QEMU)(`live guests: consoles, live XML, ports, CPU check${Q
     const dom = await conn.createDomain(xml('vk-reset'));
     await dom.reset();
     await waitFor(() => events.includes('reboot'), { what: 'reboot event', seen: () => `${events}` });
-    expect(events).toEqual(['started/booted', 'reboot']);
+    expect(events).toEqual(['resumed/unpaused', 'started/booted', 'reboot']);
     // Without an OS nothing answers the ACPI button.
     expect(await codeOf(dom.shutdown({ timeout: 300 }))).toBe('OPERATION_TIMEOUT');
     expect((await dom.getState()).state).toBe('running');

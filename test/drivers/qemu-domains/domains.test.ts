@@ -177,6 +177,7 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     await tick();
     expect(ev.list).toEqual([
       `${name}:defined/added/-1`,
+      `${name}:resumed/unpaused/${id}`,
       `${name}:started/booted/${id}`,
       `${name}:suspended/paused/${id}`,
       `${name}:resumed/unpaused/${id}`,
@@ -243,7 +244,11 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     ]);
     expect(
       ev.list.filter((e) => e.startsWith('vk-transient:')).map((e) => e.replace(/\/\d+$/, '/N')),
-    ).toEqual(['vk-transient:started/booted/N', 'vk-transient:stopped/destroyed/-1']);
+    ).toEqual([
+      'vk-transient:resumed/unpaused/N',
+      'vk-transient:started/booted/N',
+      'vk-transient:stopped/destroyed/-1',
+    ]);
   });
 
   it('QEMU killed with SIGKILL: shutoff/crashed and a stopped/failed event', async () => {

@@ -171,6 +171,7 @@ describe.skipIf(!HAS_QEMU)(`many guests, several callers${QEMU_NOTE}`, () => {
     expect(second.status === 'rejected' && isVirError(second.reason, 'OPERATION_INVALID')).toBe(true);
     await new Promise((r) => setTimeout(r, 50));
     expect(seen.filter((s) => /^(suspended|resumed)/.test(s))).toEqual([
+      'resumed/unpaused', // the boot's
       'suspended/paused',
       'resumed/unpaused',
       'suspended/paused',

@@ -301,15 +301,19 @@ describe.skipIf(!HAS_QEMU)(`lifecycle as users expect it${QEMU_NOTE}`, () => {
     await dom.start();
     await new Promise((r) => setTimeout(r, 1000));
     await dom.reboot();
-    await until('the rebooted guest to run', async () => seen.includes('resumed/unpaused')).catch((err) => {
+    await until(
+      'the rebooted guest to run',
+      async () => seen.filter((s) => s === 'resumed/unpaused').length === 2,
+    ).catch((err) => {
       throw new Error(
         `${err}; saw ${seen.join(', ')}; log: ${readFileSync(join(roots.path, 'log', 'qemu', 'vk-reboot.log'), 'utf8')}`,
       );
     });
     // SeaBIOS resets once more by itself after a warm reset: every reset is a reboot event, as in libvirt.
     const lifecycle = () => seen.filter((s) => s !== 'reboot');
-    expect(seen.slice(0, 5)).toEqual([
+    expect(seen.slice(0, 6)).toEqual([
       'defined/added',
+      'resumed/unpaused',
       'started/booted',
       'shutdown/guest',
       'reboot',
@@ -321,12 +325,18 @@ describe.skipIf(!HAS_QEMU)(`lifecycle as users expect it${QEMU_NOTE}`, () => {
     await dom.reset();
     await until('the reset', async () => seen.length > before);
     expect(seen.slice(before)[0]).toBe('reboot');
-    expect(lifecycle()).toEqual(['defined/added', 'started/booted', 'shutdown/guest', 'resumed/unpaused']);
+    expect(lifecycle()).toEqual([
+      'defined/added',
+      'resumed/unpaused',
+      'started/booted',
+      'shutdown/guest',
+      'resumed/unpaused',
+    ]);
     expect(await dom.getState(), seen.join()).toEqual({ state: 'running', reason: 'booted' });
     // The reset guest listens for the button again; shutdown({ timeout }) waits until it is off.
     await new Promise((r) => setTimeout(r, 1000));
     await dom.shutdown({ timeout: 15_000 });
     expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
-    expect(lifecycle().slice(4)).toEqual(['shutdown/guest', 'stopped/shutdown']);
+    expect(lifecycle().slice(5)).toEqual(['shutdown/guest', 'stopped/shutdown']);
   });
 });

@@ -106,6 +106,12 @@ describe.skipIf(!HAS_QEMU)(`startupPolicy of missing disks, job-completed of a s
       {
         type: 'lifecycle',
         domain: { name: 'vk-opt-cd', uuid: dom.uuid, id: dom.id },
+        event: 'resumed',
+        detail: 'unpaused',
+      },
+      {
+        type: 'lifecycle',
+        domain: { name: 'vk-opt-cd', uuid: dom.uuid, id: dom.id },
         event: 'started',
         detail: 'booted',
       },

@@ -284,13 +284,16 @@ export class EventLog {
     );
   }
 
-  wait(match: string | ((e: RunnerEvent) => boolean), timeoutMs = 10_000): Promise<RunnerEvent> {
-    const fn =
+  /** Waits for the `nth` event that matches (a boot's `resumed/unpaused` is the first of its kind). */
+  wait(match: string | ((e: RunnerEvent) => boolean), timeoutMs = 10_000, nth = 1): Promise<RunnerEvent> {
+    const matches =
       typeof match === 'string'
         ? (e: RunnerEvent) =>
             (e.type === 'lifecycle' && `${e.event}/${e.detail}` === match) ||
             (e.type === match && match === 'reboot')
         : match;
+    let count = 0;
+    const fn = (e: RunnerEvent): boolean => matches(e) && ++count >= nth;
     const seen = this.events.find(fn);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {

@@ -115,7 +115,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     const { r, log } = await runner();
     await r.start();
     expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
-    expect(log.lifecycle).toEqual(['started/booted']);
+    expect(log.lifecycle).toEqual(['resumed/unpaused', 'started/booted']);
     expect(r.ref.id).toBeGreaterThan(0);
     const argv = readFileSync(`/proc/${r.pid}/cmdline`, 'utf8').split('\0');
     expect(argv).toContain('-S');
@@ -170,14 +170,14 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     const reading = (async () => {
       for await (const e of r.events({ signal: ac.signal })) {
         if (e.type === 'lifecycle') seen.push(`${e.event}/${e.detail}`);
-        if (seen.length === 3) ac.abort();
+        if (seen.length === 4) ac.abort();
       }
     })();
     await r.start();
     await r.suspend();
     await r.destroy();
     await reading;
-    expect(seen).toEqual(['started/booted', 'suspended/paused', 'stopped/destroyed']);
+    expect(seen).toEqual(['resumed/unpaused', 'started/booted', 'suspended/paused', 'stopped/destroyed']);
   });
 
   it('keeps the live XML in the status file and honours an aborted signal before starting', async () => {
@@ -204,7 +204,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     await r.suspend(); // already paused: nothing to do, as libvirt
     await r.resume();
     expect(r.getState()).toEqual({ state: 'running', reason: 'unpaused' });
-    expect(log.lifecycle).toEqual(['started/booted', 'suspended/paused', 'resumed/unpaused']);
+    expect(log.lifecycle).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'suspended/paused',
+      'resumed/unpaused',
+    ]);
     expect(readFileSync(r.statusPath, 'utf8')).toContain("reason='unpaused'");
   });
 
@@ -215,6 +220,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     await r.resume();
     await r.destroy();
     expect(log.lifecycle).toEqual([
+      'resumed/unpaused',
       'started/booted',
       'suspended/paused',
       'resumed/unpaused',
@@ -254,7 +260,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     const pid = r.pid as number;
     await r.destroy();
     expect(r.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
-    expect(log.lifecycle).toEqual(['started/booted', 'stopped/destroyed']);
+    expect(log.lifecycle).toEqual(['resumed/unpaused', 'started/booted', 'stopped/destroyed']);
     expect(existsSync(r.statusPath)).toBe(false);
     expect(readdirSync(join(roots.stateRoot, 'qemu')).filter((f) => f.includes(r.guest.uuid))).toEqual([]);
     expect(existsSync(`/proc/${pid}`)).toBe(false);
@@ -277,7 +283,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     await r.start();
     process.kill(r.pid as number, 'SIGTERM');
     await log.wait('stopped/shutdown');
-    expect(log.lifecycle).toEqual(['started/booted', 'shutdown/host', 'stopped/shutdown']);
+    expect(log.lifecycle).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'shutdown/host',
+      'stopped/shutdown',
+    ]);
     expect(r.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
   });
 
@@ -285,7 +296,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     const { r, log } = await runner({ extraArgs: boot('poweroff') });
     await r.start();
     await log.wait('stopped/shutdown');
-    expect(log.lifecycle).toEqual(['started/booted', 'shutdown/guest', 'stopped/shutdown']);
+    expect(log.lifecycle).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'shutdown/guest',
+      'stopped/shutdown',
+    ]);
     expect(r.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
   });
 
@@ -296,7 +312,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     await guest.ready();
     await r.shutdown({ timeoutMs: 10_000 });
     expect(r.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
-    expect(log.lifecycle).toEqual(['started/booted', 'shutdown/guest', 'stopped/shutdown']);
+    expect(log.lifecycle).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'shutdown/guest',
+      'stopped/shutdown',
+    ]);
     expect(log.events.some((e) => e.type === 'monitor' && e.event.event === 'POWERDOWN')).toBe(true);
   });
 
@@ -312,7 +333,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     await expect(waiting).rejects.toMatchObject({ code: 'OPERATION_ABORTED' });
     await r.shutdown({ timeoutMs: 300, onTimeout: 'destroy' });
     expect(r.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
-    expect(log.lifecycle).toEqual(['started/booted', 'stopped/destroyed']);
+    expect(log.lifecycle).toEqual(['resumed/unpaused', 'started/booted', 'stopped/destroyed']);
   });
 
   it('on_poweroff=restart resets the guest instead of ending it', async () => {
@@ -322,7 +343,13 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     await guest.ready();
     await r.shutdown({ timeoutMs: 10_000 });
     expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
-    expect(log.sequence).toEqual(['started/booted', 'shutdown/guest', 'reboot', 'resumed/unpaused']);
+    expect(log.sequence).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'shutdown/guest',
+      'reboot',
+      'resumed/unpaused',
+    ]);
     expect(r.isActive).toBe(true);
   });
 
@@ -332,8 +359,14 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     await r.start();
     await guest.ready();
     await r.reboot();
-    await log.wait('resumed/unpaused');
-    expect(log.sequence).toEqual(['started/booted', 'shutdown/guest', 'reboot', 'resumed/unpaused']);
+    await log.wait('resumed/unpaused', 10_000, 2);
+    expect(log.sequence).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'shutdown/guest',
+      'reboot',
+      'resumed/unpaused',
+    ]);
     expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
     // The reset guest runs its boot sector again and still answers the button.
     await guest.ready(2);
@@ -349,7 +382,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     await expect(r.resume()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
     await r.pmWakeup();
     await log.wait('started/wakeup');
-    expect(log.lifecycle.slice(0, 3)).toEqual(['started/booted', 'pmsuspended/memory', 'started/wakeup']);
+    expect(log.lifecycle.slice(0, 4)).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'pmsuspended/memory',
+      'started/wakeup',
+    ]);
     await r.destroy({ graceMs: 0 });
   });
 
@@ -366,7 +404,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     const a = await runner({ extraArgs: boot('reboot'), onReboot: 'destroy' });
     await a.r.start();
     await a.log.wait('stopped/shutdown');
-    expect(a.log.lifecycle).toEqual(['started/booted', 'shutdown/guest', 'stopped/shutdown']);
+    expect(a.log.lifecycle).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'shutdown/guest',
+      'stopped/shutdown',
+    ]);
 
     const b = await runner({ extraArgs: boot('reboot') });
     await b.r.start();
@@ -380,7 +423,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     const a = await runner({ extraArgs: panicArgs });
     await a.r.start();
     await a.log.wait('stopped/crashed');
-    expect(a.log.lifecycle).toEqual(['started/booted', 'crashed/panicked', 'stopped/crashed']);
+    expect(a.log.lifecycle).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'crashed/panicked',
+      'stopped/crashed',
+    ]);
     expect(a.r.getState()).toEqual({ state: 'shutoff', reason: 'crashed' });
 
     const b = await runner({ extraArgs: panicArgs, onCrash: 'preserve' });
@@ -389,7 +437,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     expect(b.r.getState()).toEqual({ state: 'crashed', reason: 'panicked' });
     expect(b.r.isActive).toBe(true);
     await b.r.destroy();
-    expect(b.log.lifecycle).toEqual(['started/booted', 'crashed/panicked', 'stopped/destroyed']);
+    expect(b.log.lifecycle).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'crashed/panicked',
+      'stopped/destroyed',
+    ]);
   });
 
   it('on_crash=restart resets a panicked guest and runs it again', async () => {
@@ -398,8 +451,9 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
       onCrash: 'restart',
     });
     await r.start();
-    await log.wait('resumed/unpaused');
-    expect(log.sequence.slice(0, 4)).toEqual([
+    await log.wait('resumed/unpaused', 10_000, 2);
+    expect(log.sequence.slice(0, 5)).toEqual([
+      'resumed/unpaused',
       'started/booted',
       'crashed/panicked',
       'reboot',
@@ -427,6 +481,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
       'suspend',
     ]);
     expect(log.lifecycle).toEqual([
+      'resumed/unpaused',
       'started/booted',
       'suspended/paused',
       'resumed/unpaused',
@@ -460,7 +515,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     await expect(pending).rejects.toSatisfy((e: unknown) => isVirError(e));
     await err;
     expect(r.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
-    expect(log.lifecycle).toEqual(['started/booted', 'stopped/destroyed']);
+    expect(log.lifecycle).toEqual(['resumed/unpaused', 'started/booted', 'stopped/destroyed']);
   });
 
   it('fails cleanly for an emulator that is not QEMU, a missing one, and a bad machine', async () => {
@@ -535,7 +590,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
       await b.r.destroy();
     }
     expect(existsSync(b.r.statusPath)).toBe(false);
-    expect(log.lifecycle).toEqual(['started/booted', 'stopped/destroyed']);
+    expect(log.lifecycle).toEqual(['resumed/unpaused', 'started/booted', 'stopped/destroyed']);
   });
 
   it('re-attaches after detach, carries on with events, and destroys', async () => {

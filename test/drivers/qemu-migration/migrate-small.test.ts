@@ -146,6 +146,7 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     dstJob.end();
     expect(a.events).toEqual([
       'defined/added',
+      'resumed/unpaused',
       'started/booted',
       'suspended/migrated',
       'stopped/migrated',
@@ -175,7 +176,12 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     expect(await moved.isPersistent()).toBe(false);
     await settle();
     // Not live: libvirt pauses the guest for the copy, for `migration`.
-    expect(a.events).toEqual(['started/booted', 'suspended/migrated', 'stopped/migrated']);
+    expect(a.events).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'suspended/migrated',
+      'stopped/migrated',
+    ]);
   });
 
   it('abort through the signal: OPERATION_ABORTED, the source runs, nothing left at the destination', async () => {

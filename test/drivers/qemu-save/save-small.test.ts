@@ -119,8 +119,9 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     expect(await dom.getState()).toEqual({ state: 'running', reason: 'restored' });
     expect(await dom.hasManagedSave()).toBe(false);
     expect(existsSync(image)).toBe(false);
-    expect(await eventCount(h.events, 6)).toEqual([
+    expect(await eventCount(h.events, 7)).toEqual([
       'defined/added',
+      'resumed/unpaused',
       'started/booted',
       'suspended/paused',
       'stopped/saved',
@@ -182,8 +183,9 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     await back.save(file);
     const paused = await h.conn.restoreDomain(file, { paused: true });
     expect(await paused.getState()).toEqual({ state: 'paused', reason: 'migration' });
-    expect(await eventCount(h.events, 10)).toEqual([
+    expect(await eventCount(h.events, 11)).toEqual([
       'defined/added',
+      'resumed/unpaused',
       'started/booted',
       'suspended/paused',
       'stopped/saved',
@@ -210,8 +212,9 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     expect(await dom.getState()).toEqual({ state: 'paused', reason: 'migration' });
     await dom.resume();
     expect(await dom.getState()).toEqual({ state: 'running', reason: 'unpaused' });
-    expect(await eventCount(h.events, 10)).toEqual([
+    expect(await eventCount(h.events, 11)).toEqual([
       'defined/added',
+      'resumed/unpaused',
       'started/booted',
       'suspended/paused',
       'stopped/saved',

@@ -224,6 +224,9 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
         : options.fromSnapshot
           ? 'from snapshot'
           : 'booted';
+    // libvirt's RESUME handler turns the boot's `cont` into `resumed/unpaused`, and it
+    // runs while `cont` is still pending, so it reaches listeners before `started`.
+    if (!paused) core.lifecycle('resumed', 'unpaused');
     core.lifecycle('started', detail);
     if (options.paused && !options.incoming && !options.fromSnapshot) core.lifecycle('suspended', 'paused');
   } catch (err) {
