@@ -9,7 +9,8 @@
  * their sockets from disk, and QEMU, passt and swtpm are dead. The `stopped`
  * event comes after that release (libvirt queues it after qemuProcessStop),
  * also when QEMU dies by itself; two destroys at once, and a destroy racing
- * a QEMU that dies by itself, release once and tell `stopped` once.
+ * a QEMU that dies by itself, release once and tell `stopped` once; a
+ * managed save's end releases the same way.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +34,7 @@ const SKIP = PORTS_SKIP || HELPERS_SKIP;
 const fixture = portsFixture('vk-teardown-', NET, BR);
 const NAME = 'vk-teardown';
 
-const XML = `<domain type='qemu'><name>${NAME}</name>
+const XML = `<domain type='qemu'><name>${NAME}</name><uuid>5d0e7a61-2c1b-4f3e-9a8d-7b6c5e4d3f21</uuid>
   <memory unit='MiB'>48</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os>
   <devices><emulator>${QEMU_BINARY}</emulator>
   <interface type='network'><mac address='52:54:00:7d:00:01'/><source network='${NET}'/><model type='virtio'/></interface>
@@ -51,7 +52,7 @@ interface Held {
   helperDir: string;
 }
 
-async function held(dom: Domain): Promise<Held> {
+async function held(dom: Domain, helperCount = 2): Promise<Held> {
   const xml = await dom.getXML();
   const tap = /<interface type='network'>[\s\S]*?<target dev='([^']+)'\/>/.exec(xml)?.[1];
   expect(tap, 'the live XML names the tap').toBeDefined();
@@ -60,14 +61,14 @@ async function held(dom: Domain): Promise<Held> {
   expect(qemu).toBeDefined();
   // passt's and swtpm's command lines name their sockets under the state root
   const helpers = processesMentioning(fixture.path).filter((p) => p !== qemu);
-  expect(helpers.length).toBe(2);
+  expect(helpers.length).toBe(helperCount);
   const qemuState = join(fixture.path, 'state', 'qemu');
   const runDirName = readdirSync(qemuState).find((f) => f.startsWith('domain-') && f.endsWith(NAME));
   expect(runDirName, 'the run directory').toBeDefined();
   const runDir = join(qemuState, runDirName!);
   expect(existsSync(join(runDir, 'monitor.sock'))).toBe(true);
   const helperDir = join(qemuState, `helpers-${dom.uuid}`);
-  expect(readdirSync(helperDir).some((f) => f.endsWith('.sock'))).toBe(true);
+  if (helperCount > 0) expect(readdirSync(helperDir).some((f) => f.endsWith('.sock'))).toBe(true);
   const statusFile = join(qemuState, `${NAME}.xml`);
   expect(existsSync(statusFile)).toBe(true);
   return { tap: tap!, qemu: qemu!, helpers, statusFile, runDir, helperDir };
@@ -159,17 +160,30 @@ describe.skipIf(!HAS_QEMU || SKIP !== '')(`destroy and the guest's host resource
     expectReleased(h, 'after the raced destroy');
     expect(await net.listPorts()).toEqual([]);
 
+    // 5. a managed save ends the run the same way (the tap and port; swtpm's and passt's state are not saved)
+    await conn.defineDomain(
+      XML.replace(/<tpm [\s\S]*<\/tpm>/, '').replace(/<interface type='user'>[\s\S]*?<\/interface>/, ''),
+    );
+    await dom.start();
+    h = await held(dom, 0);
+    await dom.managedSave();
+    expectReleased(h, 'after the managed save');
+    expect(await net.listPorts()).toEqual([]);
+    await events.until('stopped/saved released=true');
+    await dom.managedSaveRemove();
+
     // every run told started and stopped once each, the stopped ones after the release
     await dom.start();
-    await events.until('started/booted', 5);
+    await events.until('started/booted', 6);
     const stopped = events.list.filter((l) => l.startsWith('stopped/'));
     expect(stopped.slice(0, 3)).toEqual([
       'stopped/destroyed released=true',
       'stopped/failed released=true',
       'stopped/destroyed released=true',
     ]);
-    expect(stopped.length).toBe(4);
+    expect(stopped.length).toBe(5);
     expect(['stopped/destroyed released=true', 'stopped/failed released=true']).toContain(stopped[3]);
+    expect(stopped[4]).toBe('stopped/saved released=true');
     await dom.destroy();
     await dom.undefine();
     await net.destroy();
