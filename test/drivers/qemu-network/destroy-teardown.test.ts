@@ -10,9 +10,12 @@
  * event comes after that release (libvirt queues it after qemuProcessStop),
  * also when QEMU dies by itself; two destroys at once, and a destroy racing
  * a QEMU that dies by itself, release once and tell `stopped` once; a
- * managed save's end releases the same way.
+ * managed save's end releases the same way. A step that fails (a file
+ * made immutable in the helpers' directory) is written to the domain log,
+ * and the rest is still given back: the domain is shut off and starts again.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../../../src/connection.js';
@@ -29,7 +32,12 @@ const BR = 'vk-tdown1';
 const NET = 'td-iso';
 const PASST = ['/usr/bin/passt', '/usr/local/bin/passt'].find((p) => existsSync(p));
 const SWTPM = ['/usr/bin/swtpm', '/usr/local/bin/swtpm'].find((p) => existsSync(p));
-const HELPERS_SKIP = !PASST || !SWTPM ? ' (skipped: needs passt and swtpm installed)' : '';
+const HELPERS_SKIP =
+  !PASST || !SWTPM
+    ? ' (skipped: needs passt and swtpm installed)'
+    : !existsSync('/usr/bin/chattr')
+      ? ' (skipped: no chattr)'
+      : '';
 const SKIP = PORTS_SKIP || HELPERS_SKIP;
 const fixture = portsFixture('vk-teardown-', NET, BR);
 const NAME = 'vk-teardown';
@@ -188,4 +196,37 @@ describe.skipIf(!HAS_QEMU || SKIP !== '')(`destroy and the guest's host resource
     await dom.undefine();
     await net.destroy();
   }, 120_000);
+
+  it('a release step that fails is logged; the rest is given back and the domain ends shut off', async () => {
+    const conn = await fixture.open();
+    const net = await conn.networks.create(`<network><name>${NET}</name><bridge name='${BR}'/></network>`);
+    const dom = await conn.defineDomain(XML);
+    await dom.start();
+    const h = await held(dom);
+    // a file even root cannot remove: the helpers' directory stays, and its removal fails
+    const pinned = join(h.helperDir, 'pinned');
+    writeFileSync(pinned, '');
+    execFileSync('chattr', ['+i', pinned]);
+    try {
+      await dom.destroy();
+      expect(existsSync(pinned)).toBe(true);
+      expect(existsSync(`/sys/class/net/${h.tap}`)).toBe(false);
+      expect(existsSync(h.statusFile)).toBe(false);
+      expect(existsSync(h.runDir)).toBe(false);
+      for (const pid of [h.qemu, ...h.helpers]) expect(existsSync(`/proc/${pid}`), `pid ${pid}`).toBe(false);
+      expect(await net.listPorts()).toEqual([]);
+      expect(fixture.portFiles()).toEqual([]);
+      expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
+      const log = readFileSync(join(fixture.path, 'log', 'qemu', `${NAME}.log`), 'utf8');
+      expect(log).toMatch(/releasing the guest's host resources: helpers: .*\/pinned/);
+    } finally {
+      execFileSync('chattr', ['-i', pinned]);
+    }
+    // nothing is left half done: the guest starts again
+    await dom.start();
+    expect((await dom.getState()).state).toBe('running');
+    await dom.destroy();
+    await dom.undefine();
+    await net.destroy();
+  }, 60_000);
 });
