@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type { DomainDiskChangeEvent } from '../../../domain-events.js';
 import type { StartCallOptions } from '../../../driver.js';
+import { VirError } from '../../../errors.js';
 import { dropDiskChainIndexes } from '../defaults/runtime-state.js';
 import {
   appendDomainLog,
@@ -257,29 +258,42 @@ async function readBackLive(
 }
 
 /**
- * Stops the helpers of a guest that stopped. A guest re-attached after this
- * process restarted has no helper handles; its helpers end with QEMU by
- * themselves (swtpm --terminate, passt --one-off, virtiofsd when QEMU hangs
- * up), leaving their runtime directory and the taps made for its bridge
- * interfaces (named from the live definition) to remove.
+ * Gives back what a guest whose QEMU is gone held on the host, in libvirt's
+ * order, before its `stopped` is told: the helper processes (and with them
+ * the taps and network ports of the start and of hot-plugs), the CID, the
+ * managed PCI devices, the cgroups. A guest re-attached after this process
+ * restarted has no helper handles; its helpers end with QEMU by themselves
+ * (swtpm --terminate, passt --one-off, virtiofsd when QEMU hangs up),
+ * leaving their runtime directory, the taps made for its bridge interfaces
+ * and its ports (named from the live definition) to remove. Every step
+ * runs; the ones that failed are thrown together afterwards.
  */
-export function guestStopped(
+export async function releaseGuest(
   e: Entry,
   roots: RunnerRoots & Pick<QemuDomainsOptions, 'networks' | 'hostdevRoots'>,
-): void {
-  releaseGuestCgroups(e.uuid);
-  // the managed PCI devices of the live definition (those plugged since too), and the CID reserved
-  e.hostDevices?.releaseCid();
-  e.hostDevices = undefined;
-  void releaseLiveHostDevices(e.live, roots.hostdevRoots);
+): Promise<void> {
+  const failed: string[] = [];
+  const step = async (what: string, work: () => Promise<void> | void) => {
+    try {
+      await work();
+    } catch (err) {
+      failed.push(`${what}: ${(err as Error).message}`);
+    }
+  };
   const helpers = e.helpers;
   e.helpers = undefined;
-  if (helpers) void helpers.stop();
+  const hostDevices = e.hostDevices;
+  e.hostDevices = undefined;
+  if (helpers) await step('helpers', () => helpers.stop());
   else {
-    void forgetGuestHelpers(roots, e.uuid, e.live);
-    // the ports its interfaces took (at start or by a hot-plug), named in the live definition
-    void releaseLivePorts(roots.networks, e.live);
+    await step('helpers', () => forgetGuestHelpers(roots, e.uuid, e.live));
+    await step('network ports', () => releaseLivePorts(roots.networks, e.live));
   }
+  // the CID reserved; the managed PCI devices of the live definition (those plugged since too)
+  hostDevices?.releaseCid();
+  await step('host devices', () => releaseLiveHostDevices(e.live, roots.hostdevRoots));
+  await step('cgroups', () => releaseGuestCgroups(e.uuid));
+  if (failed.length > 0) throw new VirError('OPERATION_FAILED', 'qemu', failed.join('; '));
 }
 
 /** Gives back the network port of each `<interface type='network'>` of `live` (a stopped network took them already). */

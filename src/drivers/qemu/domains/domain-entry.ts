@@ -58,6 +58,16 @@ export function stateOf(e: Entry): DomainState {
   return e.runner?.getState() ?? { state: 'shutoff', reason: 'unknown' };
 }
 
+/**
+ * OPERATION_INVALID with `message` when the guest runs (or starts); a run that just ended is
+ * released first (a new start would meet its taps, ports and helpers), as libvirt's start waits
+ * for the stop job.
+ */
+export async function refuseActive(e: Entry, message: string): Promise<void> {
+  await e.runner?.settled();
+  if (isActive(e) || e.runner?.pid !== undefined) throw new VirError('OPERATION_INVALID', 'qemu', message);
+}
+
 export function refOf(e: Entry): DomainRef {
   if (e.foreign) return { name: e.name, uuid: e.uuid, id: e.foreign.status.id };
   return { name: e.name, uuid: e.uuid, id: isActive(e) && e.runner ? e.runner.ref.id : -1 };

@@ -11,7 +11,7 @@ import type { DomainDef } from '../../../conf/domain/index.js';
 import { VirError } from '../../../errors.js';
 import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/index.js';
 import { domainEventsOf } from '../lifecycle/qmp-domain-events.js';
-import { type BootCallOptions, bootGuest, guestStopped, type Incoming } from './boot-guest.js';
+import { type BootCallOptions, bootGuest, type Incoming, releaseGuest } from './boot-guest.js';
 import { diskOfNode, nodeRanges } from './disk-nodes.js';
 import type { Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
@@ -97,6 +97,15 @@ export class GuestRunners {
     // numbered again from the live definition at the first event that names a node
     e.diskNodes = undefined;
     e.unsubscribe = runner.subscribe((ev) => this.#onRunnerEvent(e, ev));
+    runner.setTeardown(() => this.#release(e));
+  }
+
+  /** What the guest held, given back before its runner tells `stopped` (see `releaseGuest`). */
+  async #release(e: Entry): Promise<void> {
+    e.consoles?.closeAll();
+    releasePorts(e.ports);
+    e.ports = undefined;
+    await releaseGuest(e, this.options);
   }
 
   #onRunnerEvent(e: Entry, ev: RunnerEvent): void {
@@ -119,12 +128,9 @@ export class GuestRunners {
     if (ev.type === 'reboot' || ev.type === 'control-error') this.table.forward(ev);
     if (ev.type !== 'lifecycle') return;
     if (ev.event === 'stopped') {
-      guestStopped(e, this.options);
+      // what the guest held is given back by now (#release ran before the runner told it)
       releaseOwner(ownerPath(this.options.stateRoot, e.name));
       e.live = undefined;
-      releasePorts(e.ports);
-      e.ports = undefined;
-      e.consoles?.closeAll();
       // libvirt reports a stopped domain with id -1; a transient one is gone with it.
       this.table.forward({ ...ev, domain: { ...ev.domain, id: -1 } });
       if (!e.config) this.table.drop(e);

@@ -49,6 +49,7 @@ import {
   entryXml,
   isActive,
   refOf,
+  refuseActive,
   refuseForeign,
   refuseNotRunning,
   refusePmsuspended,
@@ -260,9 +261,7 @@ export class QemuDomains {
         'create',
         async () => {
           this.#checkOpen();
-          if (isActive(e) || e.runner?.pid !== undefined) {
-            throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' is already active`);
-          }
+          await refuseActive(e, `domain '${e.name}' is already active`);
           // A create of the same guest that failed just before ours dropped the entry.
           if (!this.#table.byUuid.has(e.uuid) && !this.#table.byName(e.name))
             this.#table.byUuid.set(e.uuid, e);
@@ -287,9 +286,7 @@ export class QemuDomains {
       async () => {
         this.#checkOpen();
         refuseForeign(e, 'start');
-        if (isActive(e) || e.runner?.pid !== undefined) {
-          throw new VirError('OPERATION_INVALID', 'qemu', 'domain is already running');
-        }
+        await refuseActive(e, 'domain is already running');
         await startOrRestore(this.#runners, e, opts);
         return refOf(e);
       },
@@ -338,8 +335,8 @@ export class QemuDomains {
 
   async destroy(dom: DomainRef, opts: CallOptions = {}): Promise<void> {
     const e = await this.#owned(dom, opts, 'destroy');
-    // A guest still starting can be destroyed too (its start then fails).
-    if (!e.runner || e.runner.pid === undefined) {
+    // A guest still starting can be destroyed too (its start then fails); one ending is waited for.
+    if (!e.runner || (e.runner.pid === undefined && !e.runner.isStopping)) {
       throw new VirError('OPERATION_INVALID', 'qemu', 'domain is not running');
     }
     await e.runner.destroy(signalOpt(opts));

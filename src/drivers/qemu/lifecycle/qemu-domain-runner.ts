@@ -144,8 +144,28 @@ export class QemuDomainRunner {
   get qmp(): ReturnType<RunnerCore['requireMonitor']> {
     return this.#core.requireMonitor();
   }
+  /** Running, or ended and still releasing what it held (its `stopped` not told yet), as libvirt's domain stays active through its stop. */
   get isActive(): boolean {
-    return this.#core.proc !== undefined && !this.#core.starting;
+    return (this.#core.proc !== undefined || this.#core.stopping !== undefined) && !this.#core.starting;
+  }
+
+  /** QEMU is gone and what the run held is being released (see `runner-stop.ts`). */
+  get isStopping(): boolean {
+    return this.#core.stopping !== undefined;
+  }
+
+  /** Resolves once no release of an ended run is in progress (at once when none is). */
+  async settled(): Promise<void> {
+    await this.#core.stopping;
+  }
+
+  /**
+   * What the owner gives back once QEMU is gone (helpers, taps, network ports, host devices,
+   * cgroups): awaited before the domain is `shutoff` and `stopped` is told; a rejection is
+   * written to the domain log and the end carries on.
+   */
+  setTeardown(teardown: () => Promise<void>): void {
+    this.#core.teardown = teardown;
   }
 
   /** Path of the live status file. */
@@ -232,6 +252,8 @@ export class QemuDomainRunner {
    * A later {@link reattach} picks it up again. This is what a driver does on `close()`.
    */
   async detach(): Promise<void> {
+    // a run that ended is released first: nobody would give back what it held otherwise
+    await this.#core.stopping;
     const qmp = this.#core.qmp;
     this.#core.qmp = undefined;
     this.#core.stopPolling?.();
@@ -382,12 +404,18 @@ export class QemuDomainRunner {
   /**
    * Stops the guest now: SIGTERM, then SIGKILL after `graceMs`. Works during
    * a start (which then fails with `OPERATION_ABORTED`) and while another
-   * call waits on the monitor.
+   * call waits on the monitor. Resolves once what the run held is released
+   * and `stopped` is told (see `runner-stop.ts`). A guest already ending (its
+   * QEMU gone) is waited for and then refused as not running, as libvirt's
+   * destroy that waits for the stop job of a guest that ended by itself.
    */
   async destroy(options: DestroyOptions = {}): Promise<void> {
     throwIfAborted(options.signal, 'qemu');
-    if (!this.#core.proc)
+    if (!this.#core.proc) {
+      if (this.#core.stopping) await raceTimeout(this.#core.stopping, 0, options.signal);
+      throwIfAborted(options.signal, 'qemu');
       throw new VirError('OPERATION_INVALID', 'qemu', `domain '${this.name}' is not running`);
+    }
     this.#core.destroying = true;
     if (this.#core.starting) {
       this.#core.startAbort?.abort(new VirError('OPERATION_ABORTED', 'qemu', 'start cancelled by destroy'));
@@ -396,7 +424,9 @@ export class QemuDomainRunner {
       return;
     }
     await this.#core.terminate(options.graceMs ?? this.#core.killTimeoutMs, options.signal);
+    // the release was queued as a job when the process went (onProcessGone): this waits for it
     await this.#core.job('destroy', async () => {}, options.signal);
+    await this.#core.stopping;
   }
 
   /**

@@ -19,6 +19,7 @@ import { raceTimeout } from './race-timeout.js';
 import { type RunnerPaths, type RunnerRoots, runnerPaths } from './runner-command.js';
 import { EventHub, monitorBroke } from './runner-events.js';
 import type { RunnerGuest } from './runner-guest.js';
+import { endReasonOf, endRun } from './runner-stop.js';
 import { writeStatus } from './status-file.js';
 
 export interface RunnerOptions extends RunnerRoots {
@@ -85,6 +86,10 @@ export class RunnerCore {
   stopPolling: (() => void) | undefined;
   /** Called when the monitor of such a process closes (it is probably gone). */
   onMonitorClosed: (() => void) | undefined;
+  /** What the runner's owner gives back once QEMU is gone (ports, taps, helpers, devices). */
+  teardown: (() => Promise<void>) | undefined;
+  /** The release of a run whose QEMU is gone, until `stopped` is told (see onProcessGone). */
+  stopping: Promise<void> | undefined;
 
   constructor(
     guest: RunnerGuest,
@@ -295,37 +300,35 @@ export class RunnerCore {
     for (const w of this.shutdownWaiters.splice(0)) w();
   }
 
+  /**
+   * QEMU is gone: its release (`runner-stop.ts`) runs once, as the domain's job, so a destroy,
+   * a save's or migration's end (each waits for the job once the process is gone) and a start follow it.
+   */
   onProcessGone(): void {
     if (this.starting || !this.proc) return;
-    const [reason, detail] =
-      this.stopReason !== undefined && this.stopReason !== 'crashed'
-        ? ([this.stopReason, this.stopReason] as const)
-        : this.destroying
-          ? (['destroyed', 'destroyed'] as const)
-          : this.stopReason === 'crashed'
-            ? (['crashed', 'crashed'] as const)
-            : this.gotShutdown || this.shutdownSeen
-              ? (['shutdown', 'shutdown'] as const)
-              : (['crashed', 'failed'] as const);
+    const [reason, detail] = endReasonOf(this);
     const qmp = this.qmp;
     this.qmp = undefined;
     void qmp?.close();
-    this.clearRuntime();
-    this.setState('shutoff', reason, false);
+    this.forgetProcess();
     appendDomainLog(this.logPath, `shutting down, reason=${reason}`);
-    this.lifecycle('stopped', detail);
-    this.id = -1;
-    this.destroying = false;
-    for (const w of this.goneWaiters.splice(0)) w();
-    for (const w of this.shutdownWaiters.splice(0)) w();
+    this.stopping = this.jobs.run(this.name, 'stop', () => endRun(this, reason, detail));
   }
 
   /** Removes the status file and the socket directory and forgets the process. */
   clearRuntime(): void {
+    this.forgetProcess();
+    this.removeRuntimeFiles();
+  }
+
+  forgetProcess(): void {
     this.proc = undefined;
     this.stopPolling?.();
     this.stopPolling = undefined;
     this.onMonitorClosed = undefined;
+  }
+
+  removeRuntimeFiles(): void {
     rmSync(this.statusPath, { force: true });
     rmSync(this.paths.runDir, { recursive: true, force: true });
   }
