@@ -181,6 +181,7 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
       `${name}:started/booted/${id}`,
       `${name}:suspended/paused/${id}`,
       `${name}:resumed/unpaused/${id}`,
+      `${name}:shutdown/host/${id}`,
       `${name}:stopped/destroyed/-1`,
       `${name}:undefined/removed/-1`,
     ]);
@@ -247,6 +248,7 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     ).toEqual([
       'vk-transient:resumed/unpaused/N',
       'vk-transient:started/booted/N',
+      'vk-transient:shutdown/host/N',
       'vk-transient:stopped/destroyed/-1',
     ]);
   });
@@ -403,8 +405,9 @@ describe.skipIf(!HAS_QEMU)(`qemu:///session domains${QEMU_NOTE}`, () => {
     await again.start();
     expect(again.id).toBeGreaterThan(id);
     await tick();
-    expect(ev.list.slice(0, 2)).toEqual([
+    expect(ev.list.slice(0, 3)).toEqual([
       `vk-reattach:resumed/unpaused/${id}`,
+      `vk-reattach:shutdown/host/${id}`,
       'vk-reattach:stopped/destroyed/-1',
     ]);
     // a transient guest comes back transient, and is gone once destroyed

@@ -170,14 +170,20 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     const reading = (async () => {
       for await (const e of r.events({ signal: ac.signal })) {
         if (e.type === 'lifecycle') seen.push(`${e.event}/${e.detail}`);
-        if (seen.length === 4) ac.abort();
+        if (seen.length === 5) ac.abort();
       }
     })();
     await r.start();
     await r.suspend();
     await r.destroy();
     await reading;
-    expect(seen).toEqual(['resumed/unpaused', 'started/booted', 'suspended/paused', 'stopped/destroyed']);
+    expect(seen).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'suspended/paused',
+      'shutdown/host',
+      'stopped/destroyed',
+    ]);
   });
 
   it('keeps the live XML in the status file and honours an aborted signal before starting', async () => {
@@ -224,6 +230,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
       'started/booted',
       'suspended/paused',
       'resumed/unpaused',
+      'shutdown/host',
       'stopped/destroyed',
     ]);
   });
@@ -260,7 +267,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     const pid = r.pid as number;
     await r.destroy();
     expect(r.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
-    expect(log.lifecycle).toEqual(['resumed/unpaused', 'started/booted', 'stopped/destroyed']);
+    expect(log.lifecycle).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'shutdown/host',
+      'stopped/destroyed',
+    ]);
     expect(existsSync(r.statusPath)).toBe(false);
     expect(readdirSync(join(roots.stateRoot, 'qemu')).filter((f) => f.includes(r.guest.uuid))).toEqual([]);
     expect(existsSync(`/proc/${pid}`)).toBe(false);
@@ -333,7 +345,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     await expect(waiting).rejects.toMatchObject({ code: 'OPERATION_ABORTED' });
     await r.shutdown({ timeoutMs: 300, onTimeout: 'destroy' });
     expect(r.getState()).toEqual({ state: 'shutoff', reason: 'destroyed' });
-    expect(log.lifecycle).toEqual(['resumed/unpaused', 'started/booted', 'stopped/destroyed']);
+    expect(log.lifecycle).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'shutdown/host',
+      'stopped/destroyed',
+    ]);
   });
 
   it('on_poweroff=restart resets the guest instead of ending it', async () => {
@@ -441,6 +458,7 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
       'resumed/unpaused',
       'started/booted',
       'crashed/panicked',
+      'shutdown/host',
       'stopped/destroyed',
     ]);
   });
@@ -590,7 +608,12 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
       await b.r.destroy();
     }
     expect(existsSync(b.r.statusPath)).toBe(false);
-    expect(log.lifecycle).toEqual(['resumed/unpaused', 'started/booted', 'stopped/destroyed']);
+    expect(log.lifecycle).toEqual([
+      'resumed/unpaused',
+      'started/booted',
+      'shutdown/host',
+      'stopped/destroyed',
+    ]);
   });
 
   it('re-attaches after detach, carries on with events, and destroys', async () => {
@@ -690,7 +713,7 @@ describe.skipIf(!HAS_QEMU)(`re-attach from another Node process${QEMU_NOTE}`, ()
     expect(r.pid).toBe(pid);
     expect(r.getState().state).toBe('running');
     await r.destroy();
-    expect(log.lifecycle).toEqual(['stopped/destroyed']);
+    expect(log.lifecycle).toEqual(['shutdown/host', 'stopped/destroyed']);
     expect(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '').toBe(
       false,
     );

@@ -42,10 +42,10 @@ const STEPS: Step[] = [
   { op: 'start', compare: true },
   { op: 'managed-save', compare: true },
   { op: 'start-paused', compare: true },
-  { op: 'destroy', compare: false },
+  { op: 'destroy', compare: true },
   { op: 'start-paused', compare: true },
   { op: 'resume', compare: true },
-  { op: 'destroy', compare: false },
+  { op: 'destroy', compare: true },
 ];
 
 const NAME = 'vk-restore-ev';
@@ -67,7 +67,8 @@ D = {0: ['added','updated','renamed','from snapshot'], 1: ['removed','renamed'],
      2: ['booted','migrated','restored','from snapshot','wakeup'],
      3: ['paused','migrated','ioerror','watchdog','restored','from snapshot','api error','postcopy','postcopy failed'],
      4: ['unpaused','migrated','from snapshot','postcopy','postcopy failed'],
-     5: ['shutdown','destroyed','crashed','migrated','saved','failed','from snapshot']}
+     5: ['shutdown','destroyed','crashed','migrated','saved','failed','from snapshot'],
+     6: ['finished','guest','host']}
 S = ['nostate','running','blocked','paused','shutdown','shutoff','crashed','pmsuspended']
 R = {1: ['unknown','booted','migrated','restored','from snapshot','unpaused','migration canceled','save canceled','wakeup','crashed','postcopy','postcopy failed'],
      3: ['unknown','user','migration','save','dump','ioerror','watchdog','from snapshot','shutting down','snapshot','crashed','starting up','postcopy','postcopy failed'],

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 
 /** Linux reports `/proc/<pid>/stat` times in USER_HZ ticks, fixed at 100 for user space. */
 const NS_PER_TICK = 10_000_000n;
@@ -63,5 +63,14 @@ export function signalProcess(pid: number, signal: NodeJS.Signals): void {
     process.kill(pid, signal);
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'ESRCH') throw err;
+  }
+}
+
+/** The path with its links resolved, or the path itself when it cannot be resolved. */
+export function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
   }
 }

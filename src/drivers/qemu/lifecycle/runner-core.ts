@@ -8,7 +8,7 @@
  * @module
  */
 import type { ChildProcess } from 'node:child_process';
-import { realpathSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { DomainEventName, DomainRef, DomainState, DomainStateName } from '../../../driver.js';
 import { throwIfAborted, VirError } from '../../../errors.js';
 import { DomainJobs } from '../../job-lock.js';
@@ -72,6 +72,8 @@ export class RunnerCore {
    */
   ownStops = 0;
   ownResumes = 0;
+  /** The last signal `terminate` sent this run's QEMU. */
+  lastSignal: 'SIGTERM' | 'SIGKILL' | undefined;
   /** A SHUTDOWN or GUEST_PANICKED came: the STOP that follows is its pause (see onQmpEvent). */
   stopBelongsToEvent = false;
   /** QEMU stops the guest after an I/O error under a `stop` policy: that pause is `paused/ioerror`. */
@@ -306,6 +308,16 @@ export class RunnerCore {
    */
   onProcessGone(): void {
     if (this.starting || !this.proc) return;
+    // QEMU answers SIGTERM with SHUTDOWN (guest false), which libvirt tells before a destroy's
+    // `stopped`; known from the signal, as the event may be unread when the exit is seen.
+    if (
+      this.destroying &&
+      !this.stopReason &&
+      this.lastSignal === 'SIGTERM' &&
+      this.state.state !== 'shutdown'
+    )
+      this.lifecycle('shutdown', 'host');
+    this.lastSignal = undefined;
     const [reason, detail] = endReasonOf(this);
     const qmp = this.qmp;
     this.qmp = undefined;
@@ -338,10 +350,12 @@ export class RunnerCore {
     const proc = this.proc;
     if (!proc) return;
     if (graceMs > 0) {
+      this.lastSignal = 'SIGTERM';
       signalProcess(proc.pid, 'SIGTERM');
       if ((await raceTimeout(proc.gone, graceMs, signal)) === 'done') return;
       throwIfAborted(signal, 'qemu');
     }
+    this.lastSignal = 'SIGKILL';
     signalProcess(proc.pid, 'SIGKILL');
     if ((await raceTimeout(proc.gone, 0, signal)) === 'aborted') throwIfAborted(signal, 'qemu');
   }
@@ -406,13 +420,5 @@ export class RunnerCore {
 
   lifecycle(event: DomainEventName, detail: string): void {
     this.events.emit({ type: 'lifecycle', domain: this.ref, event, detail, timestamp: Date.now() });
-  }
-}
-
-export function realpathOr(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
   }
 }

@@ -22,10 +22,10 @@ import {
   qemuSaid,
   readLogTail,
 } from './domain-log.js';
-import { isProcessAlive, readProcExe, readProcStat, signalProcess } from './proc-info.js';
+import { isProcessAlive, readProcExe, readProcStat, realpathOr, signalProcess } from './proc-info.js';
 import { raceTimeout } from './race-timeout.js';
 import { checkRunnerCommand, MAX_SOCKET_PATH, type RunnerCommand } from './runner-command.js';
-import { type RunnerCore, realpathOr } from './runner-core.js';
+import type { RunnerCore } from './runner-core.js';
 import { validateRunnerGuest } from './runner-guest.js';
 import { type DomainStatus, readStatus } from './status-file.js';
 import { type HotpluggableCpu, vcpuHotplugCommands } from './vcpu-hotplug.js';
