@@ -175,6 +175,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
         });
       },
       commandLine: commandLineFor(this.#cache, this.storage),
+      volumes: (def) => this.storage.resolverFor(def),
       networks: this.networks,
       cgroups: options.paths.mode === 'system' && process.getuid?.() === 0,
       ...(options.helperBinaries ? { helperBinaries: options.helperBinaries } : {}),

@@ -4,8 +4,13 @@
  * the definition gives in part completed below its last layer, and
  * libvirt's refusals — a backing image whose format the header does not
  * name, a chain that loops, a missing backing file — as typed errors that
- * leave the definition as it was. The numbers themselves are checked
- * against libvirt's in test/stats/qemu-detected-chain.test.ts.
+ * leave the definition as it was; a volume disk read through what its
+ * pool resolves it to, a network disk not read at all (libvirt has no
+ * header reader for NBD, iSCSI, RBD); a plugged disk's chain read without
+ * writing, then numbered as libvirt's hot-plug numbers it. The numbers
+ * themselves are checked against libvirt's in
+ * test/stats/qemu-detected-chain.test.ts, qemu-hotplug-chain.test.ts and
+ * qemu-volume-chain.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +18,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DomainDef } from '../../../src/conf/domain/index.js';
-import { completeDiskChains } from '../../../src/drivers/qemu/domains/disk-chain.js';
+import {
+  completeDiskChains,
+  numberDiskChain,
+  placeDiskChain,
+  readDiskChain,
+} from '../../../src/drivers/qemu/domains/disk-chain.js';
 import { VirError } from '../../../src/errors.js';
 
 const HAVE_QEMU_IMG = (() => {
@@ -143,6 +153,68 @@ describe.skipIf(!HAVE_QEMU_IMG)(
       const err = await refusal(def('orphan.qcow2'));
       expect(err.code).toBe('SYSTEM_ERROR');
       expect(err.message).toContain(`Cannot access backing file '${join(dir, 'gone.qcow2')}'`);
+    });
+
+    it('reads a volume through its pool, and neither a network disk nor a volume that is a LUN', async () => {
+      img('vbase.qcow2');
+      img('vol.qcow2', 'vbase.qcow2');
+      const d = DomainDef.fromXML(`<domain type='qemu'><name>c</name><memory unit='MiB'>16</memory>
+        <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
+        <disk type='volume' device='disk'><driver name='qemu' type='qcow2'/><source pool='p' volume='vol.qcow2'/><target dev='vda' bus='virtio'/></disk>
+        <disk type='volume' device='disk'><driver name='qemu' type='qcow2'/><source pool='iscsi' volume='lun'/><target dev='vdb' bus='virtio'/></disk>
+        <disk type='network' device='disk'><driver name='qemu' type='qcow2'/><source protocol='nbd' name='x'><host name='127.0.0.1' port='10809'/></source><target dev='vdc' bus='virtio'/></disk>
+        </devices></domain>`);
+      const asked: string[] = [];
+      const ranges = await completeDiskChains(d, (req) => {
+        asked.push(`${req.pool}/${req.volume} ${req.field}`);
+        return req.pool === 'p'
+          ? { type: 'file', path: join(dir, req.volume) }
+          : { type: 'network', protocol: 'iscsi', name: 'iqn.2026-01.test:t/1', hosts: [{ name: 'h' }] };
+      });
+      expect(asked).toEqual([
+        'iscsi/lun /domain/devices/disk[2]/source',
+        'p/vol.qcow2 /domain/devices/disk[1]/source',
+      ]);
+      expect(ranges).toEqual([{ first: 4, count: 1, target: 'vda' }]);
+      const [vda, vdb, vdc] = d.devices!.disks!;
+      expect(vda!.backingStore?.attrs).toEqual([
+        { name: 'type', value: 'file' },
+        { name: 'index', value: '4' },
+      ]);
+      const xml = d.toXML();
+      expect(xml).toContain(`<source file='${join(dir, 'vbase.qcow2')}'/>`);
+      // the volume's own source keeps naming the pool and volume
+      expect(xml).toContain("<source pool='p' volume='vol.qcow2'/>");
+      // no layers and no terminator: QEMU opens what the header names
+      expect(vdb!.backingStore).toBeUndefined();
+      expect(vdc!.backingStore).toBeUndefined();
+    });
+
+    it("reads a plugged disk's chain without writing it, then numbers it as libvirt's hot-plug", async () => {
+      img('pbase.qcow2');
+      img('pmid.qcow2', 'pbase.qcow2');
+      img('ptop.qcow2', 'pmid.qcow2');
+      const d = def('ptop.qcow2');
+      const disk = d.devices!.disks![0]!;
+      const before = d.toXML();
+      const plan = await readDiskChain(disk, '/disk', undefined);
+      expect(d.toXML()).toBe(before);
+      expect(plan?.found.layers.map((l) => l.path)).toEqual([
+        join(dir, 'pmid.qcow2'),
+        join(dir, 'pbase.qcow2'),
+      ]);
+      // the monitor's next free number is 7: libvirt's found layers took 7 and 8 first, the top is 9
+      const ranges = placeDiskChain(disk, plan, 7 + 2);
+      numberDiskChain(disk, 9);
+      expect(ranges).toEqual([
+        { first: 9, count: 1, target: 'vda' },
+        { first: 10, count: 1, target: 'vda' },
+        { first: 11, count: 1, target: 'vda' },
+      ]);
+      const xml = d.toXML();
+      expect(xml).toContain(`<source file='${join(dir, 'ptop.qcow2')}' index='9'/>`);
+      expect(xml).toContain(`<backingStore type='file' index='10'>`);
+      expect(xml).toContain(`<backingStore type='file' index='11'>`);
     });
   },
 );

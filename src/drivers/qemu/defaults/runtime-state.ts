@@ -12,6 +12,7 @@
  * @module
  */
 import { setUnknownContent, unknownContent } from '../../../conf/binding.js';
+import type { DiskDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { XmlElement, XmlNode } from '../../../xml/tree.js';
 
@@ -25,10 +26,13 @@ function dropChainIndexes(el: XmlElement): void {
 
 /** Every disk's chain without the numbers a start gave its layers (`index`). */
 export function dropDiskChainIndexes(def: DomainDef): void {
-  for (const d of def.devices?.disks ?? []) {
-    if (d.source) delete d.source.index;
-    if (d.backingStore) dropChainIndexes(d.backingStore);
-  }
+  for (const d of def.devices?.disks ?? []) dropDiskIndexes(d);
+}
+
+/** One disk's chain without them (a disk about to be plugged, a new medium: numbered afresh). */
+export function dropDiskIndexes(d: DiskDef): void {
+  if (d.source) delete d.source.index;
+  if (d.backingStore) dropChainIndexes(d.backingStore);
 }
 
 export function dropRuntimeState(def: DomainDef): void {

@@ -71,10 +71,12 @@ export function blockOf(
   const path = diskPath(d);
   const all = Array.isArray(blocks) ? (blocks as BlockReply[]) : [];
   const alias = def && !path ? diskAlias(def, d) : undefined;
+  // a volume disk names its pool and volume, not the file QEMU opened: its device says which it is
+  const volume = d.type === 'volume';
   const block = path
     ? all.find((b) => b.inserted?.file === path)
     : alias
-      ? all.find((b) => !b.inserted && isFrontend(b.qdev, alias))
+      ? all.find((b) => (volume ? b.inserted !== undefined : !b.inserted) && isFrontend(b.qdev, alias))
       : undefined;
   const key = block?.qdev || block?.device;
   const node =
@@ -129,7 +131,8 @@ export function blockGroup(
   let n = 0;
   for (const d of def?.devices?.disks ?? []) {
     const { block, stats: s, node } = blockOf(d, blocks, stats, def);
-    const path = diskPath(d);
+    // libvirt reports a volume disk by the path its pool resolved it to
+    const path = diskPath(d) ?? (d.type === 'volume' ? block?.inserted?.file : undefined);
     // the top image
     let b = `block.${n}.`;
     p[`${b}name`] = d.target.dev;

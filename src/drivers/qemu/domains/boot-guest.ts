@@ -123,7 +123,7 @@ async function bootOnce(
   // each disk's backing chain below what the definition names, from the image headers, numbered
   // after the definition's layers (numbers a migrated or restored definition carries are redone)
   dropDiskChainIndexes(live);
-  const found = await completeDiskChains(live, opts.signal);
+  const found = await completeDiskChains(live, await host.options.volumes?.(live), opts.signal);
   // the start's block node numbers, kept with the run so a re-attach names the nodes as this start did
   const diskNodes = [...startNodeRanges(live), ...found];
   let guest = { ...runnerGuestFromDef(live), driverData: runFactsOf({ diskNodes }) };

@@ -21,6 +21,20 @@
  * local path (a protocol URL, a `json:` description) is left to QEMU, as
  * before, without numbers.
  *
+ * A `<disk type='volume'>` has its chain read from the volume's file or
+ * block device (its pool resolves it, as libvirt translates the disk
+ * first); a network disk (`type='network'`, or a volume that is an iSCSI
+ * LUN) is not read: libvirt has no header reader for NBD, iSCSI, RBD and
+ * the like, so it neither adds layers nor ends the chain there, and QEMU
+ * opens what the header names.
+ *
+ * A hot-plugged disk and a new medium get their chains read the same way
+ * (`readDiskChain`, then `placeDiskChain` once the monitor says which
+ * numbers are free), numbered as libvirt's hot-plug numbers them: libvirt
+ * gives the found layers numbers as it finds them, then numbers the whole
+ * chain afresh from the next one, so the found layers' first numbers are
+ * skipped, and the top comes after them.
+ *
  * @module
  */
 import { existsSync, statSync } from 'node:fs';
@@ -28,8 +42,9 @@ import type { DiskDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import { element, getAttr, type XmlElement } from '../../../xml/tree.js';
-import { attrOf, childEl, diskLayers, hasMedia } from '../command-line/disk-layers.js';
-import { diskNodeCount } from '../command-line/disks.js';
+import { attrOf, childEl, diskLayers, hasMedia, layerCount } from '../command-line/disk-layers.js';
+import { diskNodeCount, diskNodeCountOf } from '../command-line/disks.js';
+import type { ResolvedVolume, VolumeRequest } from '../command-line/index.js';
 import { BACKING_FORMATS, headerBacking } from '../storage/image-backing.js';
 import type { DiskNodeRange } from './disk-nodes.js';
 
@@ -43,13 +58,33 @@ interface ChainEnd {
   readonly depth: number;
   /** The `<backingStore>` holding the bottom layer; undefined when the bottom is the disk's own source. */
   readonly holder: XmlElement | undefined;
+  /** The disk's own image (a volume's resolved path), which a broken chain's error names. */
+  readonly top: string;
 }
 
-function endOf(d: DiskDef): ChainEnd | undefined {
-  if ((d.type ?? 'file') !== 'file' && d.type !== 'block') return undefined;
-  const path = d.source?.file ?? d.source?.dev;
+/** What a guest's pools say its volume disks are (`storage/volume-resolver.ts`). */
+export type VolumeLookup = (req: VolumeRequest) => ResolvedVolume;
+
+/** The disk's own image: a file's or block device's path, a volume's as its pool resolves it. */
+function topPath(d: DiskDef, field: string, volumes: VolumeLookup | undefined): string | undefined {
+  const type = d.type ?? 'file';
+  if (type === 'file' || type === 'block') return d.source?.file ?? d.source?.dev;
+  const s = d.source;
+  if (type !== 'volume' || s?.pool === undefined || s.volume === undefined || !volumes) return undefined;
+  const r = volumes({
+    pool: s.pool,
+    volume: s.volume,
+    field: `${field}/source`,
+    ...(s.mode !== undefined ? { mode: s.mode } : {}),
+  });
+  // an iSCSI LUN reached directly is a network disk; a directory is QEMU's FAT view of it
+  return r.type === 'file' || r.type === 'block' ? r.path : undefined;
+}
+
+function endOf(d: DiskDef, field: string, volumes: VolumeLookup | undefined): ChainEnd | undefined {
+  const path = topPath(d, field, volumes);
   if (path === undefined || path === '') return undefined;
-  let end: ChainEnd = { path, format: d.driver?.type ?? 'raw', depth: 1, holder: undefined };
+  let end: ChainEnd = { path, format: d.driver?.type ?? 'raw', depth: 1, holder: undefined, top: path };
   let below = d.backingStore;
   while (below) {
     const src = childEl(below, 'source');
@@ -63,6 +98,7 @@ function endOf(d: DiskDef): ChainEnd | undefined {
       format: attrOf(childEl(below, 'format'), 'type') ?? 'raw',
       depth: end.depth + 1,
       holder: below,
+      top: path,
     };
     below = childEl(below, 'backingStore');
   }
@@ -123,7 +159,7 @@ interface Found {
 
 /** Reads the chain below `end` (nothing is written yet: a refusal of any disk leaves every disk as it was). */
 async function extend(d: DiskDef, end: ChainEnd, signal?: AbortSignal): Promise<Found | undefined> {
-  const top = d.source?.file ?? d.source?.dev ?? '';
+  const top = end.top;
   const found: { path: string; format: string }[] = [];
   const seen = new Set<string>([end.path]);
   let { path, format, depth } = end;
@@ -178,24 +214,71 @@ function numbersBefore(def: DomainDef): number {
   return diskNodeCount(def) + scsi;
 }
 
+/** Whether a disk's chain is read at all: an SD card is a -drive QEMU opens whole; vhost-user has no image here. */
+function readable(d: DiskDef): boolean {
+  return d.target.bus !== 'sd' && d.type !== 'vhostuser' && hasMedia(d);
+}
+
+/** A disk's chain read from its headers, not yet written into it. */
+export interface DiskChainPlan {
+  readonly end: ChainEnd;
+  readonly found: Found;
+}
+
+/**
+ * Reads the chain below what `d` names (a disk about to be plugged, a new
+ * medium); undefined when there is nothing to read. Refuses as a start
+ * does; nothing is written into `d`.
+ */
+export async function readDiskChain(
+  d: DiskDef,
+  field: string,
+  volumes: VolumeLookup | undefined,
+  signal?: AbortSignal,
+): Promise<DiskChainPlan | undefined> {
+  if (!readable(d)) return undefined;
+  const end = endOf(d, field, volumes);
+  const found = end ? await extend(d, end, signal) : undefined;
+  return end && found ? { end, found } : undefined;
+}
+
+/** How many numbers a plan's found layers take. */
+export function foundCount(plan: DiskChainPlan | undefined): number {
+  return plan?.found.layers.length ?? 0;
+}
+
+/**
+ * Writes a plugged disk's plan in, its chain numbered from `first` as
+ * libvirt's hot-plug numbers it: the layers the definition names from
+ * `first` (the disk's own range), the found ones after them. Returns the
+ * disk's range and the found layers' ones.
+ */
+export function placeDiskChain(d: DiskDef, plan: DiskChainPlan | undefined, first: number): DiskNodeRange[] {
+  const own: DiskNodeRange = { first, count: diskNodeCountOf(d), target: d.target.dev };
+  if (!plan) return [own];
+  const found = attach(d, plan.end, plan.found, first + layerCount(d));
+  return [own, ...found.map((n) => ({ first: n, count: 1, target: d.target.dev }))];
+}
+
 /**
  * Completes the backing chain of each disk of `live` (a definition about
  * to start) from its image headers; returns the node ranges of the layers
  * added (one number each), for the events that name a node.
  */
-export async function completeDiskChains(live: DomainDef, signal?: AbortSignal): Promise<DiskNodeRange[]> {
+export async function completeDiskChains(
+  live: DomainDef,
+  volumes?: VolumeLookup,
+  signal?: AbortSignal,
+): Promise<DiskNodeRange[]> {
   const disks = live.devices?.disks ?? [];
   let next = numbersBefore(live) + 1;
-  const plans: [DiskDef, ChainEnd, Found][] = [];
-  for (const d of [...disks].reverse()) {
-    // an SD card is a -drive QEMU opens whole; vhost-user has no image here
-    if (d.target.bus === 'sd' || d.type === 'vhostuser' || !hasMedia(d)) continue;
-    const end = endOf(d);
-    const found = end ? await extend(d, end, signal) : undefined;
-    if (end && found) plans.push([d, end, found]);
+  const plans: [DiskDef, DiskChainPlan][] = [];
+  for (const [i, d] of [...disks.entries()].reverse()) {
+    const plan = await readDiskChain(d, `/domain/devices/disk[${i + 1}]`, volumes, signal);
+    if (plan) plans.push([d, plan]);
   }
   const ranges: DiskNodeRange[] = [];
-  for (const [d, end, found] of plans) {
+  for (const [d, { end, found }] of plans) {
     for (const n of attach(d, end, found, next)) ranges.push({ first: n, count: 1, target: d.target.dev });
     next += found.layers.length;
   }
@@ -217,19 +300,23 @@ export function backingIndex(el: XmlElement): number | undefined {
  */
 export function numberDiskChains(live: DomainDef, ranges: readonly DiskNodeRange[]): void {
   for (const d of live.devices?.disks ?? []) {
-    if (d.target.bus === 'sd' || d.type === 'vhostuser' || !hasMedia(d) || !d.source) continue;
     // the disk's own range: the first one of its target (found layers' ranges come after)
     const r = ranges.find((x) => x.target === d.target.dev);
-    if (!r) continue;
-    let layer = diskLayers(d, '');
-    let n = r.first;
-    d.source.index = n;
-    n += layer?.dataStore ? 2 : 1;
-    layer = layer?.backing;
-    for (let bs = d.backingStore; bs && layer; bs = childEl(bs, 'backingStore'), layer = layer.backing) {
-      if (layer.index !== undefined) continue;
-      bs.attrs = [...bs.attrs.filter((a) => a.name !== 'index'), { name: 'index', value: String(n) }];
-      n += layer.dataStore ? 2 : 1;
-    }
+    if (r) numberDiskChain(d, r.first);
+  }
+}
+
+/** Writes the numbers of one disk's layers, its own image numbered `first`, where the live XML has them. */
+export function numberDiskChain(d: DiskDef, first: number): void {
+  if (!readable(d) || !d.source) return;
+  let layer = diskLayers(d, '');
+  let n = first;
+  d.source.index = n;
+  n += layer?.dataStore ? 2 : 1;
+  layer = layer?.backing;
+  for (let bs = d.backingStore; bs && layer; bs = childEl(bs, 'backingStore'), layer = layer.backing) {
+    if (layer.index !== undefined) continue;
+    bs.attrs = [...bs.attrs.filter((a) => a.name !== 'index'), { name: 'index', value: String(n) }];
+    n += layer.dataStore ? 2 : 1;
   }
 }

@@ -46,24 +46,6 @@ export function nodeRanges(e: { diskNodes?: DiskNodeRange[] | undefined }, live:
   return e.diskNodes;
 }
 
-/** The range of a disk plugged (or of new media inserted) with its chain numbered from `first`. */
-export function pluggedRange(d: DiskDef, first: number): DiskNodeRange {
-  return { first, count: diskNodeCountOf(d), target: d.target.dev };
-}
-
-/** The lowest `libvirt-N-*` number among the nodes a hot-plug's `blockdev-add` steps made: the top's. */
-export function firstPluggedNode(
-  steps: readonly { command: string; args: Record<string, unknown> }[],
-): number | undefined {
-  let first: number | undefined;
-  for (const s of steps) {
-    if (s.command !== 'blockdev-add') continue;
-    const m = /^libvirt-(\d+)-/.exec(String(s.args['node-name'] ?? ''));
-    if (m) first = Math.min(first ?? Number.POSITIVE_INFINITY, Number(m[1]));
-  }
-  return first;
-}
-
 /** The source of a disk as libvirt's `virDomainDiskGetSource` gives it. */
 export function diskSourcePath(d: DiskDef): string {
   const s = d.source as { file?: string; dev?: string; dir?: string; name?: string } | undefined;

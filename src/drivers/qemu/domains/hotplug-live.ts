@@ -26,6 +26,8 @@ import { buildNic, checkConsumed } from '../command-line/net.js';
 import { throttleFilterCount } from '../command-line/throttle.js';
 import { nextNodeNumber } from '../lifecycle/node-numbers.js';
 import type { QmpClient } from '../qmp/index.js';
+import { type DiskChainPlan, foundCount, numberDiskChain, placeDiskChain } from './disk-chain.js';
+import type { DiskNodeRange } from './disk-nodes.js';
 import type { NicHostEnd } from './hotplug-nic.js';
 import { type PlugStep, plugSteps, runSteps, undoSteps } from './hotplug-qmp.js';
 
@@ -110,6 +112,7 @@ export async function plugCommands(
   device: Record<string, unknown>,
   field: string,
   nicHost?: Pick<NicHostEnd, 'started' | 'networks'>,
+  firstNode?: number,
 ): Promise<PlugStep[]> {
   const facts = machineFacts(live.os?.type?.machine ?? '');
   const b = new ArgvBuilder(true, await qemuVersion(qmp));
@@ -122,7 +125,7 @@ export async function plugCommands(
     return plugSteps(b.argv, field);
   }
   const d = device as DiskDef;
-  const drive = diskNodes(b, d, await nextNodeNumber(qmp), field);
+  const drive = diskNodes(b, d, firstNode ?? (await nextNodeNumber(qmp)), field);
   const usb = {};
   b.props(
     '-device',
@@ -189,7 +192,9 @@ export async function qemuVersion(qmp: QmpClient): Promise<number> {
 
 /**
  * Ejects the old medium and inserts the new one (or leaves the drive empty), as libvirt's media
- * change; returns the number its new nodes start from (for the disk-node map of events).
+ * change; `chain`: the new medium's chain read from its headers, written into `now` here with the
+ * numbers the monitor leaves free. Returns the new medium's node ranges (for the disk-node map of
+ * events).
  */
 export async function changeMedia(
   qmp: QmpClient,
@@ -197,14 +202,12 @@ export async function changeMedia(
   now: DiskDef,
   id: string,
   field: string,
-): Promise<number> {
+  chain: DiskChainPlan | undefined,
+): Promise<DiskNodeRange[]> {
   const oldNodes = await diskNodeNames(qmp, old, id, field);
-  const nodes = await qmp.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes');
-  let first = 1;
-  for (const x of nodes) {
-    const m = /^libvirt-(\d+)-/.exec(x['node-name'] ?? '');
-    if (m) first = Math.max(first, Number(m[1]) + 1);
-  }
+  // libvirt numbers the found layers first and then the whole chain again: those first numbers go unused
+  const first = (await nextNodeNumber(qmp)) + foundCount(chain);
+  const ranges = placeDiskChain(now, chain, first);
   const b = new ArgvBuilder(true);
   const top = diskNodes(b, now, first, field);
   const steps = plugSteps(b.argv, field);
@@ -219,5 +222,6 @@ export async function changeMedia(
     throw err;
   }
   for (const n of oldNodes) await qmp.execute('blockdev-del', { 'node-name': n }).catch(() => {});
-  return first;
+  numberDiskChain(now, first);
+  return ranges;
 }

@@ -21,8 +21,10 @@ import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
+import { dropDiskIndexes } from '../defaults/runtime-state.js';
 import { setBandwidth } from '../lifecycle/index.js';
-import { nodeRanges, pluggedRange } from './disk-nodes.js';
+import { readDiskChain } from './disk-chain.js';
+import { nodeRanges } from './disk-nodes.js';
 import { cloneDef, type WriteFlags } from './domain-entry.js';
 import { commitConfig, commitLive, type HotplugSide, inJob, liveParts } from './hotplug-job.js';
 import { changeMedia, liveId, nicAliases } from './hotplug-live.js';
@@ -164,6 +166,12 @@ export function updateDevice(
       nicAliases(base);
       const { next, found, now } = await withUpdated(side, base, xml, false, opts.signal);
       const id = liveId(base, found.kind, found.device);
+      // libvirt's media change reads the new medium's chain first (refusing as a start does)
+      if (found.kind === 'disk') dropDiskIndexes(now as DiskDef);
+      const chain =
+        found.kind === 'disk'
+          ? await readDiskChain(now as DiskDef, found.field, undefined, opts.signal)
+          : undefined;
       await runner.hotplug.monitorJob(
         'update-device',
         async (qmp) => {
@@ -180,8 +188,9 @@ export function updateDevice(
             if ((was.link?.state !== 'down') !== up) await qmp.execute('set_link', { name: id, up });
             return;
           }
-          const first = await changeMedia(qmp, found.device as DiskDef, now as DiskDef, id, found.field);
-          nodeRanges(e, live).push(pluggedRange(now as DiskDef, first));
+          const was = found.device as DiskDef;
+          const ranges = await changeMedia(qmp, was, now as DiskDef, id, found.field, chain);
+          nodeRanges(e, live).push(...ranges);
         },
         opts.signal,
       );

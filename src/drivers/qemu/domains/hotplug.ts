@@ -31,8 +31,11 @@ import type {
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
+import { dropDiskIndexes } from '../defaults/runtime-state.js';
 import { nameHelperTaps } from '../lifecycle/index.js';
-import { diskSourcePath, firstPluggedNode, nodeRanges, pluggedRange } from './disk-nodes.js';
+import { nextNodeNumber } from '../lifecycle/node-numbers.js';
+import { foundCount, numberDiskChain, placeDiskChain, readDiskChain } from './disk-chain.js';
+import { type DiskNodeRange, diskSourcePath, nodeRanges } from './disk-nodes.js';
 import { cloneDef, refOf, type WriteFlags } from './domain-entry.js';
 import { refuseHostSideSettings } from './host-side-settings.js';
 import {
@@ -172,7 +175,11 @@ export function attachDevice(
       if (other && added.kind !== 'controller') setAlias(added.device, alias, aliasPlace(added.kind));
       if (host) setHostKindAlias(added, alias);
       const paths = { domainDir: runner.paths.runDir, monitor: { path: runner.paths.monitorSocket } };
-      let first: number | undefined;
+      // libvirt's disk hot-plug reads the chain from the headers first, refusing as a start does
+      const disk = added.kind === 'disk' ? (added.device as DiskDef) : undefined;
+      if (disk) dropDiskIndexes(disk);
+      const chain = disk ? await readDiskChain(disk, added.field, undefined, opts.signal) : undefined;
+      let ranges: DiskNodeRange[] = [];
       // the interface's tap and network port first, as a start makes them before QEMU
       const nicHost: NicHostEnd | undefined =
         added.kind === 'interface'
@@ -190,9 +197,13 @@ export function attachDevice(
               await plugHostKind(side, qmp, next, added, alias, opts.signal);
               return;
             }
-            const steps = await plugCommands(qmp, next, added.kind, added.device, added.field, nicHost);
+            // the found layers' numbers as libvirt first gives them go unused: the chain is numbered
+            // again from the next one, top first
+            const top = disk ? (await nextNodeNumber(qmp)) + foundCount(chain) : undefined;
+            if (disk && top !== undefined) ranges = placeDiskChain(disk, chain, top);
+            const steps = await plugCommands(qmp, next, added.kind, added.device, added.field, nicHost, top);
             await runSteps(qmp, steps, opts.signal);
-            first = firstPluggedNode(steps);
+            if (disk && top !== undefined) numberDiskChain(disk, top);
           },
           opts.signal,
         );
@@ -204,8 +215,7 @@ export function attachDevice(
       // a tap QEMU made with qemu-bridge-helper: named in the live XML, as at start
       if (nicHost?.started.bridgeHelper?.() !== undefined && runner.pid !== undefined)
         nameHelperTaps(next.devices?.interfaces ?? [], [added.index], runner.pid);
-      if (added.kind === 'disk' && first !== undefined)
-        nodeRanges(e, live).push(pluggedRange(added.device as DiskDef, first));
+      if (ranges.length > 0) nodeRanges(e, live).push(...ranges);
       if (added.kind === 'memory') syncMemoryTotals(e, next, added.device as MemoryDeviceDef, 1);
       commitLive(e, next);
       // libvirt's qemuDomainAttachDeviceLive: once QEMU took the device, `device-added` with its alias

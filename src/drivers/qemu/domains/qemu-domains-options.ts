@@ -9,6 +9,7 @@ import type { DomainDef } from '../../../conf/domain/index.js';
 import type { NetworkPortRef, NetworkRef } from '../../../driver-objects.js';
 import type { CommandLinePaths } from '../command-line/types.js';
 import type { HelperBinaries, HelperSockets, RunnerCommand, RunnerPaths } from '../lifecycle/index.js';
+import type { VolumeLookup } from './disk-chain.js';
 import type { HostdevRoots } from './hotplug-hostdev.js';
 
 export interface QemuDomainsOptions {
@@ -37,6 +38,12 @@ export interface QemuDomainsOptions {
    * (`buildCommandLine` with the probed caps of the guest's emulator).
    */
   readonly commandLine: CommandLineFor;
+  /**
+   * What the `<disk type='volume'>` disks of `def` are, in the pools of the
+   * same roots (undefined when it has none), so a start reads their chains
+   * as a file's. Without it a volume disk's chain is left to QEMU.
+   */
+  readonly volumes?: (def: DomainDef) => Promise<VolumeLookup | undefined>;
   /** swtpm and other helper binaries, when not the ones on PATH. */
   readonly helperBinaries?: HelperBinaries;
   /**
