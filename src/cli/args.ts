@@ -14,7 +14,12 @@
 /** A mistake in how the command was typed: printed as `error: ...`, exit status 1. */
 export class UsageError extends Error {}
 
-export type OptKind = 'bool' | 'string' | 'number';
+/**
+ * `argv` is virsh's `VSH_OT_ARGV`: a string option that may be given again
+ * (`--diskspec a --diskspec b`) and takes every bare word left once the
+ * other positional options are filled.
+ */
+export type OptKind = 'bool' | 'string' | 'number' | 'argv';
 
 export interface OptSpec {
   readonly name: string;
@@ -34,13 +39,26 @@ export interface OptSpec {
 /** What a command's words parsed to: option name → value (`true` for a flag). */
 export class ParsedOpts {
   readonly #values = new Map<string, string | true>();
+  readonly #lists = new Map<string, string[]>();
 
   set(name: string, value: string | true): void {
     this.#values.set(name, value);
   }
 
+  /** Adds one value of an `argv` option. */
+  add(name: string, value: string): void {
+    const list = this.#lists.get(name);
+    if (list) list.push(value);
+    else this.#lists.set(name, [value]);
+  }
+
   has(name: string): boolean {
-    return this.#values.has(name);
+    return this.#values.has(name) || this.#lists.has(name);
+  }
+
+  /** Every value of an `argv` option, in the order given. */
+  list(name: string): readonly string[] {
+    return this.#lists.get(name) ?? [];
   }
 
   flag(name: string): boolean {
@@ -79,7 +97,7 @@ export function parseOptions(
       const name = eq < 0 ? word.slice(2) : word.slice(2, eq);
       const spec = byName.get(name);
       if (!spec) throw new UsageError(`command '${command}' doesn't support option --${name}`);
-      if (opts.has(name)) throw new UsageError(`option --${name} already seen`);
+      if (opts.has(name) && spec.kind !== 'argv') throw new UsageError(`option --${name} already seen`);
       if (spec.kind === 'bool') {
         if (eq >= 0) throw new UsageError(`invalid '=' after option --${name}`);
         opts.set(name, true);
@@ -91,13 +109,17 @@ export function parseOptions(
         value = words[i + 1];
         i++;
       }
-      if (value === undefined) throw new UsageError(`expected syntax: --${name} <${spec.kind}>`);
-      opts.set(name, value);
+      if (value === undefined) throw new UsageError(`expected syntax: --${name} <${shownKind(spec)}>`);
+      if (spec.kind === 'argv') opts.add(name, value);
+      else opts.set(name, value);
       continue;
     }
-    const next = specs.find((s) => s.positional && s.kind !== 'bool' && !opts.has(s.name));
+    const next = specs.find(
+      (s) => s.positional && s.kind !== 'bool' && (s.kind === 'argv' || !opts.has(s.name)),
+    );
     if (!next) throw new UsageError(`unexpected data '${word}'`);
-    opts.set(next.name, word);
+    if (next.kind === 'argv') opts.add(next.name, word);
+    else opts.set(next.name, word);
   }
   for (const s of specs) {
     if (s.required && !opts.has(s.name)) {
@@ -105,6 +127,11 @@ export function parseOptions(
     }
   }
   return opts;
+}
+
+/** The kind help and syntax errors show: an `argv` option's values are strings. */
+export function shownKind(spec: OptSpec): string {
+  return spec.kind === 'argv' ? 'string' : spec.kind;
 }
 
 /**

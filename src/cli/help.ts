@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { shownKind } from './args.js';
 import type { CommandDef, CommandGroup } from './command.js';
 
 const GROUP_TITLES: Readonly<Record<CommandGroup, string>> = {
@@ -38,6 +39,8 @@ export function commandList(commands: Iterable<CommandDef>, group?: CommandGroup
 export function commandHelp(def: CommandDef): string[] {
   const synopsis = def.options.map((o) => {
     if (o.kind === 'bool') return ` [--${o.name}]`;
+    // virsh shows a repeatable option as `[[--name] <string>]...`
+    if (o.kind === 'argv') return ` [[--${o.name}] <string>]...`;
     const shown = o.positional && !o.helpAsOption ? `<${o.name}>` : `--${o.name} <${o.kind}>`;
     return o.required ? ` ${shown}` : ` [${shown}]`;
   });
@@ -56,8 +59,8 @@ export function commandHelp(def: CommandDef): string[] {
         o.kind === 'bool'
           ? `--${o.name}`
           : o.positional && !o.helpAsOption
-            ? `[--${o.name}] <${o.kind}>`
-            : `--${o.name} <${o.kind}>`;
+            ? `[--${o.name}] <${shownKind(o)}>`
+            : `--${o.name} <${shownKind(o)}>`;
       lines.push(`    ${left.padEnd(15)}  ${o.help}`);
     }
   }

@@ -27,6 +27,7 @@ const CODE_PHRASES: Readonly<Record<string, string>> = {
   ARGUMENT_UNSUPPORTED: 'argument unsupported',
   STORAGE_POOL_BUILT: 'storage pool already built',
   OPERATION_DENIED: 'operation forbidden',
+  NO_DOMAIN_SNAPSHOT: 'Domain snapshot not found',
 };
 
 /** A library error as libvirt words it: its code's phrase, then its message. */

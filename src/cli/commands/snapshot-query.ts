@@ -17,6 +17,7 @@ export const SNAPSHOT_NAME: OptSpec = {
   name: 'snapshotname',
   kind: 'string',
   positional: true,
+  helpAsOption: true,
   help: 'snapshot name',
 };
 
@@ -39,13 +40,23 @@ export async function currentSnapshot(d: Domain<Connection>): Promise<SnapshotIn
   return snap;
 }
 
-/** The snapshot named by `--snapshotname`, else (`--current` or nothing) the domain's current one. */
+/**
+ * The snapshot a command means, as virsh looks it up: `--snapshotname`
+ * (which must exist) or `--current` (the domain must have one), never both,
+ * one of them required.
+ */
 export async function chosenSnapshot(d: Domain<Connection>, opts: ParsedOpts): Promise<string> {
   const name = opts.str('snapshotname');
-  if (name !== undefined && opts.flag('current')) {
+  const current = opts.flag('current');
+  if (name !== undefined && current) {
     throw new CliError('--snapshotname and --current are mutually exclusive');
   }
-  return name ?? (await currentSnapshot(d)).name;
+  if (name === undefined && !current) throw new CliError('--snapshotname or --current is required');
+  const snaps = await d.listSnapshots();
+  if (name !== undefined) return find(snaps, name).name;
+  const snap = snaps.find((s) => s.current);
+  if (!snap) throw new CliError('Domain snapshot not found: the domain does not have a current snapshot');
+  return snap.name;
 }
 
 /** One snapshot by name, or virsh's "not found" line. */

@@ -7,18 +7,102 @@
  */
 import type { Connection } from '../../connection.js';
 import type { Domain } from '../../domain.js';
-import { attempt, type CommandContext, type CommandDef, DOMAIN_OPT } from '../command.js';
+import type { SnapshotCreateOptions, SnapshotRevertOptions } from '../../driver.js';
+import { isVirError } from '../../errors.js';
+import type { OptSpec, ParsedOpts } from '../args.js';
+import { CliError, type CommandContext, type CommandDef, DOMAIN_OPT, describeError } from '../command.js';
+import { libvirtMessage } from '../libvirt-words.js';
 import { chosenSnapshot, currentSnapshot, SNAPSHOT_NAME, snapshotQueryCommands } from './snapshot-query.js';
+import { snapshotXml } from './snapshot-spec.js';
 
 const CURRENT = { name: 'current', kind: 'bool', help: 'also set current snapshot' } as const;
 
-async function announce(
+// libvirt's VIR_ERR_SNAPSHOT_REVERT_RISKY, which a daemon's error carries as its number.
+const REVERT_RISKY = 77;
+
+/** The create flags both create commands take, in virsh's order, with the library option each sets. */
+const CREATE_FLAGS: readonly (readonly [OptSpec, keyof SnapshotCreateOptions])[] = [
+  [{ name: 'no-metadata', kind: 'bool', help: 'take snapshot but create no metadata' }, 'noMetadata'],
+  [{ name: 'halt', kind: 'bool', help: 'halt domain after snapshot is created' }, 'halt'],
+  [{ name: 'disk-only', kind: 'bool', help: 'capture disk state but not vm state' }, 'diskOnly'],
+  [{ name: 'reuse-external', kind: 'bool', help: 'reuse any existing external files' }, 'reuseExt'],
+  [{ name: 'quiesce', kind: 'bool', help: "quiesce guest's file systems" }, 'quiesce'],
+  [{ name: 'atomic', kind: 'bool', help: 'require atomic operation' }, 'atomic'],
+  [{ name: 'live', kind: 'bool', help: 'take a live snapshot' }, 'live'],
+  [{ name: 'validate', kind: 'bool', help: 'validate the XML against the schema' }, 'validate'],
+];
+
+function createFlags(opts: ParsedOpts): SnapshotCreateOptions {
+  const flags: { -readonly [K in keyof SnapshotCreateOptions]: boolean } = {};
+  for (const [spec, key] of CREATE_FLAGS) if (opts.flag(spec.name)) flags[key] = true;
+  if (opts.flag('redefine')) flags.redefine = true;
+  if (opts.flag('current')) flags.current = true;
+  return flags;
+}
+
+/** A string option, refused when given empty (virsh's `vshCommandOptStringReq`). */
+function nonEmpty(opts: ParsedOpts, name: string): string | undefined {
+  const v = opts.str(name);
+  if (v === '') throw new CliError(`Failed to get option '${name}': Option argument is empty`);
+  return v;
+}
+
+/**
+ * A library failure worded as libvirt words it, except that an invalid
+ * argument goes without its code's phrase: libvirt raises the flag checks
+ * (`unsupported flags`, `mutually exclusive`) without it.
+ */
+function message(e: unknown): string {
+  return isVirError(e, 'INVALID_ARG') ? describeError(e) : libvirtMessage(e);
+}
+
+/** A library failure as virsh reports it: libvirt's message alone. */
+function reported(e: unknown): CliError {
+  return e instanceof CliError ? e : new CliError(message(e));
+}
+
+/** virsh's two lines: what failed, then libvirt's message. */
+function failed(what: string, e: unknown): CliError {
+  return e instanceof CliError ? e : new CliError(`${what}\nerror: ${message(e)}`);
+}
+
+/**
+ * Takes the snapshot as virsh does: a `validate` the driver does not know is
+ * dropped for the default document, and a `halt` refused as an invalid
+ * argument is emulated (the snapshot without it, then the guest destroyed),
+ * as virsh does for servers older than the flag.
+ */
+async function takeSnapshot(
   ctx: CommandContext,
   d: Domain<Connection>,
   xml: string,
+  flags: SnapshotCreateOptions,
   from?: string,
 ): Promise<void> {
-  const name = await attempt('Failed to create snapshot', () => d.createSnapshot(xml));
+  let opts = flags;
+  let halt = false;
+  const create = () => d.createSnapshot(xml, opts);
+  let name: string;
+  try {
+    name = await create().catch((e: unknown) => {
+      if (!isVirError(e, 'NO_SUPPORT') || from !== undefined || !opts.validate) throw e;
+      opts = { ...opts, validate: false };
+      return create();
+    });
+  } catch (e) {
+    if (!isVirError(e, 'INVALID_ARG') || !opts.halt) throw reported(e);
+    if (!(await d.isPersistent().catch((err: unknown) => Promise.reject(reported(err))))) {
+      throw new CliError('cannot halt after snapshot of transient domain');
+    }
+    // virDomainIsActive: any state but shut off
+    halt = await d.getState().then(
+      (s) => s.state !== 'shutoff',
+      () => false,
+    );
+    opts = { ...opts, halt: false };
+    name = await create().catch((err: unknown) => Promise.reject(reported(err)));
+  }
+  if (halt) await d.destroy().catch((err: unknown) => Promise.reject(reported(err)));
   ctx.extra(from ? `Domain snapshot ${name} created from '${from}'` : `Domain snapshot ${name} created`);
   ctx.noBlankLine();
 }
@@ -28,11 +112,18 @@ const create: CommandDef = {
   group: 'snapshot',
   summary: 'Create a snapshot from XML',
   description: 'Create a snapshot (disk and RAM) from XML',
-  options: [DOMAIN_OPT, { name: 'xmlfile', kind: 'string', help: 'domain snapshot XML' }],
+  options: [
+    DOMAIN_OPT,
+    { name: 'xmlfile', kind: 'string', help: 'domain snapshot XML' },
+    { name: 'redefine', kind: 'bool', help: 'redefine metadata for existing snapshot' },
+    { ...CURRENT, help: 'with redefine, set current snapshot' },
+    ...CREATE_FLAGS.map(([spec]) => spec),
+  ],
   async run(ctx, opts) {
+    const flags = createFlags(opts);
     const d = await ctx.domain(opts.need('domain'));
-    const file = opts.str('xmlfile');
-    await announce(ctx, d, file === undefined ? '<domainsnapshot/>' : ctx.readFile(file), file);
+    const file = nonEmpty(opts, 'xmlfile');
+    await takeSnapshot(ctx, d, file === undefined ? '<domainsnapshot/>' : ctx.readFile(file), flags, file);
     return true;
   },
 };
@@ -44,26 +135,43 @@ const createAs: CommandDef = {
   description: 'Create a snapshot (disk and RAM) from arguments',
   options: [
     DOMAIN_OPT,
-    { name: 'name', kind: 'string', positional: true, help: 'name of snapshot' },
-    { name: 'description', kind: 'string', positional: true, help: 'description of snapshot' },
+    { name: 'name', kind: 'string', positional: true, helpAsOption: true, help: 'name of snapshot' },
+    {
+      name: 'description',
+      kind: 'string',
+      positional: true,
+      helpAsOption: true,
+      help: 'description of snapshot',
+    },
     { name: 'print-xml', kind: 'bool', help: 'print XML document rather than create' },
+    ...CREATE_FLAGS.map(([spec]) => spec),
+    { name: 'memspec', kind: 'string', help: 'memory attributes: [file=]name[,snapshot=type]' },
+    {
+      name: 'diskspec',
+      kind: 'argv',
+      positional: true,
+      help: 'disk attributes: disk[,snapshot=type][,driver=type][,stype=type][,file=name]',
+    },
   ],
   async run(ctx, opts) {
-    const [{ serializeXml }, { element, text }] = await Promise.all([
-      import('../../xml/serialize.js'),
-      import('../../xml/tree.js'),
-    ]);
-    const children = [];
-    const name = opts.str('name');
-    const description = opts.str('description');
-    if (name !== undefined) children.push(element('name', [], [text(name)]));
-    if (description !== undefined) children.push(element('description', [], [text(description)]));
-    const xml = serializeXml(element('domainsnapshot', [], children));
+    const flags = createFlags(opts);
+    // virsh looks the domain up before anything else, --print-xml too
+    const d = await ctx.domain(opts.need('domain'));
+    const name = nonEmpty(opts, 'name');
+    const description = nonEmpty(opts, 'description');
+    const memspec = nonEmpty(opts, 'memspec');
+    const xml = snapshotXml({
+      ...(name === undefined ? {} : { name }),
+      ...(description === undefined ? {} : { description }),
+      ...(memspec === undefined ? {} : { memspec }),
+      diskspecs: opts.list('diskspec'),
+    });
     if (opts.flag('print-xml')) {
-      ctx.out(xml.trimEnd());
+      // virsh prints the document's own line end and one more
+      ctx.out(xml);
       return true;
     }
-    await announce(ctx, await ctx.domain(opts.need('domain')), xml);
+    await takeSnapshot(ctx, d, xml, flags);
     return true;
   },
 };
@@ -91,7 +199,7 @@ const dumpxml: CommandDef = {
   group: 'snapshot',
   summary: 'Dump XML for a domain snapshot',
   description: 'Snapshot Dump XML',
-  options: [DOMAIN_OPT, { ...SNAPSHOT_NAME, required: true }],
+  options: [DOMAIN_OPT, { ...SNAPSHOT_NAME, required: true, helpAsOption: false }],
   async run(ctx, opts) {
     const d = await ctx.domain(opts.need('domain'));
     ctx.out((await d.getSnapshotXML(opts.need('snapshotname'))).trimEnd());
@@ -104,11 +212,31 @@ const revert: CommandDef = {
   group: 'snapshot',
   summary: 'Revert a domain to a snapshot',
   description: 'Revert domain to snapshot',
-  options: [DOMAIN_OPT, SNAPSHOT_NAME, { ...CURRENT, help: 'revert to current snapshot' }],
+  options: [
+    DOMAIN_OPT,
+    SNAPSHOT_NAME,
+    { ...CURRENT, help: 'revert to current snapshot' },
+    { name: 'running', kind: 'bool', help: 'after reverting, change state to running' },
+    { name: 'paused', kind: 'bool', help: 'after reverting, change state to paused' },
+    { name: 'force', kind: 'bool', help: 'try harder on risky reverts' },
+    { name: 'reset-nvram', kind: 'bool', help: 're-initialize NVRAM from its pristine template' },
+  ],
   async run(ctx, opts) {
     const d = await ctx.domain(opts.need('domain'));
     const name = await chosenSnapshot(d, opts);
-    await d.revertToSnapshot(name);
+    const flags: SnapshotRevertOptions = {
+      ...(opts.flag('running') ? { running: true } : {}),
+      ...(opts.flag('paused') ? { paused: true } : {}),
+      ...(opts.flag('reset-nvram') ? { resetNvram: true } : {}),
+    };
+    // as virsh: --force is sent only after a revert refused as risky, so a server without the flag still reverts
+    await d
+      .revertToSnapshot(name, flags)
+      .catch((e: unknown) => {
+        if (!opts.flag('force') || !isVirError(e) || e.libvirtCode !== REVERT_RISKY) throw e;
+        return d.revertToSnapshot(name, { ...flags, force: true });
+      })
+      .catch((e: unknown) => Promise.reject(failed(`Failed to revert snapshot ${name}`, e)));
     ctx.extra(`Domain snapshot ${name} reverted`);
     return true;
   },
@@ -124,16 +252,25 @@ const remove: CommandDef = {
     SNAPSHOT_NAME,
     { ...CURRENT, help: 'delete current snapshot' },
     { name: 'children', kind: 'bool', help: 'delete snapshot and all children' },
+    { name: 'children-only', kind: 'bool', help: 'delete children but not snapshot' },
+    {
+      name: 'metadata',
+      kind: 'bool',
+      help: 'delete only libvirt metadata, leaving snapshot contents behind',
+    },
   ],
   async run(ctx, opts) {
     const d = await ctx.domain(opts.need('domain'));
     const name = await chosenSnapshot(d, opts);
-    await d.deleteSnapshot(name, { children: opts.flag('children') });
-    ctx.extra(
-      opts.flag('children')
-        ? `Domain snapshot ${name} and all children deleted`
-        : `Domain snapshot ${name} deleted`,
-    );
+    const childrenOnly = opts.flag('children-only');
+    await d
+      .deleteSnapshot(name, {
+        ...(opts.flag('children') ? { children: true } : {}),
+        ...(childrenOnly ? { childrenOnly: true } : {}),
+        ...(opts.flag('metadata') ? { metadataOnly: true } : {}),
+      })
+      .catch((e: unknown) => Promise.reject(failed(`Failed to delete snapshot ${name}`, e)));
+    ctx.extra(childrenOnly ? `Domain snapshot ${name} children deleted` : `Domain snapshot ${name} deleted`);
     return true;
   },
 };

@@ -11,12 +11,15 @@
  * `halt`, delete (the memory file stays), revert `running` / `paused` to a
  * shut-off external snapshot, `resetNvram`, and the refusals.
  */
+
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DomainDef } from '../../../src/conf/domain/index.js';
 import { DomainSnapshotDef } from '../../../src/conf/snapshot.js';
 import type { Domain } from '../../../src/domain.js';
+import { serializeXml } from '../../../src/xml/serialize.js';
+import type { XmlElement } from '../../../src/xml/tree.js';
 import { errorOf, guestXml, type Host, host, image, imageSectorIs, SKIP } from './helpers.js';
 
 /** The BIOS tick counter (0x46c) of the guest, read with QMP `pmemsave`. */
@@ -92,6 +95,15 @@ describe.skipIf(SKIP !== '')(
       expect([p1.state, p1.memory]).toEqual(['paused', { snapshot: 'external', file: mem1 }]);
       expect(p1.disks?.disk?.[0]).toMatchObject({ name: 'vda', snapshot: 'external', source: { file: o1 } });
       expect(p1.domainDef()?.devices?.disks?.[0]?.source?.file).toBe(base);
+      // libvirt's save cookie (qemuDomainSaveCookieFormat): the CPU as the guest runs it when QEMU's
+      // read-back changed it (origCPU), then <slirpHelper/> as no interface uses QEMU's built-in slirp
+      const cookie = (p1.cookie?.children ?? []).flatMap((c) => (c.type === 'element' ? [c] : []));
+      expect(cookie.at(-1)?.name).toBe('slirpHelper');
+      const liveCpu = DomainDef.fromXML(await dom.getXML())
+        .toElement({ check: false })
+        .children.find((c) => c.type === 'element' && c.name === 'cpu');
+      if (cookie.length === 2) expect(serializeXml(cookie[0]!)).toBe(serializeXml(liveCpu as XmlElement));
+      else expect(cookie.length).toBe(1);
 
       // a running guest: paused for the dump (libvirt's events), running again after
       await dom.resume();

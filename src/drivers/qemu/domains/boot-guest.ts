@@ -46,7 +46,7 @@ import { verifyLiveCpu } from './live-cpu.js';
 import { readBackMemoryDevices } from './memory-device-info.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { clockToUtcBasis } from './rtc-offset.js';
-import { runFactsOf } from './run-facts.js';
+import { runFacts, runFactsOf } from './run-facts.js';
 import { runnerGuestFromDef } from './runner-guest-from-def.js';
 import { applyStartupPolicies } from './startup-policy.js';
 import { cgroupsConsumed, placeStartingGuest, releaseGuestCgroups } from './tuning-start.js';
@@ -176,6 +176,7 @@ async function bootOnce(
     // what the last run's events learnt (block node numbers, the RTC's start) is this run's again
     e.diskNodes = diskNodes;
     e.rtcAdjustment0 = undefined;
+    e.cpuUpdated = undefined;
     e.helpers = helpers;
     e.ports = lease;
     e.hostDevices = hostDevices;
@@ -201,6 +202,9 @@ async function bootOnce(
           qmp,
           signal,
           incoming !== undefined || opts.fromSnapshot === true,
+          (changed) => {
+            e.cpuUpdated = changed;
+          },
         );
         if (incoming && uri) {
           await setMigrationCapabilities(qmp, incoming.capabilities, signal);
@@ -209,6 +213,8 @@ async function bootOnce(
         return xml;
       },
     });
+    // the status file keeps that QEMU changed the CPU (the start's first write predates the read-back)
+    if (e.cpuUpdated) runner.hotplug.setLiveXml(live.toXML(), runFacts(e));
     // QEMU holds its own copies (the vsock's CID stays claimed on them while it runs)
     hostDevices.closeFds();
     return uri;
@@ -249,10 +255,11 @@ async function readBackLive(
   qmp: QmpClient,
   signal: AbortSignal,
   carriesState: boolean,
+  cpuUpdated: (changed: boolean) => void,
 ): Promise<string> {
   const chardevs = await qmp.execute<QmpChardevInfo[]>('query-chardev', undefined, { signal });
   applyPtyPaths(live, Array.isArray(chardevs) ? chardevs : []);
-  await verifyLiveCpu(live, qmp, signal);
+  cpuUpdated(await verifyLiveCpu(live, qmp, signal));
   await readBackMemoryDevices(live, qmp, signal, carriesState);
   return live.toXML();
 }

@@ -39,6 +39,8 @@ export interface Entry {
   diskNodes?: DiskNodeRange[] | undefined;
   /** A variable clock's adjustment at start, once an RTC change needed it (`rtc-offset.ts`). */
   rtcAdjustment0?: number | undefined;
+  /** QEMU's read-back at start changed the guest CPU from the definition's (libvirt's `origCPU` is set). */
+  cpuUpdated?: boolean | undefined;
   /**
    * A guest another live process manages (see `owner-lock.ts`): what its
    * status file said when last read. Such a domain is shown as running with

@@ -36,14 +36,18 @@ interface FeatureWord {
   features: number;
 }
 
-/** Checks and updates `def.cpu` from the running QEMU; throws `CPU_INCOMPATIBLE`. */
-export async function verifyLiveCpu(def: DomainDef, qmp: QmpClient, signal: AbortSignal): Promise<void> {
+/**
+ * Checks and updates `def.cpu` from the running QEMU; throws `CPU_INCOMPATIBLE`.
+ * Resolves whether the CPU QEMU made differs from the definition's (libvirt
+ * then keeps the original, its `origCPU`, and a memory snapshot's cookie has the CPU).
+ */
+export async function verifyLiveCpu(def: DomainDef, qmp: QmpClient, signal: AbortSignal): Promise<boolean> {
   const cpu = def.cpu;
   const arch = def.os?.type?.arch ?? 'x86_64';
-  if (!cpu || !/^(x86_64|i[3-6]86)$/.test(arch)) return;
+  if (!cpu || !/^(x86_64|i[3-6]86)$/.test(arch)) return false;
   const mode = cpu.mode ?? 'custom';
   // Only a named model says what the guest must get; host-model is resolved before start.
-  if (mode !== 'custom' || !cpu.model?.name) return;
+  if (mode !== 'custom' || !cpu.model?.name) return false;
   const read = async (property: string) =>
     qmp.execute<FeatureWord[]>('qom-get', { path: FIRST_VCPU, property }, { signal });
   const enabled = toCpuData(await read('feature-words'));
@@ -75,8 +79,20 @@ export async function verifyLiveCpu(def: DomainDef, qmp: QmpClient, signal: Abor
     }
     throw err;
   }
-  live.check = 'full';
+  const before = cpuText(def);
+  // compared with the definition's own check, which the read-back then sets to full
+  if (cpu.check === undefined) delete live.check;
+  else live.check = cpu.check;
   def.cpu = live;
+  const changed = cpuText(def) !== before;
+  live.check = 'full';
+  return changed;
+}
+
+/** The `<cpu>` element's text, for telling whether the read-back changed it. */
+function cpuText(def: DomainDef): string {
+  const cpu = def.toElement({ check: false }).children.find((c) => c.type === 'element' && c.name === 'cpu');
+  return cpu ? JSON.stringify(cpu) : '';
 }
 
 /** QEMU's feature words as the CPU engine's raw CPUID data (one leaf per input, registers filled in). */

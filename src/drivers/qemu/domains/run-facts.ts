@@ -20,14 +20,17 @@ import type { DiskNodeRange } from './disk-nodes.js';
 export interface RunFacts {
   readonly diskNodes?: readonly DiskNodeRange[];
   readonly rtcAdjustment0?: number;
+  /** QEMU changed the guest CPU at start (a memory snapshot's cookie then carries it). */
+  readonly cpuUpdated?: true;
 }
 
 /** The facts of `e` to write with its live XML. */
 export function runFacts(e: {
   diskNodes?: DiskNodeRange[] | undefined;
   rtcAdjustment0?: number | undefined;
+  cpuUpdated?: boolean | undefined;
 }): RunFacts {
-  return runFactsOf(e);
+  return { ...runFactsOf(e), ...(e.cpuUpdated ? { cpuUpdated: true } : {}) };
 }
 
 /** The facts from their parts (those not known yet left out). */
@@ -43,11 +46,16 @@ export function runFactsOf(parts: {
 
 /** Puts the facts a status file kept back on the entry; what is missing or malformed stays unknown. */
 export function restoreRunFacts(
-  e: { diskNodes?: DiskNodeRange[] | undefined; rtcAdjustment0?: number | undefined },
+  e: {
+    diskNodes?: DiskNodeRange[] | undefined;
+    rtcAdjustment0?: number | undefined;
+    cpuUpdated?: boolean | undefined;
+  },
   data: unknown,
 ): void {
   if (!data || typeof data !== 'object') return;
-  const d = data as { diskNodes?: unknown; rtcAdjustment0?: unknown };
+  const d = data as { diskNodes?: unknown; rtcAdjustment0?: unknown; cpuUpdated?: unknown };
+  if (d.cpuUpdated === true) e.cpuUpdated = true;
   if (Array.isArray(d.diskNodes) && d.diskNodes.every(isRange))
     e.diskNodes = d.diskNodes.map((r) => ({ ...r }));
   if (typeof d.rtcAdjustment0 === 'number' && Number.isFinite(d.rtcAdjustment0))

@@ -15,6 +15,7 @@
  *
  * @module
  */
+
 import { existsSync, rmSync } from 'node:fs';
 import { diskSourceMapper } from '../../../conf/domain/devices/disk.js';
 import type { DomainDef } from '../../../conf/domain/index.js';
@@ -23,6 +24,7 @@ import { VirError } from '../../../errors.js';
 import { element, type XmlElement } from '../../../xml/tree.js';
 import { findQemuImg, imageInfo, qemuImg } from '../storage/qemu-img.js';
 import { cloneDef, type Entry, isActive } from './domain-entry.js';
+import { commitConfig, commitLive } from './hotplug-job.js';
 import type { DomainListAccess } from './migration.js';
 import type { ExternalTarget } from './snapshot-disks.js';
 
@@ -148,15 +150,9 @@ export function adoptOverlays(
   targets: readonly ExternalTarget[],
   numbers?: ReadonlyMap<string, number>,
 ): void {
-  if (isActive(e) && e.live) {
-    e.live = withOverlays(e.live, targets, numbers);
-    e.runner!.hotplug.setLiveXml(e.live.toXML());
-  }
-  if (e.config) {
-    const next = withOverlays(e.config, targets);
-    side.store.write(e.name, next.toXML({ inactive: true }));
-    e.config = next;
-  }
+  // the status file gets the run's facts with the live XML, as a hot-plug's commit writes them
+  if (isActive(e) && e.live) commitLive(e, withOverlays(e.live, targets, numbers));
+  if (e.config) commitConfig(side, e, withOverlays(e.config, targets));
 }
 
 /** The snapshot's overlays: target → overlay path, from its `<disks>`. */

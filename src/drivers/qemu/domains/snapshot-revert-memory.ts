@@ -23,6 +23,7 @@
  *
  * @module
  */
+
 import { DomainDef } from '../../../conf/domain/index.js';
 import type { DomainSnapshotDef } from '../../../conf/snapshot.js';
 import type { CallOptions, SnapshotRevertOptions } from '../../../driver.js';
@@ -36,6 +37,7 @@ import {
 } from '../lifecycle/index.js';
 import type { Incoming } from './boot-guest.js';
 import { cloneDef, type Entry, isActive } from './domain-entry.js';
+import { commitConfig, commitLive } from './hotplug-job.js';
 import type { DomainListAccess } from './migration.js';
 import { createOverlays, removeOverlays, withOverlays } from './snapshot-external.js';
 import { finishExternalRevert, planExternalRevert } from './snapshot-revert-external.js';
@@ -121,16 +123,9 @@ export async function revertToMemory(
           cause: err,
         });
   }
-  if (e.live) {
-    e.live = withOverlays(e.live, plan.targets, numbers);
-    runner.hotplug.setLiveXml(e.live.toXML());
-  }
+  if (e.live) commitLive(e, withOverlays(e.live, plan.targets, numbers));
   const persistent = e.config !== undefined;
-  if (persistent) {
-    const next = withOverlays(cloneDef(defs.inactive ?? defs.dom), plan.targets);
-    side.store.write(e.name, next.toXML({ inactive: true }));
-    e.config = next;
-  }
+  if (persistent) commitConfig(side, e, withOverlays(cloneDef(defs.inactive ?? defs.dom), plan.targets));
   finishExternalRevert(store, s, plan);
   const run = opts.running === true || (!opts.paused && s.state === 'running');
   await endRevertStart(runner.migration, run);

@@ -34,6 +34,7 @@ import { assertValid } from '../../../xml/validate.js';
 import { type Entry, isActive, refuseForeign } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
+import { snapshotCookie } from './snapshot-cookie.js';
 import { deleteExternalSnapshot } from './snapshot-delete-external.js';
 import {
   disksElementData,
@@ -182,7 +183,9 @@ async function takeSnapshot(
   )
     snap.inactiveDomain = { ...e.config.toElement({ inactive: true, check: false }), name: 'inactiveDomain' };
   snap.active = 1;
-
+  // libvirt's save cookie, on the snapshots that hold a running guest's memory
+  if (active && e.live && (withMemory || !external))
+    snap.cookie = snapshotCookie(e.live, e.cpuUpdated === true);
   const take = () => takeExternal(side, e, plan.external, reuse, opts.signal);
   if (withMemory) await takeMemorySnapshot(side, e, plan, memoryOpts(opts));
   else if (external) await (opts.quiesce ? quiesced(e, take, opts.signal) : take());
