@@ -128,7 +128,8 @@ export async function setMaxMemory(
           { field: '/domain/cpu/numa' },
         );
       const next = cloneDef(e.config);
-      next.memory = { unit: 'KiB', value: kib };
+      // the size alone changes: dumpCore stays (libvirt sets the total, not the element)
+      next.memory = { ...next.memory, unit: 'KiB', value: kib };
       // libvirt lowers the current size with the maximum (sizes are KiB once parsed)
       const cur = next.currentMemory;
       if (cur && cur.value > kib) next.currentMemory = { unit: 'KiB', value: kib };
