@@ -143,7 +143,7 @@ describe.skipIf(!HAS_QEMU)(`vCPUs, maximum memory and rename${QEMU_NOTE}`, () =>
     expect((await errorOf(dom.setMaxMemory(0))).code).toBe('INVALID_ARG');
   });
 
-  it("keeps <memory dumpCore> through setVcpus and setMaxMemory (libvirt changes the size only)", async () => {
+  it('keeps <memory dumpCore> through setVcpus and setMaxMemory (libvirt changes the size only)', async () => {
     const h = await host();
     const dom = await h.conn.defineDomain(
       guestXml('vk-dumpcore', "<vcpu current='1'>2</vcpu>").replace(

@@ -35,6 +35,7 @@ import {
   guestCgroup,
   readKib,
   readNumber,
+  SHARES_RANGE,
   setBandwidth,
   writeKib,
   writeValue,
@@ -58,10 +59,9 @@ const QEMU_SCHED = [
 ] as const;
 type QemuSchedName = (typeof QEMU_SCHED)[number];
 
-/** libvirt's ranges: CFS periods and quotas (µs; a quota below 0 is none), cgroup v1 CPU shares. */
+/** libvirt's ranges: CFS periods and quotas (µs; a quota below 0 is none); the shares' is cgroup.ts's. */
 export const PERIOD_RANGE = [1000, 1_000_000] as const;
 export const QUOTA_RANGE = [1000, 17_592_186_044_415] as const;
-export const SHARES_RANGE = [2, 262_144] as const;
 
 const MEMORY_NAMES = ['hard_limit', 'soft_limit', 'swap_hard_limit'] as const;
 
@@ -189,7 +189,8 @@ export async function setSchedulerParameters(
           const v = values[k] as number;
           if (k === 'cpu_shares') {
             writeValue(g.cpu as string, 'cpu.shares', v);
-            // the kernel may round: the event and the definition say what it took
+            // libvirt 9.0 keeps the value given; within SHARES_RANGE a v1 kernel keeps it as
+            // given too, so reading it back says the same and stays true on a kernel that differs
             values[k] = readNumber(g.cpu as string, 'cpu.shares');
           } else {
             const kind = k.slice(0, k.indexOf('_')) as 'vcpu' | 'emulator' | 'global' | 'iothread';
