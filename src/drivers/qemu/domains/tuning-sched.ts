@@ -41,6 +41,7 @@ import {
   writeValue,
 } from '../lifecycle/cgroup.js';
 import { cgroupV2Refusal } from '../lifecycle/cgroup-v2.js';
+import { commitConfig, commitLive } from './commit-defs.js';
 import { type Entry, isActive, refOf } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { targets } from './tuning.js';
@@ -199,16 +200,11 @@ export async function setSchedulerParameters(
           }
           event[`cputune.${k}`] = BigInt(values[k] as number);
         }
-        e.live = withCputune(e.live, values);
-        e.runner.hotplug.setLiveXml(e.live.toXML());
+        commitLive(e, withCputune(e.live, values));
         if (given.length > 0)
           side.table.forward({ type: 'tunable', domain: refOf(e), timestamp: Date.now(), params: event });
       }
-      if (config && e.config) {
-        const next = withCputune(e.config, values);
-        side.store.write(e.name, next.toXML({ inactive: true }));
-        e.config = next;
-      }
+      if (config && e.config) commitConfig(side, e, withCputune(e.config, values));
     },
     opts.signal,
   );
@@ -300,14 +296,9 @@ export async function setMemoryParameters(
         if (params.soft_limit !== undefined) writeKib(dir, 'memory.soft_limit_in_bytes', params.soft_limit);
         if (!swapFirst && params.swap_hard_limit !== undefined)
           writeKib(dir, 'memory.memsw.limit_in_bytes', params.swap_hard_limit);
-        e.live = withMemtune(e.live, params);
-        e.runner.hotplug.setLiveXml(e.live.toXML());
+        commitLive(e, withMemtune(e.live, params));
       }
-      if (config && e.config) {
-        const next = withMemtune(e.config, params);
-        side.store.write(e.name, next.toXML({ inactive: true }));
-        e.config = next;
-      }
+      if (config && e.config) commitConfig(side, e, withMemtune(e.config, params));
     },
     opts.signal,
   );
