@@ -8,6 +8,7 @@
  * @module
  */
 import type { DomainDef } from '../../../conf/domain/index.js';
+import { setMemoryTotal } from '../../../conf/domain/memory-total.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { setLiveVcpus } from '../lifecycle/index.js';
@@ -125,8 +126,7 @@ export async function setMaxMemory(
           { field: '/domain/cpu/numa' },
         );
       const next = cloneDef(e.config);
-      // the size alone changes: dumpCore stays (libvirt sets the total, not the element)
-      next.memory = { ...next.memory, unit: 'KiB', value: kib };
+      setMemoryTotal(next, kib);
       // libvirt lowers the current size with the maximum (sizes are KiB once parsed)
       const cur = next.currentMemory;
       if (cur && cur.value > kib) next.currentMemory = { unit: 'KiB', value: kib };
