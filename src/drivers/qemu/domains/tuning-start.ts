@@ -158,7 +158,9 @@ function applyBlkiotune(def: DomainDef, dir: string): void {
     for (const [k, f] of Object.entries(BLKIO_DEVICE_FIELDS) as [BlkioDeviceParam, keyof BlkioDevice][]) {
       const v = d[f];
       if (typeof v !== 'number' || v === 0) continue;
-      (kept[k] ??= []).push({ path: d.path, value: setBlkioDevice(dir, k, d.path, v) });
+      const list = kept[k] ?? [];
+      list.push({ path: d.path, value: setBlkioDevice(dir, k, d.path, v) });
+      kept[k] = list;
     }
   const changes: BlkioChanges = { devices: kept };
   const next = withBlkio(def, changes);
