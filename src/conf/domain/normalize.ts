@@ -13,6 +13,7 @@ import { setUnknownContent, unknownContent } from '../binding.js';
 import { toBytes, toKiB } from '../units.js';
 import { formatIdSet, parseIdSet } from './cpuset.js';
 import type { DomainDefData } from './domain-spec.js';
+import { setMemoryTotal } from './memory-total.js';
 import { memorySizesToKiB } from './memory-units.js';
 import { normalizeMetadata } from './metadata.js';
 import { normalizeDevices } from './normalize-devices.js';
@@ -81,7 +82,7 @@ function normalizeMemory(def: DomainDefData, abiUpdate: boolean): void {
   if (cellsKiB > 0 && (!def.memory || def.memory.value === 0 || abiUpdate)) {
     // libvirt's post-parse: without <memory>, or where the ABI may be updated, guest NUMA
     // cells plus memory modules give the size (its other attributes stay)
-    def.memory = { ...def.memory, unit: 'KiB', value: cellsKiB + devicesKiB };
+    setMemoryTotal(def, cellsKiB + devicesKiB);
   } else if (def.memory && devicesKiB > def.memory.value) {
     throw new VirError('XML_ERROR', 'conf', 'Total size of memory devices exceeds the total memory size', {
       field: '/domain/memory',

@@ -143,6 +143,29 @@ describe.skipIf(!HAS_QEMU)(`vCPUs, maximum memory and rename${QEMU_NOTE}`, () =>
     expect((await errorOf(dom.setMaxMemory(0))).code).toBe('INVALID_ARG');
   });
 
+  it('keeps <memory dumpCore> through setVcpus and setMaxMemory (libvirt changes the size only)', async () => {
+    const h = await host();
+    const dom = await h.conn.defineDomain(
+      guestXml('vk-dumpcore', "<vcpu current='1'>2</vcpu>").replace(
+        "<memory unit='MiB'>32</memory>",
+        "<memory unit='MiB' dumpCore='on'>32</memory>",
+      ),
+    );
+    // libvirt formats the attribute before the unit: <memory dumpCore='on' unit='KiB'>
+    expect(await dom.getXML({ inactive: true })).toContain("<memory dumpCore='on' unit='KiB'>32768</memory>");
+    await dom.setVcpus(2, { config: true });
+    const afterVcpus = await dom.getXML({ inactive: true });
+    expect(afterVcpus).toContain("<memory dumpCore='on' unit='KiB'>32768</memory>");
+    expect(afterVcpus).toMatch(/<vcpu[^>]*>2<\/vcpu>/);
+    await dom.setMaxMemory(65536);
+    expect(await dom.getXML({ inactive: true })).toContain("<memory dumpCore='on' unit='KiB'>65536</memory>");
+    // and the running guest's live definition keeps it through a vCPU hot-plug
+    await dom.setVcpus(1, { config: true });
+    await dom.start();
+    await dom.setVcpus(2, { live: true });
+    expect(await dom.getXML()).toContain("<memory dumpCore='on' unit='KiB'>65536</memory>");
+  }, 60_000);
+
   it("renames an inactive domain with libvirt's events and refusals", async () => {
     const h = await host();
     const dom = await h.conn.defineDomain(guestXml('vk-old'));

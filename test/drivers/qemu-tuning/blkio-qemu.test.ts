@@ -9,7 +9,7 @@
  * where there is none. Under qemu:///session the calls are refused as
  * libvirt refuses them.
  */
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
@@ -55,6 +55,24 @@ function blockDevice(): { path: string; dev: string } | undefined {
   return undefined;
 }
 const DEVICE = blockDevice();
+
+/**
+ * What the kernel keeps of a throttle line `dev value` in a fresh group of its own (the
+ * value read back, 0 when it keeps no rule), from a group made for the purpose.
+ */
+function keptThrottle(file: string, dev: string, value: number): number {
+  const dir = join(HOST?.dirs.blkio as string, `vk-probe-${process.pid}-kept`);
+  mkdirSync(dir);
+  try {
+    writeFileSync(join(dir, file), `${dev} ${value}`);
+    const line = readFileSync(join(dir, file), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${dev} `));
+    return line ? Number(line.split(/\s+/)[1]) : 0;
+  } finally {
+    rmdirSync(dir);
+  }
+}
 
 const WHY = !HAS_QEMU
   ? QEMU_NOTE
@@ -227,6 +245,36 @@ describe.skipIf(WHY !== '')(`QEMU driver block I/O parameters in cgroups${WHY}`,
     await dom.setBlkioParameters({ device_read_bytes_sec: `${dev.path},4096` }, { config: true });
     expect(read(g, 'blkio.throttle.read_bps_device')).toBe('');
     expect(await dom.getXML({ inactive: true })).toContain('<read_bytes_sec>4096</read_bytes_sec>');
+  });
+
+  it("keeps in the live definition what the kernel kept of each device's throttles at start", async () => {
+    // the largest IOPS value libvirt takes (32 bits) is the kernel's "no limit": learn what it keeps
+    const huge = 4294967295;
+    const kept = keptThrottle('blkio.throttle.read_iops_device', dev.dev, huge);
+    const conn = await open('system');
+    const dom = await conn.defineDomain(
+      xml(
+        `<blkiotune><device><path>${dev.path}</path><read_iops_sec>${huge}</read_iops_sec><write_iops_sec>300</write_iops_sec></device></blkiotune>`,
+      ),
+    );
+    await dom.start();
+    const g = blkioGroup();
+    expect(read(g, 'blkio.throttle.read_iops_device')).toBe(kept === 0 ? '' : `${dev.dev} ${kept}`);
+    expect(read(g, 'blkio.throttle.write_iops_device')).toBe(`${dev.dev} 300`);
+    // libvirt 9.0 reads each device value back into the live definition at start (a value
+    // of 0 is not formatted); the persistent definition keeps what was asked
+    const live = await dom.getXML();
+    if (kept === 0) expect(live).not.toContain('<read_iops_sec>');
+    else expect(live).toContain(`<read_iops_sec>${kept}</read_iops_sec>`);
+    expect(live).toContain('<write_iops_sec>300</write_iops_sec>');
+    expect(await dom.getBlkioParameters()).toMatchObject({
+      device_read_iops_sec: kept === 0 ? '' : `${dev.path},${kept}`,
+      device_write_iops_sec: `${dev.path},300`,
+    });
+    expect(await dom.getXML({ inactive: true })).toContain(`<read_iops_sec>${huge}</read_iops_sec>`);
+    // the status file has the live definition: a second connection on the same roots re-attaches it
+    const again = await open('system');
+    expect(await (await again.lookupDomain(NAME)).getXML()).toBe(live);
   });
 
   it('refuses a start whose <blkiotune> the host cannot apply, and one naming no block device', async () => {

@@ -8,7 +8,7 @@
  * change. Under qemu:///session the calls and the elements are refused as
  * libvirt refuses them.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connection } from '../../../src/connection.js';
@@ -74,6 +74,18 @@ function xml(tunes = ''): string {
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
   <devices><emulator>${QEMU_BINARY}</emulator></devices>
 </domain>`;
+}
+
+/** What the kernel keeps of `cpu.shares` = `value`, in a fresh group made for the purpose. */
+function keptShares(value: number): number {
+  const dir = join(HOST?.dirs.cpu as string, `vk-probe-${process.pid}-shares`);
+  mkdirSync(dir);
+  try {
+    writeFileSync(join(dir, 'cpu.shares'), String(value));
+    return Number(readFileSync(join(dir, 'cpu.shares'), 'utf8').trim());
+  } finally {
+    rmdirSync(dir);
+  }
 }
 
 /** A thread's group directory in a v1 controller, from the kernel's `/proc/.../cgroup`. */
@@ -237,6 +249,42 @@ describe.skipIf(WHY !== '')(`QEMU driver scheduler and memory parameters in cgro
     expect(existsSync(g.cpu)).toBe(false);
     expect(existsSync(g.memory)).toBe(false);
     tunable.end();
+  });
+
+  it("refuses at start the shares the kernel would clamp, as libvirt 9.0's cgroup setter does", async () => {
+    // the kernel's own bounds: what it keeps of a value below and above any it allows
+    const low = keptShares(1);
+    const high = keptShares(300_000);
+    const conn = await open('system');
+    for (const asked of [1, 300_000]) {
+      const dom = await conn.defineDomain(xml(`<cputune><shares>${asked}</shares></cputune>`));
+      if (keptShares(asked) === asked) {
+        // a kernel that keeps it as asked: nothing to refuse, and the guest's group has it
+        await dom.start();
+        expect(read(qemuGroups().cpu, 'cpu.shares')).toBe(String(asked));
+        await dom.destroy();
+      } else {
+        // libvirt refuses shares outside [2, 262144] rather than let the kernel keep another value
+        await expect(dom.start()).rejects.toMatchObject({
+          code: 'INVALID_ARG',
+          field: '/domain/cputune/shares',
+          message: expect.stringContaining(`shares '${asked}' must be in range [2, 262144]`),
+        });
+        expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+        expect((await dom.getState()).state).toBe('shutoff');
+      }
+      await dom.undefine();
+    }
+    // the kernel's bounds start as they are, and the live definition and the group agree
+    for (const asked of [low, high]) {
+      const dom = await conn.defineDomain(xml(`<cputune><shares>${asked}</shares></cputune>`));
+      await dom.start();
+      expect(read(qemuGroups().cpu, 'cpu.shares')).toBe(String(asked));
+      expect(await dom.getXML()).toContain(`<shares>${asked}</shares>`);
+      expect((await dom.getSchedulerParameters()).cpu_shares).toBe(asked);
+      await dom.destroy();
+      await dom.undefine();
+    }
   });
 
   it('changes the persistent definition of an inactive guest, and refuses live', async () => {

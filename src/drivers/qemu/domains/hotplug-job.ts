@@ -12,7 +12,6 @@ import { type Entry, isActive, type WriteFlags } from './domain-entry.js';
 import type { HostdevRoots } from './hotplug-hostdev.js';
 import type { HotplugNetHost } from './hotplug-nic.js';
 import type { DomainListAccess } from './migration.js';
-import { runFacts } from './run-facts.js';
 
 /** What the device calls need of the domain list (the same handles a migration gets). */
 export type HotplugSide = Pick<
@@ -62,15 +61,4 @@ export function liveParts(e: Entry): { live: DomainDef; runner: NonNullable<Entr
   return { live: e.live, runner: e.runner };
 }
 
-/** Keeps `next` as the live definition, in the status file too. */
-export function commitLive(e: Entry, next: DomainDef): void {
-  e.live = next;
-  e.runner?.hotplug.setLiveXml(next.toXML(), runFacts(e));
-}
-
-/** Writes `next` (when there is one) as the persistent definition. */
-export function commitConfig(side: HotplugSide, e: Entry, next: DomainDef | undefined): void {
-  if (!next) return;
-  side.store.write(e.name, next.toXML({ inactive: true }));
-  e.config = next;
-}
+export { commitConfig, commitLive } from './commit-defs.js';

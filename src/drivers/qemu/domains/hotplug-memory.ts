@@ -18,6 +18,7 @@ import {
 } from '../../../conf/domain/device-edit.js';
 import type { MemoryDeviceDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import { moveMemoryTotal } from '../../../conf/domain/memory-total.js';
 import { VirError } from '../../../errors.js';
 import { element, type XmlElement } from '../../../xml/tree.js';
 import { childEl, kibOf } from '../command-line/memory-devices.js';
@@ -198,7 +199,7 @@ export function syncMemoryTotals(e: Entry, next: DomainDef, m: MemoryDeviceDef, 
   const size = targetKiB(m, 'size', '/memory') ?? 0;
   const runner = e.runner;
   if (size === 0 || !next.memory || !runner) return;
-  next.memory = { ...next.memory, value: next.memory.value + sign * size };
+  moveMemoryTotal(next, sign * size);
   const balloon = hasBalloon(next)
     ? runner.getInfo().memory + (m.model === 'virtio-mem' ? 0 : sign * size)
     : next.memory.value;

@@ -11,6 +11,7 @@ import { devicesOf } from '../../../conf/domain/device-edit.js';
 import type { MemoryDeviceDef } from '../../../conf/domain/devices/index.js';
 import { element, text, type XmlElement } from '../../../xml/tree.js';
 import { childEl, kibOf } from '../command-line/memory-devices.js';
+import { commitLive } from './commit-defs.js';
 import { aliasOf, stampMemoryAliases } from './device-alias.js';
 import type { Entry } from './domain-entry.js';
 
@@ -48,6 +49,6 @@ export function memorySizeChanged(e: Entry, alias: string, kib: number): boolean
     const info = runner.getInfo();
     runner.hotplug.setMemory(info.maxMem, info.memory - was + kib);
   }
-  runner.hotplug.setLiveXml(live.toXML());
+  commitLive(e, live);
   return true;
 }

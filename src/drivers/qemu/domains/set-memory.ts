@@ -6,6 +6,7 @@
  * @module
  */
 import { VirError } from '../../../errors.js';
+import { commitConfig } from './commit-defs.js';
 import type { ConfigStore } from './config-store.js';
 import { cloneDef, type Entry, isActive, signalOpt, type WriteFlags } from './domain-entry.js';
 
@@ -36,7 +37,6 @@ export async function setEntryMemory(
   if (config && e.config) {
     const next = cloneDef(e.config);
     next.currentMemory = { unit: 'KiB', value: kib };
-    store.write(e.name, next.toXML({ inactive: true }));
-    e.config = next;
+    commitConfig({ store }, e, next);
   }
 }

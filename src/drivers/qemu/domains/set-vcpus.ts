@@ -8,9 +8,11 @@
  * @module
  */
 import type { DomainDef } from '../../../conf/domain/index.js';
+import { setMemoryTotal } from '../../../conf/domain/memory-total.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { setLiveVcpus } from '../lifecycle/index.js';
+import { commitConfig } from './commit-defs.js';
 import { cloneDef, type Entry, isActive, type WriteFlags } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { syncGuestVcpus } from './tuning-start.js';
@@ -90,11 +92,7 @@ export async function setVcpus(
         });
         e.live = withCurrent(e.live, now);
       }
-      if (config && e.config) {
-        const next = withCurrent(e.config, count);
-        side.store.write(e.name, next.toXML({ inactive: true }));
-        e.config = next;
-      }
+      if (config && e.config) commitConfig(side, e, withCurrent(e.config, count));
     },
     opts.signal,
   );
@@ -128,12 +126,11 @@ export async function setMaxMemory(
           { field: '/domain/cpu/numa' },
         );
       const next = cloneDef(e.config);
-      next.memory = { unit: 'KiB', value: kib };
+      setMemoryTotal(next, kib);
       // libvirt lowers the current size with the maximum (sizes are KiB once parsed)
       const cur = next.currentMemory;
       if (cur && cur.value > kib) next.currentMemory = { unit: 'KiB', value: kib };
-      side.store.write(e.name, next.toXML({ inactive: true }));
-      e.config = next;
+      commitConfig(side, e, next);
     },
     opts.signal,
   );

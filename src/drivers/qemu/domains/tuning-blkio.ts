@@ -29,6 +29,7 @@ import {
   setBlkioWeight,
 } from '../lifecycle/cgroup-blkio.js';
 import { cgroupV2Refusal } from '../lifecycle/cgroup-v2.js';
+import { commitConfig, commitLive } from './commit-defs.js';
 import type { Entry } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { targets } from './tuning.js';
@@ -93,14 +94,9 @@ export async function setBlkioParameters(
       const { live, config } = targets(e, opts);
       if (live && e.live && e.runner) {
         const kept = applyLive(liveGroup(e), changes);
-        e.live = withBlkio(e.live, kept);
-        e.runner.hotplug.setLiveXml(e.live.toXML());
+        commitLive(e, withBlkio(e.live, kept));
       }
-      if (config && e.config) {
-        const next = withBlkio(e.config, changes);
-        side.store.write(e.name, next.toXML({ inactive: true }));
-        e.config = next;
-      }
+      if (config && e.config) commitConfig(side, e, withBlkio(e.config, changes));
     },
     opts.signal,
   );

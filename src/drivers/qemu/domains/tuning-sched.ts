@@ -35,11 +35,13 @@ import {
   guestCgroup,
   readKib,
   readNumber,
+  SHARES_RANGE,
   setBandwidth,
   writeKib,
   writeValue,
 } from '../lifecycle/cgroup.js';
 import { cgroupV2Refusal } from '../lifecycle/cgroup-v2.js';
+import { commitConfig, commitLive } from './commit-defs.js';
 import { type Entry, isActive, refOf } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { targets } from './tuning.js';
@@ -58,10 +60,9 @@ const QEMU_SCHED = [
 ] as const;
 type QemuSchedName = (typeof QEMU_SCHED)[number];
 
-/** libvirt's ranges: CFS periods and quotas (µs; a quota below 0 is none), cgroup v1 CPU shares. */
+/** libvirt's ranges: CFS periods and quotas (µs; a quota below 0 is none); the shares' is cgroup.ts's. */
 export const PERIOD_RANGE = [1000, 1_000_000] as const;
 export const QUOTA_RANGE = [1000, 17_592_186_044_415] as const;
-export const SHARES_RANGE = [2, 262_144] as const;
 
 const MEMORY_NAMES = ['hard_limit', 'soft_limit', 'swap_hard_limit'] as const;
 
@@ -189,7 +190,8 @@ export async function setSchedulerParameters(
           const v = values[k] as number;
           if (k === 'cpu_shares') {
             writeValue(g.cpu as string, 'cpu.shares', v);
-            // the kernel may round: the event and the definition say what it took
+            // libvirt 9.0 keeps the value given; within SHARES_RANGE a v1 kernel keeps it as
+            // given too, so reading it back says the same and stays true on a kernel that differs
             values[k] = readNumber(g.cpu as string, 'cpu.shares');
           } else {
             const kind = k.slice(0, k.indexOf('_')) as 'vcpu' | 'emulator' | 'global' | 'iothread';
@@ -198,16 +200,11 @@ export async function setSchedulerParameters(
           }
           event[`cputune.${k}`] = BigInt(values[k] as number);
         }
-        e.live = withCputune(e.live, values);
-        e.runner.hotplug.setLiveXml(e.live.toXML());
+        commitLive(e, withCputune(e.live, values));
         if (given.length > 0)
           side.table.forward({ type: 'tunable', domain: refOf(e), timestamp: Date.now(), params: event });
       }
-      if (config && e.config) {
-        const next = withCputune(e.config, values);
-        side.store.write(e.name, next.toXML({ inactive: true }));
-        e.config = next;
-      }
+      if (config && e.config) commitConfig(side, e, withCputune(e.config, values));
     },
     opts.signal,
   );
@@ -299,14 +296,9 @@ export async function setMemoryParameters(
         if (params.soft_limit !== undefined) writeKib(dir, 'memory.soft_limit_in_bytes', params.soft_limit);
         if (!swapFirst && params.swap_hard_limit !== undefined)
           writeKib(dir, 'memory.memsw.limit_in_bytes', params.swap_hard_limit);
-        e.live = withMemtune(e.live, params);
-        e.runner.hotplug.setLiveXml(e.live.toXML());
+        commitLive(e, withMemtune(e.live, params));
       }
-      if (config && e.config) {
-        const next = withMemtune(e.config, params);
-        side.store.write(e.name, next.toXML({ inactive: true }));
-        e.config = next;
-      }
+      if (config && e.config) commitConfig(side, e, withMemtune(e.config, params));
     },
     opts.signal,
   );

@@ -5,13 +5,26 @@
  * `<memtune>` limits and `<blkiotune>` weights and throttles are written there, as libvirt does before the guest
  * runs; when the guest stops, the groups go.
  *
+ * What the kernel kept goes back into the live definition where libvirt 9.0
+ * reads it back at start: each `<blkiotune><device>` value (a throttle the
+ * kernel takes as "no limit" reads back as none). The shares, weight and
+ * memory limits stay as the definition has them, as libvirt's do; shares
+ * outside libvirt's range are refused as its cgroup setter refuses them,
+ * where the kernel would otherwise keep the nearest value it allows.
+ *
  * @module
  */
-import { BLKIO_DEVICE_FIELDS, type BlkioDeviceParam } from '../../../conf/domain/blkio-edit.js';
+import {
+  BLKIO_DEVICE_FIELDS,
+  type BlkioChanges,
+  type BlkioDeviceParam,
+  withBlkio,
+} from '../../../conf/domain/blkio-edit.js';
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { BlkioDevice } from '../../../conf/domain/resources.js';
 import { cputuneValues, memtuneValues } from '../../../conf/domain/sched-mem-edit.js';
 import { MEMORY_PARAM_UNLIMITED } from '../../../domain-tuning-sched.js';
+import { VirError } from '../../../errors.js';
 import {
   cgroupHost,
   cpuGroups,
@@ -19,6 +32,7 @@ import {
   guestCgroup,
   placeGuest,
   removeGuest,
+  SHARES_RANGE,
   setBandwidth,
   syncVcpuGroups,
   writeKib,
@@ -77,6 +91,8 @@ export async function placeStartingGuest(
 ): Promise<void> {
   const host = cgroupHost();
   if (!host) return;
+  const ct = cputuneValues(def);
+  if (host.dirs.cpu && ct.cpu_shares !== 0) refuseShares(ct.cpu_shares);
   const cpus = await qmp.execute<QmpCpu[]>('query-cpus-fast', undefined, { signal });
   const iothreads =
     (def.iothreads ?? 0) > 0
@@ -91,7 +107,6 @@ export async function placeStartingGuest(
     }),
   });
   placed.set(uuid, g);
-  const ct = cputuneValues(def);
   if (g.cpu && ct.cpu_shares !== 0) writeValue(g.cpu, 'cpu.shares', ct.cpu_shares);
   if (g.cpu && host.bandwidth)
     for (const kind of ['vcpu', 'emulator', 'global', 'iothread'] as const) {
@@ -112,10 +127,21 @@ export async function placeStartingGuest(
   }
 }
 
+/** libvirt's v1 cgroup setter refuses shares outside its range rather than let the kernel clamp them. */
+function refuseShares(shares: number): void {
+  const [min, max] = SHARES_RANGE;
+  if (shares < min || shares > max)
+    throw new VirError('INVALID_ARG', 'qemu', `shares '${shares}' must be in range [${min}, ${max}]`, {
+      field: '/domain/cputune/shares',
+    });
+}
+
 /**
  * `<blkiotune>` into the guest's blkio group: what the group cannot take
  * (no weight file for the host's I/O schedulers, a path that is no block
- * device) refused before anything is written, as the start's failure.
+ * device) refused before anything is written, as the start's failure. The
+ * per-device values the kernel kept replace the definition's (`def` is the
+ * live definition being built).
  */
 function applyBlkiotune(def: DomainDef, dir: string): void {
   const bt = def.blkiotune;
@@ -127,11 +153,19 @@ function applyBlkiotune(def: DomainDef, dir: string): void {
   checkBlkioGroup(dir, (bt.weight ?? 0) !== 0, kinds);
   for (const d of devices) blockDeviceNumber(d.path);
   if (bt.weight) setBlkioWeight(dir, bt.weight);
+  const kept: Partial<Record<BlkioDeviceParam, { path: string; value: number }[]>> = {};
   for (const d of devices)
     for (const [k, f] of Object.entries(BLKIO_DEVICE_FIELDS) as [BlkioDeviceParam, keyof BlkioDevice][]) {
       const v = d[f];
-      if (typeof v === 'number' && v !== 0) setBlkioDevice(dir, k, d.path, v);
+      if (typeof v !== 'number' || v === 0) continue;
+      const list = kept[k] ?? [];
+      list.push({ path: d.path, value: setBlkioDevice(dir, k, d.path, v) });
+      kept[k] = list;
     }
+  const changes: BlkioChanges = { devices: kept };
+  const next = withBlkio(def, changes);
+  if (next.blkiotune) def.blkiotune = next.blkiotune;
+  else delete def.blkiotune;
 }
 
 /**

@@ -30,6 +30,7 @@ import type { DomainRef, MetadataKind, TypedParamValue } from '../../../driver.j
 import { VirError } from '../../../errors.js';
 import { diskAlias } from '../command-line/disk-device.js';
 import { iotuneCommand } from '../command-line/throttle.js';
+import { commitConfig, commitLive } from './commit-defs.js';
 import { type Entry, isActive, refOf, type WriteFlags } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 
@@ -76,14 +77,8 @@ export async function setMetadata(
       const nextLive = live && e.live ? withMetadata(e.live, kind, value, opts.key, opts.uri) : undefined;
       const nextConfig =
         config && e.config ? withMetadata(e.config, kind, value, opts.key, opts.uri) : undefined;
-      if (nextLive) {
-        e.live = nextLive;
-        e.runner?.hotplug.setLiveXml(nextLive.toXML());
-      }
-      if (nextConfig) {
-        side.store.write(e.name, nextConfig.toXML({ inactive: true }));
-        e.config = nextConfig;
-      }
+      if (nextLive) commitLive(e, nextLive);
+      commitConfig(side, e, nextConfig);
       side.table.forward({
         type: 'metadata-change',
         domain: refOf(e),
@@ -215,14 +210,10 @@ export async function setBlockIoTune(
             qmp.execute(command.execute, command.arguments, opts.signal ? { signal: opts.signal } : {}),
           opts.signal,
         );
-        e.live = withDiskIotune(e.live, liveDisk.index, iotuneOf(liveValues));
-        e.runner.hotplug.setLiveXml(e.live.toXML());
+        commitLive(e, withDiskIotune(e.live, liveDisk.index, iotuneOf(liveValues)));
       }
-      if (configDisk && configValues && e.config) {
-        const next = withDiskIotune(e.config, configDisk.index, iotuneOf(configValues));
-        side.store.write(e.name, next.toXML({ inactive: true }));
-        e.config = next;
-      }
+      if (configDisk && configValues && e.config)
+        commitConfig(side, e, withDiskIotune(e.config, configDisk.index, iotuneOf(configValues)));
       side.table.forward({
         type: 'tunable',
         domain: refOf(e),

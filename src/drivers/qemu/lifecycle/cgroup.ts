@@ -310,6 +310,9 @@ export function writeValue(dir: string, file: string, value: number | string): v
   }
 }
 
+/** libvirt's range of v1 CPU shares; its setter refuses a value outside it, which the kernel would clamp. */
+export const SHARES_RANGE = [2, 262_144] as const;
+
 /** A CFS period and quota for a group; 0 leaves either as it is. The kernel takes the period first. */
 export function setBandwidth(dir: string, period: number, quota: number): void {
   if (period !== 0) writeValue(dir, 'cpu.cfs_period_us', period);

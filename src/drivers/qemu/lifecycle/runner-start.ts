@@ -251,7 +251,11 @@ export async function startGuest(core: RunnerCore, options: StartOptions): Promi
       : said
         ? `${said} (${wrapped.message})`
         : `${wrapped.message}${logTail(core.logPath)}`;
-    throw new VirError(wrapped.code, 'qemu', `starting '${core.name}': ${message}`, { cause: err });
+    // the field at fault stays named (a tunable the start's cgroups refused)
+    throw new VirError(wrapped.code, 'qemu', `starting '${core.name}': ${message}`, {
+      cause: err,
+      ...(wrapped.field !== undefined ? { field: wrapped.field } : {}),
+    });
   }
 }
 

@@ -1,0 +1,34 @@
+/**
+ * How a call that changed a domain's definitions keeps them: the live one
+ * in the entry and the status file, the persistent one on disk. The device
+ * calls (`hotplug-job.ts` re-exports these), the tuning calls and the size
+ * and vCPU calls share them; nothing else is imported here, so any of them
+ * can.
+ *
+ * @module
+ */
+import type { DomainDef } from '../../../conf/domain/domain-def.js';
+import type { ConfigStore } from './config-store.js';
+import type { Entry } from './domain-entry.js';
+import { runFacts } from './run-facts.js';
+
+/**
+ * Keeps `next` as the live definition, in the status file too, with the
+ * entry's run facts (block node numbers, the RTC's start): the entry always
+ * has the latest of them, so writing them again keeps the file's as they were.
+ */
+export function commitLive(e: Entry, next: DomainDef): void {
+  e.live = next;
+  e.runner?.hotplug.setLiveXml(next.toXML(), runFacts(e));
+}
+
+/** Writes `next` (when there is one) as the persistent definition. */
+export function commitConfig(
+  side: { readonly store: ConfigStore },
+  e: Entry,
+  next: DomainDef | undefined,
+): void {
+  if (!next) return;
+  side.store.write(e.name, next.toXML({ inactive: true }));
+  e.config = next;
+}
