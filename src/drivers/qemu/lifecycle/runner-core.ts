@@ -310,13 +310,8 @@ export class RunnerCore {
     if (this.starting || !this.proc) return;
     // QEMU answers SIGTERM with SHUTDOWN (guest false), which libvirt tells before a destroy's
     // `stopped`; known from the signal, as the event may be unread when the exit is seen.
-    if (
-      this.destroying &&
-      !this.stopReason &&
-      this.lastSignal === 'SIGTERM' &&
-      this.state.state !== 'shutdown'
-    )
-      this.lifecycle('shutdown', 'host');
+    const obeyedTerm = this.destroying && !this.stopReason && this.lastSignal === 'SIGTERM';
+    if (obeyedTerm && this.state.state !== 'shutdown') this.lifecycle('shutdown', 'host');
     this.lastSignal = undefined;
     const [reason, detail] = endReasonOf(this);
     const qmp = this.qmp;
