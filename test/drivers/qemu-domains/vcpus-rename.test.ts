@@ -6,7 +6,7 @@
  * domain with libvirt's events; libvirt's refusals leave both definitions
  * as they were.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
@@ -98,6 +98,10 @@ describe.skipIf(!HAS_QEMU)(`vCPUs, maximum memory and rename${QEMU_NOTE}`, () =>
     expect(await dom.getXML()).toMatch(/<vcpu[^>]*>3<\/vcpu>/);
     expect(await dom.getXML()).not.toContain("current='");
     expect(await dom.getXML({ inactive: true })).toContain("current='1'");
+    // The status file (what another process re-attaching reads) has the plugged count too.
+    const status = readFileSync(join(h.state, 'qemu', 'vk-vcpus.xml'), 'utf8');
+    expect(status).toMatch(/<vcpu[^>]*>3<\/vcpu>/);
+    expect(status).not.toContain("current='1'");
     // Above the maximum: libvirt's INVALID_ARG, nothing changes.
     const over = await errorOf(dom.setVcpus(4, { live: true, config: true }));
     expect(over.code).toBe('INVALID_ARG');

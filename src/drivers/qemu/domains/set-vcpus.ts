@@ -12,7 +12,7 @@ import { setMemoryTotal } from '../../../conf/domain/memory-total.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { setLiveVcpus } from '../lifecycle/index.js';
-import { commitConfig } from './commit-defs.js';
+import { commitConfig, commitLive } from './commit-defs.js';
 import { cloneDef, type Entry, isActive, type WriteFlags } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { syncGuestVcpus } from './tuning-start.js';
@@ -90,7 +90,8 @@ export async function setVcpus(
           if (side.runners.options.cgroups && runner.pid !== undefined)
             syncGuestVcpus(liveDef, runner.pid, vcpus);
         });
-        e.live = withCurrent(e.live, now);
+        // the status file too: a connection that re-attaches sees the plugged count
+        commitLive(e, withCurrent(e.live, now));
       }
       if (config && e.config) commitConfig(side, e, withCurrent(e.config, count));
     },

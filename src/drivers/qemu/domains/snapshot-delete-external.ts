@@ -30,6 +30,7 @@ import { childElements, getAttr, type XmlElement } from '../../../xml/tree.js';
 import { diskAlias } from '../command-line/disk-device.js';
 import { headerBacking } from '../storage/image-backing.js';
 import { findQemuImg, imageInfo, qemuImg } from '../storage/qemu-img.js';
+import { commitConfig, commitLive } from './commit-defs.js';
 import { cloneDef, type Entry, isActive } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { overlaysOf } from './snapshot-external.js';
@@ -321,15 +322,8 @@ export async function deleteExternalSnapshot(
   for (const f of [...known]) for (const c of await chainOf(f, signal).catch(() => [f])) known.add(c);
   await runExternalDelete(e, plan, { known, inUse }, signal);
   if (!plan.merge) return;
-  if (isActive(e) && e.live) {
-    e.live = withoutOverlays(e.live, plan.disks, true);
-    e.runner!.hotplug.setLiveXml(e.live.toXML());
-  }
-  if (e.config) {
-    const next = withoutOverlays(e.config, plan.disks, true);
-    side.store.write(e.name, next.toXML({ inactive: true }));
-    e.config = next;
-  }
+  if (isActive(e) && e.live) commitLive(e, withoutOverlays(e.live, plan.disks, true));
+  if (e.config) commitConfig(side, e, withoutOverlays(e.config, plan.disks, true));
   for (const o of others) {
     if (!o.domain && !o.inactiveDomain) continue;
     const before = o.toXML();

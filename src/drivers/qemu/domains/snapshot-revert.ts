@@ -20,6 +20,7 @@ import type { DomainSnapshotDef } from '../../../conf/snapshot.js';
 import type { CallOptions, DomainRef, SnapshotRevertOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { nvramFile } from '../lifecycle/index.js';
+import { commitConfig } from './commit-defs.js';
 import { cloneDef, type Entry, isActive, refOf, refuseForeign } from './domain-entry.js';
 import type { DomainListAccess } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
@@ -123,9 +124,7 @@ async function revert(
     if (askRun) await startReverted(side, e, inactive ?? dom, opts);
   }
   if (e.config) {
-    const next = cloneDef(inactive ?? dom);
-    side.store.write(e.name, next.toXML({ inactive: true }));
-    e.config = next;
+    commitConfig(side, e, cloneDef(inactive ?? dom));
     side.table.emit(e, 'defined', 'from snapshot');
   }
   store.setCurrent(name);
