@@ -14,7 +14,7 @@
  * qemu-img; the expected values are what libvirtd did.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../src/index.js';
@@ -22,6 +22,7 @@ import { parseXml } from '../../src/xml/index.js';
 import type { XmlElement } from '../../src/xml/tree.js';
 import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
 import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from '../drivers/remote/libvirtd.js';
+import { waitFor } from '../wait-for.js';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
 const QEMU_DRIVER = (() => {
@@ -38,14 +39,39 @@ const SKIP = READY
   ? ''
   : ' (skipped: needs libvirtd with its QEMU driver, qemu-system-x86_64, python3-libvirt)';
 
+/**
+ * The guest: SeaBIOS writes its log to the debug console at 0x402 (put in
+ * by `<qemu:commandline>`, libvirt's XML has none) and, with no bootable
+ * disk and no reboot timeout, stops after "No bootable device". While it
+ * still probes the drives it may close the CD-ROM's tray under a media
+ * change (QEMU then refuses the medium's removal, on either side), so both
+ * sides wait for that line before the first call.
+ */
 function guestXml(name: string, dir: string): string {
-  return `<domain type='qemu'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os><devices><emulator>${QEMU}</emulator>
+  const args = [
+    '-chardev',
+    `file,id=fwlog,path=${dir}/firmware.log`,
+    '-device',
+    'isa-debugcon,iobase=0x402,chardev=fwlog',
+  ];
+  return `<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><bios rebootTimeout='-1'/></os><devices><emulator>${QEMU}</emulator>
   <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${dir}/raw.img'/><target dev='vda' bus='virtio'/></disk>
   <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${dir}/top.qcow2'/><target dev='vdb' bus='virtio'/></disk>
   <disk type='file' device='cdrom'><driver name='qemu' type='qcow2'/><target dev='hdc' bus='ide'/><readonly/></disk>
   <controller type='scsi' index='0' model='virtio-scsi'/>
-  </devices></domain>`;
+  </devices><qemu:commandline>${args.map((a) => `<qemu:arg value='${a}'/>`).join('')}</qemu:commandline></domain>`;
+}
+
+/** Waits until the guest's firmware has given up booting (see `guestXml`). */
+async function firmwareDone(dir: string): Promise<void> {
+  const log = join(dir, 'firmware.log');
+  const done = () => existsSync(log) && readFileSync(log, 'latin1').includes('No bootable device');
+  await waitFor(done, {
+    what: 'the firmware to finish probing the drives',
+    withinMs: 60_000,
+    seen: () => (existsSync(log) ? readFileSync(log, 'latin1').slice(-500) : 'no firmware log'),
+  });
 }
 
 /** The plugged disks and the new medium, in the order the calls go. */
@@ -165,6 +191,11 @@ describe.skipIf(!READY)(
           `import sys, json, libvirt, libvirt_qemu
 libvirt.registerErrorHandler(lambda *a: None, None)
 c = libvirt.open(sys.argv[1]); dom = c.defineXML(sys.argv[2]); dom.create()
+import time, os
+deadline = time.time() + 60
+while b'No bootable device' not in (open(sys.argv[6], 'rb').read() if os.path.exists(sys.argv[6]) else b''):
+    if time.time() > deadline: raise SystemExit('the firmware never finished probing the drives')
+    time.sleep(0.05)
 LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
 def view():
     stats = c.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_BLOCK, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING)[0][1]
@@ -182,6 +213,7 @@ print(json.dumps(out))`,
           x.sda,
           x.sdb,
           x.cd,
+          join(root, 'lv', 'firmware.log'),
         ],
         { encoding: 'utf8', timeout: 120_000 },
       );
@@ -210,6 +242,7 @@ print(json.dumps(out))`,
       });
       const dom = await conn.defineDomain(guestXml('vkhot', dir));
       await dom.start();
+      await firmwareDone(dir);
       const x = plugged(dir);
       const ours: Partial<Views> = {};
       const view = async (): Promise<View> => ({

@@ -4,7 +4,7 @@
  * (TCG, 32 MiB) and real child processes running virtkit.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
@@ -64,17 +64,44 @@ async function open(): Promise<Connection> {
 }
 
 let uuidCounter = 0;
-function domainXml(name: string, devices = '', features = ''): string {
+function domainXml(name: string, devices = '', features = '', extra = ''): string {
   uuidCounter++;
   const id = `d2d2d2d2-0000-4000-8000-${String(process.pid * 100 + uuidCounter).padStart(12, '0')}`;
-  return `<domain type='qemu'>
+  return `<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>${name}</name>
   <uuid>${id}</uuid>
   <memory unit='MiB'>32</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>${features}
-  <devices><emulator>${QEMU_BINARY}</emulator>${devices}</devices>
+  <devices><emulator>${QEMU_BINARY}</emulator>${devices}</devices>${extra}
 </domain>`;
+}
+
+/**
+ * The `acpi` boot program writes 'R' to a debug console once it listens for
+ * the power button; libvirt's XML has no debug console, so it goes in by
+ * `<qemu:commandline>`. `ready(n)` waits for the n-th 'R' since the last `clear()`.
+ */
+function acpiConsole(dir: string): { extra: string; clear(): void; ready(n?: number): Promise<void> } {
+  const file = join(dir, 'acpi.con');
+  writeFileSync(file, '');
+  const args = [
+    '-chardev',
+    `file,id=dbgcon,path=${file.split(',').join(',,')}`,
+    '-device',
+    'isa-debugcon,iobase=0x780,chardev=dbgcon',
+  ];
+  return {
+    extra: `<qemu:commandline>${args.map((a) => `<qemu:arg value='${a}'/>`).join('')}</qemu:commandline>`,
+    clear: () => truncateSync(file, 0),
+    async ready(n = 1) {
+      const deadline = Date.now() + 20_000;
+      while (readFileSync(file, 'latin1').split('R').length - 1 < n) {
+        if (Date.now() > deadline) throw new Error('the guest never listened for the power button');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  };
 }
 
 type Result = { value?: unknown; code?: string; message?: string };
@@ -291,15 +318,17 @@ describe.skipIf(!HAS_QEMU)(`lifecycle as users expect it${QEMU_NOTE}`, () => {
         seen.push(e.type === 'reboot' ? 'reboot' : `${e.event}/${e.detail}`);
       }
     })();
+    const con = acpiConsole(roots.path);
     const dom = await conn.defineDomain(
       domainXml(
         'vk-reboot',
         `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${img}'/><target dev='hda' bus='ide'/></disk>`,
         '<features><acpi/></features>',
+        con.extra,
       ),
     );
     await dom.start();
-    await new Promise((r) => setTimeout(r, 1000));
+    await con.ready();
     await dom.reboot();
     await until(
       'the rebooted guest to run',
@@ -320,7 +349,9 @@ describe.skipIf(!HAS_QEMU)(`lifecycle as users expect it${QEMU_NOTE}`, () => {
       'resumed/unpaused',
     ]);
     expect(await dom.getState(), seen.join()).toEqual({ state: 'running', reason: 'booted' });
-    await new Promise((r) => setTimeout(r, 500));
+    // the rebooted guest listens again (its second 'R') before the reset, so the next 'R' is the reset's
+    await con.ready(2);
+    con.clear();
     const before = seen.length;
     await dom.reset();
     await until('the reset', async () => seen.length > before);
@@ -334,7 +365,7 @@ describe.skipIf(!HAS_QEMU)(`lifecycle as users expect it${QEMU_NOTE}`, () => {
     ]);
     expect(await dom.getState(), seen.join()).toEqual({ state: 'running', reason: 'booted' });
     // The reset guest listens for the button again; shutdown({ timeout }) waits until it is off.
-    await new Promise((r) => setTimeout(r, 1000));
+    await con.ready();
     await dom.shutdown({ timeout: 15_000 });
     expect(await dom.getState()).toEqual({ state: 'shutoff', reason: 'shutdown' });
     expect(lifecycle().slice(5)).toEqual(['shutdown/guest', 'stopped/shutdown']);
