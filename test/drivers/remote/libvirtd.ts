@@ -47,6 +47,17 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+/** SIGKILLs every process whose command line names `path` (the daemon's own dir). */
+function killProcessesMentioning(path: string): void {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path)) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone already, or not ours to read
+    }
+  }
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -281,6 +292,9 @@ export async function startLibvirtd(options: DaemonOptions = {}): Promise<Daemon
         await exited;
         clearTimeout(timer);
       }
+      // a session daemon leaves its guests running when it exits (a test that failed mid-way did
+      // not destroy them): they would hold their images' locks for the next test
+      killProcessesMentioning(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -17,6 +17,7 @@ import type { ConsoleSessions } from './consoles.js';
 import { stampMemoryAliases } from './device-alias.js';
 import type { DiskNodeRange } from './disk-nodes.js';
 import { type PortLease, restoreLivePorts } from './graphics-ports.js';
+import { addDeviceAliases } from './live-aliases.js';
 
 export interface Entry {
   name: string;
@@ -125,6 +126,7 @@ export function entryXml(e: Entry, opts: GetXmlOptions): string {
     live.id = e.foreign.status.id;
     const el = live.toElement();
     addChardevAliases(el, live);
+    addDeviceAliases(el, live);
     return serializeXml(el);
   }
   if (e.runner && e.live && isActive(e) && !(opts.inactive && e.config)) {
@@ -137,6 +139,7 @@ export function entryXml(e: Entry, opts: GetXmlOptions): string {
     stampMemoryAliases(live);
     const el = live.toElement();
     addChardevAliases(el, live);
+    addDeviceAliases(el, live);
     return serializeXml(el);
   }
   const def = e.config ?? e.live;

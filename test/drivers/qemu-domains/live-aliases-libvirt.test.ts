@@ -1,0 +1,155 @@
+/**
+ * Differential: the `<alias>` of every device in a running guest's live XML
+ * against libvirt 9.0's, for the virt-install guests that start here (a
+ * private libvirtd's QEMU driver through virsh, and virtkit, each running
+ * the same XML with the host's QEMU). A device is keyed by its element and
+ * place among its kind (a controller by type and index, as libvirt 9.0
+ * lists two start-time controllers in another order). libvirt 11.3, whose
+ * rules we follow, adds q35's built-in iTCO watchdog to the definition;
+ * 9.0 does not, so that one is left out of the comparison.
+ *
+ * The aliases are also QEMU's: each one of a device QEMU was given with
+ * `-device` (all but the machine's own buses, IDE/SATA controller, PS/2
+ * inputs and q35's iTCO watchdog) is a device id under `/machine/peripheral`.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CORPUS_DIR, makeCorpusFiles } from '../../../scripts/gen-virt-install-corpus.js';
+import { type Connection, connect } from '../../../src/connection.js';
+import { parseXml } from '../../../src/xml/index.js';
+import type { XmlElement } from '../../../src/xml/tree.js';
+import { HAS_QEMU, QEMU_BINARY } from '../qemu-lifecycle/helpers.js';
+import { type Daemon, LIBVIRTD, startLibvirtd } from '../remote/libvirtd.js';
+import { missingOnHost } from './host-needs.js';
+
+const FIXTURES = join(import.meta.dirname, '../../../fixtures/virt-install');
+const VIRSH = spawnSync('virsh', ['--version'], { encoding: 'utf8' }).status === 0;
+const READY = HAS_QEMU && LIBVIRTD !== undefined && VIRSH && QEMU_BINARY === '/usr/bin/qemu-system-x86_64';
+const NOTE = READY ? '' : ' (skipped: needs libvirtd, virsh and /usr/bin/qemu-system-x86_64)';
+
+/** Guests that cannot start on either side here for a reason of the host, not of the driver. */
+const NOT_HERE: Record<string, string> = {
+  'bridge-network': 'needs a host bridge and a bridge helper ACL',
+  'cdrom-installer': 'an install boot: the same domain name as cdrom-installer-installed',
+  'direct-kernel-boot': 'its kernel is an empty placeholder file',
+  virtiofs: 'libvirt 9.0 refuses virtiofs in session mode',
+};
+
+const GUESTS = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.xml'))
+  .map((f) => f.replace(/\.xml$/, ''))
+  .filter((g) => !(g in NOT_HERE))
+  .sort();
+
+const elements = (el: XmlElement | undefined): XmlElement[] =>
+  (el?.children ?? []).filter((c): c is XmlElement => c.type === 'element');
+const attr = (el: XmlElement | undefined, name: string) => el?.attrs.find((a) => a.name === name)?.value;
+
+/** Each device of a live XML by a stable key, with its alias ('-' for none). */
+function aliases(xml: string): Map<string, string> {
+  const devices = elements(parseXml(xml)).find((c) => c.name === 'devices');
+  const out = new Map<string, string>();
+  const seen = new Map<string, number>();
+  for (const d of elements(devices)) {
+    if (d.name === 'watchdog' && attr(d, 'model') === 'itco') continue;
+    const n = seen.get(d.name) ?? 0;
+    seen.set(d.name, n + 1);
+    const key =
+      d.name === 'controller' ? `controller ${attr(d, 'type')} ${attr(d, 'index')}` : `${d.name}[${n}]`;
+    out.set(
+      key,
+      attr(
+        elements(d).find((c) => c.name === 'alias'),
+        'name',
+      ) ?? '-',
+    );
+  }
+  return out;
+}
+
+/** The aliases of devices QEMU got as `-device` (not the machine's own buses, disk controller and PS/2 inputs). */
+function pluggedAliases(xml: string): string[] {
+  const devices = elements(parseXml(xml)).find((c) => c.name === 'devices');
+  const out: string[] = [];
+  for (const d of elements(devices)) {
+    const alias = attr(
+      elements(d).find((c) => c.name === 'alias'),
+      'name',
+    );
+    if (alias === undefined || ['pci.0', 'pcie.0', 'ide'].includes(alias)) continue;
+    if (d.name === 'input' && attr(d, 'bus') === 'ps2') continue;
+    // q35's iTCO watchdog is part of its ICH9 chipset
+    if (d.name === 'watchdog' && attr(d, 'model') === 'itco') continue;
+    // character devices are chardevs; a serial port's console shares its alias
+    if (['serial', 'console', 'channel', 'parallel'].includes(d.name)) continue;
+    out.push(alias);
+  }
+  return out;
+}
+
+describe.skipIf(!READY)(`virt-install guests: live aliases against libvirt 9.0's${NOTE}`, () => {
+  let daemon: Daemon;
+  let conn: Connection;
+  const work = mkdtempSync(join(tmpdir(), 'vk-alias-'));
+  chmodSync(work, 0o755);
+  const images = join(work, 'images');
+  beforeAll(async () => {
+    // the guests' images of our own (other tests start the fixtures' own ones at the same time);
+    // libvirt's QEMU runs as the daemon's user, nobody
+    makeCorpusFiles(images);
+    spawnSync('chmod', ['-R', 'a+rwX', images]);
+    daemon = await startLibvirtd();
+    conn = await connect('qemu:///session', {
+      driverOptions: {
+        cacheDir: null,
+        runDir: join(work, 'run'),
+        stateDir: join(work, 'state'),
+        configDir: join(work, 'config'),
+        logDir: join(work, 'log'),
+        emulators: [QEMU_BINARY],
+      },
+    });
+  });
+  afterAll(async () => {
+    for (const d of (await conn?.listDomains({ active: true })) ?? []) await d.destroy().catch(() => {});
+    await conn?.close();
+    await daemon?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  for (const name of GUESTS) {
+    it(`${name}: every device's alias is libvirt's, and QEMU's id`, async (ctx) => {
+      const xml = readFileSync(join(FIXTURES, `${name}.xml`), 'utf8').replaceAll(CORPUS_DIR, images);
+      const missing = missingOnHost(xml, { helpers: true });
+      if (missing) return ctx.skip(`the host lacks ${missing}`);
+      const file = join(work, `${name}.xml`);
+      writeFileSync(file, xml);
+      chmodSync(file, 0o644);
+      const uri = `qemu+unix:///session?socket=${daemon.socket}`;
+      const virsh = (...args: string[]) => spawnSync('virsh', ['-c', uri, ...args], { encoding: 'utf8' });
+      const domName = /<name>([^<]+)<\/name>/.exec(xml)?.[1] ?? '';
+      const created = virsh('create', file);
+      expect(created.status, created.stderr).toBe(0);
+      const theirs = virsh('dumpxml', domName).stdout;
+      expect(virsh('destroy', domName).status).toBe(0);
+      const dom = await conn.createDomain(xml);
+      try {
+        const ours = await dom.getXML();
+        expect(Object.fromEntries(aliases(ours))).toEqual(Object.fromEntries(aliases(theirs)));
+        const reply = (await dom.qemuMonitorCommand({
+          execute: 'qom-list',
+          arguments: { path: '/machine/peripheral' },
+        })) as { return: Array<{ name: string }> };
+        const ids = new Set(reply.return.map((p) => p.name));
+        const plugged = pluggedAliases(ours);
+        expect(plugged.length).toBeGreaterThan(3);
+        expect(plugged.filter((a) => !ids.has(a))).toEqual([]);
+      } finally {
+        await dom.destroy();
+      }
+    }, 60_000);
+  }
+});
