@@ -16,7 +16,7 @@ import { addChardevAliases } from './chardev-aliases.js';
 import type { ConsoleSessions } from './consoles.js';
 import { stampMemoryAliases } from './device-alias.js';
 import type { DiskNodeRange } from './disk-nodes.js';
-import { type PortLease, restoreLivePorts } from './graphics-ports.js';
+import { type PortLease, restoreLivePorts, showListenAddresses } from './graphics-ports.js';
 import { addDeviceAliases } from './live-aliases.js';
 
 export interface Entry {
@@ -124,6 +124,7 @@ export function entryXml(e: Entry, opts: GetXmlOptions): string {
     // What the owner recorded at start: the live definition with its pty paths and ports.
     const live = DomainDef.fromXML(e.foreign.status.guest.domainXml);
     live.id = e.foreign.status.id;
+    showListenAddresses(live);
     const el = live.toElement();
     addChardevAliases(el, live);
     addDeviceAliases(el, live);
@@ -133,6 +134,7 @@ export function entryXml(e: Entry, opts: GetXmlOptions): string {
     const live = cloneDef(e.live);
     live.id = e.runner.ref.id;
     restoreLivePorts(live, e.live);
+    showListenAddresses(live);
     live.currentMemory = { unit: 'KiB', value: e.runner.getInfo().memory };
     // Device aliases exist only while the guest runs, as in libvirt's live XML
     // (a memory device's names it to updateDevice: see hotplug-memory.ts).

@@ -13,6 +13,7 @@ import type { GraphicsDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import { VirError } from '../../../errors.js';
 import { parseXml, type XmlElement } from '../../../xml/index.js';
+import { driverConfig, type QemuDriverConfig } from '../driver-config.js';
 import { displayPorts, type PortAllocator, websocketPorts } from './port-allocator.js';
 
 /** Ports a running guest holds, to give back when it stops. */
@@ -170,4 +171,26 @@ export function restoreLivePorts(to: DomainDef, from: DomainDef | string): void 
 function elementsNamed(root: XmlElement, name: string): XmlElement[] {
   const devices = root.children.find((c): c is XmlElement => c.type === 'element' && c.name === 'devices');
   return (devices?.children ?? []).filter((c): c is XmlElement => c.type === 'element' && c.name === name);
+}
+
+/**
+ * A display's `<listen type='address'>` without an address, as a running guest's XML shows it:
+ * the address the command line made it listen on (qemu.conf's `vnc_listen` / `spice_listen`,
+ * this host only by default), on the listen and as the display's `listen`, as libvirt writes
+ * it. Formatting only: the definitions the driver keeps leave it to the next start.
+ */
+export function showListenAddresses(live: DomainDef, cfg: QemuDriverConfig = driverConfig(undefined)): void {
+  for (const g of live.devices?.graphics ?? []) {
+    const l = g.listens?.[0];
+    if (l?.type !== 'address' || l.address !== undefined || g.listen !== undefined) continue;
+    const [address, socket] =
+      g.type === 'vnc'
+        ? [cfg.vncListen, cfg.vncAutoUnixSocket]
+        : g.type === 'spice'
+          ? [cfg.spiceListen, cfg.spiceAutoUnixSocket]
+          : [undefined, true];
+    if (address === undefined || socket) continue;
+    l.address = address;
+    g.listen = address;
+  }
 }

@@ -8,6 +8,9 @@
  * rules we follow, adds q35's built-in iTCO watchdog to the definition;
  * 9.0 does not, so that one is left out of the comparison.
  *
+ * The displays are compared too: the address a listen without one
+ * listens on is in the live XML, as libvirt writes it.
+ *
  * The aliases are also QEMU's: each one of a device QEMU was given with
  * `-device` (all but the machine's own buses, IDE/SATA controller, PS/2
  * inputs and q35's iTCO watchdog) is a device id under `/machine/peripheral`.
@@ -19,7 +22,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CORPUS_DIR, makeCorpusFiles } from '../../../scripts/gen-virt-install-corpus.js';
 import { type Connection, connect } from '../../../src/connection.js';
-import { parseXml } from '../../../src/xml/index.js';
+import { parseXml, serializeXml } from '../../../src/xml/index.js';
 import type { XmlElement } from '../../../src/xml/tree.js';
 import { HAS_QEMU, QEMU_BINARY } from '../qemu-lifecycle/helpers.js';
 import { type Daemon, LIBVIRTD, startLibvirtd } from '../remote/libvirtd.js';
@@ -70,6 +73,14 @@ function aliases(xml: string): Map<string, string> {
   return out;
 }
 
+/** The displays of a live XML, their automatic ports (which depend on what else runs) as `N`. */
+function displays(xml: string): string[] {
+  const devices = elements(parseXml(xml)).find((c) => c.name === 'devices');
+  return elements(devices)
+    .filter((d) => d.name === 'graphics')
+    .map((d) => serializeXml(d).replace(/ (port|tlsPort|websocket)='\d+'/g, " $1='N'"));
+}
+
 /** The aliases of devices QEMU got as `-device` (not the machine's own buses, disk controller and PS/2 inputs). */
 function pluggedAliases(xml: string): string[] {
   const devices = elements(parseXml(xml)).find((c) => c.name === 'devices');
@@ -90,7 +101,7 @@ function pluggedAliases(xml: string): string[] {
   return out;
 }
 
-describe.skipIf(!READY)(`virt-install guests: live aliases against libvirt 9.0's${NOTE}`, () => {
+describe.skipIf(!READY)(`virt-install guests: live aliases and displays against libvirt 9.0's${NOTE}`, () => {
   let daemon: Daemon;
   let conn: Connection;
   const work = mkdtempSync(join(tmpdir(), 'vk-alias-'));
@@ -121,7 +132,7 @@ describe.skipIf(!READY)(`virt-install guests: live aliases against libvirt 9.0's
   });
 
   for (const name of GUESTS) {
-    it(`${name}: every device's alias is libvirt's, and QEMU's id`, async (ctx) => {
+    it(`${name}: every device's alias is libvirt's and QEMU's id; the displays are libvirt's`, async (ctx) => {
       const xml = readFileSync(join(FIXTURES, `${name}.xml`), 'utf8').replaceAll(CORPUS_DIR, images);
       const missing = missingOnHost(xml, { helpers: true });
       if (missing) return ctx.skip(`the host lacks ${missing}`);
@@ -139,6 +150,8 @@ describe.skipIf(!READY)(`virt-install guests: live aliases against libvirt 9.0's
       try {
         const ours = await dom.getXML();
         expect(Object.fromEntries(aliases(ours))).toEqual(Object.fromEntries(aliases(theirs)));
+        // a display's listen address is the one it listens on (qemu.conf's default: this host)
+        expect(displays(ours)).toEqual(displays(theirs));
         const reply = (await dom.qemuMonitorCommand({
           execute: 'qom-list',
           arguments: { path: '/machine/peripheral' },
