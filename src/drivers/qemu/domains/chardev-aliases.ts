@@ -16,8 +16,9 @@
  */
 import type { ChardevDef } from '../../../conf/domain/devices/index.js';
 import type { DomainDef } from '../../../conf/domain/index.js';
-import type { XmlElement, XmlNode } from '../../../xml/index.js';
+import type { XmlElement } from '../../../xml/index.js';
 import { rawAttr } from '../command-line/device-props.js';
+import { addAliases } from './live-aliases.js';
 
 /** The alias of console `i` of a guest with `serialCount` serial ports. */
 export function consoleAlias(c: ChardevDef, i: number, serialCount: number): string {
@@ -79,24 +80,7 @@ export function applyPtyPaths(def: DomainDef, chardevs: readonly QmpChardevInfo[
  * before its `<address>`.
  */
 export function addChardevAliases(root: XmlElement, def: DomainDef): void {
-  const devices = root.children.find((c): c is XmlElement => c.type === 'element' && c.name === 'devices');
-  if (!devices) return;
-  const aliases = chardevAliases(def);
-  const seen = new Map<string, number>();
-  for (const el of devices.children as XmlNode[]) {
-    if (el.type !== 'element' || !KINDS.some(([k]) => k === el.name)) continue;
-    const n = seen.get(el.name) ?? 0;
-    seen.set(el.name, n + 1);
-    const alias = aliases.filter((a) => a.element === el.name)[n]?.alias;
-    if (!alias || el.children.some((c) => c.type === 'element' && c.name === 'alias')) continue;
-    const node: XmlElement = {
-      type: 'element',
-      name: 'alias',
-      attrs: [{ name: 'name', value: alias }],
-      children: [],
-    };
-    const at = el.children.findIndex((c) => c.type === 'element' && c.name === 'address');
-    if (at >= 0) el.children.splice(at, 0, node);
-    else el.children.push(node);
-  }
+  const byElement = new Map<string, string[]>(KINDS.map(([k]) => [k, []]));
+  for (const a of chardevAliases(def)) byElement.get(a.element)?.push(a.alias);
+  addAliases(root, byElement);
 }

@@ -94,17 +94,24 @@ function aliasesByElement(def: DomainDef): Map<string, Array<string | undefined>
 /** The children a device's `<alias>` goes before (libvirt writes the device's info block in this order). */
 const AFTER_ALIAS = new Set(['master', 'rom', 'acpi', 'address']);
 
-/**
- * Adds each device's `<alias>` to a formatted live definition, where
- * libvirt writes it: after the device's own children (and `<boot>`),
- * before `<master>`, `<rom>`, `<acpi>` and `<address>`. A device with an
- * `<alias>` keeps it; the implicit PCI root's comes first too (libvirt's
- * `pci.0`/`pcie.0`, the machine's bus names).
- */
+/** Adds each device's `<alias>` (character and memory devices aside: see the module) to a formatted live definition. */
 export function addDeviceAliases(root: XmlElement, def: DomainDef): void {
+  addAliases(root, aliasesByElement(def));
+}
+
+/**
+ * Gives each device element of a formatted definition's `<devices>` the
+ * alias `aliases` lists for its place among the elements of its name, where
+ * libvirt writes it: after the device's own children (and `<boot>`), before
+ * `<master>`, `<rom>`, `<acpi>` and `<address>`. A device with an `<alias>`
+ * keeps it.
+ */
+export function addAliases(
+  root: XmlElement,
+  aliases: ReadonlyMap<string, ReadonlyArray<string | undefined>>,
+): void {
   const devices = root.children.find((c): c is XmlElement => c.type === 'element' && c.name === 'devices');
   if (!devices) return;
-  const aliases = aliasesByElement(def);
   const seen = new Map<string, number>();
   for (const el of devices.children as XmlNode[]) {
     if (el.type !== 'element') continue;
