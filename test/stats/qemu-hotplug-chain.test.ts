@@ -21,23 +21,13 @@ import { type Connection, connect } from '../../src/index.js';
 import { parseXml } from '../../src/xml/index.js';
 import type { XmlElement } from '../../src/xml/tree.js';
 import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from '../drivers/remote/libvirtd.js';
+import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
 import { waitFor } from '../wait-for.js';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
-const QEMU_DRIVER = (() => {
-  try {
-    return readdirSync('/usr/lib').some((d) =>
-      existsSync(join('/usr/lib', d, 'libvirt/connection-driver/libvirt_driver_qemu.so')),
-    );
-  } catch {
-    return false;
-  }
-})();
-const READY = Boolean(LIBVIRTD && PYTHON_LIBVIRT && QEMU_DRIVER && existsSync(QEMU));
-const SKIP = READY
-  ? ''
-  : ' (skipped: needs libvirtd with its QEMU driver, qemu-system-x86_64, python3-libvirt)';
+const MISSING = qemuPeerMissing(QEMU);
+const READY = MISSING === '';
+const SKIP = READY ? '' : ` (skipped: ${MISSING})`;
 
 /**
  * The guest: SeaBIOS writes its log to the debug console at 0x402 (put in

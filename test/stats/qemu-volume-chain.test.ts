@@ -10,29 +10,19 @@
  * records (the path the pool resolved) must be libvirt's.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../src/index.js';
 import { parseXml } from '../../src/xml/index.js';
 import type { XmlElement } from '../../src/xml/tree.js';
 import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from '../drivers/remote/libvirtd.js';
+import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
-const QEMU_DRIVER = (() => {
-  try {
-    return readdirSync('/usr/lib').some((d) =>
-      existsSync(join('/usr/lib', d, 'libvirt/connection-driver/libvirt_driver_qemu.so')),
-    );
-  } catch {
-    return false;
-  }
-})();
-const READY = Boolean(LIBVIRTD && PYTHON_LIBVIRT && QEMU_DRIVER && existsSync(QEMU));
-const SKIP = READY
-  ? ''
-  : ' (skipped: needs libvirtd with its QEMU driver, qemu-system-x86_64, python3-libvirt)';
+const MISSING = qemuPeerMissing(QEMU);
+const READY = MISSING === '';
+const SKIP = READY ? '' : ` (skipped: ${MISSING})`;
 
 function guestXml(name: string): string {
   return `<domain type='qemu'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>

@@ -12,25 +12,22 @@
  * CPU maps list features in different orders.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuDef } from '../../../src/conf/cpu.js';
 import { type Connection, connect } from '../../../src/connection.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from '../../drivers/remote/libvirtd.js';
+import {
+  type Daemon,
+  LIBVIRTD,
+  LIBVIRTD_QEMU_DRIVER,
+  PYTHON_LIBVIRT,
+  startLibvirtd,
+} from '../../drivers/remote/libvirtd.js';
 
 const QEMU_BINARY = '/usr/bin/qemu-system-x86_64';
-const QEMU_DRIVER = (() => {
-  try {
-    return readdirSync('/usr/lib').some((d) =>
-      existsSync(join('/usr/lib', d, 'libvirt/connection-driver/libvirt_driver_qemu.so')),
-    );
-  } catch {
-    return false;
-  }
-})();
-const ready = Boolean(LIBVIRTD && PYTHON_LIBVIRT && QEMU_DRIVER && existsSync(QEMU_BINARY));
+const ready = Boolean(LIBVIRTD && PYTHON_LIBVIRT && LIBVIRTD_QEMU_DRIVER && existsSync(QEMU_BINARY));
 
 const CPUS = [
   "<cpu><arch>x86_64</arch><model fallback='forbid'>qemu64</model></cpu>",

@@ -7,32 +7,16 @@
  * from ours and from python3-libvirt, on the daemon and in process.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
 import { VirError } from '../../../src/errors.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
+import { type Daemon, PYTHON_LIBVIRT, qemuPeerMissing, startLibvirtd } from './libvirtd.js';
 
-const QEMU_DRIVER = (() => {
-  try {
-    return readdirSync('/usr/lib').some((d) =>
-      existsSync(join('/usr/lib', d, 'libvirt/connection-driver/libvirt_driver_qemu.so')),
-    );
-  } catch {
-    return false;
-  }
-})();
-const QEMU = existsSync('/usr/bin/qemu-system-x86_64');
-const SKIP = !LIBVIRTD
-  ? 'libvirtd is not installed'
-  : !PYTHON_LIBVIRT
-    ? 'python3-libvirt is not installed'
-    : !QEMU_DRIVER || !QEMU
-      ? "libvirtd's QEMU driver or qemu-system-x86_64 is missing"
-      : '';
+const SKIP = qemuPeerMissing();
 
 /** Runs python3-libvirt on `uri`: `body` sees `d` (the domain `name`) and prints JSON. */
 function py(uri: string, name: string, body: string): unknown {

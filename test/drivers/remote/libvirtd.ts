@@ -30,6 +30,30 @@ export const PYTHON_LIBVIRT = (() => {
   return spawnSync(py, ['-c', 'import libvirt'], { stdio: 'ignore' }).status === 0 ? py : undefined;
 })();
 
+/** libvirtd's QEMU driver module (Debian's libvirt-daemon-driver-qemu) is installed. */
+export const LIBVIRTD_QEMU_DRIVER: boolean = (() => {
+  try {
+    return readdirSync('/usr/lib').some((d) =>
+      existsSync(join('/usr/lib', d, 'libvirt/connection-driver/libvirt_driver_qemu.so')),
+    );
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * What a differential against libvirtd's QEMU driver lacks on this host,
+ * as a skip reason: '' when libvirtd, its QEMU driver, python3-libvirt and
+ * the emulator `qemu` are all there.
+ */
+export function qemuPeerMissing(qemu = '/usr/bin/qemu-system-x86_64'): string {
+  if (!LIBVIRTD) return 'libvirtd is not installed';
+  if (!LIBVIRTD_QEMU_DRIVER) return "libvirtd's QEMU driver (libvirt-daemon-driver-qemu) is not installed";
+  if (!PYTHON_LIBVIRT) return 'python3-libvirt is not installed';
+  if (!existsSync(qemu)) return `${qemu} is not installed`;
+  return '';
+}
+
 export interface Daemon {
   readonly dir: string;
   readonly socket: string;

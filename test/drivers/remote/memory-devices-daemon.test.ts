@@ -6,30 +6,13 @@
  * plugged, read back with python3-libvirt on the same daemon.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
 import { VirError } from '../../../src/errors.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
+import { type Daemon, PYTHON_LIBVIRT, qemuPeerMissing, startLibvirtd } from './libvirtd.js';
 
-const QEMU_DRIVER = (() => {
-  try {
-    return readdirSync('/usr/lib').some((d) =>
-      existsSync(join('/usr/lib', d, 'libvirt/connection-driver/libvirt_driver_qemu.so')),
-    );
-  } catch {
-    return false;
-  }
-})();
-const SKIP = !LIBVIRTD
-  ? 'libvirtd is not installed'
-  : !PYTHON_LIBVIRT
-    ? 'python3-libvirt is not installed'
-    : !QEMU_DRIVER || !existsSync('/usr/bin/qemu-system-x86_64')
-      ? "libvirtd's QEMU driver or qemu-system-x86_64 is missing"
-      : '';
+const SKIP = qemuPeerMissing();
 
 /** The live XML as python3-libvirt reads it from the daemon. */
 function liveXml(uri: string, name: string): string {

@@ -7,25 +7,16 @@
  * daemons say afterwards is read with python3-libvirt.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import type { DomainJobInfo } from '../../../src/driver.js';
 import type { VirError } from '../../../src/errors.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
+import { type Daemon, LIBVIRTD, LIBVIRTD_QEMU_DRIVER, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
 
-const QEMU_DRIVER = (() => {
-  try {
-    return readdirSync('/usr/lib').some((d) =>
-      existsSync(join('/usr/lib', d, 'libvirt/connection-driver/libvirt_driver_qemu.so')),
-    );
-  } catch {
-    return false;
-  }
-})();
 const QEMU = existsSync('/usr/bin/qemu-system-x86_64');
-const ready = Boolean(LIBVIRTD && PYTHON_LIBVIRT && QEMU_DRIVER && QEMU);
+const ready = Boolean(LIBVIRTD && PYTHON_LIBVIRT && LIBVIRTD_QEMU_DRIVER && QEMU);
 if (!ready) {
   console.warn(
     'skipping migration through libvirtd: it needs libvirtd with its QEMU driver (libvirt-daemon-driver-qemu), ' +

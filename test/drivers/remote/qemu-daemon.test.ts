@@ -5,26 +5,16 @@
  * and CPU calls that only a real hypervisor driver answers.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Capabilities } from '../../../src/conf/capabilities.js';
 import { type Connection, connect } from '../../../src/connection.js';
 import { RemoteConnection } from '../../../src/drivers/remote/remote-connection.js';
 import { parseUri } from '../../../src/uri.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
+import { type Daemon, LIBVIRTD, LIBVIRTD_QEMU_DRIVER, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
 
-const QEMU_DRIVER = (() => {
-  try {
-    return readdirSync('/usr/lib').some((d) =>
-      existsSync(join('/usr/lib', d, 'libvirt/connection-driver/libvirt_driver_qemu.so')),
-    );
-  } catch {
-    return false;
-  }
-})();
 const QEMU = existsSync('/usr/bin/qemu-system-x86_64');
-const ready = Boolean(LIBVIRTD && PYTHON_LIBVIRT && QEMU_DRIVER && QEMU);
+const ready = Boolean(LIBVIRTD && PYTHON_LIBVIRT && LIBVIRTD_QEMU_DRIVER && QEMU);
 if (!ready) {
   console.warn(
     'skipping remote QEMU driver tests: they need libvirtd with its QEMU driver (libvirt-daemon-driver-qemu), ' +

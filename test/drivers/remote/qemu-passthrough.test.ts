@@ -6,28 +6,18 @@
  * daemon and guest: the replies, errors and events it gets are what we give.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import type { Domain } from '../../../src/domain.js';
 import type { QemuMonitorEvent } from '../../../src/domain-events.js';
 import type { VirError } from '../../../src/errors.js';
-import { type Daemon, LIBVIRTD, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
+import { type Daemon, LIBVIRTD, LIBVIRTD_QEMU_DRIVER, PYTHON_LIBVIRT, startLibvirtd } from './libvirtd.js';
 
-const QEMU_DRIVER = (() => {
-  try {
-    return readdirSync('/usr/lib').some((d) =>
-      existsSync(join('/usr/lib', d, 'libvirt/connection-driver/libvirt_driver_qemu.so')),
-    );
-  } catch {
-    return false;
-  }
-})();
 const QEMU = existsSync('/usr/bin/qemu-system-x86_64');
 const LIBVIRT_QEMU =
   PYTHON_LIBVIRT !== undefined && execFileSyncOk(PYTHON_LIBVIRT, ['-c', 'import libvirt_qemu']);
-const ready = Boolean(LIBVIRTD && LIBVIRT_QEMU && QEMU_DRIVER && QEMU);
+const ready = Boolean(LIBVIRTD && LIBVIRT_QEMU && LIBVIRTD_QEMU_DRIVER && QEMU);
 if (!ready) {
   console.warn(
     'skipping remote QEMU passthrough tests: they need libvirtd with its QEMU driver ' +
