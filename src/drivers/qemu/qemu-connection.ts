@@ -163,6 +163,8 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
         const caps = (await this.#cache.get(emulator, signal ? { signal } : {})).caps;
         applyQemuDefaults(def, caps, {
           libDir: options.paths.stateDir,
+          // run directories, where a start puts channel sockets that have no path (dropped from definitions)
+          channelDir: join(options.paths.stateDir, 'qemu'),
           // read per definition: installing a firmware package needs no reconnect
           firmware: {
             descriptors: await hostFirmwareDescriptors(options.paths.mode),

@@ -27,6 +27,7 @@ let tiny: TinyLinux;
 let guest: GuestConsole | undefined;
 const leftovers = leftoversAfterAll();
 let notConnectedYet: unknown;
+let pausedXml = '';
 
 function domainXml(): string {
   return `<domain type='qemu'>
@@ -82,6 +83,7 @@ describe.skipIf(SKIP !== '')(
       dom = await conn.defineDomain(domainXml());
       await dom.start({ paused: true });
       guest = leftovers.console(await GuestConsole.open(dom));
+      pausedXml = await dom.getXML();
       // running, but nothing in the guest has the port open yet: refused at once, not waited for
       await dom.resume();
       notConnectedYet = await codeOf(dom.agent.ping({ timeout: 600_000 }));
@@ -90,6 +92,20 @@ describe.skipIf(SKIP !== '')(
 
     it('before the guest opens its port, a call is AGENT_UNRESPONSIVE (QEMU said the port is closed)', () => {
       expect(notConnectedYet).toBe('AGENT_UNRESPONSIVE');
+    });
+
+    it('the live XML follows the port: disconnected at start, connected once qemu-ga opens it; the definition has neither', async () => {
+      const port = (xml: string) =>
+        /<target type='virtio' name='org.qemu.guest_agent.0'( state='\w+')?\/>/.exec(xml)?.[1];
+      expect(port(pausedXml)).toBe(" state='disconnected'");
+      // the socket the start made up for the channel, in the run's directory
+      expect(pausedXml).toMatch(
+        /<source mode='bind' path='[^']*\/domain-\d+-vk-agent[^/']*\/org\.qemu\.guest_agent\.0'\/>/,
+      );
+      expect(port(await dom.getXML())).toBe(" state='connected'");
+      const inactive = await dom.getXML({ inactive: true });
+      expect(port(inactive)).toBe(undefined);
+      expect(inactive).not.toMatch(/path='[^']*org\.qemu\.guest_agent\.0'/);
     });
 
     it('the host name, as the guest set it, both as dom.agent and as getHostname({ source })', async () => {

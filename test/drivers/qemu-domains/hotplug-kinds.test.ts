@@ -245,12 +245,14 @@ describe.skipIf(SKIP !== '')(`hotplug of more device kinds${SKIP ? ` (skipped: $
     expect(dirOf(monitor)).toBeDefined();
     expect(dirOf(chan)).toBe(dirOf(monitor));
     expect(existsSync(`${dirOf(chan)}/org.virtkit.nopath.0`)).toBe(true);
+    // the live XML names the socket, as libvirt's; a live detach names it too (libvirt compares sources)
+    const source = `<source mode='bind' path='${dirOf(chan)}/org.virtkit.nopath.0'/>`;
+    expect(await dom.getXML()).toContain(source);
     await dom.detachDevice(
-      "<channel type='unix'><target type='virtio' name='org.virtkit.nopath.0'/></channel>",
-      {
-        live: true,
-      },
+      `<channel type='unix'>${source}<target type='virtio' name='org.virtkit.nopath.0'/></channel>`,
+      { live: true },
     );
+    expect(await dom.getXML()).not.toContain('org.virtkit.nopath.0');
   });
 
   it('a pty channel gets its /dev/pts path in the live XML, as at start', async () => {

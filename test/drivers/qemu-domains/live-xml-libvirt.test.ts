@@ -9,7 +9,8 @@
  * 9.0 does not, so that one is left out of the comparison.
  *
  * The displays are compared too: the address a listen without one
- * listens on is in the live XML, as libvirt writes it.
+ * listens on is in the live XML, as libvirt writes it. So are the channels:
+ * the socket made up for one without a path, and its port's state.
  *
  * The aliases are also QEMU's: each one of a device QEMU was given with
  * `-device` (all but the machine's own buses, IDE/SATA controller, PS/2
@@ -81,6 +82,18 @@ function displays(xml: string): string[] {
     .map((d) => serializeXml(d).replace(/ (port|tlsPort|websocket)='\d+'/g, " $1='N'"));
 }
 
+/**
+ * The channels of a live XML. A socket libvirt made up for one is in the run's
+ * directory, which the two sides keep in different roots; what is compared
+ * is that it is named after the run (`domain-<id>-<name>`) and the target.
+ */
+function channels(xml: string): string[] {
+  const devices = elements(parseXml(xml)).find((c) => c.name === 'devices');
+  return elements(devices)
+    .filter((d) => d.name === 'channel')
+    .map((d) => serializeXml(d).replace(/ path='[^']*\/(domain-\d+-[^/']+\/[^/']+)'/, " path='RUN/$1'"));
+}
+
 /** The aliases of devices QEMU got as `-device` (not the machine's own buses, disk controller and PS/2 inputs). */
 function pluggedAliases(xml: string): string[] {
   const devices = elements(parseXml(xml)).find((c) => c.name === 'devices');
@@ -101,68 +114,73 @@ function pluggedAliases(xml: string): string[] {
   return out;
 }
 
-describe.skipIf(!READY)(`virt-install guests: live aliases and displays against libvirt 9.0's${NOTE}`, () => {
-  let daemon: Daemon;
-  let conn: Connection;
-  const work = mkdtempSync(join(tmpdir(), 'vk-alias-'));
-  chmodSync(work, 0o755);
-  const images = join(work, 'images');
-  beforeAll(async () => {
-    // the guests' images of our own (other tests start the fixtures' own ones at the same time);
-    // libvirt's QEMU runs as the daemon's user, nobody
-    makeCorpusFiles(images);
-    spawnSync('chmod', ['-R', 'a+rwX', images]);
-    daemon = await startLibvirtd();
-    conn = await connect('qemu:///session', {
-      driverOptions: {
-        cacheDir: null,
-        runDir: join(work, 'run'),
-        stateDir: join(work, 'state'),
-        configDir: join(work, 'config'),
-        logDir: join(work, 'log'),
-        emulators: [QEMU_BINARY],
-      },
+describe.skipIf(!READY)(
+  `virt-install guests: live aliases, displays and channels against libvirt 9.0's${NOTE}`,
+  () => {
+    let daemon: Daemon;
+    let conn: Connection;
+    const work = mkdtempSync(join(tmpdir(), 'vk-alias-'));
+    chmodSync(work, 0o755);
+    const images = join(work, 'images');
+    beforeAll(async () => {
+      // the guests' images of our own (other tests start the fixtures' own ones at the same time);
+      // libvirt's QEMU runs as the daemon's user, nobody
+      makeCorpusFiles(images);
+      spawnSync('chmod', ['-R', 'a+rwX', images]);
+      daemon = await startLibvirtd();
+      conn = await connect('qemu:///session', {
+        driverOptions: {
+          cacheDir: null,
+          runDir: join(work, 'run'),
+          stateDir: join(work, 'state'),
+          configDir: join(work, 'config'),
+          logDir: join(work, 'log'),
+          emulators: [QEMU_BINARY],
+        },
+      });
     });
-  });
-  afterAll(async () => {
-    for (const d of (await conn?.listDomains({ active: true })) ?? []) await d.destroy().catch(() => {});
-    await conn?.close();
-    await daemon?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      for (const d of (await conn?.listDomains({ active: true })) ?? []) await d.destroy().catch(() => {});
+      await conn?.close();
+      await daemon?.stop();
+      rmSync(work, { recursive: true, force: true });
+    });
 
-  for (const name of GUESTS) {
-    it(`${name}: every device's alias is libvirt's and QEMU's id; the displays are libvirt's`, async (ctx) => {
-      const xml = readFileSync(join(FIXTURES, `${name}.xml`), 'utf8').replaceAll(CORPUS_DIR, images);
-      const missing = missingOnHost(xml, { helpers: true });
-      if (missing) return ctx.skip(`the host lacks ${missing}`);
-      const file = join(work, `${name}.xml`);
-      writeFileSync(file, xml);
-      chmodSync(file, 0o644);
-      const uri = `qemu+unix:///session?socket=${daemon.socket}`;
-      const virsh = (...args: string[]) => spawnSync('virsh', ['-c', uri, ...args], { encoding: 'utf8' });
-      const domName = /<name>([^<]+)<\/name>/.exec(xml)?.[1] ?? '';
-      const created = virsh('create', file);
-      expect(created.status, created.stderr).toBe(0);
-      const theirs = virsh('dumpxml', domName).stdout;
-      expect(virsh('destroy', domName).status).toBe(0);
-      const dom = await conn.createDomain(xml);
-      try {
-        const ours = await dom.getXML();
-        expect(Object.fromEntries(aliases(ours))).toEqual(Object.fromEntries(aliases(theirs)));
-        // a display's listen address is the one it listens on (qemu.conf's default: this host)
-        expect(displays(ours)).toEqual(displays(theirs));
-        const reply = (await dom.qemuMonitorCommand({
-          execute: 'qom-list',
-          arguments: { path: '/machine/peripheral' },
-        })) as { return: Array<{ name: string }> };
-        const ids = new Set(reply.return.map((p) => p.name));
-        const plugged = pluggedAliases(ours);
-        expect(plugged.length).toBeGreaterThan(3);
-        expect(plugged.filter((a) => !ids.has(a))).toEqual([]);
-      } finally {
-        await dom.destroy();
-      }
-    }, 60_000);
-  }
-});
+    for (const name of GUESTS) {
+      it(`${name}: every device's alias is libvirt's and QEMU's id; the displays and channels are libvirt's`, async (ctx) => {
+        const xml = readFileSync(join(FIXTURES, `${name}.xml`), 'utf8').replaceAll(CORPUS_DIR, images);
+        const missing = missingOnHost(xml, { helpers: true });
+        if (missing) return ctx.skip(`the host lacks ${missing}`);
+        const file = join(work, `${name}.xml`);
+        writeFileSync(file, xml);
+        chmodSync(file, 0o644);
+        const uri = `qemu+unix:///session?socket=${daemon.socket}`;
+        const virsh = (...args: string[]) => spawnSync('virsh', ['-c', uri, ...args], { encoding: 'utf8' });
+        const domName = /<name>([^<]+)<\/name>/.exec(xml)?.[1] ?? '';
+        const created = virsh('create', file);
+        expect(created.status, created.stderr).toBe(0);
+        const theirs = virsh('dumpxml', domName).stdout;
+        expect(virsh('destroy', domName).status).toBe(0);
+        const dom = await conn.createDomain(xml);
+        try {
+          const ours = await dom.getXML();
+          expect(Object.fromEntries(aliases(ours))).toEqual(Object.fromEntries(aliases(theirs)));
+          // a display's listen address is the one it listens on (qemu.conf's default: this host)
+          expect(displays(ours)).toEqual(displays(theirs));
+          // a unix channel without a path listens in the run directory; its port is closed (no agent runs)
+          expect(channels(ours)).toEqual(channels(theirs));
+          const reply = (await dom.qemuMonitorCommand({
+            execute: 'qom-list',
+            arguments: { path: '/machine/peripheral' },
+          })) as { return: Array<{ name: string }> };
+          const ids = new Set(reply.return.map((p) => p.name));
+          const plugged = pluggedAliases(ours);
+          expect(plugged.length).toBeGreaterThan(3);
+          expect(plugged.filter((a) => !ids.has(a))).toEqual([]);
+        } finally {
+          await dom.destroy();
+        }
+      }, 60_000);
+    }
+  },
+);

@@ -130,15 +130,34 @@ export function buildChannel(ctx: ChardevContext, c: ChardevDef, alias: string, 
 
 /**
  * A `unix` virtio channel without a path listens on one libvirt makes up
- * in the domain's channel dir, named after the target (or its port).
+ * in the domain's channel dir, named after the target (or its port). A
+ * started guest has it in its live definition already (domains/channel-sockets.ts);
+ * this is for a command line made from a definition alone (domxml-to-native).
  */
 function withChannelPath(c: ChardevDef, paths: CommandLinePaths): ChardevDef {
-  if (c.type !== 'unix' || c.target?.type !== 'virtio' || c.sources?.[0]?.path) return c;
-  const dir = paths.channelDir ?? paths.domainDir;
+  const path = generatedChannelPath(c, paths.channelDir ?? paths.domainDir);
+  return path === undefined ? c : { ...c, sources: [{ ...c.sources?.[0], mode: 'bind', path }] };
+}
+
+/**
+ * The socket path libvirt makes up in `dir` for a `unix` virtio channel
+ * without one; undefined for every other channel.
+ */
+export function generatedChannelPath(c: ChardevDef, dir: string): string | undefined {
+  const file = channelSocketFile(c);
+  return file === undefined || c.sources?.[0]?.path ? undefined : `${dir}/${file}`;
+}
+
+/**
+ * The file name of a generated channel socket: the target's name, or
+ * `vioser-CC-BB-PP.sock` after its virtio-serial address; undefined for a
+ * channel that is not a `unix` virtio one.
+ */
+export function channelSocketFile(c: ChardevDef): string | undefined {
+  if (c.type !== 'unix' || c.target?.type !== 'virtio') return undefined;
   const a = c.address?.type === 'virtio-serial' ? c.address : undefined;
   const two = (n: number | undefined) => String(n ?? 0).padStart(2, '0');
-  const file = c.target.name ?? `vioser-${two(a?.controller)}-${two(a?.bus)}-${two(a?.port)}.sock`;
-  return { ...c, sources: [{ ...c.sources?.[0], mode: 'bind', path: `${dir}/${file}` }] };
+  return c.target.name ?? `vioser-${two(a?.controller)}-${two(a?.bus)}-${two(a?.port)}.sock`;
 }
 
 function virtioSerialPort(

@@ -30,6 +30,7 @@ import {
   startIncoming,
 } from '../lifecycle/index.js';
 import type { QmpClient } from '../qmp/index.js';
+import { applyChannelStates, placeChannelSockets } from './channel-sockets.js';
 import { applyPtyPaths, type QmpChardevInfo } from './chardev-aliases.js';
 import { completeDiskChains, numberDiskChains } from './disk-chain.js';
 import { startNodeRanges } from './disk-nodes.js';
@@ -132,6 +133,8 @@ async function bootOnce(
   const id = host.runnerOptions().allocateId?.();
   for (const ev of dropped) host.forward?.({ ...ev, domain: { ...ev.domain, id: id ?? -1 } });
   const paths = runnerPaths(roots, guest, id);
+  // channel sockets without a path live in the run directory; the live XML shows where
+  placeChannelSockets(live, paths.runDir);
   prepareNvram(live);
   const lease = await allocateGraphicsPorts(live);
   let helpers: GuestHelpers | undefined;
@@ -258,7 +261,9 @@ async function readBackLive(
   cpuUpdated: (changed: boolean) => void,
 ): Promise<string> {
   const chardevs = await qmp.execute<QmpChardevInfo[]>('query-chardev', undefined, { signal });
-  applyPtyPaths(live, Array.isArray(chardevs) ? chardevs : []);
+  const list = Array.isArray(chardevs) ? chardevs : [];
+  applyPtyPaths(live, list);
+  applyChannelStates(live, list);
   cpuUpdated(await verifyLiveCpu(live, qmp, signal));
   await readBackMemoryDevices(live, qmp, signal, carriesState);
   return live.toXML();

@@ -55,6 +55,8 @@ export function chardevAliases(
 export interface QmpChardevInfo {
   readonly label: string;
   readonly filename: string;
+  /** Whether the guest has the device's end open (virtio-serial ports). */
+  readonly 'frontend-open'?: boolean;
 }
 
 /**

@@ -12,6 +12,7 @@ import { VirError } from '../../../errors.js';
 import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/index.js';
 import { domainEventsOf } from '../lifecycle/qmp-domain-events.js';
 import { type BootCallOptions, bootGuest, type Incoming, releaseGuest } from './boot-guest.js';
+import { channelPortChanged } from './channel-sockets.js';
 import { diskOfNode, nodeRanges } from './disk-nodes.js';
 import type { Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
@@ -111,6 +112,10 @@ export class GuestRunners {
   #onRunnerEvent(e: Entry, ev: RunnerEvent): void {
     if (ev.type === 'monitor') {
       this.table.forwardMonitor(monitorEventOf(ev));
+      // the port's new state is in the live XML (and the status file) before the event is told
+      const port = ev.event.event === 'VSERPORT_CHANGE' ? ev.event.data : undefined;
+      if (port && channelPortChanged(e.live, String(port.id), port.open === true) && e.live)
+        e.runner?.hotplug.setLiveXml(e.live.toXML(), runFacts(e));
       const disk = (name: string) => (e.live ? diskOfNode(e.live, nodeRanges(e, e.live), name) : undefined);
       for (const d of domainEventsOf(ev.event, { domain: ev.domain, agentPorts: agentPorts(e), disk })) {
         // libvirt keeps a virtio-mem device's new size as its live <current> before it tells

@@ -37,6 +37,7 @@ import { buildMemoryDevice, memoryAliasPrefix, memoryDeviceAliases } from '../co
 import { WATCHDOG_DRIVERS, watchdogProps } from '../command-line/misc-devices.js';
 import type { CommandLinePaths } from '../command-line/types.js';
 import type { QmpClient } from '../qmp/index.js';
+import { placeChannelSocket } from './channel-sockets.js';
 import { aliasOf, aliasPlace, setAlias } from './device-alias.js';
 import { qemuVersion } from './hotplug-live.js';
 import { plugSteps, runSteps } from './hotplug-qmp.js';
@@ -299,5 +300,7 @@ export async function plugOther(
       const [first, ...rest] = c.sources ?? [];
       c.sources = [{ ...(first ?? {}), path: pty }, ...rest];
     }
+    // the socket the command line made up in the run directory, shown in the live XML as at start
+    placeChannelSocket(c, paths.domainDir);
   }
 }

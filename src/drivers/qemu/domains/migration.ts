@@ -24,8 +24,8 @@ import { JOB_OPERATION, migrationJobParams, type QmpMigrationStats } from '../li
 import type { ConfigStore } from './config-store.js';
 import { cloneDef, type Entry, isActive, refOf } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
-import { automaticPortsAgain } from './graphics-ports.js';
 import type { GuestRunners } from './guest-runners.js';
+import { migratableLive } from './migratable-live.js';
 import { checkMigrationCpu, incomingEntry, refuseUnmigratable } from './migration-checks.js';
 
 /**
@@ -88,8 +88,7 @@ async function migrateEntry(
   const state = runner.getState().state;
   if (state !== 'running' && state !== 'paused')
     throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' is ${state} and cannot be migrated`);
-  const live = cloneDef(e.live);
-  automaticPortsAgain(live, e.ports);
+  const live = migratableLive(e)!;
   refuseUnmigratable(live);
   const { source, dest } = await hosts(live);
   checkMigrationCpu(live, source, dest);

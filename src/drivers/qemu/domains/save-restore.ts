@@ -37,9 +37,9 @@ import {
   writePartialHeader,
 } from '../lifecycle/index.js';
 import { type QmpMigrationStats, saveJobParams } from '../lifecycle/job-stats.js';
-import { cloneDef, type Entry, isActive, refOf } from './domain-entry.js';
-import { automaticPortsAgain } from './graphics-ports.js';
+import { type Entry, isActive, refOf } from './domain-entry.js';
 import type { GuestRunners } from './guest-runners.js';
+import { migratableLive } from './migratable-live.js';
 import type { DomainListAccess } from './migration.js';
 import { incomingEntry, refuseUnmigratable } from './migration-checks.js';
 
@@ -93,8 +93,7 @@ async function saveEntry(
   const state = runner.getState().state;
   if (state !== 'running' && state !== 'paused')
     throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' is ${state} and cannot be saved`);
-  const live = cloneDef(e.live);
-  automaticPortsAgain(live, e.ports);
+  const live = migratableLive(e)!;
   try {
     refuseUnmigratable(live);
   } catch (err) {

@@ -34,8 +34,8 @@ import {
   type SaveSink,
   writePartialHeader,
 } from '../lifecycle/index.js';
-import { cloneDef, type Entry } from './domain-entry.js';
-import { automaticPortsAgain } from './graphics-ports.js';
+import type { Entry } from './domain-entry.js';
+import { migratableLive } from './migratable-live.js';
 import type { DomainListAccess } from './migration.js';
 import { refuseUnmigratable } from './migration-checks.js';
 import type { SnapshotPlan } from './snapshot-disks.js';
@@ -81,8 +81,7 @@ export async function takeMemorySnapshot(
   if (!runner || !e.live || file === undefined)
     throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' is not running`);
   // the header holds the definition the stream belongs to, ports as the next start assigns them
-  const def = cloneDef(e.live);
-  automaticPortsAgain(def, e.ports);
+  const def = migratableLive(e)!;
   try {
     refuseUnmigratable(def);
   } catch (err) {

@@ -22,6 +22,7 @@ import { VirError } from '../../../errors.js';
 import { nvramFile } from '../lifecycle/index.js';
 import { commitConfig } from './commit-defs.js';
 import { cloneDef, type Entry, isActive, refOf, refuseForeign } from './domain-entry.js';
+import { migratableLive } from './migratable-live.js';
 import type { DomainListAccess } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
 import { qemuImgSnapshots, storedPlan } from './snapshot-disks.js';
@@ -106,7 +107,7 @@ async function revert(
   if (isExternal(s)) return revertExternal(side, e, s, inactive ?? dom, opts);
   const plans = storedPlan(s, dom);
   if (withMemory) {
-    const live = isActive(e) ? e.live : undefined;
+    const live = isActive(e) ? migratableLive(e) : undefined;
     // a reset NVRAM is read by a new QEMU only
     const same =
       live !== undefined &&

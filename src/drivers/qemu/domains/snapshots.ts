@@ -32,6 +32,7 @@ import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
 import { assertValid } from '../../../xml/validate.js';
 import { type Entry, isActive, refuseForeign } from './domain-entry.js';
+import { migratableLive } from './migratable-live.js';
 import type { DomainListAccess } from './migration.js';
 import { refuseManagedSave } from './save-restore.js';
 import { snapshotCookie } from './snapshot-cookie.js';
@@ -146,7 +147,8 @@ async function takeSnapshot(
       'qemu',
       `domain '${e.name}' is ${state}: no snapshot can be taken`,
     );
-  const dom = active ? e.live : e.config;
+  // a running guest's as another run starts from it (made-up socket paths and ports taken back)
+  const dom = active ? migratableLive(e) : e.config;
   if (!dom) throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' has no definition`);
   // a managed save image holds the memory the next start resumes: a snapshot would not match it
   if (!active) refuseManagedSave(side.runners.options.stateRoot, e, 'snapshot');
