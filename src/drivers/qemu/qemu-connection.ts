@@ -165,6 +165,7 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
           libDir: options.paths.stateDir,
           // run directories, where a start puts channel sockets that have no path (dropped from definitions)
           channelDir: join(options.paths.stateDir, 'qemu'),
+          usbPorts: true,
           // read per definition: installing a firmware package needs no reconnect
           firmware: {
             descriptors: await hostFirmwareDescriptors(options.paths.mode),

@@ -134,6 +134,11 @@ export class UsbAddresses {
     for (const [d, field] of devices) if (!hasPort(d)) this.#assign(d, field);
   }
 
+  /** Where `dev` sits (bus index, port path), or undefined when it is not on USB. */
+  placeOf(dev: UsbPlaced): Readonly<Place> | undefined {
+    return this.#places.get(dev);
+  }
+
   /** The `bus` and `port` properties of `dev`, or none when it is not on USB. */
   props(dev: UsbPlaced): Props {
     const p = this.#places.get(dev);
@@ -206,14 +211,35 @@ export class UsbAddresses {
   }
 }
 
+/**
+ * Writes each USB device's port into the definition, and the hubs added
+ * for want of ports after the definition's own, as libvirt's QEMU driver
+ * does at define (and at a start or hot-plug for what has none yet): the
+ * XML then says where each device is, and the command line takes those
+ * ports as given.
+ */
+export function assignUsbPorts(def: DomainDef): void {
+  const usb = new UsbAddresses(def);
+  const dev = (def.devices ??= {});
+  const own = new Set(dev.hubs ?? []);
+  const added = usb.hubs.filter((h) => !own.has(h));
+  if (added.length > 0) dev.hubs = [...(dev.hubs ?? []), ...added];
+  for (const d of [...usb.hubs, ...usbDevices(def).map(([d]) => d)]) {
+    const at = usb.placeOf(d);
+    if (at) d.address = { type: 'usb', bus: at.bus, port: at.port };
+  }
+}
+
 function hasPort(d: UsbPlaced): boolean {
   return d.address?.type === 'usb' && d.address.port !== undefined && !/^0(\.|$)/.test(d.address.port);
 }
 
 /**
  * The guest's USB devices other than hubs, in the order libvirt walks a
- * definition's devices (disks, NICs, sound, host devices, controllers,
- * serial ports, inputs, MTP shares, redirected devices), each with its field.
+ * definition's USB devices (host devices, disks, NICs, smartcard
+ * controllers, inputs, serial ports, sound, MTP shares, redirected
+ * devices; checked against libvirt 9.0's define in usb-ports-libvirt.test.ts),
+ * each with its field.
  */
 function usbDevices(def: DomainDef): Array<[UsbPlaced, string]> {
   const dev = def.devices ?? {};
@@ -222,17 +248,17 @@ function usbDevices(def: DomainDef): Array<[UsbPlaced, string]> {
     for (const [i, d] of (list ?? []).entries())
       if (usb(d)) out.push([d, `/domain/devices/${name}[${i + 1}]`]);
   };
+  add('hostdev', dev.hostdevs, (h) => h.mode === 'subsystem' && h.type === 'usb');
   add('disk', dev.disks, (d) => d.target.bus === 'usb');
   add('interface', dev.interfaces, (n) => n.model?.type === 'usb-net');
-  add('sound', dev.sounds, (s) => s.model === 'usb');
-  add('hostdev', dev.hostdevs, (h) => h.mode === 'subsystem' && h.type === 'usb');
   add('controller', dev.controllers, (c) => c.type === 'ccid');
+  add('input', dev.inputs, (i) => i.bus === 'usb');
   add(
     'serial',
     dev.serials,
     (s) => s.target?.type === 'usb-serial' || s.target?.model?.name === 'usb-serial',
   );
-  add('input', dev.inputs, (i) => i.bus === 'usb');
+  add('sound', dev.sounds, (s) => s.model === 'usb');
   add('filesystem', dev.filesystems, (f) => f.driver?.type === 'mtp');
   add('redirdev', dev.redirdevs, (r) => r.bus === 'usb');
   return out;

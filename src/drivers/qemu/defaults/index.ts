@@ -9,6 +9,7 @@
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import { VirError } from '../../../errors.js';
 import { machineFacts } from '../../../machine/machine-types.js';
+import { assignUsbPorts } from '../command-line/usb-addresses.js';
 import type { QemuDriverConfig } from '../driver-config.js';
 import {
   defaultMachine,
@@ -66,6 +67,11 @@ export interface QemuDefaultsOptions {
    * (network ports, block jobs, generated channel paths) is kept, not dropped as at define.
    */
   live?: boolean;
+  /**
+   * Write each USB device's port, and the hubs more devices than ports need, into the
+   * definition, as libvirt's QEMU driver does at define and hot-plug (its XML tests do not).
+   */
+  usbPorts?: boolean;
 }
 
 /**
@@ -127,6 +133,7 @@ export function applyQemuDefaults(
   // libvirt places sPAPR VIO devices first; the PCI assignment then passes them over.
   assignSpaprVioAddresses(def);
   assignPciAddresses(def, facts);
+  if (options.usbPorts) assignUsbPorts(def);
   normalizeQemuNamespace(def);
   return def;
 }

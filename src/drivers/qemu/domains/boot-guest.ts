@@ -13,6 +13,7 @@ import type { DomainDef } from '../../../conf/domain/index.js';
 import type { DomainDiskChangeEvent } from '../../../domain-events.js';
 import type { StartCallOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
+import { assignUsbPorts } from '../command-line/usb-addresses.js';
 import { dropDiskChainIndexes } from '../defaults/runtime-state.js';
 import {
   appendDomainLog,
@@ -135,6 +136,8 @@ async function bootOnce(
   const paths = runnerPaths(roots, guest, id);
   // channel sockets without a path live in the run directory; the live XML shows where
   placeChannelSockets(live, paths.runDir);
+  // a definition stored before USB ports were written into it gets them now, as its command line
+  assignUsbPorts(live);
   prepareNvram(live);
   const lease = await allocateGraphicsPorts(live);
   let helpers: GuestHelpers | undefined;
