@@ -8,58 +8,15 @@
  * mid-way, a clash of names and devices that cannot move leave the source
  * running and nothing behind at the destination.
  */
-import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
+import { connect } from '../../../src/connection.js';
 import type { AnyDomainEvent, DomainJobInfo } from '../../../src/driver.js';
-import { isVirError, type VirError } from '../../../src/errors.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
+import { errorOf, eventHostsEachTest } from '../real-guest.js';
 
-const allRoots: TestRoots[] = [];
-const conns: Connection[] = [];
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    if (c.isClosed) continue;
-    for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const r of allRoots) for (const pid of qemuProcessesMentioning(r.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => {
-  for (const r of allRoots) r.remove();
-});
-
+const hosts = eventHostsEachTest();
 /** One "host": its own config, state, run and log roots. */
-async function host(label: string): Promise<{ conn: Connection; roots: TestRoots; events: string[] }> {
-  const roots = tempRoots(`vk-mig-${label}-`);
-  allRoots.push(roots);
-  const conn = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(conn);
-  const events: string[] = [];
-  void (async () => {
-    for await (const e of conn.events() as AsyncIterable<AnyDomainEvent>)
-      if (e.type === 'lifecycle') events.push(`${e.event}/${e.detail}`);
-  })();
-  return { conn, roots, events };
-}
+const host = (label: string) => hosts.host(`vk-mig-${label}-`);
 
 let n = 0;
 function guestXml(name: string, o: { memMiB?: number; devices?: string; cpu?: string } = {}): string {
@@ -74,15 +31,6 @@ function guestXml(name: string, o: { memMiB?: number; devices?: string; cpu?: st
   ${o.cpu ?? ''}
   <devices><emulator>${QEMU_BINARY}</emulator>${o.devices ?? ''}<memballoon model='none'/></devices>
 </domain>`;
-}
-
-async function errorOf(p: Promise<unknown>): Promise<VirError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isVirError(err), String(err)).toBe(true);
-  return err as VirError;
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 100));
@@ -313,7 +261,7 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     const a = await host('a');
     const dom = await a.conn.createDomain(guestXml('vk-mig-7'));
     const test = await connect('test:///default');
-    conns.push(test);
+    hosts.keep(test);
     expect((await errorOf(dom.migrate(test, { live: true }))).code).toBe('NO_SUPPORT');
     expect((await errorOf(dom.migrate(a.conn, { live: true }))).code).toBe('OPERATION_INVALID');
     // the remote driver's options have no meaning between two roots of one process: refused, not dropped
