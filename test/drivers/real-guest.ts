@@ -108,6 +108,23 @@ export function tinyLinuxOs(tiny: TinyLinux): string {
 }
 
 /**
+ * The driver options that put a qemu: connection's roots (run, state,
+ * config, log) all under `root`, with no caps cache: what
+ * {@link connectUnder} opens with, and what a child process on the same
+ * roots is given.
+ */
+export function driverOptionsUnder(root: string) {
+  return {
+    cacheDir: null,
+    runDir: join(root, 'rundir'),
+    stateDir: join(root, 'state'),
+    configDir: join(root, 'config'),
+    logDir: join(root, 'log'),
+    emulators: [QEMU_BINARY],
+  };
+}
+
+/**
  * A qemu: connection whose roots (run, state, config, log) are all under
  * `root`, no caps cache; `options` replace any of these (a deeper state root).
  */
@@ -116,17 +133,7 @@ export function connectUnder(
   uri = 'qemu:///session',
   options: QemuDriverOptions = {},
 ): Promise<Connection> {
-  return connect(uri, {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(root, 'rundir'),
-      stateDir: join(root, 'state'),
-      configDir: join(root, 'config'),
-      logDir: join(root, 'log'),
-      emulators: [QEMU_BINARY],
-      ...options,
-    },
-  });
+  return connect(uri, { driverOptions: { ...driverOptionsUnder(root), ...options } });
 }
 
 /**
@@ -388,18 +395,38 @@ export class EachTestRoots {
     }
   }
 
+  /**
+   * afterAll: no QEMU left under any test's roots, a moment after the last
+   * test's were killed (a killed process is gone once its parent reaps it).
+   */
+  async expectNoQemuLeft(): Promise<void> {
+    await new Promise((r) => setTimeout(r, 100));
+    for (const r of this.#all) expect(qemuProcessesMentioning(r.path)).toEqual([]);
+  }
+
   /** afterAll: every test's roots removed. */
   remove(): void {
     for (const r of this.#all.splice(0)) r.remove();
   }
 }
 
-/** {@link EachTestRoots} (in the temporary directory, named `prefix`...) on this file's hooks. */
-export function rootsEachTest(prefix: string): EachTestRoots {
+/**
+ * {@link EachTestRoots} (in the temporary directory, named `prefix`...) on
+ * this file's hooks; `noQemuLeft`: the file fails when a QEMU outlives its
+ * test ({@link EachTestRoots.expectNoQemuLeft}), for tests of the driver's
+ * own clean-up.
+ */
+export function rootsEachTest(prefix: string, opts: { noQemuLeft?: boolean } = {}): EachTestRoots {
   const each = new EachTestRoots(prefix);
   beforeEach(() => each.fresh());
   afterEach(() => each.takeDown(), 30_000);
-  afterAll(() => each.remove());
+  afterAll(async () => {
+    try {
+      if (opts.noQemuLeft) await each.expectNoQemuLeft();
+    } finally {
+      each.remove();
+    }
+  });
   return each;
 }
 
