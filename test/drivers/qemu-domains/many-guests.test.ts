@@ -13,6 +13,7 @@ import { type Connection, connect } from '../../../src/connection.js';
 import type { DomainEvent } from '../../../src/driver.js';
 import type { QemuDriverOptions } from '../../../src/driver-options.js';
 import { isVirError } from '../../../src/errors.js';
+import { waitFor } from '../../wait-for.js';
 import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
 import { driverOptionsUnder, rootsEachTest } from '../real-guest.js';
 
@@ -124,8 +125,12 @@ describe.skipIf(!HAS_QEMU)(`many guests, several callers${QEMU_NOTE}`, () => {
     const [first, second] = await Promise.allSettled([dom.resume(), dom.resume()]);
     expect(first.status).toBe('fulfilled');
     expect(second.status === 'rejected' && isVirError(second.reason, 'OPERATION_INVALID')).toBe(true);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(seen.filter((s) => /^(suspended|resumed)/.test(s))).toEqual([
+    const pausesAndResumes = () => seen.filter((s) => /^(suspended|resumed)/.test(s));
+    await waitFor(() => pausesAndResumes().length >= 7, {
+      what: "the boot's resume and the three suspend-resume pairs",
+      seen: () => seen.join(', '),
+    });
+    expect(pausesAndResumes()).toEqual([
       'resumed/unpaused', // the boot's
       'suspended/paused',
       'resumed/unpaused',

@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { waitForLength } from '../../wait-for.js';
 import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE } from '../qemu-lifecycle/helpers.js';
 import { errorOf, eventHostsEachTest } from '../real-guest.js';
 
@@ -29,8 +30,6 @@ function guestXml(name: string, vcpu = '<vcpu>1</vcpu>'): string {
   <devices><emulator>${QEMU_BINARY}</emulator><memballoon model='none'/></devices>
 </domain>`;
 }
-
-const settle = () => new Promise((r) => setTimeout(r, 100));
 
 describe.skipIf(!HAS_QEMU)(`vCPUs, maximum memory and rename${QEMU_NOTE}`, () => {
   it("plugs vCPUs into a running guest and changes the next boot's count", async () => {
@@ -131,8 +130,8 @@ describe.skipIf(!HAS_QEMU)(`vCPUs, maximum memory and rename${QEMU_NOTE}`, () =>
     expect(await dom.getAutostart()).toBe(true);
     expect(existsSync(join(h.roots.path, 'config', 'qemu', 'vk-old.xml'))).toBe(false);
     expect((await h.conn.lookupDomain({ name: 'vk-new' })).uuid).toBe(dom.uuid);
-    await settle();
-    expect(h.events.slice(2)).toEqual(['undefined/renamed', 'defined/renamed']);
+    // the two defines' events, then the rename's
+    expect((await waitForLength(h.events, 4)).slice(2)).toEqual(['undefined/renamed', 'defined/renamed']);
     // Running, or with a managed save image waiting: refused.
     await dom.start();
     expect((await errorOf(dom.rename('vk-3'))).code).toBe('OPERATION_INVALID');

@@ -16,6 +16,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { waitForLength } from '../../wait-for.js';
 import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
 import { errorOf, eventHostsEachTest } from '../real-guest.js';
 
@@ -34,12 +35,6 @@ function guestXml(name: string): string {
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
   <devices><emulator>${QEMU_BINARY}</emulator><memballoon model='none'/></devices>
 </domain>`;
-}
-
-/** Waits until `events` holds `n` entries: they are queued before the call returns, delivered a tick later. */
-async function eventCount(events: string[], n: number): Promise<string[]> {
-  while (events.length < n) await new Promise((r) => setImmediate(r));
-  return events;
 }
 
 describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
@@ -65,7 +60,7 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     expect(await dom.getState()).toEqual({ state: 'running', reason: 'restored' });
     expect(await dom.hasManagedSave()).toBe(false);
     expect(existsSync(image)).toBe(false);
-    expect(await eventCount(h.events, 7)).toEqual([
+    expect(await waitForLength(h.events, 7)).toEqual([
       'defined/added',
       'resumed/unpaused',
       'started/booted',
@@ -104,7 +99,7 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     expect(await back.getState()).toEqual({ state: 'paused', reason: 'migration' });
     await back.resume();
     expect((await back.getState()).state).toBe('running');
-    expect(await eventCount(h.events, 6)).toEqual([
+    expect(await waitForLength(h.events, 6)).toEqual([
       'started/booted',
       'suspended/paused',
       'stopped/saved',
@@ -129,7 +124,7 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     await back.save(file);
     const paused = await h.conn.restoreDomain(file, { paused: true });
     expect(await paused.getState()).toEqual({ state: 'paused', reason: 'migration' });
-    expect(await eventCount(h.events, 11)).toEqual([
+    expect(await waitForLength(h.events, 11)).toEqual([
       'defined/added',
       'resumed/unpaused',
       'started/booted',
@@ -158,7 +153,7 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     expect(await dom.getState()).toEqual({ state: 'paused', reason: 'migration' });
     await dom.resume();
     expect(await dom.getState()).toEqual({ state: 'running', reason: 'unpaused' });
-    expect(await eventCount(h.events, 11)).toEqual([
+    expect(await waitForLength(h.events, 11)).toEqual([
       'defined/added',
       'resumed/unpaused',
       'started/booted',
