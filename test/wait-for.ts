@@ -43,3 +43,23 @@ export async function waitFor<T>(probe: () => T | Promise<T>, opts: WaitOptions)
     await new Promise((r) => setTimeout(r, opts.everyMs ?? 20));
   }
 }
+
+/**
+ * Waits until `list` (one a listener appends to, as events come) holds at
+ * least `n` entries and returns it, for the caller to compare whole: an
+ * entry delivered late is waited for, one that should not have come still
+ * shows in the comparison (unless it comes after the `n`-th).
+ */
+export async function waitForLength<T>(
+  list: readonly T[],
+  n: number,
+  opts: Partial<WaitOptions> = {},
+): Promise<readonly T[]> {
+  await waitFor(() => list.length >= n, {
+    what: `${n} entries`,
+    // events carry bigint statistics, which JSON.stringify refuses
+    seen: () => JSON.stringify(list, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)),
+    ...opts,
+  });
+  return list;
+}

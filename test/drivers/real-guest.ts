@@ -5,7 +5,8 @@
  * a test's own roots, the guest's serial console as a transcript to wait
  * on and type into, and the leftovers (consoles, connections, QEMU
  * processes, roots) taken down in afterAll ({@link leftoversAfterAll}) or
- * after each test ({@link rootsEachTest}).
+ * after each test ({@link rootsEachTest}, {@link eventHostsEachTest} for
+ * tests whose "hosts" record their lifecycle events).
  *
  * Every wait polls a condition with a generous bound and fails with the
  * console transcript, so a slow host (TCG) is slower, never red.
@@ -13,12 +14,13 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeEach, expect } from 'vitest';
 import { findKernel, hasBusybox, type Kernel, REPORT_END, type TinyLinux } from '../../scripts/tiny-linux.js';
 import { type Connection, connect } from '../../src/connection.js';
 import type { Domain } from '../../src/domain.js';
-import type { ConsoleStream } from '../../src/driver.js';
+import type { AnyDomainEvent, ConsoleStream } from '../../src/driver.js';
 import type { QemuDriverOptions } from '../../src/driver-options.js';
+import { isVirError, type VirError } from '../../src/errors.js';
 import {
   HAS_QEMU,
   QEMU_BINARY,
@@ -106,6 +108,23 @@ export function tinyLinuxOs(tiny: TinyLinux): string {
 }
 
 /**
+ * The driver options that put a qemu: connection's roots (run, state,
+ * config, log) all under `root`, with no caps cache: what
+ * {@link connectUnder} opens with, and what a child process on the same
+ * roots is given.
+ */
+export function driverOptionsUnder(root: string) {
+  return {
+    cacheDir: null,
+    runDir: join(root, 'rundir'),
+    stateDir: join(root, 'state'),
+    configDir: join(root, 'config'),
+    logDir: join(root, 'log'),
+    emulators: [QEMU_BINARY],
+  };
+}
+
+/**
  * A qemu: connection whose roots (run, state, config, log) are all under
  * `root`, no caps cache; `options` replace any of these (a deeper state root).
  */
@@ -114,17 +133,7 @@ export function connectUnder(
   uri = 'qemu:///session',
   options: QemuDriverOptions = {},
 ): Promise<Connection> {
-  return connect(uri, {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(root, 'rundir'),
-      stateDir: join(root, 'state'),
-      configDir: join(root, 'config'),
-      logDir: join(root, 'log'),
-      emulators: [QEMU_BINARY],
-      ...options,
-    },
-  });
+  return connect(uri, { driverOptions: { ...driverOptionsUnder(root), ...options } });
 }
 
 /**
@@ -386,17 +395,112 @@ export class EachTestRoots {
     }
   }
 
+  /**
+   * afterAll: no QEMU left under any test's roots, a moment after the last
+   * test's were killed (a killed process is gone once its parent reaps it).
+   */
+  async expectNoQemuLeft(): Promise<void> {
+    await new Promise((r) => setTimeout(r, 100));
+    for (const r of this.#all) expect(qemuProcessesMentioning(r.path)).toEqual([]);
+  }
+
   /** afterAll: every test's roots removed. */
   remove(): void {
     for (const r of this.#all.splice(0)) r.remove();
   }
 }
 
-/** {@link EachTestRoots} (in the temporary directory, named `prefix`...) on this file's hooks. */
-export function rootsEachTest(prefix: string): EachTestRoots {
+/**
+ * {@link EachTestRoots} (in the temporary directory, named `prefix`...) on
+ * this file's hooks; `noQemuLeft`: the file fails when a QEMU outlives its
+ * test ({@link EachTestRoots.expectNoQemuLeft}), for tests of the driver's
+ * own clean-up.
+ */
+export function rootsEachTest(prefix: string, opts: { noQemuLeft?: boolean } = {}): EachTestRoots {
   const each = new EachTestRoots(prefix);
   beforeEach(() => each.fresh());
   afterEach(() => each.takeDown(), 30_000);
-  afterAll(() => each.remove());
+  afterAll(async () => {
+    try {
+      if (opts.noQemuLeft) await each.expectNoQemuLeft();
+    } finally {
+      each.remove();
+    }
+  });
   return each;
+}
+
+/** A qemu:///session connection on roots of its own: one "host" of a test. */
+export interface EventHost {
+  readonly conn: Connection;
+  readonly roots: TestRoots;
+  /** Its lifecycle events as `event/detail`, in the order delivered. */
+  readonly events: string[];
+  /** Its state root: where the status files and managed save images are. */
+  readonly state: string;
+}
+
+/**
+ * The hosts the file's tests stand up, one or several a test (a migration's
+ * source and destination), each with its lifecycle events recorded for the
+ * test to compare with libvirt's. What a test opened is taken down after it
+ * (connections closed, their running guests destroyed first; the QEMU
+ * processes under its roots killed); every root is removed after the file.
+ */
+export class EventHosts {
+  readonly #conns: Connection[] = [];
+  readonly #fresh: TestRoots[] = [];
+  readonly #all: TestRoots[] = [];
+
+  /** A new host on fresh roots in the temporary directory, named `prefix`... */
+  async host(prefix: string): Promise<EventHost> {
+    const roots = tempRoots(prefix);
+    this.#fresh.push(roots);
+    this.#all.push(roots);
+    const conn = this.keep(await connectUnder(roots.path));
+    const events: string[] = [];
+    void (async () => {
+      for await (const e of conn.events() as AsyncIterable<AnyDomainEvent>)
+        if (e.type === 'lifecycle') events.push(`${e.event}/${e.detail}`);
+    })();
+    return { conn, roots, events, state: join(roots.path, 'state') };
+  }
+
+  /** Another connection the test opened, closed after it with the hosts'. */
+  keep(c: Connection): Connection {
+    this.#conns.push(c);
+    return c;
+  }
+
+  /** afterEach: the test's connections closed, the QEMU processes under its roots killed. */
+  async takeDown(): Promise<void> {
+    try {
+      await closeAll(this.#conns.splice(0));
+    } finally {
+      for (const r of this.#fresh.splice(0)) killQemuUnder(r.path);
+    }
+  }
+
+  /** afterAll: every host's roots removed. */
+  remove(): void {
+    for (const r of this.#all.splice(0)) r.remove();
+  }
+}
+
+/** {@link EventHosts} on this file's hooks. */
+export function eventHostsEachTest(): EventHosts {
+  const hosts = new EventHosts();
+  afterEach(() => hosts.takeDown(), 30_000);
+  afterAll(() => hosts.remove());
+  return hosts;
+}
+
+/** The error `p` rejects with, failing the test unless it is a libvirt error (or `p` resolves). */
+export async function errorOf(p: Promise<unknown>): Promise<VirError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isVirError(err), String(err)).toBe(true);
+  return err as VirError;
 }

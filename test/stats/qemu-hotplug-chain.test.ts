@@ -18,11 +18,10 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'nod
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../src/index.js';
-import { parseXml } from '../../src/xml/index.js';
-import type { XmlElement } from '../../src/xml/tree.js';
 import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
 import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
 import { waitFor } from '../wait-for.js';
+import { chains, nodes, records } from './chain-views.js';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
 const MISSING = qemuPeerMissing(QEMU);
@@ -96,59 +95,6 @@ function images(dir: string): void {
   qcow2('cdbase.qcow2');
   qcow2('cd.qcow2', 'cdbase.qcow2');
   for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o666);
-}
-
-const kids = (el: XmlElement, name: string) =>
-  el.children.filter((c): c is XmlElement => c.type === 'element' && c.name === name);
-const attr = (el: XmlElement | undefined, name: string) => el?.attrs.find((a) => a.name === name)?.value;
-
-/** Each disk's chain as lines: the top's source and index, then each `<backingStore>`'s type, index, format, source. */
-function chains(xml: string, dir: string): Record<string, string[]> {
-  const root = parseXml(xml);
-  const out: Record<string, string[]> = {};
-  const devices = kids(root, 'devices')[0]!;
-  for (const d of kids(devices, 'disk')) {
-    const target = attr(kids(d, 'target')[0], 'dev')!;
-    const src = kids(d, 'source')[0];
-    const file = (s: XmlElement | undefined) => (attr(s, 'file') ?? attr(s, 'dev') ?? '').replace(dir, 'DIR');
-    const lines = [`top ${file(src)} index=${attr(src, 'index') ?? '-'}`];
-    for (let bs = kids(d, 'backingStore')[0]; bs; bs = kids(bs, 'backingStore')[0]) {
-      if (kids(bs, 'source').length === 0) {
-        lines.push(
-          `end attrs=${bs.attrs.length} children=${bs.children.filter((c) => c.type === 'element').length}`,
-        );
-        break;
-      }
-      lines.push(
-        `backing type=${attr(bs, 'type')} index=${attr(bs, 'index') ?? '-'} format=${attr(kids(bs, 'format')[0], 'type')} ${file(kids(bs, 'source')[0])} source-index=${attr(kids(bs, 'source')[0], 'index') ?? '-'}`,
-      );
-    }
-    out[target] = lines;
-  }
-  return out;
-}
-
-/** The block records' names, paths (in `dir`) and indexes: what says which image is which. */
-function records(stats: Record<string, unknown>, dir: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(stats))
-    if (/^block\.(count|\d+\.(name|path|backingIndex))$/.test(k))
-      out[k] = typeof v === 'string' ? v.replace(dir, 'DIR') : v;
-  return out;
-}
-
-/**
- * QEMU's `libvirt-N-storage` nodes with the file each opens, sorted: which
- * numbers the images took, and which are open. (The format nodes are left
- * out: libvirt 9.0 puts a raw format node over a raw image, virtkit opens
- * a raw image as its storage node alone, at start as when plugging.)
- */
-function nodes(reply: unknown, dir: string): string[] {
-  const list = (reply as { return: Array<{ 'node-name'?: string; file?: string }> }).return;
-  return list
-    .filter((n) => /^libvirt-\d+-storage$/.test(n['node-name'] ?? ''))
-    .map((n) => `${n['node-name']} ${(n.file ?? '').replace(dir, 'DIR')}`)
-    .sort();
 }
 
 interface View {

@@ -17,22 +17,20 @@
  * inputs and q35's iTCO watchdog) is a device id under `/machine/peripheral`.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CORPUS_DIR, makeCorpusFiles } from '../../../scripts/gen-virt-install-corpus.js';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
+import { CORPUS_DIR } from '../../../scripts/gen-virt-install-corpus.js';
 import { parseXml, serializeXml } from '../../../src/xml/index.js';
 import type { XmlElement } from '../../../src/xml/tree.js';
-import { HAS_QEMU, QEMU_BINARY } from '../qemu-lifecycle/helpers.js';
-import { type Daemon, LIBVIRTD, startLibvirtd } from '../remote/libvirtd.js';
 import { missingOnHost } from './host-needs.js';
-
-const FIXTURES = join(import.meta.dirname, '../../../fixtures/virt-install');
-const VIRSH = spawnSync('virsh', ['--version'], { encoding: 'utf8' }).status === 0;
-const READY = HAS_QEMU && LIBVIRTD !== undefined && VIRSH && QEMU_BINARY === '/usr/bin/qemu-system-x86_64';
-const NOTE = READY ? '' : ' (skipped: needs libvirtd, virsh and /usr/bin/qemu-system-x86_64)';
+import {
+  PEER_NOTE,
+  PEER_READY,
+  VIRT_INSTALL_FIXTURES,
+  virtInstallGuests,
+  virtInstallPeer,
+} from './virt-install-peer.js';
 
 /** Guests that cannot start on either side here for a reason of the host, not of the driver. */
 const NOT_HERE: Record<string, string> = {
@@ -42,11 +40,7 @@ const NOT_HERE: Record<string, string> = {
   virtiofs: 'libvirt 9.0 refuses virtiofs in session mode',
 };
 
-const GUESTS = readdirSync(FIXTURES)
-  .filter((f) => f.endsWith('.xml'))
-  .map((f) => f.replace(/\.xml$/, ''))
-  .filter((g) => !(g in NOT_HERE))
-  .sort();
+const GUESTS = virtInstallGuests().filter((g) => !(g in NOT_HERE));
 
 const elements = (el: XmlElement | undefined): XmlElement[] =>
   (el?.children ?? []).filter((c): c is XmlElement => c.type === 'element');
@@ -114,54 +108,31 @@ function pluggedAliases(xml: string): string[] {
   return out;
 }
 
-describe.skipIf(!READY)(
-  `virt-install guests: live aliases, displays and channels against libvirt 9.0's${NOTE}`,
+describe.skipIf(!PEER_READY)(
+  `virt-install guests: live aliases, displays and channels against libvirt 9.0's${PEER_NOTE}`,
   () => {
-    let daemon: Daemon;
-    let conn: Connection;
-    const work = mkdtempSync(join(tmpdir(), 'vk-alias-'));
-    chmodSync(work, 0o755);
-    const images = join(work, 'images');
-    beforeAll(async () => {
-      // the guests' images of our own (other tests start the fixtures' own ones at the same time);
-      // libvirt's QEMU runs as the daemon's user, nobody
-      makeCorpusFiles(images);
-      spawnSync('chmod', ['-R', 'a+rwX', images]);
-      daemon = await startLibvirtd();
-      conn = await connect('qemu:///session', {
-        driverOptions: {
-          cacheDir: null,
-          runDir: join(work, 'run'),
-          stateDir: join(work, 'state'),
-          configDir: join(work, 'config'),
-          logDir: join(work, 'log'),
-          emulators: [QEMU_BINARY],
-        },
-      });
-    });
-    afterAll(async () => {
-      for (const d of (await conn?.listDomains({ active: true })) ?? []) await d.destroy().catch(() => {});
-      await conn?.close();
-      await daemon?.stop();
-      rmSync(work, { recursive: true, force: true });
-    });
+    // the guests' images of our own: this file starts them
+    const peer = virtInstallPeer({ prefix: 'vk-alias-', ownImages: true });
 
     for (const name of GUESTS) {
       it(`${name}: every device's alias is libvirt's and QEMU's id; the displays and channels are libvirt's`, async (ctx) => {
-        const xml = readFileSync(join(FIXTURES, `${name}.xml`), 'utf8').replaceAll(CORPUS_DIR, images);
+        const xml = readFileSync(join(VIRT_INSTALL_FIXTURES, `${name}.xml`), 'utf8').replaceAll(
+          CORPUS_DIR,
+          peer.images,
+        );
         const missing = missingOnHost(xml, { helpers: true });
         if (missing) return ctx.skip(`the host lacks ${missing}`);
-        const file = join(work, `${name}.xml`);
+        const file = join(peer.work, `${name}.xml`);
         writeFileSync(file, xml);
         chmodSync(file, 0o644);
-        const uri = `qemu+unix:///session?socket=${daemon.socket}`;
+        const uri = `qemu+unix:///session?socket=${peer.daemon.socket}`;
         const virsh = (...args: string[]) => spawnSync('virsh', ['-c', uri, ...args], { encoding: 'utf8' });
         const domName = /<name>([^<]+)<\/name>/.exec(xml)?.[1] ?? '';
         const created = virsh('create', file);
         expect(created.status, created.stderr).toBe(0);
         const theirs = virsh('dumpxml', domName).stdout;
         expect(virsh('destroy', domName).status).toBe(0);
-        const dom = await conn.createDomain(xml);
+        const dom = await peer.conn.createDomain(xml);
         try {
           const ours = await dom.getXML();
           expect(Object.fromEntries(aliases(ours))).toEqual(Object.fromEntries(aliases(theirs)));

@@ -8,63 +8,19 @@
  */
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../../src/connection.js';
 import type { DomainEvent } from '../../../src/driver.js';
+import type { QemuDriverOptions } from '../../../src/driver-options.js';
 import { isVirError } from '../../../src/errors.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { waitFor } from '../../wait-for.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
+import { driverOptionsUnder, rootsEachTest } from '../real-guest.js';
 
-let roots: TestRoots;
-const conns: Connection[] = [];
-const allRoots: TestRoots[] = [];
-
-beforeEach(() => {
-  roots = tempRoots('vk-many-');
-  allRoots.push(roots);
-});
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    if (!c.isClosed) {
-      for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-      await c.close();
-    }
-  }
-  for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(async () => {
-  await new Promise((r) => setTimeout(r, 100));
-  for (const r of allRoots) {
-    expect(qemuProcessesMentioning(r.path)).toEqual([]);
-    r.remove();
-  }
-});
-
-function driverOptions(extra: Record<string, unknown> = {}) {
-  return {
-    cacheDir: null,
-    runDir: join(roots.path, 'rundir'),
-    stateDir: join(roots.path, 'state'),
-    configDir: join(roots.path, 'config'),
-    logDir: join(roots.path, 'log'),
-    emulators: [QEMU_BINARY],
-    ...extra,
-  };
-}
-
-async function open(extra: Record<string, unknown> = {}): Promise<Connection> {
-  const c = await connect('qemu:///session', { driverOptions: driverOptions(extra) });
-  conns.push(c);
-  return c;
-}
+// a stuck QEMU and starts side by side: none may be left when the file ends, not even one
+// killed and not yet reaped
+const each = rootsEachTest('vk-many-', { noQemuLeft: true });
+const open = (extra: QemuDriverOptions = {}): Promise<Connection> => each.connect(undefined, extra);
 
 let uuidCounter = 0;
 function domainXml(name: string, emulator = QEMU_BINARY): string {
@@ -100,15 +56,15 @@ describe.skipIf(!HAS_QEMU)(`many guests, several callers${QEMU_NOTE}`, () => {
     const ids = doms.map((d) => d.id);
     expect(new Set(ids).size).toBe(6);
     expect(ids.every((id) => id > 0)).toBe(true);
-    expect(qemuProcessesMentioning(roots.path)).toHaveLength(6);
+    expect(qemuProcessesMentioning(each.path)).toHaveLength(6);
     await Promise.all(doms.map((d) => d.destroy()));
-    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+    expect(qemuProcessesMentioning(each.path)).toEqual([]);
   });
 
   it('a QEMU that never opens its monitor blocks nobody: another domain defines and starts meanwhile', async () => {
     // A real emulator for the probe; for a guest start (the monitor on the command line) a process
     // that lives on without ever listening, as a QEMU stuck before its monitor would.
-    const stuck = join(roots.path, 'stuck-qemu');
+    const stuck = join(each.path, 'stuck-qemu');
     writeFileSync(
       stuck,
       `#!/bin/sh\ncase " $* " in *charmonitor*) exec sleep 617;; esac\nexec ${QEMU_BINARY} "$@"\n`,
@@ -169,8 +125,12 @@ describe.skipIf(!HAS_QEMU)(`many guests, several callers${QEMU_NOTE}`, () => {
     const [first, second] = await Promise.allSettled([dom.resume(), dom.resume()]);
     expect(first.status).toBe('fulfilled');
     expect(second.status === 'rejected' && isVirError(second.reason, 'OPERATION_INVALID')).toBe(true);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(seen.filter((s) => /^(suspended|resumed)/.test(s))).toEqual([
+    const pausesAndResumes = () => seen.filter((s) => /^(suspended|resumed)/.test(s));
+    await waitFor(() => pausesAndResumes().length >= 7, {
+      what: "the boot's resume and the three suspend-resume pairs",
+      seen: () => seen.join(', '),
+    });
+    expect(pausesAndResumes()).toEqual([
       'resumed/unpaused', // the boot's
       'suspended/paused',
       'resumed/unpaused',
@@ -218,8 +178,8 @@ describe.skipIf(!HAS_QEMU)(`many guests, several callers${QEMU_NOTE}`, () => {
     const first = await open();
     await first.defineDomain(domainXml('vk-temps'));
     await first.close();
-    const configDir = join(roots.path, 'config', 'qemu');
-    const stateDir = join(roots.path, 'state', 'qemu');
+    const configDir = join(each.path, 'config', 'qemu');
+    const stateDir = join(each.path, 'state', 'qemu');
     // pid 2^22+1 is above Linux's pid_max limit: never a live process.
     const dead = 4_194_305;
     const litter = [
@@ -242,7 +202,7 @@ describe.skipIf(!HAS_QEMU)(`many guests, several callers${QEMU_NOTE}`, () => {
       ['shutdownTimeout', '100'],
     ] as const) {
       const err = await errorOf(
-        connect('qemu:///session', { driverOptions: driverOptions({ [key]: value }) }),
+        connect('qemu:///session', { driverOptions: { ...driverOptionsUnder(each.path), [key]: value } }),
       );
       expect(err.code).toBe('INVALID_ARG');
       expect(err.field).toBe(key);

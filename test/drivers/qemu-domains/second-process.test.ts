@@ -6,62 +6,22 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../../src/connection.js';
 import { isVirError } from '../../../src/errors.js';
 import {
   HAS_QEMU,
   QEMU_BINARY,
   QEMU_NOTE,
   qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
   writeBootImage,
 } from '../qemu-lifecycle/helpers.js';
+import { driverOptionsUnder, rootsEachTest } from '../real-guest.js';
 
-let roots: TestRoots;
-const conns: Connection[] = [];
-const allRoots: TestRoots[] = [];
-
-beforeEach(() => {
-  roots = tempRoots('vk-second-');
-  allRoots.push(roots);
-});
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    if (!c.isClosed) {
-      for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-      await c.close();
-    }
-  }
-  for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(async () => {
-  await new Promise((r) => setTimeout(r, 100));
-  for (const r of allRoots) {
-    expect(qemuProcessesMentioning(r.path)).toEqual([]);
-    r.remove();
-  }
-});
-
-function driverOptions() {
-  return {
-    cacheDir: null,
-    runDir: join(roots.path, 'rundir'),
-    stateDir: join(roots.path, 'state'),
-    configDir: join(roots.path, 'config'),
-    logDir: join(roots.path, 'log'),
-    emulators: [QEMU_BINARY],
-  };
-}
-
-async function open(): Promise<Connection> {
-  const c = await connect('qemu:///session', { driverOptions: driverOptions() });
-  conns.push(c);
-  return c;
-}
+// a second process and autostart start QEMUs this process did not: none may be left when the file ends, not even one
+// killed and not yet reaped
+const each = rootsEachTest('vk-second-', { noQemuLeft: true });
+const open = (): Promise<Connection> => each.connect();
 
 let uuidCounter = 0;
 function domainXml(name: string, devices = '', features = '', extra = ''): string {
@@ -113,7 +73,12 @@ function inChild(
   xml?: string,
 ): Promise<{ openMs: number; results: Record<string, Result> }> {
   const script = join(import.meta.dirname, 'second-process-child.ts');
-  const input = JSON.stringify({ driverOptions: driverOptions(), name, actions, ...(xml ? { xml } : {}) });
+  const input = JSON.stringify({
+    driverOptions: driverOptionsUnder(each.path),
+    name,
+    actions,
+    ...(xml ? { xml } : {}),
+  });
   const child = spawn(process.execPath, ['--import', 'tsx', script, input], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -139,7 +104,7 @@ function holdingChild(
   actions: string[],
 ): Promise<{ pid: number; results: Record<string, Result>; kill(): Promise<void> }> {
   const script = join(import.meta.dirname, 'second-process-child.ts');
-  const input = JSON.stringify({ driverOptions: driverOptions(), name, actions, hold: true });
+  const input = JSON.stringify({ driverOptions: driverOptionsUnder(each.path), name, actions, hold: true });
   const child = spawn(process.execPath, ['--import', 'tsx', script, input], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -208,7 +173,7 @@ describe.skipIf(!HAS_QEMU)(`a second process on the same roots${QEMU_NOTE}`, () 
     expect(next.results.suspend?.value).toBe('done');
     expect(next.results.destroy?.value).toBe('done');
     expect(next.results.active?.value).toEqual([]);
-    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+    expect(qemuProcessesMentioning(each.path)).toEqual([]);
   });
 
   it('an owner that died is stale: the next process takes its running guest over', async () => {
@@ -218,7 +183,7 @@ describe.skipIf(!HAS_QEMU)(`a second process on the same roots${QEMU_NOTE}`, () 
     // A child starts the guest and exits without closing anything, as a crashed CLI would.
     const started = await inChild('vk-orphan', ['start', 'state']);
     expect(started.results.state?.value).toEqual({ state: 'running', reason: 'booted' });
-    const owner = join(roots.path, 'state', 'qemu', 'vk-orphan.owner');
+    const owner = join(each.path, 'state', 'qemu', 'vk-orphan.owner');
     expect(existsSync(owner)).toBe(false);
     const again = await open();
     const found = await again.lookupDomain('vk-orphan');
@@ -256,7 +221,7 @@ describe.skipIf(!HAS_QEMU)(`a service next to this process${QEMU_NOTE}`, () => {
     await dom.suspend();
     expect(await dom.getState()).toEqual({ state: 'paused', reason: 'user' });
     await dom.destroy();
-    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+    expect(qemuProcessesMentioning(each.path)).toEqual([]);
   });
 });
 
@@ -268,7 +233,7 @@ describe.skipIf(!HAS_QEMU)(`lifecycle as users expect it${QEMU_NOTE}`, () => {
     await first.defineDomain(domainXml('vk-manual'));
     await first.close();
     // The stamp of this boot was left by the first open; removing it is what a host reboot does.
-    const qemuState = join(roots.path, 'state', 'qemu');
+    const qemuState = join(each.path, 'state', 'qemu');
     const stamps = readdirSync(qemuState).filter((f) => f.startsWith('autostarted-'));
     expect(stamps).toHaveLength(1);
     for (const s of stamps) rmSync(join(qemuState, s));
@@ -310,7 +275,7 @@ describe.skipIf(!HAS_QEMU)(`lifecycle as users expect it${QEMU_NOTE}`, () => {
   });
 
   it('reboot() gives shutdown, reboot, resumed as libvirt does (no paused/resumed pair); reset() is a reboot event; shutdown({ timeout }) waits for the power-off', async () => {
-    const img = writeBootImage(join(roots.path, 'acpi.img'), 'acpi');
+    const img = writeBootImage(join(each.path, 'acpi.img'), 'acpi');
     const conn = await open();
     const seen: string[] = [];
     void (async () => {
@@ -318,7 +283,7 @@ describe.skipIf(!HAS_QEMU)(`lifecycle as users expect it${QEMU_NOTE}`, () => {
         seen.push(e.type === 'reboot' ? 'reboot' : `${e.event}/${e.detail}`);
       }
     })();
-    const con = acpiConsole(roots.path);
+    const con = acpiConsole(each.path);
     const dom = await conn.defineDomain(
       domainXml(
         'vk-reboot',
@@ -335,7 +300,7 @@ describe.skipIf(!HAS_QEMU)(`lifecycle as users expect it${QEMU_NOTE}`, () => {
       async () => seen.filter((s) => s === 'resumed/unpaused').length === 2,
     ).catch((err) => {
       throw new Error(
-        `${err}; saw ${seen.join(', ')}; log: ${readFileSync(join(roots.path, 'log', 'qemu', 'vk-reboot.log'), 'utf8')}`,
+        `${err}; saw ${seen.join(', ')}; log: ${readFileSync(join(each.path, 'log', 'qemu', 'vk-reboot.log'), 'utf8')}`,
       );
     });
     // SeaBIOS resets once more by itself after a warm reset: every reset is a reboot event, as in libvirt.

@@ -17,6 +17,7 @@ import { type Connection, connect } from '../../../src/connection.js';
 import type { AnyDomainEvent } from '../../../src/domain-events.js';
 import { isVirError } from '../../../src/errors.js';
 import type { EventStream } from '../../../src/event-stream.js';
+import { waitForLength } from '../../wait-for.js';
 import {
   HAS_QEMU,
   QEMU_BINARY,
@@ -76,8 +77,14 @@ function collect(ids: AnyDomainEvent['type'][]): { seen: AnyDomainEvent[]; stop:
   return { seen, stop: () => stream.end() };
 }
 
-async function settle(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 50));
+/**
+ * Waits until `seen` holds the `n` events a check expects, then lets through
+ * any more the stream already holds (stop() drops them), so that an event
+ * that should not have come still shows.
+ */
+async function arrived(seen: AnyDomainEvent[], n: number): Promise<void> {
+  await waitForLength(seen, n);
+  await new Promise((r) => setImmediate(r));
 }
 
 function qemuArgv(name: string): string {
@@ -91,7 +98,7 @@ describe.skipIf(!HAS_QEMU)(`startupPolicy of missing disks, job-completed of a s
     const dom = await conn.defineDomain(guest('vk-opt-cd', cdrom(missing, 'optional')));
     const ev = collect(['disk-change', 'lifecycle']);
     await dom.start();
-    await settle();
+    await arrived(ev.seen, 3);
     ev.stop();
     const strip = ({ timestamp: _t, ...rest }: AnyDomainEvent) => rest;
     expect(ev.seen.map(strip)).toEqual([
@@ -141,7 +148,7 @@ describe.skipIf(!HAS_QEMU)(`startupPolicy of missing disks, job-completed of a s
         `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${missing}' startupPolicy='optional'/><target dev='vdc' bus='virtio'/></disk>`,
       ),
     );
-    await settle();
+    await arrived(ev.seen, 1);
     ev.stop();
     expect(ev.seen).toMatchObject([
       {
@@ -182,7 +189,7 @@ describe.skipIf(!HAS_QEMU)(`startupPolicy of missing disks, job-completed of a s
     const image = join(roots.path, 'vk-save.save');
     const ev = collect(['job-completed', 'lifecycle', 'disk-change']);
     await dom.save(image);
-    await settle();
+    await arrived(ev.seen, 3);
     const jc = ev.seen.find((e) => e.type === 'job-completed');
     // libvirt's statistics of the save job: its operation, and what went into the image
     expect(jc?.type === 'job-completed' && jc.params.operation).toBe(2);
@@ -197,7 +204,7 @@ describe.skipIf(!HAS_QEMU)(`startupPolicy of missing disks, job-completed of a s
     const ev2 = collect(['job-completed', 'lifecycle', 'disk-change']);
     rmSync(iso);
     await conn.restoreDomain(image);
-    await settle();
+    await arrived(ev2.seen, 2);
     ev2.stop();
     // restoring carries state over: requisite media may go, as libvirt lets it; no job-completed
     const kinds = ev2.seen.map((e) => (e.type === 'lifecycle' ? `${e.event}/${e.detail}` : e.type));

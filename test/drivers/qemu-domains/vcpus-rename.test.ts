@@ -8,57 +8,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
-import type { AnyDomainEvent } from '../../../src/driver.js';
-import { isVirError, type VirError } from '../../../src/errors.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { waitForLength } from '../../wait-for.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE } from '../qemu-lifecycle/helpers.js';
+import { errorOf, eventHostsEachTest } from '../real-guest.js';
 
-const allRoots: TestRoots[] = [];
-const conns: Connection[] = [];
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    if (c.isClosed) continue;
-    for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const r of allRoots) for (const pid of qemuProcessesMentioning(r.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => {
-  for (const r of allRoots) r.remove();
-});
-
-async function host(): Promise<{ conn: Connection; roots: TestRoots; events: string[]; state: string }> {
-  const roots = tempRoots('vk-vcpu-');
-  allRoots.push(roots);
-  const state = join(roots.path, 'state');
-  const conn = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: state,
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(conn);
-  const events: string[] = [];
-  void (async () => {
-    for await (const e of conn.events() as AsyncIterable<AnyDomainEvent>)
-      if (e.type === 'lifecycle') events.push(`${e.event}/${e.detail}`);
-  })();
-  return { conn, roots, events, state };
-}
+const hosts = eventHostsEachTest();
+const host = () => hosts.host('vk-vcpu-');
 
 let n = 0;
 function guestXml(name: string, vcpu = '<vcpu>1</vcpu>'): string {
@@ -74,17 +30,6 @@ function guestXml(name: string, vcpu = '<vcpu>1</vcpu>'): string {
   <devices><emulator>${QEMU_BINARY}</emulator><memballoon model='none'/></devices>
 </domain>`;
 }
-
-async function errorOf(p: Promise<unknown>): Promise<VirError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isVirError(err), String(err)).toBe(true);
-  return err as VirError;
-}
-
-const settle = () => new Promise((r) => setTimeout(r, 100));
 
 describe.skipIf(!HAS_QEMU)(`vCPUs, maximum memory and rename${QEMU_NOTE}`, () => {
   it("plugs vCPUs into a running guest and changes the next boot's count", async () => {
@@ -185,8 +130,8 @@ describe.skipIf(!HAS_QEMU)(`vCPUs, maximum memory and rename${QEMU_NOTE}`, () =>
     expect(await dom.getAutostart()).toBe(true);
     expect(existsSync(join(h.roots.path, 'config', 'qemu', 'vk-old.xml'))).toBe(false);
     expect((await h.conn.lookupDomain({ name: 'vk-new' })).uuid).toBe(dom.uuid);
-    await settle();
-    expect(h.events.slice(2)).toEqual(['undefined/renamed', 'defined/renamed']);
+    // the two defines' events, then the rename's
+    expect((await waitForLength(h.events, 4)).slice(2)).toEqual(['undefined/renamed', 'defined/renamed']);
     // Running, or with a managed save image waiting: refused.
     await dom.start();
     expect((await errorOf(dom.rename('vk-3'))).code).toBe('OPERATION_INVALID');

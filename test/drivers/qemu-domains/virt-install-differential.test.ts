@@ -20,21 +20,18 @@
  * daemon cannot. Skips visibly without libvirtd or virsh.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCorpusFiles } from '../../../scripts/gen-virt-install-corpus.js';
-import { type Connection, connect } from '../../../src/connection.js';
-import { HAS_QEMU, QEMU_BINARY } from '../qemu-lifecycle/helpers.js';
-import { type Daemon, LIBVIRTD, startLibvirtd } from '../remote/libvirtd.js';
+import { describe, expect, it } from 'vitest';
 import { missingOnHost } from './host-needs.js';
 import { normalise } from './native-argv.js';
-
-const FIXTURES = join(import.meta.dirname, '../../../fixtures/virt-install');
-const VIRSH = spawnSync('virsh', ['--version'], { encoding: 'utf8' }).status === 0;
-const READY = HAS_QEMU && LIBVIRTD !== undefined && VIRSH && QEMU_BINARY === '/usr/bin/qemu-system-x86_64';
-const NOTE = READY ? '' : ' (skipped: needs libvirtd, virsh and /usr/bin/qemu-system-x86_64)';
+import {
+  PEER_NOTE,
+  PEER_READY,
+  VIRT_INSTALL_FIXTURES,
+  virtInstallGuests,
+  virtInstallPeer,
+} from './virt-install-peer.js';
 
 /** Guests whose command lines differ from libvirt 9.0's for a reason of version, and the reason. */
 const DIFFERENT: Record<string, string> = {
@@ -48,70 +45,58 @@ const BEYOND_LIBVIRT: Record<string, string> = {
   virtiofs: 'libvirt 9.0 refuses virtiofs in session mode; virtkit runs virtiofsd as the user',
 };
 
-const GUESTS = readdirSync(FIXTURES)
-  .filter((f) => f.endsWith('.xml'))
-  .map((f) => f.replace(/\.xml$/, ''))
-  .sort();
+const GUESTS = virtInstallGuests();
 
-describe.skipIf(!READY)(`virt-install guests: our argv against libvirt 9.0's domxml-to-native${NOTE}`, () => {
-  let daemon: Daemon;
-  let conn: Connection;
-  const work = mkdtempSync(join(tmpdir(), 'vk-x2n-'));
-  chmodSync(work, 0o755);
-  beforeAll(async () => {
-    makeCorpusFiles();
-    daemon = await startLibvirtd();
-    conn = await connect('qemu:///session', {
-      driverOptions: {
-        cacheDir: null,
-        runDir: join(work, 'run'),
-        stateDir: join(work, 'state'),
-        configDir: join(work, 'config'),
-        logDir: join(work, 'log'),
-        emulators: [QEMU_BINARY],
-      },
-    });
-  });
-  afterAll(async () => {
-    await conn?.close();
-    await daemon?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+describe.skipIf(!PEER_READY)(
+  `virt-install guests: our argv against libvirt 9.0's domxml-to-native${PEER_NOTE}`,
+  () => {
+    const peer = virtInstallPeer({ prefix: 'vk-x2n-' });
 
-  for (const name of GUESTS) {
-    const why = DIFFERENT[name];
-    // where the host lacks what the guest needs, libvirt and we both refuse it: the
-    // refusals are compared, and a known difference of command lines cannot show
-    const missing = missingOnHost(readFileSync(join(FIXTURES, `${name}.xml`), 'utf8'), { helpers: false });
-    (why && !missing ? it.fails : it)(
-      `${name}: the same command line${why ? (missing ? ` (both refuse here: ${missing})` : ` (expected to differ: ${why})`) : ''}`,
-      async () => {
-        const xml = readFileSync(join(FIXTURES, `${name}.xml`), 'utf8').replace(
-          /<interface[\s\S]*?<\/interface>\s*/g,
-          '',
-        );
-        const file = join(work, `${name}.xml`);
-        writeFileSync(file, xml);
-        chmodSync(file, 0o644);
-        const theirs = spawnSync(
-          'virsh',
-          ['-c', `qemu+unix:///session?socket=${daemon.socket}`, 'domxml-to-native', 'qemu-argv', file],
-          { encoding: 'utf8' },
-        );
-        const ours = await conn.domainXMLToNative('qemu-argv', xml).then(
-          (s) => s,
-          (e: unknown) => `error: ${String(e)}`,
-        );
-        if (theirs.status !== 0) {
-          // libvirt cannot convert it here: then we must refuse too, or know why we do better
-          if (BEYOND_LIBVIRT[name]) expect(ours).not.toMatch(/^error: /);
-          else expect(ours, `libvirt refused: ${theirs.stderr.trim()}`).toMatch(/^error: /);
-          return;
-        }
-        expect(ours).not.toMatch(/^error: /);
-        const watchdog = xml.includes('<watchdog');
-        expect(normalise(ours, [work], watchdog)).toEqual(normalise(theirs.stdout, [daemon.dir], watchdog));
-      },
-    );
-  }
-});
+    for (const name of GUESTS) {
+      const why = DIFFERENT[name];
+      // where the host lacks what the guest needs, libvirt and we both refuse it: the
+      // refusals are compared, and a known difference of command lines cannot show
+      const missing = missingOnHost(readFileSync(join(VIRT_INSTALL_FIXTURES, `${name}.xml`), 'utf8'), {
+        helpers: false,
+      });
+      (why && !missing ? it.fails : it)(
+        `${name}: the same command line${why ? (missing ? ` (both refuse here: ${missing})` : ` (expected to differ: ${why})`) : ''}`,
+        async () => {
+          const xml = readFileSync(join(VIRT_INSTALL_FIXTURES, `${name}.xml`), 'utf8').replace(
+            /<interface[\s\S]*?<\/interface>\s*/g,
+            '',
+          );
+          const file = join(peer.work, `${name}.xml`);
+          writeFileSync(file, xml);
+          chmodSync(file, 0o644);
+          const theirs = spawnSync(
+            'virsh',
+            [
+              '-c',
+              `qemu+unix:///session?socket=${peer.daemon.socket}`,
+              'domxml-to-native',
+              'qemu-argv',
+              file,
+            ],
+            { encoding: 'utf8' },
+          );
+          const ours = await peer.conn.domainXMLToNative('qemu-argv', xml).then(
+            (s) => s,
+            (e: unknown) => `error: ${String(e)}`,
+          );
+          if (theirs.status !== 0) {
+            // libvirt cannot convert it here: then we must refuse too, or know why we do better
+            if (BEYOND_LIBVIRT[name]) expect(ours).not.toMatch(/^error: /);
+            else expect(ours, `libvirt refused: ${theirs.stderr.trim()}`).toMatch(/^error: /);
+            return;
+          }
+          expect(ours).not.toMatch(/^error: /);
+          const watchdog = xml.includes('<watchdog');
+          expect(normalise(ours, [peer.work], watchdog)).toEqual(
+            normalise(theirs.stdout, [peer.daemon.dir], watchdog),
+          );
+        },
+      );
+    }
+  },
+);

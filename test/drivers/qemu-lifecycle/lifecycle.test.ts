@@ -353,12 +353,21 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
     ]);
   });
 
-  it('on_poweroff=restart resets the guest instead of ending it', async () => {
-    const guest = acpiGuest('acpi-2.img');
-    const { r, log } = await runner({ extraArgs: guest.args, onPoweroff: 'restart' });
+  /**
+   * Starts an ACPI guest and has `powerOff` press its button, for a power-off that comes back
+   * as a reset (an on_poweroff=restart guest, or reboot()): both must show the guest's
+   * shutdown, one reboot event and the guest running again.
+   */
+  async function powerOffAndReset(
+    file: string,
+    o: TestGuestOptions,
+    powerOff: (r: TestRunner, log: EventLog) => Promise<void>,
+  ) {
+    const guest = acpiGuest(file);
+    const { r, log } = await runner({ extraArgs: guest.args, ...o });
     await r.start();
     await guest.ready();
-    await r.shutdown({ timeoutMs: 10_000 });
+    await powerOff(r, log);
     expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
     expect(log.sequence).toEqual([
       'resumed/unpaused',
@@ -367,24 +376,22 @@ describe.skipIf(!HAS_QEMU)(`QemuDomainRunner with real QEMU${QEMU_NOTE}`, () => 
       'reboot',
       'resumed/unpaused',
     ]);
+    return { r, guest };
+  }
+
+  it('on_poweroff=restart resets the guest instead of ending it', async () => {
+    const { r } = await powerOffAndReset('acpi-2.img', { onPoweroff: 'restart' }, (g) =>
+      g.shutdown({ timeoutMs: 10_000 }),
+    );
     expect(r.isActive).toBe(true);
   });
 
   it('reboot() powers the guest off through ACPI and resets it, as libvirt does', async () => {
-    const guest = acpiGuest('acpi-3.img');
-    const { r, log } = await runner({ extraArgs: guest.args });
-    await r.start();
-    await guest.ready();
-    await r.reboot();
-    await log.wait('resumed/unpaused', 10_000, 2);
-    expect(log.sequence).toEqual([
-      'resumed/unpaused',
-      'started/booted',
-      'shutdown/guest',
-      'reboot',
-      'resumed/unpaused',
-    ]);
-    expect(r.getState()).toEqual({ state: 'running', reason: 'booted' });
+    const { r, guest } = await powerOffAndReset('acpi-3.img', {}, async (g, log) => {
+      await g.reboot();
+      // reboot() returns once the button is pressed: the reset's resume comes after
+      await log.wait('resumed/unpaused', 10_000, 2);
+    });
     // The reset guest runs its boot sector again and still answers the button.
     await guest.ready(2);
     await r.shutdown({ timeoutMs: 10_000 });

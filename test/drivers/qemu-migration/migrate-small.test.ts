@@ -8,58 +8,16 @@
  * mid-way, a clash of names and devices that cannot move leave the source
  * running and nothing behind at the destination.
  */
-import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
+import { connect } from '../../../src/connection.js';
 import type { AnyDomainEvent, DomainJobInfo } from '../../../src/driver.js';
-import { isVirError, type VirError } from '../../../src/errors.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { waitForLength } from '../../wait-for.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
+import { errorOf, eventHostsEachTest } from '../real-guest.js';
 
-const allRoots: TestRoots[] = [];
-const conns: Connection[] = [];
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    if (c.isClosed) continue;
-    for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const r of allRoots) for (const pid of qemuProcessesMentioning(r.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => {
-  for (const r of allRoots) r.remove();
-});
-
+const hosts = eventHostsEachTest();
 /** One "host": its own config, state, run and log roots. */
-async function host(label: string): Promise<{ conn: Connection; roots: TestRoots; events: string[] }> {
-  const roots = tempRoots(`vk-mig-${label}-`);
-  allRoots.push(roots);
-  const conn = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(conn);
-  const events: string[] = [];
-  void (async () => {
-    for await (const e of conn.events() as AsyncIterable<AnyDomainEvent>)
-      if (e.type === 'lifecycle') events.push(`${e.event}/${e.detail}`);
-  })();
-  return { conn, roots, events };
-}
+const host = (label: string) => hosts.host(`vk-mig-${label}-`);
 
 let n = 0;
 function guestXml(name: string, o: { memMiB?: number; devices?: string; cpu?: string } = {}): string {
@@ -75,17 +33,6 @@ function guestXml(name: string, o: { memMiB?: number; devices?: string; cpu?: st
   <devices><emulator>${QEMU_BINARY}</emulator>${o.devices ?? ''}<memballoon model='none'/></devices>
 </domain>`;
 }
-
-async function errorOf(p: Promise<unknown>): Promise<VirError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isVirError(err), String(err)).toBe(true);
-  return err as VirError;
-}
-
-const settle = () => new Promise((r) => setTimeout(r, 100));
 
 describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`, () => {
   it('moves a running persistent guest: states, events, progress, definitions by flags', async () => {
@@ -117,7 +64,6 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     expect(last?.memTotal).toBeGreaterThanOrEqual(32 * 1024 * 1024);
     expect(last?.dataProcessed).toBeGreaterThan(0);
     expect(last?.downtime).toBeGreaterThanOrEqual(0);
-    await settle();
     // libvirt's job-completed on both sides, with virDomainGetJobStats's names; the source's comes
     // before its stopped/migrated; operation is VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT (5) / _IN (4)
     const seenAtSource: string[] = [];
@@ -144,7 +90,7 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     if (dst.type === 'job-completed') expect(dst.params).toEqual({ ...srcParams, operation: 4 });
     srcJob.end();
     dstJob.end();
-    expect(a.events).toEqual([
+    expect(await waitForLength(a.events, 6)).toEqual([
       'defined/added',
       'resumed/unpaused',
       'started/booted',
@@ -153,7 +99,11 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
       'undefined/removed',
     ]);
     // libvirt's order at the destination: prepared, made persistent, then resumed.
-    expect(b.events).toEqual(['started/migrated', 'defined/added', 'resumed/migrated']);
+    expect(await waitForLength(b.events, 3)).toEqual([
+      'started/migrated',
+      'defined/added',
+      'resumed/migrated',
+    ]);
     // One QEMU: the destination's.
     expect(qemuProcessesMentioning(a.roots.path)).toEqual([]);
     expect(qemuProcessesMentioning(b.roots.path).length).toBe(1);
@@ -174,9 +124,8 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     const moved = await dom.migrate(b.conn, { postcopy: true });
     expect((await moved.getState()).state).toBe('running');
     expect(await moved.isPersistent()).toBe(false);
-    await settle();
     // Not live: libvirt pauses the guest for the copy, for `migration`.
-    expect(a.events).toEqual([
+    expect(await waitForLength(a.events, 4)).toEqual([
       'resumed/unpaused',
       'started/booted',
       'suspended/migrated',
@@ -204,9 +153,8 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     expect((await dom.getState()).state).toBe('running');
     expect(await b.conn.listDomains()).toEqual([]);
     expect(qemuProcessesMentioning(b.roots.path)).toEqual([]);
-    await settle();
     // libvirt's destination of a migration that did not complete: stopped, failed.
-    expect(b.events).toEqual(['started/migrated', 'stopped/failed']);
+    expect(await waitForLength(b.events, 2)).toEqual(['started/migrated', 'stopped/failed']);
     // Not live, so paused for the copy: an abort runs it again, as libvirt's "migration canceled".
     const ctl2 = new AbortController();
     const again = dom.migrate(b.conn, {
@@ -240,7 +188,8 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     expect(err.code).toBe('OPERATION_FAILED');
     expect(err.message).toMatch(/migration of 'vk-mig-4' failed: ./);
     expect((await dom.getState()).state).toBe('running');
-    await settle();
+    // the destination's guest has ended once its stopped event came
+    await waitForLength(b.events, 2);
     expect(await b.conn.listDomains()).toEqual([]);
     expect(b.events).toEqual(['started/migrated', 'stopped/failed']);
     // After a failed try the guest still moves.
@@ -313,7 +262,7 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     const a = await host('a');
     const dom = await a.conn.createDomain(guestXml('vk-mig-7'));
     const test = await connect('test:///default');
-    conns.push(test);
+    hosts.keep(test);
     expect((await errorOf(dom.migrate(test, { live: true }))).code).toBe('NO_SUPPORT');
     expect((await errorOf(dom.migrate(a.conn, { live: true }))).code).toBe('OPERATION_INVALID');
     // the remote driver's options have no meaning between two roots of one process: refused, not dropped

@@ -15,57 +15,13 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
-import type { AnyDomainEvent } from '../../../src/driver.js';
-import { isVirError, type VirError } from '../../../src/errors.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { waitForLength } from '../../wait-for.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
+import { errorOf, eventHostsEachTest } from '../real-guest.js';
 
-const allRoots: TestRoots[] = [];
-const conns: Connection[] = [];
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    if (c.isClosed) continue;
-    for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const r of allRoots) for (const pid of qemuProcessesMentioning(r.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => {
-  for (const r of allRoots) r.remove();
-});
-
-async function host(): Promise<{ conn: Connection; roots: TestRoots; events: string[]; state: string }> {
-  const roots = tempRoots('vk-save-');
-  allRoots.push(roots);
-  const state = join(roots.path, 'state');
-  const conn = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: state,
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(conn);
-  const events: string[] = [];
-  void (async () => {
-    for await (const e of conn.events() as AsyncIterable<AnyDomainEvent>)
-      if (e.type === 'lifecycle') events.push(`${e.event}/${e.detail}`);
-  })();
-  return { conn, roots, events, state };
-}
+const hosts = eventHostsEachTest();
+const host = () => hosts.host('vk-save-');
 
 let n = 0;
 function guestXml(name: string): string {
@@ -79,21 +35,6 @@ function guestXml(name: string): string {
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
   <devices><emulator>${QEMU_BINARY}</emulator><memballoon model='none'/></devices>
 </domain>`;
-}
-
-async function errorOf(p: Promise<unknown>): Promise<VirError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isVirError(err), String(err)).toBe(true);
-  return err as VirError;
-}
-
-/** Waits until `events` holds `n` entries: they are queued before the call returns, delivered a tick later. */
-async function eventCount(events: string[], n: number): Promise<string[]> {
-  while (events.length < n) await new Promise((r) => setImmediate(r));
-  return events;
 }
 
 describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
@@ -119,7 +60,7 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     expect(await dom.getState()).toEqual({ state: 'running', reason: 'restored' });
     expect(await dom.hasManagedSave()).toBe(false);
     expect(existsSync(image)).toBe(false);
-    expect(await eventCount(h.events, 7)).toEqual([
+    expect(await waitForLength(h.events, 7)).toEqual([
       'defined/added',
       'resumed/unpaused',
       'started/booted',
@@ -158,7 +99,7 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     expect(await back.getState()).toEqual({ state: 'paused', reason: 'migration' });
     await back.resume();
     expect((await back.getState()).state).toBe('running');
-    expect(await eventCount(h.events, 6)).toEqual([
+    expect(await waitForLength(h.events, 6)).toEqual([
       'started/booted',
       'suspended/paused',
       'stopped/saved',
@@ -183,7 +124,7 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     await back.save(file);
     const paused = await h.conn.restoreDomain(file, { paused: true });
     expect(await paused.getState()).toEqual({ state: 'paused', reason: 'migration' });
-    expect(await eventCount(h.events, 11)).toEqual([
+    expect(await waitForLength(h.events, 11)).toEqual([
       'defined/added',
       'resumed/unpaused',
       'started/booted',
@@ -212,7 +153,7 @@ describe.skipIf(!HAS_QEMU)(`save, restore and managed save${QEMU_NOTE}`, () => {
     expect(await dom.getState()).toEqual({ state: 'paused', reason: 'migration' });
     await dom.resume();
     expect(await dom.getState()).toEqual({ state: 'running', reason: 'unpaused' });
-    expect(await eventCount(h.events, 11)).toEqual([
+    expect(await waitForLength(h.events, 11)).toEqual([
       'defined/added',
       'resumed/unpaused',
       'started/booted',

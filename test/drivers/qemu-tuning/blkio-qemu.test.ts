@@ -11,17 +11,12 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../../src/connection.js';
 import { cgroupHost } from '../../../src/drivers/qemu/lifecycle/cgroup.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { HAS_QEMU, QEMU_NOTE, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
+import { rootsEachTest } from '../real-guest.js';
+import { tunedGuestXml, v1Group } from './cgroup-guest.js';
 
 const ROOT = process.getuid?.() === 0;
 const HOST = cgroupHost();
@@ -84,69 +79,18 @@ const WHY = !HAS_QEMU
         ? ' (skipped: no block device on this host)'
         : '';
 
-let roots: TestRoots;
-const conns: Connection[] = [];
-const allRoots: TestRoots[] = [];
-
-beforeEach(() => {
-  roots = tempRoots('vk-blkio-');
-  allRoots.push(roots);
-});
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    for (const d of await c.listDomains({ active: true }).catch(() => [])) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => {
-  for (const r of allRoots) r.remove();
-});
-
-async function open(mode: 'system' | 'session'): Promise<Connection> {
-  const c = await connect(`qemu:///${mode}`, {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(c);
-  return c;
-}
+const each = rootsEachTest('vk-blkio-');
+const open = (mode: 'system' | 'session'): Promise<Connection> => each.connect(`qemu:///${mode}`);
 
 const NAME = `vk-blkio-${process.pid}`;
 
-function xml(tunes = ''): string {
-  return `<domain type='qemu'>
-  <name>${NAME}</name>
-  <memory unit='MiB'>32</memory>
-  ${tunes}
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices><emulator>${QEMU_BINARY}</emulator></devices>
-</domain>`;
-}
+const xml = (tunes = ''): string => tunedGuestXml(NAME, 1, tunes);
 
 /** QEMU's blkio group, from the kernel's `/proc/<pid>/cgroup`. */
 function blkioGroup(): string {
-  const [pid] = qemuProcessesMentioning(roots.path);
+  const [pid] = qemuProcessesMentioning(each.path);
   if (pid === undefined) throw new Error('no QEMU');
-  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
-    .split('\n')
-    .map((l) => l.split(':'))
-    .find((f) => (f[1] ?? '').split(',').includes('blkio'));
-  const mount = readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .find((f) => f[2] === 'cgroup' && (f[3] ?? '').split(',').includes('blkio'));
-  if (!line || !mount?.[1]) throw new Error('no blkio group');
-  const dir = join(mount[1], line.slice(2).join(':'));
+  const dir = v1Group(`/proc/${pid}`, 'blkio');
   expect(dir).toMatch(new RegExp(`/machine/qemu-\\d+-${NAME}-${pid}\\.libvirt-qemu$`));
   return dir;
 }
@@ -283,7 +227,7 @@ describe.skipIf(WHY !== '')(`QEMU driver block I/O parameters in cgroups${WHY}`,
       xml(`<blkiotune><device><path>/dev/null</path><read_iops_sec>5</read_iops_sec></device></blkiotune>`),
     );
     await expect(dom.start()).rejects.toMatchObject({ code: 'SYSTEM_ERROR' });
-    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+    expect(qemuProcessesMentioning(each.path)).toEqual([]);
     expect((await dom.getState()).state).toBe('shutoff');
     await dom.undefine();
     const weighted = await conn.defineDomain(xml('<blkiotune><weight>400</weight></blkiotune>'));
@@ -292,7 +236,7 @@ describe.skipIf(WHY !== '')(`QEMU driver block I/O parameters in cgroups${WHY}`,
       expect(read(blkioGroup(), WEIGHT_FILE)).toMatch(/(^|\s)400$/);
     } else {
       await expect(weighted.start()).rejects.toMatchObject({ code: 'OPERATION_INVALID' });
-      expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+      expect(qemuProcessesMentioning(each.path)).toEqual([]);
     }
   });
 
@@ -332,6 +276,6 @@ describe.skipIf(!HAS_QEMU)(`QEMU driver block I/O parameters in session mode${QE
       code: 'CONFIG_UNSUPPORTED',
       field: '/domain/blkiotune',
     });
-    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+    expect(qemuProcessesMentioning(each.path)).toEqual([]);
   });
 });

@@ -10,20 +10,14 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Connection } from '../../../src/connection.js';
 import type { AnyDomainEvent } from '../../../src/driver.js';
 import { cgroupHost } from '../../../src/drivers/qemu/lifecycle/cgroup.js';
 import { waitFor } from '../../wait-for.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
-import { connectUnder } from '../real-guest.js';
+import { HAS_QEMU, QEMU_NOTE, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
+import { rootsEachTest } from '../real-guest.js';
+import { tunedGuestXml, v1Group } from './cgroup-guest.js';
 
 const ROOT = process.getuid?.() === 0;
 const HOST = cgroupHost();
@@ -36,45 +30,12 @@ const WHY = !HAS_QEMU
       ? ' (skipped: no cgroup v1 cpu (with CFS bandwidth) and memory controllers on this host)'
       : '';
 
-let roots: TestRoots;
-const conns: Connection[] = [];
-const allRoots: TestRoots[] = [];
-
-beforeEach(() => {
-  roots = tempRoots('vk-sched-');
-  allRoots.push(roots);
-});
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    for (const d of await c.listDomains({ active: true }).catch(() => [])) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => {
-  for (const r of allRoots) r.remove();
-});
-
-async function open(mode: 'system' | 'session'): Promise<Connection> {
-  const c = await connectUnder(roots.path, `qemu:///${mode}`);
-  conns.push(c);
-  return c;
-}
+const each = rootsEachTest('vk-sched-');
+const open = (mode: 'system' | 'session'): Promise<Connection> => each.connect(`qemu:///${mode}`);
 
 const NAME = `vk-sched-${process.pid}`;
 
-function xml(tunes = ''): string {
-  return `<domain type='qemu'>
-  <name>${NAME}</name>
-  <memory unit='MiB'>32</memory>
-  ${tunes}
-  <vcpu>2</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices><emulator>${QEMU_BINARY}</emulator></devices>
-</domain>`;
-}
+const xml = (tunes = ''): string => tunedGuestXml(NAME, 2, tunes);
 
 /** What the kernel keeps of `cpu.shares` = `value`, in a fresh group made for the purpose. */
 function keptShares(value: number): number {
@@ -88,35 +49,21 @@ function keptShares(value: number): number {
   }
 }
 
-/** A thread's group directory in a v1 controller, from the kernel's `/proc/.../cgroup`. */
-function groupOf(procPath: string, controller: 'cpu' | 'memory'): string {
-  const line = readFileSync(join(procPath, 'cgroup'), 'utf8')
-    .split('\n')
-    .map((l) => l.split(':'))
-    .find((f) => (f[1] ?? '').split(',').includes(controller));
-  const mount = readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .find((f) => f[2] === 'cgroup' && (f[3] ?? '').split(',').includes(controller));
-  if (!line || !mount?.[1]) throw new Error(`no ${controller} cgroup for ${procPath}`);
-  return join(mount[1], line.slice(2).join(':'));
-}
-
 function read(dir: string, file: string): string {
   return readFileSync(join(dir, file), 'utf8').trim();
 }
 
 /** The QEMU of the test's roots, and its vCPU threads' groups (threads named `CPU n/TCG` by QEMU). */
 function qemuGroups(): { pid: number; cpu: string; memory: string; vcpus: string[]; main: string } {
-  const [pid] = qemuProcessesMentioning(roots.path);
+  const [pid] = qemuProcessesMentioning(each.path);
   if (pid === undefined) throw new Error('no QEMU');
   const vcpus: string[] = [];
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8');
-    if (/^CPU \d+\//.test(comm)) vcpus.push(groupOf(`/proc/${pid}/task/${tid}`, 'cpu'));
+    if (/^CPU \d+\//.test(comm)) vcpus.push(v1Group(`/proc/${pid}/task/${tid}`, 'cpu'));
   }
-  const main = groupOf(`/proc/${pid}/task/${pid}`, 'cpu');
-  return { pid, cpu: join(main, '..'), memory: groupOf(`/proc/${pid}`, 'memory'), vcpus, main };
+  const main = v1Group(`/proc/${pid}/task/${pid}`, 'cpu');
+  return { pid, cpu: join(main, '..'), memory: v1Group(`/proc/${pid}`, 'memory'), vcpus, main };
 }
 
 async function next(it: AsyncIterator<AnyDomainEvent>): Promise<AnyDomainEvent> {
@@ -270,7 +217,7 @@ describe.skipIf(WHY !== '')(`QEMU driver scheduler and memory parameters in cgro
           field: '/domain/cputune/shares',
           message: expect.stringContaining(`shares '${asked}' must be in range [2, 262144]`),
         });
-        expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+        expect(qemuProcessesMentioning(each.path)).toEqual([]);
         expect((await dom.getState()).state).toBe('shutoff');
       }
       await dom.undefine();
@@ -338,6 +285,6 @@ describe.skipIf(!HAS_QEMU)(`QEMU driver scheduler and memory parameters without 
       code: 'OPERATION_INVALID',
     });
     await expect(dom.start()).rejects.toMatchObject({ code: 'CONFIG_UNSUPPORTED', field: '/domain/cputune' });
-    expect(qemuProcessesMentioning(roots.path)).toEqual([]);
+    expect(qemuProcessesMentioning(each.path)).toEqual([]);
   });
 });

@@ -8,17 +8,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
 import { cgroupHost } from '../../../src/drivers/qemu/lifecycle/cgroup.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  QEMU_NOTE,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { HAS_QEMU, QEMU_BINARY, QEMU_NOTE, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
+import { rootsEachTest } from '../real-guest.js';
+import { v1Group } from './cgroup-guest.js';
 
 const ROOT = process.getuid?.() === 0;
 const HOST = cgroupHost();
@@ -31,38 +25,18 @@ const WHY = !HAS_QEMU
       ? ' (skipped: no cgroup v1 cpu controller with CFS bandwidth on this host)'
       : '';
 
-const roots: TestRoots = tempRoots('vk-vcpucg-');
-const conns: Connection[] = [];
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    for (const d of await c.listDomains({ active: true }).catch(() => [])) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const pid of qemuProcessesMentioning(roots.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => roots.remove());
+const each = rootsEachTest('vk-vcpucg-');
 
 const NAME = `vk-vcpucg-${process.pid}`;
 
 /** Each vCPU thread's CPU group by QEMU's vCPU number, from the kernel. */
 function vcpuGroups(): Map<number, string> {
-  const [pid] = qemuProcessesMentioning(roots.path);
+  const [pid] = qemuProcessesMentioning(each.path);
   if (pid === undefined) throw new Error('no QEMU');
-  const mount = readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .find((f) => f[2] === 'cgroup' && (f[3] ?? '').split(',').includes('cpu'));
   const out = new Map<number, string>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     const m = /^CPU (\d+)\//.exec(readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8'));
-    if (!m) continue;
-    const line = readFileSync(`/proc/${pid}/task/${tid}/cgroup`, 'utf8')
-      .split('\n')
-      .map((l) => l.split(':'))
-      .find((f) => (f[1] ?? '').split(',').includes('cpu'));
-    if (line && mount?.[1]) out.set(Number(m[1]), join(mount[1], line.slice(2).join(':')));
+    if (m) out.set(Number(m[1]), v1Group(`/proc/${pid}/task/${tid}`, 'cpu'));
   }
   return out;
 }
@@ -71,17 +45,7 @@ const read = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8'
 
 describe.skipIf(WHY !== '')(`QEMU driver: hot-plugged vCPUs in their cgroups${WHY}`, () => {
   it("puts each plugged vCPU in its own group with <cputune>'s period and quota", async () => {
-    const conn = await connect('qemu:///system', {
-      driverOptions: {
-        cacheDir: null,
-        runDir: join(roots.path, 'rundir'),
-        stateDir: join(roots.path, 'state'),
-        configDir: join(roots.path, 'config'),
-        logDir: join(roots.path, 'log'),
-        emulators: [QEMU_BINARY],
-      },
-    });
-    conns.push(conn);
+    const conn = await each.connect('qemu:///system');
     const dom = await conn.defineDomain(`<domain type='qemu'>
   <name>${NAME}</name>
   <memory unit='MiB'>32</memory>
