@@ -220,7 +220,8 @@ export class UsbAddresses {
  */
 export function assignUsbPorts(def: DomainDef): void {
   const usb = new UsbAddresses(def);
-  const dev = (def.devices ??= {});
+  def.devices ??= {};
+  const dev = def.devices;
   const own = new Set(dev.hubs ?? []);
   const added = usb.hubs.filter((h) => !own.has(h));
   if (added.length > 0) dev.hubs = [...(dev.hubs ?? []), ...added];
