@@ -1,23 +1,5 @@
-/**
- * A running guest's side of an external memory snapshot (the memory into a
- * file, libvirt's `<memory snapshot='external' file=…>`) and of the revert
- * to one. The file is a save image (`save-image.ts`) written through the
- * same migration-to-a-socket as a save (`runner-save.ts`), but QEMU stays:
- *
- * - take: the guest pauses (`paused/snapshot`, event `suspended/paused`)
- *   unless the snapshot is `live` (then QEMU pauses it itself once the
- *   stream has converged, with the same state and event), the disks go
- *   onto their overlays, and the guest runs again (`running/unpaused`,
- *   `resumed/unpaused`) if it ran before, as libvirt's;
- * - revert: QEMU started `-incoming defer` is fed the file; once the whole
- *   state is loaded it runs (`running/from snapshot`, `resumed/from
- *   snapshot`) or stays paused (`paused/from snapshot`, `suspended/from
- *   snapshot`).
- *
- * @module
- */
-import { VirError } from '../../../errors.js';
 import type { RunnerMigration } from './runner-migration.js';
+import { untilStreamLoaded } from './runner-save.js';
 
 /** How long a loaded stream may take to be reported complete before the revert fails. */
 const LOAD_MS = 30_000;
@@ -58,20 +40,11 @@ export function awaitSnapshotLoaded(m: RunnerMigration): Promise<void> {
   const core = m.core;
   return core.job('snapshot memory load', async () => {
     const qmp = core.requireMonitor();
-    const until = Date.now() + LOAD_MS;
-    for (;;) {
-      const q = await qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
-      if (q.status === 'completed') return;
-      if (q.status === 'failed' || q.status === 'cancelled' || Date.now() > until) {
-        const why = q['error-desc'] ?? q.status ?? 'no status';
-        throw new VirError(
-          'OPERATION_FAILED',
-          'qemu',
-          `loading the memory of '${core.name}' from its snapshot did not complete: ${why}`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilStreamLoaded(
+      qmp,
+      LOAD_MS,
+      `loading the memory of '${core.name}' from its snapshot did not complete`,
+    );
   });
 }
 

@@ -23,6 +23,7 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { VirError } from '../../../errors.js';
+import type { QmpClient } from '../qmp/index.js';
 import type { RunnerMigration } from './runner-migration.js';
 
 /** How long the stream may make no progress before the save or restore is failed. */
@@ -74,16 +75,7 @@ export function finishRestore(m: RunnerMigration, run: boolean, pausedByCaller: 
   const core = m.core;
   return core.job('restore', async () => {
     const qmp = core.requireMonitor();
-    const until = Date.now() + STALL_MS;
-    for (;;) {
-      const q = await qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
-      if (q.status === 'completed') break;
-      if (q.status === 'failed' || q.status === 'cancelled' || Date.now() > until) {
-        const why = q['error-desc'] ?? q.status ?? 'no status';
-        throw new VirError('OPERATION_FAILED', 'qemu', `restore of '${core.name}' did not complete: ${why}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilStreamLoaded(qmp, STALL_MS, `restore of '${core.name}' did not complete`);
     if (run) {
       await qmp.execute('cont');
       core.ownResumes++;
@@ -95,6 +87,25 @@ export function finishRestore(m: RunnerMigration, run: boolean, pausedByCaller: 
     core.setState('paused', 'migration');
     core.lifecycle('suspended', pausedByCaller ? 'paused' : 'restored');
   });
+}
+
+/**
+ * Waits until QEMU has loaded the whole incoming stream (a save image, a
+ * memory snapshot's file): `query-migrate` says completed. A stream that
+ * failed, was cancelled or is still not loaded after `ms` is
+ * `OPERATION_FAILED`: `failure`, then QEMU's reason.
+ */
+export async function untilStreamLoaded(qmp: QmpClient, ms: number, failure: string): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const q = await qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
+    if (q.status === 'completed') return;
+    if (q.status === 'failed' || q.status === 'cancelled' || Date.now() > until) {
+      const why = q['error-desc'] ?? q.status ?? 'no status';
+      throw new VirError('OPERATION_FAILED', 'qemu', `${failure}: ${why}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** A socket QEMU's outgoing migration connects to, written into `file` from `offset`. */
