@@ -9,19 +9,13 @@
  * XML says (`qom-get` of the device's `port`).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import { describe, expect, it } from 'vitest';
 import { parseXml } from '../../../src/xml/index.js';
 import type { XmlElement } from '../../../src/xml/tree.js';
-import { HAS_QEMU, QEMU_BINARY } from '../qemu-lifecycle/helpers.js';
-import { type Daemon, LIBVIRTD, startLibvirtd } from '../remote/libvirtd.js';
-
-const VIRSH = spawnSync('virsh', ['--version'], { encoding: 'utf8' }).status === 0;
-const READY = HAS_QEMU && LIBVIRTD !== undefined && VIRSH && QEMU_BINARY === '/usr/bin/qemu-system-x86_64';
-const NOTE = READY ? '' : ' (skipped: needs libvirtd, virsh and /usr/bin/qemu-system-x86_64)';
+import { QEMU_BINARY } from '../qemu-lifecycle/helpers.js';
+import { PEER_NOTE, PEER_READY, virtInstallPeer } from './virt-install-peer.js';
 
 /** Devices per case, inside `<devices>` (a SPICE display for the redirected devices). */
 const CASES: Record<string, string> = {
@@ -78,69 +72,51 @@ function usbPorts(xml: string): { ports: Record<string, string>; aliases: Record
   return { ports, aliases };
 }
 
-describe.skipIf(!READY)(`USB ports written at define and start against libvirt 9.0's${NOTE}`, () => {
-  let daemon: Daemon;
-  let conn: Connection;
-  const work = mkdtempSync(join(tmpdir(), 'vk-usbports-'));
-  chmodSync(work, 0o755);
-  beforeAll(async () => {
-    daemon = await startLibvirtd();
-    conn = await connect('qemu:///session', {
-      driverOptions: {
-        cacheDir: null,
-        runDir: join(work, 'run'),
-        stateDir: join(work, 'state'),
-        configDir: join(work, 'config'),
-        logDir: join(work, 'log'),
-        emulators: [QEMU_BINARY],
-      },
-    });
-  });
-  afterAll(async () => {
-    for (const d of (await conn?.listDomains({ active: true })) ?? []) await d.destroy().catch(() => {});
-    await conn?.close();
-    await daemon?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+describe.skipIf(!PEER_READY)(
+  `USB ports written at define and start against libvirt 9.0's${PEER_NOTE}`,
+  () => {
+    // the virt-install differentials' daemon and connection (the corpus files go unused here)
+    const peer = virtInstallPeer({ prefix: 'vk-usbports-' });
 
-  for (const [name, devices] of Object.entries(CASES)) {
-    it(`${name}: the same ports and hubs in the definition and the live XML; QEMU's ports are those`, async () => {
-      const domName = `vk-usb-${name}`;
-      const xml = guestXml(domName, devices);
-      const file = join(work, `${name}.xml`);
-      writeFileSync(file, xml);
-      chmodSync(file, 0o644);
-      const uri = `qemu+unix:///session?socket=${daemon.socket}`;
-      const virsh = (...args: string[]) => spawnSync('virsh', ['-c', uri, ...args], { encoding: 'utf8' });
-      const defined = virsh('define', file);
-      expect(defined.status, defined.stderr).toBe(0);
-      const theirsInactive = virsh('dumpxml', '--inactive', domName).stdout;
-      const started = virsh('start', domName);
-      expect(started.status, started.stderr).toBe(0);
-      const theirsLive = virsh('dumpxml', domName).stdout;
-      virsh('destroy', domName);
-      virsh('undefine', domName);
+    for (const [name, devices] of Object.entries(CASES)) {
+      it(`${name}: the same ports and hubs in the definition and the live XML; QEMU's ports are those`, async () => {
+        const domName = `vk-usb-${name}`;
+        const xml = guestXml(domName, devices);
+        const file = join(peer.work, `${name}.xml`);
+        writeFileSync(file, xml);
+        chmodSync(file, 0o644);
+        const uri = `qemu+unix:///session?socket=${peer.daemon.socket}`;
+        const virsh = (...args: string[]) => spawnSync('virsh', ['-c', uri, ...args], { encoding: 'utf8' });
+        const defined = virsh('define', file);
+        expect(defined.status, defined.stderr).toBe(0);
+        const theirsInactive = virsh('dumpxml', '--inactive', domName).stdout;
+        const started = virsh('start', domName);
+        expect(started.status, started.stderr).toBe(0);
+        const theirsLive = virsh('dumpxml', domName).stdout;
+        virsh('destroy', domName);
+        virsh('undefine', domName);
 
-      const dom = await conn.defineDomain(xml);
-      try {
-        const inactive = usbPorts(await dom.getXML({ inactive: true }));
-        expect(Object.keys(inactive.ports).length).toBeGreaterThan(2);
-        expect(inactive.ports).toEqual(usbPorts(theirsInactive).ports);
-        await dom.start();
-        const live = usbPorts(await dom.getXML());
-        expect(live).toEqual(usbPorts(theirsLive));
-        // where QEMU has each device is where the XML says
-        for (const [alias, port] of Object.entries(live.aliases)) {
-          const reply = (await dom.qemuMonitorCommand({
-            execute: 'qom-get',
-            arguments: { path: `/machine/peripheral/${alias}`, property: 'port' },
-          })) as { return: string };
-          expect(reply.return, alias).toBe(port);
+        const dom = await peer.conn.defineDomain(xml);
+        try {
+          const inactive = usbPorts(await dom.getXML({ inactive: true }));
+          expect(Object.keys(inactive.ports).length).toBeGreaterThan(2);
+          expect(inactive.ports).toEqual(usbPorts(theirsInactive).ports);
+          await dom.start();
+          const live = usbPorts(await dom.getXML());
+          expect(live).toEqual(usbPorts(theirsLive));
+          // where QEMU has each device is where the XML says
+          for (const [alias, port] of Object.entries(live.aliases)) {
+            const reply = (await dom.qemuMonitorCommand({
+              execute: 'qom-get',
+              arguments: { path: `/machine/peripheral/${alias}`, property: 'port' },
+            })) as { return: string };
+            expect(reply.return, alias).toBe(port);
+          }
+        } finally {
+          await dom.destroy().catch(() => {});
+          await dom.undefine();
         }
-      } finally {
-        await dom.destroy().catch(() => {});
-        await dom.undefine();
-      }
-    }, 60_000);
-  }
-});
+      }, 60_000);
+    }
+  },
+);
