@@ -167,8 +167,22 @@ export interface GetXmlOptions extends CallOptions {
   inactive?: boolean;
   /** Include security-sensitive data such as passwords. */
   secure?: boolean;
-  /** Include the expanded CPU features (`VIR_DOMAIN_XML_UPDATE_CPU`). */
+  /**
+   * The guest CPU updated from the host's (`VIR_DOMAIN_XML_UPDATE_CPU`): a
+   * `host-model` CPU shown as the model and features the host gives it, a
+   * `minimum` match with the host's further features. The test driver has no
+   * host CPU and refuses it (`INVALID_ARG`), as libvirt's does.
+   */
   updateCpu?: boolean;
+  /**
+   * The form another libvirt takes in a migration (`VIR_DOMAIN_XML_MIGRATABLE`,
+   * `virsh dumpxml --migratable`): nothing a run chose for itself (ids,
+   * aliases, automatic ports, generated socket paths, the CPU as QEMU
+   * reported it), and none of the defaults older libvirt versions add
+   * themselves (the QEMU driver's default USB controller and pci-root on
+   * i440fx, the PS/2 keyboard, the default audio backend).
+   */
+  migratable?: boolean;
 }
 
 /**

@@ -480,7 +480,8 @@ export function updateX86(guest: CpuDef, host: CpuDef | undefined, db = x86Datab
         else delete updated.vendor;
       }
       delete updated.features;
-      for (const f of host.features ?? []) setFeaturePolicy(updated, f.name, 'require');
+      // a host CPU lists what it has; a host-model CPU (domain capabilities) also what it turns off
+      for (const f of host.features ?? []) setFeaturePolicy(updated, f.name, f.policy ?? 'require');
       for (const f of out.features ?? []) setFeaturePolicy(updated, f.name, f.policy ?? 'require');
       result = updated;
     }

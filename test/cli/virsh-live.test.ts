@@ -62,6 +62,8 @@ describe.skipIf(!HAS_VIRSH)(
       'snapshot-list test --roots --tree',
       'snapshot-list test --descendants',
       'snapshot-info test s9',
+      'dumpxml test --migratable; dumpxml test --inactive --migratable',
+      'dumpxml test --update-cpu',
     ]) {
       it(`virsh '${line}'`, async () => {
         const theirs = virsh([line]);

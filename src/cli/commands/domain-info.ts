@@ -186,16 +186,17 @@ const dumpxml: CommandDef = {
     { name: 'inactive', kind: 'bool', help: 'show inactive defined XML' },
     { name: 'security-info', kind: 'bool', help: 'include security sensitive information in XML dump' },
     { name: 'update-cpu', kind: 'bool', help: 'update guest CPU according to host CPU' },
+    { name: 'migratable', kind: 'bool', help: 'provide XML suitable for migrations' },
   ],
   async run(ctx, opts) {
     const d = await ctx.domain(opts.need('domain'));
-    const xml = await attempt(`failed to get the XML of domain '${d.name}'`, () =>
-      d.getXML({
-        inactive: opts.flag('inactive'),
-        secure: opts.flag('security-info'),
-        updateCpu: opts.flag('update-cpu'),
-      }),
-    );
+    // virsh prints the driver's error as it is, with no context of its own
+    const xml = await d.getXML({
+      inactive: opts.flag('inactive'),
+      secure: opts.flag('security-info'),
+      updateCpu: opts.flag('update-cpu'),
+      migratable: opts.flag('migratable'),
+    });
     ctx.out(xml.trimEnd());
     return true;
   },

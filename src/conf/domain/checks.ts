@@ -125,6 +125,7 @@ function checkDevices(def: DomainDefData): void {
       'per-device boot elements cannot be used together with os/boot elements',
       'CONFIG_UNSUPPORTED',
     );
+  checkInputBuses(def);
   const orders = new Set<number>();
   for (const list of [dev.disks, dev.interfaces, dev.hostdevs, dev.redirdevs])
     for (const d of list ?? []) {
@@ -152,5 +153,23 @@ function checkDevices(def: DomainDefData): void {
     const key = `${a.domain ?? 0}:${a.bus ?? 0}:${a.slot}.${a.function ?? 0}`;
     if (pciSeen.has(key)) fail('/domain/devices', `PCI address ${key} is used by more than one device`);
     pciSeen.add(key);
+  }
+}
+
+/** Which buses an input may sit on for the kind of guest: PS/2 has only a mouse and a keyboard, Xen's bus only Xen guests. */
+function checkInputBuses(def: DomainDefData): void {
+  const os = def.os?.type.value;
+  for (const [i, input] of (def.devices?.inputs ?? []).entries()) {
+    const field = `/domain/devices/input[${i + 1}]/@bus`;
+    const pointerOrKeys = input.type === 'mouse' || input.type === 'keyboard';
+    if (os === 'hvm') {
+      if (input.bus === 'ps2' && !pointerOrKeys)
+        fail(field, `ps2 bus does not support ${input.type} input device`, 'CONFIG_UNSUPPORTED');
+      if (input.bus === 'xen') fail(field, 'unsupported input bus xen', 'CONFIG_UNSUPPORTED');
+    } else if (os === 'xen' || os === 'xenpvh') {
+      if (input.bus !== 'xen') fail(field, `unsupported input bus ${input.bus}`, 'CONFIG_UNSUPPORTED');
+      if (!pointerOrKeys)
+        fail(field, `xen bus does not support ${input.type} input device`, 'CONFIG_UNSUPPORTED');
+    }
   }
 }

@@ -71,6 +71,13 @@ export interface FormatDomainOptions {
   preserveUnknown?: boolean;
   /** Run the parse-time checks first, so an edit cannot produce a document libvirt refuses. Default true. */
   check?: boolean;
+  /**
+   * The form another libvirt takes in a migration (`VIR_DOMAIN_XML_MIGRATABLE`):
+   * what every driver's formatter leaves out for older libvirt versions (the
+   * PS/2 and Xen keyboards, which those versions add themselves). A driver's own
+   * rules (the QEMU driver's default controllers) are the driver's. Default false.
+   */
+  migratable?: boolean;
 }
 
 export interface DomainDef extends DomainDefData {}
@@ -140,10 +147,9 @@ export class DomainDef {
     let el = domainMapper.write(source);
     // The written tree shares the elements the model keeps verbatim (unknown XML,
     // raw children): edit a copy, so formatting never changes the definition.
-    if (options.inactive) {
-      el = cloneNode(el);
-      makeInactive(el);
-    }
+    if (options.inactive || options.migratable) el = cloneNode(el);
+    if (options.inactive) makeInactive(el);
+    if (options.migratable) leaveOutForMigration(el);
     // libvirt always writes <devices> with an end tag, even when it is empty.
     for (const c of el.children)
       if (c.type === 'element' && c.name === 'devices' && c.children.length === 0)
@@ -227,20 +233,27 @@ function stripUnknown(def: DomainDef): void {
   // assignParsed copies the hidden key of `clean`, which has none.
 }
 
+const CHARDEVS = ['serial', 'parallel', 'console', 'channel'];
+
 /** Drops what only a running domain has, as libvirt's inactive format does. */
 function makeInactive(root: XmlElement): void {
   root.attrs = root.attrs.filter((a) => a.name !== 'id');
   const walk = (el: XmlElement) => {
     if (el.name === 'cachetune' || el.name === 'memorytune')
       el.attrs = el.attrs.filter((a) => a.name !== 'id');
-    // An automatically allocated port means nothing once the guest stops.
-    // (RDP's stays as written: libvirt formats an automatic RDP port as 0 either way)
+    // An automatically allocated port means nothing once the guest stops: VNC's is
+    // written as -1, SPICE's not at all (the next start picks them), as libvirt
+    // stores them. RDP's stays as written: libvirt formats an automatic RDP port as 0 either way.
+    const graphicsType = el.attrs.find((a) => a.name === 'type')?.value;
     if (
       el.name === 'graphics' &&
       el.attrs.some((a) => a.name === 'autoport' && a.value === 'yes') &&
-      !el.attrs.some((a) => a.name === 'type' && a.value === 'rdp')
-    )
-      for (const a of el.attrs) if (a.name === 'port' || a.name === 'tlsPort') a.value = '-1';
+      graphicsType !== 'rdp'
+    ) {
+      if (graphicsType === 'spice')
+        el.attrs = el.attrs.filter((a) => a.name !== 'port' && a.name !== 'tlsPort');
+      else for (const a of el.attrs) if (a.name === 'port' || a.name === 'tlsPort') a.value = '-1';
+    }
     // A block job's <mirror> and the indexes of a backing chain are runtime state.
     if (el.name === 'disk') {
       el.children = (el.children as XmlNode[]).filter((c) => !(c.type === 'element' && c.name === 'mirror'));
@@ -252,6 +265,15 @@ function makeInactive(root: XmlElement): void {
       for (const c of el.children as XmlNode[])
         if (c.type === 'element' && c.name === 'source') c.attrs = c.attrs.filter((a) => a.name !== 'portid');
     if (el.name === 'backingStore') el.attrs = el.attrs.filter((a) => a.name !== 'index');
+    // The pseudo-terminal QEMU opened for a pty character device is this run's.
+    if (CHARDEVS.includes(el.name) && el.attrs.some((a) => a.name === 'type' && a.value === 'pty')) {
+      el.attrs = el.attrs.filter((a) => a.name !== 'tty');
+      el.children = (el.children as XmlNode[]).filter((c) => {
+        if (c.type !== 'element' || c.name !== 'source') return true;
+        c.attrs = c.attrs.filter((a) => a.name !== 'path');
+        return c.attrs.length > 0 || c.children.some((n) => n.type === 'element');
+      });
+    }
     // Whether a guest agent is connected to a virtio channel is live state.
     if (el.name === 'channel')
       for (const c of el.children as XmlNode[])
@@ -264,6 +286,27 @@ function makeInactive(root: XmlElement): void {
     for (const c of el.children as XmlNode[]) if (c.type === 'element') walk(c);
   };
   walk(root);
+}
+
+/**
+ * libvirt versions before USB keyboards were modelled add the PS/2 (or Xen)
+ * keyboard themselves and refuse a second one, so the migratable form does
+ * not name it; the parse on the other side adds it back.
+ */
+function leaveOutForMigration(root: XmlElement): void {
+  const attr = (el: XmlElement, name: string) => el.attrs.find((a) => a.name === name)?.value;
+  for (const devices of root.children) {
+    if (devices.type !== 'element' || devices.name !== 'devices') continue;
+    devices.children = (devices.children as XmlNode[]).filter(
+      (c) =>
+        !(
+          c.type === 'element' &&
+          c.name === 'input' &&
+          attr(c, 'type') === 'keyboard' &&
+          ['ps2', 'xen'].includes(attr(c, 'bus') ?? '')
+        ),
+    );
+  }
 }
 
 export type { LifecycleAction };

@@ -368,6 +368,12 @@ function normalizeGraphics(g: GraphicsDef, path: string): void {
     delete g.autoport;
     return;
   }
+  if (g.type === 'spice') {
+    // -1 for both ports is the old spelling of automatic ports, and -1 is no port a guest gets
+    if (g.port === -1 && g.tlsPort === -1) g.autoport = true;
+    if (g.autoport === true) for (const k of ['port', 'tlsPort'] as const) if (g[k] === -1) delete g[k];
+    return;
+  }
   if (g.type !== 'vnc') return;
   if (g.autoport === true || (g.autoport === undefined && (g.port === undefined || g.port === -1))) {
     g.autoport = true;

@@ -47,9 +47,10 @@ import { buildDomainCapabilities, type DomainCapsHostFacts } from './caps/domain
 import { domainCapsHostFacts, findEmulators } from './caps/host-facts.js';
 import { hostArch, readHostInfo } from './caps/host-info.js';
 import { nodeInfoOf } from './caps/node-info.js';
+import { hostModelCpu } from './command-line/cpu.js';
 import { hostFirmwareDescriptors } from './defaults/firmware-files.js';
 import { DEFAULT_LEGACY_FIRMWARE } from './defaults/firmware-select.js';
-import { applyQemuDefaults } from './defaults/index.js';
+import { accelOf, applyQemuDefaults } from './defaults/index.js';
 import { commandLineFor } from './domain-command-line.js';
 import * as devStats from './domains/device-stats.js';
 import type { Entry } from './domains/domain-entry.js';
@@ -177,6 +178,11 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
           ...(live ? { live: true } : {}),
         });
       },
+      hostCpu: async (def, signal) =>
+        hostModelCpu(
+          (await this.#cache.get(def.devices?.emulator ?? '', signal ? { signal } : {})).caps,
+          accelOf(def),
+        ),
       commandLine: commandLineFor(this.#cache, this.storage),
       volumes: (def) => this.storage.resolverFor(def),
       networks: this.networks,

@@ -494,8 +494,9 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   }
 
   async domainGetXml(dom: DomainRef, opts: GetXmlOptions = {}): Promise<string> {
-    // VIR_DOMAIN_XML_SECURE = 1, INACTIVE = 2, UPDATE_CPU = 4
-    const flags = (opts.secure ? 1 : 0) | (opts.inactive ? 2 : 0) | (opts.updateCpu ? 4 : 0);
+    // VIR_DOMAIN_XML_SECURE = 1, INACTIVE = 2, UPDATE_CPU = 4, MIGRATABLE = 8
+    const flags =
+      (opts.secure ? 1 : 0) | (opts.inactive ? 2 : 0) | (opts.updateCpu ? 4 : 0) | (opts.migratable ? 8 : 0);
     return (await this.#call(P.DOMAIN_GET_XML_DESC, { dom: toRemote(dom), flags }, opts)).xml;
   }
 

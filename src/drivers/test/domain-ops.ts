@@ -110,27 +110,44 @@ export function info(d: TestDomain): DomainInfo {
 
 /** The live or next-boot XML; the last document is kept while nothing it shows changes. */
 export function xmlOf(d: TestDomain, opts: GetXmlOptions): string {
+  refuseUpdateCpu(opts);
   const secure = opts.secure === true;
   const inactive = opts.inactive === true;
+  const migratable = opts.migratable === true;
   const live = d.live && !inactive ? d.live : undefined;
   const def = live ? live.def : d.config;
   const id = live ? d.id : -1;
-  const key = `${secure}|${id}|${inactive}`;
+  const key = `${secure}|${id}|${inactive}|${migratable}`;
   const cached = d.xmlCache;
   if (cached && cached.def === def && cached.key === key) return cached.xml;
-  const xml = formatDefinition(def, { id, inactive, secure });
+  const xml = formatDefinition(def, { id, inactive, secure, migratable });
   d.xmlCache = { def, key, xml };
   return xml;
 }
 
 /** What {@link xmlOf} shows, as a `DomainDef` the caller owns. */
 export function definitionOf(d: TestDomain, opts: GetXmlOptions): DomainDef {
+  refuseUpdateCpu(opts);
   const live = d.live && !opts.inactive ? d.live : undefined;
   const def = detachedCopy(live ? live.def : d.config);
   if (live) def.id = d.id;
   else delete def.id;
   if (opts.secure !== true) for (const g of def.devices?.graphics ?? []) delete g.passwd;
+  // the keyboards the migratable form leaves out (see FormatDomainOptions.migratable)
+  const inputs = def.devices?.inputs;
+  if (opts.migratable && def.devices && inputs)
+    def.devices.inputs = inputs.filter(
+      (i) => !(i.type === 'keyboard' && (i.bus === 'ps2' || i.bus === 'xen')),
+    );
   return def;
+}
+
+/** libvirt's test driver has no host CPU to update a guest's from: it refuses the flag. */
+function refuseUpdateCpu(opts: GetXmlOptions): void {
+  if (opts.updateCpu)
+    throw new VirError('INVALID_ARG', 'test', 'unsupported flags (0x4) in function testDomainGetXMLDesc', {
+      field: 'updateCpu',
+    });
 }
 
 export function setMemory(d: TestDomain, kib: number, opts: ChangeFlags): void {

@@ -86,11 +86,17 @@ export interface FormatOptions {
   inactive: boolean;
   /** Keep passwords (`VIR_DOMAIN_XML_SECURE`). */
   secure: boolean;
+  /** The form for another libvirt (`VIR_DOMAIN_XML_MIGRATABLE`); default false. */
+  migratable?: boolean;
 }
 
 /** The definition as libvirt's test driver writes it. */
 export function formatDefinition(def: DomainDef, options: FormatOptions): string {
-  return viewOf(def, options).toXML({ inactive: options.inactive, check: false });
+  return viewOf(def, options).toXML({
+    inactive: options.inactive,
+    migratable: options.migratable === true,
+    check: false,
+  });
 }
 
 /** The `<domain>` element, for documents that embed it (snapshots). */

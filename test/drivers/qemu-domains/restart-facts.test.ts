@@ -2,7 +2,8 @@
  * What a process that takes over running guests (the connection closed and
  * opened again on the same roots, as after a restart) must still know from
  * the status file: the adjustment a variable clock started with, so the next
- * RTC change is reported from it; and the block node numbers of a disk
+ * RTC change is reported from it; the CPU the definition asked for when
+ * QEMU's differs (the migratable XML shows it); and the block node numbers of a disk
  * plugged before the restart, so an event naming a node names the right
  * disk. Real QEMU (TCG): a boot sector that sets the RTC's year, and QEMU's
  * own write threshold fired by a write through the monitor's `qemu-io`.
@@ -88,6 +89,29 @@ describe.skipIf(!HAS_QEMU)(`a restarted process keeps what the status file knows
     expect(await back.getXML()).toContain(
       `<clock offset='variable' adjustment='${second.utcoffset}' basis='utc'/>`,
     );
+    await back.destroy();
+  }, 120_000);
+
+  it('the CPU the definition asked for is in the migratable XML, before and after a restart', async () => {
+    const image = bootImage(join(each.path, 'cpu.img'));
+    const conn = await open();
+    const asked =
+      "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>";
+    const dom = await conn.defineDomain(guestXml('vk-origcpu', image, asked));
+    await dom.start();
+    const cpuOf = (xml: string) => /<cpu[\s\S]*?<\/cpu>/.exec(xml)?.[0] ?? '';
+    // QEMU's qemu64 under TCG has more than the model (libvirt's live XML lists them, check='full')
+    const live = cpuOf(await dom.getXML());
+    expect(live).toContain("check='full'");
+    expect(live).toContain("<feature policy='require' name='hypervisor'/>");
+    const wanted =
+      "<cpu mode='custom' match='exact' check='none'>\n    <model fallback='forbid'>qemu64</model>\n  </cpu>";
+    expect(cpuOf(await dom.getXML({ migratable: true }))).toBe(wanted);
+    await conn.close();
+    const again = await open();
+    const back = await again.lookupDomain('vk-origcpu');
+    expect(cpuOf(await back.getXML())).toBe(live);
+    expect(cpuOf(await back.getXML({ migratable: true }))).toBe(wanted);
     await back.destroy();
   }, 120_000);
 

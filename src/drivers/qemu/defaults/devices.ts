@@ -225,31 +225,22 @@ function applyGraphicsDefaults(g: GraphicsDef, options: DeviceDefaultsOptions): 
 
 function applyDiskDefaults(d: DiskDef): void {
   defaultEncryptionEngines(d);
-  const hasSource =
-    d.source !== undefined &&
-    (d.source.file !== undefined ||
-      d.source.dev !== undefined ||
-      d.source.dir !== undefined ||
-      d.source.protocol !== undefined ||
-      d.source.volume !== undefined);
   if (d.driver?.cache === 'default') delete d.driver.cache;
-  if (hasSource || d.driver) {
-    d.driver ??= {};
-    d.driver.name ??= 'qemu';
-    // A storage volume's format comes from its pool, so it has no default here.
-    if (d.driver.type === undefined && d.type !== 'volume' && (hasSource || d.type === 'file'))
-      d.driver.type = 'raw';
-    // libvirt writes name before type; rebuild so the key order is canonical for the mapper.
-    const { name, type, ...rest } = d.driver;
-    const driver = {
-      ...(name !== undefined ? { name } : {}),
-      ...(type !== undefined ? { type } : {}),
-      ...rest,
-    };
-    // the spread copies own fields only: the driver's unknown XML must come along, or it is lost
-    setUnknownContent(driver, unknownContent(d.driver));
-    d.driver = driver;
-  }
+  // Every disk, an empty CD-ROM too, gets QEMU's driver and (but a volume) raw, as in libvirt.
+  d.driver ??= {};
+  d.driver.name ??= 'qemu';
+  // A storage volume's format comes from its pool, so it has no default here.
+  if (d.driver.type === undefined && d.type !== 'volume') d.driver.type = 'raw';
+  // libvirt writes name before type; rebuild so the key order is canonical for the mapper.
+  const { name, type, ...rest } = d.driver;
+  const driver = {
+    ...(name !== undefined ? { name } : {}),
+    ...(type !== undefined ? { type } : {}),
+    ...rest,
+  };
+  // the spread copies own fields only: the driver's unknown XML must come along, or it is lost
+  setUnknownContent(driver, unknownContent(d.driver));
+  d.driver = driver;
 }
 
 /**

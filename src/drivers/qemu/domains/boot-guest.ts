@@ -183,6 +183,7 @@ async function bootOnce(
     e.diskNodes = diskNodes;
     e.rtcAdjustment0 = undefined;
     e.cpuUpdated = undefined;
+    e.origCpu = undefined;
     e.helpers = helpers;
     e.ports = lease;
     e.hostDevices = hostDevices;
@@ -208,8 +209,9 @@ async function bootOnce(
           qmp,
           signal,
           incoming !== undefined || opts.fromSnapshot === true,
-          (changed) => {
-            e.cpuUpdated = changed;
+          (original) => {
+            e.cpuUpdated = original !== undefined;
+            e.origCpu = original;
           },
         );
         if (incoming && uri) {
@@ -261,13 +263,15 @@ async function readBackLive(
   qmp: QmpClient,
   signal: AbortSignal,
   carriesState: boolean,
-  cpuUpdated: (changed: boolean) => void,
+  cpuUpdated: (original: string | undefined) => void,
 ): Promise<string> {
   const chardevs = await qmp.execute<QmpChardevInfo[]>('query-chardev', undefined, { signal });
   const list = Array.isArray(chardevs) ? chardevs : [];
   applyPtyPaths(live, list);
   applyChannelStates(live, list);
-  cpuUpdated(await verifyLiveCpu(live, qmp, signal));
+  // the definition's CPU, as libvirt keeps it (its origCPU) when QEMU's differs
+  const original = live.cpu?.toXML();
+  cpuUpdated((await verifyLiveCpu(live, qmp, signal)) ? original : undefined);
   await readBackMemoryDevices(live, qmp, signal, carriesState);
   return live.toXML();
 }

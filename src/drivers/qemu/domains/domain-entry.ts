@@ -42,6 +42,8 @@ export interface Entry {
   rtcAdjustment0?: number | undefined;
   /** QEMU's read-back at start changed the guest CPU from the definition's (libvirt's `origCPU` is set). */
   cpuUpdated?: boolean | undefined;
+  /** Then the definition's `<cpu>` before QEMU's read-back (libvirt's `origCPU`), as XML. */
+  origCpu?: string | undefined;
   /**
    * A guest another live process manages (see `owner-lock.ts`): what its
    * status file said when last read. Such a domain is shown as running with

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { CpuDef } from '../../../conf/cpu.js';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type { NetworkPortRef, NetworkRef } from '../../../driver-objects.js';
 import type { CommandLinePaths } from '../command-line/types.js';
@@ -44,6 +45,12 @@ export interface QemuDomainsOptions {
    * as a file's. Without it a volume disk's chain is left to QEMU.
    */
   readonly volumes?: (def: DomainDef) => Promise<VolumeLookup | undefined>;
+  /**
+   * The CPU a `host-model` guest of `def`'s emulator and accelerator gets (in its
+   * migratable form), for `getXML({ updateCpu })`; undefined when QEMU could not
+   * expand the host's. Without it `updateCpu` is refused.
+   */
+  readonly hostCpu?: (def: DomainDef, signal?: AbortSignal) => Promise<CpuDef | undefined>;
   /** swtpm and other helper binaries, when not the ones on PATH. */
   readonly helperBinaries?: HelperBinaries;
   /**

@@ -46,7 +46,6 @@ import { ConsoleSessions } from './consoles.js';
 import {
   type Entry,
   entryInfo,
-  entryXml,
   isActive,
   refOf,
   refuseActive,
@@ -68,6 +67,7 @@ import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { refuseManagedSave, startOrRestore } from './save-restore.js';
 import { setEntryMemory } from './set-memory.js';
 import { undefineSnapshots } from './snapshots.js';
+import { documentXml } from './update-cpu-xml.js';
 
 export type { CommandLineFor, QemuDomainsOptions } from './qemu-domains-options.js';
 
@@ -152,9 +152,9 @@ export class QemuDomains {
     return entryInfo(await this.#find(dom, opts));
   }
 
-  /** The live definition while running (with its id and balloon size), else the persistent one. */
+  /** The live definition while running, else the persistent one; `migratable`: see migratable-xml.ts. */
   async getXml(dom: DomainRef, opts: GetXmlOptions = {}): Promise<string> {
-    return entryXml(await this.#find(dom, opts), opts);
+    return documentXml(await this.#find(dom, opts), opts, this.#options.hostCpu);
   }
 
   async isPersistent(dom: DomainRef, opts: CallOptions = {}): Promise<boolean> {

@@ -10,10 +10,13 @@
  *   and events naming a node would name another disk;
  * - the adjustment a variable clock started with (libvirt's `adjustment0`):
  *   QEMU's RTC_CHANGE offsets count from it, while the live XML's
- *   `adjustment` has moved with the guest's changes.
+ *   `adjustment` has moved with the guest's changes;
+ * - the guest CPU the definition asked for, when QEMU's read-back at start
+ *   changed it (libvirt's `origCPU`): the live XML then shows QEMU's.
  *
  * @module
  */
+import { CpuDef } from '../../../conf/cpu.js';
 import type { DiskNodeRange } from './disk-nodes.js';
 
 /** The facts, as the status file keeps them. */
@@ -22,6 +25,8 @@ export interface RunFacts {
   readonly rtcAdjustment0?: number;
   /** QEMU changed the guest CPU at start (a memory snapshot's cookie then carries it). */
   readonly cpuUpdated?: true;
+  /** Then the definition's `<cpu>` it started from (libvirt's `origCPU`), as XML: the migratable XML shows it. */
+  readonly origCpu?: string;
 }
 
 /** The facts of `e` to write with its live XML. */
@@ -29,8 +34,13 @@ export function runFacts(e: {
   diskNodes?: DiskNodeRange[] | undefined;
   rtcAdjustment0?: number | undefined;
   cpuUpdated?: boolean | undefined;
+  origCpu?: string | undefined;
 }): RunFacts {
-  return { ...runFactsOf(e), ...(e.cpuUpdated ? { cpuUpdated: true } : {}) };
+  return {
+    ...runFactsOf(e),
+    ...(e.cpuUpdated ? { cpuUpdated: true } : {}),
+    ...(e.origCpu !== undefined ? { origCpu: e.origCpu } : {}),
+  };
 }
 
 /** The facts from their parts (those not known yet left out). */
@@ -50,16 +60,32 @@ export function restoreRunFacts(
     diskNodes?: DiskNodeRange[] | undefined;
     rtcAdjustment0?: number | undefined;
     cpuUpdated?: boolean | undefined;
+    origCpu?: string | undefined;
   },
   data: unknown,
 ): void {
   if (!data || typeof data !== 'object') return;
-  const d = data as { diskNodes?: unknown; rtcAdjustment0?: unknown; cpuUpdated?: unknown };
+  const d = data as {
+    diskNodes?: unknown;
+    rtcAdjustment0?: unknown;
+    cpuUpdated?: unknown;
+    origCpu?: unknown;
+  };
   if (d.cpuUpdated === true) e.cpuUpdated = true;
+  if (typeof d.origCpu === 'string' && isCpuXml(d.origCpu)) e.origCpu = d.origCpu;
   if (Array.isArray(d.diskNodes) && d.diskNodes.every(isRange))
     e.diskNodes = d.diskNodes.map((r) => ({ ...r }));
   if (typeof d.rtcAdjustment0 === 'number' && Number.isFinite(d.rtcAdjustment0))
     e.rtcAdjustment0 = d.rtcAdjustment0;
+}
+
+function isCpuXml(xml: string): boolean {
+  try {
+    CpuDef.fromXML(xml);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isRange(r: unknown): r is DiskNodeRange {
