@@ -56,6 +56,7 @@ import type {
   SnapshotDeleteOptions,
   SnapshotInfo,
   SnapshotRevertOptions,
+  SnapshotXmlOptions,
   StartCallOptions,
 } from './driver.js';
 import type {
@@ -693,9 +694,9 @@ export class Domain<C extends DomainOwner = DomainOwner> {
   }
 
   /** One snapshot's `<domainsnapshot>` XML. */
-  getSnapshotXML(name: string, opts: CallOptions = {}): Promise<string> {
+  getSnapshotXML(name: string, opts: SnapshotXmlOptions = {}): Promise<string> {
     return this.#conn._domainCall('domainSnapshotGetXml', this.#ref, opts, (d, signal) =>
-      d.domainSnapshotGetXml!(this.#ref, name, { signal }),
+      d.domainSnapshotGetXml!(this.#ref, name, { ...(opts.secure ? { secure: true } : {}), signal }),
     );
   }
 

@@ -162,6 +162,12 @@ export type DomainLookup =
       id: number;
     };
 
+/** How `getSnapshotXML` formats (`virDomainSnapshotGetXMLDesc`'s flags). */
+export interface SnapshotXmlOptions extends CallOptions {
+  /** Include the embedded domain's secrets: display passwords, disk cookies (`VIR_DOMAIN_SNAPSHOT_XML_SECURE`). */
+  secure?: boolean;
+}
+
 export interface GetXmlOptions extends CallOptions {
   /** The persistent (next boot) definition rather than the live one. */
   inactive?: boolean;
@@ -512,7 +518,7 @@ export interface DriverConnection extends ObjectDrivers {
   /** The domain's snapshots, oldest first. */
   domainSnapshotList?(dom: DomainRef, opts?: CallOptions): Promise<SnapshotInfo[]>;
   /** One snapshot's XML. */
-  domainSnapshotGetXml?(dom: DomainRef, name: string, opts?: CallOptions): Promise<string>;
+  domainSnapshotGetXml?(dom: DomainRef, name: string, opts?: SnapshotXmlOptions): Promise<string>;
   /** Goes back to a snapshot; returns the domain's identity afterwards (its id may change). */
   domainSnapshotRevert?(
     dom: DomainRef,

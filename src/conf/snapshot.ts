@@ -18,7 +18,7 @@
  */
 import { VirError } from '../errors.js';
 import { serializeXml } from '../xml/serialize.js';
-import type { XmlElement } from '../xml/tree.js';
+import { cloneNode, type XmlElement } from '../xml/tree.js';
 import {
   assignParsed,
   attr,
@@ -34,7 +34,7 @@ import {
   str,
   trimmed,
 } from './binding.js';
-import { DomainDef, type ParseDomainOptions } from './domain/domain-def.js';
+import { DomainDef, leaveOutSecrets, type ParseDomainOptions } from './domain/domain-def.js';
 import { objectError, type ParseObjectOptions, parseRoot, withoutUnknown } from './object-xml.js';
 
 /** The `<state>` values of a snapshot: the domain's state when it was taken, or `disk-snapshot`. */
@@ -179,14 +179,23 @@ export class DomainSnapshotDef {
     return embedded(this.inactiveDomain, 'inactiveDomain', options);
   }
 
-  /** The model as an XML tree, for embedding. */
-  toElement(): XmlElement {
-    return domainSnapshotMapper.write(this);
+  /**
+   * The model as an XML tree, for embedding. `hideSecrets`: the embedded
+   * domains without their secrets, as libvirt formats a snapshot without
+   * `VIR_DOMAIN_SNAPSHOT_XML_SECURE` (see `FormatDomainOptions.hideSecrets`).
+   */
+  toElement(options: { hideSecrets?: boolean } = {}): XmlElement {
+    const el = domainSnapshotMapper.write(this);
+    if (!options.hideSecrets) return el;
+    const out = cloneNode(el);
+    for (const c of out.children)
+      if (c.type === 'element' && (c.name === 'domain' || c.name === 'inactiveDomain')) leaveOutSecrets(c);
+    return out;
   }
 
-  /** Formats the definition in libvirt's element order. */
-  toXML(): string {
-    return serializeXml(this.toElement());
+  /** Formats the definition in libvirt's element order (`hideSecrets`: see {@link toElement}). */
+  toXML(options: { hideSecrets?: boolean } = {}): string {
+    return serializeXml(this.toElement(options));
   }
 }
 

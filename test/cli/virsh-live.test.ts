@@ -64,6 +64,18 @@ describe.skipIf(!HAS_VIRSH)(
       'snapshot-info test s9',
       'dumpxml test --migratable; dumpxml test --inactive --migratable',
       'dumpxml test --update-cpu',
+      // --xpath and --wrap: libxml2's node dumps (double quotes), one a line, or under <nodes>
+      'dumpxml test --xpath //disk; dumpxml test --xpath /domain/name; dumpxml test --xpath //disk/@type',
+      'dumpxml test --xpath //nope; dumpxml test --xpath /domain/name/text(); dumpxml --xpath //os test --wrap',
+      'dumpxml test --xpath //nope --wrap; dumpxml test --xpath //disk/@type --wrap',
+      "dumpxml test --xpath '//target|//source' --wrap; dumpxml test --xpath 'count(//disk)'",
+      'net-dumpxml default --xpath //ip --wrap; pool-dumpxml default-pool --xpath //path',
+      'nodedev-dumpxml computer --xpath //capability/@type',
+      'snapshot-create-as test s1; snapshot-dumpxml test s1 --xpath //state',
+      // a display password only with --security-info, in the domain's XML and in a snapshot's
+      `define ${fixture('virsh/secret-vnc.xml')}; dumpxml vk-secret --xpath //graphics; dumpxml vk-secret --security-info --xpath //graphics; ` +
+        'snapshot-create-as vk-secret s1; snapshot-dumpxml vk-secret s1 --xpath //graphics; ' +
+        'snapshot-dumpxml vk-secret s1 --security-info --xpath //graphics',
     ]) {
       it(`virsh '${line}'`, async () => {
         const theirs = virsh([line]);

@@ -10,6 +10,7 @@ import type { DomainStateName, ListDomainsFilter } from '../../driver.js';
 import { isVirError } from '../../errors.js';
 import { attempt, CliError, type CommandDef, DOMAIN_OPT } from '../command.js';
 import { cpuSeconds, field, stateWord, table } from '../format.js';
+import { printXml, XPATH_OPTIONS } from '../xpath-view.js';
 
 const LIST_FLAGS = [
   ['inactive', 'list inactive domains'],
@@ -187,6 +188,7 @@ const dumpxml: CommandDef = {
     { name: 'security-info', kind: 'bool', help: 'include security sensitive information in XML dump' },
     { name: 'update-cpu', kind: 'bool', help: 'update guest CPU according to host CPU' },
     { name: 'migratable', kind: 'bool', help: 'provide XML suitable for migrations' },
+    ...XPATH_OPTIONS,
   ],
   async run(ctx, opts) {
     const d = await ctx.domain(opts.need('domain'));
@@ -197,7 +199,7 @@ const dumpxml: CommandDef = {
       updateCpu: opts.flag('update-cpu'),
       migratable: opts.flag('migratable'),
     });
-    ctx.out(xml.trimEnd());
+    await printXml(ctx, xml, opts);
     return true;
   },
 };

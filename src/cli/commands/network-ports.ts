@@ -14,6 +14,7 @@ import type { OptSpec } from '../args.js';
 import { CliError, type CommandContext, type CommandDef } from '../command.js';
 import { table } from '../format.js';
 import { libvirtMessage, tryTo } from '../libvirt-words.js';
+import { printXml, XPATH_OPTIONS } from '../xpath-view.js';
 import { lookupNetwork, NETWORK_OPT } from './network.js';
 
 const PORT_OPT: OptSpec = {
@@ -121,19 +122,11 @@ const dumpxml: CommandDef = {
   group: 'network',
   summary: 'network port information in XML',
   description: 'Output the network port information as an XML dump to stdout.',
-  options: [
-    NETWORK_OPT,
-    PORT_OPT,
-    { name: 'xpath', kind: 'string', help: 'xpath expression to filter the XML document' },
-    { name: 'wrap', kind: 'bool', help: 'wrap xpath results in an common root element' },
-  ],
+  options: [NETWORK_OPT, PORT_OPT, ...XPATH_OPTIONS],
   async run(ctx, opts) {
-    if (opts.has('xpath') || opts.flag('wrap')) {
-      throw new CliError(`Option --${opts.has('xpath') ? 'xpath' : 'wrap'} is not supported by virtkit`);
-    }
     const p = await lookupPort(ctx, opts.need('network'), opts.need('port'));
     if (!p) return true;
-    ctx.out((await tryTo('Failed to get the XML of the network port', () => p.getXML())).trimEnd());
+    await printXml(ctx, await tryTo('Failed to get the XML of the network port', () => p.getXML()), opts);
     return true;
   },
 };

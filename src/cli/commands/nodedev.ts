@@ -10,6 +10,7 @@ import type { NodeDevice } from '../../node-device.js';
 import type { OptSpec } from '../args.js';
 import { CliError, type CommandContext, type CommandDef } from '../command.js';
 import { tryTo } from '../libvirt-words.js';
+import { printXml, XPATH_OPTIONS } from '../xpath-view.js';
 
 const DEVICE_OPT: OptSpec = {
   name: 'device',
@@ -100,10 +101,10 @@ const dumpxml: CommandDef = {
   group: 'nodedev',
   summary: 'node device details in XML',
   description: 'Output the node device details as an XML dump to stdout.',
-  options: [{ ...DEVICE_OPT, help: 'device name' }],
+  options: [{ ...DEVICE_OPT, help: 'device name' }, ...XPATH_OPTIONS],
   async run(ctx, opts) {
     const d = await lookupDevice(ctx, opts.need('device'));
-    ctx.out((await d.getXML()).trimEnd());
+    await printXml(ctx, await d.getXML(), opts);
     return true;
   },
 };

@@ -10,6 +10,7 @@ import type { Connection } from '../../connection.js';
 import type { OptSpec, ParsedOpts } from '../args.js';
 import type { CommandContext, CommandDef } from '../command.js';
 import { tryTo } from '../libvirt-words.js';
+import { printXml, XPATH_OPTIONS } from '../xpath-view.js';
 
 /** What the shared commands need of an object. */
 export interface CliObject {
@@ -108,13 +109,17 @@ export function objectCommands<T extends CliObject>(kind: ObjectKind<T>) {
         group: kind.group,
         summary: `${kind.group} information in XML`,
         description: `Output the ${kind.group} information as an XML dump to stdout.`,
-        options: [kind.opt, { name: 'inactive', kind: 'bool', help: 'show inactive defined XML' }],
+        options: [
+          kind.opt,
+          { name: 'inactive', kind: 'bool', help: 'show inactive defined XML' },
+          ...XPATH_OPTIONS,
+        ],
         async run(ctx, opts) {
           const o = await kind.lookup(ctx, opts.need(key));
           const xml = await tryTo(`Failed to get the XML of ${kind.group} ${o.name}`, () =>
             o.getXML(opts.flag('inactive') ? { inactive: true } : {}),
           );
-          ctx.out(xml.trimEnd());
+          await printXml(ctx, xml, opts);
           return true;
         },
       };

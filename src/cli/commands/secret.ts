@@ -15,6 +15,7 @@ import { CliError, type CommandContext, type CommandDef } from '../command.js';
 import { table } from '../format.js';
 import { tryTo } from '../libvirt-words.js';
 import { readHiddenLine } from '../read-hidden.js';
+import { printXml, XPATH_OPTIONS } from '../xpath-view.js';
 
 const SECRET_OPT: OptSpec = {
   name: 'secret',
@@ -100,10 +101,10 @@ const dumpxml: CommandDef = {
   group: 'secret',
   summary: 'secret attributes in XML',
   description: 'Output attributes of a secret as an XML dump to stdout.',
-  options: [SECRET_OPT],
+  options: [SECRET_OPT, ...XPATH_OPTIONS],
   async run(ctx, opts) {
     const s = await lookupSecret(ctx, opts.need('secret'));
-    ctx.out((await s.getXML()).trimEnd());
+    await printXml(ctx, await s.getXML(), opts);
     return true;
   },
 };
@@ -189,7 +190,7 @@ const undefine: CommandDef = {
   group: 'secret',
   summary: 'undefine a secret',
   description: 'Undefine a secret.',
-  options: [SECRET_OPT],
+  options: [SECRET_OPT, ...XPATH_OPTIONS],
   async run(ctx, opts) {
     const key = opts.need('secret');
     const s = await lookupSecret(ctx, key);

@@ -12,6 +12,7 @@ import { isVirError } from '../../errors.js';
 import type { OptSpec, ParsedOpts } from '../args.js';
 import { CliError, type CommandContext, type CommandDef, DOMAIN_OPT, describeError } from '../command.js';
 import { libvirtMessage } from '../libvirt-words.js';
+import { printXml, XPATH_OPTIONS } from '../xpath-view.js';
 import { chosenSnapshot, currentSnapshot, SNAPSHOT_NAME, snapshotQueryCommands } from './snapshot-query.js';
 import { snapshotXml } from './snapshot-spec.js';
 
@@ -199,10 +200,16 @@ const dumpxml: CommandDef = {
   group: 'snapshot',
   summary: 'Dump XML for a domain snapshot',
   description: 'Snapshot Dump XML',
-  options: [DOMAIN_OPT, { ...SNAPSHOT_NAME, required: true, helpAsOption: false }],
+  options: [
+    DOMAIN_OPT,
+    { ...SNAPSHOT_NAME, required: true, helpAsOption: false },
+    { name: 'security-info', kind: 'bool', help: 'include security sensitive information in XML dump' },
+    ...XPATH_OPTIONS,
+  ],
   async run(ctx, opts) {
     const d = await ctx.domain(opts.need('domain'));
-    ctx.out((await d.getSnapshotXML(opts.need('snapshotname'))).trimEnd());
+    const xml = await d.getSnapshotXML(opts.need('snapshotname'), { secure: opts.flag('security-info') });
+    await printXml(ctx, xml, opts);
     return true;
   },
 };

@@ -11,6 +11,7 @@ import type { OptSpec } from '../args.js';
 import type { CommandContext, CommandDef } from '../command.js';
 import { field, table } from '../format.js';
 import { failure, parseSize, prettyBytes, tryTo } from '../libvirt-words.js';
+import { printXml, XPATH_OPTIONS } from '../xpath-view.js';
 import { lookupPool, POOL_OPT } from './pool.js';
 
 /** The volume option of the volume commands. */
@@ -106,10 +107,10 @@ const dumpxml: CommandDef = {
   group: 'volume',
   summary: 'vol information in XML',
   description: 'Output the vol information as an XML dump to stdout.',
-  options: [VOL_OPT, IN_POOL],
+  options: [VOL_OPT, IN_POOL, ...XPATH_OPTIONS],
   async run(ctx, opts) {
     const v = await lookupVol(ctx, opts.need('vol'), opts.str('pool'));
-    ctx.out((await v.getXML()).trimEnd());
+    await printXml(ctx, await v.getXML(), opts);
     return true;
   },
 };

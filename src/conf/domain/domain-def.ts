@@ -78,6 +78,12 @@ export interface FormatDomainOptions {
    * rules (the QEMU driver's default controllers) are the driver's. Default false.
    */
   migratable?: boolean;
+  /**
+   * Leave out the secrets, as libvirt formats without `VIR_DOMAIN_XML_SECURE`:
+   * a display's `passwd` and a network disk's HTTP `<cookies>`. Default false
+   * (the model is the caller's own, secrets included).
+   */
+  hideSecrets?: boolean;
 }
 
 export interface DomainDef extends DomainDefData {}
@@ -147,9 +153,10 @@ export class DomainDef {
     let el = domainMapper.write(source);
     // The written tree shares the elements the model keeps verbatim (unknown XML,
     // raw children): edit a copy, so formatting never changes the definition.
-    if (options.inactive || options.migratable) el = cloneNode(el);
+    if (options.inactive || options.migratable || options.hideSecrets) el = cloneNode(el);
     if (options.inactive) makeInactive(el);
     if (options.migratable) leaveOutForMigration(el);
+    if (options.hideSecrets) leaveOutSecrets(el);
     // libvirt always writes <devices> with an end tag, even when it is empty.
     for (const c of el.children)
       if (c.type === 'element' && c.name === 'devices' && c.children.length === 0)
@@ -286,6 +293,20 @@ function makeInactive(root: XmlElement): void {
     for (const c of el.children as XmlNode[]) if (c.type === 'element') walk(c);
   };
   walk(root);
+}
+
+/**
+ * Takes a display's password and a network disk's cookies (at any depth of
+ * its chain) out of a `<domain>` tree, in place: what libvirt leaves out
+ * without `VIR_DOMAIN_XML_SECURE` (see `FormatDomainOptions.hideSecrets`).
+ */
+export function leaveOutSecrets(el: XmlElement): void {
+  // the user's metadata is theirs, whatever its elements are named
+  if (el.name === 'metadata') return;
+  if (el.name === 'graphics') el.attrs = el.attrs.filter((a) => a.name !== 'passwd');
+  if (el.name === 'source')
+    el.children = (el.children as XmlNode[]).filter((c) => !(c.type === 'element' && c.name === 'cookies'));
+  for (const c of el.children as XmlNode[]) if (c.type === 'element') leaveOutSecrets(c);
 }
 
 /**

@@ -28,6 +28,7 @@ import type {
   SnapshotDeleteOptions,
   SnapshotInfo,
   SnapshotRevertOptions,
+  SnapshotXmlOptions,
   StartCallOptions,
 } from '../../driver.js';
 import { QemuAgentCalls } from './domains/agent-calls.js';
@@ -119,7 +120,7 @@ export abstract class QemuDomainCalls extends QemuAgentCalls {
   domainSnapshotList(dom: DomainRef, opts: CallOptions = {}): Promise<SnapshotInfo[]> {
     return snapshots.listSnapshots(this.domainSide(), dom, opts);
   }
-  domainSnapshotGetXml(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<string> {
+  domainSnapshotGetXml(dom: DomainRef, name: string, opts: SnapshotXmlOptions = {}): Promise<string> {
     return snapshots.snapshotXml(this.domainSide(), dom, name, opts);
   }
   domainSnapshotRevert(

@@ -43,6 +43,7 @@ import type {
   SnapshotCreateOptions,
   SnapshotDeleteOptions,
   SnapshotRevertOptions,
+  SnapshotXmlOptions,
 } from '../../driver.js';
 import type { AgentCallOptions, PowerOptions } from '../../driver-agent.js';
 import { VirError } from '../../errors.js';
@@ -528,7 +529,7 @@ export class RemoteConnection extends RemoteAgentCalls implements DriverConnecti
   domainSnapshotList(dom: DomainRef, opts?: CallOptions) {
     return this.#snapshots.list(dom, opts);
   }
-  domainSnapshotGetXml(dom: DomainRef, name: string, opts?: CallOptions) {
+  domainSnapshotGetXml(dom: DomainRef, name: string, opts?: SnapshotXmlOptions) {
     return this.#snapshots.xml(dom, name, opts);
   }
   domainSnapshotRevert(dom: DomainRef, name: string, opts?: CallOptions & SnapshotRevertOptions) {

@@ -15,6 +15,7 @@ import type {
   SnapshotDeleteOptions,
   SnapshotInfo,
   SnapshotRevertOptions,
+  SnapshotXmlOptions,
 } from '../../driver.js';
 import { isVirError } from '../../errors.js';
 import { remoteProcedures as P } from './gen/remote-protocol.js';
@@ -60,10 +61,11 @@ export class RemoteSnapshots {
     return ret.snap.name;
   }
 
-  async xml(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<string> {
+  async xml(dom: DomainRef, name: string, opts: SnapshotXmlOptions = {}): Promise<string> {
     const ret = await this.#call(
       P.DOMAIN_SNAPSHOT_GET_XML_DESC,
-      { snap: { name, dom: toRemote(dom) }, flags: 0 },
+      // VIR_DOMAIN_SNAPSHOT_XML_SECURE = 1
+      { snap: { name, dom: toRemote(dom) }, flags: opts.secure ? 1 : 0 },
       opts,
     );
     return ret.xml;

@@ -64,9 +64,9 @@ export function listSnapshots(d: TestDomain): SnapshotInfo[] {
   }));
 }
 
-export function snapshotXml(d: TestDomain, name: string): string {
+export function snapshotXml(d: TestDomain, name: string, secure = false): string {
   const snap = snapshot(d, name);
-  return formatSnapshotXml(snap, definitionElement(snap.def, { id: -1, inactive: true, secure: false }));
+  return formatSnapshotXml(snap, definitionElement(snap.def, { id: -1, inactive: true, secure }));
 }
 
 /**

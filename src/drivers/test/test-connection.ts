@@ -46,6 +46,7 @@ import type {
   SnapshotDeleteOptions,
   SnapshotInfo,
   SnapshotRevertOptions,
+  SnapshotXmlOptions,
 } from '../../driver.js';
 import type { PowerOptions } from '../../driver-agent.js';
 import { throwIfAborted, VirError } from '../../errors.js';
@@ -456,8 +457,10 @@ export class TestConnection extends TestAgentCalls implements DriverConnection, 
     return this.#domainJob('domainSnapshotList', dom, opts, listSnapshots);
   }
 
-  domainSnapshotGetXml(dom: DomainRef, name: string, opts: CallOptions = {}): Promise<string> {
-    return this.#domainJob('domainSnapshotGetXml', dom, opts, (d) => snapshotXml(d, name));
+  domainSnapshotGetXml(dom: DomainRef, name: string, opts: SnapshotXmlOptions = {}): Promise<string> {
+    return this.#domainJob('domainSnapshotGetXml', dom, opts, (d) =>
+      snapshotXml(d, name, opts.secure === true),
+    );
   }
 
   domainSnapshotRevert(

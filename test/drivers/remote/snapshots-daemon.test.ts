@@ -62,4 +62,28 @@ print(json.dumps(d.snapshotCurrent().getName()))`),
     await dom.deleteSnapshot('s1', { children: true });
     expect(await dom.listSnapshots()).toEqual([]);
   });
+
+  it("sends secure (0x1) for a snapshot's XML and migratable (0x8) for a domain's: the daemon's documents", async () => {
+    const dom = await peer.conn.defineDomain(
+      "<domain type='test'><name>vk-remote-secret</name><memory>65536</memory><os><type arch='x86_64'>hvm</type></os>" +
+        "<devices><input type='keyboard' bus='ps2'/><graphics type='vnc' passwd='s3cret'/></devices></domain>",
+    );
+    try {
+      expect(await dom.createSnapshot('<domainsnapshot><name>s1</name></domainsnapshot>')).toBe('s1');
+      const plain = await dom.getSnapshotXML('s1');
+      const secure = await dom.getSnapshotXML('s1', { secure: true });
+      expect(plain).not.toContain('s3cret');
+      expect(secure).toContain("passwd='s3cret'");
+      const theirs = python(`import json, sys, libvirt
+c = libvirt.open(sys.argv[1]); d = c.lookupByName('vk-remote-secret'); s = d.snapshotLookupByName('s1')
+print(json.dumps([s.getXMLDesc(0), s.getXMLDesc(1), d.XMLDesc(8)]))`) as string[];
+      expect([plain, secure]).toEqual([theirs[0], theirs[1]]);
+      const migratable = await dom.getXML({ migratable: true });
+      expect(migratable).not.toContain("<input type='keyboard' bus='ps2'/>");
+      expect(migratable).toBe(theirs[2]);
+    } finally {
+      await dom.deleteSnapshot('s1').catch(() => {});
+      await dom.undefine();
+    }
+  });
 });

@@ -120,14 +120,17 @@ export function entryInfo(e: Entry): DomainInfo {
   };
 }
 
-/** The live definition while running (with its id and balloon size), else the persistent one. */
+/**
+ * The live definition while running (with its id and balloon size), else the persistent one;
+ * its secrets (display passwords, disk cookies) only with `secure`, as libvirt's.
+ */
 export function entryXml(e: Entry, opts: GetXmlOptions): string {
   if (e.foreign && !(opts.inactive && e.config)) {
     // What the owner recorded at start: the live definition with its pty paths and ports.
     const live = DomainDef.fromXML(e.foreign.status.guest.domainXml);
     live.id = e.foreign.status.id;
     showListenAddresses(live);
-    const el = live.toElement();
+    const el = live.toElement({ hideSecrets: !opts.secure });
     addChardevAliases(el, live);
     addDeviceAliases(el, live);
     return serializeXml(el);
@@ -141,14 +144,14 @@ export function entryXml(e: Entry, opts: GetXmlOptions): string {
     // Device aliases exist only while the guest runs, as in libvirt's live XML
     // (a memory device's names it to updateDevice: see hotplug-memory.ts).
     stampMemoryAliases(live);
-    const el = live.toElement();
+    const el = live.toElement({ hideSecrets: !opts.secure });
     addChardevAliases(el, live);
     addDeviceAliases(el, live);
     return serializeXml(el);
   }
   const def = e.config ?? e.live;
   if (!def) throw new VirError('INTERNAL_ERROR', 'qemu', `domain '${e.name}' has no definition`);
-  return def.toXML({ inactive: true });
+  return def.toXML({ inactive: true, hideSecrets: !opts.secure });
 }
 
 /** The state checks of suspend, resume and shutdown, run inside the runner's job (see `StateCheck`). */

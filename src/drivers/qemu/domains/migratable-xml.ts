@@ -40,7 +40,7 @@ import { migratableLive } from './migratable-live.js';
 export function migratableXml(e: Entry, opts: GetXmlOptions): string {
   const def = migratableBase(e, opts);
   leaveOutDefaults(def);
-  return def.toXML({ inactive: true, migratable: true });
+  return def.toXML({ inactive: true, migratable: true, hideSecrets: !opts.secure });
 }
 
 function migratableBase(e: Entry, opts: GetXmlOptions): DomainDef {

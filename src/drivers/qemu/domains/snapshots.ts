@@ -27,6 +27,7 @@ import type {
   SnapshotCreateOptions,
   SnapshotDeleteOptions,
   SnapshotInfo,
+  SnapshotXmlOptions,
 } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
 import { parseXml } from '../../../xml/index.js';
@@ -307,12 +308,12 @@ export async function snapshotXml(
   side: DomainListAccess,
   dom: DomainRef,
   name: string,
-  opts: CallOptions,
+  opts: SnapshotXmlOptions,
 ): Promise<string> {
   const e = await side.owned(dom, opts, 'read a snapshot of');
   const s = storeOf(side, e).get(name);
   delete s.active;
-  return s.toXML();
+  return s.toXML({ hideSecrets: !opts.secure });
 }
 
 /** `virDomainSnapshotDelete`: the snapshot (and with `children` all below it), from the images and the metadata. */
