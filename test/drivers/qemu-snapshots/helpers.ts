@@ -1,24 +1,17 @@
 /**
  * What the snapshot tests on real QEMU share: a private qemu:///session
- * connection on temporary roots (its lifecycle events recorded), qcow2
+ * connection on temporary roots (its lifecycle events recorded; the
+ * hosts and `errorOf` of `real-guest.ts`, taken down after each test), qcow2
  * and raw images made by qemu-img, a small SeaBIOS guest on one virtio
  * disk, and host-side reads of an image (`qemu-io`, `qemu-img info`).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, expect } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
-import type { AnyDomainEvent } from '../../../src/driver.js';
-import { isVirError, type VirError } from '../../../src/errors.js';
-import {
-  HAS_QEMU,
-  QEMU_BINARY,
-  qemuProcessesMentioning,
-  type TestRoots,
-  tempRoots,
-} from '../qemu-lifecycle/helpers.js';
+import { HAS_QEMU, QEMU_BINARY, qemuProcessesMentioning } from '../qemu-lifecycle/helpers.js';
+import { type EventHost, eventHostsEachTest } from '../real-guest.js';
 
+export { errorOf } from '../real-guest.js';
 export { qemuProcessesMentioning };
 
 const HAS_TOOLS = (() => {
@@ -36,52 +29,16 @@ export const SKIP = !HAS_QEMU
     ? 'qemu-img or qemu-io not installed'
     : '';
 
-const allRoots: TestRoots[] = [];
-const conns: Connection[] = [];
+const hosts = eventHostsEachTest();
 
-afterEach(async () => {
-  for (const c of conns.splice(0)) {
-    if (c.isClosed) continue;
-    for (const d of await c.listDomains({ active: true })) await d.destroy().catch(() => {});
-    await c.close();
-  }
-  for (const r of allRoots) for (const pid of qemuProcessesMentioning(r.path)) process.kill(pid, 'SIGKILL');
-});
-
-afterAll(() => {
-  for (const r of allRoots) r.remove();
-});
-
-export interface Host {
-  conn: Connection;
-  roots: TestRoots;
-  events: string[];
-  state: string;
-  config: string;
+/** A private qemu:///session connection with its events recorded (`real-guest.ts`), and its config root. */
+export interface Host extends EventHost {
+  readonly config: string;
 }
 
 export async function host(): Promise<Host> {
-  const roots = tempRoots('vk-qsnap-');
-  allRoots.push(roots);
-  const state = join(roots.path, 'state');
-  const config = join(roots.path, 'config');
-  const conn = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: state,
-      configDir: config,
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
-  conns.push(conn);
-  const events: string[] = [];
-  void (async () => {
-    for await (const e of conn.events() as AsyncIterable<AnyDomainEvent>)
-      if (e.type === 'lifecycle') events.push(`${e.event}/${e.detail}`);
-  })();
-  return { conn, roots, events, state, config };
+  const h = await hosts.host('vk-qsnap-');
+  return { ...h, config: join(h.roots.path, 'config') };
 }
 
 export function image(h: Host, name: string, format = 'qcow2'): string {
@@ -112,15 +69,6 @@ export function guestXml(name: string, disk: string, format = 'qcow2'): string {
     <memballoon model='none'/>
   </devices>
 </domain>`;
-}
-
-export async function errorOf(p: Promise<unknown>): Promise<VirError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isVirError(err), String(err)).toBe(true);
-  return err as VirError;
 }
 
 /** The same check on a shut-off guest's image, with the host's qemu-io. */
