@@ -17,30 +17,12 @@
  * inputs and q35's iTCO watchdog) is a device id under `/machine/peripheral`.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CORPUS_DIR } from '../../../scripts/gen-virt-install-corpus.js';
 import { parseXml, serializeXml } from '../../../src/xml/index.js';
 import type { XmlElement } from '../../../src/xml/tree.js';
-import { missingOnHost } from './host-needs.js';
-import {
-  PEER_NOTE,
-  PEER_READY,
-  VIRT_INSTALL_FIXTURES,
-  virtInstallGuests,
-  virtInstallPeer,
-} from './virt-install-peer.js';
+import { PEER_NOTE, PEER_READY, startableGuests, virtInstallPeer } from './virt-install-peer.js';
 
-/** Guests that cannot start on either side here for a reason of the host, not of the driver. */
-const NOT_HERE: Record<string, string> = {
-  'bridge-network': 'needs a host bridge and a bridge helper ACL',
-  'cdrom-installer': 'an install boot: the same domain name as cdrom-installer-installed',
-  'direct-kernel-boot': 'its kernel is an empty placeholder file',
-  virtiofs: 'libvirt 9.0 refuses virtiofs in session mode',
-};
-
-const GUESTS = virtInstallGuests().filter((g) => !(g in NOT_HERE));
+const GUESTS = startableGuests();
 
 const elements = (el: XmlElement | undefined): XmlElement[] =>
   (el?.children ?? []).filter((c): c is XmlElement => c.type === 'element');
@@ -116,18 +98,11 @@ describe.skipIf(!PEER_READY)(
 
     for (const name of GUESTS) {
       it(`${name}: every device's alias is libvirt's and QEMU's id; the displays and channels are libvirt's`, async (ctx) => {
-        const xml = readFileSync(join(VIRT_INSTALL_FIXTURES, `${name}.xml`), 'utf8').replaceAll(
-          CORPUS_DIR,
-          peer.images,
-        );
-        const missing = missingOnHost(xml, { helpers: true });
-        if (missing) return ctx.skip(`the host lacks ${missing}`);
-        const file = join(peer.work, `${name}.xml`);
-        writeFileSync(file, xml);
-        chmodSync(file, 0o644);
+        const g = peer.guest(name);
+        if ('missing' in g) return ctx.skip(`the host lacks ${g.missing}`);
+        const { xml, file, domName } = g;
         const uri = `qemu+unix:///session?socket=${peer.daemon.socket}`;
         const virsh = (...args: string[]) => spawnSync('virsh', ['-c', uri, ...args], { encoding: 'utf8' });
-        const domName = /<name>([^<]+)<\/name>/.exec(xml)?.[1] ?? '';
         const created = virsh('create', file);
         expect(created.status, created.stderr).toBe(0);
         const theirs = virsh('dumpxml', domName).stdout;

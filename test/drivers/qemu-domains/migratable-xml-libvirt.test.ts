@@ -23,30 +23,13 @@
  * The remote driver, on the same daemon, gives libvirt's own documents
  * (VIR_DOMAIN_XML_MIGRATABLE goes through).
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CORPUS_DIR } from '../../../scripts/gen-virt-install-corpus.js';
 import { connect } from '../../../src/connection.js';
-import { missingOnHost } from './host-needs.js';
-import {
-  PEER_NOTE,
-  PEER_READY,
-  VIRT_INSTALL_FIXTURES,
-  virtInstallGuests,
-  virtInstallPeer,
-} from './virt-install-peer.js';
+import { PEER_NOTE, PEER_READY, startableGuests, virtInstallPeer } from './virt-install-peer.js';
 
-/** Guests that cannot start on either side here for a reason of the host, not of the driver. */
-const NOT_HERE: Record<string, string> = {
-  'bridge-network': 'needs a host bridge and a bridge helper ACL',
-  'cdrom-installer': 'an install boot: the same domain name as cdrom-installer-installed',
-  'direct-kernel-boot': 'its kernel is an empty placeholder file',
-  virtiofs: 'libvirt 9.0 refuses virtiofs in session mode',
-};
-
-const GUESTS = virtInstallGuests().filter((g) => !(g in NOT_HERE));
+const GUESTS = startableGuests();
 
 /** A document without what 11.3 and 9.0 write differently (see the file's comment). */
 function comparable(xml: string): string {
@@ -101,12 +84,7 @@ describe.skipIf(!PEER_READY)(`virt-install guests: migratable XML against libvir
       const xml = ruleGuest(title, i, devices);
       const file = join(peer.work, `rule-${i}.xml`);
       writeFileSync(file, xml);
-      const uri = `qemu+unix:///session?socket=${peer.daemon.socket}`;
-      const virsh = (...args: string[]) => {
-        const r = spawnSync('virsh', ['-c', uri, ...args], { encoding: 'utf8' });
-        expect(r.status, r.stderr).toBe(0);
-        return r.stdout;
-      };
+      const virsh = peer.virsh;
       virsh('define', file);
       const theirs = virsh('dumpxml', '--inactive', '--migratable', `vk-mig-rule-${i}`);
       virsh('undefine', `vk-mig-rule-${i}`);
@@ -121,27 +99,15 @@ describe.skipIf(!PEER_READY)(`virt-install guests: migratable XML against libvir
 
   for (const name of GUESTS) {
     it(`${name}: the migratable XML, defined and running, is libvirt's`, async (ctx) => {
-      const xml = readFileSync(join(VIRT_INSTALL_FIXTURES, `${name}.xml`), 'utf8').replaceAll(
-        CORPUS_DIR,
-        peer.images,
-      );
-      const missing = missingOnHost(xml, { helpers: true });
-      if (missing) return ctx.skip(`the host lacks ${missing}`);
-      const file = join(peer.work, `${name}.xml`);
-      writeFileSync(file, xml);
-      chmodSync(file, 0o644);
-      const uri = `qemu+unix:///session?socket=${peer.daemon.socket}`;
-      const virsh = (...args: string[]) => {
-        const r = spawnSync('virsh', ['-c', uri, ...args], { encoding: 'utf8' });
-        expect(r.status, r.stderr).toBe(0);
-        return r.stdout;
-      };
-      const domName = /<name>([^<]+)<\/name>/.exec(xml)?.[1] ?? '';
+      const g = peer.guest(name);
+      if ('missing' in g) return ctx.skip(`the host lacks ${g.missing}`);
+      const { xml, file, domName } = g;
+      const virsh = peer.virsh;
       virsh('define', file);
       const theirsDefined = virsh('dumpxml', '--inactive', '--migratable', domName);
       virsh('start', domName);
       const theirsRunning = virsh('dumpxml', '--migratable', domName);
-      const remote = await connect(uri);
+      const remote = await connect(`qemu+unix:///session?socket=${peer.daemon.socket}`);
       try {
         const rd = await remote.lookupDomain(domName);
         expect(await rd.getXML({ migratable: true })).toBe(`${theirsRunning.trimEnd()}\n`);

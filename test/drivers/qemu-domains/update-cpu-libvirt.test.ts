@@ -13,7 +13,6 @@
  * before `acpi` and `ss`, of its EDX; see the domaincaps conformance data),
  * so the features are compared as a set, the rest of the element exactly.
  */
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -58,12 +57,7 @@ describe.skipIf(!PEER_READY)(
         const xml = guest(name, cpu);
         const file = join(peer.work, `${name}.xml`);
         writeFileSync(file, xml);
-        const uri = `qemu+unix:///session?socket=${peer.daemon.socket}`;
-        const virsh = (...args: string[]) => {
-          const r = spawnSync('virsh', ['-c', uri, ...args], { encoding: 'utf8' });
-          expect(r.status, r.stderr).toBe(0);
-          return r.stdout;
-        };
+        const virsh = peer.virsh;
         virsh('define', file);
         const theirs = virsh('dumpxml', '--update-cpu', name);
         const theirsMig = virsh('dumpxml', '--update-cpu', '--migratable', name);
