@@ -29,6 +29,7 @@ import { CpuDef } from '../../../conf/cpu.js';
 import { DomainDef } from '../../../conf/domain/index.js';
 import type { GetXmlOptions } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
+import { isI440fx } from '../../../machine/machine-types.js';
 import { userAliasOf } from '../command-line/device-props.js';
 import { defaultAudio } from '../defaults/audio.js';
 import { driverConfig } from '../driver-config.js';
@@ -76,8 +77,7 @@ function leaveOutDefaults(def: DomainDef): void {
     return of.length === 1 ? of[0] : undefined;
   };
   const usb = only('usb');
-  const machine = def.os?.type.machine ?? '';
-  const i440fx = machine === 'pc' || machine.startsWith('pc-i440fx-') || machine.startsWith('pc-0.');
+  const i440fx = isI440fx(def.os?.type.machine ?? '');
   const dropUsb =
     usb !== undefined &&
     i440fx &&
