@@ -9,12 +9,13 @@
  * size `qemu-img` made it.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../src/index.js';
 import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
 import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
+import { statsImages } from './chain-images.js';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
 const MISSING = qemuPeerMissing(QEMU);
@@ -34,22 +35,7 @@ function guestXml(name: string, dir: string, chainInXml = true): string {
 }
 
 function images(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  chmodSync(dir, 0o777);
-  execFileSync('qemu-img', ['create', '-q', '-f', 'raw', join(dir, 'raw.img'), '4M']);
-  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'base.qcow2'), '48M']);
-  execFileSync('qemu-img', [
-    'create',
-    '-q',
-    '-f',
-    'qcow2',
-    '-b',
-    join(dir, 'base.qcow2'),
-    '-F',
-    'qcow2',
-    join(dir, 'top.qcow2'),
-  ]);
-  for (const f of ['raw.img', 'base.qcow2', 'top.qcow2']) chmodSync(join(dir, f), 0o666);
+  statsImages(dir, 48, [['base.qcow2'], ['top.qcow2', 'base.qcow2']]);
 }
 
 const allocated = (path: string) => Number(statSync(path).blocks) * 512;

@@ -12,12 +12,13 @@
  * file), and the persistent definition gains nothing.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../src/index.js';
 import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
 import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
+import { statsImages } from './chain-images.js';
 import { chains, records } from './chain-views.js';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
@@ -39,24 +40,12 @@ const snapshotXml = (dir: string) =>
   `<domainsnapshot><name>s1</name><disks><disk name='vda' snapshot='no'/><disk name='vdb' snapshot='external'><source file='${dir}/snap.qcow2'/></disk><disk name='vdc' snapshot='no'/></disks></domainsnapshot>`;
 
 function images(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  chmodSync(dir, 0o777);
-  const qcow2 = (file: string, backing?: string) =>
-    execFileSync('qemu-img', [
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      ...(backing ? ['-b', join(dir, backing), '-F', 'qcow2'] : []),
-      join(dir, file),
-      ...(backing ? [] : ['48M']),
-    ]);
-  execFileSync('qemu-img', ['create', '-q', '-f', 'raw', join(dir, 'raw.img'), '4M']);
-  qcow2('base.qcow2');
-  qcow2('mid.qcow2', 'base.qcow2');
-  qcow2('top.qcow2', 'mid.qcow2');
-  qcow2('top2.qcow2', 'base.qcow2');
-  for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o666);
+  statsImages(dir, 48, [
+    ['base.qcow2'],
+    ['mid.qcow2', 'base.qcow2'],
+    ['top.qcow2', 'mid.qcow2'],
+    ['top2.qcow2', 'base.qcow2'],
+  ]);
 }
 
 interface Views {

@@ -14,13 +14,14 @@
  * qemu-img; the expected values are what libvirtd did.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../src/index.js';
 import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
 import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
 import { waitFor } from '../wait-for.js';
+import { statsImages } from './chain-images.js';
 import { chains, nodes, records } from './chain-views.js';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
@@ -71,30 +72,18 @@ const plugged = (dir: string) => ({
 });
 
 function images(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  chmodSync(dir, 0o777);
-  const qcow2 = (file: string, backing?: string) =>
-    execFileSync('qemu-img', [
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      ...(backing ? ['-b', join(dir, backing), '-F', 'qcow2'] : []),
-      join(dir, file),
-      ...(backing ? [] : ['16M']),
-    ]);
-  execFileSync('qemu-img', ['create', '-q', '-f', 'raw', join(dir, 'raw.img'), '4M']);
-  qcow2('base.qcow2');
-  qcow2('top.qcow2', 'base.qcow2');
-  qcow2('hbase.qcow2');
-  qcow2('hmid.qcow2', 'hbase.qcow2');
-  qcow2('hot.qcow2', 'hmid.qcow2');
-  qcow2('h2base.qcow2');
-  qcow2('h2mid.qcow2', 'h2base.qcow2');
-  qcow2('hot2.qcow2', 'h2mid.qcow2');
-  qcow2('cdbase.qcow2');
-  qcow2('cd.qcow2', 'cdbase.qcow2');
-  for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o666);
+  statsImages(dir, 16, [
+    ['base.qcow2'],
+    ['top.qcow2', 'base.qcow2'],
+    ['hbase.qcow2'],
+    ['hmid.qcow2', 'hbase.qcow2'],
+    ['hot.qcow2', 'hmid.qcow2'],
+    ['h2base.qcow2'],
+    ['h2mid.qcow2', 'h2base.qcow2'],
+    ['hot2.qcow2', 'h2mid.qcow2'],
+    ['cdbase.qcow2'],
+    ['cd.qcow2', 'cdbase.qcow2'],
+  ]);
 }
 
 interface View {

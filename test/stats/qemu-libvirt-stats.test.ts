@@ -5,12 +5,13 @@
  * virtkit; the key names must be libvirt's, the image sizes equal.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../src/index.js';
 import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
 import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
+import { statsImages } from './chain-images.js';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
 const MISSING = qemuPeerMissing(QEMU);
@@ -33,11 +34,7 @@ function guestXml(name: string, dir: string): string {
 }
 
 function images(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  chmodSync(dir, 0o777);
-  execFileSync('qemu-img', ['create', '-q', '-f', 'raw', join(dir, 'raw.img'), '4M']);
-  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'disk.qcow2'), '64M']);
-  for (const f of ['raw.img', 'disk.qcow2']) chmodSync(join(dir, f), 0o666);
+  statsImages(dir, 64, [['disk.qcow2']]);
 }
 
 describe.skipIf(!READY)(`QEMU driver statistics vs libvirt's QEMU driver${SKIP}`, () => {

@@ -10,12 +10,13 @@
  * records (the path the pool resolved) must be libvirt's.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../src/index.js';
 import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
 import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
+import { statsImages } from './chain-images.js';
 import { chains, records } from './chain-views.js';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
@@ -35,22 +36,7 @@ const poolXml = (name: string, dir: string) =>
   `<pool type='dir'><name>${name}</name><target><path>${dir}</path></target></pool>`;
 
 function images(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  chmodSync(dir, 0o777);
-  execFileSync('qemu-img', ['create', '-q', '-f', 'raw', join(dir, 'raw.img'), '4M']);
-  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'vbase.qcow2'), '16M']);
-  execFileSync('qemu-img', [
-    'create',
-    '-q',
-    '-f',
-    'qcow2',
-    '-b',
-    join(dir, 'vbase.qcow2'),
-    '-F',
-    'qcow2',
-    join(dir, 'vol.qcow2'),
-  ]);
-  for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o666);
+  statsImages(dir, 16, [['vbase.qcow2'], ['vol.qcow2', 'vbase.qcow2']]);
 }
 
 interface View {
