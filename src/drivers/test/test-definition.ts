@@ -95,13 +95,18 @@ export function formatDefinition(def: DomainDef, options: FormatOptions): string
   return viewOf(def, options).toXML({
     inactive: options.inactive,
     migratable: options.migratable === true,
+    hideSecrets: !options.secure,
     check: false,
   });
 }
 
 /** The `<domain>` element, for documents that embed it (snapshots). */
 export function definitionElement(def: DomainDef, options: FormatOptions): XmlElement {
-  return viewOf(def, options).toElement({ inactive: options.inactive, check: false });
+  return viewOf(def, options).toElement({
+    inactive: options.inactive,
+    hideSecrets: !options.secure,
+    check: false,
+  });
 }
 
 /**
@@ -128,25 +133,13 @@ function deepCopy<T>(value: T): T {
   return out as T;
 }
 
-/** `def` as it should be written: with the running id, without secrets unless asked. */
+/** `def` as it should be written: with the running id (secrets are the formatter's `hideSecrets`). */
 function viewOf(def: DomainDef, options: FormatOptions): DomainDef {
-  const hasSecret = !options.secure && (def.devices?.graphics ?? []).some((g) => g.passwd !== undefined);
   const wantsId = options.id >= 0 && !options.inactive;
-  if (!hasSecret && !wantsId && def.id === undefined) return def;
+  if (!wantsId && def.id === undefined) return def;
   const view = copyOf(def);
   if (wantsId) view.id = options.id;
   else delete view.id;
-  if (hasSecret && def.devices) {
-    const graphics = (def.devices.graphics ?? []).map((g) => {
-      if (g.passwd === undefined) return g;
-      const c = copyOf(g);
-      delete c.passwd;
-      return c;
-    });
-    const devices = copyOf(def.devices);
-    devices.graphics = graphics;
-    view.devices = devices;
-  }
   return view;
 }
 

@@ -47,6 +47,15 @@ describe('test driver domain XML', () => {
     expect(plain).toContain("<memory unit='KiB'>1048576</memory>");
     expect(plain).not.toContain('s3cret');
     expect(await d.getXML({ secure: true })).toContain("passwd='s3cret'");
+    // a network disk's HTTP cookies are a secret too (checked with python3-libvirt's test driver)
+    const cd = await conn.defineDomain(
+      "<domain type='test'><name>ck</name><memory>65536</memory><os><type>hvm</type></os><devices>" +
+        "<disk type='network' device='cdrom'><driver name='qemu' type='raw'/><source protocol='https' name='/x.iso'>" +
+        "<host name='example.org' port='443'/><cookies><cookie name='session'>t0ken</cookie></cookies></source>" +
+        "<target dev='hdc' bus='ide'/><readonly/></disk></devices></domain>",
+    );
+    expect(await cd.getXML()).not.toContain('cookie');
+    expect(await cd.getXML({ secure: true })).toContain("<cookie name='session'>t0ken</cookie>");
     // the generated UUID is stable and written into the document
     expect(plain).toContain(`<uuid>${d.uuid}</uuid>`);
     expect(await d.getXML()).toBe(plain);
