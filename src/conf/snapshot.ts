@@ -34,7 +34,8 @@ import {
   str,
   trimmed,
 } from './binding.js';
-import { DomainDef, leaveOutSecrets, type ParseDomainOptions } from './domain/domain-def.js';
+import { DomainDef, type ParseDomainOptions } from './domain/domain-def.js';
+import { leaveOutSecrets } from './domain/leave-out.js';
 import { objectError, type ParseObjectOptions, parseRoot, withoutUnknown } from './object-xml.js';
 
 /** The `<state>` values of a snapshot: the domain's state when it was taken, or `disk-snapshot`. */

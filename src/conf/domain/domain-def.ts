@@ -17,6 +17,7 @@ import { assignParsed } from '../binding.js';
 import { checkDomain } from './checks.js';
 import type { LifecycleAction } from './clock.js';
 import { type DomainDefData, type DomainType, domainMapper } from './domain-spec.js';
+import { leaveOutForMigration, leaveOutSecrets } from './leave-out.js';
 import { type NormalizeOptions, normalizeDomain } from './normalize.js';
 
 export {
@@ -293,41 +294,6 @@ function makeInactive(root: XmlElement): void {
     for (const c of el.children as XmlNode[]) if (c.type === 'element') walk(c);
   };
   walk(root);
-}
-
-/**
- * Takes a display's password and a network disk's cookies (at any depth of
- * its chain) out of a `<domain>` tree, in place: what libvirt leaves out
- * without `VIR_DOMAIN_XML_SECURE` (see `FormatDomainOptions.hideSecrets`).
- */
-export function leaveOutSecrets(el: XmlElement): void {
-  // the user's metadata is theirs, whatever its elements are named
-  if (el.name === 'metadata') return;
-  if (el.name === 'graphics') el.attrs = el.attrs.filter((a) => a.name !== 'passwd');
-  if (el.name === 'source')
-    el.children = (el.children as XmlNode[]).filter((c) => !(c.type === 'element' && c.name === 'cookies'));
-  for (const c of el.children as XmlNode[]) if (c.type === 'element') leaveOutSecrets(c);
-}
-
-/**
- * libvirt versions before USB keyboards were modelled add the PS/2 (or Xen)
- * keyboard themselves and refuse a second one, so the migratable form does
- * not name it; the parse on the other side adds it back.
- */
-function leaveOutForMigration(root: XmlElement): void {
-  const attr = (el: XmlElement, name: string) => el.attrs.find((a) => a.name === name)?.value;
-  for (const devices of root.children) {
-    if (devices.type !== 'element' || devices.name !== 'devices') continue;
-    devices.children = (devices.children as XmlNode[]).filter(
-      (c) =>
-        !(
-          c.type === 'element' &&
-          c.name === 'input' &&
-          attr(c, 'type') === 'keyboard' &&
-          ['ps2', 'xen'].includes(attr(c, 'bus') ?? '')
-        ),
-    );
-  }
 }
 
 export type { LifecycleAction };

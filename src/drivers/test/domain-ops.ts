@@ -7,6 +7,7 @@
  * @module
  */
 import type { DomainDef } from '../../conf/domain/domain-def.js';
+import { leaveOutForMigrationOf, leaveOutSecretsOf } from '../../conf/domain/leave-out.js';
 import type { CallOptions, DomainInfo, DomainRef, GetXmlOptions } from '../../driver.js';
 import { VirError } from '../../errors.js';
 import {
@@ -132,13 +133,9 @@ export function definitionOf(d: TestDomain, opts: GetXmlOptions): DomainDef {
   const def = detachedCopy(live ? live.def : d.config);
   if (live) def.id = d.id;
   else delete def.id;
-  if (opts.secure !== true) for (const g of def.devices?.graphics ?? []) delete g.passwd;
-  // the keyboards the migratable form leaves out (see FormatDomainOptions.migratable)
-  const inputs = def.devices?.inputs;
-  if (opts.migratable && def.devices && inputs)
-    def.devices.inputs = inputs.filter(
-      (i) => !(i.type === 'keyboard' && (i.bus === 'ps2' || i.bus === 'xen')),
-    );
+  // the same leave-outs as the XML read (FormatDomainOptions.hideSecrets and .migratable)
+  if (opts.secure !== true) leaveOutSecretsOf(def);
+  if (opts.migratable) leaveOutForMigrationOf(def);
   return def;
 }
 
