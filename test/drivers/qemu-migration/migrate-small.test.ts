@@ -243,6 +243,24 @@ describe.skipIf(!HAS_QEMU)(`live migration between two state roots${QEMU_NOTE}`,
     }
   });
 
+  it('a CPU QEMU changed at start: the destination runs the one the guest ran, and migrates on as asked', async () => {
+    const a = await host('a');
+    const b = await host('b');
+    const asked =
+      "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>";
+    const wanted =
+      "<cpu mode='custom' match='exact' check='none'>\n    <model fallback='forbid'>qemu64</model>\n  </cpu>";
+    const cpuOf = (xml: string) => /<cpu[\s\S]*?<\/cpu>/.exec(xml)?.[0] ?? '';
+    const dom = await a.conn.createDomain(guestXml('vk-mig-origcpu', { cpu: asked }));
+    const live = cpuOf(await dom.getXML());
+    // QEMU's qemu64 under TCG has more than the model (see restart-facts.test.ts)
+    expect(live).toContain("<feature policy='require' name='hypervisor'/>");
+    const moved = await dom.migrate(b.conn, { live: true });
+    expect(cpuOf(await moved.getXML())).toBe(live);
+    expect(cpuOf(await moved.getXML({ migratable: true }))).toBe(wanted);
+    await moved.destroy();
+  });
+
   it('automatic display ports are chosen again at the destination (the source holds its own)', async () => {
     const a = await host('a');
     const b = await host('b');

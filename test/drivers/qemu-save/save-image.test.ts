@@ -44,6 +44,26 @@ describe('save image header', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
+  it('keeps the cookie beside the XML, and reads a version 1 image (no cookie field) as before', () => {
+    const file = join(dir, 'c.img');
+    const cookie =
+      "<cookie><cpu mode='custom' match='exact' check='full'><model>qemu64</model></cpu></cookie>";
+    const offset = writePartialHeader(file, xml, false, cookie);
+    writeFileSync(file, Buffer.from('QEVM'), { flag: 'a' });
+    completeHeader(file);
+    expect(readSaveHeader(file)).toEqual({ xml, wasRunning: false, dataOffset: offset, cookie });
+    // version 1, laid out by hand: the XML at 32
+    const v1 = Buffer.alloc(4096 + 4);
+    Buffer.from('VirtkitSaveImage', 'latin1').copy(v1, 0);
+    v1.writeUInt32LE(1, 16);
+    v1.writeUInt32LE(1, 20);
+    v1.writeUInt32LE(Buffer.byteLength(xml), 24);
+    v1.writeUInt32LE(4096, 28);
+    Buffer.from(xml, 'utf8').copy(v1, 32);
+    writeFileSync(file, v1);
+    expect(readSaveHeader(file)).toEqual({ xml, wasRunning: true, dataOffset: 4096 });
+  });
+
   it('refuses files that are not whole images, naming the field', () => {
     const file = join(dir, 'b.img');
     writePartialHeader(file, xml, false);
@@ -62,9 +82,17 @@ describe('save image header', () => {
     bad.writeUInt32LE(4096, 28);
     writeFileSync(file, bad);
     expect(caught(() => readSaveHeader(file)).message).toContain('does not fit');
-    bad.writeUInt32LE(2, 16);
+    bad.writeUInt32LE(3, 16);
     writeFileSync(file, bad);
-    expect(caught(() => readSaveHeader(file)).message).toContain('version 2');
+    expect(caught(() => readSaveHeader(file)).message).toContain(
+      'format version 3, this virtkit reads 1 and 2',
+    );
+    // a cookie whose length runs past the stream offset
+    bad.writeUInt32LE(2, 16);
+    bad.writeUInt32LE(100, 24);
+    bad.writeUInt32LE(4000, 32);
+    writeFileSync(file, bad);
+    expect(caught(() => readSaveHeader(file)).message).toContain('does not fit');
     truncateSync(file, 0);
     expect(caught(() => readSaveHeader(file)).code).toBe('INVALID_ARG');
     expect(caught(() => readSaveHeader(join(dir, 'none.img'))).code).toBe('SYSTEM_ERROR');

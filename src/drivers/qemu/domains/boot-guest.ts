@@ -9,6 +9,7 @@
  * @module
  */
 import { join } from 'node:path';
+import { CpuDef } from '../../../conf/cpu.js';
 import type { DomainDef } from '../../../conf/domain/index.js';
 import type { DomainDiskChangeEvent } from '../../../domain-events.js';
 import type { StartCallOptions } from '../../../driver.js';
@@ -60,6 +61,12 @@ const HELPER_EXIT_GRACE_MS = 500;
 export interface Incoming {
   readonly capabilities: MigrationCapabilities;
   readonly restore?: boolean;
+  /**
+   * The CPU the source ran with when QEMU had changed it from the one the
+   * definition asks for (a save image's cookie; see `carriedLive`): this run
+   * starts on it and keeps the definition's as its `origCpu`, as libvirt's.
+   */
+  readonly updatedCpu?: CpuDef;
 }
 
 /** What a boot takes beyond `start()`'s options: a revert to a snapshot boots for `from snapshot`. */
@@ -115,6 +122,12 @@ async function bootOnce(
   tried: { cid?: number },
 ): Promise<string | undefined> {
   const live = cloneDef(def);
+  // a carried-over run starts on the CPU its source ran and keeps the asked-for one
+  // (when they differ, as libvirt's qemuDomainUpdateCPU)
+  const updatedCpu = incoming?.updatedCpu?.toXML();
+  const askedCpu =
+    updatedCpu !== undefined && live.cpu?.toXML() !== updatedCpu ? live.cpu?.toXML() : undefined;
+  if (askedCpu !== undefined && updatedCpu !== undefined) live.cpu = CpuDef.fromXML(updatedCpu);
   refuseHostSideSettings(live, cgroupsConsumed(host.options.cgroups));
   clockToUtcBasis(live);
   // a fresh boot, or one that carries state over (a restore, an incoming migration, a revert)
@@ -210,8 +223,9 @@ async function bootOnce(
           signal,
           incoming !== undefined || opts.fromSnapshot === true,
           (original) => {
-            e.cpuUpdated = original !== undefined;
-            e.origCpu = original;
+            const asked = askedCpu ?? original;
+            e.cpuUpdated = asked !== undefined;
+            e.origCpu = asked;
           },
         );
         if (incoming && uri) {

@@ -25,7 +25,7 @@ import type { ConfigStore } from './config-store.js';
 import { cloneDef, type Entry, isActive, refOf } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
 import type { GuestRunners } from './guest-runners.js';
-import { migratableLive } from './migratable-live.js';
+import { carriedLive, migratableLive } from './migratable-live.js';
 import { checkMigrationCpu, incomingEntry, refuseUnmigratable } from './migration-checks.js';
 
 /**
@@ -88,10 +88,12 @@ async function migrateEntry(
   const state = runner.getState().state;
   if (state !== 'running' && state !== 'paused')
     throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' is ${state} and cannot be migrated`);
-  const live = migratableLive(e)!;
+  // the asked-for CPU in the definition, the one the guest runs with apart (libvirt's cookie)
+  const { def: live, updatedCpu } = carriedLive(e)!;
   refuseUnmigratable(live);
   const { source, dest } = await hosts(live);
-  checkMigrationCpu(live, source, dest);
+  // the destination must take the CPU the guest runs with
+  checkMigrationCpu(migratableLive(e)!, source, dest);
   const capabilities: MigrationCapabilities = {
     ...(opts.xbzrle ? { xbzrle: true } : {}),
     ...(opts.autoConverge ? { autoConverge: true } : {}),
@@ -113,7 +115,11 @@ async function migrateEntry(
     uri = await dst.jobs.run(
       de.uuid,
       'migration prepare',
-      () => dst.runners.boot(de, live, opts.signal ? { signal: opts.signal } : {}, { capabilities }),
+      () =>
+        dst.runners.boot(de, live, opts.signal ? { signal: opts.signal } : {}, {
+          capabilities,
+          ...(updatedCpu ? { updatedCpu } : {}),
+        }),
       opts.signal,
     );
   } catch (err) {

@@ -39,7 +39,7 @@ import {
 import { type QmpMigrationStats, saveJobParams } from '../lifecycle/job-stats.js';
 import { type Entry, isActive, refOf } from './domain-entry.js';
 import type { GuestRunners } from './guest-runners.js';
-import { migratableLive } from './migratable-live.js';
+import { carriedLive, cookieCpu, cpuCookie } from './migratable-live.js';
 import type { DomainListAccess } from './migration.js';
 import { incomingEntry, refuseUnmigratable } from './migration-checks.js';
 
@@ -93,7 +93,8 @@ async function saveEntry(
   const state = runner.getState().state;
   if (state !== 'running' && state !== 'paused')
     throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' is ${state} and cannot be saved`);
-  const live = migratableLive(e)!;
+  // the image's XML has the asked-for CPU, its cookie the one the guest runs with (libvirt's save)
+  const { def: live, updatedCpu } = carriedLive(e)!;
   try {
     refuseUnmigratable(live);
   } catch (err) {
@@ -105,7 +106,12 @@ async function saveEntry(
   if (managed) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   let offset: number;
   try {
-    offset = writePartialHeader(path, live.toXML(), state === 'running');
+    offset = writePartialHeader(
+      path,
+      live.toXML(),
+      state === 'running',
+      updatedCpu ? cpuCookie(updatedCpu) : undefined,
+    );
   } catch (err) {
     throw new VirError(
       'SYSTEM_ERROR',
@@ -263,7 +269,12 @@ async function restoreEntry(
     );
   if (isActive(e) || e.runner?.pid !== undefined)
     throw new VirError('OPERATION_INVALID', 'qemu', `domain '${e.name}' is already active`);
-  const uri = await runners.boot(e, def, opts, { capabilities: {}, restore: true });
+  const updatedCpu = cookieCpu(header.cookie, 'path');
+  const uri = await runners.boot(e, def, opts, {
+    capabilities: {},
+    restore: true,
+    ...(updatedCpu ? { updatedCpu } : {}),
+  });
   const runner = e.runner;
   if (!uri || !runner) throw new VirError('INTERNAL_ERROR', 'qemu', 'the restored guest has no runner');
   try {

@@ -6,13 +6,19 @@
  * ```
  * offset  size  field
  *      0    16  magic: "VirtkitSaveImage" once complete, "VirtkitSavePart\0" while written
- *     16     4  format version, little-endian (1)
+ *     16     4  format version, little-endian (2; version 1 is read too)
  *     20     4  flags, little-endian: bit 0 = the guest was running (else paused)
- *     24     4  length in bytes of the domain XML (UTF-8)
+ *     24     4  length n in bytes of the domain XML (UTF-8)
  *     28     4  offset of QEMU's migration stream (a multiple of 4096)
- *     32     n  the live domain XML, then zeros up to the stream
+ *     32     4  length c in bytes of the cookie XML (UTF-8), 0 for none (version 2)
+ *     36     n  the domain XML, then the c bytes of the cookie, then zeros up to the stream
  * offset   ...  QEMU's migration stream, to the end of the file
  * ```
+ *
+ * Version 1 had no cookie field: its domain XML starts at 32. The domain XML
+ * has the CPU the definition asked for; the cookie (`<cookie><cpu>`) has the
+ * CPU the guest ran with when QEMU's read-back changed it, as libvirt's save
+ * cookie, so a restore runs that CPU and still knows the asked-for one.
  *
  * The magic is written last, as libvirt does with its own: a save that did
  * not finish (killed, disk full) leaves a file that reads as partial, never
@@ -25,8 +31,10 @@ import { VirError } from '../../../errors.js';
 
 const MAGIC = Buffer.from('VirtkitSaveImage', 'latin1');
 const PARTIAL = Buffer.from('VirtkitSavePart\0', 'latin1');
-const VERSION = 1;
-const FIXED = 32;
+const VERSION = 2;
+/** The fixed part of the header, by format version. */
+const FIXED: Record<number, number> = { 1: 32, 2: 36 };
+const LONGEST_FIXED = 36;
 const ALIGN = 4096;
 /** Bound on the XML read back: a definition is far smaller; a larger one is not our file. */
 const MAX_XML_BYTES = 16 * 1024 * 1024;
@@ -40,22 +48,28 @@ export interface SaveImageHeader {
   readonly wasRunning: boolean;
   /** Where QEMU's migration stream starts. */
   readonly dataOffset: number;
+  /** The cookie XML (`<cookie>`), when the save wrote one. */
+  readonly cookie?: string;
 }
 
 /**
  * Creates (or truncates) `path` with a partial header; returns where QEMU's
  * stream goes. Mode 0600: the image holds the guest's memory.
  */
-export function writePartialHeader(path: string, xml: string, wasRunning: boolean): number {
+export function writePartialHeader(path: string, xml: string, wasRunning: boolean, cookie?: string): number {
   const body = Buffer.from(xml, 'utf8');
-  const dataOffset = Math.ceil((FIXED + body.length) / ALIGN) * ALIGN;
+  const crumb = Buffer.from(cookie ?? '', 'utf8');
+  const fixed = LONGEST_FIXED;
+  const dataOffset = Math.ceil((fixed + body.length + crumb.length) / ALIGN) * ALIGN;
   const head = Buffer.alloc(dataOffset);
   PARTIAL.copy(head, 0);
   head.writeUInt32LE(VERSION, 16);
   head.writeUInt32LE(wasRunning ? FLAG_RUNNING : 0, 20);
   head.writeUInt32LE(body.length, 24);
   head.writeUInt32LE(dataOffset, 28);
-  body.copy(head, FIXED);
+  head.writeUInt32LE(crumb.length, 32);
+  body.copy(head, fixed);
+  crumb.copy(head, fixed + body.length);
   const fd = openSync(path, 'w', 0o600);
   try {
     writeSync(fd, head, 0, head.length, 0);
@@ -99,10 +113,10 @@ export function readSaveHeader(path: string, field = 'path'): SaveImageHeader {
   }
   try {
     const size = fstatSync(fd).size;
-    const fixed = Buffer.alloc(FIXED);
-    const got = readSync(fd, fixed, 0, FIXED, 0);
-    const magic = fixed.subarray(0, 16);
-    if (got === FIXED && magic.equals(PARTIAL)) {
+    const head = Buffer.alloc(LONGEST_FIXED);
+    const got = readSync(fd, head, 0, LONGEST_FIXED, 0);
+    const magic = head.subarray(0, 16);
+    if (got >= 32 && magic.equals(PARTIAL)) {
       throw new VirError(
         'OPERATION_FAILED',
         'qemu',
@@ -112,26 +126,36 @@ export function readSaveHeader(path: string, field = 'path'): SaveImageHeader {
         },
       );
     }
-    if (got < FIXED || !magic.equals(MAGIC)) notAnImage(path, field, 'no virtkit save image header');
-    const version = fixed.readUInt32LE(16);
-    if (version !== VERSION)
-      notAnImage(path, field, `format version ${version}, this virtkit reads ${VERSION}`);
-    const xmlLength = fixed.readUInt32LE(24);
-    const dataOffset = fixed.readUInt32LE(28);
+    if (got < 32 || !magic.equals(MAGIC)) notAnImage(path, field, 'no virtkit save image header');
+    const version = head.readUInt32LE(16);
+    const fixed = FIXED[version];
+    if (fixed === undefined)
+      notAnImage(
+        path,
+        field,
+        `format version ${version}, this virtkit reads ${Object.keys(FIXED).join(' and ')}`,
+      );
+    if (got < fixed) notAnImage(path, field, 'it is truncated');
+    const xmlLength = head.readUInt32LE(24);
+    const dataOffset = head.readUInt32LE(28);
+    const cookieLength = version >= 2 ? head.readUInt32LE(32) : 0;
     if (
       xmlLength > MAX_XML_BYTES ||
+      cookieLength > MAX_XML_BYTES ||
       dataOffset % ALIGN !== 0 ||
-      dataOffset < FIXED + xmlLength ||
+      dataOffset < fixed + xmlLength + cookieLength ||
       dataOffset >= size
     ) {
       notAnImage(path, field, 'its header does not fit the file');
     }
-    const body = Buffer.alloc(xmlLength);
-    if (readSync(fd, body, 0, xmlLength, FIXED) !== xmlLength) notAnImage(path, field, 'it is truncated');
+    const body = Buffer.alloc(xmlLength + cookieLength);
+    if (readSync(fd, body, 0, body.length, fixed) !== body.length) notAnImage(path, field, 'it is truncated');
+    const cookie = body.subarray(xmlLength).toString('utf8');
     return {
-      xml: body.toString('utf8'),
-      wasRunning: (fixed.readUInt32LE(20) & FLAG_RUNNING) !== 0,
+      xml: body.subarray(0, xmlLength).toString('utf8'),
+      wasRunning: (head.readUInt32LE(20) & FLAG_RUNNING) !== 0,
       dataOffset,
+      ...(cookie !== '' ? { cookie } : {}),
     };
   } finally {
     closeSync(fd);
