@@ -195,7 +195,6 @@ async function bootOnce(
     // what the last run's events learnt (block node numbers, the RTC's start) is this run's again
     e.diskNodes = diskNodes;
     e.rtcAdjustment0 = undefined;
-    e.cpuUpdated = undefined;
     e.origCpu = undefined;
     e.helpers = helpers;
     e.ports = lease;
@@ -223,9 +222,7 @@ async function bootOnce(
           signal,
           incoming !== undefined || opts.fromSnapshot === true,
           (original) => {
-            const asked = askedCpu ?? original;
-            e.cpuUpdated = asked !== undefined;
-            e.origCpu = asked;
+            e.origCpu = askedCpu ?? original;
           },
         );
         if (incoming && uri) {
@@ -236,7 +233,7 @@ async function bootOnce(
       },
     });
     // the status file keeps that QEMU changed the CPU (the start's first write predates the read-back)
-    if (e.cpuUpdated) runner.hotplug.setLiveXml(live.toXML(), runFacts(e));
+    if (e.origCpu !== undefined) runner.hotplug.setLiveXml(live.toXML(), runFacts(e));
     // QEMU holds its own copies (the vsock's CID stays claimed on them while it runs)
     hostDevices.closeFds();
     return uri;

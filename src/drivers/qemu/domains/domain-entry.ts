@@ -40,9 +40,10 @@ export interface Entry {
   diskNodes?: DiskNodeRange[] | undefined;
   /** A variable clock's adjustment at start, once an RTC change needed it (`rtc-offset.ts`). */
   rtcAdjustment0?: number | undefined;
-  /** QEMU's read-back at start changed the guest CPU from the definition's (libvirt's `origCPU` is set). */
-  cpuUpdated?: boolean | undefined;
-  /** Then the definition's `<cpu>` before QEMU's read-back (libvirt's `origCPU`), as XML. */
+  /**
+   * When QEMU's read-back at start changed the guest CPU from the definition's: the definition's
+   * `<cpu>` before it (libvirt's `origCPU`), as XML.
+   */
   origCpu?: string | undefined;
   /**
    * A guest another live process manages (see `owner-lock.ts`): what its

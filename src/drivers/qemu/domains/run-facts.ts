@@ -23,9 +23,10 @@ import type { DiskNodeRange } from './disk-nodes.js';
 export interface RunFacts {
   readonly diskNodes?: readonly DiskNodeRange[];
   readonly rtcAdjustment0?: number;
-  /** QEMU changed the guest CPU at start (a memory snapshot's cookie then carries it). */
-  readonly cpuUpdated?: true;
-  /** Then the definition's `<cpu>` it started from (libvirt's `origCPU`), as XML: the migratable XML shows it. */
+  /**
+   * When QEMU changed the guest CPU at start: the definition's `<cpu>` it started from (libvirt's
+   * `origCPU`), as XML. The migratable XML shows it; a memory snapshot's cookie has the live one.
+   */
   readonly origCpu?: string;
 }
 
@@ -33,12 +34,10 @@ export interface RunFacts {
 export function runFacts(e: {
   diskNodes?: DiskNodeRange[] | undefined;
   rtcAdjustment0?: number | undefined;
-  cpuUpdated?: boolean | undefined;
   origCpu?: string | undefined;
 }): RunFacts {
   return {
     ...runFactsOf(e),
-    ...(e.cpuUpdated ? { cpuUpdated: true } : {}),
     ...(e.origCpu !== undefined ? { origCpu: e.origCpu } : {}),
   };
 }
@@ -59,7 +58,6 @@ export function restoreRunFacts(
   e: {
     diskNodes?: DiskNodeRange[] | undefined;
     rtcAdjustment0?: number | undefined;
-    cpuUpdated?: boolean | undefined;
     origCpu?: string | undefined;
   },
   data: unknown,
@@ -68,10 +66,8 @@ export function restoreRunFacts(
   const d = data as {
     diskNodes?: unknown;
     rtcAdjustment0?: unknown;
-    cpuUpdated?: unknown;
     origCpu?: unknown;
   };
-  if (d.cpuUpdated === true) e.cpuUpdated = true;
   if (typeof d.origCpu === 'string' && isCpuXml(d.origCpu)) e.origCpu = d.origCpu;
   if (Array.isArray(d.diskNodes) && d.diskNodes.every(isRange))
     e.diskNodes = d.diskNodes.map((r) => ({ ...r }));

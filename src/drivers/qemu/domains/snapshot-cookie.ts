@@ -2,7 +2,7 @@
  * The `<cookie>` a snapshot of a running guest's memory carries, as
  * libvirt's QEMU driver writes it (its save cookie): the guest CPU as it
  * ran, when QEMU's read-back at start changed it from the definition
- * (`cpuUpdated`, libvirt's `origCPU`), and `<slirpHelper/>` unless an
+ * (the entry's `origCpu` is set, as libvirt's `origCPU`), and `<slirpHelper/>` unless an
  * interface uses QEMU's built-in user networking.
  *
  * @module

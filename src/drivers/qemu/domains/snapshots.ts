@@ -188,7 +188,7 @@ async function takeSnapshot(
   snap.active = 1;
   // libvirt's save cookie, on the snapshots that hold a running guest's memory
   if (active && e.live && (withMemory || !external))
-    snap.cookie = snapshotCookie(e.live, e.cpuUpdated === true);
+    snap.cookie = snapshotCookie(e.live, e.origCpu !== undefined);
   const take = () => takeExternal(side, e, plan.external, reuse, opts.signal);
   if (withMemory) await takeMemorySnapshot(side, e, plan, memoryOpts(opts));
   else if (external) await (opts.quiesce ? quiesced(e, take, opts.signal) : take());
