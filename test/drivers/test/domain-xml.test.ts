@@ -58,7 +58,9 @@ describe('test driver domain XML', () => {
     expect(await cd.getXML({ secure: true })).toContain("<cookie name='session'>t0ken</cookie>");
     // and the typed read shows what the XML read shows
     expect((await cd.getDefinition()).toXML()).not.toContain('cookie');
-    expect((await cd.getDefinition({ secure: true })).toXML()).toContain("<cookie name='session'>t0ken</cookie>");
+    expect((await cd.getDefinition({ secure: true })).toXML()).toContain(
+      "<cookie name='session'>t0ken</cookie>",
+    );
     expect((await d.getDefinition()).toXML()).not.toContain('s3cret');
     // the generated UUID is stable and written into the document
     expect(plain).toContain(`<uuid>${d.uuid}</uuid>`);
