@@ -68,7 +68,8 @@ const RULES: readonly FamilyRule[] = [
   },
   {
     family: 'i440fx',
-    match: /^(pc|pc-i440fx-.+|pc-\d+\.\d+)$/,
+    // RHEL's own names before pc-i440fx-rhel* (rhel6.6.0) are i440fx machines, as libvirt reads them
+    match: /^(pc|pc-i440fx-.+|pc-\d+\.\d+|rhel.+)$/,
     facts: {
       pciRoot: 'pci-root',
       integratedDiskController: 'ide',

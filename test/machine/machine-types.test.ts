@@ -7,6 +7,11 @@ describe('machine-type knowledge', () => {
     ['q35', 'q35'],
     ['pc-i440fx-8.1', 'i440fx'],
     ['pc', 'i440fx'],
+    // libvirt's qemuDomainMachineIsI440FX: pc-0.x, pc-1.x and RHEL's own names too
+    ['pc-1.2', 'i440fx'],
+    ['rhel6.6.0', 'i440fx'],
+    ['pc-i440fx-rhel7.6.0', 'i440fx'],
+    ['pc-q35-rhel8.2.0', 'q35'],
     ['isapc', 'isapc'],
     ['microvm', 'microvm'],
     ['virt-9.0', 'virt'],
