@@ -376,7 +376,12 @@ export class QemuConnection extends QemuDomainCalls implements DriverConnection 
     const bridgeHelper = this.#domainOptions.helperBinaries?.bridgeHelper;
     const hostNet = { networks: this.networks, ...(bridgeHelper !== undefined ? { bridgeHelper } : {}) };
     const roots = this.#hostdevRoots;
-    return { ...this.#domains.listAccess(), hostNet, ...(roots ? { hostdevRoots: roots } : {}) };
+    return {
+      ...this.#domains.listAccess(),
+      hostNet,
+      volumes: (def) => this.storage.resolverFor(def),
+      ...(roots ? { hostdevRoots: roots } : {}),
+    };
   }
   domainAttachDevice: DeviceCall = (d, x, o) => hotplug.attach(this.#hotplugSide(), d, x, o);
   domainDetachDevice: DeviceCall = (d, x, o) => hotplug.detach(this.#hotplugSide(), d, x, o);

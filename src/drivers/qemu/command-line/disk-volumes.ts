@@ -68,6 +68,31 @@ function resolvedDisk(d: DiskDef, r: ResolvedVolume): DiskDef {
 }
 
 /**
+ * A volume disk (the definition's `at`-th disk, for the field) as the command
+ * line reads it: its volume's actual type and path; any other disk as it is.
+ * Without a resolver a volume disk is refused.
+ */
+export function resolvedVolumeDisk(
+  d: DiskDef,
+  at: number,
+  resolve: ((disk: VolumeRequest) => ResolvedVolume) | undefined,
+): DiskDef {
+  if (!hasPoolVolume(d)) return d;
+  const field = `/domain/devices/disk[${at + 1}]/source`;
+  if (!resolve)
+    throw new VirError(
+      'CONFIG_UNSUPPORTED',
+      'qemu',
+      `disk '${d.target?.dev ?? at}' names storage pool '${d.source?.pool}', and no storage driver was given to resolve it`,
+      { field: `${field}/@pool` },
+    );
+  const src = d.source!;
+  const req: VolumeRequest = { pool: src.pool!, volume: src.volume!, field };
+  if (src.mode !== undefined) req.mode = src.mode;
+  return resolvedDisk(d, resolve(req));
+}
+
+/**
  * `def` itself when it has no volume disk, else a copy whose volume disks
  * are resolved through `resolve`; without a resolver such a disk is refused.
  */
@@ -77,21 +102,7 @@ export function withResolvedVolumes(
 ): DomainDef {
   const disks = def.devices?.disks ?? [];
   if (!disks.some(hasPoolVolume)) return def;
-  const mapped = disks.map((d, i) => {
-    if (!hasPoolVolume(d)) return d;
-    const field = `/domain/devices/disk[${i + 1}]/source`;
-    if (!resolve)
-      throw new VirError(
-        'CONFIG_UNSUPPORTED',
-        'qemu',
-        `disk '${d.target?.dev ?? i}' names storage pool '${d.source?.pool}', and no storage driver was given to resolve it`,
-        { field: `${field}/@pool` },
-      );
-    const src = d.source!;
-    const req: VolumeRequest = { pool: src.pool!, volume: src.volume!, field };
-    if (src.mode !== undefined) req.mode = src.mode;
-    return resolvedDisk(d, resolve(req));
-  });
+  const mapped = disks.map((d, i) => resolvedVolumeDisk(d, i, resolve));
   const copy = Object.create(Object.getPrototypeOf(def) as object) as DomainDef;
   assignParsed(copy, def);
   copy.devices = assignParsed({} as NonNullable<DomainDef['devices']>, def.devices!);

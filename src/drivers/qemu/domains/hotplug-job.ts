@@ -8,6 +8,7 @@
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
+import type { VolumeLookup } from './disk-chain.js';
 import { type Entry, isActive, type WriteFlags } from './domain-entry.js';
 import type { HostdevRoots } from './hotplug-hostdev.js';
 import type { HotplugNetHost } from './hotplug-nic.js';
@@ -22,6 +23,8 @@ export type HotplugSide = Pick<
   readonly hostNet?: HotplugNetHost;
   /** Where host devices and `/dev/vhost-vsock` are looked for (tests; default the host's own). */
   readonly hostdevRoots?: HostdevRoots;
+  /** What a `<disk type='volume'>` is in the pools of the same roots (see `QemuDomainsOptions.volumes`). */
+  readonly volumes?: (def: DomainDef) => Promise<VolumeLookup | undefined>;
 };
 
 /** Which of the definitions a call changes. */

@@ -21,6 +21,7 @@ import { bootIndexes } from '../command-line/device-props.js';
 import { defaultHostCdrom, diskImageNodes } from '../command-line/disk-blockdev.js';
 import { diskAlias, diskDeviceProps } from '../command-line/disk-device.js';
 import { diskLayers, layerCount } from '../command-line/disk-layers.js';
+import { resolvedVolumeDisk } from '../command-line/disk-volumes.js';
 import { refuseUnbuilt } from '../command-line/disks.js';
 import { buildNic, checkConsumed } from '../command-line/net.js';
 import { throttleFilterCount } from '../command-line/throttle.js';
@@ -176,7 +177,9 @@ export async function diskNodeNames(
     if (d.driver?.copyOnRead === true) names.push(`libvirt-CoR-${d.target.dev}`);
   }
   const b = new ArgvBuilder(true);
-  diskNodes(b, d, first, field);
+  // names only: a volume's nodes are named as any image's (storage, format), whatever its actual type
+  const named = d.type === 'volume' ? resolvedVolumeDisk(d, 0, () => ({ type: 'file', path: '/volume' })) : d;
+  diskNodes(b, named, first, field);
   const chain: string[] = [];
   for (let i = 0; i < b.argv.length; i += 2)
     if (b.argv[i] === '-blockdev')

@@ -31,6 +31,7 @@ import type {
 import type { DomainDef } from '../../../conf/domain/domain-def.js';
 import type { DomainRef } from '../../../driver.js';
 import { VirError } from '../../../errors.js';
+import { resolvedVolumeDisk } from '../command-line/disk-volumes.js';
 import { dropDiskIndexes } from '../defaults/runtime-state.js';
 import { nameHelperTaps } from '../lifecycle/index.js';
 import { nextNodeNumber } from '../lifecycle/node-numbers.js';
@@ -178,7 +179,9 @@ export function attachDevice(
       // libvirt's disk hot-plug reads the chain from the headers first, refusing as a start does
       const disk = added.kind === 'disk' ? (added.device as DiskDef) : undefined;
       if (disk) dropDiskIndexes(disk);
-      const chain = disk ? await readDiskChain(disk, added.field, undefined, opts.signal) : undefined;
+      // a volume disk is its volume's file, looked up in the pools as a start does
+      const volumes = disk?.type === 'volume' ? await side.volumes?.(next) : undefined;
+      const chain = disk ? await readDiskChain(disk, added.field, volumes, opts.signal) : undefined;
       let ranges: DiskNodeRange[] = [];
       // the interface's tap and network port first, as a start makes them before QEMU
       const nicHost: NicHostEnd | undefined =
@@ -201,7 +204,8 @@ export function attachDevice(
             // again from the next one, top first
             const top = disk ? (await nextNodeNumber(qmp)) + foundCount(chain) : undefined;
             if (disk && top !== undefined) ranges = placeDiskChain(disk, chain, top);
-            const steps = await plugCommands(qmp, next, added.kind, added.device, added.field, nicHost, top);
+            const device = disk ? resolvedVolumeDisk(disk, added.index, volumes) : added.device;
+            const steps = await plugCommands(qmp, next, added.kind, device, added.field, nicHost, top);
             await runSteps(qmp, steps, opts.signal);
             if (disk && top !== undefined) numberDiskChain(disk, top);
           },
