@@ -21,6 +21,14 @@ const LINES = [
   'help snapshot-create-as',
   'help snapshot-revert',
   'help snapshot-delete',
+  'help snapshot-list',
+  // the list's filters by state, location and metadata on the test driver
+  'snapshot-create-as test s1; destroy test; snapshot-create-as test s2; snapshot-list test --name --active',
+  'snapshot-create-as test s1; destroy test; snapshot-create-as test s2; snapshot-list test --name --inactive',
+  'snapshot-create-as test s1; snapshot-list test --name --internal; snapshot-list test --name --external',
+  'snapshot-create-as test s1; snapshot-list test --name --internal --external --no-metadata',
+  'snapshot-create-as test s1; snapshot-list test --name --metadata --no-metadata --disk-only',
+  'snapshot-list test --tree --internal',
   'help snapshot-info',
   // --print-xml: the document virsh builds
   'snapshot-create-as test s1 --print-xml',

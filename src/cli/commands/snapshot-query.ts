@@ -115,7 +115,42 @@ const EXCLUSIVE: readonly (readonly [string, string])[] = [
   ['roots', 'current'],
   ['leaves', 'tree'],
   ['no-leaves', 'tree'],
+  ['inactive', 'tree'],
+  ['active', 'tree'],
+  ['disk-only', 'tree'],
+  ['internal', 'tree'],
+  ['external', 'tree'],
 ];
+
+/** The filters virsh refuses beside `--tree` with its own words (`--X and --tree are ...`). */
+const FILTERS: readonly string[] = [
+  'leaves',
+  'no-leaves',
+  'inactive',
+  'active',
+  'disk-only',
+  'internal',
+  'external',
+];
+
+/** The filters libvirt applies by the state a snapshot's XML records (`VIR_DOMAIN_SNAPSHOT_LIST_*`). */
+const STATE_FILTERS = ['inactive', 'active', 'disk-only'] as const;
+
+/** What a snapshot's own XML says that its listing does not: the recorded state, and its location. */
+async function snapshotFacts(d: Domain, name: string): Promise<{ state: string; external: boolean }> {
+  const [{ parseXml }, { childElements, getAttr, textContent }] = await Promise.all([
+    import('../../xml/parse.js'),
+    import('../../xml/tree.js'),
+  ]);
+  const doc = parseXml(await d.getSnapshotXML(name));
+  // external: a memory or disk image kept outside the disk (libvirt's virDomainSnapshotIsExternal)
+  const external = [
+    ...childElements(doc, 'memory'),
+    ...childElements(doc, 'disks').flatMap((disks) => childElements(disks, 'disk')),
+  ].some((e) => getAttr(e, 'snapshot') === 'external');
+  const state = childElements(doc, 'state')[0];
+  return { state: state ? textContent(state).trim() : '', external };
+}
 
 const list: CommandDef = {
   name: 'snapshot-list',
@@ -128,6 +163,13 @@ const list: CommandDef = {
     BOOL('roots', 'list only snapshots without parents'),
     BOOL('leaves', 'list only snapshots without children'),
     BOOL('no-leaves', 'list only snapshots that are not leaves (with children)'),
+    BOOL('metadata', 'list only snapshots that have metadata that would prevent undefine'),
+    BOOL('no-metadata', 'list only snapshots that have no metadata managed by libvirt'),
+    BOOL('inactive', 'filter by snapshots taken while inactive'),
+    BOOL('active', 'filter by snapshots taken while active (full system snapshots)'),
+    BOOL('disk-only', 'filter by disk-only snapshots'),
+    BOOL('internal', 'filter by internal snapshots'),
+    BOOL('external', 'filter by external snapshots'),
     BOOL('tree', 'list snapshots in a tree'),
     { name: 'from', kind: 'string', help: 'limit list to children of given snapshot' },
     BOOL('current', 'limit list to children of current snapshot'),
@@ -141,7 +183,7 @@ const list: CommandDef = {
         const both = a === 'tree' || b === 'tree';
         const other = a === 'tree' ? b : a;
         throw new CliError(
-          both && ['leaves', 'no-leaves'].includes(other)
+          both && FILTERS.includes(other)
             ? `--${other} and --tree are mutually exclusive`
             : `Options --${a} and --${b} are mutually exclusive`,
         );
@@ -168,6 +210,26 @@ const list: CommandDef = {
     const hasChildren = (s: SnapshotInfo) => all.some((c) => c.parent === s.name);
     if (opts.flag('leaves')) snaps = snaps.filter((s) => !hasChildren(s));
     if (opts.flag('no-leaves')) snaps = snaps.filter(hasChildren);
+    // every snapshot of these drivers has metadata: asking for those without (alone) finds none
+    if (opts.flag('no-metadata') && !opts.flag('metadata')) snaps = [];
+    const states = STATE_FILTERS.filter((f) => opts.flag(f));
+    // both locations asked for is no filter by location (libvirt drops the pair)
+    const both = opts.flag('internal') && opts.flag('external');
+    const internal = opts.flag('internal') && !both;
+    const external = opts.flag('external') && !both;
+    if (states.length > 0 || internal || external) {
+      const kept: SnapshotInfo[] = [];
+      for (const s of snaps) {
+        const facts = await attempt('Failed to list snapshots', () => snapshotFacts(d, s.name));
+        const kind =
+          facts.state === 'shutoff' ? 'inactive' : facts.state === 'disk-snapshot' ? 'disk-only' : 'active';
+        if (states.length > 0 && !states.includes(kind)) continue;
+        if (internal && facts.external) continue;
+        if (external && !facts.external) continue;
+        kept.push(s);
+      }
+      snaps = kept;
+    }
     if (tree) {
       for (const l of snapshotTree(snaps)) ctx.out(l);
       return true;
@@ -203,16 +265,8 @@ const info: CommandDef = {
     const d = await ctx.domain(opts.need('domain'));
     const all = await attempt('Failed to list snapshots', () => d.listSnapshots());
     const snap = find(all, await chosenSnapshot(d, opts));
-    const [{ parseXml }, { childElements, getAttr }] = await Promise.all([
-      import('../../xml/parse.js'),
-      import('../../xml/tree.js'),
-    ]);
-    // The location is in the snapshot's XML: a memory or disk image kept outside the disk.
-    const doc = parseXml(await d.getSnapshotXML(snap.name));
-    const external = [
-      ...childElements(doc, 'memory'),
-      ...childElements(doc, 'disks').flatMap((disks) => childElements(disks, 'disk')),
-    ].some((e) => getAttr(e, 'snapshot') === 'external');
+    // The location is in the snapshot's XML.
+    const { external } = await snapshotFacts(d, snap.name);
     const field = (label: string, value: string | number) => ctx.out(`${label.padEnd(15)} ${value}`);
     field('Name:', snap.name);
     field('Domain:', d.name);
