@@ -154,7 +154,15 @@ describe.skipIf(!PEER_READY || !HAS_IMG)(
       expect((await ours(`define ${oursXml}`)).code).toBe(0);
       expect((await ours('start vk-cli-snap')).code).toBe(0);
       try {
-        for (const line of [...LINES.slice(0, 11), INFO('s1'), INFO('s2'), ...LINES.slice(11), INFO('s3'), INFO('p1'), INFO('off1')]) {
+        for (const line of [
+          ...LINES.slice(0, 11),
+          INFO('s1'),
+          INFO('s2'),
+          ...LINES.slice(11),
+          INFO('s3'),
+          INFO('p1'),
+          INFO('off1'),
+        ]) {
           const theirs = virsh(line);
           const mine = await ours(line);
           const shown = line.startsWith('snapshot-info') ? { ...mine, out: withoutTime(mine.out) } : mine;
