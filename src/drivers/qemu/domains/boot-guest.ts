@@ -34,6 +34,7 @@ import {
 import type { QmpClient } from '../qmp/index.js';
 import { applyChannelStates, placeChannelSockets } from './channel-sockets.js';
 import { applyPtyPaths, type QmpChardevInfo } from './chardev-aliases.js';
+import { commitLive } from './commit-defs.js';
 import { completeDiskChains, numberDiskChains } from './disk-chain.js';
 import { startNodeRanges } from './disk-nodes.js';
 import { cloneDef, type Entry, signalOpt } from './domain-entry.js';
@@ -49,7 +50,7 @@ import { verifyLiveCpu } from './live-cpu.js';
 import { readBackMemoryDevices } from './memory-device-info.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { clockToUtcBasis } from './rtc-offset.js';
-import { runFacts, runFactsOf } from './run-facts.js';
+import { runFactsOf } from './run-facts.js';
 import { runnerGuestFromDef } from './runner-guest-from-def.js';
 import { applyStartupPolicies } from './startup-policy.js';
 import { cgroupsConsumed, placeStartingGuest, releaseGuestCgroups } from './tuning-start.js';
@@ -233,7 +234,7 @@ async function bootOnce(
       },
     });
     // the status file keeps that QEMU changed the CPU (the start's first write predates the read-back)
-    if (e.origCpu !== undefined) runner.hotplug.setLiveXml(live.toXML(), runFacts(e));
+    if (e.origCpu !== undefined) commitLive(e, live);
     // QEMU holds its own copies (the vsock's CID stays claimed on them while it runs)
     hostDevices.closeFds();
     return uri;

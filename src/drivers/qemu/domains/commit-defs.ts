@@ -1,9 +1,12 @@
 /**
  * How a call that changed a domain's definitions keeps them: the live one
  * in the entry and the status file, the persistent one on disk. The device
- * calls (`hotplug-job.ts` re-exports these), the tuning calls and the size
- * and vCPU calls share them; nothing else is imported here, so any of them
- * can.
+ * calls (`hotplug-job.ts` re-exports these), the tuning, size and vCPU
+ * calls, a migration's destination, a snapshot revert and the live XML's
+ * own updates (a channel port's state, an RTC change, the start's CPU
+ * read-back) share them; nothing else is imported here, so any of them can.
+ * Define and rename write the file first, under a name the entry does not
+ * have yet (a failed write leaves the domain as it was), so they do not.
  *
  * @module
  */

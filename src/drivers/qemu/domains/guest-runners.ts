@@ -13,6 +13,7 @@ import type { QemuDomainRunner, RunnerEvent, RunnerOptions } from '../lifecycle/
 import { domainEventsOf } from '../lifecycle/qmp-domain-events.js';
 import { type BootCallOptions, bootGuest, type Incoming, releaseGuest } from './boot-guest.js';
 import { channelPortChanged } from './channel-sockets.js';
+import { commitLive } from './commit-defs.js';
 import { diskOfNode, nodeRanges } from './disk-nodes.js';
 import type { Entry } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
@@ -23,7 +24,6 @@ import { memorySizeChanged } from './memory-size.js';
 import { acquireOwner, ownerPath, releaseOwner } from './owner-lock.js';
 import type { QemuDomainsOptions } from './qemu-domains-options.js';
 import { applyRtcChange } from './rtc-offset.js';
-import { runFacts } from './run-facts.js';
 
 /** Next domain id per state root, so ids keep increasing across re-opens, as a daemon's do. */
 const nextIds = new Map<string, number>();
@@ -115,7 +115,7 @@ export class GuestRunners {
       // the port's new state is in the live XML (and the status file) before the event is told
       const port = ev.event.event === 'VSERPORT_CHANGE' ? ev.event.data : undefined;
       if (port && channelPortChanged(e.live, String(port.id), port.open === true) && e.live)
-        e.runner?.hotplug.setLiveXml(e.live.toXML(), runFacts(e));
+        commitLive(e, e.live);
       const disk = (name: string) => (e.live ? diskOfNode(e.live, nodeRanges(e, e.live), name) : undefined);
       for (const d of domainEventsOf(ev.event, { domain: ev.domain, agentPorts: agentPorts(e), disk })) {
         // libvirt keeps a virtio-mem device's new size as its live <current> before it tells
@@ -125,7 +125,7 @@ export class GuestRunners {
           continue;
         }
         const rtc = applyRtcChange(e.live, e, d.utcoffset);
-        if (rtc.changed && e.live) e.runner?.hotplug.setLiveXml(e.live.toXML(), runFacts(e));
+        if (rtc.changed && e.live) commitLive(e, e.live);
         this.table.forward({ ...d, utcoffset: rtc.utcoffset });
       }
       return;

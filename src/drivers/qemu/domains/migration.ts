@@ -21,6 +21,7 @@ import { VirError } from '../../../errors.js';
 import type { DomainJobs } from '../../job-lock.js';
 import type { MigrationCapabilities } from '../lifecycle/index.js';
 import { JOB_OPERATION, migrationJobParams, type QmpMigrationStats } from '../lifecycle/job-stats.js';
+import { commitConfig } from './commit-defs.js';
 import type { ConfigStore } from './config-store.js';
 import { cloneDef, type Entry, isActive, refOf } from './domain-entry.js';
 import type { DomainTable } from './domain-table.js';
@@ -155,9 +156,7 @@ async function migrateEntry(
   const before = de.config;
   try {
     if (opts.persistDest) {
-      const persistent = cloneDef(e.config ?? live);
-      dst.store.write(de.name, persistent.toXML({ inactive: true }));
-      de.config = persistent;
+      commitConfig(dst, de, cloneDef(e.config ?? live));
       dst.table.emit(de, 'defined', before ? 'updated' : 'added');
     }
     if (state === 'running') await destRunner.migration.finishIncoming();
@@ -168,8 +167,7 @@ async function migrateEntry(
       de.config = undefined;
       dst.table.emit(de, 'undefined', 'removed');
     } else if (before) {
-      de.config = before;
-      dst.store.write(de.name, before.toXML({ inactive: true }));
+      commitConfig(dst, de, before);
     }
     await killDest();
     await runner.migration.resumeSource().catch(() => {});

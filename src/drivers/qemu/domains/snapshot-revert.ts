@@ -162,10 +162,7 @@ async function revertExternal(
   const next = cloneDef(plan.def);
   // a transient domain (which asked to run) keeps no definition on disk
   const persistent = e.config !== undefined;
-  if (persistent) {
-    side.store.write(e.name, next.toXML({ inactive: true }));
-    e.config = next;
-  }
+  if (persistent) commitConfig(side, e, next);
   finishExternalRevert(storeOf(side, e), s, plan);
   if (opts.running || opts.paused) await startReverted(side, e, next, opts);
   // libvirt sends the definition's event last, after a start the flags asked for
