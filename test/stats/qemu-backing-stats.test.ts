@@ -8,19 +8,12 @@
  * image's `physical` is its file's allocation (`stat`), its `capacity` the
  * size `qemu-img` made it.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../src/index.js';
-import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
-import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
 import { statsImages } from './chain-images.js';
-
-const QEMU = '/usr/bin/qemu-system-x86_64';
-const MISSING = qemuPeerMissing(QEMU);
-const READY = MISSING === '';
-const SKIP = READY ? '' : ` (skipped: ${MISSING})`;
+import { QEMU, qemuStatsPeer, PEER_READY as READY, PEER_SKIP as SKIP } from './qemu-peer.js';
 
 function guestXml(name: string, dir: string, chainInXml = true): string {
   const chain = chainInXml
@@ -41,52 +34,26 @@ function images(dir: string): void {
 const allocated = (path: string) => Number(statSync(path).blocks) * 512;
 
 describe.skipIf(!READY)(`QEMU driver backing-chain statistics vs libvirt's QEMU driver${SKIP}`, () => {
-  let daemon: Daemon;
+  const peer = qemuStatsPeer();
   let conn: Connection;
   let theirs: Record<string, unknown>;
   let root: string;
 
   beforeAll(async () => {
-    daemon = await startLibvirtd();
-    chmodSync(daemon.dir, 0o755);
-    root = daemon.dir;
+    root = peer.root;
     images(join(root, 'lv'));
     images(join(root, 'vk'));
     images(join(root, 'vk2'));
     images(join(root, 'rm'));
-    const out = execFileSync(
-      '/usr/bin/python3',
-      [
-        '-c',
-        `import sys, json, libvirt
-libvirt.registerErrorHandler(lambda *a: None, None)
-c = libvirt.open(sys.argv[1]); dom = c.createXML(sys.argv[2], 0)
+    const out = peer.python(
+      `c = libvirt.open(sys.argv[1]); dom = c.createXML(sys.argv[2], 0)
 print(json.dumps(c.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_BLOCK, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING)[0][1]))
 dom.destroy()`,
-        `qemu+unix:///session?socket=${daemon.socket}`,
-        guestXml('lvbacking', join(root, 'lv')),
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
+      [guestXml('lvbacking', join(root, 'lv'))],
     );
     theirs = JSON.parse(out);
-    conn = await connect('qemu:///session', {
-      driverOptions: {
-        runDir: join(root, 'vk-run'),
-        stateDir: join(root, 'vk-state'),
-        configDir: join(root, 'vk-config'),
-        logDir: join(root, 'vk-log'),
-        cacheDir: join(root, 'vk-cache'),
-        emulators: [QEMU],
-      },
-    });
+    conn = await peer.connect();
   }, 120_000);
-
-  afterAll(async () => {
-    for (const d of (await conn?.listDomains({ active: true })) ?? []) await d.destroy().catch(() => {});
-    await conn?.close();
-    for (const pid of qemuProcessesMentioning(join(root, 'vk'))) process.kill(pid, 'SIGKILL');
-    await daemon?.stop();
-  });
 
   it("one record per chain layer, libvirt's keys, names and indexes; the figures are the images'", async () => {
     const dir = join(root, 'vk');
@@ -137,7 +104,7 @@ dom.destroy()`,
   }, 60_000);
 
   it('the remote driver passes the flag: libvirt answers with the backing records', async () => {
-    const remote = await connect(`qemu+unix:///session?socket=${daemon.socket}`);
+    const remote = await connect(peer.uri);
     try {
       const dir = join(root, 'rm');
       const dom = await remote.createDomain(guestXml('rmbacking', dir));

@@ -11,20 +11,12 @@
  * libvirt's. The live XML's chain also survives a re-attach (the status
  * file), and the persistent definition gains nothing.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../src/index.js';
-import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
-import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Connection } from '../../src/index.js';
 import { statsImages } from './chain-images.js';
 import { chains, records } from './chain-views.js';
-
-const QEMU = '/usr/bin/qemu-system-x86_64';
-const MISSING = qemuPeerMissing(QEMU);
-const READY = MISSING === '';
-const SKIP = READY ? '' : ` (skipped: ${MISSING})`;
+import { QEMU, qemuStatsPeer, PEER_READY as READY, PEER_SKIP as SKIP } from './qemu-peer.js';
 
 function guestXml(name: string, dir: string): string {
   return `<domain type='qemu'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
@@ -58,24 +50,17 @@ interface Views {
 describe.skipIf(!READY)(
   `QEMU driver: a backing chain found in the image headers vs libvirt's QEMU driver${SKIP}`,
   () => {
-    let daemon: Daemon;
+    const peer = qemuStatsPeer();
     let theirs: Views;
     let root: string;
     let conn: Connection | undefined;
 
     beforeAll(async () => {
-      daemon = await startLibvirtd();
-      chmodSync(daemon.dir, 0o755);
-      root = daemon.dir;
+      root = peer.root;
       images(join(root, 'lv'));
       images(join(root, 'vk'));
-      const out = execFileSync(
-        '/usr/bin/python3',
-        [
-          '-c',
-          `import sys, json, libvirt
-libvirt.registerErrorHandler(lambda *a: None, None)
-c = libvirt.open(sys.argv[1]); dom = c.defineXML(sys.argv[2]); dom.create()
+      const out = peer.python(
+        `c = libvirt.open(sys.argv[1]); dom = c.defineXML(sys.argv[2]); dom.create()
 def view():
     stats = c.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_BLOCK, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING)[0][1]
     return {'xml': dom.XMLDesc(0), 'stats': stats}
@@ -87,36 +72,16 @@ out['deleted'] = view()
 out['inactive'] = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
 dom.destroy(); dom.undefine()
 print(json.dumps(out))`,
-          `qemu+unix:///session?socket=${daemon.socket}`,
-          guestXml('lvchain', join(root, 'lv')),
-          snapshotXml(join(root, 'lv')),
-        ],
-        { encoding: 'utf8', timeout: 120_000 },
+        [guestXml('lvchain', join(root, 'lv')), snapshotXml(join(root, 'lv'))],
+        120_000,
       );
       theirs = JSON.parse(out) as Views;
     }, 180_000);
 
-    afterAll(async () => {
-      for (const d of (await conn?.listDomains({ active: true })) ?? []) await d.destroy().catch(() => {});
-      await conn?.close();
-      for (const pid of qemuProcessesMentioning(join(root, 'vk'))) process.kill(pid, 'SIGKILL');
-      await daemon?.stop();
-    });
-
     it("libvirt's chains and indexes at start, after an external snapshot, after its delete, and over a re-attach", async () => {
       const dir = join(root, 'vk');
       const lvDir = join(root, 'lv');
-      const options = {
-        driverOptions: {
-          runDir: join(root, 'vk-run'),
-          stateDir: join(root, 'vk-state'),
-          configDir: join(root, 'vk-config'),
-          logDir: join(root, 'vk-log'),
-          cacheDir: join(root, 'vk-cache'),
-          emulators: [QEMU],
-        },
-      };
-      conn = await connect('qemu:///session', options);
+      conn = await peer.connect();
       let dom = await conn.defineDomain(guestXml('vkchain', dir));
       await dom.start();
       const view = async () => ({
@@ -140,7 +105,7 @@ print(json.dumps(out))`,
       // the chain comes back from the status file when another connection takes the guest over
       const before = await dom.getXML();
       await conn.close();
-      conn = await connect('qemu:///session', options);
+      conn = await peer.connect();
       dom = await conn.lookupDomain('vkchain');
       expect(chains(await dom.getXML(), dir)).toEqual(chains(before, dir));
 

@@ -13,21 +13,14 @@
  * the detached disk's left) must be libvirt's. The images are made by
  * qemu-img; the expected values are what libvirtd did.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../src/index.js';
-import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
-import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Connection } from '../../src/index.js';
 import { waitFor } from '../wait-for.js';
 import { statsImages } from './chain-images.js';
 import { chains, nodes, records } from './chain-views.js';
-
-const QEMU = '/usr/bin/qemu-system-x86_64';
-const MISSING = qemuPeerMissing(QEMU);
-const READY = MISSING === '';
-const SKIP = READY ? '' : ` (skipped: ${MISSING})`;
+import { QEMU, qemuStatsPeer, PEER_READY as READY, PEER_SKIP as SKIP } from './qemu-peer.js';
 
 /**
  * The guest: SeaBIOS writes its log to the debug console at 0x402 (put in
@@ -97,24 +90,18 @@ type Views = Record<(typeof STEPS)[number], View>;
 describe.skipIf(!READY)(
   `QEMU driver: backing chains of hot-plugged disks and new media vs libvirt's QEMU driver${SKIP}`,
   () => {
-    let daemon: Daemon;
+    const peer = qemuStatsPeer();
     let theirs: Views;
     let root: string;
     let conn: Connection | undefined;
 
     beforeAll(async () => {
-      daemon = await startLibvirtd();
-      chmodSync(daemon.dir, 0o755);
-      root = daemon.dir;
+      root = peer.root;
       images(join(root, 'lv'));
       images(join(root, 'vk'));
       const x = plugged(join(root, 'lv'));
-      const out = execFileSync(
-        '/usr/bin/python3',
-        [
-          '-c',
-          `import sys, json, libvirt, libvirt_qemu
-libvirt.registerErrorHandler(lambda *a: None, None)
+      const out = peer.python(
+        `import libvirt_qemu
 c = libvirt.open(sys.argv[1]); dom = c.defineXML(sys.argv[2]); dom.create()
 import time, os
 deadline = time.time() + 60
@@ -133,38 +120,16 @@ dom.updateDeviceFlags(sys.argv[5], LIVE); out['media'] = view()
 dom.detachDeviceFlags(sys.argv[3], LIVE); out['detached'] = view()
 dom.destroy(); dom.undefine()
 print(json.dumps(out))`,
-          `qemu+unix:///session?socket=${daemon.socket}`,
-          guestXml('lvhot', join(root, 'lv')),
-          x.sda,
-          x.sdb,
-          x.cd,
-          join(root, 'lv', 'firmware.log'),
-        ],
-        { encoding: 'utf8', timeout: 120_000 },
+        [guestXml('lvhot', join(root, 'lv')), x.sda, x.sdb, x.cd, join(root, 'lv', 'firmware.log')],
+        120_000,
       );
       theirs = JSON.parse(out) as Views;
     }, 180_000);
 
-    afterAll(async () => {
-      for (const d of (await conn?.listDomains({ active: true })) ?? []) await d.destroy().catch(() => {});
-      await conn?.close();
-      for (const pid of qemuProcessesMentioning(join(root, 'vk'))) process.kill(pid, 'SIGKILL');
-      await daemon?.stop();
-    });
-
     it("libvirt's chains, indexes, statistics and block nodes after each plug, the media change and the detach", async () => {
       const dir = join(root, 'vk');
       const lvDir = join(root, 'lv');
-      conn = await connect('qemu:///session', {
-        driverOptions: {
-          runDir: join(root, 'vk-run'),
-          stateDir: join(root, 'vk-state'),
-          configDir: join(root, 'vk-config'),
-          logDir: join(root, 'vk-log'),
-          cacheDir: join(root, 'vk-cache'),
-          emulators: [QEMU],
-        },
-      });
+      conn = await peer.connect();
       const dom = await conn.defineDomain(guestXml('vkhot', dir));
       await dom.start();
       await firmwareDone(dir);

@@ -4,19 +4,12 @@
  * libvirtd (`qemu+unix:///session`, through python3-libvirt) and by
  * virtkit; the key names must be libvirt's, the image sizes equal.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../src/index.js';
-import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
-import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Connection } from '../../src/index.js';
 import { statsImages } from './chain-images.js';
-
-const QEMU = '/usr/bin/qemu-system-x86_64';
-const MISSING = qemuPeerMissing(QEMU);
-const READY = MISSING === '';
-const SKIP = READY ? '' : ` (skipped: ${MISSING})`;
+import { QEMU, qemuStatsPeer, PEER_READY as READY, PEER_SKIP as SKIP } from './qemu-peer.js';
 
 /** What libvirt's QEMU driver reports that virtkit does not read (yet), by key pattern. */
 const NOT_READ = [
@@ -38,51 +31,24 @@ function images(dir: string): void {
 }
 
 describe.skipIf(!READY)(`QEMU driver statistics vs libvirt's QEMU driver${SKIP}`, () => {
-  let daemon: Daemon;
+  const peer = qemuStatsPeer();
   let conn: Connection;
   let theirs: [Record<string, unknown>, Record<string, number>, number[], number[]];
   let root: string;
 
   beforeAll(async () => {
-    daemon = await startLibvirtd();
-    chmodSync(daemon.dir, 0o755);
-    root = daemon.dir;
+    root = peer.root;
     images(join(root, 'lv'));
     images(join(root, 'vk'));
-    const uri = `qemu+unix:///session?socket=${daemon.socket}`;
-    const out = execFileSync(
-      '/usr/bin/python3',
-      [
-        '-c',
-        `import sys, json, libvirt, time
-libvirt.registerErrorHandler(lambda *a: None, None)
-c = libvirt.open(sys.argv[1]); dom = c.createXML(sys.argv[2], 0); time.sleep(0.5)
+    const out = peer.python(
+      `c = libvirt.open(sys.argv[1]); dom = c.createXML(sys.argv[2], 0); time.sleep(0.5)
 print(json.dumps([c.getAllDomainStats()[0][1], dom.memoryStats(), dom.blockInfo('vda'), dom.blockInfo('vdb')]))
 dom.destroy()`,
-        uri,
-        guestXml('lvstats', join(root, 'lv')),
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
+      [guestXml('lvstats', join(root, 'lv'))],
     );
     theirs = JSON.parse(out);
-    conn = await connect('qemu:///session', {
-      driverOptions: {
-        runDir: join(root, 'vk-run'),
-        stateDir: join(root, 'vk-state'),
-        configDir: join(root, 'vk-config'),
-        logDir: join(root, 'vk-log'),
-        cacheDir: join(root, 'vk-cache'),
-        emulators: [QEMU],
-      },
-    });
+    conn = await peer.connect();
   }, 120_000);
-
-  afterAll(async () => {
-    for (const d of (await conn?.listDomains({ active: true })) ?? []) await d.destroy().catch(() => {});
-    await conn?.close();
-    for (const pid of qemuProcessesMentioning(join(root, 'vk'))) process.kill(pid, 'SIGKILL');
-    await daemon?.stop();
-  });
 
   it('reports libvirt keys only, and all of them but the named ones it does not read', async () => {
     const dom = await conn.createDomain(guestXml('vkstats', join(root, 'vk')));

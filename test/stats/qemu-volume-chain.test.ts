@@ -9,20 +9,12 @@
  * and `index`, the terminator) and the block statistics with backing
  * records (the path the pool resolved) must be libvirt's.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../src/index.js';
-import { qemuProcessesMentioning } from '../drivers/qemu-lifecycle/helpers.js';
-import { type Daemon, qemuPeerMissing, startLibvirtd } from '../drivers/remote/libvirtd.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Connection } from '../../src/index.js';
 import { statsImages } from './chain-images.js';
 import { chains, records } from './chain-views.js';
-
-const QEMU = '/usr/bin/qemu-system-x86_64';
-const MISSING = qemuPeerMissing(QEMU);
-const READY = MISSING === '';
-const SKIP = READY ? '' : ` (skipped: ${MISSING})`;
+import { QEMU, qemuStatsPeer, PEER_READY as READY, PEER_SKIP as SKIP } from './qemu-peer.js';
 
 function guestXml(name: string): string {
   return `<domain type='qemu'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
@@ -47,58 +39,31 @@ interface View {
 describe.skipIf(!READY)(
   `QEMU driver: backing chains of volume and NBD disks vs libvirt's QEMU driver${SKIP}`,
   () => {
-    let daemon: Daemon;
+    const peer = qemuStatsPeer();
     let theirs: View;
     let root: string;
     let conn: Connection | undefined;
 
     beforeAll(async () => {
-      daemon = await startLibvirtd();
-      chmodSync(daemon.dir, 0o755);
-      root = daemon.dir;
+      root = peer.root;
       images(join(root, 'lv'));
       images(join(root, 'vk'));
-      const out = execFileSync(
-        '/usr/bin/python3',
-        [
-          '-c',
-          `import sys, json, libvirt
-libvirt.registerErrorHandler(lambda *a: None, None)
-c = libvirt.open(sys.argv[1]); pool = c.storagePoolCreateXML(sys.argv[2], 0)
+      const out = peer.python(
+        `c = libvirt.open(sys.argv[1]); pool = c.storagePoolCreateXML(sys.argv[2], 0)
 dom = c.defineXML(sys.argv[3]); dom.create()
 stats = c.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_BLOCK, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING)[0][1]
 out = {'xml': dom.XMLDesc(0), 'stats': stats}
 dom.destroy(); dom.undefine(); pool.destroy()
 print(json.dumps(out))`,
-          `qemu+unix:///session?socket=${daemon.socket}`,
-          poolXml('pvp', join(root, 'lv')),
-          guestXml('pv'),
-        ],
-        { encoding: 'utf8', timeout: 120_000 },
+        [poolXml('pvp', join(root, 'lv')), guestXml('pv')],
+        120_000,
       );
       theirs = JSON.parse(out) as View;
     }, 180_000);
 
-    afterAll(async () => {
-      for (const d of (await conn?.listDomains({ active: true })) ?? []) await d.destroy().catch(() => {});
-      await conn?.close();
-      for (const pid of qemuProcessesMentioning(join(root, 'vk'))) process.kill(pid, 'SIGKILL');
-      await daemon?.stop();
-    });
-
     it("a volume disk's chain is read from the volume's headers, as libvirt reads it", async () => {
       const dir = join(root, 'vk');
-      conn = await connect('qemu:///session', {
-        driverOptions: {
-          runDir: join(root, 'vk-run'),
-          stateDir: join(root, 'vk-state'),
-          configDir: join(root, 'vk-config'),
-          logDir: join(root, 'vk-log'),
-          cacheDir: join(root, 'vk-cache'),
-          storagePoolRoots: [dir],
-          emulators: [QEMU],
-        },
-      });
+      conn = await peer.connect({ storagePoolRoots: [dir] });
       const pool = await conn.storagePools.create(poolXml('pvp', dir));
       const dom = await conn.defineDomain(guestXml('pv'));
       await dom.start();
