@@ -69,19 +69,25 @@ function openFiles(pid: number): string[] {
   });
 }
 
+/** A qemu:///session connection whose roots (`config1`, `state1`, ...) are its own, its pools under `roots`. */
+function openSession(tag: string) {
+  const dir = (what: string) => join(roots.path, `${what}${tag}`);
+  return connect('qemu:///session', {
+    driverOptions: {
+      cacheDir: null,
+      configDir: dir('config'),
+      stateDir: dir('state'),
+      runDir: dir('rundir'),
+      logDir: dir('log'),
+      storagePoolRoots: [roots.path],
+      emulators: [QEMU_BINARY],
+    },
+  });
+}
+
 describe.skipIf(!HAS_QEMU || !HAS_IMG)(`a guest on a storage volume${NOTE}`, () => {
   it('starts from the volume, keeps it from being deleted while it runs, and refuses missing volumes', async () => {
-    const conn = await connect('qemu:///session', {
-      driverOptions: {
-        cacheDir: null,
-        configDir: join(roots.path, 'config'),
-        stateDir: join(roots.path, 'state'),
-        runDir: join(roots.path, 'rundir'),
-        logDir: join(roots.path, 'log'),
-        storagePoolRoots: [roots.path],
-        emulators: [QEMU_BINARY],
-      },
-    });
+    const conn = await openSession('1');
     try {
       const dir = join(roots.path, 'images');
       mkdirSync(dir);
@@ -125,17 +131,7 @@ describe.skipIf(!HAS_QEMU || !HAS_IMG)(`a guest on a storage volume${NOTE}`, () 
   }, 60_000);
 
   it('hot-plugs a volume disk: QEMU opens its file, the live XML names the volume; a missing one changes nothing', async () => {
-    const conn = await connect('qemu:///session', {
-      driverOptions: {
-        cacheDir: null,
-        configDir: join(roots.path, 'config2'),
-        stateDir: join(roots.path, 'state2'),
-        runDir: join(roots.path, 'rundir2'),
-        logDir: join(roots.path, 'log2'),
-        storagePoolRoots: [roots.path],
-        emulators: [QEMU_BINARY],
-      },
-    });
+    const conn = await openSession('2');
     try {
       const dir = join(roots.path, 'plugged');
       mkdirSync(dir);
