@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, connect } from '../../../src/connection.js';
+import type { Connection } from '../../../src/connection.js';
 import type { AnyDomainEvent } from '../../../src/domain-events.js';
 import { isVirError } from '../../../src/errors.js';
 import type { EventStream } from '../../../src/event-stream.js';
@@ -26,6 +26,7 @@ import {
   type TestRoots,
   tempRoots,
 } from '../qemu-lifecycle/helpers.js';
+import { connectUnder } from '../real-guest.js';
 
 let roots: TestRoots;
 let conn: Connection;
@@ -33,16 +34,7 @@ let conn: Connection;
 beforeAll(async () => {
   if (!HAS_QEMU) return;
   roots = tempRoots('vk-policy-');
-  conn = await connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      runDir: join(roots.path, 'rundir'),
-      stateDir: join(roots.path, 'state'),
-      configDir: join(roots.path, 'config'),
-      logDir: join(roots.path, 'log'),
-      emulators: [QEMU_BINARY],
-    },
-  });
+  conn = await connectUnder(roots.path);
 });
 
 afterAll(async () => {

@@ -10,7 +10,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../../src/connection.js';
 import { VirError } from '../../../src/errors.js';
 import {
   HAS_QEMU,
@@ -19,6 +18,7 @@ import {
   qemuProcessesMentioning,
   tempRoots,
 } from '../qemu-lifecycle/helpers.js';
+import { connectUnder } from '../real-guest.js';
 
 const HAS_IMG = existsSync('/usr/bin/qemu-img');
 const NOTE = `${QEMU_NOTE}${HAS_IMG ? '' : ' (skipped: qemu-img not installed; Debian: qemu-utils)'}`;
@@ -69,20 +69,9 @@ function openFiles(pid: number): string[] {
   });
 }
 
-/** A qemu:///session connection whose roots (`config1`, `state1`, ...) are its own, its pools under `roots`. */
+/** A qemu:///session connection with roots of its own (under `roots/s<tag>`), its pools under `roots`. */
 function openSession(tag: string) {
-  const dir = (what: string) => join(roots.path, `${what}${tag}`);
-  return connect('qemu:///session', {
-    driverOptions: {
-      cacheDir: null,
-      configDir: dir('config'),
-      stateDir: dir('state'),
-      runDir: dir('rundir'),
-      logDir: dir('log'),
-      storagePoolRoots: [roots.path],
-      emulators: [QEMU_BINARY],
-    },
-  });
+  return connectUnder(join(roots.path, `s${tag}`), 'qemu:///session', { storagePoolRoots: [roots.path] });
 }
 
 describe.skipIf(!HAS_QEMU || !HAS_IMG)(`a guest on a storage volume${NOTE}`, () => {
