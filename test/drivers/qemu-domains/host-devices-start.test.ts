@@ -124,6 +124,18 @@ function lunInCopy(sys: string, host: number, sg: string): void {
   mkdirSync(join(sys, `bus/scsi/devices/${host}:0:0:0/scsi_generic`, sg), { recursive: true });
 }
 
+/** A USB device `name` (`3-1`) in the copy of sysfs, as the kernel lists one: ids in hex, numbers in decimal. */
+function usbInCopy(sys: string, name: string, ids: [string, string], bus: number, device: number): void {
+  const dir = join(sys, 'bus/usb/devices', name);
+  file(join(dir, 'idVendor'), `${ids[0]}\n`);
+  file(join(dir, 'idProduct'), `${ids[1]}\n`);
+  file(join(dir, 'busnum'), `${bus}\n`);
+  file(join(dir, 'devnum'), `${device}\n`);
+}
+
+const usbHostdev = (vendor: string, product: string) =>
+  `<hostdev mode='subsystem' type='usb'><source><vendor id='0x${vendor}'/><product id='0x${product}'/></source></hostdev>`;
+
 async function failure(p: Promise<unknown>): Promise<VirError> {
   try {
     await p;
@@ -336,6 +348,10 @@ describe.skipIf(SKIP !== '')(`starts on real QEMU${SKIP ? ` (skipped: ${SKIP})` 
     roots = tempRoots('vk-hdsq-');
     sys = join(roots.path, 'sys');
     lunInCopy(sys, 7, 'null');
+    // one device of 1234:5678 on bus 250 (no host has that bus), two of abcd:0001
+    usbInCopy(sys, '250-1', ['1234', '5678'], 250, 250);
+    usbInCopy(sys, '251-1', ['abcd', '0001'], 251, 2);
+    usbInCopy(sys, '251-2', ['abcd', '0001'], 251, 3);
     conn = await connect(
       'qemu:///session',
       opts('main', { sysRoot: sys, vhostVsock: join(roots.path, 'no-vhost-vsock') }),
@@ -392,6 +408,36 @@ describe.skipIf(SKIP !== '')(`starts on real QEMU${SKIP ? ` (skipped: ${SKIP})` 
     } finally {
       await c2.close();
     }
+  });
+
+  it('a USB device by vendor and product: looked up in sysfs, its bus and device reach QEMU; none or two refused', async () => {
+    const dom = await conn.defineDomain(domainXml('vk-usb-found', usbHostdev('1234', '5678')));
+    if (!existsSync('/dev/bus/usb/250/250')) {
+      // QEMU opens the device the lookup found, which this host does not have
+      const err = await failure(dom.start());
+      expect(err.code).toBe('OPERATION_FAILED');
+      expect(log('main', 'vk-usb-found')).toMatch(
+        /"driver":"usb-host","hostdevice":"\/dev\/bus\/usb\/250\/250"/,
+      );
+      expect(leftovers('main')).toEqual([]);
+    }
+    // the persistent definition still names the vendor and product only
+    expect(await dom.getXML({ inactive: true })).not.toContain("bus='250'");
+    await dom.undefine();
+    // libvirt's words when no device, or more than one, matches
+    const none = await conn.defineDomain(domainXml('vk-usb-none', usbHostdev('1234', '9999')));
+    expect(await failure(none.start())).toMatchObject({
+      code: 'OPERATION_FAILED',
+      message: 'Did not find USB device 1234:9999',
+      field: '/domain/devices/hostdev[1]/source',
+    });
+    await none.undefine();
+    const two = await conn.defineDomain(domainXml('vk-usb-two', usbHostdev('abcd', '0001')));
+    expect((await failure(two.start())).message).toBe(
+      'Multiple USB devices for abcd:0001, use <address> to specify one',
+    );
+    expect((await two.getState()).state).toBe('shutoff');
+    await two.undefine();
   });
 
   it('a SCSI LUN: its generic device reaches QEMU (/dev/null in the copy: QEMU finds no SG device); none refused', async () => {

@@ -187,7 +187,7 @@ export function buildHostdevs(
       const a = h.source?.address;
       if (!a || !('device' in a))
         throw refuse(
-          'a USB host device chosen by vendor and product needs a host lookup virtkit does not do yet',
+          'a USB host device chosen by vendor and product needs its bus and device looked up on the host (a start and a hot-plug do it)',
           `${field}/source`,
         );
       const p: Props = {

@@ -17,6 +17,10 @@
  *   in sysfs and opened once, so a host without it is refused naming the
  *   host device; QEMU is given its path, as libvirt 9.0 gives it.
  *
+ * - USB host devices named by vendor and product: found in sysfs (one
+ *   device must match, as libvirt requires), their bus and device written
+ *   into the live definition and given to QEMU as `/dev/bus/usb/BBB/DDD`.
+ *
  * A host device another running guest has is refused first. Whatever was
  * taken before a refusal is given back before the error is thrown.
  *
@@ -31,6 +35,7 @@ import type { CommandLinePaths } from '../command-line/types.js';
 import { detachPci } from '../nodedev/detach.js';
 import {
   detachSources,
+  findUsb,
   type HostdevRoots,
   pciDevice,
   pciName,
@@ -171,6 +176,9 @@ async function take(live: DomainDef, ctx: HostDeviceContext): Promise<StartHostD
   const sgPaths = new Map<string, string>();
   try {
     const hostdevs = live.devices?.hostdevs ?? [];
+    // a USB device named by vendor and product: its bus and device, looked up first (into the live
+    // definition, as libvirt's), so the check of who uses it compares addresses
+    for (const [i, h] of hostdevs.entries()) if (h.type === 'usb') await findUsb(h, sysRoot, field(i));
     for (const [i, h] of hostdevs.entries()) refuseHostdevInUse(ctx.lives, h, field(i));
     const v = live.devices?.vsock;
     if (v) {

@@ -182,8 +182,11 @@ export function nextHostdevAlias(live: DomainDef): string {
   return `hostdev${next}`;
 }
 
-/** Finds a USB device by vendor and product under `sysRoot` and writes its bus and device into `h`. */
-async function findUsb(h: HostdevDef, sysRoot: string, field: string): Promise<void> {
+/**
+ * Finds a USB device by vendor and product under `sysRoot` and writes its bus and device into `h`
+ * (libvirt's lookup at start and at hot-plug); a device with its bus and device given is left as it is.
+ */
+export async function findUsb(h: HostdevDef, sysRoot: string, field: string): Promise<void> {
   const src = h.source;
   if (!src || (src.address && 'device' in src.address)) return;
   const vendor = src.vendor?.id;
