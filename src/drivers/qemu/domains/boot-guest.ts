@@ -126,8 +126,8 @@ async function bootOnce(
   // a carried-over run starts on the CPU its source ran and keeps the asked-for one
   // (when they differ, as libvirt's qemuDomainUpdateCPU)
   const updatedCpu = incoming?.updatedCpu?.toXML();
-  const askedCpu =
-    updatedCpu !== undefined && live.cpu?.toXML() !== updatedCpu ? live.cpu?.toXML() : undefined;
+  const definedCpu = updatedCpu !== undefined ? live.cpu?.toXML() : undefined;
+  const askedCpu = definedCpu !== updatedCpu ? definedCpu : undefined;
   if (askedCpu !== undefined && updatedCpu !== undefined) live.cpu = CpuDef.fromXML(updatedCpu);
   refuseHostSideSettings(live, cgroupsConsumed(host.options.cgroups));
   clockToUtcBasis(live);

@@ -4,11 +4,11 @@
  * another libvirt, even an old one, can define or boot.
  *
  * A running guest's is its live definition without what this run chose for
- * itself ({@link migratableLive}: the automatic websocket port, the sockets
+ * itself (`migratableLive`: the automatic websocket port, the sockets
  * made up for virtio channels, their ports' states), formatted without the
  * runtime values (id, aliases, pty paths, automatic ports, backing chain
  * indexes), with the CPU the definition asked for rather than the one QEMU
- * reported (libvirt's `origCPU`). On top of that, what libvirt versions
+ * reported (libvirt's `origCPU`; {@link carriedLive}). On top of that, what libvirt versions
  * older than these elements add by themselves is left out:
  * - the default USB controller of an i440fx machine (index 0, no model or
  *   `piix3-uhci`, no user alias), when it is the only USB controller;
@@ -35,7 +35,7 @@ import { defaultAudio } from '../defaults/audio.js';
 import { driverConfig } from '../driver-config.js';
 import { forgetChannelSockets } from './channel-sockets.js';
 import { cloneDef, type Entry, isActive } from './domain-entry.js';
-import { migratableLive } from './migratable-live.js';
+import { carriedLive } from './migratable-live.js';
 
 /** The migratable XML of `e`: its running guest's unless `inactive` asks for the persistent definition. */
 export function migratableXml(e: Entry, opts: GetXmlOptions): string {
@@ -56,11 +56,9 @@ function migratableBase(e: Entry, opts: GetXmlOptions): DomainDef {
     return def;
   }
   if (e.runner && e.live && isActive(e) && wantsLive) {
-    const def = migratableLive(e);
-    if (def) {
-      if (e.origCpu !== undefined) def.cpu = CpuDef.fromXML(e.origCpu);
-      return def;
-    }
+    // the form another run starts from, with the asked-for CPU (what a save image's XML has)
+    const carried = carriedLive(e);
+    if (carried) return carried.def;
   }
   const def = e.config ?? e.live;
   if (!def) throw new VirError('INTERNAL_ERROR', 'qemu', `domain '${e.name}' has no definition`);
